@@ -1,0 +1,342 @@
+//! Building requests, sending them with retries, and decoding responses.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::retry::{Idempotency, RetryDecision};
+use super::BatchApi;
+use crate::error::{ApiError, Error, Result};
+use crate::redact::{query_secrets, redact_url, scrub, snippet};
+use crate::transport::{Body, HttpRequest, HttpResponse, Method};
+
+/// The largest JSON response buffered (16 MiB).
+pub(crate) const MAX_JSON_BODY: u64 = 16 << 20;
+/// How much of an error body is kept.
+const SNIPPET_CHARS: usize = 512;
+
+/// A call to the API, before the base URL and the key are added. Pure data, so that
+/// builders can be tested as tables.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Call {
+    pub method: Method,
+    /// Path from the base URL, each segment already encoded.
+    pub path: String,
+    /// Query parameters other than `api_key`, in order, not yet encoded.
+    pub query: Vec<(&'static str, String)>,
+    /// The body: `None`, or a content type and bytes.
+    pub body: Option<(String, Vec<u8>)>,
+    pub idempotency: Idempotency,
+}
+
+impl Call {
+    pub fn get(path: String) -> Self {
+        Call {
+            method: Method::Get,
+            path,
+            query: Vec::new(),
+            body: None,
+            idempotency: Idempotency::Idempotent,
+        }
+    }
+
+    pub fn post(path: String, idempotency: Idempotency) -> Self {
+        Call {
+            method: Method::Post,
+            path,
+            query: Vec::new(),
+            body: None,
+            idempotency,
+        }
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+
+    pub fn query_opt(self, name: &'static str, value: Option<impl Into<String>>) -> Self {
+        match value {
+            Some(v) => self.query(name, v),
+            None => self,
+        }
+    }
+
+    pub fn json(mut self, value: &impl serde::Serialize) -> Result<Self> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| Error::invalid("request body", e.to_string()))?;
+        self.body = Some(("application/json".into(), bytes));
+        Ok(self)
+    }
+}
+
+/// The bytes of an upload, in a form that can be read again for a retry.
+///
+/// ```
+/// use roboflow_batch::api::UploadSource;
+/// let s = UploadSource::bytes(b"tar bytes".to_vec());
+/// assert_eq!(s.len().unwrap(), 9);
+/// ```
+#[derive(Clone)]
+pub enum UploadSource {
+    /// Bytes in memory (shared, so retries do not copy them).
+    Bytes(Arc<[u8]>),
+    /// A file, opened afresh for each try; it must not change while uploading.
+    File(PathBuf),
+    /// A stream factory: called once per try, it returns a reader of exactly `len` bytes.
+    Stream {
+        /// Opens a new reader.
+        open: Arc<dyn Fn() -> std::io::Result<Box<dyn std::io::Read + Send>> + Send + Sync>,
+        /// The exact length.
+        len: u64,
+    },
+}
+
+impl std::fmt::Debug for UploadSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UploadSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            UploadSource::File(p) => write!(f, "File({})", p.display()),
+            UploadSource::Stream { len, .. } => write!(f, "Stream({len} bytes)"),
+        }
+    }
+}
+
+impl UploadSource {
+    /// Bytes in memory.
+    pub fn bytes(bytes: impl Into<Arc<[u8]>>) -> Self {
+        UploadSource::Bytes(bytes.into())
+    }
+
+    /// A file on disk.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        UploadSource::File(path.into())
+    }
+
+    /// The length in bytes (for a file, as it is now).
+    pub fn len(&self) -> Result<u64> {
+        match self {
+            UploadSource::Bytes(b) => Ok(b.len() as u64),
+            UploadSource::File(p) => std::fs::metadata(p)
+                .map(|m| m.len())
+                .map_err(|e| Error::io(format!("reading the size of {}", p.display()), e)),
+            UploadSource::Stream { len, .. } => Ok(*len),
+        }
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// A body for one try, of exactly `len` bytes.
+    pub(crate) fn body(&self, len: u64) -> Result<Body> {
+        match self {
+            UploadSource::Bytes(b) => Ok(Body::sized(std::io::Cursor::new(b.clone()), len)),
+            UploadSource::File(p) => {
+                let f = std::fs::File::open(p)
+                    .map_err(|e| Error::io(format!("opening {}", p.display()), e))?;
+                Ok(Body::sized(f, len))
+            }
+            UploadSource::Stream { open, .. } => {
+                let r = open().map_err(|e| Error::io("opening the upload stream", e))?;
+                Ok(Body::sized(r, len))
+            }
+        }
+    }
+}
+
+impl BatchApi {
+    /// `base + path + ?api_key=…&query`.
+    pub(crate) fn url(&self, path: &str, query: &[(&'static str, String)]) -> String {
+        let mut all = Vec::with_capacity(query.len() + 1);
+        all.push(("api_key", self.api_key.clone()));
+        all.extend(query.iter().cloned());
+        crate::url::with_query(&format!("{}{}", self.base_url, path), &all)
+    }
+
+    /// The request a call turns into.
+    pub(crate) fn request(&self, call: &Call) -> HttpRequest {
+        let mut req = HttpRequest::new(call.method, self.url(&call.path, &call.query));
+        if let Some((ct, bytes)) = &call.body {
+            req = req.header("Content-Type", ct.clone()).body(Body::Bytes(bytes.clone()));
+        }
+        req
+    }
+
+    /// Sends a call with retries and returns the successful response.
+    pub(crate) fn execute(&self, call: &Call) -> Result<HttpResponse> {
+        self.send_with_retry(call.idempotency, || Ok(self.request(call)))
+    }
+
+    /// Sends a call and decodes its JSON answer.
+    pub(crate) fn execute_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
+        let url = self.url(&call.path, &call.query);
+        let resp = self.execute(call)?;
+        self.decode(&url, resp)
+    }
+
+    /// Sends requests made by `make` (once per try) until one succeeds or the policy stops.
+    pub(crate) fn send_with_retry(
+        &self,
+        idempotency: Idempotency,
+        mut make: impl FnMut() -> Result<HttpRequest>,
+    ) -> Result<HttpResponse> {
+        let mut attempt = 0u32;
+        loop {
+            let req = make()?;
+            let method = req.method;
+            let raw_url = req.url.clone();
+            match self.transport.send(req) {
+                Ok(resp) if (200..300).contains(&resp.status) => return Ok(resp),
+                Ok(resp) => {
+                    let retry_after = resp
+                        .header("retry-after")
+                        .and_then(|v| super::parse_retry_after(v, self.clock.now()));
+                    let status = resp.status;
+                    let err = self.error_from_response(method, &raw_url, resp, retry_after);
+                    let decision = self.retry.on_status(
+                        status,
+                        retry_after,
+                        idempotency,
+                        attempt,
+                        self.clock.jitter(),
+                    );
+                    match decision {
+                        RetryDecision::Stop => return Err(err),
+                        RetryDecision::RetryAfter(d) => self.clock.sleep(d),
+                    }
+                }
+                Err(te) => {
+                    let decision = self.retry.on_transport_error(
+                        te.kind(),
+                        idempotency,
+                        attempt,
+                        self.clock.jitter(),
+                    );
+                    match decision {
+                        RetryDecision::Stop => {
+                            return Err(Error::Transport {
+                                method,
+                                url: redact_url(&raw_url),
+                                source: te.scrubbed(&self.secrets(&raw_url)),
+                            })
+                        }
+                        RetryDecision::RetryAfter(d) => self.clock.sleep(d),
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Every secret that could appear in text about `url`.
+    pub(crate) fn secrets(&self, url: &str) -> Vec<String> {
+        let mut s = query_secrets(url);
+        s.push(self.api_key.clone());
+        s.push(crate::url::encode(&self.api_key));
+        s
+    }
+
+    pub(crate) fn error_from_response(
+        &self,
+        method: Method,
+        raw_url: &str,
+        resp: HttpResponse,
+        retry_after: Option<std::time::Duration>,
+    ) -> Error {
+        let status = resp.status;
+        let secrets = self.secrets(raw_url);
+        let body = resp.read_body(64 * 1024).unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        let message = error_message(&text).map(|m| scrub(&snippet(&m, SNIPPET_CHARS), &secrets));
+        let api = ApiError {
+            method,
+            url: redact_url(raw_url),
+            status,
+            message,
+            body_snippet: scrub(&snippet(text.trim(), SNIPPET_CHARS), &secrets),
+        };
+        Error::from_status(api, retry_after)
+    }
+
+    /// Decodes a JSON body, reporting the JSON path of a mismatch.
+    pub(crate) fn decode<T: DeserializeOwned>(&self, raw_url: &str, resp: HttpResponse) -> Result<T> {
+        let body = resp.read_body(MAX_JSON_BODY).map_err(|e| Error::Decode {
+            url: redact_url(raw_url),
+            path: String::new(),
+            message: e.to_string(),
+            snippet: String::new(),
+        })?;
+        decode_json(&body).map_err(|(path, message)| Error::Decode {
+            url: redact_url(raw_url),
+            path,
+            message,
+            snippet: scrub(
+                &snippet(String::from_utf8_lossy(&body).trim(), SNIPPET_CHARS),
+                &self.secrets(raw_url),
+            ),
+        })
+    }
+}
+
+/// Decodes JSON; on failure returns the path and the message.
+pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, (String, String)> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        (path, e.into_inner().to_string())
+    })
+}
+
+/// The server's message from a JSON error body: `error` (a string, or an object with a
+/// `message`), `message` or `detail`.
+pub(crate) fn error_message(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let pick = |v: &serde_json::Value| -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Object(o) => o
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string),
+            _ => None,
+        }
+    };
+    ["error", "message", "detail"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(pick))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_message_forms() {
+        let cases = [
+            (r#"{"error":"bad batch"}"#, Some("bad batch")),
+            (r#"{"error":{"message":"nested"}}"#, Some("nested")),
+            (r#"{"message":"m"}"#, Some("m")),
+            (r#"{"detail":"d"}"#, Some("d")),
+            (r#"{"other":1}"#, None),
+            ("<html>oops</html>", None),
+        ];
+        for (body, want) in cases {
+            assert_eq!(error_message(body).as_deref(), want, "{body}");
+        }
+    }
+
+    #[test]
+    fn decode_reports_path() {
+        #[derive(serde::Deserialize, Debug)]
+        struct T {
+            #[allow(dead_code)]
+            jobs: Vec<crate::model::JobMetadata>,
+        }
+        let (path, msg) = decode_json::<T>(br#"{"jobs":[{"jobId":"j"}]}"#).unwrap_err();
+        assert_eq!(path, "jobs[0]");
+        assert!(msg.contains("missing field"), "{msg}");
+    }
+}

@@ -1,0 +1,305 @@
+//! [`BatchApi`]: one blocking method per endpoint, with retries and pagination.
+//!
+//! Each method validates its input, builds a request (a pure function of its arguments),
+//! sends it through the [`Transport`] with the [`RetryPolicy`], and decodes the response
+//! (another pure function). Nothing is sent when validation fails.
+
+mod call;
+mod jobs;
+mod paging;
+pub(crate) mod retry;
+mod staging;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use call::UploadSource;
+pub use paging::{ListOptions, Pages};
+pub use retry::{parse_retry_after, Clock, Idempotency, RetryDecision, RetryPolicy};
+
+use crate::error::{Error, Result};
+use crate::transport::{Timeouts, Transport, UreqTransport};
+
+/// The production service.
+pub const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
+
+/// A blocking client for the Batch Processing API.
+///
+/// It is `Send + Sync`: share one (in an `Arc`, or by reference) across threads. Its
+/// `Debug` output never shows the API key.
+///
+/// ```no_run
+/// use roboflow_batch::BatchApi;
+/// use roboflow_batch::model::JobStartRequest;
+///
+/// let api = BatchApi::builder().api_key("my-key").build()?;
+/// println!("{} images staged", api.batch_count("my-batch", None)?);
+/// api.start_job("my-job", &JobStartRequest::images("my-batch", "my-workflow"), Some("Nightly run"))?;
+/// println!("{:?}", api.job("my-job")?.state());
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+pub struct BatchApi {
+    transport: Arc<dyn Transport>,
+    base_url: String,
+    api_key: String,
+    workspace: Mutex<Option<String>>,
+    retry: RetryPolicy,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for BatchApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchApi")
+            .field("base_url", &self.base_url)
+            .field("api_key", &crate::redact::REDACTED)
+            .field("workspace", &self.cached_workspace())
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`BatchApi`].
+///
+/// ```
+/// use std::time::Duration;
+/// use roboflow_batch::BatchApi;
+/// use roboflow_batch::api::RetryPolicy;
+/// let api = BatchApi::builder()
+///     .base_url("http://127.0.0.1:8080")
+///     .api_key("key")
+///     .workspace("acme")
+///     .retry_policy(RetryPolicy { max_retries: 2, ..RetryPolicy::default() })
+///     .build()
+///     .unwrap();
+/// assert_eq!(api.base_url(), "http://127.0.0.1:8080");
+/// ```
+#[derive(Default)]
+pub struct BatchApiBuilder {
+    base_url: Option<String>,
+    api_key: Option<String>,
+    workspace: Option<String>,
+    timeouts: Option<Timeouts>,
+    retry: Option<RetryPolicy>,
+    transport: Option<Arc<dyn Transport>>,
+    clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for BatchApiBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchApiBuilder")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| crate::redact::REDACTED))
+            .field("workspace", &self.workspace)
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BatchApiBuilder {
+    /// The service's base URL (default [`DEFAULT_BASE_URL`]).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The API key (required). It is sent as the `api_key` query parameter and never shown.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The workspace slug. When not set, it is looked up once with `GET /`.
+    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
+        self.workspace = Some(workspace.into());
+        self
+    }
+
+    /// Timeouts of the default [`UreqTransport`] (ignored when a transport is given).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = Some(timeouts);
+        self
+    }
+
+    /// How failures are retried (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// The transport (default: a [`UreqTransport`]).
+    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// A shared transport.
+    pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// The sources of time and randomness for retries and polling (default
+    /// [`Clock::system`]).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    ///
+    /// ```
+    /// let err = roboflow_batch::BatchApi::builder().build().unwrap_err();
+    /// assert!(err.to_string().contains("API key"));
+    /// ```
+    pub fn build(self) -> Result<BatchApi> {
+        let api_key = self.api_key.unwrap_or_default();
+        if api_key.trim().is_empty() {
+            return Err(Error::Config(
+                "no API key: set it with .api_key(..) or ROBOFLOW_API_KEY".into(),
+            ));
+        }
+        if api_key.chars().any(|c| c.is_control()) {
+            return Err(Error::Config("the API key contains control characters".into()));
+        }
+        let base_url = self
+            .base_url
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        let valid_base = (base_url.starts_with("http://") || base_url.starts_with("https://"))
+            && base_url.split("://").nth(1).is_some_and(|h| !h.is_empty())
+            && !base_url.contains(['?', '#', ' ']);
+        if !valid_base {
+            return Err(Error::Config(format!(
+                "base URL must be http(s)://host[:port][/path] without a query, got {:?}",
+                crate::redact::redact_url(&base_url)
+            )));
+        }
+        if let Some(ws) = &self.workspace {
+            check_workspace(ws)?;
+        }
+        let transport = match self.transport {
+            Some(t) => t,
+            None => Arc::new(UreqTransport::with_timeouts(self.timeouts.unwrap_or_default())),
+        };
+        Ok(BatchApi {
+            transport,
+            base_url,
+            api_key,
+            workspace: Mutex::new(self.workspace),
+            retry: self.retry.unwrap_or_default(),
+            clock: self.clock.unwrap_or_default(),
+        })
+    }
+}
+
+fn check_workspace(ws: &str) -> Result<()> {
+    let ok = !ws.is_empty()
+        && ws.len() <= 128
+        && ws
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "workspace",
+            format!("must be a workspace slug (letters, digits, `-`, `_`, `.`), got {ws:?}"),
+        ))
+    }
+}
+
+impl BatchApi {
+    /// A builder.
+    pub fn builder() -> BatchApiBuilder {
+        BatchApiBuilder::default()
+    }
+
+    /// A builder preset from the environment, as the official client reads it:
+    /// `ROBOFLOW_API_KEY` (required), `API_BASE_URL`, `ROBOFLOW_WORKSPACE` and
+    /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read).
+    ///
+    /// ```no_run
+    /// let api = roboflow_batch::BatchApi::builder_from_env()?.build()?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn builder_from_env() -> Result<BatchApiBuilder> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let key = var("ROBOFLOW_API_KEY").ok_or_else(|| {
+            Error::Config("ROBOFLOW_API_KEY is not set".into())
+        })?;
+        let mut b = BatchApi::builder().api_key(key);
+        if let Some(url) = var("API_BASE_URL") {
+            b = b.base_url(url);
+        }
+        if let Some(ws) = var("ROBOFLOW_WORKSPACE") {
+            b = b.workspace(ws);
+        }
+        if let Some(t) = var("ROBOFLOW_API_REQUEST_TIMEOUT") {
+            let secs: f64 = t.trim().parse().ok().filter(|s: &f64| *s > 0.0 && s.is_finite()).ok_or_else(|| {
+                Error::Config(format!("ROBOFLOW_API_REQUEST_TIMEOUT must be a positive number of seconds, got {t:?}"))
+            })?;
+            b = b.timeouts(Timeouts {
+                read: Duration::from_secs_f64(secs),
+                write: Duration::from_secs_f64(secs),
+                ..Timeouts::default()
+            });
+        }
+        Ok(b)
+    }
+
+    /// A client configured from the environment (see [`builder_from_env`](Self::builder_from_env)).
+    ///
+    /// ```no_run
+    /// let api = roboflow_batch::BatchApi::from_env()?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn from_env() -> Result<BatchApi> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The time sources in force.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn cached_workspace(&self) -> Option<String> {
+        self.workspace.lock().map(|w| w.clone()).unwrap_or(None)
+    }
+
+    /// The workspace slug: as configured, or looked up once with `GET /` and remembered.
+    ///
+    /// ```no_run
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// println!("{}", api.workspace()?);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn workspace(&self) -> Result<String> {
+        if let Some(ws) = self.cached_workspace() {
+            return Ok(ws);
+        }
+        let info = self.fetch_workspace()?;
+        check_workspace(&info.workspace).map_err(|_| Error::Decode {
+            url: crate::redact::redact_url(&self.url("/", &[])),
+            path: "workspace".into(),
+            message: "not a usable workspace slug".into(),
+            snippet: crate::redact::snippet(&info.workspace, 80),
+        })?;
+        if let Ok(mut guard) = self.workspace.lock() {
+            *guard = Some(info.workspace.clone());
+        }
+        Ok(info.workspace)
+    }
+}

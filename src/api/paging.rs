@@ -1,0 +1,252 @@
+//! Following `nextPageToken` through a listing.
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::error::{Error, Result};
+use crate::model::Page;
+
+/// Which page to fetch, and how big.
+///
+/// ```
+/// use roboflow_batch::api::ListOptions;
+/// let first = ListOptions::default().with_page_size(50);
+/// let next = first.clone().with_page_token("tok");
+/// assert_eq!(next.page_size, Some(50));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Items per page (`pageSize`); the service's default when `None`.
+    pub page_size: Option<u32>,
+    /// The token of the page to fetch (`nextPageToken`); the first page when `None`.
+    pub page_token: Option<String>,
+}
+
+impl ListOptions {
+    /// Sets `pageSize`.
+    pub fn with_page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// Sets the page token.
+    pub fn with_page_token(mut self, token: impl Into<String>) -> Self {
+        self.page_token = Some(token.into());
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.page_size == Some(0) {
+            return Err(Error::invalid("page_size", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(n) = self.page_size {
+            q.push(("pageSize", n.to_string()));
+        }
+        if let Some(t) = &self.page_token {
+            q.push(("nextPageToken", t.clone()));
+        }
+        q
+    }
+}
+
+type FetchPage<'a, T> = Box<dyn FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a>;
+
+/// An iterator over every item of a paginated listing, fetching pages lazily.
+///
+/// It stops after a page with a missing or empty `nextPageToken`. If the service returns a
+/// token it returned before, the iterator yields [`Error::RepeatedPageToken`] instead of
+/// looping forever. After any error it yields nothing more.
+///
+/// ```
+/// use roboflow_batch::api::{ListOptions, Pages};
+/// use roboflow_batch::model::Page;
+/// let pages = Pages::new("demo", ListOptions::default(), |opts: &ListOptions| {
+///     Ok(match opts.page_token.as_deref() {
+///         None => Page { items: vec![1, 2], next_page_token: Some("p2".into()) },
+///         Some(_) => Page { items: vec![3], next_page_token: None },
+///     })
+/// });
+/// let all: Vec<i32> = pages.collect::<Result<_, _>>().unwrap();
+/// assert_eq!(all, vec![1, 2, 3]);
+/// ```
+pub struct Pages<'a, T> {
+    what: String,
+    fetch: FetchPage<'a, T>,
+    options: ListOptions,
+    seen: HashSet<String>,
+    buffer: VecDeque<T>,
+    pending_error: Option<Error>,
+    done: bool,
+    pages_fetched: usize,
+}
+
+impl<T> std::fmt::Debug for Pages<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages")
+            .field("what", &self.what)
+            .field("pages_fetched", &self.pages_fetched)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T> Pages<'a, T> {
+    /// Pages of `what` (a redacted URL or a name, used in errors), starting at `options`.
+    pub fn new(
+        what: impl Into<String>,
+        options: ListOptions,
+        fetch: impl FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a,
+    ) -> Self {
+        let mut seen = HashSet::new();
+        if let Some(t) = &options.page_token {
+            seen.insert(t.clone());
+        }
+        Pages {
+            what: what.into(),
+            fetch: Box::new(fetch),
+            options,
+            seen,
+            buffer: VecDeque::new(),
+            pending_error: None,
+            done: false,
+            pages_fetched: 0,
+        }
+    }
+
+    /// An iterator that yields `err` once and ends (for inputs rejected up front).
+    pub fn failed(err: Error) -> Self {
+        let mut p = Pages::new("", ListOptions::default(), |_: &ListOptions| {
+            Ok(Page {
+                items: Vec::new(),
+                next_page_token: None,
+            })
+        });
+        p.pending_error = Some(err);
+        p
+    }
+
+    /// How many pages have been fetched so far.
+    pub fn pages_fetched(&self) -> usize {
+        self.pages_fetched
+    }
+
+    fn fetch_next(&mut self) -> Result<()> {
+        let page = (self.fetch)(&self.options)?;
+        self.pages_fetched += 1;
+        self.buffer.extend(page.items);
+        match page.next_page_token.filter(|t| !t.is_empty()) {
+            None => self.done = true,
+            Some(token) => {
+                if !self.seen.insert(token.clone()) {
+                    self.done = true;
+                    return Err(Error::RepeatedPageToken {
+                        url: self.what.clone(),
+                    });
+                }
+                self.options.page_token = Some(token);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T> Iterator for Pages<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.buffer.pop_front() {
+                return Some(Ok(item));
+            }
+            if let Some(err) = self.pending_error.take() {
+                self.done = true;
+                return Some(Err(err));
+            }
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.fetch_next() {
+                // Items of the page that repeated its token are still yielded first.
+                self.done = true;
+                self.pending_error = Some(e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn scripted(pages: Vec<(Vec<u32>, Option<&'static str>)>) -> (Pages<'static, u32>, Arc<Mutex<Vec<ListOptions>>>) {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let log = calls.clone();
+        let mut script = pages.into_iter();
+        let p = Pages::new("test", ListOptions::default().with_page_size(2), move |o: &ListOptions| {
+            log.lock().unwrap().push(o.clone());
+            let (items, tok) = script.next().expect("fetched past the last page");
+            Ok(Page { items, next_page_token: tok.map(str::to_string) })
+        });
+        (p, calls)
+    }
+
+    #[test]
+    fn follows_tokens_and_passes_page_size() {
+        let (p, calls) = scripted(vec![(vec![1, 2], Some("a")), (vec![3, 4], Some("b")), (vec![5], None)]);
+        assert_eq!(p.collect::<Result<Vec<_>>>().unwrap(), vec![1, 2, 3, 4, 5]);
+        let calls = calls.lock().unwrap();
+        let tokens: Vec<_> = calls.iter().map(|o| o.page_token.clone()).collect();
+        assert_eq!(tokens, vec![None, Some("a".into()), Some("b".into())]);
+        assert!(calls.iter().all(|o| o.page_size == Some(2)));
+    }
+
+    #[test]
+    fn empty_token_ends() {
+        let (p, calls) = scripted(vec![(vec![1], Some(""))]);
+        assert_eq!(p.collect::<Result<Vec<_>>>().unwrap(), vec![1]);
+        assert_eq!(calls.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn empty_pages_with_tokens_are_followed() {
+        let (p, _) = scripted(vec![(vec![], Some("a")), (vec![7], None)]);
+        assert_eq!(p.collect::<Result<Vec<_>>>().unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn repeated_token_is_an_error_not_a_loop() {
+        let (p, calls) = scripted(vec![(vec![1], Some("a")), (vec![2], Some("b")), (vec![3], Some("a"))]);
+        let out: Vec<_> = p.collect();
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[..3].iter().map(|r| *r.as_ref().unwrap()).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(matches!(out[3], Err(Error::RepeatedPageToken { .. })));
+        assert_eq!(calls.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn token_equal_to_starting_token_is_a_repeat() {
+        let mut p = Pages::new("t", ListOptions::default().with_page_token("x"), |_: &ListOptions| {
+            Ok(Page { items: vec![1u8], next_page_token: Some("x".into()) })
+        });
+        assert_eq!(p.next().unwrap().unwrap(), 1);
+        assert!(p.next().unwrap().is_err());
+        assert!(p.next().is_none());
+    }
+
+    #[test]
+    fn error_ends_iteration() {
+        let mut n = 0;
+        let mut p = Pages::new("t", ListOptions::default(), move |_: &ListOptions| -> Result<Page<u8>> {
+            n += 1;
+            assert_eq!(n, 1, "fetched again after an error");
+            Err(Error::Config("boom".into()))
+        });
+        assert!(p.next().unwrap().is_err());
+        assert!(p.next().is_none());
+    }
+}

@@ -1,0 +1,387 @@
+//! Retries as data: which failures are repeated, and how long to wait between tries.
+//!
+//! The decisions are pure functions of the failure, the request's [`Idempotency`] and the
+//! attempt number, so they are tested as tables. Sleeping, the clock and the jitter are
+//! injected through [`Clock`], so retry tests take no real time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::transport::TransportErrorKind;
+
+/// Whether repeating a request could duplicate its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Repeating it is harmless: reads, PUTs to a signed URL, and POSTs the service
+    /// de-duplicates (a job start with the same id and definition, an abort, a single image
+    /// keyed by its file name, a request for another signed URL).
+    Idempotent,
+    /// Repeating it could act twice (a restart; a references ingest without an ingest id).
+    /// Retried only when the failure shows the request was not acted on: no connection,
+    /// or a 408, 429 or 503 refusal.
+    NotIdempotent,
+}
+
+/// How failures are retried.
+///
+/// Waits grow exponentially from `initial_backoff` by `multiplier` up to `max_backoff`, with
+/// full jitter (a uniform random fraction of the ceiling). A server's `Retry-After` (seconds
+/// or an HTTP date) replaces the computed wait; one longer than `max_retry_after` is not
+/// waited out, and the error is returned at once with the delay in it.
+///
+/// ```
+/// use std::time::Duration;
+/// use roboflow_batch::api::RetryPolicy;
+/// let p = RetryPolicy::default();
+/// assert_eq!(p.max_retries, 4);
+/// // The ceiling doubles per attempt, capped.
+/// assert_eq!(p.backoff_ceiling(0), Duration::from_millis(500));
+/// assert_eq!(p.backoff_ceiling(2), Duration::from_secs(2));
+/// assert_eq!(p.backoff_ceiling(30), p.max_backoff);
+/// assert_eq!(RetryPolicy::never().max_retries, 0);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first try (so `max_retries + 1` tries at most).
+    pub max_retries: u32,
+    /// The ceiling of the first wait.
+    pub initial_backoff: Duration,
+    /// The largest ceiling.
+    pub max_backoff: Duration,
+    /// How fast the ceiling grows.
+    pub multiplier: f64,
+    /// The longest `Retry-After` that is waited out.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            multiplier: 2.0,
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What to do after a failed try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Give up and return the error.
+    Stop,
+    /// Wait this long, then try again.
+    RetryAfter(Duration),
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn never() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// The ceiling of the wait after failed try number `attempt` (0-based).
+    pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
+        let factor = self.multiplier.max(1.0).powi(attempt.min(63) as i32);
+        let secs = self.initial_backoff.as_secs_f64() * factor;
+        if !secs.is_finite() || secs >= self.max_backoff.as_secs_f64() {
+            self.max_backoff
+        } else {
+            Duration::from_secs_f64(secs)
+        }
+    }
+
+    /// The decision after an HTTP error status.
+    ///
+    /// `attempt` is the 0-based number of the try that failed, and `jitter` is a random
+    /// fraction in `[0, 1)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roboflow_batch::api::{Idempotency, RetryDecision, RetryPolicy};
+    /// let p = RetryPolicy::default();
+    /// assert_eq!(p.on_status(400, None, Idempotency::Idempotent, 0, 0.5), RetryDecision::Stop);
+    /// assert_eq!(
+    ///     p.on_status(429, Some(Duration::from_secs(2)), Idempotency::Idempotent, 0, 0.5),
+    ///     RetryDecision::RetryAfter(Duration::from_secs(2)),
+    /// );
+    /// ```
+    pub fn on_status(
+        &self,
+        status: u16,
+        retry_after: Option<Duration>,
+        idempotency: Idempotency,
+        attempt: u32,
+        jitter: f64,
+    ) -> RetryDecision {
+        let retryable = match idempotency {
+            Idempotency::Idempotent => crate::error::is_retryable_status(status),
+            Idempotency::NotIdempotent => matches!(status, 408 | 429 | 503),
+        };
+        if !retryable || attempt >= self.max_retries {
+            return RetryDecision::Stop;
+        }
+        match retry_after {
+            Some(d) if d > self.max_retry_after => RetryDecision::Stop,
+            Some(d) => RetryDecision::RetryAfter(d),
+            None => RetryDecision::RetryAfter(self.jittered(attempt, jitter)),
+        }
+    }
+
+    /// The decision after a failed exchange (no response).
+    ///
+    /// ```
+    /// use roboflow_batch::api::{Idempotency, RetryDecision, RetryPolicy};
+    /// use roboflow_batch::transport::TransportErrorKind as K;
+    /// let p = RetryPolicy::default();
+    /// assert_ne!(p.on_transport_error(K::Connect, Idempotency::NotIdempotent, 0, 0.0), RetryDecision::Stop);
+    /// assert_eq!(p.on_transport_error(K::Timeout, Idempotency::NotIdempotent, 0, 0.0), RetryDecision::Stop);
+    /// ```
+    pub fn on_transport_error(
+        &self,
+        kind: TransportErrorKind,
+        idempotency: Idempotency,
+        attempt: u32,
+        jitter: f64,
+    ) -> RetryDecision {
+        let idempotent = idempotency == Idempotency::Idempotent;
+        if !kind.is_retryable(idempotent) || attempt >= self.max_retries {
+            return RetryDecision::Stop;
+        }
+        RetryDecision::RetryAfter(self.jittered(attempt, jitter))
+    }
+
+    fn jittered(&self, attempt: u32, jitter: f64) -> Duration {
+        let j = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.5 };
+        self.backoff_ceiling(attempt).mul_f64(j)
+    }
+}
+
+/// Parses `Retry-After`: delta seconds, or an HTTP date measured against `now`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use roboflow_batch::api::parse_retry_after;
+/// assert_eq!(parse_retry_after("3", UNIX_EPOCH), Some(Duration::from_secs(3)));
+/// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50
+/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(10)));
+/// assert_eq!(parse_retry_after("soon", now), None);
+/// ```
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+            return Some(Duration::from_secs_f64(secs));
+        }
+        return None;
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or_default())
+}
+
+/// The sources of time and randomness used by retries and polling.
+///
+/// Replace them in tests so that waits take no real time and are repeatable:
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use roboflow_batch::api::Clock;
+/// let slept = Arc::new(Mutex::new(Vec::new()));
+/// let log = slept.clone();
+/// let clock = Clock::system()
+///     .with_sleep(move |d| log.lock().unwrap().push(d))
+///     .with_jitter(|| 0.5);
+/// clock.sleep(Duration::from_secs(3));
+/// assert_eq!(*slept.lock().unwrap(), vec![Duration::from_secs(3)]);
+/// assert_eq!(clock.jitter(), 0.5);
+/// ```
+#[derive(Clone)]
+pub struct Clock {
+    sleep: Arc<dyn Fn(Duration) + Send + Sync>,
+    now: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+    jitter: Arc<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl Clock {
+    /// Real sleeping, the system clock and a fast pseudo-random jitter.
+    pub fn system() -> Self {
+        let state = Arc::new(AtomicU64::new(seed()));
+        Clock {
+            sleep: Arc::new(std::thread::sleep),
+            now: Arc::new(SystemTime::now),
+            jitter: Arc::new(move || {
+                let next = xorshift(state.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed));
+                (next >> 11) as f64 / (1u64 << 53) as f64
+            }),
+        }
+    }
+
+    /// Replaces sleeping.
+    pub fn with_sleep(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.sleep = Arc::new(sleep);
+        self
+    }
+
+    /// Replaces the clock.
+    pub fn with_now(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.now = Arc::new(now);
+        self
+    }
+
+    /// Replaces the jitter source; it must return fractions in `[0, 1)`.
+    pub fn with_jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        self.jitter = Arc::new(jitter);
+        self
+    }
+
+    /// Sleeps for `d`.
+    pub fn sleep(&self, d: Duration) {
+        (self.sleep)(d)
+    }
+
+    /// The current time.
+    pub fn now(&self) -> SystemTime {
+        (self.now)()
+    }
+
+    /// A random fraction in `[0, 1)`.
+    pub fn jitter(&self) -> f64 {
+        (self.jitter)()
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A seed that differs per call and per process.
+pub(crate) fn seed() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    xorshift(nanos ^ (u64::from(std::process::id()) << 32) ^ count.wrapping_mul(0x2545_F491_4F6C_DD1D))
+}
+
+/// One step of xorshift64* (never returns 0 for a non-zero input).
+pub(crate) fn xorshift(mut x: u64) -> u64 {
+    if x == 0 {
+        x = 0x853C_49E6_748F_EA9B;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Idempotency::*;
+    use RetryDecision::*;
+
+    #[test]
+    fn status_decisions_table() {
+        let p = RetryPolicy::default();
+        let ceiling0 = p.backoff_ceiling(0);
+        let cases: &[(u16, Idempotency, RetryDecision)] = &[
+            (400, Idempotent, Stop),
+            (401, Idempotent, Stop),
+            (404, Idempotent, Stop),
+            (409, Idempotent, Stop),
+            (408, Idempotent, RetryAfter(ceiling0)),
+            (429, Idempotent, RetryAfter(ceiling0)),
+            (500, Idempotent, RetryAfter(ceiling0)),
+            (502, Idempotent, RetryAfter(ceiling0)),
+            (503, Idempotent, RetryAfter(ceiling0)),
+            (504, Idempotent, RetryAfter(ceiling0)),
+            (501, Idempotent, Stop),
+            (500, NotIdempotent, Stop),
+            (502, NotIdempotent, Stop),
+            (504, NotIdempotent, Stop),
+            (503, NotIdempotent, RetryAfter(ceiling0)),
+            (429, NotIdempotent, RetryAfter(ceiling0)),
+        ];
+        for &(status, idem, want) in cases {
+            assert_eq!(p.on_status(status, None, idem, 0, 1.0), want, "{status} {idem:?}");
+        }
+    }
+
+    #[test]
+    fn gives_up_after_max_retries_and_on_long_retry_after() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.on_status(503, None, Idempotent, p.max_retries, 0.5), Stop);
+        assert_ne!(p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5), Stop);
+        let long = p.max_retry_after + Duration::from_secs(1);
+        assert_eq!(p.on_status(429, Some(long), Idempotent, 0, 0.5), Stop);
+    }
+
+    #[test]
+    fn full_jitter_scales_the_ceiling() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.on_status(503, None, Idempotent, 1, 0.0), RetryAfter(Duration::ZERO));
+        assert_eq!(p.on_status(503, None, Idempotent, 1, 0.5), RetryAfter(Duration::from_millis(500)));
+        assert_eq!(p.on_status(503, None, Idempotent, 1, f64::NAN), RetryAfter(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn transport_decisions_table() {
+        use TransportErrorKind as K;
+        let p = RetryPolicy::default();
+        let cases = [
+            (K::Connect, Idempotent, true),
+            (K::Connect, NotIdempotent, true),
+            (K::Timeout, Idempotent, true),
+            (K::Timeout, NotIdempotent, false),
+            (K::Interrupted, Idempotent, true),
+            (K::Interrupted, NotIdempotent, false),
+            (K::Protocol, Idempotent, false),
+            (K::Body, Idempotent, false),
+            (K::Other, Idempotent, false),
+        ];
+        for (kind, idem, retry) in cases {
+            let d = p.on_transport_error(kind, idem, 0, 0.5);
+            assert_eq!(d != Stop, retry, "{kind:?} {idem:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("-1", now), None);
+        // A date in the past means "now".
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("", now), None);
+    }
+
+    #[test]
+    fn system_jitter_is_a_fraction() {
+        let c = Clock::system();
+        for _ in 0..1000 {
+            let j = c.jitter();
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
+    }
+}

@@ -1,0 +1,738 @@
+//! Data Staging endpoints: workspace, batches, uploads, shards, parts and files.
+
+use std::path::Path;
+
+use super::call::{Call, UploadSource};
+use super::paging::{ListOptions, Pages};
+use super::retry::Idempotency;
+use super::BatchApi;
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::transport::{HttpRequest, HttpResponse, Method};
+use crate::url::encode;
+
+/// Pure builders: a workspace and arguments in, a [`Call`] out.
+pub(crate) mod build {
+    use super::*;
+
+    pub fn batch_path(ws: &str, batch: &BatchId, rest: &str) -> String {
+        format!(
+            "/data-staging/v1/external/{}/batches/{}{rest}",
+            encode(ws),
+            encode(batch.as_str())
+        )
+    }
+
+    pub fn workspace() -> Call {
+        Call::get("/".into())
+    }
+
+    pub fn list_batches(ws: &str, opts: &ListOptions) -> Call {
+        let mut c = Call::get(format!("/data-staging/v1/external/{}/batches", encode(ws)));
+        c.query.extend(opts.query());
+        c
+    }
+
+    pub fn batch(ws: &str, batch: &BatchId) -> Call {
+        Call::get(batch_path(ws, batch, ""))
+    }
+
+    pub fn count(ws: &str, batch: &BatchId, part: Option<&str>) -> Call {
+        Call::get(batch_path(ws, batch, "/count")).query_opt("partName", part)
+    }
+
+    pub fn parts(ws: &str, batch: &BatchId) -> Call {
+        Call::get(batch_path(ws, batch, "/parts"))
+    }
+
+    pub fn files(ws: &str, batch: &BatchId, part: Option<&str>, opts: &ListOptions) -> Call {
+        let mut c = Call::get(batch_path(ws, batch, "/list"));
+        c.query.extend(opts.query());
+        c.query_opt("partName", part)
+    }
+
+    pub fn shards(ws: &str, batch: &BatchId, opts: &ListOptions) -> Call {
+        let mut c = Call::get(batch_path(ws, batch, "/shards"));
+        c.query.extend(opts.query());
+        c
+    }
+
+    pub fn upload_image(
+        ws: &str,
+        batch: &BatchId,
+        file_name: &str,
+        display_name: &str,
+        multipart: (String, Vec<u8>),
+    ) -> Call {
+        // Keyed by file name on the service: a repeat replaces, never duplicates.
+        let mut c = Call::post(batch_path(ws, batch, "/upload/image"), Idempotency::Idempotent)
+            .query("displayName", display_name)
+            .query("fileName", file_name);
+        c.body = Some(multipart);
+        c
+    }
+
+    pub fn upload_video(ws: &str, batch: &BatchId, file_name: &str, display_name: &str) -> Call {
+        // A repeat only hands out another signed URL.
+        Call::post(batch_path(ws, batch, "/upload/video"), Idempotency::Idempotent)
+            .query("fileName", file_name)
+            .query("displayName", display_name)
+    }
+
+    pub fn bulk_upload(ws: &str, batch: &BatchId, display_name: &str) -> Call {
+        Call::post(batch_path(ws, batch, "/bulk-upload/image-files"), Idempotency::Idempotent)
+            .query("displayName", display_name)
+    }
+
+    pub fn references(
+        ws: &str,
+        batch: &BatchId,
+        kind: &str,
+        display_name: &str,
+        body: &ReferencesIngest,
+    ) -> Result<Call> {
+        // With an ingest id the service recognises a repeat (`duplicated: true`).
+        let idem = if body.ingest_id.is_some() {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::NotIdempotent
+        };
+        let mut value = serde_json::to_value(body)
+            .map_err(|e| Error::invalid("references", e.to_string()))?;
+        if kind == "video" {
+            if let Some(obj) = value.as_object_mut() {
+                if let Some(v) = obj.remove("imageReferences") {
+                    obj.insert("videoReferences".into(), v);
+                }
+                if let Some(v) = obj.remove("imageReferencesURL") {
+                    obj.insert("videoReferencesURL".into(), v);
+                }
+            }
+        }
+        Call::post(
+            batch_path(ws, batch, &format!("/bulk-upload/{kind}-references")),
+            idem,
+        )
+        .query("displayName", display_name)
+        .json(&value)
+    }
+}
+
+/// A multipart/form-data body with one file part named `file`.
+pub(crate) fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = format!("rfbatch-{:016x}", super::retry::seed());
+    let safe_name: String = file_name
+        .chars()
+        .map(|c| if c == '"' || c == '\r' || c == '\n' { '_' } else { c })
+        .collect();
+    let mut body = Vec::with_capacity(bytes.len() + 256);
+    body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    body.extend_from_slice(
+        format!(
+            "Content-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\nContent-Type: {}\r\n\r\n",
+            content_type_for(file_name)
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A MIME type from a file name's extension.
+pub(crate) fn content_type_for(name: &str) -> &'static str {
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "jpg" | "jpeg" | "jpe" => "image/jpeg",
+        "png" => "image/png",
+        "bmp" | "dib" => "image/bmp",
+        "webp" => "image/webp",
+        "jp2" => "image/jp2",
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        _ => "application/octet-stream",
+    }
+}
+
+fn check_file_name(field: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 512 {
+        return Err(Error::invalid(field, "must be 1 to 512 bytes long"));
+    }
+    if name.contains(['/', '\\']) || name == "." || name == ".." || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            format!("must be a plain file name without path separators or control characters, got {name:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn page<T>(items: Vec<T>, next_page_token: Option<String>) -> Page<T> {
+    Page {
+        items,
+        next_page_token,
+    }
+}
+
+impl BatchApi {
+    /// `GET /`: the workspace the API key belongs to. Prefer [`workspace`](Self::workspace),
+    /// which remembers it.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// println!("{}", api.fetch_workspace()?.workspace);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn fetch_workspace(&self) -> Result<WorkspaceInfo> {
+        self.execute_json(&build::workspace())
+    }
+
+    /// One page of the workspace's batches (`GET …/batches`).
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::api::ListOptions;
+    /// let page = api.list_batches_page(&ListOptions::default().with_page_size(10))?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn list_batches_page(&self, opts: &ListOptions) -> Result<Page<BatchMetadata>> {
+        opts.validate()?;
+        let r: ListBatchesResponse = self.execute_json(&build::list_batches(&self.workspace()?, opts))?;
+        Ok(page(r.batches, r.next_page_token))
+    }
+
+    /// Every batch of the workspace, following page tokens.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// for batch in api.batches(None) {
+    ///     println!("{}", batch?.batch_id);
+    /// }
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn batches(&self, page_size: Option<u32>) -> Pages<'_, BatchMetadata> {
+        let opts = ListOptions { page_size, page_token: None };
+        Pages::new("batches", opts, move |o: &ListOptions| self.list_batches_page(o))
+    }
+
+    /// A batch's metadata (`GET …/batches/{batch_id}`).
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let meta = api.batch("my-batch")?;
+    /// println!("{} ({})", meta.display_name, meta.batch_type);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn batch(&self, batch_id: &str) -> Result<BatchMetadata> {
+        let batch = BatchId::new(batch_id)?;
+        let r: BatchResponse = self.execute_json(&build::batch(&self.workspace()?, &batch))?;
+        Ok(r.batch)
+    }
+
+    /// How many items a batch (or one part of it) holds (`GET …/count`).
+    ///
+    /// Bulk uploads are indexed in the background, so the count lags behind the uploads.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let n = api.batch_count("my-batch", None)?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn batch_count(&self, batch_id: &str, part_name: Option<&str>) -> Result<u64> {
+        let batch = BatchId::new(batch_id)?;
+        let r: CountResponse =
+            self.execute_json(&build::count(&self.workspace()?, &batch, part_name))?;
+        Ok(r.count)
+    }
+
+    /// The parts of a multipart (output) batch (`GET …/parts`).
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// for part in api.list_parts("job-1-export")? {
+    ///     println!("{}", part.part_name);
+    /// }
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn list_parts(&self, batch_id: &str) -> Result<Vec<PartMetadata>> {
+        let batch = BatchId::new(batch_id)?;
+        let r: ListPartsResponse = self.execute_json(&build::parts(&self.workspace()?, &batch))?;
+        Ok(r.into_parts())
+    }
+
+    /// One page of a batch's files with their download URLs (`GET …/list`).
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::api::ListOptions;
+    /// let page = api.list_files_page("job-1-export", Some("results"), &ListOptions::default())?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn list_files_page(
+        &self,
+        batch_id: &str,
+        part_name: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Page<FileMetadata>> {
+        let batch = BatchId::new(batch_id)?;
+        opts.validate()?;
+        let r: ListFilesResponse =
+            self.execute_json(&build::files(&self.workspace()?, &batch, part_name, opts))?;
+        Ok(page(r.files_metadata, r.next_page_token))
+    }
+
+    /// Every file of a batch (or part), following page tokens.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let files: Vec<_> = api.files("job-1-export", None, Some(100)).collect::<Result<_, _>>()?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn files<'a>(
+        &'a self,
+        batch_id: &'a str,
+        part_name: Option<&'a str>,
+        page_size: Option<u32>,
+    ) -> Pages<'a, FileMetadata> {
+        if let Err(e) = BatchId::new(batch_id) {
+            return Pages::failed(e);
+        }
+        let opts = ListOptions { page_size, page_token: None };
+        Pages::new(format!("files of {batch_id}"), opts, move |o: &ListOptions| {
+            self.list_files_page(batch_id, part_name, o)
+        })
+    }
+
+    /// One page of a bulk-upload batch's shards and their indexing status (`GET …/shards`).
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::api::ListOptions;
+    /// let page = api.list_shards_page("my-batch", &ListOptions::default())?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn list_shards_page(&self, batch_id: &str, opts: &ListOptions) -> Result<Page<ShardDetails>> {
+        let batch = BatchId::new(batch_id)?;
+        opts.validate()?;
+        let r: ListShardsResponse =
+            self.execute_json(&build::shards(&self.workspace()?, &batch, opts))?;
+        Ok(page(r.shards, r.next_page_token))
+    }
+
+    /// Every shard of a batch, following page tokens.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let failed = api.shards("my-batch", None).filter(|s| s.as_ref().map_or(true, |s| s.is_failed())).count();
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn shards<'a>(&'a self, batch_id: &'a str, page_size: Option<u32>) -> Pages<'a, ShardDetails> {
+        if let Err(e) = BatchId::new(batch_id) {
+            return Pages::failed(e);
+        }
+        let opts = ListOptions { page_size, page_token: None };
+        Pages::new(format!("shards of {batch_id}"), opts, move |o: &ListOptions| {
+            self.list_shards_page(batch_id, o)
+        })
+    }
+
+    /// Uploads one image as multipart form data (`POST …/upload/image`).
+    ///
+    /// Best for small batches; a batch filled this way cannot also take bulk uploads.
+    /// `display_name` defaults to the batch id.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let bytes = std::fs::read("cat.jpg").unwrap();
+    /// api.upload_image("my-batch", "cat.jpg", &bytes, None)?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn upload_image(
+        &self,
+        batch_id: &str,
+        file_name: &str,
+        bytes: &[u8],
+        display_name: Option<&str>,
+    ) -> Result<()> {
+        let batch = BatchId::new(batch_id)?;
+        check_file_name("file_name", file_name)?;
+        let call = build::upload_image(
+            &self.workspace()?,
+            &batch,
+            file_name,
+            display_name.unwrap_or(batch_id),
+            multipart_file(file_name, bytes),
+        );
+        let _: StatusResponse = self.execute_json(&call)?;
+        Ok(())
+    }
+
+    /// Asks for a signed URL to upload one video (`POST …/upload/video`); then
+    /// [`put_signed`](Self::put_signed) the file to it.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::api::UploadSource;
+    /// let target = api.request_video_upload("my-videos", "clip.mp4", None)?;
+    /// api.put_signed(&target, &UploadSource::file("clip.mp4"))?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn request_video_upload(
+        &self,
+        batch_id: &str,
+        file_name: &str,
+        display_name: Option<&str>,
+    ) -> Result<SignedUrlDetails> {
+        let batch = BatchId::new(batch_id)?;
+        check_file_name("file_name", file_name)?;
+        let call = build::upload_video(
+            &self.workspace()?,
+            &batch,
+            file_name,
+            display_name.unwrap_or(batch_id),
+        );
+        let r: SignedUrlResponse = self.execute_json(&call)?;
+        Ok(r.signed_url_details)
+    }
+
+    /// Asks for a signed URL to upload one tar shard of images
+    /// (`POST …/bulk-upload/image-files`); then [`put_signed`](Self::put_signed) the tar.
+    ///
+    /// The answer carries the shard limits (`max_number_of_images`, `max_shard_size`).
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::api::UploadSource;
+    /// let target = api.request_shard_upload("big-batch", None)?;
+    /// api.put_signed(&target, &UploadSource::file("shard-0.tar"))?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn request_shard_upload(
+        &self,
+        batch_id: &str,
+        display_name: Option<&str>,
+    ) -> Result<SignedUrlDetails> {
+        let batch = BatchId::new(batch_id)?;
+        let call = build::bulk_upload(&self.workspace()?, &batch, display_name.unwrap_or(batch_id));
+        let r: SignedUrlResponse = self.execute_json(&call)?;
+        Ok(r.signed_url_details)
+    }
+
+    /// Ingests images by reference (`POST …/bulk-upload/image-references`).
+    ///
+    /// Set an `ingest_id` to make the request safe to retry after a timeout.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::model::{FileReference, ReferencesIngest};
+    /// let body = ReferencesIngest {
+    ///     image_references: Some(vec![FileReference { name: "a.jpg".into(), url: "https://bucket/a.jpg?sig=…".into() }]),
+    ///     ingest_id: Some("ingest-1".into()),
+    ///     ..Default::default()
+    /// };
+    /// let r = api.ingest_image_references("my-batch", &body, None)?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn ingest_image_references(
+        &self,
+        batch_id: &str,
+        body: &ReferencesIngest,
+        display_name: Option<&str>,
+    ) -> Result<ReferencesIngestResponse> {
+        self.ingest_references("image", batch_id, body, display_name)
+    }
+
+    /// Ingests videos by reference (`POST …/bulk-upload/video-references`); the body's
+    /// fields are sent under their video names.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::model::ReferencesIngest;
+    /// let body = ReferencesIngest { image_references_url: Some("https://bucket/refs.jsonl".into()), ..Default::default() };
+    /// api.ingest_video_references("my-videos", &body, None)?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn ingest_video_references(
+        &self,
+        batch_id: &str,
+        body: &ReferencesIngest,
+        display_name: Option<&str>,
+    ) -> Result<ReferencesIngestResponse> {
+        self.ingest_references("video", batch_id, body, display_name)
+    }
+
+    fn ingest_references(
+        &self,
+        kind: &str,
+        batch_id: &str,
+        body: &ReferencesIngest,
+        display_name: Option<&str>,
+    ) -> Result<ReferencesIngestResponse> {
+        let batch = BatchId::new(batch_id)?;
+        validate_references(body)?;
+        let call = build::references(
+            &self.workspace()?,
+            &batch,
+            kind,
+            display_name.unwrap_or(batch_id),
+            body,
+        )?;
+        self.execute_json(&call)
+    }
+
+    /// Uploads bytes to a signed URL with its `extensionHeaders`, streaming with
+    /// `Content-Length`. The API key is never sent. Retried like any idempotent request: the
+    /// source is read afresh on each try.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::api::UploadSource;
+    /// let target = api.request_shard_upload("big-batch", None)?;
+    /// api.put_signed(&target, &UploadSource::bytes(std::fs::read("shard.tar").unwrap()))?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn put_signed(&self, target: &SignedUrlDetails, source: &UploadSource) -> Result<()> {
+        let method = match target.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            None | Some("PUT") => Method::Put,
+            Some("POST") => Method::Post,
+            Some(other) => {
+                return Err(Error::invalid(
+                    "signedURLDetails.method",
+                    format!("only PUT and POST uploads are supported, got {other:?}"),
+                ))
+            }
+        };
+        check_signed_url("uploadURL", &target.upload_url)?;
+        let len = source.len()?;
+        let resp = self.send_with_retry(Idempotency::Idempotent, || {
+            let mut req = HttpRequest::new(method, target.upload_url.clone());
+            for (k, v) in &target.extension_headers {
+                req = req.header(k.clone(), v.clone());
+            }
+            Ok(req.body(source.body(len)?))
+        })?;
+        drain(resp);
+        Ok(())
+    }
+
+    /// Starts a download from a signed URL and returns the streaming response. The API key
+    /// is never sent. Connection failures and error statuses are retried; a failure while
+    /// reading the body is the caller's to handle (see
+    /// [`download_to_file`](Self::download_to_file), which does).
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let url = "";
+    /// let mut resp = api.download(url)?;
+    /// std::io::copy(&mut resp.body, &mut std::io::stdout()).unwrap();
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn download(&self, url: &str) -> Result<HttpResponse> {
+        check_signed_url("downloadURL", url)?;
+        self.send_with_retry(Idempotency::Idempotent, || Ok(HttpRequest::get(url)))
+    }
+
+    /// Downloads a signed URL to `path`, through a `.part` file renamed at the end, so that
+    /// `path` only ever holds a complete download. A connection dropped mid-body is
+    /// retried from the start. Returns the number of bytes written.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let url = "";
+    /// let n = api.download_to_file(url, std::path::Path::new("out/results.jsonl"))?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn download_to_file(&self, url: &str, path: &Path) -> Result<u64> {
+        let part = part_path(path);
+        let mut attempt = 0u32;
+        loop {
+            let mut resp = self.download(url)?;
+            let expected = resp.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+            let result = (|| -> std::io::Result<u64> {
+                let mut f = std::fs::File::create(&part)?;
+                let n = std::io::copy(&mut resp.body, &mut f)?;
+                if let Some(want) = expected {
+                    if n != want {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            format!("got {n} of {want} bytes"),
+                        ));
+                    }
+                }
+                f.sync_all()?;
+                Ok(n)
+            })();
+            match result {
+                Ok(n) => {
+                    std::fs::rename(&part, path).map_err(|e| {
+                        Error::io(format!("renaming {} to {}", part.display(), path.display()), e)
+                    })?;
+                    return Ok(n);
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&part);
+                    let te = crate::transport::TransportError::from_io(&e);
+                    let decision = self.retry_policy().on_transport_error(
+                        te.kind(),
+                        Idempotency::Idempotent,
+                        attempt,
+                        self.clock().jitter(),
+                    );
+                    match decision {
+                        super::RetryDecision::RetryAfter(d) => self.clock().sleep(d),
+                        super::RetryDecision::Stop => {
+                            return Err(Error::io(format!("downloading to {}", path.display()), e))
+                        }
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+}
+
+fn part_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+/// Reads a response to the end so its connection can be reused.
+fn drain(resp: HttpResponse) {
+    let _ = std::io::copy(&mut std::io::Read::take(resp.body, 1 << 20), &mut std::io::sink());
+}
+
+fn check_signed_url(field: &str, url: &str) -> Result<()> {
+    crate::model::jobs::check_http_url(field, url)
+}
+
+fn validate_references(body: &ReferencesIngest) -> Result<()> {
+    match (&body.image_references, &body.image_references_url) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(Error::invalid(
+                "references",
+                "set exactly one of the inline list and the list's URL",
+            ))
+        }
+        (Some(list), None) => {
+            if list.is_empty() {
+                return Err(Error::invalid("references", "the list is empty"));
+            }
+            let mut names = std::collections::HashSet::new();
+            for (i, r) in list.iter().enumerate() {
+                check_file_name(&format!("references[{i}].name"), &r.name)?;
+                if !names.insert(r.name.as_str()) {
+                    return Err(Error::invalid(
+                        format!("references[{i}].name"),
+                        format!("names must be unique; {:?} repeats", r.name),
+                    ));
+                }
+                if !r.url.starts_with("https://") {
+                    return Err(Error::invalid(
+                        format!("references[{i}].url"),
+                        "must be an https:// URL",
+                    ));
+                }
+            }
+        }
+        (None, Some(url)) => {
+            if !url.starts_with("https://") {
+                return Err(Error::invalid("references URL", "must be an https:// URL"));
+            }
+        }
+    }
+    if let Some(url) = &body.notifications_url {
+        crate::model::jobs::check_http_url("notificationsURL", url)?;
+    }
+    if let Some(cats) = &body.notification_categories {
+        if let Some(bad) = cats.iter().find(|c| !c.is_known()) {
+            return Err(Error::invalid(
+                "notificationCategories",
+                format!(
+                    "must be one of {}, got {:?}",
+                    NotificationCategory::KNOWN.join(", "),
+                    bad.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> BatchId {
+        BatchId::new(s).unwrap()
+    }
+
+    #[test]
+    fn builders_table() {
+        let o = ListOptions::default().with_page_size(5).with_page_token("t 1");
+        let cases: Vec<(Call, Method, &str, Vec<(&str, &str)>)> = vec![
+            (build::workspace(), Method::Get, "/", vec![]),
+            (build::list_batches("ws", &o), Method::Get, "/data-staging/v1/external/ws/batches", vec![("pageSize", "5"), ("nextPageToken", "t 1")]),
+            (build::batch("ws", &b("b1")), Method::Get, "/data-staging/v1/external/ws/batches/b1", vec![]),
+            (build::count("ws", &b("b1"), Some("p")), Method::Get, "/data-staging/v1/external/ws/batches/b1/count", vec![("partName", "p")]),
+            (build::parts("ws", &b("b1")), Method::Get, "/data-staging/v1/external/ws/batches/b1/parts", vec![]),
+            (build::files("ws", &b("b1"), Some("p"), &o), Method::Get, "/data-staging/v1/external/ws/batches/b1/list", vec![("pageSize", "5"), ("nextPageToken", "t 1"), ("partName", "p")]),
+            (build::shards("ws", &b("b1"), &ListOptions::default()), Method::Get, "/data-staging/v1/external/ws/batches/b1/shards", vec![]),
+            (build::upload_video("ws", &b("b1"), "v.mp4", "Vids"), Method::Post, "/data-staging/v1/external/ws/batches/b1/upload/video", vec![("fileName", "v.mp4"), ("displayName", "Vids")]),
+            (build::bulk_upload("ws", &b("b1"), "b1"), Method::Post, "/data-staging/v1/external/ws/batches/b1/bulk-upload/image-files", vec![("displayName", "b1")]),
+        ];
+        for (call, method, path, query) in cases {
+            assert_eq!(call.method, method, "{path}");
+            assert_eq!(call.path, path);
+            let got: Vec<(&str, &str)> = call.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            assert_eq!(got, query, "{path}");
+        }
+    }
+
+    #[test]
+    fn video_references_are_renamed() {
+        let body = ReferencesIngest {
+            image_references_url: Some("https://x/refs.jsonl".into()),
+            ..Default::default()
+        };
+        let c = build::references("ws", &b("v"), "video", "v", &body).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
+        assert_eq!(v, serde_json::json!({"videoReferencesURL": "https://x/refs.jsonl"}));
+        assert_eq!(c.idempotency, Idempotency::NotIdempotent);
+    }
+
+    #[test]
+    fn multipart_has_one_file_part() {
+        let (ct, body) = multipart_file("a\"b.jpg", b"JPEGDATA");
+        let boundary = ct.split("boundary=").nth(1).unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.starts_with(&format!("--{boundary}\r\n")));
+        assert!(text.contains("name=\"file\"; filename=\"a_b.jpg\""));
+        assert!(text.contains("Content-Type: image/jpeg\r\n\r\nJPEGDATA\r\n"));
+        assert!(text.ends_with(&format!("--{boundary}--\r\n")));
+    }
+
+    #[test]
+    fn references_validation_table() {
+        use crate::model::FileReference;
+        let r = |name: &str, url: &str| FileReference { name: name.into(), url: url.into() };
+        let cases: Vec<(ReferencesIngest, Option<&str>)> = vec![
+            (ReferencesIngest { image_references: Some(vec![r("a.jpg", "https://x/a")]), ..Default::default() }, None),
+            (ReferencesIngest::default(), Some("exactly one")),
+            (ReferencesIngest { image_references: Some(vec![]), ..Default::default() }, Some("empty")),
+            (ReferencesIngest { image_references: Some(vec![r("a.jpg", "http://x/a")]), ..Default::default() }, Some("references[0].url")),
+            (ReferencesIngest { image_references: Some(vec![r("a.jpg", "https://x/a"), r("a.jpg", "https://x/b")]), ..Default::default() }, Some("unique")),
+            (ReferencesIngest { image_references: Some(vec![r("../a.jpg", "https://x/a")]), ..Default::default() }, Some("references[0].name")),
+            (ReferencesIngest { image_references_url: Some("http://x".into()), ..Default::default() }, Some("https")),
+            (ReferencesIngest { image_references_url: Some("https://x".into()), notification_categories: Some(vec![NotificationCategory::Other("x".into())]), ..Default::default() }, Some("notificationCategories")),
+        ];
+        for (body, want) in cases {
+            match (validate_references(&body), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{e} vs {w}"),
+                (got, want) => panic!("{got:?} vs {want:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The crate's one error type.
+//!
+//! Every variant keeps enough context to diagnose a failure (the method, a redacted URL, the
+//! status, a snippet of the body), and none keeps a secret: URLs pass through
+//! [`redact_url`](crate::redact::redact_url) and body snippets are scrubbed of the API key
+//! before an error is built.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::transport::{Method, TransportError, TransportErrorKind};
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The context of an HTTP error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The request's method.
+    pub method: Method,
+    /// The request's URL with every query value redacted.
+    pub url: String,
+    /// The response status.
+    pub status: u16,
+    /// The server's message, from a JSON `error`, `message` or `detail` field.
+    pub message: Option<String>,
+    /// The start of the response body, scrubbed of secrets.
+    pub body_snippet: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} returned HTTP {}", self.method, self.url, self.status)?;
+        match &self.message {
+            Some(m) => write!(f, ": {m}"),
+            None if !self.body_snippet.is_empty() => write!(f, ": {}", self.body_snippet),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Everything that can go wrong.
+///
+/// Match on the variant, or ask [`is_retryable`](Error::is_retryable) and
+/// [`status`](Error::status). `Display` and `Debug` never show the API key or a signed URL's
+/// query string.
+///
+/// ```
+/// use roboflow_batch::{BatchId, Error};
+/// let err = BatchId::new("Not Valid").unwrap_err();
+/// assert!(matches!(err, Error::InvalidInput { .. }));
+/// assert!(!err.is_retryable());
+/// assert_eq!(err.status(), None);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value was rejected before anything was sent.
+    #[error("invalid {field}: {rule}")]
+    InvalidInput {
+        /// The field or argument at fault, e.g. `batch_id`.
+        field: String,
+        /// The rule it broke, with the offending value where that is not a secret.
+        rule: String,
+    },
+    /// HTTP 401: the API key is missing or wrong.
+    #[error("unauthorized (check the API key): {0}")]
+    Unauthorized(Box<ApiError>),
+    /// HTTP 402 or 403: the workspace may not do this (plan, permissions).
+    #[error("forbidden or payment required: {0}")]
+    Forbidden(Box<ApiError>),
+    /// HTTP 404: no such workspace, batch or job.
+    #[error("not found: {0}")]
+    NotFound(Box<ApiError>),
+    /// HTTP 409: e.g. a job id reused with a different definition.
+    #[error("conflict: {0}")]
+    Conflict(Box<ApiError>),
+    /// HTTP 429, still failing after the retries allowed.
+    #[error("rate limited{}: {error}", retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        /// The response.
+        error: Box<ApiError>,
+        /// The server's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// HTTP 5xx, still failing after the retries allowed.
+    #[error("server error: {0}")]
+    Server(Box<ApiError>),
+    /// Any other unexpected status, such as a 400 for a bad request.
+    #[error("request rejected: {0}")]
+    Api(Box<ApiError>),
+    /// No response was received.
+    #[error("{method} {url} failed: {source}")]
+    Transport {
+        /// The request's method.
+        method: Method,
+        /// The request's URL with every query value redacted.
+        url: String,
+        /// What failed, with a kind that decides retries.
+        #[source]
+        source: TransportError,
+    },
+    /// A successful response did not have the expected shape.
+    #[error("could not decode the response of {url} at `{path}`: {message}; body starts: {snippet}")]
+    Decode {
+        /// The request's URL with every query value redacted.
+        url: String,
+        /// The JSON path where decoding failed, e.g. `jobs[0].createdAt`.
+        path: String,
+        /// What was wrong.
+        message: String,
+        /// The start of the body, scrubbed of secrets.
+        snippet: String,
+    },
+    /// A local file or stream failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, naming the file.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A tar archive could not be built or read.
+    #[error("archive {context}: {message}")]
+    Archive {
+        /// Which archive or member.
+        context: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A paginated listing returned a token it had already returned, which would loop forever.
+    #[error("pagination of {url} repeated the page token it returned before; stopping")]
+    RepeatedPageToken {
+        /// The listing's URL with every query value redacted.
+        url: String,
+    },
+    /// The client is misconfigured (missing API key, bad base URL).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Waiting for something took longer than allowed.
+    #[error("timed out after {waited:?} waiting for {what}")]
+    WaitTimeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        waited: Duration,
+    },
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`].
+    ///
+    /// ```
+    /// let e = roboflow_batch::Error::invalid("page_size", "must be at least 1");
+    /// assert_eq!(e.to_string(), "invalid page_size: must be at least 1");
+    /// ```
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// An [`Error::Io`] naming what was being done.
+    ///
+    /// ```
+    /// let e = roboflow_batch::Error::io("reading img.jpg", std::io::ErrorKind::NotFound.into());
+    /// assert!(e.to_string().starts_with("reading img.jpg"));
+    /// ```
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Maps an error response to its variant.
+    ///
+    /// ```
+    /// use roboflow_batch::{ApiError, Error};
+    /// use roboflow_batch::transport::Method;
+    /// let api = ApiError { method: Method::Get, url: "http://h/x".into(), status: 404, message: None, body_snippet: String::new() };
+    /// assert!(matches!(Error::from_status(api, None), Error::NotFound(_)));
+    /// ```
+    pub fn from_status(api: ApiError, retry_after: Option<Duration>) -> Self {
+        let api = Box::new(api);
+        match api.status {
+            401 => Error::Unauthorized(api),
+            402 | 403 => Error::Forbidden(api),
+            404 => Error::NotFound(api),
+            409 => Error::Conflict(api),
+            429 => Error::RateLimited {
+                error: api,
+                retry_after,
+            },
+            500..=599 => Error::Server(api),
+            _ => Error::Api(api),
+        }
+    }
+
+    /// Whether the failure is transient, so that trying again later may succeed.
+    ///
+    /// True for 408, 429, 500, 502, 503 and 504 and for connect, timeout and interrupted
+    /// transport errors. The retry loop further limits timeouts and dropped connections to
+    /// requests that are safe to repeat.
+    ///
+    /// ```
+    /// use roboflow_batch::Error;
+    /// assert!(!Error::invalid("x", "y").is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { source, .. } => source.kind().is_retryable(true),
+            _ => self.status().is_some_and(is_retryable_status),
+        }
+    }
+
+    /// The HTTP status, for errors that came from a response.
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::Error::Config("x".into()).status(), None);
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        self.api_error().map(|a| a.status)
+    }
+
+    /// The response context, for errors that came from a response.
+    ///
+    /// ```
+    /// assert!(roboflow_batch::Error::Config("x".into()).api_error().is_none());
+    /// ```
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Unauthorized(a)
+            | Error::Forbidden(a)
+            | Error::NotFound(a)
+            | Error::Conflict(a)
+            | Error::Server(a)
+            | Error::Api(a) => Some(a),
+            Error::RateLimited { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The transport failure's kind, for [`Error::Transport`].
+    ///
+    /// ```
+    /// assert!(roboflow_batch::Error::Config("x".into()).transport_kind().is_none());
+    /// ```
+    pub fn transport_kind(&self) -> Option<TransportErrorKind> {
+        match self {
+            Error::Transport { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+}
+
+/// Statuses that signal a transient condition: 408, 429, 500, 502, 503, 504.
+///
+/// ```
+/// assert!(roboflow_batch::error::is_retryable_status(503));
+/// assert!(!roboflow_batch::error::is_retryable_status(400));
+/// ```
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}

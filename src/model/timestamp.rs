@@ -1,0 +1,137 @@
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// A timezone-aware point in time, as sent by the service.
+///
+/// Decodes RFC 3339 in both of the service's forms (`2025-01-02T03:04:05.123Z` and
+/// `2025-01-02T03:04:05.123456+00:00`). A timestamp without a zone is read as UTC rather
+/// than rejected. Encodes as RFC 3339.
+///
+/// ```
+/// use roboflow_batch::model::Timestamp;
+/// let a: Timestamp = "2025-01-02T03:04:05.123Z".parse().unwrap();
+/// let b: Timestamp = "2025-01-02T04:04:05.123+01:00".parse().unwrap();
+/// assert_eq!(a, b);
+/// assert_eq!(a.unix_seconds(), 1735787045);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(OffsetDateTime);
+
+impl Timestamp {
+    /// The current time, in UTC.
+    pub fn now() -> Self {
+        Timestamp(OffsetDateTime::now_utc())
+    }
+
+    /// A timestamp from a [`SystemTime`], in UTC.
+    ///
+    /// ```
+    /// use roboflow_batch::model::Timestamp;
+    /// let t = Timestamp::from_system_time(std::time::UNIX_EPOCH);
+    /// assert_eq!(t.to_string(), "1970-01-01T00:00:00Z");
+    /// ```
+    pub fn from_system_time(t: SystemTime) -> Self {
+        Timestamp(OffsetDateTime::from(t))
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(&self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
+    /// This instant as a [`SystemTime`].
+    pub fn to_system_time(&self) -> SystemTime {
+        SystemTime::from(self.0)
+    }
+
+    /// This timestamp moved forward by `d`.
+    ///
+    /// ```
+    /// use roboflow_batch::model::Timestamp;
+    /// let t = Timestamp::from_system_time(std::time::UNIX_EPOCH);
+    /// assert_eq!(t.plus(std::time::Duration::from_secs(60)).unix_seconds(), 60);
+    /// ```
+    pub fn plus(&self, d: Duration) -> Self {
+        Timestamp(self.0 + d)
+    }
+
+    /// The UTC offset it was given with, in seconds.
+    pub fn offset_seconds(&self) -> i32 {
+        self.0.offset().whole_seconds()
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+            return Ok(Timestamp(t));
+        }
+        if let Ok(t) = OffsetDateTime::parse(s, &Iso8601::DEFAULT) {
+            return Ok(Timestamp(t));
+        }
+        match PrimitiveDateTime::parse(s, &Iso8601::DEFAULT) {
+            Ok(t) => Ok(Timestamp(t.assume_offset(UtcOffset::UTC))),
+            Err(_) => Err(format!("`{s}` is not an ISO 8601 / RFC 3339 timestamp")),
+        }
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.format(&Rfc3339) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_service_forms_and_naive() {
+        for s in [
+            "2025-06-01T10:00:00.123Z",
+            "2025-06-01T10:00:00.123456+00:00",
+            "2025-06-01T12:00:00.123+02:00",
+            "2025-06-01T10:00:00.123",
+        ] {
+            let t: Timestamp = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(t.unix_seconds(), 1748772000, "{s}");
+        }
+        assert!("yesterday".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn serde_round_trip_keeps_offset() {
+        let t: Timestamp = serde_json::from_str(r#""2025-06-01T12:00:00+02:00""#).unwrap();
+        assert_eq!(t.offset_seconds(), 7200);
+        let back: Timestamp = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+    }
+}

@@ -1,0 +1,124 @@
+//! Webhook payloads (snake_case, unlike the REST API).
+
+use serde::{Deserialize, Serialize};
+
+/// A webhook body, told apart by its `type` field.
+///
+/// ```
+/// use roboflow_batch::model::WebhookPayload;
+/// let p: WebhookPayload = serde_json::from_str(
+///     r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"j1","job_state":"success","delivery_attempt":1}"#,
+/// ).unwrap();
+/// assert!(matches!(p, WebhookPayload::Job(ref j) if j.job_state == "success"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+#[non_exhaustive]
+pub enum WebhookPayload {
+    /// An ingest finished, or a shard's files were indexed.
+    #[serde(rename = "roboflow-data-staging-notification-v1")]
+    Ingest(IngestNotification),
+    /// A job finished.
+    #[serde(rename = "roboflow-batch-job-notification-v1")]
+    Job(JobNotification),
+}
+
+/// A data-staging notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestNotification {
+    /// Unique per event; a redelivery keeps it.
+    pub event_id: String,
+    /// The ingest it concerns.
+    pub ingest_id: String,
+    /// The batch.
+    pub batch_id: String,
+    /// The shard, for per-shard notifications.
+    #[serde(default)]
+    pub shard_id: Option<String>,
+    /// What happened.
+    pub notification: IngestEvent,
+    /// 1 on the first delivery, then 2, 3, …
+    pub delivery_attempt: u32,
+}
+
+/// What an ingest notification reports, told apart by its `type` field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+#[non_exhaustive]
+pub enum IngestEvent {
+    /// The ingest as a whole finished.
+    #[serde(rename = "ingest-status-notification-v1")]
+    Status {
+        /// Whether it succeeded.
+        success: bool,
+        /// Why it failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_details: Option<ErrorDetails>,
+    },
+    /// One shard's files were indexed.
+    #[serde(rename = "ingest-files-status-notification-v1")]
+    FilesStatus {
+        /// Whether every file was ingested.
+        success: bool,
+        /// Names of the files ingested.
+        ingested_files: Vec<String>,
+        /// Files that failed, and why.
+        failed_files: Vec<FailedFile>,
+        /// Whether the lists were cut short.
+        content_truncated: bool,
+    },
+}
+
+/// Why an ingest failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetails {
+    /// A machine-readable reason, e.g. `unsafe-url-detected`.
+    #[serde(rename = "type")]
+    pub error_type: String,
+    /// A readable reason.
+    pub reason: String,
+}
+
+/// A file that could not be ingested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedFile {
+    /// A machine-readable reason, e.g. `file-size-limit-exceeded`.
+    #[serde(rename = "type")]
+    pub failure_type: String,
+    /// The file's name.
+    pub file_name: String,
+    /// A readable reason.
+    pub reason: String,
+}
+
+/// A job notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobNotification {
+    /// Unique per event; a redelivery keeps it.
+    pub event_id: String,
+    /// The job.
+    pub job_id: String,
+    /// `success` or `fail`.
+    pub job_state: String,
+    /// 1 on the first delivery, then 2, 3, …
+    pub delivery_attempt: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_payloads_round_trip() {
+        let raw = r#"{"type":"roboflow-data-staging-notification-v1","event_id":"e","ingest_id":"i","batch_id":"b","shard_id":"s",
+            "notification":{"type":"ingest-files-status-notification-v1","success":false,"ingested_files":["a.jpg"],
+            "failed_files":[{"type":"file-size-limit-exceeded","file_name":"big.jpg","reason":"too big"}],"content_truncated":false},
+            "delivery_attempt":2}"#;
+        let p: WebhookPayload = serde_json::from_str(raw).unwrap();
+        let WebhookPayload::Ingest(n) = &p else { panic!("{p:?}") };
+        assert_eq!(n.delivery_attempt, 2);
+        let back: serde_json::Value = serde_json::to_value(&p).unwrap();
+        assert_eq!(back["notification"]["failed_files"][0]["type"], "file-size-limit-exceeded");
+        assert_eq!(back["type"], "roboflow-data-staging-notification-v1");
+    }
+}

@@ -1,0 +1,106 @@
+use std::io::{self, Read};
+
+/// A reader that yields exactly `len` bytes of `inner`, or fails.
+///
+/// ureq 3.5 spins forever on a body shorter than its `Content-Length`, and tar builders
+/// silently write corrupt archives when a reader and its declared size disagree. Every
+/// streamed body goes through this adapter, so a mismatch becomes an immediate error:
+/// [`io::ErrorKind::UnexpectedEof`] when `inner` ends early, and
+/// [`io::ErrorKind::InvalidData`] when it has more bytes than declared.
+///
+/// ```
+/// use std::io::Read;
+/// use roboflow_batch::transport::ExactLengthReader;
+/// let mut short = ExactLengthReader::new(&b"abc"[..], 5);
+/// let err = short.read_to_end(&mut Vec::new()).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+///
+/// let mut exact = ExactLengthReader::new(&b"abc"[..], 3);
+/// let mut out = Vec::new();
+/// exact.read_to_end(&mut out).unwrap();
+/// assert_eq!(out, b"abc");
+/// ```
+#[derive(Debug)]
+pub struct ExactLengthReader<R> {
+    inner: R,
+    len: u64,
+    remaining: u64,
+    checked_end: bool,
+}
+
+impl<R: Read> ExactLengthReader<R> {
+    /// Wraps `inner`, which must yield exactly `len` bytes.
+    pub fn new(inner: R, len: u64) -> Self {
+        ExactLengthReader {
+            inner,
+            len,
+            remaining: len,
+            checked_end: false,
+        }
+    }
+}
+
+impl<R: Read> Read for ExactLengthReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            if !self.checked_end {
+                self.checked_end = true;
+                let mut probe = [0u8; 1];
+                if read_retrying(&mut self.inner, &mut probe)? > 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("body is longer than its declared {} bytes", self.len),
+                    ));
+                }
+            }
+            return Ok(0);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let max = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
+        let n = read_retrying(&mut self.inner, &mut buf[..max])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "body ended {} bytes early (declared {} bytes)",
+                    self.remaining, self.len
+                ),
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(data: &[u8], len: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        ExactLengthReader::new(data, len).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn exact_short_and_long() {
+        assert_eq!(drain(b"abcd", 4).unwrap(), b"abcd");
+        assert_eq!(drain(b"", 0).unwrap(), b"");
+        let short = drain(b"ab", 4).unwrap_err();
+        assert_eq!(short.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(short.to_string().contains("2 bytes early"), "{short}");
+        let long = drain(b"abcdef", 4).unwrap_err();
+        assert_eq!(long.kind(), io::ErrorKind::InvalidData);
+    }
+}

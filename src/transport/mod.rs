@@ -1,0 +1,533 @@
+//! The request/response seam between [`BatchApi`](crate::BatchApi) and the network.
+//!
+//! A [`Transport`] sends one [`HttpRequest`] and returns one [`HttpResponse`]. **Every HTTP
+//! status comes back as `Ok`**: a 404 or a 503 is a response, and only the API layer decides
+//! what it means. A [`TransportError`] is returned only when the exchange itself failed
+//! (no connection, a timeout, a dropped connection, a protocol violation), and its
+//! [`TransportErrorKind`] decides whether it is worth retrying.
+//!
+//! [`UreqTransport`] is the real implementation. Any closure
+//! `Fn(HttpRequest) -> Result<HttpResponse, TransportError>` is a transport too, which makes
+//! test doubles one line long:
+//!
+//! ```
+//! use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+//! let fake = |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+//!     assert!(req.url.contains("api_key="));
+//!     Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#))
+//! };
+//! let resp = fake.send(HttpRequest::get("http://localhost/?api_key=k")).unwrap();
+//! assert_eq!(resp.status, 200);
+//! ```
+
+mod exact;
+mod ureq_impl;
+
+use std::fmt;
+use std::io::{self, Read};
+
+pub use exact::ExactLengthReader;
+pub use ureq_impl::{Timeouts, UreqTransport};
+
+/// An HTTP method used by the Batch Processing API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+}
+
+impl Method {
+    /// The method's name as sent on the wire.
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::transport::Method::Put.as_str(), "PUT");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request body: nothing, bytes in memory, or a stream of known length.
+///
+/// A streamed body always carries its length, so uploads go out with `Content-Length` and
+/// never with chunked encoding (some storage services refuse chunked uploads).
+pub enum Body {
+    /// No body; a `POST` with this body sends `Content-Length: 0`.
+    Empty,
+    /// A body held in memory.
+    Bytes(Vec<u8>),
+    /// A streamed body of exactly `len` bytes.
+    Reader {
+        /// The bytes to send.
+        reader: Box<dyn Read + Send>,
+        /// The exact number of bytes `reader` yields.
+        len: u64,
+    },
+}
+
+impl Body {
+    /// A streamed body of exactly `len` bytes.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::Body;
+    /// let body = Body::sized(std::io::Cursor::new(vec![0u8; 10]), 10);
+    /// assert_eq!(body.len(), 10);
+    /// ```
+    pub fn sized(reader: impl Read + Send + 'static, len: u64) -> Body {
+        Body::Reader {
+            reader: Box::new(reader),
+            len,
+        }
+    }
+
+    /// The body's length in bytes.
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::transport::Body::Bytes(vec![1, 2]).len(), 2);
+    /// ```
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::Reader { len, .. } => *len,
+        }
+    }
+
+    /// Whether the body has no bytes.
+    ///
+    /// ```
+    /// assert!(roboflow_batch::transport::Body::Empty.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads the whole body into memory (for tests and small bodies).
+    ///
+    /// ```
+    /// use roboflow_batch::transport::Body;
+    /// assert_eq!(Body::Bytes(b"hi".to_vec()).into_bytes().unwrap(), b"hi");
+    /// ```
+    pub fn into_bytes(self) -> io::Result<Vec<u8>> {
+        match self {
+            Body::Empty => Ok(Vec::new()),
+            Body::Bytes(b) => Ok(b),
+            Body::Reader { reader, len } => {
+                let mut out = Vec::with_capacity(len.min(1 << 24) as usize);
+                ExactLengthReader::new(reader, len).read_to_end(&mut out)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::Reader { len, .. } => write!(f, "Reader({len} bytes)"),
+        }
+    }
+}
+
+/// One HTTP request, as handed to a [`Transport`].
+///
+/// Its `Debug` output redacts every query value and every header value but
+/// `Content-Type` and `Content-Length`, because the URL carries the API key or a signature.
+pub struct HttpRequest {
+    /// The method.
+    pub method: Method,
+    /// The full URL, query string included.
+    pub url: String,
+    /// Header names and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Body,
+}
+
+impl HttpRequest {
+    /// A request with no headers and no body.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{HttpRequest, Method};
+    /// let r = HttpRequest::new(Method::Post, "http://h/p");
+    /// assert!(r.body.is_empty());
+    /// ```
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        HttpRequest {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A `GET` request.
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/p");
+    /// assert_eq!(r.method.as_str(), "GET");
+    /// ```
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(Method::Get, url)
+    }
+
+    /// Adds a header.
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").header("Accept", "application/json");
+    /// assert_eq!(r.header_value("accept"), Some("application/json"));
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{Body, HttpRequest, Method};
+    /// let r = HttpRequest::new(Method::Post, "http://h/").body(Body::Bytes(b"{}".to_vec()));
+    /// assert_eq!(r.body.len(), 2);
+    /// ```
+    pub fn body(mut self, body: Body) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The first value of a header, matched case-insensitively.
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").header("X-A", "1");
+    /// assert_eq!(r.header_value("x-a"), Some("1"));
+    /// ```
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// The decoded query parameters of the URL.
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/?a=1&b=x%20y");
+    /// assert_eq!(r.query(), vec![("a".to_string(), "1".to_string()), ("b".into(), "x y".into())]);
+    /// ```
+    pub fn query(&self) -> Vec<(String, String)> {
+        crate::url::query_pairs(&self.url)
+    }
+
+    /// The URL's path, without scheme, host or query.
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h:1/a/b?c=d");
+    /// assert_eq!(r.path(), "/a/b");
+    /// ```
+    pub fn path(&self) -> &str {
+        let no_query = self.url.split(['?', '#']).next().unwrap_or("");
+        let after_scheme = no_query.split_once("://").map_or(no_query, |(_, r)| r);
+        after_scheme.find('/').map_or("/", |i| &after_scheme[i..])
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &crate::redact::redact_url(&self.url))
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+struct RedactedHeaders<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for (k, v) in self.0 {
+            let safe = ["content-type", "content-length", "accept"]
+                .iter()
+                .any(|s| k.eq_ignore_ascii_case(s));
+            let shown = if safe { v.as_str() } else { crate::redact::REDACTED };
+            list.entry(&format_args!("{k}: {shown}"));
+        }
+        list.finish()
+    }
+}
+
+/// One HTTP response, with a body that can be streamed.
+pub struct HttpResponse {
+    /// The status code, whatever it is.
+    pub status: u16,
+    /// Header names (as received) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body stream. Read it to the end so the connection can be reused.
+    pub body: Box<dyn Read + Send>,
+}
+
+impl HttpResponse {
+    /// A response whose body is `bytes`.
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpResponse::new(204, Vec::new());
+    /// assert_eq!(r.status, 204);
+    /// ```
+    pub fn new(status: u16, bytes: impl Into<Vec<u8>>) -> Self {
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: Box::new(io::Cursor::new(bytes.into())),
+        }
+    }
+
+    /// A JSON response (sets `Content-Type: application/json`).
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpResponse::json(200, "{}");
+    /// assert_eq!(r.header("content-type"), Some("application/json"));
+    /// ```
+    pub fn json(status: u16, json: impl Into<String>) -> Self {
+        Self::new(status, json.into().into_bytes()).with_header("Content-Type", "application/json")
+    }
+
+    /// Adds a header.
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpResponse::new(429, "").with_header("Retry-After", "2");
+    /// assert_eq!(r.header("retry-after"), Some("2"));
+    /// ```
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The first value of a header, matched case-insensitively.
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpResponse::new(200, "").with_header("ETag", "x");
+    /// assert_eq!(r.header("etag"), Some("x"));
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// Reads at most `limit` bytes of the body; more than that is an error of kind
+    /// [`io::ErrorKind::InvalidData`].
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpResponse::new(200, "hello");
+    /// assert_eq!(r.read_body(16).unwrap(), b"hello");
+    /// ```
+    pub fn read_body(self, limit: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.body.take(limit + 1).read_to_end(&mut out)?;
+        if out.len() as u64 > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("response body is larger than the {limit}-byte limit"),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .finish_non_exhaustive()
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// What went wrong in a failed exchange; each kind documents whether it is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// No connection could be made (refused, DNS, TLS setup). Nothing reached the server,
+    /// so it is always retried.
+    Connect,
+    /// A timeout fired after the request may have reached the server. Retried only for
+    /// requests that are safe to repeat.
+    Timeout,
+    /// The connection broke mid-exchange (reset, early EOF). Retried only for requests that
+    /// are safe to repeat.
+    Interrupted,
+    /// The peer broke HTTP (bad framing, a body longer than declared). Never retried.
+    Protocol,
+    /// A local body was wrong (shorter or longer than its declared length) or could not be
+    /// read. Never retried: repeating would fail the same way.
+    Body,
+    /// Anything else. Never retried.
+    Other,
+}
+
+impl TransportErrorKind {
+    /// Whether an exchange that failed this way is worth repeating; `idempotent` says
+    /// whether the request may have had an effect that a repeat would duplicate.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::TransportErrorKind as K;
+    /// assert!(K::Connect.is_retryable(false));
+    /// assert!(K::Timeout.is_retryable(true));
+    /// assert!(!K::Timeout.is_retryable(false));
+    /// assert!(!K::Protocol.is_retryable(true));
+    /// ```
+    pub fn is_retryable(self, idempotent: bool) -> bool {
+        match self {
+            TransportErrorKind::Connect => true,
+            TransportErrorKind::Timeout | TransportErrorKind::Interrupted => idempotent,
+            _ => false,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Timeout => "timeout",
+            TransportErrorKind::Interrupted => "interrupted",
+            TransportErrorKind::Protocol => "protocol",
+            TransportErrorKind::Body => "request body",
+            TransportErrorKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed exchange: no HTTP response was received.
+///
+/// The message is free of secrets: transports scrub the URL's query values from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    message: String,
+}
+
+impl TransportError {
+    /// A transport error of `kind` with a message that must not contain secrets.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{TransportError, TransportErrorKind};
+    /// let e = TransportError::new(TransportErrorKind::Connect, "connection refused");
+    /// assert_eq!(e.to_string(), "connect error: connection refused");
+    /// ```
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        TransportError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies an I/O error by its kind.
+    ///
+    /// ```
+    /// use std::io;
+    /// use roboflow_batch::transport::{TransportError, TransportErrorKind};
+    /// let e = TransportError::from_io(&io::Error::from(io::ErrorKind::ConnectionReset));
+    /// assert_eq!(e.kind(), TransportErrorKind::Interrupted);
+    /// ```
+    pub fn from_io(err: &io::Error) -> Self {
+        use io::ErrorKind as K;
+        let kind = match err.kind() {
+            K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable | K::HostUnreachable
+            | K::NetworkUnreachable => TransportErrorKind::Connect,
+            K::TimedOut | K::WouldBlock => TransportErrorKind::Timeout,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                TransportErrorKind::Interrupted
+            }
+            _ => TransportErrorKind::Other,
+        };
+        TransportError::new(kind, err.to_string())
+    }
+
+    /// The kind, which decides retries.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
+    /// assert_eq!(TransportError::new(K::Timeout, "t").kind(), K::Timeout);
+    /// ```
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// The message, without the kind.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
+    /// assert_eq!(TransportError::new(K::Other, "boom").message(), "boom");
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn scrubbed(mut self, secrets: &[String]) -> Self {
+        self.message = crate::redact::scrub(&self.message, secrets);
+        self
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} error: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Sends one request and returns one response, whatever its status.
+///
+/// Implementations must return `Ok` for every HTTP status and keep secrets out of their
+/// errors. A streamed [`Body::Reader`] must be sent with `Content-Length` set to its `len`.
+///
+/// ```
+/// use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+/// struct AlwaysNotFound;
+/// impl Transport for AlwaysNotFound {
+///     fn send(&self, _req: HttpRequest) -> Result<HttpResponse, TransportError> {
+///         Ok(HttpResponse::json(404, r#"{"error":"no such batch"}"#))
+///     }
+/// }
+/// let resp = AlwaysNotFound.send(HttpRequest::get("http://h/")).unwrap();
+/// assert_eq!(resp.status, 404);
+/// ```
+pub trait Transport: Send + Sync {
+    /// Sends `request`; every HTTP status is `Ok`.
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+impl<F> Transport for F
+where
+    F: Fn(HttpRequest) -> Result<HttpResponse, TransportError> + Send + Sync,
+{
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self(request)
+    }
+}

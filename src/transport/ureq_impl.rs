@@ -1,0 +1,235 @@
+use std::time::Duration;
+
+use super::{
+    Body, ExactLengthReader, HttpRequest, HttpResponse, Method, Transport, TransportError,
+    TransportErrorKind,
+};
+
+/// Network timeouts of a [`UreqTransport`].
+///
+/// There is deliberately no whole-request budget by default: a 500 MB shard on a slow link
+/// must not be cut off. Instead every read and every write must make progress within its
+/// budget, which catches a stalled connection without limiting large transfers.
+///
+/// ```
+/// use std::time::Duration;
+/// use roboflow_batch::transport::Timeouts;
+/// let t = Timeouts { connect: Duration::from_secs(3), ..Timeouts::default() };
+/// assert_eq!(t.read, Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Budget for setting up a connection (DNS, TCP, TLS). Default 10 s.
+    pub connect: Duration,
+    /// Budget for each read from the socket, including waiting for the response. Default 60 s,
+    /// as the official client's `ROBOFLOW_API_REQUEST_TIMEOUT`.
+    pub read: Duration,
+    /// Budget for each write to the socket. Default 60 s.
+    pub write: Duration,
+    /// Optional budget for a whole exchange, body included. Default none.
+    pub total: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(60),
+            write: Duration::from_secs(60),
+            total: None,
+        }
+    }
+}
+
+/// The real [`Transport`], on one shared ureq 3 agent (connection pool).
+///
+/// - Every HTTP status is returned as a response (`http_status_as_error(false)`).
+/// - Streamed bodies are sent with `Content-Length`, never chunked, through an
+///   [`ExactLengthReader`], so a reader shorter than its declared length fails at once
+///   instead of hanging.
+/// - Response bodies are streamed without a size cap; the API layer caps what it buffers.
+/// - Error messages are scrubbed of the URL's query values (the API key, signatures).
+///
+/// Cloning is cheap and shares the connection pool.
+///
+/// ```no_run
+/// use roboflow_batch::transport::{HttpRequest, Transport, UreqTransport};
+/// let t = UreqTransport::new();
+/// let resp = t.send(HttpRequest::get("http://127.0.0.1:8080/")).unwrap();
+/// println!("{}", resp.status);
+/// ```
+#[derive(Clone)]
+pub struct UreqTransport {
+    agent: ureq::Agent,
+    timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for UreqTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UreqTransport")
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for UreqTransport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UreqTransport {
+    /// A transport with [`Timeouts::default`].
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::new();
+    /// assert_eq!(t.timeouts().connect.as_secs(), 10);
+    /// ```
+    pub fn new() -> Self {
+        Self::with_timeouts(Timeouts::default())
+    }
+
+    /// A transport with the given timeouts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roboflow_batch::transport::{Timeouts, UreqTransport};
+    /// let t = UreqTransport::with_timeouts(Timeouts { read: Duration::from_secs(5), ..Default::default() });
+    /// assert_eq!(t.timeouts().read, Duration::from_secs(5));
+    /// ```
+    pub fn with_timeouts(timeouts: Timeouts) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_per_read(Some(timeouts.read))
+            .timeout_per_write(Some(timeouts.write))
+            .timeout_global(timeouts.total)
+            .user_agent(concat!("roboflow-batch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        UreqTransport { agent, timeouts }
+    }
+
+    /// The timeouts in force.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::new();
+    /// assert!(t.timeouts().total.is_none());
+    /// ```
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    fn exchange(&self, req: HttpRequest) -> Result<HttpResponse, ureq::Error> {
+        let method = match req.method {
+            Method::Get => ureq::http::Method::GET,
+            Method::Post => ureq::http::Method::POST,
+            Method::Put => ureq::http::Method::PUT,
+        };
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(req.url.as_str());
+        let has_length = req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+        for (k, v) in &req.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let len = req.body.len();
+        if !has_length && (req.method != Method::Get || len > 0) {
+            builder = builder.header("Content-Length", len.to_string());
+        }
+        let body = match req.body {
+            Body::Empty => ureq::SendBody::none(),
+            Body::Bytes(b) => ureq::SendBody::from_owned_reader(std::io::Cursor::new(b)),
+            Body::Reader { reader, len } => {
+                ureq::SendBody::from_owned_reader(ExactLengthReader::new(reader, len))
+            }
+        };
+        let request = builder.body(body)?;
+        let response = self.agent.run(request)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = Box::new(ReaderErrors(response.into_body().into_reader()));
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+impl Transport for UreqTransport {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let secrets = crate::redact::query_secrets(&request.url);
+        self.exchange(request)
+            .map_err(|e| classify(&e).scrubbed(&secrets))
+    }
+}
+
+/// Maps a ureq error onto a kind that decides retries.
+fn classify(err: &ureq::Error) -> TransportError {
+    use ureq::Error as E;
+    let kind = match err {
+        E::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => TransportErrorKind::Connect,
+        E::Timeout(_) => TransportErrorKind::Timeout,
+        E::HostNotFound | E::ConnectionFailed | E::Tls(_) => TransportErrorKind::Connect,
+        E::Io(io) => {
+            if io.kind() == std::io::ErrorKind::UnexpectedEof && is_body_error(io) {
+                TransportErrorKind::Body
+            } else if io.kind() == std::io::ErrorKind::InvalidData && is_body_error(io) {
+                TransportErrorKind::Body
+            } else {
+                TransportError::from_io(io).kind()
+            }
+        }
+        E::Protocol(_) | E::BodyExceedsLimit(_) | E::LargeResponseHeader(..) => {
+            TransportErrorKind::Protocol
+        }
+        E::BodyStalled => TransportErrorKind::Timeout,
+        _ => TransportErrorKind::Other,
+    };
+    TransportError::new(kind, err.to_string())
+}
+
+/// Our own [`ExactLengthReader`] errors say "declared"; a peer's EOF does not.
+fn is_body_error(io: &std::io::Error) -> bool {
+    io.to_string().contains("declared")
+}
+
+/// Maps ureq errors tunnelled through `io::Error` while reading a body to plain I/O errors
+/// whose text cannot carry the URL.
+struct ReaderErrors<R>(R);
+
+impl<R: std::io::Read> std::io::Read for ReaderErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let kind = e.kind();
+            match e.into_inner() {
+                Some(inner) => std::io::Error::new(kind, strip_urls(&inner.to_string())),
+                None => std::io::Error::from(kind),
+            }
+        })
+    }
+}
+
+/// Drops the query strings of any URLs quoted in `text`.
+fn strip_urls(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            if w.contains("://") && w.contains('?') {
+                crate::redact::redact_url(w)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
