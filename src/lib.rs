@@ -13,3 +13,5 @@ mod url;
 pub use api::{BatchApi, BatchApiBuilder};
 pub use error::{ApiError, Error, Result};
 pub use model::{BatchId, JobId};
+#[cfg(feature = "sandbox")]
+pub mod sandbox;

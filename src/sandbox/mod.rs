@@ -1,0 +1,234 @@
+//! A faithful local emulator of the Batch Processing service (feature `sandbox`).
+//!
+//! [`Sandbox::start`] serves the whole API on `127.0.0.1` (port 0 picks a free one) from a
+//! data directory, with no async runtime: a small pool of threads on
+//! [tiny_http](https://docs.rs/tiny_http). It speaks the wire shapes of [`crate::model`],
+//! answers in both the spec's and the official client's forms, hands out signed URLs that
+//! point back at itself, indexes tar shards in the background, runs jobs that really read
+//! the images, sends webhooks, and injects seeded faults on demand. Dropping the handle
+//! stops it; state persists in the data directory.
+//!
+//! ```
+//! use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+//! use roboflow_batch::BatchApi;
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default())?;
+//! let api = BatchApi::builder()
+//!     .base_url(sandbox.base_url())
+//!     .api_key(sandbox.api_key())
+//!     .build()?;
+//! assert_eq!(api.workspace()?, sandbox.workspace());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod http;
+mod jobs;
+mod router;
+mod staging;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+pub use state::State;
+
+/// How a [`Sandbox`] behaves.
+///
+/// ```
+/// use roboflow_batch::sandbox::SandboxConfig;
+/// let c = SandboxConfig::default().with_api_key("k").with_workspace("acme");
+/// assert_eq!(c.workspace, "acme");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SandboxConfig {
+    /// Where to listen; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// The one valid API key.
+    pub api_key: String,
+    /// The workspace slug.
+    pub workspace: String,
+    /// Where state and data live; a fresh temporary directory (removed on drop) when `None`.
+    pub data_dir: Option<PathBuf>,
+    /// Threads serving requests.
+    pub threads: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: "sandbox-key".into(),
+            workspace: "sandbox".into(),
+            data_dir: None,
+            threads: 8,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Sets the API key.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// Sets the workspace slug.
+    pub fn with_workspace(mut self, ws: impl Into<String>) -> Self {
+        self.workspace = ws.into();
+        self
+    }
+
+    /// Sets the data directory (kept after the sandbox stops).
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the listening address.
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+}
+
+/// A running sandbox; dropping it stops the server and its background threads.
+pub struct Sandbox {
+    base_url: String,
+    config: SandboxConfig,
+    data_dir: PathBuf,
+    temp_dir: bool,
+    server: Arc<tiny_http::Server>,
+    state: Arc<State>,
+    stopping: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url)
+            .field("workspace", &self.config.workspace)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts serving; returns once the port is bound.
+    pub fn start(config: SandboxConfig) -> Result<Sandbox> {
+        let (data_dir, temp_dir) = match &config.data_dir {
+            Some(d) => (d.clone(), false),
+            None => (fresh_temp_dir()?, true),
+        };
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
+        let server = tiny_http::Server::http(config.addr)
+            .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.addr)))?;
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .ok_or_else(|| Error::Config("the sandbox is not on an IP address".into()))?;
+        let base_url = format!("http://{}:{port}", config.addr.ip());
+        let server = Arc::new(server);
+        let state = Arc::new(State::open(&config, &data_dir, &base_url)?);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for i in 0..config.threads.max(1) {
+            let server = server.clone();
+            let state = state.clone();
+            let stopping = stopping.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("sandbox-http-{i}"))
+                .spawn(move || {
+                    while !stopping.load(Ordering::SeqCst) {
+                        match server.recv() {
+                            Ok(req) => router::handle(&state, req),
+                            Err(_) => break,
+                        }
+                    }
+                })
+                .map_err(|e| Error::io("starting a sandbox thread", e))?;
+            threads.push(t);
+        }
+        threads.extend(state.start_background(stopping.clone())?);
+        Ok(Sandbox {
+            base_url,
+            config,
+            data_dir,
+            temp_dir,
+            server,
+            state,
+            stopping,
+            threads,
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The valid API key.
+    pub fn api_key(&self) -> &str {
+        &self.config.api_key
+    }
+
+    /// The workspace slug.
+    pub fn workspace(&self) -> &str {
+        &self.config.workspace
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The shared state, for tests that inspect it.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// Blocks until the sandbox is stopped from another thread (used by `rfbatch sandbox`).
+    pub fn wait(mut self) {
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for _ in 0..self.threads.len() {
+            self.server.unblock();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        let _ = self.state.save();
+        if self.temp_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
+    }
+}
+
+fn fresh_temp_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "rfbatch-sandbox-{}-{:x}",
+        std::process::id(),
+        crate::api::retry::seed()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    Ok(dir)
+}
+
+#[allow(dead_code)]
+const POLL: Duration = Duration::from_millis(20);

@@ -1,0 +1,103 @@
+//! The sandbox's state: configuration, the staging and jobs data, and persistence.
+//!
+//! Everything mutable sits in one `Mutex<Inner>`; handlers hold the lock only for
+//! bookkeeping, never while moving bytes. `Inner` is saved to `state.json` in the data
+//! directory (atomically, through a temp file) after every change that matters, and read
+//! back on start, so a restarted sandbox keeps its batches and jobs.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use serde::{Deserialize, Serialize};
+
+use super::SandboxConfig;
+use crate::error::{Error, Result};
+
+/// Persisted state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Inner {
+    #[serde(default)]
+    pub staging: super::staging::StagingData,
+    #[serde(default)]
+    pub jobs: super::jobs::JobsData,
+}
+
+/// The shared state of a running sandbox.
+pub struct State {
+    config: SandboxConfig,
+    data_dir: PathBuf,
+    base_url: String,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("data_dir", &self.data_dir).finish_non_exhaustive()
+    }
+}
+
+impl State {
+    pub(crate) fn open(config: &SandboxConfig, data_dir: &Path, base_url: &str) -> Result<State> {
+        let path = data_dir.join("state.json");
+        let inner = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Config(format!("cannot read sandbox state {}: {e}", path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Inner::default(),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        Ok(State {
+            config: config.clone(),
+            data_dir: data_dir.to_path_buf(),
+            base_url: base_url.to_string(),
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    pub(crate) fn api_key(&self) -> &str {
+        &self.config.api_key
+    }
+
+    pub(crate) fn workspace(&self) -> &str {
+        &self.config.workspace
+    }
+
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Locks the mutable state; a poisoned lock is recovered, not propagated.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `state.json` atomically.
+    pub(crate) fn save(&self) -> Result<()> {
+        let bytes = {
+            let inner = self.lock();
+            serde_json::to_vec(&*inner).map_err(|e| Error::Config(e.to_string()))?
+        };
+        let path = self.data_dir.join("state.json");
+        let tmp = self.data_dir.join(format!("state.json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))
+    }
+
+    /// Starts the background threads (shard indexing, jobs, webhooks).
+    pub(crate) fn start_background(self: &Arc<Self>, stopping: Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
+        let mut threads = self.start_staging_background(stopping.clone())?;
+        threads.extend(self.start_jobs_background(stopping)?);
+        Ok(threads)
+    }
+}
