@@ -40,19 +40,26 @@ impl<R: Read> ExactLengthReader<R> {
     }
 }
 
+impl<R: Read> ExactLengthReader<R> {
+    fn check_end(&mut self) -> io::Result<()> {
+        if !self.checked_end {
+            self.checked_end = true;
+            let mut probe = [0u8; 1];
+            if read_retrying(&mut self.inner, &mut probe)? > 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("body is longer than its declared {} bytes", self.len),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<R: Read> Read for ExactLengthReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.remaining == 0 {
-            if !self.checked_end {
-                self.checked_end = true;
-                let mut probe = [0u8; 1];
-                if read_retrying(&mut self.inner, &mut probe)? > 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("body is longer than its declared {} bytes", self.len),
-                    ));
-                }
-            }
+            self.check_end()?;
             return Ok(0);
         }
         if buf.is_empty() {
@@ -70,6 +77,10 @@ impl<R: Read> Read for ExactLengthReader<R> {
             ));
         }
         self.remaining -= n as u64;
+        if self.remaining == 0 {
+            // Check for surplus now: consumers stop reading at the declared length.
+            self.check_end()?;
+        }
         Ok(n)
     }
 }
