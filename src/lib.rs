@@ -1,4 +1,63 @@
-//! A blocking, runtime-free client for the Roboflow Batch Processing API.
+//! A blocking, runtime-free client for the Roboflow Batch Processing API, with a local
+//! sandbox of the service.
+//!
+//! # From the top
+//!
+//! - [`BatchApi`] is the client: one blocking method per endpoint (data staging and batch
+//!   processing), with validation before anything is sent, retries, and pagination
+//!   iterators. Build it with [`BatchApi::builder`] or [`BatchApi::from_env`].
+//! - [`transport::Transport`] is the one seam under it: a request in, a response out, every
+//!   HTTP status returned as `Ok`. [`transport::UreqTransport`] is the real one; any closure
+//!   is one too, which is how tests fake the network.
+//! - [`model`] holds the wire types (camelCase, tolerant decoding), shared with the sandbox.
+//! - [`Error`] is the one error type, with [`Error::is_retryable`] and [`Error::status`]; no
+//!   error ever shows the API key or a signed URL's signature.
+//! - `sandbox` (feature `sandbox`) serves the whole API on `127.0.0.1` for offline use and
+//!   tests.
+//!
+//! There is no async runtime anywhere in the dependency tree: no tokio, no reqwest.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use roboflow_batch::BatchApi;
+//! use roboflow_batch::model::JobStartRequest;
+//!
+//! // ROBOFLOW_API_KEY, and optionally API_BASE_URL and ROBOFLOW_WORKSPACE.
+//! let api = BatchApi::from_env()?;
+//! println!("{} images staged", api.batch_count("my-batch", None)?);
+//! api.start_job("nightly-1", &JobStartRequest::images("my-batch", "my-workflow"), None)?;
+//! for stage in api.job_stages("nightly-1")? {
+//!     println!("{}: {}", stage.processing_stage_name, stage.status_type);
+//! }
+//! # Ok::<(), roboflow_batch::Error>(())
+//! ```
+//!
+//! # Errors and retries
+//!
+//! A response with a status of 400 or more becomes an [`Error`] variant by status (401
+//! [`Error::Unauthorized`], 402/403 [`Error::Forbidden`], 404 [`Error::NotFound`], 409
+//! [`Error::Conflict`], 429 [`Error::RateLimited`], 5xx [`Error::Server`], others
+//! [`Error::Api`]), keeping the method, a redacted URL, the server's message and a body
+//! snippet. A [`api::RetryPolicy`] retries 408, 429, 500, 502, 503, 504, failed connections,
+//! and timeouts or dropped connections of requests that are safe to repeat, with exponential
+//! backoff, full jitter and a cap, honouring `Retry-After` in seconds or as an HTTP date.
+//! Requests that could act twice (a restart, a references ingest without an ingest id) are
+//! retried only when the failure shows they were not acted on. Sleep, clock and jitter are
+//! injected through [`api::Clock`], so tests take no real time.
+//!
+//! # Uploads and limits
+//!
+//! Streamed bodies always carry `Content-Length` (never chunked) and pass through
+//! [`transport::ExactLengthReader`], so a source shorter or longer than declared fails at
+//! once. JSON answers are buffered up to 16 MiB; downloads stream without a cap.
+//! [`transport::UreqTransport`] has connect, per-read and per-write timeouts (10 s, 60 s,
+//! 60 s by default) and no whole-request budget, so large shards are not cut off.
+//!
+//! # Features
+//!
+//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on tiny_http.
+//! - `cli`: the `rfbatch` binary (includes `sandbox`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
@@ -13,5 +72,6 @@ mod url;
 pub use api::{BatchApi, BatchApiBuilder};
 pub use error::{ApiError, Error, Result};
 pub use model::{BatchId, JobId};
+
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
