@@ -1,0 +1,40 @@
+//! `BatchApi::from_env` reads the official client's variables. One test in its own binary,
+//! because the environment is process-wide.
+
+use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+use roboflow_batch::{BatchApi, Error};
+
+#[test]
+fn from_env_reads_key_base_url_workspace_and_timeout() {
+    for v in ["ROBOFLOW_API_KEY", "API_BASE_URL", "ROBOFLOW_WORKSPACE", "ROBOFLOW_API_REQUEST_TIMEOUT"] {
+        std::env::remove_var(v);
+    }
+    assert!(matches!(BatchApi::from_env(), Err(Error::Config(m)) if m.contains("ROBOFLOW_API_KEY")));
+
+    std::env::set_var("ROBOFLOW_API_KEY", "env-key-123456");
+    std::env::set_var("API_BASE_URL", "http://127.0.0.1:9/");
+    std::env::set_var("ROBOFLOW_WORKSPACE", "from-env");
+    std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "12.5");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let api = BatchApi::builder_from_env()
+        .unwrap()
+        .transport(move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+            log.lock().unwrap().push(req.url.clone());
+            Ok(HttpResponse::json(200, r#"{"count":1}"#))
+        })
+        .build()
+        .unwrap();
+    assert_eq!(api.base_url(), "http://127.0.0.1:9");
+    assert_eq!(api.workspace().unwrap(), "from-env");
+    api.batch_count("b", None).unwrap();
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        "http://127.0.0.1:9/data-staging/v1/external/from-env/batches/b/count?api_key=env-key-123456"
+    );
+    assert!(!format!("{api:?}").contains("env-key-123456"));
+
+    std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "soon");
+    let err = BatchApi::from_env().unwrap_err();
+    assert!(err.to_string().contains("ROBOFLOW_API_REQUEST_TIMEOUT"), "{err}");
+}
