@@ -30,7 +30,11 @@ pub struct ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} returned HTTP {}", self.method, self.url, self.status)?;
+        write!(
+            f,
+            "{} {} returned HTTP {}",
+            self.method, self.url, self.status
+        )?;
         match &self.message {
             Some(m) => write!(f, ": {m}"),
             None if !self.body_snippet.is_empty() => write!(f, ": {}", self.body_snippet),
@@ -101,7 +105,9 @@ pub enum Error {
         source: TransportError,
     },
     /// A successful response did not have the expected shape.
-    #[error("could not decode the response of {url} at `{path}`: {message}; body starts: {snippet}")]
+    #[error(
+        "could not decode the response of {url} at `{path}`: {message}; body starts: {snippet}"
+    )]
     Decode {
         /// The request's URL with every query value redacted.
         url: String,

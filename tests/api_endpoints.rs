@@ -27,8 +27,17 @@ fn workspace_is_resolved_once_with_get_root() {
     mock.expect_send()
         .times(1)
         .in_sequence(&mut seq)
-        .withf(|r| r.path() == "/" && r.method == Method::Get && r.query().contains(&("api_key".into(), KEY.into())))
-        .returning(|_| Ok(HttpResponse::json(200, r#"{"workspace":"acme","extra":true}"#)));
+        .withf(|r| {
+            r.path() == "/"
+                && r.method == Method::Get
+                && r.query().contains(&("api_key".into(), KEY.into()))
+        })
+        .returning(|_| {
+            Ok(HttpResponse::json(
+                200,
+                r#"{"workspace":"acme","extra":true}"#,
+            ))
+        });
     mock.expect_send()
         .times(2)
         .in_sequence(&mut seq)
@@ -56,13 +65,16 @@ fn fetch_workspace_decodes() {
 
 #[test]
 fn list_batches_page_sends_paging_and_decodes() {
-    let body: &'static str = Box::leak(
-        format!(r#"{{"batches":[{BATCH_JSON}],"nextPageToken":"p2"}}"#).into_boxed_str(),
-    );
+    let body: &'static str =
+        Box::leak(format!(r#"{{"batches":[{BATCH_JSON}],"nextPageToken":"p2"}}"#).into_boxed_str());
     let (mock, s) = one_call(200, body);
     let api = api_with(mock);
     let page = api
-        .list_batches_page(&ListOptions::default().with_page_size(5).with_page_token("p1"))
+        .list_batches_page(
+            &ListOptions::default()
+                .with_page_size(5)
+                .with_page_token("p1"),
+        )
         .unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Get, &format!("{STAGING}/batches"));
@@ -74,20 +86,37 @@ fn list_batches_page_sends_paging_and_decodes() {
 
 #[test]
 fn batch_metadata_decodes() {
-    let body: &'static str = Box::leak(format!(r#"{{"status":"ok","batch":{BATCH_JSON}}}"#).into_boxed_str());
+    let body: &'static str =
+        Box::leak(format!(r#"{{"status":"ok","batch":{BATCH_JSON}}}"#).into_boxed_str());
     let (mock, s) = one_call(200, body);
     let b = api_with(mock).batch("my-batch").unwrap();
-    assert_api_request(&seen(&s), Method::Get, &format!("{STAGING}/batches/my-batch"));
+    assert_api_request(
+        &seen(&s),
+        Method::Get,
+        &format!("{STAGING}/batches/my-batch"),
+    );
     assert_eq!(b.display_name, "My Batch");
-    assert_eq!(b.expiry_date.unix_seconds() - b.created_date.unix_seconds(), 7 * 86400);
+    assert_eq!(
+        b.expiry_date.unix_seconds() - b.created_date.unix_seconds(),
+        7 * 86400
+    );
 }
 
 #[test]
 fn batch_count_passes_part_name() {
     let (mock, s) = one_call(200, r#"{"status":"ok","count":42}"#);
-    assert_eq!(api_with(mock).batch_count("out-export", Some("results")).unwrap(), 42);
+    assert_eq!(
+        api_with(mock)
+            .batch_count("out-export", Some("results"))
+            .unwrap(),
+        42
+    );
     let s = seen(&s);
-    assert_api_request(&s, Method::Get, &format!("{STAGING}/batches/out-export/count"));
+    assert_api_request(
+        &s,
+        Method::Get,
+        &format!("{STAGING}/batches/out-export/count"),
+    );
     assert_eq!(s.q("partName"), Some("results"));
 }
 
@@ -98,14 +127,26 @@ fn list_parts_decodes_official_form() {
         r#"{"batchParts":[{"partName":"results","partType":"output-part","contentType":"metadata","partDescription":"JSONL"}]}"#,
     );
     let parts = api_with(mock).list_parts("j-processing").unwrap();
-    assert_api_request(&seen(&s), Method::Get, &format!("{STAGING}/batches/j-processing/parts"));
+    assert_api_request(
+        &seen(&s),
+        Method::Get,
+        &format!("{STAGING}/batches/j-processing/parts"),
+    );
     assert_eq!(parts[0].content_type, "metadata");
 }
 
 #[test]
 fn list_parts_decodes_spec_form() {
-    let (mock, _) = one_call(200, r#"{"status":"ok","parts":[{"partName":"a"},{"partName":"b"}]}"#);
-    let names: Vec<_> = api_with(mock).list_parts("x").unwrap().into_iter().map(|p| p.part_name).collect();
+    let (mock, _) = one_call(
+        200,
+        r#"{"status":"ok","parts":[{"partName":"a"},{"partName":"b"}]}"#,
+    );
+    let names: Vec<_> = api_with(mock)
+        .list_parts("x")
+        .unwrap()
+        .into_iter()
+        .map(|p| p.part_name)
+        .collect();
     assert_eq!(names, vec!["a", "b"]);
 }
 
@@ -116,10 +157,18 @@ fn list_files_page_sends_part_and_decodes() {
         r#"{"status":"ok","filesMetadata":[{"downloadURL":"https://storage.test/f?X-Goog-Signature=abc","fileName":"results.jsonl","partName":"results","shardId":null,"contentType":"metadata","nestedContentType":null}],"nextPageToken":null}"#,
     );
     let page = api_with(mock)
-        .list_files_page("j-processing", Some("results"), &ListOptions::default().with_page_size(100))
+        .list_files_page(
+            "j-processing",
+            Some("results"),
+            &ListOptions::default().with_page_size(100),
+        )
         .unwrap();
     let s = seen(&s);
-    assert_api_request(&s, Method::Get, &format!("{STAGING}/batches/j-processing/list"));
+    assert_api_request(
+        &s,
+        Method::Get,
+        &format!("{STAGING}/batches/j-processing/list"),
+    );
     assert_eq!(s.q("partName"), Some("results"));
     assert_eq!(s.q("pageSize"), Some("100"));
     assert_eq!(page.items[0].file_name, "results.jsonl");
@@ -132,8 +181,14 @@ fn list_shards_page_decodes_statuses() {
         200,
         r#"{"shards":[{"shardId":"4b6c","statusName":"indexing-failed","statusType":"error","eventTimestamp":"2025-06-01T10:00:00.123Z","shardObjectsCount":256,"statusMetadata":{"failedFiles":1}}],"nextPageToken":"n"}"#,
     );
-    let page = api_with(mock).list_shards_page("big", &ListOptions::default()).unwrap();
-    assert_api_request(&seen(&s), Method::Get, &format!("{STAGING}/batches/big/shards"));
+    let page = api_with(mock)
+        .list_shards_page("big", &ListOptions::default())
+        .unwrap();
+    assert_api_request(
+        &seen(&s),
+        Method::Get,
+        &format!("{STAGING}/batches/big/shards"),
+    );
     assert!(page.items[0].is_failed());
     assert_eq!(page.items[0].shard_objects_count, 256);
 }
@@ -141,9 +196,15 @@ fn list_shards_page_decodes_statuses() {
 #[test]
 fn upload_image_sends_one_multipart_file_part() {
     let (mock, s) = one_call(200, r#"{"status":"ok"}"#);
-    api_with(mock).upload_image("small", "cat.jpg", b"\xFF\xD8\xFFjpeg", Some("Small Batch")).unwrap();
+    api_with(mock)
+        .upload_image("small", "cat.jpg", b"\xFF\xD8\xFFjpeg", Some("Small Batch"))
+        .unwrap();
     let s = seen(&s);
-    assert_api_request(&s, Method::Post, &format!("{STAGING}/batches/small/upload/image"));
+    assert_api_request(
+        &s,
+        Method::Post,
+        &format!("{STAGING}/batches/small/upload/image"),
+    );
     assert_eq!(s.q("fileName"), Some("cat.jpg"));
     assert_eq!(s.q("displayName"), Some("Small Batch"));
     let ct = s.header("content-type").unwrap();
@@ -160,9 +221,15 @@ fn request_video_upload_decodes_signed_url() {
         200,
         r#"{"status":"ok","signedURLDetails":{"uploadURL":"https://storage.test/v?sig=1","method":"PUT","extensionHeaders":{"x-goog-content-length-range":"0,1000"},"maxFileSize":1000}}"#,
     );
-    let d = api_with(mock).request_video_upload("vids", "clip.mp4", None).unwrap();
+    let d = api_with(mock)
+        .request_video_upload("vids", "clip.mp4", None)
+        .unwrap();
     let s = seen(&s);
-    assert_api_request(&s, Method::Post, &format!("{STAGING}/batches/vids/upload/video"));
+    assert_api_request(
+        &s,
+        Method::Post,
+        &format!("{STAGING}/batches/vids/upload/video"),
+    );
     assert_eq!(s.q("fileName"), Some("clip.mp4"));
     assert_eq!(s.q("displayName"), Some("vids"));
     assert!(s.body.is_empty());
@@ -175,9 +242,15 @@ fn request_shard_upload_decodes_limits() {
         200,
         r#"{"status":"ok","signedURLDetails":{"shardId":"0b3f","uploadURL":"https://storage.test/s?sig=1","extensionHeaders":{},"maxNumberOfImages":500,"maxShardSize":524288000}}"#,
     );
-    let d = api_with(mock).request_shard_upload("big", Some("Big")).unwrap();
+    let d = api_with(mock)
+        .request_shard_upload("big", Some("Big"))
+        .unwrap();
     let s = seen(&s);
-    assert_api_request(&s, Method::Post, &format!("{STAGING}/batches/big/bulk-upload/image-files"));
+    assert_api_request(
+        &s,
+        Method::Post,
+        &format!("{STAGING}/batches/big/bulk-upload/image-files"),
+    );
     assert_eq!(s.q("displayName"), Some("Big"));
     assert_eq!(d.max_number_of_images, Some(500));
     assert_eq!(d.shard_id.as_deref(), Some("0b3f"));
@@ -185,17 +258,32 @@ fn request_shard_upload_decodes_limits() {
 
 #[test]
 fn ingest_image_references_sends_inline_list() {
-    let (mock, s) = one_call(200, r#"{"ingestId":"ing-1","shardIds":["s1"],"duplicated":false}"#);
+    let (mock, s) = one_call(
+        200,
+        r#"{"ingestId":"ing-1","shardIds":["s1"],"duplicated":false}"#,
+    );
     let body = ReferencesIngest {
-        image_references: Some(vec![FileReference { name: "a.jpg".into(), url: "https://bucket.test/a.jpg?sig=1".into() }]),
+        image_references: Some(vec![FileReference {
+            name: "a.jpg".into(),
+            url: "https://bucket.test/a.jpg?sig=1".into(),
+        }]),
         ingest_id: Some("ing-1".into()),
         notifications_url: Some("https://hook.test/x".into()),
-        notification_categories: Some(vec![NotificationCategory::IngestStatus, NotificationCategory::FilesStatus]),
+        notification_categories: Some(vec![
+            NotificationCategory::IngestStatus,
+            NotificationCategory::FilesStatus,
+        ]),
         ..Default::default()
     };
-    let r = api_with(mock).ingest_image_references("refs", &body, None).unwrap();
+    let r = api_with(mock)
+        .ingest_image_references("refs", &body, None)
+        .unwrap();
     let s = seen(&s);
-    assert_api_request(&s, Method::Post, &format!("{STAGING}/batches/refs/bulk-upload/image-references"));
+    assert_api_request(
+        &s,
+        Method::Post,
+        &format!("{STAGING}/batches/refs/bulk-upload/image-references"),
+    );
     assert_eq!(s.header("content-type"), Some("application/json"));
     assert_eq!(
         s.json(),
@@ -212,11 +300,23 @@ fn ingest_image_references_sends_inline_list() {
 #[test]
 fn ingest_video_references_uses_video_names() {
     let (mock, s) = one_call(200, r#"{"ingestId":"ing-2","duplicated":true}"#);
-    let body = ReferencesIngest { image_references_url: Some("https://bucket.test/refs.jsonl".into()), ..Default::default() };
-    let r = api_with(mock).ingest_video_references("vids", &body, None).unwrap();
+    let body = ReferencesIngest {
+        image_references_url: Some("https://bucket.test/refs.jsonl".into()),
+        ..Default::default()
+    };
+    let r = api_with(mock)
+        .ingest_video_references("vids", &body, None)
+        .unwrap();
     let s = seen(&s);
-    assert_api_request(&s, Method::Post, &format!("{STAGING}/batches/vids/bulk-upload/video-references"));
-    assert_eq!(s.json(), serde_json::json!({"videoReferencesURL": "https://bucket.test/refs.jsonl"}));
+    assert_api_request(
+        &s,
+        Method::Post,
+        &format!("{STAGING}/batches/vids/bulk-upload/video-references"),
+    );
+    assert_eq!(
+        s.json(),
+        serde_json::json!({"videoReferencesURL": "https://bucket.test/refs.jsonl"})
+    );
     assert_eq!(r.duplicated, Some(true));
 }
 
@@ -240,7 +340,9 @@ fn start_job_sends_full_body_and_name() {
         .with_metadata_mapping("camera", "cam_id")
         .with_notifications_url("https://hook.test/jobs")
         .with_inference_backend(InferenceBackend::InferenceModels);
-    api_with(mock).start_job("job-1", &req, Some("My Job")).unwrap();
+    api_with(mock)
+        .start_job("job-1", &req, Some("My Job"))
+        .unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Post, &format!("{JOBS}/jobs/job-1"));
     assert_eq!(s.q("name"), Some("My Job"));
@@ -282,7 +384,10 @@ fn job_decodes_official_form() {
 
 #[test]
 fn job_decodes_spec_form() {
-    let (mock, _) = one_call(200, r#"{"status":"ok","jobStatus":"completed","progress":1.0}"#);
+    let (mock, _) = one_call(
+        200,
+        r#"{"status":"ok","jobStatus":"completed","progress":1.0}"#,
+    );
     let r = api_with(mock).job("job-1").unwrap();
     assert_eq!(r.state(), JobState::Completed);
     assert_eq!(r.progress, Some(1.0));
@@ -290,9 +395,12 @@ fn job_decodes_spec_form() {
 
 #[test]
 fn list_jobs_page_decodes() {
-    let body: &'static str = Box::leak(format!(r#"{{"jobs":[{JOB_JSON}],"nextPageToken":null}}"#).into_boxed_str());
+    let body: &'static str =
+        Box::leak(format!(r#"{{"jobs":[{JOB_JSON}],"nextPageToken":null}}"#).into_boxed_str());
     let (mock, s) = one_call(200, body);
-    let page = api_with(mock).list_jobs_page(&ListOptions::default().with_page_size(10)).unwrap();
+    let page = api_with(mock)
+        .list_jobs_page(&ListOptions::default().with_page_size(10))
+        .unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Get, &format!("{JOBS}/jobs"));
     assert_eq!(s.q("pageSize"), Some("10"));
@@ -318,8 +426,14 @@ fn list_tasks_page_decodes() {
         200,
         r#"{"tasks":[{"taskId":"t0","notification":"started","statusType":"info","eventTimestamp":"2025-06-01T10:00:00+00:00","progress":0.5},{"taskId":"t1","notification":{},"statusType":"info","eventTimestamp":"2025-06-01T10:00:00+00:00","progress":null}],"nextPageToken":null}"#,
     );
-    let page = api_with(mock).list_tasks_page("job-1", "processing", &ListOptions::default()).unwrap();
-    assert_api_request(&seen(&s), Method::Get, &format!("{JOBS}/jobs/job-1/stages/processing/tasks"));
+    let page = api_with(mock)
+        .list_tasks_page("job-1", "processing", &ListOptions::default())
+        .unwrap();
+    assert_api_request(
+        &seen(&s),
+        Method::Get,
+        &format!("{JOBS}/jobs/job-1/stages/processing/tasks"),
+    );
     assert_eq!(page.items[0].progress, Some(0.5));
     assert_eq!(page.items[1].progress, None);
 }
@@ -388,7 +502,9 @@ fn put_signed_sends_extension_headers_and_no_key() {
         r#"{"uploadURL":"https://storage.test/up?X-Goog-Signature=sig123","extensionHeaders":{"x-goog-meta-shard":"s1"}}"#,
     )
     .unwrap();
-    api_with(mock).put_signed(&target, &UploadSource::bytes(vec![7u8; 1000])).unwrap();
+    api_with(mock)
+        .put_signed(&target, &UploadSource::bytes(vec![7u8; 1000]))
+        .unwrap();
     let s = seen(&s);
     assert_eq!(s.method, Method::Put);
     assert_eq!(s.url, "https://storage.test/up?X-Goog-Signature=sig123");
@@ -404,8 +520,11 @@ fn put_signed_streams_a_file() {
     let path = dir.path().join("shard.tar");
     std::fs::write(&path, vec![1u8; 4096]).unwrap();
     let (mock, s) = one_call(200, "");
-    let target: SignedUrlDetails = serde_json::from_str(r#"{"uploadURL":"https://storage.test/up"}"#).unwrap();
-    api_with(mock).put_signed(&target, &UploadSource::file(&path)).unwrap();
+    let target: SignedUrlDetails =
+        serde_json::from_str(r#"{"uploadURL":"https://storage.test/up"}"#).unwrap();
+    api_with(mock)
+        .put_signed(&target, &UploadSource::file(&path))
+        .unwrap();
     assert_eq!(seen(&s).body, vec![1u8; 4096]);
 }
 
@@ -416,7 +535,9 @@ fn download_sends_no_key() {
         .times(1)
         .withf(|r| r.url == "https://storage.test/f?sig=abc" && r.method == Method::Get)
         .returning(|_| Ok(HttpResponse::new(200, "line1\nline2\n")));
-    let resp = api_with(mock).download("https://storage.test/f?sig=abc").unwrap();
+    let resp = api_with(mock)
+        .download("https://storage.test/f?sig=abc")
+        .unwrap();
     assert_eq!(resp.read_body(100).unwrap(), b"line1\nline2\n");
 }
 
@@ -428,7 +549,9 @@ fn download_to_file_writes_complete_file_only() {
     mock.expect_send()
         .times(1)
         .returning(|_| Ok(HttpResponse::new(200, "abc").with_header("Content-Length", "3")));
-    let n = api_with(mock).download_to_file("https://storage.test/f?sig=abc", &path).unwrap();
+    let n = api_with(mock)
+        .download_to_file("https://storage.test/f?sig=abc", &path)
+        .unwrap();
     assert_eq!(n, 3);
     assert_eq!(std::fs::read(&path).unwrap(), b"abc");
     assert!(!dir.path().join("results.jsonl.part").exists());
@@ -443,17 +566,56 @@ fn invalid_ids_send_nothing() {
         (api.batch_count("Bad Batch", None).map(drop), "batch_id"),
         (api.batch(&"a".repeat(65)).map(drop), "batch_id"),
         (api.job("job id").map(drop), "job_id"),
-        (api.start_job("j", &JobStartRequest::images("b", "wf").with_max_image_failure_rate(2.0), None), "maxImageFailureRate"),
-        (api.start_job("this-job-id-is-too-long", &JobStartRequest::images("b", "wf"), None), "job_id"),
-        (api.list_logs_page("j", Some(&LogSeverity::Other("debug".into())), &ListOptions::default()).map(drop), "severity"),
-        (api.list_jobs_page(&ListOptions::default().with_page_size(0)).map(drop), "page_size"),
+        (
+            api.start_job(
+                "j",
+                &JobStartRequest::images("b", "wf").with_max_image_failure_rate(2.0),
+                None,
+            ),
+            "maxImageFailureRate",
+        ),
+        (
+            api.start_job(
+                "this-job-id-is-too-long",
+                &JobStartRequest::images("b", "wf"),
+                None,
+            ),
+            "job_id",
+        ),
+        (
+            api.list_logs_page(
+                "j",
+                Some(&LogSeverity::Other("debug".into())),
+                &ListOptions::default(),
+            )
+            .map(drop),
+            "severity",
+        ),
+        (
+            api.list_jobs_page(&ListOptions::default().with_page_size(0))
+                .map(drop),
+            "page_size",
+        ),
         (api.upload_image("b", "../x.jpg", b"x", None), "file_name"),
-        (api.list_tasks_page("j", "", &ListOptions::default()).map(drop), "stage_id"),
-        (api.restart_job("j", Some(&RestartOverrides::default().with_max_image_failure_rate(-1.0))).map(drop), "maxImageFailureRate"),
+        (
+            api.list_tasks_page("j", "", &ListOptions::default())
+                .map(drop),
+            "stage_id",
+        ),
+        (
+            api.restart_job(
+                "j",
+                Some(&RestartOverrides::default().with_max_image_failure_rate(-1.0)),
+            )
+            .map(drop),
+            "maxImageFailureRate",
+        ),
     ];
     for (result, field) in cases {
         match result {
-            Err(Error::InvalidInput { field: f, .. }) => assert!(f.contains(field), "{f} vs {field}"),
+            Err(Error::InvalidInput { field: f, .. }) => {
+                assert!(f.contains(field), "{f} vs {field}")
+            }
             other => panic!("expected invalid {field}, got {other:?}"),
         }
     }

@@ -11,16 +11,22 @@ use roboflow_batch::model::SignedUrlDetails;
 use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 use roboflow_batch::{BatchApi, Error};
 
-/// A transport that answers from a script and counts requests.
+type Urls = Arc<Mutex<Vec<String>>>;
+
+/// A transport that answers from a script and records the URLs it was sent.
 fn scripted(
     script: Vec<Result<HttpResponse, TransportError>>,
-) -> (impl Fn(HttpRequest) -> Result<HttpResponse, TransportError> + Send + Sync, Arc<Mutex<Vec<String>>>) {
+) -> (impl roboflow_batch::transport::Transport, Urls) {
     let urls = Arc::new(Mutex::new(Vec::new()));
     let log = urls.clone();
     let script = Mutex::new(script.into_iter());
     let t = move |req: HttpRequest| {
         log.lock().unwrap().push(req.url.clone());
-        script.lock().unwrap().next().expect("more requests than scripted")
+        script
+            .lock()
+            .unwrap()
+            .next()
+            .expect("more requests than scripted")
     };
     (t, urls)
 }
@@ -54,12 +60,19 @@ fn status_to_error_table() {
     ];
     for (status, check, retryable) in cases {
         let sleeps = Sleeps::default();
-        let (t, _) = scripted((0..10).map(|_| Ok(HttpResponse::json(status, r#"{"error":"why it failed"}"#))).collect());
+        let (t, _) = scripted(
+            (0..10)
+                .map(|_| Ok(HttpResponse::json(status, r#"{"error":"why it failed"}"#)))
+                .collect(),
+        );
         let err = api(t, &sleeps).batch_count("b", None).unwrap_err();
         assert!(check(&err), "{status}: {err:?}");
         assert_eq!(err.status(), Some(status));
         assert_eq!(err.is_retryable(), retryable, "{status}");
-        assert_eq!(err.api_error().unwrap().message.as_deref(), Some("why it failed"));
+        assert_eq!(
+            err.api_error().unwrap().message.as_deref(),
+            Some("why it failed")
+        );
         assert!(err.to_string().contains("why it failed"), "{err}");
     }
 }
@@ -75,7 +88,10 @@ fn retries_503_then_429_with_retry_after_then_succeeds() {
     assert_eq!(api(t, &sleeps).batch_count("b", None).unwrap(), 5);
     assert_eq!(urls.lock().unwrap().len(), 3);
     // Full jitter 0.5 of the first 500 ms ceiling, then exactly the server's 7 s.
-    assert_eq!(sleeps.taken(), vec![Duration::from_millis(250), Duration::from_secs(7)]);
+    assert_eq!(
+        sleeps.taken(),
+        vec![Duration::from_millis(250), Duration::from_secs(7)]
+    );
 }
 
 #[test]
@@ -83,7 +99,8 @@ fn retry_after_http_date_is_honoured() {
     let sleeps = Sleeps::default();
     let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_470);
     let (t, _) = scripted(vec![
-        Ok(HttpResponse::json(429, "{}").with_header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")),
+        Ok(HttpResponse::json(429, "{}")
+            .with_header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")),
         Ok(HttpResponse::json(200, r#"{"count":1}"#)),
     ]);
     let api = BatchApi::builder()
@@ -111,7 +128,11 @@ fn a_400_is_never_retried() {
 #[test]
 fn gives_up_after_max_retries_with_growing_backoff() {
     let sleeps = Sleeps::default();
-    let (t, urls) = scripted((0..5).map(|_| Ok(HttpResponse::json(502, "bad gateway"))).collect());
+    let (t, urls) = scripted(
+        (0..5)
+            .map(|_| Ok(HttpResponse::json(502, "bad gateway")))
+            .collect(),
+    );
     let err = api(t, &sleeps).batch_count("b", None).unwrap_err();
     assert!(matches!(err, Error::Server(_)));
     assert_eq!(urls.lock().unwrap().len(), 5);
@@ -122,9 +143,13 @@ fn gives_up_after_max_retries_with_growing_backoff() {
 #[test]
 fn rate_limit_with_huge_retry_after_is_returned_not_waited() {
     let sleeps = Sleeps::default();
-    let (t, _) = scripted(vec![Ok(HttpResponse::json(429, "{}").with_header("Retry-After", "3600"))]);
+    let (t, _) = scripted(vec![Ok(
+        HttpResponse::json(429, "{}").with_header("Retry-After", "3600")
+    )]);
     match api(t, &sleeps).batch_count("b", None).unwrap_err() {
-        Error::RateLimited { retry_after, .. } => assert_eq!(retry_after, Some(Duration::from_secs(3600))),
+        Error::RateLimited { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(3600)))
+        }
         other => panic!("{other:?}"),
     }
     assert!(sleeps.taken().is_empty());
@@ -135,14 +160,20 @@ fn transport_errors_retry_by_kind_and_idempotency() {
     // A timeout on a GET is retried.
     let sleeps = Sleeps::default();
     let (t, urls) = scripted(vec![
-        Err(TransportError::new(TransportErrorKind::Timeout, "read timed out")),
+        Err(TransportError::new(
+            TransportErrorKind::Timeout,
+            "read timed out",
+        )),
         Ok(HttpResponse::json(200, r#"{"count":2}"#)),
     ]);
     assert_eq!(api(t, &sleeps).batch_count("b", None).unwrap(), 2);
     assert_eq!(urls.lock().unwrap().len(), 2);
 
     // A timeout on a restart (not idempotent) is not.
-    let (t, urls) = scripted(vec![Err(TransportError::new(TransportErrorKind::Timeout, "read timed out"))]);
+    let (t, urls) = scripted(vec![Err(TransportError::new(
+        TransportErrorKind::Timeout,
+        "read timed out",
+    ))]);
     let err = api(t, &sleeps).restart_job("j", None).unwrap_err();
     assert_eq!(err.transport_kind(), Some(TransportErrorKind::Timeout));
     assert_eq!(urls.lock().unwrap().len(), 1);
@@ -159,7 +190,10 @@ fn transport_errors_retry_by_kind_and_idempotency() {
     let (t, urls) = scripted(vec![Ok(HttpResponse::json(500, "{}"))]);
     assert!(api(t, &sleeps).restart_job("j", None).is_err());
     assert_eq!(urls.lock().unwrap().len(), 1);
-    let (t, urls) = scripted(vec![Ok(HttpResponse::json(503, "{}")), Ok(HttpResponse::json(200, "{}"))]);
+    let (t, urls) = scripted(vec![
+        Ok(HttpResponse::json(503, "{}")),
+        Ok(HttpResponse::json(200, "{}")),
+    ]);
     api(t, &sleeps).restart_job("j", None).unwrap();
     assert_eq!(urls.lock().unwrap().len(), 2);
 }
@@ -175,14 +209,23 @@ fn put_retries_reread_the_source() {
         let mut n = calls.lock().unwrap();
         *n += 1;
         if *n == 1 {
-            Err(TransportError::new(TransportErrorKind::Interrupted, "connection reset"))
+            Err(TransportError::new(
+                TransportErrorKind::Interrupted,
+                "connection reset",
+            ))
         } else {
             Ok(HttpResponse::new(200, ""))
         }
     };
-    let target: SignedUrlDetails = serde_json::from_str(r#"{"uploadURL":"https://s.test/u?sig=1"}"#).unwrap();
-    api(t, &sleeps).put_signed(&target, &UploadSource::bytes(b"0123456789".to_vec())).unwrap();
-    assert_eq!(*bodies.lock().unwrap(), vec![b"0123456789".to_vec(), b"0123456789".to_vec()]);
+    let target: SignedUrlDetails =
+        serde_json::from_str(r#"{"uploadURL":"https://s.test/u?sig=1"}"#).unwrap();
+    api(t, &sleeps)
+        .put_signed(&target, &UploadSource::bytes(b"0123456789".to_vec()))
+        .unwrap();
+    assert_eq!(
+        *bodies.lock().unwrap(),
+        vec![b"0123456789".to_vec(), b"0123456789".to_vec()]
+    );
 }
 
 fn shards_page(ids: &[&str], token: Option<&str>) -> HttpResponse {
@@ -191,7 +234,13 @@ fn shards_page(ids: &[&str], token: Option<&str>) -> HttpResponse {
         .map(|id| format!(r#"{{"shardId":"{id}","statusName":"ok","statusType":"success","eventTimestamp":"2025-01-01T00:00:00Z","shardObjectsCount":1}}"#))
         .collect();
     let tok = token.map_or("null".to_string(), |t| format!("\"{t}\""));
-    HttpResponse::json(200, format!(r#"{{"shards":[{}],"nextPageToken":{tok}}}"#, shards.join(",")))
+    HttpResponse::json(
+        200,
+        format!(
+            r#"{{"shards":[{}],"nextPageToken":{tok}}}"#,
+            shards.join(",")
+        ),
+    )
 }
 
 #[test]
@@ -204,7 +253,10 @@ fn pagination_through_the_api() {
         Ok(shards_page(&["e"], None)),
     ]);
     let api1 = api(t, &sleeps);
-    let ids: Vec<String> = api1.shards("big", Some(2)).map(|s| s.unwrap().shard_id).collect();
+    let ids: Vec<String> = api1
+        .shards("big", Some(2))
+        .map(|s| s.unwrap().shard_id)
+        .collect();
     assert_eq!(ids, vec!["a", "b", "c", "d", "e"]);
     let urls = urls.lock().unwrap();
     assert!(urls.iter().all(|u| u.contains("pageSize=2")));
@@ -232,37 +284,67 @@ fn pagination_through_the_api() {
 fn no_error_text_contains_the_key_or_a_signature() {
     let sig = "SIGNATURE-abcdef123456";
     let signed = format!("https://storage.test/upload?X-Goog-Signature={sig}&X-Goog-Expires=900");
-    let target: SignedUrlDetails =
-        serde_json::from_str(&format!(r#"{{"uploadURL":"{signed}","extensionHeaders":{{"x-goog-meta-a":"{sig}"}}}}"#)).unwrap();
+    let target: SignedUrlDetails = serde_json::from_str(&format!(
+        r#"{{"uploadURL":"{signed}","extensionHeaders":{{"x-goog-meta-a":"{sig}"}}}}"#
+    ))
+    .unwrap();
     let echo_url = |req: HttpRequest| -> Result<HttpResponse, TransportError> {
         // A hostile server echoing the full URL back in its error body.
-        Ok(HttpResponse::json(403, format!(r#"{{"error":"denied for {}"}}"#, req.url)))
+        Ok(HttpResponse::json(
+            403,
+            format!(r#"{{"error":"denied for {}"}}"#, req.url),
+        ))
     };
     let transport_fail = |req: HttpRequest| -> Result<HttpResponse, TransportError> {
-        Err(TransportError::new(TransportErrorKind::Protocol, format!("bad response from {}", req.url)))
+        Err(TransportError::new(
+            TransportErrorKind::Protocol,
+            format!("bad response from {}", req.url),
+        ))
     };
     let sleeps = Sleeps::default();
     let mut errors: Vec<Error> = Vec::new();
     let a = api(echo_url, &sleeps);
     errors.push(a.batch_count("b", None).unwrap_err());
-    errors.push(a.put_signed(&target, &UploadSource::bytes(vec![1, 2, 3])).unwrap_err());
+    errors.push(
+        a.put_signed(&target, &UploadSource::bytes(vec![1, 2, 3]))
+            .unwrap_err(),
+    );
     errors.push(a.download(&signed).unwrap_err());
     let b = api(transport_fail, &sleeps);
     errors.push(b.batch_count("b", None).unwrap_err());
-    errors.push(b.put_signed(&target, &UploadSource::bytes(vec![1, 2, 3])).unwrap_err());
-    let (t, _) = scripted(vec![Ok(HttpResponse::json(200, format!(r#"{{"unexpected":"{KEY}"}}"#)))]);
+    errors.push(
+        b.put_signed(&target, &UploadSource::bytes(vec![1, 2, 3]))
+            .unwrap_err(),
+    );
+    let (t, _) = scripted(vec![Ok(HttpResponse::json(
+        200,
+        format!(r#"{{"unexpected":"{KEY}"}}"#),
+    ))]);
     errors.push(api(t, &sleeps).batch_count("b", None).unwrap_err());
     for e in &errors {
-        for text in [e.to_string(), format!("{e:?}"), format!("{:?}", std::error::Error::source(e))] {
+        for text in [
+            e.to_string(),
+            format!("{e:?}"),
+            format!("{:?}", std::error::Error::source(e)),
+        ] {
             assert!(!text.contains(KEY), "key leaked: {text}");
             assert!(!text.contains(sig), "signature leaked: {text}");
         }
     }
     // Debug of the client, its builder, requests and signed-URL types hides them too.
-    let client = api(|_: HttpRequest| -> Result<HttpResponse, TransportError> { unreachable!() }, &sleeps);
+    let client = api(
+        |_: HttpRequest| -> Result<HttpResponse, TransportError> { unreachable!() },
+        &sleeps,
+    );
     let builder = BatchApi::builder().api_key(KEY);
-    let req = HttpRequest::get(format!("{BASE}/?api_key={KEY}")).header("Authorization", format!("Bearer {KEY}"));
-    for text in [format!("{client:?}"), format!("{builder:?}"), format!("{req:?}"), format!("{target:?}")] {
+    let req = HttpRequest::get(format!("{BASE}/?api_key={KEY}"))
+        .header("Authorization", format!("Bearer {KEY}"));
+    for text in [
+        format!("{client:?}"),
+        format!("{builder:?}"),
+        format!("{req:?}"),
+        format!("{target:?}"),
+    ] {
         assert!(!text.contains(KEY) && !text.contains(sig), "{text}");
     }
 }
@@ -270,14 +352,30 @@ fn no_error_text_contains_the_key_or_a_signature() {
 #[test]
 fn builder_and_env_config_errors() {
     assert!(matches!(BatchApi::builder().build(), Err(Error::Config(_))));
-    assert!(matches!(BatchApi::builder().api_key(" ").build(), Err(Error::Config(_))));
+    assert!(matches!(
+        BatchApi::builder().api_key(" ").build(),
+        Err(Error::Config(_))
+    ));
     for bad in ["ftp://x", "http://", "http://h/?q=1", "not a url"] {
-        let e = BatchApi::builder().api_key("k").base_url(bad).build().unwrap_err();
+        let e = BatchApi::builder()
+            .api_key("k")
+            .base_url(bad)
+            .build()
+            .unwrap_err();
         assert!(matches!(e, Error::Config(_)), "{bad}");
     }
-    let e = BatchApi::builder().api_key("k").workspace("a/b").build().unwrap_err();
+    let e = BatchApi::builder()
+        .api_key("k")
+        .workspace("a/b")
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("workspace"));
-    let api = BatchApi::builder().api_key("k").base_url("http://h:1/").retry_policy(RetryPolicy::never()).build().unwrap();
+    let api = BatchApi::builder()
+        .api_key("k")
+        .base_url("http://h:1/")
+        .retry_policy(RetryPolicy::never())
+        .build()
+        .unwrap();
     assert_eq!(api.base_url(), "http://h:1");
     let _ = ListOptions::default();
 }

@@ -6,10 +6,17 @@ use roboflow_batch::{BatchApi, Error};
 
 #[test]
 fn from_env_reads_key_base_url_workspace_and_timeout() {
-    for v in ["ROBOFLOW_API_KEY", "API_BASE_URL", "ROBOFLOW_WORKSPACE", "ROBOFLOW_API_REQUEST_TIMEOUT"] {
+    for v in [
+        "ROBOFLOW_API_KEY",
+        "API_BASE_URL",
+        "ROBOFLOW_WORKSPACE",
+        "ROBOFLOW_API_REQUEST_TIMEOUT",
+    ] {
         std::env::remove_var(v);
     }
-    assert!(matches!(BatchApi::from_env(), Err(Error::Config(m)) if m.contains("ROBOFLOW_API_KEY")));
+    assert!(
+        matches!(BatchApi::from_env(), Err(Error::Config(m)) if m.contains("ROBOFLOW_API_KEY"))
+    );
 
     std::env::set_var("ROBOFLOW_API_KEY", "env-key-123456");
     std::env::set_var("API_BASE_URL", "http://127.0.0.1:9/");
@@ -19,10 +26,12 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     let log = seen.clone();
     let api = BatchApi::builder_from_env()
         .unwrap()
-        .transport(move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
-            log.lock().unwrap().push(req.url.clone());
-            Ok(HttpResponse::json(200, r#"{"count":1}"#))
-        })
+        .transport(
+            move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+                log.lock().unwrap().push(req.url.clone());
+                Ok(HttpResponse::json(200, r#"{"count":1}"#))
+            },
+        )
         .build()
         .unwrap();
     assert_eq!(api.base_url(), "http://127.0.0.1:9");
@@ -36,5 +45,8 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
 
     std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "soon");
     let err = BatchApi::from_env().unwrap_err();
-    assert!(err.to_string().contains("ROBOFLOW_API_REQUEST_TIMEOUT"), "{err}");
+    assert!(
+        err.to_string().contains("ROBOFLOW_API_REQUEST_TIMEOUT"),
+        "{err}"
+    );
 }

@@ -90,8 +90,14 @@ fn streams_a_50_mib_put_with_content_length_and_flat_memory() {
     let (base, seen) = serve(200, Duration::ZERO);
     let t = UreqTransport::new();
     let before = peak_rss_kib();
-    let req = HttpRequest::new(Method::Put, format!("{base}/signed/shard?sig=abc"))
-        .body(Body::sized(Generated { left: LEN, state: 1 }, LEN));
+    let req =
+        HttpRequest::new(Method::Put, format!("{base}/signed/shard?sig=abc")).body(Body::sized(
+            Generated {
+                left: LEN,
+                state: 1,
+            },
+            LEN,
+        ));
     let resp = t.send(req).unwrap();
     assert_eq!(resp.status, 200);
     let after = peak_rss_kib();
@@ -102,7 +108,11 @@ fn streams_a_50_mib_put_with_content_length_and_flat_memory() {
     assert_eq!(r.bytes, LEN);
     if let (Some(b), Some(a)) = (before, after) {
         // The body was never held: the peak grew by far less than the 50 MiB sent.
-        assert!(a.saturating_sub(b) < 20 * 1024, "peak RSS grew {} KiB", a - b);
+        assert!(
+            a.saturating_sub(b) < 20 * 1024,
+            "peak RSS grew {} KiB",
+            a - b
+        );
     }
 }
 
@@ -130,24 +140,37 @@ fn a_long_reader_is_an_error_too() {
             .body(Body::sized(io::Cursor::new(vec![0u8; 3000]), 1000));
         UreqTransport::new().send(req).unwrap_err()
     });
-    assert!(matches!(err.kind(), TransportErrorKind::Body | TransportErrorKind::Protocol), "{err}");
+    assert!(
+        matches!(
+            err.kind(),
+            TransportErrorKind::Body | TransportErrorKind::Protocol
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn every_status_is_ok_with_its_body() {
     for status in [201u16, 400, 401, 404, 409, 429, 500, 503] {
         let (base, _) = serve(status, Duration::ZERO);
-        let resp = UreqTransport::new().send(HttpRequest::get(format!("{base}/x?api_key=k"))).unwrap();
+        let resp = UreqTransport::new()
+            .send(HttpRequest::get(format!("{base}/x?api_key=k")))
+            .unwrap();
         assert_eq!(resp.status, status);
         let body = resp.read_body(1024).unwrap();
-        assert_eq!(String::from_utf8(body).unwrap(), format!(r#"{{"error":"status {status}"}}"#));
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            format!(r#"{{"error":"status {status}"}}"#)
+        );
     }
 }
 
 #[test]
 fn empty_post_sends_content_length_zero() {
     let (base, seen) = serve(200, Duration::ZERO);
-    UreqTransport::new().send(HttpRequest::new(Method::Post, format!("{base}/abort"))).unwrap();
+    UreqTransport::new()
+        .send(HttpRequest::new(Method::Post, format!("{base}/abort")))
+        .unwrap();
     let r = seen.lock().unwrap()[0].clone();
     assert_eq!(r.content_length, Some(0));
     assert!(!r.chunked);
@@ -160,7 +183,9 @@ fn refused_connection_is_a_connect_error() {
         l.local_addr().unwrap().port()
     };
     let err = UreqTransport::new()
-        .send(HttpRequest::get(format!("http://127.0.0.1:{port}/?api_key=the-secret-key")))
+        .send(HttpRequest::get(format!(
+            "http://127.0.0.1:{port}/?api_key=the-secret-key"
+        )))
         .unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
     assert!(!err.to_string().contains("the-secret-key"));
@@ -173,6 +198,8 @@ fn a_slow_server_is_a_timeout() {
         read: Duration::from_millis(200),
         ..Timeouts::default()
     });
-    let err = t.send(HttpRequest::get(format!("{base}/slow"))).unwrap_err();
+    let err = t
+        .send(HttpRequest::get(format!("{base}/slow")))
+        .unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
 }

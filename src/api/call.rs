@@ -64,8 +64,8 @@ impl Call {
     }
 
     pub fn json(mut self, value: &impl serde::Serialize) -> Result<Self> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| Error::invalid("request body", e.to_string()))?;
+        let bytes =
+            serde_json::to_vec(value).map_err(|e| Error::invalid("request body", e.to_string()))?;
         self.body = Some(("application/json".into(), bytes));
         Ok(self)
     }
@@ -160,7 +160,9 @@ impl BatchApi {
     pub(crate) fn request(&self, call: &Call) -> HttpRequest {
         let mut req = HttpRequest::new(call.method, self.url(&call.path, &call.query));
         if let Some((ct, bytes)) = &call.body {
-            req = req.header("Content-Type", ct.clone()).body(Body::Bytes(bytes.clone()));
+            req = req
+                .header("Content-Type", ct.clone())
+                .body(Body::Bytes(bytes.clone()));
         }
         req
     }
@@ -262,7 +264,11 @@ impl BatchApi {
     }
 
     /// Decodes a JSON body, reporting the JSON path of a mismatch.
-    pub(crate) fn decode<T: DeserializeOwned>(&self, raw_url: &str, resp: HttpResponse) -> Result<T> {
+    pub(crate) fn decode<T: DeserializeOwned>(
+        &self,
+        raw_url: &str,
+        resp: HttpResponse,
+    ) -> Result<T> {
         let body = resp.read_body(MAX_JSON_BODY).map_err(|e| Error::Decode {
             url: redact_url(raw_url),
             path: String::new(),
@@ -282,7 +288,9 @@ impl BatchApi {
 }
 
 /// Decodes JSON; on failure returns the path and the message.
-pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, (String, String)> {
+pub(crate) fn decode_json<T: DeserializeOwned>(
+    body: &[u8],
+) -> std::result::Result<T, (String, String)> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

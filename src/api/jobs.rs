@@ -20,7 +20,12 @@ pub(crate) mod build {
         jobs_path(ws, &format!("/{}{rest}", encode(job.as_str())))
     }
 
-    pub fn start(ws: &str, job: &JobId, body: &JobStartRequest, name: Option<&str>) -> Result<Call> {
+    pub fn start(
+        ws: &str,
+        job: &JobId,
+        body: &JobStartRequest,
+        name: Option<&str>,
+    ) -> Result<Call> {
         // The service accepts a repeat with the same id and definition; a different one is a 409.
         Call::post(job_path(ws, job, ""), Idempotency::Idempotent)
             .query_opt("name", name)
@@ -42,7 +47,11 @@ pub(crate) mod build {
     }
 
     pub fn tasks(ws: &str, job: &JobId, stage: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(job_path(ws, job, &format!("/stages/{}/tasks", encode(stage))));
+        let mut c = Call::get(job_path(
+            ws,
+            job,
+            &format!("/stages/{}/tasks", encode(stage)),
+        ));
         c.query.extend(opts.query());
         c
     }
@@ -91,7 +100,12 @@ impl BatchApi {
     /// api.start_job("cars-2026-11", &req, Some("Car count"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn start_job(&self, job_id: &str, request: &JobStartRequest, name: Option<&str>) -> Result<()> {
+    pub fn start_job(
+        &self,
+        job_id: &str,
+        request: &JobStartRequest,
+        name: Option<&str>,
+    ) -> Result<()> {
         let job = JobId::new(job_id)?;
         request.validate()?;
         let ws = self.workspace()?;
@@ -154,7 +168,10 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn jobs(&self, page_size: Option<u32>) -> Pages<'_, JobMetadata> {
-        let opts = ListOptions { page_size, page_token: None };
+        let opts = ListOptions {
+            page_size,
+            page_token: None,
+        };
         Pages::new("jobs", opts, move |o: &ListOptions| self.list_jobs_page(o))
     }
 
@@ -181,7 +198,12 @@ impl BatchApi {
     /// let page = api.list_tasks_page("cars-2026-11", "processing", &ListOptions::default())?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn list_tasks_page(&self, job_id: &str, stage_id: &str, opts: &ListOptions) -> Result<Page<TaskStatus>> {
+    pub fn list_tasks_page(
+        &self,
+        job_id: &str,
+        stage_id: &str,
+        opts: &ListOptions,
+    ) -> Result<Page<TaskStatus>> {
         let job = JobId::new(job_id)?;
         check_stage_id(stage_id)?;
         opts.validate()?;
@@ -200,14 +222,24 @@ impl BatchApi {
     /// let done = api.tasks("cars-2026-11", "processing", None).filter(|t| t.as_ref().is_ok_and(|t| t.status_type != "info")).count();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn tasks<'a>(&'a self, job_id: &'a str, stage_id: &'a str, page_size: Option<u32>) -> Pages<'a, TaskStatus> {
+    pub fn tasks<'a>(
+        &'a self,
+        job_id: &'a str,
+        stage_id: &'a str,
+        page_size: Option<u32>,
+    ) -> Pages<'a, TaskStatus> {
         if let Err(e) = JobId::new(job_id).and_then(|_| check_stage_id(stage_id)) {
             return Pages::failed(e);
         }
-        let opts = ListOptions { page_size, page_token: None };
-        Pages::new(format!("tasks of {job_id}/{stage_id}"), opts, move |o: &ListOptions| {
-            self.list_tasks_page(job_id, stage_id, o)
-        })
+        let opts = ListOptions {
+            page_size,
+            page_token: None,
+        };
+        Pages::new(
+            format!("tasks of {job_id}/{stage_id}"),
+            opts,
+            move |o: &ListOptions| self.list_tasks_page(job_id, stage_id, o),
+        )
     }
 
     /// Aborts a job (`POST …/jobs/{job_id}/abort`) and returns the service's answer.
@@ -231,7 +263,11 @@ impl BatchApi {
     /// api.restart_job("cars-2026-11", Some(&RestartOverrides::default().with_max_image_failure_rate(0.1)))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn restart_job(&self, job_id: &str, overrides: Option<&RestartOverrides>) -> Result<serde_json::Value> {
+    pub fn restart_job(
+        &self,
+        job_id: &str,
+        overrides: Option<&RestartOverrides>,
+    ) -> Result<serde_json::Value> {
         let job = JobId::new(job_id)?;
         if let Some(o) = overrides {
             o.validate()?;
@@ -258,7 +294,11 @@ impl BatchApi {
         if let Some(s) = severity.filter(|s| !s.is_known()) {
             return Err(Error::invalid(
                 "severity",
-                format!("must be one of {}, got {:?}", LogSeverity::KNOWN.join(", "), s.as_str()),
+                format!(
+                    "must be one of {}, got {:?}",
+                    LogSeverity::KNOWN.join(", "),
+                    s.as_str()
+                ),
             ));
         }
         opts.validate()?;
@@ -289,7 +329,10 @@ impl BatchApi {
         if let Err(e) = JobId::new(job_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions { page_size, page_token: None };
+        let opts = ListOptions {
+            page_size,
+            page_token: None,
+        };
         Pages::new(format!("logs of {job_id}"), opts, move |o: &ListOptions| {
             self.list_logs_page(job_id, severity.as_ref(), o)
         })
@@ -302,18 +345,73 @@ mod tests {
     use crate::transport::Method;
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn builders_table() {
         let j = JobId::new("j1").unwrap();
         let o = ListOptions::default().with_page_size(10);
         let cases: Vec<(Call, Method, &str, Vec<(&str, &str)>, Idempotency)> = vec![
-            (build::job("ws", &j), Method::Get, "/batch-processing/v1/external/ws/jobs/j1", vec![], Idempotency::Idempotent),
-            (build::list("ws", &o), Method::Get, "/batch-processing/v1/external/ws/jobs", vec![("pageSize", "10")], Idempotency::Idempotent),
-            (build::stages("ws", &j), Method::Get, "/batch-processing/v1/external/ws/jobs/j1/stages", vec![], Idempotency::Idempotent),
-            (build::tasks("ws", &j, "st/1", &ListOptions::default()), Method::Get, "/batch-processing/v1/external/ws/jobs/j1/stages/st%2F1/tasks", vec![], Idempotency::Idempotent),
-            (build::abort("ws", &j), Method::Post, "/batch-processing/v1/external/ws/jobs/j1/abort", vec![], Idempotency::Idempotent),
-            (build::restart("ws", &j, None).unwrap(), Method::Post, "/batch-processing/v1/external/ws/jobs/j1/restart", vec![], Idempotency::NotIdempotent),
-            (build::logs("ws", &j, Some(&LogSeverity::Error), &o), Method::Get, "/batch-processing/v1/external/ws/jobs/j1/logs", vec![("severity", "error"), ("pageSize", "10")], Idempotency::Idempotent),
-            (build::start("ws", &j, &JobStartRequest::images("b", "wf"), Some("My Job")).unwrap(), Method::Post, "/batch-processing/v1/external/ws/jobs/j1", vec![("name", "My Job")], Idempotency::Idempotent),
+            (
+                build::job("ws", &j),
+                Method::Get,
+                "/batch-processing/v1/external/ws/jobs/j1",
+                vec![],
+                Idempotency::Idempotent,
+            ),
+            (
+                build::list("ws", &o),
+                Method::Get,
+                "/batch-processing/v1/external/ws/jobs",
+                vec![("pageSize", "10")],
+                Idempotency::Idempotent,
+            ),
+            (
+                build::stages("ws", &j),
+                Method::Get,
+                "/batch-processing/v1/external/ws/jobs/j1/stages",
+                vec![],
+                Idempotency::Idempotent,
+            ),
+            (
+                build::tasks("ws", &j, "st/1", &ListOptions::default()),
+                Method::Get,
+                "/batch-processing/v1/external/ws/jobs/j1/stages/st%2F1/tasks",
+                vec![],
+                Idempotency::Idempotent,
+            ),
+            (
+                build::abort("ws", &j),
+                Method::Post,
+                "/batch-processing/v1/external/ws/jobs/j1/abort",
+                vec![],
+                Idempotency::Idempotent,
+            ),
+            (
+                build::restart("ws", &j, None).unwrap(),
+                Method::Post,
+                "/batch-processing/v1/external/ws/jobs/j1/restart",
+                vec![],
+                Idempotency::NotIdempotent,
+            ),
+            (
+                build::logs("ws", &j, Some(&LogSeverity::Error), &o),
+                Method::Get,
+                "/batch-processing/v1/external/ws/jobs/j1/logs",
+                vec![("severity", "error"), ("pageSize", "10")],
+                Idempotency::Idempotent,
+            ),
+            (
+                build::start(
+                    "ws",
+                    &j,
+                    &JobStartRequest::images("b", "wf"),
+                    Some("My Job"),
+                )
+                .unwrap(),
+                Method::Post,
+                "/batch-processing/v1/external/ws/jobs/j1",
+                vec![("name", "My Job")],
+                Idempotency::Idempotent,
+            ),
         ];
         for (call, method, path, query, idem) in cases {
             assert_eq!(call.method, method, "{path}");
@@ -328,9 +426,20 @@ mod tests {
     fn restart_body_only_with_overrides() {
         let j = JobId::new("j1").unwrap();
         assert!(build::restart("ws", &j, None).unwrap().body.is_none());
-        assert!(build::restart("ws", &j, Some(&RestartOverrides::default())).unwrap().body.is_none());
-        let c = build::restart("ws", &j, Some(&RestartOverrides::default().with_max_parallel_tasks(2))).unwrap();
+        assert!(build::restart("ws", &j, Some(&RestartOverrides::default()))
+            .unwrap()
+            .body
+            .is_none());
+        let c = build::restart(
+            "ws",
+            &j,
+            Some(&RestartOverrides::default().with_max_parallel_tasks(2)),
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
-        assert_eq!(v, serde_json::json!({"type": "parameters-override-v1", "maxParallelTasks": 2}));
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "parameters-override-v1", "maxParallelTasks": 2})
+        );
     }
 }

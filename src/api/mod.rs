@@ -88,7 +88,10 @@ impl std::fmt::Debug for BatchApiBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchApiBuilder")
             .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| crate::redact::REDACTED))
+            .field(
+                "api_key",
+                &self.api_key.as_ref().map(|_| crate::redact::REDACTED),
+            )
             .field("workspace", &self.workspace)
             .field("timeouts", &self.timeouts)
             .field("retry", &self.retry)
@@ -160,7 +163,9 @@ impl BatchApiBuilder {
             ));
         }
         if api_key.chars().any(|c| c.is_control()) {
-            return Err(Error::Config("the API key contains control characters".into()));
+            return Err(Error::Config(
+                "the API key contains control characters".into(),
+            ));
         }
         let base_url = self
             .base_url
@@ -182,7 +187,9 @@ impl BatchApiBuilder {
         }
         let transport = match self.transport {
             Some(t) => t,
-            None => Arc::new(UreqTransport::with_timeouts(self.timeouts.unwrap_or_default())),
+            None => Arc::new(UreqTransport::with_timeouts(
+                self.timeouts.unwrap_or_default(),
+            )),
         };
         Ok(BatchApi {
             transport,
@@ -227,9 +234,8 @@ impl BatchApi {
     /// ```
     pub fn builder_from_env() -> Result<BatchApiBuilder> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let key = var("ROBOFLOW_API_KEY").ok_or_else(|| {
-            Error::Config("ROBOFLOW_API_KEY is not set".into())
-        })?;
+        let key = var("ROBOFLOW_API_KEY")
+            .ok_or_else(|| Error::Config("ROBOFLOW_API_KEY is not set".into()))?;
         let mut b = BatchApi::builder().api_key(key);
         if let Some(url) = var("API_BASE_URL") {
             b = b.base_url(url);

@@ -183,21 +183,34 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
-    fn scripted(pages: Vec<(Vec<u32>, Option<&'static str>)>) -> (Pages<'static, u32>, Arc<Mutex<Vec<ListOptions>>>) {
+    fn scripted(
+        pages: Vec<(Vec<u32>, Option<&'static str>)>,
+    ) -> (Pages<'static, u32>, Arc<Mutex<Vec<ListOptions>>>) {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let log = calls.clone();
         let mut script = pages.into_iter();
-        let p = Pages::new("test", ListOptions::default().with_page_size(2), move |o: &ListOptions| {
-            log.lock().unwrap().push(o.clone());
-            let (items, tok) = script.next().expect("fetched past the last page");
-            Ok(Page { items, next_page_token: tok.map(str::to_string) })
-        });
+        let p = Pages::new(
+            "test",
+            ListOptions::default().with_page_size(2),
+            move |o: &ListOptions| {
+                log.lock().unwrap().push(o.clone());
+                let (items, tok) = script.next().expect("fetched past the last page");
+                Ok(Page {
+                    items,
+                    next_page_token: tok.map(str::to_string),
+                })
+            },
+        );
         (p, calls)
     }
 
     #[test]
     fn follows_tokens_and_passes_page_size() {
-        let (p, calls) = scripted(vec![(vec![1, 2], Some("a")), (vec![3, 4], Some("b")), (vec![5], None)]);
+        let (p, calls) = scripted(vec![
+            (vec![1, 2], Some("a")),
+            (vec![3, 4], Some("b")),
+            (vec![5], None),
+        ]);
         assert_eq!(p.collect::<Result<Vec<_>>>().unwrap(), vec![1, 2, 3, 4, 5]);
         let calls = calls.lock().unwrap();
         let tokens: Vec<_> = calls.iter().map(|o| o.page_token.clone()).collect();
@@ -220,19 +233,36 @@ mod tests {
 
     #[test]
     fn repeated_token_is_an_error_not_a_loop() {
-        let (p, calls) = scripted(vec![(vec![1], Some("a")), (vec![2], Some("b")), (vec![3], Some("a"))]);
+        let (p, calls) = scripted(vec![
+            (vec![1], Some("a")),
+            (vec![2], Some("b")),
+            (vec![3], Some("a")),
+        ]);
         let out: Vec<_> = p.collect();
         assert_eq!(out.len(), 4);
-        assert_eq!(out[..3].iter().map(|r| *r.as_ref().unwrap()).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            out[..3]
+                .iter()
+                .map(|r| *r.as_ref().unwrap())
+                .collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert!(matches!(out[3], Err(Error::RepeatedPageToken { .. })));
         assert_eq!(calls.lock().unwrap().len(), 3);
     }
 
     #[test]
     fn token_equal_to_starting_token_is_a_repeat() {
-        let mut p = Pages::new("t", ListOptions::default().with_page_token("x"), |_: &ListOptions| {
-            Ok(Page { items: vec![1u8], next_page_token: Some("x".into()) })
-        });
+        let mut p = Pages::new(
+            "t",
+            ListOptions::default().with_page_token("x"),
+            |_: &ListOptions| {
+                Ok(Page {
+                    items: vec![1u8],
+                    next_page_token: Some("x".into()),
+                })
+            },
+        );
         assert_eq!(p.next().unwrap().unwrap(), 1);
         assert!(p.next().unwrap().is_err());
         assert!(p.next().is_none());
@@ -241,11 +271,15 @@ mod tests {
     #[test]
     fn error_ends_iteration() {
         let mut n = 0;
-        let mut p = Pages::new("t", ListOptions::default(), move |_: &ListOptions| -> Result<Page<u8>> {
-            n += 1;
-            assert_eq!(n, 1, "fetched again after an error");
-            Err(Error::Config("boom".into()))
-        });
+        let mut p = Pages::new(
+            "t",
+            ListOptions::default(),
+            move |_: &ListOptions| -> Result<Page<u8>> {
+                n += 1;
+                assert_eq!(n, 1, "fetched again after an error");
+                Err(Error::Config("boom".into()))
+            },
+        );
         assert!(p.next().unwrap().is_err());
         assert!(p.next().is_none());
     }

@@ -157,7 +157,11 @@ impl RetryPolicy {
     }
 
     fn jittered(&self, attempt: u32, jitter: f64) -> Duration {
-        let j = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.5 };
+        let j = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
         self.backoff_ceiling(attempt).mul_f64(j)
     }
 }
@@ -178,7 +182,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+        if (0.0..1e9).contains(&secs) {
             return Some(Duration::from_secs_f64(secs));
         }
         return None;
@@ -280,7 +284,9 @@ pub(crate) fn seed() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    xorshift(nanos ^ (u64::from(std::process::id()) << 32) ^ count.wrapping_mul(0x2545_F491_4F6C_DD1D))
+    xorshift(
+        nanos ^ (u64::from(std::process::id()) << 32) ^ count.wrapping_mul(0x2545_F491_4F6C_DD1D),
+    )
 }
 
 /// One step of xorshift64* (never returns 0 for a non-zero input).
@@ -323,7 +329,11 @@ mod tests {
             (429, NotIdempotent, RetryAfter(ceiling0)),
         ];
         for &(status, idem, want) in cases {
-            assert_eq!(p.on_status(status, None, idem, 0, 1.0), want, "{status} {idem:?}");
+            assert_eq!(
+                p.on_status(status, None, idem, 0, 1.0),
+                want,
+                "{status} {idem:?}"
+            );
         }
     }
 
@@ -331,7 +341,10 @@ mod tests {
     fn gives_up_after_max_retries_and_on_long_retry_after() {
         let p = RetryPolicy::default();
         assert_eq!(p.on_status(503, None, Idempotent, p.max_retries, 0.5), Stop);
-        assert_ne!(p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5), Stop);
+        assert_ne!(
+            p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5),
+            Stop
+        );
         let long = p.max_retry_after + Duration::from_secs(1);
         assert_eq!(p.on_status(429, Some(long), Idempotent, 0, 0.5), Stop);
     }
@@ -339,9 +352,18 @@ mod tests {
     #[test]
     fn full_jitter_scales_the_ceiling() {
         let p = RetryPolicy::default();
-        assert_eq!(p.on_status(503, None, Idempotent, 1, 0.0), RetryAfter(Duration::ZERO));
-        assert_eq!(p.on_status(503, None, Idempotent, 1, 0.5), RetryAfter(Duration::from_millis(500)));
-        assert_eq!(p.on_status(503, None, Idempotent, 1, f64::NAN), RetryAfter(Duration::from_millis(500)));
+        assert_eq!(
+            p.on_status(503, None, Idempotent, 1, 0.0),
+            RetryAfter(Duration::ZERO)
+        );
+        assert_eq!(
+            p.on_status(503, None, Idempotent, 1, 0.5),
+            RetryAfter(Duration::from_millis(500))
+        );
+        assert_eq!(
+            p.on_status(503, None, Idempotent, 1, f64::NAN),
+            RetryAfter(Duration::from_millis(500))
+        );
     }
 
     #[test]
@@ -369,10 +391,16 @@ mod tests {
     fn retry_after_forms() {
         let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
         assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_retry_after("-1", now), None);
         // A date in the past means "now".
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("", now), None);
     }
 

@@ -65,23 +65,32 @@ pub(crate) mod build {
         multipart: (String, Vec<u8>),
     ) -> Call {
         // Keyed by file name on the service: a repeat replaces, never duplicates.
-        let mut c = Call::post(batch_path(ws, batch, "/upload/image"), Idempotency::Idempotent)
-            .query("displayName", display_name)
-            .query("fileName", file_name);
+        let mut c = Call::post(
+            batch_path(ws, batch, "/upload/image"),
+            Idempotency::Idempotent,
+        )
+        .query("displayName", display_name)
+        .query("fileName", file_name);
         c.body = Some(multipart);
         c
     }
 
     pub fn upload_video(ws: &str, batch: &BatchId, file_name: &str, display_name: &str) -> Call {
         // A repeat only hands out another signed URL.
-        Call::post(batch_path(ws, batch, "/upload/video"), Idempotency::Idempotent)
-            .query("fileName", file_name)
-            .query("displayName", display_name)
+        Call::post(
+            batch_path(ws, batch, "/upload/video"),
+            Idempotency::Idempotent,
+        )
+        .query("fileName", file_name)
+        .query("displayName", display_name)
     }
 
     pub fn bulk_upload(ws: &str, batch: &BatchId, display_name: &str) -> Call {
-        Call::post(batch_path(ws, batch, "/bulk-upload/image-files"), Idempotency::Idempotent)
-            .query("displayName", display_name)
+        Call::post(
+            batch_path(ws, batch, "/bulk-upload/image-files"),
+            Idempotency::Idempotent,
+        )
+        .query("displayName", display_name)
     }
 
     pub fn references(
@@ -97,8 +106,8 @@ pub(crate) mod build {
         } else {
             Idempotency::NotIdempotent
         };
-        let mut value = serde_json::to_value(body)
-            .map_err(|e| Error::invalid("references", e.to_string()))?;
+        let mut value =
+            serde_json::to_value(body).map_err(|e| Error::invalid("references", e.to_string()))?;
         if kind == "video" {
             if let Some(obj) = value.as_object_mut() {
                 if let Some(v) = obj.remove("imageReferences") {
@@ -123,7 +132,13 @@ pub(crate) fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>)
     let boundary = format!("rfbatch-{:016x}", super::retry::seed());
     let safe_name: String = file_name
         .chars()
-        .map(|c| if c == '"' || c == '\r' || c == '\n' { '_' } else { c })
+        .map(|c| {
+            if c == '"' || c == '\r' || c == '\n' {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let mut body = Vec::with_capacity(bytes.len() + 256);
     body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
@@ -159,7 +174,11 @@ fn check_file_name(field: &str, name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 512 {
         return Err(Error::invalid(field, "must be 1 to 512 bytes long"));
     }
-    if name.contains(['/', '\\']) || name == "." || name == ".." || name.chars().any(char::is_control) {
+    if name.contains(['/', '\\'])
+        || name == "."
+        || name == ".."
+        || name.chars().any(char::is_control)
+    {
         return Err(Error::invalid(
             field,
             format!("must be a plain file name without path separators or control characters, got {name:?}"),
@@ -198,7 +217,8 @@ impl BatchApi {
     /// ```
     pub fn list_batches_page(&self, opts: &ListOptions) -> Result<Page<BatchMetadata>> {
         opts.validate()?;
-        let r: ListBatchesResponse = self.execute_json(&build::list_batches(&self.workspace()?, opts))?;
+        let r: ListBatchesResponse =
+            self.execute_json(&build::list_batches(&self.workspace()?, opts))?;
         Ok(page(r.batches, r.next_page_token))
     }
 
@@ -212,8 +232,13 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn batches(&self, page_size: Option<u32>) -> Pages<'_, BatchMetadata> {
-        let opts = ListOptions { page_size, page_token: None };
-        Pages::new("batches", opts, move |o: &ListOptions| self.list_batches_page(o))
+        let opts = ListOptions {
+            page_size,
+            page_token: None,
+        };
+        Pages::new("batches", opts, move |o: &ListOptions| {
+            self.list_batches_page(o)
+        })
     }
 
     /// A batch's metadata (`GET …/batches/{batch_id}`).
@@ -298,10 +323,15 @@ impl BatchApi {
         if let Err(e) = BatchId::new(batch_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions { page_size, page_token: None };
-        Pages::new(format!("files of {batch_id}"), opts, move |o: &ListOptions| {
-            self.list_files_page(batch_id, part_name, o)
-        })
+        let opts = ListOptions {
+            page_size,
+            page_token: None,
+        };
+        Pages::new(
+            format!("files of {batch_id}"),
+            opts,
+            move |o: &ListOptions| self.list_files_page(batch_id, part_name, o),
+        )
     }
 
     /// One page of a bulk-upload batch's shards and their indexing status (`GET …/shards`).
@@ -312,7 +342,11 @@ impl BatchApi {
     /// let page = api.list_shards_page("my-batch", &ListOptions::default())?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn list_shards_page(&self, batch_id: &str, opts: &ListOptions) -> Result<Page<ShardDetails>> {
+    pub fn list_shards_page(
+        &self,
+        batch_id: &str,
+        opts: &ListOptions,
+    ) -> Result<Page<ShardDetails>> {
         let batch = BatchId::new(batch_id)?;
         opts.validate()?;
         let r: ListShardsResponse =
@@ -327,14 +361,23 @@ impl BatchApi {
     /// let failed = api.shards("my-batch", None).filter(|s| s.as_ref().map_or(true, |s| s.is_failed())).count();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn shards<'a>(&'a self, batch_id: &'a str, page_size: Option<u32>) -> Pages<'a, ShardDetails> {
+    pub fn shards<'a>(
+        &'a self,
+        batch_id: &'a str,
+        page_size: Option<u32>,
+    ) -> Pages<'a, ShardDetails> {
         if let Err(e) = BatchId::new(batch_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions { page_size, page_token: None };
-        Pages::new(format!("shards of {batch_id}"), opts, move |o: &ListOptions| {
-            self.list_shards_page(batch_id, o)
-        })
+        let opts = ListOptions {
+            page_size,
+            page_token: None,
+        };
+        Pages::new(
+            format!("shards of {batch_id}"),
+            opts,
+            move |o: &ListOptions| self.list_shards_page(batch_id, o),
+        )
     }
 
     /// Uploads one image as multipart form data (`POST …/upload/image`).
@@ -493,7 +536,12 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn put_signed(&self, target: &SignedUrlDetails, source: &UploadSource) -> Result<()> {
-        let method = match target.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        let method = match target
+            .method
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
             None | Some("PUT") => Method::Put,
             Some("POST") => Method::Post,
             Some(other) => {
@@ -548,7 +596,9 @@ impl BatchApi {
         let mut attempt = 0u32;
         loop {
             let mut resp = self.download(url)?;
-            let expected = resp.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+            let expected = resp
+                .header("content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok());
             let result = (|| -> std::io::Result<u64> {
                 let mut f = std::fs::File::create(&part)?;
                 let n = std::io::copy(&mut resp.body, &mut f)?;
@@ -566,7 +616,10 @@ impl BatchApi {
             match result {
                 Ok(n) => {
                     std::fs::rename(&part, path).map_err(|e| {
-                        Error::io(format!("renaming {} to {}", part.display(), path.display()), e)
+                        Error::io(
+                            format!("renaming {} to {}", part.display(), path.display()),
+                            e,
+                        )
                     })?;
                     return Ok(n);
                 }
@@ -593,14 +646,20 @@ impl BatchApi {
 }
 
 fn part_path(path: &Path) -> std::path::PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".part");
     path.with_file_name(name)
 }
 
 /// Reads a response to the end so its connection can be reused.
 fn drain(resp: HttpResponse) {
-    let _ = std::io::copy(&mut std::io::Read::take(resp.body, 1 << 20), &mut std::io::sink());
+    let _ = std::io::copy(
+        &mut std::io::Read::take(resp.body, 1 << 20),
+        &mut std::io::sink(),
+    );
 }
 
 fn check_signed_url(field: &str, url: &str) -> Result<()> {
@@ -669,18 +728,65 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn builders_table() {
-        let o = ListOptions::default().with_page_size(5).with_page_token("t 1");
+        let o = ListOptions::default()
+            .with_page_size(5)
+            .with_page_token("t 1");
         let cases: Vec<(Call, Method, &str, Vec<(&str, &str)>)> = vec![
             (build::workspace(), Method::Get, "/", vec![]),
-            (build::list_batches("ws", &o), Method::Get, "/data-staging/v1/external/ws/batches", vec![("pageSize", "5"), ("nextPageToken", "t 1")]),
-            (build::batch("ws", &b("b1")), Method::Get, "/data-staging/v1/external/ws/batches/b1", vec![]),
-            (build::count("ws", &b("b1"), Some("p")), Method::Get, "/data-staging/v1/external/ws/batches/b1/count", vec![("partName", "p")]),
-            (build::parts("ws", &b("b1")), Method::Get, "/data-staging/v1/external/ws/batches/b1/parts", vec![]),
-            (build::files("ws", &b("b1"), Some("p"), &o), Method::Get, "/data-staging/v1/external/ws/batches/b1/list", vec![("pageSize", "5"), ("nextPageToken", "t 1"), ("partName", "p")]),
-            (build::shards("ws", &b("b1"), &ListOptions::default()), Method::Get, "/data-staging/v1/external/ws/batches/b1/shards", vec![]),
-            (build::upload_video("ws", &b("b1"), "v.mp4", "Vids"), Method::Post, "/data-staging/v1/external/ws/batches/b1/upload/video", vec![("fileName", "v.mp4"), ("displayName", "Vids")]),
-            (build::bulk_upload("ws", &b("b1"), "b1"), Method::Post, "/data-staging/v1/external/ws/batches/b1/bulk-upload/image-files", vec![("displayName", "b1")]),
+            (
+                build::list_batches("ws", &o),
+                Method::Get,
+                "/data-staging/v1/external/ws/batches",
+                vec![("pageSize", "5"), ("nextPageToken", "t 1")],
+            ),
+            (
+                build::batch("ws", &b("b1")),
+                Method::Get,
+                "/data-staging/v1/external/ws/batches/b1",
+                vec![],
+            ),
+            (
+                build::count("ws", &b("b1"), Some("p")),
+                Method::Get,
+                "/data-staging/v1/external/ws/batches/b1/count",
+                vec![("partName", "p")],
+            ),
+            (
+                build::parts("ws", &b("b1")),
+                Method::Get,
+                "/data-staging/v1/external/ws/batches/b1/parts",
+                vec![],
+            ),
+            (
+                build::files("ws", &b("b1"), Some("p"), &o),
+                Method::Get,
+                "/data-staging/v1/external/ws/batches/b1/list",
+                vec![
+                    ("pageSize", "5"),
+                    ("nextPageToken", "t 1"),
+                    ("partName", "p"),
+                ],
+            ),
+            (
+                build::shards("ws", &b("b1"), &ListOptions::default()),
+                Method::Get,
+                "/data-staging/v1/external/ws/batches/b1/shards",
+                vec![],
+            ),
+            (
+                build::upload_video("ws", &b("b1"), "v.mp4", "Vids"),
+                Method::Post,
+                "/data-staging/v1/external/ws/batches/b1/upload/video",
+                vec![("fileName", "v.mp4"), ("displayName", "Vids")],
+            ),
+            (
+                build::bulk_upload("ws", &b("b1"), "b1"),
+                Method::Post,
+                "/data-staging/v1/external/ws/batches/b1/bulk-upload/image-files",
+                vec![("displayName", "b1")],
+            ),
         ];
         for (call, method, path, query) in cases {
             assert_eq!(call.method, method, "{path}");
@@ -698,7 +804,10 @@ mod tests {
         };
         let c = build::references("ws", &b("v"), "video", "v", &body).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
-        assert_eq!(v, serde_json::json!({"videoReferencesURL": "https://x/refs.jsonl"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"videoReferencesURL": "https://x/refs.jsonl"})
+        );
         assert_eq!(c.idempotency, Idempotency::NotIdempotent);
     }
 
@@ -716,16 +825,65 @@ mod tests {
     #[test]
     fn references_validation_table() {
         use crate::model::FileReference;
-        let r = |name: &str, url: &str| FileReference { name: name.into(), url: url.into() };
+        let r = |name: &str, url: &str| FileReference {
+            name: name.into(),
+            url: url.into(),
+        };
         let cases: Vec<(ReferencesIngest, Option<&str>)> = vec![
-            (ReferencesIngest { image_references: Some(vec![r("a.jpg", "https://x/a")]), ..Default::default() }, None),
+            (
+                ReferencesIngest {
+                    image_references: Some(vec![r("a.jpg", "https://x/a")]),
+                    ..Default::default()
+                },
+                None,
+            ),
             (ReferencesIngest::default(), Some("exactly one")),
-            (ReferencesIngest { image_references: Some(vec![]), ..Default::default() }, Some("empty")),
-            (ReferencesIngest { image_references: Some(vec![r("a.jpg", "http://x/a")]), ..Default::default() }, Some("references[0].url")),
-            (ReferencesIngest { image_references: Some(vec![r("a.jpg", "https://x/a"), r("a.jpg", "https://x/b")]), ..Default::default() }, Some("unique")),
-            (ReferencesIngest { image_references: Some(vec![r("../a.jpg", "https://x/a")]), ..Default::default() }, Some("references[0].name")),
-            (ReferencesIngest { image_references_url: Some("http://x".into()), ..Default::default() }, Some("https")),
-            (ReferencesIngest { image_references_url: Some("https://x".into()), notification_categories: Some(vec![NotificationCategory::Other("x".into())]), ..Default::default() }, Some("notificationCategories")),
+            (
+                ReferencesIngest {
+                    image_references: Some(vec![]),
+                    ..Default::default()
+                },
+                Some("empty"),
+            ),
+            (
+                ReferencesIngest {
+                    image_references: Some(vec![r("a.jpg", "http://x/a")]),
+                    ..Default::default()
+                },
+                Some("references[0].url"),
+            ),
+            (
+                ReferencesIngest {
+                    image_references: Some(vec![
+                        r("a.jpg", "https://x/a"),
+                        r("a.jpg", "https://x/b"),
+                    ]),
+                    ..Default::default()
+                },
+                Some("unique"),
+            ),
+            (
+                ReferencesIngest {
+                    image_references: Some(vec![r("../a.jpg", "https://x/a")]),
+                    ..Default::default()
+                },
+                Some("references[0].name"),
+            ),
+            (
+                ReferencesIngest {
+                    image_references_url: Some("http://x".into()),
+                    ..Default::default()
+                },
+                Some("https"),
+            ),
+            (
+                ReferencesIngest {
+                    image_references_url: Some("https://x".into()),
+                    notification_categories: Some(vec![NotificationCategory::Other("x".into())]),
+                    ..Default::default()
+                },
+                Some("notificationCategories"),
+            ),
         ];
         for (body, want) in cases {
             match (validate_references(&body), want) {

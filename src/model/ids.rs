@@ -3,7 +3,9 @@ use std::fmt;
 use crate::error::{Error, Result};
 
 fn check_id(field: &str, value: &str, max: usize) -> Result<()> {
-    let rule = || format!("must match ^[a-z0-9_-]{{1,{max}}}$ (lowercase letters, digits, `-`, `_`; 1 to {max} characters), got {value:?}");
+    let rule = || {
+        format!("must match ^[a-z0-9_-]{{1,{max}}}$ (lowercase letters, digits, `-`, `_`; 1 to {max} characters), got {value:?}")
+    };
     if value.is_empty() || value.chars().count() > max {
         return Err(Error::invalid(field, rule()));
     }
@@ -173,7 +175,10 @@ mod tests {
     #[test]
     fn error_names_field_and_rule() {
         let e = JobId::new("Bad").unwrap_err().to_string();
-        assert!(e.contains("job_id") && e.contains("^[a-z0-9_-]{1,20}$") && e.contains("Bad"), "{e}");
+        assert!(
+            e.contains("job_id") && e.contains("^[a-z0-9_-]{1,20}$") && e.contains("Bad"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ string_enum! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum comes from a macro
 impl Default for MachineType {
     fn default() -> Self {
         MachineType::Cpu
@@ -403,7 +404,11 @@ impl JobStartRequest {
         if let Some(b) = &self.inference_backend {
             known("inferenceBackend", b, InferenceBackend::KNOWN)?;
         }
-        fixed("jobInput.type", &self.job_input.input_type, "staging-batch-input-v1")?;
+        fixed(
+            "jobInput.type",
+            &self.job_input.input_type,
+            "staging-batch-input-v1",
+        )?;
         fixed(
             "computeConfiguration.type",
             &self.compute_configuration.config_type,
@@ -474,7 +479,10 @@ fn fixed(field: &str, value: &str, want: &str) -> Result<()> {
     if value == want {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("must be {want:?}, got {value:?}")))
+        Err(Error::invalid(
+            field,
+            format!("must be {want:?}, got {value:?}"),
+        ))
     }
 }
 
@@ -549,11 +557,12 @@ impl Default for RestartOverrides {
 
 impl RestartOverrides {
     fn compute(&mut self) -> &mut RestartCompute {
-        self.compute_configuration.get_or_insert_with(|| RestartCompute {
-            config_type: "compute-configuration-v2".into(),
-            machine_type: None,
-            workers_per_machine: None,
-        })
+        self.compute_configuration
+            .get_or_insert_with(|| RestartCompute {
+                config_type: "compute-configuration-v2".into(),
+                machine_type: None,
+                workers_per_machine: None,
+            })
     }
 
     /// A new machine type.
@@ -885,18 +894,39 @@ mod tests {
             (base(), None),
             (base().with_max_image_failure_rate(0.0), None),
             (base().with_max_image_failure_rate(1.0), None),
-            (base().with_max_image_failure_rate(1.01), Some("maxImageFailureRate")),
-            (base().with_max_image_failure_rate(f64::NAN), Some("maxImageFailureRate")),
-            (base().with_machine_type(MachineType::Other("tpu".into())), Some("machineType")),
+            (
+                base().with_max_image_failure_rate(1.01),
+                Some("maxImageFailureRate"),
+            ),
+            (
+                base().with_max_image_failure_rate(f64::NAN),
+                Some("maxImageFailureRate"),
+            ),
+            (
+                base().with_machine_type(MachineType::Other("tpu".into())),
+                Some("machineType"),
+            ),
             (
                 base().with_aggregation_format(AggregationFormat::Other("xml".into())),
                 Some("aggregationFormat"),
             ),
-            (JobStartRequest::images("Bad Batch", "wf"), Some("jobInput.batchId")),
+            (
+                JobStartRequest::images("Bad Batch", "wf"),
+                Some("jobInput.batchId"),
+            ),
             (JobStartRequest::images("b", " "), Some("workflowId")),
-            (base().with_workers_per_machine(0), Some("workersPerMachine")),
-            (base().with_notifications_url("ftp://x"), Some("notificationsURL")),
-            (JobStartRequest::videos("b", "wf").with_max_video_fps(0.0), Some("maxVideoFPS")),
+            (
+                base().with_workers_per_machine(0),
+                Some("workersPerMachine"),
+            ),
+            (
+                base().with_notifications_url("ftp://x"),
+                Some("notificationsURL"),
+            ),
+            (
+                JobStartRequest::videos("b", "wf").with_max_video_fps(0.0),
+                Some("maxVideoFPS"),
+            ),
         ];
         for (req, want) in cases {
             match (req.validate(), want) {
@@ -923,7 +953,10 @@ mod tests {
             restart_parameters_override: vec![],
         };
         assert_eq!(job(false, false, None).state(), JobState::Pending);
-        assert_eq!(job(false, false, Some("processing")).state(), JobState::Processing);
+        assert_eq!(
+            job(false, false, Some("processing")).state(),
+            JobState::Processing
+        );
         assert_eq!(job(true, false, None).state(), JobState::Completed);
         assert_eq!(job(true, true, Some("export")).state(), JobState::Failed);
     }

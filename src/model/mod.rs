@@ -17,6 +17,7 @@ pub use timestamp::Timestamp;
 pub use webhook::*;
 
 /// Defines a string enum that keeps unknown values in `Other(String)`.
+#[allow(unused_macros)]
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -35,6 +36,7 @@ macro_rules! string_enum {
 
         impl $name {
             /// Every value this version knows, as sent on the wire.
+            #[allow(dead_code)]
             pub const KNOWN: &'static [&'static str] = &[$($text),+];
 
             /// The value as sent on the wire.
@@ -112,8 +114,6 @@ impl<T> Page<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     string_enum! {
         /// Test enum.
         pub enum Color {

@@ -286,7 +286,10 @@ pub struct FileMetadata {
 impl std::fmt::Debug for FileMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileMetadata")
-            .field("download_url", &crate::redact::redact_url(&self.download_url))
+            .field(
+                "download_url",
+                &crate::redact::redact_url(&self.download_url),
+            )
             .field("file_name", &self.file_name)
             .field("content_type", &self.content_type)
             .field("part_name", &self.part_name)
@@ -346,7 +349,11 @@ impl std::fmt::Debug for FileReference {
 #[serde(rename_all = "camelCase")]
 pub struct ReferencesIngest {
     /// Inline references.
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "videoReferences")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "videoReferences"
+    )]
     pub image_references: Option<Vec<FileReference>>,
     /// An `https://` URL of a JSONL file of references.
     #[serde(

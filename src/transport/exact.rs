@@ -65,7 +65,9 @@ impl<R: Read> Read for ExactLengthReader<R> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let max = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
+        let max = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
         let n = read_retrying(&mut self.inner, &mut buf[..max])?;
         if n == 0 {
             return Err(io::Error::new(

@@ -264,7 +264,11 @@ impl fmt::Debug for RedactedHeaders<'_> {
             let safe = ["content-type", "content-length", "accept"]
                 .iter()
                 .any(|s| k.eq_ignore_ascii_case(s));
-            let shown = if safe { v.as_str() } else { crate::redact::REDACTED };
+            let shown = if safe {
+                v.as_str()
+            } else {
+                crate::redact::REDACTED
+            };
             list.entry(&format_args!("{k}: {shown}"));
         }
         list.finish()
@@ -457,7 +461,10 @@ impl TransportError {
     pub fn from_io(err: &io::Error) -> Self {
         use io::ErrorKind as K;
         let kind = match err.kind() {
-            K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable | K::HostUnreachable
+            K::ConnectionRefused
+            | K::NotConnected
+            | K::AddrNotAvailable
+            | K::HostUnreachable
             | K::NetworkUnreachable => TransportErrorKind::Connect,
             K::TimedOut | K::WouldBlock => TransportErrorKind::Timeout,
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {

@@ -129,7 +129,10 @@ impl UreqTransport {
         let mut builder = ureq::http::Request::builder()
             .method(method)
             .uri(req.url.as_str());
-        let has_length = req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+        let has_length = req
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
         for (k, v) in &req.headers {
             builder = builder.header(k.as_str(), v.as_str());
         }
@@ -182,9 +185,11 @@ fn classify(err: &ureq::Error) -> TransportError {
         E::Timeout(_) => TransportErrorKind::Timeout,
         E::HostNotFound | E::ConnectionFailed | E::Tls(_) => TransportErrorKind::Connect,
         E::Io(io) => {
-            if io.kind() == std::io::ErrorKind::UnexpectedEof && is_body_error(io) {
-                TransportErrorKind::Body
-            } else if io.kind() == std::io::ErrorKind::InvalidData && is_body_error(io) {
+            let local = matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+            );
+            if local && is_body_error(io) {
                 TransportErrorKind::Body
             } else {
                 TransportError::from_io(io).kind()
