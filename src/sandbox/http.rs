@@ -28,7 +28,12 @@ impl Head {
         let headers: Vec<(String, String)> = req
             .headers()
             .iter()
-            .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_string(),
+                    h.value.as_str().to_string(),
+                )
+            })
             .collect();
         let content_length = headers
             .iter()
@@ -45,7 +50,10 @@ impl Head {
 
     /// The first value of a query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The first value of a header, case-insensitively.
@@ -60,7 +68,10 @@ impl Head {
 /// A response body.
 pub(crate) enum ReplyBody {
     Bytes(Vec<u8>),
+    #[allow(dead_code)]
     File(std::fs::File, u64),
+    /// Exactly `len` bytes from a reader (e.g. a tar member).
+    Reader(Box<dyn Read + Send>, u64),
     /// A reader that fails after `len` bytes of a larger declared length (fault injection).
     Truncated(Vec<u8>, usize),
 }
@@ -87,6 +98,25 @@ impl Reply {
         Reply::json(status, &serde_json::json!({ "error": message.into() }))
     }
 
+    /// The same reply, cut after half its body (the declared length stays), so the
+    /// client sees the connection break mid-body.
+    pub fn truncated(self) -> Reply {
+        let body = match self.body {
+            ReplyBody::Bytes(b) => {
+                let keep = b.len() / 2;
+                let mut b = b;
+                if b.is_empty() {
+                    b.push(b' ');
+                }
+                ReplyBody::Truncated(b, keep)
+            }
+            ReplyBody::File(f, len) => cut(Box::new(f), len),
+            ReplyBody::Reader(r, len) => cut(r, len),
+            t @ ReplyBody::Truncated(..) => t,
+        };
+        Reply { body, ..self }
+    }
+
     pub fn with_header(mut self, k: &str, v: impl Into<String>) -> Reply {
         self.headers.push((k.to_string(), v.into()));
         self
@@ -103,16 +133,30 @@ impl Reply {
         let _ = match self.body {
             ReplyBody::Bytes(b) => {
                 let len = b.len();
-                req.respond(tiny_http::Response::new(status, headers, std::io::Cursor::new(b), Some(len), None)
-                    .with_chunked_threshold(usize::MAX))
+                req.respond(
+                    tiny_http::Response::new(
+                        status,
+                        headers,
+                        std::io::Cursor::new(b),
+                        Some(len),
+                        None,
+                    )
+                    .with_chunked_threshold(usize::MAX),
+                )
             }
             ReplyBody::File(f, len) => req.respond(
-                tiny_http::Response::new(status, headers, f, Some(len as usize), None)
+                tiny_http::Response::new(status, headers, f.take(len), Some(len as usize), None)
+                    .with_chunked_threshold(usize::MAX),
+            ),
+            ReplyBody::Reader(r, len) => req.respond(
+                tiny_http::Response::new(status, headers, r.take(len), Some(len as usize), None)
                     .with_chunked_threshold(usize::MAX),
             ),
             ReplyBody::Truncated(b, keep) => {
                 let len = b.len();
-                let reader = std::io::Cursor::new(b).take(keep as u64).chain(FailingReader);
+                let reader = std::io::Cursor::new(b)
+                    .take(keep as u64)
+                    .chain(FailingReader);
                 req.respond(
                     tiny_http::Response::new(status, headers, reader, Some(len), None)
                         .with_chunked_threshold(usize::MAX),
@@ -122,11 +166,19 @@ impl Reply {
     }
 }
 
+fn cut(r: Box<dyn Read + Send>, len: u64) -> ReplyBody {
+    let keep = len / 2;
+    ReplyBody::Reader(Box::new(r.take(keep).chain(FailingReader)), len.max(1))
+}
+
 /// Fails every read: makes tiny_http drop the connection mid-body.
 struct FailingReader;
 
 impl Read for FailingReader {
     fn read(&mut self, _buf: &mut [u8]) -> std::io::Result<usize> {
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "fault: dropped mid-body"))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "fault: dropped mid-body",
+        ))
     }
 }

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+pub use staging::faults::{FaultFamily, FaultSettings, Faults};
 pub use state::State;
 
 /// How a [`Sandbox`] behaves.
@@ -58,6 +59,20 @@ pub struct SandboxConfig {
     pub data_dir: Option<PathBuf>,
     /// Threads serving requests.
     pub threads: usize,
+    /// How long signed upload and download URLs stay valid.
+    pub signed_url_ttl: Duration,
+    /// How long an uploaded shard waits before it is indexed (so the count lags for real).
+    pub indexing_delay: Duration,
+    /// The largest tar shard a signed PUT accepts (`maxShardSize`), in bytes.
+    pub max_shard_size: u64,
+    /// The most images one shard may hold (`maxNumberOfImages`).
+    pub max_images_per_shard: u64,
+    /// The largest single image (simple upload or shard member), in bytes.
+    pub max_image_size: u64,
+    /// The largest video a signed PUT accepts (`maxFileSize`), in bytes.
+    pub max_video_size: u64,
+    /// Seeded faults injected on demand (none by default).
+    pub faults: Faults,
 }
 
 impl Default for SandboxConfig {
@@ -68,6 +83,13 @@ impl Default for SandboxConfig {
             workspace: "sandbox".into(),
             data_dir: None,
             threads: 8,
+            signed_url_ttl: Duration::from_secs(24 * 3600),
+            indexing_delay: Duration::from_millis(200),
+            max_shard_size: 1 << 30,
+            max_images_per_shard: 500,
+            max_image_size: 20 * 1024 * 1024,
+            max_video_size: 4 << 30,
+            faults: Faults::default(),
         }
     }
 }
@@ -94,6 +116,43 @@ impl SandboxConfig {
     /// Sets the listening address.
     pub fn with_addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
+        self
+    }
+
+    /// Sets how long signed URLs stay valid.
+    pub fn with_signed_url_ttl(mut self, ttl: Duration) -> Self {
+        self.signed_url_ttl = ttl;
+        self
+    }
+
+    /// Sets the delay before an uploaded shard is indexed.
+    pub fn with_indexing_delay(mut self, delay: Duration) -> Self {
+        self.indexing_delay = delay;
+        self
+    }
+
+    /// Sets the largest shard a PUT accepts (`maxShardSize`).
+    pub fn with_max_shard_size(mut self, bytes: u64) -> Self {
+        self.max_shard_size = bytes;
+        self
+    }
+
+    /// Sets the largest accepted image.
+    pub fn with_max_image_size(mut self, bytes: u64) -> Self {
+        self.max_image_size = bytes;
+        self
+    }
+
+    /// Sets the injected faults.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{FaultSettings, Faults, SandboxConfig};
+    /// let c = SandboxConfig::default()
+    ///     .with_faults(Faults::seeded(7).with_api(FaultSettings::default().with_rate_503(0.2)));
+    /// assert_eq!(c.faults.api.rate_503, 0.2);
+    /// ```
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
         self
     }
 }

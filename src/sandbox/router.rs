@@ -1,13 +1,46 @@
 //! Maps a request to its handler, after authentication.
 
+use std::io::Read;
+
 use super::http::{Head, Reply};
+use super::staging::faults::{Fault, FaultFamily};
 use super::State;
 
-/// Handles one request and sends the reply.
+/// Handles one request and sends the reply, injecting the configured faults first.
 pub(crate) fn handle(state: &State, mut req: tiny_http::Request) {
     let head = Head::parse(&req);
-    let reply = route(state, &head, &mut req);
+    let family = family(&head);
+    let (latency, fault) = state.faults.draw(family);
+    if !latency.is_zero() {
+        std::thread::sleep(latency);
+    }
+    let reply = match fault {
+        None => route(state, &head, &mut req),
+        Some(Fault::Status(429, retry_after)) => {
+            let r = Reply::error(429, "fault injected: too many requests");
+            match retry_after {
+                Some(s) => r.with_header("Retry-After", s.to_string()),
+                None => r,
+            }
+        }
+        Some(Fault::Status(code, _)) => Reply::error(code, format!("fault injected: HTTP {code}")),
+        Some(Fault::Drop) if family == FaultFamily::Put => {
+            // Take part of the upload, then break the reply: nothing is stored.
+            let half = head.content_length.unwrap_or(0) / 2;
+            let _ = std::io::copy(&mut req.as_reader().take(half), &mut std::io::sink());
+            Reply::error(503, "fault injected: connection dropped").truncated()
+        }
+        Some(Fault::Drop) => route(state, &head, &mut req).truncated(),
+    };
     reply.send(req);
+}
+
+fn family(head: &Head) -> FaultFamily {
+    match head.segments.first().map(String::as_str) {
+        Some("signed") if head.method == "PUT" => FaultFamily::Put,
+        Some("signed") => FaultFamily::Download,
+        _ => FaultFamily::Api,
+    }
 }
 
 fn route(state: &State, head: &Head, req: &mut tiny_http::Request) -> Reply {
@@ -36,6 +69,9 @@ fn route(state: &State, head: &Head, req: &mut tiny_http::Request) -> Reply {
             }
             state.jobs(head, rest, req)
         }
-        _ => Reply::error(404, format!("no route for {} /{}", head.method, segs.join("/"))),
+        _ => Reply::error(
+            404,
+            format!("no route for {} /{}", head.method, segs.join("/")),
+        ),
     }
 }

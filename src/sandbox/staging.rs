@@ -1,20 +1,26 @@
-//! Data staging handlers (placeholder).
+//! Data staging: batches, uploads (simple, sharded, video, references), signed URLs,
+//! background shard indexing, downloads and fault injection.
+
+pub mod faults;
+mod handlers;
+mod indexer;
+mod multipart;
+mod signed;
+mod store;
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use serde::{Deserialize, Serialize};
-
 use super::http::{Head, Reply};
 use super::State;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::model::{BatchContentType, BatchType, PartMetadata};
 
-/// Batches, files and shards.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct StagingData {}
+pub(crate) use store::StagingData;
+use store::{check_file_name, layout, FileRec};
 
 /// One stored file of a batch, as the jobs engine reads it.
 #[derive(Debug, Clone)]
@@ -71,25 +77,160 @@ pub(crate) struct OutputPart {
 }
 
 impl State {
-    pub(crate) fn staging(&self, head: &Head, _rest: &[&str], _req: &mut tiny_http::Request) -> Reply {
-        Reply::error(501, format!("{} not implemented yet", head.method))
-    }
-
-    pub(crate) fn signed(&self, _head: &Head, _rest: &[&str], _req: &mut tiny_http::Request) -> Reply {
-        Reply::error(501, "not implemented yet")
-    }
-
     /// The files of a batch (or one part of it); `None` when there is no such batch.
-    pub(crate) fn batch_files(&self, _batch_id: &str, _part: Option<&str>) -> Option<Vec<StoredFile>> {
-        None
+    pub(crate) fn batch_files(
+        &self,
+        batch_id: &str,
+        part: Option<&str>,
+    ) -> Option<Vec<StoredFile>> {
+        let inner = self.lock();
+        let batch = inner.staging.batches.get(batch_id)?;
+        Some(batch.files_in(part).map(|f| self.stored(f)).collect())
+    }
+
+    fn stored(&self, f: &FileRec) -> StoredFile {
+        let path = f.abs_path(self.data_dir());
+        StoredFile {
+            name: f.name.clone(),
+            part: f.part.clone(),
+            size: f.size,
+            source: if f.path.ends_with(".tar") && f.offset > 0 {
+                FileSource::TarMember {
+                    tar: path,
+                    offset: f.offset,
+                }
+            } else {
+                FileSource::Path(path)
+            },
+        }
     }
 
     /// Creates (or replaces) a multipart output batch from finished files.
-    pub(crate) fn create_output_batch(&self, _batch_id: &str, _display_name: &str, _parts: Vec<OutputPart>) -> Result<()> {
-        Ok(())
+    pub(crate) fn create_output_batch(
+        &self,
+        batch_id: &str,
+        display_name: &str,
+        parts: Vec<OutputPart>,
+    ) -> Result<()> {
+        store::check_batch_id(batch_id).map_err(|m| Error::invalid("batch_id", m))?;
+        let dir = self.data_dir().join(layout::batch_dir(batch_id));
+        self.lock().staging.batches.remove(batch_id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+        }
+        let mut files = Vec::new();
+        for p in &parts {
+            check_file_name("partName", &p.name).map_err(|m| Error::invalid("partName", m))?;
+            for (name, src) in &p.files {
+                check_file_name("fileName", name).map_err(|m| Error::invalid("fileName", m))?;
+                let rel = layout::part_file(batch_id, &p.name, name);
+                let size = move_file(src, &self.data_dir().join(&rel))?;
+                files.push(FileRec {
+                    name: name.clone(),
+                    part: Some(p.name.clone()),
+                    size,
+                    shard_id: None,
+                    path: rel,
+                    offset: 0,
+                });
+            }
+        }
+        let content = match parts.first() {
+            Some(first) if parts.iter().all(|p| p.content_type == first.content_type) => {
+                BatchContentType::parse(&first.content_type)
+            }
+            _ => BatchContentType::Mixed,
+        };
+        {
+            let mut inner = self.lock();
+            let b = inner.staging.batch_or_create(
+                batch_id,
+                display_name,
+                BatchType::Multipart,
+                content,
+            );
+            b.parts = parts
+                .iter()
+                .map(|p| PartMetadata {
+                    part_name: p.name.clone(),
+                    part_type: p.part_type.clone(),
+                    content_type: p.content_type.clone(),
+                    part_description: None,
+                    nested_content_type: None,
+                })
+                .collect();
+            for f in files {
+                b.files
+                    .insert(store::file_key(f.part.as_deref(), &f.name), f);
+            }
+        }
+        self.save()
     }
 
-    pub(crate) fn start_staging_background(self: &Arc<Self>, _stopping: Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
-        Ok(Vec::new())
+    pub(crate) fn staging(
+        &self,
+        head: &Head,
+        rest: &[&str],
+        req: &mut tiny_http::Request,
+    ) -> Reply {
+        handlers::route(self, head, rest, req)
     }
+
+    pub(crate) fn signed(&self, head: &Head, rest: &[&str], req: &mut tiny_http::Request) -> Reply {
+        signed::route(self, head, rest, req)
+    }
+
+    pub(crate) fn start_staging_background(
+        self: &Arc<Self>,
+        stopping: Arc<AtomicBool>,
+    ) -> Result<Vec<JoinHandle<()>>> {
+        indexer::start(self, stopping)
+    }
+}
+
+/// Moves a finished file into the store (copying across file systems); returns its size.
+fn move_file(src: &Path, dst: &Path) -> Result<u64> {
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    }
+    if std::fs::rename(src, dst).is_err() {
+        std::fs::copy(src, dst)
+            .map_err(|e| Error::io(format!("copying {} to {}", src.display(), dst.display()), e))?;
+        let _ = std::fs::remove_file(src);
+    }
+    std::fs::metadata(dst)
+        .map(|m| m.len())
+        .map_err(|e| Error::io(format!("reading {}", dst.display()), e))
+}
+
+/// A MIME type from a file name's extension.
+pub(crate) fn mime_for(name: &str) -> &'static str {
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "jpg" | "jpeg" | "jpe" => "image/jpeg",
+        "png" => "image/png",
+        "bmp" | "dib" => "image/bmp",
+        "webp" => "image/webp",
+        "jp2" => "image/jp2",
+        "gif" => "image/gif",
+        "tif" | "tiff" => "image/tiff",
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "avi" => "video/x-msvideo",
+        "mkv" => "video/x-matroska",
+        "webm" => "video/webm",
+        "json" => "application/json",
+        "jsonl" => "application/jsonl",
+        "csv" => "text/csv",
+        "tar" => "application/x-tar",
+        "gz" => "application/gzip",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Whether `header` (the first bytes of a file) starts like an image.
+pub(crate) fn looks_like_image(header: &[u8]) -> bool {
+    imagesize::image_type(header).is_ok()
 }

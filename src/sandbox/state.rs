@@ -30,25 +30,35 @@ pub struct State {
     data_dir: PathBuf,
     base_url: String,
     inner: Mutex<Inner>,
+    pub(crate) faults: super::staging::faults::Injector,
+    /// Serialises saves, so concurrent handlers never race on the temp file.
+    save_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State").field("data_dir", &self.data_dir).finish_non_exhaustive()
+        f.debug_struct("State")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
 impl State {
     pub(crate) fn open(config: &SandboxConfig, data_dir: &Path, base_url: &str) -> Result<State> {
         let path = data_dir.join("state.json");
-        let inner = match std::fs::read(&path) {
+        let mut inner: Inner = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Config(format!("cannot read sandbox state {}: {e}", path.display()))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Inner::default(),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
+        if inner.staging.secret == 0 {
+            inner.staging.secret = crate::api::retry::seed() | 1;
+        }
         Ok(State {
+            faults: super::staging::faults::Injector::new(&config.faults),
+            save_lock: Mutex::new(()),
             config: config.clone(),
             data_dir: data_dir.to_path_buf(),
             base_url: base_url.to_string(),
@@ -84,18 +94,26 @@ impl State {
 
     /// Writes `state.json` atomically.
     pub(crate) fn save(&self) -> Result<()> {
+        let _saving = self.save_lock.lock().unwrap_or_else(|p| p.into_inner());
         let bytes = {
             let inner = self.lock();
             serde_json::to_vec(&*inner).map_err(|e| Error::Config(e.to_string()))?
         };
         let path = self.data_dir.join("state.json");
-        let tmp = self.data_dir.join(format!("state.json.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))
+        let tmp = self
+            .data_dir
+            .join(format!("state.json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes)
+            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))
     }
 
     /// Starts the background threads (shard indexing, jobs, webhooks).
-    pub(crate) fn start_background(self: &Arc<Self>, stopping: Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
+    pub(crate) fn start_background(
+        self: &Arc<Self>,
+        stopping: Arc<AtomicBool>,
+    ) -> Result<Vec<JoinHandle<()>>> {
         let mut threads = self.start_staging_background(stopping.clone())?;
         threads.extend(self.start_jobs_background(stopping)?);
         Ok(threads)

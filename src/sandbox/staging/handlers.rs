@@ -1,0 +1,597 @@
+//! The data-staging API endpoints (D1–D11 of the notes), answering with the model types.
+
+use std::io::Read;
+
+use super::super::http::{Head, Reply};
+use super::super::State;
+use super::store::{
+    check_batch_id, check_file_name, file_key, layout, Batch, FileRec, Ingest, Shard,
+};
+use super::store::{ShardSource, ShardState, Upload, UploadKind};
+use crate::model::*;
+
+/// The largest JSON body accepted (references ingests).
+const MAX_JSON_BODY: u64 = 64 << 20;
+
+pub(super) fn route(
+    state: &State,
+    head: &Head,
+    rest: &[&str],
+    req: &mut tiny_http::Request,
+) -> Reply {
+    let m = head.method.as_str();
+    let batch = match rest {
+        ["batches"] if m == "GET" => return list_batches(state, head),
+        ["batches", id, ..] => *id,
+        _ => {
+            return Reply::error(
+                404,
+                format!("no data-staging route for {m} /{}", rest.join("/")),
+            )
+        }
+    };
+    if let Err(e) = check_batch_id(batch) {
+        return Reply::error(400, e);
+    }
+    let result = match (m, &rest[2..]) {
+        ("GET", []) => with_batch(state, batch, |b| {
+            Reply::json(
+                200,
+                &BatchResponse {
+                    status: Some("ok".into()),
+                    batch: b.metadata(),
+                },
+            )
+        }),
+        ("GET", ["count"]) => count(state, head, batch),
+        ("GET", ["parts"]) => with_batch(state, batch, |b| {
+            let parts = Some(b.parts.clone());
+            Reply::json(
+                200,
+                &ListPartsResponse {
+                    status: Some("ok".into()),
+                    batch_parts: parts.clone(),
+                    parts,
+                },
+            )
+        }),
+        ("GET", ["list"]) => list_files(state, head, batch),
+        ("GET", ["shards"]) => list_shards(state, head, batch),
+        ("POST", ["upload", "image"]) => upload_image(state, head, batch, req),
+        ("POST", ["upload", "video"]) => request_video(state, head, batch),
+        ("POST", ["bulk-upload", "image-files"]) => request_shard(state, head, batch),
+        ("POST", ["bulk-upload", "image-references"]) => {
+            references(state, head, batch, req, BatchContentType::Images)
+        }
+        ("POST", ["bulk-upload", "video-references"]) => {
+            references(state, head, batch, req, BatchContentType::Videos)
+        }
+        _ => Err(Reply::error(
+            404,
+            format!("no data-staging route for {m} /{}", rest.join("/")),
+        )),
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+type Handled = Result<Reply, Reply>;
+
+fn with_batch(state: &State, id: &str, f: impl FnOnce(&Batch) -> Reply) -> Handled {
+    let inner = state.lock();
+    match inner.staging.batches.get(id) {
+        Some(b) => Ok(f(b)),
+        None => Err(not_found(id)),
+    }
+}
+
+fn not_found(id: &str) -> Reply {
+    Reply::error(404, format!("batch {id:?} not found"))
+}
+
+/// `(offset, page size)` from `nextPageToken` and `pageSize`.
+fn paging(head: &Head, default: usize) -> Result<(usize, usize), Reply> {
+    let size = match head.query("pageSize") {
+        None => default,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(Reply::error(
+                    400,
+                    format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
+                ))
+            }
+        },
+    };
+    let offset = match head.query("nextPageToken") {
+        None | Some("") => 0,
+        Some(t) => t
+            .strip_prefix("p")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| {
+                Reply::error(
+                    400,
+                    format!("nextPageToken {t:?} is not a token this service issued"),
+                )
+            })?,
+    };
+    Ok((offset, size))
+}
+
+/// The page's items and the token of the next page (`None` on the last page).
+fn page<T>(items: impl Iterator<Item = T>, offset: usize, size: usize) -> (Vec<T>, Option<String>) {
+    let mut v: Vec<T> = items.skip(offset).take(size + 1).collect();
+    let more = v.len() > size;
+    v.truncate(size);
+    (v, more.then(|| format!("p{}", offset + size)))
+}
+
+fn list_batches(state: &State, head: &Head) -> Reply {
+    let (offset, size) = match paging(head, 50) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let inner = state.lock();
+    let (batches, next) = page(
+        inner.staging.batches.values().map(Batch::metadata),
+        offset,
+        size,
+    );
+    Reply::json(
+        200,
+        &ListBatchesResponse {
+            status: Some("ok".into()),
+            batches,
+            next_page_token: next,
+        },
+    )
+}
+
+fn count(state: &State, head: &Head, batch: &str) -> Handled {
+    let part = head.query("partName");
+    with_batch(state, batch, |b| {
+        let count = b.files_in(part).count() as u64;
+        Reply::json(
+            200,
+            &CountResponse {
+                status: Some("ok".into()),
+                count,
+            },
+        )
+    })
+}
+
+fn list_files(state: &State, head: &Head, batch: &str) -> Handled {
+    let (offset, size) = paging(head, 100)?;
+    let part = head.query("partName");
+    let (recs, next) = {
+        let inner = state.lock();
+        let b = inner
+            .staging
+            .batches
+            .get(batch)
+            .ok_or_else(|| not_found(batch))?;
+        let (recs, next) = page(b.files_in(part).cloned(), offset, size);
+        let types: Vec<String> = recs
+            .iter()
+            .map(|f| match &f.part {
+                Some(p) => b
+                    .parts
+                    .iter()
+                    .find(|x| &x.part_name == p)
+                    .map(|x| x.content_type.clone())
+                    .unwrap_or_else(|| super::mime_for(&f.name).into()),
+                None => super::mime_for(&f.name).into(),
+            })
+            .collect();
+        (recs.into_iter().zip(types).collect::<Vec<_>>(), next)
+    };
+    let files_metadata = recs
+        .into_iter()
+        .map(|(f, content_type)| FileMetadata {
+            download_url: state.download_url(batch, &f),
+            file_name: f.name,
+            content_type,
+            part_name: f.part,
+            shard_id: f.shard_id,
+            nested_content_type: None,
+        })
+        .collect();
+    Ok(Reply::json(
+        200,
+        &ListFilesResponse {
+            status: Some("ok".into()),
+            files_metadata,
+            next_page_token: next,
+        },
+    ))
+}
+
+fn list_shards(state: &State, head: &Head, batch: &str) -> Handled {
+    let (offset, size) = paging(head, 50)?;
+    let inner = state.lock();
+    let b = inner
+        .staging
+        .batches
+        .get(batch)
+        .ok_or_else(|| not_found(batch))?;
+    let (shards, next) = page(b.shards.iter().map(shard_details), offset, size);
+    Ok(Reply::json(
+        200,
+        &ListShardsResponse {
+            status: Some("ok".into()),
+            shards,
+            next_page_token: next,
+        },
+    ))
+}
+
+fn shard_details(s: &Shard) -> ShardDetails {
+    ShardDetails {
+        shard_id: s.id.clone(),
+        status_name: s.status_name.clone(),
+        status_type: s.status_type.clone(),
+        event_timestamp: s.event,
+        shard_objects_count: s.objects,
+        status_metadata: s.metadata.clone(),
+    }
+}
+
+fn required<'a>(head: &'a Head, name: &str) -> Result<&'a str, Reply> {
+    match head.query(name) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(Reply::error(
+            400,
+            format!("query parameter {name} is required"),
+        )),
+    }
+}
+
+/// Refuses to mix single uploads (`simple-batch`) with bulk ones (`sharded-batch`).
+fn check_kind(b: Option<&Batch>, want: &BatchType, what: &str) -> Result<(), Reply> {
+    match b {
+        Some(b) if &b.batch_type != want => Err(Reply::error(
+            409,
+            format!(
+                "batch {:?} is a {}; {what} needs a {} (single-image and bulk uploads cannot be combined in one batch)",
+                b.id, b.batch_type, want
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn upload_image(state: &State, head: &Head, batch: &str, req: &mut tiny_http::Request) -> Handled {
+    let file_name = required(head, "fileName")?;
+    check_file_name("fileName", file_name).map_err(|e| Reply::error(400, e))?;
+    let display = head.query("displayName").unwrap_or(batch).to_string();
+    check_kind(
+        state.lock().staging.batches.get(batch),
+        &BatchType::Simple,
+        "a single-image upload",
+    )?;
+    let ct = head.header("content-type").unwrap_or("");
+    let boundary = super::multipart::boundary(ct).ok_or_else(|| {
+        Reply::error(
+            400,
+            format!("Content-Type must be multipart/form-data with a boundary, got {ct:?}"),
+        )
+    })?;
+    let limit = state.config().max_image_size + 64 * 1024;
+    if head.content_length.is_some_and(|n| n > limit) {
+        return Err(Reply::error(
+            413,
+            format!(
+                "image upload exceeds the {} byte limit",
+                state.config().max_image_size
+            ),
+        ));
+    }
+    let mut body = Vec::new();
+    req.as_reader()
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Reply::error(400, format!("reading the body failed: {e}")))?;
+    if head.content_length.is_some_and(|n| n != body.len() as u64) {
+        return Err(Reply::error(
+            400,
+            "request body shorter than its Content-Length",
+        ));
+    }
+    let bytes = super::multipart::single_file(&body, &boundary, file_name)
+        .map_err(|e| Reply::error(400, e))?;
+    if bytes.len() as u64 > state.config().max_image_size {
+        return Err(Reply::error(
+            413,
+            format!(
+                "image exceeds the {} byte limit",
+                state.config().max_image_size
+            ),
+        ));
+    }
+    if !super::looks_like_image(&bytes[..bytes.len().min(64)]) {
+        return Err(Reply::error(
+            400,
+            format!("file {file_name:?} is not a recognised image"),
+        ));
+    }
+    let rel = layout::file(batch, file_name);
+    let dst = state.data_dir().join(&rel);
+    let tmp = state
+        .data_dir()
+        .join(layout::tmp(&format!("img-{:x}", crate::api::retry::seed())));
+    let written = tmp
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|_| std::fs::write(&tmp, bytes))
+        .and_then(|_| dst.parent().map_or(Ok(()), std::fs::create_dir_all))
+        .and_then(|_| std::fs::rename(&tmp, &dst));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Reply::error(500, format!("storing the image failed: {e}")));
+    }
+    {
+        let mut inner = state.lock();
+        check_kind(
+            inner.staging.batches.get(batch),
+            &BatchType::Simple,
+            "a single-image upload",
+        )?;
+        let b = inner.staging.batch_or_create(
+            batch,
+            &display,
+            BatchType::Simple,
+            BatchContentType::Images,
+        );
+        b.add_content(BatchContentType::Images);
+        let f = FileRec {
+            name: file_name.into(),
+            part: None,
+            size: bytes.len() as u64,
+            shard_id: None,
+            path: rel,
+            offset: 0,
+        };
+        b.files.insert(file_key(None, file_name), f);
+    }
+    save(state)?;
+    Ok(Reply::json(
+        200,
+        &StatusResponse {
+            status: Some("ok".into()),
+        },
+    ))
+}
+
+fn save(state: &State) -> Result<(), Reply> {
+    state
+        .save()
+        .map_err(|e| Reply::error(500, format!("saving state failed: {e}")))
+}
+
+fn request_video(state: &State, head: &Head, batch: &str) -> Handled {
+    let file_name = required(head, "fileName")?;
+    check_file_name("fileName", file_name).map_err(|e| Reply::error(400, e))?;
+    let display = head.query("displayName").unwrap_or(batch);
+    let id = {
+        let mut inner = state.lock();
+        check_kind(
+            inner.staging.batches.get(batch),
+            &BatchType::Simple,
+            "a video upload",
+        )?;
+        let b = inner.staging.batch_or_create(
+            batch,
+            display,
+            BatchType::Simple,
+            BatchContentType::Videos,
+        );
+        b.add_content(BatchContentType::Videos);
+        let id = inner.staging.new_id();
+        let upload = Upload {
+            batch_id: batch.into(),
+            kind: UploadKind::Video,
+            target: file_name.into(),
+            max_size: state.config().max_video_size,
+            done: false,
+        };
+        inner.staging.uploads.insert(id.clone(), upload);
+        id
+    };
+    save(state)?;
+    let (url, headers) = state.upload_url(&id);
+    let details = SignedUrlDetails {
+        upload_url: url,
+        method: Some("PUT".into()),
+        extension_headers: headers,
+        shard_id: None,
+        max_number_of_images: None,
+        max_shard_size: None,
+        max_file_size: Some(state.config().max_video_size),
+    };
+    Ok(Reply::json(
+        200,
+        &SignedUrlResponse {
+            status: Some("ok".into()),
+            signed_url_details: details,
+        },
+    ))
+}
+
+fn request_shard(state: &State, head: &Head, batch: &str) -> Handled {
+    let display = head.query("displayName").unwrap_or(batch);
+    let cfg = state.config();
+    let id = {
+        let mut inner = state.lock();
+        check_kind(
+            inner.staging.batches.get(batch),
+            &BatchType::Sharded,
+            "a bulk upload",
+        )?;
+        inner
+            .staging
+            .batch_or_create(batch, display, BatchType::Sharded, BatchContentType::Images);
+        let id = inner.staging.new_id();
+        let upload = Upload {
+            batch_id: batch.into(),
+            kind: UploadKind::Shard,
+            target: id.clone(),
+            max_size: cfg.max_shard_size,
+            done: false,
+        };
+        inner.staging.uploads.insert(id.clone(), upload);
+        id
+    };
+    save(state)?;
+    let (url, headers) = state.upload_url(&id);
+    let details = SignedUrlDetails {
+        upload_url: url,
+        method: Some("PUT".into()),
+        extension_headers: headers,
+        shard_id: Some(id),
+        max_number_of_images: Some(cfg.max_images_per_shard),
+        max_shard_size: Some(cfg.max_shard_size),
+        max_file_size: Some(cfg.max_image_size),
+    };
+    Ok(Reply::json(
+        200,
+        &SignedUrlResponse {
+            status: Some("ok".into()),
+            signed_url_details: details,
+        },
+    ))
+}
+
+fn references(
+    state: &State,
+    head: &Head,
+    batch: &str,
+    req: &mut tiny_http::Request,
+    kind: BatchContentType,
+) -> Handled {
+    let display = head.query("displayName").unwrap_or(batch).to_string();
+    let mut body = Vec::new();
+    req.as_reader()
+        .take(MAX_JSON_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Reply::error(400, format!("reading the body failed: {e}")))?;
+    if body.len() as u64 > MAX_JSON_BODY {
+        return Err(Reply::error(
+            413,
+            format!("JSON body exceeds {MAX_JSON_BODY} bytes"),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let ingest: ReferencesIngest = serde_path_to_error::deserialize(de).map_err(|e| {
+        Reply::error(
+            400,
+            format!("invalid JSON body at `{}`: {}", e.path(), e.inner()),
+        )
+    })?;
+    let (names, list_url) =
+        validate_references(&ingest, &kind).map_err(|e| Reply::error(400, e))?;
+    let mut inner = state.lock();
+    check_kind(
+        inner.staging.batches.get(batch),
+        &BatchType::Sharded,
+        "a references ingest",
+    )?;
+    if let Some(prev) = ingest
+        .ingest_id
+        .as_ref()
+        .and_then(|i| inner.staging.ingests.get(&format!("{batch}/{i}")))
+    {
+        let r = ReferencesIngestResponse {
+            ingest_id: prev.ingest_id.clone(),
+            shard_ids: Some(prev.shard_ids.clone()),
+            duplicated: Some(true),
+        };
+        return Ok(Reply::json(200, &r));
+    }
+    let ingest_id = match &ingest.ingest_id {
+        Some(i) => i.clone(),
+        None => inner.staging.new_id(),
+    };
+    let shard_id = inner.staging.new_id();
+    let cats = ingest.notification_categories.clone().unwrap_or_default();
+    let source = ShardSource::References {
+        names,
+        list_url,
+        ingest_id: ingest_id.clone(),
+        notifications_url: ingest.notifications_url.clone(),
+        files_status: cats.contains(&NotificationCategory::FilesStatus),
+        ingest_status: cats.is_empty() || cats.contains(&NotificationCategory::IngestStatus),
+    };
+    let b = inner
+        .staging
+        .batch_or_create(batch, &display, BatchType::Sharded, kind.clone());
+    b.add_content(kind);
+    b.shards.push(Shard {
+        id: shard_id.clone(),
+        state: ShardState::Indexing,
+        status_name: "references-ingest-in-progress".into(),
+        status_type: "info".into(),
+        event: Timestamp::now(),
+        objects: 0,
+        metadata: None,
+        source,
+        ready_at_ms: super::signed::now_ms() + state.config().indexing_delay.as_millis() as u64,
+    });
+    let rec = Ingest {
+        ingest_id: ingest_id.clone(),
+        shard_ids: vec![shard_id.clone()],
+    };
+    inner
+        .staging
+        .ingests
+        .insert(format!("{batch}/{ingest_id}"), rec);
+    drop(inner);
+    save(state)?;
+    let r = ReferencesIngestResponse {
+        ingest_id,
+        shard_ids: Some(vec![shard_id]),
+        duplicated: Some(false),
+    };
+    Ok(Reply::json(200, &r))
+}
+
+/// The reference names (or the list's URL) of a valid ingest body.
+fn validate_references(
+    b: &ReferencesIngest,
+    kind: &BatchContentType,
+) -> Result<(Vec<String>, Option<String>), String> {
+    let noun = if kind == &BatchContentType::Videos {
+        "video"
+    } else {
+        "image"
+    };
+    match (&b.image_references, &b.image_references_url) {
+        (Some(_), Some(_)) | (None, None) => Err(format!(
+            "set exactly one of {noun}References and {noun}ReferencesURL"
+        )),
+        (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok((Vec::new(), Some(url.clone())))
+        }
+        (None, Some(url)) => Err(format!(
+            "{noun}ReferencesURL must be an http(s) URL, got {url:?}"
+        )),
+        (Some(list), None) => {
+            if list.is_empty() {
+                return Err(format!("{noun}References is empty"));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for (i, r) in list.iter().enumerate() {
+                check_file_name(&format!("{noun}References[{i}].name"), &r.name)?;
+                if !seen.insert(r.name.as_str()) {
+                    return Err(format!(
+                        "{noun}References[{i}].name {:?} repeats; names must be unique",
+                        r.name
+                    ));
+                }
+                if !(r.url.starts_with("https://") || r.url.starts_with("http://")) {
+                    return Err(format!("{noun}References[{i}].url must be an http(s) URL"));
+                }
+            }
+            Ok((list.iter().map(|r| r.name.clone()).collect(), None))
+        }
+    }
+}

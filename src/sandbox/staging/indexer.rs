@@ -1,0 +1,278 @@
+//! Background indexing of uploaded shards.
+//!
+//! Only tar headers are read (plus the first bytes of each member, to check it is an
+//! image): the tar stays stored as uploaded and each image is recorded as an offset into
+//! it. Shards still indexing when the sandbox stopped are picked up again on start.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::super::State;
+use super::signed::now_ms;
+use super::store::{check_file_name, file_key, FileRec, ShardSource, ShardState};
+use crate::error::{Error, Result};
+use crate::model::{
+    ErrorDetails, FailedFile, IngestEvent, IngestNotification, Timestamp, WebhookPayload,
+};
+
+const POLL: Duration = Duration::from_millis(20);
+const NOTIFICATION_CONFIG: &str = "notification_config.json";
+
+pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
+    let st = state.clone();
+    let t = std::thread::Builder::new()
+        .name("sandbox-indexer".into())
+        .spawn(move || {
+            while !stopping.load(Ordering::SeqCst) {
+                let due = due_shards(&st);
+                if due.is_empty() {
+                    std::thread::sleep(POLL);
+                }
+                for (batch, shard, source) in due {
+                    if stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let outcome = match &source {
+                        ShardSource::Tar { path } => index_tar(&st, &shard, path),
+                        ShardSource::References {
+                            names, list_url, ..
+                        } => unreachable_refs(names, list_url.as_deref()),
+                    };
+                    finish(&st, &batch, &shard, &source, outcome);
+                }
+            }
+        })
+        .map_err(|e| Error::io("starting the shard indexer", e))?;
+    Ok(vec![t])
+}
+
+fn due_shards(state: &State) -> Vec<(String, String, ShardSource)> {
+    let now = now_ms();
+    let inner = state.lock();
+    inner
+        .staging
+        .batches
+        .values()
+        .flat_map(|b| {
+            b.shards
+                .iter()
+                .filter(|s| s.state == ShardState::Indexing && s.ready_at_ms <= now)
+                .map(|s| (b.id.clone(), s.id.clone(), s.source.clone()))
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Outcome {
+    files: Vec<FileRec>,
+    failed: Vec<FailedFile>,
+    /// `(ingestId, notificationsURL)` from `notification_config.json`.
+    notify: Option<(String, String)>,
+    /// The whole shard failed.
+    error: Option<String>,
+}
+
+fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
+    FailedFile {
+        failure_type: kind.into(),
+        file_name: name.into(),
+        reason: reason.into(),
+    }
+}
+
+fn index_tar(state: &State, shard: &str, rel: &str) -> Outcome {
+    let mut out = Outcome::default();
+    let path = state.data_dir().join(rel);
+    let cfg = state.config();
+    let result = (|| -> std::io::Result<()> {
+        let mut archive = tar::Archive::new(std::fs::File::open(&path)?);
+        for entry in archive.entries_with_seek()? {
+            let mut e = entry?;
+            if !e.header().entry_type().is_file() {
+                continue;
+            }
+            let full = e
+                .path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = full.rsplit('/').next().unwrap_or("").to_string();
+            let (size, offset) = (e.size(), e.raw_file_position());
+            if name == NOTIFICATION_CONFIG {
+                let mut buf = Vec::new();
+                e.by_ref().take(64 * 1024).read_to_end(&mut buf)?;
+                out.notify = parse_notification_config(&buf);
+                continue;
+            }
+            if let Err(reason) = check_file_name("member name", &name) {
+                out.failed.push(failed("invalid-file-name", &full, reason));
+                continue;
+            }
+            if size > cfg.max_image_size {
+                let reason = format!(
+                    "{size} bytes is over the {} byte limit for one image",
+                    cfg.max_image_size
+                );
+                out.failed
+                    .push(failed("file-size-limit-exceeded", &name, reason));
+                continue;
+            }
+            let mut head = Vec::with_capacity(64);
+            e.by_ref().take(64).read_to_end(&mut head)?;
+            if !super::looks_like_image(&head) {
+                out.failed.push(failed(
+                    "unsupported-file-type",
+                    &name,
+                    "not a recognised image format",
+                ));
+                continue;
+            }
+            out.files.push(FileRec {
+                name,
+                part: None,
+                size,
+                shard_id: Some(shard.to_string()),
+                path: rel.to_string(),
+                offset,
+            });
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        out.error = Some(format!("the shard is not a readable tar archive: {e}"));
+    } else if out.files.len() as u64 > cfg.max_images_per_shard {
+        out.error = Some(format!(
+            "the shard holds {} images, more than maxNumberOfImages ({})",
+            out.files.len(),
+            cfg.max_images_per_shard
+        ));
+    } else if out.files.is_empty() && out.failed.is_empty() {
+        out.error = Some("the shard holds no files".into());
+    } else if out.files.is_empty() {
+        out.error = Some("no file of the shard could be ingested".into());
+    }
+    out
+}
+
+fn parse_notification_config(bytes: &[u8]) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let ingest = v.get("ingestId")?.as_str()?.to_string();
+    let url = v.get("notificationsURL")?.as_str()?.to_string();
+    Some((ingest, url))
+}
+
+/// The sandbox has no network, so references always fail, with a clear reason.
+fn unreachable_refs(names: &[String], list_url: Option<&str>) -> Outcome {
+    const WHY: &str = "the sandbox has no network access, so references cannot be fetched";
+    let mut out = Outcome {
+        failed: names
+            .iter()
+            .map(|n| failed("file-download-failed", n, WHY))
+            .collect(),
+        error: Some(WHY.to_string()),
+        ..Outcome::default()
+    };
+    if let Some(url) = list_url {
+        out.error = Some(format!(
+            "{WHY} (references list {})",
+            crate::redact::redact_url(url)
+        ));
+    }
+    out
+}
+
+fn finish(state: &State, batch: &str, shard_id: &str, source: &ShardSource, out: Outcome) {
+    let failed_json: Vec<_> = out
+        .failed
+        .iter()
+        .map(|f| json!({ "fileName": f.file_name, "type": f.failure_type, "reason": f.reason }))
+        .collect();
+    let ingested: Vec<String> = out.files.iter().map(|f| f.name.clone()).collect();
+    {
+        let mut inner = state.lock();
+        let Some(b) = inner.staging.batches.get_mut(batch) else {
+            return;
+        };
+        let Some(idx) = b.shards.iter().position(|s| s.id == shard_id) else {
+            return;
+        };
+        let ok = out.error.is_none();
+        if ok {
+            for f in out.files {
+                b.files.insert(file_key(None, &f.name), f);
+            }
+        }
+        let s = &mut b.shards[idx];
+        s.event = Timestamp::now();
+        s.objects = if ok { ingested.len() as u64 } else { 0 };
+        s.state = if ok {
+            ShardState::Done
+        } else {
+            ShardState::Failed
+        };
+        s.status_type = if ok { "success" } else { "error" }.into();
+        s.status_name = if ok {
+            "shard-ingested"
+        } else {
+            "shard-ingest-failed"
+        }
+        .into();
+        let mut meta = json!({ "ingestedFiles": s.objects, "failedFiles": failed_json });
+        if let Some(reason) = &out.error {
+            meta["reason"] = json!(reason);
+        }
+        s.metadata = Some(meta);
+    }
+    let _ = state.save();
+
+    // Webhooks: tar shards carry their settings in notification_config.json.
+    let (ingest_id, url, files_status, ingest_status) = match (source, out.notify) {
+        (ShardSource::Tar { .. }, Some((i, u))) => (i, u, true, true),
+        (
+            ShardSource::References {
+                ingest_id,
+                notifications_url: Some(u),
+                files_status,
+                ingest_status,
+                ..
+            },
+            _,
+        ) => (ingest_id.clone(), u.clone(), *files_status, *ingest_status),
+        _ => return,
+    };
+    let success = out.error.is_none();
+    let note = |shard: Option<&str>, notification| {
+        WebhookPayload::Ingest(IngestNotification {
+            event_id: format!("{:016x}", crate::api::retry::seed()),
+            ingest_id: ingest_id.clone(),
+            batch_id: batch.to_string(),
+            shard_id: shard.map(str::to_string),
+            notification,
+            delivery_attempt: 1,
+        })
+    };
+    if files_status {
+        let event = IngestEvent::FilesStatus {
+            success: success && out.failed.is_empty(),
+            ingested_files: if success { ingested } else { Vec::new() },
+            failed_files: out.failed,
+            content_truncated: false,
+        };
+        state.enqueue_webhook(&url, &note(Some(shard_id), event));
+    }
+    if ingest_status {
+        let error_details = out.error.map(|reason| ErrorDetails {
+            error_type: "ingest-failed".into(),
+            reason,
+        });
+        let event = IngestEvent::Status {
+            success,
+            error_details,
+        };
+        state.enqueue_webhook(&url, &note(None, event));
+    }
+}

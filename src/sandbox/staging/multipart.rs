@@ -1,0 +1,132 @@
+//! A minimal multipart/form-data parser for single-image uploads.
+
+/// The boundary of a `multipart/form-data` Content-Type.
+pub(super) fn boundary(content_type: &str) -> Option<String> {
+    let mut parts = content_type.split(';');
+    if !parts
+        .next()?
+        .trim()
+        .eq_ignore_ascii_case("multipart/form-data")
+    {
+        return None;
+    }
+    parts.find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
+            .filter(|b| !b.is_empty())
+    })
+}
+
+/// The bytes of the one file part: a part named `file`, named after the file, or the
+/// only part with a `filename`. Several candidates, or none, are an error.
+pub(super) fn single_file<'a>(
+    body: &'a [u8],
+    boundary: &str,
+    file_name: &str,
+) -> Result<&'a [u8], String> {
+    let delim = format!("--{boundary}");
+    let parts = split(body, delim.as_bytes());
+    if parts.is_empty() {
+        return Err("multipart body has no parts (wrong boundary?)".into());
+    }
+    let mut found = Vec::new();
+    for raw in parts {
+        let Some(end) = find(raw, b"\r\n\r\n") else {
+            return Err("multipart part without a header/body separator".into());
+        };
+        let headers = String::from_utf8_lossy(&raw[..end]);
+        let data = &raw[end + 4..];
+        let disposition = headers
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .unwrap_or("");
+        let name = param(disposition, "name");
+        let filename = param(disposition, "filename");
+        let wanted = name.as_deref() == Some("file")
+            || name.as_deref() == Some(file_name)
+            || filename.is_some();
+        if wanted {
+            found.push(data);
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one),
+        [] => Err(
+            "multipart body has no file part (expected a part named `file` or after the file)"
+                .into(),
+        ),
+        _ => Err(format!(
+            "multipart body has {} file parts; send exactly one",
+            found.len()
+        )),
+    }
+}
+
+/// The parts between boundaries, without the CRLF that precedes each boundary.
+fn split<'a>(body: &'a [u8], delim: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let Some(mut pos) = find(body, delim) else {
+        return out;
+    };
+    loop {
+        let start = pos + delim.len();
+        if body[start..].starts_with(b"--") {
+            break;
+        }
+        let start = start
+            + if body[start..].starts_with(b"\r\n") {
+                2
+            } else {
+                0
+            };
+        let Some(next) = find(&body[start..], delim) else {
+            break;
+        };
+        let mut end = start + next;
+        if body[..end].ends_with(b"\r\n") {
+            end -= 2;
+        }
+        out.push(&body[start..end.max(start)]);
+        pos = start + next;
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A `key="value"` (or `key=value`) parameter of a header line.
+fn param(line: &str, key: &str) -> Option<String> {
+    line.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_file_part_by_any_name() {
+        let b = "--xx\r\nContent-Disposition: form-data; name=\"a.jpg\"; filename=\"a.jpg\"\r\n\r\nDATA\r\n--xx--\r\n";
+        assert_eq!(single_file(b.as_bytes(), "xx", "a.jpg").unwrap(), b"DATA");
+        let b = "--xx\r\nContent-Disposition: form-data; name=\"file\"\r\nContent-Type: image/png\r\n\r\nD\r\n--x\r\n--xx--";
+        assert_eq!(
+            single_file(b.as_bytes(), "xx", "b.png").unwrap(),
+            b"D\r\n--x"
+        );
+        assert!(single_file(b"garbage", "xx", "a").is_err());
+        assert_eq!(
+            boundary("multipart/form-data; boundary=\"q1\"").as_deref(),
+            Some("q1")
+        );
+        assert_eq!(boundary("text/plain"), None);
+    }
+}

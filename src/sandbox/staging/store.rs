@@ -1,0 +1,266 @@
+//! The staged data as persisted in `state.json`: batches, their files, shards, pending
+//! signed uploads and references ingests. Paths are relative to the data directory, so a
+//! data directory can be moved and reopened.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{BatchContentType, BatchMetadata, BatchType, PartMetadata, Timestamp};
+
+/// How long staged data lives on the service.
+pub(crate) const EXPIRY: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Batches, files and shards.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct StagingData {
+    #[serde(default)]
+    pub batches: BTreeMap<String, Batch>,
+    /// Signed uploads handed out, by upload id.
+    #[serde(default)]
+    pub uploads: BTreeMap<String, Upload>,
+    /// References ingests, by `batch/ingestId`.
+    #[serde(default)]
+    pub ingests: BTreeMap<String, Ingest>,
+    /// Signs URLs; kept so that URLs survive a restart.
+    #[serde(default)]
+    pub secret: u64,
+    #[serde(default)]
+    pub counter: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Batch {
+    pub id: String,
+    pub display_name: String,
+    pub batch_type: BatchType,
+    pub content_type: BatchContentType,
+    pub created: Timestamp,
+    pub expiry: Timestamp,
+    #[serde(default)]
+    pub parts: Vec<PartMetadata>,
+    /// By [`file_key`], so listings are sorted by part, then name.
+    #[serde(default)]
+    pub files: BTreeMap<String, FileRec>,
+    #[serde(default)]
+    pub shards: Vec<Shard>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FileRec {
+    pub name: String,
+    #[serde(default)]
+    pub part: Option<String>,
+    pub size: u64,
+    #[serde(default)]
+    pub shard_id: Option<String>,
+    /// Relative to the data directory.
+    pub path: String,
+    /// Where the bytes start in `path` (non-zero for tar members).
+    #[serde(default)]
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ShardState {
+    Indexing,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Shard {
+    pub id: String,
+    pub state: ShardState,
+    pub status_name: String,
+    pub status_type: String,
+    pub event: Timestamp,
+    pub objects: u64,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    pub source: ShardSource,
+    /// Unix milliseconds after which the indexer takes it.
+    pub ready_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ShardSource {
+    /// An uploaded tar, relative to the data directory.
+    Tar { path: String },
+    /// A references ingest, which the sandbox cannot fetch (it has no network).
+    References {
+        names: Vec<String>,
+        list_url: Option<String>,
+        ingest_id: String,
+        notifications_url: Option<String>,
+        files_status: bool,
+        ingest_status: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum UploadKind {
+    Shard,
+    Video,
+}
+
+/// A signed upload URL handed out and not yet used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Upload {
+    pub batch_id: String,
+    pub kind: UploadKind,
+    /// The shard id, or the video's file name.
+    pub target: String,
+    pub max_size: u64,
+    #[serde(default)]
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Ingest {
+    pub ingest_id: String,
+    pub shard_ids: Vec<String>,
+}
+
+/// The sort key of a file in its batch.
+pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
+    format!("{}/{name}", part.unwrap_or(""))
+}
+
+impl StagingData {
+    /// A fresh uuid-shaped id.
+    pub fn new_id(&mut self) -> String {
+        if self.secret == 0 {
+            self.secret = crate::api::retry::seed() | 1;
+        }
+        self.counter += 1;
+        let a = crate::api::retry::xorshift(
+            self.secret ^ self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let b = crate::api::retry::xorshift(a ^ self.counter);
+        let hex = format!("{a:016x}{b:016x}");
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[13..16],
+            &hex[17..20],
+            &hex[20..32]
+        )
+    }
+
+    /// Gets a batch, creating it with these properties when it is new.
+    pub fn batch_or_create(
+        &mut self,
+        id: &str,
+        display_name: &str,
+        batch_type: BatchType,
+        content_type: BatchContentType,
+    ) -> &mut Batch {
+        self.batches.entry(id.to_string()).or_insert_with(|| {
+            let now = Timestamp::now();
+            Batch {
+                id: id.to_string(),
+                display_name: display_name.to_string(),
+                batch_type,
+                content_type,
+                created: now,
+                expiry: now.plus(EXPIRY),
+                parts: Vec::new(),
+                files: BTreeMap::new(),
+                shards: Vec::new(),
+            }
+        })
+    }
+}
+
+impl Batch {
+    pub fn metadata(&self) -> BatchMetadata {
+        BatchMetadata {
+            display_name: self.display_name.clone(),
+            batch_id: self.id.clone(),
+            batch_type: self.batch_type.clone(),
+            batch_content_type: self.content_type.clone(),
+            created_date: self.created,
+            expiry_date: self.expiry,
+        }
+    }
+
+    /// Notes that the batch also holds `kind`, making it `mixed` when it differs.
+    pub fn add_content(&mut self, kind: BatchContentType) {
+        if self.files.is_empty() && self.shards.is_empty() {
+            self.content_type = kind;
+        } else if self.content_type != kind {
+            self.content_type = BatchContentType::Mixed;
+        }
+    }
+
+    pub fn files_in<'a>(&'a self, part: Option<&'a str>) -> impl Iterator<Item = &'a FileRec> + 'a {
+        self.files
+            .values()
+            .filter(move |f| part.is_none() || f.part.as_deref() == part)
+    }
+}
+
+impl FileRec {
+    pub fn abs_path(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(&self.path)
+    }
+}
+
+/// The data directory's layout.
+pub(crate) mod layout {
+    /// A batch's directory, relative to the data directory.
+    pub fn batch_dir(batch: &str) -> String {
+        format!("staging/{batch}")
+    }
+
+    pub fn file(batch: &str, name: &str) -> String {
+        format!("staging/{batch}/files/{name}")
+    }
+
+    pub fn shard(batch: &str, shard: &str) -> String {
+        format!("staging/{batch}/shards/{shard}.tar")
+    }
+
+    pub fn part_file(batch: &str, part: &str, name: &str) -> String {
+        format!("staging/{batch}/parts/{part}/{name}")
+    }
+
+    /// Where uploads land before they are complete.
+    pub fn tmp(id: &str) -> String {
+        format!("staging/tmp/{id}.part")
+    }
+}
+
+/// A plain file name: no separators, no `.`/`..`, no control characters, 1 to 512 bytes.
+pub(crate) fn check_file_name(field: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 512 {
+        return Err(format!("{field} must be 1 to 512 bytes long"));
+    }
+    if name.contains(['/', '\\'])
+        || name == "."
+        || name == ".."
+        || name.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "{field} must be a plain file name without path separators or control characters, got {name:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The spec's batch id rule.
+pub(crate) fn check_batch_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("batch_id {id:?} must match ^[a-z0-9_-]{{1,64}}$"))
+    }
+}
