@@ -1,28 +1,781 @@
-//! Batch processing handlers (placeholder).
+//! Batch processing: the job records and the `/batch-processing/v1` handlers.
+//!
+//! A job is a persisted [`JobRecord`]; the engine thread (`engine.rs`) moves it through
+//! `pending` → `processing` stage → `export` stage → completed/failed, and the handlers
+//! here only read it or flip it (start, abort, restart).
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::thread::JoinHandle;
+mod engine;
+mod webhooks;
+mod workflows;
+
+use std::collections::BTreeMap;
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::http::{Head, Reply};
 use super::State;
-use crate::error::Result;
+use crate::model::{
+    JobLog, JobMetadata, JobStage, JobStartRequest, JobState, JobStatusResponse, JobType,
+    ListJobsResponse, ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity,
+    RestartOverrides, TaskStatus, Timestamp,
+};
 
-/// Jobs, stages, tasks and logs.
+pub(crate) use webhooks::PendingWebhook;
+
+/// The largest job body accepted.
+const MAX_BODY: u64 = 1 << 20;
+/// Images per task when the config says 0.
+const DEFAULT_IMAGES_PER_TASK: u64 = 100;
+/// The failure tolerance when `maxImageFailureRate` is absent: the service's documented
+/// default of 10 failed images per 256-image shard.
+pub(crate) const DEFAULT_MAX_FAILURE_RATE: f64 = 10.0 / 256.0;
+
+/// Jobs, their stages, tasks and logs, and the webhooks waiting to be delivered.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct JobsData {}
+pub(crate) struct JobsData {
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobRecord>,
+    #[serde(default)]
+    pub next_seq: u64,
+    #[serde(default)]
+    pub webhooks: Vec<PendingWebhook>,
+}
 
-impl State {
-    pub(crate) fn jobs(&self, head: &Head, _rest: &[&str], _req: &mut tiny_http::Request) -> Reply {
-        Reply::error(501, format!("{} not implemented yet", head.method))
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Phase {
+    Pending,
+    Processing,
+    Export,
+    Completed,
+    Failed,
+}
+
+impl Phase {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Completed | Phase::Failed)
+    }
+}
+
+/// What a job runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub(crate) enum JobKind {
+    Workflow(Box<JobStartRequest>),
+    Trt(TrtJob),
+}
+
+/// A `trt-compilation-v1` job body (official client).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TrtJob {
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub model_id: String,
+    pub compilation_devices: Vec<String>,
+    #[serde(
+        rename = "notificationsURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notifications_url: Option<String>,
+}
+
+/// One job, as persisted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct JobRecord {
+    pub id: String,
+    pub name: String,
+    pub seq: u64,
+    /// The normalised definition, compared for idempotent starts.
+    pub definition: Value,
+    pub kind: JobKind,
+    pub created_at: Timestamp,
+    pub last_update: Timestamp,
+    /// Bumped by every restart; engine work for an older run is discarded.
+    pub run: u32,
+    pub phase: Phase,
+    pub current_stage: Option<String>,
+    pub last_notification: Option<Value>,
+    pub restart_overrides: Vec<Value>,
+    /// The tolerance in force (the definition's, or a restart override).
+    pub max_failure_rate: Option<f64>,
+    pub timeout_seconds: Option<u64>,
+    pub started_at: Option<Timestamp>,
+    /// Work items of the current stage, and how many are done.
+    pub total: u64,
+    pub cursor: u64,
+    pub failed: u64,
+    /// Bytes of the results file that belong to processed images.
+    pub results_bytes: u64,
+    pub progress: f64,
+    pub stages: Vec<StageRecord>,
+    pub logs: Vec<JobLog>,
+}
+
+/// One stage, as persisted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StageRecord {
+    pub id: String,
+    pub name: String,
+    pub tasks: Vec<TaskRecord>,
+    pub output_batches: Vec<String>,
+    pub start: Timestamp,
+    pub notification: Value,
+    pub status_type: String,
+    pub last_event: Timestamp,
+}
+
+/// One task: a chunk `[first, first + count)` of the stage's work items.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TaskRecord {
+    pub id: String,
+    pub first: u64,
+    pub count: u64,
+    pub done: u64,
+    pub failed: u64,
+    /// `None` until the task has registered (started).
+    pub registered: Option<Timestamp>,
+    pub status_type: String,
+    pub notification: Value,
+}
+
+impl JobRecord {
+    fn state(&self) -> JobState {
+        match self.phase {
+            Phase::Pending => JobState::Pending,
+            Phase::Processing | Phase::Export => JobState::Processing,
+            Phase::Completed => JobState::Completed,
+            Phase::Failed => JobState::Failed,
+        }
     }
 
-    /// Queues a webhook POST to `url` (delivered in the background, with retries).
-    pub(crate) fn enqueue_webhook(&self, _url: &str, _payload: &crate::model::WebhookPayload) {}
+    pub fn notifications_url(&self) -> Option<&str> {
+        match &self.kind {
+            JobKind::Workflow(r) => r.notifications_url.as_deref(),
+            JobKind::Trt(t) => t.notifications_url.as_deref(),
+        }
+    }
 
-    pub(crate) fn start_jobs_background(self: &Arc<Self>, _stopping: Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
-        Ok(Vec::new())
+    pub fn metadata(&self) -> JobMetadata {
+        let planned = match self.kind {
+            JobKind::Workflow(_) => vec!["processing".to_string(), "export".to_string()],
+            JobKind::Trt(_) => vec!["compilation".to_string()],
+        };
+        JobMetadata {
+            job_id: self.id.clone(),
+            name: self.name.clone(),
+            job_definition: self.definition.clone(),
+            current_stage: self.current_stage.clone(),
+            planned_stages: Some(planned),
+            error: self.phase == Phase::Failed,
+            is_terminal: self.phase.is_terminal(),
+            last_notification: self.last_notification.clone(),
+            created_at: self.created_at,
+            last_update: self.last_update,
+            restart_parameters_override: self.restart_overrides.clone(),
+        }
+    }
+
+    pub fn log(
+        &mut self,
+        severity: LogSeverity,
+        stage: Option<&str>,
+        log_type: &str,
+        payload: Value,
+    ) {
+        self.logs.push(JobLog {
+            created_at: Timestamp::now(),
+            processing_stage_id: stage.map(str::to_string),
+            task_id: None,
+            severity,
+            reporting_module: "sandbox-engine".into(),
+            log_type: log_type.into(),
+            payload,
+        });
+    }
+
+    /// Ends the job as failed: the running stage turns `error`, a notification and an
+    /// error log say why.
+    pub fn fail(&mut self, kind: &str, message: &str) {
+        let now = Timestamp::now();
+        let note = json!({ "type": kind, "message": message });
+        let stage_id = self.current_stage.clone();
+        if let Some(stage) = self
+            .stages
+            .iter_mut()
+            .find(|s| Some(&s.id) == stage_id.as_ref())
+        {
+            stage.status_type = "error".into();
+            stage.notification = note.clone();
+            stage.last_event = now;
+            for t in stage.tasks.iter_mut().filter(|t| t.status_type == "info") {
+                t.status_type = "error".into();
+                t.notification = note.clone();
+            }
+        }
+        self.log(
+            LogSeverity::Error,
+            stage_id.as_deref(),
+            kind,
+            json!({ "message": message }),
+        );
+        self.last_notification = Some(note);
+        self.phase = Phase::Failed;
+        self.last_update = now;
+    }
+}
+
+impl StageRecord {
+    pub fn new(name: &str, total: u64, per_task: u64) -> StageRecord {
+        let now = Timestamp::now();
+        let per_task = if per_task == 0 {
+            DEFAULT_IMAGES_PER_TASK
+        } else {
+            per_task
+        };
+        let n = total.div_ceil(per_task).max(1);
+        let tasks = (0..n)
+            .map(|i| TaskRecord {
+                id: format!("{name}-task-{i:05}"),
+                first: i * per_task,
+                count: per_task.min(total.saturating_sub(i * per_task)),
+                done: 0,
+                failed: 0,
+                registered: None,
+                status_type: "info".into(),
+                notification: json!({ "type": "task-waiting", "message": "Waiting for a worker" }),
+            })
+            .collect();
+        StageRecord {
+            id: name.into(),
+            name: name.into(),
+            tasks,
+            output_batches: Vec::new(),
+            start: now,
+            notification: json!({ "type": "stage-started", "message": format!("Stage {name} started") }),
+            status_type: "info".into(),
+            last_event: now,
+        }
+    }
+
+    fn wire(&self) -> JobStage {
+        JobStage {
+            processing_stage_id: self.id.clone(),
+            processing_stage_name: self.name.clone(),
+            tasks_number: self.tasks.len().max(1) as u64,
+            output_batches: self.output_batches.clone(),
+            start_timestamp: self.start,
+            notification: self.notification.clone(),
+            status_type: self.status_type.clone(),
+            last_event_timestamp: self.last_event,
+        }
+    }
+}
+
+impl TaskRecord {
+    fn wire(&self) -> TaskStatus {
+        TaskStatus {
+            task_id: self.id.clone(),
+            notification: self.notification.clone(),
+            status_type: self.status_type.clone(),
+            event_timestamp: self.registered.unwrap_or_else(Timestamp::now),
+            progress: self.registered.map(|_| {
+                if self.count == 0 {
+                    1.0
+                } else {
+                    self.done as f64 / self.count as f64
+                }
+            }),
+        }
+    }
+}
+
+/// Parses `pageSize` and `nextPageToken` and cuts one page out of `items`.
+fn page<T: Clone>(
+    head: &Head,
+    items: &[T],
+    default: usize,
+) -> Result<(Vec<T>, Option<String>), Reply> {
+    let size = match head.query("pageSize") {
+        None => default,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(Reply::error(
+                    400,
+                    format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
+                ))
+            }
+        },
+    };
+    let start = match head.query("nextPageToken").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(t) => match t.strip_prefix("p").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if n <= items.len() => n,
+            _ => {
+                return Err(Reply::error(
+                    400,
+                    format!("nextPageToken {t:?} is not a token this service issued"),
+                ))
+            }
+        },
+    };
+    let end = (start + size).min(items.len());
+    let next = (end < items.len()).then(|| format!("p{end}"));
+    Ok((items[start..end].to_vec(), next))
+}
+
+fn not_found(id: &str) -> Reply {
+    Reply::error(404, format!("job {id:?} not found"))
+}
+
+fn read_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
+    let mut body = Vec::new();
+    match req.as_reader().take(MAX_BODY + 1).read_to_end(&mut body) {
+        Ok(_) if body.len() as u64 > MAX_BODY => {
+            Err(Reply::error(413, "request body is larger than 1 MiB"))
+        }
+        Ok(_) => Ok(body),
+        Err(e) => Err(Reply::error(
+            400,
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}
+
+/// Decodes JSON, naming the field at fault.
+fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, Reply> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            Reply::error(400, format!("invalid {what}: {inner}"))
+        } else {
+            Reply::error(400, format!("invalid {what}: field `{path}`: {inner}"))
+        }
+    })
+}
+
+impl State {
+    pub(crate) fn jobs(&self, head: &Head, rest: &[&str], req: &mut tiny_http::Request) -> Reply {
+        let m = head.method.as_str();
+        match (m, rest) {
+            ("GET", ["jobs"]) => self.list_jobs(head),
+            ("GET", ["jobs", id]) => self.get_job(id),
+            ("POST", ["jobs", id]) => self.start_job(head, id, req),
+            ("GET", ["jobs", id, "stages"]) => self.get_stages(id),
+            ("GET", ["jobs", id, "stages", stage, "tasks"]) => self.get_tasks(head, id, stage),
+            ("POST", ["jobs", id, "abort"]) => self.abort_job(id),
+            ("POST", ["jobs", id, "restart"]) => self.restart_job(head, id, req),
+            ("GET", ["jobs", id, "logs"]) => self.get_logs(head, id),
+            (_, ["jobs"] | ["jobs", _] | ["jobs", _, "stages" | "abort" | "restart" | "logs"])
+            | (_, ["jobs", _, "stages", _, "tasks"]) => {
+                Reply::error(405, format!("method {m} not allowed here"))
+            }
+            _ => Reply::error(
+                404,
+                format!(
+                    "no route for {m} /batch-processing/v1/external/…/{}",
+                    rest.join("/")
+                ),
+            ),
+        }
+    }
+
+    fn list_jobs(&self, head: &Head) -> Reply {
+        let mut all: Vec<JobMetadata> = Vec::new();
+        {
+            let inner = self.lock();
+            let mut recs: Vec<&JobRecord> = inner.jobs.jobs.values().collect();
+            recs.sort_by_key(|r| std::cmp::Reverse(r.seq));
+            all.extend(recs.into_iter().map(JobRecord::metadata));
+        }
+        match page(head, &all, 10) {
+            Ok((jobs, next)) => Reply::json(
+                200,
+                &ListJobsResponse {
+                    status: Some("ok".into()),
+                    jobs,
+                    next_page_token: next,
+                },
+            ),
+            Err(r) => r,
+        }
+    }
+
+    fn get_job(&self, id: &str) -> Reply {
+        let inner = self.lock();
+        let Some(job) = inner.jobs.jobs.get(id) else {
+            return not_found(id);
+        };
+        Reply::json(
+            200,
+            &JobStatusResponse {
+                status: Some("ok".into()),
+                job: Some(job.metadata()),
+                job_status: Some(job.state()),
+                progress: Some(job.progress.clamp(0.0, 1.0)),
+            },
+        )
+    }
+
+    fn start_job(&self, head: &Head, id: &str, req: &mut tiny_http::Request) -> Reply {
+        if let Err(e) = crate::model::JobId::new(id) {
+            return Reply::error(400, e.to_string());
+        }
+        let body = match read_body(req) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let raw: Value = match decode("job definition", &body) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let job_type = raw.get("type").and_then(Value::as_str).unwrap_or("");
+        let kind = if job_type == "trt-compilation-v1" {
+            match self.check_trt(&body) {
+                Ok(t) => JobKind::Trt(t),
+                Err(r) => return r,
+            }
+        } else {
+            match self.check_workflow_job(&body) {
+                Ok(r) => JobKind::Workflow(Box::new(r)),
+                Err(r) => return r,
+            }
+        };
+        let definition = match &kind {
+            JobKind::Workflow(r) => serde_json::to_value(r),
+            JobKind::Trt(t) => serde_json::to_value(t),
+        }
+        .unwrap_or(Value::Null);
+        let name = head
+            .query("name")
+            .filter(|n| !n.is_empty())
+            .unwrap_or(id)
+            .to_string();
+        {
+            let mut inner = self.lock();
+            if let Some(existing) = inner.jobs.jobs.get(id) {
+                return if existing.definition == definition {
+                    Reply::json(
+                        200,
+                        &json!({ "status": "ok", "jobId": id, "message": "job already exists with this definition" }),
+                    )
+                } else {
+                    Reply::error(
+                        409,
+                        format!("job {id:?} already exists with a different definition"),
+                    )
+                };
+            }
+            let (rate, timeout) = match &kind {
+                JobKind::Workflow(r) => (r.max_image_failure_rate, r.processing_timeout_seconds),
+                JobKind::Trt(_) => (None, None),
+            };
+            let now = Timestamp::now();
+            let seq = inner.jobs.next_seq;
+            inner.jobs.next_seq += 1;
+            let mut rec = JobRecord {
+                id: id.to_string(),
+                name,
+                seq,
+                definition,
+                kind,
+                created_at: now,
+                last_update: now,
+                run: 0,
+                phase: Phase::Pending,
+                current_stage: None,
+                last_notification: Some(
+                    json!({ "type": "job-accepted", "message": "Job accepted" }),
+                ),
+                restart_overrides: Vec::new(),
+                max_failure_rate: rate,
+                timeout_seconds: timeout,
+                started_at: None,
+                total: 0,
+                cursor: 0,
+                failed: 0,
+                results_bytes: 0,
+                progress: 0.0,
+                stages: Vec::new(),
+                logs: Vec::new(),
+            };
+            rec.log(
+                LogSeverity::Info,
+                None,
+                "job-accepted",
+                json!({ "message": "Job accepted" }),
+            );
+            inner.jobs.jobs.insert(id.to_string(), rec);
+        }
+        let _ = self.save();
+        Reply::json(200, &json!({ "status": "ok", "jobId": id }))
+    }
+
+    /// Decodes and validates a workflow job body; the input batch must exist.
+    fn check_workflow_job(&self, body: &[u8]) -> Result<JobStartRequest, Reply> {
+        let req: JobStartRequest = decode("job definition", body)?;
+        req.validate()
+            .map_err(|e| Reply::error(400, e.to_string()))?;
+        if !matches!(
+            req.job_type,
+            JobType::SimpleImageProcessing | JobType::SimpleVideoProcessing
+        ) {
+            return Err(Reply::error(
+                400,
+                format!(
+                    "invalid type: {:?} needs a different body",
+                    req.job_type.as_str()
+                ),
+            ));
+        }
+        let batch = &req.job_input.batch_id;
+        if self.batch_files(batch, None).is_none() {
+            return Err(Reply::error(
+                404,
+                format!("jobInput.batchId: batch {batch:?} not found"),
+            ));
+        }
+        if let Some(part) = &req.job_input.part_name {
+            if self
+                .batch_files(batch, Some(part))
+                .is_none_or(|f| f.is_empty())
+            {
+                return Err(Reply::error(
+                    404,
+                    format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
+                ));
+            }
+        }
+        Ok(req)
+    }
+
+    fn check_trt(&self, body: &[u8]) -> Result<TrtJob, Reply> {
+        let t: TrtJob = decode("job definition", body)?;
+        if t.model_id.trim().is_empty() {
+            return Err(Reply::error(400, "invalid modelId: must not be empty"));
+        }
+        if t.compilation_devices.is_empty() {
+            return Err(Reply::error(
+                400,
+                "invalid compilationDevices: must name at least one device",
+            ));
+        }
+        if let Some(url) = &t.notifications_url {
+            crate::model::jobs::check_http_url("notificationsURL", url)
+                .map_err(|e| Reply::error(400, e.to_string()))?;
+        }
+        Ok(t)
+    }
+
+    fn get_stages(&self, id: &str) -> Reply {
+        let inner = self.lock();
+        let Some(job) = inner.jobs.jobs.get(id) else {
+            return not_found(id);
+        };
+        let stages = job.stages.iter().map(StageRecord::wire).collect();
+        Reply::json(
+            200,
+            &ListStagesResponse {
+                status: Some("ok".into()),
+                stages,
+            },
+        )
+    }
+
+    fn get_tasks(&self, head: &Head, id: &str, stage: &str) -> Reply {
+        let tasks: Vec<TaskStatus> = {
+            let inner = self.lock();
+            let Some(job) = inner.jobs.jobs.get(id) else {
+                return not_found(id);
+            };
+            let Some(s) = job.stages.iter().find(|s| s.id == stage) else {
+                return Reply::error(404, format!("job {id:?} has no stage {stage:?}"));
+            };
+            s.tasks.iter().map(TaskRecord::wire).collect()
+        };
+        match page(head, &tasks, 100) {
+            Ok((tasks, next)) => Reply::json(
+                200,
+                &ListTasksResponse {
+                    status: Some("ok".into()),
+                    tasks,
+                    next_page_token: next,
+                },
+            ),
+            Err(r) => r,
+        }
+    }
+
+    fn get_logs(&self, head: &Head, id: &str) -> Reply {
+        let severity = match head.query("severity") {
+            None | Some("") => None,
+            Some(s) => match LogSeverity::parse(s) {
+                LogSeverity::Other(_) => {
+                    return Reply::error(
+                        400,
+                        format!("severity must be one of info, warning, error, got {s:?}"),
+                    )
+                }
+                known => Some(known),
+            },
+        };
+        let logs: Vec<JobLog> = {
+            let inner = self.lock();
+            let Some(job) = inner.jobs.jobs.get(id) else {
+                return not_found(id);
+            };
+            job.logs
+                .iter()
+                .filter(|l| severity.as_ref().is_none_or(|s| &l.severity == s))
+                .cloned()
+                .collect()
+        };
+        match page(head, &logs, 100) {
+            Ok((logs, next)) => Reply::json(
+                200,
+                &ListLogsResponse {
+                    status: Some("ok".into()),
+                    logs,
+                    next_page_token: next,
+                },
+            ),
+            Err(r) => r,
+        }
+    }
+
+    fn abort_job(&self, id: &str) -> Reply {
+        let hook = {
+            let mut inner = self.lock();
+            let Some(job) = inner.jobs.jobs.get_mut(id) else {
+                return not_found(id);
+            };
+            if job.phase.is_terminal() {
+                return Reply::json(
+                    200,
+                    &json!({ "status": "ok", "message": format!("job {id:?} has already finished") }),
+                );
+            }
+            job.fail("job-aborted", "Job aborted on request");
+            job.notifications_url().map(|u| (u.to_string(), job.run))
+        };
+        if let Some((url, run)) = hook {
+            self.job_webhook(&url, id, run, false);
+        }
+        let _ = self.save();
+        Reply::json(
+            200,
+            &json!({ "status": "ok", "message": format!("job {id:?} aborted") }),
+        )
+    }
+
+    fn restart_job(&self, head: &Head, id: &str, req: &mut tiny_http::Request) -> Reply {
+        let body = match read_body(req) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let overrides: Option<RestartOverrides> = if body.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            match decode::<RestartOverrides>("restart parameters", &body) {
+                Ok(o) => {
+                    if let Err(e) = o.validate() {
+                        return Reply::error(400, e.to_string());
+                    }
+                    Some(o)
+                }
+                Err(r) => return r,
+            }
+        };
+        let _ = head;
+        let old_dir = {
+            let mut inner = self.lock();
+            let Some(job) = inner.jobs.jobs.get_mut(id) else {
+                return not_found(id);
+            };
+            if !job.phase.is_terminal() {
+                return Reply::error(
+                    409,
+                    format!("job {id:?} is still running; abort it before restarting"),
+                );
+            }
+            if let JobKind::Workflow(r) = &mut job.kind {
+                if let Some(o) = &overrides {
+                    if let Some(c) = &o.compute_configuration {
+                        if let Some(m) = &c.machine_type {
+                            r.compute_configuration.machine_type = m.clone();
+                        }
+                        if c.workers_per_machine.is_some() {
+                            r.compute_configuration.workers_per_machine = c.workers_per_machine;
+                        }
+                    }
+                    if o.max_parallel_tasks.is_some() {
+                        r.max_parallel_tasks = o.max_parallel_tasks;
+                    }
+                    if let Some(rate) = o.max_image_failure_rate {
+                        job.max_failure_rate = Some(rate);
+                    }
+                    if let Some(t) = o.processing_timeout_seconds {
+                        job.timeout_seconds = Some(t);
+                    }
+                }
+            }
+            if let Some(o) = &overrides {
+                job.restart_overrides
+                    .push(serde_json::to_value(o).unwrap_or(Value::Null));
+            }
+            let old_run = job.run;
+            job.run += 1;
+            job.phase = Phase::Pending;
+            job.current_stage = None;
+            job.stages.clear();
+            job.total = 0;
+            job.cursor = 0;
+            job.failed = 0;
+            job.results_bytes = 0;
+            job.progress = 0.0;
+            job.started_at = None;
+            job.last_update = Timestamp::now();
+            job.last_notification =
+                Some(json!({ "type": "job-restarted", "message": "Job restarted" }));
+            let payload =
+                json!({ "message": "Job restarted", "run": job.run, "overrides": overrides });
+            job.log(LogSeverity::Info, None, "job-restarted", payload);
+            self.run_dir(id, old_run)
+        };
+        let _ = std::fs::remove_dir_all(old_dir);
+        let _ = self.save();
+        Reply::json(
+            200,
+            &json!({ "status": "ok", "message": format!("job {id:?} restarted") }),
+        )
+    }
+
+    /// The working directory of one run of a job.
+    pub(crate) fn run_dir(&self, id: &str, run: u32) -> std::path::PathBuf {
+        self.data_dir()
+            .join("jobs")
+            .join(id)
+            .join(format!("run-{run}"))
+    }
+
+    /// Queues the completion webhook of a job.
+    pub(crate) fn job_webhook(&self, url: &str, id: &str, run: u32, success: bool) {
+        let payload = crate::model::WebhookPayload::Job(crate::model::JobNotification {
+            event_id: format!(
+                "job-{id}-run-{run}-{}",
+                if success { "success" } else { "fail" }
+            ),
+            job_id: id.to_string(),
+            job_state: if success { "success" } else { "fail" }.into(),
+            delivery_attempt: 1,
+        });
+        self.enqueue_webhook(url, &payload);
     }
 }

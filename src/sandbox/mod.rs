@@ -59,6 +59,15 @@ pub struct SandboxConfig {
     pub data_dir: Option<PathBuf>,
     /// Threads serving requests.
     pub threads: usize,
+    /// How fast jobs go: work items (images) each running job processes per second, in
+    /// each of its two stages.
+    pub job_images_per_sec: f64,
+    /// How many images one job task covers (`tasksNumber` = images / this, at least 1).
+    pub job_images_per_task: u64,
+    /// The most delivery attempts of one webhook.
+    pub webhook_max_attempts: u32,
+    /// The wait before a webhook's second attempt; it doubles after each failure.
+    pub webhook_retry_delay: Duration,
     /// How long signed upload and download URLs stay valid.
     pub signed_url_ttl: Duration,
     /// How long an uploaded shard waits before it is indexed (so the count lags for real).
@@ -83,6 +92,10 @@ impl Default for SandboxConfig {
             workspace: "sandbox".into(),
             data_dir: None,
             threads: 8,
+            job_images_per_sec: 100.0,
+            job_images_per_task: 100,
+            webhook_max_attempts: 5,
+            webhook_retry_delay: Duration::from_millis(200),
             signed_url_ttl: Duration::from_secs(24 * 3600),
             indexing_delay: Duration::from_millis(200),
             max_shard_size: 1 << 30,
@@ -116,6 +129,30 @@ impl SandboxConfig {
     /// Sets the listening address.
     pub fn with_addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
+        self
+    }
+
+    /// Sets how many images per second each running job processes.
+    ///
+    /// ```
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_job_speed(20.0);
+    /// assert_eq!(c.job_images_per_sec, 20.0);
+    /// ```
+    pub fn with_job_speed(mut self, images_per_sec: f64) -> Self {
+        self.job_images_per_sec = images_per_sec;
+        self
+    }
+
+    /// Sets how many images one job task covers.
+    pub fn with_job_images_per_task(mut self, images: u64) -> Self {
+        self.job_images_per_task = images;
+        self
+    }
+
+    /// Sets the webhook retry policy: attempts in all, and the first wait (doubling).
+    pub fn with_webhook_retries(mut self, max_attempts: u32, first_delay: Duration) -> Self {
+        self.webhook_max_attempts = max_attempts;
+        self.webhook_retry_delay = first_delay;
         self
     }
 

@@ -1,0 +1,600 @@
+//! The job engine: one thread that advances every running job a little on each tick.
+//!
+//! Work is planned under the state lock, done (reading images, writing results) without
+//! it, then committed under the lock again, but only if the job is still in the same run
+//! and phase: an abort or restart in between simply discards the work.
+
+use std::collections::HashMap;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::workflows::{rows_to_csv, Workflow};
+use super::{JobKind, JobRecord, Phase, StageRecord, DEFAULT_MAX_FAILURE_RATE};
+use crate::error::{Error, Result};
+use crate::model::{AggregationFormat, JobType, LogSeverity, Timestamp};
+use crate::sandbox::staging::{OutputPart, StoredFile};
+use crate::sandbox::State;
+
+const TICK: Duration = Duration::from_millis(20);
+const SAVE_EVERY: Duration = Duration::from_millis(250);
+/// Work units per device of a TensorRT compilation job.
+const TRT_UNITS: u64 = 20;
+/// Images read per job per tick at most, so one tick stays short.
+const MAX_PER_TICK: f64 = 2000.0;
+
+/// What the engine needs of a job, copied out under the lock.
+struct Snap {
+    id: String,
+    run: u32,
+    phase: Phase,
+    kind: JobKind,
+    cursor: u64,
+    total: u64,
+    results_bytes: u64,
+    deadline_passed: bool,
+}
+
+impl Snap {
+    fn of(j: &JobRecord) -> Snap {
+        let deadline_passed = match (j.timeout_seconds, j.started_at) {
+            (Some(t), Some(s)) => Timestamp::now() > s.plus(Duration::from_secs(t)),
+            _ => false,
+        };
+        Snap {
+            id: j.id.clone(),
+            run: j.run,
+            phase: j.phase,
+            kind: j.kind.clone(),
+            cursor: j.cursor,
+            total: j.total,
+            results_bytes: j.results_bytes,
+            deadline_passed,
+        }
+    }
+}
+
+/// In-memory helpers of one job run (rebuilt after a sandbox restart).
+#[derive(Default)]
+struct Cache {
+    run: u32,
+    files: Option<Arc<Vec<StoredFile>>>,
+    rows: Option<Arc<Vec<Value>>>,
+    carry: f64,
+}
+
+struct Engine {
+    state: Arc<State>,
+    cache: HashMap<String, Cache>,
+    dirty: bool,
+    urgent: bool,
+}
+
+impl State {
+    pub(crate) fn start_jobs_background(
+        self: &Arc<Self>,
+        stopping: Arc<AtomicBool>,
+    ) -> Result<Vec<JoinHandle<()>>> {
+        let mut engine = Engine {
+            state: self.clone(),
+            cache: HashMap::new(),
+            dirty: false,
+            urgent: false,
+        };
+        let stop = stopping.clone();
+        let t = std::thread::Builder::new()
+            .name("sandbox-jobs".into())
+            .spawn(move || {
+                let mut last = Instant::now();
+                let mut last_save = Instant::now();
+                while !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(TICK);
+                    let dt = last.elapsed().as_secs_f64();
+                    last = Instant::now();
+                    engine.tick(dt, &stop);
+                    if engine.dirty && (engine.urgent || last_save.elapsed() >= SAVE_EVERY) {
+                        let _ = engine.state.save();
+                        engine.dirty = false;
+                        engine.urgent = false;
+                        last_save = Instant::now();
+                    }
+                }
+            })
+            .map_err(|e| Error::io("starting the sandbox job engine", e))?;
+        let w = self
+            .start_webhook_thread(stopping)
+            .map_err(|e| Error::io("starting the sandbox webhook thread", e))?;
+        Ok(vec![t, w])
+    }
+}
+
+impl Engine {
+    fn tick(&mut self, dt: f64, stop: &AtomicBool) {
+        let snaps: Vec<Snap> = {
+            let inner = self.state.lock();
+            inner
+                .jobs
+                .jobs
+                .values()
+                .filter(|j| !j.phase.is_terminal())
+                .map(Snap::of)
+                .collect()
+        };
+        self.cache.retain(|id, _| snaps.iter().any(|s| &s.id == id));
+        let speed = self.state.config().job_images_per_sec.max(0.0);
+        for s in snaps {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let c = self.cache.entry(s.id.clone()).or_default();
+            if c.run != s.run {
+                *c = Cache {
+                    run: s.run,
+                    ..Cache::default()
+                };
+            }
+            c.carry = (c.carry + dt * speed).min(MAX_PER_TICK);
+            let n = c.carry.floor();
+            c.carry -= n;
+            if let Err(msg) = self.step(&s, n as u64) {
+                self.fail(&s, "job-error", &msg);
+            }
+        }
+    }
+
+    fn step(&mut self, s: &Snap, n: u64) -> std::result::Result<(), String> {
+        if s.deadline_passed && !s.phase.is_terminal() {
+            self.fail(s, "processing-timeout", "processingTimeoutSeconds exceeded");
+            return Ok(());
+        }
+        match (s.phase, &s.kind) {
+            (Phase::Pending, _) => self.begin(s),
+            (Phase::Processing, _) if s.cursor >= s.total => self.finish_processing(s),
+            (Phase::Processing, JobKind::Workflow(_)) => self.process(s, n),
+            (Phase::Processing, JobKind::Trt(_)) => {
+                self.commit(s, |j| advance(j, (s.cursor + n).min(s.total), &[], 1.0));
+                Ok(())
+            }
+            (Phase::Export, _) if s.cursor >= s.total => self.finish_export(s),
+            (Phase::Export, _) => self.export(s, n),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies `f` if the job is still in the snapshot's run, phase and cursor.
+    fn commit(&mut self, s: &Snap, f: impl FnOnce(&mut JobRecord)) -> bool {
+        let mut inner = self.state.lock();
+        let Some(j) = inner.jobs.jobs.get_mut(&s.id) else {
+            return false;
+        };
+        if j.run != s.run || j.phase != s.phase || j.cursor != s.cursor {
+            return false;
+        }
+        let before = j.phase;
+        f(j);
+        j.last_update = Timestamp::now();
+        self.dirty = true;
+        if j.phase != before {
+            self.urgent = true;
+        }
+        true
+    }
+
+    fn fail(&mut self, s: &Snap, kind: &str, msg: &str) {
+        let mut hook = None;
+        self.commit(s, |j| {
+            j.fail(kind, msg);
+            hook = j.notifications_url().map(str::to_string);
+        });
+        if let Some(url) = hook {
+            self.state.job_webhook(&url, &s.id, s.run, false);
+        }
+    }
+
+    fn files(
+        &mut self,
+        s: &Snap,
+        req: &crate::model::JobStartRequest,
+    ) -> std::result::Result<Arc<Vec<StoredFile>>, String> {
+        if let Some(f) = self.cache.get(&s.id).and_then(|c| c.files.clone()) {
+            return Ok(f);
+        }
+        let batch = &req.job_input.batch_id;
+        let mut files = self
+            .state
+            .batch_files(batch, req.job_input.part_name.as_deref())
+            .ok_or_else(|| format!("input batch {batch:?} not found"))?;
+        files.sort_by(|a, b| (&a.part, &a.name).cmp(&(&b.part, &b.name)));
+        let files = Arc::new(files);
+        if let Some(c) = self.cache.get_mut(&s.id) {
+            c.files = Some(files.clone());
+        }
+        Ok(files)
+    }
+
+    fn begin(&mut self, s: &Snap) -> std::result::Result<(), String> {
+        let per_task = self.state.config().job_images_per_task;
+        let (name, total) = match &s.kind {
+            JobKind::Trt(t) => (
+                "compilation",
+                t.compilation_devices.len() as u64 * TRT_UNITS,
+            ),
+            JobKind::Workflow(req) => {
+                let spec = &req.processing_specification;
+                if let Err(msg) =
+                    Workflow::find(&spec.workflow_id, spec.workflow_parameters.as_ref())
+                {
+                    let mut hook = None;
+                    self.commit(s, |j| {
+                        j.stages.push(StageRecord::new("processing", 0, per_task));
+                        j.current_stage = Some("processing".into());
+                        j.fail("workflow-error", &msg);
+                        hook = j.notifications_url().map(str::to_string);
+                    });
+                    if let Some(url) = hook {
+                        self.state.job_webhook(&url, &s.id, s.run, false);
+                    }
+                    return Ok(());
+                }
+                ("processing", self.files(s, req)?.len() as u64)
+            }
+        };
+        let per = if name == "compilation" {
+            TRT_UNITS
+        } else {
+            per_task
+        };
+        self.commit(s, |j| {
+            let mut stage = StageRecord::new(name, total, per);
+            if let Some(t) = stage.tasks.first_mut() {
+                t.registered = Some(Timestamp::now());
+            }
+            j.stages.push(stage);
+            j.current_stage = Some(name.into());
+            j.phase = Phase::Processing;
+            j.total = total;
+            j.cursor = 0;
+            j.started_at = Some(Timestamp::now());
+            let msg = format!("Stage {name} started: {total} items");
+            j.last_notification = Some(json!({ "type": "stage-started", "message": msg }));
+            j.log(
+                LogSeverity::Info,
+                Some(name),
+                "stage-started",
+                json!({ "message": msg, "items": total }),
+            );
+        });
+        Ok(())
+    }
+
+    fn process(&mut self, s: &Snap, n: u64) -> std::result::Result<(), String> {
+        let JobKind::Workflow(req) = &s.kind else {
+            return Ok(());
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let files = self.files(s, req)?;
+        if files.len() as u64 != s.total {
+            return Err("the input batch changed while the job ran".into());
+        }
+        let spec = &req.processing_specification;
+        let wf = Workflow::find(&spec.workflow_id, spec.workflow_parameters.as_ref())?;
+        let video = req.job_type == JobType::SimpleVideoProcessing;
+        let end = (s.cursor + n).min(s.total);
+        let mut lines = Vec::new();
+        let mut failures = Vec::new();
+        for i in s.cursor..end {
+            let f = &files[i as usize];
+            let row = wf.run(f, video).unwrap_or_else(|row| {
+                failures.push((
+                    i,
+                    f.name.clone(),
+                    row.get("error").cloned().unwrap_or(Value::Null),
+                ));
+                row
+            });
+            lines.extend_from_slice(row.to_string().as_bytes());
+            lines.push(b'\n');
+        }
+        let dir = self.state.run_dir(&s.id, s.run);
+        let new_bytes = append_at(&dir.join("results.jsonl"), s.results_bytes, &lines)
+            .map_err(|e| format!("cannot write results: {e}"))?;
+        let idx: Vec<u64> = failures.iter().map(|f| f.0).collect();
+        self.commit(s, |j| {
+            advance(j, end, &idx, 0.5);
+            j.failed += failures.len() as u64;
+            j.results_bytes = new_bytes;
+            for (_, name, reason) in &failures {
+                let payload = json!({ "message": format!("image {name:?} failed"), "file_name": name, "reason": reason });
+                j.log(LogSeverity::Warning, Some("processing"), "image-failed", payload);
+            }
+        });
+        Ok(())
+    }
+
+    fn finish_processing(&mut self, s: &Snap) -> std::result::Result<(), String> {
+        let JobKind::Workflow(req) = &s.kind else {
+            return self.complete(s, Vec::new());
+        };
+        let dir = self.state.run_dir(&s.id, s.run);
+        let rows = self.rows(s)?;
+        let csv = req.processing_specification.aggregation_format == Some(AggregationFormat::Csv);
+        let (file, text) = if csv {
+            ("results.csv", rows_to_csv(&rows))
+        } else {
+            (
+                "results.jsonl",
+                rows.iter().map(|r| format!("{r}\n")).collect(),
+            )
+        };
+        let out = dir.join("out-processing");
+        std::fs::create_dir_all(&out).map_err(|e| format!("cannot write results: {e}"))?;
+        std::fs::write(out.join(file), text).map_err(|e| format!("cannot write results: {e}"))?;
+        let batch = format!("{}-processing", s.id);
+        let part = OutputPart {
+            name: "results".into(),
+            part_type: "simple-batch".into(),
+            content_type: "metadata".into(),
+            files: vec![(file.to_string(), out.join(file))],
+        };
+        self.state
+            .create_output_batch(&batch, &format!("{} processing results", s.id), vec![part])
+            .map_err(|e| format!("cannot store results: {e}"))?;
+        let per_task = self.state.config().job_images_per_task;
+        let mut hook = None;
+        self.commit(s, |j| {
+            let failed = j.failed;
+            let rate = if j.total == 0 { 0.0 } else { failed as f64 / j.total as f64 };
+            let tolerance = j.max_failure_rate.unwrap_or(DEFAULT_MAX_FAILURE_RATE);
+            if let Some(st) = j.stages.last_mut() {
+                st.output_batches = vec![batch.clone()];
+            }
+            if rate > tolerance {
+                let msg = format!(
+                    "{failed} of {} images failed ({:.1}%), more than maxImageFailureRate {tolerance}",
+                    j.total,
+                    rate * 100.0
+                );
+                j.fail("image-failure-rate-exceeded", &msg);
+                hook = j.notifications_url().map(str::to_string);
+                return;
+            }
+            finish_stage(j, &format!("{} images processed, {failed} failed", j.total));
+            let mut stage = StageRecord::new("export", j.total, per_task);
+            if let Some(t) = stage.tasks.first_mut() {
+                t.registered = Some(Timestamp::now());
+            }
+            j.stages.push(stage);
+            j.current_stage = Some("export".into());
+            j.phase = Phase::Export;
+            j.cursor = 0;
+            j.log(LogSeverity::Info, Some("export"), "stage-started", json!({ "message": "Stage export started" }));
+        });
+        if let Some(url) = hook {
+            self.state.job_webhook(&url, &s.id, s.run, false);
+        }
+        Ok(())
+    }
+
+    fn export(&mut self, s: &Snap, n: u64) -> std::result::Result<(), String> {
+        if n == 0 {
+            return Ok(());
+        }
+        let end = (s.cursor + n).min(s.total);
+        let rows = self.rows(s)?;
+        let tasks = self.tasks(s);
+        let dir = self.state.run_dir(&s.id, s.run).join("out-export");
+        for (i, (first, count)) in tasks.iter().enumerate() {
+            let last = first + count;
+            if last > s.cursor && last <= end {
+                write_tar(&dir, i, &rows, *first, *count)
+                    .map_err(|e| format!("cannot write the export: {e}"))?;
+            }
+        }
+        self.commit(s, |j| advance(j, end, &[], 0.5));
+        Ok(())
+    }
+
+    fn finish_export(&mut self, s: &Snap) -> std::result::Result<(), String> {
+        let rows = self.rows(s)?;
+        let dir = self.state.run_dir(&s.id, s.run).join("out-export");
+        let mut files = Vec::new();
+        for (i, (first, count)) in self.tasks(s).into_iter().enumerate() {
+            let path = tar_path(&dir, i);
+            if !path.exists() {
+                write_tar(&dir, i, &rows, first, count)
+                    .map_err(|e| format!("cannot write the export: {e}"))?;
+            }
+            files.push((format!("export-{i:05}.tar"), path));
+        }
+        let batch = format!("{}-export", s.id);
+        let part = OutputPart {
+            name: "archives".into(),
+            part_type: "simple-batch".into(),
+            content_type: "archives".into(),
+            files,
+        };
+        self.state
+            .create_output_batch(&batch, &format!("{} export", s.id), vec![part])
+            .map_err(|e| format!("cannot store the export: {e}"))?;
+        self.complete(s, vec![batch])
+    }
+
+    /// Marks the current (last) stage and the job successful.
+    fn complete(&mut self, s: &Snap, outputs: Vec<String>) -> std::result::Result<(), String> {
+        let mut hook = None;
+        self.commit(s, |j| {
+            if let Some(st) = j.stages.last_mut() {
+                st.output_batches.extend(outputs);
+            }
+            let msg = match &j.kind {
+                JobKind::Workflow(_) => format!("{} images exported", j.total),
+                JobKind::Trt(_) => "compilation finished".to_string(),
+            };
+            finish_stage(j, &msg);
+            let batches: Vec<String> = j.stages.iter().flat_map(|s| s.output_batches.clone()).collect();
+            j.phase = Phase::Completed;
+            j.progress = 1.0;
+            j.last_notification = Some(json!({ "type": "job-completed", "message": "Job completed", "resultsBatches": batches }));
+            j.log(LogSeverity::Info, None, "job-completed", json!({ "message": "Job completed", "resultsBatches": batches }));
+            hook = j.notifications_url().map(str::to_string);
+        });
+        if let Some(url) = hook {
+            self.state.job_webhook(&url, &s.id, s.run, true);
+        }
+        Ok(())
+    }
+
+    /// The processed rows, read back from the results file.
+    fn rows(&mut self, s: &Snap) -> std::result::Result<Arc<Vec<Value>>, String> {
+        if let Some(r) = self.cache.get(&s.id).and_then(|c| c.rows.clone()) {
+            return Ok(r);
+        }
+        let path = self.state.run_dir(&s.id, s.run).join("results.jsonl");
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("cannot read results: {e}")),
+        };
+        let keep = (s.results_bytes as usize).min(bytes.len());
+        let rows: Vec<Value> = bytes[..keep]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect();
+        let rows = Arc::new(rows);
+        if let Some(c) = self.cache.get_mut(&s.id) {
+            c.rows = Some(rows.clone());
+        }
+        Ok(rows)
+    }
+
+    /// The `(first, count)` of the current stage's tasks.
+    fn tasks(&self, s: &Snap) -> Vec<(u64, u64)> {
+        let inner = self.state.lock();
+        inner
+            .jobs
+            .jobs
+            .get(&s.id)
+            .and_then(|j| j.stages.last())
+            .map(|st| st.tasks.iter().map(|t| (t.first, t.count)).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Moves the current stage's cursor to `end`, updating its tasks and the job's progress.
+/// `weight` is the share of the whole job this stage stands for.
+fn advance(j: &mut JobRecord, end: u64, failed: &[u64], weight: f64) {
+    let now = Timestamp::now();
+    let base = if j.phase == Phase::Export { 0.5 } else { 0.0 };
+    j.cursor = end;
+    j.progress = base
+        + weight
+            * if j.total == 0 {
+                1.0
+            } else {
+                end as f64 / j.total as f64
+            };
+    let Some(stage) = j.stages.last_mut() else {
+        return;
+    };
+    stage.last_event = now;
+    for t in &mut stage.tasks {
+        t.failed += failed
+            .iter()
+            .filter(|i| (t.first..t.first + t.count).contains(i))
+            .count() as u64;
+        t.done = end.saturating_sub(t.first).min(t.count);
+        if t.registered.is_none() && end >= t.first {
+            t.registered = Some(now);
+        }
+        if t.status_type != "info" || t.registered.is_none() {
+            continue;
+        }
+        if t.done == t.count && t.count > 0 {
+            t.status_type = "success".into();
+            let msg = format!("{} items done, {} failed", t.done, t.failed);
+            t.notification = json!({ "type": "task-completed", "message": msg });
+        } else {
+            let msg = format!("{} of {} items done", t.done, t.count);
+            t.notification = json!({ "type": "task-running", "message": msg });
+        }
+    }
+}
+
+/// Marks the current stage (and any task left) successful.
+fn finish_stage(j: &mut JobRecord, message: &str) {
+    let now = Timestamp::now();
+    let note = json!({ "type": "stage-completed", "message": message });
+    let Some(stage) = j.stages.last_mut() else {
+        return;
+    };
+    for t in &mut stage.tasks {
+        t.registered.get_or_insert(now);
+        if t.status_type == "info" {
+            t.status_type = "success".into();
+            t.notification =
+                json!({ "type": "task-completed", "message": format!("{} items done", t.done) });
+        }
+    }
+    stage.status_type = "success".into();
+    stage.notification = note;
+    stage.last_event = now;
+    let name = stage.name.clone();
+    j.log(
+        LogSeverity::Info,
+        Some(&name),
+        "stage-completed",
+        json!({ "message": message }),
+    );
+}
+
+/// Writes `data` at offset `at` of `path` (dropping anything after it); returns the new length.
+fn append_at(path: &Path, at: u64, data: &[u8]) -> std::io::Result<u64> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    f.set_len(at)?;
+    f.seek(SeekFrom::Start(at))?;
+    f.write_all(data)?;
+    f.flush()?;
+    Ok(at + data.len() as u64)
+}
+
+fn tar_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("export-{i:05}.tar"))
+}
+
+/// One export archive: a JSON file per image of the task's chunk.
+fn write_tar(dir: &Path, i: usize, rows: &[Value], first: u64, count: u64) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("export-{i:05}.tar.tmp"));
+    let mut b = tar::Builder::new(std::fs::File::create(&tmp)?);
+    let end = ((first + count) as usize).min(rows.len());
+    for row in rows.get(first as usize..end).unwrap_or(&[]) {
+        let name = row
+            .get("file_name")
+            .and_then(Value::as_str)
+            .unwrap_or("image")
+            .replace(['/', '\\'], "_");
+        let data = serde_json::to_vec_pretty(row).unwrap_or_default();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, format!("{name}.json"), &data[..])?;
+    }
+    b.into_inner()?.sync_all()?;
+    std::fs::rename(tmp, tar_path(dir, i))
+}

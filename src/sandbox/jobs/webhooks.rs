@@ -1,0 +1,139 @@
+//! Webhook delivery: a persisted queue drained by one background thread, with retries.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::WebhookPayload;
+use crate::sandbox::State;
+
+const TICK: Duration = Duration::from_millis(10);
+
+/// One webhook waiting for (re)delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PendingWebhook {
+    id: u64,
+    url: String,
+    payload: WebhookPayload,
+    /// The attempt to make next (1 = first).
+    attempt: u32,
+    /// When it is due, in milliseconds since the epoch.
+    due_ms: u64,
+    /// Taken by the delivery thread (not persisted: a restart retries it).
+    #[serde(skip)]
+    in_flight: bool,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl super::JobsData {
+    /// Queues a webhook; for callers that already hold the state lock.
+    pub(crate) fn queue_webhook(&mut self, url: &str, payload: &WebhookPayload) {
+        let id = self.next_seq;
+        self.next_seq += 1;
+        self.webhooks.push(PendingWebhook {
+            id,
+            url: url.to_string(),
+            payload: payload.clone(),
+            attempt: 1,
+            due_ms: now_ms(),
+            in_flight: false,
+        });
+    }
+}
+
+impl State {
+    /// Queues a webhook POST to `url`, delivered in the background with retries.
+    ///
+    /// Takes the state lock: callers holding it use `inner.jobs.queue_webhook` instead.
+    pub(crate) fn enqueue_webhook(&self, url: &str, payload: &WebhookPayload) {
+        self.lock().jobs.queue_webhook(url, payload);
+    }
+
+    pub(crate) fn start_webhook_thread(
+        self: &Arc<Self>,
+        stopping: Arc<AtomicBool>,
+    ) -> std::io::Result<JoinHandle<()>> {
+        let state = self.clone();
+        std::thread::Builder::new()
+            .name("sandbox-webhooks".into())
+            .spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(5)))
+                    .build()
+                    .into();
+                while !stopping.load(Ordering::SeqCst) {
+                    match state.take_due_webhook() {
+                        Some(w) => {
+                            let ok = state.post_webhook(&agent, &w);
+                            state.settle_webhook(w.id, ok);
+                        }
+                        None => std::thread::sleep(TICK),
+                    }
+                }
+            })
+    }
+
+    fn take_due_webhook(&self) -> Option<PendingWebhook> {
+        let now = now_ms();
+        let mut inner = self.lock();
+        let w = inner
+            .jobs
+            .webhooks
+            .iter_mut()
+            .find(|w| !w.in_flight && w.due_ms <= now)?;
+        w.in_flight = true;
+        Some(w.clone())
+    }
+
+    /// One delivery attempt; true when the receiver answered 2xx.
+    fn post_webhook(&self, agent: &ureq::Agent, w: &PendingWebhook) -> bool {
+        let mut payload = w.payload.clone();
+        match &mut payload {
+            WebhookPayload::Job(j) => j.delivery_attempt = w.attempt,
+            WebhookPayload::Ingest(i) => i.delivery_attempt = w.attempt,
+        }
+        let Ok(body) = serde_json::to_vec(&payload) else {
+            return true;
+        };
+        let auth = format!("Bearer rf_{}", self.workspace());
+        match agent
+            .post(&w.url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(&body[..])
+        {
+            Ok(resp) => resp.status().is_success(),
+            Err(_) => false,
+        }
+    }
+
+    /// Drops a delivered (or exhausted) webhook, or schedules its next attempt.
+    fn settle_webhook(&self, id: u64, delivered: bool) {
+        let max = self.config().webhook_max_attempts.max(1);
+        let base = self.config().webhook_retry_delay;
+        let mut inner = self.lock();
+        let list = &mut inner.jobs.webhooks;
+        let Some(pos) = list.iter().position(|w| w.id == id) else {
+            return;
+        };
+        if delivered || list[pos].attempt >= max {
+            list.remove(pos);
+            return;
+        }
+        let w = &mut list[pos];
+        let backoff = base.saturating_mul(1 << (w.attempt - 1).min(10));
+        w.attempt += 1;
+        w.due_ms = now_ms() + backoff.as_millis() as u64;
+        w.in_flight = false;
+    }
+}

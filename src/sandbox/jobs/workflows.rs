@@ -1,0 +1,167 @@
+//! The built-in Workflows. Each reads the whole file and yields one result row.
+//!
+//! - `image-stats`: width, height, format and byte size, from the image header.
+//! - `fail-fraction`: like `image-stats`, but fails the images whose name hashes below
+//!   `workflowParameters.fraction` (default 0.5), so that `maxImageFailureRate` matters.
+//!
+//! An image that cannot be read or decoded is a failed image.
+
+use std::io::Read;
+
+use serde_json::{json, Map, Value};
+
+use crate::sandbox::staging::StoredFile;
+
+/// The largest file a workflow reads.
+const MAX_FILE: u64 = 256 << 20;
+
+/// A known Workflow, with its parameters resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Workflow {
+    ImageStats,
+    FailFraction(f64),
+}
+
+impl Workflow {
+    /// The Workflow named `id`; the error says why it cannot run.
+    pub fn find(id: &str, params: Option<&Map<String, Value>>) -> Result<Workflow, String> {
+        match id {
+            "image-stats" => Ok(Workflow::ImageStats),
+            "fail-fraction" => {
+                let f = match params.and_then(|p| p.get("fraction")) {
+                    None => 0.5,
+                    Some(v) => match v.as_f64() {
+                        Some(f) if (0.0..=1.0).contains(&f) => f,
+                        _ => {
+                            return Err(format!(
+                                "workflowParameters.fraction must be a number from 0 to 1, got {v}"
+                            ))
+                        }
+                    },
+                };
+                Ok(Workflow::FailFraction(f))
+            }
+            other => Err(format!(
+                "Workflow {other:?} not found (the sandbox knows `image-stats` and `fail-fraction`)"
+            )),
+        }
+    }
+
+    /// Runs on one file: `Ok(row)` or `Err(row with an error)`.
+    pub fn run(&self, file: &StoredFile, video: bool) -> Result<Value, Value> {
+        let fail = |reason: String| {
+            Err(
+                json!({ "file_name": file.name, "part_name": file.part, "status": "error", "bytes": file.size, "error": reason }),
+            )
+        };
+        if let Workflow::FailFraction(f) = self {
+            if unit_hash(&file.name) < *f {
+                return fail("simulated failure (fail-fraction workflow)".into());
+            }
+        }
+        let bytes = match read_all(file) {
+            Ok(b) => b,
+            Err(e) => return fail(format!("cannot read the file: {e}")),
+        };
+        if video {
+            let ext = file
+                .name
+                .rsplit_once('.')
+                .map(|(_, e)| e.to_ascii_lowercase())
+                .unwrap_or_default();
+            return Ok(
+                json!({ "file_name": file.name, "part_name": file.part, "status": "success", "format": ext, "bytes": bytes.len() }),
+            );
+        }
+        let size = match imagesize::blob_size(&bytes) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("not a decodable image: {e}")),
+        };
+        let format = imagesize::image_type(&bytes)
+            .map(|t| format!("{t:?}").to_ascii_lowercase())
+            .unwrap_or_else(|_| "unknown".into());
+        Ok(json!({
+            "file_name": file.name, "part_name": file.part, "status": "success",
+            "width": size.width, "height": size.height, "format": format, "bytes": bytes.len(),
+        }))
+    }
+}
+
+fn read_all(file: &StoredFile) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(file.size.min(MAX_FILE) as usize);
+    file.open()?.take(MAX_FILE).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// A stable hash of `name` mapped to `[0, 1)` (FNV-1a).
+fn unit_hash(name: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Writes rows as CSV with a fixed header.
+pub(crate) fn rows_to_csv(rows: &[Value]) -> String {
+    const COLS: [&str; 8] = [
+        "file_name",
+        "part_name",
+        "status",
+        "width",
+        "height",
+        "format",
+        "bytes",
+        "error",
+    ];
+    let mut out = COLS.join(",");
+    out.push('\n');
+    for row in rows {
+        let cells: Vec<String> = COLS
+            .iter()
+            .map(|c| match row.get(*c) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => csv_cell(s),
+                Some(v) => csv_cell(&v.to_string()),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fraction_is_roughly_honoured_and_deterministic() {
+        let names: Vec<String> = (0..1000).map(|i| format!("img-{i}.png")).collect();
+        let failed = names.iter().filter(|n| unit_hash(n) < 0.3).count();
+        assert!((200..400).contains(&failed), "{failed}");
+        assert_eq!(unit_hash("a.png"), unit_hash("a.png"));
+    }
+
+    #[test]
+    fn unknown_workflow_and_bad_fraction_are_errors() {
+        assert!(Workflow::find("nope", None).unwrap_err().contains("nope"));
+        let p: Map<String, Value> = serde_json::from_str(r#"{"fraction": 2}"#).unwrap();
+        assert!(Workflow::find("fail-fraction", Some(&p)).is_err());
+    }
+
+    #[test]
+    fn csv_escapes() {
+        let csv = rows_to_csv(&[json!({"file_name": "a,b.png", "status": "success", "width": 3})]);
+        assert_eq!(csv.lines().nth(1), Some("\"a,b.png\",,success,3,,,,"));
+    }
+}
