@@ -1,0 +1,186 @@
+#![cfg(feature = "sandbox")]
+//! Job completion webhooks from the sandbox, caught by a local receiver.
+
+use std::io::Read;
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use roboflow_batch::model::{JobStartRequest, WebhookPayload};
+use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use roboflow_batch::BatchApi;
+
+/// One request the receiver saw.
+struct Hit {
+    method: String,
+    url: String,
+    auth: Option<String>,
+    content_type: Option<String>,
+    payload: WebhookPayload,
+}
+
+/// A receiver on 127.0.0.1:0 that answers `statuses[i]` to its i-th request (200 after).
+fn receiver(statuses: Vec<u16>) -> (String, Receiver<Hit>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for (i, mut req) in server.incoming_requests().enumerate() {
+            let header = |name: &str| {
+                req.headers()
+                    .iter()
+                    .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+                    .map(|h| h.value.as_str().to_string())
+            };
+            let (auth, content_type) = (header("Authorization"), header("Content-Type"));
+            let mut body = String::new();
+            let _ = req.as_reader().read_to_string(&mut body);
+            let hit = Hit {
+                method: req.method().as_str().to_string(),
+                url: req.url().to_string(),
+                auth,
+                content_type,
+                payload: serde_json::from_str(&body).unwrap(),
+            };
+            let status = statuses.get(i).copied().unwrap_or(200);
+            let _ = req.respond(tiny_http::Response::empty(status));
+            if tx.send(hit).is_err() {
+                break;
+            }
+        }
+    });
+    (
+        format!("http://127.0.0.1:{port}/hooks/job?token=s3cret"),
+        rx,
+    )
+}
+
+fn sandbox(dir: &std::path::Path) -> (Sandbox, BatchApi) {
+    let config = SandboxConfig::default()
+        .with_data_dir(dir)
+        .with_workspace("acme")
+        .with_job_speed(500.0)
+        .with_webhook_retries(4, Duration::from_millis(30));
+    let sb = Sandbox::start(config).unwrap();
+    let api = BatchApi::builder()
+        .base_url(sb.base_url())
+        .api_key(sb.api_key())
+        .build()
+        .unwrap();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x05\0\0\0\x07\x08\x02\0\0\0\0\0\0\0";
+    api.upload_image("hook-in", "a.png", png, None).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.batch_count("hook-in", None).unwrap_or(0) < 1 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (sb, api)
+}
+
+fn next(rx: &Receiver<Hit>) -> Hit {
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("a webhook arrives")
+}
+
+fn job_payload(hit: &Hit) -> &roboflow_batch::model::JobNotification {
+    match &hit.payload {
+        WebhookPayload::Job(j) => j,
+        other => panic!("not a job notification: {other:?}"),
+    }
+}
+
+#[test]
+fn completed_job_sends_one_webhook_with_workspace_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sb, api) = sandbox(dir.path());
+    let (url, rx) = receiver(vec![]);
+    let req = JobStartRequest::images("hook-in", "image-stats").with_notifications_url(url);
+    api.start_job("hooked", &req, None).unwrap();
+    let hit = next(&rx);
+    assert_eq!(hit.method, "POST");
+    assert_eq!(hit.url, "/hooks/job?token=s3cret");
+    assert_eq!(hit.auth.as_deref(), Some("Bearer rf_acme"));
+    assert_eq!(hit.content_type.as_deref(), Some("application/json"));
+    let j = job_payload(&hit);
+    assert_eq!(
+        (j.job_id.as_str(), j.job_state.as_str(), j.delivery_attempt),
+        ("hooked", "success", 1)
+    );
+    assert!(!j.event_id.is_empty());
+    assert!(api.job("hooked").unwrap().state().is_terminal());
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "delivered once"
+    );
+}
+
+#[test]
+fn failing_receiver_gets_retries_with_incremented_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sb, api) = sandbox(dir.path());
+    let (url, rx) = receiver(vec![503, 500]);
+    let req = JobStartRequest::images("hook-in", "no-such-workflow").with_notifications_url(url);
+    api.start_job("retried", &req, None).unwrap();
+    let hits: Vec<Hit> = (0..3).map(|_| next(&rx)).collect();
+    let attempts: Vec<u32> = hits
+        .iter()
+        .map(|h| job_payload(h).delivery_attempt)
+        .collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    let events: Vec<&str> = hits
+        .iter()
+        .map(|h| job_payload(h).event_id.as_str())
+        .collect();
+    assert!(
+        events.iter().all(|e| *e == events[0]),
+        "a redelivery keeps its event id"
+    );
+    assert!(hits.iter().all(|h| job_payload(h).job_state == "fail"));
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "no more after a 2xx"
+    );
+}
+
+#[test]
+fn delivery_attempts_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sb, api) = sandbox(dir.path());
+    let (url, rx) = receiver(vec![500; 10]);
+    let req = JobStartRequest::images("hook-in", "image-stats").with_notifications_url(url);
+    api.start_job("bounded", &req, None).unwrap();
+    let attempts: Vec<u32> = (0..4)
+        .map(|_| job_payload(&next(&rx)).delivery_attempt)
+        .collect();
+    assert_eq!(attempts, [1, 2, 3, 4]);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(800)).is_err(),
+        "gave up after 4 attempts"
+    );
+}
+
+#[test]
+fn aborted_job_sends_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig::default()
+        .with_data_dir(dir.path())
+        .with_job_speed(0.0);
+    let sb = Sandbox::start(config).unwrap();
+    let api = BatchApi::builder()
+        .base_url(sb.base_url())
+        .api_key(sb.api_key())
+        .build()
+        .unwrap();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x05\0\0\0\x07\x08\x02\0\0\0\0\0\0\0";
+    api.upload_image("slow-in", "a.png", png, None).unwrap();
+    let (url, rx) = receiver(vec![]);
+    let req = JobStartRequest::images("slow-in", "image-stats").with_notifications_url(url);
+    api.start_job("aborted", &req, None).unwrap();
+    api.abort_job("aborted").unwrap();
+    let hit = next(&rx);
+    let j = job_payload(&hit);
+    assert_eq!(
+        (j.job_id.as_str(), j.job_state.as_str()),
+        ("aborted", "fail")
+    );
+    assert_eq!(hit.auth.as_deref(), Some("Bearer rf_sandbox"));
+}
