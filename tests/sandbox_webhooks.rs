@@ -1,7 +1,6 @@
 #![cfg(feature = "sandbox")]
 //! Job completion webhooks from the sandbox, caught by a local receiver.
 
-use std::io::Read;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
