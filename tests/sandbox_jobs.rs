@@ -372,7 +372,39 @@ fn scenario_abort_and_restart_running(sb: &Sandbox, api: &BatchApi) {
         Some(409),
         "a running job cannot be restarted: {err}"
     );
+    // Tasks after the running one have not registered yet: progress is null.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while api.job_stages("slow").unwrap().is_empty() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let tasks: Vec<_> = api
+        .tasks("slow", "processing", None)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(tasks.len(), 3, "12 images in tasks of 4");
+    assert!(tasks[0].progress.is_some(), "{tasks:?}");
+    assert_eq!(tasks[2].progress, None, "{tasks:?}");
+    assert!(tasks.iter().all(|t| t.status_type == "info"));
+    let (_, body) = raw(
+        sb,
+        "GET",
+        "jobs/slow/stages/processing/tasks?pageSize=2",
+        None,
+    );
+    assert_eq!(body["nextPageToken"], "p2", "{body}");
+    let (_, body) = raw(
+        sb,
+        "GET",
+        "jobs/slow/stages/processing/tasks?nextPageToken=p2",
+        None,
+    );
+    assert!(
+        body.as_object().unwrap().contains_key("nextPageToken") && body["nextPageToken"].is_null()
+    );
     api.abort_job("slow").unwrap();
+    let stages = api.job_stages("slow").unwrap();
+    assert!(stages[0].is_failed(), "{stages:?}");
     let st = api.job("slow").unwrap();
     assert_eq!(st.state(), JobState::Failed);
     assert!(st.job.unwrap().last_message().unwrap().contains("abort"));
@@ -512,6 +544,17 @@ fn scenario_bad_bodies(sb: &Sandbox, api: &BatchApi) {
         "processingSpecification":{"type":"workflows-processing-specification-v1","workspace":"sandbox","workflowId":"image-stats","persistImagesOutputs":false}}"#;
     let (code, body) = raw(sb, "POST", "jobs/official", Some(ok));
     assert_eq!(code, 200, "missing machineType is accepted: {body}");
+    // Both answer forms at once, with tz-aware timestamps.
+    let (code, body) = raw(sb, "GET", "jobs/official", None);
+    assert_eq!(code, 200);
+    assert_eq!(body["status"], "ok");
+    assert!(
+        body["jobStatus"].is_string() && body["progress"].is_number(),
+        "{body}"
+    );
+    assert_eq!(body["job"]["jobId"], "official");
+    let created = body["job"]["createdAt"].as_str().unwrap();
+    assert!(created.ends_with('Z') || created.contains('+'), "{created}");
     let mut v: Value = serde_json::from_str(ok).unwrap();
     type Edit = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(&str, Edit, &str)> = vec![
@@ -576,7 +619,28 @@ fn scenario_bad_bodies(sb: &Sandbox, api: &BatchApi) {
     assert_eq!(code, 200, "{body}");
 }
 
+fn scenario_processing_timeout(api: &BatchApi) {
+    stage_images(api, "timeout-in", 1);
+    let req =
+        JobStartRequest::images("timeout-in", "image-stats").with_processing_timeout_seconds(1);
+    api.start_job("timeout", &req, None).unwrap();
+    let (st, _) = wait_terminal(api, "timeout");
+    assert_eq!(st.state(), JobState::Failed);
+    assert!(st
+        .job
+        .unwrap()
+        .last_message()
+        .unwrap()
+        .contains("processingTimeoutSeconds"));
+}
+
 // ---------------------------------------------------------------- tests
+
+#[test]
+fn processing_timeout() {
+    // Speed 0: the job never advances, so only the timeout can end it.
+    scenario_processing_timeout(&env(0.0).api);
+}
 
 #[test]
 fn image_stats_end_to_end() {
