@@ -24,6 +24,20 @@ const POLL: Duration = Duration::from_millis(20);
 const NOTIFICATION_CONFIG: &str = "notification_config.json";
 
 pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
+    // Shards left mid-indexing by a previous run resume after this run's delay.
+    {
+        let resume_at = now_ms() + state.config().indexing_delay.as_millis() as u64;
+        let mut inner = state.lock();
+        for b in inner.staging.batches.values_mut() {
+            for s in b
+                .shards
+                .iter_mut()
+                .filter(|s| s.state == ShardState::Indexing)
+            {
+                s.ready_at_ms = s.ready_at_ms.min(resume_at);
+            }
+        }
+    }
     let st = state.clone();
     let t = std::thread::Builder::new()
         .name("sandbox-indexer".into())

@@ -1,0 +1,744 @@
+//! The real `BatchApi` (over `UreqTransport`) against the sandbox, for every data-staging
+//! endpoint and its failures. Scenarios are plain functions over `(api, ctx)`, in the
+//! style of object_store's conformance suite, called from the `#[test]`s below.
+#![cfg(feature = "sandbox")]
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use roboflow_batch::api::{Clock, ListOptions, RetryPolicy, UploadSource};
+use roboflow_batch::model::{BatchContentType, BatchType, FileReference, ReferencesIngest};
+use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
+use roboflow_batch::transport::Timeouts;
+use roboflow_batch::{BatchApi, Error};
+
+struct Ctx {
+    sb: Sandbox,
+}
+
+fn start(config: SandboxConfig) -> Ctx {
+    Ctx {
+        sb: Sandbox::start(config.with_indexing_delay(Duration::from_millis(150)))
+            .expect("sandbox starts"),
+    }
+}
+
+fn api(ctx: &Ctx) -> BatchApi {
+    api_with(ctx, RetryPolicy::never())
+}
+
+fn api_with(ctx: &Ctx, retry: RetryPolicy) -> BatchApi {
+    api_timeout(ctx, retry, Duration::from_secs(2))
+}
+
+fn api_timeout(ctx: &Ctx, retry: RetryPolicy, read: Duration) -> BatchApi {
+    BatchApi::builder()
+        .base_url(ctx.sb.base_url())
+        .api_key(ctx.sb.api_key())
+        .retry_policy(retry)
+        .clock(Clock::system().with_sleep(|_| {}))
+        .timeouts(Timeouts {
+            read,
+            ..Timeouts::default()
+        })
+        .build()
+        .expect("client builds")
+}
+
+/// A tiny PNG: the signature and an IHDR chunk are all an image sniffer needs.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    v.extend_from_slice(&w.to_be_bytes());
+    v.extend_from_slice(&h.to_be_bytes());
+    v.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    v
+}
+
+fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, *data).expect("tar member");
+    }
+    b.into_inner().expect("tar")
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn download(api: &BatchApi, url: &str) -> Vec<u8> {
+    let mut resp = api.download(url).expect("download");
+    let mut v = Vec::new();
+    resp.body.read_to_end(&mut v).expect("body");
+    v
+}
+
+/// A raw request with the API key, for what `BatchApi` refuses to send.
+fn raw(ctx: &Ctx, method: &str, path_and_query: &str) -> (u16, serde_json::Value) {
+    let sep = if path_and_query.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let url = format!(
+        "{}{path_and_query}{sep}api_key={}",
+        ctx.sb.base_url(),
+        ctx.sb.api_key()
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = match method {
+        "POST" => agent.post(&url).send_empty(),
+        _ => agent.get(&url).call(),
+    };
+    let mut resp = resp.expect("raw request");
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn error_text(v: &serde_json::Value) -> String {
+    v["error"].as_str().unwrap_or_default().to_string()
+}
+
+fn ws_path(ctx: &Ctx, rest: &str) -> String {
+    format!("/data-staging/v1/external/{}{rest}", ctx.sb.workspace())
+}
+
+// ---- scenarios ----
+
+fn scenario_workspace_and_auth(api: &BatchApi, ctx: &Ctx) {
+    assert_eq!(api.fetch_workspace().unwrap().workspace, ctx.sb.workspace());
+    assert_eq!(api.workspace().unwrap(), ctx.sb.workspace());
+    let bad_key = BatchApi::builder()
+        .base_url(ctx.sb.base_url())
+        .api_key("wrong")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        bad_key.fetch_workspace(),
+        Err(Error::Unauthorized(_))
+    ));
+    let bad_ws = BatchApi::builder()
+        .base_url(ctx.sb.base_url())
+        .api_key(ctx.sb.api_key())
+        .workspace("someone-else")
+        .retry_policy(RetryPolicy::never())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        bad_ws.list_batches_page(&ListOptions::default()),
+        Err(Error::NotFound(_))
+    ));
+}
+
+fn scenario_simple_upload(api: &BatchApi, _ctx: &Ctx) {
+    let images: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|i| (format!("img{i}.png"), png(10 + i, 20)))
+        .collect();
+    for (name, bytes) in &images {
+        api.upload_image("simple-1", name, bytes, Some("Simple one"))
+            .unwrap();
+    }
+    let b = api.batch("simple-1").unwrap();
+    assert_eq!(b.batch_type, BatchType::Simple);
+    assert_eq!(b.batch_content_type, BatchContentType::Images);
+    assert_eq!(b.display_name, "Simple one");
+    assert_eq!(
+        b.expiry_date.unix_seconds() - b.created_date.unix_seconds(),
+        7 * 24 * 3600
+    );
+    assert_eq!(api.batch_count("simple-1", None).unwrap(), 3);
+    assert!(api.list_parts("simple-1").unwrap().is_empty());
+
+    let first = api
+        .list_files_page("simple-1", None, &ListOptions::default().with_page_size(2))
+        .unwrap();
+    assert_eq!(first.items.len(), 2);
+    let token = first.next_page_token.clone().expect("a second page");
+    let second = api
+        .list_files_page(
+            "simple-1",
+            None,
+            &ListOptions::default()
+                .with_page_size(2)
+                .with_page_token(token),
+        )
+        .unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert!(second.is_last());
+    let all: Vec<_> = api
+        .files("simple-1", None, Some(1))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    for f in &all {
+        assert_eq!(f.content_type, "image/png");
+        let want = &images.iter().find(|(n, _)| n == &f.file_name).unwrap().1;
+        assert_eq!(&download(api, &f.download_url), want, "{}", f.file_name);
+    }
+    // A repeat replaces, never duplicates.
+    api.upload_image("simple-1", "img0.png", &png(1, 1), None)
+        .unwrap();
+    assert_eq!(api.batch_count("simple-1", None).unwrap(), 3);
+    let listed: Vec<_> = api.batches(Some(1)).collect::<Result<_, _>>().unwrap();
+    assert!(listed.iter().any(|b| b.batch_id == "simple-1"));
+}
+
+fn scenario_sharded_upload(api: &BatchApi, _ctx: &Ctx) {
+    let target = api.request_shard_upload("bulk-1", None).unwrap();
+    assert_eq!(target.max_number_of_images, Some(500));
+    assert!(target.max_shard_size.is_some_and(|n| n > 0));
+    assert!(target.shard_id.is_some());
+    assert!(!target.extension_headers.is_empty());
+    let (a, b, c) = (png(1, 2), png(3, 4), png(5, 6));
+    let shard = tar_of(&[
+        ("a.png", &a),
+        ("dir/b.png", &b),
+        ("c.png", &c),
+        ("notes.txt", b"just some text, not an image"),
+    ]);
+    api.put_signed(&target, &UploadSource::bytes(shard))
+        .unwrap();
+    // Indexing lags: nothing is counted yet, and the shard is in progress.
+    assert_eq!(api.batch_count("bulk-1", None).unwrap(), 0);
+    let shards = api
+        .list_shards_page("bulk-1", &ListOptions::default())
+        .unwrap();
+    assert_eq!(shards.items.len(), 1);
+    assert_eq!(shards.items[0].status_type, "info");
+    assert!(shards.is_last());
+
+    wait_for("the shard to be indexed", || {
+        api.list_shards_page("bulk-1", &ListOptions::default())
+            .unwrap()
+            .items[0]
+            .status_type
+            != "info"
+    });
+    let s = &api
+        .list_shards_page("bulk-1", &ListOptions::default())
+        .unwrap()
+        .items[0];
+    assert_eq!(s.status_type, "success", "{s:?}");
+    assert_eq!(s.shard_objects_count, 3);
+    let meta = s
+        .status_metadata
+        .as_ref()
+        .expect("status metadata")
+        .to_string();
+    assert!(
+        meta.contains("notes.txt") && meta.contains("unsupported-file-type"),
+        "{meta}"
+    );
+    assert_eq!(api.batch_count("bulk-1", None).unwrap(), 3);
+
+    let meta = api.batch("bulk-1").unwrap();
+    assert_eq!(meta.batch_type, BatchType::Sharded);
+    let files: Vec<_> = api
+        .files("bulk-1", None, None)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let b_file = files
+        .iter()
+        .find(|f| f.file_name == "b.png")
+        .expect("b.png listed");
+    assert_eq!(b_file.shard_id, target.shard_id);
+    assert_eq!(download(api, &b_file.download_url), b);
+}
+
+fn scenario_bad_shards(api: &BatchApi, _ctx: &Ctx) {
+    // A member over the per-file limit and a shard that is not a tar at all.
+    let target = api.request_shard_upload("bulk-bad", None).unwrap();
+    let big = vec![0u8; 70 * 1024];
+    let mut big_png = png(1, 1);
+    big_png.extend_from_slice(&big);
+    api.put_signed(
+        &target,
+        &UploadSource::bytes(tar_of(&[("big.png", &big_png), ("ok.png", &png(2, 2))])),
+    )
+    .unwrap();
+    let junk = api.request_shard_upload("bulk-bad", None).unwrap();
+    api.put_signed(&junk, &UploadSource::bytes(vec![7u8; 1500]))
+        .unwrap();
+    wait_for("both shards to finish", || {
+        let p = api
+            .list_shards_page("bulk-bad", &ListOptions::default())
+            .unwrap();
+        p.items.len() == 2 && p.items.iter().all(|s| s.status_type != "info")
+    });
+    let p = api
+        .list_shards_page("bulk-bad", &ListOptions::default().with_page_size(1))
+        .unwrap();
+    assert_eq!(p.items.len(), 1);
+    assert!(p.next_page_token.is_some());
+    let all: Vec<_> = api
+        .shards("bulk-bad", Some(1))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let good = all
+        .iter()
+        .find(|s| s.shard_id == target.shard_id.clone().unwrap())
+        .unwrap();
+    let meta = good.status_metadata.as_ref().unwrap().to_string();
+    assert!(
+        meta.contains("file-size-limit-exceeded") && meta.contains("big.png"),
+        "{meta}"
+    );
+    let bad = all
+        .iter()
+        .find(|s| s.shard_id == junk.shard_id.clone().unwrap())
+        .unwrap();
+    assert!(bad.is_failed(), "{bad:?}");
+    assert_eq!(api.batch_count("bulk-bad", None).unwrap(), 1);
+}
+
+fn scenario_mixing_refused(api: &BatchApi, _ctx: &Ctx) {
+    api.upload_image("mix-simple", "a.png", &png(1, 1), None)
+        .unwrap();
+    let e = api.request_shard_upload("mix-simple", None).unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("cannot be combined"), "{e}");
+    api.request_shard_upload("mix-bulk", None).unwrap();
+    let e = api
+        .upload_image("mix-bulk", "a.png", &png(1, 1), None)
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+}
+
+fn scenario_validation(api: &BatchApi, ctx: &Ctx) {
+    let (s, body) = raw(ctx, "GET", &ws_path(ctx, "/batches/Bad%20Id"));
+    assert_eq!(s, 400);
+    assert!(error_text(&body).contains("batch_id"), "{body}");
+    let (s, body) = raw(ctx, "POST", &ws_path(ctx, "/batches/v1/upload/video"));
+    assert_eq!(s, 400);
+    assert!(error_text(&body).contains("fileName"), "{body}");
+    let (s, body) = raw(ctx, "POST", &ws_path(ctx, "/batches/v1/upload/image"));
+    assert_eq!(s, 400);
+    assert!(error_text(&body).contains("fileName"), "{body}");
+    let (s, body) = raw(ctx, "GET", &ws_path(ctx, "/batches?pageSize=0"));
+    assert_eq!(s, 400);
+    assert!(error_text(&body).contains("pageSize"), "{body}");
+    let (s, body) = raw(ctx, "GET", &ws_path(ctx, "/batches?nextPageToken=zzz"));
+    assert_eq!(s, 400);
+    assert!(error_text(&body).contains("nextPageToken"), "{body}");
+    let (s, body) = raw(
+        ctx,
+        "POST",
+        &ws_path(ctx, "/batches/refs/bulk-upload/image-references"),
+    );
+    assert_eq!(s, 400, "{body}");
+    let e = api
+        .upload_image("notimg", "x.png", b"plain text", None)
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert!(matches!(
+        api.batch("no-such-batch"),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        api.batch_count("no-such-batch", None),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        api.list_shards_page("no-such-batch", &ListOptions::default()),
+        Err(Error::NotFound(_))
+    ));
+    let (s, body) = raw(ctx, "GET", &ws_path(ctx, "/nowhere"));
+    assert_eq!(s, 404, "{body}");
+}
+
+fn scenario_video_upload(api: &BatchApi, _ctx: &Ctx) {
+    let target = api
+        .request_video_upload("videos-1", "clip.mp4", None)
+        .unwrap();
+    assert!(target.max_file_size.is_some());
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+    api.put_signed(&target, &UploadSource::bytes(bytes.clone()))
+        .unwrap();
+    assert_eq!(api.batch_count("videos-1", None).unwrap(), 1);
+    let b = api.batch("videos-1").unwrap();
+    assert_eq!(b.batch_content_type, BatchContentType::Videos);
+    let files = api
+        .list_files_page("videos-1", None, &ListOptions::default())
+        .unwrap();
+    assert_eq!(files.items[0].file_name, "clip.mp4");
+    assert_eq!(download(api, &files.items[0].download_url), bytes);
+}
+
+fn scenario_references(api: &BatchApi, _ctx: &Ctx) {
+    let body = ReferencesIngest {
+        image_references: Some(vec![FileReference {
+            name: "r.jpg".into(),
+            url: "https://example.com/r.jpg?sig=x".into(),
+        }]),
+        ingest_id: Some("ingest-1".into()),
+        ..Default::default()
+    };
+    let first = api.ingest_image_references("refs-1", &body, None).unwrap();
+    assert_eq!(first.ingest_id, "ingest-1");
+    assert_eq!(first.shard_ids.as_ref().map(Vec::len), Some(1));
+    assert_ne!(first.duplicated, Some(true));
+    let again = api.ingest_image_references("refs-1", &body, None).unwrap();
+    assert_eq!(again.duplicated, Some(true));
+    assert_eq!(again.shard_ids, first.shard_ids);
+    wait_for("the references shard to fail", || {
+        api.list_shards_page("refs-1", &ListOptions::default())
+            .unwrap()
+            .items[0]
+            .is_failed()
+    });
+    let s = &api
+        .list_shards_page("refs-1", &ListOptions::default())
+        .unwrap()
+        .items[0];
+    assert!(
+        s.status_metadata
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .contains("no network"),
+        "{s:?}"
+    );
+    assert_eq!(api.batch_count("refs-1", None).unwrap(), 0);
+    let videos = ReferencesIngest {
+        image_references_url: Some("https://example.com/list.jsonl".into()),
+        ..Default::default()
+    };
+    let r = api
+        .ingest_video_references("refs-v", &videos, None)
+        .unwrap();
+    assert!(!r.ingest_id.is_empty());
+    assert_eq!(
+        api.batch("refs-v").unwrap().batch_content_type,
+        BatchContentType::Videos
+    );
+}
+
+fn scenario_put_needs_extension_header(api: &BatchApi, _ctx: &Ctx) {
+    let mut target = api.request_shard_upload("hdr-1", None).unwrap();
+    target.extension_headers.clear();
+    let e = api
+        .put_signed(
+            &target,
+            &UploadSource::bytes(tar_of(&[("a.png", &png(1, 1))])),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::Forbidden(_)), "{e}");
+    assert!(e.to_string().contains("x-rfbatch-upload"), "{e}");
+    let mut tampered = api.request_shard_upload("hdr-1", None).unwrap();
+    tampered.upload_url = tampered.upload_url.replace("expires=", "expires=9");
+    let e = api
+        .put_signed(&tampered, &UploadSource::bytes(vec![0u8; 10]))
+        .unwrap_err();
+    assert!(matches!(e, Error::Forbidden(_)), "{e}");
+}
+
+/// A PUT whose body is shorter than its Content-Length is refused and never indexed.
+fn scenario_truncated_put(api: &BatchApi, ctx: &Ctx) {
+    let target = api.request_shard_upload("trunc-1", None).unwrap();
+    let shard = tar_of(&[("a.png", &png(1, 1)), ("b.png", &png(2, 2))]);
+    let url = target.upload_url.strip_prefix(ctx.sb.base_url()).unwrap();
+    let addr = ctx.sb.base_url().trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = format!(
+        "PUT {url} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        shard.len()
+    );
+    for (k, v) in &target.extension_headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    tcp.write_all(head.as_bytes()).unwrap();
+    tcp.write_all(&shard[..shard.len() / 2]).unwrap();
+    tcp.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    let _ = tcp.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("truncated"), "{reply}");
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(api
+        .list_shards_page("trunc-1", &ListOptions::default())
+        .unwrap()
+        .items
+        .is_empty());
+    assert_eq!(api.batch_count("trunc-1", None).unwrap(), 0);
+    // The same URL still takes a complete upload.
+    api.put_signed(&target, &UploadSource::bytes(shard))
+        .unwrap();
+    wait_for("the complete shard", || {
+        api.batch_count("trunc-1", None).unwrap() == 2
+    });
+}
+
+fn scenario_output_batch_absent(api: &BatchApi, _ctx: &Ctx) {
+    // Output batches are made by jobs; an unknown part counts nothing.
+    api.upload_image("parts-1", "a.png", &png(1, 1), None)
+        .unwrap();
+    assert_eq!(api.batch_count("parts-1", Some("nope")).unwrap(), 0);
+}
+
+// ---- tests ----
+
+macro_rules! on_default_sandbox {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let ctx = start(SandboxConfig::default());
+                super::$name(&api(&ctx), &ctx);
+            }
+        )*
+    };
+}
+
+mod default_sandbox {
+    use super::*;
+    on_default_sandbox!(
+        scenario_workspace_and_auth,
+        scenario_simple_upload,
+        scenario_sharded_upload,
+        scenario_mixing_refused,
+        scenario_validation,
+        scenario_video_upload,
+        scenario_references,
+        scenario_put_needs_extension_header,
+        scenario_truncated_put,
+        scenario_output_batch_absent,
+    );
+
+    #[test]
+    fn scenario_bad_shards() {
+        let ctx = start(SandboxConfig::default().with_max_image_size(64 * 1024));
+        super::scenario_bad_shards(&api(&ctx), &ctx);
+    }
+}
+
+#[test]
+fn expired_upload_url_is_refused() {
+    let faults = Faults::seeded(1).with_put(FaultSettings::default().with_expired_urls(true));
+    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let api = api(&ctx);
+    let target = api.request_shard_upload("exp-1", None).unwrap();
+    let e = api
+        .put_signed(
+            &target,
+            &UploadSource::bytes(tar_of(&[("a.png", &png(1, 1))])),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::Forbidden(_)), "{e}");
+    assert!(e.to_string().contains("expired"), "{e}");
+}
+
+#[test]
+fn expired_download_url_is_refused() {
+    let faults = Faults::seeded(1).with_download(FaultSettings::default().with_expired_urls(true));
+    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let api = api(&ctx);
+    api.upload_image("exp-2", "a.png", &png(1, 1), None)
+        .unwrap();
+    let f = api
+        .list_files_page("exp-2", None, &ListOptions::default())
+        .unwrap();
+    let e = api.download(&f.items[0].download_url).unwrap_err();
+    assert!(matches!(e, Error::Forbidden(_)), "{e}");
+    assert!(e.to_string().contains("expired"), "{e}");
+}
+
+#[test]
+fn oversize_put_is_refused() {
+    let ctx = start(SandboxConfig::default().with_max_shard_size(4096));
+    let api = api(&ctx);
+    let target = api.request_shard_upload("big-1", None).unwrap();
+    assert_eq!(target.max_shard_size, Some(4096));
+    let e = api
+        .put_signed(&target, &UploadSource::bytes(vec![0u8; 8192]))
+        .unwrap_err();
+    assert_eq!(e.status(), Some(413), "{e}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(api
+        .list_shards_page("big-1", &ListOptions::default())
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+#[test]
+fn injected_faults_are_retried_and_deterministic() {
+    let flaky = FaultSettings::default()
+        .with_rate_503(0.3)
+        .with_rate_429(0.1, 1);
+    let ctx = start(SandboxConfig::default().with_faults(Faults::seeded(7).with_all(flaky)));
+    let api = api_with(
+        &ctx,
+        RetryPolicy {
+            max_retries: 20,
+            ..RetryPolicy::default()
+        },
+    );
+    for i in 0..5 {
+        api.upload_image("flaky", &format!("f{i}.png"), &png(i, i), None)
+            .unwrap();
+    }
+    let files: Vec<_> = api
+        .files("flaky", None, Some(2))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(files.len(), 5);
+    for f in &files {
+        assert_eq!(download(&api, &f.download_url).len(), png(0, 0).len());
+    }
+    let target = api.request_shard_upload("flaky-bulk", None).unwrap();
+    api.put_signed(
+        &target,
+        &UploadSource::bytes(tar_of(&[("a.png", &png(1, 1))])),
+    )
+    .unwrap();
+
+    // Always failing: the retries run out with the last error.
+    let down = start(
+        SandboxConfig::default()
+            .with_faults(Faults::seeded(7).with_api(FaultSettings::default().with_rate_503(1.0))),
+    );
+    let e = api_with(
+        &down,
+        RetryPolicy {
+            max_retries: 2,
+            ..RetryPolicy::default()
+        },
+    )
+    .fetch_workspace()
+    .unwrap_err();
+    assert_eq!(e.status(), Some(503), "{e}");
+
+    // The same seed gives the same sequence of statuses.
+    let statuses = |seed| {
+        let f = Faults::seeded(seed).with_api(FaultSettings::default().with_rate_500(0.5));
+        let ctx = start(SandboxConfig::default().with_faults(f));
+        (0..12).map(|_| raw(&ctx, "GET", "/").0).collect::<Vec<_>>()
+    };
+    let a = statuses(3);
+    assert_eq!(a, statuses(3));
+    assert!(a.contains(&500) && a.contains(&200), "{a:?}");
+}
+
+/// A dropped body stalls the client until its read timeout. PUTs are retried through it;
+/// downloads show the cut body as a read error (the caller's to retry).
+#[test]
+fn dropped_bodies() {
+    let drops = FaultSettings::default().with_drop_rate(0.4);
+    let faults = Faults::seeded(11)
+        .with_put(drops.clone())
+        .with_download(drops);
+    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let retry = RetryPolicy {
+        max_retries: 20,
+        ..RetryPolicy::default()
+    };
+    let api = api_timeout(&ctx, retry, Duration::from_millis(300));
+    api.upload_image("drops", "d.png", &png(7, 3), None)
+        .unwrap();
+    let f = api
+        .list_files_page("drops", None, &ListOptions::default())
+        .unwrap();
+    let url = &f.items[0].download_url;
+    let outcomes: Vec<bool> = (0..8)
+        .map(|_| {
+            let mut v = Vec::new();
+            api.download(url)
+                .unwrap()
+                .body
+                .read_to_end(&mut v)
+                .is_ok_and(|_| v == png(7, 3))
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&true) && outcomes.contains(&false),
+        "{outcomes:?}"
+    );
+    for _ in 0..3 {
+        let target = api.request_shard_upload("drops-bulk", None).unwrap();
+        api.put_signed(
+            &target,
+            &UploadSource::bytes(tar_of(&[("a.png", &png(1, 1))])),
+        )
+        .unwrap();
+    }
+    wait_for("the shards", || {
+        let p = api
+            .list_shards_page("drops-bulk", &ListOptions::default())
+            .unwrap();
+        p.items.len() == 3 && p.items.iter().all(|s| s.status_type == "success")
+    });
+}
+
+#[test]
+fn state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || SandboxConfig::default().with_data_dir(dir.path());
+    let shard_id = {
+        let ctx = start(config());
+        let api = api(&ctx);
+        api.upload_image("keep-simple", "a.png", &png(4, 4), None)
+            .unwrap();
+        let target = api.request_shard_upload("keep-bulk", None).unwrap();
+        api.put_signed(
+            &target,
+            &UploadSource::bytes(tar_of(&[("m.png", &png(5, 5))])),
+        )
+        .unwrap();
+        wait_for("indexing", || {
+            api.batch_count("keep-bulk", None).unwrap() == 1
+        });
+        // A second shard is left mid-indexing when the sandbox stops.
+        let t2 = api.request_shard_upload("keep-bulk", None).unwrap();
+        let slow = tar_of(&[("n.png", &png(6, 6))]);
+        api.put_signed(&t2, &UploadSource::bytes(slow)).unwrap();
+        t2.shard_id.unwrap()
+    };
+    let ctx = start(config());
+    let api = api(&ctx);
+    let ids: Vec<String> = api.batches(None).map(|b| b.unwrap().batch_id).collect();
+    assert_eq!(
+        ids,
+        vec!["keep-bulk".to_string(), "keep-simple".to_string()]
+    );
+    assert_eq!(api.batch_count("keep-simple", None).unwrap(), 1);
+    let simple = api
+        .list_files_page("keep-simple", None, &ListOptions::default())
+        .unwrap();
+    assert_eq!(download(&api, &simple.items[0].download_url), png(4, 4));
+    wait_for("the interrupted shard to resume", || {
+        api.batch_count("keep-bulk", None).unwrap() == 2
+    });
+    let shards = api
+        .list_shards_page("keep-bulk", &ListOptions::default())
+        .unwrap();
+    assert!(shards
+        .items
+        .iter()
+        .any(|s| s.shard_id == shard_id && s.status_type == "success"));
+    let files: Vec<_> = api
+        .files("keep-bulk", None, None)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let m = files.iter().find(|f| f.file_name == "m.png").unwrap();
+    assert_eq!(download(&api, &m.download_url), png(5, 5));
+}
