@@ -619,6 +619,40 @@ fn scenario_bad_bodies(sb: &Sandbox, api: &BatchApi) {
     assert_eq!(code, 200, "{body}");
 }
 
+fn scenario_undecodable_images_fail(api: &BatchApi) {
+    stage_images(api, "broken-in", 3);
+    api.upload_image(
+        "broken-in",
+        "zz-broken.png",
+        b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR",
+        None,
+    )
+    .unwrap();
+    let req = || JobStartRequest::images("broken-in", "image-stats");
+    api.start_job("lenient", &req().with_max_image_failure_rate(0.5), None)
+        .unwrap();
+    // No maxImageFailureRate: the default tolerance (10 per 256 images) is exceeded by 1 of 4.
+    api.start_job("default-rate", &req(), None).unwrap();
+    assert_eq!(wait_terminal(api, "lenient").0.state(), JobState::Completed);
+    assert_eq!(
+        wait_terminal(api, "default-rate").0.state(),
+        JobState::Failed
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let files = download(api, "lenient-processing", "results", tmp.path());
+    let text = String::from_utf8(files[0].1.clone()).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["file_name"], "zz-broken.png");
+    assert_eq!(last["status"], "error");
+    assert!(last["error"].as_str().unwrap().contains("decod"), "{last}");
+    let warnings: Vec<_> = api
+        .logs("lenient", Some(LogSeverity::Warning), None)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].payload["file_name"], "zz-broken.png");
+}
+
 fn scenario_processing_timeout(api: &BatchApi) {
     stage_images(api, "timeout-in", 1);
     let req =
@@ -635,6 +669,11 @@ fn scenario_processing_timeout(api: &BatchApi) {
 }
 
 // ---------------------------------------------------------------- tests
+
+#[test]
+fn undecodable_images_fail() {
+    scenario_undecodable_images_fail(&env(500.0).api);
+}
 
 #[test]
 fn processing_timeout() {
