@@ -60,7 +60,8 @@ pub struct SandboxConfig {
     /// Threads serving requests.
     pub threads: usize,
     /// How fast jobs go: work items (images) each running job processes per second, in
-    /// each of its two stages.
+    /// each of its two stages (`processing`, then `export`). 0 holds every job at the start
+    /// of its first stage (for testing aborts and timeouts).
     pub job_images_per_sec: f64,
     /// How many images one job task covers (`tasksNumber` = images / this, at least 1).
     pub job_images_per_task: u64,

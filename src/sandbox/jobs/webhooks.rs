@@ -131,7 +131,7 @@ impl State {
             return;
         }
         let w = &mut list[pos];
-        let backoff = base.saturating_mul(1 << (w.attempt - 1).min(10));
+        let backoff = base.saturating_mul(1 << w.attempt.saturating_sub(1).min(10));
         w.attempt += 1;
         w.due_ms = now_ms() + backoff.as_millis() as u64;
         w.in_flight = false;
