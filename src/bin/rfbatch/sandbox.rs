@@ -1,0 +1,135 @@
+//! `rfbatch sandbox`: serves the emulator on an address until the process is killed.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
+
+#[derive(Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// The one API key the sandbox accepts.
+    #[arg(long, env = "RFBATCH_SANDBOX_API_KEY", default_value = "sandbox-key")]
+    api_key: String,
+    /// The workspace slug answered by `GET /`.
+    #[arg(long, default_value = "sandbox")]
+    workspace: String,
+    /// Where state and data live (kept across restarts); a temporary directory if omitted.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Threads serving requests.
+    #[arg(long, default_value_t = 8)]
+    threads: usize,
+    /// How long signed URLs stay valid, in seconds.
+    #[arg(long, default_value_t = 24 * 3600)]
+    signed_url_ttl_secs: u64,
+    /// Delay before an uploaded shard is indexed, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    indexing_delay_ms: u64,
+    /// Largest tar shard accepted, in bytes (`maxShardSize`).
+    #[arg(long)]
+    max_shard_size: Option<u64>,
+    /// Largest image accepted, in bytes.
+    #[arg(long)]
+    max_image_size: Option<u64>,
+    /// Which endpoint families the fault options apply to (repeatable).
+    #[arg(long, value_enum, default_values_t = [Family::All])]
+    fault_family: Vec<Family>,
+    /// Seed of the fault generators (same seed, same faults).
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
+    /// Rate of 429 replies (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate_429: f64,
+    /// `Retry-After` seconds sent with injected 429s.
+    #[arg(long, default_value_t = 1)]
+    fault_retry_after_secs: u64,
+    /// Rate of 500 replies (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate_500: f64,
+    /// Rate of 503 replies (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate_503: f64,
+    /// Rate of connections dropped mid-body (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    fault_drop_rate: f64,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    fault_latency_ms: u64,
+    /// Hand out signed URLs (of the put/download families) already expired.
+    #[arg(long)]
+    fault_expired_urls: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Family {
+    Api,
+    Put,
+    Download,
+    All,
+}
+
+pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
+    for (name, rate) in [
+        ("--fault-rate-429", a.fault_rate_429),
+        ("--fault-rate-500", a.fault_rate_500),
+        ("--fault-rate-503", a.fault_rate_503),
+        ("--fault-drop-rate", a.fault_drop_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("{name} must be between 0 and 1, got {rate}").into());
+        }
+    }
+    let settings = FaultSettings::default()
+        .with_rate_429(a.fault_rate_429, a.fault_retry_after_secs)
+        .with_rate_500(a.fault_rate_500)
+        .with_rate_503(a.fault_rate_503)
+        .with_drop_rate(a.fault_drop_rate)
+        .with_latency(Duration::from_millis(a.fault_latency_ms))
+        .with_expired_urls(a.fault_expired_urls);
+    let on = |f: Family| a.fault_family.contains(&f) || a.fault_family.contains(&Family::All);
+    let mut faults = Faults::seeded(a.fault_seed);
+    if on(Family::Api) {
+        faults = faults.with_api(settings.clone());
+    }
+    if on(Family::Put) {
+        faults = faults.with_put(settings.clone());
+    }
+    if on(Family::Download) {
+        faults = faults.with_download(settings);
+    }
+    let mut config = SandboxConfig::default()
+        .with_addr(a.addr)
+        .with_api_key(a.api_key)
+        .with_workspace(a.workspace)
+        .with_signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
+        .with_indexing_delay(Duration::from_millis(a.indexing_delay_ms))
+        .with_faults(faults);
+    config.threads = a.threads.max(1);
+    if let Some(dir) = a.data_dir {
+        config = config.with_data_dir(dir);
+    }
+    if let Some(n) = a.max_shard_size {
+        config = config.with_max_shard_size(n);
+    }
+    if let Some(n) = a.max_image_size {
+        config = config.with_max_image_size(n);
+    }
+    let sandbox = Sandbox::start(config)?;
+    let mut out = std::io::stdout();
+    writeln!(out, "listening on {}", sandbox.base_url())?;
+    writeln!(
+        out,
+        "workspace {} data dir {}",
+        sandbox.workspace(),
+        sandbox.data_dir().display()
+    )?;
+    out.flush()?;
+    sandbox.wait();
+    Ok(())
+}
