@@ -54,11 +54,16 @@ fn receiver(statuses: Vec<u16>) -> (String, Receiver<Hit>) {
 }
 
 fn sandbox(dir: &std::path::Path) -> (Sandbox, BatchApi) {
+    sandbox_with(dir, Duration::from_millis(30))
+}
+
+/// A sandbox (workspace `acme`, 4 webhook attempts) with one image in batch `hook-in`.
+fn sandbox_with(dir: &std::path::Path, retry_delay: Duration) -> (Sandbox, BatchApi) {
     let config = SandboxConfig::default()
         .with_data_dir(dir)
         .with_workspace("acme")
         .with_job_speed(500.0)
-        .with_webhook_retries(4, Duration::from_millis(30));
+        .with_webhook_retries(4, retry_delay);
     let sb = Sandbox::start(config).unwrap();
     let api = BatchApi::builder()
         .base_url(sb.base_url())
@@ -182,4 +187,24 @@ fn aborted_job_sends_fail() {
         ("aborted", "fail")
     );
     assert_eq!(hit.auth.as_deref(), Some("Bearer rf_sandbox"));
+}
+
+#[test]
+fn pending_redelivery_survives_a_sandbox_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, rx) = receiver(vec![500]);
+    {
+        let (sb, api) = sandbox_with(dir.path(), Duration::from_millis(400));
+        let req = JobStartRequest::images("hook-in", "image-stats").with_notifications_url(url);
+        api.start_job("survivor", &req, None).unwrap();
+        assert_eq!(job_payload(&next(&rx)).delivery_attempt, 1);
+        drop(sb); // before the second attempt is due
+    }
+    let config = SandboxConfig::default()
+        .with_data_dir(dir.path())
+        .with_workspace("acme");
+    let _sb = Sandbox::start(config).unwrap();
+    let hit = next(&rx);
+    let j = job_payload(&hit);
+    assert_eq!((j.job_id.as_str(), j.delivery_attempt), ("survivor", 2));
 }
