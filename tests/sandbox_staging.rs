@@ -742,3 +742,117 @@ fn state_survives_a_restart() {
     let m = files.iter().find(|f| f.file_name == "m.png").unwrap();
     assert_eq!(download(&api, &m.download_url), png(5, 5));
 }
+
+/// A local webhook receiver: every POST's `(Authorization, JSON body)`.
+fn receiver() -> (
+    String,
+    std::sync::mpsc::Receiver<(String, serde_json::Value)>,
+) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", server.server_addr().to_ip().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut req in server.incoming_requests() {
+            let auth = req
+                .headers()
+                .iter()
+                .find(|h| {
+                    h.field
+                        .as_str()
+                        .as_str()
+                        .eq_ignore_ascii_case("authorization")
+                })
+                .map(|h| h.value.as_str().to_string())
+                .unwrap_or_default();
+            let mut body = String::new();
+            let _ = req.as_reader().read_to_string(&mut body);
+            let _ = req.respond(tiny_http::Response::empty(200));
+            if tx
+                .send((auth, serde_json::from_str(&body).unwrap_or_default()))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn ingest_webhooks_from_notification_config() {
+    let ctx = start(SandboxConfig::default());
+    let api = api(&ctx);
+    let (url, rx) = receiver();
+    let config =
+        serde_json::json!({ "ingestId": "my-ingest", "notificationsURL": url }).to_string();
+    let target = api.request_shard_upload("hooked", None).unwrap();
+    let shard = tar_of(&[
+        ("a.png", &png(1, 1)),
+        ("notes.txt", b"not an image"),
+        ("notification_config.json", config.as_bytes()),
+    ]);
+    api.put_signed(&target, &UploadSource::bytes(shard))
+        .unwrap();
+    let mut got: Vec<_> = (0..2)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("a webhook"))
+        .collect();
+    got.sort_by_key(|(_, v)| {
+        v["notification"]["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    });
+    for (auth, v) in &got {
+        assert_eq!(auth, &format!("Bearer rf_{}", ctx.sb.workspace()));
+        assert_eq!(v["type"], "roboflow-data-staging-notification-v1");
+        assert_eq!(v["ingest_id"], "my-ingest");
+        assert_eq!(v["batch_id"], "hooked");
+        assert_eq!(v["delivery_attempt"], 1);
+    }
+    let files = &got[0].1;
+    assert_eq!(
+        files["notification"]["type"], "ingest-files-status-notification-v1",
+        "{files}"
+    );
+    assert_eq!(files["shard_id"].as_str(), target.shard_id.as_deref());
+    assert_eq!(
+        files["notification"]["ingested_files"],
+        serde_json::json!(["a.png"])
+    );
+    assert_eq!(
+        files["notification"]["failed_files"][0]["file_name"],
+        "notes.txt"
+    );
+    let status = &got[1].1;
+    assert_eq!(
+        status["notification"]["type"], "ingest-status-notification-v1",
+        "{status}"
+    );
+    assert_eq!(status["notification"]["success"], true);
+    // The config member is not a file of the batch.
+    assert_eq!(api.batch_count("hooked", None).unwrap(), 1);
+
+    let refs = ReferencesIngest {
+        image_references: Some(vec![FileReference {
+            name: "r.jpg".into(),
+            url: "https://example.com/r.jpg".into(),
+        }]),
+        notifications_url: Some(url),
+        ..Default::default()
+    };
+    let r = api
+        .ingest_image_references("hooked-refs", &refs, None)
+        .unwrap();
+    let (_, v) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("an ingest-status webhook");
+    assert_eq!(v["ingest_id"].as_str(), Some(r.ingest_id.as_str()));
+    assert_eq!(v["notification"]["success"], false, "{v}");
+    assert!(
+        v["notification"]["error_details"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no network"),
+        "{v}"
+    );
+}

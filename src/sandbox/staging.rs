@@ -234,3 +234,118 @@ pub(crate) fn mime_for(name: &str) -> &'static str {
 pub(crate) fn looks_like_image(header: &[u8]) -> bool {
     imagesize::image_type(header).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{Sandbox, SandboxConfig};
+
+    #[test]
+    fn output_batches_list_parts_files_and_downloads() {
+        let sb = Sandbox::start(SandboxConfig::default()).unwrap();
+        let scratch = sb.data_dir().join("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        let (a, b) = (scratch.join("a.jsonl"), scratch.join("b.tar"));
+        std::fs::write(&a, b"{\"x\":1}\n").unwrap();
+        std::fs::write(&b, vec![1u8; 3000]).unwrap();
+        let parts = vec![
+            OutputPart {
+                name: "results".into(),
+                part_type: "output".into(),
+                content_type: "metadata".into(),
+                files: vec![("a.jsonl".into(), a)],
+            },
+            OutputPart {
+                name: "archives".into(),
+                part_type: "output".into(),
+                content_type: "archives".into(),
+                files: vec![("b.tar".into(), b)],
+            },
+        ];
+        sb.state()
+            .create_output_batch("job1-processing", "job1", parts)
+            .unwrap();
+        let api = crate::BatchApi::builder()
+            .base_url(sb.base_url())
+            .api_key(sb.api_key())
+            .build()
+            .unwrap();
+        let meta = api.batch("job1-processing").unwrap();
+        assert_eq!(meta.batch_type, BatchType::Multipart);
+        assert_eq!(meta.batch_content_type, BatchContentType::Mixed);
+        let parts = api.list_parts("job1-processing").unwrap();
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| p.part_name.as_str())
+                .collect::<Vec<_>>(),
+            ["results", "archives"]
+        );
+        assert_eq!(
+            api.batch_count("job1-processing", Some("archives"))
+                .unwrap(),
+            1
+        );
+        assert_eq!(api.batch_count("job1-processing", None).unwrap(), 2);
+        let files = api
+            .list_files_page("job1-processing", Some("archives"), &Default::default())
+            .unwrap();
+        assert_eq!(files.items[0].part_name.as_deref(), Some("archives"));
+        assert_eq!(files.items[0].content_type, "archives");
+        let mut body = api.download(&files.items[0].download_url).unwrap().body;
+        let mut v = Vec::new();
+        body.read_to_end(&mut v).unwrap();
+        assert_eq!(v, vec![1u8; 3000]);
+        let stored = sb
+            .state()
+            .batch_files("job1-processing", Some("results"))
+            .unwrap();
+        let mut s = String::new();
+        stored[0].open().unwrap().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "{\"x\":1}\n");
+        // Replacing keeps only the new parts.
+        sb.state()
+            .create_output_batch("job1-processing", "job1", Vec::new())
+            .unwrap();
+        assert!(api.list_parts("job1-processing").unwrap().is_empty());
+        assert!(sb.state().batch_files("nope", None).is_none());
+    }
+
+    #[test]
+    fn tar_members_open_at_their_offset() {
+        let sb =
+            Sandbox::start(SandboxConfig::default().with_indexing_delay(std::time::Duration::ZERO))
+                .unwrap();
+        let api = crate::BatchApi::builder()
+            .base_url(sb.base_url())
+            .api_key(sb.api_key())
+            .build()
+            .unwrap();
+        let png =
+            b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x02\0\0\0\x03\x08\x02\0\0\0\0\0\0\0".to_vec();
+        let mut t = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(png.len() as u64);
+        h.set_entry_type(tar::EntryType::Regular);
+        t.append_data(&mut h, "p.png", &png[..]).unwrap();
+        let target = api.request_shard_upload("tarred", None).unwrap();
+        api.put_signed(
+            &target,
+            &crate::api::UploadSource::bytes(t.into_inner().unwrap()),
+        )
+        .unwrap();
+        let start = std::time::Instant::now();
+        while api.batch_count("tarred", None).unwrap() == 0 {
+            assert!(start.elapsed().as_secs() < 10);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let files = sb.state().batch_files("tarred", None).unwrap();
+        assert!(matches!(
+            files[0].source,
+            FileSource::TarMember { offset: 512, .. }
+        ));
+        let mut v = Vec::new();
+        files[0].open().unwrap().read_to_end(&mut v).unwrap();
+        assert_eq!(v, png);
+    }
+}
