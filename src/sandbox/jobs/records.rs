@@ -1,0 +1,317 @@
+//! The persisted job records, and how they read on the wire.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::PendingWebhook;
+use crate::model::{
+    JobLog, JobMetadata, JobStage, JobStartRequest, JobState, LogSeverity, RestartOverrides,
+    TaskStatus, Timestamp,
+};
+
+/// Images per task when the config says 0.
+const DEFAULT_IMAGES_PER_TASK: u64 = 100;
+
+/// Jobs, their stages, tasks and logs, and the webhooks waiting to be delivered.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct JobsData {
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobRecord>,
+    #[serde(default)]
+    pub next_seq: u64,
+    #[serde(default)]
+    pub webhooks: Vec<PendingWebhook>,
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Phase {
+    Pending,
+    Processing,
+    Export,
+    Completed,
+    Failed,
+}
+
+impl Phase {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Completed | Phase::Failed)
+    }
+}
+
+/// What a job runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub(crate) enum JobKind {
+    Workflow(Box<JobStartRequest>),
+    Trt(TrtJob),
+}
+
+/// A `trt-compilation-v1` job body (official client).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TrtJob {
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub model_id: String,
+    pub compilation_devices: Vec<String>,
+    #[serde(
+        rename = "notificationsURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notifications_url: Option<String>,
+}
+
+/// One job, as persisted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct JobRecord {
+    pub id: String,
+    pub name: String,
+    pub seq: u64,
+    /// The normalised definition, compared for idempotent starts.
+    pub definition: Value,
+    pub kind: JobKind,
+    pub created_at: Timestamp,
+    pub last_update: Timestamp,
+    /// Bumped by every restart; engine work for an older run is discarded.
+    pub run: u32,
+    pub phase: Phase,
+    pub current_stage: Option<String>,
+    pub last_notification: Option<Value>,
+    pub restart_overrides: Vec<Value>,
+    /// The tolerance in force (the definition's, or a restart override).
+    pub max_failure_rate: Option<f64>,
+    pub timeout_seconds: Option<u64>,
+    pub started_at: Option<Timestamp>,
+    /// Work items of the current stage, and how many are done.
+    pub total: u64,
+    pub cursor: u64,
+    pub failed: u64,
+    /// Bytes of the results file that belong to processed images.
+    pub results_bytes: u64,
+    pub progress: f64,
+    pub stages: Vec<StageRecord>,
+    pub logs: Vec<JobLog>,
+}
+
+/// One stage, as persisted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StageRecord {
+    pub id: String,
+    pub name: String,
+    pub tasks: Vec<TaskRecord>,
+    pub output_batches: Vec<String>,
+    pub start: Timestamp,
+    pub notification: Value,
+    pub status_type: String,
+    pub last_event: Timestamp,
+}
+
+/// One task: a chunk `[first, first + count)` of the stage's work items.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TaskRecord {
+    pub id: String,
+    pub first: u64,
+    pub count: u64,
+    pub done: u64,
+    pub failed: u64,
+    /// `None` until the task has registered (started).
+    pub registered: Option<Timestamp>,
+    pub status_type: String,
+    pub notification: Value,
+}
+
+impl JobRecord {
+    pub fn state(&self) -> JobState {
+        match self.phase {
+            Phase::Pending => JobState::Pending,
+            Phase::Processing | Phase::Export => JobState::Processing,
+            Phase::Completed => JobState::Completed,
+            Phase::Failed => JobState::Failed,
+        }
+    }
+
+    pub fn notifications_url(&self) -> Option<&str> {
+        match &self.kind {
+            JobKind::Workflow(r) => r.notifications_url.as_deref(),
+            JobKind::Trt(t) => t.notifications_url.as_deref(),
+        }
+    }
+
+    pub fn metadata(&self) -> JobMetadata {
+        let planned = match self.kind {
+            JobKind::Workflow(_) => vec!["processing".to_string(), "export".to_string()],
+            JobKind::Trt(_) => vec!["compilation".to_string()],
+        };
+        JobMetadata {
+            job_id: self.id.clone(),
+            name: self.name.clone(),
+            job_definition: self.definition.clone(),
+            current_stage: self.current_stage.clone(),
+            planned_stages: Some(planned),
+            error: self.phase == Phase::Failed,
+            is_terminal: self.phase.is_terminal(),
+            last_notification: self.last_notification.clone(),
+            created_at: self.created_at,
+            last_update: self.last_update,
+            restart_parameters_override: self.restart_overrides.clone(),
+        }
+    }
+
+    pub fn log(
+        &mut self,
+        severity: LogSeverity,
+        stage: Option<&str>,
+        log_type: &str,
+        payload: Value,
+    ) {
+        self.logs.push(JobLog {
+            created_at: Timestamp::now(),
+            processing_stage_id: stage.map(str::to_string),
+            task_id: None,
+            severity,
+            reporting_module: "sandbox-engine".into(),
+            log_type: log_type.into(),
+            payload,
+        });
+    }
+
+    /// Starts a new run from scratch, with the overrides applied and recorded.
+    pub fn restart(&mut self, overrides: Option<&RestartOverrides>) {
+        if let Some(o) = overrides {
+            if let JobKind::Workflow(r) = &mut self.kind {
+                if let Some(c) = &o.compute_configuration {
+                    if let Some(m) = &c.machine_type {
+                        r.compute_configuration.machine_type = m.clone();
+                    }
+                    if c.workers_per_machine.is_some() {
+                        r.compute_configuration.workers_per_machine = c.workers_per_machine;
+                    }
+                }
+                if o.max_parallel_tasks.is_some() {
+                    r.max_parallel_tasks = o.max_parallel_tasks;
+                }
+            }
+            if o.max_image_failure_rate.is_some() {
+                self.max_failure_rate = o.max_image_failure_rate;
+            }
+            if o.processing_timeout_seconds.is_some() {
+                self.timeout_seconds = o.processing_timeout_seconds;
+            }
+            self.restart_overrides
+                .push(serde_json::to_value(o).unwrap_or(Value::Null));
+        }
+        self.run += 1;
+        self.phase = Phase::Pending;
+        self.current_stage = None;
+        self.stages.clear();
+        (self.total, self.cursor, self.failed, self.results_bytes) = (0, 0, 0, 0);
+        self.progress = 0.0;
+        self.started_at = None;
+        self.last_update = Timestamp::now();
+        self.last_notification =
+            Some(json!({ "type": "job-restarted", "message": "Job restarted" }));
+        let payload =
+            json!({ "message": "Job restarted", "run": self.run, "overrides": overrides });
+        self.log(LogSeverity::Info, None, "job-restarted", payload);
+    }
+
+    /// Ends the job as failed: the running stage turns `error`, a notification and an
+    /// error log say why.
+    pub fn fail(&mut self, kind: &str, message: &str) {
+        let now = Timestamp::now();
+        let note = json!({ "type": kind, "message": message });
+        let stage_id = self.current_stage.clone();
+        if let Some(stage) = self
+            .stages
+            .iter_mut()
+            .find(|s| Some(&s.id) == stage_id.as_ref())
+        {
+            stage.status_type = "error".into();
+            stage.notification = note.clone();
+            stage.last_event = now;
+            for t in stage.tasks.iter_mut().filter(|t| t.status_type == "info") {
+                t.status_type = "error".into();
+                t.notification = note.clone();
+            }
+        }
+        self.log(
+            LogSeverity::Error,
+            stage_id.as_deref(),
+            kind,
+            json!({ "message": message }),
+        );
+        self.last_notification = Some(note);
+        self.phase = Phase::Failed;
+        self.last_update = now;
+    }
+}
+
+impl StageRecord {
+    pub fn new(name: &str, total: u64, per_task: u64) -> StageRecord {
+        let now = Timestamp::now();
+        let per_task = if per_task == 0 {
+            DEFAULT_IMAGES_PER_TASK
+        } else {
+            per_task
+        };
+        let n = total.div_ceil(per_task).max(1);
+        let tasks = (0..n)
+            .map(|i| TaskRecord {
+                id: format!("{name}-task-{i:05}"),
+                first: i * per_task,
+                count: per_task.min(total.saturating_sub(i * per_task)),
+                done: 0,
+                failed: 0,
+                registered: None,
+                status_type: "info".into(),
+                notification: json!({ "type": "task-waiting", "message": "Waiting for a worker" }),
+            })
+            .collect();
+        StageRecord {
+            id: name.into(),
+            name: name.into(),
+            tasks,
+            output_batches: Vec::new(),
+            start: now,
+            notification: json!({ "type": "stage-started", "message": format!("Stage {name} started") }),
+            status_type: "info".into(),
+            last_event: now,
+        }
+    }
+
+    pub fn wire(&self) -> JobStage {
+        JobStage {
+            processing_stage_id: self.id.clone(),
+            processing_stage_name: self.name.clone(),
+            tasks_number: self.tasks.len().max(1) as u64,
+            output_batches: self.output_batches.clone(),
+            start_timestamp: self.start,
+            notification: self.notification.clone(),
+            status_type: self.status_type.clone(),
+            last_event_timestamp: self.last_event,
+        }
+    }
+}
+
+impl TaskRecord {
+    pub fn wire(&self) -> TaskStatus {
+        TaskStatus {
+            task_id: self.id.clone(),
+            notification: self.notification.clone(),
+            status_type: self.status_type.clone(),
+            event_timestamp: self.registered.unwrap_or_else(Timestamp::now),
+            progress: self.registered.map(|_| {
+                if self.count == 0 {
+                    1.0
+                } else {
+                    self.done as f64 / self.count as f64
+                }
+            }),
+        }
+    }
+}
