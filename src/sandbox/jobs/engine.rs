@@ -598,3 +598,68 @@ fn write_tar(dir: &Path, i: usize, rows: &[Value], first: u64, count: u64) -> st
     b.into_inner()?.sync_all()?;
     std::fs::rename(tmp, tar_path(dir, i))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::JobStartRequest;
+
+    fn job(total: u64) -> JobRecord {
+        let now = Timestamp::now();
+        JobRecord {
+            id: "j".into(),
+            name: "j".into(),
+            seq: 0,
+            definition: Value::Null,
+            kind: JobKind::Workflow(Box::new(JobStartRequest::images("b", "image-stats"))),
+            created_at: now,
+            last_update: now,
+            run: 0,
+            phase: Phase::Processing,
+            current_stage: Some("processing".into()),
+            last_notification: None,
+            restart_overrides: Vec::new(),
+            max_failure_rate: None,
+            timeout_seconds: None,
+            started_at: None,
+            total,
+            cursor: 0,
+            failed: 0,
+            results_bytes: 0,
+            progress: 0.0,
+            stages: vec![StageRecord::new("processing", total, 4)],
+            logs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn advance_registers_tasks_in_order_and_counts_failures() {
+        let mut j = job(10);
+        advance(&mut j, 5, &[1, 4], 0.5);
+        let t = &j.stages[0].tasks;
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            (t[0].done, t[0].failed, t[0].status_type.as_str()),
+            (4, 1, "success")
+        );
+        assert_eq!(
+            (t[1].done, t[1].failed, t[1].status_type.as_str()),
+            (1, 1, "info")
+        );
+        assert!(t[1].registered.is_some() && t[2].registered.is_none());
+        assert_eq!(t[2].wire().progress, None);
+        assert!((j.progress - 0.25).abs() < 1e-9);
+        advance(&mut j, 10, &[], 0.5);
+        assert!(j.stages[0].tasks.iter().all(|t| t.status_type == "success"));
+    }
+
+    #[test]
+    fn append_at_drops_bytes_past_the_committed_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.jsonl");
+        assert_eq!(append_at(&p, 0, b"a\nb\n").unwrap(), 4);
+        // b was written but never committed: a resumed run rewrites from byte 2.
+        assert_eq!(append_at(&p, 2, b"c\n").unwrap(), 4);
+        assert_eq!(std::fs::read(&p).unwrap(), b"a\nc\n");
+    }
+}
