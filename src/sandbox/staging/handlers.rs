@@ -530,7 +530,7 @@ fn references(
         state: ShardState::Indexing,
         status_name: "references-ingest-in-progress".into(),
         status_type: "info".into(),
-        event: Timestamp::now(),
+        event: super::store::ts_now(),
         objects: 0,
         metadata: None,
         source,

@@ -16,9 +16,7 @@ use super::super::State;
 use super::signed::now_ms;
 use super::store::{check_file_name, file_key, FileRec, ShardSource, ShardState};
 use crate::error::{Error, Result};
-use crate::model::{
-    ErrorDetails, FailedFile, IngestEvent, IngestNotification, Timestamp, WebhookPayload,
-};
+use crate::model::{ErrorDetails, FailedFile, IngestEvent, IngestNotification, WebhookPayload};
 
 const POLL: Duration = Duration::from_millis(20);
 const NOTIFICATION_CONFIG: &str = "notification_config.json";
@@ -221,7 +219,7 @@ fn finish(state: &State, batch: &str, shard_id: &str, source: &ShardSource, out:
             }
         }
         let s = &mut b.shards[idx];
-        s.event = Timestamp::now();
+        s.event = super::store::ts_now();
         s.objects = if ok { ingested.len() as u64 } else { 0 };
         s.state = if ok {
             ShardState::Done

@@ -217,7 +217,7 @@ fn put(state: &State, head: &Head, id: &str, req: &mut tiny_http::Request) -> Re
                 state: ShardState::Indexing,
                 status_name: "shard-indexing-in-progress".into(),
                 status_type: "info".into(),
-                event: Timestamp::now(),
+                event: super::store::ts_now(),
                 objects: 0,
                 metadata: None,
                 source: ShardSource::Tar { path: rel },

@@ -123,6 +123,12 @@ pub(crate) struct Ingest {
     pub shard_ids: Vec<String>,
 }
 
+/// Now, to the millisecond, as the service's data-staging timestamps (`…123Z`).
+pub(crate) fn ts_now() -> Timestamp {
+    let ms = super::signed::now_ms();
+    Timestamp::from_system_time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
 /// The sort key of a file in its batch.
 pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
     format!("{}/{name}", part.unwrap_or(""))
@@ -159,7 +165,7 @@ impl StagingData {
         content_type: BatchContentType,
     ) -> &mut Batch {
         self.batches.entry(id.to_string()).or_insert_with(|| {
-            let now = Timestamp::now();
+            let now = ts_now();
             Batch {
                 id: id.to_string(),
                 display_name: display_name.to_string(),
