@@ -555,6 +555,15 @@ fn scenario_bad_bodies(sb: &Sandbox, api: &BatchApi) {
     assert_eq!(body["job"]["jobId"], "official");
     let created = body["job"]["createdAt"].as_str().unwrap();
     assert!(created.ends_with('Z') || created.contains('+'), "{created}");
+    let fraction = created
+        .split('.')
+        .nth(1)
+        .unwrap_or("")
+        .trim_end_matches(|c: char| !c.is_ascii_digit());
+    assert!(
+        fraction.len() <= 6,
+        "at most microseconds, as Python parses: {created}"
+    );
     let mut v: Value = serde_json::from_str(ok).unwrap();
     type Edit = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(&str, Edit, &str)> = vec![

@@ -18,10 +18,12 @@ use super::State;
 use crate::model::{
     JobLog, JobMetadata, JobStartRequest, JobStatusResponse, JobType, ListJobsResponse,
     ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity, RestartOverrides,
-    TaskStatus, Timestamp,
+    TaskStatus,
 };
 
-pub(crate) use records::{JobKind, JobRecord, JobsData, Phase, StageRecord, TaskRecord, TrtJob};
+pub(crate) use records::{
+    now, JobKind, JobRecord, JobsData, Phase, StageRecord, TaskRecord, TrtJob,
+};
 pub(crate) use webhooks::PendingWebhook;
 
 /// The largest job body accepted.
@@ -213,7 +215,7 @@ impl State {
                 JobKind::Workflow(r) => (r.max_image_failure_rate, r.processing_timeout_seconds),
                 JobKind::Trt(_) => (None, None),
             };
-            let now = Timestamp::now();
+            let now = now();
             let seq = inner.jobs.next_seq;
             inner.jobs.next_seq += 1;
             let mut rec = JobRecord {

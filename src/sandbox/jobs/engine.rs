@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::workflows::{rows_to_csv, Workflow};
-use super::{JobKind, JobRecord, Phase, StageRecord, DEFAULT_MAX_FAILURE_RATE};
+use super::{now, JobKind, JobRecord, Phase, StageRecord, DEFAULT_MAX_FAILURE_RATE};
 use crate::error::{Error, Result};
-use crate::model::{AggregationFormat, JobType, LogSeverity, Timestamp};
+use crate::model::{AggregationFormat, JobType, LogSeverity};
 use crate::sandbox::staging::{OutputPart, StoredFile};
 use crate::sandbox::State;
 
@@ -43,7 +43,7 @@ struct Snap {
 impl Snap {
     fn of(j: &JobRecord) -> Snap {
         let deadline_passed = match (j.timeout_seconds, j.started_at) {
-            (Some(t), Some(s)) => Timestamp::now() > s.plus(Duration::from_secs(t)),
+            (Some(t), Some(s)) => now() > s.plus(Duration::from_secs(t)),
             _ => false,
         };
         Snap {
@@ -177,7 +177,7 @@ impl Engine {
         }
         let before = j.phase;
         f(j);
-        j.last_update = Timestamp::now();
+        j.last_update = now();
         self.dirty = true;
         if j.phase != before {
             self.urgent = true;
@@ -252,14 +252,14 @@ impl Engine {
         self.commit(s, |j| {
             let mut stage = StageRecord::new(name, total, per);
             if let Some(t) = stage.tasks.first_mut() {
-                t.registered = Some(Timestamp::now());
+                t.registered = Some(now());
             }
             j.stages.push(stage);
             j.current_stage = Some(name.into());
             j.phase = Phase::Processing;
             j.total = total;
             j.cursor = 0;
-            j.started_at = Some(Timestamp::now());
+            j.started_at = Some(now());
             let msg = format!("Stage {name} started: {total} items");
             j.last_notification = Some(json!({ "type": "stage-started", "message": msg }));
             j.log(
@@ -368,7 +368,7 @@ impl Engine {
             finish_stage(j, &format!("{} images processed, {failed} failed", j.total));
             let mut stage = StageRecord::new("export", j.total, per_task);
             if let Some(t) = stage.tasks.first_mut() {
-                t.registered = Some(Timestamp::now());
+                t.registered = Some(now());
             }
             j.stages.push(stage);
             j.current_stage = Some("export".into());
@@ -491,7 +491,7 @@ impl Engine {
 /// Moves the current stage's cursor to `end`, updating its tasks and the job's progress.
 /// `weight` is the share of the whole job this stage stands for.
 fn advance(j: &mut JobRecord, end: u64, failed: &[u64], weight: f64) {
-    let now = Timestamp::now();
+    let now = now();
     let base = if j.phase == Phase::Export { 0.5 } else { 0.0 };
     j.cursor = end;
     j.progress = base
@@ -530,7 +530,7 @@ fn advance(j: &mut JobRecord, end: u64, failed: &[u64], weight: f64) {
 
 /// Marks the current stage (and any task left) successful.
 fn finish_stage(j: &mut JobRecord, message: &str) {
-    let now = Timestamp::now();
+    let now = now();
     let note = json!({ "type": "stage-completed", "message": message });
     let Some(stage) = j.stages.last_mut() else {
         return;
@@ -605,7 +605,7 @@ mod tests {
     use crate::model::JobStartRequest;
 
     fn job(total: u64) -> JobRecord {
-        let now = Timestamp::now();
+        let now = now();
         JobRecord {
             id: "j".into(),
             name: "j".into(),

@@ -11,6 +11,15 @@ use crate::model::{
     TaskStatus, Timestamp,
 };
 
+/// Now, to the microsecond, as the service's batch-processing timestamps.
+pub(crate) fn now() -> Timestamp {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let micros = std::time::Duration::from_micros(since.as_micros() as u64);
+    Timestamp::from_system_time(std::time::UNIX_EPOCH + micros)
+}
+
 /// Images per task when the config says 0.
 const DEFAULT_IMAGES_PER_TASK: u64 = 100;
 
@@ -170,7 +179,7 @@ impl JobRecord {
         payload: Value,
     ) {
         self.logs.push(JobLog {
-            created_at: Timestamp::now(),
+            created_at: now(),
             processing_stage_id: stage.map(str::to_string),
             task_id: None,
             severity,
@@ -212,7 +221,7 @@ impl JobRecord {
         (self.total, self.cursor, self.failed, self.results_bytes) = (0, 0, 0, 0);
         self.progress = 0.0;
         self.started_at = None;
-        self.last_update = Timestamp::now();
+        self.last_update = now();
         self.last_notification =
             Some(json!({ "type": "job-restarted", "message": "Job restarted" }));
         let payload =
@@ -223,7 +232,7 @@ impl JobRecord {
     /// Ends the job as failed: the running stage turns `error`, a notification and an
     /// error log say why.
     pub fn fail(&mut self, kind: &str, message: &str) {
-        let now = Timestamp::now();
+        let now = now();
         let note = json!({ "type": kind, "message": message });
         let stage_id = self.current_stage.clone();
         if let Some(stage) = self
@@ -253,7 +262,7 @@ impl JobRecord {
 
 impl StageRecord {
     pub fn new(name: &str, total: u64, per_task: u64) -> StageRecord {
-        let now = Timestamp::now();
+        let now = now();
         let per_task = if per_task == 0 {
             DEFAULT_IMAGES_PER_TASK
         } else {
