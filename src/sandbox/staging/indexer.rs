@@ -22,6 +22,8 @@ const POLL: Duration = Duration::from_millis(20);
 const NOTIFICATION_CONFIG: &str = "notification_config.json";
 
 pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
+    // Uploads cut short by a previous run are never resumed.
+    let _ = std::fs::remove_dir_all(state.data_dir().join("staging/tmp"));
     // Shards left mid-indexing by a previous run resume after this run's delay.
     {
         let resume_at = now_ms() + state.config().indexing_delay.as_millis() as u64;

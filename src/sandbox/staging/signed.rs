@@ -96,11 +96,10 @@ impl State {
                 crate::url::encode(batch),
                 crate::url::encode(&f.name)
             ),
-            &[
-                ("part", part),
-                ("expires", expires.to_string()),
-                ("token", token),
-            ],
+            &[("expires", expires.to_string()), ("token", token)]
+                .into_iter()
+                .chain(f.part.clone().map(|p| ("part", p)))
+                .collect::<Vec<_>>(),
         )
     }
 }
