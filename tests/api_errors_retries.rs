@@ -379,3 +379,86 @@ fn builder_and_env_config_errors() {
     assert_eq!(api.base_url(), "http://h:1");
     let _ = ListOptions::default();
 }
+
+/// A body that yields `data`, then fails with `kind`.
+struct CutOff {
+    data: std::io::Cursor<Vec<u8>>,
+    kind: std::io::ErrorKind,
+}
+
+impl std::io::Read for CutOff {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.data.read(buf)? {
+            0 => Err(std::io::Error::new(self.kind, "cut off")),
+            n => Ok(n),
+        }
+    }
+}
+
+fn cut_off(status: u16, data: &str, kind: std::io::ErrorKind) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("Content-Length".into(), "1000".into())],
+        body: Box::new(CutOff {
+            data: std::io::Cursor::new(data.as_bytes().to_vec()),
+            kind,
+        }),
+    }
+}
+
+#[test]
+fn a_json_body_cut_off_mid_read_is_retried() {
+    let sleeps = Sleeps::default();
+    let (t, urls) = scripted(vec![
+        Ok(cut_off(
+            200,
+            r#"{"cou"#,
+            std::io::ErrorKind::ConnectionReset,
+        )),
+        Ok(cut_off(200, r#"{"count"#, std::io::ErrorKind::TimedOut)),
+        Ok(HttpResponse::json(200, r#"{"count":9}"#)),
+    ]);
+    assert_eq!(api(t, &sleeps).batch_count("b", None).unwrap(), 9);
+    assert_eq!(urls.lock().unwrap().len(), 3);
+
+    // Not for a request that could act twice.
+    let (t, urls) = scripted(vec![Ok(cut_off(
+        200,
+        "{",
+        std::io::ErrorKind::ConnectionReset,
+    ))]);
+    let err = api(t, &sleeps).restart_job("j", None).unwrap_err();
+    assert_eq!(err.transport_kind(), Some(TransportErrorKind::Interrupted));
+    assert_eq!(urls.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn download_to_file_restarts_after_a_drop_and_never_leaves_a_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.tar");
+    let sleeps = Sleeps::default();
+    let (t, urls) = scripted(vec![
+        Ok(cut_off(200, "partial", std::io::ErrorKind::ConnectionReset)),
+        Ok(HttpResponse::new(200, "complete").with_header("Content-Length", "8")),
+    ]);
+    let n = api(t, &sleeps)
+        .download_to_file("https://s.test/f?sig=1", &path)
+        .unwrap();
+    assert_eq!(n, 8);
+    assert_eq!(std::fs::read(&path).unwrap(), b"complete");
+    assert_eq!(urls.lock().unwrap().len(), 2);
+
+    // When every try fails, nothing is left at the path or beside it.
+    let path2 = dir.path().join("never.tar");
+    let (t, _) = scripted(
+        (0..5)
+            .map(|_| Ok(cut_off(200, "x", std::io::ErrorKind::ConnectionReset)))
+            .collect(),
+    );
+    let err = api(t, &sleeps)
+        .download_to_file("https://s.test/f?sig=1", &path2)
+        .unwrap_err();
+    assert!(err.to_string().contains("never.tar"), "{err}");
+    assert!(!path2.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}

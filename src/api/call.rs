@@ -9,7 +9,7 @@ use super::retry::{Idempotency, RetryDecision};
 use super::BatchApi;
 use crate::error::{ApiError, Error, Result};
 use crate::redact::{query_secrets, redact_url, scrub, snippet};
-use crate::transport::{Body, HttpRequest, HttpResponse, Method};
+use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
 
 /// The largest JSON response buffered (16 MiB).
 pub(crate) const MAX_JSON_BODY: u64 = 16 << 20;
@@ -167,32 +167,49 @@ impl BatchApi {
         req
     }
 
-    /// Sends a call with retries and returns the successful response.
+    /// Sends a call with retries and returns the successful response, body unread.
     pub(crate) fn execute(&self, call: &Call) -> Result<HttpResponse> {
-        self.send_with_retry(call.idempotency, || Ok(self.request(call)))
+        self.send_with_retry(call.idempotency, || Ok(self.request(call)), Ok)
     }
 
-    /// Sends a call and decodes its JSON answer.
+    /// Sends a call and decodes its JSON answer. A body cut off mid-read is retried like a
+    /// dropped connection.
     pub(crate) fn execute_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
         let url = self.url(&call.path, &call.query);
-        let resp = self.execute(call)?;
-        self.decode(&url, resp)
+        let body = self.send_with_retry(
+            call.idempotency,
+            || Ok(self.request(call)),
+            |resp| resp.read_body(MAX_JSON_BODY),
+        )?;
+        self.decode_bytes(&url, &body)
     }
 
-    /// Sends requests made by `make` (once per try) until one succeeds or the policy stops.
-    pub(crate) fn send_with_retry(
+    /// Sends requests made by `make` (once per try) until one succeeds or the policy stops;
+    /// `accept` reads the successful response, and an I/O failure there counts as a failed
+    /// exchange.
+    pub(crate) fn send_with_retry<T>(
         &self,
         idempotency: Idempotency,
         mut make: impl FnMut() -> Result<HttpRequest>,
-    ) -> Result<HttpResponse> {
+        mut accept: impl FnMut(HttpResponse) -> std::io::Result<T>,
+    ) -> Result<T> {
         let mut attempt = 0u32;
         loop {
             let req = make()?;
             let method = req.method;
             let raw_url = req.url.clone();
-            match self.transport.send(req) {
-                Ok(resp) if (200..300).contains(&resp.status) => return Ok(resp),
-                Ok(resp) => {
+            let outcome = self.transport.send(req).and_then(|resp| {
+                if (200..300).contains(&resp.status) {
+                    accept(resp)
+                        .map(Ok)
+                        .map_err(|e| TransportError::from_io(&e))
+                } else {
+                    Ok(Err(resp))
+                }
+            });
+            match outcome {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(resp)) => {
                     let retry_after = resp
                         .header("retry-after")
                         .and_then(|v| super::parse_retry_after(v, self.clock.now()));
@@ -264,23 +281,17 @@ impl BatchApi {
     }
 
     /// Decodes a JSON body, reporting the JSON path of a mismatch.
-    pub(crate) fn decode<T: DeserializeOwned>(
+    pub(crate) fn decode_bytes<T: DeserializeOwned>(
         &self,
         raw_url: &str,
-        resp: HttpResponse,
+        body: &[u8],
     ) -> Result<T> {
-        let body = resp.read_body(MAX_JSON_BODY).map_err(|e| Error::Decode {
-            url: redact_url(raw_url),
-            path: String::new(),
-            message: e.to_string(),
-            snippet: String::new(),
-        })?;
-        decode_json(&body).map_err(|(path, message)| Error::Decode {
+        decode_json(body).map_err(|(path, message)| Error::Decode {
             url: redact_url(raw_url),
             path,
             message,
             snippet: scrub(
-                &snippet(String::from_utf8_lossy(&body).trim(), SNIPPET_CHARS),
+                &snippet(String::from_utf8_lossy(body).trim(), SNIPPET_CHARS),
                 &self.secrets(raw_url),
             ),
         })

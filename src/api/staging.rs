@@ -553,15 +553,17 @@ impl BatchApi {
         };
         check_signed_url("uploadURL", &target.upload_url)?;
         let len = source.len()?;
-        let resp = self.send_with_retry(Idempotency::Idempotent, || {
-            let mut req = HttpRequest::new(method, target.upload_url.clone());
-            for (k, v) in &target.extension_headers {
-                req = req.header(k.clone(), v.clone());
-            }
-            Ok(req.body(source.body(len)?))
-        })?;
-        drain(resp);
-        Ok(())
+        self.send_with_retry(
+            Idempotency::Idempotent,
+            || {
+                let mut req = HttpRequest::new(method, target.upload_url.clone());
+                for (k, v) in &target.extension_headers {
+                    req = req.header(k.clone(), v.clone());
+                }
+                Ok(req.body(source.body(len)?))
+            },
+            drain,
+        )
     }
 
     /// Starts a download from a signed URL and returns the streaming response. The API key
@@ -578,7 +580,7 @@ impl BatchApi {
     /// ```
     pub fn download(&self, url: &str) -> Result<HttpResponse> {
         check_signed_url("downloadURL", url)?;
-        self.send_with_retry(Idempotency::Idempotent, || Ok(HttpRequest::get(url)))
+        self.send_with_retry(Idempotency::Idempotent, || Ok(HttpRequest::get(url)), Ok)
     }
 
     /// Downloads a signed URL to `path`, through a `.part` file renamed at the end, so that
@@ -592,57 +594,54 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn download_to_file(&self, url: &str, path: &Path) -> Result<u64> {
+        check_signed_url("downloadURL", url)?;
         let part = part_path(path);
-        let mut attempt = 0u32;
-        loop {
-            let mut resp = self.download(url)?;
-            let expected = resp
-                .header("content-length")
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let result = (|| -> std::io::Result<u64> {
-                let mut f = std::fs::File::create(&part)?;
-                let n = std::io::copy(&mut resp.body, &mut f)?;
-                if let Some(want) = expected {
-                    if n != want {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            format!("got {n} of {want} bytes"),
-                        ));
-                    }
-                }
-                f.sync_all()?;
-                Ok(n)
-            })();
-            match result {
-                Ok(n) => {
-                    std::fs::rename(&part, path).map_err(|e| {
-                        Error::io(
-                            format!("renaming {} to {}", part.display(), path.display()),
-                            e,
-                        )
-                    })?;
-                    return Ok(n);
-                }
-                Err(e) => {
+        let written = self.send_with_retry(
+            Idempotency::Idempotent,
+            || Ok(HttpRequest::get(url)),
+            |mut resp| {
+                let result = write_complete(&mut resp, &part);
+                if result.is_err() {
                     let _ = std::fs::remove_file(&part);
-                    let te = crate::transport::TransportError::from_io(&e);
-                    let decision = self.retry_policy().on_transport_error(
-                        te.kind(),
-                        Idempotency::Idempotent,
-                        attempt,
-                        self.clock().jitter(),
-                    );
-                    match decision {
-                        super::RetryDecision::RetryAfter(d) => self.clock().sleep(d),
-                        super::RetryDecision::Stop => {
-                            return Err(Error::io(format!("downloading to {}", path.display()), e))
-                        }
-                    }
                 }
-            }
-            attempt += 1;
+                result
+            },
+        );
+        let n = written.map_err(|e| match e {
+            // Keep which file was being written; the transport error keeps why.
+            Error::Transport { source, .. } => Error::Io {
+                context: format!("downloading to {}", path.display()),
+                source: std::io::Error::other(source),
+            },
+            other => other,
+        })?;
+        std::fs::rename(&part, path).map_err(|e| {
+            Error::io(
+                format!("renaming {} to {}", part.display(), path.display()),
+                e,
+            )
+        })?;
+        Ok(n)
+    }
+}
+
+/// Streams a response into `part`, checking the length the server declared.
+fn write_complete(resp: &mut HttpResponse, part: &Path) -> std::io::Result<u64> {
+    let expected = resp
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut f = std::fs::File::create(part)?;
+    let n = std::io::copy(&mut resp.body, &mut f)?;
+    if let Some(want) = expected {
+        if n != want {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("got {n} of {want} bytes"),
+            ));
         }
     }
+    f.sync_all()?;
+    Ok(n)
 }
 
 fn part_path(path: &Path) -> std::path::PathBuf {
@@ -655,11 +654,12 @@ fn part_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// Reads a response to the end so its connection can be reused.
-fn drain(resp: HttpResponse) {
-    let _ = std::io::copy(
+fn drain(resp: HttpResponse) -> std::io::Result<()> {
+    std::io::copy(
         &mut std::io::Read::take(resp.body, 1 << 20),
         &mut std::io::sink(),
-    );
+    )
+    .map(drop)
 }
 
 fn check_signed_url(field: &str, url: &str) -> Result<()> {

@@ -323,7 +323,8 @@ fn fresh_temp_dir() -> Result<PathBuf> {
         std::process::id(),
         crate::api::retry::seed()
     ));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     Ok(dir)
 }
 

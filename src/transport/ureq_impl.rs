@@ -216,7 +216,17 @@ struct ReaderErrors<R>(R);
 impl<R: std::io::Read> std::io::Read for ReaderErrors<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.0.read(buf).map_err(|e| {
-            let kind = e.kind();
+            let mut kind = e.kind();
+            if let Some(ue) = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
+                // ureq wraps its own errors as `Other`; keep what they mean for retries.
+                kind = match classify(ue).kind() {
+                    TransportErrorKind::Timeout => std::io::ErrorKind::TimedOut,
+                    TransportErrorKind::Interrupted => std::io::ErrorKind::ConnectionAborted,
+                    TransportErrorKind::Connect => std::io::ErrorKind::ConnectionRefused,
+                    TransportErrorKind::Protocol => std::io::ErrorKind::InvalidData,
+                    _ => kind,
+                };
+            }
             match e.into_inner() {
                 Some(inner) => std::io::Error::new(kind, strip_urls(&inner.to_string())),
                 None => std::io::Error::from(kind),

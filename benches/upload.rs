@@ -1,0 +1,98 @@
+//! Upload throughput over loopback: the raw transport into a sink server, and a signed-URL
+//! shard upload into the sandbox (which streams it to disk and indexes it).
+//!
+//! ```text
+//! cargo bench --bench upload --features sandbox -- --warm-up-time 1 --measurement-time 5
+//! ```
+
+use std::io::{self, Read};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use roboflow_batch::api::UploadSource;
+use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use roboflow_batch::transport::{Body, HttpRequest, Method, Transport, UreqTransport};
+use roboflow_batch::BatchApi;
+
+const SIZES: &[u64] = &[8 << 20, 64 << 20];
+
+/// Yields `left` bytes of a cheap pattern without holding them.
+struct Pattern {
+    left: u64,
+}
+
+impl Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.left as usize);
+        buf[..n].fill(0xA5);
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A server that reads and discards every body: the loopback ceiling.
+fn sink_server() -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    std::thread::spawn(move || {
+        for mut req in server.incoming_requests() {
+            let _ = io::copy(req.as_reader(), &mut io::sink());
+            let _ = req.respond(tiny_http::Response::empty(200));
+        }
+    });
+    format!("http://127.0.0.1:{port}/sink")
+}
+
+/// A tar of `len` bytes (one member) built in memory once.
+fn tar_of(len: u64) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(len - 2048);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "big.png", Pattern { left: len - 2048 })
+        .unwrap();
+    b.into_inner().unwrap()
+}
+
+fn bench_upload(c: &mut Criterion) {
+    let mut g = c.benchmark_group("upload");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    let sink = sink_server();
+    let transport = UreqTransport::new();
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let api = BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .build()
+        .unwrap();
+    for &len in SIZES {
+        g.throughput(Throughput::Bytes(len));
+        let label = format!("{}MiB", len >> 20);
+        g.bench_with_input(
+            BenchmarkId::new("transport_to_sink", &label),
+            &len,
+            |b, &len| {
+                b.iter(|| {
+                    let req = HttpRequest::new(Method::Put, sink.clone())
+                        .body(Body::sized(Pattern { left: len }, len));
+                    assert_eq!(transport.send(req).unwrap().status, 200);
+                })
+            },
+        );
+        let tar = UploadSource::bytes(tar_of(len));
+        g.bench_with_input(
+            BenchmarkId::new("shard_into_sandbox", &label),
+            &len,
+            |b, _| {
+                b.iter(|| {
+                    let target = api.request_shard_upload("bench", None).unwrap();
+                    api.put_signed(&target, &tar).unwrap();
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_upload);
+criterion_main!(benches);
