@@ -310,7 +310,7 @@ impl Drop for Sandbox {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        let _ = self.state.save();
+        let _ = self.state.save_now();
         if self.temp_dir {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }

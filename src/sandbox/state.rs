@@ -2,13 +2,16 @@
 //!
 //! Everything mutable sits in one `Mutex<Inner>`; handlers hold the lock only for
 //! bookkeeping, never while moving bytes. `Inner` is saved to `state.json` in the data
-//! directory (atomically, through a temp file) after every change that matters, and read
-//! back on start, so a restarted sandbox keeps its batches and jobs.
+//! directory (atomically, through a temp file) and read back on start, so a restarted
+//! sandbox keeps its batches and jobs. Handlers only mark the state dirty; a saver thread
+//! writes it within [`SAVE_INTERVAL`], and stopping the sandbox writes it at once. Saving on
+//! every request would make each upload cost a rewrite of the whole state.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +36,12 @@ pub struct State {
     pub(crate) faults: super::staging::faults::Injector,
     /// Serialises saves, so concurrent handlers never race on the temp file.
     save_lock: Mutex<()>,
+    /// Set by [`State::save`]; cleared by the saver thread when it writes.
+    dirty: AtomicBool,
 }
+
+/// The longest a change waits before it is written to `state.json`.
+pub(crate) const SAVE_INTERVAL: Duration = Duration::from_millis(50);
 
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +67,7 @@ impl State {
         Ok(State {
             faults: super::staging::faults::Injector::new(&config.faults),
             save_lock: Mutex::new(()),
+            dirty: AtomicBool::new(false),
             config: config.clone(),
             data_dir: data_dir.to_path_buf(),
             base_url: base_url.to_string(),
@@ -92,8 +101,15 @@ impl State {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes `state.json` atomically.
+    /// Marks the state changed; the saver thread writes it within [`SAVE_INTERVAL`].
     pub(crate) fn save(&self) -> Result<()> {
+        self.dirty.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Writes `state.json` atomically, now.
+    pub(crate) fn save_now(&self) -> Result<()> {
+        self.dirty.store(false, Ordering::SeqCst);
         let _saving = self.save_lock.lock().unwrap_or_else(|p| p.into_inner());
         let bytes = {
             let inner = self.lock();
@@ -115,7 +131,20 @@ impl State {
         stopping: Arc<AtomicBool>,
     ) -> Result<Vec<JoinHandle<()>>> {
         let mut threads = self.start_staging_background(stopping.clone())?;
-        threads.extend(self.start_jobs_background(stopping)?);
+        threads.extend(self.start_jobs_background(stopping.clone())?);
+        let state = self.clone();
+        let saver = std::thread::Builder::new()
+            .name("sandbox-saver".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    std::thread::sleep(SAVE_INTERVAL);
+                    if state.dirty.load(Ordering::SeqCst) {
+                        let _ = state.save_now();
+                    }
+                }
+            })
+            .map_err(|e| Error::io("starting the sandbox saver thread", e))?;
+        threads.push(saver);
         Ok(threads)
     }
 }
