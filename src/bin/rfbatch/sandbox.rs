@@ -37,6 +37,12 @@ pub struct SandboxArgs {
     /// Largest image accepted, in bytes.
     #[arg(long)]
     max_image_size: Option<u64>,
+    /// How fast jobs process images, per second (0 holds jobs at their first stage).
+    #[arg(long, default_value_t = 100.0)]
+    job_speed: f64,
+    /// Images per task of a job stage.
+    #[arg(long, default_value_t = 100)]
+    job_images_per_task: u64,
     /// Which endpoint families the fault options apply to (repeatable).
     #[arg(long, value_enum, default_values_t = [Family::All])]
     fault_family: Vec<Family>,
@@ -85,6 +91,13 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("{name} must be between 0 and 1, got {rate}").into());
         }
     }
+    if !(a.job_speed.is_finite() && a.job_speed >= 0.0) {
+        return Err(format!(
+            "--job-speed must be a number of images per second, 0 or more, got {}",
+            a.job_speed
+        )
+        .into());
+    }
     let settings = FaultSettings::default()
         .with_rate_429(a.fault_rate_429, a.fault_retry_after_secs)
         .with_rate_500(a.fault_rate_500)
@@ -109,6 +122,8 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .with_workspace(a.workspace)
         .with_signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
         .with_indexing_delay(Duration::from_millis(a.indexing_delay_ms))
+        .with_job_speed(a.job_speed)
+        .with_job_images_per_task(a.job_images_per_task.max(1))
         .with_faults(faults);
     config.threads = a.threads.max(1);
     if let Some(dir) = a.data_dir {
