@@ -64,6 +64,7 @@
 
 pub mod api;
 pub mod error;
+mod media;
 pub mod model;
 pub mod redact;
 pub mod transport;

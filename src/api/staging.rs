@@ -145,29 +145,13 @@ pub(crate) fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>)
     body.extend_from_slice(
         format!(
             "Content-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\nContent-Type: {}\r\n\r\n",
-            content_type_for(file_name)
+            crate::media::mime_for(file_name)
         )
         .as_bytes(),
     );
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-/// A MIME type from a file name's extension.
-pub(crate) fn content_type_for(name: &str) -> &'static str {
-    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "jpg" | "jpeg" | "jpe" => "image/jpeg",
-        "png" => "image/png",
-        "bmp" | "dib" => "image/bmp",
-        "webp" => "image/webp",
-        "jp2" => "image/jp2",
-        "mp4" | "m4v" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        _ => "application/octet-stream",
-    }
 }
 
 fn check_file_name(field: &str, name: &str) -> Result<()> {

@@ -38,33 +38,8 @@ fn page<T: Clone>(
     items: &[T],
     default: usize,
 ) -> Result<(Vec<T>, Option<String>), Reply> {
-    let size = match head.query("pageSize") {
-        None => default,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => {
-                return Err(Reply::error(
-                    400,
-                    format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
-                ))
-            }
-        },
-    };
-    let start = match head.query("nextPageToken").filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(t) => match t.strip_prefix("p").and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) if n <= items.len() => n,
-            _ => {
-                return Err(Reply::error(
-                    400,
-                    format!("nextPageToken {t:?} is not a token this service issued"),
-                ))
-            }
-        },
-    };
-    let end = (start + size).min(items.len());
-    let next = (end < items.len()).then(|| format!("p{end}"));
-    Ok((items[start..end].to_vec(), next))
+    let (offset, size) = super::http::paging(head, default)?;
+    Ok(super::http::page(items.iter().cloned(), offset, size))
 }
 
 fn not_found(id: &str) -> Reply {

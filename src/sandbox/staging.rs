@@ -205,30 +205,7 @@ fn move_file(src: &Path, dst: &Path) -> Result<u64> {
         .map_err(|e| Error::io(format!("reading {}", dst.display()), e))
 }
 
-/// A MIME type from a file name's extension.
-pub(crate) fn mime_for(name: &str) -> &'static str {
-    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "jpg" | "jpeg" | "jpe" => "image/jpeg",
-        "png" => "image/png",
-        "bmp" | "dib" => "image/bmp",
-        "webp" => "image/webp",
-        "jp2" => "image/jp2",
-        "gif" => "image/gif",
-        "tif" | "tiff" => "image/tiff",
-        "mp4" | "m4v" => "video/mp4",
-        "mov" => "video/quicktime",
-        "avi" => "video/x-msvideo",
-        "mkv" => "video/x-matroska",
-        "webm" => "video/webm",
-        "json" => "application/json",
-        "jsonl" => "application/jsonl",
-        "csv" => "text/csv",
-        "tar" => "application/x-tar",
-        "gz" => "application/gzip",
-        _ => "application/octet-stream",
-    }
-}
+pub(crate) use crate::media::mime_for;
 
 /// Whether `header` (the first bytes of a file) starts like an image.
 pub(crate) fn looks_like_image(header: &[u8]) -> bool {
