@@ -6,6 +6,11 @@
 //! `REDACTED`; [`scrub`] removes known secrets from free text such as a response body.
 
 /// What a secret is replaced with.
+///
+/// ```
+/// use roboflow_batch::redact::{redact_url, REDACTED};
+/// assert_eq!(redact_url("https://h/x?api_key=k"), format!("https://h/x?api_key={REDACTED}"));
+/// ```
 pub const REDACTED: &str = "REDACTED";
 
 /// A URL with every query value replaced by `REDACTED`.

@@ -105,16 +105,40 @@ impl std::fmt::Debug for UploadSource {
 
 impl UploadSource {
     /// Bytes in memory.
+    ///
+    /// ```
+    /// use roboflow_batch::api::UploadSource;
+    /// let src = UploadSource::bytes(b"\xFF\xD8 jpeg".to_vec());
+    /// assert_eq!(src.len()?, 7);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn bytes(bytes: impl Into<Arc<[u8]>>) -> Self {
         UploadSource::Bytes(bytes.into())
     }
 
     /// A file on disk.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("cat.jpg");
+    /// # std::fs::write(&path, b"jpeg bytes")?;
+    /// use roboflow_batch::api::UploadSource;
+    /// assert_eq!(UploadSource::file(&path).len()?, 10);
+    /// assert!(UploadSource::file(dir.path().join("missing.jpg")).len().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn file(path: impl Into<PathBuf>) -> Self {
         UploadSource::File(path.into())
     }
 
     /// The length in bytes (for a file, as it is now).
+    ///
+    /// ```
+    /// use roboflow_batch::api::UploadSource;
+    /// assert_eq!(UploadSource::bytes(vec![0u8; 1024]).len()?, 1024);
+    /// assert!(UploadSource::file("/no/such/dir/img.jpg").len().is_err());
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn len(&self) -> Result<u64> {
         match self {
             UploadSource::Bytes(b) => Ok(b.len() as u64),
@@ -126,6 +150,13 @@ impl UploadSource {
     }
 
     /// Whether there are no bytes.
+    ///
+    /// ```
+    /// use roboflow_batch::api::UploadSource;
+    /// assert!(UploadSource::bytes(Vec::new()).is_empty()?);
+    /// assert!(!UploadSource::bytes(b"x".to_vec()).is_empty()?);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
     }

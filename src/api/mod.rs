@@ -21,6 +21,13 @@ use crate::error::{Error, Result};
 use crate::transport::{Timeouts, Transport, UreqTransport};
 
 /// The production service.
+///
+/// ```
+/// use roboflow_batch::{api::DEFAULT_BASE_URL, BatchApi};
+/// let api = BatchApi::builder().api_key("k").build()?;
+/// assert_eq!(api.base_url(), DEFAULT_BASE_URL);
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
 pub const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
 
 /// A blocking client for the Batch Processing API.
@@ -101,42 +108,95 @@ impl std::fmt::Debug for BatchApiBuilder {
 
 impl BatchApiBuilder {
     /// The service's base URL (default [`DEFAULT_BASE_URL`]).
+    ///
+    /// ```
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://127.0.0.1:9001/").build()?;
+    /// assert_eq!(api.base_url(), "http://127.0.0.1:9001"); // the trailing slash is dropped
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
     }
 
     /// The API key (required). It is sent as the `api_key` query parameter and never shown.
+    ///
+    /// ```
+    /// let api = roboflow_batch::BatchApi::builder().api_key("s3cret-key").build()?;
+    /// assert!(!format!("{api:?}").contains("s3cret-key"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
         self
     }
 
     /// The workspace slug. When not set, it is looked up once with `GET /`.
+    ///
+    /// ```
+    /// use roboflow_batch::BatchApi;
+    /// let api = BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// assert_eq!(api.workspace()?, "acme"); // no lookup needed
+    /// assert!(BatchApi::builder().api_key("k").workspace("not a slug").build().is_err());
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
         self.workspace = Some(workspace.into());
         self
     }
 
     /// Timeouts of the default [`UreqTransport`] (ignored when a transport is given).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roboflow_batch::{transport::Timeouts, BatchApi};
+    /// let builder = BatchApi::builder().api_key("k").timeouts(Timeouts { read: Duration::from_secs(5), ..Timeouts::default() });
+    /// assert!(format!("{builder:?}").contains("read: 5s"));
+    /// assert!(builder.build().is_ok());
+    /// ```
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = Some(timeouts);
         self
     }
 
     /// How failures are retried (default [`RetryPolicy::default`]).
+    ///
+    /// ```
+    /// use roboflow_batch::{api::RetryPolicy, BatchApi};
+    /// let api = BatchApi::builder().api_key("k").retry_policy(RetryPolicy::never()).build()?;
+    /// assert_eq!(api.retry_policy().max_retries, 0);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
     }
 
     /// The transport (default: a [`UreqTransport`]).
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+    /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#)) };
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(fake).build()?;
+    /// assert_eq!(api.workspace()?, "acme"); // looked up with `GET /` through `fake`
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
         self.transport = Some(Arc::new(transport));
         self
     }
 
     /// A shared transport.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use roboflow_batch::{transport::{Transport, UreqTransport}, BatchApi};
+    /// let shared: Arc<dyn Transport> = Arc::new(UreqTransport::new());
+    /// let a = BatchApi::builder().api_key("a").shared_transport(shared.clone()).build()?;
+    /// let b = BatchApi::builder().api_key("b").shared_transport(shared.clone()).build()?;
+    /// assert_eq!(Arc::strong_count(&shared), 3); // one connection pool for both clients
+    /// # drop((a, b)); Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
         self
@@ -144,6 +204,13 @@ impl BatchApiBuilder {
 
     /// The sources of time and randomness for retries and polling (default
     /// [`Clock::system`]).
+    ///
+    /// ```
+    /// use roboflow_batch::{api::Clock, BatchApi};
+    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().with_jitter(|| 0.0)).build()?;
+    /// assert_eq!(api.clock().jitter(), 0.0);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
         self
@@ -220,6 +287,12 @@ fn check_workspace(ws: &str) -> Result<()> {
 
 impl BatchApi {
     /// A builder.
+    ///
+    /// ```
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// assert_eq!(api.base_url(), roboflow_batch::api::DEFAULT_BASE_URL);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn builder() -> BatchApiBuilder {
         BatchApiBuilder::default()
     }
@@ -267,16 +340,37 @@ impl BatchApi {
     }
 
     /// The base URL, without a trailing slash.
+    ///
+    /// ```
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://localhost:8080/v1/").build()?;
+    /// assert_eq!(api.base_url(), "http://localhost:8080/v1");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
     /// The retry policy in force.
+    ///
+    /// ```
+    /// use roboflow_batch::{api::RetryPolicy, BatchApi};
+    /// let api = BatchApi::builder().api_key("k").build()?;
+    /// assert_eq!(api.retry_policy(), &RetryPolicy::default());
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
     }
 
     /// The time sources in force.
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// use roboflow_batch::{api::Clock, BatchApi};
+    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().with_now(|| UNIX_EPOCH)).build()?;
+    /// assert_eq!(api.clock().now(), UNIX_EPOCH);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn clock(&self) -> &Clock {
         &self.clock
     }

@@ -23,12 +23,22 @@ pub struct ListOptions {
 
 impl ListOptions {
     /// Sets `pageSize`.
+    ///
+    /// ```
+    /// let opts = roboflow_batch::api::ListOptions::default().with_page_size(100);
+    /// assert_eq!(opts.page_size, Some(100));
+    /// ```
     pub fn with_page_size(mut self, size: u32) -> Self {
         self.page_size = Some(size);
         self
     }
 
     /// Sets the page token.
+    ///
+    /// ```
+    /// let opts = roboflow_batch::api::ListOptions::default().with_page_token("page-2");
+    /// assert_eq!(opts.page_token.as_deref(), Some("page-2"));
+    /// ```
     pub fn with_page_token(mut self, token: impl Into<String>) -> Self {
         self.page_token = Some(token.into());
         self
@@ -96,6 +106,15 @@ impl<T> std::fmt::Debug for Pages<'_, T> {
 
 impl<'a, T> Pages<'a, T> {
     /// Pages of `what` (a redacted URL or a name, used in errors), starting at `options`.
+    ///
+    /// ```
+    /// use roboflow_batch::api::{ListOptions, Pages};
+    /// use roboflow_batch::model::Page;
+    /// let pages = Pages::new("letters", ListOptions::default(), |_: &ListOptions| {
+    ///     Ok(Page { items: vec!['a', 'b'], next_page_token: None })
+    /// });
+    /// assert_eq!(pages.map(Result::unwrap).collect::<String>(), "ab");
+    /// ```
     pub fn new(
         what: impl Into<String>,
         options: ListOptions,
@@ -118,6 +137,13 @@ impl<'a, T> Pages<'a, T> {
     }
 
     /// An iterator that yields `err` once and ends (for inputs rejected up front).
+    ///
+    /// ```
+    /// use roboflow_batch::{api::Pages, Error};
+    /// let mut pages: Pages<'_, u32> = Pages::failed(Error::invalid("page_size", "must be at least 1"));
+    /// assert!(matches!(pages.next(), Some(Err(Error::InvalidInput { .. }))));
+    /// assert!(pages.next().is_none());
+    /// ```
     pub fn failed(err: Error) -> Self {
         let mut p = Pages::new("", ListOptions::default(), |_: &ListOptions| {
             Ok(Page {
@@ -130,6 +156,14 @@ impl<'a, T> Pages<'a, T> {
     }
 
     /// How many pages have been fetched so far.
+    ///
+    /// ```
+    /// use roboflow_batch::{api::{ListOptions, Pages}, model::Page};
+    /// let mut pages = Pages::new("demo", ListOptions::default(), |_: &ListOptions| Ok(Page { items: vec![1], next_page_token: None }));
+    /// assert_eq!(pages.pages_fetched(), 0);
+    /// pages.next();
+    /// assert_eq!(pages.pages_fetched(), 1);
+    /// ```
     pub fn pages_fetched(&self) -> usize {
         self.pages_fetched
     }

@@ -78,6 +78,12 @@ pub enum RetryDecision {
 
 impl RetryPolicy {
     /// A policy that never retries.
+    ///
+    /// ```
+    /// use roboflow_batch::api::{Idempotency, RetryDecision, RetryPolicy};
+    /// let p = RetryPolicy::never();
+    /// assert_eq!(p.on_status(503, None, Idempotency::Idempotent, 0, 0.5), RetryDecision::Stop);
+    /// ```
     pub fn never() -> Self {
         RetryPolicy {
             max_retries: 0,
@@ -86,6 +92,13 @@ impl RetryPolicy {
     }
 
     /// The ceiling of the wait after failed try number `attempt` (0-based).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = roboflow_batch::api::RetryPolicy::default();
+    /// assert_eq!(p.backoff_ceiling(1), Duration::from_secs(1));
+    /// assert_eq!(p.backoff_ceiling(100), Duration::from_secs(30));
+    /// ```
     pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
         let factor = self.multiplier.max(1.0).powi(attempt.min(63) as i32);
         let secs = self.initial_backoff.as_secs_f64() * factor;
@@ -229,6 +242,12 @@ impl Default for Clock {
 
 impl Clock {
     /// Real sleeping, the system clock and a fast pseudo-random jitter.
+    ///
+    /// ```
+    /// let clock = roboflow_batch::api::Clock::system();
+    /// assert!(clock.now() > std::time::UNIX_EPOCH);
+    /// assert!((0.0..1.0).contains(&clock.jitter()));
+    /// ```
     pub fn system() -> Self {
         let state = Arc::new(AtomicU64::new(seed()));
         Clock {
@@ -242,34 +261,74 @@ impl Clock {
     }
 
     /// Replaces sleeping.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+    /// use std::{sync::Arc, time::Duration};
+    /// let total = Arc::new(AtomicU64::new(0));
+    /// let t = total.clone();
+    /// let clock = roboflow_batch::api::Clock::system().with_sleep(move |d| { t.fetch_add(d.as_secs(), SeqCst); });
+    /// clock.sleep(Duration::from_secs(3600)); // returns at once
+    /// assert_eq!(total.load(SeqCst), 3600);
+    /// ```
     pub fn with_sleep(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
         self.sleep = Arc::new(sleep);
         self
     }
 
     /// Replaces the clock.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let clock = roboflow_batch::api::Clock::system().with_now(|| UNIX_EPOCH + Duration::from_secs(60));
+    /// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(60));
+    /// ```
     pub fn with_now(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.now = Arc::new(now);
         self
     }
 
     /// Replaces the jitter source; it must return fractions in `[0, 1)`.
+    ///
+    /// ```
+    /// let clock = roboflow_batch::api::Clock::system().with_jitter(|| 0.25);
+    /// assert_eq!(clock.jitter(), 0.25);
+    /// ```
     pub fn with_jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.jitter = Arc::new(jitter);
         self
     }
 
     /// Sleeps for `d`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let start = Instant::now();
+    /// roboflow_batch::api::Clock::system().sleep(Duration::from_millis(5));
+    /// assert!(start.elapsed() >= Duration::from_millis(5));
+    /// ```
     pub fn sleep(&self, d: Duration) {
         (self.sleep)(d)
     }
 
     /// The current time.
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// let clock = roboflow_batch::api::Clock::system().with_now(|| UNIX_EPOCH);
+    /// assert_eq!(clock.now(), UNIX_EPOCH);
+    /// ```
     pub fn now(&self) -> SystemTime {
         (self.now)()
     }
 
     /// A random fraction in `[0, 1)`.
+    ///
+    /// ```
+    /// let clock = roboflow_batch::api::Clock::default();
+    /// let j = clock.jitter();
+    /// assert!((0.0..1.0).contains(&j));
+    /// ```
     pub fn jitter(&self) -> f64 {
         (self.jitter)()
     }

@@ -27,9 +27,22 @@ macro_rules! id_type {
 
         impl $name {
             /// The longest id allowed.
+            ///
+            /// ```
+            #[doc = concat!("use roboflow_batch::", stringify!($name), " as Id;")]
+            /// assert!(Id::new("a".repeat(Id::MAX_LEN)).is_ok());
+            /// assert!(Id::new("a".repeat(Id::MAX_LEN + 1)).is_err());
+            /// ```
             pub const MAX_LEN: usize = $max;
 
             /// Validates `id`; a bad id is an [`Error::InvalidInput`] naming the field and rule.
+            ///
+            /// ```
+            #[doc = concat!("use roboflow_batch::", stringify!($name), " as Id;")]
+            /// assert_eq!(Id::new("nightly-1")?.to_string(), "nightly-1");
+            /// assert!(matches!(Id::new("Nightly 1"), Err(roboflow_batch::Error::InvalidInput { .. })));
+            /// # Ok::<(), roboflow_batch::Error>(())
+            /// ```
             pub fn new(id: impl Into<String>) -> Result<Self> {
                 let id = id.into();
                 check_id($field, &id, $max)?;
@@ -37,6 +50,12 @@ macro_rules! id_type {
             }
 
             /// The id as a string.
+            ///
+            /// ```
+            #[doc = concat!("use roboflow_batch::", stringify!($name), " as Id;")]
+            /// assert_eq!(Id::new("run_2")?.as_str(), "run_2");
+            /// # Ok::<(), roboflow_batch::Error>(())
+            /// ```
             pub fn as_str(&self) -> &str {
                 &self.0
             }

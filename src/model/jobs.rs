@@ -219,6 +219,13 @@ pub struct JobStartRequest {
 
 impl JobStartRequest {
     /// A job that runs `workflow_id` over the images of `batch_id`.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{JobStartRequest, JobType};
+    /// let req = JobStartRequest::images("my-batch", "my-workflow");
+    /// assert_eq!(req.job_type, JobType::SimpleImageProcessing);
+    /// assert_eq!(req.job_input.batch_id, "my-batch");
+    /// ```
     pub fn images(batch_id: impl Into<String>, workflow_id: impl Into<String>) -> Self {
         Self::new(JobType::SimpleImageProcessing, batch_id, workflow_id)
     }
@@ -268,54 +275,104 @@ impl JobStartRequest {
     }
 
     /// Processes only this part of the input batch.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_part_name("train");
+    /// assert_eq!(req.job_input.part_name.as_deref(), Some("train"));
+    /// ```
     pub fn with_part_name(mut self, part: impl Into<String>) -> Self {
         self.job_input.part_name = Some(part.into());
         self
     }
 
     /// Names the part that holds per-image metadata.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_images_metadata_part("meta");
+    /// assert_eq!(req.job_input.images_metadata_part.as_deref(), Some("meta"));
+    /// ```
     pub fn with_images_metadata_part(mut self, part: impl Into<String>) -> Self {
         self.job_input.images_metadata_part = Some(part.into());
         self
     }
 
     /// CPU or GPU.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{JobStartRequest, MachineType};
+    /// let req = JobStartRequest::images("b", "wf").with_machine_type(MachineType::Gpu);
+    /// assert_eq!(req.compute_configuration.machine_type, MachineType::Gpu);
+    /// ```
     pub fn with_machine_type(mut self, machine: MachineType) -> Self {
         self.compute_configuration.machine_type = machine;
         self
     }
 
     /// Parallel workers per machine.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_workers_per_machine(4);
+    /// assert_eq!(req.compute_configuration.workers_per_machine, Some(4));
+    /// ```
     pub fn with_workers_per_machine(mut self, workers: u32) -> Self {
         self.compute_configuration.workers_per_machine = Some(workers);
         self
     }
 
     /// Total machine time allowed, in seconds.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_processing_timeout_seconds(3600);
+    /// assert_eq!(req.processing_timeout_seconds, Some(3600));
+    /// ```
     pub fn with_processing_timeout_seconds(mut self, seconds: u64) -> Self {
         self.processing_timeout_seconds = Some(seconds);
         self
     }
 
     /// The most tasks run at once.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_max_parallel_tasks(8);
+    /// assert_eq!(req.max_parallel_tasks, Some(8));
+    /// ```
     pub fn with_max_parallel_tasks(mut self, tasks: u32) -> Self {
         self.max_parallel_tasks = Some(tasks);
         self
     }
 
     /// The fraction of images (0 to 1) that may fail.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_max_image_failure_rate(0.1);
+    /// assert_eq!(req.max_image_failure_rate, Some(0.1));
+    /// assert!(req.validate().is_ok());
+    /// ```
     pub fn with_max_image_failure_rate(mut self, rate: f64) -> Self {
         self.max_image_failure_rate = Some(rate);
         self
     }
 
     /// The workspace holding the Workflow (default: the client's workspace).
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_workspace("other-ws");
+    /// assert_eq!(req.processing_specification.workspace.as_deref(), Some("other-ws"));
+    /// ```
     pub fn with_workspace(mut self, workspace: impl Into<String>) -> Self {
         self.processing_specification.workspace = Some(workspace.into());
         self
     }
 
     /// Parameters passed to the Workflow.
+    ///
+    /// ```
+    /// let mut params = serde_json::Map::new();
+    /// params.insert("confidence".into(), serde_json::json!(0.4));
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_workflow_parameters(params);
+    /// let json = serde_json::to_value(&req).unwrap();
+    /// assert_eq!(json["processingSpecification"]["workflowParameters"]["confidence"], 0.4);
+    /// ```
     pub fn with_workflow_parameters(
         mut self,
         params: serde_json::Map<String, serde_json::Value>,
@@ -325,12 +382,23 @@ impl JobStartRequest {
     }
 
     /// The Workflow input that receives the image.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_image_input_name("photo");
+    /// assert_eq!(req.processing_specification.image_input_name.as_deref(), Some("photo"));
+    /// ```
     pub fn with_image_input_name(mut self, name: impl Into<String>) -> Self {
         self.processing_specification.image_input_name = Some(name.into());
         self
     }
 
     /// Keeps the named image outputs (all of them when the list is empty).
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_persisted_image_outputs(vec![]);
+    /// assert!(req.processing_specification.persist_images_outputs);
+    /// assert_eq!(req.processing_specification.images_outputs_to_be_persisted, None);
+    /// ```
     pub fn with_persisted_image_outputs(mut self, outputs: Vec<String>) -> Self {
         self.processing_specification.persist_images_outputs = true;
         self.processing_specification.images_outputs_to_be_persisted =
@@ -339,18 +407,36 @@ impl JobStartRequest {
     }
 
     /// The results' format.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{AggregationFormat, JobStartRequest};
+    /// let req = JobStartRequest::images("b", "wf").with_aggregation_format(AggregationFormat::Csv);
+    /// assert_eq!(req.processing_specification.aggregation_format, Some(AggregationFormat::Csv));
+    /// ```
     pub fn with_aggregation_format(mut self, format: AggregationFormat) -> Self {
         self.processing_specification.aggregation_format = Some(format);
         self
     }
 
     /// Frames per second sampled from videos.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::videos("b", "wf").with_max_video_fps(5.0);
+    /// let json = serde_json::to_value(&req).unwrap();
+    /// assert_eq!(json["processingSpecification"]["maxVideoFPS"], 5.0);
+    /// ```
     pub fn with_max_video_fps(mut self, fps: f64) -> Self {
         self.processing_specification.max_video_fps = Some(fps);
         self
     }
 
     /// Maps a Workflow input to an image metadata key.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_metadata_mapping("camera", "cam_id");
+    /// let map = req.processing_specification.images_metadata_inputs_mapping.unwrap();
+    /// assert_eq!(map["camera"], "cam_id");
+    /// ```
     pub fn with_metadata_mapping(
         mut self,
         input: impl Into<String>,
@@ -364,12 +450,24 @@ impl JobStartRequest {
     }
 
     /// Where to send the completion webhook.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_notifications_url("https://example.com/hook");
+    /// let json = serde_json::to_value(&req).unwrap();
+    /// assert_eq!(json["notificationsURL"], "https://example.com/hook");
+    /// ```
     pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
         self.notifications_url = Some(url.into());
         self
     }
 
     /// The inference engine.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{InferenceBackend, JobStartRequest};
+    /// let req = JobStartRequest::images("b", "wf").with_inference_backend(InferenceBackend::InferenceModels);
+    /// assert_eq!(serde_json::to_value(&req).unwrap()["inferenceBackend"], "inference-models");
+    /// ```
     pub fn with_inference_backend(mut self, backend: InferenceBackend) -> Self {
         self.inference_backend = Some(backend);
         self
@@ -566,36 +664,69 @@ impl RestartOverrides {
     }
 
     /// A new machine type.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{MachineType, RestartOverrides};
+    /// let o = RestartOverrides::default().with_machine_type(MachineType::Gpu);
+    /// assert_eq!(o.compute_configuration.unwrap().machine_type, Some(MachineType::Gpu));
+    /// ```
     pub fn with_machine_type(mut self, machine: MachineType) -> Self {
         self.compute().machine_type = Some(machine);
         self
     }
 
     /// New workers per machine.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_workers_per_machine(2);
+    /// assert_eq!(o.compute_configuration.unwrap().workers_per_machine, Some(2));
+    /// ```
     pub fn with_workers_per_machine(mut self, workers: u32) -> Self {
         self.compute().workers_per_machine = Some(workers);
         self
     }
 
     /// New task parallelism.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_max_parallel_tasks(16);
+    /// assert_eq!(o.max_parallel_tasks, Some(16));
+    /// ```
     pub fn with_max_parallel_tasks(mut self, tasks: u32) -> Self {
         self.max_parallel_tasks = Some(tasks);
         self
     }
 
     /// New machine-time budget.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_processing_timeout_seconds(600);
+    /// assert_eq!(o.processing_timeout_seconds, Some(600));
+    /// ```
     pub fn with_processing_timeout_seconds(mut self, seconds: u64) -> Self {
         self.processing_timeout_seconds = Some(seconds);
         self
     }
 
     /// New failure tolerance, 0 to 1.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_max_image_failure_rate(0.2);
+    /// assert_eq!(o.max_image_failure_rate, Some(0.2));
+    /// assert!(o.validate().is_ok());
+    /// ```
     pub fn with_max_image_failure_rate(mut self, rate: f64) -> Self {
         self.max_image_failure_rate = Some(rate);
         self
     }
 
     /// Whether nothing is overridden (then no body is sent, as the official client does).
+    ///
+    /// ```
+    /// use roboflow_batch::model::RestartOverrides;
+    /// assert!(RestartOverrides::default().is_empty());
+    /// assert!(!RestartOverrides::default().with_max_parallel_tasks(2).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.compute_configuration.is_none()
             && self.max_parallel_tasks.is_none()
@@ -677,6 +808,13 @@ pub struct JobMetadata {
 impl JobMetadata {
     /// The state derived from the flags: terminal with an error is `Failed`, terminal
     /// without one is `Completed`, running with a stage is `Processing`, else `Pending`.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{JobMetadata, JobState};
+    /// let job: JobMetadata = serde_json::from_str(r#"{"jobId":"j","name":"j","jobDefinition":{},"isTerminal":true,"error":true,
+    ///   "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#).unwrap();
+    /// assert_eq!(job.state(), JobState::Failed);
+    /// ```
     pub fn state(&self) -> JobState {
         match (self.is_terminal, self.error) {
             (true, true) => JobState::Failed,
@@ -687,6 +825,12 @@ impl JobMetadata {
     }
 
     /// The last notification's `message`, or the notification itself when it is a string.
+    ///
+    /// ```
+    /// let job: roboflow_batch::model::JobMetadata = serde_json::from_str(r#"{"jobId":"j","name":"j","jobDefinition":{},
+    ///   "lastNotification":{"message":"stage done"},"createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#).unwrap();
+    /// assert_eq!(job.last_message(), Some("stage done"));
+    /// ```
     pub fn last_message(&self) -> Option<&str> {
         match self.last_notification.as_ref()? {
             serde_json::Value::String(s) => Some(s),
@@ -769,11 +913,25 @@ pub struct JobStage {
 
 impl JobStage {
     /// Whether it is still running (`statusType` is `info`).
+    ///
+    /// ```
+    /// let stage: roboflow_batch::model::JobStage = serde_json::from_str(r#"{"processingStageId":"s","processingStageName":"processing",
+    ///   "tasksNumber":1,"outputBatches":[],"startTimestamp":"2025-01-02T03:04:05Z","notification":"running",
+    ///   "statusType":"info","lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
+    /// assert!(stage.is_running() && !stage.is_failed());
+    /// ```
     pub fn is_running(&self) -> bool {
         self.status_type == "info"
     }
 
     /// Whether it failed (`statusType` contains `error`).
+    ///
+    /// ```
+    /// let stage: roboflow_batch::model::JobStage = serde_json::from_str(r#"{"processingStageId":"s","processingStageName":"processing",
+    ///   "tasksNumber":1,"outputBatches":[],"startTimestamp":"2025-01-02T03:04:05Z","notification":"boom",
+    ///   "statusType":"error-task-failed","lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
+    /// assert!(stage.is_failed() && !stage.is_running());
+    /// ```
     pub fn is_failed(&self) -> bool {
         self.status_type.contains("error")
     }

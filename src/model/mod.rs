@@ -36,10 +36,22 @@ macro_rules! string_enum {
 
         impl $name {
             /// Every value this version knows, as sent on the wire.
+            ///
+            /// ```
+            #[doc = concat!("use roboflow_batch::model::", stringify!($name), " as E;")]
+            /// assert!(!E::KNOWN.is_empty());
+            /// assert!(E::KNOWN.iter().all(|s| E::parse(s).is_known()));
+            /// ```
             #[allow(dead_code)]
             pub const KNOWN: &'static [&'static str] = &[$($text),+];
 
             /// The value as sent on the wire.
+            ///
+            /// ```
+            #[doc = concat!("use roboflow_batch::model::", stringify!($name), " as E;")]
+            /// assert_eq!(E::parse(E::KNOWN[0]).as_str(), E::KNOWN[0]);
+            /// assert_eq!(E::Other("new-value".into()).as_str(), "new-value");
+            /// ```
             pub fn as_str(&self) -> &str {
                 match self {
                     $( $name::$variant => $text, )+
@@ -48,11 +60,23 @@ macro_rules! string_enum {
             }
 
             /// Whether this is one of the [`KNOWN`](Self::KNOWN) values.
+            ///
+            /// ```
+            #[doc = concat!("use roboflow_batch::model::", stringify!($name), " as E;")]
+            /// assert!(E::parse(E::KNOWN[0]).is_known());
+            /// assert!(!E::parse("no-such-value").is_known());
+            /// ```
             pub fn is_known(&self) -> bool {
                 !matches!(self, $name::Other(_))
             }
 
             /// Parses a wire value; unknown values become `Other`.
+            ///
+            /// ```
+            #[doc = concat!("use roboflow_batch::model::", stringify!($name), " as E;")]
+            /// assert_eq!(E::parse(E::KNOWN[0]).to_string(), E::KNOWN[0]);
+            /// assert_eq!(E::parse("no-such-value"), E::Other("no-such-value".into()));
+            /// ```
             pub fn parse(s: &str) -> Self {
                 match s {
                     $( $text => $name::$variant, )+
@@ -106,7 +130,13 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Whether there is no next page.
+    /// Whether there is no next page (an empty token counts as none).
+    ///
+    /// ```
+    /// use roboflow_batch::model::Page;
+    /// assert!(Page { items: vec![1], next_page_token: Some(String::new()) }.is_last());
+    /// assert!(!Page { items: vec![1], next_page_token: Some("p2".into()) }.is_last());
+    /// ```
     pub fn is_last(&self) -> bool {
         self.next_page_token.as_deref().is_none_or(str::is_empty)
     }

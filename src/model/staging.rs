@@ -192,11 +192,23 @@ pub struct ShardDetails {
 
 impl ShardDetails {
     /// Whether the shard failed (its `statusType` contains `error`).
+    ///
+    /// ```
+    /// let shard: roboflow_batch::model::ShardDetails = serde_json::from_str(r#"{"shardId":"s1","statusName":"indexing-failed",
+    ///   "statusType":"error","eventTimestamp":"2025-01-02T03:04:05Z","shardObjectsCount":0}"#).unwrap();
+    /// assert!(shard.is_failed() && !shard.is_in_progress());
+    /// ```
     pub fn is_failed(&self) -> bool {
         self.status_type.contains("error")
     }
 
     /// Whether the shard is still being indexed (`statusType` is `info`).
+    ///
+    /// ```
+    /// let shard: roboflow_batch::model::ShardDetails = serde_json::from_str(r#"{"shardId":"s1","statusName":"indexing-in-progress",
+    ///   "statusType":"info","eventTimestamp":"2025-01-02T03:04:05Z","shardObjectsCount":10}"#).unwrap();
+    /// assert!(shard.is_in_progress() && !shard.is_failed());
+    /// ```
     pub fn is_in_progress(&self) -> bool {
         self.status_type == "info"
     }
@@ -256,6 +268,11 @@ pub struct ListPartsResponse {
 
 impl ListPartsResponse {
     /// The parts, from whichever key the service used (`batchParts` preferred).
+    ///
+    /// ```
+    /// let spec: roboflow_batch::model::ListPartsResponse = serde_json::from_str(r#"{"parts":[{"partName":"train"}]}"#).unwrap();
+    /// assert_eq!(spec.into_parts()[0].part_name, "train");
+    /// ```
     pub fn into_parts(self) -> Vec<PartMetadata> {
         self.batch_parts.or(self.parts).unwrap_or_default()
     }

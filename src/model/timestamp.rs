@@ -22,6 +22,13 @@ pub struct Timestamp(OffsetDateTime);
 
 impl Timestamp {
     /// The current time, in UTC.
+    ///
+    /// ```
+    /// use roboflow_batch::model::Timestamp;
+    /// let t = Timestamp::now();
+    /// assert_eq!(t.offset_seconds(), 0);
+    /// assert!(t.unix_seconds() > 1_700_000_000);
+    /// ```
     pub fn now() -> Self {
         Timestamp(OffsetDateTime::now_utc())
     }
@@ -38,11 +45,21 @@ impl Timestamp {
     }
 
     /// Seconds since the Unix epoch.
+    ///
+    /// ```
+    /// let t: roboflow_batch::model::Timestamp = "1970-01-01T00:02:00+01:00".parse().unwrap();
+    /// assert_eq!(t.unix_seconds(), 120 - 3600);
+    /// ```
     pub fn unix_seconds(&self) -> i64 {
         self.0.unix_timestamp()
     }
 
     /// This instant as a [`SystemTime`].
+    ///
+    /// ```
+    /// let t: roboflow_batch::model::Timestamp = "1970-01-01T00:01:00Z".parse().unwrap();
+    /// assert_eq!(t.to_system_time(), std::time::UNIX_EPOCH + std::time::Duration::from_secs(60));
+    /// ```
     pub fn to_system_time(&self) -> SystemTime {
         SystemTime::from(self.0)
     }
@@ -59,6 +76,11 @@ impl Timestamp {
     }
 
     /// The UTC offset it was given with, in seconds.
+    ///
+    /// ```
+    /// let t: roboflow_batch::model::Timestamp = "2025-01-02T03:04:05+02:00".parse().unwrap();
+    /// assert_eq!(t.offset_seconds(), 7200);
+    /// ```
     pub fn offset_seconds(&self) -> i32 {
         self.0.offset().whole_seconds()
     }

@@ -110,24 +110,46 @@ impl Default for SandboxConfig {
 
 impl SandboxConfig {
     /// Sets the API key.
+    ///
+    /// ```
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_api_key("test-key");
+    /// assert_eq!(c.api_key, "test-key");
+    /// ```
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = key.into();
         self
     }
 
     /// Sets the workspace slug.
+    ///
+    /// ```
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_workspace("acme");
+    /// assert_eq!(c.workspace, "acme");
+    /// ```
     pub fn with_workspace(mut self, ws: impl Into<String>) -> Self {
         self.workspace = ws.into();
         self
     }
 
     /// Sets the data directory (kept after the sandbox stops).
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::SandboxConfig;
+    /// assert_eq!(SandboxConfig::default().data_dir, None); // a temporary directory
+    /// let c = SandboxConfig::default().with_data_dir("/var/tmp/rfbatch-sandbox");
+    /// assert_eq!(c.data_dir.as_deref(), Some(std::path::Path::new("/var/tmp/rfbatch-sandbox")));
+    /// ```
     pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
         self
     }
 
     /// Sets the listening address.
+    ///
+    /// ```
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_addr(([127, 0, 0, 1], 9001).into());
+    /// assert_eq!(c.addr.to_string(), "127.0.0.1:9001");
+    /// ```
     pub fn with_addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
         self
@@ -145,12 +167,23 @@ impl SandboxConfig {
     }
 
     /// Sets how many images one job task covers.
+    ///
+    /// ```
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_job_images_per_task(10);
+    /// assert_eq!(c.job_images_per_task, 10);
+    /// ```
     pub fn with_job_images_per_task(mut self, images: u64) -> Self {
         self.job_images_per_task = images;
         self
     }
 
     /// Sets the webhook retry policy: attempts in all, and the first wait (doubling).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_webhook_retries(3, Duration::from_millis(10));
+    /// assert_eq!((c.webhook_max_attempts, c.webhook_retry_delay), (3, Duration::from_millis(10)));
+    /// ```
     pub fn with_webhook_retries(mut self, max_attempts: u32, first_delay: Duration) -> Self {
         self.webhook_max_attempts = max_attempts;
         self.webhook_retry_delay = first_delay;
@@ -158,24 +191,46 @@ impl SandboxConfig {
     }
 
     /// Sets how long signed URLs stay valid.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_signed_url_ttl(Duration::from_secs(60));
+    /// assert_eq!(c.signed_url_ttl, Duration::from_secs(60));
+    /// ```
     pub fn with_signed_url_ttl(mut self, ttl: Duration) -> Self {
         self.signed_url_ttl = ttl;
         self
     }
 
     /// Sets the delay before an uploaded shard is indexed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_indexing_delay(Duration::ZERO);
+    /// assert!(c.indexing_delay.is_zero());
+    /// ```
     pub fn with_indexing_delay(mut self, delay: Duration) -> Self {
         self.indexing_delay = delay;
         self
     }
 
     /// Sets the largest shard a PUT accepts (`maxShardSize`).
+    ///
+    /// ```
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_max_shard_size(1 << 20);
+    /// assert_eq!(c.max_shard_size, 1_048_576);
+    /// ```
     pub fn with_max_shard_size(mut self, bytes: u64) -> Self {
         self.max_shard_size = bytes;
         self
     }
 
     /// Sets the largest accepted image.
+    ///
+    /// ```
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_max_image_size(1024);
+    /// assert_eq!(c.max_image_size, 1024);
+    /// ```
     pub fn with_max_image_size(mut self, bytes: u64) -> Self {
         self.max_image_size = bytes;
         self
@@ -219,6 +274,14 @@ impl std::fmt::Debug for Sandbox {
 
 impl Sandbox {
     /// Starts serving; returns once the port is bound.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_workspace("acme"))?;
+    /// assert!(sandbox.base_url().starts_with("http://127.0.0.1:"));
+    /// assert_eq!(sandbox.workspace(), "acme");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn start(config: SandboxConfig) -> Result<Sandbox> {
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(d) => (d.clone(), false),
@@ -269,31 +332,82 @@ impl Sandbox {
     }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// use roboflow_batch::transport::{HttpRequest, Transport, UreqTransport};
+    /// let sandbox = Sandbox::start(SandboxConfig::default())?;
+    /// let url = format!("{}/?api_key={}", sandbox.base_url(), sandbox.api_key());
+    /// assert_eq!(UreqTransport::new().send(HttpRequest::get(url))?.status, 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
     /// The valid API key.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// use roboflow_batch::{BatchApi, Error};
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_api_key("right-key"))?;
+    /// let api = BatchApi::builder().base_url(sandbox.base_url()).api_key("wrong-key").build()?;
+    /// assert!(matches!(api.workspace(), Err(Error::Unauthorized(_))));
+    /// assert_eq!(sandbox.api_key(), "right-key");
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn api_key(&self) -> &str {
         &self.config.api_key
     }
 
     /// The workspace slug.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default())?;
+    /// assert_eq!(sandbox.workspace(), "sandbox"); // the default slug
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn workspace(&self) -> &str {
         &self.config.workspace
     }
 
     /// The data directory.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_data_dir(dir.path()))?;
+    /// assert_eq!(sandbox.data_dir(), dir.path());
+    /// drop(sandbox); // stops, saves its state and keeps the directory
+    /// assert!(dir.path().join("state.json").exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
     /// The shared state, for tests that inspect it.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_job_images_per_task(10))?;
+    /// assert_eq!(sandbox.state().config().job_images_per_task, 10);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn state(&self) -> &Arc<State> {
         &self.state
     }
 
     /// Blocks until the sandbox is stopped from another thread (used by `rfbatch sandbox`).
+    ///
+    /// ```no_run
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_addr(([127, 0, 0, 1], 9001).into()))?;
+    /// println!("serving {} at {}", sandbox.workspace(), sandbox.base_url());
+    /// sandbox.wait(); // serves until the process is stopped
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn wait(mut self) {
         for t in self.threads.drain(..) {
             let _ = t.join();

@@ -76,6 +76,14 @@ impl State {
     }
 
     /// The configuration it was started with.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_workspace("acme"))?;
+    /// let state = sandbox.state().clone(); // an `Arc<State>`
+    /// assert_eq!(state.config().workspace, "acme");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn config(&self) -> &SandboxConfig {
         &self.config
     }

@@ -30,6 +30,13 @@ pub struct ExactLengthReader<R> {
 
 impl<R: Read> ExactLengthReader<R> {
     /// Wraps `inner`, which must yield exactly `len` bytes.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let mut long = roboflow_batch::transport::ExactLengthReader::new(&b"abcdef"[..], 3);
+    /// let err = long.read_to_end(&mut Vec::new()).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    /// ```
     pub fn new(inner: R, len: u64) -> Self {
         ExactLengthReader {
             inner,

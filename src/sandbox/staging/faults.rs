@@ -22,6 +22,12 @@ pub enum FaultFamily {
 
 impl FaultFamily {
     /// Parses `api`, `put` or `download`.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::FaultFamily;
+    /// assert_eq!(FaultFamily::parse("download"), Some(FaultFamily::Download));
+    /// assert_eq!(FaultFamily::parse("API"), None); // lowercase only
+    /// ```
     pub fn parse(s: &str) -> Option<FaultFamily> {
         match s {
             "api" => Some(FaultFamily::Api),
@@ -70,6 +76,11 @@ pub struct FaultSettings {
 
 impl FaultSettings {
     /// Sets the 429 rate and its `Retry-After`.
+    ///
+    /// ```
+    /// let s = roboflow_batch::sandbox::FaultSettings::default().with_rate_429(0.25, 3);
+    /// assert_eq!((s.rate_429, s.retry_after_secs), (0.25, 3));
+    /// ```
     pub fn with_rate_429(mut self, rate: f64, retry_after_secs: u64) -> Self {
         self.rate_429 = rate;
         self.retry_after_secs = retry_after_secs;
@@ -77,30 +88,56 @@ impl FaultSettings {
     }
 
     /// Sets the 500 rate.
+    ///
+    /// ```
+    /// let s = roboflow_batch::sandbox::FaultSettings::default().with_rate_500(0.1);
+    /// assert_eq!(s.rate_500, 0.1);
+    /// ```
     pub fn with_rate_500(mut self, rate: f64) -> Self {
         self.rate_500 = rate;
         self
     }
 
     /// Sets the 503 rate.
+    ///
+    /// ```
+    /// let s = roboflow_batch::sandbox::FaultSettings::default().with_rate_503(0.3);
+    /// assert_eq!(s.rate_503, 0.3);
+    /// ```
     pub fn with_rate_503(mut self, rate: f64) -> Self {
         self.rate_503 = rate;
         self
     }
 
     /// Sets the rate of bodies cut mid-way.
+    ///
+    /// ```
+    /// let s = roboflow_batch::sandbox::FaultSettings::default().with_drop_rate(0.05);
+    /// assert_eq!(s.drop_rate, 0.05);
+    /// ```
     pub fn with_drop_rate(mut self, rate: f64) -> Self {
         self.drop_rate = rate;
         self
     }
 
     /// Sets the added latency.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = roboflow_batch::sandbox::FaultSettings::default().with_latency(Duration::from_millis(20));
+    /// assert_eq!(s.latency, Duration::from_millis(20));
+    /// ```
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
     }
 
     /// Hands out signed URLs that have already expired.
+    ///
+    /// ```
+    /// let s = roboflow_batch::sandbox::FaultSettings::default().with_expired_urls(true);
+    /// assert!(s.expired_urls);
+    /// ```
     pub fn with_expired_urls(mut self, expired: bool) -> Self {
         self.expired_urls = expired;
         self
@@ -135,6 +172,13 @@ pub struct Faults {
 
 impl Faults {
     /// No faults, with a seed for those added later.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{FaultSettings, Faults};
+    /// let f = Faults::seeded(42);
+    /// assert_eq!(f.seed, 42);
+    /// assert_eq!(f.api, FaultSettings::default()); // no faults yet
+    /// ```
     pub fn seeded(seed: u64) -> Self {
         Faults {
             seed,
@@ -143,24 +187,48 @@ impl Faults {
     }
 
     /// Sets the faults of API calls.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{FaultSettings, Faults};
+    /// let f = Faults::seeded(1).with_api(FaultSettings::default().with_rate_500(0.5));
+    /// assert_eq!((f.api.rate_500, f.put.rate_500), (0.5, 0.0));
+    /// ```
     pub fn with_api(mut self, s: FaultSettings) -> Self {
         self.api = s;
         self
     }
 
     /// Sets the faults of signed-URL uploads.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{FaultSettings, Faults};
+    /// let f = Faults::seeded(1).with_put(FaultSettings::default().with_drop_rate(0.2));
+    /// assert_eq!((f.put.drop_rate, f.api.drop_rate), (0.2, 0.0));
+    /// ```
     pub fn with_put(mut self, s: FaultSettings) -> Self {
         self.put = s;
         self
     }
 
     /// Sets the faults of signed-URL downloads.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{FaultSettings, Faults};
+    /// let f = Faults::seeded(1).with_download(FaultSettings::default().with_expired_urls(true));
+    /// assert!(f.download.expired_urls && !f.put.expired_urls);
+    /// ```
     pub fn with_download(mut self, s: FaultSettings) -> Self {
         self.download = s;
         self
     }
 
     /// Sets the same faults for every family.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{FaultFamily, FaultSettings, Faults};
+    /// let f = Faults::seeded(1).with_all(FaultSettings::default().with_rate_503(0.1));
+    /// assert!([FaultFamily::Api, FaultFamily::Put, FaultFamily::Download].iter().all(|&x| f.family(x).rate_503 == 0.1));
+    /// ```
     pub fn with_all(self, s: FaultSettings) -> Self {
         self.with_api(s.clone())
             .with_put(s.clone())
@@ -168,6 +236,13 @@ impl Faults {
     }
 
     /// The settings of one family.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{FaultFamily, FaultSettings, Faults};
+    /// let f = Faults::seeded(1).with_put(FaultSettings::default().with_rate_429(0.5, 1));
+    /// assert_eq!(f.family(FaultFamily::Put).rate_429, 0.5);
+    /// assert_eq!(f.family(FaultFamily::Api).rate_429, 0.0);
+    /// ```
     pub fn family(&self, f: FaultFamily) -> &FaultSettings {
         match f {
             FaultFamily::Api => &self.api,
