@@ -633,3 +633,23 @@ fn decode_errors_name_the_json_path() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn ingest_roboql_sends_the_query() {
+    let (mock, s) = one_call(200, r#"{"status":"ok"}"#);
+    let body = RoboQlIngest::new("tag:cars")
+        .with_ingest_id("rq-1")
+        .with_notifications_url("https://hook.test/x");
+    let v = api_with(mock).ingest_roboql("cars", &body).unwrap();
+    let s = seen(&s);
+    assert_api_request(
+        &s,
+        Method::Post,
+        &format!("{STAGING}/batches/cars/roboql-ingest"),
+    );
+    assert_eq!(
+        s.json(),
+        serde_json::json!({"query": "tag:cars", "ingestId": "rq-1", "notificationsURL": "https://hook.test/x"})
+    );
+    assert_eq!(v["status"], "ok");
+}

@@ -7,7 +7,9 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use roboflow_batch::api::{Clock, ListOptions, RetryPolicy, UploadSource};
-use roboflow_batch::model::{BatchContentType, BatchType, FileReference, ReferencesIngest};
+use roboflow_batch::model::{
+    BatchContentType, BatchType, FileReference, ReferencesIngest, RoboQlIngest,
+};
 use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
 use roboflow_batch::transport::Timeouts;
 use roboflow_batch::{BatchApi, Error};
@@ -417,6 +419,25 @@ fn scenario_references(api: &BatchApi, _ctx: &Ctx) {
         "{s:?}"
     );
     assert_eq!(api.batch_count("refs-1", None).unwrap(), 0);
+    // A RoboQL ingest is recorded and fails: the sandbox has no Asset Library.
+    let q = RoboQlIngest::new("tag:cars").with_ingest_id("rq-1");
+    let answer = api.ingest_roboql("roboql-1", &q).unwrap();
+    assert_eq!(answer["ingestId"], "rq-1");
+    assert_eq!(
+        api.ingest_roboql("roboql-1", &q).unwrap()["duplicated"],
+        true
+    );
+    wait_for("the RoboQL shard to fail", || {
+        api.list_shards_page("roboql-1", &ListOptions::default())
+            .unwrap()
+            .items[0]
+            .is_failed()
+    });
+    let s = &api.shards("roboql-1", None).next().unwrap().unwrap();
+    assert!(
+        format!("{:?}", s.status_metadata).contains("Asset Library"),
+        "{s:?}"
+    );
     let videos = ReferencesIngest {
         image_references_url: Some("https://example.com/list.jsonl".into()),
         ..Default::default()
@@ -793,42 +814,27 @@ fn ingest_webhooks_from_notification_config() {
     ]);
     api.put_signed(&target, &UploadSource::bytes(shard))
         .unwrap();
-    let mut got: Vec<_> = (0..2)
-        .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("a webhook"))
-        .collect();
-    got.sort_by_key(|(_, v)| {
-        v["notification"]["type"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    });
-    for (auth, v) in &got {
-        assert_eq!(auth, &format!("Bearer rf_{}", ctx.sb.workspace()));
-        assert_eq!(v["type"], "roboflow-data-staging-notification-v1");
-        assert_eq!(v["ingest_id"], "my-ingest");
-        assert_eq!(v["batch_id"], "hooked");
-        assert_eq!(v["delivery_attempt"], 1);
-    }
-    let files = &got[0].1;
-    assert_eq!(
-        files["notification"]["type"], "ingest-files-status-notification-v1",
-        "{files}"
-    );
-    assert_eq!(files["shard_id"].as_str(), target.shard_id.as_deref());
-    assert_eq!(
-        files["notification"]["ingested_files"],
-        serde_json::json!(["a.png"])
-    );
-    assert_eq!(
-        files["notification"]["failed_files"][0]["file_name"],
-        "notes.txt"
-    );
-    let status = &got[1].1;
+    // A tar shard cannot choose categories: only the default `ingest-status` is sent, and
+    // the per-file failures are in the shard's status.
+    let (auth, status) = rx.recv_timeout(Duration::from_secs(10)).expect("a webhook");
+    assert_eq!(auth, format!("Bearer rf_{}", ctx.sb.workspace()));
+    assert_eq!(status["type"], "roboflow-data-staging-notification-v1");
+    assert_eq!(status["ingest_id"], "my-ingest");
+    assert_eq!(status["batch_id"], "hooked");
+    assert_eq!(status["delivery_attempt"], 1);
     assert_eq!(
         status["notification"]["type"], "ingest-status-notification-v1",
         "{status}"
     );
     assert_eq!(status["notification"]["success"], true);
+    let shard = api.shards("hooked", None).next().unwrap().unwrap();
+    assert_eq!(shard.shard_id.as_str(), target.shard_id.as_deref().unwrap());
+    let meta = shard.status_metadata.unwrap().to_string();
+    assert!(meta.contains("notes.txt"), "{meta}");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "no files-status webhook for a tar shard"
+    );
     // The config member is not a file of the batch.
     assert_eq!(api.batch_count("hooked", None).unwrap(), 1);
 

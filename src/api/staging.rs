@@ -127,6 +127,16 @@ pub(crate) mod build {
     }
 }
 
+/// `POST …/roboql-ingest`, retried only when an ingest id makes a repeat recognisable.
+pub(crate) fn roboql_call(ws: &str, batch: &BatchId, body: &RoboQlIngest) -> Result<Call> {
+    let idem = if body.ingest_id.is_some() {
+        Idempotency::Idempotent
+    } else {
+        Idempotency::NotIdempotent
+    };
+    Call::post(build::batch_path(ws, batch, "/roboql-ingest"), idem).json(body)
+}
+
 /// A multipart/form-data body with one file part named `file`.
 pub(crate) fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = format!("rfbatch-{:016x}", super::retry::seed());
@@ -487,6 +497,31 @@ impl BatchApi {
         display_name: Option<&str>,
     ) -> Result<ReferencesIngestResponse> {
         self.ingest_references("video", batch_id, body, display_name)
+    }
+
+    /// Ingests the Asset Library images a RoboQL query selects (`POST …/roboql-ingest`).
+    /// Returns the service's answer, whose shape is not documented.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::model::RoboQlIngest;
+    /// api.ingest_roboql("cars", &RoboQlIngest::new("tag:cars").with_ingest_id("cars-1"))?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn ingest_roboql(&self, batch_id: &str, body: &RoboQlIngest) -> Result<serde_json::Value> {
+        let batch = BatchId::new(batch_id)?;
+        if body.query.trim().is_empty() {
+            return Err(Error::invalid("query", "must not be empty"));
+        }
+        if let Some(url) = &body.notifications_url {
+            crate::model::jobs::check_http_url("notificationsURL", url)?;
+        }
+        let resp = self.execute(&roboql_call(&self.workspace()?, &batch, body)?)?;
+        let body = resp
+            .read_body(super::call::MAX_JSON_BODY)
+            .map_err(|e| Error::io("reading the RoboQL ingest answer", e))?;
+        // Any 2xx is success; an empty or non-JSON body is kept as null.
+        Ok(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
     }
 
     fn ingest_references(

@@ -395,6 +395,70 @@ pub struct ReferencesIngest {
     pub notification_categories: Option<Vec<NotificationCategory>>,
 }
 
+/// The body of a RoboQL ingest (`POST …/roboql-ingest`): the images an Asset Library query
+/// selects. The service's answer is not documented; the client returns it as JSON.
+///
+/// ```
+/// let body = roboflow_batch::model::RoboQlIngest::new("tag:cars").with_ingest_id("cars-1");
+/// let json = serde_json::to_value(&body).unwrap();
+/// assert_eq!(json, serde_json::json!({"query": "tag:cars", "ingestId": "cars-1"}));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoboQlIngest {
+    /// The RoboQL query.
+    pub query: String,
+    /// The batch's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// An id that makes a repeated request recognisable (and safe to retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingest_id: Option<String>,
+    /// Where to send the ingest webhook.
+    #[serde(
+        rename = "notificationsURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notifications_url: Option<String>,
+}
+
+impl RoboQlIngest {
+    /// An ingest of what `query` selects.
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::model::RoboQlIngest::new("q").query, "q");
+    /// ```
+    pub fn new(query: impl Into<String>) -> Self {
+        RoboQlIngest {
+            query: query.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the ingest id.
+    ///
+    /// ```
+    /// let b = roboflow_batch::model::RoboQlIngest::new("q").with_ingest_id("i");
+    /// assert_eq!(b.ingest_id.as_deref(), Some("i"));
+    /// ```
+    pub fn with_ingest_id(mut self, id: impl Into<String>) -> Self {
+        self.ingest_id = Some(id.into());
+        self
+    }
+
+    /// Sets the webhook URL.
+    ///
+    /// ```
+    /// let b = roboflow_batch::model::RoboQlIngest::new("q").with_notifications_url("https://h/x");
+    /// assert!(b.notifications_url.is_some());
+    /// ```
+    pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
+        self.notifications_url = Some(url.into());
+        self
+    }
+}
+
 /// The answer of a references ingest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -66,6 +66,7 @@ pub(super) fn route(
         ("POST", ["bulk-upload", "video-references"]) => {
             references(state, head, batch, req, BatchContentType::Videos)
         }
+        ("POST", ["roboql-ingest"]) => roboql(state, batch, req),
         _ => Err(Reply::error(
             404,
             format!("no data-staging route for {m} /{}", rest.join("/")),
@@ -432,17 +433,7 @@ fn references(
     kind: BatchContentType,
 ) -> Handled {
     let display = head.query("displayName").unwrap_or(batch).to_string();
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(MAX_JSON_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Reply::error(400, format!("reading the body failed: {e}")))?;
-    if body.len() as u64 > MAX_JSON_BODY {
-        return Err(Reply::error(
-            413,
-            format!("JSON body exceeds {MAX_JSON_BODY} bytes"),
-        ));
-    }
+    let body = read_json_body(req)?;
     let de = &mut serde_json::Deserializer::from_slice(&body);
     let ingest: ReferencesIngest = serde_path_to_error::deserialize(de).map_err(|e| {
         Reply::error(
@@ -452,14 +443,82 @@ fn references(
     })?;
     let (names, list_url) =
         validate_references(&ingest, &kind).map_err(|e| Reply::error(400, e))?;
-    let mut inner = state.lock();
-    check_kind(
-        inner.staging.batches.get(batch),
-        &BatchType::Sharded,
+    let cats = ingest.notification_categories.clone().unwrap_or_default();
+    let source = ShardSource::References {
+        names,
+        list_url,
+        ingest_id: String::new(),
+        notifications_url: ingest.notifications_url.clone(),
+        files_status: cats.contains(&NotificationCategory::FilesStatus),
+        ingest_status: cats.is_empty() || cats.contains(&NotificationCategory::IngestStatus),
+        query: None,
+    };
+    register_ingest(
+        state,
+        batch,
+        &display,
+        kind,
+        ingest.ingest_id,
+        source,
         "a references ingest",
-    )?;
-    if let Some(prev) = ingest
-        .ingest_id
+    )
+}
+
+/// `POST …/roboql-ingest`: recorded like a references ingest; it fails in the background,
+/// as the sandbox has no Asset Library. Only the default `ingest-status` webhook is sent.
+fn roboql(state: &State, batch: &str, req: &mut tiny_http::Request) -> Handled {
+    let body = read_json_body(req)?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let ingest: RoboQlIngest = serde_path_to_error::deserialize(de).map_err(|e| {
+        Reply::error(
+            400,
+            format!("invalid JSON body at `{}`: {}", e.path(), e.inner()),
+        )
+    })?;
+    if ingest.query.trim().is_empty() {
+        return Err(Reply::error(
+            400,
+            "`query` must be a non-empty RoboQL query",
+        ));
+    }
+    let display = ingest
+        .display_name
+        .clone()
+        .unwrap_or_else(|| batch.to_string());
+    let source = ShardSource::References {
+        names: Vec::new(),
+        list_url: None,
+        ingest_id: String::new(),
+        notifications_url: ingest.notifications_url.clone(),
+        files_status: false,
+        ingest_status: true,
+        query: Some(ingest.query.clone()),
+    };
+    register_ingest(
+        state,
+        batch,
+        &display,
+        BatchContentType::Images,
+        ingest.ingest_id,
+        source,
+        "a RoboQL ingest",
+    )
+}
+
+/// Records an ingest as one shard that the indexer settles; a repeated ingest id answers
+/// the first ingest with `duplicated: true`.
+fn register_ingest(
+    state: &State,
+    batch: &str,
+    display: &str,
+    kind: BatchContentType,
+    ingest_id: Option<String>,
+    mut source: ShardSource,
+    what: &str,
+) -> Handled {
+    let mut inner = state.lock();
+    check_kind(inner.staging.batches.get(batch), &BatchType::Sharded, what)?;
+    if let Some(prev) = ingest_id
         .as_ref()
         .and_then(|i| inner.staging.ingests.get(&format!("{batch}/{i}")))
     {
@@ -470,23 +529,14 @@ fn references(
         };
         return Ok(Reply::json(200, &r));
     }
-    let ingest_id = match &ingest.ingest_id {
-        Some(i) => i.clone(),
-        None => inner.staging.new_id(),
-    };
+    let ingest_id = ingest_id.unwrap_or_else(|| inner.staging.new_id());
+    if let ShardSource::References { ingest_id: id, .. } = &mut source {
+        *id = ingest_id.clone();
+    }
     let shard_id = inner.staging.new_id();
-    let cats = ingest.notification_categories.clone().unwrap_or_default();
-    let source = ShardSource::References {
-        names,
-        list_url,
-        ingest_id: ingest_id.clone(),
-        notifications_url: ingest.notifications_url.clone(),
-        files_status: cats.contains(&NotificationCategory::FilesStatus),
-        ingest_status: cats.is_empty() || cats.contains(&NotificationCategory::IngestStatus),
-    };
     let b = inner
         .staging
-        .batch_or_create(batch, &display, BatchType::Sharded, kind.clone());
+        .batch_or_create(batch, display, BatchType::Sharded, kind.clone());
     b.add_content(kind);
     b.shards.push(Shard {
         id: shard_id.clone(),
@@ -515,6 +565,22 @@ fn references(
         duplicated: Some(false),
     };
     Ok(Reply::json(200, &r))
+}
+
+/// A JSON request body of at most [`MAX_JSON_BODY`] bytes.
+fn read_json_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
+    let mut body = Vec::new();
+    req.as_reader()
+        .take(MAX_JSON_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Reply::error(400, format!("reading the body failed: {e}")))?;
+    if body.len() as u64 > MAX_JSON_BODY {
+        return Err(Reply::error(
+            413,
+            format!("JSON body exceeds {MAX_JSON_BODY} bytes"),
+        ));
+    }
+    Ok(body)
 }
 
 /// The reference names (or the list's URL) of a valid ingest body.

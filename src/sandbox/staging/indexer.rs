@@ -54,8 +54,11 @@ pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec
                     let outcome = match &source {
                         ShardSource::Tar { path } => index_tar(&st, &shard, path),
                         ShardSource::References {
-                            names, list_url, ..
-                        } => unreachable_refs(names, list_url.as_deref()),
+                            names,
+                            list_url,
+                            query,
+                            ..
+                        } => unreachable_refs(names, list_url.as_deref(), query.as_deref()),
                     };
                     finish(&st, &batch, &shard, &source, outcome);
                 }
@@ -180,7 +183,15 @@ fn parse_notification_config(bytes: &[u8]) -> Option<(String, String)> {
 }
 
 /// The sandbox has no network, so references always fail, with a clear reason.
-fn unreachable_refs(names: &[String], list_url: Option<&str>) -> Outcome {
+fn unreachable_refs(names: &[String], list_url: Option<&str>, query: Option<&str>) -> Outcome {
+    if let Some(q) = query {
+        return Outcome {
+            error: Some(format!(
+                "the sandbox has no Asset Library to run the RoboQL query {q:?} against"
+            )),
+            ..Outcome::default()
+        };
+    }
     const WHY: &str = "the sandbox has no network access, so references cannot be fetched";
     let mut out = Outcome {
         failed: names
@@ -245,7 +256,8 @@ fn finish(state: &State, batch: &str, shard_id: &str, source: &ShardSource, out:
 
     // Webhooks: tar shards carry their settings in notification_config.json.
     let (ingest_id, url, files_status, ingest_status) = match (source, out.notify) {
-        (ShardSource::Tar { .. }, Some((i, u))) => (i, u, true, true),
+        // Tar shards cannot choose categories: only the default, `ingest-status`.
+        (ShardSource::Tar { .. }, Some((i, u))) => (i, u, false, true),
         (
             ShardSource::References {
                 ingest_id,

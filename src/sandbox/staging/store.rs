@@ -96,6 +96,9 @@ pub(crate) enum ShardSource {
         notifications_url: Option<String>,
         files_status: bool,
         ingest_status: bool,
+        /// Set for a RoboQL ingest: the query the sandbox cannot run.
+        #[serde(default)]
+        query: Option<String>,
     },
 }
 
