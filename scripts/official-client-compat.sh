@@ -9,7 +9,8 @@
 #                     created and filled on first use: ~30 s, ~760 MB)
 #         KEEP_TMP=1  keep the temporary directory (media, sandbox data, outputs, logs)
 #         VERBOSE=1   print every command's output, not only the failing ones
-# Ends with "N passed, M failed"; exits non-zero if anything failed.
+# Ends with "N passed, M failed"; exits 1 if anything failed, 3 if the client could not be
+# installed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,8 +28,10 @@ START=$(date +%s)
 # ---------------------------------------------------------------- the official client
 if ! "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("inference-cli") != "1.8.3")' 2>/dev/null; then
     echo "== installing inference-cli==1.8.3 into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q inference-cli==1.8.3
+    # Exit 3 (not 1) when the client cannot be installed, so CI can tell "no package
+    # registry" from "the sandbox is incompatible".
+    python3 -m venv "$VENV" || { echo "cannot create a venv at $VENV"; exit 3; }
+    "$VENV/bin/pip" install -q inference-cli==1.8.3 || { echo "cannot install inference-cli==1.8.3"; exit 3; }
 fi
 PY="$VENV/bin/python"
 ICLI="$VENV/bin/inference"
