@@ -57,7 +57,12 @@ fn tar_of(len: u64) -> Vec<u8> {
 /// A data directory on tmpfs where there is one, so the figure is the sandbox's, not the disk's.
 fn scratch_dir() -> tempfile::TempDir {
     let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap()
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .unwrap()
 }
 
 fn bench_upload(c: &mut Criterion) {
@@ -96,29 +101,42 @@ fn bench_upload(c: &mut Criterion) {
         let tar = UploadSource::bytes(tar_of(len));
         // One shard into a fresh sandbox per iteration: the sandbox's own cost, without
         // the growth of gigabytes stored by earlier iterations.
-        g.bench_with_input(BenchmarkId::new("shard_into_fresh_sandbox", &label), &len, |b, _| {
-            b.iter_batched(
-                || {
-                    let dir = scratch_dir();
-                    let sb = Sandbox::start(SandboxConfig::default().with_data_dir(dir.path())).unwrap();
-                    let api = BatchApi::builder().base_url(sb.base_url()).api_key(sb.api_key()).build().unwrap();
-                    let target = api.request_shard_upload("bench", None).unwrap();
-                    (dir, sb, api, target)
-                },
-                |(dir, sb, api, target)| {
-                    api.put_signed(&target, &tar).unwrap();
-                    (dir, sb)
-                },
-                BatchSize::PerIteration,
-            )
-        });
+        g.bench_with_input(
+            BenchmarkId::new("shard_into_fresh_sandbox", &label),
+            &len,
+            |b, _| {
+                b.iter_batched(
+                    || {
+                        let dir = scratch_dir();
+                        let sb = Sandbox::start(SandboxConfig::default().with_data_dir(dir.path()))
+                            .unwrap();
+                        let api = BatchApi::builder()
+                            .base_url(sb.base_url())
+                            .api_key(sb.api_key())
+                            .build()
+                            .unwrap();
+                        let target = api.request_shard_upload("bench", None).unwrap();
+                        (dir, sb, api, target)
+                    },
+                    |(dir, sb, api, target)| {
+                        api.put_signed(&target, &tar).unwrap();
+                        (dir, sb)
+                    },
+                    BatchSize::PerIteration,
+                )
+            },
+        );
         // Shard after shard into one sandbox, signed-URL request included.
-        g.bench_with_input(BenchmarkId::new("shard_into_sandbox_sustained", &label), &len, |b, _| {
-            b.iter(|| {
-                let target = api.request_shard_upload("bench", None).unwrap();
-                api.put_signed(&target, &tar).unwrap();
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("shard_into_sandbox_sustained", &label),
+            &len,
+            |b, _| {
+                b.iter(|| {
+                    let target = api.request_shard_upload("bench", None).unwrap();
+                    api.put_signed(&target, &tar).unwrap();
+                })
+            },
+        );
     }
     g.finish();
 }
