@@ -335,94 +335,99 @@ fn save(state: &State) -> Result<(), Reply> {
 fn request_video(state: &State, head: &Head, batch: &str) -> Handled {
     let file_name = required(head, "fileName")?;
     check_file_name("fileName", file_name).map_err(|e| Reply::error(400, e))?;
-    let display = head.query("displayName").unwrap_or(batch);
-    let id = {
-        let mut inner = state.lock();
-        check_kind(
-            inner.staging.batches.get(batch),
-            &BatchType::Simple,
-            "a video upload",
-        )?;
-        let b = inner.staging.batch_or_create(
-            batch,
-            display,
-            BatchType::Simple,
-            BatchContentType::Videos,
-        );
-        b.add_content(BatchContentType::Videos);
-        let id = inner.staging.new_id();
-        let upload = Upload {
-            batch_id: batch.into(),
-            kind: UploadKind::Video,
-            target: file_name.into(),
-            max_size: state.config().max_video_size,
-            done: false,
-        };
-        inner.staging.uploads.insert(id.clone(), upload);
-        id
+    let max = state.config().max_video_size;
+    let target = NewUpload {
+        batch_type: BatchType::Simple,
+        content: BatchContentType::Videos,
+        kind: UploadKind::Video,
+        target: Some(file_name.to_string()),
+        max_size: max,
+        what: "a video upload",
     };
-    save(state)?;
-    let (url, headers) = state.upload_url(&id);
-    let details = SignedUrlDetails {
-        upload_url: url,
-        method: Some("PUT".into()),
-        extension_headers: headers,
-        shard_id: None,
-        max_number_of_images: None,
-        max_shard_size: None,
-        max_file_size: Some(state.config().max_video_size),
-    };
-    Ok(Reply::json(
-        200,
-        &SignedUrlResponse {
-            status: Some("ok".into()),
-            signed_url_details: details,
-        },
-    ))
+    let id = issue_upload(state, head, batch, target)?;
+    Ok(signed_reply(state, &id, None, Some(max)))
 }
 
 fn request_shard(state: &State, head: &Head, batch: &str) -> Handled {
-    let display = head.query("displayName").unwrap_or(batch);
     let cfg = state.config();
+    let target = NewUpload {
+        batch_type: BatchType::Sharded,
+        content: BatchContentType::Images,
+        kind: UploadKind::Shard,
+        target: None,
+        max_size: cfg.max_shard_size,
+        what: "a bulk upload",
+    };
+    let id = issue_upload(state, head, batch, target)?;
+    let limits = (cfg.max_images_per_shard, cfg.max_shard_size);
+    Ok(signed_reply(
+        state,
+        &id,
+        Some(limits),
+        Some(cfg.max_image_size),
+    ))
+}
+
+/// What a signed upload will create.
+struct NewUpload {
+    batch_type: BatchType,
+    content: BatchContentType,
+    kind: UploadKind,
+    /// The file name it stores under; the upload's own id (a shard id) when `None`.
+    target: Option<String>,
+    max_size: u64,
+    what: &'static str,
+}
+
+/// Registers a pending signed upload into `batch` (created if new); returns its id.
+fn issue_upload(state: &State, head: &Head, batch: &str, new: NewUpload) -> Result<String, Reply> {
+    let display = head.query("displayName").unwrap_or(batch);
     let id = {
         let mut inner = state.lock();
-        check_kind(
-            inner.staging.batches.get(batch),
-            &BatchType::Sharded,
-            "a bulk upload",
-        )?;
+        check_kind(inner.staging.batches.get(batch), &new.batch_type, new.what)?;
         inner
             .staging
-            .batch_or_create(batch, display, BatchType::Sharded, BatchContentType::Images);
+            .batch_or_create(batch, display, new.batch_type, new.content.clone())
+            .add_content(new.content);
         let id = inner.staging.new_id();
         let upload = Upload {
             batch_id: batch.into(),
-            kind: UploadKind::Shard,
-            target: id.clone(),
-            max_size: cfg.max_shard_size,
+            kind: new.kind,
+            target: new.target.unwrap_or_else(|| id.clone()),
+            max_size: new.max_size,
             done: false,
         };
         inner.staging.uploads.insert(id.clone(), upload);
         id
     };
     save(state)?;
-    let (url, headers) = state.upload_url(&id);
+    Ok(id)
+}
+
+/// The signed-URL answer for upload `id`; `shard` carries `(maxNumberOfImages, maxShardSize)`.
+fn signed_reply(
+    state: &State,
+    id: &str,
+    shard: Option<(u64, u64)>,
+    max_file: Option<u64>,
+) -> Reply {
+    let (url, headers) = state.upload_url(id);
     let details = SignedUrlDetails {
         upload_url: url,
         method: Some("PUT".into()),
         extension_headers: headers,
-        shard_id: Some(id),
-        max_number_of_images: Some(cfg.max_images_per_shard),
-        max_shard_size: Some(cfg.max_shard_size),
-        max_file_size: Some(cfg.max_image_size),
+        shard_id: shard.map(|_| id.to_string()),
+        max_number_of_images: shard.map(|s| s.0),
+        max_shard_size: shard.map(|s| s.1),
+        max_file_size: max_file,
     };
-    Ok(Reply::json(
+    Reply::json(
         200,
         &SignedUrlResponse {
             status: Some("ok".into()),
             signed_url_details: details,
         },
-    ))
+    )
 }
 
 fn references(
