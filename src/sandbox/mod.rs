@@ -46,7 +46,7 @@ pub use state::State;
 /// let c = SandboxConfig::default().with_api_key("k").with_workspace("acme");
 /// assert_eq!(c.workspace, "acme");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free port.
@@ -83,6 +83,29 @@ pub struct SandboxConfig {
     pub max_video_size: u64,
     /// Seeded faults injected on demand (none by default).
     pub faults: Faults,
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("addr", &self.addr)
+            .field("api_key", &crate::redact::REDACTED)
+            .field("workspace", &self.workspace)
+            .field("data_dir", &self.data_dir)
+            .field("threads", &self.threads)
+            .field("job_images_per_sec", &self.job_images_per_sec)
+            .field("job_images_per_task", &self.job_images_per_task)
+            .field("webhook_max_attempts", &self.webhook_max_attempts)
+            .field("webhook_retry_delay", &self.webhook_retry_delay)
+            .field("signed_url_ttl", &self.signed_url_ttl)
+            .field("indexing_delay", &self.indexing_delay)
+            .field("max_shard_size", &self.max_shard_size)
+            .field("max_images_per_shard", &self.max_images_per_shard)
+            .field("max_image_size", &self.max_image_size)
+            .field("max_video_size", &self.max_video_size)
+            .field("faults", &self.faults)
+            .finish()
+    }
 }
 
 impl Default for SandboxConfig {
@@ -444,3 +467,17 @@ fn fresh_temp_dir() -> Result<PathBuf> {
 
 #[allow(dead_code)]
 const POLL: Duration = Duration::from_millis(20);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_api_key() {
+        let config = SandboxConfig::default().with_api_key("sandbox-secret-123");
+        assert!(!format!("{config:?}").contains("sandbox-secret-123"));
+        let sandbox = Sandbox::start(config).unwrap();
+        assert!(!format!("{sandbox:?}").contains("sandbox-secret-123"));
+        assert!(!format!("{:?}", sandbox.state()).contains("sandbox-secret-123"));
+    }
+}
