@@ -145,6 +145,14 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         sandbox.data_dir().display()
     )?;
     out.flush()?;
-    sandbox.wait();
+    // Stop on Ctrl-C or SIGTERM by dropping the sandbox, which stops its threads, writes its
+    // state and removes a temporary data directory.
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })?;
+    let _ = rx.recv();
+    drop(sandbox);
+    writeln!(std::io::stderr(), "rfbatch sandbox: stopped")?;
     Ok(())
 }
