@@ -9,6 +9,7 @@ mod jobs;
 mod paging;
 pub(crate) mod retry;
 mod staging;
+mod transfer;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -5,12 +5,14 @@
 //! are kept in an `Other` variant, and timestamps keep their time zone.
 
 mod ids;
+pub mod job_request;
 pub mod jobs;
 pub mod staging;
 mod timestamp;
 pub mod webhook;
 
 pub use ids::{BatchId, JobId};
+pub use job_request::*;
 pub use jobs::*;
 pub use staging::*;
 pub use timestamp::Timestamp;

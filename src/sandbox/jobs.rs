@@ -281,7 +281,7 @@ impl State {
             ));
         }
         if let Some(url) = &t.notifications_url {
-            crate::model::jobs::check_http_url("notificationsURL", url)
+            crate::model::job_request::check_http_url("notificationsURL", url)
                 .map_err(|e| Reply::error(400, e.to_string()))?;
         }
         Ok(t)

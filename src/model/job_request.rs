@@ -1,0 +1,763 @@
+//! Job requests: the body that starts a job and the overrides of a restart, with the
+//! checks run before either is sent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AggregationFormat, InferenceBackend, JobType, MachineType};
+use crate::error::{Error, Result};
+
+/// `jobInput`: which staged batch (and part) to process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobInput {
+    /// Always `staging-batch-input-v1`.
+    #[serde(rename = "type")]
+    pub input_type: String,
+    /// The input batch.
+    pub batch_id: String,
+    /// Only this part of a multipart batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_name: Option<String>,
+    /// The part holding per-image metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_metadata_part: Option<String>,
+}
+
+/// `computeConfiguration`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeConfiguration {
+    /// Always `compute-configuration-v2`.
+    #[serde(rename = "type")]
+    pub config_type: String,
+    /// CPU or GPU. Always sent (the spec requires it); read as `cpu` when missing, as the
+    /// official client leaves it out.
+    #[serde(default)]
+    pub machine_type: MachineType,
+    /// Parallel workers per machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers_per_machine: Option<u32>,
+}
+
+/// `processingSpecification`: the Workflow and what to do with its outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessingSpecification {
+    /// Always `workflows-processing-specification-v1`.
+    #[serde(rename = "type")]
+    pub spec_type: String,
+    /// The workspace holding the Workflow; filled with the client's workspace when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// The Workflow's id.
+    pub workflow_id: String,
+    /// Parameters passed to the Workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_parameters: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The Workflow input that receives the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_input_name: Option<String>,
+    /// Whether to keep image outputs (always sent, default false).
+    #[serde(default)]
+    pub persist_images_outputs: bool,
+    /// Which image outputs to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_outputs_to_be_persisted: Option<Vec<String>>,
+    /// The results' format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation_format: Option<AggregationFormat>,
+    /// Frames per second sampled from videos.
+    #[serde(
+        rename = "maxVideoFPS",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_video_fps: Option<f64>,
+    /// Workflow input name → image metadata key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_metadata_inputs_mapping: Option<BTreeMap<String, String>>,
+}
+
+/// The body of `POST /jobs/{job_id}`, with every field the official client can send.
+///
+/// Build it with [`JobStartRequest::images`] or [`JobStartRequest::videos`] and the
+/// `with_*` setters; the defaults match the official client's (CPU, no limits, outputs not
+/// persisted). [`validate`](Self::validate) runs before anything is sent.
+///
+/// ```
+/// use roboflow_batch::model::{AggregationFormat, JobStartRequest, MachineType};
+/// let req = JobStartRequest::images("my-batch", "my-workflow")
+///     .with_machine_type(MachineType::Gpu)
+///     .with_aggregation_format(AggregationFormat::Csv)
+///     .with_max_image_failure_rate(0.05);
+/// req.validate().unwrap();
+/// let json = serde_json::to_value(&req).unwrap();
+/// assert_eq!(json["computeConfiguration"]["machineType"], "gpu");
+/// assert_eq!(json["processingSpecification"]["persistImagesOutputs"], false);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStartRequest {
+    /// The kind of job.
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+    /// The input.
+    pub job_input: JobInput,
+    /// The machines.
+    pub compute_configuration: ComputeConfiguration,
+    /// Total machine time allowed, across all workers, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_timeout_seconds: Option<u64>,
+    /// The most tasks run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel_tasks: Option<u32>,
+    /// The fraction of images (0 to 1) that may fail before the job fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_image_failure_rate: Option<f64>,
+    /// The Workflow.
+    pub processing_specification: ProcessingSpecification,
+    /// Where to send the completion webhook.
+    #[serde(
+        rename = "notificationsURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notifications_url: Option<String>,
+    /// The inference engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_backend: Option<InferenceBackend>,
+}
+
+impl JobStartRequest {
+    /// A job that runs `workflow_id` over the images of `batch_id`.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{JobStartRequest, JobType};
+    /// let req = JobStartRequest::images("my-batch", "my-workflow");
+    /// assert_eq!(req.job_type, JobType::SimpleImageProcessing);
+    /// assert_eq!(req.job_input.batch_id, "my-batch");
+    /// ```
+    pub fn images(batch_id: impl Into<String>, workflow_id: impl Into<String>) -> Self {
+        Self::new(JobType::SimpleImageProcessing, batch_id, workflow_id)
+    }
+
+    /// A job that runs `workflow_id` over the videos of `batch_id`.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::videos("vids", "wf").with_max_video_fps(2.0);
+    /// assert_eq!(req.job_type.as_str(), "simple-video-processing-v1");
+    /// ```
+    pub fn videos(batch_id: impl Into<String>, workflow_id: impl Into<String>) -> Self {
+        Self::new(JobType::SimpleVideoProcessing, batch_id, workflow_id)
+    }
+
+    fn new(job_type: JobType, batch_id: impl Into<String>, workflow_id: impl Into<String>) -> Self {
+        JobStartRequest {
+            job_type,
+            job_input: JobInput {
+                input_type: "staging-batch-input-v1".into(),
+                batch_id: batch_id.into(),
+                part_name: None,
+                images_metadata_part: None,
+            },
+            compute_configuration: ComputeConfiguration {
+                config_type: "compute-configuration-v2".into(),
+                machine_type: MachineType::Cpu,
+                workers_per_machine: None,
+            },
+            processing_timeout_seconds: None,
+            max_parallel_tasks: None,
+            max_image_failure_rate: None,
+            processing_specification: ProcessingSpecification {
+                spec_type: "workflows-processing-specification-v1".into(),
+                workspace: None,
+                workflow_id: workflow_id.into(),
+                workflow_parameters: None,
+                image_input_name: None,
+                persist_images_outputs: false,
+                images_outputs_to_be_persisted: None,
+                aggregation_format: None,
+                max_video_fps: None,
+                images_metadata_inputs_mapping: None,
+            },
+            notifications_url: None,
+            inference_backend: None,
+        }
+    }
+
+    /// Processes only this part of the input batch.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_part_name("train");
+    /// assert_eq!(req.job_input.part_name.as_deref(), Some("train"));
+    /// ```
+    pub fn with_part_name(mut self, part: impl Into<String>) -> Self {
+        self.job_input.part_name = Some(part.into());
+        self
+    }
+
+    /// Names the part that holds per-image metadata.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_images_metadata_part("meta");
+    /// assert_eq!(req.job_input.images_metadata_part.as_deref(), Some("meta"));
+    /// ```
+    pub fn with_images_metadata_part(mut self, part: impl Into<String>) -> Self {
+        self.job_input.images_metadata_part = Some(part.into());
+        self
+    }
+
+    /// CPU or GPU.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{JobStartRequest, MachineType};
+    /// let req = JobStartRequest::images("b", "wf").with_machine_type(MachineType::Gpu);
+    /// assert_eq!(req.compute_configuration.machine_type, MachineType::Gpu);
+    /// ```
+    pub fn with_machine_type(mut self, machine: MachineType) -> Self {
+        self.compute_configuration.machine_type = machine;
+        self
+    }
+
+    /// Parallel workers per machine.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_workers_per_machine(4);
+    /// assert_eq!(req.compute_configuration.workers_per_machine, Some(4));
+    /// ```
+    pub fn with_workers_per_machine(mut self, workers: u32) -> Self {
+        self.compute_configuration.workers_per_machine = Some(workers);
+        self
+    }
+
+    /// Total machine time allowed, in seconds.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_processing_timeout_seconds(3600);
+    /// assert_eq!(req.processing_timeout_seconds, Some(3600));
+    /// ```
+    pub fn with_processing_timeout_seconds(mut self, seconds: u64) -> Self {
+        self.processing_timeout_seconds = Some(seconds);
+        self
+    }
+
+    /// The most tasks run at once.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_max_parallel_tasks(8);
+    /// assert_eq!(req.max_parallel_tasks, Some(8));
+    /// ```
+    pub fn with_max_parallel_tasks(mut self, tasks: u32) -> Self {
+        self.max_parallel_tasks = Some(tasks);
+        self
+    }
+
+    /// The fraction of images (0 to 1) that may fail.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_max_image_failure_rate(0.1);
+    /// assert_eq!(req.max_image_failure_rate, Some(0.1));
+    /// assert!(req.validate().is_ok());
+    /// ```
+    pub fn with_max_image_failure_rate(mut self, rate: f64) -> Self {
+        self.max_image_failure_rate = Some(rate);
+        self
+    }
+
+    /// The workspace holding the Workflow (default: the client's workspace).
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_workspace("other-ws");
+    /// assert_eq!(req.processing_specification.workspace.as_deref(), Some("other-ws"));
+    /// ```
+    pub fn with_workspace(mut self, workspace: impl Into<String>) -> Self {
+        self.processing_specification.workspace = Some(workspace.into());
+        self
+    }
+
+    /// Parameters passed to the Workflow.
+    ///
+    /// ```
+    /// let mut params = serde_json::Map::new();
+    /// params.insert("confidence".into(), serde_json::json!(0.4));
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_workflow_parameters(params);
+    /// let json = serde_json::to_value(&req).unwrap();
+    /// assert_eq!(json["processingSpecification"]["workflowParameters"]["confidence"], 0.4);
+    /// ```
+    pub fn with_workflow_parameters(
+        mut self,
+        params: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        self.processing_specification.workflow_parameters = Some(params);
+        self
+    }
+
+    /// The Workflow input that receives the image.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_image_input_name("photo");
+    /// assert_eq!(req.processing_specification.image_input_name.as_deref(), Some("photo"));
+    /// ```
+    pub fn with_image_input_name(mut self, name: impl Into<String>) -> Self {
+        self.processing_specification.image_input_name = Some(name.into());
+        self
+    }
+
+    /// Keeps the named image outputs (all of them when the list is empty).
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_persisted_image_outputs(vec![]);
+    /// assert!(req.processing_specification.persist_images_outputs);
+    /// assert_eq!(req.processing_specification.images_outputs_to_be_persisted, None);
+    /// ```
+    pub fn with_persisted_image_outputs(mut self, outputs: Vec<String>) -> Self {
+        self.processing_specification.persist_images_outputs = true;
+        self.processing_specification.images_outputs_to_be_persisted =
+            (!outputs.is_empty()).then_some(outputs);
+        self
+    }
+
+    /// The results' format.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{AggregationFormat, JobStartRequest};
+    /// let req = JobStartRequest::images("b", "wf").with_aggregation_format(AggregationFormat::Csv);
+    /// assert_eq!(req.processing_specification.aggregation_format, Some(AggregationFormat::Csv));
+    /// ```
+    pub fn with_aggregation_format(mut self, format: AggregationFormat) -> Self {
+        self.processing_specification.aggregation_format = Some(format);
+        self
+    }
+
+    /// Frames per second sampled from videos.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::videos("b", "wf").with_max_video_fps(5.0);
+    /// let json = serde_json::to_value(&req).unwrap();
+    /// assert_eq!(json["processingSpecification"]["maxVideoFPS"], 5.0);
+    /// ```
+    pub fn with_max_video_fps(mut self, fps: f64) -> Self {
+        self.processing_specification.max_video_fps = Some(fps);
+        self
+    }
+
+    /// Maps a Workflow input to an image metadata key.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_metadata_mapping("camera", "cam_id");
+    /// let map = req.processing_specification.images_metadata_inputs_mapping.unwrap();
+    /// assert_eq!(map["camera"], "cam_id");
+    /// ```
+    pub fn with_metadata_mapping(
+        mut self,
+        input: impl Into<String>,
+        key: impl Into<String>,
+    ) -> Self {
+        self.processing_specification
+            .images_metadata_inputs_mapping
+            .get_or_insert_with(BTreeMap::new)
+            .insert(input.into(), key.into());
+        self
+    }
+
+    /// Where to send the completion webhook.
+    ///
+    /// ```
+    /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_notifications_url("https://example.com/hook");
+    /// let json = serde_json::to_value(&req).unwrap();
+    /// assert_eq!(json["notificationsURL"], "https://example.com/hook");
+    /// ```
+    pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
+        self.notifications_url = Some(url.into());
+        self
+    }
+
+    /// The inference engine.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{InferenceBackend, JobStartRequest};
+    /// let req = JobStartRequest::images("b", "wf").with_inference_backend(InferenceBackend::InferenceModels);
+    /// assert_eq!(serde_json::to_value(&req).unwrap()["inferenceBackend"], "inference-models");
+    /// ```
+    pub fn with_inference_backend(mut self, backend: InferenceBackend) -> Self {
+        self.inference_backend = Some(backend);
+        self
+    }
+
+    /// Checks the request before it is sent: the batch id, every enum value, and the
+    /// ranges of the numbers.
+    ///
+    /// ```
+    /// let bad = roboflow_batch::model::JobStartRequest::images("b", "wf").with_max_image_failure_rate(1.5);
+    /// let err = bad.validate().unwrap_err().to_string();
+    /// assert!(err.contains("maxImageFailureRate"), "{err}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        super::BatchId::new(self.job_input.batch_id.as_str()).map_err(|e| match e {
+            Error::InvalidInput { rule, .. } => Error::invalid("jobInput.batchId", rule),
+            other => other,
+        })?;
+        known("type", &self.job_type, JobType::KNOWN)?;
+        known(
+            "computeConfiguration.machineType",
+            &self.compute_configuration.machine_type,
+            MachineType::KNOWN,
+        )?;
+        if let Some(f) = &self.processing_specification.aggregation_format {
+            known(
+                "processingSpecification.aggregationFormat",
+                f,
+                AggregationFormat::KNOWN,
+            )?;
+        }
+        if let Some(b) = &self.inference_backend {
+            known("inferenceBackend", b, InferenceBackend::KNOWN)?;
+        }
+        fixed(
+            "jobInput.type",
+            &self.job_input.input_type,
+            "staging-batch-input-v1",
+        )?;
+        fixed(
+            "computeConfiguration.type",
+            &self.compute_configuration.config_type,
+            "compute-configuration-v2",
+        )?;
+        fixed(
+            "processingSpecification.type",
+            &self.processing_specification.spec_type,
+            "workflows-processing-specification-v1",
+        )?;
+        if self.processing_specification.workflow_id.trim().is_empty() {
+            return Err(Error::invalid(
+                "processingSpecification.workflowId",
+                "must not be empty",
+            ));
+        }
+        if let Some(rate) = self.max_image_failure_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(Error::invalid(
+                    "maxImageFailureRate",
+                    format!("must be between 0 and 1, got {rate}"),
+                ));
+            }
+        }
+        if self.compute_configuration.workers_per_machine == Some(0) {
+            return Err(Error::invalid(
+                "computeConfiguration.workersPerMachine",
+                "must be at least 1",
+            ));
+        }
+        if self.max_parallel_tasks == Some(0) {
+            return Err(Error::invalid("maxParallelTasks", "must be at least 1"));
+        }
+        if self.processing_timeout_seconds == Some(0) {
+            return Err(Error::invalid(
+                "processingTimeoutSeconds",
+                "must be at least 1",
+            ));
+        }
+        if let Some(fps) = self.processing_specification.max_video_fps {
+            if !(fps > 0.0 && fps.is_finite()) {
+                return Err(Error::invalid(
+                    "processingSpecification.maxVideoFPS",
+                    format!("must be a positive number, got {fps}"),
+                ));
+            }
+        }
+        if let Some(url) = &self.notifications_url {
+            check_http_url("notificationsURL", url)?;
+        }
+        Ok(())
+    }
+}
+
+fn known<T: std::fmt::Display + PartialEq>(field: &str, value: &T, allowed: &[&str]) -> Result<()> {
+    let v = value.to_string();
+    if allowed.contains(&v.as_str()) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be one of {}, got {v:?}", allowed.join(", ")),
+        ))
+    }
+}
+
+fn fixed(field: &str, value: &str, want: &str) -> Result<()> {
+    if value == want {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be {want:?}, got {value:?}"),
+        ))
+    }
+}
+
+pub(crate) fn check_http_url(field: &str, url: &str) -> Result<()> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            "must be an http:// or https:// URL".to_string(),
+        ))
+    }
+}
+
+/// The body of `POST /jobs/{job_id}/restart`: parameters to change for the new run.
+///
+/// ```
+/// use roboflow_batch::model::{MachineType, RestartOverrides};
+/// let o = RestartOverrides::default().with_machine_type(MachineType::Gpu).with_max_parallel_tasks(4);
+/// let json = serde_json::to_value(&o).unwrap();
+/// assert_eq!(json["type"], "parameters-override-v1");
+/// assert_eq!(json["computeConfiguration"]["machineType"], "gpu");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestartOverrides {
+    /// Always `parameters-override-v1`.
+    #[serde(rename = "type")]
+    pub override_type: String,
+    /// New machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_configuration: Option<RestartCompute>,
+    /// New task parallelism.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel_tasks: Option<u32>,
+    /// New machine-time budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_timeout_seconds: Option<u64>,
+    /// New failure tolerance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_image_failure_rate: Option<f64>,
+}
+
+/// `computeConfiguration` in a restart: only what changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestartCompute {
+    /// Always `compute-configuration-v2`.
+    #[serde(rename = "type")]
+    pub config_type: String,
+    /// New machine type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_type: Option<MachineType>,
+    /// New workers per machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers_per_machine: Option<u32>,
+}
+
+impl Default for RestartOverrides {
+    fn default() -> Self {
+        RestartOverrides {
+            override_type: "parameters-override-v1".into(),
+            compute_configuration: None,
+            max_parallel_tasks: None,
+            processing_timeout_seconds: None,
+            max_image_failure_rate: None,
+        }
+    }
+}
+
+impl RestartOverrides {
+    fn compute(&mut self) -> &mut RestartCompute {
+        self.compute_configuration
+            .get_or_insert_with(|| RestartCompute {
+                config_type: "compute-configuration-v2".into(),
+                machine_type: None,
+                workers_per_machine: None,
+            })
+    }
+
+    /// A new machine type.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{MachineType, RestartOverrides};
+    /// let o = RestartOverrides::default().with_machine_type(MachineType::Gpu);
+    /// assert_eq!(o.compute_configuration.unwrap().machine_type, Some(MachineType::Gpu));
+    /// ```
+    pub fn with_machine_type(mut self, machine: MachineType) -> Self {
+        self.compute().machine_type = Some(machine);
+        self
+    }
+
+    /// New workers per machine.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_workers_per_machine(2);
+    /// assert_eq!(o.compute_configuration.unwrap().workers_per_machine, Some(2));
+    /// ```
+    pub fn with_workers_per_machine(mut self, workers: u32) -> Self {
+        self.compute().workers_per_machine = Some(workers);
+        self
+    }
+
+    /// New task parallelism.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_max_parallel_tasks(16);
+    /// assert_eq!(o.max_parallel_tasks, Some(16));
+    /// ```
+    pub fn with_max_parallel_tasks(mut self, tasks: u32) -> Self {
+        self.max_parallel_tasks = Some(tasks);
+        self
+    }
+
+    /// New machine-time budget.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_processing_timeout_seconds(600);
+    /// assert_eq!(o.processing_timeout_seconds, Some(600));
+    /// ```
+    pub fn with_processing_timeout_seconds(mut self, seconds: u64) -> Self {
+        self.processing_timeout_seconds = Some(seconds);
+        self
+    }
+
+    /// New failure tolerance, 0 to 1.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_max_image_failure_rate(0.2);
+    /// assert_eq!(o.max_image_failure_rate, Some(0.2));
+    /// assert!(o.validate().is_ok());
+    /// ```
+    pub fn with_max_image_failure_rate(mut self, rate: f64) -> Self {
+        self.max_image_failure_rate = Some(rate);
+        self
+    }
+
+    /// Whether nothing is overridden (then no body is sent, as the official client does).
+    ///
+    /// ```
+    /// use roboflow_batch::model::RestartOverrides;
+    /// assert!(RestartOverrides::default().is_empty());
+    /// assert!(!RestartOverrides::default().with_max_parallel_tasks(2).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.compute_configuration.is_none()
+            && self.max_parallel_tasks.is_none()
+            && self.processing_timeout_seconds.is_none()
+            && self.max_image_failure_rate.is_none()
+    }
+
+    /// Checks the ranges before anything is sent.
+    ///
+    /// ```
+    /// let o = roboflow_batch::model::RestartOverrides::default().with_max_image_failure_rate(-0.1);
+    /// assert!(o.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if let Some(rate) = self.max_image_failure_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(Error::invalid(
+                    "maxImageFailureRate",
+                    format!("must be between 0 and 1, got {rate}"),
+                ));
+            }
+        }
+        if let Some(c) = &self.compute_configuration {
+            if let Some(m) = &c.machine_type {
+                known("computeConfiguration.machineType", m, MachineType::KNOWN)?;
+            }
+            if c.workers_per_machine == Some(0) {
+                return Err(Error::invalid(
+                    "computeConfiguration.workersPerMachine",
+                    "must be at least 1",
+                ));
+            }
+        }
+        if self.max_parallel_tasks == Some(0) {
+            return Err(Error::invalid("maxParallelTasks", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_request_matches_official_shape() {
+        let req = JobStartRequest::images("b", "wf").with_workspace("ws");
+        let v = serde_json::to_value(&req).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "type": "simple-image-processing-v1",
+                "jobInput": {"type": "staging-batch-input-v1", "batchId": "b"},
+                "computeConfiguration": {"type": "compute-configuration-v2", "machineType": "cpu"},
+                "processingSpecification": {
+                    "type": "workflows-processing-specification-v1",
+                    "workspace": "ws", "workflowId": "wf", "persistImagesOutputs": false
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn official_body_without_machine_type_decodes_as_cpu() {
+        let body = r#"{"type":"simple-image-processing-v1","jobInput":{"type":"staging-batch-input-v1","batchId":"b"},
+            "computeConfiguration":{"type":"compute-configuration-v2"},
+            "processingSpecification":{"type":"workflows-processing-specification-v1","workspace":"w","workflowId":"wf","persistImagesOutputs":false}}"#;
+        let req: JobStartRequest = serde_json::from_str(body).unwrap();
+        assert_eq!(req.compute_configuration.machine_type, MachineType::Cpu);
+    }
+
+    #[test]
+    fn validation_table() {
+        let base = || JobStartRequest::images("batch", "wf");
+        let cases: Vec<(JobStartRequest, Option<&str>)> = vec![
+            (base(), None),
+            (base().with_max_image_failure_rate(0.0), None),
+            (base().with_max_image_failure_rate(1.0), None),
+            (
+                base().with_max_image_failure_rate(1.01),
+                Some("maxImageFailureRate"),
+            ),
+            (
+                base().with_max_image_failure_rate(f64::NAN),
+                Some("maxImageFailureRate"),
+            ),
+            (
+                base().with_machine_type(MachineType::Other("tpu".into())),
+                Some("machineType"),
+            ),
+            (
+                base().with_aggregation_format(AggregationFormat::Other("xml".into())),
+                Some("aggregationFormat"),
+            ),
+            (
+                JobStartRequest::images("Bad Batch", "wf"),
+                Some("jobInput.batchId"),
+            ),
+            (JobStartRequest::images("b", " "), Some("workflowId")),
+            (
+                base().with_workers_per_machine(0),
+                Some("workersPerMachine"),
+            ),
+            (
+                base().with_notifications_url("ftp://x"),
+                Some("notificationsURL"),
+            ),
+            (
+                JobStartRequest::videos("b", "wf").with_max_video_fps(0.0),
+                Some("maxVideoFPS"),
+            ),
+        ];
+        for (req, want) in cases {
+            match (req.validate(), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(field)) => assert!(e.to_string().contains(field), "{e} vs {field}"),
+                (got, want) => panic!("{got:?} but wanted error in {want:?} for {req:?}"),
+            }
+        }
+    }
+}
