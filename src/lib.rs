@@ -76,3 +76,8 @@ pub use model::{BatchId, JobId};
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+
+/// The README's Rust examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
