@@ -653,3 +653,28 @@ fn ingest_roboql_sends_the_query() {
     );
     assert_eq!(v["status"], "ok");
 }
+
+#[test]
+fn start_trt_compilation_sends_the_trt_body() {
+    let (mock, s) = one_call(200, r#"{"status":"ok"}"#);
+    let req = TrtCompilationRequest::new(
+        "proj/3",
+        vec![CompilationDevice::NvidiaL4, CompilationDevice::NvidiaT4],
+    )
+    .with_notifications_url("https://hook.test/trt");
+    api_with(mock)
+        .start_trt_compilation("trt-proj-3", &req, Some("Compile"))
+        .unwrap();
+    let s = seen(&s);
+    assert_api_request(&s, Method::Post, &format!("{JOBS}/jobs/trt-proj-3"));
+    assert_eq!(s.q("name"), Some("Compile"));
+    assert_eq!(
+        s.json(),
+        serde_json::json!({
+            "type": "trt-compilation-v1",
+            "modelId": "proj/3",
+            "compilationDevices": ["nvidia-l4", "nvidia-t4"],
+            "notificationsURL": "https://hook.test/trt"
+        })
+    );
+}

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use roboflow_batch::api::ListOptions;
 use roboflow_batch::model::{
-    AggregationFormat, JobStartRequest, JobState, JobStatusResponse, LogSeverity, RestartOverrides,
+    AggregationFormat, CompilationDevice, JobStartRequest, JobState, JobStatusResponse,
+    LogSeverity, RestartOverrides, TrtCompilationRequest,
 };
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::BatchApi;
@@ -623,6 +624,21 @@ fn scenario_bad_bodies(sb: &Sandbox, api: &BatchApi) {
     );
     assert_eq!(code, 200, "{body}");
     assert_eq!(wait_terminal(api, "trt-1").0.state(), JobState::Completed);
+    // The typed client request does the same, and unknown devices are refused.
+    let trt = TrtCompilationRequest::new("m/2", vec![CompilationDevice::NvidiaT4]);
+    api.start_trt_compilation("trt-2", &trt, Some("Compile"))
+        .unwrap();
+    assert_eq!(wait_terminal(api, "trt-2").0.state(), JobState::Completed);
+    let (code, body) = raw(
+        sb,
+        "POST",
+        "jobs/trt-3",
+        Some(
+            r#"{"type":"trt-compilation-v1","modelId":"m/1","compilationDevices":["nvidia-h100"]}"#,
+        ),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("compilationDevices"), "{body}");
     v["type"] = json!("simple-video-processing-v1");
     let (code, body) = raw(sb, "POST", "jobs/video-1", Some(&v.to_string()));
     assert_eq!(code, 200, "{body}");

@@ -32,6 +32,18 @@ pub(crate) mod build {
             .json(body)
     }
 
+    pub fn start_trt(
+        ws: &str,
+        job: &JobId,
+        body: &TrtCompilationRequest,
+        name: Option<&str>,
+    ) -> Result<Call> {
+        // Like a job start: the id makes a repeat harmless.
+        Call::post(job_path(ws, job, ""), Idempotency::Idempotent)
+            .query_opt("name", name)
+            .json(body)
+    }
+
     pub fn job(ws: &str, job: &JobId) -> Call {
         Call::get(job_path(ws, job, ""))
     }
@@ -114,6 +126,29 @@ impl BatchApi {
             body.processing_specification.workspace = Some(ws.clone());
         }
         let resp = self.execute(&build::start(&ws, &job, &body, name)?)?;
+        let _ = resp.read_body(super::call::MAX_JSON_BODY);
+        Ok(())
+    }
+
+    /// Starts a TensorRT compilation job (`POST …/jobs/{job_id}` with a
+    /// `trt-compilation-v1` body), as the official client's `trt-compile` does.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::model::{CompilationDevice, TrtCompilationRequest};
+    /// let req = TrtCompilationRequest::new("my-project/3", vec![CompilationDevice::NvidiaT4]);
+    /// api.start_trt_compilation("trt-my-project-3", &req, None)?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn start_trt_compilation(
+        &self,
+        job_id: &str,
+        request: &TrtCompilationRequest,
+        name: Option<&str>,
+    ) -> Result<()> {
+        let job = JobId::new(job_id)?;
+        request.validate()?;
+        let resp = self.execute(&build::start_trt(&self.workspace()?, &job, request, name)?)?;
         let _ = resp.read_body(super::call::MAX_JSON_BODY);
         Ok(())
     }

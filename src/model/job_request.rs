@@ -680,6 +680,111 @@ impl RestartOverrides {
     }
 }
 
+super::string_enum! {
+    /// A GPU a TensorRT compilation targets.
+    pub enum CompilationDevice {
+        /// NVIDIA L4.
+        NvidiaL4 => "nvidia-l4",
+        /// NVIDIA T4.
+        NvidiaT4 => "nvidia-t4",
+        /// NVIDIA L40S.
+        NvidiaL40s => "nvidia-l40s",
+    }
+}
+
+/// The body of `POST /jobs/{job_id}` for a TensorRT compilation (`trt-compilation-v1`), as
+/// the official client's `trt-compile` sends it.
+///
+/// ```
+/// use roboflow_batch::model::{CompilationDevice, TrtCompilationRequest};
+/// let req = TrtCompilationRequest::new("my-project/3", vec![CompilationDevice::NvidiaT4]);
+/// req.validate().unwrap();
+/// let json = serde_json::to_value(&req).unwrap();
+/// assert_eq!(json["type"], "trt-compilation-v1");
+/// assert_eq!(json["compilationDevices"], serde_json::json!(["nvidia-t4"]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrtCompilationRequest {
+    /// Always `trt-compilation-v1`.
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+    /// The model to compile, e.g. `project/3`.
+    pub model_id: String,
+    /// The GPUs to compile for (at least one; repeats are dropped).
+    pub compilation_devices: Vec<CompilationDevice>,
+    /// Where to send the completion webhook.
+    #[serde(
+        rename = "notificationsURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notifications_url: Option<String>,
+}
+
+impl TrtCompilationRequest {
+    /// A compilation of `model_id` for `devices`, with repeated devices dropped.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{CompilationDevice as D, TrtCompilationRequest};
+    /// let req = TrtCompilationRequest::new("m/1", vec![D::NvidiaL4, D::NvidiaL4]);
+    /// assert_eq!(req.compilation_devices, vec![D::NvidiaL4]);
+    /// ```
+    pub fn new(model_id: impl Into<String>, devices: Vec<CompilationDevice>) -> Self {
+        let mut unique: Vec<CompilationDevice> = Vec::with_capacity(devices.len());
+        for d in devices {
+            if !unique.contains(&d) {
+                unique.push(d);
+            }
+        }
+        TrtCompilationRequest {
+            job_type: JobType::TrtCompilation,
+            model_id: model_id.into(),
+            compilation_devices: unique,
+            notifications_url: None,
+        }
+    }
+
+    /// Where to send the completion webhook.
+    ///
+    /// ```
+    /// use roboflow_batch::model::{CompilationDevice, TrtCompilationRequest};
+    /// let req = TrtCompilationRequest::new("m/1", vec![CompilationDevice::NvidiaT4]).with_notifications_url("https://h/x");
+    /// assert!(req.validate().is_ok());
+    /// ```
+    pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
+        self.notifications_url = Some(url.into());
+        self
+    }
+
+    /// Checks the request before it is sent.
+    ///
+    /// ```
+    /// use roboflow_batch::model::TrtCompilationRequest;
+    /// let err = TrtCompilationRequest::new("m/1", vec![]).validate().unwrap_err();
+    /// assert!(err.to_string().contains("compilationDevices"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        fixed("type", self.job_type.as_str(), "trt-compilation-v1")?;
+        if self.model_id.trim().is_empty() {
+            return Err(Error::invalid("modelId", "must not be empty"));
+        }
+        if self.compilation_devices.is_empty() {
+            return Err(Error::invalid(
+                "compilationDevices",
+                "must name at least one device",
+            ));
+        }
+        for d in &self.compilation_devices {
+            known("compilationDevices", d, CompilationDevice::KNOWN)?;
+        }
+        if let Some(url) = &self.notifications_url {
+            check_http_url("notificationsURL", url)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -271,19 +271,7 @@ impl State {
 
     fn check_trt(&self, body: &[u8]) -> Result<TrtJob, Reply> {
         let t: TrtJob = decode("job definition", body)?;
-        if t.model_id.trim().is_empty() {
-            return Err(Reply::error(400, "invalid modelId: must not be empty"));
-        }
-        if t.compilation_devices.is_empty() {
-            return Err(Reply::error(
-                400,
-                "invalid compilationDevices: must name at least one device",
-            ));
-        }
-        if let Some(url) = &t.notifications_url {
-            crate::model::job_request::check_http_url("notificationsURL", url)
-                .map_err(|e| Reply::error(400, e.to_string()))?;
-        }
+        t.validate().map_err(|e| Reply::error(400, e.to_string()))?;
         Ok(t)
     }
 

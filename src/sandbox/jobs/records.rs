@@ -60,20 +60,7 @@ pub(crate) enum JobKind {
 }
 
 /// A `trt-compilation-v1` job body (official client).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct TrtJob {
-    #[serde(rename = "type")]
-    pub job_type: String,
-    pub model_id: String,
-    pub compilation_devices: Vec<String>,
-    #[serde(
-        rename = "notificationsURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub notifications_url: Option<String>,
-}
+pub(crate) type TrtJob = crate::model::TrtCompilationRequest;
 
 /// One job, as persisted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
