@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use roboflow_batch::api::{Clock, UploadSource};
+use roboflow_batch::api::UploadSource;
 use roboflow_batch::model::{AggregationFormat, JobStartRequest, JobState};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::transport::ExactLengthReader;
+use roboflow_batch::wait::WaitOptions;
 use roboflow_batch::{BatchApi, Error, JobId, Result};
 
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe", "png", "bmp", "dib", "webp", "jp2"];
@@ -78,7 +79,11 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
         uploaded.shards,
         started.elapsed()
     );
-    wait_for_count(&api, batch, images.len() as u64)?;
+    let polling = WaitOptions::default()
+        .with_poll_interval(Duration::from_millis(100))
+        .with_max_interval(Duration::from_millis(500))
+        .with_timeout(Duration::from_secs(600));
+    api.wait_for_ingest(batch, images.len() as u64, &polling)?;
     println!("indexed {} images", images.len());
 
     let job = JobId::generate();
@@ -87,7 +92,16 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
         .with_max_image_failure_rate(0.05);
     api.start_job(job.as_str(), &request, Some("Quickstart"))?;
     println!("started job {job}");
-    let state = wait_for_job(&api, job.as_str())?;
+    let mut last = String::new();
+    let status = api.wait_for_job(job.as_str(), &polling, |s| {
+        let decile = (s.progress.unwrap_or(0.0) * 10.0).floor() * 10.0;
+        let line = format!("  {} {decile:.0}%", s.state());
+        if line != last {
+            println!("{line}");
+            last = line;
+        }
+    })?;
+    let state = status.state();
     println!("job {job} finished: {state}");
 
     let mut files = 0;
@@ -196,60 +210,6 @@ fn pack(files: &[PathBuf]) -> Result<Vec<u8>> {
         context: "shard".into(),
         message: e.to_string(),
     })
-}
-
-fn wait_for_count(api: &BatchApi, batch: &str, want: u64) -> Result<()> {
-    let clock = Clock::system();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(failed) = api
-            .shards(batch, None)
-            .filter_map(|s| s.ok())
-            .find(|s| s.is_failed())
-        {
-            return Err(Error::Config(format!(
-                "shard {} failed: {}",
-                failed.shard_id, failed.status_name
-            )));
-        }
-        let n = api.batch_count(batch, None)?;
-        if n >= want {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(Error::WaitTimeout {
-                what: format!("{want} images in {batch} (have {n})"),
-                waited: Duration::from_secs(120),
-            });
-        }
-        clock.sleep(Duration::from_millis(100));
-    }
-}
-
-fn wait_for_job(api: &BatchApi, job: &str) -> Result<JobState> {
-    let clock = Clock::system();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut last = String::new();
-    loop {
-        let status = api.job(job)?;
-        let state = status.state();
-        let decile = (status.progress.unwrap_or(0.0) * 10.0).floor() * 10.0;
-        let line = format!("  {state} {decile:.0}%");
-        if line != last {
-            println!("{line}");
-            last = line;
-        }
-        if state.is_terminal() {
-            return Ok(state);
-        }
-        if Instant::now() > deadline {
-            return Err(Error::WaitTimeout {
-                what: format!("job {job}"),
-                waited: Duration::from_secs(600),
-            });
-        }
-        clock.sleep(Duration::from_millis(200));
-    }
 }
 
 fn discover(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -141,6 +141,18 @@ pub enum Error {
         /// The listing's URL with every query value redacted.
         url: String,
     },
+    /// A bulk-upload shard failed to be indexed.
+    #[error("shard {shard_id} of batch {batch_id} failed ({status}): {details}")]
+    ShardFailed {
+        /// The batch.
+        batch_id: String,
+        /// The shard.
+        shard_id: String,
+        /// The shard's status name.
+        status: String,
+        /// The start of its status details (e.g. the files that failed).
+        details: String,
+    },
     /// The client is misconfigured (missing API key, bad base URL).
     #[error("configuration: {0}")]
     Config(String),

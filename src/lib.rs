@@ -69,6 +69,7 @@ pub mod model;
 pub mod redact;
 pub mod transport;
 mod url;
+pub mod wait;
 
 pub use api::{BatchApi, BatchApiBuilder};
 pub use error::{ApiError, Error, Result};
