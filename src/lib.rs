@@ -10,6 +10,8 @@
 //!   HTTP status returned as `Ok`. [`transport::UreqTransport`] is the real one; any closure
 //!   is one too, which is how tests fake the network.
 //! - [`model`] holds the wire types (camelCase, tolerant decoding), shared with the sandbox.
+//! - [`wait`] polls until a job is terminal or an ingest is indexed
+//!   ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]).
 //! - [`Error`] is the one error type, with [`Error::is_retryable`] and [`Error::status`]; no
 //!   error ever shows the API key or a signed URL's signature.
 //! - `sandbox` (feature `sandbox`) serves the whole API on `127.0.0.1` for offline use and
