@@ -106,7 +106,7 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
 
     let mut files = 0;
     for stage in api.job_stages(job.as_str())? {
-        for out in &stage.output_batches {
+        for out in stage.output_batch_ids() {
             for part in api.list_parts(out)? {
                 let dir = out_dir.join(out).join(&part.part_name);
                 std::fs::create_dir_all(&dir)

@@ -678,3 +678,13 @@ fn start_trt_compilation_sends_the_trt_body() {
         })
     );
 }
+
+#[test]
+fn job_stages_decode_the_spec_form_too() {
+    let (mock, _) = one_call(
+        200,
+        r#"{"status":"ok","stages":[{"processingStageId":"export","processingStageName":"export","tasksNumber":1,"outputBatchId":"job-1-export","startTimestamp":"2025-06-01T10:00:00Z","notification":{},"statusType":"success","lastEventTimestamp":"2025-06-01T10:01:00Z"}]}"#,
+    );
+    let stages = api_with(mock).job_stages("job-1").unwrap();
+    assert_eq!(stages[0].output_batch_ids(), vec!["job-1-export"]);
+}

@@ -215,7 +215,7 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// for stage in api.job_stages("cars-2026-11")? {
-    ///     println!("{} -> {:?}", stage.processing_stage_name, stage.output_batches);
+    ///     println!("{} -> {:?}", stage.processing_stage_name, stage.output_batch_ids());
     /// }
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```

@@ -225,8 +225,13 @@ pub struct JobStage {
     pub processing_stage_name: String,
     /// How many tasks it has (at least 1).
     pub tasks_number: u64,
-    /// The batches it writes.
+    /// The batches it writes (the official client's form).
+    #[serde(default)]
     pub output_batches: Vec<String>,
+    /// The batch it writes, as the spec words it ("an output batch ID"); see
+    /// [`output_batch_ids`](Self::output_batch_ids), which reads either form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_batch_id: Option<String>,
     /// When it started.
     pub start_timestamp: Timestamp,
     /// The latest notification (object or string).
@@ -238,6 +243,22 @@ pub struct JobStage {
 }
 
 impl JobStage {
+    /// The batches it writes, from `outputBatches`, or else from `outputBatchId`.
+    ///
+    /// ```
+    /// let stage: roboflow_batch::model::JobStage = serde_json::from_str(r#"{"processingStageId":"s","processingStageName":"export",
+    ///   "tasksNumber":1,"outputBatchId":"j-export","startTimestamp":"2025-01-02T03:04:05Z","notification":{},
+    ///   "statusType":"success","lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
+    /// assert_eq!(stage.output_batch_ids(), vec!["j-export"]);
+    /// ```
+    pub fn output_batch_ids(&self) -> Vec<&str> {
+        if self.output_batches.is_empty() {
+            self.output_batch_id.iter().map(String::as_str).collect()
+        } else {
+            self.output_batches.iter().map(String::as_str).collect()
+        }
+    }
+
     /// Whether it is still running (`statusType` is `info`).
     ///
     /// ```

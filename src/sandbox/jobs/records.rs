@@ -286,6 +286,7 @@ impl StageRecord {
             processing_stage_name: self.name.clone(),
             tasks_number: self.tasks.len().max(1) as u64,
             output_batches: self.output_batches.clone(),
+            output_batch_id: self.output_batches.first().cloned(),
             start_timestamp: self.start,
             notification: self.notification.clone(),
             status_type: self.status_type.clone(),
