@@ -19,7 +19,6 @@ pub use timestamp::Timestamp;
 pub use webhook::*;
 
 /// Defines a string enum that keeps unknown values in `Other(String)`.
-#[allow(unused_macros)]
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*

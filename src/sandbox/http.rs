@@ -68,8 +68,6 @@ impl Head {
 /// A response body.
 pub(crate) enum ReplyBody {
     Bytes(Vec<u8>),
-    #[allow(dead_code)]
-    File(std::fs::File, u64),
     /// Exactly `len` bytes from a reader (e.g. a tar member).
     Reader(Box<dyn Read + Send>, u64),
     /// A reader that fails after `len` bytes of a larger declared length (fault injection).
@@ -110,7 +108,6 @@ impl Reply {
                 }
                 ReplyBody::Truncated(b, keep)
             }
-            ReplyBody::File(f, len) => cut(Box::new(f), len),
             ReplyBody::Reader(r, len) => cut(r, len),
             t @ ReplyBody::Truncated(..) => t,
         };
@@ -144,10 +141,6 @@ impl Reply {
                     .with_chunked_threshold(usize::MAX),
                 )
             }
-            ReplyBody::File(f, len) => req.respond(
-                tiny_http::Response::new(status, headers, f.take(len), Some(len as usize), None)
-                    .with_chunked_threshold(usize::MAX),
-            ),
             ReplyBody::Reader(r, len) => req.respond(
                 tiny_http::Response::new(status, headers, r.take(len), Some(len as usize), None)
                     .with_chunked_threshold(usize::MAX),

@@ -465,9 +465,6 @@ fn fresh_temp_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-#[allow(dead_code)]
-const POLL: Duration = Duration::from_millis(20);
-
 #[cfg(test)]
 mod tests {
     use super::*;
