@@ -8,11 +8,11 @@
 use std::io::{self, Read};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use roboflow_batch::BatchApi;
 use roboflow_batch::api::UploadSource;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::transport::{Body, HttpRequest, Method, Transport, UreqTransport};
-use roboflow_batch::BatchApi;
 
 const SIZES: &[u64] = &[8 << 20, 64 << 20];
 

@@ -159,13 +159,13 @@ fn ingest(api: &BatchApi, batch: &str, images: &[PathBuf]) -> Result<Uploaded> {
                 } else {
                     api.request_shard_upload(batch, None)?
                 };
-                if let Some(max) = target.max_shard_size {
-                    if tar.len() as u64 > max {
-                        return Err(Error::invalid(
-                            "shard",
-                            format!("{} bytes exceed the {max}-byte limit", tar.len()),
-                        ));
-                    }
+                if let Some(max) = target.max_shard_size
+                    && tar.len() as u64 > max
+                {
+                    return Err(Error::invalid(
+                        "shard",
+                        format!("{} bytes exceed the {max}-byte limit", tar.len()),
+                    ));
                 }
                 let len = tar.len() as u64;
                 api.put_signed(&target, &UploadSource::bytes(tar))?;

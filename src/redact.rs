@@ -49,13 +49,13 @@ pub(crate) fn query_secrets(url: &str) -> Vec<String> {
     };
     let mut out = Vec::new();
     for pair in query.split('&') {
-        if let Some((_, v)) = pair.split_once('=') {
-            if v.len() >= 8 {
-                out.push(v.to_string());
-                let decoded = crate::url::percent_decode(v);
-                if decoded != v {
-                    out.push(decoded);
-                }
+        if let Some((_, v)) = pair.split_once('=')
+            && v.len() >= 8
+        {
+            out.push(v.to_string());
+            let decoded = crate::url::percent_decode(v);
+            if decoded != v {
+                out.push(decoded);
             }
         }
     }

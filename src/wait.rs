@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use crate::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::JobStatusResponse;
-use crate::BatchApi;
 
 /// How often to poll, and for how long.
 ///
@@ -166,13 +166,13 @@ impl BatchApi {
                 return Ok(done);
             }
             let waited = clock.now().duration_since(start).unwrap_or_default();
-            if let Some(limit) = options.timeout {
-                if waited + interval > limit {
-                    return Err(Error::WaitTimeout {
-                        what: what.to_string(),
-                        waited,
-                    });
-                }
+            if let Some(limit) = options.timeout
+                && waited + interval > limit
+            {
+                return Err(Error::WaitTimeout {
+                    what: what.to_string(),
+                    waited,
+                });
             }
             clock.sleep(interval);
             interval = options.next(interval);

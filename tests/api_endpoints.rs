@@ -4,10 +4,10 @@
 mod common;
 
 use common::*;
+use roboflow_batch::Error;
 use roboflow_batch::api::{ListOptions, UploadSource};
 use roboflow_batch::model::*;
 use roboflow_batch::transport::{HttpResponse, Method};
-use roboflow_batch::Error;
 
 const STAGING: &str = "/data-staging/v1/external/ws";
 const JOBS: &str = "/batch-processing/v1/external/ws";

@@ -12,16 +12,18 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
         "ROBOFLOW_WORKSPACE",
         "ROBOFLOW_API_REQUEST_TIMEOUT",
     ] {
-        std::env::remove_var(v);
+        // SAFETY: this test binary holds this one test, so no other thread reads the environment.
+        unsafe { std::env::remove_var(v) };
     }
     assert!(
         matches!(BatchApi::from_env(), Err(Error::Config(m)) if m.contains("ROBOFLOW_API_KEY"))
     );
 
-    std::env::set_var("ROBOFLOW_API_KEY", "env-key-123456");
-    std::env::set_var("API_BASE_URL", "http://127.0.0.1:9/");
-    std::env::set_var("ROBOFLOW_WORKSPACE", "from-env");
-    std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "12.5");
+    // SAFETY: as above, no other thread reads the environment.
+    unsafe { std::env::set_var("ROBOFLOW_API_KEY", "env-key-123456") };
+    unsafe { std::env::set_var("API_BASE_URL", "http://127.0.0.1:9/") };
+    unsafe { std::env::set_var("ROBOFLOW_WORKSPACE", "from-env") };
+    unsafe { std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "12.5") };
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
     let api = BatchApi::builder_from_env()
@@ -43,7 +45,7 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     );
     assert!(!format!("{api:?}").contains("env-key-123456"));
 
-    std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "soon");
+    unsafe { std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "soon") };
     let err = BatchApi::from_env().unwrap_err();
     assert!(
         err.to_string().contains("ROBOFLOW_API_REQUEST_TIMEOUT"),

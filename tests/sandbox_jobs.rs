@@ -6,14 +6,14 @@
 
 use std::time::{Duration, Instant};
 
+use roboflow_batch::BatchApi;
 use roboflow_batch::api::ListOptions;
 use roboflow_batch::model::{
     AggregationFormat, CompilationDevice, JobStartRequest, JobState, JobStatusResponse,
     LogSeverity, RestartOverrides, TrtCompilationRequest,
 };
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-use roboflow_batch::BatchApi;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A minimal PNG (signature, IHDR, IEND) of the given size.
 fn png(w: u32, h: u32) -> Vec<u8> {
@@ -196,9 +196,11 @@ fn scenario_image_stats_end_to_end(api: &BatchApi) {
         .map(Result::unwrap)
         .collect();
     assert_eq!(tasks.len(), 2);
-    assert!(tasks
-        .iter()
-        .all(|t| t.progress == Some(1.0) && t.status_type == "success"));
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.progress == Some(1.0) && t.status_type == "success")
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let parts = api.list_parts("stats-1-processing").unwrap();
@@ -331,12 +333,13 @@ fn scenario_unknown_workflow_fails(api: &BatchApi) {
     .unwrap();
     let (st, _) = wait_terminal(api, "no-wf");
     assert_eq!(st.state(), JobState::Failed);
-    assert!(st
-        .job
-        .unwrap()
-        .last_message()
-        .unwrap()
-        .contains("does-not-exist"));
+    assert!(
+        st.job
+            .unwrap()
+            .last_message()
+            .unwrap()
+            .contains("does-not-exist")
+    );
     let stages = api.job_stages("no-wf").unwrap();
     assert_eq!(stages[0].status_type, "error");
     assert!(stages[0].tasks_number >= 1);
@@ -414,13 +417,14 @@ fn scenario_abort_and_restart_running(sb: &Sandbox, api: &BatchApi) {
     let (code, body) = raw(sb, "POST", "jobs/slow/restart", None);
     assert_eq!(code, 200, "{body}");
     assert!(!api.job("slow").unwrap().state().is_terminal());
-    assert!(api
-        .job("slow")
-        .unwrap()
-        .job
-        .unwrap()
-        .restart_parameters_override
-        .is_empty());
+    assert!(
+        api.job("slow")
+            .unwrap()
+            .job
+            .unwrap()
+            .restart_parameters_override
+            .is_empty()
+    );
     let (code, body) = raw(
         sb,
         "POST",
@@ -685,12 +689,13 @@ fn scenario_processing_timeout(api: &BatchApi) {
     api.start_job("timeout", &req, None).unwrap();
     let (st, _) = wait_terminal(api, "timeout");
     assert_eq!(st.state(), JobState::Failed);
-    assert!(st
-        .job
-        .unwrap()
-        .last_message()
-        .unwrap()
-        .contains("processingTimeoutSeconds"));
+    assert!(
+        st.job
+            .unwrap()
+            .last_message()
+            .unwrap()
+            .contains("processingTimeoutSeconds")
+    );
 }
 
 // ---------------------------------------------------------------- tests

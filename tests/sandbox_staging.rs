@@ -495,11 +495,12 @@ fn scenario_truncated_put(api: &BatchApi, ctx: &Ctx) {
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("truncated"), "{reply}");
     std::thread::sleep(Duration::from_millis(400));
-    assert!(api
-        .list_shards_page("trunc-1", &ListOptions::default())
-        .unwrap()
-        .items
-        .is_empty());
+    assert!(
+        api.list_shards_page("trunc-1", &ListOptions::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
     assert_eq!(api.batch_count("trunc-1", None).unwrap(), 0);
     // The same URL still takes a complete upload.
     api.put_signed(&target, &UploadSource::bytes(shard))
@@ -594,11 +595,12 @@ fn oversize_put_is_refused() {
         .unwrap_err();
     assert_eq!(e.status(), Some(413), "{e}");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(api
-        .list_shards_page("big-1", &ListOptions::default())
-        .unwrap()
-        .items
-        .is_empty());
+    assert!(
+        api.list_shards_page("big-1", &ListOptions::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 #[test]
@@ -752,10 +754,12 @@ fn state_survives_a_restart() {
     let shards = api
         .list_shards_page("keep-bulk", &ListOptions::default())
         .unwrap();
-    assert!(shards
-        .items
-        .iter()
-        .any(|s| s.shard_id == shard_id && s.status_type == "success"));
+    assert!(
+        shards
+            .items
+            .iter()
+            .any(|s| s.shard_id == shard_id && s.status_type == "success")
+    );
     let files: Vec<_> = api
         .files("keep-bulk", None, None)
         .collect::<Result<_, _>>()

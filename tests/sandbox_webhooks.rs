@@ -1,12 +1,12 @@
 #![cfg(feature = "sandbox")]
 //! Job completion webhooks from the sandbox, caught by a local receiver.
 
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+use roboflow_batch::BatchApi;
 use roboflow_batch::model::{JobStartRequest, WebhookPayload};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-use roboflow_batch::BatchApi;
 
 /// One request the receiver saw.
 struct Hit {

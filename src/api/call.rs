@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::retry::{Idempotency, RetryDecision};
 use super::BatchApi;
+use super::retry::{Idempotency, RetryDecision};
 use crate::error::{ApiError, Error, Result};
 use crate::redact::{query_secrets, redact_url, scrub, snippet};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
@@ -271,7 +271,7 @@ impl BatchApi {
                                 method,
                                 url: redact_url(&raw_url),
                                 source: te.scrubbed(&self.secrets(&raw_url)),
-                            })
+                            });
                         }
                         RetryDecision::RetryAfter(d) => self.clock.sleep(d),
                     }

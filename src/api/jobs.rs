@@ -1,9 +1,9 @@
 //! Batch Processing endpoints: start, inspect, control and list jobs.
 
+use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
 use super::retry::Idempotency;
-use super::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::url::encode;
@@ -461,10 +461,12 @@ mod tests {
     fn restart_body_only_with_overrides() {
         let j = JobId::new("j1").unwrap();
         assert!(build::restart("ws", &j, None).unwrap().body.is_none());
-        assert!(build::restart("ws", &j, Some(&RestartOverrides::default()))
-            .unwrap()
-            .body
-            .is_none());
+        assert!(
+            build::restart("ws", &j, Some(&RestartOverrides::default()))
+                .unwrap()
+                .body
+                .is_none()
+        );
         let c = build::restart(
             "ws",
             &j,

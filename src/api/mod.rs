@@ -16,7 +16,7 @@ use std::time::Duration;
 
 pub use call::UploadSource;
 pub use paging::{ListOptions, Pages};
-pub use retry::{parse_retry_after, Clock, Idempotency, RetryDecision, RetryPolicy};
+pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy, parse_retry_after};
 
 use crate::error::{Error, Result};
 use crate::transport::{Timeouts, Transport, UreqTransport};

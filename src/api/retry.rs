@@ -4,8 +4,8 @@
 //! attempt number, so they are tested as tables. Sleeping, the clock and the jitter are
 //! injected through [`Clock`], so retry tests take no real time.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::transport::TransportErrorKind;

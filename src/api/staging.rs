@@ -1,9 +1,9 @@
 //! Data Staging endpoints: workspace, batches, uploads, shards, parts and files.
 
+use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
 use super::retry::Idempotency;
-use super::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::url::encode;
@@ -105,14 +105,14 @@ pub(crate) mod build {
         };
         let mut value =
             serde_json::to_value(body).map_err(|e| Error::invalid("references", e.to_string()))?;
-        if kind == "video" {
-            if let Some(obj) = value.as_object_mut() {
-                if let Some(v) = obj.remove("imageReferences") {
-                    obj.insert("videoReferences".into(), v);
-                }
-                if let Some(v) = obj.remove("imageReferencesURL") {
-                    obj.insert("videoReferencesURL".into(), v);
-                }
+        if kind == "video"
+            && let Some(obj) = value.as_object_mut()
+        {
+            if let Some(v) = obj.remove("imageReferences") {
+                obj.insert("videoReferences".into(), v);
+            }
+            if let Some(v) = obj.remove("imageReferencesURL") {
+                obj.insert("videoReferencesURL".into(), v);
             }
         }
         Call::post(
@@ -172,7 +172,9 @@ fn check_file_name(field: &str, name: &str) -> Result<()> {
     {
         return Err(Error::invalid(
             field,
-            format!("must be a plain file name without path separators or control characters, got {name:?}"),
+            format!(
+                "must be a plain file name without path separators or control characters, got {name:?}"
+            ),
         ));
     }
     Ok(())
@@ -547,7 +549,7 @@ fn validate_references(body: &ReferencesIngest) -> Result<()> {
             return Err(Error::invalid(
                 "references",
                 "set exactly one of the inline list and the list's URL",
-            ))
+            ));
         }
         (Some(list), None) => {
             if list.is_empty() {
@@ -579,17 +581,17 @@ fn validate_references(body: &ReferencesIngest) -> Result<()> {
     if let Some(url) = &body.notifications_url {
         crate::model::job_request::check_http_url("notificationsURL", url)?;
     }
-    if let Some(cats) = &body.notification_categories {
-        if let Some(bad) = cats.iter().find(|c| !c.is_known()) {
-            return Err(Error::invalid(
-                "notificationCategories",
-                format!(
-                    "must be one of {}, got {:?}",
-                    NotificationCategory::KNOWN.join(", "),
-                    bad.as_str()
-                ),
-            ));
-        }
+    if let Some(cats) = &body.notification_categories
+        && let Some(bad) = cats.iter().find(|c| !c.is_known())
+    {
+        return Err(Error::invalid(
+            "notificationCategories",
+            format!(
+                "must be one of {}, got {:?}",
+                NotificationCategory::KNOWN.join(", "),
+                bad.as_str()
+            ),
+        ));
     }
     Ok(())
 }

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use super::BatchApi;
 use super::call::UploadSource;
 use super::retry::Idempotency;
-use super::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
 use crate::transport::{HttpRequest, HttpResponse, Method};
@@ -35,7 +35,7 @@ impl BatchApi {
                 return Err(Error::invalid(
                     "signedURLDetails.method",
                     format!("only PUT and POST uploads are supported, got {other:?}"),
-                ))
+                ));
             }
         };
         check_signed_url("uploadURL", &target.upload_url)?;
@@ -119,13 +119,13 @@ fn write_complete(resp: &mut HttpResponse, part: &Path) -> std::io::Result<u64> 
         .and_then(|v| v.trim().parse::<u64>().ok());
     let mut f = std::fs::File::create(part)?;
     let n = std::io::copy(&mut resp.body, &mut f)?;
-    if let Some(want) = expected {
-        if n != want {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("got {n} of {want} bytes"),
-            ));
-        }
+    if let Some(want) = expected
+        && n != want
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("got {n} of {want} bytes"),
+        ));
     }
     f.sync_all()?;
     Ok(n)

@@ -4,7 +4,9 @@ use crate::error::{Error, Result};
 
 fn check_id(field: &str, value: &str, max: usize) -> Result<()> {
     let rule = || {
-        format!("must match ^[a-z0-9_-]{{1,{max}}}$ (lowercase letters, digits, `-`, `_`; 1 to {max} characters), got {value:?}")
+        format!(
+            "must match ^[a-z0-9_-]{{1,{max}}}$ (lowercase letters, digits, `-`, `_`; 1 to {max} characters), got {value:?}"
+        )
     };
     if value.is_empty() || value.chars().count() > max {
         return Err(Error::invalid(field, rule()));
@@ -19,7 +21,7 @@ fn check_id(field: &str, value: &str, max: usize) -> Result<()> {
 }
 
 macro_rules! id_type {
-    ($(#[$meta:meta])* $name:ident, $field:literal, $max:expr) => {
+    ($(#[$meta:meta])* $name:ident, $field:literal, $max:expr_2021) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
         #[serde(transparent)]

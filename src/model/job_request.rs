@@ -436,13 +436,13 @@ impl JobStartRequest {
                 "must not be empty",
             ));
         }
-        if let Some(rate) = self.max_image_failure_rate {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(Error::invalid(
-                    "maxImageFailureRate",
-                    format!("must be between 0 and 1, got {rate}"),
-                ));
-            }
+        if let Some(rate) = self.max_image_failure_rate
+            && !(0.0..=1.0).contains(&rate)
+        {
+            return Err(Error::invalid(
+                "maxImageFailureRate",
+                format!("must be between 0 and 1, got {rate}"),
+            ));
         }
         if self.compute_configuration.workers_per_machine == Some(0) {
             return Err(Error::invalid(
@@ -459,13 +459,13 @@ impl JobStartRequest {
                 "must be at least 1",
             ));
         }
-        if let Some(fps) = self.processing_specification.max_video_fps {
-            if !(fps > 0.0 && fps.is_finite()) {
-                return Err(Error::invalid(
-                    "processingSpecification.maxVideoFPS",
-                    format!("must be a positive number, got {fps}"),
-                ));
-            }
+        if let Some(fps) = self.processing_specification.max_video_fps
+            && !(fps > 0.0 && fps.is_finite())
+        {
+            return Err(Error::invalid(
+                "processingSpecification.maxVideoFPS",
+                format!("must be a positive number, got {fps}"),
+            ));
         }
         if let Some(url) = &self.notifications_url {
             check_http_url("notificationsURL", url)?;
@@ -654,13 +654,13 @@ impl RestartOverrides {
     /// assert!(o.validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<()> {
-        if let Some(rate) = self.max_image_failure_rate {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(Error::invalid(
-                    "maxImageFailureRate",
-                    format!("must be between 0 and 1, got {rate}"),
-                ));
-            }
+        if let Some(rate) = self.max_image_failure_rate
+            && !(0.0..=1.0).contains(&rate)
+        {
+            return Err(Error::invalid(
+                "maxImageFailureRate",
+                format!("must be between 0 and 1, got {rate}"),
+            ));
         }
         if let Some(c) = &self.compute_configuration {
             if let Some(m) = &c.machine_type {

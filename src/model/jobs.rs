@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{string_enum, Timestamp};
+use super::{Timestamp, string_enum};
 use crate::error::Result;
 
 string_enum! {

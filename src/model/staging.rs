@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{string_enum, Timestamp};
+use super::{Timestamp, string_enum};
 
 /// The answer of `GET /`: the workspace the API key belongs to.
 ///

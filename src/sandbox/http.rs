@@ -186,7 +186,7 @@ pub(crate) fn paging(head: &Head, default: usize) -> Result<(usize, usize), Repl
                 return Err(Reply::error(
                     400,
                     format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
-                ))
+                ));
             }
         },
     };

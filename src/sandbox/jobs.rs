@@ -11,10 +11,10 @@ mod workflows;
 
 use std::io::Read;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::http::{Head, Reply};
 use super::State;
+use super::http::{Head, Reply};
 use crate::model::{
     JobLog, JobMetadata, JobStartRequest, JobStatusResponse, JobType, ListJobsResponse,
     ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity, RestartOverrides,
@@ -22,7 +22,7 @@ use crate::model::{
 };
 
 pub(crate) use records::{
-    now, JobKind, JobRecord, JobsData, Phase, StageRecord, TaskRecord, TrtJob,
+    JobKind, JobRecord, JobsData, Phase, StageRecord, TaskRecord, TrtJob, now,
 };
 pub(crate) use webhooks::PendingWebhook;
 
@@ -255,16 +255,15 @@ impl State {
                 format!("jobInput.batchId: batch {batch:?} not found"),
             ));
         }
-        if let Some(part) = &req.job_input.part_name {
-            if self
+        if let Some(part) = &req.job_input.part_name
+            && self
                 .batch_files(batch, Some(part))
                 .is_none_or(|f| f.is_empty())
-            {
-                return Err(Reply::error(
-                    404,
-                    format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
-                ));
-            }
+        {
+            return Err(Reply::error(
+                404,
+                format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
+            ));
         }
         Ok(req)
     }
@@ -322,7 +321,7 @@ impl State {
                     return Reply::error(
                         400,
                         format!("severity must be one of info, warning, error, got {s:?}"),
-                    )
+                    );
                 }
                 known => Some(known),
             },

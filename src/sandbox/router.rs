@@ -2,9 +2,9 @@
 
 use std::io::Read;
 
+use super::State;
 use super::http::{Head, Reply};
 use super::staging::faults::{Fault, FaultFamily};
-use super::State;
 
 /// Handles one request and sends the reply, injecting the configured faults first.
 pub(crate) fn handle(state: &State, mut req: tiny_http::Request) {

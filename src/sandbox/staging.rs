@@ -10,17 +10,17 @@ mod store;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 
-use super::http::{Head, Reply};
 use super::State;
+use super::http::{Head, Reply};
 use crate::error::{Error, Result};
 use crate::model::{BatchContentType, BatchType, PartMetadata};
 
 pub(crate) use store::StagingData;
-use store::{check_file_name, layout, FileRec};
+use store::{FileRec, check_file_name, layout};
 
 /// One stored file of a batch, as the jobs engine reads it.
 #[derive(Debug, Clone)]

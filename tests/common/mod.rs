@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use roboflow_batch::BatchApi;
 use roboflow_batch::api::{Clock, RetryPolicy};
 use roboflow_batch::transport::{HttpRequest, HttpResponse, Method, Transport, TransportError};
-use roboflow_batch::BatchApi;
 
 mockall::mock! {
     /// A mockall double of the transport seam.

@@ -7,19 +7,19 @@
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::workflows::{rows_to_csv, Workflow};
-use super::{now, JobKind, JobRecord, Phase, StageRecord, DEFAULT_MAX_FAILURE_RATE};
+use super::workflows::{Workflow, rows_to_csv};
+use super::{DEFAULT_MAX_FAILURE_RATE, JobKind, JobRecord, Phase, StageRecord, now};
 use crate::error::{Error, Result};
 use crate::model::{AggregationFormat, JobType, LogSeverity};
-use crate::sandbox::staging::{OutputPart, StoredFile};
 use crate::sandbox::State;
+use crate::sandbox::staging::{OutputPart, StoredFile};
 
 const TICK: Duration = Duration::from_millis(20);
 const SAVE_EVERY: Duration = Duration::from_millis(250);

@@ -8,7 +8,7 @@
 
 use std::io::Read;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::sandbox::staging::StoredFile;
 
@@ -35,7 +35,7 @@ impl Workflow {
                         _ => {
                             return Err(format!(
                                 "workflowParameters.fraction must be a number from 0 to 1, got {v}"
-                            ))
+                            ));
                         }
                     },
                 };
@@ -54,10 +54,10 @@ impl Workflow {
                 json!({ "file_name": file.name, "part_name": file.part, "status": "error", "bytes": file.size, "error": reason }),
             )
         };
-        if let Workflow::FailFraction(f) = self {
-            if unit_hash(&file.name) < *f {
-                return fail("simulated failure (fail-fraction workflow)".into());
-            }
+        if let Workflow::FailFraction(f) = self
+            && unit_hash(&file.name) < *f
+        {
+            return fail("simulated failure (fail-fraction workflow)".into());
         }
         let bytes = match read_all(file) {
             Ok(b) => b,

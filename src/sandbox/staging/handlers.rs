@@ -2,10 +2,10 @@
 
 use std::io::Read;
 
-use super::super::http::{page, paging, Head, Reply};
 use super::super::State;
+use super::super::http::{Head, Reply, page, paging};
 use super::store::{
-    check_batch_id, check_file_name, file_key, layout, Batch, FileRec, Ingest, Shard,
+    Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, file_key, layout,
 };
 use super::store::{ShardSource, ShardState, Upload, UploadKind};
 use crate::model::*;
@@ -27,7 +27,7 @@ pub(super) fn route(
             return Reply::error(
                 404,
                 format!("no data-staging route for {m} /{}", rest.join("/")),
-            )
+            );
         }
     };
     if let Err(e) = check_batch_id(batch) {

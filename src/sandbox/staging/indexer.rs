@@ -5,8 +5,8 @@
 //! it. Shards still indexing when the sandbox stopped are picked up again on start.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::super::State;
 use super::signed::now_ms;
-use super::store::{check_file_name, file_key, FileRec, ShardSource, ShardState};
+use super::store::{FileRec, ShardSource, ShardState, check_file_name, file_key};
 use crate::error::{Error, Result};
 use crate::model::{ErrorDetails, FailedFile, IngestEvent, IngestNotification, WebhookPayload};
 

@@ -9,10 +9,10 @@ use std::hash::{Hash, Hasher};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::super::http::{Head, Reply, ReplyBody};
 use super::super::State;
+use super::super::http::{Head, Reply, ReplyBody};
 use super::faults::FaultFamily;
-use super::store::{file_key, layout, FileRec, Shard, ShardSource, ShardState, UploadKind};
+use super::store::{FileRec, Shard, ShardSource, ShardState, UploadKind, file_key, layout};
 use crate::model::Timestamp;
 
 /// The extension header every signed PUT must carry.
@@ -143,7 +143,9 @@ fn put(state: &State, head: &Head, id: &str, req: &mut tiny_http::Request) -> Re
     if head.header(UPLOAD_HEADER) != Some(id) {
         return Reply::error(
             403,
-            format!("missing or wrong extension header {UPLOAD_HEADER}; send the signedURLDetails.extensionHeaders"),
+            format!(
+                "missing or wrong extension header {UPLOAD_HEADER}; send the signedURLDetails.extensionHeaders"
+            ),
         );
     }
     let Some(len) = head.content_length else {
