@@ -68,6 +68,7 @@ pub mod api;
 pub mod error;
 mod media;
 pub mod model;
+mod rand;
 pub mod redact;
 pub mod transport;
 mod url;

@@ -4,9 +4,10 @@
 //! attempt number, so they are tested as tables. Sleeping, the clock and the jitter are
 //! injected through [`Clock`], so retry tests take no real time.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::rand::FastRng;
 
 use crate::transport::TransportErrorKind;
 
@@ -249,14 +250,11 @@ impl Clock {
     /// assert!((0.0..1.0).contains(&clock.jitter()));
     /// ```
     pub fn system() -> Self {
-        let state = Arc::new(AtomicU64::new(seed()));
+        let rng = Mutex::new(FastRng::from_os());
         Clock {
             sleep: Arc::new(std::thread::sleep),
             now: Arc::new(SystemTime::now),
-            jitter: Arc::new(move || {
-                let next = xorshift(state.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed));
-                (next >> 11) as f64 / (1u64 << 53) as f64
-            }),
+            jitter: Arc::new(move || rng.lock().unwrap_or_else(|p| p.into_inner()).next_f64()),
         }
     }
 
@@ -334,36 +332,12 @@ impl Clock {
     }
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A seed that differs per call and per process.
-pub(crate) fn seed() -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    xorshift(
-        nanos ^ (u64::from(std::process::id()) << 32) ^ count.wrapping_mul(0x2545_F491_4F6C_DD1D),
-    )
-}
-
-/// One step of xorshift64* (never returns 0 for a non-zero input).
-pub(crate) fn xorshift(mut x: u64) -> u64 {
-    if x == 0 {
-        x = 0x853C_49E6_748F_EA9B;
-    }
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use Idempotency::*;
     use RetryDecision::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn status_decisions_table() {

@@ -136,7 +136,7 @@ pub(crate) fn roboql_call(ws: &str, batch: &BatchId, body: &RoboQlIngest) -> Res
 
 /// A multipart/form-data body with one file part named `file`.
 pub(crate) fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = format!("rfbatch-{:016x}", super::retry::seed());
+    let boundary = format!("rfbatch-{}", crate::rand::hex(12));
     let safe_name: String = file_name
         .chars()
         .map(|c| {

@@ -154,14 +154,10 @@ impl JobId {
     /// assert!(id.as_str().starts_with("job-"));
     /// ```
     pub fn generate() -> Self {
-        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        let mut state = crate::api::retry::seed();
-        let mut id = String::from("job-");
-        for _ in 0..12 {
-            state = crate::api::retry::xorshift(state);
-            id.push(ALPHABET[(state % ALPHABET.len() as u64) as usize] as char);
-        }
-        JobId(id)
+        JobId(format!(
+            "job-{}",
+            crate::rand::string(crate::rand::ID_ALPHABET, 12)
+        ))
     }
 }
 

@@ -456,9 +456,9 @@ impl Drop for Sandbox {
 
 fn fresh_temp_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
-        "rfbatch-sandbox-{}-{:x}",
+        "rfbatch-sandbox-{}-{}",
         std::process::id(),
-        crate::api::retry::seed()
+        crate::rand::hex(8)
     ));
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;

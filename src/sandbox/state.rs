@@ -62,7 +62,7 @@ impl State {
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
         if inner.staging.secret == 0 {
-            inner.staging.secret = crate::api::retry::seed() | 1;
+            inner.staging.secret = crate::rand::u64() | 1;
         }
         Ok(State {
             faults: super::staging::faults::Injector::new(&config.faults),

@@ -1,5 +1,6 @@
 //! Seeded, deterministic fault injection, per endpoint family.
 
+use crate::rand::FastRng;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -259,18 +260,18 @@ pub(crate) enum Fault {
     Drop,
 }
 
-/// Draws faults: one xorshift generator per family, so a family's sequence depends only
-/// on the seed and how many requests of that family came before.
+/// Draws faults: one seeded generator per family, so a family's sequence depends only on
+/// the seed and how many requests of that family came before.
 #[derive(Debug)]
 pub(crate) struct Injector {
     faults: Faults,
-    rngs: Mutex<[u64; 3]>,
+    rngs: Mutex<[FastRng; 3]>,
 }
 
 impl Injector {
     pub fn new(faults: &Faults) -> Injector {
         let s = faults.seed;
-        let rngs = [1u64, 2, 3].map(|i| s ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let rngs = [1u64, 2, 3].map(|i| FastRng::seeded(s ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D)));
         Injector {
             faults: faults.clone(),
             rngs: Mutex::new(rngs),
@@ -285,9 +286,7 @@ impl Injector {
         }
         let u = {
             let mut rngs = self.rngs.lock().unwrap_or_else(|p| p.into_inner());
-            let r = &mut rngs[family.index()];
-            *r = crate::api::retry::xorshift(*r);
-            (*r >> 11) as f64 / (1u64 << 53) as f64
+            rngs[family.index()].next_f64()
         };
         let table = [
             (s.rate_429, Fault::Status(429, Some(s.retry_after_secs))),

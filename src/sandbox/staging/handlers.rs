@@ -282,7 +282,7 @@ fn upload_image(state: &State, head: &Head, batch: &str, req: &mut tiny_http::Re
     let dst = state.data_dir().join(&rel);
     let tmp = state
         .data_dir()
-        .join(layout::tmp(&format!("img-{:x}", crate::api::retry::seed())));
+        .join(layout::tmp(&format!("img-{}", crate::rand::hex(8))));
     let written = tmp
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)

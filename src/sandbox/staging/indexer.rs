@@ -273,7 +273,7 @@ fn finish(state: &State, batch: &str, shard_id: &str, source: &ShardSource, out:
     let success = out.error.is_none();
     let note = |shard: Option<&str>, notification| {
         WebhookPayload::Ingest(IngestNotification {
-            event_id: format!("{:016x}", crate::api::retry::seed()),
+            event_id: crate::rand::hex(8),
             ingest_id: ingest_id.clone(),
             batch_id: batch.to_string(),
             shard_id: shard.map(str::to_string),

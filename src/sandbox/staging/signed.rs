@@ -170,10 +170,9 @@ fn put(state: &State, head: &Head, id: &str, req: &mut tiny_http::Request) -> Re
         let _ = std::io::copy(&mut req.as_reader().take(len), &mut std::io::sink());
         return Reply::json(200, &serde_json::json!({ "status": "ok" }));
     }
-    let tmp = state.data_dir().join(layout::tmp(&format!(
-        "{id}-{:x}",
-        crate::api::retry::seed()
-    )));
+    let tmp = state
+        .data_dir()
+        .join(layout::tmp(&format!("{id}-{}", crate::rand::hex(8))));
     let received = match receive(req, len, &tmp) {
         Ok(n) => n,
         Err(e) => {

@@ -138,17 +138,10 @@ pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
 }
 
 impl StagingData {
-    /// A fresh uuid-shaped id.
+    /// A fresh uuid-shaped id from the OS random source.
     pub fn new_id(&mut self) -> String {
-        if self.secret == 0 {
-            self.secret = crate::api::retry::seed() | 1;
-        }
         self.counter += 1;
-        let a = crate::api::retry::xorshift(
-            self.secret ^ self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
-        let b = crate::api::retry::xorshift(a ^ self.counter);
-        let hex = format!("{a:016x}{b:016x}");
+        let hex = crate::rand::hex(16);
         format!(
             "{}-{}-4{}-a{}-{}",
             &hex[0..8],
