@@ -4,6 +4,7 @@
 //! `pending` → `processing` stage → `export` stage → completed/failed, and the handlers
 //! here only read it or flip it (start, abort, restart).
 
+mod decode;
 mod engine;
 mod records;
 mod webhooks;
@@ -16,9 +17,8 @@ use serde_json::{Value, json};
 use super::State;
 use super::http::{Head, Reply};
 use crate::model::{
-    JobLog, JobMetadata, JobStartRequest, JobStatusResponse, JobType, ListJobsResponse,
-    ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity, RestartOverrides,
-    TaskStatus,
+    JobLog, JobMetadata, JobStartRequest, JobStatusResponse, ListJobsResponse, ListLogsResponse,
+    ListStagesResponse, ListTasksResponse, LogSeverity, TaskStatus,
 };
 
 pub(crate) use records::{
@@ -60,19 +60,7 @@ fn read_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
     }
 }
 
-/// Decodes JSON, naming the field at fault.
-fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, Reply> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            Reply::error(400, format!("invalid {what}: {inner}"))
-        } else {
-            Reply::error(400, format!("invalid {what}: field `{path}`: {inner}"))
-        }
-    })
-}
+use decode::{job_kind, restart_overrides};
 
 impl State {
     pub(crate) fn jobs(&self, head: &Head, rest: &[&str], req: &mut tiny_http::Request) -> Reply {
@@ -145,22 +133,15 @@ impl State {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let raw: Value = match decode("job definition", &body) {
-            Ok(v) => v,
+        let kind = match job_kind(&body) {
+            Ok(k) => k,
             Err(r) => return r,
         };
-        let job_type = raw.get("type").and_then(Value::as_str).unwrap_or("");
-        let kind = if job_type == "trt-compilation-v1" {
-            match self.check_trt(&body) {
-                Ok(t) => JobKind::Trt(t),
-                Err(r) => return r,
-            }
-        } else {
-            match self.check_workflow_job(&body) {
-                Ok(r) => JobKind::Workflow(Box::new(r)),
-                Err(r) => return r,
-            }
-        };
+        if let JobKind::Workflow(req) = &kind
+            && let Err(r) = self.check_job_input(req)
+        {
+            return r;
+        }
         let definition = match &kind {
             JobKind::Workflow(r) => serde_json::to_value(r),
             JobKind::Trt(t) => serde_json::to_value(t),
@@ -231,23 +212,8 @@ impl State {
         Reply::json(200, &json!({ "status": "ok", "jobId": id }))
     }
 
-    /// Decodes and validates a workflow job body; the input batch must exist.
-    fn check_workflow_job(&self, body: &[u8]) -> Result<JobStartRequest, Reply> {
-        let req: JobStartRequest = decode("job definition", body)?;
-        req.validate()
-            .map_err(|e| Reply::error(400, e.to_string()))?;
-        if !matches!(
-            req.job_type,
-            JobType::SimpleImageProcessing | JobType::SimpleVideoProcessing
-        ) {
-            return Err(Reply::error(
-                400,
-                format!(
-                    "invalid type: {:?} needs a different body",
-                    req.job_type.as_str()
-                ),
-            ));
-        }
+    /// The input batch (and part) of a Workflow job must exist.
+    fn check_job_input(&self, req: &JobStartRequest) -> Result<(), Reply> {
         let batch = &req.job_input.batch_id;
         if self.batch_files(batch, None).is_none() {
             return Err(Reply::error(
@@ -265,13 +231,7 @@ impl State {
                 format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
             ));
         }
-        Ok(req)
-    }
-
-    fn check_trt(&self, body: &[u8]) -> Result<TrtJob, Reply> {
-        let t: TrtJob = decode("job definition", body)?;
-        t.validate().map_err(|e| Reply::error(400, e.to_string()))?;
-        Ok(t)
+        Ok(())
     }
 
     fn get_stages(&self, id: &str) -> Reply {
@@ -380,18 +340,9 @@ impl State {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let overrides: Option<RestartOverrides> = if body.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            match decode::<RestartOverrides>("restart parameters", &body) {
-                Ok(o) => {
-                    if let Err(e) = o.validate() {
-                        return Reply::error(400, e.to_string());
-                    }
-                    Some(o)
-                }
-                Err(r) => return r,
-            }
+        let overrides = match restart_overrides(&body) {
+            Ok(o) => o,
+            Err(r) => return r,
         };
         let old_dir = {
             let mut inner = self.lock();

@@ -21,8 +21,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod clock;
 mod http;
 mod jobs;
+mod panics;
 mod router;
 mod staging;
 mod state;
@@ -83,6 +85,11 @@ pub struct SandboxConfig {
     pub max_video_size: u64,
     /// Seeded faults injected on demand (none by default).
     pub faults: Faults,
+    /// Test-only hooks: the `panic-test` Workflow (panics on every image) and
+    /// `GET /__test/panic` (panics in its handler). Off by default; for the sandbox's own
+    /// tests of panic containment.
+    #[doc(hidden)]
+    pub test_hooks: bool,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -104,6 +111,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("max_image_size", &self.max_image_size)
             .field("max_video_size", &self.max_video_size)
             .field("faults", &self.faults)
+            .field("test_hooks", &self.test_hooks)
             .finish()
     }
 }
@@ -127,6 +135,7 @@ impl Default for SandboxConfig {
             max_image_size: 20 * 1024 * 1024,
             max_video_size: 4 << 30,
             faults: Faults::default(),
+            test_hooks: false,
         }
     }
 }

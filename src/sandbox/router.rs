@@ -15,7 +15,7 @@ pub(crate) fn handle(state: &State, mut req: tiny_http::Request) {
         std::thread::sleep(latency);
     }
     let reply = match fault {
-        None => route(state, &head, &mut req),
+        None => contained(state, &head, &mut req),
         Some(Fault::Status(429, retry_after)) => {
             let r = Reply::error(429, "fault injected: too many requests");
             match retry_after {
@@ -30,9 +30,27 @@ pub(crate) fn handle(state: &State, mut req: tiny_http::Request) {
             let _ = std::io::copy(&mut req.as_reader().take(half), &mut std::io::sink());
             Reply::error(503, "fault injected: connection dropped").truncated()
         }
-        Some(Fault::Drop) => route(state, &head, &mut req).truncated(),
+        Some(Fault::Drop) => contained(state, &head, &mut req).truncated(),
     };
     reply.send(req);
+}
+
+/// Routes the request; a panic in its handler becomes a 500 for this request only.
+fn contained(state: &State, head: &Head, req: &mut tiny_http::Request) -> Reply {
+    match crate::sandbox::panics::contain(|| route(state, head, req)) {
+        Ok(reply) => reply,
+        Err(panic) => {
+            eprintln!(
+                "rfbatch sandbox: the handler of {} /{} panicked: {panic}",
+                head.method,
+                head.segments.first().map_or("", String::as_str)
+            );
+            Reply::error(
+                500,
+                "internal error: this request's handler panicked; the sandbox carries on",
+            )
+        }
+    }
 }
 
 fn family(head: &Head) -> FaultFamily {
@@ -56,6 +74,9 @@ fn route(state: &State, head: &Head, req: &mut tiny_http::Request) -> Reply {
     match segs.as_slice() {
         [] if head.method == "GET" => {
             Reply::json(200, &serde_json::json!({ "workspace": state.workspace() }))
+        }
+        ["__test", "panic"] if state.config().test_hooks => {
+            panic!("test hook: a request handler panicked")
         }
         ["data-staging", "v1", "external", ws, rest @ ..] => {
             if *ws != state.workspace() {

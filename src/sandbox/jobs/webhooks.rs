@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,12 +27,7 @@ pub(crate) struct PendingWebhook {
     in_flight: bool,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::sandbox::clock::now_ms;
 
 impl super::JobsData {
     /// Queues a webhook; for callers that already hold the state lock.
@@ -74,7 +69,9 @@ impl State {
                 while !stopping.load(Ordering::SeqCst) {
                     match state.take_due_webhook() {
                         Some(w) => {
-                            let ok = state.post_webhook(&agent, &w);
+                            let ok =
+                                crate::sandbox::panics::contain(|| state.post_webhook(&agent, &w))
+                                    .unwrap_or(false);
                             state.settle_webhook(w.id, ok);
                         }
                         None => std::thread::sleep(TICK),
@@ -133,7 +130,7 @@ impl State {
         let w = &mut list[pos];
         let backoff = base.saturating_mul(1 << w.attempt.saturating_sub(1).min(10));
         w.attempt += 1;
-        w.due_ms = now_ms() + backoff.as_millis() as u64;
+        w.due_ms = crate::sandbox::clock::ms_after(backoff);
         w.in_flight = false;
     }
 }

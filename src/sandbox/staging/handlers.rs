@@ -552,7 +552,7 @@ fn register_ingest(
         objects: 0,
         metadata: None,
         source,
-        ready_at_ms: super::signed::now_ms() + state.config().indexing_delay.as_millis() as u64,
+        ready_at_ms: crate::sandbox::clock::ms_after(state.config().indexing_delay),
     });
     let rec = Ingest {
         ingest_id: ingest_id.clone(),

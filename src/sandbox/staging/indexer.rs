@@ -26,7 +26,7 @@ pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec
     let _ = std::fs::remove_dir_all(state.data_dir().join("staging/tmp"));
     // Shards left mid-indexing by a previous run resume after this run's delay.
     {
-        let resume_at = now_ms() + state.config().indexing_delay.as_millis() as u64;
+        let resume_at = crate::sandbox::clock::ms_after(state.config().indexing_delay);
         let mut inner = state.lock();
         for b in inner.staging.batches.values_mut() {
             for s in b
@@ -51,7 +51,7 @@ pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec
                     if stopping.load(Ordering::SeqCst) {
                         break;
                     }
-                    let outcome = match &source {
+                    let outcome = crate::sandbox::panics::contain(|| match &source {
                         ShardSource::Tar { path } => index_tar(&st, &shard, path),
                         ShardSource::References {
                             names,
@@ -59,7 +59,14 @@ pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec
                             query,
                             ..
                         } => unreachable_refs(names, list_url.as_deref(), query.as_deref()),
-                    };
+                    })
+                    .unwrap_or_else(|panic| {
+                        eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
+                        Outcome {
+                            error: Some(format!("internal error while indexing: {panic}")),
+                            ..Outcome::default()
+                        }
+                    });
                     finish(&st, &batch, &shard, &source, outcome);
                 }
             }

@@ -7,13 +7,12 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::super::State;
 use super::super::http::{Head, Reply, ReplyBody};
 use super::faults::FaultFamily;
 use super::store::{FileRec, Shard, ShardSource, ShardState, UploadKind, file_key, layout};
-use crate::model::Timestamp;
 
 /// The extension header every signed PUT must carry.
 pub(crate) const UPLOAD_HEADER: &str = "x-rfbatch-upload";
@@ -44,26 +43,16 @@ fn sign(secret: u64, msg: &str) -> String {
     out
 }
 
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::sandbox::clock::{now_ms, now_secs};
 
 impl State {
     fn expiry_for(&self, family: FaultFamily) -> u64 {
         if self.faults.expired_urls(family) {
             now_secs().saturating_sub(1)
         } else {
-            now_secs() + self.config().signed_url_ttl.as_secs().max(1)
+            crate::sandbox::clock::secs_after(
+                self.config().signed_url_ttl.max(Duration::from_secs(1)),
+            )
         }
     }
 
@@ -124,7 +113,7 @@ fn check(state: &State, head: &Head, msg: impl Fn(u64) -> String) -> Result<(), 
         ));
     }
     if now_secs() > expires {
-        let when = Timestamp::from_system_time(UNIX_EPOCH + Duration::from_secs(expires));
+        let when = crate::sandbox::clock::timestamp_of_secs(expires);
         return Err(Reply::error(
             403,
             format!("signed URL expired at {when}; request a new one"),
@@ -221,7 +210,7 @@ fn put(state: &State, head: &Head, id: &str, req: &mut tiny_http::Request) -> Re
                 objects: 0,
                 metadata: None,
                 source: ShardSource::Tar { path: rel },
-                ready_at_ms: now_ms() + state.config().indexing_delay.as_millis() as u64,
+                ready_at_ms: crate::sandbox::clock::ms_after(state.config().indexing_delay),
             }),
             UploadKind::Video => {
                 let f = FileRec {
