@@ -114,6 +114,11 @@ impl Reply {
         Reply { body, ..self }
     }
 
+    /// The same reply, closing the connection after it (the request body was not read).
+    pub fn closing(self) -> Reply {
+        self.with_header("Connection", "close")
+    }
+
     pub fn with_header(mut self, k: &str, v: impl Into<String>) -> Reply {
         self.headers.push((k.to_string(), v.into()));
         self

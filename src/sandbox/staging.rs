@@ -5,6 +5,7 @@ pub mod faults;
 mod handlers;
 mod indexer;
 mod multipart;
+mod put;
 mod signed;
 mod store;
 

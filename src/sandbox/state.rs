@@ -61,6 +61,7 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Inner::default(),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
+        inner.staging.normalise_uploads();
         if inner.staging.secret == 0 {
             inner.staging.secret = crate::rand::u64() | 1;
         }

@@ -396,6 +396,7 @@ fn issue_upload(state: &State, head: &Head, batch: &str, new: NewUpload) -> Resu
             target: new.target.unwrap_or_else(|| id.clone()),
             max_size: new.max_size,
             done: false,
+            state: super::store::UploadState::Pending,
         };
         inner.staging.uploads.insert(id.clone(), upload);
         id

@@ -108,7 +108,21 @@ pub(crate) enum UploadKind {
     Video,
 }
 
-/// A signed upload URL handed out and not yet used.
+/// Where a signed upload is. It moves only under the state lock, so that of two PUTs
+/// racing on one URL exactly one receives the body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum UploadState {
+    /// Handed out; no PUT has completed.
+    #[default]
+    Pending,
+    /// A PUT is receiving the body (a restart or a failed PUT returns it to pending).
+    Receiving,
+    /// Stored: a repeated PUT is answered 200 and the first copy stands.
+    Done,
+}
+
+/// A signed upload URL handed out.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Upload {
     pub batch_id: String,
@@ -116,8 +130,11 @@ pub(crate) struct Upload {
     /// The shard id, or the video's file name.
     pub target: String,
     pub max_size: u64,
-    #[serde(default)]
+    /// Older state files only say whether the upload was done.
+    #[serde(default, skip_serializing)]
     pub done: bool,
+    #[serde(default)]
+    pub state: UploadState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +155,19 @@ pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
 }
 
 impl StagingData {
+    /// After loading a state file: old `done` flags become states, and a body that was
+    /// being received when the sandbox stopped is lost, so its upload is pending again.
+    pub fn normalise_uploads(&mut self) {
+        for u in self.uploads.values_mut() {
+            if std::mem::take(&mut u.done) {
+                u.state = UploadState::Done;
+            }
+            if u.state == UploadState::Receiving {
+                u.state = UploadState::Pending;
+            }
+        }
+    }
+
     /// A fresh uuid-shaped id from the OS random source.
     pub fn new_id(&mut self) -> String {
         self.counter += 1;
