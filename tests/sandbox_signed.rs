@@ -138,3 +138,189 @@ fn a_put_that_fails_midway_returns_the_upload_to_pending() {
     });
     assert_eq!(api.shards("retry", None).count(), 1);
 }
+
+/// `url` with query parameter `name` set to `value` (added when absent).
+fn set_param(url: &str, name: &str, value: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap();
+    let mut found = false;
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k == name => {
+                found = true;
+                format!("{k}={value}")
+            }
+            _ => kv.to_string(),
+        })
+        .collect();
+    if !found {
+        pairs.push(format!("{name}={value}"));
+    }
+    format!("{base}?{}", pairs.join("&"))
+}
+
+fn param(url: &str, name: &str) -> String {
+    url.split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap()
+        .to_string()
+}
+
+fn put_to(url: &str, target: &SignedUrlDetails, body: &[u8]) -> Raw {
+    let t = SignedUrlDetails {
+        upload_url: url.to_string(),
+        ..target.clone()
+    };
+    put(&t, body)
+}
+
+#[test]
+fn tampered_upload_urls_are_refused() {
+    let (_dir, _sb, api) = sandbox();
+    let a = api.request_shard_upload("tamper", None).unwrap();
+    let b = api.request_shard_upload("tamper", None).unwrap();
+    let body = shard_body();
+    let url = &a.upload_url;
+    let expires: u64 = param(url, "expires").parse().unwrap();
+    let limit: u64 = param(url, "limit").parse().unwrap();
+    let cases = [
+        (
+            "later expiry",
+            set_param(url, "expires", &(expires + 3600).to_string()),
+        ),
+        (
+            "higher limit",
+            set_param(url, "limit", &(limit + 1).to_string()),
+        ),
+        ("no limit", url.replace(&format!("limit={limit}&"), "")),
+        (
+            "another token",
+            set_param(url, "token", &param(&b.upload_url, "token")),
+        ),
+        ("short token", set_param(url, "token", "abcd")),
+        (
+            "another upload's path",
+            url.replace(
+                a.shard_id.as_deref().unwrap(),
+                b.shard_id.as_deref().unwrap(),
+            ),
+        ),
+    ];
+    for (what, tampered) in &cases {
+        assert_ne!(tampered, url, "{what}");
+        let r = put_to(tampered, &a, &body);
+        assert_eq!(r.status, 403, "{what}: {}", r.text());
+    }
+    // Another method on the same URL.
+    let r = http("GET", url, &[], None);
+    assert_eq!(r.status, 403, "GET of an upload URL: {}", r.text());
+    assert!(r.text().contains("signature"), "{}", r.text());
+    // The untouched URL works, and the limit it carries is enforced.
+    assert_eq!(put(&a, &body).status, 200);
+    assert_eq!(limit, 1 << 30, "maxShardSize by default");
+}
+
+#[test]
+fn tampered_download_urls_are_refused() {
+    let (_dir, _sb, api) = sandbox();
+    api.upload_image("dl", "a.png", &png(3, 4), None).unwrap();
+    api.upload_image("dl", "b.png", &png(5, 6), None).unwrap();
+    let files: Vec<_> = api.files("dl", None, None).map(Result::unwrap).collect();
+    assert_eq!(files.len(), 2);
+    let url = &files[0].download_url;
+    assert_eq!(http("GET", url, &[], None).body, png(3, 4));
+    assert_eq!(http("HEAD", url, &[], None).status, 200);
+    let expires: u64 = param(url, "expires").parse().unwrap();
+    for (what, tampered) in [
+        ("another file", url.replace("/a.png?", "/b.png?")),
+        ("a part", set_param(url, "part", "results")),
+        (
+            "later expiry",
+            set_param(url, "expires", &(expires + 1).to_string()),
+        ),
+        ("a limit", set_param(url, "limit", "10")),
+    ] {
+        assert_ne!(&tampered, url, "{what}");
+        let r = http("GET", &tampered, &[], None);
+        assert_eq!(r.status, 403, "{what}: {}", r.text());
+    }
+    let r = http("PUT", url, &[], Some(b"x"));
+    assert_eq!(r.status, 403, "PUT to a download URL");
+}
+
+#[test]
+fn a_signature_from_another_key_is_refused_and_old_state_files_get_a_fresh_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        Sandbox::start(
+            SandboxConfig::default()
+                .with_indexing_delay(Duration::ZERO)
+                .with_data_dir(dir.path()),
+        )
+        .unwrap()
+    };
+    let url = {
+        let sb = start();
+        let api = client(&sb);
+        api.upload_image("keys", "a.png", &png(3, 4), None).unwrap();
+        api.files("keys", None, None)
+            .next()
+            .unwrap()
+            .unwrap()
+            .download_url
+    };
+    let path = dir.path().join("state.json");
+    let read =
+        || -> serde_json::Value { serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap() };
+    let first_key = read()["staging"]["signing_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(first_key.len(), 64);
+    // The key persists: the URL still works after a restart (on another port).
+    {
+        let sb = start();
+        let moved = format!(
+            "{}/signed/{}",
+            sb.base_url(),
+            url.split_once("/signed/").unwrap().1
+        );
+        assert_eq!(http("GET", &moved, &[], None).status, 200);
+    }
+    // A URL signed by another key is refused.
+    let mut state = read();
+    state["staging"]["signing_key"] = serde_json::json!("11".repeat(32));
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    {
+        let sb = start();
+        let moved = format!(
+            "{}/signed/{}",
+            sb.base_url(),
+            url.split_once("/signed/").unwrap().1
+        );
+        let r = http("GET", &moved, &[], None);
+        assert_eq!(r.status, 403, "{}", r.text());
+    }
+    // An old state file (a 64-bit `secret`, no key) gets a fresh random key.
+    let mut state = read();
+    let obj = state["staging"].as_object_mut().unwrap();
+    obj.remove("signing_key");
+    obj.insert("secret".into(), serde_json::json!(12345));
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    {
+        let sb = start();
+        let api = client(&sb);
+        let f = api.files("keys", None, None).next().unwrap().unwrap();
+        assert_eq!(http("GET", &f.download_url, &[], None).body, png(3, 4));
+    }
+    let fresh = read()["staging"]["signing_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(fresh.len(), 64);
+    assert_ne!(fresh, first_key);
+    assert_ne!(fresh, "11".repeat(32));
+}

@@ -7,6 +7,7 @@ mod indexer;
 mod multipart;
 mod put;
 mod signed;
+pub(crate) mod signing;
 mod store;
 
 use std::io::{Read, Seek, SeekFrom};

@@ -38,6 +38,8 @@ pub struct State {
     save_lock: Mutex<()>,
     /// Set by [`State::save`]; cleared by the saver thread when it writes.
     dirty: AtomicBool,
+    /// Signs and checks signed URLs.
+    signer: super::staging::signing::Signer,
 }
 
 /// The longest a change waits before it is written to `state.json`.
@@ -62,9 +64,14 @@ impl State {
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
         inner.staging.normalise_uploads();
-        if inner.staging.secret == 0 {
-            inner.staging.secret = crate::rand::u64() | 1;
-        }
+        let key = match super::staging::signing::unhex(&inner.staging.signing_key) {
+            Some(k) => k,
+            None => {
+                let k = crate::rand::secret32();
+                inner.staging.signing_key = super::staging::signing::hex(&k);
+                k
+            }
+        };
         Ok(State {
             faults: super::staging::faults::Injector::new(&config.faults),
             save_lock: Mutex::new(()),
@@ -73,6 +80,7 @@ impl State {
             data_dir: data_dir.to_path_buf(),
             base_url: base_url.to_string(),
             inner: Mutex::new(inner),
+            signer: super::staging::signing::Signer::new(key),
         })
     }
 
@@ -103,6 +111,10 @@ impl State {
 
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    pub(crate) fn signer(&self) -> &super::staging::signing::Signer {
+        &self.signer
     }
 
     /// Locks the mutable state; a poisoned lock is recovered, not propagated.

@@ -412,7 +412,9 @@ fn signed_reply(
     shard: Option<(u64, u64)>,
     max_file: Option<u64>,
 ) -> Reply {
-    let (url, headers) = state.upload_url(id);
+    // A shard may carry up to maxShardSize bytes; a video up to its maxFileSize.
+    let limit = shard.map_or(max_file.unwrap_or(0), |s| s.1);
+    let (url, headers) = state.upload_url(id, limit);
     let details = SignedUrlDetails {
         upload_url: url,
         method: Some("PUT".into()),

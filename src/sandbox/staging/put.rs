@@ -9,7 +9,7 @@ use std::io::{BufWriter, Read, Write};
 
 use super::super::State;
 use super::super::http::{Head, Reply};
-use super::signed::{UPLOAD_HEADER, check};
+use super::signed::UPLOAD_HEADER;
 use super::store::{
     FileRec, Shard, ShardSource, ShardState, UploadKind, UploadState, file_key, layout,
 };
@@ -33,10 +33,17 @@ impl Drop for Claim<'_> {
     }
 }
 
-pub(super) fn put(state: &State, head: &Head, id: &str, req: &mut tiny_http::Request) -> Reply {
-    if let Err(r) = check(state, head, |e| format!("upload/{id}/{e}")) {
-        return r;
-    }
+/// Receives a PUT whose URL was verified and allows at most `limit` bytes.
+pub(super) fn put(
+    state: &State,
+    head: &Head,
+    id: &str,
+    limit: Option<u64>,
+    req: &mut tiny_http::Request,
+) -> Reply {
+    let Some(limit) = limit else {
+        return Reply::error(403, "this signed URL does not allow uploads");
+    };
     let Some(upload) = state.lock().staging.uploads.get(id).cloned() else {
         return Reply::error(404, format!("no signed upload {id:?}"));
     };
@@ -51,18 +58,16 @@ pub(super) fn put(state: &State, head: &Head, id: &str, req: &mut tiny_http::Req
     let Some(len) = head.content_length else {
         return Reply::error(411, "Content-Length is required");
     };
-    if len > upload.max_size {
-        let limit = if upload.kind == UploadKind::Shard {
+    let max = limit.min(upload.max_size);
+    if len > max {
+        let name = if upload.kind == UploadKind::Shard {
             "maxShardSize"
         } else {
             "maxFileSize"
         };
         return Reply::error(
             413,
-            format!(
-                "upload of {len} bytes exceeds {limit} ({} bytes); nothing was stored",
-                upload.max_size
-            ),
+            format!("upload of {len} bytes exceeds {name} ({max} bytes); nothing was stored"),
         );
     }
     // Claim the upload, or learn that it is taken or done, in one step under the lock.

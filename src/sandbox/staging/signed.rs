@@ -1,17 +1,18 @@
 //! Signed URLs: issuing and checking them, and serving their PUTs and GETs.
 //!
-//! A URL carries `expires` (unix seconds) and a `token` that signs the path and the expiry
-//! with the sandbox's secret, so it cannot be altered or extended. Uploads also need the
-//! `x-rfbatch-upload` extension header, as real signed URLs need theirs.
+//! A URL carries `expires` (unix seconds), an upload's size `limit`, and a `token`: the
+//! HMAC-SHA256 (see `signing.rs`) of the method, path, part, expiry and limit under the
+//! sandbox's secret key, so no part of it can be altered and no URL forged. Uploads also
+//! need the `x-rfbatch-upload` extension header, as real signed URLs need theirs.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::io::{Seek, SeekFrom};
 use std::time::Duration;
 
 use super::super::State;
 use super::super::http::{Head, Reply, ReplyBody};
 use super::faults::FaultFamily;
+use super::signing::Grant;
 use super::store::{FileRec, file_key};
 
 /// The extension header every signed PUT must carry.
@@ -23,24 +24,18 @@ pub(super) fn route(
     rest: &[&str],
     req: &mut tiny_http::Request,
 ) -> Reply {
+    let limit = match verify(state, head, rest) {
+        Ok(limit) => limit,
+        Err(r) => return r,
+    };
     match (head.method.as_str(), rest) {
-        ("PUT", ["upload", id]) => super::put::put(state, head, id, req),
+        ("PUT", ["upload", id]) => super::put::put(state, head, id, limit, req),
         ("GET" | "HEAD", ["download", batch, name]) => download(state, head, batch, name),
         (m, _) => Reply::error(
             404,
             format!("no signed resource for {m} /signed/{}", rest.join("/")),
         ),
     }
-}
-
-fn sign(secret: u64, msg: &str) -> String {
-    let mut out = String::with_capacity(32);
-    for salt in [0x5bd1_e995_u64, 0x27d4_eb2f_1656_67c5] {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (secret, salt, msg).hash(&mut h);
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
 }
 
 pub(crate) use crate::sandbox::clock::{now_ms, now_secs};
@@ -56,18 +51,28 @@ impl State {
         }
     }
 
-    fn secret(&self) -> u64 {
-        self.lock().staging.secret
-    }
-
-    /// A signed upload URL and the extension headers its PUT must send.
-    pub(super) fn upload_url(&self, id: &str) -> (String, BTreeMap<String, String>) {
+    /// A signed upload URL, allowing at most `limit` bytes, and the extension headers its
+    /// PUT must send.
+    pub(super) fn upload_url(&self, id: &str, limit: u64) -> (String, BTreeMap<String, String>) {
         let expires = self.expiry_for(FaultFamily::Put);
-        let path = format!("upload/{}", crate::url::encode(id));
-        let token = sign(self.secret(), &format!("upload/{id}/{expires}"));
+        let grant = Grant {
+            method: "PUT",
+            segments: &["upload", id],
+            part: "",
+            expires,
+            limit: Some(limit),
+        };
         let url = crate::url::with_query(
-            &format!("{}/signed/{path}", self.base_url()),
-            &[("expires", expires.to_string()), ("token", token)],
+            &format!(
+                "{}/signed/upload/{}",
+                self.base_url(),
+                crate::url::encode(id)
+            ),
+            &[
+                ("expires", expires.to_string()),
+                ("limit", limit.to_string()),
+                ("token", self.signer().sign(&grant)),
+            ],
         );
         let headers = BTreeMap::from([(UPLOAD_HEADER.to_string(), id.to_string())]);
         (url, headers)
@@ -77,7 +82,14 @@ impl State {
     pub(super) fn download_url(&self, batch: &str, f: &FileRec) -> String {
         let expires = self.expiry_for(FaultFamily::Download);
         let part = f.part.clone().unwrap_or_default();
-        let token = sign(self.secret(), &download_msg(batch, &part, &f.name, expires));
+        let grant = Grant {
+            method: "GET",
+            segments: &["download", batch, &f.name],
+            part: &part,
+            expires,
+            limit: None,
+        };
+        let token = self.signer().sign(&grant);
         crate::url::with_query(
             &format!(
                 "{}/signed/download/{}/{}",
@@ -93,23 +105,33 @@ impl State {
     }
 }
 
-fn download_msg(batch: &str, part: &str, name: &str, expires: u64) -> String {
-    format!("download/{batch}/{part}/{name}/{expires}")
-}
-
-/// Checks `expires` and `token` against the signed message `msg(expires)`.
-pub(super) fn check(state: &State, head: &Head, msg: impl Fn(u64) -> String) -> Result<(), Reply> {
+/// Checks the URL's signature, then its expiry; returns its size limit.
+fn verify(state: &State, head: &Head, rest: &[&str]) -> Result<Option<u64>, Reply> {
+    let bad = |what: &str| Reply::error(403, format!("signed URL has no valid `{what}` parameter"));
     let expires = head
         .query("expires")
         .and_then(|e| e.parse::<u64>().ok())
-        .ok_or_else(|| Reply::error(403, "signed URL has no valid `expires` parameter"))?;
-    let token = head
-        .query("token")
-        .ok_or_else(|| Reply::error(403, "signed URL has no `token` parameter"))?;
-    if sign(state.secret(), &msg(expires)) != token {
+        .ok_or_else(|| bad("expires"))?;
+    let limit = match head.query("limit") {
+        None => None,
+        Some(l) => Some(l.parse::<u64>().map_err(|_| bad("limit"))?),
+    };
+    let token = head.query("token").ok_or_else(|| bad("token"))?;
+    let method = match head.method.as_str() {
+        "HEAD" => "GET",
+        m => m,
+    };
+    let grant = Grant {
+        method,
+        segments: rest,
+        part: head.query("part").unwrap_or(""),
+        expires,
+        limit,
+    };
+    if !state.signer().verify(&grant, token) {
         return Err(Reply::error(
             403,
-            "signed URL signature does not match (altered URL?)",
+            "signed URL signature does not match (altered URL, another method, or another sandbox's URL?)",
         ));
     }
     if now_secs() > expires {
@@ -119,14 +141,11 @@ pub(super) fn check(state: &State, head: &Head, msg: impl Fn(u64) -> String) -> 
             format!("signed URL expired at {when}; request a new one"),
         ));
     }
-    Ok(())
+    Ok(limit)
 }
 
 fn download(state: &State, head: &Head, batch: &str, name: &str) -> Reply {
     let part = head.query("part").unwrap_or("").to_string();
-    if let Err(r) = check(state, head, |e| download_msg(batch, &part, name, e)) {
-        return r;
-    }
     let part_opt = (!part.is_empty()).then_some(part.as_str());
     let rec = state
         .lock()

@@ -23,9 +23,10 @@ pub(crate) struct StagingData {
     /// References ingests, by `batch/ingestId`.
     #[serde(default)]
     pub ingests: BTreeMap<String, Ingest>,
-    /// Signs URLs; kept so that URLs survive a restart.
+    /// The 32-byte URL signing key, in hex; kept so that URLs survive a restart. Older
+    /// state files have none (their weak `secret` is ignored) and get a fresh key.
     #[serde(default)]
-    pub secret: u64,
+    pub signing_key: String,
     #[serde(default)]
     pub counter: u64,
 }
