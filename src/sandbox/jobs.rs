@@ -10,7 +10,7 @@ mod records;
 mod webhooks;
 mod workflows;
 
-use std::io::Read;
+use super::server::Body;
 
 use serde_json::{Value, json};
 
@@ -46,24 +46,10 @@ fn not_found(id: &str) -> Reply {
     Reply::error(404, format!("job {id:?} not found"))
 }
 
-fn read_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
-    let mut body = Vec::new();
-    match req.as_reader().take(MAX_BODY + 1).read_to_end(&mut body) {
-        Ok(_) if body.len() as u64 > MAX_BODY => {
-            Err(Reply::error(413, "request body is larger than 1 MiB"))
-        }
-        Ok(_) => Ok(body),
-        Err(e) => Err(Reply::error(
-            400,
-            format!("cannot read the request body: {e}"),
-        )),
-    }
-}
-
 use decode::{job_kind, restart_overrides};
 
 impl State {
-    pub(crate) fn jobs(&self, head: &Head, rest: &[&str], req: &mut tiny_http::Request) -> Reply {
+    pub(crate) fn jobs(&self, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
         let m = head.method.as_str();
         match (m, rest) {
             ("GET", ["jobs"]) => self.list_jobs(head),
@@ -72,7 +58,7 @@ impl State {
             ("GET", ["jobs", id, "stages"]) => self.get_stages(id),
             ("GET", ["jobs", id, "stages", stage, "tasks"]) => self.get_tasks(head, id, stage),
             ("POST", ["jobs", id, "abort"]) => self.abort_job(id),
-            ("POST", ["jobs", id, "restart"]) => self.restart_job(id, req),
+            ("POST", ["jobs", id, "restart"]) => self.restart_job(head, id, req),
             ("GET", ["jobs", id, "logs"]) => self.get_logs(head, id),
             (_, ["jobs"] | ["jobs", _] | ["jobs", _, "stages" | "abort" | "restart" | "logs"])
             | (_, ["jobs", _, "stages", _, "tasks"]) => {
@@ -125,11 +111,11 @@ impl State {
         )
     }
 
-    fn start_job(&self, head: &Head, id: &str, req: &mut tiny_http::Request) -> Reply {
+    fn start_job(&self, head: &Head, id: &str, req: &mut Body<'_>) -> Reply {
         if let Err(e) = crate::model::JobId::new(id) {
             return Reply::error(400, e.to_string());
         }
-        let body = match read_body(req) {
+        let body = match super::http::read_limited(head, req, MAX_BODY) {
             Ok(b) => b,
             Err(r) => return r,
         };
@@ -335,8 +321,8 @@ impl State {
         )
     }
 
-    fn restart_job(&self, id: &str, req: &mut tiny_http::Request) -> Reply {
-        let body = match read_body(req) {
+    fn restart_job(&self, head: &Head, id: &str, req: &mut Body<'_>) -> Reply {
+        let body = match super::http::read_limited(head, req, MAX_BODY) {
             Ok(b) => b,
             Err(r) => return r,
         };

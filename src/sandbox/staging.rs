@@ -10,6 +10,7 @@ mod signed;
 pub(crate) mod signing;
 mod store;
 
+use super::server::Body;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -170,16 +171,11 @@ impl State {
         self.save()
     }
 
-    pub(crate) fn staging(
-        &self,
-        head: &Head,
-        rest: &[&str],
-        req: &mut tiny_http::Request,
-    ) -> Reply {
+    pub(crate) fn staging(&self, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
         handlers::route(self, head, rest, req)
     }
 
-    pub(crate) fn signed(&self, head: &Head, rest: &[&str], req: &mut tiny_http::Request) -> Reply {
+    pub(crate) fn signed(&self, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
         signed::route(self, head, rest, req)
     }
 

@@ -1,9 +1,9 @@
 //! The data-staging API endpoints (D1–D11 of the notes), answering with the model types.
 
-use std::io::Read;
+use crate::sandbox::server::Body;
 
 use super::super::State;
-use super::super::http::{Head, Reply, page, paging};
+use super::super::http::{Head, Reply, page, paging, read_limited};
 use super::store::{
     Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, file_key, layout,
 };
@@ -11,14 +11,9 @@ use super::store::{ShardSource, ShardState, Upload, UploadKind};
 use crate::model::*;
 
 /// The largest JSON body accepted (references ingests).
-const MAX_JSON_BODY: u64 = 64 << 20;
+const MAX_JSON_BODY: u64 = 32 << 20;
 
-pub(super) fn route(
-    state: &State,
-    head: &Head,
-    rest: &[&str],
-    req: &mut tiny_http::Request,
-) -> Reply {
+pub(super) fn route(state: &State, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
     let m = head.method.as_str();
     let batch = match rest {
         ["batches"] if m == "GET" => return list_batches(state, head),
@@ -66,7 +61,7 @@ pub(super) fn route(
         ("POST", ["bulk-upload", "video-references"]) => {
             references(state, head, batch, req, BatchContentType::Videos)
         }
-        ("POST", ["roboql-ingest"]) => roboql(state, batch, req),
+        ("POST", ["roboql-ingest"]) => roboql(state, head, batch, req),
         _ => Err(Reply::error(
             404,
             format!("no data-staging route for {m} /{}", rest.join("/")),
@@ -224,7 +219,7 @@ fn check_kind(b: Option<&Batch>, want: &BatchType, what: &str) -> Result<(), Rep
     }
 }
 
-fn upload_image(state: &State, head: &Head, batch: &str, req: &mut tiny_http::Request) -> Handled {
+fn upload_image(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> Handled {
     let file_name = required(head, "fileName")?;
     check_file_name("fileName", file_name).map_err(|e| Reply::error(400, e))?;
     let display = head.query("displayName").unwrap_or(batch).to_string();
@@ -240,27 +235,9 @@ fn upload_image(state: &State, head: &Head, batch: &str, req: &mut tiny_http::Re
             format!("Content-Type must be multipart/form-data with a boundary, got {ct:?}"),
         )
     })?;
-    let limit = state.config().max_image_size + 64 * 1024;
-    if head.content_length.is_some_and(|n| n > limit) {
-        return Err(Reply::error(
-            413,
-            format!(
-                "image upload exceeds the {} byte limit",
-                state.config().max_image_size
-            ),
-        ));
-    }
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(limit + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Reply::error(400, format!("reading the body failed: {e}")))?;
-    if head.content_length.is_some_and(|n| n != body.len() as u64) {
-        return Err(Reply::error(
-            400,
-            "request body shorter than its Content-Length",
-        ));
-    }
+    // The image, plus room for the multipart framing.
+    let limit = state.config().max_image_size.saturating_add(64 * 1024);
+    let body = read_limited(head, req, limit)?;
     let bytes = super::multipart::single_file(&body, &boundary, file_name)
         .map_err(|e| Reply::error(400, e))?;
     if bytes.len() as u64 > state.config().max_image_size {
@@ -437,11 +414,11 @@ fn references(
     state: &State,
     head: &Head,
     batch: &str,
-    req: &mut tiny_http::Request,
+    req: &mut Body<'_>,
     kind: BatchContentType,
 ) -> Handled {
     let display = head.query("displayName").unwrap_or(batch).to_string();
-    let body = read_json_body(req)?;
+    let body = read_limited(head, req, MAX_JSON_BODY)?;
     let de = &mut serde_json::Deserializer::from_slice(&body);
     let ingest: ReferencesIngest = serde_path_to_error::deserialize(de).map_err(|e| {
         Reply::error(
@@ -474,8 +451,8 @@ fn references(
 
 /// `POST …/roboql-ingest`: recorded like a references ingest; it fails in the background,
 /// as the sandbox has no Asset Library. Only the default `ingest-status` webhook is sent.
-fn roboql(state: &State, batch: &str, req: &mut tiny_http::Request) -> Handled {
-    let body = read_json_body(req)?;
+fn roboql(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> Handled {
+    let body = read_limited(head, req, MAX_JSON_BODY)?;
     let de = &mut serde_json::Deserializer::from_slice(&body);
     let ingest: RoboQlIngest = serde_path_to_error::deserialize(de).map_err(|e| {
         Reply::error(
@@ -573,22 +550,6 @@ fn register_ingest(
         duplicated: Some(false),
     };
     Ok(Reply::json(200, &r))
-}
-
-/// A JSON request body of at most [`MAX_JSON_BODY`] bytes.
-fn read_json_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(MAX_JSON_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Reply::error(400, format!("reading the body failed: {e}")))?;
-    if body.len() as u64 > MAX_JSON_BODY {
-        return Err(Reply::error(
-            413,
-            format!("JSON body exceeds {MAX_JSON_BODY} bytes"),
-        ));
-    }
-    Ok(body)
 }
 
 /// The reference names (or the list's URL) of a valid ingest body.

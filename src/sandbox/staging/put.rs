@@ -5,6 +5,7 @@
 //! that fails returns the upload to pending, and a repeat of a completed upload is
 //! answered 200 while the first copy stands.
 
+use crate::sandbox::server::Body;
 use std::io::{BufWriter, Read, Write};
 
 use super::super::State;
@@ -39,7 +40,7 @@ pub(super) fn put(
     head: &Head,
     id: &str,
     limit: Option<u64>,
-    req: &mut tiny_http::Request,
+    req: &mut Body<'_>,
 ) -> Reply {
     let Some(limit) = limit else {
         return Reply::error(403, "this signed URL does not allow uploads");
@@ -182,7 +183,7 @@ pub(super) fn put(
 
 /// Streams at most `len + 1` body bytes to `path`; returns how many arrived. A client
 /// that hung up early reads as a short, successful read, hence the count.
-fn receive(req: &mut tiny_http::Request, len: u64, path: &std::path::Path) -> std::io::Result<u64> {
+fn receive(req: &mut Body<'_>, len: u64, path: &std::path::Path) -> std::io::Result<u64> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }

@@ -5,6 +5,7 @@
 //! sandbox's secret key, so no part of it can be altered and no URL forged. Uploads also
 //! need the `x-rfbatch-upload` extension header, as real signed URLs need theirs.
 
+use crate::sandbox::server::Body;
 use std::collections::BTreeMap;
 use std::io::{Seek, SeekFrom};
 use std::time::Duration;
@@ -18,12 +19,7 @@ use super::store::{FileRec, file_key};
 /// The extension header every signed PUT must carry.
 pub(crate) const UPLOAD_HEADER: &str = "x-rfbatch-upload";
 
-pub(super) fn route(
-    state: &State,
-    head: &Head,
-    rest: &[&str],
-    req: &mut tiny_http::Request,
-) -> Reply {
+pub(super) fn route(state: &State, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
     let limit = match verify(state, head, rest) {
         Ok(limit) => limit,
         Err(r) => return r,
