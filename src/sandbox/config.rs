@@ -22,6 +22,7 @@ const MIN_REMOTE_KEY_LEN: usize = 16;
 /// ```
 #[derive(Clone)]
 #[non_exhaustive]
+#[must_use]
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free port. An address beyond loopback also needs
     /// [`allow_remote`](Self::allow_remote) and an explicit API key.

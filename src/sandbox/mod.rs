@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 
 pub use config::SandboxConfig;
 pub use staging::faults::{FaultFamily, FaultSettings, Faults};
-pub use state::State;
+use state::State;
 
 /// A running sandbox; dropping it stops the server and its background threads.
 pub struct Sandbox {
@@ -175,15 +175,9 @@ impl Sandbox {
         &self.data_dir
     }
 
-    /// The shared state, for tests that inspect it.
-    ///
-    /// ```
-    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-    /// let sandbox = Sandbox::start(SandboxConfig::default().with_job_images_per_task(10))?;
-    /// assert_eq!(sandbox.state().config().job_images_per_task, 10);
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn state(&self) -> &Arc<State> {
+    /// The shared state, for the crate's own tests.
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> &Arc<State> {
         &self.state
     }
 

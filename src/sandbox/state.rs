@@ -28,7 +28,7 @@ pub(crate) struct Inner {
 }
 
 /// The shared state of a running sandbox.
-pub struct State {
+pub(crate) struct State {
     config: SandboxConfig,
     data_dir: PathBuf,
     base_url: String,
@@ -85,15 +85,7 @@ impl State {
     }
 
     /// The configuration it was started with.
-    ///
-    /// ```
-    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-    /// let sandbox = Sandbox::start(SandboxConfig::default().with_workspace("acme"))?;
-    /// let state = sandbox.state().clone(); // an `Arc<State>`
-    /// assert_eq!(state.config().workspace, "acme");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn config(&self) -> &SandboxConfig {
+    pub(crate) fn config(&self) -> &SandboxConfig {
         &self.config
     }
 
