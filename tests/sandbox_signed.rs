@@ -324,3 +324,78 @@ fn a_signature_from_another_key_is_refused_and_old_state_files_get_a_fresh_key()
     assert_ne!(fresh, first_key);
     assert_ne!(fresh, "11".repeat(32));
 }
+
+#[test]
+fn ranged_downloads_resume_where_they_stopped() {
+    let (_dir, _sb, api) = sandbox();
+    // A tar member, so the range is also offset within the stored shard.
+    let big: Vec<u8> = png(7, 7)
+        .into_iter()
+        .chain((0..5000u32).map(|i| i as u8))
+        .collect();
+    let target = api.request_shard_upload("ranges", None).unwrap();
+    assert_eq!(
+        put(
+            &target,
+            &tar_of(&[("big.png", &big), ("b.png", &png(1, 1))])
+        )
+        .status,
+        200
+    );
+    wait_until("indexed", 10, || {
+        api.batch_count("ranges", None).unwrap() == 2
+    });
+    let f = api
+        .files("ranges", None, None)
+        .map(Result::unwrap)
+        .find(|f| f.file_name == "big.png")
+        .unwrap();
+    let url = &f.download_url;
+    let n = big.len();
+    let full = http("GET", url, &[], None);
+    assert_eq!(
+        (full.status, full.header("accept-ranges")),
+        (200, Some("bytes"))
+    );
+    assert_eq!(full.body, big);
+    // A download cut after 1000 bytes resumes from there.
+    let rest = http("GET", url, &[("Range", "bytes=1000-")], None);
+    assert_eq!(rest.status, 206);
+    assert_eq!(
+        rest.header("content-range"),
+        Some(format!("bytes 1000-{}/{n}", n - 1).as_str())
+    );
+    assert_eq!(
+        rest.header("content-length"),
+        Some((n - 1000).to_string().as_str())
+    );
+    let mut joined = big[..1000].to_vec();
+    joined.extend_from_slice(&rest.body);
+    assert_eq!(joined, big);
+    let mid = http("GET", url, &[("Range", "bytes=10-19")], None);
+    assert_eq!((mid.status, &mid.body[..]), (206, &big[10..20]));
+    assert_eq!(
+        mid.header("content-range"),
+        Some(format!("bytes 10-19/{n}").as_str())
+    );
+    let tail = http("GET", url, &[("Range", "bytes=-5")], None);
+    assert_eq!((tail.status, &tail.body[..]), (206, &big[n - 5..]));
+    let over = http("GET", url, &[("Range", &format!("bytes={n}-"))], None);
+    assert_eq!(over.status, 416);
+    assert_eq!(
+        over.header("content-range"),
+        Some(format!("bytes */{n}").as_str())
+    );
+    let several = http("GET", url, &[("Range", "bytes=0-1,5-6")], None);
+    assert_eq!(
+        (several.status, several.body.len()),
+        (200, n),
+        "several ranges: the whole file"
+    );
+    let head = http("HEAD", url, &[("Range", "bytes=100-")], None);
+    assert_eq!(head.status, 206);
+    assert_eq!(
+        head.header("content-length"),
+        Some((n - 100).to_string().as_str())
+    );
+}

@@ -6,6 +6,7 @@ mod handlers;
 mod indexer;
 mod multipart;
 mod put;
+mod range;
 mod signed;
 pub(crate) mod signing;
 mod store;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::super::State;
 use super::super::http::{Head, Reply, ReplyBody};
 use super::faults::FaultFamily;
+use super::range::Ranged;
 use super::signing::Grant;
 use super::store::{FileRec, file_key};
 
@@ -152,16 +153,40 @@ fn download(state: &State, head: &Head, batch: &str, name: &str) -> Reply {
     let Some(rec) = rec else {
         return Reply::error(404, format!("file {name:?} not found in batch {batch:?}"));
     };
+    let size = rec.size;
+    let (status, start, len, range) = match super::range::parse(head.header("range"), size) {
+        Ranged::Full => (200, 0, size, None),
+        Ranged::Part { start, end } => (
+            206,
+            start,
+            end - start + 1,
+            Some(format!("bytes {start}-{end}/{size}")),
+        ),
+        Ranged::Unsatisfiable => {
+            return Reply::error(
+                416,
+                format!("range not satisfiable: {name:?} has {size} bytes"),
+            )
+            .with_header("Content-Range", format!("bytes */{size}"));
+        }
+    };
     let opened = std::fs::File::open(rec.abs_path(state.data_dir())).and_then(|mut f| {
-        f.seek(SeekFrom::Start(rec.offset))?;
+        f.seek(SeekFrom::Start(rec.offset.saturating_add(start)))?;
         Ok(f)
     });
     match opened {
-        Ok(f) => Reply {
-            status: 200,
-            headers: vec![("Content-Type".into(), super::mime_for(name).into())],
-            body: ReplyBody::Reader(Box::new(f), rec.size),
-        },
+        Ok(f) => {
+            let mut headers = vec![
+                ("Content-Type".into(), super::mime_for(name).into()),
+                ("Accept-Ranges".into(), "bytes".into()),
+            ];
+            headers.extend(range.map(|r| ("Content-Range".to_string(), r)));
+            Reply {
+                status,
+                headers,
+                body: ReplyBody::Reader(Box::new(f), len),
+            }
+        }
         Err(e) => Reply::error(500, format!("reading stored file {name:?} failed: {e}")),
     }
 }
