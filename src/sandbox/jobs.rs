@@ -4,7 +4,7 @@
 //! `pending` → `processing` stage → `export` stage → completed/failed, and the handlers
 //! here only read it or flip it (start, abort, restart).
 
-mod decode;
+pub(crate) mod decode;
 mod engine;
 mod records;
 mod webhooks;

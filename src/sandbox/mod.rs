@@ -27,6 +27,8 @@ mod egress;
 mod http;
 mod jobs;
 mod panics;
+#[cfg(test)]
+mod proptests;
 mod router;
 mod server;
 mod staging;

@@ -4,7 +4,8 @@
 pub mod faults;
 mod handlers;
 mod indexer;
-mod multipart;
+pub(crate) mod ingest;
+pub(crate) mod multipart;
 mod put;
 mod range;
 mod signed;

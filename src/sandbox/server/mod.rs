@@ -7,7 +7,7 @@
 //! body allocates a buffer of the whole remaining `Content-Length`.
 
 mod body;
-mod head;
+pub(crate) mod head;
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Write};

@@ -11,7 +11,7 @@ use super::store::{ShardSource, ShardState, Upload, UploadKind};
 use crate::model::*;
 
 /// The largest JSON body accepted (references ingests).
-const MAX_JSON_BODY: u64 = 32 << 20;
+pub(super) const MAX_JSON_BODY: u64 = 32 << 20;
 
 pub(super) fn route(state: &State, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
     let m = head.method.as_str();
@@ -56,12 +56,12 @@ pub(super) fn route(state: &State, head: &Head, rest: &[&str], req: &mut Body<'_
         ("POST", ["upload", "video"]) => request_video(state, head, batch),
         ("POST", ["bulk-upload", "image-files"]) => request_shard(state, head, batch),
         ("POST", ["bulk-upload", "image-references"]) => {
-            references(state, head, batch, req, BatchContentType::Images)
+            super::ingest::references(state, head, batch, req, BatchContentType::Images)
         }
         ("POST", ["bulk-upload", "video-references"]) => {
-            references(state, head, batch, req, BatchContentType::Videos)
+            super::ingest::references(state, head, batch, req, BatchContentType::Videos)
         }
-        ("POST", ["roboql-ingest"]) => roboql(state, head, batch, req),
+        ("POST", ["roboql-ingest"]) => super::ingest::roboql(state, head, batch, req),
         _ => Err(Reply::error(
             404,
             format!("no data-staging route for {m} /{}", rest.join("/")),
@@ -70,7 +70,7 @@ pub(super) fn route(state: &State, head: &Head, rest: &[&str], req: &mut Body<'_
     result.unwrap_or_else(|r| r)
 }
 
-type Handled = Result<Reply, Reply>;
+pub(super) type Handled = Result<Reply, Reply>;
 
 fn with_batch(state: &State, id: &str, f: impl FnOnce(&Batch) -> Reply) -> Handled {
     let inner = state.lock();
@@ -410,89 +410,9 @@ fn signed_reply(
     )
 }
 
-fn references(
-    state: &State,
-    head: &Head,
-    batch: &str,
-    req: &mut Body<'_>,
-    kind: BatchContentType,
-) -> Handled {
-    let display = head.query("displayName").unwrap_or(batch).to_string();
-    let body = read_limited(head, req, MAX_JSON_BODY)?;
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let ingest: ReferencesIngest = serde_path_to_error::deserialize(de).map_err(|e| {
-        Reply::error(
-            400,
-            format!("invalid JSON body at `{}`: {}", e.path(), e.inner()),
-        )
-    })?;
-    let (names, list_url) =
-        validate_references(&ingest, &kind).map_err(|e| Reply::error(400, e))?;
-    let cats = ingest.notification_categories.clone().unwrap_or_default();
-    let source = ShardSource::References {
-        names,
-        list_url,
-        ingest_id: String::new(),
-        notifications_url: ingest.notifications_url.clone(),
-        files_status: cats.contains(&NotificationCategory::FilesStatus),
-        ingest_status: cats.is_empty() || cats.contains(&NotificationCategory::IngestStatus),
-        query: None,
-    };
-    register_ingest(
-        state,
-        batch,
-        &display,
-        kind,
-        ingest.ingest_id,
-        source,
-        "a references ingest",
-    )
-}
-
-/// `POST …/roboql-ingest`: recorded like a references ingest; it fails in the background,
-/// as the sandbox has no Asset Library. Only the default `ingest-status` webhook is sent.
-fn roboql(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> Handled {
-    let body = read_limited(head, req, MAX_JSON_BODY)?;
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let ingest: RoboQlIngest = serde_path_to_error::deserialize(de).map_err(|e| {
-        Reply::error(
-            400,
-            format!("invalid JSON body at `{}`: {}", e.path(), e.inner()),
-        )
-    })?;
-    if ingest.query.trim().is_empty() {
-        return Err(Reply::error(
-            400,
-            "`query` must be a non-empty RoboQL query",
-        ));
-    }
-    let display = ingest
-        .display_name
-        .clone()
-        .unwrap_or_else(|| batch.to_string());
-    let source = ShardSource::References {
-        names: Vec::new(),
-        list_url: None,
-        ingest_id: String::new(),
-        notifications_url: ingest.notifications_url.clone(),
-        files_status: false,
-        ingest_status: true,
-        query: Some(ingest.query.clone()),
-    };
-    register_ingest(
-        state,
-        batch,
-        &display,
-        BatchContentType::Images,
-        ingest.ingest_id,
-        source,
-        "a RoboQL ingest",
-    )
-}
-
 /// Records an ingest as one shard that the indexer settles; a repeated ingest id answers
 /// the first ingest with `duplicated: true`.
-fn register_ingest(
+pub(super) fn register_ingest(
     state: &State,
     batch: &str,
     display: &str,
@@ -550,46 +470,4 @@ fn register_ingest(
         duplicated: Some(false),
     };
     Ok(Reply::json(200, &r))
-}
-
-/// The reference names (or the list's URL) of a valid ingest body.
-fn validate_references(
-    b: &ReferencesIngest,
-    kind: &BatchContentType,
-) -> Result<(Vec<String>, Option<String>), String> {
-    let noun = if kind == &BatchContentType::Videos {
-        "video"
-    } else {
-        "image"
-    };
-    match (&b.image_references, &b.image_references_url) {
-        (Some(_), Some(_)) | (None, None) => Err(format!(
-            "set exactly one of {noun}References and {noun}ReferencesURL"
-        )),
-        (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
-            Ok((Vec::new(), Some(url.clone())))
-        }
-        (None, Some(url)) => Err(format!(
-            "{noun}ReferencesURL must be an http(s) URL, got {url:?}"
-        )),
-        (Some(list), None) => {
-            if list.is_empty() {
-                return Err(format!("{noun}References is empty"));
-            }
-            let mut seen = std::collections::HashSet::new();
-            for (i, r) in list.iter().enumerate() {
-                check_file_name(&format!("{noun}References[{i}].name"), &r.name)?;
-                if !seen.insert(r.name.as_str()) {
-                    return Err(format!(
-                        "{noun}References[{i}].name {:?} repeats; names must be unique",
-                        r.name
-                    ));
-                }
-                if !(r.url.starts_with("https://") || r.url.starts_with("http://")) {
-                    return Err(format!("{noun}References[{i}].url must be an http(s) URL"));
-                }
-            }
-            Ok((list.iter().map(|r| r.name.clone()).collect(), None))
-        }
-    }
 }
