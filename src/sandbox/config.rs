@@ -8,6 +8,43 @@ use std::time::Duration;
 use super::Faults;
 use crate::error::{Error, Result};
 
+/// What the sandbox does with uploaded bytes.
+///
+/// ```
+/// use roboflow_batch::sandbox::{SandboxConfig, StoreMode};
+/// assert_eq!(SandboxConfig::default().store, StoreMode::Disk);
+/// assert_eq!(StoreMode::parse("discard"), Some(StoreMode::Discard));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreMode {
+    /// Keep every upload in the data directory (jobs and downloads read it).
+    #[default]
+    Disk,
+    /// A benchmark mode: index each tar shard from its headers while it streams in, and
+    /// discard the bytes (never written to disk); videos and single images are recorded and
+    /// discarded too. Counts, listings and shard statuses are as usual; jobs over such a
+    /// batch fail ("images were discarded"), and downloads of its files are a 410.
+    Discard,
+}
+
+impl StoreMode {
+    /// Parses `disk` or `discard`.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::StoreMode;
+    /// assert_eq!(StoreMode::parse("disk"), Some(StoreMode::Disk));
+    /// assert_eq!(StoreMode::parse("tape"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<StoreMode> {
+        match s {
+            "disk" => Some(StoreMode::Disk),
+            "discard" => Some(StoreMode::Discard),
+            _ => None,
+        }
+    }
+}
+
 /// The API key of a default configuration: fine on loopback, refused beyond it.
 const DEFAULT_API_KEY: &str = "sandbox-key";
 /// The shortest API key accepted for a sandbox reachable beyond loopback.
@@ -39,7 +76,10 @@ pub struct SandboxConfig {
     pub workspace: String,
     /// Where state and data live; a fresh temporary directory (removed on drop) when `None`.
     pub data_dir: Option<PathBuf>,
-    /// Threads serving requests.
+    /// Whether uploaded bytes are kept ([`StoreMode::Disk`]) or only indexed.
+    pub store: StoreMode,
+    /// Requests handled at the same time; more wait their turn (connections are served
+    /// by threads of their own).
     pub threads: usize,
     /// How fast jobs go: work items (images) each running job processes per second, in
     /// each of its two stages (`processing`, then `export`). 0 holds every job at the start
@@ -81,6 +121,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("webhook_allow", &self.webhook_allow)
             .field("workspace", &self.workspace)
             .field("data_dir", &self.data_dir)
+            .field("store", &self.store)
             .field("threads", &self.threads)
             .field("job_images_per_sec", &self.job_images_per_sec)
             .field("job_images_per_task", &self.job_images_per_task)
@@ -107,7 +148,8 @@ impl Default for SandboxConfig {
             webhook_allow: Vec::new(),
             workspace: "sandbox".into(),
             data_dir: None,
-            threads: 8,
+            store: StoreMode::Disk,
+            threads: 16,
             job_images_per_sec: 100.0,
             job_images_per_task: 100,
             webhook_max_attempts: 5,
@@ -287,6 +329,18 @@ impl SandboxConfig {
     /// ```
     pub fn with_webhook_allow(mut self, host: impl Into<String>) -> Self {
         self.webhook_allow.push(host.into());
+        self
+    }
+
+    /// Sets what happens to uploaded bytes.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{SandboxConfig, StoreMode};
+    /// let c = SandboxConfig::default().with_store(StoreMode::Discard);
+    /// assert_eq!(c.store, StoreMode::Discard);
+    /// ```
+    pub fn with_store(mut self, store: StoreMode) -> Self {
+        self.store = store;
         self
     }
 

@@ -42,7 +42,7 @@ use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 
-pub use config::SandboxConfig;
+pub use config::{SandboxConfig, StoreMode};
 pub use staging::faults::{FaultFamily, FaultSettings, Faults};
 use state::State;
 
@@ -181,6 +181,79 @@ impl Sandbox {
     #[cfg(test)]
     pub(crate) fn state(&self) -> &Arc<State> {
         &self.state
+    }
+
+    /// How many times each file name was indexed into `batch_id`, by any route (tar
+    /// shards, single images, videos, references); empty for an unknown batch. A name
+    /// uploaded twice counts 2, though the batch lists it once (the later copy).
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default())?;
+    /// let api = roboflow_batch::BatchApi::builder()
+    ///     .base_url(sandbox.base_url())
+    ///     .api_key(sandbox.api_key())
+    ///     .build()?;
+    /// let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\0\0\0\0";
+    /// api.upload_image("photos", "a.png", png, None)?;
+    /// api.upload_image("photos", "a.png", png, None)?;
+    /// api.upload_image("photos", "b.png", png, None)?;
+    /// let counts = sandbox.ingest_counts("photos");
+    /// assert_eq!(counts["a.png"], 2);
+    /// assert_eq!(counts["b.png"], 1);
+    /// assert_eq!(api.batch_count("photos", None)?, 2); // one entry per name
+    /// assert!(sandbox.ingest_counts("nope").is_empty());
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn ingest_counts(&self, batch_id: &str) -> std::collections::BTreeMap<String, u64> {
+        self.state
+            .lock()
+            .staging
+            .batches
+            .get(batch_id)
+            .map(|b| b.ingest_counts.clone())
+            .unwrap_or_default()
+    }
+
+    /// Signed PUTs answered 2xx since this sandbox started, in all batches, including a
+    /// repeated PUT of a completed upload (answered 200, storing nothing).
+    ///
+    /// ```
+    /// use roboflow_batch::api::UploadSource;
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default())?;
+    /// let api = roboflow_batch::BatchApi::builder()
+    ///     .base_url(sandbox.base_url())
+    ///     .api_key(sandbox.api_key())
+    ///     .build()?;
+    /// assert_eq!(sandbox.put_count(), 0);
+    /// let target = api.request_video_upload("clips", "a.mp4", None)?;
+    /// api.put_signed(&target, &UploadSource::bytes(b"not really a video".to_vec()))?;
+    /// assert_eq!(sandbox.put_count(), 1);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn put_count(&self) -> u64 {
+        self.state.put_count.load(Ordering::Relaxed)
+    }
+
+    /// API requests (everything but signed URLs) answered since this sandbox started,
+    /// whatever their status, injected faults included.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default())?;
+    /// let api = roboflow_batch::BatchApi::builder()
+    ///     .base_url(sandbox.base_url())
+    ///     .api_key(sandbox.api_key())
+    ///     .workspace("sandbox") // so that the client asks nothing to find it
+    ///     .build()?;
+    /// let before = sandbox.request_count();
+    /// api.batch_count("nothing-yet", None).unwrap_err(); // a 404 is served too
+    /// assert_eq!(sandbox.request_count(), before + 1);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn request_count(&self) -> u64 {
+        self.state.request_count.load(Ordering::Relaxed)
     }
 
     /// Blocks until the sandbox is stopped from another thread (used by `rfbatch sandbox`).

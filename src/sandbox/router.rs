@@ -10,6 +10,11 @@ use super::staging::faults::{Fault, FaultFamily};
 /// Handles one request, injecting the configured faults first.
 pub(crate) fn handle(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {
     let family = family(head);
+    if family == FaultFamily::Api {
+        state
+            .request_count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let (latency, fault) = state.faults.draw(family);
     if !latency.is_zero() {
         std::thread::sleep(latency);

@@ -11,6 +11,7 @@ mod range;
 mod signed;
 pub(crate) mod signing;
 mod store;
+mod tarindex;
 
 use super::server::Body;
 use std::io::{Read, Seek, SeekFrom};
@@ -52,7 +53,12 @@ pub(crate) enum FileSource {
         /// Where the member's data starts.
         offset: u64,
     },
+    /// Nowhere: the discard store kept only the record.
+    Discarded,
 }
+
+/// Why a job cannot read a batch of the discard store.
+pub(crate) const DISCARDED: &str = "images were discarded (--store discard); jobs cannot run";
 
 impl StoredFile {
     /// Opens the file's bytes (exactly `size` of them).
@@ -63,6 +69,9 @@ impl StoredFile {
                 let mut f = std::fs::File::open(tar)?;
                 f.seek(SeekFrom::Start(*offset))?;
                 Ok(Box::new(f.take(self.size)))
+            }
+            FileSource::Discarded => {
+                Err(std::io::Error::new(std::io::ErrorKind::NotFound, DISCARDED))
             }
         }
     }
@@ -99,7 +108,9 @@ impl State {
             name: f.name.clone(),
             part: f.part.clone(),
             size: f.size,
-            source: if f.path.ends_with(".tar") && f.offset > 0 {
+            source: if f.discarded {
+                FileSource::Discarded
+            } else if f.path.ends_with(".tar") && f.offset > 0 {
                 FileSource::TarMember {
                     tar: path,
                     offset: f.offset,
@@ -138,6 +149,7 @@ impl State {
                     shard_id: None,
                     path: rel,
                     offset: 0,
+                    discarded: false,
                 });
             }
         }

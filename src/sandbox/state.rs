@@ -8,7 +8,7 @@
 //! every request would make each upload cost a rewrite of the whole state.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -40,6 +40,10 @@ pub(crate) struct State {
     dirty: AtomicBool,
     /// Signs and checks signed URLs.
     signer: super::staging::signing::Signer,
+    /// Signed PUTs answered 2xx since start.
+    pub(crate) put_count: AtomicU64,
+    /// API requests (not signed URLs) answered since start.
+    pub(crate) request_count: AtomicU64,
 }
 
 /// The longest a change waits before it is written to `state.json`.
@@ -81,6 +85,8 @@ impl State {
             base_url: base_url.to_string(),
             inner: Mutex::new(inner),
             signer: super::staging::signing::Signer::new(key),
+            put_count: AtomicU64::new(0),
+            request_count: AtomicU64::new(0),
         })
     }
 

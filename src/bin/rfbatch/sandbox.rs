@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
+use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig, StoreMode};
 
 #[derive(Args)]
 pub struct SandboxArgs {
@@ -29,9 +29,13 @@ pub struct SandboxArgs {
     /// Where state and data live (kept across restarts); a temporary directory if omitted.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Threads serving requests.
-    #[arg(long, default_value_t = 8)]
+    /// Requests handled at the same time (more wait their turn).
+    #[arg(long, default_value_t = 16)]
     threads: usize,
+    /// What to do with uploaded bytes: keep them (`disk`), or index shards from their tar
+    /// headers and drop the bytes (`discard`, a benchmark mode; jobs then cannot run).
+    #[arg(long, value_enum, default_value_t = Store::Disk)]
+    store: Store,
     /// How long signed URLs stay valid, in seconds.
     #[arg(long, default_value_t = 24 * 3600)]
     signed_url_ttl_secs: u64,
@@ -77,6 +81,12 @@ pub struct SandboxArgs {
     /// Hand out signed URLs (of the put/download families) already expired.
     #[arg(long)]
     fault_expired_urls: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Store {
+    Disk,
+    Discard,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,7 +146,11 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .with_indexing_delay(Duration::from_millis(a.indexing_delay_ms))
         .with_job_speed(a.job_speed)
         .with_job_images_per_task(a.job_images_per_task.max(1))
-        .with_faults(faults);
+        .with_faults(faults)
+        .with_store(match a.store {
+            Store::Disk => StoreMode::Disk,
+            Store::Discard => StoreMode::Discard,
+        });
     config.threads = a.threads.max(1);
     if let Some(key) = a.api_key {
         config = config.with_api_key(key);

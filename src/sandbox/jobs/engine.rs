@@ -241,6 +241,15 @@ impl Engine {
             .state
             .batch_files(batch, req.job_input.part_name.as_deref())
             .ok_or_else(|| format!("input batch {batch:?} not found"))?;
+        if files
+            .iter()
+            .any(|f| matches!(f.source, crate::sandbox::staging::FileSource::Discarded))
+        {
+            return Err(format!(
+                "input batch {batch:?}: {}",
+                crate::sandbox::staging::DISCARDED
+            ));
+        }
         files.sort_by(|a, b| (&a.part, &a.name).cmp(&(&b.part, &b.name)));
         let files = Arc::new(files);
         if let Some(c) = self.cache.get_mut(&s.id) {

@@ -4,9 +4,7 @@ use crate::sandbox::server::Body;
 
 use super::super::State;
 use super::super::http::{Head, Reply, page, paging, read_limited};
-use super::store::{
-    Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, file_key, layout,
-};
+use super::store::{Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, layout};
 use super::store::{ShardSource, ShardState, Upload, UploadKind};
 use crate::model::*;
 
@@ -255,20 +253,27 @@ fn upload_image(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> 
             format!("file {file_name:?} is not a recognised image"),
         ));
     }
-    let rel = layout::file(batch, file_name);
-    let dst = state.data_dir().join(&rel);
-    let tmp = state
-        .data_dir()
-        .join(layout::tmp(&format!("img-{}", crate::rand::hex(8))));
-    let written = tmp
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|_| std::fs::write(&tmp, bytes))
-        .and_then(|_| dst.parent().map_or(Ok(()), std::fs::create_dir_all))
-        .and_then(|_| std::fs::rename(&tmp, &dst));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Reply::error(500, format!("storing the image failed: {e}")));
+    let discard = state.config().store == crate::sandbox::StoreMode::Discard;
+    let rel = if discard {
+        String::new()
+    } else {
+        layout::file(batch, file_name)
+    };
+    if !discard {
+        let dst = state.data_dir().join(&rel);
+        let tmp = state
+            .data_dir()
+            .join(layout::tmp(&format!("img-{}", crate::rand::hex(8))));
+        let written = tmp
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(&tmp, bytes))
+            .and_then(|_| dst.parent().map_or(Ok(()), std::fs::create_dir_all))
+            .and_then(|_| std::fs::rename(&tmp, &dst));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Reply::error(500, format!("storing the image failed: {e}")));
+        }
     }
     {
         let mut inner = state.lock();
@@ -291,8 +296,9 @@ fn upload_image(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> 
             shard_id: None,
             path: rel,
             offset: 0,
+            discarded: discard,
         };
-        b.files.insert(file_key(None, file_name), f);
+        b.ingest(f);
     }
     save(state)?;
     Ok(Reply::json(

@@ -7,13 +7,16 @@
 
 use crate::sandbox::server::Body;
 use std::io::{BufWriter, Read, Write};
+use std::sync::atomic::Ordering;
 
 use super::super::State;
 use super::super::http::{Head, Reply};
 use super::signed::UPLOAD_HEADER;
 use super::store::{
-    FileRec, Shard, ShardSource, ShardState, UploadKind, UploadState, file_key, layout,
+    FileRec, Shard, ShardSource, ShardState, Upload, UploadKind, UploadState, layout,
 };
+use super::tarindex::{Indexed, index_stream};
+use crate::sandbox::StoreMode;
 
 /// Holds an upload in `receiving`; dropping it unfinished (an error, a panic) returns the
 /// upload to `pending`.
@@ -89,6 +92,7 @@ pub(super) fn put(
         UploadState::Done => {
             // A retry of a completed upload: the first copy stands.
             let _ = std::io::copy(&mut req.as_reader().take(len), &mut std::io::sink());
+            state.put_count.fetch_add(1, Ordering::Relaxed);
             return Reply::json(200, &serde_json::json!({ "status": "ok" }));
         }
         UploadState::Receiving => {
@@ -105,41 +109,15 @@ pub(super) fn put(
         id,
         finished: false,
     };
-    let tmp = state
-        .data_dir()
-        .join(layout::tmp(&format!("{id}-{}", crate::rand::hex(8))));
-    let received = match receive(req, len, &tmp) {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Reply::error(
-                400,
-                format!("upload failed while receiving: {e}; nothing was stored"),
-            );
-        }
+    let stored = if state.config().store == StoreMode::Discard {
+        receive_discarded(state, req, len, &upload)
+    } else {
+        receive_stored(state, req, len, id, &upload)
     };
-    if received != len {
-        let _ = std::fs::remove_file(&tmp);
-        return Reply::error(
-            400,
-            format!(
-                "upload truncated: received {received} of {len} declared bytes; nothing was stored"
-            ),
-        );
-    }
-    let rel = match upload.kind {
-        UploadKind::Shard => layout::shard(&upload.batch_id, &upload.target),
-        UploadKind::Video => layout::file(&upload.batch_id, &upload.target),
+    let stored = match stored {
+        Ok(s) => s,
+        Err(r) => return r,
     };
-    let dst = state.data_dir().join(&rel);
-    let moved = dst
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|_| std::fs::rename(&tmp, &dst));
-    if let Err(e) = moved {
-        let _ = std::fs::remove_file(&tmp);
-        return Reply::error(500, format!("storing the upload failed: {e}"));
-    }
     {
         let mut inner = state.lock();
         let staging = &mut inner.staging;
@@ -155,19 +133,27 @@ pub(super) fn put(
                 event: super::store::ts_now(),
                 objects: 0,
                 metadata: None,
-                source: ShardSource::Tar { path: rel },
+                source: match stored {
+                    Stored::Path(path) => ShardSource::Tar { path },
+                    Stored::Discarded(indexed) => ShardSource::Indexed(indexed.unwrap_or_default()),
+                },
                 ready_at_ms: crate::sandbox::clock::ms_after(state.config().indexing_delay),
             }),
             UploadKind::Video => {
+                let (path, discarded) = match stored {
+                    Stored::Path(p) => (p, false),
+                    Stored::Discarded(_) => (String::new(), true),
+                };
                 let f = FileRec {
                     name: upload.target.clone(),
                     part: None,
                     size: len,
                     shard_id: None,
-                    path: rel,
+                    path,
                     offset: 0,
+                    discarded,
                 };
-                batch.files.insert(file_key(None, &f.name), f);
+                batch.ingest(f);
             }
         }
         if let Some(u) = staging.uploads.get_mut(id) {
@@ -178,7 +164,105 @@ pub(super) fn put(
     if let Err(e) = state.save() {
         return Reply::error(500, format!("saving state failed: {e}"));
     }
+    state.put_count.fetch_add(1, Ordering::Relaxed);
     Reply::json(200, &serde_json::json!({ "status": "ok" }))
+}
+
+/// Where a received body went.
+enum Stored {
+    /// Kept at this path, relative to the data directory.
+    Path(String),
+    /// Discarded; a shard's index, made while it streamed.
+    Discarded(Option<Indexed>),
+}
+
+fn truncated(received: u64, len: u64) -> Reply {
+    Reply::error(
+        400,
+        format!(
+            "upload truncated: received {received} of {len} declared bytes; nothing was stored"
+        ),
+    )
+}
+
+/// Streams the body to a temporary file and moves it into place once it is whole.
+fn receive_stored(
+    state: &State,
+    req: &mut Body<'_>,
+    len: u64,
+    id: &str,
+    upload: &Upload,
+) -> Result<Stored, Reply> {
+    let tmp = state
+        .data_dir()
+        .join(layout::tmp(&format!("{id}-{}", crate::rand::hex(8))));
+    let received = match receive(req, len, &tmp) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Reply::error(
+                400,
+                format!("upload failed while receiving: {e}; nothing was stored"),
+            ));
+        }
+    };
+    if received != len {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(truncated(received, len));
+    }
+    let rel = match upload.kind {
+        UploadKind::Shard => layout::shard(&upload.batch_id, &upload.target),
+        UploadKind::Video => layout::file(&upload.batch_id, &upload.target),
+    };
+    let dst = state.data_dir().join(&rel);
+    let moved = dst
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|_| std::fs::rename(&tmp, &dst));
+    if let Err(e) = moved {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Reply::error(500, format!("storing the upload failed: {e}")));
+    }
+    Ok(Stored::Path(rel))
+}
+
+/// The discard store: a shard is indexed from its headers as it streams in, and no byte
+/// is written anywhere.
+fn receive_discarded(
+    state: &State,
+    req: &mut Body<'_>,
+    len: u64,
+    upload: &Upload,
+) -> Result<Stored, Reply> {
+    let mut counted = Counted {
+        inner: req.as_reader().take(len + 1),
+        n: 0,
+    };
+    let indexed = match upload.kind {
+        UploadKind::Shard => Some(index_stream(&mut counted, &upload.target, state.config())),
+        UploadKind::Video => {
+            let _ = std::io::copy(&mut counted, &mut std::io::sink());
+            None
+        }
+    };
+    if counted.n != len {
+        return Err(truncated(counted.n, len));
+    }
+    Ok(Stored::Discarded(indexed))
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
 }
 
 /// Streams at most `len + 1` body bytes to `path`; returns how many arrived. A client

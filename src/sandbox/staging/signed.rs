@@ -153,6 +153,12 @@ fn download(state: &State, head: &Head, batch: &str, name: &str) -> Reply {
     let Some(rec) = rec else {
         return Reply::error(404, format!("file {name:?} not found in batch {batch:?}"));
     };
+    if rec.discarded {
+        return Reply::error(
+            410,
+            format!("the bytes of {name:?} were discarded (the sandbox runs with --store discard)"),
+        );
+    }
     let size = rec.size;
     let (status, start, len, range) = match super::range::parse(head.header("range"), size) {
         Ranged::Full => (200, 0, size, None),

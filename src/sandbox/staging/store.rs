@@ -46,6 +46,9 @@ pub(crate) struct Batch {
     pub files: BTreeMap<String, FileRec>,
     #[serde(default)]
     pub shards: Vec<Shard>,
+    /// How many times each file name was indexed into the batch, by any route.
+    #[serde(default)]
+    pub ingest_counts: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +64,9 @@ pub(crate) struct FileRec {
     /// Where the bytes start in `path` (non-zero for tar members).
     #[serde(default)]
     pub offset: u64,
+    /// The bytes were not kept (the discard store): only the record exists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discarded: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +95,8 @@ pub(crate) struct Shard {
 pub(crate) enum ShardSource {
     /// An uploaded tar, relative to the data directory.
     Tar { path: String },
+    /// A tar indexed as it streamed in, its bytes discarded: only the outcome remains.
+    Indexed(super::tarindex::Indexed),
     /// A references ingest, which the sandbox cannot fetch (it has no network).
     References {
         names: Vec<String>,
@@ -203,6 +211,7 @@ impl StagingData {
                 parts: Vec::new(),
                 files: BTreeMap::new(),
                 shards: Vec::new(),
+                ingest_counts: BTreeMap::new(),
             }
         })
     }
@@ -227,6 +236,13 @@ impl Batch {
         } else if self.content_type != kind {
             self.content_type = BatchContentType::Mixed;
         }
+    }
+
+    /// Indexes an ingested file: a later file of the same name replaces the earlier one in
+    /// the listing, and both are counted.
+    pub fn ingest(&mut self, f: FileRec) {
+        *self.ingest_counts.entry(f.name.clone()).or_default() += 1;
+        self.files.insert(file_key(f.part.as_deref(), &f.name), f);
     }
 
     pub fn files_in<'a>(&'a self, part: Option<&'a str>) -> impl Iterator<Item = &'a FileRec> + 'a {
