@@ -72,6 +72,9 @@ pub struct SandboxConfig {
     /// Hosts beyond loopback that webhooks may be sent to (exact host names or IP
     /// addresses, without ports). Loopback hosts are always allowed.
     pub webhook_allow: Vec<String>,
+    /// Hosts beyond loopback that references may be fetched from (same rule as
+    /// [`webhook_allow`](Self::webhook_allow)).
+    pub fetch_allow: Vec<String>,
     /// The workspace slug.
     pub workspace: String,
     /// Where state and data live; a fresh temporary directory (removed on drop) when `None`.
@@ -119,6 +122,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("api_key", &crate::redact::REDACTED)
             .field("allow_remote", &self.allow_remote)
             .field("webhook_allow", &self.webhook_allow)
+            .field("fetch_allow", &self.fetch_allow)
             .field("workspace", &self.workspace)
             .field("data_dir", &self.data_dir)
             .field("store", &self.store)
@@ -146,6 +150,7 @@ impl Default for SandboxConfig {
             api_key: DEFAULT_API_KEY.into(),
             allow_remote: false,
             webhook_allow: Vec::new(),
+            fetch_allow: Vec::new(),
             workspace: "sandbox".into(),
             data_dir: None,
             store: StoreMode::Disk,
@@ -329,6 +334,18 @@ impl SandboxConfig {
     /// ```
     pub fn with_webhook_allow(mut self, host: impl Into<String>) -> Self {
         self.webhook_allow.push(host.into());
+        self
+    }
+
+    /// Allows fetching references from `host` (a name or an IP address, no port), beyond
+    /// loopback.
+    ///
+    /// ```
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_fetch_allow("storage.example.com");
+    /// assert_eq!(c.fetch_allow, ["storage.example.com"]);
+    /// ```
+    pub fn with_fetch_allow(mut self, host: impl Into<String>) -> Self {
+        self.fetch_allow.push(host.into());
         self
     }
 

@@ -2,6 +2,7 @@
 //! background shard indexing, downloads and fault injection.
 
 pub mod faults;
+mod fetch;
 mod handlers;
 mod indexer;
 pub(crate) mod ingest;
@@ -25,6 +26,7 @@ use super::http::{Head, Reply};
 use crate::error::{Error, Result};
 use crate::model::{BatchContentType, BatchType, PartMetadata};
 
+pub(crate) use fetch::FetchQueue;
 pub(crate) use store::StagingData;
 use store::{FileRec, check_file_name, layout};
 
@@ -197,7 +199,9 @@ impl State {
         self: &Arc<Self>,
         stopping: Arc<AtomicBool>,
     ) -> Result<Vec<JoinHandle<()>>> {
-        indexer::start(self, stopping)
+        let mut threads = indexer::start(self, stopping.clone())?;
+        threads.extend(fetch::start(self, stopping)?);
+        Ok(threads)
     }
 }
 

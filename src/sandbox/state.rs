@@ -40,6 +40,8 @@ pub(crate) struct State {
     dirty: AtomicBool,
     /// Signs and checks signed URLs.
     signer: super::staging::signing::Signer,
+    /// References ingests waiting for the fetch workers.
+    fetch_queue: super::staging::FetchQueue,
     /// Signed PUTs answered 2xx since start.
     pub(crate) put_count: AtomicU64,
     /// API requests (not signed URLs) answered since start.
@@ -85,6 +87,7 @@ impl State {
             base_url: base_url.to_string(),
             inner: Mutex::new(inner),
             signer: super::staging::signing::Signer::new(key),
+            fetch_queue: super::staging::FetchQueue::default(),
             put_count: AtomicU64::new(0),
             request_count: AtomicU64::new(0),
         })
@@ -109,6 +112,10 @@ impl State {
 
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    pub(crate) fn fetch_queue(&self) -> &super::staging::FetchQueue {
+        &self.fetch_queue
     }
 
     pub(crate) fn signer(&self) -> &super::staging::signing::Signer {

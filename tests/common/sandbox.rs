@@ -180,3 +180,130 @@ pub fn wait_job(api: &BatchApi, id: &str, secs: u64) -> JobStatusResponse {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// One file the test file server answers with.
+#[derive(Clone)]
+pub struct Served {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// Waits this long before answering.
+    pub delay: Duration,
+}
+
+impl Served {
+    pub fn ok(content_type: &'static str, body: Vec<u8>) -> Served {
+        Served {
+            status: 200,
+            content_type,
+            body,
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn status(status: u16) -> Served {
+        Served {
+            status,
+            content_type: "text/plain",
+            body: format!("status {status}").into_bytes(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn slow(mut self, delay: Duration) -> Served {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A file server on `ip:0` (tiny_http) that counts the requests to each path.
+pub struct FileServer {
+    pub base: String,
+    hits: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+}
+
+impl FileServer {
+    pub fn start(ip: std::net::IpAddr, files: Vec<(&str, Served)>) -> FileServer {
+        let files: std::collections::HashMap<String, Served> =
+            files.into_iter().map(|(p, s)| (p.to_string(), s)).collect();
+        let files = std::sync::Arc::new(files);
+        let server = std::sync::Arc::new(tiny_http::Server::http((ip, 0)).expect("file server"));
+        let port = server.server_addr().to_ip().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+        // A few threads, so that slow answers overlap as a real store's do.
+        for _ in 0..8 {
+            let (server, files, hits) = (server.clone(), files.clone(), hits.clone());
+            std::thread::spawn(move || {
+                for req in server.incoming_requests() {
+                    let path = req.url().split('?').next().unwrap_or("").to_string();
+                    *hits.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
+                    let served = files
+                        .get(&path)
+                        .cloned()
+                        .unwrap_or_else(|| Served::status(404));
+                    std::thread::sleep(served.delay);
+                    let ct =
+                        tiny_http::Header::from_bytes("Content-Type", served.content_type).unwrap();
+                    let resp = tiny_http::Response::from_data(served.body)
+                        .with_status_code(served.status)
+                        .with_header(ct);
+                    let _ = req.respond(resp);
+                }
+            });
+        }
+        let host = match ip {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        FileServer {
+            base: format!("http://{host}:{port}"),
+            hits,
+        }
+    }
+
+    pub fn loopback(files: Vec<(&str, Served)>) -> FileServer {
+        FileServer::start([127, 0, 0, 1].into(), files)
+    }
+
+    /// A URL of this server (with a query, as signed URLs have).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}?X-Amz-Signature=s3cret", self.base)
+    }
+
+    pub fn hits(&self, path: &str) -> u64 {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    pub fn total_hits(&self) -> u64 {
+        self.hits.lock().unwrap().values().sum()
+    }
+}
+
+/// A webhook receiver on loopback; returns its URL and the JSON bodies it gets.
+pub fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut req in server.incoming_requests() {
+            let mut body = String::new();
+            let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
+            let _ = req.respond(tiny_http::Response::empty(200));
+            if tx
+                .send(serde_json::from_str(&body).unwrap_or(Value::Null))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    (format!("http://127.0.0.1:{port}/hook"), rx)
+}
+
+/// This machine's address on its main interface, when it has one beyond loopback.
+pub fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?; // no packet is sent
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}

@@ -23,6 +23,9 @@ pub struct SandboxArgs {
     /// A host beyond loopback that webhooks may go to (repeatable).
     #[arg(long, value_name = "HOST")]
     webhook_allow: Vec<String>,
+    /// A host beyond loopback that references may be fetched from (repeatable).
+    #[arg(long, value_name = "HOST")]
+    fetch_allow: Vec<String>,
     /// The workspace slug answered by `GET /`.
     #[arg(long, default_value = "sandbox")]
     workspace: String,
@@ -157,6 +160,9 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     for host in a.webhook_allow {
         config = config.with_webhook_allow(host);
+    }
+    for host in a.fetch_allow {
+        config = config.with_fetch_allow(host);
     }
     if let Some(dir) = a.data_dir {
         config = config.with_data_dir(dir);

@@ -418,15 +418,21 @@ fn signed_reply(
 
 /// Records an ingest as one shard that the indexer settles; a repeated ingest id answers
 /// the first ingest with `duplicated: true`.
+/// Returns the answer, and whether a new shard `shard_id` was created (a repeated ingest
+/// id creates nothing).
 pub(super) fn register_ingest(
     state: &State,
     batch: &str,
     display: &str,
     kind: BatchContentType,
     ingest_id: Option<String>,
+    shard_id: String,
     mut source: ShardSource,
-    what: &str,
-) -> Handled {
+) -> Result<(Reply, bool), Reply> {
+    let what = match &source {
+        ShardSource::References { query: Some(_), .. } => "a RoboQL ingest",
+        _ => "a references ingest",
+    };
     let mut inner = state.lock();
     check_kind(inner.staging.batches.get(batch), &BatchType::Sharded, what)?;
     if let Some(prev) = ingest_id
@@ -438,13 +444,12 @@ pub(super) fn register_ingest(
             shard_ids: Some(prev.shard_ids.clone()),
             duplicated: Some(true),
         };
-        return Ok(Reply::json(200, &r));
+        return Ok((Reply::json(200, &r), false));
     }
     let ingest_id = ingest_id.unwrap_or_else(|| inner.staging.new_id());
     if let ShardSource::References { ingest_id: id, .. } = &mut source {
         *id = ingest_id.clone();
     }
-    let shard_id = inner.staging.new_id();
     let b = inner
         .staging
         .batch_or_create(batch, display, BatchType::Sharded, kind.clone());
@@ -475,5 +480,5 @@ pub(super) fn register_ingest(
         shard_ids: Some(vec![shard_id]),
         duplicated: Some(false),
     };
-    Ok(Reply::json(200, &r))
+    Ok((Reply::json(200, &r), true))
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::super::State;
 use super::signed::now_ms;
 use super::store::{ShardSource, ShardState};
-use super::tarindex::{Indexed, failed, index_file};
+use super::tarindex::{Indexed, index_file};
 use crate::error::{Error, Result};
 use crate::model::{ErrorDetails, IngestEvent, IngestNotification, WebhookPayload};
 
@@ -55,12 +55,7 @@ pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec
                             index_file(st.data_dir(), path, &shard, st.config())
                         }
                         ShardSource::Indexed(done) => done.clone(),
-                        ShardSource::References {
-                            names,
-                            list_url,
-                            query,
-                            ..
-                        } => unreachable_refs(names, list_url.as_deref(), query.as_deref()),
+                        ShardSource::References { query, .. } => unfetchable(query.as_deref()),
                     })
                     .unwrap_or_else(|panic| {
                         eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
@@ -87,41 +82,36 @@ fn due_shards(state: &State) -> Vec<(String, String, ShardSource)> {
         .flat_map(|b| {
             b.shards
                 .iter()
-                .filter(|s| s.state == ShardState::Indexing && s.ready_at_ms <= now)
+                .filter(|s| {
+                    s.state == ShardState::Indexing
+                        && s.ready_at_ms <= now
+                        && !super::fetch::fetchable(&s.source)
+                })
                 .map(|s| (b.id.clone(), s.id.clone(), s.source.clone()))
         })
         .collect()
 }
 
-/// The sandbox has no network, so references always fail, with a clear reason.
-fn unreachable_refs(names: &[String], list_url: Option<&str>, query: Option<&str>) -> Indexed {
-    if let Some(q) = query {
-        return Indexed {
-            error: Some(format!(
-                "the sandbox has no Asset Library to run the RoboQL query {q:?} against"
-            )),
-            ..Indexed::default()
-        };
-    }
-    const WHY: &str = "the sandbox has no network access, so references cannot be fetched";
-    let mut out = Indexed {
-        failed: names
-            .iter()
-            .map(|n| failed("file-download-failed", n, WHY))
-            .collect(),
-        error: Some(WHY.to_string()),
-        ..Indexed::default()
+/// The ingests the fetch workers do not take: RoboQL (the sandbox has no Asset Library)
+/// and references recorded by an older sandbox, which kept no URLs.
+fn unfetchable(query: Option<&str>) -> Indexed {
+    let error = match query {
+        Some(q) => format!("the sandbox has no Asset Library to run the RoboQL query {q:?} against"),
+        None => "this references ingest was recorded by an older sandbox, which kept no URLs to fetch; ingest again".into(),
     };
-    if let Some(url) = list_url {
-        out.error = Some(format!(
-            "{WHY} (references list {})",
-            crate::redact::redact_url(url)
-        ));
+    Indexed {
+        error: Some(error),
+        ..Indexed::default()
     }
-    out
 }
 
-fn finish(state: &State, batch: &str, shard_id: &str, source: &ShardSource, out: Indexed) {
+pub(super) fn finish(
+    state: &State,
+    batch: &str,
+    shard_id: &str,
+    source: &ShardSource,
+    out: Indexed,
+) {
     let failed_json: Vec<_> = out
         .failed
         .iter()

@@ -4,7 +4,7 @@
 use super::super::State;
 use super::super::http::{Head, Reply, read_limited};
 use super::handlers::{Handled, MAX_JSON_BODY, register_ingest};
-use super::store::{ShardSource, check_file_name};
+use super::store::{ShardSource, check_file_name, layout};
 use crate::model::{
     BatchContentType, FileReference, NotificationCategory, ReferencesIngest, RoboQlIngest,
 };
@@ -150,7 +150,8 @@ fn validate_references(
     }
 }
 
-/// `POST …/bulk-upload/image-references` and `…/video-references`.
+/// `POST …/bulk-upload/image-references` and `…/video-references`: records the ingest as
+/// one shard and hands it to the fetch workers, which pull every reference.
 pub(super) fn references(
     state: &State,
     head: &Head,
@@ -161,24 +162,66 @@ pub(super) fn references(
     let display = head.query("displayName").unwrap_or(batch).to_string();
     let body = read_limited(head, req, MAX_JSON_BODY)?;
     let r = decode_references(&body, &kind)?;
+    let (shard_id, ingest_id) = {
+        let mut inner = state.lock();
+        let shard = inner.staging.new_id();
+        let ingest = r
+            .ingest_id
+            .clone()
+            .unwrap_or_else(|| inner.staging.new_id());
+        (shard, ingest)
+    };
+    // The inline references go to a file of their own, not into state.json.
+    let refs_file = if r.refs.is_empty() {
+        None
+    } else {
+        let rel = layout::refs(batch, &shard_id);
+        write_refs(&state.data_dir().join(&rel), &r.refs)
+            .map_err(|e| Reply::error(500, format!("storing the references failed: {e}")))?;
+        Some(rel)
+    };
     let source = ShardSource::References {
-        names: r.refs.iter().map(|f| f.name.clone()).collect(),
+        refs_file: refs_file.clone(),
         list_url: r.list_url,
-        ingest_id: String::new(),
+        videos: kind == BatchContentType::Videos,
+        ingest_id: ingest_id.clone(),
         notifications_url: r.notifications_url,
         files_status: r.files_status,
         ingest_status: r.ingest_status,
         query: None,
     };
-    register_ingest(
+    let (reply, created) = register_ingest(
         state,
         batch,
         &display,
         kind,
-        r.ingest_id,
-        source,
-        "a references ingest",
-    )
+        Some(ingest_id),
+        shard_id.clone(),
+        source.clone(),
+    )?;
+    if created {
+        state.fetch_queue().push(batch, &shard_id, &source);
+    } else if let Some(rel) = refs_file {
+        // A repeated ingest id: nothing is fetched.
+        let _ = std::fs::remove_file(state.data_dir().join(rel));
+    }
+    Ok(reply)
+}
+
+/// Writes references as JSONL, atomically.
+fn write_refs(path: &std::path::Path, refs: &[FileReference]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut text = String::new();
+    for r in refs {
+        let line = serde_json::json!({ "name": r.name, "url": r.url });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    let tmp = path.with_extension(format!("{}.tmp", crate::rand::hex(4)));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// `POST …/roboql-ingest`: recorded like a references ingest; it fails in the background,
@@ -191,21 +234,24 @@ pub(super) fn roboql(state: &State, head: &Head, batch: &str, req: &mut Body<'_>
         .clone()
         .unwrap_or_else(|| batch.to_string());
     let source = ShardSource::References {
-        names: Vec::new(),
+        refs_file: None,
         list_url: None,
+        videos: false,
         ingest_id: String::new(),
         notifications_url: ingest.notifications_url.clone(),
         files_status: false,
         ingest_status: true,
         query: Some(ingest.query.clone()),
     };
-    register_ingest(
+    let shard_id = state.lock().staging.new_id();
+    let (reply, _) = register_ingest(
         state,
         batch,
         &display,
         BatchContentType::Images,
         ingest.ingest_id,
+        shard_id,
         source,
-        "a RoboQL ingest",
-    )
+    )?;
+    Ok(reply)
 }

@@ -97,10 +97,17 @@ pub(crate) enum ShardSource {
     Tar { path: String },
     /// A tar indexed as it streamed in, its bytes discarded: only the outcome remains.
     Indexed(super::tarindex::Indexed),
-    /// A references ingest, which the sandbox cannot fetch (it has no network).
+    /// A references ingest (or a RoboQL one, with `query`): fetched by the fetch workers.
     References {
-        names: Vec<String>,
+        /// A JSONL file of the inline references (`{"name", "url"}` lines), relative to the
+        /// data directory; it holds signed URLs, so it stays there.
+        #[serde(default)]
+        refs_file: Option<String>,
+        /// The URL of a JSONL file of references.
         list_url: Option<String>,
+        /// Video references (else images).
+        #[serde(default)]
+        videos: bool,
         ingest_id: String,
         notifications_url: Option<String>,
         files_status: bool,
@@ -275,6 +282,11 @@ pub(crate) mod layout {
 
     pub fn part_file(batch: &str, part: &str, name: &str) -> String {
         format!("staging/{batch}/parts/{part}/{name}")
+    }
+
+    /// The inline references of an ingest.
+    pub fn refs(batch: &str, shard: &str) -> String {
+        format!("staging/{batch}/ingests/{shard}.jsonl")
     }
 
     /// Where uploads land before they are complete.
