@@ -66,6 +66,8 @@
 
 pub mod api;
 pub mod error;
+pub mod export;
+pub mod jobs;
 mod media;
 pub mod model;
 mod rand;
@@ -73,6 +75,7 @@ pub mod redact;
 pub mod transport;
 mod url;
 pub mod wait;
+pub mod webhook;
 
 pub use api::{BatchApi, BatchApiBuilder};
 pub use error::{ApiError, Error, Result};
