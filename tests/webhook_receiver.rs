@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use jobs_common::{client, config, images, ingest};
+use jobs_common::{Counting, client, config, images, ingest};
 use roboflow_batch::jobs::{JobSpec, JobWaitOptions};
 use roboflow_batch::sandbox::Sandbox;
 use roboflow_batch::transport::{
@@ -30,7 +30,8 @@ impl Transport for CountPolls {
         if p.contains("/batch-processing/") && p.rsplit('/').nth(1) == Some("jobs") {
             self.polls.fetch_add(1, Ordering::SeqCst);
         }
-        self.inner.send(req)
+        // See `jobs_common::Counting` for why every request closes its connection.
+        self.inner.send(req.header("Connection", "close"))
     }
 }
 
@@ -38,7 +39,7 @@ impl Transport for CountPolls {
 fn the_completion_arrives_with_the_right_payload() {
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(config(dir.path(), 10).with_workspace("acme")).unwrap();
-    let api = client(&sb, UreqTransport::new());
+    let api = client(&sb, Counting::new(None));
     ingest(&api, "hooked", &images(3));
     let (receiver, events) = Receiver::builder()
         .workspace("acme")
@@ -74,7 +75,7 @@ fn the_completion_arrives_with_the_right_payload() {
 fn a_wrong_bearer_is_rejected_and_nothing_is_handed_over() {
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(config(dir.path(), 10).with_workspace("acme")).unwrap();
-    let api = client(&sb, UreqTransport::new());
+    let api = client(&sb, Counting::new(None));
     ingest(&api, "hooked", &images(2));
     // The receiver expects another workspace's token; the sandbox sends `rf_acme`.
     let (receiver, events) = Receiver::builder()
