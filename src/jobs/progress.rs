@@ -338,9 +338,13 @@ fn is_error(status_type: &str) -> bool {
     status_type.to_ascii_lowercase().contains("error")
 }
 
-/// Clamps to `[0, 1]`; NaN counts as 0.
+/// Clamps to `[0, 1]`; NaN and -0.0 (the sum of no floats) count as 0.
 fn unit(x: f64) -> f64 {
-    if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
+    if x.is_nan() || x <= 0.0 {
+        0.0
+    } else {
+        x.min(1.0)
+    }
 }
 
 /// JSON with object keys sorted, so equal notifications compare equal whatever the key order.
