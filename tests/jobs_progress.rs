@@ -211,6 +211,15 @@ fn job_snapshot_over_planned_stages_in_start_order() {
         &only,
     );
     assert!((p.fraction - 0.5).abs() < 1e-9, "{}", p.fraction);
+
+    // Planned stages, none listed yet: exactly 0, not -0 (the sum of no floats), which
+    // prints as "-0%".
+    let p = Progress::aggregate("job-abc", &job_status(false, false, "", "null"), &[]);
+    assert!(
+        p.fraction == 0.0 && p.fraction.is_sign_positive(),
+        "{}",
+        p.fraction
+    );
 }
 
 #[test]
