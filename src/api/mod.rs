@@ -82,11 +82,14 @@ impl std::fmt::Debug for BatchApi {
 /// assert_eq!(api.base_url(), "http://127.0.0.1:8080");
 /// ```
 #[derive(Default)]
+#[must_use = "a builder does nothing until .build() is called"]
 pub struct BatchApiBuilder {
     base_url: Option<String>,
     api_key: Option<String>,
     workspace: Option<String>,
     timeouts: Option<Timeouts>,
+    max_idle: Option<usize>,
+    max_idle_per_host: Option<usize>,
     retry: Option<RetryPolicy>,
     transport: Option<Arc<dyn Transport>>,
     clock: Option<Clock>,
@@ -102,7 +105,10 @@ impl std::fmt::Debug for BatchApiBuilder {
             )
             .field("workspace", &self.workspace)
             .field("timeouts", &self.timeouts)
+            .field("max_idle_connections", &self.max_idle)
+            .field("max_idle_connections_per_host", &self.max_idle_per_host)
             .field("retry", &self.retry)
+            .field("custom_transport", &self.transport.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -146,7 +152,9 @@ impl BatchApiBuilder {
         self
     }
 
-    /// Timeouts of the default [`UreqTransport`] (ignored when a transport is given).
+    /// Timeouts of the default [`UreqTransport`]. Combined with a custom
+    /// [`transport`](Self::transport), [`build`](Self::build) fails: configure that
+    /// transport's timeouts instead.
     ///
     /// ```
     /// use std::time::Duration;
@@ -157,6 +165,37 @@ impl BatchApiBuilder {
     /// ```
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = Some(timeouts);
+        self
+    }
+
+    /// The most idle connections the default [`UreqTransport`] keeps in total (default
+    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS`]). Combined with a custom
+    /// [`transport`](Self::transport), [`build`](Self::build) fails.
+    ///
+    /// ```
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections(512).build()?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn max_idle_connections(mut self, n: usize) -> Self {
+        self.max_idle = Some(n);
+        self
+    }
+
+    /// The most idle connections the default [`UreqTransport`] keeps per host (default
+    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST`]); set it to at least your
+    /// upload parallelism. Combined with a custom [`transport`](Self::transport),
+    /// [`build`](Self::build) fails.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections_per_host(128).build()?;
+    /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::new(200, "")) };
+    /// let err = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections_per_host(128).transport(fake).build().unwrap_err();
+    /// assert!(err.to_string().contains("max_idle_connections_per_host"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = Some(n);
         self
     }
 
@@ -173,7 +212,10 @@ impl BatchApiBuilder {
         self
     }
 
-    /// The transport (default: a [`UreqTransport`]).
+    /// The transport (default: a [`UreqTransport`]). The settings of the default transport
+    /// ([`timeouts`](Self::timeouts), [`max_idle_connections`](Self::max_idle_connections),
+    /// [`max_idle_connections_per_host`](Self::max_idle_connections_per_host)) cannot be
+    /// combined with it: [`build`](Self::build) fails rather than ignore them.
     ///
     /// ```
     /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
@@ -187,7 +229,8 @@ impl BatchApiBuilder {
         self
     }
 
-    /// A shared transport.
+    /// A shared transport; like [`transport`](Self::transport), it excludes the default
+    /// transport's settings.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -254,10 +297,36 @@ impl BatchApiBuilder {
             check_workspace(ws)?;
         }
         let transport = match self.transport {
-            Some(t) => t,
-            None => Arc::new(UreqTransport::with_timeouts(
-                self.timeouts.unwrap_or_default(),
-            )),
+            Some(t) => {
+                let ignored: Vec<&str> = [
+                    ("timeouts", self.timeouts.is_some()),
+                    ("max_idle_connections", self.max_idle.is_some()),
+                    (
+                        "max_idle_connections_per_host",
+                        self.max_idle_per_host.is_some(),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(name, set)| set.then_some(name))
+                .collect();
+                if !ignored.is_empty() {
+                    return Err(Error::Config(format!(
+                        "{} configure the default transport and cannot be combined with a custom .transport(); set them on that transport instead",
+                        ignored.join(", ")
+                    )));
+                }
+                t
+            }
+            None => {
+                let mut b = UreqTransport::builder().timeouts(self.timeouts.unwrap_or_default());
+                if let Some(n) = self.max_idle {
+                    b = b.max_idle_connections(n);
+                }
+                if let Some(n) = self.max_idle_per_host {
+                    b = b.max_idle_connections_per_host(n);
+                }
+                Arc::new(b.build())
+            }
         };
         Ok(BatchApi {
             transport,
@@ -402,5 +471,51 @@ impl BatchApi {
             *guard = Some(info.workspace.clone());
         }
         Ok(info.workspace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{HttpRequest, HttpResponse, TransportError};
+
+    fn fake(_: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+        Ok(HttpResponse::new(200, ""))
+    }
+
+    #[test]
+    fn default_transport_settings_with_a_custom_transport_are_an_error() {
+        type Set = fn(BatchApiBuilder) -> BatchApiBuilder;
+        let cases: [(&str, Set); 3] = [
+            ("timeouts", |b| b.timeouts(Timeouts::default())),
+            ("max_idle_connections", |b| b.max_idle_connections(1)),
+            ("max_idle_connections_per_host", |b| {
+                b.max_idle_connections_per_host(1)
+            }),
+        ];
+        for (name, set) in cases {
+            let base = || BatchApi::builder().api_key("k");
+            // Alone, the setting configures the default transport.
+            assert!(set(base()).build().is_ok(), "{name}");
+            // With a custom transport, in either order, it is refused by name.
+            for b in [set(base()).transport(fake), set(base().transport(fake))] {
+                match b.build() {
+                    Err(Error::Config(m)) => assert!(m.contains(name), "{m}"),
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+            let shared: Arc<dyn Transport> = Arc::new(fake);
+            assert!(
+                set(base()).shared_transport(shared).build().is_err(),
+                "{name}"
+            );
+        }
+        assert!(
+            BatchApi::builder()
+                .api_key("k")
+                .transport(fake)
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -27,7 +27,7 @@ use std::fmt;
 use std::io::{self, Read};
 
 pub use exact::ExactLengthReader;
-pub use ureq_impl::{Timeouts, UreqTransport};
+pub use ureq_impl::{Timeouts, UreqTransport, UreqTransportBuilder};
 
 /// An HTTP method used by the Batch Processing API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

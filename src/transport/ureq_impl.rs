@@ -49,6 +49,11 @@ impl Default for Timeouts {
 ///   instead of hanging.
 /// - Response bodies are streamed without a size cap; the API layer caps what it buffers.
 /// - Error messages are scrubbed of the URL's query values (the API key, signatures).
+/// - Idle connections are kept for reuse: up to
+///   [`DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST`](Self::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST)
+///   per host by default (ureq's own default is 3, fewer than a parallel upload uses, which
+///   would open a new connection for most requests). Set the limits with
+///   [`builder`](Self::builder).
 ///
 /// Cloning is cheap and shares the connection pool.
 ///
@@ -62,12 +67,16 @@ impl Default for Timeouts {
 pub struct UreqTransport {
     agent: ureq::Agent,
     timeouts: Timeouts,
+    max_idle: usize,
+    max_idle_per_host: usize,
 }
 
 impl std::fmt::Debug for UreqTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UreqTransport")
             .field("timeouts", &self.timeouts)
+            .field("max_idle_connections", &self.max_idle)
+            .field("max_idle_connections_per_host", &self.max_idle_per_host)
             .finish_non_exhaustive()
     }
 }
@@ -78,18 +87,147 @@ impl Default for UreqTransport {
     }
 }
 
+/// Configures a [`UreqTransport`]: timeouts and the idle-connection pool.
+///
+/// ```
+/// use std::time::Duration;
+/// use roboflow_batch::transport::{Timeouts, UreqTransport};
+/// let t = UreqTransport::builder()
+///     .timeouts(Timeouts { read: Duration::from_secs(30), ..Timeouts::default() })
+///     .max_idle_connections(512)
+///     .max_idle_connections_per_host(128)
+///     .build();
+/// assert_eq!(t.max_idle_connections_per_host(), 128);
+/// assert_eq!(t.timeouts().read, Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until .build() is called"]
+pub struct UreqTransportBuilder {
+    timeouts: Timeouts,
+    max_idle: usize,
+    max_idle_per_host: usize,
+}
+
+impl Default for UreqTransportBuilder {
+    fn default() -> Self {
+        UreqTransportBuilder {
+            timeouts: Timeouts::default(),
+            max_idle: UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS,
+            max_idle_per_host: UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST,
+        }
+    }
+}
+
+impl UreqTransportBuilder {
+    /// The network timeouts (default [`Timeouts::default`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roboflow_batch::transport::{Timeouts, UreqTransport};
+    /// let t = UreqTransport::builder().timeouts(Timeouts { connect: Duration::from_secs(2), ..Timeouts::default() }).build();
+    /// assert_eq!(t.timeouts().connect, Duration::from_secs(2));
+    /// ```
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The most idle connections kept open in total (default
+    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS`]). 0 turns reuse off.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(32).build();
+    /// assert_eq!(t.max_idle_connections(), 32);
+    /// assert_eq!(t.max_idle_connections_per_host(), 32); // capped by the total
+    /// ```
+    pub fn max_idle_connections(mut self, n: usize) -> Self {
+        self.max_idle = n;
+        self
+    }
+
+    /// The most idle connections kept open to one host (default
+    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST`]). Set it to at least the
+    /// number of requests you run in parallel against one host, or connections are closed
+    /// and opened again. It is capped by
+    /// [`max_idle_connections`](Self::max_idle_connections).
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(16).build();
+    /// assert_eq!(t.max_idle_connections_per_host(), 16);
+    /// ```
+    pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Builds the transport and its connection pool.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().build();
+    /// assert_eq!(t.max_idle_connections_per_host(), 64);
+    /// ```
+    pub fn build(self) -> UreqTransport {
+        let timeouts = self.timeouts;
+        let max_idle_per_host = self.max_idle_per_host.min(self.max_idle);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_per_read(Some(timeouts.read))
+            .timeout_per_write(Some(timeouts.write))
+            .timeout_global(timeouts.total)
+            .max_idle_connections(self.max_idle)
+            .max_idle_connections_per_host(max_idle_per_host)
+            .user_agent(concat!("roboflow-batch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        UreqTransport {
+            agent,
+            timeouts,
+            max_idle: self.max_idle,
+            max_idle_per_host,
+        }
+    }
+}
+
 impl UreqTransport {
-    /// A transport with [`Timeouts::default`].
+    /// The default limit of idle connections in total.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::UreqTransport;
+    /// assert_eq!(UreqTransport::new().max_idle_connections(), UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS);
+    /// ```
+    pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 256;
+
+    /// The default limit of idle connections to one host: enough for parallel uploads to
+    /// one storage host to keep their connections.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::UreqTransport;
+    /// assert!(UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST >= 64);
+    /// ```
+    pub const DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST: usize = 64;
+
+    /// A transport with [`Timeouts::default`] and the default pool limits.
     ///
     /// ```
     /// let t = roboflow_batch::transport::UreqTransport::new();
     /// assert_eq!(t.timeouts().connect.as_secs(), 10);
     /// ```
     pub fn new() -> Self {
-        Self::with_timeouts(Timeouts::default())
+        Self::builder().build()
     }
 
-    /// A transport with the given timeouts.
+    /// A builder for timeouts and pool limits.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(8).build();
+    /// assert_eq!(t.max_idle_connections_per_host(), 8);
+    /// ```
+    pub fn builder() -> UreqTransportBuilder {
+        UreqTransportBuilder::default()
+    }
+
+    /// A transport with the given timeouts and the default pool limits.
     ///
     /// ```
     /// use std::time::Duration;
@@ -98,16 +236,7 @@ impl UreqTransport {
     /// assert_eq!(t.timeouts().read, Duration::from_secs(5));
     /// ```
     pub fn with_timeouts(timeouts: Timeouts) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(timeouts.connect))
-            .timeout_per_read(Some(timeouts.read))
-            .timeout_per_write(Some(timeouts.write))
-            .timeout_global(timeouts.total)
-            .user_agent(concat!("roboflow-batch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        UreqTransport { agent, timeouts }
+        Self::builder().timeouts(timeouts).build()
     }
 
     /// The timeouts in force.
@@ -118,6 +247,26 @@ impl UreqTransport {
     /// ```
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
+    }
+
+    /// The limit of idle connections kept in total.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(10).build();
+    /// assert_eq!(t.max_idle_connections(), 10);
+    /// ```
+    pub fn max_idle_connections(&self) -> usize {
+        self.max_idle
+    }
+
+    /// The limit of idle connections kept per host (never more than the total).
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::new();
+    /// assert_eq!(t.max_idle_connections_per_host(), 64);
+    /// ```
+    pub fn max_idle_connections_per_host(&self) -> usize {
+        self.max_idle_per_host
     }
 
     fn exchange(&self, req: HttpRequest) -> Result<HttpResponse, ureq::Error> {
