@@ -141,6 +141,17 @@ pub enum Error {
         /// The listing's URL with every query value redacted.
         url: String,
     },
+    /// A paginated listing kept returning empty pages with new tokens, more of them in a
+    /// row than [`MAX_CONSECUTIVE_EMPTY_PAGES`](crate::api::MAX_CONSECUTIVE_EMPTY_PAGES).
+    #[error(
+        "pagination of {listing} returned {pages} empty pages in a row, each with a new token; stopping"
+    )]
+    TooManyEmptyPages {
+        /// The listing (a name or a URL with every query value redacted).
+        listing: String,
+        /// How many empty pages in a row were fetched.
+        pages: usize,
+    },
     /// A bulk-upload shard failed to be indexed.
     #[error("shard {shard_id} of batch {batch_id} failed ({status}): {details}")]
     ShardFailed {

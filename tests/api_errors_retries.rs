@@ -462,3 +462,32 @@ fn download_to_file_restarts_after_a_drop_and_never_leaves_a_partial_file() {
     assert!(!path2.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn a_listing_of_endless_empty_pages_ends_with_an_error() {
+    let calls = Arc::new(Mutex::new(0usize));
+    let log = calls.clone();
+    let t = move |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        let mut n = log.lock().unwrap();
+        *n += 1;
+        assert!(*n < 10_000, "followed empty pages for ever");
+        Ok(HttpResponse::json(
+            200,
+            format!(r#"{{"filesMetadata":[],"nextPageToken":"page-{n}"}}"#),
+        ))
+    };
+    let api = api(t, &Sleeps::default());
+    let out: Vec<_> = api.files("b1", None, None).collect();
+    assert_eq!(out.len(), 1);
+    match &out[0] {
+        Err(e @ Error::TooManyEmptyPages { listing, .. }) => {
+            assert!(listing.contains("b1"), "{listing}");
+            assert!(!e.to_string().contains(KEY), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        *calls.lock().unwrap(),
+        roboflow_batch::api::MAX_CONSECUTIVE_EMPTY_PAGES
+    );
+}

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use call::UploadSource;
-pub use paging::{ListOptions, Pages};
+pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
 pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy, parse_retry_after};
 
 use crate::error::{Error, Result};

@@ -63,13 +63,23 @@ impl ListOptions {
     }
 }
 
+/// How many empty pages in a row a listing may return, each with a new token, before
+/// [`Pages`] gives up with [`Error::TooManyEmptyPages`].
+///
+/// ```
+/// assert_eq!(roboflow_batch::api::MAX_CONSECUTIVE_EMPTY_PAGES, 16);
+/// ```
+pub const MAX_CONSECUTIVE_EMPTY_PAGES: usize = 16;
+
 type FetchPage<'a, T> = Box<dyn FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a>;
 
 /// An iterator over every item of a paginated listing, fetching pages lazily.
 ///
-/// It stops after a page with a missing or empty `nextPageToken`. If the service returns a
-/// token it returned before, the iterator yields [`Error::RepeatedPageToken`] instead of
-/// looping forever. After any error it yields nothing more.
+/// It stops after a page with a missing or empty `nextPageToken`. It never follows a
+/// listing for ever: if the service returns a token it returned before, the iterator
+/// yields [`Error::RepeatedPageToken`], and after [`MAX_CONSECUTIVE_EMPTY_PAGES`] empty
+/// pages in a row that still carry a new token, [`Error::TooManyEmptyPages`]. After any
+/// error it yields nothing more.
 ///
 /// ```
 /// use roboflow_batch::api::{ListOptions, Pages};
@@ -92,6 +102,7 @@ pub struct Pages<'a, T> {
     pending_error: Option<Error>,
     done: bool,
     pages_fetched: usize,
+    empty_in_a_row: usize,
 }
 
 impl<T> std::fmt::Debug for Pages<'_, T> {
@@ -133,6 +144,7 @@ impl<'a, T> Pages<'a, T> {
             pending_error: None,
             done: false,
             pages_fetched: 0,
+            empty_in_a_row: 0,
         }
     }
 
@@ -171,6 +183,11 @@ impl<'a, T> Pages<'a, T> {
     fn fetch_next(&mut self) -> Result<()> {
         let page = (self.fetch)(&self.options)?;
         self.pages_fetched += 1;
+        if page.items.is_empty() {
+            self.empty_in_a_row += 1;
+        } else {
+            self.empty_in_a_row = 0;
+        }
         self.buffer.extend(page.items);
         match page.next_page_token.filter(|t| !t.is_empty()) {
             None => self.done = true,
@@ -178,7 +195,14 @@ impl<'a, T> Pages<'a, T> {
                 if !self.seen.insert(token.clone()) {
                     self.done = true;
                     return Err(Error::RepeatedPageToken {
-                        url: self.what.clone(),
+                        url: crate::redact::redact_url(&self.what),
+                    });
+                }
+                if self.empty_in_a_row >= MAX_CONSECUTIVE_EMPTY_PAGES {
+                    self.done = true;
+                    return Err(Error::TooManyEmptyPages {
+                        listing: crate::redact::redact_url(&self.what),
+                        pages: self.empty_in_a_row,
                     });
                 }
                 self.options.page_token = Some(token);
@@ -263,6 +287,60 @@ mod tests {
     fn empty_pages_with_tokens_are_followed() {
         let (p, _) = scripted(vec![(vec![], Some("a")), (vec![7], None)]);
         assert_eq!(p.collect::<Result<Vec<_>>>().unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn endless_empty_pages_are_an_error_not_a_loop() {
+        // Every page is empty and carries a new token, for ever.
+        let calls = Arc::new(Mutex::new(0usize));
+        let log = calls.clone();
+        let mut p = Pages::new(
+            "files of b?sig=secret-signature",
+            ListOptions::default(),
+            move |_: &ListOptions| -> Result<Page<u8>> {
+                let mut n = log.lock().unwrap();
+                *n += 1;
+                assert!(*n < 10_000, "followed empty pages for ever");
+                Ok(Page {
+                    items: vec![],
+                    next_page_token: Some(format!("t{n}")),
+                })
+            },
+        );
+        match p.next() {
+            Some(Err(Error::TooManyEmptyPages { listing, pages })) => {
+                assert_eq!(pages, MAX_CONSECUTIVE_EMPTY_PAGES);
+                assert!(listing.starts_with("files of b"), "{listing}");
+                assert!(!listing.contains("secret-signature"), "{listing}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(p.next().is_none());
+        assert_eq!(*calls.lock().unwrap(), MAX_CONSECUTIVE_EMPTY_PAGES);
+    }
+
+    #[test]
+    fn empty_pages_between_full_ones_are_followed() {
+        // Fewer than the cap in a row, twice over: the counter restarts after items.
+        let run = MAX_CONSECUTIVE_EMPTY_PAGES - 1;
+        let n = 2 * (run + 1);
+        let script: Vec<(Vec<u32>, Option<&'static str>)> = (0..n)
+            .map(|i| {
+                let items = if i % (run + 1) == run {
+                    vec![i as u32]
+                } else {
+                    vec![]
+                };
+                let token: &'static str = Box::leak(format!("t{i}").into_boxed_str());
+                (items, (i + 1 < n).then_some(token))
+            })
+            .collect();
+        let (p, calls) = scripted(script);
+        assert_eq!(
+            p.collect::<Result<Vec<_>>>().unwrap(),
+            vec![run as u32, n as u32 - 1]
+        );
+        assert_eq!(calls.lock().unwrap().len(), n);
     }
 
     #[test]
