@@ -5,6 +5,7 @@
 //! (another pure function). Nothing is sent when validation fails.
 
 mod call;
+mod download;
 mod jobs;
 mod paging;
 pub(crate) mod retry;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use call::UploadSource;
+pub use download::DownloadOptions;
 pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
 pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy, parse_retry_after};
 
