@@ -491,3 +491,46 @@ fn a_listing_of_endless_empty_pages_ends_with_an_error() {
         roboflow_batch::api::MAX_CONSECUTIVE_EMPTY_PAGES
     );
 }
+
+#[test]
+fn a_huge_error_body_keeps_its_start() {
+    let page = format!(
+        "<html><head><title>502 Bad Gateway</title></head><body>{}</body></html>",
+        "x".repeat(200 * 1024)
+    );
+    let json_cut = format!(
+        r#"{{"error":"upstream timed out","trace":"{}"}}"#,
+        "y".repeat(100 * 1024)
+    );
+    let json_ok = format!(
+        r#"{{"trace":"{}","error":"quota exceeded"}}"#,
+        "z".repeat(60 * 1024)
+    );
+    let cases = [
+        (502u16, page, None, "<html><head><title>502 Bad Gateway"),
+        (
+            500,
+            json_cut,
+            Some("upstream timed out"),
+            r#"{"error":"upstream timed out""#,
+        ),
+        (400, json_ok, Some("quota exceeded"), r#"{"trace":"zzz"#),
+    ];
+    for (status, body, message, starts) in cases {
+        let t = move |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+            Ok(HttpResponse::new(status, body.clone()))
+        };
+        let err = api(t, &Sleeps::default())
+            .batch_count("b1", None)
+            .unwrap_err();
+        let a = err.api_error().expect("an HTTP error");
+        assert_eq!(a.status, status);
+        assert_eq!(a.message.as_deref(), message, "{status}");
+        assert!(a.body_snippet.starts_with(starts), "{}", a.body_snippet);
+        assert!(
+            a.body_snippet.chars().count() <= 513,
+            "the snippet is bounded"
+        );
+        assert!(err.to_string().contains(message.unwrap_or(starts)), "{err}");
+    }
+}

@@ -15,6 +15,8 @@ use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
 pub(crate) const MAX_JSON_BODY: u64 = 16 << 20;
 /// How much of an error body is kept.
 const SNIPPET_CHARS: usize = 512;
+/// How much of an error body is read: a prefix, whatever the body's size.
+pub(crate) const ERROR_BODY_PREFIX: u64 = 64 * 1024;
 
 /// A call to the API, before the base URL and the key are added. Pure data, so that
 /// builders can be tested as tables.
@@ -298,7 +300,8 @@ impl BatchApi {
     ) -> Error {
         let status = resp.status;
         let secrets = self.secrets(raw_url);
-        let body = resp.read_body(64 * 1024).unwrap_or_default();
+        // A prefix only: a proxy's 502 page can be any size, and its start says enough.
+        let body = read_prefix(resp.body, ERROR_BODY_PREFIX);
         let text = String::from_utf8_lossy(&body);
         let message = error_message(&text).map(|m| scrub(&snippet(&m, SNIPPET_CHARS), &secrets));
         let api = ApiError {
@@ -340,10 +343,30 @@ pub(crate) fn decode_json<T: DeserializeOwned>(
     })
 }
 
+/// The first `limit` bytes of a body; a failed read keeps what came before it.
+pub(crate) fn read_prefix(body: impl std::io::Read, limit: u64) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut r = body.take(limit);
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
 /// The server's message from a JSON error body: `error` (a string, or an object with a
-/// `message`), `message` or `detail`.
+/// `message`), `message` or `detail`. A body cut short (a prefix of a large one) still
+/// gives its message when the message's string comes whole before the cut.
 pub(crate) fn error_message(body: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return truncated_message(body);
+    };
     let pick = |v: &serde_json::Value| -> Option<String> {
         match v {
             serde_json::Value::String(s) => Some(s.clone()),
@@ -359,6 +382,24 @@ pub(crate) fn error_message(body: &str) -> Option<String> {
         .find_map(|k| v.get(*k).and_then(pick))
 }
 
+/// The first `"error"`, `"message"` or `"detail"` string of a JSON object cut short.
+fn truncated_message(body: &str) -> Option<String> {
+    if !body.trim_start().starts_with('{') {
+        return None;
+    }
+    ["\"error\"", "\"message\"", "\"detail\""]
+        .iter()
+        .filter_map(|key| {
+            let at = body.find(key)?;
+            let rest = body.get(at + key.len()..)?.trim_start().strip_prefix(':')?;
+            let mut strings =
+                serde_json::Deserializer::from_str(rest.trim_start()).into_iter::<String>();
+            strings.next()?.ok().map(|m| (at, m))
+        })
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, m)| m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +413,14 @@ mod tests {
             (r#"{"detail":"d"}"#, Some("d")),
             (r#"{"other":1}"#, None),
             ("<html>oops</html>", None),
+            // Cut short: the message is whole before the cut.
+            (
+                r#"{"error": "upstream timed out", "trace": "aaaa"#,
+                Some("upstream timed out"),
+            ),
+            (r#"{"trace": "x", "detail":"d\"q", "more": ["#, Some("d\"q")),
+            (r#"{"error": "cut in the midd"#, None),
+            (r#"["error": "not an object""#, None),
         ];
         for (body, want) in cases {
             assert_eq!(error_message(body).as_deref(), want, "{body}");
