@@ -534,3 +534,32 @@ fn a_huge_error_body_keeps_its_start() {
         assert!(err.to_string().contains(message.unwrap_or(starts)), "{err}");
     }
 }
+
+#[test]
+fn error_bodies_that_echo_signed_urls_are_redacted() {
+    let signed = "https://bucket.s3.amazonaws.com/a.jpg?X-Amz-Credential=AKIASECRET1&X-Amz-Signature=deadbeefSECRET2";
+    let bodies = [
+        format!(r#"{{"error":"could not fetch {signed}"}}"#),
+        format!(
+            r#"{{"detail":{{"url":"{}"}}}}"#,
+            signed.replace('&', "\\u0026")
+        ),
+        format!(
+            "<html><a href=\"{}\">retry</a></html>",
+            signed.replace('&', "&amp;")
+        ),
+    ];
+    for body in bodies {
+        let t = move |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+            Ok(HttpResponse::new(400, body.clone()))
+        };
+        let err = api(t, &Sleeps::default())
+            .batch_count("b1", None)
+            .unwrap_err();
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(shown.contains("a.jpg"), "{shown}");
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(!shown.contains(KEY), "{shown}");
+        }
+    }
+}

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::BatchApi;
 use super::retry::{Idempotency, RetryDecision};
 use crate::error::{ApiError, Error, Result};
-use crate::redact::{query_secrets, redact_url, scrub, snippet};
+use crate::redact::{query_secrets, redact_text, redact_url, scrub, snippet};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
 
 /// The largest JSON response buffered (16 MiB).
@@ -303,13 +303,15 @@ impl BatchApi {
         // A prefix only: a proxy's 502 page can be any size, and its start says enough.
         let body = read_prefix(resp.body, ERROR_BODY_PREFIX);
         let text = String::from_utf8_lossy(&body);
-        let message = error_message(&text).map(|m| scrub(&snippet(&m, SNIPPET_CHARS), &secrets));
+        // Bodies may echo signed URLs (a reference that could not be fetched).
+        let clean = |t: &str| scrub(&redact_text(&snippet(t, SNIPPET_CHARS)), &secrets);
+        let message = error_message(&text).map(|m| clean(&m));
         let api = ApiError {
             method,
             url: redact_url(raw_url),
             status,
             message,
-            body_snippet: scrub(&snippet(text.trim(), SNIPPET_CHARS), &secrets),
+            body_snippet: clean(text.trim()),
         };
         Error::from_status(api, retry_after)
     }
@@ -325,7 +327,10 @@ impl BatchApi {
             path,
             message,
             snippet: scrub(
-                &snippet(String::from_utf8_lossy(body).trim(), SNIPPET_CHARS),
+                &redact_text(&snippet(
+                    String::from_utf8_lossy(body).trim(),
+                    SNIPPET_CHARS,
+                )),
                 &self.secrets(raw_url),
             ),
         })

@@ -152,8 +152,9 @@ impl JobState {
 ///
 /// It has no status field: the state follows from [`is_terminal`](Self::is_terminal),
 /// [`error`](Self::error) and [`current_stage`](Self::current_stage); see
-/// [`state`](Self::state).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// [`state`](Self::state). Its `Debug` output redacts the secret-bearing parameters of
+/// URLs echoed in the definition and the notification.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobMetadata {
     /// The id.
@@ -184,6 +185,28 @@ pub struct JobMetadata {
     /// Overrides given on restarts.
     #[serde(default)]
     pub restart_parameters_override: Vec<serde_json::Value>,
+}
+
+impl std::fmt::Debug for JobMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::redact::RedactedDebug;
+        f.debug_struct("JobMetadata")
+            .field("job_id", &self.job_id)
+            .field("name", &self.name)
+            .field("job_definition", &RedactedDebug(&self.job_definition))
+            .field("current_stage", &self.current_stage)
+            .field("planned_stages", &self.planned_stages)
+            .field("error", &self.error)
+            .field("is_terminal", &self.is_terminal)
+            .field("last_notification", &RedactedDebug(&self.last_notification))
+            .field("created_at", &self.created_at)
+            .field("last_update", &self.last_update)
+            .field(
+                "restart_parameters_override",
+                &RedactedDebug(&self.restart_parameters_override),
+            )
+            .finish()
+    }
 }
 
 impl JobMetadata {
@@ -509,6 +532,22 @@ mod tests {
         );
         assert_eq!(job(true, false, None).state(), JobState::Completed);
         assert_eq!(job(true, true, Some("export")).state(), JobState::Failed);
+    }
+
+    #[test]
+    fn job_debug_hides_echoed_signatures() {
+        let job: JobMetadata = serde_json::from_str(
+            r#"{"jobId":"j","name":"j","jobDefinition":{"notificationsURL":"https://hooks/x?token=s3cr3t1"},
+              "lastNotification":{"message":"fetch https://b/a?X-Goog-Signature=s3cr3t2 failed"},
+              "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#,
+        )
+        .unwrap();
+        let shown = format!("{job:?}");
+        assert!(
+            shown.contains("hooks/x") && shown.contains("fetch https://b/a"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 
     #[test]

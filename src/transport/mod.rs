@@ -436,17 +436,20 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    /// A transport error of `kind` with a message that must not contain secrets.
+    /// A transport error of `kind`. The values of secret-bearing query parameters of any
+    /// URL in `message` are redacted (see [`redact_text`](crate::redact::redact_text)).
     ///
     /// ```
     /// use roboflow_batch::transport::{TransportError, TransportErrorKind};
     /// let e = TransportError::new(TransportErrorKind::Connect, "connection refused");
     /// assert_eq!(e.to_string(), "connect error: connection refused");
+    /// let e = TransportError::new(TransportErrorKind::Other, "GET http://h/?api_key=k1 failed");
+    /// assert_eq!(e.message(), "GET http://h/?api_key=REDACTED failed");
     /// ```
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
         TransportError {
             kind,
-            message: message.into(),
+            message: crate::redact::redact_text(&message.into()),
         }
     }
 

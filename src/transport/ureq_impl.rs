@@ -384,9 +384,11 @@ impl<R: std::io::Read> std::io::Read for ReaderErrors<R> {
     }
 }
 
-/// Drops the query strings of any URLs quoted in `text`.
+/// Drops the query values of URLs quoted in `text` as words, and the secret parameters of
+/// any other.
 fn strip_urls(text: &str) -> String {
-    text.split(' ')
+    let words: String = text
+        .split(' ')
         .map(|w| {
             if w.contains("://") && w.contains('?') {
                 crate::redact::redact_url(w)
@@ -395,5 +397,6 @@ fn strip_urls(text: &str) -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    crate::redact::redact_text(&words)
 }
