@@ -296,11 +296,6 @@ impl Error {
 }
 
 /// Statuses that signal a transient condition: 408, 429, 500, 502, 503, 504.
-///
-/// ```
-/// assert!(roboflow_batch::error::is_retryable_status(503));
-/// assert!(!roboflow_batch::error::is_retryable_status(400));
-/// ```
-pub fn is_retryable_status(status: u16) -> bool {
+pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }

@@ -245,7 +245,7 @@ impl BatchApi {
                 Ok(Err(resp)) => {
                     let retry_after = resp
                         .header("retry-after")
-                        .and_then(|v| super::parse_retry_after(v, self.clock.now()));
+                        .and_then(|v| super::retry::parse_retry_after(v, self.clock.now()));
                     let status = resp.status;
                     let err = self.error_from_response(method, &raw_url, resp, retry_after);
                     let decision = self.retry.on_status(

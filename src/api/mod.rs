@@ -12,13 +12,13 @@ pub(crate) mod retry;
 mod staging;
 mod transfer;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use call::UploadSource;
 pub use download::DownloadOptions;
 pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
-pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy, parse_retry_after};
+pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy};
 
 use crate::error::{Error, Result};
 use crate::transport::{Timeouts, Transport, UreqTransport};
@@ -52,17 +52,26 @@ pub struct BatchApi {
     transport: Arc<dyn Transport>,
     base_url: String,
     api_key: String,
-    workspace: Mutex<Option<String>>,
+    /// Set once: as configured, or by the first successful lookup.
+    workspace: OnceLock<String>,
+    /// Held while looking the workspace up, so concurrent first calls make one request.
+    workspace_lookup: Mutex<()>,
     retry: RetryPolicy,
     clock: Clock,
 }
+
+// `BatchApi` is shared across threads (rayon uploads, parallel downloads): keep it so.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<BatchApi>();
+};
 
 impl std::fmt::Debug for BatchApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchApi")
             .field("base_url", &self.base_url)
             .field("api_key", &crate::redact::REDACTED)
-            .field("workspace", &self.cached_workspace())
+            .field("workspace", &self.workspace.get())
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -330,11 +339,16 @@ impl BatchApiBuilder {
                 Arc::new(b.build())
             }
         };
+        let workspace = OnceLock::new();
+        if let Some(ws) = self.workspace {
+            let _ = workspace.set(ws);
+        }
         Ok(BatchApi {
             transport,
             base_url,
             api_key,
-            workspace: Mutex::new(self.workspace),
+            workspace,
+            workspace_lookup: Mutex::new(()),
             retry: self.retry.unwrap_or_default(),
             clock: self.clock.unwrap_or_default(),
         })
@@ -447,11 +461,9 @@ impl BatchApi {
         &self.clock
     }
 
-    fn cached_workspace(&self) -> Option<String> {
-        self.workspace.lock().map(|w| w.clone()).unwrap_or(None)
-    }
-
-    /// The workspace slug: as configured, or looked up once with `GET /` and remembered.
+    /// The workspace slug: as configured, or looked up with `GET /` and remembered. The
+    /// lookup happens at most once, even when many threads ask at the same time (they wait
+    /// for the first); a failed lookup is tried again on the next call.
     ///
     /// ```no_run
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -459,8 +471,15 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workspace(&self) -> Result<String> {
-        if let Some(ws) = self.cached_workspace() {
-            return Ok(ws);
+        if let Some(ws) = self.workspace.get() {
+            return Ok(ws.clone());
+        }
+        let _lookup = self
+            .workspace_lookup
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(ws) = self.workspace.get() {
+            return Ok(ws.clone());
         }
         let info = self.fetch_workspace()?;
         check_workspace(&info.workspace).map_err(|_| Error::Decode {
@@ -469,10 +488,7 @@ impl BatchApi {
             message: "not a usable workspace slug".into(),
             snippet: crate::redact::snippet(&info.workspace, 80),
         })?;
-        if let Ok(mut guard) = self.workspace.lock() {
-            *guard = Some(info.workspace.clone());
-        }
-        Ok(info.workspace)
+        Ok(self.workspace.get_or_init(|| info.workspace).clone())
     }
 }
 

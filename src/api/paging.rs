@@ -28,6 +28,7 @@ impl ListOptions {
     /// let opts = roboflow_batch::api::ListOptions::default().with_page_size(100);
     /// assert_eq!(opts.page_size, Some(100));
     /// ```
+    #[must_use]
     pub fn with_page_size(mut self, size: u32) -> Self {
         self.page_size = Some(size);
         self
@@ -39,6 +40,7 @@ impl ListOptions {
     /// let opts = roboflow_batch::api::ListOptions::default().with_page_token("page-2");
     /// assert_eq!(opts.page_token.as_deref(), Some("page-2"));
     /// ```
+    #[must_use]
     pub fn with_page_token(mut self, token: impl Into<String>) -> Self {
         self.page_token = Some(token.into());
         self
@@ -79,20 +81,31 @@ type FetchPage<'a, T> = Box<dyn FnMut(&ListOptions) -> Result<Page<T>> + Send + 
 /// listing for ever: if the service returns a token it returned before, the iterator
 /// yields [`Error::RepeatedPageToken`], and after [`MAX_CONSECUTIVE_EMPTY_PAGES`] empty
 /// pages in a row that still carry a new token, [`Error::TooManyEmptyPages`]. After any
-/// error it yields nothing more.
+/// error it yields nothing more. The listing methods of
+/// [`BatchApi`](crate::BatchApi) return it ([`jobs`](crate::BatchApi::jobs),
+/// [`files`](crate::BatchApi::files), …).
 ///
 /// ```
-/// use roboflow_batch::api::{ListOptions, Pages};
-/// use roboflow_batch::model::Page;
-/// let pages = Pages::new("demo", ListOptions::default(), |opts: &ListOptions| {
-///     Ok(match opts.page_token.as_deref() {
-///         None => Page { items: vec![1, 2], next_page_token: Some("p2".into()) },
-///         Some(_) => Page { items: vec![3], next_page_token: None },
-///     })
-/// });
-/// let all: Vec<i32> = pages.collect::<Result<_, _>>().unwrap();
-/// assert_eq!(all, vec![1, 2, 3]);
+/// use roboflow_batch::BatchApi;
+/// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+/// let task = |id: &str| format!(r#"{{"taskId":"{id}","notification":"","statusType":"info","eventTimestamp":"2025-01-01T00:00:00Z"}}"#);
+/// let (first, last) = (
+///     format!(r#"{{"tasks":[{},{}],"nextPageToken":"p2"}}"#, task("t1"), task("t2")),
+///     format!(r#"{{"tasks":[{}],"nextPageToken":null}}"#, task("t3")),
+/// );
+/// let fake = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+///     let page = if req.url.contains("nextPageToken=p2") { &last } else { &first };
+///     Ok(HttpResponse::json(200, page.clone()))
+/// };
+/// let api = BatchApi::builder().api_key("k").workspace("acme").transport(fake).build()?;
+/// let mut pages = api.tasks("job-1", "processing", None);
+/// assert_eq!(pages.pages_fetched(), 0); // nothing is fetched until asked
+/// let ids: Vec<String> = pages.by_ref().map(|t| t.map(|t| t.task_id)).collect::<Result<_, _>>()?;
+/// assert_eq!(ids, ["t1", "t2", "t3"]);
+/// assert_eq!(pages.pages_fetched(), 2);
+/// # Ok::<(), roboflow_batch::Error>(())
 /// ```
+#[must_use = "iterators are lazy: nothing is fetched until it is consumed"]
 pub struct Pages<'a, T> {
     what: String,
     fetch: FetchPage<'a, T>,
@@ -116,17 +129,9 @@ impl<T> std::fmt::Debug for Pages<'_, T> {
 }
 
 impl<'a, T> Pages<'a, T> {
-    /// Pages of `what` (a redacted URL or a name, used in errors), starting at `options`.
-    ///
-    /// ```
-    /// use roboflow_batch::api::{ListOptions, Pages};
-    /// use roboflow_batch::model::Page;
-    /// let pages = Pages::new("letters", ListOptions::default(), |_: &ListOptions| {
-    ///     Ok(Page { items: vec!['a', 'b'], next_page_token: None })
-    /// });
-    /// assert_eq!(pages.map(Result::unwrap).collect::<String>(), "ab");
-    /// ```
-    pub fn new(
+    /// Pages of `what` (a name, or a URL that is redacted in errors), starting at
+    /// `options`.
+    pub(crate) fn new(
         what: impl Into<String>,
         options: ListOptions,
         fetch: impl FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a,
@@ -151,10 +156,12 @@ impl<'a, T> Pages<'a, T> {
     /// An iterator that yields `err` once and ends (for inputs rejected up front).
     ///
     /// ```
-    /// use roboflow_batch::{api::Pages, Error};
-    /// let mut pages: Pages<'_, u32> = Pages::failed(Error::invalid("page_size", "must be at least 1"));
-    /// assert!(matches!(pages.next(), Some(Err(Error::InvalidInput { .. }))));
-    /// assert!(pages.next().is_none());
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// use roboflow_batch::Error;
+    /// let mut files = api.files("Not A Batch Id", None, None); // rejected before any request
+    /// assert!(matches!(files.next(), Some(Err(Error::InvalidInput { .. }))));
+    /// assert!(files.next().is_none());
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn failed(err: Error) -> Self {
         let mut p = Pages::new("", ListOptions::default(), |_: &ListOptions| {
@@ -167,14 +174,12 @@ impl<'a, T> Pages<'a, T> {
         p
     }
 
-    /// How many pages have been fetched so far.
+    /// How many pages have been fetched so far (see the example on [`Pages`]).
     ///
     /// ```
-    /// use roboflow_batch::{api::{ListOptions, Pages}, model::Page};
-    /// let mut pages = Pages::new("demo", ListOptions::default(), |_: &ListOptions| Ok(Page { items: vec![1], next_page_token: None }));
-    /// assert_eq!(pages.pages_fetched(), 0);
-    /// pages.next();
-    /// assert_eq!(pages.pages_fetched(), 1);
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// assert_eq!(api.jobs(None).pages_fetched(), 0);
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn pages_fetched(&self) -> usize {
         self.pages_fetched

@@ -82,8 +82,9 @@ impl RetryPolicy {
     ///
     /// ```
     /// use roboflow_batch::api::{Idempotency, RetryDecision, RetryPolicy};
+    /// use roboflow_batch::transport::TransportErrorKind;
     /// let p = RetryPolicy::never();
-    /// assert_eq!(p.on_status(503, None, Idempotency::Idempotent, 0, 0.5), RetryDecision::Stop);
+    /// assert_eq!(p.on_transport_error(TransportErrorKind::Connect, Idempotency::Idempotent, 0, 0.5), RetryDecision::Stop);
     /// ```
     pub fn never() -> Self {
         RetryPolicy {
@@ -110,22 +111,9 @@ impl RetryPolicy {
         }
     }
 
-    /// The decision after an HTTP error status.
-    ///
-    /// `attempt` is the 0-based number of the try that failed, and `jitter` is a random
-    /// fraction in `[0, 1)`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use roboflow_batch::api::{Idempotency, RetryDecision, RetryPolicy};
-    /// let p = RetryPolicy::default();
-    /// assert_eq!(p.on_status(400, None, Idempotency::Idempotent, 0, 0.5), RetryDecision::Stop);
-    /// assert_eq!(
-    ///     p.on_status(429, Some(Duration::from_secs(2)), Idempotency::Idempotent, 0, 0.5),
-    ///     RetryDecision::RetryAfter(Duration::from_secs(2)),
-    /// );
-    /// ```
-    pub fn on_status(
+    /// The decision after an HTTP error status. `attempt` is the 0-based number of the
+    /// try that failed, and `jitter` is a random fraction in `[0, 1)`.
+    pub(crate) fn on_status(
         &self,
         status: u16,
         retry_after: Option<Duration>,
@@ -181,16 +169,7 @@ impl RetryPolicy {
 }
 
 /// Parses `Retry-After`: delta seconds, or an HTTP date measured against `now`.
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use roboflow_batch::api::parse_retry_after;
-/// assert_eq!(parse_retry_after("3", UNIX_EPOCH), Some(Duration::from_secs(3)));
-/// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50
-/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(10)));
-/// assert_eq!(parse_retry_after("soon", now), None);
-/// ```
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -471,6 +450,12 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
+        let before = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", before),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(parse_retry_after("soon", before), None);
         let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
         assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
         assert_eq!(

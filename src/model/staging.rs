@@ -487,6 +487,7 @@ impl RoboQlIngest {
     /// let b = roboflow_batch::model::RoboQlIngest::new("q").with_ingest_id("i");
     /// assert_eq!(b.ingest_id.as_deref(), Some("i"));
     /// ```
+    #[must_use]
     pub fn with_ingest_id(mut self, id: impl Into<String>) -> Self {
         self.ingest_id = Some(id.into());
         self
@@ -498,6 +499,7 @@ impl RoboQlIngest {
     /// let b = roboflow_batch::model::RoboQlIngest::new("q").with_notifications_url("https://h/x");
     /// assert!(b.notifications_url.is_some());
     /// ```
+    #[must_use]
     pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
         self.notifications_url = Some(url.into());
         self
