@@ -216,7 +216,7 @@ pub(crate) fn query_secrets(url: &str) -> Vec<String> {
             && v.len() >= 8
         {
             out.push(v.to_string());
-            let decoded = crate::url::percent_decode(v);
+            let decoded = crate::url::decode_query_component(v);
             if decoded != v {
                 out.push(decoded);
             }

@@ -728,3 +728,40 @@ fn the_workspace_is_looked_up_once_under_concurrent_first_use() {
     }
     assert_eq!(lookups.load(SeqCst), 1);
 }
+
+#[test]
+fn dot_segments_are_refused_by_name_before_sending() {
+    // A configured workspace.
+    for ws in [".", ".."] {
+        match BatchApi::builder().api_key(KEY).workspace(ws).build() {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "workspace"),
+            other => panic!("{ws}: {other:?}"),
+        }
+    }
+    // A looked-up workspace.
+    let t = |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        Ok(HttpResponse::json(200, r#"{"workspace":".."}"#))
+    };
+    let api = BatchApi::builder()
+        .base_url(BASE)
+        .api_key(KEY)
+        .transport(t)
+        .build()
+        .unwrap();
+    assert!(api.batch_count("b1", None).is_err());
+    // A stage id: nothing is sent.
+    let mut mock = MockTransport::new();
+    mock.expect_send().times(0);
+    let api = api_with(mock);
+    for stage in [".", ".."] {
+        match api.list_tasks_page("j1", stage, &ListOptions::default()) {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "stage_id"),
+            other => panic!("{stage}: {other:?}"),
+        }
+        let first = api.tasks("j1", stage, None).next();
+        assert!(
+            matches!(first, Some(Err(Error::InvalidInput { .. }))),
+            "{first:?}"
+        );
+    }
+}

@@ -200,14 +200,28 @@ impl BatchApi {
         req
     }
 
+    /// Refuses a path with a dot segment, which would reach another endpoint. Inputs are
+    /// checked by name before this; it guards every call that is sent.
+    fn check_path(call: &Call) -> Result<()> {
+        if crate::url::has_dot_segment(&call.path) {
+            return Err(Error::invalid(
+                "path",
+                format!("{:?} has a `.` or `..` segment", call.path),
+            ));
+        }
+        Ok(())
+    }
+
     /// Sends a call with retries and returns the successful response, body unread.
     pub(crate) fn execute(&self, call: &Call) -> Result<HttpResponse> {
+        Self::check_path(call)?;
         self.send_with_retry(call.idempotency, || Ok(self.request(call)), Ok)
     }
 
     /// Sends a call and decodes its JSON answer. A body cut off mid-read is retried like a
     /// dropped connection.
     pub(crate) fn execute_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
+        Self::check_path(call)?;
         let url = self.url(&call.path, &call.query);
         let body = self.send_with_retry(
             call.idempotency,
@@ -430,6 +444,36 @@ mod tests {
         for (body, want) in cases {
             assert_eq!(error_message(body).as_deref(), want, "{body}");
         }
+    }
+
+    #[test]
+    fn a_path_with_a_dot_segment_is_never_sent() {
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = sent.clone();
+        let api = BatchApi::builder()
+            .api_key("k")
+            .workspace("ws")
+            .transport(
+                move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(HttpResponse::json(200, "{}"))
+                },
+            )
+            .build()
+            .unwrap();
+        for path in ["/a/../b", "/a/%2e%2E/b", "/./a"] {
+            let err = api.execute(&Call::get(path.into())).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidInput { field, .. } if field == "path"),
+                "{err}"
+            );
+            let err = api
+                .execute_json::<serde_json::Value>(&Call::get(path.into()))
+                .unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        }
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 0);
+        api.execute(&Call::get("/a/..b/c".into())).unwrap();
     }
 
     #[test]

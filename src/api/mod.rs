@@ -356,6 +356,7 @@ impl BatchApiBuilder {
 }
 
 fn check_workspace(ws: &str) -> Result<()> {
+    crate::url::check_segment("workspace", ws)?;
     let ok = !ws.is_empty()
         && ws.len() <= 128
         && ws

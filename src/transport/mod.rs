@@ -27,6 +27,7 @@ use std::fmt;
 use std::io::{self, Read};
 
 pub use exact::ExactLengthReader;
+pub(crate) use exact::LengthMismatch;
 pub use ureq_impl::{Timeouts, UreqTransport, UreqTransportBuilder};
 
 /// An HTTP method used by the Batch Processing API.

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use super::{
-    Body, ExactLengthReader, HttpRequest, HttpResponse, Method, Transport, TransportError,
-    TransportErrorKind,
+    Body, ExactLengthReader, HttpRequest, HttpResponse, LengthMismatch, Method, Transport,
+    TransportError, TransportErrorKind,
 };
 
 /// Network timeouts of a [`UreqTransport`].
@@ -326,24 +326,17 @@ impl Transport for UreqTransport {
     }
 }
 
-/// Maps a ureq error onto a kind that decides retries.
+/// Maps a ureq error onto a kind that decides retries, by the error's type: ureq's
+/// variant, the `io::ErrorKind`, and whether the I/O error came from our own
+/// [`ExactLengthReader`] (a wrong local body). Never by message text.
 fn classify(err: &ureq::Error) -> TransportError {
     use ureq::Error as E;
     let kind = match err {
         E::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => TransportErrorKind::Connect,
         E::Timeout(_) => TransportErrorKind::Timeout,
         E::HostNotFound | E::ConnectionFailed | E::Tls(_) => TransportErrorKind::Connect,
-        E::Io(io) => {
-            let local = matches!(
-                io.kind(),
-                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
-            );
-            if local && is_body_error(io) {
-                TransportErrorKind::Body
-            } else {
-                TransportError::from_io(io).kind()
-            }
-        }
+        E::Io(io) if LengthMismatch::is(io) => TransportErrorKind::Body,
+        E::Io(io) => TransportError::from_io(io).kind(),
         E::Protocol(_) | E::BodyExceedsLimit(_) | E::LargeResponseHeader(..) => {
             TransportErrorKind::Protocol
         }
@@ -351,11 +344,6 @@ fn classify(err: &ureq::Error) -> TransportError {
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, err.to_string())
-}
-
-/// Our own [`ExactLengthReader`] errors say "declared"; a peer's EOF does not.
-fn is_body_error(io: &std::io::Error) -> bool {
-    io.to_string().contains("declared")
 }
 
 /// Maps ureq errors tunnelled through `io::Error` while reading a body to plain I/O errors
@@ -399,4 +387,61 @@ fn strip_urls(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     crate::redact::redact_text(&words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{self, Read};
+
+    #[test]
+    fn classification_is_by_type_not_text() {
+        let local = ExactLengthReader::new(&b"ab"[..], 4)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        let cases = [
+            // Our own reader's error: a bad local body, whatever the kind says.
+            (ureq::Error::Io(local), TransportErrorKind::Body),
+            // A peer's early EOF whose text looks like ours is still a dropped connection.
+            (
+                ureq::Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "body ended 2 bytes early (declared 4 bytes)",
+                )),
+                TransportErrorKind::Interrupted,
+            ),
+            (
+                ureq::Error::Io(io::ErrorKind::ConnectionRefused.into()),
+                TransportErrorKind::Connect,
+            ),
+            (
+                ureq::Error::Io(io::ErrorKind::ConnectionReset.into()),
+                TransportErrorKind::Interrupted,
+            ),
+            (
+                ureq::Error::Io(io::ErrorKind::TimedOut.into()),
+                TransportErrorKind::Timeout,
+            ),
+            (
+                ureq::Error::Io(io::Error::other("declared")),
+                TransportErrorKind::Other,
+            ),
+            (
+                ureq::Error::Timeout(ureq::Timeout::Connect),
+                TransportErrorKind::Connect,
+            ),
+            (
+                ureq::Error::Timeout(ureq::Timeout::RecvBody),
+                TransportErrorKind::Timeout,
+            ),
+            (ureq::Error::HostNotFound, TransportErrorKind::Connect),
+            (
+                ureq::Error::BodyExceedsLimit(1),
+                TransportErrorKind::Protocol,
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(classify(&err).kind(), want, "{err}");
+        }
+    }
 }
