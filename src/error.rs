@@ -52,7 +52,7 @@ impl fmt::Display for ApiError {
 /// [`status`](Error::status). `Display` and `Debug` never show the API key or a signed URL's
 /// query string: URLs the client sent have every query value redacted, and URLs quoted in
 /// any other text (a response body, a message) have their secret-bearing parameters
-/// redacted (see [`redact_text`](crate::redact::redact_text)).
+/// redacted (see [`redact_text`]).
 ///
 /// ```
 /// use roboflow_batch::{BatchId, Error};
