@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use roboflow_batch::api::{Clock, RetryPolicy};
 use roboflow_batch::jobs::{Job, JobOutcome, JobWaitOptions};
@@ -69,7 +69,7 @@ fn api(script: Arc<Mutex<Script>>, tasks: &'static str) -> (BatchApi, Arc<Mutex<
     let (s1, s2) = (slept.clone(), slept.clone());
     let clock = Clock::system()
         .with_sleep(move |d| *s1.lock().unwrap() += d)
-        .with_now(move || UNIX_EPOCH + Duration::from_secs(1_700_000_000) + *s2.lock().unwrap())
+        .with_monotonic(move || *s2.lock().unwrap())
         .with_jitter(|| 0.0);
     let transport = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
         let mut s = script.lock().unwrap();

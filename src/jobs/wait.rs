@@ -4,7 +4,7 @@
 //! adds a snapshot on each poll, a bounded tolerance for transient errors, and the outcome.
 
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::{ErrorReport, Job, Progress};
 use crate::error::{Error, Result};
@@ -20,13 +20,14 @@ use crate::webhook::Event;
 /// let o = JobWaitOptions::default()
 ///     .with_timeout(Duration::from_secs(3600))
 ///     .with_max_consecutive_errors(10);
-/// assert_eq!(o.polling.timeout, Some(Duration::from_secs(3600)));
+/// assert_eq!(o.polling.timeout, Duration::from_secs(3600));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[must_use]
 pub struct JobWaitOptions {
-    /// Intervals and timeout of the polling.
+    /// Intervals and timeout of the whole wait (the timeout defaults to
+    /// [`WaitOptions::DEFAULT_TIMEOUT`], 24 hours).
     pub polling: WaitOptions,
     /// Polls in a row that may fail with a transient error (after the client's own
     /// retries) before the wait gives up with that error. Default 5.
@@ -65,7 +66,7 @@ impl JobWaitOptions {
     /// ```
     /// use std::time::Duration;
     /// let o = roboflow_batch::jobs::JobWaitOptions::default().with_timeout(Duration::from_secs(5));
-    /// assert_eq!(o.polling.timeout, Some(Duration::from_secs(5)));
+    /// assert_eq!(o.polling.timeout, Duration::from_secs(5));
     /// ```
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.polling = self.polling.with_timeout(timeout);
@@ -194,14 +195,14 @@ impl Job<'_> {
         mut on_progress: impl FnMut(&Progress),
     ) -> Result<JobOutcome> {
         let clock = self.api.clock();
-        let start = clock.now();
-        let elapsed = || clock.now().duration_since(start).unwrap_or_default();
+        let start = clock.monotonic();
+        let elapsed = || clock.monotonic().saturating_sub(start);
         let mut details: Option<Details> = None;
         let mut last: Option<Progress> = None;
         let mut failures = 0u32;
         loop {
             let mut polling = options.polling.clone();
-            polling.timeout = options.polling.timeout.map(|t| t.saturating_sub(elapsed()));
+            polling.timeout = options.polling.timeout.saturating_sub(elapsed());
             let result = self.api.wait_for_job(self.id.as_str(), &polling, |status| {
                 failures = 0;
                 match self.details() {
@@ -227,17 +228,17 @@ impl Job<'_> {
                 }
                 Err(e) if e.is_retryable() && failures < options.max_consecutive_errors => {
                     failures += 1;
-                    if options
+                    let pause = options
                         .polling
-                        .timeout
-                        .is_some_and(|t| elapsed() + options.polling.poll_interval > t)
-                    {
+                        .poll_interval
+                        .max(WaitOptions::MIN_POLL_INTERVAL);
+                    if elapsed() + pause > options.polling.timeout {
                         return Ok(JobOutcome::TimedOut {
                             last,
                             waited: elapsed(),
                         });
                     }
-                    clock.sleep(options.polling.poll_interval);
+                    clock.sleep(pause);
                 }
                 Err(e) => return Err(e),
             }
@@ -268,7 +269,8 @@ impl Job<'_> {
         options: &JobWaitOptions,
         mut on_progress: impl FnMut(&Progress),
     ) -> Result<JobOutcome> {
-        let started = SystemTime::now();
+        let clock = self.api.clock();
+        let started = clock.monotonic();
         if let Ok(p) = self.progress() {
             let terminal = p.is_terminal();
             on_progress(&p);
@@ -276,10 +278,7 @@ impl Job<'_> {
                 return self.wait(options, on_progress);
             }
         }
-        let grace = match options.polling.timeout {
-            Some(t) => options.webhook_grace.min(t),
-            None => options.webhook_grace,
-        };
+        let grace = options.webhook_grace.min(options.polling.timeout);
         let deadline = std::time::Instant::now() + grace;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -290,10 +289,8 @@ impl Job<'_> {
             }
         }
         let mut rest = options.clone();
-        if let Some(t) = options.polling.timeout {
-            let spent = started.elapsed().unwrap_or_default();
-            rest.polling.timeout = Some(t.saturating_sub(spent));
-        }
+        let spent = clock.monotonic().saturating_sub(started);
+        rest.polling.timeout = options.polling.timeout.saturating_sub(spent);
         self.wait(&rest, on_progress)
     }
 }
