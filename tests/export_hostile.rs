@@ -246,6 +246,10 @@ fn hostile_archives_are_refused_naming_archive_and_entry() {
             msg.contains(name) && msg.contains(&format!("{entry:?}")) && msg.contains(why),
             "{b}: {msg}"
         );
+        assert!(
+            !msg.contains("hostile-test-key") && !msg.contains("sig=abc"),
+            "{b}: {msg}"
+        );
         let files = tree(&target);
         assert!(
             files.is_empty(),

@@ -251,7 +251,10 @@ impl Receiver {
                 let mut ctx = ctx;
                 while !stop.load(Ordering::SeqCst) {
                     let Ok(req) = srv.recv() else { break };
-                    let status = ctx.handle(req, &mut on_event);
+                    // A bug here must not stop the receiver: the request (dropped with the
+                    // unwinding) is answered 500 by tiny_http, and serving goes on.
+                    let handled = catch_unwind(AssertUnwindSafe(|| ctx.handle(req, &mut on_event)));
+                    let status = handled.unwrap_or(500);
                     let counter = if status == 200 {
                         &count.accepted
                     } else {
@@ -376,8 +379,8 @@ impl Handler {
     /// Answers one request; returns the status sent.
     fn handle(&mut self, mut req: tiny_http::Request, on_event: &mut Callback) -> u16 {
         let (status, message) = self.decide(&mut req, on_event);
-        let mut resp = tiny_http::Response::from_string(format!("{{\"message\":{message:?}}}"))
-            .with_status_code(status);
+        let body = serde_json::json!({ "message": message }).to_string();
+        let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
         if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", "application/json") {
             resp = resp.with_header(h);
         }
