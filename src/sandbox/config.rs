@@ -50,7 +50,7 @@ const DEFAULT_API_KEY: &str = "sandbox-key";
 /// The shortest API key accepted for a sandbox reachable beyond loopback.
 const MIN_REMOTE_KEY_LEN: usize = 16;
 
-/// How a [`Sandbox`] behaves.
+/// How a [`Sandbox`](super::Sandbox) behaves.
 ///
 /// ```
 /// use roboflow_batch::sandbox::SandboxConfig;
