@@ -141,7 +141,8 @@ TOML
 
 echo "== schemathesis $VERSION: ${TIME}s, seed $SEED"
 status=0
-"$VENV/bin/schemathesis" --config-file "$TMP/schemathesis.toml" run "$SPEC" \
+# From the temporary directory: schemathesis keeps a cache in its working directory.
+(cd "$TMP" && "$VENV/bin/schemathesis" --config-file "$TMP/schemathesis.toml" run "$SPEC" \
     --url "$BASE" \
     --checks not_a_server_error,response_schema_conformance \
     --max-time "$TIME" \
@@ -149,7 +150,7 @@ status=0
     --workers 2 \
     --request-timeout 30 \
     --suppress-health-check all \
-    --report junit --report-dir "$TMP/report" || status=$?
+    --report junit --report-dir "$TMP/report") || status=$?
 
 if ! kill -0 "$SANDBOX_PID" 2>/dev/null; then
     echo "the sandbox died during fuzzing:"; tail -n 30 "$TMP/sandbox.log"; exit 1
