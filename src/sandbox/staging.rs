@@ -3,6 +3,7 @@
 
 pub mod faults;
 mod fetch;
+mod fetch_one;
 mod handlers;
 mod indexer;
 pub(crate) mod ingest;
