@@ -10,6 +10,8 @@
 //!   HTTP status returned as `Ok`. [`transport::UreqTransport`] is the real one; any closure
 //!   is one too, which is how tests fake the network.
 //! - [`model`] holds the wire types (camelCase, tolerant decoding), shared with the sandbox.
+//! - [`ingest`] gets a folder of images or videos into a batch: streamed tar shards in
+//!   parallel, resume after a crash, verification ([`ingest::Ingest`]).
 //! - [`wait`] polls until a job is terminal or an ingest is indexed
 //!   ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]).
 //! - [`Error`] is the one error type, with [`Error::is_retryable`] and [`Error::status`]; no
@@ -58,7 +60,8 @@
 //!
 //! # Features
 //!
-//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on tiny_http.
+//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on tiny_http, and
+//!   deterministic test images (`roboflow_batch::testdata`).
 //! - `cli`: the `rfbatch` binary (includes `sandbox`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -66,6 +69,7 @@
 
 pub mod api;
 pub mod error;
+pub mod ingest;
 mod media;
 pub mod model;
 mod rand;
@@ -80,6 +84,8 @@ pub use model::{BatchId, JobId};
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+#[cfg(feature = "sandbox")]
+pub mod testdata;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]
