@@ -83,3 +83,28 @@ pub fn assert_complete(report: &IngestReport, n: u64) {
     assert!(v.complete, "{v:?}");
     assert_eq!(v.indexed, n, "{v:?}");
 }
+
+/// A client that retries hard and sleeps at most a few milliseconds between tries, for
+/// runs against injected faults.
+///
+/// Reads and writes time out after 2 s: the sandbox's dropped connections can leave the
+/// socket open, and a stalled exchange should count as a failed try quickly.
+pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
+    use roboflow_batch::api::{Clock, RetryPolicy};
+    use roboflow_batch::transport::Timeouts;
+    BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .timeouts(Timeouts {
+            read: Duration::from_secs(2),
+            write: Duration::from_secs(2),
+            ..Timeouts::default()
+        })
+        .retry_policy(RetryPolicy {
+            max_retries: 12,
+            ..RetryPolicy::default()
+        })
+        .clock(Clock::system().with_sleep(|d| std::thread::sleep(d.min(Duration::from_millis(5)))))
+        .build()
+        .expect("client")
+}
