@@ -58,7 +58,7 @@ impl std::fmt::Display for IngestMethod {
 /// use roboflow_batch::ingest::SkipReason;
 /// assert_eq!(serde_json::to_string(&SkipReason::NotUtf8).unwrap(), r#""not-utf8""#);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SkipReason {
