@@ -1,0 +1,293 @@
+//! Ingest throughput and memory against the in-process sandbox, and the limit the loopback
+//! and the sandbox allow.
+//!
+//! ```text
+//! cargo run --release --example bench_ingest --features sandbox -- \
+//!     [--images 5000] [--size-kib 50-250] [--parallel 8[,16,...]] [--runs 1] [--no-limit]
+//! ```
+//!
+//! It generates the dataset once (deterministic, kept in `/dev/shm` or the temp folder and
+//! read once so it is in the page cache), starts a sandbox with its data on tmpfs, and for
+//! each parallelism ingests the whole set into a fresh batch (journal on, verification
+//! after the timed part). It prints images/s, MB/s, PUT latency percentiles and the peak
+//! RSS of the ingest (VmHWM, reset before each run).
+//!
+//! The limit: the same files cut into the same number of shards, built in memory first,
+//! then PUT to fresh signed URLs with the same number of streams. Ingest MB/s over limit
+//! MB/s is the efficiency the issue asks to be at least 80%.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use roboflow_batch::BatchApi;
+use roboflow_batch::api::UploadSource;
+use roboflow_batch::ingest::{Ingest, LocalSource, MediaKind, TarEntry, TarShard};
+use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use roboflow_batch::testdata::{ImageFormat, ImageSet};
+use roboflow_batch::wait::WaitOptions;
+
+struct Args {
+    images: usize,
+    size_kib: (u64, u64),
+    parallel: Vec<usize>,
+    runs: usize,
+    limit: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        images: 5000,
+        size_kib: (50, 250),
+        parallel: vec![roboflow_batch::ingest::DEFAULT_PARALLELISM],
+        runs: 1,
+        limit: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--images" => a.images = value()?.parse().map_err(|e| format!("--images: {e}"))?,
+            "--size-kib" => {
+                let v = value()?;
+                let (lo, hi) = v.split_once('-').ok_or("--size-kib takes MIN-MAX")?;
+                a.size_kib = (
+                    lo.parse().map_err(|_| "bad MIN")?,
+                    hi.parse().map_err(|_| "bad MAX")?,
+                );
+            }
+            "--parallel" => {
+                a.parallel = value()?
+                    .split(',')
+                    .map(|p| p.parse().map_err(|e| format!("--parallel: {e}")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--runs" => a.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+            "--no-limit" => a.limit = false,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn scratch_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// The dataset, generated once per (count, size range) and reused.
+fn dataset(args: &Args) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let (lo, hi) = args.size_kib;
+    let dir = scratch_root().join(format!("rfbatch-bench-{}-{lo}-{hi}k", args.images));
+    let found = LocalSource::dir(&dir)
+        .discover(MediaKind::Images, u64::MAX)
+        .map(|d| d.files.len());
+    if found.ok() != Some(args.images) {
+        let _ = std::fs::remove_dir_all(&dir);
+        let started = Instant::now();
+        ImageSet::new(args.images)
+            .seed(2024)
+            .dimensions(64..=512, 64..=512)
+            .file_size(lo * 1024..=hi * 1024)
+            .formats(&[ImageFormat::Jpeg, ImageFormat::Png])
+            .write_to(&dir)?;
+        eprintln!(
+            "generated {} images in {:.1?} into {}",
+            args.images,
+            started.elapsed(),
+            dir.display()
+        );
+    }
+    // Read everything once so the files are in the page cache.
+    for e in std::fs::read_dir(&dir)? {
+        std::fs::read(e?.path())?;
+    }
+    Ok(dir)
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Resets VmHWM to the current RSS (Linux: write 5 to clear_refs).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = dataset(args)?;
+    let data = tempfile::Builder::new()
+        .prefix("rfbatch-bench-sandbox-")
+        .tempdir_in(scratch_root())?;
+    let journals = tempfile::Builder::new()
+        .prefix("rfbatch-bench-journal-")
+        .tempdir_in(scratch_root())?;
+    let max_parallel = args.parallel.iter().copied().max().unwrap_or(8);
+    let mut config = SandboxConfig::default()
+        .with_data_dir(data.path())
+        .with_indexing_delay(Duration::from_millis(50));
+    config.threads = (max_parallel + 4).max(8);
+    let sandbox = Sandbox::start(config)?;
+    let api = BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .build()?;
+    println!(
+        "dataset: {} images, {}-{} KiB, in {}; sandbox data on {}",
+        args.images,
+        args.size_kib.0,
+        args.size_kib.1,
+        dir.display(),
+        scratch_root().display()
+    );
+    println!(
+        "{:>8} {:>4} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>7}",
+        "parallel",
+        "run",
+        "images/s",
+        "MB/s",
+        "p50 ms",
+        "p99 ms",
+        "RSS MiB",
+        "shards",
+        "limit MB/s",
+        "ratio"
+    );
+    let mut batch_no = 0;
+    for &p in &args.parallel {
+        for run in 0..args.runs {
+            batch_no += 1;
+            let batch = format!("bench-{batch_no}");
+            let rss_reset = reset_peak_rss();
+            let report = Ingest::images(&api, &batch, LocalSource::dir(&dir))
+                .parallelism(p)
+                .journal_dir(journals.path())
+                .without_verify()
+                .run()?;
+            let rss = if rss_reset { peak_rss_mib() } else { None };
+            // Verification, untimed: every image is there.
+            let count = wait_count(&api, &batch, args.images as u64)?;
+            if count != args.images as u64 || !report.failed.is_empty() {
+                return Err(format!(
+                    "batch {batch}: {count} indexed, {} failed",
+                    report.failed.len()
+                )
+                .into());
+            }
+            let secs = report.upload_duration.as_secs_f64();
+            let wire_mbs = report.wire_bytes as f64 / 1e6 / secs;
+            let limit = if args.limit {
+                let mbs = limit_mbs(
+                    &api,
+                    &format!("limit-{batch_no}"),
+                    &dir,
+                    report.units_uploaded as usize,
+                    p,
+                )?;
+                Some(mbs)
+            } else {
+                None
+            };
+            let lat = report.put_latency.clone().unwrap_or_else(|| {
+                roboflow_batch::ingest::LatencySummary::from_samples(&[Duration::ZERO]).unwrap()
+            });
+            println!(
+                "{:>8} {:>4} {:>10.0} {:>9.0} {:>9.1} {:>9.1} {:>9} {:>8} {:>9} {:>7}",
+                p,
+                run + 1,
+                report.files_uploaded as f64 / secs,
+                wire_mbs,
+                lat.p50_ms,
+                lat.p99_ms,
+                rss.map_or("n/a".into(), |r| format!("{r:.1}")),
+                report.units_uploaded,
+                limit.map_or("-".into(), |l| format!("{l:.0}")),
+                limit.map_or("-".into(), |l| format!("{:.0}%", 100.0 * wire_mbs / l)),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn wait_count(api: &BatchApi, batch: &str, want: u64) -> roboflow_batch::Result<u64> {
+    let o = WaitOptions::default()
+        .with_poll_interval(Duration::from_millis(100))
+        .with_max_interval(Duration::from_millis(500))
+        .with_timeout(Duration::from_secs(600));
+    api.wait_for_ingest(batch, want, &o)
+}
+
+/// MB/s of PUTting the same files, as `shards` prebuilt in-memory tars, over `streams`
+/// connections to fresh signed URLs.
+fn limit_mbs(
+    api: &BatchApi,
+    batch: &str,
+    dir: &Path,
+    shards: usize,
+    streams: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let files = LocalSource::dir(dir)
+        .discover(MediaKind::Images, u64::MAX)?
+        .files;
+    let per = files.len().div_ceil(shards.max(1));
+    let mut bodies: Vec<Arc<[u8]>> = Vec::new();
+    for chunk in files.chunks(per) {
+        let entries = chunk
+            .iter()
+            .map(|f| TarEntry::file(f.name.clone(), f.path.clone(), f.size, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shard = TarShard::new(entries);
+        let mut buf = Vec::with_capacity(shard.len() as usize);
+        std::io::Read::read_to_end(&mut shard.reader(), &mut buf)?;
+        bodies.push(buf.into());
+    }
+    let targets = bodies
+        .iter()
+        .map(|_| api.request_shard_upload(batch, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total: u64 = bodies.iter().map(|b| b.len() as u64).sum();
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..streams)
+            .map(|_| {
+                s.spawn(|| -> roboflow_batch::Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(body) = bodies.get(i) else {
+                            return Ok(());
+                        };
+                        api.put_signed(&targets[i], &UploadSource::Bytes(body.clone()))?;
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("PUT thread"))
+    })?;
+    Ok(total as f64 / 1e6 / started.elapsed().as_secs_f64())
+}
