@@ -15,6 +15,16 @@
 //! The limit: the same files cut into the same number of shards, built in memory first,
 //! then PUT to fresh signed URLs with the same number of streams. Ingest MB/s over limit
 //! MB/s is the efficiency the issue asks to be at least 80%.
+//!
+//! Two helpers for `scripts/bench-vs-official.sh`:
+//!
+//! ```text
+//! bench_ingest generate DIR [--images N] [--size-kib A-B]   # the dataset, deterministic
+//! bench_ingest ingest DIR --batch ID [--parallel N]         # one ingest into API_BASE_URL
+//! ```
+//!
+//! `ingest` reads `API_BASE_URL` and `ROBOFLOW_API_KEY`, does not verify (the script checks
+//! count and names itself), and prints one JSON line.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +82,12 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() {
+    let mut argv = std::env::args().skip(1);
+    match argv.next().as_deref() {
+        Some("generate") => return exit(generate(argv.collect())),
+        Some("ingest") => return exit(ingest_once(argv.collect())),
+        _ => {}
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -83,6 +99,73 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+fn exit(r: Result<(), Box<dyn std::error::Error>>) {
+    if let Err(e) = r {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `generate DIR [--images N] [--size-kib A-B]`
+fn generate(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = argv.first().ok_or("generate needs a folder")?;
+    let (mut n, mut lo, mut hi) = (10_000usize, 50u64, 250u64);
+    let mut it = argv.iter().skip(1);
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--images" => n = v.parse()?,
+            "--size-kib" => {
+                let (a, b) = v.split_once('-').ok_or("--size-kib takes MIN-MAX")?;
+                (lo, hi) = (a.parse()?, b.parse()?);
+            }
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let images = ImageSet::new(n)
+        .seed(2024)
+        .dimensions(64..=512, 64..=512)
+        .file_size(lo * 1024..=hi * 1024)
+        .formats(&[ImageFormat::Jpeg, ImageFormat::Png])
+        .write_to(Path::new(dir))?;
+    let bytes: u64 = images.iter().map(|i| i.size).sum();
+    println!("{{\"images\":{},\"bytes\":{bytes}}}", images.len());
+    Ok(())
+}
+
+/// `ingest DIR --batch ID [--parallel N]` into `API_BASE_URL`: one JSON line.
+fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = argv.first().ok_or("ingest needs a folder")?;
+    let (mut batch, mut parallel) = (None, roboflow_batch::ingest::DEFAULT_PARALLELISM);
+    let mut it = argv.iter().skip(1);
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--batch" => batch = Some(v.clone()),
+            "--parallel" => parallel = v.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let batch = batch.ok_or("--batch is required")?;
+    let api = BatchApi::from_env()?;
+    let journal = tempfile::tempdir()?;
+    let started = Instant::now();
+    let report = Ingest::images(&api, &batch, LocalSource::dir(dir))
+        .parallelism(parallel)
+        .journal_dir(journal.path())
+        .without_verify()
+        .run()?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{{\"images\":{},\"failed\":{},\"seconds\":{secs:.3},\"uploadSeconds\":{:.3},\"peakRssMiB\":{:.1}}}",
+        report.files_uploaded,
+        report.failed.len(),
+        report.upload_duration.as_secs_f64(),
+        peak_rss_mib().unwrap_or(0.0)
+    );
+    Ok(())
 }
 
 fn scratch_root() -> PathBuf {
