@@ -51,6 +51,13 @@ impl ImageFormat {
 }
 
 /// One generated image.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let img = &roboflow_batch::testdata::ImageSet::new(1).dimensions(10..=10, 20..=20).write_to(dir.path())?[0];
+/// assert_eq!((img.name.as_str(), img.width, img.height), ("img-00000.png", 10, 20));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedImage {
     /// Where it was written.
@@ -91,6 +98,12 @@ pub struct ImageSet {
 }
 
 /// Dimensions and format of one image, before encoding.
+///
+/// ```
+/// use roboflow_batch::testdata::{ImageFormat, ImageSet};
+/// let (_, info) = ImageSet::new(1).format(ImageFormat::Jpeg).dimensions(9..=9, 9..=9).image(0);
+/// assert_eq!((info.width, info.height, info.format), (9, 9, ImageFormat::Jpeg));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageInfo {
     /// Width in pixels.
@@ -262,7 +275,11 @@ impl ImageSet {
                 }
                 png(width, height, &mut rng, target)
             }
-            ImageFormat::Jpeg => jpeg(width, height, &mut rng, target),
+            ImageFormat::Jpeg => {
+                // A JPEG header holds 16-bit dimensions.
+                (width, height) = (width.min(65_535), height.min(65_535));
+                jpeg(width, height, &mut rng, target)
+            }
         };
         (
             bytes,

@@ -397,6 +397,20 @@ enum Source {
 ///
 /// A file found shorter, longer, or modified compared with its [`TarEntry`] makes every
 /// later read fail (kind [`io::ErrorKind::InvalidData`]), before the end marker is produced.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("a.jpg");
+/// # std::fs::write(&path, vec![1u8; 100])?;
+/// use std::io::Read;
+/// use roboflow_batch::ingest::{TarEntry, TarShard};
+/// let shard = TarShard::new(vec![TarEntry::file("a.jpg", &path, 100, None)?]);
+/// let mut reader = shard.reader();
+/// std::fs::write(&path, vec![1u8; 50])?; // the file shrinks before it is read
+/// let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+/// assert!(err.to_string().contains("changed size"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ShardReader {
     entries: Arc<[TarEntry]>,
     index: usize,

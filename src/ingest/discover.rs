@@ -10,15 +10,27 @@ use super::report::{SkipReason, SkippedFile};
 use crate::error::{Error, Result};
 
 /// Image extensions the official client takes (matched in any case).
+///
+/// ```
+/// assert!(roboflow_batch::ingest::IMAGE_EXTENSIONS.contains(&"jpeg"));
+/// ```
 pub const IMAGE_EXTENSIONS: &[&str] = &["bmp", "dib", "jpeg", "jpg", "jpe", "jp2", "png", "webp"];
 
 /// Video extensions the official client takes (matched in any case).
+///
+/// ```
+/// assert!(roboflow_batch::ingest::VIDEO_EXTENSIONS.contains(&"mov"));
+/// ```
 pub const VIDEO_EXTENSIONS: &[&str] = &[
     "mp4", "m4a", "m4p", "m4b", "m4r", "m4v", "avi", "mov", "mkv", "flv", "wmv", "mpeg", "mpg",
     "3gp", "webm", "ogg",
 ];
 
 /// The default per-image size limit: 20 MiB, the service's documented limit.
+///
+/// ```
+/// assert_eq!(roboflow_batch::ingest::DEFAULT_MAX_IMAGE_SIZE, 20_971_520);
+/// ```
 pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 20 * 1024 * 1024;
 
 /// What kind of media an ingest carries.
@@ -109,6 +121,18 @@ pub struct SourceFile {
 }
 
 /// What discovery found: the files to upload, in order, and those left out.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # std::fs::write(dir.path().join("b.png"), b"png")?;
+/// # std::fs::write(dir.path().join("a.jpg"), b"jpeg")?;
+/// use roboflow_batch::ingest::{LocalSource, MediaKind};
+/// let found = LocalSource::dir(dir.path()).discover(MediaKind::Images, 1 << 20)?;
+/// let names: Vec<_> = found.files.iter().map(|f| f.name.as_str()).collect();
+/// assert_eq!(names, ["a.jpg", "b.png"]); // sorted
+/// assert_eq!(found.total_bytes(), 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Discovery {
     /// Files that qualify, in a deterministic order.

@@ -97,10 +97,18 @@ use crate::wait::WaitOptions;
 /// Parallel uploads by default. Measured with `examples/bench_ingest.rs` against the
 /// sandbox on loopback (see the README's Performance section): throughput is flat from 8
 /// to 32 streams there, and 8 keeps memory and connection counts low on real links.
+///
+/// ```
+/// assert_eq!(roboflow_batch::ingest::DEFAULT_PARALLELISM, 8);
+/// ```
 pub const DEFAULT_PARALLELISM: usize = 8;
 
 /// Image sets of at most this many files go as single-image uploads (the official
 /// client's rule: more than 32 images make shards).
+///
+/// ```
+/// assert_eq!(roboflow_batch::ingest::SINGLE_UPLOAD_THRESHOLD, 32);
+/// ```
 pub const SINGLE_UPLOAD_THRESHOLD: usize = 32;
 
 /// How images are sent.

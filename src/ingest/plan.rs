@@ -4,9 +4,17 @@ use super::archive::{tar_entry_size, tar_size};
 use super::discover::SourceFile;
 
 /// The most images per shard when the service does not say (its documented limit).
+///
+/// ```
+/// assert_eq!(roboflow_batch::ingest::DEFAULT_MAX_IMAGES_PER_SHARD, 500);
+/// ```
 pub const DEFAULT_MAX_IMAGES_PER_SHARD: u64 = 500;
 
 /// The largest shard when the service does not say: 1 GiB.
+///
+/// ```
+/// assert_eq!(roboflow_batch::ingest::DEFAULT_MAX_SHARD_BYTES, 1 << 30);
+/// ```
 pub const DEFAULT_MAX_SHARD_BYTES: u64 = 1 << 30;
 
 /// Balanced shards never go below this many images (unless the limit is lower), so a small

@@ -13,6 +13,10 @@ use crate::model::ShardDetails;
 use crate::wait::WaitOptions;
 
 /// How long verification waits when the options set no timeout.
+///
+/// ```
+/// assert_eq!(roboflow_batch::ingest::DEFAULT_VERIFY_TIMEOUT.as_secs(), 600);
+/// ```
 pub const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The default polling of verification: every 0.5 s at first, growing to 5 s, for at most
