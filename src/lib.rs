@@ -14,6 +14,10 @@
 //!   parallel, resume after a crash, verification ([`ingest::Ingest`]).
 //! - [`wait`] polls until a job is terminal or an ingest is indexed
 //!   ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]).
+//! - [`jobs`] starts a job ([`jobs::JobSpec`]), follows it with real progress and a clear
+//!   outcome ([`jobs::Job::wait`]), and controls it; [`export`] downloads a job's or a
+//!   batch's files in parallel, unpacking archives safely and resuming; [`webhook`] types
+//!   the service's notifications and receives them.
 //! - [`Error`] is the one error type, with [`Error::is_retryable`] and [`Error::status`]; no
 //!   error ever shows the API key or a signed URL's signature.
 //! - `sandbox` (feature `sandbox`) serves the whole API on `127.0.0.1` for offline use and
@@ -56,20 +60,24 @@
 //! [`transport::ExactLengthReader`], so a source shorter or longer than declared fails at
 //! once. JSON answers are buffered up to 16 MiB; downloads stream without a cap.
 //! [`transport::UreqTransport`] has connect, per-read and per-write timeouts (10 s, 60 s,
-//! 60 s by default) and no whole-request budget, so large shards are not cut off.
+//! 60 s by default) and no whole-request budget, so large shards are not cut off; it keeps
+//! up to 64 idle connections per host, so parallel uploads reuse their connections.
 //!
 //! # Features
 //!
 //! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on tiny_http, and
 //!   deterministic test images (`roboflow_batch::testdata`).
-//! - `cli`: the `rfbatch` binary (includes `sandbox`).
+//! - `webhook`: the webhook receiver (`roboflow_batch::webhook::Receiver`), on tiny_http.
+//! - `cli`: the `rfbatch` binary (includes `sandbox` and `webhook`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod api;
 pub mod error;
+pub mod export;
 pub mod ingest;
+pub mod jobs;
 mod media;
 pub mod model;
 mod rand;
@@ -77,6 +85,7 @@ pub mod redact;
 pub mod transport;
 mod url;
 pub mod wait;
+pub mod webhook;
 
 pub use api::{BatchApi, BatchApiBuilder};
 pub use error::{ApiError, Error, Result};

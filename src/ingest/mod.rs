@@ -371,8 +371,7 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// How verification polls (default [`default_verify_options`]; a missing timeout
-    /// means [`DEFAULT_VERIFY_TIMEOUT`]).
+    /// How verification polls (default [`default_verify_options`]: 10 minutes at most).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::model::ShardDetails;
 use crate::wait::WaitOptions;
 
-/// How long verification waits when the options set no timeout.
+/// How long verification waits by default (10 minutes).
 ///
 /// ```
 /// assert_eq!(roboflow_batch::ingest::DEFAULT_VERIFY_TIMEOUT.as_secs(), 600);
@@ -24,7 +24,7 @@ pub const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(600);
 ///
 /// ```
 /// let o = roboflow_batch::ingest::default_verify_options();
-/// assert_eq!(o.timeout, Some(std::time::Duration::from_secs(600)));
+/// assert_eq!(o.timeout, std::time::Duration::from_secs(600));
 /// ```
 pub fn default_verify_options() -> WaitOptions {
     WaitOptions::default()
@@ -93,8 +93,8 @@ impl ExpectedFiles {
     }
 }
 
-/// Polls `batch_id` until every expected file is listed or the service has failed it,
-/// and returns what was confirmed and the files that did not make it (failed by the
+/// Polls `batch_id` until every expected file is listed or the service has failed it
+/// (or `wait.timeout` passes on the client's monotonic clock), and returns what was confirmed and the files that did not make it (failed by the
 /// service, with its reasons, or still missing at the timeout).
 ///
 /// ```no_run
@@ -114,9 +114,10 @@ pub fn verify_ingest(
     progress: &ProgressFn,
 ) -> Result<(Verification, Vec<FailedFile>)> {
     let clock = api.clock();
-    let start = clock.now();
-    let limit = wait.timeout.unwrap_or(DEFAULT_VERIFY_TIMEOUT);
-    let mut interval = wait.poll_interval;
+    let start = clock.monotonic();
+    let limit = wait.timeout;
+    let floor = WaitOptions::MIN_POLL_INTERVAL;
+    let mut interval = wait.poll_interval.max(floor);
     let total = expected.files.len() as u64;
     loop {
         let mut rejected: HashMap<String, String> = HashMap::new();
@@ -147,8 +148,8 @@ pub fn verify_ingest(
             }
         }
         let batch_count = api.batch_count(batch_id, None)?;
-        let waited = clock.now().duration_since(start).unwrap_or_default();
-        let timed_out = waited + interval > limit;
+        let waited = clock.monotonic().saturating_sub(start);
+        let timed_out = waited >= limit;
         if waiting == 0 || timed_out {
             let present: HashSet<String> = api
                 .files(batch_id, None, None)
@@ -195,8 +196,9 @@ pub fn verify_ingest(
                 expected: total,
             });
         }
-        clock.sleep(interval);
-        interval = (interval + interval / 2).min(wait.max_interval.max(wait.poll_interval));
+        // The last poll happens at the deadline.
+        clock.sleep(interval.min(limit - waited).max(floor));
+        interval = (interval + interval / 2).min(wait.max_interval).max(floor);
     }
 }
 
