@@ -4,13 +4,20 @@
 //! ```text
 //! cargo run --release --example bench_ingest --features sandbox -- \
 //!     [--images 5000] [--size-kib 50-250] [--parallel 8[,16,...]] [--runs 1] [--no-limit]
+//!     [--keep-alive]
 //! ```
 //!
+//! Every request asks for `Connection: close` unless `--keep-alive` is given: tiny_http
+//! 0.12 under the sandbox can queue a new connection behind a kept-alive one on its thread
+//! pool, which stalls that request until the client's 60 s read timeout, and a benchmark
+//! must measure the client, not that race. Both the ingest and the limit run the same way.
+//!
 //! It generates the dataset once (deterministic, kept in `/dev/shm` or the temp folder and
-//! read once so it is in the page cache), starts a sandbox with its data on tmpfs, and for
-//! each parallelism ingests the whole set into a fresh batch (journal on, verification
-//! after the timed part). It prints images/s, MB/s, PUT latency percentiles and the peak
-//! RSS of the ingest (VmHWM, reset before each run).
+//! read once so it is in the page cache), starts a sandbox in a child process (this
+//! program again, `serve`) with its data on tmpfs, and for each parallelism ingests the
+//! whole set into a fresh batch (journal on, verification after the timed part). It prints
+//! images/s, MB/s, PUT latency percentiles and the peak RSS of the ingesting process alone
+//! (VmHWM, reset before each run).
 //!
 //! The limit: the same files cut into the same number of shards, built in memory first,
 //! then PUT to fresh signed URLs with the same number of streams. Ingest MB/s over limit
@@ -23,8 +30,8 @@
 //! bench_ingest ingest DIR --batch ID [--parallel N]         # one ingest into API_BASE_URL
 //! ```
 //!
-//! `ingest` reads `API_BASE_URL` and `ROBOFLOW_API_KEY`, does not verify (the script checks
-//! count and names itself), and prints one JSON line.
+//! `ingest` reads `API_BASE_URL` and `ROBOFLOW_API_KEY` (and `RFBATCH_KEEP_ALIVE`), does not
+//! verify (the script checks count and names itself), and prints one JSON line.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +43,9 @@ use roboflow_batch::api::UploadSource;
 use roboflow_batch::ingest::{Ingest, LocalSource, MediaKind, TarEntry, TarShard};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::{ImageFormat, ImageSet};
+use roboflow_batch::transport::{
+    HttpRequest, HttpResponse, Transport, TransportError, UreqTransport,
+};
 use roboflow_batch::wait::WaitOptions;
 
 struct Args {
@@ -44,6 +54,7 @@ struct Args {
     parallel: Vec<usize>,
     runs: usize,
     limit: bool,
+    keep_alive: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -53,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         parallel: vec![roboflow_batch::ingest::DEFAULT_PARALLELISM],
         runs: 1,
         limit: true,
+        keep_alive: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--runs" => a.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--no-limit" => a.limit = false,
+            "--keep-alive" => a.keep_alive = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -86,6 +99,7 @@ fn main() {
     match argv.next().as_deref() {
         Some("generate") => return exit(generate(argv.collect())),
         Some("ingest") => return exit(ingest_once(argv.collect())),
+        Some("serve") => return exit(serve(argv.collect())),
         _ => {}
     }
     let args = match parse_args() {
@@ -98,6 +112,56 @@ fn main() {
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+const SANDBOX_KEY: &str = "bench-key";
+
+/// `serve DATA_DIR THREADS`: a sandbox in this process, until killed; prints its URL.
+fn serve(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = argv.first().ok_or("serve needs a data folder")?;
+    let threads: usize = argv.get(1).ok_or("serve needs a thread count")?.parse()?;
+    let mut config = SandboxConfig::default()
+        .with_api_key(SANDBOX_KEY)
+        .with_data_dir(dir)
+        .with_indexing_delay(Duration::from_millis(50));
+    config.threads = threads;
+    let sandbox = Sandbox::start(config)?;
+    println!("{}", sandbox.base_url());
+    sandbox.wait();
+    Ok(())
+}
+
+/// The sandbox child process; killed on drop.
+struct Server {
+    child: std::process::Child,
+    base_url: String,
+}
+
+impl Server {
+    fn start(data: &Path, threads: usize) -> Result<Server, Box<dyn std::error::Error>> {
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .arg(data)
+            .arg(threads.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+        let base_url = line.trim().to_string();
+        if !base_url.starts_with("http://") {
+            let _ = child.kill();
+            return Err(format!("the sandbox did not start: {line:?}").into());
+        }
+        Ok(Server { child, base_url })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -149,7 +213,13 @@ fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let batch = batch.ok_or("--batch is required")?;
-    let api = BatchApi::from_env()?;
+    let base = std::env::var("API_BASE_URL").map_err(|_| "API_BASE_URL is not set")?;
+    let key = std::env::var("ROBOFLOW_API_KEY").map_err(|_| "ROBOFLOW_API_KEY is not set")?;
+    let api = client(
+        &base,
+        &key,
+        std::env::var_os("RFBATCH_KEEP_ALIVE").is_some(),
+    )?;
     let journal = tempfile::tempdir()?;
     let started = Instant::now();
     let report = Ingest::images(&api, &batch, LocalSource::dir(dir))
@@ -229,15 +299,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .prefix("rfbatch-bench-journal-")
         .tempdir_in(scratch_root())?;
     let max_parallel = args.parallel.iter().copied().max().unwrap_or(8);
-    let mut config = SandboxConfig::default()
-        .with_data_dir(data.path())
-        .with_indexing_delay(Duration::from_millis(50));
-    config.threads = (max_parallel + 4).max(8);
-    let sandbox = Sandbox::start(config)?;
-    let api = BatchApi::builder()
-        .base_url(sandbox.base_url())
-        .api_key(sandbox.api_key())
-        .build()?;
+    let sandbox = Server::start(data.path(), (max_parallel + 4).max(8))?;
+    let api = client(&sandbox.base_url, SANDBOX_KEY, args.keep_alive)?;
     println!(
         "dataset: {} images, {}-{} KiB, in {}; sandbox data on {}",
         args.images,
@@ -313,6 +376,24 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Adds `Connection: close` to every request.
+struct CloseEach(UreqTransport);
+
+impl Transport for CloseEach {
+    fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.0.send(req.header("Connection", "close"))
+    }
+}
+
+fn client(base: &str, key: &str, keep_alive: bool) -> roboflow_batch::Result<BatchApi> {
+    let b = BatchApi::builder().base_url(base).api_key(key);
+    if keep_alive {
+        b.build()
+    } else {
+        b.transport(CloseEach(UreqTransport::new())).build()
+    }
 }
 
 fn wait_count(api: &BatchApi, batch: &str, want: u64) -> roboflow_batch::Result<u64> {
