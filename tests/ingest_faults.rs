@@ -73,7 +73,7 @@ fn spoil_first_puts(n: usize) -> impl Transport {
         if req.method == Method::Put && spoiled.fetch_add(1, Ordering::SeqCst) < n {
             req.url = req.url.replace("token=", "token=0");
         }
-        inner.send(req)
+        inner.send(req.header("Connection", "close"))
     }
 }
 
@@ -169,7 +169,7 @@ fn a_file_changed_during_its_upload_fails_its_shard_loudly_and_nothing_corrupt_a
                 .unwrap();
             std::io::Write::write_all(&mut f, b"more bytes").unwrap();
         }
-        inner.send(req)
+        inner.send(req.header("Connection", "close"))
     };
     let api = BatchApi::builder()
         .base_url(sandbox.base_url())

@@ -5,7 +5,7 @@ mod ingest_util;
 use std::collections::BTreeSet;
 
 use ingest_util::*;
-use roboflow_batch::ingest::{IngestEvent, IngestMethod, UnitKind};
+use roboflow_batch::ingest::{FailureStage, IngestEvent, IngestMethod, SkipReason, UnitKind};
 use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
 
@@ -87,4 +87,73 @@ fn two_thousand_images_arrive_exactly_once() {
             expected: 2000
         })
     ));
+}
+
+#[test]
+fn files_the_service_refuses_are_reported_with_its_reasons() {
+    let images = tempfile::tempdir().unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    ImageSet::new(40)
+        .dimensions(8..=16, 8..=16)
+        .write_to(images.path())
+        .unwrap();
+    // Image names, but not image bytes: the service indexes the shard and fails these.
+    std::fs::write(
+        images.path().join("fake-1.jpg"),
+        b"this is not a jpeg at all",
+    )
+    .unwrap();
+    std::fs::write(images.path().join("fake-2.png"), b"nor a png").unwrap();
+    // Over the service's per-image limit (sent in the signed-URL answer): never sent.
+    std::fs::write(images.path().join("big.jpg"), vec![0xFFu8; 5000]).unwrap();
+    let sandbox = sandbox(SandboxConfig::default().with_max_image_size(4096));
+    let api = api(&sandbox);
+    let events = Events::default();
+    let report = ingest(&api, "refused", images.path(), journal.path())
+        .on_progress(events.sink())
+        .run()
+        .unwrap();
+    assert_eq!(report.files_uploaded, 42);
+    let failed: Vec<(&str, FailureStage)> = report
+        .failed
+        .iter()
+        .map(|f| (f.name.as_str(), f.stage))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("fake-1.jpg", FailureStage::Indexing),
+            ("fake-2.png", FailureStage::Indexing)
+        ]
+    );
+    assert!(
+        report.failed[0].reason.contains("unsupported-file-type"),
+        "{}",
+        report.failed[0].reason
+    );
+    assert!(
+        report.failed[0]
+            .path
+            .as_deref()
+            .unwrap()
+            .ends_with("fake-1.jpg")
+    );
+    let v = report.verification.as_ref().unwrap();
+    assert!(
+        !v.complete && !v.timed_out && v.indexed == 40 && v.expected == 40,
+        "{v:?}"
+    );
+    assert_eq!(report.skipped.len(), 1);
+    assert_eq!(report.skipped[0].reason, SkipReason::TooLarge);
+    assert!(
+        report.skipped[0].detail.contains("maxFileSize"),
+        "{:?}",
+        report.skipped[0]
+    );
+    let index_failed = events
+        .all()
+        .iter()
+        .filter(|e| matches!(e, IngestEvent::IndexFailed(_)))
+        .count();
+    assert_eq!(index_failed, 2);
 }

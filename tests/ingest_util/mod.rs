@@ -9,6 +9,9 @@ use std::time::Duration;
 use roboflow_batch::BatchApi;
 use roboflow_batch::ingest::{Ingest, IngestEvent, IngestReport, LocalSource};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use roboflow_batch::transport::{
+    HttpRequest, HttpResponse, Transport, TransportError, UreqTransport,
+};
 use roboflow_batch::wait::WaitOptions;
 
 /// A sandbox that indexes at once.
@@ -16,10 +19,22 @@ pub fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(config.with_indexing_delay(Duration::from_millis(20))).expect("sandbox starts")
 }
 
+/// Asks for `Connection: close` on every request. tiny_http 0.12 under the sandbox can
+/// queue a new connection behind a kept-alive one on its thread pool, stalling it until
+/// the client's read timeout; closing keeps its threads turning over.
+pub struct CloseEach(pub UreqTransport);
+
+impl Transport for CloseEach {
+    fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.0.send(req.header("Connection", "close"))
+    }
+}
+
 pub fn api(sandbox: &Sandbox) -> BatchApi {
     BatchApi::builder()
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
+        .transport(CloseEach(UreqTransport::new()))
         .build()
         .expect("client")
 }
@@ -92,14 +107,17 @@ pub fn assert_complete(report: &IngestReport, n: u64) {
 pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
     use roboflow_batch::api::{Clock, RetryPolicy};
     use roboflow_batch::transport::Timeouts;
+    let timeouts = Timeouts {
+        read: Duration::from_secs(2),
+        write: Duration::from_secs(2),
+        ..Timeouts::default()
+    };
     BatchApi::builder()
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
-        .timeouts(Timeouts {
-            read: Duration::from_secs(2),
-            write: Duration::from_secs(2),
-            ..Timeouts::default()
-        })
+        .transport(CloseEach(
+            UreqTransport::builder().timeouts(timeouts).build(),
+        ))
         .retry_policy(RetryPolicy {
             max_retries: 12,
             ..RetryPolicy::default()
