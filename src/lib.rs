@@ -65,8 +65,8 @@
 //!
 //! # Features
 //!
-//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on tiny_http, and
-//!   deterministic test images (`roboflow_batch::testdata`).
+//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on its own bounded HTTP/1.1
+//!   server, and deterministic test images (`roboflow_batch::testdata`).
 //! - `webhook`: the webhook receiver (`roboflow_batch::webhook::Receiver`), on tiny_http.
 //! - `cli`: the `rfbatch` binary (includes `sandbox` and `webhook`).
 #![forbid(unsafe_code)]
