@@ -4,13 +4,7 @@
 //! ```text
 //! cargo run --release --example bench_ingest --features sandbox -- \
 //!     [--images 5000] [--size-kib 50-250] [--parallel 8[,16,...]] [--runs 1] [--no-limit]
-//!     [--keep-alive]
 //! ```
-//!
-//! Every request asks for `Connection: close` unless `--keep-alive` is given: tiny_http
-//! 0.12 under the sandbox can queue a new connection behind a kept-alive one on its thread
-//! pool, which stalls that request until the client's 60 s read timeout, and a benchmark
-//! must measure the client, not that race. Both the ingest and the limit run the same way.
 //!
 //! It generates the dataset once (deterministic, kept in `/dev/shm` or the temp folder and
 //! read once so it is in the page cache), starts a sandbox in a child process (this
@@ -30,8 +24,7 @@
 //! bench_ingest ingest DIR --batch ID [--parallel N]         # one ingest into API_BASE_URL
 //! ```
 //!
-//! `ingest` reads `API_BASE_URL` and `ROBOFLOW_API_KEY` (and `RFBATCH_KEEP_ALIVE`), does not
-//! verify (the script checks count and names itself), and prints one JSON line.
+//! `ingest` reads `API_BASE_URL` and `ROBOFLOW_API_KEY`, does not verify (the script checks count and names itself), and prints one JSON line.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,9 +36,6 @@ use roboflow_batch::api::UploadSource;
 use roboflow_batch::ingest::{Ingest, LocalSource, MediaKind, TarEntry, TarShard};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::{ImageFormat, ImageSet};
-use roboflow_batch::transport::{
-    HttpRequest, HttpResponse, Transport, TransportError, UreqTransport,
-};
 use roboflow_batch::wait::WaitOptions;
 
 struct Args {
@@ -54,7 +44,6 @@ struct Args {
     parallel: Vec<usize>,
     runs: usize,
     limit: bool,
-    keep_alive: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -64,7 +53,6 @@ fn parse_args() -> Result<Args, String> {
         parallel: vec![roboflow_batch::ingest::DEFAULT_PARALLELISM],
         runs: 1,
         limit: true,
-        keep_alive: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -87,7 +75,6 @@ fn parse_args() -> Result<Args, String> {
             }
             "--runs" => a.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--no-limit" => a.limit = false,
-            "--keep-alive" => a.keep_alive = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -213,13 +200,7 @@ fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let batch = batch.ok_or("--batch is required")?;
-    let base = std::env::var("API_BASE_URL").map_err(|_| "API_BASE_URL is not set")?;
-    let key = std::env::var("ROBOFLOW_API_KEY").map_err(|_| "ROBOFLOW_API_KEY is not set")?;
-    let api = client(
-        &base,
-        &key,
-        std::env::var_os("RFBATCH_KEEP_ALIVE").is_some(),
-    )?;
+    let api = BatchApi::from_env()?;
     let journal = tempfile::tempdir()?;
     let started = Instant::now();
     let report = Ingest::images(&api, &batch, LocalSource::dir(dir))
@@ -300,7 +281,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .tempdir_in(scratch_root())?;
     let max_parallel = args.parallel.iter().copied().max().unwrap_or(8);
     let sandbox = Server::start(data.path(), (max_parallel + 4).max(8))?;
-    let api = client(&sandbox.base_url, SANDBOX_KEY, args.keep_alive)?;
+    let api = client(&sandbox.base_url, SANDBOX_KEY)?;
     println!(
         "dataset: {} images, {}-{} KiB, in {}; sandbox data on {}",
         args.images,
@@ -378,22 +359,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Adds `Connection: close` to every request.
-struct CloseEach(UreqTransport);
-
-impl Transport for CloseEach {
-    fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.0.send(req.header("Connection", "close"))
-    }
-}
-
-fn client(base: &str, key: &str, keep_alive: bool) -> roboflow_batch::Result<BatchApi> {
-    let b = BatchApi::builder().base_url(base).api_key(key);
-    if keep_alive {
-        b.build()
-    } else {
-        b.transport(CloseEach(UreqTransport::new())).build()
-    }
+fn client(base: &str, key: &str) -> roboflow_batch::Result<BatchApi> {
+    BatchApi::builder().base_url(base).api_key(key).build()
 }
 
 fn wait_count(api: &BatchApi, batch: &str, want: u64) -> roboflow_batch::Result<u64> {

@@ -56,6 +56,9 @@ fn every_file_exactly_once_through_503s_429s_and_dropped_puts() {
         assert!(listed.contains_key(&g.name), "{} missing", g.name);
     }
     assert_eq!(shard_objects(&api, "faulty"), 2000, "no file indexed twice");
+    assert_indexed_once(&sandbox, "faulty", generated.iter().map(|g| g.name.clone()));
+    // Dropped PUTs store nothing, so every accepted PUT is one shard.
+    assert_eq!(sandbox.put_count(), report.units_uploaded);
     let retries = events
         .all()
         .iter()
@@ -73,7 +76,7 @@ fn spoil_first_puts(n: usize) -> impl Transport {
         if req.method == Method::Put && spoiled.fetch_add(1, Ordering::SeqCst) < n {
             req.url = req.url.replace("token=", "token=0");
         }
-        inner.send(req.header("Connection", "close"))
+        inner.send(req)
     }
 }
 
@@ -169,7 +172,7 @@ fn a_file_changed_during_its_upload_fails_its_shard_loudly_and_nothing_corrupt_a
                 .unwrap();
             std::io::Write::write_all(&mut f, b"more bytes").unwrap();
         }
-        inner.send(req.header("Connection", "close"))
+        inner.send(req)
     };
     let api = BatchApi::builder()
         .base_url(sandbox.base_url())

@@ -9,9 +9,6 @@ use std::time::Duration;
 use roboflow_batch::BatchApi;
 use roboflow_batch::ingest::{Ingest, IngestEvent, IngestReport, LocalSource};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-use roboflow_batch::transport::{
-    HttpRequest, HttpResponse, Transport, TransportError, UreqTransport,
-};
 use roboflow_batch::wait::WaitOptions;
 
 /// A sandbox that indexes at once.
@@ -19,22 +16,10 @@ pub fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(config.with_indexing_delay(Duration::from_millis(20))).expect("sandbox starts")
 }
 
-/// Asks for `Connection: close` on every request. tiny_http 0.12 under the sandbox can
-/// queue a new connection behind a kept-alive one on its thread pool, stalling it until
-/// the client's read timeout; closing keeps its threads turning over.
-pub struct CloseEach(pub UreqTransport);
-
-impl Transport for CloseEach {
-    fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.0.send(req.header("Connection", "close"))
-    }
-}
-
 pub fn api(sandbox: &Sandbox) -> BatchApi {
     BatchApi::builder()
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
-        .transport(CloseEach(UreqTransport::new()))
         .build()
         .expect("client")
 }
@@ -102,8 +87,8 @@ pub fn assert_complete(report: &IngestReport, n: u64) {
 /// A client that retries hard and sleeps at most a few milliseconds between tries, for
 /// runs against injected faults.
 ///
-/// Reads and writes time out after 2 s: the sandbox's dropped connections can leave the
-/// socket open, and a stalled exchange should count as a failed try quickly.
+/// Reads and writes time out after 2 s, so a stalled exchange counts as a failed try
+/// quickly.
 pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
     use roboflow_batch::api::{Clock, RetryPolicy};
     use roboflow_batch::transport::Timeouts;
@@ -115,9 +100,7 @@ pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
     BatchApi::builder()
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
-        .transport(CloseEach(
-            UreqTransport::builder().timeouts(timeouts).build(),
-        ))
+        .timeouts(timeouts)
         .retry_policy(RetryPolicy {
             max_retries: 12,
             ..RetryPolicy::default()
@@ -125,4 +108,18 @@ pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
         .clock(Clock::system().with_sleep(|d| std::thread::sleep(d.min(Duration::from_millis(5)))))
         .build()
         .expect("client")
+}
+
+/// Asserts the sandbox indexed each of `names` exactly once into `batch`, and nothing else.
+pub fn assert_indexed_once(
+    sandbox: &Sandbox,
+    batch: &str,
+    names: impl IntoIterator<Item = String>,
+) {
+    let counts = sandbox.ingest_counts(batch);
+    let want: std::collections::BTreeSet<String> = names.into_iter().collect();
+    let got: std::collections::BTreeSet<String> = counts.keys().cloned().collect();
+    assert_eq!(got, want, "names indexed");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "indexed more than once: {twice:?}");
 }
