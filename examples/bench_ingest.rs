@@ -4,7 +4,12 @@
 //! ```text
 //! cargo run --release --example bench_ingest --features sandbox -- \
 //!     [--images 5000] [--size-kib 50-250] [--parallel 8[,16,...]] [--runs 1] [--no-limit]
+//!     [--store discard|disk]
 //! ```
+//!
+//! The sandbox runs in its benchmark store mode by default (`discard`: each shard is
+//! indexed from its tar headers as it streams in, and the bytes are dropped), so the figures
+//! are the client's, not the sandbox's disk writes.
 //!
 //! It generates the dataset once (deterministic, kept in `/dev/shm` or the temp folder and
 //! read once so it is in the page cache), starts a sandbox in a child process (this
@@ -34,7 +39,7 @@ use std::time::{Duration, Instant};
 use roboflow_batch::BatchApi;
 use roboflow_batch::api::UploadSource;
 use roboflow_batch::ingest::{Ingest, LocalSource, MediaKind, TarEntry, TarShard};
-use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use roboflow_batch::sandbox::{Sandbox, SandboxConfig, StoreMode};
 use roboflow_batch::testdata::{ImageFormat, ImageSet};
 use roboflow_batch::wait::WaitOptions;
 
@@ -44,6 +49,7 @@ struct Args {
     parallel: Vec<usize>,
     runs: usize,
     limit: bool,
+    store: StoreMode,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -53,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
         parallel: vec![roboflow_batch::ingest::DEFAULT_PARALLELISM],
         runs: 1,
         limit: true,
+        store: StoreMode::Discard,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,6 +82,9 @@ fn parse_args() -> Result<Args, String> {
             }
             "--runs" => a.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--no-limit" => a.limit = false,
+            "--store" => {
+                a.store = StoreMode::parse(&value()?).ok_or("--store takes disk or discard")?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -104,13 +114,18 @@ fn main() {
 
 const SANDBOX_KEY: &str = "bench-key";
 
-/// `serve DATA_DIR THREADS`: a sandbox in this process, until killed; prints its URL.
+/// `serve DATA_DIR THREADS STORE`: a sandbox in this process, until killed; prints its URL.
 fn serve(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     let dir = argv.first().ok_or("serve needs a data folder")?;
     let threads: usize = argv.get(1).ok_or("serve needs a thread count")?.parse()?;
+    let store = argv
+        .get(2)
+        .and_then(|s| StoreMode::parse(s))
+        .ok_or("serve needs a store mode")?;
     let mut config = SandboxConfig::default()
         .with_api_key(SANDBOX_KEY)
         .with_data_dir(dir)
+        .with_store(store)
         .with_indexing_delay(Duration::from_millis(50));
     config.threads = threads;
     let sandbox = Sandbox::start(config)?;
@@ -126,11 +141,20 @@ struct Server {
 }
 
 impl Server {
-    fn start(data: &Path, threads: usize) -> Result<Server, Box<dyn std::error::Error>> {
+    fn start(
+        data: &Path,
+        threads: usize,
+        store: StoreMode,
+    ) -> Result<Server, Box<dyn std::error::Error>> {
+        let store = match store {
+            StoreMode::Discard => "discard",
+            _ => "disk",
+        };
         let mut child = std::process::Command::new(std::env::current_exe()?)
             .arg("serve")
             .arg(data)
             .arg(threads.to_string())
+            .arg(store)
             .stdout(std::process::Stdio::piped())
             .spawn()?;
         let mut line = String::new();
@@ -280,14 +304,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .prefix("rfbatch-bench-journal-")
         .tempdir_in(scratch_root())?;
     let max_parallel = args.parallel.iter().copied().max().unwrap_or(8);
-    let sandbox = Server::start(data.path(), (max_parallel + 4).max(8))?;
+    let sandbox = Server::start(data.path(), (max_parallel + 4).max(8), args.store)?;
     let api = client(&sandbox.base_url, SANDBOX_KEY)?;
     println!(
-        "dataset: {} images, {}-{} KiB, in {}; sandbox data on {}",
+        "dataset: {} images, {}-{} KiB, in {}; sandbox store {:?}, data on {}",
         args.images,
         args.size_kib.0,
         args.size_kib.1,
         dir.display(),
+        args.store,
         scratch_root().display()
     );
     println!(
