@@ -262,3 +262,41 @@ fn a_journal_for_a_batch_the_service_no_longer_has_is_not_trusted() {
     assert_eq!((report.files_uploaded, report.files_resumed), (40, 0));
     assert_complete(&report, 40);
 }
+
+#[test]
+fn a_cancelled_ingest_finishes_what_runs_and_the_next_run_sends_the_rest() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let images = tempfile::tempdir().unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    ImageSet::new(400).write_to(images.path()).unwrap();
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let report = ingest(&api, "cancelled", images.path(), journal.path())
+        .parallelism(1)
+        .max_images_per_shard(100)
+        .cancel_flag(stop.clone())
+        .on_progress(move |e| {
+            if matches!(e, roboflow_batch::ingest::IngestEvent::UnitDone { .. }) {
+                flag.store(true, Ordering::SeqCst); // Ctrl-C after the first shard
+            }
+        })
+        .run()
+        .unwrap();
+    assert!(report.cancelled && !report.is_success());
+    assert_eq!((report.files_uploaded, report.files_pending), (100, 300));
+    assert!(report.failed.is_empty() && report.verification.is_none());
+    stop.store(false, Ordering::SeqCst);
+    let rest = ingest(&api, "cancelled", images.path(), journal.path())
+        .run()
+        .unwrap();
+    assert_eq!((rest.files_uploaded, rest.files_resumed), (300, 100));
+    assert_complete(&rest, 400);
+    assert_indexed_once(
+        &sandbox,
+        "cancelled",
+        listed_names(&api, "cancelled").into_keys(),
+    );
+}

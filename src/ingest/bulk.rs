@@ -13,7 +13,7 @@ use super::plan::{self, DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, S
 use super::progress::{IngestEvent, UnitKind};
 use super::put::PutJob;
 use super::report::{FailedFile, FailureStage, IngestMethod, SkipReason};
-use super::run::{Ctx, Outcome};
+use super::run::{Ctx, Outcome, Stop};
 use crate::error::Result;
 use crate::model::SignedUrlDetails;
 
@@ -95,7 +95,7 @@ pub(crate) fn upload(
         let last = &last_url_error;
         ts.spawn(move || {
             for _ in 1..n {
-                if stop.load(Ordering::Relaxed) {
+                if stop.load(Ordering::Relaxed) || ctx.cancelled() {
                     break;
                 }
                 let r = ctx.api.request_shard_upload(ctx.batch, ctx.display_name);
@@ -146,9 +146,16 @@ fn worker(
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(shard) = shards.get(i) else { break };
         let members: Vec<&SourceFile> = shard.files.iter().map(|&f| &files[f]).collect();
-        if let Some(why) = ctx.stopped() {
-            fail_all(ctx, out, i, &members, &format!("not attempted: {why}"));
-            continue;
+        match ctx.stopped() {
+            Some(Stop::Cancelled) => {
+                out.lock().unwrap_or_else(|p| p.into_inner()).pending += members.len() as u64;
+                continue;
+            }
+            Some(Stop::Fatal(why)) => {
+                fail_all(ctx, out, i, &members, &format!("not attempted: {why}"));
+                continue;
+            }
+            None => {}
         }
         let target = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
         match target {

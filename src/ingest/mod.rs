@@ -75,6 +75,7 @@ mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 pub use archive::{ShardReader, TarEntry, TarShard, pad512, tar_entry_size, tar_size};
 pub use discover::{
@@ -165,6 +166,7 @@ pub struct Ingest<'a> {
     journal: JournalSetting,
     verify: Option<WaitOptions>,
     progress: ProgressFn,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl std::fmt::Debug for Ingest<'_> {
@@ -200,6 +202,7 @@ impl<'a> Ingest<'a> {
             journal: JournalSetting::Default,
             verify: Some(default_verify_options()),
             progress: no_progress(),
+            cancel: None,
         }
     }
 
@@ -425,6 +428,24 @@ impl<'a> Ingest<'a> {
     /// ```
     pub fn progress(mut self, f: ProgressFn) -> Self {
         self.progress = f;
+        self
+    }
+
+    /// A flag that stops the ingest when set (e.g. on Ctrl-C): no new upload starts, those
+    /// running finish (and are journaled), verification is skipped, and the report says
+    /// `cancelled`, with the files left for the next run in `files_pending`.
+    ///
+    /// ```
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
+    /// use std::sync::{Arc, atomic::AtomicBool};
+    /// let stop = Arc::new(AtomicBool::new(false));
+    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).cancel_flag(stop.clone());
+    /// // elsewhere, on Ctrl-C: stop.store(true, Ordering::SeqCst)
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
         self
     }
 

@@ -272,6 +272,10 @@ pub struct IngestReport {
     pub wire_bytes: u64,
     /// Files an earlier run had already uploaded (from the journal), not sent again.
     pub files_resumed: u64,
+    /// Files not attempted because the ingest was cancelled (a re-run sends them).
+    pub files_pending: u64,
+    /// The ingest was cancelled: no new upload started after the flag was set.
+    pub cancelled: bool,
     /// Units sent and accepted: shards, single images, videos or reference chunks.
     pub units_uploaded: u64,
     /// Upload attempts repeated: PUTs retried, and fresh signed URLs after a rejected one.
@@ -316,6 +320,8 @@ impl IngestReport {
             bytes_uploaded: 0,
             wire_bytes: 0,
             files_resumed: 0,
+            files_pending: 0,
+            cancelled: false,
             units_uploaded: 0,
             retries: 0,
             duration: Duration::ZERO,
@@ -329,7 +335,8 @@ impl IngestReport {
         }
     }
 
-    /// No file failed, and verification (when it ran) confirmed every file.
+    /// No file failed, the ingest was not cancelled, and verification (when it ran)
+    /// confirmed every file.
     ///
     /// ```
     /// use roboflow_batch::ingest::{FailedFile, FailureStage, IngestMethod, IngestReport};
@@ -338,7 +345,9 @@ impl IngestReport {
     /// assert!(!r.is_success());
     /// ```
     pub fn is_success(&self) -> bool {
-        self.failed.is_empty() && self.verification.as_ref().is_none_or(|v| v.complete)
+        self.failed.is_empty()
+            && !self.cancelled
+            && self.verification.as_ref().is_none_or(|v| v.complete)
     }
 
     /// Files per second over the upload time (files sent by this run).

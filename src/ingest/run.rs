@@ -31,6 +31,15 @@ pub(crate) struct Ctx<'a> {
     pub journal: Option<Journal>,
     pub stop: AtomicBool,
     fatal: Mutex<Option<Error>>,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+/// Why no new unit may start.
+pub(crate) enum Stop {
+    /// The caller's cancel flag: units not started stay pending for the next run.
+    Cancelled,
+    /// A fatal error: units not started fail with it.
+    Fatal(String),
 }
 
 impl Ctx<'_> {
@@ -82,16 +91,23 @@ impl Ctx<'_> {
         }
     }
 
-    /// Why new uploads stopped, if they did.
-    pub fn stopped(&self) -> Option<String> {
-        if !self.stop.load(Ordering::Relaxed) {
-            return None;
+    /// Whether the caller cancelled the ingest.
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::SeqCst))
+    }
+
+    /// Why new uploads must not start, if they must not.
+    pub fn stopped(&self) -> Option<Stop> {
+        if self.stop.load(Ordering::Relaxed) {
+            let slot = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+            let why = slot
+                .as_ref()
+                .map_or_else(|| "the ingest stopped".into(), |e| e.to_string());
+            return Some(Stop::Fatal(why));
         }
-        let slot = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
-        Some(
-            slot.as_ref()
-                .map_or_else(|| "the ingest stopped".into(), |e| e.to_string()),
-        )
+        self.cancelled().then_some(Stop::Cancelled)
     }
 }
 
@@ -105,6 +121,8 @@ pub(crate) struct Outcome {
     pub latencies: Vec<Duration>,
     pub failed: Vec<super::report::FailedFile>,
     pub skipped: Vec<SkippedFile>,
+    /// Files not attempted because the ingest was cancelled.
+    pub pending: u64,
     /// Accepted units: the service's shard id (if any) and the names they carried.
     pub units_done: Vec<(Option<String>, Vec<String>)>,
 }
@@ -211,6 +229,7 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         journal,
         stop: AtomicBool::new(false),
         fatal: Mutex::new(None),
+        cancel: ing.cancel.clone(),
     };
     let names: HashMap<String, String> = todo
         .iter()
@@ -246,6 +265,8 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     report.put_latency = LatencySummary::from_samples(&outcome.latencies);
     report.skipped.extend(outcome.skipped);
     report.failed = outcome.failed;
+    report.files_pending = outcome.pending;
+    report.cancelled = ctx.cancelled();
     report.journal = ctx.journal.as_ref().map(|j| j.path().to_path_buf());
     for (id, unit_names) in &outcome.units_done {
         for n in unit_names {
@@ -258,6 +279,7 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
 
     if let Some(wait) = &ing.verify
         && !expected.is_empty()
+        && !report.cancelled
     {
         match verify_ingest(api, batch, &expected, wait, &progress) {
             Ok((v, failed)) => {

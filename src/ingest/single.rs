@@ -11,7 +11,7 @@ use super::journal::{FileRecord, UnitType};
 use super::progress::{IngestEvent, UnitKind};
 use super::put::PutJob;
 use super::report::{FailedFile, FailureStage, IngestMethod, SkipReason};
-use super::run::{Ctx, Outcome};
+use super::run::{Ctx, Outcome, Stop};
 use crate::error::Result;
 use crate::transport::ExactLengthReader;
 
@@ -206,7 +206,12 @@ fn each(
                         UnitKind::Image
                     };
                     match ctx.stopped() {
-                        Some(why) => fail(ctx, &out, unit, i, f, &format!("not attempted: {why}")),
+                        Some(Stop::Fatal(why)) => {
+                            fail(ctx, &out, unit, i, f, &format!("not attempted: {why}"))
+                        }
+                        Some(Stop::Cancelled) => {
+                            out.lock().unwrap_or_else(|p| p.into_inner()).pending += 1
+                        }
                         None => work(ctx, i, f, &out),
                     }
                 }
