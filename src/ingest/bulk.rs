@@ -192,6 +192,10 @@ fn fail_all(
     }
 }
 
+fn path_text(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
 fn failed(f: &SourceFile, reason: &str) -> FailedFile {
     FailedFile {
         name: f.name.clone(),
@@ -338,8 +342,11 @@ fn upload_shard(
             o.wire_bytes += shard.len();
             o.units += 1;
             o.latencies.push(done.latency);
-            let names = members.iter().map(|f| f.name.clone()).collect();
-            o.units_done.push((current.1, names));
+            let files = members
+                .iter()
+                .map(|f| (f.name.clone(), path_text(&f.path)))
+                .collect();
+            o.units_done.push((current.1, files));
         }
         Err(e) => {
             let noted = reader_error

@@ -255,7 +255,9 @@ impl LocalSource {
 struct Candidate {
     path: PathBuf,
     relative: String,
-    components: Vec<String>,
+    /// Its name before collisions are resolved, and how many folders deep it is.
+    candidate: String,
+    depth: usize,
     size: u64,
     modified: Option<SystemTime>,
 }
@@ -386,37 +388,34 @@ impl Found {
         if let Err(e) = std::fs::File::open(path) {
             return self.skip(path, SkipReason::Unreadable, e.to_string());
         }
+        // A listed file is named after its file name; a found one after its path.
+        let parts: Vec<&str> = if self.listed {
+            components.last().map(String::as_str).into_iter().collect()
+        } else {
+            components.iter().map(String::as_str).collect()
+        };
         self.files.push(Candidate {
             path: path.to_path_buf(),
             relative: components.join("/"),
-            components,
+            candidate: names::candidate(&parts),
+            depth: parts.len().saturating_sub(1),
             size,
             modified: meta.modified().ok(),
         });
     }
 
     fn finish(self) -> Result<Discovery> {
-        let namings: Vec<Naming> = self
+        let namings: Vec<Naming<'_>> = self
             .files
             .iter()
-            .map(|c| {
-                let parts: Vec<&str> = if self.listed {
-                    c.components
-                        .last()
-                        .map(String::as_str)
-                        .into_iter()
-                        .collect()
-                } else {
-                    c.components.iter().map(String::as_str).collect()
-                };
-                Naming {
-                    candidate: names::candidate(&parts),
-                    key: c.relative.clone(),
-                    depth: parts.len().saturating_sub(1),
-                }
+            .map(|c| Naming {
+                candidate: &c.candidate,
+                key: &c.relative,
+                depth: c.depth,
             })
             .collect();
         let assigned = names::assign(&namings)?;
+        drop(namings);
         let files = self
             .files
             .into_iter()

@@ -83,14 +83,14 @@ fn disambiguate(name: &str, key: &str) -> String {
 
 /// One file to be named: its candidate name, the key its hash is taken from (its relative
 /// path), and how many folders deep it is.
-pub(crate) struct Naming {
-    pub candidate: String,
-    pub key: String,
+pub(crate) struct Naming<'a> {
+    pub candidate: &'a str,
+    pub key: &'a str,
     pub depth: usize,
 }
 
 /// Final names for `items`, in the same order (rule 5 applied).
-pub(crate) fn assign(items: &[Naming]) -> Result<Vec<String>> {
+pub(crate) fn assign(items: &[Naming<'_>]) -> Result<Vec<String>> {
     let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, it) in items.iter().enumerate() {
         groups
@@ -98,13 +98,12 @@ pub(crate) fn assign(items: &[Naming]) -> Result<Vec<String>> {
             .or_default()
             .push(i);
     }
-    let mut names: Vec<String> = items.iter().map(|it| it.candidate.clone()).collect();
+    let mut names: Vec<String> = items.iter().map(|it| it.candidate.to_string()).collect();
     for members in groups.values_mut().filter(|m| m.len() > 1) {
-        members.sort_by(|&a, &b| {
-            (items[a].depth, &items[a].key).cmp(&(items[b].depth, &items[b].key))
-        });
+        members
+            .sort_by(|&a, &b| (items[a].depth, items[a].key).cmp(&(items[b].depth, items[b].key)));
         for &i in members.iter().skip(1) {
-            names[i] = disambiguate(&items[i].candidate, &items[i].key);
+            names[i] = disambiguate(items[i].candidate, items[i].key);
         }
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -126,17 +125,24 @@ pub(crate) fn assign(items: &[Naming]) -> Result<Vec<String>> {
 mod tests {
     use super::*;
 
-    fn naming(path: &str) -> Naming {
-        let parts: Vec<&str> = path.split('/').collect();
-        Naming {
-            candidate: candidate(&parts),
-            key: path.to_string(),
-            depth: parts.len() - 1,
-        }
-    }
-
     fn names(paths: &[&str]) -> Vec<String> {
-        assign(&paths.iter().map(|p| naming(p)).collect::<Vec<_>>()).unwrap()
+        let cands: Vec<(String, usize)> = paths
+            .iter()
+            .map(|p| {
+                let parts: Vec<&str> = p.split('/').collect();
+                (candidate(&parts), parts.len() - 1)
+            })
+            .collect();
+        let items: Vec<Naming<'_>> = paths
+            .iter()
+            .zip(&cands)
+            .map(|(p, (c, depth))| Naming {
+                candidate: c,
+                key: p,
+                depth: *depth,
+            })
+            .collect();
+        assign(&items).unwrap()
     }
 
     #[test]

@@ -123,9 +123,13 @@ pub(crate) struct Outcome {
     pub skipped: Vec<SkippedFile>,
     /// Files not attempted because the ingest was cancelled.
     pub pending: u64,
-    /// Accepted units: the service's shard id (if any) and the names they carried.
-    pub units_done: Vec<(Option<String>, Vec<String>)>,
+    /// Accepted units.
+    pub units_done: Vec<UnitDone>,
 }
+
+/// An accepted unit: the service's shard id (if any), and the name and local path of each
+/// file it carried.
+pub(crate) type UnitDone = (Option<String>, Vec<(String, String)>);
 
 impl Outcome {
     pub fn skip(&mut self, ctx: &Ctx<'_>, f: &SourceFile, reason: SkipReason, detail: String) {
@@ -231,10 +235,6 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         fatal: Mutex::new(None),
         cancel: ing.cancel.clone(),
     };
-    let names: HashMap<String, String> = todo
-        .iter()
-        .map(|f| (f.name.clone(), f.path.to_string_lossy().into_owned()))
-        .collect();
     let resumed = (resumed_files, resumed_bytes);
     let upload_started = Instant::now();
     let outcome = match method {
@@ -268,12 +268,13 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     report.files_pending = outcome.pending;
     report.cancelled = ctx.cancelled();
     report.journal = ctx.journal.as_ref().map(|j| j.path().to_path_buf());
-    for (id, unit_names) in &outcome.units_done {
-        for n in unit_names {
-            expected.file(n.clone(), names.get(n).cloned());
+    for (id, files) in outcome.units_done {
+        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+        for (n, path) in files {
+            expected.file(n, Some(path));
         }
         if let Some(id) = id {
-            expected.shard(id.clone(), unit_names.clone());
+            expected.shard(id, names);
         }
     }
 

@@ -253,7 +253,8 @@ fn done(
     o.wire_bytes += wire;
     o.units += 1;
     o.latencies.push(latency);
-    o.units_done.push((None, vec![f.name.clone()]));
+    let path = f.path.to_string_lossy().into_owned();
+    o.units_done.push((None, vec![(f.name.clone(), path)]));
 }
 
 fn fail(
