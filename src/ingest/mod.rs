@@ -96,8 +96,9 @@ use crate::error::Result;
 use crate::wait::WaitOptions;
 
 /// Parallel uploads by default. Measured with `examples/bench_ingest.rs` against the
-/// sandbox on loopback (see the README's Performance section): throughput is flat from 8
-/// to 32 streams there, and 8 keeps memory and connection counts low on real links.
+/// sandbox on loopback (the README's Performance section): throughput is flat from 2 to 16
+/// streams there and lower at 32; 8, as the official client's 8 upload processes, keeps
+/// enough uploads in flight for a real service farther away than loopback.
 ///
 /// ```
 /// assert_eq!(roboflow_batch::ingest::DEFAULT_PARALLELISM, 8);
