@@ -228,7 +228,9 @@ impl LocalSource {
     /// Finds the files of `media` kind, leaving out (and reporting) unreadable, empty and
     /// non-UTF-8 ones, links unless followed, and files over `max_file_size` bytes.
     ///
-    /// Fails only when the folder itself cannot be read.
+    /// Fails only when the folder itself cannot be read. The whole list is returned in
+    /// memory (every file's path and name); [`Ingest`](super::Ingest) does not need it
+    /// and keeps the list in a temporary file instead.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;

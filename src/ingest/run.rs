@@ -147,6 +147,8 @@ pub(crate) struct Expect {
     records: Sorter,
     /// Shards to watch; a record's unit is a position here.
     shards: Vec<String>,
+    /// Verification will run (otherwise nothing is kept).
+    keep: bool,
     /// The first failure to keep the list (verification is then skipped).
     broken: Option<String>,
 }
@@ -156,10 +158,11 @@ pub(crate) struct Expect {
 const EXPECT_MEMORY: usize = 4 << 20;
 
 impl Expect {
-    fn new(shards: Vec<String>) -> Expect {
+    fn new(shards: Vec<String>, keep: bool) -> Expect {
         Expect {
             records: Sorter::new(EXPECT_MEMORY),
             shards,
+            keep,
             broken: None,
         }
     }
@@ -167,17 +170,18 @@ impl Expect {
     /// The unit of an accepted shard (or of a single upload, which has none).
     pub fn unit(&mut self, shard: Option<&str>) -> u32 {
         match shard {
-            Some(id) => {
+            Some(id) if self.keep => {
                 self.shards.push(id.to_string());
                 (self.shards.len() - 1) as u32
             }
-            None => NO_UNIT,
+            _ => NO_UNIT,
         }
     }
 
     /// Expects the file at manifest position `index`, named `name`, from `unit`.
     pub fn file(&mut self, name: &str, unit: u32, index: u64) {
-        if self.broken.is_none()
+        if self.keep
+            && self.broken.is_none()
             && let Err(e) = self.records.push(&verify::record(name, unit, index))
         {
             self.broken = Some(e.to_string());
@@ -302,7 +306,7 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         stop: AtomicBool::new(false),
         fatal: Mutex::new(None),
         cancel: ing.cancel.clone(),
-        expect: Mutex::new(Expect::new(settled.shards)),
+        expect: Mutex::new(Expect::new(settled.shards, ing.verify.is_some())),
     };
     let todo = Todo {
         manifest: &mut manifest,
