@@ -28,7 +28,7 @@
 //!
 //! ```text
 //! bench_ingest generate DIR [--images N] [--size-kib A-B]   # the dataset, deterministic
-//! bench_ingest ingest DIR --batch ID [--parallel N] [--verify] [--recursive]
+//! bench_ingest ingest DIR --batch ID [--parallel N] [--verify] [--recursive] [--journal DIR]
 //!                                                           # one ingest into API_BASE_URL
 //! bench_ingest serve DATA_DIR THREADS STORE                 # a sandbox until killed
 //! ```
@@ -221,7 +221,7 @@ fn generate(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
 fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     let dir = argv.first().ok_or("ingest needs a folder")?;
     let (mut batch, mut parallel) = (None, roboflow_batch::ingest::DEFAULT_PARALLELISM);
-    let (mut verify, mut recursive) = (false, false);
+    let (mut verify, mut recursive, mut journal_dir) = (false, false, None);
     let mut it = argv.iter().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -239,16 +239,18 @@ fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
         match flag.as_str() {
             "--batch" => batch = Some(v.clone()),
             "--parallel" => parallel = v.parse()?,
+            "--journal" => journal_dir = Some(PathBuf::from(v)),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
     let batch = batch.ok_or("--batch is required")?;
     let api = BatchApi::from_env()?;
     let journal = tempfile::tempdir()?;
+    let journal_dir = journal_dir.unwrap_or_else(|| journal.path().to_path_buf());
     let started = Instant::now();
     let mut ingest = Ingest::images(&api, &batch, LocalSource::dir(dir).recursive(recursive))
         .parallelism(parallel)
-        .journal_dir(journal.path());
+        .journal_dir(journal_dir);
     ingest = if verify {
         ingest.verify(
             WaitOptions::default()
@@ -266,8 +268,9 @@ fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
         .as_ref()
         .map_or(-1, |v| v.indexed as i64);
     println!(
-        "{{\"images\":{},\"failed\":{},\"indexed\":{indexed},\"seconds\":{secs:.3},\"uploadSeconds\":{:.3},\"imagesPerSec\":{:.0},\"peakRssMiB\":{:.1}}}",
+        "{{\"images\":{},\"resumed\":{},\"failed\":{},\"indexed\":{indexed},\"seconds\":{secs:.3},\"uploadSeconds\":{:.3},\"imagesPerSec\":{:.0},\"peakRssMiB\":{:.1}}}",
         report.files_uploaded,
+        report.files_resumed,
         report.failed.len(),
         report.upload_duration.as_secs_f64(),
         report.files_per_sec(),
