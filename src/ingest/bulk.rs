@@ -47,7 +47,7 @@ pub(crate) fn upload(ctx: &Ctx<'_>, mut todo: Todo<'_>, opts: &BulkOptions) -> R
     let mut out = Outcome::default();
     if todo.files == 0 {
         ctx.planned(IngestMethod::Shards, 0, 0, 0, todo.resumed());
-        todo.each(ctx, true, |_, _| Ok(true))?;
+        todo.each(ctx, |_, _| Ok(true))?;
         return Ok(out);
     }
     let first = counting_retries(
@@ -72,23 +72,19 @@ pub(crate) fn upload(ctx: &Ctx<'_>, mut todo: Todo<'_>, opts: &BulkOptions) -> R
 
     // Totals first, from the same plan the upload will follow (nothing is kept).
     let mut candidates = 0u64;
-    todo.each(ctx, false, |_, f| {
-        candidates += u64::from(f.size <= max_file);
-        Ok(true)
-    })?;
+    todo.each_size(|size, _| candidates += u64::from(size <= max_file))?;
     let (mut files, mut bytes, mut shards) = (0u64, 0u64, 0u64);
     let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
-    todo.each(ctx, false, |_, f| {
-        if f.size <= max_file {
-            match planner.push((), f.name.len(), f.size) {
-                Step::TooBig(()) => return Ok(true),
+    todo.each_size(|size, name_len| {
+        if size <= max_file {
+            match planner.push((), name_len, size) {
+                Step::TooBig(()) => return,
                 Step::Full(_) => shards += 1,
                 Step::Added => {}
             }
             files += 1;
-            bytes += f.size;
+            bytes += size;
         }
-        Ok(true)
     })?;
     shards += u64::from(planner.finish().is_some());
     ctx.planned(IngestMethod::Shards, files, bytes, shards, todo.resumed());
@@ -107,7 +103,7 @@ pub(crate) fn upload(ctx: &Ctx<'_>, mut todo: Todo<'_>, opts: &BulkOptions) -> R
                 url_error: None,
             };
             let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
-            let read = todo.each(ctx, true, |i, f| {
+            let read = todo.each(ctx, |i, f| {
                 if f.size > max_file {
                     let detail = format!(
                         "{} bytes, over the service's maxFileSize of {max_file}",

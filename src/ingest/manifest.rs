@@ -149,6 +149,22 @@ impl Entries<'_> {
         Ok(Some((i, Entry::decode(&self.rec)?)))
     }
 
+    /// The next file's position, size and final name's length, without building it.
+    pub fn next_sizes(&mut self) -> io::Result<Option<(u64, u64, usize)>> {
+        if !self.reader.next_into(&mut self.rec)? {
+            return Ok(None);
+        }
+        let i = self.index;
+        self.index += 1;
+        let mut f = Fields(&self.rec);
+        let size = f.u64()?;
+        f.fixed(1 + 8 + 4 + 4)?; // modification time, depth
+        f.bytes()?; // relative path
+        let candidate = f.bytes()?.len();
+        let len = self.renamed.get(&i).map_or(candidate, String::len);
+        Ok(Some((i, size, len)))
+    }
+
     /// The next file with its final name, and its position.
     pub fn next_file(&mut self) -> io::Result<Option<(u64, SourceFile)>> {
         let Some((i, e)) = self.next_entry()? else {
@@ -233,5 +249,11 @@ mod tests {
         );
         assert_eq!(files[2].path, PathBuf::from("/x/y.png"));
         assert_eq!(files[2].modified, None);
+        let mut r = m.entries().unwrap();
+        let mut sizes = Vec::new();
+        while let Some(s) = r.next_sizes().unwrap() {
+            sizes.push(s);
+        }
+        assert_eq!(sizes, [(0, 10, 11), (1, 1, 14), (2, 2, 5)]);
     }
 }

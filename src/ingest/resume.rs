@@ -200,6 +200,24 @@ pub(crate) fn each(
     Ok(())
 }
 
+/// Calls `f` with the position, size and name length of each file not yet uploaded,
+/// without building the files (for totals and plans).
+pub(crate) fn each_size(
+    manifest: &mut Manifest,
+    resumed: &mut Resumed,
+    mut f: impl FnMut(u64, u64, usize),
+) -> Result<()> {
+    let io = |e| Error::io("reading the list of files found", e);
+    resumed.rewind().map_err(io)?;
+    let mut entries = manifest.entries().map_err(io)?;
+    while let Some((index, size, name_len)) = entries.next_sizes().map_err(io)? {
+        if resumed.take(index).map_err(io)?.is_none() {
+            f(index, size, name_len);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

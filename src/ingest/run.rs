@@ -279,12 +279,9 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     };
     let mut resumed_bytes = 0;
     if resumed.len() > 0 {
-        resume::each(&mut manifest, &mut resumed, |n| {
-            if n.resumed.is_some() {
-                resumed_bytes += n.file.size;
-            }
-            Ok(true)
-        })?;
+        let mut todo_bytes = 0;
+        resume::each_size(&mut manifest, &mut resumed, |_, size, _| todo_bytes += size)?;
+        resumed_bytes = report.bytes_found.saturating_sub(todo_bytes);
     }
     report.files_resumed = resumed.len();
 
@@ -401,20 +398,24 @@ impl Todo<'_> {
         (self.resumed.len(), self.resumed_bytes)
     }
 
+    /// Calls `f` with the size and name length of each file to upload (cheaply: for
+    /// totals and plans).
+    pub fn each_size(&mut self, f: impl FnMut(u64, usize)) -> Result<()> {
+        let mut f = f;
+        resume::each_size(self.manifest, self.resumed, |_, size, len| f(size, len))
+    }
+
     /// Calls `f` with each file to upload and its position; stops when `f` says so.
-    /// Resumed files go to verification (on the last pass only: `expect`).
+    /// Resumed files go to verification as they go by.
     pub fn each(
         &mut self,
         ctx: &Ctx<'_>,
-        expect: bool,
         mut f: impl FnMut(u64, SourceFile) -> Result<bool>,
     ) -> Result<()> {
         resume::each(self.manifest, self.resumed, |n| match n.resumed {
             Some(unit) => {
-                if expect {
-                    let mut e = ctx.expect.lock().unwrap_or_else(|p| p.into_inner());
-                    e.file(&n.file.name, unit, n.index);
-                }
+                let mut e = ctx.expect.lock().unwrap_or_else(|p| p.into_inner());
+                e.file(&n.file.name, unit, n.index);
                 Ok(true)
             }
             None => f(n.index, n.file),

@@ -189,10 +189,7 @@ fn each(
     work: impl Fn(&Ctx<'_>, usize, (u64, &SourceFile), &Mutex<Outcome>) + Sync,
 ) -> Result<Outcome> {
     let mut bytes = 0;
-    todo.each(ctx, false, |_, f| {
-        bytes += f.size;
-        Ok(true)
-    })?;
+    todo.each_size(|size, _| bytes += size)?;
     ctx.planned(method, todo.files, bytes, todo.files, todo.resumed());
     let unit = if method == IngestMethod::Videos {
         UnitKind::Video
@@ -207,7 +204,7 @@ fn each(
     let fed = std::thread::scope(|ts| {
         let feeder = ts.spawn(move || {
             let mut i = 0usize;
-            todo.each(ctx, true, |at, f| {
+            todo.each(ctx, |at, f| {
                 let (files, bytes) = (1, f.size);
                 let sent = tx.send((i, at, f)).is_ok();
                 if sent {

@@ -468,6 +468,85 @@ fn file_failures(s: &ShardDetails) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    fn sorted(recs: &[&[u8]]) -> Sorted {
+        let mut s = Sorter::new(64);
+        for r in recs {
+            s.push(r).unwrap();
+        }
+        s.finish().unwrap()
+    }
+
+    #[test]
+    fn the_merge_counts_present_files_and_explains_missing_ones() {
+        let mut e = ExpectedFiles::default();
+        for n in [
+            "here.jpg",
+            "twice.jpg",
+            "in-failed-shard.jpg",
+            "refused.jpg",
+            "lost.jpg",
+        ] {
+            e.file(n, Some(format!("/src/{n}")));
+        }
+        e.shard("ok", vec!["twice.jpg".into(), "refused.jpg".into()]);
+        e.shard(
+            "bad",
+            vec!["twice.jpg".into(), "in-failed-shard.jpg".into()],
+        );
+        let mut mem = MemExpected::new(&e).unwrap();
+        assert_eq!(mem.total(), 5);
+        // The listing names some files twice, and files nobody expects.
+        let listed = ["twice.jpg", "here.jpg", "other.jpg", "here.jpg"].map(name_key);
+        let mut present = sorted(&listed.iter().map(|k| k.as_slice()).collect::<Vec<_>>());
+        let failed_units = HashMap::from([(1u32, "shard bad failed: corrupt".to_string())]);
+        let failed_names = HashMap::from([(name_key("refused.jpg"), "too big".to_string())]);
+        let t = tally(
+            mem.records().unwrap(),
+            &mut present,
+            &failed_units,
+            &failed_names,
+            None,
+        )
+        .unwrap();
+        // `twice.jpg` is present although one of its shards failed.
+        assert_eq!((t.indexed, t.unexplained), (2, 1));
+        let mut reasons: Vec<_> = mem
+            .describe(&t.failed.iter().map(|f| f.0).collect::<Vec<_>>())
+            .unwrap()
+            .into_iter()
+            .zip(t.failed.iter().map(|f| f.1.as_str()))
+            .map(|((n, o), r)| (n, o.unwrap(), r.to_string()))
+            .collect();
+        reasons.sort();
+        assert_eq!(
+            reasons,
+            [
+                (
+                    "in-failed-shard.jpg".into(),
+                    "/src/in-failed-shard.jpg".into(),
+                    "shard bad failed: corrupt".into()
+                ),
+                (
+                    "refused.jpg".into(),
+                    "/src/refused.jpg".into(),
+                    "too big".into()
+                ),
+            ]
+        );
+        // At the timeout, the unexplained file fails too.
+        present.rewind().unwrap();
+        let t = tally(
+            mem.records().unwrap(),
+            &mut present,
+            &failed_units,
+            &failed_names,
+            Some("late"),
+        )
+        .unwrap();
+        assert_eq!(t.failed.len(), 3);
+        assert!(t.failed.iter().any(|f| f.1 == "late"));
+    }
+
     #[test]
     fn failures_from_the_sandbox_and_snake_case_forms() {
         let s: ShardDetails = serde_json::from_str(
