@@ -82,6 +82,7 @@
 mod archive;
 mod bulk;
 mod discover;
+mod expect;
 mod journal;
 mod manifest;
 mod names;
