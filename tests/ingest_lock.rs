@@ -57,9 +57,13 @@ fn a_second_run_into_the_same_batch_is_refused_while_the_first_runs() {
             // While the first run holds its journal (it is uploading), start a second one.
             if matches!(e, IngestEvent::Planned { .. }) {
                 let api = client(&base, &key);
+                let events = Events::default();
                 let r = ingest(&api, "locked", &dir, &jdir)
+                    .on_progress(events.sink())
                     .run()
                     .map(|r| r.files_uploaded);
+                // Refused before it even looked at the folder.
+                assert!(events.all().is_empty(), "{:?}", events.all());
                 *slot.lock().unwrap() = Some(r);
             }
         })

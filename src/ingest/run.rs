@@ -15,6 +15,7 @@ use super::report::{
     IngestMethod, IngestReport, LatencySummary, SkipReason, SkippedFile, Verification,
 };
 use super::resume::{self, Resumed};
+use super::settle::Settled;
 use super::{Ingest, UploadMode, settle, single, verify};
 use crate::BatchApi;
 use crate::error::{Error, Result};
@@ -155,6 +156,8 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         MediaKind::Images => super::DEFAULT_MAX_IMAGE_SIZE,
         MediaKind::Videos => u64::MAX,
     });
+    let mut warnings = Vec::new();
+    let journal = settle::open(&ing, api, batch, &mut warnings)?;
     let survey = ing.source.survey(ing.media, max_size, &*progress)?;
     let mut manifest = survey.manifest;
     let found = manifest.len();
@@ -165,6 +168,7 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     };
     let method = choose(&ing, existing.as_ref(), found)?;
     let mut report = IngestReport::new(batch, method);
+    report.warnings = warnings;
     report.files_found = found;
     report.bytes_found = survey.bytes;
     report.skipped = survey.skipped;
@@ -182,7 +186,13 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     }
 
     // The journal, settled against what the service holds, and the files it covers.
-    let (journal, settled) = settle::open(&ing, api, batch, &mut report)?;
+    let (journal, settled) = match journal {
+        Some((j, history)) => {
+            let settled = settle::settle(api, batch, &j, history)?;
+            (Some(j), settled)
+        }
+        None => (None, Settled::default()),
+    };
     let mut resumed = match &journal {
         Some(j) if !settled.units.is_empty() => resume::find(j, &settled.units, &mut manifest)?,
         _ => Resumed::none(),

@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 
 use super::journal::{History, Journal, UnitType};
 use super::names::fnv1a128;
-use super::report::IngestReport;
 use super::resume::NO_UNIT;
 use super::{Ingest, JournalSetting};
 use crate::BatchApi;
@@ -32,24 +31,25 @@ impl Settled {
     }
 }
 
-/// Opens the journal the ingest asks for (none when it asks for none, or when there is no
-/// cache folder) and settles it.
+/// Opens (and locks) the journal the ingest asks for, before anything else is done, so
+/// that a second run fails at once: none when it asks for none, or when there is no cache
+/// folder. Notes for the report go to `warnings`.
 pub(crate) fn open(
     ing: &Ingest<'_>,
     api: &BatchApi,
     batch: &str,
-    report: &mut IngestReport,
-) -> Result<(Option<Journal>, Settled)> {
+    warnings: &mut Vec<String>,
+) -> Result<Option<(Journal, History)>> {
     let dir = match &ing.journal {
-        JournalSetting::Off => return Ok((None, Settled::default())),
+        JournalSetting::Off => return Ok(None),
         JournalSetting::Dir(d) => d.clone(),
         JournalSetting::Default => match super::default_journal_dir() {
             Some(d) => d,
             None => {
-                report.warnings.push(
+                warnings.push(
                     "no cache folder (HOME is not set): running without a resume journal".into(),
                 );
-                return Ok((None, Settled::default()));
+                return Ok(None);
             }
         },
     };
@@ -57,20 +57,24 @@ pub(crate) fn open(
     let path = Journal::path_for(&dir, api.base_url(), &ws, batch);
     let (journal, history) = Journal::open(&path, api.base_url(), &ws, batch)?;
     if history.bad_lines > 0 {
-        report.warnings.push(format!(
+        warnings.push(format!(
             "{} unreadable lines in the resume journal {} were ignored",
             history.bad_lines,
             path.display()
         ));
     }
-    let settled = settle(api, batch, &journal, history)?;
-    Ok((Some(journal), settled))
+    Ok(Some((journal, history)))
 }
 
 /// Checks the journal against the service: shards it lists (and has not failed) were
 /// received, single uploads are in the batch listing. A batch that no longer exists
 /// empties the journal.
-fn settle(api: &BatchApi, batch: &str, journal: &Journal, history: History) -> Result<Settled> {
+pub(crate) fn settle(
+    api: &BatchApi,
+    batch: &str,
+    journal: &Journal,
+    history: History,
+) -> Result<Settled> {
     let mut out = Settled::default();
     if history.units.is_empty() {
         return Ok(out);
