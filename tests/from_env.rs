@@ -24,6 +24,20 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     unsafe { std::env::set_var("API_BASE_URL", "http://127.0.0.1:9/") };
     unsafe { std::env::set_var("ROBOFLOW_WORKSPACE", "from-env") };
     unsafe { std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "12.5") };
+    // The timeout configures the default transport: it is not silently dropped when a
+    // custom transport replaces it.
+    let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> {
+        Ok(HttpResponse::json(200, "{}"))
+    };
+    let err = BatchApi::builder_from_env()
+        .unwrap()
+        .transport(fake)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("timeouts"), "{err}");
+    assert!(BatchApi::from_env().is_ok());
+
+    unsafe { std::env::remove_var("ROBOFLOW_API_REQUEST_TIMEOUT") };
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
     let api = BatchApi::builder_from_env()
