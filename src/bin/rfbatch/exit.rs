@@ -165,7 +165,7 @@ pub fn classify(e: &Error) -> Class {
         Error::NotFound(_) => Class::NotFound,
         Error::Conflict(_) => Class::Conflict,
         Error::RateLimited { .. } | Error::Server(_) | Error::Decode { .. } => Class::Service,
-        Error::RepeatedPageToken { .. } => Class::Service,
+        Error::RepeatedPageToken { .. } | Error::TooManyEmptyPages { .. } => Class::Service,
         Error::Api(a) if matches!(a.status, 400 | 422) => Class::Usage,
         Error::Transport { source, .. } => match source.kind() {
             TransportErrorKind::Connect
@@ -211,7 +211,10 @@ pub fn report(result: Result<(), Failure>, json: bool, secrets: &[String]) -> Ex
         Err(f) if f.broken_pipe => return ExitCode::SUCCESS,
         Err(f) => f,
     };
-    let clean = |s: &str| one_line(&roboflow_batch::redact::scrub(s, secrets));
+    let clean = |s: &str| {
+        let s = roboflow_batch::redact::redact_text(&roboflow_batch::redact::scrub(s, secrets));
+        one_line(&s)
+    };
     let message = clean(&f.message);
     let hint = f.hint.as_deref().map(clean);
     let text = if json {
