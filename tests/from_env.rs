@@ -11,6 +11,9 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
         "API_BASE_URL",
         "ROBOFLOW_WORKSPACE",
         "ROBOFLOW_API_REQUEST_TIMEOUT",
+        "ROBOFLOW_REGION",
+        "ROBOFLOW_ENVIRONMENT",
+        "PROJECT",
     ] {
         // SAFETY: this test binary holds this one test, so no other thread reads the environment.
         unsafe { std::env::remove_var(v) };
@@ -65,4 +68,58 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
         err.to_string().contains("ROBOFLOW_API_REQUEST_TIMEOUT"),
         "{err}"
     );
+}
+
+#[test]
+fn region_and_environment_choose_the_base_url_unless_api_base_url_is_set() {
+    let build = |pairs: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([("ROBOFLOW_API_KEY".to_string(), "k".to_string())])
+            .collect();
+        BatchApi::builder_from_vars(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .and_then(|b| b.build())
+    };
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[], "https://api.roboflow.com"),
+        (&[("ROBOFLOW_REGION", "eu")], "https://api.roboflow.eu"),
+        (
+            &[("ROBOFLOW_ENVIRONMENT", "staging")],
+            "https://api.roboflow.one",
+        ),
+        (
+            &[("ROBOFLOW_REGION", "eu"), ("ROBOFLOW_ENVIRONMENT", "dev")],
+            "https://api.roboflow-eu.one",
+        ),
+        (
+            &[("PROJECT", "roboflow-platform")],
+            "https://api.roboflow.com",
+        ),
+        (
+            &[("PROJECT", "roboflow-staging")],
+            "https://api.roboflow.one",
+        ),
+        (
+            &[
+                ("PROJECT", "roboflow-staging"),
+                ("ROBOFLOW_ENVIRONMENT", "prod"),
+            ],
+            "https://api.roboflow.com",
+        ),
+        (
+            &[
+                ("ROBOFLOW_REGION", "eu"),
+                ("API_BASE_URL", "http://127.0.0.1:9"),
+            ],
+            "http://127.0.0.1:9",
+        ),
+    ];
+    for (vars, want) in cases {
+        assert_eq!(build(vars).unwrap().base_url(), *want, "{vars:?}");
+    }
+    let err = build(&[("ROBOFLOW_REGION", "mars")]).unwrap_err();
+    assert!(err.to_string().contains("ROBOFLOW_REGION"), "{err}");
 }

@@ -355,6 +355,44 @@ impl BatchApiBuilder {
     }
 }
 
+/// The API's base URL for a region (`ROBOFLOW_REGION`: `us`, the default, or `eu`) and an
+/// environment (`ROBOFLOW_ENVIRONMENT`: `prod`, the default; any other value means
+/// staging; without it, the legacy `PROJECT` means prod only when it is
+/// `roboflow-platform`), as the official client resolves them.
+///
+/// An unknown region is an error rather than a silent fall-back to `us` (the official
+/// client warns and falls back), so data never goes to another region by mistake.
+///
+/// ```
+/// use roboflow_batch::api::regional_base_url;
+/// assert_eq!(regional_base_url(None, None, None)?, "https://api.roboflow.com");
+/// assert_eq!(regional_base_url(Some("EU"), None, None)?, "https://api.roboflow.eu");
+/// assert_eq!(regional_base_url(Some("us"), Some("staging"), None)?, "https://api.roboflow.one");
+/// assert_eq!(regional_base_url(Some("eu"), None, Some("other"))?, "https://api.roboflow-eu.one");
+/// assert!(regional_base_url(Some("mars"), None, None).is_err());
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+pub fn regional_base_url(
+    region: Option<&str>,
+    environment: Option<&str>,
+    project: Option<&str>,
+) -> Result<&'static str> {
+    let region = region.map_or("us".to_string(), |r| r.trim().to_ascii_lowercase());
+    let prod = match environment {
+        Some(e) => e.trim().eq_ignore_ascii_case("prod"),
+        None => project.is_none_or(|p| p == "roboflow-platform"),
+    };
+    match (region.as_str(), prod) {
+        ("us", true) => Ok(DEFAULT_BASE_URL),
+        ("us", false) => Ok("https://api.roboflow.one"),
+        ("eu", true) => Ok("https://api.roboflow.eu"),
+        ("eu", false) => Ok("https://api.roboflow-eu.one"),
+        (other, _) => Err(Error::Config(format!(
+            "ROBOFLOW_REGION must be `us` or `eu`, got {other:?}"
+        ))),
+    }
+}
+
 fn check_workspace(ws: &str) -> Result<()> {
     crate::url::check_segment("workspace", ws)?;
     let ok = !ws.is_empty()
@@ -386,20 +424,47 @@ impl BatchApi {
 
     /// A builder preset from the environment, as the official client reads it:
     /// `ROBOFLOW_API_KEY` (required), `API_BASE_URL`, `ROBOFLOW_WORKSPACE` and
-    /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read).
+    /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read). Without `API_BASE_URL`, the base
+    /// URL follows `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (see [`regional_base_url`]).
     ///
     /// ```no_run
     /// let api = roboflow_batch::BatchApi::builder_from_env()?.build()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn builder_from_env() -> Result<BatchApiBuilder> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::builder_from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`builder_from_env`](Self::builder_from_env) with the variables read through
+    /// `vars`, so that callers (and tests) need not change the process environment.
+    ///
+    /// ```
+    /// use roboflow_batch::BatchApi;
+    /// let vars = |name: &str| match name {
+    ///     "ROBOFLOW_API_KEY" => Some("k".to_string()),
+    ///     "ROBOFLOW_REGION" => Some("eu".to_string()),
+    ///     _ => None,
+    /// };
+    /// let api = BatchApi::builder_from_vars(vars)?.build()?;
+    /// assert_eq!(api.base_url(), "https://api.roboflow.eu");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn builder_from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<BatchApiBuilder> {
+        let var = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
         let key = var("ROBOFLOW_API_KEY")
             .ok_or_else(|| Error::Config("ROBOFLOW_API_KEY is not set".into()))?;
         let mut b = BatchApi::builder().api_key(key);
-        if let Some(url) = var("API_BASE_URL") {
-            b = b.base_url(url);
-        }
+        // An explicit URL always wins over the region and environment.
+        let base = match var("API_BASE_URL") {
+            Some(url) => url,
+            None => regional_base_url(
+                var("ROBOFLOW_REGION").as_deref(),
+                var("ROBOFLOW_ENVIRONMENT").as_deref(),
+                var("PROJECT").as_deref(),
+            )?
+            .to_string(),
+        };
+        b = b.base_url(base);
         if let Some(ws) = var("ROBOFLOW_WORKSPACE") {
             b = b.workspace(ws);
         }

@@ -163,7 +163,7 @@ impl<'a, T> Pages<'a, T> {
     /// assert!(files.next().is_none());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn failed(err: Error) -> Self {
+    pub(crate) fn failed(err: Error) -> Self {
         let mut p = Pages::new("", ListOptions::default(), |_: &ListOptions| {
             Ok(Page {
                 items: Vec::new(),
