@@ -206,3 +206,20 @@ fn help_lists_the_exit_codes() {
         assert!(run.stdout.contains(line), "{line:?} in\n{}", run.stdout);
     }
 }
+
+#[test]
+fn an_unknown_region_is_a_usage_error_unless_a_url_is_given() {
+    let env = sandbox();
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY), ("ROBOFLOW_REGION", "mars")],
+        &["batch", "list"],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("mars"), "{}", run.stderr);
+    // An explicit URL wins over the region.
+    rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY), ("ROBOFLOW_REGION", "mars")],
+        &["batch", "list", "--api-url", env.sandbox.base_url()],
+    )
+    .ok();
+}

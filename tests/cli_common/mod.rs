@@ -95,6 +95,9 @@ pub fn rfbatch_env(vars: &[(&str, &str)], args: &[&str]) -> Run {
         "ROBOFLOW_WORKSPACE",
         "RFBATCH_RETRIES",
         "ROBOFLOW_API_REQUEST_TIMEOUT",
+        "ROBOFLOW_REGION",
+        "ROBOFLOW_ENVIRONMENT",
+        "PROJECT",
     ] {
         cmd.env_remove(v);
     }

@@ -37,7 +37,8 @@ pub struct Global {
         value_name = "KEY"
     )]
     pub api_key: Option<String>,
-    /// Base URL of the service [default: https://api.roboflow.com].
+    /// Base URL of the service [default: https://api.roboflow.com, or as ROBOFLOW_REGION
+    /// (us, eu) and ROBOFLOW_ENVIRONMENT select].
     #[arg(long, env = "API_BASE_URL", global = true, value_name = "URL")]
     pub api_url: Option<String>,
     /// Workspace slug; looked up from the API key when omitted.

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use roboflow_batch::BatchApi;
-use roboflow_batch::api::{DEFAULT_BASE_URL, RetryPolicy};
+use roboflow_batch::api::{RetryPolicy, regional_base_url};
 use roboflow_batch::redact::redact_url;
 use roboflow_batch::transport::{
     HttpRequest, HttpResponse, Timeouts, Transport, TransportError, UreqTransport,
@@ -19,13 +19,24 @@ pub struct Ctx {
     pub out: Output,
 }
 
-/// The base URL in force: `--api-url`, else `API_BASE_URL`, else the production service.
-pub fn api_url(g: &Global) -> &str {
-    g.api_url
+/// The base URL in force: `--api-url`, else `API_BASE_URL`, else the service of
+/// `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (the production service in the US by default).
+pub fn api_url(g: &Global) -> Result<String, Failure> {
+    if let Some(url) = g
+        .api_url
         .as_deref()
         .map(str::trim)
         .filter(|u| !u.is_empty())
-        .unwrap_or(DEFAULT_BASE_URL)
+    {
+        return Ok(url.to_string());
+    }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let url = regional_base_url(
+        var("ROBOFLOW_REGION").as_deref(),
+        var("ROBOFLOW_ENVIRONMENT").as_deref(),
+        var("PROJECT").as_deref(),
+    )?;
+    Ok(url.to_string())
 }
 
 /// A client for the global options (key, URL, workspace, `ROBOFLOW_API_REQUEST_TIMEOUT`),
@@ -42,7 +53,7 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
         })?;
     let mut builder = BatchApi::builder()
         .api_key(key)
-        .base_url(api_url(g))
+        .base_url(api_url(g)?)
         .retry_policy(RetryPolicy {
             max_retries: g.retries,
             ..RetryPolicy::default()
