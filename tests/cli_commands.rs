@@ -168,7 +168,7 @@ fn job_commands_in_text_and_json() {
     .json();
     assert_eq!(
         started,
-        serde_json::json!({"jobId": "job-b", "batchId": "input", "workflowId": "image-stats"})
+        serde_json::json!({"jobId": "job-b", "name": "Nightly", "batchId": "input", "workflowId": "image-stats"})
     );
     let done = env
         .api
@@ -206,18 +206,22 @@ fn job_commands_in_text_and_json() {
         "{}",
         show.stdout
     );
+    assert!(show.stdout.contains("STAGE"), "{}", show.stdout);
     let show = rfbatch(&env, &["job", "show", "job-b", "--json"])
         .ok()
         .json();
     assert_eq!(show["jobId"], "job-b");
     assert_eq!(show["state"], "completed");
-    let stage_names: Vec<&str> = show["stages"]
+    assert_eq!(show["fraction"], 1.0);
+    assert_eq!(show["job"]["name"], "Nightly");
+    let processing = show["stages"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|s| s["processingStageName"].as_str())
-        .collect();
-    assert!(stage_names.contains(&"processing"), "{show}");
+        .find(|s| s["name"] == "processing")
+        .unwrap_or_else(|| panic!("no processing stage: {show}"));
+    assert_eq!(processing["tasks"]["total"], 2, "{show}");
+    assert_eq!(processing["tasks"]["succeeded"], 2, "{show}");
 
     let stages = rfbatch(&env, &["job", "stages", "job-b", "--json"])
         .ok()

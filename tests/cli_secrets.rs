@@ -42,6 +42,7 @@ fn no_command_prints_the_key() {
     )
     .unwrap();
     let refs = refs.to_str().unwrap().to_string();
+    let out = dir.path().join("out").to_str().unwrap().to_string();
 
     let commands: Vec<Vec<&str>> = vec![
         vec!["batch", "list"],
@@ -77,6 +78,34 @@ fn no_command_prints_the_key() {
             "remote",
             "--ingest-id",
             "i1",
+        ],
+        vec!["job", "wait", "job-s", "--poll-interval", "0.1"],
+        vec![
+            "job",
+            "results",
+            "job-s",
+            "--out",
+            &out,
+            "--include-processing",
+        ],
+        vec![
+            "batch",
+            "export",
+            "job-s-processing",
+            "--out",
+            &out,
+            "--overwrite",
+        ],
+        vec![
+            "job",
+            "start",
+            "--batch",
+            "photos",
+            "--workflow",
+            "image-stats",
+            "--wait",
+            "--poll-interval",
+            "0.1",
         ],
         // Error paths.
         vec!["batch", "show", "no-such-batch"],

@@ -5,6 +5,7 @@ use roboflow_batch::model::{BatchMetadata, BatchType, FileMetadata, PartMetadata
 use serde_json::{Value, json};
 
 use crate::context::Ctx;
+use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
 use crate::output::opt;
 
@@ -42,6 +43,13 @@ pub enum BatchCommand {
         /// The batch id.
         batch: String,
     },
+    /// Downloads a batch's files (a job's output batch, or any staged batch).
+    Export {
+        /// The batch id.
+        batch: String,
+        #[command(flatten)]
+        export: ExportArgs,
+    },
     /// Lists the files of a batch, or of one part of it.
     Files {
         /// The batch id.
@@ -66,6 +74,10 @@ pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
         BatchCommand::Count { batch, part } => count(ctx, &batch, part.as_deref()),
         BatchCommand::Shards { batch, limit } => shards(ctx, &batch, limit),
         BatchCommand::Parts { batch } => parts(ctx, &batch),
+        BatchCommand::Export { batch, export } => {
+            let report = download::export(ctx, &export, Source::Batch(&batch))?;
+            download::print_report(ctx, &report)
+        }
         BatchCommand::Files {
             batch,
             part,

@@ -35,7 +35,6 @@ pub enum Class {
     Network,
     Service,
     Partial,
-    #[allow(dead_code)] // ended by `job wait` and `run`, which come with the jobs library
     JobFailed,
     Timeout,
     Interrupted,

@@ -7,10 +7,12 @@
 //! A second signal exits at once.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use crate::exit::{Class, Failure};
 
-static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Shared with the library's long-running calls, which take it as their cancel flag.
+static REQUESTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
 static STOPPABLE: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the handler. Call once, before any long-running work.
@@ -34,6 +36,17 @@ pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
 
+/// The flag itself, for library calls that stop when it is set.
+pub fn flag() -> Arc<AtomicBool> {
+    Arc::clone(&REQUESTED)
+}
+
+/// The failure of a command stopped by Ctrl-C.
+pub fn failure() -> Failure {
+    Failure::new(Class::Interrupted, "interrupted")
+        .with_hint("run the same command again to resume")
+}
+
 /// Marks a section during which Ctrl-C asks for a clean stop instead of exiting.
 #[must_use]
 pub struct Stoppable(());
@@ -46,12 +59,7 @@ impl Stoppable {
 
     /// `Err(interrupted)` once a stop was asked for; call between units of work.
     pub fn check(&self) -> Result<(), Failure> {
-        if requested() {
-            Err(Failure::new(Class::Interrupted, "interrupted")
-                .with_hint("run the same command again to resume"))
-        } else {
-            Ok(())
-        }
+        if requested() { Err(failure()) } else { Ok(()) }
     }
 }
 

@@ -5,9 +5,13 @@ use clap::builder::PossibleValuesParser;
 use roboflow_batch::model::{JobMetadata, JobStage, LogSeverity, TaskStatus};
 use serde_json::json;
 
+use roboflow_batch::jobs::Job;
+
 use crate::context::Ctx;
+use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
 use crate::job_start::{self, RestartArgs, StartArgs};
+use crate::job_wait::{WaitArgs, progress_json, progress_line};
 use crate::output::opt;
 
 #[derive(Subcommand)]
@@ -24,6 +28,25 @@ pub enum JobCommand {
     Show {
         /// The job id.
         job: String,
+    },
+    /// Waits for a job to finish, showing its progress; the exit code says how it ended
+    /// (0 succeeded, 9 failed, 10 timed out).
+    Wait {
+        /// The job id.
+        job: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Downloads a finished job's results (the `export` stage's output; with
+    /// --include-processing also the aggregated CSV or JSONL).
+    Results {
+        /// The job id.
+        job: String,
+        /// Also the `processing` stage's output (the aggregated results file).
+        #[arg(long)]
+        include_processing: bool,
+        #[command(flatten)]
+        export: ExportArgs,
     },
     /// Lists a job's stages and the batches they write.
     Stages {
@@ -65,6 +88,21 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
         JobCommand::Start(args) => job_start::start(ctx, *args),
         JobCommand::List { limit } => list(ctx, limit),
         JobCommand::Show { job } => show(ctx, &job),
+        JobCommand::Wait { job, wait } => {
+            crate::job_wait::wait(ctx, &Job::new(&ctx.api, &job)?, &wait)
+        }
+        JobCommand::Results {
+            job,
+            include_processing,
+            export,
+        } => {
+            let mut stages = vec!["export".to_string()];
+            if include_processing {
+                stages.insert(0, "processing".into());
+            }
+            let report = download::export(ctx, &export, Source::Job(&job, &stages))?;
+            download::print_report(ctx, &report)
+        }
         JobCommand::Stages { job } => stages(ctx, &job),
         JobCommand::Tasks { job, stage, limit } => tasks(ctx, &job, &stage, limit),
         JobCommand::Logs {
@@ -112,37 +150,70 @@ fn job_row(j: &JobMetadata) -> Vec<String> {
 }
 
 fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
-    let status = ctx.api.job(job_id)?;
-    let stages = ctx.api.job_stages(job_id)?;
+    let job = Job::new(&ctx.api, job_id)?;
+    let status = job.status()?;
+    let progress = job.progress()?;
     if ctx.out.is_json() {
-        return ctx.out.json(&json!({
-            "jobId": job_id,
-            "state": status.state().as_str(),
-            "progress": status.progress,
-            "job": status.job,
-            "stages": stages,
-        }));
+        let mut v = progress_json(&progress);
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "job".into(),
+                serde_json::to_value(&status.job).unwrap_or_default(),
+            );
+        }
+        return ctx.out.json(&v);
     }
     let mut fields = vec![
         ("job", job_id.to_string()),
-        ("state", status.state().to_string()),
+        ("state", progress.state.to_string()),
+        ("progress", progress_line(&progress)),
     ];
-    if let Some(p) = status.progress {
-        fields.push(("progress", format!("{:.0}%", p * 100.0)));
-    }
     if let Some(j) = &status.job {
         fields.push(("name", j.name.clone()));
-        fields.push(("stage", opt(j.current_stage.as_deref())));
         fields.push(("created", j.created_at.to_string()));
         fields.push(("updated", j.last_update.to_string()));
-        if let Some(m) = j.last_message() {
-            fields.push(("last message", m.to_string()));
-        }
+    }
+    if let Some(m) = &progress.message {
+        fields.push(("last message", crate::exit::one_line(m)));
     }
     ctx.out.fields(&fields)?;
-    if !stages.is_empty() {
+    if !progress.stages.is_empty() {
+        let rows: Vec<Vec<String>> = progress
+            .stages
+            .iter()
+            .map(|s| {
+                let t = &s.tasks;
+                vec![
+                    s.name.clone(),
+                    s.status_type.clone(),
+                    format!("{:.0}%", s.fraction * 100.0),
+                    format!("{}/{}", t.finished, t.total),
+                    t.running.to_string(),
+                    t.failed.to_string(),
+                    s.output_batches.join(","),
+                ]
+            })
+            .collect();
         ctx.out.line("")?;
-        stage_table(ctx, &stages)?;
+        ctx.out.table(
+            &[
+                "STAGE",
+                "STATUS",
+                "DONE",
+                "TASKS",
+                "RUNNING",
+                "FAILED",
+                "OUTPUT BATCHES",
+            ],
+            &rows,
+        )?;
+    }
+    for e in &progress.errors {
+        ctx.out.line(format_args!(
+            "error ({} tasks): {}",
+            e.tasks,
+            crate::exit::one_line(&e.message())
+        ))?;
     }
     Ok(())
 }

@@ -1,12 +1,11 @@
 //! `rfbatch job start`: the options that define a job, and the request they build.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use clap::builder::PossibleValuesParser;
-use roboflow_batch::model::{
-    AggregationFormat, InferenceBackend, JobStartRequest, MachineType, RestartOverrides,
-};
+use roboflow_batch::jobs::JobSpec;
+use roboflow_batch::model::{AggregationFormat, InferenceBackend, MachineType, RestartOverrides};
 use serde_json::json;
 
 use crate::context::Ctx;
@@ -18,7 +17,8 @@ pub struct JobOptions {
     /// The Workflow to run.
     #[arg(long, value_name = "WORKFLOW_ID")]
     pub workflow: String,
-    /// The job's id (lowercase letters, digits, `-`, `_`; at most 20 characters).
+    /// The job's id (lowercase letters, digits, `-`, `_`; at most 20 characters); generated
+    /// (`job-` and 12 random letters or digits) when omitted.
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,
     /// A readable name for the job.
@@ -85,44 +85,57 @@ pub struct StartArgs {
     pub max_video_fps: Option<f64>,
     #[command(flatten)]
     pub job: JobOptions,
+    /// Wait for the job to finish, showing its progress; the exit code then says how it
+    /// ended (0 succeeded, 9 failed, 10 timed out).
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub waiting: crate::job_wait::WaitArgs,
 }
 
-/// Builds the start request from the options; the library validates it before sending.
-pub fn request(batch: &str, videos: bool, opts: &JobOptions) -> Result<JobStartRequest, Failure> {
-    let mut req = if videos {
-        JobStartRequest::videos(batch, opts.workflow.as_str())
+/// The job the options describe; the library checks it (and reads the parameters file)
+/// when it is built.
+pub fn spec(batch: &str, videos: bool, opts: &JobOptions) -> Result<JobSpec, Failure> {
+    let mut spec = if videos {
+        JobSpec::videos(batch, opts.workflow.as_str())
     } else {
-        JobStartRequest::images(batch, opts.workflow.as_str())
+        JobSpec::images(batch, opts.workflow.as_str())
     };
+    if let Some(id) = &opts.job_id {
+        spec = spec.job_id(id.as_str());
+    }
+    if let Some(name) = &opts.job_name {
+        spec = spec.name(name.as_str());
+    }
     if let Some(m) = &opts.machine_type {
-        req = req.with_machine_type(MachineType::parse(m));
+        spec = spec.machine_type(MachineType::parse(m));
     }
     if let Some(n) = opts.workers_per_machine {
-        req = req.with_workers_per_machine(n);
+        spec = spec.workers_per_machine(n);
     }
     if let Some(s) = opts.max_runtime_seconds {
-        req = req.with_processing_timeout_seconds(s);
+        spec = spec.max_runtime_seconds(s);
     }
     if let Some(n) = opts.max_parallel_tasks {
-        req = req.with_max_parallel_tasks(n);
+        spec = spec.max_parallel_tasks(n);
     }
     if let Some(r) = opts.max_image_failure_rate {
-        req = req.with_max_image_failure_rate(r);
+        spec = spec.max_image_failure_rate(r);
     }
     if let Some(f) = &opts.aggregation_format {
-        req = req.with_aggregation_format(AggregationFormat::parse(f));
+        spec = spec.aggregation_format(AggregationFormat::parse(f));
     }
     if let Some(n) = &opts.image_input_name {
-        req = req.with_image_input_name(n.as_str());
+        spec = spec.image_input_name(n.as_str());
     }
     if let Some(path) = &opts.workflow_params {
-        req = req.with_workflow_parameters(read_params(path)?);
+        spec = spec.workflow_parameters_file(path.as_path());
     }
     if let Some(u) = &opts.notifications_url {
-        req = req.with_notifications_url(u.as_str());
+        spec = spec.notifications_url(u.as_str());
     }
     if opts.save_image_outputs || !opts.image_outputs_to_save.is_empty() {
-        req = req.with_persisted_image_outputs(opts.image_outputs_to_save.clone());
+        spec = spec.persist_image_outputs(opts.image_outputs_to_save.clone());
     }
     for m in &opts.metadata_mapping {
         let (input, key) = m
@@ -131,60 +144,45 @@ pub fn request(batch: &str, videos: bool, opts: &JobOptions) -> Result<JobStartR
             .ok_or_else(|| {
                 Failure::usage(format!("--metadata-mapping must be INPUT=KEY, got {m:?}"))
             })?;
-        req = req.with_metadata_mapping(input.trim(), key.trim());
+        spec = spec.metadata_mapping(input.trim(), key.trim());
     }
     if let Some(b) = &opts.inference_backend {
-        req = req.with_inference_backend(InferenceBackend::parse(b));
+        spec = spec.inference_backend(InferenceBackend::parse(b));
     }
-    Ok(req)
-}
-
-/// The Workflow parameters in a JSON file, which must hold one object.
-fn read_params(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::usage(format!(
-            "--workflow-params: reading {}: {e}",
-            path.display()
-        ))
-    })?;
-    match serde_json::from_str(&text) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Failure::usage(format!(
-            "--workflow-params: {} must hold a JSON object of parameters",
-            path.display()
-        ))),
-        Err(e) => Err(Failure::usage(format!(
-            "--workflow-params: {} is not valid JSON: {e}",
-            path.display()
-        ))),
-    }
+    Ok(spec)
 }
 
 pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
-    let job_id = args.job.job_id.clone().ok_or_else(|| {
-        Failure::usage("--job-id is required").with_hint("for example --job-id nightly-1")
-    })?;
-    let mut req = request(&args.batch, args.videos, &args.job)?;
+    let mut spec = spec(&args.batch, args.videos, &args.job)?;
     if let Some(p) = &args.part {
-        req = req.with_part_name(p.as_str());
+        spec = spec.part_name(p.as_str());
     }
     if let Some(p) = &args.images_metadata_part {
-        req = req.with_images_metadata_part(p.as_str());
+        spec = spec.images_metadata_part(p.as_str());
     }
     if let Some(fps) = args.max_video_fps {
-        req = req.with_max_video_fps(fps);
+        spec = spec.max_video_fps(fps);
     }
-    ctx.api
-        .start_job(&job_id, &req, args.job.job_name.as_deref())?;
-    if ctx.out.is_json() {
-        ctx.out
-            .json(&json!({"jobId": job_id, "batchId": args.batch, "workflowId": args.job.workflow}))
-    } else {
-        ctx.out.line(format_args!("started job {job_id}"))?;
-        ctx.out
-            .note(format_args!("follow it with: rfbatch job show {job_id}"));
-        Ok(())
+    let prepared = spec.build()?;
+    let job = prepared.start(&ctx.api)?;
+    let id = job.id().as_str().to_string();
+    if !args.wait {
+        if ctx.out.is_json() {
+            return ctx.out.json(&json!({
+                "jobId": id,
+                "name": prepared.name,
+                "batchId": args.batch,
+                "workflowId": args.job.workflow,
+            }));
+        }
+        ctx.out.line(format_args!("started job {id}"))?;
+        ctx.out.note(format_args!(
+            "follow it with: rfbatch job wait {id}  (or rfbatch job show {id})"
+        ));
+        return Ok(());
     }
+    ctx.out.note(format_args!("started job {id}"));
+    crate::job_wait::wait(ctx, &job, &args.waiting)
 }
 
 /// `rfbatch job restart`: what may change.
@@ -255,9 +253,12 @@ mod tests {
             aggregation_format: Some("csv".into()),
             metadata_mapping: vec!["camera=cam_id".into()],
             image_outputs_to_save: vec!["crops".into()],
+            job_id: Some("nightly-1".into()),
             ..opts()
         };
-        let json = serde_json::to_value(request("b", false, &o).unwrap()).unwrap();
+        let job = spec("b", false, &o).unwrap().build().unwrap();
+        assert_eq!(job.id.as_str(), "nightly-1");
+        let json = serde_json::to_value(&job.request).unwrap();
         assert_eq!(json["computeConfiguration"]["machineType"], "gpu");
         assert_eq!(json["maxImageFailureRate"], 0.2);
         assert_eq!(json["processingSpecification"]["aggregationFormat"], "csv");
@@ -272,35 +273,20 @@ mod tests {
     }
 
     #[test]
+    fn without_an_id_one_is_generated() {
+        let job = spec("b", false, &opts()).unwrap().build().unwrap();
+        assert!(job.id.as_str().starts_with("job-"), "{}", job.id.as_str());
+    }
+
+    #[test]
     fn a_bad_mapping_is_a_usage_error() {
         let o = JobOptions {
             metadata_mapping: vec!["nokey".into()],
             ..opts()
         };
-        let err = request("b", false, &o).unwrap_err();
+        let err = spec("b", false, &o).unwrap_err();
         assert_eq!(err.class, crate::exit::Class::Usage);
         assert!(err.message.contains("nokey"), "{}", err.message);
-    }
-
-    #[test]
-    fn workflow_params_must_be_an_object() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.json");
-        std::fs::write(&path, "[1]").unwrap();
-        let o = JobOptions {
-            workflow_params: Some(path.clone()),
-            ..opts()
-        };
-        assert!(
-            request("b", false, &o)
-                .unwrap_err()
-                .message
-                .contains("object")
-        );
-        std::fs::write(&path, r#"{"fraction": 0.1}"#).unwrap();
-        let req = request("b", false, &o).unwrap();
-        let params = req.processing_specification.workflow_parameters.unwrap();
-        assert_eq!(params["fraction"], 0.1);
     }
 
     #[test]

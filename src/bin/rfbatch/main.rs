@@ -11,11 +11,14 @@ mod batch;
 mod cli;
 mod completions;
 mod context;
+mod download;
 mod exit;
 mod interrupt;
 mod job;
 mod job_start;
+mod job_wait;
 mod output;
+mod progress;
 mod sandbox;
 mod upload;
 

@@ -36,7 +36,6 @@ impl Output {
     }
 
     /// Whether progress bars may be drawn: on a terminal, without `--json` or `-q`.
-    #[allow(dead_code)] // read by the progress bars of upload, wait and export
     pub fn progress(&self) -> bool {
         self.progress
     }
@@ -79,9 +78,10 @@ impl Output {
         out.write_all(text.as_bytes()).map_err(Failure::output)
     }
 
-    /// A note for people on stderr (what happened, what to do next); silent with `-q`.
+    /// A note for people on stderr (what happened, what to do next); silent with `-q`, and
+    /// with `--json`, where stderr carries only the JSON error.
     pub fn note(&self, text: impl std::fmt::Display) {
-        if !self.quiet {
+        if !self.quiet && !self.json {
             eprintln!("{text}");
         }
     }
