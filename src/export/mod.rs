@@ -37,6 +37,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::BatchApi;
+use crate::api::DownloadOptions;
 use crate::error::{Error, Result};
 use crate::jobs::Job;
 use crate::model::{BatchType, FileMetadata, JobState};
@@ -73,6 +74,9 @@ pub enum ExportEvent {
     Downloaded(ExportedFile),
     /// A file was already complete on disk.
     Skipped(ExportedFile),
+    /// This many more bytes were written by a download in flight (for byte-rate progress;
+    /// bytes received again after a restart from zero are counted again).
+    Bytes(u64),
 }
 
 /// One file of an export.
@@ -126,7 +130,7 @@ pub struct ExportReport {
     pub unpacked: usize,
 }
 
-type OnEvent<'a> = Arc<dyn Fn(&ExportEvent) + Send + Sync + 'a>;
+type OnEvent = Arc<dyn Fn(&ExportEvent) + Send + Sync>;
 
 /// Exports batches or a job's results into a folder; see the [module docs](self).
 ///
@@ -152,7 +156,7 @@ pub struct Exporter<'a> {
     parts: Vec<String>,
     stages: Vec<String>,
     cancel: Option<Arc<AtomicBool>>,
-    on_event: Option<OnEvent<'a>>,
+    on_event: Option<OnEvent>,
 }
 
 impl std::fmt::Debug for Exporter<'_> {
@@ -310,7 +314,7 @@ impl<'a> Exporter<'a> {
     /// let e = Exporter::new(&api, "out").on_event(|e| if let ExportEvent::Downloaded(f) = e { println!("{}", f.file_name) });
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn on_event(mut self, f: impl Fn(&ExportEvent) + Send + Sync + 'a) -> Self {
+    pub fn on_event(mut self, f: impl Fn(&ExportEvent) + Send + Sync + 'static) -> Self {
         self.on_event = Some(Arc::new(f));
         self
     }
@@ -372,6 +376,15 @@ impl<'a> Exporter<'a> {
     /// ```
     pub fn batch(&self, batch_id: &str) -> Result<ExportReport> {
         self.run(&[batch_id.to_string()])
+    }
+
+    /// Download options that report written bytes as [`ExportEvent::Bytes`].
+    fn download_options(&self) -> DownloadOptions {
+        let options = DownloadOptions::default();
+        match self.on_event.clone() {
+            Some(f) => options.with_on_bytes(move |n| f(&ExportEvent::Bytes(n))),
+            None => options,
+        }
     }
 
     fn emit(&self, e: ExportEvent) {
@@ -561,7 +574,11 @@ impl<'a> Exporter<'a> {
                     p.key.file_name
                 ))
             };
-            let bytes = self.api.download_to_file(&p.meta.download_url, &local)?;
+            let bytes = self.api.download_to_file_with(
+                &p.meta.download_url,
+                &local,
+                &self.download_options(),
+            )?;
             let entries = unpack::unpack(&local, &p.key.file_name, &dir);
             if !keep {
                 let _ = std::fs::remove_file(&local);
@@ -574,9 +591,11 @@ impl<'a> Exporter<'a> {
                 entries: entries.iter().map(|e| rel_string(&p.dir.join(e))).collect(),
             }
         } else {
-            let bytes = self
-                .api
-                .download_to_file(&p.meta.download_url, &target.join(&p.rel))?;
+            let bytes = self.api.download_to_file_with(
+                &p.meta.download_url,
+                &target.join(&p.rel),
+                &self.download_options(),
+            )?;
             Record {
                 key: p.key.clone(),
                 path: Some(rel_string(&p.rel)),
