@@ -46,7 +46,7 @@ pub enum Source<'a> {
 /// Exports with a progress bar of files, stopping cleanly on Ctrl-C.
 pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<ExportReport, Failure> {
     let bars = Bars::new(&ctx.out);
-    let bar = bars.count("download");
+    let bar = bars.count("download", "files");
     let tally = Arc::new(Tally::default());
     let (b, t) = (bar.clone(), Arc::clone(&tally));
     let mut exporter = Exporter::new(&ctx.api, &args.out)
@@ -59,7 +59,11 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
             ExportEvent::Listed { files, .. } => {
                 b.inc_length(*files as u64);
                 let c = t.update(|c| c.total += *files as u64);
-                b.set_message(c.message("files"));
+                b.set_message(transfer_message(&c, b.elapsed()));
+            }
+            ExportEvent::Bytes(n) => {
+                let c = t.update(|c| c.bytes += n);
+                b.set_message(transfer_message(&c, b.elapsed()));
             }
             ExportEvent::Downloaded(_) | ExportEvent::Skipped(_) => {
                 let skipped = matches!(e, ExportEvent::Skipped(_));
@@ -68,7 +72,7 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
                     c.skipped += u64::from(skipped);
                 });
                 b.inc(1);
-                b.set_message(c.message("files"));
+                b.set_message(transfer_message(&c, b.elapsed()));
             }
             _ => {}
         });
@@ -88,6 +92,20 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `3 skipped, 12.5 MiB at 4.1 MiB/s`.
+fn transfer_message(c: &crate::progress::TallyCounts, elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let mut s = format!(
+        "{} at {}/s",
+        human_bytes(c.bytes),
+        human_bytes((c.bytes as f64 / secs) as u64)
+    );
+    if c.skipped > 0 {
+        s = format!("{} already there, {s}", c.skipped);
+    }
+    s
 }
 
 /// The report as JSON (camelCase, paths as given).

@@ -71,7 +71,7 @@ pub fn follow(ctx: &Ctx, job: &Job<'_>, args: &WaitArgs) -> Result<JobOutcome, F
     let outcome = job.wait(&opts, |p| {
         let line = progress_line(p);
         bar.set_position(per_mille(p.fraction));
-        bar.set_message(line.clone());
+        bar.set_message(stage_line(p));
         // Without a bar, a note each time the picture changes keeps logs informative.
         if !ctx.out.progress() && line != last_line {
             ctx.out.note(format_args!("job {}: {line}", p.job_id));
@@ -84,6 +84,11 @@ pub fn follow(ctx: &Ctx, job: &Job<'_>, args: &WaitArgs) -> Result<JobOutcome, F
 
 /// `processing: 3/8 tasks done, 2 running, 1 failed (41%)`.
 pub fn progress_line(p: &Progress) -> String {
+    format!("{} ({:.0}%)", stage_line(p), p.fraction * 100.0)
+}
+
+/// `processing: 3/8 tasks done, 2 running, 1 failed`.
+fn stage_line(p: &Progress) -> String {
     let t = &p.tasks;
     let mut s = match &p.current_stage {
         Some(stage) => format!("{stage}: {}/{} tasks done", t.finished, t.total),
@@ -95,7 +100,6 @@ pub fn progress_line(p: &Progress) -> String {
     if t.failed > 0 {
         s.push_str(&format!(", {} failed", t.failed));
     }
-    s.push_str(&format!(" ({:.0}%)", p.fraction * 100.0));
     s
 }
 

@@ -44,16 +44,18 @@ impl Bars {
     /// A bar of bytes: `upload [=====>   ] 120 MiB/300 MiB 85 MiB/s ETA 2s  412/1000 files`.
     pub fn bytes(&self, prefix: &str) -> ProgressBar {
         let bar = ProgressBar::new(0).with_prefix(prefix.to_string()).with_style(style(
-            "{spinner} {prefix:>8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {msg}",
+            "{spinner} {prefix} [{bar:20}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
         ));
         self.add(bar)
     }
 
-    /// A bar of items: `indexing [=====>   ] 412/1000  3 failed`.
-    pub fn count(&self, prefix: &str) -> ProgressBar {
+    /// A bar of items: `indexing [=====>   ] 412/1000 files  3 failed`.
+    pub fn count(&self, prefix: &str, unit: &str) -> ProgressBar {
+        let template =
+            format!("{{spinner}} {{prefix}} [{{bar:20}}] {{pos}}/{{len}} {unit} {{msg}}");
         let bar = ProgressBar::new(0)
             .with_prefix(prefix.to_string())
-            .with_style(style("{spinner} {prefix:>8} [{bar:30}] {pos}/{len}  {msg}"));
+            .with_style(style(&template));
         self.add(bar)
     }
 
@@ -62,7 +64,7 @@ impl Bars {
         let bar = ProgressBar::new(1000)
             .with_prefix(prefix.to_string())
             .with_style(style(
-                "{spinner} {prefix:>8} [{bar:30}] {percent:>3}% {elapsed_precise}  {msg}",
+                "{spinner} {prefix} [{bar:20}] {percent:>3}% {elapsed_precise} {msg}",
             ));
         self.add(bar)
     }
@@ -94,6 +96,7 @@ pub struct TallyCounts {
     pub failed: u64,
     pub retries: u64,
     pub skipped: u64,
+    pub bytes: u64,
 }
 
 impl Tally {
@@ -101,23 +104,6 @@ impl Tally {
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g);
         *g
-    }
-}
-
-impl TallyCounts {
-    /// `412/1000 files, 3 failed, 2 retries`, leaving out what is zero.
-    pub fn message(&self, unit: &str) -> String {
-        let mut s = format!("{}/{} {unit}", self.done, self.total);
-        for (n, what) in [
-            (self.failed, "failed"),
-            (self.skipped, "skipped"),
-            (self.retries, "retries"),
-        ] {
-            if n > 0 {
-                s.push_str(&format!(", {n} {what}"));
-            }
-        }
-        s
     }
 }
 
@@ -140,16 +126,5 @@ mod tests {
         assert_eq!(per_mille(0.5), 500);
         assert_eq!(per_mille(2.0), 1000);
         assert_eq!(per_mille(f64::NAN), 0);
-    }
-
-    #[test]
-    fn tally_message_leaves_out_zeros() {
-        let t = Tally::default();
-        let c = t.update(|c| {
-            c.total = 10;
-            c.done = 4;
-            c.failed = 1;
-        });
-        assert_eq!(c.message("files"), "4/10 files, 1 failed");
     }
 }
