@@ -63,7 +63,8 @@
 //!
 //! # Features
 //!
-//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on tiny_http.
+//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on its own bounded HTTP/1.1
+//!   server.
 //! - `webhook`: the webhook receiver (`roboflow_batch::webhook::Receiver`), on tiny_http.
 //! - `cli`: the `rfbatch` binary (includes `sandbox` and `webhook`).
 #![forbid(unsafe_code)]
