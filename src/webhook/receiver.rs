@@ -253,14 +253,11 @@ impl Receiver {
                     let Ok(req) = srv.recv() else { break };
                     // A bug here must not stop the receiver: the request (dropped with the
                     // unwinding) is answered 500 by tiny_http, and serving goes on.
-                    let handled = catch_unwind(AssertUnwindSafe(|| ctx.handle(req, &mut on_event)));
-                    let status = handled.unwrap_or(500);
-                    let counter = if status == 200 {
-                        &count.accepted
-                    } else {
-                        &count.rejected
-                    };
-                    counter.fetch_add(1, Ordering::SeqCst);
+                    let handled =
+                        catch_unwind(AssertUnwindSafe(|| ctx.handle(req, &mut on_event, &count)));
+                    if handled.is_err() {
+                        count.rejected.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
             })
             .map_err(|e| Error::io("starting the webhook receiver thread", e))?;
@@ -376,9 +373,16 @@ struct Handler {
 }
 
 impl Handler {
-    /// Answers one request; returns the status sent.
-    fn handle(&mut self, mut req: tiny_http::Request, on_event: &mut Callback) -> u16 {
+    /// Answers one request, counting it first so that a sender who sees the answer also
+    /// sees the count.
+    fn handle(&mut self, mut req: tiny_http::Request, on_event: &mut Callback, count: &Counters) {
         let (status, message) = self.decide(&mut req, on_event);
+        let counter = if status == 200 {
+            &count.accepted
+        } else {
+            &count.rejected
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
         let body = serde_json::json!({ "message": message }).to_string();
         let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
         if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", "application/json") {
@@ -390,7 +394,6 @@ impl Handler {
             resp = resp.with_header(h);
         }
         let _ = req.respond(resp);
-        status
     }
 
     fn decide(&mut self, req: &mut tiny_http::Request, on_event: &mut Callback) -> (u16, String) {
