@@ -43,8 +43,26 @@ fn no_command_prints_the_key() {
     .unwrap();
     let refs = refs.to_str().unwrap().to_string();
     let out = dir.path().join("out").to_str().unwrap().to_string();
+    let photos = dir.path().join("photos");
+    roboflow_batch::testdata::ImageSet::new(5)
+        .write_to(&photos)
+        .unwrap();
+    let photos = photos.to_str().unwrap().to_string();
 
     let commands: Vec<Vec<&str>> = vec![
+        vec!["upload", "images", &photos, "--batch", "up", "--no-journal"],
+        vec![
+            "run",
+            &photos,
+            "--workflow",
+            "image-stats",
+            "--out",
+            &out,
+            "--no-journal",
+            "--poll-interval",
+            "0.1",
+        ],
+        vec!["bench", "upload", &photos, "--parallel", "2"],
         vec!["batch", "list"],
         vec!["batch", "show", "photos"],
         vec!["batch", "show", "job-s-processing"],

@@ -2,7 +2,7 @@
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::{batch, completions, job, sandbox, upload};
+use crate::{batch, bench, completions, job, run, sandbox, upload};
 
 #[derive(Parser)]
 #[command(
@@ -67,15 +67,21 @@ pub struct Global {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// The main job in one command: upload a folder, run a Workflow over it, download the
+    /// results. Run it again after an interruption to resume.
+    Run(Box<run::RunArgs>),
     /// Staged batches: list, inspect, count, list shards, parts and files.
     #[command(subcommand)]
     Batch(batch::BatchCommand),
     /// Jobs: start, list, inspect, follow logs, abort, restart.
     #[command(subcommand)]
     Job(job::JobCommand),
-    /// Put data into a batch.
+    /// Put data into a batch: images, videos, or references.
     #[command(subcommand)]
     Upload(upload::UploadCommand),
+    /// Measures uploads against a service or a built-in sandbox.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Prints a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
     /// Runs the local emulator of the service until stopped (Ctrl-C).

@@ -8,19 +8,23 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod batch;
+mod bench;
 mod cli;
 mod completions;
 mod context;
 mod download;
 mod exit;
+mod ingest_progress;
 mod interrupt;
 mod job;
 mod job_start;
 mod job_wait;
 mod output;
 mod progress;
+mod run;
 mod sandbox;
 mod upload;
+mod upload_files;
 
 use cli::{Cli, Command};
 use exit::Failure;
@@ -35,13 +39,18 @@ fn main() -> ExitCode {
             sandbox::run(args).map_err(|e| Failure::new(exit::Class::Other, e.to_string()))
         }
         Command::Completions(args) => completions::run(&args),
+        // These choose their service themselves (an embedded sandbox, or the given one).
+        Command::Run(args) => {
+            interrupt::install().and_then(|()| run::run(&cli.global, &out, *args))
+        }
+        Command::Bench(c) => interrupt::install().and_then(|()| bench::run(&cli.global, &out, c)),
         command => interrupt::install().and_then(|()| {
             let ctx = context::connect(&cli.global, &out)?;
             match command {
                 Command::Batch(c) => batch::run(&ctx, c),
                 Command::Job(c) => job::run(&ctx, c),
                 Command::Upload(c) => upload::run(&ctx, c),
-                Command::Sandbox(_) | Command::Completions(_) => Ok(()),
+                _ => Ok(()),
             }
         }),
     };

@@ -13,12 +13,18 @@ use serde_json::json;
 use crate::context::Ctx;
 use crate::exit::Failure;
 use crate::interrupt::Stoppable;
+use crate::upload_files::{self, FilesArgs};
 
 /// The official client's limit of references per request (`MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST`).
 const REFERENCES_PER_REQUEST: usize = 20_000;
 
 #[derive(Subcommand)]
 pub enum UploadCommand {
+    /// Uploads a folder of images: tar shards streamed in parallel (single uploads for 32
+    /// or fewer), resumed after an interruption, then verified.
+    Images(FilesArgs),
+    /// Uploads a folder of videos, one signed upload each.
+    Videos(FilesArgs),
     /// Ingests files by reference: the service fetches each signed URL itself.
     Refs(RefsArgs),
 }
@@ -50,6 +56,8 @@ pub struct RefsArgs {
 
 pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
     match cmd {
+        UploadCommand::Images(args) => upload_files::upload(ctx, &args, false),
+        UploadCommand::Videos(args) => upload_files::upload(ctx, &args, true),
         UploadCommand::Refs(args) => refs(ctx, &args),
     }
 }
