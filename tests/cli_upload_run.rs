@@ -354,6 +354,69 @@ fn run_resumes_after_being_killed_during_the_upload() {
 }
 
 #[test]
+fn ctrl_c_stops_an_upload_cleanly_and_a_rerun_finishes_it() {
+    let faults = Faults::seeded(3)
+        .with_put(FaultSettings::default().with_latency(Duration::from_millis(150)));
+    let (sandbox, api) = start(SandboxConfig::default().with_faults(faults));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("photos");
+    images(&dir, 200);
+    let journal = tmp.path().join("journal");
+    let args = [
+        "upload",
+        "images",
+        dir.to_str().unwrap(),
+        "--batch",
+        "stopped",
+        "--journal-dir",
+        journal.to_str().unwrap(),
+        "--shard-size",
+        "10",
+        "--parallel",
+        "2",
+    ];
+    let mut cmd = run_command(&sandbox, &args);
+    cmd.stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sandbox.put_count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    if !sent.is_ok_and(|s| s.success()) {
+        let _ = child.kill();
+        eprintln!("skipped: no `kill` command to send SIGINT with");
+        return;
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopping after the work in flight"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("left for the next run"), "{stderr}");
+    let stopped_at = sandbox.put_count();
+    assert!(
+        stopped_at < 20,
+        "it stopped early ({stopped_at} of 20 shards)"
+    );
+
+    let again = run_with(&sandbox, &args).ok();
+    assert!(
+        again.stdout.contains("already uploaded before"),
+        "{}",
+        again.stdout
+    );
+    let counts = sandbox.ingest_counts("stopped");
+    assert_eq!(counts.len(), 200);
+    assert!(counts.values().all(|&n| n == 1), "none twice: {counts:?}");
+    assert_eq!(api.batch_count("stopped", None).unwrap(), 200);
+}
+
+#[test]
 fn run_resumes_after_being_killed_during_the_job() {
     // A slow job, so the first run is waiting when it is killed.
     let (sandbox, api) = start(

@@ -40,7 +40,6 @@ impl Bars {
         bar
     }
 
-    #[allow(dead_code)] // the upload bar, fed by the ingest events
     /// A bar of bytes: `upload [=====>   ] 120 MiB/300 MiB 85 MiB/s ETA 2s  412/1000 files`.
     pub fn bytes(&self, prefix: &str) -> ProgressBar {
         let bar = ProgressBar::new(0).with_prefix(prefix.to_string()).with_style(style(
