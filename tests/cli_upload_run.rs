@@ -387,6 +387,7 @@ fn ctrl_c_stops_an_upload_cleanly_and_a_rerun_finishes_it() {
         .status();
     if !sent.is_ok_and(|s| s.success()) {
         let _ = child.kill();
+        let _ = child.wait();
         eprintln!("skipped: no `kill` command to send SIGINT with");
         return;
     }
