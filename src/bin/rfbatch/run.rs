@@ -109,6 +109,12 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
         None if args.sample.is_some() => format!("sample-{}", args.sample.unwrap_or(0)),
         None => batch_for(&dir)?,
     };
+    let mut args = args;
+    if args.sandbox {
+        // The embedded sandbox answers at once: poll often, so the demo does not idle.
+        args.wait.poll_interval.get_or_insert(0.25);
+        args.wait.max_poll_interval.get_or_insert(1.0);
+    }
     main_job(&ctx, &args, &dir, &batch, started)
 }
 
@@ -274,7 +280,7 @@ fn summary(
             r.failed.len()
         ),
         format!(
-            "  upload    {} in {:.1} s with verification (sent in {:.1} s: {:.0} images/s, {:.1} MB/s)",
+            "  upload    {} in {:.1} s with verification (sent in {:.2} s: {:.0} images/s, {:.1} MB/s)",
             human_bytes(r.bytes_uploaded),
             r.duration.as_secs_f64(),
             r.upload_duration.as_secs_f64(),
