@@ -397,3 +397,64 @@ fn the_workspace_option_is_used() {
     let other = rfbatch(&env, &["batch", "count", "photos", "--workspace", "other"]);
     assert_eq!(other.code, 4, "{other:?}");
 }
+
+#[test]
+fn roboql_ingests_and_trt_compilations_start() {
+    let env = sandbox();
+    let roboql = rfbatch(
+        &env,
+        &[
+            "upload",
+            "roboql",
+            "tag:cars",
+            "--batch",
+            "cars",
+            "--ingest-id",
+            "cars-1",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(roboql["batchId"], "cars");
+    assert!(
+        rfbatch(&env, &["upload", "roboql", "tag:cars", "--batch", "cars2"])
+            .ok()
+            .stdout
+            .contains("accepted")
+    );
+    // An empty query is refused before anything is sent.
+    rfbatch(&env, &["upload", "roboql", " ", "--batch", "cars"]).expect_code(2);
+
+    let trt = rfbatch(
+        &env,
+        &[
+            "job",
+            "trt-compile",
+            "--model-id",
+            "proj/3",
+            "--device",
+            "nvidia-t4",
+            "--device",
+            "nvidia-l4",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let id = trt["jobId"].as_str().unwrap();
+    assert!(id.starts_with("job-"), "{trt}");
+    let job = env.api.job(id).unwrap();
+    let def = &job.job.unwrap().job_definition;
+    assert_eq!(def["type"], "trt-compilation-v1", "{def}");
+    assert_eq!(
+        def["compilationDevices"].as_array().unwrap().len(),
+        2,
+        "{def}"
+    );
+    rfbatch(
+        &env,
+        &["job", "trt-compile", "--model-id", "p/1", "--device", "tpu"],
+    )
+    .expect_code(2);
+}

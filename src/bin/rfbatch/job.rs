@@ -2,7 +2,9 @@
 
 use clap::Subcommand;
 use clap::builder::PossibleValuesParser;
-use roboflow_batch::model::{JobMetadata, JobStage, LogSeverity, TaskStatus};
+use roboflow_batch::model::{
+    CompilationDevice, JobMetadata, JobStage, LogSeverity, TaskStatus, TrtCompilationRequest,
+};
 use serde_json::json;
 
 use roboflow_batch::jobs::Job;
@@ -81,6 +83,25 @@ pub enum JobCommand {
     },
     /// Restarts a job, optionally with new limits.
     Restart(RestartArgs),
+    /// Starts a TensorRT compilation of a model for the given GPUs.
+    TrtCompile {
+        /// The model, e.g. `my-project/3`.
+        #[arg(long, value_name = "MODEL_ID")]
+        model_id: String,
+        /// A GPU to compile for (repeatable).
+        #[arg(long = "device", value_name = "DEVICE", required = true,
+              value_parser = PossibleValuesParser::new(CompilationDevice::KNOWN.iter().copied()))]
+        devices: Vec<String>,
+        /// The job id [default: generated].
+        #[arg(long, value_name = "ID")]
+        job_id: Option<String>,
+        /// A readable name for the job.
+        #[arg(long, value_name = "NAME")]
+        job_name: Option<String>,
+        /// Where the service sends the completion webhook.
+        #[arg(long, value_name = "URL")]
+        notifications_url: Option<String>,
+    },
 }
 
 pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
@@ -112,6 +133,35 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
         } => logs(ctx, &job, severity.as_deref(), limit),
         JobCommand::Abort { job } => abort(ctx, &job),
         JobCommand::Restart(args) => restart(ctx, &args),
+        JobCommand::TrtCompile {
+            model_id,
+            devices,
+            job_id,
+            job_name,
+            notifications_url,
+        } => {
+            let devices = devices
+                .iter()
+                .map(|d| CompilationDevice::parse(d))
+                .collect();
+            let mut req = TrtCompilationRequest::new(model_id.as_str(), devices);
+            if let Some(u) = notifications_url {
+                req = req.with_notifications_url(u);
+            }
+            let id = match job_id {
+                Some(id) => id,
+                None => roboflow_batch::JobId::generate().as_str().to_string(),
+            };
+            ctx.api
+                .start_trt_compilation(&id, &req, job_name.as_deref())?;
+            if ctx.out.is_json() {
+                return ctx.out.json(&json!({"jobId": id, "modelId": model_id}));
+            }
+            ctx.out.line(format_args!("started job {id}"))?;
+            ctx.out
+                .note(format_args!("follow it with: rfbatch job wait {id}"));
+            Ok(())
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
 use roboflow_batch::model::{
-    FileReference, NotificationCategory, ReferencesIngest, ReferencesIngestResponse,
+    FileReference, NotificationCategory, ReferencesIngest, ReferencesIngestResponse, RoboQlIngest,
 };
 use serde_json::json;
 
@@ -27,6 +27,27 @@ pub enum UploadCommand {
     Videos(FilesArgs),
     /// Ingests files by reference: the service fetches each signed URL itself.
     Refs(RefsArgs),
+    /// Ingests the Asset Library images a RoboQL query selects.
+    Roboql(RoboqlArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RoboqlArgs {
+    /// The RoboQL query.
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// The batch to fill.
+    #[arg(long, value_name = "BATCH_ID")]
+    pub batch: String,
+    /// The batch's display name.
+    #[arg(long, value_name = "NAME")]
+    pub batch_name: Option<String>,
+    /// An id that makes a repeated request recognisable, so it is safe to run again.
+    #[arg(long, value_name = "ID")]
+    pub ingest_id: Option<String>,
+    /// Where the service sends the ingest webhook.
+    #[arg(long, value_name = "URL")]
+    pub notifications_url: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -59,7 +80,34 @@ pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
         UploadCommand::Images(args) => upload_files::upload(ctx, &args, false),
         UploadCommand::Videos(args) => upload_files::upload(ctx, &args, true),
         UploadCommand::Refs(args) => refs(ctx, &args),
+        UploadCommand::Roboql(args) => roboql(ctx, &args),
     }
+}
+
+fn roboql(ctx: &Ctx, a: &RoboqlArgs) -> Result<(), Failure> {
+    let mut body = RoboQlIngest::new(a.query.as_str());
+    body.display_name = a.batch_name.clone();
+    if let Some(id) = &a.ingest_id {
+        body = body.with_ingest_id(id.as_str());
+    }
+    if let Some(u) = &a.notifications_url {
+        body = body.with_notifications_url(u.as_str());
+    }
+    let answer = ctx.api.ingest_roboql(&a.batch, &body)?;
+    if ctx.out.is_json() {
+        return ctx
+            .out
+            .json(&json!({"batchId": a.batch, "response": answer}));
+    }
+    ctx.out.line(format_args!(
+        "RoboQL ingest into batch {} accepted",
+        a.batch
+    ))?;
+    ctx.out.note(format_args!(
+        "follow it with: rfbatch batch count {}",
+        a.batch
+    ));
+    Ok(())
 }
 
 fn refs(ctx: &Ctx, a: &RefsArgs) -> Result<(), Failure> {
