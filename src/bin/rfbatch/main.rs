@@ -2,6 +2,7 @@
 //!
 //! `main` parses the command line, builds the client from the global options, runs one
 //! command and turns its failure into one line on stderr and an exit code (see `exit`).
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
