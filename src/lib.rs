@@ -59,7 +59,9 @@
 //! # Features
 //!
 //! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on tiny_http.
-//! - `cli`: the `rfbatch` binary (includes `sandbox`).
+//! - `cloud`: ingest from S3, GCS and Azure buckets by locally signed reference
+//!   (`roboflow_batch::cloud`).
+//! - `cli`: the `rfbatch` binary (includes `sandbox` and `cloud`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
@@ -80,6 +82,9 @@ pub use model::{BatchId, JobId};
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+
+#[cfg(feature = "cloud")]
+pub mod cloud;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]
