@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the three storage emulators the cloud tests run against, into cache folders
 # outside the clone (so CI runs and worktrees share them):
-#   - moto[server] (S3) and gcp-storage-emulator (GCS), plus boto3 for the signing
-#     benchmark, into a venv:            $CLOUD_EMU_VENV (default $HOME/.cache/roboflow-batch/venv-cloud)
+#   - moto[server] (S3) and gcp-storage-emulator (GCS), plus boto3 and google-cloud-storage
+#     (whose signed URLs the tests compare ours with, and boto3 for the signing
+#     benchmark), into a venv:            $CLOUD_EMU_VENV (default $HOME/.cache/roboflow-batch/venv-cloud)
 #   - azurite (Azure Blob), from npm:    $AZURITE_DIR    (default $HOME/.cache/roboflow-batch/azurite)
 #
 # The tests find them at these paths (or through MOTO_SERVER, GCS_EMULATOR and AZURITE_BIN,
@@ -18,13 +19,13 @@ AZ=${AZURITE_DIR:-$CACHE/azurite}
 mkdir -p "$CACHE"
 missing=()
 
-if ! "$VENV/bin/python" -c 'import moto, gcp_storage_emulator, boto3, flask' 2>/dev/null; then
-    echo "== installing moto[server], gcp-storage-emulator and boto3 into $VENV"
+if ! "$VENV/bin/python" -c 'import moto, gcp_storage_emulator, boto3, flask, google.cloud.storage' 2>/dev/null; then
+    echo "== installing moto[server], gcp-storage-emulator, boto3 and google-cloud-storage into $VENV"
     if python3 -m venv "$VENV" &&
-        "$VENV/bin/pip" install -q 'moto[server]==5.2.5' 'gcp-storage-emulator==2026.7.19' boto3; then
+        "$VENV/bin/pip" install -q 'moto[server]==5.2.5' 'gcp-storage-emulator==2026.7.19' boto3 'google-cloud-storage==3.17.1'; then
         :
     else
-        echo "cannot install moto[server] / gcp-storage-emulator / boto3 from PyPI" >&2
+        echo "cannot install moto[server] / gcp-storage-emulator / boto3 / google-cloud-storage from PyPI" >&2
         missing+=(moto gcp-storage-emulator)
     fi
 fi
