@@ -13,8 +13,16 @@ use crate::model::{FileReference, NotificationCategory, ReferencesIngest};
 use crate::{BatchApi, Error, Result};
 
 /// The official client's limit of image references per request.
+///
+/// ```
+/// assert_eq!(roboflow_batch::cloud::DEFAULT_IMAGE_CHUNK, 20_000);
+/// ```
 pub const DEFAULT_IMAGE_CHUNK: usize = 20_000;
 /// The service's limit of video references per request.
+///
+/// ```
+/// assert_eq!(roboflow_batch::cloud::DEFAULT_VIDEO_CHUNK, 5_000);
+/// ```
 pub const DEFAULT_VIDEO_CHUNK: usize = 5_000;
 /// At most this many skipped objects are kept by name in the report (all are counted).
 const MAX_SKIPPED_KEPT: usize = 1_000;
@@ -48,6 +56,17 @@ pub struct ReferencesIngestOptions {
 }
 
 /// What [`ingest_references`] reports as it goes (called from the calling thread).
+///
+/// ```
+/// use roboflow_batch::cloud::CloudProgress;
+/// let on_progress = |p: CloudProgress| match p {
+///     CloudProgress::Listed { matched, .. } => eprintln!("{matched} found"),
+///     CloudProgress::Skipped(s) => eprintln!("skipped {}: {}", s.key, s.reason),
+///     CloudProgress::ChunkSent { ingest_id, .. } => eprintln!("sent {ingest_id}"),
+///     _ => {}
+/// };
+/// on_progress(CloudProgress::Listed { pages: 1, matched: 3 });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CloudProgress {
@@ -74,6 +93,11 @@ pub enum CloudProgress {
 }
 
 /// An object that matched but could not be sent, with the reason.
+///
+/// ```
+/// let s = roboflow_batch::cloud::SkippedObject { key: "a/../b.jpg".into(), reason: "`..`".into() };
+/// assert_eq!(s.key, "a/../b.jpg");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedObject {
     /// Its key.
@@ -83,6 +107,11 @@ pub struct SkippedObject {
 }
 
 /// The outcome of [`ingest_references`].
+///
+/// ```
+/// let r = roboflow_batch::cloud::CloudIngestReport::default();
+/// assert_eq!((r.references_sent, r.requests), (0, 0));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CloudIngestReport {
     /// Objects that matched the URL and the extensions.

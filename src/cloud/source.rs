@@ -19,6 +19,11 @@ use crate::transport::{Transport, UreqTransport};
 use crate::{Error, Result};
 
 /// One listed object.
+///
+/// ```
+/// let o = roboflow_batch::cloud::CloudObject { key: "in/a.jpg".into(), size: Some(10) };
+/// assert_eq!(o.size, Some(10));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloudObject {
     /// The full key in the bucket.
@@ -267,7 +272,15 @@ fn addressable(key: &str) -> bool {
     !key.is_empty() && !key.split('/').any(|s| s == "." || s == "..")
 }
 
-/// The lazy listing of [`CloudSource::objects`].
+/// The lazy listing of [`CloudSource::objects`]: an iterator of `Result<CloudObject>`
+/// that fetches the next page only when the current one is used up.
+///
+/// ```no_run
+/// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
+/// let mut objects = s.objects();
+/// let first = objects.next().transpose()?;
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
 #[must_use = "the listing is lazy: iterate it"]
 pub struct Objects<'a> {
     source: &'a CloudSource,
