@@ -8,6 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::redact::redact_text;
 use crate::transport::{Method, TransportError, TransportErrorKind};
 
 /// A `Result` with this crate's [`Error`].
@@ -36,8 +37,10 @@ impl fmt::Display for ApiError {
             self.method, self.url, self.status
         )?;
         match &self.message {
-            Some(m) => write!(f, ": {m}"),
-            None if !self.body_snippet.is_empty() => write!(f, ": {}", self.body_snippet),
+            Some(m) => write!(f, ": {}", redact_text(m)),
+            None if !self.body_snippet.is_empty() => {
+                write!(f, ": {}", redact_text(&self.body_snippet))
+            }
             None => Ok(()),
         }
     }
@@ -47,7 +50,9 @@ impl fmt::Display for ApiError {
 ///
 /// Match on the variant, or ask [`is_retryable`](Error::is_retryable) and
 /// [`status`](Error::status). `Display` and `Debug` never show the API key or a signed URL's
-/// query string.
+/// query string: URLs the client sent have every query value redacted, and URLs quoted in
+/// any other text (a response body, a message) have their secret-bearing parameters
+/// redacted (see [`redact_text`]).
 ///
 /// ```
 /// use roboflow_batch::{BatchId, Error};
@@ -60,7 +65,7 @@ impl fmt::Display for ApiError {
 #[non_exhaustive]
 pub enum Error {
     /// A value was rejected before anything was sent.
-    #[error("invalid {field}: {rule}")]
+    #[error("invalid {field}: {}", redact_text(rule))]
     InvalidInput {
         /// The field or argument at fault, e.g. `batch_id`.
         field: String,
@@ -106,7 +111,9 @@ pub enum Error {
     },
     /// A successful response did not have the expected shape.
     #[error(
-        "could not decode the response of {url} at `{path}`: {message}; body starts: {snippet}"
+        "could not decode the response of {url} at `{path}`: {}; body starts: {}",
+        redact_text(message),
+        redact_text(snippet)
     )]
     Decode {
         /// The request's URL with every query value redacted.
@@ -119,7 +126,7 @@ pub enum Error {
         snippet: String,
     },
     /// A local file or stream failed.
-    #[error("{context}: {source}")]
+    #[error("{}: {}", redact_text(context), redact_text(&source.to_string()))]
     Io {
         /// What was being done, naming the file.
         context: String,
@@ -128,7 +135,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A tar archive could not be built or read.
-    #[error("archive {context}: {message}")]
+    #[error("archive {context}: {}", redact_text(message))]
     Archive {
         /// Which archive or member.
         context: String,
@@ -141,8 +148,22 @@ pub enum Error {
         /// The listing's URL with every query value redacted.
         url: String,
     },
+    /// A paginated listing kept returning empty pages with new tokens, more of them in a
+    /// row than [`MAX_CONSECUTIVE_EMPTY_PAGES`](crate::api::MAX_CONSECUTIVE_EMPTY_PAGES).
+    #[error(
+        "pagination of {listing} returned {pages} empty pages in a row, each with a new token; stopping"
+    )]
+    TooManyEmptyPages {
+        /// The listing (a name or a URL with every query value redacted).
+        listing: String,
+        /// How many empty pages in a row were fetched.
+        pages: usize,
+    },
     /// A bulk-upload shard failed to be indexed.
-    #[error("shard {shard_id} of batch {batch_id} failed ({status}): {details}")]
+    #[error(
+        "shard {shard_id} of batch {batch_id} failed ({status}): {}",
+        redact_text(details)
+    )]
     ShardFailed {
         /// The batch.
         batch_id: String,
@@ -154,7 +175,7 @@ pub enum Error {
         details: String,
     },
     /// The client is misconfigured (missing API key, bad base URL).
-    #[error("configuration: {0}")]
+    #[error("configuration: {}", redact_text(.0))]
     Config(String),
     /// A cloud store (S3, GCS, Azure) refused a listing, or its credentials are missing or
     /// unusable. The message names the bucket and the settings to check, never a secret.
@@ -187,7 +208,7 @@ impl Error {
     pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Error::InvalidInput {
             field: field.into(),
-            rule: rule.into(),
+            rule: redact_text(&rule.into()),
         }
     }
 
@@ -199,7 +220,7 @@ impl Error {
     /// ```
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
-            context: context.into(),
+            context: redact_text(&context.into()),
             source,
         }
     }
@@ -289,11 +310,6 @@ impl Error {
 }
 
 /// Statuses that signal a transient condition: 408, 429, 500, 502, 503, 504.
-///
-/// ```
-/// assert!(roboflow_batch::error::is_retryable_status(503));
-/// assert!(!roboflow_batch::error::is_retryable_status(400));
-/// ```
-pub fn is_retryable_status(status: u16) -> bool {
+pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }

@@ -54,7 +54,8 @@
 //! [`transport::ExactLengthReader`], so a source shorter or longer than declared fails at
 //! once. JSON answers are buffered up to 16 MiB; downloads stream without a cap.
 //! [`transport::UreqTransport`] has connect, per-read and per-write timeouts (10 s, 60 s,
-//! 60 s by default) and no whole-request budget, so large shards are not cut off.
+//! 60 s by default) and no whole-request budget, so large shards are not cut off; it keeps
+//! up to 64 idle connections per host, so parallel uploads reuse their connections.
 //!
 //! # Features
 //!

@@ -2,8 +2,10 @@
 //!
 //! The API key travels as the `api_key` query parameter and a signed URL carries its
 //! signature in the query string, so a URL is never printed whole. [`redact_url`] keeps
-//! the scheme, host and path and replaces the value of every query parameter with
-//! `REDACTED`; [`scrub`] removes known secrets from free text such as a response body.
+//! the scheme, host and path of a URL the client sent and replaces the value of every query
+//! parameter with `REDACTED`; [`redact_text`] finds URLs in free text (a response body, an
+//! error message) and replaces the values of the parameters that carry secrets; [`scrub`]
+//! removes known secrets (the API key) wherever they appear.
 
 /// What a secret is replaced with.
 ///
@@ -40,6 +42,170 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// Query parameters whose values are secrets, matched ignoring ASCII case: signatures,
+/// credentials and tokens of S3 (SigV4 and SigV2), Google Cloud Storage, Azure SAS
+/// (`sig`; the user-delegation key ids `skoid`, `sktid`), Roboflow (`api_key`) and common
+/// token names. Not listed, as they are not secret: expiry times, permissions, versions
+/// and algorithms (`X-Amz-Date`, `se`, `sp`, `sv`, …).
+///
+/// Add a store's names here; [`redact_text`] and every `Display` and `Debug` use them.
+pub(crate) const SECRET_QUERY_PARAMS: &[&str] = &[
+    // Amazon S3 and S3-compatible stores.
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "awsaccesskeyid",
+    "signature",
+    // Google Cloud Storage.
+    "x-goog-signature",
+    "x-goog-credential",
+    "googleaccessid",
+    // Azure SAS.
+    "sig",
+    "skoid",
+    "sktid",
+    // OAuth JWT-bearer grants (a GCS service account's signed assertion).
+    "assertion",
+    "client_assertion",
+    // Roboflow, and common names for keys and tokens.
+    "api_key",
+    "api-key",
+    "apikey",
+    "key",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "secret",
+    "password",
+];
+
+/// Whether a query parameter's value is a secret (see [`SECRET_QUERY_PARAMS`]).
+pub(crate) fn is_secret_param(name: &str) -> bool {
+    SECRET_QUERY_PARAMS
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(name))
+}
+
+/// `text` with the value of every secret-bearing query parameter replaced by `REDACTED`
+/// (the names are in `SECRET_QUERY_PARAMS`: `X-Amz-Signature`, `X-Goog-Signature`, `sig`,
+/// `signature`, `token`, `api_key`, …). Parameters are found after `?` or `&`, also in the
+/// forms that bodies quote URLs in: `&amp;` (HTML), `\u0026` (JSON) and `%3F`, `%26`,
+/// `%3D` (a URL inside another URL's query). Other text and other parameters are kept.
+///
+/// ```
+/// use roboflow_batch::redact::redact_text;
+/// let body = r#"{"error":"could not fetch https://b.s3.amazonaws.com/a.jpg?X-Amz-Date=20250101&X-Amz-Signature=9f8e7d"}"#;
+/// assert_eq!(
+///     redact_text(body),
+///     r#"{"error":"could not fetch https://b.s3.amazonaws.com/a.jpg?X-Amz-Date=20250101&X-Amz-Signature=REDACTED"}"#,
+/// );
+/// ```
+pub fn redact_text(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied) = (0usize, 0usize);
+    while i < bytes.len() {
+        let rest = bytes.get(i..).unwrap_or_default();
+        let Some(sep) = separator_len(rest, i == 0) else {
+            i += 1;
+            continue;
+        };
+        let name_start = i + sep;
+        let name_len = bytes
+            .get(name_start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            .count();
+        let name_end = name_start + name_len;
+        let eq = equals_len(bytes.get(name_end..).unwrap_or_default());
+        let name = text.get(name_start..name_end).unwrap_or_default();
+        if name_len > 0 && eq > 0 && is_secret_param(name) {
+            let value_start = name_end + eq;
+            let value_end = value_start + value_len(bytes.get(value_start..).unwrap_or_default());
+            if value_end > value_start {
+                out.push_str(text.get(copied..value_start).unwrap_or_default());
+                out.push_str(REDACTED);
+                copied = value_end;
+            }
+            i = value_end.max(i + 1);
+        } else {
+            i = name_start.max(i + 1);
+        }
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    out
+}
+
+/// The length of a parameter separator at the start of `b`: `?`, `&` and their quoted
+/// forms, or white space, or nothing at the very start of the text (a bare `name=value`).
+fn separator_len(b: &[u8], at_start: bool) -> Option<usize> {
+    const SEPARATORS: &[&[u8]] = &[b"&amp;", b"\\u0026", b"%26", b"%3f", b"?", b"&"];
+    if let Some(sep) = SEPARATORS
+        .iter()
+        .find(|s| b.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)))
+    {
+        return Some(sep.len());
+    }
+    match b.first() {
+        Some(c) if c.is_ascii_whitespace() => Some(1),
+        _ if at_start => Some(0),
+        _ => None,
+    }
+}
+
+fn equals_len(b: &[u8]) -> usize {
+    if b.first() == Some(&b'=') {
+        1
+    } else if b.len() >= 3 && b.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"%3d")) {
+        3
+    } else {
+        0
+    }
+}
+
+/// How far a parameter's value runs: up to a delimiter of URLs or of the text around them.
+fn value_len(b: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(&c) = b.get(n) {
+        let ends = c.is_ascii_whitespace()
+            || matches!(
+                c,
+                b'&' | b'#'
+                    | b'"'
+                    | b'\''
+                    | b'<'
+                    | b'>'
+                    | b'\\'
+                    | b'`'
+                    | b')'
+                    | b']'
+                    | b'}'
+                    | b','
+                    | b';'
+            )
+            || b.get(n..n + 3)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"%26"));
+        if ends {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Shows a value's `Debug` output through [`redact_text`], for fields (such as JSON echoed
+/// by the service) that may quote signed URLs.
+pub(crate) struct RedactedDebug<'a, T: ?Sized>(pub &'a T);
+
+impl<T: std::fmt::Debug + ?Sized> std::fmt::Debug for RedactedDebug<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_text(&format!("{:?}", self.0)))
+    }
+}
+
 /// The secrets found in a URL's query string: every value at least 8 characters long.
 ///
 /// Used to scrub the text of errors from lower layers, which may quote the URL.
@@ -53,7 +219,7 @@ pub(crate) fn query_secrets(url: &str) -> Vec<String> {
             && v.len() >= 8
         {
             out.push(v.to_string());
-            let decoded = crate::url::percent_decode(v);
+            let decoded = crate::url::decode_query_component(v);
             if decoded != v {
                 out.push(decoded);
             }
@@ -104,6 +270,97 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(redact_url(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn text_redaction_table() {
+        let cases = [
+            // S3 SigV4: signature, credential and token go; date and expiry stay.
+            (
+                "GET https://b.s3.amazonaws.com/k.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20250101&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=FwoG&X-Amz-Signature=9f8e failed",
+                "GET https://b.s3.amazonaws.com/k.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED failed",
+            ),
+            // S3 SigV2.
+            (
+                "https://b.s3.amazonaws.com/k?AWSAccessKeyId=AKIA&Expires=1&Signature=abc%2B",
+                "https://b.s3.amazonaws.com/k?AWSAccessKeyId=REDACTED&Expires=1&Signature=REDACTED",
+            ),
+            // GCS V4 and V2.
+            (
+                "https://storage.googleapis.com/b/o?x-goog-credential=sa%40p&x-goog-signature=0a1b",
+                "https://storage.googleapis.com/b/o?x-goog-credential=REDACTED&x-goog-signature=REDACTED",
+            ),
+            (
+                "https://storage.googleapis.com/b/o?GoogleAccessId=sa@p.iam&Expires=1&Signature=c2ln",
+                "https://storage.googleapis.com/b/o?GoogleAccessId=REDACTED&Expires=1&Signature=REDACTED",
+            ),
+            // Azure SAS: sig and the delegation key ids go; se, sp, sv stay.
+            (
+                "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2025-01-01&sp=r&skoid=o1&sktid=t1&sig=AbC%3D",
+                "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2025-01-01&sp=r&skoid=REDACTED&sktid=REDACTED&sig=REDACTED",
+            ),
+            // A GCS service account's token request: the signed JWT goes.
+            (
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJh.eyJp.c2ln",
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=REDACTED",
+            ),
+            // Our own key and the sandbox's token, in any case.
+            (
+                "http://h/x?API_KEY=k1&pageSize=5&Token=t1",
+                "http://h/x?API_KEY=REDACTED&pageSize=5&Token=REDACTED",
+            ),
+            // Quoted forms: JSON-escaped, HTML, and a URL inside another URL's query.
+            (
+                r#"{"url":"https://h/a?x=1\u0026sig=s1\u0026y=2"}"#,
+                r#"{"url":"https://h/a?x=1\u0026sig=REDACTED\u0026y=2"}"#,
+            ),
+            (
+                "<a href=\"https://h/a?x=1&amp;signature=s2&amp;y=2\">",
+                "<a href=\"https://h/a?x=1&amp;signature=REDACTED&amp;y=2\">",
+            ),
+            (
+                "https://proxy/?u=https%3A%2F%2Fh%2Fa%3Fsig%3Ds3%26x%3D1",
+                "https://proxy/?u=https%3A%2F%2Fh%2Fa%3Fsig%3DREDACTED%26x%3D1",
+            ),
+            // Values end at delimiters of the text around the URL.
+            (
+                "see (https://h/a?token=t2), 'https://h/b?key=k2' and <https://h/c?sig=s4#f>",
+                "see (https://h/a?token=REDACTED), 'https://h/b?key=REDACTED' and <https://h/c?sig=REDACTED#f>",
+            ),
+            // Bare parameters at the start or after a space.
+            ("sig=abc def", "sig=REDACTED def"),
+            ("bad api_key=k3", "bad api_key=REDACTED"),
+            // Not secret, or not a parameter: kept.
+            (
+                "https://h/a?design=1&keys=2&sigma=3",
+                "https://h/a?design=1&keys=2&sigma=3",
+            ),
+            (
+                "a token is required; key: value",
+                "a token is required; key: value",
+            ),
+            ("https://h/a?sig=&x=1", "https://h/a?sig=&x=1"),
+            (
+                "zażółć https://h/ä?sig=ü€ ok",
+                "zażółć https://h/ä?sig=REDACTED ok",
+            ),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_text(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn every_listed_parameter_is_redacted() {
+        for name in SECRET_QUERY_PARAMS {
+            for form in [name.to_string(), name.to_ascii_uppercase()] {
+                let text = format!("https://h/p?a=1&{form}=s3cr3tvalue&b=2");
+                let got = redact_text(&text);
+                assert!(!got.contains("s3cr3tvalue"), "{got}");
+                assert!(got.contains("a=1") && got.contains("b=2"), "{got}");
+            }
         }
     }
 

@@ -1,51 +1,52 @@
-//! Percent-encoding and query strings, small enough not to need a dependency.
+//! Percent-encoding of path segments and query strings (on the `percent-encoding` crate),
+//! and the rule that no segment the client builds may be a dot segment.
 
-/// Encodes `s` for use as one path segment or one query value (RFC 3986 unreserved kept).
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+use crate::error::{Error, Result};
+
+/// Every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Encodes `s` for use as one path segment or one query value.
 pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(s, COMPONENT).to_string()
 }
 
-/// Decodes `%XX` escapes and `+` (as a space, the form encoding); invalid escapes stay as
-/// they are, and invalid UTF-8 is replaced.
+/// Decodes the `%XX` escapes of a path segment. `+` is a plus sign, not a space; an escape
+/// that is not `%` and two hex digits stays as it is; invalid UTF-8 is replaced.
 pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Decodes a query name or value: `+` is a space (the form encoding), then `%XX` escapes.
+pub(crate) fn decode_query_component(s: &str) -> String {
+    percent_decode(&s.replace('+', " "))
+}
+
+/// Refuses `.` and `..`, which a server or proxy would resolve as dot segments and so
+/// send the request to another path.
+pub(crate) fn check_segment(field: &str, value: &str) -> Result<()> {
+    if value == "." || value == ".." {
+        return Err(Error::invalid(
+            field,
+            format!("must not be {value:?}: as a path segment it would change the request path"),
+        ));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(())
+}
+
+/// Whether a path has a dot segment, plain or percent-encoded (`%2E`).
+pub(crate) fn has_dot_segment(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.split('/').any(|seg| {
+        let seg = percent_decode(seg);
+        seg == "." || seg == ".."
+    })
 }
 
 /// Splits a URL's query string into decoded `(name, value)` pairs.
@@ -57,8 +58,8 @@ pub(crate) fn query_pairs(url: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
+            Some((k, v)) => (decode_query_component(k), decode_query_component(v)),
+            None => (decode_query_component(p), String::new()),
         })
         .collect()
 }
@@ -81,28 +82,84 @@ mod tests {
 
     #[test]
     fn encode_decode_round_trip() {
-        for s in ["plain", "a b/c?d&e=f", "zażółć", "100%", ""] {
+        for s in [
+            "plain",
+            "a b/c?d&e=f",
+            "zażółć",
+            "100%",
+            "",
+            "a+b",
+            "~-_.",
+            "%2B",
+        ] {
             assert_eq!(percent_decode(&encode(s)), s);
+            assert_eq!(decode_query_component(&encode(s)), s);
         }
         assert_eq!(encode("My Job"), "My%20Job");
+        assert_eq!(encode("a+b/c?d#e&f=g%"), "a%2Bb%2Fc%3Fd%23e%26f%3Dg%25");
+        assert_eq!(encode("~-_.AZaz09"), "~-_.AZaz09");
     }
 
     #[test]
-    fn decode_tolerates_bad_escapes() {
-        assert_eq!(percent_decode("%"), "%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("a+b"), "a b");
+    fn decode_table() {
+        let cases = [
+            // (input, as a path segment, as a query component)
+            ("a+b", "a+b", "a b"),
+            ("a%2Bb", "a+b", "a+b"),
+            ("a%20b", "a b", "a b"),
+            ("%", "%", "%"),
+            ("%zz", "%zz", "%zz"),
+            ("a%2", "a%2", "a%2"),
+            ("%+5", "%+5", "% 5"),
+            ("%%41", "%A", "%A"),
+            ("%e2%82%ac", "€", "€"),
+            ("%ff", "\u{FFFD}", "\u{FFFD}"),
+        ];
+        for (input, segment, query) in cases {
+            assert_eq!(percent_decode(input), segment, "{input} as a segment");
+            assert_eq!(decode_query_component(input), query, "{input} in a query");
+        }
+    }
+
+    #[test]
+    fn dot_segments_table() {
+        for (value, refused) in [
+            (".", true),
+            ("..", true),
+            ("...", false),
+            (".a", false),
+            ("a.", false),
+        ] {
+            assert_eq!(
+                check_segment("workspace", value).is_err(),
+                refused,
+                "{value}"
+            );
+        }
+        let err = check_segment("workspace", "..").unwrap_err();
+        assert!(err.to_string().contains("workspace"), "{err}");
+        for (path, dotted) in [
+            ("/a/b", false),
+            ("/a/../b", true),
+            ("/a/./b", true),
+            ("/a/%2E%2E/b", true),
+            ("/a/%2e/b", true),
+            ("/a/..b/c", false),
+            ("/a/b?x=/../", false),
+        ] {
+            assert_eq!(has_dot_segment(path), dotted, "{path}");
+        }
     }
 
     #[test]
     fn query_pairs_decodes() {
-        let p = query_pairs("/x?api_key=k&name=My%20Job&flag#f");
+        let p = query_pairs("/x?api_key=k&name=My%20Job&plus=a+b&flag#f");
         assert_eq!(
             p,
             vec![
                 ("api_key".into(), "k".into()),
                 ("name".into(), "My Job".into()),
+                ("plus".into(), "a b".into()),
                 ("flag".into(), String::new())
             ]
         );

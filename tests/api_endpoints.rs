@@ -4,10 +4,11 @@
 mod common;
 
 use common::*;
-use roboflow_batch::Error;
 use roboflow_batch::api::{ListOptions, UploadSource};
 use roboflow_batch::model::*;
-use roboflow_batch::transport::{HttpResponse, Method};
+use roboflow_batch::transport::{HttpRequest, HttpResponse, Method, TransportError};
+use roboflow_batch::{BatchApi, Error};
+use std::sync::Arc;
 
 const STAGING: &str = "/data-staging/v1/external/ws";
 const JOBS: &str = "/batch-processing/v1/external/ws";
@@ -687,4 +688,80 @@ fn job_stages_decode_the_spec_form_too() {
     );
     let stages = api_with(mock).job_stages("job-1").unwrap();
     assert_eq!(stages[0].output_batch_ids(), vec!["job-1-export"]);
+}
+
+#[test]
+fn the_workspace_is_looked_up_once_under_concurrent_first_use() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let count = lookups.clone();
+    let t = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        if req.path() == "/" {
+            count.fetch_add(1, SeqCst);
+            // Widen the window in which a second thread could start its own lookup.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            return Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#));
+        }
+        Ok(HttpResponse::json(200, r#"{"count":1}"#))
+    };
+    let api = Arc::new(
+        BatchApi::builder()
+            .base_url(BASE)
+            .api_key(KEY)
+            .transport(t)
+            .build()
+            .unwrap(),
+    );
+    let start = Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (api, start) = (api.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                api.batch_count("b1", None).unwrap();
+                api.workspace().unwrap()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), "acme");
+    }
+    assert_eq!(lookups.load(SeqCst), 1);
+}
+
+#[test]
+fn dot_segments_are_refused_by_name_before_sending() {
+    // A configured workspace.
+    for ws in [".", ".."] {
+        match BatchApi::builder().api_key(KEY).workspace(ws).build() {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "workspace"),
+            other => panic!("{ws}: {other:?}"),
+        }
+    }
+    // A looked-up workspace.
+    let t = |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        Ok(HttpResponse::json(200, r#"{"workspace":".."}"#))
+    };
+    let api = BatchApi::builder()
+        .base_url(BASE)
+        .api_key(KEY)
+        .transport(t)
+        .build()
+        .unwrap();
+    assert!(api.batch_count("b1", None).is_err());
+    // A stage id: nothing is sent.
+    let mut mock = MockTransport::new();
+    mock.expect_send().times(0);
+    let api = api_with(mock);
+    for stage in [".", ".."] {
+        match api.list_tasks_page("j1", stage, &ListOptions::default()) {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "stage_id"),
+            other => panic!("{stage}: {other:?}"),
+        }
+        let first = api.tasks("j1", stage, None).next();
+        assert!(
+            matches!(first, Some(Err(Error::InvalidInput { .. }))),
+            "{first:?}"
+        );
+    }
 }

@@ -462,3 +462,104 @@ fn download_to_file_restarts_after_a_drop_and_never_leaves_a_partial_file() {
     assert!(!path2.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn a_listing_of_endless_empty_pages_ends_with_an_error() {
+    let calls = Arc::new(Mutex::new(0usize));
+    let log = calls.clone();
+    let t = move |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        let mut n = log.lock().unwrap();
+        *n += 1;
+        assert!(*n < 10_000, "followed empty pages for ever");
+        Ok(HttpResponse::json(
+            200,
+            format!(r#"{{"filesMetadata":[],"nextPageToken":"page-{n}"}}"#),
+        ))
+    };
+    let api = api(t, &Sleeps::default());
+    let out: Vec<_> = api.files("b1", None, None).collect();
+    assert_eq!(out.len(), 1);
+    match &out[0] {
+        Err(e @ Error::TooManyEmptyPages { listing, .. }) => {
+            assert!(listing.contains("b1"), "{listing}");
+            assert!(!e.to_string().contains(KEY), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        *calls.lock().unwrap(),
+        roboflow_batch::api::MAX_CONSECUTIVE_EMPTY_PAGES
+    );
+}
+
+#[test]
+fn a_huge_error_body_keeps_its_start() {
+    let page = format!(
+        "<html><head><title>502 Bad Gateway</title></head><body>{}</body></html>",
+        "x".repeat(200 * 1024)
+    );
+    let json_cut = format!(
+        r#"{{"error":"upstream timed out","trace":"{}"}}"#,
+        "y".repeat(100 * 1024)
+    );
+    let json_ok = format!(
+        r#"{{"trace":"{}","error":"quota exceeded"}}"#,
+        "z".repeat(60 * 1024)
+    );
+    let cases = [
+        (502u16, page, None, "<html><head><title>502 Bad Gateway"),
+        (
+            500,
+            json_cut,
+            Some("upstream timed out"),
+            r#"{"error":"upstream timed out""#,
+        ),
+        (400, json_ok, Some("quota exceeded"), r#"{"trace":"zzz"#),
+    ];
+    for (status, body, message, starts) in cases {
+        let t = move |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+            Ok(HttpResponse::new(status, body.clone()))
+        };
+        let err = api(t, &Sleeps::default())
+            .batch_count("b1", None)
+            .unwrap_err();
+        let a = err.api_error().expect("an HTTP error");
+        assert_eq!(a.status, status);
+        assert_eq!(a.message.as_deref(), message, "{status}");
+        assert!(a.body_snippet.starts_with(starts), "{}", a.body_snippet);
+        assert!(
+            a.body_snippet.chars().count() <= 513,
+            "the snippet is bounded"
+        );
+        assert!(err.to_string().contains(message.unwrap_or(starts)), "{err}");
+    }
+}
+
+#[test]
+fn error_bodies_that_echo_signed_urls_are_redacted() {
+    let signed = "https://bucket.s3.amazonaws.com/a.jpg?X-Amz-Credential=AKIASECRET1&X-Amz-Signature=deadbeefSECRET2";
+    let bodies = [
+        format!(r#"{{"error":"could not fetch {signed}"}}"#),
+        format!(
+            r#"{{"detail":{{"url":"{}"}}}}"#,
+            signed.replace('&', "\\u0026")
+        ),
+        format!(
+            "<html><a href=\"{}\">retry</a></html>",
+            signed.replace('&', "&amp;")
+        ),
+    ];
+    for body in bodies {
+        let t = move |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+            Ok(HttpResponse::new(400, body.clone()))
+        };
+        let err = api(t, &Sleeps::default())
+            .batch_count("b1", None)
+            .unwrap_err();
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(shown.contains("a.jpg"), "{shown}");
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(!shown.contains(KEY), "{shown}");
+        }
+    }
+}

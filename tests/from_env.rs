@@ -11,6 +11,9 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
         "API_BASE_URL",
         "ROBOFLOW_WORKSPACE",
         "ROBOFLOW_API_REQUEST_TIMEOUT",
+        "ROBOFLOW_REGION",
+        "ROBOFLOW_ENVIRONMENT",
+        "PROJECT",
     ] {
         // SAFETY: this test binary holds this one test, so no other thread reads the environment.
         unsafe { std::env::remove_var(v) };
@@ -24,6 +27,20 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     unsafe { std::env::set_var("API_BASE_URL", "http://127.0.0.1:9/") };
     unsafe { std::env::set_var("ROBOFLOW_WORKSPACE", "from-env") };
     unsafe { std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "12.5") };
+    // The timeout configures the default transport: it is not silently dropped when a
+    // custom transport replaces it.
+    let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> {
+        Ok(HttpResponse::json(200, "{}"))
+    };
+    let err = BatchApi::builder_from_env()
+        .unwrap()
+        .transport(fake)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("timeouts"), "{err}");
+    assert!(BatchApi::from_env().is_ok());
+
+    unsafe { std::env::remove_var("ROBOFLOW_API_REQUEST_TIMEOUT") };
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
     let api = BatchApi::builder_from_env()
@@ -51,4 +68,58 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
         err.to_string().contains("ROBOFLOW_API_REQUEST_TIMEOUT"),
         "{err}"
     );
+}
+
+#[test]
+fn region_and_environment_choose_the_base_url_unless_api_base_url_is_set() {
+    let build = |pairs: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([("ROBOFLOW_API_KEY".to_string(), "k".to_string())])
+            .collect();
+        BatchApi::builder_from_vars(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .and_then(|b| b.build())
+    };
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[], "https://api.roboflow.com"),
+        (&[("ROBOFLOW_REGION", "eu")], "https://api.roboflow.eu"),
+        (
+            &[("ROBOFLOW_ENVIRONMENT", "staging")],
+            "https://api.roboflow.one",
+        ),
+        (
+            &[("ROBOFLOW_REGION", "eu"), ("ROBOFLOW_ENVIRONMENT", "dev")],
+            "https://api.roboflow-eu.one",
+        ),
+        (
+            &[("PROJECT", "roboflow-platform")],
+            "https://api.roboflow.com",
+        ),
+        (
+            &[("PROJECT", "roboflow-staging")],
+            "https://api.roboflow.one",
+        ),
+        (
+            &[
+                ("PROJECT", "roboflow-staging"),
+                ("ROBOFLOW_ENVIRONMENT", "prod"),
+            ],
+            "https://api.roboflow.com",
+        ),
+        (
+            &[
+                ("ROBOFLOW_REGION", "eu"),
+                ("API_BASE_URL", "http://127.0.0.1:9"),
+            ],
+            "http://127.0.0.1:9",
+        ),
+    ];
+    for (vars, want) in cases {
+        assert_eq!(build(vars).unwrap().base_url(), *want, "{vars:?}");
+    }
+    let err = build(&[("ROBOFLOW_REGION", "mars")]).unwrap_err();
+    assert!(err.to_string().contains("ROBOFLOW_REGION"), "{err}");
 }

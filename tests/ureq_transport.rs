@@ -203,3 +203,102 @@ fn a_slow_server_is_a_timeout() {
         .unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
 }
+
+/// Answers GETs in rounds of `round`: it holds each round's requests until all have
+/// arrived, so the client must have that many connections open at once. Records each
+/// request's peer address. (A raw server: tiny_http's worker pool can starve when requests
+/// are held.)
+fn serve_in_rounds(round: usize) -> (String, Arc<Mutex<Vec<std::net::SocketAddr>>>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let gate = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
+    let log = peers.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let (log, gate) = (log.clone(), gate.clone());
+            thread::spawn(move || {
+                let peer = stream.peer_addr().unwrap();
+                let mut reader = io::BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    // One request head (GETs have no body).
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    log.lock().unwrap().push(peer);
+                    let (count, cv) = &*gate;
+                    let mut n = count.lock().unwrap();
+                    *n += 1;
+                    let release = (*n).div_ceil(round) * round;
+                    cv.notify_all();
+                    while *n < release {
+                        n = cv.wait(n).unwrap();
+                    }
+                    drop(n);
+                    let reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    if stream.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), peers)
+}
+
+/// Sends `rounds` rounds of `n` parallel GETs and returns how many connections were opened.
+fn connections_for_parallel_rounds(t: &UreqTransport, n: usize, rounds: usize) -> usize {
+    let (base, peers) = serve_in_rounds(n);
+    for _ in 0..rounds {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let t = t.clone();
+                let url = format!("{base}/x/{i}");
+                thread::spawn(move || {
+                    let resp = t.send(HttpRequest::get(url)).unwrap();
+                    assert_eq!(resp.read_body(64).unwrap(), b"ok");
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+    let peers = peers.lock().unwrap();
+    assert_eq!(peers.len(), n * rounds);
+    peers.iter().collect::<std::collections::HashSet<_>>().len()
+}
+
+#[test]
+fn parallel_requests_keep_their_connections_by_default() {
+    // 16 parallel requests twice: with ureq's own limit of 3 idle connections per host the
+    // second round would open 13 new connections (29 in all).
+    let t = UreqTransport::new();
+    assert!(t.max_idle_connections_per_host() >= 64);
+    let opened = must_return(Duration::from_secs(60), move || {
+        connections_for_parallel_rounds(&t, 16, 2)
+    });
+    assert_eq!(opened, 16, "the second round must reuse every connection");
+}
+
+#[test]
+fn the_pool_limit_is_configurable() {
+    let t = UreqTransport::builder()
+        .max_idle_connections_per_host(4)
+        .build();
+    assert_eq!(t.max_idle_connections_per_host(), 4);
+    let opened = must_return(Duration::from_secs(60), move || {
+        connections_for_parallel_rounds(&t, 8, 2)
+    });
+    // 8 in the first round; only 4 were kept, so the second round opened 4 more.
+    assert_eq!(opened, 12);
+}

@@ -3,7 +3,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
 use roboflow_batch::model::JobState;
@@ -11,16 +11,20 @@ use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
 use roboflow_batch::wait::WaitOptions;
 use roboflow_batch::{BatchApi, Error};
 
-/// A clock whose `now` advances by what was slept.
+/// A clock whose monotonic time advances by what was slept, and whose wall clock is frozen
+/// (deadlines must not depend on it). More than 100 000 sleeps is a runaway loop.
 fn fake_clock() -> (roboflow_batch::api::Clock, Arc<Mutex<Vec<Duration>>>) {
     let slept = Arc::new(Mutex::new(Vec::new()));
     let log = slept.clone();
-    let now = slept.clone();
+    let elapsed = slept.clone();
     let clock = roboflow_batch::api::Clock::system()
-        .with_sleep(move |d| log.lock().unwrap().push(d))
-        .with_now(move || -> SystemTime {
-            UNIX_EPOCH + now.lock().unwrap().iter().sum::<Duration>()
+        .with_sleep(move |d| {
+            let mut log = log.lock().unwrap();
+            assert!(log.len() < 100_000, "the wait never ends");
+            log.push(d)
         })
+        .with_monotonic(move || elapsed.lock().unwrap().iter().sum::<Duration>())
+        .with_now(|| UNIX_EPOCH)
         .with_jitter(|| 0.5);
     (clock, slept)
 }
@@ -111,29 +115,251 @@ fn times_out_without_waiting_past_the_limit() {
     );
 }
 
+const SHARD_INFO: &str = r#"{"shardId":"s1","statusName":"indexing","statusType":"info","eventTimestamp":"2025-01-01T00:00:00Z","shardObjectsCount":3}"#;
+const SHARD_OK: &str = r#"{"shardId":"s2","statusName":"indexed","statusType":"success","eventTimestamp":"2025-01-01T00:00:00Z","shardObjectsCount":3}"#;
+const SHARD_BAD: &str = r#"{"shardId":"s9","statusName":"shard-ingest-failed","statusType":"error","eventTimestamp":"2025-01-01T00:00:00Z","shardObjectsCount":0,"statusMetadata":{"reason":"not a tar"}}"#;
+
+fn shards(list: &[&str]) -> &'static str {
+    Box::leak(format!(r#"{{"shards":[{}],"nextPageToken":null}}"#, list.join(",")).into_boxed_str())
+}
+
 #[test]
-fn ingest_wait_ends_at_the_count_or_on_a_failed_shard() {
+fn ingest_wait_ends_at_the_count() {
     let (clock, _) = fake_clock();
-    let shards_ok = r#"{"shards":[{"shardId":"s1","statusName":"indexing","statusType":"info","eventTimestamp":"2025-01-01T00:00:00Z","shardObjectsCount":0}],"nextPageToken":null}"#;
     let api1 = api(
-        vec![r#"{"count":0}"#, shards_ok, r#"{"count":3}"#],
-        clock.clone(),
+        vec![r#"{"count":0}"#, shards(&[SHARD_INFO]), r#"{"count":3}"#],
+        clock,
     );
     assert_eq!(
         api1.wait_for_ingest("b", 3, &WaitOptions::default())
             .unwrap(),
         3
     );
+}
 
-    let shards_bad = r#"{"shards":[{"shardId":"s9","statusName":"shard-ingest-failed","statusType":"error","eventTimestamp":"2025-01-01T00:00:00Z","shardObjectsCount":0,"statusMetadata":{"reason":"not a tar"}}],"nextPageToken":null}"#;
-    let api2 = api(vec![r#"{"count":0}"#, shards_bad], clock);
+#[test]
+fn ingest_wait_fails_when_a_shard_failed_and_nothing_is_left_to_index() {
+    let (clock, _) = fake_clock();
+    // count, shards, count again (still short): the failure is final.
+    let api2 = api(
+        vec![r#"{"count":0}"#, shards(&[SHARD_BAD]), r#"{"count":0}"#],
+        clock,
+    );
     match api2.wait_for_ingest("b", 3, &WaitOptions::default()) {
         Err(Error::ShardFailed {
             shard_id, details, ..
         }) => {
             assert_eq!(shard_id, "s9");
             assert!(details.contains("not a tar"), "{details}");
+            assert!(details.contains("1 of 1 shards failed"), "{details}");
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn ingest_wait_survives_a_failed_shard_whose_files_were_uploaded_again() {
+    // The first shard failed; its files went up again in s1 (still indexing), then s2.
+    let table: Vec<(&str, Vec<&'static str>)> = vec![
+        (
+            "re-upload still indexing, then counted",
+            vec![
+                r#"{"count":0}"#,
+                shards(&[SHARD_BAD, SHARD_INFO]),
+                r#"{"count":3}"#,
+            ],
+        ),
+        (
+            "re-upload finished between the count and the listing",
+            vec![
+                r#"{"count":0}"#,
+                shards(&[SHARD_BAD, SHARD_OK]),
+                r#"{"count":3}"#,
+            ],
+        ),
+        (
+            "count already reached despite an old failed shard",
+            vec![r#"{"count":3}"#],
+        ),
+    ];
+    for (case, script) in table {
+        let (clock, _) = fake_clock();
+        let api = api(script, clock);
+        assert_eq!(
+            api.wait_for_ingest("b", 3, &WaitOptions::default())
+                .unwrap_or_else(|e| panic!("{case}: {e}")),
+            3,
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn job_states_table() {
+    let job = |fields: &str| {
+        format!(
+            r#"{{"jobId":"j","name":"j","jobDefinition":{{}},"createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"{fields}}}"#
+        )
+    };
+    let cases: Vec<(String, JobState, bool)> = vec![
+        // The spec's form alone: known terminal words in any spelling end the job.
+        (
+            r#"{"jobStatus":"completed"}"#.into(),
+            JobState::Completed,
+            true,
+        ),
+        (r#"{"jobStatus":"failed"}"#.into(), JobState::Failed, true),
+        (r#"{"jobStatus":"aborted"}"#.into(), JobState::Aborted, true),
+        (
+            r#"{"jobStatus":"Cancelled"}"#.into(),
+            JobState::Cancelled,
+            true,
+        ),
+        (
+            r#"{"jobStatus":"canceled"}"#.into(),
+            JobState::Cancelled,
+            true,
+        ),
+        (
+            r#"{"jobStatus":"SUCCEEDED"}"#.into(),
+            JobState::Completed,
+            true,
+        ),
+        (
+            r#"{"jobStatus":"timed_out"}"#.into(),
+            JobState::Other("timed-out".into()),
+            true,
+        ),
+        (
+            r#"{"jobStatus":"processing"}"#.into(),
+            JobState::Processing,
+            false,
+        ),
+        (
+            r#"{"jobStatus":"paused"}"#.into(),
+            JobState::Other("paused".into()),
+            false,
+        ),
+        // isTerminal decides whenever the job object carries it.
+        (
+            format!(
+                r#"{{"jobStatus":"paused","job":{}}}"#,
+                job(r#","isTerminal":true"#)
+            ),
+            JobState::Completed,
+            true,
+        ),
+        (
+            format!(
+                r#"{{"jobStatus":"processing","job":{}}}"#,
+                job(r#","isTerminal":true,"error":true"#)
+            ),
+            JobState::Failed,
+            true,
+        ),
+        (
+            format!(
+                r#"{{"jobStatus":"aborted","job":{}}}"#,
+                job(r#","isTerminal":true,"error":true"#)
+            ),
+            JobState::Aborted,
+            true,
+        ),
+        (
+            format!(
+                r#"{{"jobStatus":"completed","job":{}}}"#,
+                job(r#","isTerminal":false,"currentStage":"export""#)
+            ),
+            JobState::Processing,
+            false,
+        ),
+        // Without isTerminal, the job object follows jobStatus.
+        (
+            format!(r#"{{"jobStatus":"aborted","job":{}}}"#, job("")),
+            JobState::Aborted,
+            true,
+        ),
+        // The official client's form alone.
+        (
+            format!(r#"{{"job":{}}}"#, job(r#","isTerminal":true,"error":true"#)),
+            JobState::Failed,
+            true,
+        ),
+        (
+            format!(r#"{{"job":{}}}"#, job(r#","currentStage":"processing""#)),
+            JobState::Processing,
+            false,
+        ),
+    ];
+    for (body, want, terminal) in cases {
+        let r: roboflow_batch::model::JobStatusResponse = serde_json::from_str(&body).unwrap();
+        assert_eq!(r.state(), want, "{body}");
+        assert_eq!(r.state().is_terminal(), terminal, "{body}");
+    }
+}
+
+#[test]
+fn an_aborted_job_ends_the_wait() {
+    for body in [r#"{"jobStatus":"aborted"}"#, r#"{"jobStatus":"Cancelled"}"#] {
+        let (clock, _) = fake_clock();
+        let api = api(vec![r#"{"jobStatus":"processing"}"#, body], clock);
+        let last = api
+            .wait_for_job("j1", &WaitOptions::default(), |_| {})
+            .unwrap();
+        assert!(last.state().is_terminal(), "{body}");
+    }
+}
+
+#[test]
+fn the_default_wait_ends() {
+    let (clock, slept) = fake_clock();
+    let api = api(vec![], clock);
+    match api.wait_for_job("j1", &WaitOptions::default(), |_| {}) {
+        Err(Error::WaitTimeout { waited, .. }) => {
+            assert_eq!(waited, WaitOptions::DEFAULT_TIMEOUT)
+        }
+        other => panic!("{other:?}"),
+    }
+    let total: Duration = slept.lock().unwrap().iter().sum();
+    assert_eq!(total, WaitOptions::DEFAULT_TIMEOUT);
+}
+
+#[test]
+fn a_zero_interval_is_raised_to_the_floor() {
+    let (clock, slept) = fake_clock();
+    let api = api(vec![], clock);
+    let opts = WaitOptions {
+        poll_interval: Duration::ZERO,
+        max_interval: Duration::ZERO,
+        timeout: Duration::from_secs(2),
+    };
+    assert!(matches!(
+        api.wait_for_job("j1", &opts, |_| {}),
+        Err(Error::WaitTimeout { .. })
+    ));
+    let slept = slept.lock().unwrap();
+    assert_eq!(slept.len(), 20);
+    assert!(slept.iter().all(|d| *d == WaitOptions::MIN_POLL_INTERVAL));
+}
+
+#[test]
+fn the_deadline_ignores_the_wall_clock() {
+    // The wall clock jumps back an hour on every read; the monotonic clock is what counts.
+    let (clock, slept) = fake_clock();
+    let jumps = Arc::new(Mutex::new(0u64));
+    let clock = clock.with_now(move || {
+        let mut n = jumps.lock().unwrap();
+        *n += 1;
+        UNIX_EPOCH + Duration::from_secs(1_000_000_000 - *n * 3600)
+    });
+    let api = api(vec![], clock);
+    let opts = WaitOptions::default().with_timeout(Duration::from_secs(30));
+    assert!(matches!(
+        api.wait_for_job("j1", &opts, |_| {}),
+        Err(Error::WaitTimeout { .. })
+    ));
+    assert_eq!(
+        slept.lock().unwrap().iter().sum::<Duration>(),
+        Duration::from_secs(30)
+    );
 }

@@ -8,13 +8,15 @@ use serde::de::DeserializeOwned;
 use super::BatchApi;
 use super::retry::{Idempotency, RetryDecision};
 use crate::error::{ApiError, Error, Result};
-use crate::redact::{query_secrets, redact_url, scrub, snippet};
+use crate::redact::{query_secrets, redact_text, redact_url, scrub, snippet};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
 
 /// The largest JSON response buffered (16 MiB).
 pub(crate) const MAX_JSON_BODY: u64 = 16 << 20;
 /// How much of an error body is kept.
 const SNIPPET_CHARS: usize = 512;
+/// How much of an error body is read: a prefix, whatever the body's size.
+pub(crate) const ERROR_BODY_PREFIX: u64 = 64 * 1024;
 
 /// A call to the API, before the base URL and the key are added. Pure data, so that
 /// builders can be tested as tables.
@@ -198,14 +200,28 @@ impl BatchApi {
         req
     }
 
+    /// Refuses a path with a dot segment, which would reach another endpoint. Inputs are
+    /// checked by name before this; it guards every call that is sent.
+    fn check_path(call: &Call) -> Result<()> {
+        if crate::url::has_dot_segment(&call.path) {
+            return Err(Error::invalid(
+                "path",
+                format!("{:?} has a `.` or `..` segment", call.path),
+            ));
+        }
+        Ok(())
+    }
+
     /// Sends a call with retries and returns the successful response, body unread.
     pub(crate) fn execute(&self, call: &Call) -> Result<HttpResponse> {
+        Self::check_path(call)?;
         self.send_with_retry(call.idempotency, || Ok(self.request(call)), Ok)
     }
 
     /// Sends a call and decodes its JSON answer. A body cut off mid-read is retried like a
     /// dropped connection.
     pub(crate) fn execute_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
+        Self::check_path(call)?;
         let url = self.url(&call.path, &call.query);
         let body = self.send_with_retry(
             call.idempotency,
@@ -243,7 +259,7 @@ impl BatchApi {
                 Ok(Err(resp)) => {
                     let retry_after = resp
                         .header("retry-after")
-                        .and_then(|v| super::parse_retry_after(v, self.clock.now()));
+                        .and_then(|v| super::retry::parse_retry_after(v, self.clock.now()));
                     let status = resp.status;
                     let err = self.error_from_response(method, &raw_url, resp, retry_after);
                     let decision = self.retry.on_status(
@@ -298,15 +314,18 @@ impl BatchApi {
     ) -> Error {
         let status = resp.status;
         let secrets = self.secrets(raw_url);
-        let body = resp.read_body(64 * 1024).unwrap_or_default();
+        // A prefix only: a proxy's 502 page can be any size, and its start says enough.
+        let body = read_prefix(resp.body, ERROR_BODY_PREFIX);
         let text = String::from_utf8_lossy(&body);
-        let message = error_message(&text).map(|m| scrub(&snippet(&m, SNIPPET_CHARS), &secrets));
+        // Bodies may echo signed URLs (a reference that could not be fetched).
+        let clean = |t: &str| scrub(&redact_text(&snippet(t, SNIPPET_CHARS)), &secrets);
+        let message = error_message(&text).map(|m| clean(&m));
         let api = ApiError {
             method,
             url: redact_url(raw_url),
             status,
             message,
-            body_snippet: scrub(&snippet(text.trim(), SNIPPET_CHARS), &secrets),
+            body_snippet: clean(text.trim()),
         };
         Error::from_status(api, retry_after)
     }
@@ -322,7 +341,10 @@ impl BatchApi {
             path,
             message,
             snippet: scrub(
-                &snippet(String::from_utf8_lossy(body).trim(), SNIPPET_CHARS),
+                &redact_text(&snippet(
+                    String::from_utf8_lossy(body).trim(),
+                    SNIPPET_CHARS,
+                )),
                 &self.secrets(raw_url),
             ),
         })
@@ -340,10 +362,30 @@ pub(crate) fn decode_json<T: DeserializeOwned>(
     })
 }
 
+/// The first `limit` bytes of a body; a failed read keeps what came before it.
+pub(crate) fn read_prefix(body: impl std::io::Read, limit: u64) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut r = body.take(limit);
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
 /// The server's message from a JSON error body: `error` (a string, or an object with a
-/// `message`), `message` or `detail`.
+/// `message`), `message` or `detail`. A body cut short (a prefix of a large one) still
+/// gives its message when the message's string comes whole before the cut.
 pub(crate) fn error_message(body: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return truncated_message(body);
+    };
     let pick = |v: &serde_json::Value| -> Option<String> {
         match v {
             serde_json::Value::String(s) => Some(s.clone()),
@@ -359,6 +401,24 @@ pub(crate) fn error_message(body: &str) -> Option<String> {
         .find_map(|k| v.get(*k).and_then(pick))
 }
 
+/// The first `"error"`, `"message"` or `"detail"` string of a JSON object cut short.
+fn truncated_message(body: &str) -> Option<String> {
+    if !body.trim_start().starts_with('{') {
+        return None;
+    }
+    ["\"error\"", "\"message\"", "\"detail\""]
+        .iter()
+        .filter_map(|key| {
+            let at = body.find(key)?;
+            let rest = body.get(at + key.len()..)?.trim_start().strip_prefix(':')?;
+            let mut strings =
+                serde_json::Deserializer::from_str(rest.trim_start()).into_iter::<String>();
+            strings.next()?.ok().map(|m| (at, m))
+        })
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, m)| m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,10 +432,48 @@ mod tests {
             (r#"{"detail":"d"}"#, Some("d")),
             (r#"{"other":1}"#, None),
             ("<html>oops</html>", None),
+            // Cut short: the message is whole before the cut.
+            (
+                r#"{"error": "upstream timed out", "trace": "aaaa"#,
+                Some("upstream timed out"),
+            ),
+            (r#"{"trace": "x", "detail":"d\"q", "more": ["#, Some("d\"q")),
+            (r#"{"error": "cut in the midd"#, None),
+            (r#"["error": "not an object""#, None),
         ];
         for (body, want) in cases {
             assert_eq!(error_message(body).as_deref(), want, "{body}");
         }
+    }
+
+    #[test]
+    fn a_path_with_a_dot_segment_is_never_sent() {
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = sent.clone();
+        let api = BatchApi::builder()
+            .api_key("k")
+            .workspace("ws")
+            .transport(
+                move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(HttpResponse::json(200, "{}"))
+                },
+            )
+            .build()
+            .unwrap();
+        for path in ["/a/../b", "/a/%2e%2E/b", "/./a"] {
+            let err = api.execute(&Call::get(path.into())).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidInput { field, .. } if field == "path"),
+                "{err}"
+            );
+            let err = api
+                .execute_json::<serde_json::Value>(&Call::get(path.into()))
+                .unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        }
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 0);
+        api.execute(&Call::get("/a/..b/c".into())).unwrap();
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub(crate) mod build {
 }
 
 fn check_stage_id(stage: &str) -> Result<()> {
+    crate::url::check_segment("stage_id", stage)?;
     if stage.is_empty() || stage.len() > 256 || stage.chars().any(char::is_control) {
         return Err(Error::invalid(
             "stage_id",

@@ -5,18 +5,20 @@
 //! (another pure function). Nothing is sent when validation fails.
 
 mod call;
+mod download;
 mod jobs;
 mod paging;
 pub(crate) mod retry;
 mod staging;
 mod transfer;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use call::UploadSource;
-pub use paging::{ListOptions, Pages};
-pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy, parse_retry_after};
+pub use download::DownloadOptions;
+pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
+pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy};
 
 use crate::error::{Error, Result};
 use crate::transport::{Timeouts, Transport, UreqTransport};
@@ -50,17 +52,26 @@ pub struct BatchApi {
     transport: Arc<dyn Transport>,
     base_url: String,
     api_key: String,
-    workspace: Mutex<Option<String>>,
+    /// Set once: as configured, or by the first successful lookup.
+    workspace: OnceLock<String>,
+    /// Held while looking the workspace up, so concurrent first calls make one request.
+    workspace_lookup: Mutex<()>,
     retry: RetryPolicy,
     clock: Clock,
 }
+
+// `BatchApi` is shared across threads (rayon uploads, parallel downloads): keep it so.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<BatchApi>();
+};
 
 impl std::fmt::Debug for BatchApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchApi")
             .field("base_url", &self.base_url)
             .field("api_key", &crate::redact::REDACTED)
-            .field("workspace", &self.cached_workspace())
+            .field("workspace", &self.workspace.get())
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -82,11 +93,14 @@ impl std::fmt::Debug for BatchApi {
 /// assert_eq!(api.base_url(), "http://127.0.0.1:8080");
 /// ```
 #[derive(Default)]
+#[must_use = "a builder does nothing until .build() is called"]
 pub struct BatchApiBuilder {
     base_url: Option<String>,
     api_key: Option<String>,
     workspace: Option<String>,
     timeouts: Option<Timeouts>,
+    max_idle: Option<usize>,
+    max_idle_per_host: Option<usize>,
     retry: Option<RetryPolicy>,
     transport: Option<Arc<dyn Transport>>,
     clock: Option<Clock>,
@@ -102,7 +116,10 @@ impl std::fmt::Debug for BatchApiBuilder {
             )
             .field("workspace", &self.workspace)
             .field("timeouts", &self.timeouts)
+            .field("max_idle_connections", &self.max_idle)
+            .field("max_idle_connections_per_host", &self.max_idle_per_host)
             .field("retry", &self.retry)
+            .field("custom_transport", &self.transport.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -146,7 +163,9 @@ impl BatchApiBuilder {
         self
     }
 
-    /// Timeouts of the default [`UreqTransport`] (ignored when a transport is given).
+    /// Timeouts of the default [`UreqTransport`]. Combined with a custom
+    /// [`transport`](Self::transport), [`build`](Self::build) fails: configure that
+    /// transport's timeouts instead.
     ///
     /// ```
     /// use std::time::Duration;
@@ -157,6 +176,37 @@ impl BatchApiBuilder {
     /// ```
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = Some(timeouts);
+        self
+    }
+
+    /// The most idle connections the default [`UreqTransport`] keeps in total (default
+    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS`]). Combined with a custom
+    /// [`transport`](Self::transport), [`build`](Self::build) fails.
+    ///
+    /// ```
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections(512).build()?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn max_idle_connections(mut self, n: usize) -> Self {
+        self.max_idle = Some(n);
+        self
+    }
+
+    /// The most idle connections the default [`UreqTransport`] keeps per host (default
+    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST`]); set it to at least your
+    /// upload parallelism. Combined with a custom [`transport`](Self::transport),
+    /// [`build`](Self::build) fails.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections_per_host(128).build()?;
+    /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::new(200, "")) };
+    /// let err = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections_per_host(128).transport(fake).build().unwrap_err();
+    /// assert!(err.to_string().contains("max_idle_connections_per_host"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = Some(n);
         self
     }
 
@@ -173,7 +223,10 @@ impl BatchApiBuilder {
         self
     }
 
-    /// The transport (default: a [`UreqTransport`]).
+    /// The transport (default: a [`UreqTransport`]). The settings of the default transport
+    /// ([`timeouts`](Self::timeouts), [`max_idle_connections`](Self::max_idle_connections),
+    /// [`max_idle_connections_per_host`](Self::max_idle_connections_per_host)) cannot be
+    /// combined with it: [`build`](Self::build) fails rather than ignore them.
     ///
     /// ```
     /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
@@ -187,7 +240,8 @@ impl BatchApiBuilder {
         self
     }
 
-    /// A shared transport.
+    /// A shared transport; like [`transport`](Self::transport), it excludes the default
+    /// transport's settings.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -254,23 +308,93 @@ impl BatchApiBuilder {
             check_workspace(ws)?;
         }
         let transport = match self.transport {
-            Some(t) => t,
-            None => Arc::new(UreqTransport::with_timeouts(
-                self.timeouts.unwrap_or_default(),
-            )),
+            Some(t) => {
+                let ignored: Vec<&str> = [
+                    ("timeouts", self.timeouts.is_some()),
+                    ("max_idle_connections", self.max_idle.is_some()),
+                    (
+                        "max_idle_connections_per_host",
+                        self.max_idle_per_host.is_some(),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(name, set)| set.then_some(name))
+                .collect();
+                if !ignored.is_empty() {
+                    return Err(Error::Config(format!(
+                        "{} configure the default transport and cannot be combined with a custom .transport(); set them on that transport instead",
+                        ignored.join(", ")
+                    )));
+                }
+                t
+            }
+            None => {
+                let mut b = UreqTransport::builder().timeouts(self.timeouts.unwrap_or_default());
+                if let Some(n) = self.max_idle {
+                    b = b.max_idle_connections(n);
+                }
+                if let Some(n) = self.max_idle_per_host {
+                    b = b.max_idle_connections_per_host(n);
+                }
+                Arc::new(b.build())
+            }
         };
+        let workspace = OnceLock::new();
+        if let Some(ws) = self.workspace {
+            let _ = workspace.set(ws);
+        }
         Ok(BatchApi {
             transport,
             base_url,
             api_key,
-            workspace: Mutex::new(self.workspace),
+            workspace,
+            workspace_lookup: Mutex::new(()),
             retry: self.retry.unwrap_or_default(),
             clock: self.clock.unwrap_or_default(),
         })
     }
 }
 
+/// The API's base URL for a region (`ROBOFLOW_REGION`: `us`, the default, or `eu`) and an
+/// environment (`ROBOFLOW_ENVIRONMENT`: `prod`, the default; any other value means
+/// staging; without it, the legacy `PROJECT` means prod only when it is
+/// `roboflow-platform`), as the official client resolves them.
+///
+/// An unknown region is an error rather than a silent fall-back to `us` (the official
+/// client warns and falls back), so data never goes to another region by mistake.
+///
+/// ```
+/// use roboflow_batch::api::regional_base_url;
+/// assert_eq!(regional_base_url(None, None, None)?, "https://api.roboflow.com");
+/// assert_eq!(regional_base_url(Some("EU"), None, None)?, "https://api.roboflow.eu");
+/// assert_eq!(regional_base_url(Some("us"), Some("staging"), None)?, "https://api.roboflow.one");
+/// assert_eq!(regional_base_url(Some("eu"), None, Some("other"))?, "https://api.roboflow-eu.one");
+/// assert!(regional_base_url(Some("mars"), None, None).is_err());
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+pub fn regional_base_url(
+    region: Option<&str>,
+    environment: Option<&str>,
+    project: Option<&str>,
+) -> Result<&'static str> {
+    let region = region.map_or("us".to_string(), |r| r.trim().to_ascii_lowercase());
+    let prod = match environment {
+        Some(e) => e.trim().eq_ignore_ascii_case("prod"),
+        None => project.is_none_or(|p| p == "roboflow-platform"),
+    };
+    match (region.as_str(), prod) {
+        ("us", true) => Ok(DEFAULT_BASE_URL),
+        ("us", false) => Ok("https://api.roboflow.one"),
+        ("eu", true) => Ok("https://api.roboflow.eu"),
+        ("eu", false) => Ok("https://api.roboflow-eu.one"),
+        (other, _) => Err(Error::Config(format!(
+            "ROBOFLOW_REGION must be `us` or `eu`, got {other:?}"
+        ))),
+    }
+}
+
 fn check_workspace(ws: &str) -> Result<()> {
+    crate::url::check_segment("workspace", ws)?;
     let ok = !ws.is_empty()
         && ws.len() <= 128
         && ws
@@ -300,20 +424,47 @@ impl BatchApi {
 
     /// A builder preset from the environment, as the official client reads it:
     /// `ROBOFLOW_API_KEY` (required), `API_BASE_URL`, `ROBOFLOW_WORKSPACE` and
-    /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read).
+    /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read). Without `API_BASE_URL`, the base
+    /// URL follows `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (see [`regional_base_url`]).
     ///
     /// ```no_run
     /// let api = roboflow_batch::BatchApi::builder_from_env()?.build()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn builder_from_env() -> Result<BatchApiBuilder> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::builder_from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`builder_from_env`](Self::builder_from_env) with the variables read through
+    /// `vars`, so that callers (and tests) need not change the process environment.
+    ///
+    /// ```
+    /// use roboflow_batch::BatchApi;
+    /// let vars = |name: &str| match name {
+    ///     "ROBOFLOW_API_KEY" => Some("k".to_string()),
+    ///     "ROBOFLOW_REGION" => Some("eu".to_string()),
+    ///     _ => None,
+    /// };
+    /// let api = BatchApi::builder_from_vars(vars)?.build()?;
+    /// assert_eq!(api.base_url(), "https://api.roboflow.eu");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn builder_from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<BatchApiBuilder> {
+        let var = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
         let key = var("ROBOFLOW_API_KEY")
             .ok_or_else(|| Error::Config("ROBOFLOW_API_KEY is not set".into()))?;
         let mut b = BatchApi::builder().api_key(key);
-        if let Some(url) = var("API_BASE_URL") {
-            b = b.base_url(url);
-        }
+        // An explicit URL always wins over the region and environment.
+        let base = match var("API_BASE_URL") {
+            Some(url) => url,
+            None => regional_base_url(
+                var("ROBOFLOW_REGION").as_deref(),
+                var("ROBOFLOW_ENVIRONMENT").as_deref(),
+                var("PROJECT").as_deref(),
+            )?
+            .to_string(),
+        };
+        b = b.base_url(base);
         if let Some(ws) = var("ROBOFLOW_WORKSPACE") {
             b = b.workspace(ws);
         }
@@ -376,11 +527,9 @@ impl BatchApi {
         &self.clock
     }
 
-    fn cached_workspace(&self) -> Option<String> {
-        self.workspace.lock().map(|w| w.clone()).unwrap_or(None)
-    }
-
-    /// The workspace slug: as configured, or looked up once with `GET /` and remembered.
+    /// The workspace slug: as configured, or looked up with `GET /` and remembered. The
+    /// lookup happens at most once, even when many threads ask at the same time (they wait
+    /// for the first); a failed lookup is tried again on the next call.
     ///
     /// ```no_run
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -388,8 +537,15 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workspace(&self) -> Result<String> {
-        if let Some(ws) = self.cached_workspace() {
-            return Ok(ws);
+        if let Some(ws) = self.workspace.get() {
+            return Ok(ws.clone());
+        }
+        let _lookup = self
+            .workspace_lookup
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(ws) = self.workspace.get() {
+            return Ok(ws.clone());
         }
         let info = self.fetch_workspace()?;
         check_workspace(&info.workspace).map_err(|_| Error::Decode {
@@ -398,9 +554,52 @@ impl BatchApi {
             message: "not a usable workspace slug".into(),
             snippet: crate::redact::snippet(&info.workspace, 80),
         })?;
-        if let Ok(mut guard) = self.workspace.lock() {
-            *guard = Some(info.workspace.clone());
+        Ok(self.workspace.get_or_init(|| info.workspace).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{HttpRequest, HttpResponse, TransportError};
+
+    fn fake(_: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+        Ok(HttpResponse::new(200, ""))
+    }
+
+    #[test]
+    fn default_transport_settings_with_a_custom_transport_are_an_error() {
+        type Set = fn(BatchApiBuilder) -> BatchApiBuilder;
+        let cases: [(&str, Set); 3] = [
+            ("timeouts", |b| b.timeouts(Timeouts::default())),
+            ("max_idle_connections", |b| b.max_idle_connections(1)),
+            ("max_idle_connections_per_host", |b| {
+                b.max_idle_connections_per_host(1)
+            }),
+        ];
+        for (name, set) in cases {
+            let base = || BatchApi::builder().api_key("k");
+            // Alone, the setting configures the default transport.
+            assert!(set(base()).build().is_ok(), "{name}");
+            // With a custom transport, in either order, it is refused by name.
+            for b in [set(base()).transport(fake), set(base().transport(fake))] {
+                match b.build() {
+                    Err(Error::Config(m)) => assert!(m.contains(name), "{m}"),
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+            let shared: Arc<dyn Transport> = Arc::new(fake);
+            assert!(
+                set(base()).shared_transport(shared).build().is_err(),
+                "{name}"
+            );
         }
-        Ok(info.workspace)
+        assert!(
+            BatchApi::builder()
+                .api_key("k")
+                .transport(fake)
+                .build()
+                .is_ok()
+        );
     }
 }

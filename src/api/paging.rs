@@ -28,6 +28,7 @@ impl ListOptions {
     /// let opts = roboflow_batch::api::ListOptions::default().with_page_size(100);
     /// assert_eq!(opts.page_size, Some(100));
     /// ```
+    #[must_use]
     pub fn with_page_size(mut self, size: u32) -> Self {
         self.page_size = Some(size);
         self
@@ -39,6 +40,7 @@ impl ListOptions {
     /// let opts = roboflow_batch::api::ListOptions::default().with_page_token("page-2");
     /// assert_eq!(opts.page_token.as_deref(), Some("page-2"));
     /// ```
+    #[must_use]
     pub fn with_page_token(mut self, token: impl Into<String>) -> Self {
         self.page_token = Some(token.into());
         self
@@ -63,26 +65,47 @@ impl ListOptions {
     }
 }
 
+/// How many empty pages in a row a listing may return, each with a new token, before
+/// [`Pages`] gives up with [`Error::TooManyEmptyPages`].
+///
+/// ```
+/// assert_eq!(roboflow_batch::api::MAX_CONSECUTIVE_EMPTY_PAGES, 16);
+/// ```
+pub const MAX_CONSECUTIVE_EMPTY_PAGES: usize = 16;
+
 type FetchPage<'a, T> = Box<dyn FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a>;
 
 /// An iterator over every item of a paginated listing, fetching pages lazily.
 ///
-/// It stops after a page with a missing or empty `nextPageToken`. If the service returns a
-/// token it returned before, the iterator yields [`Error::RepeatedPageToken`] instead of
-/// looping forever. After any error it yields nothing more.
+/// It stops after a page with a missing or empty `nextPageToken`. It never follows a
+/// listing for ever: if the service returns a token it returned before, the iterator
+/// yields [`Error::RepeatedPageToken`], and after [`MAX_CONSECUTIVE_EMPTY_PAGES`] empty
+/// pages in a row that still carry a new token, [`Error::TooManyEmptyPages`]. After any
+/// error it yields nothing more. The listing methods of
+/// [`BatchApi`](crate::BatchApi) return it ([`jobs`](crate::BatchApi::jobs),
+/// [`files`](crate::BatchApi::files), …).
 ///
 /// ```
-/// use roboflow_batch::api::{ListOptions, Pages};
-/// use roboflow_batch::model::Page;
-/// let pages = Pages::new("demo", ListOptions::default(), |opts: &ListOptions| {
-///     Ok(match opts.page_token.as_deref() {
-///         None => Page { items: vec![1, 2], next_page_token: Some("p2".into()) },
-///         Some(_) => Page { items: vec![3], next_page_token: None },
-///     })
-/// });
-/// let all: Vec<i32> = pages.collect::<Result<_, _>>().unwrap();
-/// assert_eq!(all, vec![1, 2, 3]);
+/// use roboflow_batch::BatchApi;
+/// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+/// let task = |id: &str| format!(r#"{{"taskId":"{id}","notification":"","statusType":"info","eventTimestamp":"2025-01-01T00:00:00Z"}}"#);
+/// let (first, last) = (
+///     format!(r#"{{"tasks":[{},{}],"nextPageToken":"p2"}}"#, task("t1"), task("t2")),
+///     format!(r#"{{"tasks":[{}],"nextPageToken":null}}"#, task("t3")),
+/// );
+/// let fake = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+///     let page = if req.url.contains("nextPageToken=p2") { &last } else { &first };
+///     Ok(HttpResponse::json(200, page.clone()))
+/// };
+/// let api = BatchApi::builder().api_key("k").workspace("acme").transport(fake).build()?;
+/// let mut pages = api.tasks("job-1", "processing", None);
+/// assert_eq!(pages.pages_fetched(), 0); // nothing is fetched until asked
+/// let ids: Vec<String> = pages.by_ref().map(|t| t.map(|t| t.task_id)).collect::<Result<_, _>>()?;
+/// assert_eq!(ids, ["t1", "t2", "t3"]);
+/// assert_eq!(pages.pages_fetched(), 2);
+/// # Ok::<(), roboflow_batch::Error>(())
 /// ```
+#[must_use = "iterators are lazy: nothing is fetched until it is consumed"]
 pub struct Pages<'a, T> {
     what: String,
     fetch: FetchPage<'a, T>,
@@ -92,6 +115,7 @@ pub struct Pages<'a, T> {
     pending_error: Option<Error>,
     done: bool,
     pages_fetched: usize,
+    empty_in_a_row: usize,
 }
 
 impl<T> std::fmt::Debug for Pages<'_, T> {
@@ -105,17 +129,9 @@ impl<T> std::fmt::Debug for Pages<'_, T> {
 }
 
 impl<'a, T> Pages<'a, T> {
-    /// Pages of `what` (a redacted URL or a name, used in errors), starting at `options`.
-    ///
-    /// ```
-    /// use roboflow_batch::api::{ListOptions, Pages};
-    /// use roboflow_batch::model::Page;
-    /// let pages = Pages::new("letters", ListOptions::default(), |_: &ListOptions| {
-    ///     Ok(Page { items: vec!['a', 'b'], next_page_token: None })
-    /// });
-    /// assert_eq!(pages.map(Result::unwrap).collect::<String>(), "ab");
-    /// ```
-    pub fn new(
+    /// Pages of `what` (a name, or a URL that is redacted in errors), starting at
+    /// `options`.
+    pub(crate) fn new(
         what: impl Into<String>,
         options: ListOptions,
         fetch: impl FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a,
@@ -133,18 +149,21 @@ impl<'a, T> Pages<'a, T> {
             pending_error: None,
             done: false,
             pages_fetched: 0,
+            empty_in_a_row: 0,
         }
     }
 
     /// An iterator that yields `err` once and ends (for inputs rejected up front).
     ///
     /// ```
-    /// use roboflow_batch::{api::Pages, Error};
-    /// let mut pages: Pages<'_, u32> = Pages::failed(Error::invalid("page_size", "must be at least 1"));
-    /// assert!(matches!(pages.next(), Some(Err(Error::InvalidInput { .. }))));
-    /// assert!(pages.next().is_none());
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// use roboflow_batch::Error;
+    /// let mut files = api.files("Not A Batch Id", None, None); // rejected before any request
+    /// assert!(matches!(files.next(), Some(Err(Error::InvalidInput { .. }))));
+    /// assert!(files.next().is_none());
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn failed(err: Error) -> Self {
+    pub(crate) fn failed(err: Error) -> Self {
         let mut p = Pages::new("", ListOptions::default(), |_: &ListOptions| {
             Ok(Page {
                 items: Vec::new(),
@@ -155,14 +174,12 @@ impl<'a, T> Pages<'a, T> {
         p
     }
 
-    /// How many pages have been fetched so far.
+    /// How many pages have been fetched so far (see the example on [`Pages`]).
     ///
     /// ```
-    /// use roboflow_batch::{api::{ListOptions, Pages}, model::Page};
-    /// let mut pages = Pages::new("demo", ListOptions::default(), |_: &ListOptions| Ok(Page { items: vec![1], next_page_token: None }));
-    /// assert_eq!(pages.pages_fetched(), 0);
-    /// pages.next();
-    /// assert_eq!(pages.pages_fetched(), 1);
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// assert_eq!(api.jobs(None).pages_fetched(), 0);
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn pages_fetched(&self) -> usize {
         self.pages_fetched
@@ -171,6 +188,11 @@ impl<'a, T> Pages<'a, T> {
     fn fetch_next(&mut self) -> Result<()> {
         let page = (self.fetch)(&self.options)?;
         self.pages_fetched += 1;
+        if page.items.is_empty() {
+            self.empty_in_a_row += 1;
+        } else {
+            self.empty_in_a_row = 0;
+        }
         self.buffer.extend(page.items);
         match page.next_page_token.filter(|t| !t.is_empty()) {
             None => self.done = true,
@@ -178,7 +200,14 @@ impl<'a, T> Pages<'a, T> {
                 if !self.seen.insert(token.clone()) {
                     self.done = true;
                     return Err(Error::RepeatedPageToken {
-                        url: self.what.clone(),
+                        url: crate::redact::redact_url(&self.what),
+                    });
+                }
+                if self.empty_in_a_row >= MAX_CONSECUTIVE_EMPTY_PAGES {
+                    self.done = true;
+                    return Err(Error::TooManyEmptyPages {
+                        listing: crate::redact::redact_url(&self.what),
+                        pages: self.empty_in_a_row,
                     });
                 }
                 self.options.page_token = Some(token);
@@ -263,6 +292,60 @@ mod tests {
     fn empty_pages_with_tokens_are_followed() {
         let (p, _) = scripted(vec![(vec![], Some("a")), (vec![7], None)]);
         assert_eq!(p.collect::<Result<Vec<_>>>().unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn endless_empty_pages_are_an_error_not_a_loop() {
+        // Every page is empty and carries a new token, for ever.
+        let calls = Arc::new(Mutex::new(0usize));
+        let log = calls.clone();
+        let mut p = Pages::new(
+            "files of b?sig=secret-signature",
+            ListOptions::default(),
+            move |_: &ListOptions| -> Result<Page<u8>> {
+                let mut n = log.lock().unwrap();
+                *n += 1;
+                assert!(*n < 10_000, "followed empty pages for ever");
+                Ok(Page {
+                    items: vec![],
+                    next_page_token: Some(format!("t{n}")),
+                })
+            },
+        );
+        match p.next() {
+            Some(Err(Error::TooManyEmptyPages { listing, pages })) => {
+                assert_eq!(pages, MAX_CONSECUTIVE_EMPTY_PAGES);
+                assert!(listing.starts_with("files of b"), "{listing}");
+                assert!(!listing.contains("secret-signature"), "{listing}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(p.next().is_none());
+        assert_eq!(*calls.lock().unwrap(), MAX_CONSECUTIVE_EMPTY_PAGES);
+    }
+
+    #[test]
+    fn empty_pages_between_full_ones_are_followed() {
+        // Fewer than the cap in a row, twice over: the counter restarts after items.
+        let run = MAX_CONSECUTIVE_EMPTY_PAGES - 1;
+        let n = 2 * (run + 1);
+        let script: Vec<(Vec<u32>, Option<&'static str>)> = (0..n)
+            .map(|i| {
+                let items = if i % (run + 1) == run {
+                    vec![i as u32]
+                } else {
+                    vec![]
+                };
+                let token: &'static str = Box::leak(format!("t{i}").into_boxed_str());
+                (items, (i + 1 < n).then_some(token))
+            })
+            .collect();
+        let (p, calls) = scripted(script);
+        assert_eq!(
+            p.collect::<Result<Vec<_>>>().unwrap(),
+            vec![run as u32, n as u32 - 1]
+        );
+        assert_eq!(calls.lock().unwrap().len(), n);
     }
 
     #[test]

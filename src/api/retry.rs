@@ -5,7 +5,7 @@
 //! injected through [`Clock`], so retry tests take no real time.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::rand::FastRng;
 
@@ -82,8 +82,9 @@ impl RetryPolicy {
     ///
     /// ```
     /// use roboflow_batch::api::{Idempotency, RetryDecision, RetryPolicy};
+    /// use roboflow_batch::transport::TransportErrorKind;
     /// let p = RetryPolicy::never();
-    /// assert_eq!(p.on_status(503, None, Idempotency::Idempotent, 0, 0.5), RetryDecision::Stop);
+    /// assert_eq!(p.on_transport_error(TransportErrorKind::Connect, Idempotency::Idempotent, 0, 0.5), RetryDecision::Stop);
     /// ```
     pub fn never() -> Self {
         RetryPolicy {
@@ -110,22 +111,9 @@ impl RetryPolicy {
         }
     }
 
-    /// The decision after an HTTP error status.
-    ///
-    /// `attempt` is the 0-based number of the try that failed, and `jitter` is a random
-    /// fraction in `[0, 1)`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use roboflow_batch::api::{Idempotency, RetryDecision, RetryPolicy};
-    /// let p = RetryPolicy::default();
-    /// assert_eq!(p.on_status(400, None, Idempotency::Idempotent, 0, 0.5), RetryDecision::Stop);
-    /// assert_eq!(
-    ///     p.on_status(429, Some(Duration::from_secs(2)), Idempotency::Idempotent, 0, 0.5),
-    ///     RetryDecision::RetryAfter(Duration::from_secs(2)),
-    /// );
-    /// ```
-    pub fn on_status(
+    /// The decision after an HTTP error status. `attempt` is the 0-based number of the
+    /// try that failed, and `jitter` is a random fraction in `[0, 1)`.
+    pub(crate) fn on_status(
         &self,
         status: u16,
         retry_after: Option<Duration>,
@@ -181,16 +169,7 @@ impl RetryPolicy {
 }
 
 /// Parses `Retry-After`: delta seconds, or an HTTP date measured against `now`.
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use roboflow_batch::api::parse_retry_after;
-/// assert_eq!(parse_retry_after("3", UNIX_EPOCH), Some(Duration::from_secs(3)));
-/// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50
-/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(10)));
-/// assert_eq!(parse_retry_after("soon", now), None);
-/// ```
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -206,6 +185,13 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// The sources of time and randomness used by retries and polling.
+///
+/// - `sleep` waits;
+/// - `now` is the wall clock, used only to read HTTP dates (`Retry-After`);
+/// - `monotonic` is the time elapsed since a fixed start, which never goes back: every
+///   deadline (such as a wait's timeout) is measured on it, so a wall clock that jumps
+///   cannot shorten or stretch a wait;
+/// - `jitter` is a random fraction for backoff.
 ///
 /// Replace them in tests so that waits take no real time and are repeatable:
 ///
@@ -226,6 +212,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 pub struct Clock {
     sleep: Arc<dyn Fn(Duration) + Send + Sync>,
     now: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+    monotonic: Arc<dyn Fn() -> Duration + Send + Sync>,
     jitter: Arc<dyn Fn() -> f64 + Send + Sync>,
 }
 
@@ -242,7 +229,8 @@ impl Default for Clock {
 }
 
 impl Clock {
-    /// Real sleeping, the system clock and a fast pseudo-random jitter.
+    /// Real sleeping, the system clock, [`Instant`] as the monotonic clock and a fast
+    /// pseudo-random jitter.
     ///
     /// ```
     /// let clock = roboflow_batch::api::Clock::system();
@@ -251,9 +239,11 @@ impl Clock {
     /// ```
     pub fn system() -> Self {
         let rng = Mutex::new(FastRng::from_os());
+        let start = Instant::now();
         Clock {
             sleep: Arc::new(std::thread::sleep),
             now: Arc::new(SystemTime::now),
+            monotonic: Arc::new(move || start.elapsed()),
             jitter: Arc::new(move || rng.lock().unwrap_or_else(|p| p.into_inner()).next_f64()),
         }
     }
@@ -269,6 +259,7 @@ impl Clock {
     /// clock.sleep(Duration::from_secs(3600)); // returns at once
     /// assert_eq!(total.load(SeqCst), 3600);
     /// ```
+    #[must_use]
     pub fn with_sleep(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
         self.sleep = Arc::new(sleep);
         self
@@ -281,8 +272,33 @@ impl Clock {
     /// let clock = roboflow_batch::api::Clock::system().with_now(|| UNIX_EPOCH + Duration::from_secs(60));
     /// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(60));
     /// ```
+    #[must_use]
     pub fn with_now(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.now = Arc::new(now);
+        self
+    }
+
+    /// Replaces the monotonic clock: a function returning the time elapsed since any fixed
+    /// start, which must never decrease. Deadlines are measured on it.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// // A fake clock that advances only by what is slept.
+    /// let elapsed = Arc::new(Mutex::new(Duration::ZERO));
+    /// let (e1, e2) = (elapsed.clone(), elapsed.clone());
+    /// let clock = roboflow_batch::api::Clock::system()
+    ///     .with_sleep(move |d| *e1.lock().unwrap() += d)
+    ///     .with_monotonic(move || *e2.lock().unwrap());
+    /// clock.sleep(Duration::from_secs(90));
+    /// assert_eq!(clock.monotonic(), Duration::from_secs(90));
+    /// ```
+    #[must_use]
+    pub fn with_monotonic(
+        mut self,
+        elapsed: impl Fn() -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        self.monotonic = Arc::new(elapsed);
         self
     }
 
@@ -292,6 +308,7 @@ impl Clock {
     /// let clock = roboflow_batch::api::Clock::system().with_jitter(|| 0.25);
     /// assert_eq!(clock.jitter(), 0.25);
     /// ```
+    #[must_use]
     pub fn with_jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.jitter = Arc::new(jitter);
         self
@@ -318,6 +335,17 @@ impl Clock {
     /// ```
     pub fn now(&self) -> SystemTime {
         (self.now)()
+    }
+
+    /// The time elapsed since the clock's fixed start, never decreasing.
+    ///
+    /// ```
+    /// let clock = roboflow_batch::api::Clock::system();
+    /// let a = clock.monotonic();
+    /// assert!(clock.monotonic() >= a);
+    /// ```
+    pub fn monotonic(&self) -> Duration {
+        (self.monotonic)()
     }
 
     /// A random fraction in `[0, 1)`.
@@ -422,6 +450,12 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
+        let before = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", before),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(parse_retry_after("soon", before), None);
         let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
         assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
         assert_eq!(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::api::{Clock, Idempotency, RetryDecision, RetryPolicy};
-use crate::redact::{redact_url, scrub, snippet};
+use crate::redact::{redact_text, redact_url, scrub, snippet};
 use crate::transport::{HttpRequest, Transport};
 use crate::{Error, Result};
 
@@ -83,7 +83,7 @@ impl Http {
                     let status = resp.status;
                     let retry_after = resp
                         .header("retry-after")
-                        .and_then(|v| crate::api::parse_retry_after(v, self.clock.now()));
+                        .and_then(|v| crate::api::retry::parse_retry_after(v, self.clock.now()));
                     let region_hint = resp.header("x-amz-bucket-region").map(str::to_string);
                     let body = resp.read_body(64 << 10).unwrap_or_default();
                     let d = self.retry.on_status(
@@ -95,10 +95,12 @@ impl Http {
                     );
                     if d == RetryDecision::Stop {
                         let (code, message) = parse_error_body(&body);
+                        // Known secrets go, and so does any signed URL the store quotes.
+                        let clean = |t: &str| redact_text(&scrub(t, &all_secrets));
                         return Ok(Err(Refusal {
                             status,
-                            code: code.map(|c| scrub(&c, &all_secrets)),
-                            message: scrub(&message, &all_secrets),
+                            code: code.map(|c| clean(&c)),
+                            message: clean(&message),
                             region_hint,
                         }));
                     }

@@ -97,7 +97,7 @@ pub struct ProcessingSpecification {
 /// assert_eq!(json["computeConfiguration"]["machineType"], "gpu");
 /// assert_eq!(json["processingSpecification"]["persistImagesOutputs"], false);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStartRequest {
     /// The kind of job.
@@ -703,7 +703,7 @@ super::string_enum! {
 /// assert_eq!(json["type"], "trt-compilation-v1");
 /// assert_eq!(json["compilationDevices"], serde_json::json!(["nvidia-t4"]));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrtCompilationRequest {
     /// Always `trt-compilation-v1`.
@@ -863,6 +863,58 @@ mod tests {
                 (Err(e), Some(field)) => assert!(e.to_string().contains(field), "{e} vs {field}"),
                 (got, want) => panic!("{got:?} but wanted error in {want:?} for {req:?}"),
             }
+        }
+    }
+}
+
+/// A webhook URL as `Debug` shows it: secret-bearing query values redacted.
+fn shown_url(url: &Option<String>) -> Option<String> {
+    url.as_deref().map(crate::redact::redact_url)
+}
+
+impl std::fmt::Debug for JobStartRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobStartRequest")
+            .field("job_type", &self.job_type)
+            .field("job_input", &self.job_input)
+            .field("compute_configuration", &self.compute_configuration)
+            .field(
+                "processing_timeout_seconds",
+                &self.processing_timeout_seconds,
+            )
+            .field("max_parallel_tasks", &self.max_parallel_tasks)
+            .field("max_image_failure_rate", &self.max_image_failure_rate)
+            .field("processing_specification", &self.processing_specification)
+            .field("notifications_url", &shown_url(&self.notifications_url))
+            .field("inference_backend", &self.inference_backend)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TrtCompilationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrtCompilationRequest")
+            .field("job_type", &self.job_type)
+            .field("model_id", &self.model_id)
+            .field("compilation_devices", &self.compilation_devices)
+            .field("notifications_url", &shown_url(&self.notifications_url))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_webhook_url_secrets() {
+        let hook = "https://hooks.example/x?token=hook-secret-123";
+        let job = JobStartRequest::images("b", "wf").with_notifications_url(hook);
+        let trt = TrtCompilationRequest::new("m/1", vec![CompilationDevice::NvidiaT4])
+            .with_notifications_url(hook);
+        for shown in [format!("{job:?}"), format!("{trt:?}")] {
+            assert!(!shown.contains("hook-secret-123"), "{shown}");
+            assert!(shown.contains("hooks.example/x"), "{shown}");
         }
     }
 }

@@ -75,21 +75,76 @@ string_enum! {
         Processing => "processing",
         /// Finished successfully.
         Completed => "completed",
-        /// Finished with an error (or aborted).
+        /// Finished with an error (the sandbox also reports aborted jobs so).
         Failed => "failed",
+        /// Stopped on request.
+        Aborted => "aborted",
+        /// Cancelled.
+        Cancelled => "cancelled",
     }
 }
 
+/// Words (after [`JobState::normalized`]) that end a job without a variant of their own.
+const OTHER_TERMINAL_WORDS: &[&str] = &["terminated", "timed-out", "expired", "rejected"];
+
 impl JobState {
-    /// Whether the job will not change any more.
+    /// The same state with the spelling folded: ASCII case, surrounding space, and `_` or
+    /// space for `-` are ignored, and common synonyms map to a variant (`succeeded`,
+    /// `success`, `complete`, `done`, `finished` to `Completed`; `failure`, `error`,
+    /// `errored` to `Failed`; `canceled` to `Cancelled`; `running`, `in-progress` to
+    /// `Processing`; `queued` to `Pending`). Other words stay `Other`, folded.
+    ///
+    /// ```
+    /// use roboflow_batch::model::JobState;
+    /// assert_eq!(JobState::parse("SUCCEEDED").normalized(), JobState::Completed);
+    /// assert_eq!(JobState::parse("Canceled").normalized(), JobState::Cancelled);
+    /// assert_eq!(JobState::parse("Timed_Out").normalized(), JobState::Other("timed-out".into()));
+    /// ```
+    #[must_use]
+    pub fn normalized(&self) -> JobState {
+        let JobState::Other(word) = self else {
+            return self.clone();
+        };
+        let folded: String = word
+            .trim()
+            .chars()
+            .map(|c| match c {
+                '_' | ' ' => '-',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        match folded.as_str() {
+            "succeeded" | "success" | "successful" | "complete" | "done" | "finished" => {
+                JobState::Completed
+            }
+            "failure" | "error" | "errored" => JobState::Failed,
+            "canceled" => JobState::Cancelled,
+            "running" | "in-progress" => JobState::Processing,
+            "queued" => JobState::Pending,
+            other => JobState::parse(other),
+        }
+    }
+
+    /// Whether the job will not change any more: `completed`, `failed`, `aborted` and
+    /// `cancelled` in any spelling [`normalized`](Self::normalized) folds, and
+    /// `terminated`, `timed-out`, `expired`, `rejected`. Any other word is not terminal.
     ///
     /// ```
     /// use roboflow_batch::model::JobState;
     /// assert!(JobState::Completed.is_terminal());
+    /// assert!(JobState::parse("aborted").is_terminal());
+    /// assert!(JobState::parse("Cancelled").is_terminal());
     /// assert!(!JobState::Processing.is_terminal());
+    /// assert!(!JobState::parse("paused").is_terminal());
     /// ```
     pub fn is_terminal(&self) -> bool {
-        matches!(self, JobState::Completed | JobState::Failed)
+        match self.normalized() {
+            JobState::Completed | JobState::Failed | JobState::Aborted | JobState::Cancelled => {
+                true
+            }
+            JobState::Other(w) => OTHER_TERMINAL_WORDS.contains(&w.as_str()),
+            _ => false,
+        }
     }
 }
 
@@ -97,8 +152,9 @@ impl JobState {
 ///
 /// It has no status field: the state follows from [`is_terminal`](Self::is_terminal),
 /// [`error`](Self::error) and [`current_stage`](Self::current_stage); see
-/// [`state`](Self::state).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// [`state`](Self::state). Its `Debug` output redacts the secret-bearing parameters of
+/// URLs echoed in the definition and the notification.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobMetadata {
     /// The id.
@@ -129,6 +185,28 @@ pub struct JobMetadata {
     /// Overrides given on restarts.
     #[serde(default)]
     pub restart_parameters_override: Vec<serde_json::Value>,
+}
+
+impl std::fmt::Debug for JobMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::redact::RedactedDebug;
+        f.debug_struct("JobMetadata")
+            .field("job_id", &self.job_id)
+            .field("name", &self.name)
+            .field("job_definition", &RedactedDebug(&self.job_definition))
+            .field("current_stage", &self.current_stage)
+            .field("planned_stages", &self.planned_stages)
+            .field("error", &self.error)
+            .field("is_terminal", &self.is_terminal)
+            .field("last_notification", &RedactedDebug(&self.last_notification))
+            .field("created_at", &self.created_at)
+            .field("last_update", &self.last_update)
+            .field(
+                "restart_parameters_override",
+                &RedactedDebug(&self.restart_parameters_override),
+            )
+            .finish()
+    }
 }
 
 impl JobMetadata {
@@ -167,8 +245,12 @@ impl JobMetadata {
 
 /// The answer of `GET /jobs/{id}`, in either form: the official client's `job` object or
 /// the spec's `jobStatus` and `progress`. The sandbox sends both.
+///
+/// When `job` arrives without `isTerminal`, its `is_terminal` is taken from `jobStatus`
+/// (terminal when that word is, see [`JobState::is_terminal`]) instead of defaulting to
+/// false, so that [`state`](Self::state) can let `isTerminal` decide whenever it is sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "RawJobStatusResponse")]
 pub struct JobStatusResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,19 +266,82 @@ pub struct JobStatusResponse {
     pub progress: Option<f64>,
 }
 
+/// The wire form, which keeps whether `job.isTerminal` was sent.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawJobStatusResponse {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    job: Option<RawJob>,
+    #[serde(default)]
+    job_status: Option<JobState>,
+    #[serde(default)]
+    progress: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct RawJob {
+    #[serde(rename = "isTerminal", default)]
+    is_terminal: Option<bool>,
+    #[serde(flatten)]
+    job: JobMetadata,
+}
+
+impl From<RawJobStatusResponse> for JobStatusResponse {
+    fn from(raw: RawJobStatusResponse) -> Self {
+        let word_terminal = raw.job_status.as_ref().is_some_and(JobState::is_terminal);
+        let job = raw.job.map(|r| JobMetadata {
+            is_terminal: r.is_terminal.unwrap_or(word_terminal),
+            ..r.job
+        });
+        JobStatusResponse {
+            status: raw.status,
+            job,
+            job_status: raw.job_status,
+            progress: raw.progress,
+        }
+    }
+}
+
 impl JobStatusResponse {
-    /// The state: the spec's `jobStatus` when present, else derived from `job`.
+    /// The state. The job's `isTerminal` decides whether the job is over whenever the
+    /// `job` object is present; `jobStatus` then only names the state when it agrees
+    /// (a terminal word for a terminal job, a running word for a running one). Without
+    /// `job`, a known terminal word in `jobStatus` ends the job and any other word does
+    /// not. Words are [`normalized`](JobState::normalized).
+    ///
+    /// | `job.isTerminal` | `job.error` | `jobStatus` | state |
+    /// |---|---|---|---|
+    /// | true | false | absent or not terminal | `Completed` |
+    /// | true | true | absent, not terminal or `completed` | `Failed` |
+    /// | true | any | `aborted`, `cancelled`, … | that word |
+    /// | false | any | terminal word or absent | from `currentStage`: `Processing` or `Pending` |
+    /// | false | any | another word | that word |
+    /// | no `job` | | any word | that word |
     ///
     /// ```
     /// use roboflow_batch::model::{JobState, JobStatusResponse};
     /// let r: JobStatusResponse = serde_json::from_str(r#"{"jobStatus":"processing","progress":0.5}"#).unwrap();
     /// assert_eq!(r.state(), JobState::Processing);
+    /// let r: JobStatusResponse = serde_json::from_str(r#"{"jobStatus":"Aborted"}"#).unwrap();
+    /// assert!(r.state().is_terminal());
     /// ```
     pub fn state(&self) -> JobState {
-        match (&self.job_status, &self.job) {
-            (Some(s), _) => s.clone(),
-            (None, Some(job)) => job.state(),
-            (None, None) => JobState::Other("unknown".into()),
+        let word = self.job_status.as_ref().map(JobState::normalized);
+        let Some(job) = &self.job else {
+            return word.unwrap_or_else(|| JobState::Other("unknown".into()));
+        };
+        match word {
+            Some(w) if job.is_terminal && w.is_terminal() => {
+                if job.error && w == JobState::Completed {
+                    JobState::Failed
+                } else {
+                    w
+                }
+            }
+            Some(w) if !job.is_terminal && !w.is_terminal() => w,
+            _ => job.state(),
         }
     }
 }
@@ -387,6 +532,22 @@ mod tests {
         );
         assert_eq!(job(true, false, None).state(), JobState::Completed);
         assert_eq!(job(true, true, Some("export")).state(), JobState::Failed);
+    }
+
+    #[test]
+    fn job_debug_hides_echoed_signatures() {
+        let job: JobMetadata = serde_json::from_str(
+            r#"{"jobId":"j","name":"j","jobDefinition":{"notificationsURL":"https://hooks/x?token=s3cr3t1"},
+              "lastNotification":{"message":"fetch https://b/a?X-Goog-Signature=s3cr3t2 failed"},
+              "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#,
+        )
+        .unwrap();
+        let shown = format!("{job:?}");
+        assert!(
+            shown.contains("hooks/x") && shown.contains("fetch https://b/a"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 
     #[test]

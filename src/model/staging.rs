@@ -361,8 +361,22 @@ impl std::fmt::Debug for FileReference {
 /// The body of a references ingest (`POST …/bulk-upload/image-references` or
 /// `…/video-references`). Set exactly one of the inline list and the list's URL.
 ///
-/// Serialized with image field names; the client renames them for videos.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Serialized with image field names; the client renames them for videos. Its `Debug`
+/// output hides the query values of every URL (signed URLs are secrets).
+///
+/// ```
+/// use roboflow_batch::model::{FileReference, ReferencesIngest};
+/// let body = ReferencesIngest {
+///     image_references: Some(vec![FileReference { name: "a.jpg".into(), url: "https://b/a.jpg?X-Amz-Signature=s1".into() }]),
+///     image_references_url: Some("https://b/refs.jsonl?sig=s2".into()),
+///     notifications_url: Some("https://hooks/x?token=s3".into()),
+///     ..Default::default()
+/// };
+/// let shown = format!("{body:?}");
+/// assert!(shown.contains("a.jpg") && shown.contains("refs.jsonl"));
+/// assert!(!shown.contains("s1") && !shown.contains("s2") && !shown.contains("s3"));
+/// ```
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReferencesIngest {
     /// Inline references.
@@ -395,15 +409,29 @@ pub struct ReferencesIngest {
     pub notification_categories: Option<Vec<NotificationCategory>>,
 }
 
+impl std::fmt::Debug for ReferencesIngest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(crate::redact::redact_url);
+        f.debug_struct("ReferencesIngest")
+            .field("image_references", &self.image_references)
+            .field("image_references_url", &url(&self.image_references_url))
+            .field("ingest_id", &self.ingest_id)
+            .field("notifications_url", &url(&self.notifications_url))
+            .field("notification_categories", &self.notification_categories)
+            .finish()
+    }
+}
+
 /// The body of a RoboQL ingest (`POST …/roboql-ingest`): the images an Asset Library query
-/// selects. The service's answer is not documented; the client returns it as JSON.
+/// selects. The service's answer is not documented; the client returns it as JSON. Its
+/// `Debug` output hides the webhook URL's query values.
 ///
 /// ```
 /// let body = roboflow_batch::model::RoboQlIngest::new("tag:cars").with_ingest_id("cars-1");
 /// let json = serde_json::to_value(&body).unwrap();
 /// assert_eq!(json, serde_json::json!({"query": "tag:cars", "ingestId": "cars-1"}));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoboQlIngest {
     /// The RoboQL query.
@@ -421,6 +449,23 @@ pub struct RoboQlIngest {
         skip_serializing_if = "Option::is_none"
     )]
     pub notifications_url: Option<String>,
+}
+
+impl std::fmt::Debug for RoboQlIngest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoboQlIngest")
+            .field("query", &self.query)
+            .field("display_name", &self.display_name)
+            .field("ingest_id", &self.ingest_id)
+            .field(
+                "notifications_url",
+                &self
+                    .notifications_url
+                    .as_deref()
+                    .map(crate::redact::redact_url),
+            )
+            .finish()
+    }
 }
 
 impl RoboQlIngest {
@@ -442,6 +487,7 @@ impl RoboQlIngest {
     /// let b = roboflow_batch::model::RoboQlIngest::new("q").with_ingest_id("i");
     /// assert_eq!(b.ingest_id.as_deref(), Some("i"));
     /// ```
+    #[must_use]
     pub fn with_ingest_id(mut self, id: impl Into<String>) -> Self {
         self.ingest_id = Some(id.into());
         self
@@ -453,6 +499,7 @@ impl RoboQlIngest {
     /// let b = roboflow_batch::model::RoboQlIngest::new("q").with_notifications_url("https://h/x");
     /// assert!(b.notifications_url.is_some());
     /// ```
+    #[must_use]
     pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
         self.notifications_url = Some(url.into());
         self

@@ -1,5 +1,29 @@
 use std::io::{self, Read};
 
+/// The error inside the `io::Error`s an [`ExactLengthReader`] returns, so that a transport
+/// can tell a wrong local body from a network failure by type, not by message.
+#[derive(Debug)]
+pub(crate) struct LengthMismatch(String);
+
+impl std::fmt::Display for LengthMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LengthMismatch {}
+
+impl LengthMismatch {
+    fn error(kind: io::ErrorKind, message: String) -> io::Error {
+        io::Error::new(kind, LengthMismatch(message))
+    }
+
+    /// Whether `err` came from an [`ExactLengthReader`].
+    pub(crate) fn is(err: &io::Error) -> bool {
+        err.get_ref().is_some_and(|e| e.is::<LengthMismatch>())
+    }
+}
+
 /// A reader that yields exactly `len` bytes of `inner`, or fails.
 ///
 /// ureq 3.5 spins forever on a body shorter than its `Content-Length`, and tar builders
@@ -53,7 +77,7 @@ impl<R: Read> ExactLengthReader<R> {
             self.checked_end = true;
             let mut probe = [0u8; 1];
             if read_retrying(&mut self.inner, &mut probe)? > 0 {
-                return Err(io::Error::new(
+                return Err(LengthMismatch::error(
                     io::ErrorKind::InvalidData,
                     format!("body is longer than its declared {} bytes", self.len),
                 ));
@@ -77,7 +101,7 @@ impl<R: Read> Read for ExactLengthReader<R> {
             .min(self.remaining.min(usize::MAX as u64) as usize);
         let n = read_retrying(&mut self.inner, &mut buf[..max])?;
         if n == 0 {
-            return Err(io::Error::new(
+            return Err(LengthMismatch::error(
                 io::ErrorKind::UnexpectedEof,
                 format!(
                     "body ended {} bytes early (declared {} bytes)",
@@ -122,5 +146,9 @@ mod tests {
         assert!(short.to_string().contains("2 bytes early"), "{short}");
         let long = drain(b"abcdef", 4).unwrap_err();
         assert_eq!(long.kind(), io::ErrorKind::InvalidData);
+        assert!(LengthMismatch::is(&short) && LengthMismatch::is(&long));
+        assert!(!LengthMismatch::is(&io::Error::other(
+            "body ended early (declared 4)"
+        )));
     }
 }

@@ -27,7 +27,8 @@ use std::fmt;
 use std::io::{self, Read};
 
 pub use exact::ExactLengthReader;
-pub use ureq_impl::{Timeouts, UreqTransport};
+pub(crate) use exact::LengthMismatch;
+pub use ureq_impl::{Timeouts, UreqTransport, UreqTransportBuilder};
 
 /// An HTTP method used by the Batch Processing API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -436,17 +437,20 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    /// A transport error of `kind` with a message that must not contain secrets.
+    /// A transport error of `kind`. The values of secret-bearing query parameters of any
+    /// URL in `message` are redacted (see [`redact_text`](crate::redact::redact_text)).
     ///
     /// ```
     /// use roboflow_batch::transport::{TransportError, TransportErrorKind};
     /// let e = TransportError::new(TransportErrorKind::Connect, "connection refused");
     /// assert_eq!(e.to_string(), "connect error: connection refused");
+    /// let e = TransportError::new(TransportErrorKind::Other, "GET http://h/?api_key=k1 failed");
+    /// assert_eq!(e.message(), "GET http://h/?api_key=REDACTED failed");
     /// ```
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
         TransportError {
             kind,
-            message: message.into(),
+            message: crate::redact::redact_text(&message.into()),
         }
     }
 

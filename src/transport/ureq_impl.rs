@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use super::{
-    Body, ExactLengthReader, HttpRequest, HttpResponse, Method, Transport, TransportError,
-    TransportErrorKind,
+    Body, ExactLengthReader, HttpRequest, HttpResponse, LengthMismatch, Method, Transport,
+    TransportError, TransportErrorKind,
 };
 
 /// Network timeouts of a [`UreqTransport`].
@@ -49,6 +49,11 @@ impl Default for Timeouts {
 ///   instead of hanging.
 /// - Response bodies are streamed without a size cap; the API layer caps what it buffers.
 /// - Error messages are scrubbed of the URL's query values (the API key, signatures).
+/// - Idle connections are kept for reuse: up to
+///   [`DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST`](Self::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST)
+///   per host by default (ureq's own default is 3, fewer than a parallel upload uses, which
+///   would open a new connection for most requests). Set the limits with
+///   [`builder`](Self::builder).
 ///
 /// Cloning is cheap and shares the connection pool.
 ///
@@ -62,12 +67,16 @@ impl Default for Timeouts {
 pub struct UreqTransport {
     agent: ureq::Agent,
     timeouts: Timeouts,
+    max_idle: usize,
+    max_idle_per_host: usize,
 }
 
 impl std::fmt::Debug for UreqTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UreqTransport")
             .field("timeouts", &self.timeouts)
+            .field("max_idle_connections", &self.max_idle)
+            .field("max_idle_connections_per_host", &self.max_idle_per_host)
             .finish_non_exhaustive()
     }
 }
@@ -78,18 +87,147 @@ impl Default for UreqTransport {
     }
 }
 
+/// Configures a [`UreqTransport`]: timeouts and the idle-connection pool.
+///
+/// ```
+/// use std::time::Duration;
+/// use roboflow_batch::transport::{Timeouts, UreqTransport};
+/// let t = UreqTransport::builder()
+///     .timeouts(Timeouts { read: Duration::from_secs(30), ..Timeouts::default() })
+///     .max_idle_connections(512)
+///     .max_idle_connections_per_host(128)
+///     .build();
+/// assert_eq!(t.max_idle_connections_per_host(), 128);
+/// assert_eq!(t.timeouts().read, Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until .build() is called"]
+pub struct UreqTransportBuilder {
+    timeouts: Timeouts,
+    max_idle: usize,
+    max_idle_per_host: usize,
+}
+
+impl Default for UreqTransportBuilder {
+    fn default() -> Self {
+        UreqTransportBuilder {
+            timeouts: Timeouts::default(),
+            max_idle: UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS,
+            max_idle_per_host: UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST,
+        }
+    }
+}
+
+impl UreqTransportBuilder {
+    /// The network timeouts (default [`Timeouts::default`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roboflow_batch::transport::{Timeouts, UreqTransport};
+    /// let t = UreqTransport::builder().timeouts(Timeouts { connect: Duration::from_secs(2), ..Timeouts::default() }).build();
+    /// assert_eq!(t.timeouts().connect, Duration::from_secs(2));
+    /// ```
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The most idle connections kept open in total (default
+    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS`]). 0 turns reuse off.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(32).build();
+    /// assert_eq!(t.max_idle_connections(), 32);
+    /// assert_eq!(t.max_idle_connections_per_host(), 32); // capped by the total
+    /// ```
+    pub fn max_idle_connections(mut self, n: usize) -> Self {
+        self.max_idle = n;
+        self
+    }
+
+    /// The most idle connections kept open to one host (default
+    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST`]). Set it to at least the
+    /// number of requests you run in parallel against one host, or connections are closed
+    /// and opened again. It is capped by
+    /// [`max_idle_connections`](Self::max_idle_connections).
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(16).build();
+    /// assert_eq!(t.max_idle_connections_per_host(), 16);
+    /// ```
+    pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Builds the transport and its connection pool.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().build();
+    /// assert_eq!(t.max_idle_connections_per_host(), 64);
+    /// ```
+    pub fn build(self) -> UreqTransport {
+        let timeouts = self.timeouts;
+        let max_idle_per_host = self.max_idle_per_host.min(self.max_idle);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_per_read(Some(timeouts.read))
+            .timeout_per_write(Some(timeouts.write))
+            .timeout_global(timeouts.total)
+            .max_idle_connections(self.max_idle)
+            .max_idle_connections_per_host(max_idle_per_host)
+            .user_agent(concat!("roboflow-batch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        UreqTransport {
+            agent,
+            timeouts,
+            max_idle: self.max_idle,
+            max_idle_per_host,
+        }
+    }
+}
+
 impl UreqTransport {
-    /// A transport with [`Timeouts::default`].
+    /// The default limit of idle connections in total.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::UreqTransport;
+    /// assert_eq!(UreqTransport::new().max_idle_connections(), UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS);
+    /// ```
+    pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 256;
+
+    /// The default limit of idle connections to one host: enough for parallel uploads to
+    /// one storage host to keep their connections.
+    ///
+    /// ```
+    /// use roboflow_batch::transport::UreqTransport;
+    /// assert!(UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST >= 64);
+    /// ```
+    pub const DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST: usize = 64;
+
+    /// A transport with [`Timeouts::default`] and the default pool limits.
     ///
     /// ```
     /// let t = roboflow_batch::transport::UreqTransport::new();
     /// assert_eq!(t.timeouts().connect.as_secs(), 10);
     /// ```
     pub fn new() -> Self {
-        Self::with_timeouts(Timeouts::default())
+        Self::builder().build()
     }
 
-    /// A transport with the given timeouts.
+    /// A builder for timeouts and pool limits.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(8).build();
+    /// assert_eq!(t.max_idle_connections_per_host(), 8);
+    /// ```
+    pub fn builder() -> UreqTransportBuilder {
+        UreqTransportBuilder::default()
+    }
+
+    /// A transport with the given timeouts and the default pool limits.
     ///
     /// ```
     /// use std::time::Duration;
@@ -98,16 +236,7 @@ impl UreqTransport {
     /// assert_eq!(t.timeouts().read, Duration::from_secs(5));
     /// ```
     pub fn with_timeouts(timeouts: Timeouts) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(timeouts.connect))
-            .timeout_per_read(Some(timeouts.read))
-            .timeout_per_write(Some(timeouts.write))
-            .timeout_global(timeouts.total)
-            .user_agent(concat!("roboflow-batch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        UreqTransport { agent, timeouts }
+        Self::builder().timeouts(timeouts).build()
     }
 
     /// The timeouts in force.
@@ -118,6 +247,26 @@ impl UreqTransport {
     /// ```
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
+    }
+
+    /// The limit of idle connections kept in total.
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(10).build();
+    /// assert_eq!(t.max_idle_connections(), 10);
+    /// ```
+    pub fn max_idle_connections(&self) -> usize {
+        self.max_idle
+    }
+
+    /// The limit of idle connections kept per host (never more than the total).
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::new();
+    /// assert_eq!(t.max_idle_connections_per_host(), 64);
+    /// ```
+    pub fn max_idle_connections_per_host(&self) -> usize {
+        self.max_idle_per_host
     }
 
     fn exchange(&self, req: HttpRequest) -> Result<HttpResponse, ureq::Error> {
@@ -177,24 +326,17 @@ impl Transport for UreqTransport {
     }
 }
 
-/// Maps a ureq error onto a kind that decides retries.
+/// Maps a ureq error onto a kind that decides retries, by the error's type: ureq's
+/// variant, the `io::ErrorKind`, and whether the I/O error came from our own
+/// [`ExactLengthReader`] (a wrong local body). Never by message text.
 fn classify(err: &ureq::Error) -> TransportError {
     use ureq::Error as E;
     let kind = match err {
         E::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => TransportErrorKind::Connect,
         E::Timeout(_) => TransportErrorKind::Timeout,
         E::HostNotFound | E::ConnectionFailed | E::Tls(_) => TransportErrorKind::Connect,
-        E::Io(io) => {
-            let local = matches!(
-                io.kind(),
-                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
-            );
-            if local && is_body_error(io) {
-                TransportErrorKind::Body
-            } else {
-                TransportError::from_io(io).kind()
-            }
-        }
+        E::Io(io) if LengthMismatch::is(io) => TransportErrorKind::Body,
+        E::Io(io) => TransportError::from_io(io).kind(),
         E::Protocol(_) | E::BodyExceedsLimit(_) | E::LargeResponseHeader(..) => {
             TransportErrorKind::Protocol
         }
@@ -202,11 +344,6 @@ fn classify(err: &ureq::Error) -> TransportError {
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, err.to_string())
-}
-
-/// Our own [`ExactLengthReader`] errors say "declared"; a peer's EOF does not.
-fn is_body_error(io: &std::io::Error) -> bool {
-    io.to_string().contains("declared")
 }
 
 /// Maps ureq errors tunnelled through `io::Error` while reading a body to plain I/O errors
@@ -235,9 +372,11 @@ impl<R: std::io::Read> std::io::Read for ReaderErrors<R> {
     }
 }
 
-/// Drops the query strings of any URLs quoted in `text`.
+/// Drops the query values of URLs quoted in `text` as words, and the secret parameters of
+/// any other.
 fn strip_urls(text: &str) -> String {
-    text.split(' ')
+    let words: String = text
+        .split(' ')
         .map(|w| {
             if w.contains("://") && w.contains('?') {
                 crate::redact::redact_url(w)
@@ -246,5 +385,63 @@ fn strip_urls(text: &str) -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    crate::redact::redact_text(&words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{self, Read};
+
+    #[test]
+    fn classification_is_by_type_not_text() {
+        let local = ExactLengthReader::new(&b"ab"[..], 4)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        let cases = [
+            // Our own reader's error: a bad local body, whatever the kind says.
+            (ureq::Error::Io(local), TransportErrorKind::Body),
+            // A peer's early EOF whose text looks like ours is still a dropped connection.
+            (
+                ureq::Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "body ended 2 bytes early (declared 4 bytes)",
+                )),
+                TransportErrorKind::Interrupted,
+            ),
+            (
+                ureq::Error::Io(io::ErrorKind::ConnectionRefused.into()),
+                TransportErrorKind::Connect,
+            ),
+            (
+                ureq::Error::Io(io::ErrorKind::ConnectionReset.into()),
+                TransportErrorKind::Interrupted,
+            ),
+            (
+                ureq::Error::Io(io::ErrorKind::TimedOut.into()),
+                TransportErrorKind::Timeout,
+            ),
+            (
+                ureq::Error::Io(io::Error::other("declared")),
+                TransportErrorKind::Other,
+            ),
+            (
+                ureq::Error::Timeout(ureq::Timeout::Connect),
+                TransportErrorKind::Connect,
+            ),
+            (
+                ureq::Error::Timeout(ureq::Timeout::RecvBody),
+                TransportErrorKind::Timeout,
+            ),
+            (ureq::Error::HostNotFound, TransportErrorKind::Connect),
+            (
+                ureq::Error::BodyExceedsLimit(1),
+                TransportErrorKind::Protocol,
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(classify(&err).kind(), want, "{err}");
+        }
+    }
 }
