@@ -11,6 +11,8 @@
 //! the listing (never use it against a real store).
 
 use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use roboflow_batch::BatchApi;
@@ -18,7 +20,7 @@ use roboflow_batch::cloud::{
     CloudProgress, CloudSource, ReferencesIngestOptions, ingest_references,
 };
 use roboflow_batch::transport::{
-    HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind,
+    HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind, UreqTransport,
 };
 
 /// GETs over ureq without certificate checks: only for a local emulator's self-signed TLS.
@@ -66,6 +68,28 @@ impl Transport for InsecureTls {
     }
 }
 
+/// Adds the time spent in each exchange to a counter (to tell the stores' time from ours).
+struct Timed<T>(T, Arc<AtomicU64>);
+
+impl<T: Transport> Transport for Timed<T> {
+    fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let t = Instant::now();
+        let r = self.0.send(req);
+        self.1
+            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        r
+    }
+}
+
+/// CPU seconds (user + system) this process used, from /proc/self/stat (100 ticks/s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -78,15 +102,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("usage: cloud_ingest BUCKET_URL API_URL API_KEY BATCH_ID [--insecure-tls]");
         std::process::exit(2);
     };
-    let mut builder = CloudSource::builder(url.as_str());
-    if args.iter().any(|a| a == "--insecure-tls") {
-        builder = builder.transport(InsecureTls::new());
-    }
+    let listing_us = Arc::new(AtomicU64::new(0));
+    let ingest_us = Arc::new(AtomicU64::new(0));
+    let builder = CloudSource::builder(url.as_str());
+    let builder = if args.iter().any(|a| a == "--insecure-tls") {
+        builder.transport(Timed(InsecureTls::new(), listing_us.clone()))
+    } else {
+        builder.transport(Timed(UreqTransport::new(), listing_us.clone()))
+    };
     let source = builder.build()?;
     let api = BatchApi::builder()
         .base_url(api_url.as_str())
         .api_key(key.as_str())
         .workspace("sandbox")
+        .transport(Timed(UreqTransport::new(), ingest_us.clone()))
         .build()?;
     let progress = |p: CloudProgress| {
         if let CloudProgress::ChunkSent {
@@ -103,6 +132,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     for run in ["first run", "re-run"] {
+        listing_us.store(0, Ordering::Relaxed);
+        ingest_us.store(0, Ordering::Relaxed);
+        let cpu0 = cpu_seconds().unwrap_or(0.0);
         let t = Instant::now();
         let r = ingest_references(
             &api,
@@ -120,6 +152,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.listing_pages,
             r.ingest_ids.len(),
             r.duplicated_chunks
+        );
+        println!(
+            "  waiting on listing pages: {:.2} s; on ingest requests: {:.2} s; client CPU: {:.2} s",
+            listing_us.load(Ordering::Relaxed) as f64 / 1e6,
+            ingest_us.load(Ordering::Relaxed) as f64 / 1e6,
+            cpu_seconds().unwrap_or(0.0) - cpu0
         );
     }
     if let Some(kib) = peak_rss_kib() {
