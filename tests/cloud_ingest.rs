@@ -511,3 +511,109 @@ fn gcs_service_account_tokens() {
         "{text}"
     );
 }
+
+/// A bucket in another region: S3 answers 301 with `x-amz-bucket-region`, and the error
+/// says which region to set.
+#[test]
+fn s3_wrong_region_names_the_right_one() {
+    let src = CloudSource::builder("s3://bk/")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set("AWS_ACCESS_KEY_ID", "A")
+        .set("AWS_SECRET_ACCESS_KEY", "S")
+        .set("AWS_REGION", "us-east-1")
+        .transport(|_r: HttpRequest| -> Reply {
+            Ok(HttpResponse::new(301, "<Error><Code>PermanentRedirect</Code><Message>use the right endpoint</Message></Error>")
+                .with_header("x-amz-bucket-region", "eu-west-1"))
+        })
+        .build()
+        .unwrap();
+    let e = src.check_access().unwrap_err().to_string();
+    assert!(e.contains("set AWS_REGION=eu-west-1"), "{e}");
+}
+
+/// GCS with HMAC keys lists through the XML API with a V4-signed URL (the JSON API does not
+/// take HMAC keys), and signs GETs with GOOG4-HMAC-SHA256.
+#[test]
+fn gcs_hmac_keys_list_through_the_xml_api() {
+    let src = CloudSource::builder("gs://bk/in/*.jpg")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set("GCS_HMAC_ACCESS_ID", "GOOGHMACID")
+        .set("GCS_HMAC_SECRET", "hmac-secret-0123456789")
+        .transport(|req: HttpRequest| -> Reply {
+            assert!(req.url.starts_with("https://storage.googleapis.com/bk?X-Goog-Algorithm=GOOG4-HMAC-SHA256&X-Goog-Credential=GOOGHMACID%2F"), "{}", req.url);
+            let q: BTreeMap<String, String> = req.query().into_iter().collect();
+            assert_eq!((q["list-type"].as_str(), q["prefix"].as_str()), ("2", "in/"));
+            assert_eq!(q["X-Goog-Signature"].len(), 64);
+            Ok(HttpResponse::new(200, r#"<?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Contents><Key>in/a.jpg</Key><Size>3</Size></Contents><Contents><Key>in/sub/b.jpg</Key></Contents><IsTruncated>false</IsTruncated></ListBucketResult>"#))
+        })
+        .build()
+        .unwrap();
+    let refs: Vec<_> = src.references().collect::<Result<_, _>>().unwrap();
+    assert_eq!(refs.len(), 1, "the glob keeps the top level only");
+    assert!(refs[0].url.contains("X-Goog-Algorithm=GOOG4-HMAC-SHA256"));
+    assert!(!format!("{src:?} {:?}", refs[0]).contains("hmac-secret"));
+}
+
+/// Distinctive secrets never show in `Debug` of builders, sources or references, nor in
+/// the errors of a refused listing, for any store.
+#[test]
+fn secrets_never_show() {
+    let secrets = [
+        "SECRETAWS0123456789",
+        "SESSIONTOKEN0123456789",
+        "SASSIG0123456789",
+    ];
+    let refused = |_r: HttpRequest| -> Reply {
+        Ok(HttpResponse::new(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>echo SECRETAWS0123456789 SESSIONTOKEN0123456789 https://x/y?sig=SASSIG0123456789&X-Amz-Signature=abcdef0123</Message></Error>",
+        ))
+    };
+    let s3 = CloudSource::builder("s3://bk/")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set("AWS_ACCESS_KEY_ID", "AKIADISTINCT")
+        .set("AWS_SECRET_ACCESS_KEY", secrets[0])
+        .set("AWS_SESSION_TOKEN", secrets[1])
+        .retry_policy(RetryPolicy::never())
+        .transport(refused);
+    let az = CloudSource::builder("az://c/")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set("AZURE_STORAGE_ACCOUNT_NAME", "acct")
+        .set(
+            "AZURE_STORAGE_SAS_TOKEN",
+            format!("sv=2022&sp=rl&sig={}", secrets[2]),
+        )
+        .retry_policy(RetryPolicy::never())
+        .transport(refused);
+    let mut texts = vec![format!("{s3:?}"), format!("{az:?}")];
+    for b in [s3, az] {
+        let src = b.build().unwrap();
+        texts.push(format!("{src:?}"));
+        let e = src.check_access().unwrap_err();
+        assert!(matches!(
+            e,
+            Error::Cloud {
+                status: Some(403),
+                ..
+            }
+        ));
+        texts.push(format!("{e} {e:?}"));
+        let r = src.sign("a.jpg").unwrap();
+        let signed = roboflow_batch::cloud::SignedReference {
+            key: "a.jpg".into(),
+            name: "a.jpg".into(),
+            url: r,
+            size: None,
+        };
+        texts.push(format!("{signed:?}"));
+    }
+    for t in &texts {
+        for s in secrets {
+            assert!(!t.contains(s), "{s} in {t}");
+        }
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("AccessDenied")),
+        "the store's code is kept"
+    );
+}
