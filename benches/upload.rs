@@ -1,5 +1,7 @@
 //! Upload throughput over loopback: the raw transport into a sink server, and a signed-URL
-//! shard upload into the sandbox (which streams it to disk and indexes it).
+//! shard upload into the sandbox, in its two store modes: `disk` (streamed to disk, indexed
+//! in the background) and `discard` (indexed from the tar headers as it streams in, bytes
+//! dropped). Shards hold 256 KiB PNG-headed members, so both modes index real entries.
 //!
 //! ```text
 //! cargo bench --bench upload --features sandbox -- --warm-up-time 1 --measurement-time 5
@@ -11,7 +13,7 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use roboflow_batch::BatchApi;
 use roboflow_batch::api::UploadSource;
-use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use roboflow_batch::sandbox::{Sandbox, SandboxConfig, StoreMode};
 use roboflow_batch::transport::{Body, HttpRequest, Method, Transport, UreqTransport};
 
 const SIZES: &[u64] = &[8 << 20, 64 << 20];
@@ -43,14 +45,22 @@ fn sink_server() -> String {
     format!("http://127.0.0.1:{port}/sink")
 }
 
-/// A tar of `len` bytes (one member) built in memory once.
+/// The size of each shard member.
+const MEMBER: u64 = 256 << 10;
+
+/// A tar of about `len` bytes of 256 KiB members that start like PNGs, built once.
 fn tar_of(len: u64) -> Vec<u8> {
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x10\0\0\0\x10\x08\x02\0\0\0\0\0\0\0";
     let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_size(len - 2048);
-    h.set_mode(0o644);
-    b.append_data(&mut h, "big.png", Pattern { left: len - 2048 })
-        .unwrap();
+    for i in 0..(len / (MEMBER + 512)).max(1) {
+        let mut data = png.to_vec();
+        data.resize(MEMBER as usize, 0xA5);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(MEMBER);
+        h.set_mode(0o644);
+        b.append_data(&mut h, format!("img-{i:05}.png"), &data[..])
+            .unwrap();
+    }
     b.into_inner().unwrap()
 }
 
@@ -70,20 +80,6 @@ fn bench_upload(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     let sink = sink_server();
     let transport = UreqTransport::new();
-    // On tmpfs where there is one, so the figure is the sandbox's and not the disk's.
-    let shm = std::path::Path::new("/dev/shm");
-    let data = if shm.is_dir() {
-        tempfile::tempdir_in(shm)
-    } else {
-        tempfile::tempdir()
-    }
-    .unwrap();
-    let sandbox = Sandbox::start(SandboxConfig::default().with_data_dir(data.path())).unwrap();
-    let api = BatchApi::builder()
-        .base_url(sandbox.base_url())
-        .api_key(sandbox.api_key())
-        .build()
-        .unwrap();
     for &len in SIZES {
         g.throughput(Throughput::Bytes(len));
         let label = format!("{}MiB", len >> 20);
@@ -98,45 +94,66 @@ fn bench_upload(c: &mut Criterion) {
                 })
             },
         );
-        let tar = UploadSource::bytes(tar_of(len));
-        // One shard into a fresh sandbox per iteration: the sandbox's own cost, without
-        // the growth of gigabytes stored by earlier iterations.
-        g.bench_with_input(
-            BenchmarkId::new("shard_into_fresh_sandbox", &label),
-            &len,
-            |b, _| {
-                b.iter_batched(
-                    || {
-                        let dir = scratch_dir();
-                        let sb = Sandbox::start(SandboxConfig::default().with_data_dir(dir.path()))
+        let tar_bytes = tar_of(len);
+        g.throughput(Throughput::Bytes(tar_bytes.len() as u64));
+        let tar = UploadSource::bytes(tar_bytes);
+        // Disk mode keeps the benchmark names it had before the discard mode existed.
+        for (suffix, store) in [("", StoreMode::Disk), ("_discard", StoreMode::Discard)] {
+            // One shard into a fresh sandbox per iteration: the sandbox's own cost, without
+            // the growth of gigabytes stored by earlier iterations.
+            g.bench_with_input(
+                BenchmarkId::new(format!("shard_into_fresh_sandbox{suffix}"), &label),
+                &len,
+                |b, _| {
+                    b.iter_batched(
+                        || {
+                            let dir = scratch_dir();
+                            let sb = Sandbox::start(
+                                SandboxConfig::default()
+                                    .with_data_dir(dir.path())
+                                    .with_store(store),
+                            )
                             .unwrap();
-                        let api = BatchApi::builder()
-                            .base_url(sb.base_url())
-                            .api_key(sb.api_key())
-                            .build()
-                            .unwrap();
+                            let api = BatchApi::builder()
+                                .base_url(sb.base_url())
+                                .api_key(sb.api_key())
+                                .build()
+                                .unwrap();
+                            let target = api.request_shard_upload("bench", None).unwrap();
+                            (dir, sb, api, target)
+                        },
+                        |(dir, sb, api, target)| {
+                            api.put_signed(&target, &tar).unwrap();
+                            (dir, sb)
+                        },
+                        BatchSize::PerIteration,
+                    )
+                },
+            );
+            // Shard after shard into one sandbox, signed-URL request included.
+            let dir = scratch_dir();
+            let sb = Sandbox::start(
+                SandboxConfig::default()
+                    .with_data_dir(dir.path())
+                    .with_store(store),
+            )
+            .unwrap();
+            let api = BatchApi::builder()
+                .base_url(sb.base_url())
+                .api_key(sb.api_key())
+                .build()
+                .unwrap();
+            g.bench_with_input(
+                BenchmarkId::new(format!("shard_into_sandbox_sustained{suffix}"), &label),
+                &len,
+                |b, _| {
+                    b.iter(|| {
                         let target = api.request_shard_upload("bench", None).unwrap();
-                        (dir, sb, api, target)
-                    },
-                    |(dir, sb, api, target)| {
                         api.put_signed(&target, &tar).unwrap();
-                        (dir, sb)
-                    },
-                    BatchSize::PerIteration,
-                )
-            },
-        );
-        // Shard after shard into one sandbox, signed-URL request included.
-        g.bench_with_input(
-            BenchmarkId::new("shard_into_sandbox_sustained", &label),
-            &len,
-            |b, _| {
-                b.iter(|| {
-                    let target = api.request_shard_upload("bench", None).unwrap();
-                    api.put_signed(&target, &tar).unwrap();
-                })
-            },
-        );
+                    })
+                },
+            );
+        }
     }
     g.finish();
 }

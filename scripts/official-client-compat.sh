@@ -44,9 +44,10 @@ RFBATCH="$ROOT/target/debug/rfbatch"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rfbatch-compat.XXXXXX")
 SANDBOX_PID=""
 RECEIVER_PID=""
+FILES_PID=""
 cleanup() {
     local pid
-    for pid in $SANDBOX_PID $RECEIVER_PID; do
+    for pid in $SANDBOX_PID $RECEIVER_PID $FILES_PID; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -85,6 +86,14 @@ echo "== sandbox at $BASE (workspace $WS), webhooks to $HOOK_URL, tmp $TMP"
 # ---------------------------------------------------------------- test media
 MEDIA="$TMP/media"
 "$PY" "$HELPER" gen-media "$MEDIA" "$BIG_N"
+# A static file server over the media: the "bucket" that references point at.
+"$PY" "$HELPER" serve "$MEDIA" "$TMP/files.port" &
+FILES_PID=$!
+for _ in $(seq 1 100); do
+    [ -s "$TMP/files.port" ] && break
+    sleep 0.1
+done
+FILES_URL="http://127.0.0.1:$(cat "$TMP/files.port")"
 OUT="$TMP/out"
 mkdir -p "$OUT"
 
@@ -200,32 +209,47 @@ expect "count reaches 2" "$PY" "$HELPER" wait-count "$BASE" "$KEY" "$WS" compat-
 expect_eq "batchContentType" videos apiq "data-staging/v1/external/$WS/batches/compat-videos" 'r["batch"]["batchContentType"]'
 end_test
 
-# References ingests (D10/D11). The sandbox has no network, so it accepts the request and
-# then fails the shard; the point here is that the client's requests are accepted.
-for i in 0 1 2; do
-    echo "{\"name\": \"ref-$i.jpg\", \"url\": \"https://storage.example.com/b/ref-$i.jpg?X-Sig=abc\"}"
+# References ingests (D10/D11). The sandbox fetches every reference, here from the local
+# file server standing in for a bucket (a local references file is sent inline, and the
+# client checks none of its URLs). One reference is missing, and is reported.
+for f in small-00.png small-01.jpg small-02.png; do
+    echo "{\"name\": \"$f\", \"url\": \"$FILES_URL/small/$f?X-Amz-Signature=abc\"}"
 done >"$MEDIA/image-refs.jsonl"
-echo '{"name": "ref-0.mp4", "url": "https://storage.example.com/b/ref-0.mp4?X-Sig=abc"}' >"$MEDIA/video-refs.jsonl"
+echo "{\"name\": \"gone.png\", \"url\": \"$FILES_URL/small/gone.png?X-Amz-Signature=abc\"}" >>"$MEDIA/image-refs.jsonl"
+echo "{\"name\": \"ref-0.mp4\", \"url\": \"$FILES_URL/videos/clip-0.mp4?X-Amz-Signature=abc\"}" >"$MEDIA/video-refs.jsonl"
 
-begin "create-batch-of-images -ds references-file (inline list, ingest id, notification categories)"
+begin "create-batch-of-images -ds references-file (inline list, ingest id, notification categories): fetched"
 icli "${DS[@]}" create-batch-of-images -b compat-refs -ds references-file -r "$MEDIA/image-refs.jsonl" \
     --ingest-id refs-ingest --notifications-url "$HOOK_URL" \
     --notification-category ingest-status --notification-category files-status
 expect_out "Your ingest ID: refs-ingest"
 expect_out "System will create the following shards in batch compat-refs"
-expect "ingest webhook for refs-ingest" hooks 'any(r["body"].get("ingest_id") == "refs-ingest" for r in rows)'
+expect "count reaches 3 (the 3 existing references fetched)" "$PY" "$HELPER" wait-count "$BASE" "$KEY" "$WS" compat-refs 3 30
+expect "ingest-status webhook for refs-ingest: success" \
+    hooks 'any(r["body"].get("ingest_id") == "refs-ingest" and r["body"]["notification"]["type"] == "ingest-status-notification-v1" and r["body"]["notification"]["success"] for r in rows)'
+expect "files-status webhook: 3 ingested, gone.png failed with a 404" \
+    hooks 'any(r["body"].get("ingest_id") == "refs-ingest" and sorted(r["body"]["notification"].get("ingested_files", [])) == ["small-00.png", "small-01.jpg", "small-02.png"] and [f["file_name"] for f in r["body"]["notification"].get("failed_files", [])] == ["gone.png"] and "404" in r["body"]["notification"]["failed_files"][0]["reason"] for r in rows)'
 icli "${DS[@]}" list-ingest-details -b compat-refs -o "$OUT/refs-shards.jsonl"
-expect_eq "one shard listed" 1 jsonl "$OUT/refs-shards.jsonl" 'len(rows)'
+expect_eq "one shard of 3 objects" "[3]" jsonl "$OUT/refs-shards.jsonl" '[r["shard_objects_count"] for r in rows]'
+icli "${DS[@]}" export-batch -b compat-refs -t "$OUT/export-refs"
+expect "exported references are byte-identical to the sources" bash -c \
+    "for f in small-00.png small-01.jpg small-02.png; do cmp -s '$MEDIA/small/'\$f '$OUT/export-refs/'\$f || exit 1; done"
 end_test
 
-begin "create-batch-of-images -ds references-file (https URL of a JSONL list)"
+begin "create-batch-of-images -ds references-file (https URL of a JSONL list): host not allowed"
 icli "${DS[@]}" create-batch-of-images -b compat-refs-url -ds references-file -r "https://storage.example.com/b/refs.jsonl"
 expect_out "Your ingest ID: "
+# storage.example.com is neither loopback nor --fetch-allow: nothing is fetched, and the
+# shard says why.
+expect "the shard fails, naming the host that is not allowed" "$PY" "$HELPER" wait-shards "$BASE" "$KEY" "$WS" compat-refs-url \
+    'len(s) == 1 and s[0]["statusType"] == "error" and "storage.example.com" in s[0]["statusMetadata"]["reason"] and "not allowed" in s[0]["statusMetadata"]["reason"]' 20
 end_test
 
-begin "create-batch-of-videos -ds references-file"
+begin "create-batch-of-videos -ds references-file: fetched"
 icli "${DS[@]}" create-batch-of-videos -b compat-video-refs -ds references-file -r "$MEDIA/video-refs.jsonl" --ingest-id vrefs-ingest
 expect_out "Your ingest ID: vrefs-ingest"
+expect "count reaches 1" "$PY" "$HELPER" wait-count "$BASE" "$KEY" "$WS" compat-video-refs 1 30
+expect_eq "batchContentType" videos apiq "data-staging/v1/external/$WS/batches/compat-video-refs" 'r["batch"]["batchContentType"]'
 end_test
 
 begin "create-batch-of-images -ds roboql (D12 roboql-ingest)"

@@ -7,9 +7,14 @@ Subcommands:
   wait-job BASE KEY WS JOB S  poll GET .../jobs/JOB until isTerminal (at most S seconds); print it
   wait-count BASE KEY WS BATCH N S
                               poll GET .../batches/BATCH/count until count == N (at most S seconds)
+  wait-shards BASE KEY WS BATCH EXPR S
+                              poll GET .../batches/BATCH/shards until eval(EXPR) over the
+                              shard list `s` is true (at most S seconds)
   jsonl FILE EXPR             load a JSONL file as `rows` and print eval(EXPR)
   receiver PORTFILE OUTFILE   tiny webhook receiver: writes its port to PORTFILE, appends each
                               POST as one JSON line {path, headers, body} to OUTFILE
+  serve DIR PORTFILE          static file server of DIR on 127.0.0.1 (the "bucket" that
+                              references point at): writes its port to PORTFILE
 """
 
 import json
@@ -99,6 +104,22 @@ def wait_count(base: str, key: str, ws: str, batch: str, n: int, seconds: float)
     return 1
 
 
+def wait_shards(base: str, key: str, ws: str, batch: str, expr: str, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    s = None
+    while time.monotonic() < deadline:
+        try:
+            s = http_get(base, key, f"data-staging/v1/external/{ws}/batches/{batch}/shards")["shards"]
+            if eval(expr, {"s": s}):
+                print(json.dumps(s))
+                return 0
+        except (urllib.error.URLError, KeyError, ValueError, IndexError, TypeError) as e:
+            s = {"pollError": str(e)}
+        time.sleep(0.2)
+    print(f"shards of {batch} never matched after {seconds}s; last: {json.dumps(s)}")
+    return 1
+
+
 def receiver(port_file: str, out_file: str) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -126,6 +147,21 @@ def receiver(port_file: str, out_file: str) -> None:
     srv.serve_forever()
 
 
+def serve(root: str, port_file: str) -> None:
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=root))
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.replace(port_file + ".tmp", port_file)
+    srv.serve_forever()
+
+
 def main(argv: list) -> int:
     cmd, args = argv[0], argv[1:]
     if cmd == "gen-media":
@@ -136,6 +172,10 @@ def main(argv: list) -> int:
         return wait_job(args[0], args[1], args[2], args[3], float(args[4]))
     elif cmd == "wait-count":
         return wait_count(args[0], args[1], args[2], args[3], int(args[4]), float(args[5]))
+    elif cmd == "serve":
+        serve(args[0], args[1])
+    elif cmd == "wait-shards":
+        return wait_shards(args[0], args[1], args[2], args[3], args[4], float(args[5]))
     elif cmd == "jsonl":
         with open(args[0]) as f:
             rows = [json.loads(line) for line in f if line.strip()]

@@ -12,6 +12,10 @@
 //! - [`model`] holds the wire types (camelCase, tolerant decoding), shared with the sandbox.
 //! - [`wait`] polls until a job is terminal or an ingest is indexed
 //!   ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]).
+//! - [`jobs`] starts a job ([`jobs::JobSpec`]), follows it with real progress and a clear
+//!   outcome ([`jobs::Job::wait`]), and controls it; [`export`] downloads a job's or a
+//!   batch's files in parallel, unpacking archives safely and resuming; [`webhook`] types
+//!   the service's notifications and receives them.
 //! - [`Error`] is the one error type, with [`Error::is_retryable`] and [`Error::status`]; no
 //!   error ever shows the API key or a signed URL's signature.
 //! - `sandbox` (feature `sandbox`) serves the whole API on `127.0.0.1` for offline use and
@@ -59,16 +63,20 @@
 //!
 //! # Features
 //!
-//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on tiny_http.
+//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on its own bounded HTTP/1.1
+//!   server.
+//! - `webhook`: the webhook receiver (`roboflow_batch::webhook::Receiver`), on tiny_http.
 //! - `cloud`: ingest from S3, GCS and Azure buckets by locally signed reference
 //!   (`roboflow_batch::cloud`).
-//! - `cli`: the `rfbatch` binary (includes `sandbox` and `cloud`).
+//! - `cli`: the `rfbatch` binary (includes `sandbox`, `webhook` and `cloud`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod api;
 pub mod error;
+pub mod export;
+pub mod jobs;
 mod media;
 pub mod model;
 mod rand;
@@ -76,6 +84,7 @@ pub mod redact;
 pub mod transport;
 mod url;
 pub mod wait;
+pub mod webhook;
 
 pub use api::{BatchApi, BatchApiBuilder};
 pub use error::{ApiError, Error, Result};

@@ -24,6 +24,15 @@ pub(crate) fn u64() -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// A 32-byte secret key from the operating system's random source (the sandbox's URL
+/// signing key).
+#[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
+pub(crate) fn secret32() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    fill(&mut k);
+    k
+}
+
 /// The alphabet of generated ids: what batch and job ids allow, minus `-` and `_`.
 pub(crate) const ID_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -106,6 +115,13 @@ mod tests {
             let n = s.chars().filter(|&x| x == c).count();
             assert!((9_000..11_000).contains(&n), "{c}: {n}");
         }
+    }
+
+    #[test]
+    fn secrets_are_32_random_bytes() {
+        let (a, b) = (secret32(), secret32());
+        assert_ne!(a, b);
+        assert_ne!(a, [0u8; 32]);
     }
 
     #[test]

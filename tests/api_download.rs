@@ -327,3 +327,25 @@ fn without_overwrite_an_existing_file_is_kept() {
     assert!(std::fs::read(&path).unwrap() == bytes);
     assert_eq!(names(dir.path()), vec!["export.tar"]);
 }
+
+#[test]
+fn on_bytes_sees_every_written_byte_once_when_resumed() {
+    let (bytes, config) = one_file(Ranges::Honour, vec![0]);
+    let (base, _) = serve(config);
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = seen.clone();
+    let opts = DownloadOptions::default().with_on_bytes(move |n| {
+        s.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    });
+    let n = api(4)
+        .download_to_file_with(
+            &format!("{base}/export.tar?sig=s3cr3t"),
+            &dir.path().join("export.tar"),
+            &opts,
+        )
+        .unwrap();
+    assert_eq!(n, bytes.len() as u64);
+    // Resumed with Range, so nothing is received twice.
+    assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), n);
+}

@@ -208,3 +208,167 @@ fn pending_redelivery_survives_a_sandbox_restart() {
     let j = job_payload(&hit);
     assert_eq!((j.job_id.as_str(), j.delivery_attempt), ("survivor", 2));
 }
+
+/// Polls the job's logs for a `webhook-refused` warning.
+fn refused_log(api: &BatchApi, id: &str) -> Option<String> {
+    api.logs(id, None, None)
+        .filter_map(Result::ok)
+        .find(|l| l.log_type == "webhook-refused")
+        .map(|l| l.payload.to_string())
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn webhooks_beyond_loopback_are_refused_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sb, api) = sandbox(dir.path());
+    // TEST-NET-1: not loopback, never allowed by default.
+    let req = JobStartRequest::images("hook-in", "image-stats")
+        .with_notifications_url("http://192.0.2.1:9/hook?token=s3cret");
+    api.start_job("far", &req, None).unwrap();
+    let mut log = None;
+    wait_for("the refusal in the job's logs", || {
+        log = refused_log(&api, "far");
+        log.is_some()
+    });
+    let log = log.unwrap();
+    assert!(log.contains("192.0.2.1"), "{log}");
+    assert!(log.contains("--webhook-allow"), "{log}");
+    assert!(!log.contains("s3cret"), "the URL is redacted: {log}");
+    drop(sb);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+    let refused = state["jobs"]["refused_webhooks"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        state["jobs"]["webhooks"].as_array().unwrap().is_empty(),
+        "nothing queued"
+    );
+}
+
+/// This machine's address on its main interface, when it has one beyond loopback.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?; // no packet is sent
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn an_allowed_host_beyond_loopback_gets_its_webhook() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("SKIPPED: this machine has no address beyond loopback");
+        return;
+    };
+    let server = tiny_http::Server::http((ip, 0)).unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let _ = tx.send(req.url().to_string());
+            let _ = req.respond(tiny_http::Response::empty(200));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig::default()
+        .with_data_dir(dir.path())
+        .with_job_speed(500.0)
+        .with_webhook_allow(ip.to_string());
+    let sb = Sandbox::start(config).unwrap();
+    let api = BatchApi::builder()
+        .base_url(sb.base_url())
+        .api_key(sb.api_key())
+        .build()
+        .unwrap();
+    api.upload_image("in", "a.png", &png_bytes(), None).unwrap();
+    let req = JobStartRequest::images("in", "image-stats")
+        .with_notifications_url(format!("http://{ip}:{port}/allowed"));
+    api.start_job("near", &req, None).unwrap();
+    let url = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("webhook sent");
+    assert_eq!(url, "/allowed");
+    assert!(refused_log(&api, "near").is_none());
+}
+
+fn png_bytes() -> Vec<u8> {
+    b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x05\0\0\0\x07\x08\x02\0\0\0\0\0\0\0".to_vec()
+}
+
+#[test]
+fn redirects_are_not_followed() {
+    // The target of the redirect: must never be reached.
+    let (target_url, target_rx) = receiver(vec![]);
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let _ = tx.send(());
+            let location =
+                tiny_http::Header::from_bytes("Location", target_url.as_bytes()).unwrap();
+            let _ = req.respond(tiny_http::Response::empty(307).with_header(location));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (_sb, api) = sandbox(dir.path());
+    let req = JobStartRequest::images("hook-in", "image-stats")
+        .with_notifications_url(format!("http://127.0.0.1:{port}/redirect"));
+    api.start_job("moved", &req, None).unwrap();
+    // Every attempt (4) hits the redirecting receiver, none follows it.
+    for _ in 0..4 {
+        rx.recv_timeout(Duration::from_secs(15))
+            .expect("an attempt");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        rx.try_recv().is_err(),
+        "a redirect is a failed attempt, retried at most 4 times"
+    );
+    assert!(
+        target_rx.try_recv().is_err(),
+        "the redirect target got nothing"
+    );
+}
+
+#[test]
+fn a_shards_notification_config_beyond_loopback_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sb, api) = sandbox(dir.path());
+    let config = br#"{"ingestId": "far-ingest", "notificationsURL": "http://203.0.113.5/hook"}"#;
+    let png = png_bytes();
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("notification_config.json", &config[..]),
+        ("a.png", &png[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    let target = api.request_shard_upload("tarred", None).unwrap();
+    api.put_signed(
+        &target,
+        &roboflow_batch::api::UploadSource::bytes(b.into_inner().unwrap()),
+    )
+    .unwrap();
+    wait_for("the shard to be indexed", || {
+        api.batch_count("tarred", None).unwrap_or(0) == 1
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    drop(sb);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+    let refused = state["jobs"]["refused_webhooks"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0]["url"].as_str().unwrap().contains("203.0.113.5"));
+    assert!(state["jobs"]["webhooks"].as_array().unwrap().is_empty());
+}

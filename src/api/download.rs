@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use tempfile::NamedTempFile;
 
@@ -24,7 +25,7 @@ use crate::transport::{HttpRequest, HttpResponse};
 /// let o = o.with_expected_len(1024).with_overwrite(false);
 /// assert_eq!(o.expected_len, Some(1024));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct DownloadOptions {
     /// The length the file must have, when known in advance. A server that declares
@@ -35,6 +36,9 @@ pub struct DownloadOptions {
     /// existing file fails the download and is left as it is, even if it appears while the
     /// download runs.
     pub overwrite: bool,
+    /// Called with the length of each chunk as it is written (for progress bars). Bytes
+    /// received again after a restart from zero are reported again.
+    pub on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 }
 
 impl Default for DownloadOptions {
@@ -42,7 +46,18 @@ impl Default for DownloadOptions {
         DownloadOptions {
             expected_len: None,
             overwrite: true,
+            on_bytes: None,
         }
+    }
+}
+
+impl std::fmt::Debug for DownloadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DownloadOptions")
+            .field("expected_len", &self.expected_len)
+            .field("overwrite", &self.overwrite)
+            .field("on_bytes", &self.on_bytes.as_ref().map(|_| "Fn(u64)"))
+            .finish()
     }
 }
 
@@ -68,6 +83,23 @@ impl DownloadOptions {
     #[must_use]
     pub fn with_overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
+        self
+    }
+
+    /// Sets the callback that sees each written chunk's length.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// let seen = Arc::new(AtomicU64::new(0));
+    /// let s = seen.clone();
+    /// let o = roboflow_batch::api::DownloadOptions::default()
+    ///     .with_on_bytes(move |n| { s.fetch_add(n, Ordering::Relaxed); });
+    /// assert!(o.on_bytes.is_some());
+    /// ```
+    #[must_use]
+    pub fn with_on_bytes(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        self.on_bytes = Some(Arc::new(f));
         self
     }
 }
@@ -167,6 +199,7 @@ impl BatchApi {
             resumable: true,
             asked_from: 0,
             expected: options.expected_len,
+            on_bytes: options.on_bytes.clone(),
             fatal: None,
             context: context(),
         });
@@ -225,6 +258,7 @@ struct Progress {
     /// The offset the request in flight asked for (0: the whole file).
     asked_from: u64,
     expected: Option<u64>,
+    on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
     /// A failure that trying again cannot fix (writing the file, a wrong length).
     fatal: Option<Error>,
     /// What errors say was being done.
@@ -324,6 +358,9 @@ impl Progress {
                 .write_all(chunk)
                 .map_err(|e| self.fail(e))?;
             self.written += n as u64;
+            if let Some(f) = &self.on_bytes {
+                f(n as u64);
+            }
         }
         match total {
             Some(t) if self.written != t => Err(length_error(self.written, t)),

@@ -33,15 +33,25 @@ impl Timestamp {
         Timestamp(OffsetDateTime::now_utc())
     }
 
-    /// A timestamp from a [`SystemTime`], in UTC.
+    /// A timestamp from a [`SystemTime`], in UTC; a time beyond the representable years
+    /// (-9999 to 9999) is clamped to the nearest end, never a panic.
     ///
     /// ```
     /// use roboflow_batch::model::Timestamp;
-    /// let t = Timestamp::from_system_time(std::time::UNIX_EPOCH);
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let t = Timestamp::from_system_time(UNIX_EPOCH);
     /// assert_eq!(t.to_string(), "1970-01-01T00:00:00Z");
+    /// let far = Timestamp::from_system_time(UNIX_EPOCH + Duration::from_secs(1 << 40));
+    /// assert_eq!(far, Timestamp::MAX);
     /// ```
     pub fn from_system_time(t: SystemTime) -> Self {
-        Timestamp(OffsetDateTime::from(t))
+        let since = match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => time::Duration::try_from(d).unwrap_or(time::Duration::MAX),
+            Err(e) => time::Duration::try_from(e.duration())
+                .map(|d| -d)
+                .unwrap_or(time::Duration::MIN),
+        };
+        Timestamp(OffsetDateTime::UNIX_EPOCH.saturating_add(since))
     }
 
     /// Seconds since the Unix epoch.
@@ -64,16 +74,40 @@ impl Timestamp {
         SystemTime::from(self.0)
     }
 
-    /// This timestamp moved forward by `d`.
+    /// This timestamp moved forward by `d`, or `None` past the year 9999.
     ///
     /// ```
     /// use roboflow_batch::model::Timestamp;
+    /// use std::time::Duration;
     /// let t = Timestamp::from_system_time(std::time::UNIX_EPOCH);
-    /// assert_eq!(t.plus(std::time::Duration::from_secs(60)).unix_seconds(), 60);
+    /// assert_eq!(t.checked_plus(Duration::from_secs(60)).unwrap().unix_seconds(), 60);
+    /// assert_eq!(t.checked_plus(Duration::from_secs(u64::MAX)), None);
+    /// ```
+    pub fn checked_plus(&self, d: Duration) -> Option<Self> {
+        let d = time::Duration::try_from(d).ok()?;
+        self.0.checked_add(d).map(Timestamp)
+    }
+
+    /// This timestamp moved forward by `d`, stopping at [`Timestamp::MAX`] (never a panic).
+    ///
+    /// ```
+    /// use roboflow_batch::model::Timestamp;
+    /// use std::time::Duration;
+    /// let t = Timestamp::from_system_time(std::time::UNIX_EPOCH);
+    /// assert_eq!(t.plus(Duration::from_secs(60)).unix_seconds(), 60);
+    /// assert_eq!(t.plus(Duration::from_secs(u64::MAX)), Timestamp::MAX);
     /// ```
     pub fn plus(&self, d: Duration) -> Self {
-        Timestamp(self.0 + d)
+        self.checked_plus(d).unwrap_or(Timestamp::MAX)
     }
+
+    /// The latest representable instant: the last nanosecond of the year 9999, UTC.
+    ///
+    /// ```
+    /// use roboflow_batch::model::Timestamp;
+    /// assert!(Timestamp::MAX.to_string().starts_with("9999-12-31T23:59:59"));
+    /// ```
+    pub const MAX: Timestamp = Timestamp(time::PrimitiveDateTime::MAX.assume_utc());
 
     /// The UTC offset it was given with, in seconds.
     ///

@@ -104,6 +104,39 @@ pub struct JobNotification {
     pub delivery_attempt: u32,
 }
 
+impl JobNotification {
+    /// Whether the job succeeded (`job_state` is `success`).
+    ///
+    /// ```
+    /// use roboflow_batch::model::{JobNotification, WebhookPayload};
+    /// let p: WebhookPayload = serde_json::from_str(
+    ///     r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"j1","job_state":"fail","delivery_attempt":1}"#,
+    /// ).unwrap();
+    /// let WebhookPayload::Job(j) = p else { unreachable!() };
+    /// assert!(!j.is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        self.job_state == "success"
+    }
+}
+
+impl IngestEvent {
+    /// Whether the ingest (or the shard's files) succeeded.
+    ///
+    /// ```
+    /// use roboflow_batch::model::IngestEvent;
+    /// let e: IngestEvent = serde_json::from_str(r#"{"type":"ingest-status-notification-v1","success":true}"#).unwrap();
+    /// assert!(e.is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        match self {
+            IngestEvent::Status { success, .. } | IngestEvent::FilesStatus { success, .. } => {
+                *success
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
-//! Small helpers around tiny_http: a parsed request line and JSON replies.
+//! The request head the handlers route on, and the replies they build.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use serde::Serialize;
 
@@ -17,33 +17,22 @@ pub(crate) struct Head {
 }
 
 impl Head {
-    pub fn parse(req: &tiny_http::Request) -> Head {
-        let url = req.url();
+    pub fn from_raw(raw: &super::server::RawHead) -> Head {
+        let url = raw.target.as_str();
         let path = url.split(['?', '#']).next().unwrap_or("");
         let segments = path
             .split('/')
             .filter(|s| !s.is_empty())
             .map(crate::url::percent_decode)
             .collect();
-        let headers: Vec<(String, String)> = req
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_string(),
-                    h.value.as_str().to_string(),
-                )
-            })
-            .collect();
-        let content_length = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse().ok());
+        let content_length = raw
+            .header("content-length")
+            .and_then(|v| v.trim().parse().ok());
         Head {
-            method: req.method().as_str().to_ascii_uppercase(),
+            method: raw.method.to_ascii_uppercase(),
             segments,
             query: crate::url::query_pairs(url),
-            headers,
+            headers: raw.headers.clone(),
             content_length,
         }
     }
@@ -114,48 +103,95 @@ impl Reply {
         Reply { body, ..self }
     }
 
+    /// The same reply, closing the connection after it (the request body was not read).
+    pub fn closing(self) -> Reply {
+        self.with_header("Connection", "close")
+    }
+
     pub fn with_header(mut self, k: &str, v: impl Into<String>) -> Reply {
         self.headers.push((k.to_string(), v.into()));
         self
     }
 
-    /// Sends the reply; a send error only means the client went away.
-    pub fn send(self, req: tiny_http::Request) {
-        let status = tiny_http::StatusCode(self.status);
-        let headers: Vec<tiny_http::Header> = self
-            .headers
-            .iter()
-            .filter_map(|(k, v)| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok())
-            .collect();
-        let _ = match self.body {
-            ReplyBody::Bytes(b) => {
-                let len = b.len();
-                req.respond(
-                    tiny_http::Response::new(
-                        status,
-                        headers,
-                        std::io::Cursor::new(b),
-                        Some(len),
-                        None,
-                    )
-                    .with_chunked_threshold(usize::MAX),
-                )
-            }
-            ReplyBody::Reader(r, len) => req.respond(
-                tiny_http::Response::new(status, headers, r.take(len), Some(len as usize), None)
-                    .with_chunked_threshold(usize::MAX),
-            ),
+    /// Whether the connection must close after this reply.
+    pub fn closes(&self) -> bool {
+        matches!(self.body, ReplyBody::Truncated(..))
+            || self.headers.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close")
+            })
+    }
+
+    /// Writes the reply (only its head for a `HEAD` request); false when the body could
+    /// not be written whole, so the connection must close.
+    pub fn write_to(self, w: &mut impl Write, head_only: bool, keep_alive: bool) -> bool {
+        let (len, mut body): (u64, Box<dyn Read + Send>) = match self.body {
+            ReplyBody::Bytes(b) => (b.len() as u64, Box::new(std::io::Cursor::new(b))),
+            ReplyBody::Reader(r, len) => (len, Box::new(r.take(len))),
             ReplyBody::Truncated(b, keep) => {
-                let len = b.len();
-                let reader = std::io::Cursor::new(b)
+                let len = b.len() as u64;
+                let cut = std::io::Cursor::new(b)
                     .take(keep as u64)
                     .chain(FailingReader);
-                req.respond(
-                    tiny_http::Response::new(status, headers, reader, Some(len), None)
-                        .with_chunked_threshold(usize::MAX),
-                )
+                (len, Box::new(cut))
             }
         };
+        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        head.push_str(&format!(
+            "Date: {}\r\nServer: rfbatch-sandbox\r\nContent-Length: {len}\r\n",
+            httpdate::fmt_http_date(std::time::SystemTime::now())
+        ));
+        for (k, v) in &self.headers {
+            let clean = |s: &str| !s.contains(['\r', '\n']);
+            if clean(k) && clean(v) && !k.eq_ignore_ascii_case("connection") {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        head.push_str(if keep_alive {
+            "Connection: keep-alive\r\n\r\n"
+        } else {
+            "Connection: close\r\n\r\n"
+        });
+        if w.write_all(head.as_bytes()).is_err() {
+            return false;
+        }
+        if !head_only {
+            match std::io::copy(&mut body, w) {
+                Ok(n) if n == len => {}
+                _ => {
+                    let _ = w.flush();
+                    return false;
+                }
+            }
+        }
+        w.flush().is_ok()
+    }
+}
+
+/// The reason phrase of a status code.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
     }
 }
 
@@ -164,7 +200,7 @@ fn cut(r: Box<dyn Read + Send>, len: u64) -> ReplyBody {
     ReplyBody::Reader(Box::new(r.take(keep).chain(FailingReader)), len.max(1))
 }
 
-/// Fails every read: makes tiny_http drop the connection mid-body.
+/// Fails every read: the server then drops the connection mid-body.
 struct FailingReader;
 
 impl Read for FailingReader {
@@ -215,4 +251,34 @@ pub(crate) fn page<T>(
     let more = v.len() > size;
     v.truncate(size);
     (v, more.then(|| format!("p{}", offset + size)))
+}
+
+/// Reads a whole request body of at most `max` bytes: a larger declared or actual body is
+/// a 413 (decided from `Content-Length` before reading, when there is one), a body
+/// shorter than declared a 400.
+pub(crate) fn read_limited(
+    head: &Head,
+    req: &mut super::server::Body<'_>,
+    max: u64,
+) -> Result<Vec<u8>, Reply> {
+    let too_big =
+        || Reply::error(413, format!("request body is larger than {max} bytes")).closing();
+    if head.content_length.is_some_and(|n| n > max) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    req.as_reader()
+        .take(max + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Reply::error(400, format!("cannot read the request body: {e}")))?;
+    if body.len() as u64 > max {
+        return Err(too_big());
+    }
+    if head.content_length.is_some_and(|n| n != body.len() as u64) {
+        return Err(Reply::error(
+            400,
+            "request body shorter than its Content-Length",
+        ));
+    }
+    Ok(body)
 }

@@ -4,21 +4,21 @@
 //! `pending` → `processing` stage → `export` stage → completed/failed, and the handlers
 //! here only read it or flip it (start, abort, restart).
 
+pub(crate) mod decode;
 mod engine;
 mod records;
 mod webhooks;
 mod workflows;
 
-use std::io::Read;
+use super::server::Body;
 
 use serde_json::{Value, json};
 
 use super::State;
 use super::http::{Head, Reply};
 use crate::model::{
-    JobLog, JobMetadata, JobStartRequest, JobStatusResponse, JobType, ListJobsResponse,
-    ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity, RestartOverrides,
-    TaskStatus,
+    JobLog, JobMetadata, JobStartRequest, JobStatusResponse, ListJobsResponse, ListLogsResponse,
+    ListStagesResponse, ListTasksResponse, LogSeverity, TaskStatus,
 };
 
 pub(crate) use records::{
@@ -46,36 +46,10 @@ fn not_found(id: &str) -> Reply {
     Reply::error(404, format!("job {id:?} not found"))
 }
 
-fn read_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
-    let mut body = Vec::new();
-    match req.as_reader().take(MAX_BODY + 1).read_to_end(&mut body) {
-        Ok(_) if body.len() as u64 > MAX_BODY => {
-            Err(Reply::error(413, "request body is larger than 1 MiB"))
-        }
-        Ok(_) => Ok(body),
-        Err(e) => Err(Reply::error(
-            400,
-            format!("cannot read the request body: {e}"),
-        )),
-    }
-}
-
-/// Decodes JSON, naming the field at fault.
-fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, Reply> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            Reply::error(400, format!("invalid {what}: {inner}"))
-        } else {
-            Reply::error(400, format!("invalid {what}: field `{path}`: {inner}"))
-        }
-    })
-}
+use decode::{job_kind, restart_overrides};
 
 impl State {
-    pub(crate) fn jobs(&self, head: &Head, rest: &[&str], req: &mut tiny_http::Request) -> Reply {
+    pub(crate) fn jobs(&self, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
         let m = head.method.as_str();
         match (m, rest) {
             ("GET", ["jobs"]) => self.list_jobs(head),
@@ -84,7 +58,7 @@ impl State {
             ("GET", ["jobs", id, "stages"]) => self.get_stages(id),
             ("GET", ["jobs", id, "stages", stage, "tasks"]) => self.get_tasks(head, id, stage),
             ("POST", ["jobs", id, "abort"]) => self.abort_job(id),
-            ("POST", ["jobs", id, "restart"]) => self.restart_job(id, req),
+            ("POST", ["jobs", id, "restart"]) => self.restart_job(head, id, req),
             ("GET", ["jobs", id, "logs"]) => self.get_logs(head, id),
             (_, ["jobs"] | ["jobs", _] | ["jobs", _, "stages" | "abort" | "restart" | "logs"])
             | (_, ["jobs", _, "stages", _, "tasks"]) => {
@@ -137,30 +111,23 @@ impl State {
         )
     }
 
-    fn start_job(&self, head: &Head, id: &str, req: &mut tiny_http::Request) -> Reply {
+    fn start_job(&self, head: &Head, id: &str, req: &mut Body<'_>) -> Reply {
         if let Err(e) = crate::model::JobId::new(id) {
             return Reply::error(400, e.to_string());
         }
-        let body = match read_body(req) {
+        let body = match super::http::read_limited(head, req, MAX_BODY) {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let raw: Value = match decode("job definition", &body) {
-            Ok(v) => v,
+        let kind = match job_kind(&body) {
+            Ok(k) => k,
             Err(r) => return r,
         };
-        let job_type = raw.get("type").and_then(Value::as_str).unwrap_or("");
-        let kind = if job_type == "trt-compilation-v1" {
-            match self.check_trt(&body) {
-                Ok(t) => JobKind::Trt(t),
-                Err(r) => return r,
-            }
-        } else {
-            match self.check_workflow_job(&body) {
-                Ok(r) => JobKind::Workflow(Box::new(r)),
-                Err(r) => return r,
-            }
-        };
+        if let JobKind::Workflow(req) = &kind
+            && let Err(r) = self.check_job_input(req)
+        {
+            return r;
+        }
         let definition = match &kind {
             JobKind::Workflow(r) => serde_json::to_value(r),
             JobKind::Trt(t) => serde_json::to_value(t),
@@ -231,23 +198,8 @@ impl State {
         Reply::json(200, &json!({ "status": "ok", "jobId": id }))
     }
 
-    /// Decodes and validates a workflow job body; the input batch must exist.
-    fn check_workflow_job(&self, body: &[u8]) -> Result<JobStartRequest, Reply> {
-        let req: JobStartRequest = decode("job definition", body)?;
-        req.validate()
-            .map_err(|e| Reply::error(400, e.to_string()))?;
-        if !matches!(
-            req.job_type,
-            JobType::SimpleImageProcessing | JobType::SimpleVideoProcessing
-        ) {
-            return Err(Reply::error(
-                400,
-                format!(
-                    "invalid type: {:?} needs a different body",
-                    req.job_type.as_str()
-                ),
-            ));
-        }
+    /// The input batch (and part) of a Workflow job must exist.
+    fn check_job_input(&self, req: &JobStartRequest) -> Result<(), Reply> {
         let batch = &req.job_input.batch_id;
         if self.batch_files(batch, None).is_none() {
             return Err(Reply::error(
@@ -265,13 +217,7 @@ impl State {
                 format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
             ));
         }
-        Ok(req)
-    }
-
-    fn check_trt(&self, body: &[u8]) -> Result<TrtJob, Reply> {
-        let t: TrtJob = decode("job definition", body)?;
-        t.validate().map_err(|e| Reply::error(400, e.to_string()))?;
-        Ok(t)
+        Ok(())
     }
 
     fn get_stages(&self, id: &str) -> Reply {
@@ -375,23 +321,14 @@ impl State {
         )
     }
 
-    fn restart_job(&self, id: &str, req: &mut tiny_http::Request) -> Reply {
-        let body = match read_body(req) {
+    fn restart_job(&self, head: &Head, id: &str, req: &mut Body<'_>) -> Reply {
+        let body = match super::http::read_limited(head, req, MAX_BODY) {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let overrides: Option<RestartOverrides> = if body.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            match decode::<RestartOverrides>("restart parameters", &body) {
-                Ok(o) => {
-                    if let Err(e) = o.validate() {
-                        return Reply::error(400, e.to_string());
-                    }
-                    Some(o)
-                }
-                Err(r) => return r,
-            }
+        let overrides = match restart_overrides(&body) {
+            Ok(o) => o,
+            Err(r) => return r,
         };
         let old_dir = {
             let mut inner = self.lock();

@@ -1,21 +1,26 @@
 //! Maps a request to its handler, after authentication.
 
+use super::server::Body;
 use std::io::Read;
 
 use super::State;
 use super::http::{Head, Reply};
 use super::staging::faults::{Fault, FaultFamily};
 
-/// Handles one request and sends the reply, injecting the configured faults first.
-pub(crate) fn handle(state: &State, mut req: tiny_http::Request) {
-    let head = Head::parse(&req);
-    let family = family(&head);
+/// Handles one request, injecting the configured faults first.
+pub(crate) fn handle(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {
+    let family = family(head);
+    if family == FaultFamily::Api {
+        state
+            .request_count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let (latency, fault) = state.faults.draw(family);
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
-    let reply = match fault {
-        None => route(state, &head, &mut req),
+    match fault {
+        None => contained(state, head, req),
         Some(Fault::Status(429, retry_after)) => {
             let r = Reply::error(429, "fault injected: too many requests");
             match retry_after {
@@ -30,9 +35,26 @@ pub(crate) fn handle(state: &State, mut req: tiny_http::Request) {
             let _ = std::io::copy(&mut req.as_reader().take(half), &mut std::io::sink());
             Reply::error(503, "fault injected: connection dropped").truncated()
         }
-        Some(Fault::Drop) => route(state, &head, &mut req).truncated(),
-    };
-    reply.send(req);
+        Some(Fault::Drop) => contained(state, head, req).truncated(),
+    }
+}
+
+/// Routes the request; a panic in its handler becomes a 500 for this request only.
+fn contained(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {
+    match crate::sandbox::panics::contain(|| route(state, head, req)) {
+        Ok(reply) => reply,
+        Err(panic) => {
+            eprintln!(
+                "rfbatch sandbox: the handler of {} /{} panicked: {panic}",
+                head.method,
+                head.segments.first().map_or("", String::as_str)
+            );
+            Reply::error(
+                500,
+                "internal error: this request's handler panicked; the sandbox carries on",
+            )
+        }
+    }
 }
 
 fn family(head: &Head) -> FaultFamily {
@@ -43,7 +65,7 @@ fn family(head: &Head) -> FaultFamily {
     }
 }
 
-fn route(state: &State, head: &Head, req: &mut tiny_http::Request) -> Reply {
+fn route(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {
     let segs: Vec<&str> = head.segments.iter().map(String::as_str).collect();
     // Signed URLs carry their own token instead of the API key.
     if segs.first() == Some(&"signed") {
@@ -56,6 +78,9 @@ fn route(state: &State, head: &Head, req: &mut tiny_http::Request) -> Reply {
     match segs.as_slice() {
         [] if head.method == "GET" => {
             Reply::json(200, &serde_json::json!({ "workspace": state.workspace() }))
+        }
+        ["__test", "panic"] if state.config().test_hooks => {
+            panic!("test hook: a request handler panicked")
         }
         ["data-staging", "v1", "external", ws, rest @ ..] => {
             if *ws != state.workspace() {

@@ -2,12 +2,20 @@
 //! background shard indexing, downloads and fault injection.
 
 pub mod faults;
+mod fetch;
+mod fetch_one;
 mod handlers;
 mod indexer;
-mod multipart;
+pub(crate) mod ingest;
+pub(crate) mod multipart;
+mod put;
+mod range;
 mod signed;
+pub(crate) mod signing;
 mod store;
+mod tarindex;
 
+use super::server::Body;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +27,7 @@ use super::http::{Head, Reply};
 use crate::error::{Error, Result};
 use crate::model::{BatchContentType, BatchType, PartMetadata};
 
+pub(crate) use fetch::FetchQueue;
 pub(crate) use store::StagingData;
 use store::{FileRec, check_file_name, layout};
 
@@ -47,7 +56,12 @@ pub(crate) enum FileSource {
         /// Where the member's data starts.
         offset: u64,
     },
+    /// Nowhere: the discard store kept only the record.
+    Discarded,
 }
+
+/// Why a job cannot read a batch of the discard store.
+pub(crate) const DISCARDED: &str = "images were discarded (--store discard); jobs cannot run";
 
 impl StoredFile {
     /// Opens the file's bytes (exactly `size` of them).
@@ -58,6 +72,9 @@ impl StoredFile {
                 let mut f = std::fs::File::open(tar)?;
                 f.seek(SeekFrom::Start(*offset))?;
                 Ok(Box::new(f.take(self.size)))
+            }
+            FileSource::Discarded => {
+                Err(std::io::Error::new(std::io::ErrorKind::NotFound, DISCARDED))
             }
         }
     }
@@ -94,7 +111,9 @@ impl State {
             name: f.name.clone(),
             part: f.part.clone(),
             size: f.size,
-            source: if f.path.ends_with(".tar") && f.offset > 0 {
+            source: if f.discarded {
+                FileSource::Discarded
+            } else if f.path.ends_with(".tar") && f.offset > 0 {
                 FileSource::TarMember {
                     tar: path,
                     offset: f.offset,
@@ -133,6 +152,7 @@ impl State {
                     shard_id: None,
                     path: rel,
                     offset: 0,
+                    discarded: false,
                 });
             }
         }
@@ -168,16 +188,11 @@ impl State {
         self.save()
     }
 
-    pub(crate) fn staging(
-        &self,
-        head: &Head,
-        rest: &[&str],
-        req: &mut tiny_http::Request,
-    ) -> Reply {
+    pub(crate) fn staging(&self, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
         handlers::route(self, head, rest, req)
     }
 
-    pub(crate) fn signed(&self, head: &Head, rest: &[&str], req: &mut tiny_http::Request) -> Reply {
+    pub(crate) fn signed(&self, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
         signed::route(self, head, rest, req)
     }
 
@@ -185,7 +200,9 @@ impl State {
         self: &Arc<Self>,
         stopping: Arc<AtomicBool>,
     ) -> Result<Vec<JoinHandle<()>>> {
-        indexer::start(self, stopping)
+        let mut threads = indexer::start(self, stopping.clone())?;
+        threads.extend(fetch::start(self, stopping)?);
+        Ok(threads)
     }
 }
 

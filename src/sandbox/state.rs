@@ -8,7 +8,7 @@
 //! every request would make each upload cost a rewrite of the whole state.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -28,7 +28,7 @@ pub(crate) struct Inner {
 }
 
 /// The shared state of a running sandbox.
-pub struct State {
+pub(crate) struct State {
     config: SandboxConfig,
     data_dir: PathBuf,
     base_url: String,
@@ -38,6 +38,14 @@ pub struct State {
     save_lock: Mutex<()>,
     /// Set by [`State::save`]; cleared by the saver thread when it writes.
     dirty: AtomicBool,
+    /// Signs and checks signed URLs.
+    signer: super::staging::signing::Signer,
+    /// References ingests waiting for the fetch workers.
+    fetch_queue: super::staging::FetchQueue,
+    /// Signed PUTs answered 2xx since start.
+    pub(crate) put_count: AtomicU64,
+    /// API requests (not signed URLs) answered since start.
+    pub(crate) request_count: AtomicU64,
 }
 
 /// The longest a change waits before it is written to `state.json`.
@@ -61,9 +69,15 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Inner::default(),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
-        if inner.staging.secret == 0 {
-            inner.staging.secret = crate::rand::u64() | 1;
-        }
+        inner.staging.normalise_uploads();
+        let key = match super::staging::signing::unhex(&inner.staging.signing_key) {
+            Some(k) => k,
+            None => {
+                let k = crate::rand::secret32();
+                inner.staging.signing_key = super::staging::signing::hex(&k);
+                k
+            }
+        };
         Ok(State {
             faults: super::staging::faults::Injector::new(&config.faults),
             save_lock: Mutex::new(()),
@@ -72,19 +86,15 @@ impl State {
             data_dir: data_dir.to_path_buf(),
             base_url: base_url.to_string(),
             inner: Mutex::new(inner),
+            signer: super::staging::signing::Signer::new(key),
+            fetch_queue: super::staging::FetchQueue::default(),
+            put_count: AtomicU64::new(0),
+            request_count: AtomicU64::new(0),
         })
     }
 
     /// The configuration it was started with.
-    ///
-    /// ```
-    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-    /// let sandbox = Sandbox::start(SandboxConfig::default().with_workspace("acme"))?;
-    /// let state = sandbox.state().clone(); // an `Arc<State>`
-    /// assert_eq!(state.config().workspace, "acme");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn config(&self) -> &SandboxConfig {
+    pub(crate) fn config(&self) -> &SandboxConfig {
         &self.config
     }
 
@@ -102,6 +112,14 @@ impl State {
 
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    pub(crate) fn fetch_queue(&self) -> &super::staging::FetchQueue {
+        &self.fetch_queue
+    }
+
+    pub(crate) fn signer(&self) -> &super::staging::signing::Signer {
+        &self.signer
     }
 
     /// Locks the mutable state; a poisoned lock is recovered, not propagated.

@@ -110,3 +110,6 @@ pub fn assert_api_request(seen: &Seen, method: Method, path: &str) {
     assert_eq!(seen.q("api_key"), Some(KEY), "api_key on {path}");
     assert!(seen.url.starts_with(BASE), "{}", seen.url);
 }
+
+#[cfg(feature = "sandbox")]
+pub mod sandbox;

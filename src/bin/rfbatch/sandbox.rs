@@ -6,25 +6,39 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
+use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig, StoreMode};
 
 #[derive(Args)]
 pub struct SandboxArgs {
-    /// Address to listen on (port 0 picks a free one).
+    /// Address to listen on (port 0 picks a free one). An address beyond loopback also
+    /// needs --allow-remote and an explicit --api-key.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// The one API key the sandbox accepts.
-    #[arg(long, env = "RFBATCH_SANDBOX_API_KEY", default_value = "sandbox-key")]
-    api_key: String,
+    /// The one API key the sandbox accepts (default `sandbox-key`, on loopback only).
+    #[arg(long, env = "RFBATCH_SANDBOX_API_KEY")]
+    api_key: Option<String>,
+    /// Allow listening beyond loopback (needs an explicit --api-key of 16+ characters).
+    #[arg(long)]
+    allow_remote: bool,
+    /// A host beyond loopback that webhooks may go to (repeatable).
+    #[arg(long, value_name = "HOST")]
+    webhook_allow: Vec<String>,
+    /// A host beyond loopback that references may be fetched from (repeatable).
+    #[arg(long, value_name = "HOST")]
+    fetch_allow: Vec<String>,
     /// The workspace slug answered by `GET /`.
     #[arg(long, default_value = "sandbox")]
     workspace: String,
     /// Where state and data live (kept across restarts); a temporary directory if omitted.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Threads serving requests.
-    #[arg(long, default_value_t = 8)]
+    /// Requests handled at the same time (more wait their turn).
+    #[arg(long, default_value_t = 16)]
     threads: usize,
+    /// What to do with uploaded bytes: keep them (`disk`), or index shards from their tar
+    /// headers and drop the bytes (`discard`, a benchmark mode; jobs then cannot run).
+    #[arg(long, value_enum, default_value_t = Store::Disk)]
+    store: Store,
     /// How long signed URLs stay valid, in seconds.
     #[arg(long, default_value_t = 24 * 3600)]
     signed_url_ttl_secs: u64,
@@ -73,6 +87,12 @@ pub struct SandboxArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Store {
+    Disk,
+    Discard,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Family {
     Api,
     Put,
@@ -116,16 +136,34 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
     if on(Family::Download) {
         faults = faults.with_download(settings);
     }
+    if a.allow_remote && a.api_key.is_none() {
+        return Err(
+            "--allow-remote needs an explicit --api-key (or RFBATCH_SANDBOX_API_KEY)".into(),
+        );
+    }
     let mut config = SandboxConfig::default()
         .with_addr(a.addr)
-        .with_api_key(a.api_key)
+        .with_allow_remote(a.allow_remote)
         .with_workspace(a.workspace)
         .with_signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
         .with_indexing_delay(Duration::from_millis(a.indexing_delay_ms))
         .with_job_speed(a.job_speed)
         .with_job_images_per_task(a.job_images_per_task.max(1))
-        .with_faults(faults);
+        .with_faults(faults)
+        .with_store(match a.store {
+            Store::Disk => StoreMode::Disk,
+            Store::Discard => StoreMode::Discard,
+        });
     config.threads = a.threads.max(1);
+    if let Some(key) = a.api_key {
+        config = config.with_api_key(key);
+    }
+    for host in a.webhook_allow {
+        config = config.with_webhook_allow(host);
+    }
+    for host in a.fetch_allow {
+        config = config.with_fetch_allow(host);
+    }
     if let Some(dir) = a.data_dir {
         config = config.with_data_dir(dir);
     }

@@ -43,7 +43,10 @@ struct Snap {
 impl Snap {
     fn of(j: &JobRecord) -> Snap {
         let deadline_passed = match (j.timeout_seconds, j.started_at) {
-            (Some(t), Some(s)) => now() > s.plus(Duration::from_secs(t)),
+            // No deadline can be computed past the year 9999: then there is none.
+            (Some(t), Some(s)) => s
+                .checked_plus(Duration::from_secs(t))
+                .is_some_and(|end| now() > end),
             _ => false,
         };
         Snap {
@@ -141,8 +144,10 @@ impl Engine {
             c.carry = (c.carry + dt * speed).min(MAX_PER_TICK);
             let n = c.carry.floor();
             c.carry -= n;
-            if let Err(msg) = self.step(&s, n as u64) {
-                self.fail(&s, "job-error", &msg);
+            match crate::sandbox::panics::contain(|| self.step(&s, n as u64)) {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => self.fail(&s, "job-error", &msg),
+                Err(panic) => self.fail_after_panic(&s, &panic),
             }
         }
     }
@@ -196,6 +201,33 @@ impl Engine {
         }
     }
 
+    /// Fails a job whose step panicked, whatever the step left half done: the panic is
+    /// reported on stderr and in the job's logs, and every other job carries on.
+    fn fail_after_panic(&mut self, s: &Snap, panic: &str) {
+        eprintln!(
+            "rfbatch sandbox: job {:?} (run {}) panicked: {panic}",
+            s.id, s.run
+        );
+        self.cache.remove(&s.id);
+        let msg =
+            format!("internal error: the sandbox's job step panicked ({panic}); the job is failed");
+        let hook = {
+            let mut inner = self.state.lock();
+            match inner.jobs.jobs.get_mut(&s.id) {
+                Some(j) if j.run == s.run && !j.phase.is_terminal() => {
+                    j.fail("job-panicked", &msg);
+                    j.notifications_url().map(str::to_string)
+                }
+                _ => None,
+            }
+        };
+        self.dirty = true;
+        self.urgent = true;
+        if let Some(url) = hook {
+            self.state.job_webhook(&url, &s.id, s.run, false);
+        }
+    }
+
     fn files(
         &mut self,
         s: &Snap,
@@ -209,6 +241,15 @@ impl Engine {
             .state
             .batch_files(batch, req.job_input.part_name.as_deref())
             .ok_or_else(|| format!("input batch {batch:?} not found"))?;
+        if files
+            .iter()
+            .any(|f| matches!(f.source, crate::sandbox::staging::FileSource::Discarded))
+        {
+            return Err(format!(
+                "input batch {batch:?}: {}",
+                crate::sandbox::staging::DISCARDED
+            ));
+        }
         files.sort_by(|a, b| (&a.part, &a.name).cmp(&(&b.part, &b.name)));
         let files = Arc::new(files);
         if let Some(c) = self.cache.get_mut(&s.id) {
@@ -226,9 +267,11 @@ impl Engine {
             ),
             JobKind::Workflow(req) => {
                 let spec = &req.processing_specification;
-                if let Err(msg) =
-                    Workflow::find(&spec.workflow_id, spec.workflow_parameters.as_ref())
-                {
+                if let Err(msg) = Workflow::find(
+                    &spec.workflow_id,
+                    spec.workflow_parameters.as_ref(),
+                    self.state.config().test_hooks,
+                ) {
                     let mut hook = None;
                     self.commit(s, |j| {
                         j.stages.push(StageRecord::new("processing", 0, per_task));
@@ -284,7 +327,11 @@ impl Engine {
             return Err("the input batch changed while the job ran".into());
         }
         let spec = &req.processing_specification;
-        let wf = Workflow::find(&spec.workflow_id, spec.workflow_parameters.as_ref())?;
+        let wf = Workflow::find(
+            &spec.workflow_id,
+            spec.workflow_parameters.as_ref(),
+            self.state.config().test_hooks,
+        )?;
         let video = req.job_type == JobType::SimpleVideoProcessing;
         let end = (s.cursor + n).min(s.total);
         let mut lines = Vec::new();

@@ -32,6 +32,9 @@ pub(crate) struct JobsData {
     pub next_seq: u64,
     #[serde(default)]
     pub webhooks: Vec<PendingWebhook>,
+    /// Webhooks refused by the host rule, latest last.
+    #[serde(default)]
+    pub refused_webhooks: Vec<super::webhooks::RefusedWebhook>,
 }
 
 /// Where a job is.

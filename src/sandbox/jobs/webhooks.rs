@@ -1,9 +1,11 @@
 //! Webhook delivery: a persisted queue drained by one background thread, with retries.
+//! Only loopback hosts and the configured `webhook_allow` hosts are sent to; a refused
+//! webhook is logged on stderr, recorded (and, for a job, in its logs), never sent.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,12 +29,7 @@ pub(crate) struct PendingWebhook {
     in_flight: bool,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::sandbox::clock::now_ms;
 
 impl super::JobsData {
     /// Queues a webhook; for callers that already hold the state lock.
@@ -50,12 +47,56 @@ impl super::JobsData {
     }
 }
 
+/// A webhook the sandbox refused to send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RefusedWebhook {
+    /// The URL, redacted.
+    pub url: String,
+    pub reason: String,
+    pub at: crate::model::Timestamp,
+}
+
+/// The most refused webhooks remembered.
+const MAX_REFUSED: usize = 1000;
+
 impl State {
-    /// Queues a webhook POST to `url`, delivered in the background with retries.
+    /// Queues a webhook POST to `url`, delivered in the background with retries, if its
+    /// host is allowed; else records the refusal.
     ///
-    /// Takes the state lock: callers holding it use `inner.jobs.queue_webhook` instead.
+    /// Takes the state lock.
     pub(crate) fn enqueue_webhook(&self, url: &str, payload: &WebhookPayload) {
-        self.lock().jobs.queue_webhook(url, payload);
+        match crate::sandbox::egress::check_host(url, &self.config().webhook_allow) {
+            Ok(()) => self.lock().jobs.queue_webhook(url, payload),
+            Err(why) => self.refuse_webhook(url, payload, &why),
+        }
+    }
+
+    fn refuse_webhook(&self, url: &str, payload: &WebhookPayload, why: &str) {
+        let shown = crate::redact::redact_url(url);
+        eprintln!("rfbatch sandbox: webhook to {shown} refused: {why}");
+        let mut inner = self.lock();
+        let list = &mut inner.jobs.refused_webhooks;
+        if list.len() >= MAX_REFUSED {
+            list.remove(0);
+        }
+        list.push(RefusedWebhook {
+            url: shown.to_string(),
+            reason: why.to_string(),
+            at: crate::model::Timestamp::now(),
+        });
+        if let WebhookPayload::Job(j) = payload
+            && let Some(job) = inner.jobs.jobs.get_mut(&j.job_id)
+        {
+            let msg = format!("webhook to {shown} refused: {why}");
+            job.log(
+                crate::model::LogSeverity::Warning,
+                None,
+                "webhook-refused",
+                serde_json::json!({ "message": msg }),
+            );
+        }
+        drop(inner);
+        let _ = self.save();
     }
 
     pub(crate) fn start_webhook_thread(
@@ -66,15 +107,13 @@ impl State {
         std::thread::Builder::new()
             .name("sandbox-webhooks".into())
             .spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(Duration::from_secs(5)))
-                    .build()
-                    .into();
+                let agent = crate::sandbox::egress::agent(Duration::from_secs(5));
                 while !stopping.load(Ordering::SeqCst) {
                     match state.take_due_webhook() {
                         Some(w) => {
-                            let ok = state.post_webhook(&agent, &w);
+                            let ok =
+                                crate::sandbox::panics::contain(|| state.post_webhook(&agent, &w))
+                                    .unwrap_or(false);
                             state.settle_webhook(w.id, ok);
                         }
                         None => std::thread::sleep(TICK),
@@ -95,8 +134,13 @@ impl State {
         Some(w.clone())
     }
 
-    /// One delivery attempt; true when the receiver answered 2xx.
+    /// One delivery attempt; true when the receiver answered 2xx, or when the webhook is
+    /// refused (queued by an older sandbox with another allow list), which ends it.
     fn post_webhook(&self, agent: &ureq::Agent, w: &PendingWebhook) -> bool {
+        if let Err(why) = crate::sandbox::egress::check_host(&w.url, &self.config().webhook_allow) {
+            self.refuse_webhook(&w.url, &w.payload, &why);
+            return true;
+        }
         let mut payload = w.payload.clone();
         match &mut payload {
             WebhookPayload::Job(j) => j.delivery_attempt = w.attempt,
@@ -133,7 +177,7 @@ impl State {
         let w = &mut list[pos];
         let backoff = base.saturating_mul(1 << w.attempt.saturating_sub(1).min(10));
         w.attempt += 1;
-        w.due_ms = now_ms() + backoff.as_millis() as u64;
+        w.due_ms = crate::sandbox::clock::ms_after(backoff);
         w.in_flight = false;
     }
 }

@@ -20,13 +20,21 @@ const MAX_FILE: u64 = 256 << 20;
 pub(crate) enum Workflow {
     ImageStats,
     FailFraction(f64),
+    /// `panic-test`, only with the config's `test_hooks`: panics on every image, to show
+    /// that a panicking job is contained.
+    Panic,
 }
 
 impl Workflow {
     /// The Workflow named `id`; the error says why it cannot run.
-    pub fn find(id: &str, params: Option<&Map<String, Value>>) -> Result<Workflow, String> {
+    pub fn find(
+        id: &str,
+        params: Option<&Map<String, Value>>,
+        test_hooks: bool,
+    ) -> Result<Workflow, String> {
         match id {
             "image-stats" => Ok(Workflow::ImageStats),
+            "panic-test" if test_hooks => Ok(Workflow::Panic),
             "fail-fraction" => {
                 let f = match params.and_then(|p| p.get("fraction")) {
                     None => 0.5,
@@ -54,6 +62,9 @@ impl Workflow {
                 json!({ "file_name": file.name, "part_name": file.part, "status": "error", "bytes": file.size, "error": reason }),
             )
         };
+        if *self == Workflow::Panic {
+            panic!("panic-test workflow on {:?}", file.name);
+        }
         if let Workflow::FailFraction(f) = self
             && unit_hash(&file.name) < *f
         {
@@ -154,9 +165,19 @@ mod tests {
 
     #[test]
     fn unknown_workflow_and_bad_fraction_are_errors() {
-        assert!(Workflow::find("nope", None).unwrap_err().contains("nope"));
+        assert!(
+            Workflow::find("nope", None, false)
+                .unwrap_err()
+                .contains("nope")
+        );
         let p: Map<String, Value> = serde_json::from_str(r#"{"fraction": 2}"#).unwrap();
-        assert!(Workflow::find("fail-fraction", Some(&p)).is_err());
+        assert!(Workflow::find("fail-fraction", Some(&p), false).is_err());
+        // The panicking workflow exists only with the test hooks on.
+        assert!(Workflow::find("panic-test", None, false).is_err());
+        assert_eq!(
+            Workflow::find("panic-test", None, true),
+            Ok(Workflow::Panic)
+        );
     }
 
     #[test]

@@ -1,24 +1,17 @@
 //! The data-staging API endpoints (D1–D11 of the notes), answering with the model types.
 
-use std::io::Read;
+use crate::sandbox::server::Body;
 
 use super::super::State;
-use super::super::http::{Head, Reply, page, paging};
-use super::store::{
-    Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, file_key, layout,
-};
+use super::super::http::{Head, Reply, page, paging, read_limited};
+use super::store::{Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, layout};
 use super::store::{ShardSource, ShardState, Upload, UploadKind};
 use crate::model::*;
 
 /// The largest JSON body accepted (references ingests).
-const MAX_JSON_BODY: u64 = 64 << 20;
+pub(super) const MAX_JSON_BODY: u64 = 32 << 20;
 
-pub(super) fn route(
-    state: &State,
-    head: &Head,
-    rest: &[&str],
-    req: &mut tiny_http::Request,
-) -> Reply {
+pub(super) fn route(state: &State, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
     let m = head.method.as_str();
     let batch = match rest {
         ["batches"] if m == "GET" => return list_batches(state, head),
@@ -61,12 +54,12 @@ pub(super) fn route(
         ("POST", ["upload", "video"]) => request_video(state, head, batch),
         ("POST", ["bulk-upload", "image-files"]) => request_shard(state, head, batch),
         ("POST", ["bulk-upload", "image-references"]) => {
-            references(state, head, batch, req, BatchContentType::Images)
+            super::ingest::references(state, head, batch, req, BatchContentType::Images)
         }
         ("POST", ["bulk-upload", "video-references"]) => {
-            references(state, head, batch, req, BatchContentType::Videos)
+            super::ingest::references(state, head, batch, req, BatchContentType::Videos)
         }
-        ("POST", ["roboql-ingest"]) => roboql(state, batch, req),
+        ("POST", ["roboql-ingest"]) => super::ingest::roboql(state, head, batch, req),
         _ => Err(Reply::error(
             404,
             format!("no data-staging route for {m} /{}", rest.join("/")),
@@ -75,7 +68,7 @@ pub(super) fn route(
     result.unwrap_or_else(|r| r)
 }
 
-type Handled = Result<Reply, Reply>;
+pub(super) type Handled = Result<Reply, Reply>;
 
 fn with_batch(state: &State, id: &str, f: impl FnOnce(&Batch) -> Reply) -> Handled {
     let inner = state.lock();
@@ -224,7 +217,7 @@ fn check_kind(b: Option<&Batch>, want: &BatchType, what: &str) -> Result<(), Rep
     }
 }
 
-fn upload_image(state: &State, head: &Head, batch: &str, req: &mut tiny_http::Request) -> Handled {
+fn upload_image(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> Handled {
     let file_name = required(head, "fileName")?;
     check_file_name("fileName", file_name).map_err(|e| Reply::error(400, e))?;
     let display = head.query("displayName").unwrap_or(batch).to_string();
@@ -240,27 +233,9 @@ fn upload_image(state: &State, head: &Head, batch: &str, req: &mut tiny_http::Re
             format!("Content-Type must be multipart/form-data with a boundary, got {ct:?}"),
         )
     })?;
-    let limit = state.config().max_image_size + 64 * 1024;
-    if head.content_length.is_some_and(|n| n > limit) {
-        return Err(Reply::error(
-            413,
-            format!(
-                "image upload exceeds the {} byte limit",
-                state.config().max_image_size
-            ),
-        ));
-    }
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(limit + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Reply::error(400, format!("reading the body failed: {e}")))?;
-    if head.content_length.is_some_and(|n| n != body.len() as u64) {
-        return Err(Reply::error(
-            400,
-            "request body shorter than its Content-Length",
-        ));
-    }
+    // The image, plus room for the multipart framing.
+    let limit = state.config().max_image_size.saturating_add(64 * 1024);
+    let body = read_limited(head, req, limit)?;
     let bytes = super::multipart::single_file(&body, &boundary, file_name)
         .map_err(|e| Reply::error(400, e))?;
     if bytes.len() as u64 > state.config().max_image_size {
@@ -278,20 +253,27 @@ fn upload_image(state: &State, head: &Head, batch: &str, req: &mut tiny_http::Re
             format!("file {file_name:?} is not a recognised image"),
         ));
     }
-    let rel = layout::file(batch, file_name);
-    let dst = state.data_dir().join(&rel);
-    let tmp = state
-        .data_dir()
-        .join(layout::tmp(&format!("img-{}", crate::rand::hex(8))));
-    let written = tmp
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|_| std::fs::write(&tmp, bytes))
-        .and_then(|_| dst.parent().map_or(Ok(()), std::fs::create_dir_all))
-        .and_then(|_| std::fs::rename(&tmp, &dst));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Reply::error(500, format!("storing the image failed: {e}")));
+    let discard = state.config().store == crate::sandbox::StoreMode::Discard;
+    let rel = if discard {
+        String::new()
+    } else {
+        layout::file(batch, file_name)
+    };
+    if !discard {
+        let dst = state.data_dir().join(&rel);
+        let tmp = state
+            .data_dir()
+            .join(layout::tmp(&format!("img-{}", crate::rand::hex(8))));
+        let written = tmp
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(&tmp, bytes))
+            .and_then(|_| dst.parent().map_or(Ok(()), std::fs::create_dir_all))
+            .and_then(|_| std::fs::rename(&tmp, &dst));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Reply::error(500, format!("storing the image failed: {e}")));
+        }
     }
     {
         let mut inner = state.lock();
@@ -314,8 +296,9 @@ fn upload_image(state: &State, head: &Head, batch: &str, req: &mut tiny_http::Re
             shard_id: None,
             path: rel,
             offset: 0,
+            discarded: discard,
         };
-        b.files.insert(file_key(None, file_name), f);
+        b.ingest(f);
     }
     save(state)?;
     Ok(Reply::json(
@@ -396,6 +379,7 @@ fn issue_upload(state: &State, head: &Head, batch: &str, new: NewUpload) -> Resu
             target: new.target.unwrap_or_else(|| id.clone()),
             max_size: new.max_size,
             done: false,
+            state: super::store::UploadState::Pending,
         };
         inner.staging.uploads.insert(id.clone(), upload);
         id
@@ -411,7 +395,9 @@ fn signed_reply(
     shard: Option<(u64, u64)>,
     max_file: Option<u64>,
 ) -> Reply {
-    let (url, headers) = state.upload_url(id);
+    // A shard may carry up to maxShardSize bytes; a video up to its maxFileSize.
+    let limit = shard.map_or(max_file.unwrap_or(0), |s| s.1);
+    let (url, headers) = state.upload_url(id, limit);
     let details = SignedUrlDetails {
         upload_url: url,
         method: Some("PUT".into()),
@@ -430,97 +416,23 @@ fn signed_reply(
     )
 }
 
-fn references(
-    state: &State,
-    head: &Head,
-    batch: &str,
-    req: &mut tiny_http::Request,
-    kind: BatchContentType,
-) -> Handled {
-    let display = head.query("displayName").unwrap_or(batch).to_string();
-    let body = read_json_body(req)?;
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let ingest: ReferencesIngest = serde_path_to_error::deserialize(de).map_err(|e| {
-        Reply::error(
-            400,
-            format!("invalid JSON body at `{}`: {}", e.path(), e.inner()),
-        )
-    })?;
-    let (names, list_url) =
-        validate_references(&ingest, &kind).map_err(|e| Reply::error(400, e))?;
-    let cats = ingest.notification_categories.clone().unwrap_or_default();
-    let source = ShardSource::References {
-        names,
-        list_url,
-        ingest_id: String::new(),
-        notifications_url: ingest.notifications_url.clone(),
-        files_status: cats.contains(&NotificationCategory::FilesStatus),
-        ingest_status: cats.is_empty() || cats.contains(&NotificationCategory::IngestStatus),
-        query: None,
-    };
-    register_ingest(
-        state,
-        batch,
-        &display,
-        kind,
-        ingest.ingest_id,
-        source,
-        "a references ingest",
-    )
-}
-
-/// `POST …/roboql-ingest`: recorded like a references ingest; it fails in the background,
-/// as the sandbox has no Asset Library. Only the default `ingest-status` webhook is sent.
-fn roboql(state: &State, batch: &str, req: &mut tiny_http::Request) -> Handled {
-    let body = read_json_body(req)?;
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let ingest: RoboQlIngest = serde_path_to_error::deserialize(de).map_err(|e| {
-        Reply::error(
-            400,
-            format!("invalid JSON body at `{}`: {}", e.path(), e.inner()),
-        )
-    })?;
-    if ingest.query.trim().is_empty() {
-        return Err(Reply::error(
-            400,
-            "`query` must be a non-empty RoboQL query",
-        ));
-    }
-    let display = ingest
-        .display_name
-        .clone()
-        .unwrap_or_else(|| batch.to_string());
-    let source = ShardSource::References {
-        names: Vec::new(),
-        list_url: None,
-        ingest_id: String::new(),
-        notifications_url: ingest.notifications_url.clone(),
-        files_status: false,
-        ingest_status: true,
-        query: Some(ingest.query.clone()),
-    };
-    register_ingest(
-        state,
-        batch,
-        &display,
-        BatchContentType::Images,
-        ingest.ingest_id,
-        source,
-        "a RoboQL ingest",
-    )
-}
-
 /// Records an ingest as one shard that the indexer settles; a repeated ingest id answers
 /// the first ingest with `duplicated: true`.
-fn register_ingest(
+/// Returns the answer, and whether a new shard `shard_id` was created (a repeated ingest
+/// id creates nothing).
+pub(super) fn register_ingest(
     state: &State,
     batch: &str,
     display: &str,
     kind: BatchContentType,
     ingest_id: Option<String>,
+    shard_id: String,
     mut source: ShardSource,
-    what: &str,
-) -> Handled {
+) -> Result<(Reply, bool), Reply> {
+    let what = match &source {
+        ShardSource::References { query: Some(_), .. } => "a RoboQL ingest",
+        _ => "a references ingest",
+    };
     let mut inner = state.lock();
     check_kind(inner.staging.batches.get(batch), &BatchType::Sharded, what)?;
     if let Some(prev) = ingest_id
@@ -532,13 +444,12 @@ fn register_ingest(
             shard_ids: Some(prev.shard_ids.clone()),
             duplicated: Some(true),
         };
-        return Ok(Reply::json(200, &r));
+        return Ok((Reply::json(200, &r), false));
     }
     let ingest_id = ingest_id.unwrap_or_else(|| inner.staging.new_id());
     if let ShardSource::References { ingest_id: id, .. } = &mut source {
         *id = ingest_id.clone();
     }
-    let shard_id = inner.staging.new_id();
     let b = inner
         .staging
         .batch_or_create(batch, display, BatchType::Sharded, kind.clone());
@@ -552,7 +463,7 @@ fn register_ingest(
         objects: 0,
         metadata: None,
         source,
-        ready_at_ms: super::signed::now_ms() + state.config().indexing_delay.as_millis() as u64,
+        ready_at_ms: crate::sandbox::clock::ms_after(state.config().indexing_delay),
     });
     let rec = Ingest {
         ingest_id: ingest_id.clone(),
@@ -569,63 +480,5 @@ fn register_ingest(
         shard_ids: Some(vec![shard_id]),
         duplicated: Some(false),
     };
-    Ok(Reply::json(200, &r))
-}
-
-/// A JSON request body of at most [`MAX_JSON_BODY`] bytes.
-fn read_json_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(MAX_JSON_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Reply::error(400, format!("reading the body failed: {e}")))?;
-    if body.len() as u64 > MAX_JSON_BODY {
-        return Err(Reply::error(
-            413,
-            format!("JSON body exceeds {MAX_JSON_BODY} bytes"),
-        ));
-    }
-    Ok(body)
-}
-
-/// The reference names (or the list's URL) of a valid ingest body.
-fn validate_references(
-    b: &ReferencesIngest,
-    kind: &BatchContentType,
-) -> Result<(Vec<String>, Option<String>), String> {
-    let noun = if kind == &BatchContentType::Videos {
-        "video"
-    } else {
-        "image"
-    };
-    match (&b.image_references, &b.image_references_url) {
-        (Some(_), Some(_)) | (None, None) => Err(format!(
-            "set exactly one of {noun}References and {noun}ReferencesURL"
-        )),
-        (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
-            Ok((Vec::new(), Some(url.clone())))
-        }
-        (None, Some(url)) => Err(format!(
-            "{noun}ReferencesURL must be an http(s) URL, got {url:?}"
-        )),
-        (Some(list), None) => {
-            if list.is_empty() {
-                return Err(format!("{noun}References is empty"));
-            }
-            let mut seen = std::collections::HashSet::new();
-            for (i, r) in list.iter().enumerate() {
-                check_file_name(&format!("{noun}References[{i}].name"), &r.name)?;
-                if !seen.insert(r.name.as_str()) {
-                    return Err(format!(
-                        "{noun}References[{i}].name {:?} repeats; names must be unique",
-                        r.name
-                    ));
-                }
-                if !(r.url.starts_with("https://") || r.url.starts_with("http://")) {
-                    return Err(format!("{noun}References[{i}].url must be an http(s) URL"));
-                }
-            }
-            Ok((list.iter().map(|r| r.name.clone()).collect(), None))
-        }
-    }
+    Ok((Reply::json(200, &r), true))
 }

@@ -4,7 +4,6 @@
 //! image): the tar stays stored as uploaded and each image is recorded as an offset into
 //! it. Shards still indexing when the sandbox stopped are picked up again on start.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -14,19 +13,19 @@ use serde_json::json;
 
 use super::super::State;
 use super::signed::now_ms;
-use super::store::{FileRec, ShardSource, ShardState, check_file_name, file_key};
+use super::store::{ShardSource, ShardState};
+use super::tarindex::{Indexed, index_file};
 use crate::error::{Error, Result};
-use crate::model::{ErrorDetails, FailedFile, IngestEvent, IngestNotification, WebhookPayload};
+use crate::model::{ErrorDetails, IngestEvent, IngestNotification, WebhookPayload};
 
 const POLL: Duration = Duration::from_millis(20);
-const NOTIFICATION_CONFIG: &str = "notification_config.json";
 
 pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
     // Uploads cut short by a previous run are never resumed.
     let _ = std::fs::remove_dir_all(state.data_dir().join("staging/tmp"));
     // Shards left mid-indexing by a previous run resume after this run's delay.
     {
-        let resume_at = now_ms() + state.config().indexing_delay.as_millis() as u64;
+        let resume_at = crate::sandbox::clock::ms_after(state.config().indexing_delay);
         let mut inner = state.lock();
         for b in inner.staging.batches.values_mut() {
             for s in b
@@ -51,15 +50,20 @@ pub(super) fn start(state: &Arc<State>, stopping: Arc<AtomicBool>) -> Result<Vec
                     if stopping.load(Ordering::SeqCst) {
                         break;
                     }
-                    let outcome = match &source {
-                        ShardSource::Tar { path } => index_tar(&st, &shard, path),
-                        ShardSource::References {
-                            names,
-                            list_url,
-                            query,
-                            ..
-                        } => unreachable_refs(names, list_url.as_deref(), query.as_deref()),
-                    };
+                    let outcome = crate::sandbox::panics::contain(|| match &source {
+                        ShardSource::Tar { path } => {
+                            index_file(st.data_dir(), path, &shard, st.config())
+                        }
+                        ShardSource::Indexed(done) => done.clone(),
+                        ShardSource::References { query, .. } => unfetchable(query.as_deref()),
+                    })
+                    .unwrap_or_else(|panic| {
+                        eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
+                        Indexed {
+                            error: Some(format!("internal error while indexing: {panic}")),
+                            ..Indexed::default()
+                        }
+                    });
                     finish(&st, &batch, &shard, &source, outcome);
                 }
             }
@@ -78,139 +82,36 @@ fn due_shards(state: &State) -> Vec<(String, String, ShardSource)> {
         .flat_map(|b| {
             b.shards
                 .iter()
-                .filter(|s| s.state == ShardState::Indexing && s.ready_at_ms <= now)
+                .filter(|s| {
+                    s.state == ShardState::Indexing
+                        && s.ready_at_ms <= now
+                        && !super::fetch::fetchable(&s.source)
+                })
                 .map(|s| (b.id.clone(), s.id.clone(), s.source.clone()))
         })
         .collect()
 }
 
-#[derive(Default)]
-struct Outcome {
-    files: Vec<FileRec>,
-    failed: Vec<FailedFile>,
-    /// `(ingestId, notificationsURL)` from `notification_config.json`.
-    notify: Option<(String, String)>,
-    /// The whole shard failed.
-    error: Option<String>,
-}
-
-fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
-    FailedFile {
-        failure_type: kind.into(),
-        file_name: name.into(),
-        reason: reason.into(),
-    }
-}
-
-fn index_tar(state: &State, shard: &str, rel: &str) -> Outcome {
-    let mut out = Outcome::default();
-    let path = state.data_dir().join(rel);
-    let cfg = state.config();
-    let result = (|| -> std::io::Result<()> {
-        let mut archive = tar::Archive::new(std::fs::File::open(&path)?);
-        for entry in archive.entries_with_seek()? {
-            let mut e = entry?;
-            if !e.header().entry_type().is_file() {
-                continue;
-            }
-            let full = e
-                .path()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let name = full.rsplit('/').next().unwrap_or("").to_string();
-            let (size, offset) = (e.size(), e.raw_file_position());
-            if name == NOTIFICATION_CONFIG {
-                let mut buf = Vec::new();
-                e.by_ref().take(64 * 1024).read_to_end(&mut buf)?;
-                out.notify = parse_notification_config(&buf);
-                continue;
-            }
-            if let Err(reason) = check_file_name("member name", &name) {
-                out.failed.push(failed("invalid-file-name", &full, reason));
-                continue;
-            }
-            if size > cfg.max_image_size {
-                let reason = format!(
-                    "{size} bytes is over the {} byte limit for one image",
-                    cfg.max_image_size
-                );
-                out.failed
-                    .push(failed("file-size-limit-exceeded", &name, reason));
-                continue;
-            }
-            let mut head = Vec::with_capacity(64);
-            e.by_ref().take(64).read_to_end(&mut head)?;
-            if !super::looks_like_image(&head) {
-                out.failed.push(failed(
-                    "unsupported-file-type",
-                    &name,
-                    "not a recognised image format",
-                ));
-                continue;
-            }
-            out.files.push(FileRec {
-                name,
-                part: None,
-                size,
-                shard_id: Some(shard.to_string()),
-                path: rel.to_string(),
-                offset,
-            });
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        out.error = Some(format!("the shard is not a readable tar archive: {e}"));
-    } else if out.files.len() as u64 > cfg.max_images_per_shard {
-        out.error = Some(format!(
-            "the shard holds {} images, more than maxNumberOfImages ({})",
-            out.files.len(),
-            cfg.max_images_per_shard
-        ));
-    } else if out.files.is_empty() && out.failed.is_empty() {
-        out.error = Some("the shard holds no files".into());
-    } else if out.files.is_empty() {
-        out.error = Some("no file of the shard could be ingested".into());
-    }
-    out
-}
-
-fn parse_notification_config(bytes: &[u8]) -> Option<(String, String)> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let ingest = v.get("ingestId")?.as_str()?.to_string();
-    let url = v.get("notificationsURL")?.as_str()?.to_string();
-    Some((ingest, url))
-}
-
-/// The sandbox has no network, so references always fail, with a clear reason.
-fn unreachable_refs(names: &[String], list_url: Option<&str>, query: Option<&str>) -> Outcome {
-    if let Some(q) = query {
-        return Outcome {
-            error: Some(format!(
-                "the sandbox has no Asset Library to run the RoboQL query {q:?} against"
-            )),
-            ..Outcome::default()
-        };
-    }
-    const WHY: &str = "the sandbox has no network access, so references cannot be fetched";
-    let mut out = Outcome {
-        failed: names
-            .iter()
-            .map(|n| failed("file-download-failed", n, WHY))
-            .collect(),
-        error: Some(WHY.to_string()),
-        ..Outcome::default()
+/// The ingests the fetch workers do not take: RoboQL (the sandbox has no Asset Library)
+/// and references recorded by an older sandbox, which kept no URLs.
+fn unfetchable(query: Option<&str>) -> Indexed {
+    let error = match query {
+        Some(q) => format!("the sandbox has no Asset Library to run the RoboQL query {q:?} against"),
+        None => "this references ingest was recorded by an older sandbox, which kept no URLs to fetch; ingest again".into(),
     };
-    if let Some(url) = list_url {
-        out.error = Some(format!(
-            "{WHY} (references list {})",
-            crate::redact::redact_url(url)
-        ));
+    Indexed {
+        error: Some(error),
+        ..Indexed::default()
     }
-    out
 }
 
-fn finish(state: &State, batch: &str, shard_id: &str, source: &ShardSource, out: Outcome) {
+pub(super) fn finish(
+    state: &State,
+    batch: &str,
+    shard_id: &str,
+    source: &ShardSource,
+    out: Indexed,
+) {
     let failed_json: Vec<_> = out
         .failed
         .iter()
@@ -228,7 +129,7 @@ fn finish(state: &State, batch: &str, shard_id: &str, source: &ShardSource, out:
         let ok = out.error.is_none();
         if ok {
             for f in out.files {
-                b.files.insert(file_key(None, &f.name), f);
+                b.ingest(f);
             }
         }
         let s = &mut b.shards[idx];

@@ -1,7 +1,7 @@
 //! A minimal multipart/form-data parser for single-image uploads.
 
 /// The boundary of a `multipart/form-data` Content-Type.
-pub(super) fn boundary(content_type: &str) -> Option<String> {
+pub(crate) fn boundary(content_type: &str) -> Option<String> {
     let mut parts = content_type.split(';');
     if !parts
         .next()?
@@ -21,7 +21,7 @@ pub(super) fn boundary(content_type: &str) -> Option<String> {
 
 /// The bytes of the one file part: a part named `file`, named after the file, or the
 /// only part with a `filename`. Several candidates, or none, are an error.
-pub(super) fn single_file<'a>(
+pub(crate) fn single_file<'a>(
     body: &'a [u8],
     boundary: &str,
     file_name: &str,

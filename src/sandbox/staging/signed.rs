@@ -1,31 +1,32 @@
 //! Signed URLs: issuing and checking them, and serving their PUTs and GETs.
 //!
-//! A URL carries `expires` (unix seconds) and a `token` that signs the path and the expiry
-//! with the sandbox's secret, so it cannot be altered or extended. Uploads also need the
-//! `x-rfbatch-upload` extension header, as real signed URLs need theirs.
+//! A URL carries `expires` (unix seconds), an upload's size `limit`, and a `token`: the
+//! HMAC-SHA256 (see `signing.rs`) of the method, path, part, expiry and limit under the
+//! sandbox's secret key, so no part of it can be altered and no URL forged. Uploads also
+//! need the `x-rfbatch-upload` extension header, as real signed URLs need theirs.
 
+use crate::sandbox::server::Body;
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::io::{Seek, SeekFrom};
+use std::time::Duration;
 
 use super::super::State;
 use super::super::http::{Head, Reply, ReplyBody};
 use super::faults::FaultFamily;
-use super::store::{FileRec, Shard, ShardSource, ShardState, UploadKind, file_key, layout};
-use crate::model::Timestamp;
+use super::range::Ranged;
+use super::signing::Grant;
+use super::store::{FileRec, file_key};
 
 /// The extension header every signed PUT must carry.
 pub(crate) const UPLOAD_HEADER: &str = "x-rfbatch-upload";
 
-pub(super) fn route(
-    state: &State,
-    head: &Head,
-    rest: &[&str],
-    req: &mut tiny_http::Request,
-) -> Reply {
+pub(super) fn route(state: &State, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
+    let limit = match verify(state, head, rest) {
+        Ok(limit) => limit,
+        Err(r) => return r,
+    };
     match (head.method.as_str(), rest) {
-        ("PUT", ["upload", id]) => put(state, head, id, req),
+        ("PUT", ["upload", id]) => super::put::put(state, head, id, limit, req),
         ("GET" | "HEAD", ["download", batch, name]) => download(state, head, batch, name),
         (m, _) => Reply::error(
             404,
@@ -34,51 +35,41 @@ pub(super) fn route(
     }
 }
 
-fn sign(secret: u64, msg: &str) -> String {
-    let mut out = String::with_capacity(32);
-    for salt in [0x5bd1_e995_u64, 0x27d4_eb2f_1656_67c5] {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (secret, salt, msg).hash(&mut h);
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
-}
-
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::sandbox::clock::{now_ms, now_secs};
 
 impl State {
     fn expiry_for(&self, family: FaultFamily) -> u64 {
         if self.faults.expired_urls(family) {
             now_secs().saturating_sub(1)
         } else {
-            now_secs() + self.config().signed_url_ttl.as_secs().max(1)
+            crate::sandbox::clock::secs_after(
+                self.config().signed_url_ttl.max(Duration::from_secs(1)),
+            )
         }
     }
 
-    fn secret(&self) -> u64 {
-        self.lock().staging.secret
-    }
-
-    /// A signed upload URL and the extension headers its PUT must send.
-    pub(super) fn upload_url(&self, id: &str) -> (String, BTreeMap<String, String>) {
+    /// A signed upload URL, allowing at most `limit` bytes, and the extension headers its
+    /// PUT must send.
+    pub(super) fn upload_url(&self, id: &str, limit: u64) -> (String, BTreeMap<String, String>) {
         let expires = self.expiry_for(FaultFamily::Put);
-        let path = format!("upload/{}", crate::url::encode(id));
-        let token = sign(self.secret(), &format!("upload/{id}/{expires}"));
+        let grant = Grant {
+            method: "PUT",
+            segments: &["upload", id],
+            part: "",
+            expires,
+            limit: Some(limit),
+        };
         let url = crate::url::with_query(
-            &format!("{}/signed/{path}", self.base_url()),
-            &[("expires", expires.to_string()), ("token", token)],
+            &format!(
+                "{}/signed/upload/{}",
+                self.base_url(),
+                crate::url::encode(id)
+            ),
+            &[
+                ("expires", expires.to_string()),
+                ("limit", limit.to_string()),
+                ("token", self.signer().sign(&grant)),
+            ],
         );
         let headers = BTreeMap::from([(UPLOAD_HEADER.to_string(), id.to_string())]);
         (url, headers)
@@ -88,7 +79,14 @@ impl State {
     pub(super) fn download_url(&self, batch: &str, f: &FileRec) -> String {
         let expires = self.expiry_for(FaultFamily::Download);
         let part = f.part.clone().unwrap_or_default();
-        let token = sign(self.secret(), &download_msg(batch, &part, &f.name, expires));
+        let grant = Grant {
+            method: "GET",
+            segments: &["download", batch, &f.name],
+            part: &part,
+            expires,
+            limit: None,
+        };
+        let token = self.signer().sign(&grant);
         crate::url::with_query(
             &format!(
                 "{}/signed/download/{}/{}",
@@ -104,164 +102,47 @@ impl State {
     }
 }
 
-fn download_msg(batch: &str, part: &str, name: &str, expires: u64) -> String {
-    format!("download/{batch}/{part}/{name}/{expires}")
-}
-
-/// Checks `expires` and `token` against the signed message `msg(expires)`.
-fn check(state: &State, head: &Head, msg: impl Fn(u64) -> String) -> Result<(), Reply> {
+/// Checks the URL's signature, then its expiry; returns its size limit.
+fn verify(state: &State, head: &Head, rest: &[&str]) -> Result<Option<u64>, Reply> {
+    let bad = |what: &str| Reply::error(403, format!("signed URL has no valid `{what}` parameter"));
     let expires = head
         .query("expires")
         .and_then(|e| e.parse::<u64>().ok())
-        .ok_or_else(|| Reply::error(403, "signed URL has no valid `expires` parameter"))?;
-    let token = head
-        .query("token")
-        .ok_or_else(|| Reply::error(403, "signed URL has no `token` parameter"))?;
-    if sign(state.secret(), &msg(expires)) != token {
+        .ok_or_else(|| bad("expires"))?;
+    let limit = match head.query("limit") {
+        None => None,
+        Some(l) => Some(l.parse::<u64>().map_err(|_| bad("limit"))?),
+    };
+    let token = head.query("token").ok_or_else(|| bad("token"))?;
+    let method = match head.method.as_str() {
+        "HEAD" => "GET",
+        m => m,
+    };
+    let grant = Grant {
+        method,
+        segments: rest,
+        part: head.query("part").unwrap_or(""),
+        expires,
+        limit,
+    };
+    if !state.signer().verify(&grant, token) {
         return Err(Reply::error(
             403,
-            "signed URL signature does not match (altered URL?)",
+            "signed URL signature does not match (altered URL, another method, or another sandbox's URL?)",
         ));
     }
     if now_secs() > expires {
-        let when = Timestamp::from_system_time(UNIX_EPOCH + Duration::from_secs(expires));
+        let when = crate::sandbox::clock::timestamp_of_secs(expires);
         return Err(Reply::error(
             403,
             format!("signed URL expired at {when}; request a new one"),
         ));
     }
-    Ok(())
-}
-
-fn put(state: &State, head: &Head, id: &str, req: &mut tiny_http::Request) -> Reply {
-    if let Err(r) = check(state, head, |e| format!("upload/{id}/{e}")) {
-        return r;
-    }
-    let Some(upload) = state.lock().staging.uploads.get(id).cloned() else {
-        return Reply::error(404, format!("no signed upload {id:?}"));
-    };
-    if head.header(UPLOAD_HEADER) != Some(id) {
-        return Reply::error(
-            403,
-            format!(
-                "missing or wrong extension header {UPLOAD_HEADER}; send the signedURLDetails.extensionHeaders"
-            ),
-        );
-    }
-    let Some(len) = head.content_length else {
-        return Reply::error(411, "Content-Length is required");
-    };
-    if len > upload.max_size {
-        let limit = if upload.kind == UploadKind::Shard {
-            "maxShardSize"
-        } else {
-            "maxFileSize"
-        };
-        return Reply::error(
-            413,
-            format!(
-                "upload of {len} bytes exceeds {limit} ({} bytes); nothing was stored",
-                upload.max_size
-            ),
-        );
-    }
-    if upload.done {
-        // A retry of a completed upload: the first copy stands.
-        let _ = std::io::copy(&mut req.as_reader().take(len), &mut std::io::sink());
-        return Reply::json(200, &serde_json::json!({ "status": "ok" }));
-    }
-    let tmp = state
-        .data_dir()
-        .join(layout::tmp(&format!("{id}-{}", crate::rand::hex(8))));
-    let received = match receive(req, len, &tmp) {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Reply::error(
-                400,
-                format!("upload failed while receiving: {e}; nothing was stored"),
-            );
-        }
-    };
-    if received != len {
-        let _ = std::fs::remove_file(&tmp);
-        return Reply::error(
-            400,
-            format!(
-                "upload truncated: received {received} of {len} declared bytes; nothing was stored"
-            ),
-        );
-    }
-    let rel = match upload.kind {
-        UploadKind::Shard => layout::shard(&upload.batch_id, &upload.target),
-        UploadKind::Video => layout::file(&upload.batch_id, &upload.target),
-    };
-    let dst = state.data_dir().join(&rel);
-    let moved = dst
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|_| std::fs::rename(&tmp, &dst));
-    if let Err(e) = moved {
-        let _ = std::fs::remove_file(&tmp);
-        return Reply::error(500, format!("storing the upload failed: {e}"));
-    }
-    {
-        let mut inner = state.lock();
-        let staging = &mut inner.staging;
-        let Some(batch) = staging.batches.get_mut(&upload.batch_id) else {
-            return Reply::error(404, format!("batch {:?} no longer exists", upload.batch_id));
-        };
-        match upload.kind {
-            UploadKind::Shard => batch.shards.push(Shard {
-                id: upload.target.clone(),
-                state: ShardState::Indexing,
-                status_name: "shard-indexing-in-progress".into(),
-                status_type: "info".into(),
-                event: super::store::ts_now(),
-                objects: 0,
-                metadata: None,
-                source: ShardSource::Tar { path: rel },
-                ready_at_ms: now_ms() + state.config().indexing_delay.as_millis() as u64,
-            }),
-            UploadKind::Video => {
-                let f = FileRec {
-                    name: upload.target.clone(),
-                    part: None,
-                    size: len,
-                    shard_id: None,
-                    path: rel,
-                    offset: 0,
-                };
-                batch.files.insert(file_key(None, &f.name), f);
-            }
-        }
-        if let Some(u) = staging.uploads.get_mut(id) {
-            u.done = true;
-        }
-    }
-    if let Err(e) = state.save() {
-        return Reply::error(500, format!("saving state failed: {e}"));
-    }
-    Reply::json(200, &serde_json::json!({ "status": "ok" }))
-}
-
-/// Streams at most `len + 1` body bytes to `path`; returns how many arrived. tiny_http
-/// reports a client that hung up early as a short, successful read, hence the count.
-fn receive(req: &mut tiny_http::Request, len: u64, path: &std::path::Path) -> std::io::Result<u64> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let n = std::io::copy(&mut req.as_reader().take(len + 1), &mut out)?;
-    out.flush()?;
-    Ok(n)
+    Ok(limit)
 }
 
 fn download(state: &State, head: &Head, batch: &str, name: &str) -> Reply {
     let part = head.query("part").unwrap_or("").to_string();
-    if let Err(r) = check(state, head, |e| download_msg(batch, &part, name, e)) {
-        return r;
-    }
     let part_opt = (!part.is_empty()).then_some(part.as_str());
     let rec = state
         .lock()
@@ -272,16 +153,46 @@ fn download(state: &State, head: &Head, batch: &str, name: &str) -> Reply {
     let Some(rec) = rec else {
         return Reply::error(404, format!("file {name:?} not found in batch {batch:?}"));
     };
+    if rec.discarded {
+        return Reply::error(
+            410,
+            format!("the bytes of {name:?} were discarded (the sandbox runs with --store discard)"),
+        );
+    }
+    let size = rec.size;
+    let (status, start, len, range) = match super::range::parse(head.header("range"), size) {
+        Ranged::Full => (200, 0, size, None),
+        Ranged::Part { start, end } => (
+            206,
+            start,
+            end - start + 1,
+            Some(format!("bytes {start}-{end}/{size}")),
+        ),
+        Ranged::Unsatisfiable => {
+            return Reply::error(
+                416,
+                format!("range not satisfiable: {name:?} has {size} bytes"),
+            )
+            .with_header("Content-Range", format!("bytes */{size}"));
+        }
+    };
     let opened = std::fs::File::open(rec.abs_path(state.data_dir())).and_then(|mut f| {
-        f.seek(SeekFrom::Start(rec.offset))?;
+        f.seek(SeekFrom::Start(rec.offset.saturating_add(start)))?;
         Ok(f)
     });
     match opened {
-        Ok(f) => Reply {
-            status: 200,
-            headers: vec![("Content-Type".into(), super::mime_for(name).into())],
-            body: ReplyBody::Reader(Box::new(f), rec.size),
-        },
+        Ok(f) => {
+            let mut headers = vec![
+                ("Content-Type".into(), super::mime_for(name).into()),
+                ("Accept-Ranges".into(), "bytes".into()),
+            ];
+            headers.extend(range.map(|r| ("Content-Range".to_string(), r)));
+            Reply {
+                status,
+                headers,
+                body: ReplyBody::Reader(Box::new(f), len),
+            }
+        }
         Err(e) => Reply::error(500, format!("reading stored file {name:?} failed: {e}")),
     }
 }

@@ -23,9 +23,10 @@ pub(crate) struct StagingData {
     /// References ingests, by `batch/ingestId`.
     #[serde(default)]
     pub ingests: BTreeMap<String, Ingest>,
-    /// Signs URLs; kept so that URLs survive a restart.
+    /// The 32-byte URL signing key, in hex; kept so that URLs survive a restart. Older
+    /// state files have none (their weak `secret` is ignored) and get a fresh key.
     #[serde(default)]
-    pub secret: u64,
+    pub signing_key: String,
     #[serde(default)]
     pub counter: u64,
 }
@@ -45,6 +46,9 @@ pub(crate) struct Batch {
     pub files: BTreeMap<String, FileRec>,
     #[serde(default)]
     pub shards: Vec<Shard>,
+    /// How many times each file name was indexed into the batch, by any route.
+    #[serde(default)]
+    pub ingest_counts: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,6 +64,9 @@ pub(crate) struct FileRec {
     /// Where the bytes start in `path` (non-zero for tar members).
     #[serde(default)]
     pub offset: u64,
+    /// The bytes were not kept (the discard store): only the record exists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discarded: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,10 +95,19 @@ pub(crate) struct Shard {
 pub(crate) enum ShardSource {
     /// An uploaded tar, relative to the data directory.
     Tar { path: String },
-    /// A references ingest, which the sandbox cannot fetch (it has no network).
+    /// A tar indexed as it streamed in, its bytes discarded: only the outcome remains.
+    Indexed(super::tarindex::Indexed),
+    /// A references ingest (or a RoboQL one, with `query`): fetched by the fetch workers.
     References {
-        names: Vec<String>,
+        /// A JSONL file of the inline references (`{"name", "url"}` lines), relative to the
+        /// data directory; it holds signed URLs, so it stays there.
+        #[serde(default)]
+        refs_file: Option<String>,
+        /// The URL of a JSONL file of references.
         list_url: Option<String>,
+        /// Video references (else images).
+        #[serde(default)]
+        videos: bool,
         ingest_id: String,
         notifications_url: Option<String>,
         files_status: bool,
@@ -108,7 +124,21 @@ pub(crate) enum UploadKind {
     Video,
 }
 
-/// A signed upload URL handed out and not yet used.
+/// Where a signed upload is. It moves only under the state lock, so that of two PUTs
+/// racing on one URL exactly one receives the body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum UploadState {
+    /// Handed out; no PUT has completed.
+    #[default]
+    Pending,
+    /// A PUT is receiving the body (a restart or a failed PUT returns it to pending).
+    Receiving,
+    /// Stored: a repeated PUT is answered 200 and the first copy stands.
+    Done,
+}
+
+/// A signed upload URL handed out.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Upload {
     pub batch_id: String,
@@ -116,8 +146,11 @@ pub(crate) struct Upload {
     /// The shard id, or the video's file name.
     pub target: String,
     pub max_size: u64,
-    #[serde(default)]
+    /// Older state files only say whether the upload was done.
+    #[serde(default, skip_serializing)]
     pub done: bool,
+    #[serde(default)]
+    pub state: UploadState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +171,19 @@ pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
 }
 
 impl StagingData {
+    /// After loading a state file: old `done` flags become states, and a body that was
+    /// being received when the sandbox stopped is lost, so its upload is pending again.
+    pub fn normalise_uploads(&mut self) {
+        for u in self.uploads.values_mut() {
+            if std::mem::take(&mut u.done) {
+                u.state = UploadState::Done;
+            }
+            if u.state == UploadState::Receiving {
+                u.state = UploadState::Pending;
+            }
+        }
+    }
+
     /// A fresh uuid-shaped id from the OS random source.
     pub fn new_id(&mut self) -> String {
         self.counter += 1;
@@ -172,6 +218,7 @@ impl StagingData {
                 parts: Vec::new(),
                 files: BTreeMap::new(),
                 shards: Vec::new(),
+                ingest_counts: BTreeMap::new(),
             }
         })
     }
@@ -196,6 +243,13 @@ impl Batch {
         } else if self.content_type != kind {
             self.content_type = BatchContentType::Mixed;
         }
+    }
+
+    /// Indexes an ingested file: a later file of the same name replaces the earlier one in
+    /// the listing, and both are counted.
+    pub fn ingest(&mut self, f: FileRec) {
+        *self.ingest_counts.entry(f.name.clone()).or_default() += 1;
+        self.files.insert(file_key(f.part.as_deref(), &f.name), f);
     }
 
     pub fn files_in<'a>(&'a self, part: Option<&'a str>) -> impl Iterator<Item = &'a FileRec> + 'a {
@@ -228,6 +282,11 @@ pub(crate) mod layout {
 
     pub fn part_file(batch: &str, part: &str, name: &str) -> String {
         format!("staging/{batch}/parts/{part}/{name}")
+    }
+
+    /// The inline references of an ingest.
+    pub fn refs(batch: &str, shard: &str) -> String {
+        format!("staging/{batch}/ingests/{shard}.jsonl")
     }
 
     /// Where uploads land before they are complete.

@@ -1,0 +1,365 @@
+//! Safe unpacking of `.tar` and `.tar.gz` archives.
+//!
+//! Every entry is checked before anything is written: no absolute path, no `..`, no
+//! backslash, UTF-8 names only; symbolic links must be relative and stay inside the
+//! folder; hard links must name a file already unpacked; device files and FIFOs are
+//! refused. Entries are unpacked into a fresh hidden folder inside the destination and
+//! moved into place only once the whole archive has been read, so a refused or truncated
+//! archive leaves nothing behind, and no file ever appears half-written under its name.
+
+use std::fs;
+use std::io::{BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether a file name (from the service's metadata) names an archive to unpack.
+pub(crate) fn is_archive(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz")
+}
+
+/// Unpacks `archive` into `dest` (which must exist); `name` names it in errors. Returns
+/// the paths of the files and links unpacked, relative to `dest`, sorted.
+pub(crate) fn unpack(archive: &Path, name: &str, dest: &Path) -> Result<Vec<PathBuf>> {
+    let staging = dest.join(format!(".rfbatch-unpack-{}", crate::rand::hex(8)));
+    fs::create_dir(&staging)
+        .map_err(|e| Error::io(format!("creating {}", staging.display()), e))?;
+    let result = unpack_into(archive, name, &staging).and_then(|mut entries| {
+        merge(&staging, dest, name)?;
+        entries.sort();
+        entries.dedup();
+        Ok(entries)
+    });
+    let _ = fs::remove_dir_all(&staging);
+    result
+}
+
+fn archive_error(name: &str, entry: Option<&str>, message: impl Into<String>) -> Error {
+    Error::Archive {
+        context: match entry {
+            Some(e) => format!("{name}, entry {e:?}"),
+            None => name.to_string(),
+        },
+        message: message.into(),
+    }
+}
+
+fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
+    let mut file = BufReader::new(
+        fs::File::open(archive).map_err(|e| Error::io(format!("opening archive {name}"), e))?,
+    );
+    let mut magic = [0u8; 2];
+    let gz = {
+        use std::io::BufRead;
+        let head = file
+            .fill_buf()
+            .map_err(|e| Error::io(format!("reading archive {name}"), e))?;
+        if head.len() >= 2 {
+            magic.copy_from_slice(&head[..2]);
+        }
+        magic == GZIP_MAGIC
+    };
+    // Sniffed, not trusted from the name: a transparently decompressed `.tar.gz` is a tar.
+    if gz {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        Ok(Box::new(file))
+    }
+}
+
+/// Reads the whole archive into `root`, checking every entry.
+fn unpack_into(archive: &Path, name: &str, root: &Path) -> Result<Vec<PathBuf>> {
+    let mut tar = tar::Archive::new(open(archive, name)?);
+    let entries = tar
+        .entries()
+        .map_err(|e| archive_error(name, None, e.to_string()))?;
+    let mut out = Vec::new();
+    let mut previous: Option<String> = None;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| {
+            let after = previous
+                .as_deref()
+                .map(|p| format!(" (after entry {p:?})"))
+                .unwrap_or_default();
+            archive_error(name, None, format!("unreadable{after}: {e}"))
+        })?;
+        let raw = String::from_utf8(entry.path_bytes().into_owned())
+            .map_err(|_| archive_error(name, None, "an entry name is not UTF-8"))?;
+        let err = |m: String| archive_error(name, Some(&raw), m);
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        let rel = safe_relative(&raw).map_err(err)?;
+        let Some(rel) = rel else { continue }; // `.` or `./`
+        let dest = root.join(&rel);
+        check_no_links(root, &rel).map_err(err)?;
+        use tar::EntryType as T;
+        match kind {
+            T::Directory => {
+                fs::create_dir_all(&dest).map_err(|e| err(format!("cannot create: {e}")))?;
+            }
+            T::Regular | T::Continuous => {
+                make_parent(&dest).map_err(|e| err(format!("cannot create its folder: {e}")))?;
+                remove_existing(&dest).map_err(|e| err(e.to_string()))?;
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&dest)
+                    .map_err(|e| err(format!("cannot create: {e}")))?;
+                std::io::copy(&mut entry, &mut f)
+                    .map_err(|e| err(format!("cannot read its data (archive cut short?): {e}")))?;
+                out.push(rel);
+            }
+            T::Symlink => {
+                let target = link_target(&entry).map_err(err)?;
+                check_symlink(&rel, &target).map_err(err)?;
+                make_parent(&dest).map_err(|e| err(format!("cannot create its folder: {e}")))?;
+                remove_existing(&dest).map_err(|e| err(e.to_string()))?;
+                symlink(&target, &dest).map_err(err)?;
+                out.push(rel);
+            }
+            T::Link => {
+                let target = link_target(&entry).map_err(err)?;
+                let Some(target_rel) =
+                    safe_relative(&target).map_err(|m| err(format!("hard link: {m}")))?
+                else {
+                    return Err(err("a hard link to `.`".into()));
+                };
+                check_no_links(root, &target_rel).map_err(err)?;
+                let source = root.join(&target_rel);
+                if !fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {
+                    return Err(err(format!(
+                        "hard link to {target:?}, which is not a file unpacked before it"
+                    )));
+                }
+                make_parent(&dest).map_err(|e| err(format!("cannot create its folder: {e}")))?;
+                remove_existing(&dest).map_err(|e| err(e.to_string()))?;
+                fs::hard_link(&source, &dest).map_err(|e| err(format!("cannot link: {e}")))?;
+                out.push(rel);
+            }
+            T::Char | T::Block | T::Fifo => {
+                return Err(err("device files and FIFOs are refused".into()));
+            }
+            other => {
+                return Err(err(format!("unsupported entry type {other:?}")));
+            }
+        }
+        previous = Some(raw);
+    }
+    Ok(out)
+}
+
+/// A relative path made of normal components, or `None` for `.`; the error says why not.
+pub(crate) fn safe_relative(raw: &str) -> std::result::Result<Option<PathBuf>, String> {
+    if raw.is_empty() {
+        return Err("refused: empty path".into());
+    }
+    if raw.contains('\\') {
+        return Err("refused: backslash in the path".into());
+    }
+    if raw.starts_with('/') {
+        return Err("refused: absolute path".into());
+    }
+    let mut out = PathBuf::new();
+    for c in Path::new(raw).components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                return Err("refused: the path leaves the folder (`..`)".into());
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("refused: absolute path".into());
+            }
+        }
+    }
+    Ok((!out.as_os_str().is_empty()).then_some(out))
+}
+
+/// A symbolic link at `rel` pointing to `target` must stay inside the folder.
+fn check_symlink(rel: &Path, target: &str) -> std::result::Result<(), String> {
+    if target.is_empty() || target.starts_with('/') || target.contains('\\') {
+        return Err(format!(
+            "refused: symbolic link to {target:?} (only relative links inside the folder)"
+        ));
+    }
+    let mut depth: Vec<&std::ffi::OsStr> =
+        rel.parent().map(|p| p.iter().collect()).unwrap_or_default();
+    for c in Path::new(target).components() {
+        match c {
+            Component::Normal(p) => depth.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if depth.pop().is_none() {
+                    return Err(format!(
+                        "refused: symbolic link to {target:?} points outside the folder"
+                    ));
+                }
+            }
+            _ => {
+                return Err(format!("refused: symbolic link to {target:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> std::result::Result<String, String> {
+    let bytes = entry
+        .link_name_bytes()
+        .ok_or_else(|| "a link without a target".to_string())?;
+    String::from_utf8(bytes.into_owned()).map_err(|_| "a link target that is not UTF-8".into())
+}
+
+/// No folder on the way from `root` to `rel` may be a symbolic link (an earlier entry
+/// could have planted one to redirect later writes).
+fn check_no_links(root: &Path, rel: &Path) -> std::result::Result<(), String> {
+    let mut p = root.to_path_buf();
+    let parents: Vec<_> = rel.parent().map(|x| x.iter().collect()).unwrap_or_default();
+    for part in parents {
+        p.push(part);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "refused: writes through the symbolic link {:?}",
+                    p.strip_prefix(root).unwrap_or(&p)
+                ));
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(format!(
+                    "refused: {:?} is a file, not a folder",
+                    p.strip_prefix(root).unwrap_or(&p)
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn make_parent(p: &Path) -> std::io::Result<()> {
+    match p.parent() {
+        Some(dir) => fs::create_dir_all(dir),
+        None => Ok(()),
+    }
+}
+
+/// Removes a file or link already at `p` (a later entry of the same name wins); a folder
+/// there is an error.
+fn remove_existing(p: &Path) -> std::result::Result<(), String> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => Err("refused: a folder of the same name was unpacked before".into()),
+        Ok(_) => fs::remove_file(p).map_err(|e| format!("cannot replace: {e}")),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(unix)]
+fn symlink(target: &str, at: &Path) -> std::result::Result<(), String> {
+    std::os::unix::fs::symlink(target, at).map_err(|e| format!("cannot create the link: {e}"))
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &str, _at: &Path) -> std::result::Result<(), String> {
+    Err("symbolic links are not unpacked on this platform".into())
+}
+
+/// Moves everything under `from` into `to`, replacing files and links, merging folders,
+/// and never following a link on the destination side.
+fn merge(from: &Path, to: &Path, name: &str) -> Result<()> {
+    let entries = fs::read_dir(from).map_err(|e| Error::io(format!("unpacking {name}"), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("unpacking {name}"), e))?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let src_is_dir = fs::symlink_metadata(&src).is_ok_and(|m| m.is_dir());
+        let dst_meta = fs::symlink_metadata(&dst).ok();
+        let io = |e| Error::io(format!("moving {} into place", dst.display()), e);
+        match dst_meta {
+            Some(m) if m.is_dir() && src_is_dir => merge(&src, &dst, name)?,
+            Some(m) if m.is_dir() => {
+                return Err(archive_error(
+                    name,
+                    None,
+                    format!(
+                        "{} is a folder; it would be replaced by a file",
+                        dst.display()
+                    ),
+                ));
+            }
+            Some(_) if src_is_dir => {
+                fs::remove_file(&dst).map_err(io)?;
+                fs::rename(&src, &dst).map_err(io)?;
+            }
+            _ => fs::rename(&src, &dst).map_err(io)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_path_table() {
+        let cases: &[(&str, Result<Option<&str>, &str>)] = &[
+            ("a.json", Ok(Some("a.json"))),
+            ("./a/b.json", Ok(Some("a/b.json"))),
+            ("a//b", Ok(Some("a/b"))),
+            (".", Ok(None)),
+            ("dir/", Ok(Some("dir"))),
+            ("", Err("empty")),
+            ("/etc/passwd", Err("absolute")),
+            ("../x", Err("..")),
+            ("a/../../x", Err("..")),
+            ("a/../b", Err("..")),
+            ("a\\..\\b", Err("backslash")),
+        ];
+        for (raw, want) in cases {
+            let got = safe_relative(raw);
+            match (got, want) {
+                (Ok(g), Ok(w)) => assert_eq!(g.as_deref(), w.map(Path::new), "{raw}"),
+                (Err(g), Err(w)) => assert!(g.contains(w), "{raw}: {g}"),
+                (g, w) => panic!("{raw}: got {g:?}, wanted {w:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn symlink_table() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("a/link", "b", true),
+            ("a/link", "../b", true),
+            ("a/link", "../../b", false),
+            ("link", "../b", false),
+            ("link", "/etc/passwd", false),
+            ("a/b/link", "../../c/./d", true),
+            ("link", "", false),
+        ];
+        for (at, target, ok) in cases {
+            assert_eq!(
+                check_symlink(Path::new(at), target).is_ok(),
+                *ok,
+                "{at} -> {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn archive_names() {
+        for (n, want) in [
+            ("a.tar", true),
+            ("a.TAR.GZ", true),
+            ("a.tgz", true),
+            ("a.jsonl", false),
+            ("tar", false),
+        ] {
+            assert_eq!(is_archive(n), want, "{n}");
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! A job's progress, aggregated from its stages and tasks the way the official client's
+//! `show-job-details` does it. Pure functions: listings in, a [`Progress`] out.
+//!
+//! Per stage (notes §3.1):
+//! - each task is worth `1 / tasksNumber` of the stage; a task whose `statusType` is `info`
+//!   is still running and contributes `progress × 1 / tasksNumber`, any other status counts
+//!   as complete;
+//! - finished tasks whose `statusType` contains `success` succeeded, those containing
+//!   `error` failed (case-insensitive);
+//! - tasks not listed yet (`tasksNumber` minus the tasks listed), and listed `info` tasks
+//!   with `progress: null` (not registered yet), are waiting;
+//! - the notifications of failed tasks are de-duplicated and ordered by how many tasks
+//!   reported each (most first, then first seen).
+//!
+//! Stages are taken in `startTimestamp` order. The job's overall fraction is the sum of the
+//! stages' fractions over the number of stages planned (`plannedStages`, or the stages seen
+//! when that is absent), and 1 once the job has completed.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::{JobStage, JobState, JobStatusResponse, TaskStatus};
+
+/// Task counts of a stage.
+///
+/// ```
+/// use roboflow_batch::jobs::TaskCounts;
+/// let c = TaskCounts { total: 4, waiting: 1, running: 1, finished: 2, succeeded: 1, failed: 1 };
+/// assert_eq!(c.waiting + c.running + c.finished, c.total);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TaskCounts {
+    /// `tasksNumber` of the stage (or the tasks listed, when more were listed).
+    pub total: u64,
+    /// Not started: not listed yet, or listed with no progress.
+    pub waiting: u64,
+    /// Listed with `statusType` `info` and a progress value.
+    pub running: u64,
+    /// Listed with any other `statusType`.
+    pub finished: u64,
+    /// Finished with a `statusType` containing `success`.
+    pub succeeded: u64,
+    /// Finished with a `statusType` containing `error`.
+    pub failed: u64,
+}
+
+/// One distinct error notification, with how many failed tasks reported it.
+///
+/// ```
+/// use roboflow_batch::jobs::ErrorReport;
+/// let e = ErrorReport { notification: serde_json::json!({"type": "oom", "message": "out of memory"}), tasks: 3 };
+/// assert_eq!(e.message(), "out of memory");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorReport {
+    /// The notification as the service sent it (an object or a string).
+    pub notification: Value,
+    /// Failed tasks that reported it (0 when only a stage or the job did).
+    pub tasks: usize,
+}
+
+impl ErrorReport {
+    /// The readable part: the notification's `message`, the string itself, or its JSON.
+    ///
+    /// ```
+    /// use roboflow_batch::jobs::ErrorReport;
+    /// let e = ErrorReport { notification: serde_json::json!("disk full"), tasks: 1 };
+    /// assert_eq!(e.message(), "disk full");
+    /// ```
+    pub fn message(&self) -> String {
+        notification_text(&self.notification)
+    }
+}
+
+/// The text of a notification: its `message`, the string itself, or its JSON.
+pub(crate) fn notification_text(n: &Value) -> String {
+    match n {
+        Value::String(s) => s.clone(),
+        v => match v.get("message").and_then(Value::as_str) {
+            Some(m) => m.to_string(),
+            None => canonical(v),
+        },
+    }
+}
+
+/// One stage's progress.
+///
+/// ```
+/// use roboflow_batch::jobs::aggregate_stage;
+/// use roboflow_batch::model::{JobStage, TaskStatus};
+/// let stage: JobStage = serde_json::from_str(r#"{"processingStageId":"p","processingStageName":"processing","tasksNumber":2,
+///   "outputBatches":[],"startTimestamp":"2025-01-02T03:04:05Z","notification":"running","statusType":"info",
+///   "lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
+/// let task: TaskStatus = serde_json::from_str(r#"{"taskId":"t0","notification":"ok","statusType":"success",
+///   "eventTimestamp":"2025-01-02T03:04:05Z","progress":1.0}"#).unwrap();
+/// let p = aggregate_stage(&stage, &[task]);
+/// assert_eq!((p.tasks.succeeded, p.tasks.waiting), (1, 1));
+/// assert_eq!(p.fraction, 0.5);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageProgress {
+    /// `processingStageId`.
+    pub id: String,
+    /// `processingStageName`, e.g. `processing` or `export`.
+    pub name: String,
+    /// `statusType`: `info` while running.
+    pub status_type: String,
+    /// Its tasks.
+    pub tasks: TaskCounts,
+    /// Done, from 0 to 1.
+    pub fraction: f64,
+    /// The batches it writes.
+    pub output_batches: Vec<String>,
+    /// Its failed tasks' notifications, de-duplicated.
+    pub errors: Vec<ErrorReport>,
+}
+
+impl StageProgress {
+    /// Whether it is still running (`statusType` is `info`).
+    ///
+    /// ```
+    /// # use roboflow_batch::jobs::{StageProgress, TaskCounts};
+    /// let s = StageProgress { id: "p".into(), name: "processing".into(), status_type: "info".into(),
+    ///     tasks: TaskCounts::default(), fraction: 0.0, output_batches: vec![], errors: vec![] };
+    /// assert!(s.is_running() && !s.is_failed());
+    /// ```
+    pub fn is_running(&self) -> bool {
+        self.status_type == "info"
+    }
+
+    /// Whether it failed (`statusType` contains `error`).
+    ///
+    /// ```
+    /// # use roboflow_batch::jobs::{StageProgress, TaskCounts};
+    /// let s = StageProgress { id: "p".into(), name: "processing".into(), status_type: "error".into(),
+    ///     tasks: TaskCounts::default(), fraction: 0.0, output_batches: vec![], errors: vec![] };
+    /// assert!(s.is_failed());
+    /// ```
+    pub fn is_failed(&self) -> bool {
+        self.status_type.to_ascii_lowercase().contains("error")
+    }
+}
+
+/// A snapshot of a job: where it is, how far it got, and what went wrong.
+///
+/// Built by [`Progress::aggregate`] from one poll's answers; see the module docs for the
+/// rules.
+///
+/// ```
+/// use roboflow_batch::jobs::Progress;
+/// use roboflow_batch::model::{JobState, JobStatusResponse};
+/// let status: JobStatusResponse = serde_json::from_str(r#"{"jobStatus":"pending","progress":0}"#).unwrap();
+/// let p = Progress::aggregate("job-1", &status, &[]);
+/// assert_eq!(p.state, JobState::Pending);
+/// assert_eq!(p.fraction, 0.0);
+/// assert!(p.current_stage.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    /// The job.
+    pub job_id: String,
+    /// Its state.
+    pub state: JobState,
+    /// The stage running now (or the last one).
+    pub current_stage: Option<String>,
+    /// The current stage's tasks.
+    pub tasks: TaskCounts,
+    /// The whole job, from 0 to 1.
+    pub fraction: f64,
+    /// Every stage so far, in start order.
+    pub stages: Vec<StageProgress>,
+    /// Error notifications of tasks, failed stages and the failed job, de-duplicated.
+    pub errors: Vec<ErrorReport>,
+    /// The job's last notification, as text.
+    pub message: Option<String>,
+}
+
+impl Progress {
+    /// Aggregates one poll: the job's status, and each stage with every one of its tasks.
+    ///
+    /// ```
+    /// use roboflow_batch::jobs::Progress;
+    /// use roboflow_batch::model::JobStatusResponse;
+    /// let status: JobStatusResponse = serde_json::from_str(r#"{"job":{"jobId":"j","name":"j","jobDefinition":{},
+    ///   "isTerminal":true,"error":false,"plannedStages":["processing","export"],
+    ///   "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}}"#).unwrap();
+    /// assert_eq!(Progress::aggregate("j", &status, &[]).fraction, 1.0); // completed
+    /// ```
+    pub fn aggregate(
+        job_id: &str,
+        status: &JobStatusResponse,
+        stages: &[(JobStage, Vec<TaskStatus>)],
+    ) -> Progress {
+        let mut ordered: Vec<&(JobStage, Vec<TaskStatus>)> = stages.iter().collect();
+        ordered.sort_by_key(|(s, _)| s.start_timestamp);
+        let per_stage: Vec<StageProgress> =
+            ordered.iter().map(|(s, t)| aggregate_stage(s, t)).collect();
+        let state = status.state();
+        let job = status.job.as_ref();
+
+        let named = job.and_then(|j| j.current_stage.as_deref());
+        let current = named
+            .and_then(|n| per_stage.iter().find(|s| s.id == n || s.name == n))
+            .or_else(|| per_stage.iter().rev().find(|s| s.is_running()))
+            .or(per_stage.last());
+        let current_stage = current
+            .map(|s| s.name.clone())
+            .or_else(|| named.map(str::to_string));
+        let tasks = current.map(|s| s.tasks).unwrap_or_default();
+
+        let planned = job
+            .and_then(|j| j.planned_stages.as_ref())
+            .map_or(0, Vec::len);
+        let n = planned.max(per_stage.len());
+        let fraction = if state == JobState::Completed {
+            1.0
+        } else if n == 0 {
+            unit(status.progress.unwrap_or(0.0))
+        } else {
+            unit(per_stage.iter().map(|s| s.fraction).sum::<f64>() / n as f64)
+        };
+
+        let mut errors = Dedup::default();
+        for (stage, task_list) in &ordered {
+            for t in task_list.iter().filter(|t| is_error(&t.status_type)) {
+                errors.add(&t.notification, 1);
+            }
+            if is_error(&stage.status_type) {
+                errors.add(&stage.notification, 0);
+            }
+        }
+        let failed = job.is_some_and(|j| j.error) || state == JobState::Failed;
+        let last = job.and_then(|j| j.last_notification.as_ref());
+        if failed && let Some(n) = last {
+            errors.add(n, 0);
+        }
+        Progress {
+            job_id: job_id.to_string(),
+            state,
+            current_stage,
+            tasks,
+            fraction,
+            stages: per_stage,
+            errors: errors.into_reports(),
+            message: last.map(notification_text),
+        }
+    }
+
+    /// Whether the job will not change any more.
+    ///
+    /// ```
+    /// use roboflow_batch::jobs::Progress;
+    /// let status = serde_json::from_str(r#"{"jobStatus":"completed"}"#).unwrap();
+    /// assert!(Progress::aggregate("j", &status, &[]).is_terminal());
+    /// ```
+    pub fn is_terminal(&self) -> bool {
+        self.state.is_terminal()
+    }
+
+    /// The output batches of the stages so far.
+    ///
+    /// ```
+    /// use roboflow_batch::jobs::Progress;
+    /// let status = serde_json::from_str(r#"{"jobStatus":"pending"}"#).unwrap();
+    /// assert!(Progress::aggregate("j", &status, &[]).output_batches().is_empty());
+    /// ```
+    pub fn output_batches(&self) -> Vec<&str> {
+        self.stages
+            .iter()
+            .flat_map(|s| s.output_batches.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+/// Aggregates one stage from its tasks (every page of them).
+///
+/// ```
+/// use roboflow_batch::jobs::aggregate_stage;
+/// use roboflow_batch::model::JobStage;
+/// let stage: JobStage = serde_json::from_str(r#"{"processingStageId":"p","processingStageName":"processing","tasksNumber":3,
+///   "outputBatches":[],"startTimestamp":"2025-01-02T03:04:05Z","notification":"queued","statusType":"info",
+///   "lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
+/// let p = aggregate_stage(&stage, &[]);
+/// assert_eq!((p.tasks.total, p.tasks.waiting, p.fraction), (3, 3, 0.0));
+/// ```
+pub fn aggregate_stage(stage: &JobStage, tasks: &[TaskStatus]) -> StageProgress {
+    let listed = tasks.len() as u64;
+    // `tasksNumber` is at least 1 on the wire; guard against 0 rather than divide by it.
+    let total = stage.tasks_number.max(listed).max(1);
+    let share = 1.0 / total as f64;
+    let mut c = TaskCounts {
+        total,
+        waiting: total - listed,
+        ..TaskCounts::default()
+    };
+    let mut done = 0.0;
+    let mut errors = Dedup::default();
+    for t in tasks {
+        if t.status_type == "info" {
+            match t.progress {
+                Some(p) => {
+                    c.running += 1;
+                    done += unit(p) * share;
+                }
+                None => c.waiting += 1,
+            }
+            continue;
+        }
+        c.finished += 1;
+        done += share;
+        let s = t.status_type.to_ascii_lowercase();
+        if s.contains("success") {
+            c.succeeded += 1;
+        }
+        if s.contains("error") {
+            c.failed += 1;
+            errors.add(&t.notification, 1);
+        }
+    }
+    StageProgress {
+        id: stage.processing_stage_id.clone(),
+        name: stage.processing_stage_name.clone(),
+        status_type: stage.status_type.clone(),
+        tasks: c,
+        fraction: unit(done),
+        output_batches: stage
+            .output_batch_ids()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        errors: errors.into_reports(),
+    }
+}
+
+fn is_error(status_type: &str) -> bool {
+    status_type.to_ascii_lowercase().contains("error")
+}
+
+/// Clamps to `[0, 1]`; NaN and -0.0 (the sum of no floats) count as 0.
+fn unit(x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 {
+        0.0
+    } else {
+        x.min(1.0)
+    }
+}
+
+/// JSON with object keys sorted, so equal notifications compare equal whatever the key order.
+pub(crate) fn canonical(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for k in keys {
+                    if let Some(x) = m.get(k) {
+                        out.insert(k.clone(), sorted(x));
+                    }
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
+}
+
+/// Distinct notifications in first-seen order, with task counts.
+#[derive(Default)]
+struct Dedup {
+    index: HashMap<String, usize>,
+    reports: Vec<ErrorReport>,
+}
+
+impl Dedup {
+    fn add(&mut self, n: &Value, tasks: usize) {
+        let key = canonical(n);
+        match self.index.get(&key) {
+            Some(&i) => {
+                if let Some(r) = self.reports.get_mut(i) {
+                    r.tasks += tasks;
+                }
+            }
+            None => {
+                self.index.insert(key, self.reports.len());
+                self.reports.push(ErrorReport {
+                    notification: n.clone(),
+                    tasks,
+                });
+            }
+        }
+    }
+
+    /// Most-reported first; ties keep first-seen order (the sort is stable).
+    fn into_reports(mut self) -> Vec<ErrorReport> {
+        self.reports.sort_by_key(|r| std::cmp::Reverse(r.tasks));
+        self.reports
+    }
+}

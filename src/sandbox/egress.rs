@@ -1,0 +1,94 @@
+//! Requests the sandbox makes on its own (webhooks, reference fetches): only to loopback
+//! hosts and to hosts the configuration allows, never through a proxy, never following a
+//! redirect (which could lead anywhere).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Whether the sandbox may send a request to `url`: an `http(s)` URL whose host is
+/// loopback (`localhost`, `127.0.0.0/8`, `::1`) or in `allow` (exact, case-insensitive).
+/// The error says why not. Names are not resolved, so a name that points at loopback
+/// still needs allowing.
+pub(crate) fn check_host(url: &str, allow: &[String]) -> Result<(), String> {
+    let uri: ureq::http::Uri = url.parse().map_err(|_| "not a valid URL".to_string())?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err("only http and https URLs are allowed".into());
+    }
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| "the URL has no host".to_string())?;
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| match ip {
+            IpAddr::V6(v6) => v6.to_canonical().is_loopback(),
+            v4 => v4.is_loopback(),
+        });
+    let allowed = allow.iter().any(|a| {
+        a.trim_start_matches('[')
+            .trim_end_matches(']')
+            .eq_ignore_ascii_case(host)
+    });
+    if loopback || allowed {
+        Ok(())
+    } else {
+        Err(format!(
+            "host {host:?} is not loopback and not allowed (allow it with --webhook-allow / --fetch-allow {host})"
+        ))
+    }
+}
+
+/// An agent for outgoing requests: every status is a response, no redirects, no proxy,
+/// and `timeout` for the whole call.
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(timeout))
+        .user_agent("rfbatch-sandbox")
+        .build()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_of_hosts() {
+        let allow = vec!["hooks.example.com".to_string(), "[2001:db8::1]".to_string()];
+        let cases = [
+            ("http://127.0.0.1:9/h", true),
+            ("http://127.8.9.10/h", true),
+            ("https://localhost/h?x=1", true),
+            ("http://LOCALHOST:80/", true),
+            ("http://[::1]:8080/h", true),
+            ("http://[::ffff:127.0.0.1]/h", true),
+            ("http://hooks.example.com/h", true),
+            ("http://HOOKS.example.com:8443/h", true),
+            ("http://[2001:db8::1]:1/h", true),
+            ("http://10.0.0.1/h", false),
+            ("http://0.0.0.0/h", false),
+            ("http://169.254.169.254/latest/meta-data", false),
+            ("http://example.com/h", false),
+            ("http://localhost.evil.com/h", false),
+            ("http://127.0.0.1.nip.io/h", false),
+            ("http://evil.com@127.0.0.1/h", true),
+            ("http://127.0.0.1@evil.com/h", false),
+            ("ftp://127.0.0.1/h", false),
+            ("file:///etc/passwd", false),
+            ("not a url", false),
+            ("http:///nohost", false),
+        ];
+        for (url, ok) in cases {
+            assert_eq!(check_host(url, &allow).is_ok(), ok, "{url}");
+        }
+        assert!(
+            check_host("http://10.0.0.1/", &[])
+                .unwrap_err()
+                .contains("10.0.0.1")
+        );
+    }
+}

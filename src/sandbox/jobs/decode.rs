@@ -1,0 +1,87 @@
+//! Decoding and checking job request bodies. These are pure functions of the bytes, so
+//! that property tests can throw anything at them: every input is a value or a 4xx.
+
+use serde_json::Value;
+
+use super::JobKind;
+use crate::model::{JobStartRequest, JobType, RestartOverrides};
+use crate::sandbox::http::Reply;
+
+/// The largest `processingTimeoutSeconds` accepted: one year. Larger values are refused
+/// when they arrive, so no deadline computed from one can overflow.
+pub(crate) const MAX_PROCESSING_TIMEOUT_SECS: u64 = 365 * 24 * 3600;
+
+/// Decodes JSON, naming the field at fault.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, Reply> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            Reply::error(400, format!("invalid {what}: {inner}"))
+        } else {
+            Reply::error(400, format!("invalid {what}: field `{path}`: {inner}"))
+        }
+    })
+}
+
+/// A job start body: a TensorRT compilation or a Workflow job, decoded and checked (but
+/// not against the stored batches).
+pub(crate) fn job_kind(body: &[u8]) -> Result<JobKind, Reply> {
+    let raw: Value = decode("job definition", body)?;
+    if raw.get("type").and_then(Value::as_str) == Some("trt-compilation-v1") {
+        let t: super::TrtJob = decode("job definition", body)?;
+        t.validate().map_err(|e| Reply::error(400, e.to_string()))?;
+        return Ok(JobKind::Trt(t));
+    }
+    let req: JobStartRequest = decode("job definition", body)?;
+    req.validate()
+        .map_err(|e| Reply::error(400, e.to_string()))?;
+    if !matches!(
+        req.job_type,
+        JobType::SimpleImageProcessing | JobType::SimpleVideoProcessing
+    ) {
+        return Err(Reply::error(
+            400,
+            format!(
+                "invalid type: {:?} needs a different body",
+                req.job_type.as_str()
+            ),
+        ));
+    }
+    check_timeout(req.processing_timeout_seconds)?;
+    if let Some(fps) = req.processing_specification.max_video_fps
+        && !(fps.is_finite() && fps > 0.0 && fps <= 1000.0)
+    {
+        return Err(Reply::error(
+            400,
+            format!(
+                "processingSpecification.maxVideoFPS must be above 0 and at most 1000, got {fps}"
+            ),
+        ));
+    }
+    Ok(JobKind::Workflow(Box::new(req)))
+}
+
+/// A restart body: `None` when empty, else checked overrides.
+pub(crate) fn restart_overrides(body: &[u8]) -> Result<Option<RestartOverrides>, Reply> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let o: RestartOverrides = decode("restart parameters", body)?;
+    o.validate().map_err(|e| Reply::error(400, e.to_string()))?;
+    check_timeout(o.processing_timeout_seconds)?;
+    Ok(Some(o))
+}
+
+fn check_timeout(secs: Option<u64>) -> Result<(), Reply> {
+    match secs {
+        Some(s) if s > MAX_PROCESSING_TIMEOUT_SECS => Err(Reply::error(
+            400,
+            format!(
+                "processingTimeoutSeconds must be at most {MAX_PROCESSING_TIMEOUT_SECS} (one year), got {s}"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}

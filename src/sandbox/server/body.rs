@@ -1,0 +1,246 @@
+//! A request body: `Content-Length` or chunked framing over the connection, with a
+//! `100 Continue` sent on the first read when the client asked for one.
+
+use std::io::{self, BufRead, Read, Write};
+
+/// The longest chunk-size line of a chunked body.
+const MAX_CHUNK_LINE: usize = 1024;
+/// All trailer lines of a chunked body together.
+const MAX_TRAILERS: usize = 8 * 1024;
+
+/// How a body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Length(u64),
+    Chunked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Bytes left of a `Content-Length` body.
+    Length(u64),
+    /// Expecting a chunk-size line.
+    ChunkSize,
+    /// Bytes left of the current chunk.
+    Chunk(u64),
+    /// The whole body was read.
+    Done,
+    /// The body ended early or was malformed: the connection cannot be reused.
+    Broken,
+}
+
+/// The body of one request, read from the connection as the handler asks for it.
+pub(crate) struct Body<'a> {
+    src: &'a mut dyn BufRead,
+    phase: Phase,
+    /// Where to write `100 Continue` before the first read, if the client expects it.
+    continue_to: Option<&'a mut dyn Write>,
+}
+
+impl<'a> Body<'a> {
+    pub fn new(
+        src: &'a mut dyn BufRead,
+        framing: Framing,
+        continue_to: Option<&'a mut dyn Write>,
+    ) -> Body<'a> {
+        let phase = match framing {
+            Framing::Length(0) => Phase::Done,
+            Framing::Length(n) => Phase::Length(n),
+            Framing::Chunked => Phase::ChunkSize,
+        };
+        // An empty body needs no `100 Continue`: there is nothing to send.
+        let continue_to = if phase == Phase::Done {
+            None
+        } else {
+            continue_to
+        };
+        Body {
+            src,
+            phase,
+            continue_to,
+        }
+    }
+
+    /// The body as a reader (for `req.as_reader().take(n)` in handlers).
+    pub fn as_reader(&mut self) -> &mut Self {
+        self
+    }
+
+    /// Whether the body was read to its end, so the connection can carry another request.
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// Whether the client is still waiting for `100 Continue` (and so sent no body yet).
+    pub fn awaits_continue(&self) -> bool {
+        self.continue_to.is_some()
+    }
+
+    /// Reads and drops what is left, up to `max` bytes; true if the body then ended.
+    pub fn drain(&mut self, max: u64) -> bool {
+        let _ = io::copy(&mut self.take(max), &mut io::sink());
+        self.is_done()
+    }
+
+    fn send_continue(&mut self) -> io::Result<()> {
+        if let Some(w) = self.continue_to.take() {
+            w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    fn broken(&mut self, msg: &str) -> io::Error {
+        self.phase = Phase::Broken;
+        io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
+    }
+
+    /// A line of at most `limit` bytes, without its CRLF.
+    fn line(&mut self, limit: usize) -> io::Result<Vec<u8>> {
+        let mut line = Vec::new();
+        let n = self
+            .src
+            .take(limit as u64 + 2)
+            .read_until(b'\n', &mut line)?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            return Err(self.broken("chunked body: line too long or cut short"));
+        }
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(line)
+    }
+
+    fn next_chunk(&mut self) -> io::Result<()> {
+        let line = self.line(MAX_CHUNK_LINE)?;
+        let text = String::from_utf8_lossy(&line);
+        let hex = text.split(';').next().unwrap_or("").trim();
+        let size = match u64::from_str_radix(hex, 16) {
+            Ok(s) if !hex.is_empty() && !hex.starts_with('+') => s,
+            _ => return Err(self.broken("chunked body: malformed chunk size")),
+        };
+        if size > 0 {
+            self.phase = Phase::Chunk(size);
+            return Ok(());
+        }
+        let mut total = 0;
+        loop {
+            let t = self.line(MAX_TRAILERS)?;
+            if t.is_empty() {
+                self.phase = Phase::Done;
+                return Ok(());
+            }
+            total += t.len();
+            if total > MAX_TRAILERS {
+                return Err(self.broken("chunked body: trailers too long"));
+            }
+        }
+    }
+}
+
+impl Read for Body<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match self.phase {
+                Phase::Done => return Ok(0),
+                Phase::Broken => return Err(self.broken("the request body is broken")),
+                Phase::ChunkSize => {
+                    self.send_continue()?;
+                    self.next_chunk()?;
+                }
+                Phase::Length(left) | Phase::Chunk(left) => {
+                    self.send_continue()?;
+                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let n = match self.src.read(&mut buf[..want]) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            self.phase = Phase::Broken;
+                            return Err(e);
+                        }
+                    };
+                    if n == 0 {
+                        // The client hung up early: a short body, reported as its end.
+                        self.phase = Phase::Broken;
+                        return Ok(0);
+                    }
+                    let left = left - n as u64;
+                    self.phase = match self.phase {
+                        Phase::Length(_) if left == 0 => Phase::Done,
+                        Phase::Length(_) => Phase::Length(left),
+                        _ if left > 0 => Phase::Chunk(left),
+                        _ => match self.line(0) {
+                            Ok(l) if l.is_empty() => Phase::ChunkSize,
+                            _ => {
+                                return Err(self.broken("chunked body: missing CRLF after a chunk"));
+                            }
+                        },
+                    };
+                    return Ok(n);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(raw: &[u8], framing: Framing) -> (io::Result<Vec<u8>>, bool) {
+        let mut src = io::BufReader::with_capacity(3, raw);
+        let mut body = Body::new(&mut src, framing, None);
+        let mut out = Vec::new();
+        let r = body.read_to_end(&mut out).map(|_| out);
+        let done = body.is_done();
+        (r, done)
+    }
+
+    #[test]
+    fn length_bodies() {
+        let (r, done) = read_all(b"hello world", Framing::Length(5));
+        assert_eq!((r.unwrap(), done), (b"hello".to_vec(), true));
+        let (r, done) = read_all(b"hel", Framing::Length(5));
+        assert_eq!((r.unwrap(), done), (b"hel".to_vec(), false), "short body");
+        assert!(read_all(b"", Framing::Length(0)).1);
+    }
+
+    #[test]
+    fn chunked_bodies() {
+        let (r, done) = read_all(
+            b"5;ext=1\r\nhello\r\n1\r\n!\r\n0\r\nT: v\r\n\r\nNEXT",
+            Framing::Chunked,
+        );
+        assert_eq!((r.unwrap(), done), (b"hello!".to_vec(), true));
+        for bad in [
+            &b"zz\r\nhello\r\n0\r\n\r\n"[..],
+            b"5\r\nhelloXX0\r\n\r\n",
+            b"+5\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhel",
+        ] {
+            let (r, done) = read_all(bad, Framing::Chunked);
+            assert!(!done, "{:?}", String::from_utf8_lossy(bad));
+            let _ = r;
+        }
+        let long = format!("{}\r\n", "0".repeat(MAX_CHUNK_LINE + 10));
+        assert!(read_all(long.as_bytes(), Framing::Chunked).0.is_err());
+    }
+
+    #[test]
+    fn continue_is_sent_once_before_the_first_read() {
+        let mut src = io::BufReader::new(&b"abc"[..]);
+        let mut w = Vec::new();
+        {
+            let mut body = Body::new(&mut src, Framing::Length(3), Some(&mut w));
+            assert!(body.awaits_continue());
+            let mut out = Vec::new();
+            body.read_to_end(&mut out).unwrap();
+            assert_eq!(out, b"abc");
+            assert!(!body.awaits_continue());
+        }
+        assert_eq!(w, b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+}

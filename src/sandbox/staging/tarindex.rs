@@ -1,0 +1,215 @@
+//! Indexing a tar shard from its headers: each regular member becomes a file record (an
+//! offset into the stored tar), after its name, size and first bytes are checked. Works on a
+//! stored file (seeking over the data) or on the upload as it streams in (the discard store).
+
+use std::io::{self, Read};
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{FileRec, check_file_name};
+use crate::model::FailedFile;
+use crate::sandbox::SandboxConfig;
+
+/// The member that carries a shard's webhook settings.
+const NOTIFICATION_CONFIG: &str = "notification_config.json";
+
+/// What indexing one shard found.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct Indexed {
+    pub files: Vec<FileRec>,
+    pub failed: Vec<FailedFile>,
+    /// `(ingestId, notificationsURL)` from `notification_config.json`.
+    pub notify: Option<(String, String)>,
+    /// Why the whole shard failed.
+    pub error: Option<String>,
+}
+
+pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
+    FailedFile {
+        failure_type: kind.into(),
+        file_name: name.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Indexes a stored tar at `rel` (relative to the data directory `dir`).
+pub(crate) fn index_file(
+    dir: &std::path::Path,
+    rel: &str,
+    shard: &str,
+    cfg: &SandboxConfig,
+) -> Indexed {
+    let mut out = Indexed::default();
+    let result = std::fs::File::open(dir.join(rel)).and_then(|f| {
+        let mut archive = tar::Archive::new(f);
+        index_entries(
+            archive.entries_with_seek()?,
+            shard,
+            Some(rel),
+            cfg,
+            &mut out,
+        )
+    });
+    settle(&mut out, result, cfg);
+    out
+}
+
+/// Indexes a tar as it streams from `r`, keeping none of its bytes; reads the stream to
+/// its end (the trailer and any padding) so that the caller can check its length.
+pub(crate) fn index_stream(r: &mut impl Read, shard: &str, cfg: &SandboxConfig) -> Indexed {
+    let mut out = Indexed::default();
+    let result = {
+        let mut archive = tar::Archive::new(&mut *r);
+        archive
+            .entries()
+            .and_then(|e| index_entries(e, shard, None, cfg, &mut out))
+    };
+    let _ = io::copy(r, &mut io::sink());
+    settle(&mut out, result, cfg);
+    out
+}
+
+/// The shard-wide verdicts, once every member was seen.
+fn settle(out: &mut Indexed, result: io::Result<()>, cfg: &SandboxConfig) {
+    if let Err(e) = result {
+        out.error = Some(format!("the shard is not a readable tar archive: {e}"));
+    } else if out.files.len() as u64 > cfg.max_images_per_shard {
+        out.error = Some(format!(
+            "the shard holds {} images, more than maxNumberOfImages ({})",
+            out.files.len(),
+            cfg.max_images_per_shard
+        ));
+    } else if out.files.is_empty() && out.failed.is_empty() {
+        out.error = Some("the shard holds no files".into());
+    } else if out.files.is_empty() {
+        out.error = Some("no file of the shard could be ingested".into());
+    }
+}
+
+/// Indexes the members; `rel` is the stored tar (`None` when the bytes are discarded).
+fn index_entries<'a, R: Read + 'a>(
+    entries: impl Iterator<Item = io::Result<tar::Entry<'a, R>>>,
+    shard: &str,
+    rel: Option<&str>,
+    cfg: &SandboxConfig,
+    out: &mut Indexed,
+) -> io::Result<()> {
+    for entry in entries {
+        let mut e = entry?;
+        if !e.header().entry_type().is_file() {
+            continue;
+        }
+        let full = e
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = full.rsplit('/').next().unwrap_or("").to_string();
+        let (size, offset) = (e.size(), e.raw_file_position());
+        if name == NOTIFICATION_CONFIG {
+            let mut buf = Vec::new();
+            e.by_ref().take(64 * 1024).read_to_end(&mut buf)?;
+            out.notify = parse_notification_config(&buf);
+            continue;
+        }
+        if let Err(reason) = check_file_name("member name", &name) {
+            out.failed.push(failed("invalid-file-name", &full, reason));
+            continue;
+        }
+        if size > cfg.max_image_size {
+            let reason = format!(
+                "{size} bytes is over the {} byte limit for one image",
+                cfg.max_image_size
+            );
+            out.failed
+                .push(failed("file-size-limit-exceeded", &name, reason));
+            continue;
+        }
+        let mut head = Vec::with_capacity(64);
+        e.by_ref().take(64).read_to_end(&mut head)?;
+        if !super::looks_like_image(&head) {
+            out.failed.push(failed(
+                "unsupported-file-type",
+                &name,
+                "not a recognised image format",
+            ));
+            continue;
+        }
+        out.files.push(FileRec {
+            name,
+            part: None,
+            size,
+            shard_id: Some(shard.to_string()),
+            path: rel.unwrap_or_default().to_string(),
+            offset,
+            discarded: rel.is_none(),
+        });
+    }
+    Ok(())
+}
+
+fn parse_notification_config(bytes: &[u8]) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let ingest = v.get("ingestId")?.as_str()?.to_string();
+    let url = v.get("notificationsURL")?.as_str()?.to_string();
+    Some((ingest, url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn stream_and_file_indexing_agree() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x02\0\0\0\x03\x08\x02\0\0\0\0\0\0\0";
+        let cfg = SandboxConfig::default();
+        let tar = tar_of(&[
+            ("a.png", png),
+            ("dir/b.png", png),
+            ("notes.txt", b"hello"),
+            (
+                "notification_config.json",
+                br#"{"ingestId": "i", "notificationsURL": "http://127.0.0.1/h"}"#,
+            ),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.tar"), &tar).unwrap();
+        let stored = index_file(dir.path(), "s.tar", "s1", &cfg);
+        let mut cursor = io::Cursor::new(&tar);
+        let streamed = index_stream(&mut cursor, "s1", &cfg);
+        assert_eq!(cursor.position(), tar.len() as u64, "read to the end");
+        for out in [&stored, &streamed] {
+            let names: Vec<&str> = out.files.iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(names, ["a.png", "b.png"]);
+            assert_eq!(out.failed.len(), 1);
+            assert_eq!(out.failed[0].failure_type, "unsupported-file-type");
+            assert_eq!(out.notify.as_ref().unwrap().0, "i");
+            assert!(out.error.is_none());
+        }
+        assert!(
+            streamed
+                .files
+                .iter()
+                .all(|f| f.discarded && f.path.is_empty())
+        );
+        assert!(
+            stored
+                .files
+                .iter()
+                .all(|f| !f.discarded && f.path == "s.tar")
+        );
+        assert_eq!(stored.files[0].offset, streamed.files[0].offset);
+        let garbage = index_stream(&mut io::Cursor::new(vec![7u8; 1500]), "s2", &cfg);
+        assert!(garbage.error.is_some());
+    }
+}

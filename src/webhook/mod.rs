@@ -1,0 +1,211 @@
+//! Webhooks: the service's notifications, typed, and a small receiver for them.
+//!
+//! The service POSTs JSON (snake_case, unlike the REST API) with
+//! `Authorization: Bearer rf_<workspace>`:
+//! - ingest notifications (`roboflow-data-staging-notification-v1`), of category
+//!   `ingest-status` (the ingest finished) or `files-status` (a shard's files were indexed);
+//! - job notifications (`roboflow-batch-job-notification-v1`), with `job_state` `success`
+//!   or `fail`.
+//!
+//! [`Event::parse`] decodes a body; [`bearer_matches`] checks the `Authorization` header in
+//! constant time. With the `webhook` feature, [`Receiver`] serves both on a local address
+//! and hands each event to a callback or a channel. A job wait can listen to those events
+//! instead of polling: see [`Job::wait_with_webhook`](crate::jobs::Job::wait_with_webhook).
+//!
+//! ```
+//! use roboflow_batch::webhook::{Event, bearer_matches};
+//! let body = br#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"job-1",
+//!                 "job_state":"success","delivery_attempt":1}"#;
+//! assert!(bearer_matches(Some("Bearer rf_acme"), "rf_acme"));
+//! let Event::Job(job) = Event::parse(body)? else { unreachable!() };
+//! assert!(job.is_success());
+//! # Ok::<(), roboflow_batch::Error>(())
+//! ```
+
+#[cfg(feature = "webhook")]
+mod receiver;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+pub use crate::model::{
+    ErrorDetails, FailedFile, IngestEvent, IngestNotification, JobNotification, WebhookPayload,
+};
+#[cfg(feature = "webhook")]
+pub use receiver::{Receiver, ReceiverBuilder};
+
+/// The `type` of ingest notifications.
+pub const INGEST_TYPE: &str = "roboflow-data-staging-notification-v1";
+/// The `type` of job notifications.
+pub const JOB_TYPE: &str = "roboflow-batch-job-notification-v1";
+
+/// One notification received.
+///
+/// Bodies whose `type` this version does not know are kept as [`Event::Other`] rather than
+/// refused, so that a receiver keeps acknowledging them.
+///
+/// ```
+/// use roboflow_batch::webhook::Event;
+/// let e = Event::parse(br#"{"type":"roboflow-stage-notification-v9","job_id":"j"}"#)?;
+/// assert!(matches!(e, Event::Other(_)));
+/// assert_eq!(e.job_id(), None);
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A job finished.
+    Job(JobNotification),
+    /// An ingest finished, or a shard's files were indexed.
+    Ingest(IngestNotification),
+    /// A JSON object of another type.
+    Other(Value),
+}
+
+impl Event {
+    /// Decodes a webhook body. A body that is not a JSON object, or whose known `type` has
+    /// the wrong shape, is an [`Error::Decode`] naming the field at fault.
+    ///
+    /// ```
+    /// use roboflow_batch::webhook::Event;
+    /// let body = br#"{"type":"roboflow-data-staging-notification-v1","event_id":"e","ingest_id":"i",
+    ///   "batch_id":"b","shard_id":null,"notification":{"type":"ingest-status-notification-v1",
+    ///   "success":false,"error_details":{"type":"unsafe-url-detected","reason":"untrusted domain"}},
+    ///   "delivery_attempt":1}"#;
+    /// let Event::Ingest(n) = Event::parse(body)? else { unreachable!() };
+    /// assert!(!n.notification.is_success());
+    /// let err = Event::parse(br#"{"type":"roboflow-batch-job-notification-v1","job_id":3}"#).unwrap_err();
+    /// assert!(err.to_string().contains("job_id"), "{err}");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn parse(body: &[u8]) -> Result<Event> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| decode_error("", &e, body))?;
+        if !value.is_object() {
+            return Err(Error::Decode {
+                url: "webhook".into(),
+                path: String::new(),
+                message: "the body is not a JSON object".into(),
+                snippet: crate::redact::snippet(&String::from_utf8_lossy(body), 120),
+            });
+        }
+        let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind != INGEST_TYPE && kind != JOB_TYPE {
+            return Ok(Event::Other(value));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        let payload: WebhookPayload = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            decode_error(&path, e.inner(), body)
+        })?;
+        Ok(payload.into())
+    }
+
+    /// The event id (the same on every redelivery), when the payload has one.
+    ///
+    /// ```
+    /// let e = roboflow_batch::webhook::Event::parse(br#"{"type":"x","event_id":"e7"}"#)?;
+    /// assert_eq!(e.event_id(), Some("e7"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn event_id(&self) -> Option<&str> {
+        match self {
+            Event::Job(j) => Some(&j.event_id),
+            Event::Ingest(i) => Some(&i.event_id),
+            Event::Other(v) => v.get("event_id").and_then(Value::as_str),
+        }
+    }
+
+    /// The job a job notification is about.
+    ///
+    /// ```
+    /// let e = roboflow_batch::webhook::Event::parse(br#"{"type":"roboflow-batch-job-notification-v1",
+    ///   "event_id":"e","job_id":"job-9","job_state":"fail","delivery_attempt":2}"#)?;
+    /// assert_eq!(e.job_id(), Some("job-9"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn job_id(&self) -> Option<&str> {
+        match self {
+            Event::Job(j) => Some(&j.job_id),
+            _ => None,
+        }
+    }
+}
+
+impl From<WebhookPayload> for Event {
+    fn from(p: WebhookPayload) -> Event {
+        match p {
+            WebhookPayload::Job(j) => Event::Job(j),
+            WebhookPayload::Ingest(i) => Event::Ingest(i),
+        }
+    }
+}
+
+fn decode_error(path: &str, e: &serde_json::Error, body: &[u8]) -> Error {
+    Error::Decode {
+        url: "webhook".into(),
+        path: path.to_string(),
+        message: e.to_string(),
+        snippet: crate::redact::snippet(&String::from_utf8_lossy(body), 120),
+    }
+}
+
+/// The bearer token the service sends for `workspace`: `rf_<workspace>`.
+///
+/// ```
+/// assert_eq!(roboflow_batch::webhook::workspace_token("acme"), "rf_acme");
+/// ```
+pub fn workspace_token(workspace: &str) -> String {
+    format!("rf_{workspace}")
+}
+
+/// Whether an `Authorization` header value is `Bearer <token>`. The scheme is matched
+/// case-insensitively; the token is compared in time that does not depend on where the
+/// two first differ (only on their lengths).
+///
+/// ```
+/// use roboflow_batch::webhook::bearer_matches;
+/// assert!(bearer_matches(Some("bearer rf_acme"), "rf_acme"));
+/// assert!(!bearer_matches(Some("Bearer rf_acme2"), "rf_acme"));
+/// assert!(!bearer_matches(Some("Basic rf_acme"), "rf_acme"));
+/// assert!(!bearer_matches(None, "rf_acme"));
+/// ```
+pub fn bearer_matches(header: Option<&str>, token: &str) -> bool {
+    let Some((scheme, value)) = header.map(str::trim).and_then(|h| h.split_once(' ')) else {
+        return false;
+    };
+    // Evaluate both so the time does not reveal which part failed.
+    let scheme_ok = scheme.eq_ignore_ascii_case("bearer");
+    let token_ok = constant_time_eq(value.trim().as_bytes(), token.as_bytes());
+    scheme_ok & token_ok
+}
+
+/// Compares every byte of the longer input, whatever differs first.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_table() {
+        let cases: &[(&[u8], &[u8], bool)] = &[
+            (b"", b"", true),
+            (b"abc", b"abc", true),
+            (b"abc", b"abd", false),
+            (b"abc", b"ab", false),
+            (b"ab", b"abc", false),
+            (b"\0", b"", false),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(constant_time_eq(a, b), *want, "{a:?} vs {b:?}");
+        }
+    }
+}

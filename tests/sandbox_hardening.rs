@@ -1,0 +1,352 @@
+#![cfg(feature = "sandbox")]
+//! One request or one job must never stop the sandbox: out-of-range numbers are refused on
+//! arrival, and a panic in a job or a handler stays in that job or request.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sandbox::*;
+use roboflow_batch::model::{JobStartRequest, JobState, LogSeverity};
+use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+
+const HUGE: &str = "18446744073709551615";
+
+fn job_body(batch: &str, workflow: &str, timeout: &str) -> String {
+    format!(
+        r#"{{"type": "simple-image-processing-v1",
+            "jobInput": {{"type": "staging-batch-input-v1", "batchId": "{batch}"}},
+            "computeConfiguration": {{"type": "compute-configuration-v2", "machineType": "cpu"}},
+            "processingTimeoutSeconds": {timeout},
+            "processingSpecification": {{"type": "workflows-processing-specification-v1",
+                "workspace": "sandbox", "workflowId": "{workflow}"}}}}"#
+    )
+}
+
+#[test]
+fn huge_timeouts_are_refused_at_start_and_restart_naming_the_field() {
+    let sb = Sandbox::start(SandboxConfig::default().with_job_speed(500.0)).unwrap();
+    let api = client(&sb);
+    stage_images(&api, "in", 2);
+    for value in [HUGE, "18446744073709551616", "31536001"] {
+        let r = jobs_call(
+            &sb,
+            "POST",
+            "jobs/huge",
+            Some(&job_body("in", "image-stats", value)),
+        );
+        assert_eq!(r.status, 400, "{value}: {}", r.text());
+        assert!(
+            r.text().contains("processingTimeoutSeconds"),
+            "{}",
+            r.text()
+        );
+    }
+    assert_eq!(
+        jobs_call(&sb, "GET", "jobs/huge", None).status,
+        404,
+        "nothing stored"
+    );
+    // A valid job, then restarts with out-of-range overrides.
+    let r = jobs_call(
+        &sb,
+        "POST",
+        "jobs/ok",
+        Some(&job_body("in", "image-stats", "3600")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(wait_job(&api, "ok", 20).state(), JobState::Completed);
+    for value in [HUGE, "18446744073709551616"] {
+        let body =
+            format!(r#"{{"type": "parameters-override-v1", "processingTimeoutSeconds": {value}}}"#);
+        let r = jobs_call(&sb, "POST", "jobs/ok/restart", Some(&body));
+        assert_eq!(r.status, 400, "{value}: {}", r.text());
+        assert!(
+            r.text().contains("processingTimeoutSeconds"),
+            "{}",
+            r.text()
+        );
+    }
+    // The engine still runs jobs.
+    let r = jobs_call(
+        &sb,
+        "POST",
+        "jobs/ok2",
+        Some(&job_body("in", "image-stats", "60")),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(wait_job(&api, "ok2", 20).state(), JobState::Completed);
+}
+
+#[test]
+fn a_panicking_job_fails_alone_and_every_other_job_completes() {
+    let mut config = SandboxConfig::default()
+        .with_job_speed(200.0)
+        .with_job_images_per_task(2);
+    config.test_hooks = true;
+    let sb = Sandbox::start(config).unwrap();
+    let api = client(&sb);
+    stage_images(&api, "in", 6);
+    api.start_job(
+        "before",
+        &JobStartRequest::images("in", "image-stats"),
+        None,
+    )
+    .unwrap();
+    api.start_job("boom", &JobStartRequest::images("in", "panic-test"), None)
+        .unwrap();
+    api.start_job("after", &JobStartRequest::images("in", "image-stats"), None)
+        .unwrap();
+    let boom = wait_job(&api, "boom", 20);
+    assert_eq!(boom.state(), JobState::Failed, "{boom:?}");
+    let logs: Vec<_> = api
+        .logs("boom", Some(LogSeverity::Error), None)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        logs.iter().any(|l| l.log_type == "job-panicked"),
+        "a log line says the job panicked: {logs:?}"
+    );
+    for id in ["before", "after"] {
+        assert_eq!(wait_job(&api, id, 30).state(), JobState::Completed, "{id}");
+    }
+    // A job started after the panic runs too: the engine thread survived.
+    api.start_job("later", &JobStartRequest::images("in", "image-stats"), None)
+        .unwrap();
+    assert_eq!(wait_job(&api, "later", 30).state(), JobState::Completed);
+}
+
+#[test]
+fn the_panic_workflow_does_not_exist_without_the_test_hooks() {
+    let sb = Sandbox::start(SandboxConfig::default().with_job_speed(500.0)).unwrap();
+    let api = client(&sb);
+    stage_images(&api, "in", 1);
+    api.start_job("p", &JobStartRequest::images("in", "panic-test"), None)
+        .unwrap();
+    let st = wait_job(&api, "p", 20);
+    assert!(
+        st.job
+            .unwrap()
+            .last_message()
+            .unwrap()
+            .contains("not found")
+    );
+    let r = http("GET", &api_url(&sb, "__test/panic"), &[], None);
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn a_panicking_handler_answers_500_and_the_server_carries_on() {
+    let mut config = SandboxConfig::default();
+    config.test_hooks = true;
+    let sb = Sandbox::start(config.with_addr(([127, 0, 0, 1], 0).into())).unwrap();
+    for _ in 0..20 {
+        let r = http("GET", &api_url(&sb, "__test/panic"), &[], None);
+        assert_eq!(r.status, 500);
+        assert!(r.text().contains("panicked"), "{}", r.text());
+    }
+    // Every serving thread is still there.
+    let api = client(&sb);
+    for _ in 0..20 {
+        assert_eq!(api.workspace().unwrap(), "sandbox");
+    }
+}
+
+#[test]
+fn a_persisted_job_with_a_huge_timeout_still_loads_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // Speed 0: the job starts its first stage and stays there.
+        let sb = Sandbox::start(
+            SandboxConfig::default()
+                .with_job_speed(0.0)
+                .with_data_dir(dir.path()),
+        )
+        .unwrap();
+        let api = client(&sb);
+        stage_images(&api, "in", 3);
+        let req = JobStartRequest::images("in", "image-stats").with_processing_timeout_seconds(60);
+        api.start_job("old", &req, None).unwrap();
+        wait_until("the job's stage starts", 10, || {
+            api.job("old").unwrap().state() == JobState::Processing
+        });
+    }
+    // A state file written by an older sandbox, which accepted any u64.
+    let path = dir.path().join("state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["jobs"]["jobs"]["old"]["timeout_seconds"] = json!(u64::MAX);
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+
+    let sb = Sandbox::start(
+        SandboxConfig::default()
+            .with_job_speed(500.0)
+            .with_data_dir(dir.path()),
+    )
+    .unwrap();
+    let api = client(&sb);
+    assert_eq!(wait_job(&api, "old", 30).state(), JobState::Completed);
+    api.start_job("new", &JobStartRequest::images("in", "image-stats"), None)
+        .unwrap();
+    assert_eq!(wait_job(&api, "new", 30).state(), JobState::Completed);
+    std::thread::sleep(Duration::from_millis(10));
+}
+
+// ---------------------------------------------------------------- exposure and limits
+
+#[test]
+fn listening_beyond_loopback_needs_allow_remote_and_an_explicit_key() {
+    let any: std::net::SocketAddr = ([0, 0, 0, 0], 0).into();
+    let e = Sandbox::start(SandboxConfig::default().with_addr(any)).unwrap_err();
+    assert!(e.to_string().contains("--allow-remote"), "{e}");
+    let e = Sandbox::start(
+        SandboxConfig::default()
+            .with_addr(any)
+            .with_allow_remote(true),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("--api-key"), "default key: {e}");
+    let e = Sandbox::start(
+        SandboxConfig::default()
+            .with_addr(any)
+            .with_allow_remote(true)
+            .with_api_key("short"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("16"), "{e}");
+    let key = "a-long-explicit-key-0123";
+    let sb = Sandbox::start(
+        SandboxConfig::default()
+            .with_addr(any)
+            .with_allow_remote(true)
+            .with_api_key(key),
+    )
+    .unwrap();
+    assert_eq!(client(&sb).workspace().unwrap(), "sandbox");
+    // Loopback needs neither.
+    let v6_loopback: std::net::SocketAddr = "[::ffff:127.0.0.1]:0".parse().unwrap();
+    let _ = Sandbox::start(SandboxConfig::default().with_addr(v6_loopback));
+}
+
+#[test]
+fn an_ipv6_sandbox_has_a_bracketed_base_url() {
+    let addr: std::net::SocketAddr = "[::1]:0".parse().unwrap();
+    if std::net::TcpListener::bind(addr).is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        return;
+    }
+    let sb = Sandbox::start(SandboxConfig::default().with_addr(addr)).unwrap();
+    assert!(
+        sb.base_url().starts_with("http://[::1]:"),
+        "{}",
+        sb.base_url()
+    );
+    let api = client(&sb);
+    assert_eq!(api.workspace().unwrap(), "sandbox");
+    api.upload_image("v6", "a.png", &png(2, 2), None).unwrap();
+    let f = api.files("v6", None, None).next().unwrap().unwrap();
+    assert!(
+        f.download_url.starts_with("http://[::1]:"),
+        "{}",
+        f.download_url
+    );
+    assert_eq!(http("GET", &f.download_url, &[], None).body, png(2, 2));
+}
+
+/// Sends raw bytes on a fresh connection; returns every answer's status, in order.
+fn exchange(sb: &Sandbox, chunks: &[&[u8]]) -> (Vec<u16>, String) {
+    use std::io::{Read, Write};
+    let host = sb.base_url().trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    for c in chunks {
+        if s.write_all(c).is_err() {
+            break; // the server may close before reading it all
+        }
+    }
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let statuses = text
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .filter_map(|r| r.get(..3)?.parse().ok())
+        .collect();
+    (statuses, text)
+}
+
+#[test]
+fn heads_over_the_limits_are_refused() {
+    let sb = Sandbox::start(SandboxConfig::default()).unwrap();
+    let long_line = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
+    assert_eq!(exchange(&sb, &[long_line.as_bytes()]).0, [414]);
+    let long_header = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
+    assert_eq!(exchange(&sb, &[long_header.as_bytes()]).0, [431]);
+    let many: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
+    let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
+    assert_eq!(exchange(&sb, &[many.as_bytes()]).0, [431]);
+    // A header that never ends: refused after the limit, not read to the end.
+    let endless = vec![b'a'; 4 << 20];
+    let (st, _) = exchange(&sb, &[b"GET / HTTP/1.1\r\nX: ", &endless]);
+    assert_eq!(st, [431]);
+    let (st, _) = exchange(
+        &sb,
+        &[b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"],
+    );
+    assert_eq!(st, [400], "both framings");
+    let (st, _) = exchange(&sb, &[b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"]);
+    assert_eq!(st, [400]);
+    // The server is still fine.
+    assert_eq!(client(&sb).workspace().unwrap(), "sandbox");
+}
+
+#[test]
+fn oversized_json_bodies_are_refused_before_they_are_read() {
+    let sb = Sandbox::start(SandboxConfig::default()).unwrap();
+    let key = sb.api_key().to_string();
+    // Declares 10 GB and sends nothing: answered at once, nothing allocated.
+    for path in [
+        "batch-processing/v1/external/sandbox/jobs/big".to_string(),
+        "batch-processing/v1/external/sandbox/jobs/big/restart".to_string(),
+        "data-staging/v1/external/sandbox/batches/b/bulk-upload/image-references".to_string(),
+        "data-staging/v1/external/sandbox/batches/b/roboql-ingest".to_string(),
+    ] {
+        let head = format!(
+            "POST /{path}?api_key={key} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n"
+        );
+        let (st, text) = exchange(&sb, &[head.as_bytes()]);
+        assert_eq!(st, [413], "{path}: {text}");
+    }
+    // A real body over the 1 MiB job limit.
+    let big = format!("{{\"x\": \"{}\"}}", "a".repeat(2 << 20));
+    let r = jobs_call(&sb, "POST", "jobs/big", Some(&big));
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn keep_alive_chunked_bodies_and_100_continue_work() {
+    let sb = Sandbox::start(SandboxConfig::default()).unwrap();
+    let key = sb.api_key();
+    let get = format!("GET /?api_key={key} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (st, _) = exchange(&sb, &[get.as_bytes(), get.as_bytes(), get.as_bytes()]);
+    assert_eq!(st, [200, 200, 200], "three requests on one connection");
+    // A chunked job body is decoded: the missing batch proves it was parsed.
+    let body = job_body("nope", "image-stats", "60");
+    let (a, b) = body.split_at(body.len() / 2);
+    let chunked = format!(
+        "POST /batch-processing/v1/external/sandbox/jobs/chunky?api_key={key} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    );
+    let (st, text) = exchange(&sb, &[chunked.as_bytes()]);
+    assert_eq!(st, [404], "{text}");
+    assert!(text.contains("jobInput.batchId"), "{text}");
+    // Expect: 100-continue: the server asks for the body before reading it.
+    let head = format!(
+        "POST /batch-processing/v1/external/sandbox/jobs/cont?api_key={key} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (st, _) = exchange(&sb, &[head.as_bytes(), body.as_bytes()]);
+    assert_eq!(st, [100, 404]);
+}

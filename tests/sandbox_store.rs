@@ -1,0 +1,227 @@
+#![cfg(feature = "sandbox")]
+//! The discard store (a benchmark mode) and the counters for exactly-once tests.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sandbox::*;
+use roboflow_batch::api::UploadSource;
+use roboflow_batch::model::{JobStartRequest, JobState};
+use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig, StoreMode};
+
+fn start(store: StoreMode) -> (tempfile::TempDir, Sandbox) {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(
+        SandboxConfig::default()
+            .with_data_dir(dir.path())
+            .with_store(store)
+            .with_indexing_delay(Duration::ZERO)
+            .with_job_speed(500.0),
+    )
+    .unwrap();
+    (dir, sb)
+}
+
+/// Every regular file under `dir`, except the state.
+fn stored_files(dir: &std::path::Path) -> Vec<String> {
+    fn walk(d: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if !p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("state.json")
+            {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out
+}
+
+fn shard(names: &[&str]) -> Vec<u8> {
+    let imgs: Vec<Vec<u8>> = names.iter().map(|_| png(5, 5)).collect();
+    let members: Vec<(&str, &[u8])> = names
+        .iter()
+        .zip(&imgs)
+        .map(|(n, d)| (*n, d.as_slice()))
+        .collect();
+    tar_of(&members)
+}
+
+#[test]
+fn discarded_shards_are_indexed_but_never_written() {
+    let (dir, sb) = start(StoreMode::Discard);
+    let api = client(&sb);
+    let mut t = shard(&["a.png", "b.png", "c.png"]);
+    // A member that is not an image, reported as usual.
+    let mut extra = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    extra
+        .append_data(&mut h, "notes.txt", &b"hello"[..])
+        .unwrap();
+    t.truncate(t.len() - 1024); // drop the trailer, append another member and its trailer
+    t.extend_from_slice(&extra.into_inner().unwrap());
+    let target = api.request_shard_upload("fast", None).unwrap();
+    api.put_signed(&target, &UploadSource::bytes(t)).unwrap();
+    wait_until("indexed", 10, || {
+        api.batch_count("fast", None).unwrap() == 3
+    });
+    let shards: Vec<_> = api.shards("fast", None).map(Result::unwrap).collect();
+    assert_eq!(shards.len(), 1);
+    assert_eq!(shards[0].shard_objects_count, 3);
+    let meta = shards[0].status_metadata.clone().unwrap();
+    assert_eq!(meta["failedFiles"][0]["fileName"], "notes.txt", "{meta}");
+    let names: Vec<String> = api
+        .files("fast", None, None)
+        .map(|f| f.unwrap().file_name)
+        .collect();
+    assert_eq!(names, ["a.png", "b.png", "c.png"]);
+    // A video and a single image, in other batches: recorded, not written.
+    let v = api.request_video_upload("clips", "a.mp4", None).unwrap();
+    api.put_signed(&v, &UploadSource::bytes(vec![0u8; 4096]))
+        .unwrap();
+    api.upload_image("single", "s.png", &png(3, 3), None)
+        .unwrap();
+    assert_eq!(api.batch_count("clips", None).unwrap(), 1);
+    assert_eq!(api.batch_count("single", None).unwrap(), 1);
+    assert_eq!(
+        stored_files(dir.path()),
+        Vec::<String>::new(),
+        "no byte on disk"
+    );
+    // Downloads say the bytes are gone; jobs fail clearly.
+    let f = api.files("fast", None, None).next().unwrap().unwrap();
+    let r = http("GET", &f.download_url, &[], None);
+    assert_eq!(r.status, 410, "{}", r.text());
+    api.start_job("j", &JobStartRequest::images("fast", "image-stats"), None)
+        .unwrap();
+    let st = wait_job(&api, "j", 20);
+    assert_eq!(st.state(), JobState::Failed);
+    let msg = st.job.unwrap().last_message().unwrap().to_string();
+    assert!(
+        msg.contains("images were discarded (--store discard)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_truncated_discarded_shard_indexes_nothing() {
+    let (_dir, sb) = start(StoreMode::Discard);
+    let api = client(&sb);
+    let target = api.request_shard_upload("cut", None).unwrap();
+    let body = shard(&["a.png", "b.png"]);
+    // Declare the full length and send a third of it, then hang up.
+    let (host, path) = {
+        let rest = target.upload_url.strip_prefix("http://").unwrap();
+        let i = rest.find('/').unwrap();
+        (rest[..i].to_string(), rest[i..].to_string())
+    };
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(&host).unwrap();
+        let mut head = format!(
+            "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in &target.extension_headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&body[..body.len() / 3]).unwrap();
+    }
+    // A retry of the whole shard then succeeds: the failed PUT left it pending.
+    wait_until("a retry succeeds", 10, || {
+        api.put_signed(&target, &UploadSource::bytes(body.clone()))
+            .is_ok()
+    });
+    wait_until("indexed", 10, || api.batch_count("cut", None).unwrap() == 2);
+    assert_eq!(api.shards("cut", None).count(), 1);
+    assert_eq!(sb.ingest_counts("cut").values().sum::<u64>(), 2);
+}
+
+#[test]
+fn counts_show_every_ingest_put_and_request() {
+    let (_dir, sb) = start(StoreMode::Disk);
+    // The workspace preset, so that the client makes no request to find it.
+    let api = roboflow_batch::BatchApi::builder()
+        .base_url(sb.base_url())
+        .api_key(sb.api_key())
+        .workspace(sb.workspace())
+        .build()
+        .unwrap();
+    assert_eq!(sb.request_count(), 0);
+    // Two shards carrying one common name, then the same shard URL PUT twice.
+    let t1 = api.request_shard_upload("counted", None).unwrap();
+    let t2 = api.request_shard_upload("counted", None).unwrap();
+    api.put_signed(&t1, &UploadSource::bytes(shard(&["a.png", "b.png"])))
+        .unwrap();
+    api.put_signed(&t2, &UploadSource::bytes(shard(&["b.png", "c.png"])))
+        .unwrap();
+    api.put_signed(&t2, &UploadSource::bytes(shard(&["b.png", "c.png"])))
+        .unwrap();
+    wait_until("indexed", 10, || {
+        sb.ingest_counts("counted").values().sum::<u64>() == 4
+    });
+    let counts = sb.ingest_counts("counted");
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        [
+            ("a.png".to_string(), 1),
+            ("b.png".to_string(), 2),
+            ("c.png".to_string(), 1)
+        ]
+    );
+    assert_eq!(
+        api.batch_count("counted", None).unwrap(),
+        3,
+        "one entry per name"
+    );
+    assert_eq!(sb.put_count(), 3, "the repeated PUT is counted");
+    // Single images and videos count too.
+    api.upload_image("singles", "x.png", &png(1, 1), None)
+        .unwrap();
+    api.upload_image("singles", "x.png", &png(2, 2), None)
+        .unwrap();
+    assert_eq!(sb.ingest_counts("singles")["x.png"], 2);
+    let v = api.request_video_upload("videos", "v.mp4", None).unwrap();
+    api.put_signed(&v, &UploadSource::bytes(vec![1u8; 100]))
+        .unwrap();
+    assert_eq!(sb.ingest_counts("videos")["v.mp4"], 1);
+    assert_eq!(sb.put_count(), 4);
+    // Requests: 2 shard URLs, 1 count, 2 single images, 1 video URL.
+    assert_eq!(sb.request_count(), 6);
+    // Signed URLs are not API requests.
+    let before = sb.request_count();
+    api.put_signed(&v, &UploadSource::bytes(vec![1u8; 100]))
+        .unwrap();
+    assert_eq!(sb.request_count(), before);
+    assert_eq!(sb.put_count(), 5);
+}
+
+#[test]
+fn injected_faults_are_requests_too_and_failed_puts_are_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults::seeded(3).with_put(FaultSettings::default().with_rate_503(1.0));
+    let sb = Sandbox::start(
+        SandboxConfig::default()
+            .with_data_dir(dir.path())
+            .with_faults(faults),
+    )
+    .unwrap();
+    let api = client(&sb);
+    let t = api.request_shard_upload("f", None).unwrap();
+    let r = http("PUT", &t.upload_url, &[], Some(b"x"));
+    assert_eq!(r.status, 503);
+    assert_eq!(sb.put_count(), 0);
+    assert!(sb.request_count() >= 1);
+}
