@@ -514,3 +514,244 @@ print(json.dumps([_signing.generate_signed_url_v4(creds, "/photos-bucket/" + quo
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The whole flow into the sandbox, which fetches each signed URL from the emulator.
+//
+// `BatchApi::ingest_image_references` refuses `http://` references (a client rule), and the
+// emulators serve plain HTTP on loopback, so the chunks that `ingest_references` would send
+// are POSTed here directly, with the same ingest ids (`chunk_ingest_id`) and body fields.
+
+use roboflow_batch::cloud::{MediaKind, chunk_ingest_id, derived_ingest_id};
+use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+
+/// POSTs `refs` in chunks of `chunk` with ingest ids `<base>-<n>`; returns each answer's
+/// `duplicated`.
+fn post_chunks(
+    sandbox: &Sandbox,
+    batch: &str,
+    refs: &[SignedReference],
+    base: &str,
+    chunk: usize,
+) -> Vec<bool> {
+    let t = UreqTransport::new();
+    let url = format!(
+        "{}/data-staging/v1/external/{}/batches/{batch}/bulk-upload/image-references?api_key={}&displayName={batch}",
+        sandbox.base_url(),
+        sandbox.workspace(),
+        sandbox.api_key()
+    );
+    refs.chunks(chunk)
+        .enumerate()
+        .map(|(n, c)| {
+            let body = serde_json::json!({
+                "imageReferences": c.iter().map(|r| serde_json::json!({"name": r.name, "url": r.url})).collect::<Vec<_>>(),
+                "ingestId": chunk_ingest_id(base, n as u64),
+                "notificationCategories": ["ingest-status", "files-status"],
+            });
+            let req = HttpRequest::new(Method::Post, url.as_str())
+                .header("Content-Type", "application/json")
+                .body(roboflow_batch::transport::Body::Bytes(body.to_string().into_bytes()));
+            let resp = t.send(req).unwrap();
+            assert_eq!(resp.status, 200);
+            let v: serde_json::Value = serde_json::from_slice(&resp.read_body(1 << 20).unwrap()).unwrap();
+            v["duplicated"].as_bool().unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Waits (bounded) until every shard of `batch` has settled; returns them.
+fn settled_shards(
+    api: &BatchApi,
+    batch: &str,
+    want_shards: usize,
+) -> Vec<roboflow_batch::model::ShardDetails> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let shards: Vec<_> = api.shards(batch, None).collect::<Result<_, _>>().unwrap();
+        if shards.len() >= want_shards && shards.iter().all(|s| s.status_type != "info") {
+            return shards;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shards did not settle: {shards:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Lists and signs `source`, sends it to a fresh sandbox, and checks that every object was
+/// fetched and indexed exactly once under its name; a re-run ingests nothing new; a
+/// reference to a missing object is reported in the shard's failures.
+fn full_flow(source: &CloudSource, data: &[(String, Vec<u8>)], missing_url: String) {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let api = BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .workspace(sandbox.workspace())
+        .build()
+        .unwrap();
+    let refs: Vec<SignedReference> = source.references().collect::<Result<_, _>>().unwrap();
+    let want: BTreeMap<String, u64> = refs.iter().map(|r| (r.name.clone(), 1)).collect();
+    assert_eq!(
+        want.len(),
+        data.iter().filter(|(k, _)| png_exact(k)).count()
+    );
+    let base = derived_ingest_id("flow", MediaKind::Images, &source.url().to_string());
+    assert_eq!(
+        post_chunks(&sandbox, "flow", &refs, &base, 4),
+        vec![false; refs.len().div_ceil(4)]
+    );
+    let shards = settled_shards(&api, "flow", refs.len().div_ceil(4));
+    assert!(
+        shards.iter().all(|s| s.status_name == "shard-ingested"),
+        "{shards:?}"
+    );
+    assert_eq!(
+        sandbox.ingest_counts("flow"),
+        want,
+        "every object exactly once, under its name"
+    );
+    assert_eq!(api.batch_count("flow", None).unwrap(), refs.len() as u64);
+
+    // The same chunks again: all duplicated, nothing new fetched or indexed.
+    assert!(
+        post_chunks(&sandbox, "flow", &refs, &base, 4)
+            .iter()
+            .all(|d| *d)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(sandbox.ingest_counts("flow"), want);
+    assert_eq!(api.shards("flow", None).count(), refs.len().div_ceil(4));
+
+    // A reference to an object that is not there is reported, by name.
+    let missing = SignedReference {
+        key: "photos/missing.png".into(),
+        name: "missing.png".into(),
+        url: missing_url,
+        size: None,
+    };
+    post_chunks(&sandbox, "flow", &[missing], "missing", 10);
+    let shards = settled_shards(&api, "flow", refs.len().div_ceil(4) + 1);
+    let failed: Vec<_> = shards
+        .iter()
+        .filter(|s| {
+            s.is_failed()
+                || s.status_metadata
+                    .as_ref()
+                    .is_some_and(|m| m["failedFiles"].as_array().is_some_and(|a| !a.is_empty()))
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{shards:?}");
+    let meta = failed[0].status_metadata.as_ref().unwrap().to_string();
+    assert!(
+        meta.contains("missing.png") && meta.contains("404"),
+        "{meta}"
+    );
+    assert_eq!(sandbox.ingest_counts("flow"), want, "nothing else indexed");
+}
+
+#[test]
+fn s3_full_flow_into_the_sandbox() {
+    let Some(moto) = Emulator::moto(false) else {
+        return;
+    };
+    let base = moto.base_url();
+    let t = UreqTransport::new();
+    assert_eq!(
+        t.send(HttpRequest::new(Method::Put, format!("{base}/flow-bucket")))
+            .unwrap()
+            .status,
+        200
+    );
+    let data = dataset();
+    for (k, v) in &data {
+        put(
+            &format!("{base}/flow-bucket/{}", roboflow_batch_encode(k)),
+            v,
+            &[],
+        );
+    }
+    let source = CloudSource::builder("s3://flow-bucket/photos/**/*.png")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set("AWS_ACCESS_KEY_ID", "AKIAMOTOEXAMPLE")
+        .set("AWS_SECRET_ACCESS_KEY", "moto-secret-0123456789")
+        .set("AWS_ENDPOINT_URL", &base)
+        .page_size(5)
+        .build()
+        .unwrap();
+    let missing = source.sign("photos/missing.png").unwrap();
+    full_flow(&source, &data, missing);
+}
+
+#[test]
+fn gcs_full_flow_into_the_sandbox() {
+    let Some(gcs) = Emulator::gcs() else { return };
+    let base = gcs.base_url();
+    let t = UreqTransport::new();
+    let create = HttpRequest::new(Method::Post, format!("{base}/storage/v1/b?project=test"))
+        .header("Content-Type", "application/json")
+        .body(roboflow_batch::transport::Body::Bytes(
+            br#"{"name":"flow-bucket"}"#.to_vec(),
+        ));
+    assert_eq!(t.send(create).unwrap().status, 200);
+    let data = dataset();
+    for (k, v) in &data {
+        let url = format!(
+            "{base}/upload/storage/v1/b/flow-bucket/o?uploadType=media&name={}",
+            roboflow_batch_encode(k).replace('/', "%2F")
+        );
+        let req = HttpRequest::new(Method::Post, url)
+            .body(roboflow_batch::transport::Body::Bytes(v.clone()));
+        assert_eq!(t.send(req).unwrap().status, 200, "{k}");
+    }
+    let key_file = cloud_support::service_account_key_file();
+    let source = CloudSource::builder("gs://flow-bucket/photos/**/*.png")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            key_file.path().to_str().unwrap(),
+        )
+        .set("STORAGE_EMULATOR_HOST", &base)
+        .page_size(5)
+        .build()
+        .unwrap();
+    let missing = source.sign("photos/missing.png").unwrap();
+    full_flow(&source, &data, missing);
+}
+
+#[test]
+fn azure_full_flow_into_the_sandbox() {
+    let Some(az) = Emulator::azurite() else {
+        return;
+    };
+    let base = az.base_url();
+    let account = cloud_support::AZURITE_ACCOUNT;
+    let key = cloud_support::AZURITE_KEY;
+    let sas = cloud_support::account_sas(account, key);
+    let t = UreqTransport::new();
+    let create = HttpRequest::new(
+        Method::Put,
+        format!("{base}/{account}/flow?restype=container&{sas}"),
+    );
+    assert_eq!(t.send(create).unwrap().status, 201);
+    let data = dataset();
+    for (k, v) in &data {
+        put(
+            &format!("{base}/{account}/flow/{}?{sas}", roboflow_batch_encode(k)),
+            v,
+            &[("x-ms-blob-type", "BlockBlob")],
+        );
+    }
+    let source = CloudSource::builder("az://flow/photos/**/*.png")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            format!("DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};BlobEndpoint={base}/{account};"),
+        )
+        .page_size(5)
+        .build()
+        .unwrap();
+    let missing = source.sign("photos/missing.png").unwrap();
+    full_flow(&source, &data, missing);
+}
