@@ -10,6 +10,8 @@
 //!   HTTP status returned as `Ok`. [`transport::UreqTransport`] is the real one; any closure
 //!   is one too, which is how tests fake the network.
 //! - [`model`] holds the wire types (camelCase, tolerant decoding), shared with the sandbox.
+//! - [`ingest`] gets a folder of images or videos into a batch: streamed tar shards in
+//!   parallel, resume after a crash, verification ([`ingest::Ingest`]).
 //! - [`wait`] polls until a job is terminal or an ingest is indexed
 //!   ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]).
 //! - [`jobs`] starts a job ([`jobs::JobSpec`]), follows it with real progress and a clear
@@ -64,7 +66,7 @@
 //! # Features
 //!
 //! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on its own bounded HTTP/1.1
-//!   server.
+//!   server, and deterministic test images (`roboflow_batch::testdata`).
 //! - `webhook`: the webhook receiver (`roboflow_batch::webhook::Receiver`), on tiny_http.
 //! - `cloud`: ingest from S3, GCS and Azure buckets by locally signed reference
 //!   (`roboflow_batch::cloud`).
@@ -76,6 +78,7 @@
 pub mod api;
 pub mod error;
 pub mod export;
+pub mod ingest;
 pub mod jobs;
 mod media;
 pub mod model;
@@ -92,6 +95,8 @@ pub use model::{BatchId, JobId};
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+#[cfg(feature = "sandbox")]
+pub mod testdata;
 
 #[cfg(feature = "cloud")]
 pub mod cloud;

@@ -1,0 +1,381 @@
+//! The resume journal: one JSON line per event, fsync'd, in the user's cache folder.
+//!
+//! Before a unit's upload starts, a `pending` line names the unit (the service's shard id,
+//! when there is one) and its files with their identity (path, size, modification time).
+//! When the service has accepted it, a `done` line follows. On the next run a file counts
+//! as uploaded when a `done` line covers it with the same identity and name, so a changed
+//! file is sent again. A `pending` line without `done` (a crash mid-upload) is settled
+//! against the service: a shard it lists was received. A torn last line (a crash
+//! mid-write) is dropped.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::discover::SourceFile;
+use crate::error::{Error, Result};
+
+const VERSION: u32 = 1;
+
+/// The default folder of resume journals: `roboflow-batch/journals` in the user's cache
+/// folder (`$XDG_CACHE_HOME`, else `~/.cache` on Linux, `~/Library/Caches` on macOS,
+/// `%LOCALAPPDATA%` on Windows). `None` when none of these is set.
+///
+/// ```
+/// if let Some(dir) = roboflow_batch::ingest::default_journal_dir() {
+///     assert!(dir.ends_with("roboflow-batch/journals"));
+/// }
+/// ```
+pub fn default_journal_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = if cfg!(windows) {
+        env("LOCALAPPDATA")
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library/Caches"))
+    } else {
+        env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
+    }?;
+    Some(base.join("roboflow-batch").join("journals"))
+}
+
+/// A file's identity as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileRecord {
+    pub name: String,
+    pub path: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime_ns: Option<u64>,
+}
+
+impl FileRecord {
+    pub fn of(f: &SourceFile) -> FileRecord {
+        FileRecord {
+            name: f.name.clone(),
+            path: absolute(&f.path),
+            size: f.size,
+            mtime_ns: f.modified.and_then(nanos),
+        }
+    }
+}
+
+fn nanos(t: SystemTime) -> Option<u64> {
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_nanos()).ok())
+}
+
+fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// What a unit was: a tar shard, or one file uploaded on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum UnitType {
+    Shard,
+    Single,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+enum Line {
+    Start {
+        v: u32,
+        workspace: String,
+        batch: String,
+        base_url: String,
+    },
+    Pending {
+        seq: u64,
+        unit: UnitType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shard: Option<String>,
+        files: Vec<FileRecord>,
+    },
+    Done {
+        seq: u64,
+    },
+}
+
+/// A unit whose `pending` line has no `done` line yet.
+#[derive(Debug, Clone)]
+pub(crate) struct Unsettled {
+    pub seq: u64,
+    pub unit: UnitType,
+    pub shard: Option<String>,
+    pub files: Vec<FileRecord>,
+}
+
+/// A unit the journal records as accepted.
+#[derive(Debug, Clone)]
+pub(crate) struct Settled {
+    pub unit: UnitType,
+    pub shard: Option<String>,
+    pub files: Vec<FileRecord>,
+}
+
+/// An open journal, shared by the upload workers.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+    next_seq: AtomicU64,
+}
+
+/// What an existing journal holds.
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    pub settled: Vec<Settled>,
+    pub unsettled: Vec<Unsettled>,
+    /// Lines that could not be read (a torn last line is dropped silently).
+    pub bad_lines: u64,
+}
+
+impl Journal {
+    /// The journal file for one workspace, batch and service, under `dir`.
+    pub fn path_for(dir: &Path, base_url: &str, workspace: &str, batch: &str) -> PathBuf {
+        let service = super::names::fnv1a64(base_url.as_bytes()) as u32;
+        dir.join(workspace)
+            .join(format!("{batch}-{service:08x}.jsonl"))
+    }
+
+    /// Opens (or creates) the journal at `path` and reads what it holds.
+    pub fn open(
+        path: &Path,
+        base_url: &str,
+        workspace: &str,
+        batch: &str,
+    ) -> Result<(Journal, History)> {
+        let ctx = |what: &str| format!("{what} the resume journal {}", path.display());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(ctx("creating the folder of"), e))?;
+        }
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| Error::io(ctx("opening"), e))?;
+        let (history, good_len, max_seq) =
+            read_history(&mut file).map_err(|e| Error::io(ctx("reading"), e))?;
+        let total = file
+            .metadata()
+            .map_err(|e| Error::io(ctx("reading"), e))?
+            .len();
+        if good_len < total {
+            // A torn last line: cut it so the next line starts clean.
+            file.set_len(good_len)
+                .map_err(|e| Error::io(ctx("repairing"), e))?;
+        }
+        let journal = Journal {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            next_seq: AtomicU64::new(max_seq + 1),
+        };
+        if !existed || good_len == 0 {
+            journal.append(&Line::Start {
+                v: VERSION,
+                workspace: workspace.into(),
+                batch: batch.into(),
+                base_url: base_url.into(),
+            })?;
+            if let Some(dir) = path.parent() {
+                // Make the new file's directory entry durable too (best effort).
+                let _ = File::open(dir).and_then(|d| d.sync_all());
+            }
+        }
+        Ok((journal, history))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records that a unit's upload is starting; returns its sequence number.
+    pub fn pending(
+        &self,
+        unit: UnitType,
+        shard: Option<&str>,
+        files: Vec<FileRecord>,
+    ) -> Result<u64> {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        self.append(&Line::Pending {
+            seq,
+            unit,
+            shard: shard.map(str::to_string),
+            files,
+        })?;
+        Ok(seq)
+    }
+
+    /// Records that unit `seq` was accepted.
+    pub fn done(&self, seq: u64) -> Result<()> {
+        self.append(&Line::Done { seq })
+    }
+
+    /// Forgets everything (the batch is gone), keeping the file.
+    pub fn reset(&self, base_url: &str, workspace: &str, batch: &str) -> Result<()> {
+        {
+            let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            file.set_len(0)
+                .map_err(|e| Error::io(format!("resetting {}", self.path.display()), e))?;
+        }
+        self.append(&Line::Start {
+            v: VERSION,
+            workspace: workspace.into(),
+            batch: batch.into(),
+            base_url: base_url.into(),
+        })
+    }
+
+    fn append(&self, line: &Line) -> Result<()> {
+        let mut text =
+            serde_json::to_vec(line).map_err(|e| Error::invalid("journal line", e.to_string()))?;
+        text.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.write_all(&text)
+            .and_then(|_| file.sync_data())
+            .map_err(|e| {
+                Error::io(
+                    format!("writing the resume journal {}", self.path.display()),
+                    e,
+                )
+            })
+    }
+}
+
+/// Reads every complete line; returns the history, the length of the complete lines, and
+/// the highest sequence number seen.
+fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
+    let mut reader = BufReader::new(&*file);
+    let mut history = History::default();
+    let mut pending: HashMap<u64, Unsettled> = HashMap::new();
+    let mut order: Vec<u64> = Vec::new();
+    let mut good_len = 0u64;
+    let mut max_seq = 0u64;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() != Some(&b'\n') {
+            break; // torn: dropped
+        }
+        good_len += n as u64;
+        match serde_json::from_slice::<Line>(&buf) {
+            Ok(Line::Start { .. }) => {}
+            Ok(Line::Pending {
+                seq,
+                unit,
+                shard,
+                files,
+            }) => {
+                max_seq = max_seq.max(seq);
+                order.push(seq);
+                pending.insert(
+                    seq,
+                    Unsettled {
+                        seq,
+                        unit,
+                        shard,
+                        files,
+                    },
+                );
+            }
+            Ok(Line::Done { seq }) => {
+                if let Some(u) = pending.remove(&seq) {
+                    history.settled.push(Settled {
+                        unit: u.unit,
+                        shard: u.shard,
+                        files: u.files,
+                    });
+                }
+            }
+            Err(_) => history.bad_lines += 1,
+        }
+    }
+    history.unsettled = order
+        .into_iter()
+        .filter_map(|s| pending.remove(&s))
+        .collect();
+    Ok((history, good_len, max_seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str) -> FileRecord {
+        FileRecord {
+            name: name.into(),
+            path: format!("/data/{name}"),
+            size: 10,
+            mtime_ns: Some(5),
+        }
+    }
+
+    #[test]
+    fn settled_unsettled_and_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws/b.jsonl");
+        {
+            let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+            assert!(h.settled.is_empty() && h.unsettled.is_empty());
+            let a = j
+                .pending(UnitType::Shard, Some("s1"), vec![rec("a.jpg")])
+                .unwrap();
+            let b = j
+                .pending(UnitType::Shard, Some("s2"), vec![rec("b.jpg")])
+                .unwrap();
+            j.done(a).unwrap();
+            assert_ne!(a, b);
+        }
+        // A crash mid-write leaves half a line.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"t":"done","se"#).unwrap();
+        drop(f);
+        let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+        assert_eq!(h.settled.len(), 1);
+        assert_eq!(h.settled[0].files[0].name, "a.jpg");
+        assert_eq!(h.unsettled.len(), 1);
+        assert_eq!(h.unsettled[0].shard.as_deref(), Some("s2"));
+        assert_eq!(h.bad_lines, 0);
+        // The torn tail was cut; new lines parse, and sequence numbers keep growing.
+        let c = j
+            .pending(UnitType::Single, None, vec![rec("c.jpg")])
+            .unwrap();
+        j.done(c).unwrap();
+        let (_, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+        assert_eq!(h.settled.len(), 2);
+        assert_eq!(h.bad_lines, 0);
+        assert!(c > 2);
+    }
+
+    #[test]
+    fn paths_separate_services_and_batches() {
+        let d = Path::new("/cache");
+        let a = Journal::path_for(d, "http://127.0.0.1:1", "ws", "b");
+        let b = Journal::path_for(d, "http://127.0.0.1:2", "ws", "b");
+        assert_ne!(a, b);
+        assert!(a.starts_with("/cache/ws"));
+        assert!(a.file_name().unwrap().to_str().unwrap().starts_with("b-"));
+    }
+}

@@ -1,0 +1,151 @@
+//! One unit's signed-URL PUT: streamed with `Content-Length`, retried under the client's
+//! retry policy (the stream is reopened for each try), and given a fresh signed URL when
+//! the one it has is rejected (expired, unknown, refused).
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::progress::{IngestEvent, ProgressFn, UnitKind};
+use crate::BatchApi;
+use crate::api::UploadSource;
+use crate::error::{Error, Result};
+use crate::model::SignedUrlDetails;
+
+/// How many fresh signed URLs one unit may ask for after rejections.
+pub(crate) const MAX_FRESH_URLS: u32 = 3;
+
+/// `BytesSent` events are sent at most once per this many bytes (and at the end).
+const EVENT_EVERY: u64 = 256 * 1024;
+
+/// A reader that reports the bytes it yields.
+struct Counting<R> {
+    inner: R,
+    progress: ProgressFn,
+    /// Bytes of the current try (reported by `Retry::rewound_bytes` when it fails).
+    this_try: Arc<AtomicU64>,
+    unreported: u64,
+    /// Bytes still expected: the last event goes out when they reach zero.
+    left: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.unreported += n as u64;
+        self.left = self.left.saturating_sub(n as u64);
+        let end = n == 0 || self.left == 0;
+        if self.unreported >= EVENT_EVERY || (end && self.unreported > 0) {
+            self.this_try.fetch_add(self.unreported, Ordering::Relaxed);
+            (self.progress)(&IngestEvent::BytesSent {
+                bytes: self.unreported,
+            });
+            self.unreported = 0;
+        }
+        Ok(n)
+    }
+}
+
+/// Opens a fresh reader of the unit's bytes for each try.
+pub(crate) type Opener = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
+
+/// A unit to PUT.
+pub(crate) struct PutJob<'a> {
+    pub api: &'a BatchApi,
+    pub progress: &'a ProgressFn,
+    pub unit: UnitKind,
+    pub index: u64,
+    pub len: u64,
+    pub open: Opener,
+    /// Counts every repeated try, shared by the whole ingest.
+    pub retries: &'a Arc<AtomicU64>,
+}
+
+/// A successful PUT.
+pub(crate) struct PutDone {
+    pub latency: Duration,
+    pub attempts: u32,
+}
+
+/// Whether a PUT failure means the URL itself is bad, so a fresh one may work.
+pub(crate) fn url_rejected(e: &Error) -> bool {
+    matches!(e.status(), Some(400 | 401 | 403 | 404 | 410))
+}
+
+impl PutJob<'_> {
+    /// PUTs to `target`; on a rejected URL asks `fresh` for another (after `on_new` has
+    /// recorded it) up to [`MAX_FRESH_URLS`] times.
+    pub fn run(
+        &self,
+        mut target: SignedUrlDetails,
+        mut fresh: impl FnMut() -> Result<SignedUrlDetails>,
+        mut on_new: impl FnMut(&SignedUrlDetails) -> Result<()>,
+    ) -> Result<PutDone> {
+        let started = Instant::now();
+        let attempts = Arc::new(AtomicU32::new(0));
+        let this_try = Arc::new(AtomicU64::new(0));
+        let mut fresh_urls = 0;
+        loop {
+            let source = self.source(attempts.clone(), this_try.clone());
+            match self.api.put_signed(&target, &source) {
+                Ok(()) => {
+                    return Ok(PutDone {
+                        latency: started.elapsed(),
+                        attempts: attempts.load(Ordering::Relaxed).max(1),
+                    });
+                }
+                Err(e) if url_rejected(&e) && fresh_urls < MAX_FRESH_URLS => {
+                    fresh_urls += 1;
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    (self.progress)(&IngestEvent::Retry {
+                        unit: self.unit,
+                        index: self.index,
+                        attempt: attempts.load(Ordering::Relaxed) + 1,
+                        rewound_bytes: this_try.swap(0, Ordering::Relaxed),
+                        reason: Some(format!("signed URL rejected, asking for a fresh one: {e}")),
+                    });
+                    target = fresh()?;
+                    on_new(&target)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The upload source of one `put_signed` call: each reopening after the first is a
+    /// retry made inside that call.
+    fn source(&self, attempts: Arc<AtomicU32>, this_try: Arc<AtomicU64>) -> UploadSource {
+        let open = self.open.clone();
+        let progress = self.progress.clone();
+        let retries = self.retries.clone();
+        let (unit, index, len) = (self.unit, self.index, self.len);
+        let opened = AtomicU32::new(0);
+        UploadSource::Stream {
+            open: Arc::new(move || {
+                let n = attempts.fetch_add(1, Ordering::Relaxed);
+                if opened.fetch_add(1, Ordering::Relaxed) > 0 {
+                    // put_signed is trying again (a 5xx, a 429, a dropped connection).
+                    retries.fetch_add(1, Ordering::Relaxed);
+                    progress(&IngestEvent::Retry {
+                        unit,
+                        index,
+                        attempt: n + 1,
+                        rewound_bytes: this_try.swap(0, Ordering::Relaxed),
+                        reason: None,
+                    });
+                }
+                this_try.store(0, Ordering::Relaxed);
+                let inner = open()?;
+                Ok(Box::new(Counting {
+                    inner,
+                    progress: progress.clone(),
+                    this_try: this_try.clone(),
+                    unreported: 0,
+                    left: len,
+                }) as Box<dyn Read + Send>)
+            }),
+            len: self.len,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Which upload method an ingest takes, and what each sends: single images for small
+//! sets, shards above the threshold, videos one by one, webhook settings in every shard.
+
+mod ingest_util;
+
+use std::io::Read;
+
+use ingest_util::*;
+use roboflow_batch::ingest::{Ingest, IngestMethod, LocalSource, UnitKind, UploadMode};
+use roboflow_batch::model::BatchType;
+use roboflow_batch::sandbox::SandboxConfig;
+use roboflow_batch::testdata::ImageSet;
+
+#[test]
+fn thirty_two_images_go_one_by_one_and_thirty_three_in_shards() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let journal = tempfile::tempdir().unwrap();
+    for (n, method, kind) in [
+        (32, IngestMethod::SingleImages, BatchType::Simple),
+        (33, IngestMethod::Shards, BatchType::Sharded),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        ImageSet::new(n).write_to(dir.path()).unwrap();
+        let batch = format!("count-{n}");
+        let events = Events::default();
+        let report = ingest(&api, &batch, dir.path(), journal.path())
+            .on_progress(events.sink())
+            .run()
+            .unwrap();
+        assert_eq!(report.method, method);
+        assert_complete(&report, n as u64);
+        assert_eq!(api.batch(&batch).unwrap().batch_type, kind);
+        if method == IngestMethod::SingleImages {
+            assert_eq!(report.units_uploaded, 32);
+            let images = events
+                .all()
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        roboflow_batch::ingest::IngestEvent::UnitDone {
+                            unit: UnitKind::Image,
+                            ..
+                        }
+                    )
+                })
+                .count();
+            assert_eq!(images, 32);
+        }
+    }
+}
+
+#[test]
+fn an_existing_batch_keeps_its_method_and_methods_never_mix() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let journal = tempfile::tempdir().unwrap();
+    let small = tempfile::tempdir().unwrap();
+    ImageSet::new(5).write_to(small.path()).unwrap();
+    let r = ingest(&api, "simple", small.path(), journal.path())
+        .run()
+        .unwrap();
+    assert_eq!(r.method, IngestMethod::SingleImages);
+
+    // 40 more images into the simple batch: still one by one, with a warning.
+    let more = tempfile::tempdir().unwrap();
+    ImageSet::new(40)
+        .prefix("more-")
+        .write_to(more.path())
+        .unwrap();
+    let r = ingest(&api, "simple", more.path(), journal.path())
+        .run()
+        .unwrap();
+    assert_eq!(r.method, IngestMethod::SingleImages);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("simple-batch")),
+        "{:?}",
+        r.warnings
+    );
+    assert_complete(&r, 40);
+    assert_eq!(api.batch_count("simple", None).unwrap(), 45);
+
+    // Asking for shards in it is refused before anything is sent.
+    let err = ingest(&api, "simple", more.path(), journal.path())
+        .mode(UploadMode::Shards)
+        .run()
+        .unwrap_err();
+    assert!(err.to_string().contains("never mix"), "{err}");
+    // Forcing shards for a small new batch works.
+    let r = ingest(&api, "forced", small.path(), journal.path())
+        .mode(UploadMode::Shards)
+        .run()
+        .unwrap();
+    assert_eq!(r.method, IngestMethod::Shards);
+    assert_complete(&r, 5);
+}
+
+#[test]
+fn every_shard_carries_the_webhook_settings() {
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = sandbox(SandboxConfig::default().with_data_dir(data.path()));
+    let api = api(&sandbox);
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    ImageSet::new(250).write_to(dir.path()).unwrap();
+    let r = ingest(&api, "hooked", dir.path(), journal.path())
+        .max_images_per_shard(100)
+        .notifications_url("http://127.0.0.1:9/hooks")
+        .ingest_id("nightly-7")
+        .run()
+        .unwrap();
+    assert_complete(&r, 250);
+    let shards = std::fs::read_dir(data.path().join("staging/hooked/shards")).unwrap();
+    let mut seen = 0;
+    for shard in shards {
+        let mut archive = tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
+        let (mut last_name, mut text) = (String::new(), String::new());
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            last_name = entry.path().unwrap().to_string_lossy().into_owned();
+            text.clear();
+            entry.read_to_string(&mut text).unwrap_or_default();
+        }
+        assert_eq!(last_name, "notification_config.json");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"ingestId": "nightly-7", "notificationsURL": "http://127.0.0.1:9/hooks"})
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 3);
+}
+
+#[test]
+fn videos_go_one_by_one_streamed_from_their_files() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, name) in ["a.mp4", "b.MOV", "c.mkv"].iter().enumerate() {
+        std::fs::write(dir.path().join(name), vec![i as u8 + 1; 100_000 + i]).unwrap();
+    }
+    std::fs::write(dir.path().join("still.jpg"), b"\xFF\xD8\xFF").unwrap();
+    let report = Ingest::videos(&api, "clips", LocalSource::dir(dir.path()))
+        .journal_dir(journal.path())
+        .verify(quick_verify())
+        .notifications_url("https://example.com/hook")
+        .run()
+        .unwrap();
+    assert_eq!(report.method, IngestMethod::Videos);
+    assert_eq!((report.files_uploaded, report.bytes_uploaded), (3, 300_003));
+    assert_complete(&report, 3);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("ignored")),
+        "{:?}",
+        report.warnings
+    );
+    let names: Vec<String> = listed_names(&api, "clips").into_keys().collect();
+    assert_eq!(names, ["a.mp4", "b.MOV", "c.mkv"]);
+    // Again: nothing is sent twice.
+    let again = Ingest::videos(&api, "clips", LocalSource::dir(dir.path()))
+        .journal_dir(journal.path())
+        .verify(quick_verify())
+        .run()
+        .unwrap();
+    assert_eq!((again.files_uploaded, again.files_resumed), (0, 3));
+    // Videos cannot go into a batch of image shards.
+    let images = tempfile::tempdir().unwrap();
+    ImageSet::new(40).write_to(images.path()).unwrap();
+    ingest(&api, "shards", images.path(), journal.path())
+        .run()
+        .unwrap();
+    let err = Ingest::videos(&api, "shards", LocalSource::dir(dir.path()))
+        .without_journal()
+        .run()
+        .unwrap_err();
+    assert!(err.to_string().contains("sharded-batch"), "{err}");
+}
+
+#[test]
+fn the_report_serializes_for_a_cli() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    ImageSet::new(3).write_to(dir.path()).unwrap();
+    std::fs::write(dir.path().join("empty.png"), b"").unwrap();
+    let report = Ingest::images(&api, "json", LocalSource::dir(dir.path()))
+        .without_journal()
+        .verify(quick_verify())
+        .run()
+        .unwrap();
+    let v = serde_json::to_value(&report).unwrap();
+    assert_eq!(v["method"], "single-images");
+    assert_eq!(v["filesUploaded"], 3);
+    assert_eq!(v["skipped"][0]["reason"], "empty");
+    assert_eq!(v["verification"]["complete"], true);
+    assert!(v["durationSecs"].as_f64().unwrap() > 0.0);
+    let back: roboflow_batch::ingest::IngestReport = serde_json::from_value(v).unwrap();
+    assert_eq!(back.files_uploaded, 3);
+}
