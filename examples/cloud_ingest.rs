@@ -16,9 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use roboflow_batch::BatchApi;
-use roboflow_batch::cloud::{
-    CloudProgress, CloudSource, ReferencesIngestOptions, ingest_references,
-};
+use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
+use roboflow_batch::ingest::{IngestEvent, ProgressFn};
 use roboflow_batch::transport::{
     HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind, UreqTransport,
 };
@@ -117,20 +116,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .workspace("sandbox")
         .transport(Timed(UreqTransport::new(), ingest_us.clone()))
         .build()?;
-    let progress = |p: CloudProgress| {
-        if let CloudProgress::ChunkSent {
-            ingest_id,
-            references,
-            duplicated,
-            ..
-        } = p
-        {
-            eprintln!(
-                "  {ingest_id}: {references} references{}",
-                if duplicated { " (duplicated)" } else { "" }
-            );
+    let progress: ProgressFn = Arc::new(|e: &IngestEvent| {
+        if let IngestEvent::UnitDone { index, files, .. } = e {
+            eprintln!("  chunk {index}: {files} references");
         }
-    };
+    });
     for run in ["first run", "re-run"] {
         listing_us.store(0, Ordering::Relaxed);
         ingest_us.store(0, Ordering::Relaxed);
@@ -146,8 +136,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let secs = t.elapsed().as_secs_f64();
         println!(
             "{run}: {} references in {secs:.2} s = {:.0} references/s; {} requests ({} listing pages, {} ingest requests, {} duplicated)",
-            r.references_sent,
-            r.references_sent as f64 / secs,
+            r.report.files_uploaded + r.report.files_resumed,
+            (r.report.files_uploaded + r.report.files_resumed) as f64 / secs,
             r.requests,
             r.listing_pages,
             r.ingest_ids.len(),

@@ -121,7 +121,7 @@ fn check_bad_credentials(source: &CloudSource, secrets: &[&str], want: &[&str]) 
         "bk",
         source,
         &ReferencesIngestOptions::default(),
-        &|_| {},
+        &roboflow_batch::ingest::no_progress(),
     )
     .unwrap_err();
     assert_eq!(

@@ -12,8 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use roboflow_batch::api::{Clock, RetryPolicy};
 use roboflow_batch::cloud::{
-    CloudProgress, CloudSource, MediaKind, ReferencesIngestOptions, chunk_ingest_id,
-    derived_ingest_id, ingest_references,
+    CloudSource, MediaKind, ReferencesIngestOptions, chunk_ingest_id, derived_ingest_id,
+    ingest_references,
+};
+use roboflow_batch::ingest::{
+    IngestEvent, IngestMethod, ProgressFn, SkipReason, UnitKind, no_progress,
 };
 use roboflow_batch::model::NotificationCategory;
 use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
@@ -168,22 +171,28 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
         display_name: Some("Night run".into()),
         ..Default::default()
     };
-    let events = Mutex::new(Vec::new());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let log = events.clone();
+    let progress: ProgressFn = Arc::new(move |e: &IngestEvent| log.lock().unwrap().push(e.clone()));
     let (src, pages) = source("s3://bk/in/**/*.jpg", keys(53), 7, None);
-    let report = ingest_references(&api, "bk", &src, &options, &|e| {
-        events.lock().unwrap().push(e)
-    })
-    .unwrap();
+    let report = ingest_references(&api, "bk", &src, &options, &progress).unwrap();
     let base = derived_ingest_id("bk", MediaKind::Images, "s3://bk/in/**/*.jpg");
     let ids: Vec<String> = (0..3).map(|n| chunk_ingest_id(&base, n)).collect();
     assert_eq!(report.ingest_ids, ids);
+    let r = &report.report;
     assert_eq!(
         (
-            report.objects_matched,
-            report.references_sent,
+            r.files_found,
+            r.files_uploaded,
+            r.files_resumed,
+            r.bytes_found,
             report.duplicated_chunks
         ),
-        (53, 53, 0)
+        (53, 53, 0, 530, 0)
+    );
+    assert_eq!(
+        (r.method, r.units_uploaded, r.batch_id.as_str()),
+        (IngestMethod::References, 3, "bk")
     );
     assert_eq!(report.listing_pages, pages.load(Ordering::SeqCst) as u64);
     assert_eq!(report.listing_pages, 8, "56 keys under in/ at 7 a page");
@@ -228,21 +237,51 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            CloudProgress::ChunkSent {
-                references,
-                duplicated,
+            IngestEvent::UnitDone {
+                unit: UnitKind::References,
+                index,
+                files,
+                bytes,
                 ..
-            } => Some((*references, *duplicated)),
+            } => Some((*index, *files, *bytes)),
             _ => None,
         })
         .collect();
-    assert_eq!(sent, [(20, false), (20, false), (13, false)]);
+    assert_eq!(sent, [(0, 20, 200), (1, 20, 200), (2, 13, 130)]);
+    let ev = events.lock().unwrap();
+    let discovered: Vec<u64> = ev
+        .iter()
+        .filter_map(|e| match e {
+            IngestEvent::Discovered { files, .. } => Some(*files),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(discovered.len(), 8, "one per listing page");
+    assert_eq!(discovered.last(), Some(&53));
+    assert!(
+        discovered.windows(2).all(|w| w[0] <= w[1]),
+        "running totals: {discovered:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        IngestEvent::Planned {
+            method: IngestMethod::References,
+            files: 53,
+            units: 3,
+            ..
+        }
+    )));
+    drop(ev);
 
     // The same run again (after a crash, say): the same ids, all duplicated, nothing new.
     let (src, _) = source("s3://bk/in/**/*.jpg", keys(53), 7, None);
-    let again = ingest_references(&api, "bk", &src, &options, &|_| {}).unwrap();
+    let again = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap();
     assert_eq!(again.ingest_ids, ids);
     assert_eq!(again.duplicated_chunks, 3);
+    assert_eq!(
+        (again.report.files_uploaded, again.report.files_resumed),
+        (0, 53)
+    );
     let st = svc.lock().unwrap();
     assert_eq!(st.ingested.len(), 53);
     assert!(
@@ -261,7 +300,7 @@ fn a_listing_failure_stops_after_whole_chunks_and_the_rerun_completes() {
     };
     // Page 4 (0-based 3) fails: 21 keys were listed, 2 chunks of 10 sent.
     let (src, _) = source("s3://bk/in/", keys(40), 7, Some(3));
-    let err = ingest_references(&api, "bk", &src, &options, &|_| {}).unwrap_err();
+    let err = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -278,12 +317,16 @@ fn a_listing_failure_stops_after_whole_chunks_and_the_rerun_completes() {
         BTreeSet::from(["nightly-0".to_string(), "nightly-1".into()])
     );
     let (src, _) = source("s3://bk/in/", keys(40), 7, None);
-    let report = ingest_references(&api, "bk", &src, &options, &|_| {}).unwrap();
+    let report = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap();
     assert_eq!(
         report.ingest_ids,
         ["nightly-0", "nightly-1", "nightly-2", "nightly-3"]
     );
     assert_eq!(report.duplicated_chunks, 2);
+    assert_eq!(
+        (report.report.files_resumed, report.report.files_uploaded),
+        (20, 20)
+    );
     let st = svc.lock().unwrap();
     assert_eq!(st.ingested.len(), 40);
     assert!(st.ingested.values().all(|&n| n == 1));
@@ -314,18 +357,16 @@ fn videos_go_to_video_references_and_skips_are_reported() {
         "vids",
         &src,
         &ReferencesIngestOptions::default(),
-        &|_| {},
+        &no_progress(),
     )
     .unwrap();
+    let r = &report.report;
     assert_eq!(
-        (
-            report.objects_matched,
-            report.references_sent,
-            report.skipped_count
-        ),
-        (4, 2, 2)
+        (r.files_found, r.files_uploaded, r.skipped.len()),
+        (2, 2, 2)
     );
-    let reasons: Vec<&str> = report.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert!(r.skipped.iter().all(|s| s.reason == SkipReason::Unreadable));
+    let reasons: Vec<&str> = r.skipped.iter().map(|s| s.detail.as_str()).collect();
     assert!(
         reasons.iter().any(|r| r.contains("512 bytes")),
         "{reasons:?}"
@@ -350,7 +391,7 @@ fn an_empty_source_is_an_error_and_sends_nothing() {
         "bk",
         &src,
         &ReferencesIngestOptions::default(),
-        &|_| {},
+        &no_progress(),
     )
     .unwrap_err();
     assert!(
@@ -616,4 +657,68 @@ fn secrets_never_show() {
         texts.iter().any(|t| t.contains("AccessDenied")),
         "the store's code is kept"
     );
+}
+
+/// Empty objects and objects over the size limit are skipped with the local folder's
+/// reasons, from the listing's sizes; nothing of them is sent.
+#[test]
+fn empty_and_oversize_objects_are_skipped() {
+    let (api, svc) = service();
+    let listing = |_req: HttpRequest| -> Reply {
+        Ok(HttpResponse::new(
+            200,
+            r#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Contents><Key>in/empty.jpg</Key><Size>0</Size></Contents><Contents><Key>in/huge.jpg</Key><Size>31457280</Size></Contents><Contents><Key>in/ok.jpg</Key><Size>5</Size></Contents><IsTruncated>false</IsTruncated></ListBucketResult>"#,
+        ))
+    };
+    let src = CloudSource::builder("s3://bk/in/")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set("AWS_ACCESS_KEY_ID", "A")
+        .set("AWS_SECRET_ACCESS_KEY", "S")
+        .transport(listing)
+        .build()
+        .unwrap();
+    let r = ingest_references(
+        &api,
+        "bk",
+        &src,
+        &ReferencesIngestOptions::default(),
+        &no_progress(),
+    )
+    .unwrap()
+    .report;
+    let skipped: Vec<(&str, SkipReason)> = r
+        .skipped
+        .iter()
+        .map(|s| (s.path.as_str(), s.reason))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("in/empty.jpg", SkipReason::Empty),
+            ("in/huge.jpg", SkipReason::TooLarge)
+        ]
+    );
+    assert_eq!(
+        (r.files_found, r.files_uploaded, r.bytes_uploaded),
+        (1, 1, 5)
+    );
+    assert_eq!(
+        svc.lock().unwrap().ingested.keys().collect::<Vec<_>>(),
+        ["ok.jpg"]
+    );
+    // A larger limit lets the big one through.
+    let (api2, _) = service();
+    let r = ingest_references(
+        &api2,
+        "bk",
+        &src,
+        &ReferencesIngestOptions {
+            max_file_size: Some(64 << 20),
+            ..Default::default()
+        },
+        &no_progress(),
+    )
+    .unwrap()
+    .report;
+    assert_eq!(r.files_uploaded, 2);
 }

@@ -244,6 +244,14 @@ impl Store for AzureStore {
     fn describe(&self) -> String {
         format!("{}/{}", self.endpoint, self.container)
     }
+
+    fn warning(&self) -> Option<String> {
+        matches!(self.auth, AzureAuth::Sas(_)).then(|| {
+            "the Azure SAS token is reused as given (as the official client does): the \
+             references expire when it does, whatever the expiry asked for"
+                .to_string()
+        })
+    }
 }
 
 /// The blobs and the next marker of a List Blobs answer.

@@ -5,7 +5,9 @@
 //! and signs a GET URL for each object **locally**, with the user's own credentials, which
 //! never leave the machine. [`ingest_references`] sends the signed URLs as references
 //! ingests in chunks with deterministic ingest ids, so a re-run after a crash is recognised
-//! by the service as a duplicate and nothing is ingested twice.
+//! by the service as a duplicate and nothing is ingested twice. It reports through the
+//! same [`IngestEvent`](crate::ingest::IngestEvent)s and
+//! [`IngestReport`](crate::ingest::IngestReport) as a local folder's ingest.
 //!
 //! | store | URL | signing | listing |
 //! |---|---|---|---|
@@ -55,11 +57,12 @@
 //! ```no_run
 //! use roboflow_batch::BatchApi;
 //! use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
+//! use roboflow_batch::ingest::no_progress;
 //!
 //! let api = BatchApi::from_env()?;
 //! let source = CloudSource::builder("s3://my-bucket/photos/**/*.jpg").build()?;
-//! let report = ingest_references(&api, "my-batch", &source, &ReferencesIngestOptions::default(), &|_| {})?;
-//! println!("{} references in {} requests", report.references_sent, report.requests);
+//! let r = ingest_references(&api, "my-batch", &source, &ReferencesIngestOptions::default(), &no_progress())?;
+//! println!("{} references in {} requests", r.report.files_uploaded, r.requests);
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 
@@ -75,12 +78,13 @@ mod source;
 
 use std::time::{Duration, SystemTime};
 
+/// Images or videos: the same type, and the same extension lists, as a local folder's.
+pub use crate::ingest::MediaKind;
 pub use ingest::{
-    CloudIngestReport, CloudProgress, DEFAULT_IMAGE_CHUNK, DEFAULT_VIDEO_CHUNK,
-    ReferencesIngestOptions, SkippedObject, chunk_ingest_id, derived_ingest_id, ingest_references,
+    CloudIngestReport, DEFAULT_IMAGE_CHUNK, DEFAULT_VIDEO_CHUNK, ReferencesIngestOptions,
+    chunk_ingest_id, derived_ingest_id, ingest_references,
 };
 pub use location::{BucketUrl, StoreKind};
-pub use names::MediaKind;
 pub use source::{CloudObject, CloudSource, CloudSourceBuilder, Objects, SignedReference};
 
 use crate::Result;
@@ -116,6 +120,10 @@ pub(crate) trait Store: Send + Sync {
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String>;
     /// Where the bucket is, for messages (no secrets).
     fn describe(&self) -> String;
+    /// Something the user should know about the signed URLs, if anything.
+    fn warning(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A string that is never shown: its `Debug` prints `REDACTED`.

@@ -1,61 +1,24 @@
 //! Which keys are media, and the unique name each gets inside the batch.
 
-/// The image extensions the official client takes from a folder (any case).
-const IMAGE_EXTENSIONS: &[&str] = &["bmp", "dib", "jpeg", "jpg", "jpe", "jp2", "png", "webp"];
+use crate::ingest::MediaKind;
 
-/// The video extensions the official client takes from a folder (any case).
-const VIDEO_EXTENSIONS: &[&str] = &[
-    "mp4", "m4a", "m4p", "m4b", "m4r", "m4v", "avi", "mov", "mkv", "flv", "wmv", "mpeg", "mpg",
-    "3gp", "webm", "ogg",
-];
-
-/// What a source ingests: images (`bulk-upload/image-references`) or videos
-/// (`…/video-references`). It decides the extension filter and the endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum MediaKind {
-    /// `bmp dib jpeg jpg jpe jp2 png webp`, in any case.
-    #[default]
-    Images,
-    /// `mp4 m4a m4p m4b m4r m4v avi mov mkv flv wmv mpeg mpg 3gp webm ogg`, in any case.
-    Videos,
+/// Whether a key's extension is one of `media`'s (the local folder's lists), in any case.
+pub(crate) fn accepts(media: MediaKind, key: &str) -> bool {
+    let base = key.rsplit('/').next().unwrap_or(key);
+    match base.rsplit_once('.') {
+        Some((_, ext)) if !ext.is_empty() => media
+            .extensions()
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(ext)),
+        _ => false,
+    }
 }
 
-impl MediaKind {
-    /// Whether a key's extension is one of this kind's, in any case.
-    ///
-    /// ```
-    /// use roboflow_batch::cloud::MediaKind;
-    /// assert!(MediaKind::Images.accepts("a/b/photo.JPG"));
-    /// assert!(!MediaKind::Images.accepts("clip.mp4"));
-    /// assert!(MediaKind::Videos.accepts("clip.Mp4"));
-    /// assert!(!MediaKind::Videos.accepts("folder.mp4/"));
-    /// ```
-    pub fn accepts(self, key: &str) -> bool {
-        let base = key.rsplit('/').next().unwrap_or(key);
-        let Some((stem, ext)) = base.rsplit_once('.') else {
-            return false;
-        };
-        if stem.is_empty() && ext.is_empty() {
-            return false;
-        }
-        let list = match self {
-            MediaKind::Images => IMAGE_EXTENSIONS,
-            MediaKind::Videos => VIDEO_EXTENSIONS,
-        };
-        list.iter().any(|e| e.eq_ignore_ascii_case(ext))
-    }
-
-    /// `images` or `videos`.
-    ///
-    /// ```
-    /// assert_eq!(roboflow_batch::cloud::MediaKind::Videos.as_str(), "videos");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MediaKind::Images => "images",
-            MediaKind::Videos => "videos",
-        }
+/// `images` or `videos`.
+pub(crate) fn media_name(media: MediaKind) -> &'static str {
+    match media {
+        MediaKind::Images => "images",
+        MediaKind::Videos => "videos",
     }
 }
 
@@ -95,13 +58,13 @@ mod tests {
         for k in [
             "a.bmp", "a.DIB", "a.jpeg", "a.Jpg", "a.jpe", "a.jp2", "a.png", "x/y.WEBP",
         ] {
-            assert!(MediaKind::Images.accepts(k), "{k}");
+            assert!(accepts(MediaKind::Images, k), "{k}");
         }
         for k in ["a.gif", "a.tiff", "jpg", "a.jpg/", "a.jpg.txt", ".", ""] {
-            assert!(!MediaKind::Images.accepts(k), "{k}");
+            assert!(!accepts(MediaKind::Images, k), "{k}");
         }
         for k in ["a.MP4", "a.m4v", "a.3gp", "a.ogg", "a.mkv", "a.mpeg"] {
-            assert!(MediaKind::Videos.accepts(k), "{k}");
+            assert!(accepts(MediaKind::Videos, k), "{k}");
         }
     }
 

@@ -9,11 +9,12 @@ use super::azure::AzureStore;
 use super::gcs::GcsStore;
 use super::http::Http;
 use super::location::{BucketUrl, StoreKind};
-use super::names::{MediaKind, reference_name};
+use super::names::{accepts, reference_name};
 use super::s3::{S3Config, S3Store};
 use super::settings::Settings;
 use super::{DEFAULT_EXPIRY, MAX_V4_EXPIRY, Store};
 use crate::api::{Clock, RetryPolicy};
+use crate::ingest::MediaKind;
 use crate::model::FileReference;
 use crate::transport::{Transport, UreqTransport};
 use crate::{Error, Result};
@@ -78,7 +79,8 @@ impl fmt::Debug for SignedReference {
 /// ingest. Build it with [`CloudSource::builder`].
 ///
 /// ```no_run
-/// use roboflow_batch::cloud::{CloudSource, MediaKind};
+/// use roboflow_batch::cloud::CloudSource;
+/// use roboflow_batch::ingest::MediaKind;
 /// let source = CloudSource::builder("gs://clips/2024/*.mp4").media(MediaKind::Videos).build()?;
 /// for r in source.references().take(3) {
 ///     println!("{}", r?.name);
@@ -142,7 +144,7 @@ impl CloudSource {
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// assert_eq!(s.media(), roboflow_batch::cloud::MediaKind::Images);
+    /// assert_eq!(s.media(), roboflow_batch::ingest::MediaKind::Images);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn media(&self) -> MediaKind {
@@ -261,9 +263,13 @@ impl CloudSource {
         self.store.list_page(self.url.prefix(), None, 1).map(|_| ())
     }
 
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
     /// Whether a listed key belongs to the source (glob and extension).
     pub(crate) fn wants(&self, key: &str) -> bool {
-        self.url.matches(key) && self.media.accepts(key)
+        self.url.matches(key) && accepts(self.media, key)
     }
 }
 
@@ -389,10 +395,11 @@ impl fmt::Debug for CloudSourceBuilder {
 }
 
 impl CloudSourceBuilder {
-    /// Images (the default) or videos: the extension filter.
+    /// Images (the default) or videos: the extension filter (the local folder's lists).
     ///
     /// ```
-    /// use roboflow_batch::cloud::{CloudSource, MediaKind};
+    /// use roboflow_batch::cloud::CloudSource;
+    /// use roboflow_batch::ingest::MediaKind;
     /// let b = CloudSource::builder("s3://b/").media(MediaKind::Videos);
     /// ```
     pub fn media(mut self, media: MediaKind) -> Self {
