@@ -175,6 +175,12 @@ pub fn classify(e: &Error) -> Class {
         },
         Error::ShardFailed { .. } => Class::Partial,
         Error::WaitTimeout { .. } => Class::Timeout,
+        Error::Cloud { status, .. } => match status {
+            Some(401 | 403) => Class::Auth,
+            Some(404) => Class::NotFound,
+            Some(500..=599) => Class::Service,
+            _ => Class::Other,
+        },
         _ => Class::Other,
     }
 }
@@ -189,6 +195,10 @@ fn hint(e: &Error) -> Option<String> {
         Error::NotFound(_) => "check the id, and --workspace if you set one",
         Error::RateLimited { .. } | Error::Server(_) => {
             "the service is struggling; try again later"
+        }
+        Error::Cloud { .. } => {
+            "check the bucket URL and the cloud credentials in the environment (AWS_*, \
+             GOOGLE_APPLICATION_CREDENTIALS or GCS_HMAC_*, AZURE_STORAGE_*)"
         }
         Error::Transport { source, .. } => match source.kind() {
             TransportErrorKind::Connect => "is the service reachable at --api-url / API_BASE_URL?",

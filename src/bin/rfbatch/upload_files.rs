@@ -6,7 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use roboflow_batch::ingest::{Ingest, IngestReport, LocalSource, UploadMode};
+use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
+use roboflow_batch::ingest::{
+    Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, UploadMode,
+};
+use roboflow_batch::model::NotificationCategory;
 
 use crate::context::Ctx;
 use crate::download::human_bytes;
@@ -17,7 +21,9 @@ use crate::interrupt;
 /// Where the files come from and how they go.
 #[derive(Args, Debug, Clone)]
 pub struct FilesArgs {
-    /// A folder, or one or more files.
+    /// A folder, one or more files, or a bucket URL with an optional glob
+    /// (`s3://bucket/prefix/**/*.jpg`, `gs://…`, `az://container/…`): the service then
+    /// fetches each object by a URL signed here with your cloud credentials.
     #[arg(value_name = "DIR", required = true, num_args = 1..)]
     pub source: Vec<PathBuf>,
     /// The batch to fill (created by the first upload).
@@ -31,6 +37,23 @@ pub struct FilesArgs {
     pub ingest_id: Option<String>,
     #[command(flatten)]
     pub options: IngestArgs,
+    #[command(flatten)]
+    pub bucket: BucketArgs,
+}
+
+/// Options of a bucket source.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Bucket sources (s3://, gs://, az://)")]
+pub struct BucketArgs {
+    /// How long the signed URLs stay valid, in seconds [default: 86400].
+    #[arg(long, value_name = "SECONDS")]
+    pub expiry: Option<u64>,
+    /// References per request [default: 20000 for images, 5000 for videos].
+    #[arg(long, value_name = "N")]
+    pub chunk_size: Option<usize>,
+    /// Which webhooks the service sends (repeatable).
+    #[arg(long, value_name = "CATEGORY", value_parser = clap::builder::PossibleValuesParser::new(NotificationCategory::KNOWN.iter().copied()))]
+    pub notification_category: Vec<String>,
 }
 
 /// How to ingest: shared by `upload images` and `run`.
@@ -182,8 +205,92 @@ pub fn ingest(
     Ok(report)
 }
 
+/// The bucket URL, when the source is one.
+fn bucket_url(args: &FilesArgs) -> Option<&str> {
+    match args.source.as_slice() {
+        [one] => one
+            .to_str()
+            .filter(|s| ["s3://", "gs://", "az://"].iter().any(|p| s.starts_with(p))),
+        _ => None,
+    }
+}
+
+/// A bucket's objects, signed here and ingested by reference.
+fn upload_bucket(ctx: &Ctx, url: &str, args: &FilesArgs, videos: bool) -> Result<(), Failure> {
+    let media = if videos {
+        MediaKind::Videos
+    } else {
+        MediaKind::Images
+    };
+    let mut builder = CloudSource::builder(url).media(media);
+    if let Some(secs) = args.bucket.expiry {
+        builder = builder.expiry(Duration::from_secs(secs));
+    }
+    let source = builder.build()?;
+    let opts = ReferencesIngestOptions {
+        ingest_id: args.ingest_id.clone(),
+        chunk_size: args.bucket.chunk_size,
+        display_name: args.options.batch_name.clone(),
+        notifications_url: args.notifications_url.clone(),
+        notification_categories: args
+            .bucket
+            .notification_category
+            .iter()
+            .map(|c| NotificationCategory::parse(c))
+            .collect(),
+        ..ReferencesIngestOptions::default()
+    };
+    ctx.out.note(format_args!("listing {}", source.describe()));
+    let progress = IngestProgress::new(&ctx.out);
+    let p = Arc::clone(&progress);
+    let on_event: ProgressFn = Arc::new(move |e| p.on_event(e));
+    let result = ingest_references(&ctx.api, &args.batch, &source, &opts, &on_event);
+    progress.finish();
+    let r = result?;
+    if ctx.out.is_json() {
+        let mut v = serde_json::to_value(&r.report).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("ingestIds".into(), serde_json::json!(r.ingest_ids));
+            o.insert(
+                "duplicatedChunks".into(),
+                serde_json::json!(r.duplicated_chunks),
+            );
+            o.insert("listingPages".into(), serde_json::json!(r.listing_pages));
+            o.insert("requests".into(), serde_json::json!(r.requests));
+        }
+        ctx.out.json(&v)?;
+    } else {
+        ctx.out.line(format_args!(
+            "sent {} references to batch {} in {} requests ({} listing pages){}; the service fetches the files now",
+            r.report.files_uploaded,
+            r.report.batch_id,
+            r.requests,
+            r.listing_pages,
+            if r.report.files_resumed > 0 {
+                format!(", {} already sent before", r.report.files_resumed)
+            } else {
+                String::new()
+            }
+        ))?;
+        for s in &r.report.skipped {
+            ctx.out.line(format_args!("skipped {s}"))?;
+        }
+        for f in &r.report.failed {
+            ctx.out.line(format_args!("failed {f}"))?;
+        }
+        ctx.out.note(format_args!(
+            "follow it with: rfbatch batch shards {}",
+            r.report.batch_id
+        ));
+    }
+    report_failure(&r.report).map_or(Ok(()), Err)
+}
+
 /// `rfbatch upload images|videos`.
 pub fn upload(ctx: &Ctx, args: &FilesArgs, videos: bool) -> Result<(), Failure> {
+    if let Some(url) = bucket_url(args) {
+        return upload_bucket(ctx, url, args, videos);
+    }
     let hooks = Webhooks {
         url: args.notifications_url.as_deref(),
         ingest_id: args.ingest_id.as_deref(),
