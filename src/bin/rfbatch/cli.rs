@@ -37,9 +37,15 @@ pub struct Global {
         value_name = "KEY"
     )]
     pub api_key: Option<String>,
-    /// Base URL of the service [default: https://api.roboflow.com, or as ROBOFLOW_REGION
-    /// (us, eu) and ROBOFLOW_ENVIRONMENT select].
-    #[arg(long, env = "API_BASE_URL", global = true, value_name = "URL")]
+    // Help given as a string: rustdoc would take the URL in a doc comment for a bare link.
+    #[arg(
+        long,
+        env = "API_BASE_URL",
+        global = true,
+        value_name = "URL",
+        help = "Base URL of the service [default: https://api.roboflow.com, or as \
+                ROBOFLOW_REGION (us, eu) and ROBOFLOW_ENVIRONMENT select]"
+    )]
     pub api_url: Option<String>,
     /// Workspace slug; looked up from the API key when omitted.
     #[arg(long, env = "ROBOFLOW_WORKSPACE", global = true, value_name = "SLUG")]
