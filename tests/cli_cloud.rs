@@ -37,8 +37,6 @@ fn assert_no_secret(run: &Run) {
 }
 
 #[test]
-#[ignore = "BatchApi accepts only https:// references and moto serves http://; runs once the \
-            client allows http:// references to loopback hosts (the sandbox's own fetch rule)"]
 fn upload_images_from_an_s3_bucket() {
     let Some(moto) = Emulator::moto(false) else {
         return;
