@@ -9,7 +9,9 @@
 
 mod cloud_support;
 
+// Skip notes go straight to stderr: libtest captures eprintln! but not io::stderr().
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -361,7 +363,8 @@ fn roboflow_batch_encode(key: &str) -> String {
 fn s3_presigned_urls_match_boto3() {
     let py = cloud_support::venv().join("bin/python");
     if !py.is_file() {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: boto3 is not installed ({} not found; run scripts/cloud-emulators.sh)",
             py.display()
         );
@@ -452,7 +455,8 @@ fn gcs_signed_urls_match_google_cloud_storage() {
             .status()
             .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: google-cloud-storage is not installed in {} (run scripts/cloud-emulators.sh)",
             cloud_support::venv().display()
         );

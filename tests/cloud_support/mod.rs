@@ -34,7 +34,8 @@ fn find(var: &str, default: PathBuf, what: &str) -> Option<PathBuf> {
     if path.is_file() {
         Some(path)
     } else {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: {what} is not installed ({} not found; set {var} or run scripts/cloud-emulators.sh)",
             path.display()
         );
