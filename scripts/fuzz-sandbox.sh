@@ -156,8 +156,40 @@ if ! kill -0 "$SANDBOX_PID" 2>/dev/null; then
     echo "the sandbox died during fuzzing:"; tail -n 30 "$TMP/sandbox.log"; exit 1
 fi
 if [ "$status" != 0 ]; then
-    echo "schemathesis reported failures (exit $status); sandbox log (tail):"
-    tail -n 30 "$TMP/sandbox.log" | sed 's/^/  | /'
-    exit 1
+    # Tell findings about the sandbox (a failed check, or an error answering) from crashes
+    # inside schemathesis or hypothesis themselves (seen: "AST constructor recursion depth
+    # mismatch" in hypothesis's lambda sources on CPython 3.11), which say nothing about the
+    # sandbox. The latter are shown as a warning; anything else fails.
+    verdict=0
+    "$VENV/bin/python" - "$TMP/report" <<'PY' || verdict=$?
+import pathlib, sys, xml.etree.ElementTree as ET
+findings, internal = [], []
+for f in pathlib.Path(sys.argv[1]).glob("*.xml"):
+    for case in ET.parse(f).getroot().iter("testcase"):
+        for child in case:
+            if child.tag not in ("failure", "error"):
+                continue
+            text = (child.get("message") or "") + "\n" + (child.text or "")
+            # A "Runtime Error" with a traceback through hypothesis or schemathesis, and no
+            # network error or timeout talking to the sandbox.
+            tool_only = (child.tag == "error" and "Runtime Error" in text
+                         and ("site-packages/hypothesis" in text or "site-packages/schemathesis" in text)
+                         and not any(w in text for w in ("Network Error", "ConnectionError", "Timeout", "timed out")))
+            (internal if tool_only else findings).append((case.get("name"), child.tag, text.strip()))
+for name, tag, text in internal:
+    print(f"warning: schemathesis crashed internally on {name} (not a finding about the sandbox):")
+    for line in [l for l in text.splitlines() if l.strip()][:3]:
+        print("  | " + line[:300])
+for name, tag, text in findings:
+    print(f"{tag}: {name}\n" + "\n".join("  | " + l for l in text.splitlines()[:40]))
+sys.exit(1 if findings or not internal else 0)
+PY
+    if [ "$verdict" != 0 ]; then
+        echo "schemathesis reported failures (exit $status); sandbox log (tail):"
+        tail -n 30 "$TMP/sandbox.log" | sed 's/^/  | /'
+        exit 1
+    fi
+    echo "fuzzing passed with the warnings above: no finding about the sandbox"
+    exit 0
 fi
 echo "fuzzing passed: no server error, every answer conforms"

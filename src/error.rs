@@ -177,6 +177,17 @@ pub enum Error {
     /// The client is misconfigured (missing API key, bad base URL).
     #[error("configuration: {}", redact_text(.0))]
     Config(String),
+    /// A cloud store (S3, GCS, Azure) refused a listing, or its credentials are missing or
+    /// unusable. The message names the bucket and the settings to check, never a secret.
+    #[error("{store}: {message}")]
+    Cloud {
+        /// `S3`, `GCS` or `Azure`.
+        store: &'static str,
+        /// The store's HTTP status, when it answered.
+        status: Option<u16>,
+        /// What failed and what to check.
+        message: String,
+    },
     /// Waiting for something took longer than allowed.
     #[error("timed out after {waited:?} waiting for {what}")]
     WaitTimeout {
@@ -276,6 +287,9 @@ impl Error {
     /// assert_eq!(roboflow_batch::Error::Config("x".into()).status(), None);
     /// ```
     pub fn status(&self) -> Option<u16> {
+        if let Error::Cloud { status, .. } = self {
+            return *status;
+        }
         self.api_error().map(|a| a.status)
     }
 

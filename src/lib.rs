@@ -68,7 +68,9 @@
 //! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on its own bounded HTTP/1.1
 //!   server, and deterministic test images (`roboflow_batch::testdata`).
 //! - `webhook`: the webhook receiver (`roboflow_batch::webhook::Receiver`), on tiny_http.
-//! - `cli`: the `rfbatch` binary (includes `sandbox` and `webhook`).
+//! - `cloud`: ingest from S3, GCS and Azure buckets by locally signed reference
+//!   (`roboflow_batch::cloud`).
+//! - `cli`: the `rfbatch` binary (includes `sandbox`, `webhook` and `cloud`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
@@ -95,6 +97,9 @@ pub use model::{BatchId, JobId};
 pub mod sandbox;
 #[cfg(feature = "sandbox")]
 pub mod testdata;
+
+#[cfg(feature = "cloud")]
+pub mod cloud;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]

@@ -64,6 +64,9 @@ pub(crate) const SECRET_QUERY_PARAMS: &[&str] = &[
     "sig",
     "skoid",
     "sktid",
+    // OAuth JWT-bearer grants (a GCS service account's signed assertion).
+    "assertion",
+    "client_assertion",
     // Roboflow, and common names for keys and tokens.
     "api_key",
     "api-key",
@@ -296,6 +299,11 @@ mod tests {
             (
                 "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2025-01-01&sp=r&skoid=o1&sktid=t1&sig=AbC%3D",
                 "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2025-01-01&sp=r&skoid=REDACTED&sktid=REDACTED&sig=REDACTED",
+            ),
+            // A GCS service account's token request: the signed JWT goes.
+            (
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJh.eyJp.c2ln",
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=REDACTED",
             ),
             // Our own key and the sandbox's token, in any case.
             (

@@ -3,7 +3,9 @@
 
 mod ingest_util;
 
+// Skip notes go straight to stderr: libtest captures eprintln! but not io::stderr().
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::Path;
 
 use ingest_util::*;
@@ -55,7 +57,10 @@ fn bad_files_go_to_the_skip_list_and_the_rest_arrive() {
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     let root = std::fs::File::open(&locked).is_ok(); // root reads anything
     if root {
-        eprintln!("NOTE: running as root, so a mode-000 file is readable; its skip is not checked");
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOTE: running as root, so a mode-000 file is readable; its skip is not checked"
+        );
     }
 
     let sandbox = sandbox(SandboxConfig::default());

@@ -4,6 +4,8 @@
 
 mod common;
 
+// Skip notes go straight to stderr: libtest captures eprintln! but not io::stderr().
+use std::io::Write as _;
 use std::time::Duration;
 
 use common::sandbox::*;
@@ -232,7 +234,10 @@ fn listening_beyond_loopback_needs_allow_remote_and_an_explicit_key() {
 fn an_ipv6_sandbox_has_a_bracketed_base_url() {
     let addr: std::net::SocketAddr = "[::1]:0".parse().unwrap();
     if std::net::TcpListener::bind(addr).is_err() {
-        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: no IPv6 loopback on this machine"
+        );
         return;
     }
     let sb = Sandbox::start(SandboxConfig::default().with_addr(addr)).unwrap();

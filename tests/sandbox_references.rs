@@ -4,6 +4,8 @@
 
 mod common;
 
+// Skip notes go straight to stderr: libtest captures eprintln! but not io::stderr().
+use std::io::Write as _;
 use std::time::Duration;
 
 use common::sandbox::*;
@@ -386,7 +388,10 @@ fn a_pending_ingest_resumes_after_a_restart_and_counts_once() {
 #[test]
 fn hosts_beyond_loopback_need_fetch_allow() {
     let Some(ip) = non_loopback_ip() else {
-        eprintln!("SKIPPED: this machine has no address beyond loopback");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: this machine has no address beyond loopback"
+        );
         return;
     };
     let server = FileServer::start(ip, vec![("/a.png", Served::ok("image/png", png(2, 2)))]);

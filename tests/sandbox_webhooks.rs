@@ -1,6 +1,8 @@
 #![cfg(feature = "sandbox")]
 //! Job completion webhooks from the sandbox, caught by a local receiver.
 
+// Skip notes go straight to stderr: libtest captures eprintln! but not io::stderr().
+use std::io::Write as _;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -264,7 +266,10 @@ fn non_loopback_ip() -> Option<std::net::IpAddr> {
 #[test]
 fn an_allowed_host_beyond_loopback_gets_its_webhook() {
     let Some(ip) = non_loopback_ip() else {
-        eprintln!("SKIPPED: this machine has no address beyond loopback");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: this machine has no address beyond loopback"
+        );
         return;
     };
     let server = tiny_http::Server::http((ip, 0)).unwrap();

@@ -543,6 +543,31 @@ impl BatchApi {
     }
 }
 
+const REFERENCE_URL_RULE: &str =
+    "must be an https:// URL (plain http:// only to this machine: localhost, 127.0.0.0/8, [::1])";
+
+/// Whether a reference may point at `url`: `https://`, or plain `http://` to a loopback
+/// host (local emulators and the sandbox; the official client refuses all `http://`).
+fn is_reference_url(url: &str) -> bool {
+    if let Some(rest) = url.strip_prefix("https://") {
+        return !rest.is_empty();
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn validate_references(body: &ReferencesIngest) -> Result<()> {
     match (&body.image_references, &body.image_references_url) {
         (Some(_), Some(_)) | (None, None) => {
@@ -564,17 +589,17 @@ fn validate_references(body: &ReferencesIngest) -> Result<()> {
                         format!("names must be unique; {:?} repeats", r.name),
                     ));
                 }
-                if !r.url.starts_with("https://") {
+                if !is_reference_url(&r.url) {
                     return Err(Error::invalid(
                         format!("references[{i}].url"),
-                        "must be an https:// URL",
+                        REFERENCE_URL_RULE,
                     ));
                 }
             }
         }
         (None, Some(url)) => {
-            if !url.starts_with("https://") {
-                return Err(Error::invalid("references URL", "must be an https:// URL"));
+            if !is_reference_url(url) {
+                return Err(Error::invalid("references URL", REFERENCE_URL_RULE));
             }
         }
     }
@@ -701,6 +726,29 @@ mod tests {
     }
 
     #[test]
+    fn reference_urls_table() {
+        let cases = [
+            (
+                "https://bucket.s3.amazonaws.com/a.jpg?X-Amz-Signature=x",
+                true,
+            ),
+            ("http://127.0.0.1:9000/bucket/a.jpg", true),
+            ("http://localhost:9000/a.jpg", true),
+            ("http://[::1]:10000/devstoreaccount1/c/a.jpg", true),
+            ("http://user@127.0.0.2/a.jpg", true),
+            ("http://example.com/a.jpg", false),
+            ("http://127.0.0.1.evil.example/a.jpg", false),
+            ("http://localhost.evil.example/a.jpg", false),
+            ("http://[::2]/a.jpg", false),
+            ("ftp://127.0.0.1/a.jpg", false),
+            ("https://", false),
+        ];
+        for (url, ok) in cases {
+            assert_eq!(is_reference_url(url), ok, "{url}");
+        }
+    }
+
+    #[test]
     fn references_validation_table() {
         use crate::model::FileReference;
         let r = |name: &str, url: &str| FileReference {
@@ -725,7 +773,7 @@ mod tests {
             ),
             (
                 ReferencesIngest {
-                    image_references: Some(vec![r("a.jpg", "http://x/a")]),
+                    image_references: Some(vec![r("a.jpg", "http://x.example/a")]),
                     ..Default::default()
                 },
                 Some("references[0].url"),
@@ -749,7 +797,7 @@ mod tests {
             ),
             (
                 ReferencesIngest {
-                    image_references_url: Some("http://x".into()),
+                    image_references_url: Some("http://x.example".into()),
                     ..Default::default()
                 },
                 Some("https"),

@@ -1,0 +1,370 @@
+//! `rfbatch bench upload`: how fast images go into a batch, and at what memory cost.
+//!
+//! Against `--api-url` when one is given, otherwise against a sandbox started as a child
+//! process (`rfbatch sandbox --store discard`, data on tmpfs when there is one), so the
+//! peak memory measured is the client's alone. Each run ingests the whole set into a fresh
+//! batch with a fresh journal and no verification in the timed part; the count is checked
+//! afterwards.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use roboflow_batch::ingest::{Ingest, IngestReport, LocalSource, MediaKind};
+use roboflow_batch::testdata::{ImageFormat, ImageSet};
+use roboflow_batch::wait::WaitOptions;
+use serde_json::{Value, json};
+
+use crate::cli::Global;
+use crate::context::{self, Ctx};
+use crate::download::human_bytes;
+use crate::exit::{Class, Failure};
+use crate::output::Output;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Upload throughput (images/s, MB/s), PUT latency percentiles and peak memory.
+    Upload(UploadBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UploadBenchArgs {
+    /// A folder of images to upload [default: --synthetic images].
+    #[arg(value_name = "DIR", conflicts_with = "synthetic")]
+    pub dir: Option<PathBuf>,
+    /// Generate this many images (deterministic; kept for the next run) [default: 2000].
+    #[arg(long, value_name = "N")]
+    pub synthetic: Option<usize>,
+    /// Sizes of the generated images, in KiB.
+    #[arg(long, value_name = "A-B", default_value = "50-250")]
+    pub size_range: String,
+    /// Parallel uploads.
+    #[arg(long, value_name = "N", default_value_t = roboflow_batch::ingest::DEFAULT_PARALLELISM)]
+    pub parallel: usize,
+    /// How many times to upload the set (each into a fresh batch).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub runs: usize,
+    /// What the built-in sandbox does with the shards.
+    #[arg(long, value_enum, default_value_t = Store::Discard)]
+    pub store: Store,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Store {
+    /// Index the tar headers and drop the bytes: measures the client.
+    Discard,
+    /// Write the shards to the sandbox's data folder.
+    Disk,
+}
+
+pub fn run(global: &Global, out: &Output, cmd: BenchCommand) -> Result<(), Failure> {
+    match cmd {
+        BenchCommand::Upload(a) => upload(global, out, &a),
+    }
+}
+
+fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Failure> {
+    if a.runs == 0 || a.runs > 100 {
+        return Err(Failure::usage("--runs must be 1 to 100"));
+    }
+    let dir = match &a.dir {
+        Some(d) => d.clone(),
+        None => dataset(
+            out,
+            a.synthetic.unwrap_or(2000),
+            parse_range(&a.size_range)?,
+        )?,
+    };
+    let found = LocalSource::dir(&dir)
+        .discover(MediaKind::Images, u64::MAX)
+        .map_err(Failure::from)?;
+    let (images, bytes) = (found.files.len() as u64, found.total_bytes());
+    if images == 0 {
+        return Err(Failure::usage(format!("{} holds no images", dir.display())));
+    }
+    warm_page_cache(&dir);
+
+    let given_url = global
+        .api_url
+        .as_deref()
+        .is_some_and(|u| !u.trim().is_empty());
+    let (ctx, target, _server) = if given_url {
+        (
+            context::connect(global, out)?,
+            context::api_url(global)?,
+            None,
+        )
+    } else {
+        let server = SandboxChild::start(a.parallel, a.store)?;
+        let g = Global {
+            api_key: Some(SANDBOX_KEY.into()),
+            api_url: Some(server.base_url.clone()),
+            workspace: None,
+            ..global.clone()
+        };
+        let what = match a.store {
+            Store::Discard => "built-in sandbox, shards discarded",
+            Store::Disk => "built-in sandbox, shards on disk",
+        };
+        (
+            context::connect(&g, out)?,
+            format!("{} ({what})", server.base_url),
+            Some(server),
+        )
+    };
+    out.note(format_args!(
+        "{images} images ({}) from {} into {target}, {} in parallel",
+        human_bytes(bytes),
+        dir.display(),
+        a.parallel
+    ));
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let mut runs = Vec::new();
+    for i in 0..a.runs {
+        let batch = format!("bench-{stamp}-{}-{i}", std::process::id());
+        let r = once(&ctx, &dir, &batch, a.parallel, images)?;
+        if !out.is_json() {
+            if i == 0 {
+                out.line(format!(
+                    "{:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7}",
+                    "run", "images/s", "MB/s", "p50 ms", "p99 ms", "max ms", "peak RSS", "retries"
+                ))?;
+            }
+            out.line(format!(
+                "{:>4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>7}",
+                i + 1,
+                r["imagesPerSec"].as_f64().unwrap_or(0.0),
+                r["mbPerSec"].as_f64().unwrap_or(0.0),
+                r["putP50Ms"].as_f64().unwrap_or(0.0),
+                r["putP99Ms"].as_f64().unwrap_or(0.0),
+                r["putMaxMs"].as_f64().unwrap_or(0.0),
+                r["peakRssMiB"]
+                    .as_f64()
+                    .map_or_else(|| "-".to_string(), |m| format!("{m:.1} MiB")),
+                r["retries"].as_u64().unwrap_or(0),
+            ))?;
+        }
+        runs.push(r);
+    }
+    if out.is_json() {
+        out.json(&json!({
+            "target": target,
+            "images": images,
+            "bytes": bytes,
+            "parallel": a.parallel,
+            "runs": runs,
+        }))?;
+    }
+    Ok(())
+}
+
+/// One timed ingest into a fresh batch, then an untimed check that every image arrived.
+fn once(
+    ctx: &Ctx,
+    dir: &Path,
+    batch: &str,
+    parallel: usize,
+    images: u64,
+) -> Result<Value, Failure> {
+    let journal = tempfile::Builder::new()
+        .prefix("rfbatch-bench-journal-")
+        .tempdir()
+        .map_err(|e| Failure::new(Class::Other, format!("creating a journal folder: {e}")))?;
+    let rss_reset = reset_peak_rss();
+    let report: IngestReport = Ingest::images(&ctx.api, batch, LocalSource::dir(dir))
+        .parallelism(parallel)
+        .journal_dir(journal.path())
+        .without_verify()
+        .run()?;
+    let rss = if rss_reset { peak_rss_mib() } else { None };
+    if !report.failed.is_empty() {
+        return Err(Failure::new(
+            Class::Partial,
+            format!(
+                "{} images failed to upload into {batch}",
+                report.failed.len()
+            ),
+        ));
+    }
+    let count = ctx.api.wait_for_ingest(
+        batch,
+        images,
+        &WaitOptions::default()
+            .with_poll_interval(Duration::from_millis(200))
+            .with_timeout(Duration::from_secs(600)),
+    )?;
+    if count != images {
+        return Err(Failure::new(
+            Class::Partial,
+            format!("batch {batch} holds {count} items, {images} expected"),
+        ));
+    }
+    let lat = report.put_latency.as_ref();
+    Ok(json!({
+        "batchId": batch,
+        "seconds": report.upload_duration.as_secs_f64(),
+        "imagesPerSec": report.files_per_sec(),
+        "mbPerSec": report.megabytes_per_sec(),
+        "putP50Ms": lat.map(|l| l.p50_ms),
+        "putP99Ms": lat.map(|l| l.p99_ms),
+        "putMaxMs": lat.map(|l| l.max_ms),
+        "requests": report.units_uploaded,
+        "retries": report.retries,
+        "peakRssMiB": rss,
+    }))
+}
+
+/// `50-250` (KiB) as a byte range.
+fn parse_range(s: &str) -> Result<(u64, u64), Failure> {
+    let bad = || {
+        Failure::usage(format!(
+            "--size-range takes MIN-MAX in KiB, like 50-250, got {s:?}"
+        ))
+    };
+    let (lo, hi) = s.split_once('-').ok_or_else(bad)?;
+    let (lo, hi): (u64, u64) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    );
+    if lo == 0 || lo > hi || hi > 20 * 1024 {
+        return Err(bad());
+    }
+    Ok((lo * 1024, hi * 1024))
+}
+
+/// The generated set, kept in tmpfs (or the temp folder) and reused while it is complete.
+fn dataset(out: &Output, n: usize, (lo, hi): (u64, u64)) -> Result<PathBuf, Failure> {
+    if n == 0 || n > 1_000_000 {
+        return Err(Failure::usage("--synthetic must be 1 to 1000000"));
+    }
+    let dir = scratch_root().join(format!("rfbatch-bench-{n}-{}-{}k", lo / 1024, hi / 1024));
+    let complete = LocalSource::dir(&dir)
+        .discover(MediaKind::Images, u64::MAX)
+        .is_ok_and(|d| d.files.len() == n);
+    if !complete {
+        let _ = std::fs::remove_dir_all(&dir);
+        out.note(format_args!("generating {n} images into {}", dir.display()));
+        ImageSet::new(n)
+            .seed(2024)
+            .dimensions(64..=512, 64..=512)
+            .file_size(lo..=hi)
+            .formats(&[ImageFormat::Jpeg, ImageFormat::Png])
+            .write_to(&dir)?;
+    }
+    Ok(dir)
+}
+
+fn scratch_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// Reads every file once so that the runs measure uploads, not the disk.
+fn warm_page_cache(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let _ = std::fs::read(e.path());
+        }
+    }
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Resets `VmHWM` to the current RSS (Linux: 5 into `clear_refs`).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+const SANDBOX_KEY: &str = "bench-sandbox-key";
+
+/// `rfbatch sandbox` as a child process, killed on drop.
+struct SandboxChild {
+    child: Child,
+    base_url: String,
+    // Kept open: the sandbox fails if its stdout is closed while it still prints.
+    _stdout: Option<std::io::BufReader<std::process::ChildStdout>>,
+    _data: tempfile::TempDir,
+}
+
+impl SandboxChild {
+    fn start(parallel: usize, store: Store) -> Result<SandboxChild, Failure> {
+        let fail =
+            |what: String| Failure::new(Class::Other, format!("starting the sandbox: {what}"));
+        let data = tempfile::Builder::new()
+            .prefix("rfbatch-bench-sandbox-")
+            .tempdir_in(scratch_root())
+            .map_err(|e| fail(e.to_string()))?;
+        let exe = std::env::current_exe().map_err(|e| fail(e.to_string()))?;
+        let store = match store {
+            Store::Discard => "discard",
+            Store::Disk => "disk",
+        };
+        let mut child = Command::new(exe)
+            .args(["sandbox", "--addr", "127.0.0.1:0", "--store", store])
+            .args(["--threads", &(parallel + 4).max(8).to_string()])
+            .args(["--indexing-delay-ms", "50"])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("RFBATCH_SANDBOX_API_KEY", SANDBOX_KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| fail(e.to_string()))?;
+        let mut line = String::new();
+        let mut stdout = child.stdout.take().map(std::io::BufReader::new);
+        if let Some(r) = stdout.as_mut() {
+            let _ = r.read_line(&mut line);
+        }
+        let Some(url) = line
+            .trim()
+            .strip_prefix("listening on ")
+            .map(str::to_string)
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!("it printed {line:?}")));
+        };
+        Ok(SandboxChild {
+            child,
+            base_url: url,
+            _stdout: stdout,
+            _data: data,
+        })
+    }
+}
+
+impl Drop for SandboxChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_ranges() {
+        assert_eq!(parse_range("50-250").unwrap(), (50 * 1024, 250 * 1024));
+        for bad in ["", "5", "250-50", "0-1", "a-b", "1-999999"] {
+            assert!(parse_range(bad).is_err(), "{bad}");
+        }
+    }
+}

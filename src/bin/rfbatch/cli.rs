@@ -1,0 +1,121 @@
+//! The command line: global options and the top-level commands.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::{batch, bench, completions, job, run, sandbox, upload};
+
+#[derive(Parser)]
+#[command(
+    name = "rfbatch",
+    version,
+    about = "Roboflow Batch Processing: stage images, run Workflows over them, download the results",
+    long_about = "Roboflow Batch Processing: stage images and videos, run Workflows over them as \
+                  jobs, follow the jobs and download the results; and a local sandbox of the \
+                  service.",
+    after_help = crate::exit::EXIT_CODES_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes, before or after its name.
+///
+/// The ids `api_key` and `workspace` are shared with `rfbatch sandbox`'s own options, so
+/// clap leaves the sandbox's in place there instead of adding these.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    /// Roboflow API key. Sent as the `api_key` query parameter; never printed.
+    #[arg(
+        long,
+        env = "ROBOFLOW_API_KEY",
+        hide_env_values = true,
+        global = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+    // Help given as a string: rustdoc would take the URL in a doc comment for a bare link.
+    #[arg(
+        long,
+        env = "API_BASE_URL",
+        global = true,
+        value_name = "URL",
+        help = "Base URL of the service [default: https://api.roboflow.com, or as \
+                ROBOFLOW_REGION (us, eu) and ROBOFLOW_ENVIRONMENT select]"
+    )]
+    pub api_url: Option<String>,
+    /// Workspace slug; looked up from the API key when omitted.
+    #[arg(long, env = "ROBOFLOW_WORKSPACE", global = true, value_name = "SLUG")]
+    pub workspace: Option<String>,
+    /// How many times a failed request is retried (transient failures only).
+    #[arg(
+        long,
+        env = "RFBATCH_RETRIES",
+        global = true,
+        value_name = "N",
+        default_value_t = 4
+    )]
+    pub retries: u32,
+    /// Machine-readable output: one JSON document, or one JSON object per line for listings.
+    /// Errors become one JSON object on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Only results and errors: no progress bars, no notes.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also log each request to stderr (method, URL with its query values redacted, status).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// The main job in one command: upload a folder, run a Workflow over it, download the
+    /// results. Run it again after an interruption to resume.
+    Run(Box<run::RunArgs>),
+    /// Staged batches: list, inspect, count, list shards, parts and files.
+    #[command(subcommand)]
+    Batch(batch::BatchCommand),
+    /// Jobs: start, list, inspect, follow logs, abort, restart.
+    #[command(subcommand)]
+    Job(job::JobCommand),
+    /// Put data into a batch: images, videos, or references.
+    #[command(subcommand)]
+    Upload(upload::UploadCommand),
+    /// Measures uploads against a service or a built-in sandbox.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Prints a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+    /// Runs the local emulator of the service until stopped (Ctrl-C).
+    Sandbox(sandbox::SandboxArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_command() {
+        let cli = Cli::try_parse_from(["rfbatch", "batch", "list", "--json", "--api-key", "k"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cli.global.json);
+        assert_eq!(cli.global.api_key.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn the_sandbox_keeps_its_own_api_key() {
+        let cli = Cli::try_parse_from(["rfbatch", "sandbox", "--api-key", "sk"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(cli.command, Command::Sandbox(_)));
+    }
+}

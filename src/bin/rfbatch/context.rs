@@ -1,0 +1,121 @@
+//! The client a command talks through, built from the global options.
+
+use std::time::{Duration, Instant};
+
+use roboflow_batch::BatchApi;
+use roboflow_batch::api::{RetryPolicy, regional_base_url};
+use roboflow_batch::redact::redact_url;
+use roboflow_batch::transport::{
+    HttpRequest, HttpResponse, Timeouts, Transport, TransportError, UreqTransport,
+};
+
+use crate::cli::Global;
+use crate::exit::Failure;
+use crate::output::Output;
+
+/// What every command that talks to the service gets: the client and the printer.
+pub struct Ctx {
+    pub api: BatchApi,
+    pub out: Output,
+}
+
+/// The base URL in force: `--api-url`, else `API_BASE_URL`, else the service of
+/// `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (the production service in the US by default).
+pub fn api_url(g: &Global) -> Result<String, Failure> {
+    if let Some(url) = g
+        .api_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        return Ok(url.to_string());
+    }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let url = regional_base_url(
+        var("ROBOFLOW_REGION").as_deref(),
+        var("ROBOFLOW_ENVIRONMENT").as_deref(),
+        var("PROJECT").as_deref(),
+    )?;
+    Ok(url.to_string())
+}
+
+/// A client for the global options (key, URL, workspace, `ROBOFLOW_API_REQUEST_TIMEOUT`),
+/// logging each request with `-v`.
+pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
+    let key = g
+        .api_key
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::usage("no API key").with_hint(
+                "set --api-key or ROBOFLOW_API_KEY (or try the local sandbox: rfbatch sandbox)",
+            )
+        })?;
+    let mut builder = BatchApi::builder()
+        .api_key(key)
+        .base_url(api_url(g)?)
+        .retry_policy(RetryPolicy {
+            max_retries: g.retries,
+            ..RetryPolicy::default()
+        });
+    if let Some(ws) = g.workspace.as_deref().filter(|w| !w.trim().is_empty()) {
+        builder = builder.workspace(ws);
+    }
+    let transport = UreqTransport::with_timeouts(timeouts_from_env()?);
+    builder = if out.verbose() > 0 {
+        builder.transport(Logged(transport))
+    } else {
+        builder.transport(transport)
+    };
+    let api = builder.build()?;
+    out.debug(format_args!("service {}", api.base_url()));
+    Ok(Ctx {
+        api,
+        out: out.clone(),
+    })
+}
+
+/// The per-read and per-write timeout from `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds), as the
+/// official client reads it.
+fn timeouts_from_env() -> Result<Timeouts, Failure> {
+    let Some(value) = std::env::var("ROBOFLOW_API_REQUEST_TIMEOUT")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(Timeouts::default());
+    };
+    let secs: f64 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s: &f64| *s > 0.0 && s.is_finite() && *s < 1e9)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "ROBOFLOW_API_REQUEST_TIMEOUT must be a positive number of seconds, got {value:?}"
+            ))
+        })?;
+    Ok(Timeouts {
+        read: Duration::from_secs_f64(secs),
+        write: Duration::from_secs_f64(secs),
+        ..Timeouts::default()
+    })
+}
+
+/// A transport that logs each exchange to stderr: method, URL with every query value
+/// redacted, status or error, and time taken.
+struct Logged(UreqTransport);
+
+impl Transport for Logged {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let method = request.method;
+        let url = redact_url(&request.url);
+        let started = Instant::now();
+        let result = self.0.send(request);
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(resp) => eprintln!("rfbatch: {method} {url} -> {} in {ms} ms", resp.status),
+            Err(e) => eprintln!("rfbatch: {method} {url} -> {e} after {ms} ms"),
+        }
+        result
+    }
+}

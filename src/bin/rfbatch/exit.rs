@@ -1,0 +1,356 @@
+//! Error classes, their exit codes, and the one line printed for a failure.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use roboflow_batch::Error;
+use roboflow_batch::transport::TransportErrorKind;
+
+/// The exit codes, as printed by `rfbatch --help` and listed in the README.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success
+  1    other failure (a local file, an unexpected error)
+  2    usage: bad arguments, a value rejected before anything was sent, a missing API key,
+       or a request the service rejected as invalid (400)
+  3    auth: the API key was rejected (401) or may not do this (402, 403)
+  4    not found: no such batch, job or workspace (404)
+  5    conflict: the request clashes with what exists, e.g. a job id reused for another job (409)
+  6    network: no answer from the service (connection refused, DNS, TLS, timeout)
+  7    service: server errors (5xx) or rate limiting that outlasted the retries, or an answer
+       of an unexpected shape
+  8    partial failure: the command finished, but some items failed (its report lists them)
+  9    job failed: the job ended in failure
+  10   timed out while waiting
+  130  interrupted (Ctrl-C); running the same command again resumes";
+
+/// What kind of failure ended a command; each has its own exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Other,
+    Usage,
+    Auth,
+    NotFound,
+    Conflict,
+    Network,
+    Service,
+    Partial,
+    JobFailed,
+    Timeout,
+    Interrupted,
+}
+
+impl Class {
+    pub fn code(self) -> u8 {
+        match self {
+            Class::Other => 1,
+            Class::Usage => 2,
+            Class::Auth => 3,
+            Class::NotFound => 4,
+            Class::Conflict => 5,
+            Class::Network => 6,
+            Class::Service => 7,
+            Class::Partial => 8,
+            Class::JobFailed => 9,
+            Class::Timeout => 10,
+            Class::Interrupted => 130,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Other => "other",
+            Class::Usage => "usage",
+            Class::Auth => "auth",
+            Class::NotFound => "not_found",
+            Class::Conflict => "conflict",
+            Class::Network => "network",
+            Class::Service => "service",
+            Class::Partial => "partial_failure",
+            Class::JobFailed => "job_failed",
+            Class::Timeout => "timeout",
+            Class::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A command's failure: a class, one line of message, and an optional hint.
+#[derive(Debug)]
+pub struct Failure {
+    pub class: Class,
+    pub message: String,
+    pub hint: Option<String>,
+    /// Set when stdout was closed by its reader (`rfbatch … | head`): exit quietly.
+    pub broken_pipe: bool,
+}
+
+impl Failure {
+    pub fn new(class: Class, message: impl Into<String>) -> Self {
+        Failure {
+            class,
+            message: message.into(),
+            hint: None,
+            broken_pipe: false,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::new(Class::Usage, message)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Prefixes the message with what was being done, e.g. the batch at fault.
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// A failure writing to stdout or stderr.
+    pub fn output(err: std::io::Error) -> Self {
+        let mut f = Failure::new(Class::Other, format!("writing output: {err}"));
+        f.broken_pipe = err.kind() == std::io::ErrorKind::BrokenPipe;
+        f
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let class = classify(&e);
+        let hint = hint(&e);
+        let mut f = Failure::new(class, message(&e));
+        f.hint = hint;
+        f
+    }
+}
+
+/// One line for a library error. Errors from a response lead with the server's own message
+/// and name the request without its query string; the rest use the library's text.
+pub fn message(e: &Error) -> String {
+    let Some(api) = e.api_error() else {
+        return e.to_string();
+    };
+    let what = match e {
+        Error::Unauthorized(_) => "unauthorized",
+        Error::Forbidden(_) => "forbidden",
+        Error::NotFound(_) => "not found",
+        Error::Conflict(_) => "conflict",
+        Error::RateLimited { .. } => "rate limited",
+        Error::Server(_) => "server error",
+        _ => "request rejected",
+    };
+    let said = api
+        .message
+        .as_deref()
+        .or((!api.body_snippet.is_empty()).then_some(api.body_snippet.as_str()));
+    let url = api.url.split('?').next().unwrap_or_default();
+    match said {
+        Some(said) => format!(
+            "{what}: {said} (HTTP {} from {} {url})",
+            api.status, api.method
+        ),
+        None => format!("{what}: HTTP {} from {} {url}", api.status, api.method),
+    }
+}
+
+/// The class of a library error.
+pub fn classify(e: &Error) -> Class {
+    match e {
+        Error::InvalidInput { .. } | Error::Config(_) => Class::Usage,
+        Error::Unauthorized(_) | Error::Forbidden(_) => Class::Auth,
+        Error::NotFound(_) => Class::NotFound,
+        Error::Conflict(_) => Class::Conflict,
+        Error::RateLimited { .. } | Error::Server(_) | Error::Decode { .. } => Class::Service,
+        Error::RepeatedPageToken { .. } | Error::TooManyEmptyPages { .. } => Class::Service,
+        Error::Api(a) if matches!(a.status, 400 | 422) => Class::Usage,
+        Error::Transport { source, .. } => match source.kind() {
+            TransportErrorKind::Connect
+            | TransportErrorKind::Timeout
+            | TransportErrorKind::Interrupted
+            | TransportErrorKind::Protocol => Class::Network,
+            _ => Class::Other,
+        },
+        Error::ShardFailed { .. } => Class::Partial,
+        Error::WaitTimeout { .. } => Class::Timeout,
+        Error::Cloud { status, .. } => match status {
+            Some(401 | 403) => Class::Auth,
+            Some(404) => Class::NotFound,
+            Some(500..=599) => Class::Service,
+            _ => Class::Other,
+        },
+        _ => Class::Other,
+    }
+}
+
+fn hint(e: &Error) -> Option<String> {
+    let h = match e {
+        Error::Config(m) if m.contains("API key") => {
+            "set --api-key or ROBOFLOW_API_KEY (or try the local sandbox: rfbatch sandbox)"
+        }
+        Error::Unauthorized(_) => "check --api-key or ROBOFLOW_API_KEY, and --api-url",
+        Error::Forbidden(_) => "the workspace's plan or the key's permissions do not allow this",
+        Error::NotFound(_) => "check the id, and --workspace if you set one",
+        Error::RateLimited { .. } | Error::Server(_) => {
+            "the service is struggling; try again later"
+        }
+        Error::Cloud { .. } => {
+            "check the bucket URL and the cloud credentials in the environment (AWS_*, \
+             GOOGLE_APPLICATION_CREDENTIALS or GCS_HMAC_*, AZURE_STORAGE_*)"
+        }
+        Error::Transport { source, .. } => match source.kind() {
+            TransportErrorKind::Connect => "is the service reachable at --api-url / API_BASE_URL?",
+            TransportErrorKind::Timeout => {
+                "the service did not answer in time; ROBOFLOW_API_REQUEST_TIMEOUT sets the limit"
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(h.to_string())
+}
+
+/// Prints a failure (one line, a hint line, or one JSON object with `--json`) to stderr,
+/// with every secret removed, and returns the exit code.
+pub fn report(result: Result<(), Failure>, json: bool, secrets: &[String]) -> ExitCode {
+    let f = match result {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(f) if f.broken_pipe => return ExitCode::SUCCESS,
+        Err(f) => f,
+    };
+    let clean = |s: &str| {
+        let s = roboflow_batch::redact::redact_text(&roboflow_batch::redact::scrub(s, secrets));
+        one_line(&s)
+    };
+    let message = clean(&f.message);
+    let hint = f.hint.as_deref().map(clean);
+    let text = if json {
+        serde_json::json!({"error": {
+            "class": f.class.name(),
+            "code": f.class.code(),
+            "message": message,
+            "hint": hint,
+        }})
+        .to_string()
+    } else {
+        match &hint {
+            Some(h) => format!("rfbatch: error: {message}\n  hint: {h}"),
+            None => format!("rfbatch: error: {message}"),
+        }
+    };
+    eprintln!("{text}");
+    ExitCode::from(f.class.code())
+}
+
+/// `s` on one line: line breaks and runs of whitespace become one space.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roboflow_batch::ApiError;
+    use roboflow_batch::transport::{Method, TransportError};
+
+    fn api(status: u16) -> Error {
+        Error::from_status(
+            ApiError {
+                method: Method::Get,
+                url: "http://h/x?api_key=REDACTED".into(),
+                status,
+                message: None,
+                body_snippet: String::new(),
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn classes_by_error() {
+        let cases = [
+            (Error::invalid("batch_id", "bad"), Class::Usage),
+            (Error::Config("no API key".into()), Class::Usage),
+            (api(400), Class::Usage),
+            (api(401), Class::Auth),
+            (api(403), Class::Auth),
+            (api(404), Class::NotFound),
+            (api(409), Class::Conflict),
+            (api(429), Class::Service),
+            (api(503), Class::Service),
+            (api(418), Class::Other),
+            (
+                Error::Transport {
+                    method: Method::Get,
+                    url: "http://h/".into(),
+                    source: TransportError::new(TransportErrorKind::Connect, "refused"),
+                },
+                Class::Network,
+            ),
+            (
+                Error::WaitTimeout {
+                    what: "job".into(),
+                    waited: std::time::Duration::from_secs(1),
+                },
+                Class::Timeout,
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(classify(&err), want, "{err}");
+        }
+    }
+
+    #[test]
+    fn codes_are_distinct() {
+        let all = [
+            Class::Other,
+            Class::Usage,
+            Class::Auth,
+            Class::NotFound,
+            Class::Conflict,
+            Class::Network,
+            Class::Service,
+            Class::Partial,
+            Class::JobFailed,
+            Class::Timeout,
+            Class::Interrupted,
+        ];
+        let codes: std::collections::HashSet<u8> = all.iter().map(|c| c.code()).collect();
+        assert_eq!(codes.len(), all.len());
+        for c in all {
+            assert!(
+                EXIT_CODES_HELP.contains(&format!("\n  {:<4} ", c.code())),
+                "{c:?} missing from the help"
+            );
+        }
+    }
+
+    #[test]
+    fn response_errors_lead_with_the_server_message() {
+        let e = Error::from_status(
+            ApiError {
+                method: Method::Get,
+                url: "http://h/ws/batches/nope?api_key=REDACTED".into(),
+                status: 404,
+                message: Some("batch \"nope\" not found".into()),
+                body_snippet: String::new(),
+            },
+            None,
+        );
+        assert_eq!(
+            message(&e),
+            "not found: batch \"nope\" not found (HTTP 404 from GET http://h/ws/batches/nope)"
+        );
+        assert_eq!(
+            message(&api(503)),
+            "server error: HTTP 503 from GET http://h/x"
+        );
+    }
+
+    #[test]
+    fn one_line_joins_lines() {
+        assert_eq!(one_line("a\n  b\r\nc "), "a b c");
+    }
+}

@@ -1,0 +1,401 @@
+//! `rfbatch job …`: jobs (Batch Processing).
+
+use clap::Subcommand;
+use clap::builder::PossibleValuesParser;
+use roboflow_batch::model::{
+    CompilationDevice, JobMetadata, JobStage, LogSeverity, TaskStatus, TrtCompilationRequest,
+};
+use serde_json::json;
+
+use roboflow_batch::jobs::Job;
+
+use crate::context::Ctx;
+use crate::download::{self, ExportArgs, Source};
+use crate::exit::Failure;
+use crate::job_start::{self, RestartArgs, StartArgs};
+use crate::job_wait::{WaitArgs, progress_json, progress_line};
+use crate::output::opt;
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Starts a job: runs a Workflow over a staged batch.
+    Start(Box<StartArgs>),
+    /// Lists the workspace's jobs.
+    List {
+        /// Stop after this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Shows a job: its state, progress and stages.
+    Show {
+        /// The job id.
+        job: String,
+    },
+    /// Waits for a job to finish, showing its progress; the exit code says how it ended
+    /// (0 succeeded, 9 failed, 10 timed out).
+    Wait {
+        /// The job id.
+        job: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Downloads a finished job's results (the `export` stage's output; with
+    /// --include-processing also the aggregated CSV or JSONL).
+    Results {
+        /// The job id.
+        job: String,
+        /// Also the `processing` stage's output (the aggregated results file).
+        #[arg(long)]
+        include_processing: bool,
+        #[command(flatten)]
+        export: ExportArgs,
+    },
+    /// Lists a job's stages and the batches they write.
+    Stages {
+        /// The job id.
+        job: String,
+    },
+    /// Lists the tasks of one stage of a job.
+    Tasks {
+        /// The job id.
+        job: String,
+        /// The stage id (see `rfbatch job stages`).
+        stage: String,
+        /// Stop after this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Prints a job's log lines.
+    Logs {
+        /// The job id.
+        job: String,
+        /// Only lines of this severity.
+        #[arg(long, value_parser = PossibleValuesParser::new(LogSeverity::KNOWN.iter().copied()))]
+        severity: Option<String>,
+        /// Stop after this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Aborts a job.
+    Abort {
+        /// The job id.
+        job: String,
+    },
+    /// Restarts a job, optionally with new limits.
+    Restart(RestartArgs),
+    /// Starts a TensorRT compilation of a model for the given GPUs.
+    TrtCompile {
+        /// The model, e.g. `my-project/3`.
+        #[arg(long, value_name = "MODEL_ID")]
+        model_id: String,
+        /// A GPU to compile for (repeatable).
+        #[arg(long = "device", value_name = "DEVICE", required = true,
+              value_parser = PossibleValuesParser::new(CompilationDevice::KNOWN.iter().copied()))]
+        devices: Vec<String>,
+        /// The job id [default: generated].
+        #[arg(long, value_name = "ID")]
+        job_id: Option<String>,
+        /// A readable name for the job.
+        #[arg(long, value_name = "NAME")]
+        job_name: Option<String>,
+        /// Where the service sends the completion webhook.
+        #[arg(long, value_name = "URL")]
+        notifications_url: Option<String>,
+    },
+}
+
+pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
+    match cmd {
+        JobCommand::Start(args) => job_start::start(ctx, *args),
+        JobCommand::List { limit } => list(ctx, limit),
+        JobCommand::Show { job } => show(ctx, &job),
+        JobCommand::Wait { job, wait } => {
+            crate::job_wait::wait(ctx, &Job::new(&ctx.api, &job)?, &wait)
+        }
+        JobCommand::Results {
+            job,
+            include_processing,
+            export,
+        } => {
+            let mut stages = vec!["export".to_string()];
+            if include_processing {
+                stages.insert(0, "processing".into());
+            }
+            let report = download::export(ctx, &export, Source::Job(&job, &stages))?;
+            download::print_report(ctx, &report)
+        }
+        JobCommand::Stages { job } => stages(ctx, &job),
+        JobCommand::Tasks { job, stage, limit } => tasks(ctx, &job, &stage, limit),
+        JobCommand::Logs {
+            job,
+            severity,
+            limit,
+        } => logs(ctx, &job, severity.as_deref(), limit),
+        JobCommand::Abort { job } => abort(ctx, &job),
+        JobCommand::Restart(args) => restart(ctx, &args),
+        JobCommand::TrtCompile {
+            model_id,
+            devices,
+            job_id,
+            job_name,
+            notifications_url,
+        } => {
+            let devices = devices
+                .iter()
+                .map(|d| CompilationDevice::parse(d))
+                .collect();
+            let mut req = TrtCompilationRequest::new(model_id.as_str(), devices);
+            if let Some(u) = notifications_url {
+                req = req.with_notifications_url(u);
+            }
+            let id = match job_id {
+                Some(id) => id,
+                None => roboflow_batch::JobId::generate().as_str().to_string(),
+            };
+            ctx.api
+                .start_trt_compilation(&id, &req, job_name.as_deref())?;
+            if ctx.out.is_json() {
+                return ctx.out.json(&json!({"jobId": id, "modelId": model_id}));
+            }
+            ctx.out.line(format_args!("started job {id}"))?;
+            ctx.out
+                .note(format_args!("follow it with: rfbatch job wait {id}"));
+            Ok(())
+        }
+    }
+}
+
+fn list(ctx: &Ctx, limit: Option<usize>) -> Result<(), Failure> {
+    let mut rows = Vec::new();
+    for job in ctx.api.jobs(None).take(limit.unwrap_or(usize::MAX)) {
+        let job = job?;
+        if ctx.out.is_json() {
+            ctx.out.json_line(&job)?;
+        } else {
+            rows.push(job_row(&job));
+        }
+    }
+    if !ctx.out.is_json() {
+        if rows.is_empty() {
+            ctx.out.note("no jobs");
+        } else {
+            ctx.out.table(
+                &["JOB", "NAME", "STATE", "STAGE", "CREATED", "UPDATED"],
+                &rows,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn job_row(j: &JobMetadata) -> Vec<String> {
+    vec![
+        j.job_id.clone(),
+        j.name.clone(),
+        j.state().to_string(),
+        opt(j.current_stage.as_deref()),
+        j.created_at.to_string(),
+        j.last_update.to_string(),
+    ]
+}
+
+fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
+    let job = Job::new(&ctx.api, job_id)?;
+    let status = job.status()?;
+    let progress = job.progress()?;
+    if ctx.out.is_json() {
+        let mut v = progress_json(&progress);
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "job".into(),
+                serde_json::to_value(&status.job).unwrap_or_default(),
+            );
+        }
+        return ctx.out.json(&v);
+    }
+    let mut fields = vec![
+        ("job", job_id.to_string()),
+        ("state", progress.state.to_string()),
+        ("progress", progress_line(&progress)),
+    ];
+    if let Some(j) = &status.job {
+        fields.push(("name", j.name.clone()));
+        fields.push(("created", j.created_at.to_string()));
+        fields.push(("updated", j.last_update.to_string()));
+    }
+    if let Some(m) = &progress.message {
+        fields.push(("last message", crate::exit::one_line(m)));
+    }
+    ctx.out.fields(&fields)?;
+    if !progress.stages.is_empty() {
+        let rows: Vec<Vec<String>> = progress
+            .stages
+            .iter()
+            .map(|s| {
+                let t = &s.tasks;
+                vec![
+                    s.name.clone(),
+                    s.status_type.clone(),
+                    format!("{:.0}%", s.fraction * 100.0),
+                    format!("{}/{}", t.finished, t.total),
+                    t.running.to_string(),
+                    t.failed.to_string(),
+                    s.output_batches.join(","),
+                ]
+            })
+            .collect();
+        ctx.out.line("")?;
+        ctx.out.table(
+            &[
+                "STAGE",
+                "STATUS",
+                "DONE",
+                "TASKS",
+                "RUNNING",
+                "FAILED",
+                "OUTPUT BATCHES",
+            ],
+            &rows,
+        )?;
+    }
+    for e in &progress.errors {
+        ctx.out.line(format_args!(
+            "error ({} tasks): {}",
+            e.tasks,
+            crate::exit::one_line(&e.message())
+        ))?;
+    }
+    Ok(())
+}
+
+fn stages(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
+    let stages = ctx.api.job_stages(job_id)?;
+    if ctx.out.is_json() {
+        for s in &stages {
+            ctx.out.json_line(s)?;
+        }
+        return Ok(());
+    }
+    if stages.is_empty() {
+        ctx.out.note(format_args!("job {job_id} has no stages yet"));
+        return Ok(());
+    }
+    stage_table(ctx, &stages)
+}
+
+fn stage_table(ctx: &Ctx, stages: &[JobStage]) -> Result<(), Failure> {
+    let rows: Vec<Vec<String>> = stages
+        .iter()
+        .map(|s| {
+            vec![
+                s.processing_stage_id.clone(),
+                s.processing_stage_name.clone(),
+                s.status_type.clone(),
+                s.tasks_number.to_string(),
+                s.output_batch_ids().join(","),
+            ]
+        })
+        .collect();
+    ctx.out.table(
+        &["STAGE", "NAME", "STATUS", "TASKS", "OUTPUT BATCHES"],
+        &rows,
+    )
+}
+
+fn tasks(ctx: &Ctx, job_id: &str, stage: &str, limit: Option<usize>) -> Result<(), Failure> {
+    let mut rows = Vec::new();
+    for task in ctx
+        .api
+        .tasks(job_id, stage, None)
+        .take(limit.unwrap_or(usize::MAX))
+    {
+        let task = task?;
+        if ctx.out.is_json() {
+            ctx.out.json_line(&task)?;
+        } else {
+            rows.push(task_row(&task));
+        }
+    }
+    if !ctx.out.is_json() {
+        if rows.is_empty() {
+            ctx.out.note(format_args!("stage {stage} has no tasks"));
+        } else {
+            ctx.out
+                .table(&["TASK", "STATUS", "PROGRESS", "UPDATED", "NOTE"], &rows)?;
+        }
+    }
+    Ok(())
+}
+
+fn task_row(t: &TaskStatus) -> Vec<String> {
+    let note = match &t.notification {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        v => v
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map_or_else(|| v.to_string(), str::to_string),
+    };
+    vec![
+        t.task_id.clone(),
+        t.status_type.clone(),
+        opt(t.progress.map(|p| format!("{:.0}%", p * 100.0))),
+        t.event_timestamp.to_string(),
+        crate::exit::one_line(&note),
+    ]
+}
+
+fn logs(
+    ctx: &Ctx,
+    job_id: &str,
+    severity: Option<&str>,
+    limit: Option<usize>,
+) -> Result<(), Failure> {
+    let severity = severity.map(LogSeverity::parse);
+    let mut n = 0usize;
+    for line in ctx
+        .api
+        .logs(job_id, severity, None)
+        .take(limit.unwrap_or(usize::MAX))
+    {
+        let line = line?;
+        n += 1;
+        if ctx.out.is_json() {
+            ctx.out.json_line(&line)?;
+        } else {
+            ctx.out.line(format_args!(
+                "{} {:<7} {} {} {}",
+                line.created_at, line.severity, line.reporting_module, line.log_type, line.payload
+            ))?;
+        }
+    }
+    if !ctx.out.is_json() && n == 0 {
+        ctx.out.note(format_args!("job {job_id} has no log lines"));
+    }
+    Ok(())
+}
+
+fn abort(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
+    let answer = ctx.api.abort_job(job_id)?;
+    if ctx.out.is_json() {
+        ctx.out
+            .json(&json!({"jobId": job_id, "aborted": true, "response": answer}))
+    } else {
+        ctx.out.line(format_args!("aborted job {job_id}"))
+    }
+}
+
+fn restart(ctx: &Ctx, args: &RestartArgs) -> Result<(), Failure> {
+    let overrides = job_start::overrides(args);
+    let answer = ctx.api.restart_job(&args.job, overrides.as_ref())?;
+    if ctx.out.is_json() {
+        ctx.out.json(&json!({
+            "jobId": args.job,
+            "restarted": true,
+            "overrides": overrides,
+            "response": answer,
+        }))
+    } else {
+        ctx.out.line(format_args!("restarted job {}", args.job))
+    }
+}

@@ -1,0 +1,155 @@
+//! Printing results: human text (aligned tables, key-value lines) or JSON (one document, or
+//! one object per line for listings), and notes on stderr.
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+use crate::cli::Global;
+use crate::exit::Failure;
+
+/// Where and how a command prints.
+#[derive(Debug, Clone)]
+pub struct Output {
+    json: bool,
+    quiet: bool,
+    verbose: u8,
+    progress: bool,
+}
+
+impl Output {
+    pub fn new(g: &Global) -> Self {
+        Output {
+            json: g.json,
+            quiet: g.quiet,
+            verbose: g.verbose,
+            progress: !g.json && !g.quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
+    /// Whether progress bars may be drawn: on a terminal, without `--json` or `-q`.
+    pub fn progress(&self) -> bool {
+        self.progress
+    }
+
+    /// One JSON document on stdout.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Failure> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Failure::new(crate::exit::Class::Other, format!("encoding JSON: {e}")))?;
+        self.line(text)
+    }
+
+    /// One JSON object on one line of stdout (for listings).
+    pub fn json_line<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Failure> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| Failure::new(crate::exit::Class::Other, format!("encoding JSON: {e}")))?;
+        self.line(text)
+    }
+
+    /// One line of stdout.
+    pub fn line(&self, text: impl std::fmt::Display) -> Result<(), Failure> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}").map_err(Failure::output)
+    }
+
+    /// Rows under headers, columns padded to their widest cell.
+    pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) -> Result<(), Failure> {
+        let text = format_table(headers, rows);
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).map_err(Failure::output)
+    }
+
+    /// `key: value` lines with the keys aligned.
+    pub fn fields(&self, fields: &[(&str, String)]) -> Result<(), Failure> {
+        let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let mut text = String::new();
+        for (k, v) in fields {
+            text.push_str(&format!("{:<width$}  {v}\n", format!("{k}:")));
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).map_err(Failure::output)
+    }
+
+    /// A note for people on stderr (what happened, what to do next); silent with `-q`, and
+    /// with `--json`, where stderr carries only the JSON error.
+    pub fn note(&self, text: impl std::fmt::Display) {
+        if !self.quiet && !self.json {
+            eprintln!("{text}");
+        }
+    }
+
+    /// A detail shown with `-v`.
+    pub fn debug(&self, text: impl std::fmt::Display) {
+        if self.verbose > 0 {
+            eprintln!("rfbatch: {text}");
+        }
+    }
+}
+
+/// A table as text: a header row and the rows, each column as wide as its widest cell,
+/// the last column unpadded.
+pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let mut text = String::new();
+    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let last = i + 1 == row.len();
+            if last {
+                line.push_str(cell);
+            } else {
+                let w = widths.get(i).copied().unwrap_or(0);
+                line.push_str(cell);
+                line.push_str(&" ".repeat(w.saturating_sub(cell.chars().count()) + 2));
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// An optional value for a table cell: `-` when absent.
+pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let rows = vec![
+            vec!["a".to_string(), "long value".to_string(), "x".to_string()],
+            vec!["bbbb".to_string(), "v".to_string(), "".to_string()],
+        ];
+        let t = format_table(&["ID", "NAME", "LAST"], &rows);
+        assert_eq!(
+            t, "ID    NAME        LAST\na     long value  x\nbbbb  v\n",
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn opt_dash() {
+        assert_eq!(opt(None::<u32>), "-");
+        assert_eq!(opt(Some(3)), "3");
+    }
+}

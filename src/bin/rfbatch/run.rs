@@ -1,0 +1,379 @@
+//! `rfbatch run`: the main job in one command. Ingest a folder, verify it, start a job,
+//! wait for it with progress, download its results, and sum up. Run again after an
+//! interruption, it resumes: the ingest journal skips what was sent, the job id is derived
+//! from the batch, the request and the files, so the same job is found again, and the
+//! export log skips complete files.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use roboflow_batch::jobs::{Job, JobOutcome};
+use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use roboflow_batch::testdata::ImageSet;
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::context::{self, Ctx};
+use crate::download::{self, ExportArgs, Source, human_bytes};
+use crate::exit::{Class, Failure};
+use crate::job_start::{self, JobOptions};
+use crate::job_wait::{self, WaitArgs};
+use crate::output::Output;
+use crate::upload_files::{self, IngestArgs};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  rfbatch run ./photos --workflow my-workflow --out results
+  rfbatch run --sandbox --sample 200 --workflow image-stats --out rfbatch-results")]
+pub struct RunArgs {
+    /// The folder of images to process.
+    #[arg(
+        value_name = "DIR",
+        required_unless_present = "sample",
+        conflicts_with = "sample"
+    )]
+    pub dir: Option<PathBuf>,
+    /// Where the results go (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The batch to fill [default: derived from the folder's name and path].
+    #[arg(long, value_name = "BATCH_ID")]
+    pub batch: Option<String>,
+    /// Run against a sandbox of the service started inside this process: no account, no
+    /// network. The API key and URL options are then ignored.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Generate this many sample images instead of reading a folder.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    #[command(flatten)]
+    pub job: JobOptions,
+    #[command(flatten)]
+    pub ingest: IngestArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Parallel downloads, 1 to 64.
+    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM)]
+    pub download_parallel: usize,
+}
+
+/// What the sandbox and the sample images need to outlive.
+struct Scratch {
+    _sandbox: Option<Sandbox>,
+    _samples: Option<tempfile::TempDir>,
+}
+
+pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let (ctx, _sandbox) = if args.sandbox {
+        let sandbox = Sandbox::start(SandboxConfig::default().with_job_speed(500.0))?;
+        out.note(format_args!(
+            "using a sandbox of the service at {}",
+            sandbox.base_url()
+        ));
+        let g = Global {
+            api_key: Some(sandbox.api_key().to_string()),
+            api_url: Some(sandbox.base_url().to_string()),
+            workspace: Some(sandbox.workspace().to_string()),
+            ..global.clone()
+        };
+        (context::connect(&g, out)?, Some(sandbox))
+    } else {
+        (context::connect(global, out)?, None)
+    };
+    let (dir, samples) = match (&args.dir, args.sample) {
+        (Some(d), _) => (d.clone(), None),
+        (None, Some(n)) => {
+            let tmp = tempfile::Builder::new()
+                .prefix("rfbatch-sample-")
+                .tempdir()
+                .map_err(|e| {
+                    Failure::new(Class::Other, format!("creating a temporary folder: {e}"))
+                })?;
+            ImageSet::new(n).write_to(tmp.path())?;
+            out.note(format_args!(
+                "generated {n} sample images in {}",
+                tmp.path().display()
+            ));
+            (tmp.path().to_path_buf(), Some(tmp))
+        }
+        (None, None) => return Err(Failure::usage("give a folder of images, or --sample N")),
+    };
+    let _scratch = Scratch {
+        _sandbox,
+        _samples: samples,
+    };
+    let batch = match &args.batch {
+        Some(b) => b.clone(),
+        None if args.sample.is_some() => format!("sample-{}", args.sample.unwrap_or(0)),
+        None => batch_for(&dir)?,
+    };
+    let mut args = args;
+    if args.sandbox {
+        // The embedded sandbox answers at once: poll often, so the demo does not idle.
+        args.wait.poll_interval.get_or_insert(0.25);
+        args.wait.max_poll_interval.get_or_insert(1.0);
+    }
+    main_job(&ctx, &args, &dir, &batch, started)
+}
+
+fn main_job(
+    ctx: &Ctx,
+    args: &RunArgs,
+    dir: &Path,
+    batch: &str,
+    started: Instant,
+) -> Result<(), Failure> {
+    // 1. Ingest and verify.
+    ctx.out.note(format_args!(
+        "1/3 uploading {} into batch {batch}",
+        dir.display()
+    ));
+    let mut ingest_args = args.ingest.clone();
+    ingest_args.no_verify = false;
+    let hooks = upload_files::Webhooks::default();
+    let report = upload_files::ingest(
+        ctx,
+        &[dir.to_path_buf()],
+        batch,
+        false,
+        &ingest_args,
+        &hooks,
+    )?;
+    if !ctx.out.is_json() {
+        ctx.out.note(upload_files::summary(&report));
+    }
+    if let Some(f) = upload_files::report_failure(&report) {
+        upload_files::print_report(ctx, &report)?;
+        return Err(f.context("stopping before the job"));
+    }
+    let ingest_secs = started.elapsed();
+
+    // 2. The job: an id derived from what it runs, so that a re-run finds it again.
+    let spec = job_start::spec(batch, false, &args.job)?;
+    let job_id = match &args.job.job_id {
+        Some(id) => id.clone(),
+        None => {
+            let request = spec.clone().build()?.request;
+            let body = serde_json::to_string(&request).unwrap_or_default();
+            derived_job_id(&body, report.files_found, report.bytes_found)
+        }
+    };
+    let prepared = spec.job_id(job_id.as_str()).build()?;
+    let job: Job<'_> = prepared.start(&ctx.api)?;
+    ctx.out
+        .note(format_args!("2/3 running job {job_id} ({})", prepared.name));
+    let outcome = job_wait::follow(ctx, &job, &args.wait)?;
+    if let Some(f) = job_wait::outcome_failure(&job_id, &outcome) {
+        if ctx.out.is_json() {
+            ctx.out.json(&json!({
+                "batchId": batch,
+                "jobId": job_id,
+                "ingest": report,
+                "job": job_wait::outcome_json(&outcome),
+            }))?;
+        }
+        return Err(f);
+    }
+    let job_secs = started.elapsed().saturating_sub(ingest_secs);
+
+    // 3. The results.
+    ctx.out.note(format_args!(
+        "3/3 downloading the results into {}",
+        args.out.display()
+    ));
+    let export_args = ExportArgs {
+        out: args.out.clone(),
+        part: Vec::new(),
+        overwrite: false,
+        parallel: args.download_parallel,
+        keep_archives: false,
+        no_unpack: false,
+    };
+    let stages = ["processing".to_string(), "export".to_string()];
+    let exported = download::export(ctx, &export_args, Source::Job(&job_id, &stages))?;
+    let total = started.elapsed();
+    let results: Vec<String> = exported
+        .files
+        .iter()
+        .filter_map(|f| f.path.as_ref())
+        .take(20)
+        .map(|p| p.display().to_string())
+        .collect();
+    let unpacked_dirs: Vec<String> = {
+        let mut dirs: Vec<String> = exported
+            .files
+            .iter()
+            .filter(|f| !f.unpacked.is_empty())
+            .filter_map(|f| f.part_name.as_ref())
+            .map(|p| args.out.join(p).display().to_string())
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    };
+
+    if ctx.out.is_json() {
+        return ctx.out.json(&json!({
+            "batchId": batch,
+            "jobId": job_id,
+            "ingest": report,
+            "job": job_wait::outcome_json(&outcome),
+            "export": {
+                "target": exported.target,
+                "downloaded": exported.downloaded,
+                "skipped": exported.skipped,
+                "bytes": exported.bytes,
+                "unpacked": exported.unpacked,
+            },
+            "results": results,
+            "unpackedInto": unpacked_dirs,
+            "durationSecs": total.as_secs_f64(),
+            "phaseSecs": {
+                "ingest": ingest_secs.as_secs_f64(),
+                "job": job_secs.as_secs_f64(),
+                "export": total.saturating_sub(ingest_secs + job_secs).as_secs_f64(),
+            },
+        }));
+    }
+    summary(
+        ctx,
+        batch,
+        &job_id,
+        &report,
+        &outcome,
+        &exported,
+        &results,
+        &unpacked_dirs,
+        [job_secs, total],
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    ctx: &Ctx,
+    batch: &str,
+    job_id: &str,
+    r: &roboflow_batch::ingest::IngestReport,
+    outcome: &JobOutcome,
+    exported: &roboflow_batch::export::ExportReport,
+    results: &[String],
+    unpacked: &[String],
+    [job, total]: [Duration; 2],
+) -> Result<(), Failure> {
+    let tasks = outcome
+        .last()
+        .map(|p| {
+            let t: u64 = p.stages.iter().map(|s| s.tasks.total).sum();
+            format!(", {t} tasks")
+        })
+        .unwrap_or_default();
+    let mut lines = vec![
+        "done".to_string(),
+        format!(
+            "  images    {} found, {} uploaded, {} already there, {} skipped, {} failed  (batch {batch})",
+            r.files_found,
+            r.files_uploaded,
+            r.files_resumed,
+            r.skipped.len(),
+            r.failed.len()
+        ),
+        format!(
+            "  upload    {} in {:.1} s with verification (sent in {:.2} s: {:.0} images/s, {:.1} MB/s)",
+            human_bytes(r.bytes_uploaded),
+            r.duration.as_secs_f64(),
+            r.upload_duration.as_secs_f64(),
+            r.files_per_sec(),
+            r.megabytes_per_sec()
+        ),
+        format!(
+            "  job       {job_id} completed in {:.1} s{tasks}",
+            job.as_secs_f64()
+        ),
+        format!(
+            "  results   {} files downloaded ({}), {} already there, {} unpacked",
+            exported.downloaded,
+            human_bytes(exported.bytes),
+            exported.skipped,
+            exported.unpacked
+        ),
+        format!("  total     {:.1} s", total.as_secs_f64()),
+        format!("results in {}", exported.target.display()),
+    ];
+    for p in results {
+        lines.push(format!("  {p}"));
+    }
+    for d in unpacked {
+        lines.push(format!("  {d}/ (one file per image)"));
+    }
+    for line in lines {
+        ctx.out.line(line)?;
+    }
+    Ok(())
+}
+
+/// A batch id for a folder: its name, made safe, and a hash of its absolute path, so that
+/// two folders of the same name never share a batch and a re-run finds the same one.
+fn batch_for(dir: &Path) -> Result<String, Failure> {
+    let abs = std::fs::canonicalize(dir)
+        .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+    let name = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut slug: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    slug = slug.trim_matches('-').chars().take(40).collect();
+    if slug.is_empty() {
+        slug = "images".into();
+    }
+    Ok(format!(
+        "{slug}-{:08x}",
+        fnv1a(abs.to_string_lossy().as_bytes()) as u32
+    ))
+}
+
+/// `run-` and 12 hex digits of a hash of the job's request and of the folder's contents: the
+/// same folder and options give the same job, and new images a new one.
+fn derived_job_id(request_json: &str, files: u64, bytes: u64) -> String {
+    let key = format!("{request_json}\n{files}\n{bytes}");
+    format!("run-{:012x}", fnv1a(key.as_bytes()) & 0xffff_ffff_ffff)
+}
+
+/// 64-bit FNV-1a: stable across runs and platforms (not for secrets).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_stable_valid_and_distinct() {
+        let a = derived_job_id("{}", 10, 100);
+        assert_eq!(a, derived_job_id("{}", 10, 100));
+        assert_ne!(a, derived_job_id("{}", 11, 100));
+        assert_ne!(a, derived_job_id("{\"x\":1}", 10, 100));
+        roboflow_batch::JobId::new(&a).unwrap();
+    }
+
+    #[test]
+    fn batch_ids_follow_the_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("My Photos!");
+        std::fs::create_dir(&dir).unwrap();
+        let id = batch_for(&dir).unwrap();
+        assert!(id.starts_with("my-photos-"), "{id}");
+        assert_eq!(id, batch_for(&dir).unwrap());
+        roboflow_batch::BatchId::new(&id).unwrap();
+        let other = tmp.path().join("sub").join("My Photos!");
+        std::fs::create_dir_all(&other).unwrap();
+        assert_ne!(id, batch_for(&other).unwrap());
+    }
+}

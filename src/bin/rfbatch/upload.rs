@@ -1,0 +1,286 @@
+//! `rfbatch upload …`: putting data into a batch.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use clap::builder::PossibleValuesParser;
+use clap::{Args, Subcommand};
+use roboflow_batch::model::{
+    FileReference, NotificationCategory, ReferencesIngest, ReferencesIngestResponse, RoboQlIngest,
+};
+use serde_json::json;
+
+use crate::context::Ctx;
+use crate::exit::Failure;
+use crate::interrupt::Stoppable;
+use crate::upload_files::{self, FilesArgs};
+
+/// The official client's limit of references per request (`MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST`).
+const REFERENCES_PER_REQUEST: usize = 20_000;
+
+#[derive(Subcommand)]
+pub enum UploadCommand {
+    /// Uploads a folder of images: tar shards streamed in parallel (single uploads for 32
+    /// or fewer), resumed after an interruption, then verified.
+    Images(FilesArgs),
+    /// Uploads a folder of videos, one signed upload each.
+    Videos(FilesArgs),
+    /// Ingests files by reference: the service fetches each signed URL itself.
+    Refs(RefsArgs),
+    /// Ingests the Asset Library images a RoboQL query selects.
+    Roboql(RoboqlArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RoboqlArgs {
+    /// The RoboQL query.
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// The batch to fill.
+    #[arg(long, value_name = "BATCH_ID")]
+    pub batch: String,
+    /// The batch's display name.
+    #[arg(long, value_name = "NAME")]
+    pub batch_name: Option<String>,
+    /// An id that makes a repeated request recognisable, so it is safe to run again.
+    #[arg(long, value_name = "ID")]
+    pub ingest_id: Option<String>,
+    /// Where the service sends the ingest webhook.
+    #[arg(long, value_name = "URL")]
+    pub notifications_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RefsArgs {
+    /// A JSONL file of `{"name": …, "url": …}` lines, or an https:// URL of such a file.
+    #[arg(value_name = "FILE_OR_URL")]
+    pub source: String,
+    /// The batch to fill.
+    #[arg(long, value_name = "BATCH_ID")]
+    pub batch: String,
+    /// The references are videos.
+    #[arg(long)]
+    pub videos: bool,
+    /// The batch's display name (default: its id).
+    #[arg(long, value_name = "NAME")]
+    pub batch_name: Option<String>,
+    /// An id that makes a repeated request recognisable, so it is safe to run again.
+    #[arg(long, value_name = "ID")]
+    pub ingest_id: Option<String>,
+    /// Where the service sends ingest webhooks.
+    #[arg(long, value_name = "URL")]
+    pub notifications_url: Option<String>,
+    /// Which webhooks to send (repeatable).
+    #[arg(long, value_name = "CATEGORY", value_parser = PossibleValuesParser::new(NotificationCategory::KNOWN.iter().copied()))]
+    pub notification_category: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
+    match cmd {
+        UploadCommand::Images(args) => upload_files::upload(ctx, &args, false),
+        UploadCommand::Videos(args) => upload_files::upload(ctx, &args, true),
+        UploadCommand::Refs(args) => refs(ctx, &args),
+        UploadCommand::Roboql(args) => roboql(ctx, &args),
+    }
+}
+
+fn roboql(ctx: &Ctx, a: &RoboqlArgs) -> Result<(), Failure> {
+    let mut body = RoboQlIngest::new(a.query.as_str());
+    body.display_name = a.batch_name.clone();
+    if let Some(id) = &a.ingest_id {
+        body = body.with_ingest_id(id.as_str());
+    }
+    if let Some(u) = &a.notifications_url {
+        body = body.with_notifications_url(u.as_str());
+    }
+    let answer = ctx.api.ingest_roboql(&a.batch, &body)?;
+    if ctx.out.is_json() {
+        return ctx
+            .out
+            .json(&json!({"batchId": a.batch, "response": answer}));
+    }
+    ctx.out.line(format_args!(
+        "RoboQL ingest into batch {} accepted",
+        a.batch
+    ))?;
+    ctx.out.note(format_args!(
+        "follow it with: rfbatch batch count {}",
+        a.batch
+    ));
+    Ok(())
+}
+
+fn refs(ctx: &Ctx, a: &RefsArgs) -> Result<(), Failure> {
+    let base = ReferencesIngest {
+        ingest_id: a.ingest_id.clone(),
+        notifications_url: a.notifications_url.clone(),
+        notification_categories: (!a.notification_category.is_empty()).then(|| {
+            a.notification_category
+                .iter()
+                .map(|c| NotificationCategory::parse(c))
+                .collect()
+        }),
+        ..ReferencesIngest::default()
+    };
+    let send = |body: &ReferencesIngest| -> Result<ReferencesIngestResponse, Failure> {
+        let name = a.batch_name.as_deref();
+        let r = if a.videos {
+            ctx.api.ingest_video_references(&a.batch, body, name)
+        } else {
+            ctx.api.ingest_image_references(&a.batch, body, name)
+        };
+        Ok(r?)
+    };
+    let mut sent = Vec::new();
+    let mut total = 0usize;
+    if a.source.contains("://") {
+        let body = ReferencesIngest {
+            image_references_url: Some(a.source.clone()),
+            ..base
+        };
+        sent.push((send(&body)?, None));
+    } else {
+        let chunks = read_chunks(Path::new(&a.source), chunk_size(a.videos))?;
+        let many = chunks.len() > 1;
+        let stop = Stoppable::enter();
+        for (i, refs) in chunks.into_iter().enumerate() {
+            stop.check()?;
+            let n = refs.len();
+            let body = ReferencesIngest {
+                image_references: Some(refs),
+                ingest_id: match &base.ingest_id {
+                    Some(id) if many => Some(format!("{id}-{i}")),
+                    other => other.clone(),
+                },
+                ..base.clone()
+            };
+            let r = send(&body).map_err(|f| {
+                f.context(format_args!(
+                    "references {} to {} of {}",
+                    total + 1,
+                    total + n,
+                    a.source
+                ))
+            })?;
+            total += n;
+            sent.push((r, Some(n)));
+        }
+    }
+    if ctx.out.is_json() {
+        let ingests: Vec<_> = sent
+            .iter()
+            .map(|(r, n)| json!({"ingestId": r.ingest_id, "shardIds": r.shard_ids, "duplicated": r.duplicated.unwrap_or(false), "references": n}))
+            .collect();
+        return ctx
+            .out
+            .json(&json!({"batchId": a.batch, "ingests": ingests}));
+    }
+    for (r, n) in &sent {
+        let what = n.map_or_else(
+            || "the references list".to_string(),
+            |n| format!("{n} references"),
+        );
+        let dup = if r.duplicated == Some(true) {
+            " (a repeat: already accepted before)"
+        } else {
+            ""
+        };
+        ctx.out
+            .line(format_args!("ingest {}: {what} accepted{dup}", r.ingest_id))?;
+    }
+    ctx.out.note(format_args!(
+        "the service fetches the files now; follow it with: rfbatch batch shards {}",
+        a.batch
+    ));
+    Ok(())
+}
+
+/// References per request: the official client's limit for images (or
+/// `MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST`); video lists are sent whole, as it does.
+fn chunk_size(videos: bool) -> usize {
+    if videos {
+        return usize::MAX;
+    }
+    std::env::var("MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(REFERENCES_PER_REQUEST)
+}
+
+/// The references in a JSONL file, in chunks of at most `size`. Blank lines are skipped;
+/// any other line that is not a reference is an error naming the file and line.
+fn read_chunks(path: &Path, size: usize) -> Result<Vec<Vec<FileReference>>, Failure> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::usage(format!("reading {}: {e}", path.display())))?;
+    let mut chunks: Vec<Vec<FileReference>> = Vec::new();
+    let mut current = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| {
+            Failure::usage(format!("reading {} line {}: {e}", path.display(), i + 1))
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: FileReference = serde_json::from_str(&line).map_err(|e| {
+            Failure::usage(format!(
+                "{} line {}: expected {{\"name\": …, \"url\": …}}: {e}",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        current.push(r);
+        if current.len() >= size {
+            chunks.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    if chunks.is_empty() {
+        return Err(Failure::usage(format!(
+            "{} holds no references",
+            path.display()
+        )));
+    }
+    Ok(chunks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_is_read_in_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("refs.jsonl");
+        let lines: String = (0..5)
+            .map(|i| format!("{{\"name\":\"{i}.jpg\",\"url\":\"https://h/{i}.jpg\"}}\n\n"))
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        let chunks = read_chunks(&path, 2).unwrap();
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+        assert_eq!(chunks[2][0].name, "4.jpg");
+    }
+
+    #[test]
+    fn a_bad_line_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("refs.jsonl");
+        std::fs::write(
+            &path,
+            "{\"name\":\"a\",\"url\":\"https://h/a\"}\nnot json\n",
+        )
+        .unwrap();
+        let err = read_chunks(&path, 10).unwrap_err();
+        assert!(err.message.contains("line 2"), "{}", err.message);
+        std::fs::write(&path, "\n").unwrap();
+        assert!(
+            read_chunks(&path, 10)
+                .unwrap_err()
+                .message
+                .contains("no references")
+        );
+    }
+}

@@ -1,0 +1,383 @@
+//! `rfbatch upload images` and `upload videos`: local files into a batch, on the library's
+//! `Ingest` (parallel streaming shards, resume journal, verification).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
+use roboflow_batch::ingest::{
+    Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, UploadMode,
+};
+use roboflow_batch::model::NotificationCategory;
+
+use crate::context::Ctx;
+use crate::download::human_bytes;
+use crate::exit::{Class, Failure};
+use crate::ingest_progress::IngestProgress;
+use crate::interrupt;
+
+/// Where the files come from and how they go.
+#[derive(Args, Debug, Clone)]
+pub struct FilesArgs {
+    /// A folder, one or more files, or a bucket URL with an optional glob
+    /// (`s3://bucket/prefix/**/*.jpg`, `gs://…`, `az://container/…`): the service then
+    /// fetches each object by a URL signed here with your cloud credentials.
+    #[arg(value_name = "DIR", required = true, num_args = 1..)]
+    pub source: Vec<PathBuf>,
+    /// The batch to fill (created by the first upload).
+    #[arg(long, value_name = "BATCH_ID")]
+    pub batch: String,
+    /// Where the service sends ingest webhooks (carried in every shard).
+    #[arg(long, value_name = "URL")]
+    pub notifications_url: Option<String>,
+    /// An id for the ingest's webhooks.
+    #[arg(long, value_name = "ID")]
+    pub ingest_id: Option<String>,
+    #[command(flatten)]
+    pub options: IngestArgs,
+    #[command(flatten)]
+    pub bucket: BucketArgs,
+}
+
+/// Options of a bucket source.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Bucket sources (s3://, gs://, az://)")]
+pub struct BucketArgs {
+    /// How long the signed URLs stay valid, in seconds [default: 86400].
+    #[arg(long, value_name = "SECONDS")]
+    pub expiry: Option<u64>,
+    /// References per request [default: 20000 for images, 5000 for videos].
+    #[arg(long, value_name = "N")]
+    pub chunk_size: Option<usize>,
+    /// Which webhooks the service sends (repeatable).
+    #[arg(long, value_name = "CATEGORY", value_parser = clap::builder::PossibleValuesParser::new(NotificationCategory::KNOWN.iter().copied()))]
+    pub notification_category: Vec<String>,
+}
+
+/// How to ingest: shared by `upload images` and `run`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IngestArgs {
+    /// Also take the files in subfolders (named `sub__dir__file.jpg` in the batch).
+    #[arg(long)]
+    pub recursive: bool,
+    /// Follow symbolic links.
+    #[arg(long)]
+    pub follow_links: bool,
+    /// The batch's display name (default: its id).
+    #[arg(long, value_name = "NAME")]
+    pub batch_name: Option<String>,
+    /// Parallel uploads [default: 8].
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+    /// The most images per tar shard [default: what the service allows, 500 when it does not
+    /// say].
+    #[arg(long, value_name = "N")]
+    pub shard_size: Option<u64>,
+    /// Shards or single-image uploads [default: shards above 32 images, or as the batch
+    /// was filled].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<Mode>,
+    /// Do not wait for the service to index the files.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// How long to wait for indexing, in seconds [default: the library's].
+    #[arg(long, value_name = "SECONDS")]
+    pub verify_timeout: Option<f64>,
+    /// Where the resume journal lives [default: the user's cache folder].
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// Keep no journal: a re-run after an interruption sends everything again.
+    #[arg(long, conflicts_with = "journal_dir")]
+    pub no_journal: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Mode {
+    Auto,
+    Shards,
+    Single,
+}
+
+/// The local source for the paths given: one folder, or files.
+fn source(paths: &[PathBuf], recursive: bool, follow: bool) -> Result<LocalSource, Failure> {
+    let src = match paths {
+        [one] if one.is_dir() => LocalSource::dir(one).recursive(recursive),
+        _ => {
+            if let Some(dir) = paths.iter().find(|p| p.is_dir()) {
+                return Err(Failure::usage(format!(
+                    "{} is a folder: give one folder, or files",
+                    dir.display()
+                )));
+            }
+            if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+                return Err(Failure::usage(format!(
+                    "{}: no such file or folder",
+                    missing.display()
+                )));
+            }
+            LocalSource::files(paths.iter().cloned())
+        }
+    };
+    Ok(src.follow_links(follow))
+}
+
+/// Webhook settings of an ingest.
+#[derive(Default)]
+pub struct Webhooks<'a> {
+    pub url: Option<&'a str>,
+    pub ingest_id: Option<&'a str>,
+}
+
+/// Runs the ingest with progress and returns its report; the caller decides the exit.
+pub fn ingest(
+    ctx: &Ctx,
+    paths: &[PathBuf],
+    batch: &str,
+    videos: bool,
+    a: &IngestArgs,
+    hooks: &Webhooks<'_>,
+) -> Result<IngestReport, Failure> {
+    let src = source(paths, a.recursive, a.follow_links)?;
+    let mut ingest = if videos {
+        Ingest::videos(&ctx.api, batch, src)
+    } else {
+        Ingest::images(&ctx.api, batch, src)
+    };
+    if let Some(n) = &a.batch_name {
+        ingest = ingest.display_name(n.as_str());
+    }
+    if let Some(u) = hooks.url {
+        ingest = ingest.notifications_url(u);
+    }
+    if let Some(id) = hooks.ingest_id {
+        ingest = ingest.ingest_id(id);
+    }
+    if let Some(n) = a.parallel {
+        ingest = ingest.parallelism(n);
+    }
+    if let Some(n) = a.shard_size {
+        ingest = ingest.max_images_per_shard(n);
+    }
+    ingest = ingest.mode(match a.mode {
+        None | Some(Mode::Auto) => UploadMode::Auto,
+        Some(Mode::Shards) => UploadMode::Shards,
+        Some(Mode::Single) => UploadMode::SingleImages,
+    });
+    if let Some(dir) = &a.journal_dir {
+        ingest = ingest.journal_dir(dir.as_path());
+    }
+    if a.no_journal {
+        ingest = ingest.without_journal();
+    }
+    if a.no_verify {
+        ingest = ingest.without_verify();
+    } else if let Some(secs) = a.verify_timeout {
+        let t = Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "--verify-timeout must be a positive number of seconds, got {secs}"
+                ))
+            })?;
+        ingest = ingest.verify(roboflow_batch::ingest::default_verify_options().with_timeout(t));
+    }
+    let progress = IngestProgress::new(&ctx.out);
+    let p = Arc::clone(&progress);
+    // Ctrl-C: no new upload starts, those running finish and are journaled.
+    let stop = interrupt::Stoppable::enter();
+    let result = ingest
+        .cancel_flag(interrupt::flag())
+        .on_progress(move |e| p.on_event(e))
+        .run();
+    progress.finish();
+    let report = result?;
+    if report.cancelled {
+        ctx.out.note(format_args!(
+            "stopped: {} files uploaded, {} left for the next run",
+            report.files_uploaded, report.files_pending
+        ));
+        stop.check()?;
+        return Err(interrupt::failure());
+    }
+    Ok(report)
+}
+
+/// The bucket URL, when the source is one.
+fn bucket_url(args: &FilesArgs) -> Option<&str> {
+    match args.source.as_slice() {
+        [one] => one
+            .to_str()
+            .filter(|s| ["s3://", "gs://", "az://"].iter().any(|p| s.starts_with(p))),
+        _ => None,
+    }
+}
+
+/// A bucket's objects, signed here and ingested by reference.
+fn upload_bucket(ctx: &Ctx, url: &str, args: &FilesArgs, videos: bool) -> Result<(), Failure> {
+    let media = if videos {
+        MediaKind::Videos
+    } else {
+        MediaKind::Images
+    };
+    let mut builder = CloudSource::builder(url).media(media);
+    if let Some(secs) = args.bucket.expiry {
+        builder = builder.expiry(Duration::from_secs(secs));
+    }
+    let source = builder.build()?;
+    let opts = ReferencesIngestOptions {
+        ingest_id: args.ingest_id.clone(),
+        chunk_size: args.bucket.chunk_size,
+        display_name: args.options.batch_name.clone(),
+        notifications_url: args.notifications_url.clone(),
+        notification_categories: args
+            .bucket
+            .notification_category
+            .iter()
+            .map(|c| NotificationCategory::parse(c))
+            .collect(),
+        ..ReferencesIngestOptions::default()
+    };
+    ctx.out.note(format_args!("listing {}", source.describe()));
+    let progress = IngestProgress::new(&ctx.out);
+    let p = Arc::clone(&progress);
+    let on_event: ProgressFn = Arc::new(move |e| p.on_event(e));
+    let result = ingest_references(&ctx.api, &args.batch, &source, &opts, &on_event);
+    progress.finish();
+    let r = result?;
+    if ctx.out.is_json() {
+        let mut v = serde_json::to_value(&r.report).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("ingestIds".into(), serde_json::json!(r.ingest_ids));
+            o.insert(
+                "duplicatedChunks".into(),
+                serde_json::json!(r.duplicated_chunks),
+            );
+            o.insert("listingPages".into(), serde_json::json!(r.listing_pages));
+            o.insert("requests".into(), serde_json::json!(r.requests));
+        }
+        ctx.out.json(&v)?;
+    } else {
+        ctx.out.line(format_args!(
+            "sent {} references to batch {} in {} requests ({} listing pages){}; the service fetches the files now",
+            r.report.files_uploaded,
+            r.report.batch_id,
+            r.requests,
+            r.listing_pages,
+            if r.report.files_resumed > 0 {
+                format!(", {} already sent before", r.report.files_resumed)
+            } else {
+                String::new()
+            }
+        ))?;
+        for s in &r.report.skipped {
+            ctx.out.line(format_args!("skipped {s}"))?;
+        }
+        for f in &r.report.failed {
+            ctx.out.line(format_args!("failed {f}"))?;
+        }
+        ctx.out.note(format_args!(
+            "follow it with: rfbatch batch shards {}",
+            r.report.batch_id
+        ));
+    }
+    report_failure(&r.report).map_or(Ok(()), Err)
+}
+
+/// `rfbatch upload images|videos`.
+pub fn upload(ctx: &Ctx, args: &FilesArgs, videos: bool) -> Result<(), Failure> {
+    if let Some(url) = bucket_url(args) {
+        return upload_bucket(ctx, url, args, videos);
+    }
+    let hooks = Webhooks {
+        url: args.notifications_url.as_deref(),
+        ingest_id: args.ingest_id.as_deref(),
+    };
+    let report = ingest(
+        ctx,
+        &args.source,
+        &args.batch,
+        videos,
+        &args.options,
+        &hooks,
+    )?;
+    print_report(ctx, &report)?;
+    report_failure(&report).map_or(Ok(()), Err)
+}
+
+/// Prints the report: JSON, or a few lines for people.
+pub fn print_report(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
+    if ctx.out.is_json() {
+        return ctx.out.json(r);
+    }
+    ctx.out.line(summary(r))?;
+    if let Some(v) = &r.verification {
+        ctx.out.line(format_args!(
+            "indexed {} of {} files (the batch holds {}){}",
+            v.indexed,
+            v.expected,
+            v.batch_count,
+            if v.timed_out {
+                "; verification timed out"
+            } else {
+                ""
+            }
+        ))?;
+    }
+    for s in &r.skipped {
+        ctx.out.line(format_args!("skipped {s}"))?;
+    }
+    for f in &r.failed {
+        ctx.out.line(format_args!("failed {f}"))?;
+    }
+    for w in &r.warnings {
+        ctx.out.line(format_args!("warning: {w}"))?;
+    }
+    Ok(())
+}
+
+/// `uploaded 1000 files (120.3 MiB) to batch b as tar shards in 4.1 s: 243 files/s, 30.7 MB/s`.
+pub fn summary(r: &IngestReport) -> String {
+    let mut s = format!(
+        "uploaded {} files ({}) to batch {} as {} in {:.1} s: {:.0} files/s, {:.1} MB/s",
+        r.files_uploaded,
+        human_bytes(r.bytes_uploaded),
+        r.batch_id,
+        r.method,
+        r.duration.as_secs_f64(),
+        r.files_per_sec(),
+        r.megabytes_per_sec()
+    );
+    if r.files_resumed > 0 {
+        s.push_str(&format!("; {} already uploaded before", r.files_resumed));
+    }
+    if r.retries > 0 {
+        s.push_str(&format!("; {} retries", r.retries));
+    }
+    s
+}
+
+/// A partial failure when files failed or were not confirmed indexed.
+pub fn report_failure(r: &IngestReport) -> Option<Failure> {
+    if r.is_success() {
+        return None;
+    }
+    let msg = if r.failed.is_empty() {
+        format!(
+            "not every file of batch {} was confirmed indexed",
+            r.batch_id
+        )
+    } else {
+        format!(
+            "{} files did not make it into batch {}",
+            r.failed.len(),
+            r.batch_id
+        )
+    };
+    Some(
+        Failure::new(Class::Partial, msg)
+            .with_hint("run the same command again: it sends only what is missing"),
+    )
+}

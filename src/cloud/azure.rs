@@ -1,0 +1,407 @@
+//! Azure Blob Storage: service SAS URLs from the account key (HMAC-SHA256), or a given SAS
+//! token reused as is; List Blobs (XML, read with quick-xml).
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use hmac::{KeyInit, Mac};
+use quick_xml::events::Event;
+use sha2::Sha256;
+
+use super::http::{Http, resolve_ref};
+use super::settings::{Settings, parse_connection_string};
+use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
+use crate::transport::HttpRequest;
+use crate::url::encode;
+use crate::{Error, Result};
+
+const STORE: &str = "Azure";
+/// The SAS version signed (string-to-sign with the encryption scope line).
+const SAS_VERSION: &str = "2021-08-06";
+
+/// How requests are authorised.
+pub(crate) enum AzureAuth {
+    /// The account key (decoded), which signs a SAS per request.
+    Key(Secret, Vec<u8>),
+    /// A SAS token, without its leading `?`, appended as is.
+    Sas(Secret),
+}
+
+impl std::fmt::Debug for AzureAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AzureAuth::Key(..) => "Key(REDACTED)",
+            AzureAuth::Sas(_) => "Sas(REDACTED)",
+        })
+    }
+}
+
+/// An Azure container with its account and credentials.
+#[derive(Debug)]
+pub(crate) struct AzureStore {
+    account: String,
+    container: String,
+    /// `https://<account>.blob.core.windows.net`, or the connection string's `BlobEndpoint`.
+    endpoint: String,
+    auth: AzureAuth,
+    http: Http,
+}
+
+fn cloud_err(status: Option<u16>, message: String) -> Error {
+    Error::Cloud {
+        store: STORE,
+        status,
+        message,
+    }
+}
+
+impl AzureStore {
+    /// Resolves account, endpoint and credentials (rules in the module docs).
+    pub(crate) fn new(
+        settings: &Settings,
+        container: &str,
+        url_account: Option<&str>,
+        http: Http,
+    ) -> Result<Self> {
+        let cs = settings
+            .get("AZURE_STORAGE_CONNECTION_STRING")
+            .map(|s| parse_connection_string(&s))
+            .unwrap_or_default();
+        let account = url_account
+            .map(str::to_string)
+            .or_else(|| settings.first(&["AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT"]))
+            .or_else(|| cs.get("AccountName").cloned())
+            .ok_or_else(|| {
+                cloud_err(
+                    None,
+                    "no storage account: set AZURE_STORAGE_ACCOUNT_NAME (or \
+                     AZURE_STORAGE_CONNECTION_STRING), or write az://container@account/…"
+                        .into(),
+                )
+            })?;
+        let endpoint = match cs.get("BlobEndpoint") {
+            Some(e) => e.trim_end_matches('/').to_string(),
+            None => {
+                let proto = cs
+                    .get("DefaultEndpointsProtocol")
+                    .map_or("https", String::as_str);
+                let suffix = cs
+                    .get("EndpointSuffix")
+                    .map_or("core.windows.net", String::as_str);
+                format!("{proto}://{account}.blob.{suffix}")
+            }
+        };
+        let sas = settings
+            .get("AZURE_STORAGE_SAS_TOKEN")
+            .or_else(|| cs.get("SharedAccessSignature").cloned());
+        let key = settings
+            .first(&["AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_KEY"])
+            .or_else(|| cs.get("AccountKey").cloned());
+        let auth = match (sas, key) {
+            (Some(sas), _) => AzureAuth::Sas(Secret(sas.trim_start_matches('?').to_string())),
+            (None, Some(key)) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(key.trim())
+                    .map_err(|_| {
+                        cloud_err(
+                            None,
+                            "the account key (AZURE_STORAGE_ACCOUNT_KEY) is not base64".into(),
+                        )
+                    })?;
+                AzureAuth::Key(Secret(key), bytes)
+            }
+            (None, None) => {
+                return Err(cloud_err(
+                    None,
+                    format!(
+                        "no credentials for account {account:?}: set AZURE_STORAGE_SAS_TOKEN or \
+                         AZURE_STORAGE_ACCOUNT_KEY, or AZURE_STORAGE_CONNECTION_STRING"
+                    ),
+                ));
+            }
+        };
+        Ok(AzureStore {
+            account,
+            container: container.to_string(),
+            endpoint,
+            auth,
+            http,
+        })
+    }
+
+    /// A service SAS query string (without `?`) for a blob (`sr=b`) or the container.
+    fn sas(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> Option<String> {
+        let AzureAuth::Key(_, key) = &self.auth else {
+            return None;
+        };
+        let se = iso_seconds(expires_at);
+        let spr = if self.endpoint.starts_with("https://") {
+            "https"
+        } else {
+            "https,http"
+        };
+        let (sr, resource) = match blob {
+            Some(b) => (
+                "b",
+                format!("/blob/{}/{}/{b}", self.account, self.container),
+            ),
+            None => ("c", format!("/blob/{}/{}", self.account, self.container)),
+        };
+        // sp, st, se, resource, si, sip, spr, sv, sr, snapshot, ses, rscc, rscd, rsce, rscl, rsct
+        let to_sign =
+            format!("{perms}\n\n{se}\n{resource}\n\n\n{spr}\n{SAS_VERSION}\n{sr}\n\n\n\n\n\n\n");
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(to_sign.as_bytes());
+        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        Some(format!(
+            "sv={SAS_VERSION}&spr={}&se={}&sr={sr}&sp={perms}&sig={}",
+            encode(spr),
+            encode(&se),
+            encode(&sig)
+        ))
+    }
+
+    fn auth_query(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> String {
+        match &self.auth {
+            AzureAuth::Sas(token) => token.expose().to_string(),
+            AzureAuth::Key(..) => self.sas(blob, perms, expires_at).unwrap_or_default(),
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        match &self.auth {
+            AzureAuth::Key(k, _) => vec![k.0.clone()],
+            AzureAuth::Sas(s) => vec![s.0.clone()],
+        }
+    }
+
+    fn refused(&self, prefix: &str, r: super::http::Refusal) -> Error {
+        let what = format!("listing az://{}/{prefix}", self.container);
+        let message = if matches!(r.status, 401 | 403) {
+            let hint = match self.auth {
+                AzureAuth::Key(..) => {
+                    "check AZURE_STORAGE_ACCOUNT_KEY (or the connection string's AccountKey)"
+                }
+                AzureAuth::Sas(_) => {
+                    "check that AZURE_STORAGE_SAS_TOKEN is valid, unexpired and allows list and read"
+                }
+            };
+            format!(
+                "{what} in account {} was refused ({}); {hint}",
+                self.account,
+                r.summary()
+            )
+        } else {
+            format!("{what} failed ({}) at {}", r.summary(), self.endpoint)
+        };
+        cloud_err(Some(r.status), message)
+    }
+}
+
+impl Store for AzureStore {
+    fn list_page(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
+        let expires = self.http.clock.now() + Duration::from_secs(300);
+        let mut url = format!(
+            "{}/{}?restype=container&comp=list&maxresults={page_size}",
+            self.endpoint,
+            encode(&self.container)
+        );
+        if !prefix.is_empty() {
+            url.push_str(&format!("&prefix={}", encode(prefix)));
+        }
+        if let Some(t) = token {
+            url.push_str(&format!("&marker={}", encode(t)));
+        }
+        url.push('&');
+        url.push_str(&self.auth_query(None, "l", expires));
+        let make = || HttpRequest::get(url.as_str());
+        let body = match self.http.fetch(STORE, &make, &self.secrets())? {
+            Ok(b) => b,
+            Err(r) => return Err(self.refused(prefix, r)),
+        };
+        parse_list_blobs(&body).map_err(|why| {
+            cloud_err(
+                None,
+                format!(
+                    "the listing of az://{}/{prefix} could not be decoded: {why}",
+                    self.container
+                ),
+            )
+        })
+    }
+
+    fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
+        let query = self.auth_query(Some(key), "r", now + expires);
+        Ok(format!(
+            "{}/{}/{}?{query}",
+            self.endpoint,
+            encode(&self.container),
+            encode_path(key)
+        ))
+    }
+
+    fn describe(&self) -> String {
+        format!("{}/{}", self.endpoint, self.container)
+    }
+
+    fn warning(&self) -> Option<String> {
+        matches!(self.auth, AzureAuth::Sas(_)).then(|| {
+            "the Azure SAS token is reused as given (as the official client does): the \
+             references expire when it does, whatever the expiry asked for"
+                .to_string()
+        })
+    }
+}
+
+/// The blobs and the next marker of a List Blobs answer.
+fn parse_list_blobs(xml: &[u8]) -> std::result::Result<Page, String> {
+    let text = String::from_utf8_lossy(xml);
+    let mut reader = quick_xml::Reader::from_str(text.trim_start_matches('\u{feff}'));
+    let mut page = Page::default();
+    let mut path: Vec<String> = Vec::new();
+    let mut name = String::new();
+    let mut size: Option<u64> = None;
+    let mut text_buf = String::new();
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(e) => {
+                path.push(e.local_name().as_ref().to_string());
+                text_buf.clear();
+            }
+            Event::Text(t) => text_buf.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) => text_buf.push_str(&resolve_ref(&r).unwrap_or_default()),
+            Event::CData(t) => text_buf.push_str(&t),
+            Event::End(e) => {
+                let tag = e.local_name().as_ref().to_string();
+                let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
+                match (tag.as_str(), parent.map(String::as_str)) {
+                    ("Name", Some("Blob")) => name = std::mem::take(&mut text_buf),
+                    ("Content-Length", Some("Properties")) => size = text_buf.trim().parse().ok(),
+                    ("Blob", _) => {
+                        let (key, size) = (std::mem::take(&mut name), size.take());
+                        if !key.is_empty() {
+                            page.objects.push(CloudObject { key, size });
+                        }
+                    }
+                    ("NextMarker", _) => {
+                        let m = std::mem::take(&mut text_buf);
+                        page.next = Some(m).filter(|m| !m.trim().is_empty());
+                    }
+                    _ => {}
+                }
+                path.pop();
+                text_buf.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !path.is_empty() {
+        return Err("the XML ends early".into());
+    }
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_blobs_answers_decode() {
+        let xml = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"http://127.0.0.1:10000/devstoreaccount1\" ContainerName=\"c\"><Prefix>p/</Prefix><MaxResults>2</MaxResults><Blobs><Blob><Name>p/a &amp; b.jpg</Name><Properties><Content-Length>12</Content-Length><Content-Type>image/jpeg</Content-Type></Properties></Blob><Blob><Name>p/c.png</Name><Properties><Content-Length>7</Content-Length></Properties><Metadata><Name>not a blob name</Name></Metadata></Blob></Blobs><NextMarker>/devstoreaccount1/c/p/c.png</NextMarker></EnumerationResults>";
+        let page = parse_list_blobs(xml.as_bytes()).unwrap();
+        let keys: Vec<_> = page
+            .objects
+            .iter()
+            .map(|o| (o.key.as_str(), o.size))
+            .collect();
+        assert_eq!(keys, [("p/a & b.jpg", Some(12)), ("p/c.png", Some(7))]);
+        assert_eq!(page.next.as_deref(), Some("/devstoreaccount1/c/p/c.png"));
+        let last =
+            parse_list_blobs(b"<EnumerationResults><Blobs/><NextMarker/></EnumerationResults>")
+                .unwrap();
+        assert!(last.objects.is_empty() && last.next.is_none());
+        assert!(parse_list_blobs(b"<EnumerationResults><Blobs>").is_err());
+    }
+
+    fn store(vars: &[(&str, &str)], url_account: Option<&str>) -> Result<AzureStore> {
+        let mut s = Settings::default();
+        s.set_env(None);
+        for (k, v) in vars {
+            s.set(k, v.to_string());
+        }
+        let http = Http {
+            transport: std::sync::Arc::new(
+                |_r: HttpRequest| -> std::result::Result<
+                    crate::transport::HttpResponse,
+                    crate::transport::TransportError,
+                > { unreachable!() },
+            ),
+            retry: crate::api::RetryPolicy::never(),
+            clock: crate::api::Clock::system(),
+        };
+        AzureStore::new(&s, "media", url_account, http)
+    }
+
+    const DEV_KEY: &str =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    #[test]
+    fn key_sas_is_deterministic_and_read_only() {
+        let s = store(
+            &[("AZURE_STORAGE_CONNECTION_STRING", &format!("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"))],
+            None,
+        )
+        .unwrap();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let url = s
+            .sign_get("a b/c.jpg", Duration::from_secs(3600), t)
+            .unwrap();
+        assert!(url.starts_with("http://127.0.0.1:10000/devstoreaccount1/media/a%20b/c.jpg?sv=2021-08-06&spr=https%2Chttp&se=2023-11-14T23%3A13%3A20Z&sr=b&sp=r&sig="), "{url}");
+        assert_eq!(
+            url,
+            s.sign_get("a b/c.jpg", Duration::from_secs(3600), t)
+                .unwrap()
+        );
+        assert!(!format!("{s:?}").contains("Eby8"));
+    }
+
+    #[test]
+    fn sas_tokens_are_reused_and_settings_resolve() {
+        let s = store(
+            &[
+                ("AZURE_STORAGE_ACCOUNT_NAME", "acct"),
+                ("AZURE_STORAGE_SAS_TOKEN", "?sv=2022&sig=abc"),
+            ],
+            None,
+        )
+        .unwrap();
+        let url = s
+            .sign_get("x.jpg", Duration::from_secs(1), SystemTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(
+            url,
+            "https://acct.blob.core.windows.net/media/x.jpg?sv=2022&sig=abc"
+        );
+        let from_url = store(&[("AZURE_STORAGE_KEY", DEV_KEY)], Some("other")).unwrap();
+        assert_eq!(
+            from_url.describe(),
+            "https://other.blob.core.windows.net/media"
+        );
+        for (vars, want) in [
+            (vec![], "no storage account"),
+            (vec![("AZURE_STORAGE_ACCOUNT", "a")], "no credentials"),
+            (
+                vec![
+                    ("AZURE_STORAGE_ACCOUNT", "a"),
+                    ("AZURE_STORAGE_ACCOUNT_KEY", "not base64!"),
+                ],
+                "not base64",
+            ),
+        ] {
+            let e = store(&vars, None).unwrap_err().to_string();
+            assert!(e.contains(want) && !e.contains("not base64!"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! Google Cloud Storage: V4 signed URLs (RSA-SHA256 with a service-account key, or
+//! HMAC-SHA256 with interoperability keys) and listing through the JSON API.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use hmac::{KeyInit, Mac};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::signature::RandomizedSigner;
+use sha2::{Digest, Sha256};
+
+use super::http::{Http, xml_text};
+use super::settings::Settings;
+use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
+use crate::transport::{Body, HttpRequest, Method};
+use crate::url::encode;
+use crate::{Error, Result};
+
+const STORE: &str = "GCS";
+const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_only";
+
+/// How URLs are signed.
+pub(crate) enum GcsKey {
+    /// A service account: its e-mail, its RSA key, and where tokens are minted.
+    ServiceAccount {
+        email: String,
+        key: Box<rsa::pkcs1v15::SigningKey<Sha256>>,
+        token_uri: String,
+    },
+    /// HMAC interoperability keys.
+    Hmac { access_id: String, secret: Secret },
+}
+
+impl std::fmt::Debug for GcsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GcsKey::ServiceAccount { email, .. } => f
+                .debug_struct("ServiceAccount")
+                .field("email", email)
+                .field("key", &crate::redact::REDACTED)
+                .finish(),
+            GcsKey::Hmac { .. } => f.write_str("Hmac(REDACTED)"),
+        }
+    }
+}
+
+impl GcsKey {
+    /// Resolves the key (rules in the module docs); errors name the variable at fault.
+    pub(crate) fn resolve(settings: &Settings) -> Result<Self> {
+        if let (Some(id), Some(secret)) = (
+            settings.get("GCS_HMAC_ACCESS_ID"),
+            settings.get("GCS_HMAC_SECRET"),
+        ) {
+            return Ok(GcsKey::Hmac {
+                access_id: id,
+                secret: Secret(secret),
+            });
+        }
+        let path = settings
+            .get("GOOGLE_APPLICATION_CREDENTIALS")
+            .ok_or_else(|| {
+                cloud_err(
+                    None,
+                    "no credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key \
+                 file, or GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET",
+                )
+            })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            cloud_err(
+                None,
+                &format!("cannot read GOOGLE_APPLICATION_CREDENTIALS file {path}: {e}"),
+            )
+        })?;
+        Self::from_service_account_json(&text, &path)
+    }
+
+    /// Parses a service-account key file; `origin` names it in errors.
+    pub(crate) fn from_service_account_json(text: &str, origin: &str) -> Result<Self> {
+        let bad = |why: &str| cloud_err(None, &format!("the key file {origin} {why}"));
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("is not JSON"))?;
+        match v["type"].as_str() {
+            Some("service_account") => {}
+            Some(other) => {
+                return Err(bad(&format!(
+                    "holds {other:?} credentials, which cannot sign URLs; use a service-account \
+                     key or HMAC keys"
+                )));
+            }
+            None => return Err(bad("has no \"type\"")),
+        }
+        let email = v["client_email"]
+            .as_str()
+            .ok_or_else(|| bad("has no client_email"))?
+            .to_string();
+        let pem = v["private_key"]
+            .as_str()
+            .ok_or_else(|| bad("has no private_key"))?;
+        let key = rsa::PrivateKey::from_pkcs8_pem(pem)
+            .map_err(|_| bad("has a private_key that is not a PKCS#8 RSA key"))?;
+        let token_uri = v["token_uri"]
+            .as_str()
+            .unwrap_or("https://oauth2.googleapis.com/token")
+            .to_string();
+        Ok(GcsKey::ServiceAccount {
+            email,
+            key: Box::new(rsa::pkcs1v15::SigningKey::new(key)),
+            token_uri,
+        })
+    }
+
+    fn credential_id(&self) -> &str {
+        match self {
+            GcsKey::ServiceAccount { email, .. } => email,
+            GcsKey::Hmac { access_id, .. } => access_id,
+        }
+    }
+
+    fn algorithm(&self) -> &'static str {
+        match self {
+            GcsKey::ServiceAccount { .. } => "GOOG4-RSA-SHA256",
+            GcsKey::Hmac { .. } => "GOOG4-HMAC-SHA256",
+        }
+    }
+
+    /// The hex signature of `string_to_sign` made on `date` (`YYYYMMDD`).
+    fn sign(&self, string_to_sign: &str, date: &str) -> Result<String> {
+        match self {
+            GcsKey::ServiceAccount { key, .. } => {
+                let sig = key
+                    .try_sign_with_rng(&mut OsRng, string_to_sign.as_bytes())
+                    .map_err(|_| cloud_err(None, "RSA signing failed"))?;
+                Ok(hex(&Box::<[u8]>::from(sig)))
+            }
+            GcsKey::Hmac { secret, .. } => {
+                let mut k = hmac(format!("GOOG4{}", secret.expose()).as_bytes(), date);
+                for part in ["auto", "storage", "goog4_request"] {
+                    k = hmac(&k, part);
+                }
+                Ok(hex(&hmac(&k, string_to_sign)))
+            }
+        }
+    }
+}
+
+fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+    let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    m.update(data.as_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+/// The OS random source of `crate::rand`, for RSA blinding.
+struct OsRng;
+
+impl rsa::rand_core::TryRng for OsRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> std::result::Result<u32, Self::Error> {
+        Ok(crate::rand::u64() as u32)
+    }
+    fn try_next_u64(&mut self) -> std::result::Result<u64, Self::Error> {
+        Ok(crate::rand::u64())
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> std::result::Result<(), Self::Error> {
+        crate::rand::fill(dst);
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for OsRng {}
+
+fn cloud_err(status: Option<u16>, message: &str) -> Error {
+    Error::Cloud {
+        store: STORE,
+        status,
+        message: message.to_string(),
+    }
+}
+
+/// A GCS bucket with its key.
+pub(crate) struct GcsStore {
+    bucket: String,
+    key: GcsKey,
+    /// `https://storage.googleapis.com`, or the emulator's base URL.
+    base: String,
+    emulator: bool,
+    http: Http,
+    token: Mutex<Option<(Secret, SystemTime)>>,
+}
+
+impl std::fmt::Debug for GcsStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcsStore")
+            .field("bucket", &self.bucket)
+            .field("key", &self.key)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GcsStore {
+    pub(crate) fn new(settings: &Settings, bucket: &str, http: Http) -> Result<Self> {
+        let key = GcsKey::resolve(settings)?;
+        let (base, emulator) = match settings.get("STORAGE_EMULATOR_HOST") {
+            Some(h) if h.contains("://") => (h.trim_end_matches('/').to_string(), true),
+            Some(h) => (format!("http://{}", h.trim_end_matches('/')), true),
+            None => ("https://storage.googleapis.com".to_string(), false),
+        };
+        Ok(GcsStore {
+            bucket: bucket.to_string(),
+            key,
+            base,
+            emulator,
+            http,
+            token: Mutex::new(None),
+        })
+    }
+
+    fn host(&self) -> &str {
+        let rest = self
+            .base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, r)| r);
+        rest.split('/').next().unwrap_or(rest)
+    }
+
+    /// A V4 signed URL for `method` on `path` (already encoded) with extra query pairs.
+    fn signed_url(
+        &self,
+        path: &str,
+        extra: &[(&str, String)],
+        expires: Duration,
+        now: SystemTime,
+    ) -> Result<String> {
+        let stamp = amz_date(now);
+        let date = stamp.get(..8).unwrap_or("");
+        let scope = format!("{date}/auto/storage/goog4_request");
+        let mut query: Vec<(String, String)> = vec![
+            ("X-Goog-Algorithm".into(), self.key.algorithm().into()),
+            (
+                "X-Goog-Credential".into(),
+                format!("{}/{scope}", self.key.credential_id()),
+            ),
+            ("X-Goog-Date".into(), stamp.clone()),
+            ("X-Goog-Expires".into(), expires.as_secs().to_string()),
+            ("X-Goog-SignedHeaders".into(), "host".into()),
+        ];
+        query.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        query.sort();
+        let canonical_query = query
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let canonical_request = format!(
+            "GET\n{path}\n{canonical_query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
+            self.host()
+        );
+        let string_to_sign = format!(
+            "{}\n{stamp}\n{scope}\n{}",
+            self.key.algorithm(),
+            hex(&Sha256::digest(canonical_request.as_bytes()))
+        );
+        let signature = self.key.sign(&string_to_sign, date)?;
+        Ok(format!(
+            "{}{path}?{canonical_query}&X-Goog-Signature={signature}",
+            self.base
+        ))
+    }
+
+    /// A bearer token for the JSON API (none for the emulator); minted from a JWT signed
+    /// by the service account, and kept until a minute before it expires.
+    fn bearer(&self) -> Result<Option<Secret>> {
+        if self.emulator {
+            return Ok(None);
+        }
+        let GcsKey::ServiceAccount {
+            email,
+            key,
+            token_uri,
+        } = &self.key
+        else {
+            return Ok(None);
+        };
+        let now = self.http.clock.now();
+        let mut cached = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((tok, until)) = cached.as_ref()
+            && now < *until
+        {
+            return Ok(Some(tok.clone()));
+        }
+        let iat = super::unix_seconds(now);
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
+        let claims = b64.encode(
+            serde_json::json!({"iss": email, "scope": SCOPE, "aud": token_uri, "iat": iat, "exp": iat + 3600})
+                .to_string(),
+        );
+        let signing_input = format!("{header}.{claims}");
+        let sig = key
+            .try_sign_with_rng(&mut OsRng, signing_input.as_bytes())
+            .map_err(|_| cloud_err(None, "RSA signing failed"))?;
+        let jwt = format!("{signing_input}.{}", b64.encode(Box::<[u8]>::from(sig)));
+        let form = format!(
+            "grant_type={}&assertion={jwt}",
+            encode("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        );
+        let make = || {
+            HttpRequest::new(Method::Post, token_uri.as_str())
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(Body::Bytes(form.clone().into_bytes()))
+        };
+        let body = match self.http.fetch(STORE, &make, std::slice::from_ref(&jwt))? {
+            Ok(b) => b,
+            Err(r) => {
+                return Err(cloud_err(
+                    Some(r.status),
+                    &format!(
+                        "the service account {email} could not get an access token ({}); check \
+                         GOOGLE_APPLICATION_CREDENTIALS",
+                        r.summary()
+                    ),
+                ));
+            }
+        };
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| cloud_err(None, "the token answer is not JSON"))?;
+        let tok = v["access_token"]
+            .as_str()
+            .ok_or_else(|| cloud_err(None, "the token answer has no access_token"))?;
+        let life = v["expires_in"].as_u64().unwrap_or(3600).saturating_sub(60);
+        let tok = Secret(tok.to_string());
+        *cached = Some((tok.clone(), now + Duration::from_secs(life)));
+        Ok(Some(tok))
+    }
+
+    fn refused(&self, prefix: &str, r: super::http::Refusal) -> Error {
+        let what = format!("listing gs://{}/{prefix}", self.bucket);
+        let message = if matches!(r.status, 401 | 403) {
+            format!(
+                "{what} was refused ({}); check GOOGLE_APPLICATION_CREDENTIALS or the HMAC keys \
+                 and the key's access to the bucket",
+                r.summary()
+            )
+        } else {
+            format!("{what} failed ({}) at {}", r.summary(), self.base)
+        };
+        cloud_err(Some(r.status), &message)
+    }
+
+    fn list_json(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
+        let bearer = self.bearer()?;
+        let mut query = vec![
+            ("prefix", prefix.to_string()),
+            ("maxResults", page_size.to_string()),
+            ("fields", "items(name,size),nextPageToken".to_string()),
+        ];
+        if let Some(t) = token {
+            query.push(("pageToken", t.to_string()));
+        }
+        let url = crate::url::with_query(
+            &format!("{}/storage/v1/b/{}/o", self.base, encode(&self.bucket)),
+            &query,
+        );
+        let make = || {
+            let req = HttpRequest::get(url.as_str()).header("Accept", "application/json");
+            match &bearer {
+                Some(t) => req.header("Authorization", format!("Bearer {}", t.expose())),
+                None => req,
+            }
+        };
+        let secrets: Vec<String> = bearer.iter().map(|t| t.0.clone()).collect();
+        let body = match self.http.fetch(STORE, &make, &secrets)? {
+            Ok(b) => b,
+            Err(r) => return Err(self.refused(prefix, r)),
+        };
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Listing {
+            #[serde(default)]
+            items: Vec<Item>,
+            next_page_token: Option<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Item {
+            name: String,
+            size: Option<serde_json::Value>,
+        }
+        let l: Listing = serde_json::from_slice(&body).map_err(|e| {
+            cloud_err(
+                None,
+                &format!(
+                    "the listing of gs://{}/{prefix} could not be decoded: {e}",
+                    self.bucket
+                ),
+            )
+        })?;
+        Ok(Page {
+            objects: l
+                .items
+                .into_iter()
+                .map(|i| CloudObject {
+                    key: i.name,
+                    // The JSON API sends sizes as strings.
+                    size: i.size.and_then(|s| {
+                        s.as_u64()
+                            .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
+                    }),
+                })
+                .collect(),
+            next: l.next_page_token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    /// HMAC keys only work with the XML API: a signed `ListObjectsV2` URL.
+    fn list_xml(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
+        let mut extra = vec![
+            ("list-type", "2".to_string()),
+            ("max-keys", page_size.to_string()),
+            ("prefix", prefix.to_string()),
+        ];
+        if let Some(t) = token {
+            extra.push(("continuation-token", t.to_string()));
+        }
+        let path = format!("/{}", encode(&self.bucket));
+        let url = self.signed_url(
+            &path,
+            &extra,
+            Duration::from_secs(300),
+            self.http.clock.now(),
+        )?;
+        let make = || HttpRequest::get(url.as_str());
+        let body = match self.http.fetch(STORE, &make, &[])? {
+            Ok(b) => b,
+            Err(r) => return Err(self.refused(prefix, r)),
+        };
+        let text = String::from_utf8_lossy(&body);
+        let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
+            cloud_err(
+                None,
+                &format!(
+                    "the listing of gs://{}/{prefix} could not be decoded: {e}; starts: {}",
+                    self.bucket,
+                    xml_text(&text, "Code").unwrap_or_default()
+                ),
+            )
+        })?;
+        Ok(Page {
+            objects: parsed
+                .contents
+                .into_iter()
+                .map(|c| CloudObject {
+                    key: c.key,
+                    size: c.size,
+                })
+                .collect(),
+            next: parsed.next_continuation_token,
+        })
+    }
+}
+
+impl Store for GcsStore {
+    fn list_page(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
+        match (&self.key, self.emulator) {
+            (GcsKey::Hmac { .. }, false) => self.list_xml(prefix, token, page_size),
+            _ => self.list_json(prefix, token, page_size),
+        }
+    }
+
+    fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
+        let path = format!("/{}/{}", encode(&self.bucket), encode_path(key));
+        self.signed_url(&path, &[], expires, now)
+    }
+
+    fn describe(&self) -> String {
+        format!("{}/{}", self.base, self.bucket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hmac_store(base: Option<&str>) -> GcsStore {
+        let mut s = Settings::default();
+        s.set_env(None);
+        s.set("GCS_HMAC_ACCESS_ID", "GOOGTS7C7FUP3AIRVJTE2BCD".into());
+        s.set(
+            "GCS_HMAC_SECRET",
+            "bGoa+V7g/yqDXvKRqq+JTFn4uQZbPiQJo4pf9RzJ".into(),
+        );
+        if let Some(b) = base {
+            s.set("STORAGE_EMULATOR_HOST", b.into());
+        }
+        let http = Http {
+            transport: std::sync::Arc::new(
+                |_r: HttpRequest| -> std::result::Result<
+                    crate::transport::HttpResponse,
+                    crate::transport::TransportError,
+                > { unreachable!() },
+            ),
+            retry: crate::api::RetryPolicy::never(),
+            clock: crate::api::Clock::system(),
+        };
+        GcsStore::new(&s, "example-bucket", http).unwrap()
+    }
+
+    #[test]
+    fn hmac_urls_have_the_v4_shape_and_are_deterministic() {
+        let store = hmac_store(None);
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_553_385_600); // 2019-03-24
+        let url = store
+            .sign_get("cat pics/a+b.jpg", Duration::from_secs(3600), t)
+            .unwrap();
+        assert!(url.starts_with(
+            "https://storage.googleapis.com/example-bucket/cat%20pics/a%2Bb.jpg?X-Goog-Algorithm=GOOG4-HMAC-SHA256&X-Goog-Credential=GOOGTS7C7FUP3AIRVJTE2BCD%2F20190324%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20190324T000000Z&X-Goog-Expires=3600&X-Goog-SignedHeaders=host&X-Goog-Signature="
+        ), "{url}");
+        assert_eq!(
+            url,
+            store
+                .sign_get("cat pics/a+b.jpg", Duration::from_secs(3600), t)
+                .unwrap()
+        );
+        assert_ne!(
+            url,
+            store
+                .sign_get("cat pics/a+b.jpg", Duration::from_secs(3601), t)
+                .unwrap()
+        );
+        let emu = hmac_store(Some("localhost:9023"));
+        assert!(
+            emu.sign_get("k.jpg", Duration::from_secs(60), t)
+                .unwrap()
+                .starts_with("http://localhost:9023/example-bucket/k.jpg?")
+        );
+        assert!(!format!("{store:?}").contains("bGoa"));
+    }
+
+    #[test]
+    fn key_files_that_cannot_sign_are_named() {
+        for (json, want) in [
+            ("nope", "is not JSON"),
+            (r#"{"type":"authorized_user"}"#, "cannot sign URLs"),
+            (r#"{"type":"service_account"}"#, "client_email"),
+            (
+                r#"{"type":"service_account","client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}"#,
+                "not a PKCS#8 RSA key",
+            ),
+        ] {
+            let e = GcsKey::from_service_account_json(json, "k.json")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want) && e.contains("k.json"), "{e}");
+            assert!(!e.contains("AAAA"), "{e}");
+        }
+    }
+}

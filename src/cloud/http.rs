@@ -1,0 +1,232 @@
+//! Listing requests over the crate's transport: retries, caps, and errors without secrets.
+
+use std::sync::Arc;
+
+use crate::api::{Clock, Idempotency, RetryDecision, RetryPolicy};
+use crate::redact::{redact_text, redact_url, scrub, snippet};
+use crate::transport::{HttpRequest, Transport};
+use crate::{Error, Result};
+
+/// The largest listing or token answer read (a page of 5,000 keys is about 2 MiB).
+const MAX_BODY: u64 = 32 << 20;
+
+/// How a store's requests are sent.
+#[derive(Clone)]
+pub(crate) struct Http {
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) clock: Clock,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A store's refusal: the status and what the store said (scrubbed).
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) code: Option<String>,
+    pub(crate) message: String,
+    pub(crate) region_hint: Option<String>,
+}
+
+impl Refusal {
+    /// `HTTP 403 SignatureDoesNotMatch: …`
+    pub(crate) fn summary(&self) -> String {
+        let mut s = format!("HTTP {}", self.status);
+        if let Some(c) = &self.code {
+            s.push(' ');
+            s.push_str(c);
+        }
+        if !self.message.is_empty() {
+            s.push_str(": ");
+            s.push_str(&self.message);
+        }
+        s
+    }
+}
+
+impl Http {
+    /// Sends the request `make` builds (once per try) and returns the body of a 2xx answer,
+    /// or the store's refusal. Transport failures and retryable statuses are retried under
+    /// the policy; `secrets` are scrubbed from everything kept.
+    pub(crate) fn fetch(
+        &self,
+        store: &'static str,
+        make: &dyn Fn() -> HttpRequest,
+        secrets: &[String],
+    ) -> Result<std::result::Result<Vec<u8>, Refusal>> {
+        let mut attempt = 0u32;
+        loop {
+            let req = make();
+            let method = req.method;
+            let url = req.url.clone();
+            let mut all_secrets = crate::redact::query_secrets(&url);
+            all_secrets.extend(secrets.iter().cloned());
+            let decision = match self.transport.send(req) {
+                Ok(resp) if (200..300).contains(&resp.status) => {
+                    return resp.read_body(MAX_BODY).map(Ok).map_err(|e| Error::Cloud {
+                        store,
+                        status: None,
+                        message: scrub(
+                            &format!("reading the answer of {} failed: {e}", redact_url(&url)),
+                            &all_secrets,
+                        ),
+                    });
+                }
+                Ok(resp) => {
+                    let status = resp.status;
+                    let retry_after = resp
+                        .header("retry-after")
+                        .and_then(|v| crate::api::retry::parse_retry_after(v, self.clock.now()));
+                    let region_hint = resp.header("x-amz-bucket-region").map(str::to_string);
+                    let body = resp.read_body(64 << 10).unwrap_or_default();
+                    let d = self.retry.on_status(
+                        status,
+                        retry_after,
+                        Idempotency::Idempotent,
+                        attempt,
+                        self.clock.jitter(),
+                    );
+                    if d == RetryDecision::Stop {
+                        let (code, message) = parse_error_body(&body);
+                        // Known secrets go, and so does any signed URL the store quotes.
+                        let clean = |t: &str| redact_text(&scrub(t, &all_secrets));
+                        return Ok(Err(Refusal {
+                            status,
+                            code: code.map(|c| clean(&c)),
+                            message: clean(&message),
+                            region_hint,
+                        }));
+                    }
+                    d
+                }
+                Err(te) => {
+                    let d = self.retry.on_transport_error(
+                        te.kind(),
+                        Idempotency::Idempotent,
+                        attempt,
+                        self.clock.jitter(),
+                    );
+                    if d == RetryDecision::Stop {
+                        return Err(Error::Transport {
+                            method,
+                            url: redact_url(&url),
+                            source: te.scrubbed(&all_secrets),
+                        });
+                    }
+                    d
+                }
+            };
+            if let RetryDecision::RetryAfter(wait) = decision {
+                self.clock.sleep(wait);
+            }
+            attempt += 1;
+        }
+    }
+}
+
+/// The code and message of an error answer: S3, GCS XML and Azure send
+/// `<Error><Code>…</Code><Message>…</Message></Error>`; GCS JSON and OAuth send
+/// `{"error": {"code", "message"}}` or `{"error", "error_description"}`.
+pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim().trim_start_matches('\u{feff}');
+    if text.starts_with('<') {
+        let code = xml_text(text, "Code");
+        let message = xml_text(text, "Message").unwrap_or_default();
+        return (code, snippet(&message, 300));
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+        let err = &v["error"];
+        if let Some(s) = err.as_str() {
+            let desc = v["error_description"].as_str().unwrap_or("");
+            return (Some(s.to_string()), snippet(desc, 300));
+        }
+        let code = err["status"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| err["code"].as_u64().map(|c| c.to_string()));
+        let message = err["message"].as_str().unwrap_or("").to_string();
+        return (code, snippet(&message, 300));
+    }
+    (None, snippet(text, 200))
+}
+
+/// The unescaped text of the first `<tag>` element, if any.
+pub(crate) fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut inside = false;
+    let mut out = String::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.local_name().as_ref() == tag => inside = true,
+            Ok(Event::Text(t)) if inside => out.push_str(&t.xml10_content()),
+            Ok(Event::GeneralRef(r)) if inside => out.push_str(&resolve_ref(&r)?),
+            Ok(Event::CData(t)) if inside => out.push_str(&t),
+            Ok(Event::End(e)) if inside && e.local_name().as_ref() == tag => {
+                return Some(out);
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+/// The text of an entity or character reference (`&amp;`, `&#38;`, `&#x26;`).
+pub(crate) fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<String> {
+    if let Ok(Some(c)) = r.resolve_char_ref() {
+        return Some(c.to_string());
+    }
+    let s = match &**r {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => return None,
+    };
+    Some(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_of_every_store_decode() {
+        let cases: [(&str, Option<&str>, &str); 5] = [
+            (
+                "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>a &amp; b</Message><AWSAccessKeyId>AK</AWSAccessKeyId></Error>",
+                Some("SignatureDoesNotMatch"),
+                "a & b",
+            ),
+            (
+                "\u{feff}<Error><Code>AuthenticationFailed</Code><Message>Server failed</Message></Error>",
+                Some("AuthenticationFailed"),
+                "Server failed",
+            ),
+            (
+                r#"{"error":{"code":401,"message":"Invalid Credentials","status":"UNAUTHENTICATED"}}"#,
+                Some("UNAUTHENTICATED"),
+                "Invalid Credentials",
+            ),
+            (
+                r#"{"error":"invalid_grant","error_description":"Invalid JWT"}"#,
+                Some("invalid_grant"),
+                "Invalid JWT",
+            ),
+            ("plain text", None, "plain text"),
+        ];
+        for (body, code, msg) in cases {
+            let (c, m) = parse_error_body(body.as_bytes());
+            assert_eq!((c.as_deref(), m.as_str()), (code, msg), "{body}");
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! Bucket URLs (`s3://bucket/prefix/**/*.jpg`) and the glob that filters their keys.
+
+use std::fmt;
+
+use crate::{Error, Result};
+
+/// Which object store a bucket URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreKind {
+    /// Amazon S3 and S3-compatible stores (`s3://`, `s3a://`).
+    S3,
+    /// Google Cloud Storage (`gs://`, `gcs://`).
+    Gcs,
+    /// Azure Blob Storage (`az://`, `azure://`, `abfs://`, `abfss://`).
+    Azure,
+}
+
+impl StoreKind {
+    /// A short name for messages: `S3`, `GCS` or `Azure`.
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::cloud::StoreKind::Gcs.name(), "GCS");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::S3 => "S3",
+            StoreKind::Gcs => "GCS",
+            StoreKind::Azure => "Azure",
+        }
+    }
+}
+
+/// A parsed bucket URL: the store, the bucket (or container), the key prefix to list, and
+/// an optional glob that keys below the prefix must match.
+///
+/// As in the official client, the prefix is everything up to the last `/` before the
+/// first segment that holds a glob character (`*`, `?`, `[`); the rest is the glob. A URL
+/// without a glob names a folder: every object below it, at any depth.
+///
+/// ```
+/// use roboflow_batch::cloud::{BucketUrl, StoreKind};
+/// let u = BucketUrl::parse("s3://photos/2024/**/*.jpg")?;
+/// assert_eq!((u.kind(), u.bucket(), u.prefix()), (StoreKind::S3, "photos", "2024/"));
+/// assert_eq!(u.glob(), Some("**/*.jpg"));
+/// let all = BucketUrl::parse("gs://photos/raw")?;
+/// assert_eq!((all.prefix(), all.glob()), ("raw/", None));
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct BucketUrl {
+    kind: StoreKind,
+    bucket: String,
+    account: Option<String>,
+    prefix: String,
+    glob: Option<Glob>,
+}
+
+impl BucketUrl {
+    /// Parses `s3://`, `s3a://`, `gs://`, `gcs://`, `az://`, `azure://`, `abfs://` and
+    /// `abfss://` URLs. Azure also takes `az://container@account.blob.core.windows.net/…`.
+    ///
+    /// ```
+    /// use roboflow_batch::cloud::BucketUrl;
+    /// assert!(BucketUrl::parse("ftp://x/y").is_err());
+    /// assert!(BucketUrl::parse("s3:///no-bucket").is_err());
+    /// assert_eq!(BucketUrl::parse("az://media@acct.blob.core.windows.net/v/*.mp4")?.account(), Some("acct"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn parse(url: &str) -> Result<Self> {
+        let bad = |rule: &str| Error::invalid("bucket URL", format!("{rule}, got {url:?}"));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("must look like s3://bucket/prefix, gs://… or az://…"))?;
+        let kind = match scheme.to_ascii_lowercase().as_str() {
+            "s3" | "s3a" => StoreKind::S3,
+            "gs" | "gcs" => StoreKind::Gcs,
+            "az" | "azure" | "abfs" | "abfss" => StoreKind::Azure,
+            _ => return Err(bad("the scheme must be s3, gs or az")),
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (bucket, account) = match host.split_once('@') {
+            Some((container, acct_host)) if kind == StoreKind::Azure => {
+                let account = acct_host.split('.').next().unwrap_or("");
+                (
+                    container,
+                    Some(account.to_string()).filter(|a| !a.is_empty()),
+                )
+            }
+            _ => (host, None),
+        };
+        if bucket.is_empty() {
+            return Err(bad("the bucket name is missing"));
+        }
+        if bucket.contains(['*', '?', '[', ']']) {
+            return Err(bad("the bucket name cannot hold a glob"));
+        }
+        if bucket
+            .chars()
+            .any(|c| c.is_control() || c == ' ' || c == '\\')
+        {
+            return Err(bad("the bucket name has characters no store allows"));
+        }
+        let (prefix, glob) = split_glob(path);
+        let glob = glob.map(Glob::new).transpose()?;
+        Ok(BucketUrl {
+            kind,
+            bucket: bucket.to_string(),
+            account,
+            prefix,
+            glob,
+        })
+    }
+
+    /// Whether `s` looks like a bucket URL (so a CLI can tell it from a local folder).
+    ///
+    /// ```
+    /// use roboflow_batch::cloud::BucketUrl;
+    /// assert!(BucketUrl::looks_like("gs://b/x"));
+    /// assert!(!BucketUrl::looks_like("./images"));
+    /// ```
+    pub fn looks_like(s: &str) -> bool {
+        s.split_once("://").is_some_and(|(scheme, _)| {
+            matches!(
+                scheme.to_ascii_lowercase().as_str(),
+                "s3" | "s3a" | "gs" | "gcs" | "az" | "azure" | "abfs" | "abfss"
+            )
+        })
+    }
+
+    /// The store.
+    ///
+    /// ```
+    /// # use roboflow_batch::cloud::{BucketUrl, StoreKind};
+    /// assert_eq!(BucketUrl::parse("az://c/")?.kind(), StoreKind::Azure);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    /// The bucket (Azure: the container).
+    ///
+    /// ```
+    /// # use roboflow_batch::cloud::BucketUrl;
+    /// assert_eq!(BucketUrl::parse("gs://b/x")?.bucket(), "b");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The Azure storage account named in the URL (`container@account.…`), if any.
+    ///
+    /// ```
+    /// # use roboflow_batch::cloud::BucketUrl;
+    /// assert_eq!(BucketUrl::parse("az://c/x")?.account(), None);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn account(&self) -> Option<&str> {
+        self.account.as_deref()
+    }
+
+    /// The key prefix to list: empty (the whole bucket) or ending in `/`.
+    ///
+    /// ```
+    /// # use roboflow_batch::cloud::BucketUrl;
+    /// assert_eq!(BucketUrl::parse("s3://b")?.prefix(), "");
+    /// assert_eq!(BucketUrl::parse("s3://b/a/b/*.png")?.prefix(), "a/b/");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The glob that keys below the prefix must match, if the URL has one.
+    ///
+    /// ```
+    /// # use roboflow_batch::cloud::BucketUrl;
+    /// assert_eq!(BucketUrl::parse("s3://b/*.png")?.glob(), Some("*.png"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn glob(&self) -> Option<&str> {
+        self.glob.as_ref().map(|g| g.source.as_str())
+    }
+
+    /// Whether `key` is below the prefix and matches the glob (if any).
+    ///
+    /// ```
+    /// # use roboflow_batch::cloud::BucketUrl;
+    /// let u = BucketUrl::parse("s3://b/in/*/x?.jpg")?;
+    /// assert!(u.matches("in/cats/x1.jpg"));
+    /// assert!(!u.matches("in/cats/deep/x1.jpg"));
+    /// assert!(!u.matches("out/cats/x1.jpg"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn matches(&self, key: &str) -> bool {
+        match key.strip_prefix(self.prefix.as_str()) {
+            Some(rel) if !rel.is_empty() => self.glob.as_ref().is_none_or(|g| g.matches(rel)),
+            _ => false,
+        }
+    }
+
+    /// `key` relative to the prefix (the part the glob sees), or the whole key when it is
+    /// not below the prefix.
+    ///
+    /// ```
+    /// # use roboflow_batch::cloud::BucketUrl;
+    /// assert_eq!(BucketUrl::parse("s3://b/in/")?.relative("in/a/b.jpg"), "a/b.jpg");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn relative<'k>(&self, key: &'k str) -> &'k str {
+        key.strip_prefix(self.prefix.as_str()).unwrap_or(key)
+    }
+}
+
+impl fmt::Display for BucketUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = match self.kind {
+            StoreKind::S3 => "s3",
+            StoreKind::Gcs => "gs",
+            StoreKind::Azure => "az",
+        };
+        write!(f, "{scheme}://{}", self.bucket)?;
+        if let Some(a) = &self.account {
+            write!(f, "@{a}")?;
+        }
+        write!(f, "/{}{}", self.prefix, self.glob().unwrap_or(""))
+    }
+}
+
+impl fmt::Debug for BucketUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BucketUrl({self})")
+    }
+}
+
+/// Splits a path into the folder prefix (empty or ending in `/`) and the glob.
+fn split_glob(path: &str) -> (String, Option<String>) {
+    let is_glob = |s: &str| s.contains(['*', '?', '[']);
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.iter().position(|s| is_glob(s)) {
+        None => {
+            let p = path.trim_matches('/');
+            let prefix = if p.is_empty() {
+                String::new()
+            } else {
+                format!("{p}/")
+            };
+            (prefix, None)
+        }
+        Some(i) => {
+            let prefix: String = segments[..i]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("{s}/"))
+                .collect();
+            (prefix, Some(segments[i..].join("/")))
+        }
+    }
+}
+
+/// A glob over `/`-separated keys: `**` (a whole segment) matches any number of segments,
+/// including none; `*` any characters within a segment; `?` one character; `[abc]`,
+/// `[a-z]` and `[!abc]` one character of a set.
+#[derive(Clone, PartialEq, Eq)]
+struct Glob {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Segment {
+    AnyDepth,
+    Pattern(Vec<Token>),
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Token {
+    Literal(char),
+    Star,
+    One,
+    Set {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+}
+
+impl Glob {
+    fn new(source: String) -> Result<Self> {
+        let mut segments = Vec::new();
+        for seg in source.split('/') {
+            if seg == "**" {
+                if segments.last() != Some(&Segment::AnyDepth) {
+                    segments.push(Segment::AnyDepth);
+                }
+                continue;
+            }
+            segments.push(Segment::Pattern(parse_segment(seg).map_err(|rule| {
+                Error::invalid("bucket URL glob", format!("{rule} in {source:?}"))
+            })?));
+        }
+        Ok(Glob { source, segments })
+    }
+
+    fn matches(&self, key: &str) -> bool {
+        let parts: Vec<&str> = key.split('/').collect();
+        match_segments(&self.segments, &parts)
+    }
+}
+
+fn parse_segment(seg: &str) -> std::result::Result<Vec<Token>, &'static str> {
+    let mut out = Vec::new();
+    let mut chars = seg.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => {
+                if out.last() != Some(&Token::Star) {
+                    out.push(Token::Star);
+                }
+            }
+            '?' => out.push(Token::One),
+            '[' => {
+                let negated = matches!(chars.peek(), Some('!' | '^'));
+                if negated {
+                    chars.next();
+                }
+                let mut ranges = Vec::new();
+                let mut closed = false;
+                let mut first = true;
+                while let Some(c) = chars.next() {
+                    if c == ']' && !first {
+                        closed = true;
+                        break;
+                    }
+                    first = false;
+                    let mut lookahead = chars.clone();
+                    if lookahead.next() == Some('-')
+                        && let Some(hi) = lookahead.next()
+                        && hi != ']'
+                    {
+                        chars.next();
+                        chars.next();
+                        ranges.push((c, hi));
+                    } else {
+                        ranges.push((c, c));
+                    }
+                }
+                if !closed {
+                    return Err("an unclosed `[`");
+                }
+                out.push(Token::Set { negated, ranges });
+            }
+            c => out.push(Token::Literal(c)),
+        }
+    }
+    Ok(out)
+}
+
+fn match_segments(pattern: &[Segment], parts: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => parts.is_empty(),
+        Some((Segment::AnyDepth, rest)) => {
+            (0..=parts.len()).any(|skip| match_segments(rest, parts.get(skip..).unwrap_or(&[])))
+        }
+        Some((Segment::Pattern(tokens), rest)) => match parts.split_first() {
+            Some((first, others)) => {
+                let chars: Vec<char> = first.chars().collect();
+                match_tokens(tokens, &chars) && match_segments(rest, others)
+            }
+            None => false,
+        },
+    }
+}
+
+/// Iterative wildcard matching with one backtrack point per `*` (linear in practice).
+fn match_tokens(tokens: &[Token], s: &[char]) -> bool {
+    let (mut t, mut i) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        match tokens.get(t) {
+            Some(Token::Star) => {
+                star = Some((t, i));
+                t += 1;
+            }
+            Some(tok) if token_matches(tok, s[i]) => {
+                t += 1;
+                i += 1;
+            }
+            _ => match star {
+                Some((st, si)) => {
+                    t = st + 1;
+                    i = si + 1;
+                    star = Some((st, si + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    tokens[t.min(tokens.len())..]
+        .iter()
+        .all(|tok| *tok == Token::Star)
+}
+
+fn token_matches(tok: &Token, c: char) -> bool {
+    match tok {
+        Token::Literal(l) => *l == c,
+        Token::One => true,
+        Token::Star => true,
+        Token::Set { negated, ranges } => {
+            ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_prefix_and_glob() {
+        let cases = [
+            (
+                "s3://b/path/**/*.jpg",
+                StoreKind::S3,
+                "b",
+                "path/",
+                Some("**/*.jpg"),
+            ),
+            ("s3://b/path/", StoreKind::S3, "b", "path/", None),
+            ("s3://b/path", StoreKind::S3, "b", "path/", None),
+            ("gs://b/", StoreKind::Gcs, "b", "", None),
+            ("gcs://b", StoreKind::Gcs, "b", "", None),
+            (
+                "az://c/2024-*/*.png",
+                StoreKind::Azure,
+                "c",
+                "",
+                Some("2024-*/*.png"),
+            ),
+            (
+                "S3A://b//a//x/*.png",
+                StoreKind::S3,
+                "b",
+                "a/x/",
+                Some("*.png"),
+            ),
+            (
+                "abfs://c/a/[ab]?.png",
+                StoreKind::Azure,
+                "c",
+                "a/",
+                Some("[ab]?.png"),
+            ),
+        ];
+        for (url, kind, bucket, prefix, glob) in cases {
+            let u = BucketUrl::parse(url).unwrap();
+            assert_eq!(
+                (u.kind(), u.bucket(), u.prefix(), u.glob()),
+                (kind, bucket, prefix, glob),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_urls_name_the_problem() {
+        for (url, want) in [
+            ("/local/dir", "must look like"),
+            ("http://b/x", "scheme"),
+            ("s3://", "bucket name is missing"),
+            ("s3://b*/x", "cannot hold a glob"),
+            ("s3://b/x/[ab.jpg", "unclosed"),
+        ] {
+            let e = BucketUrl::parse(url).unwrap_err().to_string();
+            assert!(e.contains(want), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn globs_match_like_the_official_client() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("**/*.jpg", "a.jpg", true),
+            ("**/*.jpg", "x/y/a.jpg", true),
+            ("**/*.jpg", "x/y/a.png", false),
+            ("*.jpg", "a.jpg", true),
+            ("*.jpg", "x/a.jpg", false),
+            ("2024-*/*.png", "2024-01/a.png", true),
+            ("2024-*/*.png", "2023-01/a.png", false),
+            ("a/**", "a/b/c.png", true),
+            ("a/**/b/*.png", "a/b/x.png", true),
+            ("a/**/b/*.png", "a/q/r/b/x.png", true),
+            ("img?.jpg", "img1.jpg", true),
+            ("img?.jpg", "img12.jpg", false),
+            ("[a-c]*.jpg", "cat.jpg", true),
+            ("[!a-c]*.jpg", "cat.jpg", false),
+            ("[!a-c]*.jpg", "dog.jpg", true),
+            ("*a*b*c", "xxaxxbxxc", true),
+            ("*a*b*c", "xxaxxcxxb", false),
+            ("**", "anything/at/all.jpg", true),
+        ];
+        for (glob, key, want) in cases {
+            let g = Glob::new(glob.to_string()).unwrap();
+            assert_eq!(g.matches(key), *want, "{glob} vs {key}");
+        }
+    }
+
+    #[test]
+    fn pathological_globs_stay_fast() {
+        let g = Glob::new(format!("{}b", "*a".repeat(20))).unwrap();
+        assert!(!g.matches(&"a".repeat(200)));
+        let deep = Glob::new("**/**/**/**/x".into()).unwrap();
+        assert!(!deep.matches(&"d/".repeat(40)));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for url in ["s3://b/p/**/*.jpg", "gs://b/", "az://c@acct/x/*.png"] {
+            let u = BucketUrl::parse(url).unwrap();
+            assert_eq!(BucketUrl::parse(&u.to_string()).unwrap(), u, "{url}");
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Ingest straight from S3, GCS and Azure buckets: list, sign locally, send references.
+//!
+//! The service can pull files itself. A [`CloudSource`] lists a bucket (paginated, one page
+//! at a time), keeps the keys that match the URL's glob and the image or video extensions,
+//! and signs a GET URL for each object **locally**, with the user's own credentials, which
+//! never leave the machine. [`ingest_references`] sends the signed URLs as references
+//! ingests in chunks with deterministic ingest ids, so a re-run after a crash is recognised
+//! by the service as a duplicate and nothing is ingested twice. It reports through the
+//! same [`IngestEvent`](crate::ingest::IngestEvent)s and
+//! [`IngestReport`](crate::ingest::IngestReport) as a local folder's ingest.
+//!
+//! | store | URL | signing | listing |
+//! |---|---|---|---|
+//! | S3 and S3-compatible | `s3://bucket/prefix/**/*.jpg` | SigV4 presigned GET (`rusty-s3`) | `ListObjectsV2` |
+//! | GCS | `gs://bucket/…` | V4 signed URL: service-account key (RSA-SHA256) or HMAC key | JSON API (XML API with HMAC keys) |
+//! | Azure Blob | `az://container/…` | service SAS from the account key, or the given SAS token | List Blobs |
+//!
+//! Every request goes through the crate's [`Transport`](crate::transport::Transport), so
+//! listing works with [`UreqTransport`](crate::transport::UreqTransport) and tests fake it
+//! with a closure. Signing time comes from an injected [`Clock`](crate::api::Clock).
+//!
+//! # Settings and the environment
+//!
+//! Each setting is read from the environment variable named below, unless
+//! [`CloudSourceBuilder::set`] gave it a value (which wins).
+//!
+//! - **S3**: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; when
+//!   `AWS_PROFILE` is set, that profile of the shared credentials file
+//!   (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`, then `~/.aws/config`)
+//!   wins, as in the official client; without keys in the environment the `default`
+//!   profile is read. Region: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`,
+//!   else `us-east-1`. Endpoint: `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (then
+//!   path-style URLs), else `https://s3.<region>.amazonaws.com` (virtual-host style when the
+//!   bucket name allows it).
+//! - **GCS**: HMAC interoperability keys `GCS_HMAC_ACCESS_ID` and `GCS_HMAC_SECRET` when
+//!   both are set, else the service-account key file `GOOGLE_APPLICATION_CREDENTIALS`.
+//!   `STORAGE_EMULATOR_HOST` (as Google's libraries read it) replaces
+//!   `https://storage.googleapis.com` and lists without a token.
+//! - **Azure**: account from the URL (`az://container@account…`), `AZURE_STORAGE_ACCOUNT_NAME`,
+//!   `AZURE_STORAGE_ACCOUNT` or the connection string's `AccountName`; a SAS token
+//!   (`AZURE_STORAGE_SAS_TOKEN` or the connection string's `SharedAccessSignature`) is
+//!   preferred and reused as is, as the official client does (the expiry is then the
+//!   token's); otherwise the account key (`AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_KEY`
+//!   or the connection string's `AccountKey`) signs a read-only SAS per blob. The endpoint
+//!   is the connection string's `BlobEndpoint` (how Azurite is reached), else
+//!   `<DefaultEndpointsProtocol>://<account>.blob.<EndpointSuffix>` (default
+//!   `https://<account>.blob.core.windows.net`).
+//!
+//! # Secrets
+//!
+//! Keys, SAS tokens, session tokens and signed URLs never appear in `Debug` output or in
+//! an error: `Debug` impls redact them, URLs in errors lose their query values, and
+//! messages from a store are scrubbed of every secret before an error is built.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use roboflow_batch::BatchApi;
+//! use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
+//! use roboflow_batch::ingest::no_progress;
+//!
+//! let api = BatchApi::from_env()?;
+//! let source = CloudSource::builder("s3://my-bucket/photos/**/*.jpg").build()?;
+//! let r = ingest_references(&api, "my-batch", &source, &ReferencesIngestOptions::default(), &no_progress())?;
+//! println!("{} references in {} requests", r.report.files_uploaded, r.requests);
+//! # Ok::<(), roboflow_batch::Error>(())
+//! ```
+
+mod azure;
+mod gcs;
+mod http;
+mod ingest;
+mod location;
+mod names;
+mod s3;
+mod settings;
+mod source;
+
+use std::time::{Duration, SystemTime};
+
+/// Images or videos: the same type, and the same extension lists, as a local folder's.
+pub use crate::ingest::MediaKind;
+pub use ingest::{
+    CloudIngestReport, DEFAULT_IMAGE_CHUNK, DEFAULT_VIDEO_CHUNK, ReferencesIngestOptions,
+    chunk_ingest_id, derived_ingest_id, ingest_references,
+};
+pub use location::{BucketUrl, StoreKind};
+pub use source::{CloudObject, CloudSource, CloudSourceBuilder, Objects, SignedReference};
+
+use crate::Result;
+
+/// The default lifetime of a signed URL: 24 hours, as the official client.
+///
+/// ```
+/// assert_eq!(roboflow_batch::cloud::DEFAULT_EXPIRY.as_secs(), 86_400);
+/// ```
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest lifetime a SigV4 (S3) or V4 (GCS) signed URL may have: 7 days.
+///
+/// ```
+/// use roboflow_batch::cloud::{CloudSource, MAX_V4_EXPIRY};
+/// let too_long = CloudSource::builder("s3://b/").expiry(MAX_V4_EXPIRY * 2).build();
+/// assert!(too_long.unwrap_err().to_string().contains("7 days"));
+/// ```
+pub const MAX_V4_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub(crate) objects: Vec<CloudObject>,
+    pub(crate) next: Option<String>,
+}
+
+/// What a store does: list one page of keys under a prefix, and sign a GET URL.
+pub(crate) trait Store: Send + Sync {
+    /// One page of the keys under `prefix`, in the store's (lexicographic) order.
+    fn list_page(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page>;
+    /// A GET URL for `key`, valid from `now` for `expires`.
+    fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String>;
+    /// Where the bucket is, for messages (no secrets).
+    fn describe(&self) -> String;
+    /// Something the user should know about the signed URLs, if anything.
+    fn warning(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A string that is never shown: its `Debug` prints `REDACTED`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl Secret {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::redact::REDACTED)
+    }
+}
+
+/// Seconds since the epoch of `t` (0 before the epoch).
+pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `t` as `YYYYMMDDTHHMMSSZ` (SigV4 and GCS V4 timestamps).
+pub(crate) fn amz_date(t: SystemTime) -> String {
+    let dt = utc(t);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
+/// `t` as `YYYY-MM-DDTHH:MM:SSZ` (Azure SAS times).
+pub(crate) fn iso_seconds(t: SystemTime) -> String {
+    let dt = utc(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
+fn utc(t: SystemTime) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds(t))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Percent-encodes a key for a URL path: RFC 3986 unreserved characters and `/` stay.
+pub(crate) fn encode_path(key: &str) -> String {
+    crate::url::encode(key).replace("%2F", "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_format_in_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_369_353_600);
+        assert_eq!(amz_date(t), "20130524T000000Z");
+        assert_eq!(
+            iso_seconds(t + Duration::from_secs(3661)),
+            "2013-05-24T01:01:01Z"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_debug() {
+        assert_eq!(format!("{:?}", Secret("hunter2".into())), "REDACTED");
+        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+        assert_eq!(encode_path("a b/c+d.jpg"), "a%20b/c%2Bd.jpg");
+    }
+}

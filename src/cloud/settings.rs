@@ -1,0 +1,135 @@
+//! Settings: explicit values over environment variables, and the small files credentials
+//! live in (the AWS shared credentials file, connection strings).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Reads an environment variable (injected, so tests never touch the process environment).
+pub(crate) type EnvFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Explicit settings first, then the environment; empty or blank values count as unset.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    explicit: BTreeMap<String, String>,
+    env: Option<EnvFn>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            explicit: BTreeMap::new(),
+            env: Some(Arc::new(|name: &str| std::env::var(name).ok())),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names only: the values may be keys.
+        f.debug_struct("Settings")
+            .field("explicit", &self.explicit.keys().collect::<Vec<_>>())
+            .field("reads_environment", &self.env.is_some())
+            .finish()
+    }
+}
+
+impl Settings {
+    pub(crate) fn set(&mut self, name: &str, value: String) {
+        self.explicit.insert(name.to_string(), value);
+    }
+
+    pub(crate) fn set_env(&mut self, env: Option<EnvFn>) {
+        self.env = env;
+    }
+
+    /// The value of `name`, explicit first, then from the environment.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        self.explicit
+            .get(name)
+            .cloned()
+            .or_else(|| self.env.as_ref().and_then(|e| e(name)))
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// The first of `names` that is set.
+    pub(crate) fn first(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|n| self.get(n))
+    }
+
+    /// The user's home folder (`HOME`, or `USERPROFILE` on Windows).
+    pub(crate) fn home(&self) -> Option<String> {
+        self.first(&["HOME", "USERPROFILE"])
+    }
+}
+
+/// The sections of an INI file (the AWS credentials and config files): section name to
+/// lowercase keys and trimmed values. `#` and `;` start comments.
+pub(crate) fn parse_ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut section: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let name = name.trim().to_string();
+            out.entry(name.clone()).or_default();
+            section = Some(name);
+        } else if let (Some(s), Some((k, v))) = (&section, line.split_once('=')) {
+            out.entry(s.clone())
+                .or_default()
+                .insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    out
+}
+
+/// The `Key=Value;…` pairs of an Azure connection string (keys as written; values may
+/// hold `=`, as base64 keys do).
+pub(crate) fn parse_connection_string(s: &str) -> BTreeMap<String, String> {
+    s.split(';')
+        .filter_map(|part| part.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_values_win_and_blanks_are_unset() {
+        let mut s = Settings::default();
+        s.set_env(Some(Arc::new(|n: &str| match n {
+            "A" => Some("env-a".into()),
+            "B" => Some("  ".into()),
+            _ => None,
+        })));
+        assert_eq!(s.get("A").as_deref(), Some("env-a"));
+        s.set("A", "explicit".into());
+        assert_eq!(s.get("A").as_deref(), Some("explicit"));
+        assert_eq!(s.get("B"), None);
+        assert_eq!(s.first(&["B", "A"]).as_deref(), Some("explicit"));
+        s.set("SECRET", "hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn ini_and_connection_strings_parse() {
+        let ini = parse_ini(
+            "# c\n[default]\naws_access_key_id = AK\n\n[profile dev]\nAWS_Secret_Access_Key=S=x\nregion= eu-west-1\n",
+        );
+        assert_eq!(ini["default"]["aws_access_key_id"], "AK");
+        assert_eq!(ini["profile dev"]["aws_secret_access_key"], "S=x");
+        assert_eq!(ini["profile dev"]["region"], "eu-west-1");
+        let cs = parse_connection_string(
+            "DefaultEndpointsProtocol=http;AccountName=dev;AccountKey=ab==;BlobEndpoint=http://127.0.0.1:10000/dev;",
+        );
+        assert_eq!(cs["AccountKey"], "ab==");
+        assert_eq!(cs["BlobEndpoint"], "http://127.0.0.1:10000/dev");
+        assert_eq!(cs.len(), 4);
+    }
+}

@@ -1,0 +1,565 @@
+//! The cloud source: a bucket URL, a store with its credentials, and a lazy listing.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::azure::AzureStore;
+use super::gcs::GcsStore;
+use super::http::Http;
+use super::location::{BucketUrl, StoreKind};
+use super::names::{accepts, reference_name};
+use super::s3::{S3Config, S3Store};
+use super::settings::Settings;
+use super::{DEFAULT_EXPIRY, MAX_V4_EXPIRY, Store};
+use crate::api::{Clock, RetryPolicy};
+use crate::ingest::MediaKind;
+use crate::model::FileReference;
+use crate::transport::{Transport, UreqTransport};
+use crate::{Error, Result};
+
+/// One listed object.
+///
+/// ```
+/// let o = roboflow_batch::cloud::CloudObject { key: "in/a.jpg".into(), size: Some(10) };
+/// assert_eq!(o.size, Some(10));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudObject {
+    /// The full key in the bucket.
+    pub key: String,
+    /// Its size in bytes, when the listing gave it.
+    pub size: Option<u64>,
+}
+
+/// A listed object with its name in the batch and its signed GET URL.
+///
+/// `Debug` hides the URL's query (the signature).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedReference {
+    /// The full key in the bucket.
+    pub key: String,
+    /// The file's unique name inside the batch (see [`CloudSource::name_for`]).
+    pub name: String,
+    /// The signed GET URL.
+    pub url: String,
+    /// Its size in bytes, when the listing gave it.
+    pub size: Option<u64>,
+}
+
+impl SignedReference {
+    /// The reference as the ingest request carries it.
+    ///
+    /// ```
+    /// use roboflow_batch::cloud::SignedReference;
+    /// let r = SignedReference { key: "a/b.jpg".into(), name: "b.jpg".into(), url: "https://h/a/b.jpg?sig=s".into(), size: None };
+    /// assert_eq!(r.into_file_reference().name, "b.jpg");
+    /// ```
+    pub fn into_file_reference(self) -> FileReference {
+        FileReference {
+            name: self.name,
+            url: self.url,
+        }
+    }
+}
+
+impl fmt::Debug for SignedReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedReference")
+            .field("key", &self.key)
+            .field("name", &self.name)
+            .field("url", &crate::redact::redact_url(&self.url))
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// A bucket URL with the credentials to list and sign it: the source of a references
+/// ingest. Build it with [`CloudSource::builder`].
+///
+/// ```no_run
+/// use roboflow_batch::cloud::CloudSource;
+/// use roboflow_batch::ingest::MediaKind;
+/// let source = CloudSource::builder("gs://clips/2024/*.mp4").media(MediaKind::Videos).build()?;
+/// for r in source.references().take(3) {
+///     println!("{}", r?.name);
+/// }
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+pub struct CloudSource {
+    url: BucketUrl,
+    store: Arc<dyn Store>,
+    media: MediaKind,
+    expiry: Duration,
+    page_size: u32,
+    max_pages: u64,
+    clock: Clock,
+}
+
+impl fmt::Debug for CloudSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudSource")
+            .field("url", &self.url)
+            .field("store", &self.store.describe())
+            .field("media", &self.media)
+            .field("expiry", &self.expiry)
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CloudSource {
+    /// A builder for the source at `url` (`s3://…`, `gs://…`, `az://…`).
+    ///
+    /// ```
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/x/*.jpg");
+    /// ```
+    pub fn builder(url: impl Into<String>) -> CloudSourceBuilder {
+        CloudSourceBuilder {
+            url: url.into(),
+            media: MediaKind::Images,
+            expiry: DEFAULT_EXPIRY,
+            page_size: 1000,
+            max_pages: 1_000_000,
+            settings: Settings::default(),
+            transport: None,
+            retry: RetryPolicy::default(),
+            clock: Clock::system(),
+        }
+    }
+
+    /// The parsed bucket URL.
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
+    /// assert_eq!(s.url().bucket(), "b");
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn url(&self) -> &BucketUrl {
+        &self.url
+    }
+
+    /// Images or videos.
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
+    /// assert_eq!(s.media(), roboflow_batch::ingest::MediaKind::Images);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn media(&self) -> MediaKind {
+        self.media
+    }
+
+    /// Where the bucket is reached (endpoint and bucket; never a secret).
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
+    /// println!("listing {}", s.describe());
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn describe(&self) -> String {
+        self.store.describe()
+    }
+
+    /// The matching objects, listed lazily: one page is fetched when the previous one has
+    /// been consumed, so memory stays bounded whatever the bucket's size. Objects outside
+    /// the glob or without an image (video) extension are left out.
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
+    /// let n = s.objects().filter(|o| o.is_ok()).count();
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    #[must_use = "the listing is lazy: iterate it"]
+    pub fn objects(&self) -> Objects<'_> {
+        Objects {
+            source: self,
+            buffer: VecDeque::new(),
+            token: None,
+            pages: 0,
+            done: false,
+        }
+    }
+
+    /// The matching objects, signed, lazily; objects whose name cannot be used are
+    /// skipped (see [`name_for`](Self::name_for)). [`ingest_references`](super::ingest_references)
+    /// also reports those.
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
+    /// for r in s.references() {
+    ///     let r = r?;
+    ///     println!("{} <- {}", r.name, r.key);
+    /// }
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    #[must_use = "the listing is lazy: iterate it"]
+    pub fn references(&self) -> impl Iterator<Item = Result<SignedReference>> + '_ {
+        self.objects().filter_map(move |o| match o {
+            Ok(o) => self.sign_object(o).transpose(),
+            Err(e) => Some(Err(e)),
+        })
+    }
+
+    /// The name an object gets inside the batch: its key relative to the URL's prefix,
+    /// with `%` written `%25`, `/` written `%2F`, `\` written `%5C` and control characters
+    /// as `%XX`, so top-level files keep their file name and no two keys share a name.
+    /// `None` when the name would be longer than the service's 512 bytes.
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
+    /// assert_eq!(s.name_for("in/cats/a.jpg").as_deref(), Some("cats%2Fa.jpg"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn name_for(&self, key: &str) -> Option<String> {
+        reference_name(self.url.relative(key))
+    }
+
+    /// A GET URL for `key`, valid for the configured expiry from the clock's now.
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
+    /// let url = s.sign("in/a.jpg")?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn sign(&self, key: &str) -> Result<String> {
+        if !addressable(key) {
+            return Err(Error::invalid(
+                "object key",
+                format!("{key:?} has `.` or `..` segments, which a URL cannot address"),
+            ));
+        }
+        self.store.sign_get(key, self.expiry, self.clock.now())
+    }
+
+    /// The signed reference for a listed object; `Ok(None)` when its name or key cannot be
+    /// used (too long, or `.`/`..` segments).
+    pub(crate) fn sign_object(&self, o: CloudObject) -> Result<Option<SignedReference>> {
+        let Some(name) = self.name_for(&o.key) else {
+            return Ok(None);
+        };
+        if !addressable(&o.key) {
+            return Ok(None);
+        }
+        let url = self.store.sign_get(&o.key, self.expiry, self.clock.now())?;
+        Ok(Some(SignedReference {
+            key: o.key,
+            name,
+            url,
+            size: o.size,
+        }))
+    }
+
+    /// Lists the first page, so that bad credentials or a missing bucket fail before
+    /// anything is sent to the service.
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
+    /// s.check_access()?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn check_access(&self) -> Result<()> {
+        self.store.list_page(self.url.prefix(), None, 1).map(|_| ())
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Whether a listed key belongs to the source (glob and extension).
+    pub(crate) fn wants(&self, key: &str) -> bool {
+        self.url.matches(key) && accepts(self.media, key)
+    }
+}
+
+/// A key with `.` or `..` segments would be resolved away by URL normalisation.
+fn addressable(key: &str) -> bool {
+    !key.is_empty() && !key.split('/').any(|s| s == "." || s == "..")
+}
+
+/// The lazy listing of [`CloudSource::objects`]: an iterator of `Result<CloudObject>`
+/// that fetches the next page only when the current one is used up.
+///
+/// ```no_run
+/// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
+/// let mut objects = s.objects();
+/// let first = objects.next().transpose()?;
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+#[must_use = "the listing is lazy: iterate it"]
+pub struct Objects<'a> {
+    source: &'a CloudSource,
+    buffer: VecDeque<super::CloudObject>,
+    token: Option<String>,
+    pages: u64,
+    done: bool,
+}
+
+impl fmt::Debug for Objects<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Objects")
+            .field("pages", &self.pages)
+            .field("buffered", &self.buffer.len())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl Objects<'_> {
+    /// The next page of matching objects (possibly empty), or `None` at the end.
+    pub(crate) fn next_page(&mut self) -> Option<Result<Vec<CloudObject>>> {
+        if self.done {
+            return None;
+        }
+        let s = self.source;
+        if self.pages >= s.max_pages {
+            self.done = true;
+            return Some(Err(Error::Cloud {
+                store: s.url.kind().name(),
+                status: None,
+                message: format!(
+                    "listing {} stopped after {} pages (the cap); raise it with max_pages",
+                    s.url, s.max_pages
+                ),
+            }));
+        }
+        let page = s
+            .store
+            .list_page(s.url.prefix(), self.token.as_deref(), s.page_size);
+        self.pages += 1;
+        match page {
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Ok(page) => {
+                match page.next {
+                    Some(t) if Some(&t) == self.token.as_ref() => {
+                        self.done = true;
+                        return Some(Err(Error::RepeatedPageToken {
+                            url: s.store.describe(),
+                        }));
+                    }
+                    Some(t) => self.token = Some(t),
+                    None => self.done = true,
+                }
+                let mut objects = page.objects;
+                objects.retain(|o| s.wants(&o.key));
+                Some(Ok(objects))
+            }
+        }
+    }
+}
+
+impl Iterator for Objects<'_> {
+    type Item = Result<CloudObject>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(o) = self.buffer.pop_front() {
+                return Some(Ok(o));
+            }
+            match self.next_page()? {
+                Ok(objects) => self.buffer.extend(objects),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+/// Builds a [`CloudSource`]: settings, expiry, page size, transport and clock.
+#[must_use = "call build()"]
+pub struct CloudSourceBuilder {
+    url: String,
+    media: MediaKind,
+    expiry: Duration,
+    page_size: u32,
+    max_pages: u64,
+    settings: Settings,
+    transport: Option<Arc<dyn Transport>>,
+    retry: RetryPolicy,
+    clock: Clock,
+}
+
+impl fmt::Debug for CloudSourceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudSourceBuilder")
+            .field("url", &self.url)
+            .field("media", &self.media)
+            .field("expiry", &self.expiry)
+            .field("page_size", &self.page_size)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CloudSourceBuilder {
+    /// Images (the default) or videos: the extension filter (the local folder's lists).
+    ///
+    /// ```
+    /// use roboflow_batch::cloud::CloudSource;
+    /// use roboflow_batch::ingest::MediaKind;
+    /// let b = CloudSource::builder("s3://b/").media(MediaKind::Videos);
+    /// ```
+    pub fn media(mut self, media: MediaKind) -> Self {
+        self.media = media;
+        self
+    }
+
+    /// How long signed URLs stay valid (default 24 h; S3 and GCS allow at most 7 days).
+    /// A reused Azure SAS token keeps its own expiry.
+    ///
+    /// ```
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").expiry(std::time::Duration::from_secs(3600));
+    /// ```
+    pub fn expiry(mut self, expiry: Duration) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// Keys asked for per listing request (default 1,000, the most S3 returns).
+    ///
+    /// ```
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").page_size(100);
+    /// ```
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = n;
+        self
+    }
+
+    /// The most listing pages fetched before giving up (default 1,000,000).
+    ///
+    /// ```
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").max_pages(10);
+    /// ```
+    pub fn max_pages(mut self, n: u64) -> Self {
+        self.max_pages = n;
+        self
+    }
+
+    /// Gives a setting a value that wins over the environment variable of the same name
+    /// (for example `AWS_REGION`, `AZURE_STORAGE_CONNECTION_STRING`; the names are in the
+    /// [module docs](crate::cloud)). `Debug` never shows the value.
+    ///
+    /// ```
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/")
+    ///     .set("AWS_ENDPOINT_URL", "http://127.0.0.1:9000");
+    /// assert!(format!("{b:?}").contains("AWS_ENDPOINT_URL"));
+    /// ```
+    pub fn set(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.settings.set(name, value.into());
+        self
+    }
+
+    /// Reads settings from `env` instead of the process environment (`None`: only the
+    /// values given with [`set`](Self::set)).
+    ///
+    /// ```
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/")
+    ///     .env(Some(|name: &str| (name == "AWS_REGION").then(|| "eu-west-1".to_string())));
+    /// ```
+    pub fn env<F>(mut self, env: Option<F>) -> Self
+    where
+        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+    {
+        self.settings
+            .set_env(env.map(|f| Arc::new(f) as super::settings::EnvFn));
+        self
+    }
+
+    /// The transport for listing (default: a [`UreqTransport`]).
+    ///
+    /// ```
+    /// use roboflow_batch::transport::UreqTransport;
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").transport(UreqTransport::new());
+    /// ```
+    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// Retries of listing requests (default: [`RetryPolicy::default`]).
+    ///
+    /// ```
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/")
+    ///     .retry_policy(roboflow_batch::api::RetryPolicy::never());
+    /// ```
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The clock: signing time, and the sleep between retries.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use roboflow_batch::api::Clock;
+    /// let fixed = Clock::system().with_now(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").clock(fixed);
+    /// ```
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Parses the URL and resolves the credentials; nothing is sent yet. Missing or
+    /// unusable credentials fail here with an error naming the settings to check.
+    ///
+    /// ```
+    /// use roboflow_batch::cloud::CloudSource;
+    /// let err = CloudSource::builder("s3://b/").env(None::<fn(&str) -> Option<String>>).build().unwrap_err();
+    /// assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"));
+    /// ```
+    pub fn build(self) -> Result<CloudSource> {
+        let url = BucketUrl::parse(&self.url)?;
+        if self.page_size == 0 || self.page_size > 5000 {
+            return Err(Error::invalid("page_size", "must be 1 to 5000"));
+        }
+        if self.expiry.is_zero() {
+            return Err(Error::invalid("expiry", "must be more than zero"));
+        }
+        if url.kind() != StoreKind::Azure && self.expiry > MAX_V4_EXPIRY {
+            return Err(Error::invalid(
+                "expiry",
+                format!(
+                    "{} signed URLs last at most 7 days ({} s)",
+                    url.kind().name(),
+                    MAX_V4_EXPIRY.as_secs()
+                ),
+            ));
+        }
+        let transport = match self.transport {
+            Some(t) => t,
+            None => Arc::new(UreqTransport::new()),
+        };
+        let http = Http {
+            transport,
+            retry: self.retry,
+            clock: self.clock.clone(),
+        };
+        let store: Arc<dyn Store> = match url.kind() {
+            StoreKind::S3 => Arc::new(S3Store::new(
+                S3Config::resolve(&self.settings, url.bucket())?,
+                url.bucket(),
+                http,
+            )?),
+            StoreKind::Gcs => Arc::new(GcsStore::new(&self.settings, url.bucket(), http)?),
+            StoreKind::Azure => Arc::new(AzureStore::new(
+                &self.settings,
+                url.bucket(),
+                url.account(),
+                http,
+            )?),
+        };
+        Ok(CloudSource {
+            url,
+            store,
+            media: self.media,
+            expiry: self.expiry,
+            page_size: self.page_size,
+            max_pages: self.max_pages,
+            clock: self.clock,
+        })
+    }
+}

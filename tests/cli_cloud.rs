@@ -1,0 +1,168 @@
+//! `rfbatch upload images s3://…` against moto (the S3 emulator) and the sandbox, which
+//! fetches every signed reference: each object indexed once, a re-run sends nothing new,
+//! bad credentials fail before anything reaches the service, and no secret is printed.
+//!
+//! `scripts/cloud-emulators.sh` installs moto; without it the tests say so and skip.
+
+mod cli_common;
+mod cloud_support;
+
+use std::time::Duration;
+
+use cli_common::{KEY, Run, rfbatch_env};
+use cloud_support::{Emulator, put, tiny_png};
+use roboflow_batch::transport::{HttpRequest, Method, Transport, UreqTransport};
+use roboflow_batch::wait::WaitOptions;
+
+const SECRET: &str = "moto-secret-cli-0123456789";
+
+fn aws_vars<'a>(sandbox_url: &'a str, moto_url: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("ROBOFLOW_API_KEY", KEY),
+        ("API_BASE_URL", sandbox_url),
+        ("AWS_ACCESS_KEY_ID", "AKIAMOTOCLIEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_ENDPOINT_URL", moto_url),
+        ("AWS_REGION", "us-east-1"),
+    ]
+}
+
+fn assert_no_secret(run: &Run) {
+    for text in [&run.stdout, &run.stderr] {
+        assert!(
+            !text.contains(SECRET) && !text.contains(KEY),
+            "a secret leaked:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn upload_images_from_an_s3_bucket() {
+    let Some(moto) = Emulator::moto(false) else {
+        return;
+    };
+    let env = cli_common::sandbox();
+    let base = moto.base_url();
+    let t = UreqTransport::new();
+    let made = t
+        .send(HttpRequest::new(Method::Put, format!("{base}/cli-bucket")))
+        .unwrap();
+    assert_eq!(made.status, 200);
+    for i in 0..12 {
+        put(
+            &format!("{base}/cli-bucket/photos/p-{i:02}.png"),
+            &tiny_png(i),
+            &[],
+        );
+    }
+    put(
+        &format!("{base}/cli-bucket/photos/notes.txt"),
+        b"not an image",
+        &[],
+    );
+    put(
+        &format!("{base}/cli-bucket/other/x.png"),
+        &tiny_png(99),
+        &[],
+    );
+    let vars = aws_vars(env.sandbox.base_url(), &base);
+
+    let run = rfbatch_env(
+        &vars,
+        &[
+            "upload",
+            "images",
+            "s3://cli-bucket/photos/*.png",
+            "--batch",
+            "from-s3",
+            "--json",
+            "-v",
+        ],
+    )
+    .ok();
+    assert_no_secret(&run);
+    let report = run.json();
+    assert_eq!(report["filesUploaded"], 12, "{report}");
+    assert_eq!(report["method"], "references");
+    assert!(
+        !report["ingestIds"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let n = env
+        .api
+        .wait_for_ingest(
+            "from-s3",
+            12,
+            &WaitOptions::default()
+                .with_poll_interval(Duration::from_millis(100))
+                .with_timeout(Duration::from_secs(60)),
+        )
+        .unwrap();
+    assert_eq!(n, 12);
+    let counts = env.sandbox.ingest_counts("from-s3");
+    assert_eq!(counts.len(), 12, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+
+    // Again: the service recognises every chunk; nothing new is ingested.
+    let again = rfbatch_env(
+        &vars,
+        &[
+            "upload",
+            "images",
+            "s3://cli-bucket/photos/*.png",
+            "--batch",
+            "from-s3",
+        ],
+    )
+    .ok();
+    assert!(
+        again.stdout.contains("12 already sent before"),
+        "{}",
+        again.stdout
+    );
+    assert_no_secret(&again);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        env.sandbox
+            .ingest_counts("from-s3")
+            .values()
+            .all(|&c| c == 1)
+    );
+}
+
+#[test]
+fn bad_s3_credentials_fail_before_the_service() {
+    // IAM mode: moto checks every signature and knows no access key.
+    let Some(moto) = Emulator::moto(true) else {
+        return;
+    };
+    let env = cli_common::sandbox();
+    let base = moto.base_url();
+    let vars = aws_vars(env.sandbox.base_url(), &base);
+    let run = rfbatch_env(
+        &vars,
+        &[
+            "upload",
+            "images",
+            "s3://nobody/photos/",
+            "--batch",
+            "never",
+            "-v",
+        ],
+    );
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("rfbatch: error: S3"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: check the bucket URL"),
+        "{}",
+        run.stderr
+    );
+    assert_no_secret(&run);
+    assert!(
+        matches!(
+            env.api.batch("never"),
+            Err(roboflow_batch::Error::NotFound(_))
+        ),
+        "nothing reached the service"
+    );
+}

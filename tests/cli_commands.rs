@@ -1,0 +1,460 @@
+//! Every `rfbatch` command once against an in-process sandbox, in text and in `--json`.
+
+mod cli_common;
+
+use cli_common::{KEY, WORKSPACE, rfbatch, rfbatch_env, run_job, sandbox, stage_images};
+
+#[test]
+fn batch_commands_in_text_and_json() {
+    let env = sandbox();
+    stage_images(&env.api, "photos", 3);
+
+    let text = rfbatch(&env, &["batch", "list"]).ok();
+    let header = text.stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("BATCH") && header.contains("EXPIRES"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("photos"), "{}", text.stdout);
+    let lines = rfbatch(&env, &["batch", "list", "--json"])
+        .ok()
+        .json_lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["batchId"], "photos");
+    assert_eq!(lines[0]["batchType"], "simple-batch");
+
+    let show = rfbatch(&env, &["batch", "show", "photos"]).ok();
+    assert!(show.stdout.contains("items:"), "{}", show.stdout);
+    let show = rfbatch(&env, &["batch", "show", "photos", "--json"])
+        .ok()
+        .json();
+    assert_eq!(show["batch"]["batchId"], "photos");
+    assert_eq!(show["count"], 3);
+    assert!(show["parts"].is_null());
+
+    assert_eq!(
+        rfbatch(&env, &["batch", "count", "photos"])
+            .ok()
+            .stdout
+            .trim(),
+        "3"
+    );
+    let count = rfbatch(&env, &["batch", "count", "photos", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        count,
+        serde_json::json!({"batchId": "photos", "partName": null, "count": 3})
+    );
+
+    // Files: tab-separated text; JSON lines without signed URLs unless asked.
+    let files = rfbatch(&env, &["batch", "files", "photos"]).ok();
+    let mut names: Vec<&str> = files
+        .stdout
+        .lines()
+        .filter_map(|l| l.split('\t').nth(1))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["img-0.png", "img-1.png", "img-2.png"]);
+    let files = rfbatch(
+        &env,
+        &["batch", "files", "photos", "--json", "--limit", "2"],
+    )
+    .ok();
+    let lines = files.json_lines();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines.iter().all(|f| f.get("downloadURL").is_none()),
+        "{}",
+        files.stdout
+    );
+    let with_urls = rfbatch(&env, &["batch", "files", "photos", "--json", "--urls"]).ok();
+    assert!(
+        with_urls
+            .json_lines()
+            .iter()
+            .all(|f| f["downloadURL"].is_string())
+    );
+
+    // Shards of a batch filled by single uploads: none, and a note says so.
+    let shards = rfbatch(&env, &["batch", "shards", "photos"]).ok();
+    assert!(
+        shards.stdout.is_empty() && shards.stderr.contains("no shards"),
+        "{shards:?}"
+    );
+    assert!(
+        rfbatch(&env, &["batch", "shards", "photos", "--json"])
+            .ok()
+            .stdout
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_job_output_batch_has_parts() {
+    let env = sandbox();
+    stage_images(&env.api, "input", 4);
+    run_job(&env.api, "job-a", "input");
+
+    let parts = rfbatch(&env, &["batch", "parts", "job-a-processing"]).ok();
+    assert!(parts.stdout.starts_with("PART"), "{}", parts.stdout);
+    let parts = rfbatch(&env, &["batch", "parts", "job-a-processing", "--json"])
+        .ok()
+        .json_lines();
+    assert_eq!(parts[0]["partName"], "results");
+
+    let show = rfbatch(&env, &["batch", "show", "job-a-processing", "--json"])
+        .ok()
+        .json();
+    assert_eq!(show["batch"]["batchType"], "multipart-batch");
+    assert_eq!(show["parts"][0]["partName"], "results");
+    assert_eq!(show["parts"][0]["count"], 1);
+
+    let count = rfbatch(
+        &env,
+        &["batch", "count", "job-a-processing", "--part", "results"],
+    )
+    .ok();
+    assert_eq!(count.stdout.trim(), "1");
+    let files = rfbatch(
+        &env,
+        &[
+            "batch",
+            "files",
+            "job-a-processing",
+            "--part",
+            "results",
+            "--json",
+        ],
+    )
+    .ok();
+    assert_eq!(files.json_lines()[0]["fileName"], "results.jsonl");
+}
+
+#[test]
+fn job_commands_in_text_and_json() {
+    let env = sandbox();
+    stage_images(&env.api, "input", 4);
+    let dir = tempfile::tempdir().unwrap();
+    let params = dir.path().join("params.json");
+    std::fs::write(&params, r#"{"note": "from a file"}"#).unwrap();
+
+    let started = rfbatch(
+        &env,
+        &[
+            "job",
+            "start",
+            "--batch",
+            "input",
+            "--workflow",
+            "image-stats",
+            "--job-id",
+            "job-b",
+            "--job-name",
+            "Nightly",
+            "--machine-type",
+            "gpu",
+            "--max-image-failure-rate",
+            "0.5",
+            "--aggregation-format",
+            "csv",
+            "--workflow-params",
+            params.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        started,
+        serde_json::json!({"jobId": "job-b", "name": "Nightly", "batchId": "input", "workflowId": "image-stats"})
+    );
+    let done = env
+        .api
+        .wait_for_job(
+            "job-b",
+            &roboflow_batch::wait::WaitOptions::default()
+                .with_poll_interval(std::time::Duration::from_millis(50))
+                .with_timeout(std::time::Duration::from_secs(60)),
+            |_| {},
+        )
+        .unwrap();
+    assert_eq!(done.state().as_str(), "completed");
+    // What was sent is what the options said.
+    let def = &done.job.as_ref().unwrap().job_definition;
+    assert_eq!(def["computeConfiguration"]["machineType"], "gpu");
+    assert_eq!(def["processingSpecification"]["aggregationFormat"], "csv");
+    assert_eq!(
+        def["processingSpecification"]["workflowParameters"]["note"],
+        "from a file"
+    );
+
+    let list = rfbatch(&env, &["job", "list"]).ok();
+    assert!(
+        list.stdout.starts_with("JOB") && list.stdout.contains("job-b"),
+        "{}",
+        list.stdout
+    );
+    let list = rfbatch(&env, &["job", "list", "--json"]).ok().json_lines();
+    assert_eq!(list[0]["jobId"], "job-b");
+    assert_eq!(list[0]["name"], "Nightly");
+
+    let show = rfbatch(&env, &["job", "show", "job-b"]).ok();
+    assert!(
+        show.stdout.contains("state:") && show.stdout.contains("completed"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("STAGE"), "{}", show.stdout);
+    let show = rfbatch(&env, &["job", "show", "job-b", "--json"])
+        .ok()
+        .json();
+    assert_eq!(show["jobId"], "job-b");
+    assert_eq!(show["state"], "completed");
+    assert_eq!(show["fraction"], 1.0);
+    assert_eq!(show["job"]["name"], "Nightly");
+    let processing = show["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "processing")
+        .unwrap_or_else(|| panic!("no processing stage: {show}"));
+    assert_eq!(processing["tasks"]["total"], 2, "{show}");
+    assert_eq!(processing["tasks"]["succeeded"], 2, "{show}");
+
+    let stages = rfbatch(&env, &["job", "stages", "job-b", "--json"])
+        .ok()
+        .json_lines();
+    let processing = stages
+        .iter()
+        .find(|s| s["processingStageName"] == "processing")
+        .expect("a processing stage");
+    let stage_id = processing["processingStageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        rfbatch(&env, &["job", "stages", "job-b"])
+            .ok()
+            .stdout
+            .contains("OUTPUT BATCHES")
+    );
+
+    let tasks = rfbatch(&env, &["job", "tasks", "job-b", &stage_id, "--json"])
+        .ok()
+        .json_lines();
+    assert_eq!(tasks.len(), 2, "4 images at 2 per task");
+    assert!(tasks.iter().all(|t| t["taskId"].is_string()));
+    assert!(
+        rfbatch(&env, &["job", "tasks", "job-b", &stage_id])
+            .ok()
+            .stdout
+            .starts_with("TASK")
+    );
+
+    let logs = rfbatch(&env, &["job", "logs", "job-b", "--json"])
+        .ok()
+        .json_lines();
+    assert!(!logs.is_empty());
+    assert!(logs.iter().all(|l| l["severity"].is_string()));
+    let info = rfbatch(
+        &env,
+        &["job", "logs", "job-b", "--severity", "info", "--json"],
+    )
+    .ok();
+    assert!(info.json_lines().iter().all(|l| l["severity"] == "info"));
+    let text = rfbatch(&env, &["job", "logs", "job-b", "--limit", "1"]).ok();
+    assert_eq!(text.stdout.lines().count(), 1, "{}", text.stdout);
+
+    let restarted = rfbatch(
+        &env,
+        &[
+            "job",
+            "restart",
+            "job-b",
+            "--max-parallel-tasks",
+            "3",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(restarted["jobId"], "job-b");
+    assert_eq!(restarted["overrides"]["maxParallelTasks"], 3);
+    let aborted = rfbatch(&env, &["job", "abort", "job-b"]).ok();
+    assert_eq!(aborted.stdout.trim(), "aborted job job-b");
+    let aborted = rfbatch(&env, &["job", "abort", "job-b", "--json"])
+        .ok()
+        .json();
+    assert_eq!(aborted["aborted"], true);
+}
+
+#[test]
+fn upload_refs_from_a_file_and_a_url() {
+    let env = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let refs = dir.path().join("refs.jsonl");
+    std::fs::write(
+        &refs,
+        "{\"name\":\"a.jpg\",\"url\":\"https://example.com/a.jpg?sig=1\"}\n\
+         {\"name\":\"b.jpg\",\"url\":\"https://example.com/b.jpg?sig=2\"}\n\
+         {\"name\":\"c.jpg\",\"url\":\"https://example.com/c.jpg?sig=3\"}\n",
+    )
+    .unwrap();
+    let path = refs.to_str().unwrap();
+
+    // Three references in chunks of two: two requests, ingest ids suffixed by chunk.
+    let run = rfbatch_env(
+        &[
+            ("ROBOFLOW_API_KEY", KEY),
+            ("API_BASE_URL", env.sandbox.base_url()),
+            ("MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST", "2"),
+        ],
+        &[
+            "upload",
+            "refs",
+            path,
+            "--batch",
+            "remote",
+            "--ingest-id",
+            "ing",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(run["batchId"], "remote");
+    let ingests = run["ingests"].as_array().unwrap();
+    let ids: Vec<&str> = ingests
+        .iter()
+        .filter_map(|i| i["ingestId"].as_str())
+        .collect();
+    assert_eq!(ids, ["ing-0", "ing-1"]);
+    assert_eq!(ingests[0]["references"], 2);
+    assert_eq!(ingests[1]["references"], 1);
+
+    // The same again: the service recognises the repeat.
+    let again = rfbatch_env(
+        &[
+            ("ROBOFLOW_API_KEY", KEY),
+            ("API_BASE_URL", env.sandbox.base_url()),
+            ("MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST", "2"),
+        ],
+        &[
+            "upload",
+            "refs",
+            path,
+            "--batch",
+            "remote",
+            "--ingest-id",
+            "ing",
+        ],
+    )
+    .ok();
+    assert!(again.stdout.contains("a repeat"), "{}", again.stdout);
+
+    let url = rfbatch(
+        &env,
+        &[
+            "upload",
+            "refs",
+            "https://example.com/refs.jsonl",
+            "--batch",
+            "remote2",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(url["ingests"][0]["references"], serde_json::Value::Null);
+    assert!(url["ingests"][0]["ingestId"].is_string());
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = rfbatch_env(&[], &["completions", shell]).ok();
+        assert!(run.stdout.contains("rfbatch"), "{shell}");
+        assert!(
+            run.stdout.contains("upload"),
+            "{shell}: subcommands are completed"
+        );
+    }
+    rfbatch_env(&[], &["completions", "tcsh"]).expect_code(2);
+}
+
+#[test]
+fn the_workspace_option_is_used() {
+    let env = sandbox();
+    stage_images(&env.api, "photos", 1);
+    rfbatch(
+        &env,
+        &["batch", "count", "photos", "--workspace", WORKSPACE],
+    )
+    .ok();
+    // Another workspace's batch is not found.
+    let other = rfbatch(&env, &["batch", "count", "photos", "--workspace", "other"]);
+    assert_eq!(other.code, 4, "{other:?}");
+}
+
+#[test]
+fn roboql_ingests_and_trt_compilations_start() {
+    let env = sandbox();
+    let roboql = rfbatch(
+        &env,
+        &[
+            "upload",
+            "roboql",
+            "tag:cars",
+            "--batch",
+            "cars",
+            "--ingest-id",
+            "cars-1",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(roboql["batchId"], "cars");
+    assert!(
+        rfbatch(&env, &["upload", "roboql", "tag:cars", "--batch", "cars2"])
+            .ok()
+            .stdout
+            .contains("accepted")
+    );
+    // An empty query is refused before anything is sent.
+    rfbatch(&env, &["upload", "roboql", " ", "--batch", "cars"]).expect_code(2);
+
+    let trt = rfbatch(
+        &env,
+        &[
+            "job",
+            "trt-compile",
+            "--model-id",
+            "proj/3",
+            "--device",
+            "nvidia-t4",
+            "--device",
+            "nvidia-l4",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let id = trt["jobId"].as_str().unwrap();
+    assert!(id.starts_with("job-"), "{trt}");
+    let job = env.api.job(id).unwrap();
+    let def = &job.job.unwrap().job_definition;
+    assert_eq!(def["type"], "trt-compilation-v1", "{def}");
+    assert_eq!(
+        def["compilationDevices"].as_array().unwrap().len(),
+        2,
+        "{def}"
+    );
+    rfbatch(
+        &env,
+        &["job", "trt-compile", "--model-id", "p/1", "--device", "tpu"],
+    )
+    .expect_code(2);
+}

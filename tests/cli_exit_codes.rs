@@ -1,0 +1,223 @@
+//! Each class of failure ends `rfbatch` with its own exit code and one clear line.
+
+mod cli_common;
+
+use cli_common::{KEY, rfbatch, rfbatch_env, sandbox, stage_images};
+use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
+
+/// An address where nothing listens.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = sandbox();
+    for args in [
+        &["batch"][..],
+        &["batch", "count"],
+        &["batch", "list", "--limit", "many"],
+        &[
+            "job",
+            "start",
+            "--batch",
+            "b",
+            "--workflow",
+            "w",
+            "--machine-type",
+            "tpu",
+        ],
+        &["job", "logs", "j", "--severity", "loud"],
+        &["no-such-command"],
+    ] {
+        let run = rfbatch(&env, args).expect_code(2);
+        assert!(run.stderr.contains("error"), "{args:?}: {}", run.stderr);
+    }
+    // Values the library rejects before sending anything.
+    let run = rfbatch(&env, &["batch", "count", "Not A Batch"]).expect_code(2);
+    assert!(run.stderr.contains("batch_id"), "{}", run.stderr);
+    let run = rfbatch(
+        &env,
+        &[
+            "job",
+            "start",
+            "--batch",
+            "b",
+            "--workflow",
+            "w",
+            "--job-id",
+            "j",
+            "--max-image-failure-rate",
+            "1.5",
+        ],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("maxImageFailureRate"), "{}", run.stderr);
+    let run = rfbatch(
+        &env,
+        &[
+            "job",
+            "start",
+            "--batch",
+            "b",
+            "--workflow",
+            "w",
+            "--job-id",
+            "j",
+            "--workflow-params",
+            "/no/such/file.json",
+        ],
+    )
+    .expect_code(1); // a local file that cannot be read
+    assert!(run.stderr.contains("/no/such/file.json"), "{}", run.stderr);
+    let run = rfbatch(
+        &env,
+        &["upload", "refs", "/no/such/refs.jsonl", "--batch", "b"],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("/no/such/refs.jsonl"), "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_key_exits_2_with_a_hint() {
+    let run = rfbatch_env(&[], &["batch", "list"]).expect_code(2);
+    assert!(run.stderr.contains("no API key"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("hint: set --api-key or ROBOFLOW_API_KEY"),
+        "{}",
+        run.stderr
+    );
+    // Help and completions need no key.
+    rfbatch_env(&[], &["--help"]).ok();
+    rfbatch_env(&[], &["job", "start", "--help"]).ok();
+}
+
+#[test]
+fn service_answers_map_to_their_codes() {
+    let env = sandbox();
+    stage_images(&env.api, "photos", 2);
+
+    let wrong = rfbatch(&env, &["batch", "list", "--api-key", "wrong-key-123"]).expect_code(3);
+    assert!(
+        wrong.stderr.starts_with("rfbatch: error: unauthorized"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(wrong.stderr.contains("hint:"), "{}", wrong.stderr);
+    assert_eq!(
+        wrong.stderr.lines().count(),
+        2,
+        "one line and a hint: {}",
+        wrong.stderr
+    );
+
+    let missing = rfbatch(&env, &["batch", "show", "nope"]).expect_code(4);
+    assert!(missing.stderr.contains("nope"), "{}", missing.stderr);
+    rfbatch(&env, &["job", "show", "nope"]).expect_code(4);
+    rfbatch(&env, &["job", "abort", "nope"]).expect_code(4);
+
+    // A job id reused for another job is a conflict.
+    let start = |wf: &str| {
+        rfbatch(
+            &env,
+            &[
+                "job",
+                "start",
+                "--batch",
+                "photos",
+                "--workflow",
+                wf,
+                "--job-id",
+                "same-id",
+            ],
+        )
+    };
+    start("image-stats").ok();
+    start("image-stats").ok();
+    let clash = start("fail-fraction").expect_code(5);
+    assert!(
+        clash.stderr.starts_with("rfbatch: error: conflict"),
+        "{}",
+        clash.stderr
+    );
+}
+
+#[test]
+fn no_answer_is_a_network_error() {
+    let url = closed_port_url();
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY)],
+        &["batch", "list", "--api-url", &url, "--retries", "0"],
+    )
+    .expect_code(6);
+    assert!(
+        run.stderr.contains("hint: is the service reachable"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn server_errors_exit_7() {
+    let sandbox = Sandbox::start(
+        SandboxConfig::default()
+            .with_api_key(KEY)
+            .with_faults(Faults::seeded(1).with_api(FaultSettings::default().with_rate_503(1.0))),
+    )
+    .unwrap();
+    let run = rfbatch_env(
+        &[
+            ("ROBOFLOW_API_KEY", KEY),
+            ("API_BASE_URL", sandbox.base_url()),
+        ],
+        &["batch", "list", "--retries", "0"],
+    )
+    .expect_code(7);
+    assert!(run.stderr.contains("HTTP 503"), "{}", run.stderr);
+}
+
+#[test]
+fn json_errors_are_one_object_on_stderr() {
+    let env = sandbox();
+    let run = rfbatch(&env, &["batch", "show", "nope", "--json"]).expect_code(4);
+    assert!(run.stdout.is_empty());
+    let err = run.json_error();
+    assert_eq!(err["class"], "not_found");
+    assert_eq!(err["code"], 4);
+    assert!(err["message"].as_str().unwrap().contains("nope"));
+    assert!(err["hint"].is_string());
+}
+
+#[test]
+fn help_lists_the_exit_codes() {
+    let run = rfbatch_env(&[], &["--help"]).ok();
+    for line in [
+        "  2    usage",
+        "  4    not found",
+        "  6    network",
+        "  130  interrupted",
+    ] {
+        assert!(run.stdout.contains(line), "{line:?} in\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn an_unknown_region_is_a_usage_error_unless_a_url_is_given() {
+    let env = sandbox();
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY), ("ROBOFLOW_REGION", "mars")],
+        &["batch", "list"],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("mars"), "{}", run.stderr);
+    // An explicit URL wins over the region.
+    rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY), ("ROBOFLOW_REGION", "mars")],
+        &["batch", "list", "--api-url", env.sandbox.base_url()],
+    )
+    .ok();
+}

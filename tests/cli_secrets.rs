@@ -1,0 +1,206 @@
+//! The API key never appears in anything `rfbatch` prints: not in results, notes, `-v`
+//! request logs, errors, JSON errors or help, whichever way the key is given.
+
+mod cli_common;
+
+use cli_common::{KEY, Run, rfbatch_env, run_job, sandbox, stage_images};
+
+/// A wrong key that is just as distinctive: a rejected key must not be echoed either.
+const WRONG: &str = "rfbk-Wr0ngK3y-8hTq2-distinctive";
+
+fn assert_clean(run: &Run, what: &str) {
+    for secret in [KEY, WRONG] {
+        // Also a tell-tale fragment, in case the key were cut or re-encoded.
+        let fragment = &secret[..12];
+        for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            assert!(
+                !text.contains(secret) && !text.contains(fragment),
+                "{what}: the key appears in {stream}:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_command_prints_the_key() {
+    let env = sandbox();
+    stage_images(&env.api, "photos", 3);
+    run_job(&env.api, "job-s", "photos");
+    let stage = env
+        .api
+        .job_stages("job-s")
+        .unwrap()
+        .into_iter()
+        .find(|s| s.processing_stage_name == "processing")
+        .unwrap()
+        .processing_stage_id;
+    let dir = tempfile::tempdir().unwrap();
+    let refs = dir.path().join("refs.jsonl");
+    std::fs::write(
+        &refs,
+        "{\"name\":\"a.jpg\",\"url\":\"https://example.com/a.jpg\"}\n",
+    )
+    .unwrap();
+    let refs = refs.to_str().unwrap().to_string();
+    let out = dir.path().join("out").to_str().unwrap().to_string();
+    let photos = dir.path().join("photos");
+    roboflow_batch::testdata::ImageSet::new(5)
+        .write_to(&photos)
+        .unwrap();
+    let photos = photos.to_str().unwrap().to_string();
+
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["upload", "images", &photos, "--batch", "up", "--no-journal"],
+        vec![
+            "run",
+            &photos,
+            "--workflow",
+            "image-stats",
+            "--out",
+            &out,
+            "--no-journal",
+            "--poll-interval",
+            "0.1",
+        ],
+        vec!["bench", "upload", &photos, "--parallel", "2"],
+        vec!["upload", "roboql", "tag:cars", "--batch", "cars"],
+        vec![
+            "job",
+            "trt-compile",
+            "--model-id",
+            "p/3",
+            "--device",
+            "nvidia-t4",
+        ],
+        vec!["batch", "list"],
+        vec!["batch", "show", "photos"],
+        vec!["batch", "show", "job-s-processing"],
+        vec!["batch", "count", "photos"],
+        vec!["batch", "shards", "photos"],
+        vec!["batch", "parts", "job-s-processing"],
+        vec!["batch", "files", "photos", "--urls"],
+        vec!["batch", "files", "job-s-export", "--urls"],
+        vec!["job", "list"],
+        vec!["job", "show", "job-s"],
+        vec!["job", "stages", "job-s"],
+        vec!["job", "tasks", "job-s", &stage],
+        vec!["job", "logs", "job-s"],
+        vec![
+            "job",
+            "start",
+            "--batch",
+            "photos",
+            "--workflow",
+            "image-stats",
+            "--job-id",
+            "job-t",
+        ],
+        vec!["job", "restart", "job-t", "--max-parallel-tasks", "2"],
+        vec!["job", "abort", "job-t"],
+        vec![
+            "upload",
+            "refs",
+            &refs,
+            "--batch",
+            "remote",
+            "--ingest-id",
+            "i1",
+        ],
+        vec!["job", "wait", "job-s", "--poll-interval", "0.1"],
+        vec![
+            "job",
+            "results",
+            "job-s",
+            "--out",
+            &out,
+            "--include-processing",
+        ],
+        vec![
+            "batch",
+            "export",
+            "job-s-processing",
+            "--out",
+            &out,
+            "--overwrite",
+        ],
+        vec![
+            "job",
+            "start",
+            "--batch",
+            "photos",
+            "--workflow",
+            "image-stats",
+            "--wait",
+            "--poll-interval",
+            "0.1",
+        ],
+        // Error paths.
+        vec!["batch", "show", "no-such-batch"],
+        vec!["batch", "count", "Not Valid"],
+        vec!["job", "show", "no-such-job"],
+        vec![
+            "job",
+            "start",
+            "--batch",
+            "photos",
+            "--workflow",
+            "fail-fraction",
+            "--job-id",
+            "job-s",
+        ],
+        vec!["batch", "count"],
+        vec!["batch", "list", "--limit", "x"],
+        vec!["job", "restart"],
+        vec!["completions", "bash"],
+        vec!["--help"],
+        vec!["batch", "list", "--help"],
+        vec!["job", "start", "--help"],
+    ];
+    let url = env.sandbox.base_url().to_string();
+    let mut runs = 0;
+    for args in &commands {
+        for extra in [&[][..], &["-v"], &["-vv", "--json"]] {
+            let mut full: Vec<&str> = args.clone();
+            full.extend_from_slice(extra);
+            // The key from the environment.
+            let run = rfbatch_env(&[("ROBOFLOW_API_KEY", KEY), ("API_BASE_URL", &url)], &full);
+            assert_clean(&run, &format!("{full:?} (key in env)"));
+            // The key on the command line.
+            let mut with_flag = full.clone();
+            with_flag.extend_from_slice(&["--api-key", KEY, "--api-url", &url]);
+            let run = rfbatch_env(&[], &with_flag);
+            assert_clean(&run, &format!("{full:?} (key as --api-key)"));
+            // A wrong key, which the service rejects.
+            let run = rfbatch_env(
+                &[("ROBOFLOW_API_KEY", WRONG), ("API_BASE_URL", &url)],
+                &full,
+            );
+            assert_clean(&run, &format!("{full:?} (wrong key)"));
+            runs += 3;
+        }
+    }
+    assert!(runs >= 200, "{runs} runs");
+}
+
+#[test]
+fn verbose_logs_requests_without_the_key() {
+    let env = sandbox();
+    stage_images(&env.api, "photos", 1);
+    let url = env.sandbox.base_url().to_string();
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY), ("API_BASE_URL", &url)],
+        &["batch", "count", "photos", "-v"],
+    )
+    .ok();
+    // The request log is there, with the key's value redacted.
+    assert!(run.stderr.contains("api_key=REDACTED"), "{}", run.stderr);
+    assert!(run.stderr.contains("-> 200"), "{}", run.stderr);
+    assert_clean(&run, "-v");
+    let wrong = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", WRONG), ("API_BASE_URL", &url)],
+        &["batch", "count", "photos", "-v"],
+    )
+    .expect_code(3);
+    assert!(wrong.stderr.contains("-> 401"), "{}", wrong.stderr);
+    assert_clean(&wrong, "-v with a wrong key");
+}
