@@ -28,10 +28,15 @@
 //!
 //! ```text
 //! bench_ingest generate DIR [--images N] [--size-kib A-B]   # the dataset, deterministic
-//! bench_ingest ingest DIR --batch ID [--parallel N]         # one ingest into API_BASE_URL
+//! bench_ingest ingest DIR --batch ID [--parallel N] [--verify] [--recursive] [--journal DIR]
+//!                                                           # one ingest into API_BASE_URL
+//! bench_ingest serve DATA_DIR THREADS STORE                 # a sandbox until killed
 //! ```
 //!
-//! `ingest` reads `API_BASE_URL` and `ROBOFLOW_API_KEY`, does not verify (the script checks count and names itself), and prints one JSON line.
+//! `ingest` reads `API_BASE_URL` and `ROBOFLOW_API_KEY`, does not verify unless asked (the
+//! script checks count and names itself), and prints one JSON line with the peak RSS of
+//! the whole process (VmHWM): nothing else ran in it, so this is the figure for the
+//! memory of an ingest of that many files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -216,30 +221,59 @@ fn generate(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
 fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     let dir = argv.first().ok_or("ingest needs a folder")?;
     let (mut batch, mut parallel) = (None, roboflow_batch::ingest::DEFAULT_PARALLELISM);
+    let (mut verify, mut recursive, mut journal_dir) = (false, false, None);
     let mut it = argv.iter().skip(1);
     while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--verify" => {
+                verify = true;
+                continue;
+            }
+            "--recursive" => {
+                recursive = true;
+                continue;
+            }
+            _ => {}
+        }
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--batch" => batch = Some(v.clone()),
             "--parallel" => parallel = v.parse()?,
+            "--journal" => journal_dir = Some(PathBuf::from(v)),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
     let batch = batch.ok_or("--batch is required")?;
     let api = BatchApi::from_env()?;
     let journal = tempfile::tempdir()?;
+    let journal_dir = journal_dir.unwrap_or_else(|| journal.path().to_path_buf());
     let started = Instant::now();
-    let report = Ingest::images(&api, &batch, LocalSource::dir(dir))
+    let mut ingest = Ingest::images(&api, &batch, LocalSource::dir(dir).recursive(recursive))
         .parallelism(parallel)
-        .journal_dir(journal.path())
-        .without_verify()
-        .run()?;
+        .journal_dir(journal_dir);
+    ingest = if verify {
+        ingest.verify(
+            WaitOptions::default()
+                .with_poll_interval(Duration::from_millis(200))
+                .with_max_interval(Duration::from_secs(1))
+                .with_timeout(Duration::from_secs(900)),
+        )
+    } else {
+        ingest.without_verify()
+    };
+    let report = ingest.run()?;
     let secs = started.elapsed().as_secs_f64();
+    let indexed = report
+        .verification
+        .as_ref()
+        .map_or(-1, |v| v.indexed as i64);
     println!(
-        "{{\"images\":{},\"failed\":{},\"seconds\":{secs:.3},\"uploadSeconds\":{:.3},\"peakRssMiB\":{:.1}}}",
+        "{{\"images\":{},\"resumed\":{},\"failed\":{},\"indexed\":{indexed},\"seconds\":{secs:.3},\"uploadSeconds\":{:.3},\"imagesPerSec\":{:.0},\"peakRssMiB\":{:.1}}}",
         report.files_uploaded,
+        report.files_resumed,
         report.failed.len(),
         report.upload_duration.as_secs_f64(),
+        report.files_per_sec(),
         peak_rss_mib().unwrap_or(0.0)
     );
     Ok(())

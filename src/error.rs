@@ -196,6 +196,21 @@ pub enum Error {
         /// How long.
         waited: Duration,
     },
+    /// Another run holds the lock of something only one run may use at a time (such as an
+    /// ingest's resume journal). The lock goes away with the process that holds it.
+    #[error(
+        "{what} is in use by another run{} (lock file {}); wait for it to finish, or stop it",
+        holder.map(|p| format!(" (process {p})")).unwrap_or_default(),
+        lock.display()
+    )]
+    Locked {
+        /// What is locked.
+        what: String,
+        /// The lock file.
+        lock: std::path::PathBuf,
+        /// The process holding it, as it wrote itself in the lock file.
+        holder: Option<u32>,
+    },
 }
 
 impl Error {

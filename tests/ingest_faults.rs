@@ -12,7 +12,7 @@ use roboflow_batch::ingest::{IngestEvent, UnitKind};
 use roboflow_batch::sandbox::{FaultSettings, Faults, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 use roboflow_batch::transport::{
-    HttpRequest, HttpResponse, Method, Transport, TransportError, UreqTransport,
+    HttpRequest, HttpResponse, Method, Transport, TransportError, TransportErrorKind, UreqTransport,
 };
 
 #[test]
@@ -221,4 +221,139 @@ fn a_file_changed_during_its_upload_fails_its_shard_loudly_and_nothing_corrupt_a
         .unwrap();
     assert_eq!((report.files_uploaded, report.files_resumed), (100, 100));
     assert_complete(&report, 200);
+}
+
+/// A transport that answers the first signed-URL request and the first PUT with 503, and
+/// breaks the connection of the second PUT.
+fn flaky_once() -> impl Transport {
+    let inner = UreqTransport::new();
+    let (urls, puts) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        if req.method == Method::Post
+            && req.url.contains("/bulk-upload/image-files")
+            && urls.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            return Ok(HttpResponse::json(503, r#"{"error":"busy"}"#));
+        }
+        if req.method == Method::Put {
+            match puts.fetch_add(1, Ordering::SeqCst) {
+                0 => return Ok(HttpResponse::json(503, r#"{"error":"busy"}"#)),
+                1 => {
+                    return Err(TransportError::new(
+                        TransportErrorKind::Interrupted,
+                        "connection reset by peer",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        inner.send(req)
+    }
+}
+
+#[test]
+fn every_retry_is_counted_with_its_cause_and_no_secret() {
+    use roboflow_batch::api::Clock;
+    let images = tempfile::tempdir().unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    ImageSet::new(120).write_to(images.path()).unwrap();
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .transport(flaky_once())
+        .clock(Clock::system().with_sleep(|_| {}))
+        .build()
+        .unwrap();
+    let events = Events::default();
+    let report = ingest(&api, "retried", images.path(), journal.path())
+        .parallelism(1)
+        .on_progress(events.sink())
+        .run()
+        .unwrap();
+    assert_complete(&report, 120);
+    let retries: Vec<(UnitKind, u64, u32, String)> = events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e {
+            IngestEvent::Retry {
+                unit,
+                index,
+                attempt,
+                reason,
+                ..
+            } => Some((unit, index, attempt, reason.expect("a reason"))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        retries,
+        [
+            (
+                UnitKind::Shard,
+                0,
+                2,
+                "signed URL request: HTTP 503".to_string()
+            ),
+            (UnitKind::Shard, 0, 2, "upload: HTTP 503".to_string()),
+            (
+                UnitKind::Shard,
+                0,
+                3,
+                "upload: transport error (interrupted)".to_string()
+            ),
+        ]
+    );
+    assert_eq!(report.retries, 3);
+    for (.., reason) in &retries {
+        assert!(
+            !reason.contains(sandbox.api_key()) && !reason.contains("token"),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn retries_of_single_image_uploads_are_counted_too() {
+    use roboflow_batch::api::Clock;
+    let images = tempfile::tempdir().unwrap();
+    ImageSet::new(3).write_to(images.path()).unwrap();
+    let sandbox = sandbox(SandboxConfig::default());
+    let inner = UreqTransport::new();
+    let posts = AtomicUsize::new(0);
+    let transport = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        if req.method == Method::Post
+            && req.url.contains("/upload/image")
+            && posts.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            return Ok(HttpResponse::json(429, r#"{"error":"slow down"}"#));
+        }
+        inner.send(req)
+    };
+    let api = BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .transport(transport)
+        .clock(Clock::system().with_sleep(|_| {}))
+        .build()
+        .unwrap();
+    let events = Events::default();
+    let report = roboflow_batch::ingest::Ingest::images(
+        &api,
+        "single-retried",
+        roboflow_batch::ingest::LocalSource::dir(images.path()),
+    )
+    .without_journal()
+    .verify(quick_verify())
+    .parallelism(1)
+    .on_progress(events.sink())
+    .run()
+    .unwrap();
+    assert_complete(&report, 3);
+    assert_eq!(report.retries, 1);
+    assert!(events.all().iter().any(|e| matches!(
+        e,
+        IngestEvent::Retry { unit: UnitKind::Image, index: 0, attempt: 2, reason: Some(r), .. }
+            if r == "upload: HTTP 429"
+    )));
 }

@@ -47,6 +47,7 @@ fn child_ingest<'a>(api: &'a BatchApi, images: &Path, journal: &Path) -> Ingest<
         .verify(quick_verify())
 }
 
+/// The journal (not its lock file, which lies beside it).
 fn journal_file(dir: &Path) -> PathBuf {
     let ws = std::fs::read_dir(dir)
         .unwrap()
@@ -54,12 +55,13 @@ fn journal_file(dir: &Path) -> PathBuf {
         .unwrap()
         .unwrap()
         .path();
-    std::fs::read_dir(ws)
+    let journals: Vec<PathBuf> = std::fs::read_dir(ws)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    journals[0].clone()
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::BatchApi;
-use super::retry::{Idempotency, RetryDecision};
+use super::retry::{Idempotency, RetryCause, RetryDecision};
 use crate::error::{ApiError, Error, Result};
 use crate::redact::{query_secrets, redact_text, redact_url, scrub, snippet};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
@@ -271,7 +271,10 @@ impl BatchApi {
                     );
                     match decision {
                         RetryDecision::Stop => return Err(err),
-                        RetryDecision::RetryAfter(d) => self.clock.sleep(d),
+                        RetryDecision::RetryAfter(d) => {
+                            super::retry::notify_retry(RetryCause::Status(status));
+                            self.clock.sleep(d)
+                        }
                     }
                 }
                 Err(te) => {
@@ -289,7 +292,10 @@ impl BatchApi {
                                 source: te.scrubbed(&self.secrets(&raw_url)),
                             });
                         }
-                        RetryDecision::RetryAfter(d) => self.clock.sleep(d),
+                        RetryDecision::RetryAfter(d) => {
+                            super::retry::notify_retry(RetryCause::Transport(te.kind()));
+                            self.clock.sleep(d)
+                        }
                     }
                 }
             }

@@ -4,6 +4,8 @@
 //! attempt number, so they are tested as tables. Sleeping, the clock and the jitter are
 //! injected through [`Clock`], so retry tests take no real time.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -165,6 +167,58 @@ impl RetryPolicy {
             0.5
         };
         self.backoff_ceiling(attempt).mul_f64(j)
+    }
+}
+
+/// Why a request is about to be tried again, as told to an observer set with
+/// [`observe_retries`]: nothing secret, only a status or a kind of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryCause {
+    /// The server answered with this status.
+    Status(u16),
+    /// No response: the exchange failed this way.
+    Transport(TransportErrorKind),
+}
+
+impl std::fmt::Display for RetryCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryCause::Status(s) => write!(f, "HTTP {s}"),
+            RetryCause::Transport(k) => write!(f, "transport error ({k})"),
+        }
+    }
+}
+
+type Observer = Rc<dyn Fn(RetryCause)>;
+
+thread_local! {
+    static OBSERVER: RefCell<Option<Observer>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, telling `observer` about each retry that requests made meanwhile on this
+/// thread decide on (before their wait). Requests are blocking, so every try of a call
+/// made inside `f` happens on this thread.
+pub(crate) fn observe_retries<R>(
+    observer: impl Fn(RetryCause) + 'static,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore(Option<Observer>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let prev = self.0.take();
+            let _ = OBSERVER.try_with(|o| *o.borrow_mut() = prev);
+        }
+    }
+    let prev = OBSERVER.with(|o| o.replace(Some(Rc::new(observer))));
+    let _restore = Restore(prev);
+    f()
+}
+
+/// Tells this thread's observer, if any, that a request will be tried again.
+pub(crate) fn notify_retry(cause: RetryCause) {
+    let observer = OBSERVER.with(|o| o.borrow().clone());
+    if let Some(observer) = observer {
+        observer(cause);
     }
 }
 

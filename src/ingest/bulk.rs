@@ -1,20 +1,22 @@
-//! Bulk image ingest: streamed tar shards PUT in parallel on a dedicated rayon pool, while
-//! a prefetch thread asks for the next signed URLs.
+//! Bulk image ingest: streamed tar shards PUT in parallel on a dedicated rayon pool, fed
+//! by a thread that cuts shards from the list of files as the uploads go, and asks for
+//! their signed URLs ahead of them.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use super::archive::{TarEntry, TarShard, tar_entry_size, tar_size};
 use super::discover::SourceFile;
 use super::journal::{FileRecord, UnitType};
-use super::plan::{self, DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, ShardLimits};
+use super::plan::{
+    DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, Planner, ShardLimits, Step,
+};
 use super::progress::{IngestEvent, UnitKind};
-use super::put::PutJob;
+use super::put::{PutJob, counting_retries};
 use super::report::{FailedFile, FailureStage, IngestMethod, SkipReason};
-use super::run::{Ctx, Outcome, Stop};
-use crate::error::Result;
+use super::run::{Ctx, Outcome, Stop, Todo};
+use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
 
 /// The member that carries webhook settings in every shard.
@@ -28,20 +30,33 @@ pub(crate) struct BulkOptions {
     pub notification: Option<Arc<[u8]>>,
 }
 
-/// Uploads `files` as shards; per-shard failures land in the outcome, and only problems
-/// that stop everything (no first signed URL, a journal that cannot be written) are errors.
-pub(crate) fn upload(
-    ctx: &Ctx<'_>,
-    files: Vec<SourceFile>,
-    opts: &BulkOptions,
-    resumed: (u64, u64),
-) -> Result<Outcome> {
+/// A shard for the workers: its position, its files (with their manifest positions), and
+/// its signed URL (or why there is none; `None` when the ingest stopped before asking).
+struct Work {
+    index: u64,
+    files: Vec<(u64, SourceFile)>,
+    target: Option<std::result::Result<SignedUrlDetails, String>>,
+}
+
+/// Uploads the files left to upload as shards. One thread reads them in order, cuts
+/// shards and asks for their signed URLs, at most `parallelism` shards ahead of the
+/// uploads; the workers PUT them. Per-shard failures land in the outcome, and only
+/// problems that stop everything (no first signed URL, a journal that cannot be written)
+/// are errors.
+pub(crate) fn upload(ctx: &Ctx<'_>, mut todo: Todo<'_>, opts: &BulkOptions) -> Result<Outcome> {
     let mut out = Outcome::default();
-    if files.is_empty() {
-        ctx.planned(IngestMethod::Shards, 0, 0, 0, resumed);
+    if todo.files == 0 {
+        ctx.planned(IngestMethod::Shards, 0, 0, 0, todo.resumed());
+        todo.each(ctx, |_, _| Ok(true))?;
         return Ok(out);
     }
-    let first = ctx.api.request_shard_upload(ctx.batch, ctx.display_name)?;
+    let first = counting_retries(
+        &ctx.retries,
+        &ctx.progress,
+        (UnitKind::Shard, 0),
+        "signed URL request",
+        || ctx.api.request_shard_upload(ctx.batch, ctx.display_name),
+    )?;
     let limits = ShardLimits {
         max_images: first
             .max_number_of_images
@@ -51,124 +66,173 @@ pub(crate) fn upload(
         max_bytes: first.max_shard_size.unwrap_or(DEFAULT_MAX_SHARD_BYTES),
     };
     let max_file = first.max_file_size.unwrap_or(u64::MAX);
-    let (files, too_large): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.size <= max_file);
-    for f in too_large {
-        let detail = format!(
-            "{} bytes, over the service's maxFileSize of {max_file}",
-            f.size
-        );
-        out.skip(ctx, &f, SkipReason::TooLarge, detail);
-    }
     let extra = opts.notification.as_ref().map_or(0, |b| {
         tar_entry_size(NOTIFICATION_CONFIG.len(), b.len() as u64)
     });
-    let plan = plan::plan(&files, limits, extra, ctx.parallelism);
-    for &i in &plan.too_big {
-        let detail = format!(
-            "{} bytes: a shard holding it alone would exceed maxShardSize ({} bytes)",
-            files[i].size, limits.max_bytes
-        );
-        out.skip(ctx, &files[i], SkipReason::TooLarge, detail);
-    }
-    let planned: Vec<&SourceFile> = plan
-        .shards
-        .iter()
-        .flat_map(|s| s.files.iter().map(|&i| &files[i]))
-        .collect();
-    ctx.planned(
-        IngestMethod::Shards,
-        planned.len() as u64,
-        planned.iter().map(|f| f.size).sum(),
-        plan.shards.len() as u64,
-        resumed,
-    );
 
-    let n = plan.shards.len();
-    let (tx, rx) = sync_channel::<Result<SignedUrlDetails, String>>(ctx.parallelism.max(1));
-    let _ = tx.send(Ok(first));
-    let last_url_error: Mutex<Option<String>> = Mutex::new(None);
-    let next = AtomicUsize::new(0);
-    let out = Mutex::new(out);
-    std::thread::scope(|ts| {
-        // Ask for the next signed URLs while the PUTs run.
-        let stop = &ctx.stop;
-        let last = &last_url_error;
-        ts.spawn(move || {
-            for _ in 1..n {
-                if stop.load(Ordering::Relaxed) || ctx.cancelled() {
-                    break;
-                }
-                let r = ctx.api.request_shard_upload(ctx.batch, ctx.display_name);
-                let fatal = r.as_ref().is_err_and(|e| !e.is_retryable());
-                let r = r.map_err(|e| e.to_string());
-                if let Err(msg) = &r {
-                    *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
-                }
-                if tx.send(r).is_err() || fatal {
-                    break;
-                }
+    // Totals first, from the same plan the upload will follow (nothing is kept).
+    let mut candidates = 0u64;
+    todo.each_size(|size, _| candidates += u64::from(size <= max_file))?;
+    let (mut files, mut bytes, mut shards) = (0u64, 0u64, 0u64);
+    let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
+    todo.each_size(|size, name_len| {
+        if size <= max_file {
+            match planner.push((), name_len, size) {
+                Step::TooBig(()) => return,
+                Step::Full(_) => shards += 1,
+                Step::Added => {}
             }
+            files += 1;
+            bytes += size;
+        }
+    })?;
+    shards += u64::from(planner.finish().is_some());
+    ctx.planned(IngestMethod::Shards, files, bytes, shards, todo.resumed());
+
+    let (tx, rx) = sync_channel::<Work>(ctx.parallelism.max(1));
+    let out_lock = Mutex::new(std::mem::take(&mut out));
+    let rx = Mutex::new(rx);
+    let fed = std::thread::scope(|ts| {
+        let out = &out_lock;
+        let feeder = ts.spawn(move || {
+            let mut feed = Feed {
+                ctx,
+                tx,
+                first: Some(first),
+                index: 0,
+                url_error: None,
+            };
+            let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
+            let read = todo.each(ctx, |i, f| {
+                if f.size > max_file {
+                    let detail = format!(
+                        "{} bytes, over the service's maxFileSize of {max_file}",
+                        f.size
+                    );
+                    lock(out).skip(ctx, &f, SkipReason::TooLarge, detail);
+                    return Ok(true);
+                }
+                let (len, size) = (f.name.len(), f.size);
+                match planner.push((i, f), len, size) {
+                    Step::Added => Ok(true),
+                    Step::TooBig((_, f)) => {
+                        let detail = format!(
+                            "{} bytes: a shard holding it alone would exceed maxShardSize ({} bytes)",
+                            f.size, limits.max_bytes
+                        );
+                        lock(out).skip(ctx, &f, SkipReason::TooLarge, detail);
+                        Ok(true)
+                    }
+                    Step::Full(s) => Ok(feed.send(s.files)),
+                }
+            });
+            if let Some(s) = planner.finish() {
+                feed.send(s.files);
+            }
+            read
         });
-        let rx = Mutex::new(rx);
         ctx.pool.scope(|s| {
-            for _ in 0..ctx.parallelism.min(n) {
-                s.spawn(|_| {
-                    worker(
-                        ctx,
-                        &files,
-                        &plan.shards,
-                        opts,
-                        &next,
-                        &rx,
-                        &last_url_error,
-                        &out,
-                    )
-                });
+            for _ in 0..ctx.parallelism {
+                s.spawn(|_| worker(ctx, opts, &rx, out));
             }
         });
-        drop(rx);
+        feeder.join()
     });
-    Ok(out.into_inner().unwrap_or_else(|p| p.into_inner()))
+    match fed {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => ctx.fatal(e),
+        Err(_) => ctx.fatal(Error::Config("the thread cutting shards panicked".into())),
+    }
+    Ok(out_lock.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn worker(
-    ctx: &Ctx<'_>,
-    files: &[SourceFile],
-    shards: &[plan::PlannedShard],
-    opts: &BulkOptions,
-    next: &AtomicUsize,
-    rx: &Mutex<Receiver<Result<SignedUrlDetails, String>>>,
-    last_url_error: &Mutex<Option<String>>,
-    out: &Mutex<Outcome>,
-) {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Hands shards to the workers, each with its signed URL asked for here, ahead of its
+/// upload.
+struct Feed<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    tx: SyncSender<Work>,
+    first: Option<SignedUrlDetails>,
+    index: u64,
+    /// A URL request failed in a way that repeating will not fix: later shards fail too.
+    url_error: Option<String>,
+}
+
+impl Feed<'_, '_> {
+    /// Sends one shard; `false` when the workers are gone.
+    fn send(&mut self, files: Vec<(u64, SourceFile)>) -> bool {
+        let ctx = self.ctx;
+        let index = self.index;
+        self.index += 1;
+        let target = if let Some(t) = self.first.take() {
+            Some(Ok(t))
+        } else if let Some(e) = &self.url_error {
+            Some(Err(e.clone()))
+        } else if ctx.stopped().is_some() {
+            None
+        } else {
+            let r = counting_retries(
+                &ctx.retries,
+                &ctx.progress,
+                (UnitKind::Shard, index),
+                "signed URL request",
+                || ctx.api.request_shard_upload(ctx.batch, ctx.display_name),
+            );
+            Some(r.map_err(|e| {
+                let msg = e.to_string();
+                if !e.is_retryable() {
+                    self.url_error = Some(msg.clone());
+                }
+                msg
+            }))
+        };
+        let (n, bytes) = (files.len() as u64, files.iter().map(|(_, f)| f.size).sum());
+        let sent = self.tx.send(Work {
+            index,
+            files,
+            target,
+        });
+        if sent.is_ok() {
+            (ctx.progress)(&IngestEvent::UnitQueued {
+                unit: UnitKind::Shard,
+                index,
+                files: n,
+                bytes,
+            });
+        }
+        sent.is_ok()
+    }
+}
+
+fn worker(ctx: &Ctx<'_>, opts: &BulkOptions, rx: &Mutex<Receiver<Work>>, out: &Mutex<Outcome>) {
     loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(shard) = shards.get(i) else { break };
-        let members: Vec<&SourceFile> = shard.files.iter().map(|&f| &files[f]).collect();
+        let Ok(work) = lock(rx).recv() else { break };
+        let members = work.files;
+        let index = work.index;
         match ctx.stopped() {
             Some(Stop::Cancelled) => {
-                out.lock().unwrap_or_else(|p| p.into_inner()).pending += members.len() as u64;
+                lock(out).pending += members.len() as u64;
                 continue;
             }
             Some(Stop::Fatal(why)) => {
-                fail_all(ctx, out, i, &members, &format!("not attempted: {why}"));
+                fail_all(ctx, out, index, &members, &format!("not attempted: {why}"));
                 continue;
             }
             None => {}
         }
-        let target = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        match target {
-            Ok(Ok(target)) => upload_shard(ctx, i, &members, target, opts, out),
-            Ok(Err(msg)) => fail_all(ctx, out, i, &members, &format!("no signed URL: {msg}")),
-            Err(_) => {
-                let why = last_url_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone()
-                    .unwrap_or_else(|| "the URL requests stopped".into());
-                fail_all(ctx, out, i, &members, &format!("no signed URL: {why}"));
-            }
+        match work.target {
+            Some(Ok(target)) => upload_shard(ctx, index, members, target, opts, out),
+            Some(Err(msg)) => fail_all(ctx, out, index, &members, &format!("no signed URL: {msg}")),
+            None => fail_all(
+                ctx,
+                out,
+                index,
+                &members,
+                "not attempted: the ingest stopped",
+            ),
         }
     }
 }
@@ -176,24 +240,20 @@ fn worker(
 fn fail_all(
     ctx: &Ctx<'_>,
     out: &Mutex<Outcome>,
-    index: usize,
-    files: &[&SourceFile],
+    index: u64,
+    files: &[(u64, SourceFile)],
     reason: &str,
 ) {
     (ctx.progress)(&IngestEvent::UnitFailed {
         unit: UnitKind::Shard,
-        index: index as u64,
+        index,
         files: files.len() as u64,
         reason: reason.to_string(),
     });
-    let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
-    for f in files {
+    let mut out = lock(out);
+    for (_, f) in files {
         out.failed.push(failed(f, reason));
     }
-}
-
-fn path_text(p: &std::path::Path) -> String {
-    p.to_string_lossy().into_owned()
 }
 
 fn failed(f: &SourceFile, reason: &str) -> FailedFile {
@@ -209,32 +269,31 @@ fn failed(f: &SourceFile, reason: &str) -> FailedFile {
 /// since discovery is sent (and journaled) as it is; drops files that vanished, emptied or
 /// outgrew the limits.
 fn refresh(
-    files: &[&SourceFile],
+    files: Vec<(u64, SourceFile)>,
     max_bytes: u64,
     extra: u64,
-) -> (Vec<SourceFile>, Vec<FailedFile>) {
+) -> (Vec<(u64, SourceFile)>, Vec<FailedFile>) {
     let mut keep = Vec::with_capacity(files.len());
     let mut lost = Vec::new();
     let mut total = tar_size([]) + extra;
-    for f in files {
+    for (i, mut f) in files {
         match std::fs::metadata(&f.path) {
             Err(e) => lost.push(failed(
-                f,
+                &f,
                 &format!("could not be read when its shard started: {e}"),
             )),
-            Ok(m) if m.len() == 0 => lost.push(failed(f, "became empty before its shard started")),
+            Ok(m) if m.len() == 0 => lost.push(failed(&f, "became empty before its shard started")),
             Ok(m) => {
                 let add = tar_entry_size(f.name.len(), m.len());
                 if total + add > max_bytes {
                     let why = format!("grew to {} bytes and no longer fits in its shard", m.len());
-                    lost.push(failed(f, &why));
+                    lost.push(failed(&f, &why));
                     continue;
                 }
                 total += add;
-                let mut now = (*f).clone();
-                now.size = m.len();
-                now.modified = m.modified().ok();
-                keep.push(now);
+                f.size = m.len();
+                f.modified = m.modified().ok();
+                keep.push((i, f));
             }
         }
     }
@@ -243,8 +302,8 @@ fn refresh(
 
 fn upload_shard(
     ctx: &Ctx<'_>,
-    index: usize,
-    planned: &[&SourceFile],
+    index: u64,
+    planned: Vec<(u64, SourceFile)>,
     target: SignedUrlDetails,
     opts: &BulkOptions,
     out: &Mutex<Outcome>,
@@ -255,26 +314,22 @@ fn upload_shard(
     let max_bytes = target.max_shard_size.unwrap_or(DEFAULT_MAX_SHARD_BYTES);
     let (members, lost) = refresh(planned, max_bytes, extra);
     if !lost.is_empty() {
-        out.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .failed
-            .extend(lost);
+        lock(out).failed.extend(lost);
     }
     if members.is_empty() {
         return;
     }
-    let refs: Vec<&SourceFile> = members.iter().collect();
     let mut entries = Vec::with_capacity(members.len() + 1);
-    for f in &members {
+    for (_, f) in &members {
         match TarEntry::file(f.name.clone(), f.path.clone(), f.size, f.modified) {
             Ok(e) => entries.push(e),
-            Err(e) => return fail_all(ctx, out, index, &refs, &e.to_string()),
+            Err(e) => return fail_all(ctx, out, index, &members, &e.to_string()),
         }
     }
     if let Some(bytes) = &opts.notification {
         match TarEntry::bytes(NOTIFICATION_CONFIG, bytes.clone(), 0) {
             Ok(e) => entries.push(e),
-            Err(e) => return fail_all(ctx, out, index, &refs, &e.to_string()),
+            Err(e) => return fail_all(ctx, out, index, &members, &e.to_string()),
         }
     }
     let shard = TarShard::new(entries);
@@ -285,21 +340,24 @@ fn upload_shard(
             "{} images, over this URL's maxNumberOfImages ({max})",
             members.len()
         );
-        return fail_all(ctx, out, index, &refs, &why);
+        return fail_all(ctx, out, index, &members, &why);
     }
-    let records: Vec<FileRecord> = members.iter().map(FileRecord::of).collect();
+    let records: Vec<FileRecord> = members.iter().map(|(_, f)| FileRecord::of(f)).collect();
     let mut current =
         match ctx.journal_pending(UnitType::Shard, target.shard_id.as_deref(), &records) {
             Ok(seq) => (seq, target.shard_id.clone()),
-            Err(e) => return fail_all(ctx, out, index, &refs, &format!("not attempted: {e}")),
+            Err(e) => {
+                return fail_all(ctx, out, index, &members, &format!("not attempted: {e}"));
+            }
         };
+    drop(records);
     // The first reader error (a file that changed mid-upload) says more than the transport's.
     let reader_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let job = PutJob {
         api: ctx.api,
         progress: &ctx.progress,
         unit: UnitKind::Shard,
-        index: index as u64,
+        index,
         len: shard.len(),
         open: {
             let shard = shard.clone();
@@ -317,6 +375,7 @@ fn upload_shard(
         target,
         || ctx.api.request_shard_upload(ctx.batch, ctx.display_name),
         |t| {
+            let records: Vec<FileRecord> = members.iter().map(|(_, f)| FileRecord::of(f)).collect();
             let seq = ctx.journal_pending(UnitType::Shard, t.shard_id.as_deref(), &records)?;
             current = (seq, t.shard_id.clone());
             Ok(())
@@ -328,36 +387,36 @@ fn upload_shard(
                 // Uploaded, but a re-run may not know it: say so, without failing the files.
                 ctx.fatal(e);
             }
+            let bytes: u64 = members.iter().map(|(_, f)| f.size).sum();
+            {
+                let mut expect = lock(&ctx.expect);
+                let unit = expect.unit(current.1.as_deref());
+                for (i, f) in &members {
+                    expect.file(&f.name, unit, *i);
+                }
+            }
             (ctx.progress)(&IngestEvent::UnitDone {
                 unit: UnitKind::Shard,
-                index: index as u64,
+                index,
                 files: members.len() as u64,
-                bytes: members.iter().map(|f| f.size).sum(),
+                bytes,
                 latency: done.latency,
                 attempts: done.attempts,
             });
-            let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
+            let mut o = lock(out);
             o.files_uploaded += members.len() as u64;
-            o.bytes_uploaded += members.iter().map(|f| f.size).sum::<u64>();
+            o.bytes_uploaded += bytes;
             o.wire_bytes += shard.len();
             o.units += 1;
             o.latencies.push(done.latency);
-            let files = members
-                .iter()
-                .map(|f| (f.name.clone(), path_text(&f.path)))
-                .collect();
-            o.units_done.push((current.1, files));
         }
         Err(e) => {
-            let noted = reader_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
+            let noted = lock(&reader_error).clone();
             let why = match noted {
                 Some(r) => format!("shard not uploaded: {r}"),
                 None => format!("shard not uploaded: {e}"),
             };
-            fail_all(ctx, out, index, &refs, &why);
+            fail_all(ctx, out, index, &members, &why);
         }
     }
 }

@@ -5,8 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::names::{self, Naming};
+use super::manifest::{Entry, Manifest};
+use super::names;
+use super::progress::IngestEvent;
 use super::report::{SkipReason, SkippedFile};
+use super::spill::Sorter;
+use super::walk::{self, Item, Walk};
 use crate::error::{Error, Result};
 
 /// Image extensions the official client takes (matched in any case).
@@ -224,7 +228,9 @@ impl LocalSource {
     /// Finds the files of `media` kind, leaving out (and reporting) unreadable, empty and
     /// non-UTF-8 ones, links unless followed, and files over `max_file_size` bytes.
     ///
-    /// Fails only when the folder itself cannot be read.
+    /// Fails only when the folder itself cannot be read. The whole list is returned in
+    /// memory (every file's path and name); [`Ingest`](super::Ingest) does not need it
+    /// and keeps the list in a temporary file instead.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -238,57 +244,107 @@ impl LocalSource {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn discover(&self, media: MediaKind, max_file_size: u64) -> Result<Discovery> {
-        let mut found = Found::new(media, max_file_size, self.follow_links);
+        let mut survey = self.survey(media, max_file_size, &|_| {})?;
+        let mut files = Vec::with_capacity(survey.manifest.len() as usize);
+        let mut entries = survey
+            .manifest
+            .entries()
+            .map_err(|e| Error::io("reading the list of files found", e))?;
+        while let Some((_, f)) = entries
+            .next_file()
+            .map_err(|e| Error::io("reading the list of files found", e))?
+        {
+            files.push(f);
+        }
+        Ok(Discovery {
+            files,
+            skipped: survey.skipped,
+        })
+    }
+
+    /// Finds the files as [`discover`](Self::discover) does, into a [`Manifest`] (in a
+    /// temporary file when large) with the final names resolved; reports each skip and the
+    /// running totals to `progress` as it goes.
+    pub(crate) fn survey(
+        &self,
+        media: MediaKind,
+        max_file_size: u64,
+        progress: &dyn Fn(&IngestEvent),
+    ) -> Result<Survey> {
+        let mut found = Found {
+            media,
+            max_size: max_file_size,
+            follow: self.follow_links,
+            listed: matches!(self.kind, Kind::Files(_)),
+            manifest: Manifest::new(self.root().map(Path::to_path_buf)),
+            keys: Sorter::new(NAME_KEYS_MEMORY),
+            skipped: Vec::new(),
+            bytes: 0,
+            progress,
+        };
         match &self.kind {
             Kind::Dir { root, recursive } => found.walk(root, *recursive)?,
             Kind::Files(paths) => {
                 for p in paths {
-                    found.listed(p);
+                    found.listed(p)?;
                 }
             }
         }
-        found.finish()
+        let io = |e| Error::io("sorting the names found", e);
+        let keys = std::mem::replace(&mut found.keys, Sorter::new(0));
+        let renamed = names::resolve(keys.finish().map_err(io)?, &mut found.manifest)?;
+        found.manifest.set_renamed(renamed);
+        (found.progress)(&IngestEvent::Discovered {
+            files: found.manifest.len(),
+            bytes: found.bytes,
+        });
+        Ok(Survey {
+            manifest: found.manifest,
+            skipped: found.skipped,
+            bytes: found.bytes,
+        })
     }
 }
 
-/// A file that qualified, before naming.
-struct Candidate {
-    path: PathBuf,
-    relative: String,
-    /// Its name before collisions are resolved, and how many folders deep it is.
-    candidate: String,
-    depth: usize,
-    size: u64,
-    modified: Option<SystemTime>,
+/// Bytes of name keys sorted in memory before they spill (16 bytes and 8 of bookkeeping a
+/// file: about 170,000 files).
+const NAME_KEYS_MEMORY: usize = 4 << 20;
+
+/// `Discovered` goes out every this many files during discovery (and at the end).
+const DISCOVERED_EVERY: u64 = 10_000;
+
+/// What discovery found, without holding it in memory.
+pub(crate) struct Survey {
+    /// The files that qualify, in order, with their final names.
+    pub manifest: Manifest,
+    /// Files left out, with reasons.
+    pub skipped: Vec<SkippedFile>,
+    /// The total size of the files that qualify.
+    pub bytes: u64,
 }
 
-struct Found {
+struct Found<'p> {
     media: MediaKind,
     max_size: u64,
     follow: bool,
-    files: Vec<Candidate>,
-    skipped: Vec<SkippedFile>,
+    /// An explicit list (files are named after their file names).
     listed: bool,
+    manifest: Manifest,
+    keys: Sorter,
+    skipped: Vec<SkippedFile>,
+    bytes: u64,
+    progress: &'p dyn Fn(&IngestEvent),
 }
 
-impl Found {
-    fn new(media: MediaKind, max_size: u64, follow: bool) -> Found {
-        Found {
-            media,
-            max_size,
-            follow,
-            files: Vec::new(),
-            skipped: Vec::new(),
-            listed: false,
-        }
-    }
-
+impl Found<'_> {
     fn skip(&mut self, path: &Path, reason: SkipReason, detail: impl Into<String>) {
-        self.skipped.push(SkippedFile {
+        let s = SkippedFile {
             path: path.to_string_lossy().into_owned(),
             reason,
             detail: detail.into(),
-        });
+        };
+        (self.progress)(&IngestEvent::Skipped(s.clone()));
+        self.skipped.push(s);
     }
 
     fn walk(&mut self, root: &Path, recursive: bool) -> Result<()> {
@@ -300,137 +356,127 @@ impl Found {
                 format!("{} is not a folder", root.display()),
             ));
         }
-        let walker = walkdir::WalkDir::new(root)
-            .min_depth(1)
-            .max_depth(if recursive { usize::MAX } else { 1 })
-            .follow_links(self.follow)
-            .sort_by_file_name();
-        for entry in walker {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    if e.depth() == 0 {
-                        return Err(Error::io(
-                            format!("listing the folder {}", root.display()),
-                            e.into_io_error()
-                                .unwrap_or_else(|| std::io::Error::other("cannot list")),
-                        ));
-                    }
-                    let path = e.path().map(Path::to_path_buf).unwrap_or_default();
+        let depth = if recursive { usize::MAX } else { 1 };
+        let walk = Walk::new(root, depth, self.follow)
+            .map_err(|e| Error::io(format!("listing the folder {}", root.display()), e))?;
+        for item in walk {
+            let (path, kind) = match item {
+                Item::Entry { path, kind } => (path, kind),
+                Item::Error { path, message } => {
                     // An unreadable folder, or a link loop: report it if it could hold files.
-                    self.skip(&path, SkipReason::Unreadable, e.to_string());
+                    self.skip(&path, SkipReason::Unreadable, message);
                     continue;
                 }
             };
-            let ft = entry.file_type();
-            if ft.is_dir() || !self.media.matches(entry.path()) {
+            if !self.media.matches(&path) {
                 continue;
             }
-            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-            if ft.is_symlink() {
-                self.skip(
-                    entry.path(),
-                    SkipReason::Symlink,
-                    "use follow_links to include it",
-                );
+            if kind == walk::Kind::Symlink {
+                self.skip(&path, SkipReason::Symlink, "use follow_links to include it");
                 continue;
             }
-            self.consider(entry.path(), rel, ft.is_file());
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            self.consider(&path, &rel, kind == walk::Kind::File)?;
         }
         Ok(())
     }
 
-    fn listed(&mut self, path: &Path) {
-        self.listed = true;
+    fn listed(&mut self, path: &Path) -> Result<()> {
         let link = std::fs::symlink_metadata(path);
         match link {
-            Err(e) => return self.skip(path, SkipReason::Unreadable, e.to_string()),
+            Err(e) => {
+                self.skip(path, SkipReason::Unreadable, e.to_string());
+                return Ok(());
+            }
             Ok(m) if m.file_type().is_symlink() && !self.follow => {
-                return self.skip(path, SkipReason::Symlink, "use follow_links to include it");
+                self.skip(path, SkipReason::Symlink, "use follow_links to include it");
+                return Ok(());
             }
             Ok(_) => {}
         }
         if !self.media.matches(path) {
             let ext = self.media.extensions().join(", ");
-            return self.skip(path, SkipReason::Unsupported, format!("not one of: {ext}"));
+            self.skip(path, SkipReason::Unsupported, format!("not one of: {ext}"));
+            return Ok(());
         }
         let is_file = std::fs::metadata(path).map(|m| m.is_file()).unwrap_or(true);
-        self.consider(path, path, is_file);
+        self.consider(path, path, is_file)
     }
 
-    /// Checks one file whose extension matched.
-    fn consider(&mut self, path: &Path, rel: &Path, is_file: bool) {
+    /// Checks one file whose extension matched, and records it if it qualifies.
+    fn consider(&mut self, path: &Path, rel: &Path, is_file: bool) -> Result<()> {
         if !is_file {
-            return self.skip(path, SkipReason::NotAFile, "");
+            self.skip(path, SkipReason::NotAFile, "");
+            return Ok(());
         }
-        let components: Option<Vec<String>> = rel
+        let components: Option<Vec<&str>> = rel
             .components()
             .filter_map(|c| match c {
-                std::path::Component::Normal(s) => Some(s.to_str().map(str::to_string)),
+                std::path::Component::Normal(s) => Some(s.to_str()),
                 _ => None,
             })
             .collect();
-        let Some(components) = components else {
-            return self.skip(path, SkipReason::NotUtf8, "rename it to valid UTF-8");
+        // A listed path is kept as text, so all of it must be UTF-8.
+        let (Some(components), true) = (components, !self.listed || path.to_str().is_some()) else {
+            self.skip(path, SkipReason::NotUtf8, "rename it to valid UTF-8");
+            return Ok(());
         };
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
-            Err(e) => return self.skip(path, SkipReason::Unreadable, e.to_string()),
+            Err(e) => {
+                self.skip(path, SkipReason::Unreadable, e.to_string());
+                return Ok(());
+            }
         };
         let size = meta.len();
         if size == 0 {
-            return self.skip(path, SkipReason::Empty, "0 bytes");
+            self.skip(path, SkipReason::Empty, "0 bytes");
+            return Ok(());
         }
         if size > self.max_size {
             let detail = format!("{size} bytes, limit {}", self.max_size);
-            return self.skip(path, SkipReason::TooLarge, detail);
+            self.skip(path, SkipReason::TooLarge, detail);
+            return Ok(());
         }
         if let Err(e) = std::fs::File::open(path) {
-            return self.skip(path, SkipReason::Unreadable, e.to_string());
+            self.skip(path, SkipReason::Unreadable, e.to_string());
+            return Ok(());
         }
         // A listed file is named after its file name; a found one after its path.
-        let parts: Vec<&str> = if self.listed {
-            components.last().map(String::as_str).into_iter().collect()
+        let parts: &[&str] = if self.listed {
+            components
+                .last()
+                .map(std::slice::from_ref)
+                .unwrap_or_default()
         } else {
-            components.iter().map(String::as_str).collect()
+            &components
         };
-        self.files.push(Candidate {
-            path: path.to_path_buf(),
-            relative: components.join("/"),
-            candidate: names::candidate(&parts),
-            depth: parts.len().saturating_sub(1),
+        let candidate = names::candidate(parts);
+        let entry = Entry {
             size,
             modified: meta.modified().ok(),
-        });
-    }
-
-    fn finish(self) -> Result<Discovery> {
-        let namings: Vec<Naming<'_>> = self
-            .files
-            .iter()
-            .map(|c| Naming {
-                candidate: &c.candidate,
-                key: &c.relative,
-                depth: c.depth,
-            })
-            .collect();
-        let assigned = names::assign(&namings)?;
-        drop(namings);
-        let files = self
-            .files
-            .into_iter()
-            .zip(assigned)
-            .map(|(c, name)| SourceFile {
-                path: c.path,
-                relative: c.relative,
-                name,
-                size: c.size,
-                modified: c.modified,
-            })
-            .collect();
-        Ok(Discovery {
-            files,
-            skipped: self.skipped,
-        })
+            depth: parts.len().saturating_sub(1) as u32,
+            relative: components.join("/"),
+            listed: if self.listed {
+                path.to_str().map(str::to_string)
+            } else {
+                None
+            },
+            candidate,
+        };
+        let io = |e| Error::io("keeping the list of files found", e);
+        self.keys
+            .push(&names::collision_key(&entry.candidate))
+            .map_err(io)?;
+        self.manifest.push(&entry).map_err(io)?;
+        self.bytes += size;
+        let n = self.manifest.len();
+        if n.is_multiple_of(DISCOVERED_EVERY) {
+            (self.progress)(&IngestEvent::Discovered {
+                files: n,
+                bytes: self.bytes,
+            });
+        }
+        Ok(())
     }
 }

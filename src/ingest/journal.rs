@@ -7,8 +7,16 @@
 //! file is sent again. A `pending` line without `done` (a crash mid-upload) is settled
 //! against the service: a shard it lists was received. A torn last line (a crash
 //! mid-write) is dropped.
+//!
+//! The file on disk is the record; in memory a run keeps one small entry per unit (a
+//! shard of up to 500 files, or one single upload), never the files: those are read
+//! again, in a second pass, straight into a sorted list on disk (see `resume`).
+//!
+//! One run at a time: a run holds an exclusive lock (`flock`, `LockFileEx`) on
+//! `<journal>.lock`, which names its process. The operating system releases it when the
+//! process ends, however it ends, so a killed run never blocks the next one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -111,21 +119,43 @@ enum Line {
     },
 }
 
-/// A unit whose `pending` line has no `done` line yet.
+/// A unit as the journal's `pending` line names it (its files are not kept).
 #[derive(Debug, Clone)]
-pub(crate) struct Unsettled {
+pub(crate) struct UnitInfo {
     pub seq: u64,
     pub unit: UnitType,
     pub shard: Option<String>,
-    pub files: Vec<FileRecord>,
+    /// A `done` line follows.
+    pub done: bool,
+    /// For single uploads, the names they carried (to find them in the batch listing).
+    pub names: Vec<String>,
 }
 
-/// A unit the journal records as accepted.
-#[derive(Debug, Clone)]
-pub(crate) struct Settled {
-    pub unit: UnitType,
-    pub shard: Option<String>,
-    pub files: Vec<FileRecord>,
+/// A `pending` line without its files, which serde skips.
+#[derive(Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+enum LineHead {
+    Start {},
+    Pending {
+        seq: u64,
+        unit: UnitType,
+        #[serde(default)]
+        shard: Option<String>,
+    },
+    Done {
+        seq: u64,
+    },
+}
+
+/// Just the names of a single upload's files.
+#[derive(Deserialize)]
+struct NamesOnly {
+    files: Vec<NameOnly>,
+}
+
+#[derive(Deserialize)]
+struct NameOnly {
+    name: String,
 }
 
 /// An open journal, shared by the upload workers.
@@ -134,15 +164,59 @@ pub(crate) struct Journal {
     path: PathBuf,
     file: Mutex<File>,
     next_seq: AtomicU64,
+    /// Held for the journal's life: the lock that keeps other runs out.
+    _lock: File,
 }
 
 /// What an existing journal holds.
 #[derive(Debug, Default)]
 pub(crate) struct History {
-    pub settled: Vec<Settled>,
-    pub unsettled: Vec<Unsettled>,
+    /// Units in the order of their `pending` lines.
+    pub units: Vec<UnitInfo>,
     /// Lines that could not be read (a torn last line is dropped silently).
     pub bad_lines: u64,
+}
+
+/// The lock file of the journal at `path`.
+pub(crate) fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// Takes the exclusive lock of the journal at `path`, or says who holds it.
+fn lock(path: &Path, batch: &str) -> Result<File> {
+    use std::io::{Read, Seek};
+    let lock = lock_path(path);
+    let ctx = |what: &str| format!("{what} the lock file {}", lock.display());
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(|e| Error::io(ctx("opening"), e))?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => {
+            // Whose lock it is, for the message of a run that finds it taken.
+            let pid = std::process::id().to_string();
+            file.set_len(0)
+                .and_then(|_| file.rewind())
+                .and_then(|_| file.write_all(pid.as_bytes()))
+                .map_err(|e| Error::io(ctx("writing"), e))?;
+            Ok(file)
+        }
+        Err(fs4::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            Err(Error::Locked {
+                what: format!("the resume journal of batch {batch}"),
+                lock,
+                holder: text.trim().parse().ok(),
+            })
+        }
+        Err(fs4::TryLockError::Error(e)) => Err(Error::io(ctx("locking"), e)),
+    }
 }
 
 impl Journal {
@@ -153,7 +227,7 @@ impl Journal {
             .join(format!("{batch}-{service:08x}.jsonl"))
     }
 
-    /// Opens (or creates) the journal at `path` and reads what it holds.
+    /// Locks and opens (or creates) the journal at `path`, and reads what it holds.
     pub fn open(
         path: &Path,
         base_url: &str,
@@ -165,6 +239,7 @@ impl Journal {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(ctx("creating the folder of"), e))?;
         }
+        let lock = lock(path, batch)?;
         let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
@@ -187,6 +262,7 @@ impl Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
             next_seq: AtomicU64::new(max_seq + 1),
+            _lock: lock,
         };
         if !existed || good_len == 0 {
             journal.append(&Line::Start {
@@ -205,6 +281,39 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Calls `f` with each file of the units whose sequence numbers are in `units`, read
+    /// from the file (nothing is kept).
+    pub fn files_of(
+        &self,
+        units: &HashSet<u64>,
+        mut f: impl FnMut(u64, FileRecord) -> Result<()>,
+    ) -> Result<()> {
+        let ctx = || format!("reading the resume journal {}", self.path.display());
+        let file = File::open(&self.path).map_err(|e| Error::io(ctx(), e))?;
+        let mut reader = BufReader::new(file);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::io(ctx(), e))?;
+            if n == 0 || buf.last() != Some(&b'\n') {
+                return Ok(());
+            }
+            let Ok(LineHead::Pending { seq, .. }) = serde_json::from_slice(&buf) else {
+                continue;
+            };
+            if !units.contains(&seq) {
+                continue;
+            }
+            if let Ok(Line::Pending { files, .. }) = serde_json::from_slice(&buf) {
+                for rec in files {
+                    f(seq, rec)?;
+                }
+            }
+        }
     }
 
     /// Records that a unit's upload is starting; returns its sequence number.
@@ -260,13 +369,12 @@ impl Journal {
     }
 }
 
-/// Reads every complete line; returns the history, the length of the complete lines, and
+/// Reads every complete line; returns the units, the length of the complete lines, and
 /// the highest sequence number seen.
 fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
     let mut reader = BufReader::new(&*file);
     let mut history = History::default();
-    let mut pending: HashMap<u64, Unsettled> = HashMap::new();
-    let mut order: Vec<u64> = Vec::new();
+    let mut by_seq: HashMap<u64, usize> = HashMap::new();
     let mut good_len = 0u64;
     let mut max_seq = 0u64;
     let mut buf = Vec::new();
@@ -280,42 +388,35 @@ fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
             break; // torn: dropped
         }
         good_len += n as u64;
-        match serde_json::from_slice::<Line>(&buf) {
-            Ok(Line::Start { .. }) => {}
-            Ok(Line::Pending {
-                seq,
-                unit,
-                shard,
-                files,
-            }) => {
+        match serde_json::from_slice::<LineHead>(&buf) {
+            Ok(LineHead::Start {}) => {}
+            Ok(LineHead::Pending { seq, unit, shard }) => {
                 max_seq = max_seq.max(seq);
-                order.push(seq);
-                pending.insert(
+                let names = match unit {
+                    UnitType::Single => serde_json::from_slice::<NamesOnly>(&buf)
+                        .map(|n| n.files.into_iter().map(|f| f.name).collect())
+                        .unwrap_or_default(),
+                    UnitType::Shard => Vec::new(),
+                };
+                by_seq.insert(seq, history.units.len());
+                history.units.push(UnitInfo {
                     seq,
-                    Unsettled {
-                        seq,
-                        unit,
-                        shard,
-                        files,
-                    },
-                );
+                    unit,
+                    shard,
+                    done: false,
+                    names,
+                });
             }
-            Ok(Line::Done { seq }) => {
-                if let Some(u) = pending.remove(&seq) {
-                    history.settled.push(Settled {
-                        unit: u.unit,
-                        shard: u.shard,
-                        files: u.files,
-                    });
+            Ok(LineHead::Done { seq }) => {
+                if let Some(&i) = by_seq.get(&seq)
+                    && let Some(u) = history.units.get_mut(i)
+                {
+                    u.done = true;
                 }
             }
             Err(_) => history.bad_lines += 1,
         }
     }
-    history.unsettled = order
-        .into_iter()
-        .filter_map(|s| pending.remove(&s))
-        .collect();
     Ok((history, good_len, max_seq))
 }
 
@@ -333,12 +434,12 @@ mod tests {
     }
 
     #[test]
-    fn settled_unsettled_and_a_torn_last_line() {
+    fn units_done_and_not_a_torn_last_line_and_files_read_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ws/b.jsonl");
         {
             let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-            assert!(h.settled.is_empty() && h.unsettled.is_empty());
+            assert!(h.units.is_empty());
             let a = j
                 .pending(UnitType::Shard, Some("s1"), vec![rec("a.jpg")])
                 .unwrap();
@@ -353,20 +454,52 @@ mod tests {
         f.write_all(br#"{"t":"done","se"#).unwrap();
         drop(f);
         let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        assert_eq!(h.settled.len(), 1);
-        assert_eq!(h.settled[0].files[0].name, "a.jpg");
-        assert_eq!(h.unsettled.len(), 1);
-        assert_eq!(h.unsettled[0].shard.as_deref(), Some("s2"));
+        let units: Vec<(Option<&str>, bool)> = h
+            .units
+            .iter()
+            .map(|u| (u.shard.as_deref(), u.done))
+            .collect();
+        assert_eq!(units, [(Some("s1"), true), (Some("s2"), false)]);
         assert_eq!(h.bad_lines, 0);
         // The torn tail was cut; new lines parse, and sequence numbers keep growing.
         let c = j
             .pending(UnitType::Single, None, vec![rec("c.jpg")])
             .unwrap();
         j.done(c).unwrap();
+        let mut files = Vec::new();
+        let wanted = HashSet::from([h.units[0].seq, c]);
+        j.files_of(&wanted, |seq, r| {
+            files.push((seq, r.name));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            files,
+            [(h.units[0].seq, "a.jpg".into()), (c, "c.jpg".into())]
+        );
+        drop(j);
         let (_, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        assert_eq!(h.settled.len(), 2);
+        assert_eq!(h.units.iter().filter(|u| u.done).count(), 2);
+        assert_eq!(h.units[2].names, ["c.jpg"]);
         assert_eq!(h.bad_lines, 0);
         assert!(c > 2);
+    }
+
+    #[test]
+    fn a_second_opener_is_refused_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws/b.jsonl");
+        let (first, _) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+        let err = Journal::open(&path, "http://x", "ws", "b").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("batch b") && text.contains("b.jsonl.lock"),
+            "{text}"
+        );
+        assert!(text.contains(&std::process::id().to_string()), "{text}");
+        assert!(matches!(err, Error::Locked { holder: Some(p), .. } if p == std::process::id()));
+        drop(first);
+        Journal::open(&path, "http://x", "ws", "b").unwrap();
     }
 
     #[test]

@@ -16,9 +16,15 @@
 //! The hash is FNV-1a of the path's UTF-8 bytes, so a name depends only on the file's
 //! path and on which other files collide with it: the same folder gives the same names on
 //! every run and every machine. A name never holds `/`, `..` or an absolute path.
+//!
+//! Rule 5 needs every name, but not in memory: discovery writes a 128-bit key of each
+//! lowercase candidate to a sorted list that spills to disk; keys that repeat single out
+//! the few files that may collide, and only those are compared by name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use super::manifest::Manifest;
+use super::spill::Sorted;
 use crate::error::{Error, Result};
 
 /// Names longer than this keep their tail behind a hash.
@@ -81,68 +87,131 @@ fn disambiguate(name: &str, key: &str) -> String {
     shorten(&out, &format!("{key}~"))
 }
 
-/// One file to be named: its candidate name, the key its hash is taken from (its relative
-/// path), and how many folders deep it is.
-pub(crate) struct Naming<'a> {
-    pub candidate: &'a str,
-    pub key: &'a str,
-    pub depth: usize,
+/// FNV-1a, 128 bits: the key of a name in sorted lists on disk. Keys only find candidates;
+/// names are compared as text before anything is decided.
+pub(crate) fn fnv1a128(bytes: &[u8]) -> u128 {
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in bytes {
+        h ^= u128::from(*b);
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    h
 }
 
-/// Final names for `items`, in the same order (rule 5 applied).
-pub(crate) fn assign(items: &[Naming<'_>]) -> Result<Vec<String>> {
-    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, it) in items.iter().enumerate() {
-        groups
-            .entry(it.candidate.to_lowercase())
-            .or_default()
-            .push(i);
+/// The key under which candidate names collide (rule 5 ignores case).
+pub(crate) fn collision_key(candidate: &str) -> [u8; 16] {
+    fnv1a128(candidate.to_lowercase().as_bytes()).to_be_bytes()
+}
+
+struct Member {
+    index: u64,
+    depth: u32,
+    key: String,
+    candidate: String,
+}
+
+/// Rule 5 for a manifest whose candidates' [`collision_key`]s are `keys`: the final names
+/// that differ from their candidates, by position. Only files whose keys repeat are held
+/// in memory, so this costs nothing per file when names do not collide.
+pub(crate) fn resolve(mut keys: Sorted, manifest: &mut Manifest) -> Result<HashMap<u64, String>> {
+    let io = |e: std::io::Error| Error::io("resolving name collisions", e);
+    let mut repeated: HashSet<Vec<u8>> = HashSet::new();
+    let (mut prev, mut rec) = (Vec::new(), Vec::new());
+    let mut first = true;
+    while keys.next_into(&mut rec).map_err(io)? {
+        if !first && rec == prev {
+            repeated.insert(rec.clone());
+        }
+        first = false;
+        std::mem::swap(&mut prev, &mut rec);
     }
-    let mut names: Vec<String> = items.iter().map(|it| it.candidate.to_string()).collect();
+    drop(keys);
+    let mut renamed = HashMap::new();
+    if repeated.is_empty() {
+        return Ok(renamed);
+    }
+    let mut groups: HashMap<String, Vec<Member>> = HashMap::new();
+    let mut entries = manifest.entries().map_err(io)?;
+    while let Some((index, e)) = entries.next_entry().map_err(io)? {
+        if repeated.contains(collision_key(&e.candidate).as_slice()) {
+            groups
+                .entry(e.candidate.to_lowercase())
+                .or_default()
+                .push(Member {
+                    index,
+                    depth: e.depth,
+                    key: e.relative,
+                    candidate: e.candidate,
+                });
+        }
+    }
+    // The new names, lowercase, with the path each belongs to.
+    let mut taken: HashMap<String, String> = HashMap::new();
     for members in groups.values_mut().filter(|m| m.len() > 1) {
-        members
-            .sort_by(|&a, &b| (items[a].depth, items[a].key).cmp(&(items[b].depth, items[b].key)));
-        for &i in members.iter().skip(1) {
-            names[i] = disambiguate(items[i].candidate, items[i].key);
+        members.sort_by(|a, b| (a.depth, &a.key).cmp(&(b.depth, &b.key)));
+        for m in members.iter().skip(1) {
+            let name = disambiguate(&m.candidate, &m.key);
+            if let Some(other) = taken.insert(name.to_lowercase(), m.key.clone()) {
+                return Err(same_name(&other, &m.key, &name));
+            }
+            renamed.insert(m.index, name);
         }
     }
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, n) in names.iter().enumerate() {
-        if let Some(j) = seen.insert(n.to_lowercase(), i) {
-            return Err(Error::invalid(
-                "file names",
-                format!(
-                    "{:?} and {:?} map to the same name {n:?} even after disambiguation; rename one",
-                    items[j].key, items[i].key
-                ),
-            ));
+    // A new name must not be a name some other file keeps.
+    let mut entries = manifest.entries().map_err(io)?;
+    while let Some((index, e)) = entries.next_entry().map_err(io)? {
+        if !renamed.contains_key(&index)
+            && let Some(other) = taken.get(&e.candidate.to_lowercase())
+        {
+            return Err(same_name(&e.relative, other, &e.candidate));
         }
     }
-    Ok(names)
+    Ok(renamed)
+}
+
+fn same_name(a: &str, b: &str, name: &str) -> Error {
+    Error::invalid(
+        "file names",
+        format!(
+            "{a:?} and {b:?} map to the same name {name:?} even after disambiguation; rename one"
+        ),
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::spill::Sorter;
     use super::*;
 
     fn names(paths: &[&str]) -> Vec<String> {
-        let cands: Vec<(String, usize)> = paths
-            .iter()
-            .map(|p| {
-                let parts: Vec<&str> = p.split('/').collect();
-                (candidate(&parts), parts.len() - 1)
-            })
-            .collect();
-        let items: Vec<Naming<'_>> = paths
-            .iter()
-            .zip(&cands)
-            .map(|(p, (c, depth))| Naming {
+        try_names(paths).unwrap()
+    }
+
+    fn try_names(paths: &[&str]) -> Result<Vec<String>> {
+        let mut m = Manifest::new(None);
+        let mut keys = Sorter::new(64);
+        for p in paths {
+            let parts: Vec<&str> = p.split('/').collect();
+            let c = candidate(&parts);
+            keys.push(&collision_key(&c)).unwrap();
+            m.push(&super::super::manifest::Entry {
+                size: 1,
+                modified: None,
+                depth: (parts.len() - 1) as u32,
+                relative: p.to_string(),
                 candidate: c,
-                key: p,
-                depth: *depth,
+                listed: None,
             })
-            .collect();
-        assign(&items).unwrap()
+            .unwrap();
+        }
+        let renamed = resolve(keys.finish().unwrap(), &mut m)?;
+        m.set_renamed(renamed);
+        let mut out = Vec::new();
+        let mut files = m.entries().unwrap();
+        while let Some((_, f)) = files.next_file().unwrap() {
+            out.push(f.name);
+        }
+        Ok(out)
     }
 
     #[test]
@@ -192,5 +261,22 @@ mod tests {
     fn fnv_matches_reference_values() {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a128(b""), 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d);
+        assert_eq!(fnv1a128(b"a"), 0xd228_cb69_6f1a_8caf_7891_2b70_4e4a_8964);
+    }
+
+    #[test]
+    fn a_new_name_that_another_file_keeps_is_refused() {
+        // `a.jpg` and `A.jpg` collide; `A.jpg` comes first and keeps its name, `a.jpg`
+        // becomes `a~<hash of "a.jpg">.jpg`, which is also the name of a third file: no name
+        // may be given twice.
+        let third = format!("a~{}.jpg", hash8("a.jpg"));
+        let err = try_names(&["a.jpg", "A.jpg", &third]).unwrap_err();
+        assert!(
+            err.to_string().contains("even after disambiguation"),
+            "{err}"
+        );
+        // Without the third file the names are fine.
+        assert_eq!(try_names(&["a.jpg", "A.jpg"]).unwrap()[0], third);
     }
 }

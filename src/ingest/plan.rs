@@ -1,7 +1,6 @@
 //! Cutting files into tar shards within the service's limits.
 
 use super::archive::{tar_entry_size, tar_size};
-use super::discover::SourceFile;
 
 /// The most images per shard when the service does not say (its documented limit).
 ///
@@ -45,57 +44,83 @@ impl Default for ShardLimits {
     }
 }
 
-/// A planned shard: indices into the file list, and its exact tar size.
+/// A planned shard: its members, and its exact tar size.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PlannedShard {
-    pub files: Vec<usize>,
+pub(crate) struct PlannedShard<T> {
+    pub files: Vec<T>,
     pub tar_len: u64,
 }
 
-/// The plan: shards in order, and files that fit in no shard (even alone).
-#[derive(Debug, Default)]
-pub(crate) struct Plan {
-    pub shards: Vec<PlannedShard>,
-    pub too_big: Vec<usize>,
+/// What one more file did to the plan.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step<T> {
+    /// It joined the shard being filled.
+    Added,
+    /// It fits in no shard, even alone: it comes back.
+    TooBig(T),
+    /// The shard being filled was full: here it is, and the file starts the next one.
+    Full(PlannedShard<T>),
 }
 
-/// Cuts `files` (in order) into shards within `limits`. `extra` is the size one more
-/// member adds to every shard (`notification_config.json`), and `workers` the number of
-/// parallel uploads: the shard count is rounded up to a multiple of it where that keeps
-/// shards of at least 100 images, so the last wave of uploads is not half empty.
-pub(crate) fn plan(files: &[SourceFile], limits: ShardLimits, extra: u64, workers: usize) -> Plan {
-    let max_images = limits.max_images.max(1);
-    let n = files.len() as u64;
-    let per = balanced_per_shard(n, max_images, workers.max(1) as u64);
-    let mut plan = Plan::default();
-    let empty = tar_size([]) + extra;
-    let mut cur = PlannedShard {
-        files: Vec::new(),
-        tar_len: empty,
-    };
-    for (i, f) in files.iter().enumerate() {
-        let add = tar_entry_size(f.name.len(), f.size);
-        if empty + add > limits.max_bytes {
-            plan.too_big.push(i);
-            continue;
+/// Cuts files, given one at a time in order, into shards within the limits, holding only
+/// the shard being filled.
+///
+/// `extra` is the size one more member adds to every shard (`notification_config.json`),
+/// and `workers` the number of parallel uploads: the shard count is rounded up to a
+/// multiple of it where that keeps shards of at least 100 images, so the last wave of
+/// uploads is not half empty. `files` is how many will be given (the balance needs it).
+#[derive(Debug)]
+pub(crate) struct Planner<T> {
+    max_bytes: u64,
+    per: u64,
+    empty: u64,
+    cur: PlannedShard<T>,
+}
+
+impl<T> Planner<T> {
+    pub fn new(files: u64, limits: ShardLimits, extra: u64, workers: usize) -> Planner<T> {
+        let max_images = limits.max_images.max(1);
+        let empty = tar_size([]) + extra;
+        Planner {
+            max_bytes: limits.max_bytes,
+            per: balanced_per_shard(files, max_images, workers.max(1) as u64),
+            empty,
+            cur: PlannedShard {
+                files: Vec::new(),
+                tar_len: empty,
+            },
         }
-        let full = cur.files.len() as u64 >= per || cur.tar_len + add > limits.max_bytes;
-        if full && !cur.files.is_empty() {
-            plan.shards.push(std::mem::replace(
-                &mut cur,
-                PlannedShard {
-                    files: Vec::new(),
-                    tar_len: empty,
-                },
-            ));
+    }
+
+    /// Adds a file of `name_len` and `size` bytes.
+    pub fn push(&mut self, file: T, name_len: usize, size: u64) -> Step<T> {
+        let add = tar_entry_size(name_len, size);
+        if self.empty + add > self.max_bytes {
+            return Step::TooBig(file);
         }
-        cur.files.push(i);
-        cur.tar_len += add;
+        let full =
+            self.cur.files.len() as u64 >= self.per || self.cur.tar_len + add > self.max_bytes;
+        let done = if full && !self.cur.files.is_empty() {
+            let next = PlannedShard {
+                files: Vec::new(),
+                tar_len: self.empty,
+            };
+            Some(std::mem::replace(&mut self.cur, next))
+        } else {
+            None
+        };
+        self.cur.files.push(file);
+        self.cur.tar_len += add;
+        match done {
+            Some(s) => Step::Full(s),
+            None => Step::Added,
+        }
     }
-    if !cur.files.is_empty() {
-        plan.shards.push(cur);
+
+    /// The last shard, if it holds anything.
+    pub fn finish(self) -> Option<PlannedShard<T>> {
+        (!self.cur.files.is_empty()).then_some(self.cur)
     }
-    plan
 }
 
 fn balanced_per_shard(n: u64, max_images: u64, workers: u64) -> u64 {
@@ -116,20 +141,42 @@ fn balanced_per_shard(n: u64, max_images: u64, workers: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    fn files(sizes: &[u64]) -> Vec<SourceFile> {
+    struct File {
+        name: String,
+        size: u64,
+    }
+
+    fn files(sizes: &[u64]) -> Vec<File> {
         sizes
             .iter()
             .enumerate()
-            .map(|(i, &size)| SourceFile {
-                path: PathBuf::from(format!("/d/{i}.jpg")),
-                relative: format!("{i}.jpg"),
+            .map(|(i, &size)| File {
                 name: format!("{i}.jpg"),
                 size,
-                modified: None,
             })
             .collect()
+    }
+
+    #[derive(Default)]
+    struct Plan {
+        shards: Vec<PlannedShard<usize>>,
+        too_big: Vec<usize>,
+    }
+
+    /// The whole plan of `files`, by position.
+    fn plan(files: &[File], limits: ShardLimits, extra: u64, workers: usize) -> Plan {
+        let mut p = Planner::new(files.len() as u64, limits, extra, workers);
+        let mut out = Plan::default();
+        for (i, f) in files.iter().enumerate() {
+            match p.push(i, f.name.len(), f.size) {
+                Step::Added => {}
+                Step::TooBig(i) => out.too_big.push(i),
+                Step::Full(s) => out.shards.push(s),
+            }
+        }
+        out.shards.extend(p.finish());
+        out
     }
 
     #[test]

@@ -77,6 +77,19 @@ pub enum IngestEvent {
         /// How many.
         bytes: u64,
     },
+    /// A unit was formed and handed to the upload workers. Units are formed from the list
+    /// of files as the uploads go, at most a few ahead of them (so this also shows how far
+    /// ahead the reading is).
+    UnitQueued {
+        /// What the unit is.
+        unit: UnitKind,
+        /// Its number in this run's plan (from 0).
+        index: u64,
+        /// Files it carries.
+        files: u64,
+        /// Their payload bytes.
+        bytes: u64,
+    },
     /// A unit was accepted by the service.
     UnitDone {
         /// What the unit is.
@@ -116,7 +129,9 @@ pub enum IngestEvent {
         /// sent again.
         #[serde(rename = "rewoundBytes")]
         rewound_bytes: u64,
-        /// What happened, when known (e.g. "signed URL rejected: HTTP 403").
+        /// What happened: a status or a kind of transport failure, and which request (e.g.
+        /// "upload: HTTP 503", "signed URL request: transport error (interrupted)", "signed
+        /// URL rejected, asking for a fresh one: …"). Never a URL's secret parts.
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::progress::{IngestEvent, ProgressFn, UnitKind};
 use crate::BatchApi;
 use crate::api::UploadSource;
+use crate::api::retry::{RetryCause, observe_retries};
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
 
@@ -50,7 +51,9 @@ impl<R: Read> Read for Counting<R> {
 /// Opens a fresh reader of the unit's bytes for each try.
 pub(crate) type Opener = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
 
-/// A unit to PUT.
+/// A unit to PUT. Every retry is counted in `retries` and reported as an
+/// [`IngestEvent::Retry`] with its cause (a status or a kind of transport failure; never a
+/// URL).
 pub(crate) struct PutJob<'a> {
     pub api: &'a BatchApi,
     pub progress: &'a ProgressFn,
@@ -88,7 +91,8 @@ impl PutJob<'_> {
         let mut fresh_urls = 0;
         loop {
             let source = self.source(attempts.clone(), this_try.clone());
-            match self.api.put_signed(&target, &source) {
+            let observer = self.observer(attempts.clone(), this_try.clone());
+            match observe_retries(observer, || self.api.put_signed(&target, &source)) {
                 Ok(()) => {
                     return Ok(PutDone {
                         latency: started.elapsed(),
@@ -105,7 +109,13 @@ impl PutJob<'_> {
                         rewound_bytes: this_try.swap(0, Ordering::Relaxed),
                         reason: Some(format!("signed URL rejected, asking for a fresh one: {e}")),
                     });
-                    target = fresh()?;
+                    target = counting_retries(
+                        self.retries,
+                        self.progress,
+                        (self.unit, self.index),
+                        "signed URL request",
+                        &mut fresh,
+                    )?;
                     on_new(&target)?;
                 }
                 Err(e) => return Err(e),
@@ -113,28 +123,35 @@ impl PutJob<'_> {
         }
     }
 
-    /// The upload source of one `put_signed` call: each reopening after the first is a
-    /// retry made inside that call.
+    /// Counts and reports each retry `put_signed` decides on, with its cause.
+    fn observer(
+        &self,
+        attempts: Arc<AtomicU32>,
+        this_try: Arc<AtomicU64>,
+    ) -> impl Fn(RetryCause) + 'static {
+        let progress = self.progress.clone();
+        let retries = self.retries.clone();
+        let (unit, index) = (self.unit, self.index);
+        move |cause| {
+            retries.fetch_add(1, Ordering::Relaxed);
+            progress(&IngestEvent::Retry {
+                unit,
+                index,
+                attempt: attempts.load(Ordering::Relaxed) + 1,
+                rewound_bytes: this_try.swap(0, Ordering::Relaxed),
+                reason: Some(format!("upload: {cause}")),
+            });
+        }
+    }
+
+    /// The upload source of one `put_signed` call, reopened for each try.
     fn source(&self, attempts: Arc<AtomicU32>, this_try: Arc<AtomicU64>) -> UploadSource {
         let open = self.open.clone();
         let progress = self.progress.clone();
-        let retries = self.retries.clone();
-        let (unit, index, len) = (self.unit, self.index, self.len);
-        let opened = AtomicU32::new(0);
+        let len = self.len;
         UploadSource::Stream {
             open: Arc::new(move || {
-                let n = attempts.fetch_add(1, Ordering::Relaxed);
-                if opened.fetch_add(1, Ordering::Relaxed) > 0 {
-                    // put_signed is trying again (a 5xx, a 429, a dropped connection).
-                    retries.fetch_add(1, Ordering::Relaxed);
-                    progress(&IngestEvent::Retry {
-                        unit,
-                        index,
-                        attempt: n + 1,
-                        rewound_bytes: this_try.swap(0, Ordering::Relaxed),
-                        reason: None,
-                    });
-                }
+                attempts.fetch_add(1, Ordering::Relaxed);
                 this_try.store(0, Ordering::Relaxed);
                 let inner = open()?;
                 Ok(Box::new(Counting {
@@ -148,4 +165,30 @@ impl PutJob<'_> {
             len: self.len,
         }
     }
+}
+
+/// Runs `f` (requests for one unit other than its PUT: a signed URL, a single-image
+/// upload), counting each retry they make in `retries` and reporting it as a
+/// [`IngestEvent::Retry`] of `unit` whose reason starts with `what`.
+pub(crate) fn counting_retries<R>(
+    retries: &Arc<AtomicU64>,
+    progress: &ProgressFn,
+    (unit, index): (UnitKind, u64),
+    what: &'static str,
+    f: impl FnOnce() -> R,
+) -> R {
+    let retries = retries.clone();
+    let progress = progress.clone();
+    let tries = Arc::new(AtomicU32::new(1));
+    let observer = move |cause: RetryCause| {
+        retries.fetch_add(1, Ordering::Relaxed);
+        progress(&IngestEvent::Retry {
+            unit,
+            index,
+            attempt: tries.fetch_add(1, Ordering::Relaxed) + 1,
+            rewound_bytes: 0,
+            reason: Some(format!("{what}: {cause}")),
+        });
+    };
+    observe_retries(observer, f)
 }

@@ -278,7 +278,9 @@ pub struct IngestReport {
     pub cancelled: bool,
     /// Units sent and accepted: shards, single images, videos or reference chunks.
     pub units_uploaded: u64,
-    /// Upload attempts repeated: PUTs retried, and fresh signed URLs after a rejected one.
+    /// Requests repeated: PUTs and single-image uploads retried, signed-URL requests
+    /// retried, and fresh signed URLs after a rejected one (each also sent as an
+    /// [`IngestEvent::Retry`](super::IngestEvent::Retry) with its cause).
     pub retries: u64,
     /// Wall time of the whole ingest, verification included.
     #[serde(rename = "durationSecs", with = "secs")]

@@ -1,20 +1,22 @@
 //! One ingest from start to end: discover, choose the method, settle the journal against
 //! the service, upload, verify, report.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::bulk::{self, BulkOptions};
 use super::discover::{MediaKind, SourceFile};
-use super::journal::{FileRecord, History, Journal, UnitType};
+use super::expect::{Expect, Expected};
+use super::journal::{FileRecord, Journal, UnitType};
+use super::manifest::Manifest;
 use super::progress::{IngestEvent, ProgressFn};
 use super::report::{
     IngestMethod, IngestReport, LatencySummary, SkipReason, SkippedFile, Verification,
 };
-use super::verify::{ExpectedFiles, verify_ingest};
-use super::{Ingest, JournalSetting, UploadMode, single};
+use super::resume::{self, Resumed};
+use super::settle::Settled;
+use super::{Ingest, UploadMode, settle, single, verify};
 use crate::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::BatchType;
@@ -32,6 +34,8 @@ pub(crate) struct Ctx<'a> {
     pub stop: AtomicBool,
     fatal: Mutex<Option<Error>>,
     cancel: Option<Arc<AtomicBool>>,
+    /// What verification will wait for.
+    pub expect: Mutex<Expect>,
 }
 
 /// Why no new unit may start.
@@ -118,18 +122,13 @@ pub(crate) struct Outcome {
     pub bytes_uploaded: u64,
     pub wire_bytes: u64,
     pub units: u64,
+    /// One per accepted unit (a shard, or a single upload).
     pub latencies: Vec<Duration>,
     pub failed: Vec<super::report::FailedFile>,
     pub skipped: Vec<SkippedFile>,
     /// Files not attempted because the ingest was cancelled.
     pub pending: u64,
-    /// Accepted units.
-    pub units_done: Vec<UnitDone>,
 }
-
-/// An accepted unit: the service's shard id (if any), and the name and local path of each
-/// file it carried.
-pub(crate) type UnitDone = (Option<String>, Vec<(String, String)>);
 
 impl Outcome {
     pub fn skip(&mut self, ctx: &Ctx<'_>, f: &SourceFile, reason: SkipReason, detail: String) {
@@ -157,28 +156,25 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         MediaKind::Images => super::DEFAULT_MAX_IMAGE_SIZE,
         MediaKind::Videos => u64::MAX,
     });
-    let found = ing.source.discover(ing.media, max_size)?;
-    for s in &found.skipped {
-        progress(&IngestEvent::Skipped(s.clone()));
-    }
-    progress(&IngestEvent::Discovered {
-        files: found.files.len() as u64,
-        bytes: found.total_bytes(),
-    });
+    let mut warnings = Vec::new();
+    let journal = settle::open(&ing, api, batch, &mut warnings)?;
+    let survey = ing.source.survey(ing.media, max_size, &*progress)?;
+    let mut manifest = survey.manifest;
+    let found = manifest.len();
     let existing = match api.batch(batch) {
         Ok(meta) => Some(meta.batch_type),
         Err(Error::NotFound(_)) => None,
         Err(e) => return Err(e),
     };
-    let method = choose(&ing, existing.as_ref(), found.files.len())?;
+    let method = choose(&ing, existing.as_ref(), found)?;
     let mut report = IngestReport::new(batch, method);
-    report.files_found = found.files.len() as u64;
-    report.bytes_found = found.total_bytes();
-    report.skipped = found.skipped.clone();
-    if method == IngestMethod::SingleImages && found.files.len() > ing.single_threshold {
+    report.warnings = warnings;
+    report.files_found = found;
+    report.bytes_found = survey.bytes;
+    report.skipped = survey.skipped;
+    if method == IngestMethod::SingleImages && found > ing.single_threshold as u64 {
         report.warnings.push(format!(
-            "batch {batch} is a simple-batch, so its {} images go one request each (bulk and single uploads cannot be mixed in a batch)",
-            found.files.len()
+            "batch {batch} is a simple-batch, so its {found} images go one request each (bulk and single uploads cannot be mixed in a batch)"
         ));
     }
     if method != IngestMethod::Shards
@@ -189,32 +185,25 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         ));
     }
 
-    // The journal, settled against what the service holds.
-    let journal = open_journal(&ing, api, batch, &mut report)?;
-    let (journal, history) = match journal {
-        Some((j, h)) => (Some(j), h),
-        None => (None, History::default()),
-    };
-    let done = match &journal {
-        Some(j) => settle(api, batch, j, history)?,
-        None => Settled::default(),
-    };
-    let mut todo = Vec::new();
-    let (mut resumed_files, mut resumed_bytes) = (0u64, 0u64);
-    let mut expected = ExpectedFiles::default();
-    for f in found.files {
-        if done.covers(&f) {
-            resumed_files += 1;
-            resumed_bytes += f.size;
-            expected.file(f.name.clone(), Some(f.path.to_string_lossy().into_owned()));
-        } else {
-            todo.push(f);
+    // The journal, settled against what the service holds, and the files it covers.
+    let (journal, settled) = match journal {
+        Some((j, history)) => {
+            let settled = settle::settle(api, batch, &j, history)?;
+            (Some(j), settled)
         }
+        None => (None, Settled::default()),
+    };
+    let mut resumed = match &journal {
+        Some(j) if !settled.units.is_empty() => resume::find(j, &settled.units, &mut manifest)?,
+        _ => Resumed::none(),
+    };
+    let mut resumed_bytes = 0;
+    if resumed.len() > 0 {
+        let mut todo_bytes = 0;
+        resume::each_size(&mut manifest, &mut resumed, |_, size, _| todo_bytes += size)?;
+        resumed_bytes = report.bytes_found.saturating_sub(todo_bytes);
     }
-    for (id, names) in &done.shards {
-        expected.shard(id.clone(), names.clone());
-    }
-    report.files_resumed = resumed_files;
+    report.files_resumed = resumed.len();
 
     let parallelism = ing.parallelism.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -234,24 +223,26 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         stop: AtomicBool::new(false),
         fatal: Mutex::new(None),
         cancel: ing.cancel.clone(),
+        expect: Mutex::new(Expect::new(settled.shards, ing.verify.is_some())),
     };
-    let resumed = (resumed_files, resumed_bytes);
+    let todo = Todo {
+        manifest: &mut manifest,
+        resumed: &mut resumed,
+        files: found - report.files_resumed,
+        resumed_bytes,
+    };
     let upload_started = Instant::now();
     let outcome = match method {
         IngestMethod::Shards => {
             let notification = notification_config(&ing)?;
-            bulk::upload(
-                &ctx,
-                todo,
-                &BulkOptions {
-                    max_images: ing.max_images_per_shard,
-                    notification,
-                },
-                resumed,
-            )?
+            let opts = BulkOptions {
+                max_images: ing.max_images_per_shard,
+                notification,
+            };
+            bulk::upload(&ctx, todo, &opts)?
         }
-        IngestMethod::SingleImages => single::images(&ctx, todo, resumed)?,
-        _ => single::videos(&ctx, todo, resumed)?,
+        IngestMethod::SingleImages => single::images(&ctx, todo)?,
+        _ => single::videos(&ctx, todo)?,
     };
     report.upload_duration = upload_started.elapsed();
     if let Some(e) = ctx.fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -268,21 +259,31 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     report.files_pending = outcome.pending;
     report.cancelled = ctx.cancelled();
     report.journal = ctx.journal.as_ref().map(|j| j.path().to_path_buf());
-    for (id, files) in outcome.units_done {
-        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-        for (n, path) in files {
-            expected.file(n, Some(path));
-        }
-        if let Some(id) = id {
-            expected.shard(id, names);
-        }
-    }
+    let expect = ctx.expect.into_inner().unwrap_or_else(|p| p.into_inner());
+    drop(ctx.journal);
 
     if let Some(wait) = &ing.verify
-        && !expected.is_empty()
+        && expect.records.len() > 0
         && !report.cancelled
     {
-        match verify_ingest(api, batch, &expected, wait, &progress) {
+        let verified = match expect.broken {
+            Some(e) => Err(Error::Config(format!(
+                "the list of uploaded files could not be kept: {e}"
+            ))),
+            None => expect
+                .records
+                .finish()
+                .map_err(|e| Error::io("sorting the list of uploaded files", e))
+                .and_then(|records| {
+                    let mut e = Expected {
+                        records,
+                        shards: expect.shards,
+                        manifest: &mut manifest,
+                    };
+                    verify::verify(api, batch, &mut e, wait, &progress)
+                }),
+        };
+        match verified {
             Ok((v, failed)) => {
                 report.failed.extend(failed);
                 report.verification = Some(v);
@@ -290,7 +291,7 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
             Err(e) => {
                 report.warnings.push(format!("verification stopped: {e}"));
                 report.verification = Some(Verification {
-                    expected: expected.len() as u64,
+                    expected: report.files_uploaded + report.files_resumed,
                     ..Verification::default()
                 });
             }
@@ -300,9 +301,51 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     Ok(report)
 }
 
+/// The files not yet uploaded, read from the manifest in order; resumed ones are expected
+/// by verification as they go by.
+pub(crate) struct Todo<'m> {
+    pub manifest: &'m mut Manifest,
+    pub resumed: &'m mut Resumed,
+    /// How many files are left to upload.
+    pub files: u64,
+    /// The size of the files an earlier run uploaded.
+    pub resumed_bytes: u64,
+}
+
+impl Todo<'_> {
+    /// `(files, bytes)` resumed.
+    pub fn resumed(&self) -> (u64, u64) {
+        (self.resumed.len(), self.resumed_bytes)
+    }
+
+    /// Calls `f` with the size and name length of each file to upload (cheaply: for
+    /// totals and plans).
+    pub fn each_size(&mut self, f: impl FnMut(u64, usize)) -> Result<()> {
+        let mut f = f;
+        resume::each_size(self.manifest, self.resumed, |_, size, len| f(size, len))
+    }
+
+    /// Calls `f` with each file to upload and its position; stops when `f` says so.
+    /// Resumed files go to verification as they go by.
+    pub fn each(
+        &mut self,
+        ctx: &Ctx<'_>,
+        mut f: impl FnMut(u64, SourceFile) -> Result<bool>,
+    ) -> Result<()> {
+        resume::each(self.manifest, self.resumed, |n| match n.resumed {
+            Some(unit) => {
+                let mut e = ctx.expect.lock().unwrap_or_else(|p| p.into_inner());
+                e.file(&n.file.name, unit, n.index);
+                Ok(true)
+            }
+            None => f(n.index, n.file),
+        })
+    }
+}
+
 /// Picks how to send: videos one by one; images as the existing batch was filled, else in
 /// shards above the threshold (the official client's rule: more than 32 images).
-fn choose(ing: &Ingest<'_>, existing: Option<&BatchType>, files: usize) -> Result<IngestMethod> {
+fn choose(ing: &Ingest<'_>, existing: Option<&BatchType>, files: u64) -> Result<IngestMethod> {
     let batch = &ing.batch_id;
     if ing.media == MediaKind::Videos {
         if let Some(t @ (BatchType::Sharded | BatchType::Multipart)) = existing {
@@ -315,7 +358,7 @@ fn choose(ing: &Ingest<'_>, existing: Option<&BatchType>, files: usize) -> Resul
         }
         return Ok(IngestMethod::Videos);
     }
-    let by_count = if files > ing.single_threshold {
+    let by_count = if files > ing.single_threshold as u64 {
         IngestMethod::Shards
     } else {
         IngestMethod::SingleImages
@@ -349,126 +392,6 @@ fn choose(ing: &Ingest<'_>, existing: Option<&BatchType>, files: usize) -> Resul
         (None, Some(b)) => Ok(b),
         (None, None) => Ok(by_count),
     }
-}
-
-fn open_journal(
-    ing: &Ingest<'_>,
-    api: &BatchApi,
-    batch: &str,
-    report: &mut IngestReport,
-) -> Result<Option<(Journal, History)>> {
-    let dir = match &ing.journal {
-        JournalSetting::Off => return Ok(None),
-        JournalSetting::Dir(d) => d.clone(),
-        JournalSetting::Default => match super::default_journal_dir() {
-            Some(d) => d,
-            None => {
-                report.warnings.push(
-                    "no cache folder (HOME is not set): running without a resume journal".into(),
-                );
-                return Ok(None);
-            }
-        },
-    };
-    let ws = api.workspace()?;
-    let path = Journal::path_for(&dir, api.base_url(), &ws, batch);
-    let (j, h) = Journal::open(&path, api.base_url(), &ws, batch)?;
-    if h.bad_lines > 0 {
-        report.warnings.push(format!(
-            "{} unreadable lines in the resume journal {} were ignored",
-            h.bad_lines,
-            path.display()
-        ));
-    }
-    Ok(Some((j, h)))
-}
-
-/// Files the journal shows as uploaded, confirmed by the service.
-#[derive(Default)]
-struct Settled {
-    by_path: HashMap<String, FileRecord>,
-    shards: Vec<(String, Vec<String>)>,
-}
-
-impl Settled {
-    fn covers(&self, f: &SourceFile) -> bool {
-        let rec = FileRecord::of(f);
-        self.by_path.get(&rec.path) == Some(&rec)
-    }
-
-    fn add(&mut self, shard: Option<String>, files: Vec<FileRecord>) {
-        if let Some(id) = shard {
-            self.shards
-                .push((id, files.iter().map(|f| f.name.clone()).collect()));
-        }
-        for f in files {
-            self.by_path.insert(f.path.clone(), f);
-        }
-    }
-}
-
-/// Checks the journal against the service: shards it lists (and has not failed) were
-/// received, single uploads are in the batch listing. A batch that no longer exists
-/// empties the journal.
-fn settle(api: &BatchApi, batch: &str, journal: &Journal, history: History) -> Result<Settled> {
-    let mut out = Settled::default();
-    if history.settled.is_empty() && history.unsettled.is_empty() {
-        return Ok(out);
-    }
-    let any = |t: UnitType| {
-        history.settled.iter().any(|u| u.unit == t) || history.unsettled.iter().any(|u| u.unit == t)
-    };
-    let gone = |journal: &Journal| -> Result<Settled> {
-        let ws = api.workspace()?;
-        journal.reset(api.base_url(), &ws, batch)?;
-        Ok(Settled::default())
-    };
-    let mut shards: HashMap<String, bool> = HashMap::new();
-    if any(UnitType::Shard) {
-        for s in api.shards(batch, None) {
-            match s {
-                Ok(s) => {
-                    let failed = s.is_failed();
-                    shards.insert(s.shard_id, failed);
-                }
-                Err(Error::NotFound(_)) => return gone(journal),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    let mut names: HashSet<String> = HashSet::new();
-    if any(UnitType::Single) {
-        for f in api.files(batch, None, None) {
-            match f {
-                Ok(f) => {
-                    names.insert(f.file_name);
-                }
-                Err(Error::NotFound(_)) => return gone(journal),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    let received =
-        |unit: UnitType, shard: &Option<String>, files: &[FileRecord]| match (unit, shard) {
-            (UnitType::Shard, Some(id)) => shards.get(id) == Some(&false),
-            // A shard without an id cannot be checked; trust the journal.
-            (UnitType::Shard, None) => true,
-            (UnitType::Single, _) => files.iter().all(|f| names.contains(&f.name)),
-        };
-    for u in history.settled {
-        if received(u.unit, &u.shard, &u.files) {
-            out.add(u.shard, u.files);
-        }
-    }
-    for u in history.unsettled {
-        // Unsettled shards without an id may or may not have arrived: send them again.
-        let known = u.shard.is_some() || u.unit == UnitType::Single;
-        if known && received(u.unit, &u.shard, &u.files) {
-            journal.done(u.seq)?;
-            out.add(u.shard, u.files);
-        }
-    }
-    Ok(out)
 }
 
 /// The bytes of `notification_config.json`, when webhooks or an ingest id are asked for.

@@ -2,36 +2,32 @@
 //! and signed-URL PUTs of videos streamed from disk, both in parallel.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::discover::SourceFile;
 use super::journal::{FileRecord, UnitType};
 use super::progress::{IngestEvent, UnitKind};
-use super::put::PutJob;
+use super::put::{PutJob, counting_retries};
 use super::report::{FailedFile, FailureStage, IngestMethod, SkipReason};
-use super::run::{Ctx, Outcome, Stop};
-use crate::error::Result;
+use super::resume::NO_UNIT;
+use super::run::{Ctx, Outcome, Stop, Todo};
+use crate::error::{Error, Result};
 use crate::transport::ExactLengthReader;
 
 /// Single-image uploads hold each image in memory, so fewer run at once than shards.
 const MAX_SINGLE_IMAGE_WORKERS: usize = 8;
 
 /// Uploads each image with `POST …/upload/image`.
-pub(crate) fn images(
-    ctx: &Ctx<'_>,
-    files: Vec<SourceFile>,
-    resumed: (u64, u64),
-) -> Result<Outcome> {
+pub(crate) fn images(ctx: &Ctx<'_>, todo: Todo<'_>) -> Result<Outcome> {
     let workers = ctx.parallelism.min(MAX_SINGLE_IMAGE_WORKERS);
     each(
         ctx,
-        files,
+        todo,
         IngestMethod::SingleImages,
-        resumed,
         workers,
-        |ctx, i, f, out| {
+        |ctx, i, (at, f), out| {
             let started = Instant::now();
             let bytes = match std::fs::read(&f.path) {
                 Ok(b) => b,
@@ -58,16 +54,23 @@ pub(crate) fn images(
                     );
                 }
             };
-            match ctx
-                .api
-                .upload_image(ctx.batch, &now.name, &bytes, ctx.display_name)
-            {
+            let sent = counting_retries(
+                &ctx.retries,
+                &ctx.progress,
+                (UnitKind::Image, i as u64),
+                "upload",
+                || {
+                    ctx.api
+                        .upload_image(ctx.batch, &now.name, &bytes, ctx.display_name)
+                },
+            );
+            match sent {
                 Ok(()) => done(
                     ctx,
                     out,
                     UnitKind::Image,
                     i,
-                    &now,
+                    (at, &now),
                     seq,
                     started.elapsed(),
                     1,
@@ -81,22 +84,24 @@ pub(crate) fn images(
 
 /// Uploads each video: a signed URL (`POST …/upload/video`), then a PUT streamed from the
 /// file.
-pub(crate) fn videos(
-    ctx: &Ctx<'_>,
-    files: Vec<SourceFile>,
-    resumed: (u64, u64),
-) -> Result<Outcome> {
+pub(crate) fn videos(ctx: &Ctx<'_>, todo: Todo<'_>) -> Result<Outcome> {
     each(
         ctx,
-        files,
+        todo,
         IngestMethod::Videos,
-        resumed,
         ctx.parallelism,
-        |ctx, i, f, out| {
-            let target = match ctx
-                .api
-                .request_video_upload(ctx.batch, &f.name, ctx.display_name)
-            {
+        |ctx, i, (at, f), out| {
+            let asked = counting_retries(
+                &ctx.retries,
+                &ctx.progress,
+                (UnitKind::Video, i as u64),
+                "signed URL request",
+                || {
+                    ctx.api
+                        .request_video_upload(ctx.batch, &f.name, ctx.display_name)
+                },
+            );
+            let target = match asked {
                 Ok(t) => t,
                 Err(e) => {
                     return fail(
@@ -162,7 +167,7 @@ pub(crate) fn videos(
                     out,
                     UnitKind::Video,
                     i,
-                    f,
+                    (at, f),
                     seq,
                     d.latency,
                     d.attempts,
@@ -174,50 +179,74 @@ pub(crate) fn videos(
     )
 }
 
-/// Runs `work` for each file on `workers` threads of the pool.
+/// Runs `work` for each file to upload on `workers` threads of the pool, fed in order by
+/// a thread reading the list of files (a few files ahead of the uploads).
 fn each(
     ctx: &Ctx<'_>,
-    files: Vec<SourceFile>,
+    mut todo: Todo<'_>,
     method: IngestMethod,
-    resumed: (u64, u64),
     workers: usize,
-    work: impl Fn(&Ctx<'_>, usize, &SourceFile, &Mutex<Outcome>) + Sync,
+    work: impl Fn(&Ctx<'_>, usize, (u64, &SourceFile), &Mutex<Outcome>) + Sync,
 ) -> Result<Outcome> {
-    let bytes = files.iter().map(|f| f.size).sum();
-    ctx.planned(
-        method,
-        files.len() as u64,
-        bytes,
-        files.len() as u64,
-        resumed,
-    );
+    let mut bytes = 0;
+    todo.each_size(|size, _| bytes += size)?;
+    ctx.planned(method, todo.files, bytes, todo.files, todo.resumed());
+    let unit = if method == IngestMethod::Videos {
+        UnitKind::Video
+    } else {
+        UnitKind::Image
+    };
     let out = Mutex::new(Outcome::default());
-    let next = AtomicUsize::new(0);
+    let workers = workers.max(1);
+    let (tx, rx) = sync_channel::<(usize, u64, SourceFile)>(2 * workers);
+    let rx = Mutex::new(rx);
     let work = &work;
-    ctx.pool.scope(|s| {
-        for _ in 0..workers.max(1).min(files.len()) {
-            s.spawn(|_| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(f) = files.get(i) else { break };
-                    let unit = if method == IngestMethod::Videos {
-                        UnitKind::Video
-                    } else {
-                        UnitKind::Image
-                    };
-                    match ctx.stopped() {
-                        Some(Stop::Fatal(why)) => {
-                            fail(ctx, &out, unit, i, f, &format!("not attempted: {why}"))
-                        }
-                        Some(Stop::Cancelled) => {
-                            out.lock().unwrap_or_else(|p| p.into_inner()).pending += 1
-                        }
-                        None => work(ctx, i, f, &out),
-                    }
+    let fed = std::thread::scope(|ts| {
+        let feeder = ts.spawn(move || {
+            let mut i = 0usize;
+            todo.each(ctx, |at, f| {
+                let (files, bytes) = (1, f.size);
+                let sent = tx.send((i, at, f)).is_ok();
+                if sent {
+                    (ctx.progress)(&IngestEvent::UnitQueued {
+                        unit,
+                        index: i as u64,
+                        files,
+                        bytes,
+                    });
                 }
-            });
-        }
+                i += 1;
+                Ok(sent)
+            })
+        });
+        ctx.pool.scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|_| {
+                    loop {
+                        let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok((i, at, f)) = next else { break };
+                        match ctx.stopped() {
+                            Some(Stop::Fatal(why)) => {
+                                fail(ctx, &out, unit, i, &f, &format!("not attempted: {why}"))
+                            }
+                            Some(Stop::Cancelled) => {
+                                out.lock().unwrap_or_else(|p| p.into_inner()).pending += 1
+                            }
+                            None => work(ctx, i, (at, &f), &out),
+                        }
+                    }
+                });
+            }
+        });
+        feeder.join()
     });
+    match fed {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => ctx.fatal(e),
+        Err(_) => ctx.fatal(Error::Config(
+            "the thread reading the files panicked".into(),
+        )),
+    }
     Ok(out.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
@@ -227,7 +256,7 @@ fn done(
     out: &Mutex<Outcome>,
     unit: UnitKind,
     index: usize,
-    f: &SourceFile,
+    (at, f): (u64, &SourceFile),
     seq: u64,
     latency: Duration,
     attempts: u32,
@@ -235,6 +264,10 @@ fn done(
 ) {
     if let Err(e) = ctx.journal_done(seq) {
         ctx.fatal(e);
+    }
+    {
+        let mut expect = ctx.expect.lock().unwrap_or_else(|p| p.into_inner());
+        expect.file(&f.name, NO_UNIT, at);
     }
     if unit == UnitKind::Image {
         (ctx.progress)(&IngestEvent::BytesSent { bytes: f.size });
@@ -253,8 +286,6 @@ fn done(
     o.wire_bytes += wire;
     o.units += 1;
     o.latencies.push(latency);
-    let path = f.path.to_string_lossy().into_owned();
-    o.units_done.push((None, vec![(f.name.clone(), path)]));
 }
 
 fn fail(

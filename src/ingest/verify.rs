@@ -1,14 +1,21 @@
 //! Verification: after the uploads, poll the shards' statuses and the batch until every
 //! expected file is indexed (or the service has said why not), within a timeout measured
 //! on the client's injected [`Clock`](crate::api::Clock).
+//!
+//! Neither the expected names nor the batch listing are held in memory: both become
+//! sorted lists of 128-bit name keys (spilling to disk when long) and are merged; only the
+//! files that failed are looked up by name, for the report.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use super::names::fnv1a128;
 use super::progress::{IngestEvent, ProgressFn};
 use super::report::{FailedFile, FailureStage, Verification};
+use super::resume::NO_UNIT;
+use super::spill::{Fields, Sorted, Sorter};
 use crate::BatchApi;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::ShardDetails;
 use crate::wait::WaitOptions;
 
@@ -113,79 +120,267 @@ pub fn verify_ingest(
     wait: &WaitOptions,
     progress: &ProgressFn,
 ) -> Result<(Verification, Vec<FailedFile>)> {
+    let mut mem = MemExpected::new(expected)?;
+    verify(api, batch_id, &mut mem, wait, progress)
+}
+
+/// Bytes of one verification record: the key of the file's name, its unit (a position in
+/// the watched shards, or [`NO_UNIT`]) and where to find its name and origin.
+pub(crate) const RECORD_LEN: usize = 16 + 4 + 8;
+
+/// The key of a name in the sorted lists verification merges (128 bits).
+fn name_key(name: &str) -> [u8; 16] {
+    fnv1a128(name.as_bytes()).to_be_bytes()
+}
+
+/// A verification record for `name`.
+pub(crate) fn record(name: &str, unit: u32, locator: u64) -> [u8; RECORD_LEN] {
+    let mut r = [0u8; RECORD_LEN];
+    r[..16].copy_from_slice(&name_key(name));
+    r[16..20].copy_from_slice(&unit.to_be_bytes());
+    r[20..].copy_from_slice(&locator.to_be_bytes());
+    r
+}
+
+fn parse(rec: &[u8]) -> std::io::Result<([u8; 16], u32, u64)> {
+    let mut f = Fields(rec);
+    let mut key = [0u8; 16];
+    key.copy_from_slice(f.fixed(16)?);
+    Ok((key, f.u32()?, f.u64()?))
+}
+
+/// What verification waits for, as it reads it: records sorted by name key, the shards
+/// watched, and the names and origins of the files it must report.
+pub(crate) trait Expected {
+    /// How many files.
+    fn total(&self) -> u64;
+    /// The watched shards' ids; a record's unit is a position here.
+    fn shards(&self) -> &[String];
+    /// The records, sorted, read from the first.
+    fn records(&mut self) -> std::io::Result<&mut Sorted>;
+    /// Name and origin of each locator, in the order given.
+    fn describe(&mut self, locators: &[u64]) -> Result<Vec<(String, Option<String>)>>;
+}
+
+/// [`ExpectedFiles`] as verification reads it.
+struct MemExpected<'a> {
+    files: Vec<(&'a String, &'a Option<String>)>,
+    shards: Vec<String>,
+    sorted: Sorted,
+}
+
+impl<'a> MemExpected<'a> {
+    fn new(e: &'a ExpectedFiles) -> Result<MemExpected<'a>> {
+        let io = |e| Error::io("listing the expected files", e);
+        let files: Vec<_> = e.files.iter().collect();
+        let at: HashMap<&str, u64> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.as_str(), i as u64))
+            .collect();
+        let mut sorter = Sorter::new(usize::MAX);
+        let mut in_unit = vec![false; files.len()];
+        for (unit, (_, names)) in e.shards.iter().enumerate() {
+            for n in names {
+                if let Some(&loc) = at.get(n.as_str()) {
+                    sorter.push(&record(n, unit as u32, loc)).map_err(io)?;
+                    if let Some(flag) = in_unit.get_mut(loc as usize) {
+                        *flag = true;
+                    }
+                }
+            }
+        }
+        for (loc, (n, _)) in files.iter().enumerate() {
+            if !in_unit.get(loc).copied().unwrap_or(false) {
+                sorter.push(&record(n, NO_UNIT, loc as u64)).map_err(io)?;
+            }
+        }
+        Ok(MemExpected {
+            files,
+            shards: e.shards.iter().map(|(id, _)| id.clone()).collect(),
+            sorted: sorter.finish().map_err(io)?,
+        })
+    }
+}
+
+impl Expected for MemExpected<'_> {
+    fn total(&self) -> u64 {
+        self.files.len() as u64
+    }
+
+    fn shards(&self) -> &[String] {
+        &self.shards
+    }
+
+    fn records(&mut self) -> std::io::Result<&mut Sorted> {
+        self.sorted.rewind()?;
+        Ok(&mut self.sorted)
+    }
+
+    fn describe(&mut self, locators: &[u64]) -> Result<Vec<(String, Option<String>)>> {
+        Ok(locators
+            .iter()
+            .map(|&l| {
+                self.files
+                    .get(l as usize)
+                    .map(|(n, o)| ((*n).clone(), (*o).clone()))
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+}
+
+/// The names in the batch listing, as sorted keys (on disk when many).
+fn listing(api: &BatchApi, batch_id: &str) -> Result<Sorted> {
+    let io = |e| Error::io("sorting the batch listing", e);
+    let mut keys = Sorter::new(LISTING_MEMORY);
+    for f in api.files(batch_id, None, None) {
+        keys.push(&name_key(&f?.file_name)).map_err(io)?;
+    }
+    keys.finish().map_err(io)
+}
+
+/// Bytes of the batch listing's keys sorted in memory before they spill.
+const LISTING_MEMORY: usize = 4 << 20;
+
+/// One look at the batch: how many expected files are there, how many are missing with
+/// no reason yet, and the files that failed (by locator) with their reasons.
+#[derive(Default)]
+struct Tally {
+    indexed: u64,
+    unexplained: u64,
+    failed: Vec<(u64, String)>,
+}
+
+/// Merges the expected records with the listing's keys.
+fn tally(
+    records: &mut Sorted,
+    present: &mut Sorted,
+    failed_units: &HashMap<u32, String>,
+    failed_names: &HashMap<[u8; 16], String>,
+    timeout: Option<&str>,
+) -> std::io::Result<Tally> {
+    let mut t = Tally::default();
+    let (mut rec, mut key) = (Vec::new(), Vec::new());
+    let mut have_key = present.next_into(&mut key)?;
+    let mut more = records.next_into(&mut rec)?;
+    while more {
+        let (name, unit, locator) = parse(&rec)?;
+        let mut why = failed_units.get(&unit).cloned();
+        // Later records of the same name: its other units.
+        loop {
+            more = records.next_into(&mut rec)?;
+            if !more {
+                break;
+            }
+            let (next, unit, _) = parse(&rec)?;
+            if next != name {
+                break;
+            }
+            if why.is_none() {
+                why = failed_units.get(&unit).cloned();
+            }
+        }
+        while have_key && key.as_slice() < name.as_slice() {
+            have_key = present.next_into(&mut key)?;
+        }
+        if have_key && key.as_slice() == name.as_slice() {
+            t.indexed += 1;
+            continue;
+        }
+        match why.or_else(|| failed_names.get(&name).cloned()) {
+            Some(why) => t.failed.push((locator, why)),
+            None => {
+                t.unexplained += 1;
+                if let Some(why) = timeout {
+                    t.failed.push((locator, why.to_string()));
+                }
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// Verification over any [`Expected`] set.
+pub(crate) fn verify(
+    api: &BatchApi,
+    batch_id: &str,
+    expected: &mut dyn Expected,
+    wait: &WaitOptions,
+    progress: &ProgressFn,
+) -> Result<(Verification, Vec<FailedFile>)> {
+    let io = |e| Error::io("verifying the ingest", e);
     let clock = api.clock();
     let start = clock.monotonic();
     let limit = wait.timeout;
     let floor = WaitOptions::MIN_POLL_INTERVAL;
     let mut interval = wait.poll_interval.max(floor);
-    let total = expected.files.len() as u64;
+    let total = expected.total();
+    let watched: HashMap<String, u32> = expected
+        .shards()
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i as u32))
+        .collect();
     loop {
-        let mut rejected: HashMap<String, String> = HashMap::new();
+        let mut failed_units: HashMap<u32, String> = HashMap::new();
+        let mut failed_names: HashMap<[u8; 16], String> = HashMap::new();
         let mut waiting = 0usize;
-        if !expected.shards.is_empty() {
-            let listed: HashMap<String, ShardDetails> = api
-                .shards(batch_id, None)
-                .map(|s| s.map(|s| (s.shard_id.clone(), s)))
-                .collect::<Result<_>>()?;
-            for (id, names) in &expected.shards {
-                match listed.get(id) {
-                    None => waiting += 1,
-                    Some(s) if s.is_in_progress() => waiting += 1,
-                    Some(s) if s.is_failed() => {
-                        let why = shard_reason(s);
-                        for n in names {
-                            rejected.entry(n.clone()).or_insert_with(|| why.clone());
-                        }
-                    }
-                    Some(s) => {
-                        for (n, why) in file_failures(s) {
-                            if expected.files.contains_key(&n) {
-                                rejected.entry(n).or_insert(why);
-                            }
-                        }
+        if !watched.is_empty() {
+            let mut seen: HashSet<u32> = HashSet::new();
+            for s in api.shards(batch_id, None) {
+                let s = s?;
+                let Some(&unit) = watched.get(&s.shard_id) else {
+                    continue;
+                };
+                if !seen.insert(unit) {
+                    continue;
+                }
+                if s.is_in_progress() {
+                    waiting += 1;
+                } else if s.is_failed() {
+                    failed_units.insert(unit, shard_reason(&s));
+                } else {
+                    for (n, why) in file_failures(&s) {
+                        failed_names.entry(name_key(&n)).or_insert(why);
                     }
                 }
             }
+            waiting += watched.len() - seen.len();
         }
         let batch_count = api.batch_count(batch_id, None)?;
         let waited = clock.monotonic().saturating_sub(start);
         let timed_out = waited >= limit;
         if waiting == 0 || timed_out {
-            let present: HashSet<String> = api
-                .files(batch_id, None, None)
-                .map(|f| f.map(|f| f.file_name))
-                .collect::<Result<_>>()?;
-            let indexed = expected
-                .files
-                .keys()
-                .filter(|n| present.contains(*n))
-                .count() as u64;
+            let mut present = listing(api, batch_id)?;
+            let timeout = format!(
+                "not in the batch after {:.0} s of verification",
+                waited.as_secs_f64()
+            );
+            let t = tally(
+                expected.records().map_err(io)?,
+                &mut present,
+                &failed_units,
+                &failed_names,
+                timed_out.then_some(timeout.as_str()),
+            )
+            .map_err(io)?;
+            drop(present);
             progress(&IngestEvent::Verifying {
-                indexed,
+                indexed: t.indexed,
                 expected: total,
             });
-            let unexplained = expected
-                .files
-                .keys()
-                .filter(|n| !present.contains(*n) && !rejected.contains_key(*n))
-                .count();
-            if unexplained == 0 || timed_out {
-                let failed = failures(
-                    expected,
-                    &present,
-                    &rejected,
-                    waited,
-                    timed_out && unexplained > 0,
-                );
+            if t.unexplained == 0 || timed_out {
+                let failed = describe(expected, t.failed)?;
                 for f in &failed {
                     progress(&IngestEvent::IndexFailed(f.clone()));
                 }
                 let v = Verification {
-                    indexed,
+                    indexed: t.indexed,
                     expected: total - failed.len() as u64,
                     batch_count,
                     complete: failed.is_empty(),
-                    timed_out: timed_out && unexplained > 0,
+                    timed_out: timed_out && t.unexplained > 0,
                     waited,
                 };
                 return Ok((v, failed));
@@ -202,36 +397,27 @@ pub fn verify_ingest(
     }
 }
 
-fn failures(
-    expected: &ExpectedFiles,
-    present: &HashSet<String>,
-    rejected: &HashMap<String, String>,
-    waited: Duration,
-    timed_out: bool,
-) -> Vec<FailedFile> {
-    let mut out: Vec<FailedFile> = expected
-        .files
-        .iter()
-        .filter(|(n, _)| !present.contains(*n))
-        .filter_map(|(n, origin)| {
-            let reason = match rejected.get(n) {
-                Some(why) => why.clone(),
-                None if timed_out => format!(
-                    "not in the batch after {:.0} s of verification",
-                    waited.as_secs_f64()
-                ),
-                None => return None,
-            };
-            Some(FailedFile {
-                name: n.clone(),
-                path: origin.clone(),
-                stage: FailureStage::Indexing,
-                reason,
-            })
+/// The failed files with their names and origins, sorted by name.
+fn describe(
+    expected: &mut dyn Expected,
+    mut failed: Vec<(u64, String)>,
+) -> Result<Vec<FailedFile>> {
+    failed.sort_by_key(|(l, _)| *l);
+    failed.dedup_by_key(|(l, _)| *l);
+    let locators: Vec<u64> = failed.iter().map(|(l, _)| *l).collect();
+    let named = expected.describe(&locators)?;
+    let mut out: Vec<FailedFile> = named
+        .into_iter()
+        .zip(failed)
+        .map(|((name, path), (_, reason))| FailedFile {
+            name,
+            path,
+            stage: FailureStage::Indexing,
+            reason,
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+    Ok(out)
 }
 
 /// Why a whole shard failed: its metadata's `reason`, else its status name.
@@ -281,6 +467,85 @@ fn file_failures(s: &ShardDetails) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sorted(recs: &[&[u8]]) -> Sorted {
+        let mut s = Sorter::new(64);
+        for r in recs {
+            s.push(r).unwrap();
+        }
+        s.finish().unwrap()
+    }
+
+    #[test]
+    fn the_merge_counts_present_files_and_explains_missing_ones() {
+        let mut e = ExpectedFiles::default();
+        for n in [
+            "here.jpg",
+            "twice.jpg",
+            "in-failed-shard.jpg",
+            "refused.jpg",
+            "lost.jpg",
+        ] {
+            e.file(n, Some(format!("/src/{n}")));
+        }
+        e.shard("ok", vec!["twice.jpg".into(), "refused.jpg".into()]);
+        e.shard(
+            "bad",
+            vec!["twice.jpg".into(), "in-failed-shard.jpg".into()],
+        );
+        let mut mem = MemExpected::new(&e).unwrap();
+        assert_eq!(mem.total(), 5);
+        // The listing names some files twice, and files nobody expects.
+        let listed = ["twice.jpg", "here.jpg", "other.jpg", "here.jpg"].map(name_key);
+        let mut present = sorted(&listed.iter().map(|k| k.as_slice()).collect::<Vec<_>>());
+        let failed_units = HashMap::from([(1u32, "shard bad failed: corrupt".to_string())]);
+        let failed_names = HashMap::from([(name_key("refused.jpg"), "too big".to_string())]);
+        let t = tally(
+            mem.records().unwrap(),
+            &mut present,
+            &failed_units,
+            &failed_names,
+            None,
+        )
+        .unwrap();
+        // `twice.jpg` is present although one of its shards failed.
+        assert_eq!((t.indexed, t.unexplained), (2, 1));
+        let mut reasons: Vec<_> = mem
+            .describe(&t.failed.iter().map(|f| f.0).collect::<Vec<_>>())
+            .unwrap()
+            .into_iter()
+            .zip(t.failed.iter().map(|f| f.1.as_str()))
+            .map(|((n, o), r)| (n, o.unwrap(), r.to_string()))
+            .collect();
+        reasons.sort();
+        assert_eq!(
+            reasons,
+            [
+                (
+                    "in-failed-shard.jpg".into(),
+                    "/src/in-failed-shard.jpg".into(),
+                    "shard bad failed: corrupt".into()
+                ),
+                (
+                    "refused.jpg".into(),
+                    "/src/refused.jpg".into(),
+                    "too big".into()
+                ),
+            ]
+        );
+        // At the timeout, the unexplained file fails too.
+        present.rewind().unwrap();
+        let t = tally(
+            mem.records().unwrap(),
+            &mut present,
+            &failed_units,
+            &failed_names,
+            Some("late"),
+        )
+        .unwrap();
+        assert_eq!(t.failed.len(), 3);
+        assert!(t.failed.iter().any(|f| f.1 == "late"));
+    }
 
     #[test]
     fn failures_from_the_sandbox_and_snake_case_forms() {

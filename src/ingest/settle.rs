@@ -1,0 +1,135 @@
+//! Opening the resume journal (under its lock) and checking it against the service: which
+//! units it records really arrived.
+
+use std::collections::{HashMap, HashSet};
+
+use super::journal::{History, Journal, UnitType};
+use super::names::fnv1a128;
+use super::resume::NO_UNIT;
+use super::{Ingest, JournalSetting};
+use crate::BatchApi;
+use crate::error::{Error, Result};
+
+/// The journal's units that the service holds: sequence number → verification unit (a
+/// position in `shards`, or [`NO_UNIT`] for single uploads).
+#[derive(Debug, Default)]
+pub(crate) struct Settled {
+    pub units: HashMap<u64, u32>,
+    pub shards: Vec<String>,
+}
+
+impl Settled {
+    fn add(&mut self, seq: u64, shard: Option<String>) {
+        let unit = match shard {
+            Some(id) => {
+                self.shards.push(id);
+                (self.shards.len() - 1) as u32
+            }
+            None => NO_UNIT,
+        };
+        self.units.insert(seq, unit);
+    }
+}
+
+/// Opens (and locks) the journal the ingest asks for, before anything else is done, so
+/// that a second run fails at once: none when it asks for none, or when there is no cache
+/// folder. Notes for the report go to `warnings`.
+pub(crate) fn open(
+    ing: &Ingest<'_>,
+    api: &BatchApi,
+    batch: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(Journal, History)>> {
+    let dir = match &ing.journal {
+        JournalSetting::Off => return Ok(None),
+        JournalSetting::Dir(d) => d.clone(),
+        JournalSetting::Default => match super::default_journal_dir() {
+            Some(d) => d,
+            None => {
+                warnings.push(
+                    "no cache folder (HOME is not set): running without a resume journal".into(),
+                );
+                return Ok(None);
+            }
+        },
+    };
+    let ws = api.workspace()?;
+    let path = Journal::path_for(&dir, api.base_url(), &ws, batch);
+    let (journal, history) = Journal::open(&path, api.base_url(), &ws, batch)?;
+    if history.bad_lines > 0 {
+        warnings.push(format!(
+            "{} unreadable lines in the resume journal {} were ignored",
+            history.bad_lines,
+            path.display()
+        ));
+    }
+    Ok(Some((journal, history)))
+}
+
+/// Checks the journal against the service: shards it lists (and has not failed) were
+/// received, single uploads are in the batch listing. A batch that no longer exists
+/// empties the journal.
+pub(crate) fn settle(
+    api: &BatchApi,
+    batch: &str,
+    journal: &Journal,
+    history: History,
+) -> Result<Settled> {
+    let mut out = Settled::default();
+    if history.units.is_empty() {
+        return Ok(out);
+    }
+    let any = |t: UnitType| history.units.iter().any(|u| u.unit == t);
+    let gone = |journal: &Journal| -> Result<Settled> {
+        let ws = api.workspace()?;
+        journal.reset(api.base_url(), &ws, batch)?;
+        Ok(Settled::default())
+    };
+    // Shard id → whether it failed.
+    let mut shards: HashMap<String, bool> = HashMap::new();
+    if any(UnitType::Shard) {
+        for s in api.shards(batch, None) {
+            match s {
+                Ok(s) => {
+                    let failed = s.is_failed();
+                    shards.insert(s.shard_id, failed);
+                }
+                Err(Error::NotFound(_)) => return gone(journal),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    // Keys of the names in the batch, only to check single uploads.
+    let mut names: HashSet<u128> = HashSet::new();
+    if any(UnitType::Single) {
+        for f in api.files(batch, None, None) {
+            match f {
+                Ok(f) => {
+                    names.insert(fnv1a128(f.file_name.as_bytes()));
+                }
+                Err(Error::NotFound(_)) => return gone(journal),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    for u in history.units {
+        let received = match (u.unit, &u.shard) {
+            (UnitType::Shard, Some(id)) => shards.get(id) == Some(&false),
+            // A shard without an id cannot be checked: trust a `done` line; without one it
+            // may or may not have arrived, so it is sent again.
+            (UnitType::Shard, None) => u.done,
+            (UnitType::Single, _) => u
+                .names
+                .iter()
+                .all(|n| names.contains(&fnv1a128(n.as_bytes()))),
+        };
+        if !received {
+            continue;
+        }
+        if !u.done {
+            journal.done(u.seq)?;
+        }
+        out.add(u.seq, u.shard);
+    }
+    Ok(out)
+}
