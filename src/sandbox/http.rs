@@ -214,18 +214,7 @@ impl Read for FailingReader {
 
 /// `(offset, page size)` from `nextPageToken` and `pageSize`.
 pub(crate) fn paging(head: &Head, default: usize) -> Result<(usize, usize), Reply> {
-    let size = match head.query("pageSize") {
-        None => default,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => {
-                return Err(Reply::error(
-                    400,
-                    format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
-                ));
-            }
-        },
-    };
+    let size = paging_size(head, default)?;
     let offset = match head.query("nextPageToken") {
         None | Some("") => 0,
         Some(t) => t
@@ -239,6 +228,23 @@ pub(crate) fn paging(head: &Head, default: usize) -> Result<(usize, usize), Repl
             })?,
     };
     Ok((offset, size))
+}
+
+/// The page size from `pageSize` (1 to 1000), or `default`.
+pub(crate) fn paging_size(head: &Head, default: usize) -> Result<usize, Reply> {
+    let size = match head.query("pageSize") {
+        None => default,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(Reply::error(
+                    400,
+                    format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
+                ));
+            }
+        },
+    };
+    Ok(size)
 }
 
 /// The page's items and the token of the next page (`None` on the last page).

@@ -3,7 +3,7 @@
 use crate::sandbox::server::Body;
 
 use super::super::State;
-use super::super::http::{Head, Reply, page, paging, read_limited};
+use super::super::http::{Head, Reply, page, paging, paging_size, read_limited};
 use super::store::{Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, layout};
 use super::store::{ShardSource, ShardState, Upload, UploadKind};
 use crate::model::*;
@@ -117,8 +117,48 @@ fn count(state: &State, head: &Head, batch: &str) -> Handled {
     })
 }
 
+/// A files-listing token: `k` and the hex of the last key listed (a page then costs its
+/// size, however deep it is); the older `p<offset>` form is still read.
+fn files_token(key: &str) -> String {
+    let mut t = String::with_capacity(1 + 2 * key.len());
+    t.push('k');
+    for b in key.bytes() {
+        t.push_str(&format!("{b:02x}"));
+    }
+    t
+}
+
+fn key_from_token(head: &Head) -> Result<Option<String>, Reply> {
+    let Some(hex) = head
+        .query("nextPageToken")
+        .and_then(|t| t.strip_prefix('k'))
+    else {
+        return Ok(None);
+    };
+    let bytes: Option<Vec<u8>> = (hex.len() % 2 == 0)
+        .then(|| {
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| {
+                    hex.get(i..i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect()
+        })
+        .flatten();
+    bytes
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(Some)
+        .ok_or_else(|| Reply::error(400, "nextPageToken is not a token this service issued"))
+}
+
 fn list_files(state: &State, head: &Head, batch: &str) -> Handled {
-    let (offset, size) = paging(head, 100)?;
+    let after = key_from_token(head)?;
+    let (offset, size) = if after.is_some() {
+        (0, paging_size(head, 100)?)
+    } else {
+        paging(head, 100)?
+    };
     let part = head.query("partName");
     let (recs, next) = {
         let inner = state.lock();
@@ -127,7 +167,13 @@ fn list_files(state: &State, head: &Head, batch: &str) -> Handled {
             .batches
             .get(batch)
             .ok_or_else(|| not_found(batch))?;
-        let (recs, next) = page(b.files_in(part).cloned(), offset, size);
+        let (recs, next) = if after.is_some() || offset == 0 {
+            let (recs, last) = b.files_page(part, after.as_deref(), size);
+            let recs: Vec<_> = recs.into_iter().cloned().collect();
+            (recs, last.map(|k| files_token(&k)))
+        } else {
+            page(b.files_in(part).cloned(), offset, size)
+        };
         let types: Vec<String> = recs
             .iter()
             .map(|f| match &f.part {

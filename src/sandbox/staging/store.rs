@@ -252,6 +252,42 @@ impl Batch {
         self.files.insert(file_key(f.part.as_deref(), &f.name), f);
     }
 
+    /// Up to `size` files (of `part`, or all) after the file whose key is `after`, and the
+    /// key to continue from when there are more: a page costs its size, not its offset.
+    pub fn files_page(
+        &self,
+        part: Option<&str>,
+        after: Option<&str>,
+        size: usize,
+    ) -> (Vec<&FileRec>, Option<String>) {
+        use std::ops::Bound;
+        // A part's keys share the prefix `part/`, so its listing starts there.
+        let prefix = part.map(|p| file_key(Some(p), ""));
+        let start = match (after, &prefix) {
+            (Some(k), _) => Bound::Excluded(k.to_string()),
+            (None, Some(p)) => Bound::Included(p.clone()),
+            (None, None) => Bound::Unbounded,
+        };
+        let mut out: Vec<&FileRec> = Vec::with_capacity(size.min(1024));
+        let mut next = None;
+        for (key, f) in self.files.range::<String, _>((start, Bound::Unbounded)) {
+            if let Some(p) = &prefix {
+                if !key.starts_with(p.as_str()) {
+                    break;
+                }
+                if f.part.as_deref() != part {
+                    continue;
+                }
+            }
+            if out.len() == size {
+                next = out.last().map(|l| file_key(l.part.as_deref(), &l.name));
+                break;
+            }
+            out.push(f);
+        }
+        (out, next)
+    }
+
     pub fn files_in<'a>(&'a self, part: Option<&'a str>) -> impl Iterator<Item = &'a FileRec> + 'a {
         self.files
             .values()
@@ -323,5 +359,64 @@ pub(crate) fn check_batch_id(id: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("batch_id {id:?} must match ^[a-z0-9_-]{{1,64}}$"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(part: Option<&str>, name: &str) -> FileRec {
+        FileRec {
+            name: name.into(),
+            part: part.map(str::to_string),
+            size: 1,
+            shard_id: None,
+            path: String::new(),
+            offset: 0,
+            discarded: false,
+        }
+    }
+
+    /// Follows the key tokens to the end; every file of the part comes once, in order.
+    fn walk(b: &Batch, part: Option<&str>, size: usize) -> Vec<String> {
+        let (mut after, mut seen) = (None::<String>, Vec::new());
+        for _ in 0..1000 {
+            let (page, next) = b.files_page(part, after.as_deref(), size);
+            seen.extend(page.iter().map(|f| f.name.clone()));
+            match next {
+                Some(k) => after = Some(k),
+                None => return seen,
+            }
+        }
+        panic!("no end after 1000 pages");
+    }
+
+    #[test]
+    fn key_pages_list_each_file_of_a_part_once_in_order() {
+        let mut data = StagingData::default();
+        let b = data.batch_or_create("b", "b", BatchType::Multipart, BatchContentType::Mixed);
+        // Parts whose names sort around each other, and one holding a `/`.
+        for part in ["p", "p-x", "p/q", "p2"] {
+            for i in 0..7 {
+                b.ingest(rec(Some(part), &format!("{part}-{i}.jpg")));
+            }
+        }
+        for i in 0..3 {
+            b.ingest(rec(None, &format!("plain-{i}.jpg")));
+        }
+        for part in ["p", "p-x", "p/q", "p2"] {
+            let want: Vec<String> = b.files_in(Some(part)).map(|f| f.name.clone()).collect();
+            assert_eq!(want.len(), 7);
+            for size in [1, 2, 3, 7, 8, 100] {
+                assert_eq!(walk(b, Some(part), size), want, "{part} by {size}");
+            }
+        }
+        let all: Vec<String> = b.files_in(None).map(|f| f.name.clone()).collect();
+        assert_eq!(all.len(), 31);
+        for size in [1, 4, 31, 32] {
+            assert_eq!(walk(b, None, size), all, "all by {size}");
+        }
+        assert_eq!(walk(b, Some("missing"), 5), Vec::<String>::new());
     }
 }
