@@ -280,12 +280,14 @@ fn summary(
             r.failed.len()
         ),
         format!(
-            "  upload    {} in {:.1} s with verification (sent in {:.2} s: {:.0} images/s, {:.1} MB/s)",
+            "  upload    {} sent in {:.2} s ({:.0} images/s, {}/s); {:.2} s with verification",
             human_bytes(r.bytes_uploaded),
-            r.duration.as_secs_f64(),
             r.upload_duration.as_secs_f64(),
             r.files_per_sec(),
-            r.megabytes_per_sec()
+            human_bytes(
+                (r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9)) as u64
+            ),
+            r.duration.as_secs_f64(),
         ),
         format!(
             "  job       {job_id} completed in {:.1} s{tasks}",
