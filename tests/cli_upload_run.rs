@@ -93,7 +93,9 @@ fn upload_images_then_again_sends_nothing() {
     )
     .ok();
     assert!(
-        again.stdout.starts_with("nothing new uploaded to batch photos"),
+        again
+            .stdout
+            .starts_with("nothing new uploaded to batch photos"),
         "{}",
         again.stdout
     );
