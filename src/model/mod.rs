@@ -165,7 +165,10 @@ mod tests {
 
     #[test]
     fn string_enums_and_ids_honour_width() {
-        assert_eq!(format!("{:<5}|{:>5}", Color::Red, Color::Red), "red  |  red");
+        assert_eq!(
+            format!("{:<5}|{:>5}", Color::Red, Color::Red),
+            "red  |  red"
+        );
         let id = crate::model::BatchId::new("b1").unwrap();
         assert_eq!(format!("{id:<4}|"), "b1  |");
     }
