@@ -513,3 +513,65 @@ fn bench_upload_measures_a_synthetic_set() {
         text.stdout
     );
 }
+
+#[test]
+fn a_folder_with_nothing_to_upload_is_a_usage_error_with_a_hint() {
+    let env = cli_common::sandbox();
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), b"not an image").unwrap();
+    let run = rfbatch(
+        &env,
+        &[
+            "upload",
+            "images",
+            empty.to_str().unwrap(),
+            "--batch",
+            "e",
+            "--no-journal",
+        ],
+    )
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("found no images to upload in") && run.stderr.contains("jpg"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("uploaded"), "{}", run.stdout);
+
+    // Images only in a subfolder: the hint says --recursive.
+    let nested = tmp.path().join("nested");
+    images(&nested.join("sub"), 2);
+    let run = rfbatch(
+        &env,
+        &[
+            "upload",
+            "images",
+            nested.to_str().unwrap(),
+            "--batch",
+            "n",
+            "--no-journal",
+        ],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("add --recursive"), "{}", run.stderr);
+
+    // `run` stops there too, before any job.
+    let out = tmp.path().join("out");
+    let run = rfbatch(
+        &env,
+        &[
+            "run",
+            empty.to_str().unwrap(),
+            "--workflow",
+            "image-stats",
+            "--out",
+            out.to_str().unwrap(),
+            "--no-journal",
+        ],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("found no images"), "{}", run.stderr);
+    assert_eq!(env.api.jobs(None).count(), 0, "no job was started");
+}

@@ -107,6 +107,9 @@ impl IngestProgress {
                     c.resumed = *resumed_files;
                 });
                 self.upload.set_message(c.message());
+                if *files == 0 && *resumed_files == 0 {
+                    return; // nothing to send: the command says why
+                }
                 let resumed = if *resumed_files > 0 {
                     format!(" ({resumed_files} already uploaded by an earlier run)")
                 } else {

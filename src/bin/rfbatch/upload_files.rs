@@ -194,6 +194,9 @@ pub fn ingest(
         .run();
     progress.finish();
     let report = result?;
+    if let Some(f) = nothing_found(&report, paths, videos, a.recursive) {
+        return Err(f);
+    }
     if report.cancelled {
         ctx.out.note(format_args!(
             "stopped: {} files uploaded, {} left for the next run",
@@ -203,6 +206,52 @@ pub fn ingest(
         return Err(interrupt::failure());
     }
     Ok(report)
+}
+
+/// A usage failure when the source held nothing to send: an empty folder, a wrong one, or
+/// files that were all skipped. Without it the command "succeeds" with 0 files, and `run`
+/// goes on to a job over a batch that does not exist.
+fn nothing_found(
+    r: &IngestReport,
+    paths: &[PathBuf],
+    videos: bool,
+    recursive: bool,
+) -> Option<Failure> {
+    if r.files_found > 0 || r.files_resumed > 0 {
+        return None;
+    }
+    let kind = if videos {
+        MediaKind::Videos
+    } else {
+        MediaKind::Images
+    };
+    let noun = if videos { "videos" } else { "images" };
+    let place = match paths {
+        [one] => one.display().to_string(),
+        _ => format!("the {} files given", paths.len()),
+    };
+    let mut message = format!("found no {noun} to upload in {place}");
+    if let Some(first) = r.skipped.first() {
+        message.push_str(&format!(
+            "; {} skipped, the first: {first}",
+            r.skipped.len()
+        ));
+    }
+    let has_subfolders = |p: &PathBuf| {
+        std::fs::read_dir(p)
+            .map(|d| d.flatten().any(|e| e.path().is_dir()))
+            .unwrap_or(false)
+    };
+    let hint = match paths {
+        [one] if !recursive && has_subfolders(one) => {
+            "it has subfolders: add --recursive to take the files in them".to_string()
+        }
+        _ => format!(
+            "{noun} are taken by extension, in any case: {}",
+            kind.extensions().join(", ")
+        ),
+    };
+    Some(Failure::usage(message).with_hint(hint))
 }
 
 /// The bucket URL, when the source is one.
