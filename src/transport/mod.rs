@@ -338,10 +338,15 @@ impl HttpResponse {
     /// ```
     /// let r = roboflow_batch::transport::HttpResponse::new(200, "hello");
     /// assert_eq!(r.read_body(16).unwrap(), b"hello");
+    /// // No limit at all:
+    /// let r = roboflow_batch::transport::HttpResponse::new(200, "hello");
+    /// assert_eq!(r.read_body(u64::MAX).unwrap(), b"hello");
     /// ```
     pub fn read_body(self, limit: u64) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
-        self.body.take(limit + 1).read_to_end(&mut out)?;
+        self.body
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut out)?;
         if out.len() as u64 > limit {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
