@@ -144,7 +144,7 @@ impl State {
         let path = self.data_dir.join("state.json");
         let tmp = self
             .data_dir
-            .join(format!("state.json.{}.tmp", std::process::id()));
+            .join(format!("state.json.{}.tmp", crate::rand::hex(8)));
         std::fs::write(&tmp, bytes)
             .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
         std::fs::rename(&tmp, &path)
