@@ -145,10 +145,16 @@ impl State {
         let tmp = self
             .data_dir
             .join(format!("state.json.{}.tmp", crate::rand::hex(8)));
-        std::fs::write(&tmp, bytes)
-            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))
+        let written = std::fs::write(&tmp, bytes)
+            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))
+            .and_then(|()| {
+                std::fs::rename(&tmp, &path)
+                    .map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp); // no stray temporary files on failure
+        }
+        written
     }
 
     /// Starts the background threads (shard indexing, jobs, webhooks).
