@@ -195,7 +195,20 @@ fn verbose_logs_requests_without_the_key() {
     // The request log is there, with the key's value redacted.
     assert!(run.stderr.contains("api_key=REDACTED"), "{}", run.stderr);
     assert!(run.stderr.contains("-> 200"), "{}", run.stderr);
+    assert!(!run.stderr.contains("sent 0 B"), "{}", run.stderr);
     assert_clean(&run, "-v");
+    // -vv says more: sizes and content types.
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY), ("API_BASE_URL", &url)],
+        &["batch", "count", "photos", "-vv"],
+    )
+    .ok();
+    assert!(
+        run.stderr.contains("-> 200 in") && run.stderr.contains("application/json"),
+        "{}",
+        run.stderr
+    );
+    assert_clean(&run, "-vv");
     let wrong = rfbatch_env(
         &[("ROBOFLOW_API_KEY", WRONG), ("API_BASE_URL", &url)],
         &["batch", "count", "photos", "-v"],

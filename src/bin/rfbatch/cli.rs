@@ -66,7 +66,8 @@ pub struct Global {
     /// Only results and errors: no progress bars, no notes.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Also log each request to stderr (method, URL with its query values redacted, status).
+    /// Also log each request to stderr (method, URL with its query values redacted,
+    /// status, time); -vv adds sizes, the content type and any Retry-After.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
 }
