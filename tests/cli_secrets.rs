@@ -21,6 +21,23 @@ fn assert_clean(run: &Run, what: &str) {
     }
 }
 
+/// No signed URL's signature either (the sandbox's `token=` is 64 hex digits), unless the
+/// command was asked for the URLs (`batch files --urls`).
+fn assert_no_signature(run: &Run, what: &str) {
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        for (i, _) in text.match_indices("token=") {
+            let value: String = text[i + 6..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            assert!(
+                value.len() < 16,
+                "{what}: a signed URL's token appears in {stream}:\n{text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn no_command_prints_the_key() {
     let env = sandbox();
@@ -165,6 +182,9 @@ fn no_command_prints_the_key() {
             // The key from the environment.
             let run = rfbatch_env(&[("ROBOFLOW_API_KEY", KEY), ("API_BASE_URL", &url)], &full);
             assert_clean(&run, &format!("{full:?} (key in env)"));
+            if !full.contains(&"--urls") {
+                assert_no_signature(&run, &format!("{full:?}"));
+            }
             // The key on the command line.
             let mut with_flag = full.clone();
             with_flag.extend_from_slice(&["--api-key", KEY, "--api-url", &url]);
