@@ -195,6 +195,7 @@ impl HttpRequest {
     /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").header("Accept", "application/json");
     /// assert_eq!(r.header_value("accept"), Some("application/json"));
     /// ```
+    #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -207,6 +208,7 @@ impl HttpRequest {
     /// let r = HttpRequest::new(Method::Post, "http://h/").body(Body::Bytes(b"{}".to_vec()));
     /// assert_eq!(r.body.len(), 2);
     /// ```
+    #[must_use]
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
         self
@@ -317,6 +319,7 @@ impl HttpResponse {
     /// let r = roboflow_batch::transport::HttpResponse::new(429, "").with_header("Retry-After", "2");
     /// assert_eq!(r.header("retry-after"), Some("2"));
     /// ```
+    #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
