@@ -575,3 +575,26 @@ fn a_folder_with_nothing_to_upload_is_a_usage_error_with_a_hint() {
     assert!(run.stderr.contains("found no images"), "{}", run.stderr);
     assert_eq!(env.api.jobs(None).count(), 0, "no job was started");
 }
+
+#[test]
+fn run_says_how_to_start_without_an_account() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    let common = ["--workflow", "image-stats", "--out", out];
+    // No key and no --sandbox: the hint names --sandbox.
+    let mut args = vec!["run", "--sample", "3"];
+    args.extend(common);
+    let run = rfbatch_env(&[], &args).expect_code(2);
+    assert!(run.stderr.contains("add --sandbox"), "{}", run.stderr);
+    // A sample of nothing is refused before anything happens.
+    let mut args = vec!["run", "--sandbox", "--sample", "0"];
+    args.extend(common);
+    let run = rfbatch_env(&[], &args).expect_code(2);
+    assert!(
+        run.stderr.contains("--sample must be 1 to"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("generated"), "{}", run.stderr);
+}

@@ -420,7 +420,8 @@ pub fn summary(r: &IngestReport) -> String {
     if r.retries > 0 {
         s.push_str(&format!("; {} retries", r.retries));
     }
-    if total > upload {
+    // Only when it differs at the precision shown.
+    if total - upload >= 0.005 {
         let what = if r.verification.is_some() {
             "verification included"
         } else {
