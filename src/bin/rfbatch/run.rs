@@ -308,14 +308,14 @@ fn summary(
             r.failed.len()
         ),
         format!(
-            "  upload    {} sent in {:.2} s ({:.0} images/s, {}/s); {:.2} s with verification",
+            "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
             human_bytes(r.bytes_uploaded),
-            r.upload_duration.as_secs_f64(),
+            upload_files::human_secs(r.upload_duration),
             r.files_per_sec(),
             human_bytes(
                 (r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9)) as u64
             ),
-            r.duration.as_secs_f64(),
+            upload_files::human_secs(r.duration),
         ),
         format!(
             "  job       {job_id} completed in {:.1} s{tasks}",
