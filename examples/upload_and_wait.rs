@@ -7,13 +7,15 @@
 //! ```
 //!
 //! Without `IMAGES_DIR`, 300 small generated PNG images are used. Results land in
-//! `OUT_DIR` (default `./rfbatch-results`), one folder per output batch and part.
+//! `OUT_DIR` (default `./rfbatch-results`), one folder per part (`results/results.jsonl`,
+//! and `archives/` with one JSON file per image).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use roboflow_batch::export::Exporter;
 use roboflow_batch::ingest::{Ingest, IngestEvent, LocalSource};
 use roboflow_batch::model::{AggregationFormat, JobStartRequest, JobState};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
@@ -32,21 +34,26 @@ fn run() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let given = args.next().map(PathBuf::from);
     let out_dir = PathBuf::from(args.next().unwrap_or_else(|| "rfbatch-results".into()));
-    let images_dir = match &given {
-        Some(dir) => dir.clone(),
+    // Generated images go to a uniquely named temporary folder, removed when it drops.
+    let generated = match &given {
+        Some(_) => None,
         None => {
-            let dir = std::env::temp_dir().join(format!("rfbatch-demo-{}", std::process::id()));
+            let tmp = tempfile::Builder::new()
+                .prefix("rfbatch-demo-")
+                .tempdir()
+                .map_err(|e| Error::io("creating a temporary folder", e))?;
             ImageSet::new(300)
                 .dimensions(32..=128, 24..=96)
-                .write_to(&dir)?;
-            dir
+                .write_to(tmp.path())?;
+            Some(tmp)
         }
     };
-    let result = main_job(&images_dir, &out_dir);
-    if given.is_none() {
-        let _ = std::fs::remove_dir_all(&images_dir);
-    }
-    result
+    let images_dir = match (&given, &generated) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(tmp)) => tmp.path().to_path_buf(),
+        (None, None) => unreachable!("generated when not given"),
+    };
+    main_job(&images_dir, &out_dir)
 }
 
 fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
@@ -117,25 +124,19 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
     let state = status.state();
     println!("job {job} finished: {state}");
 
-    let mut files = 0;
-    for stage in api.job_stages(job.as_str())? {
-        for out in stage.output_batch_ids() {
-            for part in api.list_parts(out)? {
-                let dir = out_dir.join(out).join(&part.part_name);
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-                for f in api.files(out, Some(&part.part_name), None) {
-                    let f = f?;
-                    let path = dir.join(safe_name(&f.file_name)?);
-                    let n = api.download_to_file(&f.download_url, &path)?;
-                    println!("  {} ({n} bytes)", path.display());
-                    files += 1;
-                }
-            }
-        }
+    // Every output batch of both stages, downloaded in parallel into
+    // `<out>/<part>/<file>`; archives are unpacked safely and a re-run skips what is there.
+    let exported = Exporter::new(&api, out_dir)
+        .include_processing(true)
+        .job(job.as_str())?;
+    for f in exported.files.iter().filter_map(|f| f.path.as_ref()) {
+        println!("  {}", f.display());
     }
     println!(
-        "downloaded {files} result files to {} in {:.2?} total",
+        "downloaded {} result files ({} bytes, {} unpacked) to {} in {:.2?} total",
+        exported.downloaded,
+        exported.bytes,
+        exported.unpacked,
         out_dir.display(),
         started.elapsed()
     );
@@ -143,15 +144,4 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
         return Err(Error::Config(format!("job {job} ended as {state}")));
     }
     Ok(())
-}
-
-/// A result file name from the service, refused if it could escape the output folder.
-fn safe_name(name: &str) -> Result<&str> {
-    if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-        return Err(Error::invalid(
-            "fileName",
-            format!("{name:?} is not a plain file name"),
-        ));
-    }
-    Ok(name)
 }

@@ -76,6 +76,26 @@ pub(crate) fn with_query(base_and_path: &str, query: &[(&str, String)]) -> Strin
     url
 }
 
+/// The lowercased scheme and the host (IPv6 brackets removed) of an absolute URL, or
+/// `None` when it does not parse or has no host.
+pub(crate) fn scheme_and_host(url: &str) -> Option<(String, String)> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| (scheme, host.to_string()))
+}
+
+/// Whether `host` names this machine: `localhost`, `127.0.0.0/8` or `::1` (also written
+/// `::ffff:127.x.y.z`). Names are never resolved, so any other name is not loopback.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
+            std::net::IpAddr::V6(v6) => v6.to_canonical().is_loopback(),
+            v4 => v4.is_loopback(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -458,3 +458,49 @@ fn roboql_ingests_and_trt_compilations_start() {
     )
     .expect_code(2);
 }
+
+/// `rfbatch sandbox` says how to reach it; a key it was given is never shown.
+#[test]
+fn the_standalone_sandbox_prints_how_to_use_it() {
+    use std::io::BufRead;
+    let first_lines = |extra: &[&str]| -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
+            .args(["sandbox", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .env_remove("RFBATCH_SANDBOX_API_KEY")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        let want = if extra.is_empty() { 3 } else { 2 };
+        for _ in 0..want {
+            let mut l = String::new();
+            out.read_line(&mut l).unwrap();
+            lines.push(l.trim_end().to_string());
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever else it printed before it was stopped.
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+        lines.extend(rest.lines().map(str::to_string));
+        lines
+    };
+    let lines = first_lines(&[]);
+    assert!(
+        lines[0].starts_with("listening on http://127.0.0.1:"),
+        "{lines:?}"
+    );
+    let url = lines[0].trim_start_matches("listening on ");
+    assert_eq!(
+        lines[2],
+        format!("try: API_BASE_URL={url} ROBOFLOW_API_KEY=sandbox-key rfbatch batch list")
+    );
+    let lines = first_lines(&["--api-key", "given-key-0123456789"]);
+    assert!(lines.iter().all(|l| !l.contains("given-key")), "{lines:?}");
+}

@@ -21,6 +21,23 @@ fn assert_clean(run: &Run, what: &str) {
     }
 }
 
+/// No signed URL's signature either (the sandbox's `token=` is 64 hex digits), unless the
+/// command was asked for the URLs (`batch files --urls`).
+fn assert_no_signature(run: &Run, what: &str) {
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        for (i, _) in text.match_indices("token=") {
+            let value: String = text[i + 6..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            assert!(
+                value.len() < 16,
+                "{what}: a signed URL's token appears in {stream}:\n{text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn no_command_prints_the_key() {
     let env = sandbox();
@@ -165,6 +182,9 @@ fn no_command_prints_the_key() {
             // The key from the environment.
             let run = rfbatch_env(&[("ROBOFLOW_API_KEY", KEY), ("API_BASE_URL", &url)], &full);
             assert_clean(&run, &format!("{full:?} (key in env)"));
+            if !full.contains(&"--urls") {
+                assert_no_signature(&run, &format!("{full:?}"));
+            }
             // The key on the command line.
             let mut with_flag = full.clone();
             with_flag.extend_from_slice(&["--api-key", KEY, "--api-url", &url]);
@@ -195,7 +215,20 @@ fn verbose_logs_requests_without_the_key() {
     // The request log is there, with the key's value redacted.
     assert!(run.stderr.contains("api_key=REDACTED"), "{}", run.stderr);
     assert!(run.stderr.contains("-> 200"), "{}", run.stderr);
+    assert!(!run.stderr.contains("sent 0 B"), "{}", run.stderr);
     assert_clean(&run, "-v");
+    // -vv says more: sizes and content types.
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY), ("API_BASE_URL", &url)],
+        &["batch", "count", "photos", "-vv"],
+    )
+    .ok();
+    assert!(
+        run.stderr.contains("-> 200 in") && run.stderr.contains("application/json"),
+        "{}",
+        run.stderr
+    );
+    assert_clean(&run, "-vv");
     let wrong = rfbatch_env(
         &[("ROBOFLOW_API_KEY", WRONG), ("API_BASE_URL", &url)],
         &["batch", "count", "photos", "-v"],

@@ -93,7 +93,9 @@ fn upload_images_then_again_sends_nothing() {
     )
     .ok();
     assert!(
-        again.stdout.starts_with("uploaded 0 files"),
+        again
+            .stdout
+            .starts_with("nothing new uploaded to batch photos"),
         "{}",
         again.stdout
     );
@@ -510,4 +512,89 @@ fn bench_upload_measures_a_synthetic_set() {
         "{}",
         text.stdout
     );
+}
+
+#[test]
+fn a_folder_with_nothing_to_upload_is_a_usage_error_with_a_hint() {
+    let env = cli_common::sandbox();
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), b"not an image").unwrap();
+    let run = rfbatch(
+        &env,
+        &[
+            "upload",
+            "images",
+            empty.to_str().unwrap(),
+            "--batch",
+            "e",
+            "--no-journal",
+        ],
+    )
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("found no images to upload in") && run.stderr.contains("jpg"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("uploaded"), "{}", run.stdout);
+
+    // Images only in a subfolder: the hint says --recursive.
+    let nested = tmp.path().join("nested");
+    images(&nested.join("sub"), 2);
+    let run = rfbatch(
+        &env,
+        &[
+            "upload",
+            "images",
+            nested.to_str().unwrap(),
+            "--batch",
+            "n",
+            "--no-journal",
+        ],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("add --recursive"), "{}", run.stderr);
+
+    // `run` stops there too, before any job.
+    let out = tmp.path().join("out");
+    let run = rfbatch(
+        &env,
+        &[
+            "run",
+            empty.to_str().unwrap(),
+            "--workflow",
+            "image-stats",
+            "--out",
+            out.to_str().unwrap(),
+            "--no-journal",
+        ],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("found no images"), "{}", run.stderr);
+    assert_eq!(env.api.jobs(None).count(), 0, "no job was started");
+}
+
+#[test]
+fn run_says_how_to_start_without_an_account() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    let common = ["--workflow", "image-stats", "--out", out];
+    // No key and no --sandbox: the hint names --sandbox.
+    let mut args = vec!["run", "--sample", "3"];
+    args.extend(common);
+    let run = rfbatch_env(&[], &args).expect_code(2);
+    assert!(run.stderr.contains("add --sandbox"), "{}", run.stderr);
+    // A sample of nothing is refused before anything happens.
+    let mut args = vec!["run", "--sandbox", "--sample", "0"];
+    args.extend(common);
+    let run = rfbatch_env(&[], &args).expect_code(2);
+    assert!(
+        run.stderr.contains("--sample must be 1 to"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("generated"), "{}", run.stderr);
 }

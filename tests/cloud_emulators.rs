@@ -158,24 +158,7 @@ fn s3_list_glob_paginate_sign_and_get() {
         return;
     };
     let base = moto.base_url();
-    let t = UreqTransport::new();
-    assert_eq!(
-        t.send(HttpRequest::new(
-            Method::Put,
-            format!("{base}/photos-bucket")
-        ))
-        .unwrap()
-        .status,
-        200
-    );
-    let data = dataset();
-    for (k, v) in &data {
-        put(
-            &format!("{base}/photos-bucket/{}", roboflow_batch_encode(k)),
-            v,
-            &[],
-        );
-    }
+    let data = s3_bucket(&base, "photos-bucket");
     let source = CloudSource::builder("s3://photos-bucket/photos/**/*.png")
         .env(None::<fn(&str) -> Option<String>>)
         .set("AWS_ACCESS_KEY_ID", "AKIAMOTOEXAMPLE")
@@ -213,23 +196,7 @@ fn s3_bad_credentials_fail_before_the_service() {
 fn gcs_list_glob_paginate_sign_and_get() {
     let Some(gcs) = Emulator::gcs() else { return };
     let base = gcs.base_url();
-    let t = UreqTransport::new();
-    let create = HttpRequest::new(Method::Post, format!("{base}/storage/v1/b?project=test"))
-        .header("Content-Type", "application/json")
-        .body(roboflow_batch::transport::Body::Bytes(
-            br#"{"name":"photos-bucket"}"#.to_vec(),
-        ));
-    assert_eq!(t.send(create).unwrap().status, 200);
-    let data = dataset();
-    for (k, v) in &data {
-        let url = format!(
-            "{base}/upload/storage/v1/b/photos-bucket/o?uploadType=media&name={}",
-            roboflow_batch_encode(k).replace('/', "%2F")
-        );
-        let req = HttpRequest::new(Method::Post, url)
-            .body(roboflow_batch::transport::Body::Bytes(v.clone()));
-        assert_eq!(t.send(req).unwrap().status, 200, "{k}");
-    }
+    let data = gcs_bucket(&base, "photos-bucket");
     let key_file = cloud_support::service_account_key_file();
     let source = CloudSource::builder("gs://photos-bucket/photos/**/*.[pP][nN][gG]")
         .env(None::<fn(&str) -> Option<String>>)
@@ -254,20 +221,7 @@ fn azure_list_glob_paginate_sign_and_get() {
     let account = cloud_support::AZURITE_ACCOUNT;
     let key = cloud_support::AZURITE_KEY;
     let sas = cloud_support::account_sas(account, key);
-    let t = UreqTransport::new();
-    let create = HttpRequest::new(
-        Method::Put,
-        format!("{base}/{account}/photos?restype=container&{sas}"),
-    );
-    assert_eq!(t.send(create).unwrap().status, 201);
-    let data = dataset();
-    for (k, v) in &data {
-        put(
-            &format!("{base}/{account}/photos/{}?{sas}", roboflow_batch_encode(k)),
-            v,
-            &[("x-ms-blob-type", "BlockBlob")],
-        );
-    }
+    let data = azure_container(&base, "photos", &sas);
     let conn = format!(
         "DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};BlobEndpoint={base}/{account};"
     );
@@ -293,6 +247,7 @@ fn azure_list_glob_paginate_sign_and_get() {
         assert!(r.unwrap().url.ends_with(&sas));
     }
     // Azurite checks SAS signatures and expiry: a tampered or expired URL is refused.
+    let t = UreqTransport::new();
     let good = source.references().next().unwrap().unwrap().url;
     let (head, sig) = good.split_once("&sig=").unwrap();
     let tampered = format!(
@@ -341,6 +296,66 @@ fn azure_bad_credentials_fail_before_the_service() {
         &[wrong],
         &["Azure", "photos", "403", "AZURE_STORAGE_ACCOUNT_KEY"],
     );
+}
+
+/// Creates an S3 bucket in moto at `base` and puts the [`dataset`] into it.
+fn s3_bucket(base: &str, bucket: &str) -> Vec<(String, Vec<u8>)> {
+    let create = HttpRequest::new(Method::Put, format!("{base}/{bucket}"));
+    assert_eq!(UreqTransport::new().send(create).unwrap().status, 200);
+    let data = dataset();
+    for (k, v) in &data {
+        put(
+            &format!("{base}/{bucket}/{}", roboflow_batch_encode(k)),
+            v,
+            &[],
+        );
+    }
+    data
+}
+
+/// Creates a GCS bucket in the emulator at `base` and uploads the [`dataset`] into it.
+fn gcs_bucket(base: &str, bucket: &str) -> Vec<(String, Vec<u8>)> {
+    let t = UreqTransport::new();
+    let create = HttpRequest::new(Method::Post, format!("{base}/storage/v1/b?project=test"))
+        .header("Content-Type", "application/json")
+        .body(roboflow_batch::transport::Body::Bytes(
+            format!(r#"{{"name":"{bucket}"}}"#).into_bytes(),
+        ));
+    assert_eq!(t.send(create).unwrap().status, 200);
+    let data = dataset();
+    for (k, v) in &data {
+        let url = format!(
+            "{base}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={}",
+            roboflow_batch_encode(k).replace('/', "%2F")
+        );
+        let req = HttpRequest::new(Method::Post, url)
+            .body(roboflow_batch::transport::Body::Bytes(v.clone()));
+        assert_eq!(t.send(req).unwrap().status, 200, "{k}");
+    }
+    data
+}
+
+/// Creates an Azurite container at `base` (with the account SAS `sas`) and puts the
+/// [`dataset`] into it as block blobs.
+fn azure_container(base: &str, container: &str, sas: &str) -> Vec<(String, Vec<u8>)> {
+    let account = cloud_support::AZURITE_ACCOUNT;
+    let create = HttpRequest::new(
+        Method::Put,
+        format!("{base}/{account}/{container}?restype=container&{sas}"),
+    );
+    assert_eq!(UreqTransport::new().send(create).unwrap().status, 201);
+    let data = dataset();
+    for (k, v) in &data {
+        put(
+            &format!(
+                "{base}/{account}/{container}/{}?{sas}",
+                roboflow_batch_encode(k)
+            ),
+            v,
+            &[("x-ms-blob-type", "BlockBlob")],
+        );
+    }
+    data
 }
 
 /// Percent-encodes a key for a URL path (`/` kept).
@@ -661,21 +676,7 @@ fn s3_full_flow_into_the_sandbox() {
         return;
     };
     let base = moto.base_url();
-    let t = UreqTransport::new();
-    assert_eq!(
-        t.send(HttpRequest::new(Method::Put, format!("{base}/flow-bucket")))
-            .unwrap()
-            .status,
-        200
-    );
-    let data = dataset();
-    for (k, v) in &data {
-        put(
-            &format!("{base}/flow-bucket/{}", roboflow_batch_encode(k)),
-            v,
-            &[],
-        );
-    }
+    let data = s3_bucket(&base, "flow-bucket");
     let source = CloudSource::builder("s3://flow-bucket/photos/**/*.png")
         .env(None::<fn(&str) -> Option<String>>)
         .set("AWS_ACCESS_KEY_ID", "AKIAMOTOEXAMPLE")
@@ -692,23 +693,7 @@ fn s3_full_flow_into_the_sandbox() {
 fn gcs_full_flow_into_the_sandbox() {
     let Some(gcs) = Emulator::gcs() else { return };
     let base = gcs.base_url();
-    let t = UreqTransport::new();
-    let create = HttpRequest::new(Method::Post, format!("{base}/storage/v1/b?project=test"))
-        .header("Content-Type", "application/json")
-        .body(roboflow_batch::transport::Body::Bytes(
-            br#"{"name":"flow-bucket"}"#.to_vec(),
-        ));
-    assert_eq!(t.send(create).unwrap().status, 200);
-    let data = dataset();
-    for (k, v) in &data {
-        let url = format!(
-            "{base}/upload/storage/v1/b/flow-bucket/o?uploadType=media&name={}",
-            roboflow_batch_encode(k).replace('/', "%2F")
-        );
-        let req = HttpRequest::new(Method::Post, url)
-            .body(roboflow_batch::transport::Body::Bytes(v.clone()));
-        assert_eq!(t.send(req).unwrap().status, 200, "{k}");
-    }
+    let data = gcs_bucket(&base, "flow-bucket");
     let key_file = cloud_support::service_account_key_file();
     let source = CloudSource::builder("gs://flow-bucket/photos/**/*.png")
         .env(None::<fn(&str) -> Option<String>>)
@@ -733,20 +718,7 @@ fn azure_full_flow_into_the_sandbox() {
     let account = cloud_support::AZURITE_ACCOUNT;
     let key = cloud_support::AZURITE_KEY;
     let sas = cloud_support::account_sas(account, key);
-    let t = UreqTransport::new();
-    let create = HttpRequest::new(
-        Method::Put,
-        format!("{base}/{account}/flow?restype=container&{sas}"),
-    );
-    assert_eq!(t.send(create).unwrap().status, 201);
-    let data = dataset();
-    for (k, v) in &data {
-        put(
-            &format!("{base}/{account}/flow/{}?{sas}", roboflow_batch_encode(k)),
-            v,
-            &[("x-ms-blob-type", "BlockBlob")],
-        );
-    }
+    let data = azure_container(&base, "flow", &sas);
     let source = CloudSource::builder("az://flow/photos/**/*.png")
         .env(None::<fn(&str) -> Option<String>>)
         .set(

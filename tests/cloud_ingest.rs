@@ -722,3 +722,36 @@ fn empty_and_oversize_objects_are_skipped() {
     .report;
     assert_eq!(r.files_uploaded, 2);
 }
+
+#[test]
+fn endless_empty_pages_stop_the_listing() {
+    // Every page is empty and carries a new token: without a cap the listing never ends
+    // (the page cap, a million by default, is no help in practice).
+    let served = Arc::new(AtomicUsize::new(0));
+    let n = served.clone();
+    let empty = move |_req: HttpRequest| -> Reply {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        Ok(HttpResponse::new(
+            200,
+            format!(
+                r#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>true</IsTruncated><NextContinuationToken>t{i}</NextContinuationToken></ListBucketResult>"#
+            ),
+        ))
+    };
+    let src = CloudSource::builder("s3://bk/")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set("AWS_ACCESS_KEY_ID", "A")
+        .set("AWS_SECRET_ACCESS_KEY", "S")
+        .transport(empty)
+        .build()
+        .unwrap();
+    let r: Vec<_> = src.objects().collect();
+    assert!(
+        matches!(
+            r.last(),
+            Some(Err(Error::TooManyEmptyPages { pages: 100, .. }))
+        ),
+        "{r:?}"
+    );
+    assert_eq!(served.load(Ordering::SeqCst), 100);
+}

@@ -251,3 +251,20 @@ fn batch_export_of_one_part_and_bad_parts() {
         images(1)[0].bytes
     );
 }
+
+#[test]
+fn a_batch_that_does_not_exist_leaves_no_folder_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(config(&dir.path().join("sandbox"), 3)).unwrap();
+    let api = client(&sb, Counting::new(None));
+    let target = dir.path().join("out").join("results");
+    let err = Exporter::new(&api, &target)
+        .batch("no-such-batch")
+        .unwrap_err();
+    assert!(err.to_string().contains("no-such-batch"), "{err}");
+    assert!(
+        !target.exists(),
+        "an empty {} was created",
+        target.display()
+    );
+}

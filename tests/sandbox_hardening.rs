@@ -355,3 +355,26 @@ fn keep_alive_chunked_bodies_and_100_continue_work() {
     let (st, _) = exchange(&sb, &[head.as_bytes(), body.as_bytes()]);
     assert_eq!(st, [100, 404]);
 }
+
+#[test]
+fn the_largest_size_limits_do_not_overflow() {
+    // `--max-image-size 18446744073709551615` (no limit) once made every single-image
+    // upload a 500: the body reader's `limit + 1` overflowed.
+    let sb = Sandbox::start(
+        SandboxConfig::default()
+            .with_max_image_size(u64::MAX)
+            .with_max_shard_size(u64::MAX),
+    )
+    .unwrap();
+    let api = client(&sb);
+    api.upload_image("unlimited", "a.png", &png(3, 2), None)
+        .unwrap();
+    assert_eq!(api.batch_count("unlimited", None).unwrap(), 1);
+    let target = api.request_shard_upload("shards", None).unwrap();
+    let tar = tar_of(&[("b.png", &png(2, 2))]);
+    api.put_signed(&target, &roboflow_batch::api::UploadSource::bytes(tar))
+        .unwrap();
+    wait_until("the shard is indexed", 30, || {
+        api.batch_count("shards", None).unwrap() == 1
+    });
+}

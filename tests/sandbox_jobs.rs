@@ -4,8 +4,11 @@
 //! Each behaviour is a scenario function taking a client; the `#[test]`s start a sandbox
 //! and call them.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::sandbox::png;
 use roboflow_batch::BatchApi;
 use roboflow_batch::api::ListOptions;
 use roboflow_batch::model::{
@@ -14,38 +17,6 @@ use roboflow_batch::model::{
 };
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
-
-/// A minimal PNG (signature, IHDR, IEND) of the given size.
-fn png(w: u32, h: u32) -> Vec<u8> {
-    fn crc(data: &[u8]) -> u32 {
-        let mut c = 0xffff_ffffu32;
-        for &b in data {
-            c ^= u32::from(b);
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-        }
-        !c
-    }
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc(&body).to_be_bytes());
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = w.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
 
 struct Env {
     sb: Sandbox,

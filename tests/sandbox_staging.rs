@@ -3,6 +3,8 @@
 //! style of object_store's conformance suite, called from the `#[test]`s below.
 #![cfg(feature = "sandbox")]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,8 @@ use roboflow_batch::model::{
 use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
 use roboflow_batch::transport::Timeouts;
 use roboflow_batch::{BatchApi, Error};
+
+use common::sandbox::{png, tar_of};
 
 struct Ctx {
     sb: Sandbox,
@@ -45,27 +49,6 @@ fn api_timeout(ctx: &Ctx, retry: RetryPolicy, read: Duration) -> BatchApi {
         })
         .build()
         .expect("client builds")
-}
-
-/// A tiny PNG: the signature and an IHDR chunk are all an image sniffer needs.
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
-    v.extend_from_slice(&w.to_be_bytes());
-    v.extend_from_slice(&h.to_be_bytes());
-    v.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    v
-}
-
-fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, name, *data).expect("tar member");
-    }
-    b.into_inner().expect("tar")
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {

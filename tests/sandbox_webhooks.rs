@@ -1,6 +1,8 @@
 #![cfg(feature = "sandbox")]
 //! Job completion webhooks from the sandbox, caught by a local receiver.
 
+mod common;
+
 // Skip notes go straight to stderr: libtest captures eprintln! but not io::stderr().
 use std::io::Write as _;
 use std::sync::mpsc::{Receiver, channel};
@@ -9,6 +11,8 @@ use std::time::{Duration, Instant};
 use roboflow_batch::BatchApi;
 use roboflow_batch::model::{JobStartRequest, WebhookPayload};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+
+use common::sandbox::non_loopback_ip;
 
 /// One request the receiver saw.
 struct Hit {
@@ -253,14 +257,6 @@ fn webhooks_beyond_loopback_are_refused_and_recorded() {
         state["jobs"]["webhooks"].as_array().unwrap().is_empty(),
         "nothing queued"
     );
-}
-
-/// This machine's address on its main interface, when it has one beyond loopback.
-fn non_loopback_ip() -> Option<std::net::IpAddr> {
-    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    s.connect("192.0.2.1:9").ok()?; // no packet is sent
-    let ip = s.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
 #[test]

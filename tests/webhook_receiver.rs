@@ -217,3 +217,30 @@ fn waiting_through_the_webhook_polls_far_less_and_falls_back_to_polling() {
         "it fell back to polling: {polled} polls"
     );
 }
+
+#[test]
+fn no_body_limit_at_all_still_takes_webhooks() {
+    // `max_body_bytes(u64::MAX)` once overflowed on every request (`limit + 1`).
+    let (receiver, events) = Receiver::builder()
+        .workspace("acme")
+        .max_body_bytes(u64::MAX)
+        .spawn_channel()
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let body = r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"j","job_state":"success","delivery_attempt":1}"#;
+    let status = agent
+        .post(receiver.url())
+        .header("Authorization", "Bearer rf_acme")
+        .send(body)
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 200);
+    assert!(matches!(
+        events.recv_timeout(Duration::from_secs(5)),
+        Ok(Event::Job(j)) if j.job_id == "j"
+    ));
+}

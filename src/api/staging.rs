@@ -552,20 +552,9 @@ fn is_reference_url(url: &str) -> bool {
     if let Some(rest) = url.strip_prefix("https://") {
         return !rest.is_empty();
     }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    // The same loopback rule as the sandbox's fetches (`crate::url::is_loopback_host`).
+    crate::url::scheme_and_host(url)
+        .is_some_and(|(scheme, host)| scheme == "http" && crate::url::is_loopback_host(&host))
 }
 
 fn validate_references(body: &ReferencesIngest) -> Result<()> {
@@ -736,6 +725,8 @@ mod tests {
             ("http://localhost:9000/a.jpg", true),
             ("http://[::1]:10000/devstoreaccount1/c/a.jpg", true),
             ("http://user@127.0.0.2/a.jpg", true),
+            ("http://[::ffff:127.0.0.1]:9000/a.jpg", true),
+            ("HTTP://LOCALHOST/a.jpg", true),
             ("http://example.com/a.jpg", false),
             ("http://127.0.0.1.evil.example/a.jpg", false),
             ("http://localhost.evil.example/a.jpg", false),

@@ -331,16 +331,7 @@ mod tests {
         for (k, v) in vars {
             s.set(k, v.to_string());
         }
-        let http = Http {
-            transport: std::sync::Arc::new(
-                |_r: HttpRequest| -> std::result::Result<
-                    crate::transport::HttpResponse,
-                    crate::transport::TransportError,
-                > { unreachable!() },
-            ),
-            retry: crate::api::RetryPolicy::never(),
-            clock: crate::api::Clock::system(),
-        };
+        let http = Http::offline();
         AzureStore::new(&s, "media", url_account, http)
     }
 

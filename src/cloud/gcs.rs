@@ -492,16 +492,7 @@ mod tests {
         if let Some(b) = base {
             s.set("STORAGE_EMULATOR_HOST", b.into());
         }
-        let http = Http {
-            transport: std::sync::Arc::new(
-                |_r: HttpRequest| -> std::result::Result<
-                    crate::transport::HttpResponse,
-                    crate::transport::TransportError,
-                > { unreachable!() },
-            ),
-            retry: crate::api::RetryPolicy::never(),
-            clock: crate::api::Clock::system(),
-        };
+        let http = Http::offline();
         GcsStore::new(&s, "example-bucket", http).unwrap()
     }
 

@@ -26,6 +26,23 @@ impl std::fmt::Debug for Http {
     }
 }
 
+#[cfg(test)]
+impl Http {
+    /// For tests of signing and settings: any request it would send is a bug.
+    pub(crate) fn offline() -> Http {
+        Http {
+            transport: Arc::new(
+                |_r: HttpRequest| -> std::result::Result<
+                    crate::transport::HttpResponse,
+                    crate::transport::TransportError,
+                > { unreachable!("this test sends no request") },
+            ),
+            retry: RetryPolicy::never(),
+            clock: Clock::system(),
+        }
+    }
+}
+
 /// A store's refusal: the status and what the store said (scrubbed).
 #[derive(Debug)]
 pub(crate) struct Refusal {

@@ -529,16 +529,7 @@ mod tests {
             path_style: false,
             source: KeySource::Environment,
         };
-        let http = Http {
-            transport: Arc::new(
-                |_r: HttpRequest| -> std::result::Result<
-                    crate::transport::HttpResponse,
-                    crate::transport::TransportError,
-                > { unreachable!() },
-            ),
-            retry: crate::api::RetryPolicy::never(),
-            clock: crate::api::Clock::system(),
-        };
+        let http = Http::offline();
         S3Store::new(config, "examplebucket", http).unwrap()
     }
 

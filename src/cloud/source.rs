@@ -178,6 +178,7 @@ impl CloudSource {
             buffer: VecDeque::new(),
             token: None,
             pages: 0,
+            empty_in_a_row: 0,
             done: false,
         }
     }
@@ -278,6 +279,10 @@ fn addressable(key: &str) -> bool {
     !key.is_empty() && !key.split('/').any(|s| s == "." || s == "..")
 }
 
+/// Empty listing pages in a row, each with a new token, after which a listing stops
+/// with [`Error::TooManyEmptyPages`] (Azure may send a few; S3 and GCS do not).
+const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
+
 /// The lazy listing of [`CloudSource::objects`]: an iterator of `Result<CloudObject>`
 /// that fetches the next page only when the current one is used up.
 ///
@@ -293,6 +298,8 @@ pub struct Objects<'a> {
     buffer: VecDeque<super::CloudObject>,
     token: Option<String>,
     pages: u64,
+    /// Pages in a row with no object at all (before filtering) and a next token.
+    empty_in_a_row: usize,
     done: bool,
 }
 
@@ -343,6 +350,20 @@ impl Objects<'_> {
                     }
                     Some(t) => self.token = Some(t),
                     None => self.done = true,
+                }
+                // Stores may send an empty page with a token now and then; a run of them
+                // is a store that would keep the listing going forever.
+                if page.objects.is_empty() && !self.done {
+                    self.empty_in_a_row += 1;
+                    if self.empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW {
+                        self.done = true;
+                        return Some(Err(Error::TooManyEmptyPages {
+                            listing: s.store.describe(),
+                            pages: self.empty_in_a_row,
+                        }));
+                    }
+                } else {
+                    self.empty_in_a_row = 0;
                 }
                 let mut objects = page.objects;
                 objects.retain(|o| s.wants(&o.key));

@@ -403,8 +403,6 @@ impl<'a> Exporter<'a> {
         for p in &self.parts {
             check_name("part name", p)?;
         }
-        std::fs::create_dir_all(&self.target)
-            .map_err(|e| Error::io(format!("creating {}", self.target.display()), e))?;
         let mut plan = Vec::new();
         for b in batches {
             self.list(b, &mut plan)?;
@@ -425,6 +423,9 @@ impl<'a> Exporter<'a> {
                 ));
             }
         }
+        // Created only once the listing worked: a wrong id leaves no empty folder behind.
+        std::fs::create_dir_all(&self.target)
+            .map_err(|e| Error::io(format!("creating {}", self.target.display()), e))?;
         let log = ExportLog::open(&self.target)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.parallelism)

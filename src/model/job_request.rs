@@ -193,6 +193,7 @@ impl JobStartRequest {
     /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_part_name("train");
     /// assert_eq!(req.job_input.part_name.as_deref(), Some("train"));
     /// ```
+    #[must_use]
     pub fn with_part_name(mut self, part: impl Into<String>) -> Self {
         self.job_input.part_name = Some(part.into());
         self
@@ -204,6 +205,7 @@ impl JobStartRequest {
     /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_images_metadata_part("meta");
     /// assert_eq!(req.job_input.images_metadata_part.as_deref(), Some("meta"));
     /// ```
+    #[must_use]
     pub fn with_images_metadata_part(mut self, part: impl Into<String>) -> Self {
         self.job_input.images_metadata_part = Some(part.into());
         self
@@ -216,6 +218,7 @@ impl JobStartRequest {
     /// let req = JobStartRequest::images("b", "wf").with_machine_type(MachineType::Gpu);
     /// assert_eq!(req.compute_configuration.machine_type, MachineType::Gpu);
     /// ```
+    #[must_use]
     pub fn with_machine_type(mut self, machine: MachineType) -> Self {
         self.compute_configuration.machine_type = machine;
         self
@@ -227,6 +230,7 @@ impl JobStartRequest {
     /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_workers_per_machine(4);
     /// assert_eq!(req.compute_configuration.workers_per_machine, Some(4));
     /// ```
+    #[must_use]
     pub fn with_workers_per_machine(mut self, workers: u32) -> Self {
         self.compute_configuration.workers_per_machine = Some(workers);
         self
@@ -238,6 +242,7 @@ impl JobStartRequest {
     /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_processing_timeout_seconds(3600);
     /// assert_eq!(req.processing_timeout_seconds, Some(3600));
     /// ```
+    #[must_use]
     pub fn with_processing_timeout_seconds(mut self, seconds: u64) -> Self {
         self.processing_timeout_seconds = Some(seconds);
         self
@@ -249,6 +254,7 @@ impl JobStartRequest {
     /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_max_parallel_tasks(8);
     /// assert_eq!(req.max_parallel_tasks, Some(8));
     /// ```
+    #[must_use]
     pub fn with_max_parallel_tasks(mut self, tasks: u32) -> Self {
         self.max_parallel_tasks = Some(tasks);
         self
@@ -261,6 +267,7 @@ impl JobStartRequest {
     /// assert_eq!(req.max_image_failure_rate, Some(0.1));
     /// assert!(req.validate().is_ok());
     /// ```
+    #[must_use]
     pub fn with_max_image_failure_rate(mut self, rate: f64) -> Self {
         self.max_image_failure_rate = Some(rate);
         self
@@ -272,6 +279,7 @@ impl JobStartRequest {
     /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_workspace("other-ws");
     /// assert_eq!(req.processing_specification.workspace.as_deref(), Some("other-ws"));
     /// ```
+    #[must_use]
     pub fn with_workspace(mut self, workspace: impl Into<String>) -> Self {
         self.processing_specification.workspace = Some(workspace.into());
         self
@@ -300,6 +308,7 @@ impl JobStartRequest {
     /// let req = roboflow_batch::model::JobStartRequest::images("b", "wf").with_image_input_name("photo");
     /// assert_eq!(req.processing_specification.image_input_name.as_deref(), Some("photo"));
     /// ```
+    #[must_use]
     pub fn with_image_input_name(mut self, name: impl Into<String>) -> Self {
         self.processing_specification.image_input_name = Some(name.into());
         self
@@ -312,6 +321,7 @@ impl JobStartRequest {
     /// assert!(req.processing_specification.persist_images_outputs);
     /// assert_eq!(req.processing_specification.images_outputs_to_be_persisted, None);
     /// ```
+    #[must_use]
     pub fn with_persisted_image_outputs(mut self, outputs: Vec<String>) -> Self {
         self.processing_specification.persist_images_outputs = true;
         self.processing_specification.images_outputs_to_be_persisted =
@@ -326,6 +336,7 @@ impl JobStartRequest {
     /// let req = JobStartRequest::images("b", "wf").with_aggregation_format(AggregationFormat::Csv);
     /// assert_eq!(req.processing_specification.aggregation_format, Some(AggregationFormat::Csv));
     /// ```
+    #[must_use]
     pub fn with_aggregation_format(mut self, format: AggregationFormat) -> Self {
         self.processing_specification.aggregation_format = Some(format);
         self
@@ -338,6 +349,7 @@ impl JobStartRequest {
     /// let json = serde_json::to_value(&req).unwrap();
     /// assert_eq!(json["processingSpecification"]["maxVideoFPS"], 5.0);
     /// ```
+    #[must_use]
     pub fn with_max_video_fps(mut self, fps: f64) -> Self {
         self.processing_specification.max_video_fps = Some(fps);
         self
@@ -369,6 +381,7 @@ impl JobStartRequest {
     /// let json = serde_json::to_value(&req).unwrap();
     /// assert_eq!(json["notificationsURL"], "https://example.com/hook");
     /// ```
+    #[must_use]
     pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
         self.notifications_url = Some(url.into());
         self
@@ -381,6 +394,7 @@ impl JobStartRequest {
     /// let req = JobStartRequest::images("b", "wf").with_inference_backend(InferenceBackend::InferenceModels);
     /// assert_eq!(serde_json::to_value(&req).unwrap()["inferenceBackend"], "inference-models");
     /// ```
+    #[must_use]
     pub fn with_inference_backend(mut self, backend: InferenceBackend) -> Self {
         self.inference_backend = Some(backend);
         self
@@ -583,6 +597,7 @@ impl RestartOverrides {
     /// let o = RestartOverrides::default().with_machine_type(MachineType::Gpu);
     /// assert_eq!(o.compute_configuration.unwrap().machine_type, Some(MachineType::Gpu));
     /// ```
+    #[must_use]
     pub fn with_machine_type(mut self, machine: MachineType) -> Self {
         self.compute().machine_type = Some(machine);
         self
@@ -594,6 +609,7 @@ impl RestartOverrides {
     /// let o = roboflow_batch::model::RestartOverrides::default().with_workers_per_machine(2);
     /// assert_eq!(o.compute_configuration.unwrap().workers_per_machine, Some(2));
     /// ```
+    #[must_use]
     pub fn with_workers_per_machine(mut self, workers: u32) -> Self {
         self.compute().workers_per_machine = Some(workers);
         self
@@ -605,6 +621,7 @@ impl RestartOverrides {
     /// let o = roboflow_batch::model::RestartOverrides::default().with_max_parallel_tasks(16);
     /// assert_eq!(o.max_parallel_tasks, Some(16));
     /// ```
+    #[must_use]
     pub fn with_max_parallel_tasks(mut self, tasks: u32) -> Self {
         self.max_parallel_tasks = Some(tasks);
         self
@@ -616,6 +633,7 @@ impl RestartOverrides {
     /// let o = roboflow_batch::model::RestartOverrides::default().with_processing_timeout_seconds(600);
     /// assert_eq!(o.processing_timeout_seconds, Some(600));
     /// ```
+    #[must_use]
     pub fn with_processing_timeout_seconds(mut self, seconds: u64) -> Self {
         self.processing_timeout_seconds = Some(seconds);
         self
@@ -628,6 +646,7 @@ impl RestartOverrides {
     /// assert_eq!(o.max_image_failure_rate, Some(0.2));
     /// assert!(o.validate().is_ok());
     /// ```
+    #[must_use]
     pub fn with_max_image_failure_rate(mut self, rate: f64) -> Self {
         self.max_image_failure_rate = Some(rate);
         self
@@ -752,6 +771,7 @@ impl TrtCompilationRequest {
     /// let req = TrtCompilationRequest::new("m/1", vec![CompilationDevice::NvidiaT4]).with_notifications_url("https://h/x");
     /// assert!(req.validate().is_ok());
     /// ```
+    #[must_use]
     pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
         self.notifications_url = Some(url.into());
         self

@@ -88,7 +88,8 @@ macro_rules! string_enum {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                // `pad`, so that `{:<7}` in a table lines up.
+                f.pad(self.as_str())
             }
         }
 
@@ -160,5 +161,15 @@ mod tests {
         assert_eq!(serde_json::to_string(&c).unwrap(), r#"["red","blue"]"#);
         assert!(Color::Red.is_known());
         assert!(!c[1].is_known());
+    }
+
+    #[test]
+    fn string_enums_and_ids_honour_width() {
+        assert_eq!(
+            format!("{:<5}|{:>5}", Color::Red, Color::Red),
+            "red  |  red"
+        );
+        let id = crate::model::BatchId::new("b1").unwrap();
+        assert_eq!(format!("{id:<4}|"), "b1  |");
     }
 }

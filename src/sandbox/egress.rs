@@ -2,7 +2,6 @@
 //! hosts and to hosts the configuration allows, never through a proxy, never following a
 //! redirect (which could lead anywhere).
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// Whether the sandbox may send a request to `url`: an `http(s)` URL whose host is
@@ -10,26 +9,17 @@ use std::time::Duration;
 /// The error says why not. Names are not resolved, so a name that points at loopback
 /// still needs allowing.
 pub(crate) fn check_host(url: &str, allow: &[String]) -> Result<(), String> {
-    let uri: ureq::http::Uri = url.parse().map_err(|_| "not a valid URL".to_string())?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+    let (scheme, host) = crate::url::scheme_and_host(url)
+        .ok_or_else(|| "not a valid URL with a host".to_string())?;
+    if !matches!(scheme.as_str(), "http" | "https") {
         return Err("only http and https URLs are allowed".into());
     }
-    let host = uri
-        .host()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| "the URL has no host".to_string())?;
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| match ip {
-            IpAddr::V6(v6) => v6.to_canonical().is_loopback(),
-            v4 => v4.is_loopback(),
-        });
     let allowed = allow.iter().any(|a| {
         a.trim_start_matches('[')
             .trim_end_matches(']')
-            .eq_ignore_ascii_case(host)
+            .eq_ignore_ascii_case(&host)
     });
-    if loopback || allowed {
+    if crate::url::is_loopback_host(&host) || allowed {
         Ok(())
     } else {
         Err(format!(

@@ -274,7 +274,7 @@ pub(crate) fn read_limited(
     }
     let mut body = Vec::new();
     req.as_reader()
-        .take(max + 1)
+        .take(max.saturating_add(1))
         .read_to_end(&mut body)
         .map_err(|e| Reply::error(400, format!("cannot read the request body: {e}")))?;
     if body.len() as u64 > max {

@@ -71,8 +71,9 @@ fn route(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {
     if segs.first() == Some(&"signed") {
         return state.signed(head, &segs[1..], req);
     }
+    // In constant time, as the signed URLs' tokens and the webhook bearer are checked.
     match head.query("api_key") {
-        Some(k) if k == state.api_key() => {}
+        Some(k) if crate::webhook::constant_time_eq(k.as_bytes(), state.api_key().as_bytes()) => {}
         _ => return Reply::error(401, "Unauthorized: missing or invalid api_key"),
     }
     match segs.as_slice() {

@@ -144,11 +144,17 @@ impl State {
         let path = self.data_dir.join("state.json");
         let tmp = self
             .data_dir
-            .join(format!("state.json.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, bytes)
-            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))
+            .join(format!("state.json.{}.tmp", crate::rand::hex(8)));
+        let written = std::fs::write(&tmp, bytes)
+            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))
+            .and_then(|()| {
+                std::fs::rename(&tmp, &path)
+                    .map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp); // no stray temporary files on failure
+        }
+        written
     }
 
     /// Starts the background threads (shard indexing, jobs, webhooks).

@@ -195,6 +195,7 @@ impl HttpRequest {
     /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").header("Accept", "application/json");
     /// assert_eq!(r.header_value("accept"), Some("application/json"));
     /// ```
+    #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -207,6 +208,7 @@ impl HttpRequest {
     /// let r = HttpRequest::new(Method::Post, "http://h/").body(Body::Bytes(b"{}".to_vec()));
     /// assert_eq!(r.body.len(), 2);
     /// ```
+    #[must_use]
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
         self
@@ -317,6 +319,7 @@ impl HttpResponse {
     /// let r = roboflow_batch::transport::HttpResponse::new(429, "").with_header("Retry-After", "2");
     /// assert_eq!(r.header("retry-after"), Some("2"));
     /// ```
+    #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -338,10 +341,15 @@ impl HttpResponse {
     /// ```
     /// let r = roboflow_batch::transport::HttpResponse::new(200, "hello");
     /// assert_eq!(r.read_body(16).unwrap(), b"hello");
+    /// // No limit at all:
+    /// let r = roboflow_batch::transport::HttpResponse::new(200, "hello");
+    /// assert_eq!(r.read_body(u64::MAX).unwrap(), b"hello");
     /// ```
     pub fn read_body(self, limit: u64) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
-        self.body.take(limit + 1).read_to_end(&mut out)?;
+        self.body
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut out)?;
         if out.len() as u64 > limit {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

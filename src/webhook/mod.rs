@@ -180,7 +180,7 @@ pub fn bearer_matches(header: Option<&str>, token: &str) -> bool {
 }
 
 /// Compares every byte of the longer input, whatever differs first.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());
     for i in 0..a.len().max(b.len()) {
         let x = a.get(i).copied().unwrap_or(0);

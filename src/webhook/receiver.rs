@@ -415,7 +415,7 @@ impl Handler {
         let mut body = Vec::new();
         let read = req
             .as_reader()
-            .take(self.max_body + 1)
+            .take(self.max_body.saturating_add(1))
             .read_to_end(&mut body);
         match read {
             Err(e) => return (400, format!("cannot read the body: {e}")),

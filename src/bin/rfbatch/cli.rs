@@ -25,7 +25,7 @@ pub struct Cli {
 ///
 /// The ids `api_key` and `workspace` are shared with `rfbatch sandbox`'s own options, so
 /// clap leaves the sandbox's in place there instead of adding these.
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Roboflow API key. Sent as the `api_key` query parameter; never printed.
@@ -66,9 +66,25 @@ pub struct Global {
     /// Only results and errors: no progress bars, no notes.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Also log each request to stderr (method, URL with its query values redacted, status).
+    /// Also log each request to stderr (method, URL with its query values redacted,
+    /// status, time); -vv adds sizes, the content type and any Retry-After.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Shows whether a key is set, never the key.
+impl std::fmt::Debug for Global {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Global")
+            .field("api_key", &self.api_key.as_ref().map(|_| "REDACTED"))
+            .field("api_url", &self.api_url)
+            .field("workspace", &self.workspace)
+            .field("retries", &self.retries)
+            .field("json", &self.json)
+            .field("quiet", &self.quiet)
+            .field("verbose", &self.verbose)
+            .finish()
+    }
 }
 
 #[derive(Subcommand)]
@@ -110,6 +126,15 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(cli.global.json);
         assert_eq!(cli.global.api_key.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        let cli = Cli::try_parse_from(["rfbatch", "batch", "list", "--api-key", "k-s3cret-77"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{:?}", cli.global);
+        assert!(!shown.contains("k-s3cret-77"), "{shown}");
+        assert!(shown.contains("api_key: Some(\"REDACTED\")"), "{shown}");
     }
 
     #[test]

@@ -63,7 +63,10 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
     }
     let transport = UreqTransport::with_timeouts(timeouts_from_env()?);
     builder = if out.verbose() > 0 {
-        builder.transport(Logged(transport))
+        builder.transport(Logged {
+            inner: transport,
+            detail: out.verbose() > 1,
+        })
     } else {
         builder.transport(transport)
     };
@@ -102,20 +105,77 @@ fn timeouts_from_env() -> Result<Timeouts, Failure> {
 }
 
 /// A transport that logs each exchange to stderr: method, URL with every query value
-/// redacted, status or error, and time taken.
-struct Logged(UreqTransport);
+/// redacted, status or error, and time taken; with `detail` (`-vv`) also the sizes, the
+/// content type and any `Retry-After`. Header values are never printed otherwise: they
+/// can carry credentials.
+struct Logged {
+    inner: UreqTransport,
+    detail: bool,
+}
 
 impl Transport for Logged {
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let method = request.method;
         let url = redact_url(&request.url);
+        let sent = request.body.len();
         let started = Instant::now();
-        let result = self.0.send(request);
+        let result = self.inner.send(request);
         let ms = started.elapsed().as_millis();
         match &result {
-            Ok(resp) => eprintln!("rfbatch: {method} {url} -> {} in {ms} ms", resp.status),
+            Ok(resp) => {
+                let extra = if self.detail {
+                    format!(" ({})", details(sent, resp))
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "rfbatch: {method} {url} -> {} in {ms} ms{extra}",
+                    resp.status
+                );
+            }
             Err(e) => eprintln!("rfbatch: {method} {url} -> {e} after {ms} ms"),
         }
         result
+    }
+}
+
+/// `sent 2.0 KiB, got 512 B application/json, Retry-After 3`.
+fn details(sent: u64, resp: &HttpResponse) -> String {
+    let mut s = format!("sent {}", crate::download::human_bytes(sent));
+    match resp
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        Some(n) => s.push_str(&format!(", got {}", crate::download::human_bytes(n))),
+        None => s.push_str(", got a body of unknown length"),
+    }
+    if let Some(ct) = resp.header("content-type") {
+        s.push(' ');
+        s.push_str(&crate::exit::one_line(ct));
+    }
+    if let Some(ra) = resp.header("retry-after") {
+        s.push_str(&format!(", Retry-After {}", crate::exit::one_line(ra)));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_give_sizes_type_and_retry_after() {
+        let r = HttpResponse::new(429, "{}")
+            .with_header("Content-Length", "2")
+            .with_header("Content-Type", "application/json")
+            .with_header("Retry-After", "3");
+        assert_eq!(
+            details(2048, &r),
+            "sent 2.0 KiB, got 2 B application/json, Retry-After 3"
+        );
+        assert_eq!(
+            details(0, &HttpResponse::new(200, "")),
+            "sent 0 B, got a body of unknown length"
+        );
     }
 }

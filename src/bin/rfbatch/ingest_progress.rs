@@ -19,6 +19,8 @@ struct Counts {
     skipped: u64,
     resumed: u64,
     index_failed: u64,
+    /// Bytes of failed tries that are being sent again: they do not move the bar twice.
+    resend: u64,
 }
 
 impl Counts {
@@ -93,16 +95,21 @@ impl IngestProgress {
             } => {
                 // The bar counts bytes on the wire; a tar adds a header and padding per
                 // file (768 bytes on average) and a trailer per shard.
+                // `Planned` has no per-file sizes, so the padding is estimated; the bar
+                // grows its total rather than pass 100% (see `BytesSent`).
                 let overhead = match method {
-                    IngestMethod::Shards => files * 768 + units * 1024,
+                    IngestMethod::Shards => files.saturating_mul(768) + units.saturating_mul(1024),
                     _ => 0,
                 };
-                self.upload.set_length(bytes + overhead);
+                self.upload.set_length(bytes.saturating_add(overhead));
                 let c = self.update(|c| {
                     c.total = *files;
                     c.resumed = *resumed_files;
                 });
                 self.upload.set_message(c.message());
+                if *files == 0 && *resumed_files == 0 {
+                    return; // nothing to send: the command says why
+                }
                 let resumed = if *resumed_files > 0 {
                     format!(" ({resumed_files} already uploaded by an earlier run)")
                 } else {
@@ -114,13 +121,19 @@ impl IngestProgress {
                 ));
             }
             IngestEvent::BytesSent { bytes } => {
-                self.upload.inc(*bytes);
+                // Bytes that repeat a failed try were counted once already.
+                let mut new = 0;
+                self.update(|c| {
+                    let repeated = c.resend.min(*bytes);
+                    c.resend -= repeated;
+                    new = bytes - repeated;
+                });
+                let position = self.upload.position().saturating_add(new);
                 // The overhead is an estimate: never show more done than planned.
-                if let Some(len) = self.upload.length()
-                    && self.upload.position() > len
-                {
-                    self.upload.set_length(self.upload.position());
+                if self.upload.length().is_some_and(|len| position > len) {
+                    self.upload.set_length(position);
                 }
+                self.upload.set_position(position);
             }
             IngestEvent::UnitDone { files, .. } => {
                 let c = self.update(|c| c.done += files);
@@ -131,9 +144,11 @@ impl IngestProgress {
                 self.upload.set_message(c.message());
             }
             IngestEvent::Retry { rewound_bytes, .. } => {
-                self.upload
-                    .set_position(self.upload.position().saturating_sub(*rewound_bytes));
-                let c = self.update(|c| c.retries += 1);
+                // The bar never goes back: the resent bytes are skipped instead.
+                let c = self.update(|c| {
+                    c.retries += 1;
+                    c.resend = c.resend.saturating_add(*rewound_bytes);
+                });
                 self.upload.set_message(c.message());
             }
             IngestEvent::Verifying { indexed, expected } => {
@@ -165,5 +180,62 @@ impl IngestProgress {
         if let Some(b) = self.verify.get() {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roboflow_batch::ingest::UnitKind;
+
+    fn hidden() -> Arc<IngestProgress> {
+        let g = crate::cli::Global {
+            api_key: None,
+            api_url: None,
+            workspace: None,
+            retries: 0,
+            json: true,
+            quiet: false,
+            verbose: 0,
+        };
+        IngestProgress::new(&Output::new(&g))
+    }
+
+    #[test]
+    fn the_upload_bar_never_goes_back_nor_past_its_total() {
+        let p = hidden();
+        p.on_event(&IngestEvent::Planned {
+            method: IngestMethod::Shards,
+            files: 1,
+            bytes: 1000,
+            units: 1,
+            resumed_files: 0,
+            resumed_bytes: 0,
+        });
+        assert_eq!(p.upload.length(), Some(1000 + 768 + 1024));
+        let mut seen = Vec::new();
+        let mut step = |e: IngestEvent| {
+            p.on_event(&e);
+            let (pos, len) = (p.upload.position(), p.upload.length().unwrap_or(0));
+            assert!(pos <= len, "{pos} past {len} after {e:?}");
+            seen.push(pos);
+        };
+        step(IngestEvent::BytesSent { bytes: 1500 });
+        // The try fails after 1500 bytes and starts over: the bar stays at 1500 while
+        // they are sent again, then moves on.
+        step(IngestEvent::Retry {
+            unit: UnitKind::Shard,
+            index: 0,
+            attempt: 2,
+            rewound_bytes: 1500,
+            reason: None,
+        });
+        step(IngestEvent::BytesSent { bytes: 1000 });
+        step(IngestEvent::BytesSent { bytes: 1000 });
+        // More than estimated: the total grows instead of the bar passing 100%.
+        step(IngestEvent::BytesSent { bytes: 2000 });
+        assert_eq!(seen, [1500, 1500, 1500, 2000, 4000]);
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+        assert_eq!(p.upload.length(), Some(4000));
     }
 }

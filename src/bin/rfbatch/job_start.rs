@@ -17,8 +17,9 @@ pub struct JobOptions {
     /// The Workflow to run.
     #[arg(long, value_name = "WORKFLOW_ID")]
     pub workflow: String,
-    /// The job's id (lowercase letters, digits, `-`, `_`; at most 20 characters); generated
-    /// (`job-` and 12 random letters or digits) when omitted.
+    /// The job's id (lowercase letters, digits, `-`, `_`; at most 20 characters). When
+    /// omitted, `job start` generates one (`job-` and 12 random letters or digits) and `run`
+    /// derives one (`run-` and a hash of the batch, the options and the files).
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,
     /// A readable name for the job.

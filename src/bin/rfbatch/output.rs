@@ -69,11 +69,7 @@ impl Output {
 
     /// `key: value` lines with the keys aligned.
     pub fn fields(&self, fields: &[(&str, String)]) -> Result<(), Failure> {
-        let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        let mut text = String::new();
-        for (k, v) in fields {
-            text.push_str(&format!("{:<width$}  {v}\n", format!("{k}:")));
-        }
+        let text = format_fields(fields);
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes()).map_err(Failure::output)
     }
@@ -125,6 +121,21 @@ pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     text
 }
 
+/// `key: value` lines, the values aligned one column after the longest `key:`.
+pub fn format_fields(fields: &[(&str, String)]) -> String {
+    // The width counts the colon, so the longest key is not pushed a column further.
+    let width = fields
+        .iter()
+        .map(|(k, _)| k.chars().count() + 1)
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for (k, v) in fields {
+        text.push_str(&format!("{:<width$}  {v}\n", format!("{k}:")));
+    }
+    text
+}
+
 /// An optional value for a table cell: `-` when absent.
 pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -145,6 +156,15 @@ mod tests {
             t, "ID    NAME        LAST\na     long value  x\nbbbb  v\n",
             "{t}"
         );
+    }
+
+    #[test]
+    fn fields_align_their_values() {
+        let f = [
+            ("batch", "b".to_string()),
+            ("content", "images".to_string()),
+        ];
+        assert_eq!(format_fields(&f), "batch:    b\ncontent:  images\n");
     }
 
     #[test]

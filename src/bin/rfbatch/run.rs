@@ -58,6 +58,9 @@ pub struct RunArgs {
     pub download_parallel: usize,
 }
 
+/// The most sample images `--sample` generates (they go to the temporary folder).
+const MAX_SAMPLE: usize = 100_000;
+
 /// What the sandbox and the sample images need to outlive.
 struct Scratch {
     _sandbox: Option<Sandbox>,
@@ -66,6 +69,13 @@ struct Scratch {
 
 pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> {
     let started = Instant::now();
+    if let Some(n) = args.sample
+        && !(1..=MAX_SAMPLE).contains(&n)
+    {
+        return Err(Failure::usage(format!(
+            "--sample must be 1 to {MAX_SAMPLE}, got {n}"
+        )));
+    }
     let (ctx, _sandbox) = if args.sandbox {
         let sandbox = Sandbox::start(SandboxConfig::default().with_job_speed(500.0))?;
         out.note(format_args!(
@@ -80,7 +90,17 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
         };
         (context::connect(&g, out)?, Some(sandbox))
     } else {
-        (context::connect(global, out)?, None)
+        let ctx = context::connect(global, out).map_err(|f| {
+            if global.api_key.is_none() {
+                f.with_hint(
+                    "set --api-key or ROBOFLOW_API_KEY, or add --sandbox to run against a \
+                     sandbox of the service inside this command",
+                )
+            } else {
+                f
+            }
+        })?;
+        (ctx, None)
     };
     let (dir, samples) = match (&args.dir, args.sample) {
         (Some(d), _) => (d.clone(), None),
@@ -165,7 +185,15 @@ fn main_job(
     ctx.out
         .note(format_args!("2/3 running job {job_id} ({})", prepared.name));
     let outcome = job_wait::follow(ctx, &job, &args.wait)?;
-    if let Some(f) = job_wait::outcome_failure(&job_id, &outcome) {
+    if let Some(mut f) = job_wait::outcome_failure(&job_id, &outcome) {
+        if args.sandbox {
+            // `job logs` cannot reach a sandbox that ends with this command.
+            f.hint = Some(
+                "the sandbox ran inside this command and is gone; its workflows are \
+                 image-stats and fail-fraction"
+                    .into(),
+            );
+        }
         if ctx.out.is_json() {
             ctx.out.json(&json!({
                 "batchId": batch,
@@ -280,12 +308,14 @@ fn summary(
             r.failed.len()
         ),
         format!(
-            "  upload    {} in {:.1} s with verification (sent in {:.2} s: {:.0} images/s, {:.1} MB/s)",
+            "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
             human_bytes(r.bytes_uploaded),
-            r.duration.as_secs_f64(),
-            r.upload_duration.as_secs_f64(),
+            upload_files::human_secs(r.upload_duration),
             r.files_per_sec(),
-            r.megabytes_per_sec()
+            human_bytes(
+                (r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9)) as u64
+            ),
+            upload_files::human_secs(r.duration),
         ),
         format!(
             "  job       {job_id} completed in {:.1} s{tasks}",

@@ -155,6 +155,7 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
             Store::Discard => StoreMode::Discard,
         });
     config.threads = a.threads.max(1);
+    let default_key = a.api_key.is_none();
     if let Some(key) = a.api_key {
         config = config.with_api_key(key);
     }
@@ -182,6 +183,15 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         sandbox.workspace(),
         sandbox.data_dir().display()
     )?;
+    if default_key {
+        // The well-known default key is no secret (loopback only); a given key is never shown.
+        writeln!(
+            out,
+            "try: API_BASE_URL={} ROBOFLOW_API_KEY={} rfbatch batch list",
+            sandbox.base_url(),
+            sandbox.api_key()
+        )?;
+    }
     out.flush()?;
     // Stop on Ctrl-C or SIGTERM by dropping the sandbox, which stops its threads, writes its
     // state and removes a temporary data directory.

@@ -194,6 +194,9 @@ pub fn ingest(
         .run();
     progress.finish();
     let report = result?;
+    if let Some(f) = nothing_found(&report, paths, videos, a.recursive) {
+        return Err(f);
+    }
     if report.cancelled {
         ctx.out.note(format_args!(
             "stopped: {} files uploaded, {} left for the next run",
@@ -203,6 +206,52 @@ pub fn ingest(
         return Err(interrupt::failure());
     }
     Ok(report)
+}
+
+/// A usage failure when the source held nothing to send: an empty folder, a wrong one, or
+/// files that were all skipped. Without it the command "succeeds" with 0 files, and `run`
+/// goes on to a job over a batch that does not exist.
+fn nothing_found(
+    r: &IngestReport,
+    paths: &[PathBuf],
+    videos: bool,
+    recursive: bool,
+) -> Option<Failure> {
+    if r.files_found > 0 || r.files_resumed > 0 {
+        return None;
+    }
+    let kind = if videos {
+        MediaKind::Videos
+    } else {
+        MediaKind::Images
+    };
+    let noun = if videos { "videos" } else { "images" };
+    let place = match paths {
+        [one] => one.display().to_string(),
+        _ => format!("the {} files given", paths.len()),
+    };
+    let mut message = format!("found no {noun} to upload in {place}");
+    if let Some(first) = r.skipped.first() {
+        message.push_str(&format!(
+            "; {} skipped, the first: {first}",
+            r.skipped.len()
+        ));
+    }
+    let has_subfolders = |p: &PathBuf| {
+        std::fs::read_dir(p)
+            .map(|d| d.flatten().any(|e| e.path().is_dir()))
+            .unwrap_or(false)
+    };
+    let hint = match paths {
+        [one] if !recursive && has_subfolders(one) => {
+            "it has subfolders: add --recursive to take the files in them".to_string()
+        }
+        _ => format!(
+            "{noun} are taken by extension, in any case: {}",
+            kind.extensions().join(", ")
+        ),
+    };
+    Some(Failure::usage(message).with_hint(hint))
 }
 
 /// The bucket URL, when the source is one.
@@ -338,25 +387,63 @@ pub fn print_report(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `uploaded 1000 files (120.3 MiB) to batch b as tar shards in 4.1 s: 243 files/s, 30.7 MB/s`.
+/// `uploaded 1000 files (120.3 MiB) to batch b as tar shards in 4.10 s (244 files/s,
+/// 29.3 MiB/s); 5.62 s in all, verification included`.
+///
+/// The rates are over the upload time printed next to them; the whole ingest (discovery,
+/// planning, verification) is given apart, so the line never contradicts itself.
 pub fn summary(r: &IngestReport) -> String {
-    let mut s = format!(
-        "uploaded {} files ({}) to batch {} as {} in {:.1} s: {:.0} files/s, {:.1} MB/s",
-        r.files_uploaded,
-        human_bytes(r.bytes_uploaded),
-        r.batch_id,
-        r.method,
-        r.duration.as_secs_f64(),
-        r.files_per_sec(),
-        r.megabytes_per_sec()
-    );
+    let upload = r.upload_duration.as_secs_f64();
+    let total = r.duration.as_secs_f64();
+    let mut s = if r.files_uploaded == 0 {
+        format!("nothing new uploaded to batch {}", r.batch_id)
+    } else {
+        let mut s = format!(
+            "uploaded {} files ({}) to batch {} as {} in {}",
+            r.files_uploaded,
+            human_bytes(r.bytes_uploaded),
+            r.batch_id,
+            r.method,
+            human_secs(r.upload_duration),
+        );
+        if upload > 0.0 {
+            s.push_str(&format!(
+                " ({:.0} files/s, {}/s)",
+                r.files_uploaded as f64 / upload,
+                human_bytes((r.bytes_uploaded as f64 / upload) as u64)
+            ));
+        }
+        s
+    };
     if r.files_resumed > 0 {
         s.push_str(&format!("; {} already uploaded before", r.files_resumed));
     }
     if r.retries > 0 {
         s.push_str(&format!("; {} retries", r.retries));
     }
+    // Only when it differs at the precision shown.
+    if human_secs(r.duration) != human_secs(r.upload_duration) && total > upload {
+        let what = if r.verification.is_some() {
+            "verification included"
+        } else {
+            "discovery and planning included"
+        };
+        s.push_str(&format!("; {} in all, {what}", human_secs(r.duration)));
+    }
     s
+}
+
+/// A duration with three significant digits or so: `14 ms`, `2.35 s`, `61.2 s`, so that a
+/// rate computed over it can be checked against it.
+pub fn human_secs(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else if secs < 10.0 {
+        format!("{secs:.2} s")
+    } else {
+        format!("{secs:.1} s")
+    }
 }
 
 /// A partial failure when files failed or were not confirmed indexed.
@@ -380,4 +467,46 @@ pub fn report_failure(r: &IngestReport) -> Option<Failure> {
         Failure::new(Class::Partial, msg)
             .with_hint("run the same command again: it sends only what is missing"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roboflow_batch::ingest::IngestMethod;
+
+    fn report(files: u64, bytes: u64, upload_ms: u64, total_ms: u64) -> IngestReport {
+        let mut r = IngestReport::new("b", IngestMethod::Shards);
+        r.files_uploaded = files;
+        r.bytes_uploaded = bytes;
+        r.upload_duration = Duration::from_millis(upload_ms);
+        r.duration = Duration::from_millis(total_ms);
+        r
+    }
+
+    #[test]
+    fn the_summary_rates_agree_with_the_time_shown_next_to_them() {
+        // 200 files sent in 20 ms, 500 ms in all: the rates are over the 20 ms.
+        let r = report(200, 200 * 4096, 20, 500);
+        let s = summary(&r);
+        assert!(s.contains("in 20 ms (10000 files/s, 39.1 MiB/s)"), "{s}");
+        assert!(
+            s.ends_with("; 500 ms in all, discovery and planning included"),
+            "{s}"
+        );
+        // Equal times: one duration only.
+        let s = summary(&report(10, 1024, 1000, 1000));
+        assert!(s.ends_with("in 1.00 s (10 files/s, 1.0 KiB/s)"), "{s}");
+    }
+
+    #[test]
+    fn a_run_with_nothing_new_says_so_without_rates() {
+        let mut r = report(0, 0, 0, 300);
+        r.files_resumed = 40;
+        let s = summary(&r);
+        assert!(
+            s.starts_with("nothing new uploaded to batch b; 40 already uploaded before"),
+            "{s}"
+        );
+        assert!(!s.contains("files/s"), "{s}");
+    }
 }

@@ -198,12 +198,23 @@ fn accept_loop(
         let spawned = std::thread::Builder::new()
             .name("sandbox-conn".into())
             .spawn(move || {
+                // Released even if serving panics outside the handler (writing a reply,
+                // parsing a head): a leaked slot would count against MAX_CONNECTIONS.
+                let _slot = Slot(&conns2, id);
                 serve_connection(stream, &*handler, &permits);
-                conns2.remove(id);
             });
         if spawned.is_err() {
             conns.remove(id);
         }
+    }
+}
+
+/// A live connection's entry, removed when its thread ends, by return or by panic.
+struct Slot<'a>(&'a Conns, u64);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.remove(self.1);
     }
 }
 
@@ -340,6 +351,50 @@ fn serve_connection(stream: TcpStream, handler: &Handler, permits: &Permits) {
             let _ = stream.shutdown(Shutdown::Write);
             linger(&stream, &mut reader);
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::http::ReplyBody;
+    use std::io::{Read, Write};
+
+    /// A reply body whose first read panics: a panic while the reply is written, after
+    /// the handler has returned.
+    struct Panicking;
+
+    impl Read for Panicking {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            panic!("test: a reply body panicked")
+        }
+    }
+
+    #[test]
+    fn a_panic_while_writing_a_reply_frees_its_connection_slot() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let handler: Arc<Handler> = Arc::new(|_: &Head, _: &mut Body<'_>| Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Reader(Box::new(Panicking), 10),
+        });
+        let server = Server::start(listener, handler, 4).unwrap();
+        for _ in 0..3 {
+            let mut c = TcpStream::connect(server.addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+            let mut answer = Vec::new();
+            let _ = c.read_to_end(&mut answer); // the connection ends with the panic
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.conns.len() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{} slots leaked",
+                server.conns.len()
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }

@@ -82,6 +82,7 @@ impl FaultSettings {
     /// let s = roboflow_batch::sandbox::FaultSettings::default().with_rate_429(0.25, 3);
     /// assert_eq!((s.rate_429, s.retry_after_secs), (0.25, 3));
     /// ```
+    #[must_use]
     pub fn with_rate_429(mut self, rate: f64, retry_after_secs: u64) -> Self {
         self.rate_429 = rate;
         self.retry_after_secs = retry_after_secs;
@@ -94,6 +95,7 @@ impl FaultSettings {
     /// let s = roboflow_batch::sandbox::FaultSettings::default().with_rate_500(0.1);
     /// assert_eq!(s.rate_500, 0.1);
     /// ```
+    #[must_use]
     pub fn with_rate_500(mut self, rate: f64) -> Self {
         self.rate_500 = rate;
         self
@@ -105,6 +107,7 @@ impl FaultSettings {
     /// let s = roboflow_batch::sandbox::FaultSettings::default().with_rate_503(0.3);
     /// assert_eq!(s.rate_503, 0.3);
     /// ```
+    #[must_use]
     pub fn with_rate_503(mut self, rate: f64) -> Self {
         self.rate_503 = rate;
         self
@@ -116,6 +119,7 @@ impl FaultSettings {
     /// let s = roboflow_batch::sandbox::FaultSettings::default().with_drop_rate(0.05);
     /// assert_eq!(s.drop_rate, 0.05);
     /// ```
+    #[must_use]
     pub fn with_drop_rate(mut self, rate: f64) -> Self {
         self.drop_rate = rate;
         self
@@ -128,6 +132,7 @@ impl FaultSettings {
     /// let s = roboflow_batch::sandbox::FaultSettings::default().with_latency(Duration::from_millis(20));
     /// assert_eq!(s.latency, Duration::from_millis(20));
     /// ```
+    #[must_use]
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
@@ -139,6 +144,7 @@ impl FaultSettings {
     /// let s = roboflow_batch::sandbox::FaultSettings::default().with_expired_urls(true);
     /// assert!(s.expired_urls);
     /// ```
+    #[must_use]
     pub fn with_expired_urls(mut self, expired: bool) -> Self {
         self.expired_urls = expired;
         self
@@ -194,6 +200,7 @@ impl Faults {
     /// let f = Faults::seeded(1).with_api(FaultSettings::default().with_rate_500(0.5));
     /// assert_eq!((f.api.rate_500, f.put.rate_500), (0.5, 0.0));
     /// ```
+    #[must_use]
     pub fn with_api(mut self, s: FaultSettings) -> Self {
         self.api = s;
         self
@@ -206,6 +213,7 @@ impl Faults {
     /// let f = Faults::seeded(1).with_put(FaultSettings::default().with_drop_rate(0.2));
     /// assert_eq!((f.put.drop_rate, f.api.drop_rate), (0.2, 0.0));
     /// ```
+    #[must_use]
     pub fn with_put(mut self, s: FaultSettings) -> Self {
         self.put = s;
         self
@@ -218,6 +226,7 @@ impl Faults {
     /// let f = Faults::seeded(1).with_download(FaultSettings::default().with_expired_urls(true));
     /// assert!(f.download.expired_urls && !f.put.expired_urls);
     /// ```
+    #[must_use]
     pub fn with_download(mut self, s: FaultSettings) -> Self {
         self.download = s;
         self
@@ -230,6 +239,7 @@ impl Faults {
     /// let f = Faults::seeded(1).with_all(FaultSettings::default().with_rate_503(0.1));
     /// assert!([FaultFamily::Api, FaultFamily::Put, FaultFamily::Download].iter().all(|&x| f.family(x).rate_503 == 0.1));
     /// ```
+    #[must_use]
     pub fn with_all(self, s: FaultSettings) -> Self {
         self.with_api(s.clone())
             .with_put(s.clone())

@@ -89,7 +89,7 @@ pub(super) fn fetch_one(
         return Err(too_big(&len.to_string()));
     }
     let content_type = header("content-type").unwrap_or_default();
-    let mut body = resp.into_body().into_reader().take(limit + 1);
+    let mut body = resp.into_body().into_reader().take(limit.saturating_add(1));
     let mut head = Vec::with_capacity(256);
     (&mut body).take(256).read_to_end(&mut head).map_err(|e| {
         failed(

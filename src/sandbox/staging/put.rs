@@ -235,7 +235,7 @@ fn receive_discarded(
     upload: &Upload,
 ) -> Result<Stored, Reply> {
     let mut counted = Counted {
-        inner: req.as_reader().take(len + 1),
+        inner: req.as_reader().take(len.saturating_add(1)),
         n: 0,
     };
     let indexed = match upload.kind {
@@ -272,7 +272,7 @@ fn receive(req: &mut Body<'_>, len: u64, path: &std::path::Path) -> std::io::Res
         std::fs::create_dir_all(parent)?;
     }
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let n = std::io::copy(&mut req.as_reader().take(len + 1), &mut out)?;
+    let n = std::io::copy(&mut req.as_reader().take(len.saturating_add(1)), &mut out)?;
     out.flush()?;
     Ok(n)
 }
