@@ -349,3 +349,21 @@ fn on_bytes_sees_every_written_byte_once_when_resumed() {
     // Resumed with Range, so nothing is received twice.
     assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), n);
 }
+
+#[test]
+fn a_download_over_its_limit_fails_and_leaves_nothing() {
+    let (_, config) = one_file(Ranges::Honour, vec![]);
+    let (base, seen) = serve(config);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.tar");
+    let err = api(4)
+        .download_to_file_with(
+            &format!("{base}/export.tar?sig=s3cr3t"),
+            &path,
+            &DownloadOptions::default().with_max_len(1000),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "not retried");
+    assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+}

@@ -39,7 +39,18 @@ pub struct DownloadOptions {
     /// Called with the length of each chunk as it is written (for progress bars). Bytes
     /// received again after a restart from zero are reported again.
     pub on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// The most bytes written before the download fails (default
+    /// [`DEFAULT_MAX_DOWNLOAD_BYTES`]), so a server that never stops sending cannot fill
+    /// the disk.
+    pub max_len: u64,
 }
+
+/// The default cap of one download: 64 GiB.
+///
+/// ```
+/// assert_eq!(roboflow_batch::api::DEFAULT_MAX_DOWNLOAD_BYTES, 64 << 30);
+/// ```
+pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 << 30;
 
 impl Default for DownloadOptions {
     fn default() -> Self {
@@ -47,6 +58,7 @@ impl Default for DownloadOptions {
             expected_len: None,
             overwrite: true,
             on_bytes: None,
+            max_len: DEFAULT_MAX_DOWNLOAD_BYTES,
         }
     }
 }
@@ -57,6 +69,7 @@ impl std::fmt::Debug for DownloadOptions {
             .field("expected_len", &self.expected_len)
             .field("overwrite", &self.overwrite)
             .field("on_bytes", &self.on_bytes.as_ref().map(|_| "Fn(u64)"))
+            .field("max_len", &self.max_len)
             .finish()
     }
 }
@@ -83,6 +96,18 @@ impl DownloadOptions {
     #[must_use]
     pub fn with_overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
+        self
+    }
+
+    /// Sets the most bytes a download may write.
+    ///
+    /// ```
+    /// let o = roboflow_batch::api::DownloadOptions::default().with_max_len(1 << 20);
+    /// assert_eq!(o.max_len, 1 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_max_len(mut self, max: u64) -> Self {
+        self.max_len = max;
         self
     }
 
@@ -200,6 +225,7 @@ impl BatchApi {
             asked_from: 0,
             expected: options.expected_len,
             on_bytes: options.on_bytes.clone(),
+            max_len: options.max_len,
             fatal: None,
             context: context(),
         });
@@ -259,6 +285,7 @@ struct Progress {
     asked_from: u64,
     expected: Option<u64>,
     on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    max_len: u64,
     /// A failure that trying again cannot fix (writing the file, a wrong length).
     fatal: Option<Error>,
     /// What errors say was being done.
@@ -333,6 +360,11 @@ impl Progress {
             );
             return Err(self.fail(e));
         }
+        if let Some(t) = total
+            && t > self.max_len
+        {
+            return Err(self.fail(too_long(self.max_len)));
+        }
         self.total = total;
         // Offsets are only safe to resume from when the length is known and the bytes are
         // the file's own.
@@ -358,6 +390,9 @@ impl Progress {
                 .write_all(chunk)
                 .map_err(|e| self.fail(e))?;
             self.written += n as u64;
+            if self.written > self.max_len {
+                return Err(self.fail(too_long(self.max_len)));
+            }
             if let Some(f) = &self.on_bytes {
                 f(n as u64);
             }
@@ -375,6 +410,13 @@ impl Progress {
         self.fatal = Some(Error::io(self.context.clone(), e));
         io::Error::other(message)
     }
+}
+
+fn too_long(max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("the download is larger than its {max}-byte limit (DownloadOptions::max_len)"),
+    )
 }
 
 fn length_error(got: u64, want: u64) -> io::Error {

@@ -50,13 +50,14 @@ pub struct Global {
     /// Workspace slug; looked up from the API key when omitted.
     #[arg(long, env = "ROBOFLOW_WORKSPACE", global = true, value_name = "SLUG")]
     pub workspace: Option<String>,
-    /// How many times a failed request is retried (transient failures only).
+    /// How many times a failed request is retried (transient failures only; 0 to 20).
     #[arg(
         long,
         env = "RFBATCH_RETRIES",
         global = true,
         value_name = "N",
-        default_value_t = 4
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(0..=20)
     )]
     pub retries: u32,
     /// Machine-readable output: one JSON document, or one JSON object per line for listings.
