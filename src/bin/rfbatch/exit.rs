@@ -162,7 +162,7 @@ pub fn classify(e: &Error) -> Class {
         Error::InvalidInput { .. } | Error::Config(_) => Class::Usage,
         Error::Unauthorized(_) | Error::Forbidden(_) => Class::Auth,
         Error::NotFound(_) => Class::NotFound,
-        Error::Conflict(_) => Class::Conflict,
+        Error::Conflict(_) | Error::Locked { .. } => Class::Conflict,
         Error::RateLimited { .. } | Error::Server(_) | Error::Decode { .. } => Class::Service,
         Error::RepeatedPageToken { .. } | Error::TooManyEmptyPages { .. } => Class::Service,
         Error::Api(a) if matches!(a.status, 400 | 422) => Class::Usage,
@@ -193,6 +193,9 @@ fn hint(e: &Error) -> Option<String> {
         Error::Unauthorized(_) => "check --api-key or ROBOFLOW_API_KEY, and --api-url",
         Error::Forbidden(_) => "the workspace's plan or the key's permissions do not allow this",
         Error::NotFound(_) => "check the id, and --workspace if you set one",
+        Error::Locked { .. } => {
+            "another run is uploading into this batch; wait for it to end, or stop it"
+        }
         Error::RateLimited { .. } | Error::Server(_) => {
             "the service is struggling; try again later"
         }
@@ -278,6 +281,14 @@ mod tests {
             (api(403), Class::Auth),
             (api(404), Class::NotFound),
             (api(409), Class::Conflict),
+            (
+                Error::Locked {
+                    what: "batch b".into(),
+                    lock: "/tmp/j.lock".into(),
+                    holder: Some(7),
+                },
+                Class::Conflict,
+            ),
             (api(429), Class::Service),
             (api(503), Class::Service),
             (api(418), Class::Other),
