@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use call::UploadSource;
-pub use download::DownloadOptions;
+pub use download::{DEFAULT_MAX_DOWNLOAD_BYTES, DownloadOptions};
 pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
 pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy};
 
