@@ -21,6 +21,8 @@ enum Ranges {
     Ignore,
     /// 206 from byte 0, whatever was asked.
     Wrong,
+    /// 416 Range Not Satisfiable to any range (the file changed under the server).
+    Refuse,
 }
 
 #[derive(Clone)]
@@ -122,6 +124,12 @@ fn serve(config: Config) -> (String, Arc<Mutex<Vec<Seen>>>) {
                         0,
                         format!("Content-Range: bytes 0-{}/{len}\r\n", len - 1),
                     ),
+                    (Some(_), Ranges::Refuse) => {
+                        let _ = stream.write_all(
+                            format!("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{len}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+                        );
+                        return;
+                    }
                     _ => ("200 OK", 0, String::new()),
                 };
                 let head = format!(
@@ -229,6 +237,25 @@ fn without_range_support_the_download_starts_over() {
             ranges == Ranges::Ignore
         );
     }
+}
+
+#[test]
+fn a_range_the_server_refuses_starts_the_download_over() {
+    let (bytes, config) = one_file(Ranges::Refuse, vec![0]);
+    let (base, seen) = serve(config);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.tar");
+    let n = api(4)
+        .download_to_file(&format!("{base}/export.tar"), &path)
+        .unwrap();
+    assert_eq!(n, MIB as u64);
+    assert!(std::fs::read(&path).unwrap() == bytes, "bytes differ");
+    assert_eq!(names(dir.path()), vec!["export.tar"]);
+    let seen = seen.lock().unwrap();
+    // The cut, the refused range, then the whole file again.
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen[1].range.is_some());
+    assert_eq!(seen[2].range, None);
 }
 
 #[test]

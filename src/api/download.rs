@@ -171,9 +171,10 @@ impl BatchApi {
     ///   Whatever fails, `path` never holds part of a download and the temporary file is
     ///   removed.
     /// - A connection dropped mid-body is resumed with `Range: bytes=N-` when the server
-    ///   supports it (a `206` whose `Content-Range` starts at `N`); otherwise the download
-    ///   starts over. Either way it is retried within the client's
-    ///   [`RetryPolicy`](crate::api::RetryPolicy), like any idempotent request.
+    ///   supports it (a `206` whose `Content-Range` starts at `N`); otherwise (no ranges, a
+    ///   different range, or `416 Range Not Satisfiable`) the download starts over. Either
+    ///   way it is retried within the client's [`RetryPolicy`](crate::api::RetryPolicy),
+    ///   like any idempotent request.
     /// - Compressed transfer is not requested (`Accept-Encoding: identity`), so the bytes
     ///   are the file's own and offsets stay valid for `Range`.
     ///
@@ -229,16 +230,25 @@ impl BatchApi {
             fatal: None,
             context: context(),
         });
-        let result = self.send_with_retry(
-            Idempotency::Idempotent,
-            || {
-                progress
-                    .borrow_mut()
-                    .request(url)
-                    .map_err(|e| Error::io(context(), e))
-            },
-            |resp| progress.borrow_mut().receive(resp),
-        );
+        let attempt = || {
+            self.send_with_retry(
+                Idempotency::Idempotent,
+                || {
+                    progress
+                        .borrow_mut()
+                        .request(url)
+                        .map_err(|e| Error::io(context(), e))
+                },
+                |resp| progress.borrow_mut().receive(resp),
+            )
+        };
+        let mut result = attempt();
+        if matches!(&result, Err(e) if e.status() == Some(416)) && progress.borrow().asked_from > 0
+        {
+            // The range no longer fits (the file changed, or shrank): once, from the start.
+            progress.borrow_mut().resumable = false;
+            result = attempt();
+        }
         let Progress {
             file,
             written,
