@@ -12,7 +12,6 @@ use std::time::Duration;
 use cli_common::{KEY, Run, rfbatch_env};
 use cloud_support::{Emulator, put, tiny_png};
 use roboflow_batch::transport::{HttpRequest, Method, Transport, UreqTransport};
-use roboflow_batch::wait::WaitOptions;
 
 const SECRET: &str = "moto-secret-cli-0123456789";
 
@@ -60,6 +59,12 @@ fn upload_images_from_an_s3_bucket() {
         b"not an image",
         &[],
     );
+    // Named like an image, but text: the service fetches it and fails it.
+    put(
+        &format!("{base}/cli-bucket/photos/fake.png"),
+        b"not an image either",
+        &[],
+    );
     put(
         &format!("{base}/cli-bucket/other/x.png"),
         &tiny_png(99),
@@ -79,31 +84,40 @@ fn upload_images_from_an_s3_bucket() {
             "-v",
         ],
     )
-    .ok();
+    // Verified by default: the fake is reported with the service's reason (exit 8, partial).
+    .expect_code(8);
     assert_no_secret(&run);
     let report = run.json();
-    assert_eq!(report["filesUploaded"], 12, "{report}");
+    assert_eq!(report["filesUploaded"], 13, "{report}");
     assert_eq!(report["method"], "references");
     assert!(
         !report["ingestIds"].as_array().unwrap().is_empty(),
         "{report}"
     );
-    let n = env
-        .api
-        .wait_for_ingest(
-            "from-s3",
-            12,
-            &WaitOptions::default()
-                .with_poll_interval(Duration::from_millis(100))
-                .with_timeout(Duration::from_secs(60)),
-        )
-        .unwrap();
-    assert_eq!(n, 12);
+    assert_eq!(report["verification"]["indexed"], 12, "{report}");
+    assert_eq!(report["verification"]["complete"], false, "{report}");
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{report}");
+    assert_eq!(failed[0]["name"], "fake.png");
+    assert_eq!(
+        failed[0]["path"],
+        format!("{base}/cli-bucket/photos/fake.png")
+    );
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unsupported-file-type"),
+        "{report}"
+    );
+    assert!(run.stderr.contains("new --ingest-id"), "{}", run.stderr);
+    assert_eq!(env.api.batch_count("from-s3", None).unwrap(), 12);
     let counts = env.sandbox.ingest_counts("from-s3");
     assert_eq!(counts.len(), 12, "{counts:?}");
     assert!(counts.values().all(|&c| c == 1), "{counts:?}");
 
-    // Again: the service recognises every chunk; nothing new is ingested.
+    // Again: the service recognises every chunk; nothing new is ingested, and the
+    // verification still names the fake.
     let again = rfbatch_env(
         &vars,
         &[
@@ -114,9 +128,15 @@ fn upload_images_from_an_s3_bucket() {
             "from-s3",
         ],
     )
-    .ok();
+    .expect_code(8);
     assert!(
-        again.stdout.contains("12 already sent before"),
+        again.stdout.contains("fetched and indexed 12 of 12 files"),
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains("failed fake.png"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("13 already sent before"),
         "{}",
         again.stdout
     );

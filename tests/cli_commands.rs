@@ -354,6 +354,37 @@ fn upload_refs_from_a_file_and_a_url() {
     .ok();
     assert!(again.stdout.contains("a repeat"), "{}", again.stdout);
 
+    // Without an ingest id, one derived from the batch and the references: run twice,
+    // the second run's chunks are all repeats.
+    let env_vars = [
+        ("ROBOFLOW_API_KEY", KEY),
+        ("API_BASE_URL", env.sandbox.base_url()),
+        ("MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST", "2"),
+    ];
+    let args = ["upload", "refs", path, "--batch", "derived", "--json"];
+    let first = rfbatch_env(&env_vars, &args).ok().json();
+    let second = rfbatch_env(&env_vars, &args).ok().json();
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["ingests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["ingestId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&first).len(), 2);
+    assert!(ids(&first)[0].starts_with("refs-") && ids(&first)[0].ends_with("-0"));
+    assert_eq!(ids(&first), ids(&second));
+    for (a, b) in first["ingests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(second["ingests"].as_array().unwrap())
+    {
+        assert_eq!(a["duplicated"], false);
+        assert_eq!(b["duplicated"], true);
+    }
+
     let url = rfbatch(
         &env,
         &[

@@ -12,9 +12,10 @@ use super::names::media_name;
 use super::source::CloudSource;
 use crate::ingest::{
     DEFAULT_MAX_IMAGE_SIZE, IngestEvent, IngestMethod, IngestReport, LatencySummary, MediaKind,
-    ProgressFn, SkipReason, SkippedFile, UnitKind,
+    NamedExpect, ProgressFn, SkipReason, SkippedFile, UnitKind, Verification,
 };
 use crate::model::{FileReference, NotificationCategory, ReferencesIngest};
+use crate::wait::WaitOptions;
 use crate::{BatchApi, Error, Result};
 
 /// The official client's limit of image references per request.
@@ -62,6 +63,12 @@ pub struct ReferencesIngestOptions {
     /// Objects larger than this (from the listing's sizes) are skipped as too large; by
     /// default 20 MiB for images (the service's limit) and no limit for videos.
     pub max_file_size: Option<u64>,
+    /// Wait, once every chunk is sent, until the service has fetched and listed every
+    /// reference or said why not (its reasons go into the report's `failed`), polling as a
+    /// local ingest's verification does
+    /// ([`default_verify_options`](crate::ingest::default_verify_options)). `None`, the
+    /// default, returns as soon as the service has accepted the requests.
+    pub verify: Option<WaitOptions>,
 }
 
 /// The outcome of [`ingest_references`]: the local folder's [`IngestReport`] (method
@@ -147,7 +154,8 @@ struct Chunk {
 /// media kind), reporting through the same [`IngestEvent`]s as a local ingest:
 /// `Discovered` (running totals) per listing page, `Skipped`, `Planned` once the listing
 /// has ended, and `UnitDone` (unit `references`) per chunk. The service fetches the files
-/// afterwards; [`verify_ingest`](crate::ingest::verify_ingest) can wait for it.
+/// afterwards; with [`ReferencesIngestOptions::verify`] the call waits for it, and the
+/// references it could not fetch are in the report's `failed`, with its reasons.
 ///
 /// Listing and signing run on a second thread, at most two pages ahead of the requests,
 /// and a page is signed on all cores, so memory is bounded by one chunk whatever the
@@ -206,6 +214,10 @@ pub fn ingest_references(
     let mut out = CloudIngestReport::default();
     out.report.batch_id = batch_id.to_string();
     let mut latencies = Vec::new();
+    let mut expect = match options.verify {
+        Some(_) => Some(NamedExpect::new()?),
+        None => None,
+    };
     let (tx, rx) = sync_channel::<Result<Item>>(2);
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || list_and_sign(source, max_size, tx));
@@ -245,6 +257,7 @@ pub fn ingest_references(
                         options,
                         &base,
                         sent,
+                        &mut expect,
                         &mut out,
                         &mut latencies,
                         progress,
@@ -274,6 +287,7 @@ pub fn ingest_references(
                 options,
                 &base,
                 chunk,
+                &mut expect,
                 &mut out,
                 &mut latencies,
                 progress,
@@ -299,8 +313,33 @@ pub fn ingest_references(
     if let Some(w) = source.store().warning() {
         out.report.warnings.push(w);
     }
+    if let (Some(wait), Some(expect)) = (&options.verify, expect) {
+        let expected = expect.len();
+        match expect.verify(api, batch_id, wait, progress) {
+            Ok((v, failed)) => {
+                out.report.failed.extend(failed);
+                out.report.verification = Some(v);
+            }
+            Err(e) => {
+                out.report
+                    .warnings
+                    .push(format!("verification stopped: {e}"));
+                out.report.verification = Some(Verification {
+                    expected,
+                    ..Verification::default()
+                });
+            }
+        }
+    }
     out.report.duration = started.elapsed();
     Ok(out)
+}
+
+/// Where a reference came from, for the report: its URL without the query, which holds
+/// the signature and the credential's id.
+fn object_origin(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url[..end].to_string()
 }
 
 /// The listing thread: pages, signed on all cores in order, and the objects left out.
@@ -391,6 +430,7 @@ fn send_chunk(
     options: &ReferencesIngestOptions,
     base: &str,
     chunk: Chunk,
+    expect: &mut Option<NamedExpect>,
     out: &mut CloudIngestReport,
     latencies: &mut Vec<Duration>,
     progress: &ProgressFn,
@@ -412,7 +452,6 @@ fn send_chunk(
         MediaKind::Images => api.ingest_image_references(batch_id, &body, display),
         MediaKind::Videos => api.ingest_video_references(batch_id, &body, display),
     };
-    drop(body);
     let resp = match resp {
         Ok(r) => r,
         Err(e) => {
@@ -427,6 +466,13 @@ fn send_chunk(
     };
     let latency = t.elapsed();
     latencies.push(latency);
+    if let Some(e) = expect {
+        let unit = e.request(resp.shard_ids.as_deref().unwrap_or_default());
+        for r in body.image_references.iter().flatten() {
+            e.file(&r.name, &object_origin(&r.url), unit);
+        }
+    }
+    drop(body);
     let duplicated = resp.duplicated == Some(true);
     if duplicated {
         out.duplicated_chunks += 1;

@@ -85,6 +85,7 @@ mod discover;
 mod expect;
 mod journal;
 mod manifest;
+mod named;
 mod names;
 mod plan;
 mod progress;
@@ -108,6 +109,7 @@ pub use discover::{
     VIDEO_EXTENSIONS,
 };
 pub use journal::default_journal_dir;
+pub(crate) use named::NamedExpect;
 pub use plan::{DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, ShardLimits};
 pub use progress::{IngestEvent, ProgressFn, UnitKind, no_progress};
 pub use report::{

@@ -132,7 +132,6 @@ fn refs(ctx: &Ctx, a: &RefsArgs) -> Result<(), Failure> {
         Ok(r?)
     };
     let mut sent = Vec::new();
-    let mut total = 0usize;
     if a.source.contains("://") {
         let body = ReferencesIngest {
             image_references_url: Some(a.source.clone()),
@@ -140,18 +139,26 @@ fn refs(ctx: &Ctx, a: &RefsArgs) -> Result<(), Failure> {
         };
         sent.push((send(&body)?, None));
     } else {
-        let chunks = read_chunks(Path::new(&a.source), chunk_size(a.videos))?;
-        let many = chunks.len() > 1;
+        let path = Path::new(&a.source);
+        let file = RefsFile::check(path, chunk_size(a.videos))?;
+        // Without an id, one derived from the batch and the file's references: a re-run
+        // after an interruption is then answered as a repeat chunk by chunk.
+        let (ingest_base, suffix) = match &base.ingest_id {
+            Some(id) => (id.clone(), file.chunks > 1),
+            None => (derived_refs_id(&a.batch, a.videos, &file.digest), true),
+        };
         let stop = Stoppable::enter();
-        for (i, refs) in chunks.into_iter().enumerate() {
+        let mut total = 0usize;
+        file.for_each_chunk(|i, refs| {
             stop.check()?;
             let n = refs.len();
             let body = ReferencesIngest {
                 image_references: Some(refs),
-                ingest_id: match &base.ingest_id {
-                    Some(id) if many => Some(format!("{id}-{i}")),
-                    other => other.clone(),
-                },
+                ingest_id: Some(if suffix {
+                    format!("{ingest_base}-{i}")
+                } else {
+                    ingest_base.clone()
+                }),
                 ..base.clone()
             };
             let r = send(&body).map_err(|f| {
@@ -164,7 +171,8 @@ fn refs(ctx: &Ctx, a: &RefsArgs) -> Result<(), Failure> {
             })?;
             total += n;
             sent.push((r, Some(n)));
-        }
+            Ok(())
+        })?;
     }
     if ctx.out.is_json() {
         let ingests: Vec<_> = sent
@@ -208,47 +216,129 @@ fn chunk_size(videos: bool) -> usize {
         .unwrap_or(REFERENCES_PER_REQUEST)
 }
 
-/// The references in a JSONL file, in chunks of at most `size`. Blank lines are skipped;
-/// any other line that is not a reference is an error naming the file and line.
-fn read_chunks(path: &Path, size: usize) -> Result<Vec<Vec<FileReference>>, Failure> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Failure::usage(format!("reading {}: {e}", path.display())))?;
-    let mut chunks: Vec<Vec<FileReference>> = Vec::new();
-    let mut current = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| {
-            Failure::usage(format!("reading {} line {}: {e}", path.display(), i + 1))
+/// `refs-` and 20 hex digits of a SHA-256 of the batch, the media kind and the file's
+/// references.
+fn derived_refs_id(batch: &str, videos: bool, digest: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(batch.as_bytes());
+    h.update(if videos { b"\nvideos\n" } else { b"\nimages\n" });
+    h.update(digest);
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("refs-{}", &hex[..20])
+}
+
+/// A JSONL file of references, checked whole before anything is sent and then read a
+/// chunk at a time, so memory holds one chunk whatever the file's length. Blank lines are
+/// skipped; any other line that is not a reference is an error naming the file and line.
+struct RefsFile<'a> {
+    path: &'a Path,
+    size: usize,
+    references: usize,
+    chunks: usize,
+    /// SHA-256 over every reference's name and URL, in order.
+    digest: Vec<u8>,
+}
+
+impl<'a> RefsFile<'a> {
+    fn check(path: &'a Path, size: usize) -> Result<RefsFile<'a>, Failure> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut references = 0usize;
+        Self::read(path, |r| {
+            h.update(r.name.as_bytes());
+            h.update([0]);
+            h.update(r.url.as_bytes());
+            h.update([b'\n']);
+            references += 1;
+            Ok(())
         })?;
-        if line.trim().is_empty() {
-            continue;
+        if references == 0 {
+            return Err(Failure::usage(format!(
+                "{} holds no references",
+                path.display()
+            )));
         }
-        let r: FileReference = serde_json::from_str(&line).map_err(|e| {
-            Failure::usage(format!(
-                "{} line {}: expected {{\"name\": …, \"url\": …}}: {e}",
-                path.display(),
-                i + 1
-            ))
+        Ok(RefsFile {
+            path,
+            size,
+            references,
+            chunks: references.div_ceil(size),
+            digest: h.finalize().to_vec(),
+        })
+    }
+
+    /// Calls `f` with each chunk's number and references.
+    fn for_each_chunk(
+        &self,
+        mut f: impl FnMut(usize, Vec<FileReference>) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let mut current = Vec::new();
+        let mut chunk = 0usize;
+        let mut seen = 0usize;
+        Self::read(self.path, |r| {
+            seen += 1;
+            current.push(r);
+            if current.len() >= self.size {
+                f(chunk, std::mem::take(&mut current))?;
+                chunk += 1;
+            }
+            Ok(())
         })?;
-        current.push(r);
-        if current.len() >= size {
-            chunks.push(std::mem::take(&mut current));
+        if !current.is_empty() {
+            f(chunk, current)?;
         }
+        if seen != self.references {
+            return Err(Failure::usage(format!(
+                "{} changed while it was being sent ({} references, then {seen})",
+                self.path.display(),
+                self.references
+            )));
+        }
+        Ok(())
     }
-    if !current.is_empty() {
-        chunks.push(current);
+
+    fn read(
+        path: &Path,
+        mut each: impl FnMut(FileReference) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Failure::usage(format!("reading {}: {e}", path.display())))?;
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| {
+                Failure::usage(format!("reading {} line {}: {e}", path.display(), i + 1))
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let r: FileReference = serde_json::from_str(&line).map_err(|e| {
+                Failure::usage(format!(
+                    "{} line {}: expected {{\"name\": …, \"url\": …}}: {e}",
+                    path.display(),
+                    i + 1
+                ))
+            })?;
+            each(r)?;
+        }
+        Ok(())
     }
-    if chunks.is_empty() {
-        return Err(Failure::usage(format!(
-            "{} holds no references",
-            path.display()
-        )));
-    }
-    Ok(chunks)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunks(path: &Path, size: usize) -> Result<Vec<Vec<FileReference>>, Failure> {
+        let file = RefsFile::check(path, size)?;
+        let mut out = Vec::new();
+        file.for_each_chunk(|i, refs| {
+            assert_eq!(i, out.len());
+            out.push(refs);
+            Ok(())
+        })?;
+        assert_eq!(out.len(), file.chunks);
+        Ok(out)
+    }
 
     #[test]
     fn jsonl_is_read_in_chunks() {
@@ -258,14 +348,14 @@ mod tests {
             .map(|i| format!("{{\"name\":\"{i}.jpg\",\"url\":\"https://h/{i}.jpg\"}}\n\n"))
             .collect();
         std::fs::write(&path, lines).unwrap();
-        let chunks = read_chunks(&path, 2).unwrap();
+        let chunks = chunks(&path, 2).unwrap();
         let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
         assert_eq!(sizes, [2, 2, 1]);
         assert_eq!(chunks[2][0].name, "4.jpg");
     }
 
     #[test]
-    fn a_bad_line_is_named() {
+    fn a_bad_line_is_named_before_anything_is_sent() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("refs.jsonl");
         std::fs::write(
@@ -273,14 +363,27 @@ mod tests {
             "{\"name\":\"a\",\"url\":\"https://h/a\"}\nnot json\n",
         )
         .unwrap();
-        let err = read_chunks(&path, 10).unwrap_err();
+        let err = RefsFile::check(&path, 1).err().unwrap();
         assert!(err.message.contains("line 2"), "{}", err.message);
         std::fs::write(&path, "\n").unwrap();
-        assert!(
-            read_chunks(&path, 10)
-                .unwrap_err()
-                .message
-                .contains("no references")
-        );
+        let err = RefsFile::check(&path, 10).err().unwrap();
+        assert!(err.message.contains("no references"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_derived_id_follows_the_references_and_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("refs.jsonl");
+        let id = |body: &str, batch: &str| {
+            std::fs::write(&path, body).unwrap();
+            let f = RefsFile::check(&path, 10).unwrap();
+            derived_refs_id(batch, false, &f.digest)
+        };
+        let a = "{\"name\":\"a\",\"url\":\"https://h/a\"}\n";
+        let b = "{\"name\":\"a\",\"url\":\"https://h/b\"}\n";
+        assert_eq!(id(a, "b1"), id(&format!("\n{a}\n"), "b1"));
+        assert_ne!(id(a, "b1"), id(b, "b1"));
+        assert_ne!(id(a, "b1"), id(a, "b2"));
+        assert!(id(a, "b1").starts_with("refs-") && id(a, "b1").len() == 25);
     }
 }

@@ -11,6 +11,7 @@ use roboflow_batch::ingest::{
     Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, UploadMode,
 };
 use roboflow_batch::model::NotificationCategory;
+use roboflow_batch::wait::WaitOptions;
 
 use crate::context::Ctx;
 use crate::download::human_bytes;
@@ -171,19 +172,10 @@ pub fn ingest(
     if a.no_journal {
         ingest = ingest.without_journal();
     }
-    if a.no_verify {
-        ingest = ingest.without_verify();
-    } else if let Some(secs) = a.verify_timeout {
-        let t = Duration::try_from_secs_f64(secs)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "--verify-timeout must be a positive number of seconds, got {secs}"
-                ))
-            })?;
-        ingest = ingest.verify(roboflow_batch::ingest::default_verify_options().with_timeout(t));
-    }
+    ingest = match verify_options(a)? {
+        Some(w) => ingest.verify(w),
+        None => ingest.without_verify(),
+    };
     let progress = IngestProgress::new(&ctx.out);
     let p = Arc::clone(&progress);
     // Ctrl-C: no new upload starts, those running finish and are journaled.
@@ -254,6 +246,26 @@ fn nothing_found(
     Some(Failure::usage(message).with_hint(hint))
 }
 
+/// How verification waits (`None`: `--no-verify`).
+fn verify_options(a: &IngestArgs) -> Result<Option<WaitOptions>, Failure> {
+    if a.no_verify {
+        return Ok(None);
+    }
+    let defaults = roboflow_batch::ingest::default_verify_options();
+    let Some(secs) = a.verify_timeout else {
+        return Ok(Some(defaults));
+    };
+    let t = Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "--verify-timeout must be a positive number of seconds, got {secs}"
+            ))
+        })?;
+    Ok(Some(defaults.with_timeout(t)))
+}
+
 /// The bucket URL, when the source is one.
 fn bucket_url(args: &FilesArgs) -> Option<&str> {
     match args.source.as_slice() {
@@ -287,6 +299,7 @@ fn upload_bucket(ctx: &Ctx, url: &str, args: &FilesArgs, videos: bool) -> Result
             .iter()
             .map(|c| NotificationCategory::parse(c))
             .collect(),
+        verify: verify_options(&args.options)?,
         ..ReferencesIngestOptions::default()
     };
     ctx.out.note(format_args!("listing {}", source.describe()));
@@ -309,8 +322,9 @@ fn upload_bucket(ctx: &Ctx, url: &str, args: &FilesArgs, videos: bool) -> Result
         }
         ctx.out.json(&v)?;
     } else {
+        let verified = r.report.verification.is_some();
         ctx.out.line(format_args!(
-            "sent {} references to batch {} in {} requests ({} listing pages){}; the service fetches the files now",
+            "sent {} references to batch {} in {} requests ({} listing pages){}{}",
             r.report.files_uploaded,
             r.report.batch_id,
             r.requests,
@@ -319,20 +333,53 @@ fn upload_bucket(ctx: &Ctx, url: &str, args: &FilesArgs, videos: bool) -> Result
                 format!(", {} already sent before", r.report.files_resumed)
             } else {
                 String::new()
+            },
+            if verified {
+                ""
+            } else {
+                "; the service fetches the files now"
             }
         ))?;
+        if let Some(v) = &r.report.verification {
+            ctx.out.line(format_args!(
+                "fetched and indexed {} of {} files (the batch holds {}){}",
+                v.indexed,
+                v.expected,
+                v.batch_count,
+                if v.timed_out {
+                    "; verification timed out"
+                } else {
+                    ""
+                }
+            ))?;
+        }
         for s in &r.report.skipped {
             ctx.out.line(format_args!("skipped {s}"))?;
         }
         for f in &r.report.failed {
             ctx.out.line(format_args!("failed {f}"))?;
         }
-        ctx.out.note(format_args!(
-            "follow it with: rfbatch batch shards {}",
-            r.report.batch_id
-        ));
+        for w in &r.report.warnings {
+            ctx.out.line(format_args!("warning: {w}"))?;
+        }
+        if !verified {
+            ctx.out.note(format_args!(
+                "follow it with: rfbatch batch shards {}",
+                r.report.batch_id
+            ));
+        }
     }
-    report_failure(&r.report).map_or(Ok(()), Err)
+    match report_failure(&r.report) {
+        None => Ok(()),
+        // A re-run with the same ids is answered as a repeat and fetches nothing.
+        Some(f) if r.report.failed.is_empty() => Err(f.with_hint(format!(
+            "the service may still be fetching: follow it with: rfbatch batch shards {}",
+            r.report.batch_id
+        ))),
+        Some(f) => {
+            Err(f.with_hint("fix those objects, then send them again with a new --ingest-id"))
+        }
+    }
 }
 
 /// `rfbatch upload images|videos`.
