@@ -75,6 +75,7 @@ impl FastRng {
     }
 
     /// A generator whose sequence depends only on `seed` (for repeatable faults).
+    #[cfg(any(feature = "sandbox", test))]
     pub(crate) fn seeded(seed: u64) -> Self {
         FastRng(seed)
     }
