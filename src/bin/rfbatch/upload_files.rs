@@ -340,28 +340,7 @@ fn upload_bucket(ctx: &Ctx, url: &str, args: &FilesArgs, videos: bool) -> Result
                 "; the service fetches the files now"
             }
         ))?;
-        if let Some(v) = &r.report.verification {
-            ctx.out.line(format_args!(
-                "fetched and indexed {} of {} files (the batch holds {}){}",
-                v.indexed,
-                v.expected,
-                v.batch_count,
-                if v.timed_out {
-                    "; verification timed out"
-                } else {
-                    ""
-                }
-            ))?;
-        }
-        for s in &r.report.skipped {
-            ctx.out.line(format_args!("skipped {s}"))?;
-        }
-        for f in &r.report.failed {
-            ctx.out.line(format_args!("failed {f}"))?;
-        }
-        for w in &r.report.warnings {
-            ctx.out.line(format_args!("warning: {w}"))?;
-        }
+        print_details(ctx, &r.report, "fetched and indexed")?;
         if !verified {
             ctx.out.note(format_args!(
                 "follow it with: rfbatch batch shards {}",
@@ -403,15 +382,12 @@ pub fn upload(ctx: &Ctx, args: &FilesArgs, videos: bool) -> Result<(), Failure> 
     report_failure(&report).map_or(Ok(()), Err)
 }
 
-/// Prints the report: JSON, or a few lines for people.
-pub fn print_report(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
-    if ctx.out.is_json() {
-        return ctx.out.json(r);
-    }
-    ctx.out.line(summary(r))?;
+/// The lines under a report's summary: what verification confirmed (`verb`: what the
+/// service did), then skips, failures and warnings.
+fn print_details(ctx: &Ctx, r: &IngestReport, verb: &str) -> Result<(), Failure> {
     if let Some(v) = &r.verification {
         ctx.out.line(format_args!(
-            "indexed {} of {} files (the batch holds {}){}",
+            "{verb} {} of {} files (the batch holds {}){}",
             v.indexed,
             v.expected,
             v.batch_count,
@@ -432,6 +408,15 @@ pub fn print_report(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
         ctx.out.line(format_args!("warning: {w}"))?;
     }
     Ok(())
+}
+
+/// Prints the report: JSON, or a few lines for people.
+pub fn print_report(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
+    if ctx.out.is_json() {
+        return ctx.out.json(r);
+    }
+    ctx.out.line(summary(r))?;
+    print_details(ctx, r, "indexed")
 }
 
 /// `uploaded 1000 files (120.3 MiB) to batch b as tar shards in 4.10 s (244 files/s,
