@@ -223,6 +223,41 @@ fn pending_lines_are_settled_against_the_service() {
 }
 
 #[test]
+fn shards_the_service_has_not_listed_yet_are_not_sent_again() {
+    // The real service lists a shard only some time after its PUT; a run started right
+    // after another must take the journal's word for the shards it accepted.
+    let images = tempfile::tempdir().unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    let generated = ImageSet::new(120).write_to(images.path()).unwrap();
+    let sandbox = sandbox(SandboxConfig::default().with_registration_delay(Duration::from_secs(3)));
+    let api = api(&sandbox);
+    let first = ingest(&api, "unlisted", images.path(), journal.path())
+        .max_images_per_shard(40)
+        .without_verify()
+        .run()
+        .unwrap();
+    assert_eq!(first.files_uploaded, 120);
+    assert_eq!(sandbox.put_count(), 3);
+    assert!(
+        api.shards("unlisted", None).next().is_none(),
+        "the shards are not listed yet"
+    );
+
+    let second = ingest(&api, "unlisted", images.path(), journal.path())
+        .max_images_per_shard(40)
+        .run()
+        .unwrap();
+    assert_eq!((second.files_uploaded, second.files_resumed), (0, 120));
+    assert_eq!(sandbox.put_count(), 3, "nothing was sent again");
+    // Verification waited for the shards to be listed and indexed.
+    assert_complete(&second, 120);
+    let names = generated
+        .iter()
+        .map(|g| g.path.file_name().unwrap().to_string_lossy().into_owned());
+    assert_indexed_once(&sandbox, "unlisted", names);
+}
+
+#[test]
 fn a_journal_for_a_batch_the_service_no_longer_has_is_not_trusted() {
     let images = tempfile::tempdir().unwrap();
     let journal = tempfile::tempdir().unwrap();

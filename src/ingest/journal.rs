@@ -5,7 +5,9 @@
 //! When the service has accepted it, a `done` line follows. On the next run a file counts
 //! as uploaded when a `done` line covers it with the same identity and name, so a changed
 //! file is sent again. A `pending` line without `done` (a crash mid-upload) is settled
-//! against the service: a shard it lists was received. A torn last line (a crash
+//! against the service: a shard it lists was received. A `done` line says when, because
+//! the service lists a shard only some time after its PUT: a shard accepted moments ago
+//! counts as received while unlisted (see `settle`). A torn last line (a crash
 //! mid-write) is dropped.
 //!
 //! The file on disk is the record; in memory a run keeps one small entry per unit (a
@@ -77,6 +79,13 @@ impl FileRecord {
     }
 }
 
+/// Seconds since the Unix epoch (0 for a clock set before it).
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn nanos(t: SystemTime) -> Option<u64> {
     t.duration_since(UNIX_EPOCH)
         .ok()
@@ -116,6 +125,9 @@ enum Line {
     },
     Done {
         seq: u64,
+        /// When, in Unix seconds (absent in journals written before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<u64>,
     },
 }
 
@@ -127,6 +139,8 @@ pub(crate) struct UnitInfo {
     pub shard: Option<String>,
     /// A `done` line follows.
     pub done: bool,
+    /// When the `done` line was written, in Unix seconds, when it says.
+    pub done_at: Option<u64>,
     /// For single uploads, the names they carried (to find them in the batch listing).
     pub names: Vec<String>,
 }
@@ -144,6 +158,8 @@ enum LineHead {
     },
     Done {
         seq: u64,
+        #[serde(default)]
+        at: Option<u64>,
     },
 }
 
@@ -333,9 +349,12 @@ impl Journal {
         Ok(seq)
     }
 
-    /// Records that unit `seq` was accepted.
+    /// Records that unit `seq` was accepted, and when.
     pub fn done(&self, seq: u64) -> Result<()> {
-        self.append(&Line::Done { seq })
+        self.append(&Line::Done {
+            seq,
+            at: Some(unix_now()),
+        })
     }
 
     /// Forgets everything (the batch is gone), keeping the file.
@@ -404,14 +423,16 @@ fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
                     unit,
                     shard,
                     done: false,
+                    done_at: None,
                     names,
                 });
             }
-            Ok(LineHead::Done { seq }) => {
+            Ok(LineHead::Done { seq, at }) => {
                 if let Some(&i) = by_seq.get(&seq)
                     && let Some(u) = history.units.get_mut(i)
                 {
                     u.done = true;
+                    u.done_at = at;
                 }
             }
             Err(_) => history.bad_lines += 1,
@@ -461,6 +482,10 @@ mod tests {
             .collect();
         assert_eq!(units, [(Some("s1"), true), (Some("s2"), false)]);
         assert_eq!(h.bad_lines, 0);
+        // A `done` line says when; a `pending` one has none.
+        let at = h.units[0].done_at.expect("done_at");
+        assert!(unix_now().abs_diff(at) < 60, "{at}");
+        assert_eq!(h.units[1].done_at, None);
         // The torn tail was cut; new lines parse, and sequence numbers keep growing.
         let c = j
             .pending(UnitType::Single, None, vec![rec("c.jpg")])

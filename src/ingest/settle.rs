@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::journal::{History, Journal, UnitType};
+use super::journal::{History, Journal, UnitInfo, UnitType, unix_now};
 use super::names::fnv1a128;
 use super::resume::NO_UNIT;
 use super::{Ingest, JournalSetting};
@@ -66,8 +66,31 @@ pub(crate) fn open(
     Ok(Some((journal, history)))
 }
 
+/// How long a shard the service accepted (a `done` line) may stay out of the shard
+/// listing and still count as received: the service registers shards asynchronously
+/// after their PUT, so a run started right after another must not send them again.
+/// Verification then waits for them to be listed.
+pub(crate) const REGISTRATION_GRACE_SECS: u64 = 15 * 60;
+
+/// Whether a journaled shard was received, given the listing (`Some(failed)`, or `None`
+/// when it is not listed) at `now` (Unix seconds). A shard the service failed is sent
+/// again; one it does not list counts as received only when it accepted it within
+/// [`REGISTRATION_GRACE_SECS`] (later, it was lost: sent again; a `pending` line without
+/// `done` may or may not have arrived: sent again).
+fn shard_received(u: &UnitInfo, listed: Option<bool>, now: u64) -> bool {
+    match listed {
+        Some(failed) => !failed,
+        None => {
+            u.done
+                && u.done_at
+                    .is_some_and(|at| now.saturating_sub(at) <= REGISTRATION_GRACE_SECS)
+        }
+    }
+}
+
 /// Checks the journal against the service: shards it lists (and has not failed) were
-/// received, single uploads are in the batch listing. A batch that no longer exists
+/// received, and so were shards it accepted moments ago ([`REGISTRATION_GRACE_SECS`]);
+/// single uploads are in the batch listing. A batch that no longer exists
 /// empties the journal.
 pub(crate) fn settle(
     api: &BatchApi,
@@ -112,9 +135,10 @@ pub(crate) fn settle(
             }
         }
     }
+    let now = unix_now();
     for u in history.units {
         let received = match (u.unit, &u.shard) {
-            (UnitType::Shard, Some(id)) => shards.get(id) == Some(&false),
+            (UnitType::Shard, Some(id)) => shard_received(&u, shards.get(id).copied(), now),
             // A shard without an id cannot be checked: trust a `done` line; without one it
             // may or may not have arrived, so it is sent again.
             (UnitType::Shard, None) => u.done,
@@ -132,4 +156,45 @@ pub(crate) fn settle(
         out.add(u.seq, u.shard);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(done: bool, done_at: Option<u64>) -> UnitInfo {
+        UnitInfo {
+            seq: 1,
+            unit: UnitType::Shard,
+            shard: Some("s1".into()),
+            done,
+            done_at,
+            names: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn which_journaled_shards_count_as_received() {
+        let now = 1_000_000;
+        let grace = REGISTRATION_GRACE_SECS;
+        // (done, done_at, listed: Some(failed) / None, received)
+        let cases = [
+            (true, Some(now), Some(false), true),
+            (false, None, Some(false), true), // pending, but the service has it
+            (true, Some(now), Some(true), false), // failed by the service
+            (true, Some(now - 5), None, true), // accepted moments ago, not listed yet
+            (true, Some(now - grace), None, true),
+            (true, Some(now - grace - 1), None, false), // lost
+            (true, Some(now + 30), None, true),         // the clock went back
+            (true, None, None, false),                  // an older journal's line
+            (false, None, None, false),                 // may or may not have arrived
+        ];
+        for (done, at, listed, want) in cases {
+            assert_eq!(
+                shard_received(&unit(done, at), listed, now),
+                want,
+                "{done} {at:?} {listed:?}"
+            );
+        }
+    }
 }

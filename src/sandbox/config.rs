@@ -98,6 +98,10 @@ pub struct SandboxConfig {
     pub signed_url_ttl: Duration,
     /// How long an uploaded shard waits before it is indexed (so the count lags for real).
     pub indexing_delay: Duration,
+    /// How long a received shard stays out of the shard listing. The real service registers
+    /// a shard asynchronously after its PUT, so a client must not take "not listed yet" for
+    /// "not received"; this lets tests show it. Zero by default.
+    pub registration_delay: Duration,
     /// The largest tar shard a signed PUT accepts (`maxShardSize`), in bytes.
     pub max_shard_size: u64,
     /// The most images one shard may hold (`maxNumberOfImages`).
@@ -133,6 +137,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("webhook_retry_delay", &self.webhook_retry_delay)
             .field("signed_url_ttl", &self.signed_url_ttl)
             .field("indexing_delay", &self.indexing_delay)
+            .field("registration_delay", &self.registration_delay)
             .field("max_shard_size", &self.max_shard_size)
             .field("max_images_per_shard", &self.max_images_per_shard)
             .field("max_image_size", &self.max_image_size)
@@ -161,6 +166,7 @@ impl Default for SandboxConfig {
             webhook_retry_delay: Duration::from_millis(200),
             signed_url_ttl: Duration::from_secs(24 * 3600),
             indexing_delay: Duration::from_millis(200),
+            registration_delay: Duration::ZERO,
             max_shard_size: 1 << 30,
             max_images_per_shard: 500,
             max_image_size: 20 * 1024 * 1024,
@@ -274,6 +280,20 @@ impl SandboxConfig {
     /// ```
     pub fn with_indexing_delay(mut self, delay: Duration) -> Self {
         self.indexing_delay = delay;
+        self
+    }
+
+    /// Sets how long a received shard stays out of the shard listing (its indexing waits
+    /// for that too), as the real service registers shards asynchronously.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default()
+    ///     .with_registration_delay(Duration::from_secs(2));
+    /// assert_eq!(c.registration_delay, Duration::from_secs(2));
+    /// ```
+    pub fn with_registration_delay(mut self, delay: Duration) -> Self {
+        self.registration_delay = delay;
         self
     }
 

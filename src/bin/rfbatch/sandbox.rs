@@ -45,6 +45,10 @@ pub struct SandboxArgs {
     /// Delay before an uploaded shard is indexed, in milliseconds.
     #[arg(long, default_value_t = 200)]
     indexing_delay_ms: u64,
+    /// How long a received shard stays out of the shard listing, in milliseconds (the real
+    /// service registers shards asynchronously).
+    #[arg(long, default_value_t = 0)]
+    registration_delay_ms: u64,
     /// Largest tar shard accepted, in bytes (`maxShardSize`).
     #[arg(long)]
     max_shard_size: Option<u64>,
@@ -147,6 +151,7 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .with_workspace(a.workspace)
         .with_signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
         .with_indexing_delay(Duration::from_millis(a.indexing_delay_ms))
+        .with_registration_delay(Duration::from_millis(a.registration_delay_ms))
         .with_job_speed(a.job_speed)
         .with_job_images_per_task(a.job_images_per_task.max(1))
         .with_faults(faults)

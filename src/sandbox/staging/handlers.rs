@@ -217,7 +217,9 @@ fn list_shards(state: &State, head: &Head, batch: &str) -> Handled {
         .batches
         .get(batch)
         .ok_or_else(|| not_found(batch))?;
-    let (shards, next) = page(b.shards.iter().map(shard_details), offset, size);
+    let now = crate::sandbox::clock::now_ms();
+    let listed = b.shards.iter().filter(|s| s.listed_at_ms <= now);
+    let (shards, next) = page(listed.map(shard_details), offset, size);
     Ok(Reply::json(
         200,
         &ListShardsResponse {
@@ -510,6 +512,7 @@ pub(super) fn register_ingest(
         metadata: None,
         source,
         ready_at_ms: crate::sandbox::clock::ms_after(state.config().indexing_delay),
+        listed_at_ms: 0,
     });
     let rec = Ingest {
         ingest_id: ingest_id.clone(),

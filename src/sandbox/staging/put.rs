@@ -137,7 +137,13 @@ pub(super) fn put(
                     Stored::Path(path) => ShardSource::Tar { path },
                     Stored::Discarded(indexed) => ShardSource::Indexed(indexed.unwrap_or_default()),
                 },
-                ready_at_ms: crate::sandbox::clock::ms_after(state.config().indexing_delay),
+                ready_at_ms: crate::sandbox::clock::ms_after(
+                    state
+                        .config()
+                        .indexing_delay
+                        .saturating_add(state.config().registration_delay),
+                ),
+                listed_at_ms: crate::sandbox::clock::ms_after(state.config().registration_delay),
             }),
             UploadKind::Video => {
                 let (path, discarded) = match stored {

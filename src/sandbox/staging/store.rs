@@ -89,6 +89,9 @@ pub(crate) struct Shard {
     pub source: ShardSource,
     /// Unix milliseconds after which the indexer takes it.
     pub ready_at_ms: u64,
+    /// Unix milliseconds from which the shard listing shows it (0: at once).
+    #[serde(default)]
+    pub listed_at_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
