@@ -15,6 +15,20 @@
 /// ```
 pub const REDACTED: &str = "REDACTED";
 
+/// A URL up to its query or fragment: what names an object in a report, without the
+/// signature, the credential's id or the expiry of a signed URL.
+///
+/// ```
+/// use roboflow_batch::redact::without_query;
+/// let url = "https://bk.s3.amazonaws.com/a%20b.jpg?X-Amz-Credential=AKIA&X-Amz-Signature=ab#x";
+/// assert_eq!(without_query(url), "https://bk.s3.amazonaws.com/a%20b.jpg");
+/// assert_eq!(without_query("https://h/p"), "https://h/p");
+/// ```
+pub fn without_query(url: &str) -> &str {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url.get(..end).unwrap_or(url)
+}
+
 /// A URL with every query value replaced by `REDACTED`.
 ///
 /// Parameter names stay, so a reader still sees `?api_key=REDACTED&pageSize=REDACTED`

@@ -1,8 +1,12 @@
 //! Every `rfbatch` command once against an in-process sandbox, in text and in `--json`.
 
 mod cli_common;
+#[allow(dead_code)]
+#[path = "common/sandbox.rs"]
+mod sandbox_common;
 
 use cli_common::{KEY, WORKSPACE, rfbatch, rfbatch_env, run_job, sandbox, stage_images};
+use sandbox_common::{FileServer, Served, png};
 
 #[test]
 fn batch_commands_in_text_and_json() {
@@ -320,6 +324,7 @@ fn upload_refs_from_a_file_and_a_url() {
             "--ingest-id",
             "ing",
             "--json",
+            "--no-verify",
         ],
     )
     .ok()
@@ -349,6 +354,7 @@ fn upload_refs_from_a_file_and_a_url() {
             "remote",
             "--ingest-id",
             "ing",
+            "--no-verify",
         ],
     )
     .ok();
@@ -361,7 +367,15 @@ fn upload_refs_from_a_file_and_a_url() {
         ("API_BASE_URL", env.sandbox.base_url()),
         ("MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST", "2"),
     ];
-    let args = ["upload", "refs", path, "--batch", "derived", "--json"];
+    let args = [
+        "upload",
+        "refs",
+        path,
+        "--batch",
+        "derived",
+        "--json",
+        "--no-verify",
+    ];
     let first = rfbatch_env(&env_vars, &args).ok().json();
     let second = rfbatch_env(&env_vars, &args).ok().json();
     let ids = |v: &serde_json::Value| -> Vec<String> {
@@ -400,6 +414,71 @@ fn upload_refs_from_a_file_and_a_url() {
     .json();
     assert_eq!(url["ingests"][0]["references"], serde_json::Value::Null);
     assert!(url["ingests"][0]["ingestId"].is_string());
+}
+
+#[test]
+fn upload_refs_verifies_what_the_service_fetched() {
+    let env = sandbox();
+    let files = FileServer::loopback(vec![
+        ("/a.png", Served::ok("image/png", png(3, 4))),
+        ("/b.png", Served::ok("image/png", png(5, 6))),
+        ("/c.png", Served::ok("image/png", png(7, 8))),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let refs = dir.path().join("refs.jsonl");
+    let lines: String = ["a", "b", "c", "gone"]
+        .iter()
+        .map(|n| {
+            format!(
+                "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
+                files.url(&format!("/{n}.png"))
+            )
+        })
+        .collect();
+    std::fs::write(&refs, lines).unwrap();
+    let vars = [
+        ("ROBOFLOW_API_KEY", KEY),
+        ("API_BASE_URL", env.sandbox.base_url()),
+        ("MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST", "3"),
+    ];
+    let path = refs.to_str().unwrap();
+
+    // The one the file server does not have is named, with the service's reason and the
+    // URL without its signature; the exit is a partial failure (8).
+    let run = rfbatch_env(
+        &vars,
+        &["upload", "refs", path, "--batch", "fetched", "--json"],
+    )
+    .expect_code(8);
+    let doc = run.json();
+    assert_eq!(doc["verification"]["indexed"], 3, "{doc}");
+    assert_eq!(doc["verification"]["complete"], false, "{doc}");
+    let failed = doc["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{doc}");
+    assert_eq!(failed[0]["name"], "gone.png");
+    assert_eq!(failed[0]["path"], format!("{}/gone.png", files.base));
+    // Alone in its chunk, it failed the chunk's whole shard.
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("gone.png: HTTP 404"), "{doc}");
+    assert!(!run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"));
+    assert!(run.stderr.contains("new --ingest-id"), "{}", run.stderr);
+    assert_eq!(env.api.batch_count("fetched", None).unwrap(), 3);
+
+    // In text, again: the chunks are repeats, and verification says the same.
+    let again = rfbatch_env(&vars, &["upload", "refs", path, "--batch", "fetched"]).expect_code(8);
+    assert!(
+        again.stdout.contains("fetched and indexed 3 of 3 files"),
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains("failed gone.png"), "{}", again.stdout);
+    assert_eq!(
+        again.stdout.matches("a repeat").count(),
+        2,
+        "{}",
+        again.stdout
+    );
+    assert_eq!(files.hits("/a.png"), 1, "fetched once");
 }
 
 #[test]

@@ -12,9 +12,10 @@ use super::names::media_name;
 use super::source::CloudSource;
 use crate::ingest::{
     DEFAULT_MAX_IMAGE_SIZE, IngestEvent, IngestMethod, IngestReport, LatencySummary, MediaKind,
-    NamedExpect, ProgressFn, SkipReason, SkippedFile, UnitKind, Verification,
+    ProgressFn, SentFiles, SkipReason, SkippedFile, UnitKind, Verification,
 };
 use crate::model::{FileReference, NotificationCategory, ReferencesIngest};
+use crate::redact::without_query;
 use crate::wait::WaitOptions;
 use crate::{BatchApi, Error, Result};
 
@@ -215,7 +216,7 @@ pub fn ingest_references(
     out.report.batch_id = batch_id.to_string();
     let mut latencies = Vec::new();
     let mut expect = match options.verify {
-        Some(_) => Some(NamedExpect::new()?),
+        Some(_) => Some(SentFiles::new()?),
         None => None,
     };
     let (tx, rx) = sync_channel::<Result<Item>>(2);
@@ -335,13 +336,6 @@ pub fn ingest_references(
     Ok(out)
 }
 
-/// Where a reference came from, for the report: its URL without the query, which holds
-/// the signature and the credential's id.
-fn object_origin(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    url[..end].to_string()
-}
-
 /// The listing thread: pages, signed on all cores in order, and the objects left out.
 fn list_and_sign(
     source: &CloudSource,
@@ -430,7 +424,7 @@ fn send_chunk(
     options: &ReferencesIngestOptions,
     base: &str,
     chunk: Chunk,
-    expect: &mut Option<NamedExpect>,
+    expect: &mut Option<SentFiles>,
     out: &mut CloudIngestReport,
     latencies: &mut Vec<Duration>,
     progress: &ProgressFn,
@@ -467,10 +461,12 @@ fn send_chunk(
     let latency = t.elapsed();
     latencies.push(latency);
     if let Some(e) = expect {
-        let unit = e.request(resp.shard_ids.as_deref().unwrap_or_default());
-        for r in body.image_references.iter().flatten() {
-            e.file(&r.name, &object_origin(&r.url), unit);
-        }
+        // Objects are named by their URL without the query (signature, credential id).
+        let files = body.image_references.iter().flatten();
+        e.add_request(
+            resp.shard_ids.as_deref().unwrap_or_default(),
+            files.map(|r| (r.name.as_str(), without_query(&r.url))),
+        );
     }
     drop(body);
     let duplicated = resp.duplicated == Some(true);

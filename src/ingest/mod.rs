@@ -85,7 +85,6 @@ mod discover;
 mod expect;
 mod journal;
 mod manifest;
-#[cfg(feature = "cloud")]
 mod named;
 mod names;
 mod plan;
@@ -110,8 +109,7 @@ pub use discover::{
     VIDEO_EXTENSIONS,
 };
 pub use journal::default_journal_dir;
-#[cfg(feature = "cloud")]
-pub(crate) use named::NamedExpect;
+pub use named::SentFiles;
 pub use plan::{DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, ShardLimits};
 pub use progress::{IngestEvent, ProgressFn, UnitKind, no_progress};
 pub use report::{

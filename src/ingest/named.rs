@@ -1,7 +1,7 @@
-//! What verification waits for when the files go by only as names (a cloud source's
-//! references): their records sorted on disk, and their names and origins in an unnamed
-//! temporary file, read back only for the files that fail. Memory does not grow with the
-//! number of files.
+//! What verification waits for when the files go by only as names (references sent for
+//! the service to fetch): their records sorted on disk, and their names and origins in an
+//! unnamed temporary file, read back only for the files that fail. Memory does not grow
+//! with the number of files.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -18,8 +18,23 @@ use crate::wait::WaitOptions;
 /// Bytes of records sorted in memory before they spill.
 const RECORDS_MEMORY: usize = 4 << 20;
 
-/// Files expected in the batch, added as they are sent.
-pub(crate) struct NamedExpect {
+/// The files of requests the service accepted, kept on disk for verification: what
+/// [`ExpectedFiles`](super::ExpectedFiles) is for a short list, for any number of files
+/// (references ingests of a million objects). Used by
+/// [`cloud::ingest_references`](crate::cloud) and `rfbatch upload refs`.
+///
+/// ```no_run
+/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// use roboflow_batch::ingest::{SentFiles, default_verify_options, no_progress};
+/// let mut sent = SentFiles::new()?;
+/// // After each accepted request: the shards the service made for it, and its files
+/// // (the name in the batch, and where it came from, for the report).
+/// sent.add_request(&["shard-1".to_string()], [("a.jpg", "https://host/a.jpg")]);
+/// let (v, failed) = sent.verify(&api, "my-batch", &default_verify_options(), &no_progress())?;
+/// println!("{} of {} indexed; {} failed", v.indexed, v.expected, failed.len());
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+pub struct SentFiles {
     records: Sorter,
     names: BufWriter<File>,
     offset: u64,
@@ -28,11 +43,27 @@ pub(crate) struct NamedExpect {
     broken: Option<String>,
 }
 
-impl NamedExpect {
-    pub fn new() -> Result<NamedExpect> {
+impl std::fmt::Debug for SentFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentFiles")
+            .field("files", &self.records.len())
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentFiles {
+    /// An empty list, backed by an unnamed temporary file (in `TMPDIR`).
+    ///
+    /// ```
+    /// let sent = roboflow_batch::ingest::SentFiles::new()?;
+    /// assert!(sent.is_empty());
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn new() -> Result<SentFiles> {
         let file = tempfile::tempfile()
             .map_err(|e| Error::io("creating a temporary file for verification", e))?;
-        Ok(NamedExpect {
+        Ok(SentFiles {
             records: Sorter::new(RECORDS_MEMORY),
             names: BufWriter::new(file),
             offset: 0,
@@ -41,18 +72,32 @@ impl NamedExpect {
         })
     }
 
-    /// Watches the shards of one accepted request; returns the unit of its files (the
-    /// shard when there is exactly one; otherwise none, and the shards only delay the end).
-    pub fn request(&mut self, shard_ids: &[String]) -> u32 {
+    /// Records one accepted request: the shards the service made for it (watched until
+    /// indexed; with exactly one, a failure of that shard explains its files) and its
+    /// files as `(name in the batch, origin)` pairs.
+    ///
+    /// ```
+    /// let mut sent = roboflow_batch::ingest::SentFiles::new()?;
+    /// sent.add_request(&[], [("a.jpg", "s3://b/a.jpg"), ("b.jpg", "s3://b/b.jpg")]);
+    /// assert_eq!(sent.len(), 2);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn add_request<'a>(
+        &mut self,
+        shard_ids: &[String],
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
         self.shards.extend(shard_ids.iter().cloned());
-        match shard_ids {
+        let unit = match shard_ids {
             [_] => (self.shards.len() - 1) as u32,
             _ => NO_UNIT,
+        };
+        for (name, origin) in files {
+            self.file(name, origin, unit);
         }
     }
 
-    /// Expects `name` (from `origin`, for the report) in the batch.
-    pub fn file(&mut self, name: &str, origin: &str, unit: u32) {
+    fn file(&mut self, name: &str, origin: &str, unit: u32) {
         if self.broken.is_some() {
             return;
         }
@@ -66,13 +111,39 @@ impl NamedExpect {
         }
     }
 
-    /// How many files are expected.
+    /// How many files were recorded.
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::ingest::SentFiles::new()?.len(), 0);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.records.len()
     }
 
-    /// Polls the batch until every expected file is listed, or the service has said why
-    /// not, or `wait.timeout` passes.
+    /// Whether no file was recorded.
+    ///
+    /// ```
+    /// assert!(roboflow_batch::ingest::SentFiles::new()?.is_empty());
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Polls the batch until every recorded file is listed, or the service has said why
+    /// not (a failed shard, a file its shard lists as failed), or `wait.timeout` passes on
+    /// the client's clock; returns what was confirmed and the files that did not make it,
+    /// with the service's reasons and their origins.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::ingest::{SentFiles, default_verify_options, no_progress};
+    /// let sent = SentFiles::new()?;
+    /// let (v, _) = sent.verify(&api, "b", &default_verify_options(), &no_progress())?;
+    /// assert!(v.complete);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn verify(
         self,
         api: &BatchApi,
@@ -162,13 +233,12 @@ mod tests {
 
     #[test]
     fn names_are_read_back_by_their_locator() {
-        let mut e = NamedExpect::new().unwrap();
-        let unit = e.request(&["s1".to_string()]);
-        assert_eq!(unit, 0);
-        assert_eq!(e.request(&["s2".into(), "s3".into()]), NO_UNIT);
-        e.file("a.jpg", "s3://b/a.jpg", unit);
-        e.file("dir__b.jpg", "s3://b/dir/b.jpg", NO_UNIT);
-        e.file("", "", NO_UNIT);
+        let mut e = SentFiles::new().unwrap();
+        e.add_request(&["s1".to_string()], [("a.jpg", "s3://b/a.jpg")]);
+        e.add_request(
+            &["s2".into(), "s3".into()],
+            [("dir__b.jpg", "s3://b/dir/b.jpg"), ("", "")],
+        );
         assert_eq!(e.len(), 3);
         let names = e.names.into_inner().unwrap();
         let mut files = NamedFiles {
@@ -178,6 +248,15 @@ mod tests {
         };
         assert_eq!(files.total(), 3);
         assert_eq!(files.shards(), ["s1", "s2", "s3"]);
+        // a.jpg's unit is its request's one shard; the others have none.
+        let mut units = Vec::new();
+        let mut rec = Vec::new();
+        let sorted = files.records().unwrap();
+        while sorted.next_into(&mut rec).unwrap() {
+            units.push(u32::from_be_bytes(rec[16..20].try_into().unwrap()));
+        }
+        units.sort();
+        assert_eq!(units, [0, NO_UNIT, NO_UNIT]);
         // Locators are byte offsets: 0, then 4+5+4+12.
         let got = files.describe(&[25, 0]).unwrap();
         assert_eq!(

@@ -223,8 +223,12 @@ impl LatencySummary {
 /// ```
 /// let v = roboflow_batch::ingest::Verification::default();
 /// assert!(!v.complete);
+/// let json = serde_json::to_value(&v).unwrap();
+/// assert_eq!((json["batchCount"].as_u64(), json["timedOut"].as_bool()), (Some(0), Some(false)));
+/// assert_eq!(json["waitedSecs"], 0.0);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Verification {
     /// How many of this ingest's files the batch listing shows.
     pub indexed: u64,
@@ -237,7 +241,7 @@ pub struct Verification {
     /// The wait ended on its timeout.
     pub timed_out: bool,
     /// How long verification took.
-    #[serde(with = "secs")]
+    #[serde(rename = "waitedSecs", with = "secs")]
     pub waited: Duration,
 }
 

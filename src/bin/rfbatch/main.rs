@@ -26,6 +26,7 @@ mod run;
 mod sandbox;
 mod upload;
 mod upload_files;
+mod upload_refs;
 
 use cli::{Cli, Command};
 use exit::Failure;

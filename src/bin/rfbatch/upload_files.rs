@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
 use roboflow_batch::ingest::{
-    Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, UploadMode,
+    FailedFile, Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, UploadMode, Verification,
 };
 use roboflow_batch::model::NotificationCategory;
 use roboflow_batch::wait::WaitOptions;
@@ -172,7 +172,7 @@ pub fn ingest(
     if a.no_journal {
         ingest = ingest.without_journal();
     }
-    ingest = match verify_options(a)? {
+    ingest = match verify_options(a.no_verify, a.verify_timeout)? {
         Some(w) => ingest.verify(w),
         None => ingest.without_verify(),
     };
@@ -247,12 +247,15 @@ fn nothing_found(
 }
 
 /// How verification waits (`None`: `--no-verify`).
-fn verify_options(a: &IngestArgs) -> Result<Option<WaitOptions>, Failure> {
-    if a.no_verify {
+pub fn verify_options(
+    no_verify: bool,
+    timeout: Option<f64>,
+) -> Result<Option<WaitOptions>, Failure> {
+    if no_verify {
         return Ok(None);
     }
     let defaults = roboflow_batch::ingest::default_verify_options();
-    let Some(secs) = a.verify_timeout else {
+    let Some(secs) = timeout else {
         return Ok(Some(defaults));
     };
     let t = Duration::try_from_secs_f64(secs)
@@ -299,7 +302,7 @@ fn upload_bucket(ctx: &Ctx, url: &str, args: &FilesArgs, videos: bool) -> Result
             .iter()
             .map(|c| NotificationCategory::parse(c))
             .collect(),
-        verify: verify_options(&args.options)?,
+        verify: verify_options(args.options.no_verify, args.options.verify_timeout)?,
         ..ReferencesIngestOptions::default()
     };
     ctx.out.note(format_args!("listing {}", source.describe()));
@@ -350,14 +353,20 @@ fn upload_bucket(ctx: &Ctx, url: &str, args: &FilesArgs, videos: bool) -> Result
     }
     match report_failure(&r.report) {
         None => Ok(()),
-        // A re-run with the same ids is answered as a repeat and fetches nothing.
-        Some(f) if r.report.failed.is_empty() => Err(f.with_hint(format!(
-            "the service may still be fetching: follow it with: rfbatch batch shards {}",
-            r.report.batch_id
+        Some(f) => Err(f.with_hint(references_hint(
+            &r.report.batch_id,
+            r.report.failed.is_empty(),
         ))),
-        Some(f) => {
-            Err(f.with_hint("fix those objects, then send them again with a new --ingest-id"))
-        }
+    }
+}
+
+/// What to do when references were not all confirmed: a re-run with the same ingest ids is
+/// answered as a repeat and fetches nothing.
+pub fn references_hint(batch: &str, none_failed: bool) -> String {
+    if none_failed {
+        format!("the service may still be fetching: follow it with: rfbatch batch shards {batch}")
+    } else {
+        "fix those references, then send them again with a new --ingest-id".into()
     }
 }
 
@@ -386,17 +395,7 @@ pub fn upload(ctx: &Ctx, args: &FilesArgs, videos: bool) -> Result<(), Failure> 
 /// service did), then skips, failures and warnings.
 fn print_details(ctx: &Ctx, r: &IngestReport, verb: &str) -> Result<(), Failure> {
     if let Some(v) = &r.verification {
-        ctx.out.line(format_args!(
-            "{verb} {} of {} files (the batch holds {}){}",
-            v.indexed,
-            v.expected,
-            v.batch_count,
-            if v.timed_out {
-                "; verification timed out"
-            } else {
-                ""
-            }
-        ))?;
+        print_verification(ctx, v, &[], verb)?;
     }
     for s in &r.skipped {
         ctx.out.line(format_args!("skipped {s}"))?;
@@ -406,6 +405,30 @@ fn print_details(ctx: &Ctx, r: &IngestReport, verb: &str) -> Result<(), Failure>
     }
     for w in &r.warnings {
         ctx.out.line(format_args!("warning: {w}"))?;
+    }
+    Ok(())
+}
+
+/// `{verb} 3 of 4 files (the batch holds 3)`, then a line per file in `failed`.
+pub fn print_verification(
+    ctx: &Ctx,
+    v: &Verification,
+    failed: &[FailedFile],
+    verb: &str,
+) -> Result<(), Failure> {
+    ctx.out.line(format_args!(
+        "{verb} {} of {} files (the batch holds {}){}",
+        v.indexed,
+        v.expected,
+        v.batch_count,
+        if v.timed_out {
+            "; verification timed out"
+        } else {
+            ""
+        }
+    ))?;
+    for f in failed {
+        ctx.out.line(format_args!("failed {f}"))?;
     }
     Ok(())
 }
