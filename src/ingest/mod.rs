@@ -85,7 +85,6 @@ mod discover;
 mod expect;
 mod journal;
 mod manifest;
-mod named;
 mod names;
 mod plan;
 mod progress;
@@ -93,6 +92,7 @@ mod put;
 mod report;
 mod resume;
 mod run;
+mod sent;
 mod settle;
 mod single;
 mod spill;
@@ -109,13 +109,13 @@ pub use discover::{
     VIDEO_EXTENSIONS,
 };
 pub use journal::default_journal_dir;
-pub use named::SentFiles;
 pub use plan::{DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, ShardLimits};
 pub use progress::{IngestEvent, ProgressFn, UnitKind, no_progress};
 pub use report::{
     FailedFile, FailureStage, IngestMethod, IngestReport, LatencySummary, SkipReason, SkippedFile,
     Verification,
 };
+pub use sent::SentFiles;
 pub use verify::{DEFAULT_VERIFY_TIMEOUT, ExpectedFiles, default_verify_options, verify_ingest};
 
 use crate::BatchApi;

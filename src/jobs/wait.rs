@@ -246,7 +246,7 @@ impl Job<'_> {
     }
 
     /// Waits for the job's webhook on `events` (from a
-    /// [`Receiver`](crate::webhook::Receiver)) instead of polling, then confirms the end
+    /// `webhook::Receiver`, feature `webhook`) instead of polling, then confirms the end
     /// with a poll. If no notification for this job arrives within
     /// [`webhook_grace`](JobWaitOptions::webhook_grace), it falls back to
     /// [`wait`](Self::wait). Events about other jobs are dropped. `on_progress` sees a

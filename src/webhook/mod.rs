@@ -8,7 +8,7 @@
 //!   or `fail`.
 //!
 //! [`Event::parse`] decodes a body; [`bearer_matches`] checks the `Authorization` header in
-//! constant time. With the `webhook` feature, [`Receiver`] serves both on a local address
+//! constant time. With the `webhook` feature, `Receiver` serves both on a local address
 //! and hands each event to a callback or a channel. A job wait can listen to those events
 //! instead of polling: see [`Job::wait_with_webhook`](crate::jobs::Job::wait_with_webhook).
 //!

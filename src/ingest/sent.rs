@@ -20,8 +20,8 @@ const RECORDS_MEMORY: usize = 4 << 20;
 
 /// The files of requests the service accepted, kept on disk for verification: what
 /// [`ExpectedFiles`](super::ExpectedFiles) is for a short list, for any number of files
-/// (references ingests of a million objects). Used by
-/// [`cloud::ingest_references`](crate::cloud) and `rfbatch upload refs`.
+/// (references ingests of a million objects). Used by `cloud::ingest_references` and
+/// `rfbatch upload refs`.
 ///
 /// ```no_run
 /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
