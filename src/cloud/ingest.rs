@@ -12,7 +12,7 @@ use super::names::media_name;
 use super::source::CloudSource;
 use crate::ingest::{
     DEFAULT_MAX_IMAGE_SIZE, IngestEvent, IngestMethod, IngestReport, LatencySummary, MediaKind,
-    ProgressFn, SentFiles, SkipReason, SkippedFile, UnitKind, Verification,
+    ProgressFn, SentFiles, SkipReason, SkippedFile, UnitKind,
 };
 use crate::model::{FileReference, NotificationCategory, ReferencesIngest};
 use crate::redact::without_query;
@@ -315,22 +315,8 @@ pub fn ingest_references(
         out.report.warnings.push(w);
     }
     if let (Some(wait), Some(expect)) = (&options.verify, expect) {
-        let expected = expect.len();
-        match expect.verify(api, batch_id, wait, progress) {
-            Ok((v, failed)) => {
-                out.report.failed.extend(failed);
-                out.report.verification = Some(v);
-            }
-            Err(e) => {
-                out.report
-                    .warnings
-                    .push(format!("verification stopped: {e}"));
-                out.report.verification = Some(Verification {
-                    expected,
-                    ..Verification::default()
-                });
-            }
-        }
+        out.report
+            .add_verification(expect.verify(api, batch_id, wait, progress));
     }
     out.report.duration = started.elapsed();
     Ok(out)

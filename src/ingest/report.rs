@@ -310,6 +310,27 @@ pub struct IngestReport {
 }
 
 impl IngestReport {
+    /// Takes verification's outcome: its confirmation and failed files, or, when it
+    /// stopped, a warning and a verification that confirmed nothing.
+    pub(crate) fn add_verification(
+        &mut self,
+        result: crate::Result<(Verification, Vec<FailedFile>)>,
+    ) {
+        match result {
+            Ok((v, failed)) => {
+                self.failed.extend(failed);
+                self.verification = Some(v);
+            }
+            Err(e) => {
+                self.warnings.push(format!("verification stopped: {e}"));
+                self.verification = Some(Verification {
+                    expected: self.files_uploaded + self.files_resumed,
+                    ..Verification::default()
+                });
+            }
+        }
+    }
+
     /// An empty report.
     ///
     /// ```

@@ -11,9 +11,7 @@ use super::expect::{Expect, Expected};
 use super::journal::{FileRecord, Journal, UnitType};
 use super::manifest::Manifest;
 use super::progress::{IngestEvent, ProgressFn};
-use super::report::{
-    IngestMethod, IngestReport, LatencySummary, SkipReason, SkippedFile, Verification,
-};
+use super::report::{IngestMethod, IngestReport, LatencySummary, SkipReason, SkippedFile};
 use super::resume::{self, Resumed};
 use super::settle::Settled;
 use super::{Ingest, UploadMode, settle, single, verify};
@@ -283,19 +281,7 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
                     verify::verify(api, batch, &mut e, wait, &progress)
                 }),
         };
-        match verified {
-            Ok((v, failed)) => {
-                report.failed.extend(failed);
-                report.verification = Some(v);
-            }
-            Err(e) => {
-                report.warnings.push(format!("verification stopped: {e}"));
-                report.verification = Some(Verification {
-                    expected: report.files_uploaded + report.files_resumed,
-                    ..Verification::default()
-                });
-            }
-        }
+        report.add_verification(verified);
     }
     report.duration = started.elapsed();
     Ok(report)
