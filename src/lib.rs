@@ -82,6 +82,7 @@ pub mod ingest;
 pub mod jobs;
 mod media;
 pub mod model;
+mod owner_only;
 mod rand;
 pub mod redact;
 pub mod transport;
