@@ -192,6 +192,59 @@ fn hostile_archives_are_refused_naming_archive_and_entry() {
             "d/y.txt",
             "through the symbolic link",
         ),
+        // Chained links (issue 14): `self` makes `self/self/…/..` climb from `a`, not
+        // from `a/self/self`, so a text walk of the target is fooled; in either order.
+        (
+            "chained-self",
+            "cs.tar",
+            tar_of(&[
+                ("a/self", EntryType::Symlink, Some("."), b""),
+                (
+                    "a/passwd",
+                    EntryType::Symlink,
+                    Some("self/self/self/../../../../outside.txt"),
+                    b"",
+                ),
+            ]),
+            "a/passwd",
+            "climbs",
+        ),
+        (
+            "chained-self-later",
+            "csl.tar",
+            tar_of(&[
+                (
+                    "a/passwd",
+                    EntryType::Symlink,
+                    Some("self/self/self/../../../../outside.txt"),
+                    b"",
+                ),
+                ("a/self", EntryType::Symlink, Some("."), b""),
+            ]),
+            "a/passwd",
+            "climbs",
+        ),
+        (
+            "chained-up",
+            "cu.tar",
+            tar_of(&[
+                ("a/l1", EntryType::Symlink, Some(".."), b""),
+                ("a/up", EntryType::Symlink, Some("l1/.."), b""),
+            ]),
+            "a/up",
+            "climbs",
+        ),
+        (
+            "hardlink-through-link",
+            "htl.tar",
+            tar_of(&[
+                ("a/x.txt", F, None, b"x"),
+                ("a/self", EntryType::Symlink, Some("."), b""),
+                ("h", EntryType::Link, Some("a/self/x.txt"), b""),
+            ]),
+            "h",
+            "through the symbolic link",
+        ),
         (
             "hardlink-out",
             "h.tar",
@@ -341,4 +394,205 @@ fn a_benign_archive_with_folders_and_inner_links_unpacks() {
     // Run again: nothing downloaded.
     let again = Exporter::new(&api(&server), &target).batch("good").unwrap();
     assert_eq!((again.downloaded, again.skipped), (0, 2));
+}
+
+/// Every path under `dir`, links included (not followed), relative to it.
+fn all_paths(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                todo.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// No path under `target` reads or lists anything outside it.
+fn assert_all_inside(target: &Path) {
+    let root = target.canonicalize().unwrap();
+    for p in all_paths(target) {
+        if let Ok(real) = p.canonicalize() {
+            assert!(
+                real.starts_with(&root),
+                "{} leads to {}",
+                p.display(),
+                real.display()
+            );
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn chained_links_never_lead_out_whatever_their_order_or_archive() {
+    let root = tempfile::tempdir().unwrap();
+    let secret = root.path().join("outside.txt");
+    std::fs::write(&secret, b"the system's secrets").unwrap();
+    // From `target/<batch>/archives/a`, four levels up is `root`.
+    let passwd = "self/self/self/../../../../outside.txt";
+    let link = |p: &'static str, t: &'static str| (p, EntryType::Symlink, Some(t), &b""[..]);
+    let batches: Vec<(&str, Vec<(&str, Vec<u8>)>)> = vec![
+        // The issue's archive, whole.
+        (
+            "issue",
+            vec![(
+                "x.tar",
+                tar_of(&[
+                    link("a/self", "."),
+                    link("a/passwd", passwd),
+                    link("a/l1", ".."),
+                    link("a/up", "l1/.."),
+                ]),
+            )],
+        ),
+        // The link to climb through arrives in another archive of the same part, before or
+        // after the one that climbs (they unpack in parallel).
+        (
+            "split",
+            vec![
+                ("one.tar", tar_of(&[link("a/self", ".")])),
+                ("two.tar", tar_of(&[link("a/passwd", passwd)])),
+            ],
+        ),
+        (
+            "split-up",
+            vec![
+                ("one.tar", tar_of(&[link("a/up", "l1/..")])),
+                ("two.tar", tar_of(&[link("a/l1", "..")])),
+            ],
+        ),
+    ];
+    let server = serve(
+        batches
+            .iter()
+            .map(|(b, files)| {
+                (
+                    b.to_string(),
+                    files
+                        .iter()
+                        .map(|(n, d)| (n.to_string(), d.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    );
+    let client = api(&server);
+    for (b, _) in &batches {
+        for parallelism in [1, 2] {
+            let target = root.path().join(format!("t{parallelism}")).join(b);
+            let err = Exporter::new(&client, &target)
+                .parallelism(parallelism)
+                .batch(b)
+                .unwrap_err();
+            assert!(err.to_string().contains("climbs"), "{b}: {err}");
+            let archives = target.join("archives");
+            assert!(
+                std::fs::read(archives.join("a/passwd")).is_err(),
+                "{b}: a/passwd reads the secret"
+            );
+            assert!(std::fs::read_dir(archives.join("a/up")).is_err(), "{b}");
+            assert_all_inside(&target);
+        }
+    }
+    // A link that climbs first and then descends is fine, and so is a link to a link.
+    let good = tar_of(&[
+        ("rows/a.json", F, None, b"{}"),
+        link("a/self", "."),
+        link("a/l1", ".."),
+        link("a/rows", "../rows"),
+        link("a/latest", "rows/a.json"),
+        link("a/via", "l1/rows/a.json"),
+    ]);
+    let good_server = serve(HashMap::from([(
+        "good".to_string(),
+        vec![("g.tar".to_string(), good)],
+    )]));
+    let target = root.path().join("good");
+    Exporter::new(&api(&good_server), &target)
+        .batch("good")
+        .unwrap();
+    let archives = target.join("archives");
+    for p in [
+        "a/latest",
+        "a/via",
+        "a/self/self/latest",
+        "a/l1/a/rows/a.json",
+    ] {
+        assert_eq!(std::fs::read(archives.join(p)).unwrap(), b"{}", "{p}");
+    }
+    assert_all_inside(&target);
+}
+
+#[test]
+fn an_archive_over_the_limits_is_refused_whole() {
+    let root = tempfile::tempdir().unwrap();
+    // About 1 MiB compressed, 1 GiB unpacked: a tar header claiming 1 GiB of zeros, then
+    // the same gzip member of 1 MiB of zeros 1024 times (a `.tar.gz` may hold many).
+    let mut h = tar::Header::new_gnu();
+    h.set_path("zeros.bin").unwrap();
+    h.set_size(1 << 30);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let zeros = gzip(&vec![0u8; 1 << 20]);
+    let mut bomb = gzip(h.as_bytes());
+    for _ in 0..1024 {
+        bomb.extend_from_slice(&zeros);
+    }
+    bomb.extend_from_slice(&gzip(&[0u8; 1024]));
+    assert!(bomb.len() < 2 << 20, "{}", bomb.len());
+    let many = tar_of(
+        &(0..50)
+            .map(|i| {
+                (
+                    &*Box::leak(format!("f{i}.txt").into_boxed_str()),
+                    F,
+                    None,
+                    &b"x"[..],
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let server = serve(HashMap::from([
+        ("bomb".to_string(), vec![("bomb.tar.gz".to_string(), bomb)]),
+        ("many".to_string(), vec![("many.tar".to_string(), many)]),
+    ]));
+    let api = api(&server);
+    let target = root.path().join("bomb");
+    let err = Exporter::new(&api, &target)
+        .max_unpacked_bytes(64 << 20)
+        .batch("bomb")
+        .unwrap_err();
+    assert!(matches!(err, Error::Archive { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("bomb.tar.gz") && msg.contains("more than 67108864 bytes"),
+        "{msg}"
+    );
+    let left = tree(&target);
+    assert!(
+        left.is_empty(),
+        "nothing kept, not even a partial file: {left:?}"
+    );
+    // Entries: 50 against a cap of 20; the same archive under a cap of 50 unpacks.
+    let target = root.path().join("many");
+    let err = Exporter::new(&api, &target)
+        .max_unpacked_entries(20)
+        .batch("many")
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("many.tar") && msg.contains("more than 20 entries"),
+        "{msg}"
+    );
+    assert!(tree(&target).is_empty(), "{:?}", tree(&target));
+    let report = Exporter::new(&api, &target)
+        .max_unpacked_entries(50)
+        .batch("many")
+        .unwrap();
+    assert_eq!(report.unpacked, 50);
 }
