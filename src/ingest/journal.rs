@@ -465,6 +465,7 @@ fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn rec(name: &str) -> FileRecord {
         FileRecord {
