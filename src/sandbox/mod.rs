@@ -86,14 +86,13 @@ impl Sandbox {
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(d) => (d.clone(), None),
             None => {
-                let t = tempfile::Builder::new()
-                    .prefix("rfbatch-sandbox-")
-                    .tempdir()
+                let t = crate::owner_only::temp_dir("rfbatch-sandbox-")
                     .map_err(|e| Error::io("creating a temporary data directory", e))?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
-        std::fs::create_dir_all(&data_dir)
+        // Owner-only: it holds the staged data and `state.json`, whose key signs URLs.
+        crate::owner_only::create_dir_all(&data_dir)
             .map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
         let listener = TcpListener::bind(config.addr)
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.addr)))?;
@@ -296,5 +295,31 @@ mod tests {
         let sandbox = Sandbox::start(config).unwrap();
         assert!(!format!("{sandbox:?}").contains("sandbox-secret-123"));
         assert!(!format!("{:?}", sandbox.state()).contains("sandbox-secret-123"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_folder_and_the_state_are_owner_only() {
+        use crate::owner_only::mode;
+        // A temporary folder, and one the user names (created, or there already).
+        let parent = tempfile::tempdir().unwrap();
+        let named = parent.path().join("data/sandbox");
+        let old = parent.path().join("old");
+        std::fs::create_dir(&old).unwrap();
+        std::fs::write(old.join("state.json"), "{}").unwrap();
+        for config in [
+            SandboxConfig::default(),
+            SandboxConfig::default().with_data_dir(&named),
+            SandboxConfig::default().with_data_dir(&old),
+        ] {
+            let sandbox = Sandbox::start(config).unwrap();
+            let dir = sandbox.data_dir().to_path_buf();
+            if dir != old {
+                assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+            }
+            sandbox.state().save_now().unwrap();
+            assert_eq!(mode(&dir.join("state.json")), 0o600, "{}", dir.display());
+        }
+        assert_eq!(mode(&parent.path().join("data")), 0o700);
     }
 }
