@@ -436,7 +436,8 @@ fn chained_links_never_lead_out_whatever_their_order_or_archive() {
     // From `target/<batch>/archives/a`, four levels up is `root`.
     let passwd = "self/self/self/../../../../outside.txt";
     let link = |p: &'static str, t: &'static str| (p, EntryType::Symlink, Some(t), &b""[..]);
-    let batches: Vec<(&str, Vec<(&str, Vec<u8>)>)> = vec![
+    type Archives = Vec<(&'static str, Vec<u8>)>;
+    let batches: Vec<(&str, Archives)> = vec![
         // The issue's archive, whole.
         (
             "issue",
