@@ -122,6 +122,49 @@ fn batch_count_passes_part_name() {
 }
 
 #[test]
+fn integer_fields_take_whole_number_floats_and_refuse_fractions() {
+    // A service in Python may send counts as floats; the official client's models take
+    // `3.0` as 3.
+    let (mock, _) = one_call(200, r#"{"status":"ok","count":3.0}"#);
+    assert_eq!(api_with(mock).batch_count("b", None).unwrap(), 3);
+    let (mock, _) = one_call(
+        200,
+        r#"{"shards":[{"shardId":"s","statusName":"indexed","statusType":"success","eventTimestamp":"2025-06-01T10:00:00.123Z","shardObjectsCount":256.0}],"nextPageToken":null}"#,
+    );
+    let page = api_with(mock)
+        .list_shards_page("b", &ListOptions::default())
+        .unwrap();
+    assert_eq!(page.items[0].shard_objects_count, 256);
+    let (mock, _) = one_call(
+        200,
+        r#"{"stages":[{"processingStageId":"p","processingStageName":"Processing","tasksNumber":2.0,"outputBatches":[],"startTimestamp":"2025-06-01T10:00:00.123456+00:00","notification":"x","statusType":"info","lastEventTimestamp":"2025-06-01T10:00:00.123456+00:00"}]}"#,
+    );
+    assert_eq!(
+        api_with(mock).job_stages("job-1").unwrap()[0].tasks_number,
+        2
+    );
+    let (mock, _) = one_call(
+        200,
+        r#"{"signedURLDetails":{"uploadURL":"https://s.test/u","extensionHeaders":{},"maxNumberOfImages":500.0,"maxShardSize":1.0e8}}"#,
+    );
+    let signed = api_with(mock).request_shard_upload("b", None).unwrap();
+    assert_eq!(
+        (signed.max_number_of_images, signed.max_shard_size),
+        (Some(500), Some(100_000_000))
+    );
+
+    // 3.5 is no count: a decode error naming the field and the value.
+    let (mock, _) = one_call(200, r#"{"status":"ok","count":3.5}"#);
+    let err = api_with(mock).batch_count("b", None).unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("at `count`") && msg.contains("3.5") && msg.contains("whole number"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn list_parts_decodes_official_form() {
     let (mock, s) = one_call(
         200,

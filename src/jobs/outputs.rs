@@ -185,7 +185,7 @@ mod tests {
         // the display names the service may use.
         let body = r#"{"stages": [
           {"processingStageId": "conf-job-processing", "processingStageName": "Processing",
-           "tasksNumber": 3, "outputBatches": ["conf-job-processing"],
+           "tasksNumber": 3.0, "outputBatches": ["conf-job-processing"],
            "startTimestamp": "2025-01-02T03:04:05.123456+00:00", "notification": {"type": "x"},
            "statusType": "success", "lastEventTimestamp": "2025-01-02T03:05:05.123Z"},
           {"processingStageId": "conf-job-export", "processingStageName": "Export",

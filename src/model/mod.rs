@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod staging;
 mod timestamp;
 pub mod webhook;
+pub(crate) mod whole;
 
 pub use ids::{BatchId, JobId};
 pub use job_request::*;

@@ -44,13 +44,25 @@ pub struct SignedUrlDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<String>,
     /// The most images one tar shard may hold (bulk uploads).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::opt_int"
+    )]
     pub max_number_of_images: Option<u64>,
     /// The largest tar shard allowed, in bytes (bulk uploads).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::opt_int"
+    )]
     pub max_shard_size: Option<u64>,
     /// The largest file allowed, in bytes (videos).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::opt_int"
+    )]
     pub max_file_size: Option<u64>,
 }
 
@@ -98,6 +110,7 @@ pub struct CountResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The number of items.
+    #[serde(deserialize_with = "super::whole::int")]
     pub count: u64,
 }
 
@@ -184,6 +197,7 @@ pub struct ShardDetails {
     /// When the status was last set.
     pub event_timestamp: Timestamp,
     /// How many objects the shard held.
+    #[serde(deserialize_with = "super::whole::int")]
     pub shard_objects_count: u64,
     /// Details, such as per-file failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
