@@ -50,7 +50,7 @@ impl<T: TryFrom<u64>> Visitor<'_> for Whole<T> {
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
         // Below 2^64, and whole: exactly one u64.
-        if v.is_finite() && v >= 0.0 && v < 18_446_744_073_709_551_616.0 && v.fract() == 0.0 {
+        if (0.0..18_446_744_073_709_551_616.0).contains(&v) && v.fract() == 0.0 {
             self.visit_u64(v as u64)
         } else {
             Err(E::invalid_value(de::Unexpected::Float(v), &self))
