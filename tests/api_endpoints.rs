@@ -195,6 +195,14 @@ fn list_parts_decodes_spec_form() {
 }
 
 #[test]
+fn a_parts_answer_without_parts_is_a_decode_error_not_zero_parts() {
+    let (mock, _) = one_call(200, r#"{"status":"ok","items":[{"partName":"a"}]}"#);
+    let err = api_with(mock).list_parts("x").unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    assert!(err.to_string().contains("batchParts"), "{err}");
+}
+
+#[test]
 fn list_files_page_sends_part_and_decodes() {
     let (mock, s) = one_call(
         200,

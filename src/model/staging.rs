@@ -265,9 +265,16 @@ pub struct PartMetadata {
 }
 
 /// The answer of `GET …/parts`, in either form: the official client reads `batchParts`,
-/// the spec says `parts`.
+/// the spec says `parts`. An answer with neither is refused (as the official client
+/// refuses it), not read as a batch without parts.
+///
+/// ```
+/// use roboflow_batch::model::ListPartsResponse;
+/// let e = serde_json::from_str::<ListPartsResponse>(r#"{"status":"ok"}"#).unwrap_err();
+/// assert!(e.to_string().contains("batchParts"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "RawListParts")]
 pub struct ListPartsResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,6 +285,33 @@ pub struct ListPartsResponse {
     /// The parts, as the spec names them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<PartMetadata>>,
+}
+
+/// [`ListPartsResponse`] as sent, before checking that it has its parts.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawListParts {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    batch_parts: Option<Vec<PartMetadata>>,
+    #[serde(default)]
+    parts: Option<Vec<PartMetadata>>,
+}
+
+impl TryFrom<RawListParts> for ListPartsResponse {
+    type Error = &'static str;
+
+    fn try_from(r: RawListParts) -> Result<Self, Self::Error> {
+        if r.batch_parts.is_none() && r.parts.is_none() {
+            return Err("missing field `batchParts` (or `parts`): the answer lists no parts");
+        }
+        Ok(ListPartsResponse {
+            status: r.status,
+            batch_parts: r.batch_parts,
+            parts: r.parts,
+        })
+    }
 }
 
 impl ListPartsResponse {
@@ -555,6 +589,20 @@ mod tests {
             serde_json::from_str(r#"{"status":"ok","parts":[{"partName":"results"}]}"#).unwrap();
         assert_eq!(official.into_parts()[0].part_name, "results");
         assert_eq!(spec.into_parts()[0].part_name, "results");
+        let none: ListPartsResponse = serde_json::from_str(r#"{"batchParts":[]}"#).unwrap();
+        assert!(none.into_parts().is_empty());
+        // Neither key (or only nulls): an answer of another shape, not zero parts.
+        for body in [
+            r#"{"status":"ok"}"#,
+            r#"{"batchParts":null,"parts":null}"#,
+            "{}",
+        ] {
+            let e = serde_json::from_str::<ListPartsResponse>(body).unwrap_err();
+            assert!(
+                e.to_string().contains("missing field `batchParts`"),
+                "{body}: {e}"
+            );
+        }
     }
 
     #[test]
