@@ -289,6 +289,18 @@ fn request_video_upload_decodes_signed_url() {
 }
 
 #[test]
+fn a_video_upload_answer_with_null_extension_headers_decodes() {
+    let (mock, _) = one_call(
+        200,
+        r#"{"signedURLDetails":{"uploadURL":"https://storage.test/v?sig=1","extensionHeaders":null}}"#,
+    );
+    let d = api_with(mock)
+        .request_video_upload("vids", "clip.mp4", None)
+        .unwrap();
+    assert!(d.extension_headers.is_empty());
+}
+
+#[test]
 fn request_shard_upload_decodes_limits() {
     let (mock, s) = one_call(
         200,

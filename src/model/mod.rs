@@ -19,6 +19,15 @@ pub use staging::*;
 pub use timestamp::Timestamp;
 pub use webhook::*;
 
+/// A field's default for `null` as well as for an absent key (with `#[serde(default)]`).
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Defines a string enum that keeps unknown values in `Other(String)`.
 macro_rules! string_enum {
     (

@@ -37,8 +37,8 @@ pub struct SignedUrlDetails {
     /// The HTTP method, `PUT` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// Headers the upload must carry.
-    #[serde(default)]
+    /// Headers the upload must carry (`null` or absent: none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub extension_headers: BTreeMap<String, String>,
     /// The shard's id (bulk uploads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -603,6 +603,23 @@ mod tests {
                 "{body}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn extension_headers_null_or_absent_are_none() {
+        // A video upload's answer as the service may send it (notes §2, D8).
+        for body in [
+            r#"{"signedURLDetails":{"uploadURL":"https://s.test/v.mp4?sig=x","extensionHeaders":null}}"#,
+            r#"{"signedURLDetails":{"uploadURL":"https://s.test/v.mp4?sig=x"}}"#,
+        ] {
+            let r: SignedUrlResponse = serde_json::from_str(body).unwrap();
+            assert!(r.signed_url_details.extension_headers.is_empty(), "{body}");
+        }
+        let r: SignedUrlResponse = serde_json::from_str(
+            r#"{"signedURLDetails":{"uploadURL":"https://s.test/u","extensionHeaders":{"X-Goog-Meta":"1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.signed_url_details.extension_headers["X-Goog-Meta"], "1");
     }
 
     #[test]
