@@ -263,8 +263,34 @@ fn upload_image_sends_one_multipart_file_part() {
     assert!(ct.starts_with("multipart/form-data; boundary="), "{ct}");
     let body = String::from_utf8_lossy(&s.body);
     assert_eq!(body.matches("Content-Disposition").count(), 1);
-    assert!(body.contains(r#"name="file"; filename="cat.jpg""#));
+    // The official client's part (notes §4.3): named after the file, no Content-Type.
+    assert!(
+        body.contains(r#"name="cat.jpg"; filename="cat.jpg""#),
+        "{body}"
+    );
+    assert!(
+        !body.to_ascii_lowercase().contains("content-type"),
+        "{body}"
+    );
     assert!(s.body.windows(7).any(|w| w == b"\xFF\xD8\xFFjpeg"));
+}
+
+#[test]
+fn a_single_image_upload_ignores_the_success_body() {
+    // The official client reads only the status: an empty, non-JSON or odd body is a
+    // stored image.
+    for (status, body) in [
+        (200, ""),
+        (201, "OK"),
+        (200, "<html>stored</html>"),
+        (204, ""),
+        (200, r#"{"status": 1}"#),
+    ] {
+        let (mock, _) = one_call(status, body);
+        api_with(mock)
+            .upload_image("small", "cat.jpg", b"\xFF\xD8\xFFjpeg", None)
+            .unwrap_or_else(|e| panic!("{status} {body:?}: {e}"));
+    }
 }
 
 #[test]

@@ -134,27 +134,21 @@ pub(crate) fn roboql_call(ws: &str, batch: &BatchId, body: &RoboQlIngest) -> Res
     Call::post(build::batch_path(ws, batch, "/roboql-ingest"), idem).json(body)
 }
 
-/// A multipart/form-data body with one file part named `file`.
+/// A multipart/form-data body with one file part, in the official client's form (notes
+/// §4.3): the part's field name and file name are both the file's name, and the part has
+/// no `Content-Type`. Quotes and line breaks in the name are percent-escaped, as
+/// `requests` (urllib3) escapes them.
 pub(crate) fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = format!("rfbatch-{}", crate::rand::hex(12));
-    let safe_name: String = file_name
-        .chars()
-        .map(|c| {
-            if c == '"' || c == '\r' || c == '\n' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let name = file_name
+        .replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
     let mut body = Vec::with_capacity(bytes.len() + 256);
     body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
     body.extend_from_slice(
-        format!(
-            "Content-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\nContent-Type: {}\r\n\r\n",
-            crate::media::mime_for(file_name)
-        )
-        .as_bytes(),
+        format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\r\n")
+            .as_bytes(),
     );
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
@@ -400,7 +394,10 @@ impl BatchApi {
             display_name.unwrap_or(batch_id),
             multipart_file(file_name, bytes),
         );
-        let _: StatusResponse = self.execute_json(&call)?;
+        // Any 2xx means stored; the body is read (so the connection can be reused) and
+        // ignored, as the official client ignores it: it may be empty or not JSON.
+        let resp = self.execute(&call)?;
+        let _ = resp.read_body(super::call::MAX_JSON_BODY);
         Ok(())
     }
 
@@ -705,13 +702,23 @@ mod tests {
 
     #[test]
     fn multipart_has_one_file_part() {
-        let (ct, body) = multipart_file("a\"b.jpg", b"JPEGDATA");
+        // The official client's part, as captured (notes §9.3): named after the file,
+        // no part Content-Type.
+        let (ct, body) = multipart_file("img0.jpg", b"JPEGDATA");
         let boundary = ct.split("boundary=").nth(1).unwrap();
         let text = String::from_utf8_lossy(&body);
-        assert!(text.starts_with(&format!("--{boundary}\r\n")));
-        assert!(text.contains("name=\"file\"; filename=\"a_b.jpg\""));
-        assert!(text.contains("Content-Type: image/jpeg\r\n\r\nJPEGDATA\r\n"));
-        assert!(text.ends_with(&format!("--{boundary}--\r\n")));
+        assert_eq!(
+            text,
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"img0.jpg\"; filename=\"img0.jpg\"\r\n\r\nJPEGDATA\r\n--{boundary}--\r\n"
+            )
+        );
+        let (_, body) = multipart_file("a\"b.jpg", b"x");
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains(r#"name="a%22b.jpg"; filename="a%22b.jpg""#),
+            "{text}"
+        );
     }
 
     #[test]
