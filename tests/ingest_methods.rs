@@ -134,6 +134,68 @@ fn every_shard_carries_the_webhook_settings() {
 }
 
 #[test]
+fn an_ingest_id_without_a_notifications_url_puts_no_config_in_the_shards() {
+    // The official client writes notification_config.json only with a URL, and then with
+    // both keys; the service has never been seen receiving `{"ingestId"}` alone.
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = sandbox(SandboxConfig::default().with_data_dir(data.path()));
+    let api = api(&sandbox);
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    ImageSet::new(40).write_to(dir.path()).unwrap();
+    let r = ingest(&api, "no-hook", dir.path(), journal.path())
+        .ingest_id("nightly-8")
+        .run()
+        .unwrap();
+    assert_complete(&r, 40);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("ingest id is ignored")),
+        "{:?}",
+        r.warnings
+    );
+    for shard in std::fs::read_dir(data.path().join("staging/no-hook/shards")).unwrap() {
+        let mut archive = tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
+        for entry in archive.entries().unwrap() {
+            let name = entry
+                .unwrap()
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert_ne!(name, "notification_config.json");
+        }
+    }
+
+    // A URL alone: both keys, one random ingest id for every shard of the run.
+    let r = ingest(&api, "url-only", dir.path(), journal.path())
+        .max_images_per_shard(20)
+        .notifications_url("http://127.0.0.1:9/hooks")
+        .run()
+        .unwrap();
+    assert_complete(&r, 40);
+    let mut ids = std::collections::BTreeSet::new();
+    for shard in std::fs::read_dir(data.path().join("staging/url-only/shards")).unwrap() {
+        let mut archive = tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
+        let mut config = None;
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.path().unwrap().to_string_lossy() == "notification_config.json" {
+                let mut text = String::new();
+                entry.read_to_string(&mut text).unwrap();
+                config = Some(serde_json::from_str::<serde_json::Value>(&text).unwrap());
+            }
+        }
+        let config = config.expect("a notification_config.json");
+        let keys: Vec<&String> = config.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["ingestId", "notificationsURL"]);
+        ids.insert(config["ingestId"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+#[test]
 fn videos_go_one_by_one_streamed_from_their_files() {
     let sandbox = sandbox(SandboxConfig::default());
     let api = api(&sandbox);

@@ -18,7 +18,7 @@
 //!    with its exact length known up front, so the PUT carries `Content-Length` with no
 //!    temporary file and no buffer of the shard. They respect `maxNumberOfImages` (500
 //!    when absent) and `maxShardSize`, computed with the exact tar size formula, and carry
-//!    `notification_config.json` when webhooks or an ingest id are asked for.
+//!    `notification_config.json` when webhooks are asked for.
 //! 5. **Parallel uploads** on a dedicated rayon pool, fed by a thread that cuts shards
 //!    from the list of files as the uploads go and asks for their signed URLs, at most
 //!    `parallelism` shards ahead. Failed PUTs are retried under the client's
@@ -361,7 +361,9 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// The ingest id in `notification_config.json` (and in webhooks).
+    /// The ingest id in `notification_config.json` (and in webhooks). It travels only with
+    /// a [`notifications_url`](Self::notifications_url), as in the official client;
+    /// without one it is not sent (the report warns).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;

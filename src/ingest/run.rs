@@ -181,6 +181,10 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         report.warnings.push(format!(
             "webhook settings (notificationsURL, ingestId) are ignored for {method}: the service takes them only inside tar shards"
         ));
+    } else if ing.notifications_url.is_none() && ing.ingest_id.is_some() {
+        report.warnings.push(
+            "the ingest id is ignored without a notifications URL: it names the ingest in webhooks, and travels with the URL inside each shard".into(),
+        );
     }
 
     // The journal, settled against what the service holds, and the files it covers.
@@ -380,19 +384,18 @@ fn choose(ing: &Ingest<'_>, existing: Option<&BatchType>, files: u64) -> Result<
     }
 }
 
-/// The bytes of `notification_config.json`, when webhooks or an ingest id are asked for.
+/// The bytes of `notification_config.json`, only when webhooks are asked for, and then
+/// always with both keys, the official client's only form: `{"ingestId", "notificationsURL"}`
+/// (the ingest id random when not given, one for every shard of the run).
 fn notification_config(ing: &Ingest<'_>) -> Result<Option<Arc<[u8]>>> {
-    if ing.notifications_url.is_none() && ing.ingest_id.is_none() {
+    let Some(url) = &ing.notifications_url else {
         return Ok(None);
-    }
+    };
     let id = ing
         .ingest_id
         .clone()
         .unwrap_or_else(|| crate::rand::string(crate::rand::ID_ALPHABET, 16));
-    let mut v = serde_json::json!({ "ingestId": id });
-    if let Some(url) = &ing.notifications_url {
-        v["notificationsURL"] = serde_json::json!(url);
-    }
+    let v = serde_json::json!({ "ingestId": id, "notificationsURL": url });
     let bytes = serde_json::to_vec(&v)
         .map_err(|e| Error::invalid("notification_config.json", e.to_string()))?;
     Ok(Some(bytes.into()))
