@@ -13,7 +13,11 @@
 //! 3. **Method**: more than 32 images (the official client's threshold) go as tar shards
 //!    (`bulk-upload/image-files`), fewer as single-image uploads, videos one by one through
 //!    their signed URLs. An existing batch keeps the method it was filled with: single and
-//!    bulk uploads never mix.
+//!    bulk uploads never mix. Nothing is asked about the batch first (as the official
+//!    client, which never calls `GET /batches/{id}`): the resume journal says how an
+//!    earlier run filled it, and a batch filled the other way shows itself when the service
+//!    refuses the first upload (409), after which its kind is asked for once and the files
+//!    go that way.
 //! 4. **Shards** ([`TarShard`]) are streamed: each is a `Read` producing the tar on the fly
 //!    with its exact length known up front, so the PUT carries `Content-Length` with no
 //!    temporary file and no buffer of the shard. They respect `maxNumberOfImages` (500
