@@ -97,31 +97,48 @@ pub(crate) mod build {
         display_name: &str,
         body: &ReferencesIngest,
     ) -> Result<Call> {
-        // With an ingest id the service recognises a repeat (`duplicated: true`).
-        let idem = if body.ingest_id.is_some() {
-            Idempotency::Idempotent
-        } else {
-            Idempotency::NotIdempotent
-        };
         let mut value =
             serde_json::to_value(body).map_err(|e| Error::invalid("references", e.to_string()))?;
-        if kind == "video"
-            && let Some(obj) = value.as_object_mut()
-        {
-            if let Some(v) = obj.remove("imageReferences") {
-                obj.insert("videoReferences".into(), v);
+        if let Some(obj) = value.as_object_mut() {
+            if kind == "video" {
+                if let Some(v) = obj.remove("imageReferences") {
+                    obj.insert("videoReferences".into(), v);
+                }
+                if let Some(v) = obj.remove("imageReferencesURL") {
+                    obj.insert("videoReferencesURL".into(), v);
+                }
             }
-            if let Some(v) = obj.remove("imageReferencesURL") {
-                obj.insert("videoReferencesURL".into(), v);
+            // With an ingest id the service recognises a repeat (`duplicated: true`), so
+            // a POST whose answer was lost can be sent again: without one, an id derived
+            // from the batch and the body is sent.
+        }
+        if body.ingest_id.is_none() {
+            let id = derived_references_id(batch, &value);
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert("ingestId".into(), id.into());
             }
         }
-        Call::post(
+        let mut call = Call::post(
             batch_path(ws, batch, &format!("/bulk-upload/{kind}-references")),
-            idem,
+            Idempotency::Idempotent,
         )
         .query("displayName", display_name)
-        .json(&value)
+        .json(&value)?;
+        // The service may take long to answer for many references: the official client
+        // allows these twice its timeout.
+        call.read_timeout_factor = 2;
+        Ok(call)
     }
+}
+
+/// The ingest id sent with references that came without one: `rfbatch-` and 32 hex digits
+/// of a hash of the batch id and the body as sent (its keys sorted), so the same references
+/// sent again are the same ingest.
+fn derived_references_id(batch: &BatchId, body: &serde_json::Value) -> String {
+    let mut bytes = batch.as_str().as_bytes().to_vec();
+    bytes.push(b'\n');
+    bytes.extend(body.to_string().as_bytes());
+    format!("rfbatch-{:032x}", crate::ingest::names::fnv1a128(&bytes))
 }
 
 /// `POST …/roboql-ingest`, retried only when an ingest id makes a repeat recognisable.
@@ -454,7 +471,11 @@ impl BatchApi {
 
     /// Ingests images by reference (`POST …/bulk-upload/image-references`).
     ///
-    /// Set an `ingest_id` to make the request safe to retry after a timeout.
+    /// The request is always safe to retry after a timeout: without an `ingest_id`, one
+    /// derived from the batch and the body is sent (`rfbatch-…`; the official client sends
+    /// none), so a repeat is answered as `duplicated` rather than ingested twice. Each read
+    /// may take twice the transport's read timeout (120 s by default), as the official
+    /// client allows these requests.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -497,6 +518,10 @@ impl BatchApi {
 
     /// Ingests the Asset Library images a RoboQL query selects (`POST …/roboql-ingest`).
     /// Returns the service's answer, whose shape is not documented.
+    ///
+    /// Without an ingest id, a try that timed out is not repeated (unlike references, no
+    /// id is derived: the same query run later may rightly select new images, and a
+    /// derived id would make it a repeat); set one to make retries safe.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -610,6 +635,7 @@ fn validate_references(body: &ReferencesIngest) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FileReference;
     use crate::transport::Method;
 
     fn b(s: &str) -> BatchId {
@@ -692,12 +718,53 @@ mod tests {
             ..Default::default()
         };
         let c = build::references("ws", &b("v"), "video", "v", &body).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
+        assert_eq!(c.idempotency, Idempotency::Idempotent);
+        assert_eq!(c.read_timeout_factor, 2);
+        let mut v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
+        let id = v["ingestId"].as_str().unwrap().to_string();
+        assert!(id.starts_with("rfbatch-") && id.len() == 40, "{id}");
+        v.as_object_mut().unwrap().remove("ingestId");
         assert_eq!(
             v,
             serde_json::json!({"videoReferencesURL": "https://x/refs.jsonl"})
         );
-        assert_eq!(c.idempotency, Idempotency::NotIdempotent);
+    }
+
+    #[test]
+    fn references_without_an_ingest_id_get_one_derived_from_batch_and_body() {
+        let body = |url: &str, id: Option<&str>| ReferencesIngest {
+            image_references: Some(vec![FileReference {
+                name: "a.jpg".into(),
+                url: url.into(),
+            }]),
+            ingest_id: id.map(Into::into),
+            ..Default::default()
+        };
+        let sent_id = |batch: &str, kind: &str, body: &ReferencesIngest| {
+            let c = build::references("ws", &b(batch), kind, batch, body).unwrap();
+            assert_eq!(c.idempotency, Idempotency::Idempotent);
+            assert_eq!(c.read_timeout_factor, 2);
+            let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
+            v["ingestId"].as_str().unwrap().to_string()
+        };
+        let a = body("https://s/a.jpg?sig=1", None);
+        let id = sent_id("b1", "image", &a);
+        assert_eq!(
+            id,
+            sent_id("b1", "image", &a),
+            "the same request, the same id"
+        );
+        assert_ne!(id, sent_id("b2", "image", &a), "another batch");
+        assert_ne!(id, sent_id("b1", "video", &a), "other media");
+        assert_ne!(
+            id,
+            sent_id("b1", "image", &body("https://s/a.jpg?sig=2", None))
+        );
+        // A given id is sent as it is.
+        assert_eq!(
+            sent_id("b1", "image", &body("https://s/a.jpg", Some("mine"))),
+            "mine"
+        );
     }
 
     #[test]
@@ -748,7 +815,6 @@ mod tests {
 
     #[test]
     fn references_validation_table() {
-        use crate::model::FileReference;
         let r = |name: &str, url: &str| FileReference {
             name: name.into(),
             url: url.into(),

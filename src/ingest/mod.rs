@@ -89,7 +89,7 @@ mod discover;
 mod expect;
 mod journal;
 mod manifest;
-mod names;
+pub(crate) mod names;
 mod plan;
 mod progress;
 mod put;
