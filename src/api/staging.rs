@@ -99,19 +99,19 @@ pub(crate) mod build {
     ) -> Result<Call> {
         let mut value =
             serde_json::to_value(body).map_err(|e| Error::invalid("references", e.to_string()))?;
-        if let Some(obj) = value.as_object_mut() {
-            if kind == "video" {
-                if let Some(v) = obj.remove("imageReferences") {
-                    obj.insert("videoReferences".into(), v);
-                }
-                if let Some(v) = obj.remove("imageReferencesURL") {
-                    obj.insert("videoReferencesURL".into(), v);
-                }
+        if kind == "video"
+            && let Some(obj) = value.as_object_mut()
+        {
+            if let Some(v) = obj.remove("imageReferences") {
+                obj.insert("videoReferences".into(), v);
             }
-            // With an ingest id the service recognises a repeat (`duplicated: true`), so
-            // a POST whose answer was lost can be sent again: without one, an id derived
-            // from the batch and the body is sent.
+            if let Some(v) = obj.remove("imageReferencesURL") {
+                obj.insert("videoReferencesURL".into(), v);
+            }
         }
+        // With an ingest id the service recognises a repeat (`duplicated: true`), so a
+        // POST whose answer was lost can be sent again: without one, an id derived from the
+        // batch and the body is sent.
         if body.ingest_id.is_none() {
             let id = derived_references_id(batch, &value);
             if let Some(obj) = value.as_object_mut() {
