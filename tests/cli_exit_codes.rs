@@ -197,6 +197,82 @@ fn no_answer_is_a_network_error() {
 }
 
 #[test]
+fn dns_and_tls_failures_are_network_errors_and_only_dns_is_retried() {
+    // An unresolvable host: exit 6, and every retry made (-v logs each try).
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY)],
+        &[
+            "-v",
+            "batch",
+            "list",
+            "--api-url",
+            "http://api.nonexistent.invalid",
+            "--retries",
+            "2",
+        ],
+    )
+    .expect_code(6);
+    let tries = run
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with("rfbatch: GET http://api.nonexistent.invalid/") && l.contains("dns error")
+        })
+        .count();
+    assert_eq!(tries, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: the host name did not resolve"),
+        "{}",
+        run.stderr
+    );
+
+    // https:// to a plain-HTTP server: exit 6 at once, tried once, saying why.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let _ = s.read(&mut [0u8; 512]);
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}");
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY)],
+        &[
+            "-v",
+            "batch",
+            "list",
+            "--api-url",
+            &url,
+            "--retries",
+            "2",
+            "--json",
+        ],
+    )
+    .expect_code(6);
+    let tries = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("rfbatch: GET") && l.contains("tls error"))
+        .count();
+    assert_eq!(tries, 1, "{}", run.stderr);
+    // The last line is the JSON error (the lines before it are -v's log).
+    let last = run.stderr.lines().last().unwrap();
+    let err: serde_json::Value = serde_json::from_str(last).unwrap();
+    let err = &err["error"];
+    assert_eq!(err["class"], "network");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer in TLS"),
+        "{err}"
+    );
+}
+
+#[test]
 fn server_errors_exit_7() {
     let sandbox = Sandbox::start(
         SandboxConfig::default()
