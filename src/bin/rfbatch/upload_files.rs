@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
 use roboflow_batch::ingest::{
-    FailedFile, Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, UploadMode, Verification,
+    FailedFile, Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, SkipReason, SkippedFile,
+    UploadMode, Verification,
 };
 use roboflow_batch::model::NotificationCategory;
 use roboflow_batch::wait::WaitOptions;
@@ -502,8 +503,54 @@ pub fn human_secs(d: Duration) -> String {
     }
 }
 
-/// A partial failure when files failed or were not confirmed indexed.
+/// Files found but not sent for what they are (too large, empty, unreadable, a name that is
+/// not UTF-8): files that did not make it. Files left out by choice or kind (links not
+/// followed, other extensions) are not among them.
+pub fn not_sent(r: &IngestReport) -> Vec<&SkippedFile> {
+    r.skipped
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.reason,
+                SkipReason::TooLarge
+                    | SkipReason::Empty
+                    | SkipReason::Unreadable
+                    | SkipReason::NotUtf8
+            )
+        })
+        .collect()
+}
+
+/// A partial failure for files that were skipped as [`not_sent`] (the report names them).
+pub fn not_sent_failure(r: &IngestReport) -> Option<Failure> {
+    let lost = not_sent(r);
+    let first = lost.first()?;
+    let hint = if lost.iter().any(|s| s.reason == SkipReason::TooLarge) {
+        "the service takes images up to 20 MiB: shrink or leave out the files over the limit"
+    } else {
+        "check those files: sending them again will not help until they change"
+    };
+    Some(
+        Failure::new(
+            Class::Partial,
+            format!(
+                "{} files were not sent to batch {} (the first: {first})",
+                lost.len(),
+                r.batch_id
+            ),
+        )
+        .with_hint(hint),
+    )
+}
+
+/// A partial failure when files failed, were not confirmed indexed, or were skipped as
+/// [`not_sent`].
 pub fn report_failure(r: &IngestReport) -> Option<Failure> {
+    incomplete(r).or_else(|| not_sent_failure(r))
+}
+
+/// A partial failure when files failed or were not confirmed indexed.
+pub fn incomplete(r: &IngestReport) -> Option<Failure> {
     if r.is_success() {
         return None;
     }
