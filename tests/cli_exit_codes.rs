@@ -301,6 +301,41 @@ fn json_errors_are_one_object_on_stderr() {
     assert_eq!(err["code"], 4);
     assert!(err["message"].as_str().unwrap().contains("nope"));
     assert!(err["hint"].is_string());
+
+    // Argument errors too: the JSON object, not clap's text, and never the key.
+    for (args, says) in [
+        (
+            &["batch", "list", "--limit", "many", "--json"][..],
+            "invalid value 'many' for '--limit <N>'",
+        ),
+        (
+            &["batch", "list", "--nope", "--json"],
+            "unexpected argument '--nope'",
+        ),
+        (&["--json", "batch"], "requires a subcommand"),
+        (
+            &["--json", "--api-key", "k-secret-123", "batch", "count"],
+            "the following required arguments were not provided",
+        ),
+    ] {
+        let run = rfbatch(&env, args).expect_code(2);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        let err = run.json_error();
+        assert_eq!(err["class"], "usage", "{args:?}");
+        assert_eq!(err["code"], 2);
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(says), "{args:?}: {message}");
+        assert!(err["hint"].is_string(), "{err}");
+        assert!(!run.stderr.contains("k-secret-123"), "{}", run.stderr);
+    }
+    // Without --json, clap's own text; asked-for help is not an error.
+    let run = rfbatch(&env, &["batch", "list", "--nope"]).expect_code(2);
+    assert!(
+        run.stderr.starts_with("error: unexpected argument"),
+        "{}",
+        run.stderr
+    );
+    rfbatch(&env, &["batch", "list", "--help", "--json"]).ok();
 }
 
 #[test]
