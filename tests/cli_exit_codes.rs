@@ -292,6 +292,45 @@ fn server_errors_exit_7() {
 }
 
 #[test]
+fn every_parallel_option_takes_1_to_64() {
+    let env = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["upload", "images", d, "--batch", "b", "--parallel"],
+        &["upload", "videos", d, "--batch", "b", "--parallel"],
+        &["batch", "export", "b", "--out", d, "--parallel"],
+        &["job", "results", "j", "--out", d, "--parallel"],
+        &[
+            "run",
+            d,
+            "--workflow",
+            "w",
+            "--out",
+            d,
+            "--download-parallel",
+        ],
+    ];
+    for cmd in commands {
+        for bad in ["0", "65", "many"] {
+            let mut args = cmd.to_vec();
+            args.extend([bad, "--json"]);
+            let run = rfbatch(&env, &args).expect_code(2);
+            let err = run.json_error();
+            assert!(
+                err["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("must be a whole number from 1 to 64"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    let run = rfbatch(&env, &["bench", "upload", d, "--parallel", "65"]).expect_code(2);
+    assert!(run.stderr.contains("from 1 to 64"), "{}", run.stderr);
+}
+
+#[test]
 fn json_errors_are_one_object_on_stderr() {
     let env = sandbox();
     let run = rfbatch(&env, &["batch", "show", "nope", "--json"]).expect_code(4);

@@ -54,7 +54,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub wait: WaitArgs,
     /// Parallel downloads, 1 to 64.
-    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM)]
+    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM,
+          value_parser = crate::cli::parallel)]
     pub download_parallel: usize,
 }
 

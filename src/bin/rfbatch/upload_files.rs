@@ -71,8 +71,8 @@ pub struct IngestArgs {
     /// The batch's display name (default: its id).
     #[arg(long, value_name = "NAME")]
     pub batch_name: Option<String>,
-    /// Parallel uploads [default: 8].
-    #[arg(long, value_name = "N")]
+    /// Parallel uploads, 1 to 64 [default: 8].
+    #[arg(long, value_name = "N", value_parser = crate::cli::parallel)]
     pub parallel: Option<usize>,
     /// The most images per tar shard [default: what the service allows, 500 when it does not
     /// say].
