@@ -488,7 +488,9 @@ fn upload_refs_verifies_what_the_service_fetched() {
     // In text, again: the chunks are repeats, and verification says the same.
     let again = rfbatch_env(&vars, &["upload", "refs", path, "--batch", "fetched"]).expect_code(8);
     assert!(
-        again.stdout.contains("fetched and indexed 3 of 3 files"),
+        again
+            .stdout
+            .contains("fetched and indexed 3 of 4 files, 1 failed"),
         "{}",
         again.stdout
     );
@@ -500,6 +502,32 @@ fn upload_refs_verifies_what_the_service_fetched() {
         again.stdout
     );
     assert_eq!(files.hits("/a.png"), 1, "fetched once");
+
+    // Every reference failing is said plainly, not as `0 of 0 files`.
+    let lost = dir.path().join("lost.jsonl");
+    let lines: String = ["x", "y"]
+        .iter()
+        .map(|n| {
+            format!(
+                "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
+                files.url(&format!("/{n}.png"))
+            )
+        })
+        .collect();
+    std::fs::write(&lost, lines).unwrap();
+    let none = rfbatch_env(
+        &vars,
+        &["upload", "refs", lost.to_str().unwrap(), "--batch", "lost"],
+    )
+    .expect_code(8);
+    assert!(
+        none.stdout
+            .contains("none of the 2 files was fetched and indexed: all 2 failed"),
+        "{}",
+        none.stdout
+    );
+    assert!(!none.stdout.contains("0 of 0"), "{}", none.stdout);
+    assert!(none.stdout.contains("failed x.png"), "{}", none.stdout);
 }
 
 #[test]

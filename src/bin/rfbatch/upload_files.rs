@@ -396,14 +396,16 @@ pub fn upload(ctx: &Ctx, args: &FilesArgs, videos: bool) -> Result<(), Failure> 
 /// The lines under a report's summary: what verification confirmed (`verb`: what the
 /// service did), then skips, failures and warnings.
 fn print_details(ctx: &Ctx, r: &IngestReport, verb: &str) -> Result<(), Failure> {
-    if let Some(v) = &r.verification {
-        print_verification(ctx, v, &[], verb)?;
+    match &r.verification {
+        Some(v) => print_verification(ctx, v, &r.failed, verb)?,
+        None => {
+            for f in &r.failed {
+                ctx.out.line(format_args!("failed {f}"))?;
+            }
+        }
     }
     for s in &r.skipped {
         ctx.out.line(format_args!("skipped {s}"))?;
-    }
-    for f in &r.failed {
-        ctx.out.line(format_args!("failed {f}"))?;
     }
     for w in &r.warnings {
         ctx.out.line(format_args!("warning: {w}"))?;
@@ -418,21 +420,38 @@ pub fn print_verification(
     failed: &[FailedFile],
     verb: &str,
 ) -> Result<(), Failure> {
-    ctx.out.line(format_args!(
-        "{verb} {} of {} files (the batch holds {}){}",
-        v.indexed,
-        v.expected,
-        v.batch_count,
-        if v.timed_out {
-            "; verification timed out"
-        } else {
-            ""
-        }
-    ))?;
+    ctx.out.line(verification_line(v, failed.len(), verb))?;
     for f in failed {
         ctx.out.line(format_args!("failed {f}"))?;
     }
     Ok(())
+}
+
+/// `fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)`; and when none made it,
+/// plainly so: `none of the 4 files was fetched and indexed: all 4 failed (…)`.
+fn verification_line(v: &Verification, failed: usize, verb: &str) -> String {
+    let timed_out = if v.timed_out {
+        "; verification timed out"
+    } else {
+        ""
+    };
+    let holds = format!("the batch holds {}", v.batch_count);
+    if v.indexed == 0 && failed > 0 && v.expected == 0 {
+        return format!(
+            "none of the {failed} files was {verb}: all {failed} failed, reasons below ({holds}){timed_out}"
+        );
+    }
+    // The expected files leave out those that failed: count them back in.
+    let total = v.expected + failed as u64;
+    let failed = if failed > 0 {
+        format!(", {failed} failed")
+    } else {
+        String::new()
+    };
+    format!(
+        "{verb} {} of {total} files{failed} ({holds}){timed_out}",
+        v.indexed
+    )
 }
 
 /// Prints the report: JSON, or a few lines for people.
@@ -599,6 +618,31 @@ mod tests {
         // Equal times: one duration only.
         let s = summary(&report(10, 1024, 1000, 1000));
         assert!(s.ends_with("in 1.00 s (10 files/s, 1.0 KiB/s)"), "{s}");
+    }
+
+    #[test]
+    fn verification_says_plainly_when_nothing_made_it() {
+        let v = |indexed, expected| Verification {
+            indexed,
+            expected,
+            batch_count: indexed,
+            complete: indexed == expected,
+            timed_out: false,
+            waited: Duration::ZERO,
+        };
+        let verb = "fetched and indexed";
+        assert_eq!(
+            verification_line(&v(0, 0), 4, verb),
+            "none of the 4 files was fetched and indexed: all 4 failed, reasons below (the batch holds 0)"
+        );
+        assert_eq!(
+            verification_line(&v(3, 3), 1, verb),
+            "fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)"
+        );
+        assert_eq!(
+            verification_line(&v(5, 5), 0, "indexed"),
+            "indexed 5 of 5 files (the batch holds 5)"
+        );
     }
 
     #[test]
