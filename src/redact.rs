@@ -282,9 +282,9 @@ fn replace_tokens(text: &str, secret: &str) -> String {
         let end = start + secret.len();
         let before = text.get(..start).and_then(|t| t.chars().next_back());
         let after = text.get(end..).and_then(|t| t.chars().next());
-        let whole = !(starts_word && before.is_some_and(is_word))
-            && !(ends_word && after.is_some_and(is_word));
-        if whole {
+        let joined = (starts_word && before.is_some_and(is_word))
+            || (ends_word && after.is_some_and(is_word));
+        if !joined {
             out.push_str(text.get(copied..start).unwrap_or_default());
             out.push_str(REDACTED);
             copied = end;
