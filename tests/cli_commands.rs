@@ -446,17 +446,22 @@ fn upload_refs_verifies_what_the_service_fetched() {
         ("/c.png", Served::ok("image/png", png(7, 8))),
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let refs = dir.path().join("refs.jsonl");
-    let lines: String = ["a", "b", "c", "gone"]
-        .iter()
-        .map(|n| {
-            format!(
-                "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
-                files.url(&format!("/{n}.png"))
-            )
-        })
-        .collect();
-    std::fs::write(&refs, lines).unwrap();
+    // A references file naming `<n>.png` at the file server for each of `names`.
+    let refs_file = |file: &str, names: &[&str]| {
+        let path = dir.path().join(file);
+        let lines: String = names
+            .iter()
+            .map(|n| {
+                format!(
+                    "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
+                    files.url(&format!("/{n}.png"))
+                )
+            })
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        path
+    };
+    let refs = refs_file("refs.jsonl", &["a", "b", "c", "gone"]);
     let vars = [
         ("ROBOFLOW_API_KEY", KEY),
         ("API_BASE_URL", env.sandbox.base_url()),
@@ -504,17 +509,7 @@ fn upload_refs_verifies_what_the_service_fetched() {
     assert_eq!(files.hits("/a.png"), 1, "fetched once");
 
     // Every reference failing is said plainly, not as `0 of 0 files`.
-    let lost = dir.path().join("lost.jsonl");
-    let lines: String = ["x", "y"]
-        .iter()
-        .map(|n| {
-            format!(
-                "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
-                files.url(&format!("/{n}.png"))
-            )
-        })
-        .collect();
-    std::fs::write(&lost, lines).unwrap();
+    let lost = refs_file("lost.jsonl", &["x", "y"]);
     let none = rfbatch_env(
         &vars,
         &["upload", "refs", lost.to_str().unwrap(), "--batch", "lost"],

@@ -62,5 +62,8 @@ fn the_spec_table_keeps_its_columns_and_the_readme_points_nowhere_outside() {
     assert!(rows.len() >= 15);
     assert!(rows.iter().all(|r| r.len() == 5), "{rows:?}");
     assert!(!README.contains("shared/notes"), "the README stands alone");
-    assert!(!README.contains("spec-vs-client"), "the README stands alone");
+    assert!(
+        !README.contains("spec-vs-client"),
+        "the README stands alone"
+    );
 }
