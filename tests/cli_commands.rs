@@ -398,6 +398,27 @@ fn upload_refs_from_a_file_and_a_url() {
         assert_eq!(a["duplicated"], false);
         assert_eq!(b["duplicated"], true);
     }
+    // One chunk carries the id itself, given or derived.
+    for (given, batch) in [(Some("mine"), "one-given"), (None, "one-derived")] {
+        let mut args = vec![
+            "upload",
+            "refs",
+            path,
+            "--batch",
+            batch,
+            "--json",
+            "--no-verify",
+        ];
+        if let Some(id) = given {
+            args.extend(["--ingest-id", id]);
+        }
+        let one = rfbatch(&env, &args).ok().json();
+        let id = one["ingests"][0]["ingestId"].as_str().unwrap().to_string();
+        match given {
+            Some(g) => assert_eq!(id, g),
+            None => assert!(id.starts_with("refs-") && id.len() == 25, "{id}"),
+        }
+    }
 
     let url = rfbatch(
         &env,
@@ -425,17 +446,22 @@ fn upload_refs_verifies_what_the_service_fetched() {
         ("/c.png", Served::ok("image/png", png(7, 8))),
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let refs = dir.path().join("refs.jsonl");
-    let lines: String = ["a", "b", "c", "gone"]
-        .iter()
-        .map(|n| {
-            format!(
-                "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
-                files.url(&format!("/{n}.png"))
-            )
-        })
-        .collect();
-    std::fs::write(&refs, lines).unwrap();
+    // A references file naming `<n>.png` at the file server for each of `names`.
+    let refs_file = |file: &str, names: &[&str]| {
+        let path = dir.path().join(file);
+        let lines: String = names
+            .iter()
+            .map(|n| {
+                format!(
+                    "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
+                    files.url(&format!("/{n}.png"))
+                )
+            })
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        path
+    };
+    let refs = refs_file("refs.jsonl", &["a", "b", "c", "gone"]);
     let vars = [
         ("ROBOFLOW_API_KEY", KEY),
         ("API_BASE_URL", env.sandbox.base_url()),
@@ -467,7 +493,9 @@ fn upload_refs_verifies_what_the_service_fetched() {
     // In text, again: the chunks are repeats, and verification says the same.
     let again = rfbatch_env(&vars, &["upload", "refs", path, "--batch", "fetched"]).expect_code(8);
     assert!(
-        again.stdout.contains("fetched and indexed 3 of 3 files"),
+        again
+            .stdout
+            .contains("fetched and indexed 3 of 4 files, 1 failed"),
         "{}",
         again.stdout
     );
@@ -479,6 +507,22 @@ fn upload_refs_verifies_what_the_service_fetched() {
         again.stdout
     );
     assert_eq!(files.hits("/a.png"), 1, "fetched once");
+
+    // Every reference failing is said plainly, not as `0 of 0 files`.
+    let lost = refs_file("lost.jsonl", &["x", "y"]);
+    let none = rfbatch_env(
+        &vars,
+        &["upload", "refs", lost.to_str().unwrap(), "--batch", "lost"],
+    )
+    .expect_code(8);
+    assert!(
+        none.stdout
+            .contains("none of the 2 files was fetched and indexed: all 2 failed"),
+        "{}",
+        none.stdout
+    );
+    assert!(!none.stdout.contains("0 of 0"), "{}", none.stdout);
+    assert!(none.stdout.contains("failed x.png"), "{}", none.stdout);
 }
 
 #[test]

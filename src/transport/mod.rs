@@ -160,6 +160,11 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Body,
+    /// How many times the transport's read timeout this request may wait for each read: 1
+    /// by default; 2 for references ingests, which the service may be slow to answer (the
+    /// official client allows them twice its timeout). A transport without timeouts
+    /// ignores it.
+    pub read_timeout_factor: u32,
 }
 
 impl HttpRequest {
@@ -176,6 +181,7 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             body: Body::Empty,
+            read_timeout_factor: 1,
         }
     }
 
@@ -211,6 +217,19 @@ impl HttpRequest {
     #[must_use]
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
+        self
+    }
+
+    /// Lets each read wait `factor` times the transport's read timeout (at least 1).
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{HttpRequest, Method};
+    /// let r = HttpRequest::new(Method::Post, "http://h/").read_timeout_factor(2);
+    /// assert_eq!(r.read_timeout_factor, 2);
+    /// ```
+    #[must_use]
+    pub fn read_timeout_factor(mut self, factor: u32) -> Self {
+        self.read_timeout_factor = factor.max(1);
         self
     }
 
@@ -254,6 +273,7 @@ impl fmt::Debug for HttpRequest {
             .field("url", &crate::redact::redact_url(&self.url))
             .field("headers", &RedactedHeaders(&self.headers))
             .field("body", &self.body)
+            .field("read_timeout_factor", &self.read_timeout_factor)
             .finish()
     }
 }
@@ -380,9 +400,16 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// No connection could be made (refused, DNS, TLS setup). Nothing reached the server,
-    /// so it is always retried.
+    /// The host name could not be resolved (no such host, or no DNS answer). Nothing
+    /// reached the server, and a resolver may answer next time, so it is always retried.
+    Dns,
+    /// No connection could be made (refused, unreachable). Nothing reached the server, so
+    /// it is always retried.
     Connect,
+    /// The TLS handshake failed: the server's certificate was refused (expired, unknown
+    /// issuer, another host's name), or the server does not speak TLS. Never retried: it
+    /// would fail the same way; the message says what was wrong.
+    Tls,
     /// A timeout fired after the request may have reached the server. Retried only for
     /// requests that are safe to repeat.
     Timeout,
@@ -405,13 +432,15 @@ impl TransportErrorKind {
     /// ```
     /// use roboflow_batch::transport::TransportErrorKind as K;
     /// assert!(K::Connect.is_retryable(false));
+    /// assert!(K::Dns.is_retryable(false));
+    /// assert!(!K::Tls.is_retryable(true));
     /// assert!(K::Timeout.is_retryable(true));
     /// assert!(!K::Timeout.is_retryable(false));
     /// assert!(!K::Protocol.is_retryable(true));
     /// ```
     pub fn is_retryable(self, idempotent: bool) -> bool {
         match self {
-            TransportErrorKind::Connect => true,
+            TransportErrorKind::Dns | TransportErrorKind::Connect => true,
             TransportErrorKind::Timeout | TransportErrorKind::Interrupted => idempotent,
             _ => false,
         }
@@ -419,7 +448,9 @@ impl TransportErrorKind {
 
     fn as_str(self) -> &'static str {
         match self {
+            TransportErrorKind::Dns => "dns",
             TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Tls => "tls",
             TransportErrorKind::Timeout => "timeout",
             TransportErrorKind::Interrupted => "interrupted",
             TransportErrorKind::Protocol => "protocol",

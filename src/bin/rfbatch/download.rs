@@ -19,14 +19,16 @@ pub struct ExportArgs {
     /// The folder the files go to (created if needed); files land in `DIR/<part>/<file>`.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Only this part (repeatable).
+    /// Only this part (repeatable). Of a job's several output batches, only those that
+    /// have the part are filtered; the others come whole.
     #[arg(long, value_name = "PART")]
     pub part: Vec<String>,
     /// Download again the files already complete in DIR.
     #[arg(long)]
     pub overwrite: bool,
     /// Parallel downloads, 1 to 64.
-    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM)]
+    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM,
+          value_parser = crate::cli::parallel)]
     pub parallel: usize,
     /// Keep `.tar` and `.tar.gz` files after unpacking them.
     #[arg(long)]
