@@ -72,6 +72,7 @@ mod http;
 mod ingest;
 mod location;
 mod names;
+mod pipeline;
 mod s3;
 mod settings;
 mod source;
