@@ -3,6 +3,10 @@
 //! the bare RSA-2048 PKCS#1 v1.5 SHA-256 signature under the GCS one, by AWS-LC (what the
 //! crate signs with) and by ring (the other candidate, already built for rustls).
 //!
+//! Then (group `sign_all_cores`) a whole references ingest from a GCS bucket with that key,
+//! on all cores: an instant fake listing and an instant fake service, so that what is
+//! measured is listing, signing and sending as `ingest_references` overlaps them.
+//!
 //! `scripts/bench-sign.sh` runs this beside boto3's `generate_presigned_url` and Python
 //! `cryptography`'s RSA signing (OpenSSL) and prints the figures side by side.
 
@@ -11,7 +15,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use roboflow_batch::cloud::CloudSource;
+use roboflow_batch::BatchApi;
+use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
+use roboflow_batch::ingest::no_progress;
+use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -79,7 +86,6 @@ fn bench_rsa(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallT
 fn bench_sign(c: &mut Criterion) {
     let mut g = c.benchmark_group("sign");
     g.throughput(Throughput::Elements(1));
-    g.measurement_time(Duration::from_secs(4));
     let s3 = source(
         "s3://bench-bucket/",
         &[
@@ -130,5 +136,65 @@ fn bench_sign(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_sign);
+/// Objects in the bucket of the all-cores ingest.
+const INGEST_OBJECTS: usize = 2_000;
+
+/// A GCS bucket of [`INGEST_OBJECTS`] images as an emulator's JSON listing (no token), 1,000
+/// a page; the page token is the next index.
+fn fake_gcs_listing(req: HttpRequest) -> Result<HttpResponse, TransportError> {
+    let start: usize = req
+        .query()
+        .into_iter()
+        .find(|(k, _)| k == "pageToken")
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    let end = (start + 1000).min(INGEST_OBJECTS);
+    let items: Vec<_> = (start..end)
+        .map(|i| serde_json::json!({"name": format!("in/{i:06}.jpg"), "size": "1000"}))
+        .collect();
+    let mut page = serde_json::json!({ "items": items });
+    if end < INGEST_OBJECTS {
+        page["nextPageToken"] = end.to_string().into();
+    }
+    Ok(HttpResponse::json(200, page.to_string()))
+}
+
+fn bench_ingest(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sign_all_cores");
+    g.throughput(Throughput::Elements(INGEST_OBJECTS as u64));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    let f = rsa_key_file();
+    let source = CloudSource::builder("gs://bench-bucket/in/")
+        .env(None::<fn(&str) -> Option<String>>)
+        .set("GOOGLE_APPLICATION_CREDENTIALS", f.path().to_str().unwrap())
+        .set("STORAGE_EMULATOR_HOST", "https://gcs.test")
+        .transport(fake_gcs_listing)
+        .build()
+        .expect("bench source builds");
+    let api = BatchApi::builder()
+        .base_url("https://api.test")
+        .api_key("bench-key-0123456789")
+        .workspace("ws")
+        .transport(|req: HttpRequest| -> Result<HttpResponse, TransportError> {
+            let body: serde_json::Value =
+                serde_json::from_slice(&req.body.into_bytes().unwrap()).unwrap();
+            let id = body["ingestId"].as_str().unwrap().to_string();
+            Ok(HttpResponse::json(
+                200,
+                format!(r#"{{"ingestId":"{id}","duplicated":false}}"#),
+            ))
+        })
+        .build()
+        .expect("bench api builds");
+    let options = ReferencesIngestOptions::default();
+    g.bench_function("gcs_v4_rsa2048_ingest", |b| {
+        b.iter(|| {
+            let r = ingest_references(&api, "bench", &source, &options, &no_progress()).unwrap();
+            assert_eq!(r.report.files_uploaded, INGEST_OBJECTS as u64);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_sign, bench_ingest);
 criterion_main!(benches);
