@@ -87,7 +87,7 @@ mod owner_only;
 mod rand;
 pub mod redact;
 pub mod transport;
-mod url;
+mod urls;
 pub mod wait;
 pub mod webhook;
 

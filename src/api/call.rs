@@ -191,7 +191,7 @@ impl BatchApi {
         let mut all = Vec::with_capacity(query.len() + 1);
         all.push(("api_key", self.api_key.clone()));
         all.extend(query.iter().cloned());
-        crate::url::with_query(&format!("{}{}", self.base_url, path), &all)
+        crate::urls::with_query(&format!("{}{}", self.base_url, path), &all)
     }
 
     /// The request a call turns into.
@@ -209,7 +209,7 @@ impl BatchApi {
     /// Refuses a path with a dot segment, which would reach another endpoint. Inputs are
     /// checked by name before this; it guards every call that is sent.
     fn check_path(call: &Call) -> Result<()> {
-        if crate::url::has_dot_segment(&call.path) {
+        if crate::urls::has_dot_segment(&call.path) {
             return Err(Error::invalid(
                 "path",
                 format!("{:?} has a `.` or `..` segment", call.path),
@@ -313,7 +313,7 @@ impl BatchApi {
     pub(crate) fn secrets(&self, url: &str) -> Vec<String> {
         let mut s = query_secrets(url);
         s.push(self.api_key.clone());
-        s.push(crate::url::encode(&self.api_key));
+        s.push(crate::urls::encode(&self.api_key));
         s
     }
 

@@ -6,7 +6,7 @@ use super::paging::{ListOptions, Pages};
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::url::encode;
+use crate::urls::encode;
 
 /// Pure builders: a workspace and arguments in, a [`Call`] out.
 pub(crate) mod build {
@@ -91,7 +91,7 @@ pub(crate) mod build {
 }
 
 fn check_stage_id(stage: &str) -> Result<()> {
-    crate::url::check_segment("stage_id", stage)?;
+    super::check_segment("stage_id", stage)?;
     if stage.is_empty() || stage.len() > 256 || stage.chars().any(char::is_control) {
         return Err(Error::invalid(
             "stage_id",

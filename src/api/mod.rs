@@ -414,8 +414,20 @@ pub fn regional_base_url(
     }
 }
 
+/// Refuses `.` and `..`, which a server or proxy would resolve as dot segments and so
+/// send the request to another path.
+pub(crate) fn check_segment(field: &str, value: &str) -> Result<()> {
+    if value == "." || value == ".." {
+        return Err(Error::invalid(
+            field,
+            format!("must not be {value:?}: as a path segment it would change the request path"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_workspace(ws: &str) -> Result<()> {
-    crate::url::check_segment("workspace", ws)?;
+    check_segment("workspace", ws)?;
     let ok = !ws.is_empty()
         && ws.len() <= 128
         && ws
@@ -587,6 +599,25 @@ mod tests {
 
     fn fake(_: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
         Ok(HttpResponse::new(200, ""))
+    }
+
+    #[test]
+    fn dot_segments_are_refused_by_name() {
+        for (value, refused) in [
+            (".", true),
+            ("..", true),
+            ("...", false),
+            (".a", false),
+            ("a.", false),
+        ] {
+            assert_eq!(
+                check_segment("workspace", value).is_err(),
+                refused,
+                "{value}"
+            );
+        }
+        let err = check_segment("workspace", "..").unwrap_err();
+        assert!(err.to_string().contains("workspace"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::paging::{ListOptions, Pages};
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::url::encode;
+use crate::urls::encode;
 
 /// Pure builders: a workspace and arguments in, a [`Call`] out.
 pub(crate) mod build {
@@ -574,9 +574,9 @@ fn is_reference_url(url: &str) -> bool {
     if let Some(rest) = url.strip_prefix("https://") {
         return !rest.is_empty();
     }
-    // The same loopback rule as the sandbox's fetches (`crate::url::is_loopback_host`).
-    crate::url::scheme_and_host(url)
-        .is_some_and(|(scheme, host)| scheme == "http" && crate::url::is_loopback_host(&host))
+    // The same loopback rule as the sandbox's fetches (`crate::urls::is_loopback_host`).
+    crate::urls::scheme_and_host(url)
+        .is_some_and(|(scheme, host)| scheme == "http" && crate::urls::is_loopback_host(&host))
 }
 
 fn validate_references(body: &ReferencesIngest) -> Result<()> {

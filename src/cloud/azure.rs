@@ -12,7 +12,7 @@ use super::http::{Http, resolve_ref};
 use super::settings::{Settings, parse_connection_string};
 use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
 use crate::transport::HttpRequest;
-use crate::url::encode;
+use crate::urls::encode;
 use crate::{Error, Result};
 
 const STORE: &str = "Azure";

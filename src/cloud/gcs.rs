@@ -15,7 +15,7 @@ use super::http::{Http, xml_text};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
-use crate::url::encode;
+use crate::urls::encode;
 use crate::{Error, Result};
 
 const STORE: &str = "GCS";
@@ -370,7 +370,7 @@ impl GcsStore {
         if let Some(t) = token {
             query.push(("pageToken", t.to_string()));
         }
-        let url = crate::url::with_query(
+        let url = crate::urls::with_query(
             &format!("{}/storage/v1/b/{}/o", self.base, encode(&self.bucket)),
             &query,
         );

@@ -257,7 +257,7 @@ impl S3Store {
         };
         let mut sorted: Vec<(String, String)> = query
             .iter()
-            .map(|(k, v)| (crate::url::encode(k), crate::url::encode(v)))
+            .map(|(k, v)| (crate::urls::encode(k), crate::urls::encode(v)))
             .collect();
         sorted.sort();
         let canonical_query = sorted
