@@ -144,7 +144,7 @@ impl BatchApi {
     /// ```
     pub fn download(&self, url: &str) -> Result<HttpResponse> {
         check_signed_url("downloadURL", url)?;
-        self.send_with_retry(Idempotency::Idempotent, || Ok(HttpRequest::get(url)), Ok)
+        self.send(Idempotency::Idempotent, || Ok(HttpRequest::get(url)), Ok)
     }
 
     /// Downloads a signed URL to `path` and returns the number of bytes written; the same
@@ -231,7 +231,7 @@ impl BatchApi {
             context: context(),
         });
         let attempt = || {
-            self.send_with_retry(
+            self.send(
                 Idempotency::Idempotent,
                 || {
                     progress

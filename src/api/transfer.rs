@@ -37,7 +37,7 @@ impl BatchApi {
         };
         check_signed_url("uploadURL", &target.upload_url)?;
         let len = source.len()?;
-        self.send_with_retry(
+        self.send(
             Idempotency::Idempotent,
             || {
                 let mut req = HttpRequest::new(method, target.upload_url.clone());

@@ -51,11 +51,12 @@ pub(crate) fn upload(ctx: &Ctx<'_>, mut todo: Todo<'_>, opts: &BulkOptions) -> R
         return Ok(out);
     }
     let first = counting_retries(
+        ctx.api,
         &ctx.retries,
         &ctx.progress,
         (UnitKind::Shard, 0),
         "signed URL request",
-        || ctx.api.request_shard_upload(ctx.batch, ctx.display_name),
+        |api| api.request_shard_upload(ctx.batch, ctx.display_name),
     )?;
     let limits = ShardLimits {
         max_images: first
@@ -175,11 +176,12 @@ impl Feed<'_, '_> {
             None
         } else {
             let r = counting_retries(
+                ctx.api,
                 &ctx.retries,
                 &ctx.progress,
                 (UnitKind::Shard, index),
                 "signed URL request",
-                || ctx.api.request_shard_upload(ctx.batch, ctx.display_name),
+                |api| api.request_shard_upload(ctx.batch, ctx.display_name),
             );
             Some(r.map_err(|e| {
                 let msg = e.to_string();
@@ -373,7 +375,7 @@ fn upload_shard(
     };
     let result = job.run(
         target,
-        || ctx.api.request_shard_upload(ctx.batch, ctx.display_name),
+        |api| api.request_shard_upload(ctx.batch, ctx.display_name),
         |t| {
             let records: Vec<FileRecord> = members.iter().map(|(_, f)| FileRecord::of(f)).collect();
             let seq = ctx.journal_pending(UnitType::Shard, t.shard_id.as_deref(), &records)?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::progress::{IngestEvent, ProgressFn, UnitKind};
 use crate::BatchApi;
 use crate::api::UploadSource;
-use crate::api::retry::{RetryCause, observe_retries};
+use crate::api::retry::RetryCause;
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
 
@@ -82,7 +82,7 @@ impl PutJob<'_> {
     pub fn run(
         &self,
         mut target: SignedUrlDetails,
-        mut fresh: impl FnMut() -> Result<SignedUrlDetails>,
+        mut fresh: impl FnMut(&BatchApi) -> Result<SignedUrlDetails>,
         mut on_new: impl FnMut(&SignedUrlDetails) -> Result<()>,
     ) -> Result<PutDone> {
         let started = Instant::now();
@@ -91,8 +91,10 @@ impl PutJob<'_> {
         let mut fresh_urls = 0;
         loop {
             let source = self.source(attempts.clone(), this_try.clone());
-            let observer = self.observer(attempts.clone(), this_try.clone());
-            match observe_retries(observer, || self.api.put_signed(&target, &source)) {
+            let api = self
+                .api
+                .reporting_retries(self.observer(attempts.clone(), this_try.clone()));
+            match api.put_signed(&target, &source) {
                 Ok(()) => {
                     return Ok(PutDone {
                         latency: started.elapsed(),
@@ -110,11 +112,12 @@ impl PutJob<'_> {
                         reason: Some(format!("signed URL rejected, asking for a fresh one: {e}")),
                     });
                     target = counting_retries(
+                        self.api,
                         self.retries,
                         self.progress,
                         (self.unit, self.index),
                         "signed URL request",
-                        &mut fresh,
+                        |api| fresh(api),
                     )?;
                     on_new(&target)?;
                 }
@@ -128,7 +131,7 @@ impl PutJob<'_> {
         &self,
         attempts: Arc<AtomicU32>,
         this_try: Arc<AtomicU64>,
-    ) -> impl Fn(RetryCause) + 'static {
+    ) -> impl Fn(RetryCause) + Send + Sync + 'static {
         let progress = self.progress.clone();
         let retries = self.retries.clone();
         let (unit, index) = (self.unit, self.index);
@@ -168,14 +171,15 @@ impl PutJob<'_> {
 }
 
 /// Runs `f` (requests for one unit other than its PUT: a signed URL, a single-image
-/// upload), counting each retry they make in `retries` and reporting it as a
+/// upload) on a handle of `api` that counts each retry in `retries` and reports it as a
 /// [`IngestEvent::Retry`] of `unit` whose reason starts with `what`.
 pub(crate) fn counting_retries<R>(
+    api: &BatchApi,
     retries: &Arc<AtomicU64>,
     progress: &ProgressFn,
     (unit, index): (UnitKind, u64),
     what: &'static str,
-    f: impl FnOnce() -> R,
+    f: impl FnOnce(&BatchApi) -> R,
 ) -> R {
     let retries = retries.clone();
     let progress = progress.clone();
@@ -190,5 +194,5 @@ pub(crate) fn counting_retries<R>(
             reason: Some(format!("{what}: {cause}")),
         });
     };
-    observe_retries(observer, f)
+    f(&api.reporting_retries(observer))
 }

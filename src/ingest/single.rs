@@ -13,6 +13,7 @@ use super::put::{PutJob, counting_retries};
 use super::report::{FailedFile, FailureStage, IngestMethod, SkipReason};
 use super::resume::NO_UNIT;
 use super::run::{Ctx, Outcome, Stop, Todo};
+use crate::BatchApi;
 use crate::error::{Error, Result};
 use crate::transport::ExactLengthReader;
 
@@ -55,14 +56,12 @@ pub(crate) fn images(ctx: &Ctx<'_>, todo: Todo<'_>) -> Result<Outcome> {
                 }
             };
             let sent = counting_retries(
+                ctx.api,
                 &ctx.retries,
                 &ctx.progress,
                 (UnitKind::Image, i as u64),
                 "upload",
-                || {
-                    ctx.api
-                        .upload_image(ctx.batch, &now.name, &bytes, ctx.display_name)
-                },
+                |api| api.upload_image(ctx.batch, &now.name, &bytes, ctx.display_name),
             );
             match sent {
                 Ok(()) => done(
@@ -94,14 +93,12 @@ pub(crate) fn videos(ctx: &Ctx<'_>, todo: Todo<'_>) -> Result<Outcome> {
         ctx.parallelism,
         |ctx, i, (at, f), out| {
             let asked = counting_retries(
+                ctx.api,
                 &ctx.retries,
                 &ctx.progress,
                 (UnitKind::Video, i as u64),
                 "signed URL request",
-                || {
-                    ctx.api
-                        .request_video_upload(ctx.batch, &f.name, ctx.display_name)
-                },
+                |api| api.request_video_upload(ctx.batch, &f.name, ctx.display_name),
             );
             let target = match asked {
                 Ok(t) => t,
@@ -161,10 +158,8 @@ pub(crate) fn videos(ctx: &Ctx<'_>, todo: Todo<'_>) -> Result<Outcome> {
                 }),
                 retries: &ctx.retries,
             };
-            let fresh = || {
-                ctx.api
-                    .request_video_upload(ctx.batch, &f.name, ctx.display_name)
-            };
+            let fresh =
+                |api: &BatchApi| api.request_video_upload(ctx.batch, &f.name, ctx.display_name);
             match job.run(target, fresh, |_| Ok(())) {
                 Ok(d) => done(
                     ctx,
