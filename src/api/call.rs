@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::BatchApi;
+use super::requests::RequestKind;
 use super::retry::{Idempotency, Refused, Retrying, send_with_retry};
 use crate::error::{ApiError, Error, Result};
 use crate::redact::{clean_snippet, query_secrets, redact_url};
@@ -22,6 +23,8 @@ pub(crate) const ERROR_BODY_PREFIX: u64 = 64 * 1024;
 /// builders can be tested as tables.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Call {
+    /// What it is for, as counted.
+    pub kind: RequestKind,
     pub method: Method,
     /// Path from the base URL, each segment already encoded.
     pub path: String,
@@ -36,8 +39,9 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub fn get(path: String) -> Self {
+    pub fn get(kind: RequestKind, path: String) -> Self {
         Call {
+            kind,
             method: Method::Get,
             path,
             query: Vec::new(),
@@ -47,8 +51,9 @@ impl Call {
         }
     }
 
-    pub fn post(path: String, idempotency: Idempotency) -> Self {
+    pub fn post(kind: RequestKind, path: String, idempotency: Idempotency) -> Self {
         Call {
+            kind,
             method: Method::Post,
             path,
             query: Vec::new(),
@@ -221,7 +226,7 @@ impl BatchApi {
     /// Sends a call with retries and returns the successful response, body unread.
     pub(crate) fn execute(&self, call: &Call) -> Result<HttpResponse> {
         Self::check_path(call)?;
-        self.send(call.idempotency, || Ok(self.request(call)), Ok)
+        self.send(call.kind, call.idempotency, || Ok(self.request(call)), Ok)
     }
 
     /// Sends a call and decodes its JSON answer. A body cut off mid-read is retried like a
@@ -230,6 +235,7 @@ impl BatchApi {
         Self::check_path(call)?;
         let url = self.url(&call.path, &call.query);
         let body = self.send(
+            call.kind,
             call.idempotency,
             || Ok(self.request(call)),
             |resp| resp.read_body(MAX_JSON_BODY),
@@ -237,13 +243,15 @@ impl BatchApi {
         self.decode_bytes(&url, &body)
     }
 
-    /// Sends requests made by `make` (once per try) through the retry loop, under the
-    /// client's policy and clock, telling this handle's retry callback; `accept` reads the
-    /// successful response, and an I/O failure there counts as a failed exchange.
+    /// Sends requests made by `make` (once per try, each counted as a request of `kind`)
+    /// through the retry loop, under the client's policy and clock, telling this handle's
+    /// retry callback; `accept` reads the successful response, and an I/O failure there
+    /// counts as a failed exchange.
     pub(crate) fn send<T>(
         &self,
+        kind: RequestKind,
         idempotency: Idempotency,
-        make: impl FnMut() -> Result<HttpRequest>,
+        mut make: impl FnMut() -> Result<HttpRequest>,
         accept: impl FnMut(HttpResponse) -> std::io::Result<T>,
     ) -> Result<T> {
         let shared = &self.shared;
@@ -260,7 +268,12 @@ impl BatchApi {
             secrets: &key,
             on_retry: &on_retry,
         };
-        send_with_retry(&*shared.transport, &how, make, accept)?
+        let counted = || {
+            let req = make()?;
+            shared.requests.add(kind);
+            Ok(req)
+        };
+        send_with_retry(&*shared.transport, &how, counted, accept)?
             .map_err(|refused| self.error_from_response(refused))
     }
 
@@ -431,18 +444,21 @@ mod tests {
             .build()
             .unwrap();
         for path in ["/a/../b", "/a/%2e%2E/b", "/./a"] {
-            let err = api.execute(&Call::get(path.into())).unwrap_err();
+            let err = api
+                .execute(&Call::get(RequestKind::Workspace, path.into()))
+                .unwrap_err();
             assert!(
                 matches!(&err, Error::InvalidInput { field, .. } if field == "path"),
                 "{err}"
             );
             let err = api
-                .execute_json::<serde_json::Value>(&Call::get(path.into()))
+                .execute_json::<serde_json::Value>(&Call::get(RequestKind::Workspace, path.into()))
                 .unwrap_err();
             assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
         }
         assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 0);
-        api.execute(&Call::get("/a/..b/c".into())).unwrap();
+        api.execute(&Call::get(RequestKind::Workspace, "/a/..b/c".into()))
+            .unwrap();
     }
 
     #[test]
@@ -464,7 +480,7 @@ mod tests {
                 .build()
                 .unwrap();
             let err = api
-                .execute_json::<serde_json::Value>(&Call::get("/x".into()))
+                .execute_json::<serde_json::Value>(&Call::get(RequestKind::Workspace, "/x".into()))
                 .unwrap_err();
             let api_error = err.api_error().unwrap();
             for text in [

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tempfile::NamedTempFile;
 
 use super::BatchApi;
+use super::requests::RequestKind;
 use super::retry::Idempotency;
 use super::transfer::check_signed_url;
 use crate::error::{Error, Result};
@@ -144,7 +145,12 @@ impl BatchApi {
     /// ```
     pub fn download(&self, url: &str) -> Result<HttpResponse> {
         check_signed_url("downloadURL", url)?;
-        self.send(Idempotency::Idempotent, || Ok(HttpRequest::get(url)), Ok)
+        self.send(
+            RequestKind::Download,
+            Idempotency::Idempotent,
+            || Ok(HttpRequest::get(url)),
+            Ok,
+        )
     }
 
     /// Downloads a signed URL to `path` and returns the number of bytes written; the same
@@ -232,6 +238,7 @@ impl BatchApi {
         });
         let attempt = || {
             self.send(
+                RequestKind::Download,
                 Idempotency::Idempotent,
                 || {
                     progress

@@ -3,6 +3,7 @@
 use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
+use super::requests::RequestKind as K;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
@@ -27,7 +28,7 @@ pub(crate) mod build {
         name: Option<&str>,
     ) -> Result<Call> {
         // The service accepts a repeat with the same id and definition; a different one is a 409.
-        Call::post(job_path(ws, job, ""), Idempotency::Idempotent)
+        Call::post(K::StartJob, job_path(ws, job, ""), Idempotency::Idempotent)
             .query_opt("name", name)
             .json(body)
     }
@@ -39,43 +40,48 @@ pub(crate) mod build {
         name: Option<&str>,
     ) -> Result<Call> {
         // Like a job start: the id makes a repeat harmless.
-        Call::post(job_path(ws, job, ""), Idempotency::Idempotent)
+        Call::post(K::StartJob, job_path(ws, job, ""), Idempotency::Idempotent)
             .query_opt("name", name)
             .json(body)
     }
 
     pub fn job(ws: &str, job: &JobId) -> Call {
-        Call::get(job_path(ws, job, ""))
+        Call::get(K::JobStatus, job_path(ws, job, ""))
     }
 
     pub fn list(ws: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(jobs_path(ws, ""));
+        let mut c = Call::get(K::ListJobs, jobs_path(ws, ""));
         c.query.extend(opts.query());
         c
     }
 
     pub fn stages(ws: &str, job: &JobId) -> Call {
-        Call::get(job_path(ws, job, "/stages"))
+        Call::get(K::JobStages, job_path(ws, job, "/stages"))
     }
 
     pub fn tasks(ws: &str, job: &JobId, stage: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(job_path(
-            ws,
-            job,
-            &format!("/stages/{}/tasks", encode(stage)),
-        ));
+        let path = job_path(ws, job, &format!("/stages/{}/tasks", encode(stage)));
+        let mut c = Call::get(K::ListTasks, path);
         c.query.extend(opts.query());
         c
     }
 
     pub fn abort(ws: &str, job: &JobId) -> Call {
         // Aborting an aborted job changes nothing.
-        Call::post(job_path(ws, job, "/abort"), Idempotency::Idempotent)
+        Call::post(
+            K::AbortJob,
+            job_path(ws, job, "/abort"),
+            Idempotency::Idempotent,
+        )
     }
 
     pub fn restart(ws: &str, job: &JobId, overrides: Option<&RestartOverrides>) -> Result<Call> {
         // A repeat could restart a run that the first request already restarted.
-        let c = Call::post(job_path(ws, job, "/restart"), Idempotency::NotIdempotent);
+        let c = Call::post(
+            K::RestartJob,
+            job_path(ws, job, "/restart"),
+            Idempotency::NotIdempotent,
+        );
         match overrides.filter(|o| !o.is_empty()) {
             Some(o) => c.json(o),
             None => Ok(c),
@@ -83,7 +89,7 @@ pub(crate) mod build {
     }
 
     pub fn logs(ws: &str, job: &JobId, severity: Option<&LogSeverity>, opts: &ListOptions) -> Call {
-        let mut c = Call::get(job_path(ws, job, "/logs"))
+        let mut c = Call::get(K::JobLogs, job_path(ws, job, "/logs"))
             .query_opt("severity", severity.map(|s| s.as_str().to_string()));
         c.query.extend(opts.query());
         c

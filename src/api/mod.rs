@@ -9,6 +9,7 @@ mod clock;
 mod download;
 mod jobs;
 mod paging;
+mod requests;
 pub(crate) mod retry;
 mod staging;
 mod transfer;
@@ -20,10 +21,12 @@ pub use call::UploadSource;
 pub use clock::Clock;
 pub use download::{DEFAULT_MAX_DOWNLOAD_BYTES, DownloadOptions};
 pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
+pub use requests::RequestCounts;
 pub use retry::RetryPolicy;
 
 use crate::error::{Error, Result};
 use crate::transport::{Timeouts, Transport, UreqTransport};
+use requests::RequestCounter;
 use retry::RetryCause;
 
 /// The production service.
@@ -74,6 +77,7 @@ struct Shared {
     workspace_lookup: Mutex<()>,
     retry: RetryPolicy,
     clock: Clock,
+    requests: RequestCounter,
 }
 
 // `BatchApi` is shared across threads (rayon uploads, parallel downloads): keep it so.
@@ -385,6 +389,7 @@ impl BatchApiBuilder {
                 workspace_lookup: Mutex::new(()),
                 retry: self.retry.unwrap_or_default(),
                 clock: self.clock.unwrap_or_default(),
+                requests: RequestCounter::default(),
             }),
             on_retry: None,
         })
@@ -578,6 +583,18 @@ impl BatchApi {
     /// ```
     pub fn clock(&self) -> &Clock {
         &self.shared.clock
+    }
+
+    /// How many requests this client (with its clones) has made so far, by kind; see
+    /// [`RequestCounts`].
+    ///
+    /// ```
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// assert_eq!(api.requests().total(), 0);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn requests(&self) -> RequestCounts {
+        self.shared.requests.snapshot()
     }
 
     /// A handle on the same client whose requests tell `on_retry` about each retry they

@@ -3,6 +3,7 @@
 use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
+use super::requests::RequestKind as K;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
@@ -21,35 +22,38 @@ pub(crate) mod build {
     }
 
     pub fn workspace() -> Call {
-        Call::get("/".into())
+        Call::get(K::Workspace, "/".into())
     }
 
     pub fn list_batches(ws: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(format!("/data-staging/v1/external/{}/batches", encode(ws)));
+        let mut c = Call::get(
+            K::ListBatches,
+            format!("/data-staging/v1/external/{}/batches", encode(ws)),
+        );
         c.query.extend(opts.query());
         c
     }
 
     pub fn batch(ws: &str, batch: &BatchId) -> Call {
-        Call::get(batch_path(ws, batch, ""))
+        Call::get(K::Batch, batch_path(ws, batch, ""))
     }
 
     pub fn count(ws: &str, batch: &BatchId, part: Option<&str>) -> Call {
-        Call::get(batch_path(ws, batch, "/count")).query_opt("partName", part)
+        Call::get(K::BatchCount, batch_path(ws, batch, "/count")).query_opt("partName", part)
     }
 
     pub fn parts(ws: &str, batch: &BatchId) -> Call {
-        Call::get(batch_path(ws, batch, "/parts"))
+        Call::get(K::ListParts, batch_path(ws, batch, "/parts"))
     }
 
     pub fn files(ws: &str, batch: &BatchId, part: Option<&str>, opts: &ListOptions) -> Call {
-        let mut c = Call::get(batch_path(ws, batch, "/list"));
+        let mut c = Call::get(K::ListFiles, batch_path(ws, batch, "/list"));
         c.query.extend(opts.query());
         c.query_opt("partName", part)
     }
 
     pub fn shards(ws: &str, batch: &BatchId, opts: &ListOptions) -> Call {
-        let mut c = Call::get(batch_path(ws, batch, "/shards"));
+        let mut c = Call::get(K::ListShards, batch_path(ws, batch, "/shards"));
         c.query.extend(opts.query());
         c
     }
@@ -63,6 +67,7 @@ pub(crate) mod build {
     ) -> Call {
         // Keyed by file name on the service: a repeat replaces, never duplicates.
         let mut c = Call::post(
+            K::SingleUpload,
             batch_path(ws, batch, "/upload/image"),
             Idempotency::Idempotent,
         )
@@ -75,6 +80,7 @@ pub(crate) mod build {
     pub fn upload_video(ws: &str, batch: &BatchId, file_name: &str, display_name: &str) -> Call {
         // A repeat only hands out another signed URL.
         Call::post(
+            K::UploadUrl,
             batch_path(ws, batch, "/upload/video"),
             Idempotency::Idempotent,
         )
@@ -84,6 +90,7 @@ pub(crate) mod build {
 
     pub fn bulk_upload(ws: &str, batch: &BatchId, display_name: &str) -> Call {
         Call::post(
+            K::UploadUrl,
             batch_path(ws, batch, "/bulk-upload/image-files"),
             Idempotency::Idempotent,
         )
@@ -119,6 +126,7 @@ pub(crate) mod build {
             }
         }
         let mut call = Call::post(
+            K::ReferencesIngest,
             batch_path(ws, batch, &format!("/bulk-upload/{kind}-references")),
             Idempotency::Idempotent,
         )
@@ -148,7 +156,12 @@ pub(crate) fn roboql_call(ws: &str, batch: &BatchId, body: &RoboQlIngest) -> Res
     } else {
         Idempotency::NotIdempotent
     };
-    Call::post(build::batch_path(ws, batch, "/roboql-ingest"), idem).json(body)
+    Call::post(
+        K::RoboqlIngest,
+        build::batch_path(ws, batch, "/roboql-ingest"),
+        idem,
+    )
+    .json(body)
 }
 
 /// A multipart/form-data body with one file part, in the official client's form (notes
