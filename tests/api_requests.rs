@@ -281,3 +281,124 @@ fn clones_count_into_one_tally_and_the_workspace_lookup_counts_once() {
         serde_json::json!({"batch-count": 2, "workspace": 1})
     );
 }
+
+/// One item of each listing, numbered.
+fn item(list: &str, i: usize) -> String {
+    match list {
+        "batches" => BATCH_JSON.replace(r#""batchId":"b""#, &format!(r#""batchId":"b{i}""#)),
+        "filesMetadata" => format!(
+            r#"{{"downloadURL":"https://store.test/f{i}","fileName":"f{i}.jsonl","contentType":"metadata"}}"#
+        ),
+        "shards" => format!(
+            r#"{{"shardId":"s{i}","statusName":"indexed","statusType":"success","eventTimestamp":"2025-06-01T10:00:00Z","shardObjectsCount":1}}"#
+        ),
+        "jobs" => format!(
+            r#"{{"jobId":"j{i}","name":"n","jobDefinition":{{}},"createdAt":"2025-06-01T10:00:00Z","lastUpdate":"2025-06-01T10:00:00Z"}}"#
+        ),
+        "tasks" => format!(
+            r#"{{"taskId":"t{i}","notification":"","statusType":"info","eventTimestamp":"2025-06-01T10:00:00Z"}}"#
+        ),
+        "logs" => format!(
+            r#"{{"createdAt":"2025-06-01T10:00:00Z","severity":"info","reportingModule":"m","logType":"t","payload":{{"i":{i}}}}}"#
+        ),
+        other => panic!("no listing {other}"),
+    }
+}
+
+/// A service that lists `total` items per listing in pages of at most `grant`, whatever
+/// page size is asked, and records the `pageSize` of every request.
+fn paged(total: usize, grant: usize) -> (BatchApi, Arc<Mutex<Vec<Option<String>>>>) {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let api = api_with(
+        move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+            let q = |name: &str| {
+                req.query()
+                    .into_iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v)
+            };
+            log.lock().unwrap().push(q("pageSize"));
+            let path = req.path();
+            let list = match path.rsplit('/').next().unwrap_or("") {
+                "batches" => "batches",
+                "list" => "filesMetadata",
+                "shards" => "shards",
+                "jobs" => "jobs",
+                "tasks" => "tasks",
+                "logs" => "logs",
+                other => panic!("no listing at {other}"),
+            };
+            let asked: usize = q("pageSize").map_or(50, |n| n.parse().unwrap());
+            let from: usize = q("nextPageToken").map_or(0, |t| t.parse().unwrap());
+            let to = (from + asked.min(grant)).min(total);
+            let items: Vec<String> = (from..to).map(|i| item(list, i)).collect();
+            let next = if to < total {
+                format!(r#""{to}""#)
+            } else {
+                "null".into()
+            };
+            Ok(HttpResponse::json(
+                200,
+                format!(
+                    r#"{{"{list}":[{}],"nextPageToken":{next}}}"#,
+                    items.join(",")
+                ),
+            ))
+        },
+    );
+    (api, asked)
+}
+
+type Listing = fn(&BatchApi) -> usize;
+
+/// Every whole listing, counted to its end.
+fn listings() -> Vec<(&'static str, Listing)> {
+    fn all<T>(p: impl Iterator<Item = roboflow_batch::Result<T>>) -> usize {
+        p.collect::<roboflow_batch::Result<Vec<T>>>().unwrap().len()
+    }
+    vec![
+        ("batches", |a| all(a.batches(None))),
+        ("files", |a| all(a.files("b", None, None))),
+        ("shards", |a| all(a.shards("b", None))),
+        ("jobs", |a| all(a.jobs(None))),
+        ("tasks", |a| all(a.tasks("j", "s", None))),
+        ("logs", |a| all(a.logs("j", None, None))),
+        ("Job::tasks", |a| {
+            all(roboflow_batch::jobs::Job::new(a, "j").unwrap().tasks("s"))
+        }),
+        ("Job::logs", |a| {
+            all(roboflow_batch::jobs::Job::new(a, "j").unwrap().logs(None))
+        }),
+    ]
+}
+
+#[test]
+fn every_listing_asks_for_pages_of_1000() {
+    for (name, list) in listings() {
+        let (api, asked) = paged(2500, usize::MAX);
+        assert_eq!(list(&api), 2500, "{name}");
+        let asked = asked.lock().unwrap();
+        assert_eq!(asked.len(), 3, "{name}: 2,500 items in pages of 1,000");
+        assert!(
+            asked.iter().all(|a| a.as_deref() == Some("1000")),
+            "{name}: {asked:?}"
+        );
+    }
+    // A page size given is the one asked.
+    let (api, asked) = paged(30, usize::MAX);
+    assert_eq!(api.files("b", None, Some(10)).count(), 30);
+    assert_eq!(*asked.lock().unwrap(), vec![Some("10".to_string()); 3]);
+}
+
+#[test]
+fn every_listing_follows_smaller_pages_to_the_end() {
+    // The service grants pages of 7: 20 items are 3 pages, and every one is listed.
+    for (name, list) in listings() {
+        let (api, asked) = paged(20, 7);
+        let before = api.requests();
+        assert_eq!(list(&api), 20, "{name}");
+        assert_eq!(asked.lock().unwrap().len(), 3, "{name}");
+        assert_eq!(api.requests().since(&before).total(), 3, "{name}");
+    }
+}

@@ -200,7 +200,8 @@ impl BatchApi {
         })
     }
 
-    /// Every job of the workspace, following page tokens.
+    /// Every job of the workspace, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -210,10 +211,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn jobs(&self, page_size: Option<u32>) -> Pages<'_, JobMetadata> {
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new("jobs", opts, move |o: &ListOptions| self.list_jobs_page(o))
     }
 
@@ -257,7 +255,8 @@ impl BatchApi {
         })
     }
 
-    /// Every task of a stage, following page tokens.
+    /// Every task of a stage, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -273,10 +272,7 @@ impl BatchApi {
         if let Err(e) = JobId::new(job_id).and_then(|_| check_stage_id(stage_id)) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new(
             format!("tasks of {job_id}/{stage_id}"),
             opts,
@@ -352,7 +348,8 @@ impl BatchApi {
         })
     }
 
-    /// Every log line of a job, following page tokens.
+    /// Every log line of a job, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -371,10 +368,7 @@ impl BatchApi {
         if let Err(e) = JobId::new(job_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new(format!("logs of {job_id}"), opts, move |o: &ListOptions| {
             self.list_logs_page(job_id, severity.as_ref(), o)
         })

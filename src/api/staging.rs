@@ -239,7 +239,8 @@ impl BatchApi {
         Ok(page(r.batches, r.next_page_token))
     }
 
-    /// Every batch of the workspace, following page tokens.
+    /// Every batch of the workspace, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -249,10 +250,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn batches(&self, page_size: Option<u32>) -> Pages<'_, BatchMetadata> {
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new("batches", opts, move |o: &ListOptions| {
             self.list_batches_page(o)
         })
@@ -324,7 +322,8 @@ impl BatchApi {
         Ok(page(r.files_metadata, r.next_page_token))
     }
 
-    /// Every file of a batch (or part), following page tokens.
+    /// Every file of a batch (or part), following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -340,10 +339,7 @@ impl BatchApi {
         if let Err(e) = BatchId::new(batch_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new(
             format!("files of {batch_id}"),
             opts,
@@ -371,7 +367,8 @@ impl BatchApi {
         Ok(page(r.shards, r.next_page_token))
     }
 
-    /// Every shard of a batch, following page tokens.
+    /// Every shard of a batch, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -386,10 +383,7 @@ impl BatchApi {
         if let Err(e) = BatchId::new(batch_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new(
             format!("shards of {batch_id}"),
             opts,

@@ -364,7 +364,8 @@ impl GcsStore {
         let bearer = self.bearer()?;
         let mut query = vec![
             ("prefix", prefix.to_string()),
-            ("maxResults", page_size.to_string()),
+            // GCS grants at most 1,000 objects a page, in either API.
+            ("maxResults", page_size.min(1000).to_string()),
             ("fields", "items(name,size),nextPageToken".to_string()),
         ];
         if let Some(t) = token {
@@ -428,7 +429,7 @@ impl GcsStore {
     fn list_xml(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
         let mut extra = vec![
             ("list-type", "2".to_string()),
-            ("max-keys", page_size.to_string()),
+            ("max-keys", page_size.min(1000).to_string()),
             ("prefix", prefix.to_string()),
         ];
         if let Some(t) = token {
