@@ -25,7 +25,7 @@ use crate::model::JobStatusResponse;
 /// ```
 /// use std::time::Duration;
 /// use roboflow_batch::wait::WaitOptions;
-/// let o = WaitOptions::default().with_timeout(Duration::from_secs(60));
+/// let o = WaitOptions::default().timeout(Duration::from_secs(60));
 /// assert_eq!(o.poll_interval, Duration::from_secs(2));
 /// assert_eq!(o.timeout, Duration::from_secs(60));
 /// assert_eq!(WaitOptions::default().timeout, WaitOptions::DEFAULT_TIMEOUT);
@@ -74,11 +74,11 @@ impl WaitOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = roboflow_batch::wait::WaitOptions::default().with_poll_interval(Duration::from_millis(100));
+    /// let o = roboflow_batch::wait::WaitOptions::default().poll_interval(Duration::from_millis(100));
     /// assert_eq!(o.poll_interval, Duration::from_millis(100));
     /// ```
     #[must_use]
-    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self.max_interval = self.max_interval.max(interval);
         self
@@ -88,11 +88,11 @@ impl WaitOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = roboflow_batch::wait::WaitOptions::default().with_max_interval(Duration::from_secs(5));
+    /// let o = roboflow_batch::wait::WaitOptions::default().max_interval(Duration::from_secs(5));
     /// assert_eq!(o.max_interval, Duration::from_secs(5));
     /// ```
     #[must_use]
-    pub fn with_max_interval(mut self, interval: Duration) -> Self {
+    pub fn max_interval(mut self, interval: Duration) -> Self {
         self.max_interval = interval;
         self
     }
@@ -101,11 +101,11 @@ impl WaitOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = roboflow_batch::wait::WaitOptions::default().with_timeout(Duration::from_secs(9));
+    /// let o = roboflow_batch::wait::WaitOptions::default().timeout(Duration::from_secs(9));
     /// assert_eq!(o.timeout, Duration::from_secs(9));
     /// ```
     #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
@@ -148,10 +148,11 @@ impl BatchApi {
     /// ```
     pub fn wait_for_job(
         &self,
-        job_id: &str,
+        job_id: impl AsRef<str>,
         options: &WaitOptions,
         mut on_poll: impl FnMut(&JobStatusResponse),
     ) -> Result<JobStatusResponse> {
+        let job_id = job_id.as_ref();
         poll(self.clock(), options, &format!("job {job_id}"), |_| {
             let status = self.job(job_id)?;
             on_poll(&status);
@@ -177,10 +178,11 @@ impl BatchApi {
     /// ```
     pub fn wait_for_ingest(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         expected: u64,
         options: &WaitOptions,
     ) -> Result<u64> {
+        let batch_id = batch_id.as_ref();
         poll(
             self.clock(),
             options,
@@ -300,12 +302,12 @@ mod tests {
         let slept = Arc::new(Mutex::new(Vec::new()));
         let (log, elapsed) = (slept.clone(), slept.clone());
         let clock = Clock::system()
-            .with_sleep(move |d| {
+            .sleep_fn(move |d| {
                 let mut log = log.lock().unwrap();
                 assert!(log.len() < 10_000, "the loop never ends");
                 log.push(d);
             })
-            .with_monotonic(move || elapsed.lock().unwrap().iter().sum());
+            .monotonic_fn(move || elapsed.lock().unwrap().iter().sum());
         (clock, slept)
     }
 

@@ -107,7 +107,7 @@ fn retry_after_http_date_is_honoured() {
         .base_url(BASE)
         .api_key(KEY)
         .workspace("ws")
-        .clock(sleeps.clock().with_now(move || now))
+        .clock(sleeps.clock().now_fn(move || now))
         .transport(t)
         .build()
         .unwrap();
@@ -388,7 +388,7 @@ fn no_error_text_contains_the_key_or_a_signature() {
     );
     let builder = BatchApi::builder().api_key(KEY);
     let req = HttpRequest::get(format!("{BASE}/?api_key={KEY}"))
-        .header("Authorization", format!("Bearer {KEY}"));
+        .with_header("Authorization", format!("Bearer {KEY}"));
     for text in [
         format!("{client:?}"),
         format!("{builder:?}"),

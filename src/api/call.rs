@@ -205,7 +205,7 @@ impl BatchApi {
             .read_timeout_factor(call.read_timeout_factor);
         if let Some((ct, bytes)) = &call.body {
             req = req
-                .header("Content-Type", ct.clone())
+                .with_header("Content-Type", ct.clone())
                 .body(Body::Bytes(bytes.clone()));
         }
         req

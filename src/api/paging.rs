@@ -9,8 +9,8 @@ use crate::model::Page;
 ///
 /// ```
 /// use roboflow_batch::api::ListOptions;
-/// let first = ListOptions::default().with_page_size(50);
-/// let next = first.clone().with_page_token("tok");
+/// let first = ListOptions::default().page_size(50);
+/// let next = first.clone().page_token("tok");
 /// assert_eq!(next.page_size, Some(50));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,11 +25,11 @@ impl ListOptions {
     /// Sets `pageSize`.
     ///
     /// ```
-    /// let opts = roboflow_batch::api::ListOptions::default().with_page_size(100);
+    /// let opts = roboflow_batch::api::ListOptions::default().page_size(100);
     /// assert_eq!(opts.page_size, Some(100));
     /// ```
     #[must_use]
-    pub fn with_page_size(mut self, size: u32) -> Self {
+    pub fn page_size(mut self, size: u32) -> Self {
         self.page_size = Some(size);
         self
     }
@@ -37,11 +37,11 @@ impl ListOptions {
     /// Sets the page token.
     ///
     /// ```
-    /// let opts = roboflow_batch::api::ListOptions::default().with_page_token("page-2");
+    /// let opts = roboflow_batch::api::ListOptions::default().page_token("page-2");
     /// assert_eq!(opts.page_token.as_deref(), Some("page-2"));
     /// ```
     #[must_use]
-    pub fn with_page_token(mut self, token: impl Into<String>) -> Self {
+    pub fn page_token(mut self, token: impl Into<String>) -> Self {
         self.page_token = Some(token.into());
         self
     }
@@ -268,7 +268,7 @@ mod tests {
         let mut script = pages.into_iter();
         let p = Pages::new(
             "test",
-            ListOptions::default().with_page_size(2),
+            ListOptions::default().page_size(2),
             move |o: &ListOptions| {
                 log.lock().unwrap().push(o.clone());
                 let (items, tok) = script.next().expect("fetched past the last page");
@@ -386,7 +386,7 @@ mod tests {
     fn token_equal_to_starting_token_is_a_repeat() {
         let mut p = Pages::new(
             "t",
-            ListOptions::default().with_page_token("x"),
+            ListOptions::default().page_token("x"),
             |_: &ListOptions| {
                 Ok(Page {
                     items: vec![1u8],

@@ -97,6 +97,70 @@ impl RetryPolicy {
         }
     }
 
+    /// Sets how many times a failed request is retried (0: never).
+    ///
+    /// ```
+    /// let p = roboflow_batch::api::RetryPolicy::default().max_retries(2);
+    /// assert_eq!(p.max_retries, 2);
+    /// ```
+    #[must_use]
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the ceiling of the first wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = roboflow_batch::api::RetryPolicy::default().initial_backoff(Duration::from_millis(100));
+    /// assert_eq!(p.backoff_ceiling(0), Duration::from_millis(100));
+    /// ```
+    #[must_use]
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// Sets the largest ceiling of a wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = roboflow_batch::api::RetryPolicy::default().max_backoff(Duration::from_secs(1));
+    /// assert_eq!(p.backoff_ceiling(10), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// Sets how fast the ceiling grows from one try to the next (at least 1).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = roboflow_batch::api::RetryPolicy::default().multiplier(3.0);
+    /// assert_eq!(p.backoff_ceiling(1), Duration::from_millis(1500));
+    /// ```
+    #[must_use]
+    pub fn multiplier(mut self, m: f64) -> Self {
+        self.multiplier = m;
+        self
+    }
+
+    /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = roboflow_batch::api::RetryPolicy::default().max_retry_after(Duration::from_secs(10));
+    /// assert_eq!(p.max_retry_after, Duration::from_secs(10));
+    /// ```
+    #[must_use]
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
     /// The ceiling of the wait after failed try number `attempt` (0-based).
     ///
     /// ```
@@ -432,9 +496,9 @@ mod tests {
         let slept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = slept.clone();
         let clock = Clock::system()
-            .with_sleep(move |d| log.lock().unwrap().push(d))
-            .with_now(|| UNIX_EPOCH)
-            .with_jitter(|| 0.5);
+            .sleep_fn(move |d| log.lock().unwrap().push(d))
+            .now_fn(|| UNIX_EPOCH)
+            .jitter_fn(|| 0.5);
         (clock, slept)
     }
 

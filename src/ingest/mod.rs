@@ -416,7 +416,7 @@ impl<'a> Ingest<'a> {
     /// use std::time::Duration;
     /// use roboflow_batch::wait::WaitOptions;
     /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d"))
-    ///     .verify(WaitOptions::default().with_poll_interval(Duration::from_millis(100)).with_timeout(Duration::from_secs(60)));
+    ///     .verify(WaitOptions::default().poll_interval(Duration::from_millis(100)).timeout(Duration::from_secs(60)));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn verify(mut self, options: WaitOptions) -> Self {

@@ -35,9 +35,9 @@ pub const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(600);
 /// ```
 pub fn default_verify_options() -> WaitOptions {
     WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(500))
-        .with_max_interval(Duration::from_secs(5))
-        .with_timeout(DEFAULT_VERIFY_TIMEOUT)
+        .poll_interval(Duration::from_millis(500))
+        .max_interval(Duration::from_secs(5))
+        .timeout(DEFAULT_VERIFY_TIMEOUT)
 }
 
 /// What verification waits for: file names (with where each came from, for the report)

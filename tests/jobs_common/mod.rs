@@ -194,7 +194,7 @@ impl Transport for Counting {
             }
             self.paths.lock().unwrap().push(req.path().to_string());
         }
-        self.inner.send(req.header("Connection", "close"))
+        self.inner.send(req.with_header("Connection", "close"))
     }
 }
 

@@ -268,7 +268,7 @@ pub fn verify_options(
                 "--verify-timeout must be a positive number of seconds, got {secs}"
             ))
         })?;
-    Ok(Some(defaults.with_timeout(t)))
+    Ok(Some(defaults.timeout(t)))
 }
 
 /// The bucket URL, when the source is one.
