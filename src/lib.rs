@@ -76,7 +76,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod api;
-pub mod error;
+mod error;
 pub mod export;
 pub mod ingest;
 pub mod jobs;

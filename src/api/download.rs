@@ -40,18 +40,13 @@ pub struct DownloadOptions {
     /// Called with the length of each chunk as it is written (for progress bars). Bytes
     /// received again after a restart from zero are reported again.
     pub on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-    /// The most bytes written before the download fails (default
-    /// [`DEFAULT_MAX_DOWNLOAD_BYTES`]), so a server that never stops sending cannot fill
-    /// the disk.
+    /// The most bytes written before the download fails (default 64 GiB), so a server
+    /// that never stops sending cannot fill the disk.
     pub max_len: u64,
 }
 
 /// The default cap of one download: 64 GiB.
-///
-/// ```
-/// assert_eq!(roboflow_batch::api::DEFAULT_MAX_DOWNLOAD_BYTES, 64 << 30);
-/// ```
-pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 << 30;
+pub(crate) const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 << 30;
 
 impl Default for DownloadOptions {
     fn default() -> Self {

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 pub use call::UploadSource;
 pub use clock::Clock;
-pub use download::{DEFAULT_MAX_DOWNLOAD_BYTES, DownloadOptions};
-pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
+pub use download::DownloadOptions;
+pub use paging::{ListOptions, Pages};
 pub use requests::RequestCounts;
 pub use retry::RetryPolicy;
 

@@ -374,7 +374,7 @@ pub struct JobControlResponse {
 /// The answer of `GET /jobs`. `nextPageToken` is always present (null on the last page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListJobsResponse {
+pub(crate) struct ListJobsResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -457,7 +457,7 @@ impl JobStage {
 
 /// The answer of `GET /jobs/{id}/stages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ListStagesResponse {
+pub(crate) struct ListStagesResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -485,7 +485,7 @@ pub struct TaskStatus {
 /// The answer of `GET …/tasks`. `nextPageToken` is always present (null on the last page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListTasksResponse {
+pub(crate) struct ListTasksResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -521,7 +521,7 @@ pub struct JobLog {
 /// The answer of `GET /jobs/{id}/logs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListLogsResponse {
+pub(crate) struct ListLogsResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
