@@ -112,6 +112,11 @@ pub struct SandboxConfig {
     pub max_video_size: u64,
     /// Seeded faults injected on demand (none by default).
     pub faults: Faults,
+    /// A file to append one JSON line to per request received (its form, no secrets);
+    /// see [`with_record`](Self::with_record).
+    pub record: Option<PathBuf>,
+    /// The seed of varied answers; see [`with_vary`](Self::with_vary).
+    pub vary: Option<u64>,
     /// Test-only hooks: the `panic-test` Workflow (panics on every image) and
     /// `GET /__test/panic` (panics in its handler). Off by default; for the sandbox's own
     /// tests of panic containment.
@@ -143,6 +148,8 @@ impl std::fmt::Debug for SandboxConfig {
             .field("max_image_size", &self.max_image_size)
             .field("max_video_size", &self.max_video_size)
             .field("faults", &self.faults)
+            .field("record", &self.record)
+            .field("vary", &self.vary)
             .field("test_hooks", &self.test_hooks)
             .finish()
     }
@@ -172,6 +179,8 @@ impl Default for SandboxConfig {
             max_image_size: 20 * 1024 * 1024,
             max_video_size: 4 << 30,
             faults: Faults::default(),
+            record: None,
+            vary: None,
             test_hooks: false,
         }
     }
@@ -329,6 +338,62 @@ impl SandboxConfig {
     /// ```
     pub fn with_faults(mut self, faults: Faults) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// Records every request received: one JSON line each, appended to `path` once the
+    /// request is answered. A line holds the method and route template
+    /// (`POST /data-staging/v1/external/{workspace}/batches/{batchId}/upload/image`,
+    /// `PUT {signedUpload}`), the path's parameters, the query's keys (values only of
+    /// `displayName`, `fileName`, `name`, `pageSize`, `partName` and `severity`), the
+    /// headers that matter (`content-type` without its parameters' values; authorization,
+    /// length and extension headers only as present), the JSON body's key paths with
+    /// their types, a multipart body's part names and headers, a tar upload's member
+    /// names in order with the key paths of its `notification_config.json`, and the
+    /// status. Never the API key, a signature, or file contents.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let log = dir.path().join("requests.jsonl");
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_record(&log))?;
+    /// let api = roboflow_batch::BatchApi::builder()
+    ///     .base_url(sandbox.base_url())
+    ///     .api_key(sandbox.api_key())
+    ///     .build()?;
+    /// api.list_jobs_page(&Default::default())?;
+    /// let text = std::fs::read_to_string(&log)?;
+    /// let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap())?;
+    /// assert_eq!(last["route"], "GET /batch-processing/v1/external/{workspace}/jobs");
+    /// assert!(!text.contains(sandbox.api_key()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_record(mut self, path: impl Into<PathBuf>) -> Self {
+        self.record = Some(path.into());
+        self
+    }
+
+    /// Varies the answers within what the spec and the official client's models allow,
+    /// each choice following from `seed`: small default page sizes and a largest page
+    /// below what is asked; stage ids and names that differ in text and case; optional
+    /// fields left out or `null`, unknown extra fields and values; whole-number floats for
+    /// integers (`3.0`) and both timestamp forms; a missing batch answered 404 or 400;
+    /// empty bodies where the official client ignores them; shards and references listed
+    /// late (a registration delay, unless one is set). A client that passes against
+    /// several seeds does not lean on the sandbox's own habits.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_vary(7))?;
+    /// let api = roboflow_batch::BatchApi::builder()
+    ///     .base_url(sandbox.base_url())
+    ///     .api_key(sandbox.api_key())
+    ///     .build()?;
+    /// assert_eq!(api.workspace()?, "sandbox"); // the same service, answered differently
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn with_vary(mut self, seed: u64) -> Self {
+        self.vary = Some(seed);
         self
     }
 

@@ -119,6 +119,7 @@ impl State {
             Ok(b) => b,
             Err(r) => return r,
         };
+        super::record::note_json(&body);
         let kind = match job_kind(&body) {
             Ok(k) => k,
             Err(r) => return r,
@@ -326,6 +327,7 @@ impl State {
             Ok(b) => b,
             Err(r) => return r,
         };
+        super::record::note_json(&body);
         let overrides = match restart_overrides(&body) {
             Ok(o) => o,
             Err(r) => return r,

@@ -31,10 +31,13 @@ mod jobs;
 mod panics;
 #[cfg(test)]
 mod proptests;
+mod record;
 mod router;
+mod routes;
 mod server;
 mod staging;
 mod state;
+mod vary;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -81,8 +84,13 @@ impl Sandbox {
     /// assert_eq!(sandbox.workspace(), "acme");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn start(config: SandboxConfig) -> Result<Sandbox> {
+    pub fn start(mut config: SandboxConfig) -> Result<Sandbox> {
         config.check_exposure()?;
+        if let Some(seed) = config.vary
+            && config.registration_delay.is_zero()
+        {
+            config.registration_delay = vary::Variation::new(seed).registration_delay();
+        }
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(d) => (d.clone(), None),
             None => {

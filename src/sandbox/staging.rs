@@ -10,7 +10,7 @@ pub(crate) mod ingest;
 pub(crate) mod multipart;
 mod put;
 mod range;
-mod signed;
+pub(crate) mod signed;
 pub(crate) mod signing;
 mod store;
 mod tarindex;

@@ -88,6 +88,17 @@ pub struct SandboxArgs {
     /// Hand out signed URLs (of the put/download families) already expired.
     #[arg(long)]
     fault_expired_urls: bool,
+    /// Append one JSON line per request received to FILE: method, route template, query
+    /// keys, headers that matter, JSON key paths and types, multipart parts, tar members
+    /// (never the API key, signatures or file contents).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Answer differently from the defaults, within what the service may do, each choice
+    /// following from SEED: small pages, stage names unlike their ids, optional fields
+    /// left out, extra fields, floats for integers, both timestamp forms, 404 or 400 for
+    /// a missing batch, shards listed late.
+    #[arg(long, value_name = "SEED")]
+    vary: Option<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -179,6 +190,13 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = a.max_image_size {
         config = config.with_max_image_size(n);
     }
+    if let Some(path) = a.record {
+        config = config.with_record(path);
+    }
+    if let Some(seed) = a.vary {
+        config = config.with_vary(seed);
+    }
+    let vary = config.vary;
     let sandbox = Sandbox::start(config)?;
     let mut out = std::io::stdout();
     writeln!(out, "listening on {}", sandbox.base_url())?;
@@ -188,6 +206,9 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         sandbox.workspace(),
         sandbox.data_dir().display()
     )?;
+    if let Some(seed) = vary {
+        writeln!(out, "answers varied with seed {seed} (--vary)")?;
+    }
     if default_key {
         // The well-known default key is no secret (loopback only); a given key is never shown.
         writeln!(

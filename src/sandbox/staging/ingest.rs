@@ -161,6 +161,7 @@ pub(super) fn references(
 ) -> Handled {
     let display = head.query("displayName").unwrap_or(batch).to_string();
     let body = read_limited(head, req, MAX_JSON_BODY)?;
+    crate::sandbox::record::note_json(&body);
     let r = decode_references(&body, &kind)?;
     let (shard_id, ingest_id) = {
         let mut inner = state.lock();
@@ -228,6 +229,7 @@ fn write_refs(path: &std::path::Path, refs: &[FileReference]) -> std::io::Result
 /// as the sandbox has no Asset Library. Only the default `ingest-status` webhook is sent.
 pub(super) fn roboql(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> Handled {
     let body = read_limited(head, req, MAX_JSON_BODY)?;
+    crate::sandbox::record::note_json(&body);
     let ingest = decode_roboql(&body)?;
     let display = ingest
         .display_name

@@ -15,7 +15,7 @@ use super::signed::UPLOAD_HEADER;
 use super::store::{
     FileRec, Shard, ShardSource, ShardState, Upload, UploadKind, UploadState, layout,
 };
-use super::tarindex::{Indexed, index_stream};
+use super::tarindex::{Indexed, index_file, index_stream};
 use crate::sandbox::StoreMode;
 
 /// Holds an upload in `receiving`; dropping it unfinished (an error, a panic) returns the
@@ -118,6 +118,9 @@ pub(super) fn put(
         Ok(s) => s,
         Err(r) => return r,
     };
+    if upload.kind == UploadKind::Shard {
+        note_members(state, &stored);
+    }
     {
         let mut inner = state.lock();
         let staging = &mut inner.staging;
@@ -172,6 +175,24 @@ pub(super) fn put(
     }
     state.put_count.fetch_add(1, Ordering::Relaxed);
     Reply::json(200, &serde_json::json!({ "status": "ok" }))
+}
+
+/// Tells the request recorder a shard's members, from the stored tar's headers (or the
+/// index made while the body streamed in).
+fn note_members(state: &State, stored: &Stored) {
+    if !crate::sandbox::record::recording() {
+        return;
+    }
+    let indexed;
+    let seen = match stored {
+        Stored::Path(rel) => {
+            indexed = index_file(state.data_dir(), rel, "", state.config());
+            &indexed
+        }
+        Stored::Discarded(Some(i)) => i,
+        Stored::Discarded(None) => return,
+    };
+    crate::sandbox::record::note_tar(&seen.members, seen.notification_config.as_deref());
 }
 
 /// Where a received body went.
