@@ -11,9 +11,15 @@ use roboflow_batch::ingest::{Ingest, IngestEvent, IngestReport, LocalSource};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::wait::WaitOptions;
 
+#[path = "../vary_common/mod.rs"]
+pub mod vary;
+
 /// A sandbox that indexes at once.
 pub fn sandbox(config: SandboxConfig) -> Sandbox {
-    Sandbox::start(config.with_indexing_delay(Duration::from_millis(20))).expect("sandbox starts")
+    Sandbox::start(vary::config(
+        config.with_indexing_delay(Duration::from_millis(20)),
+    ))
+    .expect("sandbox starts")
 }
 
 pub fn api(sandbox: &Sandbox) -> BatchApi {

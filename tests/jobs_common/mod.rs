@@ -107,6 +107,9 @@ pub fn bmp(width: u32, height: u32, seed: u8) -> Vec<u8> {
     out
 }
 
+#[path = "../vary_common/mod.rs"]
+pub mod vary;
+
 /// Fast retries for tests (the default backoff is for real services).
 pub fn quick_retries() -> RetryPolicy {
     RetryPolicy {
@@ -119,12 +122,14 @@ pub fn quick_retries() -> RetryPolicy {
 
 /// A sandbox config with fast jobs of `per_task` images per task.
 pub fn config(dir: &std::path::Path, per_task: u64) -> SandboxConfig {
-    SandboxConfig::default()
-        .with_data_dir(dir)
-        .with_job_speed(400.0)
-        .with_job_images_per_task(per_task)
-        .with_indexing_delay(Duration::ZERO)
-        .with_webhook_retries(3, Duration::from_millis(20))
+    vary::config(
+        SandboxConfig::default()
+            .with_data_dir(dir)
+            .with_job_speed(400.0)
+            .with_job_images_per_task(per_task)
+            .with_indexing_delay(Duration::ZERO)
+            .with_webhook_retries(3, Duration::from_millis(20)),
+    )
 }
 
 /// A client of `sandbox` on `transport`.
