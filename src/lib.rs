@@ -80,6 +80,7 @@ pub mod error;
 pub mod export;
 pub mod ingest;
 pub mod jobs;
+#[cfg(feature = "sandbox")]
 mod media;
 pub mod model;
 mod rand;

@@ -1,4 +1,4 @@
-//! File kinds by extension, shared by the client and the sandbox.
+//! File kinds by extension, for the sandbox (the client sends no part Content-Type).
 
 /// A MIME type from a file name's extension.
 pub(crate) fn mime_for(name: &str) -> &'static str {

@@ -122,6 +122,49 @@ fn batch_count_passes_part_name() {
 }
 
 #[test]
+fn integer_fields_take_whole_number_floats_and_refuse_fractions() {
+    // A service in Python may send counts as floats; the official client's models take
+    // `3.0` as 3.
+    let (mock, _) = one_call(200, r#"{"status":"ok","count":3.0}"#);
+    assert_eq!(api_with(mock).batch_count("b", None).unwrap(), 3);
+    let (mock, _) = one_call(
+        200,
+        r#"{"shards":[{"shardId":"s","statusName":"indexed","statusType":"success","eventTimestamp":"2025-06-01T10:00:00.123Z","shardObjectsCount":256.0}],"nextPageToken":null}"#,
+    );
+    let page = api_with(mock)
+        .list_shards_page("b", &ListOptions::default())
+        .unwrap();
+    assert_eq!(page.items[0].shard_objects_count, 256);
+    let (mock, _) = one_call(
+        200,
+        r#"{"stages":[{"processingStageId":"p","processingStageName":"Processing","tasksNumber":2.0,"outputBatches":[],"startTimestamp":"2025-06-01T10:00:00.123456+00:00","notification":"x","statusType":"info","lastEventTimestamp":"2025-06-01T10:00:00.123456+00:00"}]}"#,
+    );
+    assert_eq!(
+        api_with(mock).job_stages("job-1").unwrap()[0].tasks_number,
+        2
+    );
+    let (mock, _) = one_call(
+        200,
+        r#"{"signedURLDetails":{"uploadURL":"https://s.test/u","extensionHeaders":{},"maxNumberOfImages":500.0,"maxShardSize":1.0e8}}"#,
+    );
+    let signed = api_with(mock).request_shard_upload("b", None).unwrap();
+    assert_eq!(
+        (signed.max_number_of_images, signed.max_shard_size),
+        (Some(500), Some(100_000_000))
+    );
+
+    // 3.5 is no count: a decode error naming the field and the value.
+    let (mock, _) = one_call(200, r#"{"status":"ok","count":3.5}"#);
+    let err = api_with(mock).batch_count("b", None).unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("at `count`") && msg.contains("3.5") && msg.contains("whole number"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn list_parts_decodes_official_form() {
     let (mock, s) = one_call(
         200,
@@ -149,6 +192,14 @@ fn list_parts_decodes_spec_form() {
         .map(|p| p.part_name)
         .collect();
     assert_eq!(names, vec!["a", "b"]);
+}
+
+#[test]
+fn a_parts_answer_without_parts_is_a_decode_error_not_zero_parts() {
+    let (mock, _) = one_call(200, r#"{"status":"ok","items":[{"partName":"a"}]}"#);
+    let err = api_with(mock).list_parts("x").unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    assert!(err.to_string().contains("batchParts"), "{err}");
 }
 
 #[test]
@@ -212,8 +263,34 @@ fn upload_image_sends_one_multipart_file_part() {
     assert!(ct.starts_with("multipart/form-data; boundary="), "{ct}");
     let body = String::from_utf8_lossy(&s.body);
     assert_eq!(body.matches("Content-Disposition").count(), 1);
-    assert!(body.contains(r#"name="file"; filename="cat.jpg""#));
+    // The official client's part (notes §4.3): named after the file, no Content-Type.
+    assert!(
+        body.contains(r#"name="cat.jpg"; filename="cat.jpg""#),
+        "{body}"
+    );
+    assert!(
+        !body.to_ascii_lowercase().contains("content-type"),
+        "{body}"
+    );
     assert!(s.body.windows(7).any(|w| w == b"\xFF\xD8\xFFjpeg"));
+}
+
+#[test]
+fn a_single_image_upload_ignores_the_success_body() {
+    // The official client reads only the status: an empty, non-JSON or odd body is a
+    // stored image.
+    for (status, body) in [
+        (200, ""),
+        (201, "OK"),
+        (200, "<html>stored</html>"),
+        (204, ""),
+        (200, r#"{"status": 1}"#),
+    ] {
+        let (mock, _) = one_call(status, body);
+        api_with(mock)
+            .upload_image("small", "cat.jpg", b"\xFF\xD8\xFFjpeg", None)
+            .unwrap_or_else(|e| panic!("{status} {body:?}: {e}"));
+    }
 }
 
 #[test]
@@ -235,6 +312,18 @@ fn request_video_upload_decodes_signed_url() {
     assert_eq!(s.q("displayName"), Some("vids"));
     assert!(s.body.is_empty());
     assert_eq!(d.max_file_size, Some(1000));
+}
+
+#[test]
+fn a_video_upload_answer_with_null_extension_headers_decodes() {
+    let (mock, _) = one_call(
+        200,
+        r#"{"signedURLDetails":{"uploadURL":"https://storage.test/v?sig=1","extensionHeaders":null}}"#,
+    );
+    let d = api_with(mock)
+        .request_video_upload("vids", "clip.mp4", None)
+        .unwrap();
+    assert!(d.extension_headers.is_empty());
 }
 
 #[test]
@@ -314,8 +403,12 @@ fn ingest_video_references_uses_video_names() {
         Method::Post,
         &format!("{STAGING}/batches/vids/bulk-upload/video-references"),
     );
+    let mut sent = s.json();
+    // Without an ingest id, one derived from the request is sent.
+    let id = sent.as_object_mut().unwrap().remove("ingestId").unwrap();
+    assert!(id.as_str().unwrap().starts_with("rfbatch-"), "{id}");
     assert_eq!(
-        s.json(),
+        sent,
         serde_json::json!({"videoReferencesURL": "https://bucket.test/refs.jsonl"})
     );
     assert_eq!(r.duplicated, Some(true));

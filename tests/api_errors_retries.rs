@@ -199,6 +199,56 @@ fn transport_errors_retry_by_kind_and_idempotency() {
 }
 
 #[test]
+fn a_references_post_without_an_ingest_id_is_retried_after_a_timeout_as_the_same_ingest() {
+    // The first try may have reached the service: the second carries the same derived
+    // ingest id, so the service answers it as a repeat instead of ingesting twice.
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let factors = Arc::new(Mutex::new(Vec::new()));
+    let (b, f) = (bodies.clone(), factors.clone());
+    let answers = Mutex::new(
+        vec![
+            Err(TransportError::new(
+                TransportErrorKind::Timeout,
+                "read timed out",
+            )),
+            Ok(HttpResponse::json(
+                200,
+                r#"{"ingestId":"x","duplicated":true}"#,
+            )),
+        ]
+        .into_iter(),
+    );
+    let t = move |req: HttpRequest| {
+        f.lock().unwrap().push(req.read_timeout_factor);
+        let body: serde_json::Value =
+            serde_json::from_slice(&req.body.into_bytes().unwrap()).unwrap();
+        b.lock().unwrap().push(body);
+        answers.lock().unwrap().next().unwrap()
+    };
+    let body = roboflow_batch::model::ReferencesIngest {
+        image_references_url: Some("https://bucket.test/refs.jsonl".into()),
+        ..Default::default()
+    };
+    let r = api(t, &Sleeps::default())
+        .ingest_image_references("refs", &body, None)
+        .unwrap();
+    assert_eq!(r.duplicated, Some(true));
+    let bodies = bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0], bodies[1]);
+    assert!(
+        bodies[0]["ingestId"]
+            .as_str()
+            .unwrap()
+            .starts_with("rfbatch-"),
+        "{}",
+        bodies[0]
+    );
+    // Each try may wait twice the read timeout, as the official client allows.
+    assert_eq!(*factors.lock().unwrap(), vec![2, 2]);
+}
+
+#[test]
 fn put_retries_reread_the_source() {
     let sleeps = Sleeps::default();
     let bodies = Arc::new(Mutex::new(Vec::new()));

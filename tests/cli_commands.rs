@@ -398,6 +398,27 @@ fn upload_refs_from_a_file_and_a_url() {
         assert_eq!(a["duplicated"], false);
         assert_eq!(b["duplicated"], true);
     }
+    // One chunk carries the id itself, given or derived.
+    for (given, batch) in [(Some("mine"), "one-given"), (None, "one-derived")] {
+        let mut args = vec![
+            "upload",
+            "refs",
+            path,
+            "--batch",
+            batch,
+            "--json",
+            "--no-verify",
+        ];
+        if let Some(id) = given {
+            args.extend(["--ingest-id", id]);
+        }
+        let one = rfbatch(&env, &args).ok().json();
+        let id = one["ingests"][0]["ingestId"].as_str().unwrap().to_string();
+        match given {
+            Some(g) => assert_eq!(id, g),
+            None => assert!(id.starts_with("refs-") && id.len() == 25, "{id}"),
+        }
+    }
 
     let url = rfbatch(
         &env,

@@ -56,6 +56,41 @@ fn usage_errors_exit_2() {
     )
     .expect_code(2);
     assert!(run.stderr.contains("maxImageFailureRate"), "{}", run.stderr);
+    // An image-only field on a video job, refused by name before it reaches the service.
+    for (flag, value, field) in [
+        ("--max-image-failure-rate", "0.1", "maxImageFailureRate"),
+        (
+            "--images-metadata-part",
+            "meta",
+            "jobInput.imagesMetadataPart",
+        ),
+        (
+            "--metadata-mapping",
+            "a=b",
+            "processingSpecification.imagesMetadataInputsMapping",
+        ),
+    ] {
+        let run = rfbatch(
+            &env,
+            &[
+                "job",
+                "start",
+                "--batch",
+                "b",
+                "--workflow",
+                "w",
+                "--videos",
+                flag,
+                value,
+            ],
+        )
+        .expect_code(2);
+        assert!(
+            run.stderr.contains(field) && run.stderr.contains("image jobs only"),
+            "{flag}: {}",
+            run.stderr
+        );
+    }
     let run = rfbatch(
         &env,
         &[

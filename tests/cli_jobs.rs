@@ -285,6 +285,38 @@ fn results_land_on_disk_and_a_rerun_skips_them() {
     .json();
     assert_eq!(forced["downloaded"].as_u64(), Some(downloaded));
 
+    // A part of the export stage with --include-processing: the processing stage, which
+    // has no such part, comes whole.
+    let mixed = dir.path().join("mixed");
+    let with_part = rfbatch(
+        &env,
+        &[
+            "job",
+            "results",
+            "stats",
+            "--out",
+            mixed.to_str().unwrap(),
+            "--include-processing",
+            "--part",
+            "archives",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let parts: std::collections::BTreeSet<&str> = with_part["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["partName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        parts,
+        ["archives", "results"].into_iter().collect(),
+        "{with_part}"
+    );
+    assert!(mixed.join("results").join("results.jsonl").is_file());
+
     // One batch, one part, into another folder.
     let other = dir.path().join("one-part");
     let part = rfbatch(

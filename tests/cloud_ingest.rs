@@ -755,3 +755,60 @@ fn endless_empty_pages_stop_the_listing() {
     );
     assert_eq!(served.load(Ordering::SeqCst), 100);
 }
+
+#[test]
+fn one_chunk_carries_the_given_ingest_id_unchanged_and_several_are_numbered() {
+    // (objects, chunk size, ids sent): one chunk, even exactly full, keeps the id (the
+    // official client sends it unchanged, and a webhook receiver may be keyed on it).
+    for (n, chunk, want) in [
+        (5, 20, vec!["nightly".to_string()]),
+        (20, 20, vec!["nightly".to_string()]),
+        (
+            21,
+            20,
+            vec!["nightly-0".to_string(), "nightly-1".to_string()],
+        ),
+        (
+            40,
+            20,
+            vec!["nightly-0".to_string(), "nightly-1".to_string()],
+        ),
+    ] {
+        let (api, svc) = service();
+        let options = ReferencesIngestOptions {
+            chunk_size: Some(chunk),
+            ingest_id: Some("nightly".into()),
+            ..Default::default()
+        };
+        // Pages of 7 keys: a full chunk ends mid-page or at a page's end.
+        let (src, _) = source("s3://bk/in/**/*.jpg", keys(n), 7, None);
+        let report = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap();
+        assert_eq!(report.ingest_ids, want, "{n} objects");
+        let sent: Vec<String> = svc
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .map(|(_, _, b)| b["ingestId"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(sent, want, "{n} objects");
+        assert_eq!(report.report.files_uploaded, n as u64);
+        // A re-run is answered as a repeat, chunk by chunk.
+        let again = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap();
+        assert_eq!(again.duplicated_chunks, want.len() as u64, "{n} objects");
+        assert_eq!(again.report.files_uploaded, 0);
+    }
+    // Without an id, one chunk is sent under the derived id itself.
+    let (api, _) = service();
+    let (src, _) = source("s3://bk/in/**/*.jpg", keys(3), 7, None);
+    let report = ingest_references(
+        &api,
+        "bk",
+        &src,
+        &ReferencesIngestOptions::default(),
+        &no_progress(),
+    )
+    .unwrap();
+    let base = derived_ingest_id("bk", MediaKind::Images, "s3://bk/in/**/*.jpg");
+    assert_eq!(report.ingest_ids, vec![base]);
+}

@@ -102,6 +102,21 @@ fn region_and_environment_choose_the_base_url_unless_api_base_url_is_set() {
             &[("PROJECT", "roboflow-staging")],
             "https://api.roboflow.one",
         ),
+        // Set but empty: staging, as in the official client (`inference_sdk/regions.py`).
+        (&[("ROBOFLOW_ENVIRONMENT", "")], "https://api.roboflow.one"),
+        (&[("PROJECT", "")], "https://api.roboflow.one"),
+        (
+            &[("ROBOFLOW_ENVIRONMENT", " PROD "), ("PROJECT", "")],
+            "https://api.roboflow.com",
+        ),
+        (
+            &[
+                ("ROBOFLOW_ENVIRONMENT", ""),
+                ("PROJECT", "roboflow-platform"),
+            ],
+            "https://api.roboflow.one",
+        ),
+        (&[("ROBOFLOW_REGION", "")], "https://api.roboflow.com"),
         (
             &[
                 ("PROJECT", "roboflow-staging"),

@@ -134,6 +134,68 @@ fn every_shard_carries_the_webhook_settings() {
 }
 
 #[test]
+fn an_ingest_id_without_a_notifications_url_puts_no_config_in_the_shards() {
+    // The official client writes notification_config.json only with a URL, and then with
+    // both keys; the service has never been seen receiving `{"ingestId"}` alone.
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = sandbox(SandboxConfig::default().with_data_dir(data.path()));
+    let api = api(&sandbox);
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    ImageSet::new(40).write_to(dir.path()).unwrap();
+    let r = ingest(&api, "no-hook", dir.path(), journal.path())
+        .ingest_id("nightly-8")
+        .run()
+        .unwrap();
+    assert_complete(&r, 40);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("ingest id is ignored")),
+        "{:?}",
+        r.warnings
+    );
+    for shard in std::fs::read_dir(data.path().join("staging/no-hook/shards")).unwrap() {
+        let mut archive = tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
+        for entry in archive.entries().unwrap() {
+            let name = entry
+                .unwrap()
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert_ne!(name, "notification_config.json");
+        }
+    }
+
+    // A URL alone: both keys, one random ingest id for every shard of the run.
+    let r = ingest(&api, "url-only", dir.path(), journal.path())
+        .max_images_per_shard(20)
+        .notifications_url("http://127.0.0.1:9/hooks")
+        .run()
+        .unwrap();
+    assert_complete(&r, 40);
+    let mut ids = std::collections::BTreeSet::new();
+    for shard in std::fs::read_dir(data.path().join("staging/url-only/shards")).unwrap() {
+        let mut archive = tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
+        let mut config = None;
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.path().unwrap().to_string_lossy() == "notification_config.json" {
+                let mut text = String::new();
+                entry.read_to_string(&mut text).unwrap();
+                config = Some(serde_json::from_str::<serde_json::Value>(&text).unwrap());
+            }
+        }
+        let config = config.expect("a notification_config.json");
+        let keys: Vec<&String> = config.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["ingestId", "notificationsURL"]);
+        ids.insert(config["ingestId"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+#[test]
 fn videos_go_one_by_one_streamed_from_their_files() {
     let sandbox = sandbox(SandboxConfig::default());
     let api = api(&sandbox);
@@ -199,4 +261,129 @@ fn the_report_serializes_for_a_cli() {
     assert!(v["durationSecs"].as_f64().unwrap() > 0.0);
     let back: roboflow_batch::ingest::IngestReport = serde_json::from_value(v).unwrap();
     assert_eq!(back.files_uploaded, 3);
+}
+
+/// A client whose requests are logged as `METHOD path`, and which answers a batch's
+/// metadata with 400 when `missing_is_400` names it (as a service may for a batch that
+/// does not exist yet).
+fn logged_api(
+    sandbox: &roboflow_batch::sandbox::Sandbox,
+    missing_is_400: &'static str,
+) -> (
+    roboflow_batch::BatchApi,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, UreqTransport};
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    let inner = UreqTransport::new();
+    let meta = format!("/batches/{missing_is_400}");
+    let transport = move |req: HttpRequest| {
+        let line = format!("{} {}", req.method, req.path());
+        seen.lock().unwrap().push(line);
+        if req.path().ends_with(&meta) {
+            return Ok(HttpResponse::json(400, r#"{"error": "batch not found"}"#));
+        }
+        inner.send(req)
+    };
+    let api = roboflow_batch::BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .transport(transport)
+        .build()
+        .unwrap();
+    (api, log)
+}
+
+fn metadata_calls(log: &std::sync::Mutex<Vec<String>>, batch: &str) -> usize {
+    let path = format!("/batches/{batch}");
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("GET ") && l.ends_with(&path))
+        .count()
+}
+
+#[test]
+fn an_upload_into_a_new_batch_asks_nothing_about_it_first() {
+    // The official client never calls GET /batches/{id} before uploading; a service that
+    // answers a batch not yet created with 400 must not stop the upload.
+    let sandbox = sandbox(SandboxConfig::default());
+    let (api, log) = logged_api(&sandbox, "fresh");
+    let journal = tempfile::tempdir().unwrap();
+    for n in [5, 40] {
+        let dir = tempfile::tempdir().unwrap();
+        ImageSet::new(n).write_to(dir.path()).unwrap();
+        let batch = if n == 5 { "fresh" } else { "fresh-big" };
+        let r = ingest(&api, batch, dir.path(), journal.path())
+            .run()
+            .unwrap();
+        assert_complete(&r, n as u64);
+        assert_eq!(metadata_calls(&log, batch), 0, "{:?}", log.lock().unwrap());
+        let first_upload = log
+            .lock()
+            .unwrap()
+            .iter()
+            .position(|l| l.starts_with("POST "))
+            .unwrap();
+        assert!(
+            log.lock().unwrap()[..first_upload]
+                .iter()
+                .all(|l| l == "GET /"),
+            "only the workspace is asked before the first upload: {:?}",
+            log.lock().unwrap()
+        );
+        log.lock().unwrap().clear();
+    }
+}
+
+#[test]
+fn without_a_journal_a_batch_of_the_other_kind_is_found_from_the_refusal() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let (api, log) = logged_api(&sandbox, "none");
+    let small = tempfile::tempdir().unwrap();
+    ImageSet::new(5).write_to(small.path()).unwrap();
+    let big = tempfile::tempdir().unwrap();
+    ImageSet::new(40)
+        .prefix("big-")
+        .write_to(big.path())
+        .unwrap();
+    let plain = |batch: &str, dir: &std::path::Path| {
+        Ingest::images(&api, batch, LocalSource::dir(dir))
+            .without_journal()
+            .verify(quick_verify())
+    };
+    // A simple batch, then 40 more images: the bulk request is refused (409), the batch
+    // is asked about once, and the images go one by one.
+    plain("simple", small.path()).run().unwrap();
+    log.lock().unwrap().clear();
+    let r = plain("simple", big.path()).run().unwrap();
+    assert_eq!(r.method, IngestMethod::SingleImages);
+    assert_complete(&r, 40);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("refused tar shards")),
+        "{:?}",
+        r.warnings
+    );
+    assert_eq!(metadata_calls(&log, "simple"), 1);
+    assert_eq!(api.batch_count("simple", None).unwrap(), 45);
+
+    // A sharded batch, then 5 more: the single uploads are refused, and a shard goes.
+    plain("sharded", big.path()).run().unwrap();
+    let events = Events::default();
+    let r = plain("sharded", small.path())
+        .on_progress(events.sink())
+        .run()
+        .unwrap();
+    assert_eq!(r.method, IngestMethod::Shards);
+    assert_complete(&r, 5);
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(shard_objects(&api, "sharded"), 45);
+
+    // Asked for explicitly, the refusal is the answer (exit 5 in the CLI).
+    let err = plain("sharded", small.path())
+        .mode(UploadMode::SingleImages)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, roboflow_batch::Error::Conflict(_)), "{err:?}");
 }

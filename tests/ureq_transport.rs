@@ -204,6 +204,26 @@ fn a_slow_server_is_a_timeout() {
     assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
 }
 
+#[test]
+fn a_request_may_wait_a_multiple_of_the_read_timeout() {
+    // References ingests wait twice the read timeout for their answer.
+    // One server each: a server still holding the first request would delay the second.
+    let (once, _) = serve(200, Duration::from_millis(600));
+    let (twice, _) = serve(200, Duration::from_millis(600));
+    let t = UreqTransport::with_timeouts(Timeouts {
+        read: Duration::from_millis(400),
+        ..Timeouts::default()
+    });
+    let err = t
+        .send(HttpRequest::new(Method::Post, format!("{once}/once")))
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
+    let resp = t
+        .send(HttpRequest::new(Method::Post, format!("{twice}/twice")).read_timeout_factor(2))
+        .unwrap();
+    assert_eq!(resp.status, 200);
+}
+
 /// Answers GETs in rounds of `round`: it holds each round's requests until all have
 /// arrived, so the client must have that many connections open at once. Records each
 /// request's peer address. (A raw server: tiny_http's worker pool can starve when requests

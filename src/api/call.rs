@@ -30,6 +30,9 @@ pub(crate) struct Call {
     /// The body: `None`, or a content type and bytes.
     pub body: Option<(String, Vec<u8>)>,
     pub idempotency: Idempotency,
+    /// How many times the read timeout the answer may take (see
+    /// [`HttpRequest::read_timeout_factor`](crate::transport::HttpRequest)).
+    pub read_timeout_factor: u32,
 }
 
 impl Call {
@@ -40,6 +43,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             idempotency: Idempotency::Idempotent,
+            read_timeout_factor: 1,
         }
     }
 
@@ -50,6 +54,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             idempotency,
+            read_timeout_factor: 1,
         }
     }
 
@@ -191,7 +196,8 @@ impl BatchApi {
 
     /// The request a call turns into.
     pub(crate) fn request(&self, call: &Call) -> HttpRequest {
-        let mut req = HttpRequest::new(call.method, self.url(&call.path, &call.query));
+        let mut req = HttpRequest::new(call.method, self.url(&call.path, &call.query))
+            .read_timeout_factor(call.read_timeout_factor);
         if let Some((ct, bytes)) = &call.body {
             req = req
                 .header("Content-Type", ct.clone())

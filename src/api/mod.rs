@@ -356,9 +356,11 @@ impl BatchApiBuilder {
 }
 
 /// The API's base URL for a region (`ROBOFLOW_REGION`: `us`, the default, or `eu`) and an
-/// environment (`ROBOFLOW_ENVIRONMENT`: `prod`, the default; any other value means
-/// staging; without it, the legacy `PROJECT` means prod only when it is
-/// `roboflow-platform`), as the official client resolves them.
+/// environment, as the official client resolves them: `ROBOFLOW_ENVIRONMENT` wins when set,
+/// and means prod only when it is `prod` (any other value, even empty, means staging);
+/// without it, the legacy `PROJECT` means prod only when it is `roboflow-platform` (any
+/// other value, even empty, means staging); with neither, prod. Pass the two as they are
+/// set (`Some("")` for a variable set empty).
 ///
 /// An unknown region is an error rather than a silent fall-back to `us` (the official
 /// client warns and falls back), so data never goes to another region by mistake.
@@ -369,6 +371,8 @@ impl BatchApiBuilder {
 /// assert_eq!(regional_base_url(Some("EU"), None, None)?, "https://api.roboflow.eu");
 /// assert_eq!(regional_base_url(Some("us"), Some("staging"), None)?, "https://api.roboflow.one");
 /// assert_eq!(regional_base_url(Some("eu"), None, Some("other"))?, "https://api.roboflow-eu.one");
+/// assert_eq!(regional_base_url(None, Some(""), None)?, "https://api.roboflow.one");
+/// assert_eq!(regional_base_url(None, None, Some(""))?, "https://api.roboflow.one");
 /// assert!(regional_base_url(Some("mars"), None, None).is_err());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
@@ -457,10 +461,11 @@ impl BatchApi {
         // An explicit URL always wins over the region and environment.
         let base = match var("API_BASE_URL") {
             Some(url) => url,
+            // Set but empty still counts for these two, as in the official client.
             None => regional_base_url(
                 var("ROBOFLOW_REGION").as_deref(),
-                var("ROBOFLOW_ENVIRONMENT").as_deref(),
-                var("PROJECT").as_deref(),
+                vars("ROBOFLOW_ENVIRONMENT").as_deref(),
+                vars("PROJECT").as_deref(),
             )?
             .to_string(),
         };

@@ -97,12 +97,6 @@ pub(crate) mod build {
         display_name: &str,
         body: &ReferencesIngest,
     ) -> Result<Call> {
-        // With an ingest id the service recognises a repeat (`duplicated: true`).
-        let idem = if body.ingest_id.is_some() {
-            Idempotency::Idempotent
-        } else {
-            Idempotency::NotIdempotent
-        };
         let mut value =
             serde_json::to_value(body).map_err(|e| Error::invalid("references", e.to_string()))?;
         if kind == "video"
@@ -115,13 +109,36 @@ pub(crate) mod build {
                 obj.insert("videoReferencesURL".into(), v);
             }
         }
-        Call::post(
+        // With an ingest id the service recognises a repeat (`duplicated: true`), so a
+        // POST whose answer was lost can be sent again: without one, an id derived from the
+        // batch and the body is sent.
+        if body.ingest_id.is_none() {
+            let id = derived_references_id(batch, &value);
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert("ingestId".into(), id.into());
+            }
+        }
+        let mut call = Call::post(
             batch_path(ws, batch, &format!("/bulk-upload/{kind}-references")),
-            idem,
+            Idempotency::Idempotent,
         )
         .query("displayName", display_name)
-        .json(&value)
+        .json(&value)?;
+        // The service may take long to answer for many references: the official client
+        // allows these twice its timeout.
+        call.read_timeout_factor = 2;
+        Ok(call)
     }
+}
+
+/// The ingest id sent with references that came without one: `rfbatch-` and 32 hex digits
+/// of a hash of the batch id and the body as sent (its keys sorted), so the same references
+/// sent again are the same ingest.
+fn derived_references_id(batch: &BatchId, body: &serde_json::Value) -> String {
+    let mut bytes = batch.as_str().as_bytes().to_vec();
+    bytes.push(b'\n');
+    bytes.extend(body.to_string().as_bytes());
+    format!("rfbatch-{:032x}", crate::ingest::names::fnv1a128(&bytes))
 }
 
 /// `POST …/roboql-ingest`, retried only when an ingest id makes a repeat recognisable.
@@ -134,27 +151,21 @@ pub(crate) fn roboql_call(ws: &str, batch: &BatchId, body: &RoboQlIngest) -> Res
     Call::post(build::batch_path(ws, batch, "/roboql-ingest"), idem).json(body)
 }
 
-/// A multipart/form-data body with one file part named `file`.
+/// A multipart/form-data body with one file part, in the official client's form (notes
+/// §4.3): the part's field name and file name are both the file's name, and the part has
+/// no `Content-Type`. Quotes and line breaks in the name are percent-escaped, as
+/// `requests` (urllib3) escapes them.
 pub(crate) fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = format!("rfbatch-{}", crate::rand::hex(12));
-    let safe_name: String = file_name
-        .chars()
-        .map(|c| {
-            if c == '"' || c == '\r' || c == '\n' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let name = file_name
+        .replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
     let mut body = Vec::with_capacity(bytes.len() + 256);
     body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
     body.extend_from_slice(
-        format!(
-            "Content-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\nContent-Type: {}\r\n\r\n",
-            crate::media::mime_for(file_name)
-        )
-        .as_bytes(),
+        format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\r\n")
+            .as_bytes(),
     );
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
@@ -400,7 +411,10 @@ impl BatchApi {
             display_name.unwrap_or(batch_id),
             multipart_file(file_name, bytes),
         );
-        let _: StatusResponse = self.execute_json(&call)?;
+        // Any 2xx means stored; the body is read (so the connection can be reused) and
+        // ignored, as the official client ignores it: it may be empty or not JSON.
+        let resp = self.execute(&call)?;
+        let _ = resp.read_body(super::call::MAX_JSON_BODY);
         Ok(())
     }
 
@@ -457,7 +471,11 @@ impl BatchApi {
 
     /// Ingests images by reference (`POST …/bulk-upload/image-references`).
     ///
-    /// Set an `ingest_id` to make the request safe to retry after a timeout.
+    /// The request is always safe to retry after a timeout: without an `ingest_id`, one
+    /// derived from the batch and the body is sent (`rfbatch-…`; the official client sends
+    /// none), so a repeat is answered as `duplicated` rather than ingested twice. Each read
+    /// may take twice the transport's read timeout (120 s by default), as the official
+    /// client allows these requests.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -500,6 +518,10 @@ impl BatchApi {
 
     /// Ingests the Asset Library images a RoboQL query selects (`POST …/roboql-ingest`).
     /// Returns the service's answer, whose shape is not documented.
+    ///
+    /// Without an ingest id, a try that timed out is not repeated (unlike references, no
+    /// id is derived: the same query run later may rightly select new images, and a
+    /// derived id would make it a repeat); set one to make retries safe.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -613,6 +635,7 @@ fn validate_references(body: &ReferencesIngest) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FileReference;
     use crate::transport::Method;
 
     fn b(s: &str) -> BatchId {
@@ -695,23 +718,74 @@ mod tests {
             ..Default::default()
         };
         let c = build::references("ws", &b("v"), "video", "v", &body).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
+        assert_eq!(c.idempotency, Idempotency::Idempotent);
+        assert_eq!(c.read_timeout_factor, 2);
+        let mut v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
+        let id = v["ingestId"].as_str().unwrap().to_string();
+        assert!(id.starts_with("rfbatch-") && id.len() == 40, "{id}");
+        v.as_object_mut().unwrap().remove("ingestId");
         assert_eq!(
             v,
             serde_json::json!({"videoReferencesURL": "https://x/refs.jsonl"})
         );
-        assert_eq!(c.idempotency, Idempotency::NotIdempotent);
+    }
+
+    #[test]
+    fn references_without_an_ingest_id_get_one_derived_from_batch_and_body() {
+        let body = |url: &str, id: Option<&str>| ReferencesIngest {
+            image_references: Some(vec![FileReference {
+                name: "a.jpg".into(),
+                url: url.into(),
+            }]),
+            ingest_id: id.map(Into::into),
+            ..Default::default()
+        };
+        let sent_id = |batch: &str, kind: &str, body: &ReferencesIngest| {
+            let c = build::references("ws", &b(batch), kind, batch, body).unwrap();
+            assert_eq!(c.idempotency, Idempotency::Idempotent);
+            assert_eq!(c.read_timeout_factor, 2);
+            let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
+            v["ingestId"].as_str().unwrap().to_string()
+        };
+        let a = body("https://s/a.jpg?sig=1", None);
+        let id = sent_id("b1", "image", &a);
+        assert_eq!(
+            id,
+            sent_id("b1", "image", &a),
+            "the same request, the same id"
+        );
+        assert_ne!(id, sent_id("b2", "image", &a), "another batch");
+        assert_ne!(id, sent_id("b1", "video", &a), "other media");
+        assert_ne!(
+            id,
+            sent_id("b1", "image", &body("https://s/a.jpg?sig=2", None))
+        );
+        // A given id is sent as it is.
+        assert_eq!(
+            sent_id("b1", "image", &body("https://s/a.jpg", Some("mine"))),
+            "mine"
+        );
     }
 
     #[test]
     fn multipart_has_one_file_part() {
-        let (ct, body) = multipart_file("a\"b.jpg", b"JPEGDATA");
+        // The official client's part, as captured (notes §9.3): named after the file,
+        // no part Content-Type.
+        let (ct, body) = multipart_file("img0.jpg", b"JPEGDATA");
         let boundary = ct.split("boundary=").nth(1).unwrap();
         let text = String::from_utf8_lossy(&body);
-        assert!(text.starts_with(&format!("--{boundary}\r\n")));
-        assert!(text.contains("name=\"file\"; filename=\"a_b.jpg\""));
-        assert!(text.contains("Content-Type: image/jpeg\r\n\r\nJPEGDATA\r\n"));
-        assert!(text.ends_with(&format!("--{boundary}--\r\n")));
+        assert_eq!(
+            text,
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"img0.jpg\"; filename=\"img0.jpg\"\r\n\r\nJPEGDATA\r\n--{boundary}--\r\n"
+            )
+        );
+        let (_, body) = multipart_file("a\"b.jpg", b"x");
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains(r#"name="a%22b.jpg"; filename="a%22b.jpg""#),
+            "{text}"
+        );
     }
 
     #[test]
@@ -741,7 +815,6 @@ mod tests {
 
     #[test]
     fn references_validation_table() {
-        use crate::model::FileReference;
         let r = |name: &str, url: &str| FileReference {
             name: name.into(),
             url: url.into(),

@@ -50,8 +50,9 @@ const MAX_SKIPPED_KEPT: usize = 1_000;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ReferencesIngestOptions {
-    /// The base of every chunk's ingest id (`<id>-<chunk>`); by default one derived from
-    /// the batch, the media kind and the source URL, so a re-run sends the same ids.
+    /// The ingest id: sent as it is when the source fits in one chunk, else the base of
+    /// every chunk's id (`<id>-<chunk>`); by default one derived from the batch, the media
+    /// kind and the source URL, so a re-run sends the same ids.
     pub ingest_id: Option<String>,
     /// References per request; by default 20,000 for images, 5,000 for videos.
     pub chunk_size: Option<usize>,
@@ -159,11 +160,15 @@ struct Chunk {
 /// references it could not fetch are in the report's `failed`, with its reasons.
 ///
 /// Listing and signing run on a second thread, at most two pages ahead of the requests,
-/// and a page is signed on all cores, so memory is bounded by one chunk whatever the
-/// bucket's size. Chunk `n` carries the ingest id `<base>-<n>` ([`chunk_ingest_id`]), with
-/// `base` the given ingest id or [`derived_ingest_id`]: run again after a crash, the same
-/// listing produces the same chunks, which the service answers as `duplicated`, so nothing
-/// is ingested twice. (If the bucket changed in between, give a new ingest id.)
+/// and a page is signed on all cores, so memory is bounded by two chunks whatever the
+/// bucket's size. A source that fits in one chunk is sent with the ingest id unchanged, as
+/// the official client sends it (so a webhook receiver keyed on the given id sees it);
+/// with several, chunk `n` carries `<base>-<n>` ([`chunk_ingest_id`]) so that each is its
+/// own ingest (the official client's bucket path sends the same id with every chunk, which
+/// the service may answer as a repeat of the first). `base` is the given ingest id or
+/// [`derived_ingest_id`]: run again after a crash, the same listing produces the same
+/// chunks, which the service answers as `duplicated`, so nothing is ingested twice. (If
+/// the bucket changed in between, give a new ingest id.)
 ///
 /// The first listing page is read before any request is sent, so bad credentials or a
 /// missing bucket fail with an [`Error::Cloud`] and nothing reaches the service. A source
@@ -223,6 +228,9 @@ pub fn ingest_references(
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || list_and_sign(source, max_size, tx));
         let mut chunk = Chunk::default();
+        // A full chunk waits for the next reference: only then is it known not to be the
+        // only one.
+        let mut held: Option<Chunk> = None;
         let mut skipped_count = 0u64;
         for item in rx {
             let Item {
@@ -247,22 +255,25 @@ pub fn ingest_references(
                 bytes: out.report.bytes_found,
             });
             for s in signed {
-                chunk.bytes += s.size;
-                chunk.refs.push(s.reference);
-                if chunk.refs.len() == chunk_size {
-                    let sent = std::mem::take(&mut chunk);
+                if let Some(full) = held.take() {
+                    let id = chunk_ingest_id(&base, out.ingest_ids.len() as u64);
                     send_chunk(
                         api,
                         batch_id,
                         source,
                         options,
-                        &base,
-                        sent,
+                        id,
+                        full,
                         &mut expect,
                         &mut out,
                         &mut latencies,
                         progress,
                     )?;
+                }
+                chunk.bytes += s.size;
+                chunk.refs.push(s.reference);
+                if chunk.refs.len() == chunk_size {
+                    held = Some(std::mem::take(&mut chunk));
                 }
             }
         }
@@ -271,7 +282,9 @@ pub fn ingest_references(
                 "{skipped_count} objects were skipped; the report lists the first {MAX_SKIPPED_KEPT}"
             ));
         }
-        let units = out.ingest_ids.len() as u64 + u64::from(!chunk.refs.is_empty());
+        let last: Vec<Chunk> = held.into_iter().chain(Some(chunk)).collect();
+        let last: Vec<Chunk> = last.into_iter().filter(|c| !c.refs.is_empty()).collect();
+        let units = out.ingest_ids.len() as u64 + last.len() as u64;
         progress(&IngestEvent::Planned {
             method: IngestMethod::References,
             files: out.report.files_found,
@@ -280,14 +293,19 @@ pub fn ingest_references(
             resumed_files: 0,
             resumed_bytes: 0,
         });
-        if !chunk.refs.is_empty() {
+        for c in last {
+            let id = if units == 1 {
+                base.clone()
+            } else {
+                chunk_ingest_id(&base, out.ingest_ids.len() as u64)
+            };
             send_chunk(
                 api,
                 batch_id,
                 source,
                 options,
-                &base,
-                chunk,
+                id,
+                c,
                 &mut expect,
                 &mut out,
                 &mut latencies,
@@ -408,7 +426,7 @@ fn send_chunk(
     batch_id: &str,
     source: &CloudSource,
     options: &ReferencesIngestOptions,
-    base: &str,
+    ingest_id: String,
     chunk: Chunk,
     expect: &mut Option<SentFiles>,
     out: &mut CloudIngestReport,
@@ -416,7 +434,6 @@ fn send_chunk(
     progress: &ProgressFn,
 ) -> Result<()> {
     let n = out.ingest_ids.len() as u64;
-    let ingest_id = chunk_ingest_id(base, n);
     let files = chunk.refs.len() as u64;
     let body = ReferencesIngest {
         image_references: Some(chunk.refs),

@@ -247,7 +247,11 @@ impl<'a> Exporter<'a> {
         self
     }
 
-    /// Exports only this part (repeatable; default every part).
+    /// Exports only this part (repeatable; default every part). For a job's several
+    /// output batches, the filter applies to the batches that have one of the parts asked
+    /// for, and the others are exported whole (so with
+    /// [`include_processing`](Self::include_processing), a part of the export comes with
+    /// the aggregated results); a part that no batch has is an error.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -260,7 +264,9 @@ impl<'a> Exporter<'a> {
     }
 
     /// For [`job`](Self::job): the stages whose output batches to export (default
-    /// `export`).
+    /// `export`). A stage is found by its id, then by its display name ignoring case, then
+    /// by an output batch named `<job>-<stage>`, so `export` finds a stage the service
+    /// calls `Export` with the id `<job>-export`.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -335,35 +341,12 @@ impl<'a> Exporter<'a> {
                 format!("job {job_id} is {state}; wait for it to finish before exporting"),
             ));
         }
-        let outputs = job.results()?;
-        let chosen: Vec<String> = outputs
-            .iter()
-            .filter(|o| self.stages.contains(&o.stage))
-            .map(|o| o.batch_id.clone())
-            .collect();
-        if chosen.is_empty() {
-            let have: Vec<String> = outputs
-                .iter()
-                .map(|o| format!("{} ({})", o.batch_id, o.stage))
-                .collect();
-            let note = if state == JobState::Failed {
-                " (the job failed)"
-            } else {
-                ""
-            };
-            return Err(Error::invalid(
-                "stages",
-                format!(
-                    "job {job_id}{note} has no output batch from stage {}; it has: {}",
-                    self.stages.join(" or "),
-                    if have.is_empty() {
-                        "none".to_string()
-                    } else {
-                        have.join(", ")
-                    }
-                ),
-            ));
-        }
+        let note = if state == JobState::Failed {
+            " (the job failed)"
+        } else {
+            ""
+        };
+        let chosen = crate::jobs::output_batches(job_id, &job.stages()?, &self.stages, note)?;
         self.run(&chosen)
     }
 
@@ -404,8 +387,8 @@ impl<'a> Exporter<'a> {
             check_name("part name", p)?;
         }
         let mut plan = Vec::new();
-        for b in batches {
-            self.list(b, &mut plan)?;
+        for (b, parts) in self.choose_parts(batches)? {
+            self.list(&b, parts, &mut plan)?;
         }
         let mut seen: HashMap<&Path, &Planned> = HashMap::new();
         for p in &plan {
@@ -464,36 +447,82 @@ impl<'a> Exporter<'a> {
         })
     }
 
-    /// Lists a batch's files into `plan`, part by part.
-    fn list(&self, batch_id: &str, plan: &mut Vec<Planned>) -> Result<()> {
-        let meta = self.api.batch(batch_id)?;
-        let parts: Vec<Option<String>> = if meta.batch_type == BatchType::Multipart {
-            let all = self.api.list_parts(batch_id)?;
-            for want in &self.parts {
-                if !all.iter().any(|p| &p.part_name == want) {
-                    let names: Vec<&str> = all.iter().map(|p| p.part_name.as_str()).collect();
-                    return Err(Error::invalid(
-                        "part",
-                        format!(
-                            "batch {batch_id} has no part {want:?}; its parts: {}",
-                            names.join(", ")
-                        ),
-                    ));
+    /// The parts to export of each batch (`[None]` for a batch without parts). Alone, a
+    /// batch must have every part asked for. Among several batches (a job's stages), the
+    /// parts asked for filter the batches that have one of them and the others are exported
+    /// whole, so `--include-processing --part X` takes the processing stage's output and
+    /// part X of the export; a part that no batch has is an error.
+    fn choose_parts(&self, batches: &[String]) -> Result<Vec<(String, Vec<Option<String>>)>> {
+        // Each batch with its part names (`None`: a batch without parts).
+        let mut all: Vec<(String, BatchType, Option<Vec<String>>)> = Vec::new();
+        for b in batches {
+            let meta = self.api.batch(b)?;
+            let parts = if meta.batch_type == BatchType::Multipart {
+                let ps = self.api.list_parts(b)?;
+                Some(ps.into_iter().map(|p| p.part_name).collect())
+            } else {
+                None
+            };
+            all.push((b.clone(), meta.batch_type, parts));
+        }
+        for want in &self.parts {
+            let holders = all
+                .iter()
+                .filter(|(_, _, ps)| ps.as_ref().is_some_and(|ps| ps.contains(want)))
+                .count();
+            let missing = if let [(b, t, ps)] = all.as_slice() {
+                match ps {
+                    None => Some(format!("batch {b} is a {t} and has no parts")),
+                    Some(ps) if holders == 0 => Some(format!(
+                        "batch {b} has no part {want:?}; its parts: {}",
+                        ps.join(", ")
+                    )),
+                    Some(_) => None,
                 }
+            } else if holders == 0 {
+                let listing: Vec<String> = all
+                    .iter()
+                    .map(|(b, t, ps)| match ps {
+                        Some(ps) => format!("{b}: {}", ps.join(", ")),
+                        None => format!("{b}: none (a {t})"),
+                    })
+                    .collect();
+                Some(format!(
+                    "no batch has a part {want:?}; the parts of each: {}",
+                    listing.join("; ")
+                ))
+            } else {
+                None
+            };
+            if let Some(rule) = missing {
+                return Err(Error::invalid("part", rule));
             }
-            all.into_iter()
-                .map(|p| p.part_name)
-                .filter(|n| self.parts.is_empty() || self.parts.contains(n))
-                .map(Some)
-                .collect()
-        } else if self.parts.is_empty() {
-            vec![None]
-        } else {
-            return Err(Error::invalid(
-                "part",
-                format!("batch {batch_id} is a {} and has no parts", meta.batch_type),
-            ));
-        };
+        }
+        Ok(all
+            .into_iter()
+            .map(|(b, _, ps)| {
+                let chosen = match ps {
+                    None => vec![None],
+                    Some(ps) => {
+                        let filter = ps.iter().any(|p| self.parts.contains(p));
+                        ps.into_iter()
+                            .filter(|p| !filter || self.parts.contains(p))
+                            .map(Some)
+                            .collect()
+                    }
+                };
+                (b, chosen)
+            })
+            .collect())
+    }
+
+    /// Lists the files of a batch's `parts` into `plan`, part by part.
+    fn list(
+        &self,
+        batch_id: &str,
+        parts: Vec<Option<String>>,
+        plan: &mut Vec<Planned>,
+    ) -> Result<()> {
         for part in parts {
             if let Some(p) = &part {
                 check_name("partName", p)?;

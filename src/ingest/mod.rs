@@ -13,12 +13,16 @@
 //! 3. **Method**: more than 32 images (the official client's threshold) go as tar shards
 //!    (`bulk-upload/image-files`), fewer as single-image uploads, videos one by one through
 //!    their signed URLs. An existing batch keeps the method it was filled with: single and
-//!    bulk uploads never mix.
+//!    bulk uploads never mix. Nothing is asked about the batch first (as the official
+//!    client, which never calls `GET /batches/{id}`): the resume journal says how an
+//!    earlier run filled it, and a batch filled the other way shows itself when the service
+//!    refuses the first upload (409), after which its kind is asked for once and the files
+//!    go that way.
 //! 4. **Shards** ([`TarShard`]) are streamed: each is a `Read` producing the tar on the fly
 //!    with its exact length known up front, so the PUT carries `Content-Length` with no
 //!    temporary file and no buffer of the shard. They respect `maxNumberOfImages` (500
 //!    when absent) and `maxShardSize`, computed with the exact tar size formula, and carry
-//!    `notification_config.json` when webhooks or an ingest id are asked for.
+//!    `notification_config.json` when webhooks are asked for.
 //! 5. **Parallel uploads** on a dedicated rayon pool, fed by a thread that cuts shards
 //!    from the list of files as the uploads go and asks for their signed URLs, at most
 //!    `parallelism` shards ahead. Failed PUTs are retried under the client's
@@ -85,7 +89,7 @@ mod discover;
 mod expect;
 mod journal;
 mod manifest;
-mod names;
+pub(crate) mod names;
 mod plan;
 mod progress;
 mod put;
@@ -361,7 +365,9 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// The ingest id in `notification_config.json` (and in webhooks).
+    /// The ingest id in `notification_config.json` (and in webhooks). It travels only with
+    /// a [`notifications_url`](Self::notifications_url), as in the official client;
+    /// without one it is not sent (the report warns).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;

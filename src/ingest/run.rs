@@ -93,6 +93,12 @@ impl Ctx<'_> {
         }
     }
 
+    /// Forgets a fatal error, to send the files again another way.
+    fn restart(&self) {
+        *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.stop.store(false, Ordering::Relaxed);
+    }
+
     /// Whether the caller cancelled the ingest.
     pub fn cancelled(&self) -> bool {
         self.cancel
@@ -159,12 +165,20 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     let survey = ing.source.survey(ing.media, max_size, &*progress)?;
     let mut manifest = survey.manifest;
     let found = manifest.len();
-    let existing = match api.batch(batch) {
-        Ok(meta) => Some(meta.batch_type),
-        Err(Error::NotFound(_)) => None,
-        Err(e) => return Err(e),
+
+    // The journal, settled against what the service holds, and the files it covers.
+    let (journal, settled) = match journal {
+        Some((j, history)) => {
+            let settled = settle::settle(api, batch, &j, history)?;
+            (Some(j), settled)
+        }
+        None => (None, Settled::default()),
     };
-    let method = choose(&ing, existing.as_ref(), found)?;
+    // No `GET /batches/{id}` first (the official client makes none, and a service may
+    // answer a batch that does not exist yet with 400 as well as 404): the journal says
+    // what an earlier run put into the batch, else the count decides; a batch of the other
+    // kind shows itself when the service refuses the first upload (see below).
+    let method = choose(&ing, settled.kind.as_ref(), found)?;
     let mut report = IngestReport::new(batch, method);
     report.warnings = warnings;
     report.files_found = found;
@@ -181,16 +195,12 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         report.warnings.push(format!(
             "webhook settings (notificationsURL, ingestId) are ignored for {method}: the service takes them only inside tar shards"
         ));
+    } else if ing.notifications_url.is_none() && ing.ingest_id.is_some() {
+        report.warnings.push(
+            "the ingest id is ignored without a notifications URL: it names the ingest in webhooks, and travels with the URL inside each shard".into(),
+        );
     }
 
-    // The journal, settled against what the service holds, and the files it covers.
-    let (journal, settled) = match journal {
-        Some((j, history)) => {
-            let settled = settle::settle(api, batch, &j, history)?;
-            (Some(j), settled)
-        }
-        None => (None, Settled::default()),
-    };
     let mut resumed = match &journal {
         Some(j) if !settled.units.is_empty() => resume::find(j, &settled.units, &mut manifest)?,
         _ => Resumed::none(),
@@ -223,25 +233,36 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
         cancel: ing.cancel.clone(),
         expect: Mutex::new(Expect::new(settled.shards, ing.verify.is_some())),
     };
-    let todo = Todo {
+    let files = found - report.files_resumed;
+    let upload_started = Instant::now();
+    let mut todo = Todo {
         manifest: &mut manifest,
         resumed: &mut resumed,
-        files: found - report.files_resumed,
+        files,
         resumed_bytes,
     };
-    let upload_started = Instant::now();
-    let outcome = match method {
-        IngestMethod::Shards => {
-            let notification = notification_config(&ing)?;
-            let opts = BulkOptions {
-                max_images: ing.max_images_per_shard,
-                notification,
+    let mut sent = send(&ctx, &ing, method, todo);
+    if refused(&ctx, &sent) && ing.mode == UploadMode::Auto && settled.kind.is_none() {
+        // The batch exists and holds the other kind of upload: ask which (the only time
+        // its metadata is asked for), and send the files that way if it takes them.
+        let kind = api.batch(batch)?.batch_type;
+        let other = choose(&ing, Some(&kind), found)?;
+        if other != method {
+            report.warnings.push(format!(
+                "batch {batch} is a {kind}, which refused {method}: sent as {other} instead"
+            ));
+            report.method = other;
+            ctx.restart();
+            todo = Todo {
+                manifest: &mut manifest,
+                resumed: &mut resumed,
+                files,
+                resumed_bytes,
             };
-            bulk::upload(&ctx, todo, &opts)?
+            sent = send(&ctx, &ing, other, todo);
         }
-        IngestMethod::SingleImages => single::images(&ctx, todo)?,
-        _ => single::videos(&ctx, todo)?,
-    };
+    }
+    let outcome = sent?;
     report.upload_duration = upload_started.elapsed();
     if let Some(e) = ctx.fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(e);
@@ -285,6 +306,28 @@ pub(crate) fn run(ing: Ingest<'_>) -> Result<IngestReport> {
     }
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// Uploads the files left by `method`.
+fn send(ctx: &Ctx<'_>, ing: &Ingest<'_>, method: IngestMethod, todo: Todo<'_>) -> Result<Outcome> {
+    match method {
+        IngestMethod::Shards => {
+            let opts = BulkOptions {
+                max_images: ing.max_images_per_shard,
+                notification: notification_config(ing)?,
+            };
+            bulk::upload(ctx, todo, &opts)
+        }
+        IngestMethod::SingleImages => single::images(ctx, todo),
+        _ => single::videos(ctx, todo),
+    }
+}
+
+/// Whether the service refused the uploads with a conflict (409): the batch holds the
+/// other kind of upload. Nothing was stored then.
+fn refused(ctx: &Ctx<'_>, sent: &Result<Outcome>) -> bool {
+    let fatal = ctx.fatal.lock().unwrap_or_else(|p| p.into_inner());
+    matches!(sent, Err(Error::Conflict(_))) || matches!(*fatal, Some(Error::Conflict(_)))
 }
 
 /// The files not yet uploaded, read from the manifest in order; resumed ones are expected
@@ -380,19 +423,18 @@ fn choose(ing: &Ingest<'_>, existing: Option<&BatchType>, files: u64) -> Result<
     }
 }
 
-/// The bytes of `notification_config.json`, when webhooks or an ingest id are asked for.
+/// The bytes of `notification_config.json`, only when webhooks are asked for, and then
+/// always with both keys, the official client's only form: `{"ingestId", "notificationsURL"}`
+/// (the ingest id random when not given, one for every shard of the run).
 fn notification_config(ing: &Ingest<'_>) -> Result<Option<Arc<[u8]>>> {
-    if ing.notifications_url.is_none() && ing.ingest_id.is_none() {
+    let Some(url) = &ing.notifications_url else {
         return Ok(None);
-    }
+    };
     let id = ing
         .ingest_id
         .clone()
         .unwrap_or_else(|| crate::rand::string(crate::rand::ID_ALPHABET, 16));
-    let mut v = serde_json::json!({ "ingestId": id });
-    if let Some(url) = &ing.notifications_url {
-        v["notificationsURL"] = serde_json::json!(url);
-    }
+    let v = serde_json::json!({ "ingestId": id, "notificationsURL": url });
     let bytes = serde_json::to_vec(&v)
         .map_err(|e| Error::invalid("notification_config.json", e.to_string()))?;
     Ok(Some(bytes.into()))

@@ -9,13 +9,16 @@ use super::resume::NO_UNIT;
 use super::{Ingest, JournalSetting};
 use crate::BatchApi;
 use crate::error::{Error, Result};
+use crate::model::BatchType;
 
 /// The journal's units that the service holds: sequence number → verification unit (a
-/// position in `shards`, or [`NO_UNIT`] for single uploads).
+/// position in `shards`, or [`NO_UNIT`] for single uploads); and the kind of batch the
+/// journal shows it to be (none when it records nothing, or the batch is gone).
 #[derive(Debug, Default)]
 pub(crate) struct Settled {
     pub units: HashMap<u64, u32>,
     pub shards: Vec<String>,
+    pub kind: Option<BatchType>,
 }
 
 impl Settled {
@@ -103,6 +106,12 @@ pub(crate) fn settle(
         return Ok(out);
     }
     let any = |t: UnitType| history.units.iter().any(|u| u.unit == t);
+    // Single and bulk uploads never mix in a batch, so one unit says which it is.
+    out.kind = Some(if any(UnitType::Shard) {
+        BatchType::Sharded
+    } else {
+        BatchType::Simple
+    });
     let gone = |journal: &Journal| -> Result<Settled> {
         let ws = api.workspace()?;
         journal.reset(api.base_url(), &ws, batch)?;

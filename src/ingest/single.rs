@@ -76,6 +76,8 @@ pub(crate) fn images(ctx: &Ctx<'_>, todo: Todo<'_>) -> Result<Outcome> {
                     1,
                     now.size,
                 ),
+                // The batch holds bulk uploads: nothing more can go this way.
+                Err(e @ Error::Conflict(_)) => ctx.fatal(e),
                 Err(e) => fail(ctx, out, UnitKind::Image, i, f, &e.to_string()),
             }
         },
@@ -103,6 +105,8 @@ pub(crate) fn videos(ctx: &Ctx<'_>, todo: Todo<'_>) -> Result<Outcome> {
             );
             let target = match asked {
                 Ok(t) => t,
+                // The batch holds bulk uploads: nothing more can go this way.
+                Err(e @ Error::Conflict(_)) => return ctx.fatal(e),
                 Err(e) => {
                     return fail(
                         ctx,

@@ -19,6 +19,7 @@
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 
+mod outputs;
 mod progress;
 mod spec;
 mod wait;
@@ -32,6 +33,7 @@ use crate::model::{
     JobId, JobLog, JobStage, JobStatusResponse, LogSeverity, RestartOverrides, TaskStatus,
 };
 
+pub(crate) use outputs::output_batches;
 pub use progress::{ErrorReport, Progress, StageProgress, TaskCounts, aggregate_stage};
 pub use spec::{JobSpec, PreparedJob};
 pub use wait::{JobOutcome, JobWaitOptions};
@@ -39,12 +41,16 @@ pub use wait::{JobOutcome, JobWaitOptions};
 /// One output batch of a job: the stage that wrote it and its id.
 ///
 /// ```
-/// let b = roboflow_batch::jobs::OutputBatch { stage: "export".into(), batch_id: "job-1-export".into() };
+/// let b = roboflow_batch::jobs::OutputBatch {
+///     stage_id: "job-1-export".into(), stage: "Export".into(), batch_id: "job-1-export".into(),
+/// };
 /// assert_eq!(b.batch_id, "job-1-export");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OutputBatch {
-    /// The stage's name, e.g. `processing` or `export`.
+    /// The stage's id (`processingStageId`).
+    pub stage_id: String,
+    /// The stage's display name (`processingStageName`), e.g. `processing` or `Export`.
     pub stage: String,
     /// The batch id, to export with [`crate::export`].
     pub batch_id: String,
@@ -245,6 +251,7 @@ impl<'a> Job<'a> {
             for b in s.output_batch_ids() {
                 if !out.iter().any(|o| o.batch_id == b) {
                     out.push(OutputBatch {
+                        stage_id: s.processing_stage_id.clone(),
                         stage: s.processing_stage_name.clone(),
                         batch_id: b.to_string(),
                     });

@@ -458,6 +458,32 @@ impl JobStartRequest {
                 format!("must be between 0 and 1, got {rate}"),
             ));
         }
+        if self.job_type == JobType::SimpleVideoProcessing {
+            // The service refuses these on a video job; the official client offers them
+            // for images only.
+            let image_only = [
+                ("maxImageFailureRate", self.max_image_failure_rate.is_some()),
+                (
+                    "jobInput.imagesMetadataPart",
+                    self.job_input.images_metadata_part.is_some(),
+                ),
+                (
+                    "processingSpecification.imagesMetadataInputsMapping",
+                    self.processing_specification
+                        .images_metadata_inputs_mapping
+                        .is_some(),
+                ),
+            ];
+            if let Some((field, _)) = image_only.iter().find(|(_, set)| *set) {
+                return Err(Error::invalid(
+                    *field,
+                    format!(
+                        "is for image jobs only; a video job ({}) cannot take it",
+                        self.job_type
+                    ),
+                ));
+            }
+        }
         if self.compute_configuration.workers_per_machine == Some(0) {
             return Err(Error::invalid(
                 "computeConfiguration.workersPerMachine",
@@ -825,6 +851,42 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn a_video_job_refuses_image_only_fields_by_name() {
+        let video = || JobStartRequest::videos("b", "wf");
+        let cases = [
+            (
+                video().with_max_image_failure_rate(0.1),
+                "maxImageFailureRate",
+            ),
+            (
+                video().with_images_metadata_part("meta"),
+                "jobInput.imagesMetadataPart",
+            ),
+            (
+                video().with_metadata_mapping("conf", "confidence"),
+                "processingSpecification.imagesMetadataInputsMapping",
+            ),
+        ];
+        for (req, field) in cases {
+            let err = req.validate().unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "invalid {field}: is for image jobs only; a video job (simple-video-processing-v1) cannot take it"
+                )
+            );
+        }
+        video().validate().unwrap();
+        // An image job takes all three.
+        JobStartRequest::images("b", "wf")
+            .with_max_image_failure_rate(0.1)
+            .with_images_metadata_part("meta")
+            .with_metadata_mapping("conf", "confidence")
+            .validate()
+            .unwrap();
     }
 
     #[test]

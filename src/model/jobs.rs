@@ -369,6 +369,7 @@ pub struct JobStage {
     /// The name, e.g. `processing` or `export`.
     pub processing_stage_name: String,
     /// How many tasks it has (at least 1).
+    #[serde(deserialize_with = "super::whole::int")]
     pub tasks_number: u64,
     /// The batches it writes (the official client's form).
     #[serde(default)]

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod staging;
 mod timestamp;
 pub mod webhook;
+pub(crate) mod whole;
 
 pub use ids::{BatchId, JobId};
 pub use job_request::*;
@@ -17,6 +18,15 @@ pub use jobs::*;
 pub use staging::*;
 pub use timestamp::Timestamp;
 pub use webhook::*;
+
+/// A field's default for `null` as well as for an absent key (with `#[serde(default)]`).
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
 
 /// Defines a string enum that keeps unknown values in `Other(String)`.
 macro_rules! string_enum {

@@ -37,20 +37,32 @@ pub struct SignedUrlDetails {
     /// The HTTP method, `PUT` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// Headers the upload must carry.
-    #[serde(default)]
+    /// Headers the upload must carry (`null` or absent: none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub extension_headers: BTreeMap<String, String>,
     /// The shard's id (bulk uploads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<String>,
     /// The most images one tar shard may hold (bulk uploads).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::opt_int"
+    )]
     pub max_number_of_images: Option<u64>,
     /// The largest tar shard allowed, in bytes (bulk uploads).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::opt_int"
+    )]
     pub max_shard_size: Option<u64>,
     /// The largest file allowed, in bytes (videos).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::opt_int"
+    )]
     pub max_file_size: Option<u64>,
 }
 
@@ -98,6 +110,7 @@ pub struct CountResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The number of items.
+    #[serde(deserialize_with = "super::whole::int")]
     pub count: u64,
 }
 
@@ -184,6 +197,7 @@ pub struct ShardDetails {
     /// When the status was last set.
     pub event_timestamp: Timestamp,
     /// How many objects the shard held.
+    #[serde(deserialize_with = "super::whole::int")]
     pub shard_objects_count: u64,
     /// Details, such as per-file failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -251,9 +265,16 @@ pub struct PartMetadata {
 }
 
 /// The answer of `GET …/parts`, in either form: the official client reads `batchParts`,
-/// the spec says `parts`.
+/// the spec says `parts`. An answer with neither is refused (as the official client
+/// refuses it), not read as a batch without parts.
+///
+/// ```
+/// use roboflow_batch::model::ListPartsResponse;
+/// let e = serde_json::from_str::<ListPartsResponse>(r#"{"status":"ok"}"#).unwrap_err();
+/// assert!(e.to_string().contains("batchParts"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "RawListParts")]
 pub struct ListPartsResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,6 +285,33 @@ pub struct ListPartsResponse {
     /// The parts, as the spec names them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<PartMetadata>>,
+}
+
+/// [`ListPartsResponse`] as sent, before checking that it has its parts.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawListParts {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    batch_parts: Option<Vec<PartMetadata>>,
+    #[serde(default)]
+    parts: Option<Vec<PartMetadata>>,
+}
+
+impl TryFrom<RawListParts> for ListPartsResponse {
+    type Error = &'static str;
+
+    fn try_from(r: RawListParts) -> Result<Self, Self::Error> {
+        if r.batch_parts.is_none() && r.parts.is_none() {
+            return Err("missing field `batchParts` (or `parts`): the answer lists no parts");
+        }
+        Ok(ListPartsResponse {
+            status: r.status,
+            batch_parts: r.batch_parts,
+            parts: r.parts,
+        })
+    }
 }
 
 impl ListPartsResponse {
@@ -541,6 +589,37 @@ mod tests {
             serde_json::from_str(r#"{"status":"ok","parts":[{"partName":"results"}]}"#).unwrap();
         assert_eq!(official.into_parts()[0].part_name, "results");
         assert_eq!(spec.into_parts()[0].part_name, "results");
+        let none: ListPartsResponse = serde_json::from_str(r#"{"batchParts":[]}"#).unwrap();
+        assert!(none.into_parts().is_empty());
+        // Neither key (or only nulls): an answer of another shape, not zero parts.
+        for body in [
+            r#"{"status":"ok"}"#,
+            r#"{"batchParts":null,"parts":null}"#,
+            "{}",
+        ] {
+            let e = serde_json::from_str::<ListPartsResponse>(body).unwrap_err();
+            assert!(
+                e.to_string().contains("missing field `batchParts`"),
+                "{body}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn extension_headers_null_or_absent_are_none() {
+        // A video upload's answer as the service may send it (notes §2, D8).
+        for body in [
+            r#"{"signedURLDetails":{"uploadURL":"https://s.test/v.mp4?sig=x","extensionHeaders":null}}"#,
+            r#"{"signedURLDetails":{"uploadURL":"https://s.test/v.mp4?sig=x"}}"#,
+        ] {
+            let r: SignedUrlResponse = serde_json::from_str(body).unwrap();
+            assert!(r.signed_url_details.extension_headers.is_empty(), "{body}");
+        }
+        let r: SignedUrlResponse = serde_json::from_str(
+            r#"{"signedURLDetails":{"uploadURL":"https://s.test/u","extensionHeaders":{"X-Goog-Meta":"1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.signed_url_details.extension_headers["X-Goog-Meta"], "1");
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub struct IngestNotification {
     /// What happened.
     pub notification: IngestEvent,
     /// 1 on the first delivery, then 2, 3, …
+    #[serde(deserialize_with = "super::whole::int")]
     pub delivery_attempt: u32,
 }
 
@@ -101,6 +102,7 @@ pub struct JobNotification {
     /// `success` or `fail`.
     pub job_state: String,
     /// 1 on the first delivery, then 2, 3, …
+    #[serde(deserialize_with = "super::whole::int")]
     pub delivery_attempt: u32,
 }
 

@@ -160,6 +160,11 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Body,
+    /// How many times the transport's read timeout this request may wait for each read: 1
+    /// by default; 2 for references ingests, which the service may be slow to answer (the
+    /// official client allows them twice its timeout). A transport without timeouts
+    /// ignores it.
+    pub read_timeout_factor: u32,
 }
 
 impl HttpRequest {
@@ -176,6 +181,7 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             body: Body::Empty,
+            read_timeout_factor: 1,
         }
     }
 
@@ -211,6 +217,19 @@ impl HttpRequest {
     #[must_use]
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
+        self
+    }
+
+    /// Lets each read wait `factor` times the transport's read timeout (at least 1).
+    ///
+    /// ```
+    /// use roboflow_batch::transport::{HttpRequest, Method};
+    /// let r = HttpRequest::new(Method::Post, "http://h/").read_timeout_factor(2);
+    /// assert_eq!(r.read_timeout_factor, 2);
+    /// ```
+    #[must_use]
+    pub fn read_timeout_factor(mut self, factor: u32) -> Self {
+        self.read_timeout_factor = factor.max(1);
         self
     }
 
@@ -254,6 +273,7 @@ impl fmt::Debug for HttpRequest {
             .field("url", &crate::redact::redact_url(&self.url))
             .field("headers", &RedactedHeaders(&self.headers))
             .field("body", &self.body)
+            .field("read_timeout_factor", &self.read_timeout_factor)
             .finish()
     }
 }

@@ -296,7 +296,15 @@ impl UreqTransport {
                 ureq::SendBody::from_owned_reader(ExactLengthReader::new(reader, len))
             }
         };
-        let request = builder.body(body)?;
+        let mut request = builder.body(body)?;
+        if req.read_timeout_factor > 1 {
+            let read = self.timeouts.read.saturating_mul(req.read_timeout_factor);
+            request = self
+                .agent
+                .configure_request(request)
+                .timeout_per_read(Some(read))
+                .build();
+        }
         let response = self.agent.run(request)?;
         let status = response.status().as_u16();
         let headers = response

@@ -22,6 +22,11 @@ pub struct Ctx {
 /// The base URL in force: `--api-url`, else `API_BASE_URL`, else the service of
 /// `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (the production service in the US by default).
 pub fn api_url(g: &Global) -> Result<String, Failure> {
+    api_url_from(g, |name| std::env::var(name).ok())
+}
+
+/// [`api_url`] with the environment read through `env`.
+fn api_url_from(g: &Global, env: impl Fn(&str) -> Option<String>) -> Result<String, Failure> {
     if let Some(url) = g
         .api_url
         .as_deref()
@@ -30,11 +35,14 @@ pub fn api_url(g: &Global) -> Result<String, Failure> {
     {
         return Ok(url.to_string());
     }
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    // Set but empty still counts for the environment and PROJECT (staging), as in the
+    // official client.
     let url = regional_base_url(
-        var("ROBOFLOW_REGION").as_deref(),
-        var("ROBOFLOW_ENVIRONMENT").as_deref(),
-        var("PROJECT").as_deref(),
+        env("ROBOFLOW_REGION")
+            .filter(|v| !v.trim().is_empty())
+            .as_deref(),
+        env("ROBOFLOW_ENVIRONMENT").as_deref(),
+        env("PROJECT").as_deref(),
     )?;
     Ok(url.to_string())
 }
@@ -162,6 +170,42 @@ fn details(sent: u64, resp: &HttpResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_variables_set_empty_select_staging_as_in_the_official_client() {
+        #[derive(clap::Parser)]
+        struct Args {
+            #[command(flatten)]
+            g: Global,
+        }
+        let mut g = <Args as clap::Parser>::parse_from(["rfbatch"]).g;
+        g.api_url = None;
+        let url_with = |g: &Global, vars: &[(&str, &str)]| {
+            api_url_from(g, |name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            })
+            .unwrap()
+        };
+        let url = |vars: &[(&str, &str)]| url_with(&g, vars);
+        assert_eq!(url(&[]), "https://api.roboflow.com");
+        assert_eq!(url(&[("ROBOFLOW_REGION", "")]), "https://api.roboflow.com");
+        assert_eq!(
+            url(&[("ROBOFLOW_ENVIRONMENT", "")]),
+            "https://api.roboflow.one"
+        );
+        assert_eq!(url(&[("PROJECT", "")]), "https://api.roboflow.one");
+        assert_eq!(
+            url(&[("PROJECT", "roboflow-platform"), ("ROBOFLOW_REGION", "eu")]),
+            "https://api.roboflow.eu"
+        );
+        g.api_url = Some("http://127.0.0.1:9".into());
+        assert_eq!(
+            url_with(&g, &[("ROBOFLOW_ENVIRONMENT", "")]),
+            "http://127.0.0.1:9"
+        );
+    }
 
     #[test]
     fn details_give_sizes_type_and_retry_after() {

@@ -19,7 +19,8 @@ pub struct ExportArgs {
     /// The folder the files go to (created if needed); files land in `DIR/<part>/<file>`.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Only this part (repeatable).
+    /// Only this part (repeatable). Of a job's several output batches, only those that
+    /// have the part are filtered; the others come whole.
     #[arg(long, value_name = "PART")]
     pub part: Vec<String>,
     /// Download again the files already complete in DIR.

@@ -102,9 +102,12 @@ impl IngestProgress {
                     _ => 0,
                 };
                 self.upload.set_length(bytes.saturating_add(overhead));
+                // A second plan (the batch refused the first method) starts over.
                 let c = self.update(|c| {
                     c.total = *files;
                     c.resumed = *resumed_files;
+                    c.done = 0;
+                    c.failed = 0;
                 });
                 self.upload.set_message(c.message());
                 if *files == 0 && *resumed_files == 0 {

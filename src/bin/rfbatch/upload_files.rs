@@ -33,7 +33,8 @@ pub struct FilesArgs {
     /// Where the service sends ingest webhooks (carried in every shard).
     #[arg(long, value_name = "URL")]
     pub notifications_url: Option<String>,
-    /// An id for the ingest's webhooks.
+    /// An id for the ingest: it names it in webhooks (a folder's shards carry it only with
+    /// --notifications-url), and for a bucket it makes a repeated request recognisable.
     #[arg(long, value_name = "ID")]
     pub ingest_id: Option<String>,
     #[command(flatten)]

@@ -56,11 +56,13 @@ pub fn refs(ctx: &Ctx, a: &RefsArgs) -> Result<(), Failure> {
         let path = Path::new(&a.source);
         let file = RefsFile::check(path, chunk_size(a.videos))?;
         // Without an id, one derived from the batch and the file's references: a re-run
-        // after an interruption is then answered as a repeat chunk by chunk.
-        let (ingest_base, suffix) = match &base.ingest_id {
-            Some(id) => (id.clone(), file.chunks > 1),
-            None => (derived_refs_id(&a.batch, a.videos, &file.digest), true),
+        // after an interruption is then answered as a repeat chunk by chunk. One chunk
+        // carries the id itself, several `<id>-<n>`.
+        let ingest_base = match &base.ingest_id {
+            Some(id) => id.clone(),
+            None => derived_refs_id(&a.batch, a.videos, &file.digest),
         };
+        let suffix = file.chunks > 1;
         let stop = Stoppable::enter();
         let mut total = 0usize;
         let mut files = match verify {

@@ -1,0 +1,150 @@
+//! Integer fields that also accept whole-number floats (`3.0`), as the official client's
+//! pydantic models do: a service written in Python may send a count as a float. A number
+//! with a fraction (`3.5`), a negative one or one out of range is refused with a message
+//! that says so. Use as `#[serde(deserialize_with = "whole::int")]`, or `whole::opt_int`
+//! with `#[serde(default)]` for an optional field.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserializer;
+use serde::de::{self, Visitor};
+
+/// An integer of type `T` from a JSON integer or a whole-number float.
+pub(crate) fn int<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    d.deserialize_any(Whole(PhantomData))
+}
+
+/// [`int`] for an optional field: `null` is `None`.
+pub(crate) fn opt_int<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    d.deserialize_option(Opt(PhantomData))
+}
+
+struct Whole<T>(PhantomData<T>);
+
+impl<T: TryFrom<u64>> Visitor<'_> for Whole<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a whole number from 0 to {}", max::<T>())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        T::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        // Below 2^64, and whole: exactly one u64.
+        if (0.0..18_446_744_073_709_551_616.0).contains(&v) && v.fract() == 0.0 {
+            self.visit_u64(v as u64)
+        } else {
+            Err(E::invalid_value(de::Unexpected::Float(v), &self))
+        }
+    }
+}
+
+struct Opt<T>(PhantomData<T>);
+
+impl<'de, T: TryFrom<u64>> Visitor<'de> for Opt<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole number or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        int(d).map(Some)
+    }
+}
+
+/// The largest value of `T`, found by trying (the types used are unsigned).
+fn max<T: TryFrom<u64>>() -> u64 {
+    [u64::MAX, u32::MAX as u64, u16::MAX as u64, u8::MAX as u64]
+        .into_iter()
+        .find(|m| T::try_from(*m).is_ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Counts {
+        #[serde(deserialize_with = "super::int")]
+        n: u64,
+        #[serde(default, deserialize_with = "super::opt_int")]
+        small: Option<u32>,
+    }
+
+    fn parse(json: &str) -> Result<Counts, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn whole_floats_are_integers_and_fractions_are_refused() {
+        for (json, n, small) in [
+            (r#"{"n": 3}"#, 3, None),
+            (r#"{"n": 3.0}"#, 3, None),
+            (r#"{"n": 0.0, "small": 7.0}"#, 0, Some(7)),
+            (r#"{"n": 1e3, "small": null}"#, 1000, None),
+            (r#"{"n": 18446744073709551615}"#, u64::MAX, None),
+            (
+                r#"{"n": 4294967296.0, "small": 4294967295}"#,
+                1 << 32,
+                Some(u32::MAX),
+            ),
+        ] {
+            let c = parse(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!((c.n, c.small), (n, small), "{json}");
+        }
+        for (json, says) in [
+            (
+                r#"{"n": 3.5}"#,
+                "invalid value: floating point `3.5`, expected a whole number",
+            ),
+            (
+                r#"{"n": -1}"#,
+                "invalid value: integer `-1`, expected a whole number",
+            ),
+            (r#"{"n": -2.0}"#, "floating point `-2.0`"),
+            (r#"{"n": 1e20}"#, "floating point `1e+20`"),
+            (
+                r#"{"n": "3"}"#,
+                r#"invalid type: string "3", expected a whole number"#,
+            ),
+            (
+                r#"{"n": 1, "small": 4294967296}"#,
+                "expected a whole number from 0 to 4294967295",
+            ),
+            (r#"{"n": 1, "small": 0.5}"#, "floating point `0.5`"),
+            (r#"{"n": null}"#, "invalid type: null"),
+        ] {
+            let e = parse(json).unwrap_err();
+            assert!(e.contains(says), "{json}: {e}");
+        }
+    }
+}

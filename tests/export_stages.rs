@@ -1,0 +1,194 @@
+//! A job's output batches found by stage id, display name or batch name, against a fake
+//! service whose stages are named as the real one may name them (`Export`, not `export`),
+//! and the part filter across a job's several output batches.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use roboflow_batch::export::Exporter;
+use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+
+const JOBS: &str = "/batch-processing/v1/external/ws/jobs";
+const STAGING: &str = "/data-staging/v1/external/ws/batches";
+
+/// The job `conf-job`, finished, with two stages named unlike their ids.
+fn service(
+    seen: Arc<Mutex<Vec<String>>>,
+) -> impl Fn(HttpRequest) -> Result<HttpResponse, TransportError> {
+    move |req: HttpRequest| {
+        let path = req.path().to_string();
+        let part = req
+            .query()
+            .into_iter()
+            .find(|(k, _)| k == "partName")
+            .map(|(_, v)| v);
+        seen.lock().unwrap().push(path.clone());
+        let body = match path.as_str() {
+            p if p == format!("{JOBS}/conf-job") => r#"{"job": {"jobId": "conf-job", "name": "c",
+                "jobDefinition": {}, "currentStage": "conf-job-export", "error": false,
+                "isTerminal": true, "lastNotification": null,
+                "createdAt": "2025-01-02T03:04:05.123456+00:00",
+                "lastUpdate": "2025-01-02T03:09:05.123456+00:00"}}"#
+                .to_string(),
+            p if p == format!("{JOBS}/conf-job/stages") => r#"{"stages": [
+                {"processingStageId": "conf-job-processing", "processingStageName": "Processing",
+                 "tasksNumber": 2, "outputBatches": ["conf-job-processing"],
+                 "startTimestamp": "2025-01-02T03:04:05.123Z", "notification": {},
+                 "statusType": "success", "lastEventTimestamp": "2025-01-02T03:05:05.123Z"},
+                {"processingStageId": "conf-job-export", "processingStageName": "Export",
+                 "tasksNumber": 1, "outputBatches": ["conf-job-export"],
+                 "startTimestamp": "2025-01-02T03:06:05.123Z", "notification": {},
+                 "statusType": "success", "lastEventTimestamp": "2025-01-02T03:07:05.123Z"}]}"#
+                .to_string(),
+            p if p.starts_with(STAGING) => {
+                let rest = &p[STAGING.len() + 1..];
+                let (batch, tail) = rest.split_once('/').unwrap_or((rest, ""));
+                let parts: &[&str] = if batch == "conf-job-processing" {
+                    &["results"]
+                } else {
+                    &["archives", "images"]
+                };
+                match tail {
+                    "" => format!(
+                        r#"{{"batch": {{"displayName": "{batch}", "batchId": "{batch}",
+                        "batchType": "multipart-batch", "batchContentType": "mixed",
+                        "createdDate": "2025-01-02T03:04:05.123Z",
+                        "expiryDate": "2025-01-09T03:04:05.123Z"}}}}"#
+                    ),
+                    "parts" => format!(
+                        r#"{{"batchParts": [{}]}}"#,
+                        parts
+                            .iter()
+                            .map(|p| format!(
+                                r#"{{"partName": "{p}", "partType": "simple-part", "contentType": "mixed"}}"#
+                            ))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    "list" => {
+                        let part = part.unwrap_or_default();
+                        format!(
+                            r#"{{"filesMetadata": [{{"downloadURL": "{BASE}/dl/{batch}/{part}/f.txt",
+                            "fileName": "{part}.txt", "partName": "{part}", "contentType": "text/plain"}}],
+                            "nextPageToken": null}}"#
+                        )
+                    }
+                    _ => return Ok(HttpResponse::json(404, r#"{"error": "no such thing"}"#)),
+                }
+            }
+            p if p.starts_with("/dl/") => return Ok(HttpResponse::new(200, p.as_bytes().to_vec())),
+            _ => return Ok(HttpResponse::json(404, r#"{"error": "no such route"}"#)),
+        };
+        Ok(HttpResponse::json(200, body))
+    }
+}
+
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut out: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_export_stage_is_found_when_its_name_is_not_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let api = api_with(service(seen.clone()));
+    let report = Exporter::new(&api, dir.path()).job("conf-job").unwrap();
+    assert_eq!(report.batches, vec!["conf-job-export"]);
+    assert_eq!(
+        files(dir.path()),
+        vec!["archives/archives.txt", "images/images.txt"]
+    );
+
+    let both = dir.path().join("both");
+    let report = Exporter::new(&api, &both)
+        .include_processing(true)
+        .job("conf-job")
+        .unwrap();
+    assert_eq!(
+        report.batches,
+        vec!["conf-job-processing", "conf-job-export"]
+    );
+    assert_eq!(
+        files(&both),
+        vec![
+            "archives/archives.txt",
+            "images/images.txt",
+            "results/results.txt"
+        ]
+    );
+}
+
+#[test]
+fn a_part_filter_applies_to_the_stages_that_have_the_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api_with(service(Arc::default()));
+    // The processing stage has no part `images`: it comes whole, the export is filtered.
+    let report = Exporter::new(&api, dir.path())
+        .include_processing(true)
+        .part("images")
+        .job("conf-job")
+        .unwrap();
+    assert_eq!(report.downloaded, 2);
+    assert_eq!(
+        files(dir.path()),
+        vec!["images/images.txt", "results/results.txt"]
+    );
+
+    // A part of the processing stage filters it, and the export comes whole.
+    let other = dir.path().join("other");
+    Exporter::new(&api, &other)
+        .include_processing(true)
+        .part("results")
+        .job("conf-job")
+        .unwrap();
+    assert_eq!(
+        files(&other),
+        vec![
+            "archives/archives.txt",
+            "images/images.txt",
+            "results/results.txt"
+        ]
+    );
+
+    // A part no stage has is an error naming what each has; nothing is created.
+    let none = dir.path().join("none");
+    let err = Exporter::new(&api, &none)
+        .include_processing(true)
+        .part("imgs")
+        .job("conf-job")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"no batch has a part "imgs""#)
+            && err.contains("conf-job-processing: results")
+            && err.contains("conf-job-export: archives, images"),
+        "{err}"
+    );
+    assert!(!none.exists());
+
+    // One batch alone must have the part.
+    let err = Exporter::new(&api, &none)
+        .part("results")
+        .job("conf-job")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"batch conf-job-export has no part "results"; its parts: archives, images"#),
+        "{err}"
+    );
+}
