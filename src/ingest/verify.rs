@@ -322,9 +322,16 @@ pub(crate) fn verify(
         .enumerate()
         .map(|(i, id)| (id.clone(), i as u32))
         .collect();
+    // With no shard to watch (a references ingest answered without `shardIds`), files
+    // still missing after a look at the batch are looked for in every shard's failures,
+    // or they would wait for the timeout though the service said why.
+    let mut scan_all = false;
     loop {
-        let mut failed_units: HashMap<u32, String> = HashMap::new();
         let mut failed_names: HashMap<[u8; 16], String> = HashMap::new();
+        if scan_all {
+            unwatched_failures(api, batch_id, &mut failed_names);
+        }
+        let mut failed_units: HashMap<u32, String> = HashMap::new();
         let mut waiting = 0usize;
         if !watched.is_empty() {
             let mut seen: HashSet<u32> = HashSet::new();
@@ -366,6 +373,7 @@ pub(crate) fn verify(
             )
             .map_err(io)?;
             drop(present);
+            scan_all = watched.is_empty() && t.unexplained > 0;
             progress(&IngestEvent::Verifying {
                 indexed: t.indexed,
                 expected: total,
@@ -394,6 +402,21 @@ pub(crate) fn verify(
         // The last poll happens at the deadline.
         clock.sleep(interval.min(limit - waited).max(floor));
         interval = (interval + interval / 2).min(wait.max_interval).max(floor);
+    }
+}
+
+/// The per-file failures of every settled shard of the batch. Best effort: a service
+/// that cannot list shards here (a batch of single uploads) leaves the files to wait.
+fn unwatched_failures(api: &BatchApi, batch_id: &str, out: &mut HashMap<[u8; 16], String>) {
+    for s in api.shards(batch_id, None) {
+        let Ok(s) = s else {
+            return;
+        };
+        if !s.is_in_progress() {
+            for (n, why) in file_failures(&s) {
+                out.entry(name_key(&n)).or_insert(why);
+            }
+        }
     }
 }
 
@@ -545,6 +568,67 @@ mod tests {
         .unwrap();
         assert_eq!(t.failed.len(), 3);
         assert!(t.failed.iter().any(|f| f.1 == "late"));
+    }
+
+    /// A references ingest answered without `shardIds`: the failure of a reference is
+    /// found in the batch's shards at the next poll, not after the timeout.
+    #[test]
+    fn without_shard_ids_failures_are_found_in_every_shard() {
+        use crate::transport::{HttpRequest, HttpResponse, TransportError};
+        let service = |req: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
+            let path = req.url.split('?').next().unwrap_or("").to_string();
+            let body = if path.ends_with("/count") {
+                r#"{"count": 1}"#.to_string()
+            } else if path.ends_with("/list") {
+                r#"{"filesMetadata": [{"downloadURL": "http://s/a", "fileName": "a.png",
+                    "contentType": "image/png"}], "nextPageToken": null}"#
+                    .to_string()
+            } else if path.ends_with("/shards") {
+                r#"{"shards": [{"shardId": "s9", "statusName": "shard-ingested",
+                    "statusType": "success", "eventTimestamp": "2025-01-02T03:04:05Z",
+                    "shardObjectsCount": 1, "statusMetadata": {"failedFiles": [
+                    {"fileName": "gone.png", "type": "file-download-failed",
+                     "reason": "HTTP 404"}]}}]}"#
+                    .to_string()
+            } else {
+                return Ok(HttpResponse::json(404, "{}"));
+            };
+            Ok(HttpResponse::json(200, body))
+        };
+        let slept = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let s2 = slept.clone();
+        let clock = crate::api::Clock::system().with_sleep(move |_| {
+            s2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let api = BatchApi::builder()
+            .base_url("http://service.test")
+            .api_key("k")
+            .workspace("ws")
+            .clock(clock)
+            .transport(service)
+            .build()
+            .unwrap();
+        let mut e = ExpectedFiles::default();
+        e.file("a.png", None);
+        e.file("gone.png", Some("http://bucket/gone.png".into()));
+        let (v, failed) = verify_ingest(
+            &api,
+            "b",
+            &e,
+            // Without the scan this would wait out the timeout (the clock runs for real).
+            &crate::ingest::default_verify_options().with_timeout(Duration::from_secs(2)),
+            &crate::ingest::no_progress(),
+        )
+        .unwrap();
+        assert_eq!((v.indexed, v.timed_out), (1, false), "{v:?}");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].name, "gone.png");
+        assert_eq!(failed[0].reason, "file-download-failed: HTTP 404");
+        assert_eq!(
+            slept.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one poll more"
+        );
     }
 
     #[test]
