@@ -250,7 +250,10 @@ impl Variation {
                     .unwrap_or("")
                     .to_string();
                 self.optional(top, "shardIds", &id);
-                self.optional(top, "duplicated", &id);
+                // Only `false` may go: without the field a repeat cannot be told.
+                if top.get("duplicated") == Some(&Value::Bool(false)) {
+                    self.optional(top, "duplicated", &id);
+                }
             }
             _ if t.ends_with("{workspace}/jobs") => {
                 self.each(top, "jobs", |o| self.job(o));
@@ -445,7 +448,8 @@ impl Variation {
         if self.pick(&format!("method {id}"), 2) == 1 {
             o.remove("method");
         }
-        self.optional(o, "shardId", &id);
+        // `shardId` stays: the spec gives it as the shard's identity, the one thing a
+        // client can match a shard listing against after an interruption.
         self.optional(o, "maxFileSize", &id);
         if self.bare_uploads {
             let none = if self.pick(&format!("headers {id}"), 2) == 1 {
