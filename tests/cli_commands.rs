@@ -218,11 +218,18 @@ fn job_commands_in_text_and_json() {
     assert_eq!(show["state"], "completed");
     assert_eq!(show["fraction"], 1.0);
     assert_eq!(show["job"]["name"], "Nightly");
+    // The processing stage is the one whose output is `<job>-processing` (a stage's name
+    // is a display name, which a varied sandbox makes unlike its id).
+    let is_processing = |s: &&serde_json::Value| {
+        s["outputBatches"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|b| b == "job-b-processing"))
+    };
     let processing = show["stages"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["name"] == "processing")
+        .find(is_processing)
         .unwrap_or_else(|| panic!("no processing stage: {show}"));
     assert_eq!(processing["tasks"]["total"], 2, "{show}");
     assert_eq!(processing["tasks"]["succeeded"], 2, "{show}");
@@ -232,7 +239,7 @@ fn job_commands_in_text_and_json() {
         .json_lines();
     let processing = stages
         .iter()
-        .find(|s| s["processingStageName"] == "processing")
+        .find(is_processing)
         .expect("a processing stage");
     let stage_id = processing["processingStageId"]
         .as_str()
