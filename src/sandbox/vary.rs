@@ -199,31 +199,30 @@ impl Variation {
         };
         match () {
             _ if t.ends_with("{workspace}/batches") => {
-                self.each(top, "batches", |o| self.batch(o));
+                self.each(top, "batches", |o, id| self.batch(o, id));
                 self.last_token(top);
             }
             _ if t.ends_with("{batchId}") && get => {
                 if let Some(o) = top.get_mut("batch").and_then(Value::as_object_mut) {
-                    self.batch(o);
+                    self.batch(o, "batch");
                 }
             }
             _ if t.ends_with("/count") => {
-                let id = route.param("batchId").unwrap_or("");
-                self.float(top, "count", id);
+                self.float(top, "count", "count");
             }
             _ if t.ends_with("/parts") => {
                 if self.pick("parts-key", 2) == 1 {
                     top.remove("parts");
                 }
-                self.each(top, "batchParts", |o| self.part(o));
-                self.each(top, "parts", |o| self.part(o));
+                self.each(top, "batchParts", |o, id| self.part(o, id));
+                self.each(top, "parts", |o, id| self.part(o, id));
             }
             _ if t.ends_with("/list") => {
-                self.each(top, "filesMetadata", |o| self.file(o));
+                self.each(top, "filesMetadata", |o, id| self.file(o, id));
                 self.last_token(top);
             }
             _ if t.ends_with("/shards") => {
-                self.each(top, "shards", |o| self.shard(o));
+                self.each(top, "shards", |o, id| self.shard(o, id));
                 self.last_token(top);
             }
             _ if t.ends_with("/upload/image") => {
@@ -240,47 +239,42 @@ impl Variation {
                     .get_mut("signedURLDetails")
                     .and_then(Value::as_object_mut)
                 {
-                    self.signed(o);
+                    self.signed(o, t);
                 }
             }
             _ if t.ends_with("-references") => {
-                let id = top
-                    .get("ingestId")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                self.optional(top, "shardIds", &id);
+                self.optional(top, "shardIds", t);
                 // Only `false` may go: without the field a repeat cannot be told.
                 if top.get("duplicated") == Some(&Value::Bool(false)) {
-                    self.optional(top, "duplicated", &id);
+                    self.optional(top, "duplicated", t);
                 }
             }
             _ if t.ends_with("{workspace}/jobs") => {
-                self.each(top, "jobs", |o| self.job(o));
+                self.each(top, "jobs", |o, id| self.job(o, id));
             }
             _ if t.ends_with("{jobId}") && get => {
                 for key in ["jobStatus", "progress"] {
-                    if self.pick(&format!("job-{key} {job}"), 2) == 1 {
+                    if self.pick(&format!("job-{key}"), 2) == 1 {
                         top.remove(key);
                     }
                 }
                 if let Some(o) = top.get_mut("job").and_then(Value::as_object_mut) {
-                    self.job(o);
+                    self.job(o, "job");
                 }
             }
-            _ if t.ends_with("{jobId}") => match self.pick(&format!("start-reply {job}"), 3) {
+            _ if t.ends_with("{jobId}") => match self.pick("start-reply", 3) {
                 1 => *top = Map::new(),
                 2 => return Shape::Empty,
                 _ => {}
             },
             _ if t.ends_with("/stages") => {
-                self.each(top, "stages", |o| self.stage(o, job));
+                self.each(top, "stages", |o, id| self.stage(o, job, id));
             }
             _ if t.ends_with("/tasks") => {
-                self.each(top, "tasks", |o| self.task(o));
+                self.each(top, "tasks", |o, id| self.task(o, id));
             }
             _ if t.ends_with("/logs") => {
-                self.each(top, "logs", |o| self.log(o, job));
+                self.each(top, "logs", |o, id| self.log(o, job, id));
                 self.last_token(top);
             }
             _ => {}
@@ -292,11 +286,22 @@ impl Variation {
         Shape::Json
     }
 
-    /// Applies `f` to each object of the array at `key`.
-    fn each(&self, top: &mut Map<String, Value>, key: &str, f: impl Fn(&mut Map<String, Value>)) {
+    /// Applies `f` to each object of the array at `key`, with an id for its choices: its
+    /// position, which a replay of the same requests reproduces (generated ids, such as
+    /// job ids, would not).
+    fn each(
+        &self,
+        top: &mut Map<String, Value>,
+        key: &str,
+        f: impl Fn(&mut Map<String, Value>, &str),
+    ) {
         if let Some(items) = top.get_mut(key).and_then(Value::as_array_mut) {
-            for o in items.iter_mut().filter_map(Value::as_object_mut) {
-                f(o);
+            for (i, o) in items
+                .iter_mut()
+                .filter_map(Value::as_object_mut)
+                .enumerate()
+            {
+                f(o, &format!("{key}#{i}"));
             }
         }
     }
@@ -388,20 +393,18 @@ impl Variation {
         o.entry(key).or_insert(value);
     }
 
-    fn batch(&self, o: &mut Map<String, Value>) {
-        let id = text(o, "batchId");
-        self.time(o, "createdDate", &id);
-        self.time(o, "expiryDate", &id);
+    fn batch(&self, o: &mut Map<String, Value>, id: &str) {
+        self.time(o, "createdDate", id);
+        self.time(o, "expiryDate", id);
         if o.get("batchType").and_then(Value::as_str) == Some("multipart-batch")
             && self.pick(&format!("content-type {id}"), 2) == 1
         {
             o.insert("batchContentType".into(), json!("workflow-outputs"));
         }
-        self.extra(o, &id);
+        self.extra(o, id);
     }
 
-    fn part(&self, o: &mut Map<String, Value>) {
-        let id = text(o, "partName");
+    fn part(&self, o: &mut Map<String, Value>, id: &str) {
         if self.pick(&format!("part-type {id}"), 2) == 1 {
             o.insert("partType".into(), json!("workflow-output-v2"));
         }
@@ -410,23 +413,21 @@ impl Variation {
                 o.insert(key.into(), Value::Null);
             }
         }
-        self.extra(o, &id);
+        self.extra(o, id);
     }
 
-    fn file(&self, o: &mut Map<String, Value>) {
-        let id = format!("{}/{}", text(o, "partName"), text(o, "fileName"));
-        self.optional(o, "shardId", &id);
-        self.optional(o, "nestedContentType", &id);
+    fn file(&self, o: &mut Map<String, Value>, id: &str) {
+        self.optional(o, "shardId", id);
+        self.optional(o, "nestedContentType", id);
         if o.get("partName") == Some(&Value::Null) {
-            self.optional(o, "partName", &id);
+            self.optional(o, "partName", id);
         }
-        self.extra(o, &id);
+        self.extra(o, id);
     }
 
-    fn shard(&self, o: &mut Map<String, Value>) {
-        let id = text(o, "shardId");
-        self.time(o, "eventTimestamp", &id);
-        self.float(o, "shardObjectsCount", &id);
+    fn shard(&self, o: &mut Map<String, Value>, id: &str) {
+        self.time(o, "eventTimestamp", id);
+        self.float(o, "shardObjectsCount", id);
         if self.pick(&format!("status-name {id}"), 2) == 1 {
             let name = text(o, "statusName").to_ascii_uppercase().replace('-', "_");
             o.insert("statusName".into(), json!(name));
@@ -438,19 +439,18 @@ impl Variation {
                 .and_then(Value::as_array)
                 .is_none_or(Vec::is_empty);
         if clean {
-            self.optional(o, "statusMetadata", &id);
+            self.optional(o, "statusMetadata", id);
         }
-        self.extra(o, &id);
+        self.extra(o, id);
     }
 
-    fn signed(&self, o: &mut Map<String, Value>) {
-        let id = text(o, "shardId");
+    fn signed(&self, o: &mut Map<String, Value>, id: &str) {
         if self.pick(&format!("method {id}"), 2) == 1 {
             o.remove("method");
         }
         // `shardId` stays: the spec gives it as the shard's identity, the one thing a
         // client can match a shard listing against after an interruption.
-        self.optional(o, "maxFileSize", &id);
+        self.optional(o, "maxFileSize", id);
         if self.bare_uploads {
             let none = if self.pick(&format!("headers {id}"), 2) == 1 {
                 json!({})
@@ -459,62 +459,59 @@ impl Variation {
             };
             o.insert("extensionHeaders".into(), none);
         }
-        self.extra(o, &id);
+        self.extra(o, id);
     }
 
-    fn job(&self, o: &mut Map<String, Value>) {
-        let id = text(o, "jobId");
-        self.time(o, "createdAt", &id);
-        self.time(o, "lastUpdate", &id);
+    fn job(&self, o: &mut Map<String, Value>, id: &str) {
+        let job = text(o, "jobId");
+        self.time(o, "createdAt", id);
+        self.time(o, "lastUpdate", id);
         if let Some(Value::String(s)) = o.get_mut("currentStage") {
-            *s = self.stage_id(&id, s);
+            *s = self.stage_id(&job, s);
         }
         if let Some(list) = o.get_mut("plannedStages").and_then(Value::as_array_mut) {
             for s in list.iter_mut() {
                 if let Value::String(name) = s {
-                    *name = self.stage_id(&id, name);
+                    *name = self.stage_id(&job, name);
                 }
             }
         }
-        self.optional(o, "plannedStages", &id);
-        self.default_out(o, "error", &id);
-        self.default_out(o, "isTerminal", &id);
-        self.default_out(o, "restartParametersOverride", &id);
-        self.notification(o, "lastNotification", &id);
-        self.extra(o, &id);
+        self.optional(o, "plannedStages", id);
+        self.default_out(o, "error", id);
+        self.default_out(o, "isTerminal", id);
+        self.default_out(o, "restartParametersOverride", id);
+        self.notification(o, "lastNotification", id);
+        self.extra(o, id);
     }
 
-    fn stage(&self, o: &mut Map<String, Value>, job: &str) {
+    fn stage(&self, o: &mut Map<String, Value>, job: &str, id: &str) {
         let own = text(o, "processingStageId");
-        let id = format!("{job}/{own}");
         o.insert("processingStageId".into(), json!(self.stage_id(job, &own)));
         o.insert("processingStageName".into(), json!(self.stage_name(&own)));
-        self.float(o, "tasksNumber", &id);
-        self.time(o, "startTimestamp", &id);
-        self.time(o, "lastEventTimestamp", &id);
-        self.notification(o, "notification", &id);
+        self.float(o, "tasksNumber", id);
+        self.time(o, "startTimestamp", id);
+        self.time(o, "lastEventTimestamp", id);
+        self.notification(o, "notification", id);
         if self.pick(&format!("output-batch-id {id}"), 2) == 1 {
             o.remove("outputBatchId");
         }
-        self.extra(o, &id);
+        self.extra(o, id);
     }
 
-    fn task(&self, o: &mut Map<String, Value>) {
-        let id = text(o, "taskId");
-        self.time(o, "eventTimestamp", &id);
-        self.notification(o, "notification", &id);
-        self.extra(o, &id);
+    fn task(&self, o: &mut Map<String, Value>, id: &str) {
+        self.time(o, "eventTimestamp", id);
+        self.notification(o, "notification", id);
+        self.extra(o, id);
     }
 
-    fn log(&self, o: &mut Map<String, Value>, job: &str) {
-        let id = format!("{} {}", text(o, "createdAt"), text(o, "logType"));
-        self.time(o, "createdAt", &id);
+    fn log(&self, o: &mut Map<String, Value>, job: &str, id: &str) {
+        self.time(o, "createdAt", id);
         if let Some(Value::String(s)) = o.get_mut("processingStageId") {
             *s = self.stage_id(job, s);
         }
-        self.optional(o, "processingStageId", &id);
-        self.optional(o, "taskId", &id);
-        self.extra(o, &id);
+        self.optional(o, "processingStageId", id);
+        self.optional(o, "taskId", id);
+        self.extra(o, id);
     }
 
     /// A stage's id on the wire.
