@@ -5,7 +5,7 @@
 //! the scheme, host and path of a URL the client sent and replaces the value of every query
 //! parameter with `REDACTED`; [`redact_text`] finds URLs in free text (a response body, an
 //! error message) and replaces the values of the parameters that carry secrets; [`scrub`]
-//! removes known secrets (the API key) wherever they appear.
+//! removes known secrets (the API key) wherever they stand as a value or a whole token.
 
 /// What a secret is replaced with.
 ///
@@ -242,20 +242,58 @@ pub(crate) fn query_secrets(url: &str) -> Vec<String> {
     out
 }
 
-/// `text` with every occurrence of each non-empty secret replaced by `REDACTED`.
+/// `text` with each non-empty secret replaced by `REDACTED` wherever it stands as a value
+/// or a whole token: not where it is only part of a longer word (letters, digits and `_`),
+/// so that a short key `K` leaves `AWS_ACCESS_KEY_ID` alone, while `api_key=K`, `"K"`,
+/// `/K/` and `K` alone are redacted.
 ///
 /// ```
 /// use roboflow_batch::redact::scrub;
 /// assert_eq!(scrub("key=abc123 seen", &["abc123"]), "key=REDACTED seen");
+/// assert_eq!(scrub("set AWS_ACCESS_KEY_ID, key K", &["K"]), "set AWS_ACCESS_KEY_ID, key REDACTED");
 /// ```
 pub fn scrub<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
     let mut out = text.to_string();
     for s in secrets {
         let s = s.as_ref();
         if !s.is_empty() && out.contains(s) {
-            out = out.replace(s, REDACTED);
+            out = replace_tokens(&out, s);
         }
     }
+    out
+}
+
+/// A character that continues a word: a secret next to one is part of another word.
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `text` with `secret` replaced where it is not part of a longer word: at each end where
+/// the secret itself starts or ends with a word character, the text's neighbour must not
+/// be one (the rule of a regex's `\b`).
+fn replace_tokens(text: &str, secret: &str) -> String {
+    let starts_word = secret.chars().next().is_some_and(is_word);
+    let ends_word = secret.chars().next_back().is_some_and(is_word);
+    let step = secret.chars().next().map_or(1, char::len_utf8);
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut from) = (0usize, 0usize);
+    while let Some(pos) = text.get(from..).and_then(|t| t.find(secret)) {
+        let start = from + pos;
+        let end = start + secret.len();
+        let before = text.get(..start).and_then(|t| t.chars().next_back());
+        let after = text.get(end..).and_then(|t| t.chars().next());
+        let joined = (starts_word && before.is_some_and(is_word))
+            || (ends_word && after.is_some_and(is_word));
+        if !joined {
+            out.push_str(text.get(copied..start).unwrap_or_default());
+            out.push_str(REDACTED);
+            copied = end;
+            from = end;
+        } else {
+            from = start + step;
+        }
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
     out
 }
 
@@ -379,9 +417,62 @@ mod tests {
     }
 
     #[test]
-    fn scrub_removes_all_occurrences_and_ignores_empty() {
-        assert_eq!(scrub("aXa", &["X", ""]), "aREDACTEDa");
+    fn scrub_removes_whole_tokens_and_ignores_empty() {
+        assert_eq!(scrub("a X a", &["X", ""]), "a REDACTED a");
         assert_eq!(scrub("none", &[""]), "none");
+    }
+
+    #[test]
+    fn a_key_is_redacted_as_a_value_or_a_token_never_inside_a_word() {
+        // (text, key, expected)
+        let cases = [
+            // A short key leaves the words that contain it alone.
+            (
+                "set AWS_ACCESS_KEY_ID and Key",
+                "K",
+                "set AWS_ACCESS_KEY_ID and Key",
+            ),
+            ("Keep OK kK", "K", "Keep OK kK"),
+            ("KEY_ID", "ID", "KEY_ID"),
+            ("id2 ID_x xID", "ID", "id2 ID_x xID"),
+            // …but not where it stands as a value or a token.
+            (
+                "GET http://h/x?api_key=K&a=1 -> 401",
+                "K",
+                "GET http://h/x?api_key=REDACTED&a=1 -> 401",
+            ),
+            ("key K.", "K", "key REDACTED."),
+            ("K", "K", "REDACTED"),
+            (r#"{"api_key":"K"}"#, "K", r#"{"api_key":"REDACTED"}"#),
+            ("/ws/K/batches", "K", "/ws/REDACTED/batches"),
+            (
+                "(K), [K]; K-K",
+                "K",
+                "(REDACTED), [REDACTED]; REDACTED-REDACTED",
+            ),
+            ("K\nK\tK", "K", "REDACTED\nREDACTED\tREDACTED"),
+            // A full-length key, anywhere it stands alone.
+            (
+                "invalid key rf_abc123XYZ789def456; api_key=rf_abc123XYZ789def456",
+                "rf_abc123XYZ789def456",
+                "invalid key REDACTED; api_key=REDACTED",
+            ),
+            // Part of a longer word is another word (a hash, an id).
+            (
+                "sha xrf_abc123XYZ789def456y",
+                "rf_abc123XYZ789def456",
+                "sha xrf_abc123XYZ789def456y",
+            ),
+            // Edges that are not word characters need no boundary (a base64 signature).
+            ("sig=ab+c/d== x", "ab+c/d==", "sig=REDACTED x"),
+            ("x=ab+c/d==yz", "ab+c/d==", "x=REDACTEDyz"),
+            // Non-ASCII letters are word characters too.
+            ("éK Kä K", "K", "éK Kä REDACTED"),
+            ("", "K", ""),
+        ];
+        for (text, key, want) in cases {
+            assert_eq!(scrub(text, &[key]), want, "{text:?} with key {key:?}");
+        }
     }
 
     #[test]

@@ -130,7 +130,9 @@ fn upload_images_from_an_s3_bucket() {
     )
     .expect_code(8);
     assert!(
-        again.stdout.contains("fetched and indexed 12 of 12 files"),
+        again
+            .stdout
+            .contains("fetched and indexed 12 of 13 files, 1 failed"),
         "{}",
         again.stdout
     );

@@ -453,17 +453,22 @@ fn upload_refs_verifies_what_the_service_fetched() {
         ("/c.png", Served::ok("image/png", png(7, 8))),
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let refs = dir.path().join("refs.jsonl");
-    let lines: String = ["a", "b", "c", "gone"]
-        .iter()
-        .map(|n| {
-            format!(
-                "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
-                files.url(&format!("/{n}.png"))
-            )
-        })
-        .collect();
-    std::fs::write(&refs, lines).unwrap();
+    // A references file naming `<n>.png` at the file server for each of `names`.
+    let refs_file = |file: &str, names: &[&str]| {
+        let path = dir.path().join(file);
+        let lines: String = names
+            .iter()
+            .map(|n| {
+                format!(
+                    "{{\"name\":\"{n}.png\",\"url\":\"{}\"}}\n",
+                    files.url(&format!("/{n}.png"))
+                )
+            })
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        path
+    };
+    let refs = refs_file("refs.jsonl", &["a", "b", "c", "gone"]);
     let vars = [
         ("ROBOFLOW_API_KEY", KEY),
         ("API_BASE_URL", env.sandbox.base_url()),
@@ -496,7 +501,9 @@ fn upload_refs_verifies_what_the_service_fetched() {
     // In text, again: the chunks are repeats, and verification says the same.
     let again = rfbatch_env(&vars, &["upload", "refs", path, "--batch", "fetched"]).expect_code(8);
     assert!(
-        again.stdout.contains("fetched and indexed 3 of 3 files"),
+        again
+            .stdout
+            .contains("fetched and indexed 3 of 4 files, 1 failed"),
         "{}",
         again.stdout
     );
@@ -508,6 +515,22 @@ fn upload_refs_verifies_what_the_service_fetched() {
         again.stdout
     );
     assert_eq!(files.hits("/a.png"), 1, "fetched once");
+
+    // Every reference failing is said plainly, not as `0 of 0 files`.
+    let lost = refs_file("lost.jsonl", &["x", "y"]);
+    let none = rfbatch_env(
+        &vars,
+        &["upload", "refs", lost.to_str().unwrap(), "--batch", "lost"],
+    )
+    .expect_code(8);
+    assert!(
+        none.stdout
+            .contains("none of the 2 files was fetched and indexed: all 2 failed"),
+        "{}",
+        none.stdout
+    );
+    assert!(!none.stdout.contains("0 of 0"), "{}", none.stdout);
+    assert!(none.stdout.contains("failed x.png"), "{}", none.stdout);
 }
 
 #[test]

@@ -197,6 +197,82 @@ fn no_answer_is_a_network_error() {
 }
 
 #[test]
+fn dns_and_tls_failures_are_network_errors_and_only_dns_is_retried() {
+    // An unresolvable host: exit 6, and every retry made (-v logs each try).
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY)],
+        &[
+            "-v",
+            "batch",
+            "list",
+            "--api-url",
+            "http://api.nonexistent.invalid",
+            "--retries",
+            "2",
+        ],
+    )
+    .expect_code(6);
+    let tries = run
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with("rfbatch: GET http://api.nonexistent.invalid/") && l.contains("dns error")
+        })
+        .count();
+    assert_eq!(tries, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: the host name did not resolve"),
+        "{}",
+        run.stderr
+    );
+
+    // https:// to a plain-HTTP server: exit 6 at once, tried once, saying why.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let _ = s.read(&mut [0u8; 512]);
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}");
+    let run = rfbatch_env(
+        &[("ROBOFLOW_API_KEY", KEY)],
+        &[
+            "-v",
+            "batch",
+            "list",
+            "--api-url",
+            &url,
+            "--retries",
+            "2",
+            "--json",
+        ],
+    )
+    .expect_code(6);
+    let tries = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("rfbatch: GET") && l.contains("tls error"))
+        .count();
+    assert_eq!(tries, 1, "{}", run.stderr);
+    // The last line is the JSON error (the lines before it are -v's log).
+    let last = run.stderr.lines().last().unwrap();
+    let err: serde_json::Value = serde_json::from_str(last).unwrap();
+    let err = &err["error"];
+    assert_eq!(err["class"], "network");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer in TLS"),
+        "{err}"
+    );
+}
+
+#[test]
 fn server_errors_exit_7() {
     let sandbox = Sandbox::start(
         SandboxConfig::default()
@@ -216,6 +292,45 @@ fn server_errors_exit_7() {
 }
 
 #[test]
+fn every_parallel_option_takes_1_to_64() {
+    let env = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["upload", "images", d, "--batch", "b", "--parallel"],
+        &["upload", "videos", d, "--batch", "b", "--parallel"],
+        &["batch", "export", "b", "--out", d, "--parallel"],
+        &["job", "results", "j", "--out", d, "--parallel"],
+        &[
+            "run",
+            d,
+            "--workflow",
+            "w",
+            "--out",
+            d,
+            "--download-parallel",
+        ],
+    ];
+    for cmd in commands {
+        for bad in ["0", "65", "many"] {
+            let mut args = cmd.to_vec();
+            args.extend([bad, "--json"]);
+            let run = rfbatch(&env, &args).expect_code(2);
+            let err = run.json_error();
+            assert!(
+                err["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("must be a whole number from 1 to 64"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    let run = rfbatch(&env, &["bench", "upload", d, "--parallel", "65"]).expect_code(2);
+    assert!(run.stderr.contains("from 1 to 64"), "{}", run.stderr);
+}
+
+#[test]
 fn json_errors_are_one_object_on_stderr() {
     let env = sandbox();
     let run = rfbatch(&env, &["batch", "show", "nope", "--json"]).expect_code(4);
@@ -225,6 +340,41 @@ fn json_errors_are_one_object_on_stderr() {
     assert_eq!(err["code"], 4);
     assert!(err["message"].as_str().unwrap().contains("nope"));
     assert!(err["hint"].is_string());
+
+    // Argument errors too: the JSON object, not clap's text, and never the key.
+    for (args, says) in [
+        (
+            &["batch", "list", "--limit", "many", "--json"][..],
+            "invalid value 'many' for '--limit <N>'",
+        ),
+        (
+            &["batch", "list", "--nope", "--json"],
+            "unexpected argument '--nope'",
+        ),
+        (&["--json", "batch"], "requires a subcommand"),
+        (
+            &["--json", "--api-key", "k-secret-123", "batch", "count"],
+            "the following required arguments were not provided",
+        ),
+    ] {
+        let run = rfbatch(&env, args).expect_code(2);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        let err = run.json_error();
+        assert_eq!(err["class"], "usage", "{args:?}");
+        assert_eq!(err["code"], 2);
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(says), "{args:?}: {message}");
+        assert!(err["hint"].is_string(), "{err}");
+        assert!(!run.stderr.contains("k-secret-123"), "{}", run.stderr);
+    }
+    // Without --json, clap's own text; asked-for help is not an error.
+    let run = rfbatch(&env, &["batch", "list", "--nope"]).expect_code(2);
+    assert!(
+        run.stderr.starts_with("error: unexpected argument"),
+        "{}",
+        run.stderr
+    );
+    rfbatch(&env, &["batch", "list", "--help", "--json"]).ok();
 }
 
 #[test]

@@ -237,3 +237,35 @@ fn verbose_logs_requests_without_the_key() {
     assert!(wrong.stderr.contains("-> 401"), "{}", wrong.stderr);
     assert_clean(&wrong, "-v with a wrong key");
 }
+
+#[test]
+fn a_short_key_is_redacted_as_a_value_without_garbling_words() {
+    // With the key `K`, a message naming AWS_ACCESS_KEY_ID stays readable, and the key
+    // itself, where it stands as a value, is still never printed.
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ROBOFLOW_API_KEY", "K")
+            .env("API_BASE_URL", "http://127.0.0.1:9")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&["upload", "images", "s3://bk/in/*.jpg", "--batch", "b"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+    assert!(!stderr.contains("REDACTEDEY"), "{stderr}");
+    // The same key as a request's value is redacted (-v logs the refused connection).
+    let (code, stderr) = run(&["-v", "batch", "list", "--retries", "0"]);
+    assert_eq!(code, Some(6), "{stderr}");
+    assert!(stderr.contains("api_key=REDACTED"), "{stderr}");
+    assert!(!stderr.contains("api_key=K"), "{stderr}");
+}

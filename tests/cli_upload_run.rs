@@ -158,6 +158,63 @@ fn upload_images_reports_bad_files_and_partial_failures() {
 }
 
 #[test]
+fn a_file_skipped_for_its_size_makes_upload_and_run_exit_8_naming_it() {
+    let (sandbox, _api) = start(SandboxConfig::default().with_job_speed(1000.0));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("photos");
+    images(&dir, 3);
+    // Over the 20 MiB limit, without writing 20 MiB: sparse.
+    let huge = std::fs::File::create(dir.join("huge.jpg")).unwrap();
+    huge.set_len(20 * 1024 * 1024 + 1).unwrap();
+    drop(huge);
+    let run = run_with(
+        &sandbox,
+        &[
+            "upload",
+            "images",
+            dir.to_str().unwrap(),
+            "--batch",
+            "sizes",
+            "--no-journal",
+        ],
+    )
+    .expect_code(8);
+    assert!(
+        run.stdout.contains("skipped") && run.stdout.contains("huge.jpg: over the size limit"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("1 files were not sent to batch sizes")
+            && run.stderr.contains("huge.jpg")
+            && run
+                .stderr
+                .contains("hint: the service takes images up to 20 MiB"),
+        "{}",
+        run.stderr
+    );
+
+    // `run` processes the others, then ends the same way.
+    let out = tmp.path().join("results");
+    let mut args = vec![
+        "run",
+        dir.to_str().unwrap(),
+        "--workflow",
+        "image-stats",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-journal",
+    ];
+    args.extend(FAST);
+    let run = run_with(&sandbox, &args).expect_code(8);
+    assert!(run.stdout.contains("results in"), "{}", run.stdout);
+    assert!(run.stdout.contains("skipped"), "{}", run.stdout);
+    assert!(run.stderr.contains("huge.jpg"), "{}", run.stderr);
+    let results = std::fs::read_to_string(out.join("results").join("results.jsonl")).unwrap();
+    assert_eq!(results.lines().count(), 3);
+}
+
+#[test]
 fn upload_videos() {
     let env = cli_common::sandbox();
     let tmp = tempfile::tempdir().unwrap();

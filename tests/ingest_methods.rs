@@ -111,26 +111,39 @@ fn every_shard_carries_the_webhook_settings() {
         .run()
         .unwrap();
     assert_complete(&r, 250);
-    let shards = std::fs::read_dir(data.path().join("staging/hooked/shards")).unwrap();
-    let mut seen = 0;
-    for shard in shards {
-        let mut archive = tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
-        let (mut last_name, mut text) = (String::new(), String::new());
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            last_name = entry.path().unwrap().to_string_lossy().into_owned();
-            text.clear();
-            entry.read_to_string(&mut text).unwrap_or_default();
-        }
-        assert_eq!(last_name, "notification_config.json");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let configs = notification_configs(data.path(), "hooked");
+    assert_eq!(configs.len(), 3);
+    for v in configs {
         assert_eq!(
             v,
-            serde_json::json!({"ingestId": "nightly-7", "notificationsURL": "http://127.0.0.1:9/hooks"})
+            Some(
+                serde_json::json!({"ingestId": "nightly-7", "notificationsURL": "http://127.0.0.1:9/hooks"})
+            )
         );
-        seen += 1;
     }
-    assert_eq!(seen, 3);
+}
+
+/// The `notification_config.json` of each stored shard of `batch` (checked to be its last
+/// member), or `None` for a shard without one.
+fn notification_configs(data: &std::path::Path, batch: &str) -> Vec<Option<serde_json::Value>> {
+    let shards = std::fs::read_dir(data.join(format!("staging/{batch}/shards"))).unwrap();
+    shards
+        .map(|shard| {
+            let mut archive =
+                tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
+            let mut found = None;
+            for entry in archive.entries().unwrap() {
+                let mut entry = entry.unwrap();
+                assert!(found.is_none(), "notification_config.json comes last");
+                if entry.path().unwrap().to_string_lossy() == "notification_config.json" {
+                    let mut text = String::new();
+                    entry.read_to_string(&mut text).unwrap();
+                    found = Some(serde_json::from_str(&text).unwrap());
+                }
+            }
+            found
+        })
+        .collect()
 }
 
 #[test]
@@ -155,18 +168,8 @@ fn an_ingest_id_without_a_notifications_url_puts_no_config_in_the_shards() {
         "{:?}",
         r.warnings
     );
-    for shard in std::fs::read_dir(data.path().join("staging/no-hook/shards")).unwrap() {
-        let mut archive = tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
-        for entry in archive.entries().unwrap() {
-            let name = entry
-                .unwrap()
-                .path()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            assert_ne!(name, "notification_config.json");
-        }
-    }
+    let configs = notification_configs(data.path(), "no-hook");
+    assert!(!configs.is_empty() && configs.iter().all(Option::is_none));
 
     // A URL alone: both keys, one random ingest id for every shard of the run.
     let r = ingest(&api, "url-only", dir.path(), journal.path())
@@ -176,17 +179,7 @@ fn an_ingest_id_without_a_notifications_url_puts_no_config_in_the_shards() {
         .unwrap();
     assert_complete(&r, 40);
     let mut ids = std::collections::BTreeSet::new();
-    for shard in std::fs::read_dir(data.path().join("staging/url-only/shards")).unwrap() {
-        let mut archive = tar::Archive::new(std::fs::File::open(shard.unwrap().path()).unwrap());
-        let mut config = None;
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            if entry.path().unwrap().to_string_lossy() == "notification_config.json" {
-                let mut text = String::new();
-                entry.read_to_string(&mut text).unwrap();
-                config = Some(serde_json::from_str::<serde_json::Value>(&text).unwrap());
-            }
-        }
+    for config in notification_configs(data.path(), "url-only") {
         let config = config.expect("a notification_config.json");
         let keys: Vec<&String> = config.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["ingestId", "notificationsURL"]);

@@ -322,3 +322,167 @@ fn the_pool_limit_is_configurable() {
     // 8 in the first round; only 4 were kept, so the second round opened 4 more.
     assert_eq!(opened, 12);
 }
+
+/// A test-only self-signed certificate for `localhost` and 127.0.0.1, valid 2000 to 2100,
+/// and its key: a server no client should trust.
+const SELF_SIGNED_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBhzCCASygAwIBAgIBATAKBggqhkjOPQQDAjAUMRIwEAYDVQQDDAlsb2NhbGhv
+c3QwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBQxEjAQBgNVBAMM
+CWxvY2FsaG9zdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHah/dOhwMqcvcIz
+cVtHA3mtqx4OQwcuiATpWFVPXIY7d2rZm4M0PdbUsERCLhji9VJ4stWUsSBq0yOO
+VrJ45umjbTBrMBoGA1UdEQQTMBGCCWxvY2FsaG9zdIcEfwAAATAMBgNVHRMBAf8E
+AjAAMAsGA1UdDwQEAwIHgDATBgNVHSUEDDAKBggrBgEFBQcDATAdBgNVHQ4EFgQU
+5VS5iLUmDY8ter8K6IpZWazUW7EwCgYIKoZIzj0EAwIDSQAwRgIhALEyA/VaAWE7
+e5Sfct44AP0yUGYdiwi3j/OMbMRak0cpAiEA/ldm+bM/1j5ObopHTTwUzmO/Mh5R
+4Xlr0j7j/7Lna90=
+-----END CERTIFICATE-----
+";
+const SELF_SIGNED_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgB+Oy35n64ioiYddO
+oQoD7Il/n8rQNAyOeyHCUztQGwyhRANCAAR2of3TocDKnL3CM3FbRwN5raseDkMH
+LogE6VhVT1yGO3dq2ZuDND3W1LBEQi4Y4vVSeLLVlLEgatMjjlayeObp
+-----END PRIVATE KEY-----
+";
+
+/// A TLS server on 127.0.0.1 with the self-signed certificate; counts handshakes tried.
+fn serve_self_signed() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert = CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes()).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(SELF_SIGNED_KEY.as_bytes()).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = tries.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut tcp) = stream else { return };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            // The client refuses the certificate: the handshake ends in its alert.
+            let _ = conn.complete_io(&mut tcp);
+        }
+    });
+    (port, tries)
+}
+
+/// A plain TCP server that answers anything with an HTTP 400, as a plain-HTTP server
+/// answers a TLS handshake.
+fn serve_plain_http() -> u16 {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    port
+}
+
+#[test]
+fn real_network_failures_are_classified_by_what_they_are() {
+    let t = UreqTransport::with_timeouts(Timeouts {
+        connect: Duration::from_secs(5),
+        ..Timeouts::default()
+    });
+    // An unresolvable host (`.invalid` never resolves, RFC 2606).
+    let err = t
+        .send(HttpRequest::get(
+            "http://nonexistent.invalid/?api_key=the-secret-key",
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Dns, "{err}");
+    assert!(err.message().contains("nonexistent.invalid"), "{err}");
+    assert!(!err.to_string().contains("the-secret-key"), "{err}");
+
+    // TLS against a plain-HTTP server.
+    let port = serve_plain_http();
+    let err = t
+        .send(HttpRequest::get(format!("https://127.0.0.1:{port}/")))
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Tls, "{err}");
+    assert!(err.message().contains("did not answer in TLS"), "{err}");
+
+    // TLS against a self-signed certificate, by name and by address.
+    let (port, tries) = serve_self_signed();
+    for host in ["localhost", "127.0.0.1"] {
+        let err = t
+            .send(HttpRequest::get(format!("https://{host}:{port}/")))
+            .unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::Tls, "{err}");
+        assert!(
+            err.message()
+                .contains("certificate is not signed by a trusted authority"),
+            "{err}"
+        );
+        assert!(!err.kind().is_retryable(true));
+    }
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn the_client_retries_dns_and_connect_failures_but_not_a_refused_certificate() {
+    use roboflow_batch::api::{Clock, RetryPolicy};
+    let sleeps = Arc::new(Mutex::new(0u32));
+    let api = |base: &str| {
+        let s = sleeps.clone();
+        roboflow_batch::BatchApi::builder()
+            .base_url(base)
+            .api_key("key-0123456789")
+            .workspace("ws")
+            .retry_policy(RetryPolicy {
+                max_retries: 3,
+                ..RetryPolicy::default()
+            })
+            .clock(Clock::system().with_sleep(move |_| *s.lock().unwrap() += 1))
+            .transport(UreqTransport::with_timeouts(Timeouts {
+                connect: Duration::from_secs(5),
+                ..Timeouts::default()
+            }))
+            .build()
+            .unwrap()
+    };
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (tls, tries) = serve_self_signed();
+    for (base, kind, retries) in [
+        (
+            "http://api.nonexistent.invalid".to_string(),
+            TransportErrorKind::Dns,
+            3,
+        ),
+        (
+            format!("http://127.0.0.1:{closed}"),
+            TransportErrorKind::Connect,
+            3,
+        ),
+        (
+            format!("https://localhost:{tls}"),
+            TransportErrorKind::Tls,
+            0,
+        ),
+    ] {
+        *sleeps.lock().unwrap() = 0;
+        let err = api(&base).batch_count("b", None).unwrap_err();
+        assert_eq!(err.transport_kind(), Some(kind), "{base}: {err}");
+        assert_eq!(*sleeps.lock().unwrap(), retries, "{base}");
+        assert_eq!(err.is_retryable(), retries > 0, "{base}");
+    }
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

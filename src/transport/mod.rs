@@ -400,9 +400,16 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// No connection could be made (refused, DNS, TLS setup). Nothing reached the server,
-    /// so it is always retried.
+    /// The host name could not be resolved (no such host, or no DNS answer). Nothing
+    /// reached the server, and a resolver may answer next time, so it is always retried.
+    Dns,
+    /// No connection could be made (refused, unreachable). Nothing reached the server, so
+    /// it is always retried.
     Connect,
+    /// The TLS handshake failed: the server's certificate was refused (expired, unknown
+    /// issuer, another host's name), or the server does not speak TLS. Never retried: it
+    /// would fail the same way; the message says what was wrong.
+    Tls,
     /// A timeout fired after the request may have reached the server. Retried only for
     /// requests that are safe to repeat.
     Timeout,
@@ -425,13 +432,15 @@ impl TransportErrorKind {
     /// ```
     /// use roboflow_batch::transport::TransportErrorKind as K;
     /// assert!(K::Connect.is_retryable(false));
+    /// assert!(K::Dns.is_retryable(false));
+    /// assert!(!K::Tls.is_retryable(true));
     /// assert!(K::Timeout.is_retryable(true));
     /// assert!(!K::Timeout.is_retryable(false));
     /// assert!(!K::Protocol.is_retryable(true));
     /// ```
     pub fn is_retryable(self, idempotent: bool) -> bool {
         match self {
-            TransportErrorKind::Connect => true,
+            TransportErrorKind::Dns | TransportErrorKind::Connect => true,
             TransportErrorKind::Timeout | TransportErrorKind::Interrupted => idempotent,
             _ => false,
         }
@@ -439,7 +448,9 @@ impl TransportErrorKind {
 
     fn as_str(self) -> &'static str {
         match self {
+            TransportErrorKind::Dns => "dns",
             TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Tls => "tls",
             TransportErrorKind::Timeout => "timeout",
             TransportErrorKind::Interrupted => "interrupted",
             TransportErrorKind::Protocol => "protocol",

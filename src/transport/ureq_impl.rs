@@ -19,7 +19,8 @@ use super::{
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Budget for setting up a connection (DNS, TCP, TLS). Default 10 s.
+    /// Budget for resolving the host name, and again for setting up the connection (TCP,
+    /// TLS). Default 10 s.
     pub connect: Duration,
     /// Budget for each read from the socket, including waiting for the response. Default 60 s,
     /// as the official client's `ROBOFLOW_API_REQUEST_TIMEOUT`.
@@ -169,8 +170,9 @@ impl UreqTransportBuilder {
     pub fn build(self) -> UreqTransport {
         let timeouts = self.timeouts;
         let max_idle_per_host = self.max_idle_per_host.min(self.max_idle);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .timeout_resolve(Some(timeouts.connect))
             .timeout_connect(Some(timeouts.connect))
             .timeout_per_read(Some(timeouts.read))
             .timeout_per_write(Some(timeouts.write))
@@ -178,8 +180,12 @@ impl UreqTransportBuilder {
             .max_idle_connections(self.max_idle)
             .max_idle_connections_per_host(max_idle_per_host)
             .user_agent(concat!("roboflow-batch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            Resolver::default(),
+        );
         UreqTransport {
             agent,
             timeouts,
@@ -334,24 +340,112 @@ impl Transport for UreqTransport {
     }
 }
 
+/// ureq's resolver, with its failures marked as such: std reports a failed lookup as an
+/// uncategorised I/O error, which would otherwise look like any other.
+#[derive(Debug, Default)]
+struct Resolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        self.0.resolve(uri, config, timeout).map_err(|e| match e {
+            ureq::Error::Io(io) => {
+                let host = uri.host().unwrap_or_default().to_string();
+                ureq::Error::Io(std::io::Error::other(LookupFailed { host, cause: io }))
+            }
+            other => other,
+        })
+    }
+}
+
+/// A host name that could not be resolved.
+#[derive(Debug)]
+struct LookupFailed {
+    host: String,
+    cause: std::io::Error,
+}
+
+impl std::fmt::Display for LookupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot resolve host {:?}: {}", self.host, self.cause)
+    }
+}
+
+impl std::error::Error for LookupFailed {}
+
 /// Maps a ureq error onto a kind that decides retries, by the error's type: ureq's
-/// variant, the `io::ErrorKind`, and whether the I/O error came from our own
-/// [`ExactLengthReader`] (a wrong local body). Never by message text.
+/// variant, the `io::ErrorKind`, and the type inside an I/O error: our resolver's
+/// [`LookupFailed`], rustls' error (ureq reports a failed handshake as I/O), or our own
+/// [`ExactLengthReader`]'s (a wrong local body). Never by message text.
 fn classify(err: &ureq::Error) -> TransportError {
     use ureq::Error as E;
-    let kind = match err {
-        E::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => TransportErrorKind::Connect,
-        E::Timeout(_) => TransportErrorKind::Timeout,
-        E::HostNotFound | E::ConnectionFailed | E::Tls(_) => TransportErrorKind::Connect,
-        E::Io(io) if LengthMismatch::is(io) => TransportErrorKind::Body,
-        E::Io(io) => TransportError::from_io(io).kind(),
+    let (kind, message) = match err {
+        E::Timeout(ureq::Timeout::Resolve) => (TransportErrorKind::Dns, err.to_string()),
+        E::Timeout(ureq::Timeout::Connect) => (TransportErrorKind::Connect, err.to_string()),
+        E::Timeout(_) => (TransportErrorKind::Timeout, err.to_string()),
+        E::HostNotFound => (
+            TransportErrorKind::Dns,
+            "host not found (no address)".into(),
+        ),
+        E::ConnectionFailed => (TransportErrorKind::Connect, err.to_string()),
+        E::Tls(_) => (TransportErrorKind::Tls, err.to_string()),
+        E::Rustls(e) => (TransportErrorKind::Tls, tls_message(e)),
+        E::Io(io) => match io.get_ref() {
+            Some(i) if i.is::<LookupFailed>() => (TransportErrorKind::Dns, i.to_string()),
+            Some(i) if i.is::<rustls::Error>() => {
+                let e = i.downcast_ref::<rustls::Error>();
+                (
+                    TransportErrorKind::Tls,
+                    e.map(tls_message).unwrap_or_default(),
+                )
+            }
+            _ if LengthMismatch::is(io) => (TransportErrorKind::Body, err.to_string()),
+            _ => (TransportError::from_io(io).kind(), err.to_string()),
+        },
         E::Protocol(_) | E::BodyExceedsLimit(_) | E::LargeResponseHeader(..) => {
-            TransportErrorKind::Protocol
+            (TransportErrorKind::Protocol, err.to_string())
         }
-        E::BodyStalled => TransportErrorKind::Timeout,
-        _ => TransportErrorKind::Other,
+        E::BodyStalled => (TransportErrorKind::Timeout, err.to_string()),
+        _ => (TransportErrorKind::Other, err.to_string()),
     };
-    TransportError::new(kind, err.to_string())
+    TransportError::new(kind, message)
+}
+
+/// What went wrong in a TLS handshake, in words, with rustls' own detail.
+fn tls_message(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let what = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired",
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "the server's certificate is not valid yet (is the clock right?)"
+            }
+            C::UnknownIssuer => {
+                "the server's certificate is not signed by a trusted authority (unknown \
+                 issuer: self-signed, or a proxy that intercepts TLS?)"
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the server's certificate is for another host name"
+            }
+            C::Revoked => "the server's certificate was revoked",
+            C::BadSignature => "the server's certificate has a bad signature",
+            _ => "the server's certificate was refused",
+        },
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "the server did not answer in TLS (an https:// URL for a plain-HTTP server?)"
+        }
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate",
+        rustls::Error::AlertReceived(_) => "the server refused the TLS handshake",
+        rustls::Error::PeerIncompatible(_) => {
+            "the server supports no TLS version or cipher in common"
+        }
+        _ => "the TLS handshake failed",
+    };
+    format!("{what}: {e}")
 }
 
 /// Maps ureq errors tunnelled through `io::Error` while reading a body to plain I/O errors
@@ -368,7 +462,9 @@ impl<R: std::io::Read> std::io::Read for ReaderErrors<R> {
                     TransportErrorKind::Timeout => std::io::ErrorKind::TimedOut,
                     TransportErrorKind::Interrupted => std::io::ErrorKind::ConnectionAborted,
                     TransportErrorKind::Connect => std::io::ErrorKind::ConnectionRefused,
-                    TransportErrorKind::Protocol => std::io::ErrorKind::InvalidData,
+                    TransportErrorKind::Protocol | TransportErrorKind::Tls => {
+                        std::io::ErrorKind::InvalidData
+                    }
                     _ => kind,
                 };
             }
@@ -442,7 +538,55 @@ mod tests {
                 ureq::Error::Timeout(ureq::Timeout::RecvBody),
                 TransportErrorKind::Timeout,
             ),
-            (ureq::Error::HostNotFound, TransportErrorKind::Connect),
+            (ureq::Error::HostNotFound, TransportErrorKind::Dns),
+            (
+                ureq::Error::Timeout(ureq::Timeout::Resolve),
+                TransportErrorKind::Dns,
+            ),
+            // What ureq 3.5 returns for an unresolvable host, once our resolver marked it.
+            (
+                ureq::Error::Io(io::Error::other(LookupFailed {
+                    host: "nonexistent.invalid".into(),
+                    cause: io::Error::other("failed to lookup address information"),
+                })),
+                TransportErrorKind::Dns,
+            ),
+            // std's own lookup error, unmarked, is not taken for DNS by its text.
+            (
+                ureq::Error::Io(io::Error::other("failed to lookup address information")),
+                TransportErrorKind::Other,
+            ),
+            (ureq::Error::ConnectionFailed, TransportErrorKind::Connect),
+            (ureq::Error::Tls("no provider"), TransportErrorKind::Tls),
+            // What ureq 3.5 returns for a handshake against a plain-HTTP listener.
+            (
+                ureq::Error::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+                )),
+                TransportErrorKind::Tls,
+            ),
+            (
+                ureq::Error::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+                )),
+                TransportErrorKind::Tls,
+            ),
+            (
+                ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired,
+                )),
+                TransportErrorKind::Tls,
+            ),
+            // A peer that hangs up mid-handshake is a dropped connection.
+            (
+                ureq::Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "Peer disconnected",
+                )),
+                TransportErrorKind::Interrupted,
+            ),
             (
                 ureq::Error::BodyExceedsLimit(1),
                 TransportErrorKind::Protocol,
@@ -451,5 +595,38 @@ mod tests {
         for (err, want) in cases {
             assert_eq!(classify(&err).kind(), want, "{err}");
         }
+    }
+
+    #[test]
+    fn tls_messages_say_what_was_wrong_with_the_certificate() {
+        use rustls::CertificateError as C;
+        let cert = |c: C| rustls::Error::InvalidCertificate(c);
+        for (e, says) in [
+            (cert(C::Expired), "certificate has expired"),
+            (cert(C::NotValidYet), "is not valid yet"),
+            (cert(C::UnknownIssuer), "not signed by a trusted authority"),
+            (cert(C::NotValidForName), "for another host name"),
+            (cert(C::Revoked), "was revoked"),
+            (cert(C::BadSignature), "bad signature"),
+            (cert(C::BadEncoding), "certificate was refused"),
+            (
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+                "did not answer in TLS",
+            ),
+            (rustls::Error::NoCertificatesPresented, "no certificate"),
+        ] {
+            let err = ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e));
+            let t = classify(&err);
+            assert_eq!(t.kind(), TransportErrorKind::Tls);
+            assert!(t.message().contains(says), "{says}: {t}");
+        }
+        let dns = classify(&ureq::Error::Io(io::Error::other(LookupFailed {
+            host: "api.example.invalid".into(),
+            cause: io::Error::other("Name or service not known"),
+        })));
+        assert_eq!(
+            dns.message(),
+            r#"cannot resolve host "api.example.invalid": Name or service not known"#
+        );
     }
 }

@@ -40,8 +40,9 @@ pub struct UploadBenchArgs {
     /// Sizes of the generated images, in KiB.
     #[arg(long, value_name = "A-B", default_value = "50-250")]
     pub size_range: String,
-    /// Parallel uploads.
-    #[arg(long, value_name = "N", default_value_t = roboflow_batch::ingest::DEFAULT_PARALLELISM)]
+    /// Parallel uploads, 1 to 64.
+    #[arg(long, value_name = "N", default_value_t = roboflow_batch::ingest::DEFAULT_PARALLELISM,
+          value_parser = crate::cli::parallel)]
     pub parallel: usize,
     /// How many times to upload the set (each into a fresh batch).
     #[arg(long, value_name = "N", default_value_t = 1)]

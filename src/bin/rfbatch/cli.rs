@@ -145,3 +145,32 @@ mod tests {
         assert!(matches!(cli.command, Command::Sandbox(_)));
     }
 }
+
+/// A `--parallel` value (uploads or downloads): 1 to the library's most parallel downloads
+/// (64), which uploads share.
+pub fn parallel(s: &str) -> Result<usize, String> {
+    const MAX: usize = roboflow_batch::export::MAX_PARALLELISM;
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {MAX}")),
+    }
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    #[test]
+    fn parallel_takes_1_to_64() {
+        for (s, ok) in [
+            ("1", true),
+            ("64", true),
+            ("8", true),
+            ("0", false),
+            ("65", false),
+            ("-1", false),
+            ("x", false),
+            ("", false),
+        ] {
+            assert_eq!(super::parallel(s).is_ok(), ok, "{s:?}");
+        }
+    }
+}

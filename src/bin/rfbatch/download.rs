@@ -27,7 +27,8 @@ pub struct ExportArgs {
     #[arg(long)]
     pub overwrite: bool,
     /// Parallel downloads, 1 to 64.
-    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM)]
+    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM,
+          value_parser = crate::cli::parallel)]
     pub parallel: usize,
     /// Keep `.tar` and `.tar.gz` files after unpacking them.
     #[arg(long)]

@@ -167,7 +167,9 @@ pub fn classify(e: &Error) -> Class {
         Error::RepeatedPageToken { .. } | Error::TooManyEmptyPages { .. } => Class::Service,
         Error::Api(a) if matches!(a.status, 400 | 422) => Class::Usage,
         Error::Transport { source, .. } => match source.kind() {
-            TransportErrorKind::Connect
+            TransportErrorKind::Dns
+            | TransportErrorKind::Connect
+            | TransportErrorKind::Tls
             | TransportErrorKind::Timeout
             | TransportErrorKind::Interrupted
             | TransportErrorKind::Protocol => Class::Network,
@@ -204,7 +206,15 @@ fn hint(e: &Error) -> Option<String> {
              GOOGLE_APPLICATION_CREDENTIALS or GCS_HMAC_*, AZURE_STORAGE_*)"
         }
         Error::Transport { source, .. } => match source.kind() {
+            TransportErrorKind::Dns => {
+                "the host name did not resolve: check --api-url / API_BASE_URL, and the \
+                 network's DNS"
+            }
             TransportErrorKind::Connect => "is the service reachable at --api-url / API_BASE_URL?",
+            TransportErrorKind::Tls => {
+                "check that --api-url / API_BASE_URL is the service's https:// address, the \
+                 system clock, and any proxy that intercepts TLS"
+            }
             TransportErrorKind::Timeout => {
                 "the service did not answer in time; ROBOFLOW_API_REQUEST_TIMEOUT sets the limit"
             }
@@ -297,6 +307,22 @@ mod tests {
                     method: Method::Get,
                     url: "http://h/".into(),
                     source: TransportError::new(TransportErrorKind::Connect, "refused"),
+                },
+                Class::Network,
+            ),
+            (
+                Error::Transport {
+                    method: Method::Get,
+                    url: "http://h/".into(),
+                    source: TransportError::new(TransportErrorKind::Dns, "no such host"),
+                },
+                Class::Network,
+            ),
+            (
+                Error::Transport {
+                    method: Method::Get,
+                    url: "https://h/".into(),
+                    source: TransportError::new(TransportErrorKind::Tls, "expired"),
                 },
                 Class::Network,
             ),

@@ -54,7 +54,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub wait: WaitArgs,
     /// Parallel downloads, 1 to 64.
-    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM)]
+    #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM,
+          value_parser = crate::cli::parallel)]
     pub download_parallel: usize,
 }
 
@@ -164,10 +165,12 @@ fn main_job(
     if !ctx.out.is_json() {
         ctx.out.note(upload_files::summary(&report));
     }
-    if let Some(f) = upload_files::report_failure(&report) {
+    if let Some(f) = upload_files::incomplete(&report) {
         upload_files::print_report(ctx, &report)?;
         return Err(f.context("stopping before the job"));
     }
+    // Files skipped for what they are do not stop the job over the others; the command
+    // ends with exit 8 naming them.
     let ingest_secs = started.elapsed();
 
     // 2. The job: an id derived from what it runs, so that a re-run finds it again.
@@ -243,7 +246,7 @@ fn main_job(
     };
 
     if ctx.out.is_json() {
-        return ctx.out.json(&json!({
+        ctx.out.json(&json!({
             "batchId": batch,
             "jobId": job_id,
             "ingest": report,
@@ -263,19 +266,24 @@ fn main_job(
                 "job": job_secs.as_secs_f64(),
                 "export": total.saturating_sub(ingest_secs + job_secs).as_secs_f64(),
             },
-        }));
+        }))?;
+    } else {
+        summary(
+            ctx,
+            batch,
+            &job_id,
+            &report,
+            &outcome,
+            &exported,
+            &results,
+            &unpacked_dirs,
+            [job_secs, total],
+        )?;
+        for s in upload_files::not_sent(&report) {
+            ctx.out.line(format_args!("skipped {s}"))?;
+        }
     }
-    summary(
-        ctx,
-        batch,
-        &job_id,
-        &report,
-        &outcome,
-        &exported,
-        &results,
-        &unpacked_dirs,
-        [job_secs, total],
-    )
+    upload_files::not_sent_failure(&report).map_or(Ok(()), Err)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
 use roboflow_batch::ingest::{
-    FailedFile, Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, UploadMode, Verification,
+    FailedFile, Ingest, IngestReport, LocalSource, MediaKind, ProgressFn, SkipReason, SkippedFile,
+    UploadMode, Verification,
 };
 use roboflow_batch::model::NotificationCategory;
 use roboflow_batch::wait::WaitOptions;
@@ -70,8 +71,8 @@ pub struct IngestArgs {
     /// The batch's display name (default: its id).
     #[arg(long, value_name = "NAME")]
     pub batch_name: Option<String>,
-    /// Parallel uploads [default: 8].
-    #[arg(long, value_name = "N")]
+    /// Parallel uploads, 1 to 64 [default: 8].
+    #[arg(long, value_name = "N", value_parser = crate::cli::parallel)]
     pub parallel: Option<usize>,
     /// The most images per tar shard [default: what the service allows, 500 when it does not
     /// say].
@@ -395,14 +396,16 @@ pub fn upload(ctx: &Ctx, args: &FilesArgs, videos: bool) -> Result<(), Failure> 
 /// The lines under a report's summary: what verification confirmed (`verb`: what the
 /// service did), then skips, failures and warnings.
 fn print_details(ctx: &Ctx, r: &IngestReport, verb: &str) -> Result<(), Failure> {
-    if let Some(v) = &r.verification {
-        print_verification(ctx, v, &[], verb)?;
+    match &r.verification {
+        Some(v) => print_verification(ctx, v, &r.failed, verb)?,
+        None => {
+            for f in &r.failed {
+                ctx.out.line(format_args!("failed {f}"))?;
+            }
+        }
     }
     for s in &r.skipped {
         ctx.out.line(format_args!("skipped {s}"))?;
-    }
-    for f in &r.failed {
-        ctx.out.line(format_args!("failed {f}"))?;
     }
     for w in &r.warnings {
         ctx.out.line(format_args!("warning: {w}"))?;
@@ -417,21 +420,38 @@ pub fn print_verification(
     failed: &[FailedFile],
     verb: &str,
 ) -> Result<(), Failure> {
-    ctx.out.line(format_args!(
-        "{verb} {} of {} files (the batch holds {}){}",
-        v.indexed,
-        v.expected,
-        v.batch_count,
-        if v.timed_out {
-            "; verification timed out"
-        } else {
-            ""
-        }
-    ))?;
+    ctx.out.line(verification_line(v, failed.len(), verb))?;
     for f in failed {
         ctx.out.line(format_args!("failed {f}"))?;
     }
     Ok(())
+}
+
+/// `fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)`; and when none made it,
+/// plainly so: `none of the 4 files was fetched and indexed: all 4 failed (…)`.
+fn verification_line(v: &Verification, failed: usize, verb: &str) -> String {
+    let timed_out = if v.timed_out {
+        "; verification timed out"
+    } else {
+        ""
+    };
+    let holds = format!("the batch holds {}", v.batch_count);
+    if v.indexed == 0 && failed > 0 && v.expected == 0 {
+        return format!(
+            "none of the {failed} files was {verb}: all {failed} failed, reasons below ({holds}){timed_out}"
+        );
+    }
+    // The expected files leave out those that failed: count them back in.
+    let total = v.expected + failed as u64;
+    let failed = if failed > 0 {
+        format!(", {failed} failed")
+    } else {
+        String::new()
+    };
+    format!(
+        "{verb} {} of {total} files{failed} ({holds}){timed_out}",
+        v.indexed
+    )
 }
 
 /// Prints the report: JSON, or a few lines for people.
@@ -502,8 +522,54 @@ pub fn human_secs(d: Duration) -> String {
     }
 }
 
-/// A partial failure when files failed or were not confirmed indexed.
+/// Files found but not sent for what they are (too large, empty, unreadable, a name that is
+/// not UTF-8): files that did not make it. Files left out by choice or kind (links not
+/// followed, other extensions) are not among them.
+pub fn not_sent(r: &IngestReport) -> Vec<&SkippedFile> {
+    r.skipped
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.reason,
+                SkipReason::TooLarge
+                    | SkipReason::Empty
+                    | SkipReason::Unreadable
+                    | SkipReason::NotUtf8
+            )
+        })
+        .collect()
+}
+
+/// A partial failure for files that were skipped as [`not_sent`] (the report names them).
+pub fn not_sent_failure(r: &IngestReport) -> Option<Failure> {
+    let lost = not_sent(r);
+    let first = lost.first()?;
+    let hint = if lost.iter().any(|s| s.reason == SkipReason::TooLarge) {
+        "the service takes images up to 20 MiB: shrink or leave out the files over the limit"
+    } else {
+        "check those files: sending them again will not help until they change"
+    };
+    Some(
+        Failure::new(
+            Class::Partial,
+            format!(
+                "{} files were not sent to batch {} (the first: {first})",
+                lost.len(),
+                r.batch_id
+            ),
+        )
+        .with_hint(hint),
+    )
+}
+
+/// A partial failure when files failed, were not confirmed indexed, or were skipped as
+/// [`not_sent`].
 pub fn report_failure(r: &IngestReport) -> Option<Failure> {
+    incomplete(r).or_else(|| not_sent_failure(r))
+}
+
+/// A partial failure when files failed or were not confirmed indexed.
+pub fn incomplete(r: &IngestReport) -> Option<Failure> {
     if r.is_success() {
         return None;
     }
@@ -552,6 +618,31 @@ mod tests {
         // Equal times: one duration only.
         let s = summary(&report(10, 1024, 1000, 1000));
         assert!(s.ends_with("in 1.00 s (10 files/s, 1.0 KiB/s)"), "{s}");
+    }
+
+    #[test]
+    fn verification_says_plainly_when_nothing_made_it() {
+        let v = |indexed, expected| Verification {
+            indexed,
+            expected,
+            batch_count: indexed,
+            complete: indexed == expected,
+            timed_out: false,
+            waited: Duration::ZERO,
+        };
+        let verb = "fetched and indexed";
+        assert_eq!(
+            verification_line(&v(0, 0), 4, verb),
+            "none of the 4 files was fetched and indexed: all 4 failed, reasons below (the batch holds 0)"
+        );
+        assert_eq!(
+            verification_line(&v(3, 3), 1, verb),
+            "fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)"
+        );
+        assert_eq!(
+            verification_line(&v(5, 5), 0, "indexed"),
+            "indexed 5 of 5 files (the batch holds 5)"
+        );
     }
 
     #[test]
