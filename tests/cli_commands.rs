@@ -666,3 +666,53 @@ fn the_standalone_sandbox_prints_how_to_use_it() {
     let lines = first_lines(&["--api-key", "given-key-0123456789"]);
     assert!(lines.iter().all(|l| !l.contains("given-key")), "{lines:?}");
 }
+
+/// `rfbatch sandbox --vary SEED --record FILE` says it varies, and records what it receives
+/// without the key.
+#[test]
+fn the_standalone_sandbox_varies_and_records() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("requests.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
+        .args([
+            "sandbox",
+            "--addr",
+            "127.0.0.1:0",
+            "--vary",
+            "3",
+            "--record",
+        ])
+        .arg(&record)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("RFBATCH_SANDBOX_API_KEY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    while lines.last().is_none_or(|l: &String| !l.starts_with("try:")) {
+        let mut l = String::new();
+        if out.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        lines.push(l.trim_end().to_string());
+    }
+    assert!(
+        lines.contains(&"answers varied with seed 3 (--vary)".to_string()),
+        "{lines:?}"
+    );
+    let url = lines[0].trim_start_matches("listening on ");
+    let answer = sandbox_common::http("GET", &format!("{url}/?api_key=sandbox-key"), &[], None);
+    assert_eq!(answer.status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&record).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["route"], "GET /");
+    assert_eq!(line["query"], serde_json::json!(["api_key"]));
+    assert!(!text.contains("sandbox-key"), "{text}");
+}
