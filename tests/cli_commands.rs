@@ -621,23 +621,35 @@ fn roboql_ingests_and_trt_compilations_start() {
     .expect_code(2);
 }
 
+/// `rfbatch sandbox` on a free port with its data under `dir`, and its stdout.
+fn standalone_sandbox(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
+        .args(["sandbox", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(extra)
+        .env_remove("RFBATCH_SANDBOX_API_KEY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
 /// `rfbatch sandbox` says how to reach it; a key it was given is never shown.
 #[test]
 fn the_standalone_sandbox_prints_how_to_use_it() {
     use std::io::BufRead;
     let first_lines = |extra: &[&str]| -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
-            .args(["sandbox", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .args(extra)
-            .env_remove("RFBATCH_SANDBOX_API_KEY")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (mut child, mut out) = standalone_sandbox(dir.path(), extra);
         let mut lines = Vec::new();
         let want = if extra.is_empty() { 3 } else { 2 };
         for _ in 0..want {
@@ -674,25 +686,9 @@ fn the_standalone_sandbox_varies_and_records() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("requests.jsonl");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
-        .args([
-            "sandbox",
-            "--addr",
-            "127.0.0.1:0",
-            "--vary",
-            "3",
-            "--record",
-        ])
-        .arg(&record)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env_remove("RFBATCH_SANDBOX_API_KEY")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let record_arg = record.to_str().unwrap();
+    let (mut child, mut out) =
+        standalone_sandbox(dir.path(), &["--vary", "3", "--record", record_arg]);
     let mut lines = Vec::new();
     while lines.last().is_none_or(|l: &String| !l.starts_with("try:")) {
         let mut l = String::new();

@@ -160,13 +160,13 @@ impl Side {
         lines
     }
 
-    /// `{media}`, `{out}` and `{hook}` replaced by this side's paths.
-    fn args(&self, args: &[&str], files: &str) -> Vec<String> {
-        args.iter()
+    /// The words of `command`, with `{media}`, `{out}` and `{hook}` filled in for this side.
+    fn args(&self, command: &str) -> Vec<String> {
+        words(command)
+            .into_iter()
             .map(|a| {
                 a.replace("{media}", &self.dir.join("media").to_string_lossy())
                     .replace("{out}", &self.dir.join("out").to_string_lossy())
-                    .replace("{files}", files)
                     .replace("{hook}", HOOK)
             })
             .collect()
@@ -183,6 +183,25 @@ impl Side {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A command's words: split at whitespace, except inside '…'.
+fn words(command: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    for c in command.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_default();
+            }
+            c if c.is_whitespace() && !quoted => out.extend(word.take()),
+            c => word.get_or_insert_default().push(c),
+        }
+    }
+    out.extend(word);
+    out
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -243,7 +262,6 @@ struct Harness {
     venv: PathBuf,
     official: Side,
     rfbatch: Side,
-    files: String,
     diffs: Vec<Diff>,
     /// The operations compared, with how many requests each side sent.
     ops: Vec<(String, usize, usize)>,
@@ -251,13 +269,13 @@ struct Harness {
 
 impl Harness {
     /// Runs one operation with both clients and compares what the sandboxes received.
-    fn op(&mut self, name: &str, official: &[&str], rfbatch: &[&str]) {
+    fn op(&mut self, name: &str, official: &str, rfbatch: &str) {
         // What the test itself asked between operations is no part of either.
         self.official.take();
         self.rfbatch.take();
         let mut cmd = Command::new(self.venv.join("bin/inference"));
         cmd.arg("rf-cloud")
-            .args(self.official.args(official, &self.files))
+            .args(self.official.args(official))
             .current_dir(&self.official.dir)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -268,7 +286,7 @@ impl Harness {
             .env("NO_COLOR", "1");
         run(cmd, &format!("{name}: the official client ({official:?})"));
         let a = self.official.take();
-        let args = self.rfbatch.args(rfbatch, &self.files);
+        let args = self.rfbatch.args(rfbatch);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = cli_common::rfbatch_env(
             &[
@@ -634,446 +652,140 @@ fn rfbatch_sends_what_the_official_client_sends_or_the_readme_says_why_not() {
         venv,
         official: Side::start("official", root.path(), &media),
         rfbatch: Side::start("rfbatch", root.path(), &media),
-        files: files.base.clone(),
         diffs: Vec::new(),
         ops: Vec::new(),
     };
-    let journal = ["--journal-dir", "{out}/journal"];
-    let with = |a: &[&'static str], b: &[&'static str]| -> Vec<&'static str> {
-        a.iter().chain(b).copied().collect()
-    };
-
+    // Each operation: the official client's command, then rfbatch's (split at spaces;
+    // '…' keeps spaces). `{media}`, `{out}` and `{hook}` are filled in per side.
+    let up = "--journal-dir {out}/journal";
+    let ds = "data-staging";
+    let bp = "batch-processing";
     // Uploads.
     h.op(
         "upload small",
-        &[
-            "data-staging",
-            "create-batch-of-images",
-            "-b",
-            "d-small",
-            "--images-dir",
-            "{media}/small",
-            "--batch-name",
-            "Small Batch",
-        ],
-        &with(
-            &[
-                "upload",
-                "images",
-                "{media}/small",
-                "--batch",
-                "d-small",
-                "--batch-name",
-                "Small Batch",
-            ],
-            &journal,
-        ),
+        &format!("{ds} create-batch-of-images -b d-small --images-dir {{media}}/small --batch-name 'Small Batch'"),
+        &format!("upload images {{media}}/small --batch d-small --batch-name 'Small Batch' {up}"),
     );
+    let hooked = "--notifications-url {hook} --ingest-id big-ingest --batch-name 'Big Batch'";
     h.op(
         "upload large",
-        &[
-            "data-staging",
-            "create-batch-of-images",
-            "-b",
-            "d-big",
-            "--images-dir",
-            "{media}/big",
-            "--notifications-url",
-            "{hook}",
-            "--ingest-id",
-            "big-ingest",
-            "--batch-name",
-            "Big Batch",
-        ],
-        &with(
-            &[
-                "upload",
-                "images",
-                "{media}/big",
-                "--batch",
-                "d-big",
-                "--notifications-url",
-                "{hook}",
-                "--ingest-id",
-                "big-ingest",
-                "--batch-name",
-                "Big Batch",
-            ],
-            &journal,
-        ),
+        &format!("{ds} create-batch-of-images -b d-big --images-dir {{media}}/big {hooked}"),
+        &format!("upload images {{media}}/big --batch d-big {hooked} {up}"),
     );
     h.op(
         "upload videos",
-        &[
-            "data-staging",
-            "create-batch-of-videos",
-            "-b",
-            "d-vid",
-            "--videos-dir",
-            "{media}/videos",
-        ],
-        &with(
-            &["upload", "videos", "{media}/videos", "--batch", "d-vid"],
-            &journal,
-        ),
+        &format!("{ds} create-batch-of-videos -b d-vid --videos-dir {{media}}/videos"),
+        &format!("upload videos {{media}}/videos --batch d-vid {up}"),
     );
+    let notify = "--ingest-id refs-ingest --notifications-url {hook} \
+        --notification-category ingest-status --notification-category files-status";
     h.op(
         "references (images, inline JSONL)",
-        &[
-            "data-staging",
-            "create-batch-of-images",
-            "-b",
-            "d-refs",
-            "-ds",
-            "references-file",
-            "-r",
-            "{media}/image-refs.jsonl",
-            "--ingest-id",
-            "refs-ingest",
-            "--notifications-url",
-            "{hook}",
-            "--notification-category",
-            "ingest-status",
-            "--notification-category",
-            "files-status",
-        ],
-        &[
-            "upload",
-            "refs",
-            "{media}/image-refs.jsonl",
-            "--batch",
-            "d-refs",
-            "--ingest-id",
-            "refs-ingest",
-            "--notifications-url",
-            "{hook}",
-            "--notification-category",
-            "ingest-status",
-            "--notification-category",
-            "files-status",
-        ],
+        &format!("{ds} create-batch-of-images -b d-refs -ds references-file -r {{media}}/image-refs.jsonl {notify}"),
+        &format!("upload refs {{media}}/image-refs.jsonl --batch d-refs {notify}"),
     );
     h.op(
         "references (videos, inline JSONL)",
-        &[
-            "data-staging",
-            "create-batch-of-videos",
-            "-b",
-            "d-vrefs",
-            "-ds",
-            "references-file",
-            "-r",
-            "{media}/video-refs.jsonl",
-            "--ingest-id",
-            "vrefs-ingest",
-        ],
-        &[
-            "upload",
-            "refs",
-            "{media}/video-refs.jsonl",
-            "--videos",
-            "--batch",
-            "d-vrefs",
-            "--ingest-id",
-            "vrefs-ingest",
-        ],
+        &format!("{ds} create-batch-of-videos -b d-vrefs -ds references-file -r {{media}}/video-refs.jsonl --ingest-id vrefs-ingest"),
+        "upload refs {media}/video-refs.jsonl --videos --batch d-vrefs --ingest-id vrefs-ingest",
     );
     h.op(
         "roboql ingest",
-        &[
-            "data-staging",
-            "create-batch-of-images",
-            "-b",
-            "d-q",
-            "-ds",
-            "roboql",
-            "-q",
-            "tag:diff",
-            "--ingest-id",
-            "q-ingest",
-        ],
-        &[
-            "upload",
-            "roboql",
-            "tag:diff",
-            "--batch",
-            "d-q",
-            "--ingest-id",
-            "q-ingest",
-        ],
+        &format!("{ds} create-batch-of-images -b d-q -ds roboql -q tag:diff --ingest-id q-ingest"),
+        "upload roboql tag:diff --batch d-q --ingest-id q-ingest",
     );
 
     // Listings of staged data.
-    h.op(
-        "list batches",
-        &["data-staging", "list-batches"],
-        &["batch", "list"],
-    );
+    h.op("list batches", &format!("{ds} list-batches"), "batch list");
     h.op(
         "show a batch",
-        &["data-staging", "show-batch-details", "-b", "d-big"],
-        &["batch", "show", "d-big"],
+        &format!("{ds} show-batch-details -b d-big"),
+        "batch show d-big",
     );
     h.op(
         "list files",
-        &["data-staging", "list-batch-content", "-b", "d-big"],
-        &["batch", "files", "d-big"],
+        &format!("{ds} list-batch-content -b d-big"),
+        "batch files d-big",
     );
     h.op(
         "list shards",
-        &["data-staging", "list-ingest-details", "-b", "d-big"],
-        &["batch", "shards", "d-big"],
+        &format!("{ds} list-ingest-details -b d-big"),
+        "batch shards d-big",
     );
 
     // Jobs.
     h.op(
         "job start (no options)",
-        &[
-            "batch-processing",
-            "process-images-with-workflow",
-            "-b",
-            "d-small",
-            "-w",
-            "image-stats",
-            "-j",
-            "j-min",
-        ],
-        &[
-            "job",
-            "start",
-            "--batch",
-            "d-small",
-            "--workflow",
-            "image-stats",
-            "--job-id",
-            "j-min",
-        ],
+        &format!("{bp} process-images-with-workflow -b d-small -w image-stats -j j-min"),
+        "job start --batch d-small --workflow image-stats --job-id j-min",
     );
     h.official.wait_job("j-min");
     h.rfbatch.wait_job("j-min");
+    // The same options in both spellings.
+    let shared = "--workflow-params {media}/params.json --image-input-name image \
+        --save-image-outputs --image-outputs-to-save crops --image-outputs-to-save masks \
+        --workers-per-machine 2 --max-runtime-seconds 600 --max-parallel-tasks 3 \
+        --max-image-failure-rate 0.25 --aggregation-format csv --notifications-url {hook}";
     h.op(
         "job start (every option)",
-        &[
-            "batch-processing",
-            "process-images-with-workflow",
-            "-b",
-            "j-min-processing",
-            "-w",
-            "image-stats",
-            "--workflow-params",
-            "{media}/params.json",
-            "--image-input-name",
-            "image",
-            "--save-image-outputs",
-            "--image-outputs-to-save",
-            "crops",
-            "--image-outputs-to-save",
-            "masks",
-            "-p",
-            "results",
-            "-imp",
-            "metadata",
-            "-mt",
-            "gpu",
-            "--workers-per-machine",
-            "2",
-            "--max-runtime-seconds",
-            "600",
-            "--max-parallel-tasks",
-            "3",
-            "--max-image-failure-rate",
-            "0.25",
-            "--aggregation-format",
-            "csv",
-            "-j",
-            "j-all",
-            "--notifications-url",
-            "{hook}",
-            "-ib",
-            "inference-models",
-            "-jn",
-            "All Options",
-            "-mm",
-            "model_input=key1",
-        ],
-        &[
-            "job",
-            "start",
-            "--batch",
-            "j-min-processing",
-            "--workflow",
-            "image-stats",
-            "--workflow-params",
-            "{media}/params.json",
-            "--image-input-name",
-            "image",
-            "--save-image-outputs",
-            "--image-outputs-to-save",
-            "crops",
-            "--image-outputs-to-save",
-            "masks",
-            "--part",
-            "results",
-            "--images-metadata-part",
-            "metadata",
-            "--machine-type",
-            "gpu",
-            "--workers-per-machine",
-            "2",
-            "--max-runtime-seconds",
-            "600",
-            "--max-parallel-tasks",
-            "3",
-            "--max-image-failure-rate",
-            "0.25",
-            "--aggregation-format",
-            "csv",
-            "--job-id",
-            "j-all",
-            "--notifications-url",
-            "{hook}",
-            "--inference-backend",
-            "inference-models",
-            "--job-name",
-            "All Options",
-            "--metadata-mapping",
-            "model_input=key1",
-        ],
+        &format!(
+            "{bp} process-images-with-workflow -b j-min-processing -w image-stats {shared} \
+             -p results -imp metadata -mt gpu -j j-all -ib inference-models -jn 'All Options' \
+             -mm model_input=key1"
+        ),
+        &format!(
+            "job start --batch j-min-processing --workflow image-stats {shared} --part results \
+             --images-metadata-part metadata --machine-type gpu --job-id j-all \
+             --inference-backend inference-models --job-name 'All Options' \
+             --metadata-mapping model_input=key1"
+        ),
     );
     h.op(
         "job start (videos)",
-        &[
-            "batch-processing",
-            "process-videos-with-workflow",
-            "-b",
-            "d-vid",
-            "-w",
-            "image-stats",
-            "-j",
-            "j-vid",
-            "--max-video-fps",
-            "5",
-        ],
-        &[
-            "job",
-            "start",
-            "--videos",
-            "--batch",
-            "d-vid",
-            "--workflow",
-            "image-stats",
-            "--job-id",
-            "j-vid",
-            "--max-video-fps",
-            "5",
-        ],
+        &format!(
+            "{bp} process-videos-with-workflow -b d-vid -w image-stats -j j-vid --max-video-fps 5"
+        ),
+        "job start --videos --batch d-vid --workflow image-stats --job-id j-vid --max-video-fps 5",
     );
     h.op(
         "TensorRT compilation",
-        &[
-            "batch-processing",
-            "trt-compile",
-            "-m",
-            "diff-model/1",
-            "-d",
-            "nvidia-t4",
-            "-d",
-            "nvidia-l4",
-            "-j",
-            "j-trt",
-        ],
-        &[
-            "job",
-            "trt-compile",
-            "--model-id",
-            "diff-model/1",
-            "--device",
-            "nvidia-t4",
-            "--device",
-            "nvidia-l4",
-            "--job-id",
-            "j-trt",
-        ],
+        &format!("{bp} trt-compile -m diff-model/1 -d nvidia-t4 -d nvidia-l4 -j j-trt"),
+        "job trt-compile --model-id diff-model/1 --device nvidia-t4 --device nvidia-l4 --job-id j-trt",
     );
-    h.op(
-        "list jobs",
-        &["batch-processing", "list-jobs"],
-        &["job", "list"],
-    );
+    h.op("list jobs", &format!("{bp} list-jobs"), "job list");
     h.op(
         "show a job",
-        &["batch-processing", "show-job-details", "-j", "j-min"],
-        &["job", "show", "j-min"],
+        &format!("{bp} show-job-details -j j-min"),
+        "job show j-min",
     );
     h.op(
         "job logs",
-        &[
-            "batch-processing",
-            "fetch-logs",
-            "-j",
-            "j-min",
-            "--log-severity",
-            "info",
-        ],
-        &["job", "logs", "j-min", "--severity", "info"],
+        &format!("{bp} fetch-logs -j j-min --log-severity info"),
+        "job logs j-min --severity info",
     );
     h.op(
         "abort",
-        &["batch-processing", "abort-job", "-j", "j-all"],
-        &["job", "abort", "j-all"],
+        &format!("{bp} abort-job -j j-all"),
+        "job abort j-all",
     );
     h.official.wait_job("j-all");
     h.rfbatch.wait_job("j-all");
     h.op(
         "restart (no overrides)",
-        &["batch-processing", "restart-job", "-j", "j-all"],
-        &["job", "restart", "j-all"],
+        &format!("{bp} restart-job -j j-all"),
+        "job restart j-all",
     );
     h.op(
         "export a multipart output batch",
-        &[
-            "data-staging",
-            "export-batch",
-            "-b",
-            "j-min-export",
-            "-t",
-            "{out}/export",
-        ],
-        &["batch", "export", "j-min-export", "--out", "{out}/export"],
+        &format!("{ds} export-batch -b j-min-export -t {{out}}/export"),
+        "batch export j-min-export --out {out}/export",
     );
+    let limits = "--machine-type cpu --workers-per-machine 2 --max-runtime-seconds 100 \
+        --max-parallel-tasks 2 --max-image-failure-rate 0.25";
     h.op(
         "restart (overrides)",
-        &[
-            "batch-processing",
-            "restart-job",
-            "-j",
-            "j-min",
-            "--machine-type",
-            "cpu",
-            "--workers-per-machine",
-            "2",
-            "--max-runtime-seconds",
-            "100",
-            "--max-parallel-tasks",
-            "2",
-            "--max-image-failure-rate",
-            "0.25",
-        ],
-        &[
-            "job",
-            "restart",
-            "j-min",
-            "--machine-type",
-            "cpu",
-            "--workers-per-machine",
-            "2",
-            "--max-runtime-seconds",
-            "100",
-            "--max-parallel-tasks",
-            "2",
-            "--max-image-failure-rate",
-            "0.25",
-        ],
+        &format!("{bp} restart-job -j j-min {limits}"),
+        &format!("job restart j-min {limits}"),
     );
 
     // Judge every difference by the README's table.
@@ -1118,5 +830,13 @@ fn rfbatch_sends_what_the_official_client_sends_or_the_readme_says_why_not() {
         "{} differences from the official client that the README table \"{TABLE_TITLE}\" does not allow:\n  {}{readme_problem}",
         unexplained.len(),
         unexplained.join("\n  ")
+    );
+}
+
+#[test]
+fn commands_split_into_words_like_a_shell_with_quotes() {
+    assert_eq!(
+        words("a -b 'Big Batch'  c\n   d ''"),
+        ["a", "-b", "Big Batch", "c", "d", ""]
     );
 }
