@@ -268,6 +268,12 @@ struct Harness {
 }
 
 impl Harness {
+    /// Waits until job `id` has ended on both sides.
+    fn wait_job(&self, id: &str) {
+        self.official.wait_job(id);
+        self.rfbatch.wait_job(id);
+    }
+
     /// Runs one operation with both clients and compares what the sandboxes received.
     fn op(&mut self, name: &str, official: &str, rfbatch: &str) {
         // What the test itself asked between operations is no part of either.
@@ -719,8 +725,7 @@ fn rfbatch_sends_what_the_official_client_sends_or_the_readme_says_why_not() {
         &format!("{bp} process-images-with-workflow -b d-small -w image-stats -j j-min"),
         "job start --batch d-small --workflow image-stats --job-id j-min",
     );
-    h.official.wait_job("j-min");
-    h.rfbatch.wait_job("j-min");
+    h.wait_job("j-min");
     // The same options in both spellings.
     let shared = "--workflow-params {media}/params.json --image-input-name image \
         --save-image-outputs --image-outputs-to-save crops --image-outputs-to-save masks \
@@ -768,8 +773,7 @@ fn rfbatch_sends_what_the_official_client_sends_or_the_readme_says_why_not() {
         &format!("{bp} abort-job -j j-all"),
         "job abort j-all",
     );
-    h.official.wait_job("j-all");
-    h.rfbatch.wait_job("j-all");
+    h.wait_job("j-all");
     h.op(
         "restart (no overrides)",
         &format!("{bp} restart-job -j j-all"),
