@@ -26,13 +26,11 @@
 mod clock;
 mod config;
 mod egress;
-mod http;
 mod jobs;
-mod panics;
+mod paging;
 #[cfg(test)]
 mod proptests;
 mod router;
-mod server;
 mod staging;
 mod state;
 
@@ -43,6 +41,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
+// The handlers and workers contain their panics as the server does.
+use crate::panics;
+use crate::server;
 
 pub use config::{SandboxConfig, StoreMode};
 pub use staging::faults::{FaultFamily, FaultSettings, Faults};
@@ -107,7 +108,13 @@ impl Sandbox {
         let st = state.clone();
         let handler: Arc<server::Handler> =
             Arc::new(move |head, body| router::handle(&st, head, body));
-        let server = server::Server::start(listener, handler, config.threads)
+        let served = server::Config {
+            limits: config.limits.clone(),
+            permits: config.threads,
+            latency: config.latency,
+            name: "rfbatch-sandbox",
+        };
+        let server = server::Server::start(listener, handler, served)
             .map_err(|e| Error::io("starting the sandbox's server", e))?;
         let stopping = Arc::new(AtomicBool::new(false));
         let threads = state.start_background(stopping.clone())?;
