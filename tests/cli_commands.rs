@@ -4,6 +4,9 @@ mod cli_common;
 #[allow(dead_code)]
 #[path = "common/sandbox.rs"]
 mod sandbox_common;
+// `sandbox_common` serves files with it, as `super::server`.
+#[path = "common/server.rs"]
+mod server;
 
 use cli_common::{KEY, WORKSPACE, rfbatch, rfbatch_env, run_job, sandbox, stage_images};
 use sandbox_common::{FileServer, Served, png};

@@ -113,3 +113,4 @@ pub fn assert_api_request(seen: &Seen, method: Method, path: &str) {
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod server;
