@@ -295,6 +295,61 @@ impl Drop for Sandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::tests::raw;
+    use std::time::Duration;
+
+    #[test]
+    fn a_signed_put_trickled_a_byte_at_a_time_is_cut_off_and_nothing_is_stored() {
+        // A byte every 400 ms stays under the 2 s per-read timeout; the body must average
+        // 1,000 bytes a second once its 1 s of grace is over.
+        let config = SandboxConfig {
+            limits: crate::server::Limits {
+                io_timeout: Duration::from_secs(2),
+                grace: Duration::from_secs(1),
+                min_rate: 1000,
+                ..crate::server::Limits::default()
+            },
+            ..SandboxConfig::default()
+        };
+        let sb = Sandbox::start(config).unwrap();
+        let api = crate::BatchApi::builder()
+            .base_url(sb.base_url())
+            .api_key(sb.api_key())
+            .build()
+            .unwrap();
+        let target = api.request_shard_upload("slow", None).unwrap();
+        let rest = target.upload_url.trim_start_matches("http://");
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut head = format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n");
+        for (k, v) in &target.extension_headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let addr = raw::addr_of(&format!("http://{host}"));
+        let s = raw::send(addr, format!("{head}\r\n").as_bytes());
+        let (got, took) = raw::trickle(
+            &s,
+            b"a",
+            Duration::from_millis(400),
+            Duration::from_secs(10),
+        );
+        assert_eq!(got, Some((408, true)));
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert!(raw::closed_within(&s, Duration::from_secs(3)));
+        // Nothing was stored, and the upload can be sent again, whole.
+        assert_eq!(sb.put_count(), 0);
+        let tar = {
+            let mut b = tar::Builder::new(Vec::new());
+            let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\0\0\0\0";
+            let mut h = tar::Header::new_gnu();
+            h.set_size(png.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, "a.png", &png[..]).unwrap();
+            b.into_inner().unwrap()
+        };
+        api.put_signed(&target, &crate::api::UploadSource::bytes(tar))
+            .unwrap();
+        assert_eq!(sb.put_count(), 1);
+    }
 
     #[test]
     fn debug_output_hides_the_api_key() {

@@ -42,26 +42,27 @@ pub(crate) struct Head {
 impl Head {
     /// A head for `method` and `target` with these headers (also used by tests).
     pub fn new(method: &str, target: String, http11: bool, headers: Vec<(String, String)>) -> Head {
-        let path = target.split(['?', '#']).next().unwrap_or("");
-        let segments = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(crate::url::percent_decode)
-            .collect();
         let query = crate::url::query_pairs(&target);
         let content_length = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
             .and_then(|(_, v)| v.trim().parse().ok());
-        Head {
+        let mut head = Head {
             method: method.to_ascii_uppercase(),
             target,
             http11,
             headers,
-            segments,
+            segments: Vec::new(),
             query,
             content_length,
-        }
+        };
+        head.segments = head
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(crate::url::percent_decode)
+            .collect();
+        head
     }
 
     /// The path of the target, undecoded (`/a/b` of `/a/b?c`).

@@ -42,7 +42,7 @@ pub(crate) use reply::{Reply, ReplyBody};
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Answers one request.
 pub(crate) type Handler = dyn Fn(&Head, &mut Body<'_>) -> Reply + Send + Sync;

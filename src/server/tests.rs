@@ -1,65 +1,28 @@
 //! The server against clients that stall, trickle, never read, or crowd it, with short
 //! deadlines so that each test takes a second or two.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use super::*;
 
-/// Reads one answer from `s`: its status and whether it asked to close; `None` when the
-/// connection ended (or stayed silent for 10 s) first.
-pub(crate) fn answer(s: &TcpStream) -> Option<(u16, bool)> {
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let status = line.split(' ').nth(1)?.parse().ok()?;
-    let (mut len, mut close) = (0usize, false);
-    loop {
-        line.clear();
-        r.read_line(&mut line).ok()?;
-        let l = line.trim_end().to_ascii_lowercase();
-        if l.is_empty() {
-            break;
-        }
-        if let Some(v) = l.strip_prefix("content-length:") {
-            len = v.trim().parse().ok()?;
-        }
-        close |= l == "connection: close";
-    }
-    // The body is drained, not kept: some answers are large.
-    io::copy(&mut r.by_ref().take(len as u64), &mut io::sink()).ok()?;
-    Some((status, close))
+/// The raw client helpers of the integration tests.
+#[path = "../../tests/common/raw.rs"]
+pub(crate) mod raw;
+
+use raw::{closed_within, trickle};
+
+/// The next answer on `s`, waiting up to 10 s.
+fn answer(s: &TcpStream) -> Option<(u16, bool)> {
+    raw::answer(s, Duration::from_secs(10))
 }
 
 /// Sends `raw` on a new connection and reads one answer.
-pub(crate) fn exchange(addr: SocketAddr, raw: &[u8]) -> Option<(u16, bool)> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.write_all(raw).ok()?;
-    answer(&s)
-}
-
-/// Whether the server closed `s` within `within` (a read sees the end, or a reset).
-pub(crate) fn closes_within(s: &TcpStream, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    let mut buf = [0u8; 4096];
-    while Instant::now() < deadline {
-        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        match (&*s).read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return true,
-        }
-    }
-    false
+fn exchange(addr: SocketAddr, bytes: &[u8]) -> Option<(u16, bool)> {
+    answer(&raw::send(addr, bytes))
 }
 
 fn short() -> Limits {
@@ -154,7 +117,7 @@ fn a_panic_while_writing_a_reply_frees_its_connection_slot() {
         let mut c = TcpStream::connect(server.addr()).unwrap();
         c.write_all(b"GET /panic-body HTTP/1.1\r\nHost: h\r\n\r\n")
             .unwrap();
-        assert!(closes_within(&c, Duration::from_secs(10)));
+        assert!(closed_within(&c, Duration::from_secs(10)));
     }
     wait_for_connections(&server, 0, Duration::from_secs(10));
 }
@@ -167,31 +130,10 @@ fn a_head_trickled_byte_by_byte_is_cut_at_its_deadline() {
         ..short()
     };
     let server = start(limits, 4);
-    let mut s = TcpStream::connect(server.addr()).unwrap();
-    let started = Instant::now();
-    s.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = s.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let _ = tx.send(answer(&reader));
-    });
-    let got = loop {
-        if let Ok(got) = rx.try_recv() {
-            break got;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the head lived on"
-        );
-        let _ = s.write_all(b"a");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let s = raw::send(server.addr(), b"GET / HTTP/1.1\r\nX-Slow: ");
+    let (got, took) = trickle(&s, b"a", Duration::from_millis(100), Duration::from_secs(5));
     assert_eq!(got, Some((408, true)));
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
 }
 
 #[test]
@@ -203,11 +145,11 @@ fn a_silent_new_connection_and_an_idle_kept_alive_one_are_closed() {
     };
     let server = start(limits, 4);
     let silent = TcpStream::connect(server.addr()).unwrap();
-    assert!(closes_within(&silent, Duration::from_secs(3)));
+    assert!(closed_within(&silent, Duration::from_secs(3)));
     let mut kept = TcpStream::connect(server.addr()).unwrap();
     kept.write_all(GET).unwrap();
     assert_eq!(answer(&kept), Some((200, false)));
-    assert!(closes_within(&kept, Duration::from_secs(3)));
+    assert!(closed_within(&kept, Duration::from_secs(3)));
     wait_for_connections(&server, 0, Duration::from_secs(5));
 }
 
@@ -221,32 +163,13 @@ fn a_body_trickled_byte_by_byte_is_cut_by_the_rate_deadline() {
         ..short()
     };
     let server = start(limits, 4);
-    let mut s = TcpStream::connect(server.addr()).unwrap();
-    let started = Instant::now();
-    s.write_all(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n")
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = s.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let _ = tx.send(answer(&reader));
-    });
-    let got = loop {
-        if let Ok(got) = rx.try_recv() {
-            break got;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(8),
-            "the body lived on"
-        );
-        let _ = s.write_all(b"a");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(got, Some((408, true)));
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
+    let s = raw::send(
+        server.addr(),
+        b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n",
     );
+    let (got, took) = trickle(&s, b"a", Duration::from_millis(100), Duration::from_secs(8));
+    assert_eq!(got, Some((408, true)));
+    assert!(took < Duration::from_secs(4), "{took:?}");
 }
 
 #[test]
@@ -309,7 +232,7 @@ fn an_unread_body_is_drained_when_small_and_closes_the_connection_when_large() {
     s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 1000000000000000\r\n\r\n")
         .unwrap();
     assert_eq!(answer(&s), Some((200, true)));
-    assert!(closes_within(&s, Duration::from_secs(3)));
+    assert!(closed_within(&s, Duration::from_secs(3)));
 }
 
 #[test]
@@ -329,11 +252,11 @@ fn the_cap_closes_the_connection_that_waited_longest_in_its_head() {
     wait_for_connections(&server, 4, Duration::from_secs(5));
     assert_eq!(exchange(server.addr(), GET), Some((200, false)));
     assert!(
-        closes_within(&slow[0], Duration::from_secs(3)),
+        closed_within(&slow[0], Duration::from_secs(3)),
         "the oldest was closed"
     );
     assert!(
-        !closes_within(&slow[1], Duration::from_millis(200)),
+        !closed_within(&slow[1], Duration::from_millis(200)),
         "the next one was not"
     );
 }

@@ -69,6 +69,24 @@ impl Pace {
         }
     }
 
+    /// The timeout for the next wait, given to the socket by `apply` when it differs from
+    /// `set` (the one it has); an error once the time is up.
+    fn arm(
+        &self,
+        set: &mut Option<Duration>,
+        apply: impl FnOnce(Option<Duration>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let timeout = self
+            .timeout(Instant::now())
+            .ok_or_else(too_slow)?
+            .max(MIN_TIMEOUT);
+        if *set != Some(timeout) {
+            apply(Some(timeout))?;
+            *set = Some(timeout);
+        }
+        Ok(())
+    }
+
     fn moved(&mut self, n: usize) {
         if let Pace::Rate { moved, .. } = self {
             *moved = moved.saturating_add(n as u64);
@@ -166,15 +184,9 @@ impl Drop for WireReader<'_> {
 
 impl Read for WireReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self
-            .pace
-            .timeout(Instant::now())
-            .ok_or_else(too_slow)?
-            .max(MIN_TIMEOUT);
-        if self.set != Some(timeout) {
-            self.stream.set_read_timeout(Some(timeout))?;
-            self.set = Some(timeout);
-        }
+        let stream = self.stream;
+        self.pace
+            .arm(&mut self.set, |t| stream.set_read_timeout(t))?;
         if self.holding {
             self.permits.release();
         }
@@ -207,15 +219,9 @@ impl<'a> WireWriter<'a> {
 
 impl Write for WireWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let timeout = self
-            .pace
-            .timeout(Instant::now())
-            .ok_or_else(too_slow)?
-            .max(MIN_TIMEOUT);
-        if self.set != Some(timeout) {
-            self.stream.set_write_timeout(Some(timeout))?;
-            self.set = Some(timeout);
-        }
+        let stream = self.stream;
+        self.pace
+            .arm(&mut self.set, |t| stream.set_write_timeout(t))?;
         let n = (&*self.stream).write(buf).map_err(timed_out)?;
         self.pace.moved(n);
         Ok(n)

@@ -444,3 +444,51 @@ impl Handler {
         (200, "ok".into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::tests::raw;
+    use std::time::Duration;
+
+    #[test]
+    fn a_body_trickled_a_byte_at_a_time_is_cut_off_while_webhooks_arrive() {
+        // Each byte comes well within the 2 s per-read timeout; the body must average
+        // 1,000 bytes a second once its 1 s of grace is over.
+        let mut b = Receiver::builder().bearer_token("rf_t").path("/hook");
+        b.limits = server::Limits {
+            io_timeout: Duration::from_secs(2),
+            grace: Duration::from_secs(1),
+            min_rate: 1000,
+            ..b.limits
+        };
+        let (receiver, events) = b.spawn_channel().unwrap();
+        let addr = receiver.local_addr();
+        let s = raw::send(
+            addr,
+            b"POST /hook HTTP/1.1\r\nAuthorization: Bearer rf_t\r\nContent-Length: 5000\r\n\r\n{",
+        );
+        let (got, took) = raw::trickle(
+            &s,
+            b" ",
+            Duration::from_millis(300),
+            Duration::from_secs(10),
+        );
+        assert_eq!(got, Some((408, true)));
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert!(raw::closed_within(&s, Duration::from_secs(3)));
+        assert_eq!(receiver.rejected(), 1);
+        // Webhooks still arrive.
+        let valid = r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e","job_id":"j","job_state":"success","delivery_attempt":1}"#;
+        let head = format!(
+            "POST /hook HTTP/1.1\r\nAuthorization: Bearer rf_t\r\nContent-Length: {}\r\n\r\n{valid}",
+            valid.len()
+        );
+        let ok = raw::send(addr, head.as_bytes());
+        assert_eq!(
+            raw::answer(&ok, Duration::from_secs(10)),
+            Some((200, false))
+        );
+        assert!(events.recv_timeout(Duration::from_secs(5)).is_ok());
+    }
+}

@@ -205,10 +205,17 @@ fn receive_stored(
         Ok(n) => n,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
+            // Too slow a body (the server's deadline) is a 408: the client may retry.
+            let status = if e.kind() == std::io::ErrorKind::TimedOut {
+                408
+            } else {
+                400
+            };
             return Err(Reply::error(
-                400,
+                status,
                 format!("upload failed while receiving: {e}; nothing was stored"),
-            ));
+            )
+            .closing());
         }
     };
     if received != len {
