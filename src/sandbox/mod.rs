@@ -1,11 +1,12 @@
 //! A faithful local emulator of the Batch Processing service (feature `sandbox`).
 //!
 //! [`Sandbox::start`] serves the whole API on `127.0.0.1` (port 0 picks a free one) from a
-//! data directory, with no async runtime: a small HTTP/1.1 server on std threads, with
-//! bounded request heads and bodies. It speaks the wire shapes of [`crate::model`], answers
-//! in both the spec's and the official client's forms, hands out HMAC-signed URLs that
-//! point back at itself, indexes tar shards in the background, fetches references, runs
-//! jobs that really read the images, sends webhooks, and injects seeded faults on demand.
+//! data directory, with no async runtime: the crate's small HTTP/1.1 server on std threads,
+//! with bounded request heads and bodies, and deadlines that no slow client outlives. It
+//! speaks the wire shapes of [`crate::model`], answers in both the spec's and the official
+//! client's forms, hands out HMAC-signed URLs that point back at itself, indexes tar shards
+//! in the background, fetches references, runs jobs that really read the images, sends
+//! webhooks, and injects seeded faults on demand.
 //! It listens on loopback unless told otherwise ([`SandboxConfig::allow_remote`]), and
 //! sends and fetches only to loopback hosts unless allowed. Dropping the handle stops it;
 //! state persists in the data directory.
