@@ -22,8 +22,11 @@ pub(super) fn serve(conn: &Conn, shared: &Shared) {
     let accepted = Instant::now();
     let mut first = true;
     loop {
-        // Waiting for a head: the connection may be closed to make room at the cap.
-        conn.waiting(shared.now());
+        // Waiting for a head: the connection may be closed to make room at the cap. A new
+        // connection has waited since it was accepted (its thread may start later).
+        if !first {
+            conn.waiting(shared.now());
+        }
         // A new connection has the head deadline from accept; a kept-alive one waits
         // `idle_timeout` for the first byte, then has the head deadline from there.
         reader.get_mut().pace = Pace::Until(if first {

@@ -382,15 +382,13 @@ struct Handler {
 
 impl Handler {
     /// Answers one request, counting it first so that a sender who sees the answer also
-    /// sees the count.
+    /// sees the count (an accepted one is counted before it is handed over, so that whoever
+    /// gets the event sees it too).
     fn handle(&self, head: &Head, body: &mut Body<'_>) -> Reply {
         let (status, message) = self.decide(head, body);
-        let counter = if status == 200 {
-            &self.counters.accepted
-        } else {
-            &self.counters.rejected
-        };
-        counter.fetch_add(1, Ordering::SeqCst);
+        if status != 200 {
+            self.counters.rejected.fetch_add(1, Ordering::SeqCst);
+        }
         let reply = Reply::json(status, &serde_json::json!({ "message": message }));
         match status {
             401 => reply.with_header("WWW-Authenticate", "Bearer"),
@@ -427,6 +425,8 @@ impl Handler {
         };
         let id = event.event_id().map(str::to_string);
         let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        let accepted = &self.counters.accepted;
+        accepted.fetch_add(1, Ordering::SeqCst);
         if self.dedupe
             && let Some(id) = &id
             && delivery.seen.contains(id)
@@ -434,6 +434,7 @@ impl Handler {
             return (200, "already received".into());
         }
         if crate::panics::contain(|| (delivery.on_event)(event)).is_err() {
+            accepted.fetch_sub(1, Ordering::SeqCst);
             return (500, "the event handler failed".into());
         }
         if self.dedupe
