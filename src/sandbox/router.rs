@@ -1,11 +1,10 @@
 //! Maps a request to its handler, after authentication.
 
-use super::server::Body;
 use std::io::Read;
 
 use super::State;
-use super::http::{Head, Reply};
 use super::staging::faults::{Fault, FaultFamily};
+use crate::server::{Body, Head, Reply};
 
 /// Handles one request, injecting the configured faults first.
 pub(crate) fn handle(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {
