@@ -3,7 +3,7 @@
 //! The API key travels as the `api_key` query parameter and a signed URL carries its
 //! signature in the query string, so a URL is never printed whole. [`redact_url`] keeps
 //! the scheme, host and path of a URL the client sent and replaces the value of every query
-//! parameter with `REDACTED`; [`redact_text`] finds URLs in free text (a response body, an
+//! parameter, and any user name and password, with `REDACTED`; [`redact_text`] finds URLs in free text (a response body, an
 //! error message) and replaces the values of the parameters that carry secrets; [`scrub`]
 //! removes known secrets (the API key) wherever they stand as a value or a whole token.
 
@@ -32,7 +32,8 @@ pub fn without_query(url: &str) -> &str {
 /// A URL with every query value replaced by `REDACTED`.
 ///
 /// Parameter names stay, so a reader still sees `?api_key=REDACTED&pageSize=REDACTED`
-/// and knows which parameters were sent. Fragments are dropped.
+/// and knows which parameters were sent. Fragments are dropped, and so are a user name
+/// and password (`https://REDACTED@host/`).
 ///
 /// ```
 /// use roboflow_batch::redact::redact_url;
@@ -41,11 +42,16 @@ pub fn without_query(url: &str) -> &str {
 /// ```
 pub fn redact_url(url: &str) -> String {
     let url = url.split('#').next().unwrap_or(url);
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_string();
-    };
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut out = String::with_capacity(base.len() + query.len());
-    out.push_str(base);
+    match userinfo(base) {
+        Some(at) => {
+            out.push_str(base.get(..at.start).unwrap_or_default());
+            out.push_str(REDACTED);
+            out.push_str(base.get(at.end..).unwrap_or_default());
+        }
+        None => out.push_str(base),
+    }
     for (i, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
         out.push(if i == 0 { '?' } else { '&' });
         let name = pair.split('=').next().unwrap_or("");
@@ -54,6 +60,18 @@ pub fn redact_url(url: &str) -> String {
         out.push_str(REDACTED);
     }
     out
+}
+
+/// Where the user name and password of a URL are (`user:password` in
+/// `https://user:password@host/`), if it has any.
+pub(crate) fn userinfo(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = url.find("://")? + 3;
+    let rest = url.get(start..)?;
+    let authority = rest
+        .find(['/', '?', '#'])
+        .map_or(rest, |end| rest.get(..end).unwrap_or(rest));
+    let at = authority.rfind('@')?;
+    Some(start..start + at)
 }
 
 /// Query parameters whose values are secrets, matched ignoring ASCII case: signatures,
@@ -245,7 +263,8 @@ pub(crate) fn query_secrets(url: &str) -> Vec<String> {
 /// `text` with each non-empty secret replaced by `REDACTED` wherever it stands as a value
 /// or a whole token: not where it is only part of a longer word (letters, digits and `_`),
 /// so that a short key `K` leaves `AWS_ACCESS_KEY_ID` alone, while `api_key=K`, `"K"`,
-/// `/K/` and `K` alone are redacted.
+/// `/K/` and `K` alone are redacted. A secret of 8 characters or more is removed wherever
+/// it stands, glued to other text too.
 ///
 /// ```
 /// use roboflow_batch::redact::scrub;
@@ -256,12 +275,31 @@ pub fn scrub<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
     let mut out = text.to_string();
     for s in secrets {
         let s = s.as_ref();
-        if !s.is_empty() && out.contains(s) {
-            out = replace_tokens(&out, s);
+        if s.is_empty() || !out.contains(s) {
+            continue;
         }
+        // A secret this long does not stand inside a word by chance: wherever it is, it
+        // is the secret (a server may glue it to other text). Only a short one, which
+        // real words contain, is matched as a whole token.
+        out = if s.chars().count() >= MIN_ANYWHERE {
+            out.replace(s, REDACTED)
+        } else {
+            replace_tokens(&out, s)
+        };
     }
     out
 }
+
+/// At most `max` characters of text from a server, with every secret gone: the known
+/// `secrets` scrubbed and secret-bearing URL parameters redacted in the whole text
+/// *before* the cut, so that no cut leaves a piece of a secret that neither would still
+/// recognise. Every place that shortens a server's text goes through here.
+pub(crate) fn clean_snippet<S: AsRef<str>>(text: &str, max: usize, secrets: &[S]) -> String {
+    snippet(&redact_text(&scrub(text, secrets)), max)
+}
+
+/// Secrets of at least this many characters are removed wherever they stand.
+const MIN_ANYWHERE: usize = 8;
 
 /// A character that continues a word: a secret next to one is part of another word.
 fn is_word(c: char) -> bool {
@@ -298,7 +336,8 @@ fn replace_tokens(text: &str, secret: &str) -> String {
 }
 
 /// At most `max` characters of `text`, cut on a character boundary, with `…` when cut.
-pub(crate) fn snippet(text: &str, max: usize) -> String {
+/// Private: text from a server is cut only by [`clean_snippet`].
+fn snippet(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
@@ -323,6 +362,25 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(redact_url(input), want, "{input}");
         }
+    }
+
+    #[test]
+    fn urls_lose_their_user_and_password() {
+        let cases = [
+            (
+                "http://u:PASSWORD@h:1/p?a=1",
+                "http://REDACTED@h:1/p?a=REDACTED",
+            ),
+            ("https://tok@h", "https://REDACTED@h"),
+            ("https://a@b:c@h/x", "https://REDACTED@h/x"),
+            ("https://h/p@q?x=a@b", "https://h/p@q?x=REDACTED"),
+            ("http://h?u=1@2", "http://h?u=REDACTED"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_url(input), want, "{input}");
+        }
+        assert_eq!(userinfo("http://h/a@b"), None);
+        assert_eq!(userinfo("no scheme@h"), None);
     }
 
     #[test]
@@ -457,12 +515,14 @@ mod tests {
                 "rf_abc123XYZ789def456",
                 "invalid key REDACTED; api_key=REDACTED",
             ),
-            // Part of a longer word is another word (a hash, an id).
+            // A key long enough not to occur by chance goes even glued to other text.
             (
                 "sha xrf_abc123XYZ789def456y",
                 "rf_abc123XYZ789def456",
-                "sha xrf_abc123XYZ789def456y",
+                "sha xREDACTEDy",
             ),
+            // A short one inside a longer word is another word (a hash, an id).
+            ("sha x1234567y", "1234567", "sha x1234567y"),
             // Edges that are not word characters need no boundary (a base64 signature).
             ("sig=ab+c/d== x", "ab+c/d==", "sig=REDACTED x"),
             ("x=ab+c/d==yz", "ab+c/d==", "x=REDACTEDyz"),
@@ -479,6 +539,28 @@ mod tests {
     fn query_secrets_finds_long_values_raw_and_decoded() {
         let s = query_secrets("http://h/p?api_key=abcdefgh&n=1&sig=a%2Fbcdefghi");
         assert_eq!(s, vec!["abcdefgh", "a%2Fbcdefghi", "a/bcdefghi"]);
+    }
+
+    #[test]
+    fn secrets_are_removed_before_the_cut() {
+        // A 26-character key with any part of it before the 512th character (issue 14).
+        let key = "0123456789abcdefghijklmnop";
+        for keep in 1..key.len() {
+            let text = format!("{}{key} and more", "x".repeat(512 - keep));
+            let got = clean_snippet(&text, 512, &[key]);
+            assert!(!got.contains(&key[..keep]), "{keep}: {got}");
+        }
+        // An Azure SAS signature quoted bare (not as `sig=`) across the cut, known from
+        // the URL the request was sent to.
+        let sig = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdl";
+        let secrets = query_secrets(&format!(
+            "https://a.blob.core.windows.net/c/b?sv=1&sig={sig}"
+        ));
+        for keep in 1..sig.len() {
+            let text = format!("{}{sig} does not match", "y".repeat(300 - keep));
+            let got = clean_snippet(&text, 300, &secrets);
+            assert!(!got.contains(&sig[..keep]), "{keep}: {got}");
+        }
     }
 
     #[test]

@@ -189,7 +189,7 @@ impl BatchApi {
                 let first = failed.swap_remove(0);
                 let metadata = first
                     .status_metadata
-                    .map(|m| crate::redact::redact_text(&crate::redact::snippet(&m.to_string(), 512)))
+                    .map(|m| crate::redact::clean_snippet(&m.to_string(), 512, &self.secrets("")))
                     .unwrap_or_default();
                 Err(Error::ShardFailed {
                     batch_id: batch_id.to_string(),

@@ -4,6 +4,9 @@ mod cli_common;
 #[allow(dead_code)]
 #[path = "common/sandbox.rs"]
 mod sandbox_common;
+// `sandbox_common` serves files with it, as `super::server`.
+#[path = "common/server.rs"]
+mod server;
 
 use cli_common::{KEY, WORKSPACE, rfbatch, rfbatch_env, run_job, sandbox, stage_images};
 use sandbox_common::{FileServer, Served, png};
@@ -621,7 +624,7 @@ fn roboql_ingests_and_trt_compilations_start() {
     .expect_code(2);
 }
 
-/// `rfbatch sandbox` on a free port with its data under `dir`, and its stdout.
+/// `rfbatch sandbox` with `extra` options, in a child process, and its standard output.
 fn standalone_sandbox(
     dir: &std::path::Path,
     extra: &[&str],
@@ -631,7 +634,7 @@ fn standalone_sandbox(
 ) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
         .args(["sandbox", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
+        .arg(dir)
         .args(extra)
         .env_remove("RFBATCH_SANDBOX_API_KEY")
         .stdin(std::process::Stdio::null())
@@ -677,6 +680,33 @@ fn the_standalone_sandbox_prints_how_to_use_it() {
     );
     let lines = first_lines(&["--api-key", "given-key-0123456789"]);
     assert!(lines.iter().all(|l| !l.contains("given-key")), "{lines:?}");
+}
+
+/// `rfbatch sandbox --latency-ms N` delays every answer by N ms.
+#[test]
+fn the_standalone_sandbox_simulates_distance() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut out) = standalone_sandbox(dir.path(), &["--latency-ms", "250"]);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    let waits: Vec<std::time::Duration> = (0..2)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let r = sandbox_common::http("GET", &format!("{url}/?api_key=sandbox-key"), &[], None);
+            assert_eq!(r.status, 200);
+            t.elapsed()
+        })
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        waits
+            .iter()
+            .all(|w| *w >= std::time::Duration::from_millis(250)),
+        "{waits:?}"
+    );
 }
 
 /// `rfbatch sandbox --vary SEED --record FILE` says it varies, and records what it receives

@@ -267,6 +267,33 @@ fn results_land_on_disk_and_a_rerun_skips_them() {
         "{}",
         again.stdout
     );
+    // An archive over the limits is refused whole, naming the limit.
+    for (flag, said) in [
+        ("--max-unpacked-bytes=1024", "more than 1024 bytes"),
+        ("--max-unpacked-entries=0", "more than 0 entries"),
+    ] {
+        let capped = dir.path().join("capped");
+        let refused = rfbatch(
+            &env,
+            &[
+                "job",
+                "results",
+                "stats",
+                "--out",
+                capped.to_str().unwrap(),
+                flag,
+            ],
+        )
+        .expect_code(1);
+        assert!(refused.stderr.contains(said), "{}", refused.stderr);
+        assert!(
+            !walk(&capped)
+                .iter()
+                .any(|p| !p.ends_with(".export_log.jsonl")),
+            "{:?}",
+            walk(&capped)
+        );
+    }
     // Unless asked.
     let forced = rfbatch(
         &env,

@@ -238,6 +238,168 @@ fn verbose_logs_requests_without_the_key() {
     assert_clean(&wrong, "-v with a wrong key");
 }
 
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                todo.push(p);
+            } else if meta.is_file()
+                && std::fs::read(&p)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+            {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_password_in_the_service_url_is_refused_and_written_nowhere() {
+    let env = sandbox();
+    stage_images(&env.api, "photos", 1);
+    let port = env
+        .sandbox
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let url = format!("http://u:PASSWORD@127.0.0.1:{port}");
+    let home = tempfile::tempdir().unwrap();
+    let photos = home.path().join("photos");
+    roboflow_batch::testdata::ImageSet::new(2)
+        .write_to(&photos)
+        .unwrap();
+    let photos = photos.to_str().unwrap();
+    let out = home.path().join("out");
+    let out = out.to_str().unwrap();
+    let cache = home.path().join("cache");
+    let vars = |extra: Option<(&'static str, String)>| {
+        let mut v = vec![
+            ("ROBOFLOW_API_KEY", KEY.to_string()),
+            ("HOME", home.path().to_str().unwrap().to_string()),
+            ("XDG_CACHE_HOME", cache.to_str().unwrap().to_string()),
+            ("ROBOFLOW_WORKSPACE", "acme".to_string()),
+        ];
+        v.extend(extra);
+        v
+    };
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["batch", "count", "photos"],
+        vec!["upload", "images", photos, "--batch", "up"],
+        vec!["batch", "export", "photos", "--out", out],
+    ];
+    for command in &commands {
+        for json in [false, true] {
+            let mut args = command.clone();
+            args.push("-vv");
+            if json {
+                args.push("--json");
+            }
+            // By flag and by environment variable.
+            for by_flag in [true, false] {
+                let mut a = args.clone();
+                let extra = if by_flag {
+                    a.extend(["--api-url", &url]);
+                    None
+                } else {
+                    Some(("API_BASE_URL", url.clone()))
+                };
+                let v = vars(extra);
+                let v: Vec<(&str, &str)> = v.iter().map(|(k, x)| (*k, x.as_str())).collect();
+                let run = rfbatch_env(&v, &a).expect_code(2);
+                let what = format!("{a:?} (flag: {by_flag})");
+                assert!(
+                    run.stderr.contains("user name or password"),
+                    "{what}: {}",
+                    run.stderr
+                );
+                assert!(
+                    !run.stderr.contains("PASSWORD") && !run.stdout.contains("PASSWORD"),
+                    "{what}: {run:?}"
+                );
+                assert_clean(&run, &what);
+            }
+        }
+    }
+    // Help shows the variable, never its value.
+    let help = rfbatch_env(&[("API_BASE_URL", &url)], &["batch", "count", "--help"]).ok();
+    assert!(!help.stdout.contains("PASSWORD"), "{}", help.stdout);
+    assert_eq!(
+        files_containing(home.path(), "PASSWORD"),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+/// A service that answers every request 400 with a long message quoting the key it was
+/// sent, placed so that the first `keep` characters of the key come before the 512th.
+fn echoing_service(keep: usize) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            // The rest of the head.
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let key = line
+                .split(['?', '&', ' '])
+                .find_map(|p| p.strip_prefix("api_key="))
+                .unwrap_or("")
+                .to_string();
+            let message = format!("{}{key} is not allowed here", "-".repeat(512 - keep));
+            let body = serde_json::json!({ "error": message, "detail": message }).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn an_error_message_cut_across_the_key_shows_none_of_it() {
+    for keep in [8, 14, 25, KEY.len() - 1] {
+        let url = echoing_service(keep);
+        for extra in [None, Some("--json"), Some("-vv")] {
+            let mut args = vec!["batch", "count", "photos", "--workspace", "acme"];
+            args.extend(extra);
+            let run = rfbatch_env(&[("ROBOFLOW_API_KEY", KEY), ("API_BASE_URL", &url)], &args)
+                .expect_code(2);
+            assert!(
+                run.stderr.contains("is not allowed") || run.stderr.contains("---"),
+                "{}",
+                run.stderr
+            );
+            for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+                assert!(
+                    !text.contains(&KEY[..keep.min(12)]),
+                    "{keep} {extra:?}: part of the key appears in {stream}:\n{text}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_short_key_is_redacted_as_a_value_without_garbling_words() {
     // With the key `K`, a message naming AWS_ACCESS_KEY_ID stays readable, and the key

@@ -14,6 +14,10 @@ mod cli_common;
 #[path = "common/sandbox.rs"]
 #[allow(dead_code)]
 mod sandbox_common;
+// `sandbox_common` serves files with it, as `super::server`.
+#[allow(dead_code)]
+#[path = "common/server.rs"]
+mod server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

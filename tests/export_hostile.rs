@@ -2,12 +2,15 @@
 //! error naming the archive and the entry, and nothing is written outside the target (nor,
 //! from a refused archive, inside it).
 
+mod common;
 mod jobs_common;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use common::server::{Response, TestServer};
 
 use jobs_common::tree;
 use roboflow_batch::export::Exporter;
@@ -16,68 +19,50 @@ use tar::EntryType;
 
 /// A fake service: `GET …/batches/{b}`, `/parts`, `/list` and `/dl/{b}/{n}`; each batch is a
 /// multipart batch with one part, `archives`, holding the given files.
-struct Server {
-    base: String,
-    _thread: std::thread::JoinHandle<()>,
-}
-
-fn serve(batches: HashMap<String, Vec<(String, Vec<u8>)>>) -> Server {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let base = format!(
-        "http://127.0.0.1:{}",
-        server.server_addr().to_ip().unwrap().port()
-    );
-    let batches = Arc::new(batches);
+fn serve(batches: HashMap<String, Vec<(String, Vec<u8>)>>) -> TestServer {
+    // The listing's download URLs name the server, known once it listens.
+    let base = Arc::new(OnceLock::<String>::new());
     let b2 = base.clone();
-    let thread = std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let url = req.url().to_string();
-            let path = url.split('?').next().unwrap_or("").to_string();
-            let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-            let json = |s: String| {
-                tiny_http::Response::from_string(s).with_header(
-                    tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap(),
-                )
-            };
-            let reply = match segs.as_slice() {
-                ["data-staging", "v1", "external", "ws", "batches", b] if batches.contains_key(*b) => json(format!(
-                    r#"{{"batch":{{"displayName":"{b}","batchId":"{b}","batchType":"multipart-batch","batchContentType":"archives",
-                       "createdDate":"2025-05-01T10:00:00Z","expiryDate":"2025-05-08T10:00:00Z"}}}}"#
-                )),
-                ["data-staging", "v1", "external", "ws", "batches", _, "parts"] => json(
-                    r#"{"batchParts":[{"partName":"archives","partType":"simple-batch","contentType":"archives"}]}"#.into(),
-                ),
-                ["data-staging", "v1", "external", "ws", "batches", b, "list"] => {
-                    let files: Vec<String> = batches[*b]
-                        .iter()
-                        .map(|(n, _)| {
-                            format!(
-                                r#"{{"downloadURL":"{b2}/dl/{b}/{}?sig=abc","fileName":{n:?},"contentType":"archive","partName":"archives"}}"#,
-                                n.replace('/', "%2F").replace('\\', "%5C")
-                            )
-                        })
-                        .collect();
-                    json(format!(r#"{{"filesMetadata":[{}],"nextPageToken":null}}"#, files.join(",")))
+    let server = TestServer::start(move |req| {
+        let b2 = b2.get().expect("the base is set before any request");
+        let path = req.path();
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let json = |s: String| Response::json(200, s);
+        match segs.as_slice() {
+            ["data-staging", "v1", "external", "ws", "batches", b] if batches.contains_key(*b) => json(format!(
+                r#"{{"batch":{{"displayName":"{b}","batchId":"{b}","batchType":"multipart-batch","batchContentType":"archives",
+                   "createdDate":"2025-05-01T10:00:00Z","expiryDate":"2025-05-08T10:00:00Z"}}}}"#
+            )),
+            ["data-staging", "v1", "external", "ws", "batches", _, "parts"] => json(
+                r#"{"batchParts":[{"partName":"archives","partType":"simple-batch","contentType":"archives"}]}"#.into(),
+            ),
+            ["data-staging", "v1", "external", "ws", "batches", b, "list"] => {
+                let files: Vec<String> = batches[*b]
+                    .iter()
+                    .map(|(n, _)| {
+                        format!(
+                            r#"{{"downloadURL":"{b2}/dl/{b}/{}?sig=abc","fileName":{n:?},"contentType":"archive","partName":"archives"}}"#,
+                            n.replace('/', "%2F").replace('\\', "%5C")
+                        )
+                    })
+                    .collect();
+                json(format!(r#"{{"filesMetadata":[{}],"nextPageToken":null}}"#, files.join(",")))
+            }
+            ["dl", b, n] => {
+                let name = n.replace("%2F", "/").replace("%5C", "\\");
+                match batches.get(*b).and_then(|fs| fs.iter().find(|(f, _)| *f == name)) {
+                    Some((_, bytes)) => Response::status(200).body(bytes.clone()),
+                    None => Response::json(404, r#"{"error":"no such file"}"#),
                 }
-                ["dl", b, n] => {
-                    let name = n.replace("%2F", "/").replace("%5C", "\\");
-                    match batches.get(*b).and_then(|fs| fs.iter().find(|(f, _)| *f == name)) {
-                        Some((_, bytes)) => tiny_http::Response::from_data(bytes.clone()),
-                        None => json(r#"{"error":"no such file"}"#.into()).with_status_code(404),
-                    }
-                }
-                _ => json(format!(r#"{{"error":"no route {path}"}}"#)).with_status_code(404),
-            };
-            let _ = req.respond(reply);
+            }
+            _ => Response::json(404, format!(r#"{{"error":"no route {path}"}}"#)),
         }
     });
-    Server {
-        base,
-        _thread: thread,
-    }
+    base.set(server.base.clone()).unwrap();
+    server
 }
 
-fn api(server: &Server) -> BatchApi {
+fn api(server: &TestServer) -> BatchApi {
     BatchApi::builder()
         .base_url(&server.base)
         .api_key("hostile-test-key")
@@ -190,6 +175,59 @@ fn hostile_archives_are_refused_naming_archive_and_entry() {
                 ("d/y.txt", F, None, b"y"),
             ]),
             "d/y.txt",
+            "through the symbolic link",
+        ),
+        // Chained links (issue 14): `self` makes `self/self/…/..` climb from `a`, not
+        // from `a/self/self`, so a text walk of the target is fooled; in either order.
+        (
+            "chained-self",
+            "cs.tar",
+            tar_of(&[
+                ("a/self", EntryType::Symlink, Some("."), b""),
+                (
+                    "a/passwd",
+                    EntryType::Symlink,
+                    Some("self/self/self/../../../../outside.txt"),
+                    b"",
+                ),
+            ]),
+            "a/passwd",
+            "climbs",
+        ),
+        (
+            "chained-self-later",
+            "csl.tar",
+            tar_of(&[
+                (
+                    "a/passwd",
+                    EntryType::Symlink,
+                    Some("self/self/self/../../../../outside.txt"),
+                    b"",
+                ),
+                ("a/self", EntryType::Symlink, Some("."), b""),
+            ]),
+            "a/passwd",
+            "climbs",
+        ),
+        (
+            "chained-up",
+            "cu.tar",
+            tar_of(&[
+                ("a/l1", EntryType::Symlink, Some(".."), b""),
+                ("a/up", EntryType::Symlink, Some("l1/.."), b""),
+            ]),
+            "a/up",
+            "climbs",
+        ),
+        (
+            "hardlink-through-link",
+            "htl.tar",
+            tar_of(&[
+                ("a/x.txt", F, None, b"x"),
+                ("a/self", EntryType::Symlink, Some("."), b""),
+                ("h", EntryType::Link, Some("a/self/x.txt"), b""),
+            ]),
+            "h",
             "through the symbolic link",
         ),
         (
@@ -341,4 +379,206 @@ fn a_benign_archive_with_folders_and_inner_links_unpacks() {
     // Run again: nothing downloaded.
     let again = Exporter::new(&api(&server), &target).batch("good").unwrap();
     assert_eq!((again.downloaded, again.skipped), (0, 2));
+}
+
+/// Every path under `dir`, links included (not followed), relative to it.
+fn all_paths(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                todo.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// No path under `target` reads or lists anything outside it.
+fn assert_all_inside(target: &Path) {
+    let root = target.canonicalize().unwrap();
+    for p in all_paths(target) {
+        if let Ok(real) = p.canonicalize() {
+            assert!(
+                real.starts_with(&root),
+                "{} leads to {}",
+                p.display(),
+                real.display()
+            );
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn chained_links_never_lead_out_whatever_their_order_or_archive() {
+    let root = tempfile::tempdir().unwrap();
+    let secret = root.path().join("outside.txt");
+    std::fs::write(&secret, b"the system's secrets").unwrap();
+    // From `target/<batch>/archives/a`, four levels up is `root`.
+    let passwd = "self/self/self/../../../../outside.txt";
+    let link = |p: &'static str, t: &'static str| (p, EntryType::Symlink, Some(t), &b""[..]);
+    type Archives = Vec<(&'static str, Vec<u8>)>;
+    let batches: Vec<(&str, Archives)> = vec![
+        // The issue's archive, whole.
+        (
+            "issue",
+            vec![(
+                "x.tar",
+                tar_of(&[
+                    link("a/self", "."),
+                    link("a/passwd", passwd),
+                    link("a/l1", ".."),
+                    link("a/up", "l1/.."),
+                ]),
+            )],
+        ),
+        // The link to climb through arrives in another archive of the same part, before or
+        // after the one that climbs (they unpack in parallel).
+        (
+            "split",
+            vec![
+                ("one.tar", tar_of(&[link("a/self", ".")])),
+                ("two.tar", tar_of(&[link("a/passwd", passwd)])),
+            ],
+        ),
+        (
+            "split-up",
+            vec![
+                ("one.tar", tar_of(&[link("a/up", "l1/..")])),
+                ("two.tar", tar_of(&[link("a/l1", "..")])),
+            ],
+        ),
+    ];
+    let server = serve(
+        batches
+            .iter()
+            .map(|(b, files)| {
+                (
+                    b.to_string(),
+                    files
+                        .iter()
+                        .map(|(n, d)| (n.to_string(), d.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    );
+    let client = api(&server);
+    for (b, _) in &batches {
+        for parallelism in [1, 2] {
+            let target = root.path().join(format!("t{parallelism}")).join(b);
+            let err = Exporter::new(&client, &target)
+                .parallelism(parallelism)
+                .batch(b)
+                .unwrap_err();
+            assert!(err.to_string().contains("climbs"), "{b}: {err}");
+            let archives = target.join("archives");
+            assert!(
+                std::fs::read(archives.join("a/passwd")).is_err(),
+                "{b}: a/passwd reads the secret"
+            );
+            assert!(std::fs::read_dir(archives.join("a/up")).is_err(), "{b}");
+            assert_all_inside(&target);
+        }
+    }
+    // A link that climbs first and then descends is fine, and so is a link to a link.
+    let good = tar_of(&[
+        ("rows/a.json", F, None, b"{}"),
+        link("a/self", "."),
+        link("a/l1", ".."),
+        link("a/rows", "../rows"),
+        link("a/latest", "rows/a.json"),
+        link("a/via", "l1/rows/a.json"),
+    ]);
+    let good_server = serve(HashMap::from([(
+        "good".to_string(),
+        vec![("g.tar".to_string(), good)],
+    )]));
+    let target = root.path().join("good");
+    Exporter::new(&api(&good_server), &target)
+        .batch("good")
+        .unwrap();
+    let archives = target.join("archives");
+    for p in [
+        "a/latest",
+        "a/via",
+        "a/self/self/latest",
+        "a/l1/a/rows/a.json",
+    ] {
+        assert_eq!(std::fs::read(archives.join(p)).unwrap(), b"{}", "{p}");
+    }
+    assert_all_inside(&target);
+}
+
+#[test]
+fn an_archive_over_the_limits_is_refused_whole() {
+    let root = tempfile::tempdir().unwrap();
+    // About 1 MiB compressed, 1 GiB unpacked: a tar header claiming 1 GiB of zeros, then
+    // the same gzip member of 1 MiB of zeros 1024 times (a `.tar.gz` may hold many).
+    let mut h = tar::Header::new_gnu();
+    h.set_path("zeros.bin").unwrap();
+    h.set_size(1 << 30);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let zeros = gzip(&vec![0u8; 1 << 20]);
+    let mut bomb = gzip(h.as_bytes());
+    for _ in 0..1024 {
+        bomb.extend_from_slice(&zeros);
+    }
+    bomb.extend_from_slice(&gzip(&[0u8; 1024]));
+    assert!(bomb.len() < 2 << 20, "{}", bomb.len());
+    let many = tar_of(
+        &(0..50)
+            .map(|i| {
+                (
+                    &*Box::leak(format!("f{i}.txt").into_boxed_str()),
+                    F,
+                    None,
+                    &b"x"[..],
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let server = serve(HashMap::from([
+        ("bomb".to_string(), vec![("bomb.tar.gz".to_string(), bomb)]),
+        ("many".to_string(), vec![("many.tar".to_string(), many)]),
+    ]));
+    let api = api(&server);
+    let target = root.path().join("bomb");
+    let err = Exporter::new(&api, &target)
+        .max_unpacked_bytes(64 << 20)
+        .batch("bomb")
+        .unwrap_err();
+    assert!(matches!(err, Error::Archive { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("bomb.tar.gz") && msg.contains("more than 67108864 bytes"),
+        "{msg}"
+    );
+    let left = tree(&target);
+    assert!(
+        left.is_empty(),
+        "nothing kept, not even a partial file: {left:?}"
+    );
+    // Entries: 50 against a cap of 20; the same archive under a cap of 50 unpacks.
+    let target = root.path().join("many");
+    let err = Exporter::new(&api, &target)
+        .max_unpacked_entries(20)
+        .batch("many")
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("many.tar") && msg.contains("more than 20 entries"),
+        "{msg}"
+    );
+    assert!(tree(&target).is_empty(), "{:?}", tree(&target));
+    let report = Exporter::new(&api, &target)
+        .max_unpacked_entries(50)
+        .batch("many")
+        .unwrap();
+    assert_eq!(report.unpacked, 50);
 }

@@ -54,8 +54,11 @@ fn settled_shards(sb: &Sandbox, batch: &str) -> Vec<Value> {
     shards
 }
 
-fn next_hook(rx: &std::sync::mpsc::Receiver<Value>) -> Value {
-    rx.recv_timeout(Duration::from_secs(20)).expect("a webhook")
+fn next_hook(hooks: &common::server::TestServer) -> Value {
+    hooks
+        .next(Duration::from_secs(20))
+        .expect("a webhook")
+        .json()
 }
 
 #[test]
@@ -420,4 +423,77 @@ fn too_many_references_are_refused_on_arrival() {
     let r = ingest(&sb, "many", "video", &json!({"videoReferences": refs}));
     assert_eq!(r.status, 400);
     assert!(r.text().contains("5000"), "{}", r.text());
+}
+
+/// A server that answers any request with a PNG that never ends; returns its URL.
+fn endless_png() -> String {
+    use std::io::{BufRead, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/plain.png", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n\r\n",
+                );
+                let _ = stream.write_all(&png(7, 7));
+                // Until the sandbox hangs up.
+                let zeros = [0u8; 8192];
+                while stream.write_all(&zeros).is_ok() {}
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_failed_fetch_keeps_the_file_fetched_before_under_its_name() {
+    let first = png(3, 4);
+    let files = FileServer::loopback(vec![("/plain.png", Served::ok("image/png", first.clone()))]);
+    let (dir, sb) = sandbox(SandboxConfig::default().with_max_image_size(64 << 10));
+    let refs = |url: String, id: &str| json!({"imageReferences": [{"name": "plain.png", "url": url}], "ingestId": id});
+    let r = ingest(
+        &sb,
+        "keep",
+        "image",
+        &refs(files.url("/plain.png"), "first"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(settled_shards(&sb, "keep")[0]["statusType"], "success");
+    // The same name again, from an endless stream: over the limit.
+    let r = ingest(&sb, "keep", "image", &refs(endless_png(), "second"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let shards = settled_shards(&sb, "keep");
+    let second = shards
+        .iter()
+        .find(|s| s["statusType"] != "success")
+        .unwrap_or_else(|| panic!("the second ingest fails: {shards:?}"));
+    assert!(second.to_string().contains("over the"), "{second}");
+    // The batch still lists the first file, and serves its bytes.
+    let api = client(&sb);
+    let listed: Vec<_> = api.files("keep", None, None).map(Result::unwrap).collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].file_name, "plain.png");
+    let got = http("GET", &listed[0].download_url, &[], None);
+    assert_eq!((got.status, got.body), (200, first));
+    // No temporary file is left behind.
+    let mut todo = vec![dir.path().to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                assert!(!p.to_string_lossy().ends_with(".part"), "{}", p.display());
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::BatchApi;
 use super::retry::{Idempotency, RetryCause, RetryDecision};
 use crate::error::{ApiError, Error, Result};
-use crate::redact::{query_secrets, redact_text, redact_url, scrub, snippet};
+use crate::redact::{clean_snippet, query_secrets, redact_url};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
 
 /// The largest JSON response buffered (16 MiB).
@@ -329,8 +329,9 @@ impl BatchApi {
         // A prefix only: a proxy's 502 page can be any size, and its start says enough.
         let body = read_prefix(resp.body, ERROR_BODY_PREFIX);
         let text = String::from_utf8_lossy(&body);
-        // Bodies may echo signed URLs (a reference that could not be fetched).
-        let clean = |t: &str| scrub(&redact_text(&snippet(t, SNIPPET_CHARS)), &secrets);
+        // Bodies may echo signed URLs (a reference that could not be fetched); secrets go
+        // from the whole text before it is cut.
+        let clean = |t: &str| clean_snippet(t, SNIPPET_CHARS, &secrets);
         let message = error_message(&text).map(|m| clean(&m));
         let api = ApiError {
             method,
@@ -352,11 +353,9 @@ impl BatchApi {
             url: redact_url(raw_url),
             path,
             message,
-            snippet: scrub(
-                &redact_text(&snippet(
-                    String::from_utf8_lossy(body).trim(),
-                    SNIPPET_CHARS,
-                )),
+            snippet: clean_snippet(
+                String::from_utf8_lossy(body).trim(),
+                SNIPPET_CHARS,
                 &self.secrets(raw_url),
             ),
         })
@@ -486,6 +485,39 @@ mod tests {
         }
         assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 0);
         api.execute(&Call::get("/a/..b/c".into())).unwrap();
+    }
+
+    #[test]
+    fn a_key_across_the_cut_of_an_error_message_is_not_shown_in_part() {
+        // Issue 14: a long message with the key placed across the 512th character.
+        const KEY: &str = "AbCdEfGhIjKlMnOpQrStUvWxYz";
+        // From 4 characters on: shorter pieces occur in any text.
+        for keep in 4..KEY.len() {
+            let message = format!("{}{KEY} is not valid here", "-".repeat(512 - keep));
+            let body = serde_json::json!({ "error": message, "trace": message }).to_string();
+            let api = BatchApi::builder()
+                .api_key(KEY)
+                .workspace("ws")
+                .transport(
+                    move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
+                        Ok(HttpResponse::json(400, body.clone()))
+                    },
+                )
+                .build()
+                .unwrap();
+            let err = api
+                .execute_json::<serde_json::Value>(&Call::get("/x".into()))
+                .unwrap_err();
+            let api_error = err.api_error().unwrap();
+            for text in [
+                err.to_string(),
+                format!("{err:?}"),
+                api_error.body_snippet.clone(),
+            ] {
+                assert!(!text.contains(&KEY[..keep]), "{keep}: {text}");
+            }
+            assert!(api_error.message.as_deref().unwrap().ends_with('…'));
+        }
     }
 
     #[test]

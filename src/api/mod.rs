@@ -109,7 +109,10 @@ pub struct BatchApiBuilder {
 impl std::fmt::Debug for BatchApiBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchApiBuilder")
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(crate::redact::redact_url),
+            )
             .field(
                 "api_key",
                 &self.api_key.as_ref().map(|_| crate::redact::REDACTED),
@@ -130,6 +133,11 @@ impl BatchApiBuilder {
     /// ```
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://127.0.0.1:9001/").build()?;
     /// assert_eq!(api.base_url(), "http://127.0.0.1:9001"); // the trailing slash is dropped
+    /// // A user name or password in it is refused, and not echoed.
+    /// let builder = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://u:pw0rd@127.0.0.1:9001");
+    /// assert!(format!("{builder:?}").contains("http://REDACTED@127.0.0.1:9001"));
+    /// let err = builder.build().unwrap_err().to_string();
+    /// assert!(err.contains("user name or password") && !err.contains("pw0rd"), "{err}");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -295,6 +303,15 @@ impl BatchApiBuilder {
             .trim()
             .trim_end_matches('/')
             .to_string();
+        // Refused, not just hidden: the service takes only the API key, and a password
+        // here would reach logs, errors and the resume journal. Not echoed.
+        if crate::redact::userinfo(&base_url).is_some() {
+            return Err(Error::Config(
+                "the base URL must not carry a user name or password (user:password@host): \
+                 the service authenticates with the API key only; remove them from the URL"
+                    .into(),
+            ));
+        }
         let valid_base = (base_url.starts_with("http://") || base_url.starts_with("https://"))
             && base_url.split("://").nth(1).is_some_and(|h| !h.is_empty())
             && !base_url.contains(['?', '#', ' ']);
@@ -557,7 +574,7 @@ impl BatchApi {
             url: crate::redact::redact_url(&self.url("/", &[])),
             path: "workspace".into(),
             message: "not a usable workspace slug".into(),
-            snippet: crate::redact::snippet(&info.workspace, 80),
+            snippet: crate::redact::clean_snippet(&info.workspace, 80, &self.secrets("")),
         })?;
         Ok(self.workspace.get_or_init(|| info.workspace).clone())
     }

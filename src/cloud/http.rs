@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use crate::api::{Clock, Idempotency, RetryDecision, RetryPolicy};
-use crate::redact::{redact_text, redact_url, scrub, snippet};
+use crate::redact::{clean_snippet, redact_url, scrub};
 use crate::transport::{HttpRequest, Transport};
 use crate::{Error, Result};
 
 /// The largest listing or token answer read (a page of 5,000 keys is about 2 MiB).
 const MAX_BODY: u64 = 32 << 20;
+/// How much of a store's error message is kept.
+const MESSAGE_CHARS: usize = 300;
 
 /// How a store's requests are sent.
 #[derive(Clone)]
@@ -112,8 +114,9 @@ impl Http {
                     );
                     if d == RetryDecision::Stop {
                         let (code, message) = parse_error_body(&body);
-                        // Known secrets go, and so does any signed URL the store quotes.
-                        let clean = |t: &str| redact_text(&scrub(t, &all_secrets));
+                        // Known secrets go, and so does any signed URL the store quotes,
+                        // before the message is cut.
+                        let clean = |t: &str| clean_snippet(t, MESSAGE_CHARS, &all_secrets);
                         return Ok(Err(Refusal {
                             status,
                             code: code.map(|c| clean(&c)),
@@ -150,29 +153,30 @@ impl Http {
 
 /// The code and message of an error answer: S3, GCS XML and Azure send
 /// `<Error><Code>…</Code><Message>…</Message></Error>`; GCS JSON and OAuth send
-/// `{"error": {"code", "message"}}` or `{"error", "error_description"}`.
+/// `{"error": {"code", "message"}}` or `{"error", "error_description"}`. Whole: the
+/// caller cuts it, once secrets are gone.
 pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
     let text = String::from_utf8_lossy(body);
     let text = text.trim().trim_start_matches('\u{feff}');
     if text.starts_with('<') {
         let code = xml_text(text, "Code");
         let message = xml_text(text, "Message").unwrap_or_default();
-        return (code, snippet(&message, 300));
+        return (code, message);
     }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         let err = &v["error"];
         if let Some(s) = err.as_str() {
             let desc = v["error_description"].as_str().unwrap_or("");
-            return (Some(s.to_string()), snippet(desc, 300));
+            return (Some(s.to_string()), desc.to_string());
         }
         let code = err["status"]
             .as_str()
             .map(str::to_string)
             .or_else(|| err["code"].as_u64().map(|c| c.to_string()));
         let message = err["message"].as_str().unwrap_or("").to_string();
-        return (code, snippet(&message, 300));
+        return (code, message);
     }
-    (None, snippet(text, 200))
+    (None, text.to_string())
 }
 
 /// The unescaped text of the first `<tag>` element, if any.
@@ -244,6 +248,43 @@ mod tests {
         for (body, code, msg) in cases {
             let (c, m) = parse_error_body(body.as_bytes());
             assert_eq!((c.as_deref(), m.as_str()), (code, msg), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_signature_across_the_cut_of_a_refusal_is_not_shown_in_part() {
+        // Issue 14: an Azure 403 that quotes the SAS signature, placed across the cut.
+        let sig = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0";
+        let url = format!(
+            "https://acct.blob.core.windows.net/c?restype=container&sv=2022-11-02&sig={sig}"
+        );
+        for keep in 4..sig.len() {
+            let message = format!("{}{sig} did not match", ".".repeat(MESSAGE_CHARS - keep));
+            let body = format!(
+                "<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed</Code><Message>{message}</Message></Error>"
+            );
+            let http = Http {
+                transport: Arc::new(
+                    move |_r: HttpRequest| -> std::result::Result<
+                        crate::transport::HttpResponse,
+                        crate::transport::TransportError,
+                    > {
+                        Ok(crate::transport::HttpResponse::new(403, body.clone()))
+                    },
+                ),
+                retry: RetryPolicy::never(),
+                clock: Clock::system(),
+            };
+            let refusal = http
+                .fetch("azure", &|| HttpRequest::get(url.clone()), &[])
+                .unwrap()
+                .unwrap_err();
+            let text = refusal.summary();
+            assert!(
+                text.starts_with("HTTP 403 AuthenticationFailed: ..."),
+                "{text}"
+            );
+            assert!(!text.contains(&sig[..keep]), "{keep}: {text}");
         }
     }
 }

@@ -2,17 +2,16 @@
 //! listing and signing overlapped with the requests, memory bounded by one chunk. Progress
 //! and the report are the local folder's: [`IngestEvent`] and [`IngestReport`].
 
-use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::names::media_name;
+use super::pipeline::{Item, signed_pages, signing_threads};
 use super::source::CloudSource;
 use crate::ingest::{
     DEFAULT_MAX_IMAGE_SIZE, IngestEvent, IngestMethod, IngestReport, LatencySummary, MediaKind,
-    ProgressFn, SentFiles, SkipReason, SkippedFile, UnitKind,
+    ProgressFn, SentFiles, UnitKind,
 };
 use crate::model::{FileReference, NotificationCategory, ReferencesIngest};
 use crate::redact::without_query;
@@ -131,19 +130,6 @@ pub fn chunk_ingest_id(base: &str, n: u64) -> String {
     format!("{base}-{n}")
 }
 
-/// A reference with what the report needs of its object.
-struct Signed {
-    reference: FileReference,
-    size: u64,
-}
-
-/// One listed page, signed, as the listing thread hands it over.
-struct Item {
-    pages: u64,
-    signed: Vec<Signed>,
-    skipped: Vec<SkippedFile>,
-}
-
 /// A chunk being filled.
 #[derive(Default)]
 struct Chunk {
@@ -159,16 +145,18 @@ struct Chunk {
 /// afterwards; with [`ReferencesIngestOptions::verify`] the call waits for it, and the
 /// references it could not fetch are in the report's `failed`, with its reasons.
 ///
-/// Listing and signing run on a second thread, at most two pages ahead of the requests,
-/// and a page is signed on all cores, so memory is bounded by two chunks whatever the
-/// bucket's size. A source that fits in one chunk is sent with the ingest id unchanged, as
-/// the official client sends it (so a webhook receiver keyed on the given id sees it);
-/// with several, chunk `n` carries `<base>-<n>` ([`chunk_ingest_id`]) so that each is its
-/// own ingest (the official client's bucket path sends the same id with every chunk, which
-/// the service may answer as a repeat of the first). `base` is the given ingest id or
-/// [`derived_ingest_id`]: run again after a crash, the same listing produces the same
-/// chunks, which the service answers as `duplicated`, so nothing is ingested twice. (If
-/// the bucket changed in between, give a new ingest id.)
+/// The listing runs on its own thread and the signing on all cores at the same time, each
+/// at most a page ahead of the next stage, so neither waits for the other or for the
+/// requests, and memory is bounded by two chunks whatever the bucket's size. The order of
+/// the references, and so the chunks, does not depend on the number of cores. A source
+/// that fits in one chunk is sent with the ingest id unchanged, as the official client
+/// sends it (so a webhook receiver keyed on the given id sees it); with several, chunk `n`
+/// carries `<base>-<n>` ([`chunk_ingest_id`]) so that each is its own ingest (the official
+/// client's bucket path sends the same id with every chunk, which the service may answer
+/// as a repeat of the first). `base` is the given ingest id or [`derived_ingest_id`]: run
+/// again after a crash, the same listing produces the same chunks, which the service
+/// answers as `duplicated`, so nothing is ingested twice. (If the bucket changed in
+/// between, give a new ingest id.)
 ///
 /// The first listing page is read before any request is sent, so bad credentials or a
 /// missing bucket fail with an [`Error::Cloud`] and nothing reaches the service. A source
@@ -224,9 +212,7 @@ pub fn ingest_references(
         Some(_) => Some(SentFiles::new()?),
         None => None,
     };
-    let (tx, rx) = sync_channel::<Result<Item>>(2);
-    std::thread::scope(|scope| -> Result<()> {
-        scope.spawn(move || list_and_sign(source, max_size, tx));
+    signed_pages(source, max_size, signing_threads(), |rx| -> Result<()> {
         let mut chunk = Chunk::default();
         // A full chunk waits for the next reference: only then is it known not to be the
         // only one.
@@ -338,86 +324,6 @@ pub fn ingest_references(
     }
     out.report.duration = started.elapsed();
     Ok(out)
-}
-
-/// The listing thread: pages, signed on all cores in order, and the objects left out.
-fn list_and_sign(
-    source: &CloudSource,
-    max_size: u64,
-    tx: std::sync::mpsc::SyncSender<Result<Item>>,
-) {
-    let mut objects = source.objects();
-    let mut pages = 0u64;
-    while let Some(page) = objects.next_page() {
-        pages += 1;
-        let item = page.and_then(|list| {
-            let mut skipped = Vec::new();
-            let mut usable = Vec::with_capacity(list.len());
-            for o in list {
-                match o.size {
-                    Some(0) => skipped.push(skip(&o.key, SkipReason::Empty, "0 bytes".into())),
-                    Some(n) if n > max_size => skipped.push(skip(
-                        &o.key,
-                        SkipReason::TooLarge,
-                        format!("{n} bytes, over {max_size}"),
-                    )),
-                    _ => usable.push(o),
-                }
-            }
-            // Signing is CPU work (an RSA signature per URL for GCS service accounts):
-            // spread a page over the cores, keeping its order.
-            let results: Vec<_> = usable
-                .into_par_iter()
-                .with_min_len(64)
-                .map(|o| {
-                    let (key, size) = (o.key.clone(), o.size.unwrap_or(0));
-                    (key, size, source.sign_object(o))
-                })
-                .collect();
-            let mut signed = Vec::with_capacity(results.len());
-            for (key, size, r) in results {
-                match r? {
-                    Some(r) => signed.push(Signed {
-                        reference: r.into_file_reference(),
-                        size,
-                    }),
-                    None => {
-                        let detail = unusable_reason(source, &key);
-                        skipped.push(skip(&key, SkipReason::Unreadable, detail));
-                    }
-                }
-            }
-            Ok(Item {
-                pages,
-                signed,
-                skipped,
-            })
-        });
-        let failed = item.is_err();
-        // A closed channel means the sender stopped: stop listing too.
-        if tx.send(item).is_err() || failed {
-            return;
-        }
-    }
-}
-
-fn skip(key: &str, reason: SkipReason, detail: String) -> SkippedFile {
-    SkippedFile {
-        path: key.to_string(),
-        reason,
-        detail,
-    }
-}
-
-fn unusable_reason(source: &CloudSource, key: &str) -> String {
-    if source.name_for(key).is_none() {
-        format!(
-            "its name in the batch would be longer than {} bytes",
-            super::names::MAX_NAME_BYTES
-        )
-    } else {
-        "its key has `.` or `..` segments, which a URL cannot address".into()
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -33,7 +33,8 @@
 //!   path-style URLs), else `https://s3.<region>.amazonaws.com` (virtual-host style when the
 //!   bucket name allows it).
 //! - **GCS**: HMAC interoperability keys `GCS_HMAC_ACCESS_ID` and `GCS_HMAC_SECRET` when
-//!   both are set, else the service-account key file `GOOGLE_APPLICATION_CREDENTIALS`.
+//!   both are set, else the service-account key file `GOOGLE_APPLICATION_CREDENTIALS`
+//!   (its `private_key`: an RSA key, PKCS#8 as Google issues it, or PKCS#1).
 //!   `STORAGE_EMULATOR_HOST` (as Google's libraries read it) replaces
 //!   `https://storage.googleapis.com` and lists without a token.
 //! - **Azure**: account from the URL (`az://container@account…`), `AZURE_STORAGE_ACCOUNT_NAME`,
@@ -72,6 +73,7 @@ mod http;
 mod ingest;
 mod location;
 mod names;
+mod pipeline;
 mod s3;
 mod settings;
 mod source;

@@ -103,11 +103,13 @@ impl ExportLog {
         line.push(b'\n');
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            let f = fs::OpenOptions::new()
+            // Owner-only: it lists the user's results.
+            let f = crate::owner_only::open_options()
                 .create(true)
                 .append(true)
                 .open(&self.path)
                 .map_err(io)?;
+            crate::owner_only::restrict(&f).map_err(io)?;
             *guard = Some(f);
         }
         if let Some(f) = guard.as_mut() {
@@ -159,5 +161,14 @@ mod tests {
         assert!(log.complete(&b.key, t).is_none(), "b.jsonl is not on disk");
         fs::write(t.join("p/a.jsonl"), b"123").unwrap();
         assert!(log.complete(&a.key, t).is_none(), "wrong length");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_log_is_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ExportLog::open(dir.path()).unwrap();
+        log.append(&record("a.jsonl", None, 1)).unwrap();
+        assert_eq!(crate::owner_only::mode(&dir.path().join(LOG_FILE)), 0o600);
     }
 }

@@ -10,7 +10,9 @@
 //! [`BatchApi::download_to_file`](crate::BatchApi::download_to_file), which never leaves
 //! a partial file under the final name. `.tar` and `.tar.gz` files are unpacked into their
 //! part's folder with every entry checked (no absolute paths, no `..`, no links leading
-//! out, no device files); the archive is then removed unless
+//! out, no device files) and within limits
+//! ([`max_unpacked_bytes`](Exporter::max_unpacked_bytes),
+//! [`max_unpacked_entries`](Exporter::max_unpacked_entries)); the archive is then removed unless
 //! [`keep_archives`](Exporter::keep_archives). A log in the target
 //! ([`LOG_FILE`]) records each finished file, so a re-run skips files still complete on
 //! disk, unless [`overwrite`](Exporter::overwrite).
@@ -153,6 +155,7 @@ pub struct Exporter<'a> {
     overwrite: bool,
     unpack: bool,
     keep_archives: bool,
+    limits: unpack::Limits,
     parts: Vec<String>,
     stages: Vec<String>,
     cancel: Option<Arc<AtomicBool>>,
@@ -167,6 +170,8 @@ impl std::fmt::Debug for Exporter<'_> {
             .field("overwrite", &self.overwrite)
             .field("unpack", &self.unpack)
             .field("keep_archives", &self.keep_archives)
+            .field("max_unpacked_bytes", &self.limits.bytes)
+            .field("max_unpacked_entries", &self.limits.entries)
             .field("parts", &self.parts)
             .field("stages", &self.stages)
             .finish_non_exhaustive()
@@ -192,6 +197,7 @@ impl<'a> Exporter<'a> {
             overwrite: false,
             unpack: true,
             keep_archives: false,
+            limits: unpack::Limits::default(),
             parts: Vec::new(),
             stages: vec!["export".into()],
             cancel: None,
@@ -244,6 +250,34 @@ impl<'a> Exporter<'a> {
     /// ```
     pub fn keep_archives(mut self, on: bool) -> Self {
         self.keep_archives = on;
+        self
+    }
+
+    /// The most bytes one archive may unpack to, counted as its uncompressed size (default
+    /// 16 GiB). An archive over it is refused whole: nothing of it is kept, and the export
+    /// fails naming the archive and the limit.
+    ///
+    /// ```
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let e = roboflow_batch::export::Exporter::new(&api, "out").max_unpacked_bytes(64 << 30);
+    /// assert!(format!("{e:?}").contains("max_unpacked_bytes: 68719476736"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn max_unpacked_bytes(mut self, bytes: u64) -> Self {
+        self.limits.bytes = bytes;
+        self
+    }
+
+    /// The most entries (files, folders, links) one archive may hold (default 1,000,000);
+    /// an archive over it is refused whole.
+    ///
+    /// ```
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let e = roboflow_batch::export::Exporter::new(&api, "out").max_unpacked_entries(5_000_000);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn max_unpacked_entries(mut self, entries: u64) -> Self {
+        self.limits.entries = entries;
         self
     }
 
@@ -609,7 +643,7 @@ impl<'a> Exporter<'a> {
                 &local,
                 &self.download_options(),
             )?;
-            let entries = unpack::unpack(&local, &p.key.file_name, &dir);
+            let entries = unpack::unpack(&local, &p.key.file_name, &dir, self.limits);
             if !keep {
                 let _ = std::fs::remove_file(&local);
             }

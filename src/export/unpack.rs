@@ -1,19 +1,53 @@
 //! Safe unpacking of `.tar` and `.tar.gz` archives.
 //!
 //! Every entry is checked before anything is written: no absolute path, no `..`, no
-//! backslash, UTF-8 names only; symbolic links must be relative and stay inside the
-//! folder; hard links must name a file already unpacked; device files and FIFOs are
+//! backslash, UTF-8 names only; nothing is written through a symbolic link; symbolic links
+//! must be relative, may climb (`../`) only before they descend, and must not climb out of
+//! the folder; hard links must name a file already unpacked; device files and FIFOs are
 //! refused. Entries are unpacked into a fresh hidden folder inside the destination and
-//! moved into place only once the whole archive has been read, so a refused or truncated
-//! archive leaves nothing behind, and no file ever appears half-written under its name.
+//! moved into place only once the whole archive has been read, so a refused, truncated or
+//! oversized archive leaves nothing behind, and no file ever appears half-written under
+//! its name.
+//!
+//! Why links stay inside by construction, in any order and across archives: a link's
+//! target is resolved from the real folder that holds the link (no folder on the way to
+//! an entry is a link, and a folder is never replaced by a link), so its leading `..`s
+//! stop inside the folder; from there it only descends, and descending from inside, into
+//! a folder or into another link that itself resolves inside, stays inside. A target that
+//! climbs after descending (`self/..`) could climb through a link planted before or after
+//! it, so it is refused.
 
+use std::cell::Cell;
 use std::fs;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use crate::error::{Error, Result};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// What one archive may unpack to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Its uncompressed size: the tar stream, headers and padding included.
+    pub bytes: u64,
+    /// Its entries: files, folders, links and the format's extension headers.
+    pub entries: u64,
+}
+
+impl Default for Limits {
+    /// 16 GiB and a million entries: far beyond the output archives a job produces (a
+    /// shard of results or rendered images, megabytes to a few GiB), yet a small bomb (a
+    /// 16 MiB `.tar.gz` of zeros expands to about 16 GiB) stops there instead of filling
+    /// the disk, and a flood of empty entries stops before it exhausts inodes.
+    fn default() -> Self {
+        Limits {
+            bytes: 16 << 30,
+            entries: 1_000_000,
+        }
+    }
+}
 
 /// Whether a file name (from the service's metadata) names an archive to unpack.
 pub(crate) fn is_archive(name: &str) -> bool {
@@ -21,13 +55,18 @@ pub(crate) fn is_archive(name: &str) -> bool {
     n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz")
 }
 
-/// Unpacks `archive` into `dest` (which must exist); `name` names it in errors. Returns
-/// the paths of the files and links unpacked, relative to `dest`, sorted.
-pub(crate) fn unpack(archive: &Path, name: &str, dest: &Path) -> Result<Vec<PathBuf>> {
+/// Unpacks `archive` into `dest` (which must exist) within `limits`; `name` names it in
+/// errors. Returns the paths of the files and links unpacked, relative to `dest`, sorted.
+pub(crate) fn unpack(
+    archive: &Path,
+    name: &str,
+    dest: &Path,
+    limits: Limits,
+) -> Result<Vec<PathBuf>> {
     let staging = dest.join(format!(".rfbatch-unpack-{}", crate::rand::hex(8)));
     fs::create_dir(&staging)
         .map_err(|e| Error::io(format!("creating {}", staging.display()), e))?;
-    let result = unpack_into(archive, name, &staging).and_then(|mut entries| {
+    let result = unpack_into(archive, name, &staging, limits).and_then(|mut entries| {
         merge(&staging, dest, name)?;
         entries.sort();
         entries.dedup();
@@ -70,15 +109,80 @@ fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
     }
 }
 
-/// Reads the whole archive into `root`, checking every entry.
-fn unpack_into(archive: &Path, name: &str, root: &Path) -> Result<Vec<PathBuf>> {
-    let mut tar = tar::Archive::new(open(archive, name)?);
+/// Fails a read once more than `left` bytes have come through, and says so in `over`, so
+/// that nothing of a bomb beyond the limit is read: not its data, names or padding.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    over: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = if self.left == 0 {
+            // At the limit, only the end of the stream is fine.
+            let mut probe = [0u8; 1];
+            self.inner.read(&mut probe)?
+        } else {
+            let max = usize::try_from(self.left).map_or(buf.len(), |l| l.min(buf.len()));
+            self.inner.read(buf.get_mut(..max).unwrap_or_default())?
+        };
+        if n as u64 > self.left {
+            self.over.set(true);
+            return Err(std::io::Error::other("over the unpack limit"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads the whole archive into `root`, checking every entry, within `limits`.
+fn unpack_into(archive: &Path, name: &str, root: &Path, limits: Limits) -> Result<Vec<PathBuf>> {
+    let over = Rc::new(Cell::new(false));
+    let capped = Capped {
+        inner: open(archive, name)?,
+        left: limits.bytes,
+        over: over.clone(),
+    };
+    let result = read_entries(tar::Archive::new(capped), name, root, limits.entries);
+    if over.get() {
+        return Err(archive_error(
+            name,
+            None,
+            format!(
+                "refused: it unpacks to more than {} bytes, the limit for one archive \
+                 (Exporter::max_unpacked_bytes; rfbatch --max-unpacked-bytes)",
+                limits.bytes
+            ),
+        ));
+    }
+    result
+}
+
+fn read_entries<R: Read>(
+    mut tar: tar::Archive<R>,
+    name: &str,
+    root: &Path,
+    max_entries: u64,
+) -> Result<Vec<PathBuf>> {
     let entries = tar
         .entries()
         .map_err(|e| archive_error(name, None, e.to_string()))?;
     let mut out = Vec::new();
     let mut previous: Option<String> = None;
+    let mut count = 0u64;
     for entry in entries {
+        count += 1;
+        if count > max_entries {
+            return Err(archive_error(
+                name,
+                None,
+                format!(
+                    "refused: it holds more than {max_entries} entries, the limit for one \
+                     archive (Exporter::max_unpacked_entries; rfbatch --max-unpacked-entries)"
+                ),
+            ));
+        }
         let mut entry = entry.map_err(|e| {
             let after = previous
                 .as_deref()
@@ -180,7 +284,9 @@ pub(crate) fn safe_relative(raw: &str) -> std::result::Result<Option<PathBuf>, S
     Ok((!out.as_os_str().is_empty()).then_some(out))
 }
 
-/// A symbolic link at `rel` pointing to `target` must stay inside the folder.
+/// A symbolic link at `rel` pointing to `target` must stay inside the folder: relative,
+/// climbing (`..`) only before it descends, and never above the folder (see the module
+/// docs for why that holds whatever other links exist).
 fn check_symlink(rel: &Path, target: &str) -> std::result::Result<(), String> {
     if target.is_empty() || target.starts_with('/') || target.contains('\\') {
         return Err(format!(
@@ -189,10 +295,20 @@ fn check_symlink(rel: &Path, target: &str) -> std::result::Result<(), String> {
     }
     let mut depth: Vec<&std::ffi::OsStr> =
         rel.parent().map(|p| p.iter().collect()).unwrap_or_default();
+    let mut descended = false;
     for c in Path::new(target).components() {
         match c {
-            Component::Normal(p) => depth.push(p),
+            Component::Normal(p) => {
+                depth.push(p);
+                descended = true;
+            }
             Component::CurDir => {}
+            Component::ParentDir if descended => {
+                return Err(format!(
+                    "refused: symbolic link to {target:?} climbs (`..`) after a name, \
+                     which another link could redirect; only leading `../` are allowed"
+                ));
+            }
             Component::ParentDir => {
                 if depth.pop().is_none() {
                     return Err(format!(
@@ -340,6 +456,13 @@ mod tests {
             ("link", "/etc/passwd", false),
             ("a/b/link", "../../c/./d", true),
             ("link", "", false),
+            // Climbing after a name: `self` or `l1` may be (or become) a link.
+            ("a/passwd", "self/self/../../x", false),
+            ("a/up", "l1/..", false),
+            ("a/link", "b/../c", false),
+            ("a/l1", "..", true),
+            ("a/self", ".", true),
+            ("a/b/link", "./../c", true),
         ];
         for (at, target, ok) in cases {
             assert_eq!(

@@ -19,7 +19,7 @@
 //! process ends, however it ends, so a killed run never blocks the next one.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -32,6 +32,11 @@ use super::discover::SourceFile;
 use crate::error::{Error, Result};
 
 const VERSION: u32 = 1;
+
+/// The largest sequence number a line may carry (2^53, the largest integer every JSON
+/// reader keeps exactly). A larger one is a corrupt line: it must not push the next
+/// number past `u64::MAX`, where it would wrap to 0 and match older units.
+const MAX_SEQ: u64 = 1 << 53;
 
 /// The default folder of resume journals: `roboflow-batch/journals` in the user's cache
 /// folder (`$XDG_CACHE_HOME`, else `~/.cache` on Linux, `~/Library/Caches` on macOS,
@@ -205,13 +210,14 @@ fn lock(path: &Path, batch: &str) -> Result<File> {
     use std::io::{Read, Seek};
     let lock = lock_path(path);
     let ctx = |what: &str| format!("{what} the lock file {}", lock.display());
-    let mut file = OpenOptions::new()
+    let mut file = crate::owner_only::open_options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&lock)
         .map_err(|e| Error::io(ctx("opening"), e))?;
+    crate::owner_only::restrict(&file).map_err(|e| Error::io(ctx("protecting"), e))?;
     match fs4::FileExt::try_lock(&file) {
         Ok(()) => {
             // Whose lock it is, for the message of a run that finds it taken.
@@ -252,17 +258,19 @@ impl Journal {
     ) -> Result<(Journal, History)> {
         let ctx = |what: &str| format!("{what} the resume journal {}", path.display());
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            crate::owner_only::create_dir_all(dir)
                 .map_err(|e| Error::io(ctx("creating the folder of"), e))?;
         }
         let lock = lock(path, batch)?;
         let existed = path.exists();
-        let mut file = OpenOptions::new()
+        // Owner-only: it names the user's files, workspace and service.
+        let mut file = crate::owner_only::open_options()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(|e| Error::io(ctx("opening"), e))?;
+        crate::owner_only::restrict(&file).map_err(|e| Error::io(ctx("protecting"), e))?;
         let (history, good_len, max_seq) =
             read_history(&mut file).map_err(|e| Error::io(ctx("reading"), e))?;
         let total = file
@@ -277,7 +285,7 @@ impl Journal {
         let journal = Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
-            next_seq: AtomicU64::new(max_seq + 1),
+            next_seq: AtomicU64::new(max_seq + 1), // max_seq <= MAX_SEQ: no overflow
             _lock: lock,
         };
         if !existed || good_len == 0 {
@@ -339,7 +347,17 @@ impl Journal {
         shard: Option<&str>,
         files: Vec<FileRecord>,
     ) -> Result<u64> {
+        // Starts at most at MAX_SEQ + 1, so it cannot wrap in any number of calls.
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        if seq > MAX_SEQ {
+            return Err(Error::invalid(
+                "resume journal",
+                format!(
+                    "{} has used every sequence number; remove it to start afresh",
+                    self.path.display()
+                ),
+            ));
+        }
         self.append(&Line::Pending {
             seq,
             unit,
@@ -409,6 +427,9 @@ fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
         good_len += n as u64;
         match serde_json::from_slice::<LineHead>(&buf) {
             Ok(LineHead::Start {}) => {}
+            Ok(LineHead::Pending { seq, .. } | LineHead::Done { seq, .. }) if seq > MAX_SEQ => {
+                history.bad_lines += 1;
+            }
             Ok(LineHead::Pending { seq, unit, shard }) => {
                 max_seq = max_seq.max(seq);
                 let names = match unit {
@@ -444,6 +465,7 @@ fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn rec(name: &str) -> FileRecord {
         FileRecord {
@@ -508,6 +530,72 @@ mod tests {
         assert_eq!(h.units[2].names, ["c.jpg"]);
         assert_eq!(h.bad_lines, 0);
         assert!(c > 2);
+    }
+
+    #[test]
+    fn a_sequence_number_that_would_wrap_is_a_corrupt_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws/b.jsonl");
+        {
+            let (j, _) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+            let a = j
+                .pending(UnitType::Shard, Some("s1"), vec![rec("a.jpg")])
+                .unwrap();
+            j.done(a).unwrap();
+        }
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        for seq in [u64::MAX, MAX_SEQ + 1] {
+            writeln!(
+                f,
+                r#"{{"t":"pending","seq":{seq},"unit":"shard","shard":"evil","files":[]}}"#
+            )
+            .unwrap();
+            writeln!(f, r#"{{"t":"done","seq":{seq}}}"#).unwrap();
+        }
+        drop(f);
+        let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+        assert_eq!(h.bad_lines, 4);
+        let shards: Vec<_> = h.units.iter().map(|u| u.shard.as_deref()).collect();
+        assert_eq!(shards, [Some("s1")]);
+        // The next number follows the good lines: no wrap to 0, no clash with `s1`.
+        let next = j
+            .pending(UnitType::Single, None, vec![rec("c.jpg")])
+            .unwrap();
+        assert_eq!(next, h.units[0].seq + 1);
+        assert_ne!(next, 0);
+        // A journal at the very end of the numbers refuses, rather than wrap.
+        drop(j);
+        std::fs::remove_file(&path).unwrap();
+        let mut f = std::fs::File::create(&path).unwrap();
+        writeln!(
+            f,
+            r#"{{"t":"pending","seq":{MAX_SEQ},"unit":"shard","shard":"last","files":[]}}"#
+        )
+        .unwrap();
+        drop(f);
+        let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+        assert_eq!(h.bad_lines, 0);
+        let err = j.pending(UnitType::Single, None, vec![]).unwrap_err();
+        assert!(err.to_string().contains("every sequence number"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn journals_and_their_locks_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journals/ws/b.jsonl");
+        let (j, _) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+        let mode = crate::owner_only::mode;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&lock_path(&path)), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("journals")), 0o700);
+        // One written before the rule is made owner-only when opened again.
+        drop(j);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _j = Journal::open(&path, "http://x", "ws", "b").unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

@@ -82,8 +82,13 @@ pub struct SandboxConfig {
     /// Whether uploaded bytes are kept ([`StoreMode::Disk`]) or only indexed.
     pub store: StoreMode,
     /// Requests handled at the same time; more wait their turn (connections are served
-    /// by threads of their own).
+    /// by threads of their own). A request holds its turn only while its handler works,
+    /// not while it waits for the client's body nor while its answer is written.
     pub threads: usize,
+    /// Added to every answer, signed uploads and downloads included: each reply waits this
+    /// long before it is written (outside the request's turn, so parallel requests each
+    /// see it once), as if the service were that far away. Zero by default.
+    pub latency: Duration,
     /// How fast jobs go: work items (images) each running job processes per second, in
     /// each of its two stages (`processing`, then `export`). 0 holds every job at the start
     /// of its first stage (for testing aborts and timeouts).
@@ -122,6 +127,8 @@ pub struct SandboxConfig {
     /// tests of panic containment.
     #[doc(hidden)]
     pub test_hooks: bool,
+    /// The server's deadlines and connection cap (short in tests).
+    pub(crate) limits: crate::server::Limits,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -136,6 +143,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("data_dir", &self.data_dir)
             .field("store", &self.store)
             .field("threads", &self.threads)
+            .field("latency", &self.latency)
             .field("job_images_per_sec", &self.job_images_per_sec)
             .field("job_images_per_task", &self.job_images_per_task)
             .field("webhook_max_attempts", &self.webhook_max_attempts)
@@ -151,6 +159,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("record", &self.record)
             .field("vary", &self.vary)
             .field("test_hooks", &self.test_hooks)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -167,6 +176,7 @@ impl Default for SandboxConfig {
             data_dir: None,
             store: StoreMode::Disk,
             threads: 16,
+            latency: Duration::ZERO,
             job_images_per_sec: 100.0,
             job_images_per_task: 100,
             webhook_max_attempts: 5,
@@ -182,6 +192,7 @@ impl Default for SandboxConfig {
             record: None,
             vary: None,
             test_hooks: false,
+            limits: crate::server::Limits::default(),
         }
     }
 }
@@ -325,6 +336,20 @@ impl SandboxConfig {
     /// ```
     pub fn with_max_image_size(mut self, bytes: u64) -> Self {
         self.max_image_size = bytes;
+        self
+    }
+
+    /// Delays every answer by `latency`, to simulate a distant service: each request
+    /// (signed uploads and downloads included) costs at least one such wait, and requests
+    /// in parallel wait at the same time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_latency(Duration::from_millis(40));
+    /// assert_eq!(c.latency, Duration::from_millis(40));
+    /// ```
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
         self
     }
 

@@ -25,9 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
-use super::http::Head;
 use super::routes::Route;
 use crate::error::{Error, Result};
+use crate::server::Head;
 
 /// Query parameters whose values are recorded: names, sizes and filters, never a secret.
 const PLAIN_QUERY: &[&str] = &[
@@ -327,15 +327,12 @@ mod tests {
 
     #[test]
     fn headers_keep_what_matters_and_hide_secrets() {
-        let head = Head {
-            method: "PUT".into(),
-            segments: vec!["signed".into(), "upload".into(), "u1".into()],
-            query: vec![
-                ("token".into(), "secret-signature".into()),
-                ("api_key".into(), "the-key".into()),
-                ("displayName".into(), "Big Batch".into()),
-            ],
-            headers: vec![
+        let head = Head::new(
+            "PUT",
+            "/signed/upload/u1?token=secret-signature&api_key=the-key&displayName=Big%20Batch"
+                .into(),
+            true,
+            vec![
                 (
                     "Content-Type".into(),
                     "multipart/form-data; boundary=xyz".into(),
@@ -345,8 +342,7 @@ mod tests {
                 ("User-Agent".into(), "ureq".into()),
                 ("Authorization".into(), "Bearer secret".into()),
             ],
-            content_length: Some(1234),
-        };
+        );
         let line = describe(
             &head,
             &Route::of("PUT", &head.segments),
@@ -390,13 +386,7 @@ mod tests {
             &["a.jpg".into(), "notification_config.json".into()],
             Some(br#"{"ingestId": "i"}"#),
         );
-        let head = Head {
-            method: "POST".into(),
-            segments: Vec::new(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            content_length: None,
-        };
+        let head = Head::new("POST", "/".into(), true, Vec::new());
         rec.finish(r, &head, &Route::of("POST", &[]), 201);
         assert!(!recording());
         let line: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

@@ -1,12 +1,11 @@
 //! Maps a request to its handler, after authentication.
 
-use super::server::Body;
 use std::io::Read;
 
 use super::State;
-use super::http::{Head, Reply};
 use super::routes::Route;
 use super::staging::faults::{Fault, FaultFamily};
+use crate::server::{Body, Head, Reply};
 
 /// Handles one request: records it and varies its answer when the sandbox is asked to.
 pub(crate) fn handle(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {

@@ -15,7 +15,6 @@ pub(crate) mod signing;
 mod store;
 mod tarindex;
 
-use super::server::Body;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,9 +22,9 @@ use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 
 use super::State;
-use super::http::{Head, Reply};
 use crate::error::{Error, Result};
 use crate::model::{BatchContentType, BatchType, PartMetadata};
+use crate::server::{Body, Head, Reply};
 
 pub(crate) use fetch::FetchQueue;
 pub(crate) use store::StagingData;

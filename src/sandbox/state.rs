@@ -163,7 +163,8 @@ impl State {
         let tmp = self
             .data_dir
             .join(format!("state.json.{}.tmp", crate::rand::hex(8)));
-        let written = std::fs::write(&tmp, bytes)
+        // Owner-only: it holds the key that signs the sandbox's URLs.
+        let written = crate::owner_only::write(&tmp, &bytes)
             .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))
             .and_then(|()| {
                 std::fs::rename(&tmp, &path)

@@ -27,10 +27,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::State;
-use super::http::{Head, Reply, ReplyBody};
 use super::routes::Route;
 use super::staging::signed::UPLOAD_HEADER;
 use crate::model::Timestamp;
+use crate::server::{Head, Reply, ReplyBody};
 
 /// The sandbox's own stage ids.
 const STAGES: &[&str] = &["processing", "export", "compilation"];
@@ -715,22 +715,16 @@ mod tests {
         let v = Variation::new(3);
         let segs = |p: &str| p.split('/').map(str::to_string).collect::<Vec<_>>();
         let route = Route::of("GET", &segs("batch-processing/v1/external/w/jobs"));
-        let head = |q: &[(&str, &str)]| Head {
-            method: "GET".into(),
-            segments: segs("batch-processing/v1/external/w/jobs"),
-            query: q
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            headers: Vec::new(),
-            content_length: None,
+        let head = |q: &str| {
+            let target = format!("/batch-processing/v1/external/w/jobs{q}");
+            Head::new("GET", target, true, Vec::new())
         };
-        let asked = v.request(&head(&[("pageSize", "10")]), &route).unwrap();
+        let asked = v.request(&head("?pageSize=10"), &route).unwrap();
         let n: usize = asked.query("pageSize").unwrap().parse().unwrap();
         assert!((2..10).contains(&n), "{n}");
-        let default = v.request(&head(&[]), &route).unwrap();
+        let default = v.request(&head(""), &route).unwrap();
         assert!(default.query("pageSize").unwrap().parse::<usize>().unwrap() <= n);
         // A bad size is the handler's to refuse.
-        assert!(v.request(&head(&[("pageSize", "0")]), &route).is_none());
+        assert!(v.request(&head("?pageSize=0"), &route).is_none());
     }
 }

@@ -85,7 +85,11 @@ impl Event {
                 url: "webhook".into(),
                 path: String::new(),
                 message: "the body is not a JSON object".into(),
-                snippet: crate::redact::snippet(&String::from_utf8_lossy(body), 120),
+                snippet: crate::redact::clean_snippet(
+                    &String::from_utf8_lossy(body),
+                    120,
+                    &[] as &[&str],
+                ),
             });
         }
         let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
@@ -145,7 +149,7 @@ fn decode_error(path: &str, e: &serde_json::Error, body: &[u8]) -> Error {
         url: "webhook".into(),
         path: path.to_string(),
         message: e.to_string(),
-        snippet: crate::redact::snippet(&String::from_utf8_lossy(body), 120),
+        snippet: crate::redact::clean_snippet(&String::from_utf8_lossy(body), 120, &[] as &[&str]),
     }
 }
 

@@ -158,12 +158,6 @@ pub fn ingest(api: &BatchApi, batch: &str, images: &[Image]) {
 
 /// Counts the GETs of signed download URLs, remembering their paths, and after `cut_after`
 /// of them answers 403 (a permanent failure) to every further one.
-///
-/// Every request asks for `Connection: close`. tiny_http 0.12 (under the sandbox) serves
-/// each connection on a pooled thread for as long as the client keeps it open, and its pool
-/// can queue a burst of new connections behind a single idle thread; those then wait until
-/// a client gives up after its 60 s read timeout. Closing after each request keeps the
-/// threads turning over, so these tests do not stall on that server-side race.
 #[derive(Clone)]
 pub struct Counting {
     inner: Arc<UreqTransport>,
@@ -199,7 +193,7 @@ impl Transport for Counting {
             }
             self.paths.lock().unwrap().push(req.path().to_string());
         }
-        self.inner.send(req.header("Connection", "close"))
+        self.inner.send(req)
     }
 }
 

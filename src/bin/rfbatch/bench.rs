@@ -320,7 +320,8 @@ impl SandboxChild {
             .args(["--threads", &(parallel + 4).max(8).to_string()])
             .args(["--indexing-delay-ms", "50"])
             .arg("--data-dir")
-            .arg(data.path())
+            // A folder the sandbox creates, so owner-only.
+            .arg(data.path().join("data"))
             .env("RFBATCH_SANDBOX_API_KEY", SANDBOX_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

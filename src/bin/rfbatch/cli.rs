@@ -41,6 +41,7 @@ pub struct Global {
     #[arg(
         long,
         env = "API_BASE_URL",
+        hide_env_values = true,
         global = true,
         value_name = "URL",
         help = "Base URL of the service [default: https://api.roboflow.com, or as \
@@ -78,7 +79,13 @@ impl std::fmt::Debug for Global {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Global")
             .field("api_key", &self.api_key.as_ref().map(|_| "REDACTED"))
-            .field("api_url", &self.api_url)
+            .field(
+                "api_url",
+                &self
+                    .api_url
+                    .as_deref()
+                    .map(roboflow_batch::redact::redact_url),
+            )
             .field("workspace", &self.workspace)
             .field("retries", &self.retries)
             .field("json", &self.json)

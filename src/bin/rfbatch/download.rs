@@ -36,6 +36,12 @@ pub struct ExportArgs {
     /// Leave archives packed.
     #[arg(long)]
     pub no_unpack: bool,
+    /// Refuse an archive that unpacks to more than this many bytes [default: 16 GiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_unpacked_bytes: Option<u64>,
+    /// Refuse an archive of more than this many entries [default: 1000000].
+    #[arg(long, value_name = "N")]
+    pub max_unpacked_entries: Option<u64>,
 }
 
 /// What to export.
@@ -80,6 +86,12 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
         });
     for p in &args.part {
         exporter = exporter.part(p.as_str());
+    }
+    if let Some(n) = args.max_unpacked_bytes {
+        exporter = exporter.max_unpacked_bytes(n);
+    }
+    if let Some(n) = args.max_unpacked_entries {
+        exporter = exporter.max_unpacked_entries(n);
     }
     let stop = interrupt::Stoppable::enter();
     let result = match source {

@@ -221,6 +221,8 @@ fn main_job(
         parallel: args.download_parallel,
         keep_archives: false,
         no_unpack: false,
+        max_unpacked_bytes: None,
+        max_unpacked_entries: None,
     };
     let stages = ["processing".to_string(), "export".to_string()];
     let exported = download::export(ctx, &export_args, Source::Job(&job_id, &stages))?;

@@ -117,30 +117,41 @@ pub(super) fn fetch_one(
         ));
     }
     let discard = cfg.store == StoreMode::Discard;
-    let (size, path) = if discard {
-        let rest = std::io::copy(&mut body, &mut std::io::sink()).map_err(|e| {
-            failed(
-                "file-download-failed",
-                name,
-                format!("reading the body failed: {e}"),
-            )
-        })?;
-        (head.len() as u64 + rest, String::new())
-    } else {
-        store(state, &run.batch, name, &head, &mut body).map_err(|e| {
-            failed(
-                "file-download-failed",
-                name,
-                format!("storing the file failed: {e}"),
-            )
-        })?
+    let reading_failed = |e: std::io::Error| {
+        failed(
+            "file-download-failed",
+            name,
+            format!("reading the body failed: {e}"),
+        )
     };
-    if size > limit {
-        if !path.is_empty() {
-            let _ = std::fs::remove_file(state.data_dir().join(&path));
+    let storing_failed = |e: std::io::Error| {
+        failed(
+            "file-download-failed",
+            name,
+            format!("storing the file failed: {e}"),
+        )
+    };
+    let (size, path) = if discard {
+        let rest = std::io::copy(&mut body, &mut std::io::sink()).map_err(reading_failed)?;
+        let size = head.len() as u64 + rest;
+        if size > limit {
+            return Err(too_big(&format!("more than {limit}")));
         }
-        return Err(too_big(&format!("more than {limit}")));
-    }
+        (size, String::new())
+    } else {
+        // Under a unique temporary name until it is whole and within the limit: a failed
+        // fetch never replaces (or deletes) a file of the same name fetched before.
+        let tmp = Tmp(state
+            .data_dir()
+            .join(layout::tmp(&format!("ref-{}", crate::rand::hex(8)))));
+        let size = write_tmp(&tmp.0, &head, &mut body).map_err(storing_failed)?;
+        if size > limit {
+            return Err(too_big(&format!("more than {limit}")));
+        }
+        let rel = layout::file(&run.batch, name);
+        place(&tmp.0, &state.data_dir().join(&rel)).map_err(storing_failed)?;
+        (size, rel)
+    };
     Ok(FileRec {
         name: name.to_string(),
         part: None,
@@ -152,37 +163,33 @@ pub(super) fn fetch_one(
     })
 }
 
-/// Writes `head` and the rest of `body` to the batch's files; returns the size and path.
-fn store(
-    state: &State,
-    batch: &str,
-    name: &str,
-    head: &[u8],
-    body: &mut impl Read,
-) -> std::io::Result<(u64, String)> {
-    let tmp = state
-        .data_dir()
-        .join(layout::tmp(&format!("ref-{}", crate::rand::hex(8))));
+/// A temporary file, removed when dropped unless it was moved into place.
+struct Tmp(std::path::PathBuf);
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes `head` and the rest of `body` to `tmp`; returns the size.
+fn write_tmp(tmp: &std::path::Path, head: &[u8], body: &mut impl Read) -> std::io::Result<u64> {
     if let Some(dir) = tmp.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let written = (|| {
-        let mut out = BufWriter::with_capacity(256 * 1024, std::fs::File::create(&tmp)?);
-        out.write_all(head)?;
-        let rest = std::io::copy(body, &mut out)?;
-        out.flush()?;
-        let rel = layout::file(batch, name);
-        let dst = state.data_dir().join(&rel);
-        if let Some(dir) = dst.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::rename(&tmp, &dst)?;
-        Ok((head.len() as u64 + rest, rel))
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut out = BufWriter::with_capacity(256 * 1024, std::fs::File::create(tmp)?);
+    out.write_all(head)?;
+    let rest = std::io::copy(body, &mut out)?;
+    out.flush()?;
+    Ok(head.len() as u64 + rest)
+}
+
+/// Moves a complete file into place, replacing the one there.
+fn place(tmp: &std::path::Path, dst: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = dst.parent() {
+        std::fs::create_dir_all(dir)?;
     }
-    written
+    std::fs::rename(tmp, dst)
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
 //! The data-staging API endpoints (D1–D11 of the notes), answering with the model types.
 
-use crate::sandbox::server::Body;
-
 use super::super::State;
-use super::super::http::{Head, Reply, page, paging, paging_size, read_limited};
+use super::super::paging::{page, paging, paging_size};
 use super::store::{Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, layout};
 use super::store::{ShardSource, ShardState, Upload, UploadKind};
 use crate::model::*;
+use crate::server::{Body, Head, Reply, read_limited};
 
 /// The default page of a file listing: small, like the slowest service a client must
 /// expect, so that clients page for real.

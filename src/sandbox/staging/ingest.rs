@@ -2,13 +2,12 @@
 //! functions of the bytes, so that property tests can throw anything at them).
 
 use super::super::State;
-use super::super::http::{Head, Reply, read_limited};
 use super::handlers::{Handled, MAX_JSON_BODY, register_ingest};
 use super::store::{ShardSource, check_file_name, layout};
 use crate::model::{
     BatchContentType, FileReference, NotificationCategory, ReferencesIngest, RoboQlIngest,
 };
-use crate::sandbox::server::Body;
+use crate::server::{Body, Head, Reply, read_limited};
 
 /// The most image references one request may carry (the official client's chunk size).
 pub(crate) const MAX_IMAGE_REFERENCES: usize = 20_000;

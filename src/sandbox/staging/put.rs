@@ -5,18 +5,17 @@
 //! that fails returns the upload to pending, and a repeat of a completed upload is
 //! answered 200 while the first copy stands.
 
-use crate::sandbox::server::Body;
 use std::io::{BufWriter, Read, Write};
 use std::sync::atomic::Ordering;
 
 use super::super::State;
-use super::super::http::{Head, Reply};
 use super::signed::UPLOAD_HEADER;
 use super::store::{
     FileRec, Shard, ShardSource, ShardState, Upload, UploadKind, UploadState, layout,
 };
 use super::tarindex::{Indexed, index_file, index_stream};
 use crate::sandbox::StoreMode;
+use crate::server::{Body, Head, Reply};
 
 /// Holds an upload in `receiving`; dropping it unfinished (an error, a panic) returns the
 /// upload to `pending`.
@@ -227,10 +226,17 @@ fn receive_stored(
         Ok(n) => n,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
+            // Too slow a body (the server's deadline) is a 408: the client may retry.
+            let status = if e.kind() == std::io::ErrorKind::TimedOut {
+                408
+            } else {
+                400
+            };
             return Err(Reply::error(
-                400,
+                status,
                 format!("upload failed while receiving: {e}; nothing was stored"),
-            ));
+            )
+            .closing());
         }
     };
     if received != len {
