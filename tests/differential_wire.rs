@@ -15,7 +15,6 @@ mod cli_common;
 #[allow(dead_code)]
 mod sandbox_common;
 // `sandbox_common` serves files with it, as `super::server`.
-#[allow(dead_code)]
 #[path = "common/server.rs"]
 mod server;
 
