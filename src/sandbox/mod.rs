@@ -200,6 +200,16 @@ impl Sandbox {
         &self.state
     }
 
+    /// A client of this sandbox with default settings, for the crate's own tests.
+    #[cfg(test)]
+    pub(crate) fn client(&self) -> crate::BatchApi {
+        crate::BatchApi::builder()
+            .base_url(self.base_url())
+            .api_key(self.api_key())
+            .build()
+            .expect("a client of the sandbox")
+    }
+
     /// How many times each file name was indexed into `batch_id`, by any route (tar
     /// shards, single images, videos, references); empty for an unknown batch. A name
     /// uploaded twice counts 2, though the batch lists it once (the later copy).

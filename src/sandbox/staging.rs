@@ -258,11 +258,7 @@ mod tests {
         sb.state()
             .create_output_batch("job1-processing", "job1", parts)
             .unwrap();
-        let api = crate::BatchApi::builder()
-            .base_url(sb.base_url())
-            .api_key(sb.api_key())
-            .build()
-            .unwrap();
+        let api = sb.client();
         let meta = api.batch("job1-processing").unwrap();
         assert_eq!(meta.batch_type, BatchType::Multipart);
         assert_eq!(meta.batch_content_type, BatchContentType::Mixed);
@@ -309,11 +305,7 @@ mod tests {
         let sb =
             Sandbox::start(SandboxConfig::default().with_indexing_delay(std::time::Duration::ZERO))
                 .unwrap();
-        let api = crate::BatchApi::builder()
-            .base_url(sb.base_url())
-            .api_key(sb.api_key())
-            .build()
-            .unwrap();
+        let api = sb.client();
         let png =
             b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x02\0\0\0\x03\x08\x02\0\0\0\0\0\0\0".to_vec();
         let mut t = tar::Builder::new(Vec::new());

@@ -658,11 +658,7 @@ mod tests {
                     .with_indexing_delay(Duration::ZERO),
             )
             .unwrap();
-            let api = crate::BatchApi::builder()
-                .base_url(sb.base_url())
-                .api_key(sb.api_key())
-                .build()
-                .unwrap();
+            let api = sb.client();
             api.upload_image("b", "a.png", png, None).unwrap();
             let req = crate::model::JobStartRequest::images("b", "image-stats");
             api.start_job("j1", &req, None).unwrap();
