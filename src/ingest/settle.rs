@@ -91,10 +91,29 @@ fn shard_received(u: &UnitInfo, listed: Option<bool>, now: u64) -> bool {
     }
 }
 
+/// Whether `err`, from listing the batch, means the batch no longer exists: a 404, or a
+/// 400 (which some services answer for a missing batch) when the workspace's batch listing
+/// confirms that it is gone. Any other 400 stays an error, so that a journal is never
+/// emptied (and its files sent again) on a mere refusal.
+fn is_gone(api: &BatchApi, batch: &str, err: &Error) -> Result<bool> {
+    match err {
+        Error::NotFound(_) => Ok(true),
+        e if e.status() == Some(400) => {
+            for b in api.batches(None) {
+                if b?.batch_id == batch {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Checks the journal against the service: shards it lists (and has not failed) were
 /// received, and so were shards it accepted moments ago ([`REGISTRATION_GRACE_SECS`]);
-/// single uploads are in the batch listing. A batch that no longer exists
-/// empties the journal.
+/// single uploads are in the batch listing. A batch that no longer exists (a 404, or a
+/// 400 for a batch the workspace does not list) empties the journal.
 pub(crate) fn settle(
     api: &BatchApi,
     batch: &str,
@@ -126,7 +145,7 @@ pub(crate) fn settle(
                     let failed = s.is_failed();
                     shards.insert(s.shard_id, failed);
                 }
-                Err(Error::NotFound(_)) => return gone(journal),
+                Err(e) if is_gone(api, batch, &e)? => return gone(journal),
                 Err(e) => return Err(e),
             }
         }
@@ -139,7 +158,7 @@ pub(crate) fn settle(
                 Ok(f) => {
                     names.insert(fnv1a128(f.file_name.as_bytes()));
                 }
-                Err(Error::NotFound(_)) => return gone(journal),
+                Err(e) if is_gone(api, batch, &e)? => return gone(journal),
                 Err(e) => return Err(e),
             }
         }
@@ -170,6 +189,57 @@ pub(crate) fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::{HttpRequest, HttpResponse, TransportError};
+
+    /// A service whose batch listing holds `listed`.
+    fn service(listed: &'static str) -> BatchApi {
+        let transport =
+            move |req: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
+                assert!(req.url.contains("/batches?"), "{}", req.url);
+                let batch = format!(
+                    r#"{{"displayName":"{listed}","batchId":"{listed}","batchType":"sharded-batch","batchContentType":"images","createdDate":"2025-01-02T03:04:05Z","expiryDate":"2025-01-09T03:04:05Z"}}"#
+                );
+                Ok(HttpResponse::json(
+                    200,
+                    format!(r#"{{"batches":[{batch}],"nextPageToken":null}}"#),
+                ))
+            };
+        BatchApi::builder()
+            .base_url("http://service.test")
+            .api_key("k")
+            .workspace("ws")
+            .transport(transport)
+            .build()
+            .unwrap()
+    }
+
+    fn status(code: u16) -> Error {
+        let api = BatchApi::builder()
+            .base_url("http://service.test")
+            .api_key("k")
+            .workspace("ws")
+            .retry_policy(crate::api::RetryPolicy::never())
+            .transport(
+                move |_req: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
+                    Ok(HttpResponse::json(
+                        code,
+                        r#"{"error":"batch \"b\" not found"}"#,
+                    ))
+                },
+            )
+            .build()
+            .unwrap();
+        api.batch_count("b", None).unwrap_err()
+    }
+
+    #[test]
+    fn a_missing_batch_is_a_404_or_a_400_that_the_batch_listing_confirms() {
+        assert!(is_gone(&service("other"), "b", &status(404)).unwrap());
+        assert!(is_gone(&service("other"), "b", &status(400)).unwrap());
+        // The batch is listed: the 400 was a refusal, not a missing batch.
+        assert!(!is_gone(&service("b"), "b", &status(400)).unwrap());
+        assert!(!is_gone(&service("other"), "b", &status(500)).unwrap());
+    }
 
     fn unit(done: bool, done_at: Option<u64>) -> UnitInfo {
         UnitInfo {

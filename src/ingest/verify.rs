@@ -252,14 +252,26 @@ struct Tally {
     failed: Vec<(u64, String)>,
 }
 
+/// Where the service's reasons for failed files come from, by how a file was sent.
+#[derive(Default)]
+struct Reasons {
+    /// A watched shard failed whole: every file it carried.
+    units: HashMap<u32, String>,
+    /// A watched shard failed these files.
+    names: HashMap<[u8; 16], String>,
+    /// Other shards failed these files: a reason only for a file in no watched shard (a
+    /// references ingest answered without `shardIds`).
+    unwatched: HashMap<[u8; 16], String>,
+}
+
 /// Merges the expected records with the listing's keys.
 fn tally(
     records: &mut Sorted,
     present: &mut Sorted,
-    failed_units: &HashMap<u32, String>,
-    failed_names: &HashMap<[u8; 16], String>,
+    reasons: &Reasons,
     timeout: Option<&str>,
 ) -> std::io::Result<Tally> {
+    let failed_units = &reasons.units;
     let mut t = Tally::default();
     let (mut rec, mut key) = (Vec::new(), Vec::new());
     let mut have_key = present.next_into(&mut key)?;
@@ -267,6 +279,7 @@ fn tally(
     while more {
         let (name, unit, locator) = parse(&rec)?;
         let mut why = failed_units.get(&unit).cloned();
+        let mut unwatched = unit == NO_UNIT;
         // Later records of the same name: its other units.
         loop {
             more = records.next_into(&mut rec)?;
@@ -280,6 +293,7 @@ fn tally(
             if why.is_none() {
                 why = failed_units.get(&unit).cloned();
             }
+            unwatched |= unit == NO_UNIT;
         }
         while have_key && key.as_slice() < name.as_slice() {
             have_key = present.next_into(&mut key)?;
@@ -288,7 +302,14 @@ fn tally(
             t.indexed += 1;
             continue;
         }
-        match why.or_else(|| failed_names.get(&name).cloned()) {
+        let why = why
+            .or_else(|| reasons.names.get(&name).cloned())
+            .or_else(|| {
+                unwatched
+                    .then(|| reasons.unwatched.get(&name).cloned())
+                    .flatten()
+            });
+        match why {
             Some(why) => t.failed.push((locator, why)),
             None => {
                 t.unexplained += 1;
@@ -322,9 +343,15 @@ pub(crate) fn verify(
         .enumerate()
         .map(|(i, id)| (id.clone(), i as u32))
         .collect();
+    // Files in no watched shard (a references ingest answered without `shardIds`) still
+    // missing after a look at the batch are looked for in the other shards' failures, or
+    // they would wait for the timeout though the service said why.
+    let mut scan_all = false;
     loop {
-        let mut failed_units: HashMap<u32, String> = HashMap::new();
-        let mut failed_names: HashMap<[u8; 16], String> = HashMap::new();
+        let mut reasons = Reasons::default();
+        if scan_all {
+            unwatched_failures(api, batch_id, &watched, &mut reasons.unwatched);
+        }
         let mut waiting = 0usize;
         if !watched.is_empty() {
             let mut seen: HashSet<u32> = HashSet::new();
@@ -339,10 +366,10 @@ pub(crate) fn verify(
                 if s.is_in_progress() {
                     waiting += 1;
                 } else if s.is_failed() {
-                    failed_units.insert(unit, shard_reason(&s));
+                    reasons.units.insert(unit, shard_reason(&s));
                 } else {
                     for (n, why) in file_failures(&s) {
-                        failed_names.entry(name_key(&n)).or_insert(why);
+                        reasons.names.entry(name_key(&n)).or_insert(why);
                     }
                 }
             }
@@ -360,12 +387,12 @@ pub(crate) fn verify(
             let t = tally(
                 expected.records().map_err(io)?,
                 &mut present,
-                &failed_units,
-                &failed_names,
+                &reasons,
                 timed_out.then_some(timeout.as_str()),
             )
             .map_err(io)?;
             drop(present);
+            scan_all = t.unexplained > 0;
             progress(&IngestEvent::Verifying {
                 indexed: t.indexed,
                 expected: total,
@@ -394,6 +421,27 @@ pub(crate) fn verify(
         // The last poll happens at the deadline.
         clock.sleep(interval.min(limit - waited).max(floor));
         interval = (interval + interval / 2).min(wait.max_interval).max(floor);
+    }
+}
+
+/// The per-file failures of the batch's settled shards that are not watched. Best
+/// effort: a service that cannot list shards here (a batch of single uploads) leaves the
+/// files to wait.
+fn unwatched_failures(
+    api: &BatchApi,
+    batch_id: &str,
+    watched: &HashMap<String, u32>,
+    out: &mut HashMap<[u8; 16], String>,
+) {
+    for s in api.shards(batch_id, None) {
+        let Ok(s) = s else {
+            return;
+        };
+        if !s.is_in_progress() && !watched.contains_key(&s.shard_id) {
+            for (n, why) in file_failures(&s) {
+                out.entry(name_key(&n)).or_insert(why);
+            }
+        }
     }
 }
 
@@ -498,16 +546,12 @@ mod tests {
         // The listing names some files twice, and files nobody expects.
         let listed = ["twice.jpg", "here.jpg", "other.jpg", "here.jpg"].map(name_key);
         let mut present = sorted(&listed.iter().map(|k| k.as_slice()).collect::<Vec<_>>());
-        let failed_units = HashMap::from([(1u32, "shard bad failed: corrupt".to_string())]);
-        let failed_names = HashMap::from([(name_key("refused.jpg"), "too big".to_string())]);
-        let t = tally(
-            mem.records().unwrap(),
-            &mut present,
-            &failed_units,
-            &failed_names,
-            None,
-        )
-        .unwrap();
+        let why = Reasons {
+            units: HashMap::from([(1u32, "shard bad failed: corrupt".to_string())]),
+            names: HashMap::from([(name_key("refused.jpg"), "too big".to_string())]),
+            unwatched: HashMap::new(),
+        };
+        let t = tally(mem.records().unwrap(), &mut present, &why, None).unwrap();
         // `twice.jpg` is present although one of its shards failed.
         assert_eq!((t.indexed, t.unexplained), (2, 1));
         let mut reasons: Vec<_> = mem
@@ -535,16 +579,87 @@ mod tests {
         );
         // At the timeout, the unexplained file fails too.
         present.rewind().unwrap();
-        let t = tally(
-            mem.records().unwrap(),
-            &mut present,
-            &failed_units,
-            &failed_names,
-            Some("late"),
-        )
-        .unwrap();
+        let t = tally(mem.records().unwrap(), &mut present, &why, Some("late")).unwrap();
         assert_eq!(t.failed.len(), 3);
         assert!(t.failed.iter().any(|f| f.1 == "late"));
+    }
+
+    /// A service listing `a.png`, its shard `s1`, and a shard `s9` that no ingest named,
+    /// which failed `gone.png` and `late.png`.
+    fn shards_service() -> BatchApi {
+        use crate::transport::{HttpRequest, HttpResponse, TransportError};
+        let service = |req: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
+            let path = req.url.split('?').next().unwrap_or("").to_string();
+            let body = if path.ends_with("/count") {
+                r#"{"count": 1}"#
+            } else if path.ends_with("/list") {
+                r#"{"filesMetadata": [{"downloadURL": "http://s/a", "fileName": "a.png",
+                    "contentType": "image/png"}], "nextPageToken": null}"#
+            } else if path.ends_with("/shards") {
+                r#"{"shards": [{"shardId": "s1", "statusName": "shard-ingested",
+                    "statusType": "success", "eventTimestamp": "2025-01-02T03:04:05Z",
+                    "shardObjectsCount": 1},
+                    {"shardId": "s9", "statusName": "shard-ingested",
+                    "statusType": "success", "eventTimestamp": "2025-01-02T03:04:05Z",
+                    "shardObjectsCount": 1, "statusMetadata": {"failedFiles": [
+                    {"fileName": "gone.png", "type": "file-download-failed", "reason": "HTTP 404"},
+                    {"fileName": "late.png", "type": "file-download-failed", "reason": "HTTP 404"}]}}]}"#
+            } else {
+                return Ok(HttpResponse::json(404, "{}"));
+            };
+            Ok(HttpResponse::json(200, body))
+        };
+        // A clock that advances only by what is slept: no real time passes.
+        let elapsed = std::sync::Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let (e1, e2) = (elapsed.clone(), elapsed);
+        let clock = crate::api::Clock::system()
+            .sleep_fn(move |d| *e1.lock().unwrap() += d)
+            .monotonic_fn(move || *e2.lock().unwrap());
+        BatchApi::builder()
+            .base_url("http://service.test")
+            .api_key("k")
+            .workspace("ws")
+            .clock(clock)
+            .transport(service)
+            .build()
+            .unwrap()
+    }
+
+    /// A references ingest answered without `shardIds`: the failure of a reference is
+    /// found in the batch's other shards, not after the timeout; that shard's failures
+    /// explain only files that no watched shard carried.
+    #[test]
+    fn files_in_no_watched_shard_find_their_failures_in_the_others() {
+        let api = shards_service();
+        // Without the scan this would wait out the timeout.
+        let wait = crate::ingest::default_verify_options();
+        let verify = |e: &ExpectedFiles| {
+            verify_ingest(&api, "b", e, &wait, &crate::ingest::no_progress()).unwrap()
+        };
+        let mut e = ExpectedFiles::default();
+        e.file("a.png", None);
+        e.file("gone.png", Some("http://bucket/gone.png".into()));
+        let (v, failed) = verify(&e);
+        assert_eq!((v.indexed, v.timed_out), (1, false), "{v:?}");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].name, "gone.png");
+        assert_eq!(failed[0].reason, "file-download-failed: HTTP 404");
+        // `late.png` went in the watched shard `s1`, which failed nothing: s9's word about
+        // it does not count, and it is missing at the timeout.
+        e.file("late.png", None);
+        e.shard("s1", vec!["a.png".into(), "late.png".into()]);
+        let (v, failed) = verify(&e);
+        assert!(v.timed_out, "{v:?}");
+        let reasons: Vec<(&str, &str)> = failed
+            .iter()
+            .map(|f| (f.name.as_str(), f.reason.as_str()))
+            .collect();
+        assert_eq!(reasons[0], ("gone.png", "file-download-failed: HTTP 404"));
+        assert_eq!(reasons[1].0, "late.png");
+        assert!(
+            reasons[1].1.starts_with("not in the batch after"),
+            "{reasons:?}"
+        );
     }
 
     #[test]
