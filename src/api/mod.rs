@@ -664,15 +664,6 @@ mod tests {
     }
 
     #[test]
-    fn clones_share_the_workspace_looked_up() {
-        let (api, sent) = counting(vec![HttpResponse::json(200, r#"{"workspace":"acme"}"#)]);
-        let clone = api.clone();
-        assert_eq!(clone.workspace().unwrap(), "acme");
-        assert_eq!(api.workspace().unwrap(), "acme");
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
-    }
-
-    #[test]
     fn a_reporting_handle_tells_its_callback_of_each_retry() {
         let ws = || HttpResponse::json(200, r#"{"workspace":"acme"}"#);
         let busy = || HttpResponse::json(503, "{}");
