@@ -78,12 +78,15 @@
 pub mod api;
 pub mod error;
 pub mod export;
+pub mod ids;
 pub mod ingest;
 pub mod jobs;
+mod jsonl;
 #[cfg(feature = "sandbox")]
 mod media;
 pub mod model;
 mod owner_only;
+pub mod progress;
 mod rand;
 pub mod redact;
 pub mod transport;

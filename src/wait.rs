@@ -101,11 +101,11 @@ impl WaitOptions {
         self
     }
 
-    fn first(&self) -> Duration {
+    pub(crate) fn first(&self) -> Duration {
         self.poll_interval.max(Self::MIN_POLL_INTERVAL)
     }
 
-    fn next(&self, current: Duration) -> Duration {
+    pub(crate) fn next(&self, current: Duration) -> Duration {
         let grown = current.saturating_add(current / 2);
         grown.min(self.max_interval).max(Self::MIN_POLL_INTERVAL)
     }
@@ -205,7 +205,7 @@ impl BatchApi {
 
     /// Calls `check` until it returns a value, sleeping between calls; the last call
     /// happens at the deadline, measured on the monotonic clock.
-    fn poll<T>(
+    pub(crate) fn poll<T>(
         &self,
         what: &str,
         options: &WaitOptions,

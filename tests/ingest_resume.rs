@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ingest_util::*;
 use roboflow_batch::BatchApi;
-use roboflow_batch::ingest::{Ingest, LocalSource};
+use roboflow_batch::ingest::{Ingest, Source};
 use roboflow_batch::sandbox::{FaultSettings, Faults, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 
@@ -40,7 +40,7 @@ fn resume_child() {
 }
 
 fn child_ingest<'a>(api: &'a BatchApi, images: &Path, journal: &Path) -> Ingest<'a> {
-    Ingest::images(api, "resumed", LocalSource::dir(images))
+    Ingest::new(api, "resumed", Source::folder(images))
         .journal_dir(journal)
         .max_images_per_shard(10)
         .parallelism(2)
@@ -302,22 +302,21 @@ fn a_journal_for_a_batch_the_service_no_longer_has_is_not_trusted() {
 
 #[test]
 fn a_cancelled_ingest_finishes_what_runs_and_the_next_run_sends_the_rest() {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let images = tempfile::tempdir().unwrap();
     let journal = tempfile::tempdir().unwrap();
     ImageSet::new(400).write_to(images.path()).unwrap();
     let sandbox = sandbox(SandboxConfig::default());
     let api = api(&sandbox);
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
+    // A plain flag, borrowed: the ingest ends before it does.
+    let stop = AtomicBool::new(false);
     let report = ingest(&api, "cancelled", images.path(), journal.path())
         .parallelism(1)
         .max_images_per_shard(100)
-        .cancel_flag(stop.clone())
-        .on_progress(move |e| {
-            if matches!(e, roboflow_batch::ingest::IngestEvent::UnitDone { .. }) {
-                flag.store(true, Ordering::SeqCst); // Ctrl-C after the first shard
+        .cancel_flag(&stop)
+        .on_progress(|e| {
+            if matches!(e, roboflow_batch::progress::Event::UnitDone { .. }) {
+                stop.store(true, Ordering::SeqCst); // Ctrl-C after the first shard
             }
         })
         .run()

@@ -5,7 +5,8 @@ mod ingest_util;
 use std::collections::BTreeSet;
 
 use ingest_util::*;
-use roboflow_batch::ingest::{FailureStage, IngestEvent, IngestMethod, SkipReason, UnitKind};
+use roboflow_batch::ingest::{FailureStage, IngestMethod, SkipReason};
+use roboflow_batch::progress::{Event, UnitKind};
 use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
 
@@ -56,7 +57,7 @@ fn two_thousand_images_arrive_exactly_once() {
     let done: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            IngestEvent::UnitDone {
+            Event::UnitDone {
                 unit: UnitKind::Shard,
                 index,
                 files,
@@ -72,7 +73,7 @@ fn two_thousand_images_arrive_exactly_once() {
     let sent: u64 = events
         .iter()
         .filter_map(|e| match e {
-            IngestEvent::BytesSent { bytes } => Some(*bytes),
+            Event::BytesSent { bytes } => Some(*bytes),
             _ => None,
         })
         .sum();
@@ -82,7 +83,7 @@ fn two_thousand_images_arrive_exactly_once() {
     );
     assert!(matches!(
         events.last(),
-        Some(IngestEvent::Verifying {
+        Some(Event::Verifying {
             indexed: 2000,
             expected: 2000
         })
@@ -153,7 +154,7 @@ fn files_the_service_refuses_are_reported_with_its_reasons() {
     let index_failed = events
         .all()
         .iter()
-        .filter(|e| matches!(e, IngestEvent::IndexFailed(_)))
+        .filter(|e| matches!(e, Event::IndexFailed(_)))
         .count();
     assert_eq!(index_failed, 2);
 }
