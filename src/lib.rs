@@ -90,7 +90,7 @@ pub mod progress;
 mod rand;
 pub mod redact;
 pub mod transport;
-mod url;
+mod urls;
 pub mod wait;
 pub mod webhook;
 

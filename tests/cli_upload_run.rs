@@ -281,6 +281,19 @@ fn run_does_the_main_job_and_sums_up() {
     assert_eq!(again["ingest"]["filesResumed"], 36);
     assert_eq!(again["export"]["downloaded"], 0, "{again}");
     assert_eq!(again["job"]["outcome"], "succeeded");
+    // Its requests, by kind and by phase: nothing was uploaded or downloaded again.
+    let requests: roboflow_batch::api::RequestCounts =
+        serde_json::from_value(again["requests"].clone()).unwrap();
+    assert_eq!(requests.get("upload-put"), 0, "{again}");
+    assert_eq!(requests.get("download"), 0, "{again}");
+    assert!(requests.get("job-status") >= 1, "{again}");
+    let phases = &again["phaseRequests"];
+    let by_phase: u64 = ["ingest", "job", "export"]
+        .iter()
+        .map(|p| phases[p].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_phase, requests.total(), "{again}");
+    assert!(run.stdout.contains(" requests"), "{}", run.stdout);
     assert_eq!(api.jobs(None).count(), 1, "the re-run found the same job");
 }
 

@@ -103,10 +103,10 @@ fn options() -> JobWaitOptions {
         .with_polling(
             WaitOptions::default()
                 .with_poll_interval(Duration::from_secs(1))
-                .with_max_interval(Duration::from_secs(1)),
+                .with_max_interval(Duration::from_secs(1))
+                .max_failed_polls(3),
         )
         .with_timeout(Duration::from_secs(60))
-        .with_max_consecutive_errors(3)
 }
 
 #[test]

@@ -332,6 +332,7 @@ fn a_zero_interval_is_raised_to_the_floor() {
         poll_interval: Duration::ZERO,
         max_interval: Duration::ZERO,
         timeout: Duration::from_secs(2),
+        max_failed_polls: 0,
     };
     assert!(matches!(
         api.wait_for_job("j1", &opts, |_| {}),

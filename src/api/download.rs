@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tempfile::NamedTempFile;
 
 use super::BatchApi;
+use super::requests::RequestKind;
 use super::retry::Idempotency;
 use super::transfer::check_signed_url;
 use crate::error::{Error, Result};
@@ -144,7 +145,12 @@ impl BatchApi {
     /// ```
     pub fn download(&self, url: &str) -> Result<HttpResponse> {
         check_signed_url("downloadURL", url)?;
-        self.send_with_retry(Idempotency::Idempotent, || Ok(HttpRequest::get(url)), Ok)
+        self.send(
+            RequestKind::Download,
+            Idempotency::Idempotent,
+            || Ok(HttpRequest::get(url)),
+            Ok,
+        )
     }
 
     /// Downloads a signed URL to `path` and returns the number of bytes written; the same
@@ -231,7 +237,8 @@ impl BatchApi {
             context: context(),
         });
         let attempt = || {
-            self.send_with_retry(
+            self.send(
+                RequestKind::Download,
                 Idempotency::Idempotent,
                 || {
                     progress

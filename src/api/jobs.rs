@@ -3,10 +3,11 @@
 use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
+use super::requests::RequestKind as K;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::url::encode;
+use crate::urls::encode;
 
 /// Pure builders: a workspace and arguments in, a [`Call`] out.
 pub(crate) mod build {
@@ -27,7 +28,7 @@ pub(crate) mod build {
         name: Option<&str>,
     ) -> Result<Call> {
         // The service accepts a repeat with the same id and definition; a different one is a 409.
-        Call::post(job_path(ws, job, ""), Idempotency::Idempotent)
+        Call::post(K::StartJob, job_path(ws, job, ""), Idempotency::Idempotent)
             .query_opt("name", name)
             .json(body)
     }
@@ -39,43 +40,48 @@ pub(crate) mod build {
         name: Option<&str>,
     ) -> Result<Call> {
         // Like a job start: the id makes a repeat harmless.
-        Call::post(job_path(ws, job, ""), Idempotency::Idempotent)
+        Call::post(K::StartJob, job_path(ws, job, ""), Idempotency::Idempotent)
             .query_opt("name", name)
             .json(body)
     }
 
     pub fn job(ws: &str, job: &JobId) -> Call {
-        Call::get(job_path(ws, job, ""))
+        Call::get(K::JobStatus, job_path(ws, job, ""))
     }
 
     pub fn list(ws: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(jobs_path(ws, ""));
+        let mut c = Call::get(K::ListJobs, jobs_path(ws, ""));
         c.query.extend(opts.query());
         c
     }
 
     pub fn stages(ws: &str, job: &JobId) -> Call {
-        Call::get(job_path(ws, job, "/stages"))
+        Call::get(K::JobStages, job_path(ws, job, "/stages"))
     }
 
     pub fn tasks(ws: &str, job: &JobId, stage: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(job_path(
-            ws,
-            job,
-            &format!("/stages/{}/tasks", encode(stage)),
-        ));
+        let path = job_path(ws, job, &format!("/stages/{}/tasks", encode(stage)));
+        let mut c = Call::get(K::ListTasks, path);
         c.query.extend(opts.query());
         c
     }
 
     pub fn abort(ws: &str, job: &JobId) -> Call {
         // Aborting an aborted job changes nothing.
-        Call::post(job_path(ws, job, "/abort"), Idempotency::Idempotent)
+        Call::post(
+            K::AbortJob,
+            job_path(ws, job, "/abort"),
+            Idempotency::Idempotent,
+        )
     }
 
     pub fn restart(ws: &str, job: &JobId, overrides: Option<&RestartOverrides>) -> Result<Call> {
         // A repeat could restart a run that the first request already restarted.
-        let c = Call::post(job_path(ws, job, "/restart"), Idempotency::NotIdempotent);
+        let c = Call::post(
+            K::RestartJob,
+            job_path(ws, job, "/restart"),
+            Idempotency::NotIdempotent,
+        );
         match overrides.filter(|o| !o.is_empty()) {
             Some(o) => c.json(o),
             None => Ok(c),
@@ -83,7 +89,7 @@ pub(crate) mod build {
     }
 
     pub fn logs(ws: &str, job: &JobId, severity: Option<&LogSeverity>, opts: &ListOptions) -> Call {
-        let mut c = Call::get(job_path(ws, job, "/logs"))
+        let mut c = Call::get(K::JobLogs, job_path(ws, job, "/logs"))
             .query_opt("severity", severity.map(|s| s.as_str().to_string()));
         c.query.extend(opts.query());
         c
@@ -91,7 +97,7 @@ pub(crate) mod build {
 }
 
 fn check_stage_id(stage: &str) -> Result<()> {
-    crate::url::check_segment("stage_id", stage)?;
+    super::check_segment("stage_id", stage)?;
     if stage.is_empty() || stage.len() > 256 || stage.chars().any(char::is_control) {
         return Err(Error::invalid(
             "stage_id",
@@ -194,7 +200,8 @@ impl BatchApi {
         })
     }
 
-    /// Every job of the workspace, following page tokens.
+    /// Every job of the workspace, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -204,10 +211,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn jobs(&self, page_size: Option<u32>) -> Pages<'_, JobMetadata> {
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new("jobs", opts, move |o: &ListOptions| self.list_jobs_page(o))
     }
 
@@ -251,7 +255,8 @@ impl BatchApi {
         })
     }
 
-    /// Every task of a stage, following page tokens.
+    /// Every task of a stage, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -267,10 +272,7 @@ impl BatchApi {
         if let Err(e) = JobId::new(job_id).and_then(|_| check_stage_id(stage_id)) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new(
             format!("tasks of {job_id}/{stage_id}"),
             opts,
@@ -346,7 +348,8 @@ impl BatchApi {
         })
     }
 
-    /// Every log line of a job, following page tokens.
+    /// Every log line of a job, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -365,10 +368,7 @@ impl BatchApi {
         if let Err(e) = JobId::new(job_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new(format!("logs of {job_id}"), opts, move |o: &ListOptions| {
             self.list_logs_page(job_id, severity.as_ref(), o)
         })

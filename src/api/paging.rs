@@ -46,6 +46,14 @@ impl ListOptions {
         self
     }
 
+    /// The first page of a whole listing: `page_size`, or [`LARGE_PAGE`] when not given.
+    pub(crate) fn first_page(page_size: Option<u32>) -> Self {
+        ListOptions {
+            page_size: Some(page_size.unwrap_or(LARGE_PAGE)),
+            page_token: None,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         if self.page_size == Some(0) {
             return Err(Error::invalid("page_size", "must be at least 1"));
@@ -64,6 +72,12 @@ impl ListOptions {
         q
     }
 }
+
+/// The page size every whole listing asks for unless told otherwise. At a real distance a
+/// request costs tens of milliseconds, so pages are asked large; the service may grant
+/// fewer (no maximum is documented), and the listing follows its tokens whatever it grants.
+/// The official client sends `pageSize` only when listing jobs (10).
+pub(crate) const LARGE_PAGE: u32 = 1000;
 
 /// How many empty pages in a row a listing may return, each with a new token, before
 /// [`Pages`] gives up with [`Error::TooManyEmptyPages`].

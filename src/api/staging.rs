@@ -3,10 +3,11 @@
 use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
+use super::requests::RequestKind as K;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::url::encode;
+use crate::urls::encode;
 
 /// Pure builders: a workspace and arguments in, a [`Call`] out.
 pub(crate) mod build {
@@ -21,35 +22,38 @@ pub(crate) mod build {
     }
 
     pub fn workspace() -> Call {
-        Call::get("/".into())
+        Call::get(K::Workspace, "/".into())
     }
 
     pub fn list_batches(ws: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(format!("/data-staging/v1/external/{}/batches", encode(ws)));
+        let mut c = Call::get(
+            K::ListBatches,
+            format!("/data-staging/v1/external/{}/batches", encode(ws)),
+        );
         c.query.extend(opts.query());
         c
     }
 
     pub fn batch(ws: &str, batch: &BatchId) -> Call {
-        Call::get(batch_path(ws, batch, ""))
+        Call::get(K::Batch, batch_path(ws, batch, ""))
     }
 
     pub fn count(ws: &str, batch: &BatchId, part: Option<&str>) -> Call {
-        Call::get(batch_path(ws, batch, "/count")).query_opt("partName", part)
+        Call::get(K::BatchCount, batch_path(ws, batch, "/count")).query_opt("partName", part)
     }
 
     pub fn parts(ws: &str, batch: &BatchId) -> Call {
-        Call::get(batch_path(ws, batch, "/parts"))
+        Call::get(K::ListParts, batch_path(ws, batch, "/parts"))
     }
 
     pub fn files(ws: &str, batch: &BatchId, part: Option<&str>, opts: &ListOptions) -> Call {
-        let mut c = Call::get(batch_path(ws, batch, "/list"));
+        let mut c = Call::get(K::ListFiles, batch_path(ws, batch, "/list"));
         c.query.extend(opts.query());
         c.query_opt("partName", part)
     }
 
     pub fn shards(ws: &str, batch: &BatchId, opts: &ListOptions) -> Call {
-        let mut c = Call::get(batch_path(ws, batch, "/shards"));
+        let mut c = Call::get(K::ListShards, batch_path(ws, batch, "/shards"));
         c.query.extend(opts.query());
         c
     }
@@ -63,6 +67,7 @@ pub(crate) mod build {
     ) -> Call {
         // Keyed by file name on the service: a repeat replaces, never duplicates.
         let mut c = Call::post(
+            K::SingleUpload,
             batch_path(ws, batch, "/upload/image"),
             Idempotency::Idempotent,
         )
@@ -75,6 +80,7 @@ pub(crate) mod build {
     pub fn upload_video(ws: &str, batch: &BatchId, file_name: &str, display_name: &str) -> Call {
         // A repeat only hands out another signed URL.
         Call::post(
+            K::UploadUrl,
             batch_path(ws, batch, "/upload/video"),
             Idempotency::Idempotent,
         )
@@ -84,6 +90,7 @@ pub(crate) mod build {
 
     pub fn bulk_upload(ws: &str, batch: &BatchId, display_name: &str) -> Call {
         Call::post(
+            K::UploadUrl,
             batch_path(ws, batch, "/bulk-upload/image-files"),
             Idempotency::Idempotent,
         )
@@ -119,6 +126,7 @@ pub(crate) mod build {
             }
         }
         let mut call = Call::post(
+            K::ReferencesIngest,
             batch_path(ws, batch, &format!("/bulk-upload/{kind}-references")),
             Idempotency::Idempotent,
         )
@@ -145,7 +153,12 @@ pub(crate) fn roboql_call(ws: &str, batch: &BatchId, body: &RoboQlIngest) -> Res
     } else {
         Idempotency::NotIdempotent
     };
-    Call::post(build::batch_path(ws, batch, "/roboql-ingest"), idem).json(body)
+    Call::post(
+        K::RoboqlIngest,
+        build::batch_path(ws, batch, "/roboql-ingest"),
+        idem,
+    )
+    .json(body)
 }
 
 /// A multipart/form-data body with one file part, in the official client's form (notes
@@ -223,7 +236,8 @@ impl BatchApi {
         Ok(page(r.batches, r.next_page_token))
     }
 
-    /// Every batch of the workspace, following page tokens.
+    /// Every batch of the workspace, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -233,10 +247,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn batches(&self, page_size: Option<u32>) -> Pages<'_, BatchMetadata> {
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new("batches", opts, move |o: &ListOptions| {
             self.list_batches_page(o)
         })
@@ -308,7 +319,8 @@ impl BatchApi {
         Ok(page(r.files_metadata, r.next_page_token))
     }
 
-    /// Every file of a batch (or part), following page tokens.
+    /// Every file of a batch (or part), following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -324,10 +336,7 @@ impl BatchApi {
         if let Err(e) = BatchId::new(batch_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new(
             format!("files of {batch_id}"),
             opts,
@@ -355,7 +364,8 @@ impl BatchApi {
         Ok(page(r.shards, r.next_page_token))
     }
 
-    /// Every shard of a batch, following page tokens.
+    /// Every shard of a batch, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -370,10 +380,7 @@ impl BatchApi {
         if let Err(e) = BatchId::new(batch_id) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new(
             format!("shards of {batch_id}"),
             opts,
@@ -571,9 +578,9 @@ fn is_reference_url(url: &str) -> bool {
     if let Some(rest) = url.strip_prefix("https://") {
         return !rest.is_empty();
     }
-    // The same loopback rule as the sandbox's fetches (`crate::url::is_loopback_host`).
-    crate::url::scheme_and_host(url)
-        .is_some_and(|(scheme, host)| scheme == "http" && crate::url::is_loopback_host(&host))
+    // The same loopback rule as the sandbox's fetches (`crate::urls::is_loopback_host`).
+    crate::urls::scheme_and_host(url)
+        .is_some_and(|(scheme, host)| scheme == "http" && crate::urls::is_loopback_host(&host))
 }
 
 fn validate_references(body: &ReferencesIngest) -> Result<()> {

@@ -2,6 +2,7 @@
 
 use super::BatchApi;
 use super::call::UploadSource;
+use super::requests::RequestKind;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
@@ -37,7 +38,8 @@ impl BatchApi {
         };
         check_signed_url("uploadURL", &target.upload_url)?;
         let len = source.len()?;
-        self.send_with_retry(
+        self.send(
+            RequestKind::UploadPut,
             Idempotency::Idempotent,
             || {
                 let mut req = HttpRequest::new(method, target.upload_url.clone());

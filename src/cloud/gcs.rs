@@ -15,7 +15,7 @@ use super::http::{Http, xml_text};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
-use crate::url::encode;
+use crate::urls::encode;
 use crate::{Error, Result};
 
 const STORE: &str = "GCS";
@@ -364,13 +364,14 @@ impl GcsStore {
         let bearer = self.bearer()?;
         let mut query = vec![
             ("prefix", prefix.to_string()),
-            ("maxResults", page_size.to_string()),
+            // GCS grants at most 1,000 objects a page, in either API.
+            ("maxResults", page_size.min(1000).to_string()),
             ("fields", "items(name,size),nextPageToken".to_string()),
         ];
         if let Some(t) = token {
             query.push(("pageToken", t.to_string()));
         }
-        let url = crate::url::with_query(
+        let url = crate::urls::with_query(
             &format!("{}/storage/v1/b/{}/o", self.base, encode(&self.bucket)),
             &query,
         );
@@ -428,7 +429,7 @@ impl GcsStore {
     fn list_xml(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
         let mut extra = vec![
             ("list-type", "2".to_string()),
-            ("max-keys", page_size.to_string()),
+            ("max-keys", page_size.min(1000).to_string()),
             ("prefix", prefix.to_string()),
         ];
         if let Some(t) = token {

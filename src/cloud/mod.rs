@@ -191,7 +191,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Percent-encodes a key for a URL path: RFC 3986 unreserved characters and `/` stay.
 pub(crate) fn encode_path(key: &str) -> String {
-    crate::url::encode(key).replace("%2F", "/")
+    crate::urls::encode(key).replace("%2F", "/")
 }
 
 #[cfg(test)]

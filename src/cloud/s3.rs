@@ -257,7 +257,7 @@ impl S3Store {
         };
         let mut sorted: Vec<(String, String)> = query
             .iter()
-            .map(|(k, v)| (crate::url::encode(k), crate::url::encode(v)))
+            .map(|(k, v)| (crate::urls::encode(k), crate::urls::encode(v)))
             .collect();
         sorted.sort();
         let canonical_query = sorted
@@ -339,7 +339,8 @@ impl Store for S3Store {
         let mut query = vec![
             ("encoding-type", "url".to_string()),
             ("list-type", "2".to_string()),
-            ("max-keys", page_size.to_string()),
+            // S3 grants at most 1,000 keys a page.
+            ("max-keys", page_size.min(1000).to_string()),
         ];
         if !prefix.is_empty() {
             query.push(("prefix", prefix.to_string()));

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::files::LocalFile;
 use super::journal::Journal;
+use super::put::counting_retries;
 use super::report::{FailedFile, FailureStage, SkipReason, SkippedFile};
 use super::verify::Verifier;
 use crate::BatchApi;
@@ -178,6 +179,18 @@ impl<'a> Ctx<'a> {
             fatal: Mutex::new(None),
             cancel,
         })
+    }
+
+    /// Runs `f` on a handle of the api whose retries are counted and reported as retries of
+    /// unit `index`, their reason starting with `what`.
+    pub fn retrying<R>(
+        &self,
+        unit: UnitKind,
+        index: u64,
+        what: &'static str,
+        f: impl FnOnce(&BatchApi) -> R,
+    ) -> R {
+        counting_retries(self.api, &self.retries, &self.relay, (unit, index), what, f)
     }
 
     pub fn out(&self) -> MutexGuard<'_, Outcome> {

@@ -11,7 +11,6 @@ use super::files::FileList;
 use super::plan::{
     DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, Planner, ShardLimits, Step,
 };
-use super::put::counting_retries;
 use super::references::{Chunker, ReferencesFile, default_chunk, file_base};
 use super::report::{IngestMethod, IngestReport, LatencySummary, SkipReason};
 use super::resume::{self, Confirmed};
@@ -424,13 +423,9 @@ fn send_files(
 
 /// A shard's signed URL, asked for with its retries counted.
 fn ask_url(ctx: &Ctx<'_>, index: u64) -> Result<SignedUrlDetails> {
-    counting_retries(
-        &ctx.retries,
-        &ctx.relay,
-        (UnitKind::Shard, index),
-        "signed URL request",
-        || ctx.api.request_shard_upload(ctx.batch, ctx.display_name),
-    )
+    ctx.retrying(UnitKind::Shard, index, "signed URL request", |api| {
+        api.request_shard_upload(ctx.batch, ctx.display_name)
+    })
 }
 
 /// Signed URLs asked for by the feeder, ahead of the uploads.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::BatchApi;
 use crate::api::UploadSource;
-use crate::api::retry::{RetryCause, observe_retries};
+use crate::api::retry::RetryCause;
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
 use crate::progress::{Event, Relay, UnitKind};
@@ -81,7 +81,7 @@ impl PutJob<'_> {
     pub fn run(
         &self,
         mut target: SignedUrlDetails,
-        mut fresh: impl FnMut() -> Result<SignedUrlDetails>,
+        mut fresh: impl FnMut(&BatchApi) -> Result<SignedUrlDetails>,
         mut on_new: impl FnMut(&SignedUrlDetails) -> Result<()>,
     ) -> Result<PutDone> {
         let started = Instant::now();
@@ -90,8 +90,10 @@ impl PutJob<'_> {
         let mut fresh_urls = 0;
         loop {
             let source = self.source(attempts.clone(), this_try.clone());
-            let observer = self.observer(attempts.clone(), this_try.clone());
-            match observe_retries(observer, || self.api.put_signed(&target, &source)) {
+            let api = self
+                .api
+                .reporting_retries(self.observer(attempts.clone(), this_try.clone()));
+            match api.put_signed(&target, &source) {
                 Ok(()) => {
                     return Ok(PutDone {
                         latency: started.elapsed(),
@@ -109,11 +111,12 @@ impl PutJob<'_> {
                         reason: Some(format!("signed URL rejected, asking for a fresh one: {e}")),
                     });
                     target = counting_retries(
+                        self.api,
                         self.retries,
                         self.events,
                         (self.unit, self.index),
                         "signed URL request",
-                        &mut fresh,
+                        |api| fresh(api),
                     )?;
                     on_new(&target)?;
                 }
@@ -127,7 +130,7 @@ impl PutJob<'_> {
         &self,
         attempts: Arc<AtomicU32>,
         this_try: Arc<AtomicU64>,
-    ) -> impl Fn(RetryCause) + 'static {
+    ) -> impl Fn(RetryCause) + Send + Sync + 'static {
         let events = self.events.clone();
         let retries = self.retries.clone();
         let (unit, index) = (self.unit, self.index);
@@ -167,14 +170,15 @@ impl PutJob<'_> {
 }
 
 /// Runs `f` (requests for one unit other than its PUT: a signed URL, a single-image
-/// upload, a chunk of references), counting each retry they make in `retries` and
-/// reporting it as an [`Event::Retry`] of `unit` whose reason starts with `what`.
+/// upload, a chunk of references) on a handle of `api` that counts each retry in `retries`
+/// and reports it as an [`Event::Retry`] of `unit` whose reason starts with `what`.
 pub(crate) fn counting_retries<R>(
+    api: &BatchApi,
     retries: &Arc<AtomicU64>,
     events: &Relay,
     (unit, index): (UnitKind, u64),
     what: &'static str,
-    f: impl FnOnce() -> R,
+    f: impl FnOnce(&BatchApi) -> R,
 ) -> R {
     let retries = retries.clone();
     let events = events.clone();
@@ -189,5 +193,5 @@ pub(crate) fn counting_retries<R>(
             reason: Some(format!("{what}: {cause}")),
         });
     };
-    observe_retries(observer, f)
+    f(&api.reporting_retries(observer))
 }

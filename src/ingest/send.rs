@@ -10,9 +10,10 @@ use super::feed::{Accepted, Chunk, Ctx, Unit};
 use super::files::LocalFile;
 use super::journal::{FileRecord, UnitType};
 use super::plan::DEFAULT_MAX_SHARD_BYTES;
-use super::put::{PutJob, counting_retries};
+use super::put::PutJob;
 use super::report::{FailedFile, FailureStage, SkipReason};
 use super::tar_shard::{TarEntry, TarShard, tar_entry_size, tar_size};
+use crate::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::{MediaKind, NotificationCategory, ReferencesIngest, SignedUrlDetails};
 use crate::progress::UnitKind;
@@ -188,7 +189,7 @@ fn shard(
         },
         retries: &ctx.retries,
     };
-    let fresh = || ctx.api.request_shard_upload(ctx.batch, ctx.display_name);
+    let fresh = |api: &BatchApi| api.request_shard_upload(ctx.batch, ctx.display_name);
     let result = job.run(target, fresh, |t| {
         let seq = pending(ctx, UnitType::Shard, t.shard_id.as_deref(), &files)?;
         current = (seq, t.shard_id.clone());
@@ -251,17 +252,9 @@ fn image(ctx: &Ctx<'_>, index: u64, mut f: LocalFile) {
         Ok(s) => s,
         Err(e) => return ctx.fail(index, &Unit::Image(f), &format!("not attempted: {e}")),
     };
-    let upload = || {
-        ctx.api
-            .upload_image(ctx.batch, &f.name, &bytes, ctx.display_name)
-    };
-    let sent = counting_retries(
-        &ctx.retries,
-        &ctx.relay,
-        (UnitKind::Image, index),
-        "upload",
-        upload,
-    );
+    let sent = ctx.retrying(UnitKind::Image, index, "upload", |api| {
+        api.upload_image(ctx.batch, &f.name, &bytes, ctx.display_name)
+    });
     let unit = Unit::Image(f);
     match sent {
         Ok(()) => {
@@ -284,17 +277,8 @@ fn image(ctx: &Ctx<'_>, index: u64, mut f: LocalFile) {
 
 /// A signed URL (`POST …/upload/video`), then a PUT streamed from the file.
 fn video(ctx: &Ctx<'_>, index: u64, f: LocalFile) {
-    let ask = || {
-        ctx.api
-            .request_video_upload(ctx.batch, &f.name, ctx.display_name)
-    };
-    let asked = counting_retries(
-        &ctx.retries,
-        &ctx.relay,
-        (UnitKind::Video, index),
-        "signed URL request",
-        ask,
-    );
+    let ask = |api: &BatchApi| api.request_video_upload(ctx.batch, &f.name, ctx.display_name);
+    let asked = ctx.retrying(UnitKind::Video, index, "signed URL request", ask);
     let unit = Unit::Video(f.clone());
     let target = match asked {
         Ok(t) => t,
@@ -364,20 +348,14 @@ fn references(ctx: &Ctx<'_>, settings: &Settings, index: u64, mut chunk: Chunk) 
         Some(url) => body.image_references_url = Some(url.clone()),
         None => body.image_references = Some(std::mem::take(&mut chunk.refs)),
     }
-    let send = || match settings.media {
-        MediaKind::Images => ctx
-            .api
-            .ingest_image_references(ctx.batch, &body, ctx.display_name),
-        MediaKind::Videos => ctx
-            .api
-            .ingest_video_references(ctx.batch, &body, ctx.display_name),
-    };
-    let answer = counting_retries(
-        &ctx.retries,
-        &ctx.relay,
-        (UnitKind::References, index),
+    let answer = ctx.retrying(
+        UnitKind::References,
+        index,
         "references",
-        send,
+        |api| match settings.media {
+            MediaKind::Images => api.ingest_image_references(ctx.batch, &body, ctx.display_name),
+            MediaKind::Videos => api.ingest_video_references(ctx.batch, &body, ctx.display_name),
+        },
     );
     chunk.refs = body.image_references.take().unwrap_or_default();
     let unit = Unit::References(chunk);

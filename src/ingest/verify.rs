@@ -213,50 +213,41 @@ impl<'a> Verifier<'a> {
     /// After the uploads: polls until every expected file is accounted for (or the
     /// timeout passes), then says which are in the batch and which failed, and why.
     pub fn finish(self) -> Result<(Verification, Vec<FailedFile>)> {
-        let clock = self.api.clock();
-        let start = clock.monotonic();
+        let start = self.api.clock().monotonic();
         let total = self.lock().expected.len();
         let mut files = {
             let mut st = self.lock();
             std::mem::replace(&mut st.expected, Expected::new()).finish()?
         };
         let what = format!("the files of batch {} to be indexed", self.batch);
-        let polled = self.api.poll(&what, &self.wait, || {
+        let clock = self.api.clock();
+        let (t, count, timed_out) = crate::wait::poll(clock, &self.wait, &what, |p| {
+            // At the deadline, the last look says what is still missing.
+            let last = p.deadline_passed();
             let indexed = self.look()?;
-            if self
+            let waiting = self
                 .lock()
                 .units
                 .iter()
-                .any(|u| u.status == Status::Waiting)
-            {
-                self.events.emit(Event::Verifying {
-                    indexed,
-                    expected: total,
-                });
+                .any(|u| u.status == Status::Waiting);
+            if waiting && !last {
+                let expected = total;
+                self.events.emit(Event::Verifying { indexed, expected });
                 return Ok(None);
             }
             let count = self.api.batch_count(self.batch, None)?;
-            let t = self.tally(&mut files, count, None)?;
+            let why = last.then(|| {
+                let secs = p.waited().as_secs_f64();
+                format!("not in the batch after {secs:.0} s of verification")
+            });
+            let t = self.tally(&mut files, count, why.as_deref())?;
             self.events.emit(Event::Verifying {
                 indexed: t.indexed,
                 expected: total,
             });
-            Ok((t.unexplained == 0).then_some((t, count)))
-        });
-        let (t, count, timed_out) = match polled {
-            Ok((t, count)) => (t, count, false),
-            Err(Error::WaitTimeout { waited, .. }) => {
-                let count = self.api.batch_count(self.batch, None)?;
-                let why = format!(
-                    "not in the batch after {:.0} s of verification",
-                    waited.as_secs_f64()
-                );
-                let t = self.tally(&mut files, count, Some(&why))?;
-                let timed_out = t.unexplained > 0;
-                (t, count, timed_out)
-            }
-            Err(e) => return Err(e),
-        };
+            let missing = t.unexplained > 0;
+            Ok((!missing || last).then_some((t, count, missing)))
+        })?;
         let mut failed = Vec::with_capacity(t.failed.len());
         for (at, reason) in t.failed {
             let (name, origin) = files.describe(at)?;
@@ -276,7 +267,7 @@ impl<'a> Verifier<'a> {
             batch_count: count,
             complete: failed.is_empty(),
             timed_out,
-            waited: clock.monotonic().saturating_sub(start),
+            waited: self.api.clock().monotonic().saturating_sub(start),
         };
         Ok((v, failed))
     }

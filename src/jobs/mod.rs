@@ -157,7 +157,7 @@ impl<'a> Job<'a> {
         let (api, job, stage) = (self.api, self.id.clone(), stage_id.to_string());
         Pages::new(
             format!("tasks of {job}/{stage}"),
-            ListOptions::default(),
+            ListOptions::first_page(None),
             move |o: &ListOptions| api.list_tasks_page(job.as_str(), &stage, o),
         )
     }
@@ -177,7 +177,7 @@ impl<'a> Job<'a> {
         let (api, job) = (self.api, self.id.clone());
         Pages::new(
             format!("logs of {job}"),
-            ListOptions::default(),
+            ListOptions::first_page(None),
             move |o: &ListOptions| api.list_logs_page(job.as_str(), severity.as_ref(), o),
         )
     }

@@ -23,7 +23,7 @@ impl Head {
         let segments = path
             .split('/')
             .filter(|s| !s.is_empty())
-            .map(crate::url::percent_decode)
+            .map(crate::urls::percent_decode)
             .collect();
         let content_length = raw
             .header("content-length")
@@ -31,7 +31,7 @@ impl Head {
         Head {
             method: raw.method.to_ascii_uppercase(),
             segments,
-            query: crate::url::query_pairs(url),
+            query: crate::urls::query_pairs(url),
             headers: raw.headers.clone(),
             content_length,
         }

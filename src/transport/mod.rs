@@ -250,7 +250,7 @@ impl HttpRequest {
     /// assert_eq!(r.query(), vec![("a".to_string(), "1".to_string()), ("b".into(), "x y".into())]);
     /// ```
     pub fn query(&self) -> Vec<(String, String)> {
-        crate::url::query_pairs(&self.url)
+        crate::urls::query_pairs(&self.url)
     }
 
     /// The URL's path, without scheme, host or query.

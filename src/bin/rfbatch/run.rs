@@ -179,6 +179,7 @@ fn main_job(
     // Files skipped for what they are do not stop the job over the others; the command
     // ends with exit 8 naming them.
     let ingest_secs = started.elapsed();
+    let ingest_requests = ctx.api.requests();
 
     // 2. The job: an id derived from what it runs, so that a re-run finds it again.
     let spec = job_start::spec(batch, false, &args.job)?;
@@ -215,6 +216,7 @@ fn main_job(
         return Err(f);
     }
     let job_secs = started.elapsed().saturating_sub(ingest_secs);
+    let job_requests = ctx.api.requests();
 
     // 3. The results.
     ctx.out.note(format_args!(
@@ -234,6 +236,7 @@ fn main_job(
     let stages = ["processing".to_string(), "export".to_string()];
     let exported = download::export(ctx, &export_args, Source::Job(&job_id, &stages))?;
     let total = started.elapsed();
+    let requests = ctx.api.requests();
     let results: Vec<String> = exported
         .files
         .iter()
@@ -275,6 +278,12 @@ fn main_job(
                 "job": job_secs.as_secs_f64(),
                 "export": total.saturating_sub(ingest_secs + job_secs).as_secs_f64(),
             },
+            "requests": requests,
+            "phaseRequests": {
+                "ingest": ingest_requests.total(),
+                "job": job_requests.since(&ingest_requests).total(),
+                "export": requests.since(&job_requests).total(),
+            },
         }))?;
     } else {
         summary(
@@ -287,6 +296,7 @@ fn main_job(
             &results,
             &unpacked_dirs,
             [job_secs, total],
+            requests.total(),
         )?;
         for s in upload::not_sent(&report) {
             ctx.out.line(format_args!("skipped {s}"))?;
@@ -306,6 +316,7 @@ fn summary(
     results: &[String],
     unpacked: &[String],
     [job, total]: [Duration; 2],
+    requests: u64,
 ) -> Result<(), Failure> {
     let tasks = outcome
         .last()
@@ -345,7 +356,10 @@ fn summary(
             exported.skipped,
             exported.unpacked
         ),
-        format!("  total     {:.1} s", total.as_secs_f64()),
+        format!(
+            "  total     {:.1} s, {requests} requests",
+            total.as_secs_f64()
+        ),
         format!("results in {}", exported.target.display()),
     ];
     for p in results {

@@ -59,11 +59,11 @@ impl State {
             expires,
             limit: Some(limit),
         };
-        let url = crate::url::with_query(
+        let url = crate::urls::with_query(
             &format!(
                 "{}/signed/upload/{}",
                 self.base_url(),
-                crate::url::encode(id)
+                crate::urls::encode(id)
             ),
             &[
                 ("expires", expires.to_string()),
@@ -87,12 +87,12 @@ impl State {
             limit: None,
         };
         let token = self.signer().sign(&grant);
-        crate::url::with_query(
+        crate::urls::with_query(
             &format!(
                 "{}/signed/download/{}/{}",
                 self.base_url(),
-                crate::url::encode(batch),
-                crate::url::encode(&f.name)
+                crate::urls::encode(batch),
+                crate::urls::encode(&f.name)
             ),
             &[("expires", expires.to_string()), ("token", token)]
                 .into_iter()
