@@ -22,6 +22,7 @@ pub use clock::Clock;
 pub use download::{DEFAULT_MAX_DOWNLOAD_BYTES, DownloadOptions};
 pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
 pub use requests::RequestCounts;
+pub(crate) use requests::RequestKind;
 pub use retry::RetryPolicy;
 
 use crate::error::{Error, Result};

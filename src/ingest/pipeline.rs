@@ -41,6 +41,7 @@ pub(crate) fn run(mut ing: Ingest<'_>, dry_run: bool) -> Result<IngestReport> {
         crate::model::job_request::check_http_url("notificationsURL", url)?;
     }
     let media = media(&ing)?;
+    let before = ing.api.requests();
     let callback = ing.progress.take();
     let mut report = crate::progress::relayed(callback.as_deref(), |events| {
         if dry_run {
@@ -53,8 +54,31 @@ pub(crate) fn run(mut ing: Ingest<'_>, dry_run: bool) -> Result<IngestReport> {
         }
     })?;
     report.dry_run = dry_run;
+    report.requests = match dry_run {
+        true => planned_requests(&report, ing.verify.is_some()),
+        false => ing.api.requests().since(&before),
+    };
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// The requests a run of `plan` would make: the workspace lookup, each unit's, and at
+/// the least one look at the shards and one count for verification.
+fn planned_requests(plan: &IngestReport, verify: bool) -> crate::api::RequestCounts {
+    use crate::api::RequestKind as K;
+    let units = plan.units_planned;
+    let per_unit: &[K] = match plan.method {
+        IngestMethod::Shards | IngestMethod::Videos => &[K::UploadUrl, K::UploadPut],
+        IngestMethod::SingleImages => &[K::SingleUpload],
+        _ => &[K::ReferencesIngest],
+    };
+    let look = plan.method != IngestMethod::SingleImages && plan.method != IngestMethod::Videos;
+    let verify = verify && plan.files_found > 0;
+    let mut counts = vec![(K::Workspace, 1)];
+    counts.extend(per_unit.iter().map(|k| (*k, units)));
+    counts.push((K::ListShards, u64::from(verify && look)));
+    counts.push((K::BatchCount, u64::from(verify)));
+    crate::api::RequestCounts::planned(counts)
 }
 
 /// Images or videos: the setter's, else a bucket's own, else images.

@@ -292,6 +292,9 @@ pub struct IngestReport {
     /// retried, and fresh signed URLs after a rejected one (each also sent as an
     /// [`Event::Retry`](crate::progress::Event::Retry) with its cause).
     pub retries: u64,
+    /// Requests made to the service, by kind (each try counts); for a plan, the requests a
+    /// run would make (verification at the least: one look at the shards, one count).
+    pub requests: crate::api::RequestCounts,
     /// Wall time of the whole ingest, verification included.
     #[serde(rename = "durationSecs", with = "secs")]
     pub duration: Duration,
@@ -368,6 +371,7 @@ impl IngestReport {
             units_planned: 0,
             units_uploaded: 0,
             retries: 0,
+            requests: Default::default(),
             duration: Duration::ZERO,
             upload_duration: Duration::ZERO,
             put_latency: None,

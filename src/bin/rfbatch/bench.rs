@@ -25,7 +25,8 @@ use crate::output::Output;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Upload throughput (images/s, MB/s), PUT latency percentiles and peak memory.
+    /// Upload throughput (images/s, MB/s), PUT latency percentiles, requests per 1,000
+    /// images and peak memory.
     Upload(UploadBenchArgs),
 }
 
@@ -133,12 +134,20 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         if !out.is_json() {
             if i == 0 {
                 out.line(format!(
-                    "{:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7}",
-                    "run", "images/s", "MB/s", "p50 ms", "p99 ms", "max ms", "peak RSS", "retries"
+                    "{:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>9}",
+                    "run",
+                    "images/s",
+                    "MB/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "max ms",
+                    "peak RSS",
+                    "retries",
+                    "req/1000"
                 ))?;
             }
             out.line(format!(
-                "{:>4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>7}",
+                "{:>4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>7} {:>9.1}",
                 i + 1,
                 r["imagesPerSec"].as_f64().unwrap_or(0.0),
                 r["mbPerSec"].as_f64().unwrap_or(0.0),
@@ -149,6 +158,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
                     .as_f64()
                     .map_or_else(|| "-".to_string(), |m| format!("{m:.1} MiB")),
                 r["retries"].as_u64().unwrap_or(0),
+                r["requestsPer1000Images"].as_f64().unwrap_or(0.0),
             ))?;
         }
         runs.push(r);
@@ -215,7 +225,8 @@ fn once(
         "putP50Ms": lat.map(|l| l.p50_ms),
         "putP99Ms": lat.map(|l| l.p99_ms),
         "putMaxMs": lat.map(|l| l.max_ms),
-        "requests": report.units_uploaded,
+        "requests": report.requests,
+        "requestsPer1000Images": report.requests.total() as f64 * 1000.0 / images.max(1) as f64,
         "retries": report.retries,
         "peakRssMiB": rss,
     }))

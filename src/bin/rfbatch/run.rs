@@ -169,10 +169,11 @@ fn main_job(
     {
         return Err(f);
     }
-    if !ctx.out.is_json() {
+    let dry_run = report.dry_run;
+    if !ctx.out.is_json() && !dry_run {
         ctx.out.note(upload::summary(&report));
     }
-    if let Some(f) = upload::incomplete(&report) {
+    if let Some(f) = upload::incomplete(&report).filter(|_| !dry_run) {
         upload::print_report(ctx, &report)?;
         return Err(f.context("stopping before the job"));
     }
@@ -192,6 +193,20 @@ fn main_job(
         }
     };
     let prepared = spec.job_id(job_id.as_str()).build()?;
+    if dry_run {
+        // The plan: the ingest's, and the job that would follow.
+        if ctx.out.is_json() {
+            let plan = json!({"batchId": batch, "jobId": job_id, "ingest": report, "dryRun": true});
+            return ctx.out.json(&plan);
+        }
+        upload::print_report(ctx, &report)?;
+        let then = format!(
+            "then job {job_id} ({}), its results into {}",
+            prepared.name,
+            args.out.display()
+        );
+        return ctx.out.line(then);
+    }
     let job: Job<'_> = prepared.start(&ctx.api)?;
     ctx.out
         .note(format_args!("2/3 running job {job_id} ({})", prepared.name));

@@ -502,14 +502,16 @@ pub fn summary(r: &IngestReport) -> String {
     let refs = r.method == IngestMethod::References;
     if r.dry_run {
         let what = if refs { "references" } else { "files" };
+        let requests: Vec<String> = r.requests.iter().map(|(k, n)| format!("{k} {n}")).collect();
         return format!(
-            "plan: {} {what} ({}) to batch {} as {} in {} requests, {} skipped; nothing sent",
+            "plan: {} {what} ({}) to batch {} as {} in {} units, {} skipped; requests: {}; nothing sent",
             r.files_found,
             human_bytes(r.bytes_found),
             r.batch_id,
             r.method,
             r.units_planned,
-            r.skipped.len()
+            r.skipped.len(),
+            requests.join(", ")
         );
     }
     let upload = r.upload_duration.as_secs_f64();
@@ -549,6 +551,7 @@ pub fn summary(r: &IngestReport) -> String {
     if r.retries > 0 {
         s.push_str(&format!("; {} retries", r.retries));
     }
+    s.push_str(&format!("; {} requests", r.requests.total()));
     // Only when it differs at the precision shown.
     if !refs
         && human_secs(r.duration) != human_secs(r.upload_duration)
