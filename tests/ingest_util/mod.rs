@@ -14,6 +14,12 @@ use roboflow_batch::wait::WaitOptions;
 
 /// A sandbox that indexes at once.
 pub fn sandbox(config: SandboxConfig) -> Sandbox {
+    default_sandbox(config)
+}
+
+/// A sandbox that indexes at once, with its default answers: for tests of what a default
+/// answer holds, on purpose.
+pub fn default_sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(config.with_indexing_delay(Duration::from_millis(20))).expect("sandbox starts")
 }
 
