@@ -336,3 +336,32 @@ fn a_cancelled_ingest_finishes_what_runs_and_the_next_run_sends_the_rest() {
         listed_names(&api, "cancelled").into_keys(),
     );
 }
+
+/// The journal is keyed by workspace and batch, not by the service's URL: the same batch,
+/// reached again through a sandbox restarted on another port with the same data, resumes
+/// every file (each confirmed by the service first) and sends nothing.
+#[test]
+fn a_sandbox_restarted_on_another_port_resumes_everything() {
+    let images = tempfile::tempdir().unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    ImageSet::new(40).write_to(images.path()).unwrap();
+    let config = || SandboxConfig::default().with_data_dir(data.path().join("sandbox"));
+    let first_url = {
+        let first = sandbox(config());
+        let report = ingest(&api(&first), "moved", images.path(), journal.path())
+            .run()
+            .unwrap();
+        assert_complete(&report, 40);
+        first.base_url().to_string()
+    }; // stopped; its data stays
+    let again = sandbox(config());
+    assert_ne!(again.base_url(), first_url, "another port");
+    let report = ingest(&api(&again), "moved", images.path(), journal.path())
+        .run()
+        .unwrap();
+    assert_eq!((report.files_uploaded, report.files_resumed), (0, 40));
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_complete(&report, 40);
+    assert_eq!(report.requests.get("upload-put"), 0);
+}
