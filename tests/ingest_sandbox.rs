@@ -2,94 +2,12 @@
 
 mod ingest_util;
 
-use std::collections::BTreeSet;
-
 use ingest_util::*;
 use roboflow_batch::BatchApi;
-use roboflow_batch::ingest::{FailureStage, Ingest, IngestMethod, SkipReason, Source};
-use roboflow_batch::progress::{Event, UnitKind};
+use roboflow_batch::ingest::{FailureStage, Ingest, SkipReason, Source};
+use roboflow_batch::progress::Event;
 use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
-
-#[test]
-fn two_thousand_images_arrive_exactly_once() {
-    let images = tempfile::tempdir().unwrap();
-    let journal = tempfile::tempdir().unwrap();
-    let generated = ImageSet::new(2000)
-        .dimensions(8..=24, 8..=24)
-        .write_to(images.path())
-        .unwrap();
-    let sandbox = sandbox(SandboxConfig::default());
-    let api = api(&sandbox);
-    let events = Events::default();
-    let report = ingest(&api, "two-thousand", images.path(), journal.path())
-        .parallelism(4)
-        .on_progress(events.sink())
-        .run()
-        .unwrap();
-
-    assert_eq!(report.method, IngestMethod::Shards);
-    assert_eq!(
-        (
-            report.files_found,
-            report.files_uploaded,
-            report.files_resumed
-        ),
-        (2000, 2000, 0)
-    );
-    assert_eq!(
-        report.bytes_uploaded,
-        generated.iter().map(|g| g.size).sum::<u64>()
-    );
-    assert_complete(&report, 2000);
-    assert_eq!(api.batch_count("two-thousand", None).unwrap(), 2000);
-    let listed = listed_names(&api, "two-thousand");
-    let want: BTreeSet<String> = generated.iter().map(|g| g.name.clone()).collect();
-    assert_eq!(listed.keys().cloned().collect::<BTreeSet<_>>(), want);
-    assert!(listed.values().all(|&n| n == 1));
-    assert_eq!(
-        shard_objects(&api, "two-thousand"),
-        2000,
-        "no file indexed twice"
-    );
-
-    // Events add up: every shard reported done once, with its files and bytes.
-    let events = events.all();
-    let done: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::UnitDone {
-                unit: UnitKind::Shard,
-                index,
-                files,
-                bytes,
-                ..
-            } => Some((*index, *files, *bytes)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(done.len() as u64, report.units_uploaded);
-    assert_eq!(done.iter().map(|d| d.1).sum::<u64>(), 2000);
-    assert_eq!(done.iter().map(|d| d.2).sum::<u64>(), report.bytes_uploaded);
-    let sent: u64 = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::BytesSent { bytes } => Some(*bytes),
-            _ => None,
-        })
-        .sum();
-    assert_eq!(
-        sent, report.wire_bytes,
-        "no retries here, so bytes sent = bytes accepted"
-    );
-    assert!(matches!(
-        events.last(),
-        Some(Event::Verifying {
-            indexed: 2000,
-            expected: 2000
-        })
-    ));
-}
 
 #[test]
 fn files_the_service_refuses_are_reported_with_its_reasons() {

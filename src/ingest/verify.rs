@@ -221,33 +221,40 @@ impl<'a> Verifier<'a> {
         };
         let what = format!("the files of batch {} to be indexed", self.batch);
         let clock = self.api.clock();
-        let (t, count, timed_out) = crate::wait::poll(clock, &self.wait, &what, |p| {
-            // At the deadline, the last look says what is still missing.
-            let last = p.deadline_passed();
+        let polled = crate::wait::poll(clock, &self.wait, &what, |_| {
             let indexed = self.look()?;
-            let waiting = self
+            if self
                 .lock()
                 .units
                 .iter()
-                .any(|u| u.status == Status::Waiting);
-            if waiting && !last {
+                .any(|u| u.status == Status::Waiting)
+            {
                 let expected = total;
                 self.events.emit(Event::Verifying { indexed, expected });
                 return Ok(None);
             }
             let count = self.api.batch_count(self.batch, None)?;
-            let why = last.then(|| {
-                let secs = p.waited().as_secs_f64();
-                format!("not in the batch after {secs:.0} s of verification")
-            });
-            let t = self.tally(&mut files, count, why.as_deref())?;
+            let t = self.tally(&mut files, count, None)?;
             self.events.emit(Event::Verifying {
                 indexed: t.indexed,
                 expected: total,
             });
-            let missing = t.unexplained > 0;
-            Ok((!missing || last).then_some((t, count, missing)))
-        })?;
+            Ok((t.unexplained == 0).then_some((t, count)))
+        });
+        let (t, count, timed_out) = match polled {
+            Ok((t, count)) => (t, count, false),
+            // Time is up: one last look says what is still missing, and why.
+            Err(Error::WaitTimeout { waited, .. }) => {
+                self.look()?;
+                let count = self.api.batch_count(self.batch, None)?;
+                let secs = waited.as_secs_f64();
+                let why = format!("not in the batch after {secs:.0} s of verification");
+                let t = self.tally(&mut files, count, Some(&why))?;
+                let missing = t.unexplained > 0;
+                (t, count, missing)
+            }
+            Err(e) => return Err(e),
+        };
         let mut failed = Vec::with_capacity(t.failed.len());
         for (at, reason) in t.failed {
             let (name, origin) = files.describe(at)?;
