@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::ingest::{FailedFile, IngestMethod, SkippedFile};
+use crate::ingest::report::{FailedFile, IngestMethod, SkippedFile};
 
 /// What one unit of work is.
 ///
@@ -118,7 +118,7 @@ pub enum Event {
         /// Their payload bytes.
         bytes: u64,
         /// Wall time of its upload, retries included.
-        #[serde(rename = "latencySecs", with = "crate::ingest::secs")]
+        #[serde(rename = "latencySecs", with = "crate::ingest::report::secs")]
         latency: Duration,
         /// Tries it took (1 when the first succeeded).
         attempts: u32,

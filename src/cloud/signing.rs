@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::CloudObject;
 use super::source::CloudSource;
-use crate::ingest::{SkipReason, SkippedFile};
+use crate::ingest::report::{SkipReason, SkippedFile};
 use crate::model::FileReference;
 use crate::{Error, Result};
 

@@ -55,7 +55,7 @@ mod pipeline;
 mod plan;
 mod put;
 mod references;
-mod report;
+pub(crate) mod report;
 mod resume;
 mod send;
 mod sorted;
@@ -68,7 +68,6 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-pub(crate) use report::secs;
 pub use report::{
     FailedFile, FailureStage, IngestMethod, IngestReport, LatencySummary, SkipReason, SkippedFile,
     Verification,
