@@ -7,6 +7,9 @@
 //! cargo bench --bench upload --features sandbox -- --warm-up-time 1 --measurement-time 5
 //! ```
 
+#[path = "../tests/common/server.rs"]
+mod test_server;
+
 use std::io::{self, Read};
 use std::time::Duration;
 
@@ -34,15 +37,10 @@ impl Read for Pattern {
 
 /// A server that reads and discards every body: the loopback ceiling.
 fn sink_server() -> String {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    std::thread::spawn(move || {
-        for mut req in server.incoming_requests() {
-            let _ = io::copy(req.as_reader(), &mut io::sink());
-            let _ = req.respond(tiny_http::Response::empty(200));
-        }
+    let server = test_server::TestServer::start_on([127, 0, 0, 1].into(), 0, |_| {
+        test_server::Response::status(200)
     });
-    format!("http://127.0.0.1:{port}/sink")
+    server.url("/sink")
 }
 
 /// The size of each shard member.

@@ -9,6 +9,7 @@
 #                     created and filled on first use: ~30 s, ~760 MB)
 #         KEEP_TMP=1  keep the temporary directory (media, sandbox data, outputs, logs)
 #         VERBOSE=1   print every command's output, not only the failing ones
+#         RFBATCH_SANDBOX_VARY=SEED  vary the sandbox's answers (rfbatch sandbox --vary SEED)
 # Ends with "N passed, M failed"; exits 1 if anything failed, 3 if the client could not be
 # installed.
 set -euo pipefail
@@ -68,6 +69,11 @@ SANDBOX_ARGS=(sandbox --addr 127.0.0.1:0 --api-key "$KEY" --workspace "$WS" --da
 if "$RFBATCH" sandbox --help 2>/dev/null | grep -q -- '--job-speed'; then
     SANDBOX_ARGS+=(--job-speed 100)
 fi
+# RFBATCH_SANDBOX_VARY=SEED: the sandbox answers within what the service may, but unlike its
+# defaults (rfbatch sandbox --vary).
+if [ -n "${RFBATCH_SANDBOX_VARY:-}" ]; then
+    SANDBOX_ARGS+=(--vary "$RFBATCH_SANDBOX_VARY")
+fi
 "$RFBATCH" "${SANDBOX_ARGS[@]}" >"$TMP/sandbox.log" 2>&1 &
 SANDBOX_PID=$!
 BASE=""
@@ -81,7 +87,7 @@ if [ -z "$BASE" ]; then
     echo "sandbox did not print its base URL:"; cat "$TMP/sandbox.log"; exit 1
 fi
 HOOK_URL="http://127.0.0.1:$(cat "$TMP/receiver.port")/hook"
-echo "== sandbox at $BASE (workspace $WS), webhooks to $HOOK_URL, tmp $TMP"
+echo "== sandbox at $BASE (workspace $WS), webhooks to $HOOK_URL, tmp $TMP${RFBATCH_SANDBOX_VARY:+, answers varied with seed $RFBATCH_SANDBOX_VARY}"
 
 # ---------------------------------------------------------------- test media
 MEDIA="$TMP/media"
@@ -189,7 +195,8 @@ BP=(batch-processing)
 # ================================================================ data staging: uploads
 begin "create-batch-of-images: simple path (5 images, multipart POST each)"
 icli "${DS[@]}" create-batch-of-images -b compat-small --images-dir "$MEDIA/small" --batch-name "Small Batch"
-expect_eq "count of compat-small" 5 apiq "data-staging/v1/external/$WS/batches/compat-small/count" 'r["count"]'
+# (A count may come as a whole-number float, 5.0, from a varied sandbox; the client prints it as is.)
+expect_eq "count of compat-small" 5 apiq "data-staging/v1/external/$WS/batches/compat-small/count" 'int(r["count"])'
 expect_eq "batchType" simple-batch apiq "data-staging/v1/external/$WS/batches/compat-small" 'r["batch"]["batchType"]'
 end_test
 
@@ -259,7 +266,8 @@ end_test
 
 # ================================================================ data staging: inspection
 begin "list-batches"
-icli "${DS[@]}" list-batches --page-size 50
+# Enough pages for every batch, whatever the largest page the service allows.
+icli "${DS[@]}" list-batches --page-size 50 --pages 100
 expect_out "compat-small"
 expect_out "compat-big"
 expect_out "compat-videos"
@@ -274,13 +282,13 @@ end_test
 begin "show-batch-details (simple, sharded, videos)"
 icli "${DS[@]}" show-batch-details -b compat-small
 expect_out "simple-batch"
-expect_out "Files Count[^0-9]+5 "
+expect_out "Files Count[^0-9]+5(\.0)? "
 icli "${DS[@]}" show-batch-details -b compat-big
 expect_out "sharded-batch"
-expect_out "Files Count[^0-9]+$BIG_N "
+expect_out "Files Count[^0-9]+$BIG_N(\.0)? "
 icli "${DS[@]}" show-batch-details -b compat-videos
 expect_out "videos"
-expect_out "Files Count[^0-9]+2 "
+expect_out "Files Count[^0-9]+2(\.0)? "
 end_test
 
 begin "list-batch-content (-o JSONL, --limit)"
@@ -341,7 +349,7 @@ expect_out "compat-abort"
 icli "${BP[@]}" abort-job -j compat-abort
 expect_out "aborted"
 expect "aborted job becomes terminal" wait_job compat-abort 20
-expect_eq "aborted job is in error" True apiq "batch-processing/v1/external/$WS/jobs/compat-abort" 'r["job"]["error"]'
+expect_eq "aborted job is in error" True apiq "batch-processing/v1/external/$WS/jobs/compat-abort" 'r["job"].get("error", False)'
 end_test
 
 begin "process-videos-with-workflow (image-stats, --max-video-fps)"
@@ -359,7 +367,7 @@ expect_eq "job type" trt-compilation-v1 apiq "batch-processing/v1/external/$WS/j
 end_test
 
 begin "list-jobs"
-icli "${BP[@]}" list-jobs
+icli "${BP[@]}" list-jobs --max-pages 100
 expect_out "compat-img"
 expect_out "compat-abort"
 expect_out "compat-vid"
@@ -374,12 +382,12 @@ end_test
 
 begin "image job completes; show-job-details shows both stages and output batches"
 expect "compat-img terminal" wait_job compat-img 60
-expect_eq "no error" False apiq "batch-processing/v1/external/$WS/jobs/compat-img" 'r["job"]["error"]'
+expect_eq "no error" False apiq "batch-processing/v1/external/$WS/jobs/compat-img" 'r["job"].get("error", False)'
 icli "${BP[@]}" show-job-details -j compat-img
 expect_out "compat-img-processing"
 expect_out "compat-img-export"
-expect_out "Stage: .*processing"
-expect_out "Stage: .*export"
+# Stage names are display names (a varied sandbox names them unlike their ids).
+expect_eq "two stages shown" 2 bash -c "grep -c 'Stage: ' '$CUR_LOG.last'"
 expect "job webhook: job_state success, Bearer rf_$WS" hooks \
     "any(r['body'].get('job_id') == 'compat-img' and r['body'].get('job_state') == 'success' and {k.lower(): v for k, v in r['headers'].items()}.get('authorization') == 'Bearer rf_$WS' for r in rows)"
 end_test
@@ -426,7 +434,7 @@ icli "${BP[@]}" restart-job -j compat-abort --max-parallel-tasks 2 --machine-typ
 expect_eq "override recorded" 2 apiq "batch-processing/v1/external/$WS/jobs/compat-abort" \
     '[o.get("maxParallelTasks") for o in r["job"]["restartParametersOverride"]][-1]'
 expect "restarted job terminal" wait_job compat-abort 60
-expect_eq "restarted job succeeded" False apiq "batch-processing/v1/external/$WS/jobs/compat-abort" 'r["job"]["error"]'
+expect_eq "restarted job succeeded" False apiq "batch-processing/v1/external/$WS/jobs/compat-abort" 'r["job"].get("error", False)'
 icli "${BP[@]}" show-job-details -j compat-abort
 expect_out "Restart parameters override"
 end_test
@@ -448,7 +456,7 @@ begin "restart-job without overrides (empty body) of a finished job"
 icli "${BP[@]}" restart-job -j compat-vid
 expect_out "restarted"
 expect "restarted video job terminal again" wait_job compat-vid 60
-expect_eq "no error" False apiq "batch-processing/v1/external/$WS/jobs/compat-vid" 'r["job"]["error"]'
+expect_eq "no error" False apiq "batch-processing/v1/external/$WS/jobs/compat-vid" 'r["job"].get("error", False)'
 end_test
 
 # ---------------------------------------------------------------- summary

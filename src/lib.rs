@@ -65,9 +65,10 @@
 //!
 //! # Features
 //!
-//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on its own bounded HTTP/1.1
-//!   server, and deterministic test images (`roboflow_batch::testdata`).
-//! - `webhook`: the webhook receiver (`roboflow_batch::webhook::Receiver`), on tiny_http.
+//! - `sandbox`: the local emulator (`roboflow_batch::sandbox`), on the crate's own bounded
+//!   HTTP/1.1 server, and deterministic test images (`roboflow_batch::testdata`).
+//! - `webhook`: the webhook receiver (`roboflow_batch::webhook::Receiver`), on the same
+//!   server.
 //! - `cloud`: ingest from S3, GCS and Azure buckets by locally signed reference
 //!   (`roboflow_batch::cloud`).
 //! - `cli`: the `rfbatch` binary (includes `sandbox`, `webhook` and `cloud`).
@@ -86,9 +87,13 @@ mod jsonl;
 mod media;
 pub mod model;
 mod owner_only;
+#[cfg(any(feature = "sandbox", feature = "webhook"))]
+mod panics;
 pub mod progress;
 mod rand;
 pub mod redact;
+#[cfg(any(feature = "sandbox", feature = "webhook"))]
+mod server;
 pub mod transport;
 mod urls;
 pub mod wait;

@@ -180,11 +180,14 @@ fn bad_s3_credentials_fail_before_the_service() {
         run.stderr
     );
     assert_no_secret(&run);
+    // (A missing batch is a 404 or, from a varied sandbox, a 400: the listing decides.)
+    let batches: Vec<String> = env
+        .api
+        .batches(None)
+        .map(|b| b.expect("listing").batch_id)
+        .collect();
     assert!(
-        matches!(
-            env.api.batch("never"),
-            Err(roboflow_batch::Error::NotFound(_))
-        ),
+        !batches.contains(&"never".to_string()),
         "nothing reached the service"
     );
 }

@@ -4,6 +4,9 @@ mod cli_common;
 #[allow(dead_code)]
 #[path = "common/sandbox.rs"]
 mod sandbox_common;
+// `sandbox_common` serves files with it, as `super::server`.
+#[path = "common/server.rs"]
+mod server;
 
 use cli_common::{KEY, WORKSPACE, rfbatch, rfbatch_env, run_job, sandbox, stage_images};
 use sandbox_common::{FileServer, Served, png};
@@ -218,11 +221,18 @@ fn job_commands_in_text_and_json() {
     assert_eq!(show["state"], "completed");
     assert_eq!(show["fraction"], 1.0);
     assert_eq!(show["job"]["name"], "Nightly");
+    // The processing stage is the one whose output is `<job>-processing` (a stage's name
+    // is a display name, which a varied sandbox makes unlike its id).
+    let is_processing = |s: &&serde_json::Value| {
+        s["outputBatches"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|b| b == "job-b-processing"))
+    };
     let processing = show["stages"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["name"] == "processing")
+        .find(is_processing)
         .unwrap_or_else(|| panic!("no processing stage: {show}"));
     assert_eq!(processing["tasks"]["total"], 2, "{show}");
     assert_eq!(processing["tasks"]["succeeded"], 2, "{show}");
@@ -232,7 +242,7 @@ fn job_commands_in_text_and_json() {
         .json_lines();
     let processing = stages
         .iter()
-        .find(|s| s["processingStageName"] == "processing")
+        .find(is_processing)
         .expect("a processing stage");
     let stage_id = processing["processingStageId"]
         .as_str()
@@ -492,9 +502,10 @@ fn upload_refs_verifies_what_the_service_fetched() {
     assert_eq!(failed.len(), 1, "{doc}");
     assert_eq!(failed[0]["name"], "gone.png");
     assert_eq!(failed[0]["path"], format!("{}/gone.png", files.base));
-    // Alone in its chunk, it failed the chunk's whole shard.
+    // Alone in its chunk, it failed the chunk's whole shard (named in the shard's reason,
+    // or, when the service names no shards for the ingest, in its list of failed files).
     let reason = failed[0]["reason"].as_str().unwrap();
-    assert!(reason.contains("gone.png: HTTP 404"), "{doc}");
+    assert!(reason.contains("HTTP 404"), "{doc}");
     assert!(!run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"));
     assert!(run.stderr.contains("new --ingest-id"), "{}", run.stderr);
     assert_eq!(env.api.batch_count("fetched", None).unwrap(), 3);
@@ -621,23 +632,35 @@ fn roboql_ingests_and_trt_compilations_start() {
     .expect_code(2);
 }
 
+/// `rfbatch sandbox` with `extra` options, in a child process, and its standard output.
+fn standalone_sandbox(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
+        .args(["sandbox", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .args(extra)
+        .env_remove("RFBATCH_SANDBOX_API_KEY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
 /// `rfbatch sandbox` says how to reach it; a key it was given is never shown.
 #[test]
 fn the_standalone_sandbox_prints_how_to_use_it() {
     use std::io::BufRead;
     let first_lines = |extra: &[&str]| -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
-            .args(["sandbox", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .args(extra)
-            .env_remove("RFBATCH_SANDBOX_API_KEY")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (mut child, mut out) = standalone_sandbox(dir.path(), extra);
         let mut lines = Vec::new();
         let want = if extra.is_empty() { 3 } else { 2 };
         for _ in 0..want {
@@ -665,4 +688,65 @@ fn the_standalone_sandbox_prints_how_to_use_it() {
     );
     let lines = first_lines(&["--api-key", "given-key-0123456789"]);
     assert!(lines.iter().all(|l| !l.contains("given-key")), "{lines:?}");
+}
+
+/// `rfbatch sandbox --latency-ms N` delays every answer by N ms.
+#[test]
+fn the_standalone_sandbox_simulates_distance() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut out) = standalone_sandbox(dir.path(), &["--latency-ms", "250"]);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    let waits: Vec<std::time::Duration> = (0..2)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let r = sandbox_common::http("GET", &format!("{url}/?api_key=sandbox-key"), &[], None);
+            assert_eq!(r.status, 200);
+            t.elapsed()
+        })
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        waits
+            .iter()
+            .all(|w| *w >= std::time::Duration::from_millis(250)),
+        "{waits:?}"
+    );
+}
+
+/// `rfbatch sandbox --vary SEED --record FILE` says it varies, and records what it receives
+/// without the key.
+#[test]
+fn the_standalone_sandbox_varies_and_records() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("requests.jsonl");
+    let record_arg = record.to_str().unwrap();
+    let (mut child, mut out) =
+        standalone_sandbox(dir.path(), &["--vary", "3", "--record", record_arg]);
+    let mut lines = Vec::new();
+    while lines.last().is_none_or(|l: &String| !l.starts_with("try:")) {
+        let mut l = String::new();
+        if out.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        lines.push(l.trim_end().to_string());
+    }
+    assert!(
+        lines.contains(&"answers varied with seed 3 (--vary)".to_string()),
+        "{lines:?}"
+    );
+    let url = lines[0].trim_start_matches("listening on ");
+    let answer = sandbox_common::http("GET", &format!("{url}/?api_key=sandbox-key"), &[], None);
+    assert_eq!(answer.status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&record).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["route"], "GET /");
+    assert_eq!(line["query"], serde_json::json!(["api_key"]));
+    assert!(!text.contains("sandbox-key"), "{text}");
 }

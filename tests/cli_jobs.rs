@@ -113,12 +113,12 @@ fn a_failed_job_exits_9_with_its_errors() {
 #[test]
 fn a_wait_that_outlasts_its_timeout_exits_10() {
     // Jobs held at their first stage.
-    let sandbox = Sandbox::start(
+    let sandbox = Sandbox::start(cli_common::vary::config(
         SandboxConfig::default()
             .with_api_key(KEY)
             .with_workspace(WORKSPACE)
             .with_job_speed(0.0),
-    )
+    ))
     .unwrap();
     let api = roboflow_batch::BatchApi::builder()
         .base_url(sandbox.base_url())

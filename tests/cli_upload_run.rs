@@ -19,12 +19,12 @@ fn images(dir: &Path, n: usize) {
 }
 
 fn start(config: SandboxConfig) -> (Sandbox, BatchApi) {
-    let sandbox = Sandbox::start(
+    let sandbox = Sandbox::start(cli_common::vary::config(
         config
             .with_api_key(KEY)
             .with_workspace(WORKSPACE)
             .with_indexing_delay(Duration::ZERO),
-    )
+    ))
     .unwrap();
     let api = BatchApi::builder()
         .base_url(sandbox.base_url())

@@ -2,12 +2,15 @@
 //! error naming the archive and the entry, and nothing is written outside the target (nor,
 //! from a refused archive, inside it).
 
+mod common;
 mod jobs_common;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use common::server::{Response, TestServer};
 
 use jobs_common::tree;
 use roboflow_batch::export::Exporter;
@@ -16,68 +19,50 @@ use tar::EntryType;
 
 /// A fake service: `GET …/batches/{b}`, `/parts`, `/list` and `/dl/{b}/{n}`; each batch is a
 /// multipart batch with one part, `archives`, holding the given files.
-struct Server {
-    base: String,
-    _thread: std::thread::JoinHandle<()>,
-}
-
-fn serve(batches: HashMap<String, Vec<(String, Vec<u8>)>>) -> Server {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let base = format!(
-        "http://127.0.0.1:{}",
-        server.server_addr().to_ip().unwrap().port()
-    );
-    let batches = Arc::new(batches);
+fn serve(batches: HashMap<String, Vec<(String, Vec<u8>)>>) -> TestServer {
+    // The listing's download URLs name the server, known once it listens.
+    let base = Arc::new(OnceLock::<String>::new());
     let b2 = base.clone();
-    let thread = std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let url = req.url().to_string();
-            let path = url.split('?').next().unwrap_or("").to_string();
-            let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-            let json = |s: String| {
-                tiny_http::Response::from_string(s).with_header(
-                    tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap(),
-                )
-            };
-            let reply = match segs.as_slice() {
-                ["data-staging", "v1", "external", "ws", "batches", b] if batches.contains_key(*b) => json(format!(
-                    r#"{{"batch":{{"displayName":"{b}","batchId":"{b}","batchType":"multipart-batch","batchContentType":"archives",
-                       "createdDate":"2025-05-01T10:00:00Z","expiryDate":"2025-05-08T10:00:00Z"}}}}"#
-                )),
-                ["data-staging", "v1", "external", "ws", "batches", _, "parts"] => json(
-                    r#"{"batchParts":[{"partName":"archives","partType":"simple-batch","contentType":"archives"}]}"#.into(),
-                ),
-                ["data-staging", "v1", "external", "ws", "batches", b, "list"] => {
-                    let files: Vec<String> = batches[*b]
-                        .iter()
-                        .map(|(n, _)| {
-                            format!(
-                                r#"{{"downloadURL":"{b2}/dl/{b}/{}?sig=abc","fileName":{n:?},"contentType":"archive","partName":"archives"}}"#,
-                                n.replace('/', "%2F").replace('\\', "%5C")
-                            )
-                        })
-                        .collect();
-                    json(format!(r#"{{"filesMetadata":[{}],"nextPageToken":null}}"#, files.join(",")))
+    let server = TestServer::start(move |req| {
+        let b2 = b2.get().expect("the base is set before any request");
+        let path = req.path();
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let json = |s: String| Response::json(200, s);
+        match segs.as_slice() {
+            ["data-staging", "v1", "external", "ws", "batches", b] if batches.contains_key(*b) => json(format!(
+                r#"{{"batch":{{"displayName":"{b}","batchId":"{b}","batchType":"multipart-batch","batchContentType":"archives",
+                   "createdDate":"2025-05-01T10:00:00Z","expiryDate":"2025-05-08T10:00:00Z"}}}}"#
+            )),
+            ["data-staging", "v1", "external", "ws", "batches", _, "parts"] => json(
+                r#"{"batchParts":[{"partName":"archives","partType":"simple-batch","contentType":"archives"}]}"#.into(),
+            ),
+            ["data-staging", "v1", "external", "ws", "batches", b, "list"] => {
+                let files: Vec<String> = batches[*b]
+                    .iter()
+                    .map(|(n, _)| {
+                        format!(
+                            r#"{{"downloadURL":"{b2}/dl/{b}/{}?sig=abc","fileName":{n:?},"contentType":"archive","partName":"archives"}}"#,
+                            n.replace('/', "%2F").replace('\\', "%5C")
+                        )
+                    })
+                    .collect();
+                json(format!(r#"{{"filesMetadata":[{}],"nextPageToken":null}}"#, files.join(",")))
+            }
+            ["dl", b, n] => {
+                let name = n.replace("%2F", "/").replace("%5C", "\\");
+                match batches.get(*b).and_then(|fs| fs.iter().find(|(f, _)| *f == name)) {
+                    Some((_, bytes)) => Response::status(200).body(bytes.clone()),
+                    None => Response::json(404, r#"{"error":"no such file"}"#),
                 }
-                ["dl", b, n] => {
-                    let name = n.replace("%2F", "/").replace("%5C", "\\");
-                    match batches.get(*b).and_then(|fs| fs.iter().find(|(f, _)| *f == name)) {
-                        Some((_, bytes)) => tiny_http::Response::from_data(bytes.clone()),
-                        None => json(r#"{"error":"no such file"}"#.into()).with_status_code(404),
-                    }
-                }
-                _ => json(format!(r#"{{"error":"no route {path}"}}"#)).with_status_code(404),
-            };
-            let _ = req.respond(reply);
+            }
+            _ => Response::json(404, format!(r#"{{"error":"no route {path}"}}"#)),
         }
     });
-    Server {
-        base,
-        _thread: thread,
-    }
+    base.set(server.base.clone()).unwrap();
+    server
 }
 
-fn api(server: &Server) -> BatchApi {
+fn api(server: &TestServer) -> BatchApi {
     BatchApi::builder()
         .base_url(&server.base)
         .api_key("hostile-test-key")

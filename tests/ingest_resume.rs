@@ -146,17 +146,18 @@ fn a_journal_for_a_batch_the_service_no_longer_has_is_not_trusted() {
         std::net::SocketAddr::from(([127, 0, 0, 1], port))
     }; // stopped, data gone
     // A fresh service at the same address: the batch (and its files) no longer exist.
-    let fresh =
-        match roboflow_batch::sandbox::Sandbox::start(SandboxConfig::default().with_addr(addr)) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!(
-                    "NOTE: port {} could not be reused ({e}); staleness not checked",
-                    addr.port()
-                );
-                return;
-            }
-        };
+    let fresh = match roboflow_batch::sandbox::Sandbox::start(ingest_util::vary::config(
+        SandboxConfig::default().with_addr(addr),
+    )) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "NOTE: port {} could not be reused ({e}); staleness not checked",
+                addr.port()
+            );
+            return;
+        }
+    };
     let api = api(&fresh);
     let report = ingest(&api, "stale", images.path(), journal.path())
         .run()

@@ -124,8 +124,9 @@ impl Tap {
         if let Some(files) = v["filesMetadata"].as_array_mut() {
             files.retain(|f| f["fileName"] != lost.as_str());
         }
-        if let Some(n) = v["count"].as_u64() {
-            v["count"] = (n - 1).into();
+        // A count may come as a whole float (a varied sandbox sends `20.0`).
+        if let Some(n) = v["count"].as_f64() {
+            v["count"] = (n as u64 - 1).into();
         }
         Ok(HttpResponse::json(200, v.to_string()))
     }
@@ -180,7 +181,7 @@ fn world(kind: Kind, faults: Option<Faults>) -> World {
     if let Some(f) = faults {
         config = config.with_faults(f);
     }
-    let sandbox = Sandbox::start(config).unwrap();
+    let sandbox = Sandbox::start(ingest_util::vary::config(config)).unwrap();
     let tap = Arc::new(Tap::default());
     let api = client(sandbox.base_url(), sandbox.api_key(), tap.clone());
     World {

@@ -256,6 +256,27 @@ fn completed_job_is_whole_and_failed_job_reports_its_notification_once() {
     assert_eq!(p.errors[0].message(), "30 of 100 images failed");
     assert_eq!(p.errors[0].tasks, 0);
     assert!(p.stages[0].is_failed());
+
+    // The job's notification as a plain string, the stage's as an object (the models
+    // allow either): still one report, in its object form.
+    let p = Progress::aggregate(
+        "job-abc",
+        &job_status(true, true, "processing", r#""30 of 100 images failed""#),
+        &[(stage(failed_stage), tasks(TWO_DONE))],
+    );
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    assert_eq!(
+        p.errors[0].notification["type"],
+        "image-failure-rate-exceeded"
+    );
+    // Two objects with the same message but different types stay two.
+    let other = r#"{"message":"30 of 100 images failed","type":"another-kind"}"#;
+    let p = Progress::aggregate(
+        "job-abc",
+        &job_status(true, true, "processing", other),
+        &[(stage(failed_stage), tasks(TWO_DONE))],
+    );
+    assert_eq!(p.errors.len(), 2, "{:?}", p.errors);
 }
 
 #[test]

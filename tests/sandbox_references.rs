@@ -54,8 +54,11 @@ fn settled_shards(sb: &Sandbox, batch: &str) -> Vec<Value> {
     shards
 }
 
-fn next_hook(rx: &std::sync::mpsc::Receiver<Value>) -> Value {
-    rx.recv_timeout(Duration::from_secs(20)).expect("a webhook")
+fn next_hook(hooks: &common::server::TestServer) -> Value {
+    hooks
+        .next(Duration::from_secs(20))
+        .expect("a webhook")
+        .json()
 }
 
 #[test]

@@ -750,46 +750,11 @@ fn state_survives_a_restart() {
     assert_eq!(download(&api, &m.download_url), png(5, 5));
 }
 
-/// A local webhook receiver: every POST's `(Authorization, JSON body)`.
-fn receiver() -> (
-    String,
-    std::sync::mpsc::Receiver<(String, serde_json::Value)>,
-) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", server.server_addr().to_ip().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for mut req in server.incoming_requests() {
-            let auth = req
-                .headers()
-                .iter()
-                .find(|h| {
-                    h.field
-                        .as_str()
-                        .as_str()
-                        .eq_ignore_ascii_case("authorization")
-                })
-                .map(|h| h.value.as_str().to_string())
-                .unwrap_or_default();
-            let mut body = String::new();
-            let _ = req.as_reader().read_to_string(&mut body);
-            let _ = req.respond(tiny_http::Response::empty(200));
-            if tx
-                .send((auth, serde_json::from_str(&body).unwrap_or_default()))
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    (url, rx)
-}
-
 #[test]
 fn ingest_webhooks_from_notification_config() {
     let ctx = start(SandboxConfig::default());
     let api = api(&ctx);
-    let (url, rx) = receiver();
+    let (url, rx) = common::sandbox::webhook_receiver();
     let config =
         serde_json::json!({ "ingestId": "my-ingest", "notificationsURL": url }).to_string();
     let target = api.request_shard_upload("hooked", None).unwrap();
@@ -802,7 +767,11 @@ fn ingest_webhooks_from_notification_config() {
         .unwrap();
     // A tar shard cannot choose categories: only the default `ingest-status` is sent, and
     // the per-file failures are in the shard's status.
-    let (auth, status) = rx.recv_timeout(Duration::from_secs(10)).expect("a webhook");
+    let hook = rx.next(Duration::from_secs(10)).expect("a webhook");
+    let (auth, status) = (
+        hook.header("Authorization").unwrap_or("").to_string(),
+        hook.json(),
+    );
     assert_eq!(auth, format!("Bearer rf_{}", ctx.sb.workspace()));
     assert_eq!(status["type"], "roboflow-data-staging-notification-v1");
     assert_eq!(status["ingest_id"], "my-ingest");
@@ -818,7 +787,7 @@ fn ingest_webhooks_from_notification_config() {
     let meta = shard.status_metadata.unwrap().to_string();
     assert!(meta.contains("notes.txt"), "{meta}");
     assert!(
-        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        rx.next(Duration::from_millis(500)).is_none(),
         "no files-status webhook for a tar shard"
     );
     // The config member is not a file of the batch.
@@ -835,9 +804,10 @@ fn ingest_webhooks_from_notification_config() {
     let r = api
         .ingest_image_references("hooked-refs", &refs, None)
         .unwrap();
-    let (_, v) = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("an ingest-status webhook");
+    let v = rx
+        .next(Duration::from_secs(10))
+        .expect("an ingest-status webhook")
+        .json();
     assert_eq!(v["ingest_id"].as_str(), Some(r.ingest_id.as_str()));
     assert_eq!(v["notification"]["success"], false, "{v}");
     assert!(

@@ -5,7 +5,6 @@ mod common;
 
 // Skip notes go straight to stderr: libtest captures eprintln! but not io::stderr().
 use std::io::Write as _;
-use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use roboflow_batch::BatchApi;
@@ -13,6 +12,7 @@ use roboflow_batch::model::{JobStartRequest, WebhookPayload};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 
 use common::sandbox::non_loopback_ip;
+use common::server::{Response, TestServer};
 
 /// One request the receiver saw.
 struct Hit {
@@ -24,39 +24,10 @@ struct Hit {
 }
 
 /// A receiver on 127.0.0.1:0 that answers `statuses[i]` to its i-th request (200 after).
-fn receiver(statuses: Vec<u16>) -> (String, Receiver<Hit>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for (i, mut req) in server.incoming_requests().enumerate() {
-            let header = |name: &str| {
-                req.headers()
-                    .iter()
-                    .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-                    .map(|h| h.value.as_str().to_string())
-            };
-            let (auth, content_type) = (header("Authorization"), header("Content-Type"));
-            let mut body = String::new();
-            let _ = req.as_reader().read_to_string(&mut body);
-            let hit = Hit {
-                method: req.method().as_str().to_string(),
-                url: req.url().to_string(),
-                auth,
-                content_type,
-                payload: serde_json::from_str(&body).unwrap(),
-            };
-            let status = statuses.get(i).copied().unwrap_or(200);
-            let _ = req.respond(tiny_http::Response::empty(status));
-            if tx.send(hit).is_err() {
-                break;
-            }
-        }
-    });
-    (
-        format!("http://127.0.0.1:{port}/hooks/job?token=s3cret"),
-        rx,
-    )
+fn receiver(statuses: Vec<u16>) -> (String, TestServer) {
+    let server =
+        TestServer::start(move |req| Response::status(statuses.get(req.n).copied().unwrap_or(200)));
+    (server.url("/hooks/job?token=s3cret"), server)
 }
 
 fn sandbox(dir: &std::path::Path) -> (Sandbox, BatchApi) {
@@ -86,9 +57,17 @@ fn sandbox_with(dir: &std::path::Path, retry_delay: Duration) -> (Sandbox, Batch
     (sb, api)
 }
 
-fn next(rx: &Receiver<Hit>) -> Hit {
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("a webhook arrives")
+fn next(server: &TestServer) -> Hit {
+    let req = server
+        .next(Duration::from_secs(10))
+        .expect("a webhook arrives");
+    Hit {
+        method: req.method.clone(),
+        url: req.target.clone(),
+        auth: req.header("Authorization").map(str::to_string),
+        content_type: req.header("Content-Type").map(str::to_string),
+        payload: serde_json::from_slice(&req.body).unwrap(),
+    }
 }
 
 fn job_payload(hit: &Hit) -> &roboflow_batch::model::JobNotification {
@@ -118,7 +97,7 @@ fn completed_job_sends_one_webhook_with_workspace_auth() {
     assert!(!j.event_id.is_empty());
     assert!(api.job("hooked").unwrap().state().is_terminal());
     assert!(
-        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        rx.next(Duration::from_millis(200)).is_none(),
         "delivered once"
     );
 }
@@ -146,7 +125,7 @@ fn failing_receiver_gets_retries_with_incremented_attempt() {
     );
     assert!(hits.iter().all(|h| job_payload(h).job_state == "fail"));
     assert!(
-        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        rx.next(Duration::from_millis(300)).is_none(),
         "no more after a 2xx"
     );
 }
@@ -163,7 +142,7 @@ fn delivery_attempts_are_bounded() {
         .collect();
     assert_eq!(attempts, [1, 2, 3, 4]);
     assert!(
-        rx.recv_timeout(Duration::from_millis(800)).is_err(),
+        rx.next(Duration::from_millis(800)).is_none(),
         "gave up after 4 attempts"
     );
 }
@@ -268,15 +247,8 @@ fn an_allowed_host_beyond_loopback_gets_its_webhook() {
         );
         return;
     };
-    let server = tiny_http::Server::http((ip, 0)).unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let _ = tx.send(req.url().to_string());
-            let _ = req.respond(tiny_http::Response::empty(200));
-        }
-    });
+    let server = TestServer::start_on(ip, 1 << 20, |_| Response::status(200));
+    let port = server.addr.port();
     let dir = tempfile::tempdir().unwrap();
     let config = SandboxConfig::default()
         .with_data_dir(dir.path())
@@ -292,10 +264,8 @@ fn an_allowed_host_beyond_loopback_gets_its_webhook() {
     let req = JobStartRequest::images("in", "image-stats")
         .with_notifications_url(format!("http://{ip}:{port}/allowed"));
     api.start_job("near", &req, None).unwrap();
-    let url = rx
-        .recv_timeout(Duration::from_secs(15))
-        .expect("webhook sent");
-    assert_eq!(url, "/allowed");
+    let hit = server.next(Duration::from_secs(15)).expect("webhook sent");
+    assert_eq!(hit.target, "/allowed");
     assert!(refused_log(&api, "near").is_none());
 }
 
@@ -307,17 +277,9 @@ fn png_bytes() -> Vec<u8> {
 fn redirects_are_not_followed() {
     // The target of the redirect: must never be reached.
     let (target_url, target_rx) = receiver(vec![]);
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let _ = tx.send(());
-            let location =
-                tiny_http::Header::from_bytes("Location", target_url.as_bytes()).unwrap();
-            let _ = req.respond(tiny_http::Response::empty(307).with_header(location));
-        }
-    });
+    let server =
+        TestServer::start(move |_| Response::status(307).header("Location", target_url.as_str()));
+    let port = server.addr.port();
     let dir = tempfile::tempdir().unwrap();
     let (_sb, api) = sandbox(dir.path());
     let req = JobStartRequest::images("hook-in", "image-stats")
@@ -325,18 +287,14 @@ fn redirects_are_not_followed() {
     api.start_job("moved", &req, None).unwrap();
     // Every attempt (4) hits the redirecting receiver, none follows it.
     for _ in 0..4 {
-        rx.recv_timeout(Duration::from_secs(15))
-            .expect("an attempt");
+        server.next(Duration::from_secs(15)).expect("an attempt");
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(
-        rx.try_recv().is_err(),
+        !server.pending(),
         "a redirect is a failed attempt, retried at most 4 times"
     );
-    assert!(
-        target_rx.try_recv().is_err(),
-        "the redirect target got nothing"
-    );
+    assert!(!target_rx.pending(), "the redirect target got nothing");
 }
 
 #[test]

@@ -1,4 +1,6 @@
-//! `UreqTransport` against a real local HTTP server (tiny_http on 127.0.0.1:0).
+//! `UreqTransport` against a real local HTTP server (the tests' own, on 127.0.0.1:0).
+
+mod common;
 
 use std::io::{self, Read};
 use std::sync::mpsc;
@@ -6,48 +8,29 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use common::server::{Request, Response, TestServer};
+
 use roboflow_batch::transport::{
     Body, HttpRequest, Method, Timeouts, Transport, TransportErrorKind, UreqTransport,
 };
 
-/// What the server saw of one request.
-#[derive(Debug, Default, Clone)]
-struct Received {
-    method: String,
-    content_length: Option<u64>,
-    chunked: bool,
-    bytes: u64,
+/// Serves requests on a thread: records them (counting bodies, keeping none), then answers
+/// with `status` after `delay`.
+fn serve(status: u16, delay: Duration) -> (String, TestServer) {
+    // Keeping no body bytes: the server side must not be what holds memory.
+    let server = TestServer::start_on([127, 0, 0, 1].into(), 0, move |_| {
+        Response::json(status, format!(r#"{{"error":"status {status}"}}"#)).after(delay)
+    });
+    (server.base.clone(), server)
 }
 
-/// Serves requests on a thread: records them, then answers with `status` after `delay`.
-fn serve(status: u16, delay: Duration) -> (String, Arc<Mutex<Vec<Received>>>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    thread::spawn(move || {
-        for mut req in server.incoming_requests() {
-            let header = |name: &str| {
-                req.headers()
-                    .iter()
-                    .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-                    .map(|h| h.value.as_str().to_string())
-            };
-            let mut r = Received {
-                method: req.method().as_str().to_string(),
-                content_length: header("content-length").and_then(|v| v.parse().ok()),
-                chunked: header("transfer-encoding").is_some_and(|v| v.contains("chunked")),
-                bytes: 0,
-            };
-            // Count without keeping: the server side must not be what holds memory.
-            r.bytes = io::copy(req.as_reader(), &mut io::sink()).unwrap_or(0);
-            log.lock().unwrap().push(r);
-            thread::sleep(delay);
-            let body = format!(r#"{{"error":"status {status}"}}"#);
-            let _ = req.respond(tiny_http::Response::from_string(body).with_status_code(status));
-        }
-    });
-    (format!("http://127.0.0.1:{port}"), seen)
+/// The body length a request declared, and whether it was chunked.
+fn framing(r: &Request) -> (Option<u64>, bool) {
+    (
+        r.header("content-length").and_then(|v| v.parse().ok()),
+        r.header("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked")),
+    )
 }
 
 /// Yields `len` pseudo-random bytes without holding them.
@@ -101,11 +84,14 @@ fn streams_a_50_mib_put_with_content_length_and_flat_memory() {
     let resp = t.send(req).unwrap();
     assert_eq!(resp.status, 200);
     let after = peak_rss_kib();
-    let r = seen.lock().unwrap()[0].clone();
+    let r = seen.requests()[0].clone();
     assert_eq!(r.method, "PUT");
-    assert_eq!(r.content_length, Some(LEN));
-    assert!(!r.chunked, "uploads must not be chunked");
-    assert_eq!(r.bytes, LEN);
+    assert_eq!(
+        framing(&r),
+        (Some(LEN), false),
+        "uploads must not be chunked"
+    );
+    assert_eq!(r.body_len, LEN);
     if let (Some(b), Some(a)) = (before, after) {
         // The body was never held: the peak grew by far less than the 50 MiB sent.
         assert!(
@@ -129,7 +115,7 @@ fn a_short_reader_errors_at_once_instead_of_hanging() {
     assert!(err.to_string().contains("early"), "{err}");
     assert!(!err.to_string().contains("secret-signature-value"));
     // Nothing complete reached the server as a whole body.
-    assert!(seen.lock().unwrap().iter().all(|r| r.bytes < 5000));
+    assert!(seen.requests().iter().all(|r| r.body_len < 5000));
 }
 
 #[test]
@@ -171,9 +157,8 @@ fn empty_post_sends_content_length_zero() {
     UreqTransport::new()
         .send(HttpRequest::new(Method::Post, format!("{base}/abort")))
         .unwrap();
-    let r = seen.lock().unwrap()[0].clone();
-    assert_eq!(r.content_length, Some(0));
-    assert!(!r.chunked);
+    let r = seen.requests()[0].clone();
+    assert_eq!(framing(&r), (Some(0), false));
 }
 
 #[test]
@@ -225,59 +210,26 @@ fn a_request_may_wait_a_multiple_of_the_read_timeout() {
 }
 
 /// Answers GETs in rounds of `round`: it holds each round's requests until all have
-/// arrived, so the client must have that many connections open at once. Records each
-/// request's peer address. (A raw server: tiny_http's worker pool can starve when requests
-/// are held.)
-fn serve_in_rounds(round: usize) -> (String, Arc<Mutex<Vec<std::net::SocketAddr>>>) {
-    use std::io::{BufRead, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let peers = Arc::new(Mutex::new(Vec::new()));
+/// arrived, so the client must have that many connections open at once.
+fn serve_in_rounds(round: usize) -> TestServer {
     let gate = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-    let log = peers.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let (log, gate) = (log.clone(), gate.clone());
-            thread::spawn(move || {
-                let peer = stream.peer_addr().unwrap();
-                let mut reader = io::BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    // One request head (GETs have no body).
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    log.lock().unwrap().push(peer);
-                    let (count, cv) = &*gate;
-                    let mut n = count.lock().unwrap();
-                    *n += 1;
-                    let release = (*n).div_ceil(round) * round;
-                    cv.notify_all();
-                    while *n < release {
-                        n = cv.wait(n).unwrap();
-                    }
-                    drop(n);
-                    let reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-                    if stream.write_all(reply.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
+    TestServer::start(move |_| {
+        let (count, cv) = &*gate;
+        let mut n = count.lock().unwrap();
+        *n += 1;
+        let release = (*n).div_ceil(round) * round;
+        cv.notify_all();
+        while *n < release {
+            n = cv.wait(n).unwrap();
         }
-    });
-    (format!("http://127.0.0.1:{port}"), peers)
+        Response::status(200).body("ok")
+    })
 }
 
 /// Sends `rounds` rounds of `n` parallel GETs and returns how many connections were opened.
 fn connections_for_parallel_rounds(t: &UreqTransport, n: usize, rounds: usize) -> usize {
-    let (base, peers) = serve_in_rounds(n);
+    let server = serve_in_rounds(n);
+    let base = server.base.clone();
     for _ in 0..rounds {
         let handles: Vec<_> = (0..n)
             .map(|i| {
@@ -293,7 +245,7 @@ fn connections_for_parallel_rounds(t: &UreqTransport, n: usize, rounds: usize) -
             h.join().unwrap();
         }
     }
-    let peers = peers.lock().unwrap();
+    let peers: Vec<_> = server.requests().iter().map(|r| r.peer).collect();
     assert_eq!(peers.len(), n * rounds);
     peers.iter().collect::<std::collections::HashSet<_>>().len()
 }

@@ -30,8 +30,7 @@ impl Transport for CountPolls {
         if p.contains("/batch-processing/") && p.rsplit('/').nth(1) == Some("jobs") {
             self.polls.fetch_add(1, Ordering::SeqCst);
         }
-        // See `jobs_common::Counting` for why every request closes its connection.
-        self.inner.send(req.header("Connection", "close"))
+        self.inner.send(req)
     }
 }
 

@@ -369,24 +369,39 @@ pub(crate) fn canonical(v: &Value) -> String {
     sorted(v).to_string()
 }
 
-/// Distinct notifications in first-seen order, with task counts.
+/// Distinct notifications in first-seen order, with task counts. A message sent as a
+/// plain string in one place and as an object's `message` in another (the models allow
+/// either) is one report, shown in its object form.
 #[derive(Default)]
 struct Dedup {
     index: HashMap<String, usize>,
+    by_text: HashMap<String, usize>,
     reports: Vec<ErrorReport>,
 }
 
 impl Dedup {
     fn add(&mut self, n: &Value, tasks: usize) {
         let key = canonical(n);
-        match self.index.get(&key) {
-            Some(&i) => {
+        let text = notification_text(n);
+        let found = self.index.get(&key).copied().or_else(|| {
+            let i = *self.by_text.get(&text)?;
+            let other = &self.reports.get(i)?.notification;
+            (other.is_string() != n.is_string()).then_some(i)
+        });
+        match found {
+            Some(i) => {
+                self.index.insert(key, i);
                 if let Some(r) = self.reports.get_mut(i) {
                     r.tasks += tasks;
+                    if r.notification.is_string() && !n.is_string() {
+                        r.notification = n.clone();
+                    }
                 }
             }
             None => {
-                self.index.insert(key, self.reports.len());
+                let i = self.reports.len();
+                self.index.insert(key, i);
+                self.by_text.entry(text).or_insert(i);
                 self.reports.push(ErrorReport {
                     notification: n.clone(),
                     tasks,

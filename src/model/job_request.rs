@@ -68,11 +68,13 @@ pub struct ProcessingSpecification {
     /// The results' format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregation_format: Option<AggregationFormat>,
-    /// Frames per second sampled from videos.
+    /// Frames per second sampled from videos; a whole number is sent as an integer (`5`),
+    /// as the official client sends it.
     #[serde(
         rename = "maxVideoFPS",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::whole::opt_compact"
     )]
     pub max_video_fps: Option<f64>,
     /// Workflow input name → image metadata key.

@@ -2,13 +2,15 @@
 //! pydantic models do: a service written in Python may send a count as a float. A number
 //! with a fraction (`3.5`), a negative one or one out of range is refused with a message
 //! that says so. Use as `#[serde(deserialize_with = "whole::int")]`, or `whole::opt_int`
-//! with `#[serde(default)]` for an optional field.
+//! with `#[serde(default)]` for an optional field. The other way, [`opt_compact`] writes a
+//! whole number as an integer (`5`, not `5.0`), as the official client sends its integer
+//! options.
 
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::Deserializer;
 use serde::de::{self, Visitor};
+use serde::{Deserializer, Serializer};
 
 /// An integer of type `T` from a JSON integer or a whole-number float.
 pub(crate) fn int<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -26,6 +28,19 @@ where
     T: TryFrom<u64>,
 {
     d.deserialize_option(Opt(PhantomData))
+}
+
+/// Writes an optional number as an integer when it is whole and exactly representable
+/// (`5`), else as a float (`2.5`). Use with `skip_serializing_if = "Option::is_none"`.
+pub(crate) fn opt_compact<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match *v {
+        // Whole and within ±2^53, where every integer is an exact f64.
+        Some(x) if x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_992.0 => {
+            s.serialize_i64(x as i64)
+        }
+        Some(x) => s.serialize_f64(x),
+        None => s.serialize_none(),
+    }
 }
 
 struct Whole<T>(PhantomData<T>);
@@ -90,6 +105,21 @@ fn max<T: TryFrom<u64>>() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn whole_numbers_are_written_as_integers() {
+        #[derive(serde::Serialize)]
+        struct S {
+            #[serde(serialize_with = "super::opt_compact")]
+            v: Option<f64>,
+        }
+        let text = |v| serde_json::to_string(&S { v }).unwrap();
+        assert_eq!(text(Some(5.0)), r#"{"v":5}"#);
+        assert_eq!(text(Some(-3.0)), r#"{"v":-3}"#);
+        assert_eq!(text(Some(2.5)), r#"{"v":2.5}"#);
+        assert_eq!(text(Some(1e300)), r#"{"v":1e+300}"#); // beyond 2^53: a float
+        assert_eq!(text(None), r#"{"v":null}"#);
+    }
+
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]

@@ -82,8 +82,13 @@ pub struct SandboxConfig {
     /// Whether uploaded bytes are kept ([`StoreMode::Disk`]) or only indexed.
     pub store: StoreMode,
     /// Requests handled at the same time; more wait their turn (connections are served
-    /// by threads of their own).
+    /// by threads of their own). A request holds its turn only while its handler works,
+    /// not while it waits for the client's body nor while its answer is written.
     pub threads: usize,
+    /// Added to every answer, signed uploads and downloads included: each reply waits this
+    /// long before it is written (outside the request's turn, so parallel requests each
+    /// see it once), as if the service were that far away. Zero by default.
+    pub latency: Duration,
     /// How fast jobs go: work items (images) each running job processes per second, in
     /// each of its two stages (`processing`, then `export`). 0 holds every job at the start
     /// of its first stage (for testing aborts and timeouts).
@@ -112,11 +117,18 @@ pub struct SandboxConfig {
     pub max_video_size: u64,
     /// Seeded faults injected on demand (none by default).
     pub faults: Faults,
+    /// A file to append one JSON line to per request received (its form, no secrets);
+    /// see [`with_record`](Self::with_record).
+    pub record: Option<PathBuf>,
+    /// The seed of varied answers; see [`with_vary`](Self::with_vary).
+    pub vary: Option<u64>,
     /// Test-only hooks: the `panic-test` Workflow (panics on every image) and
     /// `GET /__test/panic` (panics in its handler). Off by default; for the sandbox's own
     /// tests of panic containment.
     #[doc(hidden)]
     pub test_hooks: bool,
+    /// The server's deadlines and connection cap (short in tests).
+    pub(crate) limits: crate::server::Limits,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -131,6 +143,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("data_dir", &self.data_dir)
             .field("store", &self.store)
             .field("threads", &self.threads)
+            .field("latency", &self.latency)
             .field("job_images_per_sec", &self.job_images_per_sec)
             .field("job_images_per_task", &self.job_images_per_task)
             .field("webhook_max_attempts", &self.webhook_max_attempts)
@@ -143,7 +156,10 @@ impl std::fmt::Debug for SandboxConfig {
             .field("max_image_size", &self.max_image_size)
             .field("max_video_size", &self.max_video_size)
             .field("faults", &self.faults)
+            .field("record", &self.record)
+            .field("vary", &self.vary)
             .field("test_hooks", &self.test_hooks)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -160,6 +176,7 @@ impl Default for SandboxConfig {
             data_dir: None,
             store: StoreMode::Disk,
             threads: 16,
+            latency: Duration::ZERO,
             job_images_per_sec: 100.0,
             job_images_per_task: 100,
             webhook_max_attempts: 5,
@@ -172,7 +189,10 @@ impl Default for SandboxConfig {
             max_image_size: 20 * 1024 * 1024,
             max_video_size: 4 << 30,
             faults: Faults::default(),
+            record: None,
+            vary: None,
             test_hooks: false,
+            limits: crate::server::Limits::default(),
         }
     }
 }
@@ -319,6 +339,20 @@ impl SandboxConfig {
         self
     }
 
+    /// Delays every answer by `latency`, to simulate a distant service: each request
+    /// (signed uploads and downloads included) costs at least one such wait, and requests
+    /// in parallel wait at the same time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = roboflow_batch::sandbox::SandboxConfig::default().with_latency(Duration::from_millis(40));
+    /// assert_eq!(c.latency, Duration::from_millis(40));
+    /// ```
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
     /// Sets the injected faults.
     ///
     /// ```
@@ -329,6 +363,62 @@ impl SandboxConfig {
     /// ```
     pub fn with_faults(mut self, faults: Faults) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// Records every request received: one JSON line each, appended to `path` once the
+    /// request is answered. A line holds the method and route template
+    /// (`POST /data-staging/v1/external/{workspace}/batches/{batchId}/upload/image`,
+    /// `PUT {signedUpload}`), the path's parameters, the query's keys (values only of
+    /// `displayName`, `fileName`, `name`, `pageSize`, `partName` and `severity`), the
+    /// headers that matter (`content-type` without its parameters' values; authorization,
+    /// length and extension headers only as present), the JSON body's key paths with
+    /// their types, a multipart body's part names and headers, a tar upload's member
+    /// names in order with the key paths of its `notification_config.json`, and the
+    /// status. Never the API key, a signature, or file contents.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let log = dir.path().join("requests.jsonl");
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_record(&log))?;
+    /// let api = roboflow_batch::BatchApi::builder()
+    ///     .base_url(sandbox.base_url())
+    ///     .api_key(sandbox.api_key())
+    ///     .build()?;
+    /// api.list_jobs_page(&Default::default())?;
+    /// let text = std::fs::read_to_string(&log)?;
+    /// let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap())?;
+    /// assert_eq!(last["route"], "GET /batch-processing/v1/external/{workspace}/jobs");
+    /// assert!(!text.contains(sandbox.api_key()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_record(mut self, path: impl Into<PathBuf>) -> Self {
+        self.record = Some(path.into());
+        self
+    }
+
+    /// Varies the answers within what the spec and the official client's models allow,
+    /// each choice following from `seed`: small default page sizes and a largest page
+    /// below what is asked; stage ids and names that differ in text and case; optional
+    /// fields left out or `null`, unknown extra fields and values; whole-number floats for
+    /// integers (`3.0`) and both timestamp forms; a missing batch answered 404 or 400;
+    /// empty bodies where the official client ignores them; shards and references listed
+    /// late (a registration delay, unless one is set). A client that passes against
+    /// several seeds does not lean on the sandbox's own habits.
+    ///
+    /// ```
+    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+    /// let sandbox = Sandbox::start(SandboxConfig::default().with_vary(7))?;
+    /// let api = roboflow_batch::BatchApi::builder()
+    ///     .base_url(sandbox.base_url())
+    ///     .api_key(sandbox.api_key())
+    ///     .build()?;
+    /// assert_eq!(api.workspace()?, "sandbox"); // the same service, answered differently
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn with_vary(mut self, seed: u64) -> Self {
+        self.vary = Some(seed);
         self
     }
 

@@ -10,16 +10,14 @@ mod records;
 mod webhooks;
 mod workflows;
 
-use super::server::Body;
-
 use serde_json::{Value, json};
 
 use super::State;
-use super::http::{Head, Reply};
 use crate::model::{
     JobLog, JobMetadata, JobStartRequest, JobStatusResponse, ListJobsResponse, ListLogsResponse,
     ListStagesResponse, ListTasksResponse, LogSeverity, TaskStatus,
 };
+use crate::server::{Body, Head, Reply, read_limited};
 
 pub(crate) use records::{
     JobKind, JobRecord, JobsData, Phase, StageRecord, TaskRecord, TrtJob, now,
@@ -38,8 +36,8 @@ fn page<T: Clone>(
     items: &[T],
     default: usize,
 ) -> Result<(Vec<T>, Option<String>), Reply> {
-    let (offset, size) = super::http::paging(head, default)?;
-    Ok(super::http::page(items.iter().cloned(), offset, size))
+    let (offset, size) = super::paging::paging(head, default)?;
+    Ok(super::paging::page(items.iter().cloned(), offset, size))
 }
 
 fn not_found(id: &str) -> Reply {
@@ -115,10 +113,11 @@ impl State {
         if let Err(e) = crate::model::JobId::new(id) {
             return Reply::error(400, e.to_string());
         }
-        let body = match super::http::read_limited(head, req, MAX_BODY) {
+        let body = match read_limited(head, req, MAX_BODY) {
             Ok(b) => b,
             Err(r) => return r,
         };
+        super::record::note_json(&body);
         let kind = match job_kind(&body) {
             Ok(k) => k,
             Err(r) => return r,
@@ -322,10 +321,11 @@ impl State {
     }
 
     fn restart_job(&self, head: &Head, id: &str, req: &mut Body<'_>) -> Reply {
-        let body = match super::http::read_limited(head, req, MAX_BODY) {
+        let body = match read_limited(head, req, MAX_BODY) {
             Ok(b) => b,
             Err(r) => return r,
         };
+        super::record::note_json(&body);
         let overrides = match restart_overrides(&body) {
             Ok(o) => o,
             Err(r) => return r,

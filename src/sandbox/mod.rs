@@ -1,11 +1,12 @@
 //! A faithful local emulator of the Batch Processing service (feature `sandbox`).
 //!
 //! [`Sandbox::start`] serves the whole API on `127.0.0.1` (port 0 picks a free one) from a
-//! data directory, with no async runtime: a small HTTP/1.1 server on std threads, with
-//! bounded request heads and bodies. It speaks the wire shapes of [`crate::model`], answers
-//! in both the spec's and the official client's forms, hands out HMAC-signed URLs that
-//! point back at itself, indexes tar shards in the background, fetches references, runs
-//! jobs that really read the images, sends webhooks, and injects seeded faults on demand.
+//! data directory, with no async runtime: the crate's small HTTP/1.1 server on std threads,
+//! with bounded request heads and bodies, and deadlines that no slow client outlives. It
+//! speaks the wire shapes of [`crate::model`], answers in both the spec's and the official
+//! client's forms, hands out HMAC-signed URLs that point back at itself, indexes tar shards
+//! in the background, fetches references, runs jobs that really read the images, sends
+//! webhooks, and injects seeded faults on demand.
 //! It listens on loopback unless told otherwise ([`SandboxConfig::allow_remote`]), and
 //! sends and fetches only to loopback hosts unless allowed. Dropping the handle stops it;
 //! state persists in the data directory.
@@ -26,15 +27,16 @@
 mod clock;
 mod config;
 mod egress;
-mod http;
 mod jobs;
-mod panics;
+mod paging;
 #[cfg(test)]
 mod proptests;
+mod record;
 mod router;
-mod server;
+mod routes;
 mod staging;
 mod state;
+mod vary;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -43,6 +45,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
+// The handlers and workers contain their panics as the server does.
+use crate::panics;
+use crate::server;
 
 pub use config::{SandboxConfig, StoreMode};
 pub use staging::faults::{FaultFamily, FaultSettings, Faults};
@@ -81,8 +86,13 @@ impl Sandbox {
     /// assert_eq!(sandbox.workspace(), "acme");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn start(config: SandboxConfig) -> Result<Sandbox> {
+    pub fn start(mut config: SandboxConfig) -> Result<Sandbox> {
         config.check_exposure()?;
+        if let Some(seed) = config.vary
+            && config.registration_delay.is_zero()
+        {
+            config.registration_delay = vary::Variation::new(seed).registration_delay();
+        }
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(d) => (d.clone(), None),
             None => {
@@ -106,7 +116,13 @@ impl Sandbox {
         let st = state.clone();
         let handler: Arc<server::Handler> =
             Arc::new(move |head, body| router::handle(&st, head, body));
-        let server = server::Server::start(listener, handler, config.threads)
+        let served = server::Config {
+            limits: config.limits.clone(),
+            permits: config.threads,
+            latency: config.latency,
+            name: "rfbatch-sandbox",
+        };
+        let server = server::Server::start(listener, handler, served)
             .map_err(|e| Error::io("starting the sandbox's server", e))?;
         let stopping = Arc::new(AtomicBool::new(false));
         let threads = state.start_background(stopping.clone())?;
@@ -182,6 +198,16 @@ impl Sandbox {
     #[cfg(test)]
     pub(crate) fn state(&self) -> &Arc<State> {
         &self.state
+    }
+
+    /// A client of this sandbox with default settings, for the crate's own tests.
+    #[cfg(test)]
+    pub(crate) fn client(&self) -> crate::BatchApi {
+        crate::BatchApi::builder()
+            .base_url(self.base_url())
+            .api_key(self.api_key())
+            .build()
+            .expect("a client of the sandbox")
     }
 
     /// How many times each file name was indexed into `batch_id`, by any route (tar
@@ -287,6 +313,61 @@ impl Drop for Sandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::tests::raw;
+    use std::time::Duration;
+
+    #[test]
+    fn a_signed_put_trickled_a_byte_at_a_time_is_cut_off_and_nothing_is_stored() {
+        // A byte every 400 ms stays under the 2 s per-read timeout; the body must average
+        // 1,000 bytes a second once its 1 s of grace is over.
+        let config = SandboxConfig {
+            limits: crate::server::Limits {
+                io_timeout: Duration::from_secs(2),
+                grace: Duration::from_secs(1),
+                min_rate: 1000,
+                ..crate::server::Limits::default()
+            },
+            ..SandboxConfig::default()
+        };
+        let sb = Sandbox::start(config).unwrap();
+        let api = crate::BatchApi::builder()
+            .base_url(sb.base_url())
+            .api_key(sb.api_key())
+            .build()
+            .unwrap();
+        let target = api.request_shard_upload("slow", None).unwrap();
+        let rest = target.upload_url.trim_start_matches("http://");
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut head = format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n");
+        for (k, v) in &target.extension_headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let addr = raw::addr_of(&format!("http://{host}"));
+        let s = raw::send(addr, format!("{head}\r\n").as_bytes());
+        let (got, took) = raw::trickle(
+            &s,
+            b"a",
+            Duration::from_millis(400),
+            Duration::from_secs(10),
+        );
+        assert_eq!(got, Some((408, true)));
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert!(raw::closed_within(&s, Duration::from_secs(3)));
+        // Nothing was stored, and the upload can be sent again, whole.
+        assert_eq!(sb.put_count(), 0);
+        let tar = {
+            let mut b = tar::Builder::new(Vec::new());
+            let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\0\0\0\0";
+            let mut h = tar::Header::new_gnu();
+            h.set_size(png.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, "a.png", &png[..]).unwrap();
+            b.into_inner().unwrap()
+        };
+        api.put_signed(&target, &crate::api::UploadSource::bytes(tar))
+            .unwrap();
+        assert_eq!(sb.put_count(), 1);
+    }
 
     #[test]
     fn debug_output_hides_the_api_key() {

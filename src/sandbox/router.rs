@@ -1,14 +1,35 @@
 //! Maps a request to its handler, after authentication.
 
-use super::server::Body;
 use std::io::Read;
 
 use super::State;
-use super::http::{Head, Reply};
+use super::routes::Route;
 use super::staging::faults::{Fault, FaultFamily};
+use crate::server::{Body, Head, Reply};
 
-/// Handles one request, injecting the configured faults first.
+/// Handles one request: records it and varies its answer when the sandbox is asked to.
 pub(crate) fn handle(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {
+    if state.recorder().is_none() && state.variation().is_none() {
+        return serve(state, head, req);
+    }
+    let route = Route::of(&head.method, &head.segments);
+    let recording = state.recorder().map(|r| r.begin());
+    let reply = match state.variation() {
+        Some(v) => {
+            let adjusted = v.request(head, &route);
+            let reply = serve(state, adjusted.as_ref().unwrap_or(head), req);
+            v.reply(state, head, &route, reply)
+        }
+        None => serve(state, head, req),
+    };
+    if let (Some(recorder), Some(recording)) = (state.recorder(), recording) {
+        recorder.finish(recording, head, &route, reply.status);
+    }
+    reply
+}
+
+/// Serves one request, injecting the configured faults first.
+fn serve(state: &State, head: &Head, req: &mut Body<'_>) -> Reply {
     let family = family(head);
     if family == FaultFamily::Api {
         state

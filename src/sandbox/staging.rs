@@ -10,12 +10,11 @@ pub(crate) mod ingest;
 pub(crate) mod multipart;
 mod put;
 mod range;
-mod signed;
+pub(crate) mod signed;
 pub(crate) mod signing;
 mod store;
 mod tarindex;
 
-use super::server::Body;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,9 +22,9 @@ use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 
 use super::State;
-use super::http::{Head, Reply};
 use crate::error::{Error, Result};
 use crate::model::{BatchContentType, BatchType, PartMetadata};
+use crate::server::{Body, Head, Reply};
 
 pub(crate) use fetch::FetchQueue;
 pub(crate) use store::StagingData;
@@ -259,11 +258,7 @@ mod tests {
         sb.state()
             .create_output_batch("job1-processing", "job1", parts)
             .unwrap();
-        let api = crate::BatchApi::builder()
-            .base_url(sb.base_url())
-            .api_key(sb.api_key())
-            .build()
-            .unwrap();
+        let api = sb.client();
         let meta = api.batch("job1-processing").unwrap();
         assert_eq!(meta.batch_type, BatchType::Multipart);
         assert_eq!(meta.batch_content_type, BatchContentType::Mixed);
@@ -310,11 +305,7 @@ mod tests {
         let sb =
             Sandbox::start(SandboxConfig::default().with_indexing_delay(std::time::Duration::ZERO))
                 .unwrap();
-        let api = crate::BatchApi::builder()
-            .base_url(sb.base_url())
-            .api_key(sb.api_key())
-            .build()
-            .unwrap();
+        let api = sb.client();
         let png =
             b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x02\0\0\0\x03\x08\x02\0\0\0\0\0\0\0".to_vec();
         let mut t = tar::Builder::new(Vec::new());

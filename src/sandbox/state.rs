@@ -46,6 +46,10 @@ pub(crate) struct State {
     pub(crate) put_count: AtomicU64,
     /// API requests (not signed URLs) answered since start.
     pub(crate) request_count: AtomicU64,
+    /// Records every request, when asked to.
+    recorder: Option<super::record::Recorder>,
+    /// Varies the answers, when asked to.
+    variation: Option<super::vary::Variation>,
 }
 
 /// The longest a change waits before it is written to `state.json`.
@@ -78,7 +82,13 @@ impl State {
                 k
             }
         };
+        let recorder = match &config.record {
+            Some(path) => Some(super::record::Recorder::open(path)?),
+            None => None,
+        };
         Ok(State {
+            recorder,
+            variation: config.vary.map(super::vary::Variation::new),
             faults: super::staging::faults::Injector::new(&config.faults),
             save_lock: Mutex::new(()),
             dirty: AtomicBool::new(false),
@@ -112,6 +122,14 @@ impl State {
 
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    pub(crate) fn recorder(&self) -> Option<&super::record::Recorder> {
+        self.recorder.as_ref()
+    }
+
+    pub(crate) fn variation(&self) -> Option<&super::vary::Variation> {
+        self.variation.as_ref()
     }
 
     pub(crate) fn fetch_queue(&self) -> &super::staging::FetchQueue {

@@ -1,19 +1,21 @@
-//! A small synchronous webhook receiver on tiny_http (feature `webhook`).
+//! A small synchronous webhook receiver (feature `webhook`), on the crate's bounded HTTP
+//! server.
 
 use std::collections::{HashSet, VecDeque};
-use std::io::Read;
-use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::{Event, bearer_matches, workspace_token};
 use crate::error::{Error, Result};
+use crate::server::{self, Body, Head, Reply, read_limited};
 
 /// Event ids remembered to drop redeliveries.
 const REMEMBERED_EVENTS: usize = 4096;
+/// Requests handled at once (the callback itself runs one event at a time).
+const PERMITS: usize = 4;
+/// Connections served at once; at the cap, the one idle longest is closed.
+const MAX_CONNECTIONS: usize = 128;
 
 /// Configures a [`Receiver`].
 ///
@@ -29,6 +31,8 @@ pub struct ReceiverBuilder {
     path: String,
     max_body: u64,
     dedupe: bool,
+    /// The server's deadlines and connection cap (short in tests).
+    limits: server::Limits,
 }
 
 impl std::fmt::Debug for ReceiverBuilder {
@@ -54,6 +58,10 @@ impl Default for ReceiverBuilder {
             path: "/".into(),
             max_body: 1 << 20,
             dedupe: true,
+            limits: server::Limits {
+                max_connections: MAX_CONNECTIONS,
+                ..server::Limits::default()
+            },
         }
     }
 }
@@ -103,7 +111,8 @@ impl ReceiverBuilder {
         self
     }
 
-    /// The largest body accepted (default 1 MiB); larger ones get 413.
+    /// The largest body accepted (default 1 MiB); larger ones get 413, decided from
+    /// `Content-Length` before reading, and the connection closes.
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder().max_body_bytes(64 << 10);
@@ -126,8 +135,9 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Starts serving; each accepted event is handed to `on_event` on the receiver's
-    /// thread, one at a time. A panic in `on_event` is contained: that request gets a 500.
+    /// Starts serving; each accepted event is handed to `on_event`, one at a time (calls
+    /// never overlap, though connections are served in parallel). A panic in `on_event` is
+    /// contained: that request gets a 500.
     ///
     /// ```
     /// use roboflow_batch::webhook::Receiver;
@@ -156,13 +166,19 @@ impl ReceiverBuilder {
     }
 }
 
-/// A webhook receiver: a thread serving POSTs on a local address, checking the bearer
-/// token in constant time, and handing each event over. Dropping it stops it.
+/// A webhook receiver: a server on a local address taking POSTs, checking the bearer token
+/// in constant time, and handing each event over. Dropping it stops it.
+///
+/// It serves connections in parallel, within fixed limits: request heads of at most
+/// 8 KiB per line and 64 KiB in all, bodies of at most
+/// [`max_body_bytes`](ReceiverBuilder::max_body_bytes), deadlines on heads, bodies and
+/// replies, and at most 128 connections, closing the one idle longest at that cap. A
+/// client that stalls holds only its own connection.
 ///
 /// Answers: 200 for an event handed over (or a redelivery of one), 401 for a missing or
 /// wrong bearer token, 404 for another path, 405 for another method, 413 for a body over
-/// the limit, 400 for a body cut short or not a valid notification, 500 if the callback
-/// panicked.
+/// the limit, 400 for a body cut short or not a valid notification, 408 for a body too
+/// slow, 500 if the callback panicked.
 ///
 /// ```
 /// use roboflow_batch::webhook::{Event, Receiver};
@@ -180,10 +196,8 @@ impl ReceiverBuilder {
 pub struct Receiver {
     addr: SocketAddr,
     path: String,
-    server: Arc<tiny_http::Server>,
-    stopping: Arc<AtomicBool>,
+    server: server::Server,
     counters: Arc<Counters>,
-    thread: Option<JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -215,7 +229,7 @@ impl Receiver {
         ReceiverBuilder::default()
     }
 
-    fn start(b: ReceiverBuilder, mut on_event: Callback) -> Result<Receiver> {
+    fn start(b: ReceiverBuilder, on_event: Callback) -> Result<Receiver> {
         let token = b.token.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
             Error::Config(
                 "a webhook receiver needs the bearer token (.workspace(..) or .bearer_token(..))"
@@ -228,46 +242,37 @@ impl Receiver {
                 format!("must start with `/` and hold no query, got {:?}", b.path),
             ));
         }
-        let server = tiny_http::Server::http(b.addr)
+        let listener = TcpListener::bind(b.addr)
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", b.addr)))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| Error::Config("the receiver is not on an IP address".into()))?;
-        let server = Arc::new(server);
-        let stopping = Arc::new(AtomicBool::new(false));
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the receiver's address", e))?;
         let counters = Arc::new(Counters::default());
-        let ctx = Handler {
+        let ctx = Arc::new(Handler {
             token,
             path: b.path.clone(),
             max_body: b.max_body,
             dedupe: b.dedupe,
-            seen: Seen::default(),
+            delivery: Mutex::new(Delivery {
+                seen: Seen::default(),
+                on_event,
+            }),
+            counters: counters.clone(),
+        });
+        let handler: Arc<server::Handler> = Arc::new(move |head, body| ctx.handle(head, body));
+        let config = server::Config {
+            limits: b.limits,
+            permits: PERMITS,
+            latency: std::time::Duration::ZERO,
+            name: "rfbatch-webhook",
         };
-        let (srv, stop, count) = (server.clone(), stopping.clone(), counters.clone());
-        let thread = std::thread::Builder::new()
-            .name("webhook-receiver".into())
-            .spawn(move || {
-                let mut ctx = ctx;
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok(req) = srv.recv() else { break };
-                    // A bug here must not stop the receiver: the request (dropped with the
-                    // unwinding) is answered 500 by tiny_http, and serving goes on.
-                    let handled =
-                        catch_unwind(AssertUnwindSafe(|| ctx.handle(req, &mut on_event, &count)));
-                    if handled.is_err() {
-                        count.rejected.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-            })
-            .map_err(|e| Error::io("starting the webhook receiver thread", e))?;
+        let server = server::Server::start(listener, handler, config)
+            .map_err(|e| Error::io("starting the webhook receiver", e))?;
         Ok(Receiver {
             addr,
             path: b.path,
             server,
-            stopping,
             counters,
-            thread: Some(thread),
         })
     }
 
@@ -318,7 +323,7 @@ impl Receiver {
         self.counters.rejected.load(Ordering::SeqCst)
     }
 
-    /// Stops serving and waits for the thread (also done on drop).
+    /// Stops serving and closes its connections (also done on drop).
     ///
     /// ```
     /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {})?;
@@ -332,11 +337,7 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.server.stop();
     }
 }
 
@@ -364,96 +365,131 @@ impl Seen {
     }
 }
 
+/// What hands events over, one at a time.
+struct Delivery {
+    seen: Seen,
+    on_event: Callback,
+}
+
 struct Handler {
     token: String,
     path: String,
     max_body: u64,
     dedupe: bool,
-    seen: Seen,
+    delivery: Mutex<Delivery>,
+    counters: Arc<Counters>,
 }
 
 impl Handler {
     /// Answers one request, counting it first so that a sender who sees the answer also
-    /// sees the count.
-    fn handle(&mut self, mut req: tiny_http::Request, on_event: &mut Callback, count: &Counters) {
-        let (status, message) = self.decide(&mut req, on_event);
-        let counter = if status == 200 {
-            &count.accepted
-        } else {
-            &count.rejected
-        };
-        counter.fetch_add(1, Ordering::SeqCst);
-        let body = serde_json::json!({ "message": message }).to_string();
-        let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
-        if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", "application/json") {
-            resp = resp.with_header(h);
+    /// sees the count (an accepted one is counted before it is handed over, so that whoever
+    /// gets the event sees it too).
+    fn handle(&self, head: &Head, body: &mut Body<'_>) -> Reply {
+        let (status, message) = self.decide(head, body);
+        if status != 200 {
+            self.counters.rejected.fetch_add(1, Ordering::SeqCst);
         }
-        if status == 401
-            && let Ok(h) = tiny_http::Header::from_bytes("WWW-Authenticate", "Bearer")
-        {
-            resp = resp.with_header(h);
+        let reply = Reply::json(status, &serde_json::json!({ "message": message }));
+        match status {
+            401 => reply.with_header("WWW-Authenticate", "Bearer"),
+            _ => reply,
         }
-        let _ = req.respond(resp);
     }
 
-    fn decide(&mut self, req: &mut tiny_http::Request, on_event: &mut Callback) -> (u16, String) {
-        let path = req.url().split('?').next().unwrap_or("");
+    fn decide(&self, head: &Head, body: &mut Body<'_>) -> (u16, String) {
+        let path = head.path();
         if path != self.path {
             return (404, format!("no webhook at {path}"));
         }
-        if *req.method() != tiny_http::Method::Post {
+        if head.method != "POST" {
             return (405, "webhooks are POSTed".into());
         }
-        let auth = header(req, "Authorization");
-        if !bearer_matches(auth.as_deref(), &self.token) {
+        if !bearer_matches(head.header("Authorization"), &self.token) {
             return (401, "missing or wrong bearer token".into());
         }
-        let declared = req.body_length().map(|n| n as u64);
-        if declared.is_some_and(|n| n > self.max_body) {
-            return (413, format!("body over {} bytes", self.max_body));
-        }
-        let mut body = Vec::new();
-        let read = req
-            .as_reader()
-            .take(self.max_body.saturating_add(1))
-            .read_to_end(&mut body);
-        match read {
-            Err(e) => return (400, format!("cannot read the body: {e}")),
-            Ok(n) if n as u64 > self.max_body => {
-                return (413, format!("body over {} bytes", self.max_body));
+        // Read before taking the delivery lock: a slow body holds no one else up.
+        let bytes = match read_limited(head, body, self.max_body) {
+            Ok(b) => b,
+            Err(reply) => {
+                let what = match reply.status {
+                    413 => format!("body over {} bytes", self.max_body),
+                    408 => "the body did not arrive in time".into(),
+                    _ => "the body was cut short or malformed".into(),
+                };
+                return (reply.status, what);
             }
-            // tiny_http reports a body cut short as a normal end.
-            Ok(n) if declared.is_some_and(|d| d != n as u64) => {
-                return (400, "the body ended before its Content-Length".into());
-            }
-            Ok(_) => {}
-        }
-        let event = match Event::parse(&body) {
+        };
+        let event = match Event::parse(&bytes) {
             Ok(e) => e,
             Err(e) => return (400, e.to_string()),
         };
         let id = event.event_id().map(str::to_string);
+        let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        let accepted = &self.counters.accepted;
+        accepted.fetch_add(1, Ordering::SeqCst);
         if self.dedupe
             && let Some(id) = &id
-            && self.seen.contains(id)
+            && delivery.seen.contains(id)
         {
             return (200, "already received".into());
         }
-        if catch_unwind(AssertUnwindSafe(|| on_event(event))).is_err() {
+        if crate::panics::contain(|| (delivery.on_event)(event)).is_err() {
+            accepted.fetch_sub(1, Ordering::SeqCst);
             return (500, "the event handler failed".into());
         }
         if self.dedupe
             && let Some(id) = &id
         {
-            self.seen.insert(id);
+            delivery.seen.insert(id);
         }
         (200, "ok".into())
     }
 }
 
-fn header(req: &tiny_http::Request, name: &str) -> Option<String> {
-    req.headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str().to_string())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::tests::raw;
+    use std::time::Duration;
+
+    #[test]
+    fn a_body_trickled_a_byte_at_a_time_is_cut_off_while_webhooks_arrive() {
+        // Each byte comes well within the 2 s per-read timeout; the body must average
+        // 1,000 bytes a second once its 1 s of grace is over.
+        let mut b = Receiver::builder().bearer_token("rf_t").path("/hook");
+        b.limits = server::Limits {
+            io_timeout: Duration::from_secs(2),
+            grace: Duration::from_secs(1),
+            min_rate: 1000,
+            ..b.limits
+        };
+        let (receiver, events) = b.spawn_channel().unwrap();
+        let addr = receiver.local_addr();
+        let s = raw::send(
+            addr,
+            b"POST /hook HTTP/1.1\r\nAuthorization: Bearer rf_t\r\nContent-Length: 5000\r\n\r\n{",
+        );
+        let (got, took) = raw::trickle(
+            &s,
+            b" ",
+            Duration::from_millis(300),
+            Duration::from_secs(10),
+        );
+        assert_eq!(got, Some((408, true)));
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert!(raw::closed_within(&s, Duration::from_secs(3)));
+        assert_eq!(receiver.rejected(), 1);
+        // Webhooks still arrive.
+        let valid = r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e","job_id":"j","job_state":"success","delivery_attempt":1}"#;
+        let head = format!(
+            "POST /hook HTTP/1.1\r\nAuthorization: Bearer rf_t\r\nContent-Length: {}\r\n\r\n{valid}",
+            valid.len()
+        );
+        let ok = raw::send(addr, head.as_bytes());
+        assert_eq!(
+            raw::answer(&ok, Duration::from_secs(10)),
+            Some((200, false))
+        );
+        assert!(events.recv_timeout(Duration::from_secs(5)).is_ok());
+    }
 }

@@ -11,6 +11,9 @@ use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::wait::WaitOptions;
 
 /// A distinctive key: if it shows up in any output, something leaked it.
+#[path = "../vary_common/mod.rs"]
+pub mod vary;
+
 pub const KEY: &str = "rfbk-Zq7xK29vLmP4-distinctive";
 pub const WORKSPACE: &str = "acme";
 
@@ -21,14 +24,14 @@ pub struct Env {
 
 /// A sandbox on 127.0.0.1:0 with [`KEY`], fast jobs and no indexing delay.
 pub fn sandbox() -> Env {
-    let sandbox = Sandbox::start(
+    let sandbox = Sandbox::start(vary::config(
         SandboxConfig::default()
             .with_api_key(KEY)
             .with_workspace(WORKSPACE)
             .with_job_speed(1000.0)
             .with_job_images_per_task(2)
             .with_indexing_delay(Duration::ZERO),
-    )
+    ))
     .expect("sandbox starts");
     let api = BatchApi::builder()
         .base_url(sandbox.base_url())

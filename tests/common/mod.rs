@@ -111,5 +111,7 @@ pub fn assert_api_request(seen: &Seen, method: Method, path: &str) {
     assert!(seen.url.starts_with(BASE), "{}", seen.url);
 }
 
+pub mod raw;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod server;

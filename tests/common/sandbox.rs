@@ -216,48 +216,27 @@ impl Served {
     }
 }
 
-/// A file server on `ip:0` (tiny_http) that counts the requests to each path.
+/// A file server on `ip:0` that counts the requests to each path.
 pub struct FileServer {
     pub base: String,
-    hits: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+    server: super::server::TestServer,
 }
 
 impl FileServer {
     pub fn start(ip: std::net::IpAddr, files: Vec<(&str, Served)>) -> FileServer {
         let files: std::collections::HashMap<String, Served> =
             files.into_iter().map(|(p, s)| (p.to_string(), s)).collect();
-        let files = std::sync::Arc::new(files);
-        let server = std::sync::Arc::new(tiny_http::Server::http((ip, 0)).expect("file server"));
-        let port = server.server_addr().to_ip().unwrap().port();
-        let hits = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
-        // A few threads, so that slow answers overlap as a real store's do.
-        for _ in 0..8 {
-            let (server, files, hits) = (server.clone(), files.clone(), hits.clone());
-            std::thread::spawn(move || {
-                for req in server.incoming_requests() {
-                    let path = req.url().split('?').next().unwrap_or("").to_string();
-                    *hits.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
-                    let served = files
-                        .get(&path)
-                        .cloned()
-                        .unwrap_or_else(|| Served::status(404));
-                    std::thread::sleep(served.delay);
-                    let ct =
-                        tiny_http::Header::from_bytes("Content-Type", served.content_type).unwrap();
-                    let resp = tiny_http::Response::from_data(served.body)
-                        .with_status_code(served.status)
-                        .with_header(ct);
-                    let _ = req.respond(resp);
-                }
-            });
-        }
-        let host = match ip {
-            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-            v4 => v4.to_string(),
-        };
+        let server = super::server::TestServer::start_on(ip, 1 << 20, move |req| {
+            let served = files
+                .get(req.path())
+                .cloned()
+                .unwrap_or_else(|| Served::status(404));
+            super::server::Response::bytes(served.status, served.content_type, served.body)
+                .after(served.delay)
+        });
         FileServer {
-            base: format!("http://{host}:{port}"),
-            hits,
+            base: server.base.clone(),
+            server,
         }
     }
 
@@ -271,33 +250,18 @@ impl FileServer {
     }
 
     pub fn hits(&self, path: &str) -> u64 {
-        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+        self.server.hits(path) as u64
     }
 
     pub fn total_hits(&self) -> u64 {
-        self.hits.lock().unwrap().values().sum()
+        self.server.requests().len() as u64
     }
 }
 
-/// A webhook receiver on loopback; returns its URL and the JSON bodies it gets.
-pub fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for mut req in server.incoming_requests() {
-            let mut body = String::new();
-            let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
-            let _ = req.respond(tiny_http::Response::empty(200));
-            if tx
-                .send(serde_json::from_str(&body).unwrap_or(Value::Null))
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    (format!("http://127.0.0.1:{port}/hook"), rx)
+/// A webhook receiver on loopback, answering 200; its URL ends in `/hook`.
+pub fn webhook_receiver() -> (String, super::server::TestServer) {
+    let server = super::server::TestServer::start(|_| super::server::Response::status(200));
+    (server.url("/hook"), server)
 }
 
 /// This machine's address on its main interface, when it has one beyond loopback.

@@ -12,13 +12,16 @@ use roboflow_batch::progress::Event;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::wait::WaitOptions;
 
-/// A sandbox that indexes at once.
+#[path = "../vary_common/mod.rs"]
+pub mod vary;
+
+/// A sandbox that indexes at once (its answers varied under `RFBATCH_SANDBOX_VARY`).
 pub fn sandbox(config: SandboxConfig) -> Sandbox {
-    default_sandbox(config)
+    default_sandbox(vary::config(config))
 }
 
-/// A sandbox that indexes at once, with its default answers: for tests of what a default
-/// answer holds, on purpose.
+/// A sandbox that indexes at once, with its default answers even under
+/// `RFBATCH_SANDBOX_VARY`: for tests of what a default answer holds, on purpose.
 pub fn default_sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(config.with_indexing_delay(Duration::from_millis(20))).expect("sandbox starts")
 }

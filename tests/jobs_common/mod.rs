@@ -107,6 +107,9 @@ pub fn bmp(width: u32, height: u32, seed: u8) -> Vec<u8> {
     out
 }
 
+#[path = "../vary_common/mod.rs"]
+pub mod vary;
+
 /// Fast retries for tests (the default backoff is for real services).
 pub fn quick_retries() -> RetryPolicy {
     RetryPolicy {
@@ -119,12 +122,14 @@ pub fn quick_retries() -> RetryPolicy {
 
 /// A sandbox config with fast jobs of `per_task` images per task.
 pub fn config(dir: &std::path::Path, per_task: u64) -> SandboxConfig {
-    SandboxConfig::default()
-        .with_data_dir(dir)
-        .with_job_speed(400.0)
-        .with_job_images_per_task(per_task)
-        .with_indexing_delay(Duration::ZERO)
-        .with_webhook_retries(3, Duration::from_millis(20))
+    vary::config(
+        SandboxConfig::default()
+            .with_data_dir(dir)
+            .with_job_speed(400.0)
+            .with_job_images_per_task(per_task)
+            .with_indexing_delay(Duration::ZERO)
+            .with_webhook_retries(3, Duration::from_millis(20)),
+    )
 }
 
 /// A client of `sandbox` on `transport`.
@@ -153,12 +158,6 @@ pub fn ingest(api: &BatchApi, batch: &str, images: &[Image]) {
 
 /// Counts the GETs of signed download URLs, remembering their paths, and after `cut_after`
 /// of them answers 403 (a permanent failure) to every further one.
-///
-/// Every request asks for `Connection: close`. tiny_http 0.12 (under the sandbox) serves
-/// each connection on a pooled thread for as long as the client keeps it open, and its pool
-/// can queue a burst of new connections behind a single idle thread; those then wait until
-/// a client gives up after its 60 s read timeout. Closing after each request keeps the
-/// threads turning over, so these tests do not stall on that server-side race.
 #[derive(Clone)]
 pub struct Counting {
     inner: Arc<UreqTransport>,
@@ -194,7 +193,7 @@ impl Transport for Counting {
             }
             self.paths.lock().unwrap().push(req.path().to_string());
         }
-        self.inner.send(req.header("Connection", "close"))
+        self.inner.send(req)
     }
 }
 

@@ -32,9 +32,14 @@ pub struct SandboxArgs {
     /// Where state and data live (kept across restarts); a temporary directory if omitted.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Requests handled at the same time (more wait their turn).
+    /// Requests handled at the same time (more wait their turn). A request holds its turn
+    /// only while it is worked on: not while its body is awaited nor its answer written.
     #[arg(long, default_value_t = 16)]
     threads: usize,
+    /// Delay every answer by this many milliseconds, signed uploads and downloads
+    /// included, as if the service were far away (parallel requests wait side by side).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    latency_ms: u64,
     /// What to do with uploaded bytes: keep them (`disk`), or index shards from their tar
     /// headers and drop the bytes (`discard`, a benchmark mode; jobs then cannot run).
     #[arg(long, value_enum, default_value_t = Store::Disk)]
@@ -82,12 +87,24 @@ pub struct SandboxArgs {
     /// Rate of connections dropped mid-body (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     fault_drop_rate: f64,
-    /// Latency added to every request, in milliseconds.
+    /// Latency added to the requests of the --fault-family families, in milliseconds,
+    /// while they hold their turn (see --latency-ms for the distance of every answer).
     #[arg(long, default_value_t = 0)]
     fault_latency_ms: u64,
     /// Hand out signed URLs (of the put/download families) already expired.
     #[arg(long)]
     fault_expired_urls: bool,
+    /// Append one JSON line per request received to FILE: method, route template, query
+    /// keys, headers that matter, JSON key paths and types, multipart parts, tar members
+    /// (never the API key, signatures or file contents).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Answer differently from the defaults, within what the service may do, each choice
+    /// following from SEED: small pages, stage names unlike their ids, optional fields
+    /// left out, extra fields, floats for integers, both timestamp forms, 404 or 400 for
+    /// a missing batch, shards listed late.
+    #[arg(long, value_name = "SEED")]
+    vary: Option<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,6 +169,7 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .with_signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
         .with_indexing_delay(Duration::from_millis(a.indexing_delay_ms))
         .with_registration_delay(Duration::from_millis(a.registration_delay_ms))
+        .with_latency(Duration::from_millis(a.latency_ms))
         .with_job_speed(a.job_speed)
         .with_job_images_per_task(a.job_images_per_task.max(1))
         .with_faults(faults)
@@ -179,6 +197,13 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = a.max_image_size {
         config = config.with_max_image_size(n);
     }
+    if let Some(path) = a.record {
+        config = config.with_record(path);
+    }
+    if let Some(seed) = a.vary {
+        config = config.with_vary(seed);
+    }
+    let vary = config.vary;
     let sandbox = Sandbox::start(config)?;
     let mut out = std::io::stdout();
     writeln!(out, "listening on {}", sandbox.base_url())?;
@@ -188,6 +213,9 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         sandbox.workspace(),
         sandbox.data_dir().display()
     )?;
+    if let Some(seed) = vary {
+        writeln!(out, "answers varied with seed {seed} (--vary)")?;
+    }
     if default_key {
         // The well-known default key is no secret (loopback only); a given key is never shown.
         writeln!(

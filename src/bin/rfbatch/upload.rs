@@ -551,7 +551,9 @@ pub fn summary(r: &IngestReport) -> String {
     if r.retries > 0 {
         s.push_str(&format!("; {} retries", r.retries));
     }
-    s.push_str(&format!("; {} requests", r.requests.total()));
+    if r.requests.total() > 0 {
+        s.push_str(&format!("; {} requests", r.requests.total()));
+    }
     // Only when it differs at the precision shown.
     if !refs
         && human_secs(r.duration) != human_secs(r.upload_duration)

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::JobKind;
 use crate::model::{JobStartRequest, JobType, RestartOverrides};
-use crate::sandbox::http::Reply;
+use crate::server::Reply;
 
 /// The largest `processingTimeoutSeconds` accepted: one year. Larger values are refused
 /// when they arrive, so no deadline computed from one can overflow.

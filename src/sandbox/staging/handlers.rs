@@ -1,12 +1,15 @@
 //! The data-staging API endpoints (D1–D11 of the notes), answering with the model types.
 
-use crate::sandbox::server::Body;
-
 use super::super::State;
-use super::super::http::{Head, Reply, page, paging, paging_size, read_limited};
+use super::super::paging::{page, paging, paging_size};
 use super::store::{Batch, FileRec, Ingest, Shard, check_batch_id, check_file_name, layout};
 use super::store::{ShardSource, ShardState, Upload, UploadKind};
 use crate::model::*;
+use crate::server::{Body, Head, Reply, read_limited};
+
+/// The default page of a file listing: small, like the slowest service a client must
+/// expect, so that clients page for real.
+const FILES_PAGE: usize = 50;
 
 /// The largest JSON body accepted (references ingests).
 pub(super) const MAX_JSON_BODY: u64 = 32 << 20;
@@ -155,9 +158,9 @@ fn key_from_token(head: &Head) -> Result<Option<String>, Reply> {
 fn list_files(state: &State, head: &Head, batch: &str) -> Handled {
     let after = key_from_token(head)?;
     let (offset, size) = if after.is_some() {
-        (0, paging_size(head, 100)?)
+        (0, paging_size(head, FILES_PAGE)?)
     } else {
-        paging(head, 100)?
+        paging(head, FILES_PAGE)?
     };
     let part = head.query("partName");
     let (recs, next) = {
@@ -284,6 +287,7 @@ fn upload_image(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> 
     // The image, plus room for the multipart framing.
     let limit = state.config().max_image_size.saturating_add(64 * 1024);
     let body = read_limited(head, req, limit)?;
+    crate::sandbox::record::note_multipart(&body, &boundary);
     let bytes = super::multipart::single_file(&body, &boundary, file_name)
         .map_err(|e| Reply::error(400, e))?;
     if bytes.len() as u64 > state.config().max_image_size {
@@ -512,7 +516,8 @@ pub(super) fn register_ingest(
         metadata: None,
         source,
         ready_at_ms: crate::sandbox::clock::ms_after(state.config().indexing_delay),
-        listed_at_ms: 0,
+        // The service registers an ingest asynchronously, as it does a shard.
+        listed_at_ms: crate::sandbox::clock::ms_after(state.config().registration_delay),
     });
     let rec = Ingest {
         ingest_id: ingest_id.clone(),

@@ -2,13 +2,12 @@
 //! functions of the bytes, so that property tests can throw anything at them).
 
 use super::super::State;
-use super::super::http::{Head, Reply, read_limited};
 use super::handlers::{Handled, MAX_JSON_BODY, register_ingest};
 use super::store::{ShardSource, check_file_name, layout};
 use crate::model::{
     BatchContentType, FileReference, NotificationCategory, ReferencesIngest, RoboQlIngest,
 };
-use crate::sandbox::server::Body;
+use crate::server::{Body, Head, Reply, read_limited};
 
 /// The most image references one request may carry (the official client's chunk size).
 pub(crate) const MAX_IMAGE_REFERENCES: usize = 20_000;
@@ -161,6 +160,7 @@ pub(super) fn references(
 ) -> Handled {
     let display = head.query("displayName").unwrap_or(batch).to_string();
     let body = read_limited(head, req, MAX_JSON_BODY)?;
+    crate::sandbox::record::note_json(&body);
     let r = decode_references(&body, &kind)?;
     let (shard_id, ingest_id) = {
         let mut inner = state.lock();
@@ -228,6 +228,7 @@ fn write_refs(path: &std::path::Path, refs: &[FileReference]) -> std::io::Result
 /// as the sandbox has no Asset Library. Only the default `ingest-status` webhook is sent.
 pub(super) fn roboql(state: &State, head: &Head, batch: &str, req: &mut Body<'_>) -> Handled {
     let body = read_limited(head, req, MAX_JSON_BODY)?;
+    crate::sandbox::record::note_json(&body);
     let ingest = decode_roboql(&body)?;
     let display = ingest
         .display_name

@@ -64,6 +64,41 @@ pub(crate) fn single_file<'a>(
     }
 }
 
+/// Each part's form name, file name and other header names (for the request recorder),
+/// without its bytes.
+pub(crate) fn describe(body: &[u8], boundary: &str) -> Vec<serde_json::Value> {
+    let delim = format!("--{boundary}");
+    split(body, delim.as_bytes())
+        .into_iter()
+        .map(|raw| {
+            let end = find(raw, b"\r\n\r\n").unwrap_or(raw.len());
+            let head = String::from_utf8_lossy(&raw[..end]);
+            let mut part = serde_json::Map::new();
+            let mut others = Vec::new();
+            for line in head.lines().filter(|l| !l.trim().is_empty()) {
+                let (name, value) = line.split_once(':').unwrap_or((line, ""));
+                let name = name.trim().to_ascii_lowercase();
+                if name == "content-disposition" {
+                    for key in ["name", "filename"] {
+                        if let Some(v) = param(line, key) {
+                            part.insert(key.into(), v.into());
+                        }
+                    }
+                } else if name == "content-type" {
+                    others.push(format!(
+                        "content-type: {}",
+                        value.trim().to_ascii_lowercase()
+                    ));
+                } else {
+                    others.push(name);
+                }
+            }
+            part.insert("headers".into(), others.into());
+            serde_json::Value::Object(part)
+        })
+        .collect()
+}
+
 /// The parts between boundaries, without the CRLF that precedes each boundary.
 fn split<'a>(body: &'a [u8], delim: &[u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
@@ -128,6 +163,20 @@ mod tests {
             Some("q1")
         );
         assert_eq!(boundary("text/plain"), None);
+    }
+
+    #[test]
+    fn describe_names_parts_without_their_bytes() {
+        let b = "--xx\r\nContent-Disposition: form-data; name=\"a.jpg\"; filename=\"a.jpg\"\r\n\r\nSECRET\r\n\
+                 --xx\r\nContent-Disposition: form-data; name=\"file\"\r\nContent-Type: Image/PNG\r\nX-Extra: 1\r\n\r\nD\r\n--xx--\r\n";
+        let parts = describe(b.as_bytes(), "xx");
+        assert_eq!(
+            serde_json::Value::Array(parts),
+            serde_json::json!([
+                { "name": "a.jpg", "filename": "a.jpg", "headers": [] },
+                { "name": "file", "headers": ["content-type: image/png", "x-extra"] },
+            ])
+        );
     }
 
     /// Random and mutated bodies never panic the parser (network input).

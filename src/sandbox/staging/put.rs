@@ -5,18 +5,17 @@
 //! that fails returns the upload to pending, and a repeat of a completed upload is
 //! answered 200 while the first copy stands.
 
-use crate::sandbox::server::Body;
 use std::io::{BufWriter, Read, Write};
 use std::sync::atomic::Ordering;
 
 use super::super::State;
-use super::super::http::{Head, Reply};
 use super::signed::UPLOAD_HEADER;
 use super::store::{
     FileRec, Shard, ShardSource, ShardState, Upload, UploadKind, UploadState, layout,
 };
-use super::tarindex::{Indexed, index_stream};
+use super::tarindex::{Indexed, index_file, index_stream};
 use crate::sandbox::StoreMode;
+use crate::server::{Body, Head, Reply};
 
 /// Holds an upload in `receiving`; dropping it unfinished (an error, a panic) returns the
 /// upload to `pending`.
@@ -118,6 +117,9 @@ pub(super) fn put(
         Ok(s) => s,
         Err(r) => return r,
     };
+    if upload.kind == UploadKind::Shard {
+        note_members(state, &stored);
+    }
     {
         let mut inner = state.lock();
         let staging = &mut inner.staging;
@@ -174,6 +176,24 @@ pub(super) fn put(
     Reply::json(200, &serde_json::json!({ "status": "ok" }))
 }
 
+/// Tells the request recorder a shard's members, from the stored tar's headers (or the
+/// index made while the body streamed in).
+fn note_members(state: &State, stored: &Stored) {
+    if !crate::sandbox::record::recording() {
+        return;
+    }
+    let indexed;
+    let seen = match stored {
+        Stored::Path(rel) => {
+            indexed = index_file(state.data_dir(), rel, "", state.config());
+            &indexed
+        }
+        Stored::Discarded(Some(i)) => i,
+        Stored::Discarded(None) => return,
+    };
+    crate::sandbox::record::note_tar(&seen.members, seen.notification_config.as_deref());
+}
+
 /// Where a received body went.
 enum Stored {
     /// Kept at this path, relative to the data directory.
@@ -206,10 +226,17 @@ fn receive_stored(
         Ok(n) => n,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
+            // Too slow a body (the server's deadline) is a 408: the client may retry.
+            let status = if e.kind() == std::io::ErrorKind::TimedOut {
+                408
+            } else {
+                400
+            };
             return Err(Reply::error(
-                400,
+                status,
                 format!("upload failed while receiving: {e}; nothing was stored"),
-            ));
+            )
+            .closing());
         }
     };
     if received != len {

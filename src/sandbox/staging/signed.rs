@@ -5,17 +5,16 @@
 //! sandbox's secret key, so no part of it can be altered and no URL forged. Uploads also
 //! need the `x-rfbatch-upload` extension header, as real signed URLs need theirs.
 
-use crate::sandbox::server::Body;
 use std::collections::BTreeMap;
 use std::io::{Seek, SeekFrom};
 use std::time::Duration;
 
 use super::super::State;
-use super::super::http::{Head, Reply, ReplyBody};
 use super::faults::FaultFamily;
 use super::range::Ranged;
 use super::signing::Grant;
 use super::store::{FileRec, file_key};
+use crate::server::{Body, Head, Reply, ReplyBody};
 
 /// The extension header every signed PUT must carry.
 pub(crate) const UPLOAD_HEADER: &str = "x-rfbatch-upload";

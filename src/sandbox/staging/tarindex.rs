@@ -22,6 +22,12 @@ pub(crate) struct Indexed {
     pub notify: Option<(String, String)>,
     /// Why the whole shard failed.
     pub error: Option<String>,
+    /// Every regular member's name, in order (for the request recorder; not persisted).
+    #[serde(skip)]
+    pub members: Vec<String>,
+    /// The bytes of `notification_config.json` (for the request recorder; not persisted).
+    #[serde(skip)]
+    pub notification_config: Option<Vec<u8>>,
 }
 
 pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
@@ -105,10 +111,12 @@ fn index_entries<'a, R: Read + 'a>(
             .unwrap_or_default();
         let name = full.rsplit('/').next().unwrap_or("").to_string();
         let (size, offset) = (e.size(), e.raw_file_position());
+        out.members.push(full.clone());
         if name == NOTIFICATION_CONFIG {
             let mut buf = Vec::new();
             e.by_ref().take(64 * 1024).read_to_end(&mut buf)?;
             out.notify = parse_notification_config(&buf);
+            out.notification_config = Some(buf);
             continue;
         }
         if let Err(reason) = check_file_name("member name", &name) {
@@ -194,6 +202,14 @@ mod tests {
             assert_eq!(out.failed.len(), 1);
             assert_eq!(out.failed[0].failure_type, "unsupported-file-type");
             assert_eq!(out.notify.as_ref().unwrap().0, "i");
+            let members = [
+                "a.png",
+                "dir/b.png",
+                "notes.txt",
+                "notification_config.json",
+            ];
+            assert_eq!(out.members, members);
+            assert!(out.notification_config.is_some());
             assert!(out.error.is_none());
         }
         assert!(

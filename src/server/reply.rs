@@ -1,58 +1,8 @@
-//! The request head the handlers route on, and the replies they build.
+//! The replies handlers build, and writing them to the connection.
 
 use std::io::{Read, Write};
 
 use serde::Serialize;
-
-/// The parts of a request the handlers route on.
-#[derive(Debug, Clone)]
-pub(crate) struct Head {
-    pub method: String,
-    /// The decoded path segments, e.g. `["data-staging", "v1", …]`.
-    pub segments: Vec<String>,
-    pub query: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
-    /// The declared body length.
-    pub content_length: Option<u64>,
-}
-
-impl Head {
-    pub fn from_raw(raw: &super::server::RawHead) -> Head {
-        let url = raw.target.as_str();
-        let path = url.split(['?', '#']).next().unwrap_or("");
-        let segments = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(crate::urls::percent_decode)
-            .collect();
-        let content_length = raw
-            .header("content-length")
-            .and_then(|v| v.trim().parse().ok());
-        Head {
-            method: raw.method.to_ascii_uppercase(),
-            segments,
-            query: crate::urls::query_pairs(url),
-            headers: raw.headers.clone(),
-            content_length,
-        }
-    }
-
-    /// The first value of a query parameter.
-    pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The first value of a header, case-insensitively.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// A response body.
 pub(crate) enum ReplyBody {
@@ -63,7 +13,7 @@ pub(crate) enum ReplyBody {
     Truncated(Vec<u8>, usize),
 }
 
-/// A response, built by handlers and sent by the router.
+/// A response, built by a handler and written by the server.
 pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -121,9 +71,15 @@ impl Reply {
             })
     }
 
-    /// Writes the reply (only its head for a `HEAD` request); false when the body could
-    /// not be written whole, so the connection must close.
-    pub fn write_to(self, w: &mut impl Write, head_only: bool, keep_alive: bool) -> bool {
+    /// Writes the reply (only its head for a `HEAD` request), naming `server`; false when
+    /// the body could not be written whole, so the connection must close.
+    pub fn write_to(
+        self,
+        w: &mut impl Write,
+        server: &str,
+        head_only: bool,
+        keep_alive: bool,
+    ) -> bool {
         let (len, mut body): (u64, Box<dyn Read + Send>) = match self.body {
             ReplyBody::Bytes(b) => (b.len() as u64, Box::new(std::io::Cursor::new(b))),
             ReplyBody::Reader(r, len) => (len, Box::new(r.take(len))),
@@ -137,7 +93,7 @@ impl Reply {
         };
         let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
         head.push_str(&format!(
-            "Date: {}\r\nServer: rfbatch-sandbox\r\nContent-Length: {len}\r\n",
+            "Date: {}\r\nServer: {server}\r\nContent-Length: {len}\r\n",
             httpdate::fmt_http_date(std::time::SystemTime::now())
         ));
         for (k, v) in &self.headers {
@@ -210,81 +166,4 @@ impl Read for FailingReader {
             "fault: dropped mid-body",
         ))
     }
-}
-
-/// `(offset, page size)` from `nextPageToken` and `pageSize`.
-pub(crate) fn paging(head: &Head, default: usize) -> Result<(usize, usize), Reply> {
-    let size = paging_size(head, default)?;
-    let offset = match head.query("nextPageToken") {
-        None | Some("") => 0,
-        Some(t) => t
-            .strip_prefix("p")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| {
-                Reply::error(
-                    400,
-                    format!("nextPageToken {t:?} is not a token this service issued"),
-                )
-            })?,
-    };
-    Ok((offset, size))
-}
-
-/// The page size from `pageSize` (1 to 1000), or `default`.
-pub(crate) fn paging_size(head: &Head, default: usize) -> Result<usize, Reply> {
-    let size = match head.query("pageSize") {
-        None => default,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => {
-                return Err(Reply::error(
-                    400,
-                    format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
-                ));
-            }
-        },
-    };
-    Ok(size)
-}
-
-/// The page's items and the token of the next page (`None` on the last page).
-pub(crate) fn page<T>(
-    items: impl Iterator<Item = T>,
-    offset: usize,
-    size: usize,
-) -> (Vec<T>, Option<String>) {
-    let mut v: Vec<T> = items.skip(offset).take(size + 1).collect();
-    let more = v.len() > size;
-    v.truncate(size);
-    (v, more.then(|| format!("p{}", offset + size)))
-}
-
-/// Reads a whole request body of at most `max` bytes: a larger declared or actual body is
-/// a 413 (decided from `Content-Length` before reading, when there is one), a body
-/// shorter than declared a 400.
-pub(crate) fn read_limited(
-    head: &Head,
-    req: &mut super::server::Body<'_>,
-    max: u64,
-) -> Result<Vec<u8>, Reply> {
-    let too_big =
-        || Reply::error(413, format!("request body is larger than {max} bytes")).closing();
-    if head.content_length.is_some_and(|n| n > max) {
-        return Err(too_big());
-    }
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(max.saturating_add(1))
-        .read_to_end(&mut body)
-        .map_err(|e| Reply::error(400, format!("cannot read the request body: {e}")))?;
-    if body.len() as u64 > max {
-        return Err(too_big());
-    }
-    if head.content_length.is_some_and(|n| n != body.len() as u64) {
-        return Err(Reply::error(
-            400,
-            "request body shorter than its Content-Length",
-        ));
-    }
-    Ok(body)
 }

@@ -3,6 +3,8 @@
 
 use std::io::{self, BufRead, Read, Write};
 
+use super::{Head, Reply};
+
 /// The longest chunk-size line of a chunked body.
 const MAX_CHUNK_LINE: usize = 1024;
 /// All trailer lines of a chunked body together.
@@ -76,9 +78,20 @@ impl<'a> Body<'a> {
         self.continue_to.is_some()
     }
 
-    /// Reads and drops what is left, up to `max` bytes; true if the body then ended.
+    /// Reads and drops what is left, if that is at most `max` bytes; true if the body
+    /// then ended. A larger rest (or a chunked one that goes past `max`) is left unread:
+    /// the connection must close.
     pub fn drain(&mut self, max: u64) -> bool {
+        if let Phase::Length(left) = self.phase
+            && left > max
+        {
+            return false;
+        }
         let _ = io::copy(&mut self.take(max), &mut io::sink());
+        if self.phase == Phase::ChunkSize {
+            // The last chunk may be next: a zero-size chunk ends the body without a byte.
+            let _ = self.read(&mut [0u8; 1]);
+        }
         self.is_done()
     }
 
@@ -186,6 +199,37 @@ impl Read for Body<'_> {
     }
 }
 
+/// Reads a whole request body of at most `max` bytes: a larger declared or actual body is
+/// a 413 (decided from `Content-Length` before reading, when there is one), a body
+/// shorter than declared a 400, one too slow a 408.
+pub(crate) fn read_limited(head: &Head, req: &mut Body<'_>, max: u64) -> Result<Vec<u8>, Reply> {
+    let too_big =
+        || Reply::error(413, format!("request body is larger than {max} bytes")).closing();
+    if head.content_length.is_some_and(|n| n > max) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    req.as_reader()
+        .take(max.saturating_add(1))
+        .read_to_end(&mut body)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::TimedOut => {
+                Reply::error(408, "the request body did not arrive in time").closing()
+            }
+            _ => Reply::error(400, format!("cannot read the request body: {e}")),
+        })?;
+    if body.len() as u64 > max {
+        return Err(too_big());
+    }
+    if head.content_length.is_some_and(|n| n != body.len() as u64) {
+        return Err(Reply::error(
+            400,
+            "request body shorter than its Content-Length",
+        ));
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +271,18 @@ mod tests {
         }
         let long = format!("{}\r\n", "0".repeat(MAX_CHUNK_LINE + 10));
         assert!(read_all(long.as_bytes(), Framing::Chunked).0.is_err());
+    }
+
+    #[test]
+    fn drain_takes_a_small_rest_and_leaves_a_large_one() {
+        let mut src = io::BufReader::new(&b"0123456789"[..]);
+        let mut body = Body::new(&mut src, Framing::Length(10), None);
+        assert!(!body.drain(9), "10 bytes left, 9 allowed: not read at all");
+        assert!(body.drain(10));
+        let mut src = io::BufReader::new(&b"5\r\nhello\r\n5\r\nhello\r\n0\r\n\r\n"[..]);
+        assert!(!Body::new(&mut src, Framing::Chunked, None).drain(6));
+        let mut src = io::BufReader::new(&b"5\r\nhello\r\n5\r\nhello\r\n0\r\n\r\n"[..]);
+        assert!(Body::new(&mut src, Framing::Chunked, None).drain(10));
     }
 
     #[test]

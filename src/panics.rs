@@ -1,13 +1,14 @@
-//! Containing panics: a panic in one request or one job step is caught where it happens,
-//! reported, and never takes a thread (or the state lock) down with it.
+//! Containing panics: a panic in one request (of the sandbox or the webhook receiver) or in
+//! one of the sandbox's job steps is caught where it happens, reported, and never takes a
+//! thread (or a lock) down with it.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Runs `f`, turning a panic into `Err(message)`.
 ///
-/// State shared across the unwind is either behind [`crate::sandbox::State::lock`] (which
-/// recovers a poisoned lock) or rebuilt by the caller, hence `AssertUnwindSafe`.
+/// State shared across the unwind is either behind a lock that recovers from poisoning (the
+/// sandbox's state lock) or rebuilt by the caller, hence `AssertUnwindSafe`.
 pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| message(p.as_ref()))
 }

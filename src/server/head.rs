@@ -1,0 +1,516 @@
+//! Reading a request head (request line and headers) within fixed limits, parsed by
+//! `httparse`.
+//!
+//! The bytes of a head are first collected line by line, so that no limit is passed before
+//! the head is refused: an endless line costs at most its limit, not memory. Only then does
+//! `httparse` parse the complete head. A bare CR anywhere, and a CR or NUL inside a header
+//! value, is an error: a proxy that splits lines on CR would read another request than ours.
+
+use std::io::{self, BufRead};
+
+use super::body::Framing;
+
+/// The longest request line (method, target, version), in bytes: a longer one is a 414.
+pub(crate) const MAX_REQUEST_LINE: usize = 8 * 1024;
+/// The longest header line, in bytes: a longer one is a 431.
+pub(crate) const MAX_HEADER_LINE: usize = 8 * 1024;
+/// All header lines together, in bytes: more is a 431.
+pub(crate) const MAX_HEADERS_BYTES: usize = 64 * 1024;
+/// The most header lines: more is a 431.
+pub(crate) const MAX_HEADERS: usize = 100;
+/// The longest method.
+const MAX_METHOD: usize = 32;
+
+/// A parsed request head: what handlers route on.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Head {
+    /// The method, in upper case.
+    pub method: String,
+    /// The origin-form target (`/path?query`).
+    pub target: String,
+    /// HTTP/1.0 (`false`) or HTTP/1.1 (`true`).
+    pub http11: bool,
+    pub headers: Vec<(String, String)>,
+    /// The decoded path segments, e.g. `["data-staging", "v1", …]`.
+    pub segments: Vec<String>,
+    /// The decoded query pairs.
+    pub query: Vec<(String, String)>,
+    /// The declared body length.
+    pub content_length: Option<u64>,
+}
+
+impl Head {
+    /// A head for `method` and `target` with these headers (also used by tests).
+    pub fn new(method: &str, target: String, http11: bool, headers: Vec<(String, String)>) -> Head {
+        let query = crate::urls::query_pairs(&target);
+        let content_length = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse().ok());
+        let mut head = Head {
+            method: method.to_ascii_uppercase(),
+            target,
+            http11,
+            headers,
+            segments: Vec::new(),
+            query,
+            content_length,
+        };
+        head.segments = head
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(crate::urls::percent_decode)
+            .collect();
+        head
+    }
+
+    /// The path of the target, undecoded (`/a/b` of `/a/b?c`).
+    pub fn path(&self) -> &str {
+        self.target.split(['?', '#']).next().unwrap_or("")
+    }
+
+    /// The first value of a query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of a header, case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// How the body is framed, or the status and message that refuse the request.
+    pub fn framing(&self) -> Result<Framing, (u16, String)> {
+        match (
+            self.all("transfer-encoding").as_slice(),
+            self.all("content-length").as_slice(),
+        ) {
+            ([], []) => Ok(Framing::Length(0)),
+            ([], lens) => {
+                let first = lens[0].trim();
+                let ok = lens.iter().all(|l| l.trim() == first)
+                    && !first.is_empty()
+                    && first.bytes().all(|b| b.is_ascii_digit());
+                match first.parse::<u64>() {
+                    Ok(n) if ok => Ok(Framing::Length(n)),
+                    _ => Err((400, "malformed Content-Length".into())),
+                }
+            }
+            ([t], []) if t.trim().eq_ignore_ascii_case("chunked") => Ok(Framing::Chunked),
+            (_, []) => Err((
+                501,
+                "only the chunked Transfer-Encoding is supported".into(),
+            )),
+            (_, _) => Err((
+                400,
+                "a request cannot have both Transfer-Encoding and Content-Length".into(),
+            )),
+        }
+    }
+
+    /// Whether the client wants the connection kept open after this request.
+    pub fn keep_alive(&self) -> bool {
+        let conn = self.header("connection").unwrap_or("").to_ascii_lowercase();
+        let has = |t: &str| conn.split(',').any(|c| c.trim() == t);
+        if self.http11 {
+            !has("close")
+        } else {
+            has("keep-alive")
+        }
+    }
+}
+
+/// Why no head was read.
+#[derive(Debug)]
+pub(crate) enum HeadError {
+    /// The connection closed cleanly before a request started.
+    Closed,
+    /// A malformed or oversized head: answer with this status and close.
+    Bad(u16, String),
+    /// Reading failed (a timeout, a reset, or the connection closed mid-head).
+    Io(io::Error),
+}
+
+fn bad(status: u16, message: impl Into<String>) -> HeadError {
+    HeadError::Bad(status, message.into())
+}
+
+/// Where the collector is within the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// Before or within the request line (empty lines before it are skipped).
+    Request,
+    /// Within a header line.
+    Header,
+}
+
+/// Collects the bytes of one head, checking every limit as they come.
+struct Collector {
+    bytes: Vec<u8>,
+    line: Line,
+    /// Bytes of the current line, without its line ending.
+    line_len: usize,
+    /// Bytes of every header line so far.
+    headers_len: usize,
+    headers: usize,
+    /// The previous byte was a CR.
+    cr: bool,
+}
+
+impl Collector {
+    /// Takes `b`; true once the blank line that ends the head was taken.
+    fn push(&mut self, b: u8) -> Result<bool, HeadError> {
+        if self.cr && b != b'\n' {
+            return Err(bad(400, "a bare CR in the request head"));
+        }
+        self.cr = b == b'\r';
+        self.bytes.push(b);
+        match b {
+            b'\r' => Ok(false),
+            b'\n' => {
+                let len = std::mem::take(&mut self.line_len);
+                match (self.line, len) {
+                    // An empty line before the request line is skipped (RFC 9112, 2.2).
+                    (Line::Request, 0) => {
+                        if self.bytes.len() > MAX_REQUEST_LINE {
+                            return Err(bad(400, "too many empty lines before the request"));
+                        }
+                        Ok(false)
+                    }
+                    (Line::Request, _) => {
+                        self.line = Line::Header;
+                        Ok(false)
+                    }
+                    (Line::Header, 0) => Ok(true),
+                    (Line::Header, _) => {
+                        self.headers += 1;
+                        if self.headers > MAX_HEADERS {
+                            return Err(bad(
+                                431,
+                                format!(
+                                    "more than {MAX_HEADERS} headers or {MAX_HEADERS_BYTES} bytes of headers"
+                                ),
+                            ));
+                        }
+                        Ok(false)
+                    }
+                }
+            }
+            _ => {
+                self.line_len += 1;
+                match self.line {
+                    Line::Request if self.line_len > MAX_REQUEST_LINE => Err(bad(
+                        414,
+                        format!("request line longer than {MAX_REQUEST_LINE} bytes"),
+                    )),
+                    Line::Header if self.line_len > MAX_HEADER_LINE => Err(bad(
+                        431,
+                        format!("a header line is longer than {MAX_HEADER_LINE} bytes"),
+                    )),
+                    Line::Header => {
+                        self.headers_len += 1;
+                        if self.headers_len > MAX_HEADERS_BYTES {
+                            return Err(bad(
+                                431,
+                                format!(
+                                    "more than {MAX_HEADERS} headers or {MAX_HEADERS_BYTES} bytes of headers"
+                                ),
+                            ));
+                        }
+                        Ok(false)
+                    }
+                    Line::Request => Ok(false),
+                }
+            }
+        }
+    }
+}
+
+/// Reads one request head from `r`, consuming nothing past its blank line.
+pub(crate) fn read_head(r: &mut impl BufRead) -> Result<Head, HeadError> {
+    let mut c = Collector {
+        bytes: Vec::with_capacity(1024),
+        line: Line::Request,
+        line_len: 0,
+        headers_len: 0,
+        headers: 0,
+        cr: false,
+    };
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(HeadError::Io(e)),
+        };
+        if avail.is_empty() {
+            // Only empty lines (or nothing) before the close: no request was started.
+            return if c.line == Line::Request && c.line_len == 0 {
+                Err(HeadError::Closed)
+            } else {
+                Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into()))
+            };
+        }
+        let mut used = 0;
+        let mut done = false;
+        for &b in avail {
+            used += 1;
+            if c.push(b)? {
+                done = true;
+                break;
+            }
+        }
+        r.consume(used);
+        if done {
+            return parse(&c.bytes);
+        }
+    }
+}
+
+/// Parses a complete head (it ends with its blank line).
+fn parse(bytes: &[u8]) -> Result<Head, HeadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut slots);
+    match req.parse(bytes) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(bad(400, "malformed request head")),
+        Err(httparse::Error::Version) => return Err(version_error(bytes)),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(bad(
+                431,
+                format!("more than {MAX_HEADERS} headers or {MAX_HEADERS_BYTES} bytes of headers"),
+            ));
+        }
+        Err(httparse::Error::HeaderName) => return Err(bad(400, "malformed header name")),
+        Err(httparse::Error::HeaderValue) => {
+            return Err(bad(
+                400,
+                "malformed header value (control characters such as CR or NUL are refused)",
+            ));
+        }
+        Err(httparse::Error::Token) => return Err(bad(400, "malformed method or request target")),
+        Err(e) => return Err(bad(400, format!("malformed request head: {e}"))),
+    }
+    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
+        return Err(bad(400, "malformed request line"));
+    };
+    if method.len() > MAX_METHOD {
+        return Err(bad(400, "malformed method"));
+    }
+    let target = origin_form(target).ok_or_else(|| bad(400, "malformed request target"))?;
+    let mut headers = Vec::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        // httparse refuses these already; the rule is ours, so it is checked here too.
+        if h.value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(bad(
+                400,
+                format!("the value of header {} holds a CR, LF or NUL", h.name),
+            ));
+        }
+        let value = String::from_utf8_lossy(h.value);
+        headers.push((
+            h.name.to_string(),
+            value.trim_matches([' ', '\t']).to_string(),
+        ));
+    }
+    Ok(Head::new(method, target, version == 1, headers))
+}
+
+/// 505 for another HTTP version, 400 for something that is not one.
+fn version_error(bytes: &[u8]) -> HeadError {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    match line.trim_end().rsplit(' ').next() {
+        Some(v) if v.starts_with("HTTP/") && line.split(' ').count() == 3 => {
+            bad(505, format!("{v} is not supported"))
+        }
+        _ => bad(400, "malformed request line"),
+    }
+}
+
+/// `/path?query` from an origin-form or absolute-form target.
+fn origin_form(target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return Some(target.to_string());
+    }
+    let rest = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))?;
+    match rest.find(['/', '?']) {
+        Some(i) if rest[i..].starts_with('/') => Some(rest[i..].to_string()),
+        Some(i) => Some(format!("/{}", &rest[i..])),
+        None => Some("/".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> Result<Head, HeadError> {
+        read_head(&mut io::BufReader::with_capacity(7, raw))
+    }
+
+    fn status(raw: &[u8]) -> u16 {
+        match parse(raw) {
+            Ok(_) => 200,
+            Err(HeadError::Bad(s, _)) => s,
+            Err(HeadError::Closed) => 0,
+            Err(HeadError::Io(_)) => 408,
+        }
+    }
+
+    #[test]
+    fn parses_a_head() {
+        let h = parse(b"\r\nPUT /a/b%20c?x=1&y=a+b HTTP/1.1\r\nHost: h\r\nX-Y:  v \r\n\r\nBODY")
+            .unwrap();
+        assert_eq!(
+            (h.method.as_str(), h.target.as_str(), h.http11),
+            ("PUT", "/a/b%20c?x=1&y=a+b", true)
+        );
+        assert_eq!(h.header("x-y"), Some("v"));
+        assert_eq!(h.segments, ["a", "b c"]);
+        assert_eq!((h.query("x"), h.query("y")), (Some("1"), Some("a b")));
+        assert_eq!(h.path(), "/a/b%20c");
+        let h = parse(b"GET http://host:1/p?q HTTP/1.0\nA: b\n\n").unwrap();
+        assert_eq!((h.target.as_str(), h.http11), ("/p?q", false));
+        assert_eq!(
+            parse(b"GET http://host HTTP/1.1\r\n\r\n").unwrap().target,
+            "/"
+        );
+        let h = parse(b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n").unwrap();
+        assert_eq!(h.content_length, Some(12));
+    }
+
+    #[test]
+    fn stops_at_the_end_of_the_head() {
+        let raw = b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nBODY";
+        let mut r = io::BufReader::with_capacity(64, &raw[..]);
+        read_head(&mut r).unwrap();
+        let mut rest = Vec::new();
+        io::Read::read_to_end(&mut r, &mut rest).unwrap();
+        assert_eq!(rest, b"BODY");
+    }
+
+    #[test]
+    fn table_of_bad_heads() {
+        let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_REQUEST_LINE));
+        let long_header = format!(
+            "GET / HTTP/1.1\r\nX: {}\r\n\r\n",
+            "a".repeat(MAX_HEADER_LINE)
+        );
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+        let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        let big: String = (0..20)
+            .map(|i| format!("X-{i}: {}\r\n", "v".repeat(4000)))
+            .collect();
+        let big = format!("GET / HTTP/1.1\r\n{big}\r\n");
+        let empties = "\r\n".repeat(MAX_REQUEST_LINE);
+        let cases: &[(&[u8], u16)] = &[
+            (b"", 0),
+            (b"\r\n\r\n", 0),
+            (b"GET / HTTP/1.1\r\n", 408),
+            (b"GET / HTTP/1.1\r\nHost: x", 408),
+            (b"GET /\r\n\r\n", 400),
+            (b"GET / HTTP/1.1 extra\r\n\r\n", 400),
+            (b"G(T / HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/2.0\r\n\r\n", 505),
+            (b"GET / FTP/1.0\r\n\r\n", 400),
+            (b"GET nopath HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nNo colon\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nBad Name: b\r\n\r\n", 400),
+            (b"GET /\xff HTTP/1.1\r\n\r\n", 400),
+            (long_target.as_bytes(), 414),
+            (long_header.as_bytes(), 431),
+            (many.as_bytes(), 431),
+            (big.as_bytes(), 431),
+            (empties.as_bytes(), 400),
+            (b"GET / HTTP/1.1\r\nA: \xff\xfe\r\n\r\n", 200),
+            // A CR or NUL inside a header value, and a bare CR anywhere (finding 9).
+            (b"GET / HTTP/1.1\r\nX: a\rContent-Length: 5\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nX: a\r\r\n\r\n", 400),
+            (b"GET /\r HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nX: a\r\n\r\r\n", 400),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                status(raw),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(&raw[..raw.len().min(60)])
+            );
+        }
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_without_reading_it_all() {
+        // A reader that never ends: the limit must stop it.
+        for prefix in [&b""[..], b"GET / HTTP/1.1\r\nX: "] {
+            let endless = io::Read::chain(prefix, io::repeat(b'a'));
+            let mut r = io::BufReader::new(io::Read::take(endless, 1 << 30));
+            assert!(matches!(
+                read_head(&mut r),
+                Err(HeadError::Bad(414 | 431, _))
+            ));
+            // It stopped just past the limit, not at the end of the gigabyte.
+            assert!(r.into_inner().limit() > (1 << 30) - 64 * 1024);
+        }
+    }
+
+    #[test]
+    fn framing_and_keep_alive() {
+        let head = |h: &[(&str, &str)], http11| {
+            let headers = h
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Head::new("POST", "/".into(), http11, headers)
+        };
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Framing, u16>);
+        let cases: &[Case<'_>] = &[
+            (&[], Ok(Framing::Length(0))),
+            (&[("Content-Length", "5")], Ok(Framing::Length(5))),
+            (
+                &[("Content-Length", "5"), ("content-length", "5")],
+                Ok(Framing::Length(5)),
+            ),
+            (
+                &[("Content-Length", "5"), ("content-length", "6")],
+                Err(400),
+            ),
+            (&[("Content-Length", "-1")], Err(400)),
+            (&[("Content-Length", "+5")], Err(400)),
+            (&[("Content-Length", "99999999999999999999999")], Err(400)),
+            (&[("Transfer-Encoding", "chunked")], Ok(Framing::Chunked)),
+            (&[("Transfer-Encoding", "gzip")], Err(501)),
+            (
+                &[("Transfer-Encoding", "chunked"), ("Content-Length", "1")],
+                Err(400),
+            ),
+        ];
+        for (h, want) in cases {
+            assert_eq!(head(h, true).framing().map_err(|(s, _)| s), *want, "{h:?}");
+        }
+        assert!(head(&[], true).keep_alive());
+        assert!(!head(&[("Connection", "close")], true).keep_alive());
+        assert!(!head(&[], false).keep_alive());
+        assert!(head(&[("Connection", "Keep-Alive")], false).keep_alive());
+    }
+}

@@ -1,0 +1,315 @@
+//! The server against clients that stall, trickle, never read, or crowd it, with short
+//! deadlines so that each test takes a second or two.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// The raw client helpers of the integration tests.
+#[path = "../../tests/common/raw.rs"]
+pub(crate) mod raw;
+
+use raw::{closed_within, trickle};
+
+/// The next answer on `s`, waiting up to 10 s.
+fn answer(s: &TcpStream) -> Option<(u16, bool)> {
+    raw::answer(s, Duration::from_secs(10))
+}
+
+/// Sends `raw` on a new connection and reads one answer.
+fn exchange(addr: SocketAddr, bytes: &[u8]) -> Option<(u16, bool)> {
+    answer(&raw::send(addr, bytes))
+}
+
+fn short() -> Limits {
+    Limits {
+        head_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(2),
+        io_timeout: Duration::from_secs(2),
+        grace: Duration::from_secs(2),
+        min_rate: 1024,
+        drain_max: 64 * 1024,
+        max_connections: 512,
+    }
+}
+
+/// A reply body whose first read panics: a panic while the reply is written, after the
+/// handler has returned.
+struct Panicking;
+
+impl Read for Panicking {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        panic!("test: a reply body panicked")
+    }
+}
+
+/// `/` answers at once; `/read` reads the body (up to 1 MiB); `/big?n=N` answers N bytes;
+/// `/hold` waits until `release` is set; `/panic-body` panics while its reply is written.
+fn handler(release: Arc<AtomicBool>) -> Arc<Handler> {
+    Arc::new(move |head: &Head, body: &mut Body<'_>| match head.path() {
+        "/read" => match read_limited(head, body, 1 << 20) {
+            Ok(b) => Reply::json(200, &b.len()),
+            Err(r) => r,
+        },
+        "/big" => {
+            let n: u64 = head.query("n").and_then(|n| n.parse().ok()).unwrap_or(0);
+            Reply {
+                status: 200,
+                headers: Vec::new(),
+                body: ReplyBody::Reader(Box::new(io::repeat(b'x')), n),
+            }
+        }
+        "/hold" => {
+            while !release.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Reply::json(200, &"released")
+        }
+        "/panic-body" => Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Reader(Box::new(Panicking), 10),
+        },
+        _ => Reply::json(200, &"ok"),
+    })
+}
+
+fn start_with(limits: Limits, permits: usize, latency: Duration) -> (Server, Arc<AtomicBool>) {
+    let release = Arc::new(AtomicBool::new(false));
+    let config = Config {
+        limits,
+        permits,
+        latency,
+        name: "test-server",
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = Server::start(listener, handler(release.clone()), config).unwrap();
+    (server, release)
+}
+
+fn start(limits: Limits, permits: usize) -> Server {
+    start_with(limits, permits, Duration::ZERO).0
+}
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Waits until the server holds `n` connections or fewer.
+fn wait_for_connections(server: &Server, n: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while server.shared.conns.len() > n {
+        assert!(
+            Instant::now() < deadline,
+            "{} connections still live",
+            server.shared.conns.len()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_panic_while_writing_a_reply_frees_its_connection_slot() {
+    let server = start(short(), 4);
+    for _ in 0..3 {
+        let mut c = TcpStream::connect(server.addr()).unwrap();
+        c.write_all(b"GET /panic-body HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap();
+        assert!(closed_within(&c, Duration::from_secs(10)));
+    }
+    wait_for_connections(&server, 0, Duration::from_secs(10));
+}
+
+#[test]
+fn a_head_trickled_byte_by_byte_is_cut_at_its_deadline() {
+    // One byte every 100 ms stays under every per-read timeout; the whole head has 600 ms.
+    let limits = Limits {
+        head_timeout: Duration::from_millis(600),
+        ..short()
+    };
+    let server = start(limits, 4);
+    let s = raw::send(server.addr(), b"GET / HTTP/1.1\r\nX-Slow: ");
+    let (got, took) = trickle(&s, b"a", Duration::from_millis(100), Duration::from_secs(5));
+    assert_eq!(got, Some((408, true)));
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn a_silent_new_connection_and_an_idle_kept_alive_one_are_closed() {
+    let limits = Limits {
+        head_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(300),
+        ..short()
+    };
+    let server = start(limits, 4);
+    let silent = TcpStream::connect(server.addr()).unwrap();
+    assert!(closed_within(&silent, Duration::from_secs(3)));
+    let mut kept = TcpStream::connect(server.addr()).unwrap();
+    kept.write_all(GET).unwrap();
+    assert_eq!(answer(&kept), Some((200, false)));
+    assert!(closed_within(&kept, Duration::from_secs(3)));
+    wait_for_connections(&server, 0, Duration::from_secs(5));
+}
+
+#[test]
+fn a_body_trickled_byte_by_byte_is_cut_by_the_rate_deadline() {
+    // 10 bytes a second stays under the 2 s per-read timeout, but not 1,000 bytes a second
+    // on average once the 500 ms grace is over.
+    let limits = Limits {
+        grace: Duration::from_millis(500),
+        min_rate: 1000,
+        ..short()
+    };
+    let server = start(limits, 4);
+    let s = raw::send(
+        server.addr(),
+        b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n",
+    );
+    let (got, took) = trickle(&s, b"a", Duration::from_millis(100), Duration::from_secs(8));
+    assert_eq!(got, Some((408, true)));
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+#[test]
+fn a_stalled_body_holds_no_permit() {
+    let server = start(short(), 1);
+    // Its handler waits for a body that never comes.
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    stalled
+        .write_all(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    assert_eq!(exchange(server.addr(), GET), Some((200, false)));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // The stalled one is answered 408 at its deadline (2 s grace at 1 KiB/s).
+    assert_eq!(answer(&stalled), Some((408, true)));
+}
+
+#[test]
+fn a_client_that_never_reads_holds_no_permit_and_is_cut_off() {
+    let limits = Limits {
+        io_timeout: Duration::from_millis(500),
+        grace: Duration::from_millis(500),
+        min_rate: 64 << 20,
+        ..short()
+    };
+    let server = start(limits, 1);
+    let mut stuck = TcpStream::connect(server.addr()).unwrap();
+    stuck
+        .write_all(b"GET /big?n=1073741824 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(exchange(server.addr(), GET), Some((200, false)));
+    // The writer gives up on the reader that never reads, and its slot is freed.
+    wait_for_connections(&server, 0, Duration::from_secs(8));
+    drop(stuck);
+}
+
+#[test]
+fn an_unread_body_is_drained_when_small_and_closes_the_connection_when_large() {
+    let limits = Limits {
+        drain_max: 1024,
+        ..short()
+    };
+    let server = start(limits, 4);
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    let small = format!(
+        "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{}",
+        "a".repeat(1000)
+    );
+    s.write_all(small.as_bytes()).unwrap();
+    assert_eq!(answer(&s), Some((200, false)), "drained, kept alive");
+    s.write_all(GET).unwrap();
+    assert_eq!(answer(&s), Some((200, false)), "the same connection again");
+    // Over the limit: answered and closed at once, with nothing of the body read.
+    s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 1000000000000000\r\n\r\n")
+        .unwrap();
+    assert_eq!(answer(&s), Some((200, true)));
+    assert!(closed_within(&s, Duration::from_secs(3)));
+}
+
+#[test]
+fn the_cap_closes_the_connection_that_waited_longest_in_its_head() {
+    let limits = Limits {
+        max_connections: 4,
+        ..Limits::default()
+    };
+    let server = start(limits, 4);
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        slow.push(s);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    wait_for_connections(&server, 4, Duration::from_secs(5));
+    assert_eq!(exchange(server.addr(), GET), Some((200, false)));
+    assert!(
+        closed_within(&slow[0], Duration::from_secs(3)),
+        "the oldest was closed"
+    );
+    assert!(
+        !closed_within(&slow[1], Duration::from_millis(200)),
+        "the next one was not"
+    );
+}
+
+#[test]
+fn at_the_cap_with_every_connection_busy_a_newcomer_gets_503() {
+    let limits = Limits {
+        max_connections: 2,
+        ..short()
+    };
+    let (server, release) = start_with(limits, 4, Duration::ZERO);
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr()).unwrap();
+            s.write_all(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(exchange(server.addr(), GET), Some((503, true)));
+    release.store(true, Ordering::SeqCst);
+    for s in &held {
+        assert_eq!(answer(s), Some((200, false)));
+    }
+}
+
+#[test]
+fn latency_is_waited_outside_the_permits() {
+    // One permit and 300 ms of latency: six requests at once take about 300 ms in all,
+    // not 1.8 s, because the wait is outside the permit.
+    let (server, _) = start_with(short(), 1, Duration::from_millis(300));
+    let addr = server.addr();
+    let started = Instant::now();
+    let each: Vec<Duration> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                assert_eq!(exchange(addr, GET), Some((200, false)));
+                t.elapsed()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        each.iter().all(|d| *d >= Duration::from_millis(300)),
+        "{each:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+}
