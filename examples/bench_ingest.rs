@@ -254,9 +254,9 @@ fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     ingest = if verify {
         ingest.verify(
             WaitOptions::default()
-                .with_poll_interval(Duration::from_millis(200))
-                .with_max_interval(Duration::from_secs(1))
-                .with_timeout(Duration::from_secs(900)),
+                .poll_interval(Duration::from_millis(200))
+                .max_interval(Duration::from_secs(1))
+                .timeout(Duration::from_secs(900)),
         )
     } else {
         ingest.without_verify()
@@ -432,9 +432,9 @@ fn client(base: &str, key: &str) -> roboflow_batch::Result<BatchApi> {
 
 fn wait_count(api: &BatchApi, batch: &str, want: u64) -> roboflow_batch::Result<u64> {
     let o = WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(100))
-        .with_max_interval(Duration::from_millis(500))
-        .with_timeout(Duration::from_secs(600));
+        .poll_interval(Duration::from_millis(100))
+        .max_interval(Duration::from_millis(500))
+        .timeout(Duration::from_secs(600));
     api.wait_for_ingest(batch, want, &o)
 }
 

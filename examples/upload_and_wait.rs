@@ -70,9 +70,9 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
     let shards = AtomicU64::new(0);
     let journal = sandbox.data_dir().join("journals"); // this sandbox's own resume journal
     let polling = WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(100))
-        .with_max_interval(Duration::from_millis(500))
-        .with_timeout(Duration::from_secs(600));
+        .poll_interval(Duration::from_millis(100))
+        .max_interval(Duration::from_millis(500))
+        .timeout(Duration::from_secs(600));
     let report = Ingest::new(&api, batch, Source::folder(images_dir))
         .journal_dir(&journal)
         .verify(polling.clone())

@@ -77,7 +77,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod api;
-pub mod error;
+mod error;
 pub mod export;
 pub mod ids;
 pub mod ingest;

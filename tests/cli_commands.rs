@@ -182,8 +182,8 @@ fn job_commands_in_text_and_json() {
         .wait_for_job(
             "job-b",
             &roboflow_batch::wait::WaitOptions::default()
-                .with_poll_interval(std::time::Duration::from_millis(50))
-                .with_timeout(std::time::Duration::from_secs(60)),
+                .poll_interval(std::time::Duration::from_millis(50))
+                .timeout(std::time::Duration::from_secs(60)),
             |_| {},
         )
         .unwrap();

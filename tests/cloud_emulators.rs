@@ -254,7 +254,7 @@ fn azure_list_glob_paginate_sign_and_get() {
     );
     assert_eq!(t.send(HttpRequest::get(&tampered)).unwrap().status, 403);
     let past = roboflow_batch::api::Clock::system()
-        .with_now(|| std::time::SystemTime::now() - std::time::Duration::from_secs(7200));
+        .now_fn(|| std::time::SystemTime::now() - std::time::Duration::from_secs(7200));
     let expired = CloudSource::builder("az://photos/photos")
         .env(None::<fn(&str) -> Option<String>>)
         .set("AZURE_STORAGE_CONNECTION_STRING", &conn)
@@ -311,7 +311,7 @@ fn s3_bucket(base: &str, bucket: &str) -> Vec<(String, Vec<u8>)> {
 fn gcs_bucket(base: &str, bucket: &str) -> Vec<(String, Vec<u8>)> {
     let t = UreqTransport::new();
     let create = HttpRequest::new(Method::Post, format!("{base}/storage/v1/b?project=test"))
-        .header("Content-Type", "application/json")
+        .with_header("Content-Type", "application/json")
         .body(roboflow_batch::transport::Body::Bytes(
             format!(r#"{{"name":"{bucket}"}}"#).into_bytes(),
         ));
@@ -424,7 +424,7 @@ print(json.dumps([c.generate_presigned_url("get_object", Params={{"Bucket": {buc
             .set("AWS_SECRET_ACCESS_KEY", "secret/key+0")
             .clock(
                 roboflow_batch::api::Clock::system()
-                    .with_now(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
+                    .now_fn(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
             );
         b = if endpoint.contains("amazonaws") {
             b.set("AWS_REGION", "eu-west-1")
@@ -508,7 +508,7 @@ print(json.dumps([_signing.generate_signed_url_v4(creds, "/photos-bucket/" + quo
         )
         .clock(
             roboflow_batch::api::Clock::system()
-                .with_now(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
+                .now_fn(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
         )
         .build()
         .unwrap();
@@ -561,7 +561,7 @@ fn post_chunks(
                 "notificationCategories": ["ingest-status", "files-status"],
             });
             let req = HttpRequest::new(Method::Post, url.as_str())
-                .header("Content-Type", "application/json")
+                .with_header("Content-Type", "application/json")
                 .body(roboflow_batch::transport::Body::Bytes(body.to_string().into_bytes()));
             let resp = t.send(req).unwrap();
             assert_eq!(resp.status, 200);

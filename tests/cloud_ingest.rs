@@ -78,7 +78,7 @@ fn fake_s3(
     move |req: HttpRequest| {
         let page = pages.fetch_add(1, Ordering::SeqCst);
         assert!(
-            req.header_value("authorization")
+            req.header("authorization")
                 .unwrap()
                 .starts_with("AWS4-HMAC-SHA256 Credential=AKIAFAKE/")
         );
@@ -159,7 +159,7 @@ fn service() -> (BatchApi, Arc<Mutex<Service>>) {
         .base_url("http://api.test")
         .api_key("api-key-0123456789")
         .workspace("ws")
-        .clock(Clock::system().with_sleep(|_| {}))
+        .clock(Clock::system().sleep_fn(|_| {}))
         .transport(move |req: HttpRequest| -> Reply {
             let path = req.path().to_string();
             let query: BTreeMap<String, String> = req.query().into_iter().collect();
@@ -513,7 +513,7 @@ fn gcs_service_account_tokens() {
             req.url
         );
         assert_eq!(
-            req.header_value("authorization"),
+            req.header("authorization"),
             Some("Bearer ya29.token-0123456789")
         );
         Ok(HttpResponse::json(

@@ -262,7 +262,7 @@ fn every_retry_is_counted_with_its_cause_and_no_secret() {
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
         .transport(flaky_once())
-        .clock(Clock::system().with_sleep(|_| {}))
+        .clock(Clock::system().sleep_fn(|_| {}))
         .build()
         .unwrap();
     let events = Events::default();
@@ -334,7 +334,7 @@ fn retries_of_single_image_uploads_are_counted_too() {
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
         .transport(transport)
-        .clock(Clock::system().with_sleep(|_| {}))
+        .clock(Clock::system().sleep_fn(|_| {}))
         .build()
         .unwrap();
     let events = Events::default();

@@ -165,7 +165,7 @@ fn a_lost_file_is_named_with_its_reason_at_any_page_size() {
         let report = Ingest::new(&api, &batch, Source::folder(images.path()))
             .without_journal()
             .mode(roboflow_batch::ingest::UploadMode::Shards)
-            .verify(quick_verify().with_timeout(std::time::Duration::from_secs(2)))
+            .verify(quick_verify().timeout(std::time::Duration::from_secs(2)))
             .run()
             .unwrap();
         let v = report.verification.as_ref().unwrap();

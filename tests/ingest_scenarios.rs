@@ -202,7 +202,7 @@ fn client(base: &str, key: &str, tap: Arc<Tap>) -> BatchApi {
     BatchApi::builder()
         .base_url(base)
         .api_key(key)
-        .clock(Clock::system().with_sleep(|d| std::thread::sleep(d.min(Duration::from_millis(5)))))
+        .clock(Clock::system().sleep_fn(|d| std::thread::sleep(d.min(Duration::from_millis(5)))))
         .transport(move |req| tap.send(&inner, req))
         .build()
         .unwrap()
@@ -254,7 +254,7 @@ fn ingest<'a>(
     };
     Ingest::new(api, batch, source)
         .journal_dir(journal)
-        .verify(quick_verify().with_timeout(Duration::from_secs(30)))
+        .verify(quick_verify().timeout(Duration::from_secs(30)))
         .mode(mode)
         .max_images_per_shard(2)
         .chunk_size(2)
@@ -463,7 +463,7 @@ fn a_file_the_service_fails_or_loses_is_named_with_its_reason() {
         } else {
             w.names.clone()
         };
-        let verify = quick_verify().with_timeout(Duration::from_secs(2));
+        let verify = quick_verify().timeout(Duration::from_secs(2));
         let r = ingest(
             &w.api,
             kind,

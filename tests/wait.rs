@@ -18,14 +18,14 @@ fn fake_clock() -> (roboflow_batch::api::Clock, Arc<Mutex<Vec<Duration>>>) {
     let log = slept.clone();
     let elapsed = slept.clone();
     let clock = roboflow_batch::api::Clock::system()
-        .with_sleep(move |d| {
+        .sleep_fn(move |d| {
             let mut log = log.lock().unwrap();
             assert!(log.len() < 100_000, "the wait never ends");
             log.push(d)
         })
-        .with_monotonic(move || elapsed.lock().unwrap().iter().sum::<Duration>())
-        .with_now(|| UNIX_EPOCH)
-        .with_jitter(|| 0.5);
+        .monotonic_fn(move || elapsed.lock().unwrap().iter().sum::<Duration>())
+        .now_fn(|| UNIX_EPOCH)
+        .jitter_fn(|| 0.5);
     (clock, slept)
 }
 
@@ -65,8 +65,8 @@ fn waits_for_a_job_with_growing_capped_intervals() {
     );
     let mut seen = Vec::new();
     let opts = WaitOptions::default()
-        .with_poll_interval(Duration::from_secs(2))
-        .with_max_interval(Duration::from_secs(4));
+        .poll_interval(Duration::from_secs(2))
+        .max_interval(Duration::from_secs(4));
     let last = api
         .wait_for_job("j1", &opts, |s| seen.push(s.progress))
         .unwrap();
@@ -99,8 +99,8 @@ fn times_out_without_waiting_past_the_limit() {
     let (clock, slept) = fake_clock();
     let api = api(vec![], clock);
     let opts = WaitOptions::default()
-        .with_poll_interval(Duration::from_secs(10))
-        .with_timeout(Duration::from_secs(25));
+        .poll_interval(Duration::from_secs(10))
+        .timeout(Duration::from_secs(25));
     match api.wait_for_job("j1", &opts, |_| {}) {
         Err(Error::WaitTimeout { what, waited }) => {
             assert!(what.contains("j1"), "{what}");
@@ -348,13 +348,13 @@ fn the_deadline_ignores_the_wall_clock() {
     // The wall clock jumps back an hour on every read; the monotonic clock is what counts.
     let (clock, slept) = fake_clock();
     let jumps = Arc::new(Mutex::new(0u64));
-    let clock = clock.with_now(move || {
+    let clock = clock.now_fn(move || {
         let mut n = jumps.lock().unwrap();
         *n += 1;
         UNIX_EPOCH + Duration::from_secs(1_000_000_000 - *n * 3600)
     });
     let api = api(vec![], clock);
-    let opts = WaitOptions::default().with_timeout(Duration::from_secs(30));
+    let opts = WaitOptions::default().timeout(Duration::from_secs(30));
     assert!(matches!(
         api.wait_for_job("j1", &opts, |_| {}),
         Err(Error::WaitTimeout { .. })

@@ -205,7 +205,7 @@ impl BatchApi {
             .read_timeout_factor(call.read_timeout_factor);
         if let Some((ct, bytes)) = &call.body {
             req = req
-                .header("Content-Type", ct.clone())
+                .with_header("Content-Type", ct.clone())
                 .body(Body::Bytes(bytes.clone()));
         }
         req
@@ -255,7 +255,7 @@ impl BatchApi {
         accept: impl FnMut(HttpResponse) -> std::io::Result<T>,
     ) -> Result<T> {
         let shared = &self.shared;
-        let key = [shared.api_key.clone(), crate::urls::encode(&shared.api_key)];
+        let key = self.key_secrets();
         let on_retry = |cause| {
             if let Some(f) = &self.on_retry {
                 f(cause);
@@ -280,9 +280,14 @@ impl BatchApi {
     /// Every secret that could appear in text about `url`.
     pub(crate) fn secrets(&self, url: &str) -> Vec<String> {
         let mut s = query_secrets(url);
-        s.push(self.shared.api_key.clone());
-        s.push(crate::urls::encode(&self.shared.api_key));
+        s.extend(self.key_secrets());
         s
+    }
+
+    /// The API key, as given and as sent in a query.
+    fn key_secrets(&self) -> [String; 2] {
+        let key = &self.shared.api_key;
+        [key.clone(), crate::urls::encode(key)]
     }
 
     /// The error of a refused request: its status, the server's message and a body

@@ -9,26 +9,33 @@ use crate::rand::FastRng;
 /// The sources of time and randomness used by retries and polling.
 ///
 /// - `sleep` waits;
-/// - `now` is the wall clock, used only to read HTTP dates (`Retry-After`);
+/// - `now` is the wall clock, used only to read HTTP dates (`Retry-After`) and to sign
+///   bucket URLs;
 /// - `monotonic` is the time elapsed since a fixed start, which never goes back: every
 ///   deadline (such as a wait's timeout) is measured on it, so a wall clock that jumps
 ///   cannot shorten or stretch a wait;
 /// - `jitter` is a random fraction for backoff.
 ///
-/// Replace them in tests so that waits take no real time and are repeatable:
+/// Replace them in tests so that waits take no real time and are repeatable; give the clock
+/// to [`BatchApiBuilder::clock`](crate::BatchApiBuilder::clock):
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
 /// use std::time::Duration;
-/// use roboflow_batch::api::Clock;
+/// use roboflow_batch::{api::Clock, BatchApi};
+/// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
 /// let slept = Arc::new(Mutex::new(Vec::new()));
 /// let log = slept.clone();
 /// let clock = Clock::system()
-///     .with_sleep(move |d| log.lock().unwrap().push(d))
-///     .with_jitter(|| 0.5);
-/// clock.sleep(Duration::from_secs(3));
-/// assert_eq!(*slept.lock().unwrap(), vec![Duration::from_secs(3)]);
-/// assert_eq!(clock.jitter(), 0.5);
+///     .sleep_fn(move |d| log.lock().unwrap().push(d))
+///     .jitter_fn(|| 0.5);
+/// let busy = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(503, "{}")) };
+/// let api = BatchApi::builder().api_key("k").workspace("acme").clock(clock).transport(busy).build()?;
+/// assert!(api.batch_count("b", None).is_err()); // after 4 retries, at once
+/// // Half (the jitter) of each backoff ceiling: 0.5 s, 1 s, 2 s, 4 s.
+/// let secs: Vec<f64> = slept.lock().unwrap().iter().map(|d| d.as_secs_f64()).collect();
+/// assert_eq!(secs, [0.25, 0.5, 1.0, 2.0]);
+/// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Clock {
@@ -52,12 +59,11 @@ impl Default for Clock {
 
 impl Clock {
     /// Real sleeping, the system clock, [`Instant`] as the monotonic clock and a fast
-    /// pseudo-random jitter.
+    /// pseudo-random jitter (the default).
     ///
     /// ```
-    /// let clock = roboflow_batch::api::Clock::system();
-    /// assert!(clock.now() > std::time::UNIX_EPOCH);
-    /// assert!((0.0..1.0).contains(&clock.jitter()));
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").clock(roboflow_batch::api::Clock::system()).build()?;
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn system() -> Self {
         let rng = Mutex::new(FastRng::from_os());
@@ -70,32 +76,26 @@ impl Clock {
         }
     }
 
-    /// Replaces sleeping.
+    /// Replaces sleeping (see the example on [`Clock`]).
     ///
     /// ```
-    /// use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-    /// use std::{sync::Arc, time::Duration};
-    /// let total = Arc::new(AtomicU64::new(0));
-    /// let t = total.clone();
-    /// let clock = roboflow_batch::api::Clock::system().with_sleep(move |d| { t.fetch_add(d.as_secs(), SeqCst); });
-    /// clock.sleep(Duration::from_secs(3600)); // returns at once
-    /// assert_eq!(total.load(SeqCst), 3600);
+    /// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {}); // never sleeps
     /// ```
     #[must_use]
-    pub fn with_sleep(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+    pub fn sleep_fn(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
         self.sleep = Arc::new(sleep);
         self
     }
 
-    /// Replaces the clock.
+    /// Replaces the wall clock, which reads `Retry-After` dates (a date 10 s ahead of it is a
+    /// wait of 10 s) and dates bucket signatures.
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// let clock = roboflow_batch::api::Clock::system().with_now(|| UNIX_EPOCH + Duration::from_secs(60));
-    /// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(60));
+    /// let clock = roboflow_batch::api::Clock::system().now_fn(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     /// ```
     #[must_use]
-    pub fn with_now(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+    pub fn now_fn(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.now = Arc::new(now);
         self
     }
@@ -106,78 +106,48 @@ impl Clock {
     /// ```
     /// use std::sync::{Arc, Mutex};
     /// use std::time::Duration;
-    /// // A fake clock that advances only by what is slept.
+    /// // A fake clock that advances only by what is slept: an hour's wait takes no time.
     /// let elapsed = Arc::new(Mutex::new(Duration::ZERO));
     /// let (e1, e2) = (elapsed.clone(), elapsed.clone());
     /// let clock = roboflow_batch::api::Clock::system()
-    ///     .with_sleep(move |d| *e1.lock().unwrap() += d)
-    ///     .with_monotonic(move || *e2.lock().unwrap());
-    /// clock.sleep(Duration::from_secs(90));
-    /// assert_eq!(clock.monotonic(), Duration::from_secs(90));
+    ///     .sleep_fn(move |d| *e1.lock().unwrap() += d)
+    ///     .monotonic_fn(move || *e2.lock().unwrap());
     /// ```
     #[must_use]
-    pub fn with_monotonic(
-        mut self,
-        elapsed: impl Fn() -> Duration + Send + Sync + 'static,
-    ) -> Self {
+    pub fn monotonic_fn(mut self, elapsed: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
         self.monotonic = Arc::new(elapsed);
         self
     }
 
-    /// Replaces the jitter source; it must return fractions in `[0, 1)`.
+    /// Replaces the jitter source; it must return fractions in `[0, 1)` (see the example on
+    /// [`Clock`]).
     ///
     /// ```
-    /// let clock = roboflow_batch::api::Clock::system().with_jitter(|| 0.25);
-    /// assert_eq!(clock.jitter(), 0.25);
+    /// let clock = roboflow_batch::api::Clock::system().jitter_fn(|| 0.25);
     /// ```
     #[must_use]
-    pub fn with_jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+    pub fn jitter_fn(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.jitter = Arc::new(jitter);
         self
     }
 
     /// Sleeps for `d`.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let start = Instant::now();
-    /// roboflow_batch::api::Clock::system().sleep(Duration::from_millis(5));
-    /// assert!(start.elapsed() >= Duration::from_millis(5));
-    /// ```
-    pub fn sleep(&self, d: Duration) {
+    pub(crate) fn sleep(&self, d: Duration) {
         (self.sleep)(d)
     }
 
     /// The current time.
-    ///
-    /// ```
-    /// use std::time::UNIX_EPOCH;
-    /// let clock = roboflow_batch::api::Clock::system().with_now(|| UNIX_EPOCH);
-    /// assert_eq!(clock.now(), UNIX_EPOCH);
-    /// ```
-    pub fn now(&self) -> SystemTime {
+    pub(crate) fn now(&self) -> SystemTime {
         (self.now)()
     }
 
     /// The time elapsed since the clock's fixed start, never decreasing.
-    ///
-    /// ```
-    /// let clock = roboflow_batch::api::Clock::system();
-    /// let a = clock.monotonic();
-    /// assert!(clock.monotonic() >= a);
-    /// ```
-    pub fn monotonic(&self) -> Duration {
+    pub(crate) fn monotonic(&self) -> Duration {
         (self.monotonic)()
     }
 
     /// A random fraction in `[0, 1)`.
-    ///
-    /// ```
-    /// let clock = roboflow_batch::api::Clock::default();
-    /// let j = clock.jitter();
-    /// assert!((0.0..1.0).contains(&j));
-    /// ```
-    pub fn jitter(&self) -> f64 {
+    pub(crate) fn jitter(&self) -> f64 {
         (self.jitter)()
     }
 }
@@ -187,8 +157,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn system_jitter_is_a_fraction() {
+    fn the_system_clock_moves_and_its_jitter_is_a_fraction() {
         let c = Clock::system();
+        assert!(c.now() > std::time::UNIX_EPOCH);
+        let a = c.monotonic();
+        c.sleep(Duration::from_millis(2));
+        assert!(c.monotonic() >= a + Duration::from_millis(2));
         for _ in 0..1000 {
             let j = c.jitter();
             assert!((0.0..1.0).contains(&j), "{j}");

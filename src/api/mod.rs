@@ -19,8 +19,8 @@ use std::time::Duration;
 
 pub use call::UploadSource;
 pub use clock::Clock;
-pub use download::{DEFAULT_MAX_DOWNLOAD_BYTES, DownloadOptions};
-pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
+pub use download::DownloadOptions;
+pub use paging::{ListOptions, Pages};
 pub use requests::RequestCounts;
 pub(crate) use requests::RequestKind;
 pub use retry::RetryPolicy;
@@ -43,8 +43,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
 /// A blocking client for the Batch Processing API.
 ///
 /// It is `Send + Sync` and cheap to clone: clones share one transport (and its
-/// connections), the workspace looked up, and the settings. Its `Debug` output never shows
-/// the API key.
+/// connections), the workspace looked up, the settings and the [`requests`](Self::requests)
+/// counted. Its `Debug` output never shows the API key. Batch, job and stage ids are taken
+/// as `impl AsRef<str>`: a `&str`, a `String`, a [`BatchId`](crate::BatchId) or a
+/// [`JobId`](crate::JobId).
 ///
 /// ```no_run
 /// use roboflow_batch::BatchApi;
@@ -108,7 +110,7 @@ impl std::fmt::Debug for BatchApi {
 ///     .base_url("http://127.0.0.1:8080")
 ///     .api_key("key")
 ///     .workspace("acme")
-///     .retry_policy(RetryPolicy { max_retries: 2, ..RetryPolicy::default() })
+///     .retry_policy(RetryPolicy::default().max_retries(2))
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(api.base_url(), "http://127.0.0.1:8080");
@@ -291,8 +293,7 @@ impl BatchApiBuilder {
     ///
     /// ```
     /// use roboflow_batch::{api::Clock, BatchApi};
-    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().with_jitter(|| 0.0)).build()?;
-    /// assert_eq!(api.clock().jitter(), 0.0);
+    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().jitter_fn(|| 0.0)).build()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -574,15 +575,7 @@ impl BatchApi {
     }
 
     /// The time sources in force.
-    ///
-    /// ```
-    /// use std::time::UNIX_EPOCH;
-    /// use roboflow_batch::{api::Clock, BatchApi};
-    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().with_now(|| UNIX_EPOCH)).build()?;
-    /// assert_eq!(api.clock().now(), UNIX_EPOCH);
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn clock(&self) -> &Clock {
+    pub(crate) fn clock(&self) -> &Clock {
         &self.shared.clock
     }
 
@@ -659,7 +652,7 @@ mod tests {
         let script = Mutex::new(answers.into_iter());
         let api = BatchApi::builder()
             .api_key("k")
-            .clock(Clock::system().with_sleep(|_| {}))
+            .clock(Clock::system().sleep_fn(|_| {}))
             .transport(
                 move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
                     count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -669,15 +662,6 @@ mod tests {
             .build()
             .unwrap();
         (api, sent)
-    }
-
-    #[test]
-    fn clones_share_the_workspace_looked_up() {
-        let (api, sent) = counting(vec![HttpResponse::json(200, r#"{"workspace":"acme"}"#)]);
-        let clone = api.clone();
-        assert_eq!(clone.workspace().unwrap(), "acme");
-        assert_eq!(api.workspace().unwrap(), "acme");
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What a request is for; its label is stable (reports and scripts key on it).
+/// What a request is for. Its label (in [`LABELS`], in the same order) is stable: reports
+/// and scripts key on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RequestKind {
     Workspace,
@@ -33,61 +34,34 @@ pub(crate) enum RequestKind {
     Download,
 }
 
-impl RequestKind {
-    const ALL: [RequestKind; 21] = [
-        RequestKind::Workspace,
-        RequestKind::ListBatches,
-        RequestKind::Batch,
-        RequestKind::BatchCount,
-        RequestKind::ListParts,
-        RequestKind::ListFiles,
-        RequestKind::ListShards,
-        RequestKind::UploadUrl,
-        RequestKind::UploadPut,
-        RequestKind::SingleUpload,
-        RequestKind::ReferencesIngest,
-        RequestKind::RoboqlIngest,
-        RequestKind::StartJob,
-        RequestKind::JobStatus,
-        RequestKind::ListJobs,
-        RequestKind::JobStages,
-        RequestKind::ListTasks,
-        RequestKind::AbortJob,
-        RequestKind::RestartJob,
-        RequestKind::JobLogs,
-        RequestKind::Download,
-    ];
+/// The label of each [`RequestKind`], by its position.
+const LABELS: [&str; 21] = [
+    "workspace",
+    "list-batches",
+    "batch",
+    "batch-count",
+    "list-parts",
+    "list-files",
+    "list-shards",
+    "upload-url",
+    "upload-put",
+    "single-upload",
+    "references-ingest",
+    "roboql-ingest",
+    "start-job",
+    "job-status",
+    "list-jobs",
+    "job-stages",
+    "list-tasks",
+    "abort-job",
+    "restart-job",
+    "job-logs",
+    "download",
+];
 
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            RequestKind::Workspace => "workspace",
-            RequestKind::ListBatches => "list-batches",
-            RequestKind::Batch => "batch",
-            RequestKind::BatchCount => "batch-count",
-            RequestKind::ListParts => "list-parts",
-            RequestKind::ListFiles => "list-files",
-            RequestKind::ListShards => "list-shards",
-            RequestKind::UploadUrl => "upload-url",
-            RequestKind::UploadPut => "upload-put",
-            RequestKind::SingleUpload => "single-upload",
-            RequestKind::ReferencesIngest => "references-ingest",
-            RequestKind::RoboqlIngest => "roboql-ingest",
-            RequestKind::StartJob => "start-job",
-            RequestKind::JobStatus => "job-status",
-            RequestKind::ListJobs => "list-jobs",
-            RequestKind::JobStages => "job-stages",
-            RequestKind::ListTasks => "list-tasks",
-            RequestKind::AbortJob => "abort-job",
-            RequestKind::RestartJob => "restart-job",
-            RequestKind::JobLogs => "job-logs",
-            RequestKind::Download => "download",
-        }
-    }
-}
-
-/// The live counters of one client (shared by its clones).
+/// The live counters of one client (shared by its clones), one per kind.
 #[derive(Debug, Default)]
-pub(crate) struct RequestCounter([AtomicU64; RequestKind::ALL.len()]);
+pub(crate) struct RequestCounter([AtomicU64; LABELS.len()]);
 
 impl RequestCounter {
     pub(crate) fn add(&self, kind: RequestKind) {
@@ -97,10 +71,10 @@ impl RequestCounter {
     }
 
     pub(crate) fn snapshot(&self) -> RequestCounts {
-        let counts = RequestKind::ALL
+        let counts = LABELS
             .iter()
             .zip(&self.0)
-            .map(|(kind, n)| (kind.label().to_string(), n.load(Ordering::Relaxed)))
+            .map(|(label, n)| (label.to_string(), n.load(Ordering::Relaxed)))
             .filter(|(_, n)| *n > 0)
             .collect();
         RequestCounts(counts)
@@ -109,11 +83,8 @@ impl RequestCounter {
 
 /// How many requests a client made, by kind: each try counts, so a request retried twice
 /// counts three times. Kinds are stable kebab-case labels, one per endpoint (`workspace`,
-/// `list-batches`, `batch`, `batch-count`, `list-parts`, `list-files`, `list-shards`,
-/// `upload-url`, `upload-put`, `single-upload`, `references-ingest`, `roboql-ingest`,
-/// `start-job`, `job-status`, `list-jobs`, `job-stages`, `list-tasks`, `abort-job`,
-/// `restart-job`, `job-logs`, `download`); a kind with no request is absent. It serializes
-/// as a JSON object `{"kind": n}`.
+/// `list-files`, `list-shards`, `upload-url`, `upload-put`, `job-status`, `download`, …);
+/// a kind with no request is absent. It serializes as a JSON object `{"kind": n}`.
 ///
 /// Take one from [`BatchApi::requests`](crate::BatchApi::requests) before and after some
 /// work: [`since`](Self::since) gives what the work cost.
@@ -180,7 +151,7 @@ impl RequestCounts {
     pub(crate) fn planned(counts: impl IntoIterator<Item = (RequestKind, u64)>) -> RequestCounts {
         let mut out = BTreeMap::new();
         for (kind, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
-            *out.entry(kind.label().to_string()).or_insert(0) += n;
+            *out.entry(LABELS[kind as usize].to_string()).or_insert(0) += n;
         }
         RequestCounts(out)
     }
@@ -201,20 +172,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn labels_are_kebab_case_and_distinct() {
-        let labels: std::collections::HashSet<&str> =
-            RequestKind::ALL.iter().map(|k| k.label()).collect();
-        assert_eq!(labels.len(), RequestKind::ALL.len());
-        for l in labels {
-            assert!(
-                l.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
-                "{l}"
-            );
-        }
-        // The counter's slots follow the kinds' order.
-        for (i, k) in RequestKind::ALL.iter().enumerate() {
-            assert_eq!(*k as usize, i, "{k:?}");
-        }
+    fn each_kind_has_its_own_label() {
+        assert_eq!(RequestKind::Download as usize, LABELS.len() - 1);
+        let distinct: std::collections::HashSet<&str> = LABELS.into_iter().collect();
+        assert_eq!(distinct.len(), LABELS.len());
+        assert!(
+            LABELS
+                .iter()
+                .all(|l| l.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        );
     }
 
     #[test]

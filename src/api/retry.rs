@@ -97,6 +97,67 @@ impl RetryPolicy {
         }
     }
 
+    /// Sets how many times a failed request is retried (0: never).
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::api::RetryPolicy::default().max_retries(2).max_retries, 2);
+    /// ```
+    #[must_use]
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the ceiling of the first wait.
+    ///
+    /// ```
+    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
+    /// let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
+    /// assert_eq!(p.backoff_ceiling(0), Duration::from_millis(100));
+    /// ```
+    #[must_use]
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// Sets the largest ceiling of a wait.
+    ///
+    /// ```
+    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
+    /// let p = RetryPolicy::default().max_backoff(Duration::from_secs(1));
+    /// assert_eq!(p.backoff_ceiling(10), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// Sets how fast the ceiling grows from one try to the next (at least 1).
+    ///
+    /// ```
+    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
+    /// assert_eq!(RetryPolicy::default().multiplier(3.0).backoff_ceiling(1), Duration::from_millis(1500));
+    /// ```
+    #[must_use]
+    pub fn multiplier(mut self, m: f64) -> Self {
+        self.multiplier = m;
+        self
+    }
+
+    /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries.
+    ///
+    /// ```
+    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
+    /// let p = RetryPolicy::default().max_retry_after(Duration::from_secs(10));
+    /// ```
+    #[must_use]
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
     /// The ceiling of the wait after failed try number `attempt` (0-based).
     ///
     /// ```
@@ -406,231 +467,5 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("", now), None);
-    }
-
-    /// A transport that answers from a script, counting the requests, and a clock that
-    /// records its sleeps.
-    type Answer = std::result::Result<HttpResponse, TransportError>;
-
-    fn scripted(
-        answers: Vec<Answer>,
-    ) -> (
-        impl Transport,
-        std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    ) {
-        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = sent.clone();
-        let script = std::sync::Mutex::new(answers.into_iter());
-        let transport = move |_: HttpRequest| -> Answer {
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            script.lock().unwrap().next().expect("sent past the script")
-        };
-        (transport, sent)
-    }
-
-    fn recording_clock() -> (Clock, std::sync::Arc<std::sync::Mutex<Vec<Duration>>>) {
-        let slept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = slept.clone();
-        let clock = Clock::system()
-            .with_sleep(move |d| log.lock().unwrap().push(d))
-            .with_now(|| UNIX_EPOCH)
-            .with_jitter(|| 0.5);
-        (clock, slept)
-    }
-
-    fn send(
-        transport: &dyn Transport,
-        policy: &RetryPolicy,
-        clock: &Clock,
-        idempotency: Idempotency,
-        causes: &std::sync::Mutex<Vec<RetryCause>>,
-    ) -> Result<std::result::Result<Vec<u8>, Refused>> {
-        let how = Retrying {
-            policy,
-            clock,
-            idempotency,
-            secrets: &["s3cr3t-key".to_string()],
-            on_retry: &|c| causes.lock().unwrap().push(c),
-        };
-        send_with_retry(
-            transport,
-            &how,
-            || Ok(HttpRequest::get("http://h/x?sig=abcdef123456")),
-            |r| r.read_body(1 << 20),
-        )
-    }
-
-    fn connect_error() -> Answer {
-        Err(TransportError::new(TransportErrorKind::Connect, "refused"))
-    }
-
-    #[test]
-    fn the_loop_waits_as_told_and_tells_the_callback_each_cause() {
-        let (transport, sent) = scripted(vec![
-            Ok(HttpResponse::json(503, "{}").with_header("Retry-After", "2")),
-            connect_error(),
-            Ok(HttpResponse::new(200, "done")),
-        ]);
-        let (clock, slept) = recording_clock();
-        let causes = std::sync::Mutex::new(Vec::new());
-        let got = send(
-            &transport,
-            &RetryPolicy::default(),
-            &clock,
-            NotIdempotent,
-            &causes,
-        );
-        assert_eq!(got.unwrap().ok().unwrap(), b"done");
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 3);
-        assert_eq!(
-            *causes.lock().unwrap(),
-            [
-                RetryCause::Status(503),
-                RetryCause::Transport(TransportErrorKind::Connect)
-            ]
-        );
-        // Retry-After as sent; then half (the jitter) of the second ceiling, 1 s.
-        assert_eq!(
-            *slept.lock().unwrap(),
-            [Duration::from_secs(2), Duration::from_millis(500)]
-        );
-    }
-
-    #[test]
-    fn a_status_that_is_not_retried_comes_back_with_its_body() {
-        let cases: Vec<(u16, Idempotency, usize)> = vec![
-            (404, Idempotent, 1),
-            (500, NotIdempotent, 1),
-            // Every try of the policy: the first and two retries.
-            (500, Idempotent, 3),
-            (429, NotIdempotent, 3),
-        ];
-        for (status, idempotency, tries) in cases {
-            let answers = (0..tries)
-                .map(|_| Ok(HttpResponse::json(status, r#"{"error":"no"}"#)))
-                .collect();
-            let (transport, sent) = scripted(answers);
-            let (clock, _) = recording_clock();
-            let causes = std::sync::Mutex::new(Vec::new());
-            let policy = RetryPolicy {
-                max_retries: 2,
-                ..RetryPolicy::default()
-            };
-            let refused = send(&transport, &policy, &clock, idempotency, &causes)
-                .unwrap()
-                .err()
-                .unwrap();
-            assert_eq!(refused.response.status, status);
-            assert_eq!(refused.method, Method::Get);
-            assert_eq!(
-                refused.response.read_body(100).unwrap(),
-                br#"{"error":"no"}"#
-            );
-            assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), tries);
-            assert_eq!(causes.lock().unwrap().len(), tries - 1, "{status}");
-        }
-    }
-
-    #[test]
-    fn a_retry_after_beyond_the_cap_is_not_waited_out() {
-        let (transport, sent) = scripted(vec![Ok(
-            HttpResponse::new(429, "").with_header("Retry-After", "3600")
-        )]);
-        let (clock, slept) = recording_clock();
-        let causes = std::sync::Mutex::new(Vec::new());
-        let refused = send(
-            &transport,
-            &RetryPolicy::default(),
-            &clock,
-            Idempotent,
-            &causes,
-        )
-        .unwrap()
-        .err()
-        .unwrap();
-        assert_eq!(refused.retry_after, Some(Duration::from_secs(3600)));
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert!(slept.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_body_cut_off_is_retried_only_when_a_repeat_is_safe() {
-        struct CutOff;
-        impl io::Read for CutOff {
-            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-                Err(io::ErrorKind::UnexpectedEof.into())
-            }
-        }
-        let cut = || {
-            let mut r = HttpResponse::new(200, "");
-            r.body = Box::new(CutOff);
-            Ok(r)
-        };
-        let (transport, sent) = scripted(vec![cut(), Ok(HttpResponse::new(200, "whole"))]);
-        let (clock, _) = recording_clock();
-        let causes = std::sync::Mutex::new(Vec::new());
-        let got = send(
-            &transport,
-            &RetryPolicy::default(),
-            &clock,
-            Idempotent,
-            &causes,
-        );
-        assert_eq!(got.unwrap().ok().unwrap(), b"whole");
-        assert_eq!(
-            *causes.lock().unwrap(),
-            [RetryCause::Transport(TransportErrorKind::Interrupted)]
-        );
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2);
-
-        let (transport, sent) = scripted(vec![cut()]);
-        let err = send(
-            &transport,
-            &RetryPolicy::default(),
-            &clock,
-            NotIdempotent,
-            &causes,
-        )
-        .err()
-        .unwrap();
-        assert_eq!(err.transport_kind(), Some(TransportErrorKind::Interrupted));
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn a_failed_exchange_is_an_error_without_secrets() {
-        let leak = Err(TransportError::new(
-            TransportErrorKind::Other,
-            "peer said s3cr3t-key and abcdef123456",
-        ));
-        let (transport, sent) = scripted(vec![leak]);
-        let (clock, _) = recording_clock();
-        let causes = std::sync::Mutex::new(Vec::new());
-        let err = send(
-            &transport,
-            &RetryPolicy::default(),
-            &clock,
-            Idempotent,
-            &causes,
-        )
-        .err()
-        .unwrap();
-        let text = format!("{err} {err:?}");
-        assert!(matches!(err, Error::Transport { .. }), "{text}");
-        assert!(!text.contains("s3cr3t-key"), "{text}");
-        assert!(!text.contains("abcdef123456"), "{text}");
-        assert!(text.contains("http://h/x?sig="), "{text}");
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
-        // A connection never made is retried, whatever the request.
-        let (transport, sent) = scripted(vec![connect_error(), connect_error()]);
-        let policy = RetryPolicy {
-            max_retries: 1,
-            ..RetryPolicy::default()
-        };
-        let err = send(&transport, &policy, &clock, NotIdempotent, &causes)
-            .err()
-            .unwrap();
-        assert_eq!(err.transport_kind(), Some(TransportErrorKind::Connect));
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -226,7 +226,7 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// use roboflow_batch::api::ListOptions;
-    /// let page = api.list_batches_page(&ListOptions::default().with_page_size(10))?;
+    /// let page = api.list_batches_page(&ListOptions::default().page_size(10))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_batches_page(&self, opts: &ListOptions) -> Result<Page<BatchMetadata>> {
@@ -261,7 +261,8 @@ impl BatchApi {
     /// println!("{} ({})", meta.display_name, meta.batch_type);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn batch(&self, batch_id: &str) -> Result<BatchMetadata> {
+    pub fn batch(&self, batch_id: impl AsRef<str>) -> Result<BatchMetadata> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         let r: BatchResponse = self.execute_json(&build::batch(&self.workspace()?, &batch))?;
         Ok(r.batch)
@@ -276,7 +277,8 @@ impl BatchApi {
     /// let n = api.batch_count("my-batch", None)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn batch_count(&self, batch_id: &str, part_name: Option<&str>) -> Result<u64> {
+    pub fn batch_count(&self, batch_id: impl AsRef<str>, part_name: Option<&str>) -> Result<u64> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         let r: CountResponse =
             self.execute_json(&build::count(&self.workspace()?, &batch, part_name))?;
@@ -292,7 +294,8 @@ impl BatchApi {
     /// }
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn list_parts(&self, batch_id: &str) -> Result<Vec<PartMetadata>> {
+    pub fn list_parts(&self, batch_id: impl AsRef<str>) -> Result<Vec<PartMetadata>> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         let r: ListPartsResponse = self.execute_json(&build::parts(&self.workspace()?, &batch))?;
         Ok(r.into_parts())
@@ -308,10 +311,11 @@ impl BatchApi {
     /// ```
     pub fn list_files_page(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         part_name: Option<&str>,
         opts: &ListOptions,
     ) -> Result<Page<FileMetadata>> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         opts.validate()?;
         let r: ListFilesResponse =
@@ -329,19 +333,17 @@ impl BatchApi {
     /// ```
     pub fn files<'a>(
         &'a self,
-        batch_id: &'a str,
+        batch_id: impl AsRef<str> + Send + 'a,
         part_name: Option<&'a str>,
         page_size: Option<u32>,
     ) -> Pages<'a, FileMetadata> {
-        if let Err(e) = BatchId::new(batch_id) {
+        if let Err(e) = BatchId::new(batch_id.as_ref()) {
             return Pages::failed(e);
         }
-        let opts = ListOptions::first_page(page_size);
-        Pages::new(
-            format!("files of {batch_id}"),
-            opts,
-            move |o: &ListOptions| self.list_files_page(batch_id, part_name, o),
-        )
+        let what = format!("files of {}", batch_id.as_ref());
+        Pages::new(what, ListOptions::first_page(page_size), move |o| {
+            self.list_files_page(batch_id.as_ref(), part_name, o)
+        })
     }
 
     /// One page of a bulk-upload batch's shards and their indexing status (`GET …/shards`).
@@ -354,9 +356,10 @@ impl BatchApi {
     /// ```
     pub fn list_shards_page(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         opts: &ListOptions,
     ) -> Result<Page<ShardDetails>> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         opts.validate()?;
         let r: ListShardsResponse =
@@ -374,18 +377,16 @@ impl BatchApi {
     /// ```
     pub fn shards<'a>(
         &'a self,
-        batch_id: &'a str,
+        batch_id: impl AsRef<str> + Send + 'a,
         page_size: Option<u32>,
     ) -> Pages<'a, ShardDetails> {
-        if let Err(e) = BatchId::new(batch_id) {
+        if let Err(e) = BatchId::new(batch_id.as_ref()) {
             return Pages::failed(e);
         }
-        let opts = ListOptions::first_page(page_size);
-        Pages::new(
-            format!("shards of {batch_id}"),
-            opts,
-            move |o: &ListOptions| self.list_shards_page(batch_id, o),
-        )
+        let what = format!("shards of {}", batch_id.as_ref());
+        Pages::new(what, ListOptions::first_page(page_size), move |o| {
+            self.list_shards_page(batch_id.as_ref(), o)
+        })
     }
 
     /// Uploads one image as multipart form data (`POST …/upload/image`).
@@ -401,11 +402,12 @@ impl BatchApi {
     /// ```
     pub fn upload_image(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         file_name: &str,
         bytes: &[u8],
         display_name: Option<&str>,
     ) -> Result<()> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         check_file_name("file_name", file_name)?;
         let call = build::upload_image(
@@ -434,10 +436,11 @@ impl BatchApi {
     /// ```
     pub fn request_video_upload(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         file_name: &str,
         display_name: Option<&str>,
     ) -> Result<SignedUrlDetails> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         check_file_name("file_name", file_name)?;
         let call = build::upload_video(
@@ -464,9 +467,10 @@ impl BatchApi {
     /// ```
     pub fn request_shard_upload(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         display_name: Option<&str>,
     ) -> Result<SignedUrlDetails> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         let call = build::bulk_upload(&self.workspace()?, &batch, display_name.unwrap_or(batch_id));
         let r: SignedUrlResponse = self.execute_json(&call)?;
@@ -494,10 +498,11 @@ impl BatchApi {
     /// ```
     pub fn ingest_image_references(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         body: &ReferencesIngest,
         display_name: Option<&str>,
     ) -> Result<ReferencesIngestResponse> {
+        let batch_id = batch_id.as_ref();
         self.ingest_references("image", batch_id, body, display_name)
     }
 
@@ -513,10 +518,11 @@ impl BatchApi {
     /// ```
     pub fn ingest_video_references(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         body: &ReferencesIngest,
         display_name: Option<&str>,
     ) -> Result<ReferencesIngestResponse> {
+        let batch_id = batch_id.as_ref();
         self.ingest_references("video", batch_id, body, display_name)
     }
 
@@ -533,7 +539,12 @@ impl BatchApi {
     /// api.ingest_roboql("cars", &RoboQlIngest::new("tag:cars").with_ingest_id("cars-1"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn ingest_roboql(&self, batch_id: &str, body: &RoboQlIngest) -> Result<serde_json::Value> {
+    pub fn ingest_roboql(
+        &self,
+        batch_id: impl AsRef<str>,
+        body: &RoboQlIngest,
+    ) -> Result<serde_json::Value> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         if body.query.trim().is_empty() {
             return Err(Error::invalid("query", "must not be empty"));
@@ -552,10 +563,11 @@ impl BatchApi {
     fn ingest_references(
         &self,
         kind: &str,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         body: &ReferencesIngest,
         display_name: Option<&str>,
     ) -> Result<ReferencesIngestResponse> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         validate_references(body)?;
         let call = build::references(
@@ -649,9 +661,7 @@ mod tests {
     #[test]
     #[allow(clippy::type_complexity)]
     fn builders_table() {
-        let o = ListOptions::default()
-            .with_page_size(5)
-            .with_page_token("t 1");
+        let o = ListOptions::default().page_size(5).page_token("t 1");
         let cases: Vec<(Call, Method, &str, Vec<(&str, &str)>)> = vec![
             (build::workspace(), Method::Get, "/", vec![]),
             (

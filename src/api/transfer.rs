@@ -44,7 +44,7 @@ impl BatchApi {
             || {
                 let mut req = HttpRequest::new(method, target.upload_url.clone());
                 for (k, v) in &target.extension_headers {
-                    req = req.header(k.clone(), v.clone());
+                    req = req.with_header(k.clone(), v.clone());
                 }
                 Ok(req.body(source.body(len)?))
             },

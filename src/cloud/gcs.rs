@@ -319,7 +319,7 @@ impl GcsStore {
         );
         let make = || {
             HttpRequest::new(Method::Post, token_uri.as_str())
-                .header("Content-Type", "application/x-www-form-urlencoded")
+                .with_header("Content-Type", "application/x-www-form-urlencoded")
                 .body(Body::Bytes(form.clone().into_bytes()))
         };
         let body = match self.http.fetch(STORE, &make, std::slice::from_ref(&jwt))? {
@@ -376,9 +376,9 @@ impl GcsStore {
             &query,
         );
         let make = || {
-            let req = HttpRequest::get(url.as_str()).header("Accept", "application/json");
+            let req = HttpRequest::get(url.as_str()).with_header("Accept", "application/json");
             match &bearer {
-                Some(t) => req.header("Authorization", format!("Bearer {}", t.expose())),
+                Some(t) => req.with_header("Authorization", format!("Bearer {}", t.expose())),
                 None => req,
             }
         };
@@ -607,7 +607,7 @@ mod tests {
             }),
             retry: crate::api::RetryPolicy::never(),
             clock: crate::api::Clock::system()
-                .with_now(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_553_385_600)),
+                .now_fn(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_553_385_600)),
         };
         let store = rsa_store(TEST_KEY_PKCS8, http);
         assert_eq!(store.bearer().unwrap().unwrap().expose(), "ya29.t");

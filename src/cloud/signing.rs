@@ -273,7 +273,7 @@ mod tests {
     }
 
     fn fixed_clock() -> Clock {
-        Clock::system().with_now(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        Clock::system().now_fn(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
     }
 
     type Seen = Vec<(u64, Vec<(String, String, u64)>, Vec<(String, SkipReason)>)>;
@@ -343,7 +343,7 @@ mod tests {
         let served = Arc::new(AtomicUsize::new(0));
         let waited_out = Arc::new(AtomicBool::new(false));
         let (s, w) = (served.clone(), waited_out.clone());
-        let clock = Clock::system().with_now(move || {
+        let clock = Clock::system().now_fn(move || {
             let deadline = Instant::now() + Duration::from_secs(10);
             while s.load(Ordering::SeqCst) < 2 {
                 if Instant::now() > deadline {

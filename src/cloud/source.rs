@@ -518,7 +518,7 @@ impl CloudSourceBuilder {
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use roboflow_batch::api::Clock;
-    /// let fixed = Clock::system().with_now(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// let fixed = Clock::system().now_fn(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").clock(fixed);
     /// ```
     pub fn clock(mut self, clock: Clock) -> Self {

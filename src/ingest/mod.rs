@@ -402,7 +402,7 @@ impl<'a> Ingest<'a> {
     /// use std::time::Duration;
     /// use roboflow_batch::wait::WaitOptions;
     /// let ingest = Ingest::new(&api, "b", Source::folder("d"))
-    ///     .verify(WaitOptions::default().with_poll_interval(Duration::from_millis(100)).with_timeout(Duration::from_secs(60)));
+    ///     .verify(WaitOptions::default().poll_interval(Duration::from_millis(100)).timeout(Duration::from_secs(60)));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn verify(mut self, options: WaitOptions) -> Self {
@@ -420,7 +420,7 @@ impl<'a> Ingest<'a> {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn verify_timeout(self, timeout: Duration) -> Self {
-        self.verify(verify::default_options().with_timeout(timeout))
+        self.verify(verify::default_options().timeout(timeout))
     }
 
     /// Skips verification: the report then counts uploads, not files in the batch.

@@ -28,9 +28,9 @@ use crate::wait::WaitOptions;
 /// 10 minutes after the uploads.
 pub(crate) fn default_options() -> WaitOptions {
     WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(500))
-        .with_max_interval(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(600))
+        .poll_interval(Duration::from_millis(500))
+        .max_interval(Duration::from_secs(5))
+        .timeout(Duration::from_secs(600))
 }
 
 /// The largest page asked for; the service may grant fewer.

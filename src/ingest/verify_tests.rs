@@ -46,8 +46,8 @@ fn service(
     let elapsed = Arc::new(Mutex::new(Duration::ZERO));
     let (e1, e2) = (elapsed.clone(), elapsed);
     let clock = crate::api::Clock::system()
-        .with_sleep(move |d| *e1.lock().unwrap() += d)
-        .with_monotonic(move || *e2.lock().unwrap());
+        .sleep_fn(move |d| *e1.lock().unwrap() += d)
+        .monotonic_fn(move || *e2.lock().unwrap());
     let api = BatchApi::builder()
         .base_url("http://service.test")
         .api_key("k")
@@ -83,8 +83,8 @@ fn kinds(log: &Mutex<Vec<String>>) -> Vec<&'static str> {
 
 fn quick() -> WaitOptions {
     WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(500))
-        .with_timeout(Duration::from_secs(30))
+        .poll_interval(Duration::from_millis(500))
+        .timeout(Duration::from_secs(30))
 }
 
 /// Verifies one shard `s1` that carried `sent`.

@@ -17,7 +17,7 @@ use crate::webhook::Event;
 /// ```
 /// use std::time::Duration;
 /// use roboflow_batch::jobs::JobWaitOptions;
-/// let o = JobWaitOptions::default().with_timeout(Duration::from_secs(3600));
+/// let o = JobWaitOptions::default().timeout(Duration::from_secs(3600));
 /// assert_eq!(o.polling.timeout, Duration::from_secs(3600));
 /// assert_eq!(o.polling.max_failed_polls, 5);
 /// ```
@@ -48,10 +48,10 @@ impl JobWaitOptions {
     /// ```
     /// use std::time::Duration;
     /// use roboflow_batch::{jobs::JobWaitOptions, wait::WaitOptions};
-    /// let o = JobWaitOptions::default().with_polling(WaitOptions::default().with_poll_interval(Duration::from_millis(50)));
+    /// let o = JobWaitOptions::default().polling(WaitOptions::default().poll_interval(Duration::from_millis(50)));
     /// assert_eq!(o.polling.poll_interval, Duration::from_millis(50));
     /// ```
-    pub fn with_polling(mut self, polling: WaitOptions) -> Self {
+    pub fn polling(mut self, polling: WaitOptions) -> Self {
         self.polling = polling;
         self
     }
@@ -60,11 +60,11 @@ impl JobWaitOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().with_timeout(Duration::from_secs(5));
+    /// let o = roboflow_batch::jobs::JobWaitOptions::default().timeout(Duration::from_secs(5));
     /// assert_eq!(o.polling.timeout, Duration::from_secs(5));
     /// ```
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.polling = self.polling.with_timeout(timeout);
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.polling = self.polling.timeout(timeout);
         self
     }
 
@@ -72,10 +72,10 @@ impl JobWaitOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().with_webhook_grace(Duration::from_secs(30));
+    /// let o = roboflow_batch::jobs::JobWaitOptions::default().webhook_grace(Duration::from_secs(30));
     /// assert_eq!(o.webhook_grace, Duration::from_secs(30));
     /// ```
-    pub fn with_webhook_grace(mut self, grace: Duration) -> Self {
+    pub fn webhook_grace(mut self, grace: Duration) -> Self {
         self.webhook_grace = grace;
         self
     }

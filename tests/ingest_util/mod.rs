@@ -37,9 +37,9 @@ pub fn api(sandbox: &Sandbox) -> BatchApi {
 /// Fast polling for verification.
 pub fn quick_verify() -> WaitOptions {
     WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(50))
-        .with_max_interval(Duration::from_millis(200))
-        .with_timeout(Duration::from_secs(120))
+        .poll_interval(Duration::from_millis(50))
+        .max_interval(Duration::from_millis(200))
+        .timeout(Duration::from_secs(120))
 }
 
 /// An images ingest with a private journal and fast verification.
@@ -114,7 +114,7 @@ pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
             max_retries: 12,
             ..RetryPolicy::default()
         })
-        .clock(Clock::system().with_sleep(|d| std::thread::sleep(d.min(Duration::from_millis(5)))))
+        .clock(Clock::system().sleep_fn(|d| std::thread::sleep(d.min(Duration::from_millis(5)))))
         .build()
         .expect("client")
 }

@@ -207,8 +207,8 @@ fn once(
         batch,
         images,
         &WaitOptions::default()
-            .with_poll_interval(Duration::from_millis(200))
-            .with_timeout(Duration::from_secs(600)),
+            .poll_interval(Duration::from_millis(200))
+            .timeout(Duration::from_secs(600)),
     )?;
     if count != images {
         return Err(Failure::new(
