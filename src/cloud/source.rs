@@ -184,8 +184,8 @@ impl CloudSource {
     }
 
     /// The matching objects, signed, lazily; objects whose name cannot be used are
-    /// skipped (see [`name_for`](Self::name_for)). [`ingest_references`](super::ingest_references)
-    /// also reports those.
+    /// skipped (see [`name_for`](Self::name_for)); an ingest of the source also reports
+    /// them.
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;

@@ -9,7 +9,7 @@
 //! time, to a pool of uploads; each is journaled (local files) so that a second run sends
 //! only what is missing; then [`verification`](Ingest::verify) asks the service about every
 //! file, by unit first and by name only where the units do not add up. Progress comes as
-//! [`Event`](crate::progress::Event)s; the outcome is one [`IngestReport`].
+//! [`crate::progress::Event`]s; the outcome is one [`IngestReport`].
 //!
 //! ```no_run
 //! use roboflow_batch::BatchApi;
@@ -199,7 +199,7 @@ impl<'a> Ingest<'a> {
     }
 
     /// Images (the default) or videos: which files are taken, and how they are sent
-    /// (videos one signed upload each). A bucket's own [`media`](crate::cloud::CloudSourceBuilder::media)
+    /// (videos one signed upload each). A bucket source lists its own media kind, which
     /// must agree.
     ///
     /// ```
