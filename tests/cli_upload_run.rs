@@ -714,79 +714,47 @@ fn a_dry_run_makes_one_request_and_prints_the_plan() {
         text.stdout
     );
 
-    let json = run_with(
-        &sandbox,
-        &[
-            "upload",
-            "images",
-            d,
-            "--batch",
-            "plan",
-            "--dry-run",
-            "--json",
-            "-v",
-        ],
-    )
-    .ok();
-    assert_eq!(requests(&json).len(), 1, "{}", json.stderr);
-    let plan = json.json();
+    // The plan as JSON, with the one request checked: `args` and `--dry-run --json -v`.
+    let plan = |args: &[&str]| {
+        let run = run_with(&sandbox, &[args, &["--dry-run", "--json", "-v"]].concat()).ok();
+        assert_eq!(requests(&run).len(), 1, "{}", run.stderr);
+        run.json()
+    };
+    let p = plan(&["upload", "images", d, "--batch", "plan"]);
     assert_eq!(
-        (plan["dryRun"].as_bool(), plan["filesFound"].as_u64()),
+        (p["dryRun"].as_bool(), p["filesFound"].as_u64()),
         (Some(true), Some(40))
     );
-    assert_eq!(plan["unitsPlanned"], 1);
-    assert_eq!(plan["skipped"][0]["reason"], "empty");
-    assert_eq!(plan["requests"]["upload-url"], 1);
-    assert_eq!(plan["requests"]["workspace"], 1);
-
-    let refs = run_with(
-        &sandbox,
-        &[
-            "upload",
-            "refs",
-            r,
-            "--batch",
-            "plan-refs",
-            "--chunk-size",
-            "2",
-            "--dry-run",
-            "--json",
-            "-v",
-        ],
-    )
-    .ok();
-    assert_eq!(requests(&refs).len(), 1, "{}", refs.stderr);
-    let plan = refs.json();
+    assert_eq!(p["unitsPlanned"], 1);
+    assert_eq!(p["skipped"][0]["reason"], "empty");
     assert_eq!(
-        (plan["filesFound"].as_u64(), plan["unitsPlanned"].as_u64()),
+        (
+            p["requests"]["upload-url"].as_u64(),
+            p["requests"]["workspace"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+
+    let p = plan(&[
+        "upload",
+        "refs",
+        r,
+        "--batch",
+        "plan-refs",
+        "--chunk-size",
+        "2",
+    ]);
+    assert_eq!(
+        (p["filesFound"].as_u64(), p["unitsPlanned"].as_u64()),
         (Some(5), Some(3))
     );
-    assert_eq!(plan["requests"]["references-ingest"], 3);
+    assert_eq!(p["requests"]["references-ingest"], 3);
 
     let out = tmp.path().join("out");
     let o = out.to_str().unwrap();
-    let run = run_with(
-        &sandbox,
-        &[
-            "run",
-            d,
-            "--workflow",
-            "image-stats",
-            "--out",
-            o,
-            "--dry-run",
-            "--json",
-            "-v",
-        ],
-    )
-    .ok();
-    assert_eq!(requests(&run).len(), 1, "{}", run.stderr);
-    let plan = run.json();
-    assert!(
-        plan["jobId"].as_str().unwrap().starts_with("run-"),
-        "{plan}"
-    );
-    assert_eq!(plan["ingest"]["filesFound"], 40);
+    let p = plan(&["run", d, "--workflow", "image-stats", "--out", o]);
+    assert!(p["jobId"].as_str().unwrap().starts_with("run-"), "{p}");
+    assert_eq!(p["ingest"]["filesFound"], 40);
     // Nothing was sent: no batch, no job, no results.
     assert!(api.batches(None).next().is_none());
     assert!(!out.exists());

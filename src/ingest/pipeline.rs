@@ -33,6 +33,8 @@ const MAX_SKIPPED_KEPT: usize = 1_000;
 /// The default per-image size limit: 20 MiB, the service's documented limit.
 const DEFAULT_MAX_IMAGE_SIZE: u64 = 20 * 1024 * 1024;
 
+type Report = Result<IngestReport>;
+
 /// Runs `ing`, or only plans it.
 pub(crate) fn run(mut ing: Ingest<'_>, dry_run: bool) -> Result<IngestReport> {
     let started = Instant::now();
@@ -156,15 +158,10 @@ fn finish(ctx: Ctx<'_>, report: &mut IngestReport, upload: Instant) -> Result<()
 }
 
 /// A folder or a list of files: discovered, resumed, sent as shards, images or videos.
-fn local<'a>(
-    ing: &'a Ingest<'_>,
-    media: MediaKind,
-    events: Emitter<'a>,
-    dry_run: bool,
-) -> Result<IngestReport> {
+fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: bool) -> Report {
     let (api, batch) = (ing.api, ing.batch_id.as_str());
     let mut warnings = Vec::new();
-    let journal = match (&ing.journal, dry_run) {
+    let journal = match (&ing.journal, plan) {
         (_, true) | (JournalSetting::Off, _) => None,
         (JournalSetting::Dir(d), _) => Some(resume::open(api, d.clone(), batch)?),
         (JournalSetting::Default, _) => match default_journal_dir() {
@@ -187,7 +184,7 @@ fn local<'a>(
     }
     let found = discover(&ing.source, media, max_size(ing, media), &events)?;
     let mut files = found.files;
-    let mut ctx = context(ing, &events, dry_run)?;
+    let mut ctx = context(ing, &events, plan)?;
     let (journal, confirmed) = match journal {
         Some((j, history)) => {
             let c = resume::confirm(api, batch, &j, history)?;
@@ -249,11 +246,11 @@ fn local<'a>(
     let todo = Todo {
         files: &mut files,
         resumed: (report.files_resumed, resumed_bytes),
-        dry_run,
+        dry_run: plan,
     };
     let sent = send_files(&ctx, ing, method, &settings, todo);
     let refused = matches!(sent, Err(Error::Conflict(_))) || ctx.refused();
-    let other = if !dry_run && refused && ing.mode == UploadMode::Auto && confirmed.kind.is_none() {
+    let other = if !plan && refused && ing.mode == UploadMode::Auto && confirmed.kind.is_none() {
         // The batch exists and holds the other kind of upload: ask which (the only time
         // its metadata is asked for), and send the files that way if it takes them.
         let kind = api.batch(batch)?.batch_type;
@@ -273,12 +270,12 @@ fn local<'a>(
             let todo = Todo {
                 files: &mut files,
                 resumed: (report.files_resumed, resumed_bytes),
-                dry_run,
+                dry_run: plan,
             };
             report.units_planned = send_files(&ctx, ing, other, &settings, todo)?;
         }
     }
-    if dry_run {
+    if plan {
         report.skipped.append(&mut ctx.out().skipped);
         return Ok(report);
     }
@@ -583,8 +580,8 @@ fn references<'a>(
     ing: &'a Ingest<'_>,
     media: MediaKind,
     events: Emitter<'a>,
-    dry_run: bool,
-) -> Result<IngestReport> {
+    plan: bool,
+) -> Report {
     let batch = ing.batch_id.as_str();
     let size = ing.chunk_size.unwrap_or(default_chunk(media));
     if size == 0 {
@@ -597,7 +594,7 @@ fn references<'a>(
         ));
     }
     let mut report = IngestReport::new(batch, IngestMethod::References);
-    let mut ctx = context(ing, &events, dry_run)?;
+    let mut ctx = context(ing, &events, plan)?;
     let settings = Settings {
         media,
         notification: None,
@@ -630,7 +627,7 @@ fn references<'a>(
                 bytes: 0,
             });
             planned(&report, report.units_planned);
-            if !dry_run {
+            if !plan {
                 feed::run(
                     &ctx,
                     1,
@@ -650,7 +647,7 @@ fn references<'a>(
             ctx.verifier = None;
             report.units_planned = 1;
             planned(&report, 1);
-            if !dry_run {
+            if !plan {
                 let chunk = Chunk {
                     refs: Vec::new(),
                     url: Some(url.clone()),
@@ -697,7 +694,7 @@ fn references<'a>(
                     true
                 })
             };
-            if dry_run {
+            if plan {
                 list(&mut listed, None, &mut chunker)?;
                 report.units_planned = listed.files.div_ceil(size as u64);
             } else {
@@ -743,7 +740,7 @@ fn references<'a>(
         }
         Kind::Folder { .. } | Kind::Files(_) => {}
     }
-    if dry_run {
+    if plan {
         return Ok(report);
     }
     finish(ctx, &mut report, upload)?;

@@ -67,7 +67,7 @@ enum Data {
 /// ```
 /// use roboflow_batch::ingest::TarEntry;
 /// let e = TarEntry::bytes("notification_config.json", br#"{"ingestId":"i"}"#.to_vec(), 0)?;
-/// assert_eq!(e.len(), 16);
+/// assert_eq!(roboflow_batch::ingest::TarShard::new(vec![e]).len(), 1024 + 512 + 512);
 /// assert!(TarEntry::bytes("../escape.jpg", Vec::new(), 0).is_err());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
@@ -98,9 +98,9 @@ impl TarEntry {
     /// # let dir = tempfile::tempdir()?;
     /// # let path = dir.path().join("a.jpg");
     /// # std::fs::write(&path, b"12345")?;
-    /// use roboflow_batch::ingest::TarEntry;
+    /// use roboflow_batch::ingest::{TarEntry, TarShard};
     /// let e = TarEntry::file("a.jpg", &path, 5, None)?;
-    /// assert_eq!((e.name(), e.len()), ("a.jpg", 5));
+    /// assert_eq!(TarShard::new(vec![e]).len(), 1024 + 512 + 512);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn file(
@@ -127,7 +127,7 @@ impl TarEntry {
     ///
     /// ```
     /// let e = roboflow_batch::ingest::TarEntry::bytes("x.json", b"{}".to_vec(), 0)?;
-    /// assert_eq!(e.len(), 2);
+    /// assert!(format!("{e:?}").contains("x.json"));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn bytes(name: impl Into<String>, bytes: impl Into<Arc<[u8]>>, mtime: u64) -> Result<Self> {
@@ -140,40 +140,6 @@ impl TarEntry {
             mtime,
             data: Data::Bytes(bytes),
         })
-    }
-
-    /// The member's name.
-    ///
-    /// ```
-    /// let e = roboflow_batch::ingest::TarEntry::bytes("a.png", vec![1], 0)?;
-    /// assert_eq!(e.name(), "a.png");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The member's data length.
-    ///
-    /// ```
-    /// let e = roboflow_batch::ingest::TarEntry::bytes("a.png", vec![1, 2, 3], 0)?;
-    /// assert_eq!(e.len(), 3);
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// The member's modification time in the header (Unix seconds).
-    ///
-    /// ```
-    /// let e = roboflow_batch::ingest::TarEntry::bytes("a.png", vec![1], 1_700_000_000)?;
-    /// assert_eq!(e.mtime(), 1_700_000_000);
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn mtime(&self) -> u64 {
-        self.mtime
     }
 
     /// The bytes this member takes in the archive.
@@ -299,18 +265,6 @@ impl TarShard {
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// The members.
-    ///
-    /// ```
-    /// use roboflow_batch::ingest::{TarEntry, TarShard};
-    /// let shard = TarShard::new(vec![TarEntry::bytes("a.png", vec![1], 0)?]);
-    /// assert_eq!(shard.entries()[0].name(), "a.png");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn entries(&self) -> &[TarEntry] {
-        &self.entries
     }
 
     /// A fresh reader of the whole archive; files are opened one at a time as they are
