@@ -125,3 +125,49 @@ fn single_uploads_are_fed_as_they_go() {
     }
     assert_eq!((queued, finished), (30, 30));
 }
+
+/// The pool runs its uploads at once: with 4 workers and slow PUTs, several are in flight
+/// together (counted at the transport, no timing asserted).
+#[test]
+fn uploads_run_in_parallel() {
+    use roboflow_batch::transport::{Method, Transport, UreqTransport};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let images = tempfile::tempdir().unwrap();
+    ImageSet::new(80).write_to(images.path()).unwrap();
+    let slow = roboflow_batch::sandbox::FaultSettings::default()
+        .with_latency(std::time::Duration::from_millis(150));
+    let faults = roboflow_batch::sandbox::Faults::seeded(1).with_put(slow);
+    let sandbox = sandbox(SandboxConfig::default().with_faults(faults));
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m, inner) = (now.clone(), most.clone(), UreqTransport::new());
+    let api = roboflow_batch::BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .transport(move |req: roboflow_batch::transport::HttpRequest| {
+            let put = req.method == Method::Put;
+            if put {
+                m.fetch_max(n.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            }
+            let r = inner.send(req);
+            if put {
+                n.fetch_sub(1, Ordering::SeqCst);
+            }
+            r
+        })
+        .build()
+        .unwrap();
+    let report = Ingest::new(&api, "parallel", Source::folder(images.path()))
+        .without_journal()
+        .without_verify()
+        .max_images_per_shard(10)
+        .parallelism(4)
+        .run()
+        .unwrap();
+    assert_eq!(report.units_uploaded, 8);
+    assert!(
+        most.load(Ordering::SeqCst) >= 2,
+        "{} at once at most",
+        most.load(Ordering::SeqCst)
+    );
+}

@@ -360,7 +360,11 @@ pub(crate) fn run(
         ctx.pool.scope(|s| {
             for _ in 0..workers {
                 s.spawn(|_| {
-                    while let Ok((index, unit)) = lock(&rx).recv() {
+                    loop {
+                        // The lock is held for the receive only, not while sending.
+                        let Ok((index, unit)) = lock(&rx).recv() else {
+                            break;
+                        };
                         match ctx.stopped() {
                             Some(Stop::Cancelled) => ctx.out().pending += unit.size().0,
                             Some(Stop::Fatal(why)) => {
