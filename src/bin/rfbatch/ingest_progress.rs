@@ -1,7 +1,7 @@
 //! The library's ingest events drawn as bars: bytes sent (rate and ETA) with files done,
 //! then files indexed. Off a terminal, a note per phase instead.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use indicatif::ProgressBar;
 use roboflow_batch::ingest::IngestMethod;
@@ -51,16 +51,16 @@ pub struct IngestProgress {
 }
 
 impl IngestProgress {
-    pub fn new(out: &Output) -> Arc<IngestProgress> {
+    pub fn new(out: &Output) -> IngestProgress {
         let bars = Bars::new(out);
         let upload = bars.bytes("upload");
-        Arc::new(IngestProgress {
+        IngestProgress {
             bars,
             upload,
             verify: OnceLock::new(),
             counts: Mutex::new(Counts::default()),
             out: out.clone(),
-        })
+        }
     }
 
     fn update(&self, f: impl FnOnce(&mut Counts)) -> Counts {
@@ -192,7 +192,7 @@ mod tests {
     use super::*;
     use roboflow_batch::progress::UnitKind;
 
-    fn hidden() -> Arc<IngestProgress> {
+    fn hidden() -> IngestProgress {
         let g = crate::cli::Global {
             api_key: None,
             api_url: None,
