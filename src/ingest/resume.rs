@@ -86,7 +86,7 @@ fn is_gone(api: &BatchApi, batch: &str, err: &Error) -> Result<bool> {
     match err {
         Error::NotFound(_) => Ok(true),
         e if e.status() == Some(400) => {
-            for b in api.batches(Some(1000)) {
+            for b in api.batches(None) {
                 if b?.batch_id == batch {
                     return Ok(false);
                 }
@@ -125,7 +125,7 @@ pub(crate) fn confirm(
     // Shard id → whether it failed.
     let mut shards: HashMap<String, bool> = HashMap::new();
     if any(UnitType::Shard) {
-        for s in api.shards(batch, Some(1000)) {
+        for s in api.shards(batch, None) {
             match s {
                 Ok(s) => {
                     shards.insert(s.shard_id.clone(), s.is_failed());
@@ -138,7 +138,7 @@ pub(crate) fn confirm(
     // Keys of the names in the batch, only to check single uploads.
     let mut names: HashSet<u128> = HashSet::new();
     if any(UnitType::Single) {
-        for f in api.files(batch, None, Some(1000)) {
+        for f in api.files(batch, None, None) {
             match f {
                 Ok(f) => {
                     names.insert(fnv1a128(f.file_name.as_bytes()));

@@ -7,8 +7,8 @@
 //! the files they name as failed, make up the files it carried. Shards are looked at while
 //! later ones still upload. Only when that does not account for every file (a count falls
 //! short, a chunk came back without shards, the batch holds fewer files than the units
-//! account for) is the batch's file listing read, in the largest pages the service grants,
-//! and merged with the expected files on disk. Polling after the uploads is the crate's one
+//! account for) is the batch's file listing read, in the largest pages the service grants
+//! (the client's listings ask for 1,000), and merged with the expected files on disk. Polling after the uploads is the crate's one
 //! poll loop, on the client's clock.
 
 use std::collections::{HashMap, HashSet};
@@ -32,9 +32,6 @@ pub(crate) fn default_options() -> WaitOptions {
         .max_interval(Duration::from_secs(5))
         .timeout(Duration::from_secs(600))
 }
-
-/// The largest page asked for; the service may grant fewer.
-const PAGE: u32 = 1000;
 
 /// Bytes of the batch listing's keys sorted in memory before they spill.
 const LISTING_MEMORY: usize = 4 << 20;
@@ -183,7 +180,7 @@ impl<'a> Verifier<'a> {
         if !wanted.is_empty() || unnamed {
             let mut listed: HashMap<String, ShardDetails> = HashMap::new();
             let mut unwatched = HashMap::new();
-            for s in self.api.shards(self.batch, Some(PAGE)) {
+            for s in self.api.shards(self.batch, None) {
                 let s = s?;
                 if wanted.contains(&s.shard_id) {
                     listed.insert(s.shard_id.clone(), s);
@@ -348,7 +345,7 @@ impl<'a> Verifier<'a> {
     /// The names in the batch listing, as sorted keys (on disk when many).
     fn listing(&self) -> Result<Sorted> {
         let mut keys = Sorter::new(LISTING_MEMORY);
-        for f in self.api.files(self.batch, None, Some(PAGE)) {
+        for f in self.api.files(self.batch, None, None) {
             keys.push(&name_key(&f?.file_name)).map_err(sort_err)?;
         }
         keys.finish().map_err(sort_err)
