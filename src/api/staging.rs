@@ -143,10 +143,7 @@ pub(crate) mod build {
 /// of a hash of the batch id and the body as sent (its keys sorted), so the same references
 /// sent again are the same ingest.
 fn derived_references_id(batch: &BatchId, body: &serde_json::Value) -> String {
-    let mut bytes = batch.as_str().as_bytes().to_vec();
-    bytes.push(b'\n');
-    bytes.extend(body.to_string().as_bytes());
-    format!("rfbatch-{:032x}", crate::ingest::names::fnv1a128(&bytes))
+    crate::ids::request_id(batch.as_str(), &body.to_string())
 }
 
 /// `POST …/roboql-ingest`, retried only when an ingest id makes a repeat recognisable.
