@@ -69,12 +69,12 @@ fn bench_export(c: &mut Criterion) {
     // One export archive of 2,000 JSON records (the job's export stage, 2,000 per task).
     let small = jobs_common::images(2000);
     jobs_common::ingest(&api, "many", &small);
-    let job = JobSpec::images("many", "image-stats").start(&api).unwrap();
+    let job = JobSpec::images(&api, "many", "image-stats")
+        .start()
+        .unwrap()
+        .job;
     let outcome = job
-        .wait(
-            &JobWaitOptions::default().timeout(Duration::from_secs(600)),
-            |_| {},
-        )
+        .wait(&JobWaitOptions::default().timeout(Duration::from_secs(600)))
         .unwrap();
     assert!(outcome.is_success());
     g.throughput(Throughput::Elements(2000));

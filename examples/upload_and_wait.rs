@@ -16,12 +16,13 @@ use std::time::{Duration, Instant};
 
 use roboflow_batch::export::Exporter;
 use roboflow_batch::ingest::{Ingest, Source};
-use roboflow_batch::model::{AggregationFormat, JobStartRequest, JobState};
+use roboflow_batch::jobs::JobSpec;
+use roboflow_batch::model::AggregationFormat;
 use roboflow_batch::progress::Event;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 use roboflow_batch::wait::WaitOptions;
-use roboflow_batch::{BatchApi, Error, JobId, Result};
+use roboflow_batch::{BatchApi, Error, Result};
 
 fn main() {
     if let Err(e) = run() {
@@ -105,14 +106,15 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
         report.verification.as_ref().map_or(0, |v| v.indexed),
     );
 
-    let job = JobId::generate();
-    let request = JobStartRequest::images(batch, "image-stats")
-        .with_aggregation_format(AggregationFormat::Jsonl)
-        .with_max_image_failure_rate(0.05);
-    api.start_job(job.as_str(), &request, Some("Quickstart"))?;
-    println!("started job {job}");
+    let job = JobSpec::images(&api, batch, "image-stats")
+        .name("Quickstart")
+        .aggregation_format(AggregationFormat::Jsonl)
+        .max_image_failure_rate(0.05)
+        .start()?
+        .job;
+    println!("started job {}", job.id());
     let mut last = String::new();
-    let status = api.wait_for_job(job.as_str(), &polling, |s| {
+    let status = api.wait_for_job(&job, &polling, |s| {
         let decile = (s.progress.unwrap_or(0.0) * 10.0).floor() * 10.0;
         let line = format!("  {} {decile:.0}%", s.state());
         if line != last {
@@ -121,13 +123,13 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
         }
     })?;
     let state = status.state();
-    println!("job {job} finished: {state}");
+    println!("job {} finished: {state}", job.id());
 
     // Every output batch of both stages, downloaded in parallel into
     // `<out>/<part>/<file>`; archives are unpacked safely and a re-run skips what is there.
     let exported = Exporter::new(&api, out_dir)
         .include_processing(true)
-        .job(job.as_str())?;
+        .job(&job)?;
     for f in exported.files.iter().filter_map(|f| f.path.as_ref()) {
         println!("  {}", f.display());
     }
@@ -139,8 +141,8 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
         out_dir.display(),
         started.elapsed()
     );
-    if state != JobState::Completed {
-        return Err(Error::Config(format!("job {job} ended as {state}")));
+    if state != roboflow_batch::model::JobState::Completed {
+        return Err(Error::Config(format!("job {} ended as {state}", job.id())));
     }
     Ok(())
 }

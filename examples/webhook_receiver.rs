@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use roboflow_batch::jobs::{JobOutcome, JobSpec, JobWaitOptions};
+use roboflow_batch::jobs::{JobEnd, JobSpec, JobWaitOptions};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::wait::WaitOptions;
 use roboflow_batch::webhook::{Event, Receiver};
@@ -94,28 +94,33 @@ fn demo() -> Result<()> {
             None,
         )?;
     }
-    let job = JobSpec::images("webhook-demo", "image-stats")
+    let job = JobSpec::images(&api, "webhook-demo", "image-stats")
         .notifications_url(receiver.url())
-        .start(&api)?;
+        .start()?
+        .job;
     println!("started {}", job.id());
 
     let options = JobWaitOptions::default()
         .polling(WaitOptions::default().poll_interval(Duration::from_millis(200)))
         .timeout(Duration::from_secs(120))
         .webhook_grace(Duration::from_secs(60));
-    let outcome = job.wait_with_webhook(&events, &options, |p| {
-        println!("  {:?} {:.0}%", p.current_stage, p.fraction * 100.0);
-    })?;
-    match &outcome {
-        JobOutcome::Succeeded { last } => {
+    let outcome = job
+        .on_progress(|e| {
+            if let roboflow_batch::progress::Event::JobPolled(p) = e {
+                println!("  {:?} {:.0}%", p.current_stage, p.fraction * 100.0);
+            }
+        })
+        .wait_with_webhook(&events, &options)?;
+    match (&outcome.end, &outcome.last) {
+        (JobEnd::Succeeded, Some(last)) => {
             println!("succeeded; results: {:?}", last.output_batches())
         }
-        JobOutcome::Failed { errors, .. } => {
-            for e in errors {
-                println!("failed: {}", e.message());
+        (JobEnd::Failed, _) => {
+            for e in &outcome.errors {
+                println!("failed: {}", e.message);
             }
         }
-        other => println!("{other:?}"),
+        _ => println!("{outcome:?}"),
     }
     println!(
         "receiver accepted {} request(s), rejected {}",

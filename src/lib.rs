@@ -45,16 +45,15 @@
 //!
 //! # Long operations: progress, timeouts and cancellation
 //!
-//! A long operation (an ingest, a job's wait) blocks until it is done and reports through
-//! `on_progress`, whose callback may borrow. One rule says how it ends: **when it stops
-//! early because it timed out or was cancelled, it returns `Ok` with its report saying so**
-//! (`IngestReport::cancelled`, `Verification::timed_out`, `JobOutcome::TimedOut`), with
-//! what it did up to then; **`Err` means it could not go on** (a bad input, a refused
-//! request, a file that cannot be written). The endpoint-level waits of [`BatchApi`]
-//! ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]) have no report, so their
-//! timeout is [`Error::WaitTimeout`]. (An export stopped by its cancel flag is still an
-//! `Err` naming the cancellation; it comes under the rule with the export's progress
-//! events.)
+//! A long operation (an ingest, an export, a job's wait) blocks until it is done and
+//! reports through `on_progress`, whose callback may borrow: one [`progress::Event`] type
+//! for all of them. One rule says how it ends: **when it stops early because it timed out
+//! or was cancelled, it returns `Ok` with its report saying so** (`IngestReport::cancelled`,
+//! `Verification::timed_out`, `ExportReport::cancelled`, `JobEnd::TimedOut`), with what it
+//! did up to then; **`Err` means it could not go on** (a bad input, a refused request, a
+//! file that cannot be written). The endpoint-level waits ([`BatchApi::wait_for_job`],
+//! [`BatchApi::wait_for_ingest`]) have no report, so their timeout is
+//! [`Error::WaitTimeout`].
 //!
 //! # Errors and retries
 //!

@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::export::report::ExportedFile;
 use crate::ingest::report::{FailedFile, IngestMethod, SkippedFile};
+use crate::jobs::progress::Progress;
 
 /// What one unit of work is.
 ///
@@ -160,6 +162,28 @@ pub enum Event {
     },
     /// The service reported a file it could not take.
     IndexFailed(FailedFile),
+    /// An export listed the files of a batch's part (or of a batch without parts).
+    FilesListed {
+        /// The batch.
+        #[serde(rename = "batchId")]
+        batch_id: String,
+        /// The part.
+        #[serde(rename = "partName")]
+        part_name: Option<String>,
+        /// How many files it has.
+        files: u64,
+    },
+    /// Bytes came in from a download (a delta); bytes received again after a download
+    /// started over are counted again.
+    BytesReceived {
+        /// How many.
+        bytes: u64,
+    },
+    /// An export has a file: downloaded (and unpacked), or found complete on disk
+    /// ([`ExportedFile::skipped`]).
+    Exported(ExportedFile),
+    /// A wait polled a job: its snapshot.
+    JobPolled(Progress),
 }
 
 /// Sends events to the caller's callback: at once, on the thread where they happen.

@@ -338,14 +338,15 @@ fn without_overwrite_an_existing_file_is_kept() {
 }
 
 #[test]
-fn on_bytes_sees_every_written_byte_once_when_resumed() {
+fn on_progress_sees_every_written_byte_once_when_resumed() {
     let (bytes, config) = one_file(Ranges::Honour, vec![0]);
     let (base, _) = serve(config);
     let dir = tempfile::tempdir().unwrap();
-    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let s = seen.clone();
-    let opts = DownloadOptions::default().on_bytes(move |n| {
-        s.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    let opts = DownloadOptions::default().on_progress(|e| {
+        if let roboflow_batch::progress::Event::BytesReceived { bytes } = e {
+            seen.fetch_add(*bytes, std::sync::atomic::Ordering::Relaxed);
+        }
     });
     let n = api(4)
         .download_to_file_with(

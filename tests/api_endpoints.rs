@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use roboflow_batch::api::{ListOptions, UploadSource};
+use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::*;
 use roboflow_batch::transport::{HttpRequest, HttpResponse, Method, TransportError};
 use roboflow_batch::{BatchApi, Error};
@@ -415,24 +416,25 @@ fn start_job_sends_full_body_and_name() {
     let (mock, s) = one_call(200, r#"{"status":"ok"}"#);
     let mut params = serde_json::Map::new();
     params.insert("confidence".into(), serde_json::json!(0.4));
-    let req = JobStartRequest::images("my-batch", "count-cars")
-        .with_part_name("p1")
-        .with_images_metadata_part("meta")
-        .with_machine_type(MachineType::Gpu)
-        .with_workers_per_machine(2)
-        .with_processing_timeout_seconds(3600)
-        .with_max_parallel_tasks(8)
-        .with_max_image_failure_rate(0.05)
-        .with_workflow_parameters(params)
-        .with_image_input_name("image")
-        .with_persisted_image_outputs(vec!["viz".into()])
-        .with_aggregation_format(AggregationFormat::Csv)
-        .with_metadata_mapping("camera", "cam_id")
-        .with_notifications_url("https://hook.test/jobs")
-        .with_inference_backend(InferenceBackend::InferenceModels);
-    api_with(mock)
-        .start_job("job-1", &req, Some("My Job"))
+    let api = api_with(mock);
+    let req = JobSpec::images(&api, "my-batch", "count-cars")
+        .part_name("p1")
+        .images_metadata_part("meta")
+        .machine_type(MachineType::Gpu)
+        .workers_per_machine(2)
+        .max_runtime_seconds(3600)
+        .max_parallel_tasks(8)
+        .max_image_failure_rate(0.05)
+        .workflow_parameters(params)
+        .image_input_name("image")
+        .persist_image_outputs(vec!["viz".into()])
+        .aggregation_format(AggregationFormat::Csv)
+        .metadata_mapping("camera", "cam_id")
+        .notifications_url("https://hook.test/jobs")
+        .inference_backend(InferenceBackend::InferenceModels)
+        .request()
         .unwrap();
+    api.start_job("job-1", &req, Some("My Job")).unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Post, &format!("{JOBS}/jobs/job-1"));
     assert_eq!(s.q("name"), Some("My Job"));
@@ -562,11 +564,11 @@ fn restart_job_without_overrides_sends_no_body() {
 fn restart_job_with_overrides_sends_them() {
     let (mock, s) = one_call(200, r#"{"status":"ok"}"#);
     let o = RestartOverrides::default()
-        .with_machine_type(MachineType::Gpu)
-        .with_workers_per_machine(1)
-        .with_max_parallel_tasks(2)
-        .with_processing_timeout_seconds(600)
-        .with_max_image_failure_rate(0.2);
+        .machine_type(MachineType::Gpu)
+        .workers_per_machine(1)
+        .max_parallel_tasks(2)
+        .processing_timeout_seconds(600)
+        .max_image_failure_rate(0.2);
     api_with(mock).restart_job("job-1", Some(&o)).unwrap();
     assert_eq!(
         seen(&s).json(),
@@ -662,16 +664,14 @@ fn invalid_ids_send_nothing() {
     let mut mock = MockTransport::new();
     mock.expect_send().times(0);
     let api = api_with(mock);
+    let mut too_tolerant = JobStartRequest::images("b", "wf");
+    too_tolerant.max_image_failure_rate = Some(2.0);
     let cases: Vec<(roboflow_batch::Result<()>, &str)> = vec![
         (api.batch_count("Bad Batch", None).map(drop), "batch_id"),
         (api.batch("a".repeat(65)).map(drop), "batch_id"),
         (api.job("job id").map(drop), "job_id"),
         (
-            api.start_job(
-                "j",
-                &JobStartRequest::images("b", "wf").with_max_image_failure_rate(2.0),
-                None,
-            ),
+            api.start_job("j", &too_tolerant, None),
             "maxImageFailureRate",
         ),
         (
@@ -705,7 +705,7 @@ fn invalid_ids_send_nothing() {
         (
             api.restart_job(
                 "j",
-                Some(&RestartOverrides::default().with_max_image_failure_rate(-1.0)),
+                Some(&RestartOverrides::default().max_image_failure_rate(-1.0)),
             )
             .map(drop),
             "maxImageFailureRate",
@@ -738,8 +738,8 @@ fn decode_errors_name_the_json_path() {
 fn ingest_roboql_sends_the_query() {
     let (mock, s) = one_call(200, r#"{"status":"ok"}"#);
     let body = RoboQlIngest::new("tag:cars")
-        .with_ingest_id("rq-1")
-        .with_notifications_url("https://hook.test/x");
+        .ingest_id("rq-1")
+        .notifications_url("https://hook.test/x");
     let v = api_with(mock).ingest_roboql("cars", &body).unwrap();
     let s = seen(&s);
     assert_api_request(
@@ -761,7 +761,7 @@ fn start_trt_compilation_sends_the_trt_body() {
         "proj/3",
         vec![CompilationDevice::NvidiaL4, CompilationDevice::NvidiaT4],
     )
-    .with_notifications_url("https://hook.test/trt");
+    .notifications_url("https://hook.test/trt");
     api_with(mock)
         .start_trt_compilation("trt-proj-3", &req, Some("Compile"))
         .unwrap();

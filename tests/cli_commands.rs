@@ -175,7 +175,7 @@ fn job_commands_in_text_and_json() {
     .json();
     assert_eq!(
         started,
-        serde_json::json!({"jobId": "job-b", "name": "Nightly", "batchId": "input", "workflowId": "image-stats"})
+        serde_json::json!({"jobId": "job-b", "name": "Nightly", "created": true, "batchId": "input", "workflowId": "image-stats"})
     );
     let done = env
         .api

@@ -82,6 +82,13 @@ const ALLOWED: &[Allowance] = &[
             && (d.aspect == "query-key name" || d.aspect == "query-value name")
             && (d.official == "does not" || d.official == "absent")
     }),
+    ("job looked up before a start with an id", |d| {
+        d.op.starts_with("job start")
+            && d.route.starts_with("GET ")
+            && d.route.ends_with("/jobs/{jobId}")
+            && d.aspect == "request"
+            && d.official == "not sent"
+    }),
     ("machineType always sent", |d| {
         d.op.starts_with("job start")
             && d.aspect == "body-path computeConfiguration.machineType"

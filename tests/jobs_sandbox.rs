@@ -10,7 +10,7 @@ use std::time::Duration;
 use jobs_common::{Counting, Image, client, config, images, ingest};
 use roboflow_batch::Error;
 use roboflow_batch::export::Exporter;
-use roboflow_batch::jobs::{Job, JobOutcome, JobSpec, JobWaitOptions};
+use roboflow_batch::jobs::{Job, JobEnd, JobSpec, JobWaitOptions};
 use roboflow_batch::model::{AggregationFormat, JobState, LogSeverity, RestartOverrides};
 use roboflow_batch::sandbox::Sandbox;
 use roboflow_batch::wait::WaitOptions;
@@ -62,15 +62,25 @@ fn image_stats_results_hold_one_correct_record_per_image_in_jsonl_then_csv() {
     ingest(&api, "photos", &imgs);
 
     // Run 1: JSONL.
-    let job = JobSpec::images("photos", "image-stats")
+    let job = JobSpec::images(&api, "photos", "image-stats")
         .aggregation_format(AggregationFormat::Jsonl)
-        .start(&api)
-        .unwrap();
+        .start()
+        .unwrap()
+        .job;
     assert!(job.id().as_str().starts_with("job-"));
-    let mut snapshots = Vec::new();
-    let outcome = job.wait(&waiting(), |p| snapshots.push(p.clone())).unwrap();
+    let snapshots = std::sync::Mutex::new(Vec::new());
+    let outcome = job
+        .clone()
+        .on_progress(|e| {
+            if let roboflow_batch::progress::Event::JobPolled(p) = e {
+                snapshots.lock().unwrap().push(p.fraction);
+            }
+        })
+        .wait(&waiting())
+        .unwrap();
+    let snapshots = snapshots.into_inner().unwrap();
     assert!(outcome.is_success(), "{outcome:?}");
-    let last = outcome.last().unwrap();
+    let last = outcome.last.as_ref().unwrap();
     assert_eq!(last.fraction, 1.0);
     // Two stages (their display names are the service's to choose: a varied sandbox
     // names them unlike their ids); their output batches below say which is which.
@@ -83,7 +93,7 @@ fn image_stats_results_hold_one_correct_record_per_image_in_jsonl_then_csv() {
         "{last:?}"
     );
     assert!(
-        snapshots.windows(2).all(|w| w[0].fraction <= w[1].fraction),
+        snapshots.windows(2).all(|w| w[0] <= w[1]),
         "progress never goes back"
     );
     let outputs: Vec<String> = job
@@ -108,7 +118,7 @@ fn image_stats_results_hold_one_correct_record_per_image_in_jsonl_then_csv() {
     assert_eq!(report.downloaded, 1 + 4, "results.jsonl and four archives");
     assert_eq!(
         report.unpacked,
-        imgs.len(),
+        imgs.len() as u64,
         "one JSON file per image in the archives"
     );
     let text = std::fs::read_to_string(out.join("results/results.jsonl")).unwrap();
@@ -137,11 +147,12 @@ fn image_stats_results_hold_one_correct_record_per_image_in_jsonl_then_csv() {
     );
 
     // Run 2: CSV, a new job over the same batch.
-    let job = JobSpec::images("photos", "image-stats")
+    let job = JobSpec::images(&api, "photos", "image-stats")
         .aggregation_format(AggregationFormat::Csv)
-        .start(&api)
-        .unwrap();
-    assert!(job.wait(&waiting(), |_| {}).unwrap().is_success());
+        .start()
+        .unwrap()
+        .job;
+    assert!(job.wait(&waiting()).unwrap().is_success());
     let out = dir.path().join("out-csv");
     Exporter::new(&api, &out)
         .stages(["processing"])
@@ -174,12 +185,13 @@ fn fail_fraction_ends_as_the_failure_rate_demands_with_the_errors_reported() {
     std::fs::write(&params, r#"{"fraction": 0.3}"#).unwrap();
 
     // Under the rate: succeeds, and the failed images are in the results and the logs.
-    let job = JobSpec::images("mixed", "fail-fraction")
+    let job = JobSpec::images(&api, "mixed", "fail-fraction")
         .workflow_parameters_file(&params)
         .max_image_failure_rate(0.9)
-        .start(&api)
-        .unwrap();
-    let outcome = job.wait(&waiting(), |_| {}).unwrap();
+        .start()
+        .unwrap()
+        .job;
+    let outcome = job.wait(&waiting()).unwrap();
     assert!(outcome.is_success(), "{outcome:?}");
     let out = dir.path().join("under");
     Exporter::new(&api, &out)
@@ -200,22 +212,22 @@ fn fail_fraction_ends_as_the_failure_rate_demands_with_the_errors_reported() {
     assert_eq!(warnings.len(), failed, "one warning per failed image");
 
     // Over the rate: the same failures now fail the job, and the outcome says why.
-    let job = JobSpec::images("mixed", "fail-fraction")
+    let job = JobSpec::images(&api, "mixed", "fail-fraction")
         .workflow_parameters_file(&params)
         .max_image_failure_rate(0.01)
-        .start(&api)
-        .unwrap();
-    let outcome = job.wait(&waiting(), |_| {}).unwrap();
-    let JobOutcome::Failed { errors, last } = &outcome else {
-        panic!("expected a failure: {outcome:?}")
-    };
-    assert_eq!(last.state, JobState::Failed);
+        .start()
+        .unwrap()
+        .job;
+    let outcome = job.wait(&waiting()).unwrap();
+    assert_eq!(outcome.end, JobEnd::Failed, "{outcome:?}");
+    let errors = &outcome.errors;
+    assert_eq!(outcome.last.as_ref().unwrap().state, JobState::Failed);
     assert_eq!(
         errors.len(),
         1,
         "the stage and the job report one notification: {errors:?}"
     );
-    let msg = errors[0].message();
+    let msg = &errors[0].message;
     assert!(
         msg.contains(&format!("{failed} of 40 images failed"))
             && msg.contains("maxImageFailureRate"),
@@ -243,16 +255,19 @@ fn starting_again_is_safe_and_a_different_definition_is_a_clear_conflict() {
     let sb = Sandbox::start(config(dir.path(), 10).with_job_speed(0.0)).unwrap();
     let api = client(&sb, Counting::new(None));
     ingest(&api, "few", &images(2));
-    let prepared = JobSpec::images("few", "image-stats")
-        .job_id("nightly-1")
-        .build()
-        .unwrap();
-    prepared.start(&api).unwrap();
-    prepared.start(&api).unwrap();
-    let err = JobSpec::images("few", "image-stats")
+    let spec = JobSpec::images(&api, "few", "image-stats").job_id("nightly-1");
+    assert!(spec.start().unwrap().created);
+    let again = spec.start().unwrap();
+    assert!(!again.created, "the same definition again is a repeat");
+    assert_eq!(again.job.id().as_str(), "nightly-1");
+    // A drawn id: created, and the same spec started again is a repeat, not a second job.
+    let drawn = JobSpec::images(&api, "few", "image-stats").max_parallel_tasks(2);
+    assert!(drawn.start().unwrap().created);
+    drawn.start().unwrap();
+    let err = JobSpec::images(&api, "few", "image-stats")
         .job_id("nightly-1")
         .max_parallel_tasks(3)
-        .start(&api)
+        .start()
         .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     let msg = err.to_string();
@@ -260,7 +275,7 @@ fn starting_again_is_safe_and_a_different_definition_is_a_clear_conflict() {
         msg.contains(r#"job id "nightly-1" is already taken by a job with a different definition"#),
         "{msg}"
     );
-    assert_eq!(api.jobs(None).count(), 1);
+    assert_eq!(api.jobs(None).count(), 2);
 }
 
 #[test]
@@ -270,27 +285,25 @@ fn abort_and_restart_through_the_handle() {
     let sb = Sandbox::start(config(dir.path(), 10).with_job_speed(0.0)).unwrap();
     let api = client(&sb, Counting::new(None));
     ingest(&api, "held", &images(3));
-    let job = JobSpec::images("held", "image-stats").start(&api).unwrap();
+    let job = JobSpec::images(&api, "held", "image-stats")
+        .start()
+        .unwrap()
+        .job;
     assert!(!job.status().unwrap().state().is_terminal());
     job.abort().unwrap();
-    let outcome = job.wait(&waiting(), |_| {}).unwrap();
+    let outcome = job.wait(&waiting()).unwrap();
     assert!(
-        outcome
-            .errors()
-            .iter()
-            .any(|e| e.message().contains("aborted")),
+        outcome.errors.iter().any(|e| e.message.contains("aborted")),
         "{outcome:?}"
     );
-    job.restart(Some(
-        &RestartOverrides::default().with_max_parallel_tasks(2),
-    ))
-    .unwrap();
+    job.restart(Some(&RestartOverrides::default().max_parallel_tasks(2)))
+        .unwrap();
     let again = Job::new(&api, job.id().as_str()).unwrap();
     assert!(!again.status().unwrap().state().is_terminal());
     let timed = again
-        .wait(&waiting().timeout(Duration::from_millis(300)), |_| {})
+        .wait(&waiting().timeout(Duration::from_millis(300)))
         .unwrap();
-    assert!(matches!(timed, JobOutcome::TimedOut { .. }), "{timed:?}");
+    assert_eq!(timed.end, JobEnd::TimedOut, "{timed:?}");
     assert!(
         again
             .logs(None)

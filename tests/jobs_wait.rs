@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use roboflow_batch::api::{Clock, RetryPolicy};
-use roboflow_batch::jobs::{Job, JobOutcome, JobWaitOptions};
+use roboflow_batch::jobs::{Job, JobEnd, JobWaitOptions, Progress};
 use roboflow_batch::model::JobState;
+use roboflow_batch::progress::Event;
 use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
 use roboflow_batch::wait::WaitOptions;
 use roboflow_batch::{BatchApi, Error};
@@ -98,6 +99,18 @@ fn api(script: Arc<Mutex<Script>>, tasks: &'static str) -> (BatchApi, Arc<Mutex<
     (api, slept)
 }
 
+/// The snapshots of the wait's events, through `f`.
+fn snapshots<'a, T: Send>(
+    seen: &'a Mutex<Vec<T>>,
+    f: impl Fn(&Progress) -> T + Sync + 'a,
+) -> impl Fn(&Event) + Sync + 'a {
+    move |e| {
+        if let Event::JobPolled(p) = e {
+            seen.lock().unwrap().push(f(p));
+        }
+    }
+}
+
 fn options() -> JobWaitOptions {
     JobWaitOptions::default()
         .polling(
@@ -123,14 +136,16 @@ fn transient_errors_do_not_end_the_wait_and_each_poll_yields_a_snapshot() {
         job_polls: 0,
     }));
     let (api, slept) = api(script.clone(), TASKS_RUNNING);
-    let job = Job::new(&api, "j1").unwrap();
-    let mut seen = Vec::new();
-    let outcome = job
-        .wait(&options(), |p| {
-            seen.push((p.state.clone(), p.tasks.running, p.fraction))
-        })
+    let seen = Mutex::new(Vec::new());
+    let outcome = Job::new(&api, "j1")
+        .unwrap()
+        .on_progress(snapshots(&seen, |p| {
+            (p.state.clone(), p.tasks.running, p.fraction)
+        }))
+        .wait(&options())
         .unwrap();
     assert!(outcome.is_success(), "{outcome:?}");
+    let seen = seen.into_inner().unwrap();
     assert_eq!(script.lock().unwrap().job_polls, 5);
     assert_eq!(seen.len(), 3, "one snapshot per successful poll: {seen:?}");
     assert_eq!(seen[0], (JobState::Processing, 1, 0.75));
@@ -154,10 +169,7 @@ fn too_many_transient_errors_in_a_row_end_the_wait_with_the_error() {
         job_polls: 0,
     }));
     let (api, _) = api(script.clone(), TASKS_RUNNING);
-    let err = Job::new(&api, "j1")
-        .unwrap()
-        .wait(&options(), |_| {})
-        .unwrap_err();
+    let err = Job::new(&api, "j1").unwrap().wait(&options()).unwrap_err();
     assert_eq!(err.status(), Some(503), "{err}");
     // One good poll, then the failing one and three tolerated repeats.
     assert_eq!(script.lock().unwrap().job_polls, 5);
@@ -171,10 +183,7 @@ fn a_permanent_error_ends_the_wait_at_once() {
         job_polls: 0,
     }));
     let (api, _) = api(script.clone(), TASKS_RUNNING);
-    let err = Job::new(&api, "j1")
-        .unwrap()
-        .wait(&options(), |_| {})
-        .unwrap_err();
+    let err = Job::new(&api, "j1").unwrap().wait(&options()).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");
     assert_eq!(script.lock().unwrap().job_polls, 1);
 }
@@ -189,13 +198,15 @@ fn a_job_still_running_at_the_timeout_times_out_with_the_last_snapshot() {
     let (api, slept) = api(script.clone(), TASKS_RUNNING);
     let outcome = Job::new(&api, "j1")
         .unwrap()
-        .wait(&options().timeout(Duration::from_secs(10)), |_| {})
+        .wait(&options().timeout(Duration::from_secs(10)))
         .unwrap();
-    let JobOutcome::TimedOut { last, waited } = outcome else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!(last.unwrap().tasks.running, 1);
-    assert!(waited <= Duration::from_secs(10), "{waited:?}");
+    assert_eq!(outcome.end, JobEnd::TimedOut, "{outcome:?}");
+    assert_eq!(outcome.last.unwrap().tasks.running, 1);
+    assert!(
+        outcome.waited <= Duration::from_secs(10),
+        "{:?}",
+        outcome.waited
+    );
     assert!(*slept.lock().unwrap() >= Duration::from_secs(9));
     assert!(script.lock().unwrap().job_polls >= 10);
 }
@@ -214,15 +225,14 @@ fn a_failed_job_reports_its_error_notifications_once_each() {
         job_polls: 0,
     }));
     let (api, _) = api(script, TASKS);
-    let outcome = Job::new(&api, "j1")
-        .unwrap()
-        .wait(&options(), |_| {})
-        .unwrap();
-    let JobOutcome::Failed { errors, last } = &outcome else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!(last.state, JobState::Failed);
-    let got: Vec<(String, usize)> = errors.iter().map(|e| (e.message(), e.tasks)).collect();
+    let outcome = Job::new(&api, "j1").unwrap().wait(&options()).unwrap();
+    assert_eq!(outcome.end, JobEnd::Failed, "{outcome:?}");
+    assert_eq!(outcome.last.as_ref().unwrap().state, JobState::Failed);
+    let got: Vec<(String, u64)> = outcome
+        .errors
+        .iter()
+        .map(|e| (e.message.clone(), e.tasks))
+        .collect();
     assert_eq!(
         got,
         [
@@ -231,7 +241,6 @@ fn a_failed_job_reports_its_error_notifications_once_each() {
         ],
         "two tasks and the stage share one notification; the job's own is second"
     );
-    assert_eq!(outcome.errors().len(), 2);
 }
 
 #[test]
@@ -246,11 +255,12 @@ fn a_failed_stage_listing_keeps_the_previous_details() {
         job_polls: 0,
     }));
     let (api, _) = api(script, TASKS_RUNNING);
-    let mut stages_seen = Vec::new();
+    let seen = Mutex::new(Vec::new());
     let outcome = Job::new(&api, "j1")
         .unwrap()
-        .wait(&options(), |p| stages_seen.push(p.stages.len()))
+        .on_progress(snapshots(&seen, |p| p.stages.len()))
+        .wait(&options())
         .unwrap();
     assert!(outcome.is_success());
-    assert_eq!(stages_seen, [1, 1, 1]);
+    assert_eq!(seen.into_inner().unwrap(), [1, 1, 1]);
 }

@@ -9,6 +9,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use common::sandbox::*;
+use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::{JobStartRequest, JobState, LogSeverity};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
@@ -168,7 +169,10 @@ fn a_persisted_job_with_a_huge_timeout_still_loads_and_runs() {
         .unwrap();
         let api = client(&sb);
         stage_images(&api, "in", 3);
-        let req = JobStartRequest::images("in", "image-stats").with_processing_timeout_seconds(60);
+        let req = JobSpec::images(&api, "in", "image-stats")
+            .max_runtime_seconds(60)
+            .request()
+            .unwrap();
         api.start_job("old", &req, None).unwrap();
         wait_until("the job's stage starts", 10, || {
             api.job("old").unwrap().state() == JobState::Processing

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::sandbox::png;
 use roboflow_batch::BatchApi;
 use roboflow_batch::api::ListOptions;
+use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::{
     AggregationFormat, CompilationDevice, JobStartRequest, JobState, JobStatusResponse,
     LogSeverity, RestartOverrides, TrtCompilationRequest,
@@ -209,8 +210,10 @@ fn scenario_image_stats_end_to_end(api: &BatchApi) {
 
 fn scenario_csv_results(api: &BatchApi) {
     stage_images(api, "csv-in", 3);
-    let req = JobStartRequest::images("csv-in", "image-stats")
-        .with_aggregation_format(AggregationFormat::Csv);
+    let req = JobSpec::images(api, "csv-in", "image-stats")
+        .aggregation_format(AggregationFormat::Csv)
+        .request()
+        .unwrap();
     api.start_job("csv-1", &req, None).unwrap();
     assert_eq!(wait_terminal(api, "csv-1").0.state(), JobState::Completed);
     let tmp = tempfile::tempdir().unwrap();
@@ -231,14 +234,15 @@ fn scenario_csv_results(api: &BatchApi) {
 
 fn scenario_failure_rate(api: &BatchApi) {
     stage_images(api, "fail-in", 20);
-    let wf = || {
-        JobStartRequest::images("fail-in", "fail-fraction")
-            .with_workflow_parameters(params(json!({"fraction": 0.3})))
+    let wf = |rate| {
+        JobSpec::images(api, "fail-in", "fail-fraction")
+            .workflow_parameters(params(json!({"fraction": 0.3})))
+            .max_image_failure_rate(rate)
+            .request()
+            .unwrap()
     };
-    api.start_job("tolerant", &wf().with_max_image_failure_rate(0.9), None)
-        .unwrap();
-    api.start_job("strict", &wf().with_max_image_failure_rate(0.01), None)
-        .unwrap();
+    api.start_job("tolerant", &wf(0.9), None).unwrap();
+    api.start_job("strict", &wf(0.01), None).unwrap();
 
     let (ok, _) = wait_terminal(api, "tolerant");
     assert_eq!(ok.state(), JobState::Completed, "{ok:?}");
@@ -274,8 +278,8 @@ fn scenario_failure_rate(api: &BatchApi) {
 
     // A restart with a looser tolerance completes, and records the override.
     let o = RestartOverrides::default()
-        .with_max_image_failure_rate(0.9)
-        .with_max_parallel_tasks(2);
+        .max_image_failure_rate(0.9)
+        .max_parallel_tasks(2);
     api.restart_job("strict", Some(&o)).unwrap();
     let (again, _) = wait_terminal(api, "strict");
     assert_eq!(again.state(), JobState::Completed);
@@ -327,7 +331,8 @@ fn scenario_idempotent_start_and_conflict(api: &BatchApi) {
     let req = JobStartRequest::images("idem-in", "image-stats");
     api.start_job("idem", &req, None).unwrap();
     api.start_job("idem", &req, None).unwrap();
-    let other = req.clone().with_max_image_failure_rate(0.5);
+    let mut other = req.clone();
+    other.max_image_failure_rate = Some(0.5);
     let err = api.start_job("idem", &other, None).unwrap_err();
     assert_eq!(err.status(), Some(409), "{err}");
     assert_eq!(api.jobs(None).count(), 1);
@@ -629,8 +634,9 @@ fn scenario_undecodable_images_fail(api: &BatchApi) {
     )
     .unwrap();
     let req = || JobStartRequest::images("broken-in", "image-stats");
-    api.start_job("lenient", &req().with_max_image_failure_rate(0.5), None)
-        .unwrap();
+    let mut lenient = req();
+    lenient.max_image_failure_rate = Some(0.5);
+    api.start_job("lenient", &lenient, None).unwrap();
     // No maxImageFailureRate: the default tolerance (10 per 256 images) is exceeded by 1 of 4.
     api.start_job("default-rate", &req(), None).unwrap();
     assert_eq!(wait_terminal(api, "lenient").0.state(), JobState::Completed);
@@ -655,8 +661,8 @@ fn scenario_undecodable_images_fail(api: &BatchApi) {
 
 fn scenario_processing_timeout(api: &BatchApi) {
     stage_images(api, "timeout-in", 1);
-    let req =
-        JobStartRequest::images("timeout-in", "image-stats").with_processing_timeout_seconds(1);
+    let mut req = JobStartRequest::images("timeout-in", "image-stats");
+    req.processing_timeout_seconds = Some(1);
     api.start_job("timeout", &req, None).unwrap();
     let (st, _) = wait_terminal(api, "timeout");
     assert_eq!(st.state(), JobState::Failed);

@@ -400,7 +400,7 @@ fn scenario_references(api: &BatchApi, _ctx: &Ctx) {
     assert!(meta.to_string().contains("not allowed"), "{s:?}");
     assert_eq!(api.batch_count("refs-1", None).unwrap(), 0);
     // A RoboQL ingest is recorded and fails: the sandbox has no Asset Library.
-    let q = RoboQlIngest::new("tag:cars").with_ingest_id("rq-1");
+    let q = RoboQlIngest::new("tag:cars").ingest_id("rq-1");
     let answer = api.ingest_roboql("roboql-1", &q).unwrap();
     assert_eq!(answer["ingestId"], "rq-1");
     assert_eq!(

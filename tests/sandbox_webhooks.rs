@@ -8,7 +8,8 @@ use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use roboflow_batch::BatchApi;
-use roboflow_batch::model::{JobStartRequest, WebhookPayload};
+use roboflow_batch::jobs::JobSpec;
+use roboflow_batch::model::WebhookPayload;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 
 use common::sandbox::non_loopback_ip;
@@ -82,7 +83,10 @@ fn completed_job_sends_one_webhook_with_workspace_auth() {
     let dir = tempfile::tempdir().unwrap();
     let (_sb, api) = sandbox(dir.path());
     let (url, rx) = receiver(vec![]);
-    let req = JobStartRequest::images("hook-in", "image-stats").with_notifications_url(url);
+    let req = JobSpec::images(&api, "hook-in", "image-stats")
+        .notifications_url(url)
+        .request()
+        .unwrap();
     api.start_job("hooked", &req, None).unwrap();
     let hit = next(&rx);
     assert_eq!(hit.method, "POST");
@@ -107,7 +111,10 @@ fn failing_receiver_gets_retries_with_incremented_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let (_sb, api) = sandbox(dir.path());
     let (url, rx) = receiver(vec![503, 500]);
-    let req = JobStartRequest::images("hook-in", "no-such-workflow").with_notifications_url(url);
+    let req = JobSpec::images(&api, "hook-in", "no-such-workflow")
+        .notifications_url(url)
+        .request()
+        .unwrap();
     api.start_job("retried", &req, None).unwrap();
     let hits: Vec<Hit> = (0..3).map(|_| next(&rx)).collect();
     let attempts: Vec<u32> = hits
@@ -135,7 +142,10 @@ fn delivery_attempts_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let (_sb, api) = sandbox(dir.path());
     let (url, rx) = receiver(vec![500; 10]);
-    let req = JobStartRequest::images("hook-in", "image-stats").with_notifications_url(url);
+    let req = JobSpec::images(&api, "hook-in", "image-stats")
+        .notifications_url(url)
+        .request()
+        .unwrap();
     api.start_job("bounded", &req, None).unwrap();
     let attempts: Vec<u32> = (0..4)
         .map(|_| job_payload(&next(&rx)).delivery_attempt)
@@ -162,7 +172,10 @@ fn aborted_job_sends_fail() {
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x05\0\0\0\x07\x08\x02\0\0\0\0\0\0\0";
     api.upload_image("slow-in", "a.png", png, None).unwrap();
     let (url, rx) = receiver(vec![]);
-    let req = JobStartRequest::images("slow-in", "image-stats").with_notifications_url(url);
+    let req = JobSpec::images(&api, "slow-in", "image-stats")
+        .notifications_url(url)
+        .request()
+        .unwrap();
     api.start_job("aborted", &req, None).unwrap();
     api.abort_job("aborted").unwrap();
     let hit = next(&rx);
@@ -180,7 +193,10 @@ fn pending_redelivery_survives_a_sandbox_restart() {
     let (url, rx) = receiver(vec![500]);
     {
         let (sb, api) = sandbox_with(dir.path(), Duration::from_millis(400));
-        let req = JobStartRequest::images("hook-in", "image-stats").with_notifications_url(url);
+        let req = JobSpec::images(&api, "hook-in", "image-stats")
+            .notifications_url(url)
+            .request()
+            .unwrap();
         api.start_job("survivor", &req, None).unwrap();
         assert_eq!(job_payload(&next(&rx)).delivery_attempt, 1);
         drop(sb); // before the second attempt is due
@@ -215,8 +231,10 @@ fn webhooks_beyond_loopback_are_refused_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let (sb, api) = sandbox(dir.path());
     // TEST-NET-1: not loopback, never allowed by default.
-    let req = JobStartRequest::images("hook-in", "image-stats")
-        .with_notifications_url("http://192.0.2.1:9/hook?token=s3cret");
+    let req = JobSpec::images(&api, "hook-in", "image-stats")
+        .notifications_url("http://192.0.2.1:9/hook?token=s3cret")
+        .request()
+        .unwrap();
     api.start_job("far", &req, None).unwrap();
     let mut log = None;
     wait_for("the refusal in the job's logs", || {
@@ -261,8 +279,10 @@ fn an_allowed_host_beyond_loopback_gets_its_webhook() {
         .build()
         .unwrap();
     api.upload_image("in", "a.png", &png_bytes(), None).unwrap();
-    let req = JobStartRequest::images("in", "image-stats")
-        .with_notifications_url(format!("http://{ip}:{port}/allowed"));
+    let req = JobSpec::images(&api, "in", "image-stats")
+        .notifications_url(format!("http://{ip}:{port}/allowed"))
+        .request()
+        .unwrap();
     api.start_job("near", &req, None).unwrap();
     let hit = server.next(Duration::from_secs(15)).expect("webhook sent");
     assert_eq!(hit.target, "/allowed");
@@ -282,8 +302,10 @@ fn redirects_are_not_followed() {
     let port = server.addr.port();
     let dir = tempfile::tempdir().unwrap();
     let (_sb, api) = sandbox(dir.path());
-    let req = JobStartRequest::images("hook-in", "image-stats")
-        .with_notifications_url(format!("http://127.0.0.1:{port}/redirect"));
+    let req = JobSpec::images(&api, "hook-in", "image-stats")
+        .notifications_url(format!("http://127.0.0.1:{port}/redirect"))
+        .request()
+        .unwrap();
     api.start_job("moved", &req, None).unwrap();
     // Every attempt (4) hits the redirecting receiver, none follows it.
     for _ in 0..4 {

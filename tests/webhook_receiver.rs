@@ -45,10 +45,11 @@ fn the_completion_arrives_with_the_right_payload() {
         .path("/hooks/rf")
         .spawn_channel()
         .unwrap();
-    let job = JobSpec::images("hooked", "image-stats")
+    let job = JobSpec::images(&api, "hooked", "image-stats")
         .notifications_url(receiver.url())
-        .start(&api)
-        .unwrap();
+        .start()
+        .unwrap()
+        .job;
     let event = events
         .recv_timeout(Duration::from_secs(30))
         .expect("a webhook");
@@ -81,15 +82,13 @@ fn a_wrong_bearer_is_rejected_and_nothing_is_handed_over() {
         .workspace("someone-else")
         .spawn_channel()
         .unwrap();
-    let job = JobSpec::images("hooked", "image-stats")
+    let job = JobSpec::images(&api, "hooked", "image-stats")
         .notifications_url(receiver.url())
-        .start(&api)
-        .unwrap();
+        .start()
+        .unwrap()
+        .job;
     let outcome = job
-        .wait(
-            &JobWaitOptions::default().timeout(Duration::from_secs(60)),
-            |_| {},
-        )
+        .wait(&JobWaitOptions::default().timeout(Duration::from_secs(60)))
         .unwrap();
     assert!(outcome.is_success());
     // The sandbox tries 3 times (20 ms, then 40 ms apart).
@@ -189,12 +188,13 @@ fn waiting_through_the_webhook_polls_far_less_and_falls_back_to_polling() {
         .workspace(sb.workspace())
         .spawn_channel()
         .unwrap();
-    let job = JobSpec::images("slow", "image-stats")
+    let job = JobSpec::images(&api, "slow", "image-stats")
         .notifications_url(receiver.url())
-        .start(&api)
-        .unwrap();
+        .start()
+        .unwrap()
+        .job;
     let before = counter.polls.load(Ordering::SeqCst);
-    let outcome = job.wait_with_webhook(&events, &options, |_| {}).unwrap();
+    let outcome = job.wait_with_webhook(&events, &options).unwrap();
     assert!(outcome.is_success(), "{outcome:?}");
     let with_webhook = counter.polls.load(Ordering::SeqCst) - before;
     assert!(
@@ -203,10 +203,13 @@ fn waiting_through_the_webhook_polls_far_less_and_falls_back_to_polling() {
     );
 
     // No webhook configured: after the grace period it polls until the end.
-    let job = JobSpec::images("slow", "image-stats").start(&api).unwrap();
+    let job = JobSpec::images(&api, "slow", "image-stats")
+        .start()
+        .unwrap()
+        .job;
     let before = counter.polls.load(Ordering::SeqCst);
     let fallback = options.clone().webhook_grace(Duration::from_millis(100));
-    let outcome = job.wait_with_webhook(&events, &fallback, |_| {}).unwrap();
+    let outcome = job.wait_with_webhook(&events, &fallback).unwrap();
     assert!(outcome.is_success(), "{outcome:?}");
     let polled = counter.polls.load(Ordering::SeqCst) - before;
     assert!(

@@ -15,6 +15,7 @@ use super::requests::RequestKind;
 use super::retry::Idempotency;
 use super::transfer::check_signed_url;
 use crate::error::{Error, Result};
+use crate::progress::Event;
 use crate::transport::{HttpRequest, HttpResponse};
 
 /// How [`BatchApi::download_to_file_with`] treats the target file.
@@ -28,7 +29,7 @@ use crate::transport::{HttpRequest, HttpResponse};
 /// ```
 #[derive(Clone)]
 #[non_exhaustive]
-pub struct DownloadOptions {
+pub struct DownloadOptions<'a> {
     /// The length the file must have, when known in advance. A server that declares
     /// another length, or a body of another length, fails the download. Default `None`:
     /// the length the server declares is checked.
@@ -37,9 +38,9 @@ pub struct DownloadOptions {
     /// existing file fails the download and is left as it is, even if it appears while the
     /// download runs.
     pub overwrite: bool,
-    /// Called with the length of each chunk as it is written (for progress bars). Bytes
-    /// received again after a restart from zero are reported again.
-    pub on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// Called with an [`Event::BytesReceived`] as each chunk is written (for progress
+    /// bars). Bytes received again after a restart from zero are reported again.
+    pub on_progress: Option<Arc<dyn Fn(&Event) + Sync + 'a>>,
     /// The most bytes written before the download fails (default 64 GiB), so a server
     /// that never stops sending cannot fill the disk.
     pub max_len: u64,
@@ -48,29 +49,32 @@ pub struct DownloadOptions {
 /// The default cap of one download: 64 GiB.
 pub(crate) const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 << 30;
 
-impl Default for DownloadOptions {
+impl Default for DownloadOptions<'_> {
     fn default() -> Self {
         DownloadOptions {
             expected_len: None,
             overwrite: true,
-            on_bytes: None,
+            on_progress: None,
             max_len: DEFAULT_MAX_DOWNLOAD_BYTES,
         }
     }
 }
 
-impl std::fmt::Debug for DownloadOptions {
+impl std::fmt::Debug for DownloadOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DownloadOptions")
             .field("expected_len", &self.expected_len)
             .field("overwrite", &self.overwrite)
-            .field("on_bytes", &self.on_bytes.as_ref().map(|_| "Fn(u64)"))
+            .field(
+                "on_progress",
+                &self.on_progress.as_ref().map(|_| "Fn(&Event)"),
+            )
             .field("max_len", &self.max_len)
             .finish()
     }
 }
 
-impl DownloadOptions {
+impl<'a> DownloadOptions<'a> {
     /// Sets the length the file must have.
     ///
     /// ```
@@ -107,20 +111,18 @@ impl DownloadOptions {
         self
     }
 
-    /// Sets the callback that sees each written chunk's length.
+    /// Sets the callback that sees each written chunk's length, as an
+    /// [`Event::BytesReceived`]; it may borrow, as the download blocks.
     ///
     /// ```
-    /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// use std::sync::Arc;
-    /// let seen = Arc::new(AtomicU64::new(0));
-    /// let s = seen.clone();
-    /// let o = roboflow_batch::api::DownloadOptions::default()
-    ///     .on_bytes(move |n| { s.fetch_add(n, Ordering::Relaxed); });
-    /// assert!(o.on_bytes.is_some());
+    /// let got = std::sync::atomic::AtomicU64::new(0);
+    /// let o = roboflow_batch::api::DownloadOptions::default().on_progress(|e| {
+    ///     if let roboflow_batch::progress::Event::BytesReceived { bytes } = e { got.fetch_add(*bytes, std::sync::atomic::Ordering::Relaxed); }
+    /// });
     /// ```
     #[must_use]
-    pub fn on_bytes(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
-        self.on_bytes = Some(Arc::new(f));
+    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
+        self.on_progress = Some(Arc::new(f));
         self
     }
 }
@@ -194,7 +196,7 @@ impl BatchApi {
         &self,
         url: &str,
         path: &Path,
-        options: &DownloadOptions,
+        options: &DownloadOptions<'_>,
     ) -> Result<u64> {
         check_signed_url("downloadURL", url)?;
         let context = || format!("downloading to {}", path.display());
@@ -226,7 +228,7 @@ impl BatchApi {
             resumable: true,
             asked_from: 0,
             expected: options.expected_len,
-            on_bytes: options.on_bytes.clone(),
+            on_progress: options.on_progress.as_deref(),
             max_len: options.max_len,
             fatal: None,
             context: context(),
@@ -285,7 +287,7 @@ impl BatchApi {
 }
 
 /// One download's state across its tries.
-struct Progress {
+struct Progress<'o> {
     file: NamedTempFile,
     /// Bytes in the file so far.
     written: u64,
@@ -296,7 +298,7 @@ struct Progress {
     /// The offset the request in flight asked for (0: the whole file).
     asked_from: u64,
     expected: Option<u64>,
-    on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    on_progress: Option<&'o (dyn Fn(&Event) + Sync + 'o)>,
     max_len: u64,
     /// A failure that trying again cannot fix (writing the file, a wrong length).
     fatal: Option<Error>,
@@ -304,7 +306,7 @@ struct Progress {
     context: String,
 }
 
-impl Progress {
+impl Progress<'_> {
     /// The next try: the rest with `Range` when possible, else all of it from the start.
     fn request(&mut self, url: &str) -> io::Result<HttpRequest> {
         let mut req = HttpRequest::get(url).with_header("Accept-Encoding", "identity");
@@ -405,8 +407,8 @@ impl Progress {
             if self.written > self.max_len {
                 return Err(self.fail(too_long(self.max_len)));
             }
-            if let Some(f) = &self.on_bytes {
-                f(n as u64);
+            if let Some(f) = self.on_progress {
+                f(&Event::BytesReceived { bytes: n as u64 });
             }
         }
         match total {

@@ -114,8 +114,8 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::model::{JobStartRequest, MachineType};
-    /// let req = JobStartRequest::images("my-batch", "count-cars").with_machine_type(MachineType::Gpu);
+    /// use roboflow_batch::{jobs::JobSpec, model::MachineType};
+    /// let req = JobSpec::images(&api, "my-batch", "count-cars").machine_type(MachineType::Gpu).request()?;
     /// api.start_job("cars-2026-11", &req, Some("Car count"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -308,7 +308,7 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// use roboflow_batch::model::RestartOverrides;
-    /// api.restart_job("cars-2026-11", Some(&RestartOverrides::default().with_max_image_failure_rate(0.1)))?;
+    /// api.restart_job("cars-2026-11", Some(&RestartOverrides::default().max_image_failure_rate(0.1)))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn restart_job(
@@ -483,7 +483,7 @@ mod tests {
         let c = build::restart(
             "ws",
             &j,
-            Some(&RestartOverrides::default().with_max_parallel_tasks(2)),
+            Some(&RestartOverrides::default().max_parallel_tasks(2)),
         )
         .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();

@@ -536,7 +536,7 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// use roboflow_batch::model::RoboQlIngest;
-    /// api.ingest_roboql("cars", &RoboQlIngest::new("tag:cars").with_ingest_id("cars-1"))?;
+    /// api.ingest_roboql("cars", &RoboQlIngest::new("tag:cars").ingest_id("cars-1"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn ingest_roboql(

@@ -5,17 +5,15 @@
 //! when asked), to the parts of each batch, to every file of every part through the
 //! paginated listing. Files land in `<target>/<partName>/<fileName>` (`<target>/<fileName>`
 //! for a batch without parts), with `fileName` from the listing, never from the URL, and
-//! refused unless it is a plain name. Downloads run on a dedicated rayon pool of
-//! [`parallelism`](Exporter::parallelism) threads, each through
-//! [`BatchApi::download_to_file`](crate::BatchApi::download_to_file), which never leaves
-//! a partial file under the final name. `.tar` and `.tar.gz` files are unpacked into their
-//! part's folder with every entry checked (no absolute paths, no `..`, no links leading
-//! out, no device files) and within limits
-//! ([`max_unpacked_bytes`](Exporter::max_unpacked_bytes),
-//! [`max_unpacked_entries`](Exporter::max_unpacked_entries)); the archive is then removed unless
-//! [`keep_archives`](Exporter::keep_archives). A log in the target
-//! ([`LOG_FILE`]) records each finished file, so a re-run skips files still complete on
-//! disk, unless [`overwrite`](Exporter::overwrite).
+//! refused unless it is a plain name. Downloads run on a pool of
+//! [`parallelism`](Exporter::parallelism) threads through
+//! [`BatchApi::download_to_file_with`](crate::BatchApi::download_to_file_with), which never
+//! leaves a partial file under the final name. `.tar` and `.tar.gz` files are unpacked
+//! into their part's folder with every entry checked (no absolute paths, no `..`, no links
+//! leading out, no device files) and within limits; the archive is then removed unless
+//! [`keep_archives`](Exporter::keep_archives). A log in the target (`.rfbatch-export.jsonl`)
+//! records each finished file, so a re-run skips files still complete on disk, unless
+//! [`overwrite`](Exporter::overwrite). Two exports must not share a target folder at once.
 //!
 //! ```no_run
 //! # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -24,115 +22,32 @@
 //! println!("{} files ({} bytes), {} already there", report.downloaded, report.bytes, report.skipped);
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
-//!
-//! Two exports must not share a target folder at the same time.
 
 mod log;
+pub(crate) mod report;
 mod unpack;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::BatchApi;
 use crate::api::DownloadOptions;
 use crate::error::{Error, Result};
 use crate::jobs::Job;
 use crate::model::{BatchType, FileMetadata, JobState};
+use crate::progress::{Callback, Event};
 
-pub use log::LOG_FILE;
 use log::{ExportLog, Key, Record};
+pub use report::{ExportReport, ExportedFile};
 
 /// The official client's default number of parallel downloads.
 pub const DEFAULT_PARALLELISM: usize = 8;
 /// The most parallel downloads allowed.
 pub const MAX_PARALLELISM: usize = 64;
-
-/// Something that happened during an export, for progress reporting. Called from the
-/// download threads.
-///
-/// ```
-/// use roboflow_batch::export::ExportEvent;
-/// let e = ExportEvent::Listed { batch_id: "b".into(), part_name: None, files: 3 };
-/// assert!(matches!(e, ExportEvent::Listed { files: 3, .. }));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum ExportEvent {
-    /// The files of a part (or of a batch without parts) were listed.
-    Listed {
-        /// The batch.
-        batch_id: String,
-        /// The part.
-        part_name: Option<String>,
-        /// How many files it has.
-        files: usize,
-    },
-    /// A file was downloaded (and unpacked).
-    Downloaded(ExportedFile),
-    /// A file was already complete on disk.
-    Skipped(ExportedFile),
-    /// This many more bytes were written by a download in flight (for byte-rate progress;
-    /// bytes received again after a restart from zero are counted again).
-    Bytes(u64),
-}
-
-/// One file of an export.
-///
-/// ```
-/// use roboflow_batch::export::ExportedFile;
-/// let f = ExportedFile { batch_id: "b".into(), part_name: None, file_name: "a.jsonl".into(),
-///     path: Some("out/a.jsonl".into()), bytes: 10, unpacked: vec![], skipped: false };
-/// assert_eq!(f.bytes, 10);
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExportedFile {
-    /// The batch it came from.
-    pub batch_id: String,
-    /// The part it came from.
-    pub part_name: Option<String>,
-    /// Its name in the listing.
-    pub file_name: String,
-    /// Where it is now (`None` for an archive unpacked and removed).
-    pub path: Option<PathBuf>,
-    /// Its size in bytes.
-    pub bytes: u64,
-    /// For an archive: the files unpacked from it.
-    pub unpacked: Vec<PathBuf>,
-    /// Whether it was already complete and not downloaded again.
-    pub skipped: bool,
-}
-
-/// What an export did.
-///
-/// ```
-/// let r = roboflow_batch::export::ExportReport::default();
-/// assert_eq!((r.downloaded, r.skipped, r.bytes), (0, 0, 0));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ExportReport {
-    /// The target folder.
-    pub target: PathBuf,
-    /// The batches exported.
-    pub batches: Vec<String>,
-    /// Every file, downloaded or skipped, in listing order.
-    pub files: Vec<ExportedFile>,
-    /// Files downloaded.
-    pub downloaded: usize,
-    /// Files skipped because they were complete.
-    pub skipped: usize,
-    /// Bytes downloaded.
-    pub bytes: u64,
-    /// Files unpacked from archives (downloaded this time).
-    pub unpacked: usize,
-}
-
-type OnEvent = Arc<dyn Fn(&ExportEvent) + Send + Sync>;
 
 /// Exports batches or a job's results into a folder; see the [module docs](self).
 ///
@@ -143,7 +58,7 @@ type OnEvent = Arc<dyn Fn(&ExportEvent) + Send + Sync>;
 ///     .parallelism(4)
 ///     .part("results")
 ///     .overwrite(true)
-///     .on_event(|e| eprintln!("{e:?}"))
+///     .on_progress(|e| eprintln!("{e:?}"))
 ///     .batch("job-1-processing")?;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
@@ -158,8 +73,8 @@ pub struct Exporter<'a> {
     limits: unpack::Limits,
     parts: Vec<String>,
     stages: Vec<String>,
-    cancel: Option<Arc<AtomicBool>>,
-    on_event: Option<OnEvent>,
+    cancel: Option<&'a AtomicBool>,
+    progress: Option<Callback<'a>>,
 }
 
 impl std::fmt::Debug for Exporter<'_> {
@@ -201,7 +116,7 @@ impl<'a> Exporter<'a> {
             parts: Vec::new(),
             stages: vec!["export".into()],
             cancel: None,
-            on_event: None,
+            progress: None,
         }
     }
 
@@ -331,43 +246,47 @@ impl<'a> Exporter<'a> {
     }
 
     /// A flag that stops the export when set (e.g. on Ctrl-C): no new download starts,
-    /// those running finish, and the export ends with an error of kind `Interrupted`. A
-    /// re-run resumes.
+    /// those running finish, and the report says [`cancelled`](ExportReport::cancelled),
+    /// with the files left in [`files_pending`](ExportReport::files_pending). A re-run
+    /// resumes.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use std::sync::{Arc, atomic::AtomicBool};
-    /// let stop = Arc::new(AtomicBool::new(false));
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").cancel_flag(stop.clone());
+    /// let stop = std::sync::atomic::AtomicBool::new(false);
+    /// let e = roboflow_batch::export::Exporter::new(&api, "out").cancel_flag(&stop);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+    pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {
         self.cancel = Some(flag);
         self
     }
 
-    /// Called with each [`ExportEvent`], from the download threads.
+    /// Called with each [`Event`] ([`Event::FilesListed`], [`Event::BytesReceived`],
+    /// [`Event::Exported`]), from the download threads; it may borrow, as the export blocks.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::export::{ExportEvent, Exporter};
-    /// let e = Exporter::new(&api, "out").on_event(|e| if let ExportEvent::Downloaded(f) = e { println!("{}", f.file_name) });
+    /// use roboflow_batch::progress::Event;
+    /// let e = roboflow_batch::export::Exporter::new(&api, "out").on_progress(|e| if let Event::Exported(f) = e { println!("{}", f.file_name) });
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn on_event(mut self, f: impl Fn(&ExportEvent) + Send + Sync + 'static) -> Self {
-        self.on_event = Some(Arc::new(f));
+    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
+        self.progress = Some(Box::new(f));
         self
     }
 
-    /// Exports the output batches of a finished job, from the chosen stages.
+    /// Exports the output batches of a finished job (an id, or a [`Job`]), from the chosen
+    /// stages.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// let report = roboflow_batch::export::Exporter::new(&api, "out").job("job-abc123def456")?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn job(&self, job_id: &str) -> Result<ExportReport> {
-        let job = Job::new(self.api, job_id)?;
+    pub fn job(&self, job: impl AsRef<str>) -> Result<ExportReport> {
+        let before = self.api.requests();
+        let job = Job::new(self.api, job)?;
+        let job_id = job.id().as_str();
         let state = job.status()?.state();
         if !state.is_terminal() {
             return Err(Error::invalid(
@@ -381,7 +300,7 @@ impl<'a> Exporter<'a> {
             ""
         };
         let chosen = crate::jobs::output_batches(job_id, &job.stages()?, &self.stages, note)?;
-        self.run(&chosen)
+        self.run(&chosen, before)
     }
 
     /// Exports one batch (every part, or those chosen with [`part`](Self::part)).
@@ -391,26 +310,17 @@ impl<'a> Exporter<'a> {
     /// let report = roboflow_batch::export::Exporter::new(&api, "out").batch("job-1-export")?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn batch(&self, batch_id: &str) -> Result<ExportReport> {
-        self.run(&[batch_id.to_string()])
+    pub fn batch(&self, batch_id: impl AsRef<str>) -> Result<ExportReport> {
+        self.run(&[batch_id.as_ref().to_string()], self.api.requests())
     }
 
-    /// Download options that report written bytes as [`ExportEvent::Bytes`].
-    fn download_options(&self) -> DownloadOptions {
-        let options = DownloadOptions::default();
-        match self.on_event.clone() {
-            Some(f) => options.on_bytes(move |n| f(&ExportEvent::Bytes(n))),
-            None => options,
-        }
-    }
-
-    fn emit(&self, e: ExportEvent) {
-        if let Some(f) = &self.on_event {
+    fn emit(&self, e: Event) {
+        if let Some(f) = &self.progress {
             f(&e);
         }
     }
 
-    fn run(&self, batches: &[String]) -> Result<ExportReport> {
+    fn run(&self, batches: &[String], before: crate::api::RequestCounts) -> Result<ExportReport> {
         if !(1..=MAX_PARALLELISM).contains(&self.parallelism) {
             return Err(Error::invalid(
                 "parallelism",
@@ -427,14 +337,15 @@ impl<'a> Exporter<'a> {
         let mut seen: HashMap<&Path, &Planned> = HashMap::new();
         for p in &plan {
             if let Some(other) = seen.insert(&p.rel, p) {
+                let (a, b) = (&other.key, &p.key);
                 return Err(Error::invalid(
                     "fileName",
                     format!(
                         "{}/{} and {}/{} would both be saved as {}",
-                        other.key.batch_id,
-                        other.key.file_name,
-                        p.key.batch_id,
-                        p.key.file_name,
+                        a.batch_id,
+                        a.file_name,
+                        b.batch_id,
+                        b.file_name,
                         p.rel.display()
                     ),
                 ));
@@ -455,6 +366,9 @@ impl<'a> Exporter<'a> {
                 .enumerate()
                 .with_max_len(1)
                 .try_for_each(|(i, p)| {
+                    if self.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                        return Ok(()); // left for the next run
+                    }
                     let f = self.fetch(p, &log)?;
                     let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(slot) = d.get_mut(i) {
@@ -469,14 +383,18 @@ impl<'a> Exporter<'a> {
             .into_iter()
             .flatten()
             .collect();
-        let fresh = files.iter().filter(|f| !f.skipped);
+        let fresh = || files.iter().filter(|f| !f.skipped);
+        let pending = (plan.len() - files.len()) as u64;
         Ok(ExportReport {
             target: self.target.clone(),
             batches: batches.to_vec(),
-            downloaded: fresh.clone().count(),
-            skipped: files.iter().filter(|f| f.skipped).count(),
-            bytes: fresh.clone().map(|f| f.bytes).sum(),
-            unpacked: fresh.map(|f| f.unpacked.len()).sum(),
+            downloaded: fresh().count() as u64,
+            skipped: files.iter().filter(|f| f.skipped).count() as u64,
+            bytes: fresh().map(|f| f.bytes).sum(),
+            unpacked: fresh().map(|f| f.unpacked.len() as u64).sum(),
+            cancelled: pending > 0,
+            files_pending: pending,
+            requests: self.api.requests().since(&before),
             files,
         })
     }
@@ -561,7 +479,7 @@ impl<'a> Exporter<'a> {
             if let Some(p) = &part {
                 check_name("partName", p)?;
             }
-            let mut n = 0;
+            let mut n = 0u64;
             for f in self.api.files(batch_id, part.as_deref(), None) {
                 let f = f?;
                 check_name("fileName", &f.file_name)?;
@@ -582,7 +500,7 @@ impl<'a> Exporter<'a> {
                 });
                 n += 1;
             }
-            self.emit(ExportEvent::Listed {
+            self.emit(Event::FilesListed {
                 batch_id: batch_id.to_string(),
                 part_name: part,
                 files: n,
@@ -593,19 +511,6 @@ impl<'a> Exporter<'a> {
 
     /// Downloads (and unpacks) one file, or skips it when complete.
     fn fetch(&self, p: &Planned, log: &ExportLog) -> Result<ExportedFile> {
-        if self
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::SeqCst))
-        {
-            return Err(Error::io(
-                "export stopped",
-                std::io::Error::new(
-                    std::io::ErrorKind::Interrupted,
-                    "cancelled; run it again to resume",
-                ),
-            ));
-        }
         let target = &self.target;
         let file = |rec: &Record, skipped: bool| ExportedFile {
             batch_id: p.key.batch_id.clone(),
@@ -620,13 +525,17 @@ impl<'a> Exporter<'a> {
             && let Some(rec) = log.complete(&p.key, target)
         {
             let f = file(rec, true);
-            self.emit(ExportEvent::Skipped(f.clone()));
+            self.emit(Event::Exported(f.clone()));
             return Ok(f);
         }
         let dir = target.join(&p.dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let archive = self.unpack && unpack::is_archive(&p.key.file_name);
+        let mut options = DownloadOptions::default();
+        if let Some(f) = &self.progress {
+            options = options.on_progress(|e| f(e));
+        }
         let record = if archive {
             let keep = self.keep_archives;
             let local = if keep {
@@ -638,11 +547,9 @@ impl<'a> Exporter<'a> {
                     p.key.file_name
                 ))
             };
-            let bytes = self.api.download_to_file_with(
-                &p.meta.download_url,
-                &local,
-                &self.download_options(),
-            )?;
+            let bytes = self
+                .api
+                .download_to_file_with(&p.meta.download_url, &local, &options)?;
             let entries = unpack::unpack(&local, &p.key.file_name, &dir, self.limits);
             if !keep {
                 let _ = std::fs::remove_file(&local);
@@ -658,7 +565,7 @@ impl<'a> Exporter<'a> {
             let bytes = self.api.download_to_file_with(
                 &p.meta.download_url,
                 &target.join(&p.rel),
-                &self.download_options(),
+                &options,
             )?;
             Record {
                 key: p.key.clone(),
@@ -669,7 +576,7 @@ impl<'a> Exporter<'a> {
         };
         log.append(&record)?;
         let f = file(&record, false);
-        self.emit(ExportEvent::Downloaded(f.clone()));
+        self.emit(Event::Exported(f.clone()));
         Ok(f)
     }
 }
@@ -703,43 +610,4 @@ pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-impl Job<'_> {
-    /// Exports this job's results into `target` with the default options (the `export`
-    /// stage); use [`Exporter`] for more control.
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let job = roboflow_batch::jobs::Job::new(&api, "job-abc123def456")?;
-    /// let report = job.export("results")?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn export(&self, target: impl Into<PathBuf>) -> Result<ExportReport> {
-        Exporter::new(self.api(), target).job(self.id().as_str())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_table() {
-        for (n, ok) in [
-            ("results.jsonl", true),
-            ("export-00001.tar", true),
-            ("..", false),
-            (".", false),
-            ("", false),
-            ("a/b", false),
-            ("/etc", false),
-            ("a\\b", false),
-            ("a\0b", false),
-            ("a\nb", false),
-            ("..hidden", true),
-        ] {
-            assert_eq!(check_name("f", n).is_ok(), ok, "{n:?}");
-        }
-    }
 }

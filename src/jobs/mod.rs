@@ -3,26 +3,32 @@
 //!
 //! ```no_run
 //! use roboflow_batch::BatchApi;
-//! use roboflow_batch::jobs::{JobOutcome, JobSpec, JobWaitOptions};
+//! use roboflow_batch::jobs::{JobEnd, JobSpec, JobWaitOptions};
+//! use roboflow_batch::progress::Event;
 //!
 //! let api = BatchApi::from_env()?;
-//! let job = JobSpec::images("my-batch", "my-workflow").start(&api)?;
-//! let outcome = job.wait(&JobWaitOptions::default(), |p| {
-//!     println!("{:?} {:.0}% ({} running)", p.current_stage, p.fraction * 100.0, p.tasks.running);
-//! })?;
-//! match outcome {
-//!     JobOutcome::Succeeded { .. } => println!("results in {:?}", job.results()?),
-//!     JobOutcome::Failed { errors, .. } => errors.iter().for_each(|e| eprintln!("{}", e.message())),
-//!     JobOutcome::TimedOut { waited, .. } => eprintln!("still running after {waited:?}"),
-//!     _ => {}
+//! let started = JobSpec::images(&api, "my-batch", "my-workflow").start()?;
+//! let outcome = started.job.clone()
+//!     .on_progress(|e| {
+//!         if let Event::JobPolled(p) = e {
+//!             println!("{:?} {:.0}% ({} running)", p.current_stage, p.fraction * 100.0, p.tasks.running);
+//!         }
+//!     })
+//!     .wait(&JobWaitOptions::default())?;
+//! match outcome.end {
+//!     JobEnd::Succeeded => println!("results in {:?}", started.job.results()?),
+//!     JobEnd::Failed => outcome.errors.iter().for_each(|e| eprintln!("{}", e.message)),
+//!     _ => eprintln!("still running after {:?}", outcome.waited),
 //! }
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 
 mod outputs;
-mod progress;
+pub(crate) mod progress;
 mod spec;
 mod wait;
+
+use std::sync::Arc;
 
 use crate::BatchApi;
 use crate::api::Pages;
@@ -31,21 +37,23 @@ use crate::model::{
     JobControlResponse, JobId, JobLog, JobStage, JobStatusResponse, LogSeverity, RestartOverrides,
     TaskStatus,
 };
+use crate::progress::Event;
 
 pub(crate) use outputs::output_batches;
-pub use progress::{ErrorReport, Progress, StageProgress, TaskCounts, aggregate_stage};
-pub use spec::{JobSpec, PreparedJob};
-pub use wait::{JobOutcome, JobWaitOptions};
+pub use progress::{ErrorReport, Progress, StageProgress, TaskCounts};
+pub use spec::{JobSpec, Started};
+pub use wait::{JobEnd, JobOutcome, JobWaitOptions};
 
 /// One output batch of a job: the stage that wrote it and its id.
 ///
-/// ```
-/// let b = roboflow_batch::jobs::OutputBatch {
-///     stage_id: "job-1-export".into(), stage: "Export".into(), batch_id: "job-1-export".into(),
-/// };
-/// assert_eq!(b.batch_id, "job-1-export");
+/// ```no_run
+/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// let out = &roboflow_batch::jobs::Job::new(&api, "job-1")?.results()?[0];
+/// println!("{} ({}) wrote {}", out.stage, out.stage_id, out.batch_id);
+/// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OutputBatch {
     /// The stage's id (`processingStageId`).
     pub stage_id: String,
@@ -57,8 +65,8 @@ pub struct OutputBatch {
 
 /// A handle on one job: inspect, wait, control, find results.
 ///
-/// It borrows the client; it holds no state of its own beyond the id, so make as many as
-/// needed.
+/// It holds the id and, for [`wait`](Self::wait), a progress callback; make as many as
+/// needed. It is also the id itself (`AsRef<str>`), for the methods that take one.
 ///
 /// ```no_run
 /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -71,10 +79,25 @@ pub struct OutputBatch {
 /// }
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Job<'a> {
     api: &'a BatchApi,
     id: JobId,
+    callback: Option<Arc<dyn Fn(&Event) + Sync + 'a>>,
+}
+
+impl std::fmt::Debug for Job<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsRef<str> for Job<'_> {
+    fn as_ref(&self) -> &str {
+        self.id.as_str()
+    }
 }
 
 impl<'a> Job<'a> {
@@ -85,15 +108,16 @@ impl<'a> Job<'a> {
     /// assert!(roboflow_batch::jobs::Job::new(&api, "Bad Id").is_err());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn new(api: &'a BatchApi, id: &str) -> Result<Self> {
-        Ok(Job {
-            api,
-            id: JobId::new(id)?,
-        })
+    pub fn new(api: &'a BatchApi, id: impl AsRef<str>) -> Result<Self> {
+        Ok(Job::from_id(api, JobId::new(id.as_ref())?))
     }
 
     pub(crate) fn from_id(api: &'a BatchApi, id: JobId) -> Self {
-        Job { api, id }
+        Job {
+            api,
+            id,
+            callback: None,
+        }
     }
 
     /// The job id.
@@ -107,49 +131,47 @@ impl<'a> Job<'a> {
         &self.id
     }
 
-    /// The client it uses.
+    /// Called with an [`Event::JobPolled`] snapshot after every poll of
+    /// [`wait`](Self::wait); it may borrow, as the wait blocks.
     ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?;
-    /// assert!(std::ptr::eq(job.api(), &api));
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let polls = std::sync::atomic::AtomicU64::new(0);
+    /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?.on_progress(|_| { polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed); });
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn api(&self) -> &'a BatchApi {
-        self.api
+    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
+        self.callback = Some(Arc::new(f));
+        self
     }
 
     /// Its status (`GET …/jobs/{id}`).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?;
-    /// println!("{}", job.status()?.state());
+    /// println!("{}", roboflow_batch::jobs::Job::new(&api, "job-1")?.status()?.state());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn status(&self) -> Result<JobStatusResponse> {
-        self.api.job(self.id.as_str())
+        self.api.job(&self.id)
     }
 
     /// Its stages (`GET …/stages`).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// for s in roboflow_batch::jobs::Job::new(&api, "job-1")?.stages()? {
-    ///     println!("{} {}", s.processing_stage_name, s.status_type);
-    /// }
+    /// let stages = roboflow_batch::jobs::Job::new(&api, "job-1")?.stages()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn stages(&self) -> Result<Vec<JobStage>> {
-        self.api.job_stages(self.id.as_str())
+        self.api.job_stages(&self.id)
     }
 
     /// Every task of a stage, following page tokens (lazy).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?;
-    /// let failed = job.tasks("processing").filter(|t| t.as_ref().is_ok_and(|t| t.status_type.contains("error"))).count();
+    /// let tasks = roboflow_batch::jobs::Job::new(&api, "job-1")?.tasks("processing").count();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn tasks(&self, stage_id: &str) -> Pages<'a, TaskStatus> {
@@ -160,19 +182,14 @@ impl<'a> Job<'a> {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::model::LogSeverity;
-    /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?;
-    /// for line in job.logs(Some(LogSeverity::Warning)).take(20) {
-    ///     println!("{}", line?.payload);
-    /// }
+    /// let warnings = roboflow_batch::jobs::Job::new(&api, "job-1")?.logs(Some(roboflow_batch::model::LogSeverity::Warning));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn logs(&self, severity: Option<LogSeverity>) -> Pages<'a, JobLog> {
         self.api.logs(self.id.clone(), severity, None)
     }
 
-    /// One progress snapshot: the status, every stage and every task, aggregated (see
-    /// [`Progress`]).
+    /// One progress snapshot: the status, every stage and every task, aggregated.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -182,20 +199,24 @@ impl<'a> Job<'a> {
     /// ```
     pub fn progress(&self) -> Result<Progress> {
         let status = self.status()?;
-        let details = self.details()?;
-        Ok(Progress::aggregate(self.id.as_str(), &status, &details))
+        Ok(Progress::aggregate(
+            self.id.as_str(),
+            &status,
+            &self.details()?,
+        ))
     }
 
     /// Every stage with all its tasks.
     fn details(&self) -> Result<Vec<(JobStage, Vec<TaskStatus>)>> {
-        let mut out = Vec::new();
-        for stage in self.stages()? {
-            let tasks = self
-                .tasks(&stage.processing_stage_id)
-                .collect::<Result<Vec<_>>>()?;
-            out.push((stage, tasks));
-        }
-        Ok(out)
+        self.stages()?
+            .into_iter()
+            .map(|stage| {
+                let tasks = self
+                    .tasks(&stage.processing_stage_id)
+                    .collect::<Result<_>>()?;
+                Ok((stage, tasks))
+            })
+            .collect()
     }
 
     /// Aborts it (`POST …/abort`) and returns the service's answer.
@@ -206,7 +227,7 @@ impl<'a> Job<'a> {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn abort(&self) -> Result<JobControlResponse> {
-        self.api.abort_job(self.id.as_str())
+        self.api.abort_job(&self.id)
     }
 
     /// Restarts it (`POST …/restart`), with overrides when given.
@@ -215,11 +236,11 @@ impl<'a> Job<'a> {
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// use roboflow_batch::model::RestartOverrides;
     /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?;
-    /// job.restart(Some(&RestartOverrides::default().with_max_image_failure_rate(0.2)))?;
+    /// job.restart(Some(&RestartOverrides::default().max_image_failure_rate(0.2)))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn restart(&self, overrides: Option<&RestartOverrides>) -> Result<JobControlResponse> {
-        self.api.restart_job(self.id.as_str(), overrides)
+        self.api.restart_job(&self.id, overrides)
     }
 
     /// Its output batches, stage by stage in start order (typically

@@ -26,8 +26,7 @@ use crate::model::{JobStage, JobState, JobStatusResponse, TaskStatus};
 /// Task counts of a stage.
 ///
 /// ```
-/// use roboflow_batch::jobs::TaskCounts;
-/// let c = TaskCounts { total: 4, waiting: 1, running: 1, finished: 2, succeeded: 1, failed: 1 };
+/// let c = roboflow_batch::jobs::TaskCounts::default();
 /// assert_eq!(c.waiting + c.running + c.finished, c.total);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -48,34 +47,36 @@ pub struct TaskCounts {
 
 /// One distinct error notification, with how many failed tasks reported it.
 ///
-/// ```
-/// use roboflow_batch::jobs::ErrorReport;
-/// let e = ErrorReport { notification: serde_json::json!({"type": "oom", "message": "out of memory"}), tasks: 3 };
-/// assert_eq!(e.message(), "out of memory");
+/// ```no_run
+/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// for e in roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.errors {
+///     println!("{} ({} tasks)", e.message, e.tasks);
+/// }
+/// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ErrorReport {
+    /// The readable part: the notification's `message`, the string itself, or its JSON.
+    pub message: String,
     /// The notification as the service sent it (an object or a string).
     pub notification: Value,
     /// Failed tasks that reported it (0 when only a stage or the job did).
-    pub tasks: usize,
+    pub tasks: u64,
 }
 
 impl ErrorReport {
-    /// The readable part: the notification's `message`, the string itself, or its JSON.
-    ///
-    /// ```
-    /// use roboflow_batch::jobs::ErrorReport;
-    /// let e = ErrorReport { notification: serde_json::json!("disk full"), tasks: 1 };
-    /// assert_eq!(e.message(), "disk full");
-    /// ```
-    pub fn message(&self) -> String {
-        notification_text(&self.notification)
+    pub(crate) fn new(notification: Value, tasks: u64) -> Self {
+        ErrorReport {
+            message: notification_text(&notification),
+            notification,
+            tasks,
+        }
     }
 }
 
 /// The text of a notification: its `message`, the string itself, or its JSON.
-pub(crate) fn notification_text(n: &Value) -> String {
+fn notification_text(n: &Value) -> String {
     match n {
         Value::String(s) => s.clone(),
         v => match v.get("message").and_then(Value::as_str) {
@@ -87,25 +88,22 @@ pub(crate) fn notification_text(n: &Value) -> String {
 
 /// One stage's progress.
 ///
-/// ```
-/// use roboflow_batch::jobs::aggregate_stage;
-/// use roboflow_batch::model::{JobStage, TaskStatus};
-/// let stage: JobStage = serde_json::from_str(r#"{"processingStageId":"p","processingStageName":"processing","tasksNumber":2,
-///   "outputBatches":[],"startTimestamp":"2025-01-02T03:04:05Z","notification":"running","statusType":"info",
-///   "lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
-/// let task: TaskStatus = serde_json::from_str(r#"{"taskId":"t0","notification":"ok","statusType":"success",
-///   "eventTimestamp":"2025-01-02T03:04:05Z","progress":1.0}"#).unwrap();
-/// let p = aggregate_stage(&stage, &[task]);
-/// assert_eq!((p.tasks.succeeded, p.tasks.waiting), (1, 1));
-/// assert_eq!(p.fraction, 0.5);
+/// ```no_run
+/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// for s in roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.stages {
+///     println!("{} {:.0}% ({}/{} tasks)", s.name, s.fraction * 100.0, s.tasks.finished, s.tasks.total);
+/// }
+/// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct StageProgress {
     /// `processingStageId`.
     pub id: String,
     /// `processingStageName`, e.g. `processing` or `export`.
     pub name: String,
-    /// `statusType`: `info` while running.
+    /// `statusType`: `info` while running; contains `error` on failure.
     pub status_type: String,
     /// Its tasks.
     pub tasks: TaskCounts,
@@ -115,32 +113,6 @@ pub struct StageProgress {
     pub output_batches: Vec<String>,
     /// Its failed tasks' notifications, de-duplicated.
     pub errors: Vec<ErrorReport>,
-}
-
-impl StageProgress {
-    /// Whether it is still running (`statusType` is `info`).
-    ///
-    /// ```
-    /// # use roboflow_batch::jobs::{StageProgress, TaskCounts};
-    /// let s = StageProgress { id: "p".into(), name: "processing".into(), status_type: "info".into(),
-    ///     tasks: TaskCounts::default(), fraction: 0.0, output_batches: vec![], errors: vec![] };
-    /// assert!(s.is_running() && !s.is_failed());
-    /// ```
-    pub fn is_running(&self) -> bool {
-        self.status_type == "info"
-    }
-
-    /// Whether it failed (`statusType` contains `error`).
-    ///
-    /// ```
-    /// # use roboflow_batch::jobs::{StageProgress, TaskCounts};
-    /// let s = StageProgress { id: "p".into(), name: "processing".into(), status_type: "error".into(),
-    ///     tasks: TaskCounts::default(), fraction: 0.0, output_batches: vec![], errors: vec![] };
-    /// assert!(s.is_failed());
-    /// ```
-    pub fn is_failed(&self) -> bool {
-        self.status_type.to_ascii_lowercase().contains("error")
-    }
 }
 
 /// A snapshot of a job: where it is, how far it got, and what went wrong.
@@ -153,11 +125,11 @@ impl StageProgress {
 /// use roboflow_batch::model::{JobState, JobStatusResponse};
 /// let status: JobStatusResponse = serde_json::from_str(r#"{"jobStatus":"pending","progress":0}"#).unwrap();
 /// let p = Progress::aggregate("job-1", &status, &[]);
-/// assert_eq!(p.state, JobState::Pending);
-/// assert_eq!(p.fraction, 0.0);
-/// assert!(p.current_stage.is_none());
+/// assert_eq!((p.state, p.fraction, p.current_stage), (JobState::Pending, 0.0, None));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Progress {
     /// The job.
     pub job_id: String,
@@ -182,11 +154,8 @@ impl Progress {
     ///
     /// ```
     /// use roboflow_batch::jobs::Progress;
-    /// use roboflow_batch::model::JobStatusResponse;
-    /// let status: JobStatusResponse = serde_json::from_str(r#"{"job":{"jobId":"j","name":"j","jobDefinition":{},
-    ///   "isTerminal":true,"error":false,"plannedStages":["processing","export"],
-    ///   "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}}"#).unwrap();
-    /// assert_eq!(Progress::aggregate("j", &status, &[]).fraction, 1.0); // completed
+    /// let status = serde_json::from_str(r#"{"jobStatus":"completed"}"#).unwrap();
+    /// assert_eq!(Progress::aggregate("j", &status, &[]).fraction, 1.0);
     /// ```
     pub fn aggregate(
         job_id: &str,
@@ -203,7 +172,7 @@ impl Progress {
         let named = job.and_then(|j| j.current_stage.as_deref());
         let current = named
             .and_then(|n| per_stage.iter().find(|s| s.id == n || s.name == n))
-            .or_else(|| per_stage.iter().rev().find(|s| s.is_running()))
+            .or_else(|| per_stage.iter().rev().find(|s| s.status_type == "info"))
             .or(per_stage.last());
         let current_stage = current
             .map(|s| s.name.clone())
@@ -251,9 +220,8 @@ impl Progress {
     /// Whether the job will not change any more.
     ///
     /// ```
-    /// use roboflow_batch::jobs::Progress;
-    /// let status = serde_json::from_str(r#"{"jobStatus":"completed"}"#).unwrap();
-    /// assert!(Progress::aggregate("j", &status, &[]).is_terminal());
+    /// let status = serde_json::from_str(r#"{"jobStatus":"failed"}"#).unwrap();
+    /// assert!(roboflow_batch::jobs::Progress::aggregate("j", &status, &[]).is_terminal());
     /// ```
     pub fn is_terminal(&self) -> bool {
         self.state.is_terminal()
@@ -262,9 +230,8 @@ impl Progress {
     /// The output batches of the stages so far.
     ///
     /// ```
-    /// use roboflow_batch::jobs::Progress;
     /// let status = serde_json::from_str(r#"{"jobStatus":"pending"}"#).unwrap();
-    /// assert!(Progress::aggregate("j", &status, &[]).output_batches().is_empty());
+    /// assert!(roboflow_batch::jobs::Progress::aggregate("j", &status, &[]).output_batches().is_empty());
     /// ```
     pub fn output_batches(&self) -> Vec<&str> {
         self.stages
@@ -275,17 +242,7 @@ impl Progress {
 }
 
 /// Aggregates one stage from its tasks (every page of them).
-///
-/// ```
-/// use roboflow_batch::jobs::aggregate_stage;
-/// use roboflow_batch::model::JobStage;
-/// let stage: JobStage = serde_json::from_str(r#"{"processingStageId":"p","processingStageName":"processing","tasksNumber":3,
-///   "outputBatches":[],"startTimestamp":"2025-01-02T03:04:05Z","notification":"queued","statusType":"info",
-///   "lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
-/// let p = aggregate_stage(&stage, &[]);
-/// assert_eq!((p.tasks.total, p.tasks.waiting, p.fraction), (3, 3, 0.0));
-/// ```
-pub fn aggregate_stage(stage: &JobStage, tasks: &[TaskStatus]) -> StageProgress {
+fn aggregate_stage(stage: &JobStage, tasks: &[TaskStatus]) -> StageProgress {
     let listed = tasks.len() as u64;
     // `tasksNumber` is at least 1 on the wire; guard against 0 rather than divide by it.
     let total = stage.tasks_number.max(listed).max(1);
@@ -348,7 +305,7 @@ fn unit(x: f64) -> f64 {
 }
 
 /// JSON with object keys sorted, so equal notifications compare equal whatever the key order.
-pub(crate) fn canonical(v: &Value) -> String {
+fn canonical(v: &Value) -> String {
     fn sorted(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
@@ -380,7 +337,7 @@ struct Dedup {
 }
 
 impl Dedup {
-    fn add(&mut self, n: &Value, tasks: usize) {
+    fn add(&mut self, n: &Value, tasks: u64) {
         let key = canonical(n);
         let text = notification_text(n);
         let found = self.index.get(&key).copied().or_else(|| {
@@ -394,7 +351,7 @@ impl Dedup {
                 if let Some(r) = self.reports.get_mut(i) {
                     r.tasks += tasks;
                     if r.notification.is_string() && !n.is_string() {
-                        r.notification = n.clone();
+                        *r = ErrorReport::new(n.clone(), r.tasks);
                     }
                 }
             }
@@ -402,10 +359,7 @@ impl Dedup {
                 let i = self.reports.len();
                 self.index.insert(key, i);
                 self.by_text.entry(text).or_insert(i);
-                self.reports.push(ErrorReport {
-                    notification: n.clone(),
-                    tasks,
-                });
+                self.reports.push(ErrorReport::new(n.clone(), tasks));
             }
         }
     }

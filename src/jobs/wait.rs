@@ -1,16 +1,18 @@
-//! Waiting for a job with progress snapshots, ending in a clear [`JobOutcome`].
-//!
-//! The polling itself is the crate's one poll loop ([`crate::wait`]), with its bounded
-//! tolerance for transient errors; this adds a snapshot on each poll and the outcome.
+//! Waiting for a job, ending in a [`JobOutcome`]: [`Job::wait`] with a snapshot of every
+//! stage and task on each poll. It runs the crate's one poll loop ([`crate::wait`]), with
+//! its bounded tolerance for transient errors.
 
 use std::sync::mpsc;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use super::{ErrorReport, Job, Progress};
+use crate::api::RequestCounts;
 use crate::error::{Error, Result};
-use crate::model::{JobStage, JobState, JobStatusResponse, TaskStatus};
+use crate::model::{JobStage, JobState, TaskStatus};
+use crate::progress::Event;
 use crate::wait::{WaitOptions, poll};
-use crate::webhook::Event;
 
 /// How to wait for a job.
 ///
@@ -19,14 +21,12 @@ use crate::webhook::Event;
 /// use roboflow_batch::jobs::JobWaitOptions;
 /// let o = JobWaitOptions::default().timeout(Duration::from_secs(3600));
 /// assert_eq!(o.polling.timeout, Duration::from_secs(3600));
-/// assert_eq!(o.polling.max_failed_polls, 5);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[must_use]
 pub struct JobWaitOptions {
-    /// Intervals, timeout and failed polls allowed of the whole wait (the timeout defaults
-    /// to [`WaitOptions::DEFAULT_TIMEOUT`], 24 hours).
+    /// Intervals, timeout (24 hours by default) and failed polls allowed of the whole wait.
     pub polling: WaitOptions,
     /// With a webhook: how long to wait for the job's notification before falling back to
     /// polling. Default 10 minutes.
@@ -46,10 +46,8 @@ impl JobWaitOptions {
     /// Sets the polling options.
     ///
     /// ```
-    /// use std::time::Duration;
     /// use roboflow_batch::{jobs::JobWaitOptions, wait::WaitOptions};
-    /// let o = JobWaitOptions::default().polling(WaitOptions::default().poll_interval(Duration::from_millis(50)));
-    /// assert_eq!(o.polling.poll_interval, Duration::from_millis(50));
+    /// let o = JobWaitOptions::default().polling(WaitOptions::default().max_failed_polls(0));
     /// ```
     pub fn polling(mut self, polling: WaitOptions) -> Self {
         self.polling = polling;
@@ -59,9 +57,7 @@ impl JobWaitOptions {
     /// Sets the overall timeout.
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().timeout(Duration::from_secs(5));
-    /// assert_eq!(o.polling.timeout, Duration::from_secs(5));
+    /// let o = roboflow_batch::jobs::JobWaitOptions::default().timeout(std::time::Duration::from_secs(5));
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.polling = self.polling.timeout(timeout);
@@ -71,9 +67,7 @@ impl JobWaitOptions {
     /// Sets how long to wait for a webhook before polling.
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().webhook_grace(Duration::from_secs(30));
-    /// assert_eq!(o.webhook_grace, Duration::from_secs(30));
+    /// let o = roboflow_batch::jobs::JobWaitOptions::default().webhook_grace(std::time::Duration::from_secs(30));
     /// ```
     pub fn webhook_grace(mut self, grace: Duration) -> Self {
         self.webhook_grace = grace;
@@ -84,133 +78,93 @@ impl JobWaitOptions {
 /// How a wait ended.
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::jobs::JobOutcome;
-/// let o = JobOutcome::TimedOut { last: None, waited: Duration::from_secs(60) };
-/// assert!(!o.is_success());
-/// assert!(o.errors().is_empty());
+/// use roboflow_batch::jobs::JobEnd;
+/// assert_eq!(serde_json::to_string(&JobEnd::TimedOut).unwrap(), r#""timed_out""#);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum JobOutcome {
+pub enum JobEnd {
     /// The job completed.
-    Succeeded {
-        /// The last snapshot.
-        last: Progress,
-    },
-    /// The job ended in failure (or was aborted).
-    Failed {
-        /// The last snapshot.
-        last: Progress,
-        /// Its error notifications, de-duplicated (never empty).
-        errors: Vec<ErrorReport>,
-    },
-    /// The timeout passed with the job still running.
-    TimedOut {
-        /// The last snapshot, if a poll succeeded.
-        last: Option<Progress>,
-        /// How long the wait lasted.
-        waited: Duration,
-    },
+    Succeeded,
+    /// The job ended in failure, or was aborted or cancelled.
+    Failed,
+    /// The timeout passed with the job still running: the wait stopped early.
+    TimedOut,
+}
+
+/// What a wait saw: how it ended, the last snapshot, the errors of a failed job, and what
+/// it cost. A wait that times out is an outcome like the others, not an error.
+///
+/// ```no_run
+/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// use roboflow_batch::jobs::{Job, JobWaitOptions};
+/// let outcome = Job::new(&api, "job-1")?.wait(&JobWaitOptions::default())?;
+/// println!("{}", serde_json::to_string(&outcome).unwrap());
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct JobOutcome {
+    /// The job.
+    pub job_id: String,
+    /// How the wait ended.
+    #[serde(rename = "outcome")]
+    pub end: JobEnd,
+    /// The last snapshot, if a poll succeeded.
+    #[serde(rename = "progress")]
+    pub last: Option<Progress>,
+    /// A failed job's error notifications, de-duplicated (never empty then; empty
+    /// otherwise).
+    pub errors: Vec<ErrorReport>,
+    /// How long the wait lasted.
+    #[serde(rename = "waitedSecs", with = "crate::ingest::report::secs")]
+    pub waited: Duration,
+    /// Requests made by the wait, by kind.
+    pub requests: RequestCounts,
 }
 
 impl JobOutcome {
     /// Whether the job completed.
     ///
-    /// ```
-    /// # use roboflow_batch::jobs::JobOutcome;
-    /// assert!(!JobOutcome::TimedOut { last: None, waited: Default::default() }.is_success());
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// let ok = roboflow_batch::jobs::Job::new(&api, "job-1")?.wait(&Default::default())?.is_success();
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn is_success(&self) -> bool {
-        matches!(self, JobOutcome::Succeeded { .. })
-    }
-
-    /// The last snapshot.
-    ///
-    /// ```
-    /// # use roboflow_batch::jobs::JobOutcome;
-    /// assert!(JobOutcome::TimedOut { last: None, waited: Default::default() }.last().is_none());
-    /// ```
-    pub fn last(&self) -> Option<&Progress> {
-        match self {
-            JobOutcome::Succeeded { last } | JobOutcome::Failed { last, .. } => Some(last),
-            JobOutcome::TimedOut { last, .. } => last.as_ref(),
-        }
-    }
-
-    /// The error notifications of a failed job (empty otherwise).
-    ///
-    /// ```
-    /// # use roboflow_batch::jobs::JobOutcome;
-    /// assert!(JobOutcome::TimedOut { last: None, waited: Default::default() }.errors().is_empty());
-    /// ```
-    pub fn errors(&self) -> &[ErrorReport] {
-        match self {
-            JobOutcome::Failed { errors, .. } => errors,
-            _ => &[],
-        }
+        self.end == JobEnd::Succeeded
     }
 }
 
 type Details = Vec<(JobStage, Vec<TaskStatus>)>;
 
 impl Job<'_> {
-    /// Polls until the job is terminal or the timeout passes, calling `on_progress` with a
-    /// snapshot after every poll, and returns how it ended.
+    /// Polls until the job is terminal or the timeout passes, sending an
+    /// [`Event::JobPolled`] snapshot to [`on_progress`](Job::on_progress) after every poll.
     ///
     /// Each poll reads the status, the stages and their tasks. A transient error (after
     /// the client's own retries) does not end the wait, up to
     /// [`max_failed_polls`](WaitOptions::max_failed_polls) polls in a row; when only the
     /// stages or tasks fail, the snapshot keeps the previous details. Any other error ends
-    /// the wait as `Err`.
+    /// the wait as `Err`; a timeout ends it as [`JobEnd::TimedOut`].
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// use roboflow_batch::jobs::{Job, JobWaitOptions};
-    /// let outcome = Job::new(&api, "job-1")?.wait(&JobWaitOptions::default(), |p| {
-    ///     println!("{:?} {}/{} tasks", p.current_stage, p.tasks.finished, p.tasks.total);
-    /// })?;
-    /// println!("success: {}", outcome.is_success());
+    /// let outcome = Job::new(&api, "job-1")?.wait(&JobWaitOptions::default())?;
+    /// println!("{:?} after {:?}", outcome.end, outcome.waited);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn wait(
-        &self,
-        options: &JobWaitOptions,
-        mut on_progress: impl FnMut(&Progress),
-    ) -> Result<JobOutcome> {
-        let id = self.id.as_str();
-        let mut details: Option<Details> = None;
-        let mut last: Option<Progress> = None;
-        let ended = poll(
-            self.api.clock(),
-            &options.polling,
-            &format!("job {id}"),
-            |_| {
-                let status = self.api.job(id)?;
-                match self.details() {
-                    Ok(d) => details = Some(d),
-                    Err(e) if !e.is_retryable() && details.is_none() => details = Some(Vec::new()),
-                    Err(_) => {} // keep the previous details
-                }
-                let p = Progress::aggregate(id, &status, details.as_deref().unwrap_or_default());
-                on_progress(&p);
-                last = Some(p);
-                Ok(status.state().is_terminal().then_some(status))
-            },
-        );
-        match ended {
-            Ok(status) => Ok(outcome(&status, last, &details)),
-            Err(Error::WaitTimeout { waited, .. }) => Ok(JobOutcome::TimedOut { last, waited }),
-            Err(e) => Err(e),
-        }
+    pub fn wait(&self, options: &JobWaitOptions) -> Result<JobOutcome> {
+        self.poll_until_done(&options.polling, true)
     }
 
-    /// Waits for the job's webhook on `events` (from a
-    /// `webhook::Receiver`, feature `webhook`) instead of polling, then confirms the end
-    /// with a poll. If no notification for this job arrives within
-    /// [`webhook_grace`](JobWaitOptions::webhook_grace), it falls back to
-    /// [`wait`](Self::wait). Events about other jobs are dropped. `on_progress` sees a
-    /// snapshot at the start and on every poll.
+    /// Waits for the job's webhook on `events` (from a `webhook::Receiver`, feature
+    /// `webhook`) instead of polling, then confirms the end with a poll. If no notification
+    /// for this job arrives within [`webhook_grace`](JobWaitOptions::webhook_grace), it
+    /// falls back to [`wait`](Self::wait). Events about other jobs are dropped.
     ///
     /// ```no_run
     /// # #[cfg(feature = "webhook")] {
@@ -218,64 +172,96 @@ impl Job<'_> {
     /// use roboflow_batch::jobs::{JobSpec, JobWaitOptions};
     /// use roboflow_batch::webhook::Receiver;
     /// let (receiver, events) = Receiver::builder().workspace(&api.workspace()?).spawn_channel()?;
-    /// let job = JobSpec::images("my-batch", "image-stats").notifications_url(receiver.url()).start(&api)?;
-    /// let outcome = job.wait_with_webhook(&events, &JobWaitOptions::default(), |_| {})?;
+    /// let job = JobSpec::images(&api, "my-batch", "image-stats").notifications_url(receiver.url()).start()?.job;
+    /// let outcome = job.wait_with_webhook(&events, &JobWaitOptions::default())?;
     /// # }
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn wait_with_webhook(
         &self,
-        events: &mpsc::Receiver<Event>,
+        events: &mpsc::Receiver<crate::webhook::Event>,
         options: &JobWaitOptions,
-        mut on_progress: impl FnMut(&Progress),
     ) -> Result<JobOutcome> {
-        let clock = self.api.clock();
+        let (clock, before) = (self.api.clock(), self.api.requests());
         let started = clock.monotonic();
-        if let Ok(p) = self.progress() {
-            let terminal = p.is_terminal();
-            on_progress(&p);
-            if terminal {
-                return self.wait(options, on_progress);
-            }
-        }
-        let grace = options.webhook_grace.min(options.polling.timeout);
-        let deadline = std::time::Instant::now() + grace;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match events.recv_timeout(left) {
-                Ok(e) if e.job_id() == Some(self.id.as_str()) => break,
-                Ok(_) => continue,
-                Err(_) => break, // timed out or disconnected: poll instead
-            }
-        }
         let mut rest = options.clone();
-        let spent = clock.monotonic().saturating_sub(started);
-        rest.polling.timeout = options.polling.timeout.saturating_sub(spent);
-        self.wait(&rest, on_progress)
+        let first = self.progress();
+        if let (Ok(p), Some(f)) = (&first, &self.callback) {
+            f(&Event::JobPolled(p.clone()));
+        }
+        if !first.is_ok_and(|p| p.is_terminal()) {
+            let deadline =
+                std::time::Instant::now() + options.webhook_grace.min(options.polling.timeout);
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match events.recv_timeout(left) {
+                    Ok(e) if e.job_id() == Some(self.id.as_str()) => break,
+                    Ok(_) => continue,
+                    Err(_) => break, // timed out or disconnected: poll instead
+                }
+            }
+            let spent = clock.monotonic().saturating_sub(started);
+            rest.polling.timeout = options.polling.timeout.saturating_sub(spent);
+        }
+        let mut outcome = self.wait(&rest)?;
+        outcome.waited = clock.monotonic().saturating_sub(started);
+        outcome.requests = self.api.requests().since(&before);
+        Ok(outcome)
     }
-}
 
-/// The outcome of a terminal status.
-fn outcome(
-    status: &JobStatusResponse,
-    last: Option<Progress>,
-    details: &Option<Details>,
-) -> JobOutcome {
-    let last = last
-        .unwrap_or_else(|| Progress::aggregate("", status, details.as_deref().unwrap_or_default()));
-    if last.state == JobState::Completed {
-        return JobOutcome::Succeeded { last };
-    }
-    let mut errors = last.errors.clone();
-    if errors.is_empty() {
-        let text = last
-            .message
-            .clone()
-            .unwrap_or_else(|| format!("the job ended as {}", last.state));
-        errors.push(ErrorReport {
-            notification: serde_json::Value::String(text),
-            tasks: 0,
+    /// The one job wait: polls the status (and, with `details`, every stage and task) until
+    /// the job is terminal or the timeout passes.
+    fn poll_until_done(&self, polling: &WaitOptions, details: bool) -> Result<JobOutcome> {
+        let (api, id) = (self.api, self.id.as_str());
+        let (clock, before) = (api.clock(), api.requests());
+        let started = clock.monotonic();
+        let mut stages: Option<Details> = None;
+        let mut last: Option<Progress> = None;
+        let ended = poll(clock, polling, &format!("job {id}"), |_| {
+            let status = api.job(id)?;
+            if details {
+                match self.details() {
+                    Ok(d) => stages = Some(d),
+                    Err(e) if !e.is_retryable() && stages.is_none() => stages = Some(Vec::new()),
+                    Err(_) => {} // keep the previous details
+                }
+            }
+            let p = Progress::aggregate(id, &status, stages.as_deref().unwrap_or_default());
+            if let Some(f) = &self.callback {
+                f(&Event::JobPolled(p.clone()));
+            }
+            let terminal = p.is_terminal();
+            last = Some(p);
+            Ok(terminal.then_some(()))
         });
+        let end = match ended {
+            Ok(())
+                if last
+                    .as_ref()
+                    .is_some_and(|p| p.state == JobState::Completed) =>
+            {
+                JobEnd::Succeeded
+            }
+            Ok(()) => JobEnd::Failed,
+            Err(Error::WaitTimeout { .. }) => JobEnd::TimedOut,
+            Err(e) => return Err(e),
+        };
+        let mut errors = Vec::new();
+        if let (JobEnd::Failed, Some(p)) = (end, &last) {
+            errors = p.errors.clone();
+            if errors.is_empty() {
+                let text = p.message.clone();
+                let text = text.unwrap_or_else(|| format!("the job ended as {}", p.state));
+                errors.push(ErrorReport::new(serde_json::Value::String(text), 0));
+            }
+        }
+        Ok(JobOutcome {
+            job_id: id.to_string(),
+            end,
+            last,
+            errors,
+            waited: clock.monotonic().saturating_sub(started),
+            requests: api.requests().since(&before),
+        })
     }
-    JobOutcome::Failed { last, errors }
 }

@@ -465,7 +465,7 @@ impl std::fmt::Debug for ReferencesIngest {
 /// `Debug` output hides the webhook URL's query values.
 ///
 /// ```
-/// let body = roboflow_batch::model::RoboQlIngest::new("tag:cars").with_ingest_id("cars-1");
+/// let body = roboflow_batch::model::RoboQlIngest::new("tag:cars").ingest_id("cars-1");
 /// let json = serde_json::to_value(&body).unwrap();
 /// assert_eq!(json, serde_json::json!({"query": "tag:cars", "ingestId": "cars-1"}));
 /// ```
@@ -522,11 +522,10 @@ impl RoboQlIngest {
     /// Sets the ingest id.
     ///
     /// ```
-    /// let b = roboflow_batch::model::RoboQlIngest::new("q").with_ingest_id("i");
-    /// assert_eq!(b.ingest_id.as_deref(), Some("i"));
+    /// let b = roboflow_batch::model::RoboQlIngest::new("q").ingest_id("i");
     /// ```
     #[must_use]
-    pub fn with_ingest_id(mut self, id: impl Into<String>) -> Self {
+    pub fn ingest_id(mut self, id: impl Into<String>) -> Self {
         self.ingest_id = Some(id.into());
         self
     }
@@ -534,11 +533,10 @@ impl RoboQlIngest {
     /// Sets the webhook URL.
     ///
     /// ```
-    /// let b = roboflow_batch::model::RoboQlIngest::new("q").with_notifications_url("https://h/x");
-    /// assert!(b.notifications_url.is_some());
+    /// let b = roboflow_batch::model::RoboQlIngest::new("q").notifications_url("https://h/x");
     /// ```
     #[must_use]
-    pub fn with_notifications_url(mut self, url: impl Into<String>) -> Self {
+    pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
         self.notifications_url = Some(url.into());
         self
     }

@@ -2,10 +2,10 @@
 //! library's `Exporter` (parallel, resumable, archives unpacked safely).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
-use roboflow_batch::export::{ExportEvent, ExportReport, Exporter};
+use roboflow_batch::export::{ExportReport, Exporter};
+use roboflow_batch::progress::Event;
 use serde_json::{Value, json};
 
 use crate::context::Ctx;
@@ -55,34 +55,30 @@ pub enum Source<'a> {
 pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<ExportReport, Failure> {
     let bars = Bars::new(&ctx.out);
     let bar = bars.count("download", "files");
-    let tally = Arc::new(Tally::default());
-    let (b, t) = (bar.clone(), Arc::clone(&tally));
+    let tally = Tally::default();
     let mut exporter = Exporter::new(&ctx.api, &args.out)
         .parallelism(args.parallel)
         .overwrite(args.overwrite)
         .unpack_archives(!args.no_unpack)
         .keep_archives(args.keep_archives)
-        .cancel_flag(interrupt::flag())
-        .on_event(move |e| match e {
-            ExportEvent::Listed { files, .. } => {
-                b.inc_length(*files as u64);
-                let c = t.update(|c| c.total += *files as u64);
-                b.set_message(transfer_message(&c, b.elapsed()));
-            }
-            ExportEvent::Bytes(n) => {
-                let c = t.update(|c| c.bytes += n);
-                b.set_message(transfer_message(&c, b.elapsed()));
-            }
-            ExportEvent::Downloaded(_) | ExportEvent::Skipped(_) => {
-                let skipped = matches!(e, ExportEvent::Skipped(_));
-                let c = t.update(|c| {
-                    c.done += 1;
-                    c.skipped += u64::from(skipped);
-                });
-                b.inc(1);
-                b.set_message(transfer_message(&c, b.elapsed()));
-            }
-            _ => {}
+        .cancel_flag(interrupt::flag_ref())
+        .on_progress(|e| {
+            let c = match e {
+                Event::FilesListed { files, .. } => {
+                    bar.inc_length(*files);
+                    tally.update(|c| c.total += files)
+                }
+                Event::BytesReceived { bytes } => tally.update(|c| c.bytes += bytes),
+                Event::Exported(f) => {
+                    bar.inc(1);
+                    tally.update(|c| {
+                        c.done += 1;
+                        c.skipped += u64::from(f.skipped);
+                    })
+                }
+                _ => return,
+            };
+            bar.set_message(transfer_message(&c, bar.elapsed()));
         });
     for p in &args.part {
         exporter = exporter.part(p.as_str());
@@ -99,13 +95,11 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
         Source::Job(id, stages) => exporter.stages(stages.iter().cloned()).job(id),
     };
     bar.finish_and_clear();
-    match result {
-        Ok(report) => Ok(report),
-        Err(_) if interrupt::requested() => {
-            Err(stop.check().err().unwrap_or_else(interrupt::failure))
-        }
-        Err(e) => Err(e.into()),
+    let report = result?;
+    if report.cancelled {
+        return Err(stop.check().err().unwrap_or_else(interrupt::failure));
     }
+    Ok(report)
 }
 
 /// `3 skipped, 12.5 MiB at 4.1 MiB/s`.
@@ -122,7 +116,8 @@ fn transfer_message(c: &crate::progress::TallyCounts, elapsed: std::time::Durati
     s
 }
 
-/// The report as JSON (camelCase, paths as given).
+/// The report as JSON (camelCase, paths as given; each file with the number of files
+/// unpacked from it).
 pub fn report_json(r: &ExportReport) -> Value {
     json!({
         "target": r.target,
@@ -131,6 +126,7 @@ pub fn report_json(r: &ExportReport) -> Value {
         "skipped": r.skipped,
         "bytes": r.bytes,
         "unpacked": r.unpacked,
+        "requests": r.requests,
         "files": r.files.iter().map(|f| json!({
             "batchId": f.batch_id,
             "partName": f.part_name,
@@ -143,14 +139,10 @@ pub fn report_json(r: &ExportReport) -> Value {
     })
 }
 
-/// Prints the report with the requests the command made (its client is its own): JSON, or
-/// a line for people.
+/// Prints the report with the requests the export made: JSON, or a line for people.
 pub fn print_report(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
-    let requests = ctx.api.requests();
     if ctx.out.is_json() {
-        let mut v = report_json(r);
-        v["requests"] = json!(requests);
-        return ctx.out.json(&v);
+        return ctx.out.json(&report_json(r));
     }
     ctx.out.line(format_args!(
         "{} files downloaded ({}) into {}{}{}; {} requests",
@@ -167,7 +159,7 @@ pub fn print_report(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
         } else {
             String::new()
         },
-        requests.total(),
+        r.requests.total(),
     ))
 }
 

@@ -7,12 +7,11 @@
 //! A second signal exits at once.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
 
 use crate::exit::{Class, Failure};
 
 /// Shared with the library's long-running calls, which take it as their cancel flag.
-static REQUESTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+static REQUESTED: AtomicBool = AtomicBool::new(false);
 static STOPPABLE: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the handler. Call once, before any long-running work.
@@ -34,11 +33,6 @@ pub fn install() -> Result<(), Failure> {
 /// Whether a stop was asked for.
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
-}
-
-/// The flag itself, for library calls that stop when it is set.
-pub fn flag() -> Arc<AtomicBool> {
-    Arc::clone(&REQUESTED)
 }
 
 /// The flag, borrowed for as long as the process lives.

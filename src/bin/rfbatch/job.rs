@@ -13,7 +13,7 @@ use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
 use crate::job_start::{self, RestartArgs, StartArgs};
-use crate::job_wait::{WaitArgs, progress_json, progress_line};
+use crate::job_wait::{WaitArgs, progress_line};
 use crate::output::opt;
 
 #[derive(Subcommand)]
@@ -110,7 +110,7 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
         JobCommand::List { limit } => list(ctx, limit),
         JobCommand::Show { job } => show(ctx, &job),
         JobCommand::Wait { job, wait } => {
-            crate::job_wait::wait(ctx, &Job::new(&ctx.api, &job)?, &wait)
+            crate::job_wait::wait(ctx, Job::new(&ctx.api, &job)?, &wait)
         }
         JobCommand::Results {
             job,
@@ -146,7 +146,7 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
                 .collect();
             let mut req = TrtCompilationRequest::new(model_id.as_str(), devices);
             if let Some(u) = notifications_url {
-                req = req.with_notifications_url(u);
+                req = req.notifications_url(u);
             }
             let id = match job_id {
                 Some(id) => id,
@@ -204,7 +204,7 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
     let status = job.status()?;
     let progress = job.progress()?;
     if ctx.out.is_json() {
-        let mut v = progress_json(&progress);
+        let mut v = serde_json::to_value(&progress).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert(
                 "job".into(),
@@ -262,7 +262,7 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
         ctx.out.line(format_args!(
             "error ({} tasks): {}",
             e.tasks,
-            crate::exit::one_line(&e.message())
+            crate::exit::one_line(&e.message)
         ))?;
     }
     Ok(())

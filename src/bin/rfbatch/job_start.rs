@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use clap::builder::PossibleValuesParser;
+use roboflow_batch::BatchApi;
 use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::{AggregationFormat, InferenceBackend, MachineType, RestartOverrides};
 use serde_json::json;
@@ -95,12 +96,17 @@ pub struct StartArgs {
 }
 
 /// The job the options describe; the library checks it (and reads the parameters file)
-/// when it is built.
-pub fn spec(batch: &str, videos: bool, opts: &JobOptions) -> Result<JobSpec, Failure> {
+/// when it is started.
+pub fn spec<'a>(
+    api: &'a BatchApi,
+    batch: &str,
+    videos: bool,
+    opts: &JobOptions,
+) -> Result<JobSpec<'a>, Failure> {
     let mut spec = if videos {
-        JobSpec::videos(batch, opts.workflow.as_str())
+        JobSpec::videos(api, batch, opts.workflow.as_str())
     } else {
-        JobSpec::images(batch, opts.workflow.as_str())
+        JobSpec::images(api, batch, opts.workflow.as_str())
     };
     if let Some(id) = &opts.job_id {
         spec = spec.job_id(id.as_str());
@@ -154,7 +160,7 @@ pub fn spec(batch: &str, videos: bool, opts: &JobOptions) -> Result<JobSpec, Fai
 }
 
 pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
-    let mut spec = spec(&args.batch, args.videos, &args.job)?;
+    let mut spec = spec(&ctx.api, &args.batch, args.videos, &args.job)?;
     if let Some(p) = &args.part {
         spec = spec.part_name(p.as_str());
     }
@@ -164,26 +170,32 @@ pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
     if let Some(fps) = args.max_video_fps {
         spec = spec.max_video_fps(fps);
     }
-    let prepared = spec.build()?;
-    let job = prepared.start(&ctx.api)?;
-    let id = job.id().as_str().to_string();
+    let started = spec.start()?;
+    let name = spec.display_name();
+    let id = started.job.id().as_str().to_string();
+    let what = if started.created {
+        "started"
+    } else {
+        "found the same job already started:"
+    };
     if !args.wait {
         if ctx.out.is_json() {
             return ctx.out.json(&json!({
                 "jobId": id,
-                "name": prepared.name,
+                "name": name,
+                "created": started.created,
                 "batchId": args.batch,
                 "workflowId": args.job.workflow,
             }));
         }
-        ctx.out.line(format_args!("started job {id}"))?;
+        ctx.out.line(format_args!("{what} job {id}"))?;
         ctx.out.note(format_args!(
             "follow it with: rfbatch job wait {id}  (or rfbatch job show {id})"
         ));
         return Ok(());
     }
-    ctx.out.note(format_args!("started job {id}"));
-    crate::job_wait::wait(ctx, &job, &args.waiting)
+    ctx.out.note(format_args!("{what} job {id}"));
+    crate::job_wait::wait(ctx, started.job, &args.waiting)
 }
 
 /// `rfbatch job restart`: what may change.
@@ -213,23 +225,23 @@ pub fn overrides(a: &RestartArgs) -> Option<RestartOverrides> {
     let mut o = RestartOverrides::default();
     let mut any = false;
     if let Some(m) = &a.machine_type {
-        o = o.with_machine_type(MachineType::parse(m));
+        o = o.machine_type(MachineType::parse(m));
         any = true;
     }
     if let Some(n) = a.workers_per_machine {
-        o = o.with_workers_per_machine(n);
+        o = o.workers_per_machine(n);
         any = true;
     }
     if let Some(s) = a.max_runtime_seconds {
-        o = o.with_processing_timeout_seconds(s);
+        o = o.processing_timeout_seconds(s);
         any = true;
     }
     if let Some(n) = a.max_parallel_tasks {
-        o = o.with_max_parallel_tasks(n);
+        o = o.max_parallel_tasks(n);
         any = true;
     }
     if let Some(r) = a.max_image_failure_rate {
-        o = o.with_max_image_failure_rate(r);
+        o = o.max_image_failure_rate(r);
         any = true;
     }
     any.then_some(o)
@@ -246,6 +258,10 @@ mod tests {
         }
     }
 
+    fn api() -> BatchApi {
+        BatchApi::builder().api_key("k").build().unwrap()
+    }
+
     #[test]
     fn options_become_request_fields() {
         let o = JobOptions {
@@ -257,9 +273,10 @@ mod tests {
             job_id: Some("nightly-1".into()),
             ..opts()
         };
-        let job = spec("b", false, &o).unwrap().build().unwrap();
-        assert_eq!(job.id.as_str(), "nightly-1");
-        let json = serde_json::to_value(&job.request).unwrap();
+        let api = api();
+        let spec = spec(&api, "b", false, &o).unwrap();
+        assert_eq!(spec.id(), "nightly-1");
+        let json = serde_json::to_value(spec.request().unwrap()).unwrap();
         assert_eq!(json["computeConfiguration"]["machineType"], "gpu");
         assert_eq!(json["maxImageFailureRate"], 0.2);
         assert_eq!(json["processingSpecification"]["aggregationFormat"], "csv");
@@ -271,12 +288,12 @@ mod tests {
             json["processingSpecification"]["persistImagesOutputs"],
             true
         );
+        // Without an id, one is generated.
+        assert!(spec_id(&api, &opts()).starts_with("job-"));
     }
 
-    #[test]
-    fn without_an_id_one_is_generated() {
-        let job = spec("b", false, &opts()).unwrap().build().unwrap();
-        assert!(job.id.as_str().starts_with("job-"), "{}", job.id.as_str());
+    fn spec_id(api: &BatchApi, o: &JobOptions) -> String {
+        spec(api, "b", false, o).unwrap().id().to_string()
     }
 
     #[test]
@@ -285,7 +302,7 @@ mod tests {
             metadata_mapping: vec!["nokey".into()],
             ..opts()
         };
-        let err = spec("b", false, &o).unwrap_err();
+        let err = spec(&api(), "b", false, &o).unwrap_err();
         assert_eq!(err.class, crate::exit::Class::Usage);
         assert!(err.message.contains("nokey"), "{}", err.message);
     }

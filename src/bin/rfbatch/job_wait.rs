@@ -2,12 +2,13 @@
 //! library polls and aggregates; this draws the snapshots and turns the outcome into output
 //! and an exit code.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use clap::Args;
-use roboflow_batch::jobs::{Job, JobOutcome, JobWaitOptions, Progress};
+use roboflow_batch::jobs::{Job, JobEnd, JobOutcome, JobWaitOptions, Progress};
+use roboflow_batch::progress::Event;
 use roboflow_batch::wait::WaitOptions;
-use serde_json::{Value, json};
 
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
@@ -56,28 +57,32 @@ pub fn options(a: &WaitArgs) -> Result<JobWaitOptions, Failure> {
 
 /// Waits for `job` with a progress bar (or a note per stage when not on a terminal), prints
 /// the outcome, and fails with `JobFailed` or `Timeout` unless the job succeeded.
-pub fn wait(ctx: &Ctx, job: &Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
+pub fn wait(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
     let outcome = follow(ctx, job, args)?;
     print_outcome(ctx, &outcome)?;
-    outcome_failure(job.id().as_str(), &outcome).map_or(Ok(()), Err)
+    outcome_failure(&outcome).map_or(Ok(()), Err)
 }
 
 /// Waits and returns the outcome, drawing progress on the way.
-pub fn follow(ctx: &Ctx, job: &Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
+pub fn follow(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
     let opts = options(args)?;
     let bars = Bars::new(&ctx.out);
     let bar = bars.fraction("job");
-    let mut last_line = String::new();
-    let outcome = job.wait(&opts, |p| {
-        let line = progress_line(p);
-        bar.set_position(per_mille(p.fraction));
-        bar.set_message(stage_line(p));
-        // Without a bar, a note each time the picture changes keeps logs informative.
-        if !ctx.out.progress() && line != last_line {
-            ctx.out.note(format_args!("job {}: {line}", p.job_id));
-        }
-        last_line = line;
-    });
+    let last_line = Mutex::new(String::new());
+    let outcome = job
+        .on_progress(|e| {
+            let Event::JobPolled(p) = e else { return };
+            let line = progress_line(p);
+            bar.set_position(per_mille(p.fraction));
+            bar.set_message(stage_line(p));
+            // Without a bar, a note each time the picture changes keeps logs informative.
+            let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
+            if !ctx.out.progress() && line != *last {
+                ctx.out.note(format_args!("job {}: {line}", p.job_id));
+            }
+            *last = line;
+        })
+        .wait(&opts);
     bar.finish_and_clear();
     Ok(outcome?)
 }
@@ -103,50 +108,13 @@ fn stage_line(p: &Progress) -> String {
     s
 }
 
-/// A progress snapshot as JSON, in the camelCase of the rest of the output.
-pub fn progress_json(p: &Progress) -> Value {
-    json!({
-        "jobId": p.job_id,
-        "state": p.state.as_str(),
-        "currentStage": p.current_stage,
-        "fraction": p.fraction,
-        "tasks": p.tasks,
-        "stages": p.stages.iter().map(|s| json!({
-            "id": s.id,
-            "name": s.name,
-            "statusType": s.status_type,
-            "fraction": s.fraction,
-            "tasks": s.tasks,
-            "outputBatches": s.output_batches,
-        })).collect::<Vec<_>>(),
-        "errors": p.errors.iter().map(|e| json!({"message": e.message(), "tasks": e.tasks})).collect::<Vec<_>>(),
-        "message": p.message,
-    })
-}
-
-/// The outcome as JSON.
-pub fn outcome_json(o: &JobOutcome) -> Value {
-    let (word, waited) = match o {
-        JobOutcome::Succeeded { .. } => ("succeeded", None),
-        JobOutcome::Failed { .. } => ("failed", None),
-        JobOutcome::TimedOut { waited, .. } => ("timed_out", Some(waited.as_secs_f64())),
-        _ => ("unknown", None),
-    };
-    json!({
-        "outcome": word,
-        "waitedSecs": waited,
-        "progress": o.last().map(progress_json),
-        "errors": o.errors().iter().map(|e| json!({"message": e.message(), "tasks": e.tasks})).collect::<Vec<_>>(),
-    })
-}
-
 fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {
     if ctx.out.is_json() {
-        return ctx.out.json(&outcome_json(o));
+        return ctx.out.json(o);
     }
-    if let Some(p) = o.last() {
-        match o {
-            JobOutcome::Succeeded { .. } => {
+    if let Some(p) = &o.last {
+        match o.end {
+            JobEnd::Succeeded => {
                 ctx.out.line(format_args!("job {} completed", p.job_id))?;
                 for b in p.output_batches() {
                     ctx.out.line(format_args!("  output batch {b}"))?;
@@ -157,7 +125,7 @@ fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {
                 .line(format_args!("job {}: {}", p.job_id, progress_line(p)))?,
         }
     }
-    for e in o.errors() {
+    for e in &o.errors {
         let tasks = if e.tasks > 0 {
             format!(" ({} tasks)", e.tasks)
         } else {
@@ -165,42 +133,39 @@ fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {
         };
         ctx.out.line(format_args!(
             "  error{tasks}: {}",
-            crate::exit::one_line(&e.message())
+            crate::exit::one_line(&e.message)
         ))?;
     }
     Ok(())
 }
 
 /// The failure for an outcome other than success.
-pub fn outcome_failure(job_id: &str, o: &JobOutcome) -> Option<Failure> {
-    match o {
-        JobOutcome::Succeeded { .. } => None,
-        JobOutcome::Failed { errors, .. } => {
-            let first = errors
-                .first()
-                .map(|e| format!(": {}", e.message()))
-                .unwrap_or_default();
+pub fn outcome_failure(o: &JobOutcome) -> Option<Failure> {
+    let id = &o.job_id;
+    match o.end {
+        JobEnd::Succeeded => None,
+        JobEnd::Failed => {
+            let first = o.errors.first().map(|e| format!(": {}", e.message));
             Some(
-                Failure::new(Class::JobFailed, format!("job {job_id} failed{first}"))
-                    .with_hint(format!("see rfbatch job logs {job_id} --severity error")),
+                Failure::new(
+                    Class::JobFailed,
+                    format!("job {id} failed{}", first.unwrap_or_default()),
+                )
+                .with_hint(format!("see rfbatch job logs {id} --severity error")),
             )
         }
-        JobOutcome::TimedOut { waited, .. } => Some(
+        _ => Some(
             Failure::new(
                 Class::Timeout,
                 format!(
-                    "job {job_id} was still running after {:.0} s",
-                    waited.as_secs_f64()
+                    "job {id} was still running after {:.0} s",
+                    o.waited.as_secs_f64()
                 ),
             )
             .with_hint(format!(
-                "wait longer with: rfbatch job wait {job_id} --timeout SECONDS"
+                "wait longer with: rfbatch job wait {id} --timeout SECONDS"
             )),
         ),
-        _ => Some(Failure::new(
-            Class::Other,
-            format!("job {job_id} ended in an unknown way"),
-        )),
     }
 }
 
@@ -223,16 +188,5 @@ mod tests {
         let o = options(&ok).unwrap();
         assert_eq!(o.polling.timeout, Duration::from_secs(5));
         assert_eq!(o.polling.max_interval, Duration::from_secs(1));
-    }
-
-    #[test]
-    fn a_timeout_fails_with_its_class() {
-        let o = JobOutcome::TimedOut {
-            last: None,
-            waited: Duration::from_secs(3),
-        };
-        let f = outcome_failure("j", &o).unwrap();
-        assert_eq!(f.class, Class::Timeout);
-        assert_eq!(outcome_json(&o)["outcome"], "timed_out");
     }
 }

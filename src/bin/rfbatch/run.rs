@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use roboflow_batch::jobs::{Job, JobOutcome};
+use roboflow_batch::jobs::JobOutcome;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 use serde_json::json;
@@ -183,16 +183,16 @@ fn main_job(
     let ingest_requests = ctx.api.requests();
 
     // 2. The job: an id derived from what it runs, so that a re-run finds it again.
-    let spec = job_start::spec(batch, false, &args.job)?;
+    let spec = job_start::spec(&ctx.api, batch, false, &args.job)?;
     let job_id = match &args.job.job_id {
         Some(id) => id.clone(),
         None => {
-            let request = spec.clone().build()?.request;
-            let body = serde_json::to_string(&request).unwrap_or_default();
+            let body = serde_json::to_string(&spec.request()?).unwrap_or_default();
             derived_job_id(&body, report.files_found, report.bytes_found)
         }
     };
-    let prepared = spec.job_id(job_id.as_str()).build()?;
+    let spec = spec.job_id(job_id.as_str());
+    let name = spec.display_name();
     if dry_run {
         // The plan: the ingest's, and the job that would follow.
         if ctx.out.is_json() {
@@ -202,16 +202,17 @@ fn main_job(
         upload::print_report(ctx, &report)?;
         let then = format!(
             "then job {job_id} ({}), its results into {}",
-            prepared.name,
+            name,
             args.out.display()
         );
         return ctx.out.line(then);
     }
-    let job: Job<'_> = prepared.start(&ctx.api)?;
+    let job = spec.start()?;
+    let again = if job.created { "" } else { ", started before" };
     ctx.out
-        .note(format_args!("2/3 running job {job_id} ({})", prepared.name));
-    let outcome = job_wait::follow(ctx, &job, &args.wait)?;
-    if let Some(mut f) = job_wait::outcome_failure(&job_id, &outcome) {
+        .note(format_args!("2/3 running job {job_id} ({name}{again})"));
+    let outcome = job_wait::follow(ctx, job.job, &args.wait)?;
+    if let Some(mut f) = job_wait::outcome_failure(&outcome) {
         if args.sandbox {
             // `job logs` cannot reach a sandbox that ends with this command.
             f.hint = Some(
@@ -225,7 +226,7 @@ fn main_job(
                 "batchId": batch,
                 "jobId": job_id,
                 "ingest": report,
-                "job": job_wait::outcome_json(&outcome),
+                "job": &outcome,
             }))?;
         }
         return Err(f);
@@ -277,7 +278,7 @@ fn main_job(
             "batchId": batch,
             "jobId": job_id,
             "ingest": report,
-            "job": job_wait::outcome_json(&outcome),
+            "job": &outcome,
             "export": {
                 "target": exported.target,
                 "downloaded": exported.downloaded,
@@ -334,7 +335,8 @@ fn summary(
     requests: u64,
 ) -> Result<(), Failure> {
     let tasks = outcome
-        .last()
+        .last
+        .as_ref()
         .map(|p| {
             let t: u64 = p.stages.iter().map(|s| s.tasks.total).sum();
             format!(", {t} tasks")

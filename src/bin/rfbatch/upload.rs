@@ -411,10 +411,10 @@ fn roboql(ctx: &Ctx, a: &RoboqlArgs) -> Result<(), Failure> {
     let mut body = RoboQlIngest::new(a.query.as_str());
     body.display_name = a.batch_name.clone();
     if let Some(id) = &a.hooks.ingest_id {
-        body = body.with_ingest_id(id.as_str());
+        body = body.ingest_id(id.as_str());
     }
     if let Some(u) = &a.hooks.notifications_url {
-        body = body.with_notifications_url(u.as_str());
+        body = body.notifications_url(u.as_str());
     }
     let answer = ctx.api.ingest_roboql(&a.batch, &body)?;
     if ctx.out.is_json() {
