@@ -11,6 +11,7 @@
 //! and `archives/` with one JSON file per image).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -113,17 +114,17 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
         .start()?
         .job;
     println!("started job {}", job.id());
-    let mut last = String::new();
-    let status = api.wait_for_job(&job, &polling, |s| {
-        let decile = (s.progress.unwrap_or(0.0) * 10.0).floor() * 10.0;
-        let line = format!("  {} {decile:.0}%", s.state());
-        if line != last {
+    let last = Mutex::new(String::new());
+    let outcome = api.wait_for_job(&job, &polling, |e| {
+        let Event::JobPolled(p) = e else { return };
+        let line = format!("  {} {:.0}%", p.state, (p.fraction * 10.0).floor() * 10.0);
+        let mut last = last.lock().unwrap();
+        if line != *last {
             println!("{line}");
-            last = line;
+            *last = line;
         }
     })?;
-    let state = status.state();
-    println!("job {} finished: {state}", job.id());
+    println!("job {} finished: {:?}", job.id(), outcome.end);
 
     // Every output batch of both stages, downloaded in parallel into
     // `<out>/<part>/<file>`; archives are unpacked safely and a re-run skips what is there.
@@ -141,8 +142,12 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
         out_dir.display(),
         started.elapsed()
     );
-    if state != roboflow_batch::model::JobState::Completed {
-        return Err(Error::Config(format!("job {} ended as {state}", job.id())));
+    if !outcome.is_success() {
+        return Err(Error::Config(format!(
+            "job {} ended {:?}",
+            job.id(),
+            outcome.end
+        )));
     }
     Ok(())
 }

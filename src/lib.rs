@@ -51,9 +51,8 @@
 //! or was cancelled, it returns `Ok` with its report saying so** (`IngestReport::cancelled`,
 //! `Verification::timed_out`, `ExportReport::cancelled`, `JobEnd::TimedOut`), with what it
 //! did up to then; **`Err` means it could not go on** (a bad input, a refused request, a
-//! file that cannot be written). The endpoint-level waits ([`BatchApi::wait_for_job`],
-//! [`BatchApi::wait_for_ingest`]) have no report, so their timeout is
-//! [`Error::WaitTimeout`].
+//! file that cannot be written). [`BatchApi::wait_for_ingest`] has no report, so its
+//! timeout is [`Error::WaitTimeout`].
 //!
 //! # Errors and retries
 //!

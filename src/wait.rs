@@ -1,6 +1,7 @@
-//! Polling until something is done: a job reaching a terminal state, or a bulk ingest being
-//! indexed. These two and [`Job::wait`](crate::jobs::Job::wait) run the crate's one poll
-//! loop (`poll`, crate-private, which a verifier calls too), under [`WaitOptions`].
+//! Polling until something is done: a bulk ingest being indexed here, a job reaching a
+//! terminal state in [`jobs`](crate::jobs) ([`BatchApi::wait_for_job`],
+//! [`Job::wait`](crate::jobs::Job::wait)). They run the crate's one poll loop (`poll`,
+//! crate-private, which a verifier calls too), under [`WaitOptions`].
 //! Sleep and clock come from the client's [`Clock`], so tests of these loops take no real
 //! time.
 
@@ -9,7 +10,6 @@ use std::time::Duration;
 use crate::BatchApi;
 use crate::api::Clock;
 use crate::error::{Error, Result};
-use crate::model::JobStatusResponse;
 
 /// How often to poll, for how long, and how many failed polls a wait survives.
 ///
@@ -17,7 +17,8 @@ use crate::model::JobStatusResponse;
 /// `max_interval`. Every interval is at least [`MIN_POLL_INTERVAL`](Self::MIN_POLL_INTERVAL),
 /// so a zero interval never makes a tight loop. A wait always ends: after `timeout`
 /// ([`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT), 24 hours, unless set), measured on the
-/// client's monotonic clock (never the wall clock), the wait fails with
+/// client's monotonic clock (never the wall clock), the wait ends: a job's with
+/// [`JobEnd::TimedOut`](crate::jobs::JobEnd::TimedOut), an ingest's with
 /// [`Error::WaitTimeout`]. The last poll happens at the deadline. A poll that fails with a
 /// transient error ([`Error::is_retryable`], after the client's own retries) does not end
 /// the wait, up to `max_failed_polls` in a row; any other error ends it at once.
@@ -133,33 +134,6 @@ impl WaitOptions {
 }
 
 impl BatchApi {
-    /// Polls a job until it is terminal and returns its last status. `on_poll` sees every
-    /// status, for progress reporting. A failed or aborted job is returned as `Ok`: check
-    /// [`JobStatusResponse::state`], whose rules (the job's `isTerminal` decides whenever
-    /// it is sent) say when a job is terminal.
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::wait::WaitOptions;
-    /// let last = api.wait_for_job("nightly-1", &WaitOptions::default(), |s| {
-    ///     println!("{} {:.0}%", s.state(), s.progress.unwrap_or(0.0) * 100.0);
-    /// })?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn wait_for_job(
-        &self,
-        job_id: impl AsRef<str>,
-        options: &WaitOptions,
-        mut on_poll: impl FnMut(&JobStatusResponse),
-    ) -> Result<JobStatusResponse> {
-        let job_id = job_id.as_ref();
-        poll(self.clock(), options, &format!("job {job_id}"), |_| {
-            let status = self.job(job_id)?;
-            on_poll(&status);
-            Ok(status.state().is_terminal().then_some(status))
-        })
-    }
-
     /// Polls a bulk-upload batch until at least `expected` items are indexed and returns
     /// the count.
     ///

@@ -187,7 +187,8 @@ fn job_commands_in_text_and_json() {
             |_| {},
         )
         .unwrap();
-    assert_eq!(done.state().as_str(), "completed");
+    assert!(done.is_success(), "{done:?}");
+    let done = env.api.job("job-b").unwrap();
     // What was sent is what the options said.
     let def = &done.job.as_ref().unwrap().job_definition;
     assert_eq!(def["computeConfiguration"]["machineType"], "gpu");

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
+use roboflow_batch::jobs::JobEnd;
 use roboflow_batch::model::JobState;
+use roboflow_batch::progress::Event;
 use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
 use roboflow_batch::wait::WaitOptions;
 use roboflow_batch::{BatchApi, Error};
@@ -63,18 +65,20 @@ fn waits_for_a_job_with_growing_capped_intervals() {
         ],
         clock,
     );
-    let mut seen = Vec::new();
+    let seen = Mutex::new(Vec::new());
     let opts = WaitOptions::default()
         .poll_interval(Duration::from_secs(2))
         .max_interval(Duration::from_secs(4));
-    let last = api
-        .wait_for_job("j1", &opts, |s| seen.push(s.progress))
+    let outcome = api
+        .wait_for_job("j1", &opts, |e| {
+            if let Event::JobPolled(p) = e {
+                seen.lock().unwrap().push(p.fraction)
+            }
+        })
         .unwrap();
-    assert_eq!(last.state(), JobState::Completed);
-    assert_eq!(
-        seen,
-        vec![None, Some(0.25), Some(0.5), Some(0.75), Some(1.0)]
-    );
+    assert_eq!(outcome.end, JobEnd::Succeeded);
+    assert_eq!(outcome.requests.get("job-status"), 5);
+    assert_eq!(seen.into_inner().unwrap(), [0.0, 0.25, 0.5, 0.75, 1.0]);
     let secs: Vec<f64> = slept
         .lock()
         .unwrap()
@@ -88,10 +92,11 @@ fn waits_for_a_job_with_growing_capped_intervals() {
 fn a_failed_job_is_returned_not_an_error() {
     let (clock, _) = fake_clock();
     let api = api(vec![r#"{"jobStatus":"failed"}"#], clock);
-    let last = api
+    let outcome = api
         .wait_for_job("j1", &WaitOptions::default(), |_| {})
         .unwrap();
-    assert_eq!(last.state(), JobState::Failed);
+    assert_eq!(outcome.end, JobEnd::Failed);
+    assert_eq!(outcome.last.unwrap().state, JobState::Failed);
 }
 
 #[test]
@@ -101,13 +106,11 @@ fn times_out_without_waiting_past_the_limit() {
     let opts = WaitOptions::default()
         .poll_interval(Duration::from_secs(10))
         .timeout(Duration::from_secs(25));
-    match api.wait_for_job("j1", &opts, |_| {}) {
-        Err(Error::WaitTimeout { what, waited }) => {
-            assert!(what.contains("j1"), "{what}");
-            assert_eq!(waited, Duration::from_secs(25));
-        }
-        other => panic!("{other:?}"),
-    }
+    // Stopped early: an outcome that says so, not an error.
+    let outcome = api.wait_for_job("j1", &opts, |_| {}).unwrap();
+    assert_eq!(outcome.end, JobEnd::TimedOut);
+    assert_eq!(outcome.job_id, "j1");
+    assert_eq!(outcome.waited, Duration::from_secs(25));
     // 10 s, then 15 s reaches the 25 s limit; the next 22.5 s would pass it, so it stops.
     assert_eq!(
         *slept.lock().unwrap(),
@@ -303,10 +306,10 @@ fn an_aborted_job_ends_the_wait() {
     for body in [r#"{"jobStatus":"aborted"}"#, r#"{"jobStatus":"Cancelled"}"#] {
         let (clock, _) = fake_clock();
         let api = api(vec![r#"{"jobStatus":"processing"}"#, body], clock);
-        let last = api
+        let outcome = api
             .wait_for_job("j1", &WaitOptions::default(), |_| {})
             .unwrap();
-        assert!(last.state().is_terminal(), "{body}");
+        assert_eq!(outcome.end, JobEnd::Failed, "{body}");
     }
 }
 
@@ -314,12 +317,11 @@ fn an_aborted_job_ends_the_wait() {
 fn the_default_wait_ends() {
     let (clock, slept) = fake_clock();
     let api = api(vec![], clock);
-    match api.wait_for_job("j1", &WaitOptions::default(), |_| {}) {
-        Err(Error::WaitTimeout { waited, .. }) => {
-            assert_eq!(waited, WaitOptions::DEFAULT_TIMEOUT)
-        }
-        other => panic!("{other:?}"),
-    }
+    let outcome = api
+        .wait_for_job("j1", &WaitOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(outcome.end, JobEnd::TimedOut);
+    assert_eq!(outcome.waited, WaitOptions::DEFAULT_TIMEOUT);
     let total: Duration = slept.lock().unwrap().iter().sum();
     assert_eq!(total, WaitOptions::DEFAULT_TIMEOUT);
 }
@@ -334,10 +336,8 @@ fn a_zero_interval_is_raised_to_the_floor() {
         timeout: Duration::from_secs(2),
         max_failed_polls: 0,
     };
-    assert!(matches!(
-        api.wait_for_job("j1", &opts, |_| {}),
-        Err(Error::WaitTimeout { .. })
-    ));
+    let outcome = api.wait_for_job("j1", &opts, |_| {}).unwrap();
+    assert_eq!(outcome.end, JobEnd::TimedOut);
     let slept = slept.lock().unwrap();
     assert_eq!(slept.len(), 20);
     assert!(slept.iter().all(|d| *d == WaitOptions::MIN_POLL_INTERVAL));
@@ -355,10 +355,8 @@ fn the_deadline_ignores_the_wall_clock() {
     });
     let api = api(vec![], clock);
     let opts = WaitOptions::default().timeout(Duration::from_secs(30));
-    assert!(matches!(
-        api.wait_for_job("j1", &opts, |_| {}),
-        Err(Error::WaitTimeout { .. })
-    ));
+    let outcome = api.wait_for_job("j1", &opts, |_| {}).unwrap();
+    assert_eq!(outcome.end, JobEnd::TimedOut);
     assert_eq!(
         slept.lock().unwrap().iter().sum::<Duration>(),
         Duration::from_secs(30)

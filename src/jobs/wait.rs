@@ -1,6 +1,7 @@
 //! Waiting for a job, ending in a [`JobOutcome`]: [`Job::wait`] with a snapshot of every
-//! stage and task on each poll. It runs the crate's one poll loop ([`crate::wait`]), with
-//! its bounded tolerance for transient errors.
+//! stage and task on each poll, [`BatchApi::wait_for_job`] with the status alone. Both run
+//! the crate's one poll loop ([`crate::wait`]), with its bounded tolerance for transient
+//! errors.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{ErrorReport, Job, Progress};
+use crate::BatchApi;
 use crate::api::RequestCounts;
 use crate::error::{Error, Result};
 use crate::model::{JobStage, JobState, TaskStatus};
@@ -263,5 +265,35 @@ impl Job<'_> {
             waited: clock.monotonic().saturating_sub(started),
             requests: api.requests().since(&before),
         })
+    }
+}
+
+impl BatchApi {
+    /// Polls a job's status until it is terminal or the timeout passes, and says how it
+    /// ended: as [`Job::wait`] does, with one request per poll (no stages or tasks), so the
+    /// snapshots sent to `on_progress` (as [`Event::JobPolled`]) hold the status alone. A
+    /// failed job and a timeout are outcomes, not errors; see [`JobStatusResponse::state`]
+    /// for when a job is terminal.
+    ///
+    /// [`JobStatusResponse::state`]: crate::model::JobStatusResponse::state
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::{progress::Event, wait::WaitOptions};
+    /// let outcome = api.wait_for_job("nightly-1", &WaitOptions::default(), |e| {
+    ///     if let Event::JobPolled(p) = e { println!("{} {:.0}%", p.state, p.fraction * 100.0) }
+    /// })?;
+    /// println!("{:?}", outcome.end);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn wait_for_job(
+        &self,
+        job_id: impl AsRef<str>,
+        options: &WaitOptions,
+        on_progress: impl Fn(&Event) + Sync,
+    ) -> Result<JobOutcome> {
+        Job::new(self, job_id)?
+            .on_progress(on_progress)
+            .poll_until_done(options, false)
     }
 }

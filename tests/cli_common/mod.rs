@@ -157,5 +157,5 @@ pub fn run_job(api: &BatchApi, job: &str, batch: &str) {
             |_| {},
         )
         .expect("job ends");
-    assert!(done.state().is_terminal());
+    assert!(done.last.expect("a poll").is_terminal(), "{:?}", done.end);
 }
