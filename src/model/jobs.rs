@@ -89,19 +89,9 @@ const OTHER_TERMINAL_WORDS: &[&str] = &["terminated", "timed-out", "expired", "r
 
 impl JobState {
     /// The same state with the spelling folded: ASCII case, surrounding space, and `_` or
-    /// space for `-` are ignored, and common synonyms map to a variant (`succeeded`,
-    /// `success`, `complete`, `done`, `finished` to `Completed`; `failure`, `error`,
-    /// `errored` to `Failed`; `canceled` to `Cancelled`; `running`, `in-progress` to
-    /// `Processing`; `queued` to `Pending`). Other words stay `Other`, folded.
-    ///
-    /// ```
-    /// use roboflow_batch::model::JobState;
-    /// assert_eq!(JobState::parse("SUCCEEDED").normalized(), JobState::Completed);
-    /// assert_eq!(JobState::parse("Canceled").normalized(), JobState::Cancelled);
-    /// assert_eq!(JobState::parse("Timed_Out").normalized(), JobState::Other("timed-out".into()));
-    /// ```
-    #[must_use]
-    pub fn normalized(&self) -> JobState {
+    /// space for `-` are ignored, and common synonyms map to a variant. Other words stay
+    /// `Other`, folded.
+    fn normalized(&self) -> JobState {
         let JobState::Other(word) = self else {
             return self.clone();
         };
@@ -126,16 +116,15 @@ impl JobState {
     }
 
     /// Whether the job will not change any more: `completed`, `failed`, `aborted` and
-    /// `cancelled` in any spelling [`normalized`](Self::normalized) folds, and
-    /// `terminated`, `timed-out`, `expired`, `rejected`. Any other word is not terminal.
+    /// `cancelled`, and `terminated`, `timed-out`, `expired`, `rejected`, in any spelling
+    /// (ASCII case, `_` or space for `-`, surrounding space) and with their synonyms
+    /// (`succeeded`, `success`, `complete`, `done`, `finished`; `failure`, `error`,
+    /// `errored`; `canceled`). Any other word is not terminal.
     ///
     /// ```
     /// use roboflow_batch::model::JobState;
-    /// assert!(JobState::Completed.is_terminal());
-    /// assert!(JobState::parse("aborted").is_terminal());
-    /// assert!(JobState::parse("Cancelled").is_terminal());
-    /// assert!(!JobState::Processing.is_terminal());
-    /// assert!(!JobState::parse("paused").is_terminal());
+    /// assert!(JobState::parse("Canceled").is_terminal() && JobState::parse("Timed_Out").is_terminal());
+    /// assert!(!JobState::Processing.is_terminal() && !JobState::parse("paused").is_terminal());
     /// ```
     pub fn is_terminal(&self) -> bool {
         match self.normalized() {
@@ -309,7 +298,8 @@ impl JobStatusResponse {
     /// `job` object is present; `jobStatus` then only names the state when it agrees
     /// (a terminal word for a terminal job, a running word for a running one). Without
     /// `job`, a known terminal word in `jobStatus` ends the job and any other word does
-    /// not. Words are [`normalized`](JobState::normalized).
+    /// not. Words are folded as [`JobState::is_terminal`] says (`running` and `in-progress`
+    /// read as `processing`, `queued` as `pending`).
     ///
     /// | `job.isTerminal` | `job.error` | `jobStatus` | state |
     /// |---|---|---|---|
@@ -375,12 +365,9 @@ pub struct JobControlResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListJobsResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The jobs on this page.
     pub jobs: Vec<JobMetadata>,
-    /// The next page's token.
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
@@ -429,39 +416,13 @@ impl JobStage {
             self.output_batches.iter().map(String::as_str).collect()
         }
     }
-
-    /// Whether it is still running (`statusType` is `info`).
-    ///
-    /// ```
-    /// let stage: roboflow_batch::model::JobStage = serde_json::from_str(r#"{"processingStageId":"s","processingStageName":"processing",
-    ///   "tasksNumber":1,"outputBatches":[],"startTimestamp":"2025-01-02T03:04:05Z","notification":"running",
-    ///   "statusType":"info","lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
-    /// assert!(stage.is_running() && !stage.is_failed());
-    /// ```
-    pub fn is_running(&self) -> bool {
-        self.status_type == "info"
-    }
-
-    /// Whether it failed (`statusType` contains `error`).
-    ///
-    /// ```
-    /// let stage: roboflow_batch::model::JobStage = serde_json::from_str(r#"{"processingStageId":"s","processingStageName":"processing",
-    ///   "tasksNumber":1,"outputBatches":[],"startTimestamp":"2025-01-02T03:04:05Z","notification":"boom",
-    ///   "statusType":"error-task-failed","lastEventTimestamp":"2025-01-02T03:04:05Z"}"#).unwrap();
-    /// assert!(stage.is_failed() && !stage.is_running());
-    /// ```
-    pub fn is_failed(&self) -> bool {
-        self.status_type.contains("error")
-    }
 }
 
 /// The answer of `GET /jobs/{id}/stages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ListStagesResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The stages.
     pub stages: Vec<JobStage>,
 }
 
@@ -486,12 +447,9 @@ pub struct TaskStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListTasksResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The tasks on this page.
     pub tasks: Vec<TaskStatus>,
-    /// The next page's token.
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
@@ -522,63 +480,9 @@ pub struct JobLog {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListLogsResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The lines on this page.
     pub logs: Vec<JobLog>,
-    /// The next page's token.
     #[serde(default)]
     pub next_page_token: Option<String>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn job_state_is_derived_from_flags() {
-        let job = |terminal: bool, error: bool, stage: Option<&str>| JobMetadata {
-            job_id: "j".into(),
-            name: "j".into(),
-            job_definition: serde_json::json!({}),
-            current_stage: stage.map(str::to_string),
-            planned_stages: None,
-            error,
-            is_terminal: terminal,
-            last_notification: None,
-            created_at: Timestamp::now(),
-            last_update: Timestamp::now(),
-            restart_parameters_override: vec![],
-        };
-        assert_eq!(job(false, false, None).state(), JobState::Pending);
-        assert_eq!(
-            job(false, false, Some("processing")).state(),
-            JobState::Processing
-        );
-        assert_eq!(job(true, false, None).state(), JobState::Completed);
-        assert_eq!(job(true, true, Some("export")).state(), JobState::Failed);
-    }
-
-    #[test]
-    fn job_debug_hides_echoed_signatures() {
-        let job: JobMetadata = serde_json::from_str(
-            r#"{"jobId":"j","name":"j","jobDefinition":{"notificationsURL":"https://hooks/x?token=s3cr3t1"},
-              "lastNotification":{"message":"fetch https://b/a?X-Goog-Signature=s3cr3t2 failed"},
-              "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#,
-        )
-        .unwrap();
-        let shown = format!("{job:?}");
-        assert!(
-            shown.contains("hooks/x") && shown.contains("fetch https://b/a"),
-            "{shown}"
-        );
-        assert!(!shown.contains("s3cr3t"), "{shown}");
-    }
-
-    #[test]
-    fn unknown_severity_is_kept() {
-        let l: LogSeverity = serde_json::from_str(r#""debug""#).unwrap();
-        assert_eq!(l, LogSeverity::Other("debug".into()));
-    }
 }

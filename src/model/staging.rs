@@ -87,10 +87,8 @@ impl std::fmt::Debug for SignedUrlDetails {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SignedUrlResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The upload target.
     #[serde(rename = "signedURLDetails")]
     pub signed_url_details: SignedUrlDetails,
 }
@@ -99,7 +97,6 @@ pub(crate) struct SignedUrlResponse {
 #[cfg(feature = "sandbox")]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct StatusResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
@@ -107,10 +104,8 @@ pub(crate) struct StatusResponse {
 /// The answer of `GET …/count`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CountResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The number of items.
     #[serde(deserialize_with = "super::whole::int")]
     pub count: u64,
 }
@@ -164,10 +159,8 @@ pub struct BatchMetadata {
 /// The answer of `GET /batches/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct BatchResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The batch.
     pub batch: BatchMetadata,
 }
 
@@ -175,12 +168,9 @@ pub(crate) struct BatchResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListBatchesResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The batches on this page.
     pub batches: Vec<BatchMetadata>,
-    /// The next page's token.
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
@@ -233,12 +223,9 @@ impl ShardDetails {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListShardsResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The shards on this page.
     pub shards: Vec<ShardDetails>,
-    /// The next page's token.
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
@@ -271,13 +258,10 @@ pub struct PartMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "RawListParts")]
 pub(crate) struct ListPartsResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The parts, as the official client reads them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_parts: Option<Vec<PartMetadata>>,
-    /// The parts, as the spec names them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<PartMetadata>>,
 }
@@ -358,12 +342,9 @@ impl std::fmt::Debug for FileMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListFilesResponse {
-    /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The files on this page.
     pub files_metadata: Vec<FileMetadata>,
-    /// The next page's token.
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
@@ -601,27 +582,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.signed_url_details.extension_headers["X-Goog-Meta"], "1");
-    }
-
-    #[test]
-    fn file_metadata_debug_hides_signature() {
-        let f: FileMetadata = serde_json::from_str(
-            r#"{"downloadURL":"https://s/f?X-Sig=secretsig","fileName":"a.jsonl","contentType":"metadata","extra":1}"#,
-        )
-        .unwrap();
-        let dbg = format!("{f:?}");
-        assert!(!dbg.contains("secretsig"), "{dbg}");
-        assert!(dbg.contains("a.jsonl"));
-    }
-
-    #[test]
-    fn batch_metadata_keeps_unknown_types() {
-        let b: BatchMetadata = serde_json::from_str(
-            r#"{"displayName":"d","batchId":"b","batchType":"future-batch","batchContentType":"images",
-                "createdDate":"2025-01-01T00:00:00.000Z","expiryDate":"2025-01-08T00:00:00.000Z"}"#,
-        )
-        .unwrap();
-        assert_eq!(b.batch_type, BatchType::Other("future-batch".into()));
-        assert_eq!(b.batch_content_type, BatchContentType::Images);
     }
 }

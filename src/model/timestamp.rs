@@ -1,5 +1,7 @@
+//! [`Timestamp`]: a point in time as the service sends it, with its time zone.
+
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
@@ -21,39 +23,6 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 pub struct Timestamp(OffsetDateTime);
 
 impl Timestamp {
-    /// The current time, in UTC.
-    ///
-    /// ```
-    /// use roboflow_batch::model::Timestamp;
-    /// let t = Timestamp::now();
-    /// assert_eq!(t.offset_seconds(), 0);
-    /// assert!(t.unix_seconds() > 1_700_000_000);
-    /// ```
-    pub fn now() -> Self {
-        Timestamp(OffsetDateTime::now_utc())
-    }
-
-    /// A timestamp from a [`SystemTime`], in UTC; a time beyond the representable years
-    /// (-9999 to 9999) is clamped to the nearest end, never a panic.
-    ///
-    /// ```
-    /// use roboflow_batch::model::Timestamp;
-    /// use std::time::{Duration, UNIX_EPOCH};
-    /// let t = Timestamp::from_system_time(UNIX_EPOCH);
-    /// assert_eq!(t.to_string(), "1970-01-01T00:00:00Z");
-    /// let far = Timestamp::from_system_time(UNIX_EPOCH + Duration::from_secs(1 << 40));
-    /// assert_eq!(far, Timestamp::MAX);
-    /// ```
-    pub fn from_system_time(t: SystemTime) -> Self {
-        let since = match t.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(d) => time::Duration::try_from(d).unwrap_or(time::Duration::MAX),
-            Err(e) => time::Duration::try_from(e.duration())
-                .map(|d| -d)
-                .unwrap_or(time::Duration::MIN),
-        };
-        Timestamp(OffsetDateTime::UNIX_EPOCH.saturating_add(since))
-    }
-
     /// Seconds since the Unix epoch.
     ///
     /// ```
@@ -73,41 +42,6 @@ impl Timestamp {
     pub fn to_system_time(&self) -> SystemTime {
         SystemTime::from(self.0)
     }
-
-    /// This timestamp moved forward by `d`, or `None` past the year 9999.
-    ///
-    /// ```
-    /// use roboflow_batch::model::Timestamp;
-    /// use std::time::Duration;
-    /// let t = Timestamp::from_system_time(std::time::UNIX_EPOCH);
-    /// assert_eq!(t.checked_plus(Duration::from_secs(60)).unwrap().unix_seconds(), 60);
-    /// assert_eq!(t.checked_plus(Duration::from_secs(u64::MAX)), None);
-    /// ```
-    pub fn checked_plus(&self, d: Duration) -> Option<Self> {
-        let d = time::Duration::try_from(d).ok()?;
-        self.0.checked_add(d).map(Timestamp)
-    }
-
-    /// This timestamp moved forward by `d`, stopping at [`Timestamp::MAX`] (never a panic).
-    ///
-    /// ```
-    /// use roboflow_batch::model::Timestamp;
-    /// use std::time::Duration;
-    /// let t = Timestamp::from_system_time(std::time::UNIX_EPOCH);
-    /// assert_eq!(t.plus(Duration::from_secs(60)).unix_seconds(), 60);
-    /// assert_eq!(t.plus(Duration::from_secs(u64::MAX)), Timestamp::MAX);
-    /// ```
-    pub fn plus(&self, d: Duration) -> Self {
-        self.checked_plus(d).unwrap_or(Timestamp::MAX)
-    }
-
-    /// The latest representable instant: the last nanosecond of the year 9999, UTC.
-    ///
-    /// ```
-    /// use roboflow_batch::model::Timestamp;
-    /// assert!(Timestamp::MAX.to_string().starts_with("9999-12-31T23:59:59"));
-    /// ```
-    pub const MAX: Timestamp = Timestamp(time::PrimitiveDateTime::MAX.assume_utc());
 
     /// The UTC offset it was given with, in seconds.
     ///
@@ -165,29 +99,37 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What the sandbox needs to make timestamps.
+#[cfg(feature = "sandbox")]
+impl Timestamp {
+    /// The latest representable instant: the last nanosecond of the year 9999, UTC.
+    pub(crate) const MAX: Timestamp = Timestamp(time::PrimitiveDateTime::MAX.assume_utc());
 
-    #[test]
-    fn parses_service_forms_and_naive() {
-        for s in [
-            "2025-06-01T10:00:00.123Z",
-            "2025-06-01T10:00:00.123456+00:00",
-            "2025-06-01T12:00:00.123+02:00",
-            "2025-06-01T10:00:00.123",
-        ] {
-            let t: Timestamp = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
-            assert_eq!(t.unix_seconds(), 1748772000, "{s}");
-        }
-        assert!("yesterday".parse::<Timestamp>().is_err());
+    /// The current time, in UTC.
+    pub(crate) fn now() -> Self {
+        Timestamp(OffsetDateTime::now_utc())
     }
 
-    #[test]
-    fn serde_round_trip_keeps_offset() {
-        let t: Timestamp = serde_json::from_str(r#""2025-06-01T12:00:00+02:00""#).unwrap();
-        assert_eq!(t.offset_seconds(), 7200);
-        let back: Timestamp = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
-        assert_eq!(back, t);
+    /// A timestamp from a [`SystemTime`], in UTC; a time beyond the representable years
+    /// (-9999 to 9999) is clamped to the nearest end, never a panic.
+    pub(crate) fn from_system_time(t: SystemTime) -> Self {
+        let since = match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => time::Duration::try_from(d).unwrap_or(time::Duration::MAX),
+            Err(e) => time::Duration::try_from(e.duration())
+                .map(|d| -d)
+                .unwrap_or(time::Duration::MIN),
+        };
+        Timestamp(OffsetDateTime::UNIX_EPOCH.saturating_add(since))
+    }
+
+    /// This timestamp moved forward by `d`, or `None` past the year 9999.
+    pub(crate) fn checked_plus(&self, d: std::time::Duration) -> Option<Self> {
+        let d = time::Duration::try_from(d).ok()?;
+        self.0.checked_add(d).map(Timestamp)
+    }
+
+    /// This timestamp moved forward by `d`, stopping at [`Timestamp::MAX`].
+    pub(crate) fn plus(&self, d: std::time::Duration) -> Self {
+        self.checked_plus(d).unwrap_or(Timestamp::MAX)
     }
 }

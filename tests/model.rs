@@ -1,0 +1,123 @@
+//! The wire types on their own: ids and their rules, timestamps in the service's forms,
+//! the job state derived from the official client's flags and words, values this version
+//! does not know kept as they came, and secrets kept out of `Debug`.
+
+use roboflow_batch::model::{
+    BatchContentType, BatchMetadata, BatchType, FileMetadata, JobMetadata, JobState, LogSeverity,
+    Timestamp,
+};
+use roboflow_batch::{BatchId, JobId};
+
+#[test]
+fn id_rules_table() {
+    let (long64, long65) = ("a".repeat(64), "a".repeat(65));
+    // (id, valid batch id, valid job id)
+    let cases: &[(&str, bool, bool)] = &[
+        ("abc", true, true),
+        ("a-b_c-9", true, true),
+        ("", false, false),
+        ("ABC", false, false),
+        ("a b", false, false),
+        ("a/b", false, false),
+        ("ąb", false, false),
+        ("abcdefghijklmnopqrst", true, true),
+        ("abcdefghijklmnopqrstu", true, false),
+        (&long64, true, false),
+        (&long65, false, false),
+    ];
+    for (id, batch_ok, job_ok) in cases {
+        assert_eq!(BatchId::new(*id).is_ok(), *batch_ok, "batch {id:?}");
+        assert_eq!(JobId::new(*id).is_ok(), *job_ok, "job {id:?}");
+        assert_eq!(id.parse::<JobId>().is_ok(), *job_ok, "job {id:?}");
+    }
+    let e = JobId::new("Bad").unwrap_err().to_string();
+    assert!(
+        e.contains("job_id") && e.contains("^[a-z0-9_-]{1,20}$") && e.contains("Bad"),
+        "{e}"
+    );
+    let (a, b) = (JobId::generate(), JobId::generate());
+    assert!(JobId::new(a.as_str()).is_ok() && a != b);
+    assert_eq!(format!("{:<4}|", BatchId::new("b1").unwrap()), "b1  |");
+}
+
+#[test]
+fn timestamps_in_the_services_forms_keep_their_zone() {
+    for s in [
+        "2025-06-01T10:00:00.123Z",
+        "2025-06-01T10:00:00.123456+00:00",
+        "2025-06-01T12:00:00.123+02:00",
+        "2025-06-01T10:00:00.123", // no zone: read as UTC
+    ] {
+        let t: Timestamp = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(t.unix_seconds(), 1748772000, "{s}");
+    }
+    assert!("yesterday".parse::<Timestamp>().is_err());
+    let t: Timestamp = serde_json::from_str(r#""2025-06-01T12:00:00+02:00""#).unwrap();
+    assert_eq!(t.offset_seconds(), 7200);
+    let back: Timestamp = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+    assert_eq!(back, t);
+}
+
+fn job(flags: &str) -> JobMetadata {
+    serde_json::from_str(&format!(
+        r#"{{"jobId":"j","name":"j","jobDefinition":{{}},{flags}
+        "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn job_state_from_flags_and_words() {
+    let cases = [
+        (r#""isTerminal":false,"#, JobState::Pending),
+        (r#""currentStage":"processing","#, JobState::Processing),
+        (r#""isTerminal":true,"#, JobState::Completed),
+        (
+            r#""isTerminal":true,"error":true,"currentStage":"export","#,
+            JobState::Failed,
+        ),
+    ];
+    for (flags, want) in cases {
+        assert_eq!(job(flags).state(), want, "{flags}");
+    }
+    for (word, terminal) in [
+        ("SUCCEEDED", true),
+        ("Canceled", true),
+        ("Timed_Out", true),
+        (" done ", true),
+        ("errored", true),
+        ("queued", false),
+        ("paused", false),
+    ] {
+        assert_eq!(JobState::parse(word).is_terminal(), terminal, "{word}");
+    }
+    let l: LogSeverity = serde_json::from_str(r#""debug""#).unwrap();
+    assert_eq!(l, LogSeverity::Other("debug".into()));
+    let b: BatchMetadata = serde_json::from_str(
+        r#"{"displayName":"d","batchId":"b","batchType":"future-batch","batchContentType":"images",
+            "createdDate":"2025-01-01T00:00:00.000Z","expiryDate":"2025-01-08T00:00:00.000Z"}"#,
+    )
+    .unwrap();
+    assert_eq!(b.batch_type, BatchType::Other("future-batch".into()));
+    assert_eq!(b.batch_content_type, BatchContentType::Images);
+}
+
+#[test]
+fn debug_output_hides_signatures_and_tokens() {
+    let job: JobMetadata = serde_json::from_str(
+        r#"{"jobId":"j","name":"j","jobDefinition":{"notificationsURL":"https://hooks/x?token=s3cr3t1"},
+          "lastNotification":{"message":"fetch https://b/a?X-Goog-Signature=s3cr3t2 failed"},
+          "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#,
+    )
+    .unwrap();
+    let file: FileMetadata = serde_json::from_str(
+        r#"{"downloadURL":"https://s/f?X-Sig=s3cr3t3","fileName":"a.jsonl","contentType":"metadata","extra":1}"#,
+    )
+    .unwrap();
+    for (shown, kept) in [
+        (format!("{job:?}"), "fetch https://b/a"),
+        (format!("{file:?}"), "a.jsonl"),
+    ] {
+        assert!(shown.contains(kept) && !shown.contains("s3cr3t"), "{shown}");
+    }
+}
