@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use roboflow_batch::BatchApi;
 use roboflow_batch::jobs::JobSpec;
-use roboflow_batch::model::WebhookPayload;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
+use roboflow_batch::webhook::Event;
 
 use common::sandbox::non_loopback_ip;
 use common::server::{Response, TestServer};
@@ -21,7 +21,7 @@ struct Hit {
     url: String,
     auth: Option<String>,
     content_type: Option<String>,
-    payload: WebhookPayload,
+    payload: Event,
 }
 
 /// A receiver on 127.0.0.1:0 that answers `statuses[i]` to its i-th request (200 after).
@@ -67,13 +67,13 @@ fn next(server: &TestServer) -> Hit {
         url: req.target.clone(),
         auth: req.header("Authorization").map(str::to_string),
         content_type: req.header("Content-Type").map(str::to_string),
-        payload: serde_json::from_slice(&req.body).unwrap(),
+        payload: Event::parse(&req.body).unwrap(),
     }
 }
 
 fn job_payload(hit: &Hit) -> &roboflow_batch::model::JobNotification {
     match &hit.payload {
-        WebhookPayload::Job(j) => j,
+        Event::Job(j) => j,
         other => panic!("not a job notification: {other:?}"),
     }
 }

@@ -2,19 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A webhook body, told apart by its `type` field.
-///
-/// ```
-/// use roboflow_batch::model::WebhookPayload;
-/// let p: WebhookPayload = serde_json::from_str(
-///     r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"j1","job_state":"success","delivery_attempt":1}"#,
-/// ).unwrap();
-/// assert!(matches!(p, WebhookPayload::Job(ref j) if j.job_state == "success"));
-/// ```
+/// A webhook body of a known `type` (the sandbox sends them; a client reads them as
+/// [`webhook::Event`](crate::webhook::Event)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
-#[non_exhaustive]
-pub enum WebhookPayload {
+pub(crate) enum WebhookPayload {
     /// An ingest finished, or a shard's files were indexed.
     #[serde(rename = "roboflow-data-staging-notification-v1")]
     Ingest(IngestNotification),
@@ -110,12 +102,10 @@ impl JobNotification {
     /// Whether the job succeeded (`job_state` is `success`).
     ///
     /// ```
-    /// use roboflow_batch::model::{JobNotification, WebhookPayload};
-    /// let p: WebhookPayload = serde_json::from_str(
-    ///     r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"j1","job_state":"fail","delivery_attempt":1}"#,
-    /// ).unwrap();
-    /// let WebhookPayload::Job(j) = p else { unreachable!() };
-    /// assert!(!j.is_success());
+    /// let e = roboflow_batch::webhook::Event::parse(br#"{"type":"roboflow-batch-job-notification-v1",
+    ///   "event_id":"e1","job_id":"j1","job_state":"fail","delivery_attempt":1}"#)?;
+    /// assert!(matches!(e, roboflow_batch::webhook::Event::Job(j) if !j.is_success()));
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn is_success(&self) -> bool {
         self.job_state == "success"

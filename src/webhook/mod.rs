@@ -28,16 +28,17 @@ mod receiver;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::model::WebhookPayload;
 pub use crate::model::{
-    ErrorDetails, FailedFile, IngestEvent, IngestNotification, JobNotification, WebhookPayload,
+    ErrorDetails, FailedFile, IngestEvent, IngestNotification, JobNotification,
 };
 #[cfg(feature = "webhook")]
 pub use receiver::{Receiver, ReceiverBuilder};
 
 /// The `type` of ingest notifications.
-pub const INGEST_TYPE: &str = "roboflow-data-staging-notification-v1";
+const INGEST_TYPE: &str = "roboflow-data-staging-notification-v1";
 /// The `type` of job notifications.
-pub const JOB_TYPE: &str = "roboflow-batch-job-notification-v1";
+const JOB_TYPE: &str = "roboflow-batch-job-notification-v1";
 
 /// One notification received.
 ///
@@ -154,11 +155,8 @@ fn decode_error(path: &str, e: &serde_json::Error, body: &[u8]) -> Error {
 }
 
 /// The bearer token the service sends for `workspace`: `rf_<workspace>`.
-///
-/// ```
-/// assert_eq!(roboflow_batch::webhook::workspace_token("acme"), "rf_acme");
-/// ```
-pub fn workspace_token(workspace: &str) -> String {
+#[cfg(feature = "webhook")]
+fn workspace_token(workspace: &str) -> String {
     format!("rf_{workspace}")
 }
 
@@ -192,24 +190,4 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         diff |= x ^ y;
     }
     std::hint::black_box(diff) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_time_eq_table() {
-        let cases: &[(&[u8], &[u8], bool)] = &[
-            (b"", b"", true),
-            (b"abc", b"abc", true),
-            (b"abc", b"abd", false),
-            (b"abc", b"ab", false),
-            (b"ab", b"abc", false),
-            (b"\0", b"", false),
-        ];
-        for (a, b, want) in cases {
-            assert_eq!(constant_time_eq(a, b), *want, "{a:?} vs {b:?}");
-        }
-    }
 }
