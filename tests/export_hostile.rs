@@ -314,7 +314,9 @@ fn file_names_that_are_not_plain_names_are_refused_before_downloading() {
     let root = tempfile::tempdir().unwrap();
     for (b, name) in [
         ("dots", ".."),
+        ("dot", "."),
         ("slash", "sub/evil.jsonl"),
+        ("absolute", "/etc/evil"),
         ("backslash", "..\\evil.jsonl"),
     ] {
         let server = serve(HashMap::from([(

@@ -168,6 +168,16 @@ fn an_export_cut_off_part_way_resumes_without_downloading_finished_files() {
         .unwrap();
     assert_eq!((r.downloaded, third.count()), (1, 1));
     assert!(out.join("archives/img-007.bmp.json").exists());
+    // A kept file of the wrong length (changed by hand) is downloaded again.
+    let results = out.join("results/results.jsonl");
+    let whole = std::fs::read(&results).unwrap();
+    std::fs::write(&results, &whole[..whole.len() / 2]).unwrap();
+    let r = Exporter::new(&api3, &out)
+        .include_processing(true)
+        .job(&job)
+        .unwrap();
+    assert_eq!((r.downloaded, third.count()), (1, 2));
+    assert_eq!(std::fs::read(&results).unwrap(), whole);
 
     // Overwrite forces every file again.
     let r = Exporter::new(&api3, &out)
@@ -175,7 +185,7 @@ fn an_export_cut_off_part_way_resumes_without_downloading_finished_files() {
         .overwrite(true)
         .job(&job)
         .unwrap();
-    assert_eq!((r.downloaded, r.skipped, third.count()), (13, 0, 14));
+    assert_eq!((r.downloaded, r.skipped, third.count()), (13, 0, 15));
 }
 
 #[test]
@@ -223,7 +233,7 @@ fn batch_export_of_one_part_and_bad_parts() {
     let r = Exporter::new(&api, &out)
         .part("archives")
         .keep_archives(true)
-        .batch(&format!("{job}-export"))
+        .batch(format!("{job}-export"))
         .unwrap();
     assert_eq!(r.downloaded, 2);
     let files = tree(&out);
@@ -235,7 +245,7 @@ fn batch_export_of_one_part_and_bad_parts() {
 
     let err = Exporter::new(&api, &out)
         .part("nope")
-        .batch(&format!("{job}-export"))
+        .batch(format!("{job}-export"))
         .unwrap_err();
     assert!(err.to_string().contains(r#"no part "nope""#), "{err}");
     // The input batch is a simple batch: it has no parts, its files land in the target.

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::jsonl::JsonLines;
 
 /// The log's file name, inside the target folder.
-pub const LOG_FILE: &str = ".rfbatch-export.jsonl";
+const LOG_FILE: &str = ".rfbatch-export.jsonl";
 
 /// Which file of the service a record is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -89,59 +89,5 @@ impl ExportLog {
     /// Appends a record (one line, synced to disk).
     pub fn append(&self, record: &Record) -> Result<()> {
         self.file.append(record)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    fn record(name: &str, path: Option<&str>, bytes: u64) -> Record {
-        Record {
-            key: Key {
-                batch_id: "b".into(),
-                part_name: Some("p".into()),
-                shard_id: None,
-                file_name: name.into(),
-            },
-            path: path.map(str::to_string),
-            bytes,
-            entries: vec![],
-        }
-    }
-
-    #[test]
-    fn complete_only_when_on_disk_with_its_length_and_cut_lines_are_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        let t = dir.path();
-        fs::create_dir_all(t.join("p")).unwrap();
-        fs::write(t.join("p/a.jsonl"), b"12345").unwrap();
-        let log = ExportLog::open(t).unwrap();
-        let a = record("a.jsonl", Some("p/a.jsonl"), 5);
-        let b = record("b.jsonl", Some("p/b.jsonl"), 3);
-        log.append(&a).unwrap();
-        log.append(&b).unwrap();
-        // A crash mid-line.
-        let mut f = fs::OpenOptions::new()
-            .append(true)
-            .open(t.join(LOG_FILE))
-            .unwrap();
-        f.write_all(br#"{"batch_id":"b","part_na"#).unwrap();
-        drop(f);
-        let log = ExportLog::open(t).unwrap();
-        assert!(log.complete(&a.key, t).is_some());
-        assert!(log.complete(&b.key, t).is_none(), "b.jsonl is not on disk");
-        fs::write(t.join("p/a.jsonl"), b"123").unwrap();
-        assert!(log.complete(&a.key, t).is_none(), "wrong length");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_log_is_owner_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = ExportLog::open(dir.path()).unwrap();
-        log.append(&record("a.jsonl", None, 1)).unwrap();
-        assert_eq!(crate::owner_only::mode(&dir.path().join(LOG_FILE)), 0o600);
     }
 }
