@@ -224,6 +224,9 @@ impl Relay {
 /// A progress callback as the operations keep it.
 pub(crate) type Callback<'a> = Box<dyn Fn(&Event) + Sync + 'a>;
 
+/// A progress callback that clones of its holder share.
+pub(crate) type SharedCallback<'a> = std::sync::Arc<dyn Fn(&Event) + Sync + 'a>;
+
 /// Runs `body` with an [`Emitter`] of `callback`, and the relay thread behind its
 /// [`Relay`]s; returns once every event was delivered.
 pub(crate) fn relayed<'a, R>(

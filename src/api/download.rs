@@ -15,7 +15,7 @@ use super::requests::RequestKind;
 use super::retry::Idempotency;
 use super::transfer::check_signed_url;
 use crate::error::{Error, Result};
-use crate::progress::Event;
+use crate::progress::{Event, SharedCallback};
 use crate::transport::{HttpRequest, HttpResponse};
 
 /// How [`BatchApi::download_to_file_with`] treats the target file.
@@ -40,7 +40,7 @@ pub struct DownloadOptions<'a> {
     pub overwrite: bool,
     /// Called with an [`Event::BytesReceived`] as each chunk is written (for progress
     /// bars). Bytes received again after a restart from zero are reported again.
-    pub on_progress: Option<Arc<dyn Fn(&Event) + Sync + 'a>>,
+    pub on_progress: Option<SharedCallback<'a>>,
     /// The most bytes written before the download fails (default 64 GiB), so a server
     /// that never stops sending cannot fill the disk.
     pub max_len: u64,

@@ -37,7 +37,7 @@ use crate::model::{
     JobControlResponse, JobId, JobLog, JobStage, JobStatusResponse, LogSeverity, RestartOverrides,
     TaskStatus,
 };
-use crate::progress::Event;
+use crate::progress::{Event, SharedCallback};
 
 pub(crate) use outputs::output_batches;
 pub use progress::{ErrorReport, Progress, StageProgress, TaskCounts};
@@ -83,7 +83,7 @@ pub struct OutputBatch {
 pub struct Job<'a> {
     api: &'a BatchApi,
     id: JobId,
-    callback: Option<Arc<dyn Fn(&Event) + Sync + 'a>>,
+    callback: Option<SharedCallback<'a>>,
 }
 
 impl std::fmt::Debug for Job<'_> {
