@@ -316,18 +316,7 @@ mod tests {
             poll_interval: Duration::from_secs(first),
             max_interval: Duration::from_secs(max),
             timeout: Duration::from_secs(timeout),
-            max_failed_polls: 2,
-        }
-    }
-
-    fn transient() -> Error {
-        Error::Transport {
-            method: crate::transport::Method::Get,
-            url: "http://h/x".into(),
-            source: crate::transport::TransportError::new(
-                crate::transport::TransportErrorKind::Connect,
-                "refused",
-            ),
+            max_failed_polls: 0,
         }
     }
 
@@ -357,34 +346,5 @@ mod tests {
             Ok(p.deadline_passed().then(|| p.waited()))
         });
         assert_eq!(got.unwrap(), Duration::from_secs(25));
-    }
-
-    #[test]
-    fn transient_failures_in_a_row_are_bounded() {
-        // Two failures in a row are survived (a success in between starts the count
-        // again); the third in a row ends the wait with its error.
-        let (clock, slept) = fake_clock();
-        let script = [false, false, true, false, false, false];
-        let mut calls = 0;
-        let err = poll(&clock, &options(1, 1, 600), "x", |_| {
-            let ok = script[calls];
-            calls += 1;
-            if ok { Ok(None::<()>) } else { Err(transient()) }
-        })
-        .unwrap_err();
-        assert!(err.is_retryable(), "{err}");
-        assert_eq!(calls, 6);
-        assert_eq!(slept.lock().unwrap().len(), 5);
-        // Any other error ends it at once.
-        let (clock, slept) = fake_clock();
-        let mut calls = 0;
-        let err = poll(&clock, &options(1, 1, 600), "x", |_| {
-            calls += 1;
-            Err::<Option<()>, _>(Error::Config("broken".into()))
-        })
-        .unwrap_err();
-        assert!(matches!(err, Error::Config(_)), "{err}");
-        assert_eq!(calls, 1);
-        assert!(slept.lock().unwrap().is_empty());
     }
 }

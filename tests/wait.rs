@@ -364,3 +364,45 @@ fn the_deadline_ignores_the_wall_clock() {
         Duration::from_secs(30)
     );
 }
+
+#[test]
+fn transient_failures_in_a_row_are_bounded() {
+    // Each 503 is a failed poll (the client does not retry here). Two in a row are survived,
+    // and a success starts the count again; the third in a row ends the wait with it.
+    let busy = r#"{"error":"busy"}"#;
+    let running = r#"{"jobStatus":"processing"}"#;
+    let script = [busy, busy, running, busy, busy, busy];
+    let (clock, slept) = fake_clock();
+    let calls = Arc::new(Mutex::new(0usize));
+    let n = calls.clone();
+    let client = BatchApi::builder()
+        .base_url(BASE)
+        .api_key(KEY)
+        .workspace("ws")
+        .clock(clock)
+        .retry_policy(roboflow_batch::api::RetryPolicy::never())
+        .transport(
+            move |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+                let mut n = n.lock().unwrap();
+                let body = script[*n];
+                *n += 1;
+                Ok(HttpResponse::json(
+                    if body == busy { 503 } else { 200 },
+                    body,
+                ))
+            },
+        )
+        .build()
+        .unwrap();
+    let opts = WaitOptions::default().max_failed_polls(2);
+    let err = client.wait_for_job("j1", &opts, |_| {}).unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    assert_eq!(*calls.lock().unwrap(), 6);
+    assert_eq!(slept.lock().unwrap().len(), 5);
+    // Any other failure ends it at once.
+    let (clock, slept) = fake_clock();
+    let api = api(vec![], clock);
+    let gone = api.wait_for_job("Not A Job", &opts, |_| {}).unwrap_err();
+    assert!(matches!(gone, Error::InvalidInput { .. }), "{gone}");
+    assert!(slept.lock().unwrap().is_empty());
+}
