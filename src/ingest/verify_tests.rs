@@ -1,5 +1,6 @@
 //! The verifier against a fake service: what each unit's shards say, the requests that
-//! costs, and the listing only where the shards do not account for the files.
+//! costs, and the listing only where the shards do not account for the files. (A file lost
+//! at any page size is in tests/ingest_sandbox.rs; single uploads in tests/ingest_scenarios.rs.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -125,37 +126,6 @@ fn a_shard_that_adds_up_needs_no_listing_and_names_its_failures() {
     );
 }
 
-/// A file the service lost without a word: the shard's count falls short, the listing is
-/// read in the pages the service grants, and the file is named with its reason at the
-/// timeout, whatever the page size.
-#[test]
-fn a_missing_file_is_named_at_any_page_size() {
-    let sent: Vec<String> = (0..20).map(|i| format!("f{i:02}.png")).collect();
-    let held: Vec<&str> = sent
-        .iter()
-        .map(String::as_str)
-        .filter(|n| *n != "f07.png")
-        .collect();
-    for page in [1, 7, 50] {
-        let (api, log) = service(&held, page, serde_json::json!([shard("s1", 19, &[])]));
-        let names: Vec<&str> = sent.iter().map(String::as_str).collect();
-        let (v, failed) = verify_one(&api, &names);
-        assert!(v.timed_out && !v.complete, "{v:?}");
-        assert_eq!(v.indexed, 19);
-        assert_eq!(failed.len(), 1, "page {page}");
-        assert_eq!(failed[0].name, "f07.png");
-        let why = &failed[0].reason;
-        assert!(why.starts_with("not in the batch after 30 s"), "{why}");
-        assert!(
-            why.contains("shard s1 indexed 19 of the 20 files sent"),
-            "{why}"
-        );
-        let lists = kinds(&log).iter().filter(|k| **k == "list").count();
-        // Each look reads every page: 19 names in pages of `page`.
-        assert_eq!(lists % 19usize.div_ceil(page), 0, "page {page}: {lists}");
-    }
-}
-
 /// A references chunk answered without `shardIds`: the failure of a reference is found in
 /// the batch's other shards, not after the timeout; that shard's failures explain only
 /// files that no watched shard carried.
@@ -195,34 +165,6 @@ fn files_in_no_named_shard_find_their_failures_in_the_others() {
         failed[0].reason.starts_with("not in the batch after"),
         "{failed:?}"
     );
-}
-
-#[test]
-fn single_uploads_are_confirmed_by_their_answers_and_checked_by_the_count() {
-    // Their answers stored them, and the batch holds as many: one request.
-    let (api, log) = service(&["a.png", "b.png"], 1000, serde_json::json!([]));
-    let v = Verifier::new(&api, "b", quick(), Emitter::default());
-    for n in ["a.png", "b.png"] {
-        let unit = v.unit(Vec::new(), 1, true);
-        v.file(n, "", unit);
-    }
-    let (verification, failed) = v.finish().unwrap();
-    assert!(
-        verification.complete && failed.is_empty(),
-        "{verification:?}"
-    );
-    assert_eq!(kinds(&log), ["count"]);
-    // The batch holds fewer than the answers said: the listing decides.
-    let (api, log) = service(&["a.png"], 1000, serde_json::json!([]));
-    let v = Verifier::new(&api, "b", quick(), Emitter::default());
-    for n in ["a.png", "b.png"] {
-        let unit = v.unit(Vec::new(), 1, true);
-        v.file(n, "", unit);
-    }
-    let (verification, failed) = v.finish().unwrap();
-    assert_eq!((verification.indexed, failed.len()), (1, 1));
-    assert_eq!(failed[0].name, "b.png");
-    assert!(kinds(&log).contains(&"list"));
 }
 
 #[test]
