@@ -1,19 +1,10 @@
 //! Export: a job's or a batch's files, downloaded in parallel into a folder, archives
 //! unpacked safely, re-runs skipping what is already complete.
 //!
-//! From a job to its output batches (the `export` stage by default, `processing` too
-//! when asked), to the parts of each batch, to every file of every part through the
-//! paginated listing. Files land in `<target>/<partName>/<fileName>` (`<target>/<fileName>`
-//! for a batch without parts), with `fileName` from the listing, never from the URL, and
-//! refused unless it is a plain name. Downloads run on a pool of
-//! [`parallelism`](Exporter::parallelism) threads through
-//! [`BatchApi::download_to_file_with`](crate::BatchApi::download_to_file_with), which never
-//! leaves a partial file under the final name. `.tar` and `.tar.gz` files are unpacked
-//! into their part's folder with every entry checked (no absolute paths, no `..`, no links
-//! leading out, no device files) and within limits; the archive is then removed unless
-//! [`keep_archives`](Exporter::keep_archives). A log in the target (`.rfbatch-export.jsonl`)
-//! records each finished file, so a re-run skips files still complete on disk, unless
-//! [`overwrite`](Exporter::overwrite). Two exports must not share a target folder at once.
+//! Files land in `<target>/<partName>/<fileName>`, with `fileName` from the listing (never
+//! the URL) and refused unless it is a plain name; a log in the target records each
+//! finished file, so a re-run skips it. Two exports must not share a target at once. The
+//! [jobs guide](crate::guide::jobs) says more.
 //!
 //! ```no_run
 //! # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -123,9 +114,8 @@ impl<'a> Exporter<'a> {
     /// Parallel downloads, 1 to [`MAX_PARALLELISM`] (default 8).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").parallelism(2);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn parallelism(mut self, n: usize) -> Self {
         self.parallelism = n;
@@ -135,9 +125,8 @@ impl<'a> Exporter<'a> {
     /// Downloads every file again, even those complete on disk (default false).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").overwrite(true);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn overwrite(mut self, on: bool) -> Self {
         self.overwrite = on;
@@ -147,9 +136,8 @@ impl<'a> Exporter<'a> {
     /// Unpacks `.tar` and `.tar.gz` files (default true).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").unpack_archives(false);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn unpack_archives(mut self, on: bool) -> Self {
         self.unpack = on;
@@ -159,9 +147,8 @@ impl<'a> Exporter<'a> {
     /// Keeps archives after unpacking them (default false, as the official client).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").keep_archives(true);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn keep_archives(mut self, on: bool) -> Self {
         self.keep_archives = on;
@@ -187,9 +174,8 @@ impl<'a> Exporter<'a> {
     /// an archive over it is refused whole.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").max_unpacked_entries(5_000_000);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_unpacked_entries(mut self, entries: u64) -> Self {
         self.limits.entries = entries;
@@ -203,9 +189,8 @@ impl<'a> Exporter<'a> {
     /// the aggregated results); a part that no batch has is an error.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").part("results").part("archives");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn part(mut self, name: impl Into<String>) -> Self {
         self.parts.push(name.into());
@@ -218,9 +203,8 @@ impl<'a> Exporter<'a> {
     /// calls `Export` with the id `<job>-export`.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").stages(["processing"]);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn stages<S: Into<String>>(mut self, stages: impl IntoIterator<Item = S>) -> Self {
         self.stages = stages.into_iter().map(Into::into).collect();
@@ -231,9 +215,8 @@ impl<'a> Exporter<'a> {
     /// aggregated CSV or JSONL).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").include_processing(true);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn include_processing(mut self, on: bool) -> Self {
         let has = self.stages.iter().any(|s| s == "processing");
@@ -251,10 +234,9 @@ impl<'a> Exporter<'a> {
     /// resumes.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let stop = std::sync::atomic::AtomicBool::new(false);
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").cancel_flag(&stop);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {
         self.cancel = Some(flag);
@@ -265,10 +247,9 @@ impl<'a> Exporter<'a> {
     /// [`Event::Exported`]), from the download threads; it may borrow, as the export blocks.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// use roboflow_batch::progress::Event;
     /// let e = roboflow_batch::export::Exporter::new(&api, "out").on_progress(|e| if let Event::Exported(f) = e { println!("{}", f.file_name) });
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
         self.progress = Some(Box::new(f));

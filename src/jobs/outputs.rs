@@ -1,21 +1,13 @@
-//! Which output batches a job's stage wrote: the one rule, used by the library's export
-//! and by the CLI through it.
-//!
-//! A stage's name is a display name (the service has answered `Export` for the stage whose
-//! id is `<job>-export`), so a stage asked for as `export` is found by, in order:
-//! 1. `processingStageId` equal to it;
-//! 2. `processingStageName` equal to it, ignoring case;
-//! 3. an output batch named `<job>-<stage>` (the service's naming of output batches).
-//!
-//! The first rule that yields a batch wins.
+//! Which output batches a job's stage wrote: the one rule, for the export and the CLI.
 
 use crate::error::{Error, Result};
 use crate::model::JobStage;
 
-/// The output batches of the stages `wanted` (each found as the module docs say), in the
-/// order asked, without repeats; an error that lists every stage (id, name, output
-/// batches) when none of them has an output batch. `note` is added after the job id in
-/// that error (e.g. ` (the job failed)`).
+/// The output batches of the stages `wanted`, in the order asked, without repeats. A
+/// stage's name is a display name (`Export` for the id `<job>-export`), so a stage is found
+/// by its `processingStageId`, then its `processingStageName` ignoring case, then an output
+/// batch named `<job>-<stage>`: the first that yields a batch wins. When none does, the
+/// error lists every stage, with `note` after the job id (e.g. ` (the job failed)`).
 pub(crate) fn output_batches(
     job_id: &str,
     stages: &[JobStage],

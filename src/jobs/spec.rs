@@ -114,9 +114,8 @@ impl<'a> JobSpec<'a> {
     /// The job id: the one given, or the one drawn.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// assert_eq!(roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").job_id("n-1").id(), "n-1");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn id(&self) -> &str {
         &self.id
@@ -125,9 +124,8 @@ impl<'a> JobSpec<'a> {
     /// The job id (default: drawn at random). Checked by [`request`](Self::request).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// assert!(roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").job_id("Not Valid").request().is_err());
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn job_id(mut self, id: impl Into<String>) -> Self {
         self.id = id.into();
@@ -138,9 +136,8 @@ impl<'a> JobSpec<'a> {
     /// The display name (default: see [`display_name`](Self::display_name)).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").name("Car count");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -150,9 +147,8 @@ impl<'a> JobSpec<'a> {
     /// Processes only this part of the input batch.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").part_name("train");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn part_name(mut self, part: impl Into<String>) -> Self {
         self.request.job_input.part_name = Some(part.into());
@@ -162,9 +158,8 @@ impl<'a> JobSpec<'a> {
     /// Names the part that holds per-image metadata (image jobs only).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").images_metadata_part("meta");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn images_metadata_part(mut self, part: impl Into<String>) -> Self {
         self.request.job_input.images_metadata_part = Some(part.into());
@@ -174,9 +169,8 @@ impl<'a> JobSpec<'a> {
     /// CPU (default) or GPU.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").machine_type(roboflow_batch::model::MachineType::Gpu);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn machine_type(mut self, machine: MachineType) -> Self {
         self.request.compute_configuration.machine_type = machine;
@@ -186,9 +180,8 @@ impl<'a> JobSpec<'a> {
     /// Parallel workers per machine.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").workers_per_machine(4);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workers_per_machine(mut self, workers: u32) -> Self {
         self.request.compute_configuration.workers_per_machine = Some(workers);
@@ -199,9 +192,8 @@ impl<'a> JobSpec<'a> {
     /// (`processingTimeoutSeconds`; the official client's `--max-runtime-seconds`).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").max_runtime_seconds(3600);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_runtime_seconds(mut self, seconds: u64) -> Self {
         self.request.processing_timeout_seconds = Some(seconds);
@@ -211,9 +203,8 @@ impl<'a> JobSpec<'a> {
     /// The most tasks run at once.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").max_parallel_tasks(8);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_parallel_tasks(mut self, tasks: u32) -> Self {
         self.request.max_parallel_tasks = Some(tasks);
@@ -223,10 +214,9 @@ impl<'a> JobSpec<'a> {
     /// The fraction of images (0 to 1) that may fail before the job fails (image jobs only).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let err = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").max_image_failure_rate(2.0).request().unwrap_err();
     /// assert!(err.to_string().contains("maxImageFailureRate"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_image_failure_rate(mut self, rate: f64) -> Self {
         self.request.max_image_failure_rate = Some(rate);
@@ -236,9 +226,8 @@ impl<'a> JobSpec<'a> {
     /// The format of the aggregated results (JSONL or CSV).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").aggregation_format(roboflow_batch::model::AggregationFormat::Csv);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn aggregation_format(mut self, format: AggregationFormat) -> Self {
         self.request.processing_specification.aggregation_format = Some(format);
@@ -248,9 +237,8 @@ impl<'a> JobSpec<'a> {
     /// The Workflow input that receives the image.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").image_input_name("photo");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn image_input_name(mut self, name: impl Into<String>) -> Self {
         self.request.processing_specification.image_input_name = Some(name.into());
@@ -260,10 +248,9 @@ impl<'a> JobSpec<'a> {
     /// Parameters passed to the Workflow (replacing any file given before).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let params = serde_json::json!({"fraction": 0.2}).as_object().cloned().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "fail-fraction").workflow_parameters(params);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workflow_parameters(mut self, params: Map<String, Value>) -> Self {
         self.params_file = None;
@@ -276,10 +263,9 @@ impl<'a> JobSpec<'a> {
     /// or bad JSON is an error naming the file, with the line and column.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let err = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").workflow_parameters_file("none.json").request().unwrap_err();
     /// assert!(err.to_string().contains("none.json"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workflow_parameters_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.params_file = Some(path.into());
@@ -289,9 +275,8 @@ impl<'a> JobSpec<'a> {
     /// Keeps the named image outputs of the Workflow (all of them when the list is empty).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").persist_image_outputs(vec!["crops".into()]);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn persist_image_outputs(mut self, outputs: Vec<String>) -> Self {
         let spec = &mut self.request.processing_specification;
@@ -303,9 +288,8 @@ impl<'a> JobSpec<'a> {
     /// Maps a Workflow input to an image metadata key (image jobs only).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").metadata_mapping("camera", "cam_id");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn metadata_mapping(mut self, input: impl Into<String>, key: impl Into<String>) -> Self {
         self.request
@@ -319,9 +303,8 @@ impl<'a> JobSpec<'a> {
     /// Where the service posts the completion webhook.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").notifications_url("https://example.com/hook");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
         self.request.notifications_url = Some(url.into());
@@ -331,9 +314,8 @@ impl<'a> JobSpec<'a> {
     /// The inference engine.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").inference_backend(roboflow_batch::model::InferenceBackend::InferenceModels);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn inference_backend(mut self, backend: InferenceBackend) -> Self {
         self.request.inference_backend = Some(backend);
@@ -343,9 +325,8 @@ impl<'a> JobSpec<'a> {
     /// Frames per second sampled from videos; a whole number is sent as an integer.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::videos(&api, "b", "wf").max_video_fps(2.0);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_video_fps(mut self, fps: f64) -> Self {
         self.request.processing_specification.max_video_fps = Some(fps);
@@ -355,9 +336,8 @@ impl<'a> JobSpec<'a> {
     /// The workspace holding the Workflow (default: the client's).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").workspace("other");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
         self.request.processing_specification.workspace = Some(workspace.into());
@@ -398,10 +378,9 @@ impl<'a> JobSpec<'a> {
     /// `"<workflow> on <batch>"`, with `/<part>` for a part.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
     /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").part_name("train");
     /// assert_eq!(spec.display_name(), "wf on b/train");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn display_name(&self) -> String {
         if let Some(n) = &self.name {
