@@ -193,10 +193,18 @@ fn list_parts_decodes_spec_form() {
 
 #[test]
 fn a_parts_answer_without_parts_is_a_decode_error_not_zero_parts() {
-    let (mock, _) = one_call(200, r#"{"status":"ok","items":[{"partName":"a"}]}"#);
-    let err = api_with(mock).list_parts("x").unwrap_err();
-    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
-    assert!(err.to_string().contains("batchParts"), "{err}");
+    for body in [
+        r#"{"status":"ok","items":[{"partName":"a"}]}"#,
+        r#"{"batchParts":null,"parts":null}"#,
+        "{}",
+    ] {
+        let (mock, _) = one_call(200, body);
+        let err = api_with(mock).list_parts("x").unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{body}: {err:?}");
+        assert!(err.to_string().contains("batchParts"), "{body}: {err}");
+    }
+    let (mock, _) = one_call(200, r#"{"batchParts":[]}"#);
+    assert!(api_with(mock).list_parts("x").unwrap().is_empty());
 }
 
 #[test]
@@ -312,15 +320,17 @@ fn request_video_upload_decodes_signed_url() {
 }
 
 #[test]
-fn a_video_upload_answer_with_null_extension_headers_decodes() {
-    let (mock, _) = one_call(
-        200,
+fn a_video_upload_answer_with_null_or_absent_extension_headers_decodes() {
+    for body in [
         r#"{"signedURLDetails":{"uploadURL":"https://storage.test/v?sig=1","extensionHeaders":null}}"#,
-    );
-    let d = api_with(mock)
-        .request_video_upload("vids", "clip.mp4", None)
-        .unwrap();
-    assert!(d.extension_headers.is_empty());
+        r#"{"signedURLDetails":{"uploadURL":"https://storage.test/v?sig=1"}}"#,
+    ] {
+        let (mock, _) = one_call(200, body);
+        let d = api_with(mock)
+            .request_video_upload("vids", "clip.mp4", None)
+            .unwrap();
+        assert!(d.extension_headers.is_empty(), "{body}");
+    }
 }
 
 #[test]

@@ -190,6 +190,12 @@ fn each_reference_is_fetched_indexed_or_reported() {
         5
     );
     assert_eq!(files_status["notification"]["success"], false);
+    let failed = &files_status["notification"]["failed_files"][0];
+    assert!(
+        failed["type"].is_string() && failed["file_name"].is_string(),
+        "{failed}"
+    );
+    assert_eq!(files_status["delivery_attempt"], 1);
     assert_eq!(
         ingest_status["notification"]["type"],
         "ingest-status-notification-v1"

@@ -128,27 +128,3 @@ impl IngestEvent {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ingest_payloads_round_trip() {
-        let raw = r#"{"type":"roboflow-data-staging-notification-v1","event_id":"e","ingest_id":"i","batch_id":"b","shard_id":"s",
-            "notification":{"type":"ingest-files-status-notification-v1","success":false,"ingested_files":["a.jpg"],
-            "failed_files":[{"type":"file-size-limit-exceeded","file_name":"big.jpg","reason":"too big"}],"content_truncated":false},
-            "delivery_attempt":2}"#;
-        let p: WebhookPayload = serde_json::from_str(raw).unwrap();
-        let WebhookPayload::Ingest(n) = &p else {
-            panic!("{p:?}")
-        };
-        assert_eq!(n.delivery_attempt, 2);
-        let back: serde_json::Value = serde_json::to_value(&p).unwrap();
-        assert_eq!(
-            back["notification"]["failed_files"][0]["type"],
-            "file-size-limit-exceeded"
-        );
-        assert_eq!(back["type"], "roboflow-data-staging-notification-v1");
-    }
-}
