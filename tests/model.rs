@@ -4,7 +4,7 @@
 
 use roboflow_batch::model::{
     BatchContentType, BatchMetadata, BatchType, FileMetadata, JobMetadata, JobState, LogSeverity,
-    Timestamp,
+    MachineType, Timestamp,
 };
 use roboflow_batch::{BatchId, JobId};
 
@@ -120,4 +120,13 @@ fn debug_output_hides_signatures_and_tokens() {
     ] {
         assert!(shown.contains(kept) && !shown.contains("s3cr3t"), "{shown}");
     }
+}
+
+#[test]
+fn string_enums_keep_unknown_values_and_honour_width() {
+    let m: Vec<MachineType> = serde_json::from_str(r#"["gpu","tpu"]"#).unwrap();
+    assert_eq!(m, [MachineType::Gpu, MachineType::Other("tpu".into())]);
+    assert_eq!(serde_json::to_string(&m).unwrap(), r#"["gpu","tpu"]"#);
+    assert!(m[0].is_known() && !m[1].is_known());
+    assert_eq!(format!("{:<5}|{:>5}", m[0], m[0]), "gpu  |  gpu");
 }

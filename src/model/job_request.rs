@@ -232,14 +232,6 @@ impl JobStartRequest {
                 "must not be empty",
             ));
         }
-        if let Some(rate) = self.max_image_failure_rate
-            && !(0.0..=1.0).contains(&rate)
-        {
-            return Err(Error::invalid(
-                "maxImageFailureRate",
-                format!("must be between 0 and 1, got {rate}"),
-            ));
-        }
         if self.job_type == JobType::SimpleVideoProcessing {
             // The service refuses these on a video job; the official client offers them
             // for images only.
@@ -266,15 +258,11 @@ impl JobStartRequest {
                 ));
             }
         }
-        if self.compute_configuration.workers_per_machine == Some(0) {
-            return Err(Error::invalid(
-                "computeConfiguration.workersPerMachine",
-                "must be at least 1",
-            ));
-        }
-        if self.max_parallel_tasks == Some(0) {
-            return Err(Error::invalid("maxParallelTasks", "must be at least 1"));
-        }
+        limits(
+            self.max_image_failure_rate,
+            self.compute_configuration.workers_per_machine,
+            self.max_parallel_tasks,
+        )?;
         if self.processing_timeout_seconds == Some(0) {
             return Err(Error::invalid(
                 "processingTimeoutSeconds",
@@ -306,6 +294,28 @@ fn known<T: std::fmt::Display + PartialEq>(field: &str, value: &T, allowed: &[&s
             format!("must be one of {}, got {v:?}", allowed.join(", ")),
         ))
     }
+}
+
+/// The ranges a start and a restart share.
+fn limits(rate: Option<f64>, workers: Option<u32>, tasks: Option<u32>) -> Result<()> {
+    if let Some(rate) = rate
+        && !(0.0..=1.0).contains(&rate)
+    {
+        return Err(Error::invalid(
+            "maxImageFailureRate",
+            format!("must be between 0 and 1, got {rate}"),
+        ));
+    }
+    if workers == Some(0) {
+        return Err(Error::invalid(
+            "computeConfiguration.workersPerMachine",
+            "must be at least 1",
+        ));
+    }
+    if tasks == Some(0) {
+        return Err(Error::invalid("maxParallelTasks", "must be at least 1"));
+    }
+    Ok(())
 }
 
 fn fixed(field: &str, value: &str, want: &str) -> Result<()> {
@@ -469,29 +479,16 @@ impl RestartOverrides {
     /// assert!(o.validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<()> {
-        if let Some(rate) = self.max_image_failure_rate
-            && !(0.0..=1.0).contains(&rate)
-        {
-            return Err(Error::invalid(
-                "maxImageFailureRate",
-                format!("must be between 0 and 1, got {rate}"),
-            ));
+        let compute = self.compute_configuration.as_ref();
+        if let Some(m) = compute.and_then(|c| c.machine_type.as_ref()) {
+            known("computeConfiguration.machineType", m, MachineType::KNOWN)?;
         }
-        if let Some(c) = &self.compute_configuration {
-            if let Some(m) = &c.machine_type {
-                known("computeConfiguration.machineType", m, MachineType::KNOWN)?;
-            }
-            if c.workers_per_machine == Some(0) {
-                return Err(Error::invalid(
-                    "computeConfiguration.workersPerMachine",
-                    "must be at least 1",
-                ));
-            }
-        }
-        if self.max_parallel_tasks == Some(0) {
-            return Err(Error::invalid("maxParallelTasks", "must be at least 1"));
-        }
-        Ok(())
+        let workers = compute.and_then(|c| c.workers_per_machine);
+        limits(
+            self.max_image_failure_rate,
+            workers,
+            self.max_parallel_tasks,
+        )
     }
 }
 
@@ -601,37 +598,12 @@ impl TrtCompilationRequest {
     }
 }
 
-/// A webhook URL as `Debug` shows it: secret-bearing query values redacted.
-fn shown_url(url: &Option<String>) -> Option<String> {
-    url.as_deref().map(crate::redact::redact_url)
-}
+super::redacted_debug!(JobStartRequest {
+    job_type, job_input, compute_configuration, processing_timeout_seconds, max_parallel_tasks,
+    max_image_failure_rate, processing_specification, notifications_url => opt_url,
+    inference_backend,
+});
 
-impl std::fmt::Debug for JobStartRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobStartRequest")
-            .field("job_type", &self.job_type)
-            .field("job_input", &self.job_input)
-            .field("compute_configuration", &self.compute_configuration)
-            .field(
-                "processing_timeout_seconds",
-                &self.processing_timeout_seconds,
-            )
-            .field("max_parallel_tasks", &self.max_parallel_tasks)
-            .field("max_image_failure_rate", &self.max_image_failure_rate)
-            .field("processing_specification", &self.processing_specification)
-            .field("notifications_url", &shown_url(&self.notifications_url))
-            .field("inference_backend", &self.inference_backend)
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for TrtCompilationRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrtCompilationRequest")
-            .field("job_type", &self.job_type)
-            .field("model_id", &self.model_id)
-            .field("compilation_devices", &self.compilation_devices)
-            .field("notifications_url", &shown_url(&self.notifications_url))
-            .finish()
-    }
-}
+super::redacted_debug!(TrtCompilationRequest {
+    job_type, model_id, compilation_devices, notifications_url => opt_url,
+});

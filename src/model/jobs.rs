@@ -176,27 +176,10 @@ pub struct JobMetadata {
     pub restart_parameters_override: Vec<serde_json::Value>,
 }
 
-impl std::fmt::Debug for JobMetadata {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::redact::RedactedDebug;
-        f.debug_struct("JobMetadata")
-            .field("job_id", &self.job_id)
-            .field("name", &self.name)
-            .field("job_definition", &RedactedDebug(&self.job_definition))
-            .field("current_stage", &self.current_stage)
-            .field("planned_stages", &self.planned_stages)
-            .field("error", &self.error)
-            .field("is_terminal", &self.is_terminal)
-            .field("last_notification", &RedactedDebug(&self.last_notification))
-            .field("created_at", &self.created_at)
-            .field("last_update", &self.last_update)
-            .field(
-                "restart_parameters_override",
-                &RedactedDebug(&self.restart_parameters_override),
-            )
-            .finish()
-    }
-}
+super::redacted_debug!(JobMetadata {
+    job_id, name, job_definition => json, current_stage, planned_stages, error, is_terminal,
+    last_notification => json, created_at, last_update, restart_parameters_override => json,
+});
 
 impl JobMetadata {
     /// The state derived from the flags: terminal with an error is `Failed`, terminal

@@ -5,12 +5,12 @@
 //! are kept in an `Other` variant, and timestamps keep their time zone.
 
 mod ids;
-pub mod job_request;
-pub mod jobs;
+pub(crate) mod job_request;
+pub(crate) mod jobs;
 mod media;
-pub mod staging;
+pub(crate) mod staging;
 mod timestamp;
-pub mod webhook;
+pub(crate) mod webhook;
 pub(crate) mod whole;
 
 pub use ids::{BatchId, JobId};
@@ -128,6 +128,50 @@ macro_rules! string_enum {
 }
 pub(crate) use string_enum;
 
+/// A `Debug` impl listing `$t`'s fields, each shown as is or through a function of
+/// [`shown`] (URLs and echoed JSON may carry signatures).
+macro_rules! redacted_debug {
+    ($t:ident { $($field:ident $(=> $show:ident)?),* $(,)? }) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    $(.field(stringify!($field), &$crate::model::redacted_debug!(@ self.$field $(, $show)?)))*
+                    .finish()
+            }
+        }
+    };
+    (@ $v:expr) => { &$v };
+    (@ $v:expr, $show:ident) => { $crate::model::shown::$show(&$v) };
+}
+pub(crate) use redacted_debug;
+
+/// How [`redacted_debug`] shows fields that may hold secrets.
+pub(crate) mod shown {
+    use std::collections::BTreeMap;
+
+    use crate::redact::{RedactedDebug, redact_url};
+
+    /// A URL with every query value redacted.
+    pub fn url(u: &str) -> String {
+        redact_url(u)
+    }
+
+    /// An optional URL, the same.
+    pub fn opt_url(u: &Option<String>) -> Option<String> {
+        u.as_deref().map(redact_url)
+    }
+
+    /// JSON echoed by the service, with secret parameters of the URLs it quotes redacted.
+    pub fn json<T: std::fmt::Debug>(v: &T) -> RedactedDebug<'_, T> {
+        RedactedDebug(v)
+    }
+
+    /// Header names only: signed headers carry secrets in their values.
+    pub fn keys(h: &BTreeMap<String, String>) -> Vec<&String> {
+        h.keys().collect()
+    }
+}
+
 /// One page of a paginated listing.
 ///
 /// ```
@@ -153,35 +197,5 @@ impl<T> Page<T> {
     /// ```
     pub fn is_last(&self) -> bool {
         self.next_page_token.as_deref().is_none_or(str::is_empty)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    string_enum! {
-        /// Test enum.
-        pub enum Color {
-            /// Red.
-            Red => "red",
-        }
-    }
-
-    #[test]
-    fn string_enum_keeps_unknown_values() {
-        let c: Vec<Color> = serde_json::from_str(r#"["red","blue"]"#).unwrap();
-        assert_eq!(c, vec![Color::Red, Color::Other("blue".into())]);
-        assert_eq!(serde_json::to_string(&c).unwrap(), r#"["red","blue"]"#);
-        assert!(Color::Red.is_known());
-        assert!(!c[1].is_known());
-    }
-
-    #[test]
-    fn string_enums_and_ids_honour_width() {
-        assert_eq!(
-            format!("{:<5}|{:>5}", Color::Red, Color::Red),
-            "red  |  red"
-        );
-        let id = crate::model::BatchId::new("b1").unwrap();
-        assert_eq!(format!("{id:<4}|"), "b1  |");
     }
 }

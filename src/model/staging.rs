@@ -66,22 +66,10 @@ pub struct SignedUrlDetails {
     pub max_file_size: Option<u64>,
 }
 
-impl std::fmt::Debug for SignedUrlDetails {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedUrlDetails")
-            .field("upload_url", &crate::redact::redact_url(&self.upload_url))
-            .field("method", &self.method)
-            .field(
-                "extension_headers",
-                &self.extension_headers.keys().collect::<Vec<_>>(),
-            )
-            .field("shard_id", &self.shard_id)
-            .field("max_number_of_images", &self.max_number_of_images)
-            .field("max_shard_size", &self.max_shard_size)
-            .field("max_file_size", &self.max_file_size)
-            .finish()
-    }
-}
+super::redacted_debug!(SignedUrlDetails {
+    upload_url => url, method, extension_headers => keys, shard_id, max_number_of_images,
+    max_shard_size, max_file_size,
+});
 
 /// The answer of the upload endpoints that hand out a signed URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -322,21 +310,9 @@ pub struct FileMetadata {
     pub nested_content_type: Option<String>,
 }
 
-impl std::fmt::Debug for FileMetadata {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileMetadata")
-            .field(
-                "download_url",
-                &crate::redact::redact_url(&self.download_url),
-            )
-            .field("file_name", &self.file_name)
-            .field("content_type", &self.content_type)
-            .field("part_name", &self.part_name)
-            .field("shard_id", &self.shard_id)
-            .field("nested_content_type", &self.nested_content_type)
-            .finish()
-    }
-}
+super::redacted_debug!(FileMetadata {
+    download_url => url, file_name, content_type, part_name, shard_id, nested_content_type,
+});
 
 /// The answer of `GET …/list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -368,14 +344,7 @@ pub struct FileReference {
     pub url: String,
 }
 
-impl std::fmt::Debug for FileReference {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileReference")
-            .field("name", &self.name)
-            .field("url", &crate::redact::redact_url(&self.url))
-            .finish()
-    }
-}
+super::redacted_debug!(FileReference { name, url => url });
 
 /// The body of a references ingest (`POST …/bulk-upload/image-references` or
 /// `…/video-references`). Set exactly one of the inline list and the list's URL.
@@ -428,18 +397,10 @@ pub struct ReferencesIngest {
     pub notification_categories: Option<Vec<NotificationCategory>>,
 }
 
-impl std::fmt::Debug for ReferencesIngest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let url = |u: &Option<String>| u.as_deref().map(crate::redact::redact_url);
-        f.debug_struct("ReferencesIngest")
-            .field("image_references", &self.image_references)
-            .field("image_references_url", &url(&self.image_references_url))
-            .field("ingest_id", &self.ingest_id)
-            .field("notifications_url", &url(&self.notifications_url))
-            .field("notification_categories", &self.notification_categories)
-            .finish()
-    }
-}
+super::redacted_debug!(ReferencesIngest {
+    image_references, image_references_url => opt_url, ingest_id, notifications_url => opt_url,
+    notification_categories,
+});
 
 /// The body of a RoboQL ingest (`POST …/roboql-ingest`): the images an Asset Library query
 /// selects. The service's answer is not documented; the client returns it as JSON. Its
@@ -470,22 +431,9 @@ pub struct RoboQlIngest {
     pub notifications_url: Option<String>,
 }
 
-impl std::fmt::Debug for RoboQlIngest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RoboQlIngest")
-            .field("query", &self.query)
-            .field("display_name", &self.display_name)
-            .field("ingest_id", &self.ingest_id)
-            .field(
-                "notifications_url",
-                &self
-                    .notifications_url
-                    .as_deref()
-                    .map(crate::redact::redact_url),
-            )
-            .finish()
-    }
-}
+super::redacted_debug!(RoboQlIngest {
+    query, display_name, ingest_id, notifications_url => opt_url,
+});
 
 impl RoboQlIngest {
     /// An ingest of what `query` selects.
@@ -535,52 +483,4 @@ pub struct ReferencesIngestResponse {
     /// True when the service recognised a repeat of an earlier request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicated: Option<bool>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parts_decode_either_form() {
-        let official: ListPartsResponse = serde_json::from_str(
-            r#"{"batchParts":[{"partName":"results","partType":"output","contentType":"metadata"}]}"#,
-        )
-        .unwrap();
-        let spec: ListPartsResponse =
-            serde_json::from_str(r#"{"status":"ok","parts":[{"partName":"results"}]}"#).unwrap();
-        assert_eq!(official.into_parts()[0].part_name, "results");
-        assert_eq!(spec.into_parts()[0].part_name, "results");
-        let none: ListPartsResponse = serde_json::from_str(r#"{"batchParts":[]}"#).unwrap();
-        assert!(none.into_parts().is_empty());
-        // Neither key (or only nulls): an answer of another shape, not zero parts.
-        for body in [
-            r#"{"status":"ok"}"#,
-            r#"{"batchParts":null,"parts":null}"#,
-            "{}",
-        ] {
-            let e = serde_json::from_str::<ListPartsResponse>(body).unwrap_err();
-            assert!(
-                e.to_string().contains("missing field `batchParts`"),
-                "{body}: {e}"
-            );
-        }
-    }
-
-    #[test]
-    fn extension_headers_null_or_absent_are_none() {
-        // A video upload's answer as the service may send it (notes §2, D8).
-        for body in [
-            r#"{"signedURLDetails":{"uploadURL":"https://s.test/v.mp4?sig=x","extensionHeaders":null}}"#,
-            r#"{"signedURLDetails":{"uploadURL":"https://s.test/v.mp4?sig=x"}}"#,
-        ] {
-            let r: SignedUrlResponse = serde_json::from_str(body).unwrap();
-            assert!(r.signed_url_details.extension_headers.is_empty(), "{body}");
-        }
-        let r: SignedUrlResponse = serde_json::from_str(
-            r#"{"signedURLDetails":{"uploadURL":"https://s.test/u","extensionHeaders":{"X-Goog-Meta":"1"}}}"#,
-        )
-        .unwrap();
-        assert_eq!(r.signed_url_details.extension_headers["X-Goog-Meta"], "1");
-    }
 }
