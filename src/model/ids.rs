@@ -4,20 +4,16 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
+/// Checks an id against the service's rule, naming `field` in the error.
 fn check_id(field: &str, value: &str, max: usize) -> Result<()> {
-    let rule = || {
-        format!(
-            "must match ^[a-z0-9_-]{{1,{max}}}$ (lowercase letters, digits, `-`, `_`; 1 to {max} characters), got {value:?}"
-        )
-    };
-    if value.is_empty() || value.chars().count() > max {
-        return Err(Error::invalid(field, rule()));
-    }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    {
-        return Err(Error::invalid(field, rule()));
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+    if value.is_empty() || value.len() > max || !value.bytes().all(allowed) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "must match ^[a-z0-9_-]{{1,{max}}}$ (lowercase letters, digits, `-`, `_`; 1 to {max} characters), got {value:?}"
+            ),
+        ));
     }
     Ok(())
 }

@@ -80,29 +80,26 @@ impl Event {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn parse(body: &[u8]) -> Result<Event> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| decode_error("", &e, body))?;
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| decode_error("", e.to_string(), body))?;
         if !value.is_object() {
-            return Err(Error::Decode {
-                url: "webhook".into(),
-                path: String::new(),
-                message: "the body is not a JSON object".into(),
-                snippet: crate::redact::clean_snippet(
-                    &String::from_utf8_lossy(body),
-                    120,
-                    &[] as &[&str],
-                ),
-            });
+            return Err(decode_error(
+                "",
+                "the body is not a JSON object".into(),
+                body,
+            ));
         }
         let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
         if kind != INGEST_TYPE && kind != JOB_TYPE {
             return Ok(Event::Other(value));
         }
         let de = &mut serde_json::Deserializer::from_slice(body);
-        let payload: WebhookPayload = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            decode_error(&path, e.inner(), body)
-        })?;
-        Ok(payload.into())
+        let payload: WebhookPayload = serde_path_to_error::deserialize(de)
+            .map_err(|e| decode_error(&e.path().to_string(), e.inner().to_string(), body))?;
+        Ok(match payload {
+            WebhookPayload::Job(j) => Event::Job(j),
+            WebhookPayload::Ingest(i) => Event::Ingest(i),
+        })
     }
 
     /// The event id (the same on every redelivery), when the payload has one.
@@ -136,20 +133,12 @@ impl Event {
     }
 }
 
-impl From<WebhookPayload> for Event {
-    fn from(p: WebhookPayload) -> Event {
-        match p {
-            WebhookPayload::Job(j) => Event::Job(j),
-            WebhookPayload::Ingest(i) => Event::Ingest(i),
-        }
-    }
-}
-
-fn decode_error(path: &str, e: &serde_json::Error, body: &[u8]) -> Error {
+/// A webhook body that cannot be read, with the JSON path at fault and a snippet.
+fn decode_error(path: &str, message: String, body: &[u8]) -> Error {
     Error::Decode {
         url: "webhook".into(),
         path: path.to_string(),
-        message: e.to_string(),
+        message,
         snippet: crate::redact::clean_snippet(&String::from_utf8_lossy(body), 120, &[] as &[&str]),
     }
 }

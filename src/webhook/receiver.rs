@@ -71,7 +71,6 @@ impl ReceiverBuilder {
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder().addr(([127, 0, 0, 1], 0).into());
-    /// # let _ = b;
     /// ```
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
@@ -82,7 +81,6 @@ impl ReceiverBuilder {
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder().workspace("acme");
-    /// # let _ = b;
     /// ```
     pub fn workspace(self, workspace: &str) -> Self {
         self.bearer_token(workspace_token(workspace))
@@ -93,7 +91,6 @@ impl ReceiverBuilder {
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder().bearer_token("rf_acme");
-    /// # let _ = b;
     /// ```
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -104,7 +101,6 @@ impl ReceiverBuilder {
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder().path("/hooks/roboflow");
-    /// # let _ = b;
     /// ```
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
@@ -116,7 +112,6 @@ impl ReceiverBuilder {
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder().max_body_bytes(64 << 10);
-    /// # let _ = b;
     /// ```
     pub fn max_body_bytes(mut self, bytes: u64) -> Self {
         self.max_body = bytes;
@@ -128,7 +123,6 @@ impl ReceiverBuilder {
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder().dedupe(false);
-    /// # let _ = b;
     /// ```
     pub fn dedupe(mut self, on: bool) -> Self {
         self.dedupe = on;
@@ -223,7 +217,6 @@ impl Receiver {
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder();
-    /// # let _ = b;
     /// ```
     pub fn builder() -> ReceiverBuilder {
         ReceiverBuilder::default()
