@@ -399,37 +399,33 @@ impl<'a> Exporter<'a> {
             all.push((b.clone(), meta.batch_type, parts));
         }
         for want in &self.parts {
-            let holders = all
-                .iter()
-                .filter(|(_, _, ps)| ps.as_ref().is_some_and(|ps| ps.contains(want)))
-                .count();
-            let missing = if let [(b, t, ps)] = all.as_slice() {
-                match ps {
-                    None => Some(format!("batch {b} is a {t} and has no parts")),
-                    Some(ps) if holders == 0 => Some(format!(
+            let has = |ps: &Option<Vec<String>>| ps.as_ref().is_some_and(|ps| ps.contains(want));
+            if all.iter().any(|(_, _, ps)| has(ps)) {
+                continue;
+            }
+            let rule = match all.as_slice() {
+                [(b, t, None)] => format!("batch {b} is a {t} and has no parts"),
+                [(b, _, Some(ps))] => {
+                    format!(
                         "batch {b} has no part {want:?}; its parts: {}",
                         ps.join(", ")
-                    )),
-                    Some(_) => None,
+                    )
                 }
-            } else if holders == 0 {
-                let listing: Vec<String> = all
-                    .iter()
-                    .map(|(b, t, ps)| match ps {
-                        Some(ps) => format!("{b}: {}", ps.join(", ")),
-                        None => format!("{b}: none (a {t})"),
-                    })
-                    .collect();
-                Some(format!(
-                    "no batch has a part {want:?}; the parts of each: {}",
-                    listing.join("; ")
-                ))
-            } else {
-                None
+                _ => {
+                    let listing: Vec<String> = all
+                        .iter()
+                        .map(|(b, t, ps)| match ps {
+                            Some(ps) => format!("{b}: {}", ps.join(", ")),
+                            None => format!("{b}: none (a {t})"),
+                        })
+                        .collect();
+                    format!(
+                        "no batch has a part {want:?}; the parts of each: {}",
+                        listing.join("; ")
+                    )
+                }
             };
-            if let Some(rule) = missing {
-                return Err(Error::invalid("part", rule));
-            }
+            return Err(Error::invalid("part", rule));
         }
         Ok(all
             .into_iter()

@@ -207,8 +207,7 @@ fn read_entries<R: Read>(
                 fs::create_dir_all(&dest).map_err(|e| err(format!("cannot create: {e}")))?;
             }
             T::Regular | T::Continuous => {
-                make_parent(&dest).map_err(|e| err(format!("cannot create its folder: {e}")))?;
-                remove_existing(&dest).map_err(|e| err(e.to_string()))?;
+                make_room(&dest).map_err(err)?;
                 let mut f = fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -221,8 +220,7 @@ fn read_entries<R: Read>(
             T::Symlink => {
                 let target = link_target(&entry).map_err(err)?;
                 check_symlink(&rel, &target).map_err(err)?;
-                make_parent(&dest).map_err(|e| err(format!("cannot create its folder: {e}")))?;
-                remove_existing(&dest).map_err(|e| err(e.to_string()))?;
+                make_room(&dest).map_err(err)?;
                 symlink(&target, &dest).map_err(err)?;
                 out.push(rel);
             }
@@ -240,8 +238,7 @@ fn read_entries<R: Read>(
                         "hard link to {target:?}, which is not a file unpacked before it"
                     )));
                 }
-                make_parent(&dest).map_err(|e| err(format!("cannot create its folder: {e}")))?;
-                remove_existing(&dest).map_err(|e| err(e.to_string()))?;
+                make_room(&dest).map_err(err)?;
                 fs::hard_link(&source, &dest).map_err(|e| err(format!("cannot link: {e}")))?;
                 out.push(rel);
             }
@@ -357,16 +354,12 @@ fn check_no_links(root: &Path, rel: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn make_parent(p: &Path) -> std::io::Result<()> {
-    match p.parent() {
-        Some(dir) => fs::create_dir_all(dir),
-        None => Ok(()),
+/// Creates `p`'s folder and removes a file or link already at `p` (a later entry of the
+/// same name wins); a folder there is an error.
+fn make_room(p: &Path) -> std::result::Result<(), String> {
+    if let Some(dir) = p.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create its folder: {e}"))?;
     }
-}
-
-/// Removes a file or link already at `p` (a later entry of the same name wins); a folder
-/// there is an error.
-fn remove_existing(p: &Path) -> std::result::Result<(), String> {
     match fs::symlink_metadata(p) {
         Ok(m) if m.is_dir() => Err("refused: a folder of the same name was unpacked before".into()),
         Ok(_) => fs::remove_file(p).map_err(|e| format!("cannot replace: {e}")),
