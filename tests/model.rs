@@ -3,8 +3,8 @@
 //! does not know kept as they came, and secrets kept out of `Debug`.
 
 use roboflow_batch::model::{
-    BatchContentType, BatchMetadata, BatchType, FileMetadata, JobMetadata, JobState, LogSeverity,
-    MachineType, Timestamp,
+    BatchContentType, BatchMetadata, BatchType, FileMetadata, FileReference, JobMetadata, JobState,
+    LogSeverity, MachineType, ReferencesIngest, Timestamp,
 };
 use roboflow_batch::{BatchId, JobId};
 
@@ -110,6 +110,15 @@ fn debug_output_hides_signatures_and_tokens() {
           "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#,
     )
     .unwrap();
+    let refs = ReferencesIngest {
+        image_references: Some(vec![FileReference {
+            name: "a.jpg".into(),
+            url: "https://b/a.jpg?X-Amz-Signature=s3cr3t4".into(),
+        }]),
+        image_references_url: Some("https://b/refs.jsonl?sig=s3cr3t5".into()),
+        notifications_url: Some("https://hooks/x?token=s3cr3t6".into()),
+        ..Default::default()
+    };
     let file: FileMetadata = serde_json::from_str(
         r#"{"downloadURL":"https://s/f?X-Sig=s3cr3t3","fileName":"a.jsonl","contentType":"metadata","extra":1}"#,
     )
@@ -117,6 +126,8 @@ fn debug_output_hides_signatures_and_tokens() {
     for (shown, kept) in [
         (format!("{job:?}"), "fetch https://b/a"),
         (format!("{file:?}"), "a.jsonl"),
+        (format!("{refs:?}"), "refs.jsonl"),
+        (format!("{refs:?}"), "a.jpg"),
     ] {
         assert!(shown.contains(kept) && !shown.contains("s3cr3t"), "{shown}");
     }

@@ -45,12 +45,7 @@ pub const MAX_PARALLELISM: usize = 64;
 /// ```no_run
 /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
 /// use roboflow_batch::export::Exporter;
-/// let report = Exporter::new(&api, "out")
-///     .parallelism(4)
-///     .part("results")
-///     .overwrite(true)
-///     .on_progress(|e| eprintln!("{e:?}"))
-///     .batch("job-1-processing")?;
+/// let report = Exporter::new(&api, "out").parallelism(4).part("results").batch("job-1-export")?;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[must_use]

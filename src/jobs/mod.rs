@@ -2,24 +2,11 @@
 //! and find its results ([`Job`]).
 //!
 //! ```no_run
-//! use roboflow_batch::BatchApi;
-//! use roboflow_batch::jobs::{JobEnd, JobSpec, JobWaitOptions};
-//! use roboflow_batch::progress::Event;
-//!
-//! let api = BatchApi::from_env()?;
-//! let started = JobSpec::images(&api, "my-batch", "my-workflow").start()?;
-//! let outcome = started.job.clone()
-//!     .on_progress(|e| {
-//!         if let Event::JobPolled(p) = e {
-//!             println!("{:?} {:.0}% ({} running)", p.current_stage, p.fraction * 100.0, p.tasks.running);
-//!         }
-//!     })
-//!     .wait(&JobWaitOptions::default())?;
-//! match outcome.end {
-//!     JobEnd::Succeeded => println!("results in {:?}", started.job.results()?),
-//!     JobEnd::Failed => outcome.errors.iter().for_each(|e| eprintln!("{}", e.message)),
-//!     _ => eprintln!("still running after {:?}", outcome.waited),
-//! }
+//! use roboflow_batch::jobs::{JobSpec, JobWaitOptions};
+//! let api = roboflow_batch::BatchApi::from_env()?;
+//! let job = JobSpec::images(&api, "my-batch", "my-workflow").start()?.job;
+//! let outcome = job.wait(&JobWaitOptions::default())?;
+//! println!("{:?}: {:?}", outcome.end, job.results()?);
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 
@@ -70,13 +57,8 @@ pub struct OutputBatch {
 ///
 /// ```no_run
 /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// use roboflow_batch::jobs::Job;
-/// use roboflow_batch::model::LogSeverity;
-/// let job = Job::new(&api, "job-abc123def456")?;
-/// println!("{}", job.status()?.state());
-/// for line in job.logs(Some(LogSeverity::Error)) {
-///     println!("{:?}", line?.payload);
-/// }
+/// let job = roboflow_batch::jobs::Job::new(&api, "job-abc123def456")?;
+/// println!("{} with {} stages", job.status()?.state(), job.stages()?.len());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Clone)]

@@ -28,11 +28,8 @@ const MAX_PARAMS_FILE: u64 = 1 << 20;
 /// use roboflow_batch::jobs::JobSpec;
 /// use roboflow_batch::model::{AggregationFormat, MachineType};
 /// let api = roboflow_batch::BatchApi::from_env()?;
-/// let started = JobSpec::images(&api, "my-batch", "image-stats")
-///     .machine_type(MachineType::Gpu)
-///     .aggregation_format(AggregationFormat::Csv)
-///     .max_image_failure_rate(0.05)
-///     .start()?;
+/// let spec = JobSpec::images(&api, "my-batch", "image-stats").machine_type(MachineType::Gpu);
+/// let started = spec.aggregation_format(AggregationFormat::Csv).start()?;
 /// println!("{} {}", started.job.id(), if started.created { "started" } else { "already there" });
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```

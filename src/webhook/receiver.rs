@@ -181,10 +181,7 @@ impl ReceiverBuilder {
 /// let body = r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"job-1","job_state":"success","delivery_attempt":1}"#;
 /// let ok = agent.post(&receiver.url()).header("Authorization", "Bearer rf_acme").send(body)?;
 /// assert_eq!(ok.status(), 200);
-/// let denied = agent.post(&receiver.url()).header("Authorization", "Bearer rf_other").send(body)?;
-/// assert_eq!(denied.status(), 401);
 /// assert!(matches!(events.recv()?, Event::Job(j) if j.job_id == "job-1"));
-/// assert_eq!((receiver.accepted(), receiver.rejected()), (1, 1));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Receiver {
