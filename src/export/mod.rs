@@ -508,43 +508,33 @@ impl<'a> Exporter<'a> {
         if let Some(f) = &self.progress {
             options = options.on_progress(|e| f(e));
         }
-        let record = if archive {
-            let keep = self.keep_archives;
-            let local = if keep {
-                dir.join(&p.key.file_name)
-            } else {
-                dir.join(format!(
-                    ".rfbatch-dl-{}-{}",
-                    crate::rand::hex(6),
-                    p.key.file_name
-                ))
-            };
-            let bytes = self
-                .api
-                .download_to_file_with(&p.meta.download_url, &local, &options)?;
-            let entries = unpack::unpack(&local, &p.key.file_name, &dir, self.limits);
-            if !keep {
+        // An archive not kept downloads under a hidden name, removed once unpacked.
+        let kept = !archive || self.keep_archives;
+        let local = if kept {
+            target.join(&p.rel)
+        } else {
+            let name = format!(".rfbatch-dl-{}-{}", crate::rand::hex(6), p.key.file_name);
+            dir.join(name)
+        };
+        let bytes = self
+            .api
+            .download_to_file_with(&p.meta.download_url, &local, &options)?;
+        let mut entries = Vec::new();
+        if archive {
+            let unpacked = unpack::unpack(&local, &p.key.file_name, &dir, self.limits);
+            if !kept {
                 let _ = std::fs::remove_file(&local);
             }
-            let entries = entries?;
-            Record {
-                key: p.key.clone(),
-                path: keep.then(|| rel_string(&p.rel)),
-                bytes,
-                entries: entries.iter().map(|e| rel_string(&p.dir.join(e))).collect(),
-            }
-        } else {
-            let bytes = self.api.download_to_file_with(
-                &p.meta.download_url,
-                &target.join(&p.rel),
-                &options,
-            )?;
-            Record {
-                key: p.key.clone(),
-                path: Some(rel_string(&p.rel)),
-                bytes,
-                entries: Vec::new(),
-            }
+            entries = unpacked?
+                .iter()
+                .map(|e| rel_string(&p.dir.join(e)))
+                .collect();
+        }
+        let record = Record {
+            key: p.key.clone(),
+            path: kept.then(|| rel_string(&p.rel)),
+            bytes,
+            entries,
         };
         log.append(&record)?;
         let f = file(&record, false);
