@@ -3,9 +3,11 @@
 //! does not know kept as they came, and secrets kept out of `Debug`.
 
 use roboflow_batch::model::{
-    BatchContentType, BatchMetadata, BatchType, FileMetadata, FileReference, JobMetadata, JobState,
-    LogSeverity, MachineType, ReferencesIngest, Timestamp,
+    BatchContentType, BatchMetadata, BatchType, FileMetadata, FileReference, JobMetadata, JobStage,
+    JobStartRequest, JobState, LogSeverity, MachineType, ReferencesIngest, SignedUrlDetails,
+    Timestamp,
 };
+use roboflow_batch::webhook::Event;
 use roboflow_batch::{BatchId, JobId};
 
 #[test]
@@ -140,4 +142,81 @@ fn string_enums_keep_unknown_values_and_honour_width() {
     assert_eq!(serde_json::to_string(&m).unwrap(), r#"["gpu","tpu"]"#);
     assert!(m[0].is_known() && !m[1].is_known());
     assert_eq!(format!("{:<5}|{:>5}", m[0], m[0]), "gpu  |  gpu");
+}
+
+/// A stage whose `tasksNumber` is `n` as written, decoded.
+fn tasks_number(n: &str) -> Result<u64, String> {
+    let body = format!(
+        r#"{{"processingStageId":"s","processingStageName":"p","tasksNumber":{n},"notification":{{}},
+        "startTimestamp":"2025-01-02T03:04:05Z","statusType":"info","lastEventTimestamp":"2025-01-02T03:04:05Z"}}"#
+    );
+    let stage: Result<JobStage, _> = serde_json::from_str(&body);
+    stage.map(|s| s.tasks_number).map_err(|e| e.to_string())
+}
+
+#[test]
+fn counts_may_come_as_whole_floats_but_never_with_a_fraction() {
+    let ok: &[(&str, u64)] = &[
+        ("3", 3),
+        ("3.0", 3),
+        ("0.0", 0),
+        ("1e3", 1000),
+        ("18446744073709551615", u64::MAX),
+        ("4294967296.0", 1 << 32),
+    ];
+    for (n, want) in ok {
+        assert_eq!(tasks_number(n), Ok(*want), "{n}");
+    }
+    for (n, says) in [
+        (
+            "3.5",
+            "invalid value: floating point `3.5`, expected a whole number",
+        ),
+        ("-1", "invalid value: integer `-1`, expected a whole number"),
+        ("-2.0", "floating point `-2.0`"),
+        ("1e20", "floating point `1e+20`"),
+        (
+            r#""3""#,
+            r#"invalid type: string "3", expected a whole number"#,
+        ),
+        ("null", "invalid type: null"),
+    ] {
+        let e = tasks_number(n).unwrap_err();
+        assert!(e.contains(says), "{n}: {e}");
+    }
+    // Optional counts: null is none.
+    let limit = |v: &str| {
+        let body = format!(r#"{{"uploadURL":"https://s/u","maxShardSize":{v}}}"#);
+        let d: Result<SignedUrlDetails, _> = serde_json::from_str(&body);
+        d.map(|d| d.max_shard_size).map_err(|e| e.to_string())
+    };
+    assert_eq!(limit("7.0"), Ok(Some(7)));
+    assert_eq!(limit("null"), Ok(None));
+    assert!(limit("0.5").unwrap_err().contains("floating point `0.5`"));
+    // A u32 count names its range.
+    let attempt = |v: &str| {
+        let body = format!(
+            r#"{{"type":"roboflow-batch-job-notification-v1","event_id":"e","job_id":"j","job_state":"success","delivery_attempt":{v}}}"#
+        );
+        Event::parse(body.as_bytes()).map_err(|e| e.to_string())
+    };
+    assert!(matches!(attempt("4294967295.0"), Ok(Event::Job(j)) if j.delivery_attempt == u32::MAX));
+    let e = attempt("4294967296").unwrap_err();
+    assert!(
+        e.contains("expected a whole number from 0 to 4294967295"),
+        "{e}"
+    );
+}
+
+#[test]
+fn whole_numbers_are_sent_as_integers() {
+    let fps = |v: f64| {
+        let mut req = JobStartRequest::videos("b", "wf");
+        req.processing_specification.max_video_fps = Some(v);
+        serde_json::to_value(&req).unwrap()["processingSpecification"]["maxVideoFPS"].to_string()
+    };
+    assert_eq!(fps(5.0), "5");
+    assert_eq!(fps(-3.0), "-3");
+    assert_eq!(fps(2.5), "2.5");
+    assert_eq!(fps(1e300), "1e+300"); // beyond 2^53: a float
 }
