@@ -88,26 +88,11 @@ pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
 }
 
 fn list(ctx: &Ctx, limit: Option<usize>) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    for batch in ctx.api.batches(None).take(limit.unwrap_or(usize::MAX)) {
-        let batch = batch?;
-        if ctx.out.is_json() {
-            ctx.out.json_line(&batch)?;
-        } else {
-            rows.push(batch_row(&batch));
-        }
-    }
-    if !ctx.out.is_json() {
-        if rows.is_empty() {
-            ctx.out.note("no batches");
-        } else {
-            ctx.out.table(
-                &["BATCH", "NAME", "TYPE", "CONTENT", "CREATED", "EXPIRES"],
-                &rows,
-            )?;
-        }
-    }
-    Ok(())
+    let headers = ["BATCH", "NAME", "TYPE", "CONTENT", "CREATED", "EXPIRES"];
+    let batches = ctx.api.batches(None);
+    ctx.out
+        .listing(batches, limit, &headers, batch_row, "no batches")
+        .map(drop)
 }
 
 fn batch_row(b: &BatchMetadata) -> Vec<String> {
@@ -189,31 +174,19 @@ fn count(ctx: &Ctx, batch_id: &str, part: Option<&str>) -> Result<(), Failure> {
 }
 
 fn shards(ctx: &Ctx, batch_id: &str, limit: Option<usize>) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    let (mut total, mut failed) = (0usize, 0usize);
-    for shard in ctx
-        .api
-        .shards(batch_id, None)
-        .take(limit.unwrap_or(usize::MAX))
-    {
-        let shard = shard?;
-        total += 1;
-        failed += usize::from(shard.is_failed());
-        if ctx.out.is_json() {
-            ctx.out.json_line(&shard)?;
-        } else {
-            rows.push(shard_row(&shard));
-        }
-    }
-    if !ctx.out.is_json() {
-        if rows.is_empty() {
-            ctx.out.note(format_args!("batch {batch_id} has no shards"));
-        } else {
-            ctx.out
-                .table(&["SHARD", "STATUS", "TYPE", "FILES", "UPDATED"], &rows)?;
-            ctx.out
-                .note(format_args!("{total} shards, {failed} failed"));
-        }
+    let mut failed = 0usize;
+    let row = |s: &ShardDetails| {
+        failed += usize::from(s.is_failed());
+        shard_row(s)
+    };
+    let headers = ["SHARD", "STATUS", "TYPE", "FILES", "UPDATED"];
+    let empty = format!("batch {batch_id} has no shards");
+    let total = ctx
+        .out
+        .listing(ctx.api.shards(batch_id, None), limit, &headers, row, empty)?;
+    if total > 0 {
+        ctx.out
+            .note(format_args!("{total} shards, {failed} failed"));
     }
     Ok(())
 }
@@ -229,20 +202,16 @@ fn shard_row(s: &ShardDetails) -> Vec<String> {
 }
 
 fn parts(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
-    let parts = ctx.api.list_parts(batch_id)?;
-    if ctx.out.is_json() {
-        for p in &parts {
-            ctx.out.json_line(p)?;
-        }
-        return Ok(());
-    }
-    if parts.is_empty() {
-        ctx.out.note(format_args!("batch {batch_id} has no parts"));
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = parts.iter().map(part_row).collect();
+    let parts = ctx
+        .api
+        .list_parts(batch_id)?
+        .into_iter()
+        .map(Ok::<_, Failure>);
+    let headers = ["PART", "TYPE", "CONTENT", "DESCRIPTION"];
+    let empty = format!("batch {batch_id} has no parts");
     ctx.out
-        .table(&["PART", "TYPE", "CONTENT", "DESCRIPTION"], &rows)
+        .listing(parts, None, &headers, part_row, empty)
+        .map(drop)
 }
 
 fn part_row(p: &PartMetadata) -> Vec<String> {

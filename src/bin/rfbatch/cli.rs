@@ -181,3 +181,16 @@ mod parallel_tests {
         }
     }
 }
+
+/// Calls a builder's setter only for an option that was given:
+/// `builder.maybe(opt, Builder::setter)`.
+pub trait Maybe: Sized {
+    fn maybe<T>(self, value: Option<T>, set: impl FnOnce(Self, T) -> Self) -> Self {
+        match value {
+            Some(v) => set(self, v),
+            None => self,
+        }
+    }
+}
+
+impl<B> Maybe for B {}

@@ -8,6 +8,7 @@ use clap::Args;
 use roboflow_batch::export::{ExportEvent, ExportReport, Exporter};
 use serde_json::{Value, json};
 
+use crate::cli::Maybe;
 use crate::context::Ctx;
 use crate::exit::Failure;
 use crate::interrupt;
@@ -87,12 +88,9 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
     for p in &args.part {
         exporter = exporter.part(p.as_str());
     }
-    if let Some(n) = args.max_unpacked_bytes {
-        exporter = exporter.max_unpacked_bytes(n);
-    }
-    if let Some(n) = args.max_unpacked_entries {
-        exporter = exporter.max_unpacked_entries(n);
-    }
+    let exporter = exporter
+        .maybe(args.max_unpacked_bytes, Exporter::max_unpacked_bytes)
+        .maybe(args.max_unpacked_entries, Exporter::max_unpacked_entries);
     let stop = interrupt::Stoppable::enter();
     let result = match source {
         Source::Batch(id) => exporter.batch(id),

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use roboflow_batch::jobs::Job;
 
+use crate::cli::Maybe;
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
@@ -144,14 +145,11 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
                 .iter()
                 .map(|d| CompilationDevice::parse(d))
                 .collect();
-            let mut req = TrtCompilationRequest::new(model_id.as_str(), devices);
-            if let Some(u) = notifications_url {
-                req = req.with_notifications_url(u);
-            }
-            let id = match job_id {
-                Some(id) => id,
-                None => roboflow_batch::JobId::generate().as_str().to_string(),
-            };
+            let req = TrtCompilationRequest::new(model_id.as_str(), devices).maybe(
+                notifications_url,
+                TrtCompilationRequest::with_notifications_url,
+            );
+            let id = job_id.unwrap_or_else(|| roboflow_batch::JobId::generate().to_string());
             ctx.api
                 .start_trt_compilation(&id, &req, job_name.as_deref())?;
             if ctx.out.is_json() {
@@ -166,26 +164,11 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
 }
 
 fn list(ctx: &Ctx, limit: Option<usize>) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    for job in ctx.api.jobs(None).take(limit.unwrap_or(usize::MAX)) {
-        let job = job?;
-        if ctx.out.is_json() {
-            ctx.out.json_line(&job)?;
-        } else {
-            rows.push(job_row(&job));
-        }
-    }
-    if !ctx.out.is_json() {
-        if rows.is_empty() {
-            ctx.out.note("no jobs");
-        } else {
-            ctx.out.table(
-                &["JOB", "NAME", "STATE", "STAGE", "CREATED", "UPDATED"],
-                &rows,
-            )?;
-        }
-    }
-    Ok(())
+    let headers = ["JOB", "NAME", "STATE", "STAGE", "CREATED", "UPDATED"];
+    let jobs = ctx.api.jobs(None);
+    ctx.out
+        .listing(jobs, limit, &headers, job_row, "no jobs")
+        .map(drop)
 }
 
 fn job_row(j: &JobMetadata) -> Vec<String> {
@@ -269,62 +252,34 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
 }
 
 fn stages(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
-    let stages = ctx.api.job_stages(job_id)?;
-    if ctx.out.is_json() {
-        for s in &stages {
-            ctx.out.json_line(s)?;
-        }
-        return Ok(());
-    }
-    if stages.is_empty() {
-        ctx.out.note(format_args!("job {job_id} has no stages yet"));
-        return Ok(());
-    }
-    stage_table(ctx, &stages)
-}
-
-fn stage_table(ctx: &Ctx, stages: &[JobStage]) -> Result<(), Failure> {
-    let rows: Vec<Vec<String>> = stages
-        .iter()
-        .map(|s| {
-            vec![
-                s.processing_stage_id.clone(),
-                s.processing_stage_name.clone(),
-                s.status_type.clone(),
-                s.tasks_number.to_string(),
-                s.output_batch_ids().join(","),
-            ]
-        })
-        .collect();
-    ctx.out.table(
-        &["STAGE", "NAME", "STATUS", "TASKS", "OUTPUT BATCHES"],
-        &rows,
-    )
+    let stages = ctx
+        .api
+        .job_stages(job_id)?
+        .into_iter()
+        .map(Ok::<_, Failure>);
+    let headers = ["STAGE", "NAME", "STATUS", "TASKS", "OUTPUT BATCHES"];
+    let row = |s: &JobStage| {
+        vec![
+            s.processing_stage_id.clone(),
+            s.processing_stage_name.clone(),
+            s.status_type.clone(),
+            s.tasks_number.to_string(),
+            s.output_batch_ids().join(","),
+        ]
+    };
+    let empty = format!("job {job_id} has no stages yet");
+    ctx.out
+        .listing(stages, None, &headers, row, empty)
+        .map(drop)
 }
 
 fn tasks(ctx: &Ctx, job_id: &str, stage: &str, limit: Option<usize>) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    for task in ctx
-        .api
-        .tasks(job_id, stage, None)
-        .take(limit.unwrap_or(usize::MAX))
-    {
-        let task = task?;
-        if ctx.out.is_json() {
-            ctx.out.json_line(&task)?;
-        } else {
-            rows.push(task_row(&task));
-        }
-    }
-    if !ctx.out.is_json() {
-        if rows.is_empty() {
-            ctx.out.note(format_args!("stage {stage} has no tasks"));
-        } else {
-            ctx.out
-                .table(&["TASK", "STATUS", "PROGRESS", "UPDATED", "NOTE"], &rows)?;
-        }
-    }
-    Ok(())
+    let headers = ["TASK", "STATUS", "PROGRESS", "UPDATED", "NOTE"];
+    let tasks = ctx.api.tasks(job_id, stage, None);
+    let empty = format!("stage {stage} has no tasks");
+    ctx.out
+        .listing(tasks, limit, &headers, task_row, empty)
+        .map(drop)
 }
 
 fn task_row(t: &TaskStatus) -> Vec<String> {
@@ -386,7 +341,7 @@ fn abort(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
 }
 
 fn restart(ctx: &Ctx, args: &RestartArgs) -> Result<(), Failure> {
-    let overrides = job_start::overrides(args);
+    let overrides = job_start::overrides(&args.limits);
     let answer = ctx.api.restart_job(&args.job, overrides.as_ref())?;
     if ctx.out.is_json() {
         ctx.out.json(&json!({

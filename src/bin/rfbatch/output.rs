@@ -74,6 +74,33 @@ impl Output {
         out.write_all(text.as_bytes()).map_err(Failure::output)
     }
 
+    /// A listing: one JSON object a line, or a table of `row`s (a `note` when empty).
+    /// Returns how many items there were.
+    pub fn listing<T: Serialize, E: Into<Failure>>(
+        &self,
+        items: impl IntoIterator<Item = Result<T, E>>,
+        limit: Option<usize>,
+        headers: &[&str],
+        mut row: impl FnMut(&T) -> Vec<String>,
+        empty: impl std::fmt::Display,
+    ) -> Result<usize, Failure> {
+        let (mut rows, mut n) = (Vec::new(), 0);
+        for item in items.into_iter().take(limit.unwrap_or(usize::MAX)) {
+            let item = item.map_err(Into::into)?;
+            n += 1;
+            match self.json {
+                true => self.json_line(&item)?,
+                false => rows.push(row(&item)),
+            }
+        }
+        match (self.json, rows.is_empty()) {
+            (true, _) => {}
+            (false, true) => self.note(empty),
+            (false, false) => self.table(headers, &rows)?,
+        }
+        Ok(n)
+    }
+
     /// A note for people on stderr (what happened, what to do next); silent with `-q`, and
     /// with `--json`, where stderr carries only the JSON error.
     pub fn note(&self, text: impl std::fmt::Display) {

@@ -13,6 +13,7 @@ use roboflow_batch::ingest::{
 use roboflow_batch::model::{MediaKind, NotificationCategory, RoboQlIngest};
 use serde_json::json;
 
+use crate::cli::Maybe;
 use crate::context::Ctx;
 use crate::download::human_bytes;
 use crate::exit::{Class, Failure};
@@ -204,10 +205,8 @@ pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
 /// `upload images|videos`: a folder or files, or a bucket.
 fn files(ctx: &Ctx, a: &FilesArgs, media: MediaKind) -> Result<IngestReport, Failure> {
     if let Some(url) = bucket_url(&a.source) {
-        let mut b = roboflow_batch::cloud::CloudSource::builder(url).media(media);
-        if let Some(secs) = a.expiry {
-            b = b.expiry(Duration::from_secs(secs));
-        }
+        let b = roboflow_batch::cloud::CloudSource::builder(url).media(media);
+        let b = b.maybe(a.expiry.map(Duration::from_secs), |b, e| b.expiry(e));
         let source = b.build()?;
         ctx.out.note(format_args!("listing {}", source.describe()));
         let ingest = Ingest::new(&ctx.api, &a.batch, Source::bucket(source));
@@ -236,23 +235,18 @@ fn configure<'a>(
     refs: &RefsOptions,
     media: MediaKind,
 ) -> Result<Ingest<'a>, Failure> {
-    if let Some(n) = &send.batch_name {
-        ingest = ingest.display_name(n.as_str());
-    }
-    if let Some(u) = &hooks.notifications_url {
-        ingest = ingest.notifications_url(u.as_str());
-    }
-    if let Some(id) = &hooks.ingest_id {
-        ingest = ingest.ingest_id(id.as_str());
-    }
+    ingest = ingest
+        .maybe(send.batch_name.as_deref(), |i, n| i.display_name(n))
+        .maybe(hooks.notifications_url.as_deref(), |i, u| {
+            i.notifications_url(u)
+        })
+        .maybe(hooks.ingest_id.as_deref(), |i, id| i.ingest_id(id));
     // The official client's variable, for images.
     let env_chunk = std::env::var("MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST")
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .filter(|n| *n > 0 && media == MediaKind::Images);
-    if let Some(n) = refs.chunk_size.or(env_chunk) {
-        ingest = ingest.chunk_size(n);
-    }
+    ingest = ingest.maybe(refs.chunk_size.or(env_chunk), Ingest::chunk_size);
     ingest = ingest.notification_categories(
         refs.notification_category
             .iter()
@@ -308,21 +302,17 @@ pub fn ingest(
     hooks: &Hooks,
 ) -> Result<IngestReport, Failure> {
     let src = local_source(paths, a.recursive, a.follow_links)?;
-    let mut ingest = Ingest::new(&ctx.api, batch, src).media(media);
-    if let Some(n) = a.parallel {
-        ingest = ingest.parallelism(n);
-    }
-    if let Some(n) = a.shard_size {
-        ingest = ingest.max_images_per_shard(n);
-    }
-    ingest = ingest.mode(match a.mode {
+    let mode = match a.mode {
         None | Some(Mode::Auto) => UploadMode::Auto,
         Some(Mode::Shards) => UploadMode::Shards,
         Some(Mode::Single) => UploadMode::SingleImages,
-    });
-    if let Some(dir) = &a.journal_dir {
-        ingest = ingest.journal_dir(dir.as_path());
-    }
+    };
+    let mut ingest = Ingest::new(&ctx.api, batch, src)
+        .media(media)
+        .mode(mode)
+        .maybe(a.parallel, Ingest::parallelism)
+        .maybe(a.shard_size, Ingest::max_images_per_shard)
+        .maybe(a.journal_dir.as_deref(), |i, d| i.journal_dir(d));
     if a.no_journal {
         ingest = ingest.without_journal();
     }
@@ -408,14 +398,12 @@ fn media_noun(media: MediaKind) -> &'static str {
 }
 
 fn roboql(ctx: &Ctx, a: &RoboqlArgs) -> Result<(), Failure> {
-    let mut body = RoboQlIngest::new(a.query.as_str());
+    let mut body = RoboQlIngest::new(a.query.as_str())
+        .maybe(a.hooks.ingest_id.as_deref(), |b, id| b.with_ingest_id(id))
+        .maybe(a.hooks.notifications_url.as_deref(), |b, u| {
+            b.with_notifications_url(u)
+        });
     body.display_name = a.batch_name.clone();
-    if let Some(id) = &a.hooks.ingest_id {
-        body = body.with_ingest_id(id.as_str());
-    }
-    if let Some(u) = &a.hooks.notifications_url {
-        body = body.with_notifications_url(u.as_str());
-    }
     let answer = ctx.api.ingest_roboql(&a.batch, &body)?;
     if ctx.out.is_json() {
         return ctx
