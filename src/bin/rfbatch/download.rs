@@ -15,7 +15,7 @@ use crate::interrupt;
 use crate::progress::{Bars, Tally};
 
 /// Where and how to download.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct ExportArgs {
     /// The folder the files go to (created if needed); files land in `DIR/<part>/<file>`.
     #[arg(long, value_name = "DIR")]

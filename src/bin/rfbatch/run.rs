@@ -5,10 +5,10 @@
 //! export log skips complete files.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
-use roboflow_batch::jobs::{Job, JobOutcome};
+use roboflow_batch::jobs::Job;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 use serde_json::json;
@@ -64,12 +64,6 @@ pub struct RunArgs {
 /// The most sample images `--sample` generates (they go to the temporary folder).
 const MAX_SAMPLE: usize = 100_000;
 
-/// What the sandbox and the sample images need to outlive.
-struct Scratch {
-    _sandbox: Option<Sandbox>,
-    _samples: Option<tempfile::TempDir>,
-}
-
 pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> {
     let started = Instant::now();
     if let Some(n) = args.sample
@@ -105,7 +99,7 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
         })?;
         (ctx, None)
     };
-    let (dir, samples) = match (&args.dir, args.sample) {
+    let (dir, _samples) = match (&args.dir, args.sample) {
         (Some(d), _) => (d.clone(), None),
         (None, Some(n)) => {
             let tmp = tempfile::Builder::new()
@@ -122,10 +116,6 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
             (tmp.path().to_path_buf(), Some(tmp))
         }
         (None, None) => return Err(Failure::usage("give a folder of images, or --sample N")),
-    };
-    let _scratch = Scratch {
-        _sandbox,
-        _samples: samples,
     };
     let batch = match &args.batch {
         Some(b) => b.clone(),
@@ -240,13 +230,8 @@ fn main_job(
     ));
     let export_args = ExportArgs {
         out: args.out.clone(),
-        part: Vec::new(),
-        overwrite: false,
         parallel: args.download_parallel,
-        keep_archives: false,
-        no_unpack: false,
-        max_unpacked_bytes: None,
-        max_unpacked_entries: None,
+        ..ExportArgs::default()
     };
     let stages = ["processing".to_string(), "export".to_string()];
     let exported = download::export(ctx, &export_args, Source::Job(&job_id, &stages))?;
@@ -301,92 +286,60 @@ fn main_job(
             },
         }))?;
     } else {
-        summary(
-            ctx,
-            batch,
-            &job_id,
-            &report,
-            &outcome,
-            &exported,
-            &results,
-            &unpacked_dirs,
-            [job_secs, total],
-            requests.total(),
-        )?;
-        for s in upload::not_sent(&report) {
-            ctx.out.line(format_args!("skipped {s}"))?;
+        let r = &report;
+        let tasks: Option<u64> = outcome
+            .last()
+            .map(|p| p.stages.iter().map(|s| s.tasks.total).sum());
+        let upload_rate = r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9);
+        let mut lines = vec![
+            "done".to_string(),
+            format!(
+                "  images    {} found, {} uploaded, {} already there, {} skipped, {} failed  (batch {batch})",
+                r.files_found,
+                r.files_uploaded,
+                r.files_resumed,
+                r.skipped.len(),
+                r.failed.len()
+            ),
+            format!(
+                "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
+                human_bytes(r.bytes_uploaded),
+                upload::human_secs(r.upload_duration),
+                r.files_per_sec(),
+                human_bytes(upload_rate as u64),
+                upload::human_secs(r.duration),
+            ),
+            format!(
+                "  job       {job_id} completed in {:.1} s{}",
+                job_secs.as_secs_f64(),
+                tasks.map(|t| format!(", {t} tasks")).unwrap_or_default()
+            ),
+            format!(
+                "  results   {} files downloaded ({}), {} already there, {} unpacked",
+                exported.downloaded,
+                human_bytes(exported.bytes),
+                exported.skipped,
+                exported.unpacked
+            ),
+            format!(
+                "  total     {:.1} s, {} requests",
+                total.as_secs_f64(),
+                requests.total()
+            ),
+            format!("results in {}", exported.target.display()),
+        ];
+        lines.extend(results.iter().map(|p| format!("  {p}")));
+        lines.extend(
+            unpacked_dirs
+                .iter()
+                .map(|d| format!("  {d}/ (one file per image)")),
+        );
+        lines.extend(upload::not_sent(r).iter().map(|s| format!("skipped {s}")));
+        for line in lines {
+            ctx.out.line(line)?;
         }
     }
     upload::not_sent_failure(&report).map_or(Ok(()), Err)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn summary(
-    ctx: &Ctx,
-    batch: &str,
-    job_id: &str,
-    r: &roboflow_batch::ingest::IngestReport,
-    outcome: &JobOutcome,
-    exported: &roboflow_batch::export::ExportReport,
-    results: &[String],
-    unpacked: &[String],
-    [job, total]: [Duration; 2],
-    requests: u64,
-) -> Result<(), Failure> {
-    let tasks = outcome
-        .last()
-        .map(|p| {
-            let t: u64 = p.stages.iter().map(|s| s.tasks.total).sum();
-            format!(", {t} tasks")
-        })
-        .unwrap_or_default();
-    let mut lines = vec![
-        "done".to_string(),
-        format!(
-            "  images    {} found, {} uploaded, {} already there, {} skipped, {} failed  (batch {batch})",
-            r.files_found,
-            r.files_uploaded,
-            r.files_resumed,
-            r.skipped.len(),
-            r.failed.len()
-        ),
-        format!(
-            "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
-            human_bytes(r.bytes_uploaded),
-            upload::human_secs(r.upload_duration),
-            r.files_per_sec(),
-            human_bytes(
-                (r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9)) as u64
-            ),
-            upload::human_secs(r.duration),
-        ),
-        format!(
-            "  job       {job_id} completed in {:.1} s{tasks}",
-            job.as_secs_f64()
-        ),
-        format!(
-            "  results   {} files downloaded ({}), {} already there, {} unpacked",
-            exported.downloaded,
-            human_bytes(exported.bytes),
-            exported.skipped,
-            exported.unpacked
-        ),
-        format!(
-            "  total     {:.1} s, {requests} requests",
-            total.as_secs_f64()
-        ),
-        format!("results in {}", exported.target.display()),
-    ];
-    for p in results {
-        lines.push(format!("  {p}"));
-    }
-    for d in unpacked {
-        lines.push(format!("  {d}/ (one file per image)"));
-    }
-    for line in lines {
-        ctx.out.line(line)?;
-    }
-    Ok(())
 }
 
 /// A batch id for a folder: its name, made safe, and a hash of its absolute path, so that
