@@ -4,24 +4,25 @@ use clap::Subcommand;
 use roboflow_batch::model::{BatchMetadata, BatchType, FileMetadata, PartMetadata, ShardDetails};
 use serde_json::{Value, json};
 
+use crate::cli::Limit;
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
 use crate::output::opt;
 
+/// A batch named on the command line.
+#[derive(clap::Args)]
+pub struct BatchArg {
+    /// The batch id.
+    batch: String,
+}
+
 #[derive(Subcommand)]
 pub enum BatchCommand {
     /// Lists the workspace's batches.
-    List {
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
-    },
+    List(Limit),
     /// Shows a batch: its metadata, its item count and, for a multipart batch, its parts.
-    Show {
-        /// The batch id.
-        batch: String,
-    },
+    Show(BatchArg),
     /// Counts the items of a batch, or of one part of it.
     Count {
         /// The batch id.
@@ -34,15 +35,11 @@ pub enum BatchCommand {
     Shards {
         /// The batch id.
         batch: String,
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
+        #[command(flatten)]
+        limit: Limit,
     },
     /// Lists the parts of a multipart batch (such as a job's output).
-    Parts {
-        /// The batch id.
-        batch: String,
-    },
+    Parts(BatchArg),
     /// Downloads a batch's files (a job's output batch, or any staged batch).
     Export {
         /// The batch id.
@@ -57,9 +54,8 @@ pub enum BatchCommand {
         /// Only this part.
         #[arg(long, value_name = "PART")]
         part: Option<String>,
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
+        #[command(flatten)]
+        limit: Limit,
         /// Include the signed download URLs (secrets: anyone holding one can download the
         /// file until it expires).
         #[arg(long)]
@@ -69,11 +65,11 @@ pub enum BatchCommand {
 
 pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
     match cmd {
-        BatchCommand::List { limit } => list(ctx, limit),
-        BatchCommand::Show { batch } => show(ctx, &batch),
+        BatchCommand::List(l) => list(ctx, l.limit),
+        BatchCommand::Show(b) => show(ctx, &b.batch),
         BatchCommand::Count { batch, part } => count(ctx, &batch, part.as_deref()),
-        BatchCommand::Shards { batch, limit } => shards(ctx, &batch, limit),
-        BatchCommand::Parts { batch } => parts(ctx, &batch),
+        BatchCommand::Shards { batch, limit } => shards(ctx, &batch, limit.limit),
+        BatchCommand::Parts(b) => parts(ctx, &b.batch),
         BatchCommand::Export { batch, export } => {
             let report = download::export(ctx, &export, Source::Batch(&batch))?;
             download::print_report(ctx, &report)
@@ -83,7 +79,7 @@ pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
             part,
             limit,
             urls,
-        } => files(ctx, &batch, part.as_deref(), limit, urls),
+        } => files(ctx, &batch, part.as_deref(), limit.limit, urls),
     }
 }
 

@@ -182,6 +182,14 @@ mod parallel_tests {
     }
 }
 
+/// How many items a listing shows.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct Limit {
+    /// Stop after this many.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
 /// Calls a builder's setter only for an option that was given:
 /// `builder.maybe(opt, Builder::setter)`.
 pub trait Maybe: Sized {

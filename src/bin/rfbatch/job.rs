@@ -9,7 +9,7 @@ use serde_json::json;
 
 use roboflow_batch::jobs::Job;
 
-use crate::cli::Maybe;
+use crate::cli::{Limit, Maybe};
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
@@ -17,21 +17,21 @@ use crate::job_start::{self, RestartArgs, StartArgs};
 use crate::job_wait::{WaitArgs, progress_json, progress_line};
 use crate::output::opt;
 
+/// A job named on the command line.
+#[derive(clap::Args)]
+pub struct JobArg {
+    /// The job id.
+    job: String,
+}
+
 #[derive(Subcommand)]
 pub enum JobCommand {
     /// Starts a job: runs a Workflow over a staged batch.
     Start(Box<StartArgs>),
     /// Lists the workspace's jobs.
-    List {
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
-    },
+    List(Limit),
     /// Shows a job: its state, progress and stages.
-    Show {
-        /// The job id.
-        job: String,
-    },
+    Show(JobArg),
     /// Waits for a job to finish, showing its progress; the exit code says how it ended
     /// (0 succeeded, 9 failed, 10 timed out).
     Wait {
@@ -52,19 +52,15 @@ pub enum JobCommand {
         export: ExportArgs,
     },
     /// Lists a job's stages and the batches they write.
-    Stages {
-        /// The job id.
-        job: String,
-    },
+    Stages(JobArg),
     /// Lists the tasks of one stage of a job.
     Tasks {
         /// The job id.
         job: String,
         /// The stage id (see `rfbatch job stages`).
         stage: String,
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
+        #[command(flatten)]
+        limit: Limit,
     },
     /// Prints a job's log lines.
     Logs {
@@ -73,15 +69,11 @@ pub enum JobCommand {
         /// Only lines of this severity.
         #[arg(long, value_parser = PossibleValuesParser::new(LogSeverity::KNOWN.iter().copied()))]
         severity: Option<String>,
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
+        #[command(flatten)]
+        limit: Limit,
     },
     /// Aborts a job.
-    Abort {
-        /// The job id.
-        job: String,
-    },
+    Abort(JobArg),
     /// Restarts a job, optionally with new limits.
     Restart(RestartArgs),
     /// Starts a TensorRT compilation of a model for the given GPUs.
@@ -108,8 +100,8 @@ pub enum JobCommand {
 pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
     match cmd {
         JobCommand::Start(args) => job_start::start(ctx, *args),
-        JobCommand::List { limit } => list(ctx, limit),
-        JobCommand::Show { job } => show(ctx, &job),
+        JobCommand::List(l) => list(ctx, l.limit),
+        JobCommand::Show(j) => show(ctx, &j.job),
         JobCommand::Wait { job, wait } => {
             crate::job_wait::wait(ctx, &Job::new(&ctx.api, &job)?, &wait)
         }
@@ -125,14 +117,14 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
             let report = download::export(ctx, &export, Source::Job(&job, &stages))?;
             download::print_report(ctx, &report)
         }
-        JobCommand::Stages { job } => stages(ctx, &job),
-        JobCommand::Tasks { job, stage, limit } => tasks(ctx, &job, &stage, limit),
+        JobCommand::Stages(j) => stages(ctx, &j.job),
+        JobCommand::Tasks { job, stage, limit } => tasks(ctx, &job, &stage, limit.limit),
         JobCommand::Logs {
             job,
             severity,
             limit,
-        } => logs(ctx, &job, severity.as_deref(), limit),
-        JobCommand::Abort { job } => abort(ctx, &job),
+        } => logs(ctx, &job, severity.as_deref(), limit.limit),
+        JobCommand::Abort(j) => abort(ctx, &j.job),
         JobCommand::Restart(args) => restart(ctx, &args),
         JobCommand::TrtCompile {
             model_id,
