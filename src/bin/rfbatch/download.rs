@@ -56,7 +56,7 @@ pub enum Source<'a> {
 pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<ExportReport, Failure> {
     let bars = Bars::new(&ctx.out);
     let bar = bars.count("download", "files");
-    let tally = Arc::new(Tally::default());
+    let tally = Arc::new(Tally::<Transfer>::default());
     let (b, t) = (bar.clone(), Arc::clone(&tally));
     let mut exporter = Exporter::new(&ctx.api, &args.out)
         .parallelism(args.parallel)
@@ -65,21 +65,14 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
         .keep_archives(args.keep_archives)
         .cancel_flag(interrupt::flag())
         .on_event(move |e| match e {
-            ExportEvent::Listed { files, .. } => {
-                b.inc_length(*files as u64);
-                let c = t.update(|c| c.total += *files as u64);
-                b.set_message(transfer_message(&c, b.elapsed()));
-            }
+            ExportEvent::Listed { files, .. } => b.inc_length(*files as u64),
             ExportEvent::Bytes(n) => {
                 let c = t.update(|c| c.bytes += n);
                 b.set_message(transfer_message(&c, b.elapsed()));
             }
             ExportEvent::Downloaded(_) | ExportEvent::Skipped(_) => {
                 let skipped = matches!(e, ExportEvent::Skipped(_));
-                let c = t.update(|c| {
-                    c.done += 1;
-                    c.skipped += u64::from(skipped);
-                });
+                let c = t.update(|c| c.skipped += u64::from(skipped));
                 b.inc(1);
                 b.set_message(transfer_message(&c, b.elapsed()));
             }
@@ -106,8 +99,15 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
     }
 }
 
-/// `3 skipped, 12.5 MiB at 4.1 MiB/s`.
-fn transfer_message(c: &crate::progress::TallyCounts, elapsed: std::time::Duration) -> String {
+/// Bytes and files already there, as a download goes.
+#[derive(Default, Clone, Copy)]
+struct Transfer {
+    bytes: u64,
+    skipped: u64,
+}
+
+/// `3 already there, 12.5 MiB at 4.1 MiB/s`.
+fn transfer_message(c: &Transfer, elapsed: std::time::Duration) -> String {
     let secs = elapsed.as_secs_f64().max(0.001);
     let mut s = format!(
         "{} at {}/s",

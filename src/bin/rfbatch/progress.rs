@@ -86,20 +86,11 @@ pub fn per_mille(fraction: f64) -> u64 {
 
 /// Counters that several threads add to, shown in a bar's message.
 #[derive(Default)]
-pub struct Tally(Mutex<TallyCounts>);
+pub struct Tally<T>(Mutex<T>);
 
-#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TallyCounts {
-    pub done: u64,
-    pub total: u64,
-    pub failed: u64,
-    pub retries: u64,
-    pub skipped: u64,
-    pub bytes: u64,
-}
-
-impl Tally {
-    pub fn update(&self, f: impl FnOnce(&mut TallyCounts)) -> TallyCounts {
+impl<T: Copy> Tally<T> {
+    /// Changes the counts and returns them as they are then.
+    pub fn update(&self, f: impl FnOnce(&mut T)) -> T {
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g);
         *g
