@@ -13,7 +13,7 @@ use roboflow_batch::ingest::{
 use roboflow_batch::model::{MediaKind, NotificationCategory, RoboQlIngest};
 use serde_json::json;
 
-use crate::cli::Maybe;
+use crate::cli::{Maybe, seconds};
 use crate::context::Ctx;
 use crate::download::human_bytes;
 use crate::exit::{Class, Failure};
@@ -255,17 +255,7 @@ fn configure<'a>(
     Ok(match (send.no_verify, send.verify_timeout) {
         (true, _) => ingest.without_verify(),
         (false, None) => ingest,
-        (false, Some(secs)) => {
-            let t = Duration::try_from_secs_f64(secs)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    Failure::usage(format!(
-                        "--verify-timeout must be a positive number of seconds, got {secs}"
-                    ))
-                })?;
-            ingest.verify_timeout(t)
-        }
+        (false, Some(secs)) => ingest.verify_timeout(seconds("--verify-timeout", secs)?),
     })
 }
 
