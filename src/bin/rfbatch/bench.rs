@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use roboflow_batch::ingest::{Ingest, IngestReport, Source};
 use roboflow_batch::testdata::{ImageFormat, ImageSet};
 use roboflow_batch::wait::WaitOptions;
@@ -22,6 +22,7 @@ use crate::context::{self, Ctx};
 use crate::download::human_bytes;
 use crate::exit::{Class, Failure};
 use crate::output::Output;
+use crate::sandbox::Store;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -51,14 +52,6 @@ pub struct UploadBenchArgs {
     /// What the built-in sandbox does with the shards.
     #[arg(long, value_enum, default_value_t = Store::Discard)]
     pub store: Store,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Store {
-    /// Index the tar headers and drop the bytes: measures the client.
-    Discard,
-    /// Write the shards to the sandbox's data folder.
-    Disk,
 }
 
 pub fn run(global: &Global, out: &Output, cmd: BenchCommand) -> Result<(), Failure> {
@@ -133,18 +126,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         let r = once(&ctx, &dir, &batch, a.parallel, images)?;
         if !out.is_json() {
             if i == 0 {
-                out.line(format!(
-                    "{:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>9}",
-                    "run",
-                    "images/s",
-                    "MB/s",
-                    "p50 ms",
-                    "p99 ms",
-                    "max ms",
-                    "peak RSS",
-                    "retries",
-                    "req/1000"
-                ))?;
+                out.line(" run  images/s     MB/s   p50 ms   p99 ms   max ms  peak RSS retries  req/1000")?;
             }
             out.line(format!(
                 "{:>4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>7} {:>9.1}",

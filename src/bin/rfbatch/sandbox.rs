@@ -108,9 +108,12 @@ pub struct SandboxArgs {
     vary: Option<u64>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Store {
+/// What the sandbox does with uploaded bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Store {
+    /// Write the shards to the sandbox's data folder.
     Disk,
+    /// Index the tar headers and drop the bytes: measures the client.
     Discard,
 }
 

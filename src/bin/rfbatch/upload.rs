@@ -198,7 +198,9 @@ pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
     print_report(ctx, &report)?;
     match send.dry_run {
         true => Ok(()),
-        false => report_failure(&report).map_or(Ok(()), Err),
+        false => incomplete(&report)
+            .or_else(|| not_sent_failure(&report))
+            .map_or(Ok(()), Err),
     }
 }
 
@@ -593,12 +595,6 @@ pub fn not_sent_failure(r: &IngestReport) -> Option<Failure> {
         r.batch_id
     );
     Some(Failure::new(Class::Partial, msg).with_hint(hint))
-}
-
-/// A partial failure when files failed, were not confirmed indexed, or were skipped as
-/// [`not_sent`].
-pub fn report_failure(r: &IngestReport) -> Option<Failure> {
-    incomplete(r).or_else(|| not_sent_failure(r))
 }
 
 /// A partial failure when files failed or were not confirmed indexed.
