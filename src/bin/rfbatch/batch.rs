@@ -4,7 +4,7 @@ use clap::Subcommand;
 use roboflow_batch::model::{BatchMetadata, BatchType, FileMetadata, PartMetadata, ShardDetails};
 use serde_json::{Value, json};
 
-use crate::cli::Limit;
+use crate::args::Limit;
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;

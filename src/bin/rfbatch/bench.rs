@@ -17,11 +17,11 @@ use roboflow_batch::testdata::{ImageFormat, ImageSet};
 use roboflow_batch::wait::WaitOptions;
 use serde_json::{Value, json};
 
-use crate::cli::Global;
+use crate::args::Global;
 use crate::context::{self, Ctx};
-use crate::download::human_bytes;
 use crate::exit::{Class, Failure};
 use crate::output::Output;
+use crate::output::human_bytes;
 use crate::sandbox::Store;
 
 #[derive(Subcommand)]
@@ -44,7 +44,7 @@ pub struct UploadBenchArgs {
     pub size_range: String,
     /// Parallel uploads, 1 to 64.
     #[arg(long, value_name = "N", default_value_t = roboflow_batch::ingest::DEFAULT_PARALLELISM,
-          value_parser = crate::cli::parallel)]
+          value_parser = crate::args::parallel)]
     pub parallel: usize,
     /// How many times to upload the set (each into a fresh batch).
     #[arg(long, value_name = "N", default_value_t = 1)]

@@ -9,7 +9,7 @@ use roboflow_batch::transport::{
     HttpRequest, HttpResponse, Timeouts, Transport, TransportError, UreqTransport,
 };
 
-use crate::cli::Global;
+use crate::args::Global;
 use crate::exit::Failure;
 use crate::output::Output;
 
@@ -148,12 +148,12 @@ impl Transport for Logged {
 
 /// `sent 2.0 KiB, got 512 B application/json, Retry-After 3`.
 fn details(sent: u64, resp: &HttpResponse) -> String {
-    let mut s = format!("sent {}", crate::download::human_bytes(sent));
+    let mut s = format!("sent {}", crate::output::human_bytes(sent));
     match resp
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok())
     {
-        Some(n) => s.push_str(&format!(", got {}", crate::download::human_bytes(n))),
+        Some(n) => s.push_str(&format!(", got {}", crate::output::human_bytes(n))),
         None => s.push_str(", got a body of unknown length"),
     }
     if let Some(ct) = resp.header("content-type") {

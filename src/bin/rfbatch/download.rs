@@ -8,10 +8,11 @@ use clap::Args;
 use roboflow_batch::export::{ExportEvent, ExportReport, Exporter};
 use serde_json::{Value, json};
 
-use crate::cli::Maybe;
+use crate::args::Maybe;
 use crate::context::Ctx;
 use crate::exit::Failure;
 use crate::interrupt;
+use crate::output::human_bytes;
 use crate::progress::{Bars, Tally};
 
 /// Where and how to download.
@@ -29,7 +30,7 @@ pub struct ExportArgs {
     pub overwrite: bool,
     /// Parallel downloads, 1 to 64.
     #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM,
-          value_parser = crate::cli::parallel)]
+          value_parser = crate::args::parallel)]
     pub parallel: usize,
     /// Keep `.tar` and `.tar.gz` files after unpacking them.
     #[arg(long)]
@@ -167,32 +168,4 @@ pub fn print_report(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
         },
         requests.total(),
     ))
-}
-
-/// `1.5 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_for_people() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
-    }
 }

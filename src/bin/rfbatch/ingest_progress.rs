@@ -7,8 +7,8 @@ use indicatif::ProgressBar;
 use roboflow_batch::ingest::IngestMethod;
 use roboflow_batch::progress::Event;
 
-use crate::download::human_bytes;
 use crate::output::Output;
+use crate::output::human_bytes;
 use crate::progress::{Bars, Tally};
 
 #[derive(Default, Clone, Copy)]
@@ -187,7 +187,7 @@ mod tests {
     use roboflow_batch::progress::UnitKind;
 
     fn hidden() -> IngestProgress {
-        let g = crate::cli::Global {
+        let g = crate::args::Global {
             api_key: None,
             api_url: None,
             workspace: None,

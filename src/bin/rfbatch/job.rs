@@ -9,7 +9,7 @@ use serde_json::json;
 
 use roboflow_batch::jobs::Job;
 
-use crate::cli::{Limit, Maybe};
+use crate::args::{Limit, Maybe};
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;

@@ -8,7 +8,7 @@ use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::{AggregationFormat, InferenceBackend, MachineType, RestartOverrides};
 use serde_json::json;
 
-use crate::cli::Maybe;
+use crate::args::Maybe;
 use crate::context::Ctx;
 use crate::exit::Failure;
 

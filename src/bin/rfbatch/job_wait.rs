@@ -7,7 +7,7 @@ use roboflow_batch::jobs::{ErrorReport, Job, JobOutcome, JobWaitOptions, Progres
 use roboflow_batch::wait::WaitOptions;
 use serde_json::{Value, json};
 
-use crate::cli::seconds;
+use crate::args::seconds;
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
 use crate::progress::{Bars, per_mille};

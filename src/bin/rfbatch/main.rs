@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod args;
 mod batch;
 mod bench;
 mod cli;
@@ -41,7 +42,9 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => {
             sandbox::run(args).map_err(|e| Failure::new(exit::Class::Other, e.to_string()))
         }
-        Command::Completions(args) => completions::run(&args),
+        Command::Completions(args) => {
+            completions::run(&args, <Cli as clap::CommandFactory>::command())
+        }
         // These choose their service themselves (an embedded sandbox, or the given one).
         Command::Run(args) => {
             interrupt::install().and_then(|()| run::run(&cli.global, &out, *args))

@@ -3,9 +3,11 @@
 
 use std::io::{IsTerminal, Write};
 
+use std::time::Duration;
+
 use serde::Serialize;
 
-use crate::cli::Global;
+use crate::args::Global;
 use crate::exit::Failure;
 
 /// Where and how a command prints.
@@ -163,6 +165,35 @@ pub fn format_fields(fields: &[(&str, String)]) -> String {
     text
 }
 
+/// `1.5 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// A duration with three significant digits or so: `14 ms`, `2.35 s`, `61.2 s`, so that a
+/// rate computed over it can be checked against it.
+pub fn human_secs(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else if secs < 10.0 {
+        format!("{secs:.2} s")
+    } else {
+        format!("{secs:.1} s")
+    }
+}
+
 /// An optional value for a table cell: `-` when absent.
 pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -192,6 +223,13 @@ mod tests {
             ("content", "images".to_string()),
         ];
         assert_eq!(format_fields(&f), "batch:    b\ncontent:  images\n");
+    }
+
+    #[test]
+    fn bytes_for_people() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
     }
 
     #[test]

@@ -13,13 +13,14 @@ use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 use serde_json::json;
 
-use crate::cli::Global;
+use crate::args::Global;
 use crate::context::{self, Ctx};
-use crate::download::{self, ExportArgs, Source, human_bytes};
+use crate::download::{self, ExportArgs, Source};
 use crate::exit::{Class, Failure};
 use crate::job_start::{self, JobOptions};
 use crate::job_wait::{self, WaitArgs};
 use crate::output::Output;
+use crate::output::{human_bytes, human_secs};
 use crate::upload::{self, Hooks, IngestArgs};
 use roboflow_batch::ids::stable_id;
 use roboflow_batch::model::MediaKind;
@@ -57,7 +58,7 @@ pub struct RunArgs {
     pub wait: WaitArgs,
     /// Parallel downloads, 1 to 64.
     #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM,
-          value_parser = crate::cli::parallel)]
+          value_parser = crate::args::parallel)]
     pub download_parallel: usize,
 }
 
@@ -304,10 +305,10 @@ fn main_job(
             format!(
                 "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
                 human_bytes(r.bytes_uploaded),
-                upload::human_secs(r.upload_duration),
+                human_secs(r.upload_duration),
                 r.files_per_sec(),
                 human_bytes(upload_rate as u64),
-                upload::human_secs(r.duration),
+                human_secs(r.duration),
             ),
             format!(
                 "  job       {job_id} completed in {:.1} s{}",

@@ -13,12 +13,12 @@ use roboflow_batch::ingest::{
 use roboflow_batch::model::{MediaKind, NotificationCategory, RoboQlIngest};
 use serde_json::json;
 
-use crate::cli::{Maybe, seconds};
+use crate::args::{Maybe, seconds};
 use crate::context::Ctx;
-use crate::download::human_bytes;
 use crate::exit::{Class, Failure};
 use crate::ingest_progress::IngestProgress;
 use crate::interrupt;
+use crate::output::{human_bytes, human_secs};
 
 #[derive(Subcommand)]
 pub enum UploadCommand {
@@ -95,7 +95,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub follow_links: bool,
     /// Parallel uploads, 1 to 64 [default: 8].
-    #[arg(long, value_name = "N", value_parser = crate::cli::parallel)]
+    #[arg(long, value_name = "N", value_parser = crate::args::parallel)]
     pub parallel: Option<usize>,
     /// The most images per tar shard [default: what the service allows, 500 when it does not
     /// say].
@@ -544,19 +544,6 @@ pub fn summary(r: &IngestReport) -> String {
         s.push_str(&format!("; {} in all, {what}", human_secs(r.duration)));
     }
     s
-}
-
-/// A duration with three significant digits or so: `14 ms`, `2.35 s`, `61.2 s`, so that a
-/// rate computed over it can be checked against it.
-pub fn human_secs(d: Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs < 1.0 {
-        format!("{:.0} ms", secs * 1000.0)
-    } else if secs < 10.0 {
-        format!("{secs:.2} s")
-    } else {
-        format!("{secs:.1} s")
-    }
 }
 
 /// Files found but not sent for what they are (too large, empty, unreadable, a name that is
