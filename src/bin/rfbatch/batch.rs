@@ -9,6 +9,7 @@ use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
 use crate::output::opt;
+use crate::report;
 
 /// A batch named on the command line.
 #[derive(clap::Args)]
@@ -72,7 +73,7 @@ pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
         BatchCommand::Parts(b) => parts(ctx, &b.batch),
         BatchCommand::Export { batch, export } => {
             let report = download::export(ctx, &export, Source::Batch(&batch))?;
-            download::print_report(ctx, &report)
+            report::print_export(ctx, &report)
         }
         BatchCommand::Files {
             batch,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use clap::Args;
 use roboflow_batch::export::{ExportEvent, ExportReport, Exporter};
-use serde_json::{Value, json};
 
 use crate::args::Maybe;
 use crate::context::Ctx;
@@ -119,53 +118,4 @@ fn transfer_message(c: &Transfer, elapsed: std::time::Duration) -> String {
         s = format!("{} already there, {s}", c.skipped);
     }
     s
-}
-
-/// The report as JSON (camelCase, paths as given).
-pub fn report_json(r: &ExportReport) -> Value {
-    json!({
-        "target": r.target,
-        "batches": r.batches,
-        "downloaded": r.downloaded,
-        "skipped": r.skipped,
-        "bytes": r.bytes,
-        "unpacked": r.unpacked,
-        "files": r.files.iter().map(|f| json!({
-            "batchId": f.batch_id,
-            "partName": f.part_name,
-            "fileName": f.file_name,
-            "path": f.path,
-            "bytes": f.bytes,
-            "unpacked": f.unpacked.len(),
-            "skipped": f.skipped,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// Prints the report with the requests the command made (its client is its own): JSON, or
-/// a line for people.
-pub fn print_report(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
-    let requests = ctx.api.requests();
-    if ctx.out.is_json() {
-        let mut v = report_json(r);
-        v["requests"] = json!(requests);
-        return ctx.out.json(&v);
-    }
-    ctx.out.line(format_args!(
-        "{} files downloaded ({}) into {}{}{}; {} requests",
-        r.downloaded,
-        human_bytes(r.bytes),
-        r.target.display(),
-        if r.skipped > 0 {
-            format!(", {} already there", r.skipped)
-        } else {
-            String::new()
-        },
-        if r.unpacked > 0 {
-            format!(", {} unpacked from archives", r.unpacked)
-        } else {
-            String::new()
-        },
-        requests.total(),
-    ))
 }

@@ -16,6 +16,7 @@ use crate::exit::Failure;
 use crate::job_start::{self, RestartArgs, StartArgs};
 use crate::job_wait::{WaitArgs, progress_json, progress_line};
 use crate::output::opt;
+use crate::report;
 
 /// A job named on the command line.
 #[derive(clap::Args)]
@@ -115,7 +116,7 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
                 stages.insert(0, "processing".into());
             }
             let report = download::export(ctx, &export, Source::Job(&job, &stages))?;
-            download::print_report(ctx, &report)
+            report::print_export(ctx, &report)
         }
         JobCommand::Stages(j) => stages(ctx, &j.job),
         JobCommand::Tasks { job, stage, limit } => tasks(ctx, &job, &stage, limit.limit),

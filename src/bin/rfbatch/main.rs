@@ -23,6 +23,7 @@ mod job_start;
 mod job_wait;
 mod output;
 mod progress;
+mod report;
 mod run;
 mod sandbox;
 mod upload;

@@ -21,6 +21,7 @@ use crate::job_start::{self, JobOptions};
 use crate::job_wait::{self, WaitArgs};
 use crate::output::Output;
 use crate::output::{human_bytes, human_secs};
+use crate::report;
 use crate::upload::{self, Hooks, IngestArgs};
 use roboflow_batch::ids::stable_id;
 use roboflow_batch::model::MediaKind;
@@ -156,16 +157,16 @@ fn main_job(
         &Hooks::default(),
     )?;
     if let Some(f) =
-        upload::nothing_found(&report, &paths, MediaKind::Images, ingest_args.recursive)
+        report::nothing_found(&report, &paths, MediaKind::Images, ingest_args.recursive)
     {
         return Err(f);
     }
     let dry_run = report.dry_run;
     if !ctx.out.is_json() && !dry_run {
-        ctx.out.note(upload::summary(&report));
+        ctx.out.note(report::summary(&report));
     }
-    if let Some(f) = upload::incomplete(&report).filter(|_| !dry_run) {
-        upload::print_report(ctx, &report)?;
+    if let Some(f) = report::incomplete(&report).filter(|_| !dry_run) {
+        report::print_ingest(ctx, &report)?;
         return Err(f.context("stopping before the job"));
     }
     // Files skipped for what they are do not stop the job over the others; the command
@@ -190,7 +191,7 @@ fn main_job(
             let plan = json!({"batchId": batch, "jobId": job_id, "ingest": report, "dryRun": true});
             return ctx.out.json(&plan);
         }
-        upload::print_report(ctx, &report)?;
+        report::print_ingest(ctx, &report)?;
         let then = format!(
             "then job {job_id} ({}), its results into {}",
             prepared.name,
@@ -335,12 +336,12 @@ fn main_job(
                 .iter()
                 .map(|d| format!("  {d}/ (one file per image)")),
         );
-        lines.extend(upload::not_sent(r).iter().map(|s| format!("skipped {s}")));
+        lines.extend(report::not_sent(r).iter().map(|s| format!("skipped {s}")));
         for line in lines {
             ctx.out.line(line)?;
         }
     }
-    upload::not_sent_failure(&report).map_or(Ok(()), Err)
+    report::not_sent_failure(&report).map_or(Ok(()), Err)
 }
 
 /// A batch id for a folder: its name, made safe, and a hash of its absolute path, so that
