@@ -188,8 +188,10 @@ pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
                 false => Source::references(&a.source),
             };
             let ingest = Ingest::new(&ctx.api, &a.batch, source).media(media);
-            let ingest = configure(ingest, &a.send, &a.hooks, &a.refs, media)?;
-            (ingest_with_progress(ctx, ingest, a.send.dry_run)?, a.send)
+            (
+                send(ctx, ingest, &a.send, &a.hooks, &a.refs, media)?,
+                a.send,
+            )
         }
         UploadCommand::Roboql(a) => return roboql(ctx, &a),
     };
@@ -210,8 +212,7 @@ fn files(ctx: &Ctx, a: &FilesArgs, media: MediaKind) -> Result<IngestReport, Fai
         let source = b.build()?;
         ctx.out.note(format_args!("listing {}", source.describe()));
         let ingest = Ingest::new(&ctx.api, &a.batch, Source::bucket(source));
-        let ingest = configure(ingest, &a.options.send, &a.hooks, &a.refs, media)?;
-        return ingest_with_progress(ctx, ingest, a.options.send.dry_run);
+        return send(ctx, ingest, &a.options.send, &a.hooks, &a.refs, media);
     }
     let report = ingest(ctx, &a.source, &a.batch, media, &a.options, &a.hooks)?;
     nothing_found(&report, &a.source, media, a.options.recursive).map_or(Ok(report), Err)
@@ -227,14 +228,16 @@ fn bucket_url(paths: &[PathBuf]) -> Option<&str> {
     }
 }
 
-/// The settings every source shares.
-fn configure<'a>(
-    mut ingest: Ingest<'a>,
+/// Runs (or plans) an ingest with the settings every source shares, with progress bars,
+/// Ctrl-C stopping it cleanly.
+fn send(
+    ctx: &Ctx,
+    mut ingest: Ingest<'_>,
     send: &SendArgs,
     hooks: &Hooks,
     refs: &RefsOptions,
     media: MediaKind,
-) -> Result<Ingest<'a>, Failure> {
+) -> Result<IngestReport, Failure> {
     ingest = ingest
         .maybe(send.batch_name.as_deref(), |i, n| i.display_name(n))
         .maybe(hooks.notifications_url.as_deref(), |i, u| {
@@ -252,11 +255,15 @@ fn configure<'a>(
             .iter()
             .map(|c| NotificationCategory::parse(c)),
     );
-    Ok(match (send.no_verify, send.verify_timeout) {
+    ingest = match (send.no_verify, send.verify_timeout) {
         (true, _) => ingest.without_verify(),
         (false, None) => ingest,
         (false, Some(secs)) => ingest.verify_timeout(seconds("--verify-timeout", secs)?),
-    })
+    };
+    match send.dry_run {
+        true => Ok(ingest.plan()?),
+        false => run_ingest(ctx, ingest),
+    }
 }
 
 /// The local source for the paths given: one folder, or files.
@@ -306,19 +313,11 @@ pub fn ingest(
     if a.no_journal {
         ingest = ingest.without_journal();
     }
-    let ingest = configure(ingest, &a.send, hooks, &RefsOptions::default(), media)?;
-    ingest_with_progress(ctx, ingest, a.send.dry_run)
+    send(ctx, ingest, &a.send, hooks, &RefsOptions::default(), media)
 }
 
-/// Runs (or plans) an ingest with progress bars, Ctrl-C stopping it cleanly.
-fn ingest_with_progress(
-    ctx: &Ctx,
-    ingest: Ingest<'_>,
-    dry_run: bool,
-) -> Result<IngestReport, Failure> {
-    if dry_run {
-        return Ok(ingest.plan()?);
-    }
+/// The rest of [`send`]: the ingest itself.
+fn run_ingest(ctx: &Ctx, ingest: Ingest<'_>) -> Result<IngestReport, Failure> {
     let progress = IngestProgress::new(&ctx.out);
     // Ctrl-C: no new upload starts, those running finish and are journaled.
     let stop = interrupt::Stoppable::enter();
