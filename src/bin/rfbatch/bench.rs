@@ -78,11 +78,9 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         .as_deref()
         .is_some_and(|u| !u.trim().is_empty());
     let (ctx, target, _server) = if given_url {
-        (
-            context::connect(global, out)?,
-            context::api_url(global)?,
-            None,
-        )
+        let ctx = context::connect(global, out)?;
+        let url = ctx.api.base_url().to_string();
+        (ctx, url, None)
     } else {
         let server = SandboxChild::start(a.parallel, a.store)?;
         let g = Global {
