@@ -187,16 +187,7 @@ mod tests {
     use roboflow_batch::progress::UnitKind;
 
     fn hidden() -> IngestProgress {
-        let g = crate::args::Global {
-            api_key: None,
-            api_url: None,
-            workspace: None,
-            retries: 0,
-            json: true,
-            quiet: false,
-            verbose: 0,
-        };
-        IngestProgress::new(&Output::new(&g))
+        IngestProgress::new(&Output::new(true, false, 0))
     }
 
     #[test]

@@ -36,7 +36,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let out = output::Output::new(&cli.global);
+    let g = &cli.global;
+    let out = output::Output::new(g.json, g.quiet, g.verbose);
     let secrets: Vec<String> = cli.global.api_key.iter().cloned().collect();
     let result = match cli.command {
         // The sandbox installs its own Ctrl-C handler and reads its own options.

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::args::Global;
 use crate::exit::Failure;
 
 /// Where and how a command prints.
@@ -20,12 +19,13 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn new(g: &Global) -> Self {
+    pub fn new(json: bool, quiet: bool, verbose: u8) -> Self {
+        let progress = !json && !quiet && std::io::stderr().is_terminal();
         Output {
-            json: g.json,
-            quiet: g.quiet,
-            verbose: g.verbose,
-            progress: !g.json && !g.quiet && std::io::stderr().is_terminal(),
+            json,
+            quiet,
+            verbose,
+            progress,
         }
     }
 
