@@ -121,9 +121,7 @@ fn show(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
             ps.iter()
                 .map(|(p, n)| {
                     let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("count".into(), json!(n));
-                    }
+                    v["count"] = json!(n);
                     v
                 })
                 .collect()

@@ -181,12 +181,7 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
     let progress = job.progress()?;
     if ctx.out.is_json() {
         let mut v = progress_json(&progress);
-        if let Some(o) = v.as_object_mut() {
-            o.insert(
-                "job".into(),
-                serde_json::to_value(&status.job).unwrap_or_default(),
-            );
-        }
+        v["job"] = serde_json::to_value(&status.job).unwrap_or_default();
         return ctx.out.json(&v);
     }
     let mut fields = vec![
@@ -220,19 +215,17 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
                 ]
             })
             .collect();
+        let headers = [
+            "STAGE",
+            "STATUS",
+            "DONE",
+            "TASKS",
+            "RUNNING",
+            "FAILED",
+            "OUTPUT BATCHES",
+        ];
         ctx.out.line("")?;
-        ctx.out.table(
-            &[
-                "STAGE",
-                "STATUS",
-                "DONE",
-                "TASKS",
-                "RUNNING",
-                "FAILED",
-                "OUTPUT BATCHES",
-            ],
-            &rows,
-        )?;
+        ctx.out.table(&headers, &rows)?;
     }
     for e in &progress.errors {
         ctx.out.line(format_args!(
