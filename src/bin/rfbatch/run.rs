@@ -4,6 +4,7 @@
 //! from the batch, the request and the files, so the same job is found again, and the
 //! export log skips complete files.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use clap::Args;
 use roboflow_batch::jobs::Job;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::args::Global;
 use crate::context::{self, Ctx};
@@ -203,6 +204,12 @@ fn main_job(
     ctx.out
         .note(format_args!("2/3 running job {job_id} ({})", prepared.name));
     let outcome = job_wait::follow(ctx, &job, &args.wait)?;
+    let mut doc = json!({
+        "batchId": batch,
+        "jobId": job_id,
+        "ingest": report,
+        "job": job_wait::outcome_json(&outcome),
+    });
     if let Some(mut f) = job_wait::outcome_failure(&job_id, &outcome) {
         if args.sandbox {
             // `job logs` cannot reach a sandbox that ends with this command.
@@ -213,12 +220,7 @@ fn main_job(
             );
         }
         if ctx.out.is_json() {
-            ctx.out.json(&json!({
-                "batchId": batch,
-                "jobId": job_id,
-                "ingest": report,
-                "job": job_wait::outcome_json(&outcome),
-            }))?;
+            ctx.out.json(&doc)?;
         }
         return Err(f);
     }
@@ -246,25 +248,16 @@ fn main_job(
         .take(20)
         .map(|p| p.display().to_string())
         .collect();
-    let unpacked_dirs: Vec<String> = {
-        let mut dirs: Vec<String> = exported
-            .files
-            .iter()
-            .filter(|f| !f.unpacked.is_empty())
-            .filter_map(|f| f.part_name.as_ref())
-            .map(|p| args.out.join(p).display().to_string())
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        dirs
-    };
+    let unpacked_dirs: BTreeSet<String> = exported
+        .files
+        .iter()
+        .filter(|f| !f.unpacked.is_empty())
+        .filter_map(|f| f.part_name.as_ref())
+        .map(|p| args.out.join(p).display().to_string())
+        .collect();
 
     if ctx.out.is_json() {
-        ctx.out.json(&json!({
-            "batchId": batch,
-            "jobId": job_id,
-            "ingest": report,
-            "job": job_wait::outcome_json(&outcome),
+        let more = json!({
             "export": {
                 "target": exported.target,
                 "downloaded": exported.downloaded,
@@ -286,7 +279,11 @@ fn main_job(
                 "job": job_requests.since(&ingest_requests).total(),
                 "export": requests.since(&job_requests).total(),
             },
-        }))?;
+        });
+        if let (Some(doc), Value::Object(more)) = (doc.as_object_mut(), more) {
+            doc.extend(more);
+        }
+        ctx.out.json(&doc)?;
     } else {
         let r = &report;
         let tasks: Option<u64> = outcome
