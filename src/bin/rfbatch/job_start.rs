@@ -244,34 +244,31 @@ mod tests {
         let job = spec("b", false, &o).unwrap().build().unwrap();
         assert_eq!(job.id.as_str(), "nightly-1");
         let json = serde_json::to_value(&job.request).unwrap();
-        assert_eq!(json["computeConfiguration"]["machineType"], "gpu");
-        assert_eq!(json["maxImageFailureRate"], 0.2);
-        assert_eq!(json["processingSpecification"]["aggregationFormat"], "csv");
-        assert_eq!(
-            json["processingSpecification"]["imagesMetadataInputsMapping"]["camera"],
-            "cam_id"
-        );
-        assert_eq!(
-            json["processingSpecification"]["persistImagesOutputs"],
-            true
-        );
-    }
-
-    #[test]
-    fn without_an_id_one_is_generated() {
-        let job = spec("b", false, &opts()).unwrap().build().unwrap();
-        assert!(job.id.as_str().starts_with("job-"), "{}", job.id.as_str());
+        for (pointer, want) in [
+            ("/computeConfiguration/machineType", json!("gpu")),
+            ("/maxImageFailureRate", json!(0.2)),
+            ("/processingSpecification/aggregationFormat", json!("csv")),
+            (
+                "/processingSpecification/imagesMetadataInputsMapping/camera",
+                json!("cam_id"),
+            ),
+            ("/processingSpecification/persistImagesOutputs", json!(true)),
+        ] {
+            assert_eq!(json.pointer(pointer), Some(&want), "{pointer}");
+        }
     }
 
     #[test]
     fn a_bad_mapping_is_a_usage_error() {
-        let o = JobOptions {
-            metadata_mapping: vec!["nokey".into()],
-            ..opts()
-        };
-        let err = spec("b", false, &o).unwrap_err();
-        assert_eq!(err.class, crate::exit::Class::Usage);
-        assert!(err.message.contains("nokey"), "{}", err.message);
+        for bad in ["nokey", "=key", "input=", " = "] {
+            let o = JobOptions {
+                metadata_mapping: vec![bad.into()],
+                ..opts()
+            };
+            let err = spec("b", false, &o).unwrap_err();
+            assert_eq!(err.class, crate::exit::Class::Usage);
+            assert!(err.message.contains(&format!("{bad:?}")), "{}", err.message);
+        }
     }
 
     #[test]
