@@ -54,7 +54,7 @@ pub enum Source<'a> {
 
 /// Exports with a progress bar of files, stopping cleanly on Ctrl-C.
 pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<ExportReport, Failure> {
-    let bars = Bars::new(&ctx.out);
+    let bars = Bars::new(ctx.out.progress());
     let bar = bars.count("download", "files");
     let tally = Arc::new(Tally::<Transfer>::default());
     let (b, t) = (bar.clone(), Arc::clone(&tally));

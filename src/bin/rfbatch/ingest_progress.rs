@@ -52,7 +52,7 @@ pub struct IngestProgress {
 
 impl IngestProgress {
     pub fn new(out: &Output) -> IngestProgress {
-        let bars = Bars::new(out);
+        let bars = Bars::new(out.progress());
         let upload = bars.bytes("upload");
         IngestProgress {
             bars,

@@ -53,7 +53,7 @@ pub fn wait(ctx: &Ctx, job: &Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
 /// Waits and returns the outcome, drawing progress on the way.
 pub fn follow(ctx: &Ctx, job: &Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
     let opts = options(args)?;
-    let bars = Bars::new(&ctx.out);
+    let bars = Bars::new(ctx.out.progress());
     let bar = bars.fraction("job");
     let mut last_line = String::new();
     let outcome = job.wait(&opts, |p| {

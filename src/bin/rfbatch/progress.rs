@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output::Output;
-
 /// The bars of one command.
 pub struct Bars {
     multi: MultiProgress,
@@ -16,11 +14,8 @@ pub struct Bars {
 }
 
 impl Bars {
-    pub fn new(out: &Output) -> Bars {
-        Bars::with_visibility(out.progress())
-    }
-
-    pub fn with_visibility(visible: bool) -> Bars {
+    /// Bars drawn when `visible` (`Output::progress`), else hidden but counting.
+    pub fn new(visible: bool) -> Bars {
         let target = if visible {
             ProgressDrawTarget::stderr()
         } else {
@@ -103,7 +98,7 @@ mod tests {
 
     #[test]
     fn hidden_bars_still_count() {
-        let bars = Bars::with_visibility(false);
+        let bars = Bars::new(false);
         let b = bars.bytes("upload");
         b.set_length(100);
         b.inc(40);
