@@ -3,13 +3,13 @@
 //! and an exit code.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use clap::Args;
 use roboflow_batch::jobs::{Job, JobEnd, JobOutcome, JobWaitOptions, Progress};
 use roboflow_batch::progress::Event;
 use roboflow_batch::wait::WaitOptions;
 
+use crate::args::seconds;
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
 use crate::progress::{Bars, per_mille};
@@ -27,17 +27,6 @@ pub struct WaitArgs {
     /// The longest interval between polls, in seconds [default: 30].
     #[arg(long, value_name = "SECONDS")]
     pub max_poll_interval: Option<f64>,
-}
-
-fn seconds(flag: &str, v: f64) -> Result<Duration, Failure> {
-    Duration::try_from_secs_f64(v)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "{flag} must be a positive number of seconds, got {v}"
-            ))
-        })
 }
 
 /// The library's wait options for the flags.
@@ -66,7 +55,7 @@ pub fn wait(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
 /// Waits and returns the outcome, drawing progress on the way.
 pub fn follow(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
     let opts = options(args)?;
-    let bars = Bars::new(&ctx.out);
+    let bars = Bars::new(ctx.out.progress());
     let bar = bars.fraction("job");
     let last_line = Mutex::new(String::new());
     let outcome = job
@@ -172,6 +161,7 @@ pub fn outcome_failure(o: &JobOutcome) -> Option<Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn wait_flags_are_checked() {
