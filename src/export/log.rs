@@ -1,9 +1,6 @@
-//! The export log: one JSON line per file exported, in the target folder, so that a re-run
-//! skips what is already complete.
-//!
-//! A record is written only after its file (or every entry of its archive) is in place.
-//! A line cut short by a crash is ignored on reading, and later lines win over earlier
-//! ones for the same file.
+//! The export log: one JSON line per file exported, written once the file (or every entry
+//! of its archive) is in place, so that a re-run skips what is complete. A line cut short
+//! by a crash is ignored; a later line wins over an earlier one for the same file.
 
 use std::collections::HashMap;
 use std::fs;

@@ -1,10 +1,7 @@
-//! Integer fields that also accept whole-number floats (`3.0`), as the official client's
-//! pydantic models do: a service written in Python may send a count as a float. A number
-//! with a fraction (`3.5`), a negative one or one out of range is refused with a message
-//! that says so. Use as `#[serde(deserialize_with = "whole::int")]`, or `whole::opt_int`
-//! with `#[serde(default)]` for an optional field. The other way, [`opt_compact`] writes a
-//! whole number as an integer (`5`, not `5.0`), as the official client sends its integer
-//! options.
+//! Integer fields that also take whole-number floats (`3.0`), as the official client's
+//! pydantic models do (a service in Python may send a count as a float), refusing a
+//! fraction, a negative or an out-of-range number; and [`opt_compact`], which sends a whole
+//! number as an integer (`5`, not `5.0`), as the official client does.
 
 use std::fmt;
 use std::marker::PhantomData;
