@@ -10,10 +10,8 @@
 //! use roboflow_batch::testdata::{ImageFormat, ImageSet};
 //! let dir = tempfile::tempdir()?;
 //! let images = ImageSet::new(3).dimensions(20..=40, 10..=30).formats(&[ImageFormat::Png, ImageFormat::Jpeg]).write_to(dir.path())?;
-//! assert_eq!(images.len(), 3);
 //! assert_eq!(images[1].format, ImageFormat::Jpeg);
-//! let (w, h) = (images[0].width, images[0].height);
-//! assert!((20..=40).contains(&w) && (10..=30).contains(&h));
+//! assert!((20..=40).contains(&images[0].width) && (10..=30).contains(&images[0].height));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -50,14 +48,7 @@ impl ImageFormat {
     }
 }
 
-/// One generated image.
-///
-/// ```
-/// let dir = tempfile::tempdir()?;
-/// let img = &roboflow_batch::testdata::ImageSet::new(1).dimensions(10..=10, 20..=20).write_to(dir.path())?[0];
-/// assert_eq!((img.name.as_str(), img.width, img.height), ("img-00000.png", 10, 20));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// One generated image (see the [module](self) example).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedImage {
     /// Where it was written.
@@ -74,16 +65,7 @@ pub struct GeneratedImage {
     pub size: u64,
 }
 
-/// A deterministic set of images.
-///
-/// ```
-/// use roboflow_batch::testdata::ImageSet;
-/// let set = ImageSet::new(2).seed(9).file_size(2_000..=3_000);
-/// let (a, _) = set.image(0);
-/// let (b, _) = set.image(0);
-/// assert_eq!(a, b); // same settings, same bytes
-/// assert!((2_000..=3_000).contains(&a.len()));
-/// ```
+/// A deterministic set of images (see the [module](self) example).
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ImageSet {
@@ -94,24 +76,13 @@ pub struct ImageSet {
     file_size: Option<RangeInclusive<u64>>,
     formats: Vec<ImageFormat>,
     prefix: String,
-    subfolders: usize,
 }
 
 /// Dimensions and format of one image, before encoding.
-///
-/// ```
-/// use roboflow_batch::testdata::{ImageFormat, ImageSet};
-/// let (_, info) = ImageSet::new(1).format(ImageFormat::Jpeg).dimensions(9..=9, 9..=9).image(0);
-/// assert_eq!((info.width, info.height, info.format), (9, 9, ImageFormat::Jpeg));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ImageInfo {
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// Format.
-    pub format: ImageFormat,
+struct ImageInfo {
+    width: u32,
+    height: u32,
+    format: ImageFormat,
 }
 
 impl ImageSet {
@@ -129,33 +100,15 @@ impl ImageSet {
             file_size: None,
             formats: vec![ImageFormat::Png],
             prefix: "img-".into(),
-            subfolders: 0,
         }
-    }
-
-    /// How many images.
-    ///
-    /// ```
-    /// assert!(roboflow_batch::testdata::ImageSet::new(0).is_empty());
-    /// ```
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// Whether the set has no images.
-    ///
-    /// ```
-    /// assert!(!roboflow_batch::testdata::ImageSet::new(1).is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     /// The seed: different seeds give different images.
     ///
     /// ```
     /// use roboflow_batch::testdata::ImageSet;
-    /// assert_ne!(ImageSet::new(1).seed(1).image(0).0, ImageSet::new(1).seed(2).image(0).0);
+    /// assert_ne!(ImageSet::new(1).seed(1).image(0), ImageSet::new(1).seed(2).image(0));
+    /// assert_eq!(ImageSet::new(1).seed(1).image(0), ImageSet::new(1).seed(1).image(0));
     /// ```
     pub fn seed(mut self, seed: u64) -> ImageSet {
         self.seed = seed;
@@ -165,8 +118,7 @@ impl ImageSet {
     /// Width and height ranges, in pixels (each at least 1).
     ///
     /// ```
-    /// let (_, info) = roboflow_batch::testdata::ImageSet::new(1).dimensions(7..=7, 9..=9).image(0);
-    /// assert_eq!((info.width, info.height), (7, 9));
+    /// let set = roboflow_batch::testdata::ImageSet::new(1).dimensions(7..=7, 9..=9);
     /// ```
     pub fn dimensions(
         mut self,
@@ -184,7 +136,7 @@ impl ImageSet {
     /// image needs.
     ///
     /// ```
-    /// let (bytes, _) = roboflow_batch::testdata::ImageSet::new(1).file_size(50_000..=50_000).image(0);
+    /// let bytes = roboflow_batch::testdata::ImageSet::new(1).file_size(50_000..=50_000).image(0);
     /// assert_eq!(bytes.len(), 50_000);
     /// ```
     pub fn file_size(mut self, bytes: RangeInclusive<u64>) -> ImageSet {
@@ -192,22 +144,11 @@ impl ImageSet {
         self
     }
 
-    /// One format for every image.
-    ///
-    /// ```
-    /// use roboflow_batch::testdata::{ImageFormat, ImageSet};
-    /// assert_eq!(ImageSet::new(1).format(ImageFormat::Jpeg).image(0).1.format, ImageFormat::Jpeg);
-    /// ```
-    pub fn format(self, format: ImageFormat) -> ImageSet {
-        self.formats(&[format])
-    }
-
-    /// Formats used in turn (image `i` gets `formats[i % len]`).
+    /// Formats used in turn (image `i` gets `formats[i % len]`; default PNG only).
     ///
     /// ```
     /// use roboflow_batch::testdata::{ImageFormat, ImageSet};
     /// let set = ImageSet::new(2).formats(&[ImageFormat::Png, ImageFormat::Jpeg]);
-    /// assert_eq!(set.image(1).1.format, ImageFormat::Jpeg);
     /// ```
     pub fn formats(mut self, formats: &[ImageFormat]) -> ImageSet {
         if !formats.is_empty() {
@@ -229,28 +170,16 @@ impl ImageSet {
         self
     }
 
-    /// Spreads the images over `n` subfolders `part-0`, `part-1`, … (0, the default,
-    /// writes them all in the folder itself).
+    /// The bytes of image `i`.
     ///
     /// ```
-    /// let dir = tempfile::tempdir()?;
-    /// let imgs = roboflow_batch::testdata::ImageSet::new(2).subfolders(2).write_to(dir.path())?;
-    /// assert!(imgs[1].path.starts_with(dir.path().join("part-1")));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// assert_eq!(&roboflow_batch::testdata::ImageSet::new(1).image(0)[1..4], b"PNG");
     /// ```
-    pub fn subfolders(mut self, n: usize) -> ImageSet {
-        self.subfolders = n;
-        self
+    pub fn image(&self, i: usize) -> Vec<u8> {
+        self.image_and_info(i).0
     }
 
-    /// The bytes and description of image `i`.
-    ///
-    /// ```
-    /// let (bytes, info) = roboflow_batch::testdata::ImageSet::new(1).image(0);
-    /// assert_eq!(&bytes[1..4], b"PNG");
-    /// assert!(info.width >= 16);
-    /// ```
-    pub fn image(&self, i: usize) -> (Vec<u8>, ImageInfo) {
+    fn image_and_info(&self, i: usize) -> (Vec<u8>, ImageInfo) {
         let mut rng = FastRng::seeded(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let format = self.formats[i % self.formats.len()];
         let mut width = draw(&mut rng, &self.width);
@@ -300,18 +229,13 @@ impl ImageSet {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_to(&self, dir: &Path) -> Result<Vec<GeneratedImage>> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let mut out = Vec::with_capacity(self.count);
         for i in 0..self.count {
-            let (bytes, info) = self.image(i);
-            let folder = if self.subfolders > 0 {
-                dir.join(format!("part-{}", i % self.subfolders))
-            } else {
-                dir.to_path_buf()
-            };
-            std::fs::create_dir_all(&folder)
-                .map_err(|e| Error::io(format!("creating {}", folder.display()), e))?;
+            let (bytes, info) = self.image_and_info(i);
             let name = format!("{}{i:05}.{}", self.prefix, info.format.extension());
-            let path = folder.join(&name);
+            let path = dir.join(&name);
             std::fs::write(&path, &bytes)
                 .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
             out.push(GeneratedImage {
@@ -581,11 +505,11 @@ mod tests {
     fn sizes_are_exact_across_the_range() {
         for fmt in [ImageFormat::Png, ImageFormat::Jpeg] {
             let set = ImageSet::new(40)
-                .format(fmt)
+                .formats(&[fmt])
                 .dimensions(8..=300, 8..=300)
                 .file_size(2_000..=250_000);
             for i in 0..40 {
-                let (bytes, info) = set.image(i);
+                let (bytes, info) = set.image_and_info(i);
                 assert!(
                     (2_000..=250_000).contains(&(bytes.len() as u64)),
                     "{fmt:?} {i}: {}",

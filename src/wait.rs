@@ -1,7 +1,6 @@
 //! Polling until something is done: a job reaching a terminal state, or a bulk ingest being
-//! indexed. These two and [`Job::wait`](crate::jobs::Job::wait) run the crate's one poll
-//! loop (`poll`, crate-private, which a verifier calls too), under [`WaitOptions`].
-//! Sleep and clock come from the client's [`Clock`], so tests of these loops take no real
+//! indexed. Every wait of the crate (these two, a job's, a verification's) runs one poll
+//! loop under [`WaitOptions`], on the client's [`Clock`], so tests of waits take no real
 //! time.
 
 use std::time::Duration;
@@ -14,9 +13,9 @@ use crate::model::JobStatusResponse;
 /// How often to poll, for how long, and how many failed polls a wait survives.
 ///
 /// The interval starts at `poll_interval` and grows by half after each poll, up to
-/// `max_interval`. Every interval is at least [`MIN_POLL_INTERVAL`](Self::MIN_POLL_INTERVAL),
-/// so a zero interval never makes a tight loop. A wait always ends: after `timeout`
-/// ([`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT), 24 hours, unless set), measured on the
+/// `max_interval`, and is never under 100 ms, so a zero interval never makes a tight loop.
+/// A wait always ends: after `timeout` (24 hours unless set, longer than a typical batch job,
+/// short enough that a stuck job does not hold a process for ever), measured on the
 /// client's monotonic clock (never the wall clock), the wait fails with
 /// [`Error::WaitTimeout`]. The last poll happens at the deadline. A poll that fails with a
 /// transient error ([`Error::is_retryable`], after the client's own retries) does not end
@@ -27,16 +26,14 @@ use crate::model::JobStatusResponse;
 /// use roboflow_batch::wait::WaitOptions;
 /// let o = WaitOptions::default().timeout(Duration::from_secs(60));
 /// assert_eq!(o.poll_interval, Duration::from_secs(2));
-/// assert_eq!(o.timeout, Duration::from_secs(60));
-/// assert_eq!(WaitOptions::default().timeout, WaitOptions::DEFAULT_TIMEOUT);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitOptions {
-    /// The first wait between polls (at least [`MIN_POLL_INTERVAL`](Self::MIN_POLL_INTERVAL)).
+    /// The first wait between polls.
     pub poll_interval: Duration,
     /// The longest wait between polls.
     pub max_interval: Duration,
-    /// Give up after this long (default [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT)).
+    /// Give up after this long (default 24 hours).
     pub timeout: Duration,
     /// Polls in a row that may fail with a transient error before the wait ends with that
     /// error (default 5).
@@ -55,27 +52,16 @@ impl Default for WaitOptions {
 }
 
 impl WaitOptions {
-    /// How long a wait lasts unless told otherwise: 24 hours, longer than a typical batch
-    /// job, short enough that a stuck job does not hold a process for ever.
-    ///
-    /// ```
-    /// assert_eq!(roboflow_batch::wait::WaitOptions::DEFAULT_TIMEOUT.as_secs(), 24 * 3600);
-    /// ```
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+    /// How long a wait lasts unless told otherwise.
+    pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
-    /// The shortest wait between two polls, whatever the options say (100 ms).
-    ///
-    /// ```
-    /// assert_eq!(roboflow_batch::wait::WaitOptions::MIN_POLL_INTERVAL.as_millis(), 100);
-    /// ```
-    pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
+    /// The shortest wait between two polls, whatever the options say.
+    pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
     /// Sets the first interval (and raises the longest to match if needed).
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let o = roboflow_batch::wait::WaitOptions::default().poll_interval(Duration::from_millis(100));
-    /// assert_eq!(o.poll_interval, Duration::from_millis(100));
+    /// let o = roboflow_batch::wait::WaitOptions::default().poll_interval(std::time::Duration::from_millis(500));
     /// ```
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
@@ -87,9 +73,7 @@ impl WaitOptions {
     /// Sets the longest interval.
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let o = roboflow_batch::wait::WaitOptions::default().max_interval(Duration::from_secs(5));
-    /// assert_eq!(o.max_interval, Duration::from_secs(5));
+    /// let o = roboflow_batch::wait::WaitOptions::default().max_interval(std::time::Duration::from_secs(5));
     /// ```
     #[must_use]
     pub fn max_interval(mut self, interval: Duration) -> Self {
@@ -100,9 +84,7 @@ impl WaitOptions {
     /// Sets the timeout.
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let o = roboflow_batch::wait::WaitOptions::default().timeout(Duration::from_secs(9));
-    /// assert_eq!(o.timeout, Duration::from_secs(9));
+    /// let o = roboflow_batch::wait::WaitOptions::default().timeout(std::time::Duration::from_secs(9));
     /// ```
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -113,8 +95,7 @@ impl WaitOptions {
     /// Sets how many polls in a row may fail with a transient error.
     ///
     /// ```
-    /// let o = roboflow_batch::wait::WaitOptions::default().max_failed_polls(0);
-    /// assert_eq!(o.max_failed_polls, 0); // the first failed poll ends the wait
+    /// let o = roboflow_batch::wait::WaitOptions::default().max_failed_polls(0); // the first ends the wait
     /// ```
     #[must_use]
     pub fn max_failed_polls(mut self, n: u32) -> Self {
@@ -248,17 +229,10 @@ impl Poll<'_> {
     }
 }
 
-/// The crate's one poll loop. Calls `check` until it returns a value, sleeping between
-/// calls as [`WaitOptions`] say (the interval grows by half from `poll_interval` up to
-/// `max_interval`, never under [`WaitOptions::MIN_POLL_INTERVAL`]), on `clock` (so a fake
-/// clock makes it instant). The last call happens at the deadline, after which the wait
-/// fails with [`Error::WaitTimeout`] naming `what`. A check that fails with a transient
-/// error is called again, up to `max_failed_polls` failures in a row; any other error is
-/// returned at once.
-///
-/// `check` is told how long the wait has lasted ([`Poll::waited`]) and whether the deadline
-/// has passed ([`Poll::deadline_passed`]): a check that returns `Some` at the deadline (a
-/// verification reporting what is still missing) ends the wait without an error.
+/// The crate's one poll loop: calls `check` until it returns a value, on `clock`, as
+/// [`WaitOptions`] say; the wait's timeout names `what`. A check that returns `Some` when
+/// it sees the deadline passed (a verification reporting what is still missing) ends the
+/// wait without an error.
 pub(crate) fn poll<T>(
     clock: &Clock,
     options: &WaitOptions,

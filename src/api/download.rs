@@ -20,33 +20,15 @@ use crate::transport::{HttpRequest, HttpResponse};
 /// How [`BatchApi::download_to_file_with`] treats the target file.
 ///
 /// ```
-/// use roboflow_batch::api::DownloadOptions;
-/// let o = DownloadOptions::default();
-/// assert!(o.overwrite && o.expected_len.is_none());
-/// let o = o.expected_len(1024).overwrite(false);
-/// assert_eq!(o.expected_len, Some(1024));
+/// let opts = roboflow_batch::api::DownloadOptions::default().expected_len(1024).overwrite(false);
 /// ```
 #[derive(Clone)]
-#[non_exhaustive]
 pub struct DownloadOptions {
-    /// The length the file must have, when known in advance. A server that declares
-    /// another length, or a body of another length, fails the download. Default `None`:
-    /// the length the server declares is checked.
-    pub expected_len: Option<u64>,
-    /// Whether a file already at the target is replaced (default `true`). When `false`, an
-    /// existing file fails the download and is left as it is, even if it appears while the
-    /// download runs.
-    pub overwrite: bool,
-    /// Called with the length of each chunk as it is written (for progress bars). Bytes
-    /// received again after a restart from zero are reported again.
-    pub on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-    /// The most bytes written before the download fails (default 64 GiB), so a server
-    /// that never stops sending cannot fill the disk.
-    pub max_len: u64,
+    expected_len: Option<u64>,
+    overwrite: bool,
+    on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    max_len: u64,
 }
-
-/// The default cap of one download: 64 GiB.
-pub(crate) const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 << 30;
 
 impl Default for DownloadOptions {
     fn default() -> Self {
@@ -54,7 +36,7 @@ impl Default for DownloadOptions {
             expected_len: None,
             overwrite: true,
             on_bytes: None,
-            max_len: DEFAULT_MAX_DOWNLOAD_BYTES,
+            max_len: 64 << 30,
         }
     }
 }
@@ -64,18 +46,18 @@ impl std::fmt::Debug for DownloadOptions {
         f.debug_struct("DownloadOptions")
             .field("expected_len", &self.expected_len)
             .field("overwrite", &self.overwrite)
-            .field("on_bytes", &self.on_bytes.as_ref().map(|_| "Fn(u64)"))
             .field("max_len", &self.max_len)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl DownloadOptions {
-    /// Sets the length the file must have.
+    /// The length the file must have, when known in advance: a server that declares another
+    /// length, or a body of another length, fails the download. Without it, the length the
+    /// server declares is checked.
     ///
     /// ```
     /// let o = roboflow_batch::api::DownloadOptions::default().expected_len(7);
-    /// assert_eq!(o.expected_len, Some(7));
     /// ```
     #[must_use]
     pub fn expected_len(mut self, len: u64) -> Self {
@@ -83,11 +65,12 @@ impl DownloadOptions {
         self
     }
 
-    /// Sets whether an existing file is replaced.
+    /// Whether a file already at the target is replaced (default `true`). When `false`, an
+    /// existing file fails the download and is left as it is, even if it appears while the
+    /// download runs.
     ///
     /// ```
     /// let o = roboflow_batch::api::DownloadOptions::default().overwrite(false);
-    /// assert!(!o.overwrite);
     /// ```
     #[must_use]
     pub fn overwrite(mut self, overwrite: bool) -> Self {
@@ -95,11 +78,11 @@ impl DownloadOptions {
         self
     }
 
-    /// Sets the most bytes a download may write.
+    /// The most bytes written before the download fails (default 64 GiB), so that a server
+    /// that never stops sending cannot fill the disk.
     ///
     /// ```
     /// let o = roboflow_batch::api::DownloadOptions::default().max_len(1 << 20);
-    /// assert_eq!(o.max_len, 1 << 20);
     /// ```
     #[must_use]
     pub fn max_len(mut self, max: u64) -> Self {
@@ -107,16 +90,13 @@ impl DownloadOptions {
         self
     }
 
-    /// Sets the callback that sees each written chunk's length.
+    /// Called with the length of each chunk as it is written (for progress bars). Bytes
+    /// received again after a restart from zero are reported again.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// use std::sync::Arc;
-    /// let seen = Arc::new(AtomicU64::new(0));
-    /// let s = seen.clone();
-    /// let o = roboflow_batch::api::DownloadOptions::default()
-    ///     .on_bytes(move |n| { s.fetch_add(n, Ordering::Relaxed); });
-    /// assert!(o.on_bytes.is_some());
+    /// static SEEN: AtomicU64 = AtomicU64::new(0);
+    /// let o = roboflow_batch::api::DownloadOptions::default().on_bytes(|n| { SEEN.fetch_add(n, Ordering::Relaxed); });
     /// ```
     #[must_use]
     pub fn on_bytes(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
@@ -126,10 +106,9 @@ impl DownloadOptions {
 }
 
 impl BatchApi {
-    /// Starts a download from a signed URL and returns the streaming response. The API key
-    /// is never sent. Connection failures and error statuses are retried; a failure while
-    /// reading the body is the caller's to handle (see
-    /// [`download_to_file`](Self::download_to_file), which does).
+    /// Starts a download from a signed URL and returns the streaming response. Connection
+    /// failures and error statuses are retried; a failure while reading the body is the
+    /// caller's to handle ([`download_to_file`](Self::download_to_file) does).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -148,9 +127,8 @@ impl BatchApi {
         )
     }
 
-    /// Downloads a signed URL to `path` and returns the number of bytes written; the same
-    /// as [`download_to_file_with`](Self::download_to_file_with) with the default options
-    /// (an existing file is replaced).
+    /// [`download_to_file_with`](Self::download_to_file_with) with the default options (an
+    /// existing file is replaced).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -168,7 +146,8 @@ impl BatchApi {
     ///   (`.<name>.<random>.part`), so parallel downloads never share one, even to the
     ///   same `path`.
     /// - The file is moved to `path` in one rename, only once it is complete: its length
-    ///   is what the server declared (and [`DownloadOptions::expected_len`], when set).
+    ///   is what the server declared (and the [expected length](DownloadOptions::expected_len),
+    ///   when set).
     ///   Whatever fails, `path` never holds part of a download and the temporary file is
     ///   removed.
     /// - A connection dropped mid-body is resumed with `Range: bytes=N-` when the server
@@ -184,10 +163,8 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # let url = "";
-    /// use roboflow_batch::api::DownloadOptions;
-    /// let opts = DownloadOptions::default().expected_len(4096).overwrite(false);
+    /// let opts = roboflow_batch::api::DownloadOptions::default().expected_len(4096).overwrite(false);
     /// let n = api.download_to_file_with(url, std::path::Path::new("out/part-0.tar"), &opts)?;
-    /// assert_eq!(n, 4096);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn download_to_file_with(
@@ -225,9 +202,7 @@ impl BatchApi {
             total: None,
             resumable: true,
             asked_from: 0,
-            expected: options.expected_len,
-            on_bytes: options.on_bytes.clone(),
-            max_len: options.max_len,
+            options: options.clone(),
             fatal: None,
             context: context(),
         });
@@ -295,9 +270,7 @@ struct Progress {
     resumable: bool,
     /// The offset the request in flight asked for (0: the whole file).
     asked_from: u64,
-    expected: Option<u64>,
-    on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-    max_len: u64,
+    options: DownloadOptions,
     /// A failure that trying again cannot fix (writing the file, a wrong length).
     fatal: Option<Error>,
     /// What errors say was being done.
@@ -363,7 +336,7 @@ impl Progress {
             self.resumable = false;
             self.start_over().map_err(|e| self.fail(e))?;
         }
-        if let (Some(want), Some(got)) = (self.expected, total)
+        if let (Some(want), Some(got)) = (self.options.expected_len, total)
             && want != got
         {
             let e = io::Error::new(
@@ -373,9 +346,9 @@ impl Progress {
             return Err(self.fail(e));
         }
         if let Some(t) = total
-            && t > self.max_len
+            && t > self.options.max_len
         {
-            return Err(self.fail(too_long(self.max_len)));
+            return Err(self.fail(too_long(self.options.max_len)));
         }
         self.total = total;
         // Offsets are only safe to resume from when the length is known and the bytes are
@@ -402,10 +375,10 @@ impl Progress {
                 .write_all(chunk)
                 .map_err(|e| self.fail(e))?;
             self.written += n as u64;
-            if self.written > self.max_len {
-                return Err(self.fail(too_long(self.max_len)));
+            if self.written > self.options.max_len {
+                return Err(self.fail(too_long(self.options.max_len)));
             }
-            if let Some(f) = &self.on_bytes {
+            if let Some(f) = &self.options.on_bytes {
                 f(n as u64);
             }
         }

@@ -1,8 +1,8 @@
 //! [`BatchApi`]: one blocking method per endpoint, with retries and pagination.
 //!
-//! Each method validates its input, builds a request (a pure function of its arguments),
-//! sends it through the [`Transport`] with the [`RetryPolicy`], and decodes the response
-//! (another pure function). Nothing is sent when validation fails.
+//! Each method checks its input, builds a call (method, path, query, body), sends it through
+//! the [`Transport`] under the [`RetryPolicy`], and decodes the answer. Nothing is sent when
+//! a check fails.
 
 mod call;
 mod clock;
@@ -30,14 +30,7 @@ use requests::RequestCounter;
 use retry::RetryCause;
 
 /// The production service.
-///
-/// ```
-/// use roboflow_batch::{api::DEFAULT_BASE_URL, BatchApi};
-/// let api = BatchApi::builder().api_key("k").build()?;
-/// assert_eq!(api.base_url(), DEFAULT_BASE_URL);
-/// # Ok::<(), roboflow_batch::Error>(())
-/// ```
-pub const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
+const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
 
 /// A blocking client for the Batch Processing API.
 ///
@@ -102,17 +95,14 @@ impl std::fmt::Debug for BatchApi {
 /// Configures a [`BatchApi`].
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::BatchApi;
-/// use roboflow_batch::api::RetryPolicy;
+/// use roboflow_batch::{api::RetryPolicy, BatchApi};
 /// let api = BatchApi::builder()
 ///     .base_url("http://127.0.0.1:8080")
 ///     .api_key("key")
 ///     .workspace("acme")
 ///     .retry_policy(RetryPolicy::default().max_retries(2))
-///     .build()
-///     .unwrap();
-/// assert_eq!(api.base_url(), "http://127.0.0.1:8080");
+///     .build()?;
+/// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Default)]
 #[must_use = "a builder does nothing until .build() is called"]
@@ -120,12 +110,11 @@ pub struct BatchApiBuilder {
     base_url: Option<String>,
     api_key: Option<String>,
     workspace: Option<String>,
-    timeouts: Option<Timeouts>,
-    max_idle: Option<usize>,
-    max_idle_per_host: Option<usize>,
     retry: Option<RetryPolicy>,
     transport: Option<Arc<dyn Transport>>,
     clock: Option<Clock>,
+    /// From `ROBOFLOW_API_REQUEST_TIMEOUT`, for the default transport.
+    timeouts: Option<Timeouts>,
 }
 
 impl std::fmt::Debug for BatchApiBuilder {
@@ -140,9 +129,6 @@ impl std::fmt::Debug for BatchApiBuilder {
                 &self.api_key.as_ref().map(|_| crate::redact::REDACTED),
             )
             .field("workspace", &self.workspace)
-            .field("timeouts", &self.timeouts)
-            .field("max_idle_connections", &self.max_idle)
-            .field("max_idle_connections_per_host", &self.max_idle_per_host)
             .field("retry", &self.retry)
             .field("custom_transport", &self.transport.is_some())
             .finish_non_exhaustive()
@@ -150,7 +136,7 @@ impl std::fmt::Debug for BatchApiBuilder {
 }
 
 impl BatchApiBuilder {
-    /// The service's base URL (default [`DEFAULT_BASE_URL`]).
+    /// The service's base URL (default `https://api.roboflow.com`).
     ///
     /// ```
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://127.0.0.1:9001/").build()?;
@@ -193,53 +179,6 @@ impl BatchApiBuilder {
         self
     }
 
-    /// Timeouts of the default [`UreqTransport`]. Combined with a custom
-    /// [`transport`](Self::transport), [`build`](Self::build) fails: configure that
-    /// transport's timeouts instead.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use roboflow_batch::{transport::Timeouts, BatchApi};
-    /// let builder = BatchApi::builder().api_key("k").timeouts(Timeouts { read: Duration::from_secs(5), ..Timeouts::default() });
-    /// assert!(format!("{builder:?}").contains("read: 5s"));
-    /// assert!(builder.build().is_ok());
-    /// ```
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = Some(timeouts);
-        self
-    }
-
-    /// The most idle connections the default [`UreqTransport`] keeps in total (default
-    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS`]). Combined with a custom
-    /// [`transport`](Self::transport), [`build`](Self::build) fails.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections(512).build()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn max_idle_connections(mut self, n: usize) -> Self {
-        self.max_idle = Some(n);
-        self
-    }
-
-    /// The most idle connections the default [`UreqTransport`] keeps per host (default
-    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST`]); set it to at least your
-    /// upload parallelism. Combined with a custom [`transport`](Self::transport),
-    /// [`build`](Self::build) fails.
-    ///
-    /// ```
-    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections_per_host(128).build()?;
-    /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::new(200, "")) };
-    /// let err = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections_per_host(128).transport(fake).build().unwrap_err();
-    /// assert!(err.to_string().contains("max_idle_connections_per_host"));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
-        self.max_idle_per_host = Some(n);
-        self
-    }
-
     /// How failures are retried (default [`RetryPolicy::default`]).
     ///
     /// ```
@@ -253,16 +192,19 @@ impl BatchApiBuilder {
         self
     }
 
-    /// The transport (default: a [`UreqTransport`]). The settings of the default transport
-    /// ([`timeouts`](Self::timeouts), [`max_idle_connections`](Self::max_idle_connections),
-    /// [`max_idle_connections_per_host`](Self::max_idle_connections_per_host)) cannot be
-    /// combined with it: [`build`](Self::build) fails rather than ignore them.
+    /// The transport (default: a [`UreqTransport`] with its default timeouts and pool
+    /// limits; configure another with [`UreqTransport::builder`]).
     ///
     /// ```
-    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+    /// use std::time::Duration;
+    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, Timeouts, TransportError, UreqTransport};
     /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#)) };
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(fake).build()?;
     /// assert_eq!(api.workspace()?, "acme"); // looked up with `GET /` through `fake`
+    /// // The real transport with a shorter read timeout and a larger pool:
+    /// let timeouts = Timeouts { read: Duration::from_secs(5), ..Timeouts::default() };
+    /// let ureq = UreqTransport::builder().timeouts(timeouts).max_idle_connections_per_host(128).build();
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(ureq).build()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
@@ -270,8 +212,7 @@ impl BatchApiBuilder {
         self
     }
 
-    /// A shared transport; like [`transport`](Self::transport), it excludes the default
-    /// transport's settings.
+    /// A transport shared with other clients (one connection pool for all).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -279,8 +220,7 @@ impl BatchApiBuilder {
     /// let shared: Arc<dyn Transport> = Arc::new(UreqTransport::new());
     /// let a = BatchApi::builder().api_key("a").shared_transport(shared.clone()).build()?;
     /// let b = BatchApi::builder().api_key("b").shared_transport(shared.clone()).build()?;
-    /// assert_eq!(Arc::strong_count(&shared), 3); // one connection pool for both clients
-    /// # drop((a, b)); Ok::<(), roboflow_batch::Error>(())
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
@@ -345,36 +285,19 @@ impl BatchApiBuilder {
         if let Some(ws) = &self.workspace {
             check_workspace(ws)?;
         }
-        let transport = match self.transport {
-            Some(t) => {
-                let ignored: Vec<&str> = [
-                    ("timeouts", self.timeouts.is_some()),
-                    ("max_idle_connections", self.max_idle.is_some()),
-                    (
-                        "max_idle_connections_per_host",
-                        self.max_idle_per_host.is_some(),
-                    ),
-                ]
-                .into_iter()
-                .filter_map(|(name, set)| set.then_some(name))
-                .collect();
-                if !ignored.is_empty() {
-                    return Err(Error::Config(format!(
-                        "{} configure the default transport and cannot be combined with a custom .transport(); set them on that transport instead",
-                        ignored.join(", ")
-                    )));
-                }
-                t
+        let transport = match (self.transport, self.timeouts) {
+            (None, t) => {
+                let timeouts = t.unwrap_or_default();
+                Arc::new(UreqTransport::builder().timeouts(timeouts).build())
             }
-            None => {
-                let mut b = UreqTransport::builder().timeouts(self.timeouts.unwrap_or_default());
-                if let Some(n) = self.max_idle {
-                    b = b.max_idle_connections(n);
-                }
-                if let Some(n) = self.max_idle_per_host {
-                    b = b.max_idle_connections_per_host(n);
-                }
-                Arc::new(b.build())
+            (Some(t), None) => t,
+            // Refused rather than silently dropped.
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "ROBOFLOW_API_REQUEST_TIMEOUT sets the timeouts of the default transport and \
+                     cannot be combined with a custom .transport(); set them on that transport"
+                        .into(),
+                ));
             }
         };
         let workspace = OnceLock::new();
@@ -399,13 +322,10 @@ impl BatchApiBuilder {
 
 /// The API's base URL for a region (`ROBOFLOW_REGION`: `us`, the default, or `eu`) and an
 /// environment, as the official client resolves them: `ROBOFLOW_ENVIRONMENT` wins when set,
-/// and means prod only when it is `prod` (any other value, even empty, means staging);
-/// without it, the legacy `PROJECT` means prod only when it is `roboflow-platform` (any
-/// other value, even empty, means staging); with neither, prod. Pass the two as they are
-/// set (`Some("")` for a variable set empty).
-///
-/// An unknown region is an error rather than a silent fall-back to `us` (the official
-/// client warns and falls back), so data never goes to another region by mistake.
+/// and means prod only when it is `prod`; without it, the legacy `PROJECT` means prod only
+/// when it is `roboflow-platform`; with neither, prod. Pass them as set (`Some("")` for a
+/// variable set empty, which means staging). An unknown region is an error, not the
+/// official client's fall-back to `us`, so data never goes to another region by mistake.
 ///
 /// ```
 /// use roboflow_batch::api::regional_base_url;
@@ -413,8 +333,6 @@ impl BatchApiBuilder {
 /// assert_eq!(regional_base_url(Some("EU"), None, None)?, "https://api.roboflow.eu");
 /// assert_eq!(regional_base_url(Some("us"), Some("staging"), None)?, "https://api.roboflow.one");
 /// assert_eq!(regional_base_url(Some("eu"), None, Some("other"))?, "https://api.roboflow-eu.one");
-/// assert_eq!(regional_base_url(None, Some(""), None)?, "https://api.roboflow.one");
-/// assert_eq!(regional_base_url(None, None, Some(""))?, "https://api.roboflow.one");
 /// assert!(regional_base_url(Some("mars"), None, None).is_err());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
@@ -473,28 +391,19 @@ impl BatchApi {
     ///
     /// ```
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
-    /// assert_eq!(api.base_url(), roboflow_batch::api::DEFAULT_BASE_URL);
+    /// assert_eq!(api.base_url(), "https://api.roboflow.com");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn builder() -> BatchApiBuilder {
         BatchApiBuilder::default()
     }
 
-    /// A builder preset from the environment, as the official client reads it:
+    /// A builder preset from environment variables, as the official client reads them:
     /// `ROBOFLOW_API_KEY` (required), `API_BASE_URL`, `ROBOFLOW_WORKSPACE` and
     /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read). Without `API_BASE_URL`, the base
     /// URL follows `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (see [`regional_base_url`]).
-    ///
-    /// ```no_run
-    /// let api = roboflow_batch::BatchApi::builder_from_env()?.build()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn builder_from_env() -> Result<BatchApiBuilder> {
-        Self::builder_from_vars(|name| std::env::var(name).ok())
-    }
-
-    /// [`builder_from_env`](Self::builder_from_env) with the variables read through
-    /// `vars`, so that callers (and tests) need not change the process environment.
+    /// Each is read through `vars`, so that callers (and tests) need not change the
+    /// process environment; [`from_env`](Self::from_env) reads the process's own.
     ///
     /// ```
     /// use roboflow_batch::BatchApi;
@@ -531,23 +440,26 @@ impl BatchApi {
             let secs: f64 = t.trim().parse().ok().filter(|s: &f64| *s > 0.0 && s.is_finite()).ok_or_else(|| {
                 Error::Config(format!("ROBOFLOW_API_REQUEST_TIMEOUT must be a positive number of seconds, got {t:?}"))
             })?;
-            b = b.timeouts(Timeouts {
-                read: Duration::from_secs_f64(secs),
-                write: Duration::from_secs_f64(secs),
+            let each = Duration::from_secs_f64(secs);
+            let timeouts = Timeouts {
+                read: each,
+                write: each,
                 ..Timeouts::default()
-            });
+            };
+            b.timeouts = Some(timeouts);
         }
         Ok(b)
     }
 
-    /// A client configured from the environment (see [`builder_from_env`](Self::builder_from_env)).
+    /// A client configured from the process's environment (see
+    /// [`builder_from_vars`](Self::builder_from_vars)).
     ///
     /// ```no_run
     /// let api = roboflow_batch::BatchApi::from_env()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn from_env() -> Result<BatchApi> {
-        Self::builder_from_env()?.build()
+        Self::builder_from_vars(|name| std::env::var(name).ok())?.build()
     }
 
     /// The base URL, without a trailing slash.
@@ -638,36 +550,25 @@ impl BatchApi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::{HttpRequest, HttpResponse, TransportError};
-
-    fn fake(_: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
-        Ok(HttpResponse::new(200, ""))
-    }
-
-    /// A client over a scripted transport that counts what it is sent.
-    fn counting(answers: Vec<HttpResponse>) -> (BatchApi, Arc<std::sync::atomic::AtomicUsize>) {
-        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = sent.clone();
-        let script = Mutex::new(answers.into_iter());
-        let api = BatchApi::builder()
-            .api_key("k")
-            .clock(Clock::system().sleep_fn(|_| {}))
-            .transport(
-                move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
-                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    Ok(script.lock().unwrap().next().expect("sent past the script"))
-                },
-            )
-            .build()
-            .unwrap();
-        (api, sent)
-    }
+    use crate::transport::{HttpRequest, HttpResponse};
 
     #[test]
     fn a_reporting_handle_tells_its_callback_of_each_retry() {
-        let ws = || HttpResponse::json(200, r#"{"workspace":"acme"}"#);
-        let busy = || HttpResponse::json(503, "{}");
-        let (api, sent) = counting(vec![busy(), ws(), busy(), busy(), ws()]);
+        let answers = Mutex::new([503, 200, 503, 503, 200].into_iter());
+        let transport = move |_: HttpRequest| {
+            let status = answers
+                .lock()
+                .unwrap()
+                .next()
+                .expect("sent past the script");
+            Ok(HttpResponse::json(status, r#"{"workspace":"acme"}"#))
+        };
+        let api = BatchApi::builder()
+            .api_key("k")
+            .clock(Clock::system().sleep_fn(|_| {}))
+            .transport(transport)
+            .build()
+            .unwrap();
         let causes = Arc::new(Mutex::new(Vec::new()));
         let log = causes.clone();
         let reporting = api.reporting_retries(move |c| log.lock().unwrap().push(c));
@@ -676,61 +577,6 @@ mod tests {
         // The client it came from reports nothing.
         api.fetch_workspace().unwrap();
         assert_eq!(causes.lock().unwrap().len(), 1);
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 5);
-    }
-
-    #[test]
-    fn dot_segments_are_refused_by_name() {
-        for (value, refused) in [
-            (".", true),
-            ("..", true),
-            ("...", false),
-            (".a", false),
-            ("a.", false),
-        ] {
-            assert_eq!(
-                check_segment("workspace", value).is_err(),
-                refused,
-                "{value}"
-            );
-        }
-        let err = check_segment("workspace", "..").unwrap_err();
-        assert!(err.to_string().contains("workspace"), "{err}");
-    }
-
-    #[test]
-    fn default_transport_settings_with_a_custom_transport_are_an_error() {
-        type Set = fn(BatchApiBuilder) -> BatchApiBuilder;
-        let cases: [(&str, Set); 3] = [
-            ("timeouts", |b| b.timeouts(Timeouts::default())),
-            ("max_idle_connections", |b| b.max_idle_connections(1)),
-            ("max_idle_connections_per_host", |b| {
-                b.max_idle_connections_per_host(1)
-            }),
-        ];
-        for (name, set) in cases {
-            let base = || BatchApi::builder().api_key("k");
-            // Alone, the setting configures the default transport.
-            assert!(set(base()).build().is_ok(), "{name}");
-            // With a custom transport, in either order, it is refused by name.
-            for b in [set(base()).transport(fake), set(base().transport(fake))] {
-                match b.build() {
-                    Err(Error::Config(m)) => assert!(m.contains(name), "{m}"),
-                    other => panic!("{name}: {other:?}"),
-                }
-            }
-            let shared: Arc<dyn Transport> = Arc::new(fake);
-            assert!(
-                set(base()).shared_transport(shared).build().is_err(),
-                "{name}"
-            );
-        }
-        assert!(
-            BatchApi::builder()
-                .api_key("k")
-                .transport(fake)
-                .build()
-                .is_ok()
-        );
+        assert_eq!(api.requests().total(), 5);
     }
 }

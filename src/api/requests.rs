@@ -173,20 +173,4 @@ mod tests {
                 .all(|l| l.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
         );
     }
-
-    #[test]
-    fn the_counter_counts_by_kind() {
-        let c = RequestCounter::default();
-        c.add(RequestKind::ListFiles);
-        c.add(RequestKind::ListFiles);
-        c.add(RequestKind::Download);
-        let s = c.snapshot();
-        assert_eq!(
-            (s.get("list-files"), s.get("download"), s.total()),
-            (2, 1, 3)
-        );
-        c.add(RequestKind::Download);
-        let d = c.snapshot().since(&s);
-        assert_eq!(d.iter().collect::<Vec<_>>(), [("download", 1)]);
-    }
 }

@@ -24,7 +24,7 @@ pub(crate) enum Idempotency {
     /// de-duplicates (a job start with the same id and definition, an abort, a single image
     /// keyed by its file name, a request for another signed URL).
     Idempotent,
-    /// Repeating it could act twice (a restart; a references ingest without an ingest id).
+    /// Repeating it could act twice (a restart; a RoboQL ingest without an ingest id).
     /// Retried only when the failure shows the request was not acted on: no connection,
     /// or a 408, 429 or 503 refusal.
     NotIdempotent,
@@ -41,12 +41,8 @@ pub(crate) enum Idempotency {
 /// use std::time::Duration;
 /// use roboflow_batch::api::RetryPolicy;
 /// let p = RetryPolicy::default();
-/// assert_eq!(p.max_retries, 4);
-/// // The ceiling doubles per attempt, capped.
-/// assert_eq!(p.backoff_ceiling(0), Duration::from_millis(500));
-/// assert_eq!(p.backoff_ceiling(2), Duration::from_secs(2));
-/// assert_eq!(p.backoff_ceiling(30), p.max_backoff);
-/// assert_eq!(RetryPolicy::never().max_retries, 0);
+/// assert_eq!((p.max_retries, p.initial_backoff, p.max_backoff), (4, Duration::from_millis(500), Duration::from_secs(30)));
+/// let patient = RetryPolicy::default().max_retries(10).max_backoff(Duration::from_secs(60));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -88,7 +84,6 @@ impl RetryPolicy {
     ///
     /// ```
     /// let p = roboflow_batch::api::RetryPolicy::never();
-    /// assert_eq!(p.max_retries, 0);
     /// ```
     pub fn never() -> Self {
         RetryPolicy {
@@ -113,7 +108,6 @@ impl RetryPolicy {
     /// ```
     /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
     /// let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
-    /// assert_eq!(p.backoff_ceiling(0), Duration::from_millis(100));
     /// ```
     #[must_use]
     pub fn initial_backoff(mut self, d: Duration) -> Self {
@@ -126,7 +120,6 @@ impl RetryPolicy {
     /// ```
     /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
     /// let p = RetryPolicy::default().max_backoff(Duration::from_secs(1));
-    /// assert_eq!(p.backoff_ceiling(10), Duration::from_secs(1));
     /// ```
     #[must_use]
     pub fn max_backoff(mut self, d: Duration) -> Self {
@@ -137,8 +130,7 @@ impl RetryPolicy {
     /// Sets how fast the ceiling grows from one try to the next (at least 1).
     ///
     /// ```
-    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
-    /// assert_eq!(RetryPolicy::default().multiplier(3.0).backoff_ceiling(1), Duration::from_millis(1500));
+    /// let p = roboflow_batch::api::RetryPolicy::default().multiplier(3.0);
     /// ```
     #[must_use]
     pub fn multiplier(mut self, m: f64) -> Self {
@@ -159,14 +151,7 @@ impl RetryPolicy {
     }
 
     /// The ceiling of the wait after failed try number `attempt` (0-based).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let p = roboflow_batch::api::RetryPolicy::default();
-    /// assert_eq!(p.backoff_ceiling(1), Duration::from_secs(1));
-    /// assert_eq!(p.backoff_ceiling(100), Duration::from_secs(30));
-    /// ```
-    pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff_ceiling(&self, attempt: u32) -> Duration {
         let factor = self.multiplier.max(1.0).powi(attempt.min(63) as i32);
         let secs = self.initial_backoff.as_secs_f64() * factor;
         if !secs.is_finite() || secs >= self.max_backoff.as_secs_f64() {
@@ -312,8 +297,7 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                         retry_after,
                     }));
                 }
-                // Read (a prefix), so that the connection can be reused.
-                let _ = io::copy(&mut io::Read::take(response.body, DRAINED), &mut io::sink());
+                let _ = drain(response.body, DRAINED);
                 (d, RetryCause::Status(status))
             }
             Err(te) => {
@@ -340,6 +324,12 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
         }
         attempt += 1;
     }
+}
+
+/// Reads (at most `limit` bytes of) a body that does not matter, so that its connection
+/// can be reused.
+pub(crate) fn drain(body: impl io::Read, limit: u64) -> io::Result<()> {
+    io::copy(&mut body.take(limit), &mut io::sink()).map(drop)
 }
 
 /// Parses `Retry-After`: delta seconds, or an HTTP date measured against `now`.

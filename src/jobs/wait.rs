@@ -26,7 +26,7 @@ use crate::webhook::Event;
 #[must_use]
 pub struct JobWaitOptions {
     /// Intervals, timeout and failed polls allowed of the whole wait (the timeout defaults
-    /// to [`WaitOptions::DEFAULT_TIMEOUT`], 24 hours).
+    /// to 24 hours, as [`WaitOptions`]).
     pub polling: WaitOptions,
     /// With a webhook: how long to wait for the job's notification before falling back to
     /// polling. Default 10 minutes.

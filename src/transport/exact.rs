@@ -31,21 +31,7 @@ impl LengthMismatch {
 /// streamed body goes through this adapter, so a mismatch becomes an immediate error:
 /// [`io::ErrorKind::UnexpectedEof`] when `inner` ends early, and
 /// [`io::ErrorKind::InvalidData`] when it has more bytes than declared.
-///
-/// ```
-/// use std::io::Read;
-/// use roboflow_batch::transport::ExactLengthReader;
-/// let mut short = ExactLengthReader::new(&b"abc"[..], 5);
-/// let err = short.read_to_end(&mut Vec::new()).unwrap_err();
-/// assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
-///
-/// let mut exact = ExactLengthReader::new(&b"abc"[..], 3);
-/// let mut out = Vec::new();
-/// exact.read_to_end(&mut out).unwrap();
-/// assert_eq!(out, b"abc");
-/// ```
-#[derive(Debug)]
-pub struct ExactLengthReader<R> {
+pub(crate) struct ExactLengthReader<R> {
     inner: R,
     len: u64,
     remaining: u64,
@@ -54,14 +40,7 @@ pub struct ExactLengthReader<R> {
 
 impl<R: Read> ExactLengthReader<R> {
     /// Wraps `inner`, which must yield exactly `len` bytes.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// let mut long = roboflow_batch::transport::ExactLengthReader::new(&b"abcdef"[..], 3);
-    /// let err = long.read_to_end(&mut Vec::new()).unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
-    /// ```
-    pub fn new(inner: R, len: u64) -> Self {
+    pub(crate) fn new(inner: R, len: u64) -> Self {
         ExactLengthReader {
             inner,
             len,
@@ -69,9 +48,7 @@ impl<R: Read> ExactLengthReader<R> {
             checked_end: false,
         }
     }
-}
 
-impl<R: Read> ExactLengthReader<R> {
     fn check_end(&mut self) -> io::Result<()> {
         if !self.checked_end {
             self.checked_end = true;
