@@ -453,3 +453,13 @@ fn the_client_retries_dns_and_connect_failures_but_not_a_refused_certificate() {
     }
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[test]
+fn a_streamed_body_must_have_its_declared_length() {
+    assert_eq!(Body::sized(&b"abcd"[..], 4).into_bytes().unwrap(), b"abcd");
+    let short = Body::sized(&b"ab"[..], 4).into_bytes().unwrap_err();
+    assert_eq!(short.kind(), std::io::ErrorKind::UnexpectedEof);
+    assert!(short.to_string().contains("2 bytes early"), "{short}");
+    let long = Body::sized(&b"abcdef"[..], 4).into_bytes().unwrap_err();
+    assert_eq!(long.kind(), std::io::ErrorKind::InvalidData);
+}

@@ -198,6 +198,22 @@ impl BatchApi {
         crate::urls::with_query(&format!("{}{}", self.shared.base_url, path), &all)
     }
 
+    /// A call of `kind` to `/{api}/v1/external/{workspace}/{collection}`, then `/{id}` when
+    /// given (checked by the caller before this looks the workspace up), then `rest`.
+    pub(super) fn workspace_call(
+        &self,
+        kind: RequestKind,
+        api_and_collection: (&str, &str),
+        id: Option<&str>,
+        rest: &str,
+    ) -> Result<Call> {
+        let (api, collection) = api_and_collection;
+        let ws = crate::urls::encode(&self.workspace()?);
+        let id = id.map_or(String::new(), |i| format!("/{}", crate::urls::encode(i)));
+        let path = format!("/{api}/v1/external/{ws}/{collection}{id}{rest}");
+        Ok(Call::new(kind, path))
+    }
+
     fn request(&self, call: &Call) -> HttpRequest {
         let mut req = HttpRequest::new(call.method, self.url(&call.path, &call.query))
             .read_timeout_factor(call.read_timeout_factor);

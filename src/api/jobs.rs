@@ -24,10 +24,8 @@ impl BatchApi {
     /// before anything is sent.
     fn jobs_call(&self, kind: K, job_id: Option<&str>, rest: &str) -> Result<Call> {
         let job = job_id.map(JobId::new).transpose()?;
-        let ws = encode(&self.workspace()?);
-        let id = job.map_or(String::new(), |j| format!("/{}", encode(j.as_str())));
-        let path = format!("/batch-processing/v1/external/{ws}/jobs{id}{rest}");
-        Ok(Call::new(kind, path))
+        let id = job.as_ref().map(JobId::as_str);
+        self.workspace_call(kind, ("batch-processing", "jobs"), id, rest)
     }
 
     /// Starts a job (`POST …/jobs/{job_id}`), with an optional display name (the `name`

@@ -356,106 +356,66 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     #[test]
+    #[rustfmt::skip]
     fn status_decisions_table() {
         let p = RetryPolicy::default();
-        let ceiling0 = p.backoff_ceiling(0);
-        let cases: &[(u16, Idempotency, RetryDecision)] = &[
-            (400, Idempotent, Stop),
-            (401, Idempotent, Stop),
-            (404, Idempotent, Stop),
-            (409, Idempotent, Stop),
-            (408, Idempotent, RetryAfter(ceiling0)),
-            (429, Idempotent, RetryAfter(ceiling0)),
-            (500, Idempotent, RetryAfter(ceiling0)),
-            (502, Idempotent, RetryAfter(ceiling0)),
-            (503, Idempotent, RetryAfter(ceiling0)),
-            (504, Idempotent, RetryAfter(ceiling0)),
-            (501, Idempotent, Stop),
-            (500, NotIdempotent, Stop),
-            (502, NotIdempotent, Stop),
-            (504, NotIdempotent, Stop),
-            (503, NotIdempotent, RetryAfter(ceiling0)),
-            (429, NotIdempotent, RetryAfter(ceiling0)),
+        let c0 = RetryAfter(p.backoff_ceiling(0));
+        let cases = [
+            (400, Idempotent, Stop), (401, Idempotent, Stop), (404, Idempotent, Stop),
+            (409, Idempotent, Stop), (501, Idempotent, Stop),
+            (408, Idempotent, c0), (429, Idempotent, c0), (500, Idempotent, c0),
+            (502, Idempotent, c0), (503, Idempotent, c0), (504, Idempotent, c0),
+            (500, NotIdempotent, Stop), (502, NotIdempotent, Stop), (504, NotIdempotent, Stop),
+            (503, NotIdempotent, c0), (429, NotIdempotent, c0),
         ];
-        for &(status, idem, want) in cases {
-            assert_eq!(
-                p.on_status(status, None, idem, 0, 1.0),
-                want,
-                "{status} {idem:?}"
-            );
+        for (status, idem, want) in cases {
+            assert_eq!(p.on_status(status, None, idem, 0, 1.0), want, "{status} {idem:?}");
         }
-    }
-
-    #[test]
-    fn gives_up_after_max_retries_and_on_long_retry_after() {
-        let p = RetryPolicy::default();
+        // The caps: retries, and a Retry-After too long to wait out.
         assert_eq!(p.on_status(503, None, Idempotent, p.max_retries, 0.5), Stop);
-        assert_ne!(
-            p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5),
-            Stop
-        );
+        assert_ne!(p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5), Stop);
         let long = p.max_retry_after + Duration::from_secs(1);
         assert_eq!(p.on_status(429, Some(long), Idempotent, 0, 0.5), Stop);
+        // Full jitter scales the ceiling (1 s at attempt 1); a jitter that is not a number
+        // counts as a half.
+        for (jitter, ms) in [(0.0, 0), (0.5, 500), (f64::NAN, 500)] {
+            let want = RetryAfter(Duration::from_millis(ms));
+            assert_eq!(p.on_status(503, None, Idempotent, 1, jitter), want);
+        }
+        assert_eq!(p.backoff_ceiling(100), p.max_backoff);
     }
 
     #[test]
-    fn full_jitter_scales_the_ceiling() {
-        let p = RetryPolicy::default();
-        assert_eq!(
-            p.on_status(503, None, Idempotent, 1, 0.0),
-            RetryAfter(Duration::ZERO)
-        );
-        assert_eq!(
-            p.on_status(503, None, Idempotent, 1, 0.5),
-            RetryAfter(Duration::from_millis(500))
-        );
-        assert_eq!(
-            p.on_status(503, None, Idempotent, 1, f64::NAN),
-            RetryAfter(Duration::from_millis(500))
-        );
-    }
-
-    #[test]
+    #[rustfmt::skip]
     fn transport_decisions_table() {
         use TransportErrorKind as K;
-        let p = RetryPolicy::default();
         let cases = [
-            (K::Connect, Idempotent, true),
-            (K::Connect, NotIdempotent, true),
-            (K::Timeout, Idempotent, true),
-            (K::Timeout, NotIdempotent, false),
-            (K::Interrupted, Idempotent, true),
-            (K::Interrupted, NotIdempotent, false),
-            (K::Protocol, Idempotent, false),
-            (K::Body, Idempotent, false),
+            (K::Connect, Idempotent, true), (K::Connect, NotIdempotent, true),
+            (K::Dns, NotIdempotent, true), (K::Tls, Idempotent, false),
+            (K::Timeout, Idempotent, true), (K::Timeout, NotIdempotent, false),
+            (K::Interrupted, Idempotent, true), (K::Interrupted, NotIdempotent, false),
+            (K::Protocol, Idempotent, false), (K::Body, Idempotent, false),
             (K::Other, Idempotent, false),
         ];
         for (kind, idem, retry) in cases {
-            let d = p.on_transport_error(kind, idem, 0, 0.5);
+            let d = RetryPolicy::default().on_transport_error(kind, idem, 0, 0.5);
             assert_eq!(d != Stop, retry, "{kind:?} {idem:?}");
         }
     }
 
     #[test]
+    #[rustfmt::skip]
     fn retry_after_forms() {
-        let before = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", before),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(parse_retry_after("soon", before), None);
-        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("1.5", now),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(parse_retry_after("-1", now), None);
-        // A date in the past means "now".
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("", now), None);
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 21 Oct 2015 07:27:50
+        let cases = [
+            ("Wed, 21 Oct 2015 07:28:00 GMT", Some(10_000)),
+            // A date in the past means "now".
+            ("Wed, 21 Oct 2015 07:27:00 GMT", Some(0)),
+            (" 7 ", Some(7_000)), ("1.5", Some(1_500)),
+            ("-1", None), ("soon", None), ("", None),
+        ];
+        for (value, ms) in cases {
+            assert_eq!(parse_retry_after(value, now), ms.map(Duration::from_millis), "{value:?}");
+        }
     }
 }

@@ -7,17 +7,14 @@ use super::requests::RequestKind as K;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::urls::encode;
 
 impl BatchApi {
     /// A call of `kind` to `…/batches{rest}`, or to `…/batches/{batch_id}{rest}` with the id
     /// checked before anything is sent.
     fn staging_call(&self, kind: K, batch_id: Option<&str>, rest: &str) -> Result<Call> {
         let batch = batch_id.map(BatchId::new).transpose()?;
-        let ws = encode(&self.workspace()?);
-        let id = batch.map_or(String::new(), |b| format!("/{}", encode(b.as_str())));
-        let path = format!("/data-staging/v1/external/{ws}/batches{id}{rest}");
-        Ok(Call::new(kind, path))
+        let id = batch.as_ref().map(BatchId::as_str);
+        self.workspace_call(kind, ("data-staging", "batches"), id, rest)
     }
 
     /// `GET /`: the workspace the API key belongs to. Prefer [`workspace`](Self::workspace),

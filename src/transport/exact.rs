@@ -103,29 +103,3 @@ fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn drain(data: &[u8], len: u64) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        ExactLengthReader::new(data, len).read_to_end(&mut out)?;
-        Ok(out)
-    }
-
-    #[test]
-    fn exact_short_and_long() {
-        assert_eq!(drain(b"abcd", 4).unwrap(), b"abcd");
-        assert_eq!(drain(b"", 0).unwrap(), b"");
-        let short = drain(b"ab", 4).unwrap_err();
-        assert_eq!(short.kind(), io::ErrorKind::UnexpectedEof);
-        assert!(short.to_string().contains("2 bytes early"), "{short}");
-        let long = drain(b"abcdef", 4).unwrap_err();
-        assert_eq!(long.kind(), io::ErrorKind::InvalidData);
-        assert!(LengthMismatch::is(&short) && LengthMismatch::is(&long));
-        assert!(!LengthMismatch::is(&io::Error::other(
-            "body ended early (declared 4)"
-        )));
-    }
-}

@@ -424,101 +424,58 @@ fn strip_urls(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{self, Read};
+    use TransportErrorKind as K;
+    use rustls::CertificateError as C;
+    use std::io::{self, ErrorKind as IoKind, Read};
+    use ureq::Error as E;
+
+    fn io(kind: IoKind, inner: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> E {
+        E::Io(io::Error::new(kind, inner))
+    }
+
+    fn lookup(host: &str, cause: &str) -> E {
+        let cause = io::Error::other(cause.to_string());
+        E::Io(io::Error::other(LookupFailed {
+            host: host.into(),
+            cause,
+        }))
+    }
+
+    fn cert(c: C) -> rustls::Error {
+        rustls::Error::InvalidCertificate(c)
+    }
 
     #[test]
+    #[rustfmt::skip]
     fn classification_is_by_type_not_text() {
-        let local = ExactLengthReader::new(&b"ab"[..], 4)
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
+        let local = ExactLengthReader::new(&b"ab"[..], 4).read_to_end(&mut Vec::new()).unwrap_err();
+        let not_tls = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
         let cases = [
             // Our own reader's error: a bad local body, whatever the kind says.
-            (ureq::Error::Io(local), TransportErrorKind::Body),
+            (E::Io(local), K::Body),
             // A peer's early EOF whose text looks like ours is still a dropped connection.
-            (
-                ureq::Error::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "body ended 2 bytes early (declared 4 bytes)",
-                )),
-                TransportErrorKind::Interrupted,
-            ),
-            (
-                ureq::Error::Io(io::ErrorKind::ConnectionRefused.into()),
-                TransportErrorKind::Connect,
-            ),
-            (
-                ureq::Error::Io(io::ErrorKind::ConnectionReset.into()),
-                TransportErrorKind::Interrupted,
-            ),
-            (
-                ureq::Error::Io(io::ErrorKind::TimedOut.into()),
-                TransportErrorKind::Timeout,
-            ),
-            (
-                ureq::Error::Io(io::Error::other("declared")),
-                TransportErrorKind::Other,
-            ),
-            (
-                ureq::Error::Timeout(ureq::Timeout::Connect),
-                TransportErrorKind::Connect,
-            ),
-            (
-                ureq::Error::Timeout(ureq::Timeout::RecvBody),
-                TransportErrorKind::Timeout,
-            ),
-            (ureq::Error::HostNotFound, TransportErrorKind::Dns),
-            (
-                ureq::Error::Timeout(ureq::Timeout::Resolve),
-                TransportErrorKind::Dns,
-            ),
-            // What ureq 3.5 returns for an unresolvable host, once our resolver marked it.
-            (
-                ureq::Error::Io(io::Error::other(LookupFailed {
-                    host: "nonexistent.invalid".into(),
-                    cause: io::Error::other("failed to lookup address information"),
-                })),
-                TransportErrorKind::Dns,
-            ),
+            (io(IoKind::UnexpectedEof, "body ended 2 bytes early (declared 4 bytes)"), K::Interrupted),
+            (E::Io(IoKind::ConnectionRefused.into()), K::Connect),
+            (E::Io(IoKind::ConnectionReset.into()), K::Interrupted),
+            (E::Io(IoKind::TimedOut.into()), K::Timeout),
+            (E::Io(io::Error::other("declared")), K::Other),
+            (E::Timeout(ureq::Timeout::Connect), K::Connect),
+            (E::Timeout(ureq::Timeout::RecvBody), K::Timeout),
+            (E::HostNotFound, K::Dns),
+            (E::Timeout(ureq::Timeout::Resolve), K::Dns),
+            // What ureq 3.5 returns for an unresolvable host, once our resolver marked it;
             // std's own lookup error, unmarked, is not taken for DNS by its text.
-            (
-                ureq::Error::Io(io::Error::other("failed to lookup address information")),
-                TransportErrorKind::Other,
-            ),
-            (ureq::Error::ConnectionFailed, TransportErrorKind::Connect),
-            (ureq::Error::Tls("no provider"), TransportErrorKind::Tls),
+            (lookup("nonexistent.invalid", "failed to lookup address information"), K::Dns),
+            (E::Io(io::Error::other("failed to lookup address information")), K::Other),
+            (E::ConnectionFailed, K::Connect),
+            (E::Tls("no provider"), K::Tls),
             // What ureq 3.5 returns for a handshake against a plain-HTTP listener.
-            (
-                ureq::Error::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
-                )),
-                TransportErrorKind::Tls,
-            ),
-            (
-                ureq::Error::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
-                )),
-                TransportErrorKind::Tls,
-            ),
-            (
-                ureq::Error::Rustls(rustls::Error::InvalidCertificate(
-                    rustls::CertificateError::Expired,
-                )),
-                TransportErrorKind::Tls,
-            ),
+            (io(IoKind::InvalidData, not_tls), K::Tls),
+            (io(IoKind::InvalidData, cert(C::UnknownIssuer)), K::Tls),
+            (E::Rustls(cert(C::Expired)), K::Tls),
             // A peer that hangs up mid-handshake is a dropped connection.
-            (
-                ureq::Error::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "Peer disconnected",
-                )),
-                TransportErrorKind::Interrupted,
-            ),
-            (
-                ureq::Error::BodyExceedsLimit(1),
-                TransportErrorKind::Protocol,
-            ),
+            (io(IoKind::UnexpectedEof, "Peer disconnected"), K::Interrupted),
+            (E::BodyExceedsLimit(1), K::Protocol),
         ];
         for (err, want) in cases {
             assert_eq!(classify(&err).kind(), want, "{err}");
@@ -526,9 +483,8 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn tls_messages_say_what_was_wrong_with_the_certificate() {
-        use rustls::CertificateError as C;
-        let cert = |c: C| rustls::Error::InvalidCertificate(c);
         for (e, says) in [
             (cert(C::Expired), "certificate has expired"),
             (cert(C::NotValidYet), "is not valid yet"),
@@ -537,24 +493,14 @@ mod tests {
             (cert(C::Revoked), "was revoked"),
             (cert(C::BadSignature), "bad signature"),
             (cert(C::BadEncoding), "certificate was refused"),
-            (
-                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
-                "did not answer in TLS",
-            ),
+            (rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType), "did not answer in TLS"),
             (rustls::Error::NoCertificatesPresented, "no certificate"),
         ] {
-            let err = ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e));
-            let t = classify(&err);
-            assert_eq!(t.kind(), TransportErrorKind::Tls);
+            let t = classify(&io(IoKind::InvalidData, e));
+            assert_eq!(t.kind(), K::Tls);
             assert!(t.message().contains(says), "{says}: {t}");
         }
-        let dns = classify(&ureq::Error::Io(io::Error::other(LookupFailed {
-            host: "api.example.invalid".into(),
-            cause: io::Error::other("Name or service not known"),
-        })));
-        assert_eq!(
-            dns.message(),
-            r#"cannot resolve host "api.example.invalid": Name or service not known"#
-        );
+        let dns = classify(&lookup("api.example.invalid", "Name or service not known"));
+        assert_eq!(dns.message(), r#"cannot resolve host "api.example.invalid": Name or service not known"#);
     }
 }
