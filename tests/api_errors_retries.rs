@@ -329,6 +329,60 @@ fn pagination_through_the_api() {
     assert_eq!(out.len(), 3);
     assert!(matches!(out[2], Err(Error::RepeatedPageToken { .. })));
     assert_eq!(urls.lock().unwrap().len(), 2);
+
+    // Empty pages that carry a token are followed, and items restart their count: 15 empty
+    // pages and a full one, twice, never make 16 empty in a row.
+    let tokens: Vec<String> = (0..32).map(|i| format!("t{i}")).collect();
+    let script = (0..32).map(|i| {
+        let ids: &[&str] = if i % 16 == 15 { &["x"] } else { &[] };
+        Ok(shards_page(ids, (i < 31).then(|| tokens[i].as_str())))
+    });
+    let (t, urls) = scripted(script.collect());
+    assert_eq!(
+        api(t, &sleeps)
+            .shards("big", None)
+            .filter(Result::is_ok)
+            .count(),
+        2
+    );
+    assert_eq!(urls.lock().unwrap().len(), 32);
+
+    // An error ends a listing: nothing more is fetched or yielded.
+    let (t, urls) = scripted(vec![
+        Ok(shards_page(&["a"], Some("t1"))),
+        Ok(HttpResponse::json(404, "{}")),
+    ]);
+    let out: Vec<_> = api(t, &sleeps).shards("big", None).collect();
+    assert!(
+        out.len() == 2 && matches!(out[1], Err(Error::NotFound(_))),
+        "{out:?}"
+    );
+    assert_eq!(urls.lock().unwrap().len(), 2);
+}
+
+#[test]
+#[rustfmt::skip]
+fn the_servers_message_is_found_in_its_error_body() {
+    let cases = [
+        (r#"{"error":"bad batch"}"#, Some("bad batch")),
+        (r#"{"error":{"message":"nested"}}"#, Some("nested")),
+        (r#"{"message":"m"}"#, Some("m")),
+        (r#"{"detail":"d"}"#, Some("d")),
+        (r#"{"other":1}"#, None),
+        ("<html>oops</html>", None),
+        // Cut short (a prefix of a large body): the message is whole before the cut.
+        (r#"{"error": "upstream timed out", "trace": "aaaa"#, Some("upstream timed out")),
+        (r#"{"trace": "x", "detail":"d\"q", "more": ["#, Some("d\"q")),
+        (r#"{"error": "cut in the midd"#, None),
+        (r#"["error": "not an object""#, None),
+    ];
+    for (body, want) in cases {
+        let t = move |_: HttpRequest| -> Result<HttpResponse, TransportError> {
+            Ok(HttpResponse::json(400, body))
+        };
+        let err = api(t, &Sleeps::default()).batch("b").unwrap_err();
+        assert_eq!(err.api_error().unwrap().message.as_deref(), want, "{body}");
+    }
 }
 
 #[test]

@@ -399,29 +399,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_message_forms() {
-        let cases = [
-            (r#"{"error":"bad batch"}"#, Some("bad batch")),
-            (r#"{"error":{"message":"nested"}}"#, Some("nested")),
-            (r#"{"message":"m"}"#, Some("m")),
-            (r#"{"detail":"d"}"#, Some("d")),
-            (r#"{"other":1}"#, None),
-            ("<html>oops</html>", None),
-            // Cut short: the message is whole before the cut.
-            (
-                r#"{"error": "upstream timed out", "trace": "aaaa"#,
-                Some("upstream timed out"),
-            ),
-            (r#"{"trace": "x", "detail":"d\"q", "more": ["#, Some("d\"q")),
-            (r#"{"error": "cut in the midd"#, None),
-            (r#"["error": "not an object""#, None),
-        ];
-        for (body, want) in cases {
-            assert_eq!(error_message(body).as_deref(), want, "{body}");
-        }
-    }
-
-    #[test]
     fn a_path_with_a_dot_segment_is_never_sent() {
         let never = |_: HttpRequest| -> std::result::Result<HttpResponse, crate::transport::TransportError> {
             panic!("sent")

@@ -151,21 +151,3 @@ impl Clock {
         (self.jitter)()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_system_clock_moves_and_its_jitter_is_a_fraction() {
-        let c = Clock::system();
-        assert!(c.now() > std::time::UNIX_EPOCH);
-        let a = c.monotonic();
-        c.sleep(Duration::from_millis(2));
-        assert!(c.monotonic() >= a + Duration::from_millis(2));
-        for _ in 0..1000 {
-            let j = c.jitter();
-            assert!((0.0..1.0).contains(&j), "{j}");
-        }
-    }
-}

@@ -118,41 +118,25 @@ impl<T> std::fmt::Debug for Pages<'_, T> {
 }
 
 impl<'a, T> Pages<'a, T> {
-    /// Pages of `what` (a name, or a URL that is redacted in errors), starting at
-    /// `options`.
-    fn new(
-        what: impl Into<String>,
-        options: ListOptions,
-        fetch: impl FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a,
-    ) -> Self {
-        let seen = options.page_token.iter().cloned().collect();
-        Pages {
-            what: what.into(),
-            fetch: Box::new(fetch),
-            options,
-            seen,
-            buffer: VecDeque::new(),
-            pending_error: None,
-            done: false,
-            empty_in_a_row: 0,
-        }
-    }
-
-    /// A whole listing of `what` in pages of `page_size` (or 1,000); when `check` (of the
-    /// arguments, before any request) fails, it yields that error once and ends.
+    /// A whole listing of `what` (a name, or a URL that is redacted in errors) in pages of
+    /// `page_size` (or 1,000); when `check` (of the arguments, before any request) fails,
+    /// it yields that error once and ends.
     pub(super) fn listing(
         check: Result<()>,
         what: impl Into<String>,
         page_size: Option<u32>,
         fetch: impl FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a,
     ) -> Self {
-        let first = ListOptions {
-            page_size: Some(page_size.unwrap_or(LARGE_PAGE)),
-            page_token: None,
-        };
-        let mut pages = Pages::new(what, first, fetch);
-        pages.pending_error = check.err();
-        pages
+        Pages {
+            what: what.into(),
+            fetch: Box::new(fetch),
+            options: ListOptions::default().page_size(page_size.unwrap_or(LARGE_PAGE)),
+            seen: HashSet::new(),
+            buffer: VecDeque::new(),
+            pending_error: check.err(),
+            done: false,
+            empty_in_a_row: 0,
+        }
     }
 
     fn fetch_next(&mut self) -> Result<()> {
@@ -227,69 +211,5 @@ impl BatchApi {
             items,
             next_page_token,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The tokens a listing starting at `start` fetched, and what it yielded (errors as
-    /// `None`), over a script of pages (items, next token).
-    fn run(
-        start: Option<&str>,
-        script: &[(&[u8], Option<&str>)],
-    ) -> (Vec<Option<String>>, Vec<Option<u8>>) {
-        let mut fetched = Vec::new();
-        let mut pages = script.iter();
-        let opts = ListOptions {
-            page_size: None,
-            page_token: start.map(Into::into),
-        };
-        let out = Pages::new("t", opts, |o: &ListOptions| {
-            fetched.push(o.page_token.clone());
-            let (items, next) = pages
-                .next()
-                .ok_or_else(|| Error::Config("past the end".into()))?;
-            Ok(Page {
-                items: items.to_vec(),
-                next_page_token: next.map(Into::into),
-            })
-        })
-        .map(Result::ok)
-        .collect();
-        (fetched, out)
-    }
-
-    #[test]
-    fn listings_end_at_the_last_page_or_a_first_error() {
-        let t = |s: &str| Some(s.to_string());
-        // An empty token ends a listing; empty pages with a token do not.
-        assert_eq!(run(None, &[(&[1], Some(""))]), (vec![None], vec![Some(1)]));
-        assert_eq!(
-            run(None, &[(&[], t("a").as_deref()), (&[7], None)]),
-            (vec![None, t("a")], vec![Some(7)])
-        );
-        // A token that repeats the starting one is a loop: the page's items, then an error.
-        assert_eq!(
-            run(Some("x"), &[(&[1], Some("x"))]),
-            (vec![t("x")], vec![Some(1), None])
-        );
-        // After an error nothing more is fetched or yielded.
-        assert_eq!(run(None, &[]), (vec![None], vec![None]));
-    }
-
-    #[test]
-    fn empty_pages_between_full_ones_restart_the_count() {
-        // 15 empty pages and a full one, twice: never 16 empty in a row.
-        let tokens: Vec<String> = (0..32).map(|i| format!("t{i}")).collect();
-        let script: Vec<(&[u8], Option<&str>)> = (0..32)
-            .map(|i| {
-                let items: &[u8] = if i % 16 == 15 { &[9] } else { &[] };
-                (items, (i < 31).then(|| tokens[i].as_str()))
-            })
-            .collect();
-        let (fetched, out) = run(None, &script);
-        assert_eq!((fetched.len(), out), (32, vec![Some(9), Some(9)]));
     }
 }
