@@ -89,7 +89,9 @@ impl ImageSet {
     /// `count` PNG images of 16 to 64 pixels a side, seed 1, named `img-00000.png`, ….
     ///
     /// ```
-    /// assert_eq!(roboflow_batch::testdata::ImageSet::new(5).len(), 5);
+    /// let dir = tempfile::tempdir()?;
+    /// assert_eq!(roboflow_batch::testdata::ImageSet::new(5).write_to(dir.path())?.len(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(count: usize) -> ImageSet {
         ImageSet {

@@ -103,11 +103,11 @@ impl WaitOptions {
         self
     }
 
-    fn first(&self) -> Duration {
+    pub(crate) fn first(&self) -> Duration {
         self.poll_interval.max(Self::MIN_POLL_INTERVAL)
     }
 
-    fn next(&self, current: Duration) -> Duration {
+    pub(crate) fn next(&self, current: Duration) -> Duration {
         let grown = current.saturating_add(current / 2);
         grown.min(self.max_interval).max(Self::MIN_POLL_INTERVAL)
     }

@@ -22,6 +22,7 @@ pub use clock::Clock;
 pub use download::DownloadOptions;
 pub use paging::{ListOptions, Pages};
 pub use requests::RequestCounts;
+pub(crate) use requests::RequestKind;
 pub use retry::RetryPolicy;
 
 use crate::error::{Error, Result};

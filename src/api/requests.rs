@@ -129,6 +129,15 @@ impl RequestCounts {
         RequestCounts(counts)
     }
 
+    /// Counts of requests still to make (a plan).
+    pub(crate) fn planned(counts: impl IntoIterator<Item = (RequestKind, u64)>) -> RequestCounts {
+        let mut out = BTreeMap::new();
+        for (kind, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
+            *out.entry(LABELS[kind as usize].to_string()).or_insert(0) += n;
+        }
+        RequestCounts(out)
+    }
+
     /// Each kind with its count, by label.
     ///
     /// ```

@@ -384,11 +384,7 @@ impl BatchApi {
 /// of a hash of the batch id and the body as sent (its keys sorted), so the same references
 /// sent again are the same ingest.
 fn derived_references_id(batch: &str, body: &serde_json::Value) -> String {
-    let bytes = format!("{batch}\n{body}");
-    format!(
-        "rfbatch-{:032x}",
-        crate::ingest::names::fnv1a128(bytes.as_bytes())
-    )
+    crate::ids::request_id(batch, &body.to_string())
 }
 
 /// A multipart/form-data body with one file part, in the official client's form (notes

@@ -9,13 +9,12 @@ use super::azure::AzureStore;
 use super::gcs::GcsStore;
 use super::http::Http;
 use super::location::{BucketUrl, StoreKind};
-use super::names::{accepts, reference_name};
+use super::names::reference_name;
 use super::s3::{S3Config, S3Store};
 use super::settings::Settings;
 use super::{DEFAULT_EXPIRY, MAX_V4_EXPIRY, Store};
 use crate::api::{Clock, RetryPolicy};
-use crate::ingest::MediaKind;
-use crate::model::FileReference;
+use crate::model::{FileReference, MediaKind};
 use crate::transport::{Transport, UreqTransport};
 use crate::{Error, Result};
 
@@ -80,13 +79,14 @@ impl fmt::Debug for SignedReference {
 ///
 /// ```no_run
 /// use roboflow_batch::cloud::CloudSource;
-/// use roboflow_batch::ingest::MediaKind;
+/// use roboflow_batch::model::MediaKind;
 /// let source = CloudSource::builder("gs://clips/2024/*.mp4").media(MediaKind::Videos).build()?;
 /// for r in source.references().take(3) {
 ///     println!("{}", r?.name);
 /// }
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct CloudSource {
     url: BucketUrl,
     store: Arc<dyn Store>,
@@ -144,7 +144,7 @@ impl CloudSource {
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// assert_eq!(s.media(), roboflow_batch::ingest::MediaKind::Images);
+    /// assert_eq!(s.media(), roboflow_batch::model::MediaKind::Images);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn media(&self) -> MediaKind {
@@ -184,8 +184,8 @@ impl CloudSource {
     }
 
     /// The matching objects, signed, lazily; objects whose name cannot be used are
-    /// skipped (see [`name_for`](Self::name_for)). [`ingest_references`](super::ingest_references)
-    /// also reports those.
+    /// skipped (see [`name_for`](Self::name_for)); an ingest of the source also reports
+    /// them.
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
@@ -264,13 +264,14 @@ impl CloudSource {
         self.store.list_page(self.url.prefix(), None, 1).map(|_| ())
     }
 
-    pub(crate) fn store(&self) -> &dyn Store {
-        self.store.as_ref()
+    /// Something the user should know about the signed URLs, if anything.
+    pub(crate) fn warning(&self) -> Option<String> {
+        self.store.warning()
     }
 
     /// Whether a listed key belongs to the source (glob and extension).
     pub(crate) fn wants(&self, key: &str) -> bool {
-        self.url.matches(key) && accepts(self.media, key)
+        self.url.matches(key) && self.media.matches(key)
     }
 }
 
@@ -420,7 +421,7 @@ impl CloudSourceBuilder {
     ///
     /// ```
     /// use roboflow_batch::cloud::CloudSource;
-    /// use roboflow_batch::ingest::MediaKind;
+    /// use roboflow_batch::model::MediaKind;
     /// let b = CloudSource::builder("s3://b/").media(MediaKind::Videos);
     /// ```
     pub fn media(mut self, media: MediaKind) -> Self {

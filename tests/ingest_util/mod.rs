@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use roboflow_batch::BatchApi;
-use roboflow_batch::ingest::{Ingest, IngestEvent, IngestReport, LocalSource};
+use roboflow_batch::ingest::{Ingest, IngestReport, Source};
+use roboflow_batch::progress::Event;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::wait::WaitOptions;
 
@@ -43,22 +44,21 @@ pub fn quick_verify() -> WaitOptions {
 
 /// An images ingest with a private journal and fast verification.
 pub fn ingest<'a>(api: &'a BatchApi, batch: &str, dir: &Path, journal: &Path) -> Ingest<'a> {
-    Ingest::images(api, batch, LocalSource::dir(dir))
+    Ingest::new(api, batch, Source::folder(dir))
         .journal_dir(journal)
         .verify(quick_verify())
 }
 
 /// Every event, recorded.
 #[derive(Clone, Default)]
-pub struct Events(pub Arc<Mutex<Vec<IngestEvent>>>);
+pub struct Events(pub Arc<Mutex<Vec<Event>>>);
 
 impl Events {
-    pub fn sink(&self) -> impl Fn(&IngestEvent) + Send + Sync + 'static {
-        let log = self.0.clone();
-        move |e: &IngestEvent| log.lock().unwrap().push(e.clone())
+    pub fn sink(&self) -> impl Fn(&Event) + Sync + '_ {
+        |e: &Event| self.0.lock().unwrap().push(e.clone())
     }
 
-    pub fn all(&self) -> Vec<IngestEvent> {
+    pub fn all(&self) -> Vec<Event> {
         self.0.lock().unwrap().clone()
     }
 }
