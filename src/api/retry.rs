@@ -70,15 +70,6 @@ impl Default for RetryPolicy {
     }
 }
 
-/// What to do after a failed try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RetryDecision {
-    /// Give up and return the error.
-    Stop,
-    /// Wait this long, then try again.
-    RetryAfter(Duration),
-}
-
 impl RetryPolicy {
     /// A policy that never retries.
     ///
@@ -161,8 +152,9 @@ impl RetryPolicy {
         }
     }
 
-    /// The decision after an HTTP error status. `attempt` is the 0-based number of the
-    /// try that failed, and `jitter` is a random fraction in `[0, 1)`.
+    /// How long to wait before trying again after an HTTP error status, or `None` to stop.
+    /// `attempt` is the 0-based number of the try that failed, and `jitter` is a random
+    /// fraction in `[0, 1)`.
     pub(crate) fn on_status(
         &self,
         status: u16,
@@ -170,34 +162,31 @@ impl RetryPolicy {
         idempotency: Idempotency,
         attempt: u32,
         jitter: f64,
-    ) -> RetryDecision {
+    ) -> Option<Duration> {
         let retryable = match idempotency {
             Idempotency::Idempotent => crate::error::is_retryable_status(status),
             Idempotency::NotIdempotent => matches!(status, 408 | 429 | 503),
         };
         if !retryable || attempt >= self.max_retries {
-            return RetryDecision::Stop;
+            return None;
         }
         match retry_after {
-            Some(d) if d > self.max_retry_after => RetryDecision::Stop,
-            Some(d) => RetryDecision::RetryAfter(d),
-            None => RetryDecision::RetryAfter(self.jittered(attempt, jitter)),
+            Some(d) => (d <= self.max_retry_after).then_some(d),
+            None => Some(self.jittered(attempt, jitter)),
         }
     }
 
-    /// The decision after a failed exchange (no response).
+    /// How long to wait before trying again after a failed exchange (no response).
     pub(crate) fn on_transport_error(
         &self,
         kind: TransportErrorKind,
         idempotency: Idempotency,
         attempt: u32,
         jitter: f64,
-    ) -> RetryDecision {
+    ) -> Option<Duration> {
         let idempotent = idempotency == Idempotency::Idempotent;
-        if !kind.is_retryable(idempotent) || attempt >= self.max_retries {
-            return RetryDecision::Stop;
-        }
-        RetryDecision::RetryAfter(self.jittered(attempt, jitter))
+        let retry = kind.is_retryable(idempotent) && attempt < self.max_retries;
+        retry.then(|| self.jittered(attempt, jitter))
     }
 
     fn jittered(&self, attempt: u32, jitter: f64) -> Duration {
@@ -278,7 +267,7 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                 Ok(Err(resp))
             }
         });
-        let (decision, cause) = match outcome {
+        let (wait, cause) = match outcome {
             Ok(Ok(value)) => return Ok(Ok(value)),
             Ok(Err(response)) => {
                 let retry_after = response
@@ -289,14 +278,14 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                 let d = how
                     .policy
                     .on_status(status, retry_after, how.idempotency, attempt, jitter);
-                if d == RetryDecision::Stop {
+                let Some(d) = d else {
                     return Ok(Err(Refused {
                         method,
                         url,
                         response,
                         retry_after,
                     }));
-                }
+                };
                 let _ = drain(response.body, DRAINED);
                 (d, RetryCause::Status(status))
             }
@@ -306,7 +295,7 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                 let d = how
                     .policy
                     .on_transport_error(kind, how.idempotency, attempt, jitter);
-                if d == RetryDecision::Stop {
+                let Some(d) = d else {
                     let mut secrets = query_secrets(&url);
                     secrets.extend(how.secrets.iter().cloned());
                     return Err(Error::Transport {
@@ -314,14 +303,12 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                         url: redact_url(&url),
                         source: te.scrubbed(&secrets),
                     });
-                }
+                };
                 (d, RetryCause::Transport(kind))
             }
         };
-        if let RetryDecision::RetryAfter(wait) = decision {
-            (how.on_retry)(cause);
-            how.clock.sleep(wait);
-        }
+        (how.on_retry)(cause);
+        how.clock.sleep(wait);
         attempt += 1;
     }
 }
@@ -352,34 +339,35 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 mod tests {
     use super::*;
     use Idempotency::*;
-    use RetryDecision::*;
     use std::time::UNIX_EPOCH;
+
+    const STOP: Option<Duration> = None;
 
     #[test]
     #[rustfmt::skip]
     fn status_decisions_table() {
         let p = RetryPolicy::default();
-        let c0 = RetryAfter(p.backoff_ceiling(0));
+        let c0 = Some(p.backoff_ceiling(0));
         let cases = [
-            (400, Idempotent, Stop), (401, Idempotent, Stop), (404, Idempotent, Stop),
-            (409, Idempotent, Stop), (501, Idempotent, Stop),
+            (400, Idempotent, STOP), (401, Idempotent, STOP), (404, Idempotent, STOP),
+            (409, Idempotent, STOP), (501, Idempotent, STOP),
             (408, Idempotent, c0), (429, Idempotent, c0), (500, Idempotent, c0),
             (502, Idempotent, c0), (503, Idempotent, c0), (504, Idempotent, c0),
-            (500, NotIdempotent, Stop), (502, NotIdempotent, Stop), (504, NotIdempotent, Stop),
+            (500, NotIdempotent, STOP), (502, NotIdempotent, STOP), (504, NotIdempotent, STOP),
             (503, NotIdempotent, c0), (429, NotIdempotent, c0),
         ];
         for (status, idem, want) in cases {
             assert_eq!(p.on_status(status, None, idem, 0, 1.0), want, "{status} {idem:?}");
         }
         // The caps: retries, and a Retry-After too long to wait out.
-        assert_eq!(p.on_status(503, None, Idempotent, p.max_retries, 0.5), Stop);
-        assert_ne!(p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5), Stop);
+        assert_eq!(p.on_status(503, None, Idempotent, p.max_retries, 0.5), STOP);
+        assert_ne!(p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5), STOP);
         let long = p.max_retry_after + Duration::from_secs(1);
-        assert_eq!(p.on_status(429, Some(long), Idempotent, 0, 0.5), Stop);
+        assert_eq!(p.on_status(429, Some(long), Idempotent, 0, 0.5), STOP);
         // Full jitter scales the ceiling (1 s at attempt 1); a jitter that is not a number
         // counts as a half.
         for (jitter, ms) in [(0.0, 0), (0.5, 500), (f64::NAN, 500)] {
-            let want = RetryAfter(Duration::from_millis(ms));
+            let want = Some(Duration::from_millis(ms));
             assert_eq!(p.on_status(503, None, Idempotent, 1, jitter), want);
         }
         assert_eq!(p.backoff_ceiling(100), p.max_backoff);
@@ -399,7 +387,7 @@ mod tests {
         ];
         for (kind, idem, retry) in cases {
             let d = RetryPolicy::default().on_transport_error(kind, idem, 0, 0.5);
-            assert_eq!(d != Stop, retry, "{kind:?} {idem:?}");
+            assert_eq!(d.is_some(), retry, "{kind:?} {idem:?}");
         }
     }
 
