@@ -52,9 +52,9 @@
 //! what it did up to then; **`Err` means it could not go on** (a bad input, a refused
 //! request, a file that cannot be written). The endpoint-level waits of [`BatchApi`]
 //! ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]) have no report, so their
-//! timeout is [`Error::WaitTimeout`]. (An export stopped by its cancel flag is still an
-//! `Err` naming the cancellation; it comes under the rule with the export's progress
-//! events.)
+//! timeout is [`Error::WaitTimeout`]. An export is the exception for now: it reports through
+//! [`export::Exporter::on_event`] (a `'static` callback), and one stopped by its cancel flag
+//! is an `Err` naming the cancellation.
 //!
 //! # Errors and retries
 //!

@@ -45,16 +45,13 @@ impl Default for WaitOptions {
         WaitOptions {
             poll_interval: Duration::from_secs(2),
             max_interval: Duration::from_secs(30),
-            timeout: Self::DEFAULT_TIMEOUT,
+            timeout: Duration::from_secs(24 * 3600),
             max_failed_polls: 5,
         }
     }
 }
 
 impl WaitOptions {
-    /// How long a wait lasts unless told otherwise.
-    pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-
     /// The shortest wait between two polls, whatever the options say.
     pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 

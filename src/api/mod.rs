@@ -529,37 +529,3 @@ impl BatchApi {
         Ok(shared.workspace.get_or_init(|| info.workspace).clone())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::transport::{HttpRequest, HttpResponse};
-
-    #[test]
-    fn a_reporting_handle_tells_its_callback_of_each_retry() {
-        let answers = Mutex::new([503, 200, 503, 503, 200].into_iter());
-        let transport = move |_: HttpRequest| {
-            let status = answers
-                .lock()
-                .unwrap()
-                .next()
-                .expect("sent past the script");
-            Ok(HttpResponse::json(status, r#"{"workspace":"acme"}"#))
-        };
-        let api = BatchApi::builder()
-            .api_key("k")
-            .clock(Clock::system().sleep_fn(|_| {}))
-            .transport(transport)
-            .build()
-            .unwrap();
-        let causes = Arc::new(Mutex::new(Vec::new()));
-        let log = causes.clone();
-        let reporting = api.reporting_retries(move |c| log.lock().unwrap().push(c));
-        reporting.fetch_workspace().unwrap();
-        assert_eq!(*causes.lock().unwrap(), [RetryCause::Status(503)]);
-        // The client it came from reports nothing.
-        api.fetch_workspace().unwrap();
-        assert_eq!(causes.lock().unwrap().len(), 1);
-        assert_eq!(api.requests().total(), 5);
-    }
-}

@@ -151,13 +151,11 @@ impl<'a, T> Pages<'a, T> {
             None => self.done = true,
             Some(token) => {
                 if !self.seen.insert(token.clone()) {
-                    self.done = true;
                     return Err(Error::RepeatedPageToken {
                         url: crate::redact::redact_url(&self.what),
                     });
                 }
                 if self.empty_in_a_row >= MAX_CONSECUTIVE_EMPTY_PAGES {
-                    self.done = true;
                     return Err(Error::TooManyEmptyPages {
                         listing: crate::redact::redact_url(&self.what),
                         pages: self.empty_in_a_row,

@@ -330,7 +330,8 @@ impl BatchApi {
             }
         }
         if body.ingest_id.is_none() {
-            let id = derived_references_id(batch_id, &value);
+            // The body as sent (its keys sorted): the same references are the same ingest.
+            let id = crate::ids::request_id(batch_id, &value.to_string());
             if let Some(obj) = value.as_object_mut() {
                 obj.insert("ingestId".into(), id.into());
             }
@@ -378,13 +379,6 @@ impl BatchApi {
         // Any 2xx is success; an empty or non-JSON body is kept as null.
         Ok(serde_json::from_slice(&answer).unwrap_or(serde_json::Value::Null))
     }
-}
-
-/// The ingest id sent with references that came without one: `rfbatch-` and 32 hex digits
-/// of a hash of the batch id and the body as sent (its keys sorted), so the same references
-/// sent again are the same ingest.
-fn derived_references_id(batch: &str, body: &serde_json::Value) -> String {
-    crate::ids::request_id(batch, &body.to_string())
 }
 
 /// A multipart/form-data body with one file part, in the official client's form (notes

@@ -420,9 +420,11 @@ impl TransportErrorKind {
             _ => false,
         }
     }
+}
 
-    fn as_str(self) -> &'static str {
-        match self {
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
             TransportErrorKind::Dns => "dns",
             TransportErrorKind::Connect => "connect",
             TransportErrorKind::Tls => "tls",
@@ -431,13 +433,7 @@ impl TransportErrorKind {
             TransportErrorKind::Protocol => "protocol",
             TransportErrorKind::Body => "request body",
             TransportErrorKind::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for TransportErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        })
     }
 }
 
