@@ -13,8 +13,8 @@ use tempfile::NamedTempFile;
 use super::BatchApi;
 use super::requests::RequestKind;
 use super::retry::Idempotency;
-use super::transfer::check_signed_url;
 use crate::error::{Error, Result};
+use crate::model::job_request::check_http_url;
 use crate::transport::{HttpRequest, HttpResponse};
 
 /// How [`BatchApi::download_to_file_with`] treats the target file.
@@ -118,7 +118,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn download(&self, url: &str) -> Result<HttpResponse> {
-        check_signed_url("downloadURL", url)?;
+        check_http_url("downloadURL", url)?;
         self.send(
             RequestKind::Download,
             Idempotency::Idempotent,
@@ -173,7 +173,7 @@ impl BatchApi {
         path: &Path,
         options: &DownloadOptions,
     ) -> Result<u64> {
-        check_signed_url("downloadURL", url)?;
+        check_http_url("downloadURL", url)?;
         let context = || format!("downloading to {}", path.display());
         let Some(name) = path.file_name() else {
             return Err(Error::invalid(
@@ -186,7 +186,11 @@ impl BatchApi {
             _ => Path::new("."),
         };
         if !options.overwrite && path.exists() {
-            return Err(Error::io(context(), exists_error()));
+            let exists = "the file exists and overwriting is off";
+            return Err(Error::io(
+                context(),
+                io::Error::new(io::ErrorKind::AlreadyExists, exists),
+            ));
         }
         let mut prefix = OsString::from(".");
         prefix.push(name);
@@ -408,13 +412,6 @@ fn length_error(got: u64, want: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
         format!("got {got} of {want} bytes"),
-    )
-}
-
-fn exists_error() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "the file exists and overwriting is off",
     )
 }
 

@@ -278,11 +278,8 @@ impl BatchApi {
         severity: Option<LogSeverity>,
         page_size: Option<u32>,
     ) -> Pages<'a, JobLog> {
-        let (check, what) = (
-            JobId::new(job_id.as_ref()),
-            format!("logs of {}", job_id.as_ref()),
-        );
-        Pages::listing(check.map(drop), what, page_size, move |o| {
+        let what = format!("logs of {}", job_id.as_ref());
+        Pages::listing(JobId::new(job_id.as_ref()), what, page_size, move |o| {
             self.list_logs_page(job_id.as_ref(), severity.as_ref(), o)
         })
     }

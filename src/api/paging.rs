@@ -121,8 +121,8 @@ impl<'a, T> Pages<'a, T> {
     /// A whole listing of `what` (a name, or a URL that is redacted in errors) in pages of
     /// `page_size` (or 1,000); when `check` (of the arguments, before any request) fails,
     /// it yields that error once and ends.
-    pub(super) fn listing(
-        check: Result<()>,
+    pub(super) fn listing<C>(
+        check: Result<C>,
         what: impl Into<String>,
         page_size: Option<u32>,
         fetch: impl FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a,

@@ -135,11 +135,8 @@ impl BatchApi {
         part_name: Option<&'a str>,
         page_size: Option<u32>,
     ) -> Pages<'a, FileMetadata> {
-        let (check, what) = (
-            BatchId::new(batch_id.as_ref()),
-            format!("files of {}", batch_id.as_ref()),
-        );
-        Pages::listing(check.map(drop), what, page_size, move |o| {
+        let what = format!("files of {}", batch_id.as_ref());
+        Pages::listing(BatchId::new(batch_id.as_ref()), what, page_size, move |o| {
             self.list_files_page(batch_id.as_ref(), part_name, o)
         })
     }
@@ -175,11 +172,8 @@ impl BatchApi {
         batch_id: impl AsRef<str> + Send + 'a,
         page_size: Option<u32>,
     ) -> Pages<'a, ShardDetails> {
-        let (check, what) = (
-            BatchId::new(batch_id.as_ref()),
-            format!("shards of {}", batch_id.as_ref()),
-        );
-        Pages::listing(check.map(drop), what, page_size, move |o| {
+        let what = format!("shards of {}", batch_id.as_ref());
+        Pages::listing(BatchId::new(batch_id.as_ref()), what, page_size, move |o| {
             self.list_shards_page(batch_id.as_ref(), o)
         })
     }

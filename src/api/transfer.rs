@@ -36,7 +36,7 @@ impl BatchApi {
                 ));
             }
         };
-        check_signed_url("uploadURL", &target.upload_url)?;
+        crate::model::job_request::check_http_url("uploadURL", &target.upload_url)?;
         let len = source.len()?;
         self.send(
             RequestKind::UploadPut,
@@ -52,8 +52,4 @@ impl BatchApi {
             |resp| drain(resp.body, 1 << 20),
         )
     }
-}
-
-pub(super) fn check_signed_url(field: &str, url: &str) -> Result<()> {
-    crate::model::job_request::check_http_url(field, url)
 }
