@@ -24,6 +24,7 @@
 //!   error ever shows the API key or a signed URL's signature.
 //! - `sandbox` (feature `sandbox`) serves the whole API on `127.0.0.1` for offline use and
 //!   tests.
+//! - [`guide`] goes through each part at length, with every measured figure.
 //!
 //! There is no async runtime anywhere in the dependency tree: no tokio, no reqwest.
 //!
@@ -94,6 +95,7 @@
 pub mod api;
 mod error;
 pub mod export;
+pub mod guide;
 pub mod ids;
 pub mod ingest;
 pub mod jobs;
