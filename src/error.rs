@@ -150,8 +150,7 @@ pub enum Error {
         url: String,
     },
     /// A paginated listing kept returning empty pages with new tokens, more of them in a
-    /// row than 16
-    /// (the service's listings) or 100 (a cloud bucket's listing).
+    /// row than 16 (the service's listings) or 100 (a cloud bucket's listing).
     #[error(
         "pagination of {listing} returned {pages} empty pages in a row, each with a new token; stopping"
     )]

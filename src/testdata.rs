@@ -78,13 +78,6 @@ pub struct ImageSet {
     prefix: String,
 }
 
-/// Dimensions and format of one image, before encoding.
-struct ImageInfo {
-    width: u32,
-    height: u32,
-    format: ImageFormat,
-}
-
 impl ImageSet {
     /// `count` PNG images of 16 to 64 pixels a side, seed 1, named `img-00000.png`, ….
     ///
@@ -181,7 +174,8 @@ impl ImageSet {
         self.image_and_info(i).0
     }
 
-    fn image_and_info(&self, i: usize) -> (Vec<u8>, ImageInfo) {
+    /// Image `i`'s bytes, width and height (as drawn, then fitted to the file size).
+    fn image_and_info(&self, i: usize) -> (Vec<u8>, u32, u32) {
         let mut rng = FastRng::seeded(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let format = self.formats[i % self.formats.len()];
         let mut width = draw(&mut rng, &self.width);
@@ -212,14 +206,7 @@ impl ImageSet {
                 jpeg(width, height, &mut rng, target)
             }
         };
-        (
-            bytes,
-            ImageInfo {
-                width,
-                height,
-                format,
-            },
-        )
+        (bytes, width, height)
     }
 
     /// Writes the images into `dir` (created if needed) and describes them, in order.
@@ -235,17 +222,18 @@ impl ImageSet {
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let mut out = Vec::with_capacity(self.count);
         for i in 0..self.count {
-            let (bytes, info) = self.image_and_info(i);
-            let name = format!("{}{i:05}.{}", self.prefix, info.format.extension());
+            let (bytes, width, height) = self.image_and_info(i);
+            let format = self.formats[i % self.formats.len()];
+            let name = format!("{}{i:05}.{}", self.prefix, format.extension());
             let path = dir.join(&name);
             std::fs::write(&path, &bytes)
                 .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
             out.push(GeneratedImage {
                 path,
                 name,
-                width: info.width,
-                height: info.height,
-                format: info.format,
+                width,
+                height,
+                format,
                 size: bytes.len() as u64,
             });
         }

@@ -293,23 +293,15 @@ mod tests {
 
     #[test]
     fn the_last_poll_happens_at_the_deadline() {
-        // Polls at 0, 10 and 25 s: the wait to 37.5 s is cut to the deadline.
-        let (clock, slept) = fake_clock();
+        // Polls at 0, 10 and 25 s, the last one told the deadline passed (the timeout's
+        // error itself: tests/wait.rs, times_out_without_waiting_past_the_limit).
+        let (clock, _) = fake_clock();
         let mut seen = Vec::new();
-        let err = poll(&clock, &options(10, 60, 25), "the thing", |p| {
+        let _ = poll(&clock, &options(10, 60, 25), "the thing", |p| {
             seen.push((p.waited().as_secs(), p.deadline_passed()));
             Ok(None::<()>)
-        })
-        .unwrap_err();
-        match err {
-            Error::WaitTimeout { what, waited } => {
-                assert_eq!(what, "the thing");
-                assert_eq!(waited, Duration::from_secs(25));
-            }
-            other => panic!("{other:?}"),
-        }
+        });
         assert_eq!(seen, [(0, false), (10, false), (25, true)]);
-        assert_eq!(slept.lock().unwrap().len(), 2);
         // A check that answers at the deadline (a verification's final tally) is not an
         // error.
         let (clock, _) = fake_clock();
