@@ -138,3 +138,16 @@ fn region_and_environment_choose_the_base_url_unless_api_base_url_is_set() {
     let err = build(&[("ROBOFLOW_REGION", "mars")]).unwrap_err();
     assert!(err.to_string().contains("ROBOFLOW_REGION"), "{err}");
 }
+
+#[test]
+fn a_base_url_with_a_user_or_password_is_refused_and_never_echoed() {
+    let builder = BatchApi::builder()
+        .api_key("k")
+        .base_url("http://u:pw0rd@127.0.0.1:9001");
+    assert!(format!("{builder:?}").contains("http://REDACTED@127.0.0.1:9001"));
+    let err = builder.build().unwrap_err().to_string();
+    assert!(
+        err.contains("user name or password") && !err.contains("pw0rd"),
+        "{err}"
+    );
+}

@@ -137,16 +137,12 @@ impl std::fmt::Debug for BatchApiBuilder {
 }
 
 impl BatchApiBuilder {
-    /// The service's base URL (default `https://api.roboflow.com`).
+    /// The service's base URL (default `https://api.roboflow.com`); a user name or password
+    /// in it is refused.
     ///
     /// ```
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://127.0.0.1:9001/").build()?;
     /// assert_eq!(api.base_url(), "http://127.0.0.1:9001"); // the trailing slash is dropped
-    /// // A user name or password in it is refused, and not echoed.
-    /// let builder = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://u:pw0rd@127.0.0.1:9001");
-    /// assert!(format!("{builder:?}").contains("http://REDACTED@127.0.0.1:9001"));
-    /// let err = builder.build().unwrap_err().to_string();
-    /// assert!(err.contains("user name or password") && !err.contains("pw0rd"), "{err}");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -325,11 +321,7 @@ impl BatchApiBuilder {
 ///
 /// ```
 /// use roboflow_batch::api::regional_base_url;
-/// assert_eq!(regional_base_url(None, None, None)?, "https://api.roboflow.com");
 /// assert_eq!(regional_base_url(Some("EU"), None, None)?, "https://api.roboflow.eu");
-/// assert_eq!(regional_base_url(Some("us"), Some("staging"), None)?, "https://api.roboflow.one");
-/// assert_eq!(regional_base_url(Some("eu"), None, Some("other"))?, "https://api.roboflow-eu.one");
-/// assert!(regional_base_url(Some("mars"), None, None).is_err());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 pub fn regional_base_url(
