@@ -150,8 +150,7 @@ pub enum Error {
         url: String,
     },
     /// A paginated listing kept returning empty pages with new tokens, more of them in a
-    /// row than 16
-    /// (the service's listings) or 100 (a cloud bucket's listing).
+    /// row than 16 (the service's listings) or 100 (a cloud bucket's listing).
     #[error(
         "pagination of {listing} returned {pages} empty pages in a row, each with a new token; stopping"
     )]
@@ -332,15 +331,10 @@ impl Error {
 /// [`Error::Io`] whose context only says it was I/O; [`Error::io`] names the file.
 ///
 /// ```
-/// fn first_line(path: &std::path::Path) -> roboflow_batch::Result<String> {
-///     let text = std::fs::read_to_string(path)?; // the plain conversion
-///     let _meta = std::fs::metadata(path)
-///         .map_err(|e| roboflow_batch::Error::io(format!("reading {}", path.display()), e))?; // with context
-///     Ok(text.lines().next().unwrap_or_default().to_string())
+/// fn read(path: &str) -> roboflow_batch::Result<String> {
+///     Ok(std::fs::read_to_string(path)?) // or .map_err(|e| Error::io(format!("reading {path}"), e))
 /// }
-/// let err = first_line(std::path::Path::new("/no/such/file")).unwrap_err();
-/// assert!(matches!(err, roboflow_batch::Error::Io { .. }));
-/// assert!(err.to_string().starts_with("I/O error: "), "{err}");
+/// assert!(read("/no/such/file").unwrap_err().to_string().starts_with("I/O error: "));
 /// ```
 impl From<std::io::Error> for Error {
     fn from(source: std::io::Error) -> Self {

@@ -24,6 +24,7 @@
 //!   error ever shows the API key or a signed URL's signature.
 //! - `sandbox` (feature `sandbox`) serves the whole API on `127.0.0.1` for offline use and
 //!   tests.
+//! - [`guide`] goes through each part at length, with every measured figure.
 //!
 //! There is no async runtime anywhere in the dependency tree: no tokio, no reqwest.
 //!
@@ -63,15 +64,15 @@
 //! snippet. A [`api::RetryPolicy`] retries 408, 429, 500, 502, 503, 504, failed connections,
 //! and timeouts or dropped connections of requests that are safe to repeat, with exponential
 //! backoff, full jitter and a cap, honouring `Retry-After` in seconds or as an HTTP date.
-//! Requests that could act twice (a restart, a references ingest without an ingest id) are
+//! Requests that could act twice (a restart, a RoboQL ingest without an ingest id) are
 //! retried only when the failure shows they were not acted on. Sleep, clock and jitter are
 //! injected through [`api::Clock`], so tests take no real time.
 //!
 //! # Uploads and limits
 //!
-//! Streamed bodies always carry `Content-Length` (never chunked) and pass through
-//! [`transport::ExactLengthReader`], so a source shorter or longer than declared fails at
-//! once. JSON answers are buffered up to 16 MiB; downloads stream without a cap.
+//! Streamed bodies always carry `Content-Length` (never chunked), and a source shorter or
+//! longer than declared fails at once. JSON answers are buffered up to 16 MiB; downloads
+//! stream to disk up to 64 GiB each ([`api::DownloadOptions::max_len`]).
 //! [`transport::UreqTransport`] has connect, per-read and per-write timeouts (10 s, 60 s,
 //! 60 s by default) and no whole-request budget, so large shards are not cut off; it keeps
 //! up to 64 idle connections per host, so parallel uploads reuse their connections.

@@ -100,48 +100,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strings_use_only_the_alphabet_and_differ() {
-        let a = string(ID_ALPHABET, 12);
-        let b = string(ID_ALPHABET, 12);
-        assert_eq!(a.len(), 12);
-        assert!(a.bytes().all(|c| ID_ALPHABET.contains(&c)));
-        assert_ne!(a, b);
+    fn os_draws_differ_and_keep_to_their_alphabet() {
+        let (a, b) = (string(ID_ALPHABET, 12), string(ID_ALPHABET, 12));
+        assert!(a.len() == 12 && a.bytes().all(|c| ID_ALPHABET.contains(&c)) && a != b);
         assert_eq!(string(b"x", 5), "xxxxx");
-    }
-
-    #[test]
-    fn string_is_roughly_uniform() {
         let s = string(b"abc", 30_000);
         for c in ['a', 'b', 'c'] {
             let n = s.chars().filter(|&x| x == c).count();
             assert!((9_000..11_000).contains(&n), "{c}: {n}");
         }
-    }
-
-    #[test]
-    fn secrets_are_32_random_bytes() {
-        let (a, b) = (secret32(), secret32());
-        assert_ne!(a, b);
-        assert_ne!(a, [0u8; 32]);
-    }
-
-    #[test]
-    fn hex_strings_differ() {
-        assert_ne!(hex(16), hex(16));
+        assert!(secret32() != secret32() && secret32() != [0u8; 32]);
         let h = hex(16);
-        assert_eq!(h.len(), 32);
-        assert!(h.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert!(h.len() == 32 && h.bytes().all(|c| c.is_ascii_hexdigit()) && h != hex(16));
     }
 
     #[test]
     fn fast_rng_is_repeatable_when_seeded() {
-        let mut a = FastRng::seeded(7);
-        let mut b = FastRng::seeded(7);
+        let (mut a, mut b) = (FastRng::seeded(7), FastRng::seeded(7));
         assert_eq!(a.next_u64(), b.next_u64());
-        for _ in 0..1000 {
-            let f = a.next_f64();
-            assert!((0.0..1.0).contains(&f));
-        }
+        assert!((0..1000).all(|_| (0.0..1.0).contains(&a.next_f64())));
         assert_ne!(FastRng::from_os().next_u64(), FastRng::from_os().next_u64());
     }
 }

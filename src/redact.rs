@@ -8,23 +8,11 @@
 //! removes known secrets (the API key) wherever they stand as a value or a whole token.
 
 /// What a secret is replaced with.
-///
-/// ```
-/// use roboflow_batch::redact::{redact_url, REDACTED};
-/// assert_eq!(redact_url("https://h/x?api_key=k"), format!("https://h/x?api_key={REDACTED}"));
-/// ```
-pub const REDACTED: &str = "REDACTED";
+pub(crate) const REDACTED: &str = "REDACTED";
 
 /// A URL up to its query or fragment: what names an object in a report, without the
 /// signature, the credential's id or the expiry of a signed URL.
-///
-/// ```
-/// use roboflow_batch::redact::without_query;
-/// let url = "https://bk.s3.amazonaws.com/a%20b.jpg?X-Amz-Credential=AKIA&X-Amz-Signature=ab#x";
-/// assert_eq!(without_query(url), "https://bk.s3.amazonaws.com/a%20b.jpg");
-/// assert_eq!(without_query("https://h/p"), "https://h/p");
-/// ```
-pub fn without_query(url: &str) -> &str {
+pub(crate) fn without_query(url: &str) -> &str {
     let end = url.find(['?', '#']).unwrap_or(url.len());
     url.get(..end).unwrap_or(url)
 }
@@ -113,13 +101,6 @@ pub(crate) const SECRET_QUERY_PARAMS: &[&str] = &[
     "password",
 ];
 
-/// Whether a query parameter's value is a secret (see [`SECRET_QUERY_PARAMS`]).
-pub(crate) fn is_secret_param(name: &str) -> bool {
-    SECRET_QUERY_PARAMS
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(name))
-}
-
 /// `text` with the value of every secret-bearing query parameter replaced by `REDACTED`
 /// (the names are in `SECRET_QUERY_PARAMS`: `X-Amz-Signature`, `X-Goog-Signature`, `sig`,
 /// `signature`, `token`, `api_key`, …). Parameters are found after `?` or `&`, also in the
@@ -154,7 +135,10 @@ pub fn redact_text(text: &str) -> String {
         let name_end = name_start + name_len;
         let eq = equals_len(bytes.get(name_end..).unwrap_or_default());
         let name = text.get(name_start..name_end).unwrap_or_default();
-        if name_len > 0 && eq > 0 && is_secret_param(name) {
+        let secret = SECRET_QUERY_PARAMS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name));
+        if name_len > 0 && eq > 0 && secret {
             let value_start = name_end + eq;
             let value_end = value_start + value_len(bytes.get(value_start..).unwrap_or_default());
             if value_end > value_start {
@@ -203,21 +187,7 @@ fn value_len(b: &[u8]) -> usize {
     let mut n = 0;
     while let Some(&c) = b.get(n) {
         let ends = c.is_ascii_whitespace()
-            || matches!(
-                c,
-                b'&' | b'#'
-                    | b'"'
-                    | b'\''
-                    | b'<'
-                    | b'>'
-                    | b'\\'
-                    | b'`'
-                    | b')'
-                    | b']'
-                    | b'}'
-                    | b','
-                    | b';'
-            )
+            || b"&#\"'<>\\`)]},;".contains(&c)
             || b.get(n..n + 3)
                 .is_some_and(|p| p.eq_ignore_ascii_case(b"%26"));
         if ends {
@@ -349,125 +319,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_lose_every_query_value() {
-        let cases = [
-            ("http://h/p", "http://h/p"),
-            ("http://h/p?", "http://h/p"),
-            ("http://h/p?api_key=k", "http://h/p?api_key=REDACTED"),
-            (
-                "http://h/p?a=1&X-Goog-Signature=abc#frag",
-                "http://h/p?a=REDACTED&X-Goog-Signature=REDACTED",
-            ),
-        ];
-        for (input, want) in cases {
-            assert_eq!(redact_url(input), want, "{input}");
-        }
-    }
-
-    #[test]
-    fn urls_lose_their_user_and_password() {
-        let cases = [
-            (
-                "http://u:PASSWORD@h:1/p?a=1",
-                "http://REDACTED@h:1/p?a=REDACTED",
-            ),
-            ("https://tok@h", "https://REDACTED@h"),
-            ("https://a@b:c@h/x", "https://REDACTED@h/x"),
-            ("https://h/p@q?x=a@b", "https://h/p@q?x=REDACTED"),
-            ("http://h?u=1@2", "http://h?u=REDACTED"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(redact_url(input), want, "{input}");
-        }
-        assert_eq!(userinfo("http://h/a@b"), None);
-        assert_eq!(userinfo("no scheme@h"), None);
-    }
-
-    #[test]
-    fn text_redaction_table() {
-        let cases = [
-            // S3 SigV4: signature, credential and token go; date and expiry stay.
-            (
-                "GET https://b.s3.amazonaws.com/k.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20250101&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=FwoG&X-Amz-Signature=9f8e failed",
-                "GET https://b.s3.amazonaws.com/k.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED failed",
-            ),
-            // S3 SigV2.
-            (
-                "https://b.s3.amazonaws.com/k?AWSAccessKeyId=AKIA&Expires=1&Signature=abc%2B",
-                "https://b.s3.amazonaws.com/k?AWSAccessKeyId=REDACTED&Expires=1&Signature=REDACTED",
-            ),
-            // GCS V4 and V2.
-            (
-                "https://storage.googleapis.com/b/o?x-goog-credential=sa%40p&x-goog-signature=0a1b",
-                "https://storage.googleapis.com/b/o?x-goog-credential=REDACTED&x-goog-signature=REDACTED",
-            ),
-            (
-                "https://storage.googleapis.com/b/o?GoogleAccessId=sa@p.iam&Expires=1&Signature=c2ln",
-                "https://storage.googleapis.com/b/o?GoogleAccessId=REDACTED&Expires=1&Signature=REDACTED",
-            ),
-            // Azure SAS: sig and the delegation key ids go; se, sp, sv stay.
-            (
-                "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2025-01-01&sp=r&skoid=o1&sktid=t1&sig=AbC%3D",
-                "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2025-01-01&sp=r&skoid=REDACTED&sktid=REDACTED&sig=REDACTED",
-            ),
-            // A GCS service account's token request: the signed JWT goes.
-            (
-                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJh.eyJp.c2ln",
-                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=REDACTED",
-            ),
-            // Our own key and the sandbox's token, in any case.
-            (
-                "http://h/x?API_KEY=k1&pageSize=5&Token=t1",
-                "http://h/x?API_KEY=REDACTED&pageSize=5&Token=REDACTED",
-            ),
-            // Quoted forms: JSON-escaped, HTML, and a URL inside another URL's query.
-            (
-                r#"{"url":"https://h/a?x=1\u0026sig=s1\u0026y=2"}"#,
-                r#"{"url":"https://h/a?x=1\u0026sig=REDACTED\u0026y=2"}"#,
-            ),
-            (
-                "<a href=\"https://h/a?x=1&amp;signature=s2&amp;y=2\">",
-                "<a href=\"https://h/a?x=1&amp;signature=REDACTED&amp;y=2\">",
-            ),
-            (
-                "https://proxy/?u=https%3A%2F%2Fh%2Fa%3Fsig%3Ds3%26x%3D1",
-                "https://proxy/?u=https%3A%2F%2Fh%2Fa%3Fsig%3DREDACTED%26x%3D1",
-            ),
-            // Values end at delimiters of the text around the URL.
-            (
-                "see (https://h/a?token=t2), 'https://h/b?key=k2' and <https://h/c?sig=s4#f>",
-                "see (https://h/a?token=REDACTED), 'https://h/b?key=REDACTED' and <https://h/c?sig=REDACTED#f>",
-            ),
-            // Bare parameters at the start or after a space.
-            ("sig=abc def", "sig=REDACTED def"),
-            ("bad api_key=k3", "bad api_key=REDACTED"),
-            // Not secret, or not a parameter: kept.
-            (
-                "https://h/a?design=1&keys=2&sigma=3",
-                "https://h/a?design=1&keys=2&sigma=3",
-            ),
-            (
-                "a token is required; key: value",
-                "a token is required; key: value",
-            ),
-            ("https://h/a?sig=&x=1", "https://h/a?sig=&x=1"),
-            (
-                "zażółć https://h/ä?sig=ü€ ok",
-                "zażółć https://h/ä?sig=REDACTED ok",
-            ),
-            ("", ""),
-        ];
-        for (input, want) in cases {
-            assert_eq!(redact_text(input), want, "{input}");
-        }
-    }
-
-    #[test]
     fn every_listed_parameter_is_redacted() {
         for name in SECRET_QUERY_PARAMS {
             for form in [name.to_string(), name.to_ascii_uppercase()] {
-                let text = format!("https://h/p?a=1&{form}=s3cr3tvalue&b=2");
-                let got = redact_text(&text);
+                let got = redact_text(&format!("https://h/p?a=1&{form}=s3cr3tvalue&b=2"));
                 assert!(!got.contains("s3cr3tvalue"), "{got}");
                 assert!(got.contains("a=1") && got.contains("b=2"), "{got}");
             }
@@ -475,74 +330,9 @@ mod tests {
     }
 
     #[test]
-    fn scrub_removes_whole_tokens_and_ignores_empty() {
-        assert_eq!(scrub("a X a", &["X", ""]), "a REDACTED a");
-        assert_eq!(scrub("none", &[""]), "none");
-    }
-
-    #[test]
-    fn a_key_is_redacted_as_a_value_or_a_token_never_inside_a_word() {
-        // (text, key, expected)
-        let cases = [
-            // A short key leaves the words that contain it alone.
-            (
-                "set AWS_ACCESS_KEY_ID and Key",
-                "K",
-                "set AWS_ACCESS_KEY_ID and Key",
-            ),
-            ("Keep OK kK", "K", "Keep OK kK"),
-            ("KEY_ID", "ID", "KEY_ID"),
-            ("id2 ID_x xID", "ID", "id2 ID_x xID"),
-            // …but not where it stands as a value or a token.
-            (
-                "GET http://h/x?api_key=K&a=1 -> 401",
-                "K",
-                "GET http://h/x?api_key=REDACTED&a=1 -> 401",
-            ),
-            ("key K.", "K", "key REDACTED."),
-            ("K", "K", "REDACTED"),
-            (r#"{"api_key":"K"}"#, "K", r#"{"api_key":"REDACTED"}"#),
-            ("/ws/K/batches", "K", "/ws/REDACTED/batches"),
-            (
-                "(K), [K]; K-K",
-                "K",
-                "(REDACTED), [REDACTED]; REDACTED-REDACTED",
-            ),
-            ("K\nK\tK", "K", "REDACTED\nREDACTED\tREDACTED"),
-            // A full-length key, anywhere it stands alone.
-            (
-                "invalid key rf_abc123XYZ789def456; api_key=rf_abc123XYZ789def456",
-                "rf_abc123XYZ789def456",
-                "invalid key REDACTED; api_key=REDACTED",
-            ),
-            // A key long enough not to occur by chance goes even glued to other text.
-            (
-                "sha xrf_abc123XYZ789def456y",
-                "rf_abc123XYZ789def456",
-                "sha xREDACTEDy",
-            ),
-            // A short one inside a longer word is another word (a hash, an id).
-            ("sha x1234567y", "1234567", "sha x1234567y"),
-            // Edges that are not word characters need no boundary (a base64 signature).
-            ("sig=ab+c/d== x", "ab+c/d==", "sig=REDACTED x"),
-            ("x=ab+c/d==yz", "ab+c/d==", "x=REDACTEDyz"),
-            // Non-ASCII letters are word characters too.
-            ("éK Kä K", "K", "éK Kä REDACTED"),
-            ("", "K", ""),
-        ];
-        for (text, key, want) in cases {
-            assert_eq!(scrub(text, &[key]), want, "{text:?} with key {key:?}");
-        }
-    }
-
-    #[test]
-    fn query_secrets_finds_long_values_raw_and_decoded() {
+    fn secrets_are_removed_before_the_cut() {
         let s = query_secrets("http://h/p?api_key=abcdefgh&n=1&sig=a%2Fbcdefghi");
         assert_eq!(s, vec!["abcdefgh", "a%2Fbcdefghi", "a/bcdefghi"]);
-    }
-
-    #[test]
-    fn secrets_are_removed_before_the_cut() {
         // A 26-character key with any part of it before the 512th character (issue 14).
         let key = "0123456789abcdefghijklmnop";
         for keep in 1..key.len() {
@@ -553,19 +343,18 @@ mod tests {
         // An Azure SAS signature quoted bare (not as `sig=`) across the cut, known from
         // the URL the request was sent to.
         let sig = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdl";
-        let secrets = query_secrets(&format!(
-            "https://a.blob.core.windows.net/c/b?sv=1&sig={sig}"
-        ));
+        let secrets = query_secrets(&format!("https://a.blob.core.windows.net/c/b?sig={sig}"));
         for keep in 1..sig.len() {
             let text = format!("{}{sig} does not match", "y".repeat(300 - keep));
             let got = clean_snippet(&text, 300, &secrets);
             assert!(!got.contains(&sig[..keep]), "{keep}: {got}");
         }
-    }
-
-    #[test]
-    fn snippet_cuts_on_char_boundary() {
-        assert_eq!(snippet("héllo", 2), "hé…");
-        assert_eq!(snippet("hi", 2), "hi");
+        let url =
+            "https://bk.s3.amazonaws.com/a%20b.jpg?X-Amz-Credential=AKIA&X-Amz-Signature=ab#x";
+        assert_eq!(without_query(url), "https://bk.s3.amazonaws.com/a%20b.jpg");
+        assert_eq!(without_query("https://h/p#f"), "https://h/p");
+        // Cut on a character boundary.
+        assert_eq!(clean_snippet("héllo", 2, &[""]), "hé…");
+        assert_eq!(clean_snippet("hi", 2, &[""]), "hi");
     }
 }

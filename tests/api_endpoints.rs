@@ -874,3 +874,163 @@ fn dot_segments_are_refused_by_name_before_sending() {
         );
     }
 }
+
+/// The bodies a client sends, answering each with `answer`.
+fn recording(answer: &'static str) -> (BatchApi, Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = sent.clone();
+    let t = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        log.lock().unwrap().push(Seen::from(req));
+        Ok(HttpResponse::json(200, answer))
+    };
+    (api_with(t), sent)
+}
+
+#[test]
+fn references_without_an_ingest_id_get_one_derived_from_batch_and_body() {
+    let (api, sent) = recording(r#"{"ingestId":"x"}"#);
+    let body = |url: &str, id: Option<&str>| ReferencesIngest {
+        image_references: Some(vec![FileReference {
+            name: "a.jpg".into(),
+            url: url.into(),
+        }]),
+        ingest_id: id.map(Into::into),
+        ..Default::default()
+    };
+    let sent_id = |batch: &str, video: bool, body: &ReferencesIngest| {
+        if video {
+            api.ingest_video_references(batch, body, None).unwrap();
+        } else {
+            api.ingest_image_references(batch, body, None).unwrap();
+        }
+        let seen = sent.lock().unwrap().pop().unwrap();
+        assert_eq!(seen.header("content-type"), Some("application/json"));
+        seen.json()["ingestId"].as_str().unwrap().to_string()
+    };
+    let a = body("https://s/a.jpg?sig=1", None);
+    let id = sent_id("b1", false, &a);
+    assert!(id.starts_with("rfbatch-") && id.len() == 40, "{id}");
+    assert_eq!(
+        id,
+        sent_id("b1", false, &a),
+        "the same request, the same id"
+    );
+    assert_ne!(id, sent_id("b2", false, &a), "another batch");
+    assert_ne!(id, sent_id("b1", true, &a), "other media");
+    assert_ne!(
+        id,
+        sent_id("b1", false, &body("https://s/a.jpg?sig=2", None))
+    );
+    // A given id is sent as it is.
+    assert_eq!(
+        sent_id("b1", false, &body("https://s/a.jpg", Some("mine"))),
+        "mine"
+    );
+}
+
+#[test]
+fn references_are_checked_before_anything_is_sent() {
+    let r = |name: &str, url: &str| FileReference {
+        name: name.into(),
+        url: url.into(),
+    };
+    let inline = |refs: Vec<FileReference>| ReferencesIngest {
+        image_references: Some(refs),
+        ..Default::default()
+    };
+    let listed = |url: &str| ReferencesIngest {
+        image_references_url: Some(url.into()),
+        ..Default::default()
+    };
+    let cases: Vec<(ReferencesIngest, &str)> = vec![
+        (ReferencesIngest::default(), "exactly one"),
+        (inline(vec![]), "empty"),
+        (
+            inline(vec![r("a.jpg", "https://x/a"), r("a.jpg", "https://x/b")]),
+            "unique",
+        ),
+        (
+            inline(vec![r("../a.jpg", "https://x/a")]),
+            "references[0].name",
+        ),
+        (listed("http://x.example"), "https"),
+        (
+            ReferencesIngest {
+                notification_categories: Some(vec![NotificationCategory::Other("x".into())]),
+                ..listed("https://x")
+            },
+            "notificationCategories",
+        ),
+    ];
+    // Plain http:// only to this machine.
+    let urls = [
+        (
+            "https://bucket.s3.amazonaws.com/a.jpg?X-Amz-Signature=x",
+            true,
+        ),
+        ("http://127.0.0.1:9000/bucket/a.jpg", true),
+        ("http://localhost:9000/a.jpg", true),
+        ("http://[::1]:10000/devstoreaccount1/c/a.jpg", true),
+        ("http://user@127.0.0.2/a.jpg", true),
+        ("http://[::ffff:127.0.0.1]:9000/a.jpg", true),
+        ("HTTP://LOCALHOST/a.jpg", true),
+        ("http://example.com/a.jpg", false),
+        ("http://127.0.0.1.evil.example/a.jpg", false),
+        ("http://localhost.evil.example/a.jpg", false),
+        ("http://[::2]/a.jpg", false),
+        ("ftp://127.0.0.1/a.jpg", false),
+        ("https://", false),
+    ];
+    let mut mock = MockTransport::new();
+    mock.expect_send().times(0);
+    let api = api_with(mock);
+    for (body, want) in cases {
+        let err = api.ingest_image_references("b", &body, None).unwrap_err();
+        assert!(err.to_string().contains(want), "{err} vs {want}");
+    }
+    for (url, ok) in urls {
+        if !ok {
+            let err = api
+                .ingest_image_references("b", &inline(vec![r("a.jpg", url)]), None)
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("references[0].url"),
+                "{url}: {err}"
+            );
+            assert!(
+                api.ingest_image_references("b", &listed(url), None)
+                    .is_err(),
+                "{url}"
+            );
+        }
+    }
+    let (api, sent) = recording(r#"{"ingestId":"x"}"#);
+    for (url, _) in urls.iter().filter(|(_, ok)| *ok) {
+        api.ingest_image_references("b", &inline(vec![r("a.jpg", url)]), None)
+            .unwrap();
+        api.ingest_image_references("b", &listed(url), None)
+            .unwrap();
+    }
+    assert_eq!(sent.lock().unwrap().len(), 14);
+}
+
+#[test]
+fn odd_names_are_escaped_where_they_are_sent() {
+    let (api, sent) = recording(r#"{"status":"ok","tasks":[],"nextPageToken":null}"#);
+    // A quote in a file name is percent-escaped in the part, as urllib3 does.
+    api.upload_image("b", "a\"b.jpg", b"x", None).unwrap();
+    // A stage id is one path segment.
+    api.list_tasks_page("j1", "st/1", &ListOptions::default())
+        .unwrap();
+    // Overrides that override nothing send no body.
+    api.restart_job("j1", Some(&RestartOverrides::default()))
+        .unwrap();
+    let sent = sent.lock().unwrap();
+    let part = String::from_utf8_lossy(&sent[0].body);
+    assert!(
+        part.contains(r#"name="a%22b.jpg"; filename="a%22b.jpg""#),
+        "{part}"
+    );
+    assert_eq!(sent[1].path, format!("{JOBS}/jobs/j1/stages/st%2F1/tasks"));
+    assert!(sent[2].body.is_empty());
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::*;
 use roboflow_batch::api::{ListOptions, RetryPolicy, UploadSource};
 use roboflow_batch::model::SignedUrlDetails;
+use roboflow_batch::redact::{redact_text, redact_url, scrub};
 use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 use roboflow_batch::{BatchApi, Error};
 
@@ -328,6 +329,60 @@ fn pagination_through_the_api() {
     assert_eq!(out.len(), 3);
     assert!(matches!(out[2], Err(Error::RepeatedPageToken { .. })));
     assert_eq!(urls.lock().unwrap().len(), 2);
+
+    // Empty pages that carry a token are followed, and items restart their count: 15 empty
+    // pages and a full one, twice, never make 16 empty in a row.
+    let tokens: Vec<String> = (0..32).map(|i| format!("t{i}")).collect();
+    let script = (0..32).map(|i| {
+        let ids: &[&str] = if i % 16 == 15 { &["x"] } else { &[] };
+        Ok(shards_page(ids, (i < 31).then(|| tokens[i].as_str())))
+    });
+    let (t, urls) = scripted(script.collect());
+    assert_eq!(
+        api(t, &sleeps)
+            .shards("big", None)
+            .filter(Result::is_ok)
+            .count(),
+        2
+    );
+    assert_eq!(urls.lock().unwrap().len(), 32);
+
+    // An error ends a listing: nothing more is fetched or yielded.
+    let (t, urls) = scripted(vec![
+        Ok(shards_page(&["a"], Some("t1"))),
+        Ok(HttpResponse::json(404, "{}")),
+    ]);
+    let out: Vec<_> = api(t, &sleeps).shards("big", None).collect();
+    assert!(
+        out.len() == 2 && matches!(out[1], Err(Error::NotFound(_))),
+        "{out:?}"
+    );
+    assert_eq!(urls.lock().unwrap().len(), 2);
+}
+
+#[test]
+#[rustfmt::skip]
+fn the_servers_message_is_found_in_its_error_body() {
+    let cases = [
+        (r#"{"error":"bad batch"}"#, Some("bad batch")),
+        (r#"{"error":{"message":"nested"}}"#, Some("nested")),
+        (r#"{"message":"m"}"#, Some("m")),
+        (r#"{"detail":"d"}"#, Some("d")),
+        (r#"{"other":1}"#, None),
+        ("<html>oops</html>", None),
+        // Cut short (a prefix of a large body): the message is whole before the cut.
+        (r#"{"error": "upstream timed out", "trace": "aaaa"#, Some("upstream timed out")),
+        (r#"{"trace": "x", "detail":"d\"q", "more": ["#, Some("d\"q")),
+        (r#"{"error": "cut in the midd"#, None),
+        (r#"["error": "not an object""#, None),
+    ];
+    for (body, want) in cases {
+        let t = move |_: HttpRequest| -> Result<HttpResponse, TransportError> {
+            Ok(HttpResponse::json(400, body))
+        };
+        let err = api(t, &Sleeps::default()).batch("b").unwrap_err();
+        assert_eq!(err.api_error().unwrap().message.as_deref(), want, "{body}");
+    }
 }
 
 #[test]
@@ -608,5 +663,204 @@ fn error_bodies_that_echo_signed_urls_are_redacted() {
             assert!(!shown.contains("SECRET"), "{shown}");
             assert!(!shown.contains(KEY), "{shown}");
         }
+    }
+}
+
+// Redaction of URLs and text, and the scrubbing of known secrets.
+
+#[test]
+fn redacted_urls_lose_every_query_value_and_their_user() {
+    let cases = [
+        ("http://h/p", "http://h/p"),
+        ("http://h/p?", "http://h/p"),
+        ("http://h/p?api_key=k", "http://h/p?api_key=REDACTED"),
+        (
+            "http://h/p?a=1&X-Goog-Signature=abc#frag",
+            "http://h/p?a=REDACTED&X-Goog-Signature=REDACTED",
+        ),
+        // A user name and password go too.
+        (
+            "http://u:PASSWORD@h:1/p?a=1",
+            "http://REDACTED@h:1/p?a=REDACTED",
+        ),
+        ("https://tok@h", "https://REDACTED@h"),
+        ("https://a@b:c@h/x", "https://REDACTED@h/x"),
+        ("https://h/p@q?x=a@b", "https://h/p@q?x=REDACTED"),
+        ("http://h?u=1@2", "http://h?u=REDACTED"),
+        ("http://h/a@b", "http://h/a@b"),
+        ("no scheme@h", "no scheme@h"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(redact_url(input), want, "{input}");
+    }
+}
+
+#[test]
+fn text_redaction_table() {
+    let cases = [
+        // S3 SigV4: signature, credential and token go; date and expiry stay.
+        (
+            "GET https://b.s3.amazonaws.com/k.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20250101&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=FwoG&X-Amz-Signature=9f8e failed",
+            "GET https://b.s3.amazonaws.com/k.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED failed",
+        ),
+        // S3 SigV2.
+        (
+            "https://b.s3.amazonaws.com/k?AWSAccessKeyId=AKIA&Expires=1&Signature=abc%2B",
+            "https://b.s3.amazonaws.com/k?AWSAccessKeyId=REDACTED&Expires=1&Signature=REDACTED",
+        ),
+        // GCS V4 and V2.
+        (
+            "https://storage.googleapis.com/b/o?x-goog-credential=sa%40p&x-goog-signature=0a1b",
+            "https://storage.googleapis.com/b/o?x-goog-credential=REDACTED&x-goog-signature=REDACTED",
+        ),
+        (
+            "https://storage.googleapis.com/b/o?GoogleAccessId=sa@p.iam&Expires=1&Signature=c2ln",
+            "https://storage.googleapis.com/b/o?GoogleAccessId=REDACTED&Expires=1&Signature=REDACTED",
+        ),
+        // Azure SAS: sig and the delegation key ids go; se, sp, sv stay.
+        (
+            "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2025-01-01&sp=r&skoid=o1&sktid=t1&sig=AbC%3D",
+            "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2025-01-01&sp=r&skoid=REDACTED&sktid=REDACTED&sig=REDACTED",
+        ),
+        // A GCS service account's token request: the signed JWT goes.
+        (
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJh.eyJp.c2ln",
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=REDACTED",
+        ),
+        // Our own key and the sandbox's token, in any case.
+        (
+            "http://h/x?API_KEY=k1&pageSize=5&Token=t1",
+            "http://h/x?API_KEY=REDACTED&pageSize=5&Token=REDACTED",
+        ),
+        // Quoted forms: JSON-escaped, HTML, and a URL inside another URL's query.
+        (
+            r#"{"url":"https://h/a?x=1\u0026sig=s1\u0026y=2"}"#,
+            r#"{"url":"https://h/a?x=1\u0026sig=REDACTED\u0026y=2"}"#,
+        ),
+        (
+            "<a href=\"https://h/a?x=1&amp;signature=s2&amp;y=2\">",
+            "<a href=\"https://h/a?x=1&amp;signature=REDACTED&amp;y=2\">",
+        ),
+        (
+            "https://proxy/?u=https%3A%2F%2Fh%2Fa%3Fsig%3Ds3%26x%3D1",
+            "https://proxy/?u=https%3A%2F%2Fh%2Fa%3Fsig%3DREDACTED%26x%3D1",
+        ),
+        // Values end at delimiters of the text around the URL.
+        (
+            "see (https://h/a?token=t2), 'https://h/b?key=k2' and <https://h/c?sig=s4#f>",
+            "see (https://h/a?token=REDACTED), 'https://h/b?key=REDACTED' and <https://h/c?sig=REDACTED#f>",
+        ),
+        // Bare parameters at the start or after a space.
+        ("sig=abc def", "sig=REDACTED def"),
+        ("bad api_key=k3", "bad api_key=REDACTED"),
+        // Not secret, or not a parameter: kept.
+        (
+            "https://h/a?design=1&keys=2&sigma=3",
+            "https://h/a?design=1&keys=2&sigma=3",
+        ),
+        (
+            "a token is required; key: value",
+            "a token is required; key: value",
+        ),
+        ("https://h/a?sig=&x=1", "https://h/a?sig=&x=1"),
+        (
+            "zażółć https://h/ä?sig=ü€ ok",
+            "zażółć https://h/ä?sig=REDACTED ok",
+        ),
+        ("", ""),
+    ];
+    for (input, want) in cases {
+        assert_eq!(redact_text(input), want, "{input}");
+    }
+}
+
+#[test]
+fn scrub_removes_whole_tokens_and_ignores_empty() {
+    assert_eq!(scrub("a X a", &["X", ""]), "a REDACTED a");
+    assert_eq!(scrub("none", &[""]), "none");
+}
+
+#[test]
+fn a_key_is_redacted_as_a_value_or_a_token_never_inside_a_word() {
+    // (text, key, expected)
+    let cases = [
+        // A short key leaves the words that contain it alone.
+        (
+            "set AWS_ACCESS_KEY_ID and Key",
+            "K",
+            "set AWS_ACCESS_KEY_ID and Key",
+        ),
+        ("Keep OK kK", "K", "Keep OK kK"),
+        ("KEY_ID", "ID", "KEY_ID"),
+        ("id2 ID_x xID", "ID", "id2 ID_x xID"),
+        // …but not where it stands as a value or a token.
+        (
+            "GET http://h/x?api_key=K&a=1 -> 401",
+            "K",
+            "GET http://h/x?api_key=REDACTED&a=1 -> 401",
+        ),
+        ("key K.", "K", "key REDACTED."),
+        ("K", "K", "REDACTED"),
+        (r#"{"api_key":"K"}"#, "K", r#"{"api_key":"REDACTED"}"#),
+        ("/ws/K/batches", "K", "/ws/REDACTED/batches"),
+        (
+            "(K), [K]; K-K",
+            "K",
+            "(REDACTED), [REDACTED]; REDACTED-REDACTED",
+        ),
+        ("K\nK\tK", "K", "REDACTED\nREDACTED\tREDACTED"),
+        // A full-length key, anywhere it stands alone.
+        (
+            "invalid key rf_abc123XYZ789def456; api_key=rf_abc123XYZ789def456",
+            "rf_abc123XYZ789def456",
+            "invalid key REDACTED; api_key=REDACTED",
+        ),
+        // A key long enough not to occur by chance goes even glued to other text.
+        (
+            "sha xrf_abc123XYZ789def456y",
+            "rf_abc123XYZ789def456",
+            "sha xREDACTEDy",
+        ),
+        // A short one inside a longer word is another word (a hash, an id).
+        ("sha x1234567y", "1234567", "sha x1234567y"),
+        // Edges that are not word characters need no boundary (a base64 signature).
+        ("sig=ab+c/d== x", "ab+c/d==", "sig=REDACTED x"),
+        ("x=ab+c/d==yz", "ab+c/d==", "x=REDACTEDyz"),
+        // Non-ASCII letters are word characters too.
+        ("éK Kä K", "K", "éK Kä REDACTED"),
+        ("", "K", ""),
+    ];
+    for (text, key, want) in cases {
+        assert_eq!(scrub(text, &[key]), want, "{text:?} with key {key:?}");
+    }
+}
+
+#[test]
+fn a_key_across_the_cut_of_an_error_message_is_not_shown_in_part() {
+    // Issue 14: a long message with the key placed across the 512th character, from 4
+    // characters on (shorter pieces occur in any text).
+    const KEY: &str = "AbCdEfGhIjKlMnOpQrStUvWxYz";
+    for keep in 4..KEY.len() {
+        let message = format!("{}{KEY} is not valid here", "-".repeat(512 - keep));
+        let body = serde_json::json!({ "error": message, "trace": message }).to_string();
+        let t = move |_: HttpRequest| -> Result<HttpResponse, TransportError> {
+            Ok(HttpResponse::json(400, body.clone()))
+        };
+        let api = BatchApi::builder()
+            .api_key(KEY)
+            .workspace("ws")
+            .transport(t)
+            .build()
+            .unwrap();
+        let err = api.batch("b").unwrap_err();
+        let api_error = err.api_error().unwrap();
+        for text in [
+            err.to_string(),
+            format!("{err:?}"),
+            api_error.body_snippet.clone(),
+        ] {
+            assert!(!text.contains(&KEY[..keep]), "{keep}: {text}");
+        }
+        assert!(api_error.message.as_deref().unwrap().ends_with('…'));
     }
 }

@@ -32,7 +32,7 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> {
         Ok(HttpResponse::json(200, "{}"))
     };
-    let err = BatchApi::builder_from_env()
+    let err = BatchApi::builder_from_vars(|n| std::env::var(n).ok())
         .unwrap()
         .transport(fake)
         .build()
@@ -43,7 +43,7 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     unsafe { std::env::remove_var("ROBOFLOW_API_REQUEST_TIMEOUT") };
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    let api = BatchApi::builder_from_env()
+    let api = BatchApi::builder_from_vars(|n| std::env::var(n).ok())
         .unwrap()
         .transport(
             move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
@@ -137,4 +137,17 @@ fn region_and_environment_choose_the_base_url_unless_api_base_url_is_set() {
     }
     let err = build(&[("ROBOFLOW_REGION", "mars")]).unwrap_err();
     assert!(err.to_string().contains("ROBOFLOW_REGION"), "{err}");
+}
+
+#[test]
+fn a_base_url_with_a_user_or_password_is_refused_and_never_echoed() {
+    let builder = BatchApi::builder()
+        .api_key("k")
+        .base_url("http://u:pw0rd@127.0.0.1:9001");
+    assert!(format!("{builder:?}").contains("http://REDACTED@127.0.0.1:9001"));
+    let err = builder.build().unwrap_err().to_string();
+    assert!(
+        err.contains("user name or password") && !err.contains("pw0rd"),
+        "{err}"
+    );
 }

@@ -15,7 +15,7 @@ use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
 
 fn png(dir: &Path, name: &str, seed: u64) -> u64 {
-    let (bytes, _) = ImageSet::new(1).seed(seed).image(0);
+    let bytes = ImageSet::new(1).seed(seed).image(0);
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(name), &bytes).unwrap();
     bytes.len() as u64

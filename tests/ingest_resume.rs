@@ -39,7 +39,7 @@ fn a_changed_file_is_sent_again_and_nothing_else() {
         .run()
         .unwrap();
     assert_complete(&first, 50);
-    let (bytes, _) = ImageSet::new(1).seed(77).image(0);
+    let bytes = ImageSet::new(1).seed(77).image(0);
     std::fs::write(&generated[7].path, &bytes).unwrap();
     let second = ingest(&api, "changes", images.path(), journal.path())
         .run()

@@ -13,7 +13,7 @@ use roboflow_batch::model::{
     BatchContentType, BatchType, FileReference, ReferencesIngest, RoboQlIngest,
 };
 use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
-use roboflow_batch::transport::Timeouts;
+use roboflow_batch::transport::{Timeouts, UreqTransport};
 use roboflow_batch::{BatchApi, Error};
 
 use common::sandbox::{png, tar_of};
@@ -43,10 +43,14 @@ fn api_timeout(ctx: &Ctx, retry: RetryPolicy, read: Duration) -> BatchApi {
         .api_key(ctx.sb.api_key())
         .retry_policy(retry)
         .clock(Clock::system().sleep_fn(|_| {}))
-        .timeouts(Timeouts {
-            read,
-            ..Timeouts::default()
-        })
+        .transport(
+            UreqTransport::builder()
+                .timeouts(Timeouts {
+                    read,
+                    ..Timeouts::default()
+                })
+                .build(),
+        )
         .build()
         .expect("client builds")
 }

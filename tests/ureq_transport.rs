@@ -259,7 +259,10 @@ fn parallel_requests_keep_their_connections_by_default() {
     // 16 parallel requests twice: with ureq's own limit of 3 idle connections per host the
     // second round would open 13 new connections (29 in all).
     let t = UreqTransport::new();
-    assert!(t.max_idle_connections_per_host() >= 64);
+    assert!(
+        format!("{t:?}").contains("max_idle_connections_per_host: 64"),
+        "{t:?}"
+    );
     let opened = must_return(Duration::from_secs(60), move || {
         connections_for_parallel_rounds(&t, 16, 2)
     });
@@ -271,7 +274,10 @@ fn the_pool_limit_is_configurable() {
     let t = UreqTransport::builder()
         .max_idle_connections_per_host(4)
         .build();
-    assert_eq!(t.max_idle_connections_per_host(), 4);
+    assert!(
+        format!("{t:?}").contains("max_idle_connections_per_host: 4"),
+        "{t:?}"
+    );
     let opened = must_return(Duration::from_secs(60), move || {
         connections_for_parallel_rounds(&t, 8, 2)
     });
@@ -387,7 +393,6 @@ fn real_network_failures_are_classified_by_what_they_are() {
                 .contains("certificate is not signed by a trusted authority"),
             "{err}"
         );
-        assert!(!err.kind().is_retryable(true));
     }
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
@@ -447,4 +452,14 @@ fn the_client_retries_dns_and_connect_failures_but_not_a_refused_certificate() {
         assert_eq!(err.is_retryable(), retries > 0, "{base}");
     }
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_streamed_body_must_have_its_declared_length() {
+    assert_eq!(Body::sized(&b"abcd"[..], 4).into_bytes().unwrap(), b"abcd");
+    let short = Body::sized(&b"ab"[..], 4).into_bytes().unwrap_err();
+    assert_eq!(short.kind(), std::io::ErrorKind::UnexpectedEof);
+    assert!(short.to_string().contains("2 bytes early"), "{short}");
+    let long = Body::sized(&b"abcdef"[..], 4).into_bytes().unwrap_err();
+    assert_eq!(long.kind(), std::io::ErrorKind::InvalidData);
 }

@@ -1,4 +1,4 @@
-//! Building requests, sending them with retries, and decoding responses.
+//! A call to the API as data, sent with retries, its answer decoded or turned into an error.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -6,22 +6,21 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::BatchApi;
+use super::paging::ListOptions;
 use super::requests::RequestKind;
 use super::retry::{Idempotency, Refused, Retrying, send_with_retry};
 use crate::error::{ApiError, Error, Result};
 use crate::redact::{clean_snippet, query_secrets, redact_url};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method};
 
-/// The largest JSON response buffered (16 MiB).
-pub(crate) const MAX_JSON_BODY: u64 = 16 << 20;
+/// The largest JSON answer buffered.
+pub(super) const MAX_JSON_BODY: u64 = 16 << 20;
 /// How much of an error body is kept.
 const SNIPPET_CHARS: usize = 512;
-/// How much of an error body is read: a prefix, whatever the body's size.
-pub(crate) const ERROR_BODY_PREFIX: u64 = 64 * 1024;
+/// How much of an error body is read: its start says enough, whatever its size.
+const ERROR_BODY_PREFIX: u64 = 64 * 1024;
 
-/// A call to the API, before the base URL and the key are added. Pure data, so that
-/// builders can be tested as tables.
-#[derive(Debug, Clone, PartialEq)]
+/// A call to the API, before the base URL and the key are added.
 pub(crate) struct Call {
     /// What it is for, as counted.
     pub kind: RequestKind,
@@ -30,35 +29,42 @@ pub(crate) struct Call {
     pub path: String,
     /// Query parameters other than `api_key`, in order, not yet encoded.
     pub query: Vec<(&'static str, String)>,
-    /// The body: `None`, or a content type and bytes.
+    /// A content type and the bytes.
     pub body: Option<(String, Vec<u8>)>,
     pub idempotency: Idempotency,
-    /// How many times the read timeout the answer may take (see
-    /// [`HttpRequest::read_timeout_factor`](crate::transport::HttpRequest)).
+    /// How many times the read timeout the answer may take.
     pub read_timeout_factor: u32,
 }
 
 impl Call {
-    pub fn get(kind: RequestKind, path: String) -> Self {
+    /// A call of `kind`: a POST for the kinds that create or act, else a GET. Every POST may
+    /// be repeated but a restart, which could restart a run the first try already
+    /// restarted: the service de-duplicates a job start with the same id and definition, an
+    /// abort, a single image (keyed by its file name), a request for another signed URL, and
+    /// references with an ingest id (one is derived when none is given).
+    pub fn new(kind: RequestKind, path: String) -> Self {
+        use RequestKind as K;
+        let post = matches!(
+            kind,
+            K::UploadUrl
+                | K::SingleUpload
+                | K::ReferencesIngest
+                | K::RoboqlIngest
+                | K::StartJob
+                | K::AbortJob
+                | K::RestartJob
+        );
         Call {
             kind,
-            method: Method::Get,
+            method: if post { Method::Post } else { Method::Get },
             path,
             query: Vec::new(),
             body: None,
-            idempotency: Idempotency::Idempotent,
-            read_timeout_factor: 1,
-        }
-    }
-
-    pub fn post(kind: RequestKind, path: String, idempotency: Idempotency) -> Self {
-        Call {
-            kind,
-            method: Method::Post,
-            path,
-            query: Vec::new(),
-            body: None,
-            idempotency,
+            idempotency: if kind == K::RestartJob {
+                Idempotency::NotIdempotent
+            } else {
+                Idempotency::Idempotent
+            },
             read_timeout_factor: 1,
         }
     }
@@ -73,6 +79,12 @@ impl Call {
             Some(v) => self.query(name, v),
             None => self,
         }
+    }
+
+    /// Adds the page size and token of a listing.
+    pub fn page(mut self, opts: &ListOptions) -> Self {
+        self.query.extend(opts.query());
+        self
     }
 
     pub fn json(mut self, value: &impl serde::Serialize) -> Result<Self> {
@@ -119,10 +131,7 @@ impl UploadSource {
     /// Bytes in memory.
     ///
     /// ```
-    /// use roboflow_batch::api::UploadSource;
-    /// let src = UploadSource::bytes(b"\xFF\xD8 jpeg".to_vec());
-    /// assert_eq!(src.len()?, 7);
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// let src = roboflow_batch::api::UploadSource::bytes(b"\xFF\xD8 jpeg".to_vec());
     /// ```
     pub fn bytes(bytes: impl Into<Arc<[u8]>>) -> Self {
         UploadSource::Bytes(bytes.into())
@@ -131,13 +140,7 @@ impl UploadSource {
     /// A file on disk.
     ///
     /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// # let path = dir.path().join("cat.jpg");
-    /// # std::fs::write(&path, b"jpeg bytes")?;
-    /// use roboflow_batch::api::UploadSource;
-    /// assert_eq!(UploadSource::file(&path).len()?, 10);
-    /// assert!(UploadSource::file(dir.path().join("missing.jpg")).len().is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// let src = roboflow_batch::api::UploadSource::file("cat.jpg");
     /// ```
     pub fn file(path: impl Into<PathBuf>) -> Self {
         UploadSource::File(path.into())
@@ -164,9 +167,7 @@ impl UploadSource {
     /// Whether there are no bytes.
     ///
     /// ```
-    /// use roboflow_batch::api::UploadSource;
-    /// assert!(UploadSource::bytes(Vec::new()).is_empty()?);
-    /// assert!(!UploadSource::bytes(b"x".to_vec()).is_empty()?);
+    /// assert!(roboflow_batch::api::UploadSource::bytes(Vec::new()).is_empty()?);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn is_empty(&self) -> Result<bool> {
@@ -175,32 +176,45 @@ impl UploadSource {
 
     /// A body for one try, of exactly `len` bytes.
     pub(crate) fn body(&self, len: u64) -> Result<Body> {
-        match self {
-            UploadSource::Bytes(b) => Ok(Body::sized(std::io::Cursor::new(b.clone()), len)),
-            UploadSource::File(p) => {
-                let f = std::fs::File::open(p)
-                    .map_err(|e| Error::io(format!("opening {}", p.display()), e))?;
-                Ok(Body::sized(f, len))
-            }
+        let reader: Box<dyn std::io::Read + Send> = match self {
+            UploadSource::Bytes(b) => Box::new(std::io::Cursor::new(b.clone())),
+            UploadSource::File(p) => Box::new(
+                std::fs::File::open(p)
+                    .map_err(|e| Error::io(format!("opening {}", p.display()), e))?,
+            ),
             UploadSource::Stream { open, .. } => {
-                let r = open().map_err(|e| Error::io("opening the upload stream", e))?;
-                Ok(Body::sized(r, len))
+                open().map_err(|e| Error::io("opening the upload stream", e))?
             }
-        }
+        };
+        Ok(Body::Reader { reader, len })
     }
 }
 
 impl BatchApi {
     /// `base + path + ?api_key=…&query`.
     pub(crate) fn url(&self, path: &str, query: &[(&'static str, String)]) -> String {
-        let mut all = Vec::with_capacity(query.len() + 1);
-        all.push(("api_key", self.shared.api_key.clone()));
+        let mut all = vec![("api_key", self.shared.api_key.clone())];
         all.extend(query.iter().cloned());
         crate::urls::with_query(&format!("{}{}", self.shared.base_url, path), &all)
     }
 
-    /// The request a call turns into.
-    pub(crate) fn request(&self, call: &Call) -> HttpRequest {
+    /// A call of `kind` to `/{api}/v1/external/{workspace}/{collection}`, then `/{id}` when
+    /// given (checked by the caller before this looks the workspace up), then `rest`.
+    pub(super) fn workspace_call(
+        &self,
+        kind: RequestKind,
+        api_and_collection: (&str, &str),
+        id: Option<&str>,
+        rest: &str,
+    ) -> Result<Call> {
+        let (api, collection) = api_and_collection;
+        let ws = crate::urls::encode(&self.workspace()?);
+        let id = id.map_or(String::new(), |i| format!("/{}", crate::urls::encode(i)));
+        let path = format!("/{api}/v1/external/{ws}/{collection}{id}{rest}");
+        Ok(Call::new(kind, path))
+    }
+
+    fn request(&self, call: &Call) -> HttpRequest {
         let mut req = HttpRequest::new(call.method, self.url(&call.path, &call.query))
             .read_timeout_factor(call.read_timeout_factor);
         if let Some((ct, bytes)) = &call.body {
@@ -211,36 +225,50 @@ impl BatchApi {
         req
     }
 
-    /// Refuses a path with a dot segment, which would reach another endpoint. Inputs are
-    /// checked by name before this; it guards every call that is sent.
-    fn check_path(call: &Call) -> Result<()> {
+    /// Sends a call with retries; `accept` reads the successful answer. Inputs are checked
+    /// by name before this; a path with a dot segment, which would reach another endpoint,
+    /// is refused here whatever built it.
+    pub(super) fn execute<T>(
+        &self,
+        call: &Call,
+        accept: impl FnMut(HttpResponse) -> std::io::Result<T>,
+    ) -> Result<T> {
         if crate::urls::has_dot_segment(&call.path) {
-            return Err(Error::invalid(
-                "path",
-                format!("{:?} has a `.` or `..` segment", call.path),
-            ));
+            let rule = format!("{:?} has a `.` or `..` segment", call.path);
+            return Err(Error::invalid("path", rule));
         }
-        Ok(())
+        self.send(
+            call.kind,
+            call.idempotency,
+            || Ok(self.request(call)),
+            accept,
+        )
     }
 
-    /// Sends a call with retries and returns the successful response, body unread.
-    pub(crate) fn execute(&self, call: &Call) -> Result<HttpResponse> {
-        Self::check_path(call)?;
-        self.send(call.kind, call.idempotency, || Ok(self.request(call)), Ok)
+    /// Sends a call whose answer does not matter (any 2xx is success): the body is read, so
+    /// that the connection can be reused, and ignored, as the official client ignores it.
+    pub(super) fn execute_ignoring_body(&self, call: &Call) -> Result<()> {
+        self.execute(call, |r| {
+            let _ = super::retry::drain(r.body, MAX_JSON_BODY);
+            Ok(())
+        })
     }
 
     /// Sends a call and decodes its JSON answer. A body cut off mid-read is retried like a
     /// dropped connection.
-    pub(crate) fn execute_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
-        Self::check_path(call)?;
-        let url = self.url(&call.path, &call.query);
-        let body = self.send(
-            call.kind,
-            call.idempotency,
-            || Ok(self.request(call)),
-            |resp| resp.read_body(MAX_JSON_BODY),
-        )?;
-        self.decode_bytes(&url, &body)
+    pub(super) fn execute_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
+        let body = self.execute(call, |r| r.read_body(MAX_JSON_BODY))?;
+        let raw_url = self.url(&call.path, &call.query);
+        decode_json(&body).map_err(|(path, message)| Error::Decode {
+            url: redact_url(&raw_url),
+            path,
+            message,
+            snippet: clean_snippet(
+                String::from_utf8_lossy(&body).trim(),
+                SNIPPET_CHARS,
+                &self.secrets(&raw_url),
+            ),
+        })
     }
 
     /// Sends requests made by `make` (once per try, each counted as a request of `kind`)
@@ -295,92 +323,53 @@ impl BatchApi {
     fn error_from_response(&self, refused: Refused) -> Error {
         let Refused {
             method,
-            url: raw_url,
-            response: resp,
+            url,
+            response,
             retry_after,
         } = refused;
-        let status = resp.status;
-        let secrets = self.secrets(&raw_url);
-        // A prefix only: a proxy's 502 page can be any size, and its start says enough.
-        let body = read_prefix(resp.body, ERROR_BODY_PREFIX);
+        let secrets = self.secrets(&url);
+        // A prefix only: a proxy's 502 page can be any size.
+        let body = read_prefix(response.body, ERROR_BODY_PREFIX);
         let text = String::from_utf8_lossy(&body);
         // Bodies may echo signed URLs (a reference that could not be fetched); secrets go
         // from the whole text before it is cut.
         let clean = |t: &str| clean_snippet(t, SNIPPET_CHARS, &secrets);
-        let message = error_message(&text).map(|m| clean(&m));
         let api = ApiError {
             method,
-            url: redact_url(&raw_url),
-            status,
-            message,
+            url: redact_url(&url),
+            status: response.status,
+            message: error_message(&text).map(|m| clean(&m)),
             body_snippet: clean(text.trim()),
         };
         Error::from_status(api, retry_after)
     }
-
-    /// Decodes a JSON body, reporting the JSON path of a mismatch.
-    pub(crate) fn decode_bytes<T: DeserializeOwned>(
-        &self,
-        raw_url: &str,
-        body: &[u8],
-    ) -> Result<T> {
-        decode_json(body).map_err(|(path, message)| Error::Decode {
-            url: redact_url(raw_url),
-            path,
-            message,
-            snippet: clean_snippet(
-                String::from_utf8_lossy(body).trim(),
-                SNIPPET_CHARS,
-                &self.secrets(raw_url),
-            ),
-        })
-    }
 }
 
-/// Decodes JSON; on failure returns the path and the message.
-pub(crate) fn decode_json<T: DeserializeOwned>(
-    body: &[u8],
-) -> std::result::Result<T, (String, String)> {
+/// Decodes JSON; on failure returns the JSON path and the message.
+fn decode_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, (String, String)> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        (path, e.into_inner().to_string())
-    })
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
 }
 
 /// The first `limit` bytes of a body; a failed read keeps what came before it.
-pub(crate) fn read_prefix(body: impl std::io::Read, limit: u64) -> Vec<u8> {
-    use std::io::Read;
+fn read_prefix(body: impl std::io::Read, limit: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut r = body.take(limit);
-    let mut buf = [0u8; 8192];
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(buf.get(..n).unwrap_or_default()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
-    }
+    let _ = std::io::Read::read_to_end(&mut body.take(limit), &mut out);
     out
 }
 
 /// The server's message from a JSON error body: `error` (a string, or an object with a
 /// `message`), `message` or `detail`. A body cut short (a prefix of a large one) still
 /// gives its message when the message's string comes whole before the cut.
-pub(crate) fn error_message(body: &str) -> Option<String> {
+fn error_message(body: &str) -> Option<String> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
         return truncated_message(body);
     };
-    let pick = |v: &serde_json::Value| -> Option<String> {
-        match v {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Object(o) => o
-                .get("message")
-                .and_then(|m| m.as_str())
-                .map(str::to_string),
-            _ => None,
-        }
+    let pick = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Object(o) => o.get("message")?.as_str().map(str::to_string),
+        _ => None,
     };
     ["error", "message", "detail"]
         .iter()
@@ -408,106 +397,25 @@ fn truncated_message(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::TransportError;
-
-    #[test]
-    fn error_message_forms() {
-        let cases = [
-            (r#"{"error":"bad batch"}"#, Some("bad batch")),
-            (r#"{"error":{"message":"nested"}}"#, Some("nested")),
-            (r#"{"message":"m"}"#, Some("m")),
-            (r#"{"detail":"d"}"#, Some("d")),
-            (r#"{"other":1}"#, None),
-            ("<html>oops</html>", None),
-            // Cut short: the message is whole before the cut.
-            (
-                r#"{"error": "upstream timed out", "trace": "aaaa"#,
-                Some("upstream timed out"),
-            ),
-            (r#"{"trace": "x", "detail":"d\"q", "more": ["#, Some("d\"q")),
-            (r#"{"error": "cut in the midd"#, None),
-            (r#"["error": "not an object""#, None),
-        ];
-        for (body, want) in cases {
-            assert_eq!(error_message(body).as_deref(), want, "{body}");
-        }
-    }
 
     #[test]
     fn a_path_with_a_dot_segment_is_never_sent() {
-        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = sent.clone();
+        let never = |_: HttpRequest| -> std::result::Result<HttpResponse, crate::transport::TransportError> {
+            panic!("sent")
+        };
         let api = BatchApi::builder()
             .api_key("k")
-            .workspace("ws")
-            .transport(
-                move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
-                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    Ok(HttpResponse::json(200, "{}"))
-                },
-            )
+            .transport(never)
             .build()
             .unwrap();
         for path in ["/a/../b", "/a/%2e%2E/b", "/./a"] {
             let err = api
-                .execute(&Call::get(RequestKind::Workspace, path.into()))
+                .execute_json::<serde_json::Value>(&Call::new(RequestKind::Workspace, path.into()))
                 .unwrap_err();
             assert!(
                 matches!(&err, Error::InvalidInput { field, .. } if field == "path"),
                 "{err}"
             );
-            let err = api
-                .execute_json::<serde_json::Value>(&Call::get(RequestKind::Workspace, path.into()))
-                .unwrap_err();
-            assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
         }
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 0);
-        api.execute(&Call::get(RequestKind::Workspace, "/a/..b/c".into()))
-            .unwrap();
-    }
-
-    #[test]
-    fn a_key_across_the_cut_of_an_error_message_is_not_shown_in_part() {
-        // Issue 14: a long message with the key placed across the 512th character.
-        const KEY: &str = "AbCdEfGhIjKlMnOpQrStUvWxYz";
-        // From 4 characters on: shorter pieces occur in any text.
-        for keep in 4..KEY.len() {
-            let message = format!("{}{KEY} is not valid here", "-".repeat(512 - keep));
-            let body = serde_json::json!({ "error": message, "trace": message }).to_string();
-            let api = BatchApi::builder()
-                .api_key(KEY)
-                .workspace("ws")
-                .transport(
-                    move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
-                        Ok(HttpResponse::json(400, body.clone()))
-                    },
-                )
-                .build()
-                .unwrap();
-            let err = api
-                .execute_json::<serde_json::Value>(&Call::get(RequestKind::Workspace, "/x".into()))
-                .unwrap_err();
-            let api_error = err.api_error().unwrap();
-            for text in [
-                err.to_string(),
-                format!("{err:?}"),
-                api_error.body_snippet.clone(),
-            ] {
-                assert!(!text.contains(&KEY[..keep]), "{keep}: {text}");
-            }
-            assert!(api_error.message.as_deref().unwrap().ends_with('…'));
-        }
-    }
-
-    #[test]
-    fn decode_reports_path() {
-        #[derive(serde::Deserialize, Debug)]
-        struct T {
-            #[allow(dead_code)]
-            jobs: Vec<crate::model::JobMetadata>,
-        }
-        let (path, msg) = decode_json::<T>(br#"{"jobs":[{"jobId":"j"}]}"#).unwrap_err();
-        assert_eq!(path, "jobs[0]");
-        assert!(msg.contains("missing field"), "{msg}");
     }
 }

@@ -13,41 +13,23 @@ use tempfile::NamedTempFile;
 use super::BatchApi;
 use super::requests::RequestKind;
 use super::retry::Idempotency;
-use super::transfer::check_signed_url;
 use crate::error::{Error, Result};
+use crate::model::job_request::check_http_url;
 use crate::progress::{Event, SharedCallback};
 use crate::transport::{HttpRequest, HttpResponse};
 
 /// How [`BatchApi::download_to_file_with`] treats the target file.
 ///
 /// ```
-/// use roboflow_batch::api::DownloadOptions;
-/// let o = DownloadOptions::default();
-/// assert!(o.overwrite && o.expected_len.is_none());
-/// let o = o.expected_len(1024).overwrite(false);
-/// assert_eq!(o.expected_len, Some(1024));
+/// let opts = roboflow_batch::api::DownloadOptions::default().expected_len(1024).overwrite(false);
 /// ```
 #[derive(Clone)]
-#[non_exhaustive]
 pub struct DownloadOptions<'a> {
-    /// The length the file must have, when known in advance. A server that declares
-    /// another length, or a body of another length, fails the download. Default `None`:
-    /// the length the server declares is checked.
-    pub expected_len: Option<u64>,
-    /// Whether a file already at the target is replaced (default `true`). When `false`, an
-    /// existing file fails the download and is left as it is, even if it appears while the
-    /// download runs.
-    pub overwrite: bool,
-    /// Called with an [`Event::BytesReceived`] as each chunk is written (for progress
-    /// bars). Bytes received again after a restart from zero are reported again.
-    pub on_progress: Option<SharedCallback<'a>>,
-    /// The most bytes written before the download fails (default 64 GiB), so a server
-    /// that never stops sending cannot fill the disk.
-    pub max_len: u64,
+    expected_len: Option<u64>,
+    overwrite: bool,
+    on_progress: Option<SharedCallback<'a>>,
+    max_len: u64,
 }
-
-/// The default cap of one download: 64 GiB.
-pub(crate) const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 << 30;
 
 impl Default for DownloadOptions<'_> {
     fn default() -> Self {
@@ -55,7 +37,7 @@ impl Default for DownloadOptions<'_> {
             expected_len: None,
             overwrite: true,
             on_progress: None,
-            max_len: DEFAULT_MAX_DOWNLOAD_BYTES,
+            max_len: 64 << 30,
         }
     }
 }
@@ -65,21 +47,18 @@ impl std::fmt::Debug for DownloadOptions<'_> {
         f.debug_struct("DownloadOptions")
             .field("expected_len", &self.expected_len)
             .field("overwrite", &self.overwrite)
-            .field(
-                "on_progress",
-                &self.on_progress.as_ref().map(|_| "Fn(&Event)"),
-            )
             .field("max_len", &self.max_len)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl<'a> DownloadOptions<'a> {
-    /// Sets the length the file must have.
+    /// The length the file must have, when known in advance: a server that declares another
+    /// length, or a body of another length, fails the download. Without it, the length the
+    /// server declares is checked.
     ///
     /// ```
     /// let o = roboflow_batch::api::DownloadOptions::default().expected_len(7);
-    /// assert_eq!(o.expected_len, Some(7));
     /// ```
     #[must_use]
     pub fn expected_len(mut self, len: u64) -> Self {
@@ -87,11 +66,12 @@ impl<'a> DownloadOptions<'a> {
         self
     }
 
-    /// Sets whether an existing file is replaced.
+    /// Whether a file already at the target is replaced (default `true`). When `false`, an
+    /// existing file fails the download and is left as it is, even if it appears while the
+    /// download runs.
     ///
     /// ```
     /// let o = roboflow_batch::api::DownloadOptions::default().overwrite(false);
-    /// assert!(!o.overwrite);
     /// ```
     #[must_use]
     pub fn overwrite(mut self, overwrite: bool) -> Self {
@@ -99,11 +79,11 @@ impl<'a> DownloadOptions<'a> {
         self
     }
 
-    /// Sets the most bytes a download may write.
+    /// The most bytes written before the download fails (default 64 GiB), so that a server
+    /// that never stops sending cannot fill the disk.
     ///
     /// ```
     /// let o = roboflow_batch::api::DownloadOptions::default().max_len(1 << 20);
-    /// assert_eq!(o.max_len, 1 << 20);
     /// ```
     #[must_use]
     pub fn max_len(mut self, max: u64) -> Self {
@@ -111,13 +91,15 @@ impl<'a> DownloadOptions<'a> {
         self
     }
 
-    /// Sets the callback that sees each written chunk's length, as an
-    /// [`Event::BytesReceived`]; it may borrow, as the download blocks.
+    /// Called with an [`Event::BytesReceived`] as each chunk is written (for progress bars);
+    /// it may borrow, as the download blocks. Bytes received again after a restart from
+    /// zero are reported again.
     ///
     /// ```
+    /// use roboflow_batch::progress::Event;
     /// let got = std::sync::atomic::AtomicU64::new(0);
     /// let o = roboflow_batch::api::DownloadOptions::default().on_progress(|e| {
-    ///     if let roboflow_batch::progress::Event::BytesReceived { bytes } = e { got.fetch_add(*bytes, std::sync::atomic::Ordering::Relaxed); }
+    ///     if let Event::BytesReceived { bytes } = e { got.fetch_add(*bytes, std::sync::atomic::Ordering::Relaxed); }
     /// });
     /// ```
     #[must_use]
@@ -128,10 +110,9 @@ impl<'a> DownloadOptions<'a> {
 }
 
 impl BatchApi {
-    /// Starts a download from a signed URL and returns the streaming response. The API key
-    /// is never sent. Connection failures and error statuses are retried; a failure while
-    /// reading the body is the caller's to handle (see
-    /// [`download_to_file`](Self::download_to_file), which does).
+    /// Starts a download from a signed URL and returns the streaming response. Connection
+    /// failures and error statuses are retried; a failure while reading the body is the
+    /// caller's to handle ([`download_to_file`](Self::download_to_file) does).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -141,7 +122,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn download(&self, url: &str) -> Result<HttpResponse> {
-        check_signed_url("downloadURL", url)?;
+        check_http_url("downloadURL", url)?;
         self.send(
             RequestKind::Download,
             Idempotency::Idempotent,
@@ -150,9 +131,8 @@ impl BatchApi {
         )
     }
 
-    /// Downloads a signed URL to `path` and returns the number of bytes written; the same
-    /// as [`download_to_file_with`](Self::download_to_file_with) with the default options
-    /// (an existing file is replaced).
+    /// [`download_to_file_with`](Self::download_to_file_with) with the default options (an
+    /// existing file is replaced).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -170,7 +150,8 @@ impl BatchApi {
     ///   (`.<name>.<random>.part`), so parallel downloads never share one, even to the
     ///   same `path`.
     /// - The file is moved to `path` in one rename, only once it is complete: its length
-    ///   is what the server declared (and [`DownloadOptions::expected_len`], when set).
+    ///   is what the server declared (and the [expected length](DownloadOptions::expected_len),
+    ///   when set).
     ///   Whatever fails, `path` never holds part of a download and the temporary file is
     ///   removed.
     /// - A connection dropped mid-body is resumed with `Range: bytes=N-` when the server
@@ -186,10 +167,8 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # let url = "";
-    /// use roboflow_batch::api::DownloadOptions;
-    /// let opts = DownloadOptions::default().expected_len(4096).overwrite(false);
+    /// let opts = roboflow_batch::api::DownloadOptions::default().expected_len(4096).overwrite(false);
     /// let n = api.download_to_file_with(url, std::path::Path::new("out/part-0.tar"), &opts)?;
-    /// assert_eq!(n, 4096);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn download_to_file_with(
@@ -198,7 +177,7 @@ impl BatchApi {
         path: &Path,
         options: &DownloadOptions<'_>,
     ) -> Result<u64> {
-        check_signed_url("downloadURL", url)?;
+        check_http_url("downloadURL", url)?;
         let context = || format!("downloading to {}", path.display());
         let Some(name) = path.file_name() else {
             return Err(Error::invalid(
@@ -211,7 +190,11 @@ impl BatchApi {
             _ => Path::new("."),
         };
         if !options.overwrite && path.exists() {
-            return Err(Error::io(context(), exists_error()));
+            let exists = "the file exists and overwriting is off";
+            return Err(Error::io(
+                context(),
+                io::Error::new(io::ErrorKind::AlreadyExists, exists),
+            ));
         }
         let mut prefix = OsString::from(".");
         prefix.push(name);
@@ -227,9 +210,7 @@ impl BatchApi {
             total: None,
             resumable: true,
             asked_from: 0,
-            expected: options.expected_len,
-            on_progress: options.on_progress.as_deref(),
-            max_len: options.max_len,
+            options: options.clone(),
             fatal: None,
             context: context(),
         });
@@ -287,7 +268,7 @@ impl BatchApi {
 }
 
 /// One download's state across its tries.
-struct Progress<'o> {
+struct Progress<'a> {
     file: NamedTempFile,
     /// Bytes in the file so far.
     written: u64,
@@ -297,9 +278,7 @@ struct Progress<'o> {
     resumable: bool,
     /// The offset the request in flight asked for (0: the whole file).
     asked_from: u64,
-    expected: Option<u64>,
-    on_progress: Option<&'o (dyn Fn(&Event) + Sync + 'o)>,
-    max_len: u64,
+    options: DownloadOptions<'a>,
     /// A failure that trying again cannot fix (writing the file, a wrong length).
     fatal: Option<Error>,
     /// What errors say was being done.
@@ -365,7 +344,7 @@ impl Progress<'_> {
             self.resumable = false;
             self.start_over().map_err(|e| self.fail(e))?;
         }
-        if let (Some(want), Some(got)) = (self.expected, total)
+        if let (Some(want), Some(got)) = (self.options.expected_len, total)
             && want != got
         {
             let e = io::Error::new(
@@ -375,9 +354,9 @@ impl Progress<'_> {
             return Err(self.fail(e));
         }
         if let Some(t) = total
-            && t > self.max_len
+            && t > self.options.max_len
         {
-            return Err(self.fail(too_long(self.max_len)));
+            return Err(self.fail(too_long(self.options.max_len)));
         }
         self.total = total;
         // Offsets are only safe to resume from when the length is known and the bytes are
@@ -404,10 +383,10 @@ impl Progress<'_> {
                 .write_all(chunk)
                 .map_err(|e| self.fail(e))?;
             self.written += n as u64;
-            if self.written > self.max_len {
-                return Err(self.fail(too_long(self.max_len)));
+            if self.written > self.options.max_len {
+                return Err(self.fail(too_long(self.options.max_len)));
             }
-            if let Some(f) = self.on_progress {
+            if let Some(f) = &self.options.on_progress {
                 f(&Event::BytesReceived { bytes: n as u64 });
             }
         }
@@ -440,13 +419,6 @@ fn length_error(got: u64, want: u64) -> io::Error {
     )
 }
 
-fn exists_error() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "the file exists and overwriting is off",
-    )
-}
-
 /// A `Content-Range: bytes START-END/TOTAL` header (`TOTAL` may be `*`).
 #[derive(Debug, PartialEq, Eq)]
 struct ContentRange {
@@ -474,24 +446,16 @@ mod tests {
     use super::*;
 
     #[test]
+    #[rustfmt::skip]
     fn content_range_table() {
         let r = |start, end, total| Some(ContentRange { start, end, total });
-        let cases = [
+        for (v, want) in [
             ("bytes 0-9/10", r(0, 9, Some(10))),
-            (
-                "bytes 400-1048575/1048576",
-                r(400, 1_048_575, Some(1_048_576)),
-            ),
+            ("bytes 400-1048575/1048576", r(400, 1_048_575, Some(1_048_576))),
             (" bytes  5-9/* ", r(5, 9, None)),
-            ("bytes 5-9/9", None),
-            ("bytes 9-5/10", None),
-            ("bytes */10", None),
-            ("items 0-9/10", None),
-            ("bytes 0-9", None),
-            ("bytes -1-9/10", None),
-            ("", None),
-        ];
-        for (v, want) in cases {
+            ("bytes 5-9/9", None), ("bytes 9-5/10", None), ("bytes */10", None),
+            ("items 0-9/10", None), ("bytes 0-9", None), ("bytes -1-9/10", None), ("", None),
+        ] {
             assert_eq!(parse_content_range(v), want, "{v:?}");
         }
     }

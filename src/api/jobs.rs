@@ -4,97 +4,9 @@ use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
 use super::requests::RequestKind as K;
-use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::urls::encode;
-
-/// Pure builders: a workspace and arguments in, a [`Call`] out.
-pub(crate) mod build {
-    use super::*;
-
-    pub fn jobs_path(ws: &str, rest: &str) -> String {
-        format!("/batch-processing/v1/external/{}/jobs{rest}", encode(ws))
-    }
-
-    pub fn job_path(ws: &str, job: &JobId, rest: &str) -> String {
-        jobs_path(ws, &format!("/{}{rest}", encode(job.as_str())))
-    }
-
-    pub fn start(
-        ws: &str,
-        job: &JobId,
-        body: &JobStartRequest,
-        name: Option<&str>,
-    ) -> Result<Call> {
-        // The service accepts a repeat with the same id and definition; a different one is a 409.
-        Call::post(K::StartJob, job_path(ws, job, ""), Idempotency::Idempotent)
-            .query_opt("name", name)
-            .json(body)
-    }
-
-    pub fn start_trt(
-        ws: &str,
-        job: &JobId,
-        body: &TrtCompilationRequest,
-        name: Option<&str>,
-    ) -> Result<Call> {
-        // Like a job start: the id makes a repeat harmless.
-        Call::post(K::StartJob, job_path(ws, job, ""), Idempotency::Idempotent)
-            .query_opt("name", name)
-            .json(body)
-    }
-
-    pub fn job(ws: &str, job: &JobId) -> Call {
-        Call::get(K::JobStatus, job_path(ws, job, ""))
-    }
-
-    pub fn list(ws: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(K::ListJobs, jobs_path(ws, ""));
-        c.query.extend(opts.query());
-        c
-    }
-
-    pub fn stages(ws: &str, job: &JobId) -> Call {
-        Call::get(K::JobStages, job_path(ws, job, "/stages"))
-    }
-
-    pub fn tasks(ws: &str, job: &JobId, stage: &str, opts: &ListOptions) -> Call {
-        let path = job_path(ws, job, &format!("/stages/{}/tasks", encode(stage)));
-        let mut c = Call::get(K::ListTasks, path);
-        c.query.extend(opts.query());
-        c
-    }
-
-    pub fn abort(ws: &str, job: &JobId) -> Call {
-        // Aborting an aborted job changes nothing.
-        Call::post(
-            K::AbortJob,
-            job_path(ws, job, "/abort"),
-            Idempotency::Idempotent,
-        )
-    }
-
-    pub fn restart(ws: &str, job: &JobId, overrides: Option<&RestartOverrides>) -> Result<Call> {
-        // A repeat could restart a run that the first request already restarted.
-        let c = Call::post(
-            K::RestartJob,
-            job_path(ws, job, "/restart"),
-            Idempotency::NotIdempotent,
-        );
-        match overrides.filter(|o| !o.is_empty()) {
-            Some(o) => c.json(o),
-            None => Ok(c),
-        }
-    }
-
-    pub fn logs(ws: &str, job: &JobId, severity: Option<&LogSeverity>, opts: &ListOptions) -> Call {
-        let mut c = Call::get(K::JobLogs, job_path(ws, job, "/logs"))
-            .query_opt("severity", severity.map(|s| s.as_str().to_string()));
-        c.query.extend(opts.query());
-        c
-    }
-}
 
 fn check_stage_id(stage: &str) -> Result<()> {
     super::check_segment("stage_id", stage)?;
@@ -108,6 +20,14 @@ fn check_stage_id(stage: &str) -> Result<()> {
 }
 
 impl BatchApi {
+    /// A call of `kind` to `…/jobs{rest}`, or to `…/jobs/{job_id}{rest}` with the id checked
+    /// before anything is sent.
+    fn jobs_call(&self, kind: K, job_id: Option<&str>, rest: &str) -> Result<Call> {
+        let job = job_id.map(JobId::new).transpose()?;
+        let id = job.as_ref().map(JobId::as_str);
+        self.workspace_call(kind, ("batch-processing", "jobs"), id, rest)
+    }
+
     /// Starts a job (`POST …/jobs/{job_id}`), with an optional display name (the `name`
     /// query parameter). The request is validated first; the Workflow's workspace defaults
     /// to the client's. Starting the same id with the same definition again is harmless.
@@ -125,17 +45,12 @@ impl BatchApi {
         request: &JobStartRequest,
         name: Option<&str>,
     ) -> Result<()> {
-        let job_id = job_id.as_ref();
-        let job = JobId::new(job_id)?;
         request.validate()?;
-        let ws = self.workspace()?;
+        let call = self.jobs_call(K::StartJob, Some(job_id.as_ref()), "")?;
         let mut body = request.clone();
-        if body.processing_specification.workspace.is_none() {
-            body.processing_specification.workspace = Some(ws.clone());
-        }
-        let resp = self.execute(&build::start(&ws, &job, &body, name)?)?;
-        let _ = resp.read_body(super::call::MAX_JSON_BODY);
-        Ok(())
+        let spec = &mut body.processing_specification;
+        spec.workspace = spec.workspace.take().or(Some(self.workspace()?));
+        self.execute_ignoring_body(&call.query_opt("name", name).json(&body)?)
     }
 
     /// Starts a TensorRT compilation job (`POST …/jobs/{job_id}` with a
@@ -154,12 +69,9 @@ impl BatchApi {
         request: &TrtCompilationRequest,
         name: Option<&str>,
     ) -> Result<()> {
-        let job_id = job_id.as_ref();
-        let job = JobId::new(job_id)?;
         request.validate()?;
-        let resp = self.execute(&build::start_trt(&self.workspace()?, &job, request, name)?)?;
-        let _ = resp.read_body(super::call::MAX_JSON_BODY);
-        Ok(())
+        let call = self.jobs_call(K::StartJob, Some(job_id.as_ref()), "")?;
+        self.execute_ignoring_body(&call.query_opt("name", name).json(request)?)
     }
 
     /// A job's status (`GET …/jobs/{job_id}`), decoded from either answer form; see
@@ -176,8 +88,8 @@ impl BatchApi {
     /// ```
     pub fn job(&self, job_id: impl AsRef<str>) -> Result<JobStatusResponse> {
         let job_id = job_id.as_ref();
-        let job = JobId::new(job_id)?;
-        let r: JobStatusResponse = self.execute_json(&build::job(&self.workspace()?, &job))?;
+        let r: JobStatusResponse =
+            self.execute_json(&self.jobs_call(K::JobStatus, Some(job_id), "")?)?;
         if r.job.is_none() && r.job_status.is_none() {
             return Err(Error::Decode {
                 url: format!("jobs/{job_id}"),
@@ -198,16 +110,13 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_jobs_page(&self, opts: &ListOptions) -> Result<Page<JobMetadata>> {
-        opts.validate()?;
-        let r: ListJobsResponse = self.execute_json(&build::list(&self.workspace()?, opts))?;
-        Ok(Page {
-            items: r.jobs,
-            next_page_token: r.next_page_token,
+        let call = || self.jobs_call(K::ListJobs, None, "");
+        self.page(opts, call, |r: ListJobsResponse| {
+            (r.jobs, r.next_page_token)
         })
     }
 
-    /// Every job of the workspace, following page tokens. Pages of `page_size` are asked for
-    /// (1,000 when `None`); the service may grant fewer.
+    /// Every job of the workspace, (see [`Pages`] for the page size).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -217,8 +126,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn jobs(&self, page_size: Option<u32>) -> Pages<'_, JobMetadata> {
-        let opts = ListOptions::first_page(page_size);
-        Pages::new("jobs", opts, move |o: &ListOptions| self.list_jobs_page(o))
+        Pages::listing(Ok(()), "jobs", page_size, move |o| self.list_jobs_page(o))
     }
 
     /// A job's stages (`GET …/jobs/{job_id}/stages`), typically `processing` then `export`.
@@ -231,10 +139,8 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn job_stages(&self, job_id: impl AsRef<str>) -> Result<Vec<JobStage>> {
-        let job_id = job_id.as_ref();
-        let job = JobId::new(job_id)?;
-        let r: ListStagesResponse = self.execute_json(&build::stages(&self.workspace()?, &job))?;
-        Ok(r.stages)
+        let call = self.jobs_call(K::JobStages, Some(job_id.as_ref()), "/stages")?;
+        Ok(self.execute_json::<ListStagesResponse>(&call)?.stages)
     }
 
     /// One page of a stage's tasks (`GET …/stages/{stage_id}/tasks`).
@@ -251,21 +157,18 @@ impl BatchApi {
         stage_id: impl AsRef<str>,
         opts: &ListOptions,
     ) -> Result<Page<TaskStatus>> {
-        let job_id = job_id.as_ref();
-        let stage_id = stage_id.as_ref();
-        let job = JobId::new(job_id)?;
-        check_stage_id(stage_id)?;
-        opts.validate()?;
-        let r: ListTasksResponse =
-            self.execute_json(&build::tasks(&self.workspace()?, &job, stage_id, opts))?;
-        Ok(Page {
-            items: r.tasks,
-            next_page_token: r.next_page_token,
+        let call = || {
+            let stage = stage_id.as_ref();
+            check_stage_id(stage)?;
+            let rest = format!("/stages/{}/tasks", encode(stage));
+            self.jobs_call(K::ListTasks, Some(job_id.as_ref()), &rest)
+        };
+        self.page(opts, call, |r: ListTasksResponse| {
+            (r.tasks, r.next_page_token)
         })
     }
 
-    /// Every task of a stage, following page tokens. Pages of `page_size` are asked for
-    /// (1,000 when `None`); the service may grant fewer.
+    /// Every task of a stage, (see [`Pages`] for the page size).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -279,13 +182,13 @@ impl BatchApi {
         page_size: Option<u32>,
     ) -> Pages<'a, TaskStatus> {
         let (job, stage) = (job_id.as_ref(), stage_id.as_ref());
-        if let Err(e) = JobId::new(job).and_then(|_| check_stage_id(stage)) {
-            return Pages::failed(e);
-        }
-        let what = format!("tasks of {job}/{stage}");
-        Pages::new(what, ListOptions::first_page(page_size), move |o| {
-            self.list_tasks_page(job_id.as_ref(), stage_id.as_ref(), o)
-        })
+        let check = JobId::new(job).and_then(|_| check_stage_id(stage));
+        Pages::listing(
+            check,
+            format!("tasks of {job}/{stage}"),
+            page_size,
+            move |o| self.list_tasks_page(job_id.as_ref(), stage_id.as_ref(), o),
+        )
     }
 
     /// Aborts a job (`POST …/jobs/{job_id}/abort`) and returns the service's answer.
@@ -297,9 +200,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn abort_job(&self, job_id: impl AsRef<str>) -> Result<JobControlResponse> {
-        let job_id = job_id.as_ref();
-        let job = JobId::new(job_id)?;
-        self.execute_json(&build::abort(&self.workspace()?, &job))
+        self.execute_json(&self.jobs_call(K::AbortJob, Some(job_id.as_ref()), "/abort")?)
     }
 
     /// Restarts a job (`POST …/jobs/{job_id}/restart`), optionally with new parameters.
@@ -316,12 +217,15 @@ impl BatchApi {
         job_id: impl AsRef<str>,
         overrides: Option<&RestartOverrides>,
     ) -> Result<JobControlResponse> {
-        let job_id = job_id.as_ref();
-        let job = JobId::new(job_id)?;
         if let Some(o) = overrides {
             o.validate()?;
         }
-        self.execute_json(&build::restart(&self.workspace()?, &job, overrides)?)
+        let call = self.jobs_call(K::RestartJob, Some(job_id.as_ref()), "/restart")?;
+        // Without overrides no body is sent, as the official client does.
+        match overrides.filter(|o| !o.is_empty()) {
+            Some(o) => self.execute_json(&call.json(o)?),
+            None => self.execute_json(&call),
+        }
     }
 
     /// One page of a job's logs (`GET …/jobs/{job_id}/logs`), optionally of one severity.
@@ -339,8 +243,6 @@ impl BatchApi {
         severity: Option<&LogSeverity>,
         opts: &ListOptions,
     ) -> Result<Page<JobLog>> {
-        let job_id = job_id.as_ref();
-        let job = JobId::new(job_id)?;
         if let Some(s) = severity.filter(|s| !s.is_known()) {
             return Err(Error::invalid(
                 "severity",
@@ -351,17 +253,16 @@ impl BatchApi {
                 ),
             ));
         }
-        opts.validate()?;
-        let r: ListLogsResponse =
-            self.execute_json(&build::logs(&self.workspace()?, &job, severity, opts))?;
-        Ok(Page {
-            items: r.logs,
-            next_page_token: r.next_page_token,
+        let call = || {
+            let c = self.jobs_call(K::JobLogs, Some(job_id.as_ref()), "/logs")?;
+            Ok(c.query_opt("severity", severity.map(|s| s.as_str().to_string())))
+        };
+        self.page(opts, call, |r: ListLogsResponse| {
+            (r.logs, r.next_page_token)
         })
     }
 
-    /// Every log line of a job, following page tokens. Pages of `page_size` are asked for
-    /// (1,000 when `None`); the service may grant fewer.
+    /// Every log line of a job, (see [`Pages`] for the page size).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -377,119 +278,9 @@ impl BatchApi {
         severity: Option<LogSeverity>,
         page_size: Option<u32>,
     ) -> Pages<'a, JobLog> {
-        if let Err(e) = JobId::new(job_id.as_ref()) {
-            return Pages::failed(e);
-        }
         let what = format!("logs of {}", job_id.as_ref());
-        Pages::new(what, ListOptions::first_page(page_size), move |o| {
+        Pages::listing(JobId::new(job_id.as_ref()), what, page_size, move |o| {
             self.list_logs_page(job_id.as_ref(), severity.as_ref(), o)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::transport::Method;
-
-    #[test]
-    #[allow(clippy::type_complexity)]
-    fn builders_table() {
-        let j = JobId::new("j1").unwrap();
-        let o = ListOptions::default().page_size(10);
-        let cases: Vec<(Call, Method, &str, Vec<(&str, &str)>, Idempotency)> = vec![
-            (
-                build::job("ws", &j),
-                Method::Get,
-                "/batch-processing/v1/external/ws/jobs/j1",
-                vec![],
-                Idempotency::Idempotent,
-            ),
-            (
-                build::list("ws", &o),
-                Method::Get,
-                "/batch-processing/v1/external/ws/jobs",
-                vec![("pageSize", "10")],
-                Idempotency::Idempotent,
-            ),
-            (
-                build::stages("ws", &j),
-                Method::Get,
-                "/batch-processing/v1/external/ws/jobs/j1/stages",
-                vec![],
-                Idempotency::Idempotent,
-            ),
-            (
-                build::tasks("ws", &j, "st/1", &ListOptions::default()),
-                Method::Get,
-                "/batch-processing/v1/external/ws/jobs/j1/stages/st%2F1/tasks",
-                vec![],
-                Idempotency::Idempotent,
-            ),
-            (
-                build::abort("ws", &j),
-                Method::Post,
-                "/batch-processing/v1/external/ws/jobs/j1/abort",
-                vec![],
-                Idempotency::Idempotent,
-            ),
-            (
-                build::restart("ws", &j, None).unwrap(),
-                Method::Post,
-                "/batch-processing/v1/external/ws/jobs/j1/restart",
-                vec![],
-                Idempotency::NotIdempotent,
-            ),
-            (
-                build::logs("ws", &j, Some(&LogSeverity::Error), &o),
-                Method::Get,
-                "/batch-processing/v1/external/ws/jobs/j1/logs",
-                vec![("severity", "error"), ("pageSize", "10")],
-                Idempotency::Idempotent,
-            ),
-            (
-                build::start(
-                    "ws",
-                    &j,
-                    &JobStartRequest::images("b", "wf"),
-                    Some("My Job"),
-                )
-                .unwrap(),
-                Method::Post,
-                "/batch-processing/v1/external/ws/jobs/j1",
-                vec![("name", "My Job")],
-                Idempotency::Idempotent,
-            ),
-        ];
-        for (call, method, path, query, idem) in cases {
-            assert_eq!(call.method, method, "{path}");
-            assert_eq!(call.path, path);
-            let got: Vec<(&str, &str)> = call.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            assert_eq!(got, query, "{path}");
-            assert_eq!(call.idempotency, idem, "{path}");
-        }
-    }
-
-    #[test]
-    fn restart_body_only_with_overrides() {
-        let j = JobId::new("j1").unwrap();
-        assert!(build::restart("ws", &j, None).unwrap().body.is_none());
-        assert!(
-            build::restart("ws", &j, Some(&RestartOverrides::default()))
-                .unwrap()
-                .body
-                .is_none()
-        );
-        let c = build::restart(
-            "ws",
-            &j,
-            Some(&RestartOverrides::default().max_parallel_tasks(2)),
-        )
-        .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&c.body.unwrap().1).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"type": "parameters-override-v1", "maxParallelTasks": 2})
-        );
     }
 }

@@ -1,8 +1,8 @@
 //! [`BatchApi`]: one blocking method per endpoint, with retries and pagination.
 //!
-//! Each method validates its input, builds a request (a pure function of its arguments),
-//! sends it through the [`Transport`] with the [`RetryPolicy`], and decodes the response
-//! (another pure function). Nothing is sent when validation fails.
+//! Each method checks its input, builds a call (method, path, query, body), sends it through
+//! the [`Transport`] under the [`RetryPolicy`], and decodes the answer. Nothing is sent when
+//! a check fails.
 
 mod call;
 mod clock;
@@ -31,14 +31,7 @@ use requests::RequestCounter;
 use retry::RetryCause;
 
 /// The production service.
-///
-/// ```
-/// use roboflow_batch::{api::DEFAULT_BASE_URL, BatchApi};
-/// let api = BatchApi::builder().api_key("k").build()?;
-/// assert_eq!(api.base_url(), DEFAULT_BASE_URL);
-/// # Ok::<(), roboflow_batch::Error>(())
-/// ```
-pub const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
+const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
 
 /// A blocking client for the Batch Processing API.
 ///
@@ -103,17 +96,14 @@ impl std::fmt::Debug for BatchApi {
 /// Configures a [`BatchApi`].
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::BatchApi;
-/// use roboflow_batch::api::RetryPolicy;
+/// use roboflow_batch::{api::RetryPolicy, BatchApi};
 /// let api = BatchApi::builder()
 ///     .base_url("http://127.0.0.1:8080")
 ///     .api_key("key")
 ///     .workspace("acme")
 ///     .retry_policy(RetryPolicy::default().max_retries(2))
-///     .build()
-///     .unwrap();
-/// assert_eq!(api.base_url(), "http://127.0.0.1:8080");
+///     .build()?;
+/// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Default)]
 #[must_use = "a builder does nothing until .build() is called"]
@@ -121,12 +111,11 @@ pub struct BatchApiBuilder {
     base_url: Option<String>,
     api_key: Option<String>,
     workspace: Option<String>,
-    timeouts: Option<Timeouts>,
-    max_idle: Option<usize>,
-    max_idle_per_host: Option<usize>,
     retry: Option<RetryPolicy>,
     transport: Option<Arc<dyn Transport>>,
     clock: Option<Clock>,
+    /// From `ROBOFLOW_API_REQUEST_TIMEOUT`, for the default transport.
+    timeouts: Option<Timeouts>,
 }
 
 impl std::fmt::Debug for BatchApiBuilder {
@@ -141,9 +130,6 @@ impl std::fmt::Debug for BatchApiBuilder {
                 &self.api_key.as_ref().map(|_| crate::redact::REDACTED),
             )
             .field("workspace", &self.workspace)
-            .field("timeouts", &self.timeouts)
-            .field("max_idle_connections", &self.max_idle)
-            .field("max_idle_connections_per_host", &self.max_idle_per_host)
             .field("retry", &self.retry)
             .field("custom_transport", &self.transport.is_some())
             .finish_non_exhaustive()
@@ -151,16 +137,12 @@ impl std::fmt::Debug for BatchApiBuilder {
 }
 
 impl BatchApiBuilder {
-    /// The service's base URL (default [`DEFAULT_BASE_URL`]).
+    /// The service's base URL (default `https://api.roboflow.com`); a user name or password
+    /// in it is refused.
     ///
     /// ```
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://127.0.0.1:9001/").build()?;
     /// assert_eq!(api.base_url(), "http://127.0.0.1:9001"); // the trailing slash is dropped
-    /// // A user name or password in it is refused, and not echoed.
-    /// let builder = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://u:pw0rd@127.0.0.1:9001");
-    /// assert!(format!("{builder:?}").contains("http://REDACTED@127.0.0.1:9001"));
-    /// let err = builder.build().unwrap_err().to_string();
-    /// assert!(err.contains("user name or password") && !err.contains("pw0rd"), "{err}");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -194,59 +176,12 @@ impl BatchApiBuilder {
         self
     }
 
-    /// Timeouts of the default [`UreqTransport`]. Combined with a custom
-    /// [`transport`](Self::transport), [`build`](Self::build) fails: configure that
-    /// transport's timeouts instead.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use roboflow_batch::{transport::Timeouts, BatchApi};
-    /// let builder = BatchApi::builder().api_key("k").timeouts(Timeouts { read: Duration::from_secs(5), ..Timeouts::default() });
-    /// assert!(format!("{builder:?}").contains("read: 5s"));
-    /// assert!(builder.build().is_ok());
-    /// ```
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = Some(timeouts);
-        self
-    }
-
-    /// The most idle connections the default [`UreqTransport`] keeps in total (default
-    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS`]). Combined with a custom
-    /// [`transport`](Self::transport), [`build`](Self::build) fails.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections(512).build()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn max_idle_connections(mut self, n: usize) -> Self {
-        self.max_idle = Some(n);
-        self
-    }
-
-    /// The most idle connections the default [`UreqTransport`] keeps per host (default
-    /// [`UreqTransport::DEFAULT_MAX_IDLE_CONNECTIONS_PER_HOST`]); set it to at least your
-    /// upload parallelism. Combined with a custom [`transport`](Self::transport),
-    /// [`build`](Self::build) fails.
-    ///
-    /// ```
-    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections_per_host(128).build()?;
-    /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::new(200, "")) };
-    /// let err = roboflow_batch::BatchApi::builder().api_key("k").max_idle_connections_per_host(128).transport(fake).build().unwrap_err();
-    /// assert!(err.to_string().contains("max_idle_connections_per_host"));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
-        self.max_idle_per_host = Some(n);
-        self
-    }
-
-    /// How failures are retried (default [`RetryPolicy::default`]).
+    /// How failures are retried (default [`RetryPolicy::default`]; its `Debug` shows it).
     ///
     /// ```
     /// use roboflow_batch::{api::RetryPolicy, BatchApi};
     /// let api = BatchApi::builder().api_key("k").retry_policy(RetryPolicy::never()).build()?;
-    /// assert_eq!(api.retry_policy().max_retries, 0);
+    /// assert!(format!("{api:?}").contains("max_retries: 0"));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
@@ -254,16 +189,19 @@ impl BatchApiBuilder {
         self
     }
 
-    /// The transport (default: a [`UreqTransport`]). The settings of the default transport
-    /// ([`timeouts`](Self::timeouts), [`max_idle_connections`](Self::max_idle_connections),
-    /// [`max_idle_connections_per_host`](Self::max_idle_connections_per_host)) cannot be
-    /// combined with it: [`build`](Self::build) fails rather than ignore them.
+    /// The transport (default: a [`UreqTransport`] with its default timeouts and pool
+    /// limits; configure another with [`UreqTransport::builder`]).
     ///
     /// ```
-    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
+    /// use std::time::Duration;
+    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, Timeouts, TransportError, UreqTransport};
     /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#)) };
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(fake).build()?;
     /// assert_eq!(api.workspace()?, "acme"); // looked up with `GET /` through `fake`
+    /// // The real transport with a shorter read timeout and a larger pool:
+    /// let timeouts = Timeouts { read: Duration::from_secs(5), ..Timeouts::default() };
+    /// let ureq = UreqTransport::builder().timeouts(timeouts).max_idle_connections_per_host(128).build();
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(ureq).build()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
@@ -271,8 +209,7 @@ impl BatchApiBuilder {
         self
     }
 
-    /// A shared transport; like [`transport`](Self::transport), it excludes the default
-    /// transport's settings.
+    /// A transport shared with other clients (one connection pool for all).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -280,8 +217,7 @@ impl BatchApiBuilder {
     /// let shared: Arc<dyn Transport> = Arc::new(UreqTransport::new());
     /// let a = BatchApi::builder().api_key("a").shared_transport(shared.clone()).build()?;
     /// let b = BatchApi::builder().api_key("b").shared_transport(shared.clone()).build()?;
-    /// assert_eq!(Arc::strong_count(&shared), 3); // one connection pool for both clients
-    /// # drop((a, b)); Ok::<(), roboflow_batch::Error>(())
+    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
@@ -309,15 +245,12 @@ impl BatchApiBuilder {
     /// ```
     pub fn build(self) -> Result<BatchApi> {
         let api_key = self.api_key.unwrap_or_default();
+        let config = |message: &str| Err(Error::Config(message.into()));
         if api_key.trim().is_empty() {
-            return Err(Error::Config(
-                "no API key: set it with .api_key(..) or ROBOFLOW_API_KEY".into(),
-            ));
+            return config("no API key: set it with .api_key(..) or ROBOFLOW_API_KEY");
         }
         if api_key.chars().any(|c| c.is_control()) {
-            return Err(Error::Config(
-                "the API key contains control characters".into(),
-            ));
+            return config("the API key contains control characters");
         }
         let base_url = self
             .base_url
@@ -328,11 +261,10 @@ impl BatchApiBuilder {
         // Refused, not just hidden: the service takes only the API key, and a password
         // here would reach logs, errors and the resume journal. Not echoed.
         if crate::redact::userinfo(&base_url).is_some() {
-            return Err(Error::Config(
+            return config(
                 "the base URL must not carry a user name or password (user:password@host): \
-                 the service authenticates with the API key only; remove them from the URL"
-                    .into(),
-            ));
+                 the service authenticates with the API key only; remove them from the URL",
+            );
         }
         let valid_base = (base_url.starts_with("http://") || base_url.starts_with("https://"))
             && base_url.split("://").nth(1).is_some_and(|h| !h.is_empty())
@@ -346,36 +278,18 @@ impl BatchApiBuilder {
         if let Some(ws) = &self.workspace {
             check_workspace(ws)?;
         }
-        let transport = match self.transport {
-            Some(t) => {
-                let ignored: Vec<&str> = [
-                    ("timeouts", self.timeouts.is_some()),
-                    ("max_idle_connections", self.max_idle.is_some()),
-                    (
-                        "max_idle_connections_per_host",
-                        self.max_idle_per_host.is_some(),
-                    ),
-                ]
-                .into_iter()
-                .filter_map(|(name, set)| set.then_some(name))
-                .collect();
-                if !ignored.is_empty() {
-                    return Err(Error::Config(format!(
-                        "{} configure the default transport and cannot be combined with a custom .transport(); set them on that transport instead",
-                        ignored.join(", ")
-                    )));
-                }
-                t
+        let transport = match (self.transport, self.timeouts) {
+            (None, t) => {
+                let timeouts = t.unwrap_or_default();
+                Arc::new(UreqTransport::builder().timeouts(timeouts).build())
             }
-            None => {
-                let mut b = UreqTransport::builder().timeouts(self.timeouts.unwrap_or_default());
-                if let Some(n) = self.max_idle {
-                    b = b.max_idle_connections(n);
-                }
-                if let Some(n) = self.max_idle_per_host {
-                    b = b.max_idle_connections_per_host(n);
-                }
-                Arc::new(b.build())
+            (Some(t), None) => t,
+            // Refused rather than silently dropped.
+            (Some(_), Some(_)) => {
+                return config(
+                    "ROBOFLOW_API_REQUEST_TIMEOUT sets the timeouts of the default transport and \
+                     cannot be combined with a custom .transport(); set them on that transport",
+                );
             }
         };
         let workspace = OnceLock::new();
@@ -400,23 +314,14 @@ impl BatchApiBuilder {
 
 /// The API's base URL for a region (`ROBOFLOW_REGION`: `us`, the default, or `eu`) and an
 /// environment, as the official client resolves them: `ROBOFLOW_ENVIRONMENT` wins when set,
-/// and means prod only when it is `prod` (any other value, even empty, means staging);
-/// without it, the legacy `PROJECT` means prod only when it is `roboflow-platform` (any
-/// other value, even empty, means staging); with neither, prod. Pass the two as they are
-/// set (`Some("")` for a variable set empty).
-///
-/// An unknown region is an error rather than a silent fall-back to `us` (the official
-/// client warns and falls back), so data never goes to another region by mistake.
+/// and means prod only when it is `prod`; without it, the legacy `PROJECT` means prod only
+/// when it is `roboflow-platform`; with neither, prod. Pass them as set (`Some("")` for a
+/// variable set empty, which means staging). An unknown region is an error, not the
+/// official client's fall-back to `us`, so data never goes to another region by mistake.
 ///
 /// ```
 /// use roboflow_batch::api::regional_base_url;
-/// assert_eq!(regional_base_url(None, None, None)?, "https://api.roboflow.com");
 /// assert_eq!(regional_base_url(Some("EU"), None, None)?, "https://api.roboflow.eu");
-/// assert_eq!(regional_base_url(Some("us"), Some("staging"), None)?, "https://api.roboflow.one");
-/// assert_eq!(regional_base_url(Some("eu"), None, Some("other"))?, "https://api.roboflow-eu.one");
-/// assert_eq!(regional_base_url(None, Some(""), None)?, "https://api.roboflow.one");
-/// assert_eq!(regional_base_url(None, None, Some(""))?, "https://api.roboflow.one");
-/// assert!(regional_base_url(Some("mars"), None, None).is_err());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 pub fn regional_base_url(
@@ -474,38 +379,23 @@ impl BatchApi {
     ///
     /// ```
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
-    /// assert_eq!(api.base_url(), roboflow_batch::api::DEFAULT_BASE_URL);
+    /// assert_eq!(api.base_url(), "https://api.roboflow.com");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn builder() -> BatchApiBuilder {
         BatchApiBuilder::default()
     }
 
-    /// A builder preset from the environment, as the official client reads it:
+    /// A builder preset from environment variables, as the official client reads them:
     /// `ROBOFLOW_API_KEY` (required), `API_BASE_URL`, `ROBOFLOW_WORKSPACE` and
     /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read). Without `API_BASE_URL`, the base
     /// URL follows `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (see [`regional_base_url`]).
-    ///
-    /// ```no_run
-    /// let api = roboflow_batch::BatchApi::builder_from_env()?.build()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn builder_from_env() -> Result<BatchApiBuilder> {
-        Self::builder_from_vars(|name| std::env::var(name).ok())
-    }
-
-    /// [`builder_from_env`](Self::builder_from_env) with the variables read through
-    /// `vars`, so that callers (and tests) need not change the process environment.
+    /// Each is read through `vars`, so that callers (and tests) need not change the
+    /// process environment; [`from_env`](Self::from_env) reads the process's own.
     ///
     /// ```
-    /// use roboflow_batch::BatchApi;
-    /// let vars = |name: &str| match name {
-    ///     "ROBOFLOW_API_KEY" => Some("k".to_string()),
-    ///     "ROBOFLOW_REGION" => Some("eu".to_string()),
-    ///     _ => None,
-    /// };
-    /// let api = BatchApi::builder_from_vars(vars)?.build()?;
-    /// assert_eq!(api.base_url(), "https://api.roboflow.eu");
+    /// let vars = |name: &str| (name == "ROBOFLOW_API_KEY").then(|| "k".to_string());
+    /// let api = roboflow_batch::BatchApi::builder_from_vars(vars)?.build()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn builder_from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<BatchApiBuilder> {
@@ -532,23 +422,25 @@ impl BatchApi {
             let secs: f64 = t.trim().parse().ok().filter(|s: &f64| *s > 0.0 && s.is_finite()).ok_or_else(|| {
                 Error::Config(format!("ROBOFLOW_API_REQUEST_TIMEOUT must be a positive number of seconds, got {t:?}"))
             })?;
-            b = b.timeouts(Timeouts {
-                read: Duration::from_secs_f64(secs),
-                write: Duration::from_secs_f64(secs),
+            let (read, write) = (Duration::from_secs_f64(secs), Duration::from_secs_f64(secs));
+            b.timeouts = Some(Timeouts {
+                read,
+                write,
                 ..Timeouts::default()
             });
         }
         Ok(b)
     }
 
-    /// A client configured from the environment (see [`builder_from_env`](Self::builder_from_env)).
+    /// A client configured from the process's environment (see
+    /// [`builder_from_vars`](Self::builder_from_vars)).
     ///
     /// ```no_run
     /// let api = roboflow_batch::BatchApi::from_env()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn from_env() -> Result<BatchApi> {
-        Self::builder_from_env()?.build()
+        Self::builder_from_vars(|name| std::env::var(name).ok())?.build()
     }
 
     /// The base URL, without a trailing slash.
@@ -560,18 +452,6 @@ impl BatchApi {
     /// ```
     pub fn base_url(&self) -> &str {
         &self.shared.base_url
-    }
-
-    /// The retry policy in force.
-    ///
-    /// ```
-    /// use roboflow_batch::{api::RetryPolicy, BatchApi};
-    /// let api = BatchApi::builder().api_key("k").build()?;
-    /// assert_eq!(api.retry_policy(), &RetryPolicy::default());
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.shared.retry
     }
 
     /// The time sources in force.
@@ -633,105 +513,5 @@ impl BatchApi {
             snippet: crate::redact::clean_snippet(&info.workspace, 80, &self.secrets("")),
         })?;
         Ok(shared.workspace.get_or_init(|| info.workspace).clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::transport::{HttpRequest, HttpResponse, TransportError};
-
-    fn fake(_: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
-        Ok(HttpResponse::new(200, ""))
-    }
-
-    /// A client over a scripted transport that counts what it is sent.
-    fn counting(answers: Vec<HttpResponse>) -> (BatchApi, Arc<std::sync::atomic::AtomicUsize>) {
-        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = sent.clone();
-        let script = Mutex::new(answers.into_iter());
-        let api = BatchApi::builder()
-            .api_key("k")
-            .clock(Clock::system().sleep_fn(|_| {}))
-            .transport(
-                move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
-                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    Ok(script.lock().unwrap().next().expect("sent past the script"))
-                },
-            )
-            .build()
-            .unwrap();
-        (api, sent)
-    }
-
-    #[test]
-    fn a_reporting_handle_tells_its_callback_of_each_retry() {
-        let ws = || HttpResponse::json(200, r#"{"workspace":"acme"}"#);
-        let busy = || HttpResponse::json(503, "{}");
-        let (api, sent) = counting(vec![busy(), ws(), busy(), busy(), ws()]);
-        let causes = Arc::new(Mutex::new(Vec::new()));
-        let log = causes.clone();
-        let reporting = api.reporting_retries(move |c| log.lock().unwrap().push(c));
-        reporting.fetch_workspace().unwrap();
-        assert_eq!(*causes.lock().unwrap(), [RetryCause::Status(503)]);
-        // The client it came from reports nothing.
-        api.fetch_workspace().unwrap();
-        assert_eq!(causes.lock().unwrap().len(), 1);
-        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 5);
-    }
-
-    #[test]
-    fn dot_segments_are_refused_by_name() {
-        for (value, refused) in [
-            (".", true),
-            ("..", true),
-            ("...", false),
-            (".a", false),
-            ("a.", false),
-        ] {
-            assert_eq!(
-                check_segment("workspace", value).is_err(),
-                refused,
-                "{value}"
-            );
-        }
-        let err = check_segment("workspace", "..").unwrap_err();
-        assert!(err.to_string().contains("workspace"), "{err}");
-    }
-
-    #[test]
-    fn default_transport_settings_with_a_custom_transport_are_an_error() {
-        type Set = fn(BatchApiBuilder) -> BatchApiBuilder;
-        let cases: [(&str, Set); 3] = [
-            ("timeouts", |b| b.timeouts(Timeouts::default())),
-            ("max_idle_connections", |b| b.max_idle_connections(1)),
-            ("max_idle_connections_per_host", |b| {
-                b.max_idle_connections_per_host(1)
-            }),
-        ];
-        for (name, set) in cases {
-            let base = || BatchApi::builder().api_key("k");
-            // Alone, the setting configures the default transport.
-            assert!(set(base()).build().is_ok(), "{name}");
-            // With a custom transport, in either order, it is refused by name.
-            for b in [set(base()).transport(fake), set(base().transport(fake))] {
-                match b.build() {
-                    Err(Error::Config(m)) => assert!(m.contains(name), "{m}"),
-                    other => panic!("{name}: {other:?}"),
-                }
-            }
-            let shared: Arc<dyn Transport> = Arc::new(fake);
-            assert!(
-                set(base()).shared_transport(shared).build().is_err(),
-                "{name}"
-            );
-        }
-        assert!(
-            BatchApi::builder()
-                .api_key("k")
-                .transport(fake)
-                .build()
-                .is_ok()
-        );
     }
 }

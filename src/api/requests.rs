@@ -4,60 +4,42 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What a request is for. Its label (in [`LABELS`], in the same order) is stable: reports
-/// and scripts key on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RequestKind {
-    Workspace,
-    ListBatches,
-    Batch,
-    BatchCount,
-    ListParts,
-    ListFiles,
-    ListShards,
-    /// A signed URL for a shard or a video.
-    UploadUrl,
-    /// A PUT (or POST) to a signed URL.
-    UploadPut,
-    SingleUpload,
-    ReferencesIngest,
-    RoboqlIngest,
-    StartJob,
-    JobStatus,
-    ListJobs,
-    JobStages,
-    ListTasks,
-    AbortJob,
-    RestartJob,
-    JobLogs,
-    /// A GET of a signed download URL.
-    Download,
+/// Defines [`RequestKind`] and its labels together, so that they cannot drift apart.
+macro_rules! request_kinds {
+    ($($kind:ident => $label:literal,)*) => {
+        /// What a request is for. Its label (in [`LABELS`]) is stable: reports and scripts
+        /// key on it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum RequestKind { $($kind,)* }
+
+        /// The label of each [`RequestKind`], by its position.
+        const LABELS: &[&str] = &[$($label,)*];
+    };
 }
 
-/// The label of each [`RequestKind`], by its position.
-const LABELS: [&str; 21] = [
-    "workspace",
-    "list-batches",
-    "batch",
-    "batch-count",
-    "list-parts",
-    "list-files",
-    "list-shards",
-    "upload-url",
-    "upload-put",
-    "single-upload",
-    "references-ingest",
-    "roboql-ingest",
-    "start-job",
-    "job-status",
-    "list-jobs",
-    "job-stages",
-    "list-tasks",
-    "abort-job",
-    "restart-job",
-    "job-logs",
-    "download",
-];
+request_kinds! {
+    Workspace => "workspace",
+    ListBatches => "list-batches",
+    Batch => "batch",
+    BatchCount => "batch-count",
+    ListParts => "list-parts",
+    ListFiles => "list-files",
+    ListShards => "list-shards",
+    UploadUrl => "upload-url", // a signed URL for a shard or a video
+    UploadPut => "upload-put", // a PUT (or POST) to a signed URL
+    SingleUpload => "single-upload",
+    ReferencesIngest => "references-ingest",
+    RoboqlIngest => "roboql-ingest",
+    StartJob => "start-job",
+    JobStatus => "job-status",
+    ListJobs => "list-jobs",
+    JobStages => "job-stages",
+    ListTasks => "list-tasks",
+    AbortJob => "abort-job",
+    RestartJob => "restart-job",
+    JobLogs => "job-logs",
+    Download => "download", // a GET of a signed download URL
+}
 
 /// The live counters of one client (shared by its clones), one per kind.
 #[derive(Debug, Default)]
@@ -169,33 +151,11 @@ impl RequestCounts {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn each_kind_has_its_own_label() {
-        assert_eq!(RequestKind::Download as usize, LABELS.len() - 1);
-        let distinct: std::collections::HashSet<&str> = LABELS.into_iter().collect();
-        assert_eq!(distinct.len(), LABELS.len());
-        assert!(
-            LABELS
-                .iter()
-                .all(|l| l.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
-        );
-    }
-
-    #[test]
-    fn the_counter_counts_by_kind() {
-        let c = RequestCounter::default();
-        c.add(RequestKind::ListFiles);
-        c.add(RequestKind::ListFiles);
-        c.add(RequestKind::Download);
-        let s = c.snapshot();
-        assert_eq!(
-            (s.get("list-files"), s.get("download"), s.total()),
-            (2, 1, 3)
-        );
-        c.add(RequestKind::Download);
-        let d = c.snapshot().since(&s);
-        assert_eq!(d.iter().collect::<Vec<_>>(), [("download", 1)]);
+    fn labels_are_distinct_kebab_case() {
+        let distinct: std::collections::HashSet<&&str> = super::LABELS.iter().collect();
+        assert_eq!(distinct.len(), super::LABELS.len());
+        let kebab = |l: &&str| l.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+        assert!(super::LABELS.iter().all(kebab));
     }
 }

@@ -24,7 +24,7 @@ pub(crate) enum Idempotency {
     /// de-duplicates (a job start with the same id and definition, an abort, a single image
     /// keyed by its file name, a request for another signed URL).
     Idempotent,
-    /// Repeating it could act twice (a restart; a references ingest without an ingest id).
+    /// Repeating it could act twice (a restart; a RoboQL ingest without an ingest id).
     /// Retried only when the failure shows the request was not acted on: no connection,
     /// or a 408, 429 or 503 refusal.
     NotIdempotent,
@@ -41,12 +41,8 @@ pub(crate) enum Idempotency {
 /// use std::time::Duration;
 /// use roboflow_batch::api::RetryPolicy;
 /// let p = RetryPolicy::default();
-/// assert_eq!(p.max_retries, 4);
-/// // The ceiling doubles per attempt, capped.
-/// assert_eq!(p.backoff_ceiling(0), Duration::from_millis(500));
-/// assert_eq!(p.backoff_ceiling(2), Duration::from_secs(2));
-/// assert_eq!(p.backoff_ceiling(30), p.max_backoff);
-/// assert_eq!(RetryPolicy::never().max_retries, 0);
+/// assert_eq!((p.max_retries, p.initial_backoff, p.max_backoff), (4, Duration::from_millis(500), Duration::from_secs(30)));
+/// let patient = RetryPolicy::default().max_retries(10).max_backoff(Duration::from_secs(60));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -74,21 +70,11 @@ impl Default for RetryPolicy {
     }
 }
 
-/// What to do after a failed try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RetryDecision {
-    /// Give up and return the error.
-    Stop,
-    /// Wait this long, then try again.
-    RetryAfter(Duration),
-}
-
 impl RetryPolicy {
     /// A policy that never retries.
     ///
     /// ```
     /// let p = roboflow_batch::api::RetryPolicy::never();
-    /// assert_eq!(p.max_retries, 0);
     /// ```
     pub fn never() -> Self {
         RetryPolicy {
@@ -113,7 +99,6 @@ impl RetryPolicy {
     /// ```
     /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
     /// let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
-    /// assert_eq!(p.backoff_ceiling(0), Duration::from_millis(100));
     /// ```
     #[must_use]
     pub fn initial_backoff(mut self, d: Duration) -> Self {
@@ -126,7 +111,6 @@ impl RetryPolicy {
     /// ```
     /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
     /// let p = RetryPolicy::default().max_backoff(Duration::from_secs(1));
-    /// assert_eq!(p.backoff_ceiling(10), Duration::from_secs(1));
     /// ```
     #[must_use]
     pub fn max_backoff(mut self, d: Duration) -> Self {
@@ -137,8 +121,7 @@ impl RetryPolicy {
     /// Sets how fast the ceiling grows from one try to the next (at least 1).
     ///
     /// ```
-    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
-    /// assert_eq!(RetryPolicy::default().multiplier(3.0).backoff_ceiling(1), Duration::from_millis(1500));
+    /// let p = roboflow_batch::api::RetryPolicy::default().multiplier(3.0);
     /// ```
     #[must_use]
     pub fn multiplier(mut self, m: f64) -> Self {
@@ -159,14 +142,7 @@ impl RetryPolicy {
     }
 
     /// The ceiling of the wait after failed try number `attempt` (0-based).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let p = roboflow_batch::api::RetryPolicy::default();
-    /// assert_eq!(p.backoff_ceiling(1), Duration::from_secs(1));
-    /// assert_eq!(p.backoff_ceiling(100), Duration::from_secs(30));
-    /// ```
-    pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff_ceiling(&self, attempt: u32) -> Duration {
         let factor = self.multiplier.max(1.0).powi(attempt.min(63) as i32);
         let secs = self.initial_backoff.as_secs_f64() * factor;
         if !secs.is_finite() || secs >= self.max_backoff.as_secs_f64() {
@@ -176,8 +152,9 @@ impl RetryPolicy {
         }
     }
 
-    /// The decision after an HTTP error status. `attempt` is the 0-based number of the
-    /// try that failed, and `jitter` is a random fraction in `[0, 1)`.
+    /// How long to wait before trying again after an HTTP error status, or `None` to stop.
+    /// `attempt` is the 0-based number of the try that failed, and `jitter` is a random
+    /// fraction in `[0, 1)`.
     pub(crate) fn on_status(
         &self,
         status: u16,
@@ -185,34 +162,31 @@ impl RetryPolicy {
         idempotency: Idempotency,
         attempt: u32,
         jitter: f64,
-    ) -> RetryDecision {
+    ) -> Option<Duration> {
         let retryable = match idempotency {
             Idempotency::Idempotent => crate::error::is_retryable_status(status),
             Idempotency::NotIdempotent => matches!(status, 408 | 429 | 503),
         };
         if !retryable || attempt >= self.max_retries {
-            return RetryDecision::Stop;
+            return None;
         }
         match retry_after {
-            Some(d) if d > self.max_retry_after => RetryDecision::Stop,
-            Some(d) => RetryDecision::RetryAfter(d),
-            None => RetryDecision::RetryAfter(self.jittered(attempt, jitter)),
+            Some(d) => (d <= self.max_retry_after).then_some(d),
+            None => Some(self.jittered(attempt, jitter)),
         }
     }
 
-    /// The decision after a failed exchange (no response).
+    /// How long to wait before trying again after a failed exchange (no response).
     pub(crate) fn on_transport_error(
         &self,
         kind: TransportErrorKind,
         idempotency: Idempotency,
         attempt: u32,
         jitter: f64,
-    ) -> RetryDecision {
+    ) -> Option<Duration> {
         let idempotent = idempotency == Idempotency::Idempotent;
-        if !kind.is_retryable(idempotent) || attempt >= self.max_retries {
-            return RetryDecision::Stop;
-        }
-        RetryDecision::RetryAfter(self.jittered(attempt, jitter))
+        let retry = kind.is_retryable(idempotent) && attempt < self.max_retries;
+        retry.then(|| self.jittered(attempt, jitter))
     }
 
     fn jittered(&self, attempt: u32, jitter: f64) -> Duration {
@@ -293,7 +267,7 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                 Ok(Err(resp))
             }
         });
-        let (decision, cause) = match outcome {
+        let (wait, cause) = match outcome {
             Ok(Ok(value)) => return Ok(Ok(value)),
             Ok(Err(response)) => {
                 let retry_after = response
@@ -304,16 +278,15 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                 let d = how
                     .policy
                     .on_status(status, retry_after, how.idempotency, attempt, jitter);
-                if d == RetryDecision::Stop {
+                let Some(d) = d else {
                     return Ok(Err(Refused {
                         method,
                         url,
                         response,
                         retry_after,
                     }));
-                }
-                // Read (a prefix), so that the connection can be reused.
-                let _ = io::copy(&mut io::Read::take(response.body, DRAINED), &mut io::sink());
+                };
+                let _ = drain(response.body, DRAINED);
                 (d, RetryCause::Status(status))
             }
             Err(te) => {
@@ -322,7 +295,7 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                 let d = how
                     .policy
                     .on_transport_error(kind, how.idempotency, attempt, jitter);
-                if d == RetryDecision::Stop {
+                let Some(d) = d else {
                     let mut secrets = query_secrets(&url);
                     secrets.extend(how.secrets.iter().cloned());
                     return Err(Error::Transport {
@@ -330,16 +303,20 @@ pub(crate) fn send_with_retry<T: Transport + ?Sized, R>(
                         url: redact_url(&url),
                         source: te.scrubbed(&secrets),
                     });
-                }
+                };
                 (d, RetryCause::Transport(kind))
             }
         };
-        if let RetryDecision::RetryAfter(wait) = decision {
-            (how.on_retry)(cause);
-            how.clock.sleep(wait);
-        }
+        (how.on_retry)(cause);
+        how.clock.sleep(wait);
         attempt += 1;
     }
+}
+
+/// Reads (at most `limit` bytes of) a body that does not matter, so that its connection
+/// can be reused.
+pub(crate) fn drain(body: impl io::Read, limit: u64) -> io::Result<()> {
+    io::copy(&mut body.take(limit), &mut io::sink()).map(drop)
 }
 
 /// Parses `Retry-After`: delta seconds, or an HTTP date measured against `now`.
@@ -362,110 +339,71 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 mod tests {
     use super::*;
     use Idempotency::*;
-    use RetryDecision::*;
     use std::time::UNIX_EPOCH;
 
+    const STOP: Option<Duration> = None;
+
     #[test]
+    #[rustfmt::skip]
     fn status_decisions_table() {
         let p = RetryPolicy::default();
-        let ceiling0 = p.backoff_ceiling(0);
-        let cases: &[(u16, Idempotency, RetryDecision)] = &[
-            (400, Idempotent, Stop),
-            (401, Idempotent, Stop),
-            (404, Idempotent, Stop),
-            (409, Idempotent, Stop),
-            (408, Idempotent, RetryAfter(ceiling0)),
-            (429, Idempotent, RetryAfter(ceiling0)),
-            (500, Idempotent, RetryAfter(ceiling0)),
-            (502, Idempotent, RetryAfter(ceiling0)),
-            (503, Idempotent, RetryAfter(ceiling0)),
-            (504, Idempotent, RetryAfter(ceiling0)),
-            (501, Idempotent, Stop),
-            (500, NotIdempotent, Stop),
-            (502, NotIdempotent, Stop),
-            (504, NotIdempotent, Stop),
-            (503, NotIdempotent, RetryAfter(ceiling0)),
-            (429, NotIdempotent, RetryAfter(ceiling0)),
+        let c0 = Some(p.backoff_ceiling(0));
+        let cases = [
+            (400, Idempotent, STOP), (401, Idempotent, STOP), (404, Idempotent, STOP),
+            (409, Idempotent, STOP), (501, Idempotent, STOP),
+            (408, Idempotent, c0), (429, Idempotent, c0), (500, Idempotent, c0),
+            (502, Idempotent, c0), (503, Idempotent, c0), (504, Idempotent, c0),
+            (500, NotIdempotent, STOP), (502, NotIdempotent, STOP), (504, NotIdempotent, STOP),
+            (503, NotIdempotent, c0), (429, NotIdempotent, c0),
         ];
-        for &(status, idem, want) in cases {
-            assert_eq!(
-                p.on_status(status, None, idem, 0, 1.0),
-                want,
-                "{status} {idem:?}"
-            );
+        for (status, idem, want) in cases {
+            assert_eq!(p.on_status(status, None, idem, 0, 1.0), want, "{status} {idem:?}");
         }
-    }
-
-    #[test]
-    fn gives_up_after_max_retries_and_on_long_retry_after() {
-        let p = RetryPolicy::default();
-        assert_eq!(p.on_status(503, None, Idempotent, p.max_retries, 0.5), Stop);
-        assert_ne!(
-            p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5),
-            Stop
-        );
+        // The caps: retries, and a Retry-After too long to wait out.
+        assert_eq!(p.on_status(503, None, Idempotent, p.max_retries, 0.5), STOP);
+        assert_ne!(p.on_status(503, None, Idempotent, p.max_retries - 1, 0.5), STOP);
         let long = p.max_retry_after + Duration::from_secs(1);
-        assert_eq!(p.on_status(429, Some(long), Idempotent, 0, 0.5), Stop);
+        assert_eq!(p.on_status(429, Some(long), Idempotent, 0, 0.5), STOP);
+        // Full jitter scales the ceiling (1 s at attempt 1); a jitter that is not a number
+        // counts as a half.
+        for (jitter, ms) in [(0.0, 0), (0.5, 500), (f64::NAN, 500)] {
+            let want = Some(Duration::from_millis(ms));
+            assert_eq!(p.on_status(503, None, Idempotent, 1, jitter), want);
+        }
+        assert_eq!(p.backoff_ceiling(100), p.max_backoff);
     }
 
     #[test]
-    fn full_jitter_scales_the_ceiling() {
-        let p = RetryPolicy::default();
-        assert_eq!(
-            p.on_status(503, None, Idempotent, 1, 0.0),
-            RetryAfter(Duration::ZERO)
-        );
-        assert_eq!(
-            p.on_status(503, None, Idempotent, 1, 0.5),
-            RetryAfter(Duration::from_millis(500))
-        );
-        assert_eq!(
-            p.on_status(503, None, Idempotent, 1, f64::NAN),
-            RetryAfter(Duration::from_millis(500))
-        );
-    }
-
-    #[test]
+    #[rustfmt::skip]
     fn transport_decisions_table() {
         use TransportErrorKind as K;
-        let p = RetryPolicy::default();
         let cases = [
-            (K::Connect, Idempotent, true),
-            (K::Connect, NotIdempotent, true),
-            (K::Timeout, Idempotent, true),
-            (K::Timeout, NotIdempotent, false),
-            (K::Interrupted, Idempotent, true),
-            (K::Interrupted, NotIdempotent, false),
-            (K::Protocol, Idempotent, false),
-            (K::Body, Idempotent, false),
+            (K::Connect, Idempotent, true), (K::Connect, NotIdempotent, true),
+            (K::Dns, NotIdempotent, true), (K::Tls, Idempotent, false),
+            (K::Timeout, Idempotent, true), (K::Timeout, NotIdempotent, false),
+            (K::Interrupted, Idempotent, true), (K::Interrupted, NotIdempotent, false),
+            (K::Protocol, Idempotent, false), (K::Body, Idempotent, false),
             (K::Other, Idempotent, false),
         ];
         for (kind, idem, retry) in cases {
-            let d = p.on_transport_error(kind, idem, 0, 0.5);
-            assert_eq!(d != Stop, retry, "{kind:?} {idem:?}");
+            let d = RetryPolicy::default().on_transport_error(kind, idem, 0, 0.5);
+            assert_eq!(d.is_some(), retry, "{kind:?} {idem:?}");
         }
     }
 
     #[test]
+    #[rustfmt::skip]
     fn retry_after_forms() {
-        let before = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", before),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(parse_retry_after("soon", before), None);
-        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("1.5", now),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(parse_retry_after("-1", now), None);
-        // A date in the past means "now".
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("", now), None);
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 21 Oct 2015 07:27:50
+        let cases = [
+            ("Wed, 21 Oct 2015 07:28:00 GMT", Some(10_000)),
+            // A date in the past means "now".
+            ("Wed, 21 Oct 2015 07:27:00 GMT", Some(0)),
+            (" 7 ", Some(7_000)), ("1.5", Some(1_500)),
+            ("-1", None), ("soon", None), ("", None),
+        ];
+        for (value, ms) in cases {
+            assert_eq!(parse_retry_after(value, now), ms.map(Duration::from_millis), "{value:?}");
+        }
     }
 }

@@ -3,10 +3,10 @@
 use super::BatchApi;
 use super::call::UploadSource;
 use super::requests::RequestKind;
-use super::retry::Idempotency;
+use super::retry::{Idempotency, drain};
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
-use crate::transport::{HttpRequest, HttpResponse, Method};
+use crate::transport::{HttpRequest, Method};
 
 impl BatchApi {
     /// Uploads bytes to a signed URL with its `extensionHeaders`, streaming with
@@ -36,7 +36,7 @@ impl BatchApi {
                 ));
             }
         };
-        check_signed_url("uploadURL", &target.upload_url)?;
+        crate::model::job_request::check_http_url("uploadURL", &target.upload_url)?;
         let len = source.len()?;
         self.send(
             RequestKind::UploadPut,
@@ -48,20 +48,8 @@ impl BatchApi {
                 }
                 Ok(req.body(source.body(len)?))
             },
-            drain,
+            // Read, so that the connection can be reused.
+            |resp| drain(resp.body, 1 << 20),
         )
     }
-}
-
-/// Reads a response to the end so its connection can be reused.
-fn drain(resp: HttpResponse) -> std::io::Result<()> {
-    std::io::copy(
-        &mut std::io::Read::take(resp.body, 1 << 20),
-        &mut std::io::sink(),
-    )
-    .map(drop)
-}
-
-pub(super) fn check_signed_url(field: &str, url: &str) -> Result<()> {
-    crate::model::job_request::check_http_url(field, url)
 }

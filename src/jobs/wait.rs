@@ -28,7 +28,8 @@ use crate::wait::{WaitOptions, poll};
 #[non_exhaustive]
 #[must_use]
 pub struct JobWaitOptions {
-    /// Intervals, timeout (24 hours by default) and failed polls allowed of the whole wait.
+    /// Intervals, timeout and failed polls allowed of the whole wait (the timeout defaults
+    /// to 24 hours, as [`WaitOptions`]).
     pub polling: WaitOptions,
     /// With a webhook: how long to wait for the job's notification before falling back to
     /// polling. Default 10 minutes.

@@ -31,21 +31,7 @@ impl LengthMismatch {
 /// streamed body goes through this adapter, so a mismatch becomes an immediate error:
 /// [`io::ErrorKind::UnexpectedEof`] when `inner` ends early, and
 /// [`io::ErrorKind::InvalidData`] when it has more bytes than declared.
-///
-/// ```
-/// use std::io::Read;
-/// use roboflow_batch::transport::ExactLengthReader;
-/// let mut short = ExactLengthReader::new(&b"abc"[..], 5);
-/// let err = short.read_to_end(&mut Vec::new()).unwrap_err();
-/// assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
-///
-/// let mut exact = ExactLengthReader::new(&b"abc"[..], 3);
-/// let mut out = Vec::new();
-/// exact.read_to_end(&mut out).unwrap();
-/// assert_eq!(out, b"abc");
-/// ```
-#[derive(Debug)]
-pub struct ExactLengthReader<R> {
+pub(crate) struct ExactLengthReader<R> {
     inner: R,
     len: u64,
     remaining: u64,
@@ -54,14 +40,7 @@ pub struct ExactLengthReader<R> {
 
 impl<R: Read> ExactLengthReader<R> {
     /// Wraps `inner`, which must yield exactly `len` bytes.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// let mut long = roboflow_batch::transport::ExactLengthReader::new(&b"abcdef"[..], 3);
-    /// let err = long.read_to_end(&mut Vec::new()).unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
-    /// ```
-    pub fn new(inner: R, len: u64) -> Self {
+    pub(crate) fn new(inner: R, len: u64) -> Self {
         ExactLengthReader {
             inner,
             len,
@@ -69,9 +48,7 @@ impl<R: Read> ExactLengthReader<R> {
             checked_end: false,
         }
     }
-}
 
-impl<R: Read> ExactLengthReader<R> {
     fn check_end(&mut self) -> io::Result<()> {
         if !self.checked_end {
             self.checked_end = true;
@@ -124,31 +101,5 @@ fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => return other,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn drain(data: &[u8], len: u64) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        ExactLengthReader::new(data, len).read_to_end(&mut out)?;
-        Ok(out)
-    }
-
-    #[test]
-    fn exact_short_and_long() {
-        assert_eq!(drain(b"abcd", 4).unwrap(), b"abcd");
-        assert_eq!(drain(b"", 0).unwrap(), b"");
-        let short = drain(b"ab", 4).unwrap_err();
-        assert_eq!(short.kind(), io::ErrorKind::UnexpectedEof);
-        assert!(short.to_string().contains("2 bytes early"), "{short}");
-        let long = drain(b"abcdef", 4).unwrap_err();
-        assert_eq!(long.kind(), io::ErrorKind::InvalidData);
-        assert!(LengthMismatch::is(&short) && LengthMismatch::is(&long));
-        assert!(!LengthMismatch::is(&io::Error::other(
-            "body ended early (declared 4)"
-        )));
     }
 }

@@ -100,7 +100,7 @@ pub fn assert_complete(report: &IngestReport, n: u64) {
 /// quickly.
 pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
     use roboflow_batch::api::{Clock, RetryPolicy};
-    use roboflow_batch::transport::Timeouts;
+    use roboflow_batch::transport::{Timeouts, UreqTransport};
     let timeouts = Timeouts {
         read: Duration::from_secs(2),
         write: Duration::from_secs(2),
@@ -109,7 +109,7 @@ pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
     BatchApi::builder()
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
-        .timeouts(timeouts)
+        .transport(UreqTransport::builder().timeouts(timeouts).build())
         .retry_policy(RetryPolicy {
             max_retries: 12,
             ..RetryPolicy::default()
