@@ -74,8 +74,8 @@ fn killed_part_way_then_resumed_exactly() {
         .unwrap();
     // Slow PUTs (60 shards, 2 at a time, 100 ms each): about 3 s in all, so the kill lands
     // part-way on a loaded machine too.
-    let slow = FaultSettings::default().with_latency(Duration::from_millis(100));
-    let sandbox = sandbox(SandboxConfig::default().with_faults(Faults::seeded(1).with_put(slow)));
+    let slow = FaultSettings::default().latency(Duration::from_millis(100));
+    let sandbox = sandbox(SandboxConfig::default().faults(Faults::seeded(1).put(slow)));
     let api = api(&sandbox);
 
     let spec = [
@@ -229,7 +229,7 @@ fn shards_the_service_has_not_listed_yet_are_not_sent_again() {
     let images = tempfile::tempdir().unwrap();
     let journal = tempfile::tempdir().unwrap();
     let generated = ImageSet::new(120).write_to(images.path()).unwrap();
-    let sandbox = sandbox(SandboxConfig::default().with_registration_delay(Duration::from_secs(3)));
+    let sandbox = sandbox(SandboxConfig::default().registration_delay(Duration::from_secs(3)));
     let api = api(&sandbox);
     let first = ingest(&api, "unlisted", images.path(), journal.path())
         .max_images_per_shard(40)
@@ -282,7 +282,7 @@ fn a_journal_for_a_batch_the_service_no_longer_has_is_not_trusted() {
     }; // stopped, data gone
     // A fresh service at the same address: the batch (and its files) no longer exist.
     let fresh = match roboflow_batch::sandbox::Sandbox::start(ingest_util::vary::config(
-        SandboxConfig::default().with_addr(addr),
+        SandboxConfig::default().addr(addr),
     )) {
         Ok(s) => s,
         Err(e) => {

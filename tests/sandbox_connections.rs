@@ -166,8 +166,8 @@ fn latency_delays_every_answer_once_even_in_parallel() {
     let latency = Duration::from_millis(300);
     let sb = Sandbox::start(
         SandboxConfig::default()
-            .with_latency(latency)
-            .with_indexing_delay(Duration::ZERO),
+            .latency(latency)
+            .indexing_delay(Duration::ZERO),
     )
     .unwrap();
     let api = client(&sb);

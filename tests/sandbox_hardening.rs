@@ -28,7 +28,7 @@ fn job_body(batch: &str, workflow: &str, timeout: &str) -> String {
 
 #[test]
 fn huge_timeouts_are_refused_at_start_and_restart_naming_the_field() {
-    let sb = Sandbox::start(SandboxConfig::default().with_job_speed(500.0)).unwrap();
+    let sb = Sandbox::start(SandboxConfig::default().job_speed(500.0)).unwrap();
     let api = client(&sb);
     stage_images(&api, "in", 2);
     for value in [HUGE, "18446744073709551616", "31536001"] {
@@ -83,10 +83,10 @@ fn huge_timeouts_are_refused_at_start_and_restart_naming_the_field() {
 
 #[test]
 fn a_panicking_job_fails_alone_and_every_other_job_completes() {
-    let mut config = SandboxConfig::default()
-        .with_job_speed(200.0)
-        .with_job_images_per_task(2);
-    config.test_hooks = true;
+    let config = SandboxConfig::default()
+        .job_speed(200.0)
+        .job_images_per_task(2)
+        .test_hooks(true);
     let sb = Sandbox::start(config).unwrap();
     let api = client(&sb);
     stage_images(&api, "in", 6);
@@ -121,7 +121,7 @@ fn a_panicking_job_fails_alone_and_every_other_job_completes() {
 
 #[test]
 fn the_panic_workflow_does_not_exist_without_the_test_hooks() {
-    let sb = Sandbox::start(SandboxConfig::default().with_job_speed(500.0)).unwrap();
+    let sb = Sandbox::start(SandboxConfig::default().job_speed(500.0)).unwrap();
     let api = client(&sb);
     stage_images(&api, "in", 1);
     api.start_job("p", &JobStartRequest::images("in", "panic-test"), None)
@@ -140,9 +140,8 @@ fn the_panic_workflow_does_not_exist_without_the_test_hooks() {
 
 #[test]
 fn a_panicking_handler_answers_500_and_the_server_carries_on() {
-    let mut config = SandboxConfig::default();
-    config.test_hooks = true;
-    let sb = Sandbox::start(config.with_addr(([127, 0, 0, 1], 0).into())).unwrap();
+    let config = SandboxConfig::default().test_hooks(true);
+    let sb = Sandbox::start(config.addr(([127, 0, 0, 1], 0).into())).unwrap();
     for _ in 0..20 {
         let r = http("GET", &api_url(&sb, "__test/panic"), &[], None);
         assert_eq!(r.status, 500);
@@ -160,12 +159,8 @@ fn a_persisted_job_with_a_huge_timeout_still_loads_and_runs() {
     let dir = tempfile::tempdir().unwrap();
     {
         // Speed 0: the job starts its first stage and stays there.
-        let sb = Sandbox::start(
-            SandboxConfig::default()
-                .with_job_speed(0.0)
-                .with_data_dir(dir.path()),
-        )
-        .unwrap();
+        let sb =
+            Sandbox::start(SandboxConfig::default().job_speed(0.0).data_dir(dir.path())).unwrap();
         let api = client(&sb);
         stage_images(&api, "in", 3);
         let req = JobStartRequest::images("in", "image-stats").with_processing_timeout_seconds(60);
@@ -182,8 +177,8 @@ fn a_persisted_job_with_a_huge_timeout_still_loads_and_runs() {
 
     let sb = Sandbox::start(
         SandboxConfig::default()
-            .with_job_speed(500.0)
-            .with_data_dir(dir.path()),
+            .job_speed(500.0)
+            .data_dir(dir.path()),
     )
     .unwrap();
     let api = client(&sb);
@@ -199,35 +194,30 @@ fn a_persisted_job_with_a_huge_timeout_still_loads_and_runs() {
 #[test]
 fn listening_beyond_loopback_needs_allow_remote_and_an_explicit_key() {
     let any: std::net::SocketAddr = ([0, 0, 0, 0], 0).into();
-    let e = Sandbox::start(SandboxConfig::default().with_addr(any)).unwrap_err();
+    let e = Sandbox::start(SandboxConfig::default().addr(any)).unwrap_err();
     assert!(e.to_string().contains("--allow-remote"), "{e}");
-    let e = Sandbox::start(
-        SandboxConfig::default()
-            .with_addr(any)
-            .with_allow_remote(true),
-    )
-    .unwrap_err();
+    let e = Sandbox::start(SandboxConfig::default().addr(any).allow_remote(true)).unwrap_err();
     assert!(e.to_string().contains("--api-key"), "default key: {e}");
     let e = Sandbox::start(
         SandboxConfig::default()
-            .with_addr(any)
-            .with_allow_remote(true)
-            .with_api_key("short"),
+            .addr(any)
+            .allow_remote(true)
+            .api_key("short"),
     )
     .unwrap_err();
     assert!(e.to_string().contains("16"), "{e}");
     let key = "a-long-explicit-key-0123";
     let sb = Sandbox::start(
         SandboxConfig::default()
-            .with_addr(any)
-            .with_allow_remote(true)
-            .with_api_key(key),
+            .addr(any)
+            .allow_remote(true)
+            .api_key(key),
     )
     .unwrap();
     assert_eq!(client(&sb).workspace().unwrap(), "sandbox");
     // Loopback needs neither.
     let v6_loopback: std::net::SocketAddr = "[::ffff:127.0.0.1]:0".parse().unwrap();
-    let _ = Sandbox::start(SandboxConfig::default().with_addr(v6_loopback));
+    let _ = Sandbox::start(SandboxConfig::default().addr(v6_loopback));
 }
 
 #[test]
@@ -240,7 +230,7 @@ fn an_ipv6_sandbox_has_a_bracketed_base_url() {
         );
         return;
     }
-    let sb = Sandbox::start(SandboxConfig::default().with_addr(addr)).unwrap();
+    let sb = Sandbox::start(SandboxConfig::default().addr(addr)).unwrap();
     assert!(
         sb.base_url().starts_with("http://[::1]:"),
         "{}",
@@ -344,8 +334,8 @@ fn the_largest_size_limits_do_not_overflow() {
     // upload a 500: the body reader's `limit + 1` overflowed.
     let sb = Sandbox::start(
         SandboxConfig::default()
-            .with_max_image_size(u64::MAX)
-            .with_max_shard_size(u64::MAX),
+            .max_image_size(u64::MAX)
+            .max_shard_size(u64::MAX),
     )
     .unwrap();
     let api = client(&sb);
@@ -359,4 +349,45 @@ fn the_largest_size_limits_do_not_overflow() {
     wait_until("the shard is indexed", 30, || {
         api.batch_count("shards", None).unwrap() == 1
     });
+}
+
+#[test]
+fn debug_output_hides_the_api_key() {
+    let config = SandboxConfig::default().api_key("sandbox-secret-123");
+    assert!(!format!("{config:?}").contains("sandbox-secret-123"));
+    let sb = Sandbox::start(config).unwrap();
+    assert!(!format!("{sb:?}").contains("sandbox-secret-123"));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_folder_and_the_state_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+    // A temporary folder, and one the user names (created, or there already).
+    let parent = tempfile::tempdir().unwrap();
+    let named = parent.path().join("data/sandbox");
+    let old = parent.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::write(old.join("state.json"), "{}").unwrap();
+    for config in [
+        SandboxConfig::default(),
+        SandboxConfig::default().data_dir(&named),
+        SandboxConfig::default().data_dir(&old),
+    ] {
+        let sb = Sandbox::start(config).unwrap();
+        let dir = sb.data_dir().to_path_buf();
+        if dir != old {
+            assert_eq!(mode(&dir).unwrap(), 0o700, "{}", dir.display());
+        }
+        // A change is saved within moments, owner-only.
+        client(&sb)
+            .upload_image("b", "a.png", &png(1, 1), None)
+            .unwrap();
+        let state = dir.join("state.json");
+        wait_until("an owner-only state.json", 5, || {
+            mode(&state).ok() == Some(0o600)
+        });
+    }
+    assert_eq!(mode(&parent.path().join("data")).unwrap(), 0o700);
 }

@@ -17,8 +17,8 @@ fn sandbox() -> (tempfile::TempDir, Sandbox, BatchApi) {
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(
         SandboxConfig::default()
-            .with_indexing_delay(Duration::ZERO)
-            .with_data_dir(dir.path()),
+            .indexing_delay(Duration::ZERO)
+            .data_dir(dir.path()),
     )
     .unwrap();
     let api = client(&sb);
@@ -257,8 +257,8 @@ fn a_signature_from_another_key_is_refused_and_old_state_files_get_a_fresh_key()
     let start = || {
         Sandbox::start(
             SandboxConfig::default()
-                .with_indexing_delay(Duration::ZERO)
-                .with_data_dir(dir.path()),
+                .indexing_delay(Duration::ZERO)
+                .data_dir(dir.path()),
         )
         .unwrap()
     };

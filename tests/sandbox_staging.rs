@@ -24,7 +24,7 @@ struct Ctx {
 
 fn start(config: SandboxConfig) -> Ctx {
     Ctx {
-        sb: Sandbox::start(config.with_indexing_delay(Duration::from_millis(150)))
+        sb: Sandbox::start(config.indexing_delay(Duration::from_millis(150)))
             .expect("sandbox starts"),
     }
 }
@@ -530,15 +530,15 @@ mod default_sandbox {
 
     #[test]
     fn scenario_bad_shards() {
-        let ctx = start(SandboxConfig::default().with_max_image_size(64 * 1024));
+        let ctx = start(SandboxConfig::default().max_image_size(64 * 1024));
         super::scenario_bad_shards(&api(&ctx), &ctx);
     }
 }
 
 #[test]
 fn expired_upload_url_is_refused() {
-    let faults = Faults::seeded(1).with_put(FaultSettings::default().with_expired_urls(true));
-    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let faults = Faults::seeded(1).put(FaultSettings::default().expired_urls(true));
+    let ctx = start(SandboxConfig::default().faults(faults));
     let api = api(&ctx);
     let target = api.request_shard_upload("exp-1", None).unwrap();
     let e = api
@@ -553,8 +553,8 @@ fn expired_upload_url_is_refused() {
 
 #[test]
 fn expired_download_url_is_refused() {
-    let faults = Faults::seeded(1).with_download(FaultSettings::default().with_expired_urls(true));
-    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let faults = Faults::seeded(1).download(FaultSettings::default().expired_urls(true));
+    let ctx = start(SandboxConfig::default().faults(faults));
     let api = api(&ctx);
     api.upload_image("exp-2", "a.png", &png(1, 1), None)
         .unwrap();
@@ -568,7 +568,7 @@ fn expired_download_url_is_refused() {
 
 #[test]
 fn oversize_put_is_refused() {
-    let ctx = start(SandboxConfig::default().with_max_shard_size(4096));
+    let ctx = start(SandboxConfig::default().max_shard_size(4096));
     let api = api(&ctx);
     let target = api.request_shard_upload("big-1", None).unwrap();
     assert_eq!(target.max_shard_size, Some(4096));
@@ -587,10 +587,8 @@ fn oversize_put_is_refused() {
 
 #[test]
 fn injected_faults_are_retried_and_deterministic() {
-    let flaky = FaultSettings::default()
-        .with_rate_503(0.3)
-        .with_rate_429(0.1, 1);
-    let ctx = start(SandboxConfig::default().with_faults(Faults::seeded(7).with_all(flaky)));
+    let flaky = FaultSettings::default().rate_503(0.3).rate_429(0.1, 1);
+    let ctx = start(SandboxConfig::default().faults(Faults::seeded(7).all(flaky)));
     let api = api_with(
         &ctx,
         RetryPolicy {
@@ -620,7 +618,7 @@ fn injected_faults_are_retried_and_deterministic() {
     // Always failing: the retries run out with the last error.
     let down = start(
         SandboxConfig::default()
-            .with_faults(Faults::seeded(7).with_api(FaultSettings::default().with_rate_503(1.0))),
+            .faults(Faults::seeded(7).api(FaultSettings::default().rate_503(1.0))),
     );
     let e = api_with(
         &down,
@@ -635,8 +633,8 @@ fn injected_faults_are_retried_and_deterministic() {
 
     // The same seed gives the same sequence of statuses.
     let statuses = |seed| {
-        let f = Faults::seeded(seed).with_api(FaultSettings::default().with_rate_500(0.5));
-        let ctx = start(SandboxConfig::default().with_faults(f));
+        let f = Faults::seeded(seed).api(FaultSettings::default().rate_500(0.5));
+        let ctx = start(SandboxConfig::default().faults(f));
         (0..12).map(|_| raw(&ctx, "GET", "/").0).collect::<Vec<_>>()
     };
     let a = statuses(3);
@@ -648,11 +646,9 @@ fn injected_faults_are_retried_and_deterministic() {
 /// downloads show the cut body as a read error (the caller's to retry).
 #[test]
 fn dropped_bodies() {
-    let drops = FaultSettings::default().with_drop_rate(0.4);
-    let faults = Faults::seeded(11)
-        .with_put(drops.clone())
-        .with_download(drops);
-    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let drops = FaultSettings::default().drop_rate(0.4);
+    let faults = Faults::seeded(11).put(drops.clone()).download(drops);
+    let ctx = start(SandboxConfig::default().faults(faults));
     let retry = RetryPolicy {
         max_retries: 20,
         ..RetryPolicy::default()
@@ -697,7 +693,7 @@ fn dropped_bodies() {
 #[test]
 fn state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || SandboxConfig::default().with_data_dir(dir.path());
+    let config = || SandboxConfig::default().data_dir(dir.path());
     let shard_id = {
         let ctx = start(config());
         let api = api(&ctx);

@@ -5,9 +5,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::jobs::decode::{job_kind, restart_overrides};
-use super::staging::ingest::{decode_references, decode_roboql};
+use super::staging::ingests::{decode_references, decode_roboql};
 use super::staging::multipart::{boundary, single_file};
-use crate::model::BatchContentType;
 use crate::server::Reply;
 
 fn config() -> ProptestConfig {
@@ -213,8 +212,7 @@ proptest! {
 
     #[test]
     fn references_bodies_decode_or_are_4xx(body in any_body(), video in any::<bool>()) {
-        let kind = if video { BatchContentType::Videos } else { BatchContentType::Images };
-        let r = decode_references(&body, &kind);
+        let r = decode_references(&body, video);
         prop_assert!(is_4xx(&r));
     }
 

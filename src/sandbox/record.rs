@@ -6,16 +6,10 @@
 //! (and the values of a few keys that are never secret), the headers that matter (some
 //! only as present), the JSON body's key paths with their types, a multipart body's part
 //! names and headers, and a tar upload's member names in order with the key paths of its
-//! `notification_config.json`. The API key, signatures and file contents are never
-//! written.
-//!
-//! The line is written when the request has been handled, so handlers add what they saw
-//! of the body while it streamed through them ([`note_json`], [`note_multipart`],
-//! [`note_tar`]) to the request's notes, kept in a thread-local slot: the connection's
-//! thread runs the whole request. When recording is off the slot stays empty and the
-//! notes cost one thread-local check.
+//! `notification_config.json`. The line is written once the request was answered, from
+//! what its handler noted of the body ([`Notes`]). The API key, signatures and file
+//! contents are never written.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
@@ -25,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
-use super::routes::Route;
+use super::request::{Notes, Route};
 use crate::error::{Error, Result};
 use crate::server::Head;
 
@@ -39,91 +33,11 @@ const PLAIN_QUERY: &[&str] = &[
     "severity",
 ];
 
-/// What handlers saw of one request's body.
-#[derive(Debug, Default)]
-pub(crate) struct Notes {
-    body: Option<Value>,
-    multipart: Option<Value>,
-    tar: Option<Value>,
-}
-
-thread_local! {
-    /// The notes of the request this thread is handling, while recording.
-    static NOTES: RefCell<Option<Notes>> = const { RefCell::new(None) };
-}
-
-/// Adds to the current request's notes, if it is being recorded.
-fn note(f: impl FnOnce(&mut Notes)) {
-    NOTES.with(|n| {
-        if let Some(notes) = n.borrow_mut().as_mut() {
-            f(notes);
-        }
-    });
-}
-
-/// Whether the current request is being recorded.
-pub(crate) fn recording() -> bool {
-    NOTES.with(|n| n.borrow().is_some())
-}
-
-/// Notes a request body that was read whole: its JSON key paths and types, or its size
-/// when it is no JSON.
-pub(crate) fn note_json(body: &[u8]) {
-    if !recording() {
-        return;
-    }
-    let described = match serde_json::from_slice::<Value>(body) {
-        Ok(v) => json!({ "json": key_paths(&v) }),
-        Err(_) => json!({ "bytes": body.len() }),
-    };
-    note(|n| n.body = Some(described));
-}
-
-/// Notes a multipart body's parts: their names, file names and headers.
-pub(crate) fn note_multipart(body: &[u8], boundary: &str) {
-    if !recording() {
-        return;
-    }
-    let parts = super::staging::multipart::describe(body, boundary);
-    note(|n| n.multipart = Some(Value::Array(parts)));
-}
-
-/// Notes a tar upload's member names in order, and the key paths of its
-/// `notification_config.json` (`config`, its bytes) when it has one.
-pub(crate) fn note_tar(members: &[String], config: Option<&[u8]>) {
-    if !recording() {
-        return;
-    }
-    let mut tar = json!({ "members": members });
-    if let Some(bytes) = config {
-        tar["notificationConfig"] = match serde_json::from_slice::<Value>(bytes) {
-            Ok(v) => key_paths(&v),
-            Err(_) => json!("not JSON"),
-        };
-    }
-    note(|n| n.tar = Some(tar));
-}
-
 /// Appends one line per request to a file.
+#[derive(Debug)]
 pub(crate) struct Recorder {
     file: Mutex<File>,
     seq: AtomicU64,
-}
-
-impl std::fmt::Debug for Recorder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").finish_non_exhaustive()
-    }
-}
-
-/// The recording of one request: its notes are collected until [`Recorder::finish`]. Dropping
-/// it unfinished (a panic) clears the thread's slot.
-pub(crate) struct Recording(());
-
-impl Drop for Recording {
-    fn drop(&mut self) {
-        NOTES.with(|n| n.borrow_mut().take());
-    }
 }
 
 impl Recorder {
@@ -140,16 +54,8 @@ impl Recorder {
         })
     }
 
-    /// Starts recording the request this thread is about to handle.
-    pub fn begin(&self) -> Recording {
-        NOTES.with(|n| *n.borrow_mut() = Some(Notes::default()));
-        Recording(())
-    }
-
-    /// Writes the request's line, once it was answered with `status`.
-    pub fn finish(&self, recording: Recording, head: &Head, route: &Route, status: u16) {
-        let notes = NOTES.with(|n| n.borrow_mut().take()).unwrap_or_default();
-        drop(recording);
+    /// Writes a request's line, once it was answered with `status`.
+    pub fn write(&self, head: &Head, route: &Route, status: u16, notes: Notes) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let mut line = describe(head, route, status, notes);
         line["seq"] = json!(seq);
@@ -174,7 +80,12 @@ fn describe(head: &Head, route: &Route, status: u16, notes: Notes) -> Value {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     // Signed URLs carry their ids in the path; only the API's parameters are kept.
-    let params: BTreeMap<&str, &str> = route.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let params: BTreeMap<&str, &str> = route
+        .params
+        .iter()
+        .filter(|_| !route.template.starts_with('{'))
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
     let mut line = json!({
         "method": head.method,
         "route": format!("{} {}", head.method, route.template),
@@ -185,13 +96,23 @@ fn describe(head: &Head, route: &Route, status: u16, notes: Notes) -> Value {
         "status": status,
     });
     if let Some(b) = notes.body {
-        line["body"] = b;
+        line["body"] = match serde_json::from_slice::<Value>(&b) {
+            Ok(v) => json!({ "json": key_paths(&v) }),
+            Err(_) => json!({ "bytes": b.len() }),
+        };
     }
-    if let Some(m) = notes.multipart {
-        line["multipart"] = m;
+    if let Some((body, boundary)) = notes.multipart {
+        line["multipart"] = Value::Array(super::staging::multipart::describe(&body, &boundary));
     }
-    if let Some(t) = notes.tar {
-        line["tar"] = t;
+    if let Some((members, config)) = notes.tar {
+        let mut tar = json!({ "members": members });
+        if let Some(bytes) = config {
+            tar["notificationConfig"] = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v) => key_paths(&v),
+                Err(_) => json!("not JSON"),
+            };
+        }
+        line["tar"] = tar;
     }
     line
 }
@@ -240,7 +161,7 @@ fn media_type(v: &str) -> String {
 
 /// The key paths of a JSON value and their types: `{"a": {"b": [1]}}` gives `a: object`,
 /// `a.b: array`, `a.b[]: integer`. The elements of an array share one path.
-pub(crate) fn key_paths(v: &Value) -> Value {
+fn key_paths(v: &Value) -> Value {
     let mut out = BTreeMap::new();
     walk(v, "", &mut out);
     Value::Object(
@@ -343,12 +264,11 @@ mod tests {
                 ("Authorization".into(), "Bearer secret".into()),
             ],
         );
-        let line = describe(
-            &head,
-            &Route::of("PUT", &head.segments),
-            200,
-            Notes::default(),
-        );
+        let route = Route {
+            template: "{signedUpload}".into(),
+            params: vec![("uploadId", "u1".into())],
+        };
+        let line = describe(&head, &route, 200, Notes::default());
         let text = line.to_string();
         for secret in [
             "secret-signature",
@@ -374,24 +294,25 @@ mod tests {
     }
 
     #[test]
-    fn notes_are_kept_only_while_recording() {
-        note_json(br#"{"a": 1}"#);
-        assert!(!recording());
+    fn notes_describe_bodies_and_tars() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         let rec = Recorder::open(&path).unwrap();
-        let r = rec.begin();
-        note_json(br#"{"a": 1}"#);
-        note_tar(
-            &["a.jpg".into(), "notification_config.json".into()],
-            Some(br#"{"ingestId": "i"}"#),
-        );
+        let notes = Notes {
+            body: Some(br#"{"a": 1}"#.to_vec()),
+            multipart: None,
+            tar: Some((
+                vec!["a.jpg".into(), "notification_config.json".into()],
+                Some(br#"{"ingestId": "i"}"#.to_vec()),
+            )),
+        };
         let head = Head::new("POST", "/".into(), true, Vec::new());
-        rec.finish(r, &head, &Route::of("POST", &[]), 201);
-        assert!(!recording());
+        let route = Route::matching("", &[]).unwrap();
+        rec.write(&head, &route, 201, notes);
         let line: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(line["seq"], 1);
         assert_eq!(line["status"], 201);
+        assert_eq!(line["params"], json!({}));
         assert_eq!(line["body"]["json"]["a"], "integer");
         assert_eq!(line["tar"]["members"][1], "notification_config.json");
         assert_eq!(line["tar"]["notificationConfig"]["ingestId"], "string");

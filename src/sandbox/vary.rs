@@ -26,9 +26,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::State;
-use super::routes::Route;
+use super::request::Route;
 use super::staging::signed::UPLOAD_HEADER;
+use super::state::State;
 use crate::model::Timestamp;
 use crate::server::{Head, Reply, ReplyBody};
 
@@ -99,7 +99,7 @@ impl Variation {
             "/logs",
         ]
         .iter()
-        .any(|s| route.ends_with(s));
+        .any(|s| route.template.ends_with(s));
         if !listing {
             return None;
         }
@@ -127,7 +127,7 @@ impl Variation {
                 h.query.push(("pageSize".into(), size.to_string()));
             }
         }
-        if route.ends_with("/tasks")
+        if route.template.ends_with("/tasks")
             && let (Some(job), Some(stage)) = (route.param("jobId"), route.param("stageId"))
             && let Some(own) = self.own_stage(job, stage)
         {
@@ -630,87 +630,14 @@ mod tests {
         assert_eq!(o.parse::<Timestamp>().unwrap(), t);
     }
 
-    /// Raw JSON of `GET {base}/{path}`.
-    fn get(sb: &crate::sandbox::Sandbox, path: &str) -> Value {
-        use crate::transport::{HttpRequest, Transport, UreqTransport};
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = format!("{}/{path}{sep}api_key={}", sb.base_url(), sb.api_key());
-        let mut resp = UreqTransport::new().send(HttpRequest::get(url)).unwrap();
-        assert_eq!(resp.status, 200, "{path}");
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut resp.body, &mut text).unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// What the official client's models need stays, under every stage style: the
-    /// `nextPageToken` key of job and task listings, `tasksNumber` ≥ 1, zone-aware times,
-    /// exact log severities; stage names never equal their ids, whose tasks stay reachable.
-    #[test]
-    fn varied_answers_keep_what_the_official_client_needs() {
-        use crate::sandbox::{Sandbox, SandboxConfig};
-        let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\0\0\0\0";
-        // Seeds 2, 6, 7 and 15 cover the four stage styles.
-        for seed in [2, 6, 7, 15] {
-            let sb = Sandbox::start(
-                SandboxConfig::default()
-                    .with_vary(seed)
-                    .with_job_speed(1000.0)
-                    .with_indexing_delay(Duration::ZERO),
-            )
-            .unwrap();
-            let api = sb.client();
-            api.upload_image("b", "a.png", png, None).unwrap();
-            let req = crate::model::JobStartRequest::images("b", "image-stats");
-            api.start_job("j1", &req, None).unwrap();
-            let deadline = std::time::Instant::now() + Duration::from_secs(20);
-            while !api.job("j1").unwrap().state().is_terminal() {
-                assert!(std::time::Instant::now() < deadline, "seed {seed}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let jobs = "batch-processing/v1/external/sandbox/jobs";
-            let list = get(&sb, &format!("{jobs}?pageSize=10"));
-            assert!(list.get("nextPageToken").is_some(), "seed {seed}: {list}");
-            let times = |o: &Value, keys: &[&str]| {
-                for k in keys {
-                    if let Some(t) = o.get(*k).and_then(Value::as_str) {
-                        assert!(t.ends_with('Z') || t.ends_with("+00:00"), "{k}: {t}");
-                        t.parse::<Timestamp>().unwrap();
-                    }
-                }
-            };
-            times(&list["jobs"][0], &["createdAt", "lastUpdate"]);
-            let stages = get(&sb, &format!("{jobs}/j1/stages"));
-            let stages = stages["stages"].as_array().unwrap();
-            assert_eq!(stages.len(), 2, "seed {seed}");
-            for st in stages {
-                let id = st["processingStageId"].as_str().unwrap();
-                let name = st["processingStageName"].as_str().unwrap();
-                assert_ne!(id, name, "seed {seed}");
-                assert!(st["tasksNumber"].as_f64().unwrap() >= 1.0, "{st}");
-                times(st, &["startTimestamp", "lastEventTimestamp"]);
-                let tasks = get(&sb, &format!("{jobs}/j1/stages/{id}/tasks"));
-                assert!(tasks.get("nextPageToken").is_some(), "seed {seed}: {tasks}");
-                assert!(!tasks["tasks"].as_array().unwrap().is_empty());
-            }
-            let logs = get(&sb, &format!("{jobs}/j1/logs"));
-            for l in logs["logs"].as_array().unwrap() {
-                let sev = l["severity"].as_str().unwrap();
-                assert!(["info", "warning", "error"].contains(&sev), "{l}");
-                times(l, &["createdAt"]);
-            }
-            // Asked twice, answered alike: the choices are stable.
-            assert_eq!(
-                get(&sb, &format!("{jobs}/j1/stages")),
-                get(&sb, &format!("{jobs}/j1/stages"))
-            );
-        }
-    }
-
     #[test]
     fn page_sizes_are_small_and_capped_below_the_ask() {
         let v = Variation::new(3);
-        let segs = |p: &str| p.split('/').map(str::to_string).collect::<Vec<_>>();
-        let route = Route::of("GET", &segs("batch-processing/v1/external/w/jobs"));
+        let segs: Vec<String> = ["batch-processing", "v1", "external", "w", "jobs"]
+            .map(String::from)
+            .to_vec();
+        let route =
+            Route::matching("batch-processing/v1/external/{workspace}/jobs", &segs).unwrap();
         let head = |q: &str| {
             let target = format!("/batch-processing/v1/external/w/jobs{q}");
             Head::new("GET", target, true, Vec::new())

@@ -63,11 +63,6 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// The body as a reader (for `req.as_reader().take(n)` in handlers).
-    pub fn as_reader(&mut self) -> &mut Self {
-        self
-    }
-
     /// Whether the body was read to its end, so the connection can carry another request.
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
@@ -209,8 +204,7 @@ pub(crate) fn read_limited(head: &Head, req: &mut Body<'_>, max: u64) -> Result<
         return Err(too_big());
     }
     let mut body = Vec::new();
-    req.as_reader()
-        .take(max.saturating_add(1))
+    req.take(max.saturating_add(1))
         .read_to_end(&mut body)
         .map_err(|e| match e.kind() {
             io::ErrorKind::TimedOut => {

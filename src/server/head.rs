@@ -6,7 +6,7 @@
 //! `httparse` parse the complete head. A bare CR anywhere, and a CR or NUL inside a header
 //! value, is an error: a proxy that splits lines on CR would read another request than ours.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 use super::body::Framing;
 
@@ -150,134 +150,82 @@ fn bad(status: u16, message: impl Into<String>) -> HeadError {
     HeadError::Bad(status, message.into())
 }
 
-/// Where the collector is within the head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Line {
-    /// Before or within the request line (empty lines before it are skipped).
-    Request,
-    /// Within a header line.
-    Header,
+fn too_many_headers() -> HeadError {
+    bad(
+        431,
+        format!("more than {MAX_HEADERS} headers or {MAX_HEADERS_BYTES} bytes of headers"),
+    )
 }
 
-/// Collects the bytes of one head, checking every limit as they come.
-struct Collector {
-    bytes: Vec<u8>,
-    line: Line,
-    /// Bytes of the current line, without its line ending.
-    line_len: usize,
-    /// Bytes of every header line so far.
-    headers_len: usize,
-    headers: usize,
-    /// The previous byte was a CR.
-    cr: bool,
-}
-
-impl Collector {
-    /// Takes `b`; true once the blank line that ends the head was taken.
-    fn push(&mut self, b: u8) -> Result<bool, HeadError> {
-        if self.cr && b != b'\n' {
+/// Reads one request head from `r`, consuming nothing past its blank line. Each line is
+/// read through a `take` of its limit, so an endless line costs its limit, not memory.
+pub(crate) fn read_head(r: &mut impl BufRead) -> Result<Head, HeadError> {
+    let mut head = Vec::with_capacity(1024);
+    let (mut skipped, mut headers, mut header_bytes) = (0, 0, 0);
+    loop {
+        let request_line = head.is_empty();
+        let limit = if request_line {
+            MAX_REQUEST_LINE
+        } else {
+            MAX_HEADER_LINE
+        };
+        let mut line = Vec::new();
+        let n = r
+            .by_ref()
+            .take(limit as u64 + 2)
+            .read_until(b'\n', &mut line)
+            .map_err(HeadError::Io)?;
+        let too_long = || {
+            if request_line {
+                bad(
+                    414,
+                    format!("request line longer than {MAX_REQUEST_LINE} bytes"),
+                )
+            } else {
+                bad(
+                    431,
+                    format!("a header line is longer than {MAX_HEADER_LINE} bytes"),
+                )
+            }
+        };
+        if line.last() != Some(&b'\n') {
+            return Err(match n {
+                _ if n > limit => too_long(),
+                // Only empty lines (or nothing) before the close: no request was started.
+                0 if request_line => HeadError::Closed,
+                _ => HeadError::Io(io::ErrorKind::UnexpectedEof.into()),
+            });
+        }
+        let content = line.len() - if line.ends_with(b"\r\n") { 2 } else { 1 };
+        if content > limit {
+            return Err(too_long());
+        }
+        if line[..content].contains(&b'\r') {
             return Err(bad(400, "a bare CR in the request head"));
         }
-        self.cr = b == b'\r';
-        self.bytes.push(b);
-        match b {
-            b'\r' => Ok(false),
-            b'\n' => {
-                let len = std::mem::take(&mut self.line_len);
-                match (self.line, len) {
-                    // An empty line before the request line is skipped (RFC 9112, 2.2).
-                    (Line::Request, 0) => {
-                        if self.bytes.len() > MAX_REQUEST_LINE {
-                            return Err(bad(400, "too many empty lines before the request"));
-                        }
-                        Ok(false)
-                    }
-                    (Line::Request, _) => {
-                        self.line = Line::Header;
-                        Ok(false)
-                    }
-                    (Line::Header, 0) => Ok(true),
-                    (Line::Header, _) => {
-                        self.headers += 1;
-                        if self.headers > MAX_HEADERS {
-                            return Err(bad(
-                                431,
-                                format!(
-                                    "more than {MAX_HEADERS} headers or {MAX_HEADERS_BYTES} bytes of headers"
-                                ),
-                            ));
-                        }
-                        Ok(false)
-                    }
+        match (request_line, content) {
+            // Empty lines before the request line are skipped (RFC 9112, 2.2).
+            (true, 0) => {
+                skipped += line.len();
+                if skipped > MAX_REQUEST_LINE {
+                    return Err(bad(400, "too many empty lines before the request"));
+                }
+                continue;
+            }
+            (false, 0) => {
+                head.extend_from_slice(&line);
+                return parse(&head);
+            }
+            (false, _) => {
+                headers += 1;
+                header_bytes += content;
+                if headers > MAX_HEADERS || header_bytes > MAX_HEADERS_BYTES {
+                    return Err(too_many_headers());
                 }
             }
-            _ => {
-                self.line_len += 1;
-                match self.line {
-                    Line::Request if self.line_len > MAX_REQUEST_LINE => Err(bad(
-                        414,
-                        format!("request line longer than {MAX_REQUEST_LINE} bytes"),
-                    )),
-                    Line::Header if self.line_len > MAX_HEADER_LINE => Err(bad(
-                        431,
-                        format!("a header line is longer than {MAX_HEADER_LINE} bytes"),
-                    )),
-                    Line::Header => {
-                        self.headers_len += 1;
-                        if self.headers_len > MAX_HEADERS_BYTES {
-                            return Err(bad(
-                                431,
-                                format!(
-                                    "more than {MAX_HEADERS} headers or {MAX_HEADERS_BYTES} bytes of headers"
-                                ),
-                            ));
-                        }
-                        Ok(false)
-                    }
-                    Line::Request => Ok(false),
-                }
-            }
+            (true, _) => {}
         }
-    }
-}
-
-/// Reads one request head from `r`, consuming nothing past its blank line.
-pub(crate) fn read_head(r: &mut impl BufRead) -> Result<Head, HeadError> {
-    let mut c = Collector {
-        bytes: Vec::with_capacity(1024),
-        line: Line::Request,
-        line_len: 0,
-        headers_len: 0,
-        headers: 0,
-        cr: false,
-    };
-    loop {
-        let avail = match r.fill_buf() {
-            Ok(a) => a,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(HeadError::Io(e)),
-        };
-        if avail.is_empty() {
-            // Only empty lines (or nothing) before the close: no request was started.
-            return if c.line == Line::Request && c.line_len == 0 {
-                Err(HeadError::Closed)
-            } else {
-                Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into()))
-            };
-        }
-        let mut used = 0;
-        let mut done = false;
-        for &b in avail {
-            used += 1;
-            if c.push(b)? {
-                done = true;
-                break;
-            }
-        }
-        r.consume(used);
-        if done {
-            return parse(&c.bytes);
-        }
+        head.extend_from_slice(&line);
     }
 }
 
@@ -289,12 +237,7 @@ fn parse(bytes: &[u8]) -> Result<Head, HeadError> {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(bad(400, "malformed request head")),
         Err(httparse::Error::Version) => return Err(version_error(bytes)),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(bad(
-                431,
-                format!("more than {MAX_HEADERS} headers or {MAX_HEADERS_BYTES} bytes of headers"),
-            ));
-        }
+        Err(httparse::Error::TooManyHeaders) => return Err(too_many_headers()),
         Err(httparse::Error::HeaderName) => return Err(bad(400, "malformed header name")),
         Err(httparse::Error::HeaderValue) => {
             return Err(bad(

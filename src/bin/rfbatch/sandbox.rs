@@ -140,22 +140,22 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
     let settings = FaultSettings::default()
-        .with_rate_429(a.fault_rate_429, a.fault_retry_after_secs)
-        .with_rate_500(a.fault_rate_500)
-        .with_rate_503(a.fault_rate_503)
-        .with_drop_rate(a.fault_drop_rate)
-        .with_latency(Duration::from_millis(a.fault_latency_ms))
-        .with_expired_urls(a.fault_expired_urls);
+        .rate_429(a.fault_rate_429, a.fault_retry_after_secs)
+        .rate_500(a.fault_rate_500)
+        .rate_503(a.fault_rate_503)
+        .drop_rate(a.fault_drop_rate)
+        .latency(Duration::from_millis(a.fault_latency_ms))
+        .expired_urls(a.fault_expired_urls);
     let on = |f: Family| a.fault_family.contains(&f) || a.fault_family.contains(&Family::All);
     let mut faults = Faults::seeded(a.fault_seed);
     if on(Family::Api) {
-        faults = faults.with_api(settings.clone());
+        faults = faults.api(settings.clone());
     }
     if on(Family::Put) {
-        faults = faults.with_put(settings.clone());
+        faults = faults.put(settings.clone());
     }
     if on(Family::Download) {
-        faults = faults.with_download(settings);
+        faults = faults.download(settings);
     }
     if a.allow_remote && a.api_key.is_none() {
         return Err(
@@ -163,47 +163,46 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let mut config = SandboxConfig::default()
-        .with_addr(a.addr)
-        .with_allow_remote(a.allow_remote)
-        .with_workspace(a.workspace)
-        .with_signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
-        .with_indexing_delay(Duration::from_millis(a.indexing_delay_ms))
-        .with_registration_delay(Duration::from_millis(a.registration_delay_ms))
-        .with_latency(Duration::from_millis(a.latency_ms))
-        .with_job_speed(a.job_speed)
-        .with_job_images_per_task(a.job_images_per_task.max(1))
-        .with_faults(faults)
-        .with_store(match a.store {
+        .addr(a.addr)
+        .allow_remote(a.allow_remote)
+        .workspace(a.workspace)
+        .signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
+        .indexing_delay(Duration::from_millis(a.indexing_delay_ms))
+        .registration_delay(Duration::from_millis(a.registration_delay_ms))
+        .latency(Duration::from_millis(a.latency_ms))
+        .job_speed(a.job_speed)
+        .job_images_per_task(a.job_images_per_task.max(1))
+        .faults(faults)
+        .threads(a.threads.max(1))
+        .store(match a.store {
             Store::Disk => StoreMode::Disk,
             Store::Discard => StoreMode::Discard,
         });
-    config.threads = a.threads.max(1);
     let default_key = a.api_key.is_none();
     if let Some(key) = a.api_key {
-        config = config.with_api_key(key);
+        config = config.api_key(key);
     }
     for host in a.webhook_allow {
-        config = config.with_webhook_allow(host);
+        config = config.webhook_allow(host);
     }
     for host in a.fetch_allow {
-        config = config.with_fetch_allow(host);
+        config = config.fetch_allow(host);
     }
     if let Some(dir) = a.data_dir {
-        config = config.with_data_dir(dir);
+        config = config.data_dir(dir);
     }
     if let Some(n) = a.max_shard_size {
-        config = config.with_max_shard_size(n);
+        config = config.max_shard_size(n);
     }
     if let Some(n) = a.max_image_size {
-        config = config.with_max_image_size(n);
+        config = config.max_image_size(n);
     }
     if let Some(path) = a.record {
-        config = config.with_record(path);
+        config = config.record(path);
     }
     if let Some(seed) = a.vary {
-        config = config.with_vary(seed);
+        config = config.vary(seed);
     }
-    let vary = config.vary;
     let sandbox = Sandbox::start(config)?;
     let mut out = std::io::stdout();
     writeln!(out, "listening on {}", sandbox.base_url())?;
@@ -213,7 +212,7 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         sandbox.workspace(),
         sandbox.data_dir().display()
     )?;
-    if let Some(seed) = vary {
+    if let Some(seed) = a.vary {
         writeln!(out, "answers varied with seed {seed} (--vary)")?;
     }
     if default_key {

@@ -7,10 +7,11 @@
 //! An image that cannot be read or decoded is a failed image.
 
 use std::io::Read;
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use crate::sandbox::staging::StoredFile;
+use super::super::store::FileRec;
 
 /// The largest file a workflow reads.
 const MAX_FILE: u64 = 256 << 20;
@@ -55,8 +56,8 @@ impl Workflow {
         }
     }
 
-    /// Runs on one file: `Ok(row)` or `Err(row with an error)`.
-    pub fn run(&self, file: &StoredFile, video: bool) -> Result<Value, Value> {
+    /// Runs on one file of the data directory `dir`: `Ok(row)` or `Err(row with an error)`.
+    pub fn run(&self, file: &FileRec, dir: &Path, video: bool) -> Result<Value, Value> {
         let fail = |reason: String| {
             Err(
                 json!({ "file_name": file.name, "part_name": file.part, "status": "error", "bytes": file.size, "error": reason }),
@@ -70,10 +71,14 @@ impl Workflow {
         {
             return fail("simulated failure (fail-fraction workflow)".into());
         }
-        let bytes = match read_all(file) {
-            Ok(b) => b,
+        let mut bytes = Vec::with_capacity(file.size.min(MAX_FILE) as usize);
+        let read = file
+            .open(dir, 0)
+            .and_then(|f| f.take(MAX_FILE).read_to_end(&mut bytes));
+        match read {
+            Ok(_) => {}
             Err(e) => return fail(format!("cannot read the file: {e}")),
-        };
+        }
         if video {
             let ext = file
                 .name
@@ -96,12 +101,6 @@ impl Workflow {
             "width": size.width, "height": size.height, "format": format, "bytes": bytes.len(),
         }))
     }
-}
-
-fn read_all(file: &StoredFile) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(file.size.min(MAX_FILE) as usize);
-    file.open()?.take(MAX_FILE).read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 /// A stable hash of `name` mapped to `[0, 1)` (FNV-1a).

@@ -4,39 +4,11 @@
 
 use std::io::{self, Read};
 
-use serde::{Deserialize, Serialize};
-
-use super::store::{FileRec, check_file_name};
-use crate::model::FailedFile;
-use crate::sandbox::SandboxConfig;
+use super::super::config::SandboxConfig;
+use super::super::store::{FileRec, Indexed, check_file_name, failed};
 
 /// The member that carries a shard's webhook settings.
 const NOTIFICATION_CONFIG: &str = "notification_config.json";
-
-/// What indexing one shard found.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub(crate) struct Indexed {
-    pub files: Vec<FileRec>,
-    pub failed: Vec<FailedFile>,
-    /// `(ingestId, notificationsURL)` from `notification_config.json`.
-    pub notify: Option<(String, String)>,
-    /// Why the whole shard failed.
-    pub error: Option<String>,
-    /// Every regular member's name, in order (for the request recorder; not persisted).
-    #[serde(skip)]
-    pub members: Vec<String>,
-    /// The bytes of `notification_config.json` (for the request recorder; not persisted).
-    #[serde(skip)]
-    pub notification_config: Option<Vec<u8>>,
-}
-
-pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
-    FailedFile {
-        failure_type: kind.into(),
-        file_name: name.into(),
-        reason: reason.into(),
-    }
-}
 
 /// Indexes a stored tar at `rel` (relative to the data directory `dir`).
 pub(crate) fn index_file(
@@ -56,7 +28,7 @@ pub(crate) fn index_file(
             &mut out,
         )
     });
-    settle(&mut out, result, cfg);
+    judge(&mut out, result, cfg);
     out
 }
 
@@ -71,12 +43,12 @@ pub(crate) fn index_stream(r: &mut impl Read, shard: &str, cfg: &SandboxConfig) 
             .and_then(|e| index_entries(e, shard, None, cfg, &mut out))
     };
     let _ = io::copy(r, &mut io::sink());
-    settle(&mut out, result, cfg);
+    judge(&mut out, result, cfg);
     out
 }
 
 /// The shard-wide verdicts, once every member was seen.
-fn settle(out: &mut Indexed, result: io::Result<()>, cfg: &SandboxConfig) {
+fn judge(out: &mut Indexed, result: io::Result<()>, cfg: &SandboxConfig) {
     if let Err(e) = result {
         out.error = Some(format!("the shard is not a readable tar archive: {e}"));
     } else if out.files.len() as u64 > cfg.max_images_per_shard {

@@ -1,16 +1,26 @@
 //! The staged data as persisted in `state.json`: batches, their files, shards, pending
-//! signed uploads and references ingests. Paths are relative to the data directory, so a
-//! data directory can be moved and reopened.
+//! signed uploads and references ingests; the data directory's layout; and writing a new
+//! file into it. Paths are relative to the data directory, so a data directory can be
+//! moved and reopened.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{BatchContentType, BatchMetadata, BatchType, PartMetadata, Timestamp};
+use super::clock::stamp_ms;
+use crate::model::{
+    BatchContentType, BatchMetadata, BatchType, FailedFile, PartMetadata, Timestamp,
+};
 
 /// How long staged data lives on the service.
-pub(crate) const EXPIRY: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+const EXPIRY: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Why a job cannot read a batch of the discard store.
+pub(crate) const DISCARDED: &str = "images were discarded (--store discard); jobs cannot run";
 
 /// Batches, files and shards.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -27,8 +37,6 @@ pub(crate) struct StagingData {
     /// state files have none (their weak `secret` is ignored) and get a fresh key.
     #[serde(default)]
     pub signing_key: String,
-    #[serde(default)]
-    pub counter: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,11 +95,35 @@ pub(crate) struct Shard {
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
     pub source: ShardSource,
-    /// Unix milliseconds after which the indexer takes it.
+    /// Unix milliseconds after which it is indexed (or its references fetched).
     pub ready_at_ms: u64,
     /// Unix milliseconds from which the shard listing shows it (0: at once).
     #[serde(default)]
     pub listed_at_ms: u64,
+}
+
+impl Shard {
+    /// A shard being indexed, ready at `ready_at_ms` and listed from `listed_at_ms`.
+    pub fn indexing(
+        id: &str,
+        status: &str,
+        source: ShardSource,
+        ready_at_ms: u64,
+        listed_at_ms: u64,
+    ) -> Shard {
+        Shard {
+            id: id.to_string(),
+            state: ShardState::Indexing,
+            status_name: status.into(),
+            status_type: "info".into(),
+            event: stamp_ms(),
+            objects: 0,
+            metadata: None,
+            source,
+            ready_at_ms,
+            listed_at_ms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,8 +131,8 @@ pub(crate) enum ShardSource {
     /// An uploaded tar, relative to the data directory.
     Tar { path: String },
     /// A tar indexed as it streamed in, its bytes discarded: only the outcome remains.
-    Indexed(super::tarindex::Indexed),
-    /// A references ingest (or a RoboQL one, with `query`): fetched by the fetch workers.
+    Indexed(Indexed),
+    /// A references ingest (or a RoboQL one, with `query`).
     References {
         /// A JSONL file of the inline references (`{"name", "url"}` lines), relative to the
         /// data directory; it holds signed URLs, so it stays there.
@@ -119,6 +151,41 @@ pub(crate) enum ShardSource {
         #[serde(default)]
         query: Option<String>,
     },
+}
+
+impl ShardSource {
+    /// Whether the fetch workers take this shard (else the indexer does): references with
+    /// somewhere to read them from.
+    pub fn is_fetched(&self) -> bool {
+        matches!(self, ShardSource::References { query: None, refs_file, list_url, .. }
+            if refs_file.is_some() || list_url.is_some())
+    }
+}
+
+/// What indexing one shard (a tar, or a references ingest) found.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct Indexed {
+    pub files: Vec<FileRec>,
+    pub failed: Vec<FailedFile>,
+    /// `(ingestId, notificationsURL)` from a tar's `notification_config.json`.
+    pub notify: Option<(String, String)>,
+    /// Why the whole shard failed.
+    pub error: Option<String>,
+    /// Every regular member's name, in order (for the request recorder; not persisted).
+    #[serde(skip)]
+    pub members: Vec<String>,
+    /// The bytes of `notification_config.json` (for the request recorder; not persisted).
+    #[serde(skip)]
+    pub notification_config: Option<Vec<u8>>,
+}
+
+/// A failed file of a shard.
+pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
+    FailedFile {
+        failure_type: kind.into(),
+        file_name: name.into(),
+        reason: reason.into(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,11 +216,11 @@ pub(crate) struct Upload {
     /// The shard id, or the video's file name.
     pub target: String,
     pub max_size: u64,
+    #[serde(default)]
+    pub state: UploadState,
     /// Older state files only say whether the upload was done.
     #[serde(default, skip_serializing)]
     pub done: bool,
-    #[serde(default)]
-    pub state: UploadState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,60 +229,53 @@ pub(crate) struct Ingest {
     pub shard_ids: Vec<String>,
 }
 
-/// Now, to the millisecond, as the service's data-staging timestamps (`…123Z`).
-pub(crate) fn ts_now() -> Timestamp {
-    let ms = super::signed::now_ms();
-    Timestamp::from_system_time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-}
-
 /// The sort key of a file in its batch.
 pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
     format!("{}/{name}", part.unwrap_or(""))
 }
 
+/// A fresh uuid-shaped id from the OS random source.
+pub(crate) fn new_id() -> String {
+    let hex = crate::rand::hex(16);
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
 impl StagingData {
     /// After loading a state file: old `done` flags become states, and a body that was
     /// being received when the sandbox stopped is lost, so its upload is pending again.
-    pub fn normalise_uploads(&mut self) {
+    pub fn reopen_uploads(&mut self) {
         for u in self.uploads.values_mut() {
             if std::mem::take(&mut u.done) {
                 u.state = UploadState::Done;
-            }
-            if u.state == UploadState::Receiving {
+            } else if u.state == UploadState::Receiving {
                 u.state = UploadState::Pending;
             }
         }
     }
 
-    /// A fresh uuid-shaped id from the OS random source.
-    pub fn new_id(&mut self) -> String {
-        self.counter += 1;
-        let hex = crate::rand::hex(16);
-        format!(
-            "{}-{}-4{}-a{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[13..16],
-            &hex[17..20],
-            &hex[20..32]
-        )
-    }
-
-    /// Gets a batch, creating it with these properties when it is new.
-    pub fn batch_or_create(
+    /// Gets a batch, creating it with these properties when it is new; then notes that it
+    /// holds `content` (making it `mixed` when it held something else).
+    pub fn batch_for(
         &mut self,
         id: &str,
         display_name: &str,
         batch_type: BatchType,
-        content_type: BatchContentType,
+        content: BatchContentType,
     ) -> &mut Batch {
-        self.batches.entry(id.to_string()).or_insert_with(|| {
-            let now = ts_now();
+        let b = self.batches.entry(id.to_string()).or_insert_with(|| {
+            let now = stamp_ms();
             Batch {
                 id: id.to_string(),
                 display_name: display_name.to_string(),
                 batch_type,
-                content_type,
+                content_type: content.clone(),
                 created: now,
                 expiry: now.plus(EXPIRY),
                 parts: Vec::new(),
@@ -223,7 +283,13 @@ impl StagingData {
                 shards: Vec::new(),
                 ingest_counts: BTreeMap::new(),
             }
-        })
+        });
+        if b.files.is_empty() && b.shards.is_empty() {
+            b.content_type = content;
+        } else if b.content_type != content {
+            b.content_type = BatchContentType::Mixed;
+        }
+        b
     }
 }
 
@@ -239,15 +305,6 @@ impl Batch {
         }
     }
 
-    /// Notes that the batch also holds `kind`, making it `mixed` when it differs.
-    pub fn add_content(&mut self, kind: BatchContentType) {
-        if self.files.is_empty() && self.shards.is_empty() {
-            self.content_type = kind;
-        } else if self.content_type != kind {
-            self.content_type = BatchContentType::Mixed;
-        }
-    }
-
     /// Indexes an ingested file: a later file of the same name replaces the earlier one in
     /// the listing, and both are counted.
     pub fn ingest(&mut self, f: FileRec) {
@@ -255,15 +312,13 @@ impl Batch {
         self.files.insert(file_key(f.part.as_deref(), &f.name), f);
     }
 
-    /// Up to `size` files (of `part`, or all) after the file whose key is `after`, and the
-    /// key to continue from when there are more: a page costs its size, not its offset.
-    pub fn files_page(
-        &self,
-        part: Option<&str>,
+    /// The files (of `part`, or all) in key order, from just after the key `after`: a page
+    /// deep in a large batch costs its size, not its offset.
+    pub fn files_after<'a>(
+        &'a self,
+        part: Option<&'a str>,
         after: Option<&str>,
-        size: usize,
-    ) -> (Vec<&FileRec>, Option<String>) {
-        use std::ops::Bound;
+    ) -> impl Iterator<Item = (&'a String, &'a FileRec)> + 'a {
         // A part's keys share the prefix `part/`, so its listing starts there.
         let prefix = part.map(|p| file_key(Some(p), ""));
         let start = match (after, &prefix) {
@@ -271,36 +326,26 @@ impl Batch {
             (None, Some(p)) => Bound::Included(p.clone()),
             (None, None) => Bound::Unbounded,
         };
-        let mut out: Vec<&FileRec> = Vec::with_capacity(size.min(1024));
-        let mut next = None;
-        for (key, f) in self.files.range::<String, _>((start, Bound::Unbounded)) {
-            if let Some(p) = &prefix {
-                if !key.starts_with(p.as_str()) {
-                    break;
-                }
-                if f.part.as_deref() != part {
-                    continue;
-                }
-            }
-            if out.len() == size {
-                next = out.last().map(|l| file_key(l.part.as_deref(), &l.name));
-                break;
-            }
-            out.push(f);
-        }
-        (out, next)
+        self.files
+            .range::<String, _>((start, Bound::Unbounded))
+            .take_while(move |(k, _)| prefix.as_ref().is_none_or(|p| k.starts_with(p.as_str())))
+            .filter(move |(_, f)| part.is_none() || f.part.as_deref() == part)
     }
 
     pub fn files_in<'a>(&'a self, part: Option<&'a str>) -> impl Iterator<Item = &'a FileRec> + 'a {
-        self.files
-            .values()
-            .filter(move |f| part.is_none() || f.part.as_deref() == part)
+        self.files_after(part, None).map(|(_, f)| f)
     }
 }
 
 impl FileRec {
-    pub fn abs_path(&self, data_dir: &Path) -> PathBuf {
-        data_dir.join(&self.path)
+    /// The file's bytes from `start` on (`size - start` of them), in the data directory `dir`.
+    pub fn open(&self, dir: &Path, start: u64) -> io::Result<io::Take<File>> {
+        if self.discarded {
+            return Err(io::Error::new(io::ErrorKind::NotFound, DISCARDED));
+        }
+        let mut f = File::open(dir.join(&self.path))?;
+        f.seek(SeekFrom::Start(self.offset.saturating_add(start)))?;
+        Ok(f.take(self.size.saturating_sub(start)))
     }
 }
 
@@ -328,9 +373,55 @@ pub(crate) mod layout {
         format!("staging/{batch}/ingests/{shard}.jsonl")
     }
 
-    /// Where uploads land before they are complete.
-    pub fn tmp(id: &str) -> String {
-        format!("staging/tmp/{id}.part")
+    /// Where files are written before they are complete; emptied on start.
+    pub const TMP: &str = "staging/tmp";
+}
+
+/// A new file being written under a temporary name in the data directory; removed when
+/// dropped unless [`place`](Self::place)d, so a failed write never replaces (or deletes)
+/// the file it was meant to replace.
+pub(crate) struct NewFile {
+    tmp: PathBuf,
+    pub out: BufWriter<File>,
+}
+
+impl NewFile {
+    /// A new file whose temporary name starts with `label`.
+    pub fn create(data_dir: &Path, label: &str) -> io::Result<NewFile> {
+        let dir = data_dir.join(layout::TMP);
+        std::fs::create_dir_all(&dir)?;
+        let tmp = dir.join(format!("{label}.{}.part", crate::rand::hex(8)));
+        let file = crate::owner_only::open_options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        Ok(NewFile {
+            tmp,
+            out: BufWriter::with_capacity(256 * 1024, file),
+        })
+    }
+
+    /// Writes `bytes` as a new file at `rel` (relative to `data_dir`).
+    pub fn write(data_dir: &Path, rel: &str, bytes: &[u8]) -> io::Result<()> {
+        let label = rel.rsplit('/').next().unwrap_or(rel);
+        let mut f = NewFile::create(data_dir, label)?;
+        f.out.write_all(bytes)?;
+        f.place(&data_dir.join(rel))
+    }
+
+    /// Moves the complete file to `dst`, replacing the one there.
+    pub fn place(mut self, dst: &Path) -> io::Result<()> {
+        self.out.flush()?;
+        if let Some(dir) = dst.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::rename(&self.tmp, dst)
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.tmp); // a no-op once placed
     }
 }
 
@@ -369,57 +460,53 @@ pub(crate) fn check_batch_id(id: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn rec(part: Option<&str>, name: &str) -> FileRec {
-        FileRec {
-            name: name.into(),
+    #[test]
+    fn pages_from_a_key_list_each_file_of_a_part_once_in_order() {
+        let mut data = StagingData::default();
+        let b = data.batch_for("b", "b", BatchType::Multipart, BatchContentType::Mixed);
+        let rec = |part: Option<&str>, name: String| FileRec {
+            name,
             part: part.map(str::to_string),
             size: 1,
             shard_id: None,
             path: String::new(),
             offset: 0,
             discarded: false,
-        }
-    }
-
-    /// Follows the key tokens to the end; every file of the part comes once, in order.
-    fn walk(b: &Batch, part: Option<&str>, size: usize) -> Vec<String> {
-        let (mut after, mut seen) = (None::<String>, Vec::new());
-        for _ in 0..1000 {
-            let (page, next) = b.files_page(part, after.as_deref(), size);
-            seen.extend(page.iter().map(|f| f.name.clone()));
-            match next {
-                Some(k) => after = Some(k),
-                None => return seen,
-            }
-        }
-        panic!("no end after 1000 pages");
-    }
-
-    #[test]
-    fn key_pages_list_each_file_of_a_part_once_in_order() {
-        let mut data = StagingData::default();
-        let b = data.batch_or_create("b", "b", BatchType::Multipart, BatchContentType::Mixed);
+        };
         // Parts whose names sort around each other, and one holding a `/`.
-        for part in ["p", "p-x", "p/q", "p2"] {
+        let parts = ["p", "p-x", "p/q", "p2"];
+        for part in parts {
             for i in 0..7 {
-                b.ingest(rec(Some(part), &format!("{part}-{i}.jpg")));
+                b.ingest(rec(Some(part), format!("{part}-{i}.jpg")));
             }
         }
         for i in 0..3 {
-            b.ingest(rec(None, &format!("plain-{i}.jpg")));
+            b.ingest(rec(None, format!("plain-{i}.jpg")));
         }
-        for part in ["p", "p-x", "p/q", "p2"] {
+        // Follows the keys to the end, `size` at a time.
+        let walk = |part: Option<&str>, size: usize| {
+            let (mut after, mut seen) = (None::<String>, Vec::new());
+            loop {
+                let page: Vec<_> = b.files_after(part, after.as_deref()).take(size).collect();
+                seen.extend(page.iter().map(|(_, f)| f.name.clone()));
+                match page.last() {
+                    Some((k, _)) if page.len() == size => after = Some(k.to_string()),
+                    _ => return seen,
+                }
+            }
+        };
+        for part in parts {
             let want: Vec<String> = b.files_in(Some(part)).map(|f| f.name.clone()).collect();
             assert_eq!(want.len(), 7);
             for size in [1, 2, 3, 7, 8, 100] {
-                assert_eq!(walk(b, Some(part), size), want, "{part} by {size}");
+                assert_eq!(walk(Some(part), size), want, "{part} by {size}");
             }
         }
         let all: Vec<String> = b.files_in(None).map(|f| f.name.clone()).collect();
         assert_eq!(all.len(), 31);
         for size in [1, 4, 31, 32] {
-            assert_eq!(walk(b, None, size), all, "all by {size}");
+            assert_eq!(walk(None, size), all, "all by {size}");
         }
-        assert_eq!(walk(b, Some("missing"), 5), Vec::<String>::new());
+        assert!(walk(Some("missing"), 5).is_empty());
     }
 }

@@ -5,36 +5,22 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::PendingWebhook;
+use super::clock::stamp_us as now;
 use crate::model::{
     JobLog, JobMetadata, JobStage, JobStartRequest, JobState, LogSeverity, RestartOverrides,
     TaskStatus, Timestamp,
 };
 
-/// Now, to the microsecond, as the service's batch-processing timestamps.
-pub(crate) fn now() -> Timestamp {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let micros = std::time::Duration::from_micros(since.as_micros() as u64);
-    Timestamp::from_system_time(std::time::UNIX_EPOCH + micros)
-}
-
 /// Images per task when the config says 0.
 const DEFAULT_IMAGES_PER_TASK: u64 = 100;
 
-/// Jobs, their stages, tasks and logs, and the webhooks waiting to be delivered.
+/// Jobs, with their stages, tasks and logs.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct JobsData {
     #[serde(default)]
     pub jobs: BTreeMap<String, JobRecord>,
     #[serde(default)]
     pub next_seq: u64,
-    #[serde(default)]
-    pub webhooks: Vec<PendingWebhook>,
-    /// Webhooks refused by the host rule, latest last.
-    #[serde(default)]
-    pub refused_webhooks: Vec<super::webhooks::RefusedWebhook>,
 }
 
 /// Where a job is.
@@ -125,6 +111,51 @@ pub(crate) struct TaskRecord {
 }
 
 impl JobRecord {
+    /// A job just accepted.
+    pub fn new(id: &str, name: String, seq: u64, kind: JobKind) -> JobRecord {
+        let definition = match &kind {
+            JobKind::Workflow(r) => serde_json::to_value(r),
+            JobKind::Trt(t) => serde_json::to_value(t),
+        };
+        let (max_failure_rate, timeout_seconds) = match &kind {
+            JobKind::Workflow(r) => (r.max_image_failure_rate, r.processing_timeout_seconds),
+            JobKind::Trt(_) => (None, None),
+        };
+        let now = now();
+        let accepted = json!({ "type": "job-accepted", "message": "Job accepted" });
+        let mut job = JobRecord {
+            id: id.to_string(),
+            name,
+            seq,
+            definition: definition.unwrap_or(Value::Null),
+            kind,
+            created_at: now,
+            last_update: now,
+            run: 0,
+            phase: Phase::Pending,
+            current_stage: None,
+            last_notification: Some(accepted),
+            restart_overrides: Vec::new(),
+            max_failure_rate,
+            timeout_seconds,
+            started_at: None,
+            total: 0,
+            cursor: 0,
+            failed: 0,
+            results_bytes: 0,
+            progress: 0.0,
+            stages: Vec::new(),
+            logs: Vec::new(),
+        };
+        job.log(
+            LogSeverity::Info,
+            None,
+            "job-accepted",
+            json!({ "message": "Job accepted" }),
+        );
+        job
+    }
+
     pub fn state(&self) -> JobState {
         match self.phase {
             Phase::Pending => JobState::Pending,
