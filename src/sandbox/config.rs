@@ -122,7 +122,7 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
-    super::setters! { SandboxConfig;
+    super::setters::setters! { SandboxConfig;
         /// Where to listen (default `127.0.0.1:0`; port 0 picks a free port). An address
         /// beyond loopback also needs [`allow_remote`](Self::allow_remote) and an explicit
         /// API key.

@@ -30,7 +30,7 @@ pub struct FaultSettings {
 }
 
 impl FaultSettings {
-    super::setters! { FaultSettings;
+    super::setters::setters! { FaultSettings;
         /// The rate of `500 Internal Server Error` replies.
         rate_500: f64 = 0.1;
         /// The rate of `503 Service Unavailable` replies.
@@ -86,7 +86,7 @@ impl Faults {
         }
     }
 
-    super::setters! { Faults;
+    super::setters::setters! { Faults;
         /// The faults of API calls (everything under the API key).
         api: FaultSettings = roboflow_batch::sandbox::FaultSettings::default().rate_500(0.5);
         /// The faults of PUTs to signed upload URLs.

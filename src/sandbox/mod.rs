@@ -24,23 +24,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-/// Plain setters, each with its doc and a doc example built from an example argument.
-macro_rules! setters {
-    ($t:ident; $($(#[doc = $doc:literal])+ $name:ident: $ty:ty = $example:expr;)+) => {$(
-        $(#[doc = $doc])+
-        ///
-        /// ```
-        #[doc = concat!("let _ = roboflow_batch::sandbox::", stringify!($t), "::default().",
-            stringify!($name), "(", stringify!($example), ");")]
-        /// ```
-        pub fn $name(mut self, value: $ty) -> Self {
-            self.$name = value.into();
-            self
-        }
-    )+};
-}
-use setters;
-
 mod clock;
 mod config;
 mod egress;
@@ -54,6 +37,7 @@ mod proptests;
 mod record;
 mod request;
 mod router;
+mod setters;
 mod signing;
 mod staging;
 mod state;

@@ -9,7 +9,7 @@ pub(crate) mod references;
 pub(crate) mod shards;
 pub(crate) mod signed;
 mod tarindex;
-mod upload;
+pub(crate) mod upload;
 
 use std::path::PathBuf;
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::request::Route;
-use super::staging::signed::UPLOAD_HEADER;
+use super::staging::upload::UPLOAD_HEADER;
 use super::state::State;
 use crate::model::Timestamp;
 use crate::server::{Head, Reply, ReplyBody};

@@ -15,10 +15,8 @@ use super::super::request::{Answer, Req};
 use super::super::signing::Grant;
 use super::super::state::State;
 use super::super::store::{FileRec, file_key};
+use super::upload::UPLOAD_HEADER;
 use crate::server::{Reply, ReplyBody};
-
-/// The extension header every signed PUT must carry.
-pub(crate) const UPLOAD_HEADER: &str = "x-rfbatch-upload";
 
 /// Serves a signed URL, once its signature and expiry are checked.
 pub(crate) fn serve(state: &State, req: &mut Req<'_, '_>) -> Answer {

@@ -15,9 +15,11 @@ use super::super::config::StoreMode;
 use super::super::request::{Answer, Req, ok};
 use super::super::state::State;
 use super::super::store::{FileRec, NewFile, Shard, ShardSource, UploadKind, UploadState, layout};
-use super::signed::UPLOAD_HEADER;
 use super::tarindex::{index_file, index_stream};
 use crate::server::Reply;
+
+/// The extension header every signed PUT must carry, as real signed URLs need theirs.
+pub(crate) const UPLOAD_HEADER: &str = "x-rfbatch-upload";
 
 /// Holds an upload in `receiving`; dropping it unfinished (an error, a panic) returns the
 /// upload to `pending`.
