@@ -814,3 +814,93 @@ fn ingest_webhooks_from_notification_config() {
         "{v}"
     );
 }
+
+/// `record`: one line per request, in order, naming its form (route, parameters, query
+/// keys, the headers that matter, JSON key paths and types, multipart parts, tar members)
+/// and none of its secrets.
+#[test]
+fn the_record_describes_each_request_and_holds_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let ctx = start(SandboxConfig::default().record(&log));
+    let api = api(&ctx);
+    api.upload_image("rec", "a.png", &png(2, 2), None).unwrap();
+    let target = api.request_shard_upload("shards", None).unwrap();
+    let config = br#"{"ingestId": "i", "notificationsURL": "http://127.0.0.1:9/h"}"#;
+    let tar = tar_of(&[("b.png", &png(2, 2)), ("notification_config.json", config)]);
+    api.put_signed(&target, &UploadSource::bytes(tar)).unwrap();
+    // A body of every JSON type (refused, and recorded all the same).
+    let body = r#"{"imageReferences": [{"name": "a", "url": "u"}, {"name": "b", "url": null}],
+                   "n": 3, "f": 3.0, "flag": false, "empty": [], "nested": {"k": "v"}}"#;
+    let url = format!(
+        "{}{}?api_key={}&displayName=Big%20Batch",
+        ctx.sb.base_url(),
+        ws_path(&ctx, "/batches/refs/bulk-upload/image-references"),
+        ctx.sb.api_key()
+    );
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Authorization", "Bearer s3cret"),
+    ];
+    let sent = common::sandbox::http("POST", &url, &headers, Some(body.as_bytes()));
+    assert_eq!(sent.status, 400);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let token = target.upload_url.split("token=").nth(1).unwrap();
+    for secret in [ctx.sb.api_key(), token, "s3cret", "u\""] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>());
+    let line = |route: &str| {
+        lines
+            .iter()
+            .find(|l| l["route"].as_str().unwrap().ends_with(route))
+            .unwrap()
+    };
+    let image = line("{batchId}/upload/image");
+    assert_eq!(image["params"]["batchId"], "rec");
+    assert_eq!(image["queryValues"]["fileName"], "a.png");
+    assert_eq!(
+        image["headers"]["content-type"],
+        "multipart/form-data; boundary"
+    );
+    assert!(image["multipart"][0]["name"].is_string(), "{image}");
+    let put = line("{signedUpload}");
+    assert_eq!(put["route"], "PUT {signedUpload}");
+    assert_eq!(put["params"], serde_json::json!({}));
+    assert_eq!(put["headers"]["x-rfbatch-upload"], "present");
+    assert_eq!(
+        put["query"],
+        serde_json::json!(["expires", "limit", "token"])
+    );
+    assert!(put["headers"].get("user-agent").is_none(), "{put}");
+    assert_eq!(
+        put["tar"]["members"],
+        serde_json::json!(["b.png", "notification_config.json"])
+    );
+    assert_eq!(put["tar"]["notificationConfig"]["ingestId"], "string");
+    let refs = line("/image-references");
+    assert_eq!(
+        (refs["status"].as_u64(), &refs["queryValues"]["displayName"]),
+        (Some(400), &"Big Batch".into())
+    );
+    assert_eq!(refs["headers"]["authorization"], "present");
+    let paths = &refs["body"]["json"];
+    for (path, kind) in [
+        ("imageReferences", "array"),
+        ("imageReferences[]", "object"),
+        ("imageReferences[].url", "string|null"),
+        ("n", "integer"),
+        ("f", "float"),
+        ("flag", "bool"),
+        ("empty", "array"),
+        ("nested.k", "string"),
+    ] {
+        assert_eq!(paths[path], kind, "{path} in {paths}");
+    }
+    assert!(paths.get("empty[]").is_none());
+}

@@ -32,8 +32,6 @@ mod job_records;
 mod jobs;
 mod outbox;
 mod paging;
-#[cfg(test)]
-mod proptests;
 mod record;
 mod request;
 mod router;
