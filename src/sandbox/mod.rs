@@ -92,7 +92,7 @@ impl Sandbox {
         if let Some(seed) = config.vary
             && config.registration_delay.is_zero()
         {
-            config.registration_delay = vary::Variation::new(seed).registration_delay();
+            config.registration_delay = vary::Variation::new(seed).registration_delay;
         }
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(d) => (d.clone(), None),

@@ -82,7 +82,11 @@ impl Reply {
             ReplyBody::Bytes(b) => (b.len() as u64, Box::new(std::io::Cursor::new(b))),
             ReplyBody::Reader(r, len) => (len, Box::new(r.take(len))),
         };
-        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        let reason = ureq::http::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Unknown");
+        let mut head = format!("HTTP/1.1 {} {reason}\r\n", self.status);
         head.push_str(&format!(
             "Date: {}\r\nServer: {server}\r\nContent-Length: {len}\r\n",
             httpdate::fmt_http_date(std::time::SystemTime::now())
@@ -111,34 +115,6 @@ impl Reply {
             }
         }
         w.flush().is_ok()
-    }
-}
-
-/// The reason phrase of a status code.
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        206 => "Partial Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
     }
 }
 

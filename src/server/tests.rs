@@ -173,26 +173,6 @@ fn a_body_trickled_byte_by_byte_is_cut_by_the_rate_deadline() {
 }
 
 #[test]
-fn a_stalled_body_holds_no_permit() {
-    let server = start(short(), 1);
-    // Its handler waits for a body that never comes.
-    let mut stalled = TcpStream::connect(server.addr()).unwrap();
-    stalled
-        .write_all(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    let started = Instant::now();
-    assert_eq!(exchange(server.addr(), GET), Some((200, false)));
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
-    // The stalled one is answered 408 at its deadline (2 s grace at 1 KiB/s).
-    assert_eq!(answer(&stalled), Some((408, true)));
-}
-
-#[test]
 fn a_client_that_never_reads_holds_no_permit_and_is_cut_off() {
     let limits = Limits {
         io_timeout: Duration::from_millis(500),
