@@ -74,7 +74,6 @@ impl Snap {
 struct Cache {
     run: u32,
     files: Option<Arc<Vec<FileRec>>>,
-    rows: Option<Arc<Vec<Value>>>,
     /// Work earned but not done yet, in items.
     carry: f64,
 }
@@ -145,12 +144,12 @@ impl Engine {
             (Phase::Pending, _) => self.begin(s),
             (Phase::Processing, _) if s.cursor >= s.total => self.finish_processing(s),
             (Phase::Processing, JobKind::Workflow(req)) => self.process(s, req, n),
-            (Phase::Processing, JobKind::Trt(_)) => {
-                self.commit(s, |j| advance(j, (s.cursor + n).min(s.total), &[], 1.0));
+            (Phase::Export, _) if s.cursor >= s.total => self.finish_export(s),
+            // A compilation, and the export, only take their time.
+            (Phase::Processing | Phase::Export, _) => {
+                self.commit(s, |j| advance(j, (s.cursor + n).min(s.total), &[]));
                 Ok(())
             }
-            (Phase::Export, _) if s.cursor >= s.total => self.finish_export(s),
-            (Phase::Export, _) => self.export(s, n),
             _ => Ok(()),
         }
     }
@@ -297,7 +296,7 @@ impl Engine {
             .map_err(|e| format!("cannot write results: {e}"))?;
         let idx: Vec<u64> = failures.iter().map(|f| f.0).collect();
         self.commit(s, |j| {
-            advance(j, end, &idx, 0.5);
+            advance(j, end, &idx);
             j.failed += failures.len() as u64;
             j.results_bytes = bytes;
             for (_, name, reason) in &failures {
@@ -363,31 +362,16 @@ impl Engine {
         Ok(())
     }
 
-    fn export(&mut self, s: &Snap, n: u64) -> Step {
-        if n == 0 {
-            return Ok(());
-        }
-        let end = (s.cursor + n).min(s.total);
-        let rows = self.rows(s)?;
-        for (i, (first, count)) in self.tasks(s).into_iter().enumerate() {
-            let last = first + count;
-            if last > s.cursor && last <= end {
-                self.write_tar(s, i, &rows, first, count)?;
-            }
-        }
-        self.commit(s, |j| advance(j, end, &[], 0.5));
-        Ok(())
-    }
-
     fn finish_export(&mut self, s: &Snap) -> Step {
         let rows = self.rows(s)?;
         let mut files = Vec::new();
         for (i, (first, count)) in self.tasks(s).into_iter().enumerate() {
-            let path = tar_path(&self.state, s, i);
-            if !path.exists() {
-                self.write_tar(s, i, &rows, first, count)?;
-            }
-            files.push((format!("export-{i:05}.tar"), path));
+            let name = format!("export-{i:05}.tar");
+            let path = run_dir(&self.state, &s.id, s.run)
+                .join("out-export")
+                .join(&name);
+            self.write_tar(&path, &rows, first, count)?;
+            files.push((name, path));
         }
         let batch = format!("{}-export", s.id);
         let display = format!("{} export", s.id);
@@ -424,28 +408,18 @@ impl Engine {
     }
 
     /// The processed rows, read back from the results file.
-    fn rows(&mut self, s: &Snap) -> std::result::Result<Arc<Vec<Value>>, String> {
-        if let Some(r) = self.cache.get(&s.id).and_then(|c| c.rows.clone()) {
-            return Ok(r);
-        }
+    fn rows(&self, s: &Snap) -> std::result::Result<Vec<Value>, String> {
         let path = run_dir(&self.state, &s.id, s.run).join("results.jsonl");
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(format!("cannot read results: {e}")),
         };
-        let keep = (s.results_bytes as usize).min(bytes.len());
-        let rows = bytes[..keep]
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty());
-        let rows = Arc::new(
-            rows.filter_map(|l| serde_json::from_slice(l).ok())
-                .collect::<Vec<Value>>(),
-        );
-        if let Some(c) = self.cache.get_mut(&s.id) {
-            c.rows = Some(rows.clone());
-        }
-        Ok(rows)
+        let kept = &bytes[..(s.results_bytes as usize).min(bytes.len())];
+        let lines = kept.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+        Ok(lines
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect())
     }
 
     /// The `(first, count)` of the current stage's tasks.
@@ -458,9 +432,9 @@ impl Engine {
     }
 
     /// One export archive: a JSON file per image of the task's chunk.
-    fn write_tar(&self, s: &Snap, i: usize, rows: &[Value], first: u64, count: u64) -> Step {
+    fn write_tar(&self, path: &Path, rows: &[Value], first: u64, count: u64) -> Step {
         let write = || -> std::io::Result<()> {
-            let mut file = NewFile::create(&self.state.data_dir, &s.id)?;
+            let mut file = NewFile::create(&self.state.data_dir, "export")?;
             let mut b = tar::Builder::new(&mut file.out);
             let end = ((first + count) as usize).min(rows.len());
             for row in rows.get(first as usize..end).unwrap_or(&[]) {
@@ -481,16 +455,10 @@ impl Engine {
             }
             b.finish()?;
             drop(b);
-            file.place(&tar_path(&self.state, s, i))
+            file.place(path)
         };
         write().map_err(|e| format!("cannot write the export: {e}"))
     }
-}
-
-fn tar_path(state: &State, s: &Snap, i: usize) -> std::path::PathBuf {
-    run_dir(state, &s.id, s.run)
-        .join("out-export")
-        .join(format!("export-{i:05}.tar"))
 }
 
 /// Starts stage `name` of the job, its first task registered.
@@ -506,11 +474,16 @@ fn enter_stage(j: &mut JobRecord, name: &str, phase: Phase, total: u64, per_task
     j.log(LogSeverity::Info, Some(name), "stage-started", log);
 }
 
-/// Moves the current stage's cursor to `end`, updating its tasks and the job's progress.
-/// `weight` is the share of the whole job this stage stands for.
-fn advance(j: &mut JobRecord, end: u64, failed: &[u64], weight: f64) {
+/// Moves the current stage's cursor to `end`, updating its tasks and the job's progress
+/// (a Workflow job's two stages are half of it each).
+fn advance(j: &mut JobRecord, end: u64, failed: &[u64]) {
     let now = now();
     let base = if j.phase == Phase::Export { 0.5 } else { 0.0 };
+    let weight = if matches!(j.kind, JobKind::Trt(_)) {
+        1.0
+    } else {
+        0.5
+    };
     j.cursor = end;
     j.progress = base
         + weight
@@ -604,7 +577,7 @@ mod tests {
         enter_stage(&mut j, "processing", Phase::Processing, 10, 4, Value::Null);
         j.stages[0].tasks[0].registered = None;
         j.total = 10;
-        advance(&mut j, 5, &[1, 4], 0.5);
+        advance(&mut j, 5, &[1, 4]);
         let t = &j.stages[0].tasks;
         assert_eq!(t.len(), 3);
         assert_eq!(
@@ -618,7 +591,7 @@ mod tests {
         assert!(t[1].registered.is_some() && t[2].registered.is_none());
         assert_eq!(t[2].wire().progress, None);
         assert!((j.progress - 0.25).abs() < 1e-9);
-        advance(&mut j, 10, &[], 0.5);
+        advance(&mut j, 10, &[]);
         assert!(j.stages[0].tasks.iter().all(|t| t.status_type == "success"));
     }
 
