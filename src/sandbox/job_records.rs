@@ -16,10 +16,9 @@ const DEFAULT_IMAGES_PER_TASK: u64 = 100;
 
 /// Jobs, with their stages, tasks and logs.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct JobsData {
-    #[serde(default)]
     pub jobs: BTreeMap<String, JobRecord>,
-    #[serde(default)]
     pub next_seq: u64,
 }
 

@@ -11,13 +11,11 @@ use crate::model::{Timestamp, WebhookPayload};
 const MAX_REFUSED: usize = 1000;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct Outbox {
-    #[serde(default)]
     pub pending: Vec<PendingWebhook>,
     /// Latest last.
-    #[serde(default)]
     pub refused: Vec<RefusedWebhook>,
-    #[serde(default)]
     next_id: u64,
 }
 

@@ -28,12 +28,10 @@ const SAVE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The persisted data.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct Data {
-    #[serde(default)]
     pub staging: StagingData,
-    #[serde(default)]
     pub jobs: JobsData,
-    #[serde(default)]
     pub webhooks: Outbox,
 }
 

@@ -24,18 +24,15 @@ pub(crate) const DISCARDED: &str = "images were discarded (--store discard); job
 
 /// Batches, files and shards.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct StagingData {
-    #[serde(default)]
     pub batches: BTreeMap<String, Batch>,
     /// Signed uploads handed out, by upload id.
-    #[serde(default)]
     pub uploads: BTreeMap<String, Upload>,
     /// References ingests, by `batch/ingestId`.
-    #[serde(default)]
     pub ingests: BTreeMap<String, Ingest>,
     /// The 32-byte URL signing key, in hex; kept so that URLs survive a restart. Older
     /// state files have none (their weak `secret` is ignored) and get a fresh key.
-    #[serde(default)]
     pub signing_key: String,
 }
 
@@ -236,15 +233,9 @@ pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
 
 /// A fresh uuid-shaped id from the OS random source.
 pub(crate) fn new_id() -> String {
-    let hex = crate::rand::hex(16);
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
+    let h = crate::rand::hex(16);
+    let (a, b, c, d, e) = (&h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..]);
+    format!("{a}-{b}-4{c}-a{d}-{e}")
 }
 
 impl StagingData {
@@ -349,9 +340,8 @@ impl FileRec {
     }
 }
 
-/// The data directory's layout.
+/// The data directory's layout, relative to it.
 pub(crate) mod layout {
-    /// A batch's directory, relative to the data directory.
     pub fn batch_dir(batch: &str) -> String {
         format!("staging/{batch}")
     }

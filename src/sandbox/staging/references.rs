@@ -39,7 +39,6 @@ struct Run {
     batch: String,
     shard: String,
     source: ShardSource,
-    videos: bool,
     /// Taken by the worker that reads the references.
     loading: AtomicBool,
     refs: OnceLock<Vec<Entry>>,
@@ -50,6 +49,12 @@ struct Run {
     results: Mutex<Vec<Option<Outcome>>>,
 }
 
+impl Run {
+    fn videos(&self) -> bool {
+        matches!(self.source, ShardSource::References { videos: true, .. })
+    }
+}
+
 /// What a worker does next.
 enum Job {
     Load(Arc<Run>),
@@ -57,6 +62,7 @@ enum Job {
 }
 
 /// The ingests being fetched, shared by the workers.
+#[derive(Default)]
 struct Pool {
     runs: Mutex<Vec<Arc<Run>>>,
     turn: AtomicUsize,
@@ -70,24 +76,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Pool {
     /// Takes in the ingests that wait, every [`IDLE`] at most.
     fn adopt(&self, state: &State) {
-        {
-            let mut scanned = lock(&self.scanned);
-            if scanned.is_some_and(|t| t.elapsed() < IDLE) {
-                return;
-            }
-            *scanned = Some(Instant::now());
+        let mut scanned = lock(&self.scanned);
+        if scanned.is_some_and(|t| t.elapsed() < IDLE) {
+            return;
         }
+        *scanned = Some(Instant::now());
         // Under the pool's lock: a run concluded meanwhile is then either still in the
         // pool, or no longer waiting; it is never taken twice.
         let mut runs = lock(&self.runs);
         for (batch, shard, source) in super::shards::waiting(state, true) {
             if runs.iter().all(|r| r.shard != shard) {
-                let videos = matches!(source, ShardSource::References { videos: true, .. });
                 runs.push(Arc::new(Run {
                     batch,
                     shard,
                     source,
-                    videos,
                     loading: AtomicBool::new(false),
                     refs: OnceLock::new(),
                     next: AtomicUsize::new(0),
@@ -114,22 +116,45 @@ impl Pool {
             }
         })
     }
+
+    /// Ends a run: its files are indexed and its shard concluded.
+    fn conclude(&self, state: &State, run: &Arc<Run>, outcomes: Result<Vec<Outcome>, String>) {
+        let mut out = Indexed::default();
+        match outcomes {
+            Err(why) => out.error = Some(why),
+            Ok(outcomes) => {
+                for o in outcomes {
+                    match o {
+                        Ok(f) => out.files.push(f),
+                        Err(f) => out.failed.push(f),
+                    }
+                }
+            }
+        }
+        if out.error.is_none() && out.files.is_empty() {
+            let first = out
+                .failed
+                .first()
+                .map(|f| format!(" (first failure: {}: {})", f.file_name, f.reason));
+            out.error = Some(format!(
+                "no reference could be ingested{}",
+                first.unwrap_or_default()
+            ));
+        }
+        super::shards::conclude(state, &run.batch, &run.shard, &run.source, out);
+        lock(&self.runs).retain(|r| !Arc::ptr_eq(r, run));
+    }
 }
 
 /// Starts the workers; they also take the ingests a previous run left pending.
 pub(crate) fn start(state: &Arc<State>, stopping: &Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>> {
-    let pool = Arc::new(Pool {
-        runs: Mutex::new(Vec::new()),
-        turn: AtomicUsize::new(0),
-        scanned: Mutex::new(None),
-    });
+    let pool = Arc::new(Pool::default());
     (0..WORKERS)
         .map(|i| {
             let (st, pool) = (state.clone(), pool.clone());
             let agent = agent(Duration::from_secs(30), Duration::from_secs(600));
-            background(&format!("sandbox-fetch-{i}"), stopping, IDLE, move || {
-                work(&st, &pool, &agent)
-            })
+            let name = format!("sandbox-fetch-{i}");
+            background(&name, stopping, IDLE, move || work(&st, &pool, &agent))
         })
         .collect()
 }
@@ -139,76 +164,30 @@ pub(crate) fn start(state: &Arc<State>, stopping: &Arc<AtomicBool>) -> Result<Ve
 fn work(state: &State, pool: &Pool, agent: &ureq::Agent) -> bool {
     pool.adopt(state);
     match pool.next() {
-        None => false,
-        Some(Job::Load(run)) => {
-            match load(state, agent, &run) {
-                Ok(refs) if refs.is_empty() => conclude(
-                    state,
-                    pool,
-                    &run,
-                    Vec::new(),
-                    Some("the references list is empty".into()),
-                ),
-                Ok(refs) => {
-                    *lock(&run.results) = vec![None; refs.len()];
-                    run.remaining.store(refs.len(), Ordering::SeqCst);
-                    let _ = run.refs.set(refs);
-                }
-                Err(why) => conclude(state, pool, &run, Vec::new(), Some(why)),
+        None => return false,
+        Some(Job::Load(run)) => match load(state, agent, &run) {
+            Ok(refs) => {
+                *lock(&run.results) = vec![None; refs.len()];
+                run.remaining.store(refs.len(), Ordering::SeqCst);
+                let _ = run.refs.set(refs);
             }
-            true
-        }
+            Err(why) => pool.conclude(state, &run, Err(why)),
+        },
         Some(Job::Fetch(run, i)) => {
-            let Some(entry) = run.refs.get().and_then(|refs| refs.get(i)) else {
-                return true;
-            };
-            let outcome = match entry {
-                Err(f) => Err(f.clone()),
-                Ok(r) => crate::panics::contain(|| fetch_one(state, agent, &run, r))
+            let outcome = match run.refs.get().and_then(|refs| refs.get(i)) {
+                None => return true,
+                Some(Err(f)) => Err(f.clone()),
+                Some(Ok(r)) => crate::panics::contain(|| fetch_one(state, agent, &run, r))
                     .unwrap_or_else(|panic| Err(failed("internal-error", &r.name, panic))),
             };
             lock(&run.results)[i] = Some(outcome);
             if run.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
                 let results = std::mem::take(&mut *lock(&run.results));
-                conclude(
-                    state,
-                    pool,
-                    &run,
-                    results.into_iter().flatten().collect(),
-                    None,
-                );
+                pool.conclude(state, &run, Ok(results.into_iter().flatten().collect()));
             }
-            true
         }
     }
-}
-
-/// Ends a run: its files are indexed and its shard concluded.
-fn conclude(
-    state: &State,
-    pool: &Pool,
-    run: &Arc<Run>,
-    outcomes: Vec<Outcome>,
-    error: Option<String>,
-) {
-    let (files, failed): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(Result::is_ok);
-    let mut out = Indexed {
-        files: files.into_iter().flatten().collect(),
-        failed: failed.into_iter().filter_map(Result::err).collect(),
-        error,
-        ..Indexed::default()
-    };
-    if out.error.is_none() && out.files.is_empty() {
-        out.error = Some(match out.failed.first() {
-            Some(f) => format!(
-                "no reference could be ingested (first failure: {}: {})",
-                f.file_name, f.reason
-            ),
-            None => "no reference could be ingested".into(),
-        });
-    }
-    super::shards::conclude(state, &run.batch, &run.shard, &run.source, out);
-    lock(&pool.runs).retain(|r| !Arc::ptr_eq(r, run));
+    true
 }
 
 /// The run's references, from its file or its list's URL.
@@ -227,52 +206,45 @@ fn load(state: &State, agent: &ureq::Agent, run: &Run) -> std::result::Result<Ve
         (None, Some(url)) => fetch_list(state, agent, url)?,
         (None, None) => return Err("the ingest has no references".into()),
     };
-    parse_list(&text, run.videos)
+    let refs = parse_list(&text, run.videos())?;
+    if refs.is_empty() {
+        return Err("the references list is empty".into());
+    }
+    Ok(refs)
 }
 
-/// A readable HTTP status.
-fn describe(status: u16) -> String {
-    match status {
+type Response = ureq::http::Response<ureq::Body>;
+
+/// GETs `url`, from a host the configuration allows; the error is a failure type and why.
+fn get(state: &State, agent: &ureq::Agent, url: &str) -> Result<Response, (&'static str, String)> {
+    check_host(url, &state.config.fetch_allow).map_err(|why| ("unsafe-url-detected", why))?;
+    let resp = agent.get(url).call().map_err(|e| {
+        // Its text may quote the URL, which may be signed.
+        let why = e.to_string().replace(url, &crate::redact::redact_url(url));
+        ("file-download-failed", format!("cannot fetch: {why}"))
+    })?;
+    let status = resp.status().as_u16();
+    let why = match status {
+        200 => return Ok(resp),
         403 => "HTTP 403 Forbidden (an expired or invalid signature?)".into(),
         404 => "HTTP 404 Not Found".into(),
         300..=399 => format!("HTTP {status} (redirects are not followed)"),
         s => format!("HTTP {s}"),
-    }
-}
-
-/// An error's text without the URL it may carry (a signed URL is a secret).
-fn scrub(e: &ureq::Error, url: &str) -> String {
-    e.to_string().replace(url, &crate::redact::redact_url(url))
+    };
+    Err(("file-download-failed", why))
 }
 
 /// Fetches a JSONL list of references.
-fn fetch_list(
-    state: &State,
-    agent: &ureq::Agent,
-    url: &str,
-) -> std::result::Result<String, String> {
+fn fetch_list(state: &State, agent: &ureq::Agent, url: &str) -> Result<String, String> {
     let shown = crate::redact::redact_url(url);
-    check_host(url, &state.config.fetch_allow)
-        .map_err(|why| format!("the references list {shown} is not fetched: {why}"))?;
-    let resp = agent.get(url).call().map_err(|e| {
-        format!(
-            "the references list {shown} could not be fetched: {}",
-            scrub(&e, url)
-        )
-    })?;
-    let status = resp.status().as_u16();
-    if status != 200 {
-        return Err(format!(
-            "the references list {shown} answered {}",
-            describe(status)
-        ));
-    }
+    let failed = |(_, why)| format!("the references list {shown}: {why}");
+    let body = get(state, agent, url).map_err(failed)?.into_body();
     let mut text = String::new();
-    resp.into_body()
+    let read = body
         .into_reader()
         .take(MAX_LIST_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("the references list {shown} could not be read: {e}"))?;
+        .read_to_string(&mut text);
+    read.map_err(|e| format!("the references list {shown} could not be read: {e}"))?;
     if text.len() as u64 > MAX_LIST_BYTES {
         return Err(format!(
             "the references list {shown} is larger than {MAX_LIST_BYTES} bytes"
@@ -333,7 +305,7 @@ fn looks_like_video(head: &[u8]) -> bool {
 
 /// Fetches one reference and stores (or, in the discard store, counts) it.
 fn fetch_one(state: &State, agent: &ureq::Agent, run: &Run, r: &FileReference) -> Outcome {
-    let (name, videos, c) = (r.name.as_str(), run.videos, &state.config);
+    let (name, videos, c) = (r.name.as_str(), run.videos(), &state.config);
     let (limit, what) = if videos {
         (c.max_video_size, "video")
     } else {
@@ -344,21 +316,8 @@ fn fetch_one(state: &State, agent: &ureq::Agent, run: &Run, r: &FileReference) -
         let why = format!("{n} bytes is over the {limit} byte limit for one {what}");
         failed("file-size-limit-exceeded", name, why)
     };
-    check_host(&r.url, &c.fetch_allow).map_err(|why| failed("unsafe-url-detected", name, why))?;
-    let resp = agent
-        .get(&r.url)
-        .call()
-        .map_err(|e| download_failed(format!("cannot fetch: {}", scrub(&e, &r.url))))?;
-    let status = resp.status().as_u16();
-    if status != 200 {
-        return Err(download_failed(describe(status)));
-    }
-    let header = |h: &str| {
-        resp.headers()
-            .get(h)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let resp = get(state, agent, &r.url).map_err(|(kind, why)| failed(kind, name, why))?;
+    let header = |h: &str| resp.headers().get(h)?.to_str().ok().map(str::to_string);
     if let Some(len) = header("content-length").and_then(|l| l.trim().parse::<u64>().ok())
         && len > limit
     {
