@@ -33,7 +33,8 @@ const MAX_PER_TICK: f64 = 2000.0;
 /// default of 10 failed images per 256-image shard.
 const DEFAULT_MAX_FAILURE_RATE: f64 = 10.0 / 256.0;
 
-type Step = std::result::Result<(), String>;
+type Fallible<T> = std::result::Result<T, String>;
+type Step = Fallible<()>;
 
 /// What the engine needs of a job, copied out under the lock.
 struct Snap {
@@ -135,9 +136,8 @@ impl Engine {
 
     fn step(&mut self, s: &Snap, n: u64) -> Step {
         if s.deadline_passed {
-            self.commit(s, |j| {
-                j.fail("processing-timeout", "processingTimeoutSeconds exceeded")
-            });
+            let msg = "processingTimeoutSeconds exceeded";
+            self.commit(s, |j| j.fail("processing-timeout", msg));
             return Ok(());
         }
         match (s.phase, &s.kind) {
@@ -176,10 +176,8 @@ impl Engine {
     /// Fails a job whose step panicked, whatever the step left half done: the panic is
     /// reported on stderr and in the job's logs, and every other job carries on.
     fn fail_after_panic(&mut self, s: &Snap, panic: &str) {
-        eprintln!(
-            "rfbatch sandbox: job {:?} (run {}) panicked: {panic}",
-            s.id, s.run
-        );
+        let (id, run) = (&s.id, s.run);
+        eprintln!("rfbatch sandbox: job {id:?} (run {run}) panicked: {panic}");
         self.cache.remove(&s.id);
         let msg =
             format!("internal error: the sandbox's job step panicked ({panic}); the job is failed");
@@ -196,11 +194,7 @@ impl Engine {
     }
 
     /// The input files of a Workflow job, in order.
-    fn files(
-        &mut self,
-        s: &Snap,
-        req: &JobStartRequest,
-    ) -> std::result::Result<Arc<Vec<FileRec>>, String> {
+    fn files(&mut self, s: &Snap, req: &JobStartRequest) -> Fallible<Arc<Vec<FileRec>>> {
         if let Some(f) = self.cache.get(&s.id).and_then(|c| c.files.clone()) {
             return Ok(f);
         }
@@ -218,13 +212,9 @@ impl Engine {
         Ok(files)
     }
 
-    fn workflow(&self, req: &JobStartRequest) -> std::result::Result<Workflow, String> {
-        let spec = &req.processing_specification;
-        Workflow::find(
-            &spec.workflow_id,
-            spec.workflow_parameters.as_ref(),
-            self.state.config.test_hooks,
-        )
+    fn workflow(&self, req: &JobStartRequest) -> Fallible<Workflow> {
+        let (spec, hooks) = (&req.processing_specification, self.state.config.test_hooks);
+        Workflow::find(&spec.workflow_id, spec.workflow_parameters.as_ref(), hooks)
     }
 
     fn begin(&mut self, s: &Snap) -> Step {
@@ -249,14 +239,8 @@ impl Engine {
         };
         self.commit(s, |j| {
             let msg = format!("Stage {name} started: {total} items");
-            enter_stage(
-                j,
-                name,
-                Phase::Processing,
-                total,
-                per,
-                json!({ "message": msg, "items": total }),
-            );
+            let log = json!({ "message": msg, "items": total });
+            enter_stage(j, name, Phase::Processing, total, per, log);
             j.total = total;
             j.started_at = Some(now());
             j.last_notification = Some(json!({ "type": "stage-started", "message": msg }));
@@ -281,11 +265,8 @@ impl Engine {
             let row = wf
                 .run(f, &self.state.data_dir, video)
                 .unwrap_or_else(|row| {
-                    failures.push((
-                        i,
-                        f.name.clone(),
-                        row.get("error").cloned().unwrap_or(Value::Null),
-                    ));
+                    let error = row.get("error").cloned().unwrap_or(Value::Null);
+                    failures.push((i, f.name.clone(), error));
                     row
                 });
             lines.extend_from_slice(row.to_string().as_bytes());
@@ -316,10 +297,8 @@ impl Engine {
             if req.processing_specification.aggregation_format == Some(AggregationFormat::Csv) {
                 ("results.csv", rows_to_csv(&rows))
             } else {
-                (
-                    "results.jsonl",
-                    rows.iter().map(|r| format!("{r}\n")).collect(),
-                )
+                let jsonl = rows.iter().map(|r| format!("{r}\n"));
+                ("results.jsonl", jsonl.collect())
             };
         let path = run_dir(&self.state, &s.id, s.run)
             .join("out-processing")
@@ -332,14 +311,9 @@ impl Engine {
         let batch = format!("{}-processing", s.id);
         let display = format!("{} processing results", s.id);
         let files = vec![(file.to_string(), path)];
-        create_output_batch(
-            &self.state,
-            &batch,
-            &display,
-            ("results", "metadata"),
-            files,
-        )
-        .map_err(|e| format!("cannot store results: {e}"))?;
+        let (st, part) = (&self.state, ("results", "metadata"));
+        create_output_batch(st, &batch, &display, part, files)
+            .map_err(|e| format!("cannot store results: {e}"))?;
         let per_task = self.state.config.job_images_per_task;
         self.commit(s, |j| {
             let failed = j.failed;
@@ -375,14 +349,9 @@ impl Engine {
         }
         let batch = format!("{}-export", s.id);
         let display = format!("{} export", s.id);
-        create_output_batch(
-            &self.state,
-            &batch,
-            &display,
-            ("archives", "archives"),
-            files,
-        )
-        .map_err(|e| format!("cannot store the export: {e}"))?;
+        let (st, part) = (&self.state, ("archives", "archives"));
+        create_output_batch(st, &batch, &display, part, files)
+            .map_err(|e| format!("cannot store the export: {e}"))?;
         self.complete(s, vec![batch])
     }
 
@@ -408,7 +377,7 @@ impl Engine {
     }
 
     /// The processed rows, read back from the results file.
-    fn rows(&self, s: &Snap) -> std::result::Result<Vec<Value>, String> {
+    fn rows(&self, s: &Snap) -> Fallible<Vec<Value>> {
         let path = run_dir(&self.state, &s.id, s.run).join("results.jsonl");
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
@@ -447,11 +416,8 @@ impl Engine {
                 h.set_size(data.len() as u64);
                 h.set_mode(0o644);
                 h.set_cksum();
-                b.append_data(
-                    &mut h,
-                    format!("{}.json", name.replace(['/', '\\'], "_")),
-                    &data[..],
-                )?;
+                let path = format!("{}.json", name.replace(['/', '\\'], "_"));
+                b.append_data(&mut h, path, &data[..])?;
             }
             b.finish()?;
             drop(b);
@@ -508,19 +474,13 @@ fn advance(j: &mut JobRecord, end: u64, failed: &[u64]) {
         if t.status_type != "info" || t.registered.is_none() {
             continue;
         }
-        let (kind, msg) = if t.done == t.count && t.count > 0 {
+        let (done, count, failed) = (t.done, t.count, t.failed);
+        t.notification = if done == count && count > 0 {
             t.status_type = "success".into();
-            (
-                "task-completed",
-                format!("{} items done, {} failed", t.done, t.failed),
-            )
+            json!({ "type": "task-completed", "message": format!("{done} items done, {failed} failed") })
         } else {
-            (
-                "task-running",
-                format!("{} of {} items done", t.done, t.count),
-            )
+            json!({ "type": "task-running", "message": format!("{done} of {count} items done") })
         };
-        t.notification = json!({ "type": kind, "message": msg });
     }
 }
 
@@ -542,12 +502,8 @@ fn finish_stage(j: &mut JobRecord, message: &str) {
     stage.notification = json!({ "type": "stage-completed", "message": message });
     stage.last_event = now;
     let name = stage.name.clone();
-    j.log(
-        LogSeverity::Info,
-        Some(&name),
-        "stage-completed",
-        json!({ "message": message }),
-    );
+    let payload = json!({ "message": message });
+    j.log(LogSeverity::Info, Some(&name), "stage-completed", payload);
 }
 
 /// Writes `data` at offset `at` of `path` (dropping anything after it); returns the new length.
