@@ -9,6 +9,11 @@ use crate::server::{Body, Head, Reply, read_limited};
 /// A handler's answer: errors are replies too, so that `?` answers them.
 pub(crate) type Answer = Result<Reply, Reply>;
 
+/// An error answer.
+pub(crate) fn fail<T>(status: u16, message: impl Into<String>) -> Result<T, Reply> {
+    Err(Reply::error(status, message))
+}
+
 /// A 200 with a JSON body.
 pub(crate) fn ok(value: &impl serde::Serialize) -> Answer {
     Ok(Reply::json(200, value))
