@@ -42,26 +42,20 @@ pub(crate) struct Head {
 impl Head {
     /// A head for `method` and `target` with these headers (also used by tests).
     pub fn new(method: &str, target: String, http11: bool, headers: Vec<(String, String)>) -> Head {
-        let query = crate::url::query_pairs(&target);
-        let content_length = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse().ok());
         let mut head = Head {
             method: method.to_ascii_uppercase(),
+            query: crate::url::query_pairs(&target),
             target,
             http11,
             headers,
             segments: Vec::new(),
-            query,
-            content_length,
+            content_length: None,
         };
-        head.segments = head
-            .path()
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(crate::url::percent_decode)
-            .collect();
+        head.content_length = head
+            .header("content-length")
+            .and_then(|v| v.trim().parse().ok());
+        let segments = head.path().split('/').filter(|s| !s.is_empty());
+        head.segments = segments.map(crate::url::percent_decode).collect();
         head
     }
 
@@ -72,42 +66,37 @@ impl Head {
 
     /// The first value of a query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        let (_, v) = self.query.iter().find(|(k, _)| k == name)?;
+        Some(v)
     }
 
     /// The first value of a header, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
+        let (_, v) = self
+            .headers
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+        Some(v)
     }
 
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let named = self
+            .headers
             .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name));
+        named.map(|(_, v)| v.as_str())
     }
 
     /// How the body is framed, or the status and message that refuse the request.
     pub fn framing(&self) -> Result<Framing, (u16, String)> {
-        match (
-            self.all("transfer-encoding").as_slice(),
-            self.all("content-length").as_slice(),
-        ) {
+        let encodings: Vec<&str> = self.all("transfer-encoding").collect();
+        let lengths: Vec<&str> = self.all("content-length").map(str::trim).collect();
+        match (encodings.as_slice(), lengths.as_slice()) {
             ([], []) => Ok(Framing::Length(0)),
-            ([], lens) => {
-                let first = lens[0].trim();
-                let ok = lens.iter().all(|l| l.trim() == first)
-                    && !first.is_empty()
-                    && first.bytes().all(|b| b.is_ascii_digit());
+            ([], [first, ..]) => {
+                let digits = !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit());
                 match first.parse::<u64>() {
-                    Ok(n) if ok => Ok(Framing::Length(n)),
+                    Ok(n) if digits && lengths.iter().all(|l| l == first) => Ok(Framing::Length(n)),
                     _ => Err((400, "malformed Content-Length".into())),
                 }
             }
@@ -116,7 +105,7 @@ impl Head {
                 501,
                 "only the chunked Transfer-Encoding is supported".into(),
             )),
-            (_, _) => Err((
+            _ => Err((
                 400,
                 "a request cannot have both Transfer-Encoding and Content-Length".into(),
             )),
@@ -164,30 +153,17 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> Result<Head, HeadError> {
     let (mut skipped, mut headers, mut header_bytes) = (0, 0, 0);
     loop {
         let request_line = head.is_empty();
-        let limit = if request_line {
-            MAX_REQUEST_LINE
-        } else {
-            MAX_HEADER_LINE
+        let (limit, status, what) = match request_line {
+            true => (MAX_REQUEST_LINE, 414, "the request line"),
+            false => (MAX_HEADER_LINE, 431, "a header line"),
         };
         let mut line = Vec::new();
-        let n = r
+        let read = r
             .by_ref()
             .take(limit as u64 + 2)
-            .read_until(b'\n', &mut line)
-            .map_err(HeadError::Io)?;
-        let too_long = || {
-            if request_line {
-                bad(
-                    414,
-                    format!("request line longer than {MAX_REQUEST_LINE} bytes"),
-                )
-            } else {
-                bad(
-                    431,
-                    format!("a header line is longer than {MAX_HEADER_LINE} bytes"),
-                )
-            }
-        };
+            .read_until(b'\n', &mut line);
+        let n = read.map_err(HeadError::Io)?;
+        let too_long = || bad(status, format!("{what} is longer than {limit} bytes"));
         if line.last() != Some(&b'\n') {
             return Err(match n {
                 _ if n > limit => too_long(),
@@ -240,10 +216,7 @@ fn parse(bytes: &[u8]) -> Result<Head, HeadError> {
         Err(httparse::Error::TooManyHeaders) => return Err(too_many_headers()),
         Err(httparse::Error::HeaderName) => return Err(bad(400, "malformed header name")),
         Err(httparse::Error::HeaderValue) => {
-            return Err(bad(
-                400,
-                "malformed header value (control characters such as CR or NUL are refused)",
-            ));
+            return Err(bad(400, "malformed header value (CR or NUL, say)"));
         }
         Err(httparse::Error::Token) => return Err(bad(400, "malformed method or request target")),
         Err(e) => return Err(bad(400, format!("malformed request head: {e}"))),
@@ -411,41 +384,33 @@ mod tests {
 
     #[test]
     fn framing_and_keep_alive() {
-        let head = |h: &[(&str, &str)], http11| {
-            let headers = h
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+        // Headers as `name: value` lines.
+        let head = |h: &str, http11| {
+            let pairs = h.lines().filter_map(|l| l.split_once(": "));
+            let headers = pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect();
             Head::new("POST", "/".into(), http11, headers)
         };
-        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Framing, u16>);
-        let cases: &[Case<'_>] = &[
-            (&[], Ok(Framing::Length(0))),
-            (&[("Content-Length", "5")], Ok(Framing::Length(5))),
+        let cases = [
+            ("", Ok(Framing::Length(0))),
+            ("Content-Length: 5", Ok(Framing::Length(5))),
             (
-                &[("Content-Length", "5"), ("content-length", "5")],
+                "Content-Length: 5\ncontent-length: 5",
                 Ok(Framing::Length(5)),
             ),
-            (
-                &[("Content-Length", "5"), ("content-length", "6")],
-                Err(400),
-            ),
-            (&[("Content-Length", "-1")], Err(400)),
-            (&[("Content-Length", "+5")], Err(400)),
-            (&[("Content-Length", "99999999999999999999999")], Err(400)),
-            (&[("Transfer-Encoding", "chunked")], Ok(Framing::Chunked)),
-            (&[("Transfer-Encoding", "gzip")], Err(501)),
-            (
-                &[("Transfer-Encoding", "chunked"), ("Content-Length", "1")],
-                Err(400),
-            ),
+            ("Content-Length: 5\ncontent-length: 6", Err(400)),
+            ("Content-Length: -1", Err(400)),
+            ("Content-Length: +5", Err(400)),
+            ("Content-Length: 99999999999999999999999", Err(400)),
+            ("Transfer-Encoding: chunked", Ok(Framing::Chunked)),
+            ("Transfer-Encoding: gzip", Err(501)),
+            ("Transfer-Encoding: chunked\nContent-Length: 1", Err(400)),
         ];
         for (h, want) in cases {
-            assert_eq!(head(h, true).framing().map_err(|(s, _)| s), *want, "{h:?}");
+            assert_eq!(head(h, true).framing().map_err(|(s, _)| s), want, "{h:?}");
         }
-        assert!(head(&[], true).keep_alive());
-        assert!(!head(&[("Connection", "close")], true).keep_alive());
-        assert!(!head(&[], false).keep_alive());
-        assert!(head(&[("Connection", "Keep-Alive")], false).keep_alive());
+        assert!(head("", true).keep_alive());
+        assert!(!head("Connection: close", true).keep_alive());
+        assert!(!head("", false).keep_alive());
+        assert!(head("Connection: Keep-Alive", false).keep_alive());
     }
 }
