@@ -3,7 +3,7 @@
 //! that property tests can throw anything at them).
 
 use super::super::clock::ms_after;
-use super::super::request::{Answer, Req, decode_json, ok};
+use super::super::request::{Answer, Req, decode_json, fail, ok};
 use super::super::state::State;
 use super::super::store::{Ingest, NewFile, Shard, ShardSource, check_file_name, layout, new_id};
 use super::batches::check_kind;
@@ -38,10 +38,10 @@ pub(crate) struct RefsRequest {
 fn check_ingest_id(id: Option<&str>) -> Result<(), Reply> {
     match id {
         Some(i) if i.is_empty() || i.len() > MAX_INGEST_ID || i.chars().any(char::is_control) => {
-            Err(Reply::error(
+            fail(
                 400,
                 format!("ingestId must be 1 to {MAX_INGEST_ID} bytes without control characters"),
-            ))
+            )
         }
         _ => Ok(()),
     }
@@ -71,11 +71,10 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<RefsRequest
     check_ingest_id(ingest.ingest_id.as_deref())?;
     let (max, noun) = limits(videos);
     let bad = |m: String| Reply::error(400, m);
+    let one_of = format!("set exactly one of {noun}References and {noun}ReferencesURL");
     let (refs, list_url) = match (&ingest.image_references, &ingest.image_references_url) {
         (Some(_), Some(_)) | (None, None) => {
-            return Err(bad(format!(
-                "set exactly one of {noun}References and {noun}ReferencesURL"
-            )));
+            return Err(bad(one_of));
         }
         (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
             (Vec::new(), Some(url.clone()))
@@ -86,9 +85,10 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<RefsRequest
         }
         (Some(list), None) if list.len() > max => {
             let n = list.len();
-            return Err(bad(format!(
-                "{noun}References holds {n} references; at most {max} per request"
-            )));
+            return fail(
+                400,
+                format!("{noun}References holds {n} references; at most {max} per request"),
+            );
         }
         (Some(list), None) => {
             let mut seen = std::collections::HashSet::new();
@@ -96,9 +96,12 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<RefsRequest
                 check_reference(noun, &format!("[{i}]"), r).map_err(bad)?;
                 if !seen.insert(r.name.as_str()) {
                     let name = &r.name;
-                    return Err(bad(format!(
-                        "{noun}References[{i}].name {name:?} repeats; names must be unique"
-                    )));
+                    return fail(
+                        400,
+                        format!(
+                            "{noun}References[{i}].name {name:?} repeats; names must be unique"
+                        ),
+                    );
                 }
             }
             (list.clone(), None)
@@ -119,10 +122,7 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<RefsRequest
 pub(crate) fn decode_roboql(body: &[u8]) -> Result<RoboQlIngest, Reply> {
     let ingest: RoboQlIngest = decode_json("RoboQL ingest", body)?;
     if ingest.query.trim().is_empty() {
-        return Err(Reply::error(
-            400,
-            "`query` must be a non-empty RoboQL query",
-        ));
+        return fail(400, "`query` must be a non-empty RoboQL query");
     }
     check_ingest_id(ingest.ingest_id.as_deref())?;
     Ok(ingest)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::super::clock::{now_secs, secs_after, timestamp_of_secs};
 use super::super::faults::FaultFamily;
-use super::super::request::{Answer, Req};
+use super::super::request::{Answer, Req, fail};
 use super::super::signing::Grant;
 use super::super::state::State;
 use super::super::store::{FileRec, file_key};
@@ -25,10 +25,10 @@ pub(crate) fn serve(state: &State, req: &mut Req<'_, '_>) -> Answer {
     match (req.head.method.as_str(), segments.as_slice()) {
         ("PUT", ["upload", id]) => super::upload::put(state, req, id, limit),
         ("GET" | "HEAD", ["download", batch, name]) => download(state, req, batch, name),
-        (m, _) => Err(Reply::error(
+        (m, rest) => fail(
             404,
-            format!("no signed resource for {m} /signed/{}", segments.join("/")),
-        )),
+            format!("no signed resource for {m} /signed/{}", rest.join("/")),
+        ),
     }
 }
 
@@ -86,10 +86,8 @@ pub(crate) fn download_url(state: &State, batch: &str, f: &FileRec) -> String {
     ];
     query.extend(f.part.clone().map(|p| ("part", p)));
     let (b, n) = (crate::url::encode(batch), crate::url::encode(&f.name));
-    crate::url::with_query(
-        &format!("{}/signed/download/{b}/{n}", state.base_url),
-        &query,
-    )
+    let base = format!("{}/signed/download/{b}/{n}", state.base_url);
+    crate::url::with_query(&base, &query)
 }
 
 /// Checks the URL's signature, then its expiry; returns its size limit.
@@ -104,29 +102,25 @@ fn verify(state: &State, req: &Req<'_, '_>, segments: &[&str]) -> Result<Option<
         Some(l) => Some(l.parse::<u64>().map_err(|_| bad("limit"))?),
     };
     let token = req.query("token").ok_or_else(|| bad("token"))?;
+    // A HEAD is checked as a GET.
+    let method = req.head.method.replace("HEAD", "GET");
     let grant = Grant {
-        method: if req.head.method == "HEAD" {
-            "GET"
-        } else {
-            &req.head.method
-        },
+        method: &method,
         segments,
         part: req.query("part").unwrap_or(""),
         expires,
         limit,
     };
     if !state.signer.verify(&grant, token) {
-        return Err(Reply::error(
-            403,
-            "signed URL signature does not match (altered URL, another method, or another sandbox's URL?)",
-        ));
+        let why = "altered URL, another method, or another sandbox's URL?";
+        return fail(403, format!("signed URL signature does not match ({why})"));
     }
     if now_secs() > expires {
         let when = timestamp_of_secs(expires);
-        return Err(Reply::error(
+        return fail(
             403,
             format!("signed URL expired at {when}; request a new one"),
-        ));
+        );
     }
     Ok(limit)
 }
@@ -152,17 +146,14 @@ fn download(state: &State, req: &Req<'_, '_>, batch: &str, name: &str) -> Answer
     let (status, start, end) = match range(req.head.header("range"), size) {
         Some(Some((start, end))) => (206, start, end),
         Some(None) => {
-            return Err(Reply::error(
-                416,
-                format!("range not satisfiable: {name:?} has {size} bytes"),
-            )
-            .with_header("Content-Range", format!("bytes */{size}")));
+            let why = format!("range not satisfiable: {name:?} has {size} bytes");
+            let range = format!("bytes */{size}");
+            return Err(Reply::error(416, why).with_header("Content-Range", range));
         }
         None => (200, 0, size.saturating_sub(1)),
     };
-    let file = rec
-        .open(&state.data_dir, start)
-        .map_err(|e| Reply::error(500, format!("reading stored file {name:?} failed: {e}")))?;
+    let failed = |e| Reply::error(500, format!("reading stored file {name:?} failed: {e}"));
+    let file = rec.open(&state.data_dir, start).map_err(failed)?;
     let len = if size == 0 { 0 } else { end - start + 1 };
     let mut reply = Reply {
         status,
