@@ -22,18 +22,8 @@ const MAX_INGEST_ID: usize = 256;
 /// The largest JSON body accepted.
 const MAX_BODY: u64 = 32 << 20;
 
-/// A checked references ingest.
-#[derive(Debug, Clone)]
-pub(crate) struct RefsRequest {
-    /// The inline references (empty when `list_url` is set).
-    pub refs: Vec<FileReference>,
-    /// The URL of a JSONL file of references.
-    pub list_url: Option<String>,
-    pub ingest_id: Option<String>,
-    pub notifications_url: Option<String>,
-    pub files_status: bool,
-    pub ingest_status: bool,
-}
+/// A decoded references ingest: inline references, ingest id, and the shard's source.
+type References = (Vec<FileReference>, Option<String>, ShardSource);
 
 fn check_ingest_id(id: Option<&str>) -> Result<(), Reply> {
     match id {
@@ -66,7 +56,9 @@ pub(crate) fn check_reference(noun: &str, at: &str, r: &FileReference) -> Result
 }
 
 /// Decodes and checks a references ingest body.
-pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<RefsRequest, Reply> {
+/// Returns its inline references, its ingest id and the shard's source (its references
+/// file still to be set).
+pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References, Reply> {
     let ingest: ReferencesIngest = decode_json("references ingest", body)?;
     check_ingest_id(ingest.ingest_id.as_deref())?;
     let (max, noun) = limits(videos);
@@ -107,15 +99,18 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<RefsRequest
             (list.clone(), None)
         }
     };
-    let cats = ingest.notification_categories.clone().unwrap_or_default();
-    Ok(RefsRequest {
-        refs,
+    let cats = ingest.notification_categories.unwrap_or_default();
+    let source = ShardSource::References {
+        refs_file: None,
         list_url,
-        ingest_id: ingest.ingest_id,
+        videos,
+        ingest_id: String::new(),
         notifications_url: ingest.notifications_url,
         files_status: cats.contains(&NotificationCategory::FilesStatus),
         ingest_status: cats.is_empty() || cats.contains(&NotificationCategory::IngestStatus),
-    })
+        query: None,
+    };
+    Ok((refs, ingest.ingest_id, source))
 }
 
 /// Decodes and checks a RoboQL ingest body.
@@ -142,39 +137,22 @@ pub(crate) fn videos(state: &State, req: &mut Req<'_, '_>) -> Answer {
 fn references(state: &State, req: &mut Req<'_, '_>, videos: bool) -> Answer {
     let batch = req.param("batchId").to_string();
     let display = req.query("displayName").unwrap_or(&batch).to_string();
-    let r = decode_references(&req.read_json_body(MAX_BODY)?, videos)?;
+    let (refs, ingest_id, mut source) = decode_references(&req.read_json_body(MAX_BODY)?, videos)?;
     let shard_id = new_id();
     // The inline references go to a file of their own, not into state.json.
-    let refs_file = if r.refs.is_empty() {
-        None
-    } else {
-        let rel = layout::refs(&batch, &shard_id);
-        let text: String = r
-            .refs
-            .iter()
-            .map(|r| serde_json::json!({ "name": r.name, "url": r.url }).to_string() + "\n")
-            .collect();
-        NewFile::write(&state.data_dir, &rel, text.as_bytes())
-            .map_err(|e| Reply::error(500, format!("storing the references failed: {e}")))?;
-        Some(rel)
-    };
-    let source = ShardSource::References {
-        refs_file: refs_file.clone(),
-        list_url: r.list_url,
-        videos,
-        ingest_id: String::new(),
-        notifications_url: r.notifications_url,
-        files_status: r.files_status,
-        ingest_status: r.ingest_status,
-        query: None,
-    };
-    let kind = if videos {
-        BatchContentType::Videos
-    } else {
-        BatchContentType::Images
-    };
-    let registered = register(state, &batch, &display, kind, r.ingest_id, shard_id, source);
-    if let (Ok((_, false)) | Err(_), Some(rel)) = (&registered, refs_file) {
+    let rel = layout::refs(&batch, &shard_id);
+    if !refs.is_empty() {
+        let json = |r: &FileReference| serde_json::json!({ "name": r.name, "url": r.url });
+        let text: String = refs.iter().map(|r| json(r).to_string() + "\n").collect();
+        let written = NewFile::write(&state.data_dir, &rel, text.as_bytes());
+        written.map_err(|e| Reply::error(500, format!("storing the references failed: {e}")))?;
+        if let ShardSource::References { refs_file, .. } = &mut source {
+            *refs_file = Some(rel.clone());
+        }
+    }
+    let kind = [BatchContentType::Images, BatchContentType::Videos][usize::from(videos)].clone();
+    let registered = register(state, (&batch, &display), kind, ingest_id, shard_id, source);
+    if !matches!(registered, Ok((_, true))) {
         // Nothing will read them: a repeated ingest id, or a refusal.
         let _ = std::fs::remove_file(state.data_dir.join(rel));
     }
@@ -192,30 +170,23 @@ pub(crate) fn roboql(state: &State, req: &mut Req<'_, '_>) -> Answer {
         list_url: None,
         videos: false,
         ingest_id: String::new(),
-        notifications_url: ingest.notifications_url.clone(),
+        notifications_url: ingest.notifications_url,
         files_status: false,
         ingest_status: true,
-        query: Some(ingest.query.clone()),
+        query: Some(ingest.query),
     };
-    let (answer, _) = register(
-        state,
-        &batch,
-        &display,
-        BatchContentType::Images,
-        ingest.ingest_id,
-        new_id(),
-        source,
-    )?;
+    let images = BatchContentType::Images;
+    let id = ingest.ingest_id;
+    let (answer, _) = register(state, (&batch, &display), images, id, new_id(), source)?;
     ok(&answer)
 }
 
-/// Records an ingest as shard `shard_id`, indexed after the indexing delay; a repeated
-/// ingest id answers the first ingest with `duplicated: true` and records nothing.
-/// Returns the answer, and whether the shard was recorded.
+/// Records an ingest into `(batch, display name)` as shard `shard_id`, indexed after the
+/// indexing delay; a repeated ingest id answers the first ingest with `duplicated: true`
+/// and records nothing. Returns the answer, and whether the shard was recorded.
 fn register(
     state: &State,
-    batch: &str,
-    display: &str,
+    (batch, display): (&str, &str),
     kind: BatchContentType,
     ingest_id: Option<String>,
     shard_id: String,
@@ -227,16 +198,21 @@ fn register(
     };
     let mut data = state.lock();
     check_kind(data.staging.batches.get(batch), &BatchType::Sharded, what)?;
+    let key = |id: &str| format!("{batch}/{id}");
     if let Some(prev) = ingest_id
-        .as_ref()
-        .and_then(|i| data.staging.ingests.get(&format!("{batch}/{i}")))
+        .as_deref()
+        .and_then(|i| data.staging.ingests.get(&key(i)))
     {
-        let answer = ReferencesIngestResponse {
-            ingest_id: prev.ingest_id.clone(),
-            shard_ids: Some(prev.shard_ids.clone()),
-            duplicated: Some(true),
-        };
-        return Ok((answer, false));
+        let (ingest_id, shard_ids) = (prev.ingest_id.clone(), Some(prev.shard_ids.clone()));
+        let duplicated = Some(true);
+        return Ok((
+            ReferencesIngestResponse {
+                ingest_id,
+                shard_ids,
+                duplicated,
+            },
+            false,
+        ));
     }
     let ingest_id = ingest_id.unwrap_or_else(new_id);
     if let ShardSource::References { ingest_id: id, .. } = &mut source {
@@ -248,27 +224,24 @@ fn register(
     let c = &state.config;
     // The service registers an ingest asynchronously, as it does a shard.
     let (ready, listed) = (ms_after(c.indexing_delay), ms_after(c.registration_delay));
-    b.shards.push(Shard::indexing(
-        &shard_id,
-        "references-ingest-in-progress",
-        source,
-        ready,
-        listed,
-    ));
+    let status = "references-ingest-in-progress";
+    b.shards
+        .push(Shard::indexing(&shard_id, status, source, ready, listed));
     let shard_ids = vec![shard_id];
     let rec = Ingest {
         ingest_id: ingest_id.clone(),
         shard_ids: shard_ids.clone(),
     };
-    data.staging
-        .ingests
-        .insert(format!("{batch}/{ingest_id}"), rec);
+    data.staging.ingests.insert(key(&ingest_id), rec);
     drop(data);
     state.save();
-    let answer = ReferencesIngestResponse {
-        ingest_id,
-        shard_ids: Some(shard_ids),
-        duplicated: Some(false),
-    };
-    Ok((answer, true))
+    let (shard_ids, duplicated) = (Some(shard_ids), Some(false));
+    Ok((
+        ReferencesIngestResponse {
+            ingest_id,
+            shard_ids,
+            duplicated,
+        },
+        true,
+    ))
 }
