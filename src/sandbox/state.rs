@@ -82,7 +82,7 @@ impl State {
             base_url: base_url.to_string(),
             data: Mutex::new(data),
             faults: Injector::new(&config.faults),
-            signer: Signer::new(key),
+            signer: Signer(key),
             put_count: AtomicU64::new(0),
             request_count: AtomicU64::new(0),
             changed: AtomicBool::new(false),
