@@ -12,13 +12,13 @@ mod workflows;
 
 use serde_json::json;
 
-use super::job_records::{JobKind, JobRecord, StageRecord, TaskRecord};
+use super::job_records::{JobKind, JobRecord, StageRecord};
 use super::paging::{Page, nth};
-use super::request::{Answer, Req, ok, ok_with};
+use super::request::{Answer, Req, fail, ok, ok_with};
 use super::state::{Data, State};
 use crate::model::{
-    JobId, JobNotification, JobStartRequest, JobStatusResponse, ListJobsResponse, ListLogsResponse,
-    ListStagesResponse, ListTasksResponse, LogSeverity, WebhookPayload,
+    JobId, JobLog, JobNotification, JobStartRequest, JobStatusResponse, ListJobsResponse,
+    ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity, WebhookPayload,
 };
 use crate::server::Reply;
 
@@ -31,25 +31,16 @@ fn not_found(id: &str) -> Reply {
 
 /// Answers from the job of the request.
 fn with_job(state: &State, req: &Req<'_, '_>, f: impl FnOnce(&mut JobRecord) -> Answer) -> Answer {
-    let id = req.param("jobId");
-    f(state
-        .lock()
-        .jobs
-        .jobs
-        .get_mut(id)
-        .ok_or_else(|| not_found(id))?)
+    let (id, mut data) = (req.param("jobId"), state.lock());
+    f(data.jobs.jobs.get_mut(id).ok_or_else(|| not_found(id))?)
 }
 
 pub(crate) fn list(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let page = Page::of(req.head, 10)?;
     let data = state.lock();
     // The latest first.
-    let jobs = data
-        .jobs
-        .jobs
-        .values()
-        .map(|j| (format!("{:020}", u64::MAX - j.seq), j));
-    let mut jobs: Vec<_> = jobs.collect();
+    let key = |seq: u64| format!("{:020}", u64::MAX - seq);
+    let mut jobs: Vec<_> = data.jobs.jobs.values().map(|j| (key(j.seq), j)).collect();
     jobs.sort_by(|a, b| a.0.cmp(&b.0));
     let (jobs, next_page_token) = page.cut(jobs.into_iter().map(|(k, j)| (k, j.metadata())));
     ok(&ListJobsResponse {
@@ -77,24 +68,20 @@ pub(crate) fn start(state: &State, req: &mut Req<'_, '_>) -> Answer {
     if let JobKind::Workflow(r) = &kind {
         check_input(state, r)?;
     }
-    let name = req
-        .query("name")
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&id)
-        .to_string();
+    let name = req.query("name").filter(|n| !n.is_empty());
+    let name = name.unwrap_or(&id).to_string();
     let mut data = state.lock();
     let seq = data.jobs.next_seq;
     let job = JobRecord::new(&id, name, seq, kind);
     if let Some(existing) = data.jobs.jobs.get(&id) {
         if existing.definition != job.definition {
-            return Err(Reply::error(
+            return fail(
                 409,
                 format!("job {id:?} already exists with a different definition"),
-            ));
+            );
         }
-        return ok_with(
-            json!({ "jobId": id, "message": "job already exists with this definition" }),
-        );
+        let message = "job already exists with this definition";
+        return ok_with(json!({ "jobId": id, "message": message }));
     }
     data.jobs.next_seq += 1;
     data.jobs.jobs.insert(id.clone(), job);
@@ -108,18 +95,15 @@ fn check_input(state: &State, req: &JobStartRequest) -> Result<(), Reply> {
     let batch = &req.job_input.batch_id;
     let files = |part| super::staging::batch_files(state, batch, part);
     if files(None).is_none() {
-        return Err(Reply::error(
-            404,
-            format!("jobInput.batchId: batch {batch:?} not found"),
-        ));
+        return fail(404, format!("jobInput.batchId: batch {batch:?} not found"));
     }
     if let Some(part) = &req.job_input.part_name
         && files(Some(part)).is_none_or(|f| f.is_empty())
     {
-        return Err(Reply::error(
+        return fail(
             404,
             format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
-        ));
+        );
     }
     Ok(())
 }
@@ -137,15 +121,11 @@ pub(crate) fn tasks(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let page = Page::of(req.head, 100)?;
     let stage = req.param("stageId");
     with_job(state, req, |job| {
-        let s = job.stages.iter().find(|s| s.id == stage);
-        let s =
-            s.ok_or_else(|| Reply::error(404, format!("job {:?} has no stage {stage:?}", job.id)))?;
-        let (tasks, next_page_token) = page.cut(
-            s.tasks
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (nth(i), TaskRecord::wire(t))),
-        );
+        let Some(s) = job.stages.iter().find(|s| s.id == stage) else {
+            return fail(404, format!("job {:?} has no stage {stage:?}", job.id));
+        };
+        let tasks = s.tasks.iter().enumerate().map(|(i, t)| (nth(i), t.wire()));
+        let (tasks, next_page_token) = page.cut(tasks);
         ok(&ListTasksResponse {
             status: Some("ok".into()),
             tasks,
@@ -160,18 +140,17 @@ pub(crate) fn logs(state: &State, req: &mut Req<'_, '_>) -> Answer {
         None | Some("") => None,
         Some(s) => match LogSeverity::parse(s) {
             LogSeverity::Other(_) => {
-                let msg = format!("severity must be one of info, warning, error, got {s:?}");
-                return Err(Reply::error(400, msg));
+                return fail(
+                    400,
+                    format!("severity must be one of info, warning, error, got {s:?}"),
+                );
             }
             known => Some(known),
         },
     };
     with_job(state, req, |job| {
-        let logs = job
-            .logs
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| severity.as_ref().is_none_or(|s| &l.severity == s));
+        let wanted = |l: &&JobLog| severity.as_ref().is_none_or(|s| &l.severity == s);
+        let logs = job.logs.iter().enumerate().filter(|(_, l)| wanted(l));
         let (logs, next_page_token) = page.cut(logs.map(|(i, l)| (nth(i), l.clone())));
         ok(&ListLogsResponse {
             status: Some("ok".into()),
@@ -202,8 +181,10 @@ pub(crate) fn restart(state: &State, req: &mut Req<'_, '_>) -> Answer {
         let mut data = state.lock();
         let job = data.jobs.jobs.get_mut(id).ok_or_else(|| not_found(id))?;
         if !job.phase.is_terminal() {
-            let msg = format!("job {id:?} is still running; abort it before restarting");
-            return Err(Reply::error(409, msg));
+            return fail(
+                409,
+                format!("job {id:?} is still running; abort it before restarting"),
+            );
         }
         let old = job.run;
         job.restart(overrides.as_ref());
@@ -216,11 +197,7 @@ pub(crate) fn restart(state: &State, req: &mut Req<'_, '_>) -> Answer {
 
 /// The working directory of one run of a job.
 pub(crate) fn run_dir(state: &State, id: &str, run: u32) -> std::path::PathBuf {
-    state
-        .data_dir
-        .join("jobs")
-        .join(id)
-        .join(format!("run-{run}"))
+    state.data_dir.join(format!("jobs/{id}/run-{run}"))
 }
 
 /// Queues the webhook of job `id`, which has just ended; a refusal is logged in the job.
@@ -239,10 +216,8 @@ pub(crate) fn ended(state: &State, data: &mut Data, id: &str) {
         job_state: outcome.into(),
         delivery_attempt: 1,
     });
-    if let Err(message) = data
-        .webhooks
-        .push(&url, &payload, &state.config.webhook_allow)
-    {
+    let allow = &state.config.webhook_allow;
+    if let Err(message) = data.webhooks.push(&url, &payload, allow) {
         webhooks::log_refusal(data, &payload, message);
     }
 }
