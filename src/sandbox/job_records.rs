@@ -191,20 +191,14 @@ impl JobRecord {
         }
     }
 
-    pub fn log(
-        &mut self,
-        severity: LogSeverity,
-        stage: Option<&str>,
-        log_type: &str,
-        payload: Value,
-    ) {
+    pub fn log(&mut self, severity: LogSeverity, stage: Option<&str>, kind: &str, payload: Value) {
         self.logs.push(JobLog {
             created_at: now(),
             processing_stage_id: stage.map(str::to_string),
             task_id: None,
             severity,
             reporting_module: "sandbox-engine".into(),
-            log_type: log_type.into(),
+            log_type: kind.into(),
             payload,
         });
     }
@@ -213,26 +207,17 @@ impl JobRecord {
     pub fn restart(&mut self, overrides: Option<&RestartOverrides>) {
         if let Some(o) = overrides {
             if let JobKind::Workflow(r) = &mut self.kind {
-                if let Some(c) = &o.compute_configuration {
-                    if let Some(m) = &c.machine_type {
-                        r.compute_configuration.machine_type = m.clone();
-                    }
-                    if c.workers_per_machine.is_some() {
-                        r.compute_configuration.workers_per_machine = c.workers_per_machine;
-                    }
+                let c = &mut r.compute_configuration;
+                if let Some(oc) = &o.compute_configuration {
+                    c.machine_type = oc.machine_type.clone().unwrap_or(c.machine_type.clone());
+                    c.workers_per_machine = oc.workers_per_machine.or(c.workers_per_machine);
                 }
-                if o.max_parallel_tasks.is_some() {
-                    r.max_parallel_tasks = o.max_parallel_tasks;
-                }
+                r.max_parallel_tasks = o.max_parallel_tasks.or(r.max_parallel_tasks);
             }
-            if o.max_image_failure_rate.is_some() {
-                self.max_failure_rate = o.max_image_failure_rate;
-            }
-            if o.processing_timeout_seconds.is_some() {
-                self.timeout_seconds = o.processing_timeout_seconds;
-            }
+            self.max_failure_rate = o.max_image_failure_rate.or(self.max_failure_rate);
+            self.timeout_seconds = o.processing_timeout_seconds.or(self.timeout_seconds);
             self.restart_overrides
-                .push(serde_json::to_value(o).unwrap_or(Value::Null));
+                .push(serde_json::to_value(o).unwrap_or_default());
         }
         self.run += 1;
         self.phase = Phase::Pending;
@@ -258,7 +243,7 @@ impl JobRecord {
         if let Some(stage) = self
             .stages
             .iter_mut()
-            .find(|s| Some(&s.id) == stage_id.as_ref())
+            .find(|s| stage_id == Some(s.id.clone()))
         {
             stage.status_type = "error".into();
             stage.notification = note.clone();
@@ -268,12 +253,8 @@ impl JobRecord {
                 t.notification = note.clone();
             }
         }
-        self.log(
-            LogSeverity::Error,
-            stage_id.as_deref(),
-            kind,
-            json!({ "message": message }),
-        );
+        let payload = json!({ "message": message });
+        self.log(LogSeverity::Error, stage_id.as_deref(), kind, payload);
         self.last_notification = Some(note);
         self.phase = Phase::Failed;
         self.last_update = now;
@@ -283,11 +264,9 @@ impl JobRecord {
 impl StageRecord {
     pub fn new(name: &str, total: u64, per_task: u64) -> StageRecord {
         let now = now();
-        let per_task = if per_task == 0 {
-            DEFAULT_IMAGES_PER_TASK
-        } else {
-            per_task
-        };
+        let per_task = Some(per_task)
+            .filter(|&n| n > 0)
+            .unwrap_or(DEFAULT_IMAGES_PER_TASK);
         let n = total.div_ceil(per_task).max(1);
         let tasks = (0..n)
             .map(|i| TaskRecord {
@@ -330,18 +309,16 @@ impl StageRecord {
 
 impl TaskRecord {
     pub fn wire(&self) -> TaskStatus {
+        let progress = match self.count {
+            0 => 1.0,
+            n => self.done as f64 / n as f64,
+        };
         TaskStatus {
             task_id: self.id.clone(),
             notification: self.notification.clone(),
             status_type: self.status_type.clone(),
             event_timestamp: self.registered.unwrap_or_else(Timestamp::now),
-            progress: self.registered.map(|_| {
-                if self.count == 0 {
-                    1.0
-                } else {
-                    self.done as f64 / self.count as f64
-                }
-            }),
+            progress: self.registered.map(|_| progress),
         }
     }
 }
