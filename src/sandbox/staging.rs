@@ -51,15 +51,10 @@ pub(crate) fn create_output_batch(
         let size = moved
             .map_err(|e| Error::io(format!("storing {}", dst.display()), e))?
             .len();
-        let (part, shard_id, offset, discarded) = (Some(part.to_string()), None, 0, false);
+        let part = Some(part.to_string());
         recs.push(FileRec {
-            name,
             part,
-            size,
-            shard_id,
-            path,
-            offset,
-            discarded,
+            ..FileRec::new(name, size, path)
         });
     }
     let mut data = state.lock();

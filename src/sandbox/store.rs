@@ -56,7 +56,7 @@ pub(crate) struct Batch {
     pub ingest_counts: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct FileRec {
     pub name: String,
     #[serde(default)]
@@ -329,6 +329,18 @@ impl Batch {
 }
 
 impl FileRec {
+    /// A file of no part nor shard, kept at `path` (discarded when there is none).
+    pub fn new(name: String, size: u64, path: String) -> FileRec {
+        let discarded = path.is_empty();
+        FileRec {
+            name,
+            size,
+            path,
+            discarded,
+            ..FileRec::default()
+        }
+    }
+
     /// The file's bytes from `start` on (`size - start` of them), in the data directory `dir`.
     pub fn open(&self, dir: &Path, start: u64) -> io::Result<io::Take<File>> {
         if self.discarded {
@@ -434,15 +446,10 @@ pub(crate) fn check_file_name(field: &str, name: &str) -> Result<(), String> {
 
 /// The spec's batch id rule.
 pub(crate) fn check_batch_id(id: &str) -> Result<(), String> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("batch_id {id:?} must match ^[a-z0-9_-]{{1,64}}$"))
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+    match (1..=64).contains(&id.len()) && id.bytes().all(allowed) {
+        true => Ok(()),
+        false => Err(format!("batch_id {id:?} must match ^[a-z0-9_-]{{1,64}}$")),
     }
 }
 
@@ -455,13 +462,8 @@ mod tests {
         let mut data = StagingData::default();
         let b = data.batch_for("b", "b", BatchType::Multipart, BatchContentType::Mixed);
         let rec = |part: Option<&str>, name: String| FileRec {
-            name,
             part: part.map(str::to_string),
-            size: 1,
-            shard_id: None,
-            path: String::new(),
-            offset: 0,
-            discarded: false,
+            ..FileRec::new(name, 1, String::new())
         };
         // Parts whose names sort around each other, and one holding a `/`.
         let parts = ["p", "p-x", "p/q", "p2"];

@@ -195,16 +195,7 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let b = data
         .staging
         .batch_for(&batch, &display, simple, BatchContentType::Images);
-    let (part, shard_id, offset, size) = (None, None, 0, bytes.len() as u64);
-    b.ingest(FileRec {
-        name,
-        part,
-        size,
-        shard_id,
-        path,
-        offset,
-        discarded,
-    });
+    b.ingest(FileRec::new(name, bytes.len() as u64, path));
     drop(data);
     state.save();
     ok(&StatusResponse {

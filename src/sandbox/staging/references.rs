@@ -376,14 +376,10 @@ fn fetch_one(state: &State, agent: &ureq::Agent, run: &Run, r: &FileReference) -
             rel
         }
     };
+    let shard_id = Some(run.shard.clone());
     Ok(FileRec {
-        name: name.to_string(),
-        part: None,
-        size,
-        shard_id: Some(run.shard.clone()),
-        path,
-        offset: 0,
-        discarded,
+        shard_id,
+        ..FileRec::new(name.to_string(), size, path)
     })
 }
 

@@ -114,14 +114,11 @@ fn index_entries<'a, R: Read + 'a>(
             ));
             continue;
         }
+        let (shard_id, path) = (Some(shard.to_string()), rel.unwrap_or_default().to_string());
         out.files.push(FileRec {
-            name,
-            part: None,
-            size,
-            shard_id: Some(shard.to_string()),
-            path: rel.unwrap_or_default().to_string(),
+            shard_id,
             offset,
-            discarded: rel.is_none(),
+            ..FileRec::new(name, size, path)
         });
     }
     Ok(())

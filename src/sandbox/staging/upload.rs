@@ -147,15 +147,7 @@ pub(super) fn put(state: &State, req: &mut Req<'_, '_>, id: &str, limit: Option<
                 listed,
             ));
         }
-        None => batch.ingest(FileRec {
-            name: upload.target.clone(),
-            part: None,
-            size: len,
-            shard_id: None,
-            discarded: path.is_empty(),
-            path,
-            offset: 0,
-        }),
+        None => batch.ingest(FileRec::new(upload.target.clone(), len, path)),
     }
     if let Some(u) = staging.uploads.get_mut(id) {
         u.state = UploadState::Done;
