@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::super::clock::ms_after;
 use super::super::config::StoreMode;
-use super::super::request::{Answer, Req, ok};
+use super::super::request::{Answer, Req, fail, ok};
 use super::super::state::State;
 use super::super::store::{FileRec, NewFile, Shard, ShardSource, UploadKind, UploadState, layout};
 use super::tarindex::{index_file, index_stream};
@@ -20,6 +20,8 @@ use crate::server::Reply;
 
 /// The extension header every signed PUT must carry, as real signed URLs need theirs.
 pub(crate) const UPLOAD_HEADER: &str = "x-rfbatch-upload";
+
+type Answered = Result<(), Reply>;
 
 /// Holds an upload in `receiving`; dropping it unfinished (an error, a panic) returns the
 /// upload to `pending`.
@@ -39,34 +41,26 @@ impl Drop for Claim<'_> {
 pub(super) fn put(state: &State, req: &mut Req<'_, '_>, id: &str, limit: Option<u64>) -> Answer {
     let limit = limit.ok_or_else(|| Reply::error(403, "this signed URL does not allow uploads"))?;
     let no_upload = || Reply::error(404, format!("no signed upload {id:?}"));
-    let upload = state
-        .lock()
-        .staging
-        .uploads
-        .get(id)
-        .cloned()
-        .ok_or_else(no_upload)?;
+    let upload = state.lock().staging.uploads.get(id).cloned();
+    let upload = upload.ok_or_else(no_upload)?;
     if req.head.header(UPLOAD_HEADER) != Some(id) {
-        return Err(Reply::error(
+        let send = "send the signedURLDetails.extensionHeaders";
+        return fail(
             403,
-            format!(
-                "missing or wrong extension header {UPLOAD_HEADER}; send the signedURLDetails.extensionHeaders"
-            ),
-        ));
+            format!("missing or wrong extension header {UPLOAD_HEADER}; {send}"),
+        );
     }
-    let len = req
-        .head
-        .content_length
-        .ok_or_else(|| Reply::error(411, "Content-Length is required"))?;
+    let Some(len) = req.head.content_length else {
+        return fail(411, "Content-Length is required");
+    };
     let max = limit.min(upload.max_size);
     if len > max {
-        let name = if upload.kind == UploadKind::Shard {
-            "maxShardSize"
-        } else {
-            "maxFileSize"
-        };
-        let msg = format!("upload of {len} bytes exceeds {name} ({max} bytes); nothing was stored");
-        return Err(Reply::error(413, msg));
+        let name =
+            [("maxFileSize"), ("maxShardSize")][usize::from(upload.kind == UploadKind::Shard)];
+        return fail(
+            413,
+            format!("upload of {len} bytes exceeds {name} ({max} bytes); nothing was stored"),
+        );
     }
     // Claim the upload, or learn that it is taken or done, in one step under the lock.
     let previous = {
@@ -98,12 +92,8 @@ pub(super) fn put(state: &State, req: &mut Req<'_, '_>, id: &str, limit: Option<
     let (source, path, seen) = match (state.config.store, upload.kind) {
         (StoreMode::Discard, UploadKind::Shard) => {
             let indexed = index_stream(&mut body, &upload.target, &state.config);
-            let seen = (indexed.members.clone(), indexed.notification_config.clone());
-            (
-                Some(ShardSource::Indexed(indexed)),
-                String::new(),
-                Some(seen),
-            )
+            let seen = Some((indexed.members.clone(), indexed.notification_config.clone()));
+            (Some(ShardSource::Indexed(indexed)), String::new(), seen)
         }
         (StoreMode::Discard, UploadKind::Video) => {
             let _ = std::io::copy(&mut body, &mut std::io::sink());
@@ -130,22 +120,17 @@ pub(super) fn put(state: &State, req: &mut Req<'_, '_>, id: &str, limit: Option<
     req.note(|n| n.tar = seen);
     let mut data = state.lock();
     let staging = &mut data.staging;
-    let batch = staging.batches.get_mut(&upload.batch_id);
-    let batch = batch.ok_or_else(|| {
-        Reply::error(404, format!("batch {:?} no longer exists", upload.batch_id))
-    })?;
+    let Some(batch) = staging.batches.get_mut(&upload.batch_id) else {
+        return fail(404, format!("batch {:?} no longer exists", upload.batch_id));
+    };
     let c = &state.config;
     match source {
         Some(source) => {
             let ready = ms_after(c.indexing_delay.saturating_add(c.registration_delay));
             let listed = ms_after(c.registration_delay);
-            batch.shards.push(Shard::indexing(
-                &upload.target,
-                "shard-indexing-in-progress",
-                source,
-                ready,
-                listed,
-            ));
+            let status = "shard-indexing-in-progress";
+            let shard = Shard::indexing(&upload.target, status, source, ready, listed);
+            batch.shards.push(shard);
         }
         None => batch.ingest(FileRec::new(upload.target.clone(), len, path)),
     }
@@ -167,13 +152,7 @@ fn truncated(received: u64, len: u64) -> Reply {
 
 /// Streams the body to a new file at `rel`, moved into place only once it is whole;
 /// its temporary name starts with the upload's `id`.
-fn receive(
-    state: &State,
-    id: &str,
-    body: &mut impl Read,
-    len: u64,
-    rel: &str,
-) -> Result<(), Reply> {
+fn receive(state: &State, id: &str, body: &mut impl Read, len: u64, rel: &str) -> Answered {
     let mut file = NewFile::create(&state.data_dir, id).map_err(|e| stored_nothing(&e))?;
     let received = std::io::copy(body, &mut file.out).map_err(|e| stored_nothing(&e))?;
     if received != len {
@@ -186,14 +165,10 @@ fn receive(
 /// A body that could not be received; too slow a body (the server's deadline) is a 408,
 /// which the client may retry.
 fn stored_nothing(e: &std::io::Error) -> Reply {
-    let status = if e.kind() == std::io::ErrorKind::TimedOut {
-        408
-    } else {
-        400
+    let status = match e.kind() {
+        std::io::ErrorKind::TimedOut => 408,
+        _ => 400,
     };
-    Reply::error(
-        status,
-        format!("upload failed while receiving: {e}; nothing was stored"),
-    )
-    .closing()
+    let why = format!("upload failed while receiving: {e}; nothing was stored");
+    Reply::error(status, why).closing()
 }
