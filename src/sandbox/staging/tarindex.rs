@@ -3,6 +3,7 @@
 //! stored file (seeking over the data) or on the upload as it streams in (the discard store).
 
 use std::io::{self, Read};
+use std::path::Path;
 
 use super::super::config::SandboxConfig;
 use super::super::store::{FileRec, Indexed, check_file_name, failed};
@@ -11,12 +12,7 @@ use super::super::store::{FileRec, Indexed, check_file_name, failed};
 const NOTIFICATION_CONFIG: &str = "notification_config.json";
 
 /// Indexes a stored tar at `rel` (relative to the data directory `dir`).
-pub(crate) fn index_file(
-    dir: &std::path::Path,
-    rel: &str,
-    shard: &str,
-    cfg: &SandboxConfig,
-) -> Indexed {
+pub(crate) fn index_file(dir: &Path, rel: &str, shard: &str, cfg: &SandboxConfig) -> Indexed {
     let mut out = Indexed::default();
     let result = std::fs::File::open(dir.join(rel)).and_then(|f| {
         let mut archive = tar::Archive::new(f);
@@ -36,12 +32,11 @@ pub(crate) fn index_file(
 /// its end (the trailer and any padding) so that the caller can check its length.
 pub(crate) fn index_stream(r: &mut impl Read, shard: &str, cfg: &SandboxConfig) -> Indexed {
     let mut out = Indexed::default();
-    let result = {
-        let mut archive = tar::Archive::new(&mut *r);
-        archive
-            .entries()
-            .and_then(|e| index_entries(e, shard, None, cfg, &mut out))
-    };
+    let mut archive = tar::Archive::new(&mut *r);
+    let result = archive
+        .entries()
+        .and_then(|e| index_entries(e, shard, None, cfg, &mut out));
+    drop(archive);
     let _ = io::copy(r, &mut io::sink());
     judge(&mut out, result, cfg);
     out
@@ -49,19 +44,16 @@ pub(crate) fn index_stream(r: &mut impl Read, shard: &str, cfg: &SandboxConfig) 
 
 /// The shard-wide verdicts, once every member was seen.
 fn judge(out: &mut Indexed, result: io::Result<()>, cfg: &SandboxConfig) {
-    if let Err(e) = result {
-        out.error = Some(format!("the shard is not a readable tar archive: {e}"));
-    } else if out.files.len() as u64 > cfg.max_images_per_shard {
-        out.error = Some(format!(
-            "the shard holds {} images, more than maxNumberOfImages ({})",
-            out.files.len(),
-            cfg.max_images_per_shard
-        ));
-    } else if out.files.is_empty() && out.failed.is_empty() {
-        out.error = Some("the shard holds no files".into());
-    } else if out.files.is_empty() {
-        out.error = Some("no file of the shard could be ingested".into());
-    }
+    let (n, max) = (out.files.len(), cfg.max_images_per_shard);
+    out.error = match result {
+        Err(e) => Some(format!("the shard is not a readable tar archive: {e}")),
+        Ok(()) if n as u64 > max => Some(format!(
+            "the shard holds {n} images, more than maxNumberOfImages ({max})"
+        )),
+        Ok(()) if n == 0 && out.failed.is_empty() => Some("the shard holds no files".into()),
+        Ok(()) if n == 0 => Some("no file of the shard could be ingested".into()),
+        Ok(()) => None,
+    };
 }
 
 /// Indexes the members; `rel` is the stored tar (`None` when the bytes are discarded).
@@ -77,10 +69,8 @@ fn index_entries<'a, R: Read + 'a>(
         if !e.header().entry_type().is_file() {
             continue;
         }
-        let full = e
-            .path()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let full = e.path().map(|p| p.to_string_lossy().into_owned());
+        let full = full.unwrap_or_default();
         let name = full.rsplit('/').next().unwrap_or("").to_string();
         let (size, offset) = (e.size(), e.raw_file_position());
         out.members.push(full.clone());
@@ -91,35 +81,29 @@ fn index_entries<'a, R: Read + 'a>(
             out.notification_config = Some(buf);
             continue;
         }
-        if let Err(reason) = check_file_name("member name", &name) {
-            out.failed.push(failed("invalid-file-name", &full, reason));
-            continue;
-        }
-        if size > cfg.max_image_size {
-            let reason = format!(
-                "{size} bytes is over the {} byte limit for one image",
-                cfg.max_image_size
-            );
-            out.failed
-                .push(failed("file-size-limit-exceeded", &name, reason));
-            continue;
-        }
-        let mut head = Vec::with_capacity(64);
-        e.by_ref().take(64).read_to_end(&mut head)?;
-        if !super::looks_like_image(&head) {
-            out.failed.push(failed(
-                "unsupported-file-type",
-                &name,
-                "not a recognised image format",
-            ));
-            continue;
-        }
+        let (max, mut head) = (cfg.max_image_size, Vec::with_capacity(64));
+        let failure = match check_file_name("member name", &name) {
+            Err(reason) => Some(failed("invalid-file-name", &full, reason)),
+            Ok(()) if size > max => {
+                let reason = format!("{size} bytes is over the {max} byte limit for one image");
+                Some(failed("file-size-limit-exceeded", &name, reason))
+            }
+            Ok(()) => {
+                e.by_ref().take(64).read_to_end(&mut head)?;
+                let why = "not a recognised image format";
+                (!super::looks_like_image(&head))
+                    .then(|| failed("unsupported-file-type", &name, why))
+            }
+        };
         let (shard_id, path) = (Some(shard.to_string()), rel.unwrap_or_default().to_string());
-        out.files.push(FileRec {
-            shard_id,
-            offset,
-            ..FileRec::new(name, size, path)
-        });
+        match failure {
+            Some(f) => out.failed.push(f),
+            None => out.files.push(FileRec {
+                shard_id,
+                offset,
+                ..FileRec::new(name, size, path)
+            }),
+        }
     }
     Ok(())
 }
