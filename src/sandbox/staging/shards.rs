@@ -19,32 +19,25 @@ use super::tarindex::index_file;
 use crate::error::Result;
 use crate::model::{ErrorDetails, IngestEvent, IngestNotification, WebhookPayload};
 
+type Waiting = Vec<(String, String, ShardSource)>;
+
 /// The shards still indexing, as `(batch, shard, source)`: those of the fetch workers
 /// (`fetched`, at once), or those of the indexer (once their delay is over).
-pub(crate) fn waiting(state: &State, fetched: bool) -> Vec<(String, String, ShardSource)> {
-    let now = now_ms();
-    let data = state.lock();
-    let due = |s: &&super::super::store::Shard| {
-        s.state == ShardState::Indexing
-            && s.source.is_fetched() == fetched
-            && (fetched || s.ready_at_ms <= now)
-    };
-    let batches = data.staging.batches.values();
-    batches
-        .flat_map(|b| {
-            b.shards
-                .iter()
-                .filter(due)
-                .map(|s| (b.id.clone(), s.id.clone(), s.source.clone()))
-        })
-        .collect()
+pub(crate) fn waiting(state: &State, fetched: bool) -> Waiting {
+    let (now, data) = (now_ms(), state.lock());
+    let mut out = Vec::new();
+    for b in data.staging.batches.values() {
+        for s in b.shards.iter().filter(|s| s.state == ShardState::Indexing) {
+            if s.source.is_fetched() == fetched && (fetched || s.ready_at_ms <= now) {
+                out.push((b.id.clone(), s.id.clone(), s.source.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Starts the indexer.
-pub(crate) fn start_indexer(
-    state: &Arc<State>,
-    stopping: &Arc<AtomicBool>,
-) -> Result<JoinHandle<()>> {
+pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
     // Shards left mid-indexing by a previous run resume after this run's delay.
     let resume_at = ms_after(state.config.indexing_delay);
     for b in state.lock().staging.batches.values_mut() {
@@ -56,34 +49,23 @@ pub(crate) fn start_indexer(
             s.ready_at_ms = s.ready_at_ms.min(resume_at);
         }
     }
-    let (st, stop) = (state.clone(), stopping.clone());
+    let (st, stopping) = (state.clone(), stop.clone());
     background(
         "sandbox-indexer",
-        stopping,
+        stop,
         Duration::from_millis(20),
         move || {
             let due = waiting(&st, false);
             for (batch, shard, source) in &due {
-                if stop.load(Ordering::SeqCst) {
+                if stopping.load(Ordering::SeqCst) {
                     break;
                 }
-                let outcome = crate::panics::contain(|| {
-                    match source {
-                ShardSource::Tar { path } => index_file(&st.data_dir, path, shard, &st.config),
-                ShardSource::Indexed(done) => done.clone(),
-                ShardSource::References { query, .. } => Indexed {
-                    error: Some(match query {
-                        Some(q) => format!("the sandbox has no Asset Library to run the RoboQL query {q:?} against"),
-                        None => "this references ingest was recorded by an older sandbox, which kept no URLs to fetch; ingest again".into(),
-                    }),
-                    ..Indexed::default()
-                },
-            }
-                });
+                let outcome = crate::panics::contain(|| index(&st, shard, source));
                 let outcome = outcome.unwrap_or_else(|panic| {
                     eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
+                    let error = Some(format!("internal error while indexing: {panic}"));
                     Indexed {
-                        error: Some(format!("internal error while indexing: {panic}")),
+                        error,
                         ..Indexed::default()
                     }
                 });
@@ -94,23 +76,37 @@ pub(crate) fn start_indexer(
     )
 }
 
+/// Indexes a shard of the indexer's.
+fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
+    let error = match source {
+        ShardSource::Tar { path } => {
+            return index_file(&state.data_dir, path, shard, &state.config);
+        }
+        ShardSource::Indexed(done) => return done.clone(),
+        ShardSource::References { query: Some(q), .. } => {
+            format!("the sandbox has no Asset Library to run the RoboQL query {q:?} against")
+        }
+        ShardSource::References { .. } => "this references ingest was recorded by an older \
+            sandbox, which kept no URLs to fetch; ingest again"
+            .into(),
+    };
+    Indexed {
+        error: Some(error),
+        ..Indexed::default()
+    }
+}
+
 /// Records the outcome of shard `shard_id`: with no shard-wide error, its files join the
 /// batch; its status and metadata say what happened; and its webhooks are queued (a tar
 /// shard carries its settings in `notification_config.json`).
-pub(crate) fn conclude(
-    state: &State,
-    batch: &str,
-    shard_id: &str,
-    source: &ShardSource,
-    out: Indexed,
-) {
+pub(crate) fn conclude(state: &State, batch: &str, shard: &str, src: &ShardSource, out: Indexed) {
     let ok = out.error.is_none();
     let ingested: Vec<String> = out.files.iter().map(|f| f.name.clone()).collect();
     let mut data = state.lock();
     let Some(b) = data.staging.batches.get_mut(batch) else {
         return;
     };
-    let Some(i) = b.shards.iter().position(|s| s.id == shard_id) else {
+    let Some(i) = b.shards.iter().position(|s| s.id == shard) else {
         return;
     };
     if ok {
@@ -130,9 +126,8 @@ pub(crate) fn conclude(
             "shard-ingest-failed".into(),
         )
     };
-    let failed: Vec<_> = out
-        .failed
-        .iter()
+    let failed = out.failed.iter();
+    let failed: Vec<_> = failed
         .map(|f| json!({ "fileName": f.file_name, "type": f.failure_type, "reason": f.reason }))
         .collect();
     let mut meta = json!({ "ingestedFiles": s.objects, "failedFiles": failed });
@@ -140,7 +135,7 @@ pub(crate) fn conclude(
         meta["reason"] = json!(reason);
     }
     s.metadata = Some(meta);
-    let (ingest_id, url, files_status, ingest_status) = match (source, out.notify) {
+    let (ingest_id, url, files_status, ingest_status) = match (src, out.notify) {
         // Tar shards cannot choose categories: only the default, `ingest-status`.
         (ShardSource::Tar { .. }, Some((i, u))) => (i, u, false, true),
         (
@@ -158,12 +153,12 @@ pub(crate) fn conclude(
             return state.save();
         }
     };
-    let note = |shard: Option<&str>, notification| {
+    let note = |shard_id: Option<&str>, notification| {
         WebhookPayload::Ingest(IngestNotification {
             event_id: crate::rand::hex(8),
             ingest_id: ingest_id.clone(),
             batch_id: batch.to_string(),
-            shard_id: shard.map(str::to_string),
+            shard_id: shard_id.map(str::to_string),
             notification,
             delivery_attempt: 1,
         })
@@ -177,20 +172,20 @@ pub(crate) fn conclude(
             failed_files: out.failed,
             content_truncated: false,
         };
-        let _ = data
-            .webhooks
-            .push(&url, &note(Some(shard_id), event), allow);
+        let hook = note(Some(shard), event);
+        let _ = data.webhooks.push(&url, &hook, allow);
     }
     if ingest_status {
-        let error_details = out.error.map(|reason| ErrorDetails {
-            error_type: "ingest-failed".into(),
-            reason,
-        });
-        let event = IngestEvent::Status {
-            success: ok,
-            error_details,
-        };
-        let _ = data.webhooks.push(&url, &note(None, event), allow);
+        let error_type = "ingest-failed".to_string();
+        let error_details = out.error.map(|reason| ErrorDetails { error_type, reason });
+        let hook = note(
+            None,
+            IngestEvent::Status {
+                success: ok,
+                error_details,
+            },
+        );
+        let _ = data.webhooks.push(&url, &hook, allow);
     }
     drop(data);
     state.save();
