@@ -144,8 +144,11 @@ fn serve(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
         .indexing_delay(Duration::from_millis(50));
     let sandbox = Sandbox::start(config)?;
     println!("{}", sandbox.base_url());
-    sandbox.wait();
-    Ok(())
+    // Serves until the process is killed.
+    loop {
+        std::thread::park();
+        let _ = &sandbox;
+    }
 }
 
 /// The sandbox child process; killed on drop.

@@ -43,7 +43,7 @@ mod store;
 mod vary;
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -57,8 +57,6 @@ use state::State;
 
 /// A running sandbox; dropping it stops the server and its background threads.
 pub struct Sandbox {
-    base_url: String,
-    data_dir: PathBuf,
     /// The temporary data directory, removed on drop (when none was configured).
     temp_dir: Option<tempfile::TempDir>,
     server: server::Server,
@@ -70,9 +68,9 @@ pub struct Sandbox {
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sandbox")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.state.base_url)
             .field("workspace", &self.state.config.workspace)
-            .field("data_dir", &self.data_dir)
+            .field("data_dir", &self.state.data_dir)
             .finish_non_exhaustive()
     }
 }
@@ -126,8 +124,6 @@ impl Sandbox {
             .map_err(|e| Error::io("starting the sandbox's server", e))?;
         let stopping = Arc::new(AtomicBool::new(false));
         let mut sandbox = Sandbox {
-            base_url,
-            data_dir,
             temp_dir,
             server,
             state: state.clone(),
@@ -160,7 +156,7 @@ impl Sandbox {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.state.base_url
     }
 
     /// The valid API key.
@@ -202,7 +198,7 @@ impl Sandbox {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        &self.state.data_dir
     }
 
     /// How many times each file name was indexed into `batch_id`, by any route (tar
@@ -259,31 +255,13 @@ impl Sandbox {
     /// ```
     /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
     /// let sandbox = Sandbox::start(SandboxConfig::default())?;
-    /// let api = roboflow_batch::BatchApi::builder()
-    ///     .base_url(sandbox.base_url())
-    ///     .api_key(sandbox.api_key())
-    ///     .workspace("sandbox") // so that the client asks nothing to find it
-    ///     .build()?;
-    /// let before = sandbox.request_count();
-    /// api.batch_count("nothing-yet", None).unwrap_err(); // a 404 is served too
-    /// assert_eq!(sandbox.request_count(), before + 1);
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// let url = format!("{}/nowhere?api_key={}", sandbox.base_url(), sandbox.api_key());
+    /// assert_eq!(ureq::get(&url).call().unwrap_err().to_string(), "http status: 404");
+    /// assert_eq!(sandbox.request_count(), 1); // a 404 is served too
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn request_count(&self) -> u64 {
         self.state.request_count.load(Ordering::Relaxed)
-    }
-
-    /// Blocks until the sandbox is stopped from another thread, or the process ends.
-    ///
-    /// ```no_run
-    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-    /// let sandbox = Sandbox::start(SandboxConfig::default().addr(([127, 0, 0, 1], 9001).into()))?;
-    /// println!("serving {} at {}", sandbox.workspace(), sandbox.base_url());
-    /// sandbox.wait(); // serves until the process is stopped
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn wait(mut self) {
-        self.server.wait();
     }
 
     /// A client of this sandbox with default settings, for the crate's own tests.

@@ -202,13 +202,6 @@ impl Server {
         self.addr
     }
 
-    /// Blocks until the server is stopped.
-    pub fn wait(&mut self) {
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
-    }
-
     /// Stops accepting, closes every connection, and waits (a few seconds at most) for
     /// their handlers to return.
     pub fn stop(&mut self) {
