@@ -63,9 +63,7 @@ pub(crate) struct Variation {
 /// A number below `n` that depends only on `seed` and `what`: FNV-1a over the text, then
 /// SplitMix64 with the seed.
 fn pick(seed: u64, what: &str, n: u64) -> u64 {
-    let h = what.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let h = super::signing::fnv1a(what);
     crate::rand::FastRng::seeded(h ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64() % n.max(1)
 }
 
