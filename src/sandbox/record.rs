@@ -73,19 +73,15 @@ fn describe(head: &Head, route: &Route, status: u16, notes: Notes) -> Value {
     let mut query: Vec<&str> = head.query.iter().map(|(k, _)| k.as_str()).collect();
     query.sort_unstable();
     query.dedup();
-    let values: BTreeMap<&str, &str> = head
+    let plain = head
         .query
         .iter()
-        .filter(|(k, _)| PLAIN_QUERY.contains(&k.as_str()))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+        .filter(|(k, _)| PLAIN_QUERY.contains(&k.as_str()));
+    let values: BTreeMap<&str, &str> = plain.map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Signed URLs carry their ids in the path; only the API's parameters are kept.
-    let params: BTreeMap<&str, &str> = route
-        .params
-        .iter()
-        .filter(|_| !route.template.starts_with('{'))
-        .map(|(k, v)| (*k, v.as_str()))
-        .collect();
+    let signed = route.template.starts_with('{');
+    let params = route.params.iter().filter(|_| !signed);
+    let params: BTreeMap<&str, &str> = params.map(|(k, v)| (*k, v.as_str())).collect();
     let mut line = json!({
         "method": head.method,
         "route": format!("{} {}", head.method, route.template),
@@ -127,7 +123,7 @@ fn headers(head: &Head) -> BTreeMap<String, String> {
             "content-length" if v.trim() == "0" => "0".into(),
             "content-length" | "authorization" | "cookie" => "present".into(),
             "transfer-encoding" | "expect" | "content-encoding" | "range" => {
-                v.trim().to_ascii_lowercase()
+                v.trim().to_lowercase()
             }
             // Extension headers (x-goog-…, x-amz-…, the sandbox's own): their values may
             // be secrets.
@@ -142,21 +138,11 @@ fn headers(head: &Head) -> BTreeMap<String, String> {
 /// A Content-Type's media type and the names of its parameters (`multipart/form-data;
 /// boundary`), without their values.
 fn media_type(v: &str) -> String {
-    let mut parts = v.split(';');
-    let mut out = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    for p in parts {
-        let name = p
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if !name.is_empty() {
-            out.push_str("; ");
-            out.push_str(&name);
-        }
-    }
-    out
+    let names = v
+        .split(';')
+        .map(|p| p.split('=').next().unwrap_or("").trim().to_lowercase());
+    let names: Vec<String> = names.filter(|n| !n.is_empty()).collect();
+    names.join("; ")
 }
 
 /// The key paths of a JSON value and their types: `{"a": {"b": [1]}}` gives `a: object`,
@@ -175,14 +161,14 @@ fn walk(v: &Value, path: &str, out: &mut BTreeMap<String, String>) {
     if !path.is_empty() {
         let ty = type_name(v);
         // An array's elements of different types list every type once.
-        out.entry(path.to_string())
-            .and_modify(|t| {
-                if !t.split('|').any(|x| x == ty) {
-                    t.push('|');
-                    t.push_str(ty);
-                }
-            })
-            .or_insert_with(|| ty.to_string());
+        let types = out.entry(path.to_string()).or_default();
+        if !types.split('|').any(|x| x == ty) {
+            *types = if types.is_empty() {
+                ty.to_string()
+            } else {
+                format!("{types}|{ty}")
+            };
+        }
     }
     match v {
         Value::Object(m) => {
