@@ -37,6 +37,14 @@ pub(crate) struct Route {
 }
 
 impl Route {
+    /// A route without parameters.
+    pub fn literal(template: String) -> Route {
+        Route {
+            template,
+            params: Vec::new(),
+        }
+    }
+
     /// The route of `segments` (decoded, without empty ones) when they fit `template`,
     /// whose `{name}` matches any one segment.
     pub fn matching(template: &'static str, segments: &[String]) -> Option<Route> {

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use super::faults::{Fault, FaultFamily};
 use super::jobs;
 use super::record::Recorder;
-use super::request::{Answer, Notes, Req, Route, ok};
+use super::request::{Answer, Notes, Req, Route, fail, ok};
 use super::staging::{batches, ingests, signed};
 use super::state::State;
 use super::vary::Variation;
@@ -58,16 +58,16 @@ enum Found {
 /// The route of a request, and its handler.
 fn route(head: &Head) -> (Route, Found) {
     if head.segments.first().is_some_and(|s| s == "signed") {
-        let template = if head.method == "PUT" {
+        let put = head.method == "PUT";
+        let template = if put {
             "{signedUpload}"
         } else {
             "{signedDownload}"
         };
-        let route = Route {
-            template: template.into(),
-            params: Vec::new(),
-        };
-        return (route, Found::Handler(signed::serve));
+        return (
+            Route::literal(template.into()),
+            Found::Handler(signed::serve),
+        );
     }
     let mut other = None;
     for (method, template, handler) in ROUTES {
@@ -80,14 +80,10 @@ fn route(head: &Head) -> (Route, Found) {
     }
     match other {
         Some(route) => (route, Found::OtherMethod),
-        None => {
-            let template = format!("/{}", head.segments.join("/"));
-            let route = Route {
-                template,
-                params: Vec::new(),
-            };
-            (route, Found::Nothing)
-        }
+        None => (
+            Route::literal(format!("/{}", head.segments.join("/"))),
+            Found::Nothing,
+        ),
     }
 }
 
@@ -100,12 +96,8 @@ pub(crate) struct Router {
 
 impl Router {
     pub fn new(state: Arc<State>) -> Result<Router> {
-        let recorder = state
-            .config
-            .record
-            .as_deref()
-            .map(Recorder::open)
-            .transpose()?;
+        let record = state.config.record.as_deref();
+        let recorder = record.map(Recorder::open).transpose()?;
         let variation = state.config.vary.map(Variation::new);
         Ok(Router {
             state,
@@ -117,10 +109,8 @@ impl Router {
     /// Handles one request: varies it and its answer, and records it, when asked to.
     pub fn handle(&self, head: &Head, body: &mut Body<'_>) -> Reply {
         let (route, found) = route(head);
-        let adjusted = self
-            .variation
-            .as_ref()
-            .and_then(|v| v.request(head, &route));
+        let vary = self.variation.as_ref();
+        let adjusted = vary.and_then(|v| v.request(head, &route));
         let (handler_route, found) = match &adjusted {
             Some(h) => self::route(h),
             None => (route.clone(), found),
@@ -158,13 +148,8 @@ fn serve(state: &State, req: &mut Req<'_, '_>, found: Found) -> Reply {
     }
     match fault {
         None => dispatch(state, req, found).unwrap_or_else(|r| r),
-        Some(Fault::Status(429, retry_after)) => {
-            let r = Reply::error(429, "fault injected: too many requests");
-            match retry_after {
-                Some(s) => r.with_header("Retry-After", s.to_string()),
-                None => r,
-            }
-        }
+        Some(Fault::Status(429, Some(s))) => Reply::error(429, "fault injected: too many requests")
+            .with_header("Retry-After", s.to_string()),
         Some(Fault::Status(code, _)) => Reply::error(code, format!("fault injected: HTTP {code}")),
         Some(Fault::Drop) if family == FaultFamily::Put => {
             // Take part of the upload, then break the reply: nothing is stored.
@@ -185,30 +170,20 @@ fn dispatch(state: &State, req: &mut Req<'_, '_>, found: Found) -> Answer {
     if !req.route.template.starts_with('{') {
         // In constant time, as the signed URLs' tokens and the webhook bearer are checked.
         let key = state.config.api_key.0.as_bytes();
-        if !req
-            .query("api_key")
-            .is_some_and(|k| crate::webhook::constant_time_eq(k.as_bytes(), key))
-        {
-            return Err(Reply::error(
-                401,
-                "Unauthorized: missing or invalid api_key",
-            ));
+        let eq = |k: &str| crate::webhook::constant_time_eq(k.as_bytes(), key);
+        if !req.query("api_key").is_some_and(eq) {
+            return fail(401, "Unauthorized: missing or invalid api_key");
         }
     }
     let handler = match found {
         Found::Handler(h) => h,
-        Found::OtherMethod => {
-            return Err(Reply::error(405, format!("method {m} not allowed here")));
-        }
-        Found::Nothing => {
-            let path = req.head.segments.join("/");
-            return Err(Reply::error(404, format!("no route for {m} /{path}")));
-        }
+        Found::OtherMethod => return fail(405, format!("method {m} not allowed here")),
+        Found::Nothing => return not_served(state, req),
     };
     if let Some(ws) = req.route.param("workspace")
         && ws != state.config.workspace
     {
-        return Err(Reply::error(404, format!("workspace {ws:?} not found")));
+        return fail(404, format!("workspace {ws:?} not found"));
     }
     if let Some(batch) = req.route.param("batchId") {
         super::store::check_batch_id(batch).map_err(|e| Reply::error(400, e))?;
@@ -227,11 +202,8 @@ fn panic_hook(state: &State, req: &mut Req<'_, '_>) -> Answer {
     panic!("test hook: a request handler panicked")
 }
 
-/// A path the notes name that the sandbox does not serve.
+/// A path that is no endpoint, or one the sandbox does not serve.
 fn not_served(_: &State, req: &mut Req<'_, '_>) -> Answer {
-    let path = req.head.segments.join("/");
-    Err(Reply::error(
-        404,
-        format!("no route for {} /{path}", req.head.method),
-    ))
+    let (m, path) = (&req.head.method, req.head.segments.join("/"));
+    fail(404, format!("no route for {m} /{path}"))
 }
