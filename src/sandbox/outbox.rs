@@ -4,11 +4,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
 use super::clock::{ms_after, now_ms};
 use crate::model::{Timestamp, WebhookPayload};
 
 /// The most refused webhooks remembered.
 const MAX_REFUSED: usize = 1000;
+
+/// `Err` with the message that says why a webhook was refused.
+pub(crate) type Refused = Result<(), String>;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -46,12 +51,7 @@ pub(crate) struct RefusedWebhook {
 impl Outbox {
     /// Queues a webhook POST to `url` if its host is allowed; else records the refusal and
     /// returns the message that says why (its URL redacted).
-    pub fn push(
-        &mut self,
-        url: &str,
-        payload: &WebhookPayload,
-        allow: &[String],
-    ) -> Result<(), String> {
+    pub fn push(&mut self, url: &str, payload: &WebhookPayload, allow: &[String]) -> Refused {
         if let Err(why) = super::egress::check_host(url, allow) {
             return Err(self.refuse(url, &why));
         }
@@ -100,8 +100,7 @@ impl Outbox {
         &mut self,
         id: u64,
         delivered: bool,
-        max_attempts: u32,
-        first_delay: std::time::Duration,
+        (max_attempts, first_delay): (u32, Duration),
     ) {
         let Some(pos) = self.pending.iter().position(|w| w.id == id) else {
             return;

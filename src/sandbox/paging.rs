@@ -2,6 +2,7 @@
 //! last item listed (in hex), so that a page costs its size however deep it is, and an
 //! item added meanwhile neither repeats nor hides another.
 
+use super::request::fail;
 use super::signing::{hex, unhex};
 use crate::server::{Head, Reply};
 
@@ -13,6 +14,9 @@ pub(crate) struct Page {
     pub size: usize,
 }
 
+/// A page's items, and the next page's token.
+pub(crate) type Cut<T> = (Vec<T>, Option<String>);
+
 /// The key of the item at `index` of a list, sorting as the index does.
 pub(crate) fn nth(index: usize) -> String {
     format!("{index:012}")
@@ -23,44 +27,36 @@ impl Page {
     pub fn of(head: &Head, default: usize) -> Result<Page, Reply> {
         let size = match head.query("pageSize") {
             None => default,
-            Some(s) => s
-                .parse()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    Reply::error(
+            Some(s) => match s.parse() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    return fail(
                         400,
                         format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
-                    )
-                })?,
+                    );
+                }
+            },
         };
         let after = match head.query("nextPageToken") {
             None | Some("") => None,
-            Some(t) => Some(
-                unhex(t)
-                    .and_then(|k| String::from_utf8(k).ok())
-                    .ok_or_else(|| {
-                        Reply::error(
-                            400,
-                            format!("nextPageToken {t:?} is not a token this service issued"),
-                        )
-                    })?,
-            ),
+            Some(t) => match unhex(t).map(String::from_utf8) {
+                Some(Ok(key)) => Some(key),
+                _ => {
+                    return fail(
+                        400,
+                        format!("nextPageToken {t:?} is not a token this service issued"),
+                    );
+                }
+            },
         };
         Ok(Page { after, size })
     }
 
     /// The page of `items` (in key order) after the token's key, and the next page's token
     /// when more items follow.
-    pub fn cut<K: AsRef<str>, T>(
-        &self,
-        items: impl IntoIterator<Item = (K, T)>,
-    ) -> (Vec<T>, Option<String>) {
-        let after = self.after.as_deref();
-        let mut items = items
-            .into_iter()
-            .skip_while(|(k, _)| after.is_some_and(|a| k.as_ref() <= a))
-            .peekable();
+    pub fn cut<K: AsRef<str>, T>(&self, items: impl IntoIterator<Item = (K, T)>) -> Cut<T> {
+        let after = |k: &K| self.after.as_deref().is_some_and(|a| k.as_ref() <= a);
+        let mut items = items.into_iter().skip_while(|(k, _)| after(k)).peekable();
         let mut page = Vec::with_capacity(self.size.min(1024));
         let mut last = None;
         for (k, item) in items.by_ref().take(self.size) {

@@ -13,29 +13,25 @@ use crate::error::Result;
 use crate::model::{LogSeverity, WebhookPayload};
 
 /// Starts the delivery thread.
-pub(crate) fn start(state: &Arc<State>, stopping: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+pub(crate) fn start(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
     let (state, agent) = (
         state.clone(),
         agent(Duration::from_secs(5), Duration::from_secs(5)),
     );
+    let retries = (
+        state.config.webhook_max_attempts,
+        state.config.webhook_retry_delay,
+    );
     background(
         "sandbox-webhooks",
-        stopping,
+        stop,
         Duration::from_millis(10),
         move || {
             let Some(w) = state.lock().webhooks.take_due() else {
                 return false;
             };
             let delivered = crate::panics::contain(|| post(&state, &agent, &w)).unwrap_or(false);
-            let c = &state.config;
-            let mut data = state.lock();
-            data.webhooks.settle(
-                w.id,
-                delivered,
-                c.webhook_max_attempts,
-                c.webhook_retry_delay,
-            );
-            drop(data);
+            state.lock().webhooks.settle(w.id, delivered, retries);
             state.save();
             true
         },
