@@ -497,3 +497,57 @@ fn a_failed_fetch_keeps_the_file_fetched_before_under_its_name() {
         }
     }
 }
+
+/// A JSONL list's bad lines become failed files, each of its kind, and a list of more
+/// references than one request may carry fails the whole ingest.
+#[test]
+fn a_list_reports_each_bad_line_and_refuses_too_many() {
+    let (_dir, sb) = sandbox(SandboxConfig::default());
+    let files = FileServer::loopback(vec![("/a.png", Served::ok("image/png", png(2, 2)))]);
+    let a = files.url("/a.png");
+    let lines = [
+        json!({"name": "a.jpg", "url": a}).to_string(),
+        String::new(),
+        "not json".into(),
+        json!({"name": "a.jpg", "url": a}).to_string(),
+        json!({"name": "../x", "url": a}).to_string(),
+        json!({"name": "d.jpg", "url": "ftp://h/d"}).to_string(),
+    ];
+    let many: String = (0..5001)
+        .map(|i| format!("{{\"name\": \"v{i}.mp4\", \"url\": \"http://127.0.0.1/{i}\"}}\n"))
+        .collect();
+    let lists = FileServer::loopback(vec![
+        (
+            "/bad.jsonl",
+            Served::ok("application/jsonl", lines.join("\n").into_bytes()),
+        ),
+        (
+            "/many.jsonl",
+            Served::ok("application/jsonl", many.into_bytes()),
+        ),
+    ]);
+    let listed = json!({"imageReferencesURL": lists.url("/bad.jsonl")});
+    assert_eq!(ingest(&sb, "bad", "image", &listed).status, 200);
+    let s = &settled_shards(&sb, "bad")[0];
+    assert_eq!(s["shardObjectsCount"], 1, "{s}");
+    let failed = s["statusMetadata"]["failedFiles"].as_array().unwrap();
+    let kinds: Vec<&str> = failed.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    let want = [
+        "invalid-reference",
+        "duplicate-name",
+        "invalid-reference",
+        "invalid-reference",
+    ];
+    assert_eq!(kinds, want, "{s}");
+    assert_eq!(failed[0]["fileName"], "line 3");
+    let videos = json!({"videoReferencesURL": lists.url("/many.jsonl")});
+    assert_eq!(ingest(&sb, "many", "video", &videos).status, 200);
+    let s = &settled_shards(&sb, "many")[0];
+    assert!(
+        s["statusMetadata"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("5000"),
+        "{s}"
+    );
+}

@@ -154,25 +154,6 @@ fn a_silent_new_connection_and_an_idle_kept_alive_one_are_closed() {
 }
 
 #[test]
-fn a_body_trickled_byte_by_byte_is_cut_by_the_rate_deadline() {
-    // 10 bytes a second stays under the 2 s per-read timeout, but not 1,000 bytes a second
-    // on average once the 500 ms grace is over.
-    let limits = Limits {
-        grace: Duration::from_millis(500),
-        min_rate: 1000,
-        ..short()
-    };
-    let server = start(limits, 4);
-    let s = raw::send(
-        server.addr(),
-        b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n",
-    );
-    let (got, took) = trickle(&s, b"a", Duration::from_millis(100), Duration::from_secs(8));
-    assert_eq!(got, Some((408, true)));
-    assert!(took < Duration::from_secs(4), "{took:?}");
-}
-
-#[test]
 fn a_client_that_never_reads_holds_no_permit_and_is_cut_off() {
     let limits = Limits {
         io_timeout: Duration::from_millis(500),

@@ -388,33 +388,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_parse_with_bad_lines_as_failures() {
-        let text = "{\"name\": \"a.jpg\", \"url\": \"http://127.0.0.1/a\"}\n\nnot json\n\
-                    {\"name\": \"a.jpg\", \"url\": \"http://127.0.0.1/b\"}\n\
-                    {\"name\": \"../x\", \"url\": \"http://127.0.0.1/c\"}\n\
-                    {\"name\": \"d.jpg\", \"url\": \"ftp://h/d\"}\n";
-        let e = parse_list(text, false).unwrap();
-        assert!(e[0].is_ok());
-        let kinds: Vec<&str> = e[1..]
-            .iter()
-            .map(|x| x.as_ref().unwrap_err().failure_type.as_str())
-            .collect();
-        assert_eq!(
-            kinds,
-            [
-                "invalid-reference",
-                "duplicate-name",
-                "invalid-reference",
-                "invalid-reference"
-            ]
-        );
-        let many: String = (0..5001)
-            .map(|i| format!("{{\"name\": \"v{i}.mp4\", \"url\": \"http://127.0.0.1/{i}\"}}\n"))
-            .collect();
-        assert!(parse_list(&many, true).unwrap_err().contains("5000"));
-    }
-
-    #[test]
     fn video_magic() {
         assert!(looks_like_video(b"\0\0\0\x18ftypmp42"));
         assert!(looks_like_video(&[0x1A, 0x45, 0xDF, 0xA3, 1]));

@@ -199,39 +199,3 @@ fn range(header: Option<&str>, size: u64) -> Option<Option<(u64, u64)>> {
     }
     Some((start < size).then(|| (start, end.min(size - 1))))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_of_ranges() {
-        let part = |a, b| Some(Some((a, b)));
-        let cases = [
-            (None, 10, None),
-            (Some("bytes=0-"), 10, part(0, 9)),
-            (Some("bytes=4-"), 10, part(4, 9)),
-            (Some("bytes=9-"), 10, part(9, 9)),
-            (Some("bytes=10-"), 10, Some(None)),
-            (Some("bytes=2-5"), 10, part(2, 5)),
-            (Some("bytes=2-500"), 10, part(2, 9)),
-            (Some("bytes=12-15"), 10, Some(None)),
-            (Some("bytes=-3"), 10, part(7, 9)),
-            (Some("bytes=-30"), 10, part(0, 9)),
-            (Some("bytes=-0"), 10, Some(None)),
-            (Some("bytes=0-"), 0, Some(None)),
-            (Some("bytes=-5"), 0, Some(None)),
-            (Some("bytes=5-2"), 10, None),
-            (Some("bytes=0-1,3-4"), 10, None),
-            (Some("items=0-1"), 10, None),
-            (Some("bytes=a-b"), 10, None),
-            (Some("bytes=+1-2"), 10, None),
-            (Some("bytes=-"), 10, None),
-            (Some("bytes=99999999999999999999-"), 10, None),
-            (Some(" bytes=1-2 "), 10, part(1, 2)),
-        ];
-        for (h, size, want) in cases {
-            assert_eq!(range(h, size), want, "{h:?} of {size}");
-        }
-    }
-}
