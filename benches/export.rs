@@ -72,7 +72,7 @@ fn bench_export(c: &mut Criterion) {
     let job = JobSpec::images("many", "image-stats").start(&api).unwrap();
     let outcome = job
         .wait(
-            &JobWaitOptions::default().with_timeout(Duration::from_secs(600)),
+            &JobWaitOptions::default().timeout(Duration::from_secs(600)),
             |_| {},
         )
         .unwrap();

@@ -5,7 +5,7 @@
 //!
 //! Then (group `sign_all_cores`) a whole references ingest from a GCS bucket with that key,
 //! on all cores: an instant fake listing and an instant fake service, so that what is
-//! measured is listing, signing and sending as `ingest_references` overlaps them.
+//! measured is listing, signing and sending as the ingest overlaps them.
 //!
 //! `scripts/bench-sign.sh` runs this beside boto3's `generate_presigned_url` and Python
 //! `cryptography`'s RSA signing (OpenSSL) and prints the figures side by side.
@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roboflow_batch::BatchApi;
-use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
-use roboflow_batch::ingest::no_progress;
+use roboflow_batch::cloud::CloudSource;
+use roboflow_batch::ingest::{Ingest, Source};
 use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::pem::PemObject;
@@ -164,13 +164,15 @@ fn bench_ingest(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(8));
     let f = rsa_key_file();
-    let source = CloudSource::builder("gs://bench-bucket/in/")
-        .env(None::<fn(&str) -> Option<String>>)
-        .set("GOOGLE_APPLICATION_CREDENTIALS", f.path().to_str().unwrap())
-        .set("STORAGE_EMULATOR_HOST", "https://gcs.test")
-        .transport(fake_gcs_listing)
-        .build()
-        .expect("bench source builds");
+    let source = || {
+        CloudSource::builder("gs://bench-bucket/in/")
+            .env(None::<fn(&str) -> Option<String>>)
+            .set("GOOGLE_APPLICATION_CREDENTIALS", f.path().to_str().unwrap())
+            .set("STORAGE_EMULATOR_HOST", "https://gcs.test")
+            .transport(fake_gcs_listing)
+            .build()
+            .expect("bench source builds")
+    };
     let api = BatchApi::builder()
         .base_url("https://api.test")
         .api_key("bench-key-0123456789")
@@ -186,11 +188,13 @@ fn bench_ingest(c: &mut Criterion) {
         })
         .build()
         .expect("bench api builds");
-    let options = ReferencesIngestOptions::default();
     g.bench_function("gcs_v4_rsa2048_ingest", |b| {
         b.iter(|| {
-            let r = ingest_references(&api, "bench", &source, &options, &no_progress()).unwrap();
-            assert_eq!(r.report.files_uploaded, INGEST_OBJECTS as u64);
+            let r = Ingest::new(&api, "bench", Source::bucket(source()))
+                .without_verify()
+                .run()
+                .unwrap();
+            assert_eq!(r.files_uploaded, INGEST_OBJECTS as u64);
         })
     });
     g.finish();

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use roboflow_batch::BatchApi;
 use roboflow_batch::api::UploadSource;
-use roboflow_batch::ingest::{Ingest, LocalSource, MediaKind, TarEntry, TarShard};
+use roboflow_batch::ingest::{Ingest, Source, TarEntry, TarShard};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig, StoreMode};
 use roboflow_batch::testdata::{ImageFormat, ImageSet};
 use roboflow_batch::wait::WaitOptions;
@@ -258,15 +258,15 @@ fn ingest_once(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     let journal = tempfile::tempdir()?;
     let journal_dir = journal_dir.unwrap_or_else(|| journal.path().to_path_buf());
     let started = Instant::now();
-    let mut ingest = Ingest::images(&api, &batch, LocalSource::dir(dir).recursive(recursive))
+    let mut ingest = Ingest::new(&api, &batch, Source::folder(dir).recursive(recursive))
         .parallelism(parallel)
         .journal_dir(journal_dir);
     ingest = if verify {
         ingest.verify(
             WaitOptions::default()
-                .with_poll_interval(Duration::from_millis(200))
-                .with_max_interval(Duration::from_secs(1))
-                .with_timeout(Duration::from_secs(900)),
+                .poll_interval(Duration::from_millis(200))
+                .max_interval(Duration::from_secs(1))
+                .timeout(Duration::from_secs(900)),
         )
     } else {
         ingest.without_verify()
@@ -302,9 +302,7 @@ fn scratch_root() -> PathBuf {
 fn dataset(args: &Args) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let (lo, hi) = args.size_kib;
     let dir = scratch_root().join(format!("rfbatch-bench-{}-{lo}-{hi}k", args.images));
-    let found = LocalSource::dir(&dir)
-        .discover(MediaKind::Images, u64::MAX)
-        .map(|d| d.files.len());
+    let found = std::fs::read_dir(&dir).map(|d| d.count());
     if found.ok() != Some(args.images) {
         let _ = std::fs::remove_dir_all(&dir);
         let started = Instant::now();
@@ -381,7 +379,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             batch_no += 1;
             let batch = format!("bench-{batch_no}");
             let rss_reset = reset_peak_rss();
-            let report = Ingest::images(&api, &batch, LocalSource::dir(&dir))
+            let report = Ingest::new(&api, &batch, Source::folder(&dir))
                 .parallelism(p)
                 .journal_dir(journals.path())
                 .without_verify()
@@ -409,9 +407,16 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 None
             };
-            let lat = report.put_latency.clone().unwrap_or_else(|| {
-                roboflow_batch::ingest::LatencySummary::from_samples(&[Duration::ZERO]).unwrap()
-            });
+            let lat =
+                report
+                    .put_latency
+                    .clone()
+                    .unwrap_or(roboflow_batch::ingest::LatencySummary {
+                        p50_ms: 0.0,
+                        p99_ms: 0.0,
+                        max_ms: 0.0,
+                        samples: 0,
+                    });
             println!(
                 "{:>8} {:>4} {:>9.0} {:>7.0} {:>7.1} {:>7.1} {:>7} {:>6} {:>10} {:>6} {:>10}",
                 p,
@@ -437,9 +442,9 @@ fn client(base: &str, key: &str) -> roboflow_batch::Result<BatchApi> {
 
 fn wait_count(api: &BatchApi, batch: &str, want: u64) -> roboflow_batch::Result<u64> {
     let o = WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(100))
-        .with_max_interval(Duration::from_millis(500))
-        .with_timeout(Duration::from_secs(600));
+        .poll_interval(Duration::from_millis(100))
+        .max_interval(Duration::from_millis(500))
+        .timeout(Duration::from_secs(600));
     api.wait_for_ingest(batch, want, &o)
 }
 
@@ -453,16 +458,21 @@ fn limit_mbs(
     shards: usize,
     streams: usize,
 ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
-    let files = LocalSource::dir(dir)
-        .discover(MediaKind::Images, u64::MAX)?
-        .files;
+    // The generated set: a flat folder of images, named and sized as found.
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        files.push((name, e.path(), e.metadata()?.len()));
+    }
+    files.sort();
     let per = files.len().div_ceil(shards.max(1));
     let mut tars = Vec::new();
     let mut bodies: Vec<Arc<[u8]>> = Vec::new();
     for chunk in files.chunks(per) {
         let entries = chunk
             .iter()
-            .map(|f| TarEntry::file(f.name.clone(), f.path.clone(), f.size, None))
+            .map(|(name, path, size)| TarEntry::file(name.clone(), path.clone(), *size, None))
             .collect::<Result<Vec<_>, _>>()?;
         let shard = TarShard::new(entries);
         let mut buf = Vec::with_capacity(shard.len() as usize);

@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use roboflow_batch::BatchApi;
-use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
-use roboflow_batch::ingest::{IngestEvent, ProgressFn};
+use roboflow_batch::cloud::CloudSource;
+use roboflow_batch::ingest::{Ingest, Source};
+use roboflow_batch::progress::Event;
 use roboflow_batch::transport::{
     HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind, UreqTransport,
 };
@@ -103,45 +104,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listing_us = Arc::new(AtomicU64::new(0));
     let ingest_us = Arc::new(AtomicU64::new(0));
-    let builder = CloudSource::builder(url.as_str());
-    let builder = if args.iter().any(|a| a == "--insecure-tls") {
-        builder.transport(Timed(InsecureTls::new(), listing_us.clone()))
-    } else {
-        builder.transport(Timed(UreqTransport::new(), listing_us.clone()))
+    let insecure = args.iter().any(|a| a == "--insecure-tls");
+    // A source for each run (a source is used by one ingest).
+    let source = || {
+        let builder = CloudSource::builder(url.as_str());
+        let builder = if insecure {
+            builder.transport(Timed(InsecureTls::new(), listing_us.clone()))
+        } else {
+            builder.transport(Timed(UreqTransport::new(), listing_us.clone()))
+        };
+        builder.build()
     };
-    let source = builder.build()?;
     let api = BatchApi::builder()
         .base_url(api_url.as_str())
         .api_key(key.as_str())
         .workspace("sandbox")
         .transport(Timed(UreqTransport::new(), ingest_us.clone()))
         .build()?;
-    let progress: ProgressFn = Arc::new(|e: &IngestEvent| {
-        if let IngestEvent::UnitDone { index, files, .. } = e {
-            eprintln!("  chunk {index}: {files} references");
-        }
-    });
     for run in ["first run", "re-run"] {
         listing_us.store(0, Ordering::Relaxed);
         ingest_us.store(0, Ordering::Relaxed);
         let cpu0 = cpu_seconds().unwrap_or(0.0);
         let t = Instant::now();
-        let r = ingest_references(
-            &api,
-            batch,
-            &source,
-            &ReferencesIngestOptions::default(),
-            &progress,
-        )?;
+        let r = Ingest::new(&api, batch, Source::bucket(source()?))
+            .without_verify()
+            .on_progress(|e| {
+                if let Event::UnitDone { index, files, .. } = e {
+                    eprintln!("  chunk {index}: {files} references");
+                }
+            })
+            .run()?;
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "{run}: {} references in {secs:.2} s = {:.0} references/s; {} requests ({} listing pages, {} ingest requests, {} duplicated)",
-            r.report.files_uploaded + r.report.files_resumed,
-            (r.report.files_uploaded + r.report.files_resumed) as f64 / secs,
-            r.requests,
+            "{run}: {} references in {secs:.2} s = {:.0} references/s; {} requests ({} listing pages, {} ingest requests); {} already sent",
+            r.files_uploaded + r.files_resumed,
+            (r.files_uploaded + r.files_resumed) as f64 / secs,
+            r.listing_pages + r.units_uploaded,
             r.listing_pages,
             r.ingest_ids.len(),
-            r.duplicated_chunks
+            r.files_resumed
         );
         println!(
             "  waiting on listing pages: {:.2} s; on ingest requests: {:.2} s; client CPU: {:.2} s",

@@ -11,13 +11,13 @@
 //! and `archives/` with one JSON file per image).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use roboflow_batch::export::Exporter;
-use roboflow_batch::ingest::{Ingest, IngestEvent, LocalSource};
+use roboflow_batch::ingest::{Ingest, Source};
 use roboflow_batch::model::{AggregationFormat, JobStartRequest, JobState};
+use roboflow_batch::progress::Event;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 use roboflow_batch::wait::WaitOptions;
@@ -67,20 +67,19 @@ fn main_job(images_dir: &Path, out_dir: &Path) -> Result<()> {
     // Ingest: the library finds the images, packs and uploads shards, and verifies.
     let batch = "demo-images";
     let started = Instant::now();
-    let shards = Arc::new(AtomicU64::new(0));
+    let shards = AtomicU64::new(0);
     let journal = sandbox.data_dir().join("journals"); // this sandbox's own resume journal
     let polling = WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(100))
-        .with_max_interval(Duration::from_millis(500))
-        .with_timeout(Duration::from_secs(600));
-    let done = shards.clone();
-    let report = Ingest::images(&api, batch, LocalSource::dir(images_dir))
+        .poll_interval(Duration::from_millis(100))
+        .max_interval(Duration::from_millis(500))
+        .timeout(Duration::from_secs(600));
+    let report = Ingest::new(&api, batch, Source::folder(images_dir))
         .journal_dir(&journal)
         .verify(polling.clone())
-        .on_progress(move |e| {
-            // Called from the upload threads.
-            if matches!(e, IngestEvent::UnitDone { .. }) {
-                done.fetch_add(1, Ordering::Relaxed);
+        .on_progress(|e| {
+            // A plain counter: `run` returns once every event reached it.
+            if matches!(e, Event::UnitDone { .. }) {
+                shards.fetch_add(1, Ordering::Relaxed);
             }
         })
         .run()?;

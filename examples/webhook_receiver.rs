@@ -100,9 +100,9 @@ fn demo() -> Result<()> {
     println!("started {}", job.id());
 
     let options = JobWaitOptions::default()
-        .with_polling(WaitOptions::default().with_poll_interval(Duration::from_millis(200)))
-        .with_timeout(Duration::from_secs(120))
-        .with_webhook_grace(Duration::from_secs(60));
+        .polling(WaitOptions::default().poll_interval(Duration::from_millis(200)))
+        .timeout(Duration::from_secs(120))
+        .webhook_grace(Duration::from_secs(60));
     let outcome = job.wait_with_webhook(&events, &options, |p| {
         println!("  {:?} {:.0}%", p.current_stage, p.fraction * 100.0);
     })?;

@@ -125,7 +125,8 @@ pub enum Error {
         /// The start of the body, scrubbed of secrets.
         snippet: String,
     },
-    /// A local file or stream failed.
+    /// A local file or stream failed. Build it with [`Error::io`], which names the file;
+    /// `?` on an [`std::io::Error`] converts to it too.
     #[error("{}: {}", redact_text(context), redact_text(&source.to_string()))]
     Io {
         /// What was being done, naming the file.
@@ -149,7 +150,7 @@ pub enum Error {
         url: String,
     },
     /// A paginated listing kept returning empty pages with new tokens, more of them in a
-    /// row than [`MAX_CONSECUTIVE_EMPTY_PAGES`](crate::api::MAX_CONSECUTIVE_EMPTY_PAGES)
+    /// row than 16
     /// (the service's listings) or 100 (a cloud bucket's listing).
     #[error(
         "pagination of {listing} returned {pages} empty pages in a row, each with a new token; stopping"
@@ -228,7 +229,9 @@ impl Error {
         }
     }
 
-    /// An [`Error::Io`] naming what was being done.
+    /// An [`Error::Io`] naming what was being done. Prefer it to `?` on an
+    /// [`std::io::Error`] (which converts too, but says only "I/O error") wherever the file
+    /// or the step can be named.
     ///
     /// ```
     /// let e = roboflow_batch::Error::io("reading img.jpg", std::io::ErrorKind::NotFound.into());
@@ -321,6 +324,29 @@ impl Error {
         match self {
             Error::Transport { source, .. } => Some(source.kind()),
             _ => None,
+        }
+    }
+}
+
+/// `?` on an I/O error, in a function that returns this crate's [`Result`], gives an
+/// [`Error::Io`] whose context only says it was I/O; [`Error::io`] names the file.
+///
+/// ```
+/// fn first_line(path: &std::path::Path) -> roboflow_batch::Result<String> {
+///     let text = std::fs::read_to_string(path)?; // the plain conversion
+///     let _meta = std::fs::metadata(path)
+///         .map_err(|e| roboflow_batch::Error::io(format!("reading {}", path.display()), e))?; // with context
+///     Ok(text.lines().next().unwrap_or_default().to_string())
+/// }
+/// let err = first_line(std::path::Path::new("/no/such/file")).unwrap_err();
+/// assert!(matches!(err, roboflow_batch::Error::Io { .. }));
+/// assert!(err.to_string().starts_with("I/O error: "), "{err}");
+/// ```
+impl From<std::io::Error> for Error {
+    fn from(source: std::io::Error) -> Self {
+        Error::Io {
+            context: "I/O error".into(),
+            source,
         }
     }
 }

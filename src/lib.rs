@@ -10,8 +10,10 @@
 //!   HTTP status returned as `Ok`. [`transport::UreqTransport`] is the real one; any closure
 //!   is one too, which is how tests fake the network.
 //! - [`model`] holds the wire types (camelCase, tolerant decoding), shared with the sandbox.
-//! - [`ingest`] gets a folder of images or videos into a batch: streamed tar shards in
-//!   parallel, resume after a crash, verification ([`ingest::Ingest`]).
+//! - [`ingest`] gets files into a batch from any [`ingest::Source`] (a folder, a JSONL file
+//!   of references, a bucket) through one pipeline: streamed tar shards or chunks of
+//!   references in parallel, resume after a crash, verification ([`ingest::Ingest`]).
+//!   [`progress`] holds the one event type long operations report through.
 //! - [`wait`] polls until a job is terminal or an ingest is indexed
 //!   ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]).
 //! - [`jobs`] starts a job ([`jobs::JobSpec`]), follows it with real progress and a clear
@@ -40,6 +42,19 @@
 //! }
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
+//!
+//! # Long operations: progress, timeouts and cancellation
+//!
+//! A long operation (an ingest, a job's wait) blocks until it is done and reports through
+//! `on_progress`, whose callback may borrow. One rule says how it ends: **when it stops
+//! early because it timed out or was cancelled, it returns `Ok` with its report saying so**
+//! (`IngestReport::cancelled`, `Verification::timed_out`, `JobOutcome::TimedOut`), with
+//! what it did up to then; **`Err` means it could not go on** (a bad input, a refused
+//! request, a file that cannot be written). The endpoint-level waits of [`BatchApi`]
+//! ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]) have no report, so their
+//! timeout is [`Error::WaitTimeout`]. (An export stopped by its cancel flag is still an
+//! `Err` naming the cancellation; it comes under the rule with the export's progress
+//! events.)
 //!
 //! # Errors and retries
 //!
@@ -77,22 +92,25 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod api;
-pub mod error;
+mod error;
 pub mod export;
+pub mod ids;
 pub mod ingest;
 pub mod jobs;
+mod jsonl;
 #[cfg(feature = "sandbox")]
 mod media;
 pub mod model;
 mod owner_only;
 #[cfg(any(feature = "sandbox", feature = "webhook"))]
 mod panics;
+pub mod progress;
 mod rand;
 pub mod redact;
 #[cfg(any(feature = "sandbox", feature = "webhook"))]
 mod server;
 pub mod transport;
-mod url;
+mod urls;
 pub mod wait;
 pub mod webhook;
 

@@ -251,7 +251,7 @@ pub(crate) fn query_secrets(url: &str) -> Vec<String> {
             && v.len() >= 8
         {
             out.push(v.to_string());
-            let decoded = crate::url::decode_query_component(v);
+            let decoded = crate::urls::decode_query_component(v);
             if decoded != v {
                 out.push(decoded);
             }

@@ -160,7 +160,7 @@ fn api(max_retries: u32) -> BatchApi {
         .base_url("http://api.test")
         .api_key("download-test-key")
         .workspace("ws")
-        .clock(Clock::system().with_sleep(|_| {}))
+        .clock(Clock::system().sleep_fn(|_| {}))
         .retry_policy(RetryPolicy {
             max_retries,
             ..RetryPolicy::default()
@@ -295,7 +295,7 @@ fn a_length_other_than_expected_is_refused_at_once() {
     let (base, seen) = serve(config);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.tar");
-    let opts = DownloadOptions::default().with_expected_len(1000);
+    let opts = DownloadOptions::default().expected_len(1000);
     let err = api(4)
         .download_to_file_with(&format!("{base}/export.tar"), &path, &opts)
         .unwrap_err();
@@ -307,7 +307,7 @@ fn a_length_other_than_expected_is_refused_at_once() {
     );
     assert!(names(dir.path()).is_empty());
 
-    let opts = DownloadOptions::default().with_expected_len(MIB as u64);
+    let opts = DownloadOptions::default().expected_len(MIB as u64);
     let n = api(4)
         .download_to_file_with(&format!("{base}/export.tar"), &path, &opts)
         .unwrap();
@@ -321,7 +321,7 @@ fn without_overwrite_an_existing_file_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.tar");
     std::fs::write(&path, b"keep me").unwrap();
-    let keep = DownloadOptions::default().with_overwrite(false);
+    let keep = DownloadOptions::default().overwrite(false);
     let err = api(4)
         .download_to_file_with(&format!("{base}/export.tar"), &path, &keep)
         .unwrap_err();
@@ -344,7 +344,7 @@ fn on_bytes_sees_every_written_byte_once_when_resumed() {
     let dir = tempfile::tempdir().unwrap();
     let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let s = seen.clone();
-    let opts = DownloadOptions::default().with_on_bytes(move |n| {
+    let opts = DownloadOptions::default().on_bytes(move |n| {
         s.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     });
     let n = api(4)
@@ -369,7 +369,7 @@ fn a_download_over_its_limit_fails_and_leaves_nothing() {
         .download_to_file_with(
             &format!("{base}/export.tar?sig=s3cr3t"),
             &path,
-            &DownloadOptions::default().with_max_len(1000),
+            &DownloadOptions::default().max_len(1000),
         )
         .unwrap_err();
     assert!(err.to_string().contains("limit"), "{err}");

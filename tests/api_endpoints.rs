@@ -71,11 +71,7 @@ fn list_batches_page_sends_paging_and_decodes() {
     let (mock, s) = one_call(200, body);
     let api = api_with(mock);
     let page = api
-        .list_batches_page(
-            &ListOptions::default()
-                .with_page_size(5)
-                .with_page_token("p1"),
-        )
+        .list_batches_page(&ListOptions::default().page_size(5).page_token("p1"))
         .unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Get, &format!("{STAGING}/batches"));
@@ -212,7 +208,7 @@ fn list_files_page_sends_part_and_decodes() {
         .list_files_page(
             "j-processing",
             Some("results"),
-            &ListOptions::default().with_page_size(100),
+            &ListOptions::default().page_size(100),
         )
         .unwrap();
     let s = seen(&s);
@@ -493,7 +489,7 @@ fn list_jobs_page_decodes() {
         Box::leak(format!(r#"{{"jobs":[{JOB_JSON}],"nextPageToken":null}}"#).into_boxed_str());
     let (mock, s) = one_call(200, body);
     let page = api_with(mock)
-        .list_jobs_page(&ListOptions::default().with_page_size(10))
+        .list_jobs_page(&ListOptions::default().page_size(10))
         .unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Get, &format!("{JOBS}/jobs"));
@@ -534,12 +530,22 @@ fn list_tasks_page_decodes() {
 
 #[test]
 fn abort_job_posts_without_body() {
-    let (mock, s) = one_call(200, r#"{"status":"ok","message":"aborting"}"#);
+    let (mock, s) = one_call(
+        200,
+        r#"{"status":"ok","message":"aborting","abortedAt":"2025-06-01T10:00:00Z"}"#,
+    );
     let v = api_with(mock).abort_job("job-1").unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Post, &format!("{JOBS}/jobs/job-1/abort"));
     assert!(s.body.is_empty());
-    assert_eq!(v["message"], "aborting");
+    assert_eq!(v.message.as_deref(), Some("aborting"));
+    assert_eq!(v.status.as_deref(), Some("ok"));
+    // What else the service says is kept, and printed back whole.
+    assert_eq!(v.other["abortedAt"], "2025-06-01T10:00:00Z");
+    assert_eq!(
+        serde_json::to_value(&v).unwrap(),
+        serde_json::json!({"status":"ok","message":"aborting","abortedAt":"2025-06-01T10:00:00Z"})
+    );
 }
 
 #[test]
@@ -658,7 +664,7 @@ fn invalid_ids_send_nothing() {
     let api = api_with(mock);
     let cases: Vec<(roboflow_batch::Result<()>, &str)> = vec![
         (api.batch_count("Bad Batch", None).map(drop), "batch_id"),
-        (api.batch(&"a".repeat(65)).map(drop), "batch_id"),
+        (api.batch("a".repeat(65)).map(drop), "batch_id"),
         (api.job("job id").map(drop), "job_id"),
         (
             api.start_job(
@@ -686,7 +692,7 @@ fn invalid_ids_send_nothing() {
             "severity",
         ),
         (
-            api.list_jobs_page(&ListOptions::default().with_page_size(0))
+            api.list_jobs_page(&ListOptions::default().page_size(0))
                 .map(drop),
             "page_size",
         ),

@@ -219,6 +219,16 @@ fn results_land_on_disk_and_a_rerun_skips_them() {
     assert_eq!(first["skipped"], 0);
     let downloaded = first["downloaded"].as_u64().unwrap();
     assert!(downloaded >= 2, "{first}");
+    // The requests it made, by kind: one download per file, and the listings.
+    assert_eq!(
+        first["requests"]["download"].as_u64(),
+        Some(downloaded),
+        "{first}"
+    );
+    assert!(
+        first["requests"]["list-files"].as_u64() >= Some(1),
+        "{first}"
+    );
     // The aggregated results: one record per image.
     let jsonl = std::fs::read_to_string(out.join("results").join("results.jsonl")).unwrap();
     assert_eq!(jsonl.lines().count(), 4, "{jsonl}");
@@ -363,6 +373,8 @@ fn results_land_on_disk_and_a_rerun_skips_them() {
     .json();
     assert_eq!(part["downloaded"], 1);
     assert_eq!(part["files"][0]["fileName"], "results.jsonl");
+    assert_eq!(part["requests"]["download"], 1, "{part}");
+    assert_eq!(part["requests"]["list-files"], 1, "{part}");
     assert!(other.join("results").join("results.jsonl").is_file());
     // A part the batch does not have is a usage error naming the parts it has.
     let bad = rfbatch(

@@ -281,6 +281,19 @@ fn run_does_the_main_job_and_sums_up() {
     assert_eq!(again["ingest"]["filesResumed"], 36);
     assert_eq!(again["export"]["downloaded"], 0, "{again}");
     assert_eq!(again["job"]["outcome"], "succeeded");
+    // Its requests, by kind and by phase: nothing was uploaded or downloaded again.
+    let requests: roboflow_batch::api::RequestCounts =
+        serde_json::from_value(again["requests"].clone()).unwrap();
+    assert_eq!(requests.get("upload-put"), 0, "{again}");
+    assert_eq!(requests.get("download"), 0, "{again}");
+    assert!(requests.get("job-status") >= 1, "{again}");
+    let phases = &again["phaseRequests"];
+    let by_phase: u64 = ["ingest", "job", "export"]
+        .iter()
+        .map(|p| phases[p].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_phase, requests.total(), "{again}");
+    assert!(run.stdout.contains(" requests"), "{}", run.stdout);
     assert_eq!(api.jobs(None).count(), 1, "the re-run found the same job");
 }
 
@@ -650,4 +663,95 @@ fn run_says_how_to_start_without_an_account() {
         run.stderr
     );
     assert!(!run.stderr.contains("generated"), "{}", run.stderr);
+}
+
+/// `--dry-run`: the plan, and nothing sent but the workspace lookup (counted by `-v`'s log
+/// of every request): for a folder, a references file and `run`, in text and JSON.
+#[test]
+fn a_dry_run_makes_one_request_and_prints_the_plan() {
+    let (sandbox, api) = start(SandboxConfig::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("photos");
+    images(&dir, 40);
+    std::fs::write(dir.join("empty.png"), b"").unwrap();
+    let refs = tmp.path().join("refs.jsonl");
+    let line =
+        |n: usize| format!("{{\"name\":\"{n}.png\",\"url\":\"https://example.com/{n}.png\"}}\n");
+    std::fs::write(&refs, (0..5).map(line).collect::<String>()).unwrap();
+    let (d, r) = (dir.to_str().unwrap(), refs.to_str().unwrap());
+    let requests = |run: &cli_common::Run| -> Vec<String> {
+        run.stderr
+            .lines()
+            .filter(|l| l.contains(" -> "))
+            .map(str::to_string)
+            .collect()
+    };
+
+    let text = run_with(
+        &sandbox,
+        &["upload", "images", d, "--batch", "plan", "--dry-run", "-v"],
+    )
+    .ok();
+    assert_eq!(requests(&text).len(), 1, "{}", text.stderr);
+    assert!(
+        requests(&text)[0].contains("GET ") && requests(&text)[0].contains("/?api_key"),
+        "{}",
+        text.stderr
+    );
+    assert!(
+        text.stdout.contains("plan: 40 files") && text.stdout.contains("as tar shards in 1 units"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("upload-put 1"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("skipped ") && text.stdout.contains("empty.png"),
+        "{}",
+        text.stdout
+    );
+
+    // The plan as JSON, with the one request checked: `args` and `--dry-run --json -v`.
+    let plan = |args: &[&str]| {
+        let run = run_with(&sandbox, &[args, &["--dry-run", "--json", "-v"]].concat()).ok();
+        assert_eq!(requests(&run).len(), 1, "{}", run.stderr);
+        run.json()
+    };
+    let p = plan(&["upload", "images", d, "--batch", "plan"]);
+    assert_eq!(
+        (p["dryRun"].as_bool(), p["filesFound"].as_u64()),
+        (Some(true), Some(40))
+    );
+    assert_eq!(p["unitsPlanned"], 1);
+    assert_eq!(p["skipped"][0]["reason"], "empty");
+    assert_eq!(
+        (
+            p["requests"]["upload-url"].as_u64(),
+            p["requests"]["workspace"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+
+    let p = plan(&[
+        "upload",
+        "refs",
+        r,
+        "--batch",
+        "plan-refs",
+        "--chunk-size",
+        "2",
+    ]);
+    assert_eq!(
+        (p["filesFound"].as_u64(), p["unitsPlanned"].as_u64()),
+        (Some(5), Some(3))
+    );
+    assert_eq!(p["requests"]["references-ingest"], 3);
+
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let p = plan(&["run", d, "--workflow", "image-stats", "--out", o]);
+    assert!(p["jobId"].as_str().unwrap().starts_with("run-"), "{p}");
+    assert_eq!(p["ingest"]["filesFound"], 40);
+    // Nothing was sent: no batch, no job, no results.
+    assert!(api.batches(None).next().is_none());
+    assert!(!out.exists());
 }

@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cloud_support::{Emulator, put, tiny_png};
-use roboflow_batch::cloud::{
-    CloudSource, ReferencesIngestOptions, SignedReference, ingest_references,
-};
+use roboflow_batch::cloud::{CloudSource, SignedReference};
+use roboflow_batch::ingest::{Ingest, Source};
 use roboflow_batch::transport::{
     HttpRequest, HttpResponse, Method, Transport, TransportError, UreqTransport,
 };
@@ -118,14 +117,9 @@ fn counting_api() -> (BatchApi, Arc<AtomicUsize>) {
 fn check_bad_credentials(source: &CloudSource, secrets: &[&str], want: &[&str]) {
     let e = source.check_access().unwrap_err();
     let (api, sent) = counting_api();
-    let e2 = ingest_references(
-        &api,
-        "bk",
-        source,
-        &ReferencesIngestOptions::default(),
-        &roboflow_batch::ingest::no_progress(),
-    )
-    .unwrap_err();
+    let e2 = Ingest::new(&api, "bk", Source::bucket(source.clone()))
+        .run()
+        .unwrap_err();
     assert_eq!(
         sent.load(Ordering::SeqCst),
         0,
@@ -260,7 +254,7 @@ fn azure_list_glob_paginate_sign_and_get() {
     );
     assert_eq!(t.send(HttpRequest::get(&tampered)).unwrap().status, 403);
     let past = roboflow_batch::api::Clock::system()
-        .with_now(|| std::time::SystemTime::now() - std::time::Duration::from_secs(7200));
+        .now_fn(|| std::time::SystemTime::now() - std::time::Duration::from_secs(7200));
     let expired = CloudSource::builder("az://photos/photos")
         .env(None::<fn(&str) -> Option<String>>)
         .set("AZURE_STORAGE_CONNECTION_STRING", &conn)
@@ -317,7 +311,7 @@ fn s3_bucket(base: &str, bucket: &str) -> Vec<(String, Vec<u8>)> {
 fn gcs_bucket(base: &str, bucket: &str) -> Vec<(String, Vec<u8>)> {
     let t = UreqTransport::new();
     let create = HttpRequest::new(Method::Post, format!("{base}/storage/v1/b?project=test"))
-        .header("Content-Type", "application/json")
+        .with_header("Content-Type", "application/json")
         .body(roboflow_batch::transport::Body::Bytes(
             format!(r#"{{"name":"{bucket}"}}"#).into_bytes(),
         ));
@@ -430,7 +424,7 @@ print(json.dumps([c.generate_presigned_url("get_object", Params={{"Bucket": {buc
             .set("AWS_SECRET_ACCESS_KEY", "secret/key+0")
             .clock(
                 roboflow_batch::api::Clock::system()
-                    .with_now(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
+                    .now_fn(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
             );
         b = if endpoint.contains("amazonaws") {
             b.set("AWS_REGION", "eu-west-1")
@@ -514,7 +508,7 @@ print(json.dumps([_signing.generate_signed_url_v4(creds, "/photos-bucket/" + quo
         )
         .clock(
             roboflow_batch::api::Clock::system()
-                .with_now(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
+                .now_fn(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
         )
         .build()
         .unwrap();
@@ -537,11 +531,9 @@ print(json.dumps([_signing.generate_signed_url_v4(creds, "/photos-bucket/" + quo
 // ---------------------------------------------------------------------------------------
 // The whole flow into the sandbox, which fetches each signed URL from the emulator.
 //
-// `BatchApi::ingest_image_references` refuses `http://` references (a client rule), and the
-// emulators serve plain HTTP on loopback, so the chunks that `ingest_references` would send
-// are POSTed here directly, with the same ingest ids (`chunk_ingest_id`) and body fields.
+// The chunks are POSTed here directly, in the form an ingest sends them (`<base>-<n>` ids,
+// the same body fields), so that the test can also send a reference to a missing object.
 
-use roboflow_batch::cloud::{MediaKind, chunk_ingest_id, derived_ingest_id};
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 
 /// POSTs `refs` in chunks of `chunk` with ingest ids `<base>-<n>`; returns each answer's
@@ -565,11 +557,11 @@ fn post_chunks(
         .map(|(n, c)| {
             let body = serde_json::json!({
                 "imageReferences": c.iter().map(|r| serde_json::json!({"name": r.name, "url": r.url})).collect::<Vec<_>>(),
-                "ingestId": chunk_ingest_id(base, n as u64),
+                "ingestId": format!("{base}-{n}"),
                 "notificationCategories": ["ingest-status", "files-status"],
             });
             let req = HttpRequest::new(Method::Post, url.as_str())
-                .header("Content-Type", "application/json")
+                .with_header("Content-Type", "application/json")
                 .body(roboflow_batch::transport::Body::Bytes(body.to_string().into_bytes()));
             let resp = t.send(req).unwrap();
             assert_eq!(resp.status, 200);
@@ -616,9 +608,9 @@ fn full_flow(source: &CloudSource, data: &[(String, Vec<u8>)], missing_url: Stri
         want.len(),
         data.iter().filter(|(k, _)| png_exact(k)).count()
     );
-    let base = derived_ingest_id("flow", MediaKind::Images, &source.url().to_string());
+    let base = "flow";
     assert_eq!(
-        post_chunks(&sandbox, "flow", &refs, &base, 4),
+        post_chunks(&sandbox, "flow", &refs, base, 4),
         vec![false; refs.len().div_ceil(4)]
     );
     let shards = settled_shards(&api, "flow", refs.len().div_ceil(4));
@@ -635,7 +627,7 @@ fn full_flow(source: &CloudSource, data: &[(String, Vec<u8>)], missing_url: Stri
 
     // The same chunks again: all duplicated, nothing new fetched or indexed.
     assert!(
-        post_chunks(&sandbox, "flow", &refs, &base, 4)
+        post_chunks(&sandbox, "flow", &refs, base, 4)
             .iter()
             .all(|d| *d)
     );

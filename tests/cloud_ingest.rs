@@ -11,18 +11,63 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use roboflow_batch::api::{Clock, RetryPolicy};
-use roboflow_batch::cloud::{
-    CloudSource, MediaKind, ReferencesIngestOptions, chunk_ingest_id, derived_ingest_id,
-    ingest_references,
-};
-use roboflow_batch::ingest::{
-    IngestEvent, IngestMethod, ProgressFn, SkipReason, UnitKind, no_progress,
-};
+use roboflow_batch::cloud::CloudSource;
+use roboflow_batch::ingest::{Ingest, IngestMethod, IngestReport, SkipReason, Source};
+use roboflow_batch::model::MediaKind;
 use roboflow_batch::model::NotificationCategory;
+use roboflow_batch::progress::{Event, UnitKind};
 use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
 use roboflow_batch::{BatchApi, Error};
 
 type Reply = Result<HttpResponse, TransportError>;
+
+/// How a test sends a bucket.
+#[derive(Default)]
+struct Options {
+    ingest_id: Option<String>,
+    chunk_size: Option<usize>,
+    display_name: Option<String>,
+    notifications_url: Option<String>,
+    notification_categories: Vec<NotificationCategory>,
+    max_file_size: Option<u64>,
+}
+
+/// Sends `src` into `batch` as references (not verified: the fake service only takes
+/// ingests), recording every event in `events` when given.
+fn send(
+    api: &BatchApi,
+    batch: &str,
+    src: CloudSource,
+    o: &Options,
+    events: Option<&Mutex<Vec<Event>>>,
+) -> Result<IngestReport, Error> {
+    let mut ingest = Ingest::new(api, batch, Source::bucket(src))
+        .without_verify()
+        .notification_categories(o.notification_categories.clone());
+    if let Some(id) = &o.ingest_id {
+        ingest = ingest.ingest_id(id);
+    }
+    if let Some(n) = o.chunk_size {
+        ingest = ingest.chunk_size(n);
+    }
+    if let Some(n) = &o.display_name {
+        ingest = ingest.display_name(n);
+    }
+    if let Some(u) = &o.notifications_url {
+        ingest = ingest.notifications_url(u);
+    }
+    if let Some(n) = o.max_file_size {
+        ingest = ingest.max_file_size(n);
+    }
+    if let Some(log) = events {
+        ingest = ingest.on_progress(move |e| log.lock().unwrap().push(e.clone()));
+    }
+    ingest.run()
+}
+
+/// The ids an earlier version derived for `s3://bk/in/**/*.jpg` into `bk` (SHA-256 of the
+/// batch, the media kind and the URL): a re-run after an upgrade still finds its ingests.
+const BK_BASE: &str = "cloud-c1935d2c3b8e926cde9b";
 
 /// A fake S3 bucket answering `ListObjectsV2` (continuation token = the next index).
 fn fake_s3(
@@ -33,7 +78,7 @@ fn fake_s3(
     move |req: HttpRequest| {
         let page = pages.fetch_add(1, Ordering::SeqCst);
         assert!(
-            req.header_value("authorization")
+            req.header("authorization")
                 .unwrap()
                 .starts_with("AWS4-HMAC-SHA256 Credential=AKIAFAKE/")
         );
@@ -114,7 +159,7 @@ fn service() -> (BatchApi, Arc<Mutex<Service>>) {
         .base_url("http://api.test")
         .api_key("api-key-0123456789")
         .workspace("ws")
-        .clock(Clock::system().with_sleep(|_| {}))
+        .clock(Clock::system().sleep_fn(|_| {}))
         .transport(move |req: HttpRequest| -> Reply {
             let path = req.path().to_string();
             let query: BTreeMap<String, String> = req.query().into_iter().collect();
@@ -161,7 +206,7 @@ fn keys(n: usize) -> Vec<String> {
 #[test]
 fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
     let (api, svc) = service();
-    let options = ReferencesIngestOptions {
+    let options = Options {
         chunk_size: Some(20),
         notifications_url: Some("https://hooks.example.com/rf".into()),
         notification_categories: vec![
@@ -171,24 +216,20 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
         display_name: Some("Night run".into()),
         ..Default::default()
     };
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let log = events.clone();
-    let progress: ProgressFn = Arc::new(move |e: &IngestEvent| log.lock().unwrap().push(e.clone()));
+    let events = Mutex::new(Vec::new());
     let (src, pages) = source("s3://bk/in/**/*.jpg", keys(53), 7, None);
-    let report = ingest_references(&api, "bk", &src, &options, &progress).unwrap();
-    let base = derived_ingest_id("bk", MediaKind::Images, "s3://bk/in/**/*.jpg");
-    let ids: Vec<String> = (0..3).map(|n| chunk_ingest_id(&base, n)).collect();
+    let report = send(&api, "bk", src, &options, Some(&events)).unwrap();
+    let ids: Vec<String> = (0..3).map(|n| format!("{BK_BASE}-{n}")).collect();
     assert_eq!(report.ingest_ids, ids);
-    let r = &report.report;
+    let r = &report;
     assert_eq!(
         (
             r.files_found,
             r.files_uploaded,
             r.files_resumed,
             r.bytes_found,
-            report.duplicated_chunks
         ),
-        (53, 53, 0, 530, 0)
+        (53, 53, 0, 530)
     );
     assert_eq!(
         (r.method, r.units_uploaded, r.batch_id.as_str()),
@@ -196,7 +237,7 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
     );
     assert_eq!(report.listing_pages, pages.load(Ordering::SeqCst) as u64);
     assert_eq!(report.listing_pages, 8, "56 keys under in/ at 7 a page");
-    assert_eq!(report.requests, 8 + 3);
+    assert_eq!(report.units_uploaded, 3);
     {
         let st = svc.lock().unwrap();
         assert_eq!(st.ingested.len(), 53);
@@ -237,7 +278,7 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            IngestEvent::UnitDone {
+            Event::UnitDone {
                 unit: UnitKind::References,
                 index,
                 files,
@@ -252,7 +293,7 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
     let discovered: Vec<u64> = ev
         .iter()
         .filter_map(|e| match e {
-            IngestEvent::Discovered { files, .. } => Some(*files),
+            Event::Discovered { files, .. } => Some(*files),
             _ => None,
         })
         .collect();
@@ -264,7 +305,7 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
     );
     assert!(ev.iter().any(|e| matches!(
         e,
-        IngestEvent::Planned {
+        Event::Planned {
             method: IngestMethod::References,
             files: 53,
             units: 3,
@@ -275,13 +316,10 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
 
     // The same run again (after a crash, say): the same ids, all duplicated, nothing new.
     let (src, _) = source("s3://bk/in/**/*.jpg", keys(53), 7, None);
-    let again = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap();
+    let again = send(&api, "bk", src, &options, None).unwrap();
     assert_eq!(again.ingest_ids, ids);
-    assert_eq!(again.duplicated_chunks, 3);
-    assert_eq!(
-        (again.report.files_uploaded, again.report.files_resumed),
-        (0, 53)
-    );
+    assert_eq!(again.files_resumed, 53, "every chunk a repeat");
+    assert_eq!((again.files_uploaded, again.files_resumed), (0, 53));
     let st = svc.lock().unwrap();
     assert_eq!(st.ingested.len(), 53);
     assert!(
@@ -293,14 +331,14 @@ fn chunks_have_deterministic_ids_and_a_rerun_ingests_nothing_new() {
 #[test]
 fn a_listing_failure_stops_after_whole_chunks_and_the_rerun_completes() {
     let (api, svc) = service();
-    let options = ReferencesIngestOptions {
+    let options = Options {
         ingest_id: Some("nightly".into()),
         chunk_size: Some(10),
         ..Default::default()
     };
     // Page 4 (0-based 3) fails: 21 keys were listed, 2 chunks of 10 sent.
     let (src, _) = source("s3://bk/in/", keys(40), 7, Some(3));
-    let err = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap_err();
+    let err = send(&api, "bk", src, &options, None).unwrap_err();
     assert!(
         matches!(
             err,
@@ -317,16 +355,13 @@ fn a_listing_failure_stops_after_whole_chunks_and_the_rerun_completes() {
         BTreeSet::from(["nightly-0".to_string(), "nightly-1".into()])
     );
     let (src, _) = source("s3://bk/in/", keys(40), 7, None);
-    let report = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap();
+    let report = send(&api, "bk", src, &options, None).unwrap();
     assert_eq!(
         report.ingest_ids,
         ["nightly-0", "nightly-1", "nightly-2", "nightly-3"]
     );
-    assert_eq!(report.duplicated_chunks, 2);
-    assert_eq!(
-        (report.report.files_resumed, report.report.files_uploaded),
-        (20, 20)
-    );
+    assert_eq!(report.files_resumed, 20, "two chunks were repeats");
+    assert_eq!((report.files_resumed, report.files_uploaded), (20, 20));
     let st = svc.lock().unwrap();
     assert_eq!(st.ingested.len(), 40);
     assert!(st.ingested.values().all(|&n| n == 1));
@@ -352,15 +387,8 @@ fn videos_go_to_video_references_and_skips_are_reported() {
         .transport(fake_s3(ks, None, pages))
         .build()
         .unwrap();
-    let report = ingest_references(
-        &api,
-        "vids",
-        &src,
-        &ReferencesIngestOptions::default(),
-        &no_progress(),
-    )
-    .unwrap();
-    let r = &report.report;
+    let report = send(&api, "vids", src, &Options::default(), None).unwrap();
+    let r = &report;
     assert_eq!(
         (r.files_found, r.files_uploaded, r.skipped.len()),
         (2, 2, 2)
@@ -386,14 +414,7 @@ fn videos_go_to_video_references_and_skips_are_reported() {
 fn an_empty_source_is_an_error_and_sends_nothing() {
     let (api, svc) = service();
     let (src, _) = source("s3://bk/in/*.png", keys(10), 100, None);
-    let err = ingest_references(
-        &api,
-        "bk",
-        &src,
-        &ReferencesIngestOptions::default(),
-        &no_progress(),
-    )
-    .unwrap_err();
+    let err = send(&api, "bk", src, &Options::default(), None).unwrap_err();
     assert!(
         err.to_string()
             .contains("no images found in s3://bk/in/*.png"),
@@ -492,7 +513,7 @@ fn gcs_service_account_tokens() {
             req.url
         );
         assert_eq!(
-            req.header_value("authorization"),
+            req.header("authorization"),
             Some("Bearer ya29.token-0123456789")
         );
         Ok(HttpResponse::json(
@@ -670,22 +691,16 @@ fn empty_and_oversize_objects_are_skipped() {
             r#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Contents><Key>in/empty.jpg</Key><Size>0</Size></Contents><Contents><Key>in/huge.jpg</Key><Size>31457280</Size></Contents><Contents><Key>in/ok.jpg</Key><Size>5</Size></Contents><IsTruncated>false</IsTruncated></ListBucketResult>"#,
         ))
     };
-    let src = CloudSource::builder("s3://bk/in/")
-        .env(None::<fn(&str) -> Option<String>>)
-        .set("AWS_ACCESS_KEY_ID", "A")
-        .set("AWS_SECRET_ACCESS_KEY", "S")
-        .transport(listing)
-        .build()
-        .unwrap();
-    let r = ingest_references(
-        &api,
-        "bk",
-        &src,
-        &ReferencesIngestOptions::default(),
-        &no_progress(),
-    )
-    .unwrap()
-    .report;
+    let src = || {
+        CloudSource::builder("s3://bk/in/")
+            .env(None::<fn(&str) -> Option<String>>)
+            .set("AWS_ACCESS_KEY_ID", "A")
+            .set("AWS_SECRET_ACCESS_KEY", "S")
+            .transport(listing)
+            .build()
+            .unwrap()
+    };
+    let r = send(&api, "bk", src(), &Options::default(), None).unwrap();
     let skipped: Vec<(&str, SkipReason)> = r
         .skipped
         .iter()
@@ -708,18 +723,11 @@ fn empty_and_oversize_objects_are_skipped() {
     );
     // A larger limit lets the big one through.
     let (api2, _) = service();
-    let r = ingest_references(
-        &api2,
-        "bk",
-        &src,
-        &ReferencesIngestOptions {
-            max_file_size: Some(64 << 20),
-            ..Default::default()
-        },
-        &no_progress(),
-    )
-    .unwrap()
-    .report;
+    let bigger = Options {
+        max_file_size: Some(64 << 20),
+        ..Default::default()
+    };
+    let r = send(&api2, "bk", src(), &bigger, None).unwrap();
     assert_eq!(r.files_uploaded, 2);
 }
 
@@ -775,14 +783,14 @@ fn one_chunk_carries_the_given_ingest_id_unchanged_and_several_are_numbered() {
         ),
     ] {
         let (api, svc) = service();
-        let options = ReferencesIngestOptions {
+        let options = Options {
             chunk_size: Some(chunk),
             ingest_id: Some("nightly".into()),
             ..Default::default()
         };
         // Pages of 7 keys: a full chunk ends mid-page or at a page's end.
         let (src, _) = source("s3://bk/in/**/*.jpg", keys(n), 7, None);
-        let report = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap();
+        let report = send(&api, "bk", src, &options, None).unwrap();
         assert_eq!(report.ingest_ids, want, "{n} objects");
         let sent: Vec<String> = svc
             .lock()
@@ -792,23 +800,17 @@ fn one_chunk_carries_the_given_ingest_id_unchanged_and_several_are_numbered() {
             .map(|(_, _, b)| b["ingestId"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(sent, want, "{n} objects");
-        assert_eq!(report.report.files_uploaded, n as u64);
+        assert_eq!(report.files_uploaded, n as u64);
         // A re-run is answered as a repeat, chunk by chunk.
-        let again = ingest_references(&api, "bk", &src, &options, &no_progress()).unwrap();
-        assert_eq!(again.duplicated_chunks, want.len() as u64, "{n} objects");
-        assert_eq!(again.report.files_uploaded, 0);
+        let (src, _) = source("s3://bk/in/**/*.jpg", keys(n), 7, None);
+        let again = send(&api, "bk", src, &options, None).unwrap();
+        assert_eq!(again.files_resumed, n as u64, "{n} objects");
+        assert_eq!(again.files_uploaded, 0);
     }
     // Without an id, one chunk is sent under the derived id itself.
     let (api, _) = service();
     let (src, _) = source("s3://bk/in/**/*.jpg", keys(3), 7, None);
-    let report = ingest_references(
-        &api,
-        "bk",
-        &src,
-        &ReferencesIngestOptions::default(),
-        &no_progress(),
-    )
-    .unwrap();
-    let base = derived_ingest_id("bk", MediaKind::Images, "s3://bk/in/**/*.jpg");
+    let report = send(&api, "bk", src, &Options::default(), None).unwrap();
+    let base = BK_BASE.to_string();
     assert_eq!(report.ingest_ids, vec![base]);
 }

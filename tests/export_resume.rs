@@ -21,7 +21,7 @@ fn finished_job(api: &BatchApi, n: usize) -> String {
     let job = JobSpec::images("photos", "image-stats").start(api).unwrap();
     let outcome = job
         .wait(
-            &JobWaitOptions::default().with_timeout(Duration::from_secs(120)),
+            &JobWaitOptions::default().timeout(Duration::from_secs(120)),
             |_| {},
         )
         .unwrap();

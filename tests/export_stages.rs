@@ -24,7 +24,12 @@ fn service(
             .into_iter()
             .find(|(k, _)| k == "partName")
             .map(|(_, v)| v);
-        seen.lock().unwrap().push(path.clone());
+        let page_size = req
+            .query()
+            .into_iter()
+            .find(|(k, _)| k == "pageSize")
+            .map_or(String::new(), |(_, v)| format!("?pageSize={v}"));
+        seen.lock().unwrap().push(format!("{path}{page_size}"));
         let body = match path.as_str() {
             p if p == format!("{JOBS}/conf-job") => r#"{"job": {"jobId": "conf-job", "name": "c",
                 "jobDefinition": {}, "currentStage": "conf-job-export", "error": false,
@@ -109,6 +114,21 @@ fn the_export_stage_is_found_when_its_name_is_not_its_id() {
     let api = api_with(service(seen.clone()));
     let report = Exporter::new(&api, dir.path()).job("conf-job").unwrap();
     assert_eq!(report.batches, vec!["conf-job-export"]);
+    // Each part's files are listed in pages of 1,000.
+    let lists: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.contains("/list"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        lists,
+        [
+            format!("{STAGING}/conf-job-export/list?pageSize=1000"),
+            format!("{STAGING}/conf-job-export/list?pageSize=1000"),
+        ]
+    );
     assert_eq!(
         files(dir.path()),
         vec!["archives/archives.txt", "images/images.txt"]

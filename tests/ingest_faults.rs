@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ingest_util::*;
 use roboflow_batch::BatchApi;
-use roboflow_batch::ingest::{IngestEvent, UnitKind};
+use roboflow_batch::progress::{Event, UnitKind};
 use roboflow_batch::sandbox::{FaultSettings, Faults, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 use roboflow_batch::transport::{
@@ -59,7 +59,7 @@ fn every_file_exactly_once_through_503s_429s_and_dropped_puts() {
     let retries = events
         .all()
         .iter()
-        .filter(|e| matches!(e, IngestEvent::Retry { .. }))
+        .filter(|e| matches!(e, Event::Retry { .. }))
         .count() as u64;
     assert_eq!(retries, report.retries);
 }
@@ -101,7 +101,7 @@ fn a_rejected_signed_url_is_replaced_by_a_fresh_one() {
         .all()
         .iter()
         .filter_map(|e| match e {
-            IngestEvent::Retry {
+            Event::Retry {
                 reason: Some(r), ..
             } => Some(r.clone()),
             _ => None,
@@ -196,7 +196,7 @@ fn a_file_changed_during_its_upload_fails_its_shard_loudly_and_nothing_corrupt_a
     );
     assert!(events.all().iter().any(|e| matches!(
         e,
-        IngestEvent::UnitFailed {
+        Event::UnitFailed {
             unit: UnitKind::Shard,
             index: 0,
             files: 100,
@@ -259,7 +259,7 @@ fn every_retry_is_counted_with_its_cause_and_no_secret() {
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
         .transport(flaky_once())
-        .clock(Clock::system().with_sleep(|_| {}))
+        .clock(Clock::system().sleep_fn(|_| {}))
         .build()
         .unwrap();
     let events = Events::default();
@@ -273,7 +273,7 @@ fn every_retry_is_counted_with_its_cause_and_no_secret() {
         .all()
         .into_iter()
         .filter_map(|e| match e {
-            IngestEvent::Retry {
+            Event::Retry {
                 unit,
                 index,
                 attempt,
@@ -331,14 +331,14 @@ fn retries_of_single_image_uploads_are_counted_too() {
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())
         .transport(transport)
-        .clock(Clock::system().with_sleep(|_| {}))
+        .clock(Clock::system().sleep_fn(|_| {}))
         .build()
         .unwrap();
     let events = Events::default();
-    let report = roboflow_batch::ingest::Ingest::images(
+    let report = roboflow_batch::ingest::Ingest::new(
         &api,
         "single-retried",
-        roboflow_batch::ingest::LocalSource::dir(images.path()),
+        roboflow_batch::ingest::Source::folder(images.path()),
     )
     .without_journal()
     .verify(quick_verify())
@@ -350,7 +350,7 @@ fn retries_of_single_image_uploads_are_counted_too() {
     assert_eq!(report.retries, 1);
     assert!(events.all().iter().any(|e| matches!(
         e,
-        IngestEvent::Retry { unit: UnitKind::Image, index: 0, attempt: 2, reason: Some(r), .. }
+        Event::Retry { unit: UnitKind::Image, index: 0, attempt: 2, reason: Some(r), .. }
             if r == "upload: HTTP 429"
     )));
 }

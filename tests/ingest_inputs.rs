@@ -9,7 +9,8 @@ use std::io::Write as _;
 use std::path::Path;
 
 use ingest_util::*;
-use roboflow_batch::ingest::{Ingest, LocalSource, MediaKind, SkipReason};
+use roboflow_batch::ingest::{Ingest, SkipReason, Source};
+use roboflow_batch::model::MediaKind;
 use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
 
@@ -99,6 +100,23 @@ fn bad_files_go_to_the_skip_list_and_the_rest_arrive() {
     );
 }
 
+/// Sends `source` into a fresh batch of the sandbox (verified); the report and the names
+/// the batch lists.
+fn names_after(
+    api: &roboflow_batch::BatchApi,
+    batch: &str,
+    source: Source,
+) -> (roboflow_batch::ingest::IngestReport, BTreeSet<String>) {
+    let report = Ingest::new(api, batch, source)
+        .without_journal()
+        .verify(quick_verify())
+        .mode(roboflow_batch::ingest::UploadMode::Shards)
+        .max_file_size(1 << 20)
+        .run()
+        .unwrap();
+    (report, listed_names(api, batch).into_keys().collect())
+}
+
 #[test]
 fn followed_links_are_taken_and_dangling_ones_are_unreadable() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,14 +126,12 @@ fn followed_links_are_taken_and_dangling_ones_are_unreadable() {
         .unwrap();
     std::os::unix::fs::symlink(dir.path().join("gone.png"), dir.path().join("dangling.png"))
         .unwrap();
-    let found = LocalSource::dir(dir.path())
-        .follow_links(true)
-        .discover(MediaKind::Images, 1 << 20)
-        .unwrap();
-    assert_eq!(found.files.len(), 1);
-    assert_eq!(found.files[0].name, "link.png");
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let (report, names) = names_after(&api, "links", Source::folder(dir.path()).follow_links(true));
+    assert_eq!(names, BTreeSet::from(["link.png".to_string()]));
     assert_eq!(
-        reasons(&found.skipped),
+        reasons(&report.skipped),
         [("dangling.png".to_string(), SkipReason::Unreadable)]
     );
 }
@@ -123,7 +139,6 @@ fn followed_links_are_taken_and_dangling_ones_are_unreadable() {
 #[test]
 fn duplicate_base_names_in_subfolders_get_distinct_stable_names() {
     let dir = tempfile::tempdir().unwrap();
-    let journal = tempfile::tempdir().unwrap();
     let d = dir.path();
     png(d, "x.jpg", 1);
     png(&d.join("cats"), "x.jpg", 2);
@@ -133,48 +148,25 @@ fn duplicate_base_names_in_subfolders_get_distinct_stable_names() {
     // A long name (over tar's 100 bytes) travels in a GNU long-name entry.
     let long = format!("{}.png", "long-name-".repeat(15));
     png(&d.join("cats"), &long, 6);
-
-    // Not recursive by default: only the top-level file.
-    let flat = LocalSource::dir(d)
-        .discover(MediaKind::Images, 1 << 20)
-        .unwrap();
-    assert_eq!(
-        flat.files
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>(),
-        ["x.jpg"]
-    );
-
-    let source = LocalSource::dir(d).recursive(true);
-    let found = source.discover(MediaKind::Images, 1 << 20).unwrap();
-    let names: Vec<&str> = found.files.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names.len(), 6);
-    assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), 6, "{names:?}");
-    assert!(
-        names.contains(&"x.jpg")
-            && names.contains(&"cats__x.jpg")
-            && names.contains(&"dogs__2024__x.jpg")
-    );
-    assert!(names.contains(&"dogs__X.JPG"), "{names:?}");
-    let hashed: Vec<&&str> = names.iter().filter(|n| n.starts_with("dogs__x~")).collect();
-    assert_eq!(hashed.len(), 1, "{names:?}");
-    assert!(names.contains(&format!("cats__{long}").as_str()));
-    // Stable: the same tree gives the same names.
-    let again = source.discover(MediaKind::Images, 1 << 20).unwrap();
-    assert_eq!(again.files, found.files);
-
     let sandbox = sandbox(SandboxConfig::default());
     let api = api(&sandbox);
-    let report = Ingest::images(&api, "dupes", source)
-        .journal_dir(journal.path())
-        .verify(quick_verify())
-        .mode(roboflow_batch::ingest::UploadMode::Shards)
-        .run()
-        .unwrap();
+
+    // Not recursive by default: only the top-level file.
+    let (_, flat) = names_after(&api, "flat", Source::folder(d));
+    assert_eq!(flat, BTreeSet::from(["x.jpg".to_string()]));
+
+    let (report, names) = names_after(&api, "dupes", Source::folder(d).recursive(true));
     assert_complete(&report, 6);
-    let listed: BTreeSet<String> = listed_names(&api, "dupes").into_keys().collect();
-    assert_eq!(listed, names.iter().map(|n| n.to_string()).collect());
+    assert_eq!(names.len(), 6, "{names:?}");
+    for n in ["x.jpg", "cats__x.jpg", "dogs__2024__x.jpg", "dogs__X.JPG"] {
+        assert!(names.contains(n), "{n} in {names:?}");
+    }
+    let hashed: Vec<&String> = names.iter().filter(|n| n.starts_with("dogs__x~")).collect();
+    assert_eq!(hashed.len(), 1, "{names:?}");
+    assert!(names.contains(&format!("cats__{long}")));
+    // Stable: the same tree gives the same names.
+    let (_, again) = names_after(&api, "dupes-again", Source::folder(d).recursive(true));
+    assert_eq!(again, names);
 }
 
 #[test]
@@ -186,29 +178,34 @@ fn extensions_match_in_any_case_and_a_list_is_taken_as_given() {
     ] {
         png(d, name, 1);
     }
-    let found = LocalSource::dir(d)
-        .discover(MediaKind::Images, 1 << 20)
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let (_, names) = names_after(&api, "extensions", Source::folder(d));
+    let want = ["a.JPG", "b.Png", "c.jpeg", "d.WEBP", "e.bmp"];
+    assert_eq!(names, want.iter().map(|n| n.to_string()).collect());
+    let videos = Ingest::new(&api, "videos", Source::folder(d))
+        .media(MediaKind::Videos)
+        .plan()
         .unwrap();
-    let names: Vec<&str> = found.files.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["a.JPG", "b.Png", "c.jpeg", "d.WEBP", "e.bmp"]); // sorted
-    let videos = LocalSource::dir(d)
-        .discover(MediaKind::Videos, u64::MAX)
-        .unwrap();
-    assert_eq!(videos.files.len(), 1);
+    assert_eq!(videos.files_found, 1);
 
     png(&d.join("sub"), "a.JPG", 2);
-    let list = LocalSource::files([
+    let list = Source::files([
         d.join("a.JPG"),
         d.join("sub/a.JPG"),
         d.join("f.txt"),
         d.join("missing.png"),
     ]);
-    let found = list.discover(MediaKind::Images, 1 << 20).unwrap();
-    assert_eq!(found.files.len(), 2);
-    assert_eq!(found.files[0].name, "a.JPG");
-    assert!(found.files[1].name.starts_with("a~") && found.files[1].name.ends_with(".JPG"));
+    let (report, names) = names_after(&api, "listed", list);
+    let names: Vec<&String> = names.iter().collect();
+    assert_eq!(names.len(), 2);
+    assert_eq!(names[0], "a.JPG");
+    assert!(
+        names[1].starts_with("a~") && names[1].ends_with(".JPG"),
+        "{names:?}"
+    );
     assert_eq!(
-        reasons(&found.skipped),
+        reasons(&report.skipped),
         [
             ("f.txt".to_string(), SkipReason::Unsupported),
             ("missing.png".to_string(), SkipReason::Unreadable)
@@ -220,18 +217,18 @@ fn extensions_match_in_any_case_and_a_list_is_taken_as_given() {
 fn a_missing_folder_or_a_bad_batch_id_is_a_clear_error() {
     let sandbox = sandbox(SandboxConfig::default());
     let api = api(&sandbox);
-    let err = Ingest::images(&api, "b", LocalSource::dir("/no/such/folder"))
+    let err = Ingest::new(&api, "b", Source::folder("/no/such/folder"))
         .without_journal()
         .run()
         .unwrap_err();
     assert!(err.to_string().contains("/no/such/folder"), "{err}");
     let dir = tempfile::tempdir().unwrap();
-    let err = Ingest::images(&api, "Not Valid", LocalSource::dir(dir.path()))
+    let err = Ingest::new(&api, "Not Valid", Source::folder(dir.path()))
         .without_journal()
         .run()
         .unwrap_err();
     assert!(err.to_string().contains("Not Valid"), "{err}");
-    let err = Ingest::images(&api, "b", LocalSource::dir(dir.path()))
+    let err = Ingest::new(&api, "b", Source::folder(dir.path()))
         .notifications_url("ftp://x")
         .without_journal()
         .run()

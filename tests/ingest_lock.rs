@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use ingest_util::*;
-use roboflow_batch::ingest::IngestEvent;
+use roboflow_batch::progress::Event;
 use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
 use roboflow_batch::{BatchApi, Error};
@@ -33,7 +33,7 @@ fn assert_locked(err: &Error, holder: u32) {
         "{err:?}"
     );
     assert!(
-        text.contains("batch locked") && text.contains("locked-") && text.contains(".lock"),
+        text.contains("batch locked") && text.contains("locked.jsonl.lock"),
         "names the batch and the lock file: {text}"
     );
 }
@@ -55,7 +55,7 @@ fn a_second_run_into_the_same_batch_is_refused_while_the_first_runs() {
     let report = ingest(&api, "locked", images.path(), journal.path())
         .on_progress(move |e| {
             // While the first run holds its journal (it is uploading), start a second one.
-            if matches!(e, IngestEvent::Planned { .. }) {
+            if matches!(e, Event::Planned { .. }) {
                 let api = client(&base, &key);
                 let events = Events::default();
                 let r = ingest(&api, "locked", &dir, &jdir)
@@ -91,7 +91,7 @@ fn lock_child() {
     let api = client(parts[0], parts[1]);
     let _ = ingest(&api, "locked", Path::new(parts[2]), Path::new(parts[3]))
         .on_progress(|e| {
-            if matches!(e, IngestEvent::Planned { .. }) {
+            if matches!(e, Event::Planned { .. }) {
                 println!("{HOLDING}");
                 // Bounded: the parent kills this process long before.
                 std::thread::sleep(std::time::Duration::from_secs(120));

@@ -6,8 +6,10 @@ mod ingest_util;
 use std::io::Read;
 
 use ingest_util::*;
-use roboflow_batch::ingest::{Ingest, IngestMethod, LocalSource, UnitKind, UploadMode};
+use roboflow_batch::ingest::{Ingest, IngestMethod, Source, UploadMode};
 use roboflow_batch::model::BatchType;
+use roboflow_batch::model::MediaKind;
+use roboflow_batch::progress::UnitKind;
 use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
 
@@ -39,7 +41,7 @@ fn thirty_two_images_go_one_by_one_and_thirty_three_in_shards() {
                 .filter(|e| {
                     matches!(
                         e,
-                        roboflow_batch::ingest::IngestEvent::UnitDone {
+                        roboflow_batch::progress::Event::UnitDone {
                             unit: UnitKind::Image,
                             ..
                         }
@@ -198,7 +200,8 @@ fn videos_go_one_by_one_streamed_from_their_files() {
         std::fs::write(dir.path().join(name), vec![i as u8 + 1; 100_000 + i]).unwrap();
     }
     std::fs::write(dir.path().join("still.jpg"), b"\xFF\xD8\xFF").unwrap();
-    let report = Ingest::videos(&api, "clips", LocalSource::dir(dir.path()))
+    let report = Ingest::new(&api, "clips", Source::folder(dir.path()))
+        .media(MediaKind::Videos)
         .journal_dir(journal.path())
         .verify(quick_verify())
         .notifications_url("https://example.com/hook")
@@ -215,7 +218,8 @@ fn videos_go_one_by_one_streamed_from_their_files() {
     let names: Vec<String> = listed_names(&api, "clips").into_keys().collect();
     assert_eq!(names, ["a.mp4", "b.MOV", "c.mkv"]);
     // Again: nothing is sent twice.
-    let again = Ingest::videos(&api, "clips", LocalSource::dir(dir.path()))
+    let again = Ingest::new(&api, "clips", Source::folder(dir.path()))
+        .media(MediaKind::Videos)
         .journal_dir(journal.path())
         .verify(quick_verify())
         .run()
@@ -227,7 +231,8 @@ fn videos_go_one_by_one_streamed_from_their_files() {
     ingest(&api, "shards", images.path(), journal.path())
         .run()
         .unwrap();
-    let err = Ingest::videos(&api, "shards", LocalSource::dir(dir.path()))
+    let err = Ingest::new(&api, "shards", Source::folder(dir.path()))
+        .media(MediaKind::Videos)
         .without_journal()
         .run()
         .unwrap_err();
@@ -241,7 +246,7 @@ fn the_report_serializes_for_a_cli() {
     let dir = tempfile::tempdir().unwrap();
     ImageSet::new(3).write_to(dir.path()).unwrap();
     std::fs::write(dir.path().join("empty.png"), b"").unwrap();
-    let report = Ingest::images(&api, "json", LocalSource::dir(dir.path()))
+    let report = Ingest::new(&api, "json", Source::folder(dir.path()))
         .without_journal()
         .verify(quick_verify())
         .run()
@@ -342,7 +347,7 @@ fn without_a_journal_a_batch_of_the_other_kind_is_found_from_the_refusal() {
         .write_to(big.path())
         .unwrap();
     let plain = |batch: &str, dir: &std::path::Path| {
-        Ingest::images(&api, batch, LocalSource::dir(dir))
+        Ingest::new(&api, batch, Source::folder(dir))
             .without_journal()
             .verify(quick_verify())
     };

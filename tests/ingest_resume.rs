@@ -1,166 +1,31 @@
-//! Resume: a run killed with SIGKILL part-way, then run again, ends exact with no file
-//! uploaded twice; a changed file is sent again; a stale journal is not trusted.
+//! Resume: a changed file is sent again; pending and unlisted shards are settled against
+//! the service; a stale journal is not trusted; a cancelled run and a sandbox restarted on
+//! another port resume. (A run killed part-way is in `ingest_scenarios`, for every source.)
 
 mod ingest_util;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use ingest_util::*;
-use roboflow_batch::BatchApi;
-use roboflow_batch::ingest::{Ingest, LocalSource};
-use roboflow_batch::sandbox::{FaultSettings, Faults, SandboxConfig};
+use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
 
-const CHILD: &str = "RFBATCH_INGEST_RESUME_CHILD";
-const N: usize = 600;
-
-/// The child's side: when started by `killed_part_way_then_resumed_exactly`, ingest into
-/// the parent's sandbox until killed. Otherwise there is nothing to do.
-#[test]
-fn resume_child() {
-    let Ok(spec) = std::env::var(CHILD) else {
-        return;
-    };
-    let mut parts = spec.split('\n');
-    let (base, key, images, journal) = (
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-    );
-    let api = BatchApi::builder()
-        .base_url(base)
-        .api_key(key)
-        .build()
-        .unwrap();
-    let _ = child_ingest(&api, Path::new(images), Path::new(journal)).run();
-    // Reaching the end means the parent did not kill us in time; it notices.
-}
-
-fn child_ingest<'a>(api: &'a BatchApi, images: &Path, journal: &Path) -> Ingest<'a> {
-    Ingest::images(api, "resumed", LocalSource::dir(images))
-        .journal_dir(journal)
-        .max_images_per_shard(10)
-        .parallelism(2)
-        .verify(quick_verify())
-}
-
 /// The journal (not its lock file, which lies beside it).
-fn journal_file(dir: &Path) -> PathBuf {
+fn journal_file(dir: &Path) -> std::path::PathBuf {
     let ws = std::fs::read_dir(dir)
         .unwrap()
         .next()
         .unwrap()
         .unwrap()
         .path();
-    let journals: Vec<PathBuf> = std::fs::read_dir(ws)
+    let journals: Vec<_> = std::fs::read_dir(ws)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
         .collect();
     assert_eq!(journals.len(), 1, "{journals:?}");
     journals[0].clone()
-}
-
-#[test]
-fn killed_part_way_then_resumed_exactly() {
-    let images = tempfile::tempdir().unwrap();
-    let journal = tempfile::tempdir().unwrap();
-    ImageSet::new(N)
-        .dimensions(8..=16, 8..=16)
-        .write_to(images.path())
-        .unwrap();
-    // Slow PUTs (60 shards, 2 at a time, 100 ms each): about 3 s in all, so the kill lands
-    // part-way on a loaded machine too.
-    let slow = FaultSettings::default().latency(Duration::from_millis(100));
-    let sandbox = sandbox(SandboxConfig::default().faults(Faults::seeded(1).put(slow)));
-    let api = api(&sandbox);
-
-    let spec = [
-        sandbox.base_url(),
-        sandbox.api_key(),
-        path_str(images.path()),
-        path_str(journal.path()),
-    ]
-    .join("\n");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "resume_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD, spec)
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let killed_at = loop {
-        let shards = api.shards("resumed", None).filter_map(Result::ok).count();
-        if shards >= 8 {
-            child.kill().unwrap(); // SIGKILL
-            break shards;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the child ended before it was killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the child made no progress"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(!child.wait().unwrap().success());
-    assert!(
-        killed_at < N / 10,
-        "killed part-way, not at the end ({killed_at} shards)"
-    );
-
-    // A crash mid-write leaves a torn line; the next run must shrug it off.
-    let jpath = journal_file(journal.path());
-    let mut text = std::fs::read(&jpath).unwrap();
-    text.extend_from_slice(br#"{"t":"pending","seq":99999,"unit":"sh"#);
-    std::fs::write(&jpath, text).unwrap();
-
-    // A PUT whose bytes were all sent before the kill may still be committed by the
-    // service (after its 100 ms latency): wait until the shard count settles, as a re-run
-    // by hand would.
-    let mut before = api.shards("resumed", None).filter_map(Result::ok).count();
-    loop {
-        std::thread::sleep(Duration::from_millis(400));
-        let now = api.shards("resumed", None).filter_map(Result::ok).count();
-        if now == before {
-            break;
-        }
-        before = now;
-    }
-    let report = child_ingest(&api, images.path(), journal.path())
-        .run()
-        .unwrap();
-    assert!(
-        report.files_resumed >= 10 * killed_at as u64 - 20,
-        "{report:?}"
-    );
-    assert_eq!(report.files_resumed + report.files_uploaded, N as u64);
-    assert_complete(&report, N as u64);
-    let listed = listed_names(&api, "resumed");
-    assert_eq!(listed.len(), N);
-    assert!(listed.values().all(|&n| n == 1));
-    assert_eq!(
-        shard_objects(&api, "resumed"),
-        N as u64,
-        "no file uploaded twice"
-    );
-    let after = api.shards("resumed", None).filter_map(Result::ok).count();
-    assert_eq!(after - before, report.units_uploaded as usize);
-
-    // A third run has nothing left to send.
-    let report = child_ingest(&api, images.path(), journal.path())
-        .run()
-        .unwrap();
-    assert_eq!((report.files_uploaded, report.files_resumed), (0, N as u64));
-    assert_complete(&report, N as u64);
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -303,22 +168,21 @@ fn a_journal_for_a_batch_the_service_no_longer_has_is_not_trusted() {
 
 #[test]
 fn a_cancelled_ingest_finishes_what_runs_and_the_next_run_sends_the_rest() {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let images = tempfile::tempdir().unwrap();
     let journal = tempfile::tempdir().unwrap();
     ImageSet::new(400).write_to(images.path()).unwrap();
     let sandbox = sandbox(SandboxConfig::default());
     let api = api(&sandbox);
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
+    // A plain flag, borrowed: the ingest ends before it does.
+    let stop = AtomicBool::new(false);
     let report = ingest(&api, "cancelled", images.path(), journal.path())
         .parallelism(1)
         .max_images_per_shard(100)
-        .cancel_flag(stop.clone())
-        .on_progress(move |e| {
-            if matches!(e, roboflow_batch::ingest::IngestEvent::UnitDone { .. }) {
-                flag.store(true, Ordering::SeqCst); // Ctrl-C after the first shard
+        .cancel_flag(&stop)
+        .on_progress(|e| {
+            if matches!(e, roboflow_batch::progress::Event::UnitDone { .. }) {
+                stop.store(true, Ordering::SeqCst); // Ctrl-C after the first shard
             }
         })
         .run()
@@ -337,4 +201,33 @@ fn a_cancelled_ingest_finishes_what_runs_and_the_next_run_sends_the_rest() {
         "cancelled",
         listed_names(&api, "cancelled").into_keys(),
     );
+}
+
+/// The journal is keyed by workspace and batch, not by the service's URL: the same batch,
+/// reached again through a sandbox restarted on another port with the same data, resumes
+/// every file (each confirmed by the service first) and sends nothing.
+#[test]
+fn a_sandbox_restarted_on_another_port_resumes_everything() {
+    let images = tempfile::tempdir().unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    ImageSet::new(40).write_to(images.path()).unwrap();
+    let config = || SandboxConfig::default().data_dir(data.path().join("sandbox"));
+    let first_url = {
+        let first = sandbox(config());
+        let report = ingest(&api(&first), "moved", images.path(), journal.path())
+            .run()
+            .unwrap();
+        assert_complete(&report, 40);
+        first.base_url().to_string()
+    }; // stopped; its data stays
+    let again = sandbox(config());
+    assert_ne!(again.base_url(), first_url, "another port");
+    let report = ingest(&api(&again), "moved", images.path(), journal.path())
+        .run()
+        .unwrap();
+    assert_eq!((report.files_uploaded, report.files_resumed), (0, 40));
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_complete(&report, 40);
+    assert_eq!(report.requests.get("upload-put"), 0);
 }

@@ -2,92 +2,12 @@
 
 mod ingest_util;
 
-use std::collections::BTreeSet;
-
 use ingest_util::*;
-use roboflow_batch::ingest::{FailureStage, IngestEvent, IngestMethod, SkipReason, UnitKind};
+use roboflow_batch::BatchApi;
+use roboflow_batch::ingest::{FailureStage, Ingest, SkipReason, Source};
+use roboflow_batch::progress::Event;
 use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
-
-#[test]
-fn two_thousand_images_arrive_exactly_once() {
-    let images = tempfile::tempdir().unwrap();
-    let journal = tempfile::tempdir().unwrap();
-    let generated = ImageSet::new(2000)
-        .dimensions(8..=24, 8..=24)
-        .write_to(images.path())
-        .unwrap();
-    let sandbox = sandbox(SandboxConfig::default());
-    let api = api(&sandbox);
-    let events = Events::default();
-    let report = ingest(&api, "two-thousand", images.path(), journal.path())
-        .parallelism(4)
-        .on_progress(events.sink())
-        .run()
-        .unwrap();
-
-    assert_eq!(report.method, IngestMethod::Shards);
-    assert_eq!(
-        (
-            report.files_found,
-            report.files_uploaded,
-            report.files_resumed
-        ),
-        (2000, 2000, 0)
-    );
-    assert_eq!(
-        report.bytes_uploaded,
-        generated.iter().map(|g| g.size).sum::<u64>()
-    );
-    assert_complete(&report, 2000);
-    assert_eq!(api.batch_count("two-thousand", None).unwrap(), 2000);
-    let listed = listed_names(&api, "two-thousand");
-    let want: BTreeSet<String> = generated.iter().map(|g| g.name.clone()).collect();
-    assert_eq!(listed.keys().cloned().collect::<BTreeSet<_>>(), want);
-    assert!(listed.values().all(|&n| n == 1));
-    assert_eq!(
-        shard_objects(&api, "two-thousand"),
-        2000,
-        "no file indexed twice"
-    );
-
-    // Events add up: every shard reported done once, with its files and bytes.
-    let events = events.all();
-    let done: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            IngestEvent::UnitDone {
-                unit: UnitKind::Shard,
-                index,
-                files,
-                bytes,
-                ..
-            } => Some((*index, *files, *bytes)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(done.len() as u64, report.units_uploaded);
-    assert_eq!(done.iter().map(|d| d.1).sum::<u64>(), 2000);
-    assert_eq!(done.iter().map(|d| d.2).sum::<u64>(), report.bytes_uploaded);
-    let sent: u64 = events
-        .iter()
-        .filter_map(|e| match e {
-            IngestEvent::BytesSent { bytes } => Some(*bytes),
-            _ => None,
-        })
-        .sum();
-    assert_eq!(
-        sent, report.wire_bytes,
-        "no retries here, so bytes sent = bytes accepted"
-    );
-    assert!(matches!(
-        events.last(),
-        Some(IngestEvent::Verifying {
-            indexed: 2000,
-            expected: 2000
-        })
-    ));
-}
 
 #[test]
 fn files_the_service_refuses_are_reported_with_its_reasons() {
@@ -154,7 +74,115 @@ fn files_the_service_refuses_are_reported_with_its_reasons() {
     let index_failed = events
         .all()
         .iter()
-        .filter(|e| matches!(e, IngestEvent::IndexFailed(_)))
+        .filter(|e| matches!(e, Event::IndexFailed(_)))
         .count();
     assert_eq!(index_failed, 2);
+}
+
+/// Issue 15: verifying 10,000 files in 40 shards, nothing missing, costs at most about a
+/// tenth of the upload's requests: the shards' statuses and counts account for every file,
+/// so the names are never listed.
+#[test]
+fn verification_costs_a_tenth_of_the_upload_in_requests() {
+    let images = tempfile::tempdir().unwrap();
+    ImageSet::new(10_000)
+        .dimensions(4..=4, 4..=4)
+        .write_to(images.path())
+        .unwrap();
+    let sandbox = default_sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let report = Ingest::new(&api, "counted", Source::folder(images.path()))
+        .without_journal()
+        .max_images_per_shard(250)
+        .run()
+        .unwrap();
+    assert_complete(&report, 10_000);
+    let r = &report.requests;
+    let upload = r.get("upload-url") + r.get("upload-put");
+    assert_eq!(
+        (r.get("upload-url"), r.get("upload-put")),
+        (40, 40),
+        "{r:?}"
+    );
+    let verify = r.get("list-shards") + r.get("batch-count") + r.get("list-files");
+    assert_eq!(r.get("list-files"), 0, "{r:?}");
+    assert!(
+        verify * 10 <= upload,
+        "{verify} verification requests for {upload}: {r:?}"
+    );
+    assert_eq!(r.total(), upload + verify + r.get("workspace"), "{r:?}");
+}
+
+/// A service that lists at most `page` names a page, and silently lost `lost`: its shard
+/// counts one object fewer, and the name listing leaves it out.
+fn losing(sandbox: &roboflow_batch::sandbox::Sandbox, page: usize, lost: &'static str) -> BatchApi {
+    use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, UreqTransport};
+    let inner = UreqTransport::new();
+    let transport = move |mut req: HttpRequest| {
+        let path = req.path().to_string();
+        if path.ends_with("/list") {
+            let asked = req.query().into_iter().find(|(k, _)| k == "pageSize");
+            let asked: usize = asked.map_or(1000, |(_, v)| v.parse().unwrap());
+            req.url = req.url.replace(
+                &format!("pageSize={asked}"),
+                &format!("pageSize={}", asked.min(page)),
+            );
+        }
+        let resp = inner.send(req)?;
+        if !(path.ends_with("/list") || path.ends_with("/shards")) || resp.status != 200 {
+            return Ok(resp);
+        }
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&resp.read_body(1 << 24).unwrap()).unwrap();
+        if let Some(files) = v["filesMetadata"].as_array_mut() {
+            files.retain(|f| f["fileName"] != lost);
+        }
+        for s in v["shards"].as_array_mut().into_iter().flatten() {
+            let n = s["shardObjectsCount"].as_u64().unwrap();
+            s["shardObjectsCount"] = n.saturating_sub(1).into();
+        }
+        Ok(HttpResponse::json(200, v.to_string()))
+    };
+    BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .transport(transport)
+        .build()
+        .unwrap()
+}
+
+/// Issue 15: a file the service lost without a word is still named, with its reason, when
+/// the service lists names 1, 7 or 50 at a time.
+#[test]
+fn a_lost_file_is_named_with_its_reason_at_any_page_size() {
+    let images = tempfile::tempdir().unwrap();
+    let generated = ImageSet::new(40).write_to(images.path()).unwrap();
+    let lost: &'static str = Box::leak(generated[17].name.clone().into_boxed_str());
+    let sandbox = default_sandbox(SandboxConfig::default());
+    for page in [1, 7, 50] {
+        let api = losing(&sandbox, page, lost);
+        let batch = format!("lost-{page}");
+        let report = Ingest::new(&api, &batch, Source::folder(images.path()))
+            .without_journal()
+            .mode(roboflow_batch::ingest::UploadMode::Shards)
+            .verify(quick_verify().timeout(std::time::Duration::from_secs(2)))
+            .run()
+            .unwrap();
+        let v = report.verification.as_ref().unwrap();
+        assert!(
+            v.timed_out && !v.complete && v.indexed == 39,
+            "page {page}: {v:?}"
+        );
+        assert_eq!(report.failed.len(), 1, "page {page}: {:?}", report.failed);
+        let f = &report.failed[0];
+        assert_eq!((f.name.as_str(), f.stage), (lost, FailureStage::Indexing));
+        assert!(f.path.as_deref().unwrap().ends_with(lost), "{f:?}");
+        let why = &f.reason;
+        let shard_said = why.contains("indexed 39 of the 40 files sent");
+        assert!(
+            why.starts_with("not in the batch after") && shard_said,
+            "{why}"
+        );
+        assert!(report.requests.get("list-files") >= 39u64.div_ceil(page as u64));
+    }
 }

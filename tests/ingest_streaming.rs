@@ -4,7 +4,8 @@
 mod ingest_util;
 
 use ingest_util::*;
-use roboflow_batch::ingest::{Ingest, IngestEvent, LocalSource, UnitKind};
+use roboflow_batch::ingest::{Ingest, Source};
+use roboflow_batch::progress::{Event, UnitKind};
 use roboflow_batch::sandbox::SandboxConfig;
 use roboflow_batch::testdata::ImageSet;
 
@@ -21,8 +22,8 @@ fn the_first_shard_is_uploaded_before_the_last_one_is_cut() {
     let api = api(&sandbox);
     let events = Events::default();
     let parallelism = 1;
-    let list = LocalSource::files(generated.iter().map(|g| g.path.clone()));
-    let report = Ingest::images(&api, "streamed", list)
+    let list = Source::files(generated.iter().map(|g| g.path.clone()));
+    let report = Ingest::new(&api, "streamed", list)
         .journal_dir(journal.path())
         .verify(quick_verify())
         .parallelism(parallelism)
@@ -34,12 +35,12 @@ fn the_first_shard_is_uploaded_before_the_last_one_is_cut() {
     assert_eq!(report.units_uploaded, 200);
 
     let events = events.all();
-    let pos = |f: &dyn Fn(&IngestEvent) -> bool| events.iter().position(f).unwrap();
-    let first_done = pos(&|e| matches!(e, IngestEvent::UnitDone { .. }));
+    let pos = |f: &dyn Fn(&Event) -> bool| events.iter().position(f).unwrap();
+    let first_done = pos(&|e| matches!(e, Event::UnitDone { .. }));
     let last_queued = pos(&|e| {
         matches!(
             e,
-            IngestEvent::UnitQueued {
+            Event::UnitQueued {
                 unit: UnitKind::Shard,
                 index: 199,
                 ..
@@ -57,8 +58,8 @@ fn the_first_shard_is_uploaded_before_the_last_one_is_cut() {
     let mut queued = Vec::new();
     for e in &events {
         match e {
-            IngestEvent::UnitDone { .. } | IngestEvent::UnitFailed { .. } => finished += 1,
-            IngestEvent::UnitQueued {
+            Event::UnitDone { .. } | Event::UnitFailed { .. } => finished += 1,
+            Event::UnitQueued {
                 index, files: 10, ..
             } => {
                 assert!(
@@ -67,7 +68,7 @@ fn the_first_shard_is_uploaded_before_the_last_one_is_cut() {
                 );
                 queued.push(*index);
             }
-            IngestEvent::UnitQueued { index, files, .. } => {
+            Event::UnitQueued { index, files, .. } => {
                 panic!("shard {index} has {files} files, not 10")
             }
             _ => {}
@@ -80,9 +81,9 @@ fn the_first_shard_is_uploaded_before_the_last_one_is_cut() {
     );
     // Discovery is a pass of its own (it finds names that collide and the totals), and
     // ends before the first shard is cut.
-    let discovered = pos(&|e| matches!(e, IngestEvent::Discovered { files: 2000, .. }));
-    let planned = pos(&|e| matches!(e, IngestEvent::Planned { .. }));
-    let first_queued = pos(&|e| matches!(e, IngestEvent::UnitQueued { .. }));
+    let discovered = pos(&|e| matches!(e, Event::Discovered { files: 2000, .. }));
+    let planned = pos(&|e| matches!(e, Event::Planned { .. }));
+    let first_queued = pos(&|e| matches!(e, Event::UnitQueued { .. }));
     assert!(discovered < planned && planned < first_queued);
 }
 
@@ -105,11 +106,11 @@ fn single_uploads_are_fed_as_they_go() {
     let mut queued = 0;
     for e in events.all() {
         match e {
-            IngestEvent::UnitDone {
+            Event::UnitDone {
                 unit: UnitKind::Image,
                 ..
             } => finished += 1,
-            IngestEvent::UnitQueued {
+            Event::UnitQueued {
                 unit: UnitKind::Image,
                 index,
                 files: 1,
@@ -123,4 +124,50 @@ fn single_uploads_are_fed_as_they_go() {
         }
     }
     assert_eq!((queued, finished), (30, 30));
+}
+
+/// The pool runs its uploads at once: with 4 workers and slow PUTs, several are in flight
+/// together (counted at the transport, no timing asserted).
+#[test]
+fn uploads_run_in_parallel() {
+    use roboflow_batch::transport::{Method, Transport, UreqTransport};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let images = tempfile::tempdir().unwrap();
+    ImageSet::new(80).write_to(images.path()).unwrap();
+    let slow = roboflow_batch::sandbox::FaultSettings::default()
+        .latency(std::time::Duration::from_millis(150));
+    let faults = roboflow_batch::sandbox::Faults::seeded(1).put(slow);
+    let sandbox = sandbox(SandboxConfig::default().faults(faults));
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m, inner) = (now.clone(), most.clone(), UreqTransport::new());
+    let api = roboflow_batch::BatchApi::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.api_key())
+        .transport(move |req: roboflow_batch::transport::HttpRequest| {
+            let put = req.method == Method::Put;
+            if put {
+                m.fetch_max(n.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            }
+            let r = inner.send(req);
+            if put {
+                n.fetch_sub(1, Ordering::SeqCst);
+            }
+            r
+        })
+        .build()
+        .unwrap();
+    let report = Ingest::new(&api, "parallel", Source::folder(images.path()))
+        .without_journal()
+        .without_verify()
+        .max_images_per_shard(10)
+        .parallelism(4)
+        .run()
+        .unwrap();
+    assert_eq!(report.units_uploaded, 8);
+    assert!(
+        most.load(Ordering::SeqCst) >= 2,
+        "{} at once at most",
+        most.load(Ordering::SeqCst)
+    );
 }

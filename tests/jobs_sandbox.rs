@@ -18,12 +18,12 @@ use serde_json::Value;
 
 fn waiting() -> JobWaitOptions {
     JobWaitOptions::default()
-        .with_polling(
+        .polling(
             WaitOptions::default()
-                .with_poll_interval(Duration::from_millis(50))
-                .with_max_interval(Duration::from_millis(200)),
+                .poll_interval(Duration::from_millis(50))
+                .max_interval(Duration::from_millis(200)),
         )
-        .with_timeout(Duration::from_secs(120))
+        .timeout(Duration::from_secs(120))
 }
 
 /// Checks that `rows` (one per image, keyed by file name) match the images.
@@ -288,7 +288,7 @@ fn abort_and_restart_through_the_handle() {
     let again = Job::new(&api, job.id().as_str()).unwrap();
     assert!(!again.status().unwrap().state().is_terminal());
     let timed = again
-        .wait(&waiting().with_timeout(Duration::from_millis(300)), |_| {})
+        .wait(&waiting().timeout(Duration::from_millis(300)), |_| {})
         .unwrap();
     assert!(matches!(timed, JobOutcome::TimedOut { .. }), "{timed:?}");
     assert!(

@@ -68,9 +68,9 @@ fn api(script: Arc<Mutex<Script>>, tasks: &'static str) -> (BatchApi, Arc<Mutex<
     let slept = Arc::new(Mutex::new(Duration::ZERO));
     let (s1, s2) = (slept.clone(), slept.clone());
     let clock = Clock::system()
-        .with_sleep(move |d| *s1.lock().unwrap() += d)
-        .with_monotonic(move || *s2.lock().unwrap())
-        .with_jitter(|| 0.0);
+        .sleep_fn(move |d| *s1.lock().unwrap() += d)
+        .monotonic_fn(move || *s2.lock().unwrap())
+        .jitter_fn(|| 0.0);
     let transport = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
         let mut s = script.lock().unwrap();
         let path = req.path().to_string();
@@ -100,13 +100,13 @@ fn api(script: Arc<Mutex<Script>>, tasks: &'static str) -> (BatchApi, Arc<Mutex<
 
 fn options() -> JobWaitOptions {
     JobWaitOptions::default()
-        .with_polling(
+        .polling(
             WaitOptions::default()
-                .with_poll_interval(Duration::from_secs(1))
-                .with_max_interval(Duration::from_secs(1)),
+                .poll_interval(Duration::from_secs(1))
+                .max_interval(Duration::from_secs(1))
+                .max_failed_polls(3),
         )
-        .with_timeout(Duration::from_secs(60))
-        .with_max_consecutive_errors(3)
+        .timeout(Duration::from_secs(60))
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn a_job_still_running_at_the_timeout_times_out_with_the_last_snapshot() {
     let (api, slept) = api(script.clone(), TASKS_RUNNING);
     let outcome = Job::new(&api, "j1")
         .unwrap()
-        .wait(&options().with_timeout(Duration::from_secs(10)), |_| {})
+        .wait(&options().timeout(Duration::from_secs(10)), |_| {})
         .unwrap();
     let JobOutcome::TimedOut { last, waited } = outcome else {
         panic!("{outcome:?}")

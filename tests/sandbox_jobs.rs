@@ -448,7 +448,7 @@ fn scenario_logs_and_severity(sb: &Sandbox, api: &BatchApi) {
     assert!(all.len() >= 5, "{all:?}");
     assert!(all.iter().all(|l| l.severity == LogSeverity::Info));
     let page = api
-        .list_logs_page("logs", None, &ListOptions::default().with_page_size(2))
+        .list_logs_page("logs", None, &ListOptions::default().page_size(2))
         .unwrap();
     assert_eq!(page.items.len(), 2);
     assert!(page.next_page_token.is_some());
@@ -469,14 +469,14 @@ fn scenario_list_jobs_pagination(sb: &Sandbox, api: &BatchApi) {
     stage_images(api, "list-in", 1);
     for i in 0..5 {
         api.start_job(
-            &format!("list-{i}"),
+            format!("list-{i}"),
             &JobStartRequest::images("list-in", "image-stats"),
             None,
         )
         .unwrap();
     }
     let first = api
-        .list_jobs_page(&ListOptions::default().with_page_size(2))
+        .list_jobs_page(&ListOptions::default().page_size(2))
         .unwrap();
     assert_eq!(first.items.len(), 2);
     assert_eq!(first.items[0].job_id, "list-4", "newest first");

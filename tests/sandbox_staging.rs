@@ -42,7 +42,7 @@ fn api_timeout(ctx: &Ctx, retry: RetryPolicy, read: Duration) -> BatchApi {
         .base_url(ctx.sb.base_url())
         .api_key(ctx.sb.api_key())
         .retry_policy(retry)
-        .clock(Clock::system().with_sleep(|_| {}))
+        .clock(Clock::system().sleep_fn(|_| {}))
         .timeouts(Timeouts {
             read,
             ..Timeouts::default()
@@ -153,7 +153,7 @@ fn scenario_simple_upload(api: &BatchApi, _ctx: &Ctx) {
     assert!(api.list_parts("simple-1").unwrap().is_empty());
 
     let first = api
-        .list_files_page("simple-1", None, &ListOptions::default().with_page_size(2))
+        .list_files_page("simple-1", None, &ListOptions::default().page_size(2))
         .unwrap();
     assert_eq!(first.items.len(), 2);
     let token = first.next_page_token.clone().expect("a second page");
@@ -161,9 +161,7 @@ fn scenario_simple_upload(api: &BatchApi, _ctx: &Ctx) {
         .list_files_page(
             "simple-1",
             None,
-            &ListOptions::default()
-                .with_page_size(2)
-                .with_page_token(token),
+            &ListOptions::default().page_size(2).page_token(token),
         )
         .unwrap();
     assert_eq!(second.items.len(), 1);
@@ -269,7 +267,7 @@ fn scenario_bad_shards(api: &BatchApi, _ctx: &Ctx) {
         p.items.len() == 2 && p.items.iter().all(|s| s.status_type != "info")
     });
     let p = api
-        .list_shards_page("bulk-bad", &ListOptions::default().with_page_size(1))
+        .list_shards_page("bulk-bad", &ListOptions::default().page_size(1))
         .unwrap();
     assert_eq!(p.items.len(), 1);
     assert!(p.next_page_token.is_some());

@@ -179,10 +179,12 @@ fn refused_connection_is_a_connect_error() {
 #[test]
 fn a_slow_server_is_a_timeout() {
     let (base, _) = serve(200, Duration::from_millis(1500));
-    let t = UreqTransport::with_timeouts(Timeouts {
-        read: Duration::from_millis(200),
-        ..Timeouts::default()
-    });
+    let t = UreqTransport::builder()
+        .timeouts(Timeouts {
+            read: Duration::from_millis(200),
+            ..Timeouts::default()
+        })
+        .build();
     let err = t
         .send(HttpRequest::get(format!("{base}/slow")))
         .unwrap_err();
@@ -195,10 +197,12 @@ fn a_request_may_wait_a_multiple_of_the_read_timeout() {
     // One server each: a server still holding the first request would delay the second.
     let (once, _) = serve(200, Duration::from_millis(600));
     let (twice, _) = serve(200, Duration::from_millis(600));
-    let t = UreqTransport::with_timeouts(Timeouts {
-        read: Duration::from_millis(400),
-        ..Timeouts::default()
-    });
+    let t = UreqTransport::builder()
+        .timeouts(Timeouts {
+            read: Duration::from_millis(400),
+            ..Timeouts::default()
+        })
+        .build();
     let err = t
         .send(HttpRequest::new(Method::Post, format!("{once}/once")))
         .unwrap_err();
@@ -347,10 +351,12 @@ fn serve_plain_http() -> u16 {
 
 #[test]
 fn real_network_failures_are_classified_by_what_they_are() {
-    let t = UreqTransport::with_timeouts(Timeouts {
-        connect: Duration::from_secs(5),
-        ..Timeouts::default()
-    });
+    let t = UreqTransport::builder()
+        .timeouts(Timeouts {
+            connect: Duration::from_secs(5),
+            ..Timeouts::default()
+        })
+        .build();
     // An unresolvable host (`.invalid` never resolves, RFC 2606).
     let err = t
         .send(HttpRequest::get(
@@ -400,11 +406,15 @@ fn the_client_retries_dns_and_connect_failures_but_not_a_refused_certificate() {
                 max_retries: 3,
                 ..RetryPolicy::default()
             })
-            .clock(Clock::system().with_sleep(move |_| *s.lock().unwrap() += 1))
-            .transport(UreqTransport::with_timeouts(Timeouts {
-                connect: Duration::from_secs(5),
-                ..Timeouts::default()
-            }))
+            .clock(Clock::system().sleep_fn(move |_| *s.lock().unwrap() += 1))
+            .transport(
+                UreqTransport::builder()
+                    .timeouts(Timeouts {
+                        connect: Duration::from_secs(5),
+                        ..Timeouts::default()
+                    })
+                    .build(),
+            )
             .build()
             .unwrap()
     };

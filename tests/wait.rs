@@ -18,14 +18,14 @@ fn fake_clock() -> (roboflow_batch::api::Clock, Arc<Mutex<Vec<Duration>>>) {
     let log = slept.clone();
     let elapsed = slept.clone();
     let clock = roboflow_batch::api::Clock::system()
-        .with_sleep(move |d| {
+        .sleep_fn(move |d| {
             let mut log = log.lock().unwrap();
             assert!(log.len() < 100_000, "the wait never ends");
             log.push(d)
         })
-        .with_monotonic(move || elapsed.lock().unwrap().iter().sum::<Duration>())
-        .with_now(|| UNIX_EPOCH)
-        .with_jitter(|| 0.5);
+        .monotonic_fn(move || elapsed.lock().unwrap().iter().sum::<Duration>())
+        .now_fn(|| UNIX_EPOCH)
+        .jitter_fn(|| 0.5);
     (clock, slept)
 }
 
@@ -65,8 +65,8 @@ fn waits_for_a_job_with_growing_capped_intervals() {
     );
     let mut seen = Vec::new();
     let opts = WaitOptions::default()
-        .with_poll_interval(Duration::from_secs(2))
-        .with_max_interval(Duration::from_secs(4));
+        .poll_interval(Duration::from_secs(2))
+        .max_interval(Duration::from_secs(4));
     let last = api
         .wait_for_job("j1", &opts, |s| seen.push(s.progress))
         .unwrap();
@@ -99,8 +99,8 @@ fn times_out_without_waiting_past_the_limit() {
     let (clock, slept) = fake_clock();
     let api = api(vec![], clock);
     let opts = WaitOptions::default()
-        .with_poll_interval(Duration::from_secs(10))
-        .with_timeout(Duration::from_secs(25));
+        .poll_interval(Duration::from_secs(10))
+        .timeout(Duration::from_secs(25));
     match api.wait_for_job("j1", &opts, |_| {}) {
         Err(Error::WaitTimeout { what, waited }) => {
             assert!(what.contains("j1"), "{what}");
@@ -332,6 +332,7 @@ fn a_zero_interval_is_raised_to_the_floor() {
         poll_interval: Duration::ZERO,
         max_interval: Duration::ZERO,
         timeout: Duration::from_secs(2),
+        max_failed_polls: 0,
     };
     assert!(matches!(
         api.wait_for_job("j1", &opts, |_| {}),
@@ -347,13 +348,13 @@ fn the_deadline_ignores_the_wall_clock() {
     // The wall clock jumps back an hour on every read; the monotonic clock is what counts.
     let (clock, slept) = fake_clock();
     let jumps = Arc::new(Mutex::new(0u64));
-    let clock = clock.with_now(move || {
+    let clock = clock.now_fn(move || {
         let mut n = jumps.lock().unwrap();
         *n += 1;
         UNIX_EPOCH + Duration::from_secs(1_000_000_000 - *n * 3600)
     });
     let api = api(vec![], clock);
-    let opts = WaitOptions::default().with_timeout(Duration::from_secs(30));
+    let opts = WaitOptions::default().timeout(Duration::from_secs(30));
     assert!(matches!(
         api.wait_for_job("j1", &opts, |_| {}),
         Err(Error::WaitTimeout { .. })
@@ -362,4 +363,46 @@ fn the_deadline_ignores_the_wall_clock() {
         slept.lock().unwrap().iter().sum::<Duration>(),
         Duration::from_secs(30)
     );
+}
+
+#[test]
+fn transient_failures_in_a_row_are_bounded() {
+    // Each 503 is a failed poll (the client does not retry here). Two in a row are survived,
+    // and a success starts the count again; the third in a row ends the wait with it.
+    let busy = r#"{"error":"busy"}"#;
+    let running = r#"{"jobStatus":"processing"}"#;
+    let script = [busy, busy, running, busy, busy, busy];
+    let (clock, slept) = fake_clock();
+    let calls = Arc::new(Mutex::new(0usize));
+    let n = calls.clone();
+    let client = BatchApi::builder()
+        .base_url(BASE)
+        .api_key(KEY)
+        .workspace("ws")
+        .clock(clock)
+        .retry_policy(roboflow_batch::api::RetryPolicy::never())
+        .transport(
+            move |_req: HttpRequest| -> Result<HttpResponse, TransportError> {
+                let mut n = n.lock().unwrap();
+                let body = script[*n];
+                *n += 1;
+                Ok(HttpResponse::json(
+                    if body == busy { 503 } else { 200 },
+                    body,
+                ))
+            },
+        )
+        .build()
+        .unwrap();
+    let opts = WaitOptions::default().max_failed_polls(2);
+    let err = client.wait_for_job("j1", &opts, |_| {}).unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    assert_eq!(*calls.lock().unwrap(), 6);
+    assert_eq!(slept.lock().unwrap().len(), 5);
+    // Any other failure ends it at once.
+    let (clock, slept) = fake_clock();
+    let api = api(vec![], clock);
+    let gone = api.wait_for_job("Not A Job", &opts, |_| {}).unwrap_err();
+    assert!(matches!(gone, Error::InvalidInput { .. }), "{gone}");
+    assert!(slept.lock().unwrap().is_empty());
 }

@@ -87,7 +87,7 @@ fn a_wrong_bearer_is_rejected_and_nothing_is_handed_over() {
         .unwrap();
     let outcome = job
         .wait(
-            &JobWaitOptions::default().with_timeout(Duration::from_secs(60)),
+            &JobWaitOptions::default().timeout(Duration::from_secs(60)),
             |_| {},
         )
         .unwrap();
@@ -179,11 +179,11 @@ fn waiting_through_the_webhook_polls_far_less_and_falls_back_to_polling() {
     let api = client(&sb, counter.clone());
     ingest(&api, "slow", &images(60));
     let polling = WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(50))
-        .with_max_interval(Duration::from_millis(50));
+        .poll_interval(Duration::from_millis(50))
+        .max_interval(Duration::from_millis(50));
     let options = JobWaitOptions::default()
-        .with_polling(polling)
-        .with_timeout(Duration::from_secs(60));
+        .polling(polling)
+        .timeout(Duration::from_secs(60));
 
     let (receiver, events) = Receiver::builder()
         .workspace(sb.workspace())
@@ -205,9 +205,7 @@ fn waiting_through_the_webhook_polls_far_less_and_falls_back_to_polling() {
     // No webhook configured: after the grace period it polls until the end.
     let job = JobSpec::images("slow", "image-stats").start(&api).unwrap();
     let before = counter.polls.load(Ordering::SeqCst);
-    let fallback = options
-        .clone()
-        .with_webhook_grace(Duration::from_millis(100));
+    let fallback = options.clone().webhook_grace(Duration::from_millis(100));
     let outcome = job.wait_with_webhook(&events, &fallback, |_| {}).unwrap();
     assert!(outcome.is_success(), "{outcome:?}");
     let polled = counter.polls.load(Ordering::SeqCst) - before;

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::BatchApi;
-use super::retry::{Idempotency, RetryCause, RetryDecision};
+use super::requests::RequestKind;
+use super::retry::{Idempotency, Refused, Retrying, send_with_retry};
 use crate::error::{ApiError, Error, Result};
 use crate::redact::{clean_snippet, query_secrets, redact_url};
-use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
+use crate::transport::{Body, HttpRequest, HttpResponse, Method};
 
 /// The largest JSON response buffered (16 MiB).
 pub(crate) const MAX_JSON_BODY: u64 = 16 << 20;
@@ -22,6 +23,8 @@ pub(crate) const ERROR_BODY_PREFIX: u64 = 64 * 1024;
 /// builders can be tested as tables.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Call {
+    /// What it is for, as counted.
+    pub kind: RequestKind,
     pub method: Method,
     /// Path from the base URL, each segment already encoded.
     pub path: String,
@@ -36,8 +39,9 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub fn get(path: String) -> Self {
+    pub fn get(kind: RequestKind, path: String) -> Self {
         Call {
+            kind,
             method: Method::Get,
             path,
             query: Vec::new(),
@@ -47,8 +51,9 @@ impl Call {
         }
     }
 
-    pub fn post(path: String, idempotency: Idempotency) -> Self {
+    pub fn post(kind: RequestKind, path: String, idempotency: Idempotency) -> Self {
         Call {
+            kind,
             method: Method::Post,
             path,
             query: Vec::new(),
@@ -189,9 +194,9 @@ impl BatchApi {
     /// `base + path + ?api_key=…&query`.
     pub(crate) fn url(&self, path: &str, query: &[(&'static str, String)]) -> String {
         let mut all = Vec::with_capacity(query.len() + 1);
-        all.push(("api_key", self.api_key.clone()));
+        all.push(("api_key", self.shared.api_key.clone()));
         all.extend(query.iter().cloned());
-        crate::url::with_query(&format!("{}{}", self.base_url, path), &all)
+        crate::urls::with_query(&format!("{}{}", self.shared.base_url, path), &all)
     }
 
     /// The request a call turns into.
@@ -200,7 +205,7 @@ impl BatchApi {
             .read_timeout_factor(call.read_timeout_factor);
         if let Some((ct, bytes)) = &call.body {
             req = req
-                .header("Content-Type", ct.clone())
+                .with_header("Content-Type", ct.clone())
                 .body(Body::Bytes(bytes.clone()));
         }
         req
@@ -209,7 +214,7 @@ impl BatchApi {
     /// Refuses a path with a dot segment, which would reach another endpoint. Inputs are
     /// checked by name before this; it guards every call that is sent.
     fn check_path(call: &Call) -> Result<()> {
-        if crate::url::has_dot_segment(&call.path) {
+        if crate::urls::has_dot_segment(&call.path) {
             return Err(Error::invalid(
                 "path",
                 format!("{:?} has a `.` or `..` segment", call.path),
@@ -221,7 +226,7 @@ impl BatchApi {
     /// Sends a call with retries and returns the successful response, body unread.
     pub(crate) fn execute(&self, call: &Call) -> Result<HttpResponse> {
         Self::check_path(call)?;
-        self.send_with_retry(call.idempotency, || Ok(self.request(call)), Ok)
+        self.send(call.kind, call.idempotency, || Ok(self.request(call)), Ok)
     }
 
     /// Sends a call and decodes its JSON answer. A body cut off mid-read is retried like a
@@ -229,7 +234,8 @@ impl BatchApi {
     pub(crate) fn execute_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
         Self::check_path(call)?;
         let url = self.url(&call.path, &call.query);
-        let body = self.send_with_retry(
+        let body = self.send(
+            call.kind,
             call.idempotency,
             || Ok(self.request(call)),
             |resp| resp.read_body(MAX_JSON_BODY),
@@ -237,95 +243,64 @@ impl BatchApi {
         self.decode_bytes(&url, &body)
     }
 
-    /// Sends requests made by `make` (once per try) until one succeeds or the policy stops;
-    /// `accept` reads the successful response, and an I/O failure there counts as a failed
-    /// exchange.
-    pub(crate) fn send_with_retry<T>(
+    /// Sends requests made by `make` (once per try, each counted as a request of `kind`)
+    /// through the retry loop, under the client's policy and clock, telling this handle's
+    /// retry callback; `accept` reads the successful response, and an I/O failure there
+    /// counts as a failed exchange.
+    pub(crate) fn send<T>(
         &self,
+        kind: RequestKind,
         idempotency: Idempotency,
         mut make: impl FnMut() -> Result<HttpRequest>,
-        mut accept: impl FnMut(HttpResponse) -> std::io::Result<T>,
+        accept: impl FnMut(HttpResponse) -> std::io::Result<T>,
     ) -> Result<T> {
-        let mut attempt = 0u32;
-        loop {
-            let req = make()?;
-            let method = req.method;
-            let raw_url = req.url.clone();
-            let outcome = self.transport.send(req).and_then(|resp| {
-                if (200..300).contains(&resp.status) {
-                    accept(resp)
-                        .map(Ok)
-                        .map_err(|e| TransportError::from_io(&e))
-                } else {
-                    Ok(Err(resp))
-                }
-            });
-            match outcome {
-                Ok(Ok(value)) => return Ok(value),
-                Ok(Err(resp)) => {
-                    let retry_after = resp
-                        .header("retry-after")
-                        .and_then(|v| super::retry::parse_retry_after(v, self.clock.now()));
-                    let status = resp.status;
-                    let err = self.error_from_response(method, &raw_url, resp, retry_after);
-                    let decision = self.retry.on_status(
-                        status,
-                        retry_after,
-                        idempotency,
-                        attempt,
-                        self.clock.jitter(),
-                    );
-                    match decision {
-                        RetryDecision::Stop => return Err(err),
-                        RetryDecision::RetryAfter(d) => {
-                            super::retry::notify_retry(RetryCause::Status(status));
-                            self.clock.sleep(d)
-                        }
-                    }
-                }
-                Err(te) => {
-                    let decision = self.retry.on_transport_error(
-                        te.kind(),
-                        idempotency,
-                        attempt,
-                        self.clock.jitter(),
-                    );
-                    match decision {
-                        RetryDecision::Stop => {
-                            return Err(Error::Transport {
-                                method,
-                                url: redact_url(&raw_url),
-                                source: te.scrubbed(&self.secrets(&raw_url)),
-                            });
-                        }
-                        RetryDecision::RetryAfter(d) => {
-                            super::retry::notify_retry(RetryCause::Transport(te.kind()));
-                            self.clock.sleep(d)
-                        }
-                    }
-                }
+        let shared = &self.shared;
+        let key = self.key_secrets();
+        let on_retry = |cause| {
+            if let Some(f) = &self.on_retry {
+                f(cause);
             }
-            attempt += 1;
-        }
+        };
+        let how = Retrying {
+            policy: &shared.retry,
+            clock: &shared.clock,
+            idempotency,
+            secrets: &key,
+            on_retry: &on_retry,
+        };
+        let counted = || {
+            let req = make()?;
+            shared.requests.add(kind);
+            Ok(req)
+        };
+        send_with_retry(&*shared.transport, &how, counted, accept)?
+            .map_err(|refused| self.error_from_response(refused))
     }
 
     /// Every secret that could appear in text about `url`.
     pub(crate) fn secrets(&self, url: &str) -> Vec<String> {
         let mut s = query_secrets(url);
-        s.push(self.api_key.clone());
-        s.push(crate::url::encode(&self.api_key));
+        s.extend(self.key_secrets());
         s
     }
 
-    pub(crate) fn error_from_response(
-        &self,
-        method: Method,
-        raw_url: &str,
-        resp: HttpResponse,
-        retry_after: Option<std::time::Duration>,
-    ) -> Error {
+    /// The API key, as given and as sent in a query.
+    fn key_secrets(&self) -> [String; 2] {
+        let key = &self.shared.api_key;
+        [key.clone(), crate::urls::encode(key)]
+    }
+
+    /// The error of a refused request: its status, the server's message and a body
+    /// snippet, secrets gone.
+    fn error_from_response(&self, refused: Refused) -> Error {
+        let Refused {
+            method,
+            url: raw_url,
+            response: resp,
+            retry_after,
+        } = refused;
         let status = resp.status;
-        let secrets = self.secrets(raw_url);
+        let secrets = self.secrets(&raw_url);
         // A prefix only: a proxy's 502 page can be any size, and its start says enough.
         let body = read_prefix(resp.body, ERROR_BODY_PREFIX);
         let text = String::from_utf8_lossy(&body);
@@ -335,7 +310,7 @@ impl BatchApi {
         let message = error_message(&text).map(|m| clean(&m));
         let api = ApiError {
             method,
-            url: redact_url(raw_url),
+            url: redact_url(&raw_url),
             status,
             message,
             body_snippet: clean(text.trim()),
@@ -433,6 +408,7 @@ fn truncated_message(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::TransportError;
 
     #[test]
     fn error_message_forms() {
@@ -473,18 +449,21 @@ mod tests {
             .build()
             .unwrap();
         for path in ["/a/../b", "/a/%2e%2E/b", "/./a"] {
-            let err = api.execute(&Call::get(path.into())).unwrap_err();
+            let err = api
+                .execute(&Call::get(RequestKind::Workspace, path.into()))
+                .unwrap_err();
             assert!(
                 matches!(&err, Error::InvalidInput { field, .. } if field == "path"),
                 "{err}"
             );
             let err = api
-                .execute_json::<serde_json::Value>(&Call::get(path.into()))
+                .execute_json::<serde_json::Value>(&Call::get(RequestKind::Workspace, path.into()))
                 .unwrap_err();
             assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
         }
         assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 0);
-        api.execute(&Call::get("/a/..b/c".into())).unwrap();
+        api.execute(&Call::get(RequestKind::Workspace, "/a/..b/c".into()))
+            .unwrap();
     }
 
     #[test]
@@ -506,7 +485,7 @@ mod tests {
                 .build()
                 .unwrap();
             let err = api
-                .execute_json::<serde_json::Value>(&Call::get("/x".into()))
+                .execute_json::<serde_json::Value>(&Call::get(RequestKind::Workspace, "/x".into()))
                 .unwrap_err();
             let api_error = err.api_error().unwrap();
             for text in [

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tempfile::NamedTempFile;
 
 use super::BatchApi;
+use super::requests::RequestKind;
 use super::retry::Idempotency;
 use super::transfer::check_signed_url;
 use crate::error::{Error, Result};
@@ -22,7 +23,7 @@ use crate::transport::{HttpRequest, HttpResponse};
 /// use roboflow_batch::api::DownloadOptions;
 /// let o = DownloadOptions::default();
 /// assert!(o.overwrite && o.expected_len.is_none());
-/// let o = o.with_expected_len(1024).with_overwrite(false);
+/// let o = o.expected_len(1024).overwrite(false);
 /// assert_eq!(o.expected_len, Some(1024));
 /// ```
 #[derive(Clone)]
@@ -39,18 +40,13 @@ pub struct DownloadOptions {
     /// Called with the length of each chunk as it is written (for progress bars). Bytes
     /// received again after a restart from zero are reported again.
     pub on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-    /// The most bytes written before the download fails (default
-    /// [`DEFAULT_MAX_DOWNLOAD_BYTES`]), so a server that never stops sending cannot fill
-    /// the disk.
+    /// The most bytes written before the download fails (default 64 GiB), so a server
+    /// that never stops sending cannot fill the disk.
     pub max_len: u64,
 }
 
 /// The default cap of one download: 64 GiB.
-///
-/// ```
-/// assert_eq!(roboflow_batch::api::DEFAULT_MAX_DOWNLOAD_BYTES, 64 << 30);
-/// ```
-pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 << 30;
+pub(crate) const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 << 30;
 
 impl Default for DownloadOptions {
     fn default() -> Self {
@@ -78,11 +74,11 @@ impl DownloadOptions {
     /// Sets the length the file must have.
     ///
     /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().with_expected_len(7);
+    /// let o = roboflow_batch::api::DownloadOptions::default().expected_len(7);
     /// assert_eq!(o.expected_len, Some(7));
     /// ```
     #[must_use]
-    pub fn with_expected_len(mut self, len: u64) -> Self {
+    pub fn expected_len(mut self, len: u64) -> Self {
         self.expected_len = Some(len);
         self
     }
@@ -90,11 +86,11 @@ impl DownloadOptions {
     /// Sets whether an existing file is replaced.
     ///
     /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().with_overwrite(false);
+    /// let o = roboflow_batch::api::DownloadOptions::default().overwrite(false);
     /// assert!(!o.overwrite);
     /// ```
     #[must_use]
-    pub fn with_overwrite(mut self, overwrite: bool) -> Self {
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
         self
     }
@@ -102,11 +98,11 @@ impl DownloadOptions {
     /// Sets the most bytes a download may write.
     ///
     /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().with_max_len(1 << 20);
+    /// let o = roboflow_batch::api::DownloadOptions::default().max_len(1 << 20);
     /// assert_eq!(o.max_len, 1 << 20);
     /// ```
     #[must_use]
-    pub fn with_max_len(mut self, max: u64) -> Self {
+    pub fn max_len(mut self, max: u64) -> Self {
         self.max_len = max;
         self
     }
@@ -119,11 +115,11 @@ impl DownloadOptions {
     /// let seen = Arc::new(AtomicU64::new(0));
     /// let s = seen.clone();
     /// let o = roboflow_batch::api::DownloadOptions::default()
-    ///     .with_on_bytes(move |n| { s.fetch_add(n, Ordering::Relaxed); });
+    ///     .on_bytes(move |n| { s.fetch_add(n, Ordering::Relaxed); });
     /// assert!(o.on_bytes.is_some());
     /// ```
     #[must_use]
-    pub fn with_on_bytes(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+    pub fn on_bytes(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
         self.on_bytes = Some(Arc::new(f));
         self
     }
@@ -144,7 +140,12 @@ impl BatchApi {
     /// ```
     pub fn download(&self, url: &str) -> Result<HttpResponse> {
         check_signed_url("downloadURL", url)?;
-        self.send_with_retry(Idempotency::Idempotent, || Ok(HttpRequest::get(url)), Ok)
+        self.send(
+            RequestKind::Download,
+            Idempotency::Idempotent,
+            || Ok(HttpRequest::get(url)),
+            Ok,
+        )
     }
 
     /// Downloads a signed URL to `path` and returns the number of bytes written; the same
@@ -184,7 +185,7 @@ impl BatchApi {
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # let url = "";
     /// use roboflow_batch::api::DownloadOptions;
-    /// let opts = DownloadOptions::default().with_expected_len(4096).with_overwrite(false);
+    /// let opts = DownloadOptions::default().expected_len(4096).overwrite(false);
     /// let n = api.download_to_file_with(url, std::path::Path::new("out/part-0.tar"), &opts)?;
     /// assert_eq!(n, 4096);
     /// # Ok::<(), roboflow_batch::Error>(())
@@ -231,7 +232,8 @@ impl BatchApi {
             context: context(),
         });
         let attempt = || {
-            self.send_with_retry(
+            self.send(
+                RequestKind::Download,
                 Idempotency::Idempotent,
                 || {
                     progress
@@ -305,12 +307,12 @@ struct Progress {
 impl Progress {
     /// The next try: the rest with `Range` when possible, else all of it from the start.
     fn request(&mut self, url: &str) -> io::Result<HttpRequest> {
-        let mut req = HttpRequest::get(url).header("Accept-Encoding", "identity");
+        let mut req = HttpRequest::get(url).with_header("Accept-Encoding", "identity");
         self.asked_from = 0;
         if self.written > 0 {
             if self.resumable {
                 self.asked_from = self.written;
-                req = req.header("Range", format!("bytes={}-", self.written));
+                req = req.with_header("Range", format!("bytes={}-", self.written));
             } else {
                 self.start_over()?;
             }

@@ -3,10 +3,11 @@
 use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
+use super::requests::RequestKind as K;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::url::encode;
+use crate::urls::encode;
 
 /// Pure builders: a workspace and arguments in, a [`Call`] out.
 pub(crate) mod build {
@@ -27,7 +28,7 @@ pub(crate) mod build {
         name: Option<&str>,
     ) -> Result<Call> {
         // The service accepts a repeat with the same id and definition; a different one is a 409.
-        Call::post(job_path(ws, job, ""), Idempotency::Idempotent)
+        Call::post(K::StartJob, job_path(ws, job, ""), Idempotency::Idempotent)
             .query_opt("name", name)
             .json(body)
     }
@@ -39,43 +40,48 @@ pub(crate) mod build {
         name: Option<&str>,
     ) -> Result<Call> {
         // Like a job start: the id makes a repeat harmless.
-        Call::post(job_path(ws, job, ""), Idempotency::Idempotent)
+        Call::post(K::StartJob, job_path(ws, job, ""), Idempotency::Idempotent)
             .query_opt("name", name)
             .json(body)
     }
 
     pub fn job(ws: &str, job: &JobId) -> Call {
-        Call::get(job_path(ws, job, ""))
+        Call::get(K::JobStatus, job_path(ws, job, ""))
     }
 
     pub fn list(ws: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(jobs_path(ws, ""));
+        let mut c = Call::get(K::ListJobs, jobs_path(ws, ""));
         c.query.extend(opts.query());
         c
     }
 
     pub fn stages(ws: &str, job: &JobId) -> Call {
-        Call::get(job_path(ws, job, "/stages"))
+        Call::get(K::JobStages, job_path(ws, job, "/stages"))
     }
 
     pub fn tasks(ws: &str, job: &JobId, stage: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(job_path(
-            ws,
-            job,
-            &format!("/stages/{}/tasks", encode(stage)),
-        ));
+        let path = job_path(ws, job, &format!("/stages/{}/tasks", encode(stage)));
+        let mut c = Call::get(K::ListTasks, path);
         c.query.extend(opts.query());
         c
     }
 
     pub fn abort(ws: &str, job: &JobId) -> Call {
         // Aborting an aborted job changes nothing.
-        Call::post(job_path(ws, job, "/abort"), Idempotency::Idempotent)
+        Call::post(
+            K::AbortJob,
+            job_path(ws, job, "/abort"),
+            Idempotency::Idempotent,
+        )
     }
 
     pub fn restart(ws: &str, job: &JobId, overrides: Option<&RestartOverrides>) -> Result<Call> {
         // A repeat could restart a run that the first request already restarted.
-        let c = Call::post(job_path(ws, job, "/restart"), Idempotency::NotIdempotent);
+        let c = Call::post(
+            K::RestartJob,
+            job_path(ws, job, "/restart"),
+            Idempotency::NotIdempotent,
+        );
         match overrides.filter(|o| !o.is_empty()) {
             Some(o) => c.json(o),
             None => Ok(c),
@@ -83,7 +89,7 @@ pub(crate) mod build {
     }
 
     pub fn logs(ws: &str, job: &JobId, severity: Option<&LogSeverity>, opts: &ListOptions) -> Call {
-        let mut c = Call::get(job_path(ws, job, "/logs"))
+        let mut c = Call::get(K::JobLogs, job_path(ws, job, "/logs"))
             .query_opt("severity", severity.map(|s| s.as_str().to_string()));
         c.query.extend(opts.query());
         c
@@ -91,7 +97,7 @@ pub(crate) mod build {
 }
 
 fn check_stage_id(stage: &str) -> Result<()> {
-    crate::url::check_segment("stage_id", stage)?;
+    super::check_segment("stage_id", stage)?;
     if stage.is_empty() || stage.len() > 256 || stage.chars().any(char::is_control) {
         return Err(Error::invalid(
             "stage_id",
@@ -115,10 +121,11 @@ impl BatchApi {
     /// ```
     pub fn start_job(
         &self,
-        job_id: &str,
+        job_id: impl AsRef<str>,
         request: &JobStartRequest,
         name: Option<&str>,
     ) -> Result<()> {
+        let job_id = job_id.as_ref();
         let job = JobId::new(job_id)?;
         request.validate()?;
         let ws = self.workspace()?;
@@ -143,10 +150,11 @@ impl BatchApi {
     /// ```
     pub fn start_trt_compilation(
         &self,
-        job_id: &str,
+        job_id: impl AsRef<str>,
         request: &TrtCompilationRequest,
         name: Option<&str>,
     ) -> Result<()> {
+        let job_id = job_id.as_ref();
         let job = JobId::new(job_id)?;
         request.validate()?;
         let resp = self.execute(&build::start_trt(&self.workspace()?, &job, request, name)?)?;
@@ -161,9 +169,13 @@ impl BatchApi {
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// let status = api.job("cars-2026-11")?;
     /// println!("{} {:?}", status.state(), status.progress);
+    /// // Ids are taken as `impl AsRef<str>`: a &str, a String, a JobId or a BatchId.
+    /// let id = roboflow_batch::JobId::new("cars-2026-11")?;
+    /// assert_eq!(api.job(&id)?.state(), status.state());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn job(&self, job_id: &str) -> Result<JobStatusResponse> {
+    pub fn job(&self, job_id: impl AsRef<str>) -> Result<JobStatusResponse> {
+        let job_id = job_id.as_ref();
         let job = JobId::new(job_id)?;
         let r: JobStatusResponse = self.execute_json(&build::job(&self.workspace()?, &job))?;
         if r.job.is_none() && r.job_status.is_none() {
@@ -182,7 +194,7 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// use roboflow_batch::api::ListOptions;
-    /// let page = api.list_jobs_page(&ListOptions::default().with_page_size(10))?;
+    /// let page = api.list_jobs_page(&ListOptions::default().page_size(10))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_jobs_page(&self, opts: &ListOptions) -> Result<Page<JobMetadata>> {
@@ -194,7 +206,8 @@ impl BatchApi {
         })
     }
 
-    /// Every job of the workspace, following page tokens.
+    /// Every job of the workspace, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -204,10 +217,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn jobs(&self, page_size: Option<u32>) -> Pages<'_, JobMetadata> {
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new("jobs", opts, move |o: &ListOptions| self.list_jobs_page(o))
     }
 
@@ -220,7 +230,8 @@ impl BatchApi {
     /// }
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn job_stages(&self, job_id: &str) -> Result<Vec<JobStage>> {
+    pub fn job_stages(&self, job_id: impl AsRef<str>) -> Result<Vec<JobStage>> {
+        let job_id = job_id.as_ref();
         let job = JobId::new(job_id)?;
         let r: ListStagesResponse = self.execute_json(&build::stages(&self.workspace()?, &job))?;
         Ok(r.stages)
@@ -236,10 +247,12 @@ impl BatchApi {
     /// ```
     pub fn list_tasks_page(
         &self,
-        job_id: &str,
-        stage_id: &str,
+        job_id: impl AsRef<str>,
+        stage_id: impl AsRef<str>,
         opts: &ListOptions,
     ) -> Result<Page<TaskStatus>> {
+        let job_id = job_id.as_ref();
+        let stage_id = stage_id.as_ref();
         let job = JobId::new(job_id)?;
         check_stage_id(stage_id)?;
         opts.validate()?;
@@ -251,7 +264,8 @@ impl BatchApi {
         })
     }
 
-    /// Every task of a stage, following page tokens.
+    /// Every task of a stage, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -260,32 +274,30 @@ impl BatchApi {
     /// ```
     pub fn tasks<'a>(
         &'a self,
-        job_id: &'a str,
-        stage_id: &'a str,
+        job_id: impl AsRef<str> + Send + 'a,
+        stage_id: impl AsRef<str> + Send + 'a,
         page_size: Option<u32>,
     ) -> Pages<'a, TaskStatus> {
-        if let Err(e) = JobId::new(job_id).and_then(|_| check_stage_id(stage_id)) {
+        let (job, stage) = (job_id.as_ref(), stage_id.as_ref());
+        if let Err(e) = JobId::new(job).and_then(|_| check_stage_id(stage)) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
-        Pages::new(
-            format!("tasks of {job_id}/{stage_id}"),
-            opts,
-            move |o: &ListOptions| self.list_tasks_page(job_id, stage_id, o),
-        )
+        let what = format!("tasks of {job}/{stage}");
+        Pages::new(what, ListOptions::first_page(page_size), move |o| {
+            self.list_tasks_page(job_id.as_ref(), stage_id.as_ref(), o)
+        })
     }
 
     /// Aborts a job (`POST …/jobs/{job_id}/abort`) and returns the service's answer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// api.abort_job("cars-2026-11")?;
+    /// let answer = api.abort_job("cars-2026-11")?;
+    /// println!("{}", answer.message.unwrap_or_default());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn abort_job(&self, job_id: &str) -> Result<serde_json::Value> {
+    pub fn abort_job(&self, job_id: impl AsRef<str>) -> Result<JobControlResponse> {
+        let job_id = job_id.as_ref();
         let job = JobId::new(job_id)?;
         self.execute_json(&build::abort(&self.workspace()?, &job))
     }
@@ -301,9 +313,10 @@ impl BatchApi {
     /// ```
     pub fn restart_job(
         &self,
-        job_id: &str,
+        job_id: impl AsRef<str>,
         overrides: Option<&RestartOverrides>,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<JobControlResponse> {
+        let job_id = job_id.as_ref();
         let job = JobId::new(job_id)?;
         if let Some(o) = overrides {
             o.validate()?;
@@ -322,10 +335,11 @@ impl BatchApi {
     /// ```
     pub fn list_logs_page(
         &self,
-        job_id: &str,
+        job_id: impl AsRef<str>,
         severity: Option<&LogSeverity>,
         opts: &ListOptions,
     ) -> Result<Page<JobLog>> {
+        let job_id = job_id.as_ref();
         let job = JobId::new(job_id)?;
         if let Some(s) = severity.filter(|s| !s.is_known()) {
             return Err(Error::invalid(
@@ -346,7 +360,8 @@ impl BatchApi {
         })
     }
 
-    /// Every log line of a job, following page tokens.
+    /// Every log line of a job, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -358,19 +373,16 @@ impl BatchApi {
     /// ```
     pub fn logs<'a>(
         &'a self,
-        job_id: &'a str,
+        job_id: impl AsRef<str> + Send + 'a,
         severity: Option<LogSeverity>,
         page_size: Option<u32>,
     ) -> Pages<'a, JobLog> {
-        if let Err(e) = JobId::new(job_id) {
+        if let Err(e) = JobId::new(job_id.as_ref()) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
-        Pages::new(format!("logs of {job_id}"), opts, move |o: &ListOptions| {
-            self.list_logs_page(job_id, severity.as_ref(), o)
+        let what = format!("logs of {}", job_id.as_ref());
+        Pages::new(what, ListOptions::first_page(page_size), move |o| {
+            self.list_logs_page(job_id.as_ref(), severity.as_ref(), o)
         })
     }
 }
@@ -384,7 +396,7 @@ mod tests {
     #[allow(clippy::type_complexity)]
     fn builders_table() {
         let j = JobId::new("j1").unwrap();
-        let o = ListOptions::default().with_page_size(10);
+        let o = ListOptions::default().page_size(10);
         let cases: Vec<(Call, Method, &str, Vec<(&str, &str)>, Idempotency)> = vec![
             (
                 build::job("ws", &j),

@@ -5,9 +5,11 @@
 //! (another pure function). Nothing is sent when validation fails.
 
 mod call;
+mod clock;
 mod download;
 mod jobs;
 mod paging;
+mod requests;
 pub(crate) mod retry;
 mod staging;
 mod transfer;
@@ -16,12 +18,17 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use call::UploadSource;
-pub use download::{DEFAULT_MAX_DOWNLOAD_BYTES, DownloadOptions};
-pub use paging::{ListOptions, MAX_CONSECUTIVE_EMPTY_PAGES, Pages};
-pub use retry::{Clock, Idempotency, RetryDecision, RetryPolicy};
+pub use clock::Clock;
+pub use download::DownloadOptions;
+pub use paging::{ListOptions, Pages};
+pub use requests::RequestCounts;
+pub(crate) use requests::RequestKind;
+pub use retry::RetryPolicy;
 
 use crate::error::{Error, Result};
 use crate::transport::{Timeouts, Transport, UreqTransport};
+use requests::RequestCounter;
+use retry::RetryCause;
 
 /// The production service.
 ///
@@ -35,20 +42,35 @@ pub const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
 
 /// A blocking client for the Batch Processing API.
 ///
-/// It is `Send + Sync`: share one (in an `Arc`, or by reference) across threads. Its
-/// `Debug` output never shows the API key.
+/// It is `Send + Sync` and cheap to clone: clones share one transport (and its
+/// connections), the workspace looked up, the settings and the [`requests`](Self::requests)
+/// counted. Its `Debug` output never shows the API key. Batch, job and stage ids are taken
+/// as `impl AsRef<str>`: a `&str`, a `String`, a [`BatchId`](crate::BatchId) or a
+/// [`JobId`](crate::JobId).
 ///
 /// ```no_run
 /// use roboflow_batch::BatchApi;
 /// use roboflow_batch::model::JobStartRequest;
 ///
 /// let api = BatchApi::builder().api_key("my-key").build()?;
-/// println!("{} images staged", api.batch_count("my-batch", None)?);
+/// let for_a_thread = api.clone(); // shares the connections and the workspace
+/// println!("{} images staged", for_a_thread.batch_count("my-batch", None)?);
 /// api.start_job("my-job", &JobStartRequest::images("my-batch", "my-workflow"), Some("Nightly run"))?;
 /// println!("{:?}", api.job("my-job")?.state());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct BatchApi {
+    shared: Arc<Shared>,
+    /// Told about each retry of a request sent through this handle (see
+    /// [`reporting_retries`](Self::reporting_retries)).
+    on_retry: Option<Arc<OnRetry>>,
+}
+
+type OnRetry = dyn Fn(RetryCause) + Send + Sync;
+
+/// What the clones of one client share.
+struct Shared {
     transport: Arc<dyn Transport>,
     base_url: String,
     api_key: String,
@@ -58,6 +80,7 @@ pub struct BatchApi {
     workspace_lookup: Mutex<()>,
     retry: RetryPolicy,
     clock: Clock,
+    requests: RequestCounter,
 }
 
 // `BatchApi` is shared across threads (rayon uploads, parallel downloads): keep it so.
@@ -69,10 +92,10 @@ const _: () = {
 impl std::fmt::Debug for BatchApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchApi")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.shared.base_url)
             .field("api_key", &crate::redact::REDACTED)
-            .field("workspace", &self.workspace.get())
-            .field("retry", &self.retry)
+            .field("workspace", &self.shared.workspace.get())
+            .field("retry", &self.shared.retry)
             .finish_non_exhaustive()
     }
 }
@@ -87,7 +110,7 @@ impl std::fmt::Debug for BatchApi {
 ///     .base_url("http://127.0.0.1:8080")
 ///     .api_key("key")
 ///     .workspace("acme")
-///     .retry_policy(RetryPolicy { max_retries: 2, ..RetryPolicy::default() })
+///     .retry_policy(RetryPolicy::default().max_retries(2))
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(api.base_url(), "http://127.0.0.1:8080");
@@ -270,8 +293,7 @@ impl BatchApiBuilder {
     ///
     /// ```
     /// use roboflow_batch::{api::Clock, BatchApi};
-    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().with_jitter(|| 0.0)).build()?;
-    /// assert_eq!(api.clock().jitter(), 0.0);
+    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().jitter_fn(|| 0.0)).build()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -361,13 +383,17 @@ impl BatchApiBuilder {
             let _ = workspace.set(ws);
         }
         Ok(BatchApi {
-            transport,
-            base_url,
-            api_key,
-            workspace,
-            workspace_lookup: Mutex::new(()),
-            retry: self.retry.unwrap_or_default(),
-            clock: self.clock.unwrap_or_default(),
+            shared: Arc::new(Shared {
+                transport,
+                base_url,
+                api_key,
+                workspace,
+                workspace_lookup: Mutex::new(()),
+                retry: self.retry.unwrap_or_default(),
+                clock: self.clock.unwrap_or_default(),
+                requests: RequestCounter::default(),
+            }),
+            on_retry: None,
         })
     }
 }
@@ -414,8 +440,20 @@ pub fn regional_base_url(
     }
 }
 
+/// Refuses `.` and `..`, which a server or proxy would resolve as dot segments and so
+/// send the request to another path.
+pub(crate) fn check_segment(field: &str, value: &str) -> Result<()> {
+    if value == "." || value == ".." {
+        return Err(Error::invalid(
+            field,
+            format!("must not be {value:?}: as a path segment it would change the request path"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_workspace(ws: &str) -> Result<()> {
-    crate::url::check_segment("workspace", ws)?;
+    check_segment("workspace", ws)?;
     let ok = !ws.is_empty()
         && ws.len() <= 128
         && ws
@@ -521,7 +559,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.shared.base_url
     }
 
     /// The retry policy in force.
@@ -533,20 +571,37 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
+        &self.shared.retry
     }
 
     /// The time sources in force.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// How many requests this client (with its clones) has made so far, by kind; see
+    /// [`RequestCounts`].
     ///
     /// ```
-    /// use std::time::UNIX_EPOCH;
-    /// use roboflow_batch::{api::Clock, BatchApi};
-    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().with_now(|| UNIX_EPOCH)).build()?;
-    /// assert_eq!(api.clock().now(), UNIX_EPOCH);
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// assert_eq!(api.requests().total(), 0);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn clock(&self) -> &Clock {
-        &self.clock
+    pub fn requests(&self) -> RequestCounts {
+        self.shared.requests.snapshot()
+    }
+
+    /// A handle on the same client whose requests tell `on_retry` about each retry they
+    /// decide on, with its cause (before the wait). The handle is cheap: make one per unit
+    /// of work whose retries are reported.
+    pub(crate) fn reporting_retries(
+        &self,
+        on_retry: impl Fn(RetryCause) + Send + Sync + 'static,
+    ) -> BatchApi {
+        BatchApi {
+            shared: Arc::clone(&self.shared),
+            on_retry: Some(Arc::new(on_retry)),
+        }
     }
 
     /// The workspace slug: as configured, or looked up with `GET /` and remembered. The
@@ -559,14 +614,15 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workspace(&self) -> Result<String> {
-        if let Some(ws) = self.workspace.get() {
+        let shared = &self.shared;
+        if let Some(ws) = shared.workspace.get() {
             return Ok(ws.clone());
         }
-        let _lookup = self
+        let _lookup = shared
             .workspace_lookup
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(ws) = self.workspace.get() {
+        if let Some(ws) = shared.workspace.get() {
             return Ok(ws.clone());
         }
         let info = self.fetch_workspace()?;
@@ -576,7 +632,7 @@ impl BatchApi {
             message: "not a usable workspace slug".into(),
             snippet: crate::redact::clean_snippet(&info.workspace, 80, &self.secrets("")),
         })?;
-        Ok(self.workspace.get_or_init(|| info.workspace).clone())
+        Ok(shared.workspace.get_or_init(|| info.workspace).clone())
     }
 }
 
@@ -587,6 +643,60 @@ mod tests {
 
     fn fake(_: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
         Ok(HttpResponse::new(200, ""))
+    }
+
+    /// A client over a scripted transport that counts what it is sent.
+    fn counting(answers: Vec<HttpResponse>) -> (BatchApi, Arc<std::sync::atomic::AtomicUsize>) {
+        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = sent.clone();
+        let script = Mutex::new(answers.into_iter());
+        let api = BatchApi::builder()
+            .api_key("k")
+            .clock(Clock::system().sleep_fn(|_| {}))
+            .transport(
+                move |_: HttpRequest| -> std::result::Result<HttpResponse, TransportError> {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(script.lock().unwrap().next().expect("sent past the script"))
+                },
+            )
+            .build()
+            .unwrap();
+        (api, sent)
+    }
+
+    #[test]
+    fn a_reporting_handle_tells_its_callback_of_each_retry() {
+        let ws = || HttpResponse::json(200, r#"{"workspace":"acme"}"#);
+        let busy = || HttpResponse::json(503, "{}");
+        let (api, sent) = counting(vec![busy(), ws(), busy(), busy(), ws()]);
+        let causes = Arc::new(Mutex::new(Vec::new()));
+        let log = causes.clone();
+        let reporting = api.reporting_retries(move |c| log.lock().unwrap().push(c));
+        reporting.fetch_workspace().unwrap();
+        assert_eq!(*causes.lock().unwrap(), [RetryCause::Status(503)]);
+        // The client it came from reports nothing.
+        api.fetch_workspace().unwrap();
+        assert_eq!(causes.lock().unwrap().len(), 1);
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn dot_segments_are_refused_by_name() {
+        for (value, refused) in [
+            (".", true),
+            ("..", true),
+            ("...", false),
+            (".a", false),
+            ("a.", false),
+        ] {
+            assert_eq!(
+                check_segment("workspace", value).is_err(),
+                refused,
+                "{value}"
+            );
+        }
+        let err = check_segment("workspace", "..").unwrap_err();
+        assert!(err.to_string().contains("workspace"), "{err}");
     }
 
     #[test]

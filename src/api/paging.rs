@@ -9,8 +9,8 @@ use crate::model::Page;
 ///
 /// ```
 /// use roboflow_batch::api::ListOptions;
-/// let first = ListOptions::default().with_page_size(50);
-/// let next = first.clone().with_page_token("tok");
+/// let first = ListOptions::default().page_size(50);
+/// let next = first.clone().page_token("tok");
 /// assert_eq!(next.page_size, Some(50));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,11 +25,11 @@ impl ListOptions {
     /// Sets `pageSize`.
     ///
     /// ```
-    /// let opts = roboflow_batch::api::ListOptions::default().with_page_size(100);
+    /// let opts = roboflow_batch::api::ListOptions::default().page_size(100);
     /// assert_eq!(opts.page_size, Some(100));
     /// ```
     #[must_use]
-    pub fn with_page_size(mut self, size: u32) -> Self {
+    pub fn page_size(mut self, size: u32) -> Self {
         self.page_size = Some(size);
         self
     }
@@ -37,13 +37,21 @@ impl ListOptions {
     /// Sets the page token.
     ///
     /// ```
-    /// let opts = roboflow_batch::api::ListOptions::default().with_page_token("page-2");
+    /// let opts = roboflow_batch::api::ListOptions::default().page_token("page-2");
     /// assert_eq!(opts.page_token.as_deref(), Some("page-2"));
     /// ```
     #[must_use]
-    pub fn with_page_token(mut self, token: impl Into<String>) -> Self {
+    pub fn page_token(mut self, token: impl Into<String>) -> Self {
         self.page_token = Some(token.into());
         self
+    }
+
+    /// The first page of a whole listing: `page_size`, or [`LARGE_PAGE`] when not given.
+    pub(crate) fn first_page(page_size: Option<u32>) -> Self {
+        ListOptions {
+            page_size: Some(page_size.unwrap_or(LARGE_PAGE)),
+            page_token: None,
+        }
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
@@ -65,13 +73,15 @@ impl ListOptions {
     }
 }
 
+/// The page size every whole listing asks for unless told otherwise. At a real distance a
+/// request costs tens of milliseconds, so pages are asked large; the service may grant
+/// fewer (no maximum is documented), and the listing follows its tokens whatever it grants.
+/// The official client sends `pageSize` only when listing jobs (10).
+pub(crate) const LARGE_PAGE: u32 = 1000;
+
 /// How many empty pages in a row a listing may return, each with a new token, before
 /// [`Pages`] gives up with [`Error::TooManyEmptyPages`].
-///
-/// ```
-/// assert_eq!(roboflow_batch::api::MAX_CONSECUTIVE_EMPTY_PAGES, 16);
-/// ```
-pub const MAX_CONSECUTIVE_EMPTY_PAGES: usize = 16;
+pub(crate) const MAX_CONSECUTIVE_EMPTY_PAGES: usize = 16;
 
 type FetchPage<'a, T> = Box<dyn FnMut(&ListOptions) -> Result<Page<T>> + Send + 'a>;
 
@@ -79,7 +89,7 @@ type FetchPage<'a, T> = Box<dyn FnMut(&ListOptions) -> Result<Page<T>> + Send + 
 ///
 /// It stops after a page with a missing or empty `nextPageToken`. It never follows a
 /// listing for ever: if the service returns a token it returned before, the iterator
-/// yields [`Error::RepeatedPageToken`], and after [`MAX_CONSECUTIVE_EMPTY_PAGES`] empty
+/// yields [`Error::RepeatedPageToken`], and after 16 empty
 /// pages in a row that still carry a new token, [`Error::TooManyEmptyPages`]. After any
 /// error it yields nothing more. The listing methods of
 /// [`BatchApi`](crate::BatchApi) return it ([`jobs`](crate::BatchApi::jobs),
@@ -98,11 +108,11 @@ type FetchPage<'a, T> = Box<dyn FnMut(&ListOptions) -> Result<Page<T>> + Send + 
 ///     Ok(HttpResponse::json(200, page.clone()))
 /// };
 /// let api = BatchApi::builder().api_key("k").workspace("acme").transport(fake).build()?;
-/// let mut pages = api.tasks("job-1", "processing", None);
-/// assert_eq!(pages.pages_fetched(), 0); // nothing is fetched until asked
-/// let ids: Vec<String> = pages.by_ref().map(|t| t.map(|t| t.task_id)).collect::<Result<_, _>>()?;
+/// let pages = api.tasks("job-1", "processing", None);
+/// assert_eq!(api.requests().total(), 0); // nothing is fetched until asked
+/// let ids: Vec<String> = pages.map(|t| t.map(|t| t.task_id)).collect::<Result<_, _>>()?;
 /// assert_eq!(ids, ["t1", "t2", "t3"]);
-/// assert_eq!(pages.pages_fetched(), 2);
+/// assert_eq!(api.requests().get("list-tasks"), 2);
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[must_use = "iterators are lazy: nothing is fetched until it is consumed"]
@@ -114,7 +124,6 @@ pub struct Pages<'a, T> {
     buffer: VecDeque<T>,
     pending_error: Option<Error>,
     done: bool,
-    pages_fetched: usize,
     empty_in_a_row: usize,
 }
 
@@ -122,7 +131,6 @@ impl<T> std::fmt::Debug for Pages<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pages")
             .field("what", &self.what)
-            .field("pages_fetched", &self.pages_fetched)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -148,7 +156,6 @@ impl<'a, T> Pages<'a, T> {
             buffer: VecDeque::new(),
             pending_error: None,
             done: false,
-            pages_fetched: 0,
             empty_in_a_row: 0,
         }
     }
@@ -174,20 +181,8 @@ impl<'a, T> Pages<'a, T> {
         p
     }
 
-    /// How many pages have been fetched so far (see the example on [`Pages`]).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
-    /// assert_eq!(api.jobs(None).pages_fetched(), 0);
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn pages_fetched(&self) -> usize {
-        self.pages_fetched
-    }
-
     fn fetch_next(&mut self) -> Result<()> {
         let page = (self.fetch)(&self.options)?;
-        self.pages_fetched += 1;
         if page.items.is_empty() {
             self.empty_in_a_row += 1;
         } else {
@@ -254,7 +249,7 @@ mod tests {
         let mut script = pages.into_iter();
         let p = Pages::new(
             "test",
-            ListOptions::default().with_page_size(2),
+            ListOptions::default().page_size(2),
             move |o: &ListOptions| {
                 log.lock().unwrap().push(o.clone());
                 let (items, tok) = script.next().expect("fetched past the last page");
@@ -372,7 +367,7 @@ mod tests {
     fn token_equal_to_starting_token_is_a_repeat() {
         let mut p = Pages::new(
             "t",
-            ListOptions::default().with_page_token("x"),
+            ListOptions::default().page_token("x"),
             |_: &ListOptions| {
                 Ok(Page {
                     items: vec![1u8],

@@ -3,10 +3,11 @@
 use super::BatchApi;
 use super::call::Call;
 use super::paging::{ListOptions, Pages};
+use super::requests::RequestKind as K;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::url::encode;
+use crate::urls::encode;
 
 /// Pure builders: a workspace and arguments in, a [`Call`] out.
 pub(crate) mod build {
@@ -21,35 +22,38 @@ pub(crate) mod build {
     }
 
     pub fn workspace() -> Call {
-        Call::get("/".into())
+        Call::get(K::Workspace, "/".into())
     }
 
     pub fn list_batches(ws: &str, opts: &ListOptions) -> Call {
-        let mut c = Call::get(format!("/data-staging/v1/external/{}/batches", encode(ws)));
+        let mut c = Call::get(
+            K::ListBatches,
+            format!("/data-staging/v1/external/{}/batches", encode(ws)),
+        );
         c.query.extend(opts.query());
         c
     }
 
     pub fn batch(ws: &str, batch: &BatchId) -> Call {
-        Call::get(batch_path(ws, batch, ""))
+        Call::get(K::Batch, batch_path(ws, batch, ""))
     }
 
     pub fn count(ws: &str, batch: &BatchId, part: Option<&str>) -> Call {
-        Call::get(batch_path(ws, batch, "/count")).query_opt("partName", part)
+        Call::get(K::BatchCount, batch_path(ws, batch, "/count")).query_opt("partName", part)
     }
 
     pub fn parts(ws: &str, batch: &BatchId) -> Call {
-        Call::get(batch_path(ws, batch, "/parts"))
+        Call::get(K::ListParts, batch_path(ws, batch, "/parts"))
     }
 
     pub fn files(ws: &str, batch: &BatchId, part: Option<&str>, opts: &ListOptions) -> Call {
-        let mut c = Call::get(batch_path(ws, batch, "/list"));
+        let mut c = Call::get(K::ListFiles, batch_path(ws, batch, "/list"));
         c.query.extend(opts.query());
         c.query_opt("partName", part)
     }
 
     pub fn shards(ws: &str, batch: &BatchId, opts: &ListOptions) -> Call {
-        let mut c = Call::get(batch_path(ws, batch, "/shards"));
+        let mut c = Call::get(K::ListShards, batch_path(ws, batch, "/shards"));
         c.query.extend(opts.query());
         c
     }
@@ -63,6 +67,7 @@ pub(crate) mod build {
     ) -> Call {
         // Keyed by file name on the service: a repeat replaces, never duplicates.
         let mut c = Call::post(
+            K::SingleUpload,
             batch_path(ws, batch, "/upload/image"),
             Idempotency::Idempotent,
         )
@@ -75,6 +80,7 @@ pub(crate) mod build {
     pub fn upload_video(ws: &str, batch: &BatchId, file_name: &str, display_name: &str) -> Call {
         // A repeat only hands out another signed URL.
         Call::post(
+            K::UploadUrl,
             batch_path(ws, batch, "/upload/video"),
             Idempotency::Idempotent,
         )
@@ -84,6 +90,7 @@ pub(crate) mod build {
 
     pub fn bulk_upload(ws: &str, batch: &BatchId, display_name: &str) -> Call {
         Call::post(
+            K::UploadUrl,
             batch_path(ws, batch, "/bulk-upload/image-files"),
             Idempotency::Idempotent,
         )
@@ -119,6 +126,7 @@ pub(crate) mod build {
             }
         }
         let mut call = Call::post(
+            K::ReferencesIngest,
             batch_path(ws, batch, &format!("/bulk-upload/{kind}-references")),
             Idempotency::Idempotent,
         )
@@ -135,10 +143,7 @@ pub(crate) mod build {
 /// of a hash of the batch id and the body as sent (its keys sorted), so the same references
 /// sent again are the same ingest.
 fn derived_references_id(batch: &BatchId, body: &serde_json::Value) -> String {
-    let mut bytes = batch.as_str().as_bytes().to_vec();
-    bytes.push(b'\n');
-    bytes.extend(body.to_string().as_bytes());
-    format!("rfbatch-{:032x}", crate::ingest::names::fnv1a128(&bytes))
+    crate::ids::request_id(batch.as_str(), &body.to_string())
 }
 
 /// `POST …/roboql-ingest`, retried only when an ingest id makes a repeat recognisable.
@@ -148,7 +153,12 @@ pub(crate) fn roboql_call(ws: &str, batch: &BatchId, body: &RoboQlIngest) -> Res
     } else {
         Idempotency::NotIdempotent
     };
-    Call::post(build::batch_path(ws, batch, "/roboql-ingest"), idem).json(body)
+    Call::post(
+        K::RoboqlIngest,
+        build::batch_path(ws, batch, "/roboql-ingest"),
+        idem,
+    )
+    .json(body)
 }
 
 /// A multipart/form-data body with one file part, in the official client's form (notes
@@ -216,7 +226,7 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// use roboflow_batch::api::ListOptions;
-    /// let page = api.list_batches_page(&ListOptions::default().with_page_size(10))?;
+    /// let page = api.list_batches_page(&ListOptions::default().page_size(10))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_batches_page(&self, opts: &ListOptions) -> Result<Page<BatchMetadata>> {
@@ -226,7 +236,8 @@ impl BatchApi {
         Ok(page(r.batches, r.next_page_token))
     }
 
-    /// Every batch of the workspace, following page tokens.
+    /// Every batch of the workspace, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -236,10 +247,7 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn batches(&self, page_size: Option<u32>) -> Pages<'_, BatchMetadata> {
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
+        let opts = ListOptions::first_page(page_size);
         Pages::new("batches", opts, move |o: &ListOptions| {
             self.list_batches_page(o)
         })
@@ -253,7 +261,8 @@ impl BatchApi {
     /// println!("{} ({})", meta.display_name, meta.batch_type);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn batch(&self, batch_id: &str) -> Result<BatchMetadata> {
+    pub fn batch(&self, batch_id: impl AsRef<str>) -> Result<BatchMetadata> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         let r: BatchResponse = self.execute_json(&build::batch(&self.workspace()?, &batch))?;
         Ok(r.batch)
@@ -268,7 +277,8 @@ impl BatchApi {
     /// let n = api.batch_count("my-batch", None)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn batch_count(&self, batch_id: &str, part_name: Option<&str>) -> Result<u64> {
+    pub fn batch_count(&self, batch_id: impl AsRef<str>, part_name: Option<&str>) -> Result<u64> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         let r: CountResponse =
             self.execute_json(&build::count(&self.workspace()?, &batch, part_name))?;
@@ -284,7 +294,8 @@ impl BatchApi {
     /// }
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn list_parts(&self, batch_id: &str) -> Result<Vec<PartMetadata>> {
+    pub fn list_parts(&self, batch_id: impl AsRef<str>) -> Result<Vec<PartMetadata>> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         let r: ListPartsResponse = self.execute_json(&build::parts(&self.workspace()?, &batch))?;
         Ok(r.into_parts())
@@ -300,10 +311,11 @@ impl BatchApi {
     /// ```
     pub fn list_files_page(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         part_name: Option<&str>,
         opts: &ListOptions,
     ) -> Result<Page<FileMetadata>> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         opts.validate()?;
         let r: ListFilesResponse =
@@ -311,7 +323,8 @@ impl BatchApi {
         Ok(page(r.files_metadata, r.next_page_token))
     }
 
-    /// Every file of a batch (or part), following page tokens.
+    /// Every file of a batch (or part), following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -320,22 +333,17 @@ impl BatchApi {
     /// ```
     pub fn files<'a>(
         &'a self,
-        batch_id: &'a str,
+        batch_id: impl AsRef<str> + Send + 'a,
         part_name: Option<&'a str>,
         page_size: Option<u32>,
     ) -> Pages<'a, FileMetadata> {
-        if let Err(e) = BatchId::new(batch_id) {
+        if let Err(e) = BatchId::new(batch_id.as_ref()) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
-        Pages::new(
-            format!("files of {batch_id}"),
-            opts,
-            move |o: &ListOptions| self.list_files_page(batch_id, part_name, o),
-        )
+        let what = format!("files of {}", batch_id.as_ref());
+        Pages::new(what, ListOptions::first_page(page_size), move |o| {
+            self.list_files_page(batch_id.as_ref(), part_name, o)
+        })
     }
 
     /// One page of a bulk-upload batch's shards and their indexing status (`GET …/shards`).
@@ -348,9 +356,10 @@ impl BatchApi {
     /// ```
     pub fn list_shards_page(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         opts: &ListOptions,
     ) -> Result<Page<ShardDetails>> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         opts.validate()?;
         let r: ListShardsResponse =
@@ -358,7 +367,8 @@ impl BatchApi {
         Ok(page(r.shards, r.next_page_token))
     }
 
-    /// Every shard of a batch, following page tokens.
+    /// Every shard of a batch, following page tokens. Pages of `page_size` are asked for
+    /// (1,000 when `None`); the service may grant fewer.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -367,21 +377,16 @@ impl BatchApi {
     /// ```
     pub fn shards<'a>(
         &'a self,
-        batch_id: &'a str,
+        batch_id: impl AsRef<str> + Send + 'a,
         page_size: Option<u32>,
     ) -> Pages<'a, ShardDetails> {
-        if let Err(e) = BatchId::new(batch_id) {
+        if let Err(e) = BatchId::new(batch_id.as_ref()) {
             return Pages::failed(e);
         }
-        let opts = ListOptions {
-            page_size,
-            page_token: None,
-        };
-        Pages::new(
-            format!("shards of {batch_id}"),
-            opts,
-            move |o: &ListOptions| self.list_shards_page(batch_id, o),
-        )
+        let what = format!("shards of {}", batch_id.as_ref());
+        Pages::new(what, ListOptions::first_page(page_size), move |o| {
+            self.list_shards_page(batch_id.as_ref(), o)
+        })
     }
 
     /// Uploads one image as multipart form data (`POST …/upload/image`).
@@ -397,11 +402,12 @@ impl BatchApi {
     /// ```
     pub fn upload_image(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         file_name: &str,
         bytes: &[u8],
         display_name: Option<&str>,
     ) -> Result<()> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         check_file_name("file_name", file_name)?;
         let call = build::upload_image(
@@ -430,10 +436,11 @@ impl BatchApi {
     /// ```
     pub fn request_video_upload(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         file_name: &str,
         display_name: Option<&str>,
     ) -> Result<SignedUrlDetails> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         check_file_name("file_name", file_name)?;
         let call = build::upload_video(
@@ -460,9 +467,10 @@ impl BatchApi {
     /// ```
     pub fn request_shard_upload(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         display_name: Option<&str>,
     ) -> Result<SignedUrlDetails> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         let call = build::bulk_upload(&self.workspace()?, &batch, display_name.unwrap_or(batch_id));
         let r: SignedUrlResponse = self.execute_json(&call)?;
@@ -490,10 +498,11 @@ impl BatchApi {
     /// ```
     pub fn ingest_image_references(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         body: &ReferencesIngest,
         display_name: Option<&str>,
     ) -> Result<ReferencesIngestResponse> {
+        let batch_id = batch_id.as_ref();
         self.ingest_references("image", batch_id, body, display_name)
     }
 
@@ -509,10 +518,11 @@ impl BatchApi {
     /// ```
     pub fn ingest_video_references(
         &self,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         body: &ReferencesIngest,
         display_name: Option<&str>,
     ) -> Result<ReferencesIngestResponse> {
+        let batch_id = batch_id.as_ref();
         self.ingest_references("video", batch_id, body, display_name)
     }
 
@@ -529,7 +539,12 @@ impl BatchApi {
     /// api.ingest_roboql("cars", &RoboQlIngest::new("tag:cars").with_ingest_id("cars-1"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn ingest_roboql(&self, batch_id: &str, body: &RoboQlIngest) -> Result<serde_json::Value> {
+    pub fn ingest_roboql(
+        &self,
+        batch_id: impl AsRef<str>,
+        body: &RoboQlIngest,
+    ) -> Result<serde_json::Value> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         if body.query.trim().is_empty() {
             return Err(Error::invalid("query", "must not be empty"));
@@ -548,10 +563,11 @@ impl BatchApi {
     fn ingest_references(
         &self,
         kind: &str,
-        batch_id: &str,
+        batch_id: impl AsRef<str>,
         body: &ReferencesIngest,
         display_name: Option<&str>,
     ) -> Result<ReferencesIngestResponse> {
+        let batch_id = batch_id.as_ref();
         let batch = BatchId::new(batch_id)?;
         validate_references(body)?;
         let call = build::references(
@@ -574,9 +590,9 @@ fn is_reference_url(url: &str) -> bool {
     if let Some(rest) = url.strip_prefix("https://") {
         return !rest.is_empty();
     }
-    // The same loopback rule as the sandbox's fetches (`crate::url::is_loopback_host`).
-    crate::url::scheme_and_host(url)
-        .is_some_and(|(scheme, host)| scheme == "http" && crate::url::is_loopback_host(&host))
+    // The same loopback rule as the sandbox's fetches (`crate::urls::is_loopback_host`).
+    crate::urls::scheme_and_host(url)
+        .is_some_and(|(scheme, host)| scheme == "http" && crate::urls::is_loopback_host(&host))
 }
 
 fn validate_references(body: &ReferencesIngest) -> Result<()> {
@@ -645,9 +661,7 @@ mod tests {
     #[test]
     #[allow(clippy::type_complexity)]
     fn builders_table() {
-        let o = ListOptions::default()
-            .with_page_size(5)
-            .with_page_token("t 1");
+        let o = ListOptions::default().page_size(5).page_token("t 1");
         let cases: Vec<(Call, Method, &str, Vec<(&str, &str)>)> = vec![
             (build::workspace(), Method::Get, "/", vec![]),
             (

@@ -2,6 +2,7 @@
 
 use super::BatchApi;
 use super::call::UploadSource;
+use super::requests::RequestKind;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
@@ -37,12 +38,13 @@ impl BatchApi {
         };
         check_signed_url("uploadURL", &target.upload_url)?;
         let len = source.len()?;
-        self.send_with_retry(
+        self.send(
+            RequestKind::UploadPut,
             Idempotency::Idempotent,
             || {
                 let mut req = HttpRequest::new(method, target.upload_url.clone());
                 for (k, v) in &target.extension_headers {
-                    req = req.header(k.clone(), v.clone());
+                    req = req.with_header(k.clone(), v.clone());
                 }
                 Ok(req.body(source.body(len)?))
             },

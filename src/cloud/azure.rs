@@ -12,7 +12,7 @@ use super::http::{Http, resolve_ref};
 use super::settings::{Settings, parse_connection_string};
 use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
 use crate::transport::HttpRequest;
-use crate::url::encode;
+use crate::urls::encode;
 use crate::{Error, Result};
 
 const STORE: &str = "Azure";
@@ -202,10 +202,12 @@ impl AzureStore {
 impl Store for AzureStore {
     fn list_page(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
         let expires = self.http.clock.now() + Duration::from_secs(300);
+        // Azure grants at most 5,000 blobs a page.
         let mut url = format!(
-            "{}/{}?restype=container&comp=list&maxresults={page_size}",
+            "{}/{}?restype=container&comp=list&maxresults={}",
             self.endpoint,
-            encode(&self.container)
+            encode(&self.container),
+            page_size.min(5000)
         );
         if !prefix.is_empty() {
             url.push_str(&format!("&prefix={}", encode(prefix)));

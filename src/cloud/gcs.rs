@@ -15,7 +15,7 @@ use super::http::{Http, xml_text};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
-use crate::url::encode;
+use crate::urls::encode;
 use crate::{Error, Result};
 
 const STORE: &str = "GCS";
@@ -319,7 +319,7 @@ impl GcsStore {
         );
         let make = || {
             HttpRequest::new(Method::Post, token_uri.as_str())
-                .header("Content-Type", "application/x-www-form-urlencoded")
+                .with_header("Content-Type", "application/x-www-form-urlencoded")
                 .body(Body::Bytes(form.clone().into_bytes()))
         };
         let body = match self.http.fetch(STORE, &make, std::slice::from_ref(&jwt))? {
@@ -364,20 +364,21 @@ impl GcsStore {
         let bearer = self.bearer()?;
         let mut query = vec![
             ("prefix", prefix.to_string()),
-            ("maxResults", page_size.to_string()),
+            // GCS grants at most 1,000 objects a page, in either API.
+            ("maxResults", page_size.min(1000).to_string()),
             ("fields", "items(name,size),nextPageToken".to_string()),
         ];
         if let Some(t) = token {
             query.push(("pageToken", t.to_string()));
         }
-        let url = crate::url::with_query(
+        let url = crate::urls::with_query(
             &format!("{}/storage/v1/b/{}/o", self.base, encode(&self.bucket)),
             &query,
         );
         let make = || {
-            let req = HttpRequest::get(url.as_str()).header("Accept", "application/json");
+            let req = HttpRequest::get(url.as_str()).with_header("Accept", "application/json");
             match &bearer {
-                Some(t) => req.header("Authorization", format!("Bearer {}", t.expose())),
+                Some(t) => req.with_header("Authorization", format!("Bearer {}", t.expose())),
                 None => req,
             }
         };
@@ -428,7 +429,7 @@ impl GcsStore {
     fn list_xml(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
         let mut extra = vec![
             ("list-type", "2".to_string()),
-            ("max-keys", page_size.to_string()),
+            ("max-keys", page_size.min(1000).to_string()),
             ("prefix", prefix.to_string()),
         ];
         if let Some(t) = token {
@@ -606,7 +607,7 @@ mod tests {
             }),
             retry: crate::api::RetryPolicy::never(),
             clock: crate::api::Clock::system()
-                .with_now(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_553_385_600)),
+                .now_fn(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_553_385_600)),
         };
         let store = rsa_store(TEST_KEY_PKCS8, http);
         assert_eq!(store.bearer().unwrap().unwrap().expose(), "ya29.t");

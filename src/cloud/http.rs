@@ -1,8 +1,10 @@
 //! Listing requests over the crate's transport: retries, caps, and errors without secrets.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::api::{Clock, Idempotency, RetryDecision, RetryPolicy};
+use crate::api::retry::{Idempotency, Refused, Retrying, send_with_retry};
+use crate::api::{Clock, RetryPolicy};
 use crate::redact::{clean_snippet, redact_url, scrub};
 use crate::transport::{HttpRequest, Transport};
 use crate::{Error, Result};
@@ -73,80 +75,60 @@ impl Refusal {
 impl Http {
     /// Sends the request `make` builds (once per try) and returns the body of a 2xx answer,
     /// or the store's refusal. Transport failures and retryable statuses are retried under
-    /// the policy; `secrets` are scrubbed from everything kept.
+    /// the policy (the crate's one retry loop); `secrets` are scrubbed from everything kept.
     pub(crate) fn fetch(
         &self,
         store: &'static str,
         make: &dyn Fn() -> HttpRequest,
         secrets: &[String],
     ) -> Result<std::result::Result<Vec<u8>, Refusal>> {
-        let mut attempt = 0u32;
-        loop {
+        let sent_to = RefCell::new(String::new());
+        let how = Retrying {
+            policy: &self.retry,
+            clock: &self.clock,
+            idempotency: Idempotency::Idempotent,
+            secrets,
+            on_retry: &|_| {},
+        };
+        let make = || {
             let req = make();
-            let method = req.method;
-            let url = req.url.clone();
-            let mut all_secrets = crate::redact::query_secrets(&url);
-            all_secrets.extend(secrets.iter().cloned());
-            let decision = match self.transport.send(req) {
-                Ok(resp) if (200..300).contains(&resp.status) => {
-                    return resp.read_body(MAX_BODY).map(Ok).map_err(|e| Error::Cloud {
-                        store,
-                        status: None,
-                        message: scrub(
-                            &format!("reading the answer of {} failed: {e}", redact_url(&url)),
-                            &all_secrets,
-                        ),
-                    });
-                }
-                Ok(resp) => {
-                    let status = resp.status;
-                    let retry_after = resp
-                        .header("retry-after")
-                        .and_then(|v| crate::api::retry::parse_retry_after(v, self.clock.now()));
-                    let region_hint = resp.header("x-amz-bucket-region").map(str::to_string);
-                    let body = resp.read_body(64 << 10).unwrap_or_default();
-                    let d = self.retry.on_status(
-                        status,
-                        retry_after,
-                        Idempotency::Idempotent,
-                        attempt,
-                        self.clock.jitter(),
-                    );
-                    if d == RetryDecision::Stop {
-                        let (code, message) = parse_error_body(&body);
-                        // Known secrets go, and so does any signed URL the store quotes,
-                        // before the message is cut.
-                        let clean = |t: &str| clean_snippet(t, MESSAGE_CHARS, &all_secrets);
-                        return Ok(Err(Refusal {
-                            status,
-                            code: code.map(|c| clean(&c)),
-                            message: clean(&message),
-                            region_hint,
-                        }));
-                    }
-                    d
-                }
-                Err(te) => {
-                    let d = self.retry.on_transport_error(
-                        te.kind(),
-                        Idempotency::Idempotent,
-                        attempt,
-                        self.clock.jitter(),
-                    );
-                    if d == RetryDecision::Stop {
-                        return Err(Error::Transport {
-                            method,
-                            url: redact_url(&url),
-                            source: te.scrubbed(&all_secrets),
-                        });
-                    }
-                    d
-                }
-            };
-            if let RetryDecision::RetryAfter(wait) = decision {
-                self.clock.sleep(wait);
+            sent_to.replace(req.url.clone());
+            Ok(req)
+        };
+        let url = || sent_to.borrow().clone();
+        let all_secrets = |url: &str| {
+            let mut all = crate::redact::query_secrets(url);
+            all.extend(secrets.iter().cloned());
+            all
+        };
+        match send_with_retry(&*self.transport, &how, make, Ok)? {
+            Ok(resp) => {
+                let url = url();
+                resp.read_body(MAX_BODY).map(Ok).map_err(|e| Error::Cloud {
+                    store,
+                    status: None,
+                    message: scrub(
+                        &format!("reading the answer of {} failed: {e}", redact_url(&url)),
+                        &all_secrets(&url),
+                    ),
+                })
             }
-            attempt += 1;
+            Err(Refused { url, response, .. }) => {
+                let status = response.status;
+                let region_hint = response.header("x-amz-bucket-region").map(str::to_string);
+                let body = response.read_body(64 << 10).unwrap_or_default();
+                let (code, message) = parse_error_body(&body);
+                // Known secrets go, and so does any signed URL the store quotes, before the
+                // message is cut.
+                let all = all_secrets(&url);
+                let clean = |t: &str| clean_snippet(t, MESSAGE_CHARS, &all);
+                Ok(Err(Refusal {
+                    status,
+                    code: code.map(|c| clean(&c)),
+                    message: clean(&message),
+                    region_hint,
+                }))
+            }
         }
     }
 }

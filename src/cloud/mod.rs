@@ -3,11 +3,11 @@
 //! The service can pull files itself. A [`CloudSource`] lists a bucket (paginated, one page
 //! at a time), keeps the keys that match the URL's glob and the image or video extensions,
 //! and signs a GET URL for each object **locally**, with the user's own credentials, which
-//! never leave the machine. [`ingest_references`] sends the signed URLs as references
-//! ingests in chunks with deterministic ingest ids, so a re-run after a crash is recognised
-//! by the service as a duplicate and nothing is ingested twice. It reports through the
-//! same [`IngestEvent`](crate::ingest::IngestEvent)s and
-//! [`IngestReport`](crate::ingest::IngestReport) as a local folder's ingest.
+//! never leave the machine. As a [`Source`](crate::ingest::Source) of an
+//! [`Ingest`](crate::ingest::Ingest), its signed URLs go as chunks of references with ingest
+//! ids that a re-run repeats, so the service recognises what it already has and nothing is
+//! ingested twice; the progress events, the verification and the report are a local
+//! folder's.
 //!
 //! | store | URL | signing | listing |
 //! |---|---|---|---|
@@ -57,36 +57,30 @@
 //!
 //! ```no_run
 //! use roboflow_batch::BatchApi;
-//! use roboflow_batch::cloud::{CloudSource, ReferencesIngestOptions, ingest_references};
-//! use roboflow_batch::ingest::no_progress;
+//! use roboflow_batch::cloud::CloudSource;
+//! use roboflow_batch::ingest::{Ingest, Source};
 //!
 //! let api = BatchApi::from_env()?;
-//! let source = CloudSource::builder("s3://my-bucket/photos/**/*.jpg").build()?;
-//! let r = ingest_references(&api, "my-batch", &source, &ReferencesIngestOptions::default(), &no_progress())?;
-//! println!("{} references in {} requests", r.report.files_uploaded, r.requests);
+//! let bucket = CloudSource::builder("s3://my-bucket/photos/**/*.jpg").build()?;
+//! let r = Ingest::new(&api, "my-batch", Source::bucket(bucket)).run()?;
+//! println!("{} references sent in {} chunks", r.files_uploaded, r.ingest_ids.len());
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 
 mod azure;
 mod gcs;
 mod http;
-mod ingest;
 mod location;
 mod names;
-mod pipeline;
 mod s3;
 mod settings;
+mod signing;
 mod source;
 
 use std::time::{Duration, SystemTime};
 
-/// Images or videos: the same type, and the same extension lists, as a local folder's.
-pub use crate::ingest::MediaKind;
-pub use ingest::{
-    CloudIngestReport, DEFAULT_IMAGE_CHUNK, DEFAULT_VIDEO_CHUNK, ReferencesIngestOptions,
-    chunk_ingest_id, derived_ingest_id, ingest_references,
-};
 pub use location::{BucketUrl, StoreKind};
+pub(crate) use signing::list_signed;
 pub use source::{CloudObject, CloudSource, CloudSourceBuilder, Objects, SignedReference};
 
 use crate::Result;
@@ -197,7 +191,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Percent-encodes a key for a URL path: RFC 3986 unreserved characters and `/` stay.
 pub(crate) fn encode_path(key: &str) -> String {
-    crate::url::encode(key).replace("%2F", "/")
+    crate::urls::encode(key).replace("%2F", "/")
 }
 
 #[cfg(test)]

@@ -1,26 +1,4 @@
-//! Which keys are media, and the unique name each gets inside the batch.
-
-use crate::ingest::MediaKind;
-
-/// Whether a key's extension is one of `media`'s (the local folder's lists), in any case.
-pub(crate) fn accepts(media: MediaKind, key: &str) -> bool {
-    let base = key.rsplit('/').next().unwrap_or(key);
-    match base.rsplit_once('.') {
-        Some((_, ext)) if !ext.is_empty() => media
-            .extensions()
-            .iter()
-            .any(|e| e.eq_ignore_ascii_case(ext)),
-        _ => false,
-    }
-}
-
-/// `images` or `videos`.
-pub(crate) fn media_name(media: MediaKind) -> &'static str {
-    match media {
-        MediaKind::Images => "images",
-        MediaKind::Videos => "videos",
-    }
-}
+//! The unique name each object gets inside the batch.
 
 /// The longest name the service takes for a file in a batch.
 pub(crate) const MAX_NAME_BYTES: usize = 512;
@@ -55,16 +33,17 @@ mod tests {
 
     #[test]
     fn extensions_follow_the_local_lists() {
+        use crate::model::MediaKind;
         for k in [
             "a.bmp", "a.DIB", "a.jpeg", "a.Jpg", "a.jpe", "a.jp2", "a.png", "x/y.WEBP",
         ] {
-            assert!(accepts(MediaKind::Images, k), "{k}");
+            assert!(MediaKind::Images.matches(k), "{k}");
         }
         for k in ["a.gif", "a.tiff", "jpg", "a.jpg/", "a.jpg.txt", ".", ""] {
-            assert!(!accepts(MediaKind::Images, k), "{k}");
+            assert!(!MediaKind::Images.matches(k), "{k}");
         }
         for k in ["a.MP4", "a.m4v", "a.3gp", "a.ogg", "a.mkv", "a.mpeg"] {
-            assert!(accepts(MediaKind::Videos, k), "{k}");
+            assert!(MediaKind::Videos.matches(k), "{k}");
         }
     }
 

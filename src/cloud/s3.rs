@@ -257,7 +257,7 @@ impl S3Store {
         };
         let mut sorted: Vec<(String, String)> = query
             .iter()
-            .map(|(k, v)| (crate::url::encode(k), crate::url::encode(v)))
+            .map(|(k, v)| (crate::urls::encode(k), crate::urls::encode(v)))
             .collect();
         sorted.sort();
         let canonical_query = sorted
@@ -300,7 +300,7 @@ impl S3Store {
         }
         let signature = super::hex(&hmac(&key, &string_to_sign));
         let url = format!("{}?{canonical_query}", base.as_str());
-        let mut req = HttpRequest::get(url).header(
+        let mut req = HttpRequest::get(url).with_header(
             "Authorization",
             format!(
                 "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
@@ -308,7 +308,7 @@ impl S3Store {
             ),
         );
         for (k, v) in headers.into_iter().skip(1) {
-            req = req.header(k, v);
+            req = req.with_header(k, v);
         }
         req
     }
@@ -339,7 +339,8 @@ impl Store for S3Store {
         let mut query = vec![
             ("encoding-type", "url".to_string()),
             ("list-type", "2".to_string()),
-            ("max-keys", page_size.to_string()),
+            // S3 grants at most 1,000 keys a page.
+            ("max-keys", page_size.min(1000).to_string()),
         ];
         if !prefix.is_empty() {
             query.push(("prefix", prefix.to_string()));
@@ -544,7 +545,7 @@ mod tests {
             "https://examplebucket.s3.amazonaws.com/?max-keys=2&prefix=J"
         );
         assert_eq!(
-            req.header_value("authorization"),
+            req.header("authorization"),
             Some(
                 "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
             )

@@ -9,13 +9,12 @@ use super::azure::AzureStore;
 use super::gcs::GcsStore;
 use super::http::Http;
 use super::location::{BucketUrl, StoreKind};
-use super::names::{accepts, reference_name};
+use super::names::reference_name;
 use super::s3::{S3Config, S3Store};
 use super::settings::Settings;
 use super::{DEFAULT_EXPIRY, MAX_V4_EXPIRY, Store};
 use crate::api::{Clock, RetryPolicy};
-use crate::ingest::MediaKind;
-use crate::model::FileReference;
+use crate::model::{FileReference, MediaKind};
 use crate::transport::{Transport, UreqTransport};
 use crate::{Error, Result};
 
@@ -80,13 +79,14 @@ impl fmt::Debug for SignedReference {
 ///
 /// ```no_run
 /// use roboflow_batch::cloud::CloudSource;
-/// use roboflow_batch::ingest::MediaKind;
+/// use roboflow_batch::model::MediaKind;
 /// let source = CloudSource::builder("gs://clips/2024/*.mp4").media(MediaKind::Videos).build()?;
 /// for r in source.references().take(3) {
 ///     println!("{}", r?.name);
 /// }
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct CloudSource {
     url: BucketUrl,
     store: Arc<dyn Store>,
@@ -120,7 +120,7 @@ impl CloudSource {
             url: url.into(),
             media: MediaKind::Images,
             expiry: DEFAULT_EXPIRY,
-            page_size: 1000,
+            page_size: 5000,
             max_pages: 1_000_000,
             settings: Settings::default(),
             transport: None,
@@ -144,7 +144,7 @@ impl CloudSource {
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// assert_eq!(s.media(), roboflow_batch::ingest::MediaKind::Images);
+    /// assert_eq!(s.media(), roboflow_batch::model::MediaKind::Images);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn media(&self) -> MediaKind {
@@ -184,8 +184,8 @@ impl CloudSource {
     }
 
     /// The matching objects, signed, lazily; objects whose name cannot be used are
-    /// skipped (see [`name_for`](Self::name_for)). [`ingest_references`](super::ingest_references)
-    /// also reports those.
+    /// skipped (see [`name_for`](Self::name_for)); an ingest of the source also reports
+    /// them.
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
@@ -264,13 +264,14 @@ impl CloudSource {
         self.store.list_page(self.url.prefix(), None, 1).map(|_| ())
     }
 
-    pub(crate) fn store(&self) -> &dyn Store {
-        self.store.as_ref()
+    /// Something the user should know about the signed URLs, if anything.
+    pub(crate) fn warning(&self) -> Option<String> {
+        self.store.warning()
     }
 
     /// Whether a listed key belongs to the source (glob and extension).
     pub(crate) fn wants(&self, key: &str) -> bool {
-        self.url.matches(key) && accepts(self.media, key)
+        self.url.matches(key) && self.media.matches(key)
     }
 }
 
@@ -420,7 +421,7 @@ impl CloudSourceBuilder {
     ///
     /// ```
     /// use roboflow_batch::cloud::CloudSource;
-    /// use roboflow_batch::ingest::MediaKind;
+    /// use roboflow_batch::model::MediaKind;
     /// let b = CloudSource::builder("s3://b/").media(MediaKind::Videos);
     /// ```
     pub fn media(mut self, media: MediaKind) -> Self {
@@ -439,7 +440,8 @@ impl CloudSourceBuilder {
         self
     }
 
-    /// Keys asked for per listing request (default 1,000, the most S3 returns).
+    /// Keys asked for per listing request, at most what the store grants (default: the
+    /// most it grants, 1,000 on S3 and GCS, 5,000 on Azure).
     ///
     /// ```
     /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").page_size(100);
@@ -516,7 +518,7 @@ impl CloudSourceBuilder {
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use roboflow_batch::api::Clock;
-    /// let fixed = Clock::system().with_now(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// let fixed = Clock::system().now_fn(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").clock(fixed);
     /// ```
     pub fn clock(mut self, clock: Clock) -> Self {

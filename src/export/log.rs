@@ -7,13 +7,12 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::jsonl::JsonLines;
 
 /// The log's file name, inside the target folder.
 pub const LOG_FILE: &str = ".rfbatch-export.jsonl";
@@ -62,9 +61,8 @@ impl Record {
 /// The records read at the start, and the file appended to.
 #[derive(Debug)]
 pub(crate) struct ExportLog {
-    path: PathBuf,
     records: HashMap<Key, Record>,
-    file: Mutex<Option<fs::File>>,
+    file: JsonLines,
 }
 
 impl ExportLog {
@@ -72,21 +70,14 @@ impl ExportLog {
     pub fn open(target: &Path) -> Result<ExportLog> {
         let path = target.join(LOG_FILE);
         let mut records = HashMap::new();
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                for line in text.lines() {
-                    if let Ok(r) = serde_json::from_str::<Record>(line) {
-                        records.insert(r.key.clone(), r);
-                    }
-                }
+        crate::jsonl::read(&path, |line| {
+            if let Ok(r) = serde_json::from_slice::<Record>(line) {
+                records.insert(r.key.clone(), r);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-        }
+        })?;
         Ok(ExportLog {
-            path,
             records,
-            file: Mutex::new(None),
+            file: JsonLines::new(path),
         })
     }
 
@@ -95,34 +86,16 @@ impl ExportLog {
         self.records.get(key).filter(|r| r.is_complete(target))
     }
 
-    /// Appends a record (one line, flushed to disk).
+    /// Appends a record (one line, synced to disk).
     pub fn append(&self, record: &Record) -> Result<()> {
-        let io = |e| Error::io(format!("writing {}", self.path.display()), e);
-        let mut line = serde_json::to_vec(record)
-            .map_err(|e| Error::io("encoding an export log line", std::io::Error::other(e)))?;
-        line.push(b'\n');
-        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            // Owner-only: it lists the user's results.
-            let f = crate::owner_only::open_options()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(io)?;
-            crate::owner_only::restrict(&f).map_err(io)?;
-            *guard = Some(f);
-        }
-        if let Some(f) = guard.as_mut() {
-            f.write_all(&line).map_err(io)?;
-            f.sync_data().map_err(io)?;
-        }
-        Ok(())
+        self.file.append(record)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn record(name: &str, path: Option<&str>, bytes: u64) -> Record {
         Record {

@@ -399,7 +399,7 @@ impl<'a> Exporter<'a> {
     fn download_options(&self) -> DownloadOptions {
         let options = DownloadOptions::default();
         match self.on_event.clone() {
-            Some(f) => options.with_on_bytes(move |n| f(&ExportEvent::Bytes(n))),
+            Some(f) => options.on_bytes(move |n| f(&ExportEvent::Bytes(n))),
             None => options,
         }
     }

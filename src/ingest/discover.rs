@@ -1,309 +1,59 @@
-//! Finding the files to ingest: a folder (optionally recursive) or an explicit list,
-//! filtered by the official client's extensions, in a deterministic order, with every
-//! file left out reported by name and reason.
+//! Finding the local files to ingest: a folder (optionally recursive) or an explicit list,
+//! filtered by extension, in a deterministic order, with every file left out reported by
+//! name and reason.
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
 
-use super::manifest::{Entry, Manifest};
+use super::files::{Entry, FileList};
 use super::names;
-use super::progress::IngestEvent;
 use super::report::{SkipReason, SkippedFile};
-use super::spill::Sorter;
+use super::sorted::Sorter;
+use super::source::{Kind, Source};
 use super::walk::{self, Item, Walk};
 use crate::error::{Error, Result};
+use crate::model::MediaKind;
+use crate::progress::{Emitter, Event};
 
-/// Image extensions the official client takes (matched in any case).
-///
-/// ```
-/// assert!(roboflow_batch::ingest::IMAGE_EXTENSIONS.contains(&"jpeg"));
-/// ```
-pub const IMAGE_EXTENSIONS: &[&str] = &["bmp", "dib", "jpeg", "jpg", "jpe", "jp2", "png", "webp"];
-
-/// Video extensions the official client takes (matched in any case).
-///
-/// ```
-/// assert!(roboflow_batch::ingest::VIDEO_EXTENSIONS.contains(&"mov"));
-/// ```
-pub const VIDEO_EXTENSIONS: &[&str] = &[
-    "mp4", "m4a", "m4p", "m4b", "m4r", "m4v", "avi", "mov", "mkv", "flv", "wmv", "mpeg", "mpg",
-    "3gp", "webm", "ogg",
-];
-
-/// The default per-image size limit: 20 MiB, the service's documented limit.
-///
-/// ```
-/// assert_eq!(roboflow_batch::ingest::DEFAULT_MAX_IMAGE_SIZE, 20_971_520);
-/// ```
-pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 20 * 1024 * 1024;
-
-/// What kind of media an ingest carries.
-///
-/// ```
-/// use roboflow_batch::ingest::MediaKind;
-/// assert!(MediaKind::Images.matches(std::path::Path::new("a/B.JPG")));
-/// assert!(!MediaKind::Images.matches(std::path::Path::new("clip.mp4")));
-/// assert!(MediaKind::Videos.matches(std::path::Path::new("clip.Mp4")));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MediaKind {
-    /// Images ([`IMAGE_EXTENSIONS`]).
-    Images,
-    /// Videos ([`VIDEO_EXTENSIONS`]).
-    Videos,
-}
-
-impl MediaKind {
-    /// The extensions taken, lowercase.
-    ///
-    /// ```
-    /// assert!(roboflow_batch::ingest::MediaKind::Videos.extensions().contains(&"mkv"));
-    /// ```
-    pub fn extensions(self) -> &'static [&'static str] {
-        match self {
-            MediaKind::Images => IMAGE_EXTENSIONS,
-            MediaKind::Videos => VIDEO_EXTENSIONS,
-        }
-    }
-
-    /// Whether a path has one of the extensions, in any case.
-    ///
-    /// ```
-    /// assert!(roboflow_batch::ingest::MediaKind::Images.matches(std::path::Path::new("x.WebP")));
-    /// ```
-    pub fn matches(self, path: &Path) -> bool {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| self.extensions().iter().any(|x| x.eq_ignore_ascii_case(e)))
-    }
-}
-
-/// Where local files come from: a folder or a list of files.
-///
-/// ```
-/// use roboflow_batch::ingest::LocalSource;
-/// let s = LocalSource::dir("photos").recursive(true);
-/// assert!(format!("{s:?}").contains("recursive: true"));
-/// ```
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct LocalSource {
-    kind: Kind,
-    follow_links: bool,
-}
-
-#[derive(Debug, Clone)]
-enum Kind {
-    Dir { root: PathBuf, recursive: bool },
-    Files(Vec<PathBuf>),
-}
-
-/// One file to upload: where it is, the name it gets in the batch, and its identity (size
-/// and modification time) as found.
-///
-/// ```
-/// # let dir = tempfile::tempdir()?;
-/// # std::fs::write(dir.path().join("a.jpg"), b"jpeg")?;
-/// use roboflow_batch::ingest::{LocalSource, MediaKind};
-/// let found = LocalSource::dir(dir.path()).discover(MediaKind::Images, 1 << 20)?;
-/// assert_eq!((found.files[0].name.as_str(), found.files[0].size), ("a.jpg", 4));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFile {
-    /// The path, as found (the folder joined with the relative path).
-    pub path: PathBuf,
-    /// The path relative to the folder, with `/` separators (the path as given for a list).
-    pub relative: String,
-    /// The unique name in the batch.
-    pub name: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Its modification time, when the file system has one.
-    pub modified: Option<SystemTime>,
-}
-
-/// What discovery found: the files to upload, in order, and those left out.
-///
-/// ```
-/// # let dir = tempfile::tempdir()?;
-/// # std::fs::write(dir.path().join("b.png"), b"png")?;
-/// # std::fs::write(dir.path().join("a.jpg"), b"jpeg")?;
-/// use roboflow_batch::ingest::{LocalSource, MediaKind};
-/// let found = LocalSource::dir(dir.path()).discover(MediaKind::Images, 1 << 20)?;
-/// let names: Vec<_> = found.files.iter().map(|f| f.name.as_str()).collect();
-/// assert_eq!(names, ["a.jpg", "b.png"]); // sorted
-/// assert_eq!(found.total_bytes(), 7);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct Discovery {
-    /// Files that qualify, in a deterministic order.
-    pub files: Vec<SourceFile>,
-    /// Files left out, with reasons.
-    pub skipped: Vec<SkippedFile>,
-}
-
-impl Discovery {
-    /// The total size of the files that qualify.
-    ///
-    /// ```
-    /// assert_eq!(roboflow_batch::ingest::Discovery::default().total_bytes(), 0);
-    /// ```
-    pub fn total_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.size).sum()
-    }
-}
-
-impl LocalSource {
-    /// The files directly in `root` (add [`recursive`](Self::recursive) for subfolders).
-    ///
-    /// ```
-    /// let s = roboflow_batch::ingest::LocalSource::dir("photos");
-    /// assert!(format!("{s:?}").contains("photos"));
-    /// ```
-    pub fn dir(root: impl Into<PathBuf>) -> LocalSource {
-        LocalSource {
-            kind: Kind::Dir {
-                root: root.into(),
-                recursive: false,
-            },
-            follow_links: false,
-        }
-    }
-
-    /// Exactly these files, in this order; each is named after its file name.
-    ///
-    /// ```
-    /// let s = roboflow_batch::ingest::LocalSource::files(["a/x.jpg", "b/x.jpg"]);
-    /// assert!(format!("{s:?}").contains("b/x.jpg"));
-    /// ```
-    pub fn files<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> LocalSource {
-        LocalSource {
-            kind: Kind::Files(paths.into_iter().map(Into::into).collect()),
-            follow_links: false,
-        }
-    }
-
-    /// Whether to descend into subfolders (default no, as the official client). No effect
-    /// on a list.
-    ///
-    /// ```
-    /// let s = roboflow_batch::ingest::LocalSource::dir("d").recursive(true);
-    /// assert!(format!("{s:?}").contains("recursive: true"));
-    /// ```
-    pub fn recursive(mut self, recursive: bool) -> LocalSource {
-        if let Kind::Dir { recursive: r, .. } = &mut self.kind {
-            *r = recursive;
-        }
-        self
-    }
-
-    /// Whether to follow symbolic links (default no: links are skipped and reported).
-    ///
-    /// ```
-    /// let s = roboflow_batch::ingest::LocalSource::dir("d").follow_links(true);
-    /// assert!(format!("{s:?}").contains("follow_links: true"));
-    /// ```
-    pub fn follow_links(mut self, follow: bool) -> LocalSource {
-        self.follow_links = follow;
-        self
-    }
-
-    /// The folder, for a folder source.
-    ///
-    /// ```
-    /// use std::path::Path;
-    /// let s = roboflow_batch::ingest::LocalSource::dir("photos");
-    /// assert_eq!(s.root(), Some(Path::new("photos")));
-    /// ```
-    pub fn root(&self) -> Option<&Path> {
-        match &self.kind {
-            Kind::Dir { root, .. } => Some(root),
-            Kind::Files(_) => None,
-        }
-    }
-
-    /// Finds the files of `media` kind, leaving out (and reporting) unreadable, empty and
-    /// non-UTF-8 ones, links unless followed, and files over `max_file_size` bytes.
-    ///
-    /// Fails only when the folder itself cannot be read. The whole list is returned in
-    /// memory (every file's path and name); [`Ingest`](super::Ingest) does not need it
-    /// and keeps the list in a temporary file instead.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// # std::fs::write(dir.path().join("a.png"), b"png")?;
-    /// # std::fs::write(dir.path().join("empty.jpg"), b"")?;
-    /// # std::fs::write(dir.path().join("notes.txt"), b"text")?;
-    /// use roboflow_batch::ingest::{LocalSource, MediaKind, SkipReason};
-    /// let found = LocalSource::dir(dir.path()).discover(MediaKind::Images, 1 << 20)?;
-    /// assert_eq!(found.files.len(), 1);
-    /// assert_eq!(found.skipped[0].reason, SkipReason::Empty);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn discover(&self, media: MediaKind, max_file_size: u64) -> Result<Discovery> {
-        let mut survey = self.survey(media, max_file_size, &|_| {})?;
-        let mut files = Vec::with_capacity(survey.manifest.len() as usize);
-        let mut entries = survey
-            .manifest
-            .entries()
-            .map_err(|e| Error::io("reading the list of files found", e))?;
-        while let Some((_, f)) = entries
-            .next_file()
-            .map_err(|e| Error::io("reading the list of files found", e))?
-        {
-            files.push(f);
-        }
-        Ok(Discovery {
-            files,
-            skipped: survey.skipped,
-        })
-    }
-
-    /// Finds the files as [`discover`](Self::discover) does, into a [`Manifest`] (in a
-    /// temporary file when large) with the final names resolved; reports each skip and the
-    /// running totals to `progress` as it goes.
-    pub(crate) fn survey(
-        &self,
-        media: MediaKind,
-        max_file_size: u64,
-        progress: &dyn Fn(&IngestEvent),
-    ) -> Result<Survey> {
-        let mut found = Found {
-            media,
-            max_size: max_file_size,
-            follow: self.follow_links,
-            listed: matches!(self.kind, Kind::Files(_)),
-            manifest: Manifest::new(self.root().map(Path::to_path_buf)),
-            keys: Sorter::new(NAME_KEYS_MEMORY),
+/// Finds the files of `media` kind in a local source, leaving out (and reporting)
+/// unreadable, empty and non-UTF-8 ones, links unless followed, and files over
+/// `max_size` bytes; resolves their names. Fails only when the folder itself cannot be read.
+pub(crate) fn discover(
+    source: &Source,
+    media: MediaKind,
+    max_size: u64,
+    events: &Emitter<'_>,
+) -> Result<Found> {
+    let mut found = Finder {
+        media,
+        max_size,
+        follow: source.follow_links,
+        listed: matches!(source.kind, Kind::Files(_)),
+        out: Found {
+            files: FileList::new(source.root().map(Path::to_path_buf)),
             skipped: Vec::new(),
             bytes: 0,
-            progress,
-        };
-        match &self.kind {
-            Kind::Dir { root, recursive } => found.walk(root, *recursive)?,
-            Kind::Files(paths) => {
-                for p in paths {
-                    found.listed(p)?;
-                }
+        },
+        keys: Sorter::new(NAME_KEYS_MEMORY),
+        events,
+    };
+    match &source.kind {
+        Kind::Folder { root, recursive } => found.walk(root, *recursive)?,
+        Kind::Files(paths) => {
+            for p in paths {
+                found.listed(p)?;
             }
         }
-        let io = |e| Error::io("sorting the names found", e);
-        let keys = std::mem::replace(&mut found.keys, Sorter::new(0));
-        let renamed = names::resolve(keys.finish().map_err(io)?, &mut found.manifest)?;
-        found.manifest.set_renamed(renamed);
-        (found.progress)(&IngestEvent::Discovered {
-            files: found.manifest.len(),
-            bytes: found.bytes,
-        });
-        Ok(Survey {
-            manifest: found.manifest,
-            skipped: found.skipped,
-            bytes: found.bytes,
-        })
+        _ => {}
     }
+    let keys = found.keys.finish();
+    let keys = keys.map_err(|e| Error::io("sorting the names found", e))?;
+    let mut out = found.out;
+    out.files.resolve_names(keys)?;
+    events.emit(Event::Discovered {
+        files: out.files.len(),
+        bytes: out.bytes,
+    });
+    Ok(out)
 }
 
 /// Bytes of name keys sorted in memory before they spill (16 bytes and 8 of bookkeeping a
@@ -314,37 +64,31 @@ const NAME_KEYS_MEMORY: usize = 4 << 20;
 const DISCOVERED_EVERY: u64 = 10_000;
 
 /// What discovery found, without holding it in memory.
-pub(crate) struct Survey {
+pub(crate) struct Found {
     /// The files that qualify, in order, with their final names.
-    pub manifest: Manifest,
+    pub files: FileList,
     /// Files left out, with reasons.
     pub skipped: Vec<SkippedFile>,
     /// The total size of the files that qualify.
     pub bytes: u64,
 }
 
-struct Found<'p> {
+struct Finder<'e> {
     media: MediaKind,
     max_size: u64,
     follow: bool,
     /// An explicit list (files are named after their file names).
     listed: bool,
-    manifest: Manifest,
+    out: Found,
     keys: Sorter,
-    skipped: Vec<SkippedFile>,
-    bytes: u64,
-    progress: &'p dyn Fn(&IngestEvent),
+    events: &'e Emitter<'e>,
 }
 
-impl Found<'_> {
+impl Finder<'_> {
     fn skip(&mut self, path: &Path, reason: SkipReason, detail: impl Into<String>) {
-        let s = SkippedFile {
-            path: path.to_string_lossy().into_owned(),
-            reason,
-            detail: detail.into(),
-        };
-        (self.progress)(&IngestEvent::Skipped(s.clone()));
-        self.skipped.push(s);
+        let s = SkippedFile::new(path.to_string_lossy(), reason, detail);
+        self.events.emit(Event::Skipped(s.clone()));
+        self.out.skipped.push(s);
     }
 
     fn walk(&mut self, root: &Path, recursive: bool) -> Result<()> {
@@ -468,13 +212,13 @@ impl Found<'_> {
         self.keys
             .push(&names::collision_key(&entry.candidate))
             .map_err(io)?;
-        self.manifest.push(&entry).map_err(io)?;
-        self.bytes += size;
-        let n = self.manifest.len();
+        self.out.files.push(&entry).map_err(io)?;
+        self.out.bytes += size;
+        let n = self.out.files.len();
         if n.is_multiple_of(DISCOVERED_EVERY) {
-            (self.progress)(&IngestEvent::Discovered {
+            self.events.emit(Event::Discovered {
                 files: n,
-                bytes: self.bytes,
+                bytes: self.out.bytes,
             });
         }
         Ok(())

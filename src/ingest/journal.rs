@@ -1,18 +1,17 @@
-//! The resume journal: one JSON line per event, fsync'd, in the user's cache folder.
+//! The resume journal: one JSON line per event, synced, in the user's cache folder, one
+//! file per workspace and batch.
 //!
 //! Before a unit's upload starts, a `pending` line names the unit (the service's shard id,
 //! when there is one) and its files with their identity (path, size, modification time).
-//! When the service has accepted it, a `done` line follows. On the next run a file counts
-//! as uploaded when a `done` line covers it with the same identity and name, so a changed
-//! file is sent again. A `pending` line without `done` (a crash mid-upload) is settled
-//! against the service: a shard it lists was received. A `done` line says when, because
-//! the service lists a shard only some time after its PUT: a shard accepted moments ago
-//! counts as received while unlisted (see `settle`). A torn last line (a crash
-//! mid-write) is dropped.
+//! When the service has accepted it, a `done` line follows, saying when. A `start` line
+//! names the service (its base URL) that the lines after it were sent to. The journal is
+//! only a hint: `resume` checks every unit it records against the service before a file
+//! counts as uploaded, so a journal reached through another URL (a sandbox restarted on
+//! another port) resumes, and one of another service with the same workspace and batch
+//! names resumes nothing it does not hold. A torn last line (a crash mid-write) is dropped.
 //!
-//! The file on disk is the record; in memory a run keeps one small entry per unit (a
-//! shard of up to 500 files, or one single upload), never the files: those are read
-//! again, in a second pass, straight into a sorted list on disk (see `resume`).
+//! In memory a run keeps one small entry per unit, never the files: those are read again,
+//! in a second pass, straight into a sorted list on disk (see `resume`).
 //!
 //! One run at a time: a run holds an exclusive lock (`flock`, `LockFileEx`) on
 //! `<journal>.lock`, which names its process. The operating system releases it when the
@@ -20,16 +19,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::discover::SourceFile;
+use super::files::LocalFile;
 use crate::error::{Error, Result};
+use crate::jsonl::JsonLines;
 
 const VERSION: u32 = 1;
 
@@ -37,31 +36,6 @@ const VERSION: u32 = 1;
 /// reader keeps exactly). A larger one is a corrupt line: it must not push the next
 /// number past `u64::MAX`, where it would wrap to 0 and match older units.
 const MAX_SEQ: u64 = 1 << 53;
-
-/// The default folder of resume journals: `roboflow-batch/journals` in the user's cache
-/// folder (`$XDG_CACHE_HOME`, else `~/.cache` on Linux, `~/Library/Caches` on macOS,
-/// `%LOCALAPPDATA%` on Windows). `None` when none of these is set.
-///
-/// ```
-/// if let Some(dir) = roboflow_batch::ingest::default_journal_dir() {
-///     assert!(dir.ends_with("roboflow-batch/journals"));
-/// }
-/// ```
-pub fn default_journal_dir() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let base = if cfg!(windows) {
-        env("LOCALAPPDATA")
-    } else if cfg!(target_os = "macos") {
-        env("HOME").map(|h| h.join("Library/Caches"))
-    } else {
-        env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
-    }?;
-    Some(base.join("roboflow-batch").join("journals"))
-}
 
 /// A file's identity as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +48,7 @@ pub(crate) struct FileRecord {
 }
 
 impl FileRecord {
-    pub fn of(f: &SourceFile) -> FileRecord {
+    pub fn of(f: &LocalFile) -> FileRecord {
         FileRecord {
             name: f.name.clone(),
             path: absolute(&f.path),
@@ -148,13 +122,20 @@ pub(crate) struct UnitInfo {
     pub done_at: Option<u64>,
     /// For single uploads, the names they carried (to find them in the batch listing).
     pub names: Vec<String>,
+    /// How many files it carried.
+    pub files: u32,
+    /// It was sent to the service at the base URL of this run.
+    pub same_url: bool,
 }
 
 /// A `pending` line without its files, which serde skips.
 #[derive(Deserialize)]
 #[serde(tag = "t", rename_all = "kebab-case")]
 enum LineHead {
-    Start {},
+    Start {
+        #[serde(default)]
+        base_url: String,
+    },
     Pending {
         seq: u64,
         unit: UnitType,
@@ -168,7 +149,7 @@ enum LineHead {
     },
 }
 
-/// Just the names of a single upload's files.
+/// Just the names of a pending line's files.
 #[derive(Deserialize)]
 struct NamesOnly {
     files: Vec<NameOnly>,
@@ -182,8 +163,7 @@ struct NameOnly {
 /// An open journal, shared by the upload workers.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    path: PathBuf,
-    file: Mutex<File>,
+    file: JsonLines,
     next_seq: AtomicU64,
     /// Held for the journal's life: the lock that keeps other runs out.
     _lock: File,
@@ -242,14 +222,13 @@ fn lock(path: &Path, batch: &str) -> Result<File> {
 }
 
 impl Journal {
-    /// The journal file for one workspace, batch and service, under `dir`.
-    pub fn path_for(dir: &Path, base_url: &str, workspace: &str, batch: &str) -> PathBuf {
-        let service = super::names::fnv1a64(base_url.as_bytes()) as u32;
-        dir.join(workspace)
-            .join(format!("{batch}-{service:08x}.jsonl"))
+    /// The journal file of one workspace and batch, under `dir`.
+    pub fn path_for(dir: &Path, workspace: &str, batch: &str) -> PathBuf {
+        dir.join(workspace).join(format!("{batch}.jsonl"))
     }
 
-    /// Locks and opens (or creates) the journal at `path`, and reads what it holds.
+    /// Locks and opens (or creates) the journal at `path`, and reads what it holds; units
+    /// sent to another base URL than `base_url` are marked so.
     pub fn open(
         path: &Path,
         base_url: &str,
@@ -262,49 +241,45 @@ impl Journal {
                 .map_err(|e| Error::io(ctx("creating the folder of"), e))?;
         }
         let lock = lock(path, batch)?;
-        let existed = path.exists();
-        // Owner-only: it names the user's files, workspace and service.
-        let mut file = crate::owner_only::open_options()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| Error::io(ctx("opening"), e))?;
-        crate::owner_only::restrict(&file).map_err(|e| Error::io(ctx("protecting"), e))?;
-        let (history, good_len, max_seq) =
-            read_history(&mut file).map_err(|e| Error::io(ctx("reading"), e))?;
-        let total = file
-            .metadata()
-            .map_err(|e| Error::io(ctx("reading"), e))?
-            .len();
-        if good_len < total {
-            // A torn last line: cut it so the next line starts clean.
-            file.set_len(good_len)
-                .map_err(|e| Error::io(ctx("repairing"), e))?;
+        let mut reading = Reading::new(base_url);
+        let good = crate::jsonl::read(path, |l| reading.line(l))?;
+        let Reading {
+            history,
+            max_seq,
+            url: last_url,
+            ..
+        } = reading;
+        let file = JsonLines::new(path);
+        file.create()?;
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > good) {
+            file.truncate(good)?; // a torn last line: the next one starts clean
         }
         let journal = Journal {
-            path: path.to_path_buf(),
-            file: Mutex::new(file),
+            file,
             next_seq: AtomicU64::new(max_seq + 1), // max_seq <= MAX_SEQ: no overflow
             _lock: lock,
         };
-        if !existed || good_len == 0 {
-            journal.append(&Line::Start {
-                v: VERSION,
-                workspace: workspace.into(),
-                batch: batch.into(),
-                base_url: base_url.into(),
-            })?;
+        if last_url.as_deref() != Some(base_url) {
+            journal.start(base_url, workspace, batch)?;
             if let Some(dir) = path.parent() {
-                // Make the new file's directory entry durable too (best effort).
+                // Make a new file's directory entry durable too (best effort).
                 let _ = File::open(dir).and_then(|d| d.sync_all());
             }
         }
         Ok((journal, history))
     }
 
+    fn start(&self, base_url: &str, workspace: &str, batch: &str) -> Result<()> {
+        self.file.append(&Line::Start {
+            v: VERSION,
+            workspace: workspace.into(),
+            batch: batch.into(),
+            base_url: base_url.into(),
+        })
+    }
+
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Calls `f` with each file of the units whose sequence numbers are in `units`, read
@@ -314,30 +289,21 @@ impl Journal {
         units: &HashSet<u64>,
         mut f: impl FnMut(u64, FileRecord) -> Result<()>,
     ) -> Result<()> {
-        let ctx = || format!("reading the resume journal {}", self.path.display());
-        let file = File::open(&self.path).map_err(|e| Error::io(ctx(), e))?;
-        let mut reader = BufReader::new(file);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| Error::io(ctx(), e))?;
-            if n == 0 || buf.last() != Some(&b'\n') {
-                return Ok(());
+        let mut out = Ok(());
+        crate::jsonl::read(self.path(), |line| {
+            if out.is_err() {
+                return;
             }
-            let Ok(LineHead::Pending { seq, .. }) = serde_json::from_slice(&buf) else {
-                continue;
+            let Ok(LineHead::Pending { seq, .. }) = serde_json::from_slice(line) else {
+                return;
             };
-            if !units.contains(&seq) {
-                continue;
+            if let (true, Ok(Line::Pending { files, .. })) =
+                (units.contains(&seq), serde_json::from_slice(line))
+            {
+                out = files.into_iter().try_for_each(|rec| f(seq, rec));
             }
-            if let Ok(Line::Pending { files, .. }) = serde_json::from_slice(&buf) {
-                for rec in files {
-                    f(seq, rec)?;
-                }
-            }
-        }
+        })?;
+        out
     }
 
     /// Records that a unit's upload is starting; returns its sequence number.
@@ -354,11 +320,11 @@ impl Journal {
                 "resume journal",
                 format!(
                     "{} has used every sequence number; remove it to start afresh",
-                    self.path.display()
+                    self.path().display()
                 ),
             ));
         }
-        self.append(&Line::Pending {
+        self.file.append(&Line::Pending {
             seq,
             unit,
             shard: shard.map(str::to_string),
@@ -369,7 +335,7 @@ impl Journal {
 
     /// Records that unit `seq` was accepted, and when.
     pub fn done(&self, seq: u64) -> Result<()> {
-        self.append(&Line::Done {
+        self.file.append(&Line::Done {
             seq,
             at: Some(unix_now()),
         })
@@ -377,68 +343,55 @@ impl Journal {
 
     /// Forgets everything (the batch is gone), keeping the file.
     pub fn reset(&self, base_url: &str, workspace: &str, batch: &str) -> Result<()> {
-        {
-            let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-            file.set_len(0)
-                .map_err(|e| Error::io(format!("resetting {}", self.path.display()), e))?;
-        }
-        self.append(&Line::Start {
-            v: VERSION,
-            workspace: workspace.into(),
-            batch: batch.into(),
-            base_url: base_url.into(),
-        })
-    }
-
-    fn append(&self, line: &Line) -> Result<()> {
-        let mut text =
-            serde_json::to_vec(line).map_err(|e| Error::invalid("journal line", e.to_string()))?;
-        text.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        file.write_all(&text)
-            .and_then(|_| file.sync_data())
-            .map_err(|e| {
-                Error::io(
-                    format!("writing the resume journal {}", self.path.display()),
-                    e,
-                )
-            })
+        self.file.truncate(0)?;
+        self.start(base_url, workspace, batch)
     }
 }
 
-/// Reads every complete line; returns the units, the length of the complete lines, and
-/// the highest sequence number seen.
-fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
-    let mut reader = BufReader::new(&*file);
-    let mut history = History::default();
-    let mut by_seq: HashMap<u64, usize> = HashMap::new();
-    let mut good_len = 0u64;
-    let mut max_seq = 0u64;
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf)?;
-        if n == 0 {
-            break;
+/// The journal as its lines are read: the units, the highest sequence number seen, and
+/// the base URL of the last `start` line.
+struct Reading<'a> {
+    base_url: &'a str,
+    history: History,
+    by_seq: HashMap<u64, usize>,
+    max_seq: u64,
+    url: Option<String>,
+}
+
+impl<'a> Reading<'a> {
+    fn new(base_url: &'a str) -> Self {
+        Reading {
+            base_url,
+            history: History::default(),
+            by_seq: HashMap::new(),
+            max_seq: 0,
+            url: None,
         }
-        if buf.last() != Some(&b'\n') {
-            break; // torn: dropped
-        }
-        good_len += n as u64;
-        match serde_json::from_slice::<LineHead>(&buf) {
-            Ok(LineHead::Start {}) => {}
+    }
+
+    fn line(&mut self, buf: &[u8]) {
+        let history = &mut self.history;
+        match serde_json::from_slice::<LineHead>(buf) {
+            Ok(LineHead::Start { base_url }) => self.url = Some(base_url),
             Ok(LineHead::Pending { seq, .. } | LineHead::Done { seq, .. }) if seq > MAX_SEQ => {
                 history.bad_lines += 1;
             }
             Ok(LineHead::Pending { seq, unit, shard }) => {
-                max_seq = max_seq.max(seq);
-                let names = match unit {
-                    UnitType::Single => serde_json::from_slice::<NamesOnly>(&buf)
-                        .map(|n| n.files.into_iter().map(|f| f.name).collect())
-                        .unwrap_or_default(),
-                    UnitType::Shard => Vec::new(),
+                self.max_seq = self.max_seq.max(seq);
+                let (names, files) = match unit {
+                    UnitType::Single => {
+                        let names: Vec<String> = serde_json::from_slice::<NamesOnly>(buf)
+                            .map(|n| n.files.into_iter().map(|f| f.name).collect())
+                            .unwrap_or_default();
+                        let n = names.len() as u32;
+                        (names, n)
+                    }
+                    UnitType::Shard => {
+                        let n = serde_json::from_slice::<FileCount>(buf).map_or(0, |c| c.files.0);
+                        (Vec::new(), n)
+                    }
                 };
-                by_seq.insert(seq, history.units.len());
+                self.by_seq.insert(seq, history.units.len());
                 history.units.push(UnitInfo {
                     seq,
                     unit,
@@ -446,10 +399,12 @@ fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
                     done: false,
                     done_at: None,
                     names,
+                    files,
+                    same_url: self.url.as_deref() == Some(self.base_url),
                 });
             }
             Ok(LineHead::Done { seq, at }) => {
-                if let Some(&i) = by_seq.get(&seq)
+                if let Some(&i) = self.by_seq.get(&seq)
                     && let Some(u) = history.units.get_mut(i)
                 {
                     u.done = true;
@@ -459,7 +414,37 @@ fn read_history(file: &mut File) -> std::io::Result<(History, u64, u64)> {
             Err(_) => history.bad_lines += 1,
         }
     }
-    Ok((history, good_len, max_seq))
+}
+
+/// How many files a `pending` line lists, without keeping them.
+#[derive(Deserialize)]
+struct FileCount {
+    files: Counted,
+}
+
+struct Counted(u32);
+
+impl<'de> Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Count;
+        impl<'de> serde::de::Visitor<'de> for Count {
+            type Value = Counted;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of files")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Counted, A::Error> {
+                let mut n = 0u32;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n = n.saturating_add(1);
+                }
+                Ok(Counted(n))
+            }
+        }
+        d.deserialize_seq(Count)
+    }
 }
 
 #[cfg(test)]
@@ -616,12 +601,31 @@ mod tests {
     }
 
     #[test]
-    fn paths_separate_services_and_batches() {
+    fn paths_are_per_workspace_and_batch_and_units_know_their_url() {
         let d = Path::new("/cache");
-        let a = Journal::path_for(d, "http://127.0.0.1:1", "ws", "b");
-        let b = Journal::path_for(d, "http://127.0.0.1:2", "ws", "b");
-        assert_ne!(a, b);
-        assert!(a.starts_with("/cache/ws"));
-        assert!(a.file_name().unwrap().to_str().unwrap().starts_with("b-"));
+        assert_eq!(
+            Journal::path_for(d, "ws", "b"),
+            Path::new("/cache/ws/b.jsonl")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = Journal::path_for(dir.path(), "ws", "b");
+        {
+            let (j, _) = Journal::open(&path, "http://127.0.0.1:1", "ws", "b").unwrap();
+            j.pending(
+                UnitType::Shard,
+                Some("s1"),
+                vec![rec("a.jpg"), rec("b.jpg")],
+            )
+            .unwrap();
+        }
+        // The same batch through another URL (a sandbox restarted on another port).
+        let (j, h) = Journal::open(&path, "http://127.0.0.1:2", "ws", "b").unwrap();
+        assert_eq!((h.units[0].files, h.units[0].same_url), (2, false));
+        j.pending(UnitType::Single, None, vec![rec("c.jpg")])
+            .unwrap();
+        drop(j);
+        let (_, h) = Journal::open(&path, "http://127.0.0.1:2", "ws", "b").unwrap();
+        let seen: Vec<(u32, bool)> = h.units.iter().map(|u| (u.files, u.same_url)).collect();
+        assert_eq!(seen, [(2, false), (1, true)]);
     }
 }

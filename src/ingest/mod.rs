@@ -1,68 +1,26 @@
-//! Getting many local images (or videos) into a batch: fast, with bounded memory, and
-//! with nothing lost or duplicated when the network or the process fails.
+//! Getting files into a batch in one call, from any [`Source`]: fast, in memory that does
+//! not grow with the number of files, and with nothing lost or duplicated when the network
+//! or the process fails.
 //!
-//! [`Ingest`] does it in one call:
-//!
-//! 1. **Discovery** ([`LocalSource`]): a folder (optionally recursive) or a list of files,
-//!    with the official client's extensions in any case, in a deterministic order. Links
-//!    are not followed unless asked; unreadable, empty, non-UTF-8 and oversize files are
-//!    reported in [`IngestReport::skipped`] and do not stop the rest.
-//! 2. **Names**: unique and stable within the batch; two `a.jpg` in different subfolders
-//!    become `a.jpg`-style names that cannot collide (the rule is in the `names` section
-//!    below).
-//! 3. **Method**: more than 32 images (the official client's threshold) go as tar shards
-//!    (`bulk-upload/image-files`), fewer as single-image uploads, videos one by one through
-//!    their signed URLs. An existing batch keeps the method it was filled with: single and
-//!    bulk uploads never mix. Nothing is asked about the batch first (as the official
-//!    client, which never calls `GET /batches/{id}`): the resume journal says how an
-//!    earlier run filled it, and a batch filled the other way shows itself when the service
-//!    refuses the first upload (409), after which its kind is asked for once and the files
-//!    go that way.
-//! 4. **Shards** ([`TarShard`]) are streamed: each is a `Read` producing the tar on the fly
-//!    with its exact length known up front, so the PUT carries `Content-Length` with no
-//!    temporary file and no buffer of the shard. They respect `maxNumberOfImages` (500
-//!    when absent) and `maxShardSize`, computed with the exact tar size formula, and carry
-//!    `notification_config.json` when webhooks are asked for.
-//! 5. **Parallel uploads** on a dedicated rayon pool, fed by a thread that cuts shards
-//!    from the list of files as the uploads go and asks for their signed URLs, at most
-//!    `parallelism` shards ahead. Failed PUTs are retried under the client's
-//!    [`RetryPolicy`]; a rejected or expired URL is replaced by a fresh one; a failed
-//!    shard fails only its own files. Every retry is counted and reported with its cause.
-//! 6. **Resume**: a journal in the user's cache folder records each unit before and after
-//!    its upload (fsync'd). A second run after a crash sends only what is missing, checked
-//!    against the service; a changed file is sent again. One run at a time: a run locks
-//!    the journal, and a second one fails with [`Error::Locked`](crate::Error::Locked);
-//!    the lock dies with its process.
-//! 7. **Verification**: the shards' statuses and the batch listing are polled until every
-//!    file is indexed or the service says why not, within a timeout on the injected
-//!    [`Clock`].
-//!
-//! Progress comes as [`IngestEvent`]s to a callback, from worker threads.
-//!
-//! # Memory
-//!
-//! Memory does not grow with the number of files (16 MiB at a million files, 21 when
-//! resuming them all, about 27 with verification; see the README's Performance section). Discovery writes the files
-//! it finds to a list in a temporary file (unnamed, so the OS removes it even after
-//! `kill -9`; in `TMPDIR`, about 40 bytes a file plus twice its relative path, and 50
-//! more for the sorted keys) and every later step reads it in order.
-//! The lists that must be sorted (a large folder's names, 128-bit keys of the file names
-//! for collisions and verification, the journal's files when resuming) are sorted in
-//! runs of a few megabytes that spill to such files and are merged as they are read.
-//! What still grows: the skip list and the failure list (they are the report), one small
-//! entry per unit (a shard of up to 500 files, or one single upload) for the journal and
-//! the latencies, the files whose names collide, and an explicit [`LocalSource::files`]
-//! list, which the caller holds.
+//! One pipeline serves every source. The source is planned into units: a folder's files go
+//! as tar shards (more than 32 images, or a batch already filled so), single-image uploads
+//! or videos; a JSONL file of references and a bucket's objects go as chunks of
+//! references, which the service fetches itself. A feeder hands the units, a few at a
+//! time, to a pool of uploads; each is journaled (local files) so that a second run sends
+//! only what is missing; then [`verification`](Ingest::verify) asks the service about every
+//! file, by unit first and by name only where the units do not add up. Progress comes as
+//! [`crate::progress::Event`]s; the outcome is one [`IngestReport`].
 //!
 //! ```no_run
 //! use roboflow_batch::BatchApi;
-//! use roboflow_batch::ingest::{Ingest, IngestEvent, LocalSource};
+//! use roboflow_batch::ingest::{Ingest, Source};
+//! use roboflow_batch::progress::Event;
 //!
 //! let api = BatchApi::from_env()?;
-//! let report = Ingest::images(&api, "my-batch", LocalSource::dir("photos").recursive(true))
+//! let report = Ingest::new(&api, "my-batch", Source::folder("photos").recursive(true))
 //!     .on_progress(|e| {
-//!         if let IngestEvent::UnitDone { index, files, .. } = e {
-//!             eprintln!("shard {index}: {files} images");
+//!         if let Event::UnitDone { index, files, .. } = e {
+//!             eprintln!("unit {index}: {files} files");
 //!         }
 //!     })
 //!     .run()?;
@@ -73,76 +31,63 @@
 //! # Names
 //!
 //! A file directly in the source folder keeps its file name, as the official client names
-//! it. A file in a subfolder gets its relative path with `/` written as `__`
-//! (`cats/2024/a.jpg` becomes `cats__2024__a.jpg`). `\` and control characters become
-//! `_`; names over 200 bytes keep their tail behind a hash. Names that still collide
-//! (ignoring case) get a hash of their relative path before the extension (`a~1b2c3d4e.jpg`),
-//! except the first in (depth, path) order. A name never carries `/`, `..` or an absolute
-//! path, and the same folder gives the same names on every run.
+//! it; one in a subfolder gets its relative path with `/` written as `__`
+//! (`cats/2024/a.jpg` becomes `cats__2024__a.jpg`); names that still collide get a hash of
+//! their path. A bucket's objects are named by their key below the prefix with `/` escaped
+//! as `%2F`. A name never carries `/`, `..` or an absolute path, and the same source gives
+//! the same names on every run.
 //!
-//! [`RetryPolicy`]: crate::api::RetryPolicy
-//! [`Clock`]: crate::api::Clock
+//! # Resume
+//!
+//! The journal (in the user's cache folder, one per workspace and batch) records each unit
+//! of local files before and after its upload. A second run checks each unit it records
+//! against the service and sends only what the service does not hold; a changed file is
+//! sent again. Chunks of references need no journal: their ingest ids are the same on every
+//! run, and the service answers what it already has as `duplicated`.
 
-mod archive;
-mod bulk;
 mod discover;
-mod expect;
+mod expected;
+mod feed;
+mod files;
 mod journal;
-mod manifest;
-pub(crate) mod names;
+mod names;
+mod pipeline;
 mod plan;
-mod progress;
 mod put;
-mod report;
+mod references;
+pub(crate) mod report;
 mod resume;
-mod run;
-mod sent;
-mod settle;
-mod single;
-mod spill;
+mod send;
+mod sorted;
+mod source;
+mod tar_shard;
 mod verify;
 mod walk;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-pub use archive::{ShardReader, TarEntry, TarShard, pad512, tar_entry_size, tar_size};
-pub use discover::{
-    DEFAULT_MAX_IMAGE_SIZE, Discovery, IMAGE_EXTENSIONS, LocalSource, MediaKind, SourceFile,
-    VIDEO_EXTENSIONS,
-};
-pub use journal::default_journal_dir;
-pub use plan::{DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, ShardLimits};
-pub use progress::{IngestEvent, ProgressFn, UnitKind, no_progress};
 pub use report::{
     FailedFile, FailureStage, IngestMethod, IngestReport, LatencySummary, SkipReason, SkippedFile,
     Verification,
 };
-pub use sent::SentFiles;
-pub use verify::{DEFAULT_VERIFY_TIMEOUT, ExpectedFiles, default_verify_options, verify_ingest};
+pub use source::Source;
+pub use tar_shard::{TarEntry, TarShard};
 
 use crate::BatchApi;
 use crate::error::Result;
+use crate::model::{MediaKind, NotificationCategory};
+use crate::progress::{Callback, Event};
 use crate::wait::WaitOptions;
 
-/// Parallel uploads by default. Measured with `examples/bench_ingest.rs` against the
-/// sandbox on loopback (the README's Performance section): throughput is flat from 2 to 16
-/// streams there and lower at 32; 8, as the official client's 8 upload processes, keeps
-/// enough uploads in flight for a real service farther away than loopback.
+/// Parallel uploads by default, as the official client's 8 upload processes: enough in
+/// flight for a service farther away than loopback.
 ///
 /// ```
 /// assert_eq!(roboflow_batch::ingest::DEFAULT_PARALLELISM, 8);
 /// ```
 pub const DEFAULT_PARALLELISM: usize = 8;
-
-/// Image sets of at most this many files go as single-image uploads (the official
-/// client's rule: more than 32 images make shards).
-///
-/// ```
-/// assert_eq!(roboflow_batch::ingest::SINGLE_UPLOAD_THRESHOLD, 32);
-/// ```
-pub const SINGLE_UPLOAD_THRESHOLD: usize = 32;
 
 /// How images are sent.
 ///
@@ -151,8 +96,8 @@ pub const SINGLE_UPLOAD_THRESHOLD: usize = 32;
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum UploadMode {
-    /// As the existing batch was filled; for a new batch, shards above
-    /// [`SINGLE_UPLOAD_THRESHOLD`] images and single uploads otherwise.
+    /// As the existing batch was filled; for a new batch, shards above 32 images (the
+    /// official client's rule) and single uploads otherwise.
     #[default]
     Auto,
     /// Tar shards, whatever the count.
@@ -169,12 +114,13 @@ enum JournalSetting {
     Off,
 }
 
-/// One ingest of local files into a batch; configure it, then [`run`](Ingest::run) it.
+/// One ingest into a batch; configure it with setters, then [`run`](Ingest::run) it (or
+/// [`plan`](Ingest::plan) it).
 ///
 /// ```no_run
 /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// use roboflow_batch::ingest::{Ingest, LocalSource};
-/// let report = Ingest::images(&api, "my-batch", LocalSource::dir("photos"))
+/// use roboflow_batch::ingest::{Ingest, Source};
+/// let report = Ingest::new(&api, "my-batch", Source::folder("photos"))
 ///     .parallelism(16)
 ///     .notifications_url("https://example.com/hooks/ingest")
 ///     .run()?;
@@ -185,28 +131,30 @@ enum JournalSetting {
 pub struct Ingest<'a> {
     api: &'a BatchApi,
     batch_id: String,
-    media: MediaKind,
-    source: LocalSource,
+    source: Source,
+    media: Option<MediaKind>,
     display_name: Option<String>,
     parallelism: usize,
     mode: UploadMode,
     single_threshold: usize,
     max_images_per_shard: Option<u64>,
     max_file_size: Option<u64>,
+    chunk_size: Option<usize>,
     notifications_url: Option<String>,
+    categories: Vec<NotificationCategory>,
     ingest_id: Option<String>,
     journal: JournalSetting,
     verify: Option<WaitOptions>,
-    progress: ProgressFn,
-    cancel: Option<Arc<AtomicBool>>,
+    progress: Option<Callback<'a>>,
+    cancel: Option<&'a AtomicBool>,
 }
 
 impl std::fmt::Debug for Ingest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ingest")
             .field("batch_id", &self.batch_id)
-            .field("media", &self.media)
             .field("source", &self.source)
+            .field("media", &self.media)
             .field("parallelism", &self.parallelism)
             .field("mode", &self.mode)
             .field("max_images_per_shard", &self.max_images_per_shard)
@@ -217,60 +165,62 @@ impl std::fmt::Debug for Ingest<'_> {
 }
 
 impl<'a> Ingest<'a> {
-    fn new(api: &'a BatchApi, batch_id: &str, media: MediaKind, source: LocalSource) -> Self {
+    /// An ingest of `source` into `batch_id` (images, unless the source or
+    /// [`media`](Self::media) says videos).
+    ///
+    /// ```
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// let ingest = Ingest::new(&api, "my-batch", Source::folder("photos"));
+    /// assert!(format!("{ingest:?}").contains("photos"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn new(api: &'a BatchApi, batch_id: impl AsRef<str>, source: Source) -> Self {
         Ingest {
             api,
-            batch_id: batch_id.to_string(),
-            media,
+            batch_id: batch_id.as_ref().to_string(),
             source,
+            media: None,
             display_name: None,
             parallelism: DEFAULT_PARALLELISM,
             mode: UploadMode::Auto,
-            single_threshold: SINGLE_UPLOAD_THRESHOLD,
+            single_threshold: 32,
             max_images_per_shard: None,
             max_file_size: None,
+            chunk_size: None,
             notifications_url: None,
+            categories: Vec::new(),
             ingest_id: None,
             journal: JournalSetting::Default,
-            verify: Some(default_verify_options()),
-            progress: no_progress(),
+            verify: Some(verify::default_options()),
+            progress: None,
             cancel: None,
         }
     }
 
-    /// An ingest of the images in `source` into `batch_id`.
+    /// Images (the default) or videos: which files are taken, and how they are sent
+    /// (videos one signed upload each). A bucket source lists its own media kind, which
+    /// must agree.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "my-batch", LocalSource::dir("photos"));
-    /// assert!(format!("{ingest:?}").contains("Images"));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn images(api: &'a BatchApi, batch_id: &str, source: LocalSource) -> Self {
-        Self::new(api, batch_id, MediaKind::Images, source)
-    }
-
-    /// An ingest of the videos in `source` into `batch_id`, one signed-URL PUT each,
-    /// streamed from the file.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::videos(&api, "my-videos", LocalSource::dir("clips"));
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// use roboflow_batch::model::MediaKind;
+    /// let ingest = Ingest::new(&api, "clips", Source::folder("videos")).media(MediaKind::Videos);
     /// assert!(format!("{ingest:?}").contains("Videos"));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn videos(api: &'a BatchApi, batch_id: &str, source: LocalSource) -> Self {
-        Self::new(api, batch_id, MediaKind::Videos, source)
+    pub fn media(mut self, media: MediaKind) -> Self {
+        self.media = Some(media);
+        self
     }
 
     /// The batch's display name (default: the batch id), sent with each upload.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).display_name("Nightly photos");
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).display_name("Nightly photos");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn display_name(mut self, name: impl Into<String>) -> Self {
@@ -279,13 +229,12 @@ impl<'a> Ingest<'a> {
     }
 
     /// How many uploads run at once (default [`DEFAULT_PARALLELISM`]); single-image
-    /// uploads use at most 8.
+    /// uploads use at most 8, chunks of references go one at a time.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).parallelism(16);
-    /// assert!(format!("{ingest:?}").contains("parallelism: 16"));
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).parallelism(16);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn parallelism(mut self, n: usize) -> Self {
@@ -297,8 +246,8 @@ impl<'a> Ingest<'a> {
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource, UploadMode};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).mode(UploadMode::Shards);
+    /// # use roboflow_batch::ingest::{Ingest, Source, UploadMode};
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).mode(UploadMode::Shards);
     /// assert!(format!("{ingest:?}").contains("Shards"));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -307,13 +256,13 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// At most this many images go as single uploads in [`UploadMode::Auto`] (default
-    /// [`SINGLE_UPLOAD_THRESHOLD`]).
+    /// At most this many images go as single uploads in [`UploadMode::Auto`] (default 32,
+    /// the official client's threshold).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).single_upload_threshold(0); // always shards
+    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).single_upload_threshold(0); // always shards
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn single_upload_threshold(mut self, n: usize) -> Self {
@@ -326,9 +275,8 @@ impl<'a> Ingest<'a> {
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).max_images_per_shard(256);
-    /// assert!(format!("{ingest:?}").contains("Some(256)"));
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).max_images_per_shard(256);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_images_per_shard(mut self, n: u64) -> Self {
@@ -336,13 +284,14 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// Files over this many bytes are skipped (default [`DEFAULT_MAX_IMAGE_SIZE`] for
-    /// images, no limit for videos; the service's own limits also apply).
+    /// Files over this many bytes are skipped (default 20 MiB for images, the service's
+    /// limit, and no limit for videos; the service's own limits also apply). A bucket's
+    /// objects are checked against the sizes its listing gives.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).max_file_size(5 << 20);
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).max_file_size(5 << 20);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_file_size(mut self, bytes: u64) -> Self {
@@ -350,14 +299,27 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// Where the service sends ingest webhooks. It travels in `notification_config.json`
-    /// inside every shard, with the ingest id (random when not set); single-image and video
-    /// uploads cannot carry it (the report warns).
+    /// References per request (default 20,000 images or 5,000 videos).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).notifications_url("https://example.com/hook");
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::references("refs.jsonl")).chunk_size(1000);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn chunk_size(mut self, n: usize) -> Self {
+        self.chunk_size = Some(n);
+        self
+    }
+
+    /// Where the service sends ingest webhooks. Shards carry it in
+    /// `notification_config.json`, with the ingest id (random when not set); references
+    /// carry it in each request; single-image and video uploads cannot (the report warns).
+    ///
+    /// ```
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).notifications_url("https://example.com/hook");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
@@ -365,14 +327,34 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// The ingest id in `notification_config.json` (and in webhooks). It travels only with
-    /// a [`notifications_url`](Self::notifications_url), as in the official client;
-    /// without one it is not sent (the report warns).
+    /// Which webhooks a references ingest asks for (`ingest-status`, `files-status`;
+    /// default: the service's).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).ingest_id("nightly-2025-01-02");
+    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// use roboflow_batch::model::NotificationCategory;
+    /// let ingest = Ingest::new(&api, "b", Source::references("refs.jsonl"))
+    ///     .notification_categories([NotificationCategory::FilesStatus]);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn notification_categories(
+        mut self,
+        categories: impl IntoIterator<Item = NotificationCategory>,
+    ) -> Self {
+        self.categories = categories.into_iter().collect();
+        self
+    }
+
+    /// The ingest id. Shards carry it with a [`notifications_url`](Self::notifications_url)
+    /// only, as the official client does. Chunks of references carry it as it is when
+    /// there is one chunk, else `<id>-<n>`; without it they carry ids derived from the
+    /// batch and the source, the same on every run.
+    ///
+    /// ```
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).ingest_id("nightly-2025-01-02");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn ingest_id(mut self, id: impl Into<String>) -> Self {
@@ -380,13 +362,12 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// Keeps the resume journal under `dir` instead of [`default_journal_dir`].
+    /// Keeps the resume journal under `dir` instead of the user's cache folder.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).journal_dir("/var/tmp/rfbatch-journals");
-    /// assert!(format!("{ingest:?}").contains("rfbatch-journals"));
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).journal_dir("/var/tmp/rfbatch-journals");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn journal_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -398,9 +379,8 @@ impl<'a> Ingest<'a> {
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).without_journal();
-    /// assert!(format!("{ingest:?}").contains("Off"));
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).without_journal();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn without_journal(mut self) -> Self {
@@ -408,15 +388,17 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// How verification polls (default [`default_verify_options`]: 10 minutes at most).
+    /// How verification polls once the uploads are done (default: every 0.5 s, growing
+    /// to 5 s, for at most 10 minutes). A wait that times out is not an error: the report
+    /// says so, and names the files not confirmed.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
+    /// # use roboflow_batch::ingest::{Ingest, Source};
     /// use std::time::Duration;
     /// use roboflow_batch::wait::WaitOptions;
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d"))
-    ///     .verify(WaitOptions::default().with_poll_interval(Duration::from_millis(100)).with_timeout(Duration::from_secs(60)));
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d"))
+    ///     .verify(WaitOptions::default().poll_interval(Duration::from_millis(100)).timeout(Duration::from_secs(60)));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn verify(mut self, options: WaitOptions) -> Self {
@@ -424,13 +406,24 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// Skips verification: the report then counts uploads, not indexed files.
+    /// Verification as by default, for at most `timeout`.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).without_verify();
-    /// assert!(format!("{ingest:?}").contains("verify: None"));
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).verify_timeout(std::time::Duration::from_secs(60));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn verify_timeout(self, timeout: Duration) -> Self {
+        self.verify(verify::default_options().timeout(timeout))
+    }
+
+    /// Skips verification: the report then counts uploads, not files in the batch.
+    ///
+    /// ```
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// Ingest::new(&api, "b", Source::folder("d")).without_verify();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn without_verify(mut self) -> Self {
@@ -438,30 +431,24 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// Sends progress events to `f`, from worker threads.
+    /// Sends progress events to `f`, which may borrow: [`run`](Self::run) returns once
+    /// every event has reached it.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, IngestEvent, LocalSource};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d"))
-    ///     .on_progress(|e| if let IngestEvent::Skipped(s) = e { eprintln!("skipped {s}") });
+    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use roboflow_batch::progress::Event;
+    /// let skipped = AtomicU64::new(0);
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).on_progress(|e| {
+    ///     if let Event::Skipped(_) = e {
+    ///         skipped.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// });
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn on_progress(mut self, f: impl Fn(&IngestEvent) + Send + Sync + 'static) -> Self {
-        self.progress = Arc::new(f);
-        self
-    }
-
-    /// Sends progress events to a shared callback.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource, no_progress};
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).progress(no_progress());
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn progress(mut self, f: ProgressFn) -> Self {
-        self.progress = f;
+    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
+        self.progress = Some(Box::new(f));
         self
     }
 
@@ -471,32 +458,51 @@ impl<'a> Ingest<'a> {
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// use std::sync::{Arc, atomic::AtomicBool};
-    /// let stop = Arc::new(AtomicBool::new(false));
-    /// let ingest = Ingest::images(&api, "b", LocalSource::dir("d")).cancel_flag(stop.clone());
+    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// use std::sync::atomic::AtomicBool;
+    /// let stop = AtomicBool::new(false);
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).cancel_flag(&stop);
     /// // elsewhere, on Ctrl-C: stop.store(true, Ordering::SeqCst)
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+    pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {
         self.cancel = Some(flag);
         self
     }
 
     /// Runs the ingest: discovery, uploads, verification.
     ///
-    /// Files that fail are listed in the report, with reasons; an error means the ingest
-    /// could not run at all (an unreadable folder, a bad batch id, a batch of the wrong
-    /// type, no signed URL for the first shard, a journal that cannot be written).
+    /// Files that fail are listed in the report, with reasons; so are files not confirmed
+    /// when verification times out, and a cancelled ingest says so in the report. An
+    /// error means the ingest could not go on: an unreadable folder or file of
+    /// references, a bucket that cannot be listed, a bad batch id, a batch of the wrong
+    /// type, no signed URL for the first shard, a journal that cannot be written.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, LocalSource};
-    /// let report = Ingest::images(&api, "b", LocalSource::dir("d")).run()?;
+    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// let report = Ingest::new(&api, "b", Source::folder("d")).run()?;
     /// println!("{}", serde_json::to_string_pretty(&report).unwrap());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn run(self) -> Result<IngestReport> {
-        run::run(self)
+        pipeline::run(self, false)
+    }
+
+    /// The plan, without sending anything but the workspace lookup: the files found and
+    /// skipped (with reasons), their bytes, the units a run would send (shards at the
+    /// service's default limits, single uploads, chunks of references) and the requests
+    /// it would make, by kind. The journal is not read: this is a first run's plan.
+    ///
+    /// ```no_run
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// let plan = Ingest::new(&api, "b", Source::folder("d")).plan()?;
+    /// assert!(plan.dry_run);
+    /// println!("{} files in {} units", plan.files_found, plan.units_planned);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    pub fn plan(self) -> Result<IngestReport> {
+        pipeline::run(self, true)
     }
 }

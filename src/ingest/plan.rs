@@ -1,34 +1,20 @@
 //! Cutting files into tar shards within the service's limits.
 
-use super::archive::{tar_entry_size, tar_size};
+use super::tar_shard::{tar_entry_size, tar_size};
 
 /// The most images per shard when the service does not say (its documented limit).
-///
-/// ```
-/// assert_eq!(roboflow_batch::ingest::DEFAULT_MAX_IMAGES_PER_SHARD, 500);
-/// ```
-pub const DEFAULT_MAX_IMAGES_PER_SHARD: u64 = 500;
+pub(crate) const DEFAULT_MAX_IMAGES_PER_SHARD: u64 = 500;
 
 /// The largest shard when the service does not say: 1 GiB.
-///
-/// ```
-/// assert_eq!(roboflow_batch::ingest::DEFAULT_MAX_SHARD_BYTES, 1 << 30);
-/// ```
-pub const DEFAULT_MAX_SHARD_BYTES: u64 = 1 << 30;
+pub(crate) const DEFAULT_MAX_SHARD_BYTES: u64 = 1 << 30;
 
 /// Balanced shards never go below this many images (unless the limit is lower), so a small
 /// ingest does not turn into many tiny shards.
 const MIN_BALANCED_IMAGES: u64 = 100;
 
 /// The limits a shard must respect.
-///
-/// ```
-/// use roboflow_batch::ingest::ShardLimits;
-/// let l = ShardLimits::default();
-/// assert_eq!((l.max_images, l.max_bytes), (500, 1 << 30));
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardLimits {
+pub(crate) struct ShardLimits {
     /// The most images in one shard (`maxNumberOfImages`).
     pub max_images: u64,
     /// The largest shard in bytes, tar overhead included (`maxShardSize`).

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::progress::{IngestEvent, ProgressFn, UnitKind};
 use crate::BatchApi;
 use crate::api::UploadSource;
-use crate::api::retry::{RetryCause, observe_retries};
+use crate::api::retry::RetryCause;
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
+use crate::progress::{Event, Relay, UnitKind};
 
 /// How many fresh signed URLs one unit may ask for after rejections.
 pub(crate) const MAX_FRESH_URLS: u32 = 3;
@@ -23,7 +23,7 @@ const EVENT_EVERY: u64 = 256 * 1024;
 /// A reader that reports the bytes it yields.
 struct Counting<R> {
     inner: R,
-    progress: ProgressFn,
+    events: Relay,
     /// Bytes of the current try (reported by `Retry::rewound_bytes` when it fails).
     this_try: Arc<AtomicU64>,
     unreported: u64,
@@ -39,7 +39,7 @@ impl<R: Read> Read for Counting<R> {
         let end = n == 0 || self.left == 0;
         if self.unreported >= EVENT_EVERY || (end && self.unreported > 0) {
             self.this_try.fetch_add(self.unreported, Ordering::Relaxed);
-            (self.progress)(&IngestEvent::BytesSent {
+            self.events.emit(Event::BytesSent {
                 bytes: self.unreported,
             });
             self.unreported = 0;
@@ -52,11 +52,10 @@ impl<R: Read> Read for Counting<R> {
 pub(crate) type Opener = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
 
 /// A unit to PUT. Every retry is counted in `retries` and reported as an
-/// [`IngestEvent::Retry`] with its cause (a status or a kind of transport failure; never a
-/// URL).
+/// [`Event::Retry`] with its cause (a status or a kind of transport failure; never a URL).
 pub(crate) struct PutJob<'a> {
     pub api: &'a BatchApi,
-    pub progress: &'a ProgressFn,
+    pub events: &'a Relay,
     pub unit: UnitKind,
     pub index: u64,
     pub len: u64,
@@ -82,7 +81,7 @@ impl PutJob<'_> {
     pub fn run(
         &self,
         mut target: SignedUrlDetails,
-        mut fresh: impl FnMut() -> Result<SignedUrlDetails>,
+        mut fresh: impl FnMut(&BatchApi) -> Result<SignedUrlDetails>,
         mut on_new: impl FnMut(&SignedUrlDetails) -> Result<()>,
     ) -> Result<PutDone> {
         let started = Instant::now();
@@ -91,8 +90,10 @@ impl PutJob<'_> {
         let mut fresh_urls = 0;
         loop {
             let source = self.source(attempts.clone(), this_try.clone());
-            let observer = self.observer(attempts.clone(), this_try.clone());
-            match observe_retries(observer, || self.api.put_signed(&target, &source)) {
+            let api = self
+                .api
+                .reporting_retries(self.observer(attempts.clone(), this_try.clone()));
+            match api.put_signed(&target, &source) {
                 Ok(()) => {
                     return Ok(PutDone {
                         latency: started.elapsed(),
@@ -102,7 +103,7 @@ impl PutJob<'_> {
                 Err(e) if url_rejected(&e) && fresh_urls < MAX_FRESH_URLS => {
                     fresh_urls += 1;
                     self.retries.fetch_add(1, Ordering::Relaxed);
-                    (self.progress)(&IngestEvent::Retry {
+                    self.events.emit(Event::Retry {
                         unit: self.unit,
                         index: self.index,
                         attempt: attempts.load(Ordering::Relaxed) + 1,
@@ -110,11 +111,12 @@ impl PutJob<'_> {
                         reason: Some(format!("signed URL rejected, asking for a fresh one: {e}")),
                     });
                     target = counting_retries(
+                        self.api,
                         self.retries,
-                        self.progress,
+                        self.events,
                         (self.unit, self.index),
                         "signed URL request",
-                        &mut fresh,
+                        |api| fresh(api),
                     )?;
                     on_new(&target)?;
                 }
@@ -128,13 +130,13 @@ impl PutJob<'_> {
         &self,
         attempts: Arc<AtomicU32>,
         this_try: Arc<AtomicU64>,
-    ) -> impl Fn(RetryCause) + 'static {
-        let progress = self.progress.clone();
+    ) -> impl Fn(RetryCause) + Send + Sync + 'static {
+        let events = self.events.clone();
         let retries = self.retries.clone();
         let (unit, index) = (self.unit, self.index);
         move |cause| {
             retries.fetch_add(1, Ordering::Relaxed);
-            progress(&IngestEvent::Retry {
+            events.emit(Event::Retry {
                 unit,
                 index,
                 attempt: attempts.load(Ordering::Relaxed) + 1,
@@ -147,7 +149,7 @@ impl PutJob<'_> {
     /// The upload source of one `put_signed` call, reopened for each try.
     fn source(&self, attempts: Arc<AtomicU32>, this_try: Arc<AtomicU64>) -> UploadSource {
         let open = self.open.clone();
-        let progress = self.progress.clone();
+        let events = self.events.clone();
         let len = self.len;
         UploadSource::Stream {
             open: Arc::new(move || {
@@ -156,7 +158,7 @@ impl PutJob<'_> {
                 let inner = open()?;
                 Ok(Box::new(Counting {
                     inner,
-                    progress: progress.clone(),
+                    events: events.clone(),
                     this_try: this_try.clone(),
                     unreported: 0,
                     left: len,
@@ -168,21 +170,22 @@ impl PutJob<'_> {
 }
 
 /// Runs `f` (requests for one unit other than its PUT: a signed URL, a single-image
-/// upload), counting each retry they make in `retries` and reporting it as a
-/// [`IngestEvent::Retry`] of `unit` whose reason starts with `what`.
+/// upload, a chunk of references) on a handle of `api` that counts each retry in `retries`
+/// and reports it as an [`Event::Retry`] of `unit` whose reason starts with `what`.
 pub(crate) fn counting_retries<R>(
+    api: &BatchApi,
     retries: &Arc<AtomicU64>,
-    progress: &ProgressFn,
+    events: &Relay,
     (unit, index): (UnitKind, u64),
     what: &'static str,
-    f: impl FnOnce() -> R,
+    f: impl FnOnce(&BatchApi) -> R,
 ) -> R {
     let retries = retries.clone();
-    let progress = progress.clone();
+    let events = events.clone();
     let tries = Arc::new(AtomicU32::new(1));
     let observer = move |cause: RetryCause| {
         retries.fetch_add(1, Ordering::Relaxed);
-        progress(&IngestEvent::Retry {
+        events.emit(Event::Retry {
             unit,
             index,
             attempt: tries.fetch_add(1, Ordering::Relaxed) + 1,
@@ -190,5 +193,5 @@ pub(crate) fn counting_retries<R>(
             reason: Some(format!("{what}: {cause}")),
         });
     };
-    observe_retries(observer, f)
+    f(&api.reporting_retries(observer))
 }

@@ -109,6 +109,20 @@ pub struct SkippedFile {
     pub detail: String,
 }
 
+impl SkippedFile {
+    pub(crate) fn new(
+        path: impl Into<String>,
+        reason: SkipReason,
+        detail: impl Into<String>,
+    ) -> Self {
+        SkippedFile {
+            path: path.into(),
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for SkippedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.path, self.reason)?;
@@ -172,11 +186,8 @@ impl std::fmt::Display for FailedFile {
 /// Percentiles of upload latencies, in milliseconds.
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::ingest::LatencySummary;
-/// let l = LatencySummary::from_samples(&[Duration::from_millis(10), Duration::from_millis(30)]).unwrap();
-/// assert_eq!((l.p50_ms, l.max_ms, l.samples), (10.0, 30.0, 2));
-/// assert!(LatencySummary::from_samples(&[]).is_none());
+/// let l = roboflow_batch::ingest::LatencySummary { p50_ms: 10.0, p99_ms: 30.0, max_ms: 30.0, samples: 2 };
+/// assert_eq!(serde_json::to_value(&l).unwrap()["samples"], 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
@@ -192,14 +203,7 @@ pub struct LatencySummary {
 
 impl LatencySummary {
     /// The percentiles of `samples` (nearest rank), or `None` when there are none.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let s: Vec<_> = (1..=100).map(Duration::from_millis).collect();
-    /// let l = roboflow_batch::ingest::LatencySummary::from_samples(&s).unwrap();
-    /// assert_eq!((l.p50_ms, l.p99_ms), (50.0, 99.0));
-    /// ```
-    pub fn from_samples(samples: &[Duration]) -> Option<LatencySummary> {
+    pub(crate) fn from_samples(samples: &[Duration]) -> Option<LatencySummary> {
         if samples.is_empty() {
             return None;
         }
@@ -280,12 +284,17 @@ pub struct IngestReport {
     pub files_pending: u64,
     /// The ingest was cancelled: no new upload started after the flag was set.
     pub cancelled: bool,
-    /// Units sent and accepted: shards, single images, videos or reference chunks.
+    /// Units planned for this run: shards, single images, videos or reference chunks.
+    pub units_planned: u64,
+    /// Units sent and accepted.
     pub units_uploaded: u64,
     /// Requests repeated: PUTs and single-image uploads retried, signed-URL requests
     /// retried, and fresh signed URLs after a rejected one (each also sent as an
-    /// [`IngestEvent::Retry`](super::IngestEvent::Retry) with its cause).
+    /// [`Event::Retry`](crate::progress::Event::Retry) with its cause).
     pub retries: u64,
+    /// Requests made to the service, by kind (each try counts); for a plan, the requests a
+    /// run would make (verification at the least: one look at the shards, one count).
+    pub requests: crate::api::RequestCounts,
     /// Wall time of the whole ingest, verification included.
     #[serde(rename = "durationSecs", with = "secs")]
     pub duration: Duration,
@@ -307,6 +316,16 @@ pub struct IngestReport {
     /// The resume journal, when one was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<std::path::PathBuf>,
+    /// The ingest ids of the chunks of references, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingest_ids: Vec<String>,
+    /// Pages of a bucket's listing read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub listing_pages: u64,
+    /// A plan only: nothing was sent but the workspace lookup, and the counts of files,
+    /// bytes and units are what a run would send.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl IngestReport {
@@ -349,8 +368,10 @@ impl IngestReport {
             files_resumed: 0,
             files_pending: 0,
             cancelled: false,
+            units_planned: 0,
             units_uploaded: 0,
             retries: 0,
+            requests: Default::default(),
             duration: Duration::ZERO,
             upload_duration: Duration::ZERO,
             put_latency: None,
@@ -359,6 +380,9 @@ impl IngestReport {
             verification: None,
             warnings: Vec::new(),
             journal: None,
+            ingest_ids: Vec::new(),
+            listing_pages: 0,
+            dry_run: false,
         }
     }
 
@@ -404,6 +428,10 @@ impl IngestReport {
     pub fn megabytes_per_sec(&self) -> f64 {
         per_sec(self.bytes_uploaded as f64 / 1e6, self.upload_duration)
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn per_sec(x: f64, d: Duration) -> f64 {

@@ -1,26 +1,183 @@
-//! Which files an earlier run already uploaded, found without holding either list in
-//! memory: the journal's files (of the units the service confirmed) and the manifest's
-//! are sorted by path on disk and merged. A file counts as uploaded when the latest
-//! journal record for its path has the same name, size and modification time.
+//! Resuming: the journal of earlier runs, checked against the service (a unit counts only
+//! when the service holds it), and the files found now that those units carried with the
+//! same identity. Neither list is held in memory: both are sorted by path on disk and
+//! merged. A file counts as uploaded when the latest journal record for its path has the
+//! same name, size and modification time.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::path::PathBuf;
 
-use super::discover::SourceFile;
-use super::journal::{FileRecord, Journal};
-use super::manifest::Manifest;
-use super::spill::{Fields, Sorted, Sorter, put_bytes};
+use super::files::{FileList, Resumed};
+use super::journal::{FileRecord, History, Journal, UnitInfo, UnitType, unix_now};
+use super::sorted::{Fields, Sorter, put_bytes};
+use crate::BatchApi;
 use crate::error::{Error, Result};
+use crate::ids::fnv1a128;
+use crate::model::BatchType;
 
 /// Bytes each side of the merge sorts in memory before spilling.
 const JOIN_MEMORY: usize = 4 << 20;
 
-/// The unit of a resumed file whose unit is not watched by verification.
-pub(crate) const NO_UNIT: u32 = u32::MAX;
+/// How long a shard the service accepted (a `done` line) may stay out of the shard
+/// listing and still count as received: the service registers shards asynchronously
+/// after their PUT, so a run started right after another must not send them again.
+/// Verification then waits for them to be listed.
+pub(crate) const REGISTRATION_GRACE_SECS: u64 = 15 * 60;
+
+/// Opens and locks the journal of `batch` under `dir`, before anything else is done, so
+/// that a second run fails at once. A journal of an earlier version (named after the
+/// service's URL) is taken over.
+pub(crate) fn open(api: &BatchApi, dir: PathBuf, batch: &str) -> Result<(Journal, History)> {
+    let ws = api.workspace()?;
+    let path = Journal::path_for(&dir, &ws, batch);
+    let old = dir.join(&ws).join(format!(
+        "{batch}-{:08x}.jsonl",
+        crate::ids::fnv1a64(api.base_url().as_bytes()) as u32
+    ));
+    if !path.exists() && old.exists() {
+        let _ = std::fs::rename(&old, &path);
+    }
+    Journal::open(&path, api.base_url(), &ws, batch)
+}
+
+/// A unit of an earlier run that the service holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    pub seq: u64,
+    /// A single upload (its answer stored its file), not a shard.
+    pub single: bool,
+    pub shard: Option<String>,
+    /// Files it carried.
+    pub files: u32,
+}
+
+/// What the journal's units turned out to be: those the service holds, and the kind of
+/// batch they show it to be (none when the journal records nothing, or the batch is gone).
+#[derive(Debug, Default)]
+pub(crate) struct Confirmed {
+    pub units: Vec<Held>,
+    pub kind: Option<BatchType>,
+}
+
+/// Whether a journaled shard was received, given the listing (`Some(failed)`, or `None`
+/// when it is not listed) at `now` (Unix seconds). A shard the service failed is sent
+/// again; one it does not list counts as received only when this service accepted it
+/// within [`REGISTRATION_GRACE_SECS`] (later, or through another URL, it is sent again; a
+/// `pending` line without `done` may or may not have arrived: sent again).
+fn shard_received(u: &UnitInfo, listed: Option<bool>, now: u64) -> bool {
+    match listed {
+        Some(failed) => !failed,
+        None => {
+            u.done
+                && u.same_url
+                && u.done_at
+                    .is_some_and(|at| now.saturating_sub(at) <= REGISTRATION_GRACE_SECS)
+        }
+    }
+}
+
+/// Whether `err`, from listing the batch, means the batch no longer exists: a 404, or a
+/// 400 (which some services answer for a missing batch) when the workspace's batch listing
+/// confirms that it is gone. Any other 400 stays an error, so that a journal is never
+/// emptied (and its files sent again) on a mere refusal.
+fn is_gone(api: &BatchApi, batch: &str, err: &Error) -> Result<bool> {
+    match err {
+        Error::NotFound(_) => Ok(true),
+        e if e.status() == Some(400) => {
+            for b in api.batches(None) {
+                if b?.batch_id == batch {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Checks the journal against the service: shards it lists (and has not failed) were
+/// received, and so were shards it accepted moments ago ([`REGISTRATION_GRACE_SECS`]);
+/// single uploads are in the batch listing. A batch that no longer exists (a 404, or a
+/// 400 for a batch the workspace does not list) empties the journal.
+pub(crate) fn confirm(
+    api: &BatchApi,
+    batch: &str,
+    journal: &Journal,
+    history: History,
+) -> Result<Confirmed> {
+    let mut out = Confirmed::default();
+    if history.units.is_empty() {
+        return Ok(out);
+    }
+    let any = |t: UnitType| history.units.iter().any(|u| u.unit == t);
+    // Single and bulk uploads never mix in a batch, so one unit says which it is.
+    out.kind = Some(if any(UnitType::Shard) {
+        BatchType::Sharded
+    } else {
+        BatchType::Simple
+    });
+    let gone = || -> Result<Confirmed> {
+        journal.reset(api.base_url(), &api.workspace()?, batch)?;
+        Ok(Confirmed::default())
+    };
+    // Shard id → whether it failed.
+    let mut shards: HashMap<String, bool> = HashMap::new();
+    if any(UnitType::Shard) {
+        for s in api.shards(batch, None) {
+            match s {
+                Ok(s) => {
+                    shards.insert(s.shard_id.clone(), s.is_failed());
+                }
+                Err(e) if is_gone(api, batch, &e)? => return gone(),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    // Keys of the names in the batch, only to check single uploads.
+    let mut names: HashSet<u128> = HashSet::new();
+    if any(UnitType::Single) {
+        for f in api.files(batch, None, None) {
+            match f {
+                Ok(f) => {
+                    names.insert(fnv1a128(f.file_name.as_bytes()));
+                }
+                Err(e) if is_gone(api, batch, &e)? => return gone(),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let now = unix_now();
+    for u in history.units {
+        let received = match (u.unit, &u.shard) {
+            (UnitType::Shard, Some(id)) => shard_received(&u, shards.get(id).copied(), now),
+            // A shard without an id cannot be checked: trust a `done` line; without one it
+            // may or may not have arrived, so it is sent again.
+            (UnitType::Shard, None) => u.done,
+            (UnitType::Single, _) => u
+                .names
+                .iter()
+                .all(|n| names.contains(&fnv1a128(n.as_bytes()))),
+        };
+        if !received {
+            continue;
+        }
+        if !u.done {
+            journal.done(u.seq)?;
+        }
+        out.units.push(Held {
+            seq: u.seq,
+            single: u.unit == UnitType::Single,
+            shard: u.shard,
+            files: u.files,
+        });
+    }
+    Ok(out)
+}
 
 /// `path 0 number identity`: sorted by path, then by the number (a journal sequence, or a
-/// position in the manifest).
+/// position in the list of files).
 fn record(out: &mut Vec<u8>, rec: &FileRecord, number: u64) {
     out.clear();
     out.extend_from_slice(rec.path.as_bytes());
@@ -49,69 +206,13 @@ fn split(rec: &[u8]) -> io::Result<(&[u8], u64, &[u8])> {
     Ok((path, number, f.0))
 }
 
-/// The manifest positions an earlier run uploaded, in order, each with the verification
-/// unit it went in.
-pub(crate) struct Resumed {
-    sorted: Sorted,
-    rec: Vec<u8>,
-    next: Option<(u64, u32)>,
-}
-
-impl Resumed {
-    /// Nothing was uploaded before.
-    pub fn none() -> Resumed {
-        Resumed {
-            sorted: Sorted::empty(),
-            rec: Vec::new(),
-            next: None,
-        }
-    }
-
-    /// How many files.
-    pub fn len(&self) -> u64 {
-        self.sorted.len()
-    }
-
-    /// Starts again from the first position.
-    pub fn rewind(&mut self) -> io::Result<()> {
-        self.sorted.rewind()?;
-        self.advance()
-    }
-
-    fn advance(&mut self) -> io::Result<()> {
-        self.next = if self.sorted.next_into(&mut self.rec)? {
-            let mut f = Fields(&self.rec);
-            Some((f.u64()?, f.u32()?))
-        } else {
-            None
-        };
-        Ok(())
-    }
-
-    /// Whether position `index` was uploaded (and in which unit); positions must be asked
-    /// in increasing order after a [`rewind`](Self::rewind).
-    pub fn take(&mut self, index: u64) -> io::Result<Option<u32>> {
-        while let Some((i, unit)) = self.next {
-            match i.cmp(&index) {
-                Ordering::Less => self.advance()?,
-                Ordering::Equal => {
-                    self.advance()?;
-                    return Ok(Some(unit));
-                }
-                Ordering::Greater => return Ok(None),
-            }
-        }
-        Ok(None)
-    }
-}
-
-/// Finds the manifest's files that the journal's `units` (sequence number → verification
-/// unit) carried with the same identity.
-pub(crate) fn find(
+/// Marks the files that the journal's confirmed `units` (sequence number → the unit they
+/// count as in verification) carried with the same identity.
+pub(crate) fn mark(
     journal: &Journal,
     units: &HashMap<u64, u32>,
-    manifest: &mut Manifest,
-) -> Result<Resumed> {
+    files: &mut FileList,
+) -> Result<()> {
     let io = |e: io::Error| Error::io("matching the files with the resume journal", e);
     let mut done = Sorter::new(JOIN_MEMORY);
     let mut buf = Vec::new();
@@ -121,15 +222,14 @@ pub(crate) fn find(
         done.push(&buf).map_err(io)
     })?;
     if done.len() == 0 {
-        return Ok(Resumed::none());
+        return Ok(());
     }
     let mut found = Sorter::new(JOIN_MEMORY);
-    let mut entries = manifest.entries().map_err(io)?;
-    while let Some((index, f)) = entries.next_file().map_err(io)? {
-        record(&mut buf, &FileRecord::of(&f), index);
+    files.each(|n| {
+        record(&mut buf, &FileRecord::of(&n.file), n.index);
         found.push(&buf).map_err(io)?;
-    }
-    drop(entries);
+        Ok(true)
+    })?;
     let mut done = done.finish().map_err(io)?;
     let mut found = found.finish().map_err(io)?;
     let mut out = Sorter::new(JOIN_MEMORY);
@@ -153,85 +253,60 @@ pub(crate) fn find(
         }
         if let Some((_, seq, jid)) = &latest
             && jid.as_slice() == identity
+            && let Some(unit) = units.get(seq)
         {
-            let unit = units.get(seq).copied().unwrap_or(NO_UNIT);
             buf.clear();
             buf.extend_from_slice(&index.to_be_bytes());
             buf.extend_from_slice(&unit.to_be_bytes());
             out.push(&buf).map_err(io)?;
         }
     }
-    let mut resumed = Resumed {
-        sorted: out.finish().map_err(io)?,
-        rec: Vec::new(),
-        next: None,
-    };
-    resumed.rewind().map_err(io)?;
-    Ok(resumed)
-}
-
-/// A file of the manifest, with the unit it went in when an earlier run uploaded it.
-pub(crate) struct Next {
-    pub index: u64,
-    pub file: SourceFile,
-    pub resumed: Option<u32>,
-}
-
-/// Calls `f` with each file of the manifest in order, marked when resumed, until `f`
-/// returns `false`.
-pub(crate) fn each(
-    manifest: &mut Manifest,
-    resumed: &mut Resumed,
-    mut f: impl FnMut(Next) -> Result<bool>,
-) -> Result<()> {
-    let io = |e| Error::io("reading the list of files found", e);
-    resumed.rewind().map_err(io)?;
-    let mut entries = manifest.entries().map_err(io)?;
-    while let Some((index, file)) = entries.next_file().map_err(io)? {
-        let resumed = resumed.take(index).map_err(io)?;
-        if !f(Next {
-            index,
-            file,
-            resumed,
-        })? {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Calls `f` with the position, size and name length of each file not yet uploaded,
-/// without building the files (for totals and plans).
-pub(crate) fn each_size(
-    manifest: &mut Manifest,
-    resumed: &mut Resumed,
-    mut f: impl FnMut(u64, u64, usize),
-) -> Result<()> {
-    let io = |e| Error::io("reading the list of files found", e);
-    resumed.rewind().map_err(io)?;
-    let mut entries = manifest.entries().map_err(io)?;
-    while let Some((index, size, name_len)) = entries.next_sizes().map_err(io)? {
-        if resumed.take(index).map_err(io)?.is_none() {
-            f(index, size, name_len);
-        }
-    }
+    files.set_resumed(Resumed::new(out.finish().map_err(io)?));
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::files::Entry;
     use super::*;
-    use crate::ingest::journal::UnitType;
-    use crate::ingest::manifest::Entry;
 
-    fn entry(rel: &str, size: u64) -> Entry {
-        Entry {
-            size,
-            modified: None,
-            depth: 0,
-            relative: rel.into(),
-            candidate: rel.into(),
-            listed: None,
+    fn unit(done: bool, done_at: Option<u64>, same_url: bool) -> UnitInfo {
+        UnitInfo {
+            seq: 1,
+            unit: UnitType::Shard,
+            shard: Some("s1".into()),
+            done,
+            done_at,
+            names: Vec::new(),
+            files: 1,
+            same_url,
+        }
+    }
+
+    #[test]
+    fn which_journaled_shards_count_as_received() {
+        let now = 1_000_000;
+        let grace = REGISTRATION_GRACE_SECS;
+        // (done, done_at, same URL, listed: Some(failed) / None, received)
+        let cases = [
+            (true, Some(now), true, Some(false), true),
+            (false, None, true, Some(false), true), // pending, but the service has it
+            (true, Some(now), false, Some(false), true), // listed: the URL does not matter
+            (true, Some(now), true, Some(true), false), // failed by the service
+            (true, Some(now - 5), true, None, true), // accepted moments ago, not listed yet
+            (true, Some(now - 5), false, None, false), // …but through another URL
+            (true, Some(now - grace), true, None, true),
+            (true, Some(now - grace - 1), true, None, false), // lost
+            (true, Some(now + 30), true, None, true),         // the clock went back
+            (true, None, true, None, false),                  // an older journal's line
+            (false, None, true, None, false),                 // may or may not have arrived
+        ];
+        for (done, at, same, listed, want) in cases {
+            assert_eq!(
+                shard_received(&unit(done, at, same), listed, now),
+                want,
+                "{done} {at:?} {same} {listed:?}"
+            );
         }
     }
 
@@ -256,17 +331,28 @@ mod tests {
         // c: in a unit the service did not confirm.
         let s3 = j.pending(UnitType::Shard, Some("s3"), vec![rec("c.jpg", 1)]);
         let (s1, s2, _s3) = (s1.unwrap(), s2.unwrap(), s3.unwrap());
-        let mut m = Manifest::new(Some(root.clone()));
+        let mut files = FileList::new(Some(root.clone()));
         for (rel, size) in [("a.jpg", 10), ("b.jpg", 5), ("c.jpg", 1), ("d.jpg", 2)] {
-            m.push(&entry(rel, size)).unwrap();
+            let e = Entry {
+                size,
+                modified: None,
+                depth: 0,
+                relative: rel.into(),
+                candidate: rel.into(),
+                listed: None,
+            };
+            files.push(&e).unwrap();
         }
-        let units = HashMap::from([(s1, 0), (s2, 1)]);
-        let mut r = find(&j, &units, &mut m).unwrap();
+        mark(&j, &HashMap::from([(s1, 0), (s2, 1)]), &mut files).unwrap();
         // a is 10 bytes now, but the latest upload was of 11: sent again.
-        assert_eq!(r.len(), 1);
-        let got: Vec<_> = (0..4).map(|i| r.take(i).unwrap()).collect();
+        let mut got = Vec::new();
+        files
+            .each(|n| {
+                got.push(n.resumed);
+                Ok(true)
+            })
+            .unwrap();
         assert_eq!(got, [None, Some(0), None, None]);
-        r.rewind().unwrap();
-        assert_eq!(r.take(1).unwrap(), Some(0));
+        assert_eq!(files.resumed(), 1);
     }
 }

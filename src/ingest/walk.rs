@@ -13,7 +13,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::spill::{Sorted, Sorter};
+use super::sorted::{Sorted, Sorter};
 
 /// Names of one folder held in memory before they spill to a sorted run.
 const FOLDER_SORT_BYTES: usize = 1 << 20;

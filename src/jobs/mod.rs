@@ -24,13 +24,12 @@ mod progress;
 mod spec;
 mod wait;
 
-use serde_json::Value;
-
 use crate::BatchApi;
-use crate::api::{ListOptions, Pages};
+use crate::api::Pages;
 use crate::error::Result;
 use crate::model::{
-    JobId, JobLog, JobStage, JobStatusResponse, LogSeverity, RestartOverrides, TaskStatus,
+    JobControlResponse, JobId, JobLog, JobStage, JobStatusResponse, LogSeverity, RestartOverrides,
+    TaskStatus,
 };
 
 pub(crate) use outputs::output_batches;
@@ -154,12 +153,7 @@ impl<'a> Job<'a> {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn tasks(&self, stage_id: &str) -> Pages<'a, TaskStatus> {
-        let (api, job, stage) = (self.api, self.id.clone(), stage_id.to_string());
-        Pages::new(
-            format!("tasks of {job}/{stage}"),
-            ListOptions::default(),
-            move |o: &ListOptions| api.list_tasks_page(job.as_str(), &stage, o),
-        )
+        self.api.tasks(self.id.clone(), stage_id.to_string(), None)
     }
 
     /// Its log lines, optionally of one severity, following page tokens (lazy).
@@ -174,12 +168,7 @@ impl<'a> Job<'a> {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn logs(&self, severity: Option<LogSeverity>) -> Pages<'a, JobLog> {
-        let (api, job) = (self.api, self.id.clone());
-        Pages::new(
-            format!("logs of {job}"),
-            ListOptions::default(),
-            move |o: &ListOptions| api.list_logs_page(job.as_str(), severity.as_ref(), o),
-        )
+        self.api.logs(self.id.clone(), severity, None)
     }
 
     /// One progress snapshot: the status, every stage and every task, aggregated (see
@@ -216,7 +205,7 @@ impl<'a> Job<'a> {
     /// roboflow_batch::jobs::Job::new(&api, "job-1")?.abort()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn abort(&self) -> Result<Value> {
+    pub fn abort(&self) -> Result<JobControlResponse> {
         self.api.abort_job(self.id.as_str())
     }
 
@@ -229,7 +218,7 @@ impl<'a> Job<'a> {
     /// job.restart(Some(&RestartOverrides::default().with_max_image_failure_rate(0.2)))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
-    pub fn restart(&self, overrides: Option<&RestartOverrides>) -> Result<Value> {
+    pub fn restart(&self, overrides: Option<&RestartOverrides>) -> Result<JobControlResponse> {
         self.api.restart_job(self.id.as_str(), overrides)
     }
 

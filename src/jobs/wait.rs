@@ -1,7 +1,7 @@
 //! Waiting for a job with progress snapshots, ending in a clear [`JobOutcome`].
 //!
-//! The polling itself is [`BatchApi::wait_for_job`](crate::BatchApi::wait_for_job)'s; this
-//! adds a snapshot on each poll, a bounded tolerance for transient errors, and the outcome.
+//! The polling itself is the crate's one poll loop ([`crate::wait`]), with its bounded
+//! tolerance for transient errors; this adds a snapshot on each poll and the outcome.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{ErrorReport, Job, Progress};
 use crate::error::{Error, Result};
 use crate::model::{JobStage, JobState, JobStatusResponse, TaskStatus};
-use crate::wait::WaitOptions;
+use crate::wait::{WaitOptions, poll};
 use crate::webhook::Event;
 
 /// How to wait for a job.
@@ -17,21 +17,17 @@ use crate::webhook::Event;
 /// ```
 /// use std::time::Duration;
 /// use roboflow_batch::jobs::JobWaitOptions;
-/// let o = JobWaitOptions::default()
-///     .with_timeout(Duration::from_secs(3600))
-///     .with_max_consecutive_errors(10);
+/// let o = JobWaitOptions::default().timeout(Duration::from_secs(3600));
 /// assert_eq!(o.polling.timeout, Duration::from_secs(3600));
+/// assert_eq!(o.polling.max_failed_polls, 5);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[must_use]
 pub struct JobWaitOptions {
-    /// Intervals and timeout of the whole wait (the timeout defaults to
-    /// [`WaitOptions::DEFAULT_TIMEOUT`], 24 hours).
+    /// Intervals, timeout and failed polls allowed of the whole wait (the timeout defaults
+    /// to [`WaitOptions::DEFAULT_TIMEOUT`], 24 hours).
     pub polling: WaitOptions,
-    /// Polls in a row that may fail with a transient error (after the client's own
-    /// retries) before the wait gives up with that error. Default 5.
-    pub max_consecutive_errors: u32,
     /// With a webhook: how long to wait for the job's notification before falling back to
     /// polling. Default 10 minutes.
     pub webhook_grace: Duration,
@@ -41,7 +37,6 @@ impl Default for JobWaitOptions {
     fn default() -> Self {
         JobWaitOptions {
             polling: WaitOptions::default(),
-            max_consecutive_errors: 5,
             webhook_grace: Duration::from_secs(600),
         }
     }
@@ -53,10 +48,10 @@ impl JobWaitOptions {
     /// ```
     /// use std::time::Duration;
     /// use roboflow_batch::{jobs::JobWaitOptions, wait::WaitOptions};
-    /// let o = JobWaitOptions::default().with_polling(WaitOptions::default().with_poll_interval(Duration::from_millis(50)));
+    /// let o = JobWaitOptions::default().polling(WaitOptions::default().poll_interval(Duration::from_millis(50)));
     /// assert_eq!(o.polling.poll_interval, Duration::from_millis(50));
     /// ```
-    pub fn with_polling(mut self, polling: WaitOptions) -> Self {
+    pub fn polling(mut self, polling: WaitOptions) -> Self {
         self.polling = polling;
         self
     }
@@ -65,22 +60,11 @@ impl JobWaitOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().with_timeout(Duration::from_secs(5));
+    /// let o = roboflow_batch::jobs::JobWaitOptions::default().timeout(Duration::from_secs(5));
     /// assert_eq!(o.polling.timeout, Duration::from_secs(5));
     /// ```
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.polling = self.polling.with_timeout(timeout);
-        self
-    }
-
-    /// Sets how many polls in a row may fail transiently.
-    ///
-    /// ```
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().with_max_consecutive_errors(0);
-    /// assert_eq!(o.max_consecutive_errors, 0);
-    /// ```
-    pub fn with_max_consecutive_errors(mut self, n: u32) -> Self {
-        self.max_consecutive_errors = n;
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.polling = self.polling.timeout(timeout);
         self
     }
 
@@ -88,10 +72,10 @@ impl JobWaitOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().with_webhook_grace(Duration::from_secs(30));
+    /// let o = roboflow_batch::jobs::JobWaitOptions::default().webhook_grace(Duration::from_secs(30));
     /// assert_eq!(o.webhook_grace, Duration::from_secs(30));
     /// ```
-    pub fn with_webhook_grace(mut self, grace: Duration) -> Self {
+    pub fn webhook_grace(mut self, grace: Duration) -> Self {
         self.webhook_grace = grace;
         self
     }
@@ -176,9 +160,9 @@ impl Job<'_> {
     ///
     /// Each poll reads the status, the stages and their tasks. A transient error (after
     /// the client's own retries) does not end the wait, up to
-    /// [`max_consecutive_errors`](JobWaitOptions::max_consecutive_errors) polls in a row;
-    /// when only the stages or tasks fail, the snapshot keeps the previous details. Any
-    /// other error ends the wait as `Err`.
+    /// [`max_failed_polls`](WaitOptions::max_failed_polls) polls in a row; when only the
+    /// stages or tasks fail, the snapshot keeps the previous details. Any other error ends
+    /// the wait as `Err`.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -194,54 +178,30 @@ impl Job<'_> {
         options: &JobWaitOptions,
         mut on_progress: impl FnMut(&Progress),
     ) -> Result<JobOutcome> {
-        let clock = self.api.clock();
-        let start = clock.monotonic();
-        let elapsed = || clock.monotonic().saturating_sub(start);
+        let id = self.id.as_str();
         let mut details: Option<Details> = None;
         let mut last: Option<Progress> = None;
-        let mut failures = 0u32;
-        loop {
-            let mut polling = options.polling.clone();
-            polling.timeout = options.polling.timeout.saturating_sub(elapsed());
-            let result = self.api.wait_for_job(self.id.as_str(), &polling, |status| {
-                failures = 0;
+        let ended = poll(
+            self.api.clock(),
+            &options.polling,
+            &format!("job {id}"),
+            |_| {
+                let status = self.api.job(id)?;
                 match self.details() {
                     Ok(d) => details = Some(d),
                     Err(e) if !e.is_retryable() && details.is_none() => details = Some(Vec::new()),
                     Err(_) => {} // keep the previous details
                 }
-                let p = Progress::aggregate(
-                    self.id.as_str(),
-                    status,
-                    details.as_deref().unwrap_or_default(),
-                );
+                let p = Progress::aggregate(id, &status, details.as_deref().unwrap_or_default());
                 on_progress(&p);
                 last = Some(p);
-            });
-            match result {
-                Ok(status) => return Ok(outcome(&status, last, &details)),
-                Err(Error::WaitTimeout { .. }) => {
-                    return Ok(JobOutcome::TimedOut {
-                        last,
-                        waited: elapsed(),
-                    });
-                }
-                Err(e) if e.is_retryable() && failures < options.max_consecutive_errors => {
-                    failures += 1;
-                    let pause = options
-                        .polling
-                        .poll_interval
-                        .max(WaitOptions::MIN_POLL_INTERVAL);
-                    if elapsed() + pause > options.polling.timeout {
-                        return Ok(JobOutcome::TimedOut {
-                            last,
-                            waited: elapsed(),
-                        });
-                    }
-                    clock.sleep(pause);
-                }
-                Err(e) => return Err(e),
-            }
+                Ok(status.state().is_terminal().then_some(status))
+            },
+        );
+        match ended {
+            Ok(status) => Ok(outcome(&status, last, &details)),
+            Err(Error::WaitTimeout { waited, .. }) => Ok(JobOutcome::TimedOut { last, waited }),
+            Err(e) => Err(e),
         }
     }
 

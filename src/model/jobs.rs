@@ -346,10 +346,35 @@ impl JobStatusResponse {
     }
 }
 
+/// The answer to an abort or a restart (`POST …/abort`, `POST …/restart`): any JSON object
+/// (the official client prints it whole). The sandbox sends a `status` and a `message`;
+/// whatever else the service sends is kept in `other`.
+///
+/// ```
+/// use roboflow_batch::model::JobControlResponse;
+/// let r: JobControlResponse = serde_json::from_str(r#"{"status":"ok","message":"job aborted","jobId":"j"}"#)?;
+/// assert_eq!(r.message.as_deref(), Some("job aborted"));
+/// assert_eq!(r.other["jobId"], "j");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct JobControlResponse {
+    /// A status word, when the service sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// What was done, when the service says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
 /// The answer of `GET /jobs`. `nextPageToken` is always present (null on the last page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListJobsResponse {
+pub(crate) struct ListJobsResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -432,7 +457,7 @@ impl JobStage {
 
 /// The answer of `GET /jobs/{id}/stages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ListStagesResponse {
+pub(crate) struct ListStagesResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -460,7 +485,7 @@ pub struct TaskStatus {
 /// The answer of `GET …/tasks`. `nextPageToken` is always present (null on the last page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListTasksResponse {
+pub(crate) struct ListTasksResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -496,7 +521,7 @@ pub struct JobLog {
 /// The answer of `GET /jobs/{id}/logs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListLogsResponse {
+pub(crate) struct ListLogsResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,

@@ -7,6 +7,7 @@
 mod ids;
 pub mod job_request;
 pub mod jobs;
+mod media;
 pub mod staging;
 mod timestamp;
 pub mod webhook;
@@ -15,6 +16,7 @@ pub(crate) mod whole;
 pub use ids::{BatchId, JobId};
 pub use job_request::*;
 pub use jobs::*;
+pub use media::MediaKind;
 pub use staging::*;
 pub use timestamp::Timestamp;
 pub use webhook::*;

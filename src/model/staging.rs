@@ -86,7 +86,7 @@ impl std::fmt::Debug for SignedUrlDetails {
 /// The answer of the upload endpoints that hand out a signed URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SignedUrlResponse {
+pub(crate) struct SignedUrlResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -96,8 +96,9 @@ pub struct SignedUrlResponse {
 }
 
 /// A body-less answer: `{"status": "..."}`.
+#[cfg(feature = "sandbox")]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StatusResponse {
+pub(crate) struct StatusResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -105,7 +106,7 @@ pub struct StatusResponse {
 
 /// The answer of `GET …/count`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CountResponse {
+pub(crate) struct CountResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -162,7 +163,7 @@ pub struct BatchMetadata {
 
 /// The answer of `GET /batches/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BatchResponse {
+pub(crate) struct BatchResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -173,7 +174,7 @@ pub struct BatchResponse {
 /// The answer of `GET /batches`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListBatchesResponse {
+pub(crate) struct ListBatchesResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -231,7 +232,7 @@ impl ShardDetails {
 /// The answer of `GET …/shards`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListShardsResponse {
+pub(crate) struct ListShardsResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -267,15 +268,9 @@ pub struct PartMetadata {
 /// The answer of `GET …/parts`, in either form: the official client reads `batchParts`,
 /// the spec says `parts`. An answer with neither is refused (as the official client
 /// refuses it), not read as a batch without parts.
-///
-/// ```
-/// use roboflow_batch::model::ListPartsResponse;
-/// let e = serde_json::from_str::<ListPartsResponse>(r#"{"status":"ok"}"#).unwrap_err();
-/// assert!(e.to_string().contains("batchParts"));
-/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "RawListParts")]
-pub struct ListPartsResponse {
+pub(crate) struct ListPartsResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -316,12 +311,7 @@ impl TryFrom<RawListParts> for ListPartsResponse {
 
 impl ListPartsResponse {
     /// The parts, from whichever key the service used (`batchParts` preferred).
-    ///
-    /// ```
-    /// let spec: roboflow_batch::model::ListPartsResponse = serde_json::from_str(r#"{"parts":[{"partName":"train"}]}"#).unwrap();
-    /// assert_eq!(spec.into_parts()[0].part_name, "train");
-    /// ```
-    pub fn into_parts(self) -> Vec<PartMetadata> {
+    pub(crate) fn into_parts(self) -> Vec<PartMetadata> {
         self.batch_parts.or(self.parts).unwrap_or_default()
     }
 }
@@ -367,7 +357,7 @@ impl std::fmt::Debug for FileMetadata {
 /// The answer of `GET …/list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListFilesResponse {
+pub(crate) struct ListFilesResponse {
     /// A status word, when the service sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -566,13 +556,6 @@ pub struct ReferencesIngestResponse {
     /// True when the service recognised a repeat of an earlier request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicated: Option<bool>,
-}
-
-/// The JSON error body the service sends: `{"error": "..."}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// What was wrong.
-    pub error: String,
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 /// The error says why not. Names are not resolved, so a name that points at loopback
 /// still needs allowing.
 pub(crate) fn check_host(url: &str, allow: &[String]) -> Result<(), String> {
-    let (scheme, host) = crate::url::scheme_and_host(url)
+    let (scheme, host) = crate::urls::scheme_and_host(url)
         .ok_or_else(|| "not a valid URL with a host".to_string())?;
     if !matches!(scheme.as_str(), "http" | "https") {
         return Err("only http and https URLs are allowed".into());
@@ -19,7 +19,7 @@ pub(crate) fn check_host(url: &str, allow: &[String]) -> Result<(), String> {
             .trim_end_matches(']')
             .eq_ignore_ascii_case(&host)
     });
-    if crate::url::is_loopback_host(&host) || allowed {
+    if crate::urls::is_loopback_host(&host) || allowed {
         Ok(())
     } else {
         Err(format!(

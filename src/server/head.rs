@@ -44,7 +44,7 @@ impl Head {
     pub fn new(method: &str, target: String, http11: bool, headers: Vec<(String, String)>) -> Head {
         let mut head = Head {
             method: method.to_ascii_uppercase(),
-            query: crate::url::query_pairs(&target),
+            query: crate::urls::query_pairs(&target),
             target,
             http11,
             headers,
@@ -55,7 +55,7 @@ impl Head {
             .header("content-length")
             .and_then(|v| v.trim().parse().ok());
         let segments = head.path().split('/').filter(|s| !s.is_empty());
-        head.segments = segments.map(crate::url::percent_decode).collect();
+        head.segments = segments.map(crate::urls::percent_decode).collect();
         head
     }
 

@@ -195,14 +195,14 @@ impl HttpRequest {
         Self::new(Method::Get, url)
     }
 
-    /// Adds a header.
+    /// Adds a header (as [`HttpResponse::with_header`] does; [`header`](Self::header) reads).
     ///
     /// ```
-    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").header("Accept", "application/json");
-    /// assert_eq!(r.header_value("accept"), Some("application/json"));
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").with_header("Accept", "application/json");
+    /// assert_eq!(r.header("accept"), Some("application/json"));
     /// ```
     #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
@@ -236,10 +236,10 @@ impl HttpRequest {
     /// The first value of a header, matched case-insensitively.
     ///
     /// ```
-    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").header("X-A", "1");
-    /// assert_eq!(r.header_value("x-a"), Some("1"));
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").with_header("X-A", "1");
+    /// assert_eq!(r.header("x-a"), Some("1"));
     /// ```
-    pub fn header_value(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
 
@@ -250,7 +250,7 @@ impl HttpRequest {
     /// assert_eq!(r.query(), vec![("a".to_string(), "1".to_string()), ("b".into(), "x y".into())]);
     /// ```
     pub fn query(&self) -> Vec<(String, String)> {
-        crate::url::query_pairs(&self.url)
+        crate::urls::query_pairs(&self.url)
     }
 
     /// The URL's path, without scheme, host or query.

@@ -233,18 +233,6 @@ impl UreqTransport {
         UreqTransportBuilder::default()
     }
 
-    /// A transport with the given timeouts and the default pool limits.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use roboflow_batch::transport::{Timeouts, UreqTransport};
-    /// let t = UreqTransport::with_timeouts(Timeouts { read: Duration::from_secs(5), ..Default::default() });
-    /// assert_eq!(t.timeouts().read, Duration::from_secs(5));
-    /// ```
-    pub fn with_timeouts(timeouts: Timeouts) -> Self {
-        Self::builder().timeouts(timeouts).build()
-    }
-
     /// The timeouts in force.
     ///
     /// ```

@@ -151,9 +151,9 @@ pub fn run_job(api: &BatchApi, job: &str, batch: &str) {
         .wait_for_job(
             job,
             &WaitOptions::default()
-                .with_poll_interval(Duration::from_millis(50))
-                .with_max_interval(Duration::from_millis(200))
-                .with_timeout(Duration::from_secs(60)),
+                .poll_interval(Duration::from_millis(50))
+                .max_interval(Duration::from_millis(200))
+                .timeout(Duration::from_secs(60)),
             |_| {},
         )
         .expect("job ends");

@@ -170,7 +170,7 @@ impl Emulator {
 pub fn put(url: &str, body: &[u8], headers: &[(&str, &str)]) {
     let mut req = HttpRequest::new(Method::Put, url).body(Body::Bytes(body.to_vec()));
     for (k, v) in headers {
-        req = req.header(*k, *v);
+        req = req.with_header(*k, *v);
     }
     let resp = UreqTransport::new().send(req).unwrap();
     assert!(

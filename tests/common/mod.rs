@@ -69,8 +69,8 @@ impl Sleeps {
     pub fn clock(&self) -> Clock {
         let log = self.0.clone();
         Clock::system()
-            .with_sleep(move |d| log.lock().unwrap().push(d))
-            .with_jitter(|| 0.5)
+            .sleep_fn(move |d| log.lock().unwrap().push(d))
+            .jitter_fn(|| 0.5)
     }
 
     pub fn taken(&self) -> Vec<Duration> {

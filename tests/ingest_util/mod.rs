@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use roboflow_batch::BatchApi;
-use roboflow_batch::ingest::{Ingest, IngestEvent, IngestReport, LocalSource};
+use roboflow_batch::ingest::{Ingest, IngestReport, Source};
+use roboflow_batch::progress::Event;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::wait::WaitOptions;
 
@@ -36,29 +37,28 @@ pub fn api(sandbox: &Sandbox) -> BatchApi {
 /// Fast polling for verification.
 pub fn quick_verify() -> WaitOptions {
     WaitOptions::default()
-        .with_poll_interval(Duration::from_millis(50))
-        .with_max_interval(Duration::from_millis(200))
-        .with_timeout(Duration::from_secs(120))
+        .poll_interval(Duration::from_millis(50))
+        .max_interval(Duration::from_millis(200))
+        .timeout(Duration::from_secs(120))
 }
 
 /// An images ingest with a private journal and fast verification.
 pub fn ingest<'a>(api: &'a BatchApi, batch: &str, dir: &Path, journal: &Path) -> Ingest<'a> {
-    Ingest::images(api, batch, LocalSource::dir(dir))
+    Ingest::new(api, batch, Source::folder(dir))
         .journal_dir(journal)
         .verify(quick_verify())
 }
 
 /// Every event, recorded.
 #[derive(Clone, Default)]
-pub struct Events(pub Arc<Mutex<Vec<IngestEvent>>>);
+pub struct Events(pub Arc<Mutex<Vec<Event>>>);
 
 impl Events {
-    pub fn sink(&self) -> impl Fn(&IngestEvent) + Send + Sync + 'static {
-        let log = self.0.clone();
-        move |e: &IngestEvent| log.lock().unwrap().push(e.clone())
+    pub fn sink(&self) -> impl Fn(&Event) + Sync + '_ {
+        |e: &Event| self.0.lock().unwrap().push(e.clone())
     }
 
-    pub fn all(&self) -> Vec<IngestEvent> {
+    pub fn all(&self) -> Vec<Event> {
         self.0.lock().unwrap().clone()
     }
 }
@@ -114,7 +114,7 @@ pub fn patient_api(sandbox: &Sandbox) -> BatchApi {
             max_retries: 12,
             ..RetryPolicy::default()
         })
-        .clock(Clock::system().with_sleep(|d| std::thread::sleep(d.min(Duration::from_millis(5)))))
+        .clock(Clock::system().sleep_fn(|d| std::thread::sleep(d.min(Duration::from_millis(5)))))
         .build()
         .expect("client")
 }

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use roboflow_batch::ingest::{Ingest, IngestReport, LocalSource, MediaKind};
+use roboflow_batch::ingest::{Ingest, IngestReport, Source};
 use roboflow_batch::testdata::{ImageFormat, ImageSet};
 use roboflow_batch::wait::WaitOptions;
 use serde_json::{Value, json};
@@ -25,7 +25,8 @@ use crate::output::Output;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Upload throughput (images/s, MB/s), PUT latency percentiles and peak memory.
+    /// Upload throughput (images/s, MB/s), PUT latency percentiles, requests per 1,000
+    /// images and peak memory.
     Upload(UploadBenchArgs),
 }
 
@@ -78,15 +79,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
             parse_range(&a.size_range)?,
         )?,
     };
-    let found = LocalSource::dir(&dir)
-        .discover(MediaKind::Images, u64::MAX)
-        .map_err(Failure::from)?;
-    let (images, bytes) = (found.files.len() as u64, found.total_bytes());
-    if images == 0 {
-        return Err(Failure::usage(format!("{} holds no images", dir.display())));
-    }
     warm_page_cache(&dir);
-
     let given_url = global
         .api_url
         .as_deref()
@@ -115,6 +108,15 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
             Some(server),
         )
     };
+    // The pipeline's own discovery, in bounded memory: the set is counted, not held.
+    let plan = Ingest::new(&ctx.api, "bench-plan", Source::folder(&dir))
+        .max_file_size(u64::MAX)
+        .plan()?;
+    let (images, bytes) = (plan.files_found, plan.bytes_found);
+    drop(plan);
+    if images == 0 {
+        return Err(Failure::usage(format!("{} holds no images", dir.display())));
+    }
     out.note(format_args!(
         "{images} images ({}) from {} into {target}, {} in parallel",
         human_bytes(bytes),
@@ -132,12 +134,20 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         if !out.is_json() {
             if i == 0 {
                 out.line(format!(
-                    "{:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7}",
-                    "run", "images/s", "MB/s", "p50 ms", "p99 ms", "max ms", "peak RSS", "retries"
+                    "{:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>9}",
+                    "run",
+                    "images/s",
+                    "MB/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "max ms",
+                    "peak RSS",
+                    "retries",
+                    "req/1000"
                 ))?;
             }
             out.line(format!(
-                "{:>4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>7}",
+                "{:>4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>7} {:>9.1}",
                 i + 1,
                 r["imagesPerSec"].as_f64().unwrap_or(0.0),
                 r["mbPerSec"].as_f64().unwrap_or(0.0),
@@ -148,6 +158,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
                     .as_f64()
                     .map_or_else(|| "-".to_string(), |m| format!("{m:.1} MiB")),
                 r["retries"].as_u64().unwrap_or(0),
+                r["requestsPer1000Images"].as_f64().unwrap_or(0.0),
             ))?;
         }
         runs.push(r);
@@ -177,7 +188,7 @@ fn once(
         .tempdir()
         .map_err(|e| Failure::new(Class::Other, format!("creating a journal folder: {e}")))?;
     let rss_reset = reset_peak_rss();
-    let report: IngestReport = Ingest::images(&ctx.api, batch, LocalSource::dir(dir))
+    let report: IngestReport = Ingest::new(&ctx.api, batch, Source::folder(dir))
         .parallelism(parallel)
         .journal_dir(journal.path())
         .without_verify()
@@ -196,8 +207,8 @@ fn once(
         batch,
         images,
         &WaitOptions::default()
-            .with_poll_interval(Duration::from_millis(200))
-            .with_timeout(Duration::from_secs(600)),
+            .poll_interval(Duration::from_millis(200))
+            .timeout(Duration::from_secs(600)),
     )?;
     if count != images {
         return Err(Failure::new(
@@ -214,7 +225,8 @@ fn once(
         "putP50Ms": lat.map(|l| l.p50_ms),
         "putP99Ms": lat.map(|l| l.p99_ms),
         "putMaxMs": lat.map(|l| l.max_ms),
-        "requests": report.units_uploaded,
+        "requests": report.requests,
+        "requestsPer1000Images": report.requests.total() as f64 * 1000.0 / images.max(1) as f64,
         "retries": report.retries,
         "peakRssMiB": rss,
     }))
@@ -244,9 +256,8 @@ fn dataset(out: &Output, n: usize, (lo, hi): (u64, u64)) -> Result<PathBuf, Fail
         return Err(Failure::usage("--synthetic must be 1 to 1000000"));
     }
     let dir = scratch_root().join(format!("rfbatch-bench-{n}-{}-{}k", lo / 1024, hi / 1024));
-    let complete = LocalSource::dir(&dir)
-        .discover(MediaKind::Images, u64::MAX)
-        .is_ok_and(|d| d.files.len() == n);
+    // Counted as the folder is read, not held.
+    let complete = std::fs::read_dir(&dir).is_ok_and(|d| d.count() == n);
     if !complete {
         let _ = std::fs::remove_dir_all(&dir);
         out.note(format_args!("generating {n} images into {}", dir.display()));

@@ -62,14 +62,13 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
     let mut builder = BatchApi::builder()
         .api_key(key)
         .base_url(api_url(g)?)
-        .retry_policy(RetryPolicy {
-            max_retries: g.retries,
-            ..RetryPolicy::default()
-        });
+        .retry_policy(RetryPolicy::default().max_retries(g.retries));
     if let Some(ws) = g.workspace.as_deref().filter(|w| !w.trim().is_empty()) {
         builder = builder.workspace(ws);
     }
-    let transport = UreqTransport::with_timeouts(timeouts_from_env()?);
+    let transport = UreqTransport::builder()
+        .timeouts(timeouts_from_env()?)
+        .build();
     builder = if out.verbose() > 0 {
         builder.transport(Logged {
             inner: transport,

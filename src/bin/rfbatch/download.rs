@@ -143,13 +143,17 @@ pub fn report_json(r: &ExportReport) -> Value {
     })
 }
 
-/// Prints the report: JSON, or a line for people.
+/// Prints the report with the requests the command made (its client is its own): JSON, or
+/// a line for people.
 pub fn print_report(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
+    let requests = ctx.api.requests();
     if ctx.out.is_json() {
-        return ctx.out.json(&report_json(r));
+        let mut v = report_json(r);
+        v["requests"] = json!(requests);
+        return ctx.out.json(&v);
     }
     ctx.out.line(format_args!(
-        "{} files downloaded ({}) into {}{}{}",
+        "{} files downloaded ({}) into {}{}{}; {} requests",
         r.downloaded,
         human_bytes(r.bytes),
         r.target.display(),
@@ -163,6 +167,7 @@ pub fn print_report(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
         } else {
             String::new()
         },
+        requests.total(),
     ))
 }
 

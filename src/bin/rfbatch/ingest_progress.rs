@@ -1,10 +1,11 @@
 //! The library's ingest events drawn as bars: bytes sent (rate and ETA) with files done,
 //! then files indexed. Off a terminal, a note per phase instead.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use indicatif::ProgressBar;
-use roboflow_batch::ingest::{IngestEvent, IngestMethod};
+use roboflow_batch::ingest::IngestMethod;
+use roboflow_batch::progress::Event;
 
 use crate::download::human_bytes;
 use crate::output::Output;
@@ -50,16 +51,16 @@ pub struct IngestProgress {
 }
 
 impl IngestProgress {
-    pub fn new(out: &Output) -> Arc<IngestProgress> {
+    pub fn new(out: &Output) -> IngestProgress {
         let bars = Bars::new(out);
         let upload = bars.bytes("upload");
-        Arc::new(IngestProgress {
+        IngestProgress {
             bars,
             upload,
             verify: OnceLock::new(),
             counts: Mutex::new(Counts::default()),
             out: out.clone(),
-        })
+        }
     }
 
     fn update(&self, f: impl FnOnce(&mut Counts)) -> Counts {
@@ -76,16 +77,16 @@ impl IngestProgress {
     }
 
     /// Handles one event.
-    pub fn on_event(&self, e: &IngestEvent) {
+    pub fn on_event(&self, e: &Event) {
         match e {
-            IngestEvent::Discovered { files, .. } => {
+            Event::Discovered { files, .. } => {
                 self.upload.set_message(format!("found {files} files"));
             }
-            IngestEvent::Skipped(_) => {
+            Event::Skipped(_) => {
                 let c = self.update(|c| c.skipped += 1);
                 self.upload.set_message(c.message());
             }
-            IngestEvent::Planned {
+            Event::Planned {
                 method,
                 files,
                 bytes,
@@ -123,7 +124,7 @@ impl IngestProgress {
                     human_bytes(*bytes)
                 ));
             }
-            IngestEvent::BytesSent { bytes } => {
+            Event::BytesSent { bytes } => {
                 // Bytes that repeat a failed try were counted once already.
                 let mut new = 0;
                 self.update(|c| {
@@ -138,15 +139,15 @@ impl IngestProgress {
                 }
                 self.upload.set_position(position);
             }
-            IngestEvent::UnitDone { files, .. } => {
+            Event::UnitDone { files, .. } => {
                 let c = self.update(|c| c.done += files);
                 self.upload.set_message(c.message());
             }
-            IngestEvent::UnitFailed { files, .. } => {
+            Event::UnitFailed { files, .. } => {
                 let c = self.update(|c| c.failed += files);
                 self.upload.set_message(c.message());
             }
-            IngestEvent::Retry { rewound_bytes, .. } => {
+            Event::Retry { rewound_bytes, .. } => {
                 // The bar never goes back: the resent bytes are skipped instead.
                 let c = self.update(|c| {
                     c.retries += 1;
@@ -154,7 +155,7 @@ impl IngestProgress {
                 });
                 self.upload.set_message(c.message());
             }
-            IngestEvent::Verifying { indexed, expected } => {
+            Event::Verifying { indexed, expected } => {
                 let mut first = false;
                 let bar = self.verify.get_or_init(|| {
                     first = true;
@@ -167,7 +168,7 @@ impl IngestProgress {
                 bar.set_length(*expected);
                 bar.set_position(*indexed);
             }
-            IngestEvent::IndexFailed(_) => {
+            Event::IndexFailed(_) => {
                 let c = self.update(|c| c.index_failed += 1);
                 if let Some(bar) = self.verify.get() {
                     bar.set_message(format!("{} failed", c.index_failed));
@@ -189,9 +190,9 @@ impl IngestProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roboflow_batch::ingest::UnitKind;
+    use roboflow_batch::progress::UnitKind;
 
-    fn hidden() -> Arc<IngestProgress> {
+    fn hidden() -> IngestProgress {
         let g = crate::cli::Global {
             api_key: None,
             api_url: None,
@@ -207,7 +208,7 @@ mod tests {
     #[test]
     fn the_upload_bar_never_goes_back_nor_past_its_total() {
         let p = hidden();
-        p.on_event(&IngestEvent::Planned {
+        p.on_event(&Event::Planned {
             method: IngestMethod::Shards,
             files: 1,
             bytes: 1000,
@@ -217,26 +218,26 @@ mod tests {
         });
         assert_eq!(p.upload.length(), Some(1000 + 768 + 1024));
         let mut seen = Vec::new();
-        let mut step = |e: IngestEvent| {
+        let mut step = |e: Event| {
             p.on_event(&e);
             let (pos, len) = (p.upload.position(), p.upload.length().unwrap_or(0));
             assert!(pos <= len, "{pos} past {len} after {e:?}");
             seen.push(pos);
         };
-        step(IngestEvent::BytesSent { bytes: 1500 });
+        step(Event::BytesSent { bytes: 1500 });
         // The try fails after 1500 bytes and starts over: the bar stays at 1500 while
         // they are sent again, then moves on.
-        step(IngestEvent::Retry {
+        step(Event::Retry {
             unit: UnitKind::Shard,
             index: 0,
             attempt: 2,
             rewound_bytes: 1500,
             reason: None,
         });
-        step(IngestEvent::BytesSent { bytes: 1000 });
-        step(IngestEvent::BytesSent { bytes: 1000 });
+        step(Event::BytesSent { bytes: 1000 });
+        step(Event::BytesSent { bytes: 1000 });
         // More than estimated: the total grows instead of the bar passing 100%.
-        step(IngestEvent::BytesSent { bytes: 2000 });
+        step(Event::BytesSent { bytes: 2000 });
         assert_eq!(seen, [1500, 1500, 1500, 2000, 4000]);
         assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
         assert_eq!(p.upload.length(), Some(4000));

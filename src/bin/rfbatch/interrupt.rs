@@ -41,6 +41,11 @@ pub fn flag() -> Arc<AtomicBool> {
     Arc::clone(&REQUESTED)
 }
 
+/// The flag, borrowed for as long as the process lives.
+pub fn flag_ref() -> &'static AtomicBool {
+    &REQUESTED
+}
+
 /// The failure of a command stopped by Ctrl-C.
 pub fn failure() -> Failure {
     Failure::new(Class::Interrupted, "interrupted")

@@ -43,15 +43,15 @@ fn seconds(flag: &str, v: f64) -> Result<Duration, Failure> {
 pub fn options(a: &WaitArgs) -> Result<JobWaitOptions, Failure> {
     let mut polling = WaitOptions::default();
     if let Some(v) = a.poll_interval {
-        polling = polling.with_poll_interval(seconds("--poll-interval", v)?);
+        polling = polling.poll_interval(seconds("--poll-interval", v)?);
     }
     if let Some(v) = a.max_poll_interval {
-        polling = polling.with_max_interval(seconds("--max-poll-interval", v)?);
+        polling = polling.max_interval(seconds("--max-poll-interval", v)?);
     }
     if let Some(v) = a.timeout {
-        polling = polling.with_timeout(seconds("--timeout", v)?);
+        polling = polling.timeout(seconds("--timeout", v)?);
     }
-    Ok(JobWaitOptions::default().with_polling(polling))
+    Ok(JobWaitOptions::default().polling(polling))
 }
 
 /// Waits for `job` with a progress bar (or a note per stage when not on a terminal), prints

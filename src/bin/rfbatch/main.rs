@@ -25,8 +25,6 @@ mod progress;
 mod run;
 mod sandbox;
 mod upload;
-mod upload_files;
-mod upload_refs;
 
 use cli::{Cli, Command};
 use exit::Failure;

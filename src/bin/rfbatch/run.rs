@@ -20,7 +20,9 @@ use crate::exit::{Class, Failure};
 use crate::job_start::{self, JobOptions};
 use crate::job_wait::{self, WaitArgs};
 use crate::output::Output;
-use crate::upload_files::{self, IngestArgs};
+use crate::upload::{self, Hooks, IngestArgs};
+use roboflow_batch::ids::stable_id;
+use roboflow_batch::model::MediaKind;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -152,26 +154,33 @@ fn main_job(
         dir.display()
     ));
     let mut ingest_args = args.ingest.clone();
-    ingest_args.no_verify = false;
-    let hooks = upload_files::Webhooks::default();
-    let report = upload_files::ingest(
+    ingest_args.send.no_verify = false;
+    let paths = [dir.to_path_buf()];
+    let report = upload::ingest(
         ctx,
-        &[dir.to_path_buf()],
+        &paths,
         batch,
-        false,
+        MediaKind::Images,
         &ingest_args,
-        &hooks,
+        &Hooks::default(),
     )?;
-    if !ctx.out.is_json() {
-        ctx.out.note(upload_files::summary(&report));
+    if let Some(f) =
+        upload::nothing_found(&report, &paths, MediaKind::Images, ingest_args.recursive)
+    {
+        return Err(f);
     }
-    if let Some(f) = upload_files::incomplete(&report) {
-        upload_files::print_report(ctx, &report)?;
+    let dry_run = report.dry_run;
+    if !ctx.out.is_json() && !dry_run {
+        ctx.out.note(upload::summary(&report));
+    }
+    if let Some(f) = upload::incomplete(&report).filter(|_| !dry_run) {
+        upload::print_report(ctx, &report)?;
         return Err(f.context("stopping before the job"));
     }
     // Files skipped for what they are do not stop the job over the others; the command
     // ends with exit 8 naming them.
     let ingest_secs = started.elapsed();
+    let ingest_requests = ctx.api.requests();
 
     // 2. The job: an id derived from what it runs, so that a re-run finds it again.
     let spec = job_start::spec(batch, false, &args.job)?;
@@ -184,6 +193,20 @@ fn main_job(
         }
     };
     let prepared = spec.job_id(job_id.as_str()).build()?;
+    if dry_run {
+        // The plan: the ingest's, and the job that would follow.
+        if ctx.out.is_json() {
+            let plan = json!({"batchId": batch, "jobId": job_id, "ingest": report, "dryRun": true});
+            return ctx.out.json(&plan);
+        }
+        upload::print_report(ctx, &report)?;
+        let then = format!(
+            "then job {job_id} ({}), its results into {}",
+            prepared.name,
+            args.out.display()
+        );
+        return ctx.out.line(then);
+    }
     let job: Job<'_> = prepared.start(&ctx.api)?;
     ctx.out
         .note(format_args!("2/3 running job {job_id} ({})", prepared.name));
@@ -208,6 +231,7 @@ fn main_job(
         return Err(f);
     }
     let job_secs = started.elapsed().saturating_sub(ingest_secs);
+    let job_requests = ctx.api.requests();
 
     // 3. The results.
     ctx.out.note(format_args!(
@@ -227,6 +251,7 @@ fn main_job(
     let stages = ["processing".to_string(), "export".to_string()];
     let exported = download::export(ctx, &export_args, Source::Job(&job_id, &stages))?;
     let total = started.elapsed();
+    let requests = ctx.api.requests();
     let results: Vec<String> = exported
         .files
         .iter()
@@ -268,6 +293,12 @@ fn main_job(
                 "job": job_secs.as_secs_f64(),
                 "export": total.saturating_sub(ingest_secs + job_secs).as_secs_f64(),
             },
+            "requests": requests,
+            "phaseRequests": {
+                "ingest": ingest_requests.total(),
+                "job": job_requests.since(&ingest_requests).total(),
+                "export": requests.since(&job_requests).total(),
+            },
         }))?;
     } else {
         summary(
@@ -280,12 +311,13 @@ fn main_job(
             &results,
             &unpacked_dirs,
             [job_secs, total],
+            requests.total(),
         )?;
-        for s in upload_files::not_sent(&report) {
+        for s in upload::not_sent(&report) {
             ctx.out.line(format_args!("skipped {s}"))?;
         }
     }
-    upload_files::not_sent_failure(&report).map_or(Ok(()), Err)
+    upload::not_sent_failure(&report).map_or(Ok(()), Err)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -299,6 +331,7 @@ fn summary(
     results: &[String],
     unpacked: &[String],
     [job, total]: [Duration; 2],
+    requests: u64,
 ) -> Result<(), Failure> {
     let tasks = outcome
         .last()
@@ -320,12 +353,12 @@ fn summary(
         format!(
             "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
             human_bytes(r.bytes_uploaded),
-            upload_files::human_secs(r.upload_duration),
+            upload::human_secs(r.upload_duration),
             r.files_per_sec(),
             human_bytes(
                 (r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9)) as u64
             ),
-            upload_files::human_secs(r.duration),
+            upload::human_secs(r.duration),
         ),
         format!(
             "  job       {job_id} completed in {:.1} s{tasks}",
@@ -338,7 +371,10 @@ fn summary(
             exported.skipped,
             exported.unpacked
         ),
-        format!("  total     {:.1} s", total.as_secs_f64()),
+        format!(
+            "  total     {:.1} s, {requests} requests",
+            total.as_secs_f64()
+        ),
         format!("results in {}", exported.target.display()),
     ];
     for p in results {
@@ -370,24 +406,17 @@ fn batch_for(dir: &Path) -> Result<String, Failure> {
     if slug.is_empty() {
         slug = "images".into();
     }
-    Ok(format!(
-        "{slug}-{:08x}",
-        fnv1a(abs.to_string_lossy().as_bytes()) as u32
-    ))
+    Ok(stable_id(&slug, abs.to_string_lossy().as_bytes(), 8))
 }
 
 /// `run-` and 12 hex digits of a hash of the job's request and of the folder's contents: the
 /// same folder and options give the same job, and new images a new one.
 fn derived_job_id(request_json: &str, files: u64, bytes: u64) -> String {
-    let key = format!("{request_json}\n{files}\n{bytes}");
-    format!("run-{:012x}", fnv1a(key.as_bytes()) & 0xffff_ffff_ffff)
-}
-
-/// 64-bit FNV-1a: stable across runs and platforms (not for secrets).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    stable_id(
+        "run",
+        format!("{request_json}\n{files}\n{bytes}").as_bytes(),
+        12,
+    )
 }
 
 #[cfg(test)]

@@ -63,10 +63,10 @@ pub(crate) fn upload_url(
     let base = format!(
         "{}/signed/upload/{}",
         state.base_url,
-        crate::url::encode(id)
+        crate::urls::encode(id)
     );
     let headers = BTreeMap::from([(UPLOAD_HEADER.to_string(), id.to_string())]);
-    (crate::url::with_query(&base, &query), headers)
+    (crate::urls::with_query(&base, &query), headers)
 }
 
 /// A signed download URL for one stored file.
@@ -85,9 +85,9 @@ pub(crate) fn download_url(state: &State, batch: &str, f: &FileRec) -> String {
         ("token", state.signer.sign(&grant)),
     ];
     query.extend(f.part.clone().map(|p| ("part", p)));
-    let (b, n) = (crate::url::encode(batch), crate::url::encode(&f.name));
+    let (b, n) = (crate::urls::encode(batch), crate::urls::encode(&f.name));
     let base = format!("{}/signed/download/{b}/{n}", state.base_url);
-    crate::url::with_query(&base, &query)
+    crate::urls::with_query(&base, &query)
 }
 
 /// Checks the URL's signature, then its expiry; returns its size limit.

@@ -1,7 +1,8 @@
-//! Lists that need not fit in memory: a [`Tape`] gives records back in the order they were
-//! written, a [`Sorter`] in byte order. Both stay in memory up to a limit and then spill to
-//! unnamed temporary files (which the OS deletes even when the process is killed), so an
-//! ingest's memory does not grow with the number of files.
+//! An external sort, and the lists it is made of: a [`Tape`] gives records back in the
+//! order they were written (or one at a time by position), a [`Sorter`] in byte order.
+//! Both stay in memory up to a limit and then spill to unnamed temporary files (which the
+//! OS deletes even when the process is killed), so memory does not grow with the number of
+//! records.
 //!
 //! A record is a byte string; a sorter orders records by their bytes, so callers build
 //! records whose byte order is the order they want (big-endian numbers, a `0` byte after
@@ -56,6 +57,8 @@ pub(crate) struct Tape {
     /// The file's offset was moved by a reader: writes must seek to the end first.
     rewound: bool,
     records: u64,
+    /// Bytes written: the position of the next record.
+    bytes: u64,
 }
 
 impl Tape {
@@ -67,6 +70,7 @@ impl Tape {
             file: None,
             rewound: false,
             records: 0,
+            bytes: 0,
         }
     }
 
@@ -81,9 +85,11 @@ impl Tape {
         self.mem.len()
     }
 
-    /// Appends a record.
-    pub fn push(&mut self, rec: &[u8]) -> io::Result<()> {
+    /// Appends a record; returns its position, for [`read_at`](Self::read_at).
+    pub fn push(&mut self, rec: &[u8]) -> io::Result<u64> {
+        let at = self.bytes;
         self.records += 1;
+        self.bytes += 4 + rec.len() as u64;
         if self.file.is_none() && self.mem.len() + rec.len() + 4 > self.limit {
             let mut w = BufWriter::with_capacity(IO_BUF, tempfile()?);
             w.write_all(&self.mem)?;
@@ -91,13 +97,28 @@ impl Tape {
             self.file = Some(w);
         }
         match &mut self.file {
-            None => write_record(&mut self.mem, rec),
+            None => write_record(&mut self.mem, rec)?,
             Some(w) => {
                 if self.rewound {
                     w.seek(SeekFrom::End(0))?;
                     self.rewound = false;
                 }
-                write_record(w, rec)
+                write_record(w, rec)?;
+            }
+        }
+        Ok(at)
+    }
+
+    /// The record at position `at` (as [`push`](Self::push) returned it) into `out`.
+    pub fn read_at(&mut self, at: u64, out: &mut Vec<u8>) -> io::Result<bool> {
+        match &mut self.file {
+            None => read_record(&mut self.mem.get(at as usize..).unwrap_or_default(), out),
+            Some(w) => {
+                w.flush()?;
+                self.rewound = true;
+                let f = w.get_mut();
+                f.seek(SeekFrom::Start(at))?;
+                read_record(&mut BufReader::with_capacity(4096, f), out)
             }
         }
     }

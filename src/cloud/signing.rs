@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::CloudObject;
 use super::source::CloudSource;
-use crate::ingest::{SkipReason, SkippedFile};
+use crate::ingest::report::{SkipReason, SkippedFile};
 use crate::model::FileReference;
 use crate::{Error, Result};
 
@@ -36,8 +36,26 @@ pub(crate) struct Item {
 const PAGES_IN_A_CHANNEL: usize = 1;
 
 /// The threads that sign: one per core.
-pub(crate) fn signing_threads() -> usize {
+fn signing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Lists and signs `source` (objects of 0 bytes or over `max_size` skipped), calling
+/// `on_page` with each signed page in listing order until it returns `false`; a listing or
+/// signing error ends it.
+pub(crate) fn list_signed(
+    source: &CloudSource,
+    max_size: u64,
+    mut on_page: impl FnMut(Item) -> bool,
+) -> Result<()> {
+    signed_pages(source, max_size, signing_threads(), |rx| {
+        for item in rx {
+            if !on_page(item?) {
+                break;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Lists `source` on one thread and signs its pages on `threads` others while `consume`
@@ -45,7 +63,7 @@ pub(crate) fn signing_threads() -> usize {
 /// `max_size`, and those whose key or name cannot be used, are in each page's `skipped`.
 /// A listing or signing error is the last item. When `consume` returns early (it dropped
 /// the receiver), both stages stop after the page in hand.
-pub(crate) fn signed_pages<T>(
+fn signed_pages<T>(
     source: &CloudSource,
     max_size: u64,
     threads: usize,
@@ -108,8 +126,8 @@ fn sign_page(
     let mut usable = Vec::with_capacity(list.len());
     for o in list {
         match o.size {
-            Some(0) => skipped.push(skip(&o.key, SkipReason::Empty, "0 bytes".into())),
-            Some(n) if n > max_size => skipped.push(skip(
+            Some(0) => skipped.push(SkippedFile::new(&o.key, SkipReason::Empty, "0 bytes")),
+            Some(n) if n > max_size => skipped.push(SkippedFile::new(
                 &o.key,
                 SkipReason::TooLarge,
                 format!("{n} bytes, over {max_size}"),
@@ -137,7 +155,7 @@ fn sign_page(
             }),
             None => {
                 let detail = unusable_reason(source, &key);
-                skipped.push(skip(&key, SkipReason::Unreadable, detail));
+                skipped.push(SkippedFile::new(&key, SkipReason::Unreadable, detail));
             }
         }
     }
@@ -146,14 +164,6 @@ fn sign_page(
         signed,
         skipped,
     })
-}
-
-fn skip(key: &str, reason: SkipReason, detail: String) -> SkippedFile {
-    SkippedFile {
-        path: key.to_string(),
-        reason,
-        detail,
-    }
 }
 
 fn unusable_reason(source: &CloudSource, key: &str) -> String {
@@ -263,7 +273,7 @@ mod tests {
     }
 
     fn fixed_clock() -> Clock {
-        Clock::system().with_now(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        Clock::system().now_fn(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
     }
 
     type Seen = Vec<(u64, Vec<(String, String, u64)>, Vec<(String, SkipReason)>)>;
@@ -333,7 +343,7 @@ mod tests {
         let served = Arc::new(AtomicUsize::new(0));
         let waited_out = Arc::new(AtomicBool::new(false));
         let (s, w) = (served.clone(), waited_out.clone());
-        let clock = Clock::system().with_now(move || {
+        let clock = Clock::system().now_fn(move || {
             let deadline = Instant::now() + Duration::from_secs(10);
             while s.load(Ordering::SeqCst) < 2 {
                 if Instant::now() > deadline {

@@ -1,0 +1,162 @@
+//! What verification waits for: every file the batch should hold after the ingest, with the
+//! unit that carried it, in memory that does not grow with the number of files. A file is
+//! a record of the key of its name, its unit and where its name is, sorted by key on disk
+//! past a few megabytes (to be merged with the batch listing when one is needed); names
+//! and origins go to a tape, read back only for the files that fail.
+
+use super::sorted::{Fields, Sorted, Sorter, Tape, put_bytes};
+use crate::error::{Error, Result};
+use crate::ids::fnv1a128;
+
+/// Bytes of records sorted in memory before they spill (28 bytes and 8 of bookkeeping a
+/// file: about 115,000 files).
+const RECORDS_MEMORY: usize = 4 << 20;
+/// Bytes of names held in memory before they spill.
+const NAMES_MEMORY: usize = 2 << 20;
+
+/// The key of a name in the sorted lists verification merges (128 bits).
+pub(crate) fn name_key(name: &str) -> [u8; 16] {
+    fnv1a128(name.as_bytes()).to_be_bytes()
+}
+
+/// The expected files, as they are added.
+pub(crate) struct Expected {
+    records: Sorter,
+    names: Tape,
+    /// The first failure to keep the list (verification then says so).
+    broken: Option<String>,
+    rec: Vec<u8>,
+}
+
+impl Expected {
+    pub fn new() -> Expected {
+        Expected {
+            records: Sorter::new(RECORDS_MEMORY),
+            names: Tape::new(NAMES_MEMORY),
+            broken: None,
+            rec: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.records.len()
+    }
+
+    /// Expects `name` (from `origin`: a local path, or a URL without its query), carried
+    /// by `unit`.
+    pub fn add(&mut self, name: &str, origin: &str, unit: u32) {
+        if self.broken.is_some() {
+            return;
+        }
+        self.rec.clear();
+        put_bytes(&mut self.rec, name.as_bytes());
+        put_bytes(&mut self.rec, origin.as_bytes());
+        let added = self.names.push(&self.rec).and_then(|at| {
+            let mut r = [0u8; 28];
+            r[..16].copy_from_slice(&name_key(name));
+            r[16..20].copy_from_slice(&unit.to_be_bytes());
+            r[20..].copy_from_slice(&at.to_be_bytes());
+            self.records.push(&r)
+        });
+        if let Err(e) = added {
+            self.broken = Some(e.to_string());
+        }
+    }
+
+    /// The files sorted by the key of their name, to read.
+    pub fn finish(self) -> Result<Files> {
+        if let Some(e) = self.broken {
+            return Err(Error::Config(format!(
+                "the list of files to verify could not be kept: {e}"
+            )));
+        }
+        let records = self
+            .records
+            .finish()
+            .map_err(|e| Error::io("sorting the files to verify", e))?;
+        Ok(Files {
+            records,
+            names: self.names,
+        })
+    }
+}
+
+/// One expected file as verification reads it.
+pub(crate) struct File {
+    pub key: [u8; 16],
+    pub unit: u32,
+    /// Where its name is, for [`Files::describe`].
+    pub at: u64,
+}
+
+/// The expected files, sorted by key.
+pub(crate) struct Files {
+    records: Sorted,
+    names: Tape,
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::io("reading the files to verify", e)
+}
+
+impl Files {
+    /// Calls `f` with each file, in key order.
+    pub fn each(&mut self, mut f: impl FnMut(File) -> Result<()>) -> Result<()> {
+        self.records.rewind().map_err(io)?;
+        let mut rec = Vec::new();
+        while self.records.next_into(&mut rec).map_err(io)? {
+            let mut r = Fields(&rec);
+            let mut key = [0u8; 16];
+            key.copy_from_slice(r.fixed(16).map_err(io)?);
+            let unit = r.u32().map_err(io)?;
+            f(File {
+                key,
+                unit,
+                at: r.u64().map_err(io)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The name and origin of the file at `at`.
+    pub fn describe(&mut self, at: u64) -> Result<(String, String)> {
+        let mut rec = Vec::new();
+        self.names.read_at(at, &mut rec).map_err(io)?;
+        let mut f = Fields(&rec);
+        let name = f.str().map_err(io)?.to_string();
+        Ok((name, f.str().map_err(io)?.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_come_back_sorted_by_key_with_their_names() {
+        let mut e = Expected::new();
+        e.names = Tape::new(16); // spill the names at once
+        for (i, n) in ["b.jpg", "a.jpg", "c%2Fd.png"].iter().enumerate() {
+            e.add(n, &format!("/src/{n}"), i as u32);
+        }
+        assert_eq!(e.len(), 3);
+        let mut files = e.finish().unwrap();
+        let mut seen = Vec::new();
+        files
+            .each(|f| {
+                seen.push((f.key, f.unit, f.at));
+                Ok(())
+            })
+            .unwrap();
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "sorted by key");
+        for (key, unit, at) in seen {
+            let (name, origin) = files.describe(at).unwrap();
+            assert_eq!(key, name_key(&name));
+            assert_eq!(origin, format!("/src/{name}"));
+            let want = ["b.jpg", "a.jpg", "c%2Fd.png"]
+                .iter()
+                .position(|n| *n == name);
+            assert_eq!(Some(unit as usize), want);
+        }
+    }
+}

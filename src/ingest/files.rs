@@ -1,0 +1,434 @@
+//! The local files of an ingest, in the order discovery found them, kept on a [`Tape`] (in
+//! a temporary file when many) rather than in memory: with their final names (collisions
+//! resolved) and, once resume has looked, which ones an earlier run already uploaded.
+//! Every later step reads them from the start.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::names;
+use super::sorted::{Fields, Sorted, Tape, put_bytes};
+use crate::error::{Error, Result};
+
+/// Bytes of the list held in memory before it moves to a temporary file.
+const MEMORY: usize = 2 << 20;
+
+/// One file to upload: where it is, its name in the batch, and its identity (size and
+/// modification time) as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LocalFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+/// One file as discovery found it, before collisions between names are resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+    /// Folders between the source folder and the file (0 for a listed file).
+    pub depth: u32,
+    /// The path relative to the folder with `/` separators (for a list: the path's own
+    /// components so joined).
+    pub relative: String,
+    /// Its name before collisions are resolved (rules 1 to 4 of the naming rule).
+    pub candidate: String,
+    /// The path as listed, for an explicit list (a folder's files are found below it).
+    pub listed: Option<String>,
+}
+
+fn put_time(out: &mut Vec<u8>, t: Option<SystemTime>) {
+    let (tag, d) = match t.map(|t| t.duration_since(UNIX_EPOCH)) {
+        None => (0u8, Duration::ZERO),
+        Some(Ok(d)) => (1, d),
+        Some(Err(e)) => (2, e.duration()),
+    };
+    out.push(tag);
+    out.extend_from_slice(&d.as_secs().to_be_bytes());
+    out.extend_from_slice(&d.subsec_nanos().to_be_bytes());
+}
+
+fn get_time(f: &mut Fields<'_>) -> io::Result<Option<SystemTime>> {
+    let tag = f.u8()?;
+    let d = Duration::new(f.u64()?, f.u32()?);
+    Ok(match tag {
+        0 => None,
+        1 => UNIX_EPOCH.checked_add(d),
+        _ => UNIX_EPOCH.checked_sub(d),
+    })
+}
+
+impl Entry {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.size.to_be_bytes());
+        put_time(out, self.modified);
+        out.extend_from_slice(&self.depth.to_be_bytes());
+        put_bytes(out, self.relative.as_bytes());
+        put_bytes(out, self.candidate.as_bytes());
+        match &self.listed {
+            Some(p) => {
+                out.push(1);
+                put_bytes(out, p.as_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+
+    fn decode(rec: &[u8]) -> io::Result<Entry> {
+        let mut f = Fields(rec);
+        Ok(Entry {
+            size: f.u64()?,
+            modified: get_time(&mut f)?,
+            depth: f.u32()?,
+            relative: f.str()?.to_string(),
+            candidate: f.str()?.to_string(),
+            listed: match f.u8()? {
+                0 => None,
+                _ => Some(f.str()?.to_string()),
+            },
+        })
+    }
+}
+
+/// A file as the pipeline reads it: its position in the list, the file, and the unit an
+/// earlier run uploaded it in (`None`: to upload).
+pub(crate) struct Next {
+    pub index: u64,
+    pub file: LocalFile,
+    pub resumed: Option<u32>,
+}
+
+/// The files found, in order.
+pub(crate) struct FileList {
+    tape: Tape,
+    /// The source folder, for a folder source.
+    root: Option<PathBuf>,
+    /// Final names that differ from the candidate (rule 5), by position.
+    renamed: HashMap<u64, String>,
+    resumed: Resumed,
+    rec: Vec<u8>,
+}
+
+fn io_err(e: io::Error) -> Error {
+    Error::io("reading the list of files found", e)
+}
+
+impl FileList {
+    pub fn new(root: Option<PathBuf>) -> FileList {
+        FileList {
+            tape: Tape::new(MEMORY),
+            root,
+            renamed: HashMap::new(),
+            resumed: Resumed::none(),
+            rec: Vec::new(),
+        }
+    }
+
+    /// How many files.
+    pub fn len(&self) -> u64 {
+        self.tape.len()
+    }
+
+    pub fn push(&mut self, e: &Entry) -> io::Result<()> {
+        e.encode(&mut self.rec);
+        self.tape.push(&self.rec).map(drop)
+    }
+
+    /// Calls `f` with each entry as found, and its position.
+    fn each_entry(&mut self, mut f: impl FnMut(u64, Entry) -> Result<()>) -> Result<()> {
+        let mut r = self.tape.reader().map_err(io_err)?;
+        let (mut rec, mut i) = (Vec::new(), 0);
+        while r.next_into(&mut rec).map_err(io_err)? {
+            f(i, Entry::decode(&rec).map_err(io_err)?)?;
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with each file in order, marked when an earlier run uploaded it, until
+    /// `f` returns `false`.
+    pub fn each(&mut self, mut f: impl FnMut(Next) -> Result<bool>) -> Result<()> {
+        self.resumed.rewind().map_err(io_err)?;
+        let mut r = self.tape.reader().map_err(io_err)?;
+        let (mut rec, mut index) = (Vec::new(), 0);
+        while r.next_into(&mut rec).map_err(io_err)? {
+            let e = Entry::decode(&rec).map_err(io_err)?;
+            let path = match (&e.listed, &self.root) {
+                (Some(p), _) => PathBuf::from(p),
+                (None, Some(root)) => e.relative.split('/').fold(root.clone(), |p, c| p.join(c)),
+                (None, None) => PathBuf::from(&e.relative),
+            };
+            let name = self.renamed.get(&index).cloned().unwrap_or(e.candidate);
+            let file = LocalFile {
+                path,
+                name,
+                size: e.size,
+                modified: e.modified,
+            };
+            let resumed = self.resumed.take(index).map_err(io_err)?;
+            if !f(Next {
+                index,
+                file,
+                resumed,
+            })? {
+                break;
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the size and final name length of each file not yet uploaded,
+    /// without building the files (for totals and plans).
+    pub fn each_size(&mut self, mut f: impl FnMut(u64, usize)) -> Result<()> {
+        self.resumed.rewind().map_err(io_err)?;
+        let mut r = self.tape.reader().map_err(io_err)?;
+        let (mut rec, mut index) = (Vec::new(), 0);
+        while r.next_into(&mut rec).map_err(io_err)? {
+            let mut fields = Fields(&rec);
+            let size = fields.u64().map_err(io_err)?;
+            fields.fixed(1 + 8 + 4 + 4).map_err(io_err)?; // modification time, depth
+            fields.bytes().map_err(io_err)?; // relative path
+            let candidate = fields.bytes().map_err(io_err)?.len();
+            let len = self.renamed.get(&index).map_or(candidate, String::len);
+            if self.resumed.take(index).map_err(io_err)?.is_none() {
+                f(size, len);
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+
+    /// Rule 5 of the naming rule, given the sorted [`names::collision_key`]s of the
+    /// candidates. Only files whose keys repeat are held in memory, so this costs nothing
+    /// per file when names do not collide.
+    pub fn resolve_names(&mut self, mut keys: Sorted) -> Result<()> {
+        let io = |e: io::Error| Error::io("resolving name collisions", e);
+        let mut repeated: HashSet<Vec<u8>> = HashSet::new();
+        let (mut prev, mut rec) = (Vec::new(), Vec::new());
+        let mut first = true;
+        while keys.next_into(&mut rec).map_err(io)? {
+            if !first && rec == prev {
+                repeated.insert(rec.clone());
+            }
+            first = false;
+            std::mem::swap(&mut prev, &mut rec);
+        }
+        drop(keys);
+        if repeated.is_empty() {
+            return Ok(());
+        }
+        // Lowercase candidate → (depth, relative path, position, candidate).
+        let mut groups: HashMap<String, Vec<(u32, String, u64, String)>> = HashMap::new();
+        self.each_entry(|index, e| {
+            if repeated.contains(names::collision_key(&e.candidate).as_slice()) {
+                let group = groups.entry(e.candidate.to_lowercase()).or_default();
+                group.push((e.depth, e.relative, index, e.candidate));
+            }
+            Ok(())
+        })?;
+        // The new names, lowercase, with the path each belongs to.
+        let mut taken: HashMap<String, String> = HashMap::new();
+        let mut renamed = HashMap::new();
+        for members in groups.values_mut().filter(|m| m.len() > 1) {
+            members.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            for (_, relative, index, candidate) in members.iter().skip(1) {
+                let name = names::disambiguate(candidate, relative);
+                if let Some(other) = taken.insert(name.to_lowercase(), relative.clone()) {
+                    return Err(same_name(&other, relative, &name));
+                }
+                renamed.insert(*index, name);
+            }
+        }
+        // A new name must not be a name some other file keeps.
+        self.each_entry(|index, e| match taken.get(&e.candidate.to_lowercase()) {
+            Some(other) if !renamed.contains_key(&index) => {
+                Err(same_name(&e.relative, other, &e.candidate))
+            }
+            _ => Ok(()),
+        })?;
+        self.renamed = renamed;
+        Ok(())
+    }
+
+    pub fn set_resumed(&mut self, resumed: Resumed) {
+        self.resumed = resumed;
+    }
+
+    /// How many files an earlier run uploaded.
+    pub fn resumed(&self) -> u64 {
+        self.resumed.sorted.len()
+    }
+}
+
+fn same_name(a: &str, b: &str, name: &str) -> Error {
+    Error::invalid(
+        "file names",
+        format!(
+            "{a:?} and {b:?} map to the same name {name:?} even after disambiguation; rename one"
+        ),
+    )
+}
+
+/// The positions an earlier run uploaded, sorted, each with the unit it went in.
+pub(crate) struct Resumed {
+    sorted: Sorted,
+    rec: Vec<u8>,
+    next: Option<(u64, u32)>,
+}
+
+impl Resumed {
+    pub fn none() -> Resumed {
+        Resumed::new(Sorted::empty())
+    }
+
+    /// From records of a big-endian position and unit.
+    pub fn new(sorted: Sorted) -> Resumed {
+        Resumed {
+            sorted,
+            rec: Vec::new(),
+            next: None,
+        }
+    }
+
+    fn rewind(&mut self) -> io::Result<()> {
+        self.sorted.rewind()?;
+        self.advance()
+    }
+
+    fn advance(&mut self) -> io::Result<()> {
+        self.next = if self.sorted.next_into(&mut self.rec)? {
+            let mut f = Fields(&self.rec);
+            Some((f.u64()?, f.u32()?))
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// Whether position `index` was uploaded (and in which unit); positions are asked in
+    /// increasing order after a rewind.
+    fn take(&mut self, index: u64) -> io::Result<Option<u32>> {
+        while let Some((i, unit)) = self.next {
+            match i.cmp(&index) {
+                Ordering::Less => self.advance()?,
+                Ordering::Equal => {
+                    self.advance()?;
+                    return Ok(Some(unit));
+                }
+                Ordering::Greater => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sorted::Sorter;
+    use super::*;
+
+    fn entry(relative: &str, candidate: &str, depth: u32, listed: Option<&str>) -> Entry {
+        Entry {
+            size: relative.len() as u64,
+            modified: Some(UNIX_EPOCH - Duration::new(5, 7)),
+            depth,
+            relative: relative.into(),
+            candidate: candidate.into(),
+            listed: listed.map(str::to_string),
+        }
+    }
+
+    fn files(list: &mut FileList) -> Vec<(u64, LocalFile, Option<u32>)> {
+        let mut out = Vec::new();
+        list.each(|n| {
+            out.push((n.index, n.file, n.resumed));
+            Ok(true)
+        })
+        .unwrap();
+        out
+    }
+
+    /// The names of `paths` as a folder's files.
+    fn names_of(paths: &[&str]) -> Result<Vec<String>> {
+        let mut list = FileList::new(None);
+        let mut keys = Sorter::new(64);
+        for p in paths {
+            let parts: Vec<&str> = p.split('/').collect();
+            let c = names::candidate(&parts);
+            keys.push(&names::collision_key(&c)).unwrap();
+            list.push(&entry(p, &c, (parts.len() - 1) as u32, None))
+                .unwrap();
+        }
+        list.resolve_names(keys.finish().unwrap())?;
+        Ok(files(&mut list).into_iter().map(|f| f.1.name).collect())
+    }
+
+    #[test]
+    fn entries_round_trip_with_paths_resumes_and_sizes() {
+        let mut list = FileList::new(Some(PathBuf::from("/data")));
+        list.push(&entry("cats/a.jpg", "cats__a.jpg", 1, None))
+            .unwrap();
+        list.push(&entry("x/y.png", "y.png", 0, Some("/x/y.png")))
+            .unwrap();
+        let mut marks = Sorter::new(64);
+        marks
+            .push(&[1u64.to_be_bytes().as_slice(), &7u32.to_be_bytes()].concat())
+            .unwrap();
+        list.set_resumed(Resumed::new(marks.finish().unwrap()));
+        let got = files(&mut list);
+        assert_eq!(got[0].1.path, PathBuf::from("/data/cats/a.jpg"));
+        assert_eq!((got[0].1.name.as_str(), got[0].2), ("cats__a.jpg", None));
+        assert_eq!(
+            (got[1].1.path.to_str(), got[1].2),
+            (Some("/x/y.png"), Some(7))
+        );
+        assert_eq!(got[1].1.modified, Some(UNIX_EPOCH - Duration::new(5, 7)));
+        let mut sizes = Vec::new();
+        list.each_size(|s, n| sizes.push((s, n))).unwrap();
+        assert_eq!(sizes, [(10, 11)], "the resumed file is left out");
+        assert_eq!(list.resumed(), 1);
+    }
+
+    #[test]
+    fn collisions_get_a_stable_hash_and_the_shallowest_file_keeps_its_name() {
+        let names = |p: &[&str]| names_of(p).unwrap();
+        assert_eq!(
+            names(&["a.jpg", "cats/a.jpg", "dogs/2024/a.jpg"]),
+            ["a.jpg", "cats__a.jpg", "dogs__2024__a.jpg"]
+        );
+        let got = names(&["x/a__b.jpg", "a__b__c.jpg", "a/b__c.jpg", "a__b/c.jpg"]);
+        assert_eq!(got[1], "a__b__c.jpg"); // top level wins
+        assert_eq!(got[0], "x__a__b.jpg");
+        for g in [&got[2], &got[3]] {
+            assert!(g.starts_with("a__b__c~") && g.ends_with(".jpg"), "{g}");
+        }
+        assert_ne!(got[2], got[3]);
+        // Stable: the same input gives the same names, whatever the order.
+        let again = names(&["a__b/c.jpg", "a/b__c.jpg", "a__b__c.jpg", "x/a__b.jpg"]);
+        assert_eq!((&again[0], &again[1]), (&got[3], &got[2]));
+        // Case only: the same depth goes by path order ("A" < "a").
+        let got = names(&["A.JPG", "a.jpg"]);
+        assert_eq!(got[0], "A.JPG");
+        assert!(got[1].starts_with("a~") && got[1].ends_with(".jpg"));
+    }
+
+    #[test]
+    fn a_new_name_that_another_file_keeps_is_refused() {
+        // `a.jpg` and `A.jpg` collide; `A.jpg` keeps its name, `a.jpg` becomes
+        // `a~<hash of "a.jpg">.jpg`, which is also the name of a third file.
+        let third = names::disambiguate("a.jpg", "a.jpg");
+        let err = names_of(&["a.jpg", "A.jpg", &third]).unwrap_err();
+        assert!(
+            err.to_string().contains("even after disambiguation"),
+            "{err}"
+        );
+        assert_eq!(names_of(&["a.jpg", "A.jpg"]).unwrap()[0], third);
+    }
+}

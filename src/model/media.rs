@@ -1,0 +1,68 @@
+use std::path::Path;
+
+/// Image extensions the official client takes.
+const IMAGE_EXTENSIONS: &[&str] = &["bmp", "dib", "jpeg", "jpg", "jpe", "jp2", "png", "webp"];
+
+/// Video extensions the official client takes.
+const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "m4a", "m4p", "m4b", "m4r", "m4v", "avi", "mov", "mkv", "flv", "wmv", "mpeg", "mpg",
+    "3gp", "webm", "ogg",
+];
+
+/// Images or videos: what an ingest carries, and which files (by extension, the official
+/// client's lists, in any case) it takes.
+///
+/// ```
+/// use roboflow_batch::model::MediaKind;
+/// assert!(MediaKind::Images.matches("a/B.JPG"));
+/// assert!(!MediaKind::Images.matches("clip.mp4"));
+/// assert!(MediaKind::Videos.matches("clip.Mp4"));
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaKind {
+    /// Images: `bmp dib jpeg jpg jpe jp2 png webp`.
+    #[default]
+    Images,
+    /// Videos: `mp4 m4a m4p m4b m4r m4v avi mov mkv flv wmv mpeg mpg 3gp webm ogg`.
+    Videos,
+}
+
+impl MediaKind {
+    /// The extensions taken, lowercase.
+    ///
+    /// ```
+    /// assert!(roboflow_batch::model::MediaKind::Videos.extensions().contains(&"mkv"));
+    /// ```
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            MediaKind::Images => IMAGE_EXTENSIONS,
+            MediaKind::Videos => VIDEO_EXTENSIONS,
+        }
+    }
+
+    /// Whether a path (or an object key) has one of the extensions, in any case.
+    ///
+    /// ```
+    /// assert!(roboflow_batch::model::MediaKind::Images.matches("x.WebP"));
+    /// assert!(!roboflow_batch::model::MediaKind::Images.matches("photos.jpg/"));
+    /// ```
+    pub fn matches(self, path: impl AsRef<Path>) -> bool {
+        let path = path.as_ref();
+        let dir = path.as_os_str().as_encoded_bytes().last() == Some(&b'/');
+        !dir && path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| self.extensions().iter().any(|x| x.eq_ignore_ascii_case(e)))
+    }
+
+    /// `images` or `videos`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            MediaKind::Images => "images",
+            MediaKind::Videos => "videos",
+        }
+    }
+}
