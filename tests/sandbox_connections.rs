@@ -162,11 +162,13 @@ fn a_bare_cr_or_a_nul_in_a_header_is_refused() {
 
 #[test]
 fn latency_delays_every_answer_once_even_in_parallel() {
-    // `--latency-ms`: 8 parallel signed PUTs each see the latency once (not 8 times).
+    // `--latency-ms`: 8 parallel signed PUTs each see the latency once (not 8 times), even
+    // with one handler at a time: the wait is outside the handler's turn.
     let latency = Duration::from_millis(300);
     let sb = Sandbox::start(
         SandboxConfig::default()
             .latency(latency)
+            .threads(1)
             .indexing_delay(Duration::ZERO),
     )
     .unwrap();

@@ -279,6 +279,88 @@ fn heads_over_the_limits_are_refused() {
     assert_eq!(client(&sb).workspace().unwrap(), "sandbox");
 }
 
+/// Every malformed head is refused with its own status; what parses is routed (401: no
+/// key). Bodies are framed by one Content-Length or chunked, never both.
+#[test]
+fn each_malformed_head_or_framing_gets_its_status() {
+    let sb = Sandbox::start(SandboxConfig::default()).unwrap();
+    let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(8 * 1024));
+    let long_header = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(8 * 1024));
+    let many: String = (0..=100).map(|i| format!("X-{i}: v\r\n")).collect();
+    let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
+    let big: String = (0..20)
+        .map(|i| format!("X-{i}: {}\r\n", "v".repeat(4000)))
+        .collect();
+    let big = format!("GET / HTTP/1.1\r\n{big}\r\n");
+    let empties = "\r\n".repeat(8 * 1024);
+    let cases: &[(&[u8], &[u16])] = &[
+        (b"", &[]),
+        (b"\r\n\r\n", &[]),
+        (b"GET / HTTP/1.1\r\nHost: x", &[]),
+        (b"\r\nGET /a%20b?x=1 HTTP/1.1\r\nX-Y:  v \r\n\r\n", &[401]),
+        (b"GET http://host:1/p?q HTTP/1.0\nA: b\n\n", &[401]),
+        (b"GET / HTTP/1.1\r\nA: \xff\xfe\r\n\r\n", &[401]),
+        (b"GET /\r\n\r\n", &[400]),
+        (b"GET / HTTP/1.1 extra\r\n\r\n", &[400]),
+        (b"G(T / HTTP/1.1\r\n\r\n", &[400]),
+        (b"GET / HTTP/2.0\r\n\r\n", &[505]),
+        (b"GET / FTP/1.0\r\n\r\n", &[400]),
+        (b"GET nopath HTTP/1.1\r\n\r\n", &[400]),
+        (b"GET / HTTP/1.1\r\nNo colon\r\n\r\n", &[400]),
+        (b"GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", &[400]),
+        (b"GET / HTTP/1.1\r\nBad Name: b\r\n\r\n", &[400]),
+        (b"GET /\xff HTTP/1.1\r\n\r\n", &[400]),
+        (long_target.as_bytes(), &[414]),
+        (long_header.as_bytes(), &[431]),
+        (many.as_bytes(), &[431]),
+        (big.as_bytes(), &[431]),
+        (empties.as_bytes(), &[400]),
+        (b"GET / HTTP/1.1\r\nX: a\r\r\n\r\n", &[400]),
+        (b"GET /\r HTTP/1.1\r\n\r\n", &[400]),
+        (b"GET / HTTP/1.1\r\r\n\r\n", &[400]),
+        (b"GET / HTTP/1.1\r\nX: a\r\n\r\r\n", &[400]),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nab",
+            &[401],
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 2\r\n\r\nab",
+            &[400],
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nabcde",
+            &[400],
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            &[400],
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            &[401],
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            &[501],
+        ),
+        // Keep-alive: HTTP/1.1 unless closed, HTTP/1.0 only when asked.
+        (b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", &[401, 401]),
+        (
+            b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            &[401],
+        ),
+        (b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n", &[401]),
+        (
+            b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+            &[401, 401],
+        ),
+    ];
+    for (raw, want) in cases {
+        let shown = String::from_utf8_lossy(&raw[..raw.len().min(60)]);
+        assert_eq!(exchange(&sb, &[raw]).0, *want, "{shown:?}");
+    }
+}
+
 #[test]
 fn oversized_json_bodies_are_refused_before_they_are_read() {
     let sb = Sandbox::start(SandboxConfig::default()).unwrap();
