@@ -36,7 +36,6 @@ pub(crate) fn index_stream(r: &mut impl Read, shard: &str, cfg: &SandboxConfig) 
     let result = archive
         .entries()
         .and_then(|e| index_entries(e, shard, None, cfg, &mut out));
-    drop(archive);
     let _ = io::copy(r, &mut io::sink());
     judge(&mut out, result, cfg);
     out
