@@ -206,6 +206,9 @@ fn counts_show_every_ingest_put_and_request() {
         .unwrap();
     assert_eq!(sb.request_count(), before);
     assert_eq!(sb.put_count(), 5);
+    // A 404 is a request served too.
+    assert_eq!(http("GET", &api_url(&sb, "nowhere"), &[], None).status, 404);
+    assert_eq!(sb.request_count(), before + 1);
 }
 
 #[test]

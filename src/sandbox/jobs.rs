@@ -1,9 +1,5 @@
-//! Batch processing: the `/batch-processing/v1` endpoints, and the threads that run jobs
-//! and deliver webhooks.
-//!
-//! A job is a persisted [`JobRecord`]; the engine (`engine.rs`) moves it through `pending`
-//! → `processing` stage → `export` stage → completed or failed, and the handlers here only
-//! read it or flip it (start, abort, restart).
+//! Batch processing: the `/batch-processing/v1` endpoints. The engine (`engine.rs`) moves
+//! a persisted [`JobRecord`] through its stages; the handlers here read it or flip it.
 
 pub(crate) mod decode;
 pub(crate) mod engine;

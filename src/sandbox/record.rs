@@ -1,14 +1,6 @@
-//! The request recorder (`rfbatch sandbox --record FILE`): one JSON line per request
-//! received, describing its form and none of its secrets, so that what two clients send
-//! can be compared (`tests/differential_wire.rs`).
-//!
-//! A line holds the method and route template, the path's parameters, the query's keys
-//! (and the values of a few keys that are never secret), the headers that matter (some
-//! only as present), the JSON body's key paths with their types, a multipart body's part
-//! names and headers, and a tar upload's member names in order with the key paths of its
-//! `notification_config.json`. The line is written once the request was answered, from
-//! what its handler noted of the body ([`Notes`]). The API key, signatures and file
-//! contents are never written.
+//! The request recorder (`rfbatch sandbox --record FILE`): one JSON line per answered
+//! request, its form without its secrets (no key, signature or file contents), so that what
+//! two clients send can be compared (`tests/differential_wire.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::File;

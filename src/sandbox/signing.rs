@@ -62,12 +62,6 @@ impl Signer {
     }
 }
 
-/// FNV-1a: a stable hash, for choices that a replay must make again.
-pub(crate) fn fnv1a(text: &str) -> u64 {
-    let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, step)
-}
-
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,11 +1,7 @@
-//! The sandbox's shared state: its configuration, the persisted data behind one lock, and
-//! the background threads' loop.
-//!
-//! Handlers hold the lock only for bookkeeping, never while moving bytes. The data is saved
-//! to `state.json` in the data directory (atomically, through a temporary file) and read
-//! back on start, so a restarted sandbox keeps its batches and jobs. Handlers only mark it
-//! changed and the saver writes it within [`SAVE_INTERVAL`]: saving on every request would
-//! make each upload cost a rewrite of the whole state.
+//! The sandbox's shared state: its configuration, the persisted data behind one lock
+//! (held for bookkeeping, never while moving bytes), and the background threads' loop.
+//! Handlers mark the data changed and the saver writes `state.json` within
+//! [`SAVE_INTERVAL`]: saving on every request would rewrite the whole state per upload.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

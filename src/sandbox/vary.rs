@@ -1,26 +1,12 @@
-//! Varied answers (`rfbatch sandbox --vary SEED`): the same service, answering within what
-//! the spec and the official client's models allow (notes §1.5, §2.1, §3.1), but unlike
-//! the defaults, so that a client that leans on the sandbox's own habits fails here
-//! rather than against the real service. Every choice follows from the seed (and, for one
-//! object, from its position), so a seed replays the same answers:
+//! Varied answers (`rfbatch sandbox --vary SEED`): within what the spec and the official
+//! client's models allow (notes §1.5, §2.1, §3.1) but unlike the defaults, so that a client
+//! leaning on the sandbox's habits fails here rather than against the service. A seed
+//! replays the same choices: small pages, stage names unlike their ids, optional fields
+//! left out, extra fields, floats for integers, both timestamp forms, 404 or 400 for a
+//! missing batch, empty bodies the official client ignores, shards listed late.
 //!
-//! - small default page sizes, and a largest page below what is asked;
-//! - stage ids and names that differ in text and case (`{job}-export` named `Export`,
-//!   `stage-1` named `Results export`, …); output batches keep their `<job>-<stage>` names;
-//! - optional fields omitted or `null`, unknown extra fields, unknown values where the
-//!   models take any string (`partType`, a shard's `statusName`, an output batch's
-//!   `batchContentType`), notifications as plain strings;
-//! - whole-number floats for integer fields (`count`, `shardObjectsCount`,
-//!   `tasksNumber`), and both timestamp forms (`…123Z`, `…123456+00:00`);
-//! - a missing batch answered 404 or 400; empty or non-JSON bodies where the official client
-//!   ignores the body (a single-image upload, a job start); `extensionHeaders` `null` when
-//!   the upload needs none;
-//! - shards and references listed late (a registration delay).
-//!
-//! It sits in front of the handlers: requests are adjusted before routing (page sizes,
-//! stage ids back to the sandbox's own) and answers rewritten after, so the handlers keep
-//! one form. Kept valid for the official client: `nextPageToken` stays a key in job and
-//! task listings, `tasksNumber` ≥ 1, times stay zone-aware, log severities stay exact.
+//! Requests are adjusted before routing and answers rewritten after, so the handlers keep
+//! one form.
 
 use std::time::Duration;
 
@@ -63,7 +49,7 @@ pub(crate) struct Variation {
 /// A number below `n` that depends only on `seed` and `what`: FNV-1a over the text, then
 /// SplitMix64 with the seed.
 fn pick(seed: u64, what: &str, n: u64) -> u64 {
-    let h = super::signing::fnv1a(what);
+    let h = crate::ids::fnv1a64(what.as_bytes());
     crate::rand::FastRng::seeded(h ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64() % n.max(1)
 }
 

@@ -1,10 +1,7 @@
-//! Reading a request head (request line and headers) within fixed limits, parsed by
-//! `httparse`.
-//!
-//! The bytes of a head are first collected line by line, so that no limit is passed before
-//! the head is refused: an endless line costs at most its limit, not memory. Only then does
-//! `httparse` parse the complete head. A bare CR anywhere, and a CR or NUL inside a header
-//! value, is an error: a proxy that splits lines on CR would read another request than ours.
+//! Reading a request head within fixed limits: collected line by line first (an endless
+//! line costs its limit, not memory), then parsed by `httparse`. A bare CR anywhere, or a
+//! CR or NUL in a value, is refused: a proxy splitting lines on CR would read another
+//! request.
 
 use std::io::{self, BufRead, Read};
 

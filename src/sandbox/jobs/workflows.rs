@@ -98,7 +98,7 @@ impl Workflow {
 
 /// A stable hash of `name` mapped to `[0, 1)`.
 fn unit_hash(name: &str) -> f64 {
-    (super::super::signing::fnv1a(name) >> 11) as f64 / (1u64 << 53) as f64
+    (crate::ids::fnv1a64(name.as_bytes()) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Writes rows as CSV with a fixed header.

@@ -1,12 +1,7 @@
-//! Pulling references: a few workers fetch every referenced URL (and the JSONL list of a
-//! `…ReferencesURL`) and index each file as if it had been uploaded, with the same checks
-//! as a tar member (type, size limit).
-//!
-//! Ingests are served round-robin, one reference at a time, so a large ingest blocks
-//! neither the API (the workers are not request threads) nor other ingests. Fetches go
-//! only to hosts that `egress::check_host` allows (loopback, or `fetch_allow`), follow no
-//! redirect, and time out. An ingest still pending when the sandbox stops starts over on
-//! restart.
+//! Pulling references: a few workers fetch each referenced URL (and a `…ReferencesURL`
+//! list) round-robin across ingests, one at a time, so a large ingest holds up neither the
+//! API nor other ingests; each file gets a tar member's checks. Fetches go only to allowed
+//! hosts and follow no redirect; a pending ingest starts over on restart.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

@@ -1,9 +1,6 @@
-//! Shards in the background. The indexer takes each shard once its indexing delay is
-//! over (tar shards, and the ingests that the fetch workers cannot take), reading only tar
-//! headers: the tar stays as uploaded and each image is an offset into it. Whoever indexed
-//! a shard, [`conclude`] records the outcome: its files join the batch, its status is set,
-//! and its webhooks are queued. Shards still indexing when the sandbox stopped are taken
-//! again on start.
+//! Shards in the background: the indexer takes each shard once its indexing delay is over,
+//! reading only tar headers (an image is an offset into the tar as uploaded), and
+//! [`conclude`] records any shard's outcome. Shards left indexing are taken again on start.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,10 +1,7 @@
-//! Signed URLs: issuing them, checking them, and serving their PUTs (`upload.rs`) and
-//! GETs (downloads, with one byte range).
-//!
-//! A URL carries `expires` (unix seconds), an upload's size `limit`, and a `token`: the
-//! HMAC of the method, path, part, expiry and limit (see `signing.rs`), so no part of it
-//! can be altered and no URL forged. Uploads also need the `x-rfbatch-upload` extension
-//! header, as real signed URLs need theirs.
+//! Signed URLs: issuing and checking them, and serving their PUTs (`upload.rs`) and GETs
+//! (with one byte range). The `token` is the HMAC of the method, path, part, `expires` and
+//! `limit`, so no part can be altered; uploads also need the `x-rfbatch-upload` header, as
+//! real signed URLs need theirs.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,9 +1,6 @@
-//! Signed PUTs: receiving a shard or a video body for a signed upload.
-//!
-//! Each upload is `pending`, `receiving` or `done`, and moves only under the state lock: a
-//! second PUT racing on the same URL gets a 409 instead of storing the body twice, a PUT
-//! that fails returns the upload to pending, and a repeat of a completed upload is
-//! answered 200 while the first copy stands.
+//! Signed PUTs of a shard or a video. An upload moves `pending` → `receiving` → `done`
+//! under the state lock: a racing second PUT gets a 409, a failed PUT returns it to
+//! pending, and a repeat of a completed upload is answered 200 while the first copy stands.
 
 use std::io::Read;
 use std::sync::atomic::Ordering;
