@@ -278,19 +278,4 @@ mod tests {
         let mut src = io::BufReader::new(&b"5\r\nhello\r\n5\r\nhello\r\n0\r\n\r\n"[..]);
         assert!(Body::new(&mut src, Framing::Chunked, None).drain(10));
     }
-
-    #[test]
-    fn continue_is_sent_once_before_the_first_read() {
-        let mut src = io::BufReader::new(&b"abc"[..]);
-        let mut w = Vec::new();
-        {
-            let mut body = Body::new(&mut src, Framing::Length(3), Some(&mut w));
-            assert!(body.awaits_continue());
-            let mut out = Vec::new();
-            body.read_to_end(&mut out).unwrap();
-            assert_eq!(out, b"abc");
-            assert!(!body.awaits_continue());
-        }
-        assert_eq!(w, b"HTTP/1.1 100 Continue\r\n\r\n");
-    }
 }
