@@ -495,23 +495,12 @@ fn text(o: &Obj, key: &str) -> String {
 /// `2025-01-02T03:04:05.123Z` (data staging's form) or `2025-01-02T03:04:05.123456+00:00`
 /// (batch processing's), in UTC.
 fn timestamp_form(t: Timestamp, micros: bool) -> String {
+    let (digits, zone) = if micros { (6, "+00:00") } else { (3, "Z") };
+    let form =
+        format!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:{digits}]{zone}");
     let d = time::OffsetDateTime::from(t.to_system_time());
-    let (month, day, hour, minute, second) = (
-        u8::from(d.month()),
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second(),
-    );
-    let date = format!(
-        "{:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}",
-        d.year()
-    );
-    if micros {
-        format!("{date}.{:06}+00:00", d.microsecond())
-    } else {
-        format!("{date}.{:03}Z", d.millisecond())
-    }
+    let form = time::format_description::parse(&form).unwrap_or_default();
+    d.format(&form).unwrap_or_default()
 }
 
 #[cfg(test)]
