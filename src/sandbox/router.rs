@@ -186,7 +186,7 @@ fn dispatch(state: &State, req: &mut Req<'_, '_>, found: Found) -> Answer {
         return fail(404, format!("workspace {ws:?} not found"));
     }
     if let Some(batch) = req.route.param("batchId") {
-        super::store::check_batch_id(batch).map_err(|e| Reply::error(400, e))?;
+        crate::BatchId::new(batch).map_err(|e| Reply::error(400, e.to_string()))?;
     }
     handler(state, req)
 }

@@ -427,30 +427,9 @@ impl Drop for NewFile {
     }
 }
 
-/// A plain file name: no separators, no `.`/`..`, no control characters, 1 to 512 bytes.
+/// The client's file name rule, its error as the sandbox's message.
 pub(crate) fn check_file_name(field: &str, name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 512 {
-        return Err(format!("{field} must be 1 to 512 bytes long"));
-    }
-    if name.contains(['/', '\\'])
-        || name == "."
-        || name == ".."
-        || name.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "{field} must be a plain file name without path separators or control characters, got {name:?}"
-        ));
-    }
-    Ok(())
-}
-
-/// The spec's batch id rule.
-pub(crate) fn check_batch_id(id: &str) -> Result<(), String> {
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
-    match (1..=64).contains(&id.len()) && id.bytes().all(allowed) {
-        true => Ok(()),
-        false => Err(format!("batch_id {id:?} must match ^[a-z0-9_-]{{1,64}}$")),
-    }
+    crate::api::check_file_name(field, name).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

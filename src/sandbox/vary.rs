@@ -499,7 +499,7 @@ fn timestamp_form(t: Timestamp, micros: bool) -> String {
     let form =
         format!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:{digits}]{zone}");
     let d = time::OffsetDateTime::from(t.to_system_time());
-    let form = time::format_description::parse(&form).unwrap_or_default();
+    let form = time::format_description::parse_borrowed::<2>(&form).unwrap_or_default();
     d.format(&form).unwrap_or_default()
 }
 
