@@ -234,16 +234,6 @@ impl Sandbox {
     pub fn request_count(&self) -> u64 {
         self.state.request_count.load(Ordering::Relaxed)
     }
-
-    /// A client of this sandbox with default settings, for the crate's own tests.
-    #[cfg(test)]
-    fn client(&self) -> crate::BatchApi {
-        crate::BatchApi::builder()
-            .base_url(self.base_url())
-            .api_key(self.api_key())
-            .build()
-            .expect("a client of the sandbox")
-    }
 }
 
 impl Drop for Sandbox {
@@ -280,7 +270,11 @@ mod tests {
             ..SandboxConfig::default()
         };
         let sb = Sandbox::start(config).unwrap();
-        let api = sb.client();
+        let api = crate::BatchApi::builder()
+            .base_url(sb.base_url())
+            .api_key(sb.api_key())
+            .build()
+            .unwrap();
         let target = api.request_shard_upload("slow", None).unwrap();
         let rest = target.upload_url.trim_start_matches("http://");
         let (host, path) = rest.split_at(rest.find('/').unwrap());

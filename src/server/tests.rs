@@ -47,14 +47,10 @@ impl Read for Panicking {
     }
 }
 
-/// `/` answers at once; `/read` reads the body (up to 1 MiB); `/big?n=N` answers N bytes;
-/// `/hold` waits until `release` is set; `/panic-body` panics while its reply is written.
+/// `/` answers at once; `/big?n=N` answers N bytes; `/hold` waits until `release` is set;
+/// `/panic-body` panics while its reply is written.
 fn handler(release: Arc<AtomicBool>) -> Arc<Handler> {
-    Arc::new(move |head: &Head, body: &mut Body<'_>| match head.path() {
-        "/read" => match read_limited(head, body, 1 << 20) {
-            Ok(b) => Reply::json(200, &b.len()),
-            Err(r) => r,
-        },
+    Arc::new(move |head: &Head, _: &mut Body<'_>| match head.path() {
         "/big" => {
             let n: u64 = head.query("n").and_then(|n| n.parse().ok()).unwrap_or(0);
             Reply {
