@@ -12,6 +12,8 @@ mod paging;
 mod requests;
 pub(crate) mod retry;
 mod staging;
+#[cfg(feature = "sandbox")]
+pub(crate) use staging::check_file_name;
 mod transfer;
 
 use std::sync::{Arc, Mutex, OnceLock};
