@@ -571,7 +571,3 @@ impl Read for ShardReader {
         Ok(written)
     }
 }
-
-#[cfg(test)]
-#[path = "tar_shard_tests.rs"]
-mod tests;
