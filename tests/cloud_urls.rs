@@ -4,7 +4,6 @@
 
 use roboflow_batch::cloud::{BucketUrl, StoreKind};
 
-
 #[test]
 fn urls_split_into_prefix_and_glob() {
     let cases = [

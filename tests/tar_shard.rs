@@ -37,7 +37,9 @@ fn byte_identical_to_tar_builder_for_files_and_long_names() {
     let dir = tempfile::tempdir().unwrap();
     let mut seed = 7u64;
     let mut next_byte = || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) as u8
     };
     let mut specs = Vec::new();

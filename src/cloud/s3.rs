@@ -420,105 +420,6 @@ impl Store for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    fn settings(vars: &[(&str, &str)]) -> Settings {
-        let map: std::collections::BTreeMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut s = Settings::default();
-        s.set_env(Some(Arc::new(move |n: &str| map.get(n).cloned())));
-        s
-    }
-
-    #[test]
-    fn environment_keys_region_and_endpoint() {
-        let c = S3Config::resolve(
-            &settings(&[
-                ("AWS_ACCESS_KEY_ID", "AKID"),
-                ("AWS_SECRET_ACCESS_KEY", "SECRET"),
-                ("AWS_REGION", "eu-west-1"),
-            ]),
-            "photos",
-        )
-        .unwrap();
-        assert_eq!(
-            (c.key_id.expose(), c.region.as_str()),
-            ("AKID", "eu-west-1")
-        );
-        assert_eq!(c.endpoint, "https://s3.eu-west-1.amazonaws.com");
-        assert!(!c.path_style);
-        let dotted = S3Config::resolve(
-            &settings(&[("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S")]),
-            "my.photos",
-        )
-        .unwrap();
-        assert!(dotted.path_style);
-        assert_eq!(dotted.region, "us-east-1");
-        let custom = S3Config::resolve(
-            &settings(&[
-                ("AWS_ACCESS_KEY_ID", "A"),
-                ("AWS_SECRET_ACCESS_KEY", "S"),
-                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"),
-            ]),
-            "b",
-        )
-        .unwrap();
-        assert_eq!(
-            (custom.endpoint.as_str(), custom.path_style),
-            ("http://127.0.0.1:9000", true)
-        );
-    }
-
-    #[test]
-    fn profiles_from_the_shared_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let creds = dir.path().join("credentials");
-        let conf = dir.path().join("config");
-        std::fs::write(
-            &creds,
-            "[default]\naws_access_key_id=DEFKEY\naws_secret_access_key=DEFSECRET\n[dev]\naws_access_key_id=DEVKEY\naws_secret_access_key=DEVSECRET\naws_session_token=TOK\n",
-        )
-        .unwrap();
-        std::fs::write(
-            &conf,
-            "[profile dev]\nregion = ap-south-1\n[profile sso]\nsso_start_url=x\n",
-        )
-        .unwrap();
-        let (c, f) = (creds.to_str().unwrap(), conf.to_str().unwrap());
-        let base = [("AWS_SHARED_CREDENTIALS_FILE", c), ("AWS_CONFIG_FILE", f)];
-        let with = |extra: &[(&'static str, &'static str)]| {
-            let mut v: Vec<(&str, &str)> = base.to_vec();
-            v.extend_from_slice(extra);
-            S3Config::resolve(&settings(&v), "b")
-        };
-        let d = with(&[]).unwrap();
-        assert_eq!(
-            (d.key_id.expose(), d.source.clone()),
-            ("DEFKEY", KeySource::Profile("default".into()))
-        );
-        // AWS_PROFILE wins over keys in the environment, as in the official client.
-        let dev = with(&[
-            ("AWS_PROFILE", "dev"),
-            ("AWS_ACCESS_KEY_ID", "ENV"),
-            ("AWS_SECRET_ACCESS_KEY", "ENVS"),
-        ])
-        .unwrap();
-        assert_eq!(dev.key_id.expose(), "DEVKEY");
-        assert_eq!(dev.token.as_ref().map(Secret::expose), Some("TOK"));
-        assert_eq!(dev.region, "ap-south-1");
-        let env = with(&[
-            ("AWS_ACCESS_KEY_ID", "ENV"),
-            ("AWS_SECRET_ACCESS_KEY", "ENVS"),
-        ])
-        .unwrap();
-        assert_eq!(env.source, KeySource::Environment);
-        for (profile, want) in [("nope", "no such profile"), ("sso", "not supported")] {
-            let e = with(&[("AWS_PROFILE", profile)]).unwrap_err().to_string();
-            assert!(e.contains(want) && e.starts_with("S3: "), "{e}");
-        }
-    }
 
     fn example_store() -> S3Store {
         let config = S3Config {
@@ -565,13 +466,5 @@ mod tests {
             "{url}"
         );
         assert!(!format!("{:?}", example_store()).contains("wJalr"));
-    }
-
-    #[test]
-    fn no_credentials_is_a_clear_error() {
-        let e = S3Config::resolve(&settings(&[]), "b")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
     }
 }
