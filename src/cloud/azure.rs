@@ -4,11 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
-use hmac::{KeyInit, Mac};
 use quick_xml::events::Event;
-use sha2::Sha256;
 
-use super::http::{Http, resolve_ref};
+use super::http::{Http, cloud_error, hmac_sha256, resolve_ref};
 use super::settings::{Settings, parse_connection_string};
 use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
 use crate::transport::HttpRequest;
@@ -48,11 +46,7 @@ pub(crate) struct AzureStore {
 }
 
 fn cloud_err(status: Option<u16>, message: String) -> Error {
-    Error::Cloud {
-        store: STORE,
-        status,
-        message,
-    }
+    cloud_error(STORE, status, message)
 }
 
 impl AzureStore {
@@ -150,10 +144,8 @@ impl AzureStore {
         // sp, st, se, resource, si, sip, spr, sv, sr, snapshot, ses, rscc, rscd, rsce, rscl, rsct
         let to_sign =
             format!("{perms}\n\n{se}\n{resource}\n\n\n{spr}\n{SAS_VERSION}\n{sr}\n\n\n\n\n\n\n");
-        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(to_sign.as_bytes());
-        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let sig = hmac_sha256(key, to_sign.as_bytes());
+        let sig = base64::engine::general_purpose::STANDARD.encode(sig);
         Some(format!(
             "sv={SAS_VERSION}&spr={}&se={}&sr={sr}&sp={perms}&sig={}",
             encode(spr),
@@ -177,25 +169,19 @@ impl AzureStore {
     }
 
     fn refused(&self, prefix: &str, r: super::http::Refusal) -> Error {
-        let what = format!("listing az://{}/{prefix}", self.container);
-        let message = if matches!(r.status, 401 | 403) {
-            let hint = match self.auth {
-                AzureAuth::Key(..) => {
-                    "check AZURE_STORAGE_ACCOUNT_KEY (or the connection string's AccountKey)"
-                }
-                AzureAuth::Sas(_) => {
-                    "check that AZURE_STORAGE_SAS_TOKEN is valid, unexpired and allows list and read"
-                }
-            };
-            format!(
-                "{what} in account {} was refused ({}); {hint}",
-                self.account,
-                r.summary()
-            )
-        } else {
-            format!("{what} failed ({}) at {}", r.summary(), self.endpoint)
+        let what = format!(
+            "listing az://{}/{prefix} in account {}",
+            self.container, self.account
+        );
+        let check = match self.auth {
+            AzureAuth::Key(..) => {
+                "check AZURE_STORAGE_ACCOUNT_KEY (or the connection string's AccountKey)"
+            }
+            AzureAuth::Sas(_) => {
+                "check that AZURE_STORAGE_SAS_TOKEN is valid, unexpired and allows list and read"
+            }
         };
-        cloud_err(Some(r.status), message)
+        r.listing_error(STORE, &what, check, &self.endpoint)
     }
 }
 

@@ -6,12 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
-use hmac::{KeyInit, Mac};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::{self, PemObject};
 use sha2::{Digest, Sha256};
 
-use super::http::{Http, xml_text};
+use super::http::{Http, cloud_error, hmac_sha256, list_objects_v2};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
@@ -139,10 +138,7 @@ impl GcsKey {
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().to_vec()
+    hmac_sha256(key, data.as_bytes())
 }
 
 /// The RSA key in a key file's `private_key` PEM: PKCS#8 (`BEGIN PRIVATE KEY`, what Google
@@ -184,11 +180,7 @@ fn rsa_sign(key: &RsaKeyPair, data: &str) -> Result<Vec<u8>> {
 }
 
 fn cloud_err(status: Option<u16>, message: &str) -> Error {
-    Error::Cloud {
-        store: STORE,
-        status,
-        message: message.to_string(),
-    }
+    cloud_error(STORE, status, message)
 }
 
 /// A GCS bucket with its key.
@@ -348,16 +340,9 @@ impl GcsStore {
 
     fn refused(&self, prefix: &str, r: super::http::Refusal) -> Error {
         let what = format!("listing gs://{}/{prefix}", self.bucket);
-        let message = if matches!(r.status, 401 | 403) {
-            format!(
-                "{what} was refused ({}); check GOOGLE_APPLICATION_CREDENTIALS or the HMAC keys \
-                 and the key's access to the bucket",
-                r.summary()
-            )
-        } else {
-            format!("{what} failed ({}) at {}", r.summary(), self.base)
-        };
-        cloud_err(Some(r.status), &message)
+        let check = "check GOOGLE_APPLICATION_CREDENTIALS or the HMAC keys and the key's access \
+                     to the bucket";
+        r.listing_error(STORE, &what, check, &self.base)
     }
 
     fn list_json(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
@@ -443,32 +428,10 @@ impl GcsStore {
             self.http.clock.now(),
         )?;
         let make = || HttpRequest::get(url.as_str());
-        let body = match self.http.fetch(STORE, &make, &[])? {
-            Ok(b) => b,
-            Err(r) => return Err(self.refused(prefix, r)),
-        };
-        let text = String::from_utf8_lossy(&body);
-        let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
-            cloud_err(
-                None,
-                &format!(
-                    "the listing of gs://{}/{prefix} could not be decoded: {e}; starts: {}",
-                    self.bucket,
-                    xml_text(&text, "Code").unwrap_or_default()
-                ),
-            )
-        })?;
-        Ok(Page {
-            objects: parsed
-                .contents
-                .into_iter()
-                .map(|c| CloudObject {
-                    key: c.key,
-                    size: c.size,
-                })
-                .collect(),
-            next: parsed.next_continuation_token,
-        })
+        match self.http.fetch(STORE, &make, &[])? {
+            Ok(body) => list_objects_v2(STORE, &body, &format!("gs://{}/{prefix}", self.bucket)),
+            Err(r) => Err(self.refused(prefix, r)),
+        }
     }
 }
 

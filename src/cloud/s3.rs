@@ -2,14 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use hmac::{KeyInit, Mac};
-use rusty_s3::actions::{GetObject, ListObjectsV2};
+use rusty_s3::actions::GetObject;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use sha2::{Digest, Sha256};
 
-use super::http::Http;
+use super::http::{Http, cloud_error, hmac_sha256, list_objects_v2};
 use super::settings::{Settings, parse_ini};
-use super::{CloudObject, Page, Secret, Store};
+use super::{Page, Secret, Store};
 use crate::transport::HttpRequest;
 use crate::{Error, Result};
 
@@ -110,11 +109,7 @@ impl S3Config {
 }
 
 fn missing(what: &str) -> Error {
-    Error::Cloud {
-        store: STORE,
-        status: None,
-        message: what.to_string(),
-    }
+    cloud_error(STORE, None, what)
 }
 
 fn profile_keys(
@@ -324,10 +319,7 @@ impl S3Store {
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().to_vec()
+    hmac_sha256(key, data.as_bytes())
 }
 
 fn timestamp(t: SystemTime) -> jiff::Timestamp {
@@ -349,53 +341,25 @@ impl Store for S3Store {
             query.push(("continuation-token", t.to_string()));
         }
         let make = || self.header_signed_get(&query, self.http.clock.now());
-        let body = match self.http.fetch(STORE, &make, &self.secrets())? {
-            Ok(body) => body,
-            Err(refusal) => {
-                let what = format!("listing s3://{}/{prefix}", self.bucket.name());
-                let message = match (&refusal.region_hint, refusal.status) {
-                    (Some(r), 301 | 400) if *r != self.config.region => format!(
-                        "{what} failed: the bucket is in region {r}, not {}; set AWS_REGION={r}",
+        let what = format!("s3://{}/{prefix}", self.bucket.name());
+        match self.http.fetch(STORE, &make, &self.secrets())? {
+            Ok(body) => list_objects_v2(STORE, &body, &what),
+            Err(r) => Err(match &r.region_hint {
+                Some(region) if matches!(r.status, 301 | 400) && *region != self.config.region => {
+                    let message = format!(
+                        "listing {what} failed: the bucket is in region {region}, not {}; set AWS_REGION={region}",
                         self.config.region
-                    ),
-                    (_, 401 | 403) => format!(
-                        "{what} was refused ({}); {}",
-                        refusal.summary(),
-                        self.hint()
-                    ),
-                    _ => format!(
-                        "{what} failed ({}) at {}",
-                        refusal.summary(),
-                        self.describe()
-                    ),
-                };
-                return Err(Error::Cloud {
-                    store: STORE,
-                    status: Some(refusal.status),
-                    message,
-                });
-            }
-        };
-        let text = String::from_utf8_lossy(&body);
-        let parsed = ListObjectsV2::parse_response(&text).map_err(|e| Error::Cloud {
-            store: STORE,
-            status: None,
-            message: format!(
-                "the listing of s3://{}/{prefix} could not be decoded: {e}",
-                self.bucket.name()
-            ),
-        })?;
-        Ok(Page {
-            objects: parsed
-                .contents
-                .into_iter()
-                .map(|c| CloudObject {
-                    key: c.key,
-                    size: c.size,
-                })
-                .collect(),
-            next: parsed.next_continuation_token,
-        })
+                    );
+                    cloud_error(STORE, Some(r.status), message)
+                }
+                _ => r.listing_error(
+                    STORE,
+                    &format!("listing {what}"),
+                    &self.hint(),
+                    &self.describe(),
+                ),
+            }),
+        }
     }
 
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
