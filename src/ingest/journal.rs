@@ -1,21 +1,13 @@
-//! The resume journal: one JSON line per event, synced, in the user's cache folder, one
-//! file per workspace and batch.
+//! The resume journal: one synced JSON line per event, one file per workspace and batch.
 //!
-//! Before a unit's upload starts, a `pending` line names the unit (the service's shard id,
-//! when there is one) and its files with their identity (path, size, modification time).
-//! When the service has accepted it, a `done` line follows, saying when. A `start` line
-//! names the service (its base URL) that the lines after it were sent to. The journal is
-//! only a hint: `resume` checks every unit it records against the service before a file
-//! counts as uploaded, so a journal reached through another URL (a sandbox restarted on
-//! another port) resumes, and one of another service with the same workspace and batch
-//! names resumes nothing it does not hold. A torn last line (a crash mid-write) is dropped.
+//! A `pending` line names a unit and its files (path, size, modification time) before its
+//! upload; a `done` line says when the service accepted it; a `start` line names the base
+//! URL the lines after it went to. It is only a hint: `resume` checks every unit against
+//! the service, so another URL to the same batch still resumes. A torn last line is
+//! dropped. Memory holds one entry per unit, never the files.
 //!
-//! In memory a run keeps one small entry per unit, never the files: those are read again,
-//! in a second pass, straight into a sorted list on disk (see `resume`).
-//!
-//! One run at a time: a run holds an exclusive lock (`flock`, `LockFileEx`) on
-//! `<journal>.lock`, which names its process. The operating system releases it when the
-//! process ends, however it ends, so a killed run never blocks the next one.
+//! One run at a time: an exclusive OS lock on `<journal>.lock`, naming its process, which
+//! the OS releases however the process ends.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

@@ -1,18 +1,7 @@
-//! Tar shards produced on the fly: a [`Read`] that yields headers, file data, padding and
-//! the trailer as it goes, with its exact length known before the first byte.
-//!
-//! The bytes are those `tar::Builder::append_data` writes for a GNU header with the same
-//! size, mode (`0o644`) and mtime, including the `././@LongLink` entry for names over 100
-//! bytes, followed by the 1024-byte end marker (tests compare the two byte for byte). The
-//! length is
-//!
-//! ```text
-//! 1024 + Σ entries [ 512 + pad512(size) + (name_len > 100 ? 512 + pad512(name_len + 1) : 0) ]
-//! ```
-//!
-//! A file that changes while it is read (shorter, longer, or modified) makes the reader
-//! fail before the archive is complete, so a signed PUT with `Content-Length` is cut short
-//! and the service never sees a well-formed but wrong archive.
+//! Tar shards produced on the fly, with their exact length known before the first byte:
+//! the bytes `tar::Builder` writes (GNU headers, `././@LongLink` for long names), which
+//! tests compare. A file that changes while read fails the reader before the archive is
+//! complete, so a PUT with `Content-Length` is cut short rather than wrong.
 
 use std::fs::File;
 use std::io::{self, Read};
