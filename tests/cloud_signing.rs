@@ -415,3 +415,68 @@ fn extensions_follow_the_local_lists() {
         assert!(MediaKind::Videos.matches(k), "{k}");
     }
 }
+
+/// The error of a listing that `body` refused (HTTP 403), from an Azure container read
+/// with a SAS token that holds `sig`.
+fn refused_with(body: &str, sig: &str) -> String {
+    let body = body.to_string();
+    let transport = move |_r: HttpRequest| -> Result<HttpResponse, TransportError> {
+        Ok(HttpResponse::new(403, body.clone()))
+    };
+    let token = format!("sv=2022-11-02&sig={sig}");
+    let vars = [
+        ("AZURE_STORAGE_ACCOUNT_NAME", "acct"),
+        ("AZURE_STORAGE_SAS_TOKEN", &token),
+    ];
+    let source = builder("az://c/", &vars, T)
+        .transport(transport)
+        .build()
+        .unwrap();
+    source.check_access().unwrap_err().to_string()
+}
+
+#[test]
+fn error_bodies_of_every_store_decode() {
+    let cases: [(&str, &str); 5] = [
+        (
+            "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>a &amp; b</Message><AWSAccessKeyId>AK</AWSAccessKeyId></Error>",
+            "(HTTP 403 SignatureDoesNotMatch: a & b)",
+        ),
+        (
+            "\u{feff}<Error><Code>AuthenticationFailed</Code><Message>Server failed</Message></Error>",
+            "(HTTP 403 AuthenticationFailed: Server failed)",
+        ),
+        (
+            r#"{"error":{"code":401,"message":"Invalid Credentials","status":"UNAUTHENTICATED"}}"#,
+            "(HTTP 403 UNAUTHENTICATED: Invalid Credentials)",
+        ),
+        (
+            r#"{"error":"invalid_grant","error_description":"Invalid JWT"}"#,
+            "(HTTP 403 invalid_grant: Invalid JWT)",
+        ),
+        ("plain text", "(HTTP 403: plain text)"),
+    ];
+    for (body, want) in cases {
+        let e = refused_with(body, "c2lnbmF0dXJl");
+        assert!(e.contains(want), "{body}: {e}");
+    }
+}
+
+/// Issue 14: an Azure 403 that quotes the SAS signature, placed across the cut of the
+/// store's message (300 characters), shows none of it.
+#[test]
+fn a_signature_across_the_cut_of_a_refusal_is_not_shown_in_part() {
+    let sig = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0";
+    for keep in 4..sig.len() {
+        let message = format!("{}{sig} did not match", ".".repeat(300 - keep));
+        let body = format!(
+            "<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed</Code><Message>{message}</Message></Error>"
+        );
+        let text = refused_with(&body, sig);
+        assert!(
+            text.contains("(HTTP 403 AuthenticationFailed: ..."),
+            "{text}"
+        );
+        assert!(!text.contains(&sig[..keep]), "{keep}: {text}");
+    }
+}
