@@ -193,25 +193,3 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub(crate) fn encode_path(key: &str) -> String {
     crate::urls::encode(key).replace("%2F", "/")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_format_in_utc() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_369_353_600);
-        assert_eq!(amz_date(t), "20130524T000000Z");
-        assert_eq!(
-            iso_seconds(t + Duration::from_secs(3661)),
-            "2013-05-24T01:01:01Z"
-        );
-    }
-
-    #[test]
-    fn secrets_do_not_debug() {
-        assert_eq!(format!("{:?}", Secret("hunter2".into())), "REDACTED");
-        assert_eq!(hex(&[0, 255, 16]), "00ff10");
-        assert_eq!(encode_path("a b/c+d.jpg"), "a%20b/c%2Bd.jpg");
-    }
-}
