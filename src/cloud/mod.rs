@@ -145,37 +145,19 @@ pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-/// `t` as `YYYYMMDDTHHMMSSZ` (SigV4 and GCS V4 timestamps).
-pub(crate) fn amz_date(t: SystemTime) -> String {
-    let dt = utc(t);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
+/// `t` to the whole second (the epoch when out of range).
+pub(crate) fn timestamp(t: SystemTime) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(unix_seconds(t)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// `t` as `YYYY-MM-DDTHH:MM:SSZ` (Azure SAS times).
 pub(crate) fn iso_seconds(t: SystemTime) -> String {
-    let dt = utc(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
+    timestamp(t).to_string()
 }
 
-fn utc(t: SystemTime) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(unix_seconds(t))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+/// `t` as `YYYYMMDDTHHMMSSZ` (SigV4 and GCS V4 timestamps).
+pub(crate) fn amz_date(t: SystemTime) -> String {
+    iso_seconds(t).replace(['-', ':'], "")
 }
 
 /// Lowercase hex of `bytes`.

@@ -322,10 +322,6 @@ fn hmac(key: &[u8], data: &str) -> Vec<u8> {
     hmac_sha256(key, data.as_bytes())
 }
 
-fn timestamp(t: SystemTime) -> jiff::Timestamp {
-    jiff::Timestamp::from_second(super::unix_seconds(t)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-}
-
 impl Store for S3Store {
     fn list_page(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
         let mut query = vec![
@@ -364,7 +360,7 @@ impl Store for S3Store {
 
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key);
-        Ok(action.sign_with_time(expires, &timestamp(now)).into())
+        Ok(action.sign_with_time(expires, &super::timestamp(now)).into())
     }
 
     fn describe(&self) -> String {
