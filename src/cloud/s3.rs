@@ -360,7 +360,9 @@ impl Store for S3Store {
 
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key);
-        Ok(action.sign_with_time(expires, &super::timestamp(now)).into())
+        Ok(action
+            .sign_with_time(expires, &super::timestamp(now))
+            .into())
     }
 
     fn describe(&self) -> String {

@@ -379,7 +379,8 @@ impl<'a> Reading<'a> {
                         (names, n)
                     }
                     UnitType::Shard => {
-                        let n = serde_json::from_slice::<FileCount>(buf).map_or(0, |c| c.files.0);
+                        let n = serde_json::from_slice::<FileCount>(buf)
+                            .map_or(0, |c| u32::try_from(c.files.len()).unwrap_or(u32::MAX));
                         (Vec::new(), n)
                     }
                 };
@@ -408,35 +409,11 @@ impl<'a> Reading<'a> {
     }
 }
 
-/// How many files a `pending` line lists, without keeping them.
+/// How many files a `pending` line lists, without keeping them (`IgnoredAny` is zero-sized:
+/// the vector never allocates).
 #[derive(Deserialize)]
 struct FileCount {
-    files: Counted,
-}
-
-struct Counted(u32);
-
-impl<'de> Deserialize<'de> for Counted {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Count;
-        impl<'de> serde::de::Visitor<'de> for Count {
-            type Value = Counted;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of files")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> std::result::Result<Counted, A::Error> {
-                let mut n = 0u32;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                    n = n.saturating_add(1);
-                }
-                Ok(Counted(n))
-            }
-        }
-        d.deserialize_seq(Count)
-    }
+    files: Vec<serde::de::IgnoredAny>,
 }
 
 #[cfg(test)]
