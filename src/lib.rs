@@ -94,6 +94,7 @@
 pub mod api;
 mod error;
 pub mod export;
+pub mod guide;
 pub mod ids;
 pub mod ingest;
 pub mod jobs;

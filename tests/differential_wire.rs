@@ -6,7 +6,7 @@
 //! plain values), headers, JSON key paths and types, multipart parts, tar members and
 //! `notification_config.json`.
 //!
-//! Every difference must be one the README's table "Where rfbatch differs from the official
+//! Every difference must be one the compatibility guide's table "Where rfbatch differs from the official
 //! client, and why" allows: [`ALLOWED`] says which row covers which difference, and a row
 //! that the table lacks allows nothing. Without the venv the test prints `SKIPPED: …`.
 
@@ -57,7 +57,7 @@ impl std::fmt::Display for Diff {
     }
 }
 
-/// Which README row (by its key) allows which difference.
+/// Which compatibility guide's row (by its key) allows which difference.
 type Allowance = (&'static str, fn(&Diff) -> bool);
 
 const ALLOWED: &[Allowance] = &[
@@ -566,16 +566,16 @@ fn compare(op: &str, official: &[Value], rfbatch: &[Value]) -> Vec<Diff> {
     out
 }
 
-// ------------------------------------------------------------------ the README's table
+// ------------------------------------------------------------------ the compatibility guide's table
 
 const TABLE_TITLE: &str = "Where rfbatch differs from the official client, and why";
 
-/// The keys of the README table's rows: the first column, without backticks.
+/// The keys of the compatibility guide's table's rows: the first column, without backticks.
 fn table_keys(readme: &str) -> Result<BTreeSet<String>, String> {
     let start = readme
         .lines()
         .position(|l| l.starts_with('#') && l.contains(TABLE_TITLE))
-        .ok_or_else(|| format!("README.md has no heading {TABLE_TITLE:?}"))?;
+        .ok_or_else(|| format!("docs/compatibility.md has no heading {TABLE_TITLE:?}"))?;
     let rows = readme
         .lines()
         .skip(start + 1)
@@ -588,7 +588,9 @@ fn table_keys(readme: &str) -> Result<BTreeSet<String>, String> {
         .filter(|k| !k.is_empty())
         .collect();
     if keys.is_empty() {
-        return Err(format!("the README table {TABLE_TITLE:?} has no rows"));
+        return Err(format!(
+            "the compatibility guide's table {TABLE_TITLE:?} has no rows"
+        ));
     }
     Ok(keys)
 }
@@ -806,9 +808,11 @@ fn rfbatch_sends_what_the_official_client_sends_or_the_readme_says_why_not() {
         &format!("job restart j-min {limits}"),
     );
 
-    // Judge every difference by the README's table.
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    // Judge every difference by the compatibility guide's table.
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/compatibility.md"),
+    )
+    .unwrap();
     let keys = table_keys(&readme);
     let mut unexplained = Vec::new();
     let mut used = BTreeSet::new();
@@ -828,14 +832,16 @@ fn rfbatch_sends_what_the_official_client_sends_or_the_readme_says_why_not() {
                 println!("  [{k}] {d}");
             }
             (Some(k), _) => unexplained.push(format!(
-                "{d}\n      (allowed by `{k}`, which the README table lacks)"
+                "{d}\n      (allowed by `{k}`, which the compatibility guide's table lacks)"
             )),
             (None, _) => unexplained.push(d.to_string()),
         }
     }
     if let Ok(rows) = &keys {
         let unused: Vec<&String> = rows.iter().filter(|k| !used.contains(k.as_str())).collect();
-        println!("README rows that allowed nothing seen on the wire here: {unused:?}");
+        println!(
+            "compatibility guide's rows that allowed nothing seen on the wire here: {unused:?}"
+        );
     }
     println!(
         "({} operations in {:.1} s)",
@@ -845,7 +851,7 @@ fn rfbatch_sends_what_the_official_client_sends_or_the_readme_says_why_not() {
     let readme_problem = keys.err().map(|e| format!("\n{e}")).unwrap_or_default();
     assert!(
         unexplained.is_empty(),
-        "{} differences from the official client that the README table \"{TABLE_TITLE}\" does not allow:\n  {}{readme_problem}",
+        "{} differences from the official client that the compatibility guide's table \"{TABLE_TITLE}\" does not allow:\n  {}{readme_problem}",
         unexplained.len(),
         unexplained.join("\n  ")
     );

@@ -1,15 +1,17 @@
-//! The README's tables of departures are read by tests (the differential wire test takes
-//! "Where rfbatch differs from the official client, and why" as its only allowance): each
-//! keeps one stable key per row and the same columns, and the README stands on its own.
+//! The compatibility guide's tables (`docs/compatibility.md`) are read by tests (the
+//! differential wire test takes "Where rfbatch differs from the official client, and why" as
+//! its only allowance): each keeps one stable key per row and the same columns, and the
+//! README and the guides stand on their own.
 
 const README: &str = include_str!("../README.md");
+const GUIDE: &str = include_str!("../docs/compatibility.md");
 
 /// The rows of the table under `heading`, as cells, without the header and rule lines.
 fn table(heading: &str) -> Vec<Vec<String>> {
-    let start = README
+    let start = GUIDE
         .find(heading)
         .unwrap_or_else(|| panic!("no section {heading:?}"));
-    README[start..]
+    GUIDE[start..]
         .lines()
         .skip_while(|l| !l.starts_with('|'))
         .take_while(|l| l.starts_with('|'))
@@ -26,7 +28,7 @@ fn table(heading: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn the_departures_table_has_one_stable_key_per_row() {
-    let rows = table("### Where rfbatch differs from the official client, and why");
+    let rows = table("## Where rfbatch differs from the official client, and why");
     assert!(rows.len() >= 20, "{} rows", rows.len());
     let mut keys = std::collections::BTreeSet::new();
     for row in &rows {
@@ -57,13 +59,44 @@ fn the_departures_table_has_one_stable_key_per_row() {
 }
 
 #[test]
-fn the_spec_table_keeps_its_columns_and_the_readme_points_nowhere_outside() {
-    let rows = table("### Where the spec and the official client disagree");
+fn the_spec_table_keeps_its_columns_and_the_docs_point_nowhere_outside() {
+    let rows = table("## Where the spec and the official client disagree");
     assert!(rows.len() >= 15);
     assert!(rows.iter().all(|r| r.len() == 5), "{rows:?}");
-    assert!(!README.contains("shared/notes"), "the README stands alone");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut texts = vec![("README.md".to_string(), README.to_string())];
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        texts.push((
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        ));
+    }
+    assert!(texts.len() >= 8, "the guides are in docs/");
+    for (name, text) in &texts {
+        for outside in ["shared/notes", "spec-vs-client"] {
+            assert!(!text.contains(outside), "{name} points at {outside}");
+        }
+    }
+}
+
+#[test]
+fn the_readme_is_short_and_its_links_to_the_guides_resolve() {
     assert!(
-        !README.contains("spec-vs-client"),
-        "the README stands alone"
+        README.lines().count() <= 320,
+        "{} lines",
+        README.lines().count()
     );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for link in README.split("](").skip(1) {
+        let target = &link[..link.find(')').unwrap()];
+        if target.starts_with("http") || target.starts_with('#') {
+            continue;
+        }
+        let file = target.split('#').next().unwrap();
+        assert!(
+            root.join(file).is_file(),
+            "the README links to {target}, which is missing"
+        );
+    }
 }
