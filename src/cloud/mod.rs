@@ -1,23 +1,11 @@
 //! Ingest straight from S3, GCS and Azure buckets: list, sign locally, send references.
 //!
-//! The service can pull files itself. A [`CloudSource`] lists a bucket (paginated, one page
-//! at a time), keeps the keys that match the URL's glob and the image or video extensions,
-//! and signs a GET URL for each object **locally**, with the user's own credentials, which
-//! never leave the machine. As a [`Source`](crate::ingest::Source) of an
-//! [`Ingest`](crate::ingest::Ingest), its signed URLs go as chunks of references with ingest
-//! ids that a re-run repeats, so the service recognises what it already has and nothing is
-//! ingested twice; the progress events, the verification and the report are a local
-//! folder's.
-//!
-//! | store | URL | signing | listing |
-//! |---|---|---|---|
-//! | S3 and S3-compatible | `s3://bucket/prefix/**/*.jpg` | SigV4 presigned GET (`rusty-s3`) | `ListObjectsV2` |
-//! | GCS | `gs://bucket/…` | V4 signed URL: service-account key (RSA-SHA256) or HMAC key | JSON API (XML API with HMAC keys) |
-//! | Azure Blob | `az://container/…` | service SAS from the account key, or the given SAS token | List Blobs |
-//!
-//! Every request goes through the crate's [`Transport`](crate::transport::Transport), so
-//! listing works with [`UreqTransport`](crate::transport::UreqTransport) and tests fake it
-//! with a closure. Signing time comes from an injected [`Clock`](crate::api::Clock).
+//! A [`CloudSource`] lists a bucket page by page, keeps the keys that match the URL's glob
+//! and the media's extensions, and signs a GET URL for each **locally**, so credentials
+//! never leave the machine. As a [`Source`](crate::ingest::Source) its URLs go as chunks of
+//! references with ingest ids that a re-run repeats, so nothing is ingested twice. Requests
+//! go through the crate's [`Transport`](crate::transport::Transport), signing time comes
+//! from a [`Clock`](crate::api::Clock); the [cloud guide](crate::guide::cloud) tells more.
 //!
 //! # Settings and the environment
 //!
@@ -50,8 +38,7 @@
 //! # Secrets
 //!
 //! Keys, SAS tokens, session tokens and signed URLs never appear in `Debug` output or in
-//! an error: `Debug` impls redact them, URLs in errors lose their query values, and
-//! messages from a store are scrubbed of every secret before an error is built.
+//! an error: they are redacted, and a store's messages scrubbed, before an error is built.
 //!
 //! # Example
 //!

@@ -28,22 +28,8 @@
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 //!
-//! # Names
-//!
-//! A file directly in the source folder keeps its file name, as the official client names
-//! it; one in a subfolder gets its relative path with `/` written as `__`
-//! (`cats/2024/a.jpg` becomes `cats__2024__a.jpg`); names that still collide get a hash of
-//! their path. A bucket's objects are named by their key below the prefix with `/` escaped
-//! as `%2F`. A name never carries `/`, `..` or an absolute path, and the same source gives
-//! the same names on every run.
-//!
-//! # Resume
-//!
-//! The journal (in the user's cache folder, one per workspace and batch) records each unit
-//! of local files before and after its upload. A second run checks each unit it records
-//! against the service and sends only what the service does not hold; a changed file is
-//! sent again. Chunks of references need no journal: their ingest ids are the same on every
-//! run, and the service answers what it already has as `duplicated`.
+//! Names in the batch, resume, verification and memory: the [ingest
+//! guide](crate::guide::ingest) (and the [cloud guide](crate::guide::cloud) for buckets).
 
 mod discover;
 mod expected;
