@@ -381,10 +381,8 @@ impl<'a> Ingest<'a> {
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// use std::time::Duration;
-    /// use roboflow_batch::wait::WaitOptions;
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d"))
-    ///     .verify(WaitOptions::default().poll_interval(Duration::from_millis(100)).timeout(Duration::from_secs(60)));
+    /// let wait = roboflow_batch::wait::WaitOptions::default().timeout(std::time::Duration::from_secs(60));
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).verify(wait);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn verify(mut self, options: WaitOptions) -> Self {
@@ -423,14 +421,10 @@ impl<'a> Ingest<'a> {
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// use std::sync::atomic::{AtomicU64, Ordering};
     /// use roboflow_batch::progress::Event;
-    /// let skipped = AtomicU64::new(0);
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).on_progress(|e| {
-    ///     if let Event::Skipped(_) = e {
-    ///         skipped.fetch_add(1, Ordering::Relaxed);
-    ///     }
-    /// });
+    /// let skipped = std::sync::atomic::AtomicU64::new(0);
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d"))
+    ///     .on_progress(|e| if let Event::Skipped(_) = e { skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed); });
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
@@ -445,10 +439,8 @@ impl<'a> Ingest<'a> {
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// use std::sync::atomic::AtomicBool;
-    /// let stop = AtomicBool::new(false);
+    /// let stop = std::sync::atomic::AtomicBool::new(false); // set it on Ctrl-C
     /// let ingest = Ingest::new(&api, "b", Source::folder("d")).cancel_flag(&stop);
-    /// // elsewhere, on Ctrl-C: stop.store(true, Ordering::SeqCst)
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {
