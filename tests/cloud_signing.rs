@@ -480,3 +480,27 @@ fn a_signature_across_the_cut_of_a_refusal_is_not_shown_in_part() {
         assert!(!text.contains(&sig[..keep]), "{keep}: {text}");
     }
 }
+
+#[test]
+fn s3_and_gcs_urls_last_at_most_7_days_and_azure_sas_any_time() {
+    let week = Duration::from_secs(7 * 24 * 3600);
+    let vars = [("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S")];
+    assert!(builder("s3://b/", &vars, T).expiry(week).build().is_ok());
+    let e = builder("s3://b/", &vars, T)
+        .expiry(week + Duration::from_secs(1))
+        .build();
+    assert!(e.unwrap_err().to_string().contains("7 days"));
+    let e = builder("gs://b/", &[], T).expiry(week * 2).build();
+    assert!(e.unwrap_err().to_string().contains("7 days"));
+    let az = [
+        ("AZURE_STORAGE_ACCOUNT_NAME", "a"),
+        ("AZURE_STORAGE_SAS_TOKEN", "sv=1&sig=x"),
+    ];
+    assert!(builder("az://c/", &az, T).expiry(week * 2).build().is_ok());
+    assert!(
+        builder("az://c/", &az, T)
+            .expiry(Duration::ZERO)
+            .build()
+            .is_err()
+    );
+}

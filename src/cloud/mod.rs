@@ -73,20 +73,9 @@ pub use source::{CloudObject, CloudSource, CloudSourceBuilder, Objects, SignedRe
 use crate::Result;
 
 /// The default lifetime of a signed URL: 24 hours, as the official client.
-///
-/// ```
-/// assert_eq!(roboflow_batch::cloud::DEFAULT_EXPIRY.as_secs(), 86_400);
-/// ```
-pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
-
+pub(crate) const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 /// The longest lifetime a SigV4 (S3) or V4 (GCS) signed URL may have: 7 days.
-///
-/// ```
-/// use roboflow_batch::cloud::{CloudSource, MAX_V4_EXPIRY};
-/// let too_long = CloudSource::builder("s3://b/").expiry(MAX_V4_EXPIRY * 2).build();
-/// assert!(too_long.unwrap_err().to_string().contains("7 days"));
-/// ```
-pub const MAX_V4_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const MAX_V4_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// One page of a listing.
 #[derive(Debug, Default)]
