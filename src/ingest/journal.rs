@@ -553,23 +553,6 @@ mod tests {
     }
 
     #[test]
-    fn a_second_opener_is_refused_until_the_first_is_gone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ws/b.jsonl");
-        let (first, _) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        let err = Journal::open(&path, "http://x", "ws", "b").unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("batch b") && text.contains("b.jsonl.lock"),
-            "{text}"
-        );
-        assert!(text.contains(&std::process::id().to_string()), "{text}");
-        assert!(matches!(err, Error::Locked { holder: Some(p), .. } if p == std::process::id()));
-        drop(first);
-        Journal::open(&path, "http://x", "ws", "b").unwrap();
-    }
-
-    #[test]
     fn paths_are_per_workspace_and_batch_and_units_know_their_url() {
         let d = Path::new("/cache");
         assert_eq!(
