@@ -436,7 +436,3 @@ fn file_failures(s: &ShardDetails) -> Vec<(String, String)> {
         })
         .collect()
 }
-
-#[cfg(test)]
-#[path = "verify_tests.rs"]
-mod tests;
