@@ -504,3 +504,40 @@ fn s3_and_gcs_urls_last_at_most_7_days_and_azure_sas_any_time() {
             .is_err()
     );
 }
+
+#[test]
+fn azure_list_blobs_answers_decode() {
+    let first = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"http://127.0.0.1:10000/devstoreaccount1\" ContainerName=\"c\"><Prefix>p/</Prefix><MaxResults>2</MaxResults><Blobs><Blob><Name>p/a &amp; b.jpg</Name><Properties><Content-Length>12</Content-Length><Content-Type>image/jpeg</Content-Type></Properties></Blob><Blob><Name>p/c.png</Name><Properties><Content-Length>7</Content-Length></Properties><Metadata><Name>not a blob name</Name></Metadata></Blob></Blobs><NextMarker>/devstoreaccount1/c/p/c.png</NextMarker></EnumerationResults>";
+    let last = "<EnumerationResults><Blobs/><NextMarker/></EnumerationResults>";
+    let listing = |pages: Vec<&'static str>| {
+        let transport = move |r: HttpRequest| -> Result<HttpResponse, TransportError> {
+            let page = if r.url.contains("marker=") {
+                pages[1]
+            } else {
+                pages[0]
+            };
+            Ok(HttpResponse::new(200, page))
+        };
+        let vars = [
+            ("AZURE_STORAGE_ACCOUNT_NAME", "a"),
+            ("AZURE_STORAGE_SAS_TOKEN", "sv=1&sig=x"),
+        ];
+        let source = builder("az://c/p/", &vars, T)
+            .transport(transport)
+            .build()
+            .unwrap();
+        let objects: Result<Vec<_>, _> = source
+            .objects()
+            .map(|o| o.map(|o| (o.key, o.size)))
+            .collect();
+        objects
+    };
+    let objects = listing(vec![first, last]).unwrap();
+    let want = [
+        ("p/a & b.jpg".to_string(), Some(12)),
+        ("p/c.png".to_string(), Some(7)),
+    ];
+    assert_eq!(objects, want);
+    let e = listing(vec![first, "<EnumerationResults><Blobs>"]).unwrap_err();
+    assert!(e.to_string().contains("could not be decoded"), "{e}");
+}

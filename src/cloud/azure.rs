@@ -290,26 +290,3 @@ fn parse_list_blobs(xml: &[u8]) -> std::result::Result<Page, String> {
     }
     Ok(page)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_blobs_answers_decode() {
-        let xml = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"http://127.0.0.1:10000/devstoreaccount1\" ContainerName=\"c\"><Prefix>p/</Prefix><MaxResults>2</MaxResults><Blobs><Blob><Name>p/a &amp; b.jpg</Name><Properties><Content-Length>12</Content-Length><Content-Type>image/jpeg</Content-Type></Properties></Blob><Blob><Name>p/c.png</Name><Properties><Content-Length>7</Content-Length></Properties><Metadata><Name>not a blob name</Name></Metadata></Blob></Blobs><NextMarker>/devstoreaccount1/c/p/c.png</NextMarker></EnumerationResults>";
-        let page = parse_list_blobs(xml.as_bytes()).unwrap();
-        let keys: Vec<_> = page
-            .objects
-            .iter()
-            .map(|o| (o.key.as_str(), o.size))
-            .collect();
-        assert_eq!(keys, [("p/a & b.jpg", Some(12)), ("p/c.png", Some(7))]);
-        assert_eq!(page.next.as_deref(), Some("/devstoreaccount1/c/p/c.png"));
-        let last =
-            parse_list_blobs(b"<EnumerationResults><Blobs/><NextMarker/></EnumerationResults>")
-                .unwrap();
-        assert!(last.objects.is_empty() && last.next.is_none());
-        assert!(parse_list_blobs(b"<EnumerationResults><Blobs>").is_err());
-    }
-}
