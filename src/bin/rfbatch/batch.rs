@@ -4,24 +4,26 @@ use clap::Subcommand;
 use roboflow_batch::model::{BatchMetadata, BatchType, FileMetadata, PartMetadata, ShardDetails};
 use serde_json::{Value, json};
 
+use crate::args::Limit;
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
 use crate::output::opt;
+use crate::report;
+
+/// A batch named on the command line.
+#[derive(clap::Args)]
+pub struct BatchArg {
+    /// The batch id.
+    batch: String,
+}
 
 #[derive(Subcommand)]
 pub enum BatchCommand {
     /// Lists the workspace's batches.
-    List {
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
-    },
+    List(Limit),
     /// Shows a batch: its metadata, its item count and, for a multipart batch, its parts.
-    Show {
-        /// The batch id.
-        batch: String,
-    },
+    Show(BatchArg),
     /// Counts the items of a batch, or of one part of it.
     Count {
         /// The batch id.
@@ -34,15 +36,11 @@ pub enum BatchCommand {
     Shards {
         /// The batch id.
         batch: String,
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
+        #[command(flatten)]
+        limit: Limit,
     },
     /// Lists the parts of a multipart batch (such as a job's output).
-    Parts {
-        /// The batch id.
-        batch: String,
-    },
+    Parts(BatchArg),
     /// Downloads a batch's files (a job's output batch, or any staged batch).
     Export {
         /// The batch id.
@@ -57,9 +55,8 @@ pub enum BatchCommand {
         /// Only this part.
         #[arg(long, value_name = "PART")]
         part: Option<String>,
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
+        #[command(flatten)]
+        limit: Limit,
         /// Include the signed download URLs (secrets: anyone holding one can download the
         /// file until it expires).
         #[arg(long)]
@@ -69,45 +66,30 @@ pub enum BatchCommand {
 
 pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
     match cmd {
-        BatchCommand::List { limit } => list(ctx, limit),
-        BatchCommand::Show { batch } => show(ctx, &batch),
+        BatchCommand::List(l) => list(ctx, l.limit),
+        BatchCommand::Show(b) => show(ctx, &b.batch),
         BatchCommand::Count { batch, part } => count(ctx, &batch, part.as_deref()),
-        BatchCommand::Shards { batch, limit } => shards(ctx, &batch, limit),
-        BatchCommand::Parts { batch } => parts(ctx, &batch),
+        BatchCommand::Shards { batch, limit } => shards(ctx, &batch, limit.limit),
+        BatchCommand::Parts(b) => parts(ctx, &b.batch),
         BatchCommand::Export { batch, export } => {
             let report = download::export(ctx, &export, Source::Batch(&batch))?;
-            download::print_report(ctx, &report)
+            report::print_export(ctx, &report)
         }
         BatchCommand::Files {
             batch,
             part,
             limit,
             urls,
-        } => files(ctx, &batch, part.as_deref(), limit, urls),
+        } => files(ctx, &batch, part.as_deref(), limit.limit, urls),
     }
 }
 
 fn list(ctx: &Ctx, limit: Option<usize>) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    for batch in ctx.api.batches(None).take(limit.unwrap_or(usize::MAX)) {
-        let batch = batch?;
-        if ctx.out.is_json() {
-            ctx.out.json_line(&batch)?;
-        } else {
-            rows.push(batch_row(&batch));
-        }
-    }
-    if !ctx.out.is_json() {
-        if rows.is_empty() {
-            ctx.out.note("no batches");
-        } else {
-            ctx.out.table(
-                &["BATCH", "NAME", "TYPE", "CONTENT", "CREATED", "EXPIRES"],
-                &rows,
-            )?;
-        }
-    }
-    Ok(())
+    let headers = ["BATCH", "NAME", "TYPE", "CONTENT", "CREATED", "EXPIRES"];
+    let batches = ctx.api.batches(None);
+    ctx.out
+        .listing(batches, limit, &headers, batch_row, "no batches")
+        .map(drop)
 }
 
 fn batch_row(b: &BatchMetadata) -> Vec<String> {
@@ -139,9 +121,7 @@ fn show(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
             ps.iter()
                 .map(|(p, n)| {
                     let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("count".into(), json!(n));
-                    }
+                    v["count"] = json!(n);
                     v
                 })
                 .collect()
@@ -189,31 +169,19 @@ fn count(ctx: &Ctx, batch_id: &str, part: Option<&str>) -> Result<(), Failure> {
 }
 
 fn shards(ctx: &Ctx, batch_id: &str, limit: Option<usize>) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    let (mut total, mut failed) = (0usize, 0usize);
-    for shard in ctx
-        .api
-        .shards(batch_id, None)
-        .take(limit.unwrap_or(usize::MAX))
-    {
-        let shard = shard?;
-        total += 1;
-        failed += usize::from(shard.is_failed());
-        if ctx.out.is_json() {
-            ctx.out.json_line(&shard)?;
-        } else {
-            rows.push(shard_row(&shard));
-        }
-    }
-    if !ctx.out.is_json() {
-        if rows.is_empty() {
-            ctx.out.note(format_args!("batch {batch_id} has no shards"));
-        } else {
-            ctx.out
-                .table(&["SHARD", "STATUS", "TYPE", "FILES", "UPDATED"], &rows)?;
-            ctx.out
-                .note(format_args!("{total} shards, {failed} failed"));
-        }
+    let mut failed = 0usize;
+    let row = |s: &ShardDetails| {
+        failed += usize::from(s.is_failed());
+        shard_row(s)
+    };
+    let headers = ["SHARD", "STATUS", "TYPE", "FILES", "UPDATED"];
+    let empty = format!("batch {batch_id} has no shards");
+    let total = ctx
+        .out
+        .listing(ctx.api.shards(batch_id, None), limit, &headers, row, empty)?;
+    if total > 0 {
+        ctx.out
+            .note(format_args!("{total} shards, {failed} failed"));
     }
     Ok(())
 }
@@ -229,20 +197,16 @@ fn shard_row(s: &ShardDetails) -> Vec<String> {
 }
 
 fn parts(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
-    let parts = ctx.api.list_parts(batch_id)?;
-    if ctx.out.is_json() {
-        for p in &parts {
-            ctx.out.json_line(p)?;
-        }
-        return Ok(());
-    }
-    if parts.is_empty() {
-        ctx.out.note(format_args!("batch {batch_id} has no parts"));
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = parts.iter().map(part_row).collect();
+    let parts = ctx
+        .api
+        .list_parts(batch_id)?
+        .into_iter()
+        .map(Ok::<_, Failure>);
+    let headers = ["PART", "TYPE", "CONTENT", "DESCRIPTION"];
+    let empty = format!("batch {batch_id} has no parts");
     ctx.out
-        .table(&["PART", "TYPE", "CONTENT", "DESCRIPTION"], &rows)
+        .listing(parts, None, &headers, part_row, empty)
+        .map(drop)
 }
 
 fn part_row(p: &PartMetadata) -> Vec<String> {

@@ -11,17 +11,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use roboflow_batch::ingest::{Ingest, IngestReport, Source};
 use roboflow_batch::testdata::{ImageFormat, ImageSet};
 use roboflow_batch::wait::WaitOptions;
 use serde_json::{Value, json};
 
-use crate::cli::Global;
+use crate::args::Global;
 use crate::context::{self, Ctx};
-use crate::download::human_bytes;
 use crate::exit::{Class, Failure};
 use crate::output::Output;
+use crate::output::human_bytes;
+use crate::sandbox::Store;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -43,7 +44,7 @@ pub struct UploadBenchArgs {
     pub size_range: String,
     /// Parallel uploads, 1 to 64.
     #[arg(long, value_name = "N", default_value_t = roboflow_batch::ingest::DEFAULT_PARALLELISM,
-          value_parser = crate::cli::parallel)]
+          value_parser = crate::args::parallel)]
     pub parallel: usize,
     /// How many times to upload the set (each into a fresh batch).
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -51,14 +52,6 @@ pub struct UploadBenchArgs {
     /// What the built-in sandbox does with the shards.
     #[arg(long, value_enum, default_value_t = Store::Discard)]
     pub store: Store,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Store {
-    /// Index the tar headers and drop the bytes: measures the client.
-    Discard,
-    /// Write the shards to the sandbox's data folder.
-    Disk,
 }
 
 pub fn run(global: &Global, out: &Output, cmd: BenchCommand) -> Result<(), Failure> {
@@ -85,11 +78,9 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         .as_deref()
         .is_some_and(|u| !u.trim().is_empty());
     let (ctx, target, _server) = if given_url {
-        (
-            context::connect(global, out)?,
-            context::api_url(global)?,
-            None,
-        )
+        let ctx = context::connect(global, out)?;
+        let url = ctx.api.base_url().to_string();
+        (ctx, url, None)
     } else {
         let server = SandboxChild::start(a.parallel, a.store)?;
         let g = Global {
@@ -133,18 +124,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         let r = once(&ctx, &dir, &batch, a.parallel, images)?;
         if !out.is_json() {
             if i == 0 {
-                out.line(format!(
-                    "{:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>9}",
-                    "run",
-                    "images/s",
-                    "MB/s",
-                    "p50 ms",
-                    "p99 ms",
-                    "max ms",
-                    "peak RSS",
-                    "retries",
-                    "req/1000"
-                ))?;
+                out.line(" run  images/s     MB/s   p50 ms   p99 ms   max ms  peak RSS retries  req/1000")?;
             }
             out.line(format!(
                 "{:>4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>7} {:>9.1}",

@@ -1,7 +1,8 @@
-//! The command line: global options and the top-level commands.
+//! The command line: the top-level commands, each with its module's arguments.
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+use crate::args::Global;
 use crate::{batch, bench, completions, job, run, sandbox, upload};
 
 #[derive(Parser)]
@@ -19,80 +20,6 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every command takes, before or after its name.
-///
-/// The ids `api_key` and `workspace` are shared with `rfbatch sandbox`'s own options, so
-/// clap leaves the sandbox's in place there instead of adding these.
-#[derive(Args, Clone)]
-#[command(next_help_heading = "Global options")]
-pub struct Global {
-    /// Roboflow API key. Sent as the `api_key` query parameter; never printed.
-    #[arg(
-        long,
-        env = "ROBOFLOW_API_KEY",
-        hide_env_values = true,
-        global = true,
-        value_name = "KEY"
-    )]
-    pub api_key: Option<String>,
-    // Help given as a string: rustdoc would take the URL in a doc comment for a bare link.
-    #[arg(
-        long,
-        env = "API_BASE_URL",
-        hide_env_values = true,
-        global = true,
-        value_name = "URL",
-        help = "Base URL of the service [default: https://api.roboflow.com, or as \
-                ROBOFLOW_REGION (us, eu) and ROBOFLOW_ENVIRONMENT select]"
-    )]
-    pub api_url: Option<String>,
-    /// Workspace slug; looked up from the API key when omitted.
-    #[arg(long, env = "ROBOFLOW_WORKSPACE", global = true, value_name = "SLUG")]
-    pub workspace: Option<String>,
-    /// How many times a failed request is retried (transient failures only; 0 to 20).
-    #[arg(
-        long,
-        env = "RFBATCH_RETRIES",
-        global = true,
-        value_name = "N",
-        default_value_t = 4,
-        value_parser = clap::value_parser!(u32).range(0..=20)
-    )]
-    pub retries: u32,
-    /// Machine-readable output: one JSON document, or one JSON object per line for listings.
-    /// Errors become one JSON object on stderr.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Only results and errors: no progress bars, no notes.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Also log each request to stderr (method, URL with its query values redacted,
-    /// status, time); -vv adds sizes, the content type and any Retry-After.
-    #[arg(short, long, global = true, action = ArgAction::Count)]
-    pub verbose: u8,
-}
-
-/// Shows whether a key is set, never the key.
-impl std::fmt::Debug for Global {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Global")
-            .field("api_key", &self.api_key.as_ref().map(|_| "REDACTED"))
-            .field(
-                "api_url",
-                &self
-                    .api_url
-                    .as_deref()
-                    .map(roboflow_batch::redact::redact_url),
-            )
-            .field("workspace", &self.workspace)
-            .field("retries", &self.retries)
-            .field("json", &self.json)
-            .field("quiet", &self.quiet)
-            .field("verbose", &self.verbose)
-            .finish()
-    }
 }
 
 #[derive(Subcommand)]
@@ -120,64 +47,8 @@ pub enum Command {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
     #[test]
     fn the_command_line_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn global_options_work_after_the_command() {
-        let cli = Cli::try_parse_from(["rfbatch", "batch", "list", "--json", "--api-key", "k"])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(cli.global.json);
-        assert_eq!(cli.global.api_key.as_deref(), Some("k"));
-    }
-
-    #[test]
-    fn debug_output_hides_the_key() {
-        let cli = Cli::try_parse_from(["rfbatch", "batch", "list", "--api-key", "k-s3cret-77"])
-            .unwrap_or_else(|e| panic!("{e}"));
-        let shown = format!("{:?}", cli.global);
-        assert!(!shown.contains("k-s3cret-77"), "{shown}");
-        assert!(shown.contains("api_key: Some(\"REDACTED\")"), "{shown}");
-    }
-
-    #[test]
-    fn the_sandbox_keeps_its_own_api_key() {
-        let cli = Cli::try_parse_from(["rfbatch", "sandbox", "--api-key", "sk"])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(cli.command, Command::Sandbox(_)));
-    }
-}
-
-/// A `--parallel` value (uploads or downloads): 1 to the library's most parallel downloads
-/// (64), which uploads share.
-pub fn parallel(s: &str) -> Result<usize, String> {
-    const MAX: usize = roboflow_batch::export::MAX_PARALLELISM;
-    match s.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX).contains(&n) => Ok(n),
-        _ => Err(format!("must be a whole number from 1 to {MAX}")),
-    }
-}
-
-#[cfg(test)]
-mod parallel_tests {
-    #[test]
-    fn parallel_takes_1_to_64() {
-        for (s, ok) in [
-            ("1", true),
-            ("64", true),
-            ("8", true),
-            ("0", false),
-            ("65", false),
-            ("-1", false),
-            ("x", false),
-            ("", false),
-        ] {
-            assert_eq!(super::parallel(s).is_ok(), ok, "{s:?}");
-        }
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

@@ -1,9 +1,8 @@
 //! `rfbatch completions SHELL`: a completion script for a shell, on stdout.
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::exit::Failure;
 
 #[derive(Args, Debug)]
@@ -18,8 +17,8 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-pub fn run(args: &CompletionsArgs) -> Result<(), Failure> {
-    let mut cmd = Cli::command();
+/// Writes the script for `cmd`, the whole command line (`Cli::command()`).
+pub fn run(args: &CompletionsArgs, mut cmd: clap::Command) -> Result<(), Failure> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "rfbatch", &mut script);
     use std::io::Write;

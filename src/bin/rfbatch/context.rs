@@ -3,13 +3,13 @@
 use std::time::{Duration, Instant};
 
 use roboflow_batch::BatchApi;
-use roboflow_batch::api::{RetryPolicy, regional_base_url};
+use roboflow_batch::api::RetryPolicy;
 use roboflow_batch::redact::redact_url;
 use roboflow_batch::transport::{
     HttpRequest, HttpResponse, Timeouts, Transport, TransportError, UreqTransport,
 };
 
-use crate::cli::Global;
+use crate::args::Global;
 use crate::exit::Failure;
 use crate::output::Output;
 
@@ -17,34 +17,6 @@ use crate::output::Output;
 pub struct Ctx {
     pub api: BatchApi,
     pub out: Output,
-}
-
-/// The base URL in force: `--api-url`, else `API_BASE_URL`, else the service of
-/// `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (the production service in the US by default).
-pub fn api_url(g: &Global) -> Result<String, Failure> {
-    api_url_from(g, |name| std::env::var(name).ok())
-}
-
-/// [`api_url`] with the environment read through `env`.
-fn api_url_from(g: &Global, env: impl Fn(&str) -> Option<String>) -> Result<String, Failure> {
-    if let Some(url) = g
-        .api_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-    {
-        return Ok(url.to_string());
-    }
-    // Set but empty still counts for the environment and PROJECT (staging), as in the
-    // official client.
-    let url = regional_base_url(
-        env("ROBOFLOW_REGION")
-            .filter(|v| !v.trim().is_empty())
-            .as_deref(),
-        env("ROBOFLOW_ENVIRONMENT").as_deref(),
-        env("PROJECT").as_deref(),
-    )?;
-    Ok(url.to_string())
 }
 
 /// A client for the global options (key, URL, workspace, `ROBOFLOW_API_REQUEST_TIMEOUT`),
@@ -59,13 +31,18 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
                 "set --api-key or ROBOFLOW_API_KEY (or try the local sandbox: rfbatch sandbox)",
             )
         })?;
-    let mut builder = BatchApi::builder()
-        .api_key(key)
-        .base_url(api_url(g)?)
+    // The library picks the URL (explicit, else by region and environment) as the
+    // official client does; clap has already read API_BASE_URL and ROBOFLOW_WORKSPACE.
+    let vars = |name: &str| match name {
+        "ROBOFLOW_API_KEY" => Some(key.to_string()),
+        "API_BASE_URL" => g.api_url.as_deref().map(|u| u.trim().to_string()),
+        "ROBOFLOW_WORKSPACE" => g.workspace.clone(),
+        // Read below: the transport is this command's own.
+        "ROBOFLOW_API_REQUEST_TIMEOUT" => None,
+        other => std::env::var(other).ok(),
+    };
+    let mut builder = BatchApi::builder_from_vars(vars)?
         .retry_policy(RetryPolicy::default().max_retries(g.retries));
-    if let Some(ws) = g.workspace.as_deref().filter(|w| !w.trim().is_empty()) {
-        builder = builder.workspace(ws);
-    }
     let transport = UreqTransport::builder()
         .timeouts(timeouts_from_env()?)
         .build();
@@ -148,12 +125,12 @@ impl Transport for Logged {
 
 /// `sent 2.0 KiB, got 512 B application/json, Retry-After 3`.
 fn details(sent: u64, resp: &HttpResponse) -> String {
-    let mut s = format!("sent {}", crate::download::human_bytes(sent));
+    let mut s = format!("sent {}", crate::output::human_bytes(sent));
     match resp
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok())
     {
-        Some(n) => s.push_str(&format!(", got {}", crate::download::human_bytes(n))),
+        Some(n) => s.push_str(&format!(", got {}", crate::output::human_bytes(n))),
         None => s.push_str(", got a body of unknown length"),
     }
     if let Some(ct) = resp.header("content-type") {
@@ -169,42 +146,6 @@ fn details(sent: u64, resp: &HttpResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn environment_variables_set_empty_select_staging_as_in_the_official_client() {
-        #[derive(clap::Parser)]
-        struct Args {
-            #[command(flatten)]
-            g: Global,
-        }
-        let mut g = <Args as clap::Parser>::parse_from(["rfbatch"]).g;
-        g.api_url = None;
-        let url_with = |g: &Global, vars: &[(&str, &str)]| {
-            api_url_from(g, |name| {
-                vars.iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            })
-            .unwrap()
-        };
-        let url = |vars: &[(&str, &str)]| url_with(&g, vars);
-        assert_eq!(url(&[]), "https://api.roboflow.com");
-        assert_eq!(url(&[("ROBOFLOW_REGION", "")]), "https://api.roboflow.com");
-        assert_eq!(
-            url(&[("ROBOFLOW_ENVIRONMENT", "")]),
-            "https://api.roboflow.one"
-        );
-        assert_eq!(url(&[("PROJECT", "")]), "https://api.roboflow.one");
-        assert_eq!(
-            url(&[("PROJECT", "roboflow-platform"), ("ROBOFLOW_REGION", "eu")]),
-            "https://api.roboflow.eu"
-        );
-        g.api_url = Some("http://127.0.0.1:9".into());
-        assert_eq!(
-            url_with(&g, &[("ROBOFLOW_ENVIRONMENT", "")]),
-            "http://127.0.0.1:9"
-        );
-    }
 
     #[test]
     fn details_give_sizes_type_and_retry_after() {

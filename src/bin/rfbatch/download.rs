@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use clap::Args;
 use roboflow_batch::export::{ExportEvent, ExportReport, Exporter};
-use serde_json::{Value, json};
 
+use crate::args::Maybe;
 use crate::context::Ctx;
 use crate::exit::Failure;
 use crate::interrupt;
+use crate::output::human_bytes;
 use crate::progress::{Bars, Tally};
 
 /// Where and how to download.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct ExportArgs {
     /// The folder the files go to (created if needed); files land in `DIR/<part>/<file>`.
     #[arg(long, value_name = "DIR")]
@@ -28,7 +29,7 @@ pub struct ExportArgs {
     pub overwrite: bool,
     /// Parallel downloads, 1 to 64.
     #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM,
-          value_parser = crate::cli::parallel)]
+          value_parser = crate::args::parallel)]
     pub parallel: usize,
     /// Keep `.tar` and `.tar.gz` files after unpacking them.
     #[arg(long)]
@@ -53,9 +54,9 @@ pub enum Source<'a> {
 
 /// Exports with a progress bar of files, stopping cleanly on Ctrl-C.
 pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<ExportReport, Failure> {
-    let bars = Bars::new(&ctx.out);
+    let bars = Bars::new(ctx.out.progress());
     let bar = bars.count("download", "files");
-    let tally = Arc::new(Tally::default());
+    let tally = Arc::new(Tally::<Transfer>::default());
     let (b, t) = (bar.clone(), Arc::clone(&tally));
     let mut exporter = Exporter::new(&ctx.api, &args.out)
         .parallelism(args.parallel)
@@ -64,21 +65,14 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
         .keep_archives(args.keep_archives)
         .cancel_flag(interrupt::flag())
         .on_event(move |e| match e {
-            ExportEvent::Listed { files, .. } => {
-                b.inc_length(*files as u64);
-                let c = t.update(|c| c.total += *files as u64);
-                b.set_message(transfer_message(&c, b.elapsed()));
-            }
+            ExportEvent::Listed { files, .. } => b.inc_length(*files as u64),
             ExportEvent::Bytes(n) => {
                 let c = t.update(|c| c.bytes += n);
                 b.set_message(transfer_message(&c, b.elapsed()));
             }
             ExportEvent::Downloaded(_) | ExportEvent::Skipped(_) => {
                 let skipped = matches!(e, ExportEvent::Skipped(_));
-                let c = t.update(|c| {
-                    c.done += 1;
-                    c.skipped += u64::from(skipped);
-                });
+                let c = t.update(|c| c.skipped += u64::from(skipped));
                 b.inc(1);
                 b.set_message(transfer_message(&c, b.elapsed()));
             }
@@ -87,12 +81,9 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
     for p in &args.part {
         exporter = exporter.part(p.as_str());
     }
-    if let Some(n) = args.max_unpacked_bytes {
-        exporter = exporter.max_unpacked_bytes(n);
-    }
-    if let Some(n) = args.max_unpacked_entries {
-        exporter = exporter.max_unpacked_entries(n);
-    }
+    let exporter = exporter
+        .maybe(args.max_unpacked_bytes, Exporter::max_unpacked_bytes)
+        .maybe(args.max_unpacked_entries, Exporter::max_unpacked_entries);
     let stop = interrupt::Stoppable::enter();
     let result = match source {
         Source::Batch(id) => exporter.batch(id),
@@ -108,8 +99,15 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
     }
 }
 
-/// `3 skipped, 12.5 MiB at 4.1 MiB/s`.
-fn transfer_message(c: &crate::progress::TallyCounts, elapsed: std::time::Duration) -> String {
+/// Bytes and files already there, as a download goes.
+#[derive(Default, Clone, Copy)]
+struct Transfer {
+    bytes: u64,
+    skipped: u64,
+}
+
+/// `3 already there, 12.5 MiB at 4.1 MiB/s`.
+fn transfer_message(c: &Transfer, elapsed: std::time::Duration) -> String {
     let secs = elapsed.as_secs_f64().max(0.001);
     let mut s = format!(
         "{} at {}/s",
@@ -120,81 +118,4 @@ fn transfer_message(c: &crate::progress::TallyCounts, elapsed: std::time::Durati
         s = format!("{} already there, {s}", c.skipped);
     }
     s
-}
-
-/// The report as JSON (camelCase, paths as given).
-pub fn report_json(r: &ExportReport) -> Value {
-    json!({
-        "target": r.target,
-        "batches": r.batches,
-        "downloaded": r.downloaded,
-        "skipped": r.skipped,
-        "bytes": r.bytes,
-        "unpacked": r.unpacked,
-        "files": r.files.iter().map(|f| json!({
-            "batchId": f.batch_id,
-            "partName": f.part_name,
-            "fileName": f.file_name,
-            "path": f.path,
-            "bytes": f.bytes,
-            "unpacked": f.unpacked.len(),
-            "skipped": f.skipped,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// Prints the report with the requests the command made (its client is its own): JSON, or
-/// a line for people.
-pub fn print_report(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
-    let requests = ctx.api.requests();
-    if ctx.out.is_json() {
-        let mut v = report_json(r);
-        v["requests"] = json!(requests);
-        return ctx.out.json(&v);
-    }
-    ctx.out.line(format_args!(
-        "{} files downloaded ({}) into {}{}{}; {} requests",
-        r.downloaded,
-        human_bytes(r.bytes),
-        r.target.display(),
-        if r.skipped > 0 {
-            format!(", {} already there", r.skipped)
-        } else {
-            String::new()
-        },
-        if r.unpacked > 0 {
-            format!(", {} unpacked from archives", r.unpacked)
-        } else {
-            String::new()
-        },
-        requests.total(),
-    ))
-}
-
-/// `1.5 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_for_people() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
-    }
 }

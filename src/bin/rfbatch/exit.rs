@@ -41,36 +41,29 @@ pub enum Class {
 }
 
 impl Class {
-    pub fn code(self) -> u8 {
+    /// The exit code and the name in `--json` errors.
+    fn info(self) -> (u8, &'static str) {
         match self {
-            Class::Other => 1,
-            Class::Usage => 2,
-            Class::Auth => 3,
-            Class::NotFound => 4,
-            Class::Conflict => 5,
-            Class::Network => 6,
-            Class::Service => 7,
-            Class::Partial => 8,
-            Class::JobFailed => 9,
-            Class::Timeout => 10,
-            Class::Interrupted => 130,
+            Class::Other => (1, "other"),
+            Class::Usage => (2, "usage"),
+            Class::Auth => (3, "auth"),
+            Class::NotFound => (4, "not_found"),
+            Class::Conflict => (5, "conflict"),
+            Class::Network => (6, "network"),
+            Class::Service => (7, "service"),
+            Class::Partial => (8, "partial_failure"),
+            Class::JobFailed => (9, "job_failed"),
+            Class::Timeout => (10, "timeout"),
+            Class::Interrupted => (130, "interrupted"),
         }
     }
 
+    pub fn code(self) -> u8 {
+        self.info().0
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            Class::Other => "other",
-            Class::Usage => "usage",
-            Class::Auth => "auth",
-            Class::NotFound => "not_found",
-            Class::Conflict => "conflict",
-            Class::Network => "network",
-            Class::Service => "service",
-            Class::Partial => "partial_failure",
-            Class::JobFailed => "job_failed",
-            Class::Timeout => "timeout",
-            Class::Interrupted => "interrupted",
-        }
+        self.info().1
     }
 }
 
@@ -281,8 +274,24 @@ mod tests {
         )
     }
 
+    fn transport(kind: TransportErrorKind) -> Error {
+        let (method, url) = (Method::Get, "http://h/".into());
+        let source = TransportError::new(kind, "failed");
+        Error::Transport {
+            method,
+            url,
+            source,
+        }
+    }
+
     #[test]
     fn classes_by_error() {
+        let locked = Error::Locked {
+            what: "batch b".into(),
+            lock: "/tmp/j.lock".into(),
+            holder: Some(7),
+        };
+        let waited = std::time::Duration::from_secs(1);
         let cases = [
             (Error::invalid("batch_id", "bad"), Class::Usage),
             (Error::Config("no API key".into()), Class::Usage),
@@ -291,45 +300,17 @@ mod tests {
             (api(403), Class::Auth),
             (api(404), Class::NotFound),
             (api(409), Class::Conflict),
-            (
-                Error::Locked {
-                    what: "batch b".into(),
-                    lock: "/tmp/j.lock".into(),
-                    holder: Some(7),
-                },
-                Class::Conflict,
-            ),
+            (locked, Class::Conflict),
             (api(429), Class::Service),
             (api(503), Class::Service),
             (api(418), Class::Other),
-            (
-                Error::Transport {
-                    method: Method::Get,
-                    url: "http://h/".into(),
-                    source: TransportError::new(TransportErrorKind::Connect, "refused"),
-                },
-                Class::Network,
-            ),
-            (
-                Error::Transport {
-                    method: Method::Get,
-                    url: "http://h/".into(),
-                    source: TransportError::new(TransportErrorKind::Dns, "no such host"),
-                },
-                Class::Network,
-            ),
-            (
-                Error::Transport {
-                    method: Method::Get,
-                    url: "https://h/".into(),
-                    source: TransportError::new(TransportErrorKind::Tls, "expired"),
-                },
-                Class::Network,
-            ),
+            (transport(TransportErrorKind::Connect), Class::Network),
+            (transport(TransportErrorKind::Dns), Class::Network),
+            (transport(TransportErrorKind::Tls), Class::Network),
             (
                 Error::WaitTimeout {
                     what: "job".into(),
-                    waited: std::time::Duration::from_secs(1),
+                    waited,
                 },
                 Class::Timeout,
             ),

@@ -1,15 +1,15 @@
 //! The library's ingest events drawn as bars: bytes sent (rate and ETA) with files done,
 //! then files indexed. Off a terminal, a note per phase instead.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use indicatif::ProgressBar;
 use roboflow_batch::ingest::IngestMethod;
 use roboflow_batch::progress::Event;
 
-use crate::download::human_bytes;
 use crate::output::Output;
-use crate::progress::Bars;
+use crate::output::human_bytes;
+use crate::progress::{Bars, Tally};
 
 #[derive(Default, Clone, Copy)]
 struct Counts {
@@ -46,27 +46,21 @@ pub struct IngestProgress {
     bars: Bars,
     upload: ProgressBar,
     verify: OnceLock<ProgressBar>,
-    counts: Mutex<Counts>,
+    counts: Tally<Counts>,
     out: Output,
 }
 
 impl IngestProgress {
     pub fn new(out: &Output) -> IngestProgress {
-        let bars = Bars::new(out);
+        let bars = Bars::new(out.progress());
         let upload = bars.bytes("upload");
         IngestProgress {
             bars,
             upload,
             verify: OnceLock::new(),
-            counts: Mutex::new(Counts::default()),
+            counts: Tally::default(),
             out: out.clone(),
         }
-    }
-
-    fn update(&self, f: impl FnOnce(&mut Counts)) -> Counts {
-        let mut g = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut g);
-        *g
     }
 
     /// Notes only where no bar is drawn.
@@ -83,7 +77,7 @@ impl IngestProgress {
                 self.upload.set_message(format!("found {files} files"));
             }
             Event::Skipped(_) => {
-                let c = self.update(|c| c.skipped += 1);
+                let c = self.counts.update(|c| c.skipped += 1);
                 self.upload.set_message(c.message());
             }
             Event::Planned {
@@ -104,7 +98,7 @@ impl IngestProgress {
                 };
                 self.upload.set_length(bytes.saturating_add(overhead));
                 // A second plan (the batch refused the first method) starts over.
-                let c = self.update(|c| {
+                let c = self.counts.update(|c| {
                     c.total = *files;
                     c.resumed = *resumed_files;
                     c.done = 0;
@@ -127,7 +121,7 @@ impl IngestProgress {
             Event::BytesSent { bytes } => {
                 // Bytes that repeat a failed try were counted once already.
                 let mut new = 0;
-                self.update(|c| {
+                self.counts.update(|c| {
                     let repeated = c.resend.min(*bytes);
                     c.resend -= repeated;
                     new = bytes - repeated;
@@ -140,16 +134,16 @@ impl IngestProgress {
                 self.upload.set_position(position);
             }
             Event::UnitDone { files, .. } => {
-                let c = self.update(|c| c.done += files);
+                let c = self.counts.update(|c| c.done += files);
                 self.upload.set_message(c.message());
             }
             Event::UnitFailed { files, .. } => {
-                let c = self.update(|c| c.failed += files);
+                let c = self.counts.update(|c| c.failed += files);
                 self.upload.set_message(c.message());
             }
             Event::Retry { rewound_bytes, .. } => {
                 // The bar never goes back: the resent bytes are skipped instead.
-                let c = self.update(|c| {
+                let c = self.counts.update(|c| {
                     c.retries += 1;
                     c.resend = c.resend.saturating_add(*rewound_bytes);
                 });
@@ -169,7 +163,7 @@ impl IngestProgress {
                 bar.set_position(*indexed);
             }
             Event::IndexFailed(_) => {
-                let c = self.update(|c| c.index_failed += 1);
+                let c = self.counts.update(|c| c.index_failed += 1);
                 if let Some(bar) = self.verify.get() {
                     bar.set_message(format!("{} failed", c.index_failed));
                 }
@@ -193,16 +187,7 @@ mod tests {
     use roboflow_batch::progress::UnitKind;
 
     fn hidden() -> IngestProgress {
-        let g = crate::cli::Global {
-            api_key: None,
-            api_url: None,
-            workspace: None,
-            retries: 0,
-            json: true,
-            quiet: false,
-            verbose: 0,
-        };
-        IngestProgress::new(&Output::new(&g))
+        IngestProgress::new(&Output::new(true, false, 0))
     }
 
     #[test]

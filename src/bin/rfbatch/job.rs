@@ -9,28 +9,30 @@ use serde_json::json;
 
 use roboflow_batch::jobs::Job;
 
+use crate::args::{Limit, Maybe};
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
 use crate::job_start::{self, RestartArgs, StartArgs};
 use crate::job_wait::{WaitArgs, progress_json, progress_line};
 use crate::output::opt;
+use crate::report;
+
+/// A job named on the command line.
+#[derive(clap::Args)]
+pub struct JobArg {
+    /// The job id.
+    job: String,
+}
 
 #[derive(Subcommand)]
 pub enum JobCommand {
     /// Starts a job: runs a Workflow over a staged batch.
     Start(Box<StartArgs>),
     /// Lists the workspace's jobs.
-    List {
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
-    },
+    List(Limit),
     /// Shows a job: its state, progress and stages.
-    Show {
-        /// The job id.
-        job: String,
-    },
+    Show(JobArg),
     /// Waits for a job to finish, showing its progress; the exit code says how it ended
     /// (0 succeeded, 9 failed, 10 timed out).
     Wait {
@@ -51,19 +53,15 @@ pub enum JobCommand {
         export: ExportArgs,
     },
     /// Lists a job's stages and the batches they write.
-    Stages {
-        /// The job id.
-        job: String,
-    },
+    Stages(JobArg),
     /// Lists the tasks of one stage of a job.
     Tasks {
         /// The job id.
         job: String,
         /// The stage id (see `rfbatch job stages`).
         stage: String,
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
+        #[command(flatten)]
+        limit: Limit,
     },
     /// Prints a job's log lines.
     Logs {
@@ -72,15 +70,11 @@ pub enum JobCommand {
         /// Only lines of this severity.
         #[arg(long, value_parser = PossibleValuesParser::new(LogSeverity::KNOWN.iter().copied()))]
         severity: Option<String>,
-        /// Stop after this many.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
+        #[command(flatten)]
+        limit: Limit,
     },
     /// Aborts a job.
-    Abort {
-        /// The job id.
-        job: String,
-    },
+    Abort(JobArg),
     /// Restarts a job, optionally with new limits.
     Restart(RestartArgs),
     /// Starts a TensorRT compilation of a model for the given GPUs.
@@ -107,8 +101,8 @@ pub enum JobCommand {
 pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
     match cmd {
         JobCommand::Start(args) => job_start::start(ctx, *args),
-        JobCommand::List { limit } => list(ctx, limit),
-        JobCommand::Show { job } => show(ctx, &job),
+        JobCommand::List(l) => list(ctx, l.limit),
+        JobCommand::Show(j) => show(ctx, &j.job),
         JobCommand::Wait { job, wait } => {
             crate::job_wait::wait(ctx, &Job::new(&ctx.api, &job)?, &wait)
         }
@@ -122,16 +116,16 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
                 stages.insert(0, "processing".into());
             }
             let report = download::export(ctx, &export, Source::Job(&job, &stages))?;
-            download::print_report(ctx, &report)
+            report::print_export(ctx, &report)
         }
-        JobCommand::Stages { job } => stages(ctx, &job),
-        JobCommand::Tasks { job, stage, limit } => tasks(ctx, &job, &stage, limit),
+        JobCommand::Stages(j) => stages(ctx, &j.job),
+        JobCommand::Tasks { job, stage, limit } => tasks(ctx, &job, &stage, limit.limit),
         JobCommand::Logs {
             job,
             severity,
             limit,
-        } => logs(ctx, &job, severity.as_deref(), limit),
-        JobCommand::Abort { job } => abort(ctx, &job),
+        } => logs(ctx, &job, severity.as_deref(), limit.limit),
+        JobCommand::Abort(j) => abort(ctx, &j.job),
         JobCommand::Restart(args) => restart(ctx, &args),
         JobCommand::TrtCompile {
             model_id,
@@ -144,14 +138,11 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
                 .iter()
                 .map(|d| CompilationDevice::parse(d))
                 .collect();
-            let mut req = TrtCompilationRequest::new(model_id.as_str(), devices);
-            if let Some(u) = notifications_url {
-                req = req.with_notifications_url(u);
-            }
-            let id = match job_id {
-                Some(id) => id,
-                None => roboflow_batch::JobId::generate().as_str().to_string(),
-            };
+            let req = TrtCompilationRequest::new(model_id.as_str(), devices).maybe(
+                notifications_url,
+                TrtCompilationRequest::with_notifications_url,
+            );
+            let id = job_id.unwrap_or_else(|| roboflow_batch::JobId::generate().to_string());
             ctx.api
                 .start_trt_compilation(&id, &req, job_name.as_deref())?;
             if ctx.out.is_json() {
@@ -166,26 +157,11 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
 }
 
 fn list(ctx: &Ctx, limit: Option<usize>) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    for job in ctx.api.jobs(None).take(limit.unwrap_or(usize::MAX)) {
-        let job = job?;
-        if ctx.out.is_json() {
-            ctx.out.json_line(&job)?;
-        } else {
-            rows.push(job_row(&job));
-        }
-    }
-    if !ctx.out.is_json() {
-        if rows.is_empty() {
-            ctx.out.note("no jobs");
-        } else {
-            ctx.out.table(
-                &["JOB", "NAME", "STATE", "STAGE", "CREATED", "UPDATED"],
-                &rows,
-            )?;
-        }
-    }
-    Ok(())
+    let headers = ["JOB", "NAME", "STATE", "STAGE", "CREATED", "UPDATED"];
+    let jobs = ctx.api.jobs(None);
+    ctx.out
+        .listing(jobs, limit, &headers, job_row, "no jobs")
+        .map(drop)
 }
 
 fn job_row(j: &JobMetadata) -> Vec<String> {
@@ -205,12 +181,7 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
     let progress = job.progress()?;
     if ctx.out.is_json() {
         let mut v = progress_json(&progress);
-        if let Some(o) = v.as_object_mut() {
-            o.insert(
-                "job".into(),
-                serde_json::to_value(&status.job).unwrap_or_default(),
-            );
-        }
+        v["job"] = serde_json::to_value(&status.job).unwrap_or_default();
         return ctx.out.json(&v);
     }
     let mut fields = vec![
@@ -244,19 +215,17 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
                 ]
             })
             .collect();
+        let headers = [
+            "STAGE",
+            "STATUS",
+            "DONE",
+            "TASKS",
+            "RUNNING",
+            "FAILED",
+            "OUTPUT BATCHES",
+        ];
         ctx.out.line("")?;
-        ctx.out.table(
-            &[
-                "STAGE",
-                "STATUS",
-                "DONE",
-                "TASKS",
-                "RUNNING",
-                "FAILED",
-                "OUTPUT BATCHES",
-            ],
-            &rows,
-        )?;
+        ctx.out.table(&headers, &rows)?;
     }
     for e in &progress.errors {
         ctx.out.line(format_args!(
@@ -269,62 +238,34 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
 }
 
 fn stages(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
-    let stages = ctx.api.job_stages(job_id)?;
-    if ctx.out.is_json() {
-        for s in &stages {
-            ctx.out.json_line(s)?;
-        }
-        return Ok(());
-    }
-    if stages.is_empty() {
-        ctx.out.note(format_args!("job {job_id} has no stages yet"));
-        return Ok(());
-    }
-    stage_table(ctx, &stages)
-}
-
-fn stage_table(ctx: &Ctx, stages: &[JobStage]) -> Result<(), Failure> {
-    let rows: Vec<Vec<String>> = stages
-        .iter()
-        .map(|s| {
-            vec![
-                s.processing_stage_id.clone(),
-                s.processing_stage_name.clone(),
-                s.status_type.clone(),
-                s.tasks_number.to_string(),
-                s.output_batch_ids().join(","),
-            ]
-        })
-        .collect();
-    ctx.out.table(
-        &["STAGE", "NAME", "STATUS", "TASKS", "OUTPUT BATCHES"],
-        &rows,
-    )
+    let stages = ctx
+        .api
+        .job_stages(job_id)?
+        .into_iter()
+        .map(Ok::<_, Failure>);
+    let headers = ["STAGE", "NAME", "STATUS", "TASKS", "OUTPUT BATCHES"];
+    let row = |s: &JobStage| {
+        vec![
+            s.processing_stage_id.clone(),
+            s.processing_stage_name.clone(),
+            s.status_type.clone(),
+            s.tasks_number.to_string(),
+            s.output_batch_ids().join(","),
+        ]
+    };
+    let empty = format!("job {job_id} has no stages yet");
+    ctx.out
+        .listing(stages, None, &headers, row, empty)
+        .map(drop)
 }
 
 fn tasks(ctx: &Ctx, job_id: &str, stage: &str, limit: Option<usize>) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    for task in ctx
-        .api
-        .tasks(job_id, stage, None)
-        .take(limit.unwrap_or(usize::MAX))
-    {
-        let task = task?;
-        if ctx.out.is_json() {
-            ctx.out.json_line(&task)?;
-        } else {
-            rows.push(task_row(&task));
-        }
-    }
-    if !ctx.out.is_json() {
-        if rows.is_empty() {
-            ctx.out.note(format_args!("stage {stage} has no tasks"));
-        } else {
-            ctx.out
-                .table(&["TASK", "STATUS", "PROGRESS", "UPDATED", "NOTE"], &rows)?;
-        }
-    }
-    Ok(())
+    let headers = ["TASK", "STATUS", "PROGRESS", "UPDATED", "NOTE"];
+    let tasks = ctx.api.tasks(job_id, stage, None);
+    let empty = format!("stage {stage} has no tasks");
+    ctx.out
+        .listing(tasks, limit, &headers, task_row, empty)
+        .map(drop)
 }
 
 fn task_row(t: &TaskStatus) -> Vec<String> {
@@ -386,7 +327,7 @@ fn abort(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
 }
 
 fn restart(ctx: &Ctx, args: &RestartArgs) -> Result<(), Failure> {
-    let overrides = job_start::overrides(args);
+    let overrides = job_start::overrides(&args.limits);
     let answer = ctx.api.restart_job(&args.job, overrides.as_ref())?;
     if ctx.out.is_json() {
         ctx.out.json(&json!({

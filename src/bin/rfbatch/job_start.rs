@@ -8,6 +8,7 @@ use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::{AggregationFormat, InferenceBackend, MachineType, RestartOverrides};
 use serde_json::json;
 
+use crate::args::Maybe;
 use crate::context::Ctx;
 use crate::exit::Failure;
 
@@ -25,21 +26,8 @@ pub struct JobOptions {
     /// A readable name for the job.
     #[arg(long, value_name = "NAME")]
     pub job_name: Option<String>,
-    /// CPU or GPU machines.
-    #[arg(long, value_name = "TYPE", value_parser = PossibleValuesParser::new(MachineType::KNOWN.iter().copied()))]
-    pub machine_type: Option<String>,
-    /// Workers per machine.
-    #[arg(long, value_name = "N")]
-    pub workers_per_machine: Option<u32>,
-    /// Total machine time allowed, across all workers, in seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub max_runtime_seconds: Option<u64>,
-    /// The most tasks run at once.
-    #[arg(long, value_name = "N")]
-    pub max_parallel_tasks: Option<u32>,
-    /// The fraction of images (0 to 1) that may fail before the job fails.
-    #[arg(long, value_name = "F")]
-    pub max_image_failure_rate: Option<f64>,
+    #[command(flatten)]
+    pub limits: Limits,
     /// The format of the aggregated results.
     #[arg(long, value_name = "FORMAT", value_parser = PossibleValuesParser::new(AggregationFormat::KNOWN.iter().copied()))]
     pub aggregation_format: Option<String>,
@@ -64,6 +52,26 @@ pub struct JobOptions {
     /// The inference engine.
     #[arg(long, value_name = "BACKEND", value_parser = PossibleValuesParser::new(InferenceBackend::KNOWN.iter().copied()))]
     pub inference_backend: Option<String>,
+}
+
+/// The machines and limits of a job: set by `job start` and `run`, changed by `job restart`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct Limits {
+    /// CPU or GPU machines.
+    #[arg(long, value_name = "TYPE", value_parser = PossibleValuesParser::new(MachineType::KNOWN.iter().copied()))]
+    pub machine_type: Option<String>,
+    /// Workers per machine.
+    #[arg(long, value_name = "N")]
+    pub workers_per_machine: Option<u32>,
+    /// Total machine time allowed, across all workers, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_runtime_seconds: Option<u64>,
+    /// The most tasks run at once.
+    #[arg(long, value_name = "N")]
+    pub max_parallel_tasks: Option<u32>,
+    /// The fraction of images (0 to 1) that may fail before the job fails.
+    #[arg(long, value_name = "F")]
+    pub max_image_failure_rate: Option<f64>,
 }
 
 /// `rfbatch job start`.
@@ -97,47 +105,42 @@ pub struct StartArgs {
 /// The job the options describe; the library checks it (and reads the parameters file)
 /// when it is built.
 pub fn spec(batch: &str, videos: bool, opts: &JobOptions) -> Result<JobSpec, Failure> {
-    let mut spec = if videos {
+    let spec = if videos {
         JobSpec::videos(batch, opts.workflow.as_str())
     } else {
         JobSpec::images(batch, opts.workflow.as_str())
     };
-    if let Some(id) = &opts.job_id {
-        spec = spec.job_id(id.as_str());
-    }
-    if let Some(name) = &opts.job_name {
-        spec = spec.name(name.as_str());
-    }
-    if let Some(m) = &opts.machine_type {
-        spec = spec.machine_type(MachineType::parse(m));
-    }
-    if let Some(n) = opts.workers_per_machine {
-        spec = spec.workers_per_machine(n);
-    }
-    if let Some(s) = opts.max_runtime_seconds {
-        spec = spec.max_runtime_seconds(s);
-    }
-    if let Some(n) = opts.max_parallel_tasks {
-        spec = spec.max_parallel_tasks(n);
-    }
-    if let Some(r) = opts.max_image_failure_rate {
-        spec = spec.max_image_failure_rate(r);
-    }
-    if let Some(f) = &opts.aggregation_format {
-        spec = spec.aggregation_format(AggregationFormat::parse(f));
-    }
-    if let Some(n) = &opts.image_input_name {
-        spec = spec.image_input_name(n.as_str());
-    }
-    if let Some(path) = &opts.workflow_params {
-        spec = spec.workflow_parameters_file(path.as_path());
-    }
-    if let Some(u) = &opts.notifications_url {
-        spec = spec.notifications_url(u.as_str());
-    }
-    if opts.save_image_outputs || !opts.image_outputs_to_save.is_empty() {
-        spec = spec.persist_image_outputs(opts.image_outputs_to_save.clone());
-    }
+    let l = &opts.limits;
+    let outputs = opts.save_image_outputs || !opts.image_outputs_to_save.is_empty();
+    let mut spec = spec
+        .maybe(opts.job_id.as_deref(), |s, v| s.job_id(v))
+        .maybe(opts.job_name.as_deref(), |s, v| s.name(v))
+        .maybe(l.machine_type.as_deref(), |s, v| {
+            s.machine_type(MachineType::parse(v))
+        })
+        .maybe(l.workers_per_machine, JobSpec::workers_per_machine)
+        .maybe(l.max_runtime_seconds, JobSpec::max_runtime_seconds)
+        .maybe(l.max_parallel_tasks, JobSpec::max_parallel_tasks)
+        .maybe(l.max_image_failure_rate, JobSpec::max_image_failure_rate)
+        .maybe(opts.aggregation_format.as_deref(), |s, v| {
+            s.aggregation_format(AggregationFormat::parse(v))
+        })
+        .maybe(opts.image_input_name.as_deref(), |s, v| {
+            s.image_input_name(v)
+        })
+        .maybe(opts.workflow_params.as_deref(), |s, v| {
+            s.workflow_parameters_file(v)
+        })
+        .maybe(opts.notifications_url.as_deref(), |s, v| {
+            s.notifications_url(v)
+        })
+        .maybe(
+            outputs.then(|| opts.image_outputs_to_save.clone()),
+            JobSpec::persist_image_outputs,
+        )
+        .maybe(opts.inference_backend.as_deref(), |s, v| {
+            s.inference_backend(InferenceBackend::parse(v))
+        });
     for m in &opts.metadata_mapping {
         let (input, key) = m
             .split_once('=')
@@ -147,24 +150,17 @@ pub fn spec(batch: &str, videos: bool, opts: &JobOptions) -> Result<JobSpec, Fai
             })?;
         spec = spec.metadata_mapping(input.trim(), key.trim());
     }
-    if let Some(b) = &opts.inference_backend {
-        spec = spec.inference_backend(InferenceBackend::parse(b));
-    }
     Ok(spec)
 }
 
 pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
-    let mut spec = spec(&args.batch, args.videos, &args.job)?;
-    if let Some(p) = &args.part {
-        spec = spec.part_name(p.as_str());
-    }
-    if let Some(p) = &args.images_metadata_part {
-        spec = spec.images_metadata_part(p.as_str());
-    }
-    if let Some(fps) = args.max_video_fps {
-        spec = spec.max_video_fps(fps);
-    }
-    let prepared = spec.build()?;
+    let prepared = spec(&args.batch, args.videos, &args.job)?
+        .maybe(args.part.as_deref(), |s, p| s.part_name(p))
+        .maybe(args.images_metadata_part.as_deref(), |s, p| {
+            s.images_metadata_part(p)
+        })
+        .maybe(args.max_video_fps, JobSpec::max_video_fps)
+        .build()?;
     let job = prepared.start(&ctx.api)?;
     let id = job.id().as_str().to_string();
     if !args.wait {
@@ -191,48 +187,33 @@ pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
 pub struct RestartArgs {
     /// The job id.
     pub job: String,
-    /// New machine type.
-    #[arg(long, value_name = "TYPE", value_parser = PossibleValuesParser::new(MachineType::KNOWN.iter().copied()))]
-    pub machine_type: Option<String>,
-    /// New workers per machine.
-    #[arg(long, value_name = "N")]
-    pub workers_per_machine: Option<u32>,
-    /// New machine-time budget in seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub max_runtime_seconds: Option<u64>,
-    /// New task parallelism.
-    #[arg(long, value_name = "N")]
-    pub max_parallel_tasks: Option<u32>,
-    /// New failure tolerance (0 to 1).
-    #[arg(long, value_name = "F")]
-    pub max_image_failure_rate: Option<f64>,
+    #[command(flatten)]
+    pub limits: Limits,
 }
 
 /// The restart overrides, or `None` when nothing changes.
-pub fn overrides(a: &RestartArgs) -> Option<RestartOverrides> {
-    let mut o = RestartOverrides::default();
-    let mut any = false;
-    if let Some(m) = &a.machine_type {
-        o = o.with_machine_type(MachineType::parse(m));
-        any = true;
-    }
-    if let Some(n) = a.workers_per_machine {
-        o = o.with_workers_per_machine(n);
-        any = true;
-    }
-    if let Some(s) = a.max_runtime_seconds {
-        o = o.with_processing_timeout_seconds(s);
-        any = true;
-    }
-    if let Some(n) = a.max_parallel_tasks {
-        o = o.with_max_parallel_tasks(n);
-        any = true;
-    }
-    if let Some(r) = a.max_image_failure_rate {
-        o = o.with_max_image_failure_rate(r);
-        any = true;
-    }
-    any.then_some(o)
+pub fn overrides(l: &Limits) -> Option<RestartOverrides> {
+    let o = RestartOverrides::default()
+        .maybe(l.machine_type.as_deref(), |o, m| {
+            o.with_machine_type(MachineType::parse(m))
+        })
+        .maybe(
+            l.workers_per_machine,
+            RestartOverrides::with_workers_per_machine,
+        )
+        .maybe(
+            l.max_runtime_seconds,
+            RestartOverrides::with_processing_timeout_seconds,
+        )
+        .maybe(
+            l.max_parallel_tasks,
+            RestartOverrides::with_max_parallel_tasks,
+        )
+        .maybe(
+            l.max_image_failure_rate,
+            RestartOverrides::with_max_image_failure_rate,
+        );
+    (o != RestartOverrides::default()).then_some(o)
 }
 
 #[cfg(test)]
@@ -249,8 +230,11 @@ mod tests {
     #[test]
     fn options_become_request_fields() {
         let o = JobOptions {
-            machine_type: Some("gpu".into()),
-            max_image_failure_rate: Some(0.2),
+            limits: Limits {
+                machine_type: Some("gpu".into()),
+                max_image_failure_rate: Some(0.2),
+                ..Limits::default()
+            },
             aggregation_format: Some("csv".into()),
             metadata_mapping: vec!["camera=cam_id".into()],
             image_outputs_to_save: vec!["crops".into()],
@@ -260,51 +244,40 @@ mod tests {
         let job = spec("b", false, &o).unwrap().build().unwrap();
         assert_eq!(job.id.as_str(), "nightly-1");
         let json = serde_json::to_value(&job.request).unwrap();
-        assert_eq!(json["computeConfiguration"]["machineType"], "gpu");
-        assert_eq!(json["maxImageFailureRate"], 0.2);
-        assert_eq!(json["processingSpecification"]["aggregationFormat"], "csv");
-        assert_eq!(
-            json["processingSpecification"]["imagesMetadataInputsMapping"]["camera"],
-            "cam_id"
-        );
-        assert_eq!(
-            json["processingSpecification"]["persistImagesOutputs"],
-            true
-        );
-    }
-
-    #[test]
-    fn without_an_id_one_is_generated() {
-        let job = spec("b", false, &opts()).unwrap().build().unwrap();
-        assert!(job.id.as_str().starts_with("job-"), "{}", job.id.as_str());
+        for (pointer, want) in [
+            ("/computeConfiguration/machineType", json!("gpu")),
+            ("/maxImageFailureRate", json!(0.2)),
+            ("/processingSpecification/aggregationFormat", json!("csv")),
+            (
+                "/processingSpecification/imagesMetadataInputsMapping/camera",
+                json!("cam_id"),
+            ),
+            ("/processingSpecification/persistImagesOutputs", json!(true)),
+        ] {
+            assert_eq!(json.pointer(pointer), Some(&want), "{pointer}");
+        }
     }
 
     #[test]
     fn a_bad_mapping_is_a_usage_error() {
-        let o = JobOptions {
-            metadata_mapping: vec!["nokey".into()],
-            ..opts()
-        };
-        let err = spec("b", false, &o).unwrap_err();
-        assert_eq!(err.class, crate::exit::Class::Usage);
-        assert!(err.message.contains("nokey"), "{}", err.message);
+        for bad in ["nokey", "=key", "input=", " = "] {
+            let o = JobOptions {
+                metadata_mapping: vec![bad.into()],
+                ..opts()
+            };
+            let err = spec("b", false, &o).unwrap_err();
+            assert_eq!(err.class, crate::exit::Class::Usage);
+            assert!(err.message.contains(&format!("{bad:?}")), "{}", err.message);
+        }
     }
 
     #[test]
     fn no_overrides_sends_none() {
-        let a = RestartArgs {
-            job: "j".into(),
-            machine_type: None,
-            workers_per_machine: None,
-            max_runtime_seconds: None,
-            max_parallel_tasks: None,
-            max_image_failure_rate: None,
-        };
-        assert!(overrides(&a).is_none());
-        let a = RestartArgs {
+        assert!(overrides(&Limits::default()).is_none());
+        let l = Limits {
             max_parallel_tasks: Some(3),
-            ..a
+            ..Limits::default()
         };
-        assert_eq!(overrides(&a).unwrap().max_parallel_tasks, Some(3));
+        assert_eq!(overrides(&l).unwrap().max_parallel_tasks, Some(3));
     }
 }

@@ -2,13 +2,12 @@
 //! library polls and aggregates; this draws the snapshots and turns the outcome into output
 //! and an exit code.
 
-use std::time::Duration;
-
 use clap::Args;
-use roboflow_batch::jobs::{Job, JobOutcome, JobWaitOptions, Progress};
+use roboflow_batch::jobs::{ErrorReport, Job, JobOutcome, JobWaitOptions, Progress};
 use roboflow_batch::wait::WaitOptions;
 use serde_json::{Value, json};
 
+use crate::args::seconds;
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
 use crate::progress::{Bars, per_mille};
@@ -26,17 +25,6 @@ pub struct WaitArgs {
     /// The longest interval between polls, in seconds [default: 30].
     #[arg(long, value_name = "SECONDS")]
     pub max_poll_interval: Option<f64>,
-}
-
-fn seconds(flag: &str, v: f64) -> Result<Duration, Failure> {
-    Duration::try_from_secs_f64(v)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "{flag} must be a positive number of seconds, got {v}"
-            ))
-        })
 }
 
 /// The library's wait options for the flags.
@@ -65,7 +53,7 @@ pub fn wait(ctx: &Ctx, job: &Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
 /// Waits and returns the outcome, drawing progress on the way.
 pub fn follow(ctx: &Ctx, job: &Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
     let opts = options(args)?;
-    let bars = Bars::new(&ctx.out);
+    let bars = Bars::new(ctx.out.progress());
     let bar = bars.fraction("job");
     let mut last_line = String::new();
     let outcome = job.wait(&opts, |p| {
@@ -119,9 +107,14 @@ pub fn progress_json(p: &Progress) -> Value {
             "tasks": s.tasks,
             "outputBatches": s.output_batches,
         })).collect::<Vec<_>>(),
-        "errors": p.errors.iter().map(|e| json!({"message": e.message(), "tasks": e.tasks})).collect::<Vec<_>>(),
+        "errors": errors_json(&p.errors),
         "message": p.message,
     })
+}
+
+fn errors_json(errors: &[ErrorReport]) -> Vec<Value> {
+    let one = |e: &ErrorReport| json!({"message": e.message(), "tasks": e.tasks});
+    errors.iter().map(one).collect()
 }
 
 /// The outcome as JSON.
@@ -136,7 +129,7 @@ pub fn outcome_json(o: &JobOutcome) -> Value {
         "outcome": word,
         "waitedSecs": waited,
         "progress": o.last().map(progress_json),
-        "errors": o.errors().iter().map(|e| json!({"message": e.message(), "tasks": e.tasks})).collect::<Vec<_>>(),
+        "errors": errors_json(o.errors()),
     })
 }
 
@@ -207,6 +200,7 @@ pub fn outcome_failure(job_id: &str, o: &JobOutcome) -> Option<Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn wait_flags_are_checked() {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod args;
 mod batch;
 mod bench;
 mod cli;
@@ -22,6 +23,7 @@ mod job_start;
 mod job_wait;
 mod output;
 mod progress;
+mod report;
 mod run;
 mod sandbox;
 mod upload;
@@ -34,14 +36,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let out = output::Output::new(&cli.global);
+    let g = &cli.global;
+    let out = output::Output::new(g.json, g.quiet, g.verbose);
     let secrets: Vec<String> = cli.global.api_key.iter().cloned().collect();
     let result = match cli.command {
         // The sandbox installs its own Ctrl-C handler and reads its own options.
         Command::Sandbox(args) => {
             sandbox::run(args).map_err(|e| Failure::new(exit::Class::Other, e.to_string()))
         }
-        Command::Completions(args) => completions::run(&args),
+        Command::Completions(args) => {
+            completions::run(&args, <Cli as clap::CommandFactory>::command())
+        }
         // These choose their service themselves (an embedded sandbox, or the given one).
         Command::Run(args) => {
             interrupt::install().and_then(|()| run::run(&cli.global, &out, *args))

@@ -3,9 +3,10 @@
 
 use std::io::{IsTerminal, Write};
 
+use std::time::Duration;
+
 use serde::Serialize;
 
-use crate::cli::Global;
 use crate::exit::Failure;
 
 /// Where and how a command prints.
@@ -18,12 +19,13 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn new(g: &Global) -> Self {
+    pub fn new(json: bool, quiet: bool, verbose: u8) -> Self {
+        let progress = !json && !quiet && std::io::stderr().is_terminal();
         Output {
-            json: g.json,
-            quiet: g.quiet,
-            verbose: g.verbose,
-            progress: !g.json && !g.quiet && std::io::stderr().is_terminal(),
+            json,
+            quiet,
+            verbose,
+            progress,
         }
     }
 
@@ -72,6 +74,33 @@ impl Output {
         let text = format_fields(fields);
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes()).map_err(Failure::output)
+    }
+
+    /// A listing: one JSON object a line, or a table of `row`s (a `note` when empty).
+    /// Returns how many items there were.
+    pub fn listing<T: Serialize, E: Into<Failure>>(
+        &self,
+        items: impl IntoIterator<Item = Result<T, E>>,
+        limit: Option<usize>,
+        headers: &[&str],
+        mut row: impl FnMut(&T) -> Vec<String>,
+        empty: impl std::fmt::Display,
+    ) -> Result<usize, Failure> {
+        let (mut rows, mut n) = (Vec::new(), 0);
+        for item in items.into_iter().take(limit.unwrap_or(usize::MAX)) {
+            let item = item.map_err(Into::into)?;
+            n += 1;
+            match self.json {
+                true => self.json_line(&item)?,
+                false => rows.push(row(&item)),
+            }
+        }
+        match (self.json, rows.is_empty()) {
+            (true, _) => {}
+            (false, true) => self.note(empty),
+            (false, false) => self.table(headers, &rows)?,
+        }
+        Ok(n)
     }
 
     /// A note for people on stderr (what happened, what to do next); silent with `-q`, and
@@ -136,6 +165,35 @@ pub fn format_fields(fields: &[(&str, String)]) -> String {
     text
 }
 
+/// `1.5 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// A duration with three significant digits or so: `14 ms`, `2.35 s`, `61.2 s`, so that a
+/// rate computed over it can be checked against it.
+pub fn human_secs(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else if secs < 10.0 {
+        format!("{secs:.2} s")
+    } else {
+        format!("{secs:.1} s")
+    }
+}
+
 /// An optional value for a table cell: `-` when absent.
 pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -165,6 +223,13 @@ mod tests {
             ("content", "images".to_string()),
         ];
         assert_eq!(format_fields(&f), "batch:    b\ncontent:  images\n");
+    }
+
+    #[test]
+    fn bytes_for_people() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
     }
 
     #[test]

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output::Output;
-
 /// The bars of one command.
 pub struct Bars {
     multi: MultiProgress,
@@ -16,11 +14,8 @@ pub struct Bars {
 }
 
 impl Bars {
-    pub fn new(out: &Output) -> Bars {
-        Bars::with_visibility(out.progress())
-    }
-
-    pub fn with_visibility(visible: bool) -> Bars {
+    /// Bars drawn when `visible` (`Output::progress`), else hidden but counting.
+    pub fn new(visible: bool) -> Bars {
         let target = if visible {
             ProgressDrawTarget::stderr()
         } else {
@@ -86,20 +81,11 @@ pub fn per_mille(fraction: f64) -> u64 {
 
 /// Counters that several threads add to, shown in a bar's message.
 #[derive(Default)]
-pub struct Tally(Mutex<TallyCounts>);
+pub struct Tally<T>(Mutex<T>);
 
-#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TallyCounts {
-    pub done: u64,
-    pub total: u64,
-    pub failed: u64,
-    pub retries: u64,
-    pub skipped: u64,
-    pub bytes: u64,
-}
-
-impl Tally {
-    pub fn update(&self, f: impl FnOnce(&mut TallyCounts)) -> TallyCounts {
+impl<T: Copy> Tally<T> {
+    /// Changes the counts and returns them as they are then.
+    pub fn update(&self, f: impl FnOnce(&mut T)) -> T {
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g);
         *g
@@ -112,7 +98,7 @@ mod tests {
 
     #[test]
     fn hidden_bars_still_count() {
-        let bars = Bars::with_visibility(false);
+        let bars = Bars::new(false);
         let b = bars.bytes("upload");
         b.set_length(100);
         b.inc(40);

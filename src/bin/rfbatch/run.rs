@@ -4,22 +4,25 @@
 //! from the batch, the request and the files, so the same job is found again, and the
 //! export log skips complete files.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
-use roboflow_batch::jobs::{Job, JobOutcome};
+use roboflow_batch::jobs::Job;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::cli::Global;
+use crate::args::Global;
 use crate::context::{self, Ctx};
-use crate::download::{self, ExportArgs, Source, human_bytes};
+use crate::download::{self, ExportArgs, Source};
 use crate::exit::{Class, Failure};
 use crate::job_start::{self, JobOptions};
 use crate::job_wait::{self, WaitArgs};
 use crate::output::Output;
+use crate::output::{human_bytes, human_secs};
+use crate::report;
 use crate::upload::{self, Hooks, IngestArgs};
 use roboflow_batch::ids::stable_id;
 use roboflow_batch::model::MediaKind;
@@ -57,18 +60,12 @@ pub struct RunArgs {
     pub wait: WaitArgs,
     /// Parallel downloads, 1 to 64.
     #[arg(long, value_name = "N", default_value_t = roboflow_batch::export::DEFAULT_PARALLELISM,
-          value_parser = crate::cli::parallel)]
+          value_parser = crate::args::parallel)]
     pub download_parallel: usize,
 }
 
 /// The most sample images `--sample` generates (they go to the temporary folder).
 const MAX_SAMPLE: usize = 100_000;
-
-/// What the sandbox and the sample images need to outlive.
-struct Scratch {
-    _sandbox: Option<Sandbox>,
-    _samples: Option<tempfile::TempDir>,
-}
 
 pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> {
     let started = Instant::now();
@@ -105,7 +102,7 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
         })?;
         (ctx, None)
     };
-    let (dir, samples) = match (&args.dir, args.sample) {
+    let (dir, _samples) = match (&args.dir, args.sample) {
         (Some(d), _) => (d.clone(), None),
         (None, Some(n)) => {
             let tmp = tempfile::Builder::new()
@@ -122,10 +119,6 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
             (tmp.path().to_path_buf(), Some(tmp))
         }
         (None, None) => return Err(Failure::usage("give a folder of images, or --sample N")),
-    };
-    let _scratch = Scratch {
-        _sandbox,
-        _samples: samples,
     };
     let batch = match &args.batch {
         Some(b) => b.clone(),
@@ -165,16 +158,16 @@ fn main_job(
         &Hooks::default(),
     )?;
     if let Some(f) =
-        upload::nothing_found(&report, &paths, MediaKind::Images, ingest_args.recursive)
+        report::nothing_found(&report, &paths, MediaKind::Images, ingest_args.recursive)
     {
         return Err(f);
     }
     let dry_run = report.dry_run;
     if !ctx.out.is_json() && !dry_run {
-        ctx.out.note(upload::summary(&report));
+        ctx.out.note(report::summary(&report));
     }
-    if let Some(f) = upload::incomplete(&report).filter(|_| !dry_run) {
-        upload::print_report(ctx, &report)?;
+    if let Some(f) = report::incomplete(&report).filter(|_| !dry_run) {
+        report::print_ingest(ctx, &report)?;
         return Err(f.context("stopping before the job"));
     }
     // Files skipped for what they are do not stop the job over the others; the command
@@ -199,7 +192,7 @@ fn main_job(
             let plan = json!({"batchId": batch, "jobId": job_id, "ingest": report, "dryRun": true});
             return ctx.out.json(&plan);
         }
-        upload::print_report(ctx, &report)?;
+        report::print_ingest(ctx, &report)?;
         let then = format!(
             "then job {job_id} ({}), its results into {}",
             prepared.name,
@@ -211,6 +204,12 @@ fn main_job(
     ctx.out
         .note(format_args!("2/3 running job {job_id} ({})", prepared.name));
     let outcome = job_wait::follow(ctx, &job, &args.wait)?;
+    let mut doc = json!({
+        "batchId": batch,
+        "jobId": job_id,
+        "ingest": report,
+        "job": job_wait::outcome_json(&outcome),
+    });
     if let Some(mut f) = job_wait::outcome_failure(&job_id, &outcome) {
         if args.sandbox {
             // `job logs` cannot reach a sandbox that ends with this command.
@@ -221,12 +220,7 @@ fn main_job(
             );
         }
         if ctx.out.is_json() {
-            ctx.out.json(&json!({
-                "batchId": batch,
-                "jobId": job_id,
-                "ingest": report,
-                "job": job_wait::outcome_json(&outcome),
-            }))?;
+            ctx.out.json(&doc)?;
         }
         return Err(f);
     }
@@ -240,13 +234,8 @@ fn main_job(
     ));
     let export_args = ExportArgs {
         out: args.out.clone(),
-        part: Vec::new(),
-        overwrite: false,
         parallel: args.download_parallel,
-        keep_archives: false,
-        no_unpack: false,
-        max_unpacked_bytes: None,
-        max_unpacked_entries: None,
+        ..ExportArgs::default()
     };
     let stages = ["processing".to_string(), "export".to_string()];
     let exported = download::export(ctx, &export_args, Source::Job(&job_id, &stages))?;
@@ -259,25 +248,16 @@ fn main_job(
         .take(20)
         .map(|p| p.display().to_string())
         .collect();
-    let unpacked_dirs: Vec<String> = {
-        let mut dirs: Vec<String> = exported
-            .files
-            .iter()
-            .filter(|f| !f.unpacked.is_empty())
-            .filter_map(|f| f.part_name.as_ref())
-            .map(|p| args.out.join(p).display().to_string())
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        dirs
-    };
+    let unpacked_dirs: BTreeSet<String> = exported
+        .files
+        .iter()
+        .filter(|f| !f.unpacked.is_empty())
+        .filter_map(|f| f.part_name.as_ref())
+        .map(|p| args.out.join(p).display().to_string())
+        .collect();
 
     if ctx.out.is_json() {
-        ctx.out.json(&json!({
-            "batchId": batch,
-            "jobId": job_id,
-            "ingest": report,
-            "job": job_wait::outcome_json(&outcome),
+        let more = json!({
             "export": {
                 "target": exported.target,
                 "downloaded": exported.downloaded,
@@ -299,94 +279,66 @@ fn main_job(
                 "job": job_requests.since(&ingest_requests).total(),
                 "export": requests.since(&job_requests).total(),
             },
-        }))?;
+        });
+        if let (Some(doc), Value::Object(more)) = (doc.as_object_mut(), more) {
+            doc.extend(more);
+        }
+        ctx.out.json(&doc)?;
     } else {
-        summary(
-            ctx,
-            batch,
-            &job_id,
-            &report,
-            &outcome,
-            &exported,
-            &results,
-            &unpacked_dirs,
-            [job_secs, total],
-            requests.total(),
-        )?;
-        for s in upload::not_sent(&report) {
-            ctx.out.line(format_args!("skipped {s}"))?;
+        let r = &report;
+        let tasks: Option<u64> = outcome
+            .last()
+            .map(|p| p.stages.iter().map(|s| s.tasks.total).sum());
+        let upload_rate = r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9);
+        let mut lines = vec![
+            "done".to_string(),
+            format!(
+                "  images    {} found, {} uploaded, {} already there, {} skipped, {} failed  (batch {batch})",
+                r.files_found,
+                r.files_uploaded,
+                r.files_resumed,
+                r.skipped.len(),
+                r.failed.len()
+            ),
+            format!(
+                "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
+                human_bytes(r.bytes_uploaded),
+                human_secs(r.upload_duration),
+                r.files_per_sec(),
+                human_bytes(upload_rate as u64),
+                human_secs(r.duration),
+            ),
+            format!(
+                "  job       {job_id} completed in {:.1} s{}",
+                job_secs.as_secs_f64(),
+                tasks.map(|t| format!(", {t} tasks")).unwrap_or_default()
+            ),
+            format!(
+                "  results   {} files downloaded ({}), {} already there, {} unpacked",
+                exported.downloaded,
+                human_bytes(exported.bytes),
+                exported.skipped,
+                exported.unpacked
+            ),
+            format!(
+                "  total     {:.1} s, {} requests",
+                total.as_secs_f64(),
+                requests.total()
+            ),
+            format!("results in {}", exported.target.display()),
+        ];
+        lines.extend(results.iter().map(|p| format!("  {p}")));
+        lines.extend(
+            unpacked_dirs
+                .iter()
+                .map(|d| format!("  {d}/ (one file per image)")),
+        );
+        lines.extend(report::not_sent(r).iter().map(|s| format!("skipped {s}")));
+        for line in lines {
+            ctx.out.line(line)?;
         }
     }
-    upload::not_sent_failure(&report).map_or(Ok(()), Err)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn summary(
-    ctx: &Ctx,
-    batch: &str,
-    job_id: &str,
-    r: &roboflow_batch::ingest::IngestReport,
-    outcome: &JobOutcome,
-    exported: &roboflow_batch::export::ExportReport,
-    results: &[String],
-    unpacked: &[String],
-    [job, total]: [Duration; 2],
-    requests: u64,
-) -> Result<(), Failure> {
-    let tasks = outcome
-        .last()
-        .map(|p| {
-            let t: u64 = p.stages.iter().map(|s| s.tasks.total).sum();
-            format!(", {t} tasks")
-        })
-        .unwrap_or_default();
-    let mut lines = vec![
-        "done".to_string(),
-        format!(
-            "  images    {} found, {} uploaded, {} already there, {} skipped, {} failed  (batch {batch})",
-            r.files_found,
-            r.files_uploaded,
-            r.files_resumed,
-            r.skipped.len(),
-            r.failed.len()
-        ),
-        format!(
-            "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
-            human_bytes(r.bytes_uploaded),
-            upload::human_secs(r.upload_duration),
-            r.files_per_sec(),
-            human_bytes(
-                (r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9)) as u64
-            ),
-            upload::human_secs(r.duration),
-        ),
-        format!(
-            "  job       {job_id} completed in {:.1} s{tasks}",
-            job.as_secs_f64()
-        ),
-        format!(
-            "  results   {} files downloaded ({}), {} already there, {} unpacked",
-            exported.downloaded,
-            human_bytes(exported.bytes),
-            exported.skipped,
-            exported.unpacked
-        ),
-        format!(
-            "  total     {:.1} s, {requests} requests",
-            total.as_secs_f64()
-        ),
-        format!("results in {}", exported.target.display()),
-    ];
-    for p in results {
-        lines.push(format!("  {p}"));
-    }
-    for d in unpacked {
-        lines.push(format!("  {d}/ (one file per image)"));
-    }
-    for line in lines {
-        ctx.out.line(line)?;
-    }
-    Ok(())
+    report::not_sent_failure(&report).map_or(Ok(()), Err)
 }
 
 /// A batch id for a folder: its name, made safe, and a hash of its absolute path, so that

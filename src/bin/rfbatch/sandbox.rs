@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::args::Maybe;
 use clap::{Args, ValueEnum};
 use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig, StoreMode};
 
@@ -107,9 +108,12 @@ pub struct SandboxArgs {
     vary: Option<u64>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Store {
+/// What the sandbox does with uploaded bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Store {
+    /// Write the shards to the sandbox's data folder.
     Disk,
+    /// Index the tar headers and drop the bytes: measures the client.
     Discard,
 }
 
@@ -147,16 +151,13 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .with_latency(Duration::from_millis(a.fault_latency_ms))
         .with_expired_urls(a.fault_expired_urls);
     let on = |f: Family| a.fault_family.contains(&f) || a.fault_family.contains(&Family::All);
-    let mut faults = Faults::seeded(a.fault_seed);
-    if on(Family::Api) {
-        faults = faults.with_api(settings.clone());
-    }
-    if on(Family::Put) {
-        faults = faults.with_put(settings.clone());
-    }
-    if on(Family::Download) {
-        faults = faults.with_download(settings);
-    }
+    let faults = Faults::seeded(a.fault_seed)
+        .maybe(on(Family::Api).then(|| settings.clone()), Faults::with_api)
+        .maybe(on(Family::Put).then(|| settings.clone()), Faults::with_put)
+        .maybe(
+            on(Family::Download).then_some(settings),
+            Faults::with_download,
+        );
     if a.allow_remote && a.api_key.is_none() {
         return Err(
             "--allow-remote needs an explicit --api-key (or RFBATCH_SANDBOX_API_KEY)".into(),
@@ -179,30 +180,19 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         });
     config.threads = a.threads.max(1);
     let default_key = a.api_key.is_none();
-    if let Some(key) = a.api_key {
-        config = config.with_api_key(key);
-    }
     for host in a.webhook_allow {
         config = config.with_webhook_allow(host);
     }
     for host in a.fetch_allow {
         config = config.with_fetch_allow(host);
     }
-    if let Some(dir) = a.data_dir {
-        config = config.with_data_dir(dir);
-    }
-    if let Some(n) = a.max_shard_size {
-        config = config.with_max_shard_size(n);
-    }
-    if let Some(n) = a.max_image_size {
-        config = config.with_max_image_size(n);
-    }
-    if let Some(path) = a.record {
-        config = config.with_record(path);
-    }
-    if let Some(seed) = a.vary {
-        config = config.with_vary(seed);
-    }
+    let config = config
+        .maybe(a.api_key, SandboxConfig::with_api_key)
+        .maybe(a.data_dir, SandboxConfig::with_data_dir)
+        .maybe(a.max_shard_size, SandboxConfig::with_max_shard_size)
+        .maybe(a.max_image_size, SandboxConfig::with_max_image_size)
+        .maybe(a.record, SandboxConfig::with_record)
+        .maybe(a.vary, SandboxConfig::with_vary);
     let vary = config.vary;
     let sandbox = Sandbox::start(config)?;
     let mut out = std::io::stdout();

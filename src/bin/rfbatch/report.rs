@@ -1,0 +1,368 @@
+//! Printing what a command did: the one ingest report (of `upload` and `run`), the export
+//! report, and the failures (exit codes) they amount to.
+
+use std::path::PathBuf;
+
+use roboflow_batch::export::ExportReport;
+use roboflow_batch::ingest::{IngestMethod, IngestReport, SkipReason, SkippedFile, Verification};
+use roboflow_batch::model::MediaKind;
+use serde_json::{Value, json};
+
+use crate::context::Ctx;
+use crate::exit::{Class, Failure};
+use crate::output::{human_bytes, human_secs};
+
+/// A usage failure when the source held nothing to send: an empty folder, a wrong one, or
+/// files that were all skipped. Without it the command "succeeds" with 0 files, and `run`
+/// goes on to a job over a batch that does not exist.
+pub fn nothing_found(
+    r: &IngestReport,
+    paths: &[PathBuf],
+    media: MediaKind,
+    recursive: bool,
+) -> Option<Failure> {
+    if r.files_found > 0 || r.files_resumed > 0 {
+        return None;
+    }
+    let noun = if media == MediaKind::Videos {
+        "videos"
+    } else {
+        "images"
+    };
+    let place = match paths {
+        [one] => one.display().to_string(),
+        _ => format!("the {} files given", paths.len()),
+    };
+    let mut message = format!("found no {noun} to upload in {place}");
+    if let Some(first) = r.skipped.first() {
+        message.push_str(&format!(
+            "; {} skipped, the first: {first}",
+            r.skipped.len()
+        ));
+    }
+    let has_subfolders = |p: &PathBuf| {
+        std::fs::read_dir(p)
+            .map(|d| d.flatten().any(|e| e.path().is_dir()))
+            .unwrap_or(false)
+    };
+    let hint = match paths {
+        [one] if !recursive && has_subfolders(one) => {
+            "it has subfolders: add --recursive to take the files in them".to_string()
+        }
+        _ => format!(
+            "{noun} are taken by extension, in any case: {}",
+            media.extensions().join(", ")
+        ),
+    };
+    Some(Failure::usage(message).with_hint(hint))
+}
+
+/// Prints the report: JSON, or a few lines for people.
+pub fn print_ingest(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
+    if ctx.out.is_json() {
+        return ctx.out.json(r);
+    }
+    ctx.out.line(summary(r))?;
+    let refs = r.method == IngestMethod::References;
+    match &r.verification {
+        Some(v) => {
+            let verb = if refs {
+                "fetched and indexed"
+            } else {
+                "indexed"
+            };
+            ctx.out.line(verification_line(v, r.failed.len(), verb))?;
+        }
+        None if refs && !r.dry_run => ctx.out.note(format_args!(
+            "the service fetches the files now; follow it with: rfbatch batch shards {}",
+            r.batch_id
+        )),
+        None => {}
+    }
+    for f in &r.failed {
+        ctx.out.line(format_args!("failed {f}"))?;
+    }
+    for s in &r.skipped {
+        ctx.out.line(format_args!("skipped {s}"))?;
+    }
+    for w in &r.warnings {
+        ctx.out.line(format_args!("warning: {w}"))?;
+    }
+    Ok(())
+}
+
+/// `fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)`; and when none made it,
+/// plainly so: `none of the 4 files was fetched and indexed: all 4 failed (…)`.
+fn verification_line(v: &Verification, failed: usize, verb: &str) -> String {
+    let timed_out = if v.timed_out {
+        "; verification timed out"
+    } else {
+        ""
+    };
+    let holds = format!("the batch holds {}", v.batch_count);
+    if v.indexed == 0 && failed > 0 && v.expected == 0 {
+        return format!(
+            "none of the {failed} files was {verb}: all {failed} failed, reasons below ({holds}){timed_out}"
+        );
+    }
+    // The expected files leave out those that failed: count them back in.
+    let total = v.expected + failed as u64;
+    let failed = if failed > 0 {
+        format!(", {failed} failed")
+    } else {
+        String::new()
+    };
+    format!(
+        "{verb} {} of {total} files{failed} ({holds}){timed_out}",
+        v.indexed
+    )
+}
+
+/// One line for people: what was sent, how fast, what an earlier run had sent.
+///
+/// The rates are over the upload time printed next to them; the whole ingest (discovery,
+/// planning, verification) is given apart, so the line never contradicts itself.
+pub fn summary(r: &IngestReport) -> String {
+    let refs = r.method == IngestMethod::References;
+    if r.dry_run {
+        let what = if refs { "references" } else { "files" };
+        let requests: Vec<String> = r.requests.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        return format!(
+            "plan: {} {what} ({}) to batch {} as {} in {} units, {} skipped; requests: {}; nothing sent",
+            r.files_found,
+            human_bytes(r.bytes_found),
+            r.batch_id,
+            r.method,
+            r.units_planned,
+            r.skipped.len(),
+            requests.join(", ")
+        );
+    }
+    let upload = r.upload_duration.as_secs_f64();
+    let mut s = if refs {
+        let mut s = format!(
+            "sent {} references to batch {} in {} requests",
+            r.files_uploaded, r.batch_id, r.units_uploaded
+        );
+        if r.listing_pages > 0 {
+            s.push_str(&format!(" ({} listing pages)", r.listing_pages));
+        }
+        s
+    } else if r.files_uploaded == 0 {
+        format!("nothing new uploaded to batch {}", r.batch_id)
+    } else {
+        let mut s = format!(
+            "uploaded {} files ({}) to batch {} as {} in {}",
+            r.files_uploaded,
+            human_bytes(r.bytes_uploaded),
+            r.batch_id,
+            r.method,
+            human_secs(r.upload_duration),
+        );
+        if upload > 0.0 {
+            s.push_str(&format!(
+                " ({:.0} files/s, {}/s)",
+                r.files_uploaded as f64 / upload,
+                human_bytes((r.bytes_uploaded as f64 / upload) as u64)
+            ));
+        }
+        s
+    };
+    if r.files_resumed > 0 {
+        let verb = if refs { "sent" } else { "uploaded" };
+        s.push_str(&format!("; {} already {verb} before", r.files_resumed));
+    }
+    if r.retries > 0 {
+        s.push_str(&format!("; {} retries", r.retries));
+    }
+    if r.requests.total() > 0 {
+        s.push_str(&format!("; {} requests", r.requests.total()));
+    }
+    // Only when it differs at the precision shown.
+    if !refs
+        && human_secs(r.duration) != human_secs(r.upload_duration)
+        && r.duration > r.upload_duration
+    {
+        let what = if r.verification.is_some() {
+            "verification included"
+        } else {
+            "discovery and planning included"
+        };
+        s.push_str(&format!("; {} in all, {what}", human_secs(r.duration)));
+    }
+    s
+}
+
+/// Files found but not sent for what they are (too large, empty, unreadable, a name that is
+/// not UTF-8): files that did not make it. Files left out by choice or kind (links not
+/// followed, other extensions) are not among them.
+pub fn not_sent(r: &IngestReport) -> Vec<&SkippedFile> {
+    r.skipped
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.reason,
+                SkipReason::TooLarge
+                    | SkipReason::Empty
+                    | SkipReason::Unreadable
+                    | SkipReason::NotUtf8
+            )
+        })
+        .collect()
+}
+
+/// A partial failure for files that were skipped as [`not_sent`] (the report names them).
+pub fn not_sent_failure(r: &IngestReport) -> Option<Failure> {
+    let lost = not_sent(r);
+    let first = lost.first()?;
+    let hint = if lost.iter().any(|s| s.reason == SkipReason::TooLarge) {
+        "the service takes images up to 20 MiB: shrink or leave out the files over the limit"
+    } else {
+        "check those files: sending them again will not help until they change"
+    };
+    let msg = format!(
+        "{} files were not sent to batch {} (the first: {first})",
+        lost.len(),
+        r.batch_id
+    );
+    Some(Failure::new(Class::Partial, msg).with_hint(hint))
+}
+
+/// A partial failure when files failed or were not confirmed indexed.
+pub fn incomplete(r: &IngestReport) -> Option<Failure> {
+    if r.is_success() {
+        return None;
+    }
+    let (what, hint) = match r.method {
+        // A re-run with the same ingest ids is answered as a repeat and fetches nothing.
+        IngestMethod::References if r.failed.is_empty() => (
+            "reference",
+            format!(
+                "the service may still be fetching: follow it with: rfbatch batch shards {}",
+                r.batch_id
+            ),
+        ),
+        IngestMethod::References => (
+            "reference",
+            "fix those references, then send them again with a new --ingest-id".to_string(),
+        ),
+        _ => (
+            "file",
+            "run the same command again: it sends only what is missing".to_string(),
+        ),
+    };
+    let msg = if r.failed.is_empty() {
+        format!(
+            "not every {what} of batch {} was confirmed indexed",
+            r.batch_id
+        )
+    } else {
+        format!(
+            "{} {what}s did not make it into batch {}",
+            r.failed.len(),
+            r.batch_id
+        )
+    };
+    Some(Failure::new(Class::Partial, msg).with_hint(hint))
+}
+
+/// The report as JSON (camelCase, paths as given).
+fn export_json(r: &ExportReport) -> Value {
+    json!({
+        "target": r.target,
+        "batches": r.batches,
+        "downloaded": r.downloaded,
+        "skipped": r.skipped,
+        "bytes": r.bytes,
+        "unpacked": r.unpacked,
+        "files": r.files.iter().map(|f| json!({
+            "batchId": f.batch_id,
+            "partName": f.part_name,
+            "fileName": f.file_name,
+            "path": f.path,
+            "bytes": f.bytes,
+            "unpacked": f.unpacked.len(),
+            "skipped": f.skipped,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Prints the report with the requests the command made (its client is its own): JSON, or
+/// a line for people.
+pub fn print_export(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
+    let requests = ctx.api.requests();
+    if ctx.out.is_json() {
+        let mut v = export_json(r);
+        v["requests"] = json!(requests);
+        return ctx.out.json(&v);
+    }
+    ctx.out.line(format_args!(
+        "{} files downloaded ({}) into {}{}{}; {} requests",
+        r.downloaded,
+        human_bytes(r.bytes),
+        r.target.display(),
+        if r.skipped > 0 {
+            format!(", {} already there", r.skipped)
+        } else {
+            String::new()
+        },
+        if r.unpacked > 0 {
+            format!(", {} unpacked from archives", r.unpacked)
+        } else {
+            String::new()
+        },
+        requests.total(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn report(files: u64, bytes: u64, upload_ms: u64, total_ms: u64) -> IngestReport {
+        let mut r = IngestReport::new("b", IngestMethod::Shards);
+        r.files_uploaded = files;
+        r.bytes_uploaded = bytes;
+        r.upload_duration = Duration::from_millis(upload_ms);
+        r.duration = Duration::from_millis(total_ms);
+        r
+    }
+
+    #[test]
+    fn the_summary_rates_agree_with_the_time_shown_next_to_them() {
+        // 200 files sent in 20 ms, 500 ms in all: the rates are over the 20 ms.
+        let s = summary(&report(200, 200 * 4096, 20, 500));
+        assert!(s.contains("in 20 ms (10000 files/s, 39.1 MiB/s)"), "{s}");
+        assert!(
+            s.ends_with("; 500 ms in all, discovery and planning included"),
+            "{s}"
+        );
+        // Equal times: one duration only.
+        let s = summary(&report(10, 1024, 1000, 1000));
+        assert!(s.ends_with("in 1.00 s (10 files/s, 1.0 KiB/s)"), "{s}");
+        let mut r = report(0, 0, 0, 300);
+        r.files_resumed = 40;
+        let s = summary(&r);
+        assert!(
+            s.starts_with("nothing new uploaded to batch b; 40 already uploaded before"),
+            "{s}"
+        );
+        assert!(!s.contains("files/s"), "{s}");
+    }
+
+    /// Nothing failed and all was indexed (the failures are the integration tests').
+    #[test]
+    fn verification_counts_what_was_indexed() {
+        let v = Verification {
+            indexed: 5,
+            expected: 5,
+            batch_count: 6,
+            complete: true,
+            timed_out: false,
+            waited: Duration::ZERO,
+        };
+        let line = verification_line(&v, 0, "indexed");
+        assert_eq!(line, "indexed 5 of 5 files (the batch holds 6)");
+    }
+}
