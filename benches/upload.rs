@@ -107,9 +107,7 @@ fn bench_upload(c: &mut Criterion) {
                         || {
                             let dir = scratch_dir();
                             let sb = Sandbox::start(
-                                SandboxConfig::default()
-                                    .with_data_dir(dir.path())
-                                    .with_store(store),
+                                SandboxConfig::default().data_dir(dir.path()).store(store),
                             )
                             .unwrap();
                             let api = BatchApi::builder()
@@ -130,12 +128,8 @@ fn bench_upload(c: &mut Criterion) {
             );
             // Shard after shard into one sandbox, signed-URL request included.
             let dir = scratch_dir();
-            let sb = Sandbox::start(
-                SandboxConfig::default()
-                    .with_data_dir(dir.path())
-                    .with_store(store),
-            )
-            .unwrap();
+            let sb =
+                Sandbox::start(SandboxConfig::default().data_dir(dir.path()).store(store)).unwrap();
             let api = BatchApi::builder()
                 .base_url(sb.base_url())
                 .api_key(sb.api_key())

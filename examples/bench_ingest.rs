@@ -89,9 +89,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--runs" => a.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--no-limit" => a.limit = false,
-            "--store" => {
-                a.store = StoreMode::parse(&value()?).ok_or("--store takes disk or discard")?
-            }
+            "--store" => a.store = store_mode(&value()?).ok_or("--store takes disk or discard")?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -121,24 +119,36 @@ fn main() {
 
 const SANDBOX_KEY: &str = "bench-key";
 
+/// `disk` or `discard`.
+fn store_mode(s: &str) -> Option<StoreMode> {
+    match s {
+        "disk" => Some(StoreMode::Disk),
+        "discard" => Some(StoreMode::Discard),
+        _ => None,
+    }
+}
+
 /// `serve DATA_DIR THREADS STORE`: a sandbox in this process, until killed; prints its URL.
 fn serve(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     let dir = argv.first().ok_or("serve needs a data folder")?;
     let threads: usize = argv.get(1).ok_or("serve needs a thread count")?.parse()?;
     let store = argv
         .get(2)
-        .and_then(|s| StoreMode::parse(s))
+        .and_then(|s| store_mode(s))
         .ok_or("serve needs a store mode")?;
-    let mut config = SandboxConfig::default()
-        .with_api_key(SANDBOX_KEY)
-        .with_data_dir(dir)
-        .with_store(store)
-        .with_indexing_delay(Duration::from_millis(50));
-    config.threads = threads;
+    let config = SandboxConfig::default()
+        .api_key(SANDBOX_KEY)
+        .data_dir(dir)
+        .store(store)
+        .threads(threads)
+        .indexing_delay(Duration::from_millis(50));
     let sandbox = Sandbox::start(config)?;
     println!("{}", sandbox.base_url());
-    sandbox.wait();
-    Ok(())
+    // Serves until the process is killed.
+    loop {
+        std::thread::park();
+        let _ = &sandbox;
+    }
 }
 
 /// The sandbox child process; killed on drop.

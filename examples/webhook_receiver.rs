@@ -71,7 +71,7 @@ fn print_event(event: &Event) {
 }
 
 fn demo() -> Result<()> {
-    let sandbox = Sandbox::start(SandboxConfig::default().with_job_speed(200.0))?;
+    let sandbox = Sandbox::start(SandboxConfig::default().job_speed(200.0))?;
     let api = BatchApi::builder()
         .base_url(sandbox.base_url())
         .api_key(sandbox.api_key())

@@ -29,7 +29,7 @@ pub(crate) fn create_dir_all(path: &Path) -> io::Result<()> {
 }
 
 /// Writes `bytes` to a new owner-only file at `path` (replacing any file there).
-#[cfg(any(test, feature = "sandbox"))]
+#[cfg(test)]
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut f = open_options()

@@ -191,3 +191,31 @@ fn bad_s3_credentials_fail_before_the_service() {
         "nothing reached the service"
     );
 }
+
+#[test]
+fn every_bucket_scheme_the_library_reads_is_a_bucket_to_the_cli() {
+    // No credentials in a bare environment: each URL must reach its store's own check (not be
+    // taken for a local path), and nothing is sent.
+    let home = tempfile::tempdir().unwrap();
+    for (url, store) in [
+        ("gcs://bucket/photos/", "GCS"),
+        ("s3a://bucket/photos/", "S3"),
+        ("abfss://box@acct.dfs.core.windows.net/photos/", "Azure"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rfbatch"))
+            .env_clear()
+            .env("HOME", home.path())
+            .env("ROBOFLOW_API_KEY", KEY)
+            .env("API_BASE_URL", "http://127.0.0.1:9")
+            .env("ROBOFLOW_WORKSPACE", "ws")
+            .args(["upload", "images", url, "--batch", "b"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
+        assert!(
+            stderr.contains(&format!("rfbatch: error: {store}: no credentials")),
+            "{url}: {stderr}"
+        );
+    }
+}

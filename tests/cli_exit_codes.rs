@@ -276,8 +276,8 @@ fn dns_and_tls_failures_are_network_errors_and_only_dns_is_retried() {
 fn server_errors_exit_7() {
     let sandbox = Sandbox::start(
         SandboxConfig::default()
-            .with_api_key(KEY)
-            .with_faults(Faults::seeded(1).with_api(FaultSettings::default().with_rate_503(1.0))),
+            .api_key(KEY)
+            .faults(Faults::seeded(1).api(FaultSettings::default().rate_503(1.0))),
     )
     .unwrap();
     let run = rfbatch_env(

@@ -115,9 +115,9 @@ fn a_wait_that_outlasts_its_timeout_exits_10() {
     // Jobs held at their first stage.
     let sandbox = Sandbox::start(cli_common::vary::config(
         SandboxConfig::default()
-            .with_api_key(KEY)
-            .with_workspace(WORKSPACE)
-            .with_job_speed(0.0),
+            .api_key(KEY)
+            .workspace(WORKSPACE)
+            .job_speed(0.0),
     ))
     .unwrap();
     let api = roboflow_batch::BatchApi::builder()

@@ -21,9 +21,9 @@ fn images(dir: &Path, n: usize) {
 fn start(config: SandboxConfig) -> (Sandbox, BatchApi) {
     let sandbox = Sandbox::start(cli_common::vary::config(
         config
-            .with_api_key(KEY)
-            .with_workspace(WORKSPACE)
-            .with_indexing_delay(Duration::ZERO),
+            .api_key(KEY)
+            .workspace(WORKSPACE)
+            .indexing_delay(Duration::ZERO),
     ))
     .unwrap();
     let api = BatchApi::builder()
@@ -114,7 +114,7 @@ fn upload_images_then_again_sends_nothing() {
 
 #[test]
 fn upload_images_reports_bad_files_and_partial_failures() {
-    let (sandbox, _api) = start(SandboxConfig::default().with_max_image_size(3_000));
+    let (sandbox, _api) = start(SandboxConfig::default().max_image_size(3_000));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("mixed");
     ImageSet::new(3)
@@ -159,7 +159,7 @@ fn upload_images_reports_bad_files_and_partial_failures() {
 
 #[test]
 fn a_file_skipped_for_its_size_makes_upload_and_run_exit_8_naming_it() {
-    let (sandbox, _api) = start(SandboxConfig::default().with_job_speed(1000.0));
+    let (sandbox, _api) = start(SandboxConfig::default().job_speed(1000.0));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("photos");
     images(&dir, 3);
@@ -241,7 +241,7 @@ fn upload_videos() {
 
 #[test]
 fn run_does_the_main_job_and_sums_up() {
-    let (sandbox, api) = start(SandboxConfig::default().with_job_speed(1000.0));
+    let (sandbox, api) = start(SandboxConfig::default().job_speed(1000.0));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("photos");
     images(&dir, 36);
@@ -358,13 +358,9 @@ fn run_command(sandbox: &Sandbox, args: &[&str]) -> Command {
 #[test]
 fn run_resumes_after_being_killed_during_the_upload() {
     // Slow PUTs, so the upload is still going when it is killed.
-    let faults = Faults::seeded(7)
-        .with_put(FaultSettings::default().with_latency(Duration::from_millis(150)));
-    let (sandbox, api) = start(
-        SandboxConfig::default()
-            .with_job_speed(1000.0)
-            .with_faults(faults),
-    );
+    let faults =
+        Faults::seeded(7).put(FaultSettings::default().latency(Duration::from_millis(150)));
+    let (sandbox, api) = start(SandboxConfig::default().job_speed(1000.0).faults(faults));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("photos");
     images(&dir, 300);
@@ -427,9 +423,9 @@ fn run_resumes_after_being_killed_during_the_upload() {
 
 #[test]
 fn ctrl_c_stops_an_upload_cleanly_and_a_rerun_finishes_it() {
-    let faults = Faults::seeded(3)
-        .with_put(FaultSettings::default().with_latency(Duration::from_millis(150)));
-    let (sandbox, api) = start(SandboxConfig::default().with_faults(faults));
+    let faults =
+        Faults::seeded(3).put(FaultSettings::default().latency(Duration::from_millis(150)));
+    let (sandbox, api) = start(SandboxConfig::default().faults(faults));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("photos");
     images(&dir, 200);
@@ -494,8 +490,8 @@ fn run_resumes_after_being_killed_during_the_job() {
     // A slow job, so the first run is waiting when it is killed.
     let (sandbox, api) = start(
         SandboxConfig::default()
-            .with_job_speed(40.0)
-            .with_job_images_per_task(10),
+            .job_speed(40.0)
+            .job_images_per_task(10),
     );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("photos");

@@ -1,7 +1,7 @@
 //! The differential wire test: for each operation that both clients have, the official
 //! client (inference-cli 1.8.3, from the venv at `$ICLI_VENV`, by default
 //! `~/.cache/roboflow-batch/venv-icli`) and `rfbatch` each run it against a sandbox of their
-//! own that records what it receives (`SandboxConfig::with_record`), and the two records are
+//! own that records what it receives (`SandboxConfig::record`), and the two records are
 //! compared operation by operation, route by route: which requests, their query keys (and
 //! plain values), headers, JSON key paths and types, multipart parts, tar members and
 //! `notification_config.json`.
@@ -145,13 +145,13 @@ impl Side {
         let record = dir.join("record.jsonl");
         let sandbox = Sandbox::start(
             SandboxConfig::default()
-                .with_api_key(KEY)
-                .with_workspace(WORKSPACE)
-                .with_data_dir(dir.join("data"))
-                .with_job_speed(2000.0)
-                .with_indexing_delay(Duration::ZERO)
-                .with_webhook_retries(1, Duration::from_millis(1))
-                .with_record(&record),
+                .api_key(KEY)
+                .workspace(WORKSPACE)
+                .data_dir(dir.join("data"))
+                .job_speed(2000.0)
+                .indexing_delay(Duration::ZERO)
+                .webhook_retries(1, Duration::from_millis(1))
+                .record(&record),
         )
         .expect("sandbox starts");
         let api = BatchApi::builder()

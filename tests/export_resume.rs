@@ -70,13 +70,9 @@ fn an_export_under_dropped_connections_and_503s_matches_a_clean_one() {
     };
     // The same data, served again with faults on downloads and API calls.
     let faults = Faults::seeded(11)
-        .with_download(
-            FaultSettings::default()
-                .with_drop_rate(0.3)
-                .with_rate_503(0.2),
-        )
-        .with_api(FaultSettings::default().with_rate_503(0.1));
-    let sb = Sandbox::start(config(&data, 3).with_faults(faults)).unwrap();
+        .download(FaultSettings::default().drop_rate(0.3).rate_503(0.2))
+        .api(FaultSettings::default().rate_503(0.1));
+    let sb = Sandbox::start(config(&data, 3).faults(faults)).unwrap();
     let counting = Counting::new(None);
     let api = client(&sb, counting.clone());
     let faulty = dir.path().join("faulty");

@@ -62,12 +62,17 @@ fn from_env_reads_key_base_url_workspace_and_timeout() {
     );
     assert!(!format!("{api:?}").contains("env-key-123456"));
 
-    unsafe { std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", "soon") };
-    let err = BatchApi::from_env().unwrap_err();
-    assert!(
-        err.to_string().contains("ROBOFLOW_API_REQUEST_TIMEOUT"),
-        "{err}"
-    );
+    // Not a number, not positive, or too large for a Duration: a clear error, never a panic.
+    for bad in ["soon", "0", "-3", "NaN", "inf", "1e30"] {
+        unsafe { std::env::set_var("ROBOFLOW_API_REQUEST_TIMEOUT", bad) };
+        let err = BatchApi::from_env().unwrap_err();
+        assert!(
+            err.to_string().contains("ROBOFLOW_API_REQUEST_TIMEOUT")
+                && err.to_string().contains(bad),
+            "{bad}: {err}"
+        );
+    }
+    unsafe { std::env::remove_var("ROBOFLOW_API_REQUEST_TIMEOUT") };
 }
 
 #[test]

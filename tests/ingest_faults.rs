@@ -24,16 +24,13 @@ fn every_file_exactly_once_through_503s_429s_and_dropped_puts() {
         .dimensions(8..=24, 8..=24)
         .write_to(images.path())
         .unwrap();
-    let api_faults = FaultSettings::default()
-        .with_rate_503(0.10)
-        .with_rate_429(0.05, 0);
+    let api_faults = FaultSettings::default().rate_503(0.10).rate_429(0.05, 0);
     let put_faults = FaultSettings::default()
-        .with_rate_503(0.10)
-        .with_rate_429(0.05, 0)
-        .with_drop_rate(0.05);
+        .rate_503(0.10)
+        .rate_429(0.05, 0)
+        .drop_rate(0.05);
     let sandbox = sandbox(
-        SandboxConfig::default()
-            .with_faults(Faults::seeded(11).with_api(api_faults).with_put(put_faults)),
+        SandboxConfig::default().faults(Faults::seeded(11).api(api_faults).put(put_faults)),
     );
     let api = patient_api(&sandbox);
     let events = Events::default();

@@ -101,7 +101,7 @@ fn an_existing_batch_keeps_its_method_and_methods_never_mix() {
 #[test]
 fn every_shard_carries_the_webhook_settings() {
     let data = tempfile::tempdir().unwrap();
-    let sandbox = sandbox(SandboxConfig::default().with_data_dir(data.path()));
+    let sandbox = sandbox(SandboxConfig::default().data_dir(data.path()));
     let api = api(&sandbox);
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +153,7 @@ fn an_ingest_id_without_a_notifications_url_puts_no_config_in_the_shards() {
     // The official client writes notification_config.json only with a URL, and then with
     // both keys; the service has never been seen receiving `{"ingestId"}` alone.
     let data = tempfile::tempdir().unwrap();
-    let sandbox = sandbox(SandboxConfig::default().with_data_dir(data.path()));
+    let sandbox = sandbox(SandboxConfig::default().data_dir(data.path()));
     let api = api(&sandbox);
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -94,7 +94,7 @@ fn shards_the_service_has_not_listed_yet_are_not_sent_again() {
     let images = tempfile::tempdir().unwrap();
     let journal = tempfile::tempdir().unwrap();
     let generated = ImageSet::new(120).write_to(images.path()).unwrap();
-    let sandbox = sandbox(SandboxConfig::default().with_registration_delay(Duration::from_secs(3)));
+    let sandbox = sandbox(SandboxConfig::default().registration_delay(Duration::from_secs(3)));
     let api = api(&sandbox);
     let first = ingest(&api, "unlisted", images.path(), journal.path())
         .max_images_per_shard(40)
@@ -147,7 +147,7 @@ fn a_journal_for_a_batch_the_service_no_longer_has_is_not_trusted() {
     }; // stopped, data gone
     // A fresh service at the same address: the batch (and its files) no longer exist.
     let fresh = match roboflow_batch::sandbox::Sandbox::start(ingest_util::vary::config(
-        SandboxConfig::default().with_addr(addr),
+        SandboxConfig::default().addr(addr),
     )) {
         Ok(s) => s,
         Err(e) => {
@@ -212,7 +212,7 @@ fn a_sandbox_restarted_on_another_port_resumes_everything() {
     let journal = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     ImageSet::new(40).write_to(images.path()).unwrap();
-    let config = || SandboxConfig::default().with_data_dir(data.path().join("sandbox"));
+    let config = || SandboxConfig::default().data_dir(data.path().join("sandbox"));
     let first_url = {
         let first = sandbox(config());
         let report = ingest(&api(&first), "moved", images.path(), journal.path())

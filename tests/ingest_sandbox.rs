@@ -27,7 +27,7 @@ fn files_the_service_refuses_are_reported_with_its_reasons() {
     // Over the service's per-image limit (sent in the signed-URL answer): never sent. (A
     // varied sandbox may leave the limit out; this is about the limit, so never varied.)
     std::fs::write(images.path().join("big.jpg"), vec![0xFFu8; 5000]).unwrap();
-    let sandbox = default_sandbox(SandboxConfig::default().with_max_image_size(4096));
+    let sandbox = default_sandbox(SandboxConfig::default().max_image_size(4096));
     let api = api(&sandbox);
     let events = Events::default();
     let report = ingest(&api, "refused", images.path(), journal.path())

@@ -177,9 +177,9 @@ fn world(kind: Kind, faults: Option<Faults>) -> World {
         })
         .collect();
     std::fs::write(dir.path().join("refs.jsonl"), refs).unwrap();
-    let mut config = SandboxConfig::default().with_indexing_delay(Duration::from_millis(20));
+    let mut config = SandboxConfig::default().indexing_delay(Duration::from_millis(20));
     if let Some(f) = faults {
-        config = config.with_faults(f);
+        config = config.faults(f);
     }
     let sandbox = Sandbox::start(ingest_util::vary::config(config)).unwrap();
     let tap = Arc::new(Tap::default());
@@ -548,8 +548,8 @@ fn a_run_killed_part_way_resumes_and_sends_nothing_twice() {
     for kind in KINDS {
         // Slow units, two at a time (chunks of references one at a time): the kill lands
         // part-way on a loaded machine too.
-        let slow = FaultSettings::default().with_latency(Duration::from_millis(150));
-        let faults = Faults::seeded(1).with_put(slow.clone()).with_api(slow);
+        let slow = FaultSettings::default().latency(Duration::from_millis(150));
+        let faults = Faults::seeded(1).put(slow.clone()).api(slow);
         let w = world(kind, Some(faults));
         let spec = [
             kind.name(),

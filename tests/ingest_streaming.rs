@@ -136,9 +136,9 @@ fn uploads_run_in_parallel() {
     let images = tempfile::tempdir().unwrap();
     ImageSet::new(80).write_to(images.path()).unwrap();
     let slow = roboflow_batch::sandbox::FaultSettings::default()
-        .with_latency(std::time::Duration::from_millis(150));
-    let faults = roboflow_batch::sandbox::Faults::seeded(1).with_put(slow);
-    let sandbox = sandbox(SandboxConfig::default().with_faults(faults));
+        .latency(std::time::Duration::from_millis(150));
+    let faults = roboflow_batch::sandbox::Faults::seeded(1).put(slow);
+    let sandbox = sandbox(SandboxConfig::default().faults(faults));
     let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (n, m, inner) = (now.clone(), most.clone(), UreqTransport::new());
     let api = roboflow_batch::BatchApi::builder()

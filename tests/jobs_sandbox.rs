@@ -252,7 +252,7 @@ fn fail_fraction_ends_as_the_failure_rate_demands_with_the_errors_reported() {
 #[test]
 fn starting_again_is_safe_and_a_different_definition_is_a_clear_conflict() {
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(config(dir.path(), 10).with_job_speed(0.0)).unwrap();
+    let sb = Sandbox::start(config(dir.path(), 10).job_speed(0.0)).unwrap();
     let api = client(&sb, Counting::new(None));
     ingest(&api, "few", &images(2));
     let spec = JobSpec::images(&api, "few", "image-stats").job_id("nightly-1");
@@ -282,7 +282,7 @@ fn starting_again_is_safe_and_a_different_definition_is_a_clear_conflict() {
 fn abort_and_restart_through_the_handle() {
     let dir = tempfile::tempdir().unwrap();
     // Speed 0 holds jobs at the start of their first stage.
-    let sb = Sandbox::start(config(dir.path(), 10).with_job_speed(0.0)).unwrap();
+    let sb = Sandbox::start(config(dir.path(), 10).job_speed(0.0)).unwrap();
     let api = client(&sb, Counting::new(None));
     ingest(&api, "held", &images(3));
     let job = JobSpec::images(&api, "held", "image-stats")

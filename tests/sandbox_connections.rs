@@ -56,6 +56,28 @@ fn stalled_bodies_on_the_api_do_not_stop_a_normal_request() {
 }
 
 #[test]
+fn an_unread_body_is_drained_when_small_and_closes_the_connection_when_large() {
+    let sb = Sandbox::start(SandboxConfig::default()).unwrap();
+    let (addr, key) = (addr_of(sb.base_url()), sb.api_key());
+    let get = format!("GET /?api_key={key} HTTP/1.1\r\nHost: x\r\n\r\n");
+    // `GET /` reads no body: 1,000 bytes are drained and the connection serves the next.
+    let small = format!(
+        "{}Content-Length: 1000\r\n\r\n{}",
+        &get[..get.len() - 2],
+        "a".repeat(1000)
+    );
+    let (statuses, _) = common::raw::exchange(addr, &[small.as_bytes(), get.as_bytes()]);
+    assert_eq!(statuses, [200, 200], "drained, kept alive");
+    // Over 64 KiB: answered and closed, with nothing of the body read.
+    let large = format!(
+        "{}Content-Length: 1000000000000\r\n\r\n",
+        &get[..get.len() - 2]
+    );
+    let (statuses, _) = common::raw::exchange(addr, &[large.as_bytes(), get.as_bytes()]);
+    assert_eq!(statuses, [200], "closed after the answer");
+}
+
+#[test]
 fn clients_that_never_read_a_large_download_do_not_stop_a_normal_request() {
     // Finding 2: 16 clients start a 32 MiB download and never read. Their replies were
     // written under the permit, with no write timeout.
@@ -162,12 +184,14 @@ fn a_bare_cr_or_a_nul_in_a_header_is_refused() {
 
 #[test]
 fn latency_delays_every_answer_once_even_in_parallel() {
-    // `--latency-ms`: 8 parallel signed PUTs each see the latency once (not 8 times).
+    // `--latency-ms`: 8 parallel signed PUTs each see the latency once (not 8 times), even
+    // with one handler at a time: the wait is outside the handler's turn.
     let latency = Duration::from_millis(300);
     let sb = Sandbox::start(
         SandboxConfig::default()
-            .with_latency(latency)
-            .with_indexing_delay(Duration::ZERO),
+            .latency(latency)
+            .threads(1)
+            .indexing_delay(Duration::ZERO),
     )
     .unwrap();
     let api = client(&sb);

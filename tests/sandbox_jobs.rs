@@ -27,13 +27,13 @@ struct Env {
 
 fn config(speed: f64) -> SandboxConfig {
     SandboxConfig::default()
-        .with_job_speed(speed)
-        .with_job_images_per_task(4)
+        .job_speed(speed)
+        .job_images_per_task(4)
 }
 
 fn env(speed: f64) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(config(speed).with_data_dir(dir.path())).unwrap();
+    let sb = Sandbox::start(config(speed).data_dir(dir.path())).unwrap();
     let api = client(&sb);
     Env { sb, api, _dir: dir }
 }
@@ -175,8 +175,20 @@ fn scenario_image_stats_end_to_end(api: &BatchApi) {
     );
 
     let tmp = tempfile::tempdir().unwrap();
+    // Output batches: multipart, one part each, listed, counted and downloaded by part.
     let parts = api.list_parts("stats-1-processing").unwrap();
     assert_eq!(parts[0].part_name, "results");
+    assert_eq!(parts[0].content_type, "metadata");
+    let meta = api.batch("stats-1-processing").unwrap();
+    assert_eq!(meta.batch_type, roboflow_batch::model::BatchType::Multipart);
+    assert_eq!(
+        api.batch_count("stats-1-export", Some("archives")).unwrap(),
+        2
+    );
+    assert_eq!(
+        api.batch_count("stats-1-export", Some("results")).unwrap(),
+        0
+    );
     let files = download(api, "stats-1-processing", "results", tmp.path());
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].0, "results.jsonl");
@@ -372,12 +384,13 @@ fn scenario_abort_and_restart_running(sb: &Sandbox, api: &BatchApi) {
         "jobs/slow/stages/processing/tasks?pageSize=2",
         None,
     );
-    assert_eq!(body["nextPageToken"], "p2", "{body}");
-    let (_, body) = raw(
-        sb,
-        "GET",
-        "jobs/slow/stages/processing/tasks?nextPageToken=p2",
-        None,
+    assert_eq!(body["tasks"].as_array().unwrap().len(), 2, "{body}");
+    let token = body["nextPageToken"].as_str().expect("a second page");
+    let path = format!("jobs/slow/stages/processing/tasks?nextPageToken={token}");
+    let (_, body) = raw(sb, "GET", &path, None);
+    assert_eq!(
+        body["tasks"][0]["taskId"], "processing-task-00002",
+        "{body}"
     );
     assert!(
         body.as_object().unwrap().contains_key("nextPageToken") && body["nextPageToken"].is_null()
@@ -748,7 +761,7 @@ fn bad_bodies() {
 fn sandbox_restart_resumes_a_job_midway() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let sb = Sandbox::start(config(20.0).with_data_dir(dir.path())).unwrap();
+        let sb = Sandbox::start(config(20.0).data_dir(dir.path())).unwrap();
         let api = client(&sb);
         stage_images(&api, "resume-in", 30);
         api.start_job(
@@ -768,7 +781,7 @@ fn sandbox_restart_resumes_a_job_midway() {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    let sb = Sandbox::start(config(500.0).with_data_dir(dir.path())).unwrap();
+    let sb = Sandbox::start(config(500.0).data_dir(dir.path())).unwrap();
     let api = client(&sb);
     let before = api.job("resume").unwrap();
     assert!(
@@ -788,4 +801,60 @@ fn sandbox_restart_resumes_a_job_midway() {
     unique.dedup();
     assert_eq!(names.len(), 30, "every image once");
     assert_eq!(unique.len(), 30);
+}
+
+/// What the official client's models need stays under varied answers (`vary`), in every
+/// stage style: the `nextPageToken` key of job and task listings, `tasksNumber` ≥ 1,
+/// zone-aware times, exact log severities; stage names never equal their ids, whose
+/// tasks stay reachable.
+#[test]
+fn varied_answers_keep_what_the_official_client_needs() {
+    // Seeds 2, 6, 7 and 15 cover the four stage styles.
+    for seed in [2, 6, 7, 15] {
+        let sb = Sandbox::start(config(1000.0).vary(seed).indexing_delay(Duration::ZERO)).unwrap();
+        let api = client(&sb);
+        api.upload_image("b", "a.png", &png(1, 1), None).unwrap();
+        let req = JobStartRequest::images("b", "image-stats");
+        api.start_job("j1", &req, None).unwrap();
+        wait_terminal(&api, "j1");
+        let get = |path: &str| {
+            let (status, body) = raw(&sb, "GET", path, None);
+            assert_eq!(status, 200, "seed {seed}: {path}: {body}");
+            body
+        };
+        let times = |o: &Value, keys: &[&str]| {
+            for k in keys {
+                if let Some(t) = o.get(*k).and_then(Value::as_str) {
+                    assert!(t.ends_with('Z') || t.ends_with("+00:00"), "{k}: {t}");
+                    t.parse::<roboflow_batch::model::Timestamp>().unwrap();
+                }
+            }
+        };
+        let list = get("jobs?pageSize=10");
+        assert!(list.get("nextPageToken").is_some(), "seed {seed}: {list}");
+        times(&list["jobs"][0], &["createdAt", "lastUpdate"]);
+        let stages = get("jobs/j1/stages");
+        let stages = stages["stages"].as_array().unwrap();
+        assert_eq!(stages.len(), 2, "seed {seed}");
+        for st in stages {
+            let id = st["processingStageId"].as_str().unwrap();
+            assert_ne!(
+                st["processingStageName"].as_str().unwrap(),
+                id,
+                "seed {seed}"
+            );
+            assert!(st["tasksNumber"].as_f64().unwrap() >= 1.0, "{st}");
+            times(st, &["startTimestamp", "lastEventTimestamp"]);
+            let tasks = get(&format!("jobs/j1/stages/{id}/tasks"));
+            assert!(tasks.get("nextPageToken").is_some(), "seed {seed}: {tasks}");
+            assert!(!tasks["tasks"].as_array().unwrap().is_empty());
+        }
+        for l in get("jobs/j1/logs")["logs"].as_array().unwrap() {
+            let severity = l["severity"].as_str().unwrap();
+            assert!(["info", "warning", "error"].contains(&severity), "{l}");
+            times(l, &["createdAt"]);
+        }
+        // Asked twice, answered alike: the choices are stable.
+        assert_eq!(get("jobs/j1/stages"), get("jobs/j1/stages"));
+    }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 fn sandbox(config: SandboxConfig) -> (tempfile::TempDir, Sandbox) {
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(config.with_data_dir(dir.path())).unwrap();
+    let sb = Sandbox::start(config.data_dir(dir.path())).unwrap();
     (dir, sb)
 }
 
@@ -78,7 +78,7 @@ fn each_reference_is_fetched_indexed_or_reported() {
         ),
     ]);
     let (hook, hooks) = webhook_receiver();
-    let (_dir, sb) = sandbox(SandboxConfig::default().with_max_image_size(4096));
+    let (_dir, sb) = sandbox(SandboxConfig::default().max_image_size(4096));
     // As the official client sends it (notes §2.2), with a URL per case.
     let body = json!({
         "imageReferences": [
@@ -244,7 +244,7 @@ fn a_jsonl_list_of_references_is_fetched_too() {
             ),
         ),
     ]);
-    let (_dir, sb) = sandbox(SandboxConfig::default().with_store(StoreMode::Discard));
+    let (_dir, sb) = sandbox(SandboxConfig::default().store(StoreMode::Discard));
     let r = ingest(
         &sb,
         "listed",
@@ -369,7 +369,7 @@ fn a_pending_ingest_resumes_after_a_restart_and_counts_once() {
         .map(|i| json!({"name": format!("r-{i}.png"), "url": server.url(&format!("/r-{i}.png"))}))
         .collect();
     {
-        let sb = Sandbox::start(SandboxConfig::default().with_data_dir(dir.path())).unwrap();
+        let sb = Sandbox::start(SandboxConfig::default().data_dir(dir.path())).unwrap();
         let r = ingest(
             &sb,
             "resumed",
@@ -379,7 +379,7 @@ fn a_pending_ingest_resumes_after_a_restart_and_counts_once() {
         assert_eq!(r.status, 200);
         // Stopped long before the 12 slow fetches can be done.
     }
-    let sb = Sandbox::start(SandboxConfig::default().with_data_dir(dir.path())).unwrap();
+    let sb = Sandbox::start(SandboxConfig::default().data_dir(dir.path())).unwrap();
     assert_eq!(settled_shards(&sb, "resumed")[0]["shardObjectsCount"], 12);
     let counts = sb.ingest_counts("resumed");
     assert_eq!(counts.len(), 12);
@@ -414,7 +414,7 @@ fn hosts_beyond_loopback_need_fetch_allow() {
         "unsafe-url-detected"
     );
     assert_eq!(server.hits("/a.png"), 0, "nothing was fetched");
-    let (_d2, allowed) = sandbox(SandboxConfig::default().with_fetch_allow(ip.to_string()));
+    let (_d2, allowed) = sandbox(SandboxConfig::default().fetch_allow(ip.to_string()));
     assert_eq!(ingest(&allowed, "b", "image", &body).status, 200);
     assert_eq!(settled_shards(&allowed, "b")[0]["shardObjectsCount"], 1);
     assert_eq!(server.hits("/a.png"), 1);
@@ -464,7 +464,7 @@ fn endless_png() -> String {
 fn a_failed_fetch_keeps_the_file_fetched_before_under_its_name() {
     let first = png(3, 4);
     let files = FileServer::loopback(vec![("/plain.png", Served::ok("image/png", first.clone()))]);
-    let (dir, sb) = sandbox(SandboxConfig::default().with_max_image_size(64 << 10));
+    let (dir, sb) = sandbox(SandboxConfig::default().max_image_size(64 << 10));
     let refs = |url: String, id: &str| json!({"imageReferences": [{"name": "plain.png", "url": url}], "ingestId": id});
     let r = ingest(
         &sb,
@@ -502,4 +502,58 @@ fn a_failed_fetch_keeps_the_file_fetched_before_under_its_name() {
             }
         }
     }
+}
+
+/// A JSONL list's bad lines become failed files, each of its kind, and a list of more
+/// references than one request may carry fails the whole ingest.
+#[test]
+fn a_list_reports_each_bad_line_and_refuses_too_many() {
+    let (_dir, sb) = sandbox(SandboxConfig::default());
+    let files = FileServer::loopback(vec![("/a.png", Served::ok("image/png", png(2, 2)))]);
+    let a = files.url("/a.png");
+    let lines = [
+        json!({"name": "a.jpg", "url": a}).to_string(),
+        String::new(),
+        "not json".into(),
+        json!({"name": "a.jpg", "url": a}).to_string(),
+        json!({"name": "../x", "url": a}).to_string(),
+        json!({"name": "d.jpg", "url": "ftp://h/d"}).to_string(),
+    ];
+    let many: String = (0..5001)
+        .map(|i| format!("{{\"name\": \"v{i}.mp4\", \"url\": \"http://127.0.0.1/{i}\"}}\n"))
+        .collect();
+    let lists = FileServer::loopback(vec![
+        (
+            "/bad.jsonl",
+            Served::ok("application/jsonl", lines.join("\n").into_bytes()),
+        ),
+        (
+            "/many.jsonl",
+            Served::ok("application/jsonl", many.into_bytes()),
+        ),
+    ]);
+    let listed = json!({"imageReferencesURL": lists.url("/bad.jsonl")});
+    assert_eq!(ingest(&sb, "bad", "image", &listed).status, 200);
+    let s = &settled_shards(&sb, "bad")[0];
+    assert_eq!(s["shardObjectsCount"], 1, "{s}");
+    let failed = s["statusMetadata"]["failedFiles"].as_array().unwrap();
+    let kinds: Vec<&str> = failed.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    let want = [
+        "invalid-reference",
+        "duplicate-name",
+        "invalid-reference",
+        "invalid-reference",
+    ];
+    assert_eq!(kinds, want, "{s}");
+    assert_eq!(failed[0]["fileName"], "line 3");
+    let videos = json!({"videoReferencesURL": lists.url("/many.jsonl")});
+    assert_eq!(ingest(&sb, "many", "video", &videos).status, 200);
+    let s = &settled_shards(&sb, "many")[0];
+    assert!(
+        s["statusMetadata"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("5000"),
+        "{s}"
+    );
 }

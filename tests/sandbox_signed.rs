@@ -17,8 +17,8 @@ fn sandbox() -> (tempfile::TempDir, Sandbox, BatchApi) {
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(
         SandboxConfig::default()
-            .with_indexing_delay(Duration::ZERO)
-            .with_data_dir(dir.path()),
+            .indexing_delay(Duration::ZERO)
+            .data_dir(dir.path()),
     )
     .unwrap();
     let api = client(&sb);
@@ -257,8 +257,8 @@ fn a_signature_from_another_key_is_refused_and_old_state_files_get_a_fresh_key()
     let start = || {
         Sandbox::start(
             SandboxConfig::default()
-                .with_indexing_delay(Duration::ZERO)
-                .with_data_dir(dir.path()),
+                .indexing_delay(Duration::ZERO)
+                .data_dir(dir.path()),
         )
         .unwrap()
     };
@@ -398,4 +398,64 @@ fn ranged_downloads_resume_where_they_stopped() {
         head.header("content-length"),
         Some((n - 100).to_string().as_str())
     );
+}
+
+/// Every form of `Range` (RFC 9110 §14), on a file of 10 bytes and an empty one: a part
+/// (206 and its `Content-Range`), nothing that exists (416), or the whole file (200).
+#[test]
+fn every_range_form_gets_its_status_and_bytes() {
+    let (_dir, _sb, api) = sandbox();
+    let ten: Vec<u8> = (0..10).collect();
+    for (name, bytes) in [("ten.mp4", ten.clone()), ("empty.mp4", Vec::new())] {
+        let t = api.request_video_upload("forms", name, None).unwrap();
+        let bytes = roboflow_batch::api::UploadSource::bytes(bytes);
+        api.put_signed(&t, &bytes).unwrap();
+    }
+    let files: Vec<_> = api.files("forms", None, None).map(Result::unwrap).collect();
+    let url = |name: &str| {
+        &files
+            .iter()
+            .find(|f| f.file_name == name)
+            .unwrap()
+            .download_url
+    };
+    let cases: &[(&str, &str, u16, usize, usize)] = &[
+        ("ten.mp4", "bytes=0-", 206, 0, 9),
+        ("ten.mp4", "bytes=4-", 206, 4, 9),
+        ("ten.mp4", "bytes=9-", 206, 9, 9),
+        ("ten.mp4", "bytes=10-", 416, 0, 0),
+        ("ten.mp4", "bytes=2-5", 206, 2, 5),
+        ("ten.mp4", "bytes=2-500", 206, 2, 9),
+        ("ten.mp4", "bytes=12-15", 416, 0, 0),
+        ("ten.mp4", "bytes=-3", 206, 7, 9),
+        ("ten.mp4", "bytes=-30", 206, 0, 9),
+        ("ten.mp4", "bytes=-0", 416, 0, 0),
+        ("ten.mp4", "bytes=5-2", 200, 0, 9),
+        ("ten.mp4", "bytes=0-1,3-4", 200, 0, 9),
+        ("ten.mp4", "items=0-1", 200, 0, 9),
+        ("ten.mp4", "bytes=a-b", 200, 0, 9),
+        ("ten.mp4", "bytes=+1-2", 200, 0, 9),
+        ("ten.mp4", "bytes=-", 200, 0, 9),
+        ("ten.mp4", "bytes=99999999999999999999-", 200, 0, 9),
+        ("ten.mp4", " bytes=1-2 ", 206, 1, 2),
+        ("empty.mp4", "bytes=0-", 416, 0, 0),
+        ("empty.mp4", "bytes=-5", 416, 0, 0),
+    ];
+    for &(name, range, status, first, last) in cases {
+        let r = http("GET", url(name), &[("Range", range)], None);
+        let size = if name == "ten.mp4" { 10 } else { 0 };
+        let content_range = match status {
+            206 => Some(format!("bytes {first}-{last}/{size}")),
+            416 => Some(format!("bytes */{size}")),
+            _ => None,
+        };
+        assert_eq!(
+            (r.status, r.header("content-range").map(str::to_string)),
+            (status, content_range),
+            "{range:?} of {name}"
+        );
+        if status != 416 {
+            assert_eq!(r.body, &ten[first..=last], "{range:?} of {name}");
+        }
+    }
 }

@@ -24,7 +24,7 @@ struct Ctx {
 
 fn start(config: SandboxConfig) -> Ctx {
     Ctx {
-        sb: Sandbox::start(config.with_indexing_delay(Duration::from_millis(150)))
+        sb: Sandbox::start(config.indexing_delay(Duration::from_millis(150)))
             .expect("sandbox starts"),
     }
 }
@@ -532,15 +532,15 @@ mod default_sandbox {
 
     #[test]
     fn scenario_bad_shards() {
-        let ctx = start(SandboxConfig::default().with_max_image_size(64 * 1024));
+        let ctx = start(SandboxConfig::default().max_image_size(64 * 1024));
         super::scenario_bad_shards(&api(&ctx), &ctx);
     }
 }
 
 #[test]
 fn expired_upload_url_is_refused() {
-    let faults = Faults::seeded(1).with_put(FaultSettings::default().with_expired_urls(true));
-    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let faults = Faults::seeded(1).put(FaultSettings::default().expired_urls(true));
+    let ctx = start(SandboxConfig::default().faults(faults));
     let api = api(&ctx);
     let target = api.request_shard_upload("exp-1", None).unwrap();
     let e = api
@@ -555,8 +555,8 @@ fn expired_upload_url_is_refused() {
 
 #[test]
 fn expired_download_url_is_refused() {
-    let faults = Faults::seeded(1).with_download(FaultSettings::default().with_expired_urls(true));
-    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let faults = Faults::seeded(1).download(FaultSettings::default().expired_urls(true));
+    let ctx = start(SandboxConfig::default().faults(faults));
     let api = api(&ctx);
     api.upload_image("exp-2", "a.png", &png(1, 1), None)
         .unwrap();
@@ -570,7 +570,7 @@ fn expired_download_url_is_refused() {
 
 #[test]
 fn oversize_put_is_refused() {
-    let ctx = start(SandboxConfig::default().with_max_shard_size(4096));
+    let ctx = start(SandboxConfig::default().max_shard_size(4096));
     let api = api(&ctx);
     let target = api.request_shard_upload("big-1", None).unwrap();
     assert_eq!(target.max_shard_size, Some(4096));
@@ -589,10 +589,8 @@ fn oversize_put_is_refused() {
 
 #[test]
 fn injected_faults_are_retried_and_deterministic() {
-    let flaky = FaultSettings::default()
-        .with_rate_503(0.3)
-        .with_rate_429(0.1, 1);
-    let ctx = start(SandboxConfig::default().with_faults(Faults::seeded(7).with_all(flaky)));
+    let flaky = FaultSettings::default().rate_503(0.3).rate_429(0.1, 1);
+    let ctx = start(SandboxConfig::default().faults(Faults::seeded(7).all(flaky)));
     let api = api_with(
         &ctx,
         RetryPolicy {
@@ -622,7 +620,7 @@ fn injected_faults_are_retried_and_deterministic() {
     // Always failing: the retries run out with the last error.
     let down = start(
         SandboxConfig::default()
-            .with_faults(Faults::seeded(7).with_api(FaultSettings::default().with_rate_503(1.0))),
+            .faults(Faults::seeded(7).api(FaultSettings::default().rate_503(1.0))),
     );
     let e = api_with(
         &down,
@@ -637,8 +635,8 @@ fn injected_faults_are_retried_and_deterministic() {
 
     // The same seed gives the same sequence of statuses.
     let statuses = |seed| {
-        let f = Faults::seeded(seed).with_api(FaultSettings::default().with_rate_500(0.5));
-        let ctx = start(SandboxConfig::default().with_faults(f));
+        let f = Faults::seeded(seed).api(FaultSettings::default().rate_500(0.5));
+        let ctx = start(SandboxConfig::default().faults(f));
         (0..12).map(|_| raw(&ctx, "GET", "/").0).collect::<Vec<_>>()
     };
     let a = statuses(3);
@@ -650,11 +648,9 @@ fn injected_faults_are_retried_and_deterministic() {
 /// downloads show the cut body as a read error (the caller's to retry).
 #[test]
 fn dropped_bodies() {
-    let drops = FaultSettings::default().with_drop_rate(0.4);
-    let faults = Faults::seeded(11)
-        .with_put(drops.clone())
-        .with_download(drops);
-    let ctx = start(SandboxConfig::default().with_faults(faults));
+    let drops = FaultSettings::default().drop_rate(0.4);
+    let faults = Faults::seeded(11).put(drops.clone()).download(drops);
+    let ctx = start(SandboxConfig::default().faults(faults));
     let retry = RetryPolicy {
         max_retries: 20,
         ..RetryPolicy::default()
@@ -699,7 +695,7 @@ fn dropped_bodies() {
 #[test]
 fn state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || SandboxConfig::default().with_data_dir(dir.path());
+    let config = || SandboxConfig::default().data_dir(dir.path());
     let shard_id = {
         let ctx = start(config());
         let api = api(&ctx);
@@ -819,4 +815,94 @@ fn ingest_webhooks_from_notification_config() {
             .contains("not allowed"),
         "{v}"
     );
+}
+
+/// `record`: one line per request, in order, naming its form (route, parameters, query
+/// keys, the headers that matter, JSON key paths and types, multipart parts, tar members)
+/// and none of its secrets.
+#[test]
+fn the_record_describes_each_request_and_holds_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let ctx = start(SandboxConfig::default().record(&log));
+    let api = api(&ctx);
+    api.upload_image("rec", "a.png", &png(2, 2), None).unwrap();
+    let target = api.request_shard_upload("shards", None).unwrap();
+    let config = br#"{"ingestId": "i", "notificationsURL": "http://127.0.0.1:9/h"}"#;
+    let tar = tar_of(&[("b.png", &png(2, 2)), ("notification_config.json", config)]);
+    api.put_signed(&target, &UploadSource::bytes(tar)).unwrap();
+    // A body of every JSON type (refused, and recorded all the same).
+    let body = r#"{"imageReferences": [{"name": "a", "url": "u"}, {"name": "b", "url": null}],
+                   "n": 3, "f": 3.0, "flag": false, "empty": [], "nested": {"k": "v"}}"#;
+    let url = format!(
+        "{}{}?api_key={}&displayName=Big%20Batch",
+        ctx.sb.base_url(),
+        ws_path(&ctx, "/batches/refs/bulk-upload/image-references"),
+        ctx.sb.api_key()
+    );
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Authorization", "Bearer s3cret"),
+    ];
+    let sent = common::sandbox::http("POST", &url, &headers, Some(body.as_bytes()));
+    assert_eq!(sent.status, 400);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let token = target.upload_url.split("token=").nth(1).unwrap();
+    for secret in [ctx.sb.api_key(), token, "s3cret", "u\""] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>());
+    let line = |route: &str| {
+        lines
+            .iter()
+            .find(|l| l["route"].as_str().unwrap().ends_with(route))
+            .unwrap()
+    };
+    let image = line("{batchId}/upload/image");
+    assert_eq!(image["params"]["batchId"], "rec");
+    assert_eq!(image["queryValues"]["fileName"], "a.png");
+    assert_eq!(
+        image["headers"]["content-type"],
+        "multipart/form-data; boundary"
+    );
+    assert!(image["multipart"][0]["name"].is_string(), "{image}");
+    let put = line("{signedUpload}");
+    assert_eq!(put["route"], "PUT {signedUpload}");
+    assert_eq!(put["params"], serde_json::json!({}));
+    assert_eq!(put["headers"]["x-rfbatch-upload"], "present");
+    assert_eq!(
+        put["query"],
+        serde_json::json!(["expires", "limit", "token"])
+    );
+    assert!(put["headers"].get("user-agent").is_none(), "{put}");
+    assert_eq!(
+        put["tar"]["members"],
+        serde_json::json!(["b.png", "notification_config.json"])
+    );
+    assert_eq!(put["tar"]["notificationConfig"]["ingestId"], "string");
+    let refs = line("/image-references");
+    assert_eq!(
+        (refs["status"].as_u64(), &refs["queryValues"]["displayName"]),
+        (Some(400), &"Big Batch".into())
+    );
+    assert_eq!(refs["headers"]["authorization"], "present");
+    let paths = &refs["body"]["json"];
+    for (path, kind) in [
+        ("imageReferences", "array"),
+        ("imageReferences[]", "object"),
+        ("imageReferences[].url", "string|null"),
+        ("n", "integer"),
+        ("f", "float"),
+        ("flag", "bool"),
+        ("empty", "array"),
+        ("nested.k", "string"),
+    ] {
+        assert_eq!(paths[path], kind, "{path} in {paths}");
+    }
+    assert!(paths.get("empty[]").is_none());
 }

@@ -14,10 +14,10 @@ fn start(store: StoreMode) -> (tempfile::TempDir, Sandbox) {
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(
         SandboxConfig::default()
-            .with_data_dir(dir.path())
-            .with_store(store)
-            .with_indexing_delay(Duration::ZERO)
-            .with_job_speed(500.0),
+            .data_dir(dir.path())
+            .store(store)
+            .indexing_delay(Duration::ZERO)
+            .job_speed(500.0),
     )
     .unwrap();
     (dir, sb)
@@ -206,18 +206,16 @@ fn counts_show_every_ingest_put_and_request() {
         .unwrap();
     assert_eq!(sb.request_count(), before);
     assert_eq!(sb.put_count(), 5);
+    // A 404 is a request served too.
+    assert_eq!(http("GET", &api_url(&sb, "nowhere"), &[], None).status, 404);
+    assert_eq!(sb.request_count(), before + 1);
 }
 
 #[test]
 fn injected_faults_are_requests_too_and_failed_puts_are_not_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let faults = Faults::seeded(3).with_put(FaultSettings::default().with_rate_503(1.0));
-    let sb = Sandbox::start(
-        SandboxConfig::default()
-            .with_data_dir(dir.path())
-            .with_faults(faults),
-    )
-    .unwrap();
+    let faults = Faults::seeded(3).put(FaultSettings::default().rate_503(1.0));
+    let sb = Sandbox::start(SandboxConfig::default().data_dir(dir.path()).faults(faults)).unwrap();
     let api = client(&sb);
     let t = api.request_shard_upload("f", None).unwrap();
     let r = http("PUT", &t.upload_url, &[], Some(b"x"));

@@ -38,10 +38,10 @@ fn sandbox(dir: &std::path::Path) -> (Sandbox, BatchApi) {
 /// A sandbox (workspace `acme`, 4 webhook attempts) with one image in batch `hook-in`.
 fn sandbox_with(dir: &std::path::Path, retry_delay: Duration) -> (Sandbox, BatchApi) {
     let config = SandboxConfig::default()
-        .with_data_dir(dir)
-        .with_workspace("acme")
-        .with_job_speed(500.0)
-        .with_webhook_retries(4, retry_delay);
+        .data_dir(dir)
+        .workspace("acme")
+        .job_speed(500.0)
+        .webhook_retries(4, retry_delay);
     let sb = Sandbox::start(config).unwrap();
     let api = BatchApi::builder()
         .base_url(sb.base_url())
@@ -160,9 +160,7 @@ fn delivery_attempts_are_bounded() {
 #[test]
 fn aborted_job_sends_fail() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SandboxConfig::default()
-        .with_data_dir(dir.path())
-        .with_job_speed(0.0);
+    let config = SandboxConfig::default().data_dir(dir.path()).job_speed(0.0);
     let sb = Sandbox::start(config).unwrap();
     let api = BatchApi::builder()
         .base_url(sb.base_url())
@@ -202,8 +200,8 @@ fn pending_redelivery_survives_a_sandbox_restart() {
         drop(sb); // before the second attempt is due
     }
     let config = SandboxConfig::default()
-        .with_data_dir(dir.path())
-        .with_workspace("acme");
+        .data_dir(dir.path())
+        .workspace("acme");
     let _sb = Sandbox::start(config).unwrap();
     let hit = next(&rx);
     let j = job_payload(&hit);
@@ -248,10 +246,10 @@ fn webhooks_beyond_loopback_are_refused_and_recorded() {
     drop(sb);
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
-    let refused = state["jobs"]["refused_webhooks"].as_array().unwrap();
+    let refused = state["webhooks"]["refused"].as_array().unwrap();
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(
-        state["jobs"]["webhooks"].as_array().unwrap().is_empty(),
+        state["webhooks"]["pending"].as_array().unwrap().is_empty(),
         "nothing queued"
     );
 }
@@ -269,9 +267,9 @@ fn an_allowed_host_beyond_loopback_gets_its_webhook() {
     let port = server.addr.port();
     let dir = tempfile::tempdir().unwrap();
     let config = SandboxConfig::default()
-        .with_data_dir(dir.path())
-        .with_job_speed(500.0)
-        .with_webhook_allow(ip.to_string());
+        .data_dir(dir.path())
+        .job_speed(500.0)
+        .webhook_allow(ip.to_string());
     let sb = Sandbox::start(config).unwrap();
     let api = BatchApi::builder()
         .base_url(sb.base_url())
@@ -348,8 +346,8 @@ fn a_shards_notification_config_beyond_loopback_is_refused() {
     drop(sb);
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
-    let refused = state["jobs"]["refused_webhooks"].as_array().unwrap();
+    let refused = state["webhooks"]["refused"].as_array().unwrap();
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(refused[0]["url"].as_str().unwrap().contains("203.0.113.5"));
-    assert!(state["jobs"]["webhooks"].as_array().unwrap().is_empty());
+    assert!(state["webhooks"]["pending"].as_array().unwrap().is_empty());
 }

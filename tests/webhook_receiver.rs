@@ -37,7 +37,7 @@ impl Transport for CountPolls {
 #[test]
 fn the_completion_arrives_with_the_right_payload() {
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(config(dir.path(), 10).with_workspace("acme")).unwrap();
+    let sb = Sandbox::start(config(dir.path(), 10).workspace("acme")).unwrap();
     let api = client(&sb, Counting::new(None));
     ingest(&api, "hooked", &images(3));
     let (receiver, events) = Receiver::builder()
@@ -74,7 +74,7 @@ fn the_completion_arrives_with_the_right_payload() {
 #[test]
 fn a_wrong_bearer_is_rejected_and_nothing_is_handed_over() {
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(config(dir.path(), 10).with_workspace("acme")).unwrap();
+    let sb = Sandbox::start(config(dir.path(), 10).workspace("acme")).unwrap();
     let api = client(&sb, Counting::new(None));
     ingest(&api, "hooked", &images(2));
     // The receiver expects another workspace's token; the sandbox sends `rf_acme`.
@@ -173,7 +173,7 @@ fn a_panicking_callback_gets_a_500_and_the_receiver_keeps_serving() {
 fn waiting_through_the_webhook_polls_far_less_and_falls_back_to_polling() {
     let dir = tempfile::tempdir().unwrap();
     // 60 images at 60 per second: about two seconds of work over both stages.
-    let sb = Sandbox::start(config(dir.path(), 10).with_job_speed(60.0)).unwrap();
+    let sb = Sandbox::start(config(dir.path(), 10).job_speed(60.0)).unwrap();
     let counter = CountPolls::default();
     let api = client(&sb, counter.clone());
     ingest(&api, "slow", &images(60));

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::BatchApi;
-use super::paging::ListOptions;
 use super::requests::RequestKind;
 use super::retry::{Idempotency, Refused, Retrying, send_with_retry};
 use crate::error::{ApiError, Error, Result};
@@ -79,12 +78,6 @@ impl Call {
             Some(v) => self.query(name, v),
             None => self,
         }
-    }
-
-    /// Adds the page size and token of a listing.
-    pub fn page(mut self, opts: &ListOptions) -> Self {
-        self.query.extend(opts.query());
-        self
     }
 
     pub fn json(mut self, value: &impl serde::Serialize) -> Result<Self> {

@@ -12,6 +12,8 @@ mod paging;
 mod requests;
 pub(crate) mod retry;
 mod staging;
+#[cfg(feature = "sandbox")]
+pub(crate) use staging::check_file_name;
 mod transfer;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -419,13 +421,21 @@ impl BatchApi {
             b = b.workspace(ws);
         }
         if let Some(t) = var("ROBOFLOW_API_REQUEST_TIMEOUT") {
-            let secs: f64 = t.trim().parse().ok().filter(|s: &f64| *s > 0.0 && s.is_finite()).ok_or_else(|| {
-                Error::Config(format!("ROBOFLOW_API_REQUEST_TIMEOUT must be a positive number of seconds, got {t:?}"))
-            })?;
-            let (read, write) = (Duration::from_secs_f64(secs), Duration::from_secs_f64(secs));
+            // try_from: a value too large for a Duration (1e30) is an error, not a panic.
+            let timeout = t
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "ROBOFLOW_API_REQUEST_TIMEOUT must be a positive number of seconds, got {t:?}"
+                    ))
+                })?;
             b.timeouts = Some(Timeouts {
-                read,
-                write,
+                read: timeout,
+                write: timeout,
                 ..Timeouts::default()
             });
         }

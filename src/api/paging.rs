@@ -204,7 +204,11 @@ impl BatchApi {
         if opts.page_size == Some(0) {
             return Err(Error::invalid("page_size", "must be at least 1"));
         }
-        let (items, next_page_token) = split(self.execute_json(&call()?.page(opts))?);
+        let call = opts
+            .query()
+            .into_iter()
+            .fold(call()?, |c, (k, v)| c.query(k, v));
+        let (items, next_page_token) = split(self.execute_json(&call)?);
         Ok(Page {
             items,
             next_page_token,

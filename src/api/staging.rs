@@ -394,7 +394,9 @@ fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-fn check_file_name(field: &str, name: &str) -> Result<()> {
+/// A plain file name: no separators, no `.`/`..`, no control characters, 1 to 512 bytes
+/// (the sandbox checks with it too).
+pub(crate) fn check_file_name(field: &str, name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 512 {
         return Err(Error::invalid(field, "must be 1 to 512 bytes long"));
     }

@@ -4,11 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
-use hmac::{KeyInit, Mac};
 use quick_xml::events::Event;
-use sha2::Sha256;
 
-use super::http::{Http, resolve_ref};
+use super::http::{Http, cloud_error, hmac_sha256, resolve_ref};
 use super::settings::{Settings, parse_connection_string};
 use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
 use crate::transport::HttpRequest;
@@ -48,11 +46,7 @@ pub(crate) struct AzureStore {
 }
 
 fn cloud_err(status: Option<u16>, message: String) -> Error {
-    Error::Cloud {
-        store: STORE,
-        status,
-        message,
-    }
+    cloud_error(STORE, status, message)
 }
 
 impl AzureStore {
@@ -150,10 +144,8 @@ impl AzureStore {
         // sp, st, se, resource, si, sip, spr, sv, sr, snapshot, ses, rscc, rscd, rsce, rscl, rsct
         let to_sign =
             format!("{perms}\n\n{se}\n{resource}\n\n\n{spr}\n{SAS_VERSION}\n{sr}\n\n\n\n\n\n\n");
-        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(to_sign.as_bytes());
-        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let sig = hmac_sha256(key, to_sign.as_bytes());
+        let sig = base64::engine::general_purpose::STANDARD.encode(sig);
         Some(format!(
             "sv={SAS_VERSION}&spr={}&se={}&sr={sr}&sp={perms}&sig={}",
             encode(spr),
@@ -177,25 +169,19 @@ impl AzureStore {
     }
 
     fn refused(&self, prefix: &str, r: super::http::Refusal) -> Error {
-        let what = format!("listing az://{}/{prefix}", self.container);
-        let message = if matches!(r.status, 401 | 403) {
-            let hint = match self.auth {
-                AzureAuth::Key(..) => {
-                    "check AZURE_STORAGE_ACCOUNT_KEY (or the connection string's AccountKey)"
-                }
-                AzureAuth::Sas(_) => {
-                    "check that AZURE_STORAGE_SAS_TOKEN is valid, unexpired and allows list and read"
-                }
-            };
-            format!(
-                "{what} in account {} was refused ({}); {hint}",
-                self.account,
-                r.summary()
-            )
-        } else {
-            format!("{what} failed ({}) at {}", r.summary(), self.endpoint)
+        let what = format!(
+            "listing az://{}/{prefix} in account {}",
+            self.container, self.account
+        );
+        let check = match self.auth {
+            AzureAuth::Key(..) => {
+                "check AZURE_STORAGE_ACCOUNT_KEY (or the connection string's AccountKey)"
+            }
+            AzureAuth::Sas(_) => {
+                "check that AZURE_STORAGE_SAS_TOKEN is valid, unexpired and allows list and read"
+            }
         };
-        cloud_err(Some(r.status), message)
+        r.listing_error(STORE, &what, check, &self.endpoint)
     }
 }
 
@@ -303,98 +289,4 @@ fn parse_list_blobs(xml: &[u8]) -> std::result::Result<Page, String> {
         return Err("the XML ends early".into());
     }
     Ok(page)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_blobs_answers_decode() {
-        let xml = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"http://127.0.0.1:10000/devstoreaccount1\" ContainerName=\"c\"><Prefix>p/</Prefix><MaxResults>2</MaxResults><Blobs><Blob><Name>p/a &amp; b.jpg</Name><Properties><Content-Length>12</Content-Length><Content-Type>image/jpeg</Content-Type></Properties></Blob><Blob><Name>p/c.png</Name><Properties><Content-Length>7</Content-Length></Properties><Metadata><Name>not a blob name</Name></Metadata></Blob></Blobs><NextMarker>/devstoreaccount1/c/p/c.png</NextMarker></EnumerationResults>";
-        let page = parse_list_blobs(xml.as_bytes()).unwrap();
-        let keys: Vec<_> = page
-            .objects
-            .iter()
-            .map(|o| (o.key.as_str(), o.size))
-            .collect();
-        assert_eq!(keys, [("p/a & b.jpg", Some(12)), ("p/c.png", Some(7))]);
-        assert_eq!(page.next.as_deref(), Some("/devstoreaccount1/c/p/c.png"));
-        let last =
-            parse_list_blobs(b"<EnumerationResults><Blobs/><NextMarker/></EnumerationResults>")
-                .unwrap();
-        assert!(last.objects.is_empty() && last.next.is_none());
-        assert!(parse_list_blobs(b"<EnumerationResults><Blobs>").is_err());
-    }
-
-    fn store(vars: &[(&str, &str)], url_account: Option<&str>) -> Result<AzureStore> {
-        let mut s = Settings::default();
-        s.set_env(None);
-        for (k, v) in vars {
-            s.set(k, v.to_string());
-        }
-        let http = Http::offline();
-        AzureStore::new(&s, "media", url_account, http)
-    }
-
-    const DEV_KEY: &str =
-        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
-    #[test]
-    fn key_sas_is_deterministic_and_read_only() {
-        let s = store(
-            &[("AZURE_STORAGE_CONNECTION_STRING", &format!("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"))],
-            None,
-        )
-        .unwrap();
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let url = s
-            .sign_get("a b/c.jpg", Duration::from_secs(3600), t)
-            .unwrap();
-        assert!(url.starts_with("http://127.0.0.1:10000/devstoreaccount1/media/a%20b/c.jpg?sv=2021-08-06&spr=https%2Chttp&se=2023-11-14T23%3A13%3A20Z&sr=b&sp=r&sig="), "{url}");
-        assert_eq!(
-            url,
-            s.sign_get("a b/c.jpg", Duration::from_secs(3600), t)
-                .unwrap()
-        );
-        assert!(!format!("{s:?}").contains("Eby8"));
-    }
-
-    #[test]
-    fn sas_tokens_are_reused_and_settings_resolve() {
-        let s = store(
-            &[
-                ("AZURE_STORAGE_ACCOUNT_NAME", "acct"),
-                ("AZURE_STORAGE_SAS_TOKEN", "?sv=2022&sig=abc"),
-            ],
-            None,
-        )
-        .unwrap();
-        let url = s
-            .sign_get("x.jpg", Duration::from_secs(1), SystemTime::UNIX_EPOCH)
-            .unwrap();
-        assert_eq!(
-            url,
-            "https://acct.blob.core.windows.net/media/x.jpg?sv=2022&sig=abc"
-        );
-        let from_url = store(&[("AZURE_STORAGE_KEY", DEV_KEY)], Some("other")).unwrap();
-        assert_eq!(
-            from_url.describe(),
-            "https://other.blob.core.windows.net/media"
-        );
-        for (vars, want) in [
-            (vec![], "no storage account"),
-            (vec![("AZURE_STORAGE_ACCOUNT", "a")], "no credentials"),
-            (
-                vec![
-                    ("AZURE_STORAGE_ACCOUNT", "a"),
-                    ("AZURE_STORAGE_ACCOUNT_KEY", "not base64!"),
-                ],
-                "not base64",
-            ),
-        ] {
-            let e = store(&vars, None).unwrap_err().to_string();
-            assert!(e.contains(want) && !e.contains("not base64!"), "{e}");
-        }
-    }
 }

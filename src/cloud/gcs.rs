@@ -6,12 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
-use hmac::{KeyInit, Mac};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::{self, PemObject};
 use sha2::{Digest, Sha256};
 
-use super::http::{Http, xml_text};
+use super::http::{Http, cloud_error, hmac_sha256, list_objects_v2};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
@@ -139,10 +138,7 @@ impl GcsKey {
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().to_vec()
+    hmac_sha256(key, data.as_bytes())
 }
 
 /// The RSA key in a key file's `private_key` PEM: PKCS#8 (`BEGIN PRIVATE KEY`, what Google
@@ -184,11 +180,7 @@ fn rsa_sign(key: &RsaKeyPair, data: &str) -> Result<Vec<u8>> {
 }
 
 fn cloud_err(status: Option<u16>, message: &str) -> Error {
-    Error::Cloud {
-        store: STORE,
-        status,
-        message: message.to_string(),
-    }
+    cloud_error(STORE, status, message)
 }
 
 /// A GCS bucket with its key.
@@ -348,16 +340,9 @@ impl GcsStore {
 
     fn refused(&self, prefix: &str, r: super::http::Refusal) -> Error {
         let what = format!("listing gs://{}/{prefix}", self.bucket);
-        let message = if matches!(r.status, 401 | 403) {
-            format!(
-                "{what} was refused ({}); check GOOGLE_APPLICATION_CREDENTIALS or the HMAC keys \
-                 and the key's access to the bucket",
-                r.summary()
-            )
-        } else {
-            format!("{what} failed ({}) at {}", r.summary(), self.base)
-        };
-        cloud_err(Some(r.status), &message)
+        let check = "check GOOGLE_APPLICATION_CREDENTIALS or the HMAC keys and the key's access \
+                     to the bucket";
+        r.listing_error(STORE, &what, check, &self.base)
     }
 
     fn list_json(&self, prefix: &str, token: Option<&str>, page_size: u32) -> Result<Page> {
@@ -443,32 +428,10 @@ impl GcsStore {
             self.http.clock.now(),
         )?;
         let make = || HttpRequest::get(url.as_str());
-        let body = match self.http.fetch(STORE, &make, &[])? {
-            Ok(b) => b,
-            Err(r) => return Err(self.refused(prefix, r)),
-        };
-        let text = String::from_utf8_lossy(&body);
-        let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
-            cloud_err(
-                None,
-                &format!(
-                    "the listing of gs://{}/{prefix} could not be decoded: {e}; starts: {}",
-                    self.bucket,
-                    xml_text(&text, "Code").unwrap_or_default()
-                ),
-            )
-        })?;
-        Ok(Page {
-            objects: parsed
-                .contents
-                .into_iter()
-                .map(|c| CloudObject {
-                    key: c.key,
-                    size: c.size,
-                })
-                .collect(),
-            next: parsed.next_continuation_token,
-        })
+        match self.http.fetch(STORE, &make, &[])? {
+            Ok(body) => list_objects_v2(STORE, &body, &format!("gs://{}/{prefix}", self.bucket)),
+            Err(r) => Err(self.refused(prefix, r)),
+        }
     }
 }
 
@@ -487,205 +450,5 @@ impl Store for GcsStore {
 
     fn describe(&self) -> String {
         format!("{}/{}", self.base, self.bucket)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hmac_store(base: Option<&str>) -> GcsStore {
-        let mut s = Settings::default();
-        s.set_env(None);
-        s.set("GCS_HMAC_ACCESS_ID", "GOOGTS7C7FUP3AIRVJTE2BCD".into());
-        s.set(
-            "GCS_HMAC_SECRET",
-            "bGoa+V7g/yqDXvKRqq+JTFn4uQZbPiQJo4pf9RzJ".into(),
-        );
-        if let Some(b) = base {
-            s.set("STORAGE_EMULATOR_HOST", b.into());
-        }
-        let http = Http::offline();
-        GcsStore::new(&s, "example-bucket", http).unwrap()
-    }
-
-    #[test]
-    fn hmac_urls_have_the_v4_shape_and_are_deterministic() {
-        let store = hmac_store(None);
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_553_385_600); // 2019-03-24
-        let url = store
-            .sign_get("cat pics/a+b.jpg", Duration::from_secs(3600), t)
-            .unwrap();
-        assert!(url.starts_with(
-            "https://storage.googleapis.com/example-bucket/cat%20pics/a%2Bb.jpg?X-Goog-Algorithm=GOOG4-HMAC-SHA256&X-Goog-Credential=GOOGTS7C7FUP3AIRVJTE2BCD%2F20190324%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20190324T000000Z&X-Goog-Expires=3600&X-Goog-SignedHeaders=host&X-Goog-Signature="
-        ), "{url}");
-        assert_eq!(
-            url,
-            store
-                .sign_get("cat pics/a+b.jpg", Duration::from_secs(3600), t)
-                .unwrap()
-        );
-        assert_ne!(
-            url,
-            store
-                .sign_get("cat pics/a+b.jpg", Duration::from_secs(3601), t)
-                .unwrap()
-        );
-        let emu = hmac_store(Some("localhost:9023"));
-        assert!(
-            emu.sign_get("k.jpg", Duration::from_secs(60), t)
-                .unwrap()
-                .starts_with("http://localhost:9023/example-bucket/k.jpg?")
-        );
-        assert!(!format!("{store:?}").contains("bGoa"));
-    }
-
-    /// A fixed test key, PKCS#8 (as Google issues them) and the same key as PKCS#1.
-    const TEST_KEY_PKCS8: &str = include_str!("../../tests/data/gcs-test-key.pem");
-    const TEST_KEY_PKCS1: &str = include_str!("../../tests/data/gcs-test-key-pkcs1.pem");
-
-    fn key_json(pem: &str) -> String {
-        serde_json::json!({
-            "type": "service_account",
-            "client_email": "signer@test.iam.gserviceaccount.com",
-            "private_key": pem,
-        })
-        .to_string()
-    }
-
-    fn rsa_store(pem: &str, http: Http) -> GcsStore {
-        let key = GcsKey::from_service_account_json(&key_json(pem), "k.json").unwrap();
-        GcsStore {
-            bucket: "example-bucket".into(),
-            key,
-            base: "https://storage.googleapis.com".into(),
-            emulator: false,
-            http,
-            token: Mutex::new(None),
-        }
-    }
-
-    /// The signature was computed once with Python's `cryptography` (OpenSSL) over the same
-    /// string to sign, and matched the `rsa` crate this signer replaced.
-    #[test]
-    fn rsa_urls_match_a_known_vector_from_pkcs8_and_pkcs1_keys() {
-        let want = "https://storage.googleapis.com/example-bucket/cat%20pics/a%2Bb.jpg?\
-            X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=signer%40test.iam.gserviceaccount.com\
-            %2F20190324%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20190324T000000Z&X-Goog-Expires=3600\
-            &X-Goog-SignedHeaders=host&X-Goog-Signature=\
-            02ccea102c47a1f7390aef746ab3e247634ccc29794b9a63a7ab4cad8af0f3b2850baa73a3c3091eecf2b7d660cf2439\
-            fe18458695bb4b6d1d2bbe349d8c03d5522976841af0d6119f3c71032fe252e79a956f79dc105b06d3c25e25d1e61dc1\
-            c0727def1aa0fcc4a38253eac79da59fe7a61149923bf6312a0a2b232fc19001d5f953d3869730c6227ddddfda502f4d\
-            3bc644ed3d70bdbadc1f7c6fde6b60f07ddc6ed78e931bc91997f06f2fc9160b485f83ea607b99beb2f6186235bba103\
-            1c232cb5e17ee5010731f260488b88c8054febe6b5db11cfd86d8ae7bb6634e5e04e4119b4cf64788bc8d1eafd78b4b8\
-            1cfabc1b5eb5f665e5f1a1aa99d0095c";
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_553_385_600); // 2019-03-24
-        for pem in [TEST_KEY_PKCS8, TEST_KEY_PKCS1] {
-            let store = rsa_store(pem, Http::offline());
-            let url = store
-                .sign_get("cat pics/a+b.jpg", Duration::from_secs(3600), t)
-                .unwrap();
-            assert_eq!(url, want);
-            assert!(!format!("{store:?}").contains("PRIVATE"));
-        }
-    }
-
-    /// The token request's JWT carries the claims Google expects, and its RS256 signature
-    /// verifies with the key's public half.
-    #[test]
-    fn the_token_jwt_verifies_with_the_public_key() {
-        use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-        let seen = std::sync::Arc::new(Mutex::new(String::new()));
-        let log = seen.clone();
-        let http = Http {
-            transport: std::sync::Arc::new(move |r: HttpRequest| {
-                *log.lock().unwrap() = String::from_utf8(r.body.into_bytes().unwrap()).unwrap();
-                Ok(crate::transport::HttpResponse::json(
-                    200,
-                    r#"{"access_token":"ya29.t","expires_in":3599}"#,
-                ))
-            }),
-            retry: crate::api::RetryPolicy::never(),
-            clock: crate::api::Clock::system()
-                .now_fn(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_553_385_600)),
-        };
-        let store = rsa_store(TEST_KEY_PKCS8, http);
-        assert_eq!(store.bearer().unwrap().unwrap().expose(), "ya29.t");
-        let form = seen.lock().unwrap().clone();
-        let jwt = form.rsplit_once("assertion=").unwrap().1;
-        let (input, sig) = jwt.rsplit_once('.').unwrap();
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let claims: serde_json::Value =
-            serde_json::from_slice(&b64.decode(input.split('.').nth(1).unwrap()).unwrap()).unwrap();
-        assert_eq!(
-            claims,
-            serde_json::json!({
-                "iss": "signer@test.iam.gserviceaccount.com", "scope": SCOPE,
-                "aud": "https://oauth2.googleapis.com/token",
-                "iat": 1_553_385_600, "exp": 1_553_389_200
-            })
-        );
-        let GcsKey::ServiceAccount { key, .. } = &store.key else {
-            unreachable!()
-        };
-        let public = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.public_key().as_ref());
-        let sig = b64.decode(sig).unwrap();
-        public.verify(input.as_bytes(), &sig).unwrap();
-        assert!(public.verify(b"another input", &sig).is_err());
-    }
-
-    #[test]
-    fn key_files_that_cannot_sign_are_named() {
-        // A 1024-bit RSA key and a P-256 key, both PKCS#8: well-formed but unusable.
-        const RSA_1024: &str = "-----BEGIN PRIVATE KEY-----\n\
-            MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAN7HtYhaLHumUANunlxniIIk\
-            s3hyepGjh13r+OdMoxt+23pUhy4B2vxQedMd3RaGd9AnWOYCsJRGuYtBxdlDR3v7WG0GFcv1\
-            n3SuPmgJ/mXxsv9iKlellItU2Uc//V0XEZO/EfMnOfUpb/NdI+H89naTLXB5FQsMRNABy7QN\
-            WPpnAgMBAAECgYAx3+P0MrvisskW+5zYcxVMjYrgXEC0ejfD/yAqKC4b6bqZGHNrCV9NPXcI\
-            nJbyhAguwaBVXiTKDUtcsczpZvaJkD2a4euWQFtyGbojgqdBvOhjyZzRPgwZRkiarAhbBV3P\
-            fTzli56Zk2OOLMCnk/mJazTATRLH/kSwF7tWLI3JgQJBAO9+hD3EaBEQkV3zIagS4PRGOe7y\
-            4dt1H6HeK7UOSRWny2fv2ARJgUx+X7bxNQQnGG5qPNtgfrCSA4VBJdl7i30CQQDuIky76+iR\
-            5NRtZLpLZf/AqwOrmUKC+wAtOaARcQyB9QEZOGQheJj1SBexGyZUo03ecXucQXD7KcEaWkuf\
-            RtqzAkAQBjYQ7/BKnAIt+BObbE/y6DP+IfAsv+Ry7yubfK41Lbn1ZV3dw5FMLfR3iCIU+gyv\
-            bppNz2IKrGph4x8GMzb9AkBQr/KMIi0VchHAV0cAUTlNUSTXOgDdXKr8p+/iuQlh52BN6VuU\
-            M8awJZNRgT+Foie6XX1ivpHHqKgzg7Dn8RwdAkEAiduzmS4atMZyRLnNwsD/Y4JmVUvJ54P+\
-            vvgUX64gLNcPvPIMBrxxfCijZ+B7nXfznQgvRJXOjvXPLct7TUwGlg==\n-----END PRIVATE KEY-----\n";
-        const EC: &str = "-----BEGIN PRIVATE KEY-----\n\
-            MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgY6bNS9m+QjrP6jj3FFK6a+nR\
-            8aEo/jsE4Vdm9WJNXymhRANCAAQOqHum7gkguNX1Xt2wYUUDNCv16BLSYVriiReah/+NS0zq\
-            A0eIovrDGw/L5GGHvwewAmK1WozIuPtDgLSe4eAI\n-----END PRIVATE KEY-----\n";
-        let lines: Vec<&str> = TEST_KEY_PKCS8.lines().collect();
-        let truncated = lines[..8].join("\n") + "\n-----END PRIVATE KEY-----\n";
-        let cases: Vec<(String, &str)> = vec![
-            ("nope".into(), "is not JSON"),
-            (r#"{"type":"authorized_user"}"#.into(), "cannot sign URLs"),
-            (r#"{"type":"service_account"}"#.into(), "client_email"),
-            (
-                r#"{"type":"service_account","client_email":"a@b"}"#.into(),
-                "has no private_key",
-            ),
-            (
-                key_json("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
-                "not a well-formed PKCS#8 or PKCS#1 RSA key",
-            ),
-            (key_json(&truncated), "not a well-formed"),
-            (
-                key_json("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"),
-                "not a PEM private key",
-            ),
-            (key_json(RSA_1024), "shorter than 2048 bits"),
-            (key_json(EC), "not an RSA key"),
-            (
-                key_json("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"),
-                "not an RSA key",
-            ),
-        ];
-        for (json, want) in cases {
-            let e = GcsKey::from_service_account_json(&json, "k.json")
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains(want) && e.contains("k.json"), "{want}: {e}");
-            assert!(!e.contains("AAAA") && !e.contains("MII"), "{e}");
-        }
     }
 }

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use super::{CloudObject, Page};
 use crate::api::retry::{Idempotency, Refused, Retrying, send_with_retry};
 use crate::api::{Clock, RetryPolicy};
 use crate::redact::{clean_snippet, redact_url, scrub};
@@ -104,13 +105,9 @@ impl Http {
         match send_with_retry(&*self.transport, &how, make, Ok)? {
             Ok(resp) => {
                 let url = url();
-                resp.read_body(MAX_BODY).map(Ok).map_err(|e| Error::Cloud {
-                    store,
-                    status: None,
-                    message: scrub(
-                        &format!("reading the answer of {} failed: {e}", redact_url(&url)),
-                        &all_secrets(&url),
-                    ),
+                resp.read_body(MAX_BODY).map(Ok).map_err(|e| {
+                    let message = format!("reading the answer of {} failed: {e}", redact_url(&url));
+                    cloud_error(store, None, scrub(&message, &all_secrets(&url)))
                 })
             }
             Err(Refused { url, response, .. }) => {
@@ -131,6 +128,68 @@ impl Http {
             }
         }
     }
+}
+
+impl Refusal {
+    /// The error for a refused listing of `what`: a 401 or 403 says which credentials to
+    /// `check`, anything else where the request went (`at`).
+    pub(crate) fn listing_error(
+        &self,
+        store: &'static str,
+        what: &str,
+        check: &str,
+        at: &str,
+    ) -> Error {
+        let message = if matches!(self.status, 401 | 403) {
+            format!("{what} was refused ({}); {check}", self.summary())
+        } else {
+            format!("{what} failed ({}) at {at}", self.summary())
+        };
+        cloud_error(store, Some(self.status), message)
+    }
+}
+
+/// An error of `store`, with the status it answered, if any.
+pub(crate) fn cloud_error(
+    store: &'static str,
+    status: Option<u16>,
+    message: impl Into<String>,
+) -> Error {
+    Error::Cloud {
+        store,
+        status,
+        message: message.into(),
+    }
+}
+
+/// A `ListObjectsV2` answer (S3, and GCS's XML API) as a page; `what` names the listing.
+pub(crate) fn list_objects_v2(store: &'static str, body: &[u8], what: &str) -> Result<Page> {
+    let text = String::from_utf8_lossy(body);
+    let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
+        let code = xml_text(&text, "Code").map(|c| format!("; its code: {c}"));
+        let message = format!(
+            "the listing of {what} could not be decoded: {e}{}",
+            code.unwrap_or_default()
+        );
+        cloud_error(store, None, message)
+    })?;
+    let objects = parsed.contents.into_iter().map(|c| CloudObject {
+        key: c.key,
+        size: c.size,
+    });
+    Ok(Page {
+        objects: objects.collect(),
+        next: parsed.next_continuation_token,
+    })
+}
+
+/// HMAC-SHA256 of `data` under `key` (SigV4, GCS HMAC keys, Azure SAS).
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::{KeyInit, Mac};
+    let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
 }
 
 /// The code and message of an error answer: S3, GCS XML and Azure send
@@ -196,77 +255,4 @@ pub(crate) fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<String>
         _ => return None,
     };
     Some(s.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_bodies_of_every_store_decode() {
-        let cases: [(&str, Option<&str>, &str); 5] = [
-            (
-                "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>a &amp; b</Message><AWSAccessKeyId>AK</AWSAccessKeyId></Error>",
-                Some("SignatureDoesNotMatch"),
-                "a & b",
-            ),
-            (
-                "\u{feff}<Error><Code>AuthenticationFailed</Code><Message>Server failed</Message></Error>",
-                Some("AuthenticationFailed"),
-                "Server failed",
-            ),
-            (
-                r#"{"error":{"code":401,"message":"Invalid Credentials","status":"UNAUTHENTICATED"}}"#,
-                Some("UNAUTHENTICATED"),
-                "Invalid Credentials",
-            ),
-            (
-                r#"{"error":"invalid_grant","error_description":"Invalid JWT"}"#,
-                Some("invalid_grant"),
-                "Invalid JWT",
-            ),
-            ("plain text", None, "plain text"),
-        ];
-        for (body, code, msg) in cases {
-            let (c, m) = parse_error_body(body.as_bytes());
-            assert_eq!((c.as_deref(), m.as_str()), (code, msg), "{body}");
-        }
-    }
-
-    #[test]
-    fn a_signature_across_the_cut_of_a_refusal_is_not_shown_in_part() {
-        // Issue 14: an Azure 403 that quotes the SAS signature, placed across the cut.
-        let sig = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0";
-        let url = format!(
-            "https://acct.blob.core.windows.net/c?restype=container&sv=2022-11-02&sig={sig}"
-        );
-        for keep in 4..sig.len() {
-            let message = format!("{}{sig} did not match", ".".repeat(MESSAGE_CHARS - keep));
-            let body = format!(
-                "<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed</Code><Message>{message}</Message></Error>"
-            );
-            let http = Http {
-                transport: Arc::new(
-                    move |_r: HttpRequest| -> std::result::Result<
-                        crate::transport::HttpResponse,
-                        crate::transport::TransportError,
-                    > {
-                        Ok(crate::transport::HttpResponse::new(403, body.clone()))
-                    },
-                ),
-                retry: RetryPolicy::never(),
-                clock: Clock::system(),
-            };
-            let refusal = http
-                .fetch("azure", &|| HttpRequest::get(url.clone()), &[])
-                .unwrap()
-                .unwrap_err();
-            let text = refusal.summary();
-            assert!(
-                text.starts_with("HTTP 403 AuthenticationFailed: ..."),
-                "{text}"
-            );
-            assert!(!text.contains(&sig[..keep]), "{keep}: {text}");
-        }
-    }
 }

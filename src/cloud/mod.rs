@@ -1,23 +1,11 @@
 //! Ingest straight from S3, GCS and Azure buckets: list, sign locally, send references.
 //!
-//! The service can pull files itself. A [`CloudSource`] lists a bucket (paginated, one page
-//! at a time), keeps the keys that match the URL's glob and the image or video extensions,
-//! and signs a GET URL for each object **locally**, with the user's own credentials, which
-//! never leave the machine. As a [`Source`](crate::ingest::Source) of an
-//! [`Ingest`](crate::ingest::Ingest), its signed URLs go as chunks of references with ingest
-//! ids that a re-run repeats, so the service recognises what it already has and nothing is
-//! ingested twice; the progress events, the verification and the report are a local
-//! folder's.
-//!
-//! | store | URL | signing | listing |
-//! |---|---|---|---|
-//! | S3 and S3-compatible | `s3://bucket/prefix/**/*.jpg` | SigV4 presigned GET (`rusty-s3`) | `ListObjectsV2` |
-//! | GCS | `gs://bucket/…` | V4 signed URL: service-account key (RSA-SHA256) or HMAC key | JSON API (XML API with HMAC keys) |
-//! | Azure Blob | `az://container/…` | service SAS from the account key, or the given SAS token | List Blobs |
-//!
-//! Every request goes through the crate's [`Transport`](crate::transport::Transport), so
-//! listing works with [`UreqTransport`](crate::transport::UreqTransport) and tests fake it
-//! with a closure. Signing time comes from an injected [`Clock`](crate::api::Clock).
+//! A [`CloudSource`] lists a bucket page by page, keeps the keys that match the URL's glob
+//! and the media's extensions, and signs a GET URL for each **locally**, so credentials
+//! never leave the machine. As a [`Source`](crate::ingest::Source) its URLs go as chunks of
+//! references with ingest ids that a re-run repeats, so nothing is ingested twice. Requests
+//! go through the crate's [`Transport`](crate::transport::Transport), signing time comes
+//! from a [`Clock`](crate::api::Clock); the [cloud guide](crate::guide::cloud) tells more.
 //!
 //! # Settings and the environment
 //!
@@ -50,8 +38,7 @@
 //! # Secrets
 //!
 //! Keys, SAS tokens, session tokens and signed URLs never appear in `Debug` output or in
-//! an error: `Debug` impls redact them, URLs in errors lose their query values, and
-//! messages from a store are scrubbed of every secret before an error is built.
+//! an error: they are redacted, and a store's messages scrubbed, before an error is built.
 //!
 //! # Example
 //!
@@ -86,20 +73,9 @@ pub use source::{CloudObject, CloudSource, CloudSourceBuilder, Objects, SignedRe
 use crate::Result;
 
 /// The default lifetime of a signed URL: 24 hours, as the official client.
-///
-/// ```
-/// assert_eq!(roboflow_batch::cloud::DEFAULT_EXPIRY.as_secs(), 86_400);
-/// ```
-pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
-
+pub(crate) const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 /// The longest lifetime a SigV4 (S3) or V4 (GCS) signed URL may have: 7 days.
-///
-/// ```
-/// use roboflow_batch::cloud::{CloudSource, MAX_V4_EXPIRY};
-/// let too_long = CloudSource::builder("s3://b/").expiry(MAX_V4_EXPIRY * 2).build();
-/// assert!(too_long.unwrap_err().to_string().contains("7 days"));
-/// ```
-pub const MAX_V4_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const MAX_V4_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// One page of a listing.
 #[derive(Debug, Default)]
@@ -145,37 +121,19 @@ pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-/// `t` as `YYYYMMDDTHHMMSSZ` (SigV4 and GCS V4 timestamps).
-pub(crate) fn amz_date(t: SystemTime) -> String {
-    let dt = utc(t);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
+/// `t` to the whole second (the epoch when out of range).
+pub(crate) fn timestamp(t: SystemTime) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(unix_seconds(t)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// `t` as `YYYY-MM-DDTHH:MM:SSZ` (Azure SAS times).
 pub(crate) fn iso_seconds(t: SystemTime) -> String {
-    let dt = utc(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
+    timestamp(t).to_string()
 }
 
-fn utc(t: SystemTime) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(unix_seconds(t))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+/// `t` as `YYYYMMDDTHHMMSSZ` (SigV4 and GCS V4 timestamps).
+pub(crate) fn amz_date(t: SystemTime) -> String {
+    iso_seconds(t).replace(['-', ':'], "")
 }
 
 /// Lowercase hex of `bytes`.
@@ -192,26 +150,4 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Percent-encodes a key for a URL path: RFC 3986 unreserved characters and `/` stay.
 pub(crate) fn encode_path(key: &str) -> String {
     crate::urls::encode(key).replace("%2F", "/")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_format_in_utc() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_369_353_600);
-        assert_eq!(amz_date(t), "20130524T000000Z");
-        assert_eq!(
-            iso_seconds(t + Duration::from_secs(3661)),
-            "2013-05-24T01:01:01Z"
-        );
-    }
-
-    #[test]
-    fn secrets_do_not_debug() {
-        assert_eq!(format!("{:?}", Secret("hunter2".into())), "REDACTED");
-        assert_eq!(hex(&[0, 255, 16]), "00ff10");
-        assert_eq!(encode_path("a b/c+d.jpg"), "a%20b/c%2Bd.jpg");
-    }
 }

@@ -2,14 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use hmac::{KeyInit, Mac};
-use rusty_s3::actions::{GetObject, ListObjectsV2};
+use rusty_s3::actions::GetObject;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use sha2::{Digest, Sha256};
 
-use super::http::Http;
+use super::http::{Http, cloud_error, hmac_sha256, list_objects_v2};
 use super::settings::{Settings, parse_ini};
-use super::{CloudObject, Page, Secret, Store};
+use super::{Page, Secret, Store};
 use crate::transport::HttpRequest;
 use crate::{Error, Result};
 
@@ -110,11 +109,7 @@ impl S3Config {
 }
 
 fn missing(what: &str) -> Error {
-    Error::Cloud {
-        store: STORE,
-        status: None,
-        message: what.to_string(),
-    }
+    cloud_error(STORE, None, what)
 }
 
 fn profile_keys(
@@ -324,14 +319,7 @@ impl S3Store {
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
-fn timestamp(t: SystemTime) -> jiff::Timestamp {
-    jiff::Timestamp::from_second(super::unix_seconds(t)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    hmac_sha256(key, data.as_bytes())
 }
 
 impl Store for S3Store {
@@ -349,58 +337,32 @@ impl Store for S3Store {
             query.push(("continuation-token", t.to_string()));
         }
         let make = || self.header_signed_get(&query, self.http.clock.now());
-        let body = match self.http.fetch(STORE, &make, &self.secrets())? {
-            Ok(body) => body,
-            Err(refusal) => {
-                let what = format!("listing s3://{}/{prefix}", self.bucket.name());
-                let message = match (&refusal.region_hint, refusal.status) {
-                    (Some(r), 301 | 400) if *r != self.config.region => format!(
-                        "{what} failed: the bucket is in region {r}, not {}; set AWS_REGION={r}",
+        let what = format!("s3://{}/{prefix}", self.bucket.name());
+        match self.http.fetch(STORE, &make, &self.secrets())? {
+            Ok(body) => list_objects_v2(STORE, &body, &what),
+            Err(r) => Err(match &r.region_hint {
+                Some(region) if matches!(r.status, 301 | 400) && *region != self.config.region => {
+                    let message = format!(
+                        "listing {what} failed: the bucket is in region {region}, not {}; set AWS_REGION={region}",
                         self.config.region
-                    ),
-                    (_, 401 | 403) => format!(
-                        "{what} was refused ({}); {}",
-                        refusal.summary(),
-                        self.hint()
-                    ),
-                    _ => format!(
-                        "{what} failed ({}) at {}",
-                        refusal.summary(),
-                        self.describe()
-                    ),
-                };
-                return Err(Error::Cloud {
-                    store: STORE,
-                    status: Some(refusal.status),
-                    message,
-                });
-            }
-        };
-        let text = String::from_utf8_lossy(&body);
-        let parsed = ListObjectsV2::parse_response(&text).map_err(|e| Error::Cloud {
-            store: STORE,
-            status: None,
-            message: format!(
-                "the listing of s3://{}/{prefix} could not be decoded: {e}",
-                self.bucket.name()
-            ),
-        })?;
-        Ok(Page {
-            objects: parsed
-                .contents
-                .into_iter()
-                .map(|c| CloudObject {
-                    key: c.key,
-                    size: c.size,
-                })
-                .collect(),
-            next: parsed.next_continuation_token,
-        })
+                    );
+                    cloud_error(STORE, Some(r.status), message)
+                }
+                _ => r.listing_error(
+                    STORE,
+                    &format!("listing {what}"),
+                    &self.hint(),
+                    &self.describe(),
+                ),
+            }),
+        }
     }
 
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key);
-        Ok(action.sign_with_time(expires, &timestamp(now)).into())
+        Ok(action
+            .sign_with_time(expires, &super::timestamp(now))
+            .into())
     }
 
     fn describe(&self) -> String {
@@ -420,105 +382,6 @@ impl Store for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    fn settings(vars: &[(&str, &str)]) -> Settings {
-        let map: std::collections::BTreeMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut s = Settings::default();
-        s.set_env(Some(Arc::new(move |n: &str| map.get(n).cloned())));
-        s
-    }
-
-    #[test]
-    fn environment_keys_region_and_endpoint() {
-        let c = S3Config::resolve(
-            &settings(&[
-                ("AWS_ACCESS_KEY_ID", "AKID"),
-                ("AWS_SECRET_ACCESS_KEY", "SECRET"),
-                ("AWS_REGION", "eu-west-1"),
-            ]),
-            "photos",
-        )
-        .unwrap();
-        assert_eq!(
-            (c.key_id.expose(), c.region.as_str()),
-            ("AKID", "eu-west-1")
-        );
-        assert_eq!(c.endpoint, "https://s3.eu-west-1.amazonaws.com");
-        assert!(!c.path_style);
-        let dotted = S3Config::resolve(
-            &settings(&[("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S")]),
-            "my.photos",
-        )
-        .unwrap();
-        assert!(dotted.path_style);
-        assert_eq!(dotted.region, "us-east-1");
-        let custom = S3Config::resolve(
-            &settings(&[
-                ("AWS_ACCESS_KEY_ID", "A"),
-                ("AWS_SECRET_ACCESS_KEY", "S"),
-                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"),
-            ]),
-            "b",
-        )
-        .unwrap();
-        assert_eq!(
-            (custom.endpoint.as_str(), custom.path_style),
-            ("http://127.0.0.1:9000", true)
-        );
-    }
-
-    #[test]
-    fn profiles_from_the_shared_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let creds = dir.path().join("credentials");
-        let conf = dir.path().join("config");
-        std::fs::write(
-            &creds,
-            "[default]\naws_access_key_id=DEFKEY\naws_secret_access_key=DEFSECRET\n[dev]\naws_access_key_id=DEVKEY\naws_secret_access_key=DEVSECRET\naws_session_token=TOK\n",
-        )
-        .unwrap();
-        std::fs::write(
-            &conf,
-            "[profile dev]\nregion = ap-south-1\n[profile sso]\nsso_start_url=x\n",
-        )
-        .unwrap();
-        let (c, f) = (creds.to_str().unwrap(), conf.to_str().unwrap());
-        let base = [("AWS_SHARED_CREDENTIALS_FILE", c), ("AWS_CONFIG_FILE", f)];
-        let with = |extra: &[(&'static str, &'static str)]| {
-            let mut v: Vec<(&str, &str)> = base.to_vec();
-            v.extend_from_slice(extra);
-            S3Config::resolve(&settings(&v), "b")
-        };
-        let d = with(&[]).unwrap();
-        assert_eq!(
-            (d.key_id.expose(), d.source.clone()),
-            ("DEFKEY", KeySource::Profile("default".into()))
-        );
-        // AWS_PROFILE wins over keys in the environment, as in the official client.
-        let dev = with(&[
-            ("AWS_PROFILE", "dev"),
-            ("AWS_ACCESS_KEY_ID", "ENV"),
-            ("AWS_SECRET_ACCESS_KEY", "ENVS"),
-        ])
-        .unwrap();
-        assert_eq!(dev.key_id.expose(), "DEVKEY");
-        assert_eq!(dev.token.as_ref().map(Secret::expose), Some("TOK"));
-        assert_eq!(dev.region, "ap-south-1");
-        let env = with(&[
-            ("AWS_ACCESS_KEY_ID", "ENV"),
-            ("AWS_SECRET_ACCESS_KEY", "ENVS"),
-        ])
-        .unwrap();
-        assert_eq!(env.source, KeySource::Environment);
-        for (profile, want) in [("nope", "no such profile"), ("sso", "not supported")] {
-            let e = with(&[("AWS_PROFILE", profile)]).unwrap_err().to_string();
-            assert!(e.contains(want) && e.starts_with("S3: "), "{e}");
-        }
-    }
 
     fn example_store() -> S3Store {
         let config = S3Config {
@@ -565,13 +428,5 @@ mod tests {
             "{url}"
         );
         assert!(!format!("{:?}", example_store()).contains("wJalr"));
-    }
-
-    #[test]
-    fn no_credentials_is_a_clear_error() {
-        let e = S3Config::resolve(&settings(&[]), "b")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
     }
 }

@@ -101,23 +101,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn explicit_values_win_and_blanks_are_unset() {
-        let mut s = Settings::default();
-        s.set_env(Some(Arc::new(|n: &str| match n {
-            "A" => Some("env-a".into()),
-            "B" => Some("  ".into()),
-            _ => None,
-        })));
-        assert_eq!(s.get("A").as_deref(), Some("env-a"));
-        s.set("A", "explicit".into());
-        assert_eq!(s.get("A").as_deref(), Some("explicit"));
-        assert_eq!(s.get("B"), None);
-        assert_eq!(s.first(&["B", "A"]).as_deref(), Some("explicit"));
-        s.set("SECRET", "hunter2".into());
-        assert!(!format!("{s:?}").contains("hunter2"));
-    }
-
-    #[test]
     fn ini_and_connection_strings_parse() {
         let ini = parse_ini(
             "# c\n[default]\naws_access_key_id = AK\n\n[profile dev]\nAWS_Secret_Access_Key=S=x\nregion= eu-west-1\n",

@@ -1,11 +1,7 @@
-//! Listing and signing a cloud source as two stages that run at once: the listing on one
-//! thread, the signing of each page on a pool of all cores, each stage at most a page ahead
-//! of the next, so that neither waits for the other and memory holds a few pages whatever
-//! the bucket's size. The same stages serve every store: what a signature costs (an RSA
-//! signature for GCS service accounts, an HMAC otherwise) is the store's business.
-//!
-//! Pages come out in listing order, and each page's references in its listing order,
-//! whatever the number of threads: chunks and their ingest ids are cut from that order.
+//! Listing and signing as two stages at once: the listing on one thread, each page signed
+//! on a pool of all cores, each stage at most a page ahead, so memory holds a few pages.
+//! Pages and their references come out in listing order whatever the threads, since
+//! chunks and their ingest ids are cut from that order.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 

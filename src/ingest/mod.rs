@@ -28,22 +28,8 @@
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 //!
-//! # Names
-//!
-//! A file directly in the source folder keeps its file name, as the official client names
-//! it; one in a subfolder gets its relative path with `/` written as `__`
-//! (`cats/2024/a.jpg` becomes `cats__2024__a.jpg`); names that still collide get a hash of
-//! their path. A bucket's objects are named by their key below the prefix with `/` escaped
-//! as `%2F`. A name never carries `/`, `..` or an absolute path, and the same source gives
-//! the same names on every run.
-//!
-//! # Resume
-//!
-//! The journal (in the user's cache folder, one per workspace and batch) records each unit
-//! of local files before and after its upload. A second run checks each unit it records
-//! against the service and sends only what the service does not hold; a changed file is
-//! sent again. Chunks of references need no journal: their ingest ids are the same on every
-//! run, and the service answers what it already has as `duplicated`.
+//! Names in the batch, resume, verification and memory: the [ingest
+//! guide](crate::guide::ingest) (and the [cloud guide](crate::guide::cloud) for buckets).
 
 mod discover;
 mod expected;
@@ -395,10 +381,8 @@ impl<'a> Ingest<'a> {
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// use std::time::Duration;
-    /// use roboflow_batch::wait::WaitOptions;
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d"))
-    ///     .verify(WaitOptions::default().poll_interval(Duration::from_millis(100)).timeout(Duration::from_secs(60)));
+    /// let wait = roboflow_batch::wait::WaitOptions::default().timeout(std::time::Duration::from_secs(60));
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).verify(wait);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn verify(mut self, options: WaitOptions) -> Self {
@@ -437,14 +421,10 @@ impl<'a> Ingest<'a> {
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// use std::sync::atomic::{AtomicU64, Ordering};
     /// use roboflow_batch::progress::Event;
-    /// let skipped = AtomicU64::new(0);
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).on_progress(|e| {
-    ///     if let Event::Skipped(_) = e {
-    ///         skipped.fetch_add(1, Ordering::Relaxed);
-    ///     }
-    /// });
+    /// let skipped = std::sync::atomic::AtomicU64::new(0);
+    /// let ingest = Ingest::new(&api, "b", Source::folder("d"))
+    ///     .on_progress(|e| if let Event::Skipped(_) = e { skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed); });
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
@@ -459,10 +439,8 @@ impl<'a> Ingest<'a> {
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// use std::sync::atomic::AtomicBool;
-    /// let stop = AtomicBool::new(false);
+    /// let stop = std::sync::atomic::AtomicBool::new(false); // set it on Ctrl-C
     /// let ingest = Ingest::new(&api, "b", Source::folder("d")).cancel_flag(&stop);
-    /// // elsewhere, on Ctrl-C: stop.store(true, Ordering::SeqCst)
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {

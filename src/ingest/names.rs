@@ -13,13 +13,9 @@
 //!    relative path before the extension (`a~1b2c3d4e.jpg`), except for the first of them
 //!    in the order (fewest folders, then path), which keeps its name.
 //!
-//! The hash is FNV-1a of the path's UTF-8 bytes, so a name depends only on the file's
-//! path and on which other files collide with it: the same folder gives the same names on
-//! every run and every machine. A name never holds `/`, `..` or an absolute path.
-//!
-//! Rule 5 needs every name, but not in memory: discovery writes a 128-bit key of each
-//! lowercase candidate to a sorted list that spills to disk; keys that repeat single out
-//! the few files that may collide, and only those are compared by name.
+//! The hash is FNV-1a of the path, so the same folder gives the same names on every run.
+//! Rule 5 compares by name only the files whose 128-bit lowercase keys repeat in a sorted
+//! list that spills to disk.
 
 use crate::ids::{fnv1a64, fnv1a128};
 

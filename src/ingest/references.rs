@@ -178,33 +178,3 @@ fn read(path: &Path, mut each: impl FnMut(FileReference) -> bool) -> Result<()> 
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bad_line_is_named_and_the_digest_follows_the_references() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("refs.jsonl");
-        let digest = |body: &str| {
-            std::fs::write(&path, body).unwrap();
-            ReferencesFile::check(&path).map(|f| (f.references, f.digest))
-        };
-        let a = "{\"name\":\"a\",\"url\":\"https://h/a\"}\n";
-        let b = "{\"name\":\"a\",\"url\":\"https://h/b\"}\n";
-        assert_eq!(digest(a).unwrap(), digest(&format!("\n{a}\n")).unwrap());
-        assert_ne!(digest(a).unwrap(), digest(b).unwrap());
-        assert_eq!(digest(&format!("{a}{b}")).unwrap().0, 2);
-        let err = digest(&format!("{a}not json\n")).unwrap_err();
-        assert!(err.to_string().contains("line 2"), "{err}");
-        let err = digest("\n").unwrap_err();
-        assert!(err.to_string().contains("no references"), "{err}");
-        let base = file_base("b1", MediaKind::Images, &digest(a).unwrap().1);
-        assert!(base.starts_with("refs-") && base.len() == 25, "{base}");
-        assert_ne!(
-            base,
-            file_base("b2", MediaKind::Images, &digest(a).unwrap().1)
-        );
-    }
-}

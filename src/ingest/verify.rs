@@ -1,15 +1,8 @@
 //! Verification: the service's word, for every file, that it is in the batch or why not,
-//! with requests that grow with the units, not with the files.
-//!
-//! Each unit the service accepted is accounted for by what the service says of it: a
-//! single upload's answer stores its file; a shard (or a chunk of references answered with
-//! its shards) is accounted for once its shards are indexed and their object counts, with
-//! the files they name as failed, make up the files it carried. Shards are looked at while
-//! later ones still upload. Only when that does not account for every file (a count falls
-//! short, a chunk came back without shards, the batch holds fewer files than the units
-//! account for) is the batch's file listing read, in the largest pages the service grants
-//! (the client's listings ask for 1,000), and merged with the expected files on disk. Polling after the uploads is the crate's one
-//! poll loop, on the client's clock.
+//! with requests that grow with the units, not the files. A unit counts once its answer
+//! (single uploads) or its shards' object counts and named failures add up to its files,
+//! looked at while later units upload; only where they do not is the batch's file listing
+//! read and merged with the expected files on disk. Polling uses the crate's poll loop.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -443,7 +436,3 @@ fn file_failures(s: &ShardDetails) -> Vec<(String, String)> {
         })
         .collect()
 }
-
-#[cfg(test)]
-#[path = "verify_tests.rs"]
-mod tests;

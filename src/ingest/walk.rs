@@ -1,12 +1,6 @@
-//! A folder walked in a deterministic order, with memory that does not grow with the
-//! size of a folder.
-//!
-//! The order is walkdir's with `sort_by_file_name`: each folder's entries sorted by name
-//! (bytes of the name), depth first, a subfolder's entries right after its own place in
-//! the order. Each folder's names go through a [`Sorter`], so a folder of a million files
-//! costs a few megabytes of sorted runs on disk, not a million paths in memory. Symbolic
-//! links are followed only when asked, and a link back to an ancestor folder is reported,
-//! not followed.
+//! A folder walked depth first in walkdir's `sort_by_file_name` order, each folder's names
+//! sorted through a [`Sorter`] so that a huge folder costs sorted runs on disk, not memory.
+//! Links are followed only when asked; a link back to an ancestor is reported, not followed.
 
 use std::ffi::OsStr;
 use std::fs;

@@ -1,32 +1,36 @@
-//! Wall-clock helpers with saturating arithmetic: no configured delay and no number from
-//! a request can overflow them.
+//! The sandbox's wall clock, with saturating arithmetic (no configured delay and no number
+//! from a request can overflow it), and the service's two timestamp precisions.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::model::Timestamp;
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
+fn since_epoch() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+        .unwrap_or_default()
+}
+
+fn saturating_u64(n: u128) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    saturating_u64(since_epoch().as_millis())
 }
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    since_epoch().as_secs()
 }
 
-/// [`now_ms`] plus `d`, saturating.
+/// [`now_ms`] plus `d`.
 pub(crate) fn ms_after(d: Duration) -> u64 {
-    now_ms().saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    now_ms().saturating_add(saturating_u64(d.as_millis()))
 }
 
-/// [`now_secs`] plus `d`, saturating.
+/// [`now_secs`] plus `d`.
 pub(crate) fn secs_after(d: Duration) -> u64 {
     now_secs().saturating_add(d.as_secs())
 }
@@ -36,6 +40,17 @@ pub(crate) fn timestamp_of_secs(secs: u64) -> Timestamp {
     UNIX_EPOCH
         .checked_add(Duration::from_secs(secs))
         .map_or(Timestamp::MAX, Timestamp::from_system_time)
+}
+
+/// Now, to the millisecond, as the service's data-staging timestamps (`…123Z`).
+pub(crate) fn stamp_ms() -> Timestamp {
+    Timestamp::from_system_time(UNIX_EPOCH + Duration::from_millis(now_ms()))
+}
+
+/// Now, to the microsecond, as the service's batch-processing timestamps.
+pub(crate) fn stamp_us() -> Timestamp {
+    let us = saturating_u64(since_epoch().as_micros());
+    Timestamp::from_system_time(UNIX_EPOCH + Duration::from_micros(us))
 }
 
 #[cfg(test)]

@@ -28,15 +28,16 @@ pub(crate) fn check_host(url: &str, allow: &[String]) -> Result<(), String> {
     }
 }
 
-/// An agent for outgoing requests: every status is a response, no redirects, no proxy,
-/// and `timeout` for the whole call.
-pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+/// An agent for outgoing requests: every status is a response, no redirects, no proxy;
+/// a stalled server holds a caller for `response`, then `body`, at most.
+pub(crate) fn agent(response: Duration, body: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .proxy(None)
         .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_global(Some(timeout))
+        .timeout_recv_response(Some(response))
+        .timeout_recv_body(Some(body))
         .user_agent("rfbatch-sandbox")
         .build()
         .into()

@@ -1,377 +1,219 @@
-//! Batch processing: the job records and the `/batch-processing/v1` handlers.
-//!
-//! A job is a persisted [`JobRecord`]; the engine thread (`engine.rs`) moves it through
-//! `pending` → `processing` stage → `export` stage → completed/failed, and the handlers
-//! here only read it or flip it (start, abort, restart).
+//! Batch processing: the `/batch-processing/v1` endpoints. The engine (`engine.rs`) moves
+//! a persisted [`JobRecord`] through its stages; the handlers here read it or flip it.
 
 pub(crate) mod decode;
-mod engine;
-mod records;
-mod webhooks;
+pub(crate) mod engine;
+pub(crate) mod webhooks;
 mod workflows;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::State;
+use super::job_records::{JobKind, JobRecord, StageRecord};
+use super::paging::{Page, nth};
+use super::request::{Answer, Req, fail, ok, ok_with};
+use super::state::{Data, State};
 use crate::model::{
-    JobLog, JobMetadata, JobStartRequest, JobStatusResponse, ListJobsResponse, ListLogsResponse,
-    ListStagesResponse, ListTasksResponse, LogSeverity, TaskStatus,
+    JobId, JobLog, JobNotification, JobStartRequest, JobStatusResponse, ListJobsResponse,
+    ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity, WebhookPayload,
 };
-use crate::server::{Body, Head, Reply, read_limited};
-
-pub(crate) use records::{
-    JobKind, JobRecord, JobsData, Phase, StageRecord, TaskRecord, TrtJob, now,
-};
-pub(crate) use webhooks::PendingWebhook;
+use crate::server::Reply;
 
 /// The largest job body accepted.
 const MAX_BODY: u64 = 1 << 20;
-/// The failure tolerance when `maxImageFailureRate` is absent: the service's documented
-/// default of 10 failed images per 256-image shard.
-pub(crate) const DEFAULT_MAX_FAILURE_RATE: f64 = 10.0 / 256.0;
-
-/// Parses `pageSize` and `nextPageToken` and cuts one page out of `items`.
-fn page<T: Clone>(
-    head: &Head,
-    items: &[T],
-    default: usize,
-) -> Result<(Vec<T>, Option<String>), Reply> {
-    let (offset, size) = super::paging::paging(head, default)?;
-    Ok(super::paging::page(items.iter().cloned(), offset, size))
-}
 
 fn not_found(id: &str) -> Reply {
     Reply::error(404, format!("job {id:?} not found"))
 }
 
-use decode::{job_kind, restart_overrides};
+/// Answers from the job of the request.
+fn with_job(state: &State, req: &Req<'_, '_>, f: impl FnOnce(&mut JobRecord) -> Answer) -> Answer {
+    let (id, mut data) = (req.param("jobId"), state.lock());
+    f(data.jobs.jobs.get_mut(id).ok_or_else(|| not_found(id))?)
+}
 
-impl State {
-    pub(crate) fn jobs(&self, head: &Head, rest: &[&str], req: &mut Body<'_>) -> Reply {
-        let m = head.method.as_str();
-        match (m, rest) {
-            ("GET", ["jobs"]) => self.list_jobs(head),
-            ("GET", ["jobs", id]) => self.get_job(id),
-            ("POST", ["jobs", id]) => self.start_job(head, id, req),
-            ("GET", ["jobs", id, "stages"]) => self.get_stages(id),
-            ("GET", ["jobs", id, "stages", stage, "tasks"]) => self.get_tasks(head, id, stage),
-            ("POST", ["jobs", id, "abort"]) => self.abort_job(id),
-            ("POST", ["jobs", id, "restart"]) => self.restart_job(head, id, req),
-            ("GET", ["jobs", id, "logs"]) => self.get_logs(head, id),
-            (_, ["jobs"] | ["jobs", _] | ["jobs", _, "stages" | "abort" | "restart" | "logs"])
-            | (_, ["jobs", _, "stages", _, "tasks"]) => {
-                Reply::error(405, format!("method {m} not allowed here"))
-            }
-            _ => Reply::error(
-                404,
-                format!(
-                    "no route for {m} /batch-processing/v1/external/…/{}",
-                    rest.join("/")
-                ),
-            ),
-        }
+pub(crate) fn list(state: &State, req: &mut Req<'_, '_>) -> Answer {
+    let page = Page::of(req.head, 10)?;
+    let data = state.lock();
+    // The latest first.
+    let key = |seq: u64| format!("{:020}", u64::MAX - seq);
+    let mut jobs: Vec<_> = data.jobs.jobs.values().map(|j| (key(j.seq), j)).collect();
+    jobs.sort_by(|a, b| a.0.cmp(&b.0));
+    let (jobs, next_page_token) = page.cut(jobs.into_iter().map(|(k, j)| (k, j.metadata())));
+    ok(&ListJobsResponse {
+        status: Some("ok".into()),
+        jobs,
+        next_page_token,
+    })
+}
+
+pub(crate) fn get(state: &State, req: &mut Req<'_, '_>) -> Answer {
+    with_job(state, req, |job| {
+        ok(&JobStatusResponse {
+            status: Some("ok".into()),
+            job: Some(job.metadata()),
+            job_status: Some(job.state()),
+            progress: Some(job.progress.clamp(0.0, 1.0)),
+        })
+    })
+}
+
+pub(crate) fn start(state: &State, req: &mut Req<'_, '_>) -> Answer {
+    let id = req.param("jobId").to_string();
+    JobId::new(&id).map_err(|e| Reply::error(400, e.to_string()))?;
+    let kind = decode::job_kind(&req.read_json_body(MAX_BODY)?)?;
+    if let JobKind::Workflow(r) = &kind {
+        check_input(state, r)?;
     }
-
-    fn list_jobs(&self, head: &Head) -> Reply {
-        let mut all: Vec<JobMetadata> = Vec::new();
-        {
-            let inner = self.lock();
-            let mut recs: Vec<&JobRecord> = inner.jobs.jobs.values().collect();
-            recs.sort_by_key(|r| std::cmp::Reverse(r.seq));
-            all.extend(recs.into_iter().map(JobRecord::metadata));
-        }
-        match page(head, &all, 10) {
-            Ok((jobs, next)) => Reply::json(
-                200,
-                &ListJobsResponse {
-                    status: Some("ok".into()),
-                    jobs,
-                    next_page_token: next,
-                },
-            ),
-            Err(r) => r,
-        }
-    }
-
-    fn get_job(&self, id: &str) -> Reply {
-        let inner = self.lock();
-        let Some(job) = inner.jobs.jobs.get(id) else {
-            return not_found(id);
-        };
-        Reply::json(
-            200,
-            &JobStatusResponse {
-                status: Some("ok".into()),
-                job: Some(job.metadata()),
-                job_status: Some(job.state()),
-                progress: Some(job.progress.clamp(0.0, 1.0)),
-            },
-        )
-    }
-
-    fn start_job(&self, head: &Head, id: &str, req: &mut Body<'_>) -> Reply {
-        if let Err(e) = crate::model::JobId::new(id) {
-            return Reply::error(400, e.to_string());
-        }
-        let body = match read_limited(head, req, MAX_BODY) {
-            Ok(b) => b,
-            Err(r) => return r,
-        };
-        super::record::note_json(&body);
-        let kind = match job_kind(&body) {
-            Ok(k) => k,
-            Err(r) => return r,
-        };
-        if let JobKind::Workflow(req) = &kind
-            && let Err(r) = self.check_job_input(req)
-        {
-            return r;
-        }
-        let definition = match &kind {
-            JobKind::Workflow(r) => serde_json::to_value(r),
-            JobKind::Trt(t) => serde_json::to_value(t),
-        }
-        .unwrap_or(Value::Null);
-        let name = head
-            .query("name")
-            .filter(|n| !n.is_empty())
-            .unwrap_or(id)
-            .to_string();
-        {
-            let mut inner = self.lock();
-            if let Some(existing) = inner.jobs.jobs.get(id) {
-                return if existing.definition == definition {
-                    Reply::json(
-                        200,
-                        &json!({ "status": "ok", "jobId": id, "message": "job already exists with this definition" }),
-                    )
-                } else {
-                    Reply::error(
-                        409,
-                        format!("job {id:?} already exists with a different definition"),
-                    )
-                };
-            }
-            let (rate, timeout) = match &kind {
-                JobKind::Workflow(r) => (r.max_image_failure_rate, r.processing_timeout_seconds),
-                JobKind::Trt(_) => (None, None),
-            };
-            let now = now();
-            let seq = inner.jobs.next_seq;
-            inner.jobs.next_seq += 1;
-            let mut rec = JobRecord {
-                id: id.to_string(),
-                name,
-                seq,
-                definition,
-                kind,
-                created_at: now,
-                last_update: now,
-                run: 0,
-                phase: Phase::Pending,
-                current_stage: None,
-                last_notification: Some(
-                    json!({ "type": "job-accepted", "message": "Job accepted" }),
-                ),
-                restart_overrides: Vec::new(),
-                max_failure_rate: rate,
-                timeout_seconds: timeout,
-                started_at: None,
-                total: 0,
-                cursor: 0,
-                failed: 0,
-                results_bytes: 0,
-                progress: 0.0,
-                stages: Vec::new(),
-                logs: Vec::new(),
-            };
-            rec.log(
-                LogSeverity::Info,
-                None,
-                "job-accepted",
-                json!({ "message": "Job accepted" }),
+    let name = req.query("name").filter(|n| !n.is_empty());
+    let name = name.unwrap_or(&id).to_string();
+    let mut data = state.lock();
+    let seq = data.jobs.next_seq;
+    let job = JobRecord::new(&id, name, seq, kind);
+    if let Some(existing) = data.jobs.jobs.get(&id) {
+        if existing.definition != job.definition {
+            return fail(
+                409,
+                format!("job {id:?} already exists with a different definition"),
             );
-            inner.jobs.jobs.insert(id.to_string(), rec);
         }
-        let _ = self.save();
-        Reply::json(200, &json!({ "status": "ok", "jobId": id }))
+        let message = "job already exists with this definition";
+        return ok_with(json!({ "jobId": id, "message": message }));
     }
+    data.jobs.next_seq += 1;
+    data.jobs.jobs.insert(id.clone(), job);
+    drop(data);
+    state.save();
+    ok_with(json!({ "jobId": id }))
+}
 
-    /// The input batch (and part) of a Workflow job must exist.
-    fn check_job_input(&self, req: &JobStartRequest) -> Result<(), Reply> {
-        let batch = &req.job_input.batch_id;
-        if self.batch_files(batch, None).is_none() {
-            return Err(Reply::error(
-                404,
-                format!("jobInput.batchId: batch {batch:?} not found"),
-            ));
-        }
-        if let Some(part) = &req.job_input.part_name
-            && self
-                .batch_files(batch, Some(part))
-                .is_none_or(|f| f.is_empty())
-        {
-            return Err(Reply::error(
-                404,
-                format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
-            ));
-        }
-        Ok(())
+/// The input batch (and part) of a Workflow job must exist.
+fn check_input(state: &State, req: &JobStartRequest) -> Result<(), Reply> {
+    let batch = &req.job_input.batch_id;
+    let files = |part| super::staging::batch_files(state, batch, part);
+    if files(None).is_none() {
+        return fail(404, format!("jobInput.batchId: batch {batch:?} not found"));
     }
+    if let Some(part) = &req.job_input.part_name
+        && files(Some(part)).is_none_or(|f| f.is_empty())
+    {
+        return fail(
+            404,
+            format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
+        );
+    }
+    Ok(())
+}
 
-    fn get_stages(&self, id: &str) -> Reply {
-        let inner = self.lock();
-        let Some(job) = inner.jobs.jobs.get(id) else {
-            return not_found(id);
+pub(crate) fn stages(state: &State, req: &mut Req<'_, '_>) -> Answer {
+    with_job(state, req, |job| {
+        ok(&ListStagesResponse {
+            status: Some("ok".into()),
+            stages: job.stages.iter().map(StageRecord::wire).collect(),
+        })
+    })
+}
+
+pub(crate) fn tasks(state: &State, req: &mut Req<'_, '_>) -> Answer {
+    let page = Page::of(req.head, 100)?;
+    let stage = req.param("stageId");
+    with_job(state, req, |job| {
+        let Some(s) = job.stages.iter().find(|s| s.id == stage) else {
+            return fail(404, format!("job {:?} has no stage {stage:?}", job.id));
         };
-        let stages = job.stages.iter().map(StageRecord::wire).collect();
-        Reply::json(
-            200,
-            &ListStagesResponse {
-                status: Some("ok".into()),
-                stages,
-            },
-        )
-    }
+        let tasks = s.tasks.iter().enumerate().map(|(i, t)| (nth(i), t.wire()));
+        let (tasks, next_page_token) = page.cut(tasks);
+        ok(&ListTasksResponse {
+            status: Some("ok".into()),
+            tasks,
+            next_page_token,
+        })
+    })
+}
 
-    fn get_tasks(&self, head: &Head, id: &str, stage: &str) -> Reply {
-        let tasks: Vec<TaskStatus> = {
-            let inner = self.lock();
-            let Some(job) = inner.jobs.jobs.get(id) else {
-                return not_found(id);
-            };
-            let Some(s) = job.stages.iter().find(|s| s.id == stage) else {
-                return Reply::error(404, format!("job {id:?} has no stage {stage:?}"));
-            };
-            s.tasks.iter().map(TaskRecord::wire).collect()
-        };
-        match page(head, &tasks, 100) {
-            Ok((tasks, next)) => Reply::json(
-                200,
-                &ListTasksResponse {
-                    status: Some("ok".into()),
-                    tasks,
-                    next_page_token: next,
-                },
-            ),
-            Err(r) => r,
-        }
-    }
-
-    fn get_logs(&self, head: &Head, id: &str) -> Reply {
-        let severity = match head.query("severity") {
-            None | Some("") => None,
-            Some(s) => match LogSeverity::parse(s) {
-                LogSeverity::Other(_) => {
-                    return Reply::error(
-                        400,
-                        format!("severity must be one of info, warning, error, got {s:?}"),
-                    );
-                }
-                known => Some(known),
-            },
-        };
-        let logs: Vec<JobLog> = {
-            let inner = self.lock();
-            let Some(job) = inner.jobs.jobs.get(id) else {
-                return not_found(id);
-            };
-            job.logs
-                .iter()
-                .filter(|l| severity.as_ref().is_none_or(|s| &l.severity == s))
-                .cloned()
-                .collect()
-        };
-        match page(head, &logs, 100) {
-            Ok((logs, next)) => Reply::json(
-                200,
-                &ListLogsResponse {
-                    status: Some("ok".into()),
-                    logs,
-                    next_page_token: next,
-                },
-            ),
-            Err(r) => r,
-        }
-    }
-
-    fn abort_job(&self, id: &str) -> Reply {
-        let hook = {
-            let mut inner = self.lock();
-            let Some(job) = inner.jobs.jobs.get_mut(id) else {
-                return not_found(id);
-            };
-            if job.phase.is_terminal() {
-                return Reply::json(
-                    200,
-                    &json!({ "status": "ok", "message": format!("job {id:?} has already finished") }),
+pub(crate) fn logs(state: &State, req: &mut Req<'_, '_>) -> Answer {
+    let page = Page::of(req.head, 100)?;
+    let severity = match req.query("severity") {
+        None | Some("") => None,
+        Some(s) => match LogSeverity::parse(s) {
+            LogSeverity::Other(_) => {
+                return fail(
+                    400,
+                    format!("severity must be one of info, warning, error, got {s:?}"),
                 );
             }
-            job.fail("job-aborted", "Job aborted on request");
-            job.notifications_url().map(|u| (u.to_string(), job.run))
-        };
-        if let Some((url, run)) = hook {
-            self.job_webhook(&url, id, run, false);
+            known => Some(known),
+        },
+    };
+    with_job(state, req, |job| {
+        let wanted = |l: &&JobLog| severity.as_ref().is_none_or(|s| &l.severity == s);
+        let logs = job.logs.iter().enumerate().filter(|(_, l)| wanted(l));
+        let (logs, next_page_token) = page.cut(logs.map(|(i, l)| (nth(i), l.clone())));
+        ok(&ListLogsResponse {
+            status: Some("ok".into()),
+            logs,
+            next_page_token,
+        })
+    })
+}
+
+pub(crate) fn abort(state: &State, req: &mut Req<'_, '_>) -> Answer {
+    let id = req.param("jobId");
+    let mut data = state.lock();
+    let job = data.jobs.jobs.get_mut(id).ok_or_else(|| not_found(id))?;
+    if job.phase.is_terminal() {
+        return ok_with(json!({ "message": format!("job {id:?} has already finished") }));
+    }
+    job.fail("job-aborted", "Job aborted on request");
+    ended(state, &mut data, id);
+    drop(data);
+    state.save();
+    ok_with(json!({ "message": format!("job {id:?} aborted") }))
+}
+
+pub(crate) fn restart(state: &State, req: &mut Req<'_, '_>) -> Answer {
+    let overrides = decode::restart_overrides(&req.read_json_body(MAX_BODY)?)?;
+    let id = req.param("jobId");
+    let old_run = {
+        let mut data = state.lock();
+        let job = data.jobs.jobs.get_mut(id).ok_or_else(|| not_found(id))?;
+        if !job.phase.is_terminal() {
+            return fail(
+                409,
+                format!("job {id:?} is still running; abort it before restarting"),
+            );
         }
-        let _ = self.save();
-        Reply::json(
-            200,
-            &json!({ "status": "ok", "message": format!("job {id:?} aborted") }),
-        )
-    }
+        let old = job.run;
+        job.restart(overrides.as_ref());
+        old
+    };
+    let _ = std::fs::remove_dir_all(run_dir(state, id, old_run));
+    state.save();
+    ok_with(json!({ "message": format!("job {id:?} restarted") }))
+}
 
-    fn restart_job(&self, head: &Head, id: &str, req: &mut Body<'_>) -> Reply {
-        let body = match read_limited(head, req, MAX_BODY) {
-            Ok(b) => b,
-            Err(r) => return r,
-        };
-        super::record::note_json(&body);
-        let overrides = match restart_overrides(&body) {
-            Ok(o) => o,
-            Err(r) => return r,
-        };
-        let old_dir = {
-            let mut inner = self.lock();
-            let Some(job) = inner.jobs.jobs.get_mut(id) else {
-                return not_found(id);
-            };
-            if !job.phase.is_terminal() {
-                return Reply::error(
-                    409,
-                    format!("job {id:?} is still running; abort it before restarting"),
-                );
-            }
-            let old_run = job.run;
-            job.restart(overrides.as_ref());
-            self.run_dir(id, old_run)
-        };
-        let _ = std::fs::remove_dir_all(old_dir);
-        let _ = self.save();
-        Reply::json(
-            200,
-            &json!({ "status": "ok", "message": format!("job {id:?} restarted") }),
-        )
-    }
+/// The working directory of one run of a job.
+pub(crate) fn run_dir(state: &State, id: &str, run: u32) -> std::path::PathBuf {
+    state.data_dir.join(format!("jobs/{id}/run-{run}"))
+}
 
-    /// The working directory of one run of a job.
-    pub(crate) fn run_dir(&self, id: &str, run: u32) -> std::path::PathBuf {
-        self.data_dir()
-            .join("jobs")
-            .join(id)
-            .join(format!("run-{run}"))
-    }
-
-    /// Queues the completion webhook of a job.
-    pub(crate) fn job_webhook(&self, url: &str, id: &str, run: u32, success: bool) {
-        let payload = crate::model::WebhookPayload::Job(crate::model::JobNotification {
-            event_id: format!(
-                "job-{id}-run-{run}-{}",
-                if success { "success" } else { "fail" }
-            ),
-            job_id: id.to_string(),
-            job_state: if success { "success" } else { "fail" }.into(),
-            delivery_attempt: 1,
-        });
-        self.enqueue_webhook(url, &payload);
+/// Queues the webhook of job `id`, which has just ended; a refusal is logged in the job.
+pub(crate) fn ended(state: &State, data: &mut Data, id: &str) {
+    let Some(job) = data.jobs.jobs.get_mut(id) else {
+        return;
+    };
+    let Some(url) = job.notifications_url().map(str::to_string) else {
+        return;
+    };
+    let (run, success) = (job.run, job.phase == super::job_records::Phase::Completed);
+    let outcome = if success { "success" } else { "fail" };
+    let payload = WebhookPayload::Job(JobNotification {
+        event_id: format!("job-{id}-run-{run}-{outcome}"),
+        job_id: id.to_string(),
+        job_state: outcome.into(),
+        delivery_attempt: 1,
+    });
+    let allow = &state.config.webhook_allow;
+    if let Err(message) = data.webhooks.push(&url, &payload, allow) {
+        webhooks::log_refusal(data, &payload, message);
     }
 }

@@ -1,15 +1,8 @@
-//! A faithful local emulator of the Batch Processing service (feature `sandbox`).
-//!
-//! [`Sandbox::start`] serves the whole API on `127.0.0.1` (port 0 picks a free one) from a
-//! data directory, with no async runtime: the crate's small HTTP/1.1 server on std threads,
-//! with bounded request heads and bodies, and deadlines that no slow client outlives. It
-//! speaks the wire shapes of [`crate::model`], answers in both the spec's and the official
-//! client's forms, hands out HMAC-signed URLs that point back at itself, indexes tar shards
-//! in the background, fetches references, runs jobs that really read the images, sends
-//! webhooks, and injects seeded faults on demand.
-//! It listens on loopback unless told otherwise ([`SandboxConfig::allow_remote`]), and
-//! sends and fetches only to loopback hosts unless allowed. Dropping the handle stops it;
-//! state persists in the data directory.
+//! A local emulator of the Batch Processing service (feature `sandbox`), so that
+//! everything runs and is tested offline: the whole API, signed URLs that point back at
+//! itself, background indexing, jobs that read the images, webhooks and seeded [`Faults`].
+//! Loopback only unless allowed; dropping the handle stops it; state stays in its data
+//! directory.
 //!
 //! ```
 //! use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
@@ -27,37 +20,36 @@
 mod clock;
 mod config;
 mod egress;
+mod faults;
+mod job_records;
 mod jobs;
+mod outbox;
 mod paging;
-#[cfg(test)]
-mod proptests;
 mod record;
+mod request;
 mod router;
-mod routes;
+mod setters;
+mod signing;
 mod staging;
 mod state;
+mod store;
 mod vary;
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
-// The handlers and workers contain their panics as the server does.
-use crate::panics;
 use crate::server;
 
 pub use config::{SandboxConfig, StoreMode};
-pub use staging::faults::{FaultFamily, FaultSettings, Faults};
+pub use faults::{FaultSettings, Faults};
 use state::State;
 
 /// A running sandbox; dropping it stops the server and its background threads.
 pub struct Sandbox {
-    base_url: String,
-    config: SandboxConfig,
-    data_dir: PathBuf,
     /// The temporary data directory, removed on drop (when none was configured).
     temp_dir: Option<tempfile::TempDir>,
     server: server::Server,
@@ -69,9 +61,9 @@ pub struct Sandbox {
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sandbox")
-            .field("base_url", &self.base_url)
-            .field("workspace", &self.config.workspace)
-            .field("data_dir", &self.data_dir)
+            .field("base_url", &self.state.base_url)
+            .field("workspace", &self.state.config.workspace)
+            .field("data_dir", &self.state.data_dir)
             .finish_non_exhaustive()
     }
 }
@@ -81,7 +73,7 @@ impl Sandbox {
     ///
     /// ```
     /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-    /// let sandbox = Sandbox::start(SandboxConfig::default().with_workspace("acme"))?;
+    /// let sandbox = Sandbox::start(SandboxConfig::default().workspace("acme"))?;
     /// assert!(sandbox.base_url().starts_with("http://127.0.0.1:"));
     /// assert_eq!(sandbox.workspace(), "acme");
     /// # Ok::<(), roboflow_batch::Error>(())
@@ -91,7 +83,7 @@ impl Sandbox {
         if let Some(seed) = config.vary
             && config.registration_delay.is_zero()
         {
-            config.registration_delay = vary::Variation::new(seed).registration_delay();
+            config.registration_delay = vary::Variation::new(seed).registration_delay;
         }
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(d) => (d.clone(), None),
@@ -113,29 +105,37 @@ impl Sandbox {
         // SocketAddr's Display brackets IPv6: http://[::1]:port.
         let base_url = format!("http://{}", SocketAddr::new(config.addr.ip(), port));
         let state = Arc::new(State::open(&config, &data_dir, &base_url)?);
-        let st = state.clone();
-        let handler: Arc<server::Handler> =
-            Arc::new(move |head, body| router::handle(&st, head, body));
+        let router = router::Router::new(state.clone())?;
         let served = server::Config {
             limits: config.limits.clone(),
             permits: config.threads,
             latency: config.latency,
             name: "rfbatch-sandbox",
         };
+        let handler: Arc<server::Handler> = Arc::new(move |head, body| router.handle(head, body));
         let server = server::Server::start(listener, handler, served)
             .map_err(|e| Error::io("starting the sandbox's server", e))?;
         let stopping = Arc::new(AtomicBool::new(false));
-        let threads = state.start_background(stopping.clone())?;
-        Ok(Sandbox {
-            base_url,
-            config,
-            data_dir,
+        let mut sandbox = Sandbox {
             temp_dir,
             server,
-            state,
-            stopping,
-            threads,
-        })
+            state: state.clone(),
+            stopping: stopping.clone(),
+            threads: Vec::new(),
+        };
+        // Stopped by the sandbox's drop, even if one fails to start.
+        sandbox.threads = staging::references::start(&state, &stopping)?;
+        type Start = fn(&Arc<State>, &Arc<AtomicBool>) -> Result<JoinHandle<()>>;
+        let starts: [Start; 4] = [
+            State::start_saver,
+            staging::shards::start_indexer,
+            jobs::engine::start,
+            jobs::webhooks::start,
+        ];
+        for start in starts {
+            sandbox.threads.push(start(&state, &stopping)?);
+        }
+        Ok(sandbox)
     }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
@@ -149,7 +149,7 @@ impl Sandbox {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.state.base_url
     }
 
     /// The valid API key.
@@ -157,26 +157,26 @@ impl Sandbox {
     /// ```
     /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
     /// use roboflow_batch::{BatchApi, Error};
-    /// let sandbox = Sandbox::start(SandboxConfig::default().with_api_key("right-key"))?;
+    /// let sandbox = Sandbox::start(SandboxConfig::default().api_key("right-key"))?;
     /// let api = BatchApi::builder().base_url(sandbox.base_url()).api_key("wrong-key").build()?;
     /// assert!(matches!(api.workspace(), Err(Error::Unauthorized(_))));
     /// assert_eq!(sandbox.api_key(), "right-key");
     /// # Ok::<(), Error>(())
     /// ```
     pub fn api_key(&self) -> &str {
-        &self.config.api_key
+        &self.state.config.api_key.0
     }
 
-    /// The workspace slug.
+    /// The workspace slug (`sandbox` unless configured).
     ///
     /// ```
     /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
     /// let sandbox = Sandbox::start(SandboxConfig::default())?;
-    /// assert_eq!(sandbox.workspace(), "sandbox"); // the default slug
+    /// assert_eq!(sandbox.workspace(), "sandbox");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workspace(&self) -> &str {
-        &self.config.workspace
+        &self.state.config.workspace
     }
 
     /// The data directory.
@@ -184,79 +184,38 @@ impl Sandbox {
     /// ```
     /// # let dir = tempfile::tempdir()?;
     /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-    /// let sandbox = Sandbox::start(SandboxConfig::default().with_data_dir(dir.path()))?;
+    /// let sandbox = Sandbox::start(SandboxConfig::default().data_dir(dir.path()))?;
     /// assert_eq!(sandbox.data_dir(), dir.path());
     /// drop(sandbox); // stops, saves its state and keeps the directory
     /// assert!(dir.path().join("state.json").exists());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        &self.state.data_dir
     }
 
-    /// The shared state, for the crate's own tests.
-    #[cfg(test)]
-    pub(crate) fn state(&self) -> &Arc<State> {
-        &self.state
-    }
-
-    /// A client of this sandbox with default settings, for the crate's own tests.
-    #[cfg(test)]
-    pub(crate) fn client(&self) -> crate::BatchApi {
-        crate::BatchApi::builder()
-            .base_url(self.base_url())
-            .api_key(self.api_key())
-            .build()
-            .expect("a client of the sandbox")
-    }
-
-    /// How many times each file name was indexed into `batch_id`, by any route (tar
-    /// shards, single images, videos, references); empty for an unknown batch. A name
-    /// uploaded twice counts 2, though the batch lists it once (the later copy).
+    /// How many times each file name was indexed into `batch_id`, by any route; empty for
+    /// an unknown batch. A name uploaded twice counts 2, though the batch lists it once.
     ///
     /// ```
     /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
     /// let sandbox = Sandbox::start(SandboxConfig::default())?;
-    /// let api = roboflow_batch::BatchApi::builder()
-    ///     .base_url(sandbox.base_url())
-    ///     .api_key(sandbox.api_key())
-    ///     .build()?;
-    /// let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\0\0\0\0";
-    /// api.upload_image("photos", "a.png", png, None)?;
-    /// api.upload_image("photos", "a.png", png, None)?;
-    /// api.upload_image("photos", "b.png", png, None)?;
-    /// let counts = sandbox.ingest_counts("photos");
-    /// assert_eq!(counts["a.png"], 2);
-    /// assert_eq!(counts["b.png"], 1);
-    /// assert_eq!(api.batch_count("photos", None)?, 2); // one entry per name
-    /// assert!(sandbox.ingest_counts("nope").is_empty());
+    /// assert!(sandbox.ingest_counts("photos").is_empty());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn ingest_counts(&self, batch_id: &str) -> std::collections::BTreeMap<String, u64> {
-        self.state
-            .lock()
-            .staging
-            .batches
-            .get(batch_id)
-            .map(|b| b.ingest_counts.clone())
-            .unwrap_or_default()
+        let data = self.state.lock();
+        let batch = data.staging.batches.get(batch_id);
+        batch.map(|b| b.ingest_counts.clone()).unwrap_or_default()
     }
 
     /// Signed PUTs answered 2xx since this sandbox started, in all batches, including a
     /// repeated PUT of a completed upload (answered 200, storing nothing).
     ///
     /// ```
-    /// use roboflow_batch::api::UploadSource;
     /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
     /// let sandbox = Sandbox::start(SandboxConfig::default())?;
-    /// let api = roboflow_batch::BatchApi::builder()
-    ///     .base_url(sandbox.base_url())
-    ///     .api_key(sandbox.api_key())
-    ///     .build()?;
     /// assert_eq!(sandbox.put_count(), 0);
-    /// let target = api.request_video_upload("clips", "a.mp4", None)?;
-    /// api.put_signed(&target, &UploadSource::bytes(b"not really a video".to_vec()))?;
-    /// assert_eq!(sandbox.put_count(), 1);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn put_count(&self) -> u64 {
@@ -269,31 +228,11 @@ impl Sandbox {
     /// ```
     /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
     /// let sandbox = Sandbox::start(SandboxConfig::default())?;
-    /// let api = roboflow_batch::BatchApi::builder()
-    ///     .base_url(sandbox.base_url())
-    ///     .api_key(sandbox.api_key())
-    ///     .workspace("sandbox") // so that the client asks nothing to find it
-    ///     .build()?;
-    /// let before = sandbox.request_count();
-    /// api.batch_count("nothing-yet", None).unwrap_err(); // a 404 is served too
-    /// assert_eq!(sandbox.request_count(), before + 1);
+    /// assert_eq!(sandbox.request_count(), 0);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn request_count(&self) -> u64 {
         self.state.request_count.load(Ordering::Relaxed)
-    }
-
-    /// Blocks until the sandbox is stopped from another thread (used by `rfbatch sandbox`).
-    ///
-    /// ```no_run
-    /// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-    /// let sandbox = Sandbox::start(SandboxConfig::default().with_addr(([127, 0, 0, 1], 9001).into()))?;
-    /// println!("serving {} at {}", sandbox.workspace(), sandbox.base_url());
-    /// sandbox.wait(); // serves until the process is stopped
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn wait(mut self) {
-        self.server.wait();
     }
 }
 
@@ -312,9 +251,10 @@ impl Drop for Sandbox {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::server::tests::raw;
-    use std::time::Duration;
 
     #[test]
     fn a_signed_put_trickled_a_byte_at_a_time_is_cut_off_and_nothing_is_stored() {
@@ -355,52 +295,9 @@ mod tests {
         assert!(raw::closed_within(&s, Duration::from_secs(3)));
         // Nothing was stored, and the upload can be sent again, whole.
         assert_eq!(sb.put_count(), 0);
-        let tar = {
-            let mut b = tar::Builder::new(Vec::new());
-            let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\0\0\0\0";
-            let mut h = tar::Header::new_gnu();
-            h.set_size(png.len() as u64);
-            h.set_mode(0o644);
-            b.append_data(&mut h, "a.png", &png[..]).unwrap();
-            b.into_inner().unwrap()
-        };
-        api.put_signed(&target, &crate::api::UploadSource::bytes(tar))
-            .unwrap();
+        // Any body: the shard is judged only once it is whole.
+        let body = crate::api::UploadSource::bytes(vec![0; 100_000]);
+        api.put_signed(&target, &body).unwrap();
         assert_eq!(sb.put_count(), 1);
-    }
-
-    #[test]
-    fn debug_output_hides_the_api_key() {
-        let config = SandboxConfig::default().with_api_key("sandbox-secret-123");
-        assert!(!format!("{config:?}").contains("sandbox-secret-123"));
-        let sandbox = Sandbox::start(config).unwrap();
-        assert!(!format!("{sandbox:?}").contains("sandbox-secret-123"));
-        assert!(!format!("{:?}", sandbox.state()).contains("sandbox-secret-123"));
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_data_folder_and_the_state_are_owner_only() {
-        use crate::owner_only::mode;
-        // A temporary folder, and one the user names (created, or there already).
-        let parent = tempfile::tempdir().unwrap();
-        let named = parent.path().join("data/sandbox");
-        let old = parent.path().join("old");
-        std::fs::create_dir(&old).unwrap();
-        std::fs::write(old.join("state.json"), "{}").unwrap();
-        for config in [
-            SandboxConfig::default(),
-            SandboxConfig::default().with_data_dir(&named),
-            SandboxConfig::default().with_data_dir(&old),
-        ] {
-            let sandbox = Sandbox::start(config).unwrap();
-            let dir = sandbox.data_dir().to_path_buf();
-            if dir != old {
-                assert_eq!(mode(&dir), 0o700, "{}", dir.display());
-            }
-            sandbox.state().save_now().unwrap();
-            assert_eq!(mode(&dir.join("state.json")), 0o600, "{}", dir.display());
-        }
-        assert_eq!(mode(&parent.path().join("data")), 0o700);
     }
 }

@@ -1,50 +1,69 @@
-//! Paging of the sandbox's listings: `pageSize` and `nextPageToken`.
+//! Paging of every listing: `pageSize`, and a `nextPageToken` that names the key of the
+//! last item listed (in hex), so that a page costs its size however deep it is, and an
+//! item added meanwhile neither repeats nor hides another.
 
+use super::request::fail;
+use super::signing::{hex, unhex};
 use crate::server::{Head, Reply};
 
-/// `(offset, page size)` from `nextPageToken` and `pageSize`.
-pub(crate) fn paging(head: &Head, default: usize) -> Result<(usize, usize), Reply> {
-    let size = paging_size(head, default)?;
-    let offset = match head.query("nextPageToken") {
-        None | Some("") => 0,
-        Some(t) => t
-            .strip_prefix("p")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| {
-                Reply::error(
-                    400,
-                    format!("nextPageToken {t:?} is not a token this service issued"),
-                )
-            })?,
-    };
-    Ok((offset, size))
+/// One page asked for.
+#[derive(Debug)]
+pub(crate) struct Page {
+    /// The key of the last item of the previous page.
+    pub after: Option<String>,
+    pub size: usize,
 }
 
-/// The page size from `pageSize` (1 to 1000), or `default`.
-pub(crate) fn paging_size(head: &Head, default: usize) -> Result<usize, Reply> {
-    let size = match head.query("pageSize") {
-        None => default,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => {
-                return Err(Reply::error(
-                    400,
-                    format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
-                ));
-            }
-        },
-    };
-    Ok(size)
+/// A page's items, and the next page's token.
+pub(crate) type Cut<T> = (Vec<T>, Option<String>);
+
+/// The key of the item at `index` of a list, sorting as the index does.
+pub(crate) fn nth(index: usize) -> String {
+    format!("{index:012}")
 }
 
-/// The page's items and the token of the next page (`None` on the last page).
-pub(crate) fn page<T>(
-    items: impl Iterator<Item = T>,
-    offset: usize,
-    size: usize,
-) -> (Vec<T>, Option<String>) {
-    let mut v: Vec<T> = items.skip(offset).take(size + 1).collect();
-    let more = v.len() > size;
-    v.truncate(size);
-    (v, more.then(|| format!("p{}", offset + size)))
+impl Page {
+    /// From `pageSize` (1 to 1000, else `default`) and `nextPageToken`.
+    pub fn of(head: &Head, default: usize) -> Result<Page, Reply> {
+        let size = match head.query("pageSize") {
+            None => default,
+            Some(s) => match s.parse() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    return fail(
+                        400,
+                        format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
+                    );
+                }
+            },
+        };
+        let after = match head.query("nextPageToken") {
+            None | Some("") => None,
+            Some(t) => match unhex(t).map(String::from_utf8) {
+                Some(Ok(key)) => Some(key),
+                _ => {
+                    return fail(
+                        400,
+                        format!("nextPageToken {t:?} is not a token this service issued"),
+                    );
+                }
+            },
+        };
+        Ok(Page { after, size })
+    }
+
+    /// The page of `items` (in key order) after the token's key, and the next page's token
+    /// when more items follow.
+    pub fn cut<K: AsRef<str>, T>(&self, items: impl IntoIterator<Item = (K, T)>) -> Cut<T> {
+        let after = |k: &K| self.after.as_deref().is_some_and(|a| k.as_ref() <= a);
+        let mut items = items.into_iter().skip_while(|(k, _)| after(k)).peekable();
+        let mut page = Vec::with_capacity(self.size.min(1024));
+        let mut last = None;
+        for (k, item) in items.by_ref().take(self.size) {
+            last = Some(k);
+            page.push(item);
+        }
+        let next = items.peek().and(last).map(|k| hex(k.as_ref().as_bytes()));
+        (page, next)
+    }
 }

@@ -1,21 +1,7 @@
-//! The request recorder (`rfbatch sandbox --record FILE`): one JSON line per request
-//! received, describing its form and none of its secrets, so that what two clients send
-//! can be compared (`tests/differential_wire.rs`).
-//!
-//! A line holds the method and route template, the path's parameters, the query's keys
-//! (and the values of a few keys that are never secret), the headers that matter (some
-//! only as present), the JSON body's key paths with their types, a multipart body's part
-//! names and headers, and a tar upload's member names in order with the key paths of its
-//! `notification_config.json`. The API key, signatures and file contents are never
-//! written.
-//!
-//! The line is written when the request has been handled, so handlers add what they saw
-//! of the body while it streamed through them ([`note_json`], [`note_multipart`],
-//! [`note_tar`]) to the request's notes, kept in a thread-local slot: the connection's
-//! thread runs the whole request. When recording is off the slot stays empty and the
-//! notes cost one thread-local check.
+//! The request recorder (`rfbatch sandbox --record FILE`): one JSON line per answered
+//! request, its form without its secrets (no key, signature or file contents), so that what
+//! two clients send can be compared (`tests/differential_wire.rs`).
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
@@ -25,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
-use super::routes::Route;
+use super::request::{Notes, Route};
 use crate::error::{Error, Result};
 use crate::server::Head;
 
@@ -39,91 +25,11 @@ const PLAIN_QUERY: &[&str] = &[
     "severity",
 ];
 
-/// What handlers saw of one request's body.
-#[derive(Debug, Default)]
-pub(crate) struct Notes {
-    body: Option<Value>,
-    multipart: Option<Value>,
-    tar: Option<Value>,
-}
-
-thread_local! {
-    /// The notes of the request this thread is handling, while recording.
-    static NOTES: RefCell<Option<Notes>> = const { RefCell::new(None) };
-}
-
-/// Adds to the current request's notes, if it is being recorded.
-fn note(f: impl FnOnce(&mut Notes)) {
-    NOTES.with(|n| {
-        if let Some(notes) = n.borrow_mut().as_mut() {
-            f(notes);
-        }
-    });
-}
-
-/// Whether the current request is being recorded.
-pub(crate) fn recording() -> bool {
-    NOTES.with(|n| n.borrow().is_some())
-}
-
-/// Notes a request body that was read whole: its JSON key paths and types, or its size
-/// when it is no JSON.
-pub(crate) fn note_json(body: &[u8]) {
-    if !recording() {
-        return;
-    }
-    let described = match serde_json::from_slice::<Value>(body) {
-        Ok(v) => json!({ "json": key_paths(&v) }),
-        Err(_) => json!({ "bytes": body.len() }),
-    };
-    note(|n| n.body = Some(described));
-}
-
-/// Notes a multipart body's parts: their names, file names and headers.
-pub(crate) fn note_multipart(body: &[u8], boundary: &str) {
-    if !recording() {
-        return;
-    }
-    let parts = super::staging::multipart::describe(body, boundary);
-    note(|n| n.multipart = Some(Value::Array(parts)));
-}
-
-/// Notes a tar upload's member names in order, and the key paths of its
-/// `notification_config.json` (`config`, its bytes) when it has one.
-pub(crate) fn note_tar(members: &[String], config: Option<&[u8]>) {
-    if !recording() {
-        return;
-    }
-    let mut tar = json!({ "members": members });
-    if let Some(bytes) = config {
-        tar["notificationConfig"] = match serde_json::from_slice::<Value>(bytes) {
-            Ok(v) => key_paths(&v),
-            Err(_) => json!("not JSON"),
-        };
-    }
-    note(|n| n.tar = Some(tar));
-}
-
 /// Appends one line per request to a file.
+#[derive(Debug)]
 pub(crate) struct Recorder {
     file: Mutex<File>,
     seq: AtomicU64,
-}
-
-impl std::fmt::Debug for Recorder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").finish_non_exhaustive()
-    }
-}
-
-/// The recording of one request: its notes are collected until [`Recorder::finish`]. Dropping
-/// it unfinished (a panic) clears the thread's slot.
-pub(crate) struct Recording(());
-
-impl Drop for Recording {
-    fn drop(&mut self) {
-        NOTES.with(|n| n.borrow_mut().take());
-    }
 }
 
 impl Recorder {
@@ -140,16 +46,8 @@ impl Recorder {
         })
     }
 
-    /// Starts recording the request this thread is about to handle.
-    pub fn begin(&self) -> Recording {
-        NOTES.with(|n| *n.borrow_mut() = Some(Notes::default()));
-        Recording(())
-    }
-
-    /// Writes the request's line, once it was answered with `status`.
-    pub fn finish(&self, recording: Recording, head: &Head, route: &Route, status: u16) {
-        let notes = NOTES.with(|n| n.borrow_mut().take()).unwrap_or_default();
-        drop(recording);
+    /// Writes a request's line, once it was answered with `status`.
+    pub fn write(&self, head: &Head, route: &Route, status: u16, notes: Notes) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let mut line = describe(head, route, status, notes);
         line["seq"] = json!(seq);
@@ -167,14 +65,15 @@ fn describe(head: &Head, route: &Route, status: u16, notes: Notes) -> Value {
     let mut query: Vec<&str> = head.query.iter().map(|(k, _)| k.as_str()).collect();
     query.sort_unstable();
     query.dedup();
-    let values: BTreeMap<&str, &str> = head
+    let plain = head
         .query
         .iter()
-        .filter(|(k, _)| PLAIN_QUERY.contains(&k.as_str()))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+        .filter(|(k, _)| PLAIN_QUERY.contains(&k.as_str()));
+    let values: BTreeMap<&str, &str> = plain.map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Signed URLs carry their ids in the path; only the API's parameters are kept.
-    let params: BTreeMap<&str, &str> = route.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let signed = route.template.starts_with('{');
+    let params = route.params.iter().filter(|_| !signed);
+    let params: BTreeMap<&str, &str> = params.map(|(k, v)| (*k, v.as_str())).collect();
     let mut line = json!({
         "method": head.method,
         "route": format!("{} {}", head.method, route.template),
@@ -185,13 +84,23 @@ fn describe(head: &Head, route: &Route, status: u16, notes: Notes) -> Value {
         "status": status,
     });
     if let Some(b) = notes.body {
-        line["body"] = b;
+        line["body"] = match serde_json::from_slice::<Value>(&b) {
+            Ok(v) => json!({ "json": key_paths(&v) }),
+            Err(_) => json!({ "bytes": b.len() }),
+        };
     }
-    if let Some(m) = notes.multipart {
-        line["multipart"] = m;
+    if let Some((body, boundary)) = notes.multipart {
+        line["multipart"] = Value::Array(super::staging::multipart::describe(&body, &boundary));
     }
-    if let Some(t) = notes.tar {
-        line["tar"] = t;
+    if let Some((members, config)) = notes.tar {
+        let mut tar = json!({ "members": members });
+        if let Some(bytes) = config {
+            tar["notificationConfig"] = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v) => key_paths(&v),
+                Err(_) => json!("not JSON"),
+            };
+        }
+        line["tar"] = tar;
     }
     line
 }
@@ -206,7 +115,7 @@ fn headers(head: &Head) -> BTreeMap<String, String> {
             "content-length" if v.trim() == "0" => "0".into(),
             "content-length" | "authorization" | "cookie" => "present".into(),
             "transfer-encoding" | "expect" | "content-encoding" | "range" => {
-                v.trim().to_ascii_lowercase()
+                v.trim().to_lowercase()
             }
             // Extension headers (x-goog-…, x-amz-…, the sandbox's own): their values may
             // be secrets.
@@ -221,26 +130,16 @@ fn headers(head: &Head) -> BTreeMap<String, String> {
 /// A Content-Type's media type and the names of its parameters (`multipart/form-data;
 /// boundary`), without their values.
 fn media_type(v: &str) -> String {
-    let mut parts = v.split(';');
-    let mut out = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    for p in parts {
-        let name = p
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if !name.is_empty() {
-            out.push_str("; ");
-            out.push_str(&name);
-        }
-    }
-    out
+    let names = v
+        .split(';')
+        .map(|p| p.split('=').next().unwrap_or("").trim().to_lowercase());
+    let names: Vec<String> = names.filter(|n| !n.is_empty()).collect();
+    names.join("; ")
 }
 
 /// The key paths of a JSON value and their types: `{"a": {"b": [1]}}` gives `a: object`,
 /// `a.b: array`, `a.b[]: integer`. The elements of an array share one path.
-pub(crate) fn key_paths(v: &Value) -> Value {
+fn key_paths(v: &Value) -> Value {
     let mut out = BTreeMap::new();
     walk(v, "", &mut out);
     Value::Object(
@@ -254,14 +153,14 @@ fn walk(v: &Value, path: &str, out: &mut BTreeMap<String, String>) {
     if !path.is_empty() {
         let ty = type_name(v);
         // An array's elements of different types list every type once.
-        out.entry(path.to_string())
-            .and_modify(|t| {
-                if !t.split('|').any(|x| x == ty) {
-                    t.push('|');
-                    t.push_str(ty);
-                }
-            })
-            .or_insert_with(|| ty.to_string());
+        let types = out.entry(path.to_string()).or_default();
+        if !types.split('|').any(|x| x == ty) {
+            *types = if types.is_empty() {
+                ty.to_string()
+            } else {
+                format!("{types}|{ty}")
+            };
+        }
     }
     match v {
         Value::Object(m) => {
@@ -295,105 +194,5 @@ fn type_name(v: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_paths_name_every_key_with_its_type() {
-        let v: Value = serde_json::from_str(
-            r#"{"type": "x", "jobInput": {"batchId": "b"}, "rate": 0.5, "n": 3, "f": 3.0,
-                "refs": [{"name": "a", "url": "u"}, {"name": "b", "url": null}],
-                "empty": [], "flag": false}"#,
-        )
-        .unwrap();
-        let p = key_paths(&v);
-        assert_eq!(p["type"], "string");
-        assert_eq!(p["jobInput"], "object");
-        assert_eq!(p["jobInput.batchId"], "string");
-        assert_eq!(p["rate"], "float");
-        assert_eq!(p["n"], "integer");
-        assert_eq!(p["f"], "float");
-        assert_eq!(p["refs"], "array");
-        assert_eq!(p["refs[]"], "object");
-        assert_eq!(p["refs[].url"], "string|null");
-        assert_eq!(p["empty"], "array");
-        assert_eq!(p["flag"], "bool");
-        assert!(p.get("empty[]").is_none());
-    }
-
-    #[test]
-    fn headers_keep_what_matters_and_hide_secrets() {
-        let head = Head::new(
-            "PUT",
-            "/signed/upload/u1?token=secret-signature&api_key=the-key&displayName=Big%20Batch"
-                .into(),
-            true,
-            vec![
-                (
-                    "Content-Type".into(),
-                    "multipart/form-data; boundary=xyz".into(),
-                ),
-                ("Content-Length".into(), "1234".into()),
-                ("X-Goog-Meta-Sig".into(), "secret-header".into()),
-                ("User-Agent".into(), "ureq".into()),
-                ("Authorization".into(), "Bearer secret".into()),
-            ],
-        );
-        let line = describe(
-            &head,
-            &Route::of("PUT", &head.segments),
-            200,
-            Notes::default(),
-        );
-        let text = line.to_string();
-        for secret in [
-            "secret-signature",
-            "the-key",
-            "secret-header",
-            "Bearer",
-            "xyz",
-        ] {
-            assert!(!text.contains(secret), "{secret} in {text}");
-        }
-        assert_eq!(line["route"], "PUT {signedUpload}");
-        assert_eq!(line["query"], json!(["api_key", "displayName", "token"]));
-        assert_eq!(line["queryValues"], json!({ "displayName": "Big Batch" }));
-        assert_eq!(
-            line["headers"],
-            json!({
-                "authorization": "present",
-                "content-length": "present",
-                "content-type": "multipart/form-data; boundary",
-                "x-goog-meta-sig": "present",
-            })
-        );
-    }
-
-    #[test]
-    fn notes_are_kept_only_while_recording() {
-        note_json(br#"{"a": 1}"#);
-        assert!(!recording());
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.jsonl");
-        let rec = Recorder::open(&path).unwrap();
-        let r = rec.begin();
-        note_json(br#"{"a": 1}"#);
-        note_tar(
-            &["a.jpg".into(), "notification_config.json".into()],
-            Some(br#"{"ingestId": "i"}"#),
-        );
-        let head = Head::new("POST", "/".into(), true, Vec::new());
-        rec.finish(r, &head, &Route::of("POST", &[]), 201);
-        assert!(!recording());
-        let line: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(line["seq"], 1);
-        assert_eq!(line["status"], 201);
-        assert_eq!(line["body"]["json"]["a"], "integer");
-        assert_eq!(line["tar"]["members"][1], "notification_config.json");
-        assert_eq!(line["tar"]["notificationConfig"]["ingestId"], "string");
     }
 }

@@ -63,11 +63,6 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// The body as a reader (for `req.as_reader().take(n)` in handlers).
-    pub fn as_reader(&mut self) -> &mut Self {
-        self
-    }
-
     /// Whether the body was read to its end, so the connection can carry another request.
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
@@ -209,8 +204,7 @@ pub(crate) fn read_limited(head: &Head, req: &mut Body<'_>, max: u64) -> Result<
         return Err(too_big());
     }
     let mut body = Vec::new();
-    req.as_reader()
-        .take(max.saturating_add(1))
+    req.take(max.saturating_add(1))
         .read_to_end(&mut body)
         .map_err(|e| match e.kind() {
             io::ErrorKind::TimedOut => {
@@ -283,20 +277,5 @@ mod tests {
         assert!(!Body::new(&mut src, Framing::Chunked, None).drain(6));
         let mut src = io::BufReader::new(&b"5\r\nhello\r\n5\r\nhello\r\n0\r\n\r\n"[..]);
         assert!(Body::new(&mut src, Framing::Chunked, None).drain(10));
-    }
-
-    #[test]
-    fn continue_is_sent_once_before_the_first_read() {
-        let mut src = io::BufReader::new(&b"abc"[..]);
-        let mut w = Vec::new();
-        {
-            let mut body = Body::new(&mut src, Framing::Length(3), Some(&mut w));
-            assert!(body.awaits_continue());
-            let mut out = Vec::new();
-            body.read_to_end(&mut out).unwrap();
-            assert_eq!(out, b"abc");
-            assert!(!body.awaits_continue());
-        }
-        assert_eq!(w, b"HTTP/1.1 100 Continue\r\n\r\n");
     }
 }

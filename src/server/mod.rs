@@ -1,23 +1,11 @@
-//! The crate's bounded HTTP/1.1 server, on `std::net` threads, behind both the sandbox and
-//! the webhook receiver: one thread per connection (at most [`Limits::max_connections`]),
-//! keep-alive, `Content-Length` and chunked request bodies, `100 Continue`, heads parsed by
-//! `httparse` within fixed limits (see `head.rs`), and a handler panic contained to its
-//! request (a 500).
+//! The crate's bounded HTTP/1.1 server on std threads, behind the sandbox and the webhook
+//! receiver: keep-alive, `Content-Length` and chunked bodies, `100 Continue`, heads parsed
+//! by `httparse` within fixed limits, a handler panic contained to its request (a 500).
 //!
-//! No client can hold more than its own connection for long:
-//! - a request head has a deadline for the whole head, and a kept-alive connection one for
-//!   the wait between requests;
-//! - bodies and replies move at a minimum average rate after a grace period (so they have
-//!   an overall deadline that grows with their size), with a timeout on each read and write;
-//! - a handler holds one of the permits only while it runs and is not waiting for the
-//!   client; draining an unread body and writing the reply happen outside it, and an unread
-//!   body over [`Limits::drain_max`] closes the connection instead of being drained;
-//! - at the connection cap, the connection that has waited longest in a head (or between
-//!   requests) is closed to make room; only when every connection is busy is a newcomer
-//!   answered 503.
-//!
-//! It replaces tiny_http 0.12, which bounded neither heads nor connections and allocated a
-//! buffer of a whole unread `Content-Length`.
+//! No client holds more than its own connection for long: heads and idle waits have
+//! deadlines; bodies and replies a minimum rate after a grace period; a handler holds a
+//! permit only while it runs; at the connection cap the connection waiting longest in a
+//! head is closed, and only when all are busy is a newcomer answered 503.
 // The sandbox uses all of it; the webhook receiver alone, most.
 #![cfg_attr(not(feature = "sandbox"), allow(dead_code, unused_imports))]
 
@@ -200,13 +188,6 @@ impl Server {
     #[cfg(test)]
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// Blocks until the server is stopped.
-    pub fn wait(&mut self) {
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
     }
 
     /// Stops accepting, closes every connection, and waits (a few seconds at most) for

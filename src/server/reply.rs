@@ -9,8 +9,6 @@ pub(crate) enum ReplyBody {
     Bytes(Vec<u8>),
     /// Exactly `len` bytes from a reader (e.g. a tar member).
     Reader(Box<dyn Read + Send>, u64),
-    /// A reader that fails after `len` bytes of a larger declared length (fault injection).
-    Truncated(Vec<u8>, usize),
 }
 
 /// A response, built by a handler and written by the server.
@@ -38,19 +36,20 @@ impl Reply {
     /// The same reply, cut after half its body (the declared length stays), so the
     /// client sees the connection break mid-body.
     pub fn truncated(self) -> Reply {
-        let body = match self.body {
+        let (body, len): (Box<dyn Read + Send>, u64) = match self.body {
             ReplyBody::Bytes(b) => {
-                let keep = b.len() / 2;
-                let mut b = b;
-                if b.is_empty() {
-                    b.push(b' ');
-                }
-                ReplyBody::Truncated(b, keep)
+                let len = b.len() as u64;
+                (Box::new(std::io::Cursor::new(b)), len)
             }
-            ReplyBody::Reader(r, len) => cut(r, len),
-            t @ ReplyBody::Truncated(..) => t,
+            ReplyBody::Reader(r, len) => (r, len),
         };
-        Reply { body, ..self }
+        let len = len.max(1);
+        let cut = body.take(len / 2).chain(FailingReader);
+        Reply {
+            body: ReplyBody::Reader(Box::new(cut), len),
+            ..self
+        }
+        .closing()
     }
 
     /// The same reply, closing the connection after it (the request body was not read).
@@ -65,10 +64,9 @@ impl Reply {
 
     /// Whether the connection must close after this reply.
     pub fn closes(&self) -> bool {
-        matches!(self.body, ReplyBody::Truncated(..))
-            || self.headers.iter().any(|(k, v)| {
-                k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close")
-            })
+        self.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close"))
     }
 
     /// Writes the reply (only its head for a `HEAD` request), naming `server`; false when
@@ -83,15 +81,12 @@ impl Reply {
         let (len, mut body): (u64, Box<dyn Read + Send>) = match self.body {
             ReplyBody::Bytes(b) => (b.len() as u64, Box::new(std::io::Cursor::new(b))),
             ReplyBody::Reader(r, len) => (len, Box::new(r.take(len))),
-            ReplyBody::Truncated(b, keep) => {
-                let len = b.len() as u64;
-                let cut = std::io::Cursor::new(b)
-                    .take(keep as u64)
-                    .chain(FailingReader);
-                (len, Box::new(cut))
-            }
         };
-        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        let reason = ureq::http::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Unknown");
+        let mut head = format!("HTTP/1.1 {} {reason}\r\n", self.status);
         head.push_str(&format!(
             "Date: {}\r\nServer: {server}\r\nContent-Length: {len}\r\n",
             httpdate::fmt_http_date(std::time::SystemTime::now())
@@ -121,39 +116,6 @@ impl Reply {
         }
         w.flush().is_ok()
     }
-}
-
-/// The reason phrase of a status code.
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        206 => "Partial Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
-}
-
-fn cut(r: Box<dyn Read + Send>, len: u64) -> ReplyBody {
-    let keep = len / 2;
-    ReplyBody::Reader(Box::new(r.take(keep).chain(FailingReader)), len.max(1))
 }
 
 /// Fails every read: the server then drops the connection mid-body.

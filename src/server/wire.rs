@@ -1,10 +1,7 @@
-//! The connection's socket under deadlines, and the request permits.
-//!
-//! A socket timeout bounds one read or write; a slow client that sends a byte just before
-//! each timeout would still hold a connection for ever. So every read and write here is
-//! also bounded by a [`Pace`]: a fixed instant (a request head, the wait between requests)
-//! or a minimum average rate after a grace period (a body, a reply), which makes an overall
-//! deadline that grows with the bytes moved.
+//! The connection's socket under deadlines, and the request permits. A socket timeout
+//! bounds one read or write, so a client sending a byte just before each timeout would
+//! hold on for ever: a [`Pace`] also bounds the whole, by a fixed instant or a minimum
+//! average rate after a grace period.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

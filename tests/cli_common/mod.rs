@@ -26,11 +26,11 @@ pub struct Env {
 pub fn sandbox() -> Env {
     let sandbox = Sandbox::start(vary::config(
         SandboxConfig::default()
-            .with_api_key(KEY)
-            .with_workspace(WORKSPACE)
-            .with_job_speed(1000.0)
-            .with_job_images_per_task(2)
-            .with_indexing_delay(Duration::ZERO),
+            .api_key(KEY)
+            .workspace(WORKSPACE)
+            .job_speed(1000.0)
+            .job_images_per_task(2)
+            .indexing_delay(Duration::ZERO),
     ))
     .expect("sandbox starts");
     let api = BatchApi::builder()

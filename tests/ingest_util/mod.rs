@@ -23,7 +23,7 @@ pub fn sandbox(config: SandboxConfig) -> Sandbox {
 /// A sandbox that indexes at once, with its default answers even under
 /// `RFBATCH_SANDBOX_VARY`: for tests of what a default answer holds, on purpose.
 pub fn default_sandbox(config: SandboxConfig) -> Sandbox {
-    Sandbox::start(config.with_indexing_delay(Duration::from_millis(20))).expect("sandbox starts")
+    Sandbox::start(config.indexing_delay(Duration::from_millis(20))).expect("sandbox starts")
 }
 
 pub fn api(sandbox: &Sandbox) -> BatchApi {

@@ -124,11 +124,11 @@ pub fn quick_retries() -> RetryPolicy {
 pub fn config(dir: &std::path::Path, per_task: u64) -> SandboxConfig {
     vary::config(
         SandboxConfig::default()
-            .with_data_dir(dir)
-            .with_job_speed(400.0)
-            .with_job_images_per_task(per_task)
-            .with_indexing_delay(Duration::ZERO)
-            .with_webhook_retries(3, Duration::from_millis(20)),
+            .data_dir(dir)
+            .job_speed(400.0)
+            .job_images_per_task(per_task)
+            .indexing_delay(Duration::ZERO)
+            .webhook_retries(3, Duration::from_millis(20)),
     )
 }
 

@@ -1,6 +1,6 @@
 //! Scenario tests under varied answers: with `RFBATCH_SANDBOX_VARY=SEED` in the environment,
 //! the sandboxes of the scenario tests answer as `rfbatch sandbox --vary SEED` does
-//! (`SandboxConfig::with_vary`); `.ci/run` runs them under two seeds. The seed and how to
+//! (`SandboxConfig::vary`); `.ci/run` runs them under two seeds. The seed and how to
 //! replay it are printed with a failing test's output.
 #![allow(dead_code)]
 
@@ -36,5 +36,5 @@ pub fn config(config: SandboxConfig) -> SandboxConfig {
         "the sandbox answers varied with seed {seed}; replay: \
          RFBATCH_SANDBOX_VARY={seed} cargo test --all-features --test {test}"
     );
-    config.with_vary(seed)
+    config.vary(seed)
 }

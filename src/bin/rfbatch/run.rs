@@ -76,7 +76,7 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
         )));
     }
     let (ctx, _sandbox) = if args.sandbox {
-        let sandbox = Sandbox::start(SandboxConfig::default().with_job_speed(500.0))?;
+        let sandbox = Sandbox::start(SandboxConfig::default().job_speed(500.0))?;
         out.note(format_args!(
             "using a sandbox of the service at {}",
             sandbox.base_url()

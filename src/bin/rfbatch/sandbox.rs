@@ -144,56 +144,52 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
     let settings = FaultSettings::default()
-        .with_rate_429(a.fault_rate_429, a.fault_retry_after_secs)
-        .with_rate_500(a.fault_rate_500)
-        .with_rate_503(a.fault_rate_503)
-        .with_drop_rate(a.fault_drop_rate)
-        .with_latency(Duration::from_millis(a.fault_latency_ms))
-        .with_expired_urls(a.fault_expired_urls);
+        .rate_429(a.fault_rate_429, a.fault_retry_after_secs)
+        .rate_500(a.fault_rate_500)
+        .rate_503(a.fault_rate_503)
+        .drop_rate(a.fault_drop_rate)
+        .latency(Duration::from_millis(a.fault_latency_ms))
+        .expired_urls(a.fault_expired_urls);
     let on = |f: Family| a.fault_family.contains(&f) || a.fault_family.contains(&Family::All);
     let faults = Faults::seeded(a.fault_seed)
-        .maybe(on(Family::Api).then(|| settings.clone()), Faults::with_api)
-        .maybe(on(Family::Put).then(|| settings.clone()), Faults::with_put)
-        .maybe(
-            on(Family::Download).then_some(settings),
-            Faults::with_download,
-        );
+        .maybe(on(Family::Api).then(|| settings.clone()), Faults::api)
+        .maybe(on(Family::Put).then(|| settings.clone()), Faults::put)
+        .maybe(on(Family::Download).then_some(settings), Faults::download);
     if a.allow_remote && a.api_key.is_none() {
         return Err(
             "--allow-remote needs an explicit --api-key (or RFBATCH_SANDBOX_API_KEY)".into(),
         );
     }
     let mut config = SandboxConfig::default()
-        .with_addr(a.addr)
-        .with_allow_remote(a.allow_remote)
-        .with_workspace(a.workspace)
-        .with_signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
-        .with_indexing_delay(Duration::from_millis(a.indexing_delay_ms))
-        .with_registration_delay(Duration::from_millis(a.registration_delay_ms))
-        .with_latency(Duration::from_millis(a.latency_ms))
-        .with_job_speed(a.job_speed)
-        .with_job_images_per_task(a.job_images_per_task.max(1))
-        .with_faults(faults)
-        .with_store(match a.store {
+        .addr(a.addr)
+        .allow_remote(a.allow_remote)
+        .workspace(a.workspace)
+        .signed_url_ttl(Duration::from_secs(a.signed_url_ttl_secs))
+        .indexing_delay(Duration::from_millis(a.indexing_delay_ms))
+        .registration_delay(Duration::from_millis(a.registration_delay_ms))
+        .latency(Duration::from_millis(a.latency_ms))
+        .job_speed(a.job_speed)
+        .job_images_per_task(a.job_images_per_task.max(1))
+        .faults(faults)
+        .threads(a.threads.max(1))
+        .store(match a.store {
             Store::Disk => StoreMode::Disk,
             Store::Discard => StoreMode::Discard,
         });
-    config.threads = a.threads.max(1);
     let default_key = a.api_key.is_none();
     for host in a.webhook_allow {
-        config = config.with_webhook_allow(host);
+        config = config.webhook_allow(host);
     }
     for host in a.fetch_allow {
-        config = config.with_fetch_allow(host);
+        config = config.fetch_allow(host);
     }
     let config = config
-        .maybe(a.api_key, SandboxConfig::with_api_key)
-        .maybe(a.data_dir, SandboxConfig::with_data_dir)
-        .maybe(a.max_shard_size, SandboxConfig::with_max_shard_size)
-        .maybe(a.max_image_size, SandboxConfig::with_max_image_size)
-        .maybe(a.record, SandboxConfig::with_record)
-        .maybe(a.vary, SandboxConfig::with_vary);
-    let vary = config.vary;
+        .maybe(a.api_key, SandboxConfig::api_key)
+        .maybe(a.data_dir, SandboxConfig::data_dir)
+        .maybe(a.max_shard_size, SandboxConfig::max_shard_size)
+        .maybe(a.max_image_size, SandboxConfig::max_image_size)
+        .maybe(a.record, SandboxConfig::record)
+        .maybe(a.vary, SandboxConfig::vary);
     let sandbox = Sandbox::start(config)?;
     let mut out = std::io::stdout();
     writeln!(out, "listening on {}", sandbox.base_url())?;
@@ -203,7 +199,7 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         sandbox.workspace(),
         sandbox.data_dir().display()
     )?;
-    if let Some(seed) = vary {
+    if let Some(seed) = a.vary {
         writeln!(out, "answers varied with seed {seed} (--vary)")?;
     }
     if default_key {

@@ -223,7 +223,7 @@ fn bucket_url(paths: &[PathBuf]) -> Option<&str> {
     match paths {
         [one] => one
             .to_str()
-            .filter(|s| ["s3://", "gs://", "az://"].iter().any(|p| s.starts_with(p))),
+            .filter(|s| roboflow_batch::cloud::BucketUrl::looks_like(s)),
         _ => None,
     }
 }

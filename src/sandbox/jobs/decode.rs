@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::JobKind;
+use super::super::job_records::{JobKind, TrtJob};
+use super::super::request::decode_json as decode;
 use crate::model::{JobStartRequest, JobType, RestartOverrides};
 use crate::server::Reply;
 
@@ -11,26 +12,12 @@ use crate::server::Reply;
 /// when they arrive, so no deadline computed from one can overflow.
 pub(crate) const MAX_PROCESSING_TIMEOUT_SECS: u64 = 365 * 24 * 3600;
 
-/// Decodes JSON, naming the field at fault.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, Reply> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            Reply::error(400, format!("invalid {what}: {inner}"))
-        } else {
-            Reply::error(400, format!("invalid {what}: field `{path}`: {inner}"))
-        }
-    })
-}
-
 /// A job start body: a TensorRT compilation or a Workflow job, decoded and checked (but
 /// not against the stored batches).
 pub(crate) fn job_kind(body: &[u8]) -> Result<JobKind, Reply> {
     let raw: Value = decode("job definition", body)?;
     if raw.get("type").and_then(Value::as_str) == Some("trt-compilation-v1") {
-        let t: super::TrtJob = decode("job definition", body)?;
+        let t: TrtJob = decode("job definition", body)?;
         t.validate().map_err(|e| Reply::error(400, e.to_string()))?;
         return Ok(JobKind::Trt(t));
     }

@@ -1,12 +1,12 @@
 //! The job engine: one thread that advances every running job a little on each tick.
 //!
 //! Work is planned under the state lock, done (reading images, writing results) without
-//! it, then committed under the lock again, but only if the job is still in the same run
-//! and phase: an abort or restart in between simply discards the work.
+//! it, then committed under the lock again, but only if the job is still in the same run,
+//! phase and place: an abort or restart in between simply discards the work.
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -14,19 +14,27 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::super::clock::stamp_us as now;
+use super::super::job_records::{JobKind, JobRecord, Phase, StageRecord};
+use super::super::staging::{batch_files, create_output_batch};
+use super::super::state::{State, background};
+use super::super::store::{DISCARDED, FileRec, NewFile};
 use super::workflows::{Workflow, rows_to_csv};
-use super::{DEFAULT_MAX_FAILURE_RATE, JobKind, JobRecord, Phase, StageRecord, now};
-use crate::error::{Error, Result};
-use crate::model::{AggregationFormat, JobType, LogSeverity};
-use crate::sandbox::State;
-use crate::sandbox::staging::{OutputPart, StoredFile};
+use super::{ended, run_dir};
+use crate::error::Result;
+use crate::model::{AggregationFormat, JobStartRequest, JobType, LogSeverity};
 
 const TICK: Duration = Duration::from_millis(20);
-const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// Work units per device of a TensorRT compilation job.
 const TRT_UNITS: u64 = 20;
 /// Images read per job per tick at most, so one tick stays short.
 const MAX_PER_TICK: f64 = 2000.0;
+/// The failure tolerance when `maxImageFailureRate` is absent: the service's documented
+/// default of 10 failed images per 256-image shard.
+const DEFAULT_MAX_FAILURE_RATE: f64 = 10.0 / 256.0;
+
+type Fallible<T> = std::result::Result<T, String>;
+type Step = Fallible<()>;
 
 /// What the engine needs of a job, copied out under the lock.
 struct Snap {
@@ -62,66 +70,40 @@ impl Snap {
     }
 }
 
-/// In-memory helpers of one job run (rebuilt after a sandbox restart).
+/// What the engine keeps in memory of one job run (rebuilt after a sandbox restart).
 #[derive(Default)]
 struct Cache {
     run: u32,
-    files: Option<Arc<Vec<StoredFile>>>,
-    rows: Option<Arc<Vec<Value>>>,
+    files: Option<Arc<Vec<FileRec>>>,
+    /// Work earned but not done yet, in items.
     carry: f64,
 }
 
 struct Engine {
     state: Arc<State>,
     cache: HashMap<String, Cache>,
-    dirty: bool,
-    urgent: bool,
 }
 
-impl State {
-    pub(crate) fn start_jobs_background(
-        self: &Arc<Self>,
-        stopping: Arc<AtomicBool>,
-    ) -> Result<Vec<JoinHandle<()>>> {
-        let mut engine = Engine {
-            state: self.clone(),
-            cache: HashMap::new(),
-            dirty: false,
-            urgent: false,
-        };
-        let stop = stopping.clone();
-        let t = std::thread::Builder::new()
-            .name("sandbox-jobs".into())
-            .spawn(move || {
-                let mut last = Instant::now();
-                let mut last_save = Instant::now();
-                while !stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(TICK);
-                    let dt = last.elapsed().as_secs_f64();
-                    last = Instant::now();
-                    engine.tick(dt, &stop);
-                    if engine.dirty && (engine.urgent || last_save.elapsed() >= SAVE_EVERY) {
-                        let _ = engine.state.save();
-                        engine.dirty = false;
-                        engine.urgent = false;
-                        last_save = Instant::now();
-                    }
-                }
-            })
-            .map_err(|e| Error::io("starting the sandbox job engine", e))?;
-        let w = self
-            .start_webhook_thread(stopping)
-            .map_err(|e| Error::io("starting the sandbox webhook thread", e))?;
-        Ok(vec![t, w])
-    }
+/// Starts the engine.
+pub(crate) fn start(state: &Arc<State>, stopping: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+    let mut engine = Engine {
+        state: state.clone(),
+        cache: HashMap::new(),
+    };
+    let (stop, mut last) = (stopping.clone(), Instant::now());
+    background("sandbox-jobs", stopping, TICK, move || {
+        let dt = last.elapsed().as_secs_f64();
+        last = Instant::now();
+        engine.tick(dt, &stop);
+        false
+    })
 }
 
 impl Engine {
     fn tick(&mut self, dt: f64, stop: &AtomicBool) {
         let snaps: Vec<Snap> = {
-            let inner = self.state.lock();
-            inner
-                .jobs
+            let data = self.state.lock();
+            data.jobs
                 .jobs
                 .values()
                 .filter(|j| !j.phase.is_terminal())
@@ -129,7 +111,7 @@ impl Engine {
                 .collect()
         };
         self.cache.retain(|id, _| snaps.iter().any(|s| &s.id == id));
-        let speed = self.state.config().job_images_per_sec.max(0.0);
+        let speed = self.state.config.job_speed.max(0.0);
         for s in snaps {
             if stop.load(Ordering::SeqCst) {
                 return;
@@ -144,111 +126,83 @@ impl Engine {
             c.carry = (c.carry + dt * speed).min(MAX_PER_TICK);
             let n = c.carry.floor();
             c.carry -= n;
-            match crate::sandbox::panics::contain(|| self.step(&s, n as u64)) {
+            match crate::panics::contain(|| self.step(&s, n as u64)) {
                 Ok(Ok(())) => {}
-                Ok(Err(msg)) => self.fail(&s, "job-error", &msg),
+                Ok(Err(msg)) => self.commit(&s, |j| j.fail("job-error", &msg)),
                 Err(panic) => self.fail_after_panic(&s, &panic),
             }
         }
     }
 
-    fn step(&mut self, s: &Snap, n: u64) -> std::result::Result<(), String> {
-        if s.deadline_passed && !s.phase.is_terminal() {
-            self.fail(s, "processing-timeout", "processingTimeoutSeconds exceeded");
+    fn step(&mut self, s: &Snap, n: u64) -> Step {
+        if s.deadline_passed {
+            let msg = "processingTimeoutSeconds exceeded";
+            self.commit(s, |j| j.fail("processing-timeout", msg));
             return Ok(());
         }
         match (s.phase, &s.kind) {
             (Phase::Pending, _) => self.begin(s),
             (Phase::Processing, _) if s.cursor >= s.total => self.finish_processing(s),
-            (Phase::Processing, JobKind::Workflow(_)) => self.process(s, n),
-            (Phase::Processing, JobKind::Trt(_)) => {
-                self.commit(s, |j| advance(j, (s.cursor + n).min(s.total), &[], 1.0));
+            (Phase::Processing, JobKind::Workflow(req)) => self.process(s, req, n),
+            (Phase::Export, _) if s.cursor >= s.total => self.finish_export(s),
+            // A compilation, and the export, only take their time.
+            (Phase::Processing | Phase::Export, _) => {
+                self.commit(s, |j| advance(j, (s.cursor + n).min(s.total), &[]));
                 Ok(())
             }
-            (Phase::Export, _) if s.cursor >= s.total => self.finish_export(s),
-            (Phase::Export, _) => self.export(s, n),
             _ => Ok(()),
         }
     }
 
-    /// Applies `f` if the job is still in the snapshot's run, phase and cursor.
-    fn commit(&mut self, s: &Snap, f: impl FnOnce(&mut JobRecord)) -> bool {
-        let mut inner = self.state.lock();
-        let Some(j) = inner.jobs.jobs.get_mut(&s.id) else {
-            return false;
+    /// Applies `f` if the job is still in the snapshot's run, phase and place; queues its
+    /// webhook when it ended.
+    fn commit(&mut self, s: &Snap, f: impl FnOnce(&mut JobRecord)) {
+        let mut data = self.state.lock();
+        let Some(j) = data.jobs.jobs.get_mut(&s.id) else {
+            return;
         };
         if j.run != s.run || j.phase != s.phase || j.cursor != s.cursor {
-            return false;
+            return;
         }
-        let before = j.phase;
         f(j);
         j.last_update = now();
-        self.dirty = true;
-        if j.phase != before {
-            self.urgent = true;
+        if j.phase.is_terminal() {
+            ended(&self.state, &mut data, &s.id);
         }
-        true
-    }
-
-    fn fail(&mut self, s: &Snap, kind: &str, msg: &str) {
-        let mut hook = None;
-        self.commit(s, |j| {
-            j.fail(kind, msg);
-            hook = j.notifications_url().map(str::to_string);
-        });
-        if let Some(url) = hook {
-            self.state.job_webhook(&url, &s.id, s.run, false);
-        }
+        drop(data);
+        self.state.save();
     }
 
     /// Fails a job whose step panicked, whatever the step left half done: the panic is
     /// reported on stderr and in the job's logs, and every other job carries on.
     fn fail_after_panic(&mut self, s: &Snap, panic: &str) {
-        eprintln!(
-            "rfbatch sandbox: job {:?} (run {}) panicked: {panic}",
-            s.id, s.run
-        );
+        let (id, run) = (&s.id, s.run);
+        eprintln!("rfbatch sandbox: job {id:?} (run {run}) panicked: {panic}");
         self.cache.remove(&s.id);
         let msg =
             format!("internal error: the sandbox's job step panicked ({panic}); the job is failed");
-        let hook = {
-            let mut inner = self.state.lock();
-            match inner.jobs.jobs.get_mut(&s.id) {
-                Some(j) if j.run == s.run && !j.phase.is_terminal() => {
-                    j.fail("job-panicked", &msg);
-                    j.notifications_url().map(str::to_string)
-                }
-                _ => None,
-            }
-        };
-        self.dirty = true;
-        self.urgent = true;
-        if let Some(url) = hook {
-            self.state.job_webhook(&url, &s.id, s.run, false);
+        let mut data = self.state.lock();
+        if let Some(j) = data.jobs.jobs.get_mut(&s.id)
+            && j.run == s.run
+            && !j.phase.is_terminal()
+        {
+            j.fail("job-panicked", &msg);
+            ended(&self.state, &mut data, &s.id);
         }
+        drop(data);
+        self.state.save();
     }
 
-    fn files(
-        &mut self,
-        s: &Snap,
-        req: &crate::model::JobStartRequest,
-    ) -> std::result::Result<Arc<Vec<StoredFile>>, String> {
+    /// The input files of a Workflow job, in order.
+    fn files(&mut self, s: &Snap, req: &JobStartRequest) -> Fallible<Arc<Vec<FileRec>>> {
         if let Some(f) = self.cache.get(&s.id).and_then(|c| c.files.clone()) {
             return Ok(f);
         }
         let batch = &req.job_input.batch_id;
-        let mut files = self
-            .state
-            .batch_files(batch, req.job_input.part_name.as_deref())
-            .ok_or_else(|| format!("input batch {batch:?} not found"))?;
-        if files
-            .iter()
-            .any(|f| matches!(f.source, crate::sandbox::staging::FileSource::Discarded))
-        {
-            return Err(format!(
-                "input batch {batch:?}: {}",
-                crate::sandbox::staging::DISCARDED
-            ));
+        let files = batch_files(&self.state, batch, req.job_input.part_name.as_deref());
+        let mut files = files.ok_or_else(|| format!("input batch {batch:?} not found"))?;
+        if files.iter().any(|f| f.discarded) {
+            return Err(format!("input batch {batch:?}: {DISCARDED}"));
         }
         files.sort_by(|a, b| (&a.part, &a.name).cmp(&(&b.part, &b.name)));
         let files = Arc::new(files);
@@ -258,67 +212,43 @@ impl Engine {
         Ok(files)
     }
 
-    fn begin(&mut self, s: &Snap) -> std::result::Result<(), String> {
-        let per_task = self.state.config().job_images_per_task;
-        let (name, total) = match &s.kind {
+    fn workflow(&self, req: &JobStartRequest) -> Fallible<Workflow> {
+        let (spec, hooks) = (&req.processing_specification, self.state.config.test_hooks);
+        Workflow::find(&spec.workflow_id, spec.workflow_parameters.as_ref(), hooks)
+    }
+
+    fn begin(&mut self, s: &Snap) -> Step {
+        let per_task = self.state.config.job_images_per_task;
+        let (name, total, per) = match &s.kind {
             JobKind::Trt(t) => (
                 "compilation",
                 t.compilation_devices.len() as u64 * TRT_UNITS,
+                TRT_UNITS,
             ),
-            JobKind::Workflow(req) => {
-                let spec = &req.processing_specification;
-                if let Err(msg) = Workflow::find(
-                    &spec.workflow_id,
-                    spec.workflow_parameters.as_ref(),
-                    self.state.config().test_hooks,
-                ) {
-                    let mut hook = None;
+            JobKind::Workflow(req) => match self.workflow(req) {
+                Err(msg) => {
                     self.commit(s, |j| {
                         j.stages.push(StageRecord::new("processing", 0, per_task));
                         j.current_stage = Some("processing".into());
                         j.fail("workflow-error", &msg);
-                        hook = j.notifications_url().map(str::to_string);
                     });
-                    if let Some(url) = hook {
-                        self.state.job_webhook(&url, &s.id, s.run, false);
-                    }
                     return Ok(());
                 }
-                ("processing", self.files(s, req)?.len() as u64)
-            }
-        };
-        let per = if name == "compilation" {
-            TRT_UNITS
-        } else {
-            per_task
+                Ok(_) => ("processing", self.files(s, req)?.len() as u64, per_task),
+            },
         };
         self.commit(s, |j| {
-            let mut stage = StageRecord::new(name, total, per);
-            if let Some(t) = stage.tasks.first_mut() {
-                t.registered = Some(now());
-            }
-            j.stages.push(stage);
-            j.current_stage = Some(name.into());
-            j.phase = Phase::Processing;
-            j.total = total;
-            j.cursor = 0;
-            j.started_at = Some(now());
             let msg = format!("Stage {name} started: {total} items");
+            let log = json!({ "message": msg, "items": total });
+            enter_stage(j, name, Phase::Processing, total, per, log);
+            j.total = total;
+            j.started_at = Some(now());
             j.last_notification = Some(json!({ "type": "stage-started", "message": msg }));
-            j.log(
-                LogSeverity::Info,
-                Some(name),
-                "stage-started",
-                json!({ "message": msg, "items": total }),
-            );
         });
         Ok(())
     }
 
-    fn process(&mut self, s: &Snap, n: u64) -> std::result::Result<(), String> {
-        let JobKind::Workflow(req) = &s.kind else {
-            return Ok(());
-        };
+    fn process(&mut self, s: &Snap, req: &JobStartRequest, n: u64) -> Step {
         if n == 0 {
             return Ok(());
         }
@@ -326,37 +256,30 @@ impl Engine {
         if files.len() as u64 != s.total {
             return Err("the input batch changed while the job ran".into());
         }
-        let spec = &req.processing_specification;
-        let wf = Workflow::find(
-            &spec.workflow_id,
-            spec.workflow_parameters.as_ref(),
-            self.state.config().test_hooks,
-        )?;
+        let wf = self.workflow(req)?;
         let video = req.job_type == JobType::SimpleVideoProcessing;
         let end = (s.cursor + n).min(s.total);
-        let mut lines = Vec::new();
-        let mut failures = Vec::new();
+        let (mut lines, mut failures) = (Vec::new(), Vec::new());
         for i in s.cursor..end {
             let f = &files[i as usize];
-            let row = wf.run(f, video).unwrap_or_else(|row| {
-                failures.push((
-                    i,
-                    f.name.clone(),
-                    row.get("error").cloned().unwrap_or(Value::Null),
-                ));
-                row
-            });
+            let row = wf
+                .run(f, &self.state.data_dir, video)
+                .unwrap_or_else(|row| {
+                    let error = row.get("error").cloned().unwrap_or(Value::Null);
+                    failures.push((i, f.name.clone(), error));
+                    row
+                });
             lines.extend_from_slice(row.to_string().as_bytes());
             lines.push(b'\n');
         }
-        let dir = self.state.run_dir(&s.id, s.run);
-        let new_bytes = append_at(&dir.join("results.jsonl"), s.results_bytes, &lines)
+        let results = run_dir(&self.state, &s.id, s.run).join("results.jsonl");
+        let bytes = append_at(&results, s.results_bytes, &lines)
             .map_err(|e| format!("cannot write results: {e}"))?;
         let idx: Vec<u64> = failures.iter().map(|f| f.0).collect();
         self.commit(s, |j| {
-            advance(j, end, &idx, 0.5);
+            advance(j, end, &idx);
             j.failed += failures.len() as u64;
-            j.results_bytes = new_bytes;
+            j.results_bytes = bytes;
             for (_, name, reason) in &failures {
                 let payload = json!({ "message": format!("image {name:?} failed"), "file_name": name, "reason": reason });
                 j.log(LogSeverity::Warning, Some("processing"), "image-failed", payload);
@@ -365,36 +288,33 @@ impl Engine {
         Ok(())
     }
 
-    fn finish_processing(&mut self, s: &Snap) -> std::result::Result<(), String> {
+    fn finish_processing(&mut self, s: &Snap) -> Step {
         let JobKind::Workflow(req) = &s.kind else {
             return self.complete(s, Vec::new());
         };
-        let dir = self.state.run_dir(&s.id, s.run);
         let rows = self.rows(s)?;
-        let csv = req.processing_specification.aggregation_format == Some(AggregationFormat::Csv);
-        let (file, text) = if csv {
-            ("results.csv", rows_to_csv(&rows))
-        } else {
-            (
-                "results.jsonl",
-                rows.iter().map(|r| format!("{r}\n")).collect(),
-            )
-        };
-        let out = dir.join("out-processing");
-        std::fs::create_dir_all(&out).map_err(|e| format!("cannot write results: {e}"))?;
-        std::fs::write(out.join(file), text).map_err(|e| format!("cannot write results: {e}"))?;
+        let (file, text) =
+            if req.processing_specification.aggregation_format == Some(AggregationFormat::Csv) {
+                ("results.csv", rows_to_csv(&rows))
+            } else {
+                let jsonl = rows.iter().map(|r| format!("{r}\n"));
+                ("results.jsonl", jsonl.collect())
+            };
+        let path = run_dir(&self.state, &s.id, s.run)
+            .join("out-processing")
+            .join(file);
+        let written = NewFile::create(&self.state.data_dir, &s.id).and_then(|mut f| {
+            f.out.write_all(text.as_bytes())?;
+            f.place(&path)
+        });
+        written.map_err(|e| format!("cannot write results: {e}"))?;
         let batch = format!("{}-processing", s.id);
-        let part = OutputPart {
-            name: "results".into(),
-            part_type: "simple-batch".into(),
-            content_type: "metadata".into(),
-            files: vec![(file.to_string(), out.join(file))],
-        };
-        self.state
-            .create_output_batch(&batch, &format!("{} processing results", s.id), vec![part])
+        let display = format!("{} processing results", s.id);
+        let files = vec![(file.to_string(), path)];
+        let (st, part) = (&self.state, ("results", "metadata"));
+        create_output_batch(st, &batch, &display, part, files)
             .map_err(|e| format!("cannot store results: {e}"))?;
-        let per_task = self.state.config().job_images_per_task;
-        let mut hook = None;
+        let per_task = self.state.config.job_images_per_task;
         self.commit(s, |j| {
             let failed = j.failed;
             let rate = if j.total == 0 { 0.0 } else { failed as f64 / j.total as f64 };
@@ -403,79 +323,40 @@ impl Engine {
                 st.output_batches = vec![batch.clone()];
             }
             if rate > tolerance {
+                let (total, percent) = (j.total, rate * 100.0);
                 let msg = format!(
-                    "{failed} of {} images failed ({:.1}%), more than maxImageFailureRate {tolerance}",
-                    j.total,
-                    rate * 100.0
+                    "{failed} of {total} images failed ({percent:.1}%), more than maxImageFailureRate {tolerance}"
                 );
-                j.fail("image-failure-rate-exceeded", &msg);
-                hook = j.notifications_url().map(str::to_string);
-                return;
+                return j.fail("image-failure-rate-exceeded", &msg);
             }
             finish_stage(j, &format!("{} images processed, {failed} failed", j.total));
-            let mut stage = StageRecord::new("export", j.total, per_task);
-            if let Some(t) = stage.tasks.first_mut() {
-                t.registered = Some(now());
-            }
-            j.stages.push(stage);
-            j.current_stage = Some("export".into());
-            j.phase = Phase::Export;
-            j.cursor = 0;
-            j.log(LogSeverity::Info, Some("export"), "stage-started", json!({ "message": "Stage export started" }));
+            let payload = json!({ "message": "Stage export started" });
+            enter_stage(j, "export", Phase::Export, j.total, per_task, payload);
         });
-        if let Some(url) = hook {
-            self.state.job_webhook(&url, &s.id, s.run, false);
-        }
         Ok(())
     }
 
-    fn export(&mut self, s: &Snap, n: u64) -> std::result::Result<(), String> {
-        if n == 0 {
-            return Ok(());
-        }
-        let end = (s.cursor + n).min(s.total);
+    fn finish_export(&mut self, s: &Snap) -> Step {
         let rows = self.rows(s)?;
-        let tasks = self.tasks(s);
-        let dir = self.state.run_dir(&s.id, s.run).join("out-export");
-        for (i, (first, count)) in tasks.iter().enumerate() {
-            let last = first + count;
-            if last > s.cursor && last <= end {
-                write_tar(&dir, i, &rows, *first, *count)
-                    .map_err(|e| format!("cannot write the export: {e}"))?;
-            }
-        }
-        self.commit(s, |j| advance(j, end, &[], 0.5));
-        Ok(())
-    }
-
-    fn finish_export(&mut self, s: &Snap) -> std::result::Result<(), String> {
-        let rows = self.rows(s)?;
-        let dir = self.state.run_dir(&s.id, s.run).join("out-export");
         let mut files = Vec::new();
         for (i, (first, count)) in self.tasks(s).into_iter().enumerate() {
-            let path = tar_path(&dir, i);
-            if !path.exists() {
-                write_tar(&dir, i, &rows, first, count)
-                    .map_err(|e| format!("cannot write the export: {e}"))?;
-            }
-            files.push((format!("export-{i:05}.tar"), path));
+            let name = format!("export-{i:05}.tar");
+            let path = run_dir(&self.state, &s.id, s.run)
+                .join("out-export")
+                .join(&name);
+            self.write_tar(&path, &rows, first, count)?;
+            files.push((name, path));
         }
         let batch = format!("{}-export", s.id);
-        let part = OutputPart {
-            name: "archives".into(),
-            part_type: "simple-batch".into(),
-            content_type: "archives".into(),
-            files,
-        };
-        self.state
-            .create_output_batch(&batch, &format!("{} export", s.id), vec![part])
+        let display = format!("{} export", s.id);
+        let (st, part) = (&self.state, ("archives", "archives"));
+        create_output_batch(st, &batch, &display, part, files)
             .map_err(|e| format!("cannot store the export: {e}"))?;
         self.complete(s, vec![batch])
     }
 
     /// Marks the current (last) stage and the job successful.
-    fn complete(&mut self, s: &Snap, outputs: Vec<String>) -> std::result::Result<(), String> {
-        let mut hook = None;
+    fn complete(&mut self, s: &Snap, outputs: Vec<String>) -> Step {
         self.commit(s, |j| {
             if let Some(st) = j.stages.last_mut() {
                 st.output_batches.extend(outputs);
@@ -486,60 +367,89 @@ impl Engine {
             };
             finish_stage(j, &msg);
             let batches: Vec<String> = j.stages.iter().flat_map(|s| s.output_batches.clone()).collect();
+            let note = json!({ "message": "Job completed", "resultsBatches": batches });
             j.phase = Phase::Completed;
             j.progress = 1.0;
             j.last_notification = Some(json!({ "type": "job-completed", "message": "Job completed", "resultsBatches": batches }));
-            j.log(LogSeverity::Info, None, "job-completed", json!({ "message": "Job completed", "resultsBatches": batches }));
-            hook = j.notifications_url().map(str::to_string);
+            j.log(LogSeverity::Info, None, "job-completed", note);
         });
-        if let Some(url) = hook {
-            self.state.job_webhook(&url, &s.id, s.run, true);
-        }
         Ok(())
     }
 
     /// The processed rows, read back from the results file.
-    fn rows(&mut self, s: &Snap) -> std::result::Result<Arc<Vec<Value>>, String> {
-        if let Some(r) = self.cache.get(&s.id).and_then(|c| c.rows.clone()) {
-            return Ok(r);
-        }
-        let path = self.state.run_dir(&s.id, s.run).join("results.jsonl");
+    fn rows(&self, s: &Snap) -> Fallible<Vec<Value>> {
+        let path = run_dir(&self.state, &s.id, s.run).join("results.jsonl");
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(format!("cannot read results: {e}")),
         };
-        let keep = (s.results_bytes as usize).min(bytes.len());
-        let rows: Vec<Value> = bytes[..keep]
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
+        let kept = &bytes[..(s.results_bytes as usize).min(bytes.len())];
+        let lines = kept.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+        Ok(lines
             .filter_map(|l| serde_json::from_slice(l).ok())
-            .collect();
-        let rows = Arc::new(rows);
-        if let Some(c) = self.cache.get_mut(&s.id) {
-            c.rows = Some(rows.clone());
-        }
-        Ok(rows)
+            .collect())
     }
 
     /// The `(first, count)` of the current stage's tasks.
     fn tasks(&self, s: &Snap) -> Vec<(u64, u64)> {
-        let inner = self.state.lock();
-        inner
-            .jobs
-            .jobs
-            .get(&s.id)
-            .and_then(|j| j.stages.last())
+        let data = self.state.lock();
+        let stage = data.jobs.jobs.get(&s.id).and_then(|j| j.stages.last());
+        stage
             .map(|st| st.tasks.iter().map(|t| (t.first, t.count)).collect())
             .unwrap_or_default()
     }
+
+    /// One export archive: a JSON file per image of the task's chunk.
+    fn write_tar(&self, path: &Path, rows: &[Value], first: u64, count: u64) -> Step {
+        let write = || -> std::io::Result<()> {
+            let mut file = NewFile::create(&self.state.data_dir, "export")?;
+            let mut b = tar::Builder::new(&mut file.out);
+            let end = ((first + count) as usize).min(rows.len());
+            for row in rows.get(first as usize..end).unwrap_or(&[]) {
+                let name = row
+                    .get("file_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("image");
+                let data = serde_json::to_vec_pretty(row).unwrap_or_default();
+                let mut h = tar::Header::new_gnu();
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                let path = format!("{}.json", name.replace(['/', '\\'], "_"));
+                b.append_data(&mut h, path, &data[..])?;
+            }
+            b.finish()?;
+            drop(b);
+            file.place(path)
+        };
+        write().map_err(|e| format!("cannot write the export: {e}"))
+    }
 }
 
-/// Moves the current stage's cursor to `end`, updating its tasks and the job's progress.
-/// `weight` is the share of the whole job this stage stands for.
-fn advance(j: &mut JobRecord, end: u64, failed: &[u64], weight: f64) {
+/// Starts stage `name` of the job, its first task registered.
+fn enter_stage(j: &mut JobRecord, name: &str, phase: Phase, total: u64, per_task: u64, log: Value) {
+    let mut stage = StageRecord::new(name, total, per_task);
+    if let Some(t) = stage.tasks.first_mut() {
+        t.registered = Some(now());
+    }
+    j.stages.push(stage);
+    j.current_stage = Some(name.into());
+    j.phase = phase;
+    j.cursor = 0;
+    j.log(LogSeverity::Info, Some(name), "stage-started", log);
+}
+
+/// Moves the current stage's cursor to `end`, updating its tasks and the job's progress
+/// (a Workflow job's two stages are half of it each).
+fn advance(j: &mut JobRecord, end: u64, failed: &[u64]) {
     let now = now();
     let base = if j.phase == Phase::Export { 0.5 } else { 0.0 };
+    let weight = if matches!(j.kind, JobKind::Trt(_)) {
+        1.0
+    } else {
+        0.5
+    };
     j.cursor = end;
     j.progress = base
         + weight
@@ -564,21 +474,19 @@ fn advance(j: &mut JobRecord, end: u64, failed: &[u64], weight: f64) {
         if t.status_type != "info" || t.registered.is_none() {
             continue;
         }
-        if t.done == t.count && t.count > 0 {
+        let (done, count, failed) = (t.done, t.count, t.failed);
+        t.notification = if done == count && count > 0 {
             t.status_type = "success".into();
-            let msg = format!("{} items done, {} failed", t.done, t.failed);
-            t.notification = json!({ "type": "task-completed", "message": msg });
+            json!({ "type": "task-completed", "message": format!("{done} items done, {failed} failed") })
         } else {
-            let msg = format!("{} of {} items done", t.done, t.count);
-            t.notification = json!({ "type": "task-running", "message": msg });
-        }
+            json!({ "type": "task-running", "message": format!("{done} of {count} items done") })
+        };
     }
 }
 
 /// Marks the current stage (and any task left) successful.
 fn finish_stage(j: &mut JobRecord, message: &str) {
     let now = now();
-    let note = json!({ "type": "stage-completed", "message": message });
     let Some(stage) = j.stages.last_mut() else {
         return;
     };
@@ -591,15 +499,11 @@ fn finish_stage(j: &mut JobRecord, message: &str) {
         }
     }
     stage.status_type = "success".into();
-    stage.notification = note;
+    stage.notification = json!({ "type": "stage-completed", "message": message });
     stage.last_event = now;
     let name = stage.name.clone();
-    j.log(
-        LogSeverity::Info,
-        Some(&name),
-        "stage-completed",
-        json!({ "message": message }),
-    );
+    let payload = json!({ "message": message });
+    j.log(LogSeverity::Info, Some(&name), "stage-completed", payload);
 }
 
 /// Writes `data` at offset `at` of `path` (dropping anything after it); returns the new length.
@@ -615,74 +519,21 @@ fn append_at(path: &Path, at: u64, data: &[u8]) -> std::io::Result<u64> {
     f.set_len(at)?;
     f.seek(SeekFrom::Start(at))?;
     f.write_all(data)?;
-    f.flush()?;
     Ok(at + data.len() as u64)
-}
-
-fn tar_path(dir: &Path, i: usize) -> PathBuf {
-    dir.join(format!("export-{i:05}.tar"))
-}
-
-/// One export archive: a JSON file per image of the task's chunk.
-fn write_tar(dir: &Path, i: usize, rows: &[Value], first: u64, count: u64) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("export-{i:05}.tar.tmp"));
-    let mut b = tar::Builder::new(std::fs::File::create(&tmp)?);
-    let end = ((first + count) as usize).min(rows.len());
-    for row in rows.get(first as usize..end).unwrap_or(&[]) {
-        let name = row
-            .get("file_name")
-            .and_then(Value::as_str)
-            .unwrap_or("image")
-            .replace(['/', '\\'], "_");
-        let data = serde_json::to_vec_pretty(row).unwrap_or_default();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, format!("{name}.json"), &data[..])?;
-    }
-    b.into_inner()?.sync_all()?;
-    std::fs::rename(tmp, tar_path(dir, i))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::JobStartRequest;
-
-    fn job(total: u64) -> JobRecord {
-        let now = now();
-        JobRecord {
-            id: "j".into(),
-            name: "j".into(),
-            seq: 0,
-            definition: Value::Null,
-            kind: JobKind::Workflow(Box::new(JobStartRequest::images("b", "image-stats"))),
-            created_at: now,
-            last_update: now,
-            run: 0,
-            phase: Phase::Processing,
-            current_stage: Some("processing".into()),
-            last_notification: None,
-            restart_overrides: Vec::new(),
-            max_failure_rate: None,
-            timeout_seconds: None,
-            started_at: None,
-            total,
-            cursor: 0,
-            failed: 0,
-            results_bytes: 0,
-            progress: 0.0,
-            stages: vec![StageRecord::new("processing", total, 4)],
-            logs: Vec::new(),
-        }
-    }
 
     #[test]
     fn advance_registers_tasks_in_order_and_counts_failures() {
-        let mut j = job(10);
-        advance(&mut j, 5, &[1, 4], 0.5);
+        let kind = JobKind::Workflow(Box::new(JobStartRequest::images("b", "image-stats")));
+        let mut j = JobRecord::new("j", "j".into(), 0, kind);
+        enter_stage(&mut j, "processing", Phase::Processing, 10, 4, Value::Null);
+        j.stages[0].tasks[0].registered = None;
+        j.total = 10;
+        advance(&mut j, 5, &[1, 4]);
         let t = &j.stages[0].tasks;
         assert_eq!(t.len(), 3);
         assert_eq!(
@@ -696,7 +547,7 @@ mod tests {
         assert!(t[1].registered.is_some() && t[2].registered.is_none());
         assert_eq!(t[2].wire().progress, None);
         assert!((j.progress - 0.25).abs() < 1e-9);
-        advance(&mut j, 10, &[], 0.5);
+        advance(&mut j, 10, &[]);
         assert!(j.stages[0].tasks.iter().all(|t| t.status_type == "success"));
     }
 

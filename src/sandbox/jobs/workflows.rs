@@ -7,10 +7,11 @@
 //! An image that cannot be read or decoded is a failed image.
 
 use std::io::Read;
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use crate::sandbox::staging::StoredFile;
+use super::super::store::FileRec;
 
 /// The largest file a workflow reads.
 const MAX_FILE: u64 = 256 << 20;
@@ -30,33 +31,27 @@ impl Workflow {
     pub fn find(
         id: &str,
         params: Option<&Map<String, Value>>,
-        test_hooks: bool,
+        hooks: bool,
     ) -> Result<Workflow, String> {
-        match id {
-            "image-stats" => Ok(Workflow::ImageStats),
-            "panic-test" if test_hooks => Ok(Workflow::Panic),
-            "fail-fraction" => {
-                let f = match params.and_then(|p| p.get("fraction")) {
-                    None => 0.5,
-                    Some(v) => match v.as_f64() {
-                        Some(f) if (0.0..=1.0).contains(&f) => f,
-                        _ => {
-                            return Err(format!(
-                                "workflowParameters.fraction must be a number from 0 to 1, got {v}"
-                            ));
-                        }
-                    },
-                };
-                Ok(Workflow::FailFraction(f))
-            }
-            other => Err(format!(
+        let fraction = params.and_then(|p| p.get("fraction"));
+        let valid = fraction.map(|v| v.as_f64().filter(|f| (0.0..=1.0).contains(f)));
+        match (id, valid) {
+            ("image-stats", _) => Ok(Workflow::ImageStats),
+            ("panic-test", _) if hooks => Ok(Workflow::Panic),
+            ("fail-fraction", None) => Ok(Workflow::FailFraction(0.5)),
+            ("fail-fraction", Some(Some(f))) => Ok(Workflow::FailFraction(f)),
+            ("fail-fraction", Some(None)) => Err(format!(
+                "workflowParameters.fraction must be a number from 0 to 1, got {}",
+                fraction.unwrap_or(&Value::Null)
+            )),
+            (other, _) => Err(format!(
                 "Workflow {other:?} not found (the sandbox knows `image-stats` and `fail-fraction`)"
             )),
         }
     }
 
-    /// Runs on one file: `Ok(row)` or `Err(row with an error)`.
-    pub fn run(&self, file: &StoredFile, video: bool) -> Result<Value, Value> {
+    /// Runs on one file of the data directory `dir`: `Ok(row)` or `Err(row with an error)`.
+    pub fn run(&self, file: &FileRec, dir: &Path, video: bool) -> Result<Value, Value> {
         let fail = |reason: String| {
             Err(
                 json!({ "file_name": file.name, "part_name": file.part, "status": "error", "bytes": file.size, "error": reason }),
@@ -70,16 +65,19 @@ impl Workflow {
         {
             return fail("simulated failure (fail-fraction workflow)".into());
         }
-        let bytes = match read_all(file) {
-            Ok(b) => b,
-            Err(e) => return fail(format!("cannot read the file: {e}")),
-        };
+        let mut bytes = Vec::with_capacity(file.size.min(MAX_FILE) as usize);
+        let read = file
+            .open(dir, 0)
+            .and_then(|f| f.take(MAX_FILE).read_to_end(&mut bytes));
+        if let Err(e) = read {
+            return fail(format!("cannot read the file: {e}"));
+        }
         if video {
             let ext = file
                 .name
                 .rsplit_once('.')
-                .map(|(_, e)| e.to_ascii_lowercase())
-                .unwrap_or_default();
+                .map(|(_, e)| e.to_ascii_lowercase());
+            let ext = ext.unwrap_or_default();
             return Ok(
                 json!({ "file_name": file.name, "part_name": file.part, "status": "success", "format": ext, "bytes": bytes.len() }),
             );
@@ -98,45 +96,22 @@ impl Workflow {
     }
 }
 
-fn read_all(file: &StoredFile) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(file.size.min(MAX_FILE) as usize);
-    file.open()?.take(MAX_FILE).read_to_end(&mut buf)?;
-    Ok(buf)
-}
-
-/// A stable hash of `name` mapped to `[0, 1)` (FNV-1a).
+/// A stable hash of `name` mapped to `[0, 1)`.
 fn unit_hash(name: &str) -> f64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h >> 11) as f64 / (1u64 << 53) as f64
+    (crate::ids::fnv1a64(name.as_bytes()) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Writes rows as CSV with a fixed header.
 pub(crate) fn rows_to_csv(rows: &[Value]) -> String {
-    const COLS: [&str; 8] = [
-        "file_name",
-        "part_name",
-        "status",
-        "width",
-        "height",
-        "format",
-        "bytes",
-        "error",
-    ];
-    let mut out = COLS.join(",");
-    out.push('\n');
+    const COLS: &str = "file_name,part_name,status,width,height,format,bytes,error";
+    let mut out = format!("{COLS}\n");
     for row in rows {
-        let cells: Vec<String> = COLS
-            .iter()
-            .map(|c| match row.get(*c) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => csv_cell(s),
-                Some(v) => csv_cell(&v.to_string()),
-            })
-            .collect();
+        let cell = |c| match row.get(c) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => csv_cell(s),
+            Some(v) => csv_cell(&v.to_string()),
+        };
+        let cells: Vec<String> = COLS.split(',').map(cell).collect();
         out.push_str(&cells.join(","));
         out.push('\n');
     }

@@ -3,48 +3,16 @@
 //! stored file (seeking over the data) or on the upload as it streams in (the discard store).
 
 use std::io::{self, Read};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use super::store::{FileRec, check_file_name};
-use crate::model::FailedFile;
-use crate::sandbox::SandboxConfig;
+use super::super::config::SandboxConfig;
+use super::super::store::{FileRec, Indexed, check_file_name, failed};
 
 /// The member that carries a shard's webhook settings.
 const NOTIFICATION_CONFIG: &str = "notification_config.json";
 
-/// What indexing one shard found.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub(crate) struct Indexed {
-    pub files: Vec<FileRec>,
-    pub failed: Vec<FailedFile>,
-    /// `(ingestId, notificationsURL)` from `notification_config.json`.
-    pub notify: Option<(String, String)>,
-    /// Why the whole shard failed.
-    pub error: Option<String>,
-    /// Every regular member's name, in order (for the request recorder; not persisted).
-    #[serde(skip)]
-    pub members: Vec<String>,
-    /// The bytes of `notification_config.json` (for the request recorder; not persisted).
-    #[serde(skip)]
-    pub notification_config: Option<Vec<u8>>,
-}
-
-pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
-    FailedFile {
-        failure_type: kind.into(),
-        file_name: name.into(),
-        reason: reason.into(),
-    }
-}
-
 /// Indexes a stored tar at `rel` (relative to the data directory `dir`).
-pub(crate) fn index_file(
-    dir: &std::path::Path,
-    rel: &str,
-    shard: &str,
-    cfg: &SandboxConfig,
-) -> Indexed {
+pub(crate) fn index_file(dir: &Path, rel: &str, shard: &str, cfg: &SandboxConfig) -> Indexed {
     let mut out = Indexed::default();
     let result = std::fs::File::open(dir.join(rel)).and_then(|f| {
         let mut archive = tar::Archive::new(f);
@@ -56,7 +24,7 @@ pub(crate) fn index_file(
             &mut out,
         )
     });
-    settle(&mut out, result, cfg);
+    judge(&mut out, result, cfg);
     out
 }
 
@@ -64,32 +32,27 @@ pub(crate) fn index_file(
 /// its end (the trailer and any padding) so that the caller can check its length.
 pub(crate) fn index_stream(r: &mut impl Read, shard: &str, cfg: &SandboxConfig) -> Indexed {
     let mut out = Indexed::default();
-    let result = {
-        let mut archive = tar::Archive::new(&mut *r);
-        archive
-            .entries()
-            .and_then(|e| index_entries(e, shard, None, cfg, &mut out))
-    };
+    let mut archive = tar::Archive::new(&mut *r);
+    let result = archive
+        .entries()
+        .and_then(|e| index_entries(e, shard, None, cfg, &mut out));
     let _ = io::copy(r, &mut io::sink());
-    settle(&mut out, result, cfg);
+    judge(&mut out, result, cfg);
     out
 }
 
 /// The shard-wide verdicts, once every member was seen.
-fn settle(out: &mut Indexed, result: io::Result<()>, cfg: &SandboxConfig) {
-    if let Err(e) = result {
-        out.error = Some(format!("the shard is not a readable tar archive: {e}"));
-    } else if out.files.len() as u64 > cfg.max_images_per_shard {
-        out.error = Some(format!(
-            "the shard holds {} images, more than maxNumberOfImages ({})",
-            out.files.len(),
-            cfg.max_images_per_shard
-        ));
-    } else if out.files.is_empty() && out.failed.is_empty() {
-        out.error = Some("the shard holds no files".into());
-    } else if out.files.is_empty() {
-        out.error = Some("no file of the shard could be ingested".into());
-    }
+fn judge(out: &mut Indexed, result: io::Result<()>, cfg: &SandboxConfig) {
+    let (n, max) = (out.files.len(), cfg.max_images_per_shard);
+    out.error = match result {
+        Err(e) => Some(format!("the shard is not a readable tar archive: {e}")),
+        Ok(()) if n as u64 > max => Some(format!(
+            "the shard holds {n} images, more than maxNumberOfImages ({max})"
+        )),
+        Ok(()) if n == 0 && out.failed.is_empty() => Some("the shard holds no files".into()),
+        Ok(()) if n == 0 => Some("no file of the shard could be ingested".into()),
+        Ok(()) => None,
+    };
 }
 
 /// Indexes the members; `rel` is the stored tar (`None` when the bytes are discarded).
@@ -105,10 +68,8 @@ fn index_entries<'a, R: Read + 'a>(
         if !e.header().entry_type().is_file() {
             continue;
         }
-        let full = e
-            .path()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let full = e.path().map(|p| p.to_string_lossy().into_owned());
+        let full = full.unwrap_or_default();
         let name = full.rsplit('/').next().unwrap_or("").to_string();
         let (size, offset) = (e.size(), e.raw_file_position());
         out.members.push(full.clone());
@@ -119,38 +80,29 @@ fn index_entries<'a, R: Read + 'a>(
             out.notification_config = Some(buf);
             continue;
         }
-        if let Err(reason) = check_file_name("member name", &name) {
-            out.failed.push(failed("invalid-file-name", &full, reason));
-            continue;
+        let (max, mut head) = (cfg.max_image_size, Vec::with_capacity(64));
+        let failure = match check_file_name("member name", &name) {
+            Err(reason) => Some(failed("invalid-file-name", &full, reason)),
+            Ok(()) if size > max => {
+                let reason = format!("{size} bytes is over the {max} byte limit for one image");
+                Some(failed("file-size-limit-exceeded", &name, reason))
+            }
+            Ok(()) => {
+                e.by_ref().take(64).read_to_end(&mut head)?;
+                let why = "not a recognised image format";
+                (!super::looks_like_image(&head))
+                    .then(|| failed("unsupported-file-type", &name, why))
+            }
+        };
+        let (shard_id, path) = (Some(shard.to_string()), rel.unwrap_or_default().to_string());
+        match failure {
+            Some(f) => out.failed.push(f),
+            None => out.files.push(FileRec {
+                shard_id,
+                offset,
+                ..FileRec::new(name, size, path)
+            }),
         }
-        if size > cfg.max_image_size {
-            let reason = format!(
-                "{size} bytes is over the {} byte limit for one image",
-                cfg.max_image_size
-            );
-            out.failed
-                .push(failed("file-size-limit-exceeded", &name, reason));
-            continue;
-        }
-        let mut head = Vec::with_capacity(64);
-        e.by_ref().take(64).read_to_end(&mut head)?;
-        if !super::looks_like_image(&head) {
-            out.failed.push(failed(
-                "unsupported-file-type",
-                &name,
-                "not a recognised image format",
-            ));
-            continue;
-        }
-        out.files.push(FileRec {
-            name,
-            part: None,
-            size,
-            shard_id: Some(shard.to_string()),
-            path: rel.unwrap_or_default().to_string(),
-            offset,
-            discarded: rel.is_none(),
-        });
     }
     Ok(())
 }
@@ -166,65 +118,47 @@ fn parse_notification_config(bytes: &[u8]) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
-    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in members {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            b.append_data(&mut h, name, *data).unwrap();
-        }
-        b.into_inner().unwrap()
-    }
-
     #[test]
     fn stream_and_file_indexing_agree() {
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x02\0\0\0\x03\x08\x02\0\0\0\0\0\0\0";
-        let cfg = SandboxConfig::default();
-        let tar = tar_of(&[
-            ("a.png", png),
-            ("dir/b.png", png),
-            ("notes.txt", b"hello"),
-            (
-                "notification_config.json",
-                br#"{"ingestId": "i", "notificationsURL": "http://127.0.0.1/h"}"#,
-            ),
-        ]);
-        let dir = tempfile::tempdir().unwrap();
+        let config = br#"{"ingestId": "i", "notificationsURL": "http://127.0.0.1/h"}"#;
+        let members = [
+            "a.png",
+            "dir/b.png",
+            "notes.txt",
+            "notification_config.json",
+        ];
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in members.iter().zip([&png[..], png, b"hello", config]) {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, data).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        let (cfg, dir) = (SandboxConfig::default(), tempfile::tempdir().unwrap());
         std::fs::write(dir.path().join("s.tar"), &tar).unwrap();
         let stored = index_file(dir.path(), "s.tar", "s1", &cfg);
         let mut cursor = io::Cursor::new(&tar);
         let streamed = index_stream(&mut cursor, "s1", &cfg);
         assert_eq!(cursor.position(), tar.len() as u64, "read to the end");
-        for out in [&stored, &streamed] {
+        for (out, path) in [(&stored, "s.tar"), (&streamed, "")] {
             let names: Vec<&str> = out.files.iter().map(|f| f.name.as_str()).collect();
             assert_eq!(names, ["a.png", "b.png"]);
-            assert_eq!(out.failed.len(), 1);
             assert_eq!(out.failed[0].failure_type, "unsupported-file-type");
-            assert_eq!(out.notify.as_ref().unwrap().0, "i");
-            let members = [
-                "a.png",
-                "dir/b.png",
-                "notes.txt",
-                "notification_config.json",
-            ];
+            assert_eq!(
+                (out.failed.len(), out.notify.as_ref().unwrap().0.as_str()),
+                (1, "i")
+            );
             assert_eq!(out.members, members);
-            assert!(out.notification_config.is_some());
-            assert!(out.error.is_none());
+            assert!(out.error.is_none() && out.notification_config.is_some());
+            assert!(
+                out.files
+                    .iter()
+                    .all(|f| f.path == path && f.discarded == path.is_empty())
+            );
+            assert_eq!(out.files[0].offset, 512);
         }
-        assert!(
-            streamed
-                .files
-                .iter()
-                .all(|f| f.discarded && f.path.is_empty())
-        );
-        assert!(
-            stored
-                .files
-                .iter()
-                .all(|f| !f.discarded && f.path == "s.tar")
-        );
-        assert_eq!(stored.files[0].offset, streamed.files[0].offset);
         let garbage = index_stream(&mut io::Cursor::new(vec![7u8; 1500]), "s2", &cfg);
         assert!(garbage.error.is_some());
     }

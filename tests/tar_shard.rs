@@ -1,6 +1,10 @@
 //! The streaming shard against `tar::Builder`, and files that change.
 
-use super::*;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use roboflow_batch::ingest::{TarEntry, TarShard};
 
 /// What `tar::Builder` writes for the same members.
 fn reference(entries: &[(String, Vec<u8>, u64)]) -> Vec<u8> {
@@ -31,7 +35,13 @@ fn read_all(mut r: impl Read, chunk: usize) -> io::Result<Vec<u8>> {
 #[test]
 fn byte_identical_to_tar_builder_for_files_and_long_names() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = crate::rand::FastRng::seeded(7);
+    let mut seed = 7u64;
+    let mut next_byte = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as u8
+    };
     let mut specs = Vec::new();
     // Name lengths around the 100-byte header limit and far beyond, some with
     // multi-byte characters straddling byte 100; sizes around block edges.
@@ -45,7 +55,7 @@ fn byte_identical_to_tar_builder_for_files_and_long_names() {
                 "x".repeat(len)
             };
             let name = format!("{stem}{i}-{j}.jpg");
-            let data: Vec<u8> = (0..size).map(|_| rng.next_u64() as u8).collect();
+            let data: Vec<u8> = (0..size).map(|_| next_byte()).collect();
             specs.push((name, data, 1_700_000_000 + i as u64));
         }
     }
@@ -53,9 +63,11 @@ fn byte_identical_to_tar_builder_for_files_and_long_names() {
     for (k, (name, data, mtime)) in specs.iter().enumerate() {
         let path = dir.path().join(format!("f{k}"));
         std::fs::write(&path, data).unwrap();
-        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
-        let mut e = TarEntry::file(name.clone(), &path, data.len() as u64, Some(modified)).unwrap();
-        e.mtime = *mtime;
+        // The header's mtime is the file's.
+        let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(*mtime);
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(modified).unwrap();
+        let e = TarEntry::file(name.clone(), &path, data.len() as u64, Some(modified)).unwrap();
         entries.push(e);
     }
     let want = reference(&specs);
@@ -134,7 +146,7 @@ fn a_file_changed_before_its_turn_fails_too() {
     // Same size, rewritten: the modification time tells.
     std::fs::write(&path, [3u8; 1000]).unwrap();
     let f = std::fs::File::options().write(true).open(&path).unwrap();
-    f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1))
+    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1))
         .unwrap();
     let err = read_all(shard.reader(), 4096).unwrap_err();
     assert!(err.to_string().contains("modified"), "{err}");

@@ -5,36 +5,21 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::PendingWebhook;
+use super::clock::stamp_us as now;
 use crate::model::{
     JobLog, JobMetadata, JobStage, JobStartRequest, JobState, LogSeverity, RestartOverrides,
     TaskStatus, Timestamp,
 };
 
-/// Now, to the microsecond, as the service's batch-processing timestamps.
-pub(crate) fn now() -> Timestamp {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let micros = std::time::Duration::from_micros(since.as_micros() as u64);
-    Timestamp::from_system_time(std::time::UNIX_EPOCH + micros)
-}
-
 /// Images per task when the config says 0.
 const DEFAULT_IMAGES_PER_TASK: u64 = 100;
 
-/// Jobs, their stages, tasks and logs, and the webhooks waiting to be delivered.
+/// Jobs, with their stages, tasks and logs.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct JobsData {
-    #[serde(default)]
     pub jobs: BTreeMap<String, JobRecord>,
-    #[serde(default)]
     pub next_seq: u64,
-    #[serde(default)]
-    pub webhooks: Vec<PendingWebhook>,
-    /// Webhooks refused by the host rule, latest last.
-    #[serde(default)]
-    pub refused_webhooks: Vec<super::webhooks::RefusedWebhook>,
 }
 
 /// Where a job is.
@@ -125,6 +110,51 @@ pub(crate) struct TaskRecord {
 }
 
 impl JobRecord {
+    /// A job just accepted.
+    pub fn new(id: &str, name: String, seq: u64, kind: JobKind) -> JobRecord {
+        let definition = match &kind {
+            JobKind::Workflow(r) => serde_json::to_value(r),
+            JobKind::Trt(t) => serde_json::to_value(t),
+        };
+        let (max_failure_rate, timeout_seconds) = match &kind {
+            JobKind::Workflow(r) => (r.max_image_failure_rate, r.processing_timeout_seconds),
+            JobKind::Trt(_) => (None, None),
+        };
+        let now = now();
+        let accepted = json!({ "type": "job-accepted", "message": "Job accepted" });
+        let mut job = JobRecord {
+            id: id.to_string(),
+            name,
+            seq,
+            definition: definition.unwrap_or(Value::Null),
+            kind,
+            created_at: now,
+            last_update: now,
+            run: 0,
+            phase: Phase::Pending,
+            current_stage: None,
+            last_notification: Some(accepted),
+            restart_overrides: Vec::new(),
+            max_failure_rate,
+            timeout_seconds,
+            started_at: None,
+            total: 0,
+            cursor: 0,
+            failed: 0,
+            results_bytes: 0,
+            progress: 0.0,
+            stages: Vec::new(),
+            logs: Vec::new(),
+        };
+        job.log(
+            LogSeverity::Info,
+            None,
+            "job-accepted",
+            json!({ "message": "Job accepted" }),
+        );
+        job
+    }
+
     pub fn state(&self) -> JobState {
         match self.phase {
             Phase::Pending => JobState::Pending,
@@ -161,20 +191,14 @@ impl JobRecord {
         }
     }
 
-    pub fn log(
-        &mut self,
-        severity: LogSeverity,
-        stage: Option<&str>,
-        log_type: &str,
-        payload: Value,
-    ) {
+    pub fn log(&mut self, severity: LogSeverity, stage: Option<&str>, kind: &str, payload: Value) {
         self.logs.push(JobLog {
             created_at: now(),
             processing_stage_id: stage.map(str::to_string),
             task_id: None,
             severity,
             reporting_module: "sandbox-engine".into(),
-            log_type: log_type.into(),
+            log_type: kind.into(),
             payload,
         });
     }
@@ -183,26 +207,17 @@ impl JobRecord {
     pub fn restart(&mut self, overrides: Option<&RestartOverrides>) {
         if let Some(o) = overrides {
             if let JobKind::Workflow(r) = &mut self.kind {
-                if let Some(c) = &o.compute_configuration {
-                    if let Some(m) = &c.machine_type {
-                        r.compute_configuration.machine_type = m.clone();
-                    }
-                    if c.workers_per_machine.is_some() {
-                        r.compute_configuration.workers_per_machine = c.workers_per_machine;
-                    }
+                let c = &mut r.compute_configuration;
+                if let Some(oc) = &o.compute_configuration {
+                    c.machine_type = oc.machine_type.clone().unwrap_or(c.machine_type.clone());
+                    c.workers_per_machine = oc.workers_per_machine.or(c.workers_per_machine);
                 }
-                if o.max_parallel_tasks.is_some() {
-                    r.max_parallel_tasks = o.max_parallel_tasks;
-                }
+                r.max_parallel_tasks = o.max_parallel_tasks.or(r.max_parallel_tasks);
             }
-            if o.max_image_failure_rate.is_some() {
-                self.max_failure_rate = o.max_image_failure_rate;
-            }
-            if o.processing_timeout_seconds.is_some() {
-                self.timeout_seconds = o.processing_timeout_seconds;
-            }
+            self.max_failure_rate = o.max_image_failure_rate.or(self.max_failure_rate);
+            self.timeout_seconds = o.processing_timeout_seconds.or(self.timeout_seconds);
             self.restart_overrides
-                .push(serde_json::to_value(o).unwrap_or(Value::Null));
+                .push(serde_json::to_value(o).unwrap_or_default());
         }
         self.run += 1;
         self.phase = Phase::Pending;
@@ -228,7 +243,7 @@ impl JobRecord {
         if let Some(stage) = self
             .stages
             .iter_mut()
-            .find(|s| Some(&s.id) == stage_id.as_ref())
+            .find(|s| stage_id == Some(s.id.clone()))
         {
             stage.status_type = "error".into();
             stage.notification = note.clone();
@@ -238,12 +253,8 @@ impl JobRecord {
                 t.notification = note.clone();
             }
         }
-        self.log(
-            LogSeverity::Error,
-            stage_id.as_deref(),
-            kind,
-            json!({ "message": message }),
-        );
+        let payload = json!({ "message": message });
+        self.log(LogSeverity::Error, stage_id.as_deref(), kind, payload);
         self.last_notification = Some(note);
         self.phase = Phase::Failed;
         self.last_update = now;
@@ -253,11 +264,9 @@ impl JobRecord {
 impl StageRecord {
     pub fn new(name: &str, total: u64, per_task: u64) -> StageRecord {
         let now = now();
-        let per_task = if per_task == 0 {
-            DEFAULT_IMAGES_PER_TASK
-        } else {
-            per_task
-        };
+        let per_task = Some(per_task)
+            .filter(|&n| n > 0)
+            .unwrap_or(DEFAULT_IMAGES_PER_TASK);
         let n = total.div_ceil(per_task).max(1);
         let tasks = (0..n)
             .map(|i| TaskRecord {
@@ -300,18 +309,16 @@ impl StageRecord {
 
 impl TaskRecord {
     pub fn wire(&self) -> TaskStatus {
+        let progress = match self.count {
+            0 => 1.0,
+            n => self.done as f64 / n as f64,
+        };
         TaskStatus {
             task_id: self.id.clone(),
             notification: self.notification.clone(),
             status_type: self.status_type.clone(),
             event_timestamp: self.registered.unwrap_or_else(Timestamp::now),
-            progress: self.registered.map(|_| {
-                if self.count == 0 {
-                    1.0
-                } else {
-                    self.done as f64 / self.count as f64
-                }
-            }),
+            progress: self.registered.map(|_| progress),
         }
     }
 }

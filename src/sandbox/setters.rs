@@ -1,0 +1,19 @@
+//! The plain setters of the configuration types (`SandboxConfig`, `Faults`,
+//! `FaultSettings`).
+
+/// Plain setters, each with its doc and a doc example built from an example argument.
+macro_rules! setters {
+    ($t:ident; $($(#[doc = $doc:literal])+ $name:ident: $ty:ty = $example:expr;)+) => {$(
+        $(#[doc = $doc])+
+        ///
+        /// ```
+        #[doc = concat!("let _ = roboflow_batch::sandbox::", stringify!($t), "::default().",
+            stringify!($name), "(", stringify!($example), ");")]
+        /// ```
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.$name = value.into();
+            self
+        }
+    )+};
+}
+pub(crate) use setters;
