@@ -374,7 +374,7 @@ impl<'a> Ingest<'a> {
         self
     }
 
-    /// How verification polls once the uploads are done (default: every 0.5 s, growing
+    /// How verification polls once the uploads are done (default: every 0.1 s, growing
     /// to 5 s, for at most 10 minutes). A wait that times out is not an error: the report
     /// says so, and names the files not confirmed.
     ///

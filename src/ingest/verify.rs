@@ -17,14 +17,18 @@ use crate::model::ShardDetails;
 use crate::progress::{Emitter, Event};
 use crate::wait::WaitOptions;
 
-/// The default polling of verification: every 0.5 s at first, growing to 5 s, for at most
-/// 10 minutes after the uploads.
+/// The default polling of verification after the uploads: every 0.1 s at first (the last
+/// shards are often moments from indexed), growing to 5 s, for at most 10 minutes.
 pub(crate) fn default_options() -> WaitOptions {
     WaitOptions::default()
-        .poll_interval(Duration::from_millis(500))
+        .poll_interval(Duration::from_millis(100))
         .max_interval(Duration::from_secs(5))
         .timeout(Duration::from_secs(600))
 }
+
+/// The shortest interval between looks at the shards during the uploads: looking more
+/// often there only costs requests, since later shards are still on their way.
+const LOOK_EVERY: Duration = Duration::from_millis(500);
 
 /// Bytes of the batch listing's keys sorted in memory before they spill.
 const LISTING_MEMORY: usize = 4 << 20;
@@ -91,7 +95,7 @@ impl<'a> Verifier<'a> {
             named: HashMap::new(),
             unwatched: HashMap::new(),
             last_look: api.clock().monotonic(),
-            interval: wait.first(),
+            interval: wait.first().max(LOOK_EVERY),
             looking: false,
         };
         Verifier {
