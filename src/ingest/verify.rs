@@ -229,6 +229,11 @@ impl<'a> Verifier<'a> {
         };
         let what = format!("the files of batch {} to be indexed", self.batch);
         let clock = self.api.clock();
+        // The last shards were PUT a moment ago, and the service indexes a shard after its
+        // PUT: a look at once would find them waiting, so the first look waits an interval.
+        if self.waiting() > 0 {
+            clock.sleep(self.wait.first());
+        }
         let (api, batch) = (self.api, self.batch);
         let polled = crate::wait::poll(clock, &self.wait, &what, |_| {
             // Near the end the count goes beside the look, saving a round trip after it.
