@@ -76,7 +76,10 @@ impl fmt::Debug for SignedReference {
 /// ingest. Build it with [`CloudSource::builder`].
 ///
 /// ```no_run
-/// let source = roboflow_batch::cloud::CloudSource::builder("gs://clips/2024/*.jpg").build()?;
+/// let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
+/// s.check_access()?;
+/// println!("{} {} {:?} {:?}", s.url().bucket(), s.describe(), s.media(), s.name_for("in/a/b.jpg"));
+/// let url = s.sign("in/a/b.jpg")?;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Clone)]
@@ -122,35 +125,17 @@ impl CloudSource {
         }
     }
 
-    /// The parsed bucket URL.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// assert_eq!(s.url().bucket(), "b");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// The parsed bucket URL (see [`CloudSource`]).
     pub fn url(&self) -> &BucketUrl {
         &self.url
     }
 
-    /// Images or videos.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// assert_eq!(s.media(), roboflow_batch::model::MediaKind::Images);
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// Images or videos (see [`CloudSource`]).
     pub fn media(&self) -> MediaKind {
         self.media
     }
 
-    /// Where the bucket is reached (endpoint and bucket; never a secret).
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// println!("listing {}", s.describe());
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// Where the bucket is reached (endpoint and bucket; never a secret) (see [`CloudSource`]).
     pub fn describe(&self) -> String {
         self.store.describe()
     }
@@ -196,24 +181,12 @@ impl CloudSource {
     /// The name an object gets inside the batch: its key relative to the URL's prefix,
     /// with `%` written `%25`, `/` written `%2F`, `\` written `%5C` and control characters
     /// as `%XX`, so top-level files keep their file name and no two keys share a name.
-    /// `None` when the name would be longer than the service's 512 bytes.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
-    /// assert_eq!(s.name_for("in/cats/a.jpg").as_deref(), Some("cats%2Fa.jpg"));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// `None` when the name would be longer than the service's 512 bytes (see [`CloudSource`]).
     pub fn name_for(&self, key: &str) -> Option<String> {
         reference_name(self.url.relative(key))
     }
 
-    /// A GET URL for `key`, valid for the configured expiry from the clock's now.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
-    /// let url = s.sign("in/a.jpg")?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// A GET URL for `key`, valid for the configured expiry from the clock's now (see [`CloudSource`]).
     pub fn sign(&self, key: &str) -> Result<String> {
         if !addressable(key) {
             return Err(Error::invalid(
@@ -242,13 +215,7 @@ impl CloudSource {
     }
 
     /// Lists the first page, so that bad credentials or a missing bucket fail before
-    /// anything is sent to the service.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
-    /// s.check_access()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// anything is sent to the service (see [`CloudSource`]).
     pub fn check_access(&self) -> Result<()> {
         self.store.list_page(self.url.prefix(), None, 1).map(|_| ())
     }

@@ -360,6 +360,13 @@ impl fmt::Display for TransportErrorKind {
 /// A failed exchange: no HTTP response was received.
 ///
 /// The message is free of secrets: transports scrub the URL's query values from it.
+///
+/// ```
+/// # use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
+/// let e = TransportError::new(K::Other, "GET http://h/?api_key=k1 failed");
+/// assert_eq!((e.kind(), e.message()), (K::Other, "GET http://h/?api_key=REDACTED failed"));
+/// assert_eq!(TransportError::from_io(&std::io::ErrorKind::ConnectionReset.into()).kind(), K::Interrupted);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
     kind: TransportErrorKind,
@@ -369,12 +376,7 @@ pub struct TransportError {
 impl TransportError {
     /// A transport error of `kind`. The values of secret-bearing query parameters of any
     /// URL in `message` are redacted (see [`redact_text`](crate::redact::redact_text)).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
-    /// let e = TransportError::new(K::Other, "GET http://h/?api_key=k1 failed");
-    /// assert_eq!(e.to_string(), "other error: GET http://h/?api_key=REDACTED failed");
-    /// ```
+    /// See [`TransportError`].
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
         TransportError {
             kind,
@@ -382,13 +384,7 @@ impl TransportError {
         }
     }
 
-    /// Classifies an I/O error by its kind.
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
-    /// let e = TransportError::from_io(&std::io::ErrorKind::ConnectionReset.into());
-    /// assert_eq!(e.kind(), K::Interrupted);
-    /// ```
+    /// Classifies an I/O error by its kind (see [`TransportError`]).
     pub fn from_io(err: &io::Error) -> Self {
         use io::ErrorKind as K;
         let kind = match err.kind() {
@@ -406,22 +402,12 @@ impl TransportError {
         TransportError::new(kind, err.to_string())
     }
 
-    /// The kind, which decides retries.
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
-    /// let kind = TransportError::new(K::Timeout, "t").kind();
-    /// ```
+    /// The kind, which decides retries (see [`TransportError`]).
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
 
-    /// The message, without the kind.
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
-    /// assert_eq!(TransportError::new(K::Other, "boom").message(), "boom");
-    /// ```
+    /// The message, without the kind (see [`TransportError`]).
     pub fn message(&self) -> &str {
         &self.message
     }

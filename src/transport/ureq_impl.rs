@@ -152,11 +152,8 @@ impl UreqTransportBuilder {
 }
 
 impl UreqTransport {
-    /// A transport with [`Timeouts::default`] and the default pool limits.
-    ///
-    /// ```
-    /// let t = roboflow_batch::transport::UreqTransport::new();
-    /// ```
+    /// A transport with [`Timeouts::default`] and the default pool limits (see
+    /// [`UreqTransport`]).
     pub fn new() -> Self {
         Self::builder().build()
     }
