@@ -245,15 +245,13 @@ fn issue_upload(
     check_kind(data.staging.batches.get(batch), &batch_type, what)?;
     data.staging.batch_for(batch, display, batch_type, content);
     let id = new_id();
-    let (batch_id, target) = (batch.to_string(), target.unwrap_or_else(|| id.clone()));
-    let (state_now, done) = (UploadState::Pending, false);
     let upload = Upload {
-        batch_id,
+        batch_id: batch.to_string(),
         kind,
-        target,
+        target: target.unwrap_or_else(|| id.clone()),
         max_size,
-        state: state_now,
-        done,
+        state: UploadState::Pending,
+        done: false,
     };
     data.staging.uploads.insert(id.clone(), upload);
     drop(data);

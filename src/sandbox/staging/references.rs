@@ -119,10 +119,7 @@ impl Pool {
             Err(why) => out.error = Some(why),
             Ok(outcomes) => {
                 for o in outcomes {
-                    match o {
-                        Ok(f) => out.files.push(f),
-                        Err(f) => out.failed.push(f),
-                    }
+                    o.map_or_else(|f| out.failed.push(f), |f| out.files.push(f));
                 }
             }
         }
