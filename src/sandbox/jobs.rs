@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::job_records::{JobKind, JobRecord, StageRecord};
 use super::paging::{Page, nth};
-use super::request::{Answer, Req, fail, ok, ok_with};
+use super::request::{Answer, Req, bad, fail, ok, ok_with};
 use super::state::{Data, State};
 use crate::model::{
     JobId, JobLog, JobNotification, JobStartRequest, JobStatusResponse, ListJobsResponse,
@@ -59,7 +59,7 @@ pub(crate) fn get(state: &State, req: &mut Req<'_, '_>) -> Answer {
 
 pub(crate) fn start(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let id = req.param("jobId").to_string();
-    JobId::new(&id).map_err(|e| Reply::error(400, e.to_string()))?;
+    JobId::new(&id).map_err(bad)?;
     let kind = decode::job_kind(&req.read_json_body(MAX_BODY)?)?;
     if let JobKind::Workflow(r) = &kind {
         check_input(state, r)?;

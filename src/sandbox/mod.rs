@@ -253,14 +253,8 @@ mod tests {
             .build()
             .unwrap();
         let target = api.request_shard_upload("slow", None).unwrap();
-        let rest = target.upload_url.trim_start_matches("http://");
-        let (host, path) = rest.split_at(rest.find('/').unwrap());
-        let mut head = format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n");
-        for (k, v) in &target.extension_headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        let addr = raw::addr_of(&format!("http://{host}"));
-        let s = raw::send(addr, format!("{head}\r\n").as_bytes());
+        let head = raw::signed_put_head(&target.upload_url, &target.extension_headers, 100_000);
+        let s = raw::send(raw::addr_of(sb.base_url()), head.as_bytes());
         let (got, took) = raw::trickle(
             &s,
             b"a",

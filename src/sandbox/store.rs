@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::stamp_ms;
 use crate::model::{
-    BatchContentType, BatchMetadata, BatchType, FailedFile, PartMetadata, Timestamp,
+    BatchContentType, BatchMetadata, BatchType, FailedFile, PartMetadata, ReferencesIngestResponse,
+    Timestamp,
 };
 
 /// How long staged data lives on the service.
@@ -224,6 +225,17 @@ pub(crate) struct Upload {
 pub(crate) struct Ingest {
     pub ingest_id: String,
     pub shard_ids: Vec<String>,
+}
+
+impl Ingest {
+    /// The answer to its request, or to a repeat of it.
+    pub fn answer(&self, duplicated: bool) -> ReferencesIngestResponse {
+        ReferencesIngestResponse {
+            ingest_id: self.ingest_id.clone(),
+            shard_ids: Some(self.shard_ids.clone()),
+            duplicated: Some(duplicated),
+        }
+    }
 }
 
 /// The sort key of a file in its batch.

@@ -1,12 +1,5 @@
-//! Varied answers (`rfbatch sandbox --vary SEED`): within what the spec and the official
-//! client's models allow (notes §1.5, §2.1, §3.1) but unlike the defaults, so that a client
-//! leaning on the sandbox's habits fails here rather than against the service. A seed
-//! replays the same choices: small pages, stage names unlike their ids, optional fields
-//! left out, extra fields, floats for integers, both timestamp forms, 404 or 400 for a
-//! missing batch, empty bodies the official client ignores, shards listed late.
-//!
-//! Requests are adjusted before routing and answers rewritten after, so the handlers keep
-//! one form.
+//! Varied answers (`SandboxConfig::vary`), within notes §1.5, §2.1 and §3.1: requests are
+//! adjusted before routing and answers rewritten after, so the handlers keep one form.
 
 use std::time::Duration;
 
@@ -46,8 +39,7 @@ pub(crate) struct Variation {
     pub registration_delay: Duration,
 }
 
-/// A number below `n` that depends only on `seed` and `what`: FNV-1a over the text, then
-/// SplitMix64 with the seed.
+/// A number below `n` that depends only on `seed` and `what`.
 fn pick(seed: u64, what: &str, n: u64) -> u64 {
     let h = crate::ids::fnv1a64(what.as_bytes());
     crate::rand::FastRng::seeded(h ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64() % n.max(1)

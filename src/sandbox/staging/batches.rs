@@ -4,7 +4,7 @@
 use super::super::clock::now_ms;
 use super::super::config::StoreMode;
 use super::super::paging::{Page, nth};
-use super::super::request::{Answer, Req, fail, ok};
+use super::super::request::{Answer, Req, bad, fail, ok};
 use super::super::state::State;
 use super::super::store::{Batch, FileRec, NewFile, Upload, UploadKind, UploadState};
 use super::super::store::{check_file_name, layout, new_id};
@@ -157,7 +157,7 @@ pub(crate) fn shards(state: &State, req: &mut Req<'_, '_>) -> Answer {
 pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let batch = req.param("batchId").to_string();
     let name = req.required("fileName")?.to_string();
-    check_file_name("fileName", &name).map_err(|e| Reply::error(400, e))?;
+    check_file_name("fileName", &name).map_err(bad)?;
     let display = req.query("displayName").unwrap_or(&batch).to_string();
     let (simple, what) = (BatchType::Simple, "a single-image upload");
     check_kind(state.lock().staging.batches.get(&batch), &simple, what)?;
@@ -172,8 +172,7 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let max = state.config.max_image_size;
     let body = req.read_body(max.saturating_add(64 * 1024))?;
     req.note(|n| n.multipart = Some((body.clone(), boundary.clone())));
-    let bytes = super::multipart::single_file(&body, &boundary, &name);
-    let bytes = bytes.map_err(|e| Reply::error(400, e))?;
+    let bytes = super::multipart::single_file(&body, &boundary, &name).map_err(bad)?;
     if bytes.len() as u64 > max {
         return fail(413, format!("image exceeds the {max} byte limit"));
     }
@@ -205,7 +204,7 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
 
 pub(crate) fn request_video(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let file_name = req.required("fileName")?.to_string();
-    check_file_name("fileName", &file_name).map_err(|e| Reply::error(400, e))?;
+    check_file_name("fileName", &file_name).map_err(bad)?;
     let max = state.config.max_video_size;
     let id = issue_upload(state, req, UploadKind::Video, Some(file_name), max)?;
     signed_reply(state, &id, None, Some(max))
