@@ -163,10 +163,8 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
     check_kind(state.lock().staging.batches.get(&batch), &simple, what)?;
     let ct = req.head.header("content-type").unwrap_or("");
     let Some(boundary) = super::multipart::boundary(ct) else {
-        return fail(
-            400,
-            format!("Content-Type must be multipart/form-data with a boundary, got {ct:?}"),
-        );
+        let msg = format!("Content-Type must be multipart/form-data with a boundary, got {ct:?}");
+        return fail(400, msg);
     };
     // The image, plus room for the multipart framing.
     let max = state.config.max_image_size;

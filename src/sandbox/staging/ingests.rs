@@ -75,10 +75,8 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References,
         }
         (Some(list), None) if list.len() > max => {
             let n = list.len();
-            return fail(
-                400,
-                format!("{noun}References holds {n} references; at most {max} per request"),
-            );
+            let msg = format!("{noun}References holds {n} references; at most {max} per request");
+            return fail(400, msg);
         }
         (Some(list), None) => {
             let mut seen = std::collections::HashSet::new();
