@@ -177,6 +177,17 @@ pub(crate) struct Indexed {
     pub notification_config: Option<Vec<u8>>,
 }
 
+impl Indexed {
+    /// The outcome of a shard that failed as a whole.
+    pub fn failed(error: String) -> Indexed {
+        let error = Some(error);
+        Indexed {
+            error,
+            ..Indexed::default()
+        }
+    }
+}
+
 /// A failed file of a shard.
 pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
     FailedFile {

@@ -60,11 +60,7 @@ pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Resul
                 let outcome = crate::panics::contain(|| index(&st, shard, source));
                 let outcome = outcome.unwrap_or_else(|panic| {
                     eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
-                    let error = Some(format!("internal error while indexing: {panic}"));
-                    Indexed {
-                        error,
-                        ..Indexed::default()
-                    }
+                    Indexed::failed(format!("internal error while indexing: {panic}"))
                 });
                 conclude(&st, batch, shard, source, outcome);
             }
@@ -75,7 +71,7 @@ pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Resul
 
 /// Indexes a shard of the indexer's.
 fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
-    let error = match source {
+    Indexed::failed(match source {
         ShardSource::Tar { path } => {
             return index_file(&state.data_dir, path, shard, &state.config);
         }
@@ -86,11 +82,7 @@ fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
         ShardSource::References { .. } => "this references ingest was recorded by an older \
             sandbox, which kept no URLs to fetch; ingest again"
             .into(),
-    };
-    Indexed {
-        error: Some(error),
-        ..Indexed::default()
-    }
+    })
 }
 
 /// Records the outcome of shard `shard_id`: with no shard-wide error, its files join the
