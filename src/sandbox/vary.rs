@@ -159,10 +159,7 @@ impl Variation {
         let job = route.param("jobId").unwrap_or("");
         let get = head.method == "GET";
         match () {
-            _ if t.ends_with("{workspace}/batches") => {
-                self.each(top, "batches", |o, id| self.batch(o, id));
-                self.last_token(top);
-            }
+            _ if t.ends_with("{workspace}/batches") => self.listing(top, "batches", Self::batch),
             _ if t.ends_with("{batchId}") && get => {
                 if let Some(o) = top.get_mut("batch").and_then(Value::as_object_mut) {
                     self.batch(o, "batch");
@@ -173,17 +170,11 @@ impl Variation {
                 if self.flip("parts-key".into()) {
                     top.remove("parts");
                 }
-                self.each(top, "batchParts", |o, id| self.part(o, id));
-                self.each(top, "parts", |o, id| self.part(o, id));
+                self.each(top, "batchParts", Self::part);
+                self.each(top, "parts", Self::part);
             }
-            _ if t.ends_with("/list") => {
-                self.each(top, "filesMetadata", |o, id| self.file(o, id));
-                self.last_token(top);
-            }
-            _ if t.ends_with("/shards") => {
-                self.each(top, "shards", |o, id| self.shard(o, id));
-                self.last_token(top);
-            }
+            _ if t.ends_with("/list") => self.listing(top, "filesMetadata", Self::file),
+            _ if t.ends_with("/shards") => self.listing(top, "shards", Self::shard),
             _ if t.ends_with("/upload/image") => {
                 let name = head.query("fileName").unwrap_or("");
                 match self.pick(&format!("image-reply {name}"), 4) {
@@ -208,7 +199,7 @@ impl Variation {
                     self.optional(top, "duplicated", t);
                 }
             }
-            _ if t.ends_with("{workspace}/jobs") => self.each(top, "jobs", |o, id| self.job(o, id)),
+            _ if t.ends_with("{workspace}/jobs") => self.each(top, "jobs", Self::job),
             _ if t.ends_with("{jobId}") && get => {
                 for key in ["jobStatus", "progress"] {
                     if self.flip(format!("job-{key}")) {
@@ -224,12 +215,9 @@ impl Variation {
                 2 => return Shape::Other(""),
                 _ => {}
             },
-            _ if t.ends_with("/stages") => self.each(top, "stages", |o, id| self.stage(o, job, id)),
-            _ if t.ends_with("/tasks") => self.each(top, "tasks", |o, id| self.task(o, id)),
-            _ if t.ends_with("/logs") => {
-                self.each(top, "logs", |o, id| self.log(o, job, id));
-                self.last_token(top);
-            }
+            _ if t.ends_with("/stages") => self.each(top, "stages", |v, o, id| v.stage(o, job, id)),
+            _ if t.ends_with("/tasks") => self.each(top, "tasks", Self::task),
+            _ if t.ends_with("/logs") => self.listing(top, "logs", |v, o, id| v.log(o, job, id)),
             _ => {}
         }
         if top.contains_key("status") && self.flip(format!("status {t}")) {
@@ -242,20 +230,21 @@ impl Variation {
     /// Applies `f` to each object of the array at `key`, with an id for its choices: its
     /// position, which a replay of the same requests reproduces (generated ids, such as
     /// job ids, would not).
-    fn each(&self, top: &mut Obj, key: &str, f: impl Fn(&mut Obj, &str)) {
+    fn each(&self, top: &mut Obj, key: &str, f: impl Fn(&Self, &mut Obj, &str)) {
         let items = top
             .get_mut(key)
             .and_then(Value::as_array_mut)
             .into_iter()
             .flatten();
         for (i, o) in items.filter_map(Value::as_object_mut).enumerate() {
-            f(o, &format!("{key}#{i}"));
+            f(self, o, &format!("{key}#{i}"));
         }
     }
 
-    /// A last page's `null` token may also be left out (not in job and task listings,
-    /// where the official client needs the key).
-    fn last_token(&self, top: &mut Obj) {
+    /// [`each`](Self::each) over a listing whose last page's `null` token may also be left
+    /// out (not in job and task listings, where the official client needs the key).
+    fn listing(&self, top: &mut Obj, key: &str, f: impl Fn(&Self, &mut Obj, &str)) {
+        self.each(top, key, f);
         if top.get("nextPageToken") == Some(&Value::Null) && self.flip("last-token".into()) {
             top.remove("nextPageToken");
         }
