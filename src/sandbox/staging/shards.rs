@@ -47,26 +47,22 @@ pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Resul
         }
     }
     let (st, stopping) = (state.clone(), stop.clone());
-    background(
-        "sandbox-indexer",
-        stop,
-        Duration::from_millis(20),
-        move || {
-            let due = waiting(&st, false);
-            for (batch, shard, source) in &due {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let outcome = crate::panics::contain(|| index(&st, shard, source));
-                let outcome = outcome.unwrap_or_else(|panic| {
-                    eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
-                    Indexed::failed(format!("internal error while indexing: {panic}"))
-                });
-                conclude(&st, batch, shard, source, outcome);
+    let idle = Duration::from_millis(20);
+    background("sandbox-indexer", stop, idle, move || {
+        let due = waiting(&st, false);
+        for (batch, shard, source) in &due {
+            if stopping.load(Ordering::SeqCst) {
+                break;
             }
-            !due.is_empty()
-        },
-    )
+            let outcome = crate::panics::contain(|| index(&st, shard, source));
+            let outcome = outcome.unwrap_or_else(|panic| {
+                eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
+                Indexed::failed(format!("internal error while indexing: {panic}"))
+            });
+            conclude(&st, batch, shard, source, outcome);
+        }
+        !due.is_empty()
+    })
 }
 
 /// Indexes a shard of the indexer's.
