@@ -121,29 +121,23 @@ fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {
 /// The failure for an outcome other than success.
 pub fn outcome_failure(o: &JobOutcome) -> Option<Failure> {
     let id = &o.job_id;
-    match o.end {
-        JobEnd::Succeeded => None,
+    let (class, message, hint) = match o.end {
+        JobEnd::Succeeded => return None,
         JobEnd::Failed => {
             let first = o.errors.first().map(|e| format!(": {}", e.message));
-            Some(
-                Failure::new(
-                    Class::JobFailed,
-                    format!("job {id} failed{}", first.unwrap_or_default()),
-                )
-                .with_hint(format!("see rfbatch job logs {id} --severity error")),
+            let message = format!("job {id} failed{}", first.unwrap_or_default());
+            (
+                Class::JobFailed,
+                message,
+                format!("see rfbatch job logs {id} --severity error"),
             )
         }
-        _ => Some(
-            Failure::new(
-                Class::Timeout,
-                format!(
-                    "job {id} was still running after {:.0} s",
-                    o.waited.as_secs_f64()
-                ),
-            )
-            .with_hint(format!(
-                "wait longer with: rfbatch job wait {id} --timeout SECONDS"
-            )),
-        ),
-    }
+        _ => {
+            let secs = o.waited.as_secs_f64();
+            let message = format!("job {id} was still running after {secs:.0} s");
+            let hint = format!("wait longer with: rfbatch job wait {id} --timeout SECONDS");
+            (Class::Timeout, message, hint)
+        }
+    };
+    Some(Failure::new(class, message).with_hint(hint))
 }

@@ -183,23 +183,18 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .maybe(a.vary, SandboxConfig::vary);
     let sandbox = Sandbox::start(config)?;
     let mut out = std::io::stdout();
-    writeln!(out, "listening on {}", sandbox.base_url())?;
-    writeln!(
-        out,
-        "workspace {} data dir {}",
-        sandbox.workspace(),
-        sandbox.data_dir().display()
-    )?;
+    let (url, workspace, data) = (sandbox.base_url(), sandbox.workspace(), sandbox.data_dir());
+    writeln!(out, "listening on {url}")?;
+    writeln!(out, "workspace {workspace} data dir {}", data.display())?;
     if let Some(seed) = a.vary {
         writeln!(out, "answers varied with seed {seed} (--vary)")?;
     }
     if default_key {
         // The well-known default key is no secret (loopback only); a given key is never shown.
+        let key = sandbox.api_key();
         writeln!(
             out,
-            "try: API_BASE_URL={} ROBOFLOW_API_KEY={} rfbatch batch list",
-            sandbox.base_url(),
-            sandbox.api_key()
+            "try: API_BASE_URL={url} ROBOFLOW_API_KEY={key} rfbatch batch list"
         )?;
     }
     out.flush()?;
