@@ -72,7 +72,11 @@ pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
                 .listing(batches, l.limit, &headers, batch_row, "no batches")
         }
         BatchCommand::Show(b) => show(ctx, &b.batch),
-        BatchCommand::Count { batch, part } => count(ctx, &batch, part.as_deref()),
+        BatchCommand::Count { batch, part } => {
+            let n = ctx.api.batch_count(&batch, part.as_deref())?;
+            ctx.out
+                .answer(json!({"batchId": batch, "partName": part, "count": n}), n)
+        }
         BatchCommand::Shards { batch, limit } => shards(ctx, &batch, limit.limit),
         BatchCommand::Parts(b) => parts(ctx, &b.batch),
         BatchCommand::Export { batch, export } => {
@@ -158,16 +162,6 @@ fn show(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
             .table(&["PART", "TYPE", "CONTENT", "ITEMS"], &rows)?;
     }
     Ok(())
-}
-
-fn count(ctx: &Ctx, batch_id: &str, part: Option<&str>) -> Result<(), Failure> {
-    let n = ctx.api.batch_count(batch_id, part)?;
-    if ctx.out.is_json() {
-        ctx.out
-            .json(&json!({"batchId": batch_id, "partName": part, "count": n}))
-    } else {
-        ctx.out.line(n)
-    }
 }
 
 fn shards(ctx: &Ctx, batch_id: &str, limit: Option<usize>) -> Result<(), Failure> {

@@ -5,7 +5,7 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use clap::{Args, Subcommand, ValueEnum};
 use roboflow_batch::ingest::{Ingest, IngestReport, Source};
@@ -100,10 +100,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         dir.display(),
         a.parallel
     ));
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let stamp = UNIX_EPOCH.elapsed().unwrap_or_default().as_secs();
     let mut runs = Vec::new();
     for i in 0..a.runs {
         let batch = format!("bench-{stamp}-{}-{i}", std::process::id());

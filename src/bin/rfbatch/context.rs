@@ -41,20 +41,17 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
         "ROBOFLOW_API_REQUEST_TIMEOUT" => None,
         other => std::env::var(other).ok(),
     };
-    let mut builder = BatchApi::builder_from_vars(vars)?
+    let builder = BatchApi::builder_from_vars(vars)?
         .retry_policy(RetryPolicy::default().max_retries(g.retries));
-    let transport = UreqTransport::builder()
+    let inner = UreqTransport::builder()
         .timeouts(timeouts_from_env()?)
         .build();
-    builder = if out.verbose() > 0 {
-        builder.transport(Logged {
-            inner: transport,
-            detail: out.verbose() > 1,
-        })
-    } else {
-        builder.transport(transport)
-    };
-    let api = builder.build()?;
+    let detail = out.verbose() > 1;
+    let api = match out.verbose() {
+        0 => builder.transport(inner),
+        _ => builder.transport(Logged { inner, detail }),
+    }
+    .build()?;
     out.debug(format_args!("service {}", api.base_url()));
     Ok(Ctx {
         api,

@@ -71,7 +71,7 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
         .overwrite(args.overwrite)
         .unpack_archives(!args.no_unpack)
         .keep_archives(args.keep_archives)
-        .cancel_flag(interrupt::flag_ref())
+        .cancel_flag(&interrupt::REQUESTED)
         .on_progress(|e| match e {
             Event::FilesListed { files, .. } => bar.inc_length(*files),
             Event::BytesReceived { bytes: n } => {

@@ -131,22 +131,18 @@ pub fn message(e: &Error) -> String {
         Error::Server(_) => "server error",
         _ => "request rejected",
     };
-    let said = api
-        .message
-        .as_deref()
-        .or((!api.body_snippet.is_empty()).then_some(api.body_snippet.as_str()));
+    let snippet = (!api.body_snippet.is_empty()).then_some(api.body_snippet.as_str());
     let url = api.url.split('?').next().unwrap_or_default();
-    match said {
-        Some(said) => format!(
-            "{what}: {said} (HTTP {} from {} {url})",
-            api.status, api.method
-        ),
-        None => format!("{what}: HTTP {} from {} {url}", api.status, api.method),
+    let (status, method) = (api.status, api.method);
+    match api.message.as_deref().or(snippet) {
+        Some(said) => format!("{what}: {said} (HTTP {status} from {method} {url})"),
+        None => format!("{what}: HTTP {status} from {method} {url}"),
     }
 }
 
 /// The class of a library error.
 pub fn classify(e: &Error) -> Class {
+    use TransportErrorKind as K;
     match e {
         Error::InvalidInput { .. } | Error::Config(_) => Class::Usage,
         Error::Unauthorized(_) | Error::Forbidden(_) => Class::Auth,
@@ -156,12 +152,9 @@ pub fn classify(e: &Error) -> Class {
         Error::RepeatedPageToken { .. } | Error::TooManyEmptyPages { .. } => Class::Service,
         Error::Api(a) if matches!(a.status, 400 | 422) => Class::Usage,
         Error::Transport { source, .. } => match source.kind() {
-            TransportErrorKind::Dns
-            | TransportErrorKind::Connect
-            | TransportErrorKind::Tls
-            | TransportErrorKind::Timeout
-            | TransportErrorKind::Interrupted
-            | TransportErrorKind::Protocol => Class::Network,
+            K::Dns | K::Connect | K::Tls | K::Timeout | K::Interrupted | K::Protocol => {
+                Class::Network
+            }
             _ => Class::Other,
         },
         Error::ShardFailed { .. } => Class::Partial,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::exit::{Class, Failure};
 
 /// Shared with the library's long-running calls, which take it as their cancel flag.
-static REQUESTED: AtomicBool = AtomicBool::new(false);
+pub static REQUESTED: AtomicBool = AtomicBool::new(false);
 static STOPPABLE: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the handler. Call once, before any long-running work.
@@ -23,11 +23,6 @@ pub fn install() -> Result<(), Failure> {
         }
     })
     .map_err(|e| Failure::new(Class::Other, format!("installing the Ctrl-C handler: {e}")))
-}
-
-/// The flag, borrowed for as long as the process lives.
-pub fn flag_ref() -> &'static AtomicBool {
-    &REQUESTED
 }
 
 /// The failure of a command stopped by Ctrl-C.

@@ -157,12 +157,10 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
             let req = TrtCompilationRequest::new(model_id.as_str(), devices.collect())
                 .maybe(notifications_url, TrtCompilationRequest::notifications_url);
             let id = job_id.unwrap_or_else(|| roboflow_batch::JobId::generate().to_string());
-            ctx.api
-                .start_trt_compilation(&id, &req, job_name.as_deref())?;
-            if ctx.out.is_json() {
-                return ctx.out.json(&json!({"jobId": id, "modelId": model_id}));
-            }
-            ctx.out.line(format_args!("started job {id}"))?;
+            let api = &ctx.api;
+            api.start_trt_compilation(&id, &req, job_name.as_deref())?;
+            let doc = json!({"jobId": id, "modelId": model_id});
+            ctx.out.answer(doc, format_args!("started job {id}"))?;
             ctx.out
                 .note(format_args!("follow it with: rfbatch job wait {id}"));
             Ok(())
@@ -277,25 +275,14 @@ fn task_row(t: &TaskStatus) -> Vec<String> {
 
 fn abort(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
     let answer = ctx.api.abort_job(job_id)?;
-    if ctx.out.is_json() {
-        ctx.out
-            .json(&json!({"jobId": job_id, "aborted": true, "response": answer}))
-    } else {
-        ctx.out.line(format_args!("aborted job {job_id}"))
-    }
+    let doc = json!({"jobId": job_id, "aborted": true, "response": answer});
+    ctx.out.answer(doc, format_args!("aborted job {job_id}"))
 }
 
 fn restart(ctx: &Ctx, args: &RestartArgs) -> Result<(), Failure> {
-    let overrides = job_start::overrides(&args.limits);
-    let answer = ctx.api.restart_job(&args.job, overrides.as_ref())?;
-    if ctx.out.is_json() {
-        ctx.out.json(&json!({
-            "jobId": args.job,
-            "restarted": true,
-            "overrides": overrides,
-            "response": answer,
-        }))
-    } else {
-        ctx.out.line(format_args!("restarted job {}", args.job))
-    }
+    let (job, overrides) = (&args.job, job_start::overrides(&args.limits));
+    let response = ctx.api.restart_job(job, overrides.as_ref())?;
+    let doc =
+        json!({"jobId": job, "restarted": true, "overrides": overrides, "response": response});
+    ctx.out.answer(doc, format_args!("restarted job {job}"))
 }

@@ -164,16 +164,14 @@ pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
         "found the same job already started:"
     };
     if !args.wait {
-        if ctx.out.is_json() {
-            return ctx.out.json(&json!({
-                "jobId": id,
-                "name": spec.display_name(),
-                "created": started.created,
-                "batchId": args.batch,
-                "workflowId": args.job.workflow,
-            }));
-        }
-        ctx.out.line(format_args!("{what} job {id}"))?;
+        let doc = json!({
+            "jobId": id,
+            "name": spec.display_name(),
+            "created": started.created,
+            "batchId": args.batch,
+            "workflowId": args.job.workflow,
+        });
+        ctx.out.answer(doc, format_args!("{what} job {id}"))?;
         ctx.out.note(format_args!(
             "follow it with: rfbatch job wait {id}  (or rfbatch job show {id})"
         ));

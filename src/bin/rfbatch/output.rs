@@ -46,6 +46,18 @@ impl Output {
         self.line(encoded(serde_json::to_string_pretty(value))?)
     }
 
+    /// A command's answer: `doc` with `--json`, else `text` as a line.
+    pub fn answer(
+        &self,
+        doc: serde_json::Value,
+        text: impl std::fmt::Display,
+    ) -> Result<(), Failure> {
+        match self.json {
+            true => self.json(&doc),
+            false => self.line(text),
+        }
+    }
+
     /// One JSON object on one line of stdout (for listings).
     pub fn json_line<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Failure> {
         self.line(encoded(serde_json::to_string(value))?)

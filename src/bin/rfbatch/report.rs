@@ -31,10 +31,8 @@ pub fn nothing_found(
     };
     let mut message = format!("found no {noun} to upload in {place}");
     if let Some(first) = r.skipped.first() {
-        message.push_str(&format!(
-            "; {} skipped, the first: {first}",
-            r.skipped.len()
-        ));
+        let n = r.skipped.len();
+        message.push_str(&format!("; {n} skipped, the first: {first}"));
     }
     let has_subfolders = |p: &PathBuf| {
         std::fs::read_dir(p)
@@ -45,10 +43,10 @@ pub fn nothing_found(
         [one] if !recursive && has_subfolders(one) => {
             "it has subfolders: add --recursive to take the files in them".to_string()
         }
-        _ => format!(
-            "{noun} are taken by extension, in any case: {}",
-            media.extensions().join(", ")
-        ),
+        _ => {
+            let extensions = media.extensions().join(", ");
+            format!("{noun} are taken by extension, in any case: {extensions}")
+        }
     };
     Some(Failure::usage(message).with_hint(hint))
 }
@@ -197,11 +195,8 @@ pub fn not_sent_failure(r: &IngestReport) -> Option<Failure> {
     } else {
         "check those files: sending them again will not help until they change"
     };
-    let msg = format!(
-        "{} files were not sent to batch {} (the first: {first})",
-        lost.len(),
-        r.batch_id
-    );
+    let (n, batch) = (lost.len(), &r.batch_id);
+    let msg = format!("{n} files were not sent to batch {batch} (the first: {first})");
     Some(Failure::new(Class::Partial, msg).with_hint(hint))
 }
 
@@ -210,13 +205,13 @@ pub fn incomplete(r: &IngestReport) -> Option<Failure> {
     if r.is_success() {
         return None;
     }
+    let (batch, failed) = (&r.batch_id, r.failed.len());
     let (what, hint) = match r.method {
         // A re-run with the same ingest ids is answered as a repeat and fetches nothing.
-        IngestMethod::References if r.failed.is_empty() => (
+        IngestMethod::References if failed == 0 => (
             "reference",
             format!(
-                "the service may still be fetching: follow it with: rfbatch batch shards {}",
-                r.batch_id
+                "the service may still be fetching: follow it with: rfbatch batch shards {batch}"
             ),
         ),
         IngestMethod::References => (
@@ -228,17 +223,9 @@ pub fn incomplete(r: &IngestReport) -> Option<Failure> {
             "run the same command again: it sends only what is missing".to_string(),
         ),
     };
-    let msg = if r.failed.is_empty() {
-        format!(
-            "not every {what} of batch {} was confirmed indexed",
-            r.batch_id
-        )
-    } else {
-        format!(
-            "{} {what}s did not make it into batch {}",
-            r.failed.len(),
-            r.batch_id
-        )
+    let msg = match failed {
+        0 => format!("not every {what} of batch {batch} was confirmed indexed"),
+        n => format!("{n} {what}s did not make it into batch {batch}"),
     };
     Some(Failure::new(Class::Partial, msg).with_hint(hint))
 }

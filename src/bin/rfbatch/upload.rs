@@ -250,17 +250,12 @@ fn local_source(paths: &[PathBuf], recursive: bool, follow: bool) -> Result<Sour
     let src = match paths {
         [one] if one.is_dir() => Source::folder(one).recursive(recursive),
         _ => {
+            let bad = |p: &PathBuf, why| Err(Failure::usage(format!("{}{why}", p.display())));
             if let Some(dir) = paths.iter().find(|p| p.is_dir()) {
-                return Err(Failure::usage(format!(
-                    "{} is a folder: give one folder, or files",
-                    dir.display()
-                )));
+                return bad(dir, " is a folder: give one folder, or files");
             }
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {
-                return Err(Failure::usage(format!(
-                    "{}: no such file or folder",
-                    missing.display()
-                )));
+                return bad(missing, ": no such file or folder");
             }
             Source::files(paths.iter().cloned())
         }
@@ -303,7 +298,7 @@ fn run_ingest(ctx: &Ctx, ingest: Ingest<'_>) -> Result<IngestReport, Failure> {
     // Ctrl-C: no new upload starts, those running finish and are journaled.
     let _stop = interrupt::Stoppable::enter();
     let result = ingest
-        .cancel_flag(interrupt::flag_ref())
+        .cancel_flag(&interrupt::REQUESTED)
         .on_progress(|e| progress.on_event(e))
         .run();
     progress.finish();
@@ -319,26 +314,21 @@ fn run_ingest(ctx: &Ctx, ingest: Ingest<'_>) -> Result<IngestReport, Failure> {
 }
 
 fn roboql(ctx: &Ctx, a: &RoboqlArgs) -> Result<(), Failure> {
+    let (batch, hooks) = (&a.batch, &a.hooks);
     let mut body = RoboQlIngest::new(a.query.as_str())
-        .maybe(a.hooks.ingest_id.clone(), RoboQlIngest::ingest_id)
+        .maybe(hooks.ingest_id.clone(), RoboQlIngest::ingest_id)
         .maybe(
-            a.hooks.notifications_url.clone(),
+            hooks.notifications_url.clone(),
             RoboQlIngest::notifications_url,
         );
     body.display_name = a.batch_name.clone();
-    let answer = ctx.api.ingest_roboql(&a.batch, &body)?;
-    if ctx.out.is_json() {
-        return ctx
-            .out
-            .json(&json!({"batchId": a.batch, "response": answer}));
-    }
-    ctx.out.line(format_args!(
-        "RoboQL ingest into batch {} accepted",
-        a.batch
-    ))?;
-    ctx.out.note(format_args!(
-        "follow it with: rfbatch batch count {}",
-        a.batch
-    ));
+    let response = ctx.api.ingest_roboql(batch, &body)?;
+    let doc = json!({"batchId": batch, "response": response});
+    ctx.out.answer(
+        doc,
+        format_args!("RoboQL ingest into batch {batch} accepted"),
+    )?;
+    ctx.out
+        .note(format_args!("follow it with: rfbatch batch count {batch}"));
     Ok(())
 }
