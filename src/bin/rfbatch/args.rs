@@ -1,14 +1,14 @@
-//! Arguments and helpers that several commands share: the global options, `--limit`,
-//! `--parallel`, durations in seconds, and setting only the options given.
+//! What several commands share: the global options, `--limit`, `--parallel`, seconds,
+//! temporary folders, and setting only the options given.
+
+use std::time::Duration;
 
 use clap::{ArgAction, Args};
 
-use crate::exit::Failure;
+use crate::exit::{Class, Failure};
 
-/// Options every command takes, before or after its name.
-///
-/// The ids `api_key` and `workspace` are shared with `rfbatch sandbox`'s own options, so
-/// clap leaves the sandbox's in place there instead of adding these.
+/// Options every command takes. `api_key` and `workspace` share their ids with `rfbatch
+/// sandbox`'s own options, so clap keeps the sandbox's there.
 #[derive(Args, Clone)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
@@ -45,42 +45,18 @@ pub struct Global {
         value_parser = clap::value_parser!(u32).range(0..=20)
     )]
     pub retries: u32,
-    /// Machine-readable output: one JSON document, or one JSON object per line for listings.
-    /// Errors become one JSON object on stderr.
+    /// JSON output: one document, one object a line for listings, errors as one object.
     #[arg(long, global = true)]
     pub json: bool,
     /// Only results and errors: no progress bars, no notes.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Also log each request to stderr (method, URL with its query values redacted,
-    /// status, time); -vv adds sizes, the content type and any Retry-After.
+    /// Log each request to stderr (query values redacted); -vv adds sizes and content types.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
 }
 
-/// Shows whether a key is set, never the key.
-impl std::fmt::Debug for Global {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Global")
-            .field("api_key", &self.api_key.as_ref().map(|_| "REDACTED"))
-            .field(
-                "api_url",
-                &self
-                    .api_url
-                    .as_deref()
-                    .map(roboflow_batch::redact::redact_url),
-            )
-            .field("workspace", &self.workspace)
-            .field("retries", &self.retries)
-            .field("json", &self.json)
-            .field("quiet", &self.quiet)
-            .field("verbose", &self.verbose)
-            .finish()
-    }
-}
-
-/// A `--parallel` value (uploads or downloads): 1 to the library's most parallel downloads
-/// (64), which uploads share.
+/// A `--parallel` value: 1 to the library's most parallel downloads (64), as for uploads.
 pub fn parallel(s: &str) -> Result<usize, String> {
     const MAX: usize = roboflow_batch::export::MAX_PARALLELISM;
     match s.trim().parse::<usize>() {
@@ -89,16 +65,21 @@ pub fn parallel(s: &str) -> Result<usize, String> {
     }
 }
 
-/// A `--flag SECONDS` value as a duration: positive and finite.
-pub fn seconds(flag: &str, v: f64) -> Result<std::time::Duration, Failure> {
-    std::time::Duration::try_from_secs_f64(v)
+/// A SECONDS value as a duration: positive and finite.
+pub fn seconds(s: &str) -> Result<Duration, String> {
+    let d = s
+        .trim()
+        .parse()
         .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "{flag} must be a positive number of seconds, got {v}"
-            ))
-        })
+        .and_then(|v| Duration::try_from_secs_f64(v).ok());
+    d.filter(|d| !d.is_zero())
+        .ok_or_else(|| "must be a positive number of seconds".to_string())
+}
+
+/// A temporary folder named `prefix…` in `root`, removed on drop.
+pub fn temp_dir(prefix: &str, root: &std::path::Path) -> Result<tempfile::TempDir, Failure> {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(root);
+    dir.map_err(|e| Failure::new(Class::Other, format!("creating a temporary folder: {e}")))
 }
 
 /// How many items a listing shows.
@@ -109,8 +90,7 @@ pub struct Limit {
     pub limit: Option<usize>,
 }
 
-/// Calls a builder's setter only for an option that was given:
-/// `builder.maybe(opt, Builder::setter)`.
+/// `builder.maybe(opt, Builder::setter)`: calls the setter only for an option given.
 pub trait Maybe: Sized {
     fn maybe<T>(self, value: Option<T>, set: impl FnOnce(Self, T) -> Self) -> Self {
         match value {
@@ -126,36 +106,13 @@ impl<B> Maybe for B {}
 mod tests {
     use super::*;
 
+    /// 0, 65 and words: `cli_exit_codes::every_parallel_option_takes_1_to_64`.
     #[test]
-    fn debug_output_hides_the_key() {
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            g: Global,
-        }
-        let cli = <Cli as clap::Parser>::parse_from(["rfbatch", "--api-key", "k-s3cret-77"]);
-        let shown = format!("{:?}", cli.g);
-        assert!(!shown.contains("k-s3cret-77"), "{shown}");
-        assert!(shown.contains("api_key: Some(\"REDACTED\")"), "{shown}");
-    }
-
-    #[test]
-    fn parallel_takes_1_to_64() {
-        for (s, ok) in [
-            ("1", true),
-            ("64", true),
-            ("0", false),
-            ("65", false),
-            ("x", false),
-        ] {
-            assert_eq!(parallel(s).is_ok(), ok, "{s:?}");
-        }
-    }
-
-    #[test]
-    fn seconds_are_positive() {
-        for (v, ok) in [(0.5, true), (0.0, false), (-1.0, false), (f64::NAN, false)] {
-            assert_eq!(seconds("--timeout", v).is_ok(), ok, "{v}");
+    fn bounds_of_parallel_and_seconds() {
+        assert!(parallel("1").is_ok() && parallel("64").is_ok());
+        assert_eq!(seconds(" 0.5"), Ok(Duration::from_millis(500)));
+        for v in ["0", "-1", "NaN", "1e30", "x"] {
+            assert!(seconds(v).is_err(), "{v}");
         }
     }
 }

@@ -57,8 +57,7 @@ pub enum BatchCommand {
         part: Option<String>,
         #[command(flatten)]
         limit: Limit,
-        /// Include the signed download URLs (secrets: anyone holding one can download the
-        /// file until it expires).
+        /// Include the signed download URLs (secrets: they let anyone download the file).
         #[arg(long)]
         urls: bool,
     },
@@ -66,9 +65,18 @@ pub enum BatchCommand {
 
 pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
     match cmd {
-        BatchCommand::List(l) => list(ctx, l.limit),
+        BatchCommand::List(l) => {
+            let headers = ["BATCH", "NAME", "TYPE", "CONTENT", "CREATED", "EXPIRES"];
+            let batches = ctx.api.batches(None);
+            ctx.out
+                .listing(batches, l.limit, &headers, batch_row, "no batches")
+        }
         BatchCommand::Show(b) => show(ctx, &b.batch),
-        BatchCommand::Count { batch, part } => count(ctx, &batch, part.as_deref()),
+        BatchCommand::Count { batch, part } => {
+            let n = ctx.api.batch_count(&batch, part.as_deref())?;
+            ctx.out
+                .answer(json!({"batchId": batch, "partName": part, "count": n}), n)
+        }
         BatchCommand::Shards { batch, limit } => shards(ctx, &batch, limit.limit),
         BatchCommand::Parts(b) => parts(ctx, &b.batch),
         BatchCommand::Export { batch, export } => {
@@ -80,16 +88,24 @@ pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
             part,
             limit,
             urls,
-        } => files(ctx, &batch, part.as_deref(), limit.limit, urls),
+        } => {
+            // Streamed: a batch may hold many thousands of files. Tab-separated, for `cut`.
+            let text = |f: &FileMetadata| {
+                let url = if urls {
+                    format!("\t{}", f.download_url)
+                } else {
+                    String::new()
+                };
+                let part = opt(f.part_name.as_deref());
+                format!("{part}\t{}\t{}{url}", f.file_name, f.content_type)
+            };
+            let json = |f: &FileMetadata| file_json(f, urls);
+            let files = ctx.api.files(&batch, part.as_deref(), None);
+            let n = ctx.out.stream(files, limit.limit, json, text)?;
+            ctx.out.note(format_args!("{n} files"));
+            Ok(())
+        }
     }
-}
-
-fn list(ctx: &Ctx, limit: Option<usize>) -> Result<(), Failure> {
-    let headers = ["BATCH", "NAME", "TYPE", "CONTENT", "CREATED", "EXPIRES"];
-    let batches = ctx.api.batches(None);
-    ctx.out
-        .listing(batches, limit, &headers, batch_row, "no batches")
-        .map(drop)
 }
 
 fn batch_row(b: &BatchMetadata) -> Vec<String> {
@@ -106,49 +122,39 @@ fn batch_row(b: &BatchMetadata) -> Vec<String> {
 fn show(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
     let batch = ctx.api.batch(batch_id)?;
     let count = ctx.api.batch_count(batch_id, None)?;
-    let parts = if batch.batch_type == BatchType::Multipart {
-        let mut counted = Vec::new();
-        for p in ctx.api.list_parts(batch_id)? {
-            let n = ctx.api.batch_count(batch_id, Some(&p.part_name))?;
-            counted.push((p, n));
-        }
-        Some(counted)
-    } else {
-        None
-    };
-    if ctx.out.is_json() {
-        let parts: Option<Vec<Value>> = parts.map(|ps| {
-            ps.iter()
-                .map(|(p, n)| {
-                    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
-                    v["count"] = json!(n);
-                    v
-                })
-                .collect()
-        });
-        return ctx
-            .out
-            .json(&json!({"batch": batch, "count": count, "parts": parts}));
+    let multipart = batch.batch_type == BatchType::Multipart;
+    let mut parts = Vec::new();
+    for p in multipart
+        .then(|| ctx.api.list_parts(batch_id))
+        .transpose()?
+        .into_iter()
+        .flatten()
+    {
+        let n = ctx.api.batch_count(batch_id, Some(&p.part_name))?;
+        parts.push((p, n));
     }
-    ctx.out.fields(&[
-        ("batch", batch.batch_id.clone()),
-        ("name", batch.display_name.clone()),
-        ("type", batch.batch_type.to_string()),
-        ("content", batch.batch_content_type.to_string()),
-        ("created", batch.created_date.to_string()),
-        ("expires", batch.expiry_date.to_string()),
-        ("items", count.to_string()),
-    ])?;
-    if let Some(parts) = parts {
+    if ctx.out.is_json() {
+        let parts = parts.iter().map(|(p, n)| {
+            let mut v = json!(p);
+            v["count"] = json!(n);
+            v
+        });
+        let parts = multipart.then(|| parts.collect::<Vec<_>>());
+        let doc = json!({"batch": batch, "count": count, "parts": parts});
+        return ctx.out.json(&doc);
+    }
+    // The listing's columns, as `key: value` lines.
+    let keys = ["batch", "name", "type", "content", "created", "expires"];
+    let mut fields: Vec<(&str, String)> = keys.into_iter().zip(batch_row(&batch)).collect();
+    fields.push(("items", count.to_string()));
+    ctx.out.fields(&fields)?;
+    if multipart {
         let rows: Vec<Vec<String>> = parts
             .iter()
             .map(|(p, n)| {
-                vec![
-                    p.part_name.clone(),
-                    p.part_type.clone(),
-                    p.content_type.clone(),
-                    n.to_string(),
-                ]
+                let mut row = part_row(p);
+                row[3] = n.to_string();
+                row
             })
             .collect();
         ctx.out.line("")?;
@@ -158,27 +164,17 @@ fn show(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn count(ctx: &Ctx, batch_id: &str, part: Option<&str>) -> Result<(), Failure> {
-    let n = ctx.api.batch_count(batch_id, part)?;
-    if ctx.out.is_json() {
-        ctx.out
-            .json(&json!({"batchId": batch_id, "partName": part, "count": n}))
-    } else {
-        ctx.out.line(n)
-    }
-}
-
 fn shards(ctx: &Ctx, batch_id: &str, limit: Option<usize>) -> Result<(), Failure> {
-    let mut failed = 0usize;
+    let (mut total, mut failed) = (0usize, 0usize);
     let row = |s: &ShardDetails| {
-        failed += usize::from(s.is_failed());
+        (total, failed) = (total + 1, failed + usize::from(s.is_failed()));
         shard_row(s)
     };
     let headers = ["SHARD", "STATUS", "TYPE", "FILES", "UPDATED"];
     let empty = format!("batch {batch_id} has no shards");
-    let total = ctx
-        .out
-        .listing(ctx.api.shards(batch_id, None), limit, &headers, row, empty)?;
+    let shards = ctx.api.shards(batch_id, None);
+    ctx.out.listing(shards, limit, &headers, row, empty)?;
+    // Rows are made for text only, where the note shows.
     if total > 0 {
         ctx.out
             .note(format_args!("{total} shards, {failed} failed"));
@@ -204,9 +200,7 @@ fn parts(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
         .map(Ok::<_, Failure>);
     let headers = ["PART", "TYPE", "CONTENT", "DESCRIPTION"];
     let empty = format!("batch {batch_id} has no parts");
-    ctx.out
-        .listing(parts, None, &headers, part_row, empty)
-        .map(drop)
+    ctx.out.listing(parts, None, &headers, part_row, empty)
 }
 
 fn part_row(p: &PartMetadata) -> Vec<String> {
@@ -218,68 +212,12 @@ fn part_row(p: &PartMetadata) -> Vec<String> {
     ]
 }
 
-fn files(
-    ctx: &Ctx,
-    batch_id: &str,
-    part: Option<&str>,
-    limit: Option<usize>,
-    urls: bool,
-) -> Result<(), Failure> {
-    let mut n = 0usize;
-    // Streamed: a batch may hold many thousands of files, so no table is buffered.
-    for file in ctx
-        .api
-        .files(batch_id, part, None)
-        .take(limit.unwrap_or(usize::MAX))
-    {
-        let file = file?;
-        n += 1;
-        if ctx.out.is_json() {
-            ctx.out.json_line(&file_json(&file, urls))?;
-        } else {
-            // Tab-separated, so that `cut` and `awk` can take it apart.
-            let mut line = format!(
-                "{}\t{}\t{}",
-                opt(file.part_name.as_deref()),
-                file.file_name,
-                file.content_type
-            );
-            if urls {
-                line.push('\t');
-                line.push_str(&file.download_url);
-            }
-            ctx.out.line(line)?;
-        }
-    }
-    if !ctx.out.is_json() {
-        ctx.out.note(format_args!("{n} files"));
-    }
-    Ok(())
-}
-
-/// A file's metadata as JSON, without its signed URL unless asked for.
+/// A file's metadata as JSON, without its signed URL unless asked for (shown by
+/// `cli_commands::batch_commands_in_text_and_json`).
 fn file_json(file: &FileMetadata, urls: bool) -> Value {
     let mut v = serde_json::to_value(file).unwrap_or(Value::Null);
     if !urls && let Some(o) = v.as_object_mut() {
         o.remove("downloadURL");
     }
     v
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_json_drops_the_signed_url_unless_asked() {
-        let f: FileMetadata = serde_json::from_value(json!({
-            "downloadURL": "https://h/f?sig=secret", "fileName": "a.jsonl",
-            "contentType": "metadata", "partName": "results"
-        }))
-        .unwrap();
-        let plain = file_json(&f, false);
-        assert_eq!(plain["fileName"], "a.jsonl");
-        assert!(plain.get("downloadURL").is_none());
-        assert_eq!(file_json(&f, true)["downloadURL"], "https://h/f?sig=secret");
-    }
 }

@@ -1,33 +1,27 @@
 //! `rfbatch bench upload`: how fast images go into a batch, and at what memory cost.
-//!
-//! Against `--api-url` when one is given, otherwise against a sandbox started as a child
-//! process (`rfbatch sandbox --store discard`, data on tmpfs when there is one), so the
-//! peak memory measured is the client's alone. Each run ingests the whole set into a fresh
-//! batch with a fresh journal and no verification in the timed part; the count is checked
-//! afterwards.
+//! Against `--api-url`, else a sandbox in a child process, so that the peak memory measured
+//! is the client's alone. Each run fills a fresh batch, unverified; the count is checked after.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use roboflow_batch::ingest::{Ingest, IngestReport, Source};
 use roboflow_batch::testdata::{ImageFormat, ImageSet};
 use roboflow_batch::wait::WaitOptions;
 use serde_json::{Value, json};
 
-use crate::args::Global;
+use crate::args::{Global, temp_dir};
 use crate::context::{self, Ctx};
 use crate::exit::{Class, Failure};
-use crate::output::Output;
-use crate::output::human_bytes;
+use crate::output::{Output, human_bytes};
 use crate::sandbox::Store;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Upload throughput (images/s, MB/s), PUT latency percentiles, requests per 1,000
-    /// images and peak memory.
+    /// Upload throughput, PUT latency percentiles, requests per 1,000 images, peak memory.
     Upload(UploadBenchArgs),
 }
 
@@ -73,11 +67,8 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         )?,
     };
     warm_page_cache(&dir);
-    let given_url = global
-        .api_url
-        .as_deref()
-        .is_some_and(|u| !u.trim().is_empty());
-    let (ctx, target, _server) = if given_url {
+    let url = global.api_url.as_deref().unwrap_or_default();
+    let (ctx, target, _server) = if !url.trim().is_empty() {
         let ctx = context::connect(global, out)?;
         let url = ctx.api.base_url().to_string();
         (ctx, url, None)
@@ -89,15 +80,10 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
             workspace: None,
             ..global.clone()
         };
-        let what = match a.store {
-            Store::Discard => "built-in sandbox, shards discarded",
-            Store::Disk => "built-in sandbox, shards on disk",
-        };
-        (
-            context::connect(&g, out)?,
-            format!("{} ({what})", server.base_url),
-            Some(server),
-        )
+        let disk = a.store == Store::Disk;
+        let kept = if disk { "on disk" } else { "discarded" };
+        let target = format!("{} (built-in sandbox, shards {kept})", server.base_url);
+        (context::connect(&g, out)?, target, Some(server))
     };
     // The pipeline's own discovery, in bounded memory: the set is counted, not held.
     let plan = Ingest::new(&ctx.api, "bench-plan", Source::folder(&dir))
@@ -114,10 +100,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         dir.display(),
         a.parallel
     ));
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let stamp = UNIX_EPOCH.elapsed().unwrap_or_default().as_secs();
     let mut runs = Vec::new();
     for i in 0..a.runs {
         let batch = format!("bench-{stamp}-{}-{i}", std::process::id());
@@ -126,19 +109,15 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
             if i == 0 {
                 out.line(" run  images/s     MB/s   p50 ms   p99 ms   max ms  peak RSS retries  req/1000")?;
             }
+            let f = |key: &str| r[key].as_f64().unwrap_or(0.0);
+            let rss = r["peakRssMiB"].as_f64().map(|m| format!("{m:.1} MiB"));
+            let (rss, retries) = (rss.unwrap_or_else(|| "-".into()), f("retries"));
+            let (p50, p99, max) = (f("putP50Ms"), f("putP99Ms"), f("putMaxMs"));
+            let (rate, mb, per_1000) =
+                (f("imagesPerSec"), f("mbPerSec"), f("requestsPer1000Images"));
             out.line(format!(
-                "{:>4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>7} {:>9.1}",
-                i + 1,
-                r["imagesPerSec"].as_f64().unwrap_or(0.0),
-                r["mbPerSec"].as_f64().unwrap_or(0.0),
-                r["putP50Ms"].as_f64().unwrap_or(0.0),
-                r["putP99Ms"].as_f64().unwrap_or(0.0),
-                r["putMaxMs"].as_f64().unwrap_or(0.0),
-                r["peakRssMiB"]
-                    .as_f64()
-                    .map_or_else(|| "-".to_string(), |m| format!("{m:.1} MiB")),
-                r["retries"].as_u64().unwrap_or(0),
-                r["requestsPer1000Images"].as_f64().unwrap_or(0.0),
+                "{:>4} {rate:>9.0} {mb:>8.1} {p50:>8.1} {p99:>8.1} {max:>8.1} {rss:>9} {retries:>7} {per_1000:>9.1}",
+                i + 1
             ))?;
         }
         runs.push(r);
@@ -163,10 +142,7 @@ fn once(
     parallel: usize,
     images: u64,
 ) -> Result<Value, Failure> {
-    let journal = tempfile::Builder::new()
-        .prefix("rfbatch-bench-journal-")
-        .tempdir()
-        .map_err(|e| Failure::new(Class::Other, format!("creating a journal folder: {e}")))?;
+    let journal = temp_dir("rfbatch-bench-journal-", &std::env::temp_dir())?;
     let rss_reset = reset_peak_rss();
     let report: IngestReport = Ingest::new(&ctx.api, batch, Source::folder(dir))
         .parallelism(parallel)
@@ -174,26 +150,20 @@ fn once(
         .without_verify()
         .run()?;
     let rss = if rss_reset { peak_rss_mib() } else { None };
+    let partial = |m: String| Err(Failure::new(Class::Partial, m));
     if !report.failed.is_empty() {
-        return Err(Failure::new(
-            Class::Partial,
-            format!(
-                "{} images failed to upload into {batch}",
-                report.failed.len()
-            ),
+        return partial(format!(
+            "{} images failed to upload into {batch}",
+            report.failed.len()
         ));
     }
-    let count = ctx.api.wait_for_ingest(
-        batch,
-        images,
-        &WaitOptions::default()
-            .poll_interval(Duration::from_millis(200))
-            .timeout(Duration::from_secs(600)),
-    )?;
+    let wait = WaitOptions::default().poll_interval(Duration::from_millis(200));
+    let count = ctx
+        .api
+        .wait_for_ingest(batch, images, &wait.timeout(Duration::from_secs(600)))?;
     if count != images {
-        return Err(Failure::new(
-            Class::Partial,
-            format!("batch {batch} holds {count} items, {images} expected"),
+        return partial(format!(
+            "batch {batch} holds {count} items, {images} expected"
         ));
     }
     let lat = report.put_latency.as_ref();
@@ -214,20 +184,14 @@ fn once(
 
 /// `50-250` (KiB) as a byte range.
 fn parse_range(s: &str) -> Result<(u64, u64), Failure> {
-    let bad = || {
-        Failure::usage(format!(
+    let kib = |v: &str| v.trim().parse::<u64>().ok();
+    let range = s.split_once('-').and_then(|(lo, hi)| kib(lo).zip(kib(hi)));
+    match range.filter(|&(lo, hi)| lo > 0 && lo <= hi && hi <= 20 * 1024) {
+        Some((lo, hi)) => Ok((lo * 1024, hi * 1024)),
+        None => Err(Failure::usage(format!(
             "--size-range takes MIN-MAX in KiB, like 50-250, got {s:?}"
-        ))
-    };
-    let (lo, hi) = s.split_once('-').ok_or_else(bad)?;
-    let (lo, hi): (u64, u64) = (
-        lo.trim().parse().map_err(|_| bad())?,
-        hi.trim().parse().map_err(|_| bad())?,
-    );
-    if lo == 0 || lo > hi || hi > 20 * 1024 {
-        return Err(bad());
+        ))),
     }
-    Ok((lo * 1024, hi * 1024))
 }
 
 /// The generated set, kept in tmpfs (or the temp folder) and reused while it is complete.
@@ -253,19 +217,14 @@ fn dataset(out: &Output, n: usize, (lo, hi): (u64, u64)) -> Result<PathBuf, Fail
 
 fn scratch_root() -> PathBuf {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
+    let shm = shm.is_dir().then(|| shm.to_path_buf());
+    shm.unwrap_or_else(std::env::temp_dir)
 }
 
 /// Reads every file once so that the runs measure uploads, not the disk.
 fn warm_page_cache(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let _ = std::fs::read(e.path());
-        }
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let _ = std::fs::read(e.path());
     }
 }
 
@@ -297,17 +256,12 @@ impl SandboxChild {
     fn start(parallel: usize, store: Store) -> Result<SandboxChild, Failure> {
         let fail =
             |what: String| Failure::new(Class::Other, format!("starting the sandbox: {what}"));
-        let data = tempfile::Builder::new()
-            .prefix("rfbatch-bench-sandbox-")
-            .tempdir_in(scratch_root())
-            .map_err(|e| fail(e.to_string()))?;
+        let data = temp_dir("rfbatch-bench-sandbox-", &scratch_root())?;
         let exe = std::env::current_exe().map_err(|e| fail(e.to_string()))?;
-        let store = match store {
-            Store::Discard => "discard",
-            Store::Disk => "disk",
-        };
+        let store = store.to_possible_value().map(|v| v.get_name().to_string());
         let mut child = Command::new(exe)
-            .args(["sandbox", "--addr", "127.0.0.1:0", "--store", store])
+            .args(["sandbox", "--addr", "127.0.0.1:0", "--store"])
+            .args(store)
             .args(["--threads", &(parallel + 4).max(8).to_string()])
             .args(["--indexing-delay-ms", "50"])
             .arg("--data-dir")
@@ -319,26 +273,22 @@ impl SandboxChild {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| fail(e.to_string()))?;
-        let mut line = String::new();
+        // Killed on drop, also when it does not start.
         let mut stdout = child.stdout.take().map(std::io::BufReader::new);
+        let mut me = SandboxChild {
+            child,
+            base_url: String::new(),
+            _stdout: None,
+            _data: data,
+        };
+        let mut line = String::new();
         if let Some(r) = stdout.as_mut() {
             let _ = r.read_line(&mut line);
         }
-        let Some(url) = line
-            .trim()
-            .strip_prefix("listening on ")
-            .map(str::to_string)
-        else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(fail(format!("it printed {line:?}")));
-        };
-        Ok(SandboxChild {
-            child,
-            base_url: url,
-            _stdout: stdout,
-            _data: data,
-        })
+        let url = line.trim().strip_prefix("listening on ");
+        let url = url.ok_or_else(|| fail(format!("it printed {line:?}")))?;
+        (me.base_url, me._stdout) = (url.to_string(), stdout);
+        Ok(me)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The client a command talks through, built from the global options.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use roboflow_batch::BatchApi;
 use roboflow_batch::api::RetryPolicy;
@@ -9,9 +9,9 @@ use roboflow_batch::transport::{
     HttpRequest, HttpResponse, Timeouts, Transport, TransportError, UreqTransport,
 };
 
-use crate::args::Global;
-use crate::exit::Failure;
-use crate::output::Output;
+use crate::args::{Global, seconds};
+use crate::exit::{Failure, one_line};
+use crate::output::{Output, human_bytes};
 
 /// What every command that talks to the service gets: the client and the printer.
 pub struct Ctx {
@@ -41,20 +41,17 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
         "ROBOFLOW_API_REQUEST_TIMEOUT" => None,
         other => std::env::var(other).ok(),
     };
-    let mut builder = BatchApi::builder_from_vars(vars)?
+    let builder = BatchApi::builder_from_vars(vars)?
         .retry_policy(RetryPolicy::default().max_retries(g.retries));
-    let transport = UreqTransport::builder()
+    let inner = UreqTransport::builder()
         .timeouts(timeouts_from_env()?)
         .build();
-    builder = if out.verbose() > 0 {
-        builder.transport(Logged {
-            inner: transport,
-            detail: out.verbose() > 1,
-        })
-    } else {
-        builder.transport(transport)
-    };
-    let api = builder.build()?;
+    let detail = out.verbose() > 1;
+    let api = match out.verbose() {
+        0 => builder.transport(inner),
+        _ => builder.transport(Logged { inner, detail }),
+    }
+    .build()?;
     out.debug(format_args!("service {}", api.base_url()));
     Ok(Ctx {
         api,
@@ -62,36 +59,24 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
     })
 }
 
-/// The per-read and per-write timeout from `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds), as the
-/// official client reads it.
+/// The read and write timeout from `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds), as the
+/// official client reads it; here, not in the library, since the transport is our own.
 fn timeouts_from_env() -> Result<Timeouts, Failure> {
-    let Some(value) = std::env::var("ROBOFLOW_API_REQUEST_TIMEOUT")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-    else {
+    let value = std::env::var("ROBOFLOW_API_REQUEST_TIMEOUT").unwrap_or_default();
+    if value.trim().is_empty() {
         return Ok(Timeouts::default());
-    };
-    let secs: f64 = value
-        .trim()
-        .parse()
-        .ok()
-        .filter(|s: &f64| *s > 0.0 && s.is_finite() && *s < 1e9)
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "ROBOFLOW_API_REQUEST_TIMEOUT must be a positive number of seconds, got {value:?}"
-            ))
-        })?;
+    }
+    let t = seconds(&value)
+        .map_err(|e| Failure::usage(format!("ROBOFLOW_API_REQUEST_TIMEOUT {e}, got {value:?}")))?;
     Ok(Timeouts {
-        read: Duration::from_secs_f64(secs),
-        write: Duration::from_secs_f64(secs),
+        read: t,
+        write: t,
         ..Timeouts::default()
     })
 }
 
-/// A transport that logs each exchange to stderr: method, URL with every query value
-/// redacted, status or error, and time taken; with `detail` (`-vv`) also the sizes, the
-/// content type and any `Retry-After`. Header values are never printed otherwise: they
-/// can carry credentials.
+/// Logs each exchange to stderr, query values redacted; with `detail` (`-vv`) sizes, content
+/// type and `Retry-After`, no other header (they can carry credentials).
 struct Logged {
     inner: UreqTransport,
     detail: bool,
@@ -99,24 +84,18 @@ struct Logged {
 
 impl Transport for Logged {
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let method = request.method;
-        let url = redact_url(&request.url);
+        let (method, url) = (request.method, redact_url(&request.url));
         let sent = request.body.len();
         let started = Instant::now();
         let result = self.inner.send(request);
         let ms = started.elapsed().as_millis();
         match &result {
-            Ok(resp) => {
-                let extra = if self.detail {
-                    format!(" ({})", details(sent, resp))
-                } else {
-                    String::new()
-                };
-                eprintln!(
-                    "rfbatch: {method} {url} -> {} in {ms} ms{extra}",
-                    resp.status
-                );
-            }
+            Ok(r) if self.detail => eprintln!(
+                "rfbatch: {method} {url} -> {} in {ms} ms ({})",
+                r.status,
+                details(sent, r)
+            ),
+            Ok(r) => eprintln!("rfbatch: {method} {url} -> {} in {ms} ms", r.status),
             Err(e) => eprintln!("rfbatch: {method} {url} -> {e} after {ms} ms"),
         }
         result
@@ -125,20 +104,16 @@ impl Transport for Logged {
 
 /// `sent 2.0 KiB, got 512 B application/json, Retry-After 3`.
 fn details(sent: u64, resp: &HttpResponse) -> String {
-    let mut s = format!("sent {}", crate::output::human_bytes(sent));
-    match resp
+    let got = resp
         .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        Some(n) => s.push_str(&format!(", got {}", crate::output::human_bytes(n))),
-        None => s.push_str(", got a body of unknown length"),
-    }
-    if let Some(ct) = resp.header("content-type") {
-        s.push(' ');
-        s.push_str(&crate::exit::one_line(ct));
-    }
-    if let Some(ra) = resp.header("retry-after") {
-        s.push_str(&format!(", Retry-After {}", crate::exit::one_line(ra)));
+        .and_then(|v| v.trim().parse().ok())
+        .map_or_else(|| "a body of unknown length".into(), human_bytes);
+    let mut s = format!("sent {}, got {got}", human_bytes(sent));
+    for (name, before) in [("content-type", " "), ("retry-after", ", Retry-After ")] {
+        if let Some(v) = resp.header(name) {
+            s.push_str(before);
+            s.push_str(&one_line(v));
+        }
     }
     s
 }
@@ -147,19 +122,16 @@ fn details(sent: u64, resp: &HttpResponse) -> String {
 mod tests {
     use super::*;
 
+    // The type alone (`-vv`): `cli_secrets::verbose_logs_requests_without_the_key`.
     #[test]
     fn details_give_sizes_type_and_retry_after() {
         let r = HttpResponse::new(429, "{}")
             .with_header("Content-Length", "2")
             .with_header("Content-Type", "application/json")
             .with_header("Retry-After", "3");
-        assert_eq!(
-            details(2048, &r),
-            "sent 2.0 KiB, got 2 B application/json, Retry-After 3"
-        );
-        assert_eq!(
-            details(0, &HttpResponse::new(200, "")),
-            "sent 0 B, got a body of unknown length"
-        );
+        let want = "sent 2.0 KiB, got 2 B application/json, Retry-After 3";
+        assert_eq!(details(2048, &r), want);
+        let none = details(0, &HttpResponse::new(200, ""));
+        assert_eq!(none, "sent 0 B, got a body of unknown length");
     }
 }

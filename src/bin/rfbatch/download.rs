@@ -1,7 +1,7 @@
-//! Downloads: `rfbatch batch export`, `job results` and the last step of `run`, on the
-//! library's `Exporter` (parallel, resumable, archives unpacked safely).
+//! Downloads (`batch export`, `job results`, the end of `run`) on the library's `Exporter`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use clap::Args;
 use roboflow_batch::export::{ExportReport, Exporter};
@@ -11,8 +11,8 @@ use crate::args::Maybe;
 use crate::context::Ctx;
 use crate::exit::Failure;
 use crate::interrupt;
-use crate::output::human_bytes;
-use crate::progress::{Bars, Tally};
+use crate::output::{human_bytes, human_rate};
+use crate::progress::Bars;
 
 /// Where and how to download.
 #[derive(Args, Debug, Clone, Default)]
@@ -20,8 +20,7 @@ pub struct ExportArgs {
     /// The folder the files go to (created if needed); files land in `DIR/<part>/<file>`.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Only this part (repeatable). Of a job's several output batches, only those that
-    /// have the part are filtered; the others come whole.
+    /// Only this part (repeatable; a job's output batches without it come whole).
     #[arg(long, value_name = "PART")]
     pub part: Vec<String>,
     /// Download again the files already complete in DIR.
@@ -49,69 +48,55 @@ pub struct ExportArgs {
 pub enum Source<'a> {
     Batch(&'a str),
     /// A job, from the given stages' output batches.
-    Job(&'a str, &'a [String]),
+    Job(&'a str, &'a [&'a str]),
 }
 
 /// Exports with a progress bar of files, stopping cleanly on Ctrl-C.
 pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<ExportReport, Failure> {
     let bars = Bars::new(ctx.out.progress());
     let bar = bars.count("download", "files");
-    let tally = Tally::<Transfer>::default();
-    let mut exporter = Exporter::new(&ctx.api, &args.out)
+    let (bytes, skipped) = (AtomicU64::new(0), AtomicU64::new(0));
+    // `3 already there, 12.5 MiB at 4.1 MiB/s`.
+    let message = || {
+        let (b, s) = (bytes.load(Relaxed), skipped.load(Relaxed));
+        let m = format!("{} at {}", human_bytes(b), human_rate(b, bar.elapsed()));
+        bar.set_message(if s > 0 {
+            format!("{s} already there, {m}")
+        } else {
+            m
+        });
+    };
+    let exporter = Exporter::new(&ctx.api, &args.out)
         .parallelism(args.parallel)
         .overwrite(args.overwrite)
         .unpack_archives(!args.no_unpack)
         .keep_archives(args.keep_archives)
-        .cancel_flag(interrupt::flag_ref())
+        .cancel_flag(&interrupt::REQUESTED)
         .on_progress(|e| match e {
             Event::FilesListed { files, .. } => bar.inc_length(*files),
-            Event::BytesReceived { bytes } => {
-                let c = tally.update(|c| c.bytes += bytes);
-                bar.set_message(transfer_message(&c, bar.elapsed()));
+            Event::BytesReceived { bytes: n } => {
+                bytes.fetch_add(*n, Relaxed);
+                message();
             }
             Event::Exported(f) => {
-                let c = tally.update(|c| c.skipped += u64::from(f.skipped));
+                skipped.fetch_add(u64::from(f.skipped), Relaxed);
                 bar.inc(1);
-                bar.set_message(transfer_message(&c, bar.elapsed()));
+                message();
             }
             _ => {}
-        });
-    for p in &args.part {
-        exporter = exporter.part(p.as_str());
-    }
-    let exporter = exporter
+        })
         .maybe(args.max_unpacked_bytes, Exporter::max_unpacked_bytes)
         .maybe(args.max_unpacked_entries, Exporter::max_unpacked_entries);
-    let stop = interrupt::Stoppable::enter();
+    let exporter = args.part.iter().fold(exporter, |e, p| e.part(p));
+    let _stop = interrupt::Stoppable::enter();
     let result = match source {
         Source::Batch(id) => exporter.batch(id),
-        Source::Job(id, stages) => exporter.stages(stages.iter().cloned()).job(id),
+        Source::Job(id, stages) => exporter.stages(stages.iter().copied()).job(id),
     };
     bar.finish_and_clear();
     let report = result?;
-    if report.cancelled {
-        return Err(stop.check().err().unwrap_or_else(interrupt::failure));
+    match report.cancelled {
+        true => Err(interrupt::failure()),
+        false => Ok(report),
     }
-    Ok(report)
-}
-
-/// Bytes and files already there, as a download goes.
-#[derive(Default, Clone, Copy)]
-struct Transfer {
-    bytes: u64,
-    skipped: u64,
-}
-
-/// `3 already there, 12.5 MiB at 4.1 MiB/s`.
-fn transfer_message(c: &Transfer, elapsed: std::time::Duration) -> String {
-    let secs = elapsed.as_secs_f64().max(0.001);
-    let mut s = format!(
-        "{} at {}/s",
-        human_bytes(c.bytes),
-        human_bytes((c.bytes as f64 / secs) as u64)
-    );
-    if c.skipped > 0 {
-        s = format!("{} already there, {s}", c.skipped);
-    }
-    s
 }

@@ -24,46 +24,42 @@ Exit codes:
   10   timed out while waiting
   130  interrupted (Ctrl-C); running the same command again resumes";
 
-/// What kind of failure ended a command; each has its own exit code.
+/// What kind of failure ended a command; the discriminant is its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    Other,
-    Usage,
-    Auth,
-    NotFound,
-    Conflict,
-    Network,
-    Service,
-    Partial,
-    JobFailed,
-    Timeout,
-    Interrupted,
+    Other = 1,
+    Usage = 2,
+    Auth = 3,
+    NotFound = 4,
+    Conflict = 5,
+    Network = 6,
+    Service = 7,
+    Partial = 8,
+    JobFailed = 9,
+    Timeout = 10,
+    Interrupted = 130,
 }
 
 impl Class {
-    /// The exit code and the name in `--json` errors.
-    fn info(self) -> (u8, &'static str) {
-        match self {
-            Class::Other => (1, "other"),
-            Class::Usage => (2, "usage"),
-            Class::Auth => (3, "auth"),
-            Class::NotFound => (4, "not_found"),
-            Class::Conflict => (5, "conflict"),
-            Class::Network => (6, "network"),
-            Class::Service => (7, "service"),
-            Class::Partial => (8, "partial_failure"),
-            Class::JobFailed => (9, "job_failed"),
-            Class::Timeout => (10, "timeout"),
-            Class::Interrupted => (130, "interrupted"),
-        }
-    }
-
     pub fn code(self) -> u8 {
-        self.info().0
+        self as u8
     }
 
+    /// The name in `--json` errors.
     pub fn name(self) -> &'static str {
-        self.info().1
+        match self {
+            Class::Other => "other",
+            Class::Usage => "usage",
+            Class::Auth => "auth",
+            Class::NotFound => "not_found",
+            Class::Conflict => "conflict",
+            Class::Network => "network",
+            Class::Service => "service",
+            Class::Partial => "partial_failure",
+            Class::JobFailed => "job_failed",
+            Class::Timeout => "timeout",
+            Class::Interrupted => "interrupted",
+        }
     }
 }
 
@@ -104,19 +100,19 @@ impl Failure {
 
     /// A failure writing to stdout or stderr.
     pub fn output(err: std::io::Error) -> Self {
-        let mut f = Failure::new(Class::Other, format!("writing output: {err}"));
-        f.broken_pipe = err.kind() == std::io::ErrorKind::BrokenPipe;
-        f
+        Failure {
+            broken_pipe: err.kind() == std::io::ErrorKind::BrokenPipe,
+            ..Failure::new(Class::Other, format!("writing output: {err}"))
+        }
     }
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let class = classify(&e);
-        let hint = hint(&e);
-        let mut f = Failure::new(class, message(&e));
-        f.hint = hint;
-        f
+        Failure {
+            hint: hint(&e),
+            ..Failure::new(classify(&e), message(&e))
+        }
     }
 }
 
@@ -135,22 +131,18 @@ pub fn message(e: &Error) -> String {
         Error::Server(_) => "server error",
         _ => "request rejected",
     };
-    let said = api
-        .message
-        .as_deref()
-        .or((!api.body_snippet.is_empty()).then_some(api.body_snippet.as_str()));
+    let snippet = (!api.body_snippet.is_empty()).then_some(api.body_snippet.as_str());
     let url = api.url.split('?').next().unwrap_or_default();
-    match said {
-        Some(said) => format!(
-            "{what}: {said} (HTTP {} from {} {url})",
-            api.status, api.method
-        ),
-        None => format!("{what}: HTTP {} from {} {url}", api.status, api.method),
+    let (status, method) = (api.status, api.method);
+    match api.message.as_deref().or(snippet) {
+        Some(said) => format!("{what}: {said} (HTTP {status} from {method} {url})"),
+        None => format!("{what}: HTTP {status} from {method} {url}"),
     }
 }
 
 /// The class of a library error.
 pub fn classify(e: &Error) -> Class {
+    use TransportErrorKind as K;
     match e {
         Error::InvalidInput { .. } | Error::Config(_) => Class::Usage,
         Error::Unauthorized(_) | Error::Forbidden(_) => Class::Auth,
@@ -160,12 +152,9 @@ pub fn classify(e: &Error) -> Class {
         Error::RepeatedPageToken { .. } | Error::TooManyEmptyPages { .. } => Class::Service,
         Error::Api(a) if matches!(a.status, 400 | 422) => Class::Usage,
         Error::Transport { source, .. } => match source.kind() {
-            TransportErrorKind::Dns
-            | TransportErrorKind::Connect
-            | TransportErrorKind::Tls
-            | TransportErrorKind::Timeout
-            | TransportErrorKind::Interrupted
-            | TransportErrorKind::Protocol => Class::Network,
+            K::Dns | K::Connect | K::Tls | K::Timeout | K::Interrupted | K::Protocol => {
+                Class::Network
+            }
             _ => Class::Other,
         },
         Error::ShardFailed { .. } => Class::Partial,
@@ -232,19 +221,14 @@ pub fn report(result: Result<(), Failure>, json: bool, secrets: &[String]) -> Ex
     };
     let message = clean(&f.message);
     let hint = f.hint.as_deref().map(clean);
-    let text = if json {
-        serde_json::json!({"error": {
-            "class": f.class.name(),
-            "code": f.class.code(),
-            "message": message,
-            "hint": hint,
+    let (class, code) = (f.class.name(), f.class.code());
+    let text = match (json, &hint) {
+        (true, _) => serde_json::json!({"error": {
+            "class": class, "code": code, "message": message, "hint": hint,
         }})
-        .to_string()
-    } else {
-        match &hint {
-            Some(h) => format!("rfbatch: error: {message}\n  hint: {h}"),
-            None => format!("rfbatch: error: {message}"),
-        }
+        .to_string(),
+        (false, Some(h)) => format!("rfbatch: error: {message}\n  hint: {h}"),
+        (false, None) => format!("rfbatch: error: {message}"),
     };
     eprintln!("{text}");
     ExitCode::from(f.class.code())
@@ -259,31 +243,25 @@ pub fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use roboflow_batch::ApiError;
-    use roboflow_batch::transport::{Method, TransportError};
+    use roboflow_batch::transport::Method;
 
-    fn api(status: u16) -> Error {
+    fn api(status: u16, message: Option<&str>) -> Error {
+        let url = "http://h/x?api_key=REDACTED".into();
+        let message = message.map(String::from);
+        let (method, body_snippet) = (Method::Get, String::new());
         Error::from_status(
             ApiError {
-                method: Method::Get,
-                url: "http://h/x?api_key=REDACTED".into(),
+                method,
+                url,
                 status,
-                message: None,
-                body_snippet: String::new(),
+                message,
+                body_snippet,
             },
             None,
         )
     }
 
-    fn transport(kind: TransportErrorKind) -> Error {
-        let (method, url) = (Method::Get, "http://h/".into());
-        let source = TransportError::new(kind, "failed");
-        Error::Transport {
-            method,
-            url,
-            source,
-        }
-    }
-
+    /// 401, 404, 409, 503 and the network kinds are `cli_exit_codes`' (by exit code).
     #[test]
     fn classes_by_error() {
         let locked = Error::Locked {
@@ -292,83 +270,42 @@ mod tests {
             holder: Some(7),
         };
         let waited = std::time::Duration::from_secs(1);
+        let timeout = Error::WaitTimeout {
+            what: "job".into(),
+            waited,
+        };
         let cases = [
             (Error::invalid("batch_id", "bad"), Class::Usage),
             (Error::Config("no API key".into()), Class::Usage),
-            (api(400), Class::Usage),
-            (api(401), Class::Auth),
-            (api(403), Class::Auth),
-            (api(404), Class::NotFound),
-            (api(409), Class::Conflict),
+            (api(400, None), Class::Usage),
+            (api(403, None), Class::Auth),
             (locked, Class::Conflict),
-            (api(429), Class::Service),
-            (api(503), Class::Service),
-            (api(418), Class::Other),
-            (transport(TransportErrorKind::Connect), Class::Network),
-            (transport(TransportErrorKind::Dns), Class::Network),
-            (transport(TransportErrorKind::Tls), Class::Network),
-            (
-                Error::WaitTimeout {
-                    what: "job".into(),
-                    waited,
-                },
-                Class::Timeout,
-            ),
+            (api(429, None), Class::Service),
+            (api(418, None), Class::Other),
+            (timeout, Class::Timeout),
         ];
         for (err, want) in cases {
             assert_eq!(classify(&err), want, "{err}");
         }
     }
 
+    /// The compiler keeps the codes distinct; the help must list each.
     #[test]
-    fn codes_are_distinct() {
-        let all = [
-            Class::Other,
-            Class::Usage,
-            Class::Auth,
-            Class::NotFound,
-            Class::Conflict,
-            Class::Network,
-            Class::Service,
-            Class::Partial,
-            Class::JobFailed,
-            Class::Timeout,
-            Class::Interrupted,
-        ];
-        let codes: std::collections::HashSet<u8> = all.iter().map(|c| c.code()).collect();
-        assert_eq!(codes.len(), all.len());
-        for c in all {
+    fn the_help_lists_every_code() {
+        for code in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130] {
             assert!(
-                EXIT_CODES_HELP.contains(&format!("\n  {:<4} ", c.code())),
-                "{c:?} missing from the help"
+                EXIT_CODES_HELP.contains(&format!("\n  {code:<4} ")),
+                "{code}"
             );
         }
     }
 
+    // Without a message: `cli_exit_codes::server_errors_exit_7` ("HTTP 503").
     #[test]
     fn response_errors_lead_with_the_server_message() {
-        let e = Error::from_status(
-            ApiError {
-                method: Method::Get,
-                url: "http://h/ws/batches/nope?api_key=REDACTED".into(),
-                status: 404,
-                message: Some("batch \"nope\" not found".into()),
-                body_snippet: String::new(),
-            },
-            None,
-        );
-        assert_eq!(
-            message(&e),
-            "not found: batch \"nope\" not found (HTTP 404 from GET http://h/ws/batches/nope)"
-        );
-        assert_eq!(
-            message(&api(503)),
-            "server error: HTTP 503 from GET http://h/x"
-        );
-    }
-
-    #[test]
-    fn one_line_joins_lines() {
+        let e = api(404, Some("batch \"nope\" not found"));
+        let want = "not found: batch \"nope\" not found (HTTP 404 from GET http://h/x)";
+        assert_eq!(message(&e), want);
         assert_eq!(one_line("a\n  b\r\nc "), "a b c");
     }
 }

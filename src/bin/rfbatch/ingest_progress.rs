@@ -1,5 +1,4 @@
-//! The library's ingest events drawn as bars: bytes sent (rate and ETA) with files done,
-//! then files indexed. Off a terminal, a note per phase instead.
+//! Ingest events as bars (bytes sent, then files indexed), or off a terminal a note each.
 
 use std::sync::OnceLock;
 
@@ -7,8 +6,7 @@ use indicatif::ProgressBar;
 use roboflow_batch::ingest::IngestMethod;
 use roboflow_batch::progress::Event;
 
-use crate::output::Output;
-use crate::output::human_bytes;
+use crate::output::{Output, human_bytes};
 use crate::progress::{Bars, Tally};
 
 #[derive(Default, Clone, Copy)]
@@ -70,16 +68,18 @@ impl IngestProgress {
         }
     }
 
+    /// Changes the counts and shows them.
+    fn count(&self, f: impl FnOnce(&mut Counts)) {
+        self.upload.set_message(self.counts.update(f).message());
+    }
+
     /// Handles one event.
     pub fn on_event(&self, e: &Event) {
         match e {
             Event::Discovered { files, .. } => {
                 self.upload.set_message(format!("found {files} files"));
             }
-            Event::Skipped(_) => {
-                let c = self.counts.update(|c| c.skipped += 1);
-                self.upload.set_message(c.message());
-            }
+            Event::Skipped(_) => self.count(|c| c.skipped += 1),
             Event::Planned {
                 method,
                 files,
@@ -88,34 +88,26 @@ impl IngestProgress {
                 resumed_files,
                 ..
             } => {
-                // The bar counts bytes on the wire; a tar adds a header and padding per
-                // file (768 bytes on average) and a trailer per shard.
-                // `Planned` has no per-file sizes, so the padding is estimated; the bar
-                // grows its total rather than pass 100% (see `BytesSent`).
+                // Bytes on the wire: a tar adds about 768 bytes per file and 1 KiB per shard,
+                // estimated (the bar grows its total rather than pass 100%: `BytesSent`).
                 let overhead = match method {
                     IngestMethod::Shards => files.saturating_mul(768) + units.saturating_mul(1024),
                     _ => 0,
                 };
                 self.upload.set_length(bytes.saturating_add(overhead));
                 // A second plan (the batch refused the first method) starts over.
-                let c = self.counts.update(|c| {
-                    c.total = *files;
-                    c.resumed = *resumed_files;
-                    c.done = 0;
-                    c.failed = 0;
+                self.count(|c| {
+                    (c.total, c.resumed, c.done, c.failed) = (*files, *resumed_files, 0, 0);
                 });
-                self.upload.set_message(c.message());
                 if *files == 0 && *resumed_files == 0 {
                     return; // nothing to send: the command says why
                 }
-                let resumed = if *resumed_files > 0 {
-                    format!(" ({resumed_files} already uploaded by an earlier run)")
-                } else {
-                    String::new()
-                };
+                let resumed = (*resumed_files > 0)
+                    .then(|| format!(" ({resumed_files} already uploaded by an earlier run)"));
                 self.note(format_args!(
-                    "uploading {files} files ({}) as {method}, {units} requests{resumed}",
-                    human_bytes(*bytes)
+                    "uploading {files} files ({}) as {method}, {units} requests{}",
+                    human_bytes(*bytes),
+                    resumed.unwrap_or_default()
                 ));
             }
             Event::BytesSent { bytes } => {
@@ -128,37 +120,23 @@ impl IngestProgress {
                 });
                 let position = self.upload.position().saturating_add(new);
                 // The overhead is an estimate: never show more done than planned.
-                if self.upload.length().is_some_and(|len| position > len) {
-                    self.upload.set_length(position);
-                }
+                let length = self.upload.length().unwrap_or(0);
+                self.upload.set_length(length.max(position));
                 self.upload.set_position(position);
             }
-            Event::UnitDone { files, .. } => {
-                let c = self.counts.update(|c| c.done += files);
-                self.upload.set_message(c.message());
-            }
-            Event::UnitFailed { files, .. } => {
-                let c = self.counts.update(|c| c.failed += files);
-                self.upload.set_message(c.message());
-            }
-            Event::Retry { rewound_bytes, .. } => {
-                // The bar never goes back: the resent bytes are skipped instead.
-                let c = self.counts.update(|c| {
-                    c.retries += 1;
-                    c.resend = c.resend.saturating_add(*rewound_bytes);
-                });
-                self.upload.set_message(c.message());
-            }
+            Event::UnitDone { files, .. } => self.count(|c| c.done += files),
+            Event::UnitFailed { files, .. } => self.count(|c| c.failed += files),
+            // The bar never goes back: the resent bytes are skipped instead.
+            Event::Retry { rewound_bytes, .. } => self.count(|c| {
+                c.retries += 1;
+                c.resend = c.resend.saturating_add(*rewound_bytes);
+            }),
             Event::Verifying { indexed, expected } => {
-                let mut first = false;
                 let bar = self.verify.get_or_init(|| {
-                    first = true;
                     self.upload.finish();
+                    self.note(format_args!("waiting for {expected} files to be indexed"));
                     self.bars.count("index", "files")
                 });
-                if first {
-                    self.note(format_args!("waiting for {expected} files to be indexed"));
-                }
                 bar.set_length(*expected);
                 bar.set_position(*indexed);
             }

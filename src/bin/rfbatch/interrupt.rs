@@ -1,17 +1,12 @@
-//! Ctrl-C (and SIGTERM): a clean stop for long-running commands.
-//!
-//! Outside a [`Stoppable`] section the process exits at once with code 130, as it would
-//! without a handler. Inside one, the first signal sets a flag that the command (and the
-//! library work it drives) checks to stop starting new work; in-flight work finishes or is
-//! abandoned without being recorded as done, so running the same command again resumes.
-//! A second signal exits at once.
+//! Ctrl-C (and SIGTERM): exit 130 at once, except inside a [`Stoppable`] section, where the
+//! first sets the library's cancel flag (no new work starts; a re-run resumes).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::exit::{Class, Failure};
 
 /// Shared with the library's long-running calls, which take it as their cancel flag.
-static REQUESTED: AtomicBool = AtomicBool::new(false);
+pub static REQUESTED: AtomicBool = AtomicBool::new(false);
 static STOPPABLE: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the handler. Call once, before any long-running work.
@@ -30,16 +25,6 @@ pub fn install() -> Result<(), Failure> {
     .map_err(|e| Failure::new(Class::Other, format!("installing the Ctrl-C handler: {e}")))
 }
 
-/// Whether a stop was asked for.
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
-}
-
-/// The flag, borrowed for as long as the process lives.
-pub fn flag_ref() -> &'static AtomicBool {
-    &REQUESTED
-}
-
 /// The failure of a command stopped by Ctrl-C.
 pub fn failure() -> Failure {
     Failure::new(Class::Interrupted, "interrupted")
@@ -54,11 +39,6 @@ impl Stoppable {
     pub fn enter() -> Self {
         STOPPABLE.fetch_add(1, Ordering::SeqCst);
         Stoppable(())
-    }
-
-    /// `Err(interrupted)` once a stop was asked for; call between units of work.
-    pub fn check(&self) -> Result<(), Failure> {
-        if requested() { Err(failure()) } else { Ok(()) }
     }
 }
 

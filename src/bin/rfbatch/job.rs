@@ -3,7 +3,8 @@
 use clap::Subcommand;
 use clap::builder::PossibleValuesParser;
 use roboflow_batch::model::{
-    CompilationDevice, JobMetadata, JobStage, LogSeverity, TaskStatus, TrtCompilationRequest,
+    CompilationDevice, JobLog, JobMetadata, JobStage, LogSeverity, TaskStatus,
+    TrtCompilationRequest,
 };
 use serde_json::json;
 
@@ -33,16 +34,14 @@ pub enum JobCommand {
     List(Limit),
     /// Shows a job: its state, progress and stages.
     Show(JobArg),
-    /// Waits for a job to finish, showing its progress; the exit code says how it ended
-    /// (0 succeeded, 9 failed, 10 timed out).
+    /// Waits for a job to finish (exit 0 succeeded, 9 failed, 10 timed out).
     Wait {
         /// The job id.
         job: String,
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// Downloads a finished job's results (the `export` stage's output; with
-    /// --include-processing also the aggregated CSV or JSONL).
+    /// Downloads a finished job's results (the `export` stage's output).
     Results {
         /// The job id.
         job: String,
@@ -101,7 +100,11 @@ pub enum JobCommand {
 pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
     match cmd {
         JobCommand::Start(args) => job_start::start(ctx, *args),
-        JobCommand::List(l) => list(ctx, l.limit),
+        JobCommand::List(l) => {
+            let headers = ["JOB", "NAME", "STATE", "STAGE", "CREATED", "UPDATED"];
+            ctx.out
+                .listing(ctx.api.jobs(None), l.limit, &headers, job_row, "no jobs")
+        }
         JobCommand::Show(j) => show(ctx, &j.job),
         JobCommand::Wait { job, wait } => {
             crate::job_wait::wait(ctx, Job::new(&ctx.api, &job)?, &wait)
@@ -111,20 +114,36 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
             include_processing,
             export,
         } => {
-            let mut stages = vec!["export".to_string()];
-            if include_processing {
-                stages.insert(0, "processing".into());
-            }
-            let report = download::export(ctx, &export, Source::Job(&job, &stages))?;
+            let stages = &["processing", "export"][usize::from(!include_processing)..];
+            let report = download::export(ctx, &export, Source::Job(&job, stages))?;
             report::print_export(ctx, &report)
         }
         JobCommand::Stages(j) => stages(ctx, &j.job),
-        JobCommand::Tasks { job, stage, limit } => tasks(ctx, &job, &stage, limit.limit),
+        JobCommand::Tasks { job, stage, limit } => {
+            let headers = ["TASK", "STATUS", "PROGRESS", "UPDATED", "NOTE"];
+            let tasks = ctx.api.tasks(&job, &stage, None);
+            let empty = format!("stage {stage} has no tasks");
+            ctx.out
+                .listing(tasks, limit.limit, &headers, task_row, empty)
+        }
         JobCommand::Logs {
             job,
             severity,
             limit,
-        } => logs(ctx, &job, severity.as_deref(), limit.limit),
+        } => {
+            let lines = ctx
+                .api
+                .logs(&job, severity.as_deref().map(LogSeverity::parse), None);
+            let json = |l: &JobLog| serde_json::to_value(l).unwrap_or_default();
+            let text = |l: &JobLog| {
+                let (at, module, kind) = (&l.created_at, &l.reporting_module, &l.log_type);
+                format!("{at} {:<7} {module} {kind} {}", l.severity, l.payload)
+            };
+            if ctx.out.stream(lines, limit.limit, json, text)? == 0 {
+                ctx.out.note(format_args!("job {job} has no log lines"));
+            }
+            Ok(())
+        }
         JobCommand::Abort(j) => abort(ctx, &j.job),
         JobCommand::Restart(args) => restart(ctx, &args),
         JobCommand::TrtCompile {
@@ -134,32 +153,19 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
             job_name,
             notifications_url,
         } => {
-            let devices = devices
-                .iter()
-                .map(|d| CompilationDevice::parse(d))
-                .collect();
-            let req = TrtCompilationRequest::new(model_id.as_str(), devices)
+            let devices = devices.iter().map(|d| CompilationDevice::parse(d));
+            let req = TrtCompilationRequest::new(model_id.as_str(), devices.collect())
                 .maybe(notifications_url, TrtCompilationRequest::notifications_url);
             let id = job_id.unwrap_or_else(|| roboflow_batch::JobId::generate().to_string());
-            ctx.api
-                .start_trt_compilation(&id, &req, job_name.as_deref())?;
-            if ctx.out.is_json() {
-                return ctx.out.json(&json!({"jobId": id, "modelId": model_id}));
-            }
-            ctx.out.line(format_args!("started job {id}"))?;
+            let api = &ctx.api;
+            api.start_trt_compilation(&id, &req, job_name.as_deref())?;
+            let doc = json!({"jobId": id, "modelId": model_id});
+            ctx.out.answer(doc, format_args!("started job {id}"))?;
             ctx.out
                 .note(format_args!("follow it with: rfbatch job wait {id}"));
             Ok(())
         }
     }
-}
-
-fn list(ctx: &Ctx, limit: Option<usize>) -> Result<(), Failure> {
-    let headers = ["JOB", "NAME", "STATE", "STAGE", "CREATED", "UPDATED"];
-    let jobs = ctx.api.jobs(None);
-    ctx.out
-        .listing(jobs, limit, &headers, job_row, "no jobs")
-        .map(drop)
 }
 
 fn job_row(j: &JobMetadata) -> Vec<String> {
@@ -213,15 +219,9 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
                 ]
             })
             .collect();
-        let headers = [
-            "STAGE",
-            "STATUS",
-            "DONE",
-            "TASKS",
-            "RUNNING",
-            "FAILED",
-            "OUTPUT BATCHES",
-        ];
+        let headers: Vec<&str> = "STAGE,STATUS,DONE,TASKS,RUNNING,FAILED,OUTPUT BATCHES"
+            .split(',')
+            .collect();
         ctx.out.line("")?;
         ctx.out.table(&headers, &rows)?;
     }
@@ -252,18 +252,7 @@ fn stages(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
         ]
     };
     let empty = format!("job {job_id} has no stages yet");
-    ctx.out
-        .listing(stages, None, &headers, row, empty)
-        .map(drop)
-}
-
-fn tasks(ctx: &Ctx, job_id: &str, stage: &str, limit: Option<usize>) -> Result<(), Failure> {
-    let headers = ["TASK", "STATUS", "PROGRESS", "UPDATED", "NOTE"];
-    let tasks = ctx.api.tasks(job_id, stage, None);
-    let empty = format!("stage {stage} has no tasks");
-    ctx.out
-        .listing(tasks, limit, &headers, task_row, empty)
-        .map(drop)
+    ctx.out.listing(stages, None, &headers, row, empty)
 }
 
 fn task_row(t: &TaskStatus) -> Vec<String> {
@@ -284,57 +273,16 @@ fn task_row(t: &TaskStatus) -> Vec<String> {
     ]
 }
 
-fn logs(
-    ctx: &Ctx,
-    job_id: &str,
-    severity: Option<&str>,
-    limit: Option<usize>,
-) -> Result<(), Failure> {
-    let severity = severity.map(LogSeverity::parse);
-    let mut n = 0usize;
-    for line in ctx
-        .api
-        .logs(job_id, severity, None)
-        .take(limit.unwrap_or(usize::MAX))
-    {
-        let line = line?;
-        n += 1;
-        if ctx.out.is_json() {
-            ctx.out.json_line(&line)?;
-        } else {
-            ctx.out.line(format_args!(
-                "{} {:<7} {} {} {}",
-                line.created_at, line.severity, line.reporting_module, line.log_type, line.payload
-            ))?;
-        }
-    }
-    if !ctx.out.is_json() && n == 0 {
-        ctx.out.note(format_args!("job {job_id} has no log lines"));
-    }
-    Ok(())
-}
-
 fn abort(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
     let answer = ctx.api.abort_job(job_id)?;
-    if ctx.out.is_json() {
-        ctx.out
-            .json(&json!({"jobId": job_id, "aborted": true, "response": answer}))
-    } else {
-        ctx.out.line(format_args!("aborted job {job_id}"))
-    }
+    let doc = json!({"jobId": job_id, "aborted": true, "response": answer});
+    ctx.out.answer(doc, format_args!("aborted job {job_id}"))
 }
 
 fn restart(ctx: &Ctx, args: &RestartArgs) -> Result<(), Failure> {
-    let overrides = job_start::overrides(&args.limits);
-    let answer = ctx.api.restart_job(&args.job, overrides.as_ref())?;
-    if ctx.out.is_json() {
-        ctx.out.json(&json!({
-            "jobId": args.job,
-            "restarted": true,
-            "overrides": overrides,
-            "response": answer,
-        }))
-    } else {
-        ctx.out.line(format_args!("restarted job {}", args.job))
-    }
+    let (job, overrides) = (&args.job, job_start::overrides(&args.limits));
+    let response = ctx.api.restart_job(job, overrides.as_ref())?;
+    let doc =
+        json!({"jobId": job, "restarted": true, "overrides": overrides, "response": response});
+    ctx.out.answer(doc, format_args!("restarted job {job}"))
 }

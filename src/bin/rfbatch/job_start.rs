@@ -19,9 +19,8 @@ pub struct JobOptions {
     /// The Workflow to run.
     #[arg(long, value_name = "WORKFLOW_ID")]
     pub workflow: String,
-    /// The job's id (lowercase letters, digits, `-`, `_`; at most 20 characters). When
-    /// omitted, `job start` generates one (`job-` and 12 random letters or digits) and `run`
-    /// derives one (`run-` and a hash of the batch, the options and the files).
+    /// The job's id (a-z, 0-9, `-`, `_`; up to 20) [default: `job-` and 12 random
+    /// characters; for `run`, `run-` and a hash of the batch, options and files].
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,
     /// A readable name for the job.
@@ -95,59 +94,49 @@ pub struct StartArgs {
     pub max_video_fps: Option<f64>,
     #[command(flatten)]
     pub job: JobOptions,
-    /// Wait for the job to finish, showing its progress; the exit code then says how it
-    /// ended (0 succeeded, 9 failed, 10 timed out).
+    /// Wait for the job to finish (exit 0 succeeded, 9 failed, 10 timed out).
     #[arg(long)]
     pub wait: bool,
     #[command(flatten)]
     pub waiting: crate::job_wait::WaitArgs,
 }
 
-/// The job the options describe; the library checks it (and reads the parameters file)
-/// when it is started.
+/// The job the options describe (the library checks it when it starts).
 pub fn spec<'a>(
     api: &'a BatchApi,
     batch: &str,
     videos: bool,
-    opts: &JobOptions,
+    o: &JobOptions,
 ) -> Result<JobSpec<'a>, Failure> {
     let spec = if videos {
-        JobSpec::videos(api, batch, opts.workflow.as_str())
+        JobSpec::videos(api, batch, o.workflow.as_str())
     } else {
-        JobSpec::images(api, batch, opts.workflow.as_str())
+        JobSpec::images(api, batch, o.workflow.as_str())
     };
-    let l = &opts.limits;
-    let outputs = opts.save_image_outputs || !opts.image_outputs_to_save.is_empty();
+    let l = &o.limits;
+    let outputs = o.save_image_outputs || !o.image_outputs_to_save.is_empty();
+    let outputs = outputs.then(|| o.image_outputs_to_save.clone());
+    let machine = l.machine_type.as_deref().map(MachineType::parse);
+    let format = o.aggregation_format.as_deref();
+    let backend = o.inference_backend.as_deref().map(InferenceBackend::parse);
     let mut spec = spec
-        .maybe(opts.job_id.as_deref(), |s, v| s.job_id(v))
-        .maybe(opts.job_name.as_deref(), |s, v| s.name(v))
-        .maybe(l.machine_type.as_deref(), |s, v| {
-            s.machine_type(MachineType::parse(v))
-        })
+        .maybe(o.job_id.clone(), JobSpec::job_id)
+        .maybe(o.job_name.clone(), JobSpec::name)
+        .maybe(machine, JobSpec::machine_type)
         .maybe(l.workers_per_machine, JobSpec::workers_per_machine)
         .maybe(l.max_runtime_seconds, JobSpec::max_runtime_seconds)
         .maybe(l.max_parallel_tasks, JobSpec::max_parallel_tasks)
         .maybe(l.max_image_failure_rate, JobSpec::max_image_failure_rate)
-        .maybe(opts.aggregation_format.as_deref(), |s, v| {
-            s.aggregation_format(AggregationFormat::parse(v))
-        })
-        .maybe(opts.image_input_name.as_deref(), |s, v| {
-            s.image_input_name(v)
-        })
-        .maybe(opts.workflow_params.as_deref(), |s, v| {
-            s.workflow_parameters_file(v)
-        })
-        .maybe(opts.notifications_url.as_deref(), |s, v| {
-            s.notifications_url(v)
-        })
         .maybe(
-            outputs.then(|| opts.image_outputs_to_save.clone()),
-            JobSpec::persist_image_outputs,
+            format.map(AggregationFormat::parse),
+            JobSpec::aggregation_format,
         )
-        .maybe(opts.inference_backend.as_deref(), |s, v| {
-            s.inference_backend(InferenceBackend::parse(v))
-        });
-    for m in &opts.metadata_mapping {
+        .maybe(o.image_input_name.clone(), JobSpec::image_input_name)
+        .maybe(o.workflow_params.clone(), JobSpec::workflow_parameters_file)
+        .maybe(o.notifications_url.clone(), JobSpec::notifications_url)
+        .maybe(outputs, JobSpec::persist_image_outputs)
+        .maybe(backend, JobSpec::inference_backend);
+    for m in &o.metadata_mapping {
         let (input, key) = m
             .split_once('=')
             .filter(|(i, k)| !i.trim().is_empty() && !k.trim().is_empty())
@@ -161,10 +150,11 @@ pub fn spec<'a>(
 
 pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
     let spec = spec(&ctx.api, &args.batch, args.videos, &args.job)?
-        .maybe(args.part.as_deref(), |s, p| s.part_name(p))
-        .maybe(args.images_metadata_part.as_deref(), |s, p| {
-            s.images_metadata_part(p)
-        })
+        .maybe(args.part.clone(), JobSpec::part_name)
+        .maybe(
+            args.images_metadata_part.clone(),
+            JobSpec::images_metadata_part,
+        )
         .maybe(args.max_video_fps, JobSpec::max_video_fps);
     let started = spec.start()?;
     let id = started.job.id().as_str().to_string();
@@ -174,16 +164,14 @@ pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
         "found the same job already started:"
     };
     if !args.wait {
-        if ctx.out.is_json() {
-            return ctx.out.json(&json!({
-                "jobId": id,
-                "name": spec.display_name(),
-                "created": started.created,
-                "batchId": args.batch,
-                "workflowId": args.job.workflow,
-            }));
-        }
-        ctx.out.line(format_args!("{what} job {id}"))?;
+        let doc = json!({
+            "jobId": id,
+            "name": spec.display_name(),
+            "created": started.created,
+            "batchId": args.batch,
+            "workflowId": args.job.workflow,
+        });
+        ctx.out.answer(doc, format_args!("{what} job {id}"))?;
         ctx.out.note(format_args!(
             "follow it with: rfbatch job wait {id}  (or rfbatch job show {id})"
         ));
@@ -204,20 +192,14 @@ pub struct RestartArgs {
 
 /// The restart overrides, or `None` when nothing changes.
 pub fn overrides(l: &Limits) -> Option<RestartOverrides> {
-    let o = RestartOverrides::default()
-        .maybe(l.machine_type.as_deref(), |o, m| {
-            o.machine_type(MachineType::parse(m))
-        })
-        .maybe(l.workers_per_machine, RestartOverrides::workers_per_machine)
-        .maybe(
-            l.max_runtime_seconds,
-            RestartOverrides::processing_timeout_seconds,
-        )
-        .maybe(l.max_parallel_tasks, RestartOverrides::max_parallel_tasks)
-        .maybe(
-            l.max_image_failure_rate,
-            RestartOverrides::max_image_failure_rate,
-        );
+    type O = RestartOverrides;
+    let machine = l.machine_type.as_deref().map(MachineType::parse);
+    let o = O::default()
+        .maybe(machine, O::machine_type)
+        .maybe(l.workers_per_machine, O::workers_per_machine)
+        .maybe(l.max_runtime_seconds, O::processing_timeout_seconds)
+        .maybe(l.max_parallel_tasks, O::max_parallel_tasks)
+        .maybe(l.max_image_failure_rate, O::max_image_failure_rate);
     (!o.is_empty()).then_some(o)
 }
 
@@ -225,39 +207,25 @@ pub fn overrides(l: &Limits) -> Option<RestartOverrides> {
 mod tests {
     use super::*;
 
-    fn api() -> BatchApi {
-        BatchApi::builder().api_key("k").build().unwrap()
-    }
-
-    fn opts() -> JobOptions {
-        JobOptions {
-            workflow: "wf".into(),
-            ..JobOptions::default()
-        }
-    }
-
+    /// The rest (machine type, format, parameters file, id, name, overrides given):
+    /// `cli_commands::job_commands_in_text_and_json`.
     #[test]
     fn options_become_request_fields() {
+        let api = BatchApi::builder().api_key("k").build().unwrap();
         let o = JobOptions {
+            workflow: "wf".into(),
             limits: Limits {
-                machine_type: Some("gpu".into()),
                 max_image_failure_rate: Some(0.2),
                 ..Limits::default()
             },
-            aggregation_format: Some("csv".into()),
             metadata_mapping: vec!["camera=cam_id".into()],
             image_outputs_to_save: vec!["crops".into()],
-            job_id: Some("nightly-1".into()),
-            ..opts()
+            ..JobOptions::default()
         };
-        let api = api();
-        let spec = spec(&api, "b", false, &o).unwrap();
-        assert_eq!(spec.id(), "nightly-1");
-        let json = serde_json::to_value(spec.request().unwrap()).unwrap();
+        let json = serde_json::to_value(spec(&api, "b", false, &o).unwrap().request().unwrap());
+        let json = json.unwrap();
         for (pointer, want) in [
-            ("/computeConfiguration/machineType", json!("gpu")),
             ("/maxImageFailureRate", json!(0.2)),
-            ("/processingSpecification/aggregationFormat", json!("csv")),
             (
                 "/processingSpecification/imagesMetadataInputsMapping/camera",
                 json!("cam_id"),
@@ -266,28 +234,15 @@ mod tests {
         ] {
             assert_eq!(json.pointer(pointer), Some(&want), "{pointer}");
         }
-    }
-
-    #[test]
-    fn a_bad_mapping_is_a_usage_error() {
         for bad in ["nokey", "=key", "input=", " = "] {
             let o = JobOptions {
                 metadata_mapping: vec![bad.into()],
-                ..opts()
+                ..o.clone()
             };
-            let err = spec(&api(), "b", false, &o).unwrap_err();
+            let err = spec(&api, "b", false, &o).unwrap_err();
             assert_eq!(err.class, crate::exit::Class::Usage);
             assert!(err.message.contains(&format!("{bad:?}")), "{}", err.message);
         }
-    }
-
-    #[test]
-    fn no_overrides_sends_none() {
         assert!(overrides(&Limits::default()).is_none());
-        let l = Limits {
-            max_parallel_tasks: Some(3),
-            ..Limits::default()
-        };
-        assert_eq!(overrides(&l).unwrap().max_parallel_tasks, Some(3));
     }
 }

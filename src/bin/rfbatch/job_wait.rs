@@ -1,15 +1,15 @@
-//! Following a job: `rfbatch job wait`, `job start --wait` and the job half of `run`. The
-//! library polls and aggregates; this draws the snapshots and turns the outcome into output
-//! and an exit code.
+//! Following a job (`job wait`, `job start --wait`, `run`): the library polls; this draws
+//! the snapshots and turns the outcome into output and an exit code.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use clap::Args;
 use roboflow_batch::jobs::{Job, JobEnd, JobOutcome, JobWaitOptions, Progress};
 use roboflow_batch::progress::Event;
 use roboflow_batch::wait::WaitOptions;
 
-use crate::args::seconds;
+use crate::args::{Maybe, seconds};
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
 use crate::progress::{Bars, per_mille};
@@ -18,30 +18,23 @@ use crate::progress::{Bars, per_mille};
 #[derive(Args, Debug, Clone, Default)]
 pub struct WaitArgs {
     /// Give up waiting after this many seconds [default: 86400].
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
-    /// Seconds before the second poll; the interval then grows to --max-poll-interval
-    /// [default: 2].
-    #[arg(long, value_name = "SECONDS")]
-    pub poll_interval: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub timeout: Option<Duration>,
+    /// Seconds between the first polls, growing to --max-poll-interval [default: 2].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub poll_interval: Option<Duration>,
     /// The longest interval between polls, in seconds [default: 30].
-    #[arg(long, value_name = "SECONDS")]
-    pub max_poll_interval: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub max_poll_interval: Option<Duration>,
 }
 
 /// The library's wait options for the flags.
-pub fn options(a: &WaitArgs) -> Result<JobWaitOptions, Failure> {
-    let mut polling = WaitOptions::default();
-    if let Some(v) = a.poll_interval {
-        polling = polling.poll_interval(seconds("--poll-interval", v)?);
-    }
-    if let Some(v) = a.max_poll_interval {
-        polling = polling.max_interval(seconds("--max-poll-interval", v)?);
-    }
-    if let Some(v) = a.timeout {
-        polling = polling.timeout(seconds("--timeout", v)?);
-    }
-    Ok(JobWaitOptions::default().polling(polling))
+pub fn options(a: &WaitArgs) -> JobWaitOptions {
+    let polling = WaitOptions::default()
+        .maybe(a.poll_interval, WaitOptions::poll_interval)
+        .maybe(a.max_poll_interval, WaitOptions::max_interval)
+        .maybe(a.timeout, WaitOptions::timeout);
+    JobWaitOptions::default().polling(polling)
 }
 
 /// Waits for `job` with a progress bar (or a note per stage when not on a terminal), prints
@@ -54,7 +47,7 @@ pub fn wait(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
 
 /// Waits and returns the outcome, drawing progress on the way.
 pub fn follow(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
-    let opts = options(args)?;
+    let opts = options(args);
     let bars = Bars::new(ctx.out.progress());
     let bar = bars.fraction("job");
     let last_line = Mutex::new(String::new());
@@ -115,13 +108,10 @@ fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {
         }
     }
     for e in &o.errors {
-        let tasks = if e.tasks > 0 {
-            format!(" ({} tasks)", e.tasks)
-        } else {
-            String::new()
-        };
+        let tasks = (e.tasks > 0).then(|| format!(" ({} tasks)", e.tasks));
         ctx.out.line(format_args!(
-            "  error{tasks}: {}",
+            "  error{}: {}",
+            tasks.unwrap_or_default(),
             crate::exit::one_line(&e.message)
         ))?;
     }
@@ -131,52 +121,23 @@ fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {
 /// The failure for an outcome other than success.
 pub fn outcome_failure(o: &JobOutcome) -> Option<Failure> {
     let id = &o.job_id;
-    match o.end {
-        JobEnd::Succeeded => None,
+    let (class, message, hint) = match o.end {
+        JobEnd::Succeeded => return None,
         JobEnd::Failed => {
             let first = o.errors.first().map(|e| format!(": {}", e.message));
-            Some(
-                Failure::new(
-                    Class::JobFailed,
-                    format!("job {id} failed{}", first.unwrap_or_default()),
-                )
-                .with_hint(format!("see rfbatch job logs {id} --severity error")),
+            let message = format!("job {id} failed{}", first.unwrap_or_default());
+            (
+                Class::JobFailed,
+                message,
+                format!("see rfbatch job logs {id} --severity error"),
             )
         }
-        _ => Some(
-            Failure::new(
-                Class::Timeout,
-                format!(
-                    "job {id} was still running after {:.0} s",
-                    o.waited.as_secs_f64()
-                ),
-            )
-            .with_hint(format!(
-                "wait longer with: rfbatch job wait {id} --timeout SECONDS"
-            )),
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn wait_flags_are_checked() {
-        let bad = WaitArgs {
-            timeout: Some(-1.0),
-            ..WaitArgs::default()
-        };
-        assert!(options(&bad).unwrap_err().message.contains("--timeout"));
-        let ok = WaitArgs {
-            timeout: Some(5.0),
-            poll_interval: Some(0.2),
-            max_poll_interval: Some(1.0),
-        };
-        let o = options(&ok).unwrap();
-        assert_eq!(o.polling.timeout, Duration::from_secs(5));
-        assert_eq!(o.polling.max_interval, Duration::from_secs(1));
-    }
+        _ => {
+            let secs = o.waited.as_secs_f64();
+            let message = format!("job {id} was still running after {secs:.0} s");
+            let hint = format!("wait longer with: rfbatch job wait {id} --timeout SECONDS");
+            (Class::Timeout, message, hint)
+        }
+    };
+    Some(Failure::new(class, message).with_hint(hint))
 }

@@ -1,7 +1,4 @@
 //! `rfbatch`: the command-line tool of `roboflow-batch`, a thin layer over the library.
-//!
-//! `main` parses the command line, builds the client from the global options, runs one
-//! command and turns its failure into one line on stderr and an exit code (see `exit`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -38,7 +35,7 @@ fn main() -> ExitCode {
     };
     let g = &cli.global;
     let out = output::Output::new(g.json, g.quiet, g.verbose);
-    let secrets: Vec<String> = cli.global.api_key.iter().cloned().collect();
+    let secrets: Vec<String> = g.api_key.iter().cloned().collect();
     let result = match cli.command {
         // The sandbox installs its own Ctrl-C handler and reads its own options.
         Command::Sandbox(args) => {
@@ -47,26 +44,20 @@ fn main() -> ExitCode {
         Command::Completions(args) => {
             completions::run(&args, <Cli as clap::CommandFactory>::command())
         }
-        // These choose their service themselves (an embedded sandbox, or the given one).
-        Command::Run(args) => {
-            interrupt::install().and_then(|()| run::run(&cli.global, &out, *args))
-        }
-        Command::Bench(c) => interrupt::install().and_then(|()| bench::run(&cli.global, &out, c)),
-        command => interrupt::install().and_then(|()| {
-            let ctx = context::connect(&cli.global, &out)?;
-            match command {
-                Command::Batch(c) => batch::run(&ctx, c),
-                Command::Job(c) => job::run(&ctx, c),
-                Command::Upload(c) => upload::run(&ctx, c),
-                _ => Ok(()),
-            }
+        command => interrupt::install().and_then(|()| match command {
+            // These two choose their service themselves (an embedded sandbox, or the given one).
+            Command::Run(args) => run::run(g, &out, *args),
+            Command::Bench(c) => bench::run(g, &out, c),
+            Command::Batch(c) => batch::run(&context::connect(g, &out)?, c),
+            Command::Job(c) => job::run(&context::connect(g, &out)?, c),
+            Command::Upload(c) => upload::run(&context::connect(g, &out)?, c),
+            Command::Sandbox(_) | Command::Completions(_) => Ok(()),
         }),
     };
     exit::report(result, out.is_json(), &secrets)
 }
 
-/// An argument error: clap's text, or with `--json` the JSON error object (class `usage`,
-/// exit 2) like every other failure. Asked-for help and version print as usual.
+/// An argument error: clap's text, or with `--json` the JSON error object (exit 2).
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     let args: Vec<String> = std::env::args_os()
@@ -87,64 +78,50 @@ fn usage_error(e: clap::Error) -> ExitCode {
 /// clap's error text as one message (its `error:` line) and a hint (its `tip:` lines, or
 /// where to find the usage).
 fn clap_text(text: &str) -> (String, String) {
-    let mut message = String::new();
-    let mut tips = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if let Some(m) = line.strip_prefix("error:") {
-            message = m.trim().to_string();
-        } else if let Some(t) = line.strip_prefix("tip:") {
-            tips.push(t.trim().to_string());
-        }
-    }
-    if message.is_empty() {
-        message = text
-            .lines()
-            .next()
-            .unwrap_or("invalid arguments")
-            .trim()
-            .to_string();
-    }
-    let hint = if tips.is_empty() {
-        "see `rfbatch --help`, or `--help` after the command".to_string()
-    } else {
-        tips.join("; ")
+    let after = |p: &'static str| {
+        text.lines()
+            .filter_map(move |l| l.trim().strip_prefix(p))
+            .map(|s| s.trim().to_string())
     };
-    (message, hint)
+    let first = text.lines().next().map(|l| l.trim().to_string());
+    let message = after("error:").next_back().or(first);
+    let tips: Vec<String> = after("tip:").collect();
+    let hint = match tips.is_empty() {
+        true => "see `rfbatch --help`, or `--help` after the command".to_string(),
+        false => tips.join("; "),
+    };
+    (message.unwrap_or_else(|| "invalid arguments".into()), hint)
 }
 
-/// The API key wherever the command line or the environment gives it, to keep it out of
-/// the error.
+/// The API key wherever the arguments or the environment give it, to keep it out of errors.
 fn arg_secrets(args: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = std::env::var("ROBOFLOW_API_KEY").ok().into_iter().collect();
-    for (i, a) in args.iter().enumerate() {
-        if let Some(v) = a.strip_prefix("--api-key=") {
-            out.push(v.to_string());
-        } else if a == "--api-key"
-            && let Some(v) = args.get(i + 1)
-        {
-            out.push(v.clone());
-        }
-    }
-    out.retain(|k| !k.is_empty());
-    out
+    let given = args.windows(2).filter(|w| w[0] == "--api-key");
+    let given = given.map(|w| w[1].clone());
+    let inline = args.iter().filter_map(|a| a.strip_prefix("--api-key="));
+    let env = std::env::var("ROBOFLOW_API_KEY").ok();
+    let all = env.into_iter().chain(given).chain(inline.map(String::from));
+    all.filter(|k| !k.is_empty()).collect()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn clap_errors_become_a_message_and_a_hint() {
-        let (m, h) = super::clap_text(
-            "error: unexpected argument '--nope' found\n\n  tip: to pass '--nope' as a value, use '-- --nope'\n\nUsage: rfbatch batch list [OPTIONS]\n\nFor more information, try '--help'.\n",
-        );
-        assert_eq!(m, "unexpected argument '--nope' found");
-        assert_eq!(h, "to pass '--nope' as a value, use '-- --nope'");
-        let (m, h) = super::clap_text(
-            "error: a value is required for '--batch <BATCH_ID>' but none was supplied\n",
-        );
-        assert_eq!(
-            m,
-            "a value is required for '--batch <BATCH_ID>' but none was supplied"
-        );
-        assert!(h.contains("--help"));
+        let tip = "error: unexpected argument '--nope' found\n\n  tip: to pass '--nope' as a value, use '-- --nope'\n\nUsage: rfbatch batch list [OPTIONS]\n";
+        let none = "error: a value is required for '--batch <BATCH_ID>'\n";
+        for (text, message, hint) in [
+            (
+                tip,
+                "unexpected argument '--nope' found",
+                "to pass '--nope' as a value, use '-- --nope'",
+            ),
+            (
+                none,
+                "a value is required for '--batch <BATCH_ID>'",
+                "see `rfbatch --help`, or `--help` after the command",
+            ),
+        ] {
+            assert_eq!(super::clap_text(text), (message.into(), hint.into()));
+        }
     }
 }

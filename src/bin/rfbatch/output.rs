@@ -1,5 +1,4 @@
-//! Printing results: human text (aligned tables, key-value lines) or JSON (one document, or
-//! one object per line for listings), and notes on stderr.
+//! Printing results: text (tables, key-value lines) or JSON, and notes on stderr.
 
 use std::io::{IsTerminal, Write};
 
@@ -44,16 +43,24 @@ impl Output {
 
     /// One JSON document on stdout.
     pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Failure> {
-        let text = serde_json::to_string_pretty(value)
-            .map_err(|e| Failure::new(crate::exit::Class::Other, format!("encoding JSON: {e}")))?;
-        self.line(text)
+        self.line(encoded(serde_json::to_string_pretty(value))?)
+    }
+
+    /// A command's answer: `doc` with `--json`, else `text` as a line.
+    pub fn answer(
+        &self,
+        doc: serde_json::Value,
+        text: impl std::fmt::Display,
+    ) -> Result<(), Failure> {
+        match self.json {
+            true => self.json(&doc),
+            false => self.line(text),
+        }
     }
 
     /// One JSON object on one line of stdout (for listings).
     pub fn json_line<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Failure> {
-        let text = serde_json::to_string(value)
-            .map_err(|e| Failure::new(crate::exit::Class::Other, format!("encoding JSON: {e}")))?;
-        self.line(text)
+        self.line(encoded(serde_json::to_string(value))?)
     }
 
     /// One line of stdout.
@@ -64,20 +71,15 @@ impl Output {
 
     /// Rows under headers, columns padded to their widest cell.
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) -> Result<(), Failure> {
-        let text = format_table(headers, rows);
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).map_err(Failure::output)
+        self.line(format_table(headers, rows).trim_end())
     }
 
     /// `key: value` lines with the keys aligned.
     pub fn fields(&self, fields: &[(&str, String)]) -> Result<(), Failure> {
-        let text = format_fields(fields);
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).map_err(Failure::output)
+        self.line(format_fields(fields).trim_end())
     }
 
     /// A listing: one JSON object a line, or a table of `row`s (a `note` when empty).
-    /// Returns how many items there were.
     pub fn listing<T: Serialize, E: Into<Failure>>(
         &self,
         items: impl IntoIterator<Item = Result<T, E>>,
@@ -85,11 +87,10 @@ impl Output {
         headers: &[&str],
         mut row: impl FnMut(&T) -> Vec<String>,
         empty: impl std::fmt::Display,
-    ) -> Result<usize, Failure> {
-        let (mut rows, mut n) = (Vec::new(), 0);
+    ) -> Result<(), Failure> {
+        let mut rows = Vec::new();
         for item in items.into_iter().take(limit.unwrap_or(usize::MAX)) {
             let item = item.map_err(Into::into)?;
-            n += 1;
             match self.json {
                 true => self.json_line(&item)?,
                 false => rows.push(row(&item)),
@@ -99,6 +100,26 @@ impl Output {
             (true, _) => {}
             (false, true) => self.note(empty),
             (false, false) => self.table(headers, &rows)?,
+        }
+        Ok(())
+    }
+
+    /// A listing printed as it comes, for long ones: a JSON object or a line of text each.
+    pub fn stream<T, E: Into<Failure>>(
+        &self,
+        items: impl IntoIterator<Item = Result<T, E>>,
+        limit: Option<usize>,
+        json: impl Fn(&T) -> serde_json::Value,
+        text: impl Fn(&T) -> String,
+    ) -> Result<usize, Failure> {
+        let mut n = 0;
+        for item in items.into_iter().take(limit.unwrap_or(usize::MAX)) {
+            let item = item.map_err(Into::into)?;
+            n += 1;
+            match self.json {
+                true => self.json_line(&json(&item))?,
+                false => self.line(text(&item))?,
+            }
         }
         Ok(n)
     }
@@ -120,29 +141,24 @@ impl Output {
 }
 
 /// A table as text: a header row and the rows, each column as wide as its widest cell,
-/// the last column unpadded.
+/// no line with trailing spaces.
 pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
-    let mut text = String::new();
     let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
+    let all: Vec<&Vec<String>> = std::iter::once(&header).chain(rows).collect();
+    let width = |i: usize| {
+        all.iter()
+            .filter_map(move |r| r.get(i))
+            .map(|c| c.chars().count())
+    };
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| width(i).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for row in all {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
-            let last = i + 1 == row.len();
-            if last {
-                line.push_str(cell);
-            } else {
-                let w = widths.get(i).copied().unwrap_or(0);
-                line.push_str(cell);
-                line.push_str(&" ".repeat(w.saturating_sub(cell.chars().count()) + 2));
-            }
+            let w = widths.get(i).map_or(0, |w| w + 2);
+            line.push_str(&format!("{cell:<w$}"));
         }
         text.push_str(line.trim_end());
         text.push('\n');
@@ -153,11 +169,8 @@ pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// `key: value` lines, the values aligned one column after the longest `key:`.
 pub fn format_fields(fields: &[(&str, String)]) -> String {
     // The width counts the colon, so the longest key is not pushed a column further.
-    let width = fields
-        .iter()
-        .map(|(k, _)| k.chars().count() + 1)
-        .max()
-        .unwrap_or(0);
+    let width = fields.iter().map(|(k, _)| k.chars().count() + 1);
+    let width = width.max().unwrap_or(0);
     let mut text = String::new();
     for (k, v) in fields {
         text.push_str(&format!("{:<width$}  {v}\n", format!("{k}:")));
@@ -181,6 +194,12 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `4.1 MiB/s`: `bytes` over `d` (at least 1 ms).
+pub fn human_rate(bytes: u64, d: Duration) -> String {
+    let per_sec = bytes as f64 / d.as_secs_f64().max(0.001);
+    format!("{}/s", human_bytes(per_sec as u64))
+}
+
 /// A duration with three significant digits or so: `14 ms`, `2.35 s`, `61.2 s`, so that a
 /// rate computed over it can be checked against it.
 pub fn human_secs(d: Duration) -> String {
@@ -194,6 +213,11 @@ pub fn human_secs(d: Duration) -> String {
     }
 }
 
+/// A value JSON could not encode (a path that is not UTF-8) as a failure.
+pub fn encoded<T>(v: serde_json::Result<T>) -> Result<T, Failure> {
+    v.map_err(|e| Failure::new(crate::exit::Class::Other, format!("encoding JSON: {e}")))
+}
+
 /// An optional value for a table cell: `-` when absent.
 pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -204,37 +228,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_aligns_columns() {
+    fn tables_fields_and_sizes_for_people() {
         let rows = vec![
             vec!["a".to_string(), "long value".to_string(), "x".to_string()],
             vec!["bbbb".to_string(), "v".to_string(), "".to_string()],
         ];
         let t = format_table(&["ID", "NAME", "LAST"], &rows);
-        assert_eq!(
-            t, "ID    NAME        LAST\na     long value  x\nbbbb  v\n",
-            "{t}"
-        );
-    }
-
-    #[test]
-    fn fields_align_their_values() {
-        let f = [
-            ("batch", "b".to_string()),
-            ("content", "images".to_string()),
-        ];
+        assert_eq!(t, "ID    NAME        LAST\na     long value  x\nbbbb  v\n");
+        let f = [("batch", "b".into()), ("content", "images".into())];
         assert_eq!(format_fields(&f), "batch:    b\ncontent:  images\n");
-    }
-
-    #[test]
-    fn bytes_for_people() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
-    }
-
-    #[test]
-    fn opt_dash() {
-        assert_eq!(opt(None::<u32>), "-");
-        assert_eq!(opt(Some(3)), "3");
+        for (n, want) in [(512, "512 B"), (1536, "1.5 KiB"), (3 << 20, "3.0 MiB")] {
+            assert_eq!(human_bytes(n), want);
+        }
+        assert_eq!((opt(None::<u32>), opt(Some(3))), ("-".into(), "3".into()));
     }
 }

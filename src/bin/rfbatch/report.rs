@@ -6,15 +6,14 @@ use std::path::PathBuf;
 use roboflow_batch::export::ExportReport;
 use roboflow_batch::ingest::{IngestMethod, IngestReport, SkipReason, SkippedFile, Verification};
 use roboflow_batch::model::MediaKind;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
-use crate::output::{human_bytes, human_secs};
+use crate::output::{encoded, human_bytes, human_rate, human_secs};
 
-/// A usage failure when the source held nothing to send: an empty folder, a wrong one, or
-/// files that were all skipped. Without it the command "succeeds" with 0 files, and `run`
-/// goes on to a job over a batch that does not exist.
+/// A usage failure when the source held nothing to send, lest `run` start a job over a
+/// batch that does not exist.
 pub fn nothing_found(
     r: &IngestReport,
     paths: &[PathBuf],
@@ -24,21 +23,16 @@ pub fn nothing_found(
     if r.files_found > 0 || r.files_resumed > 0 {
         return None;
     }
-    let noun = if media == MediaKind::Videos {
-        "videos"
-    } else {
-        "images"
-    };
+    let videos = media == MediaKind::Videos;
+    let noun = if videos { "videos" } else { "images" };
     let place = match paths {
         [one] => one.display().to_string(),
         _ => format!("the {} files given", paths.len()),
     };
     let mut message = format!("found no {noun} to upload in {place}");
     if let Some(first) = r.skipped.first() {
-        message.push_str(&format!(
-            "; {} skipped, the first: {first}",
-            r.skipped.len()
-        ));
+        let n = r.skipped.len();
+        message.push_str(&format!("; {n} skipped, the first: {first}"));
     }
     let has_subfolders = |p: &PathBuf| {
         std::fs::read_dir(p)
@@ -49,10 +43,10 @@ pub fn nothing_found(
         [one] if !recursive && has_subfolders(one) => {
             "it has subfolders: add --recursive to take the files in them".to_string()
         }
-        _ => format!(
-            "{noun} are taken by extension, in any case: {}",
-            media.extensions().join(", ")
-        ),
+        _ => {
+            let extensions = media.extensions().join(", ");
+            format!("{noun} are taken by extension, in any case: {extensions}")
+        }
     };
     Some(Failure::usage(message).with_hint(hint))
 }
@@ -65,14 +59,7 @@ pub fn print_ingest(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
     ctx.out.line(summary(r))?;
     let refs = r.method == IngestMethod::References;
     match &r.verification {
-        Some(v) => {
-            let verb = if refs {
-                "fetched and indexed"
-            } else {
-                "indexed"
-            };
-            ctx.out.line(verification_line(v, r.failed.len(), verb))?;
-        }
+        Some(v) => ctx.out.line(verification_line(v, r.failed.len(), refs))?,
         None if refs && !r.dry_run => ctx.out.note(format_args!(
             "the service fetches the files now; follow it with: rfbatch batch shards {}",
             r.batch_id
@@ -93,35 +80,28 @@ pub fn print_ingest(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
 
 /// `fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)`; and when none made it,
 /// plainly so: `none of the 4 files was fetched and indexed: all 4 failed (…)`.
-fn verification_line(v: &Verification, failed: usize, verb: &str) -> String {
-    let timed_out = if v.timed_out {
-        "; verification timed out"
-    } else {
-        ""
-    };
-    let holds = format!("the batch holds {}", v.batch_count);
+fn verification_line(v: &Verification, failed: usize, refs: bool) -> String {
+    let verb = format!("{}indexed", if refs { "fetched and " } else { "" });
+    let timed_out = v.timed_out.then_some("; verification timed out");
+    let end = format!(
+        "(the batch holds {}){}",
+        v.batch_count,
+        timed_out.unwrap_or_default()
+    );
     if v.indexed == 0 && failed > 0 && v.expected == 0 {
         return format!(
-            "none of the {failed} files was {verb}: all {failed} failed, reasons below ({holds}){timed_out}"
+            "none of the {failed} files was {verb}: all {failed} failed, reasons below {end}"
         );
     }
     // The expected files leave out those that failed: count them back in.
     let total = v.expected + failed as u64;
-    let failed = if failed > 0 {
-        format!(", {failed} failed")
-    } else {
-        String::new()
-    };
-    format!(
-        "{verb} {} of {total} files{failed} ({holds}){timed_out}",
-        v.indexed
-    )
+    let failed = (failed > 0).then(|| format!(", {failed} failed"));
+    let failed = failed.unwrap_or_default();
+    format!("{verb} {} of {total} files{failed} {end}", v.indexed)
 }
 
-/// One line for people: what was sent, how fast, what an earlier run had sent.
-///
-/// The rates are over the upload time printed next to them; the whole ingest (discovery,
-/// planning, verification) is given apart, so the line never contradicts itself.
+/// One line for people: what was sent, how fast (over the upload time shown next to the
+/// rates; the whole ingest's time apart), what an earlier run had sent.
 pub fn summary(r: &IngestReport) -> String {
     let refs = r.method == IngestMethod::References;
     if r.dry_run {
@@ -138,64 +118,59 @@ pub fn summary(r: &IngestReport) -> String {
             requests.join(", ")
         );
     }
-    let upload = r.upload_duration.as_secs_f64();
     let mut s = if refs {
-        let mut s = format!(
-            "sent {} references to batch {} in {} requests",
-            r.files_uploaded, r.batch_id, r.units_uploaded
-        );
-        if r.listing_pages > 0 {
-            s.push_str(&format!(" ({} listing pages)", r.listing_pages));
-        }
-        s
+        let pages = (r.listing_pages > 0).then(|| format!(" ({} listing pages)", r.listing_pages));
+        let (n, batch, requests) = (r.files_uploaded, &r.batch_id, r.units_uploaded);
+        format!(
+            "sent {n} references to batch {batch} in {requests} requests{}",
+            pages.unwrap_or_default()
+        )
     } else if r.files_uploaded == 0 {
         format!("nothing new uploaded to batch {}", r.batch_id)
     } else {
-        let mut s = format!(
-            "uploaded {} files ({}) to batch {} as {} in {}",
+        let (up, secs) = (r.upload_duration, r.upload_duration.as_secs_f64());
+        let rates = (secs > 0.0).then(|| {
+            let files = r.files_uploaded as f64 / secs;
+            format!(
+                " ({files:.0} files/s, {})",
+                human_rate(r.bytes_uploaded, up)
+            )
+        });
+        format!(
+            "uploaded {} files ({}) to batch {} as {} in {}{}",
             r.files_uploaded,
             human_bytes(r.bytes_uploaded),
             r.batch_id,
             r.method,
-            human_secs(r.upload_duration),
-        );
-        if upload > 0.0 {
-            s.push_str(&format!(
-                " ({:.0} files/s, {}/s)",
-                r.files_uploaded as f64 / upload,
-                human_bytes((r.bytes_uploaded as f64 / upload) as u64)
-            ));
-        }
-        s
+            human_secs(up),
+            rates.unwrap_or_default()
+        )
     };
-    if r.files_resumed > 0 {
-        let verb = if refs { "sent" } else { "uploaded" };
-        s.push_str(&format!("; {} already {verb} before", r.files_resumed));
-    }
-    if r.retries > 0 {
-        s.push_str(&format!("; {} retries", r.retries));
-    }
-    if r.requests.total() > 0 {
-        s.push_str(&format!("; {} requests", r.requests.total()));
-    }
-    // Only when it differs at the precision shown.
-    if !refs
-        && human_secs(r.duration) != human_secs(r.upload_duration)
-        && r.duration > r.upload_duration
-    {
-        let what = if r.verification.is_some() {
-            "verification included"
-        } else {
-            "discovery and planning included"
-        };
-        s.push_str(&format!("; {} in all, {what}", human_secs(r.duration)));
+    let verb = if refs { "sent" } else { "uploaded" };
+    let what = if r.verification.is_some() {
+        "verification"
+    } else {
+        "discovery and planning"
+    };
+    // The whole time only when it differs at the precision shown.
+    let all = human_secs(r.duration);
+    let apart = !refs && all != human_secs(r.upload_duration) && r.duration > r.upload_duration;
+    let requests = r.requests.total();
+    let more = [
+        (r.files_resumed > 0).then(|| format!("{} already {verb} before", r.files_resumed)),
+        (r.retries > 0).then(|| format!("{} retries", r.retries)),
+        (requests > 0).then(|| format!("{requests} requests")),
+        apart.then(|| format!("{all} in all, {what} included")),
+    ];
+    for m in more.into_iter().flatten() {
+        s.push_str("; ");
+        s.push_str(&m);
     }
     s
 }
 
-/// Files found but not sent for what they are (too large, empty, unreadable, a name that is
-/// not UTF-8): files that did not make it. Files left out by choice or kind (links not
-/// followed, other extensions) are not among them.
+/// Files found but not sent for what they are (too large, empty, unreadable, not UTF-8),
+/// unlike those left out by choice or kind.
 pub fn not_sent(r: &IngestReport) -> Vec<&SkippedFile> {
     r.skipped
         .iter()
@@ -220,11 +195,8 @@ pub fn not_sent_failure(r: &IngestReport) -> Option<Failure> {
     } else {
         "check those files: sending them again will not help until they change"
     };
-    let msg = format!(
-        "{} files were not sent to batch {} (the first: {first})",
-        lost.len(),
-        r.batch_id
-    );
+    let (n, batch) = (lost.len(), &r.batch_id);
+    let msg = format!("{n} files were not sent to batch {batch} (the first: {first})");
     Some(Failure::new(Class::Partial, msg).with_hint(hint))
 }
 
@@ -233,13 +205,13 @@ pub fn incomplete(r: &IngestReport) -> Option<Failure> {
     if r.is_success() {
         return None;
     }
+    let (batch, failed) = (&r.batch_id, r.failed.len());
     let (what, hint) = match r.method {
         // A re-run with the same ingest ids is answered as a repeat and fetches nothing.
-        IngestMethod::References if r.failed.is_empty() => (
+        IngestMethod::References if failed == 0 => (
             "reference",
             format!(
-                "the service may still be fetching: follow it with: rfbatch batch shards {}",
-                r.batch_id
+                "the service may still be fetching: follow it with: rfbatch batch shards {batch}"
             ),
         ),
         IngestMethod::References => (
@@ -251,66 +223,37 @@ pub fn incomplete(r: &IngestReport) -> Option<Failure> {
             "run the same command again: it sends only what is missing".to_string(),
         ),
     };
-    let msg = if r.failed.is_empty() {
-        format!(
-            "not every {what} of batch {} was confirmed indexed",
-            r.batch_id
-        )
-    } else {
-        format!(
-            "{} {what}s did not make it into batch {}",
-            r.failed.len(),
-            r.batch_id
-        )
+    let msg = match failed {
+        0 => format!("not every {what} of batch {batch} was confirmed indexed"),
+        n => format!("{n} {what}s did not make it into batch {batch}"),
     };
     Some(Failure::new(Class::Partial, msg).with_hint(hint))
 }
 
-/// The report as JSON (camelCase, paths as given).
-fn export_json(r: &ExportReport) -> Value {
-    json!({
-        "target": r.target,
-        "batches": r.batches,
-        "downloaded": r.downloaded,
-        "skipped": r.skipped,
-        "bytes": r.bytes,
-        "unpacked": r.unpacked,
-        "files": r.files.iter().map(|f| json!({
-            "batchId": f.batch_id,
-            "partName": f.part_name,
-            "fileName": f.file_name,
-            "path": f.path,
-            "bytes": f.bytes,
-            "unpacked": f.unpacked.len(),
-            "skipped": f.skipped,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// Prints the report with the requests the command made (its client is its own): JSON, or
-/// a line for people.
+/// Prints the report with the requests the command made (its client is its own): JSON
+/// (each file's `unpacked` as a count), or a line for people.
 pub fn print_export(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
     let requests = ctx.api.requests();
     if ctx.out.is_json() {
-        let mut v = export_json(r);
+        let mut v = encoded(serde_json::to_value(r))?;
+        for f in v["files"].as_array_mut().into_iter().flatten() {
+            f["unpacked"] = json!(f["unpacked"].as_array().map_or(0, Vec::len));
+        }
         v["requests"] = json!(requests);
         return ctx.out.json(&v);
     }
+    let mut extra = String::new();
+    if r.skipped > 0 {
+        extra.push_str(&format!(", {} already there", r.skipped));
+    }
+    if r.unpacked > 0 {
+        extra.push_str(&format!(", {} unpacked from archives", r.unpacked));
+    }
     ctx.out.line(format_args!(
-        "{} files downloaded ({}) into {}{}{}; {} requests",
+        "{} files downloaded ({}) into {}{extra}; {} requests",
         r.downloaded,
         human_bytes(r.bytes),
         r.target.display(),
-        if r.skipped > 0 {
-            format!(", {} already there", r.skipped)
-        } else {
-            String::new()
-        },
-        if r.unpacked > 0 {
-            format!(", {} unpacked from archives", r.unpacked)
-        } else {
-            String::new()
-        },
         requests.total(),
     ))
 }
@@ -329,31 +272,21 @@ mod tests {
         r
     }
 
+    // "nothing new uploaded …; 40 already uploaded before" and the failures are
+    // `cli_upload_run::upload_images_then_again_sends_nothing`'s and `cli_commands`'.
     #[test]
     fn the_summary_rates_agree_with_the_time_shown_next_to_them() {
         // 200 files sent in 20 ms, 500 ms in all: the rates are over the 20 ms.
-        let s = summary(&report(200, 200 * 4096, 20, 500));
-        assert!(s.contains("in 20 ms (10000 files/s, 39.1 MiB/s)"), "{s}");
-        assert!(
-            s.ends_with("; 500 ms in all, discovery and planning included"),
-            "{s}"
-        );
+        let long =
+            "in 20 ms (10000 files/s, 39.1 MiB/s); 500 ms in all, discovery and planning included";
         // Equal times: one duration only.
-        let s = summary(&report(10, 1024, 1000, 1000));
-        assert!(s.ends_with("in 1.00 s (10 files/s, 1.0 KiB/s)"), "{s}");
-        let mut r = report(0, 0, 0, 300);
-        r.files_resumed = 40;
-        let s = summary(&r);
-        assert!(
-            s.starts_with("nothing new uploaded to batch b; 40 already uploaded before"),
-            "{s}"
-        );
-        assert!(!s.contains("files/s"), "{s}");
-    }
-
-    /// Nothing failed and all was indexed (the failures are the integration tests').
-    #[test]
-    fn verification_counts_what_was_indexed() {
+        let short = "in 1.00 s (10 files/s, 1.0 KiB/s)";
+        for (r, want) in [
+            (report(200, 200 * 4096, 20, 500), long),
+            (report(10, 1024, 1000, 1000), short),
+        ] {
+            assert!(summary(&r).ends_with(want), "{}", summary(&r));
+        }
         let v = Verification {
             indexed: 5,
             expected: 5,
@@ -362,7 +295,7 @@ mod tests {
             timed_out: false,
             waited: Duration::ZERO,
         };
-        let line = verification_line(&v, 0, "indexed");
+        let line = verification_line(&v, 0, false);
         assert_eq!(line, "indexed 5 of 5 files (the batch holds 6)");
     }
 }

@@ -1,26 +1,22 @@
-//! `rfbatch run`: the main job in one command. Ingest a folder, verify it, start a job,
-//! wait for it with progress, download its results, and sum up. Run again after an
-//! interruption, it resumes: the ingest journal skips what was sent, the job id is derived
-//! from the batch, the request and the files, so the same job is found again, and the
-//! export log skips complete files.
+//! `rfbatch run`: upload a folder, run a job over it, download its results. A re-run
+//! resumes: the journals skip what was done, and the derived job id finds the same job.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
 use serde_json::{Value, json};
 
-use crate::args::Global;
+use crate::args::{Global, temp_dir};
 use crate::context::{self, Ctx};
 use crate::download::{self, ExportArgs, Source};
-use crate::exit::{Class, Failure};
+use crate::exit::Failure;
 use crate::job_start::{self, JobOptions};
 use crate::job_wait::{self, WaitArgs};
-use crate::output::Output;
-use crate::output::{human_bytes, human_secs};
+use crate::output::{Output, human_bytes, human_rate, human_secs};
 use crate::report;
 use crate::upload::{self, Hooks, IngestArgs};
 use roboflow_batch::ids::stable_id;
@@ -66,11 +62,9 @@ pub struct RunArgs {
 /// The most sample images `--sample` generates (they go to the temporary folder).
 const MAX_SAMPLE: usize = 100_000;
 
-pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> {
+pub fn run(global: &Global, out: &Output, mut args: RunArgs) -> Result<(), Failure> {
     let started = Instant::now();
-    if let Some(n) = args.sample
-        && !(1..=MAX_SAMPLE).contains(&n)
-    {
+    if let Some(n) = args.sample.filter(|n| !(1..=MAX_SAMPLE).contains(n)) {
         return Err(Failure::usage(format!(
             "--sample must be 1 to {MAX_SAMPLE}, got {n}"
         )));
@@ -89,27 +83,17 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
         };
         (context::connect(&g, out)?, Some(sandbox))
     } else {
-        let ctx = context::connect(global, out).map_err(|f| {
-            if global.api_key.is_none() {
-                f.with_hint(
-                    "set --api-key or ROBOFLOW_API_KEY, or add --sandbox to run against a \
-                     sandbox of the service inside this command",
-                )
-            } else {
-                f
-            }
-        })?;
-        (ctx, None)
+        let hint = "set --api-key or ROBOFLOW_API_KEY, or add --sandbox to run against a \
+                    sandbox of the service inside this command";
+        match context::connect(global, out) {
+            Err(f) if global.api_key.is_none() => return Err(f.with_hint(hint)),
+            ctx => (ctx?, None),
+        }
     };
     let (dir, _samples) = match (&args.dir, args.sample) {
         (Some(d), _) => (d.clone(), None),
         (None, Some(n)) => {
-            let tmp = tempfile::Builder::new()
-                .prefix("rfbatch-sample-")
-                .tempdir()
-                .map_err(|e| {
-                    Failure::new(Class::Other, format!("creating a temporary folder: {e}"))
-                })?;
+            let tmp = temp_dir("rfbatch-sample-", &std::env::temp_dir())?;
             ImageSet::new(n).write_to(tmp.path())?;
             out.note(format_args!(
                 "generated {n} sample images in {}",
@@ -119,16 +103,16 @@ pub fn run(global: &Global, out: &Output, args: RunArgs) -> Result<(), Failure> 
         }
         (None, None) => return Err(Failure::usage("give a folder of images, or --sample N")),
     };
-    let batch = match &args.batch {
-        Some(b) => b.clone(),
-        None if args.sample.is_some() => format!("sample-{}", args.sample.unwrap_or(0)),
-        None => batch_for(&dir)?,
+    let batch = match (&args.batch, args.sample) {
+        (Some(b), _) => b.clone(),
+        (None, Some(n)) => format!("sample-{n}"),
+        (None, None) => batch_for(&dir)?,
     };
-    let mut args = args;
     if args.sandbox {
         // The embedded sandbox answers at once: poll often, so the demo does not idle.
-        args.wait.poll_interval.get_or_insert(0.25);
-        args.wait.max_poll_interval.get_or_insert(1.0);
+        let w = &mut args.wait;
+        w.poll_interval.get_or_insert(Duration::from_millis(250));
+        w.max_poll_interval.get_or_insert(Duration::from_secs(1));
     }
     main_job(&ctx, &args, &dir, &batch, started)
 }
@@ -148,19 +132,8 @@ fn main_job(
     let mut ingest_args = args.ingest.clone();
     ingest_args.send.no_verify = false;
     let paths = [dir.to_path_buf()];
-    let report = upload::ingest(
-        ctx,
-        &paths,
-        batch,
-        MediaKind::Images,
-        &ingest_args,
-        &Hooks::default(),
-    )?;
-    if let Some(f) =
-        report::nothing_found(&report, &paths, MediaKind::Images, ingest_args.recursive)
-    {
-        return Err(f);
-    }
+    let (images, hooks) = (MediaKind::Images, Hooks::default());
+    let report = upload::ingest(ctx, &paths, batch, images, &ingest_args, &hooks)?;
     let dry_run = report.dry_run;
     if !ctx.out.is_json() && !dry_run {
         ctx.out.note(report::summary(&report));
@@ -236,8 +209,8 @@ fn main_job(
         parallel: args.download_parallel,
         ..ExportArgs::default()
     };
-    let stages = ["processing".to_string(), "export".to_string()];
-    let exported = download::export(ctx, &export_args, Source::Job(&job_id, &stages))?;
+    let stages = Source::Job(&job_id, &["processing", "export"]);
+    let exported = download::export(ctx, &export_args, stages)?;
     let total = started.elapsed();
     let requests = ctx.api.requests();
     let results: Vec<String> = exported
@@ -289,7 +262,6 @@ fn main_job(
             .last
             .as_ref()
             .map(|p| p.stages.iter().map(|s| s.tasks.total).sum());
-        let upload_rate = r.bytes_uploaded as f64 / r.upload_duration.as_secs_f64().max(1e-9);
         let mut lines = vec![
             "done".to_string(),
             format!(
@@ -301,11 +273,11 @@ fn main_job(
                 r.failed.len()
             ),
             format!(
-                "  upload    {} sent in {} ({:.0} images/s, {}/s); {} with verification",
+                "  upload    {} sent in {} ({:.0} images/s, {}); {} with verification",
                 human_bytes(r.bytes_uploaded),
                 human_secs(r.upload_duration),
                 r.files_per_sec(),
-                human_bytes(upload_rate as u64),
+                human_rate(r.bytes_uploaded, r.upload_duration),
                 human_secs(r.duration),
             ),
             format!(
@@ -371,30 +343,26 @@ fn derived_job_id(request_json: &str, files: u64, bytes: u64) -> String {
     )
 }
 
+// Stable ids (a re-run finds the same batch and job) and valid ones (the service takes
+// them): `cli_upload_run::run_does_the_main_job_and_sums_up`.
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn derived_ids_are_stable_valid_and_distinct() {
+    fn ids_differ_with_what_they_stand_for() {
         let a = derived_job_id("{}", 10, 100);
-        assert_eq!(a, derived_job_id("{}", 10, 100));
         assert_ne!(a, derived_job_id("{}", 11, 100));
         assert_ne!(a, derived_job_id("{\"x\":1}", 10, 100));
-        roboflow_batch::JobId::new(&a).unwrap();
-    }
-
-    #[test]
-    fn batch_ids_follow_the_folder() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("My Photos!");
-        std::fs::create_dir(&dir).unwrap();
-        let id = batch_for(&dir).unwrap();
+        let (one, two) = (
+            tmp.path().join("My Photos!"),
+            tmp.path().join("b/My Photos!"),
+        );
+        std::fs::create_dir_all(&two).unwrap();
+        std::fs::create_dir(&one).unwrap();
+        let id = batch_for(&one).unwrap();
         assert!(id.starts_with("my-photos-"), "{id}");
-        assert_eq!(id, batch_for(&dir).unwrap());
-        roboflow_batch::BatchId::new(&id).unwrap();
-        let other = tmp.path().join("sub").join("My Photos!");
-        std::fs::create_dir_all(&other).unwrap();
-        assert_ne!(id, batch_for(&other).unwrap());
+        assert_ne!(id, batch_for(&two).unwrap());
     }
 }

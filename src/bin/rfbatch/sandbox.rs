@@ -11,8 +11,7 @@ use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig, Sto
 
 #[derive(Args)]
 pub struct SandboxArgs {
-    /// Address to listen on (port 0 picks a free one). An address beyond loopback also
-    /// needs --allow-remote and an explicit --api-key.
+    /// Address to listen on (port 0 picks a free one; beyond loopback, see --allow-remote).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// The one API key the sandbox accepts (default `sandbox-key`, on loopback only).
@@ -30,19 +29,16 @@ pub struct SandboxArgs {
     /// The workspace slug answered by `GET /`.
     #[arg(long, default_value = "sandbox")]
     workspace: String,
-    /// Where state and data live (kept across restarts); a temporary directory if omitted.
+    /// Where state and data live (kept across restarts) [default: a temporary folder].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Requests handled at the same time (more wait their turn). A request holds its turn
-    /// only while it is worked on: not while its body is awaited nor its answer written.
+    /// Requests worked on at the same time (not counting bodies read or answers written).
     #[arg(long, default_value_t = 16)]
     threads: usize,
-    /// Delay every answer by this many milliseconds, signed uploads and downloads
-    /// included, as if the service were far away (parallel requests wait side by side).
+    /// Delay every answer (signed URLs included) by this many milliseconds, as if far away.
     #[arg(long, default_value_t = 0, value_name = "N")]
     latency_ms: u64,
-    /// What to do with uploaded bytes: keep them (`disk`), or index shards from their tar
-    /// headers and drop the bytes (`discard`, a benchmark mode; jobs then cannot run).
+    /// Keep uploaded bytes, or index shards and drop them (a benchmark mode: no jobs).
     #[arg(long, value_enum, default_value_t = Store::Disk)]
     store: Store,
     /// How long signed URLs stay valid, in seconds.
@@ -51,8 +47,7 @@ pub struct SandboxArgs {
     /// Delay before an uploaded shard is indexed, in milliseconds.
     #[arg(long, default_value_t = 200)]
     indexing_delay_ms: u64,
-    /// How long a received shard stays out of the shard listing, in milliseconds (the real
-    /// service registers shards asynchronously).
+    /// How long a received shard stays out of the shard listing, in milliseconds.
     #[arg(long, default_value_t = 0)]
     registration_delay_ms: u64,
     /// Largest tar shard accepted, in bytes (`maxShardSize`).
@@ -88,22 +83,16 @@ pub struct SandboxArgs {
     /// Rate of connections dropped mid-body (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     fault_drop_rate: f64,
-    /// Latency added to the requests of the --fault-family families, in milliseconds,
-    /// while they hold their turn (see --latency-ms for the distance of every answer).
+    /// Latency added to the requests of the --fault-family families, in milliseconds.
     #[arg(long, default_value_t = 0)]
     fault_latency_ms: u64,
     /// Hand out signed URLs (of the put/download families) already expired.
     #[arg(long)]
     fault_expired_urls: bool,
-    /// Append one JSON line per request received to FILE: method, route template, query
-    /// keys, headers that matter, JSON key paths and types, multipart parts, tar members
-    /// (never the API key, signatures or file contents).
+    /// Append each request's shape to FILE as a JSON line (never keys, signatures, contents).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
-    /// Answer differently from the defaults, within what the service may do, each choice
-    /// following from SEED: small pages, stage names unlike their ids, optional fields
-    /// left out, extra fields, floats for integers, both timestamp forms, 404 or 400 for
-    /// a missing batch, shards listed late.
+    /// Answer unlike the defaults, within what the service may do (pages, names, fields).
     #[arg(long, value_name = "SEED")]
     vary: Option<u64>,
 }
@@ -177,12 +166,14 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
             Store::Discard => StoreMode::Discard,
         });
     let default_key = a.api_key.is_none();
-    for host in a.webhook_allow {
-        config = config.webhook_allow(host);
-    }
-    for host in a.fetch_allow {
-        config = config.fetch_allow(host);
-    }
+    config = a
+        .webhook_allow
+        .into_iter()
+        .fold(config, SandboxConfig::webhook_allow);
+    config = a
+        .fetch_allow
+        .into_iter()
+        .fold(config, SandboxConfig::fetch_allow);
     let config = config
         .maybe(a.api_key, SandboxConfig::api_key)
         .maybe(a.data_dir, SandboxConfig::data_dir)
@@ -192,23 +183,18 @@ pub fn run(a: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         .maybe(a.vary, SandboxConfig::vary);
     let sandbox = Sandbox::start(config)?;
     let mut out = std::io::stdout();
-    writeln!(out, "listening on {}", sandbox.base_url())?;
-    writeln!(
-        out,
-        "workspace {} data dir {}",
-        sandbox.workspace(),
-        sandbox.data_dir().display()
-    )?;
+    let (url, workspace, data) = (sandbox.base_url(), sandbox.workspace(), sandbox.data_dir());
+    writeln!(out, "listening on {url}")?;
+    writeln!(out, "workspace {workspace} data dir {}", data.display())?;
     if let Some(seed) = a.vary {
         writeln!(out, "answers varied with seed {seed} (--vary)")?;
     }
     if default_key {
         // The well-known default key is no secret (loopback only); a given key is never shown.
+        let key = sandbox.api_key();
         writeln!(
             out,
-            "try: API_BASE_URL={} ROBOFLOW_API_KEY={} rfbatch batch list",
-            sandbox.base_url(),
-            sandbox.api_key()
+            "try: API_BASE_URL={url} ROBOFLOW_API_KEY={key} rfbatch batch list"
         )?;
     }
     out.flush()?;

@@ -1,12 +1,12 @@
-//! `rfbatch upload …`: putting data into a batch. Every source (a folder, files, a bucket,
-//! a references file or URL) goes through the library's one `Ingest`: this parses the
-//! arguments and draws progress; `report` prints the one report.
+//! `rfbatch upload …`: every source (a folder, files, a bucket, references) through the
+//! library's one `Ingest`; `report` prints its report.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand, ValueEnum};
+use roboflow_batch::cloud::{BucketUrl, CloudSource, CloudSourceBuilder};
 use roboflow_batch::ingest::{Ingest, IngestReport, Source, UploadMode};
 use roboflow_batch::model::{MediaKind, NotificationCategory, RoboQlIngest};
 use serde_json::json;
@@ -20,9 +20,7 @@ use crate::report::{self, incomplete, not_sent_failure, nothing_found};
 
 #[derive(Subcommand)]
 pub enum UploadCommand {
-    /// Uploads a folder of images: tar shards streamed in parallel (single uploads for 32
-    /// or fewer), resumed after an interruption, then verified. A bucket URL is listed and
-    /// signed here, and its objects sent as references.
+    /// Uploads a folder of images (resumable, verified), or a bucket's by reference.
     Images(FilesArgs),
     /// Uploads a folder of videos, one signed upload each (or a bucket's, by reference).
     Videos(FilesArgs),
@@ -35,9 +33,7 @@ pub enum UploadCommand {
 /// Where the files come from and how they go.
 #[derive(Args, Debug, Clone)]
 pub struct FilesArgs {
-    /// A folder, one or more files, or a bucket URL with an optional glob
-    /// (`s3://bucket/prefix/**/*.jpg`, `gs://…`, `az://container/…`): the service then
-    /// fetches each object by a URL signed here with your cloud credentials.
+    /// A folder, files, or a bucket URL with an optional glob (`s3://bucket/dir/**/*.jpg`).
     #[arg(value_name = "DIR", required = true, num_args = 1..)]
     pub source: Vec<PathBuf>,
     /// The batch to fill (created by the first upload).
@@ -50,11 +46,7 @@ pub struct FilesArgs {
     #[command(flatten)]
     pub refs: RefsOptions,
     /// How long a bucket's signed URLs stay valid, in seconds [default: 86400].
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        help_heading = "References (bucket URLs, refs)"
-    )]
+    #[arg(long, value_name = "SECONDS", help_heading = REFS)]
     pub expiry: Option<u64>,
 }
 
@@ -64,15 +56,16 @@ pub struct Hooks {
     /// Where the service sends ingest webhooks (carried in every shard or request).
     #[arg(long, value_name = "URL")]
     pub notifications_url: Option<String>,
-    /// An id for the ingest: it names it in webhooks (a folder's shards carry it only with
-    /// --notifications-url), and for references it makes a repeated request recognisable.
+    /// An id for the ingest in webhooks; for references, it makes a repeat recognisable.
     #[arg(long, value_name = "ID")]
     pub ingest_id: Option<String>,
 }
 
+const REFS: &str = "References (bucket URLs, refs)";
+
 /// Options of references (a bucket's, or a file's).
 #[derive(Args, Debug, Clone, Default)]
-#[command(next_help_heading = "References (bucket URLs, refs)")]
+#[command(next_help_heading = REFS)]
 pub struct RefsOptions {
     /// References per request [default: 20000 for images, 5000 for videos;
     /// MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST for images].
@@ -95,12 +88,10 @@ pub struct IngestArgs {
     /// Parallel uploads, 1 to 64 [default: 8].
     #[arg(long, value_name = "N", value_parser = crate::args::parallel)]
     pub parallel: Option<usize>,
-    /// The most images per tar shard [default: what the service allows, 500 when it does not
-    /// say].
+    /// The most images per tar shard [default: the service's limit, else 500].
     #[arg(long, value_name = "N")]
     pub shard_size: Option<u64>,
-    /// Shards or single-image uploads [default: shards above 32 images, or as the batch
-    /// was filled].
+    /// Shards or single-image uploads [default: shards above 32 images, or as before].
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<Mode>,
     /// Where the resume journal lives [default: the user's cache folder].
@@ -119,15 +110,13 @@ pub struct SendArgs {
     /// The batch's display name (default: its id).
     #[arg(long, value_name = "NAME")]
     pub batch_name: Option<String>,
-    /// Do not wait for the service to index the files (a URL's references are never
-    /// verified: their names are not known here).
+    /// Do not wait for the service to index the files (a URL's references never are).
     #[arg(long)]
     pub no_verify: bool,
     /// How long to wait for indexing, in seconds [default: 600].
-    #[arg(long, value_name = "SECONDS")]
-    pub verify_timeout: Option<f64>,
-    /// Print the plan (files found and skipped, bytes, units, requests) and send nothing
-    /// but the workspace lookup.
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub verify_timeout: Option<Duration>,
+    /// Print the plan (files, bytes, units, requests); send nothing but the workspace lookup.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -188,10 +177,8 @@ pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
                 false => Source::references(&a.source),
             };
             let ingest = Ingest::new(&ctx.api, &a.batch, source).media(media);
-            (
-                send(ctx, ingest, &a.send, &a.hooks, &a.refs, media)?,
-                a.send,
-            )
+            let report = send(ctx, ingest, &a.send, &a.hooks, &a.refs, media)?;
+            (report, a.send)
         }
         UploadCommand::Roboql(a) => return roboql(ctx, &a),
     };
@@ -207,29 +194,23 @@ pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
 /// `upload images|videos`: a folder or files, or a bucket.
 fn files(ctx: &Ctx, a: &FilesArgs, media: MediaKind) -> Result<IngestReport, Failure> {
     if let Some(url) = bucket_url(&a.source) {
-        let b = roboflow_batch::cloud::CloudSource::builder(url).media(media);
-        let b = b.maybe(a.expiry.map(Duration::from_secs), |b, e| b.expiry(e));
-        let source = b.build()?;
+        let expiry = a.expiry.map(Duration::from_secs);
+        let source = CloudSource::builder(url).media(media);
+        let source = source.maybe(expiry, CloudSourceBuilder::expiry).build()?;
         ctx.out.note(format_args!("listing {}", source.describe()));
         let ingest = Ingest::new(&ctx.api, &a.batch, Source::bucket(source));
         return send(ctx, ingest, &a.options.send, &a.hooks, &a.refs, media);
     }
-    let report = ingest(ctx, &a.source, &a.batch, media, &a.options, &a.hooks)?;
-    nothing_found(&report, &a.source, media, a.options.recursive).map_or(Ok(report), Err)
+    ingest(ctx, &a.source, &a.batch, media, &a.options, &a.hooks)
 }
 
 /// The bucket URL, when the source is one.
 fn bucket_url(paths: &[PathBuf]) -> Option<&str> {
-    match paths {
-        [one] => one
-            .to_str()
-            .filter(|s| roboflow_batch::cloud::BucketUrl::looks_like(s)),
-        _ => None,
-    }
+    let [one] = paths else { return None };
+    one.to_str().filter(|s| BucketUrl::looks_like(s))
 }
 
-/// Runs (or plans) an ingest with the settings every source shares, with progress bars,
-/// Ctrl-C stopping it cleanly.
+/// Runs (or plans) an ingest with the settings every source shares.
 fn send(
     ctx: &Ctx,
     mut ingest: Ingest<'_>,
@@ -239,11 +220,9 @@ fn send(
     media: MediaKind,
 ) -> Result<IngestReport, Failure> {
     ingest = ingest
-        .maybe(send.batch_name.as_deref(), |i, n| i.display_name(n))
-        .maybe(hooks.notifications_url.as_deref(), |i, u| {
-            i.notifications_url(u)
-        })
-        .maybe(hooks.ingest_id.as_deref(), |i, id| i.ingest_id(id));
+        .maybe(send.batch_name.clone(), Ingest::display_name)
+        .maybe(hooks.notifications_url.clone(), Ingest::notifications_url)
+        .maybe(hooks.ingest_id.clone(), Ingest::ingest_id);
     // The official client's variable, for images.
     let env_chunk = std::env::var("MAX_IMAGE_REFERENCES_IN_INGEST_REQUEST")
         .ok()
@@ -258,7 +237,7 @@ fn send(
     ingest = match (send.no_verify, send.verify_timeout) {
         (true, _) => ingest.without_verify(),
         (false, None) => ingest,
-        (false, Some(secs)) => ingest.verify_timeout(seconds("--verify-timeout", secs)?),
+        (false, Some(d)) => ingest.verify_timeout(d),
     };
     match send.dry_run {
         true => Ok(ingest.plan()?),
@@ -271,17 +250,12 @@ fn local_source(paths: &[PathBuf], recursive: bool, follow: bool) -> Result<Sour
     let src = match paths {
         [one] if one.is_dir() => Source::folder(one).recursive(recursive),
         _ => {
+            let bad = |p: &PathBuf, why| Err(Failure::usage(format!("{}{why}", p.display())));
             if let Some(dir) = paths.iter().find(|p| p.is_dir()) {
-                return Err(Failure::usage(format!(
-                    "{} is a folder: give one folder, or files",
-                    dir.display()
-                )));
+                return bad(dir, " is a folder: give one folder, or files");
             }
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {
-                return Err(Failure::usage(format!(
-                    "{}: no such file or folder",
-                    missing.display()
-                )));
+                return bad(missing, ": no such file or folder");
             }
             Source::files(paths.iter().cloned())
         }
@@ -289,7 +263,8 @@ fn local_source(paths: &[PathBuf], recursive: bool, follow: bool) -> Result<Sour
     Ok(src.follow_links(follow))
 }
 
-/// Ingests local files with progress and returns the report; the caller decides the exit.
+/// Ingests local files with progress and returns the report (a failure when there were
+/// none); the caller decides the exit.
 pub fn ingest(
     ctx: &Ctx,
     paths: &[PathBuf],
@@ -309,20 +284,21 @@ pub fn ingest(
         .mode(mode)
         .maybe(a.parallel, Ingest::parallelism)
         .maybe(a.shard_size, Ingest::max_images_per_shard)
-        .maybe(a.journal_dir.as_deref(), |i, d| i.journal_dir(d));
+        .maybe(a.journal_dir.clone(), Ingest::journal_dir);
     if a.no_journal {
         ingest = ingest.without_journal();
     }
-    send(ctx, ingest, &a.send, hooks, &RefsOptions::default(), media)
+    let report = send(ctx, ingest, &a.send, hooks, &RefsOptions::default(), media)?;
+    nothing_found(&report, paths, media, a.recursive).map_or(Ok(report), Err)
 }
 
 /// The rest of [`send`]: the ingest itself.
 fn run_ingest(ctx: &Ctx, ingest: Ingest<'_>) -> Result<IngestReport, Failure> {
     let progress = IngestProgress::new(&ctx.out);
     // Ctrl-C: no new upload starts, those running finish and are journaled.
-    let stop = interrupt::Stoppable::enter();
+    let _stop = interrupt::Stoppable::enter();
     let result = ingest
-        .cancel_flag(interrupt::flag_ref())
+        .cancel_flag(&interrupt::REQUESTED)
         .on_progress(|e| progress.on_event(e))
         .run();
     progress.finish();
@@ -332,32 +308,27 @@ fn run_ingest(ctx: &Ctx, ingest: Ingest<'_>) -> Result<IngestReport, Failure> {
             "stopped: {} files uploaded, {} left for the next run",
             report.files_uploaded, report.files_pending
         ));
-        stop.check()?;
         return Err(interrupt::failure());
     }
     Ok(report)
 }
 
 fn roboql(ctx: &Ctx, a: &RoboqlArgs) -> Result<(), Failure> {
+    let (batch, hooks) = (&a.batch, &a.hooks);
     let mut body = RoboQlIngest::new(a.query.as_str())
-        .maybe(a.hooks.ingest_id.as_deref(), |b, id| b.ingest_id(id))
-        .maybe(a.hooks.notifications_url.as_deref(), |b, u| {
-            b.notifications_url(u)
-        });
+        .maybe(hooks.ingest_id.clone(), RoboQlIngest::ingest_id)
+        .maybe(
+            hooks.notifications_url.clone(),
+            RoboQlIngest::notifications_url,
+        );
     body.display_name = a.batch_name.clone();
-    let answer = ctx.api.ingest_roboql(&a.batch, &body)?;
-    if ctx.out.is_json() {
-        return ctx
-            .out
-            .json(&json!({"batchId": a.batch, "response": answer}));
-    }
-    ctx.out.line(format_args!(
-        "RoboQL ingest into batch {} accepted",
-        a.batch
-    ))?;
-    ctx.out.note(format_args!(
-        "follow it with: rfbatch batch count {}",
-        a.batch
-    ));
+    let response = ctx.api.ingest_roboql(batch, &body)?;
+    let doc = json!({"batchId": batch, "response": response});
+    ctx.out.answer(
+        doc,
+        format_args!("RoboQL ingest into batch {batch} accepted"),
+    )?;
+    ctx.out
+        .note(format_args!("follow it with: rfbatch batch count {batch}"));
     Ok(())
 }
