@@ -21,6 +21,10 @@ use crate::error::{Error, Result};
 use crate::rand::FastRng;
 
 /// An image file format (see the [module](self) example).
+///
+/// ```
+/// let f = roboflow_batch::testdata::ImageFormat::Jpeg;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageFormat {
     /// PNG, 8-bit RGB.
@@ -76,6 +80,10 @@ pub struct ImageSet {
 impl ImageSet {
     /// `count` PNG images of 16 to 64 pixels a side, seed 1, named `img-00000.png`, … (see
     /// the [module](self) example).
+    ///
+    /// ```
+    /// let set = roboflow_batch::testdata::ImageSet::new(3);
+    /// ```
     pub fn new(count: usize) -> ImageSet {
         ImageSet {
             count,
@@ -89,12 +97,20 @@ impl ImageSet {
     }
 
     /// The seed: different seeds give different images (see the [module](self) example).
+    ///
+    /// ```
+    /// let set = roboflow_batch::testdata::ImageSet::new(3).seed(7);
+    /// ```
     pub fn seed(mut self, seed: u64) -> ImageSet {
         self.seed = seed;
         self
     }
 
     /// Width and height ranges, in pixels (each at least 1; see the [module](self) example).
+    ///
+    /// ```
+    /// let set = roboflow_batch::testdata::ImageSet::new(3).dimensions(20..=40, 10..=30);
+    /// ```
     pub fn dimensions(
         mut self,
         width: RangeInclusive<u32>,
@@ -109,6 +125,10 @@ impl ImageSet {
     /// padding that decoders skip). PNG pixels fill most of it, so PNG heights may come
     /// out below the height range for small sizes. A file is never smaller than its
     /// image needs (see the [module](self) example).
+    ///
+    /// ```
+    /// let set = roboflow_batch::testdata::ImageSet::new(3).file_size(900..=1000);
+    /// ```
     pub fn file_size(mut self, bytes: RangeInclusive<u64>) -> ImageSet {
         self.file_size = Some(bytes);
         self
@@ -116,6 +136,11 @@ impl ImageSet {
 
     /// Formats used in turn (image `i` gets `formats[i % len]`; default PNG only; see the
     /// [module](self) example).
+    ///
+    /// ```
+    /// # use roboflow_batch::testdata::{ImageFormat, ImageSet};
+    /// let set = ImageSet::new(2).formats(&[ImageFormat::Png, ImageFormat::Jpeg]);
+    /// ```
     pub fn formats(mut self, formats: &[ImageFormat]) -> ImageSet {
         if !formats.is_empty() {
             self.formats = formats.to_vec();
@@ -124,6 +149,10 @@ impl ImageSet {
     }
 
     /// The file name prefix (default `img-`; see the [module](self) example).
+    ///
+    /// ```
+    /// let set = roboflow_batch::testdata::ImageSet::new(3).prefix("cat-");
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> ImageSet {
         self.prefix = prefix.into();
         self
@@ -175,6 +204,12 @@ impl ImageSet {
 
     /// Writes the images into `dir` (created if needed) and describes them, in order (see the
     /// [module](self) example).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let images = roboflow_batch::testdata::ImageSet::new(2).write_to(dir.path())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_to(&self, dir: &Path) -> Result<Vec<GeneratedImage>> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;

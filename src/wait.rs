@@ -52,6 +52,11 @@ impl WaitOptions {
 
     /// Sets the first interval (and raises the longest to match if needed; see
     /// [`WaitOptions`]).
+    ///
+    /// ```
+    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
+    /// let o = WaitOptions::default().poll_interval(D::from_secs(1));
+    /// ```
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
@@ -60,6 +65,11 @@ impl WaitOptions {
     }
 
     /// Sets the longest interval (see [`WaitOptions`]).
+    ///
+    /// ```
+    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
+    /// let o = WaitOptions::default().max_interval(D::from_secs(5));
+    /// ```
     #[must_use]
     pub fn max_interval(mut self, interval: Duration) -> Self {
         self.max_interval = interval;
@@ -67,6 +77,11 @@ impl WaitOptions {
     }
 
     /// Sets the timeout (see [`WaitOptions`]).
+    ///
+    /// ```
+    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
+    /// let o = WaitOptions::default().timeout(D::from_secs(60));
+    /// ```
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -74,6 +89,11 @@ impl WaitOptions {
     }
 
     /// Sets how many polls in a row may fail with a transient error (see [`WaitOptions`]).
+    ///
+    /// ```
+    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
+    /// let o = WaitOptions::default().max_failed_polls(0);
+    /// ```
     #[must_use]
     pub fn max_failed_polls(mut self, n: u32) -> Self {
         self.max_failed_polls = n;

@@ -53,6 +53,10 @@ impl Clock {
     }
 
     /// Replaces sleeping (see [`Clock`]).
+    ///
+    /// ```
+    /// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {});
+    /// ```
     #[must_use]
     pub fn sleep_fn(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
         self.sleep = Arc::new(sleep);
@@ -84,6 +88,10 @@ impl Clock {
     }
 
     /// Replaces the jitter source; it must return fractions in `[0, 1)` (see [`Clock`]).
+    ///
+    /// ```
+    /// let clock = roboflow_batch::api::Clock::system().jitter_fn(|| 0.5);
+    /// ```
     #[must_use]
     pub fn jitter_fn(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.jitter = Arc::new(jitter);

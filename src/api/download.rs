@@ -58,7 +58,9 @@ impl<'a> DownloadOptions<'a> {
     /// length, or a body of another length, fails the download. Without it, the length the
     /// server declares is checked.
     ///
-    /// (See [`DownloadOptions`].)
+    /// ```
+    /// let o = roboflow_batch::api::DownloadOptions::default().expected_len(1024);
+    /// ```
     #[must_use]
     pub fn expected_len(mut self, len: u64) -> Self {
         self.expected_len = Some(len);
@@ -69,7 +71,9 @@ impl<'a> DownloadOptions<'a> {
     /// existing file fails the download and is left as it is, even if it appears while the
     /// download runs.
     ///
-    /// (See [`DownloadOptions`].)
+    /// ```
+    /// let o = roboflow_batch::api::DownloadOptions::default().overwrite(false);
+    /// ```
     #[must_use]
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
@@ -79,7 +83,9 @@ impl<'a> DownloadOptions<'a> {
     /// The most bytes written before the download fails (default 64 GiB), so that a server
     /// that never stops sending cannot fill the disk.
     ///
-    /// (See [`DownloadOptions`].)
+    /// ```
+    /// let o = roboflow_batch::api::DownloadOptions::default().max_len(1 << 20);
+    /// ```
     #[must_use]
     pub fn max_len(mut self, max: u64) -> Self {
         self.max_len = max;

@@ -22,6 +22,10 @@ pub struct ListOptions {
 
 impl ListOptions {
     /// Sets `pageSize` (see [`ListOptions`]).
+    ///
+    /// ```
+    /// let o = roboflow_batch::api::ListOptions::default().page_size(50);
+    /// ```
     #[must_use]
     pub fn page_size(mut self, size: u32) -> Self {
         self.page_size = Some(size);
@@ -29,6 +33,10 @@ impl ListOptions {
     }
 
     /// Sets the token (`nextPageToken`) of the page to fetch (see [`ListOptions`]).
+    ///
+    /// ```
+    /// let o = roboflow_batch::api::ListOptions::default().page_token("tok");
+    /// ```
     #[must_use]
     pub fn page_token(mut self, token: impl Into<String>) -> Self {
         self.page_token = Some(token.into());

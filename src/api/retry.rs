@@ -64,6 +64,10 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// A policy that never retries (see [`RetryPolicy`]).
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::api::RetryPolicy::never().max_retries, 0);
+    /// ```
     pub fn never() -> Self {
         RetryPolicy {
             max_retries: 0,
@@ -72,6 +76,10 @@ impl RetryPolicy {
     }
 
     /// Sets how many times a failed request is retried (0: never; see [`RetryPolicy`]).
+    ///
+    /// ```
+    /// let p = roboflow_batch::api::RetryPolicy::default().max_retries(2);
+    /// ```
     #[must_use]
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
@@ -79,6 +87,12 @@ impl RetryPolicy {
     }
 
     /// Sets the ceiling of the first wait (see [`RetryPolicy`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use roboflow_batch::api::RetryPolicy;
+    /// let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
+    /// ```
     #[must_use]
     pub fn initial_backoff(mut self, d: Duration) -> Self {
         self.initial_backoff = d;
@@ -86,6 +100,12 @@ impl RetryPolicy {
     }
 
     /// Sets the largest ceiling of a wait (see [`RetryPolicy`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use roboflow_batch::api::RetryPolicy;
+    /// let p = RetryPolicy::default().max_backoff(Duration::from_secs(9));
+    /// ```
     #[must_use]
     pub fn max_backoff(mut self, d: Duration) -> Self {
         self.max_backoff = d;
@@ -94,6 +114,10 @@ impl RetryPolicy {
 
     /// Sets how fast the ceiling grows from one try to the next (at least 1; see
     /// [`RetryPolicy`]).
+    ///
+    /// ```
+    /// let p = roboflow_batch::api::RetryPolicy::default().multiplier(3.0);
+    /// ```
     #[must_use]
     pub fn multiplier(mut self, m: f64) -> Self {
         self.multiplier = m;
@@ -102,6 +126,12 @@ impl RetryPolicy {
 
     /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries (see
     /// [`RetryPolicy`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use roboflow_batch::api::RetryPolicy;
+    /// let p = RetryPolicy::default().max_retry_after(Duration::from_secs(10));
+    /// ```
     #[must_use]
     pub fn max_retry_after(mut self, d: Duration) -> Self {
         self.max_retry_after = d;

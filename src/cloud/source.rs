@@ -126,16 +126,40 @@ impl CloudSource {
     }
 
     /// The parsed bucket URL (see [`CloudSource`]).
+    ///
+    /// ```
+    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
+    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
+    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// assert_eq!((s.url().bucket(), s.url().prefix()), ("b", "in/"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn url(&self) -> &BucketUrl {
         &self.url
     }
 
     /// Images or videos (see [`CloudSource`]).
+    ///
+    /// ```
+    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
+    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
+    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// assert_eq!(s.media(), roboflow_batch::model::MediaKind::Images);
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn media(&self) -> MediaKind {
         self.media
     }
 
     /// Where the bucket is reached (endpoint and bucket; never a secret) (see [`CloudSource`]).
+    ///
+    /// ```
+    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
+    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
+    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// println!("listing {}", s.describe());
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn describe(&self) -> String {
         self.store.describe()
     }
@@ -182,11 +206,27 @@ impl CloudSource {
     /// with `%` written `%25`, `/` written `%2F`, `\` written `%5C` and control characters
     /// as `%XX`, so top-level files keep their file name and no two keys share a name.
     /// `None` when the name would be longer than the service's 512 bytes (see [`CloudSource`]).
+    ///
+    /// ```
+    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
+    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
+    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// assert_eq!(s.name_for("in/a/b.jpg").as_deref(), Some("a%2Fb.jpg"));
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn name_for(&self, key: &str) -> Option<String> {
         reference_name(self.url.relative(key))
     }
 
     /// A GET URL for `key`, valid for the configured expiry from the clock's now (see [`CloudSource`]).
+    ///
+    /// ```
+    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
+    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
+    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// let url = s.sign("in/a.jpg")?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn sign(&self, key: &str) -> Result<String> {
         if !addressable(key) {
             return Err(Error::invalid(
@@ -216,6 +256,12 @@ impl CloudSource {
 
     /// Lists the first page, so that bad credentials or a missing bucket fail before
     /// anything is sent to the service (see [`CloudSource`]).
+    ///
+    /// ```no_run
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
+    /// s.check_access()?;
+    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
     pub fn check_access(&self) -> Result<()> {
         self.store.list_page(self.url.prefix(), None, 1).map(|_| ())
     }
@@ -240,6 +286,14 @@ const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
 
 /// The lazy listing of [`CloudSource::objects`] (see its example): it fetches the next page
 /// only when the current one is used up.
+///
+/// ```
+/// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
+/// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
+/// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+/// let listing: roboflow_batch::cloud::Objects<'_> = s.objects();
+/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
 #[must_use = "the listing is lazy: iterate it"]
 pub struct Objects<'a> {
     source: &'a CloudSource,

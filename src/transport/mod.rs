@@ -68,6 +68,10 @@ pub enum Body {
 
 impl Body {
     /// A streamed body of exactly `len` bytes (see [`Body`]).
+    ///
+    /// ```
+    /// let body = roboflow_batch::transport::Body::sized(&b"0123456789"[..], 10);
+    /// ```
     pub fn sized(reader: impl Read + Send + 'static, len: u64) -> Body {
         Body::Reader {
             reader: Box::new(reader),
@@ -76,6 +80,10 @@ impl Body {
     }
 
     /// The body's length in bytes (see [`Body`]).
+    ///
+    /// ```
+    /// assert_eq!(roboflow_batch::transport::Body::Bytes(b"abc".to_vec()).len(), 3);
+    /// ```
     pub fn len(&self) -> u64 {
         match self {
             Body::Empty => 0,
@@ -85,12 +93,21 @@ impl Body {
     }
 
     /// Whether the body has no bytes (see [`Body`]).
+    ///
+    /// ```
+    /// assert!(roboflow_batch::transport::Body::Empty.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Reads the whole body into memory (for tests and small bodies); a stream shorter or
     /// longer than its length is an error (see [`Body`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::Body;
+    /// assert!(Body::sized(&b"abc"[..], 5).into_bytes().is_err());
+    /// ```
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
         match self {
             Body::Empty => Ok(Vec::new()),
@@ -143,6 +160,11 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     /// A request with no headers and no body (see [`HttpRequest`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::{HttpRequest, Method};
+    /// let r = HttpRequest::new(Method::Post, "http://h:1/a");
+    /// ```
     pub fn new(method: Method, url: impl Into<String>) -> Self {
         HttpRequest {
             method,
@@ -154,11 +176,20 @@ impl HttpRequest {
     }
 
     /// A `GET` request (see [`HttpRequest`]).
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h:1/a");
+    /// ```
     pub fn get(url: impl Into<String>) -> Self {
         Self::new(Method::Get, url)
     }
 
     /// Adds a header (as [`HttpResponse::with_header`] does; [`header`](Self::header) reads) (see [`HttpRequest`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::HttpRequest;
+    /// let r = HttpRequest::get("http://h/").with_header("X-A", "1");
+    /// ```
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -166,6 +197,11 @@ impl HttpRequest {
     }
 
     /// Sets the body (see [`HttpRequest`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::{Body, HttpRequest, Method};
+    /// let r = HttpRequest::new(Method::Post, "http://h/").body(Body::Bytes(b"{}".to_vec()));
+    /// ```
     #[must_use]
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
@@ -173,6 +209,11 @@ impl HttpRequest {
     }
 
     /// Lets each read wait `factor` times the transport's read timeout (at least 1) (see [`HttpRequest`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::HttpRequest;
+    /// let r = HttpRequest::get("http://h/").read_timeout_factor(2);
+    /// ```
     #[must_use]
     pub fn read_timeout_factor(mut self, factor: u32) -> Self {
         self.read_timeout_factor = factor.max(1);
@@ -180,16 +221,31 @@ impl HttpRequest {
     }
 
     /// The first value of a header, matched case-insensitively (see [`HttpRequest`]).
+    ///
+    /// ```
+    /// # let r = roboflow_batch::transport::HttpRequest::get("http://h/").with_header("X-A", "1");
+    /// assert_eq!(r.header("x-a"), Some("1"));
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
 
     /// The decoded query parameters of the URL (see [`HttpRequest`]).
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/a?x=y%20z");
+    /// assert_eq!(r.query(), [("x".to_string(), "y z".to_string())]);
+    /// ```
     pub fn query(&self) -> Vec<(String, String)> {
         crate::urls::query_pairs(&self.url)
     }
 
     /// The URL's path, without scheme, host or query (see [`HttpRequest`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::HttpRequest;
+    /// assert_eq!(HttpRequest::get("http://h:1/a/b?x=y").path(), "/a/b");
+    /// ```
     pub fn path(&self) -> &str {
         let no_query = self.url.split(['?', '#']).next().unwrap_or("");
         let after_scheme = no_query.split_once("://").map_or(no_query, |(_, r)| r);
@@ -248,6 +304,10 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     /// A response whose body is `bytes` (see [`HttpResponse`]).
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpResponse::new(200, "hello");
+    /// ```
     pub fn new(status: u16, bytes: impl Into<Vec<u8>>) -> Self {
         HttpResponse {
             status,
@@ -257,11 +317,20 @@ impl HttpResponse {
     }
 
     /// A JSON response (sets `Content-Type: application/json`) (see [`HttpResponse`]).
+    ///
+    /// ```
+    /// let r = roboflow_batch::transport::HttpResponse::json(200, "{}");
+    /// ```
     pub fn json(status: u16, json: impl Into<String>) -> Self {
         Self::new(status, json.into().into_bytes()).with_header("Content-Type", "application/json")
     }
 
     /// Adds a header (see [`HttpResponse`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::HttpResponse;
+    /// let r = HttpResponse::new(429, "").with_header("Retry-After", "2");
+    /// ```
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -269,12 +338,24 @@ impl HttpResponse {
     }
 
     /// The first value of a header, matched case-insensitively (see [`HttpResponse`]).
+    ///
+    /// ```
+    /// # let r = roboflow_batch::transport::HttpResponse::json(200, "{}");
+    /// assert_eq!(r.header("content-type"), Some("application/json"));
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
 
     /// Reads at most `limit` bytes of the body; more than that is an error of kind
     /// [`io::ErrorKind::InvalidData`] (see [`HttpResponse`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::HttpResponse;
+    /// assert_eq!(HttpResponse::new(200, "hello").read_body(16)?, b"hello");
+    /// assert!(HttpResponse::new(200, "hello").read_body(4).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read_body(self, limit: u64) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
         self.body
@@ -377,6 +458,11 @@ impl TransportError {
     /// A transport error of `kind`. The values of secret-bearing query parameters of any
     /// URL in `message` are redacted (see [`redact_text`](crate::redact::redact_text)).
     /// See [`TransportError`].
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as Kind};
+    /// let e = TransportError::new(Kind::Timeout, "GET http://h/?api_key=k1 timed out");
+    /// ```
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
         TransportError {
             kind,
@@ -385,6 +471,11 @@ impl TransportError {
     }
 
     /// Classifies an I/O error by its kind (see [`TransportError`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as Kind};
+    /// let e = TransportError::from_io(&std::io::ErrorKind::TimedOut.into());
+    /// ```
     pub fn from_io(err: &io::Error) -> Self {
         use io::ErrorKind as K;
         let kind = match err.kind() {
@@ -403,11 +494,23 @@ impl TransportError {
     }
 
     /// The kind, which decides retries (see [`TransportError`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as Kind};
+    /// # let e = TransportError::from_io(&std::io::ErrorKind::ConnectionReset.into());
+    /// assert_eq!(e.kind(), Kind::Interrupted);
+    /// ```
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
 
     /// The message, without the kind (see [`TransportError`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as Kind};
+    /// # let e = TransportError::new(Kind::Other, "GET http://h/?api_key=k1 failed");
+    /// assert_eq!(e.message(), "GET http://h/?api_key=REDACTED failed");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -101,6 +101,11 @@ impl Default for UreqTransportBuilder {
 
 impl UreqTransportBuilder {
     /// The network timeouts (default [`Timeouts::default`]; see [`UreqTransportBuilder`]).
+    ///
+    /// ```
+    /// # use roboflow_batch::transport::{Timeouts, UreqTransport};
+    /// let b = UreqTransport::builder().timeouts(Timeouts::default());
+    /// ```
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
         self
@@ -108,6 +113,10 @@ impl UreqTransportBuilder {
 
     /// The most idle connections kept open in total (default 256). 0 turns reuse off (see
     /// [`UreqTransportBuilder`]).
+    ///
+    /// ```
+    /// let b = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(512);
+    /// ```
     pub fn max_idle_connections(mut self, n: usize) -> Self {
         self.max_idle = n;
         self
@@ -117,12 +126,20 @@ impl UreqTransportBuilder {
     /// number of requests you run in parallel against one host, or connections are closed
     /// and opened again. Capped by [`max_idle_connections`](Self::max_idle_connections) (see
     /// [`UreqTransportBuilder`]).
+    ///
+    /// ```
+    /// let b = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(128);
+    /// ```
     pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
         self.max_idle_per_host = n;
         self
     }
 
     /// Builds the transport and its connection pool (see [`UreqTransportBuilder`]).
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::builder().build();
+    /// ```
     pub fn build(self) -> UreqTransport {
         let timeouts = self.timeouts;
         let max_idle_per_host = self.max_idle_per_host.min(self.max_idle);
@@ -154,11 +171,19 @@ impl UreqTransportBuilder {
 impl UreqTransport {
     /// A transport with [`Timeouts::default`] and the default pool limits (see
     /// [`UreqTransport`]).
+    ///
+    /// ```
+    /// let t = roboflow_batch::transport::UreqTransport::new();
+    /// ```
     pub fn new() -> Self {
         Self::builder().build()
     }
 
     /// A builder for timeouts and pool limits (see [`UreqTransportBuilder`]).
+    ///
+    /// ```
+    /// let b = roboflow_batch::transport::UreqTransport::builder();
+    /// ```
     pub fn builder() -> UreqTransportBuilder {
         UreqTransportBuilder::default()
     }
