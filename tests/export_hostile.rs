@@ -590,7 +590,8 @@ fn an_archive_over_the_limits_is_refused_whole() {
 fn entry_path_and_link_rules_table() {
     let file = |p: &'static str| (p, F, None);
     let link = |p: &'static str, to: &'static str| (p, EntryType::Symlink, Some(to));
-    let mut cases: Vec<((&str, EntryType, Option<&str>), Option<&str>)> = vec![
+    type Entry = (&'static str, EntryType, Option<&'static str>);
+    let mut cases: Vec<(Entry, Option<&str>)> = vec![
         (file("a.json"), None),
         (file("./a/b.json"), None),
         (file("a//b"), None),

@@ -35,15 +35,18 @@ pub(crate) fn output_batches(
     Ok(out)
 }
 
+/// A rule that picks a stage's output batch.
+type Rule<'r> = &'r dyn Fn(&JobStage, &str) -> bool;
+
 /// The batches of one wanted stage, by the first rule that yields any.
 fn batches_of<'s>(job_id: &str, stages: &'s [JobStage], wanted: &str) -> Vec<&'s str> {
     let conventional = format!("{job_id}-{wanted}");
-    let rules: [&dyn Fn(&JobStage, &str) -> bool; 3] = [
+    let rules: [Rule<'_>; 3] = [
         &|s, _| s.processing_stage_id == wanted,
         &|s, _| s.processing_stage_name.eq_ignore_ascii_case(wanted),
         &|_, b| b.eq_ignore_ascii_case(&conventional),
     ];
-    let by = |rule: &dyn Fn(&JobStage, &str) -> bool| -> Vec<&'s str> {
+    let by = |rule: Rule<'_>| -> Vec<&'s str> {
         let batches = |s: &'s JobStage| s.output_batch_ids().into_iter().map(move |b| (s, b));
         stages
             .iter()

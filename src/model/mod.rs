@@ -201,6 +201,7 @@ pub(crate) mod shown {
     }
 
     /// Whether a secret is set, not what it is.
+    #[cfg(feature = "webhook")]
     pub fn secret(v: &Option<String>) -> Option<&'static str> {
         v.as_ref().map(|_| crate::redact::REDACTED)
     }

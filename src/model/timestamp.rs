@@ -1,6 +1,7 @@
 //! [`Timestamp`]: a point in time as the service sends it, with its time zone.
 
 use std::fmt;
+#[cfg(feature = "sandbox")]
 use std::time::SystemTime;
 
 use time::format_description::well_known::{Iso8601, Rfc3339};
