@@ -584,3 +584,52 @@ fn an_archive_over_the_limits_is_refused_whole() {
         .unwrap();
     assert_eq!(report.unpacked, 50);
 }
+
+/// The path and link rules entry by entry: `None` unpacks, `Some(why)` is refused saying why.
+#[test]
+fn entry_path_and_link_rules_table() {
+    let file = |p: &'static str| (p, F, None);
+    let link = |p: &'static str, to: &'static str| (p, EntryType::Symlink, Some(to));
+    type Entry = (&'static str, EntryType, Option<&'static str>);
+    let mut cases: Vec<(Entry, Option<&str>)> = vec![
+        (file("a.json"), None),
+        (file("./a/b.json"), None),
+        (file("a//b"), None),
+        (file("."), None),
+        (file(""), Some("empty")),
+        (file("a/../b"), Some("`..`")),
+        (file("a\\..\\b"), Some("backslash")),
+        (link("link", "../b"), Some("outside")),
+        (link("a/link", "../../b"), Some("outside")),
+        (link("link", ""), Some("without a target")),
+        (link("link", "/etc/passwd"), Some("only relative links")),
+        // Climbing after a name: `b` may be (or become) a link.
+        (link("a/link", "b/../c"), Some("climbs")),
+    ];
+    #[cfg(unix)]
+    cases.extend([
+        (link("a/link", "b"), None),
+        (link("a/link", "../b"), None),
+        (link("a/b/link", "../../c/./d"), None),
+        (link("a/l1", ".."), None),
+        (link("a/self", "."), None),
+        (link("a/b/link", "./../c"), None),
+    ]);
+    let mut batches = HashMap::new();
+    for (i, ((p, k, l), _)) in cases.iter().enumerate() {
+        let data: &[u8] = if l.is_some() { b"" } else { b"x" };
+        let tar = tar_of(&[(p, *k, *l, data)]);
+        batches.insert(format!("e{i}"), vec![("e.tar".to_string(), tar)]);
+    }
+    let server = serve(batches);
+    let api = api(&server);
+    let root = tempfile::tempdir().unwrap();
+    for (i, ((p, _, l), want)) in cases.iter().enumerate() {
+        let got = Exporter::new(&api, root.path().join(i.to_string())).batch(format!("e{i}"));
+        match (got, want) {
+            (Ok(_), None) => {}
+            (Err(e), Some(why)) => assert!(e.to_string().contains(why), "{p} -> {l:?}: {e}"),
+            (got, _) => panic!("{p} -> {l:?}: got {got:?}, wanted {want:?}"),
+        }
+    }
+}

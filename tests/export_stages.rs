@@ -212,3 +212,118 @@ fn a_part_filter_applies_to_the_stages_that_have_the_part() {
         "{err}"
     );
 }
+
+/// The job `j` (failed when `failed`) with `stages` as (id, name, output batches); every
+/// batch is a simple one without files.
+fn stages_service(
+    stages: Vec<(&'static str, &'static str, Vec<&'static str>)>,
+    failed: bool,
+) -> impl Fn(HttpRequest) -> Result<HttpResponse, TransportError> {
+    move |req: HttpRequest| {
+        let path = req.path().to_string();
+        let at = "2025-01-02T03:04:05Z";
+        let body = if path == format!("{JOBS}/j") {
+            serde_json::json!({"job": {"jobId": "j", "name": "j", "jobDefinition": {},
+                "error": failed, "isTerminal": true, "createdAt": at, "lastUpdate": at}})
+        } else if path == format!("{JOBS}/j/stages") {
+            let stages: Vec<_> = stages
+                .iter()
+                .map(|(id, name, batches)| {
+                    serde_json::json!({"processingStageId": id, "processingStageName": name,
+                        "tasksNumber": 1, "outputBatches": batches, "startTimestamp": at,
+                        "notification": {}, "statusType": "success", "lastEventTimestamp": at})
+                })
+                .collect();
+            serde_json::json!({ "stages": stages })
+        } else if let Some(rest) = path.strip_prefix(&format!("{STAGING}/")) {
+            match rest.split_once('/') {
+                None => serde_json::json!({"batch": {"displayName": rest, "batchId": rest,
+                    "batchType": "simple-batch", "batchContentType": "images",
+                    "createdDate": at, "expiryDate": at}}),
+                Some((_, "list")) => {
+                    serde_json::json!({"filesMetadata": [], "nextPageToken": null})
+                }
+                _ => return Ok(HttpResponse::json(404, "{}")),
+            }
+        } else {
+            return Ok(HttpResponse::json(404, "{}"));
+        };
+        Ok(HttpResponse::json(200, body.to_string()))
+    }
+}
+
+#[test]
+fn stages_are_found_by_id_then_name_then_batch_name() {
+    let (p, e) = ("j-processing", "j-export");
+    // (stages, wanted, expected batches); the case where names differ from ids in text and
+    // case is `the_export_stage_is_found_when_its_name_is_not_its_id`.
+    type Stages = Vec<(&'static str, &'static str, Vec<&'static str>)>;
+    let cases: Vec<(Stages, &[&str], Vec<&str>)> = vec![
+        // Ids equal to the word, as our sandbox names them.
+        (
+            vec![
+                ("processing", "processing", vec![p]),
+                ("export", "export", vec![e]),
+            ],
+            &["export"],
+            vec![e],
+        ),
+        // The id wins over another stage's name.
+        (
+            vec![
+                ("export", "Packaging", vec!["by-id"]),
+                ("s2", "EXPORT", vec!["by-name"]),
+            ],
+            &["export"],
+            vec!["by-id"],
+        ),
+        // Neither id nor name says it: the batch name does (ignoring case), also past a
+        // stage found by name without output batches.
+        (
+            vec![("s-1", "export", vec![]), ("s-2", "Archiving", vec![e])],
+            &["EXPORT"],
+            vec![e],
+        ),
+        // Asked twice, or two stages writing one batch: listed once.
+        (
+            vec![
+                ("a", "Processing", vec!["j-out"]),
+                ("b", "Export", vec!["j-out", e]),
+            ],
+            &["processing", "export"],
+            vec!["j-out", e],
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (stages, wanted, expected) in cases {
+        let api = api_with(stages_service(stages.clone(), false));
+        let report = Exporter::new(&api, dir.path())
+            .stages(wanted.iter().copied())
+            .job("j")
+            .unwrap();
+        assert_eq!(report.batches, expected, "{wanted:?} in {stages:?}");
+    }
+}
+
+#[test]
+fn no_batch_found_lists_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let stages = vec![
+        ("j-processing", "Processing", vec!["j-processing"]),
+        ("j-export", "Export", vec![]),
+    ];
+    let api = api_with(stages_service(stages, true));
+    let err = Exporter::new(&api, dir.path())
+        .job("j")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("job j (the job failed) has no output batch from stage export")
+            && err.contains(r#"j-processing ("Processing") -> j-processing"#)
+            && err.contains(r#"j-export ("Export") -> no output batch"#),
+        "{err}"
+    );
+    let api = api_with(stages_service(vec![], false));
+    let err = Exporter::new(&api, dir.path()).job("j").unwrap_err();
+    assert!(err.to_string().ends_with("its stages: none"), "{err}");
+}

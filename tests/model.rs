@@ -220,3 +220,34 @@ fn whole_numbers_are_sent_as_integers() {
     assert_eq!(fps(2.5), "2.5");
     assert_eq!(fps(1e300), "1e+300"); // beyond 2^53: a float
 }
+
+#[test]
+fn restart_and_compilation_bodies_on_the_wire_and_checked_before_sending() {
+    use roboflow_batch::model::{CompilationDevice as D, RestartOverrides, TrtCompilationRequest};
+    let o = RestartOverrides::default()
+        .machine_type(MachineType::Gpu)
+        .workers_per_machine(2)
+        .max_parallel_tasks(4);
+    assert_eq!(
+        serde_json::to_value(&o).unwrap(),
+        serde_json::json!({"type": "parameters-override-v1", "maxParallelTasks": 4,
+            "computeConfiguration": {"type": "compute-configuration-v2", "machineType": "gpu",
+            "workersPerMachine": 2}})
+    );
+    assert!(RestartOverrides::default().is_empty() && !o.is_empty());
+    let trt = TrtCompilationRequest::new("m/1", vec![D::NvidiaL4, D::NvidiaL4]);
+    assert_eq!(trt.compilation_devices, vec![D::NvidiaL4]);
+    // Refused before anything is sent: nothing listens behind this api.
+    let api = roboflow_batch::BatchApi::builder()
+        .api_key("k")
+        .base_url("http://127.0.0.1:9")
+        .workspace("w")
+        .build()
+        .unwrap();
+    let bad = RestartOverrides::default().max_image_failure_rate(-0.1);
+    let err = api.restart_job("j", Some(&bad)).unwrap_err();
+    assert!(err.to_string().contains("maxImageFailureRate"), "{err}");
+    let none = TrtCompilationRequest::new("m/1", vec![]);
+    let err = api.start_trt_compilation("t", &none, None).unwrap_err();
+    assert!(err.to_string().contains("compilationDevices"), "{err}");
+}

@@ -28,8 +28,7 @@ pub(crate) struct Key {
 pub(crate) struct Record {
     #[serde(flatten)]
     pub key: Key,
-    /// Where the downloaded file is, relative to the target (`None` when it was an
-    /// archive unpacked and removed).
+    /// Relative to the target; `None` for an archive unpacked and removed.
     pub path: Option<String>,
     /// Bytes downloaded.
     pub bytes: u64,

@@ -1,16 +1,14 @@
 //! Export: a job's or a batch's files, downloaded in parallel into a folder, archives
 //! unpacked safely, re-runs skipping what is already complete.
 //!
-//! Files land in `<target>/<partName>/<fileName>`, with `fileName` from the listing (never
-//! the URL) and refused unless it is a plain name; a log in the target records each
-//! finished file, so a re-run skips it. Two exports must not share a target at once. The
-//! [jobs guide](crate::guide::jobs) says more.
+//! Files land in `<target>/<partName>/<fileName>`, `fileName` from the listing (never the
+//! URL) and a plain name; a log in the target records each finished file for re-runs. Two
+//! exports must not share a target at once. The [jobs guide](crate::guide::jobs) says more.
 //!
 //! ```no_run
-//! # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-//! use roboflow_batch::export::Exporter;
-//! let report = Exporter::new(&api, "results").include_processing(true).job("job-abc123def456")?;
-//! println!("{} files ({} bytes), {} already there", report.downloaded, report.bytes, report.skipped);
+//! # let api = roboflow_batch::BatchApi::from_env()?;
+//! let report = roboflow_batch::export::Exporter::new(&api, "results").job("job-abc123def456")?;
+//! println!("{} files, {} already there", report.downloaded, report.skipped);
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 
@@ -20,7 +18,6 @@ mod unpack;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -43,9 +40,8 @@ pub const MAX_PARALLELISM: usize = 64;
 /// Exports batches or a job's results into a folder; see the [module docs](self).
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// use roboflow_batch::export::Exporter;
-/// let report = Exporter::new(&api, "out").parallelism(4).part("results").batch("job-1-export")?;
+/// # let api = roboflow_batch::BatchApi::from_env()?;
+/// let report = roboflow_batch::export::Exporter::new(&api, "out").part("results").batch("job-1-export")?;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[must_use]
@@ -80,15 +76,12 @@ impl std::fmt::Debug for Exporter<'_> {
 }
 
 impl<'a> Exporter<'a> {
-    /// An export into `target` (created if needed) with the defaults: 8 parallel
-    /// downloads, archives unpacked and removed, complete files skipped, every part, and
-    /// for jobs the `export` stage.
+    /// An export into `target` (created if needed): 8 parallel downloads, archives unpacked
+    /// and removed, complete files skipped, every part, and for jobs the `export` stage.
     ///
     /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out");
-    /// assert!(format!("{e:?}").contains("parallelism: 8"));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
+    /// assert!(format!("{:?}", roboflow_batch::export::Exporter::new(&api, "out")).contains("parallelism: 8"));
     /// ```
     pub fn new(api: &'a BatchApi, target: impl Into<PathBuf>) -> Self {
         Exporter {
@@ -106,156 +99,80 @@ impl<'a> Exporter<'a> {
         }
     }
 
-    /// Parallel downloads, 1 to [`MAX_PARALLELISM`] (default 8).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").parallelism(2);
-    /// ```
-    pub fn parallelism(mut self, n: usize) -> Self {
-        self.parallelism = n;
-        self
-    }
-
-    /// Downloads every file again, even those complete on disk (default false).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").overwrite(true);
-    /// ```
-    pub fn overwrite(mut self, on: bool) -> Self {
-        self.overwrite = on;
-        self
-    }
-
-    /// Unpacks `.tar` and `.tar.gz` files (default true).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").unpack_archives(false);
-    /// ```
-    pub fn unpack_archives(mut self, on: bool) -> Self {
-        self.unpack = on;
-        self
-    }
-
-    /// Keeps archives after unpacking them (default false, as the official client).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").keep_archives(true);
-    /// ```
-    pub fn keep_archives(mut self, on: bool) -> Self {
-        self.keep_archives = on;
-        self
-    }
-
-    /// The most bytes one archive may unpack to, counted as its uncompressed size (default
-    /// 16 GiB). An archive over it is refused whole: nothing of it is kept, and the export
-    /// fails naming the archive and the limit.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").max_unpacked_bytes(64 << 30);
-    /// assert!(format!("{e:?}").contains("max_unpacked_bytes: 68719476736"));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn max_unpacked_bytes(mut self, bytes: u64) -> Self {
-        self.limits.bytes = bytes;
-        self
-    }
-
-    /// The most entries (files, folders, links) one archive may hold (default 1,000,000);
-    /// an archive over it is refused whole.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").max_unpacked_entries(5_000_000);
-    /// ```
-    pub fn max_unpacked_entries(mut self, entries: u64) -> Self {
-        self.limits.entries = entries;
-        self
-    }
-
-    /// Exports only this part (repeatable; default every part). For a job's several
-    /// output batches, the filter applies to the batches that have one of the parts asked
-    /// for, and the others are exported whole (so with
-    /// [`include_processing`](Self::include_processing), a part of the export comes with
-    /// the aggregated results); a part that no batch has is an error.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").part("results").part("archives");
-    /// ```
-    pub fn part(mut self, name: impl Into<String>) -> Self {
-        self.parts.push(name.into());
-        self
-    }
-
-    /// For [`job`](Self::job): the stages whose output batches to export (default
-    /// `export`). A stage is found by its id, then by its display name ignoring case, then
-    /// by an output batch named `<job>-<stage>`, so `export` finds a stage the service
-    /// calls `Export` with the id `<job>-export`.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").stages(["processing"]);
-    /// ```
-    pub fn stages<S: Into<String>>(mut self, stages: impl IntoIterator<Item = S>) -> Self {
-        self.stages = stages.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// For [`job`](Self::job): also exports the `processing` stage's output (the
-    /// aggregated CSV or JSONL).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").include_processing(true);
-    /// ```
-    pub fn include_processing(mut self, on: bool) -> Self {
-        let has = self.stages.iter().any(|s| s == "processing");
-        if on && !has {
-            self.stages.insert(0, "processing".into());
-        } else if !on {
-            self.stages.retain(|s| s != "processing");
+    crate::model::setters! {
+        setup: "# let api = roboflow_batch::BatchApi::builder().api_key(\"k\").build().unwrap();",
+        on: "roboflow_batch::export::Exporter::new(&api, \"out\")";
+        /// Parallel downloads, 1 to [`MAX_PARALLELISM`] (default 8).
+        parallelism(s, n: usize) = "2" {
+            s.parallelism = n;
         }
-        self
-    }
-
-    /// A flag that stops the export when set (e.g. on Ctrl-C): no new download starts,
-    /// those running finish, and the report says [`cancelled`](ExportReport::cancelled),
-    /// with the files left in [`files_pending`](ExportReport::files_pending). A re-run
-    /// resumes.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let stop = std::sync::atomic::AtomicBool::new(false);
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").cancel_flag(&stop);
-    /// ```
-    pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {
-        self.cancel = Some(flag);
-        self
-    }
-
-    /// Called with each [`Event`] ([`Event::FilesListed`], [`Event::BytesReceived`],
-    /// [`Event::Exported`]), from the download threads; it may borrow, as the export blocks.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// use roboflow_batch::progress::Event;
-    /// let e = roboflow_batch::export::Exporter::new(&api, "out").on_progress(|e| if let Event::Exported(f) = e { println!("{}", f.file_name) });
-    /// ```
-    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
-        self.progress = Some(Box::new(f));
-        self
+        /// Downloads every file again, even those complete on disk (default false).
+        overwrite(s, on: bool) = "true" {
+            s.overwrite = on;
+        }
+        /// Unpacks `.tar` and `.tar.gz` files (default true).
+        unpack_archives(s, on: bool) = "false" {
+            s.unpack = on;
+        }
+        /// Keeps archives after unpacking them (default false, as the official client).
+        keep_archives(s, on: bool) = "true" {
+            s.keep_archives = on;
+        }
+        /// The most bytes one archive may unpack to, counted as its uncompressed size (default
+        /// 16 GiB). An archive over it is refused whole: nothing of it is kept, and the export
+        /// fails naming the archive and the limit.
+        max_unpacked_bytes(s, bytes: u64) = "64 << 30" {
+            s.limits.bytes = bytes;
+        }
+        /// The most entries (files, folders, links) one archive may hold (default 1,000,000);
+        /// an archive over it is refused whole.
+        max_unpacked_entries(s, entries: u64) = "5_000_000" {
+            s.limits.entries = entries;
+        }
+        /// Exports only this part (repeatable; default every part). For a job's several
+        /// output batches, the filter applies to the batches that have one of the parts asked
+        /// for, and the others are exported whole (so with
+        /// [`include_processing`](Self::include_processing), a part of the export comes with
+        /// the aggregated results); a part that no batch has is an error.
+        part(s, name: impl Into<String>) = "\"results\"" {
+            s.parts.push(name.into());
+        }
+        /// For [`job`](Self::job): the stages whose output batches to export (default
+        /// `export`). A stage is found by its id, then by its display name ignoring case, then
+        /// by an output batch named `<job>-<stage>`, so `export` finds a stage the service
+        /// calls `Export` with the id `<job>-export`.
+        stages(s, stages: impl IntoIterator<Item = impl Into<String>>) = "[\"processing\"]" {
+            s.stages = stages.into_iter().map(Into::into).collect();
+        }
+        /// For [`job`](Self::job): also exports the `processing` stage's output (the
+        /// aggregated CSV or JSONL).
+        include_processing(s, on: bool) = "true" {
+            let has = s.stages.iter().any(|st| st == "processing");
+            if on && !has {
+                s.stages.insert(0, "processing".into());
+            } else if !on {
+                s.stages.retain(|st| st != "processing");
+            }
+        }
+        /// A flag that stops the export when set (e.g. on Ctrl-C): no new download starts,
+        /// those running finish, and the report says [`cancelled`](ExportReport::cancelled),
+        /// with the files left in [`files_pending`](ExportReport::files_pending). A re-run
+        /// resumes.
+        cancel_flag(s, flag: &'a AtomicBool) = "&std::sync::atomic::AtomicBool::new(false)" {
+            s.cancel = Some(flag);
+        }
+        /// Called with each [`Event`] ([`Event::FilesListed`], [`Event::BytesReceived`],
+        /// [`Event::Exported`]), from the download threads; it may borrow, as the export blocks.
+        on_progress(s, f: impl Fn(&Event) + Sync + 'a) = "|e| println!(\"{e:?}\")" {
+            s.progress = Some(Box::new(f));
+        }
     }
 
     /// Exports the output batches of a finished job (an id, or a [`Job`]), from the chosen
     /// stages.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// let report = roboflow_batch::export::Exporter::new(&api, "out").job("job-abc123def456")?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -282,7 +199,7 @@ impl<'a> Exporter<'a> {
     /// Exports one batch (every part, or those chosen with [`part`](Self::part)).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// let report = roboflow_batch::export::Exporter::new(&api, "out").batch("job-1-export")?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -336,29 +253,18 @@ impl<'a> Exporter<'a> {
             .thread_name(|i| format!("export-{i}"))
             .build()
             .map_err(|e| Error::Config(format!("cannot start the download threads: {e}")))?;
-        let done: Mutex<Vec<Option<ExportedFile>>> = Mutex::new(vec![None; plan.len()]);
-        pool.install(|| {
+        let done: Vec<Option<ExportedFile>> = pool.install(|| {
             plan.par_iter()
-                .enumerate()
                 .with_max_len(1)
-                .try_for_each(|(i, p)| {
+                .map(|p| {
                     if self.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
-                        return Ok(()); // left for the next run
+                        return Ok(None); // left for the next run
                     }
-                    let f = self.fetch(p, &log)?;
-                    let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(slot) = d.get_mut(i) {
-                        *slot = Some(f);
-                    }
-                    Ok::<(), Error>(())
+                    self.fetch(p, &log).map(Some)
                 })
+                .collect::<Result<_>>()
         })?;
-        let files: Vec<ExportedFile> = done
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .into_iter()
-            .flatten()
-            .collect();
+        let files: Vec<ExportedFile> = done.into_iter().flatten().collect();
         let fresh = || files.iter().filter(|f| !f.skipped);
         let pending = (plan.len() - files.len()) as u64;
         Ok(ExportReport {
@@ -375,11 +281,8 @@ impl<'a> Exporter<'a> {
         })
     }
 
-    /// The parts to export of each batch (`[None]` for a batch without parts). Alone, a
-    /// batch must have every part asked for. Among several batches (a job's stages), the
-    /// parts asked for filter the batches that have one of them and the others are exported
-    /// whole, so `--include-processing --part X` takes the processing stage's output and
-    /// part X of the export; a part that no batch has is an error.
+    /// The parts to export of each batch (`[None]` for a batch without parts), by the rule
+    /// of [`part`](Self::part).
     fn choose_parts(&self, batches: &[String]) -> Result<Vec<(String, Vec<Option<String>>)>> {
         // Each batch with its part names (`None`: a batch without parts).
         let mut all: Vec<(String, BatchType, Option<Vec<String>>)> = Vec::new();
@@ -455,10 +358,7 @@ impl<'a> Exporter<'a> {
             for f in self.api.files(batch_id, part.as_deref(), None) {
                 let f = f?;
                 check_name("fileName", &f.file_name)?;
-                let dir = match &part {
-                    Some(p) => PathBuf::from(p),
-                    None => PathBuf::new(),
-                };
+                let dir = part.as_ref().map(PathBuf::from).unwrap_or_default();
                 plan.push(Planned {
                     key: Key {
                         batch_id: batch_id.to_string(),

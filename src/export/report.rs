@@ -9,10 +9,8 @@ use crate::api::RequestCounts;
 /// One file of an export.
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// for f in roboflow_batch::export::Exporter::new(&api, "out").batch("b")?.files {
-///     println!("{} -> {:?} ({} bytes, {} unpacked)", f.file_name, f.path, f.bytes, f.unpacked.len());
-/// }
+/// # let api = roboflow_batch::BatchApi::from_env()?;
+/// let files = roboflow_batch::export::Exporter::new(&api, "out").batch("b")?.files;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,9 +36,8 @@ pub struct ExportedFile {
 /// What an export did: counts, every file, and whether it stopped early.
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// # let api = roboflow_batch::BatchApi::from_env()?;
 /// let r = roboflow_batch::export::Exporter::new(&api, "out").batch("b")?;
-/// println!("{} downloaded, {} already there, {} requests", r.downloaded, r.skipped, r.requests.total());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -37,10 +37,8 @@ pub(crate) struct Limits {
 }
 
 impl Default for Limits {
-    /// 16 GiB and a million entries: far beyond the output archives a job produces (a
-    /// shard of results or rendered images, megabytes to a few GiB), yet a small bomb (a
-    /// 16 MiB `.tar.gz` of zeros expands to about 16 GiB) stops there instead of filling
-    /// the disk, and a flood of empty entries stops before it exhausts inodes.
+    /// 16 GiB and a million entries: far beyond a job's output archives (MiB to a few GiB),
+    /// yet a bomb stops there instead of filling the disk or exhausting inodes.
     fn default() -> Self {
         Limits {
             bytes: 16 << 30,
@@ -87,22 +85,14 @@ fn archive_error(name: &str, entry: Option<&str>, message: impl Into<String>) ->
 }
 
 fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
-    let mut file = BufReader::new(
-        fs::File::open(archive).map_err(|e| Error::io(format!("opening archive {name}"), e))?,
-    );
-    let mut magic = [0u8; 2];
-    let gz = {
-        use std::io::BufRead;
-        let head = file
-            .fill_buf()
-            .map_err(|e| Error::io(format!("reading archive {name}"), e))?;
-        if head.len() >= 2 {
-            magic.copy_from_slice(&head[..2]);
-        }
-        magic == GZIP_MAGIC
-    };
+    use std::io::BufRead;
+    let file =
+        fs::File::open(archive).map_err(|e| Error::io(format!("opening archive {name}"), e))?;
+    let mut file = BufReader::new(file);
+    let head = file.fill_buf();
+    let head = head.map_err(|e| Error::io(format!("reading archive {name}"), e))?;
     // Sniffed, not trusted from the name: a transparently decompressed `.tar.gz` is a tar.
-    if gz {
+    if head.starts_with(&GZIP_MAGIC) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
     } else {
         Ok(Box::new(file))
@@ -413,58 +403,6 @@ fn merge(from: &Path, to: &Path, name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn relative_path_table() {
-        let cases: &[(&str, Result<Option<&str>, &str>)] = &[
-            ("a.json", Ok(Some("a.json"))),
-            ("./a/b.json", Ok(Some("a/b.json"))),
-            ("a//b", Ok(Some("a/b"))),
-            (".", Ok(None)),
-            ("dir/", Ok(Some("dir"))),
-            ("", Err("empty")),
-            ("/etc/passwd", Err("absolute")),
-            ("../x", Err("..")),
-            ("a/../../x", Err("..")),
-            ("a/../b", Err("..")),
-            ("a\\..\\b", Err("backslash")),
-        ];
-        for (raw, want) in cases {
-            let got = safe_relative(raw);
-            match (got, want) {
-                (Ok(g), Ok(w)) => assert_eq!(g.as_deref(), w.map(Path::new), "{raw}"),
-                (Err(g), Err(w)) => assert!(g.contains(w), "{raw}: {g}"),
-                (g, w) => panic!("{raw}: got {g:?}, wanted {w:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn symlink_table() {
-        let cases: &[(&str, &str, bool)] = &[
-            ("a/link", "b", true),
-            ("a/link", "../b", true),
-            ("a/link", "../../b", false),
-            ("link", "../b", false),
-            ("link", "/etc/passwd", false),
-            ("a/b/link", "../../c/./d", true),
-            ("link", "", false),
-            // Climbing after a name: `self` or `l1` may be (or become) a link.
-            ("a/passwd", "self/self/../../x", false),
-            ("a/up", "l1/..", false),
-            ("a/link", "b/../c", false),
-            ("a/l1", "..", true),
-            ("a/self", ".", true),
-            ("a/b/link", "./../c", true),
-        ];
-        for (at, target, ok) in cases {
-            assert_eq!(
-                check_symlink(Path::new(at), target).is_ok(),
-                *ok,
-                "{at} -> {target}"
-            );
-        }
-    }
 
     #[test]
     fn archive_names() {

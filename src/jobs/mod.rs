@@ -34,9 +34,8 @@ pub use wait::{JobEnd, JobOutcome, JobWaitOptions};
 /// One output batch of a job: the stage that wrote it and its id.
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// # let api = roboflow_batch::BatchApi::from_env()?;
 /// let out = &roboflow_batch::jobs::Job::new(&api, "job-1")?.results()?[0];
-/// println!("{} ({}) wrote {}", out.stage, out.stage_id, out.batch_id);
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -50,13 +49,11 @@ pub struct OutputBatch {
     pub batch_id: String,
 }
 
-/// A handle on one job: inspect, wait, control, find results.
-///
-/// It holds the id and, for [`wait`](Self::wait), a progress callback; make as many as
-/// needed. It is also the id itself (`AsRef<str>`), for the methods that take one.
+/// A handle on one job: inspect, wait, control, find results. It holds the id and, for
+/// [`wait`](Self::wait), a progress callback; it is also the id itself (`AsRef<str>`).
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// # let api = roboflow_batch::BatchApi::from_env()?;
 /// let job = roboflow_batch::jobs::Job::new(&api, "job-abc123def456")?;
 /// println!("{} with {} stages", job.status()?.state(), job.stages()?.len());
 /// # Ok::<(), roboflow_batch::Error>(())
@@ -91,15 +88,9 @@ impl<'a> Job<'a> {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn new(api: &'a BatchApi, id: impl AsRef<str>) -> Result<Self> {
-        Ok(Job::from_id(api, JobId::new(id.as_ref())?))
-    }
-
-    pub(crate) fn from_id(api: &'a BatchApi, id: JobId) -> Self {
-        Job {
-            api,
-            id,
-            callback: None,
-        }
+        let id = JobId::new(id.as_ref())?;
+        let callback = None;
+        Ok(Job { api, id, callback })
     }
 
     /// The job id.
@@ -117,9 +108,8 @@ impl<'a> Job<'a> {
     /// [`wait`](Self::wait); it may borrow, as the wait blocks.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let polls = std::sync::atomic::AtomicU64::new(0);
-    /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?.on_progress(|_| { polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed); });
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
+    /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?.on_progress(|e| println!("{e:?}"));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
@@ -130,8 +120,8 @@ impl<'a> Job<'a> {
     /// Its status (`GET …/jobs/{id}`).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// println!("{}", roboflow_batch::jobs::Job::new(&api, "job-1")?.status()?.state());
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
+    /// let state = roboflow_batch::jobs::Job::new(&api, "job-1")?.status()?.state();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn status(&self) -> Result<JobStatusResponse> {
@@ -141,7 +131,7 @@ impl<'a> Job<'a> {
     /// Its stages (`GET …/stages`).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// let stages = roboflow_batch::jobs::Job::new(&api, "job-1")?.stages()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -152,7 +142,7 @@ impl<'a> Job<'a> {
     /// Every task of a stage, following page tokens (lazy).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// let tasks = roboflow_batch::jobs::Job::new(&api, "job-1")?.tasks("processing").count();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -163,7 +153,7 @@ impl<'a> Job<'a> {
     /// Its log lines, optionally of one severity, following page tokens (lazy).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// let warnings = roboflow_batch::jobs::Job::new(&api, "job-1")?.logs(Some(roboflow_batch::model::LogSeverity::Warning));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -174,9 +164,8 @@ impl<'a> Job<'a> {
     /// One progress snapshot: the status, every stage and every task, aggregated.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// let p = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?;
-    /// println!("{:?}: {:.0}%", p.current_stage, p.fraction * 100.0);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn progress(&self) -> Result<Progress> {
@@ -204,7 +193,7 @@ impl<'a> Job<'a> {
     /// Aborts it (`POST …/abort`) and returns the service's answer.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// roboflow_batch::jobs::Job::new(&api, "job-1")?.abort()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -215,10 +204,8 @@ impl<'a> Job<'a> {
     /// Restarts it (`POST …/restart`), with overrides when given.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::model::RestartOverrides;
-    /// let job = roboflow_batch::jobs::Job::new(&api, "job-1")?;
-    /// job.restart(Some(&RestartOverrides::default().max_image_failure_rate(0.2)))?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
+    /// roboflow_batch::jobs::Job::new(&api, "job-1")?.restart(None)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn restart(&self, overrides: Option<&RestartOverrides>) -> Result<JobControlResponse> {
@@ -229,10 +216,8 @@ impl<'a> Job<'a> {
     /// `<job>-processing` with the aggregated results, then `<job>-export` with archives).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// for out in roboflow_batch::jobs::Job::new(&api, "job-1")?.results()? {
-    ///     println!("{}: {}", out.stage, out.batch_id);
-    /// }
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
+    /// let outputs = roboflow_batch::jobs::Job::new(&api, "job-1")?.results()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn results(&self) -> Result<Vec<OutputBatch>> {

@@ -1,20 +1,12 @@
-//! A job's progress, aggregated from its stages and tasks the way the official client's
-//! `show-job-details` does it. Pure functions: listings in, a [`Progress`] out.
+//! A job's progress, aggregated from its stages and tasks as the official client's
+//! `show-job-details` does (notes §3.1): pure functions, listings in, a [`Progress`] out.
 //!
-//! Per stage (notes §3.1):
-//! - each task is worth `1 / tasksNumber` of the stage; a task whose `statusType` is `info`
-//!   is still running and contributes `progress × 1 / tasksNumber`, any other status counts
-//!   as complete;
-//! - finished tasks whose `statusType` contains `success` succeeded, those containing
-//!   `error` failed (case-insensitive);
-//! - tasks not listed yet (`tasksNumber` minus the tasks listed), and listed `info` tasks
-//!   with `progress: null` (not registered yet), are waiting;
-//! - the notifications of failed tasks are de-duplicated and ordered by how many tasks
-//!   reported each (most first, then first seen).
-//!
-//! Stages are taken in `startTimestamp` order. The job's overall fraction is the sum of the
-//! stages' fractions over the number of stages planned (`plannedStages`, or the stages seen
-//! when that is absent), and 1 once the job has completed.
+//! A task is worth `1 / tasksNumber` of its stage: an `info` task is running and adds
+//! `progress / tasksNumber`, any other status is finished (succeeded when it contains
+//! `success`, failed when it contains `error`, in any case); unlisted tasks and `info` tasks
+//! with `progress: null` are waiting. Failed tasks' notifications are de-duplicated, most
+//! reported first. Stages go in `startTimestamp` order; the job's fraction is the stages'
+//! sum over the stages planned (`plannedStages`, or those seen), and 1 once completed.
 
 use std::collections::HashMap;
 
@@ -26,8 +18,7 @@ use crate::model::{JobStage, JobState, JobStatusResponse, TaskStatus};
 /// Task counts of a stage.
 ///
 /// ```
-/// let c = roboflow_batch::jobs::TaskCounts::default();
-/// assert_eq!(c.waiting + c.running + c.finished, c.total);
+/// assert_eq!(roboflow_batch::jobs::TaskCounts::default().total, 0);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct TaskCounts {
@@ -48,10 +39,8 @@ pub struct TaskCounts {
 /// One distinct error notification, with how many failed tasks reported it.
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// for e in roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.errors {
-///     println!("{} ({} tasks)", e.message, e.tasks);
-/// }
+/// # let api = roboflow_batch::BatchApi::from_env()?;
+/// let errors = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.errors;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,10 +78,8 @@ fn notification_text(n: &Value) -> String {
 /// One stage's progress.
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// for s in roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.stages {
-///     println!("{} {:.0}% ({}/{} tasks)", s.name, s.fraction * 100.0, s.tasks.finished, s.tasks.total);
-/// }
+/// # let api = roboflow_batch::BatchApi::from_env()?;
+/// let stages = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.stages;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,17 +102,13 @@ pub struct StageProgress {
     pub errors: Vec<ErrorReport>,
 }
 
-/// A snapshot of a job: where it is, how far it got, and what went wrong.
-///
-/// Built by [`Progress::aggregate`] from one poll's answers; see the module docs for the
-/// rules.
+/// A snapshot of a job: where it is, how far it got, and what went wrong; built by
+/// [`Progress::aggregate`] from one poll's answers.
 ///
 /// ```
-/// use roboflow_batch::jobs::Progress;
-/// use roboflow_batch::model::{JobState, JobStatusResponse};
-/// let status: JobStatusResponse = serde_json::from_str(r#"{"jobStatus":"pending","progress":0}"#).unwrap();
-/// let p = Progress::aggregate("job-1", &status, &[]);
-/// assert_eq!((p.state, p.fraction, p.current_stage), (JobState::Pending, 0.0, None));
+/// let status = serde_json::from_str(r#"{"jobStatus":"pending","progress":0}"#).unwrap();
+/// let p = roboflow_batch::jobs::Progress::aggregate("job-1", &status, &[]);
+/// assert_eq!((p.fraction, p.current_stage), (0.0, None));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -153,9 +136,8 @@ impl Progress {
     /// Aggregates one poll: the job's status, and each stage with every one of its tasks.
     ///
     /// ```
-    /// use roboflow_batch::jobs::Progress;
     /// let status = serde_json::from_str(r#"{"jobStatus":"completed"}"#).unwrap();
-    /// assert_eq!(Progress::aggregate("j", &status, &[]).fraction, 1.0);
+    /// assert_eq!(roboflow_batch::jobs::Progress::aggregate("j", &status, &[]).fraction, 1.0);
     /// ```
     pub fn aggregate(
         job_id: &str,
@@ -309,15 +291,14 @@ fn canonical(v: &Value) -> String {
     fn sorted(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                let mut out = serde_json::Map::new();
-                for k in keys {
-                    if let Some(x) = m.get(k) {
-                        out.insert(k.clone(), sorted(x));
-                    }
-                }
-                Value::Object(out)
+                let mut pairs: Vec<(&String, &Value)> = m.iter().collect();
+                pairs.sort_by_key(|(k, _)| *k);
+                Value::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(k, x)| (k.clone(), sorted(x)))
+                        .collect(),
+                )
             }
             Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
             other => other.clone(),

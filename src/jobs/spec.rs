@@ -1,5 +1,4 @@
-//! [`JobSpec`]: the one builder of a job, with the official client's defaults, an id
-//! generated when none is given, and Workflow parameters from a JSON file.
+//! [`JobSpec`]: the one builder of a job.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,23 +13,17 @@ use crate::model::{AggregationFormat, InferenceBackend, JobId, JobStartRequest, 
 /// The largest Workflow parameters file read (1 MiB, the sandbox's body limit).
 const MAX_PARAMS_FILE: u64 = 1 << 20;
 
-/// What to run: a Workflow over a staged batch, with every option the official client has.
-///
-/// Defaults are the official client's: CPU, no limits, image outputs not persisted, the
-/// service's default failure tolerance and result format. Without [`job_id`](Self::job_id)
-/// the id is one of the official form (`job-` and 12 random `[a-z0-9]`), drawn when the
-/// spec is made, so that starting the same spec twice is a repeat, not a second job.
-/// Without [`name`](Self::name) the job is named after its Workflow and batch. Nothing is
-/// checked until [`request`](Self::request) or [`start`](Self::start), whose errors name
-/// the field (or the file) at fault.
+/// What to run: a Workflow over a staged batch, with every option the official client has
+/// and its defaults (CPU, no limits, image outputs not persisted). Without
+/// [`job_id`](Self::job_id) the id (`job-` and 12 random `[a-z0-9]`) is drawn when the spec
+/// is made, so that starting the same spec twice is a repeat, not a second job. Nothing is
+/// checked until [`request`](Self::request) or [`start`](Self::start), whose errors name the
+/// field (or the file) at fault.
 ///
 /// ```no_run
-/// use roboflow_batch::jobs::JobSpec;
-/// use roboflow_batch::model::{AggregationFormat, MachineType};
 /// let api = roboflow_batch::BatchApi::from_env()?;
-/// let spec = JobSpec::images(&api, "my-batch", "image-stats").machine_type(MachineType::Gpu);
-/// let started = spec.aggregation_format(AggregationFormat::Csv).start()?;
-/// println!("{} {}", started.job.id(), if started.created { "started" } else { "already there" });
+/// let spec = roboflow_batch::jobs::JobSpec::images(&api, "my-batch", "image-stats").max_parallel_tasks(4);
+/// println!("{}", spec.start()?.job.id());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -48,10 +41,8 @@ pub struct JobSpec<'a> {
 /// What [`JobSpec::start`] did: the job, and whether this call created it.
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").job_id("nightly-7");
-/// assert!(spec.start()?.created);
-/// assert!(!spec.start()?.created); // the same definition again: a harmless repeat
+/// # let api = roboflow_batch::BatchApi::from_env()?;
+/// let created = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").start()?.created;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -68,10 +59,8 @@ impl<'a> JobSpec<'a> {
     /// Runs `workflow_id` over the images of `batch_id`.
     ///
     /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "my-batch", "count-cars");
-    /// assert!(spec.id().starts_with("job-"));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
+    /// assert!(roboflow_batch::jobs::JobSpec::images(&api, "my-batch", "count-cars").id().starts_with("job-"));
     /// ```
     pub fn images(
         api: &'a BatchApi,
@@ -84,10 +73,8 @@ impl<'a> JobSpec<'a> {
     /// Runs `workflow_id` over the videos of `batch_id`.
     ///
     /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let req = roboflow_batch::jobs::JobSpec::videos(&api, "clips", "track").max_video_fps(5.0).request()?;
-    /// assert_eq!(req.job_type.as_str(), "simple-video-processing-v1");
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
+    /// let req = roboflow_batch::jobs::JobSpec::videos(&api, "clips", "track").request().unwrap();
     /// ```
     pub fn videos(
         api: &'a BatchApi,
@@ -108,7 +95,7 @@ impl<'a> JobSpec<'a> {
         }
     }
 
-    /// The job id: the one given, or the one drawn.
+    /// The job id: the one given, or the one drawn (see [`images`](Self::images)).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
@@ -118,239 +105,103 @@ impl<'a> JobSpec<'a> {
         &self.id
     }
 
-    /// The job id (default: drawn at random). Checked by [`request`](Self::request).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// assert!(roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").job_id("Not Valid").request().is_err());
-    /// ```
-    pub fn job_id(mut self, id: impl Into<String>) -> Self {
-        self.id = id.into();
-        self.generated = false;
-        self
-    }
-
-    /// The display name (default: see [`display_name`](Self::display_name)).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").name("Car count");
-    /// ```
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Processes only this part of the input batch.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").part_name("train");
-    /// ```
-    pub fn part_name(mut self, part: impl Into<String>) -> Self {
-        self.request.job_input.part_name = Some(part.into());
-        self
-    }
-
-    /// Names the part that holds per-image metadata (image jobs only).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").images_metadata_part("meta");
-    /// ```
-    pub fn images_metadata_part(mut self, part: impl Into<String>) -> Self {
-        self.request.job_input.images_metadata_part = Some(part.into());
-        self
-    }
-
-    /// CPU (default) or GPU.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").machine_type(roboflow_batch::model::MachineType::Gpu);
-    /// ```
-    pub fn machine_type(mut self, machine: MachineType) -> Self {
-        self.request.compute_configuration.machine_type = machine;
-        self
-    }
-
-    /// Parallel workers per machine.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").workers_per_machine(4);
-    /// ```
-    pub fn workers_per_machine(mut self, workers: u32) -> Self {
-        self.request.compute_configuration.workers_per_machine = Some(workers);
-        self
-    }
-
-    /// Total machine time allowed, across all workers, in seconds
-    /// (`processingTimeoutSeconds`; the official client's `--max-runtime-seconds`).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").max_runtime_seconds(3600);
-    /// ```
-    pub fn max_runtime_seconds(mut self, seconds: u64) -> Self {
-        self.request.processing_timeout_seconds = Some(seconds);
-        self
-    }
-
-    /// The most tasks run at once.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").max_parallel_tasks(8);
-    /// ```
-    pub fn max_parallel_tasks(mut self, tasks: u32) -> Self {
-        self.request.max_parallel_tasks = Some(tasks);
-        self
-    }
-
-    /// The fraction of images (0 to 1) that may fail before the job fails (image jobs only).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let err = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").max_image_failure_rate(2.0).request().unwrap_err();
-    /// assert!(err.to_string().contains("maxImageFailureRate"));
-    /// ```
-    pub fn max_image_failure_rate(mut self, rate: f64) -> Self {
-        self.request.max_image_failure_rate = Some(rate);
-        self
-    }
-
-    /// The format of the aggregated results (JSONL or CSV).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").aggregation_format(roboflow_batch::model::AggregationFormat::Csv);
-    /// ```
-    pub fn aggregation_format(mut self, format: AggregationFormat) -> Self {
-        self.request.processing_specification.aggregation_format = Some(format);
-        self
-    }
-
-    /// The Workflow input that receives the image.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").image_input_name("photo");
-    /// ```
-    pub fn image_input_name(mut self, name: impl Into<String>) -> Self {
-        self.request.processing_specification.image_input_name = Some(name.into());
-        self
-    }
-
-    /// Parameters passed to the Workflow (replacing any file given before).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let params = serde_json::json!({"fraction": 0.2}).as_object().cloned().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "fail-fraction").workflow_parameters(params);
-    /// ```
-    pub fn workflow_parameters(mut self, params: Map<String, Value>) -> Self {
-        self.params_file = None;
-        self.request.processing_specification.workflow_parameters = Some(params);
-        self
-    }
-
-    /// Parameters passed to the Workflow, read from a JSON file holding one object (the
-    /// official client's `--workflow-params`) by [`request`](Self::request); a missing file
-    /// or bad JSON is an error naming the file, with the line and column.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let err = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").workflow_parameters_file("none.json").request().unwrap_err();
-    /// assert!(err.to_string().contains("none.json"));
-    /// ```
-    pub fn workflow_parameters_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.params_file = Some(path.into());
-        self
-    }
-
-    /// Keeps the named image outputs of the Workflow (all of them when the list is empty).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").persist_image_outputs(vec!["crops".into()]);
-    /// ```
-    pub fn persist_image_outputs(mut self, outputs: Vec<String>) -> Self {
-        let spec = &mut self.request.processing_specification;
-        spec.persist_images_outputs = true;
-        spec.images_outputs_to_be_persisted = (!outputs.is_empty()).then_some(outputs);
-        self
-    }
-
-    /// Maps a Workflow input to an image metadata key (image jobs only).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").metadata_mapping("camera", "cam_id");
-    /// ```
-    pub fn metadata_mapping(mut self, input: impl Into<String>, key: impl Into<String>) -> Self {
-        self.request
-            .processing_specification
-            .images_metadata_inputs_mapping
-            .get_or_insert_with(BTreeMap::new)
-            .insert(input.into(), key.into());
-        self
-    }
-
-    /// Where the service posts the completion webhook.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").notifications_url("https://example.com/hook");
-    /// ```
-    pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
-        self.request.notifications_url = Some(url.into());
-        self
-    }
-
-    /// The inference engine.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").inference_backend(roboflow_batch::model::InferenceBackend::InferenceModels);
-    /// ```
-    pub fn inference_backend(mut self, backend: InferenceBackend) -> Self {
-        self.request.inference_backend = Some(backend);
-        self
-    }
-
-    /// Frames per second sampled from videos; a whole number is sent as an integer.
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::videos(&api, "b", "wf").max_video_fps(2.0);
-    /// ```
-    pub fn max_video_fps(mut self, fps: f64) -> Self {
-        self.request.processing_specification.max_video_fps = Some(fps);
-        self
-    }
-
-    /// The workspace holding the Workflow (default: the client's).
-    ///
-    /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").workspace("other");
-    /// ```
-    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
-        self.request.processing_specification.workspace = Some(workspace.into());
-        self
+    crate::model::setters! {
+        setup: "# let api = roboflow_batch::BatchApi::builder().api_key(\"k\").build().unwrap();",
+        on: "roboflow_batch::jobs::JobSpec::images(&api, \"b\", \"wf\")";
+        /// The job id (default: drawn at random). Checked by [`request`](Self::request).
+        job_id(s, id: impl Into<String>) = "\"nightly-1\"" {
+            s.id = id.into();
+            s.generated = false;
+        }
+        /// The display name (default: see [`display_name`](Self::display_name)).
+        name(s, name: impl Into<String>) = "\"Car count\"" {
+            s.name = Some(name.into());
+        }
+        /// Processes only this part of the input batch.
+        part_name(s, part: impl Into<String>) = "\"train\"" {
+            s.request.job_input.part_name = Some(part.into());
+        }
+        /// Names the part that holds per-image metadata (image jobs only).
+        images_metadata_part(s, part: impl Into<String>) = "\"meta\"" {
+            s.request.job_input.images_metadata_part = Some(part.into());
+        }
+        /// CPU (default) or GPU.
+        machine_type(s, machine: MachineType) = "roboflow_batch::model::MachineType::Gpu" {
+            s.request.compute_configuration.machine_type = machine;
+        }
+        /// Parallel workers per machine.
+        workers_per_machine(s, workers: u32) = "4" {
+            s.request.compute_configuration.workers_per_machine = Some(workers);
+        }
+        /// Total machine time allowed, across all workers, in seconds
+        /// (`processingTimeoutSeconds`; the official client's `--max-runtime-seconds`).
+        max_runtime_seconds(s, seconds: u64) = "3600" {
+            s.request.processing_timeout_seconds = Some(seconds);
+        }
+        /// The most tasks run at once.
+        max_parallel_tasks(s, tasks: u32) = "8" {
+            s.request.max_parallel_tasks = Some(tasks);
+        }
+        /// The fraction of images (0 to 1) that may fail before the job fails (image jobs only).
+        max_image_failure_rate(s, rate: f64) = "0.05" {
+            s.request.max_image_failure_rate = Some(rate);
+        }
+        /// The format of the aggregated results (JSONL or CSV).
+        aggregation_format(s, format: AggregationFormat) = "roboflow_batch::model::AggregationFormat::Csv" {
+            s.request.processing_specification.aggregation_format = Some(format);
+        }
+        /// The Workflow input that receives the image.
+        image_input_name(s, name: impl Into<String>) = "\"photo\"" {
+            s.request.processing_specification.image_input_name = Some(name.into());
+        }
+        /// Parameters passed to the Workflow (replacing any file given before).
+        workflow_parameters(s, params: Map<String, Value>) = "serde_json::Map::new()" {
+            s.params_file = None;
+            s.request.processing_specification.workflow_parameters = Some(params);
+        }
+        /// Parameters passed to the Workflow, read from a JSON file holding one object (the
+        /// official client's `--workflow-params`) by [`request`](Self::request); a missing file
+        /// or bad JSON is an error naming the file, with the line and column.
+        workflow_parameters_file(s, path: impl Into<PathBuf>) = "\"params.json\"" {
+            s.params_file = Some(path.into());
+        }
+        /// Keeps the named image outputs of the Workflow (all of them when the list is empty).
+        persist_image_outputs(s, outputs: Vec<String>) = "vec![\"crops\".into()]" {
+            let spec = &mut s.request.processing_specification;
+            spec.persist_images_outputs = true;
+            spec.images_outputs_to_be_persisted = (!outputs.is_empty()).then_some(outputs);
+        }
+        /// Maps a Workflow input to an image metadata key (image jobs only).
+        metadata_mapping(s, input: impl Into<String>, key: impl Into<String>) = "\"camera\", \"cam_id\"" {
+            let spec = &mut s.request.processing_specification;
+            let mapping = spec.images_metadata_inputs_mapping.get_or_insert_with(BTreeMap::new);
+            mapping.insert(input.into(), key.into());
+        }
+        /// Where the service posts the completion webhook.
+        notifications_url(s, url: impl Into<String>) = "\"https://example.com/hook\"" {
+            s.request.notifications_url = Some(url.into());
+        }
+        /// The inference engine.
+        inference_backend(s, backend: InferenceBackend) = "roboflow_batch::model::InferenceBackend::InferenceModels" {
+            s.request.inference_backend = Some(backend);
+        }
+        /// Frames per second sampled from videos; a whole number is sent as an integer.
+        max_video_fps(s, fps: f64) = "2.0" {
+            s.request.processing_specification.max_video_fps = Some(fps);
+        }
+        /// The workspace holding the Workflow (default: the client's).
+        workspace(s, workspace: impl Into<String>) = "\"other\"" {
+            s.request.processing_specification.workspace = Some(workspace.into());
+        }
     }
 
     /// The body [`start`](Self::start) sends, checked: the parameters file read, the id,
-    /// the name and every field validated ([`JobStartRequest::validate`]). The workspace is
-    /// filled in by the client when sent.
+    /// the name and every field validated. The client fills in the workspace when sent.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::jobs::JobSpec;
-    /// let json = serde_json::to_value(JobSpec::images(&api, "b", "wf").request()?).unwrap();
+    /// let json = serde_json::to_value(roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").request()?).unwrap();
     /// assert_eq!(json["computeConfiguration"]["machineType"], "cpu");
-    /// assert!(JobSpec::images(&api, "Bad Batch", "wf").request().is_err());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn request(&self) -> Result<JobStartRequest> {
@@ -371,38 +222,32 @@ impl<'a> JobSpec<'a> {
         Ok(request)
     }
 
-    /// The display name sent (the `name` query parameter): the one given, or
-    /// `"<workflow> on <batch>"`, with `/<part>` for a part.
+    /// The display name sent: the one given, or `"<workflow> on <batch>[/<part>]"`.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
-    /// let spec = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").part_name("train");
-    /// assert_eq!(spec.display_name(), "wf on b/train");
+    /// assert_eq!(roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").display_name(), "wf on b");
     /// ```
     pub fn display_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
         }
-        let input = &self.request.job_input;
+        let (input, spec) = (
+            &self.request.job_input,
+            &self.request.processing_specification,
+        );
         let part = input.part_name.as_ref().map(|p| format!("/{p}"));
-        format!(
-            "{} on {}{}",
-            self.request.processing_specification.workflow_id,
-            input.batch_id,
-            part.unwrap_or_default()
-        )
+        let part = part.unwrap_or_default();
+        format!("{} on {}{part}", spec.workflow_id, input.batch_id)
     }
 
-    /// Starts the job. Starting the same id with the same definition again succeeds, with
-    /// [`Started::created`] false (the service takes it as a repeat); an id used by a job
-    /// with a *different* definition is an [`Error::Conflict`] that says so. To tell the
-    /// two apart, a start with an id given first looks the job up (`GET …/jobs/{id}`); a
-    /// drawn id needs no look.
+    /// Starts the job. The same id with the same definition again succeeds, with
+    /// [`Started::created`] false; an id taken by a *different* definition is an
+    /// [`Error::Conflict`] that says so. A given id is looked up first to tell the two apart.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// let job = roboflow_batch::jobs::JobSpec::images(&api, "my-batch", "image-stats").start()?.job;
-    /// println!("started {}", job.id());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn start(&self) -> Result<Started<'a>> {

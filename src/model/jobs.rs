@@ -88,9 +88,7 @@ string_enum! {
 const OTHER_TERMINAL_WORDS: &[&str] = &["terminated", "timed-out", "expired", "rejected"];
 
 impl JobState {
-    /// The same state with the spelling folded: ASCII case, surrounding space, and `_` or
-    /// space for `-` are ignored, and common synonyms map to a variant. Other words stay
-    /// `Other`, folded.
+    /// The state with its spelling folded (case, space, `_` for `-`) and synonyms mapped.
     fn normalized(&self) -> JobState {
         let JobState::Other(word) = self else {
             return self.clone();
@@ -115,16 +113,13 @@ impl JobState {
         }
     }
 
-    /// Whether the job will not change any more: `completed`, `failed`, `aborted` and
-    /// `cancelled`, and `terminated`, `timed-out`, `expired`, `rejected`, in any spelling
-    /// (ASCII case, `_` or space for `-`, surrounding space) and with their synonyms
-    /// (`succeeded`, `success`, `complete`, `done`, `finished`; `failure`, `error`,
-    /// `errored`; `canceled`). Any other word is not terminal.
+    /// Whether the job will not change any more: `completed`, `failed`, `aborted`,
+    /// `cancelled`, `terminated`, `timed-out`, `expired`, `rejected` and their synonyms
+    /// (`succeeded`, `done`, `error`, `canceled`, …), in any case, with `_` or space for `-`.
     ///
     /// ```
     /// use roboflow_batch::model::JobState;
-    /// assert!(JobState::parse("Canceled").is_terminal() && JobState::parse("Timed_Out").is_terminal());
-    /// assert!(!JobState::Processing.is_terminal() && !JobState::parse("paused").is_terminal());
+    /// assert!(JobState::parse("Timed_Out").is_terminal() && !JobState::Processing.is_terminal());
     /// ```
     pub fn is_terminal(&self) -> bool {
         match self.normalized() {
@@ -137,11 +132,8 @@ impl JobState {
     }
 }
 
-/// A job as the official client reads it (`GET /jobs`, `GET /jobs/{id}`).
-///
-/// It has no status field: the state follows from [`is_terminal`](Self::is_terminal),
-/// [`error`](Self::error) and [`current_stage`](Self::current_stage); see
-/// [`state`](Self::state). Its `Debug` output redacts the secret-bearing parameters of
+/// A job as the official client reads it (`GET /jobs`, `GET /jobs/{id}`): no status
+/// field, the [`state`](Self::state) follows from the flags. `Debug` redacts the secrets of
 /// URLs echoed in the definition and the notification.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -182,8 +174,8 @@ super::redacted_debug!(JobMetadata {
 });
 
 impl JobMetadata {
-    /// The state derived from the flags: terminal with an error is `Failed`, terminal
-    /// without one is `Completed`, running with a stage is `Processing`, else `Pending`.
+    /// The state from the flags: terminal is `Failed` with an error, else `Completed`;
+    /// running is `Processing` with a stage, else `Pending`.
     ///
     /// ```
     /// use roboflow_batch::model::{JobMetadata, JobState};
@@ -215,12 +207,9 @@ impl JobMetadata {
     }
 }
 
-/// The answer of `GET /jobs/{id}`, in either form: the official client's `job` object or
-/// the spec's `jobStatus` and `progress`. The sandbox sends both.
-///
-/// When `job` arrives without `isTerminal`, its `is_terminal` is taken from `jobStatus`
-/// (terminal when that word is, see [`JobState::is_terminal`]) instead of defaulting to
-/// false, so that [`state`](Self::state) can let `isTerminal` decide whenever it is sent.
+/// The answer of `GET /jobs/{id}`: the official client's `job` object, the spec's
+/// `jobStatus` and `progress`, or both (as the sandbox sends). A `job` without
+/// `isTerminal` takes it from `jobStatus` rather than false.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", from = "RawJobStatusResponse")]
 pub struct JobStatusResponse {
@@ -277,12 +266,9 @@ impl From<RawJobStatusResponse> for JobStatusResponse {
 }
 
 impl JobStatusResponse {
-    /// The state. The job's `isTerminal` decides whether the job is over whenever the
-    /// `job` object is present; `jobStatus` then only names the state when it agrees
-    /// (a terminal word for a terminal job, a running word for a running one). Without
-    /// `job`, a known terminal word in `jobStatus` ends the job and any other word does
-    /// not. Words are folded as [`JobState::is_terminal`] says (`running` and `in-progress`
-    /// read as `processing`, `queued` as `pending`).
+    /// The state. With a `job`, its `isTerminal` decides whether the job is over, and
+    /// `jobStatus` names the state only when it agrees; without, `jobStatus` decides. Words
+    /// are folded as [`JobState::is_terminal`] says (`running` reads as `processing`).
     ///
     /// | `job.isTerminal` | `job.error` | `jobStatus` | state |
     /// |---|---|---|---|
@@ -294,10 +280,7 @@ impl JobStatusResponse {
     /// | no `job` | | any word | that word |
     ///
     /// ```
-    /// use roboflow_batch::model::{JobState, JobStatusResponse};
-    /// let r: JobStatusResponse = serde_json::from_str(r#"{"jobStatus":"processing","progress":0.5}"#).unwrap();
-    /// assert_eq!(r.state(), JobState::Processing);
-    /// let r: JobStatusResponse = serde_json::from_str(r#"{"jobStatus":"Aborted"}"#).unwrap();
+    /// let r: roboflow_batch::model::JobStatusResponse = serde_json::from_str(r#"{"jobStatus":"Aborted"}"#).unwrap();
     /// assert!(r.state().is_terminal());
     /// ```
     pub fn state(&self) -> JobState {
@@ -319,16 +302,12 @@ impl JobStatusResponse {
     }
 }
 
-/// The answer to an abort or a restart (`POST …/abort`, `POST …/restart`): any JSON object
-/// (the official client prints it whole). The sandbox sends a `status` and a `message`;
-/// whatever else the service sends is kept in `other`.
+/// The answer to an abort or a restart: any JSON object (the official client prints it
+/// whole), its `status` and `message` read, the rest kept in `other`.
 ///
 /// ```
-/// use roboflow_batch::model::JobControlResponse;
-/// let r: JobControlResponse = serde_json::from_str(r#"{"status":"ok","message":"job aborted","jobId":"j"}"#)?;
-/// assert_eq!(r.message.as_deref(), Some("job aborted"));
+/// let r: roboflow_batch::model::JobControlResponse = serde_json::from_str(r#"{"message":"aborted","jobId":"j"}"#).unwrap();
 /// assert_eq!(r.other["jobId"], "j");
-/// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -342,17 +321,6 @@ pub struct JobControlResponse {
     /// Every other field, as sent.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
-}
-
-/// The answer of `GET /jobs`. `nextPageToken` is always present (null on the last page).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ListJobsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    pub jobs: Vec<JobMetadata>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
 }
 
 /// One stage of a job (`GET /jobs/{id}/stages`).
@@ -369,8 +337,7 @@ pub struct JobStage {
     /// The batches it writes (the official client's form).
     #[serde(default)]
     pub output_batches: Vec<String>,
-    /// The batch it writes, as the spec words it ("an output batch ID"); see
-    /// [`output_batch_ids`](Self::output_batch_ids), which reads either form.
+    /// The batch it writes, as the spec words it (see [`output_batch_ids`](Self::output_batch_ids)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_batch_id: Option<String>,
     /// When it started.
@@ -426,17 +393,6 @@ pub struct TaskStatus {
     pub progress: Option<f64>,
 }
 
-/// The answer of `GET …/tasks`. `nextPageToken` is always present (null on the last page).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ListTasksResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    pub tasks: Vec<TaskStatus>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
-}
-
 /// One log line of a job (`GET /jobs/{id}/logs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -459,13 +415,8 @@ pub struct JobLog {
     pub payload: serde_json::Value,
 }
 
-/// The answer of `GET /jobs/{id}/logs`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ListLogsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    pub logs: Vec<JobLog>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
+super::listing! {
+    ListJobsResponse { jobs: JobMetadata }
+    ListTasksResponse { tasks: TaskStatus }
+    ListLogsResponse { logs: JobLog }
 }

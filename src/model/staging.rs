@@ -21,11 +21,8 @@ pub struct WorkspaceInfo {
 /// Where and how to `PUT` an upload: a signed URL and the headers it requires.
 ///
 /// ```
-/// use roboflow_batch::model::SignedUrlDetails;
-/// let d: SignedUrlDetails = serde_json::from_str(
-///     r#"{"uploadURL":"https://s/x?sig=1","extensionHeaders":{"x-goog-meta-a":"1"},"maxShardSize":1024}"#,
-/// ).unwrap();
-/// assert_eq!(d.extension_headers["x-goog-meta-a"], "1");
+/// let d: roboflow_batch::model::SignedUrlDetails =
+///     serde_json::from_str(r#"{"uploadURL":"https://s/x?sig=1","maxShardSize":1024}"#).unwrap();
 /// assert_eq!(d.max_shard_size, Some(1024));
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -152,17 +149,6 @@ pub(crate) struct BatchResponse {
     pub batch: BatchMetadata,
 }
 
-/// The answer of `GET /batches`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ListBatchesResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    pub batches: Vec<BatchMetadata>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
-}
-
 /// The status of one uploaded tar shard (`GET …/shards`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -189,38 +175,20 @@ impl ShardDetails {
     /// ```
     /// let shard: roboflow_batch::model::ShardDetails = serde_json::from_str(r#"{"shardId":"s1","statusName":"indexing-failed",
     ///   "statusType":"error","eventTimestamp":"2025-01-02T03:04:05Z","shardObjectsCount":0}"#).unwrap();
-    /// assert!(shard.is_failed() && !shard.is_in_progress());
+    /// assert!(shard.is_failed());
     /// ```
     pub fn is_failed(&self) -> bool {
         self.status_type.contains("error")
     }
 
     /// Whether the shard is still being indexed (`statusType` is `info`).
-    ///
-    /// ```
-    /// let shard: roboflow_batch::model::ShardDetails = serde_json::from_str(r#"{"shardId":"s1","statusName":"indexing-in-progress",
-    ///   "statusType":"info","eventTimestamp":"2025-01-02T03:04:05Z","shardObjectsCount":10}"#).unwrap();
-    /// assert!(shard.is_in_progress() && !shard.is_failed());
-    /// ```
-    pub fn is_in_progress(&self) -> bool {
+    pub(crate) fn is_in_progress(&self) -> bool {
         self.status_type == "info"
     }
 }
 
-/// The answer of `GET …/shards`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ListShardsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    pub shards: Vec<ShardDetails>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
-}
-
-/// One part of a multipart (output) batch.
-///
-/// The spec's form has only `partName`, so the other fields default to empty.
+/// One part of a multipart (output) batch (the spec's form has only `partName`, so the
+/// other fields default to empty).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartMetadata {
@@ -240,9 +208,8 @@ pub struct PartMetadata {
     pub nested_content_type: Option<String>,
 }
 
-/// The answer of `GET …/parts`, in either form: the official client reads `batchParts`,
-/// the spec says `parts`. An answer with neither is refused (as the official client
-/// refuses it), not read as a batch without parts.
+/// The answer of `GET …/parts`: the official client reads `batchParts`, the spec says
+/// `parts`; an answer with neither is refused, as the official client refuses it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "RawListParts")]
 pub(crate) struct ListPartsResponse {
@@ -314,17 +281,6 @@ super::redacted_debug!(FileMetadata {
     download_url => url, file_name, content_type, part_name, shard_id, nested_content_type,
 });
 
-/// The answer of `GET …/list`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ListFilesResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    pub files_metadata: Vec<FileMetadata>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
-}
-
 string_enum! {
     /// Which webhook notifications a references ingest sends.
     pub enum NotificationCategory {
@@ -347,16 +303,12 @@ pub struct FileReference {
 super::redacted_debug!(FileReference { name, url => url });
 
 /// The body of a references ingest (`POST …/bulk-upload/image-references` or
-/// `…/video-references`). Set exactly one of the inline list and the list's URL.
-///
-/// Serialized with image field names; the client renames them for videos. Its `Debug`
-/// output hides the query values of every URL (signed URLs are secrets).
+/// `…/video-references`), with exactly one of the inline list and the list's URL; image
+/// field names (the client renames them for videos). `Debug` hides every URL's query.
 ///
 /// ```
-/// use roboflow_batch::model::ReferencesIngest;
 /// let url = Some("https://b/refs.jsonl?sig=s3cr3t".into());
-/// let body = ReferencesIngest { image_references_url: url, ..Default::default() };
-/// assert!(!format!("{body:?}").contains("s3cr3t"));
+/// let body = roboflow_batch::model::ReferencesIngest { image_references_url: url, ..Default::default() };
 /// ```
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -397,13 +349,11 @@ super::redacted_debug!(ReferencesIngest {
 });
 
 /// The body of a RoboQL ingest (`POST …/roboql-ingest`): the images an Asset Library query
-/// selects. The service's answer is not documented; the client returns it as JSON. Its
-/// `Debug` output hides the webhook URL's query values.
+/// selects (the answer, undocumented, is returned as JSON). `Debug` hides the webhook's query.
 ///
 /// ```
 /// let body = roboflow_batch::model::RoboQlIngest::new("tag:cars").ingest_id("cars-1");
-/// let json = serde_json::to_value(&body).unwrap();
-/// assert_eq!(json, serde_json::json!({"query": "tag:cars", "ingestId": "cars-1"}));
+/// assert_eq!(serde_json::to_value(&body).unwrap(), serde_json::json!({"query": "tag:cars", "ingestId": "cars-1"}));
 /// ```
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -430,7 +380,7 @@ super::redacted_debug!(RoboQlIngest {
 });
 
 impl RoboQlIngest {
-    /// An ingest of what `query` selects.
+    /// An ingest of what `query` selects (see the [type's example](Self)).
     ///
     /// ```
     /// assert_eq!(roboflow_batch::model::RoboQlIngest::new("q").query, "q");
@@ -442,26 +392,19 @@ impl RoboQlIngest {
         }
     }
 
-    /// Sets the ingest id.
-    ///
-    /// ```
-    /// let b = roboflow_batch::model::RoboQlIngest::new("q").ingest_id("i");
-    /// ```
-    #[must_use]
-    pub fn ingest_id(mut self, id: impl Into<String>) -> Self {
-        self.ingest_id = Some(id.into());
-        self
-    }
-
-    /// Sets the webhook URL.
-    ///
-    /// ```
-    /// let b = roboflow_batch::model::RoboQlIngest::new("q").notifications_url("https://h/x");
-    /// ```
-    #[must_use]
-    pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
-        self.notifications_url = Some(url.into());
-        self
+    super::setters! {
+        setup: "",
+        on: "roboflow_batch::model::RoboQlIngest::new(\"q\")";
+        /// Sets the ingest id.
+        #[must_use]
+        ingest_id(s, id: impl Into<String>) = "\"i\"" {
+            s.ingest_id = Some(id.into());
+        }
+        /// Sets the webhook URL.
+        #[must_use]
+        notifications_url(s, url: impl Into<String>) = "\"https://h/x\"" {
+            s.notifications_url = Some(url.into());
+        }
     }
 }
 
@@ -477,4 +420,10 @@ pub struct ReferencesIngestResponse {
     /// True when the service recognised a repeat of an earlier request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicated: Option<bool>,
+}
+
+super::listing! {
+    ListBatchesResponse { batches: BatchMetadata }
+    ListShardsResponse { shards: ShardDetails }
+    ListFilesResponse { files_metadata: FileMetadata }
 }

@@ -1,23 +1,18 @@
 //! [`Timestamp`]: a point in time as the service sends it, with its time zone.
 
 use std::fmt;
+#[cfg(feature = "sandbox")]
 use std::time::SystemTime;
 
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-/// A timezone-aware point in time, as sent by the service.
-///
-/// Decodes RFC 3339 in both of the service's forms (`2025-01-02T03:04:05.123Z` and
-/// `2025-01-02T03:04:05.123456+00:00`). A timestamp without a zone is read as UTC rather
-/// than rejected. Encodes as RFC 3339.
+/// A timezone-aware point in time in RFC 3339, in both of the service's forms
+/// (`…05.123Z`, `…05.123456+00:00`); one without a zone is read as UTC, not refused.
 ///
 /// ```
-/// use roboflow_batch::model::Timestamp;
-/// let a: Timestamp = "2025-01-02T03:04:05.123Z".parse().unwrap();
-/// let b: Timestamp = "2025-01-02T04:04:05.123+01:00".parse().unwrap();
-/// assert_eq!(a, b);
-/// assert_eq!(a.unix_seconds(), 1735787045);
+/// let a: roboflow_batch::model::Timestamp = "2025-01-02T03:04:05.123Z".parse().unwrap();
+/// assert_eq!(a, "2025-01-02T04:04:05.123+01:00".parse().unwrap());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
@@ -31,16 +26,6 @@ impl Timestamp {
     /// ```
     pub fn unix_seconds(&self) -> i64 {
         self.0.unix_timestamp()
-    }
-
-    /// This instant as a [`SystemTime`].
-    ///
-    /// ```
-    /// let t: roboflow_batch::model::Timestamp = "1970-01-01T00:01:00Z".parse().unwrap();
-    /// assert_eq!(t.to_system_time(), std::time::UNIX_EPOCH + std::time::Duration::from_secs(60));
-    /// ```
-    pub fn to_system_time(&self) -> SystemTime {
-        SystemTime::from(self.0)
     }
 
     /// The UTC offset it was given with, in seconds.
@@ -104,6 +89,11 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 impl Timestamp {
     /// The latest representable instant: the last nanosecond of the year 9999, UTC.
     pub(crate) const MAX: Timestamp = Timestamp(time::PrimitiveDateTime::MAX.assume_utc());
+
+    /// This instant as a [`SystemTime`].
+    pub(crate) fn to_system_time(self) -> SystemTime {
+        SystemTime::from(self.0)
+    }
 
     /// The current time, in UTC.
     pub(crate) fn now() -> Self {

@@ -102,10 +102,8 @@ impl JobNotification {
     /// Whether the job succeeded (`job_state` is `success`).
     ///
     /// ```
-    /// let e = roboflow_batch::webhook::Event::parse(br#"{"type":"roboflow-batch-job-notification-v1",
-    ///   "event_id":"e1","job_id":"j1","job_state":"fail","delivery_attempt":1}"#)?;
-    /// assert!(matches!(e, roboflow_batch::webhook::Event::Job(j) if !j.is_success()));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// let j: roboflow_batch::webhook::JobNotification = serde_json::from_str(r#"{"event_id":"e1","job_id":"j1","job_state":"fail","delivery_attempt":1}"#).unwrap();
+    /// assert!(!j.is_success());
     /// ```
     pub fn is_success(&self) -> bool {
         self.job_state == "success"
@@ -116,8 +114,7 @@ impl IngestEvent {
     /// Whether the ingest (or the shard's files) succeeded.
     ///
     /// ```
-    /// use roboflow_batch::model::IngestEvent;
-    /// let e: IngestEvent = serde_json::from_str(r#"{"type":"ingest-status-notification-v1","success":true}"#).unwrap();
+    /// let e: roboflow_batch::model::IngestEvent = serde_json::from_str(r#"{"type":"ingest-status-notification-v1","success":true}"#).unwrap();
     /// assert!(e.is_success());
     /// ```
     pub fn is_success(&self) -> bool {

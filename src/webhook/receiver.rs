@@ -1,5 +1,4 @@
-//! A small synchronous webhook receiver (feature `webhook`), on the crate's bounded HTTP
-//! server.
+//! A small synchronous webhook receiver (feature `webhook`) on the crate's HTTP server.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::{SocketAddr, TcpListener};
@@ -17,12 +16,11 @@ const PERMITS: usize = 4;
 /// Connections served at once; at the cap, the one idle longest is closed.
 const MAX_CONNECTIONS: usize = 128;
 
-/// Configures a [`Receiver`].
+/// Configures a [`Receiver`]; `Debug` does not show the token.
 ///
 /// ```
-/// use roboflow_batch::webhook::Receiver;
-/// let b = Receiver::builder().workspace("acme").path("/hooks/roboflow");
-/// assert!(!format!("{b:?}").contains("rf_acme")); // the token is not shown
+/// let b = roboflow_batch::webhook::Receiver::builder().workspace("acme").path("/hooks/roboflow");
+/// assert!(!format!("{b:?}").contains("rf_acme"));
 /// ```
 #[must_use]
 pub struct ReceiverBuilder {
@@ -35,20 +33,9 @@ pub struct ReceiverBuilder {
     limits: server::Limits,
 }
 
-impl std::fmt::Debug for ReceiverBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReceiverBuilder")
-            .field("addr", &self.addr)
-            .field(
-                "token",
-                &self.token.as_ref().map(|_| crate::redact::REDACTED),
-            )
-            .field("path", &self.path)
-            .field("max_body", &self.max_body)
-            .field("dedupe", &self.dedupe)
-            .finish()
-    }
-}
+crate::model::redacted_debug!(ReceiverBuilder {
+    addr, token => secret, path, max_body, dedupe,
+});
 
 impl Default for ReceiverBuilder {
     fn default() -> Self {
@@ -67,14 +54,32 @@ impl Default for ReceiverBuilder {
 }
 
 impl ReceiverBuilder {
-    /// Where to listen (default `127.0.0.1:0`, a free loopback port).
-    ///
-    /// ```
-    /// let b = roboflow_batch::webhook::Receiver::builder().addr(([127, 0, 0, 1], 0).into());
-    /// ```
-    pub fn addr(mut self, addr: SocketAddr) -> Self {
-        self.addr = addr;
-        self
+    crate::model::setters! {
+        setup: "",
+        on: "roboflow_batch::webhook::Receiver::builder()";
+        /// Where to listen (default `127.0.0.1:0`, a free loopback port).
+        addr(s, addr: SocketAddr) = "([127, 0, 0, 1], 0).into()" {
+            s.addr = addr;
+        }
+        /// Accepts exactly this bearer token (required, unless set by
+        /// [`workspace`](Self::workspace)).
+        bearer_token(s, token: impl Into<String>) = "\"rf_acme\"" {
+            s.token = Some(token.into());
+        }
+        /// The path to accept POSTs on (default `/`); others get 404.
+        path(s, path: impl Into<String>) = "\"/hooks/roboflow\"" {
+            s.path = path.into();
+        }
+        /// The largest body accepted (default 1 MiB); larger ones get 413, decided from
+        /// `Content-Length` before reading, and the connection closes.
+        max_body_bytes(s, bytes: u64) = "64 << 10" {
+            s.max_body = bytes;
+        }
+        /// Whether a redelivery of an event already handed over (same `event_id`) is
+        /// acknowledged without handing it over again (default true).
+        dedupe(s, on: bool) = "false" {
+            s.dedupe = on;
+        }
     }
 
     /// Accepts the token the service sends for `workspace` (`rf_<workspace>`).
@@ -86,58 +91,11 @@ impl ReceiverBuilder {
         self.bearer_token(workspace_token(workspace))
     }
 
-    /// Accepts exactly this bearer token (required, unless set by
-    /// [`workspace`](Self::workspace)).
+    /// Starts serving; each accepted event goes to `on_event`, one at a time (calls never
+    /// overlap). A panic in `on_event` is contained: that request gets a 500.
     ///
     /// ```
-    /// let b = roboflow_batch::webhook::Receiver::builder().bearer_token("rf_acme");
-    /// ```
-    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
-        self
-    }
-
-    /// The path to accept POSTs on (default `/`); others get 404.
-    ///
-    /// ```
-    /// let b = roboflow_batch::webhook::Receiver::builder().path("/hooks/roboflow");
-    /// ```
-    pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
-        self
-    }
-
-    /// The largest body accepted (default 1 MiB); larger ones get 413, decided from
-    /// `Content-Length` before reading, and the connection closes.
-    ///
-    /// ```
-    /// let b = roboflow_batch::webhook::Receiver::builder().max_body_bytes(64 << 10);
-    /// ```
-    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
-        self.max_body = bytes;
-        self
-    }
-
-    /// Whether a redelivery of an event already handed over (same `event_id`) is
-    /// acknowledged without handing it over again (default true).
-    ///
-    /// ```
-    /// let b = roboflow_batch::webhook::Receiver::builder().dedupe(false);
-    /// ```
-    pub fn dedupe(mut self, on: bool) -> Self {
-        self.dedupe = on;
-        self
-    }
-
-    /// Starts serving; each accepted event is handed to `on_event`, one at a time (calls
-    /// never overlap, though connections are served in parallel). A panic in `on_event` is
-    /// contained: that request gets a 500.
-    ///
-    /// ```
-    /// use roboflow_batch::webhook::Receiver;
-    /// let receiver = Receiver::builder().workspace("acme").spawn(|event| println!("{event:?}"))?;
-    /// assert!(receiver.url().starts_with("http://127.0.0.1:"));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("acme").spawn(|e| println!("{e:?}")).unwrap();
     /// ```
     pub fn spawn(self, on_event: impl FnMut(Event) + Send + 'static) -> Result<Receiver> {
         Receiver::start(self, Box::new(on_event))
@@ -146,10 +104,7 @@ impl ReceiverBuilder {
     /// Starts serving and hands events to a channel.
     ///
     /// ```
-    /// use roboflow_batch::webhook::Receiver;
-    /// let (receiver, events) = Receiver::builder().workspace("acme").spawn_channel()?;
-    /// assert!(events.try_recv().is_err()); // nothing yet
-    /// # drop(receiver); Ok::<(), roboflow_batch::Error>(())
+    /// let (receiver, events) = roboflow_batch::webhook::Receiver::builder().workspace("acme").spawn_channel().unwrap();
     /// ```
     pub fn spawn_channel(self) -> Result<(Receiver, mpsc::Receiver<Event>)> {
         let (tx, rx) = mpsc::channel();
@@ -160,22 +115,18 @@ impl ReceiverBuilder {
     }
 }
 
-/// A webhook receiver: a server on a local address taking POSTs, checking the bearer token
-/// in constant time, and handing each event over. Dropping it stops it.
+/// A webhook receiver: a local server taking POSTs, checking the bearer token in constant
+/// time, and handing each event over; dropping it stops it. Limits: heads of 8 KiB a line
+/// and 64 KiB in all, bodies of [`max_body_bytes`](ReceiverBuilder::max_body_bytes),
+/// deadlines on heads, bodies and replies, 128 connections (closing the one idle longest).
 ///
-/// It serves connections in parallel, within fixed limits: request heads of at most
-/// 8 KiB per line and 64 KiB in all, bodies of at most
-/// [`max_body_bytes`](ReceiverBuilder::max_body_bytes), deadlines on heads, bodies and
-/// replies, and at most 128 connections, closing the one idle longest at that cap. A
-/// client that stalls holds only its own connection.
-///
-/// Answers: 200 for an event handed over (or a redelivery of one), 401 for a missing or
-/// wrong bearer token, 404 for another path, 405 for another method, 413 for a body over
-/// the limit, 400 for a body cut short or not a valid notification, 408 for a body too
-/// slow, 500 if the callback panicked.
+/// Answers: 200 for an event handed over (or a redelivery), 401 for a missing or wrong
+/// token, 404 for another path, 405 for another method, 413 for a body over the limit,
+/// 400 for a body cut short or not a notification, 408 for a body too slow, 500 if the
+/// callback panicked.
 ///
 /// ```
-/// use roboflow_batch::webhook::{Event, Receiver};
+/// # use roboflow_batch::webhook::{Event, Receiver};
 /// let (receiver, events) = Receiver::builder().workspace("acme").path("/hook").spawn_channel()?;
 /// let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
 /// let body = r#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"job-1","job_state":"success","delivery_attempt":1}"#;
@@ -210,7 +161,7 @@ impl std::fmt::Debug for Receiver {
 type Callback = Box<dyn FnMut(Event) + Send>;
 
 impl Receiver {
-    /// A builder.
+    /// A builder (see [`ReceiverBuilder`]).
     ///
     /// ```
     /// let b = roboflow_batch::webhook::Receiver::builder();
@@ -269,9 +220,8 @@ impl Receiver {
     /// The URL to give the service as `notificationsURL`.
     ///
     /// ```
-    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").path("/h").spawn(|_| {})?;
+    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").path("/h").spawn(|_| {}).unwrap();
     /// assert!(r.url().ends_with("/h"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn url(&self) -> String {
         match self.addr {
@@ -283,9 +233,8 @@ impl Receiver {
     /// The address it listens on.
     ///
     /// ```
-    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {})?;
+    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {}).unwrap();
     /// assert!(r.local_addr().ip().is_loopback());
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -294,9 +243,8 @@ impl Receiver {
     /// Requests answered 200.
     ///
     /// ```
-    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {})?;
+    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {}).unwrap();
     /// assert_eq!(r.accepted(), 0);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn accepted(&self) -> u64 {
         self.counters.accepted.load(Ordering::SeqCst)
@@ -305,23 +253,11 @@ impl Receiver {
     /// Requests refused (any status but 200).
     ///
     /// ```
-    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {})?;
+    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {}).unwrap();
     /// assert_eq!(r.rejected(), 0);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn rejected(&self) -> u64 {
         self.counters.rejected.load(Ordering::SeqCst)
-    }
-
-    /// Stops serving and closes its connections (also done on drop).
-    ///
-    /// ```
-    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {})?;
-    /// r.stop();
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn stop(self) {
-        drop(self)
     }
 }
 
