@@ -104,6 +104,16 @@ fn ingest(api: &BatchApi, names: &[&str]) -> IngestReport {
         .unwrap()
 }
 
+/// The requests made: the ingest first, then the others sorted (near the end a look at the
+/// shards and the count go side by side, in either order).
+fn calls(log: &Mutex<Vec<String>>) -> Vec<String> {
+    let mut got = log.lock().unwrap().clone();
+    if got.len() > 1 {
+        got[1..].sort();
+    }
+    got
+}
+
 fn reasons(failed: &[FailedFile]) -> Vec<(&str, Option<&str>, &str)> {
     failed
         .iter()
@@ -119,10 +129,7 @@ fn a_shard_that_adds_up_needs_no_listing_and_names_its_failures() {
     ]);
     let (api, log) = service(&["a.png", "b.png"], 1, shards, answer(&["s1"]));
     let r = ingest(&api, &["a.png", "b.png", "bad.png"]);
-    assert_eq!(
-        *log.lock().unwrap(),
-        ["image-references", "shards", "count"]
-    );
+    assert_eq!(calls(&log), ["image-references", "count", "shards"]);
     let v = r.verification.unwrap();
     assert_eq!((v.indexed, v.expected, v.timed_out), (2, 2, false), "{v:?}");
     let want = (
@@ -180,8 +187,5 @@ fn a_failed_shard_fails_its_files_with_its_reason() {
     assert_eq!((v.indexed, v.expected, v.timed_out), (0, 0, false), "{v:?}");
     let why: Vec<&str> = r.failed.iter().map(|f| f.reason.as_str()).collect();
     assert_eq!(why, ["shard s1 failed: not a tar"; 2]);
-    assert_eq!(
-        *log.lock().unwrap(),
-        ["image-references", "shards", "count"]
-    );
+    assert_eq!(calls(&log), ["image-references", "count", "shards"]);
 }

@@ -30,6 +30,11 @@ pub(crate) fn default_options() -> WaitOptions {
 /// often there only costs requests, since later shards are still on their way.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 
+/// After the uploads, a look that leaves at most this many units waiting has the batch's
+/// count asked beside it: the round trip it would cost after the look is hidden, and a wasted
+/// count is at most one a poll at the tail.
+const COUNT_BESIDE: usize = 2;
+
 /// Bytes of the batch listing's keys sorted in memory before they spill.
 const LISTING_MEMORY: usize = 4 << 20;
 
@@ -204,6 +209,15 @@ impl<'a> Verifier<'a> {
         Ok(self.lock().accounted())
     }
 
+    /// Units still waiting for their shards.
+    fn waiting(&self) -> usize {
+        let st = self.lock();
+        st.units
+            .iter()
+            .filter(|u| u.status == Status::Waiting)
+            .count()
+    }
+
     /// After the uploads: polls until every expected file is accounted for (or the
     /// timeout passes), then says which are in the batch and which failed, and why.
     pub fn finish(self) -> Result<(Verification, Vec<FailedFile>)> {
@@ -215,19 +229,30 @@ impl<'a> Verifier<'a> {
         };
         let what = format!("the files of batch {} to be indexed", self.batch);
         let clock = self.api.clock();
+        // The last shards were PUT a moment ago, and the service indexes a shard after its
+        // PUT: a look at once would find them waiting, so the first look waits an interval.
+        if self.waiting() > 0 {
+            clock.sleep(self.wait.first());
+        }
+        let (api, batch) = (self.api, self.batch);
         let polled = crate::wait::poll(clock, &self.wait, &what, |_| {
-            let indexed = self.look()?;
-            if self
-                .lock()
-                .units
-                .iter()
-                .any(|u| u.status == Status::Waiting)
-            {
+            // Near the end the count goes beside the look, saving a round trip after it.
+            let beside = self.waiting() <= COUNT_BESIDE;
+            let (indexed, early) = std::thread::scope(|s| {
+                let early = beside.then(|| s.spawn(move || api.batch_count(batch, None)));
+                (self.look(), early.and_then(|h| h.join().ok()))
+            });
+            let indexed = indexed?;
+            if self.waiting() > 0 {
                 let expected = total;
                 self.events.emit(Event::Verifying { indexed, expected });
                 return Ok(None);
             }
-            let count = self.api.batch_count(self.batch, None)?;
+            // A count answered before the last shard was indexed holds fewer: ask again.
+            let count = match early {
+                Some(Ok(count)) if count >= self.lock().accounted() => count,
+                _ => api.batch_count(batch, None)?,
+            };
             let t = self.tally(&mut files, count, None)?;
             self.events.emit(Event::Verifying {
                 indexed: t.indexed,
