@@ -1,9 +1,7 @@
 //! The crate's one error type.
 //!
-//! Every variant keeps enough context to diagnose a failure (the method, a redacted URL, the
-//! status, a snippet of the body), and none keeps a secret: URLs pass through
-//! [`redact_url`](crate::redact::redact_url) and body snippets are scrubbed of the API key
-//! before an error is built.
+//! Every variant keeps the context of a failure (method, redacted URL, status, body snippet)
+//! and no secret: URLs are redacted and snippets scrubbed before an error is built.
 
 use std::fmt;
 use std::time::Duration;
@@ -50,16 +48,12 @@ impl fmt::Display for ApiError {
 ///
 /// Match on the variant, or ask [`is_retryable`](Error::is_retryable) and
 /// [`status`](Error::status). `Display` and `Debug` never show the API key or a signed URL's
-/// query string: URLs the client sent have every query value redacted, and URLs quoted in
-/// any other text (a response body, a message) have their secret-bearing parameters
-/// redacted (see [`redact_text`]).
+/// secrets: URLs the client sent have every query value redacted, and URLs quoted in other
+/// text their secret-bearing parameters (see [`redact_text`]).
 ///
 /// ```
-/// use roboflow_batch::{BatchId, Error};
-/// let err = BatchId::new("Not Valid").unwrap_err();
-/// assert!(matches!(err, Error::InvalidInput { .. }));
-/// assert!(!err.is_retryable());
-/// assert_eq!(err.status(), None);
+/// let err = roboflow_batch::BatchId::new("Not Valid").unwrap_err();
+/// assert!(matches!(err, roboflow_batch::Error::InvalidInput { .. }) && !err.is_retryable());
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -228,9 +222,8 @@ impl Error {
         }
     }
 
-    /// An [`Error::Io`] naming what was being done. Prefer it to `?` on an
-    /// [`std::io::Error`] (which converts too, but says only "I/O error") wherever the file
-    /// or the step can be named.
+    /// An [`Error::Io`] naming what was being done: better than `?` on an [`std::io::Error`]
+    /// (which says only "I/O error") wherever the file or the step can be named.
     ///
     /// ```
     /// let e = roboflow_batch::Error::io("reading img.jpg", std::io::ErrorKind::NotFound.into());
@@ -246,9 +239,8 @@ impl Error {
     /// Maps an error response to its variant.
     ///
     /// ```
-    /// use roboflow_batch::{ApiError, Error};
-    /// use roboflow_batch::transport::Method;
-    /// let api = ApiError { method: Method::Get, url: "http://h/x".into(), status: 404, message: None, body_snippet: String::new() };
+    /// # use roboflow_batch::{ApiError, Error, transport::Method};
+    /// let api = ApiError { method: Method::Get, url: "http://h/x".into(), status: 404, message: None, body_snippet: "".into() };
     /// assert!(matches!(Error::from_status(api, None), Error::NotFound(_)));
     /// ```
     pub fn from_status(api: ApiError, retry_after: Option<Duration>) -> Self {
@@ -270,12 +262,10 @@ impl Error {
     /// Whether the failure is transient, so that trying again later may succeed.
     ///
     /// True for 408, 429, 500, 502, 503 and 504 and for connect, timeout and interrupted
-    /// transport errors. The retry loop further limits timeouts and dropped connections to
-    /// requests that are safe to repeat.
+    /// transport errors (the retry loop repeats the last two only where safe).
     ///
     /// ```
-    /// use roboflow_batch::Error;
-    /// assert!(!Error::invalid("x", "y").is_retryable());
+    /// assert!(!roboflow_batch::Error::invalid("x", "y").is_retryable());
     /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -331,9 +321,7 @@ impl Error {
 /// [`Error::Io`] whose context only says it was I/O; [`Error::io`] names the file.
 ///
 /// ```
-/// fn read(path: &str) -> roboflow_batch::Result<String> {
-///     Ok(std::fs::read_to_string(path)?) // or .map_err(|e| Error::io(format!("reading {path}"), e))
-/// }
+/// let read = |p| -> roboflow_batch::Result<String> { Ok(std::fs::read_to_string(p)?) };
 /// assert!(read("/no/such/file").unwrap_err().to_string().starts_with("I/O error: "));
 /// ```
 impl From<std::io::Error> for Error {

@@ -58,15 +58,12 @@
 //! # Errors and retries
 //!
 //! A response with a status of 400 or more becomes an [`Error`] variant by status (401
-//! [`Error::Unauthorized`], 402/403 [`Error::Forbidden`], 404 [`Error::NotFound`], 409
-//! [`Error::Conflict`], 429 [`Error::RateLimited`], 5xx [`Error::Server`], others
-//! [`Error::Api`]), keeping the method, a redacted URL, the server's message and a body
-//! snippet. A [`api::RetryPolicy`] retries 408, 429, 500, 502, 503, 504, failed connections,
-//! and timeouts or dropped connections of requests that are safe to repeat, with exponential
-//! backoff, full jitter and a cap, honouring `Retry-After` in seconds or as an HTTP date.
-//! Requests that could act twice (a restart, a RoboQL ingest without an ingest id) are
-//! retried only when the failure shows they were not acted on. Sleep, clock and jitter are
-//! injected through [`api::Clock`], so tests take no real time.
+//! `Unauthorized`, 402/403 `Forbidden`, 404 `NotFound`, 409 `Conflict`, 429 `RateLimited`,
+//! 5xx `Server`, others `Api`), keeping the method, a redacted URL, the server's message
+//! and a body snippet. A [`api::RetryPolicy`] retries 408, 429, 500, 502, 503, 504, failed
+//! connections, and timeouts or dropped connections of requests that are safe to repeat,
+//! with exponential backoff, full jitter and `Retry-After`; sleep, clock and jitter are
+//! injected through [`api::Clock`].
 //!
 //! # Uploads and limits
 //!

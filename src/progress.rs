@@ -8,20 +8,11 @@
 //! happen, before the work goes on; bytes sent and retries from a thread of their own.
 //!
 //! ```no_run
-//! use std::sync::atomic::{AtomicU64, Ordering};
-//! use roboflow_batch::ingest::{Ingest, Source};
-//! use roboflow_batch::progress::Event;
-//!
-//! let api = roboflow_batch::BatchApi::from_env()?;
-//! let sent = AtomicU64::new(0);
-//! Ingest::new(&api, "my-batch", Source::folder("photos"))
-//!     .on_progress(|e| {
-//!         if let Event::BytesSent { bytes } = e {
-//!             sent.fetch_add(*bytes, Ordering::Relaxed);
-//!         }
-//!     })
-//!     .run()?;
-//! println!("{} bytes sent", sent.load(Ordering::Relaxed));
+//! # use roboflow_batch::{ingest::{Ingest, Source}, progress::Event};
+//! # let api = roboflow_batch::BatchApi::from_env()?;
+//! let mut sent = std::sync::atomic::AtomicU64::new(0);
+//! let on = |e: &Event| if let Event::BytesSent { bytes } = e { sent.fetch_add(*bytes, std::sync::atomic::Ordering::Relaxed); };
+//! Ingest::new(&api, "my-batch", Source::folder("photos")).on_progress(on).run()?;
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 
@@ -37,8 +28,7 @@ use crate::jobs::progress::Progress;
 /// What one unit of work is.
 ///
 /// ```
-/// use roboflow_batch::progress::UnitKind;
-/// assert_eq!(serde_json::to_string(&UnitKind::Shard).unwrap(), r#""shard""#);
+/// assert_eq!(serde_json::to_string(&roboflow_batch::progress::UnitKind::Shard).unwrap(), r#""shard""#);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -59,9 +49,8 @@ pub enum UnitKind {
 /// Counts are deltas unless said otherwise, so a progress bar can add them up.
 ///
 /// ```
-/// use roboflow_batch::progress::Event;
-/// let json = serde_json::to_value(&Event::BytesSent { bytes: 1024 }).unwrap();
-/// assert_eq!(json, serde_json::json!({"event": "bytes-sent", "bytes": 1024}));
+/// let json = serde_json::to_string(&roboflow_batch::progress::Event::BytesSent { bytes: 1 }).unwrap();
+/// assert_eq!(json, r#"{"event":"bytes-sent","bytes":1}"#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -200,16 +189,14 @@ impl Emitter<'_> {
         }
     }
 
-    /// A `'static` handle on the same callback, for what runs inside a request (a body
-    /// being read, a retry being decided).
+    /// A `'static` handle on the same callback, for what runs inside a request.
     pub fn relay(&self) -> Relay {
         self.relay.clone()
     }
 }
 
-/// Sends events to the caller's callback through a relay thread: what a `'static` part of a
-/// request (an upload body, a retry observer) can hold. Events keep the order of each
-/// thread that sends them.
+/// Sends events to the caller's callback through a relay thread, keeping each sender's
+/// order: what a `'static` part of a request can hold.
 #[derive(Clone, Default)]
 pub(crate) struct Relay(Option<mpsc::Sender<Option<Event>>>);
 

@@ -7,11 +7,10 @@
 //! which decoders skip.
 //!
 //! ```
-//! use roboflow_batch::testdata::{ImageFormat, ImageSet};
-//! let dir = tempfile::tempdir()?;
-//! let images = ImageSet::new(3).dimensions(20..=40, 10..=30).formats(&[ImageFormat::Png, ImageFormat::Jpeg]).write_to(dir.path())?;
-//! assert_eq!(images[1].format, ImageFormat::Jpeg);
-//! assert!((20..=40).contains(&images[0].width) && (10..=30).contains(&images[0].height));
+//! # use roboflow_batch::testdata::{ImageFormat, ImageSet};
+//! # let dir = tempfile::tempdir()?;
+//! let set = ImageSet::new(3).seed(7).dimensions(20..=40, 10..=30).file_size(900..=1000).prefix("cat-");
+//! let images = set.formats(&[ImageFormat::Png, ImageFormat::Jpeg]).write_to(dir.path())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -21,11 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::rand::FastRng;
 
-/// An image file format.
-///
-/// ```
-/// assert_eq!(roboflow_batch::testdata::ImageFormat::Jpeg.extension(), "jpg");
-/// ```
+/// An image file format (see the [module](self) example).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageFormat {
     /// PNG, 8-bit RGB.
@@ -38,7 +33,7 @@ impl ImageFormat {
     /// The file extension.
     ///
     /// ```
-    /// assert_eq!(roboflow_batch::testdata::ImageFormat::Png.extension(), "png");
+    /// assert_eq!(roboflow_batch::testdata::ImageFormat::Jpeg.extension(), "jpg");
     /// ```
     pub fn extension(self) -> &'static str {
         match self {
@@ -79,13 +74,8 @@ pub struct ImageSet {
 }
 
 impl ImageSet {
-    /// `count` PNG images of 16 to 64 pixels a side, seed 1, named `img-00000.png`, ….
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir()?;
-    /// assert_eq!(roboflow_batch::testdata::ImageSet::new(5).write_to(dir.path())?.len(), 5);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// `count` PNG images of 16 to 64 pixels a side, seed 1, named `img-00000.png`, … (see
+    /// the [module](self) example).
     pub fn new(count: usize) -> ImageSet {
         ImageSet {
             count,
@@ -98,23 +88,13 @@ impl ImageSet {
         }
     }
 
-    /// The seed: different seeds give different images.
-    ///
-    /// ```
-    /// use roboflow_batch::testdata::ImageSet;
-    /// assert_ne!(ImageSet::new(1).seed(1).image(0), ImageSet::new(1).seed(2).image(0));
-    /// assert_eq!(ImageSet::new(1).seed(1).image(0), ImageSet::new(1).seed(1).image(0));
-    /// ```
+    /// The seed: different seeds give different images (see the [module](self) example).
     pub fn seed(mut self, seed: u64) -> ImageSet {
         self.seed = seed;
         self
     }
 
-    /// Width and height ranges, in pixels (each at least 1).
-    ///
-    /// ```
-    /// let set = roboflow_batch::testdata::ImageSet::new(1).dimensions(7..=7, 9..=9);
-    /// ```
+    /// Width and height ranges, in pixels (each at least 1; see the [module](self) example).
     pub fn dimensions(
         mut self,
         width: RangeInclusive<u32>,
@@ -128,23 +108,14 @@ impl ImageSet {
     /// File sizes in bytes: each file's size is drawn from the range and met exactly (by
     /// padding that decoders skip). PNG pixels fill most of it, so PNG heights may come
     /// out below the height range for small sizes. A file is never smaller than its
-    /// image needs.
-    ///
-    /// ```
-    /// let bytes = roboflow_batch::testdata::ImageSet::new(1).file_size(50_000..=50_000).image(0);
-    /// assert_eq!(bytes.len(), 50_000);
-    /// ```
+    /// image needs (see the [module](self) example).
     pub fn file_size(mut self, bytes: RangeInclusive<u64>) -> ImageSet {
         self.file_size = Some(bytes);
         self
     }
 
-    /// Formats used in turn (image `i` gets `formats[i % len]`; default PNG only).
-    ///
-    /// ```
-    /// use roboflow_batch::testdata::{ImageFormat, ImageSet};
-    /// let set = ImageSet::new(2).formats(&[ImageFormat::Png, ImageFormat::Jpeg]);
-    /// ```
+    /// Formats used in turn (image `i` gets `formats[i % len]`; default PNG only; see the
+    /// [module](self) example).
     pub fn formats(mut self, formats: &[ImageFormat]) -> ImageSet {
         if !formats.is_empty() {
             self.formats = formats.to_vec();
@@ -152,14 +123,7 @@ impl ImageSet {
         self
     }
 
-    /// The file name prefix (default `img-`).
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir()?;
-    /// let imgs = roboflow_batch::testdata::ImageSet::new(1).prefix("cat-").write_to(dir.path())?;
-    /// assert_eq!(imgs[0].name, "cat-00000.png");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// The file name prefix (default `img-`; see the [module](self) example).
     pub fn prefix(mut self, prefix: impl Into<String>) -> ImageSet {
         self.prefix = prefix.into();
         self
@@ -209,14 +173,8 @@ impl ImageSet {
         (bytes, width, height)
     }
 
-    /// Writes the images into `dir` (created if needed) and describes them, in order.
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir()?;
-    /// let imgs = roboflow_batch::testdata::ImageSet::new(2).write_to(dir.path())?;
-    /// assert_eq!(std::fs::read(&imgs[1].path)?.len() as u64, imgs[1].size);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// Writes the images into `dir` (created if needed) and describes them, in order (see the
+    /// [module](self) example).
     pub fn write_to(&self, dir: &Path) -> Result<Vec<GeneratedImage>> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -251,25 +209,15 @@ fn draw(rng: &mut FastRng, r: &RangeInclusive<u32>) -> u32 {
 /// Signature, IHDR, the zlib header and checksum inside IDAT, IDAT's and IEND's framing.
 const PNG_OVERHEAD: u64 = 8 + 25 + 12 + 2 + 4 + 12;
 
-fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for part in parts {
-        for &b in *part {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                let mask = (crc & 1).wrapping_neg();
-                crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-            }
-        }
-    }
-    !crc
-}
-
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
-    out.extend_from_slice(&crc32(&[kind, data]).to_be_bytes());
+    // PNG's CRC is gzip's CRC-32, over the chunk's type and data.
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_be_bytes());
 }
 
 /// A PNG of random RGB pixels, padded to `target` bytes when given (and large enough).

@@ -1,9 +1,5 @@
-//! Polling until something is done: a bulk ingest being indexed here, a job reaching a
-//! terminal state in [`jobs`](crate::jobs) ([`BatchApi::wait_for_job`],
-//! [`Job::wait`](crate::jobs::Job::wait)). They run the crate's one poll loop (`poll`,
-//! crate-private, which a verifier calls too), under [`WaitOptions`].
-//! Sleep and clock come from the client's [`Clock`], so tests of these loops take no real
-//! time.
+//! Polling until something is done (an ingest indexed here, a job in [`jobs`](crate::jobs)):
+//! the crate's one poll loop, under [`WaitOptions`] and the client's [`Clock`].
 
 use std::time::Duration;
 
@@ -14,20 +10,17 @@ use crate::error::{Error, Result};
 /// How often to poll, for how long, and how many failed polls a wait survives.
 ///
 /// The interval starts at `poll_interval` and grows by half after each poll, up to
-/// `max_interval`, and is never under 100 ms, so a zero interval never makes a tight loop.
-/// A wait always ends: after `timeout` (24 hours unless set, longer than a typical batch job,
-/// short enough that a stuck job does not hold a process for ever), measured on the
-/// client's monotonic clock (never the wall clock), the wait ends: a job's with
+/// `max_interval`, never under 100 ms. After `timeout` on the client's monotonic clock
+/// (24 hours unless set) the wait ends: a job's with
 /// [`JobEnd::TimedOut`](crate::jobs::JobEnd::TimedOut), an ingest's with
-/// [`Error::WaitTimeout`]. The last poll happens at the deadline. A poll that fails with a
-/// transient error ([`Error::is_retryable`], after the client's own retries) does not end
-/// the wait, up to `max_failed_polls` in a row; any other error ends it at once.
+/// [`Error::WaitTimeout`]; the last poll happens at the deadline. Up to `max_failed_polls`
+/// polls in a row may fail with a transient error ([`Error::is_retryable`]); any other
+/// error ends the wait at once.
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::wait::WaitOptions;
-/// let o = WaitOptions::default().timeout(Duration::from_secs(60));
-/// assert_eq!(o.poll_interval, Duration::from_secs(2));
+/// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
+/// let o = WaitOptions::default().poll_interval(D::from_secs(1)).max_interval(D::from_secs(5));
+/// let o = o.timeout(D::from_secs(60)).max_failed_polls(0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitOptions {
@@ -57,11 +50,8 @@ impl WaitOptions {
     /// The shortest wait between two polls, whatever the options say.
     pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-    /// Sets the first interval (and raises the longest to match if needed).
-    ///
-    /// ```
-    /// let o = roboflow_batch::wait::WaitOptions::default().poll_interval(std::time::Duration::from_millis(500));
-    /// ```
+    /// Sets the first interval (and raises the longest to match if needed; see
+    /// [`WaitOptions`]).
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
@@ -69,33 +59,21 @@ impl WaitOptions {
         self
     }
 
-    /// Sets the longest interval.
-    ///
-    /// ```
-    /// let o = roboflow_batch::wait::WaitOptions::default().max_interval(std::time::Duration::from_secs(5));
-    /// ```
+    /// Sets the longest interval (see [`WaitOptions`]).
     #[must_use]
     pub fn max_interval(mut self, interval: Duration) -> Self {
         self.max_interval = interval;
         self
     }
 
-    /// Sets the timeout.
-    ///
-    /// ```
-    /// let o = roboflow_batch::wait::WaitOptions::default().timeout(std::time::Duration::from_secs(9));
-    /// ```
+    /// Sets the timeout (see [`WaitOptions`]).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Sets how many polls in a row may fail with a transient error.
-    ///
-    /// ```
-    /// let o = roboflow_batch::wait::WaitOptions::default().max_failed_polls(0); // the first ends the wait
-    /// ```
+    /// Sets how many polls in a row may fail with a transient error (see [`WaitOptions`]).
     #[must_use]
     pub fn max_failed_polls(mut self, n: u32) -> Self {
         self.max_failed_polls = n;
@@ -116,17 +94,13 @@ impl BatchApi {
     /// Polls a bulk-upload batch until at least `expected` items are indexed and returns
     /// the count.
     ///
-    /// A failed shard does not end the wait by itself, because its files may have been
-    /// uploaded again in another shard. The wait fails with [`Error::ShardFailed`] only when
-    /// all three hold at once: the count is below `expected`, at least one shard failed,
-    /// and no shard is still being indexed (the count is read again after the shard
-    /// listing, so a shard that finished in between is not missed). Otherwise it keeps
-    /// polling until the count is reached or the timeout passes.
+    /// A failed shard alone does not end the wait (its files may be in another shard): it
+    /// fails with [`Error::ShardFailed`] only when the count is short, a shard failed and
+    /// none is still being indexed (the count read again after the shard listing).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::wait::WaitOptions;
-    /// let n = api.wait_for_ingest("my-batch", 1000, &WaitOptions::default())?;
+    /// let n = api.wait_for_ingest("my-batch", 1000, &Default::default())?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn wait_for_ingest(
@@ -194,17 +168,14 @@ impl Poll<'_> {
         self.clock.monotonic().saturating_sub(self.start)
     }
 
-    /// Whether the deadline has passed, read now: a check that sees it should give its final
-    /// answer, as no other poll follows.
+    /// Whether the deadline has passed: no other poll follows.
     pub(crate) fn deadline_passed(&self) -> bool {
         self.waited() >= self.timeout
     }
 }
 
-/// The crate's one poll loop: calls `check` until it returns a value, on `clock`, as
-/// [`WaitOptions`] say; the wait's timeout names `what`. A check that returns `Some` when
-/// it sees the deadline passed (a verification reporting what is still missing) ends the
-/// wait without an error.
+/// Calls `check` until it returns a value (which at the deadline is no error), as
+/// [`WaitOptions`] say; a timeout names `what`.
 pub(crate) fn poll<T>(
     clock: &Clock,
     options: &WaitOptions,

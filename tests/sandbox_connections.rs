@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::raw::{addr_of, send, status};
+use common::raw::{addr_of, send, signed_put_head, status};
 use common::sandbox::*;
 use roboflow_batch::api::UploadSource;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
@@ -21,17 +21,6 @@ fn timed_normal_request(sb: &Sandbox) -> Duration {
     let r = http("GET", &api_url(sb, ""), &[], None);
     assert_eq!(r.status, 200, "{}", r.text());
     started.elapsed()
-}
-
-/// The head of a signed PUT of `len` bytes (its body is up to the caller).
-fn signed_put_head(target: &roboflow_batch::model::SignedUrlDetails, len: u64) -> String {
-    let path = target.upload_url.split_once("//").unwrap().1;
-    let path = &path[path.find('/').unwrap()..];
-    let mut head = format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n");
-    for (k, v) in &target.extension_headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head + "\r\n"
 }
 
 #[test]
@@ -112,7 +101,7 @@ fn thirty_two_stalled_bodies_and_a_normal_request_is_answered_within_a_second() 
     let mut stalled: Vec<TcpStream> = (0..16).map(|_| send(addr, job.as_bytes())).collect();
     for _ in 0..16 {
         let target = api.request_shard_upload("stalled", None).unwrap();
-        let head = signed_put_head(&target, 10 << 20);
+        let head = signed_put_head(&target.upload_url, &target.extension_headers, 10 << 20);
         stalled.push(send(addr, head.as_bytes()));
     }
     std::thread::sleep(Duration::from_millis(300));

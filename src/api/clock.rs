@@ -6,25 +6,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::rand::FastRng;
 
-/// The sources of time and randomness used by retries and polling.
-///
-/// - `sleep` waits;
-/// - `now` is the wall clock, used only to read HTTP dates (`Retry-After`) and to sign
-///   bucket URLs;
-/// - `monotonic` is the time elapsed since a fixed start, which never goes back: every
-///   deadline (such as a wait's timeout) is measured on it, so a wall clock that jumps
-///   cannot shorten or stretch a wait;
-/// - `jitter` is a random fraction for backoff.
-///
-/// Replace them in tests so that waits take no real time and are repeatable; give the clock
-/// to [`BatchApiBuilder::clock`](crate::BatchApiBuilder::clock):
+/// The sources of time and randomness used by retries and polling: `sleep`; `now`, the wall
+/// clock (only for `Retry-After` dates and bucket signatures); `monotonic`, on which every
+/// deadline is measured, so a wall clock that jumps cannot change a wait; and `jitter`.
+/// Replace them in tests so that waits take no real time and are repeatable.
 ///
 /// ```
-/// use roboflow_batch::{api::Clock, BatchApi};
-/// // Retries wait half of each backoff ceiling, and only in name: no real time passes.
-/// let clock = Clock::system().sleep_fn(|d| println!("would sleep {d:?}")).jitter_fn(|| 0.5);
-/// let api = BatchApi::builder().api_key("k").clock(clock).build()?;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {}).jitter_fn(|| 0.5);
 /// ```
 #[derive(Clone)]
 pub struct Clock {
@@ -51,8 +39,7 @@ impl Clock {
     /// pseudo-random jitter (the default).
     ///
     /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").clock(roboflow_batch::api::Clock::system()).build()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// let clock = roboflow_batch::api::Clock::system();
     /// ```
     pub fn system() -> Self {
         let rng = Mutex::new(FastRng::from_os());
@@ -65,11 +52,7 @@ impl Clock {
         }
     }
 
-    /// Replaces sleeping (see the example on [`Clock`]).
-    ///
-    /// ```
-    /// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {}); // never sleeps
-    /// ```
+    /// Replaces sleeping (see [`Clock`]).
     #[must_use]
     pub fn sleep_fn(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
         self.sleep = Arc::new(sleep);
@@ -80,8 +63,7 @@ impl Clock {
     /// wait of 10 s) and dates bucket signatures.
     ///
     /// ```
-    /// use std::time::{Duration, UNIX_EPOCH};
-    /// let clock = roboflow_batch::api::Clock::system().now_fn(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// let clock = roboflow_batch::api::Clock::system().now_fn(|| std::time::UNIX_EPOCH);
     /// ```
     #[must_use]
     pub fn now_fn(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
@@ -93,14 +75,7 @@ impl Clock {
     /// start, which must never decrease. Deadlines are measured on it.
     ///
     /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use std::time::Duration;
-    /// // A fake clock that advances only by what is slept: an hour's wait takes no time.
-    /// let elapsed = Arc::new(Mutex::new(Duration::ZERO));
-    /// let (e1, e2) = (elapsed.clone(), elapsed.clone());
-    /// let clock = roboflow_batch::api::Clock::system()
-    ///     .sleep_fn(move |d| *e1.lock().unwrap() += d)
-    ///     .monotonic_fn(move || *e2.lock().unwrap());
+    /// let clock = roboflow_batch::api::Clock::system().monotonic_fn(|| std::time::Duration::ZERO);
     /// ```
     #[must_use]
     pub fn monotonic_fn(mut self, elapsed: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
@@ -108,34 +83,25 @@ impl Clock {
         self
     }
 
-    /// Replaces the jitter source; it must return fractions in `[0, 1)` (see the example on
-    /// [`Clock`]).
-    ///
-    /// ```
-    /// let clock = roboflow_batch::api::Clock::system().jitter_fn(|| 0.25);
-    /// ```
+    /// Replaces the jitter source; it must return fractions in `[0, 1)` (see [`Clock`]).
     #[must_use]
     pub fn jitter_fn(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.jitter = Arc::new(jitter);
         self
     }
 
-    /// Sleeps for `d`.
     pub(crate) fn sleep(&self, d: Duration) {
         (self.sleep)(d)
     }
 
-    /// The current time.
     pub(crate) fn now(&self) -> SystemTime {
         (self.now)()
     }
 
-    /// The time elapsed since the clock's fixed start, never decreasing.
     pub(crate) fn monotonic(&self) -> Duration {
         (self.monotonic)()
     }
 
-    /// A random fraction in `[0, 1)`.
     pub(crate) fn jitter(&self) -> f64 {
         (self.jitter)()
     }

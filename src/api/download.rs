@@ -21,7 +21,8 @@ use crate::transport::{HttpRequest, HttpResponse};
 /// How [`BatchApi::download_to_file_with`] treats the target file.
 ///
 /// ```
-/// let opts = roboflow_batch::api::DownloadOptions::default().expected_len(1024).overwrite(false);
+/// # use roboflow_batch::api::DownloadOptions;
+/// let opts = DownloadOptions::default().expected_len(1024).overwrite(false).max_len(1 << 20);
 /// ```
 #[derive(Clone)]
 pub struct DownloadOptions<'a> {
@@ -57,9 +58,7 @@ impl<'a> DownloadOptions<'a> {
     /// length, or a body of another length, fails the download. Without it, the length the
     /// server declares is checked.
     ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().expected_len(7);
-    /// ```
+    /// (See [`DownloadOptions`].)
     #[must_use]
     pub fn expected_len(mut self, len: u64) -> Self {
         self.expected_len = Some(len);
@@ -70,9 +69,7 @@ impl<'a> DownloadOptions<'a> {
     /// existing file fails the download and is left as it is, even if it appears while the
     /// download runs.
     ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().overwrite(false);
-    /// ```
+    /// (See [`DownloadOptions`].)
     #[must_use]
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
@@ -82,9 +79,7 @@ impl<'a> DownloadOptions<'a> {
     /// The most bytes written before the download fails (default 64 GiB), so that a server
     /// that never stops sending cannot fill the disk.
     ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().max_len(1 << 20);
-    /// ```
+    /// (See [`DownloadOptions`].)
     #[must_use]
     pub fn max_len(mut self, max: u64) -> Self {
         self.max_len = max;
@@ -96,11 +91,7 @@ impl<'a> DownloadOptions<'a> {
     /// zero are reported again.
     ///
     /// ```
-    /// use roboflow_batch::progress::Event;
-    /// let got = std::sync::atomic::AtomicU64::new(0);
-    /// let o = roboflow_batch::api::DownloadOptions::default().on_progress(|e| {
-    ///     if let Event::BytesReceived { bytes } = e { got.fetch_add(*bytes, std::sync::atomic::Ordering::Relaxed); }
-    /// });
+    /// let o = roboflow_batch::api::DownloadOptions::default().on_progress(|e| println!("{e:?}"));
     /// ```
     #[must_use]
     pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
@@ -116,9 +107,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # let url = "";
-    /// let mut resp = api.download(url)?;
-    /// std::io::copy(&mut resp.body, &mut std::io::stdout()).unwrap();
+    /// let mut body = api.download("https://h/signed")?.body;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn download(&self, url: &str) -> Result<HttpResponse> {
@@ -136,8 +125,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # let url = "";
-    /// let n = api.download_to_file(url, std::path::Path::new("out/results.jsonl"))?;
+    /// let n = api.download_to_file("https://h/signed", "out.jsonl".as_ref())?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn download_to_file(&self, url: &str, path: &Path) -> Result<u64> {
@@ -146,29 +134,18 @@ impl BatchApi {
 
     /// Downloads a signed URL to `path` and returns the number of bytes written.
     ///
-    /// - The bytes go to a temporary file with a unique name in `path`'s folder
-    ///   (`.<name>.<random>.part`), so parallel downloads never share one, even to the
-    ///   same `path`.
-    /// - The file is moved to `path` in one rename, only once it is complete: its length
-    ///   is what the server declared (and the [expected length](DownloadOptions::expected_len),
-    ///   when set).
-    ///   Whatever fails, `path` never holds part of a download and the temporary file is
-    ///   removed.
-    /// - A connection dropped mid-body is resumed with `Range: bytes=N-` when the server
-    ///   supports it (a `206` whose `Content-Range` starts at `N`); otherwise (no ranges, a
-    ///   different range, or `416 Range Not Satisfiable`) the download starts over. Either
-    ///   way it is retried within the client's [`RetryPolicy`](crate::api::RetryPolicy),
-    ///   like any idempotent request.
-    /// - Compressed transfer is not requested (`Accept-Encoding: identity`), so the bytes
-    ///   are the file's own and offsets stay valid for `Range`.
-    ///
-    /// The folder must exist. Safe to call from many threads at once.
+    /// The bytes go to a uniquely named temporary file (`.<name>.<random>.part`) in `path`'s
+    /// folder, which must exist, and are renamed to `path` only once complete (the length
+    /// declared, and the expected one when set): whatever fails, `path` never holds part of
+    /// a download. A connection dropped mid-body is resumed with `Range: bytes=N-` when the
+    /// server answers `206` from `N`, else started over, within the client's
+    /// [`RetryPolicy`](crate::api::RetryPolicy). `Accept-Encoding: identity` keeps offsets
+    /// valid. Safe to call from many threads at once.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # let url = "";
-    /// let opts = roboflow_batch::api::DownloadOptions::default().expected_len(4096).overwrite(false);
-    /// let n = api.download_to_file_with(url, std::path::Path::new("out/part-0.tar"), &opts)?;
+    /// # let opts = roboflow_batch::api::DownloadOptions::default();
+    /// let n = api.download_to_file_with("https://h/signed", "part-0.tar".as_ref(), &opts)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn download_to_file_with(

@@ -34,8 +34,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::{jobs::JobSpec, model::MachineType};
-    /// let req = JobSpec::images(&api, "my-batch", "count-cars").machine_type(MachineType::Gpu).request()?;
+    /// let req = roboflow_batch::model::JobStartRequest::images("my-batch", "count-cars");
     /// api.start_job("cars-2026-11", &req, Some("Car count"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -58,9 +57,8 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::model::{CompilationDevice, TrtCompilationRequest};
-    /// let req = TrtCompilationRequest::new("my-project/3", vec![CompilationDevice::NvidiaT4]);
-    /// api.start_trt_compilation("trt-my-project-3", &req, None)?;
+    /// # use roboflow_batch::model::{CompilationDevice as D, TrtCompilationRequest as R};
+    /// api.start_trt_compilation("trt-1", &R::new("my-project/3", vec![D::NvidiaT4]), None)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn start_trt_compilation(
@@ -79,11 +77,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let status = api.job("cars-2026-11")?;
-    /// println!("{} {:?}", status.state(), status.progress);
-    /// // Ids are taken as `impl AsRef<str>`: a &str, a String, a JobId or a BatchId.
-    /// let id = roboflow_batch::JobId::new("cars-2026-11")?;
-    /// assert_eq!(api.job(&id)?.state(), status.state());
+    /// println!("{}", api.job("cars-2026-11")?.state());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn job(&self, job_id: impl AsRef<str>) -> Result<JobStatusResponse> {
@@ -104,9 +98,8 @@ impl BatchApi {
     /// One page of the workspace's jobs (`GET …/jobs`).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::api::ListOptions;
-    /// let page = api.list_jobs_page(&ListOptions::default().page_size(10))?;
+    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
+    /// let page = api.list_jobs_page(&opts)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_jobs_page(&self, opts: &ListOptions) -> Result<Page<JobMetadata>> {
@@ -120,9 +113,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// for job in api.jobs(Some(10)).take(25) {
-    ///     println!("{}", job?.job_id);
-    /// }
+    /// let first = api.jobs(Some(10)).next().transpose()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn jobs(&self, page_size: Option<u32>) -> Pages<'_, JobMetadata> {
@@ -133,9 +124,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// for stage in api.job_stages("cars-2026-11")? {
-    ///     println!("{} -> {:?}", stage.processing_stage_name, stage.output_batch_ids());
-    /// }
+    /// let stages = api.job_stages("cars-2026-11")?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn job_stages(&self, job_id: impl AsRef<str>) -> Result<Vec<JobStage>> {
@@ -146,9 +135,8 @@ impl BatchApi {
     /// One page of a stage's tasks (`GET …/stages/{stage_id}/tasks`).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::api::ListOptions;
-    /// let page = api.list_tasks_page("cars-2026-11", "processing", &ListOptions::default())?;
+    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
+    /// let page = api.list_tasks_page("cars-2026-11", "processing", &opts)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_tasks_page(
@@ -172,7 +160,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let done = api.tasks("cars-2026-11", "processing", None).filter(|t| t.as_ref().is_ok_and(|t| t.status_type != "info")).count();
+    /// let n = api.tasks("cars-2026-11", "processing", None).count();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn tasks<'a>(
@@ -196,7 +184,6 @@ impl BatchApi {
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
     /// let answer = api.abort_job("cars-2026-11")?;
-    /// println!("{}", answer.message.unwrap_or_default());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn abort_job(&self, job_id: impl AsRef<str>) -> Result<JobControlResponse> {
@@ -208,8 +195,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::model::RestartOverrides;
-    /// api.restart_job("cars-2026-11", Some(&RestartOverrides::default().max_image_failure_rate(0.1)))?;
+    /// api.restart_job("cars-2026-11", None)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn restart_job(
@@ -231,10 +217,8 @@ impl BatchApi {
     /// One page of a job's logs (`GET …/jobs/{job_id}/logs`), optionally of one severity.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::api::ListOptions;
-    /// use roboflow_batch::model::LogSeverity;
-    /// let page = api.list_logs_page("cars-2026-11", Some(&LogSeverity::Error), &ListOptions::default())?;
+    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
+    /// let page = api.list_logs_page("cars-2026-11", None, &opts)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_logs_page(
@@ -266,10 +250,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// for line in api.logs("cars-2026-11", None, None) {
-    ///     let line = line?;
-    ///     println!("{} {} {}", line.created_at, line.severity, line.log_type);
-    /// }
+    /// let lines = api.logs("cars-2026-11", None, None).count();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn logs<'a>(

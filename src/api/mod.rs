@@ -44,21 +44,15 @@ const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
 /// [`JobId`](crate::JobId).
 ///
 /// ```no_run
-/// use roboflow_batch::BatchApi;
-/// use roboflow_batch::model::JobStartRequest;
-///
-/// let api = BatchApi::builder().api_key("my-key").build()?;
+/// let api = roboflow_batch::BatchApi::builder().api_key("my-key").build()?;
 /// let for_a_thread = api.clone(); // shares the connections and the workspace
 /// println!("{} images staged", for_a_thread.batch_count("my-batch", None)?);
-/// api.start_job("my-job", &JobStartRequest::images("my-batch", "my-workflow"), Some("Nightly run"))?;
-/// println!("{:?}", api.job("my-job")?.state());
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct BatchApi {
     shared: Arc<Shared>,
-    /// Told about each retry of a request sent through this handle (see
-    /// [`reporting_retries`](Self::reporting_retries)).
+    /// See [`reporting_retries`](Self::reporting_retries).
     on_retry: Option<Arc<OnRetry>>,
 }
 
@@ -98,13 +92,7 @@ impl std::fmt::Debug for BatchApi {
 /// Configures a [`BatchApi`].
 ///
 /// ```
-/// use roboflow_batch::{api::RetryPolicy, BatchApi};
-/// let api = BatchApi::builder()
-///     .base_url("http://127.0.0.1:8080")
-///     .api_key("key")
-///     .workspace("acme")
-///     .retry_policy(RetryPolicy::default().max_retries(2))
-///     .build()?;
+/// let api = roboflow_batch::BatchApi::builder().base_url("http://127.0.0.1:8080").api_key("key").build()?;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Default)]
@@ -167,10 +155,8 @@ impl BatchApiBuilder {
     /// The workspace slug. When not set, it is looked up once with `GET /`.
     ///
     /// ```
-    /// use roboflow_batch::BatchApi;
-    /// let api = BatchApi::builder().api_key("k").workspace("acme").build()?;
+    /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
     /// assert_eq!(api.workspace()?, "acme"); // no lookup needed
-    /// assert!(BatchApi::builder().api_key("k").workspace("not a slug").build().is_err());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
@@ -181,10 +167,8 @@ impl BatchApiBuilder {
     /// How failures are retried (default [`RetryPolicy::default`]; its `Debug` shows it).
     ///
     /// ```
-    /// use roboflow_batch::{api::RetryPolicy, BatchApi};
-    /// let api = BatchApi::builder().api_key("k").retry_policy(RetryPolicy::never()).build()?;
-    /// assert!(format!("{api:?}").contains("max_retries: 0"));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # use roboflow_batch::{api::RetryPolicy, BatchApi};
+    /// let b = BatchApi::builder().api_key("k").retry_policy(RetryPolicy::never());
     /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
@@ -195,15 +179,10 @@ impl BatchApiBuilder {
     /// limits; configure another with [`UreqTransport::builder`]).
     ///
     /// ```
-    /// use std::time::Duration;
-    /// use roboflow_batch::transport::{HttpRequest, HttpResponse, Timeouts, TransportError, UreqTransport};
+    /// # use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
     /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#)) };
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(fake).build()?;
     /// assert_eq!(api.workspace()?, "acme"); // looked up with `GET /` through `fake`
-    /// // The real transport with a shorter read timeout and a larger pool:
-    /// let timeouts = Timeouts { read: Duration::from_secs(5), ..Timeouts::default() };
-    /// let ureq = UreqTransport::builder().timeouts(timeouts).max_idle_connections_per_host(128).build();
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(ureq).build()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
@@ -214,12 +193,9 @@ impl BatchApiBuilder {
     /// A transport shared with other clients (one connection pool for all).
     ///
     /// ```
-    /// use std::sync::Arc;
-    /// use roboflow_batch::{transport::{Transport, UreqTransport}, BatchApi};
-    /// let shared: Arc<dyn Transport> = Arc::new(UreqTransport::new());
-    /// let a = BatchApi::builder().api_key("a").shared_transport(shared.clone()).build()?;
-    /// let b = BatchApi::builder().api_key("b").shared_transport(shared.clone()).build()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # use roboflow_batch::{transport::{Transport, UreqTransport}, BatchApi};
+    /// let shared: std::sync::Arc<dyn Transport> = std::sync::Arc::new(UreqTransport::new());
+    /// let a = BatchApi::builder().api_key("a").shared_transport(shared.clone());
     /// ```
     pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
@@ -230,9 +206,8 @@ impl BatchApiBuilder {
     /// [`Clock::system`]).
     ///
     /// ```
-    /// use roboflow_batch::{api::Clock, BatchApi};
-    /// let api = BatchApi::builder().api_key("k").clock(Clock::system().jitter_fn(|| 0.0)).build()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # use roboflow_batch::{api::Clock, BatchApi};
+    /// let b = BatchApi::builder().api_key("k").clock(Clock::system().jitter_fn(|| 0.0));
     /// ```
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
@@ -314,19 +289,11 @@ impl BatchApiBuilder {
     }
 }
 
-/// The API's base URL for a region (`ROBOFLOW_REGION`: `us`, the default, or `eu`) and an
-/// environment, as the official client resolves them: `ROBOFLOW_ENVIRONMENT` wins when set,
-/// and means prod only when it is `prod`; without it, the legacy `PROJECT` means prod only
-/// when it is `roboflow-platform`; with neither, prod. Pass them as set (`Some("")` for a
-/// variable set empty, which means staging). An unknown region is an error, not the
-/// official client's fall-back to `us`, so data never goes to another region by mistake.
-///
-/// ```
-/// use roboflow_batch::api::regional_base_url;
-/// assert_eq!(regional_base_url(Some("EU"), None, None)?, "https://api.roboflow.eu");
-/// # Ok::<(), roboflow_batch::Error>(())
-/// ```
-pub fn regional_base_url(
+/// The base URL for a region and environment, as the official client resolves them:
+/// `ROBOFLOW_ENVIRONMENT` means prod only when `prod`; without it, `PROJECT` only when
+/// `roboflow-platform`; with neither, prod (`Some("")`, set empty, is staging). An unknown
+/// region is an error, not the official client's fall-back to `us`.
+fn regional_base_url(
     region: Option<&str>,
     environment: Option<&str>,
     project: Option<&str>,
@@ -347,8 +314,7 @@ pub fn regional_base_url(
     }
 }
 
-/// Refuses `.` and `..`, which a server or proxy would resolve as dot segments and so
-/// send the request to another path.
+/// Refuses `.` and `..`, which a server or proxy would resolve as dot segments.
 pub(crate) fn check_segment(field: &str, value: &str) -> Result<()> {
     if value == "." || value == ".." {
         return Err(Error::invalid(
@@ -377,12 +343,10 @@ fn check_workspace(ws: &str) -> Result<()> {
 }
 
 impl BatchApi {
-    /// A builder.
+    /// A builder (see [`BatchApiBuilder`]).
     ///
     /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
-    /// assert_eq!(api.base_url(), "https://api.roboflow.com");
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// let builder = roboflow_batch::BatchApi::builder().api_key("k");
     /// ```
     pub fn builder() -> BatchApiBuilder {
         BatchApiBuilder::default()
@@ -391,7 +355,8 @@ impl BatchApi {
     /// A builder preset from environment variables, as the official client reads them:
     /// `ROBOFLOW_API_KEY` (required), `API_BASE_URL`, `ROBOFLOW_WORKSPACE` and
     /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read). Without `API_BASE_URL`, the base
-    /// URL follows `ROBOFLOW_REGION` and `ROBOFLOW_ENVIRONMENT` (see [`regional_base_url`]).
+    /// URL follows `ROBOFLOW_REGION` (`us` or `eu`), `ROBOFLOW_ENVIRONMENT` and `PROJECT`, as
+    /// the official client resolves them; an unknown region is an error.
     /// Each is read through `vars`, so that callers (and tests) need not change the
     /// process environment; [`from_env`](Self::from_env) reads the process's own.
     ///
@@ -453,18 +418,17 @@ impl BatchApi {
         Self::builder_from_vars(|name| std::env::var(name).ok())?.build()
     }
 
-    /// The base URL, without a trailing slash.
+    /// The base URL, without a trailing slash (see [`BatchApiBuilder::base_url`]).
     ///
     /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://localhost:8080/v1/").build()?;
-    /// assert_eq!(api.base_url(), "http://localhost:8080/v1");
+    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+    /// assert_eq!(api.base_url(), "https://api.roboflow.com");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn base_url(&self) -> &str {
         &self.shared.base_url
     }
 
-    /// The time sources in force.
     pub(crate) fn clock(&self) -> &Clock {
         &self.shared.clock
     }
@@ -481,9 +445,7 @@ impl BatchApi {
         self.shared.requests.snapshot()
     }
 
-    /// A handle on the same client whose requests tell `on_retry` about each retry they
-    /// decide on, with its cause (before the wait). The handle is cheap: make one per unit
-    /// of work whose retries are reported.
+    /// The same client, telling `on_retry` of each retry it decides on (before the wait).
     pub(crate) fn reporting_retries(
         &self,
         on_retry: impl Fn(RetryCause) + Send + Sync + 'static,

@@ -9,36 +9,26 @@ use super::call::Call;
 use crate::error::{Error, Result};
 use crate::model::Page;
 
-/// Which page to fetch, and how big.
+/// Which page to fetch (the first when no token), and how big (the service's default).
 ///
 /// ```
 /// let next = roboflow_batch::api::ListOptions::default().page_size(50).page_token("tok");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListOptions {
-    /// Items per page; the service's default when `None`.
     page_size: Option<u32>,
-    /// The first page when `None`.
     page_token: Option<String>,
 }
 
 impl ListOptions {
-    /// Sets `pageSize`.
-    ///
-    /// ```
-    /// let opts = roboflow_batch::api::ListOptions::default().page_size(100);
-    /// ```
+    /// Sets `pageSize` (see [`ListOptions`]).
     #[must_use]
     pub fn page_size(mut self, size: u32) -> Self {
         self.page_size = Some(size);
         self
     }
 
-    /// Sets the page token (`nextPageToken`) of the page to fetch.
-    ///
-    /// ```
-    /// let opts = roboflow_batch::api::ListOptions::default().page_token("page-2");
-    /// ```
+    /// Sets the token (`nextPageToken`) of the page to fetch (see [`ListOptions`]).
     #[must_use]
     pub fn page_token(mut self, token: impl Into<String>) -> Self {
         self.page_token = Some(token.into());
@@ -76,24 +66,9 @@ type FetchPage<'a, T> = Box<dyn FnMut(&ListOptions) -> Result<Page<T>> + Send + 
 /// yields [`Error::RepeatedPageToken`], and 16 empty pages in a row that still carry a new
 /// token, [`Error::TooManyEmptyPages`]. After any error it yields nothing more.
 ///
-/// ```
-/// use roboflow_batch::BatchApi;
-/// use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
-/// let task = |id: &str| format!(r#"{{"taskId":"{id}","notification":"","statusType":"info","eventTimestamp":"2025-01-01T00:00:00Z"}}"#);
-/// let (first, last) = (
-///     format!(r#"{{"tasks":[{},{}],"nextPageToken":"p2"}}"#, task("t1"), task("t2")),
-///     format!(r#"{{"tasks":[{}],"nextPageToken":null}}"#, task("t3")),
-/// );
-/// let fake = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
-///     let page = if req.url.contains("nextPageToken=p2") { &last } else { &first };
-///     Ok(HttpResponse::json(200, page.clone()))
-/// };
-/// let api = BatchApi::builder().api_key("k").workspace("acme").transport(fake).build()?;
-/// let pages = api.tasks("job-1", "processing", None);
-/// assert_eq!(api.requests().total(), 0); // nothing is fetched until asked
-/// let ids: Vec<String> = pages.map(|t| t.map(|t| t.task_id)).collect::<Result<_, _>>()?;
-/// assert_eq!(ids, ["t1", "t2", "t3"]);
-/// assert_eq!(api.requests().get("list-tasks"), 2);
+/// ```no_run
+/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
+/// let ids: Vec<String> = api.jobs(None).map(|j| j.map(|j| j.job_id)).collect::<Result<_, _>>()?;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[must_use = "iterators are lazy: nothing is fetched until it is consumed"]

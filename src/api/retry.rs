@@ -1,11 +1,8 @@
 //! The crate's one retry loop, and its rules as data: which failures are repeated, and how
 //! long to wait between tries.
 //!
-//! The decisions are pure functions of the failure, the request's [`Idempotency`] and the
-//! attempt number, so they are tested as tables. [`send_with_retry`] runs them over any
-//! [`Transport`]: the API client and the bucket listings both send through it, each mapping
-//! the final failure to its own errors. Sleeping, the clock and the jitter are injected
-//! through [`Clock`], so retry tests take no real time.
+//! The decisions are pure functions (tested as tables); [`send_with_retry`] runs them over
+//! any [`Transport`] for the API client and the bucket listings alike.
 
 use std::io;
 use std::time::{Duration, SystemTime};
@@ -20,13 +17,10 @@ use crate::transport::{
 /// Whether repeating a request could duplicate its effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Idempotency {
-    /// Repeating it is harmless: reads, PUTs to a signed URL, and POSTs the service
-    /// de-duplicates (a job start with the same id and definition, an abort, a single image
-    /// keyed by its file name, a request for another signed URL).
+    /// Repeating it is harmless: reads, PUTs, and POSTs the service de-duplicates.
     Idempotent,
-    /// Repeating it could act twice (a restart; a RoboQL ingest without an ingest id).
-    /// Retried only when the failure shows the request was not acted on: no connection,
-    /// or a 408, 429 or 503 refusal.
+    /// It could act twice (a restart; a RoboQL ingest without an ingest id): retried only
+    /// when not acted on (no connection, or a 408, 429 or 503).
     NotIdempotent,
 }
 
@@ -38,11 +32,9 @@ pub(crate) enum Idempotency {
 /// waited out, and the error is returned at once with the delay in it.
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::api::RetryPolicy;
-/// let p = RetryPolicy::default();
-/// assert_eq!((p.max_retries, p.initial_backoff, p.max_backoff), (4, Duration::from_millis(500), Duration::from_secs(30)));
-/// let patient = RetryPolicy::default().max_retries(10).max_backoff(Duration::from_secs(60));
+/// # use {std::time::Duration as D, roboflow_batch::api::RetryPolicy};
+/// let p = RetryPolicy::never().max_retries(9).initial_backoff(D::from_millis(100)).max_backoff(D::from_secs(9));
+/// let p = p.multiplier(3.0).max_retry_after(D::from_secs(10));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -71,11 +63,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// A policy that never retries.
-    ///
-    /// ```
-    /// let p = roboflow_batch::api::RetryPolicy::never();
-    /// ```
+    /// A policy that never retries (see [`RetryPolicy`]).
     pub fn never() -> Self {
         RetryPolicy {
             max_retries: 0,
@@ -83,58 +71,37 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets how many times a failed request is retried (0: never).
-    ///
-    /// ```
-    /// assert_eq!(roboflow_batch::api::RetryPolicy::default().max_retries(2).max_retries, 2);
-    /// ```
+    /// Sets how many times a failed request is retried (0: never; see [`RetryPolicy`]).
     #[must_use]
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
     }
 
-    /// Sets the ceiling of the first wait.
-    ///
-    /// ```
-    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
-    /// let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
-    /// ```
+    /// Sets the ceiling of the first wait (see [`RetryPolicy`]).
     #[must_use]
     pub fn initial_backoff(mut self, d: Duration) -> Self {
         self.initial_backoff = d;
         self
     }
 
-    /// Sets the largest ceiling of a wait.
-    ///
-    /// ```
-    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
-    /// let p = RetryPolicy::default().max_backoff(Duration::from_secs(1));
-    /// ```
+    /// Sets the largest ceiling of a wait (see [`RetryPolicy`]).
     #[must_use]
     pub fn max_backoff(mut self, d: Duration) -> Self {
         self.max_backoff = d;
         self
     }
 
-    /// Sets how fast the ceiling grows from one try to the next (at least 1).
-    ///
-    /// ```
-    /// let p = roboflow_batch::api::RetryPolicy::default().multiplier(3.0);
-    /// ```
+    /// Sets how fast the ceiling grows from one try to the next (at least 1; see
+    /// [`RetryPolicy`]).
     #[must_use]
     pub fn multiplier(mut self, m: f64) -> Self {
         self.multiplier = m;
         self
     }
 
-    /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries.
-    ///
-    /// ```
-    /// # use {std::time::Duration, roboflow_batch::api::RetryPolicy};
-    /// let p = RetryPolicy::default().max_retry_after(Duration::from_secs(10));
-    /// ```
+    /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries (see
+    /// [`RetryPolicy`]).
     #[must_use]
     pub fn max_retry_after(mut self, d: Duration) -> Self {
         self.max_retry_after = d;

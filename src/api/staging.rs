@@ -9,8 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::*;
 
 impl BatchApi {
-    /// A call of `kind` to `…/batches{rest}`, or to `…/batches/{batch_id}{rest}` with the id
-    /// checked before anything is sent.
+    /// A call to `…/batches[/{batch_id}]{rest}`, the id checked before anything is sent.
     fn staging_call(&self, kind: K, batch_id: Option<&str>, rest: &str) -> Result<Call> {
         let batch = batch_id.map(BatchId::new).transpose()?;
         let id = batch.as_ref().map(BatchId::as_str);
@@ -32,8 +31,8 @@ impl BatchApi {
     /// One page of the workspace's batches (`GET …/batches`).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let page = api.list_batches_page(&roboflow_batch::api::ListOptions::default().page_size(10))?;
+    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
+    /// let page = api.list_batches_page(&opts)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_batches_page(&self, opts: &ListOptions) -> Result<Page<BatchMetadata>> {
@@ -47,9 +46,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// for batch in api.batches(None) {
-    ///     println!("{}", batch?.batch_id);
-    /// }
+    /// let first = api.batches(None).next().transpose()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn batches(&self, page_size: Option<u32>) -> Pages<'_, BatchMetadata> {
@@ -62,8 +59,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let meta = api.batch("my-batch")?;
-    /// println!("{} ({})", meta.display_name, meta.batch_type);
+    /// println!("{}", api.batch("my-batch")?.display_name);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn batch(&self, batch_id: impl AsRef<str>) -> Result<BatchMetadata> {
@@ -89,9 +85,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// for part in api.list_parts("job-1-export")? {
-    ///     println!("{}", part.part_name);
-    /// }
+    /// let parts = api.list_parts("job-1-export")?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_parts(&self, batch_id: impl AsRef<str>) -> Result<Vec<PartMetadata>> {
@@ -102,9 +96,8 @@ impl BatchApi {
     /// One page of a batch's files with their download URLs (`GET …/list`).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::api::ListOptions;
-    /// let page = api.list_files_page("job-1-export", Some("results"), &ListOptions::default())?;
+    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
+    /// let page = api.list_files_page("job-1-export", None, &opts)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_files_page(
@@ -126,7 +119,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let files: Vec<_> = api.files("job-1-export", None, Some(100)).collect::<Result<_, _>>()?;
+    /// let n = api.files("job-1-export", None, None).count();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn files<'a>(
@@ -144,9 +137,8 @@ impl BatchApi {
     /// One page of a bulk-upload batch's shards and their indexing status (`GET …/shards`).
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::api::ListOptions;
-    /// let page = api.list_shards_page("my-batch", &ListOptions::default())?;
+    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
+    /// let page = api.list_shards_page("my-batch", &opts)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn list_shards_page(
@@ -164,7 +156,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// let failed = api.shards("my-batch", None).filter(|s| s.as_ref().map_or(true, |s| s.is_failed())).count();
+    /// let n = api.shards("my-batch", None).count();
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn shards<'a>(
@@ -209,9 +201,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::api::UploadSource;
     /// let target = api.request_video_upload("my-videos", "clip.mp4", None)?;
-    /// api.put_signed(&target, &UploadSource::file("clip.mp4"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn request_video_upload(
@@ -237,9 +227,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::api::UploadSource;
     /// let target = api.request_shard_upload("big-batch", None)?;
-    /// api.put_signed(&target, &UploadSource::file("shard-0.tar"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn request_shard_upload(
@@ -265,11 +253,8 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::model::{FileReference, ReferencesIngest};
-    /// let body = ReferencesIngest {
-    ///     image_references: Some(vec![FileReference { name: "a.jpg".into(), url: "https://bucket/a.jpg?sig=…".into() }]),
-    ///     ..Default::default()
-    /// };
+    /// # use roboflow_batch::model::ReferencesIngest;
+    /// let body = ReferencesIngest { image_references_url: Some("https://b/refs.jsonl".into()), ..Default::default() };
     /// let r = api.ingest_image_references("my-batch", &body, None)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -288,8 +273,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::model::ReferencesIngest;
-    /// let body = ReferencesIngest { image_references_url: Some("https://bucket/refs.jsonl".into()), ..Default::default() };
+    /// # let body = roboflow_batch::model::ReferencesIngest::default();
     /// api.ingest_video_references("my-videos", &body, None)?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -348,8 +332,7 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::model::RoboQlIngest;
-    /// api.ingest_roboql("cars", &RoboQlIngest::new("tag:cars").ingest_id("cars-1"))?;
+    /// api.ingest_roboql("cars", &roboflow_batch::model::RoboQlIngest::new("tag:cars"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn ingest_roboql(

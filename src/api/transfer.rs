@@ -15,9 +15,8 @@ impl BatchApi {
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::api::UploadSource;
-    /// let target = api.request_shard_upload("big-batch", None)?;
-    /// api.put_signed(&target, &UploadSource::bytes(std::fs::read("shard.tar").unwrap()))?;
+    /// # let target = api.request_shard_upload("big-batch", None)?;
+    /// api.put_signed(&target, &roboflow_batch::api::UploadSource::file("shard.tar"))?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn put_signed(&self, target: &SignedUrlDetails, source: &UploadSource) -> Result<()> {

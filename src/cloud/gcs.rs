@@ -10,7 +10,7 @@ use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::{self, PemObject};
 use sha2::{Digest, Sha256};
 
-use super::http::{Http, cloud_error, hmac_sha256, list_objects_v2};
+use super::http::{Http, canonical_query, cloud_error, list_objects_v2, v4_signature};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
@@ -127,18 +127,12 @@ impl GcsKey {
         match self {
             GcsKey::ServiceAccount { key, .. } => Ok(hex(&rsa_sign(key, string_to_sign)?)),
             GcsKey::Hmac { secret, .. } => {
-                let mut k = hmac(format!("GOOG4{}", secret.expose()).as_bytes(), date);
-                for part in ["auto", "storage", "goog4_request"] {
-                    k = hmac(&k, part);
-                }
-                Ok(hex(&hmac(&k, string_to_sign)))
+                let secret = format!("GOOG4{}", secret.expose());
+                let parts = ["auto", "storage", "goog4_request"];
+                Ok(v4_signature(&secret, date, parts, string_to_sign))
             }
         }
     }
-}
-
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    hmac_sha256(key, data.as_bytes())
 }
 
 /// The RSA key in a key file's `private_key` PEM: PKCS#8 (`BEGIN PRIVATE KEY`, what Google
@@ -252,12 +246,7 @@ impl GcsStore {
             ("X-Goog-SignedHeaders".into(), "host".into()),
         ];
         query.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        query.sort();
-        let canonical_query = query
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let canonical_query = canonical_query(&query);
         let canonical_request = format!(
             "GET\n{path}\n{canonical_query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
             self.host()

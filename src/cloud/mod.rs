@@ -7,33 +7,8 @@
 //! go through the crate's [`Transport`](crate::transport::Transport), signing time comes
 //! from a [`Clock`](crate::api::Clock); the [cloud guide](crate::guide::cloud) tells more.
 //!
-//! # Settings and the environment
-//!
-//! Each setting is read from the environment variable named below, unless
-//! [`CloudSourceBuilder::set`] gave it a value (which wins).
-//!
-//! - **S3**: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; when
-//!   `AWS_PROFILE` is set, that profile of the shared credentials file
-//!   (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`, then `~/.aws/config`)
-//!   wins, as in the official client; without keys in the environment the `default`
-//!   profile is read. Region: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`,
-//!   else `us-east-1`. Endpoint: `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (then
-//!   path-style URLs), else `https://s3.<region>.amazonaws.com` (virtual-host style when the
-//!   bucket name allows it).
-//! - **GCS**: HMAC interoperability keys `GCS_HMAC_ACCESS_ID` and `GCS_HMAC_SECRET` when
-//!   both are set, else the service-account key file `GOOGLE_APPLICATION_CREDENTIALS`
-//!   (its `private_key`: an RSA key, PKCS#8 as Google issues it, or PKCS#1).
-//!   `STORAGE_EMULATOR_HOST` (as Google's libraries read it) replaces
-//!   `https://storage.googleapis.com` and lists without a token.
-//! - **Azure**: account from the URL (`az://container@account…`), `AZURE_STORAGE_ACCOUNT_NAME`,
-//!   `AZURE_STORAGE_ACCOUNT` or the connection string's `AccountName`; a SAS token
-//!   (`AZURE_STORAGE_SAS_TOKEN` or the connection string's `SharedAccessSignature`) is
-//!   preferred and reused as is, as the official client does (the expiry is then the
-//!   token's); otherwise the account key (`AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_KEY`
-//!   or the connection string's `AccountKey`) signs a read-only SAS per blob. The endpoint
-//!   is the connection string's `BlobEndpoint` (how Azurite is reached), else
-//!   `<DefaultEndpointsProtocol>://<account>.blob.<EndpointSuffix>` (default
-//!   `https://<account>.blob.core.windows.net`).
+//! Each setting is read from its environment variable (listed in the
+//! [cloud guide](crate::guide::cloud)) unless [`CloudSourceBuilder::set`] gave it a value.
 //!
 //! # Secrets
 //!
@@ -43,14 +18,10 @@
 //! # Example
 //!
 //! ```no_run
-//! use roboflow_batch::BatchApi;
-//! use roboflow_batch::cloud::CloudSource;
-//! use roboflow_batch::ingest::{Ingest, Source};
-//!
-//! let api = BatchApi::from_env()?;
+//! # use roboflow_batch::{cloud::CloudSource, ingest::{Ingest, Source}};
+//! # let api = roboflow_batch::BatchApi::from_env()?;
 //! let bucket = CloudSource::builder("s3://my-bucket/photos/**/*.jpg").build()?;
 //! let r = Ingest::new(&api, "my-batch", Source::bucket(bucket)).run()?;
-//! println!("{} references sent in {} chunks", r.files_uploaded, r.ingest_ids.len());
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 

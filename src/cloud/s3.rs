@@ -6,7 +6,7 @@ use rusty_s3::actions::GetObject;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use sha2::{Digest, Sha256};
 
-use super::http::{Http, cloud_error, hmac_sha256, list_objects_v2};
+use super::http::{Http, canonical_query, cloud_error, list_objects_v2, v4_signature};
 use super::settings::{Settings, parse_ini};
 use super::{Page, Secret, Store};
 use crate::transport::HttpRequest;
@@ -250,16 +250,7 @@ impl S3Store {
             Some(p) => format!("{}:{p}", base.host_str().unwrap_or("")),
             None => base.host_str().unwrap_or("").to_string(),
         };
-        let mut sorted: Vec<(String, String)> = query
-            .iter()
-            .map(|(k, v)| (crate::urls::encode(k), crate::urls::encode(v)))
-            .collect();
-        sorted.sort();
-        let canonical_query = sorted
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
+        let canonical_query = canonical_query(query);
         let stamp = super::amz_date(now);
         let date = stamp.get(..8).unwrap_or("");
         let empty_hash = super::hex(&Sha256::digest(b""));
@@ -286,14 +277,9 @@ impl S3Store {
             "AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{}",
             super::hex(&Sha256::digest(canonical_request.as_bytes()))
         );
-        let mut key = hmac(
-            format!("AWS4{}", self.config.secret.expose()).as_bytes(),
-            date,
-        );
-        for part in [self.config.region.as_str(), "s3", "aws4_request"] {
-            key = hmac(&key, part);
-        }
-        let signature = super::hex(&hmac(&key, &string_to_sign));
+        let secret = format!("AWS4{}", self.config.secret.expose());
+        let parts = [self.config.region.as_str(), "s3", "aws4_request"];
+        let signature = v4_signature(&secret, date, parts, &string_to_sign);
         let url = format!("{}?{canonical_query}", base.as_str());
         let mut req = HttpRequest::get(url).with_header(
             "Authorization",
@@ -316,10 +302,6 @@ impl S3Store {
             KeySource::Profile(p) => format!("check the keys of AWS profile {p:?}"),
         }
     }
-}
-
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    hmac_sha256(key, data.as_bytes())
 }
 
 impl Store for S3Store {

@@ -22,7 +22,6 @@ use crate::{Error, Result};
 ///
 /// ```
 /// let o = roboflow_batch::cloud::CloudObject { key: "in/a.jpg".into(), size: Some(10) };
-/// assert_eq!(o.size, Some(10));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloudObject {
@@ -51,8 +50,7 @@ impl SignedReference {
     /// The reference as the ingest request carries it.
     ///
     /// ```
-    /// use roboflow_batch::cloud::SignedReference;
-    /// let r = SignedReference { key: "a/b.jpg".into(), name: "b.jpg".into(), url: "https://h/a/b.jpg?sig=s".into(), size: None };
+    /// # let r = roboflow_batch::cloud::SignedReference { key: "a/b.jpg".into(), name: "b.jpg".into(), url: "https://h/b.jpg".into(), size: None };
     /// assert_eq!(r.into_file_reference().name, "b.jpg");
     /// ```
     pub fn into_file_reference(self) -> FileReference {
@@ -78,12 +76,10 @@ impl fmt::Debug for SignedReference {
 /// ingest. Build it with [`CloudSource::builder`].
 ///
 /// ```no_run
-/// use roboflow_batch::cloud::CloudSource;
-/// use roboflow_batch::model::MediaKind;
-/// let source = CloudSource::builder("gs://clips/2024/*.mp4").media(MediaKind::Videos).build()?;
-/// for r in source.references().take(3) {
-///     println!("{}", r?.name);
-/// }
+/// let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
+/// s.check_access()?;
+/// println!("{} {} {:?} {:?}", s.url().bucket(), s.describe(), s.media(), s.name_for("in/a/b.jpg"));
+/// let url = s.sign("in/a/b.jpg")?;
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Clone)]
@@ -129,35 +125,17 @@ impl CloudSource {
         }
     }
 
-    /// The parsed bucket URL.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// assert_eq!(s.url().bucket(), "b");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// The parsed bucket URL (see [`CloudSource`]).
     pub fn url(&self) -> &BucketUrl {
         &self.url
     }
 
-    /// Images or videos.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// assert_eq!(s.media(), roboflow_batch::model::MediaKind::Images);
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// Images or videos (see [`CloudSource`]).
     pub fn media(&self) -> MediaKind {
         self.media
     }
 
-    /// Where the bucket is reached (endpoint and bucket; never a secret).
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// println!("listing {}", s.describe());
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// Where the bucket is reached (endpoint and bucket; never a secret) (see [`CloudSource`]).
     pub fn describe(&self) -> String {
         self.store.describe()
     }
@@ -189,10 +167,7 @@ impl CloudSource {
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
-    /// for r in s.references() {
-    ///     let r = r?;
-    ///     println!("{} <- {}", r.name, r.key);
-    /// }
+    /// let first = s.references().next().transpose()?;
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     #[must_use = "the listing is lazy: iterate it"]
@@ -206,24 +181,12 @@ impl CloudSource {
     /// The name an object gets inside the batch: its key relative to the URL's prefix,
     /// with `%` written `%25`, `/` written `%2F`, `\` written `%5C` and control characters
     /// as `%XX`, so top-level files keep their file name and no two keys share a name.
-    /// `None` when the name would be longer than the service's 512 bytes.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
-    /// assert_eq!(s.name_for("in/cats/a.jpg").as_deref(), Some("cats%2Fa.jpg"));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// `None` when the name would be longer than the service's 512 bytes (see [`CloudSource`]).
     pub fn name_for(&self, key: &str) -> Option<String> {
         reference_name(self.url.relative(key))
     }
 
-    /// A GET URL for `key`, valid for the configured expiry from the clock's now.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
-    /// let url = s.sign("in/a.jpg")?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// A GET URL for `key`, valid for the configured expiry from the clock's now (see [`CloudSource`]).
     pub fn sign(&self, key: &str) -> Result<String> {
         if !addressable(key) {
             return Err(Error::invalid(
@@ -234,8 +197,7 @@ impl CloudSource {
         self.store.sign_get(key, self.expiry, self.clock.now())
     }
 
-    /// The signed reference for a listed object; `Ok(None)` when its name or key cannot be
-    /// used (too long, or `.`/`..` segments).
+    /// `Ok(None)` when the object's name or key cannot be used.
     pub(crate) fn sign_object(&self, o: CloudObject) -> Result<Option<SignedReference>> {
         let Some(name) = self.name_for(&o.key) else {
             return Ok(None);
@@ -253,23 +215,15 @@ impl CloudSource {
     }
 
     /// Lists the first page, so that bad credentials or a missing bucket fail before
-    /// anything is sent to the service.
-    ///
-    /// ```no_run
-    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
-    /// s.check_access()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
+    /// anything is sent to the service (see [`CloudSource`]).
     pub fn check_access(&self) -> Result<()> {
         self.store.list_page(self.url.prefix(), None, 1).map(|_| ())
     }
 
-    /// Something the user should know about the signed URLs, if anything.
     pub(crate) fn warning(&self) -> Option<String> {
         self.store.warning()
     }
 
-    /// Whether a listed key belongs to the source (glob and extension).
     pub(crate) fn wants(&self, key: &str) -> bool {
         self.url.matches(key) && self.media.matches(key)
     }
@@ -284,15 +238,8 @@ fn addressable(key: &str) -> bool {
 /// with [`Error::TooManyEmptyPages`] (Azure may send a few; S3 and GCS do not).
 const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
 
-/// The lazy listing of [`CloudSource::objects`]: an iterator of `Result<CloudObject>`
-/// that fetches the next page only when the current one is used up.
-///
-/// ```no_run
-/// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").build()?;
-/// let mut objects = s.objects();
-/// let first = objects.next().transpose()?;
-/// # Ok::<(), roboflow_batch::Error>(())
-/// ```
+/// The lazy listing of [`CloudSource::objects`] (see its example): it fetches the next page
+/// only when the current one is used up.
 #[must_use = "the listing is lazy: iterate it"]
 pub struct Objects<'a> {
     source: &'a CloudSource,
@@ -420,9 +367,7 @@ impl CloudSourceBuilder {
     /// Images (the default) or videos: the extension filter (the local folder's lists).
     ///
     /// ```
-    /// use roboflow_batch::cloud::CloudSource;
-    /// use roboflow_batch::model::MediaKind;
-    /// let b = CloudSource::builder("s3://b/").media(MediaKind::Videos);
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").media(roboflow_batch::model::MediaKind::Videos);
     /// ```
     pub fn media(mut self, media: MediaKind) -> Self {
         self.media = media;
@@ -462,13 +407,11 @@ impl CloudSourceBuilder {
     }
 
     /// Gives a setting a value that wins over the environment variable of the same name
-    /// (for example `AWS_REGION`, `AZURE_STORAGE_CONNECTION_STRING`; the names are in the
-    /// [module docs](crate::cloud)). `Debug` never shows the value.
+    /// (for example `AWS_REGION`; the names are in the [cloud guide](crate::guide::cloud)).
+    /// `Debug` never shows the value.
     ///
     /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/")
-    ///     .set("AWS_ENDPOINT_URL", "http://127.0.0.1:9000");
-    /// assert!(format!("{b:?}").contains("AWS_ENDPOINT_URL"));
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").set("AWS_REGION", "eu-west-1");
     /// ```
     pub fn set(mut self, name: &str, value: impl Into<String>) -> Self {
         self.settings.set(name, value.into());
@@ -479,8 +422,7 @@ impl CloudSourceBuilder {
     /// values given with [`set`](Self::set)).
     ///
     /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/")
-    ///     .env(Some(|name: &str| (name == "AWS_REGION").then(|| "eu-west-1".to_string())));
+    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").env(Some(|_: &str| None));
     /// ```
     pub fn env<F>(mut self, env: Option<F>) -> Self
     where
@@ -494,7 +436,7 @@ impl CloudSourceBuilder {
     /// The transport for listing (default: a [`UreqTransport`]).
     ///
     /// ```
-    /// use roboflow_batch::transport::UreqTransport;
+    /// # use roboflow_batch::transport::UreqTransport;
     /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").transport(UreqTransport::new());
     /// ```
     pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
@@ -505,8 +447,8 @@ impl CloudSourceBuilder {
     /// Retries of listing requests (default: [`RetryPolicy::default`]).
     ///
     /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/")
-    ///     .retry_policy(roboflow_batch::api::RetryPolicy::never());
+    /// # use roboflow_batch::{api::RetryPolicy, cloud::CloudSource};
+    /// let b = CloudSource::builder("s3://b/").retry_policy(RetryPolicy::never());
     /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -516,10 +458,8 @@ impl CloudSourceBuilder {
     /// The clock: signing time, and the sleep between retries.
     ///
     /// ```
-    /// use std::time::{Duration, UNIX_EPOCH};
-    /// use roboflow_batch::api::Clock;
-    /// let fixed = Clock::system().now_fn(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").clock(fixed);
+    /// # use roboflow_batch::{api::Clock, cloud::CloudSource};
+    /// let b = CloudSource::builder("s3://b/").clock(Clock::system());
     /// ```
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -530,7 +470,7 @@ impl CloudSourceBuilder {
     /// unusable credentials fail here with an error naming the settings to check.
     ///
     /// ```
-    /// use roboflow_batch::cloud::CloudSource;
+    /// # use roboflow_batch::cloud::CloudSource;
     /// let err = CloudSource::builder("s3://b/").env(None::<fn(&str) -> Option<String>>).build().unwrap_err();
     /// assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"));
     /// ```

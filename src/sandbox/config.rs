@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// What the sandbox does with uploaded bytes.
 ///
 /// ```
-/// use roboflow_batch::sandbox::{SandboxConfig, StoreMode};
+/// # use roboflow_batch::sandbox::*;
 /// let config = SandboxConfig::default().store(StoreMode::Discard);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,16 +45,7 @@ impl std::fmt::Debug for ApiKey {
 /// How a [`Sandbox`](super::Sandbox) behaves: the defaults, changed by plain setters.
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
-/// let sandbox = Sandbox::start(
-///     SandboxConfig::default()
-///         .workspace("acme")
-///         .job_speed(500.0)
-///         .latency(Duration::from_millis(5)),
-/// )?;
-/// assert_eq!(sandbox.workspace(), "acme");
-/// # Ok::<(), roboflow_batch::Error>(())
+/// let config = roboflow_batch::sandbox::SandboxConfig::default().workspace("acme").job_speed(500.0);
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -163,27 +154,22 @@ impl SandboxConfig {
         max_image_size: u64 = 1024;
         /// Seeded faults injected on demand (none by default).
         faults: Faults = roboflow_batch::sandbox::Faults::seeded(7);
-    }
-
-    /// The one valid API key (default `sandbox-key`, accepted on loopback only).
-    ///
-    /// ```
-    /// let config = roboflow_batch::sandbox::SandboxConfig::default().api_key("test-key");
-    /// ```
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = ApiKey(key.into());
-        self
-    }
-
-    /// Where state and data live, kept after the sandbox stops (default: a temporary
-    /// directory, removed on drop).
-    ///
-    /// ```
-    /// let config = roboflow_batch::sandbox::SandboxConfig::default().data_dir("/var/tmp/rfbatch");
-    /// ```
-    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.data_dir = Some(dir.into());
-        self
+        /// The one valid API key (default `sandbox-key`, accepted on loopback only).
+        api_key: impl Into<String> => ApiKey = "test-key";
+        /// Where state and data live, kept after the sandbox stops (default: a temporary
+        /// directory, removed on drop).
+        data_dir: impl Into<PathBuf> => Some = "/var/tmp/rfbatch";
+        /// Records every request received, once answered: one JSON line each, appended to
+        /// the file, with its method and route template, parameters, query keys, the headers
+        /// that matter, and the shape of its body (JSON key paths and types, multipart parts,
+        /// tar members). Never the API key, a signature, or file contents.
+        record: impl Into<PathBuf> => Some = "requests.jsonl";
+        /// Varies the answers within what the spec and the official client's models allow,
+        /// each choice following from the seed: small pages, stage names unlike their ids,
+        /// optional fields left out, extra fields, floats for integers, both timestamp forms,
+        /// 404 or 400 for a missing batch, shards listed late. A client that passes against
+        /// several seeds does not lean on the sandbox's own habits.
+        vary: u64 => Some = 7;
     }
 
     /// Allows webhooks to `host` (a name or an IP address, no port) beyond loopback;
@@ -212,40 +198,12 @@ impl SandboxConfig {
     /// second (default 200 ms), doubling after each failure.
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let config = roboflow_batch::sandbox::SandboxConfig::default()
-    ///     .webhook_retries(3, Duration::from_millis(10));
+    /// # use std::time::Duration; use roboflow_batch::sandbox::*;
+    /// let config = SandboxConfig::default().webhook_retries(3, Duration::from_millis(10));
     /// ```
     pub fn webhook_retries(mut self, max_attempts: u32, first_delay: Duration) -> Self {
         self.webhook_max_attempts = max_attempts;
         self.webhook_retry_delay = first_delay;
-        self
-    }
-
-    /// Records every request received, once answered: one JSON line each, appended to
-    /// `path`, with its method and route template, parameters, query keys, the headers
-    /// that matter, and the shape of its body (JSON key paths and types, multipart parts,
-    /// tar members). Never the API key, a signature, or file contents.
-    ///
-    /// ```
-    /// let config = roboflow_batch::sandbox::SandboxConfig::default().record("requests.jsonl");
-    /// ```
-    pub fn record(mut self, path: impl Into<PathBuf>) -> Self {
-        self.record = Some(path.into());
-        self
-    }
-
-    /// Varies the answers within what the spec and the official client's models allow,
-    /// each choice following from `seed`: small pages, stage names unlike their ids,
-    /// optional fields left out, extra fields, floats for integers, both timestamp forms,
-    /// 404 or 400 for a missing batch, shards listed late. A client that passes against
-    /// several seeds does not lean on the sandbox's own habits.
-    ///
-    /// ```
-    /// let config = roboflow_batch::sandbox::SandboxConfig::default().vary(7);
-    /// ```
-    pub fn vary(mut self, seed: u64) -> Self {
-        self.vary = Some(seed);
         self
     }
 

@@ -10,12 +10,7 @@ use crate::rand::FastRng;
 /// the order 429, 500, 503, drop (their sum should stay at most 1).
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::sandbox::FaultSettings;
-/// let flaky = FaultSettings::default()
-///     .rate_429(0.1, 2)
-///     .drop_rate(0.05)
-///     .latency(Duration::from_millis(5));
+/// let flaky = roboflow_batch::sandbox::FaultSettings::default().rate_429(0.1, 2).drop_rate(0.05);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[must_use]
@@ -58,11 +53,8 @@ impl FaultSettings {
 /// Faults for every family, with the seed that makes them reproducible.
 ///
 /// ```
-/// use roboflow_batch::sandbox::{FaultSettings, Faults, SandboxConfig};
-/// let faults = Faults::seeded(42)
-///     .api(FaultSettings::default().rate_503(0.2))
-///     .put(FaultSettings::default().drop_rate(0.1));
-/// let config = SandboxConfig::default().faults(faults);
+/// # use roboflow_batch::sandbox::*;
+/// let faults = Faults::seeded(42).api(FaultSettings::default().rate_503(0.2));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[must_use]
@@ -98,7 +90,7 @@ impl Faults {
     /// The same faults for every family.
     ///
     /// ```
-    /// use roboflow_batch::sandbox::{FaultSettings, Faults};
+    /// # use roboflow_batch::sandbox::*;
     /// let faults = Faults::seeded(1).all(FaultSettings::default().rate_503(0.1));
     /// ```
     pub fn all(self, s: FaultSettings) -> Self {

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::job_records::{JobKind, JobRecord, StageRecord};
 use super::paging::{Page, nth};
-use super::request::{Answer, Req, fail, ok, ok_with};
+use super::request::{Answer, Req, bad, fail, ok, ok_with};
 use super::state::{Data, State};
 use crate::model::{
     JobId, JobLog, JobNotification, JobStartRequest, JobStatusResponse, ListJobsResponse,
@@ -59,7 +59,7 @@ pub(crate) fn get(state: &State, req: &mut Req<'_, '_>) -> Answer {
 
 pub(crate) fn start(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let id = req.param("jobId").to_string();
-    JobId::new(&id).map_err(|e| Reply::error(400, e.to_string()))?;
+    JobId::new(&id).map_err(bad)?;
     let kind = decode::job_kind(&req.read_json_body(MAX_BODY)?)?;
     if let JobKind::Workflow(r) = &kind {
         check_input(state, r)?;
@@ -71,10 +71,8 @@ pub(crate) fn start(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let job = JobRecord::new(&id, name, seq, kind);
     if let Some(existing) = data.jobs.jobs.get(&id) {
         if existing.definition != job.definition {
-            return fail(
-                409,
-                format!("job {id:?} already exists with a different definition"),
-            );
+            let msg = format!("job {id:?} already exists with a different definition");
+            return fail(409, msg);
         }
         let message = "job already exists with this definition";
         return ok_with(json!({ "jobId": id, "message": message }));
@@ -96,10 +94,8 @@ fn check_input(state: &State, req: &JobStartRequest) -> Result<(), Reply> {
     if let Some(part) = &req.job_input.part_name
         && files(Some(part)).is_none_or(|f| f.is_empty())
     {
-        return fail(
-            404,
-            format!("jobInput.partName: batch {batch:?} has no part {part:?}"),
-        );
+        let msg = format!("jobInput.partName: batch {batch:?} has no part {part:?}");
+        return fail(404, msg);
     }
     Ok(())
 }
@@ -136,10 +132,8 @@ pub(crate) fn logs(state: &State, req: &mut Req<'_, '_>) -> Answer {
         None | Some("") => None,
         Some(s) => match LogSeverity::parse(s) {
             LogSeverity::Other(_) => {
-                return fail(
-                    400,
-                    format!("severity must be one of info, warning, error, got {s:?}"),
-                );
+                let msg = format!("severity must be one of info, warning, error, got {s:?}");
+                return fail(400, msg);
             }
             known => Some(known),
         },
@@ -177,10 +171,8 @@ pub(crate) fn restart(state: &State, req: &mut Req<'_, '_>) -> Answer {
         let mut data = state.lock();
         let job = data.jobs.jobs.get_mut(id).ok_or_else(|| not_found(id))?;
         if !job.phase.is_terminal() {
-            return fail(
-                409,
-                format!("job {id:?} is still running; abort it before restarting"),
-            );
+            let msg = format!("job {id:?} is still running; abort it before restarting");
+            return fail(409, msg);
         }
         let old = job.run;
         job.restart(overrides.as_ref());

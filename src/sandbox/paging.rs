@@ -30,10 +30,8 @@ impl Page {
             Some(s) => match s.parse() {
                 Ok(n) if (1..=1000).contains(&n) => n,
                 _ => {
-                    return fail(
-                        400,
-                        format!("pageSize must be an integer from 1 to 1000, got {s:?}"),
-                    );
+                    let msg = format!("pageSize must be an integer from 1 to 1000, got {s:?}");
+                    return fail(400, msg);
                 }
             },
         };
@@ -42,10 +40,8 @@ impl Page {
             Some(t) => match unhex(t).map(String::from_utf8) {
                 Some(Ok(key)) => Some(key),
                 _ => {
-                    return fail(
-                        400,
-                        format!("nextPageToken {t:?} is not a token this service issued"),
-                    );
+                    let msg = format!("nextPageToken {t:?} is not a token this service issued");
+                    return fail(400, msg);
                 }
             },
         };

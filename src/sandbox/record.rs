@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::request::{Notes, Route};
 use crate::error::{Error, Result};
@@ -142,11 +142,7 @@ fn media_type(v: &str) -> String {
 fn key_paths(v: &Value) -> Value {
     let mut out = BTreeMap::new();
     walk(v, "", &mut out);
-    Value::Object(
-        out.into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect::<Map<_, _>>(),
-    )
+    json!(out)
 }
 
 fn walk(v: &Value, path: &str, out: &mut BTreeMap<String, String>) {
@@ -165,12 +161,8 @@ fn walk(v: &Value, path: &str, out: &mut BTreeMap<String, String>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                walk(x, &p, out);
+                let dot = if path.is_empty() { "" } else { "." };
+                walk(x, &format!("{path}{dot}{k}"), out);
             }
         }
         Value::Array(a) => {

@@ -14,6 +14,11 @@ pub(crate) fn fail<T>(status: u16, message: impl Into<String>) -> Result<T, Repl
     Err(Reply::error(status, message))
 }
 
+/// A 400 that says what `e` says.
+pub(crate) fn bad(e: impl ToString) -> Reply {
+    Reply::error(400, e.to_string())
+}
+
 /// A 200 with a JSON body.
 pub(crate) fn ok(value: &impl serde::Serialize) -> Answer {
     Ok(Reply::json(200, value))

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use super::faults::{Fault, FaultFamily};
 use super::jobs;
 use super::record::Recorder;
-use super::request::{Answer, Notes, Req, Route, fail, ok};
+use super::request::{Answer, Notes, Req, Route, bad, fail, ok};
 use super::staging::{batches, ingests, signed};
 use super::state::State;
 use super::vary::Variation;
@@ -186,7 +186,7 @@ fn dispatch(state: &State, req: &mut Req<'_, '_>, found: Found) -> Answer {
         return fail(404, format!("workspace {ws:?} not found"));
     }
     if let Some(batch) = req.route.param("batchId") {
-        crate::BatchId::new(batch).map_err(|e| Reply::error(400, e.to_string()))?;
+        crate::BatchId::new(batch).map_err(bad)?;
     }
     handler(state, req)
 }

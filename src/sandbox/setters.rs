@@ -1,9 +1,10 @@
 //! The plain setters of the configuration types (`SandboxConfig`, `Faults`,
 //! `FaultSettings`).
 
-/// Plain setters, each with its doc and a doc example built from an example argument.
+/// Plain setters, each with its doc and a doc example built from an example argument; a
+/// `=> Wrapper` wraps the converted value (`Some`, say).
 macro_rules! setters {
-    ($t:ident; $($(#[doc = $doc:literal])+ $name:ident: $ty:ty = $example:expr;)+) => {$(
+    ($t:ident; $($(#[doc = $doc:literal])+ $name:ident: $ty:ty $(=> $wrap:path)? = $example:expr;)+) => {$(
         $(#[doc = $doc])+
         ///
         /// ```
@@ -11,7 +12,7 @@ macro_rules! setters {
             stringify!($name), "(", stringify!($example), ");")]
         /// ```
         pub fn $name(mut self, value: $ty) -> Self {
-            self.$name = value.into();
+            self.$name = $($wrap)?(value.into());
             self
         }
     )+};

@@ -25,9 +25,7 @@ pub(crate) fn batch_files(state: &State, batch: &str, part: Option<&str>) -> Opt
     Some(b.files_in(part).cloned().collect())
 }
 
-/// Creates (or replaces) an output batch of one part, `part` (of `content_type`:
-/// `metadata`, `archives`), from `(file name, path)` of finished files in the data
-/// directory, which move in.
+/// Creates (or replaces) an output batch of one part from finished files, which move in.
 pub(crate) fn create_output_batch(
     state: &State,
     batch: &str,

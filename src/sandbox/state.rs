@@ -118,9 +118,8 @@ impl State {
     }
 }
 
-/// Starts a background thread that calls `step` until `stopping` is set, sleeping `idle`
-/// whenever a step found nothing to do (returned false). A panic in a step is reported
-/// and the thread carries on.
+/// A thread that calls `step` until `stopping`, sleeping `idle` after one that did nothing
+/// (false); a panic in a step is reported and the thread carries on.
 pub(crate) fn background(
     name: &str,
     stopping: &Arc<AtomicBool>,

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::stamp_ms;
 use crate::model::{
-    BatchContentType, BatchMetadata, BatchType, FailedFile, PartMetadata, Timestamp,
+    BatchContentType, BatchMetadata, BatchType, FailedFile, PartMetadata, ReferencesIngestResponse,
+    Timestamp,
 };
 
 /// How long staged data lives on the service.
@@ -176,6 +177,17 @@ pub(crate) struct Indexed {
     pub notification_config: Option<Vec<u8>>,
 }
 
+impl Indexed {
+    /// The outcome of a shard that failed as a whole.
+    pub fn failed(error: String) -> Indexed {
+        let error = Some(error);
+        Indexed {
+            error,
+            ..Indexed::default()
+        }
+    }
+}
+
 /// A failed file of a shard.
 pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
     FailedFile {
@@ -224,6 +236,17 @@ pub(crate) struct Upload {
 pub(crate) struct Ingest {
     pub ingest_id: String,
     pub shard_ids: Vec<String>,
+}
+
+impl Ingest {
+    /// The answer to its request, or to a repeat of it.
+    pub fn answer(&self, duplicated: bool) -> ReferencesIngestResponse {
+        ReferencesIngestResponse {
+            ingest_id: self.ingest_id.clone(),
+            shard_ids: Some(self.shard_ids.clone()),
+            duplicated: Some(duplicated),
+        }
+    }
 }
 
 /// The sort key of a file in its batch.

@@ -1,12 +1,5 @@
-//! Varied answers (`rfbatch sandbox --vary SEED`): within what the spec and the official
-//! client's models allow (notes §1.5, §2.1, §3.1) but unlike the defaults, so that a client
-//! leaning on the sandbox's habits fails here rather than against the service. A seed
-//! replays the same choices: small pages, stage names unlike their ids, optional fields
-//! left out, extra fields, floats for integers, both timestamp forms, 404 or 400 for a
-//! missing batch, empty bodies the official client ignores, shards listed late.
-//!
-//! Requests are adjusted before routing and answers rewritten after, so the handlers keep
-//! one form.
+//! Varied answers (`SandboxConfig::vary`), within notes §1.5, §2.1 and §3.1: requests are
+//! adjusted before routing and answers rewritten after, so the handlers keep one form.
 
 use std::time::Duration;
 
@@ -46,8 +39,7 @@ pub(crate) struct Variation {
     pub registration_delay: Duration,
 }
 
-/// A number below `n` that depends only on `seed` and `what`: FNV-1a over the text, then
-/// SplitMix64 with the seed.
+/// A number below `n` that depends only on `seed` and `what`.
 fn pick(seed: u64, what: &str, n: u64) -> u64 {
     let h = crate::ids::fnv1a64(what.as_bytes());
     crate::rand::FastRng::seeded(h ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64() % n.max(1)
@@ -167,10 +159,7 @@ impl Variation {
         let job = route.param("jobId").unwrap_or("");
         let get = head.method == "GET";
         match () {
-            _ if t.ends_with("{workspace}/batches") => {
-                self.each(top, "batches", |o, id| self.batch(o, id));
-                self.last_token(top);
-            }
+            _ if t.ends_with("{workspace}/batches") => self.listing(top, "batches", Self::batch),
             _ if t.ends_with("{batchId}") && get => {
                 if let Some(o) = top.get_mut("batch").and_then(Value::as_object_mut) {
                     self.batch(o, "batch");
@@ -181,17 +170,11 @@ impl Variation {
                 if self.flip("parts-key".into()) {
                     top.remove("parts");
                 }
-                self.each(top, "batchParts", |o, id| self.part(o, id));
-                self.each(top, "parts", |o, id| self.part(o, id));
+                self.each(top, "batchParts", Self::part);
+                self.each(top, "parts", Self::part);
             }
-            _ if t.ends_with("/list") => {
-                self.each(top, "filesMetadata", |o, id| self.file(o, id));
-                self.last_token(top);
-            }
-            _ if t.ends_with("/shards") => {
-                self.each(top, "shards", |o, id| self.shard(o, id));
-                self.last_token(top);
-            }
+            _ if t.ends_with("/list") => self.listing(top, "filesMetadata", Self::file),
+            _ if t.ends_with("/shards") => self.listing(top, "shards", Self::shard),
             _ if t.ends_with("/upload/image") => {
                 let name = head.query("fileName").unwrap_or("");
                 match self.pick(&format!("image-reply {name}"), 4) {
@@ -216,7 +199,7 @@ impl Variation {
                     self.optional(top, "duplicated", t);
                 }
             }
-            _ if t.ends_with("{workspace}/jobs") => self.each(top, "jobs", |o, id| self.job(o, id)),
+            _ if t.ends_with("{workspace}/jobs") => self.each(top, "jobs", Self::job),
             _ if t.ends_with("{jobId}") && get => {
                 for key in ["jobStatus", "progress"] {
                     if self.flip(format!("job-{key}")) {
@@ -232,12 +215,9 @@ impl Variation {
                 2 => return Shape::Other(""),
                 _ => {}
             },
-            _ if t.ends_with("/stages") => self.each(top, "stages", |o, id| self.stage(o, job, id)),
-            _ if t.ends_with("/tasks") => self.each(top, "tasks", |o, id| self.task(o, id)),
-            _ if t.ends_with("/logs") => {
-                self.each(top, "logs", |o, id| self.log(o, job, id));
-                self.last_token(top);
-            }
+            _ if t.ends_with("/stages") => self.each(top, "stages", |v, o, id| v.stage(o, job, id)),
+            _ if t.ends_with("/tasks") => self.each(top, "tasks", Self::task),
+            _ if t.ends_with("/logs") => self.listing(top, "logs", |v, o, id| v.log(o, job, id)),
             _ => {}
         }
         if top.contains_key("status") && self.flip(format!("status {t}")) {
@@ -250,20 +230,21 @@ impl Variation {
     /// Applies `f` to each object of the array at `key`, with an id for its choices: its
     /// position, which a replay of the same requests reproduces (generated ids, such as
     /// job ids, would not).
-    fn each(&self, top: &mut Obj, key: &str, f: impl Fn(&mut Obj, &str)) {
+    fn each(&self, top: &mut Obj, key: &str, f: impl Fn(&Self, &mut Obj, &str)) {
         let items = top
             .get_mut(key)
             .and_then(Value::as_array_mut)
             .into_iter()
             .flatten();
         for (i, o) in items.filter_map(Value::as_object_mut).enumerate() {
-            f(o, &format!("{key}#{i}"));
+            f(self, o, &format!("{key}#{i}"));
         }
     }
 
-    /// A last page's `null` token may also be left out (not in job and task listings,
-    /// where the official client needs the key).
-    fn last_token(&self, top: &mut Obj) {
+    /// [`each`](Self::each) over a listing whose last page's `null` token may also be left
+    /// out (not in job and task listings, where the official client needs the key).
+    fn listing(&self, top: &mut Obj, key: &str, f: impl Fn(&Self, &mut Obj, &str)) {
+        self.each(top, key, f);
         if top.get("nextPageToken") == Some(&Value::Null) && self.flip("last-token".into()) {
             top.remove("nextPageToken");
         }

@@ -1,7 +1,4 @@
-//! The crate's bounded HTTP/1.1 server on std threads, behind the sandbox and the webhook
-//! receiver: keep-alive, `Content-Length` and chunked bodies, `100 Continue`, heads parsed
-//! by `httparse` within fixed limits, a handler panic contained to its request (a 500).
-//!
+//! The bounded HTTP/1.1 server of the sandbox and the webhook receiver, on std threads.
 //! No client holds more than its own connection for long: heads and idle waits have
 //! deadlines; bodies and replies a minimum rate after a grace period; a handler holds a
 //! permit only while it runs; at the connection cap the connection waiting longest in a

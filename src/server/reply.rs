@@ -11,6 +11,16 @@ pub(crate) enum ReplyBody {
     Reader(Box<dyn Read + Send>, u64),
 }
 
+impl ReplyBody {
+    /// Its length and bytes.
+    fn into_reader(self) -> (u64, Box<dyn Read + Send>) {
+        match self {
+            ReplyBody::Bytes(b) => (b.len() as u64, Box::new(std::io::Cursor::new(b))),
+            ReplyBody::Reader(r, len) => (len, r),
+        }
+    }
+}
+
 /// A response, built by a handler and written by the server.
 pub(crate) struct Reply {
     pub status: u16,
@@ -36,13 +46,7 @@ impl Reply {
     /// The same reply, cut after half its body (the declared length stays), so the
     /// client sees the connection break mid-body.
     pub fn truncated(self) -> Reply {
-        let (body, len): (Box<dyn Read + Send>, u64) = match self.body {
-            ReplyBody::Bytes(b) => {
-                let len = b.len() as u64;
-                (Box::new(std::io::Cursor::new(b)), len)
-            }
-            ReplyBody::Reader(r, len) => (r, len),
-        };
+        let (len, body) = self.body.into_reader();
         let len = len.max(1);
         let cut = body.take(len / 2).chain(FailingReader);
         Reply {
@@ -78,10 +82,8 @@ impl Reply {
         head_only: bool,
         keep_alive: bool,
     ) -> bool {
-        let (len, mut body): (u64, Box<dyn Read + Send>) = match self.body {
-            ReplyBody::Bytes(b) => (b.len() as u64, Box::new(std::io::Cursor::new(b))),
-            ReplyBody::Reader(r, len) => (len, Box::new(r.take(len))),
-        };
+        let (len, body) = self.body.into_reader();
+        let mut body = body.take(len);
         let reason = ureq::http::StatusCode::from_u16(self.status)
             .ok()
             .and_then(|s| s.canonical_reason())

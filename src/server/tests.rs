@@ -74,6 +74,7 @@ fn handler(release: Arc<AtomicBool>) -> Arc<Handler> {
     })
 }
 
+/// A server with these limits, and the switch that releases `/hold`.
 fn start_with(limits: Limits, permits: usize) -> (Server, Arc<AtomicBool>) {
     let release = Arc::new(AtomicBool::new(false));
     let config = Config {
@@ -85,10 +86,6 @@ fn start_with(limits: Limits, permits: usize) -> (Server, Arc<AtomicBool>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = Server::start(listener, handler(release.clone()), config).unwrap();
     (server, release)
-}
-
-fn start(limits: Limits, permits: usize) -> Server {
-    start_with(limits, permits).0
 }
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -108,7 +105,7 @@ fn wait_for_connections(server: &Server, n: usize, within: Duration) {
 
 #[test]
 fn a_panic_while_writing_a_reply_frees_its_connection_slot() {
-    let server = start(short(), 4);
+    let server = start_with(short(), 4).0;
     for _ in 0..3 {
         let mut c = TcpStream::connect(server.addr()).unwrap();
         c.write_all(b"GET /panic-body HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -125,7 +122,7 @@ fn a_head_trickled_byte_by_byte_is_cut_at_its_deadline() {
         head_timeout: Duration::from_millis(600),
         ..short()
     };
-    let server = start(limits, 4);
+    let server = start_with(limits, 4).0;
     let s = raw::send(server.addr(), b"GET / HTTP/1.1\r\nX-Slow: ");
     let (got, took) = trickle(&s, b"a", Duration::from_millis(100), Duration::from_secs(5));
     assert_eq!(got, Some((408, true)));
@@ -139,7 +136,7 @@ fn a_silent_new_connection_and_an_idle_kept_alive_one_are_closed() {
         idle_timeout: Duration::from_millis(300),
         ..short()
     };
-    let server = start(limits, 4);
+    let server = start_with(limits, 4).0;
     let silent = TcpStream::connect(server.addr()).unwrap();
     assert!(closed_within(&silent, Duration::from_secs(3)));
     let mut kept = TcpStream::connect(server.addr()).unwrap();
@@ -157,7 +154,7 @@ fn a_client_that_never_reads_holds_no_permit_and_is_cut_off() {
         min_rate: 64 << 20,
         ..short()
     };
-    let server = start(limits, 1);
+    let server = start_with(limits, 1).0;
     let mut stuck = TcpStream::connect(server.addr()).unwrap();
     stuck
         .write_all(b"GET /big?n=1073741824 HTTP/1.1\r\nHost: x\r\n\r\n")

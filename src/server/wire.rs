@@ -132,11 +132,8 @@ impl Permits {
     }
 }
 
-/// The reading side of a connection.
-///
-/// While a handler runs it holds a permit, except while a read waits for the client: a
-/// handler stuck on a slow body then holds no permit that others need. (So handlers must
-/// not read a body while holding a lock that other handlers take.)
+/// The reading side of a connection. A handler gives its permit back while a read waits, so
+/// a slow body holds none (and handlers must not read one while holding a shared lock).
 pub(crate) struct WireReader<'a> {
     stream: &'a TcpStream,
     pub pace: Pace,

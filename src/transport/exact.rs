@@ -2,16 +2,9 @@ use std::io::{self, Read};
 
 /// The error inside the `io::Error`s an [`ExactLengthReader`] returns, so that a transport
 /// can tell a wrong local body from a network failure by type, not by message.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct LengthMismatch(String);
-
-impl std::fmt::Display for LengthMismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for LengthMismatch {}
 
 impl LengthMismatch {
     fn error(kind: io::ErrorKind, message: String) -> io::Error {
@@ -24,13 +17,9 @@ impl LengthMismatch {
     }
 }
 
-/// A reader that yields exactly `len` bytes of `inner`, or fails.
-///
-/// ureq 3.5 spins forever on a body shorter than its `Content-Length`, and tar builders
-/// silently write corrupt archives when a reader and its declared size disagree. Every
-/// streamed body goes through this adapter, so a mismatch becomes an immediate error:
-/// [`io::ErrorKind::UnexpectedEof`] when `inner` ends early, and
-/// [`io::ErrorKind::InvalidData`] when it has more bytes than declared.
+/// A reader that yields exactly `len` bytes of `inner`, or fails at once (`UnexpectedEof`
+/// when short, `InvalidData` when long): ureq 3.5 spins forever on a short body, and tar
+/// builders silently write corrupt archives when a reader and its size disagree.
 pub(crate) struct ExactLengthReader<R> {
     inner: R,
     len: u64,

@@ -7,18 +7,8 @@
 //! [`TransportErrorKind`] decides whether it is worth retrying.
 //!
 //! [`UreqTransport`] is the real implementation. Any closure
-//! `Fn(HttpRequest) -> Result<HttpResponse, TransportError>` is a transport too, which makes
-//! test doubles one line long:
-//!
-//! ```
-//! use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, TransportError};
-//! let fake = |req: HttpRequest| -> Result<HttpResponse, TransportError> {
-//!     assert!(req.url.contains("api_key="));
-//!     Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#))
-//! };
-//! let resp = fake.send(HttpRequest::get("http://localhost/?api_key=k")).unwrap();
-//! assert_eq!(resp.status, 200);
-//! ```
+//! `Fn(HttpRequest) -> Result<HttpResponse, TransportError>` is a transport too (see
+//! [`Transport`]), which makes test doubles one line long.
 
 mod exact;
 mod ureq_impl;
@@ -41,11 +31,7 @@ pub enum Method {
     Put,
 }
 
-/// The method's name as sent on the wire.
-///
-/// ```
-/// assert_eq!(roboflow_batch::transport::Method::Put.to_string(), "PUT");
-/// ```
+/// The method's name as sent on the wire: `Method::Put.to_string()` is `"PUT"`.
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -60,6 +46,12 @@ impl fmt::Display for Method {
 ///
 /// A streamed body always carries its length, so uploads go out with `Content-Length` and
 /// never with chunked encoding (some storage services refuse chunked uploads).
+///
+/// ```
+/// # use roboflow_batch::transport::Body;
+/// let body = Body::sized(&b"0123456789"[..], 10);
+/// assert!(body.len() == 10 && !body.is_empty() && Body::sized(&b"abc"[..], 5).into_bytes().is_err());
+/// ```
 pub enum Body {
     /// No body; a `POST` with this body sends `Content-Length: 0`.
     Empty,
@@ -75,11 +67,7 @@ pub enum Body {
 }
 
 impl Body {
-    /// A streamed body of exactly `len` bytes.
-    ///
-    /// ```
-    /// let body = roboflow_batch::transport::Body::sized(std::io::Cursor::new(vec![0u8; 10]), 10);
-    /// ```
+    /// A streamed body of exactly `len` bytes (see [`Body`]).
     pub fn sized(reader: impl Read + Send + 'static, len: u64) -> Body {
         Body::Reader {
             reader: Box::new(reader),
@@ -87,11 +75,7 @@ impl Body {
         }
     }
 
-    /// The body's length in bytes.
-    ///
-    /// ```
-    /// assert_eq!(roboflow_batch::transport::Body::Bytes(vec![1, 2]).len(), 2);
-    /// ```
+    /// The body's length in bytes (see [`Body`]).
     pub fn len(&self) -> u64 {
         match self {
             Body::Empty => 0,
@@ -100,23 +84,13 @@ impl Body {
         }
     }
 
-    /// Whether the body has no bytes.
-    ///
-    /// ```
-    /// assert!(roboflow_batch::transport::Body::Empty.is_empty());
-    /// ```
+    /// Whether the body has no bytes (see [`Body`]).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Reads the whole body into memory (for tests and small bodies); a stream shorter or
-    /// longer than its length is an error.
-    ///
-    /// ```
-    /// use roboflow_batch::transport::Body;
-    /// assert_eq!(Body::Bytes(b"hi".to_vec()).into_bytes().unwrap(), b"hi");
-    /// assert!(Body::sized(&b"abc"[..], 5).into_bytes().is_err());
-    /// ```
+    /// longer than its length is an error (see [`Body`]).
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
         match self {
             Body::Empty => Ok(Vec::new()),
@@ -144,6 +118,13 @@ impl fmt::Debug for Body {
 ///
 /// Its `Debug` output redacts every query value and every header value but
 /// `Content-Type` and `Content-Length`, because the URL carries the API key or a signature.
+///
+/// ```
+/// # use roboflow_batch::transport::{Body, HttpRequest, Method};
+/// let r = HttpRequest::new(Method::Post, "http://h:1/a/b?x=y%20z").with_header("X-A", "1").body(Body::Empty);
+/// let r = HttpRequest::get(r.url).read_timeout_factor(2).with_header("X-A", "1");
+/// assert_eq!((r.header("x-a"), r.path(), r.query()[0].1.as_str()), (Some("1"), "/a/b", "y z"));
+/// ```
 pub struct HttpRequest {
     /// The method.
     pub method: Method,
@@ -161,12 +142,7 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
-    /// A request with no headers and no body.
-    ///
-    /// ```
-    /// use roboflow_batch::transport::{HttpRequest, Method};
-    /// let r = HttpRequest::new(Method::Post, "http://h/p");
-    /// ```
+    /// A request with no headers and no body (see [`HttpRequest`]).
     pub fn new(method: Method, url: impl Into<String>) -> Self {
         HttpRequest {
             method,
@@ -177,77 +153,43 @@ impl HttpRequest {
         }
     }
 
-    /// A `GET` request.
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/p");
-    /// ```
+    /// A `GET` request (see [`HttpRequest`]).
     pub fn get(url: impl Into<String>) -> Self {
         Self::new(Method::Get, url)
     }
 
-    /// Adds a header (as [`HttpResponse::with_header`] does; [`header`](Self::header) reads).
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").with_header("Accept", "application/json");
-    /// assert_eq!(r.header("accept"), Some("application/json"));
-    /// ```
+    /// Adds a header (as [`HttpResponse::with_header`] does; [`header`](Self::header) reads) (see [`HttpRequest`]).
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
-    /// Sets the body.
-    ///
-    /// ```
-    /// use roboflow_batch::transport::{Body, HttpRequest, Method};
-    /// let r = HttpRequest::new(Method::Post, "http://h/").body(Body::Bytes(b"{}".to_vec()));
-    /// ```
+    /// Sets the body (see [`HttpRequest`]).
     #[must_use]
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
         self
     }
 
-    /// Lets each read wait `factor` times the transport's read timeout (at least 1).
-    ///
-    /// ```
-    /// use roboflow_batch::transport::{HttpRequest, Method};
-    /// let r = HttpRequest::new(Method::Post, "http://h/").read_timeout_factor(2);
-    /// ```
+    /// Lets each read wait `factor` times the transport's read timeout (at least 1) (see [`HttpRequest`]).
     #[must_use]
     pub fn read_timeout_factor(mut self, factor: u32) -> Self {
         self.read_timeout_factor = factor.max(1);
         self
     }
 
-    /// The first value of a header, matched case-insensitively.
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/").with_header("X-A", "1");
-    /// assert_eq!(r.header("x-a"), Some("1"));
-    /// ```
+    /// The first value of a header, matched case-insensitively (see [`HttpRequest`]).
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
 
-    /// The decoded query parameters of the URL.
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpRequest::get("http://h/?a=1&b=x%20y");
-    /// assert_eq!(r.query(), vec![("a".to_string(), "1".to_string()), ("b".into(), "x y".into())]);
-    /// ```
+    /// The decoded query parameters of the URL (see [`HttpRequest`]).
     pub fn query(&self) -> Vec<(String, String)> {
         crate::urls::query_pairs(&self.url)
     }
 
-    /// The URL's path, without scheme, host or query.
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpRequest::get("http://h:1/a/b?c=d");
-    /// assert_eq!(r.path(), "/a/b");
-    /// ```
+    /// The URL's path, without scheme, host or query (see [`HttpRequest`]).
     pub fn path(&self) -> &str {
         let no_query = self.url.split(['?', '#']).next().unwrap_or("");
         let after_scheme = no_query.split_once("://").map_or(no_query, |(_, r)| r);
@@ -288,6 +230,13 @@ impl fmt::Debug for RedactedHeaders<'_> {
 }
 
 /// One HTTP response, with a body that can be streamed.
+///
+/// ```
+/// # use roboflow_batch::transport::HttpResponse;
+/// let r = HttpResponse::json(200, "{}").with_header("Retry-After", "2");
+/// assert_eq!((r.header("content-type"), r.header("retry-after")), (Some("application/json"), Some("2")));
+/// assert_eq!(HttpResponse::new(200, "hello").read_body(16).unwrap(), b"hello");
+/// ```
 pub struct HttpResponse {
     /// The status code, whatever it is.
     pub status: u16,
@@ -298,11 +247,7 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    /// A response whose body is `bytes`.
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpResponse::new(204, Vec::new());
-    /// ```
+    /// A response whose body is `bytes` (see [`HttpResponse`]).
     pub fn new(status: u16, bytes: impl Into<Vec<u8>>) -> Self {
         HttpResponse {
             status,
@@ -311,45 +256,25 @@ impl HttpResponse {
         }
     }
 
-    /// A JSON response (sets `Content-Type: application/json`).
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpResponse::json(200, "{}");
-    /// assert_eq!(r.header("content-type"), Some("application/json"));
-    /// ```
+    /// A JSON response (sets `Content-Type: application/json`) (see [`HttpResponse`]).
     pub fn json(status: u16, json: impl Into<String>) -> Self {
         Self::new(status, json.into().into_bytes()).with_header("Content-Type", "application/json")
     }
 
-    /// Adds a header.
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpResponse::new(429, "").with_header("Retry-After", "2");
-    /// assert_eq!(r.header("retry-after"), Some("2"));
-    /// ```
+    /// Adds a header (see [`HttpResponse`]).
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
-    /// The first value of a header, matched case-insensitively.
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpResponse::new(200, "").with_header("ETag", "x");
-    /// assert_eq!(r.header("etag"), Some("x"));
-    /// ```
+    /// The first value of a header, matched case-insensitively (see [`HttpResponse`]).
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
 
     /// Reads at most `limit` bytes of the body; more than that is an error of kind
-    /// [`io::ErrorKind::InvalidData`].
-    ///
-    /// ```
-    /// let r = roboflow_batch::transport::HttpResponse::new(200, "hello");
-    /// assert_eq!(r.read_body(16).unwrap(), b"hello");
-    /// ```
+    /// [`io::ErrorKind::InvalidData`] (see [`HttpResponse`]).
     pub fn read_body(self, limit: u64) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
         self.body
@@ -385,15 +310,11 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// The host name could not be resolved (no such host, or no DNS answer). Nothing
-    /// reached the server, and a resolver may answer next time, so it is always retried.
+    /// The host name could not be resolved. Nothing reached the server: always retried.
     Dns,
-    /// No connection could be made (refused, unreachable). Nothing reached the server, so
-    /// it is always retried.
+    /// No connection could be made (refused, unreachable): always retried.
     Connect,
-    /// The TLS handshake failed: the server's certificate was refused (expired, unknown
-    /// issuer, another host's name), or the server does not speak TLS. Never retried: it
-    /// would fail the same way; the message says what was wrong.
+    /// The TLS handshake failed (a refused certificate, or no TLS). Never retried.
     Tls,
     /// A timeout fired after the request may have reached the server. Retried only for
     /// requests that are safe to repeat.
@@ -403,8 +324,7 @@ pub enum TransportErrorKind {
     Interrupted,
     /// The peer broke HTTP (bad framing, a body longer than declared). Never retried.
     Protocol,
-    /// A local body was wrong (shorter or longer than its declared length) or could not be
-    /// read. Never retried: repeating would fail the same way.
+    /// A local body was of the wrong length or could not be read. Never retried.
     Body,
     /// Anything else. Never retried.
     Other,
@@ -440,6 +360,13 @@ impl fmt::Display for TransportErrorKind {
 /// A failed exchange: no HTTP response was received.
 ///
 /// The message is free of secrets: transports scrub the URL's query values from it.
+///
+/// ```
+/// # use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
+/// let e = TransportError::new(K::Other, "GET http://h/?api_key=k1 failed");
+/// assert_eq!((e.kind(), e.message()), (K::Other, "GET http://h/?api_key=REDACTED failed"));
+/// assert_eq!(TransportError::from_io(&std::io::ErrorKind::ConnectionReset.into()).kind(), K::Interrupted);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
     kind: TransportErrorKind,
@@ -449,14 +376,7 @@ pub struct TransportError {
 impl TransportError {
     /// A transport error of `kind`. The values of secret-bearing query parameters of any
     /// URL in `message` are redacted (see [`redact_text`](crate::redact::redact_text)).
-    ///
-    /// ```
-    /// use roboflow_batch::transport::{TransportError, TransportErrorKind};
-    /// let e = TransportError::new(TransportErrorKind::Connect, "connection refused");
-    /// assert_eq!(e.to_string(), "connect error: connection refused");
-    /// let e = TransportError::new(TransportErrorKind::Other, "GET http://h/?api_key=k1 failed");
-    /// assert_eq!(e.message(), "GET http://h/?api_key=REDACTED failed");
-    /// ```
+    /// See [`TransportError`].
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
         TransportError {
             kind,
@@ -464,14 +384,7 @@ impl TransportError {
         }
     }
 
-    /// Classifies an I/O error by its kind.
-    ///
-    /// ```
-    /// use std::io;
-    /// use roboflow_batch::transport::{TransportError, TransportErrorKind};
-    /// let e = TransportError::from_io(&io::Error::from(io::ErrorKind::ConnectionReset));
-    /// assert_eq!(e.kind(), TransportErrorKind::Interrupted);
-    /// ```
+    /// Classifies an I/O error by its kind (see [`TransportError`]).
     pub fn from_io(err: &io::Error) -> Self {
         use io::ErrorKind as K;
         let kind = match err.kind() {
@@ -489,22 +402,12 @@ impl TransportError {
         TransportError::new(kind, err.to_string())
     }
 
-    /// The kind, which decides retries.
-    ///
-    /// ```
-    /// use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
-    /// let kind = TransportError::new(K::Timeout, "t").kind();
-    /// ```
+    /// The kind, which decides retries (see [`TransportError`]).
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
 
-    /// The message, without the kind.
-    ///
-    /// ```
-    /// use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
-    /// let text = TransportError::new(K::Other, "boom").message().to_string();
-    /// ```
+    /// The message, without the kind (see [`TransportError`]).
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -529,15 +432,9 @@ impl std::error::Error for TransportError {}
 /// errors. A streamed [`Body::Reader`] must be sent with `Content-Length` set to its `len`.
 ///
 /// ```
-/// use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, TransportError};
-/// struct AlwaysNotFound;
-/// impl Transport for AlwaysNotFound {
-///     fn send(&self, _req: HttpRequest) -> Result<HttpResponse, TransportError> {
-///         Ok(HttpResponse::json(404, r#"{"error":"no such batch"}"#))
-///     }
-/// }
-/// let resp = AlwaysNotFound.send(HttpRequest::get("http://h/")).unwrap();
-/// assert_eq!(resp.status, 404);
+/// # use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+/// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(404, "{}")) };
+/// assert_eq!(fake.send(HttpRequest::get("http://h/")).unwrap().status, 404);
 /// ```
 pub trait Transport: Send + Sync {
     /// Sends `request`; every HTTP status is `Ok`.

@@ -7,23 +7,19 @@ use super::{
 
 /// Network timeouts of a [`UreqTransport`].
 ///
-/// There is deliberately no whole-request budget by default: a 500 MB shard on a slow link
-/// must not be cut off. Instead every read and every write must make progress within its
-/// budget, which catches a stalled connection without limiting large transfers.
+/// No whole-request budget by default, so a large shard on a slow link is not cut off:
+/// instead each read and write must make progress in time, which catches a stalled one.
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::transport::Timeouts;
+/// # use {std::time::Duration, roboflow_batch::transport::Timeouts};
 /// let t = Timeouts { connect: Duration::from_secs(3), ..Timeouts::default() };
-/// assert_eq!(t.read, Duration::from_secs(60));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Budget for resolving the host name, and again for setting up the connection (TCP,
-    /// TLS). Default 10 s.
+    /// Budget for resolving the host, and again for connecting (TCP, TLS). Default 10 s.
     pub connect: Duration,
-    /// Budget for each read from the socket, including waiting for the response. Default 60 s,
-    /// as the official client's `ROBOFLOW_API_REQUEST_TIMEOUT`.
+    /// Budget for each read, waiting for the response included. Default 60 s, as the
+    /// official client's `ROBOFLOW_API_REQUEST_TIMEOUT`.
     pub read: Duration,
     /// Budget for each write to the socket. Default 60 s.
     pub write: Duration,
@@ -44,22 +40,15 @@ impl Default for Timeouts {
 
 /// The real [`Transport`], on one shared ureq 3 agent (connection pool).
 ///
-/// - Every HTTP status is returned as a response (`http_status_as_error(false)`).
-/// - Streamed bodies are sent with `Content-Length`, never chunked, and a reader shorter
-///   or longer than its declared length fails at once (ureq 3.5 would hang on a short one).
-/// - Response bodies are streamed without a size cap; the API layer caps what it buffers.
-/// - Error messages are scrubbed of the URL's query values (the API key, signatures).
-/// - Idle connections are kept for reuse: up to 64 per host and 256 in all by default
-///   (ureq's own default of 3 is fewer than a parallel upload uses, which would open a new
-///   connection for most requests). Set the limits with [`builder`](Self::builder).
-///
-/// Cloning is cheap and shares the connection pool.
+/// Every HTTP status is a response. Streamed bodies go with `Content-Length`, never
+/// chunked, and a reader shorter or longer than declared fails at once (ureq 3.5 would hang
+/// on a short one). Error messages are scrubbed of the URL's query values. Idle connections
+/// are kept: up to 64 per host and 256 in all by default (ureq's 3 is fewer than a
+/// parallel upload uses). Clones share the pool.
 ///
 /// ```no_run
-/// use roboflow_batch::transport::{HttpRequest, Transport, UreqTransport};
-/// let t = UreqTransport::new();
-/// let resp = t.send(HttpRequest::get("http://127.0.0.1:8080/")).unwrap();
-/// println!("{}", resp.status);
+/// # use roboflow_batch::transport::{HttpRequest, Transport, UreqTransport};
+/// let resp = UreqTransport::new().send(HttpRequest::get("http://127.0.0.1:8080/")).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct UreqTransport {
@@ -88,13 +77,9 @@ impl Default for UreqTransport {
 /// Configures a [`UreqTransport`]: timeouts and the idle-connection pool.
 ///
 /// ```
-/// use std::time::Duration;
-/// use roboflow_batch::transport::{Timeouts, UreqTransport};
-/// let t = UreqTransport::builder()
-///     .timeouts(Timeouts { read: Duration::from_secs(30), ..Timeouts::default() })
-///     .max_idle_connections(512)
-///     .max_idle_connections_per_host(128)
-///     .build();
+/// # use roboflow_batch::transport::{Timeouts, UreqTransport};
+/// let b = UreqTransport::builder().timeouts(Timeouts::default()).max_idle_connections(512);
+/// let t = b.max_idle_connections_per_host(128).build();
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until .build() is called"]
@@ -115,23 +100,14 @@ impl Default for UreqTransportBuilder {
 }
 
 impl UreqTransportBuilder {
-    /// The network timeouts (default [`Timeouts::default`]).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use roboflow_batch::transport::{Timeouts, UreqTransport};
-    /// let t = UreqTransport::builder().timeouts(Timeouts { connect: Duration::from_secs(2), ..Timeouts::default() }).build();
-    /// ```
+    /// The network timeouts (default [`Timeouts::default`]; see [`UreqTransportBuilder`]).
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
         self
     }
 
-    /// The most idle connections kept open in total (default 256). 0 turns reuse off.
-    ///
-    /// ```
-    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(32).build();
-    /// ```
+    /// The most idle connections kept open in total (default 256). 0 turns reuse off (see
+    /// [`UreqTransportBuilder`]).
     pub fn max_idle_connections(mut self, n: usize) -> Self {
         self.max_idle = n;
         self
@@ -139,23 +115,14 @@ impl UreqTransportBuilder {
 
     /// The most idle connections kept open to one host (default 64). Set it to at least the
     /// number of requests you run in parallel against one host, or connections are closed
-    /// and opened again. It is capped by
-    /// [`max_idle_connections`](Self::max_idle_connections).
-    ///
-    /// ```
-    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(16).build();
-    /// ```
+    /// and opened again. Capped by [`max_idle_connections`](Self::max_idle_connections) (see
+    /// [`UreqTransportBuilder`]).
     pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
         self.max_idle_per_host = n;
         self
     }
 
-    /// Builds the transport and its connection pool.
-    ///
-    /// ```
-    /// let t = roboflow_batch::transport::UreqTransport::builder().build();
-    /// assert!(format!("{t:?}").contains("max_idle_connections_per_host: 64"));
-    /// ```
+    /// Builds the transport and its connection pool (see [`UreqTransportBuilder`]).
     pub fn build(self) -> UreqTransport {
         let timeouts = self.timeouts;
         let max_idle_per_host = self.max_idle_per_host.min(self.max_idle);
@@ -185,20 +152,13 @@ impl UreqTransportBuilder {
 }
 
 impl UreqTransport {
-    /// A transport with [`Timeouts::default`] and the default pool limits.
-    ///
-    /// ```
-    /// let t = roboflow_batch::transport::UreqTransport::new();
-    /// ```
+    /// A transport with [`Timeouts::default`] and the default pool limits (see
+    /// [`UreqTransport`]).
     pub fn new() -> Self {
         Self::builder().build()
     }
 
-    /// A builder for timeouts and pool limits.
-    ///
-    /// ```
-    /// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(8).build();
-    /// ```
+    /// A builder for timeouts and pool limits (see [`UreqTransportBuilder`]).
     pub fn builder() -> UreqTransportBuilder {
         UreqTransportBuilder::default()
     }
@@ -291,24 +251,15 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
 }
 
 /// A host name that could not be resolved.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("cannot resolve host {host:?}: {cause}")]
 struct LookupFailed {
     host: String,
     cause: std::io::Error,
 }
 
-impl std::fmt::Display for LookupFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot resolve host {:?}: {}", self.host, self.cause)
-    }
-}
-
-impl std::error::Error for LookupFailed {}
-
-/// Maps a ureq error onto a kind that decides retries, by the error's type: ureq's
-/// variant, the `io::ErrorKind`, and the type inside an I/O error: our resolver's
-/// [`LookupFailed`], rustls' error (ureq reports a failed handshake as I/O), or our own
-/// [`ExactLengthReader`]'s (a wrong local body). Never by message text.
+/// Maps a ureq error onto a kind that decides retries, by its type (the variant, the I/O
+/// kind, the type inside an I/O error), never by message text.
 fn classify(err: &ureq::Error) -> TransportError {
     use ureq::Error as E;
     let (kind, message) = match err {

@@ -14,6 +14,22 @@ pub fn addr_of(base_url: &str) -> SocketAddr {
     host.to_socket_addrs().unwrap().next().unwrap()
 }
 
+/// The head of a PUT of `len` bytes to a signed `url` with its extension `headers` (the body
+/// is up to the caller).
+pub fn signed_put_head<'a>(
+    url: &str,
+    headers: impl IntoIterator<Item = (&'a String, &'a String)>,
+    len: u64,
+) -> String {
+    let path = url.split_once("//").unwrap().1;
+    let path = &path[path.find('/').unwrap()..];
+    let mut head = format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head + "\r\n"
+}
+
 /// A new connection that has sent `bytes`.
 pub fn send(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
     let mut s = TcpStream::connect(addr).expect("connects");

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::super::job_records::{JobKind, TrtJob};
-use super::super::request::decode_json as decode;
+use super::super::request::{bad, decode_json as decode, fail};
 use crate::model::{JobStartRequest, JobType, RestartOverrides};
 use crate::server::Reply;
 
@@ -18,34 +18,25 @@ pub(crate) fn job_kind(body: &[u8]) -> Result<JobKind, Reply> {
     let raw: Value = decode("job definition", body)?;
     if raw.get("type").and_then(Value::as_str) == Some("trt-compilation-v1") {
         let t: TrtJob = decode("job definition", body)?;
-        t.validate().map_err(|e| Reply::error(400, e.to_string()))?;
+        t.validate().map_err(bad)?;
         return Ok(JobKind::Trt(t));
     }
     let req: JobStartRequest = decode("job definition", body)?;
-    req.validate()
-        .map_err(|e| Reply::error(400, e.to_string()))?;
+    req.validate().map_err(bad)?;
     if !matches!(
         req.job_type,
         JobType::SimpleImageProcessing | JobType::SimpleVideoProcessing
     ) {
-        return Err(Reply::error(
-            400,
-            format!(
-                "invalid type: {:?} needs a different body",
-                req.job_type.as_str()
-            ),
-        ));
+        let t = req.job_type.as_str();
+        return fail(400, format!("invalid type: {t:?} needs a different body"));
     }
     check_timeout(req.processing_timeout_seconds)?;
     if let Some(fps) = req.processing_specification.max_video_fps
         && !(fps.is_finite() && fps > 0.0 && fps <= 1000.0)
     {
-        return Err(Reply::error(
-            400,
-            format!(
-                "processingSpecification.maxVideoFPS must be above 0 and at most 1000, got {fps}"
-            ),
-        ));
+        let what = "processingSpecification.maxVideoFPS";
+        let msg = format!("{what} must be above 0 and at most 1000, got {fps}");
+        return fail(400, msg);
     }
     Ok(JobKind::Workflow(Box::new(req)))
 }
@@ -56,19 +47,16 @@ pub(crate) fn restart_overrides(body: &[u8]) -> Result<Option<RestartOverrides>,
         return Ok(None);
     }
     let o: RestartOverrides = decode("restart parameters", body)?;
-    o.validate().map_err(|e| Reply::error(400, e.to_string()))?;
+    o.validate().map_err(bad)?;
     check_timeout(o.processing_timeout_seconds)?;
     Ok(Some(o))
 }
 
 fn check_timeout(secs: Option<u64>) -> Result<(), Reply> {
-    match secs {
-        Some(s) if s > MAX_PROCESSING_TIMEOUT_SECS => Err(Reply::error(
-            400,
-            format!(
-                "processingTimeoutSeconds must be at most {MAX_PROCESSING_TIMEOUT_SECS} (one year), got {s}"
-            ),
-        )),
-        _ => Ok(()),
+    if let Some(s) = secs.filter(|&s| s > MAX_PROCESSING_TIMEOUT_SECS) {
+        let max = MAX_PROCESSING_TIMEOUT_SECS;
+        let msg = format!("processingTimeoutSeconds must be at most {max} (one year), got {s}");
+        return fail(400, msg);
     }
+    Ok(())
 }

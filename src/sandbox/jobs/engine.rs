@@ -1,5 +1,4 @@
 //! The job engine: one thread that advances every running job a little on each tick.
-//!
 //! Work is planned under the state lock, done (reading images, writing results) without
 //! it, then committed under the lock again, but only if the job is still in the same run,
 //! phase and place: an abort or restart in between simply discards the work.
@@ -445,19 +444,11 @@ fn enter_stage(j: &mut JobRecord, name: &str, phase: Phase, total: u64, per_task
 fn advance(j: &mut JobRecord, end: u64, failed: &[u64]) {
     let now = now();
     let base = if j.phase == Phase::Export { 0.5 } else { 0.0 };
-    let weight = if matches!(j.kind, JobKind::Trt(_)) {
-        1.0
-    } else {
-        0.5
-    };
+    let weight = [0.5, 1.0][usize::from(matches!(j.kind, JobKind::Trt(_)))];
+    // An empty stage is done: 0/0 is NaN, and NaN.min(1.0) is 1.0.
+    let done = (end as f64 / j.total as f64).min(1.0);
     j.cursor = end;
-    j.progress = base
-        + weight
-            * if j.total == 0 {
-                1.0
-            } else {
-                end as f64 / j.total as f64
-            };
+    j.progress = base + weight * done;
     let Some(stage) = j.stages.last_mut() else {
         return;
     };

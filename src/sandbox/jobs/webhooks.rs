@@ -18,24 +18,18 @@ pub(crate) fn start(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Result<JoinHa
         state.clone(),
         agent(Duration::from_secs(5), Duration::from_secs(5)),
     );
-    let retries = (
-        state.config.webhook_max_attempts,
-        state.config.webhook_retry_delay,
-    );
-    background(
-        "sandbox-webhooks",
-        stop,
-        Duration::from_millis(10),
-        move || {
-            let Some(w) = state.lock().webhooks.take_due() else {
-                return false;
-            };
-            let delivered = crate::panics::contain(|| post(&state, &agent, &w)).unwrap_or(false);
-            state.lock().webhooks.settle(w.id, delivered, retries);
-            state.save();
-            true
-        },
-    )
+    let c = &state.config;
+    let retries = (c.webhook_max_attempts, c.webhook_retry_delay);
+    let idle = Duration::from_millis(10);
+    background("sandbox-webhooks", stop, idle, move || {
+        let Some(w) = state.lock().webhooks.take_due() else {
+            return false;
+        };
+        let delivered = crate::panics::contain(|| post(&state, &agent, &w)).unwrap_or(false);
+        state.lock().webhooks.settle(w.id, delivered, retries);
+        state.save();
+        true
+    })
 }
 
 /// Logs a refused webhook in the job it is about, if any.

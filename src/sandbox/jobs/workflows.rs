@@ -73,11 +73,8 @@ impl Workflow {
             return fail(format!("cannot read the file: {e}"));
         }
         if video {
-            let ext = file
-                .name
-                .rsplit_once('.')
-                .map(|(_, e)| e.to_ascii_lowercase());
-            let ext = ext.unwrap_or_default();
+            let (_, ext) = file.name.rsplit_once('.').unwrap_or_default();
+            let ext = ext.to_ascii_lowercase();
             return Ok(
                 json!({ "file_name": file.name, "part_name": file.part, "status": "success", "format": ext, "bytes": bytes.len() }),
             );

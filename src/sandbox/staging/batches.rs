@@ -4,7 +4,7 @@
 use super::super::clock::now_ms;
 use super::super::config::StoreMode;
 use super::super::paging::{Page, nth};
-use super::super::request::{Answer, Req, fail, ok};
+use super::super::request::{Answer, Req, bad, fail, ok};
 use super::super::state::State;
 use super::super::store::{Batch, FileRec, NewFile, Upload, UploadKind, UploadState};
 use super::super::store::{check_file_name, layout, new_id};
@@ -157,23 +157,20 @@ pub(crate) fn shards(state: &State, req: &mut Req<'_, '_>) -> Answer {
 pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let batch = req.param("batchId").to_string();
     let name = req.required("fileName")?.to_string();
-    check_file_name("fileName", &name).map_err(|e| Reply::error(400, e))?;
+    check_file_name("fileName", &name).map_err(bad)?;
     let display = req.query("displayName").unwrap_or(&batch).to_string();
     let (simple, what) = (BatchType::Simple, "a single-image upload");
     check_kind(state.lock().staging.batches.get(&batch), &simple, what)?;
     let ct = req.head.header("content-type").unwrap_or("");
     let Some(boundary) = super::multipart::boundary(ct) else {
-        return fail(
-            400,
-            format!("Content-Type must be multipart/form-data with a boundary, got {ct:?}"),
-        );
+        let msg = format!("Content-Type must be multipart/form-data with a boundary, got {ct:?}");
+        return fail(400, msg);
     };
     // The image, plus room for the multipart framing.
     let max = state.config.max_image_size;
     let body = req.read_body(max.saturating_add(64 * 1024))?;
     req.note(|n| n.multipart = Some((body.clone(), boundary.clone())));
-    let bytes = super::multipart::single_file(&body, &boundary, &name);
-    let bytes = bytes.map_err(|e| Reply::error(400, e))?;
+    let bytes = super::multipart::single_file(&body, &boundary, &name).map_err(bad)?;
     if bytes.len() as u64 > max {
         return fail(413, format!("image exceeds the {max} byte limit"));
     }
@@ -205,7 +202,7 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
 
 pub(crate) fn request_video(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let file_name = req.required("fileName")?.to_string();
-    check_file_name("fileName", &file_name).map_err(|e| Reply::error(400, e))?;
+    check_file_name("fileName", &file_name).map_err(bad)?;
     let max = state.config.max_video_size;
     let id = issue_upload(state, req, UploadKind::Video, Some(file_name), max)?;
     signed_reply(state, &id, None, Some(max))
@@ -245,15 +242,13 @@ fn issue_upload(
     check_kind(data.staging.batches.get(batch), &batch_type, what)?;
     data.staging.batch_for(batch, display, batch_type, content);
     let id = new_id();
-    let (batch_id, target) = (batch.to_string(), target.unwrap_or_else(|| id.clone()));
-    let (state_now, done) = (UploadState::Pending, false);
     let upload = Upload {
-        batch_id,
+        batch_id: batch.to_string(),
         kind,
-        target,
+        target: target.unwrap_or_else(|| id.clone()),
         max_size,
-        state: state_now,
-        done,
+        state: UploadState::Pending,
+        done: false,
     };
     data.staging.uploads.insert(id.clone(), upload);
     drop(data);

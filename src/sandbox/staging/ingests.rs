@@ -55,9 +55,7 @@ pub(crate) fn check_reference(noun: &str, at: &str, r: &FileReference) -> Result
     Ok(())
 }
 
-/// Decodes and checks a references ingest body.
-/// Returns its inline references, its ingest id and the shard's source (its references
-/// file still to be set).
+/// Decodes and checks a references ingest body (its shard's references file still unset).
 pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References, Reply> {
     let ingest: ReferencesIngest = decode_json("references ingest", body)?;
     check_ingest_id(ingest.ingest_id.as_deref())?;
@@ -77,10 +75,8 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References,
         }
         (Some(list), None) if list.len() > max => {
             let n = list.len();
-            return fail(
-                400,
-                format!("{noun}References holds {n} references; at most {max} per request"),
-            );
+            let msg = format!("{noun}References holds {n} references; at most {max} per request");
+            return fail(400, msg);
         }
         (Some(list), None) => {
             let mut seen = std::collections::HashSet::new();
@@ -203,16 +199,7 @@ fn register(
         .as_deref()
         .and_then(|i| data.staging.ingests.get(&key(i)))
     {
-        let (ingest_id, shard_ids) = (prev.ingest_id.clone(), Some(prev.shard_ids.clone()));
-        let duplicated = Some(true);
-        return Ok((
-            ReferencesIngestResponse {
-                ingest_id,
-                shard_ids,
-                duplicated,
-            },
-            false,
-        ));
+        return Ok((prev.answer(true), false));
     }
     let ingest_id = ingest_id.unwrap_or_else(new_id);
     if let ShardSource::References { ingest_id: id, .. } = &mut source {
@@ -227,21 +214,13 @@ fn register(
     let status = "references-ingest-in-progress";
     b.shards
         .push(Shard::indexing(&shard_id, status, source, ready, listed));
-    let shard_ids = vec![shard_id];
     let rec = Ingest {
-        ingest_id: ingest_id.clone(),
-        shard_ids: shard_ids.clone(),
+        ingest_id,
+        shard_ids: vec![shard_id],
     };
-    data.staging.ingests.insert(key(&ingest_id), rec);
+    let answer = rec.answer(false);
+    data.staging.ingests.insert(key(&rec.ingest_id), rec);
     drop(data);
     state.save();
-    let (shard_ids, duplicated) = (Some(shard_ids), Some(false));
-    Ok((
-        ReferencesIngestResponse {
-            ingest_id,
-            shard_ids,
-            duplicated,
-        },
-        true,
-    ))
+    Ok((answer, true))
 }

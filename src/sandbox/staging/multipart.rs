@@ -28,15 +28,14 @@ pub(crate) fn single_file<'a>(
         let head = String::from_utf8_lossy(&raw[..end]);
         let disposition = head
             .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"));
-        let (name, filename) = (
-            param(disposition.unwrap_or(""), "name"),
-            param(disposition.unwrap_or(""), "filename"),
-        );
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .unwrap_or("");
+        let (name, filename) = (param(disposition, "name"), param(disposition, "filename"));
         if matches!(name.as_deref(), Some(n) if n == "file" || n == file) || filename.is_some() {
             found.push(&raw[end + 4..]);
         }
     }
+    let n = found.len();
     match found.as_slice() {
         [one] => Ok(one),
         [] => Err(
@@ -44,8 +43,7 @@ pub(crate) fn single_file<'a>(
                 .into(),
         ),
         _ => Err(format!(
-            "multipart body has {} file parts; send exactly one",
-            found.len()
+            "multipart body has {n} file parts; send exactly one"
         )),
     }
 }

@@ -119,22 +119,15 @@ impl Pool {
             Err(why) => out.error = Some(why),
             Ok(outcomes) => {
                 for o in outcomes {
-                    match o {
-                        Ok(f) => out.files.push(f),
-                        Err(f) => out.failed.push(f),
-                    }
+                    o.map_or_else(|f| out.failed.push(f), |f| out.files.push(f));
                 }
             }
         }
         if out.error.is_none() && out.files.is_empty() {
-            let first = out
-                .failed
-                .first()
-                .map(|f| format!(" (first failure: {}: {})", f.file_name, f.reason));
-            out.error = Some(format!(
-                "no reference could be ingested{}",
-                first.unwrap_or_default()
-            ));
+            let first = out.failed.first();
+            let first = first.map(|f| format!(" (first failure: {}: {})", f.file_name, f.reason));
+            let first = first.unwrap_or_default();
+            out.error = Some(format!("no reference could be ingested{first}"));
         }
         super::shards::conclude(state, &run.batch, &run.shard, &run.source, out);
         lock(&self.runs).retain(|r| !Arc::ptr_eq(r, run));
@@ -333,11 +326,8 @@ fn fetch_one(state: &State, agent: &ureq::Agent, run: &Run, r: &FileReference) -
         super::looks_like_image(&head[..head.len().min(64)])
     };
     if !recognised {
-        let ct = if content_type.is_empty() {
-            "none"
-        } else {
-            &content_type
-        };
+        let ct = Some(content_type.as_str()).filter(|c| !c.is_empty());
+        let ct = ct.unwrap_or("none");
         let why = format!("not a recognised {what} format (Content-Type: {ct})");
         return Err(failed("unsupported-file-type", name, why));
     }

@@ -47,35 +47,27 @@ pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Resul
         }
     }
     let (st, stopping) = (state.clone(), stop.clone());
-    background(
-        "sandbox-indexer",
-        stop,
-        Duration::from_millis(20),
-        move || {
-            let due = waiting(&st, false);
-            for (batch, shard, source) in &due {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let outcome = crate::panics::contain(|| index(&st, shard, source));
-                let outcome = outcome.unwrap_or_else(|panic| {
-                    eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
-                    let error = Some(format!("internal error while indexing: {panic}"));
-                    Indexed {
-                        error,
-                        ..Indexed::default()
-                    }
-                });
-                conclude(&st, batch, shard, source, outcome);
+    let idle = Duration::from_millis(20);
+    background("sandbox-indexer", stop, idle, move || {
+        let due = waiting(&st, false);
+        for (batch, shard, source) in &due {
+            if stopping.load(Ordering::SeqCst) {
+                break;
             }
-            !due.is_empty()
-        },
-    )
+            let outcome = crate::panics::contain(|| index(&st, shard, source));
+            let outcome = outcome.unwrap_or_else(|panic| {
+                eprintln!("rfbatch sandbox: indexing shard {shard:?} panicked: {panic}");
+                Indexed::failed(format!("internal error while indexing: {panic}"))
+            });
+            conclude(&st, batch, shard, source, outcome);
+        }
+        !due.is_empty()
+    })
 }
 
 /// Indexes a shard of the indexer's.
 fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
-    let error = match source {
+    Indexed::failed(match source {
         ShardSource::Tar { path } => {
             return index_file(&state.data_dir, path, shard, &state.config);
         }
@@ -86,11 +78,7 @@ fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
         ShardSource::References { .. } => "this references ingest was recorded by an older \
             sandbox, which kept no URLs to fetch; ingest again"
             .into(),
-    };
-    Indexed {
-        error: Some(error),
-        ..Indexed::default()
-    }
+    })
 }
 
 /// Records the outcome of shard `shard_id`: with no shard-wide error, its files join the

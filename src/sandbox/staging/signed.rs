@@ -114,10 +114,8 @@ fn verify(state: &State, req: &Req<'_, '_>, segments: &[&str]) -> Result<Option<
     }
     if now_secs() > expires {
         let when = timestamp_of_secs(expires);
-        return fail(
-            403,
-            format!("signed URL expired at {when}; request a new one"),
-        );
+        let msg = format!("signed URL expired at {when}; request a new one");
+        return fail(403, msg);
     }
     Ok(limit)
 }

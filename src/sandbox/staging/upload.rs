@@ -42,10 +42,8 @@ pub(super) fn put(state: &State, req: &mut Req<'_, '_>, id: &str, limit: Option<
     let upload = upload.ok_or_else(no_upload)?;
     if req.head.header(UPLOAD_HEADER) != Some(id) {
         let send = "send the signedURLDetails.extensionHeaders";
-        return fail(
-            403,
-            format!("missing or wrong extension header {UPLOAD_HEADER}; {send}"),
-        );
+        let msg = format!("missing or wrong extension header {UPLOAD_HEADER}; {send}");
+        return fail(403, msg);
     }
     let Some(len) = req.head.content_length else {
         return fail(411, "Content-Length is required");
@@ -54,10 +52,8 @@ pub(super) fn put(state: &State, req: &mut Req<'_, '_>, id: &str, limit: Option<
     if len > max {
         let name =
             [("maxFileSize"), ("maxShardSize")][usize::from(upload.kind == UploadKind::Shard)];
-        return fail(
-            413,
-            format!("upload of {len} bytes exceeds {name} ({max} bytes); nothing was stored"),
-        );
+        let msg = format!("upload of {len} bytes exceeds {name} ({max} bytes); nothing was stored");
+        return fail(413, msg);
     }
     // Claim the upload, or learn that it is taken or done, in one step under the lock.
     let previous = {
