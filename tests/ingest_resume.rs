@@ -231,3 +231,77 @@ fn a_sandbox_restarted_on_another_port_resumes_everything() {
     assert_complete(&report, 40);
     assert_eq!(report.requests.get("upload-put"), 0);
 }
+
+/// The journal file itself (moved from the journal's unit tests): owner-only, with its lock;
+/// a torn last line dropped silently; lines whose sequence numbers would wrap counted as
+/// unreadable and ignored; and a journal that has used every number refuses to go on.
+#[cfg(unix)]
+#[test]
+fn the_journal_is_owner_only_and_survives_torn_and_corrupt_lines() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let images = tempfile::tempdir().unwrap();
+    let journals = tempfile::tempdir().unwrap();
+    let journal_dir = journals.path().join("journals");
+    ImageSet::new(40).write_to(images.path()).unwrap();
+    let sandbox = sandbox(SandboxConfig::default());
+    let api = api(&sandbox);
+    let first = ingest(&api, "journal", images.path(), &journal_dir)
+        .run()
+        .unwrap();
+    assert_complete(&first, 40);
+    let path = first.journal.clone().unwrap();
+    let lock = path.with_file_name(format!(
+        "{}.lock",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    for (p, want) in [(&path, 0o600), (&lock, 0o600), (&journal_dir, 0o700)] {
+        assert_eq!(mode(p), want, "{}", p.display());
+    }
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    // Corrupt sequence numbers, then half a line (a crash mid-write); and a mode written
+    // before the rule.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    for seq in [u64::MAX, (1u64 << 53) + 1] {
+        writeln!(
+            f,
+            r#"{{"t":"pending","seq":{seq},"unit":"shard","shard":"evil","files":[]}}"#
+        )
+        .unwrap();
+        writeln!(f, r#"{{"t":"done","seq":{seq}}}"#).unwrap();
+    }
+    f.write_all(br#"{"t":"done","se"#).unwrap();
+    drop(f);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let again = ingest(&api, "journal", images.path(), &journal_dir)
+        .run()
+        .unwrap();
+    assert_eq!((again.files_uploaded, again.files_resumed), (0, 40));
+    assert!(
+        again
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("4 unreadable lines")),
+        "{:?}",
+        again.warnings
+    );
+    assert_eq!(mode(&path), 0o600);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let parses = |l: &str| serde_json::from_str::<serde_json::Value>(l).is_ok();
+    assert!(text.lines().all(parses), "the torn line was cut: {text}");
+    // A journal at the very end of the numbers refuses, rather than wrap to 0.
+    let last = 1u64 << 53;
+    std::fs::write(
+        &path,
+        format!("{{\"t\":\"pending\",\"seq\":{last},\"unit\":\"shard\",\"files\":[]}}\n"),
+    )
+    .unwrap();
+    let err = ingest(&api, "journal", images.path(), &journal_dir)
+        .run()
+        .unwrap_err();
+    assert!(err.to_string().contains("every sequence number"), "{err}");
+}

@@ -80,7 +80,7 @@ struct Finder<'e> {
     /// An explicit list (files are named after their file names).
     listed: bool,
     out: Found,
-    keys: Sorter,
+    keys: Sorter<[u8; 16]>,
     events: &'e Emitter<'e>,
 }
 

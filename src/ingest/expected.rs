@@ -4,7 +4,7 @@
 //! past a few megabytes (to be merged with the batch listing when one is needed); names
 //! and origins go to a tape, read back only for the files that fail.
 
-use super::sorted::{Fields, Sorted, Sorter, Tape, put_bytes};
+use super::sorted::{Sorted, Sorter, Tape, record};
 use crate::error::{Error, Result};
 use crate::ids::fnv1a128;
 
@@ -19,13 +19,22 @@ pub(crate) fn name_key(name: &str) -> [u8; 16] {
     fnv1a128(name.as_bytes()).to_be_bytes()
 }
 
+/// One expected file as verification reads it, sorted by the key of its name.
+pub(crate) struct File {
+    pub key: [u8; 16],
+    pub unit: u32,
+    /// Where its name is, for [`Files::describe`].
+    pub at: u64,
+}
+
+record!(File { key, unit, at });
+
 /// The expected files, as they are added.
 pub(crate) struct Expected {
-    records: Sorter,
-    names: Tape,
+    records: Sorter<File>,
+    names: Tape<(String, String)>,
     /// The first failure to keep the list (verification then says so).
     broken: Option<String>,
-    rec: Vec<u8>,
 }
 
 impl Expected {
@@ -34,7 +43,6 @@ impl Expected {
             records: Sorter::new(RECORDS_MEMORY),
             names: Tape::new(NAMES_MEMORY),
             broken: None,
-            rec: Vec::new(),
         }
     }
 
@@ -48,16 +56,12 @@ impl Expected {
         if self.broken.is_some() {
             return;
         }
-        self.rec.clear();
-        put_bytes(&mut self.rec, name.as_bytes());
-        put_bytes(&mut self.rec, origin.as_bytes());
-        let added = self.names.push(&self.rec).and_then(|at| {
-            let mut r = [0u8; 28];
-            r[..16].copy_from_slice(&name_key(name));
-            r[16..20].copy_from_slice(&unit.to_be_bytes());
-            r[20..].copy_from_slice(&at.to_be_bytes());
-            self.records.push(&r)
-        });
+        let added = (self.names)
+            .push(&(name.to_string(), origin.to_string()))
+            .and_then(|at| {
+                let key = name_key(name);
+                self.records.push(&File { key, unit, at })
+            });
         if let Err(e) = added {
             self.broken = Some(e.to_string());
         }
@@ -81,18 +85,10 @@ impl Expected {
     }
 }
 
-/// One expected file as verification reads it.
-pub(crate) struct File {
-    pub key: [u8; 16],
-    pub unit: u32,
-    /// Where its name is, for [`Files::describe`].
-    pub at: u64,
-}
-
 /// The expected files, sorted by key.
 pub(crate) struct Files {
-    records: Sorted,
-    names: Tape,
+    records: Sorted<File>,
+    names: Tape<(String, String)>,
 }
 
 fn io(e: std::io::Error) -> Error {
@@ -103,28 +99,15 @@ impl Files {
     /// Calls `f` with each file, in key order.
     pub fn each(&mut self, mut f: impl FnMut(File) -> Result<()>) -> Result<()> {
         self.records.rewind().map_err(io)?;
-        let mut rec = Vec::new();
-        while self.records.next_into(&mut rec).map_err(io)? {
-            let mut r = Fields(&rec);
-            let mut key = [0u8; 16];
-            key.copy_from_slice(r.fixed(16).map_err(io)?);
-            let unit = r.u32().map_err(io)?;
-            f(File {
-                key,
-                unit,
-                at: r.u64().map_err(io)?,
-            })?;
+        while let Some(file) = self.records.next().map_err(io)? {
+            f(file)?;
         }
         Ok(())
     }
 
     /// The name and origin of the file at `at`.
     pub fn describe(&mut self, at: u64) -> Result<(String, String)> {
-        let mut rec = Vec::new();
-        self.names.read_at(at, &mut rec).map_err(io)?;
-        let mut f = Fields(&rec);
-        let name = f.str().map_err(io)?.to_string();
-        Ok((name, f.str().map_err(io)?.to_string()))
+        self.names.read_at(at).map_err(io)
     }
 }
 

@@ -19,6 +19,7 @@ use crate::progress::{Emitter, Event, Relay, UnitKind};
 
 /// A chunk of references, sent in one request (or the URL of a list of them, which the
 /// service reads itself).
+#[derive(Default)]
 pub(crate) struct Chunk {
     pub refs: Vec<FileReference>,
     pub url: Option<String>,
@@ -233,9 +234,9 @@ impl<'a> Ctx<'a> {
         self.cancelled().then_some(Stop::Cancelled)
     }
 
-    /// Leaves a file out, with a reason, and says so.
-    pub fn skip(&self, path: &str, reason: SkipReason, detail: String) {
-        let s = SkippedFile::new(path, reason, detail);
+    /// Leaves out a file too large for the service (`why`), and says so.
+    pub fn too_large(&self, f: &LocalFile, why: String) {
+        let s = SkippedFile::new(f.path.to_string_lossy(), SkipReason::TooLarge, why);
         self.events.emit(Event::Skipped(s.clone()));
         self.out().skipped.push(s);
     }

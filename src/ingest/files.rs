@@ -7,10 +7,10 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::names;
-use super::sorted::{Fields, Sorted, Tape, put_bytes};
+use super::sorted::{Sorted, Tape, record};
 use crate::error::{Error, Result};
 
 /// Bytes of the list held in memory before it moves to a temporary file.
@@ -42,59 +42,14 @@ pub(crate) struct Entry {
     pub listed: Option<String>,
 }
 
-fn put_time(out: &mut Vec<u8>, t: Option<SystemTime>) {
-    let (tag, d) = match t.map(|t| t.duration_since(UNIX_EPOCH)) {
-        None => (0u8, Duration::ZERO),
-        Some(Ok(d)) => (1, d),
-        Some(Err(e)) => (2, e.duration()),
-    };
-    out.push(tag);
-    out.extend_from_slice(&d.as_secs().to_be_bytes());
-    out.extend_from_slice(&d.subsec_nanos().to_be_bytes());
-}
-
-fn get_time(f: &mut Fields<'_>) -> io::Result<Option<SystemTime>> {
-    let tag = f.u8()?;
-    let d = Duration::new(f.u64()?, f.u32()?);
-    Ok(match tag {
-        0 => None,
-        1 => UNIX_EPOCH.checked_add(d),
-        _ => UNIX_EPOCH.checked_sub(d),
-    })
-}
-
-impl Entry {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.clear();
-        out.extend_from_slice(&self.size.to_be_bytes());
-        put_time(out, self.modified);
-        out.extend_from_slice(&self.depth.to_be_bytes());
-        put_bytes(out, self.relative.as_bytes());
-        put_bytes(out, self.candidate.as_bytes());
-        match &self.listed {
-            Some(p) => {
-                out.push(1);
-                put_bytes(out, p.as_bytes());
-            }
-            None => out.push(0),
-        }
-    }
-
-    fn decode(rec: &[u8]) -> io::Result<Entry> {
-        let mut f = Fields(rec);
-        Ok(Entry {
-            size: f.u64()?,
-            modified: get_time(&mut f)?,
-            depth: f.u32()?,
-            relative: f.str()?.to_string(),
-            candidate: f.str()?.to_string(),
-            listed: match f.u8()? {
-                0 => None,
-                _ => Some(f.str()?.to_string()),
-            },
-        })
-    }
-}
+record!(Entry {
+    size,
+    modified,
+    depth,
+    relative,
+    candidate,
+    listed
+});
 
 /// A file as the pipeline reads it: its position in the list, the file, and the unit an
 /// earlier run uploaded it in (`None`: to upload).
@@ -106,13 +61,12 @@ pub(crate) struct Next {
 
 /// The files found, in order.
 pub(crate) struct FileList {
-    tape: Tape,
+    tape: Tape<Entry>,
     /// The source folder, for a folder source.
     root: Option<PathBuf>,
     /// Final names that differ from the candidate (rule 5), by position.
     renamed: HashMap<u64, String>,
     resumed: Resumed,
-    rec: Vec<u8>,
 }
 
 fn io_err(e: io::Error) -> Error {
@@ -125,8 +79,7 @@ impl FileList {
             tape: Tape::new(MEMORY),
             root,
             renamed: HashMap::new(),
-            resumed: Resumed::none(),
-            rec: Vec::new(),
+            resumed: Resumed::default(),
         }
     }
 
@@ -136,89 +89,65 @@ impl FileList {
     }
 
     pub fn push(&mut self, e: &Entry) -> io::Result<()> {
-        e.encode(&mut self.rec);
-        self.tape.push(&self.rec).map(drop)
-    }
-
-    /// Calls `f` with each entry as found, and its position.
-    fn each_entry(&mut self, mut f: impl FnMut(u64, Entry) -> Result<()>) -> Result<()> {
-        let mut r = self.tape.reader().map_err(io_err)?;
-        let (mut rec, mut i) = (Vec::new(), 0);
-        while r.next_into(&mut rec).map_err(io_err)? {
-            f(i, Entry::decode(&rec).map_err(io_err)?)?;
-            i += 1;
-        }
-        Ok(())
+        self.tape.push(e).map(drop)
     }
 
     /// Calls `f` with each file in order, marked when an earlier run uploaded it, until
     /// `f` returns `false`.
     pub fn each(&mut self, mut f: impl FnMut(Next) -> Result<bool>) -> Result<()> {
-        self.resumed.rewind().map_err(io_err)?;
-        let mut r = self.tape.reader().map_err(io_err)?;
-        let (mut rec, mut index) = (Vec::new(), 0);
-        while r.next_into(&mut rec).map_err(io_err)? {
-            let e = Entry::decode(&rec).map_err(io_err)?;
-            let path = match (&e.listed, &self.root) {
+        let (root, renamed, resumed) = (&self.root, &self.renamed, &mut self.resumed);
+        resumed.rewind().map_err(io_err)?;
+        entries(&mut self.tape, |index, e| {
+            let path = match (&e.listed, root) {
                 (Some(p), _) => PathBuf::from(p),
                 (None, Some(root)) => e.relative.split('/').fold(root.clone(), |p, c| p.join(c)),
                 (None, None) => PathBuf::from(&e.relative),
             };
-            let name = self.renamed.get(&index).cloned().unwrap_or(e.candidate);
+            let name = renamed.get(&index).cloned().unwrap_or(e.candidate);
+            let (size, modified) = (e.size, e.modified);
             let file = LocalFile {
                 path,
                 name,
-                size: e.size,
-                modified: e.modified,
+                size,
+                modified,
             };
-            let resumed = self.resumed.take(index).map_err(io_err)?;
-            if !f(Next {
+            let resumed = resumed.take(index).map_err(io_err)?;
+            f(Next {
                 index,
                 file,
                 resumed,
-            })? {
-                break;
-            }
-            index += 1;
-        }
-        Ok(())
+            })
+        })
     }
 
     /// Calls `f` with the size and final name length of each file not yet uploaded,
     /// without building the files (for totals and plans).
     pub fn each_size(&mut self, mut f: impl FnMut(u64, usize)) -> Result<()> {
-        self.resumed.rewind().map_err(io_err)?;
-        let mut r = self.tape.reader().map_err(io_err)?;
-        let (mut rec, mut index) = (Vec::new(), 0);
-        while r.next_into(&mut rec).map_err(io_err)? {
-            let mut fields = Fields(&rec);
-            let size = fields.u64().map_err(io_err)?;
-            fields.fixed(1 + 8 + 4 + 4).map_err(io_err)?; // modification time, depth
-            fields.bytes().map_err(io_err)?; // relative path
-            let candidate = fields.bytes().map_err(io_err)?.len();
-            let len = self.renamed.get(&index).map_or(candidate, String::len);
-            if self.resumed.take(index).map_err(io_err)?.is_none() {
-                f(size, len);
+        let (renamed, resumed) = (&self.renamed, &mut self.resumed);
+        resumed.rewind().map_err(io_err)?;
+        entries(&mut self.tape, |index, e| {
+            if resumed.take(index).map_err(io_err)?.is_none() {
+                f(
+                    e.size,
+                    renamed.get(&index).map_or(e.candidate.len(), String::len),
+                );
             }
-            index += 1;
-        }
-        Ok(())
+            Ok(true)
+        })
     }
 
     /// Rule 5 of the naming rule, given the sorted [`names::collision_key`]s of the
     /// candidates. Only files whose keys repeat are held in memory, so this costs nothing
     /// per file when names do not collide.
-    pub fn resolve_names(&mut self, mut keys: Sorted) -> Result<()> {
+    pub fn resolve_names(&mut self, mut keys: Sorted<[u8; 16]>) -> Result<()> {
         let io = |e: io::Error| Error::io("resolving name collisions", e);
-        let mut repeated: HashSet<Vec<u8>> = HashSet::new();
-        let (mut prev, mut rec) = (Vec::new(), Vec::new());
-        let mut first = true;
-        while keys.next_into(&mut rec).map_err(io)? {
-            if !first && rec == prev {
-                repeated.insert(rec.clone());
+        let mut repeated = HashSet::new();
+        let mut prev = None;
+        while let Some(key) = keys.next().map_err(io)? {
+            if prev == Some(key) {
+                repeated.insert(key);
             }
-            first = false;
-            std::mem::swap(&mut prev, &mut rec);
+            prev = Some(key);
         }
         drop(keys);
         if repeated.is_empty() {
@@ -226,12 +155,12 @@ impl FileList {
         }
         // Lowercase candidate → (depth, relative path, position, candidate).
         let mut groups: HashMap<String, Vec<(u32, String, u64, String)>> = HashMap::new();
-        self.each_entry(|index, e| {
-            if repeated.contains(names::collision_key(&e.candidate).as_slice()) {
+        entries(&mut self.tape, |index, e| {
+            if repeated.contains(&names::collision_key(&e.candidate)) {
                 let group = groups.entry(e.candidate.to_lowercase()).or_default();
                 group.push((e.depth, e.relative, index, e.candidate));
             }
-            Ok(())
+            Ok(true)
         })?;
         // The new names, lowercase, with the path each belongs to.
         let mut taken: HashMap<String, String> = HashMap::new();
@@ -247,11 +176,13 @@ impl FileList {
             }
         }
         // A new name must not be a name some other file keeps.
-        self.each_entry(|index, e| match taken.get(&e.candidate.to_lowercase()) {
-            Some(other) if !renamed.contains_key(&index) => {
-                Err(same_name(&e.relative, other, &e.candidate))
+        entries(&mut self.tape, |index, e| {
+            match taken.get(&e.candidate.to_lowercase()) {
+                Some(other) if !renamed.contains_key(&index) => {
+                    Err(same_name(&e.relative, other, &e.candidate))
+                }
+                _ => Ok(true),
             }
-            _ => Ok(()),
         })?;
         self.renamed = renamed;
         Ok(())
@@ -267,6 +198,19 @@ impl FileList {
     }
 }
 
+/// Calls `f` with each entry as found, and its position, until `f` returns `false`.
+fn entries(tape: &mut Tape<Entry>, mut f: impl FnMut(u64, Entry) -> Result<bool>) -> Result<()> {
+    let mut r = tape.reader().map_err(io_err)?;
+    let mut index = 0;
+    while let Some(e) = r.next().map_err(io_err)? {
+        if !f(index, e)? {
+            break;
+        }
+        index += 1;
+    }
+    Ok(())
+}
+
 fn same_name(a: &str, b: &str, name: &str) -> Error {
     Error::invalid(
         "file names",
@@ -277,38 +221,20 @@ fn same_name(a: &str, b: &str, name: &str) -> Error {
 }
 
 /// The positions an earlier run uploaded, sorted, each with the unit it went in.
+#[derive(Default)]
 pub(crate) struct Resumed {
-    sorted: Sorted,
-    rec: Vec<u8>,
+    sorted: Sorted<(u64, u32)>,
     next: Option<(u64, u32)>,
 }
 
 impl Resumed {
-    pub fn none() -> Resumed {
-        Resumed::new(Sorted::empty())
-    }
-
-    /// From records of a big-endian position and unit.
-    pub fn new(sorted: Sorted) -> Resumed {
-        Resumed {
-            sorted,
-            rec: Vec::new(),
-            next: None,
-        }
+    pub fn new(sorted: Sorted<(u64, u32)>) -> Resumed {
+        Resumed { sorted, next: None }
     }
 
     fn rewind(&mut self) -> io::Result<()> {
         self.sorted.rewind()?;
-        self.advance()
-    }
-
-    fn advance(&mut self) -> io::Result<()> {
-        self.next = if self.sorted.next_into(&mut self.rec)? {
-            let mut f = Fields(&self.rec);
-            Some((f.u64()?, f.u32()?))
-        } else {
-            None
-        };
+        self.next = self.sorted.next()?;
         Ok(())
     }
 
@@ -317,9 +243,9 @@ impl Resumed {
     fn take(&mut self, index: u64) -> io::Result<Option<u32>> {
         while let Some((i, unit)) = self.next {
             match i.cmp(&index) {
-                Ordering::Less => self.advance()?,
+                Ordering::Less => self.next = self.sorted.next()?,
                 Ordering::Equal => {
-                    self.advance()?;
+                    self.next = self.sorted.next()?;
                     return Ok(Some(unit));
                 }
                 Ordering::Greater => return Ok(None),
@@ -333,6 +259,7 @@ impl Resumed {
 mod tests {
     use super::super::sorted::Sorter;
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn entry(relative: &str, candidate: &str, depth: u32, listed: Option<&str>) -> Entry {
         Entry {
@@ -378,9 +305,7 @@ mod tests {
         list.push(&entry("x/y.png", "y.png", 0, Some("/x/y.png")))
             .unwrap();
         let mut marks = Sorter::new(64);
-        marks
-            .push(&[1u64.to_be_bytes().as_slice(), &7u32.to_be_bytes()].concat())
-            .unwrap();
+        marks.push(&(1, 7)).unwrap();
         list.set_resumed(Resumed::new(marks.finish().unwrap()));
         let got = files(&mut list);
         assert_eq!(got[0].1.path, PathBuf::from("/data/cats/a.jpg"));

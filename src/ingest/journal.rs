@@ -419,7 +419,6 @@ struct FileCount {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::OpenOptions;
 
     fn rec(name: &str) -> FileRecord {
         FileRecord {
@@ -430,154 +429,56 @@ mod tests {
         }
     }
 
+    /// Torn lines, corrupt sequence numbers and file modes: `tests/ingest_resume.rs`
+    /// (`the_journal_is_owner_only_and_survives_torn_and_corrupt_lines`).
     #[test]
-    fn units_done_and_not_a_torn_last_line_and_files_read_again() {
+    fn units_their_files_and_the_url_they_went_to() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ws/b.jsonl");
-        {
-            let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
+        let path = Journal::path_for(dir.path(), "ws", "b");
+        assert_eq!(path, dir.path().join("ws/b.jsonl"));
+        let (a, b) = {
+            let (j, h) = Journal::open(&path, "http://x:1", "ws", "b").unwrap();
             assert!(h.units.is_empty());
-            let a = j
-                .pending(UnitType::Shard, Some("s1"), vec![rec("a.jpg")])
-                .unwrap();
-            let b = j
-                .pending(UnitType::Shard, Some("s2"), vec![rec("b.jpg")])
-                .unwrap();
+            let a = j.pending(
+                UnitType::Shard,
+                Some("s1"),
+                vec![rec("a.jpg"), rec("b.jpg")],
+            );
+            let b = j.pending(UnitType::Single, None, vec![rec("c.jpg")]);
+            let (a, b) = (a.unwrap(), b.unwrap());
             j.done(a).unwrap();
-            assert_ne!(a, b);
-        }
-        // A crash mid-write leaves half a line.
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(br#"{"t":"done","se"#).unwrap();
-        drop(f);
-        let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        let units: Vec<(Option<&str>, bool)> = h
-            .units
-            .iter()
-            .map(|u| (u.shard.as_deref(), u.done))
+            (a, b)
+        };
+        // The same batch through another URL (a sandbox restarted on another port).
+        let (j, h) = Journal::open(&path, "http://x:2", "ws", "b").unwrap();
+        let c = j.pending(UnitType::Shard, None, vec![]).unwrap();
+        assert!(c > b && b > a);
+        let seen: Vec<_> = (h.units.iter())
+            .map(|u| (u.seq, u.shard.as_deref(), u.done, u.files, u.same_url))
             .collect();
-        assert_eq!(units, [(Some("s1"), true), (Some("s2"), false)]);
-        assert_eq!(h.bad_lines, 0);
-        // A `done` line says when; a `pending` one has none.
-        let at = h.units[0].done_at.expect("done_at");
-        assert!(unix_now().abs_diff(at) < 60, "{at}");
-        assert_eq!(h.units[1].done_at, None);
-        // The torn tail was cut; new lines parse, and sequence numbers keep growing.
-        let c = j
-            .pending(UnitType::Single, None, vec![rec("c.jpg")])
-            .unwrap();
-        j.done(c).unwrap();
+        assert_eq!(
+            seen,
+            [(a, Some("s1"), true, 2, false), (b, None, false, 1, false)]
+        );
+        assert!(unix_now().abs_diff(h.units[0].done_at.unwrap()) < 60);
+        assert_eq!(
+            (h.units[1].done_at, &h.units[1].names[..]),
+            (None, &["c.jpg".to_string()][..])
+        );
         let mut files = Vec::new();
-        let wanted = HashSet::from([h.units[0].seq, c]);
-        j.files_of(&wanted, |seq, r| {
+        j.files_of(&HashSet::from([a, b]), |seq, r| {
             files.push((seq, r.name));
             Ok(())
         })
         .unwrap();
-        assert_eq!(
-            files,
-            [(h.units[0].seq, "a.jpg".into()), (c, "c.jpg".into())]
-        );
+        let names = |s: &[(u64, &str)]| {
+            s.iter()
+                .map(|(q, n)| (*q, n.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(files, names(&[(a, "a.jpg"), (a, "b.jpg"), (b, "c.jpg")]));
         drop(j);
-        let (_, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        assert_eq!(h.units.iter().filter(|u| u.done).count(), 2);
-        assert_eq!(h.units[2].names, ["c.jpg"]);
-        assert_eq!(h.bad_lines, 0);
-        assert!(c > 2);
-    }
-
-    #[test]
-    fn a_sequence_number_that_would_wrap_is_a_corrupt_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ws/b.jsonl");
-        {
-            let (j, _) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-            let a = j
-                .pending(UnitType::Shard, Some("s1"), vec![rec("a.jpg")])
-                .unwrap();
-            j.done(a).unwrap();
-        }
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        for seq in [u64::MAX, MAX_SEQ + 1] {
-            writeln!(
-                f,
-                r#"{{"t":"pending","seq":{seq},"unit":"shard","shard":"evil","files":[]}}"#
-            )
-            .unwrap();
-            writeln!(f, r#"{{"t":"done","seq":{seq}}}"#).unwrap();
-        }
-        drop(f);
-        let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        assert_eq!(h.bad_lines, 4);
-        let shards: Vec<_> = h.units.iter().map(|u| u.shard.as_deref()).collect();
-        assert_eq!(shards, [Some("s1")]);
-        // The next number follows the good lines: no wrap to 0, no clash with `s1`.
-        let next = j
-            .pending(UnitType::Single, None, vec![rec("c.jpg")])
-            .unwrap();
-        assert_eq!(next, h.units[0].seq + 1);
-        assert_ne!(next, 0);
-        // A journal at the very end of the numbers refuses, rather than wrap.
-        drop(j);
-        std::fs::remove_file(&path).unwrap();
-        let mut f = std::fs::File::create(&path).unwrap();
-        writeln!(
-            f,
-            r#"{{"t":"pending","seq":{MAX_SEQ},"unit":"shard","shard":"last","files":[]}}"#
-        )
-        .unwrap();
-        drop(f);
-        let (j, h) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        assert_eq!(h.bad_lines, 0);
-        let err = j.pending(UnitType::Single, None, vec![]).unwrap_err();
-        assert!(err.to_string().contains("every sequence number"), "{err}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn journals_and_their_locks_are_owner_only() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journals/ws/b.jsonl");
-        let (j, _) = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        let mode = crate::owner_only::mode;
-        assert_eq!(mode(&path), 0o600);
-        assert_eq!(mode(&lock_path(&path)), 0o600);
-        assert_eq!(mode(path.parent().unwrap()), 0o700);
-        assert_eq!(mode(&dir.path().join("journals")), 0o700);
-        // One written before the rule is made owner-only when opened again.
-        drop(j);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let _j = Journal::open(&path, "http://x", "ws", "b").unwrap();
-        assert_eq!(mode(&path), 0o600);
-    }
-
-    #[test]
-    fn paths_are_per_workspace_and_batch_and_units_know_their_url() {
-        let d = Path::new("/cache");
-        assert_eq!(
-            Journal::path_for(d, "ws", "b"),
-            Path::new("/cache/ws/b.jsonl")
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let path = Journal::path_for(dir.path(), "ws", "b");
-        {
-            let (j, _) = Journal::open(&path, "http://127.0.0.1:1", "ws", "b").unwrap();
-            j.pending(
-                UnitType::Shard,
-                Some("s1"),
-                vec![rec("a.jpg"), rec("b.jpg")],
-            )
-            .unwrap();
-        }
-        // The same batch through another URL (a sandbox restarted on another port).
-        let (j, h) = Journal::open(&path, "http://127.0.0.1:2", "ws", "b").unwrap();
-        assert_eq!((h.units[0].files, h.units[0].same_url), (2, false));
-        j.pending(UnitType::Single, None, vec![rec("c.jpg")])
-            .unwrap();
-        drop(j);
-        let (_, h) = Journal::open(&path, "http://127.0.0.1:2", "ws", "b").unwrap();
-        let seen: Vec<(u32, bool)> = h.units.iter().map(|u| (u.files, u.same_url)).collect();
-        assert_eq!(seen, [(2, false), (1, true)]);
+        let (_, h) = Journal::open(&path, "http://x:2", "ws", "b").unwrap();
+        assert_eq!((h.units[2].same_url, h.bad_lines), (true, 0));
     }
 }

@@ -2,29 +2,15 @@
 //! not grow with the number of files, and with nothing lost or duplicated when the network
 //! or the process fails.
 //!
-//! One pipeline serves every source. The source is planned into units: a folder's files go
-//! as tar shards (more than 32 images, or a batch already filled so), single-image uploads
-//! or videos; a JSONL file of references and a bucket's objects go as chunks of
-//! references, which the service fetches itself. A feeder hands the units, a few at a
-//! time, to a pool of uploads; each is journaled (local files) so that a second run sends
-//! only what is missing; then [`verification`](Ingest::verify) asks the service about every
-//! file, by unit first and by name only where the units do not add up. Progress comes as
-//! [`crate::progress::Event`]s; the outcome is one [`IngestReport`].
+//! One pipeline serves every source: a folder's files go as tar shards, single images or
+//! videos, references (a JSONL file, a bucket) as chunks; one pool sends them, a journal
+//! lets a re-run send only what is missing, and [verification](Ingest::verify) asks the
+//! service about every file. The outcome is one [`IngestReport`].
 //!
 //! ```no_run
-//! use roboflow_batch::BatchApi;
-//! use roboflow_batch::ingest::{Ingest, Source};
-//! use roboflow_batch::progress::Event;
-//!
-//! let api = BatchApi::from_env()?;
-//! let report = Ingest::new(&api, "my-batch", Source::folder("photos").recursive(true))
-//!     .on_progress(|e| {
-//!         if let Event::UnitDone { index, files, .. } = e {
-//!             eprintln!("unit {index}: {files} files");
-//!         }
-//!     })
-//!     .run()?;
-//! println!("{} uploaded, {} resumed, {} failed", report.files_uploaded, report.files_resumed, report.failed.len());
+//! # use roboflow_batch::{BatchApi, ingest::{Ingest, Source}}; let api = BatchApi::from_env()?;
+//! let report = Ingest::new(&api, "my-batch", Source::folder("photos").recursive(true)).run()?;
+//! println!("{} uploaded, {} resumed", report.files_uploaded, report.files_resumed);
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 //!
@@ -104,12 +90,8 @@ enum JournalSetting {
 /// [`plan`](Ingest::plan) it).
 ///
 /// ```no_run
-/// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-/// use roboflow_batch::ingest::{Ingest, Source};
-/// let report = Ingest::new(&api, "my-batch", Source::folder("photos"))
-///     .parallelism(16)
-///     .notifications_url("https://example.com/hooks/ingest")
-///     .run()?;
+/// # use roboflow_batch::{BatchApi, ingest::*}; let api = BatchApi::builder().api_key("k").build()?;
+/// let report = Ingest::new(&api, "my-batch", Source::folder("photos")).parallelism(16).run()?;
 /// assert!(report.is_success(), "{:?}", report.failed);
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
@@ -155,11 +137,9 @@ impl<'a> Ingest<'a> {
     /// [`media`](Self::media) says videos).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// let ingest = Ingest::new(&api, "my-batch", Source::folder("photos"));
     /// assert!(format!("{ingest:?}").contains("photos"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn new(api: &'a BatchApi, batch_id: impl AsRef<str>, source: Source) -> Self {
         Ingest {
@@ -189,12 +169,9 @@ impl<'a> Ingest<'a> {
     /// must agree.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
-    /// use roboflow_batch::model::MediaKind;
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// let ingest = Ingest::new(&api, "clips", Source::folder("videos")).media(MediaKind::Videos);
     /// assert!(format!("{ingest:?}").contains("Videos"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn media(mut self, media: MediaKind) -> Self {
         self.media = Some(media);
@@ -204,10 +181,8 @@ impl<'a> Ingest<'a> {
     /// The batch's display name (default: the batch id), sent with each upload.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).display_name("Nightly photos");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn display_name(mut self, name: impl Into<String>) -> Self {
         self.display_name = Some(name.into());
@@ -218,10 +193,8 @@ impl<'a> Ingest<'a> {
     /// uploads use at most 8, chunks of references go one at a time.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).parallelism(16);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn parallelism(mut self, n: usize) -> Self {
         self.parallelism = n.max(1);
@@ -231,11 +204,9 @@ impl<'a> Ingest<'a> {
     /// How images are sent (default [`UploadMode::Auto`]).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, Source, UploadMode};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// let ingest = Ingest::new(&api, "b", Source::folder("d")).mode(UploadMode::Shards);
     /// assert!(format!("{ingest:?}").contains("Shards"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn mode(mut self, mode: UploadMode) -> Self {
         self.mode = mode;
@@ -246,10 +217,8 @@ impl<'a> Ingest<'a> {
     /// the official client's threshold).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).single_upload_threshold(0); // always shards
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
+    /// Ingest::new(&api, "b", Source::folder("d")).single_upload_threshold(0); // always shards
     /// ```
     pub fn single_upload_threshold(mut self, n: usize) -> Self {
         self.single_threshold = n;
@@ -260,10 +229,8 @@ impl<'a> Ingest<'a> {
     /// still applies).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).max_images_per_shard(256);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_images_per_shard(mut self, n: u64) -> Self {
         self.max_images_per_shard = Some(n.max(1));
@@ -275,10 +242,8 @@ impl<'a> Ingest<'a> {
     /// objects are checked against the sizes its listing gives.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).max_file_size(5 << 20);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn max_file_size(mut self, bytes: u64) -> Self {
         self.max_file_size = Some(bytes);
@@ -288,10 +253,8 @@ impl<'a> Ingest<'a> {
     /// References per request (default 20,000 images or 5,000 videos).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::references("refs.jsonl")).chunk_size(1000);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn chunk_size(mut self, n: usize) -> Self {
         self.chunk_size = Some(n);
@@ -303,10 +266,8 @@ impl<'a> Ingest<'a> {
     /// carry it in each request; single-image and video uploads cannot (the report warns).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).notifications_url("https://example.com/hook");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
         self.notifications_url = Some(url.into());
@@ -317,12 +278,9 @@ impl<'a> Ingest<'a> {
     /// default: the service's).
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// use roboflow_batch::model::NotificationCategory;
-    /// let ingest = Ingest::new(&api, "b", Source::references("refs.jsonl"))
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
+    /// Ingest::new(&api, "b", Source::references("refs.jsonl"))
     ///     .notification_categories([NotificationCategory::FilesStatus]);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn notification_categories(
         mut self,
@@ -338,10 +296,8 @@ impl<'a> Ingest<'a> {
     /// batch and the source, the same on every run.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).ingest_id("nightly-2025-01-02");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn ingest_id(mut self, id: impl Into<String>) -> Self {
         self.ingest_id = Some(id.into());
@@ -351,10 +307,8 @@ impl<'a> Ingest<'a> {
     /// Keeps the resume journal under `dir` instead of the user's cache folder.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).journal_dir("/var/tmp/rfbatch-journals");
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn journal_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.journal = JournalSetting::Dir(dir.into());
@@ -364,10 +318,8 @@ impl<'a> Ingest<'a> {
     /// Keeps no journal: a second run sends everything again.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).without_journal();
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn without_journal(mut self) -> Self {
         self.journal = JournalSetting::Off;
@@ -379,11 +331,9 @@ impl<'a> Ingest<'a> {
     /// says so, and names the files not confirmed.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// let wait = roboflow_batch::wait::WaitOptions::default().timeout(std::time::Duration::from_secs(60));
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).verify(wait);
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// Ingest::new(&api, "b", Source::folder("d")).verify(wait);
     /// ```
     pub fn verify(mut self, options: WaitOptions) -> Self {
         self.verify = Some(options);
@@ -393,10 +343,8 @@ impl<'a> Ingest<'a> {
     /// Verification as by default, for at most `timeout`.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).verify_timeout(std::time::Duration::from_secs(60));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn verify_timeout(self, timeout: Duration) -> Self {
         self.verify(verify::default_options().timeout(timeout))
@@ -405,10 +353,8 @@ impl<'a> Ingest<'a> {
     /// Skips verification: the report then counts uploads, not files in the batch.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// Ingest::new(&api, "b", Source::folder("d")).without_verify();
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn without_verify(mut self) -> Self {
         self.verify = None;
@@ -419,13 +365,10 @@ impl<'a> Ingest<'a> {
     /// every event has reached it.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, Source};
-    /// use roboflow_batch::progress::Event;
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// let skipped = std::sync::atomic::AtomicU64::new(0);
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d"))
+    /// Ingest::new(&api, "b", Source::folder("d"))
     ///     .on_progress(|e| if let Event::Skipped(_) = e { skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed); });
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
         self.progress = Some(Box::new(f));
@@ -437,11 +380,9 @@ impl<'a> Ingest<'a> {
     /// `cancelled`, with the files left for the next run in `files_pending`.
     ///
     /// ```
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// let stop = std::sync::atomic::AtomicBool::new(false); // set it on Ctrl-C
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).cancel_flag(&stop);
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// Ingest::new(&api, "b", Source::folder("d")).cancel_flag(&stop);
     /// ```
     pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {
         self.cancel = Some(flag);
@@ -457,8 +398,7 @@ impl<'a> Ingest<'a> {
     /// type, no signed URL for the first shard, a journal that cannot be written.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// let report = Ingest::new(&api, "b", Source::folder("d")).run()?;
     /// println!("{}", serde_json::to_string_pretty(&report).unwrap());
     /// # Ok::<(), roboflow_batch::Error>(())
@@ -473,8 +413,7 @@ impl<'a> Ingest<'a> {
     /// it would make, by kind. The journal is not read: this is a first run's plan.
     ///
     /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// # use roboflow_batch::ingest::{Ingest, Source};
+    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
     /// let plan = Ingest::new(&api, "b", Source::folder("d")).plan()?;
     /// assert!(plan.dry_run);
     /// println!("{} files in {} units", plan.files_found, plan.units_planned);

@@ -12,9 +12,9 @@ use super::plan::{
     DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, Planner, ShardLimits, Step,
 };
 use super::references::{Chunker, ReferencesFile, default_chunk, file_base};
-use super::report::{IngestMethod, IngestReport, LatencySummary, SkipReason};
+use super::report::{IngestMethod, IngestReport, LatencySummary};
 use super::resume::{self, Confirmed};
-use super::send::{self, Settings};
+use super::send::{self, Settings, over_max_file};
 use super::source::Kind;
 use super::verify::Verifier;
 use super::{Ingest, JournalSetting, UploadMode};
@@ -356,22 +356,18 @@ fn send_files(
         true => None,
         false => Some(ask_url(ctx, 0)?),
     };
+    let (images, shard_bytes, file_bytes) = first.as_ref().map_or((None, None, None), |f| {
+        (f.max_number_of_images, f.max_shard_size, f.max_file_size)
+    });
+    let most = ing.max_images_per_shard.unwrap_or(u64::MAX);
     let limits = ShardLimits {
-        max_images: first
-            .as_ref()
-            .and_then(|f| f.max_number_of_images)
+        max_images: images
             .unwrap_or(DEFAULT_MAX_IMAGES_PER_SHARD)
-            .min(ing.max_images_per_shard.unwrap_or(u64::MAX))
+            .min(most)
             .max(1),
-        max_bytes: first
-            .as_ref()
-            .and_then(|f| f.max_shard_size)
-            .unwrap_or(DEFAULT_MAX_SHARD_BYTES),
+        max_bytes: shard_bytes.unwrap_or(DEFAULT_MAX_SHARD_BYTES),
     };
-    let max_file = first
-        .as_ref()
-        .and_then(|f| f.max_file_size)
-        .unwrap_or(u64::MAX);
+    let max_file = file_bytes.unwrap_or(u64::MAX);
     let extra = settings.shard_extra();
     // Totals first, from the same plan the upload will follow (nothing is kept).
     let mut candidates = 0u64;
@@ -409,29 +405,28 @@ fn send_files(
             let mut targets = Targets { first, error: None };
             let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
             files.each(|next| {
-            if resumed(&next) {
-                return Ok(true);
-            }
-            let f = next.file;
-            if f.size > max_file {
-                let why = format!("{} bytes, over the service's maxFileSize of {max_file}", f.size);
-                ctx.skip(&f.path.to_string_lossy(), SkipReason::TooLarge, why);
-                return Ok(true);
-            }
-            let (len, size) = (f.name.len(), f.size);
-            match planner.push((next.index, f), len, size) {
-                Step::Added => Ok(true),
-                Step::TooBig((_, f)) => {
-                    let why = format!(
-                        "{} bytes: a shard holding it alone would exceed maxShardSize ({} bytes)",
-                        f.size, limits.max_bytes
-                    );
-                    ctx.skip(&f.path.to_string_lossy(), SkipReason::TooLarge, why);
-                    Ok(true)
+                if resumed(&next) {
+                    return Ok(true);
                 }
-                Step::Full(s) => Ok(targets.hand(ctx, feed, s.files)),
-            }
-        })?;
+                let f = next.file;
+                if f.size > max_file {
+                    ctx.too_large(&f, over_max_file(f.size, max_file));
+                    return Ok(true);
+                }
+                let (len, size) = (f.name.len(), f.size);
+                match planner.push((next.index, f), len, size) {
+                    Step::Added => Ok(true),
+                    Step::TooBig((_, f)) => {
+                        let max = limits.max_bytes;
+                        let why = format!(
+                            "{size} bytes: a shard holding it alone would exceed maxShardSize ({max} bytes)"
+                        );
+                        ctx.too_large(&f, why);
+                        Ok(true)
+                    }
+                    Step::Full(s) => Ok(targets.hand(ctx, feed, s.files)),
+                }
+            })?;
             if let Some(s) = planner.finish() {
                 targets.hand(ctx, feed, s.files);
             }
@@ -649,10 +644,9 @@ fn references<'a>(
             planned(&report, 1);
             if !plan {
                 let chunk = Chunk {
-                    refs: Vec::new(),
                     url: Some(url.clone()),
                     ingest_id: ing.ingest_id.clone(),
-                    bytes: 0,
+                    ..Chunk::default()
                 };
                 feed::run(
                     &ctx,

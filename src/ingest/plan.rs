@@ -128,88 +128,74 @@ fn balanced_per_shard(n: u64, max_images: u64, workers: u64) -> u64 {
 mod tests {
     use super::*;
 
-    struct File {
-        name: String,
-        size: u64,
-    }
-
-    fn files(sizes: &[u64]) -> Vec<File> {
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &size)| File {
-                name: format!("{i}.jpg"),
-                size,
-            })
-            .collect()
-    }
-
-    #[derive(Default)]
-    struct Plan {
-        shards: Vec<PlannedShard<usize>>,
-        too_big: Vec<usize>,
-    }
-
-    /// The whole plan of `files`, by position.
-    fn plan(files: &[File], limits: ShardLimits, extra: u64, workers: usize) -> Plan {
-        let mut p = Planner::new(files.len() as u64, limits, extra, workers);
-        let mut out = Plan::default();
-        for (i, f) in files.iter().enumerate() {
-            match p.push(i, f.name.len(), f.size) {
+    /// The shards of files `i.jpg` of `sizes` (by position), and those too big.
+    fn plan(
+        sizes: &[u64],
+        limits: ShardLimits,
+        extra: u64,
+        workers: usize,
+    ) -> (Vec<PlannedShard<usize>>, Vec<usize>) {
+        let mut p = Planner::new(sizes.len() as u64, limits, extra, workers);
+        let (mut shards, mut too_big) = (Vec::new(), Vec::new());
+        for (i, &size) in sizes.iter().enumerate() {
+            match p.push(i, format!("{i}.jpg").len(), size) {
                 Step::Added => {}
-                Step::TooBig(i) => out.too_big.push(i),
-                Step::Full(s) => out.shards.push(s),
+                Step::TooBig(i) => too_big.push(i),
+                Step::Full(s) => shards.push(s),
             }
         }
-        out.shards.extend(p.finish());
-        out
+        shards.extend(p.finish());
+        (shards, too_big)
+    }
+
+    fn counts(shards: &[PlannedShard<usize>]) -> Vec<usize> {
+        shards.iter().map(|s| s.files.len()).collect()
     }
 
     #[test]
     fn respects_the_image_count_and_balances_waves() {
-        let f = files(&[1000; 10_000]);
-        let p = plan(&f, ShardLimits::default(), 0, 8);
-        assert_eq!(p.shards.len(), 24); // 20 at 500, rounded up to 3 full waves of 8
-        assert!(p.shards.iter().all(|s| s.files.len() <= 500));
-        let all: Vec<usize> = p.shards.iter().flat_map(|s| s.files.clone()).collect();
+        let (shards, _) = plan(&[1000; 10_000], ShardLimits::default(), 0, 8);
+        // 20 at 500, rounded up to 3 full waves of 8.
+        assert_eq!(
+            (shards.len(), counts(&shards).into_iter().max()),
+            (24, Some(417))
+        );
+        let all: Vec<usize> = shards.iter().flat_map(|s| s.files.clone()).collect();
         assert_eq!(all, (0..10_000).collect::<Vec<_>>());
         // Small sets are not cut below 100 images per shard.
-        let p = plan(&files(&[10; 150]), ShardLimits::default(), 0, 8);
-        assert_eq!(
-            p.shards.iter().map(|s| s.files.len()).collect::<Vec<_>>(),
-            [100, 50]
-        );
+        let (shards, _) = plan(&[10; 150], ShardLimits::default(), 0, 8);
+        assert_eq!(counts(&shards), [100, 50]);
     }
 
     #[test]
-    fn respects_the_byte_limit_exactly() {
-        let f = files(&[1000, 1000, 1000, 5000]);
-        let one = tar_entry_size(5, 1000);
-        let limits = ShardLimits {
-            max_images: 500,
-            max_bytes: 1024 + 2 * one, // exactly two small files
-        };
-        let p = plan(&f, limits, 0, 1);
-        assert_eq!(p.shards[0].files, [0, 1]);
-        assert_eq!(p.shards[0].tar_len, limits.max_bytes);
-        assert_eq!(p.shards[1].files, [2]);
-        assert_eq!(p.too_big, [3]); // alone, it is still over the limit
-        for s in &p.shards {
-            let want = tar_size(s.files.iter().map(|&i| (f[i].name.len(), f[i].size)));
-            assert_eq!(s.tar_len, want);
-        }
-    }
-
-    #[test]
-    fn counts_the_extra_member() {
-        let f = files(&[1000, 1000]);
+    fn respects_the_byte_limit_exactly_counting_the_extra_member() {
         let one = tar_entry_size(5, 1000);
         let extra = tar_entry_size(24, 40);
-        let limits = ShardLimits {
-            max_images: 500,
-            max_bytes: 1024 + 2 * one + extra - 1,
-        };
-        let p = plan(&f, limits, extra, 1);
-        assert_eq!(p.shards.len(), 2);
+        // (extra, max_bytes, shards, too big)
+        type Case = (u64, u64, &'static [&'static [usize]], &'static [usize]);
+        let cases: [Case; 2] = [
+            (0, 1024 + 2 * one, &[&[0, 1], &[2]], &[3]), // exactly two small files
+            (extra, 1024 + 2 * one + extra - 1, &[&[0], &[1], &[2]], &[3]),
+        ];
+        for (extra, max_bytes, want, too_big) in cases {
+            let limits = ShardLimits {
+                max_images: 500,
+                max_bytes,
+            };
+            let sizes = [1000, 1000, 1000, 5000];
+            let (shards, big) = plan(&sizes, limits, extra, 1);
+            let got: Vec<&[usize]> = shards.iter().map(|s| s.files.as_slice()).collect();
+            assert_eq!((&got[..], &big[..]), (want, too_big), "{extra}");
+            for s in &shards {
+                let want = tar_size(s.files.iter().map(|&i| (5, sizes[i]))) + extra;
+                assert_eq!(s.tar_len, want);
+                assert!(s.tar_len <= max_bytes);
+            }
+            assert_eq!(
+                shards[0].tar_len == max_bytes,
+                extra == 0,
+                "the first is full"
+            );
+        }
     }
 }

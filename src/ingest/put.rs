@@ -102,14 +102,19 @@ impl PutJob<'_> {
                 }
                 Err(e) if url_rejected(&e) && fresh_urls < MAX_FRESH_URLS => {
                     fresh_urls += 1;
-                    self.retries.fetch_add(1, Ordering::Relaxed);
-                    self.events.emit(Event::Retry {
-                        unit: self.unit,
-                        index: self.index,
-                        attempt: attempts.load(Ordering::Relaxed) + 1,
-                        rewound_bytes: this_try.swap(0, Ordering::Relaxed),
-                        reason: Some(format!("signed URL rejected, asking for a fresh one: {e}")),
-                    });
+                    let (at, rewound) = (
+                        attempts.load(Ordering::Relaxed),
+                        this_try.swap(0, Ordering::Relaxed),
+                    );
+                    let why = format!("signed URL rejected, asking for a fresh one: {e}");
+                    retried(
+                        self.retries,
+                        self.events,
+                        (self.unit, self.index),
+                        at + 1,
+                        rewound,
+                        why,
+                    );
                     target = counting_retries(
                         self.api,
                         self.retries,
@@ -135,14 +140,18 @@ impl PutJob<'_> {
         let retries = self.retries.clone();
         let (unit, index) = (self.unit, self.index);
         move |cause| {
-            retries.fetch_add(1, Ordering::Relaxed);
-            events.emit(Event::Retry {
-                unit,
-                index,
-                attempt: attempts.load(Ordering::Relaxed) + 1,
-                rewound_bytes: this_try.swap(0, Ordering::Relaxed),
-                reason: Some(format!("upload: {cause}")),
-            });
+            let (at, rewound) = (
+                attempts.load(Ordering::Relaxed),
+                this_try.swap(0, Ordering::Relaxed),
+            );
+            retried(
+                &retries,
+                &events,
+                (unit, index),
+                at + 1,
+                rewound,
+                format!("upload: {cause}"),
+            );
         }
     }
 
@@ -184,14 +193,35 @@ pub(crate) fn counting_retries<R>(
     let events = events.clone();
     let tries = Arc::new(AtomicU32::new(1));
     let observer = move |cause: RetryCause| {
-        retries.fetch_add(1, Ordering::Relaxed);
-        events.emit(Event::Retry {
-            unit,
-            index,
-            attempt: tries.fetch_add(1, Ordering::Relaxed) + 1,
-            rewound_bytes: 0,
-            reason: Some(format!("{what}: {cause}")),
-        });
+        let at = tries.fetch_add(1, Ordering::Relaxed);
+        retried(
+            &retries,
+            &events,
+            (unit, index),
+            at + 1,
+            0,
+            format!("{what}: {cause}"),
+        );
     };
     f(&api.reporting_retries(observer))
+}
+
+/// Counts a retry of a unit's request and reports it, with its cause.
+fn retried(
+    retries: &AtomicU64,
+    events: &Relay,
+    (unit, index): (UnitKind, u64),
+    attempt: u32,
+    rewound_bytes: u64,
+    reason: String,
+) {
+    retries.fetch_add(1, Ordering::Relaxed);
+    let reason = Some(reason);
+    events.emit(Event::Retry {
+        unit,
+        index,
+        attempt,
+        rewound_bytes,
+        reason,
+    });
 }

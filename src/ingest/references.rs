@@ -31,21 +31,12 @@ pub(crate) struct Chunker {
     sent: u64,
 }
 
-fn empty() -> Chunk {
-    Chunk {
-        refs: Vec::new(),
-        url: None,
-        ingest_id: None,
-        bytes: 0,
-    }
-}
-
 impl Chunker {
     pub fn new(size: usize, base: String) -> Chunker {
         Chunker {
             size: size.max(1),
             base,
-            chunk: empty(),
+            chunk: Chunk::default(),
             held: None,
             sent: 0,
         }
@@ -67,7 +58,7 @@ impl Chunker {
         self.chunk.bytes += size;
         self.chunk.refs.push(r);
         if self.chunk.refs.len() == self.size {
-            self.held = Some(std::mem::replace(&mut self.chunk, empty()));
+            self.held = Some(std::mem::take(&mut self.chunk));
         }
         true
     }
@@ -80,7 +71,7 @@ impl Chunker {
 
     /// Sends the chunks still held.
     pub fn finish(&mut self, feed: &mut Feed<'_>) {
-        let rest = std::mem::replace(&mut self.chunk, empty());
+        let rest = std::mem::take(&mut self.chunk);
         let last: Vec<Chunk> = self.held.take().into_iter().chain(Some(rest)).collect();
         let last: Vec<Chunk> = last.into_iter().filter(|c| !c.refs.is_empty()).collect();
         let only = self.sent == 0 && last.len() == 1;

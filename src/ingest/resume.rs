@@ -4,14 +4,13 @@
 //! merged. A file counts as uploaded when the latest journal record for its path has the
 //! same name, size and modification time.
 
-use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::PathBuf;
 
 use super::files::{FileList, Resumed};
 use super::journal::{FileRecord, History, Journal, UnitInfo, UnitType, unix_now};
-use super::sorted::{Fields, Sorter, put_bytes};
+use super::sorted::Sorter;
 use crate::BatchApi;
 use crate::error::{Error, Result};
 use crate::ids::fnv1a128;
@@ -176,34 +175,12 @@ pub(crate) fn confirm(
     Ok(out)
 }
 
-/// `path 0 number identity`: sorted by path, then by the number (a journal sequence, or a
-/// position in the list of files).
-fn record(out: &mut Vec<u8>, rec: &FileRecord, number: u64) {
-    out.clear();
-    out.extend_from_slice(rec.path.as_bytes());
-    out.push(0);
-    out.extend_from_slice(&number.to_be_bytes());
-    out.extend_from_slice(&rec.size.to_be_bytes());
-    match rec.mtime_ns {
-        Some(t) => {
-            out.push(1);
-            out.extend_from_slice(&t.to_be_bytes());
-        }
-        None => out.push(0),
-    }
-    put_bytes(out, rec.name.as_bytes());
-}
+/// A file as the join sorts it: its path, a number (a journal sequence, or a position in
+/// the list of files), and its identity (size, modification time, name).
+type Joined = (String, u64, (u64, Option<u64>, String));
 
-/// `(path, number, identity)` of a record.
-fn split(rec: &[u8]) -> io::Result<(&[u8], u64, &[u8])> {
-    let at = rec
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad resume record"))?;
-    let (path, rest) = rec.split_at(at);
-    let mut f = Fields(rest.get(1..).unwrap_or_default());
-    let number = f.u64()?;
-    Ok((path, number, f.0))
+fn joined(rec: FileRecord, number: u64) -> Joined {
+    (rec.path, number, (rec.size, rec.mtime_ns, rec.name))
 }
 
 /// Marks the files that the journal's confirmed `units` (sequence number → the unit they
@@ -215,50 +192,37 @@ pub(crate) fn mark(
 ) -> Result<()> {
     let io = |e: io::Error| Error::io("matching the files with the resume journal", e);
     let mut done = Sorter::new(JOIN_MEMORY);
-    let mut buf = Vec::new();
     let seqs: HashSet<u64> = units.keys().copied().collect();
-    journal.files_of(&seqs, |seq, rec| {
-        record(&mut buf, &rec, seq);
-        done.push(&buf).map_err(io)
-    })?;
+    journal.files_of(&seqs, |seq, rec| done.push(&joined(rec, seq)).map_err(io))?;
     if done.len() == 0 {
         return Ok(());
     }
     let mut found = Sorter::new(JOIN_MEMORY);
     files.each(|n| {
-        record(&mut buf, &FileRecord::of(&n.file), n.index);
-        found.push(&buf).map_err(io)?;
+        found
+            .push(&joined(FileRecord::of(&n.file), n.index))
+            .map_err(io)?;
         Ok(true)
     })?;
     let mut done = done.finish().map_err(io)?;
     let mut found = found.finish().map_err(io)?;
     let mut out = Sorter::new(JOIN_MEMORY);
-    // The latest journal record of the path being matched: (path, sequence, identity).
-    let mut latest: Option<(Vec<u8>, u64, Vec<u8>)> = None;
-    let (mut jrec, mut frec) = (Vec::new(), Vec::new());
-    let mut more = done.next_into(&mut jrec).map_err(io)?;
-    while found.next_into(&mut frec).map_err(io)? {
-        let (path, index, identity) = split(&frec).map_err(io)?;
+    // The latest journal record of the path being matched.
+    let mut latest: Option<Joined> = None;
+    let mut next = done.next().map_err(io)?;
+    while let Some((path, index, identity)) = found.next().map_err(io)? {
         if latest.as_ref().is_none_or(|l| l.0 != path) {
             latest = None;
-            while more {
-                let (jpath, seq, jid) = split(&jrec).map_err(io)?;
-                match jpath.cmp(path) {
-                    Ordering::Less => {}
-                    Ordering::Equal => latest = Some((jpath.to_vec(), seq, jid.to_vec())),
-                    Ordering::Greater => break,
-                }
-                more = done.next_into(&mut jrec).map_err(io)?;
+            while let Some(j) = next.take_if(|j| j.0 <= path) {
+                latest = Some(j).filter(|j| j.0 == path);
+                next = done.next().map_err(io)?;
             }
         }
         if let Some((_, seq, jid)) = &latest
-            && jid.as_slice() == identity
+            && *jid == identity
             && let Some(unit) = units.get(seq)
         {
-            buf.clear();
-            buf.extend_from_slice(&index.to_be_bytes());
-            buf.extend_from_slice(&unit.to_be_bytes());
-            out.push(&buf).map_err(io)?;
+            out.push(&(index, *unit)).map_err(io)?;
         }
     }
     files.set_resumed(Resumed::new(out.finish().map_err(io)?));

@@ -11,7 +11,7 @@ use super::files::LocalFile;
 use super::journal::{FileRecord, UnitType};
 use super::plan::DEFAULT_MAX_SHARD_BYTES;
 use super::put::PutJob;
-use super::report::{FailedFile, FailureStage, SkipReason};
+use super::report::{FailedFile, FailureStage};
 use super::tar_shard::{TarEntry, TarShard, tar_entry_size, tar_size};
 use crate::BatchApi;
 use crate::error::{Error, Result};
@@ -38,6 +38,11 @@ impl Settings {
             tar_entry_size(NOTIFICATION_CONFIG.len(), b.len() as u64)
         })
     }
+}
+
+/// Why a file of `size` bytes is left out.
+pub(crate) fn over_max_file(size: u64, max: u64) -> String {
+    format!("{size} bytes, over the service's maxFileSize of {max}")
 }
 
 /// Sends unit `index`.
@@ -289,8 +294,7 @@ fn video(ctx: &Ctx<'_>, index: u64, f: LocalFile) {
     if let Some(max) = target.max_file_size
         && f.size > max
     {
-        let why = format!("{} bytes, over the service's maxFileSize of {max}", f.size);
-        return ctx.skip(&f.path.to_string_lossy(), SkipReason::TooLarge, why);
+        return ctx.too_large(&f, over_max_file(f.size, max));
     }
     let seq = match pending(ctx, UnitType::Single, None, &[&f]) {
         Ok(s) => s,

@@ -1,23 +1,171 @@
-//! An external sort, and the lists it is made of: a [`Tape`] gives records back in the
-//! order they were written (or one at a time by position), a [`Sorter`] in byte order.
-//! Both stay in memory up to a limit and then spill to unnamed temporary files (which the
-//! OS deletes even when the process is killed), so memory does not grow with the number of
-//! records.
+//! What the pipeline keeps per file, in memory that does not grow with the number of
+//! files: a [`Tape`] gives values back in the order they were written (or one by position),
+//! a [`Sorter`] in sorted order. Both stay in memory up to a limit and then spill to unnamed
+//! temporary files (which the OS deletes even when the process is killed).
 //!
-//! A record is a byte string; a sorter orders records by their bytes, so callers build
-//! records whose byte order is the order they want (big-endian numbers, a `0` byte after
-//! a path, which no path holds).
+//! A value is kept as a [`Record`], whose bytes sort as the value does (big-endian
+//! numbers, byte strings ended by `0 0` with each `0` inside written `0 1`), so the rest of
+//! the pipeline speaks in types and only this module in bytes.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Buffer of each reader and writer of a temporary file.
 const IO_BUF: usize = 32 * 1024;
 /// The most sorted runs kept on disk: past that they are merged into one, so a merge
 /// never holds more than this many open files and buffers.
 const MAX_RUNS: usize = 32;
+
+/// A value kept on a [`Tape`] or in a [`Sorter`]; its bytes sort as it does.
+pub(crate) trait Record: Sized {
+    fn put(&self, out: &mut Vec<u8>);
+    fn get(r: &mut &[u8]) -> io::Result<Self>;
+}
+
+fn short() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "a temporary record is cut short",
+    )
+}
+
+fn take<'a>(r: &mut &'a [u8], n: usize) -> io::Result<&'a [u8]> {
+    if r.len() < n {
+        return Err(short());
+    }
+    let (head, rest) = r.split_at(n);
+    *r = rest;
+    Ok(head)
+}
+
+macro_rules! numbers {
+    ($($t:ty),*) => {$(
+        impl Record for $t {
+            fn put(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_be_bytes());
+            }
+            fn get(r: &mut &[u8]) -> io::Result<Self> {
+                let b = take(r, std::mem::size_of::<$t>())?;
+                Ok(<$t>::from_be_bytes(b.try_into().map_err(|_| short())?))
+            }
+        }
+    )*};
+}
+numbers!(u8, u32, u64);
+
+impl Record for [u8; 16] {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+    fn get(r: &mut &[u8]) -> io::Result<Self> {
+        take(r, 16)?.try_into().map_err(|_| short())
+    }
+}
+
+fn put_escaped(b: &[u8], out: &mut Vec<u8>) {
+    for (i, part) in b.split(|&x| x == 0).enumerate() {
+        if i > 0 {
+            out.extend_from_slice(&[0, 1]);
+        }
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(&[0, 0]);
+}
+
+impl Record for Vec<u8> {
+    fn put(&self, out: &mut Vec<u8>) {
+        put_escaped(self, out);
+    }
+    fn get(r: &mut &[u8]) -> io::Result<Self> {
+        let mut v = Vec::new();
+        loop {
+            let at = r.iter().position(|&b| b == 0).ok_or_else(short)?;
+            v.extend_from_slice(&r[..at]);
+            if take(r, at + 2)?[at + 1] == 0 {
+                return Ok(v);
+            }
+            v.push(0);
+        }
+    }
+}
+
+impl Record for String {
+    fn put(&self, out: &mut Vec<u8>) {
+        put_escaped(self.as_bytes(), out);
+    }
+    fn get(r: &mut &[u8]) -> io::Result<Self> {
+        String::from_utf8(Vec::get(r)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}
+
+impl<T: Record> Record for Option<T> {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.push(self.is_some().into());
+        if let Some(v) = self {
+            v.put(out);
+        }
+    }
+    fn get(r: &mut &[u8]) -> io::Result<Self> {
+        match u8::get(r)? {
+            0 => Ok(None),
+            _ => T::get(r).map(Some),
+        }
+    }
+}
+
+/// A time, as before or after the Unix epoch and how far.
+impl Record for SystemTime {
+    fn put(&self, out: &mut Vec<u8>) {
+        let (after, d) = match self.duration_since(UNIX_EPOCH) {
+            Ok(d) => (1u8, d),
+            Err(e) => (0, e.duration()),
+        };
+        (after, d.as_secs(), d.subsec_nanos()).put(out);
+    }
+    fn get(r: &mut &[u8]) -> io::Result<Self> {
+        let (after, secs, nanos) = <(u8, u64, u32)>::get(r)?;
+        let d = Duration::new(secs, nanos);
+        let t = if after == 1 {
+            UNIX_EPOCH.checked_add(d)
+        } else {
+            UNIX_EPOCH.checked_sub(d)
+        };
+        t.ok_or_else(short)
+    }
+}
+
+macro_rules! tuples {
+    ($(($($n:tt $t:ident),*))*) => {$(
+        impl<$($t: Record),*> Record for ($($t,)*) {
+            fn put(&self, out: &mut Vec<u8>) {
+                $(self.$n.put(out);)*
+            }
+            fn get(r: &mut &[u8]) -> io::Result<Self> {
+                Ok(($($t::get(r)?,)*))
+            }
+        }
+    )*};
+}
+tuples!((0 A, 1 B) (0 A, 1 B, 2 C));
+
+/// Implements [`Record`] for a struct, field by field in the order given (its sort order).
+macro_rules! record {
+    ($t:ident { $($f:ident),* }) => {
+        impl $crate::ingest::sorted::Record for $t {
+            fn put(&self, out: &mut Vec<u8>) {
+                $($crate::ingest::sorted::Record::put(&self.$f, out);)*
+            }
+            fn get(r: &mut &[u8]) -> std::io::Result<Self> {
+                Ok($t { $($f: $crate::ingest::sorted::Record::get(r)?),* })
+            }
+        }
+    };
+}
+pub(crate) use record;
 
 fn tempfile() -> io::Result<File> {
     tempfile::tempfile()
@@ -49,8 +197,13 @@ fn read_record(r: &mut impl Read, out: &mut Vec<u8>) -> io::Result<bool> {
     Ok(true)
 }
 
-/// Records in the order written: in memory up to `limit` bytes, then in a temporary file.
-pub(crate) struct Tape {
+/// The value of a record read into `rec`, when there was one.
+fn decode<T: Record>(found: bool, rec: &[u8]) -> io::Result<Option<T>> {
+    found.then(|| T::get(&mut &rec[..])).transpose()
+}
+
+/// Values in the order written: in memory up to `limit` bytes, then in a temporary file.
+pub(crate) struct Tape<T> {
     mem: Vec<u8>,
     limit: usize,
     file: Option<BufWriter<File>>,
@@ -59,11 +212,13 @@ pub(crate) struct Tape {
     records: u64,
     /// Bytes written: the position of the next record.
     bytes: u64,
+    rec: Vec<u8>,
+    _t: PhantomData<T>,
 }
 
-impl Tape {
+impl<T: Record> Tape<T> {
     /// A tape that keeps up to `limit` bytes in memory.
-    pub fn new(limit: usize) -> Tape {
+    pub fn new(limit: usize) -> Tape<T> {
         Tape {
             mem: Vec::new(),
             limit,
@@ -71,10 +226,12 @@ impl Tape {
             rewound: false,
             records: 0,
             bytes: 0,
+            rec: Vec::new(),
+            _t: PhantomData,
         }
     }
 
-    /// How many records were written.
+    /// How many values were written.
     pub fn len(&self) -> u64 {
         self.records
     }
@@ -85,8 +242,17 @@ impl Tape {
         self.mem.len()
     }
 
-    /// Appends a record; returns its position, for [`read_at`](Self::read_at).
-    pub fn push(&mut self, rec: &[u8]) -> io::Result<u64> {
+    /// Appends a value; returns its position, for [`read_at`](Self::read_at).
+    pub fn push(&mut self, v: &T) -> io::Result<u64> {
+        let mut rec = std::mem::take(&mut self.rec);
+        rec.clear();
+        v.put(&mut rec);
+        let at = self.push_bytes(&rec);
+        self.rec = rec;
+        at
+    }
+
+    fn push_bytes(&mut self, rec: &[u8]) -> io::Result<u64> {
         let at = self.bytes;
         self.records += 1;
         self.bytes += 4 + rec.len() as u64;
@@ -109,32 +275,42 @@ impl Tape {
         Ok(at)
     }
 
-    /// The record at position `at` (as [`push`](Self::push) returned it) into `out`.
-    pub fn read_at(&mut self, at: u64, out: &mut Vec<u8>) -> io::Result<bool> {
-        match &mut self.file {
-            None => read_record(&mut self.mem.get(at as usize..).unwrap_or_default(), out),
+    /// The value at position `at`, as [`push`](Self::push) returned it.
+    pub fn read_at(&mut self, at: u64) -> io::Result<T> {
+        let mut rec = Vec::new();
+        let found = match &mut self.file {
+            None => read_record(
+                &mut self.mem.get(at as usize..).unwrap_or_default(),
+                &mut rec,
+            ),
             Some(w) => {
                 w.flush()?;
                 self.rewound = true;
                 let f = w.get_mut();
                 f.seek(SeekFrom::Start(at))?;
-                read_record(&mut BufReader::with_capacity(4096, f), out)
+                read_record(&mut BufReader::with_capacity(4096, f), &mut rec)
             }
-        }
+        }?;
+        decode(found, &rec)?.ok_or_else(short)
     }
 
-    /// Reads the records from the first; the tape cannot be written while this is alive.
-    pub fn reader(&mut self) -> io::Result<TapeReader<'_>> {
-        match &mut self.file {
-            None => Ok(TapeReader::Mem(&self.mem)),
+    /// Reads the values from the first; the tape cannot be written while this is alive.
+    pub fn reader(&mut self) -> io::Result<TapeReader<'_, T>> {
+        let src = match &mut self.file {
+            None => Src::Mem(&self.mem),
             Some(w) => {
                 w.flush()?;
                 self.rewound = true;
                 let f = w.get_mut();
                 f.seek(SeekFrom::Start(0))?;
-                Ok(TapeReader::File(BufReader::with_capacity(IO_BUF, f)))
+                Src::File(BufReader::with_capacity(IO_BUF, f))
             }
-        }
+        };
+        Ok(TapeReader {
+            src,
+            rec: Vec::new(),
+            _t: PhantomData,
+        })
     }
 
     /// The tape as a file positioned at its start (spilling it if it was in memory).
@@ -152,58 +328,71 @@ impl Tape {
     }
 }
 
-/// Reads a [`Tape`] from its first record.
-pub(crate) enum TapeReader<'a> {
+enum Src<'a> {
     Mem(&'a [u8]),
     File(BufReader<&'a mut File>),
 }
 
-impl TapeReader<'_> {
-    /// The next record into `out`; `false` at the end.
-    pub fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
-        match self {
-            TapeReader::Mem(m) => read_record(m, out),
-            TapeReader::File(r) => read_record(r, out),
-        }
+/// Reads a [`Tape`] from its first value.
+pub(crate) struct TapeReader<'a, T> {
+    src: Src<'a>,
+    rec: Vec<u8>,
+    _t: PhantomData<T>,
+}
+
+impl<T: Record> TapeReader<'_, T> {
+    /// The next value; `None` at the end.
+    pub fn next(&mut self) -> io::Result<Option<T>> {
+        let found = match &mut self.src {
+            Src::Mem(m) => read_record(m, &mut self.rec),
+            Src::File(r) => read_record(r, &mut self.rec),
+        }?;
+        decode(found, &self.rec)
     }
 }
 
-/// Sorts records by their bytes: up to `limit` bytes are sorted in memory, and each time
+/// Sorts values by their records: up to `limit` bytes are sorted in memory, and each time
 /// that fills up it is written out as a sorted run; the runs are merged as they are read.
-pub(crate) struct Sorter {
+pub(crate) struct Sorter<T> {
     arena: Vec<u8>,
     spans: Vec<(u32, u32)>,
     limit: usize,
     runs: Vec<File>,
     records: u64,
+    _t: PhantomData<T>,
 }
 
-impl Sorter {
+impl<T: Record> Sorter<T> {
     /// A sorter that holds up to `limit` bytes in memory (records plus 8 bytes each).
-    pub fn new(limit: usize) -> Sorter {
+    pub fn new(limit: usize) -> Sorter<T> {
         Sorter {
             arena: Vec::new(),
             spans: Vec::new(),
             limit,
             runs: Vec::new(),
             records: 0,
+            _t: PhantomData,
         }
     }
 
-    /// How many records were pushed.
+    /// How many values were pushed.
     pub fn len(&self) -> u64 {
         self.records
     }
 
-    /// Adds a record.
-    pub fn push(&mut self, rec: &[u8]) -> io::Result<()> {
-        let used = self.arena.len() + 8 * self.spans.len();
-        if !self.spans.is_empty() && used + rec.len() + 8 > self.limit {
+    /// Adds a value.
+    pub fn push(&mut self, v: &T) -> io::Result<()> {
+        let start = self.arena.len();
+        v.put(&mut self.arena);
+        let len = self.arena.len() - start;
+        if !self.spans.is_empty() && start + 8 * self.spans.len() + len + 8 > self.limit {
+            let rec = self.arena.split_off(start);
             self.spill()?;
+            self.arena = rec;
         }
-        let at = u32::try_from(self.arena.len()).map_err(|_| io::Error::other("sort buffer"))?;
-        let len = u32::try_from(rec.len()).map_err(|_| io::Error::other("record over 4 GiB"))?;
-        self.arena.extend_from_slice(rec);
+        let at = self.arena.len() - len;
+        let at = u32::try_from(at).map_err(|_| io::Error::other("sort buffer"))?;
+        let len = u32::try_from(len).map_err(|_| io::Error::other("record over 4 GiB"))?;
         self.spans.push((at, len));
         self.records += 1;
         Ok(())
@@ -218,77 +407,54 @@ impl Sorter {
     /// Writes what is in memory as a sorted run, and merges the runs when there are many.
     fn spill(&mut self) -> io::Result<()> {
         self.sort_spans();
-        let mut run = Tape::new(0);
+        let mut run = Tape::<T>::new(0);
         for &(at, len) in &self.spans {
-            run.push(&self.arena[at as usize..(at + len) as usize])?;
+            run.push_bytes(&self.arena[at as usize..(at + len) as usize])?;
         }
         self.runs.push(run.into_file()?);
         self.arena.clear();
         self.spans.clear();
         if self.runs.len() >= MAX_RUNS {
             let runs = std::mem::take(&mut self.runs);
-            let mut merged = Sorted::new(Vec::new(), Vec::new(), runs, 0)?;
-            let mut out = Tape::new(0);
+            let mut merged = Sorted::<T>::new(Vec::new(), Vec::new(), runs, 0)?;
+            let mut out = Tape::<T>::new(0);
             let mut rec = Vec::new();
-            while merged.next_into(&mut rec)? {
-                out.push(&rec)?;
+            while merged.next_bytes(&mut rec)? {
+                out.push_bytes(&rec)?;
             }
             self.runs.push(out.into_file()?);
         }
         Ok(())
     }
 
-    /// The records in byte order.
-    pub fn finish(mut self) -> io::Result<Sorted> {
+    /// The values in sorted order.
+    pub fn finish(mut self) -> io::Result<Sorted<T>> {
         self.sort_spans();
         Sorted::new(self.arena, self.spans, self.runs, self.records)
     }
 }
 
-/// The next record of one source, in a min-heap.
-struct Head {
-    rec: Vec<u8>,
-    src: usize,
-}
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Head {}
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Head {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: the smallest record is at the top of the heap.
-        other
-            .rec
-            .cmp(&self.rec)
-            .then_with(|| other.src.cmp(&self.src))
-    }
-}
-
-/// A [`Sorter`]'s records in byte order; [`rewind`](Sorted::rewind) reads them again.
-pub(crate) struct Sorted {
+/// A [`Sorter`]'s values in order; [`rewind`](Sorted::rewind) reads them again.
+#[derive(Default)]
+pub(crate) struct Sorted<T> {
     arena: Vec<u8>,
     spans: Vec<(u32, u32)>,
     pos: usize,
     runs: Vec<BufReader<File>>,
-    heap: BinaryHeap<Head>,
+    /// The next record of each source, smallest first.
+    heap: BinaryHeap<Reverse<(Vec<u8>, usize)>>,
     records: u64,
+    rec: Vec<u8>,
+    _t: PhantomData<T>,
 }
 
-impl Sorted {
+impl<T: Record> Sorted<T> {
     fn new(
         arena: Vec<u8>,
         spans: Vec<(u32, u32)>,
         runs: Vec<File>,
         records: u64,
-    ) -> io::Result<Sorted> {
+    ) -> io::Result<Sorted<T>> {
         let runs = runs
             .into_iter()
             .map(|f| BufReader::with_capacity(IO_BUF, f))
@@ -300,24 +466,14 @@ impl Sorted {
             runs,
             heap: BinaryHeap::new(),
             records,
+            rec: Vec::new(),
+            _t: PhantomData,
         };
         s.start()?;
         Ok(s)
     }
 
-    /// No records.
-    pub fn empty() -> Sorted {
-        Sorted {
-            arena: Vec::new(),
-            spans: Vec::new(),
-            pos: 0,
-            runs: Vec::new(),
-            heap: BinaryHeap::new(),
-            records: 0,
-        }
-    }
-
-    /// How many records there are.
+    /// How many values there are.
     pub fn len(&self) -> u64 {
         self.records
     }
@@ -343,13 +499,13 @@ impl Sorted {
         for src in 0..=self.runs.len() {
             let mut rec = Vec::new();
             if self.fill(src, &mut rec)? {
-                self.heap.push(Head { rec, src });
+                self.heap.push(Reverse((rec, src)));
             }
         }
         Ok(())
     }
 
-    /// Starts again from the first record.
+    /// Starts again from the first value.
     pub fn rewind(&mut self) -> io::Result<()> {
         self.pos = 0;
         for r in &mut self.runs {
@@ -359,118 +515,64 @@ impl Sorted {
     }
 
     /// The next record into `out`; `false` at the end.
-    pub fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
-        let Some(mut head) = self.heap.pop() else {
+    fn next_bytes(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        let Some(Reverse((mut rec, src))) = self.heap.pop() else {
             return Ok(false);
         };
-        std::mem::swap(out, &mut head.rec);
-        if self.fill(head.src, &mut head.rec)? {
-            self.heap.push(head);
+        std::mem::swap(out, &mut rec);
+        if self.fill(src, &mut rec)? {
+            self.heap.push(Reverse((rec, src)));
         }
         Ok(true)
     }
-}
 
-/// A reader of fixed-layout records: big-endian numbers and length-prefixed bytes.
-pub(crate) struct Fields<'a>(pub &'a [u8]);
-
-impl<'a> Fields<'a> {
-    fn take(&mut self, n: usize) -> io::Result<&'a [u8]> {
-        if self.0.len() < n {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "a temporary record is cut short",
-            ));
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
+    /// The next value; `None` at the end.
+    pub fn next(&mut self) -> io::Result<Option<T>> {
+        let mut rec = std::mem::take(&mut self.rec);
+        let found = self.next_bytes(&mut rec);
+        self.rec = rec;
+        decode(found?, &self.rec)
     }
-
-    pub fn u64(&mut self) -> io::Result<u64> {
-        let b = self.take(8)?;
-        Ok(u64::from_be_bytes(b.try_into().unwrap_or_default()))
-    }
-
-    pub fn u32(&mut self) -> io::Result<u32> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes(b.try_into().unwrap_or_default()))
-    }
-
-    pub fn u8(&mut self) -> io::Result<u8> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub fn bytes(&mut self) -> io::Result<&'a [u8]> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-
-    pub fn str(&mut self) -> io::Result<&'a str> {
-        std::str::from_utf8(self.bytes()?)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-    }
-
-    pub fn fixed(&mut self, n: usize) -> io::Result<&'a [u8]> {
-        self.take(n)
-    }
-}
-
-/// Appends length-prefixed bytes (the counterpart of [`Fields::bytes`]).
-pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-    out.extend_from_slice(b);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn drain(s: &mut Sorted) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut rec = Vec::new();
-        while s.next_into(&mut rec).unwrap() {
-            out.push(rec.clone());
-        }
-        out
+    fn drain<T: Record>(s: &mut Sorted<T>) -> Vec<T> {
+        std::iter::from_fn(|| s.next().unwrap()).collect()
     }
 
     #[test]
     fn a_tape_reads_back_in_order_in_memory_and_on_disk() {
         for limit in [1 << 20, 64] {
-            let mut t = Tape::new(limit);
-            for i in 0..1000u32 {
-                t.push(format!("record {i}").as_bytes()).unwrap();
-            }
+            let mut t = Tape::<String>::new(limit);
+            let at: Vec<u64> = (0..1000)
+                .map(|i| t.push(&format!("record {i}")).unwrap())
+                .collect();
             assert_eq!(t.len(), 1000);
+            let want: Vec<String> = (0..1000).map(|i| format!("record {i}")).collect();
             for _ in 0..2 {
                 let mut r = t.reader().unwrap();
-                let mut rec = Vec::new();
-                let mut i = 0;
-                while r.next_into(&mut rec).unwrap() {
-                    assert_eq!(rec, format!("record {i}").as_bytes());
-                    i += 1;
-                }
-                assert_eq!(i, 1000);
+                assert_eq!(
+                    std::iter::from_fn(|| r.next().unwrap()).collect::<Vec<_>>(),
+                    want
+                );
             }
+            assert_eq!(t.read_at(at[517]).unwrap(), want[517]);
             // Writing after reading appends.
-            t.push(b"last").unwrap();
+            t.push(&"last".into()).unwrap();
             let mut r = t.reader().unwrap();
-            let mut rec = Vec::new();
-            let mut n = 0;
-            while r.next_into(&mut rec).unwrap() {
-                n += 1;
-            }
-            assert_eq!((n, rec.as_slice()), (1001, &b"last"[..]));
-            if limit == 64 {
-                assert_eq!(t.in_memory(), 0, "spilled");
-            }
+            let all: Vec<String> = std::iter::from_fn(|| r.next().unwrap()).collect();
+            assert_eq!((all.len(), all[1000].as_str()), (1001, "last"));
+            assert_eq!(t.in_memory() == 0, limit == 64, "spilled");
         }
     }
 
     #[test]
     fn a_sorter_sorts_across_many_runs_and_rewinds() {
         let mut rng = crate::rand::FastRng::seeded(7);
+        // Bytes 0 to 3: the escaping of `0` must keep the order of the values.
         let recs: Vec<Vec<u8>> = (0..20_000)
             .map(|_| {
                 let n = (rng.next_u64() % 12) as usize;
@@ -489,23 +591,23 @@ mod tests {
         assert_eq!(drain(&mut sorted), want);
         sorted.rewind().unwrap();
         assert_eq!(drain(&mut sorted), want);
-        assert!(drain(&mut Sorted::empty()).is_empty());
+        assert!(drain(&mut Sorted::<(u64, u32)>::default()).is_empty());
     }
 
     #[test]
-    fn fields_round_trip_and_refuse_short_records() {
-        let mut rec = Vec::new();
-        rec.extend_from_slice(&7u64.to_be_bytes());
-        put_bytes(&mut rec, "é.jpg".as_bytes());
-        rec.push(3);
-        let mut f = Fields(&rec);
-        assert_eq!(f.u64().unwrap(), 7);
-        assert_eq!(f.str().unwrap(), "é.jpg");
-        assert_eq!(f.u8().unwrap(), 3);
-        assert!(f.u8().is_err());
-        assert!(Fields(&rec[..10]).u64().is_ok_and(|v| v == 7));
-        let mut short = Fields(&rec[..10]);
-        short.u64().unwrap();
-        assert!(short.bytes().is_err());
+    fn records_round_trip_and_refuse_short_ones() {
+        type Rec = (Option<SystemTime>, String, Option<u64>);
+        let before = UNIX_EPOCH - Duration::new(5, 7);
+        let cases: [Rec; 3] = [
+            (Some(before), "é.jpg".into(), Some(7)),
+            (Some(UNIX_EPOCH + Duration::new(9, 1)), "a\0b".into(), None),
+            (None, String::new(), Some(0)),
+        ];
+        for v in cases {
+            let mut rec = Vec::new();
+            v.put(&mut rec);
+            assert_eq!(Rec::get(&mut &rec[..]).unwrap(), v);
+            assert!(Rec::get(&mut &rec[..rec.len() - 1]).is_err());
+        }
     }
 }

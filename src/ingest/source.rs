@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 /// (a JSONL file of them, the URL of one, or a cloud bucket whose objects are signed here).
 ///
 /// ```
-/// use roboflow_batch::ingest::Source;
-/// let s = Source::folder("photos").recursive(true);
-/// assert!(format!("{s:?}").contains("recursive: true"));
-/// let refs = Source::references("refs.jsonl");
+/// let refs = roboflow_batch::ingest::Source::references("refs.jsonl");
 /// assert!(format!("{refs:?}").contains("refs.jsonl"));
 /// ```
 #[derive(Debug)]
@@ -84,8 +81,7 @@ impl Source {
     /// references.
     ///
     /// ```no_run
-    /// use roboflow_batch::cloud::CloudSource;
-    /// use roboflow_batch::ingest::Source;
+    /// # use roboflow_batch::{cloud::CloudSource, ingest::Source};
     /// let s = Source::bucket(CloudSource::builder("s3://my-bucket/photos/**/*.jpg").build()?);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```

@@ -311,27 +311,19 @@ impl<'a> Verifier<'a> {
                 Status::Waiting => timeout.is_some() && u.expected > 0,
                 _ => false,
             });
-        let mut listing = if needs_listing {
-            Some(self.listing()?)
-        } else {
-            None
-        };
+        let mut listing = needs_listing.then(|| self.listing()).transpose()?;
         let mut t = Tally::default();
-        let mut key = Vec::new();
-        let mut have = match &mut listing {
-            Some(l) => l.next_into(&mut key).map_err(sort_err)?,
-            None => false,
+        let mut key = match &mut listing {
+            Some(l) => l.next().map_err(sort_err)?,
+            None => None,
         };
         files.each(|f| {
-            let present = match &mut listing {
-                Some(l) => {
-                    while have && key.as_slice() < f.key.as_slice() {
-                        have = l.next_into(&mut key).map_err(sort_err)?;
-                    }
-                    have && key.as_slice() == f.key.as_slice()
+            if let Some(l) = &mut listing {
+                while key.is_some_and(|k| k < f.key) {
+                    key = l.next().map_err(sort_err)?;
                 }
-                None => false,
-            };
+            }
+            let present = key == Some(f.key);
             let status = st.units.get(f.unit as usize).map(|u| &u.status);
             let named = st.named.get(&f.key);
             let why: Option<String> = match status {
@@ -365,7 +357,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// The names in the batch listing, as sorted keys (on disk when many).
-    fn listing(&self) -> Result<Sorted> {
+    fn listing(&self) -> Result<Sorted<[u8; 16]>> {
         let mut keys = Sorter::new(LISTING_MEMORY);
         for f in self.api.files(self.batch, None, None) {
             keys.push(&name_key(&f?.file_name)).map_err(sort_err)?;

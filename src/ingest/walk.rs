@@ -45,7 +45,7 @@ pub(crate) enum Item {
 
 struct Level {
     path: PathBuf,
-    names: Sorted,
+    names: Sorted<(Vec<u8>, u8)>,
     /// The folder's canonical path, to detect link loops (only when following links).
     canonical: Option<PathBuf>,
 }
@@ -55,7 +55,6 @@ pub(crate) struct Walk {
     follow: bool,
     max_depth: usize,
     stack: Vec<Level>,
-    rec: Vec<u8>,
 }
 
 #[cfg(unix)]
@@ -92,18 +91,13 @@ fn type_byte(t: io::Result<fs::FileType>) -> u8 {
     }
 }
 
-/// The names of `dir`, sorted; each record is the name, a `0` byte (no name holds one, and
-/// it sorts a name before its extensions: `a` before `a.b`), and its type.
-fn list(dir: &Path) -> io::Result<Sorted> {
+/// The names of `dir`, sorted (a name before its extensions: `a` before `a.b`), each with
+/// its type.
+fn list(dir: &Path) -> io::Result<Sorted<(Vec<u8>, u8)>> {
     let mut names = Sorter::new(FOLDER_SORT_BYTES);
-    let mut rec = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        rec.clear();
-        rec.extend_from_slice(&name_bytes(&entry.file_name()));
-        rec.push(0);
-        rec.push(type_byte(entry.file_type()));
-        names.push(&rec)?;
+        names.push(&(name_bytes(&entry.file_name()), type_byte(entry.file_type())))?;
     }
     names.finish()
 }
@@ -125,7 +119,6 @@ impl Walk {
                 names,
                 canonical,
             }],
-            rec: Vec::new(),
         })
     }
 
@@ -179,9 +172,9 @@ impl Iterator for Walk {
         loop {
             let depth = self.stack.len();
             let level = self.stack.last_mut()?;
-            match level.names.next_into(&mut self.rec) {
-                Ok(true) => {}
-                Ok(false) => {
+            let (name, ty) = match level.names.next() {
+                Ok(Some(next)) => next,
+                Ok(None) => {
                     self.stack.pop();
                     continue;
                 }
@@ -191,32 +184,27 @@ impl Iterator for Walk {
                     let message = format!("listing {}: {e}", path.display());
                     return Some(Item::Error { path, message });
                 }
-            }
-            let split = self.rec.len().saturating_sub(2);
-            let (name, ty) = (&self.rec[..split], self.rec.get(split + 1).copied());
-            let Some(name) = name_from(name) else {
-                let path = level.path.join(String::from_utf8_lossy(name).as_ref());
+            };
+            let Some(name) = name_from(&name) else {
+                let path = level.path.join(String::from_utf8_lossy(&name).as_ref());
                 let message = "its name is not valid Unicode".into();
                 return Some(Item::Error { path, message });
             };
             let path = level.path.join(name);
             let descend = depth < self.max_depth;
-            let ty = match ty {
-                Some(LINK) if self.follow => match fs::metadata(&path) {
-                    Ok(m) => type_byte(Ok(m.file_type())),
-                    Err(e) => {
-                        let message = e.to_string();
-                        return Some(Item::Error { path, message });
-                    }
-                },
-                Some(UNKNOWN) | None => match fs::symlink_metadata(&path) {
-                    Ok(m) => type_byte(Ok(m.file_type())),
-                    Err(e) => {
-                        let message = e.to_string();
-                        return Some(Item::Error { path, message });
-                    }
-                },
-                Some(t) => t,
+            // A followed link, or an entry whose type could not be read: ask again.
+            let ask: Option<fn(&Path) -> io::Result<fs::Metadata>> = match ty {
+                LINK if self.follow => Some(|p| fs::metadata(p)),
+                UNKNOWN => Some(|p| fs::symlink_metadata(p)),
+                _ => None,
+            };
+            let ty = match ask.map(|f| f(&path)) {
+                None => ty,
+                Some(Ok(m)) => type_byte(Ok(m.file_type())),
+                Some(Err(e)) => {
+                    let message = e.to_string();
+                    return Some(Item::Error { path, message });
+                }
             };
             let kind = match ty {
                 DIR => {
