@@ -490,7 +490,9 @@ fn a_failed_fetch_keeps_the_file_fetched_before_under_its_name() {
     assert_eq!(listed[0].file_name, "plain.png");
     let got = http("GET", &listed[0].download_url, &[], None);
     assert_eq!((got.status, got.body), (200, first));
-    // No temporary file is left behind.
+    // No temporary file is left behind, once the sandbox has stopped (its saver may be
+    // writing `state.json` through a temporary file of its own at any moment before).
+    drop(sb);
     let mut todo = vec![dir.path().to_path_buf()];
     while let Some(d) = todo.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
