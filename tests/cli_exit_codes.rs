@@ -338,23 +338,40 @@ fn json_errors_are_one_object_on_stderr() {
     let err = run.json_error();
     assert_eq!(err["class"], "not_found");
     assert_eq!(err["code"], 4);
-    assert!(err["message"].as_str().unwrap().contains("nope"));
+    // The server's own message first, the request named without its query string.
+    let message = err["message"].as_str().unwrap();
+    let (said, at) = message.split_once(" (HTTP 404 from GET http://").unwrap();
+    assert!(
+        said.starts_with("not found: ") && said.contains("nope"),
+        "{message}"
+    );
+    assert!(!at.contains('?') && at.ends_with(')'), "{message}");
     assert!(err["hint"].is_string());
 
-    // Argument errors too: the JSON object, not clap's text, and never the key.
-    for (args, says) in [
+    // Argument errors too: the JSON object, not clap's text, and never the key; clap's tip
+    // as the hint, else where to find the usage.
+    let usage = "see `rfbatch --help`, or `--help` after the command";
+    for (args, says, hint) in [
         (
             &["batch", "list", "--limit", "many", "--json"][..],
             "invalid value 'many' for '--limit <N>'",
+            usage,
         ),
         (
             &["batch", "list", "--nope", "--json"],
             "unexpected argument '--nope'",
+            usage,
         ),
-        (&["--json", "batch"], "requires a subcommand"),
+        (
+            &["batch", "list", "--limt", "3", "--json"],
+            "unexpected argument '--limt' found",
+            "a similar argument exists: '--limit'",
+        ),
+        (&["--json", "batch"], "requires a subcommand", usage),
         (
             &["--json", "--api-key", "k-secret-123", "batch", "count"],
             "the following required arguments were not provided",
+            usage,
         ),
     ] {
         let run = rfbatch(&env, args).expect_code(2);
@@ -364,7 +381,8 @@ fn json_errors_are_one_object_on_stderr() {
         assert_eq!(err["code"], 2);
         let message = err["message"].as_str().unwrap();
         assert!(message.contains(says), "{args:?}: {message}");
-        assert!(err["hint"].is_string(), "{err}");
+        assert!(!message.starts_with("error:"), "{args:?}: {message}");
+        assert_eq!(err["hint"], hint, "{err}");
         assert!(!run.stderr.contains("k-secret-123"), "{}", run.stderr);
     }
     // Without --json, clap's own text; asked-for help is not an error.
@@ -387,6 +405,11 @@ fn help_lists_the_exit_codes() {
         "  130  interrupted",
     ] {
         assert!(run.stdout.contains(line), "{line:?} in\n{}", run.stdout);
+    }
+    // Every code the command can exit with.
+    for code in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130] {
+        let listed = format!("\n  {code:<4} ");
+        assert!(run.stdout.contains(&listed), "{code} in\n{}", run.stdout);
     }
 }
 

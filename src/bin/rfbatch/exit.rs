@@ -24,8 +24,10 @@ Exit codes:
   10   timed out while waiting
   130  interrupted (Ctrl-C); running the same command again resumes";
 
-/// What kind of failure ended a command; the discriminant is its exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What kind of failure ended a command; the discriminant is its exit code, the name (in
+/// `--json` errors) its serde form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Class {
     Other = 1,
     Usage = 2,
@@ -34,6 +36,7 @@ pub enum Class {
     Conflict = 5,
     Network = 6,
     Service = 7,
+    #[serde(rename = "partial_failure")]
     Partial = 8,
     JobFailed = 9,
     Timeout = 10,
@@ -43,23 +46,6 @@ pub enum Class {
 impl Class {
     pub fn code(self) -> u8 {
         self as u8
-    }
-
-    /// The name in `--json` errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Other => "other",
-            Class::Usage => "usage",
-            Class::Auth => "auth",
-            Class::NotFound => "not_found",
-            Class::Conflict => "conflict",
-            Class::Network => "network",
-            Class::Service => "service",
-            Class::Partial => "partial_failure",
-            Class::JobFailed => "job_failed",
-            Class::Timeout => "timeout",
-            Class::Interrupted => "interrupted",
-        }
     }
 }
 
@@ -221,10 +207,9 @@ pub fn report(result: Result<(), Failure>, json: bool, secrets: &[String]) -> Ex
     };
     let message = clean(&f.message);
     let hint = f.hint.as_deref().map(clean);
-    let (class, code) = (f.class.name(), f.class.code());
     let text = match (json, &hint) {
         (true, _) => serde_json::json!({"error": {
-            "class": class, "code": code, "message": message, "hint": hint,
+            "class": f.class, "code": f.class.code(), "message": message, "hint": hint,
         }})
         .to_string(),
         (false, Some(h)) => format!("rfbatch: error: {message}\n  hint: {h}"),
@@ -245,25 +230,22 @@ mod tests {
     use roboflow_batch::ApiError;
     use roboflow_batch::transport::Method;
 
-    fn api(status: u16, message: Option<&str>) -> Error {
-        let url = "http://h/x?api_key=REDACTED".into();
-        let message = message.map(String::from);
-        let (method, body_snippet) = (Method::Get, String::new());
-        Error::from_status(
-            ApiError {
+    /// 401, 404, 409, 503 and the network kinds are `cli_exit_codes`' (by exit code), as are
+    /// the message of a response (`json_errors_are_one_object_on_stderr`) and the help's list.
+    #[test]
+    fn classes_by_error() {
+        let api = |status| {
+            let (method, url) = (Method::Get, "http://h/x".into());
+            let (message, body_snippet) = (None, String::new());
+            let e = ApiError {
                 method,
                 url,
                 status,
                 message,
                 body_snippet,
-            },
-            None,
-        )
-    }
-
-    /// 401, 404, 409, 503 and the network kinds are `cli_exit_codes`' (by exit code).
-    #[test]
-    fn classes_by_error() {
+            };
+            Error::from_status(e, None)
+        };
         let locked = Error::Locked {
             what: "batch b".into(),
             lock: "/tmp/j.lock".into(),
@@ -277,35 +259,16 @@ mod tests {
         let cases = [
             (Error::invalid("batch_id", "bad"), Class::Usage),
             (Error::Config("no API key".into()), Class::Usage),
-            (api(400, None), Class::Usage),
-            (api(403, None), Class::Auth),
+            (api(400), Class::Usage),
+            (api(403), Class::Auth),
             (locked, Class::Conflict),
-            (api(429, None), Class::Service),
-            (api(418, None), Class::Other),
+            (api(429), Class::Service),
+            (api(418), Class::Other),
             (timeout, Class::Timeout),
         ];
         for (err, want) in cases {
             assert_eq!(classify(&err), want, "{err}");
         }
-    }
-
-    /// The compiler keeps the codes distinct; the help must list each.
-    #[test]
-    fn the_help_lists_every_code() {
-        for code in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130] {
-            assert!(
-                EXIT_CODES_HELP.contains(&format!("\n  {code:<4} ")),
-                "{code}"
-            );
-        }
-    }
-
-    // Without a message: `cli_exit_codes::server_errors_exit_7` ("HTTP 503").
-    #[test]
-    fn response_errors_lead_with_the_server_message() {
-        let e = api(404, Some("batch \"nope\" not found"));
-        let want = "not found: batch \"nope\" not found (HTTP 404 from GET http://h/x)";
-        assert_eq!(message(&e), want);
         assert_eq!(one_line("a\n  b\r\nc "), "a b c");
     }
 }

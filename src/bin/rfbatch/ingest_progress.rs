@@ -6,7 +6,7 @@ use indicatif::ProgressBar;
 use roboflow_batch::ingest::IngestMethod;
 use roboflow_batch::progress::Event;
 
-use crate::output::{Output, human_bytes};
+use crate::output::{Output, human_bytes, nonzero};
 use crate::progress::{Bars, Tally};
 
 #[derive(Default, Clone, Copy)]
@@ -24,18 +24,13 @@ struct Counts {
 
 impl Counts {
     fn message(&self) -> String {
-        let mut s = format!("{}/{} files", self.done, self.total);
-        for (n, what) in [
+        let counts = nonzero(&[
             (self.resumed, "already uploaded"),
             (self.failed, "failed"),
             (self.skipped, "skipped"),
             (self.retries, "retries"),
-        ] {
-            if n > 0 {
-                s.push_str(&format!(", {n} {what}"));
-            }
-        }
-        s
+        ]);
+        format!("{}/{} files{counts}", self.done, self.total)
     }
 }
 

@@ -12,6 +12,7 @@ use roboflow_batch::wait::WaitOptions;
 use crate::args::{Maybe, seconds};
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
+use crate::output::nonzero;
 use crate::progress::{Bars, per_mille};
 
 /// How long and how often to poll.
@@ -77,17 +78,11 @@ pub fn progress_line(p: &Progress) -> String {
 /// `processing: 3/8 tasks done, 2 running, 1 failed`.
 fn stage_line(p: &Progress) -> String {
     let t = &p.tasks;
-    let mut s = match &p.current_stage {
-        Some(stage) => format!("{stage}: {}/{} tasks done", t.finished, t.total),
-        None => p.state.to_string(),
-    };
-    if t.running > 0 {
-        s.push_str(&format!(", {} running", t.running));
+    let counts = nonzero(&[(t.running, "running"), (t.failed, "failed")]);
+    match &p.current_stage {
+        Some(stage) => format!("{stage}: {}/{} tasks done{counts}", t.finished, t.total),
+        None => format!("{}{counts}", p.state),
     }
-    if t.failed > 0 {
-        s.push_str(&format!(", {} failed", t.failed));
-    }
-    s
 }
 
 fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {

@@ -102,26 +102,3 @@ fn arg_secrets(args: &[String]) -> Vec<String> {
     let all = env.into_iter().chain(given).chain(inline.map(String::from));
     all.filter(|k| !k.is_empty()).collect()
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn clap_errors_become_a_message_and_a_hint() {
-        let tip = "error: unexpected argument '--nope' found\n\n  tip: to pass '--nope' as a value, use '-- --nope'\n\nUsage: rfbatch batch list [OPTIONS]\n";
-        let none = "error: a value is required for '--batch <BATCH_ID>'\n";
-        for (text, message, hint) in [
-            (
-                tip,
-                "unexpected argument '--nope' found",
-                "to pass '--nope' as a value, use '-- --nope'",
-            ),
-            (
-                none,
-                "a value is required for '--batch <BATCH_ID>'",
-                "see `rfbatch --help`, or `--help` after the command",
-            ),
-        ] {
-            assert_eq!(super::clap_text(text), (message.into(), hint.into()));
-        }
-    }
-}

@@ -213,6 +213,12 @@ pub fn human_secs(d: Duration) -> String {
     }
 }
 
+/// `, 3 failed, 1 skipped`: the counts that are not zero.
+pub fn nonzero(counts: &[(u64, &str)]) -> String {
+    let some = counts.iter().filter(|(n, _)| *n > 0);
+    some.map(|(n, what)| format!(", {n} {what}")).collect()
+}
+
 /// A value JSON could not encode (a path that is not UTF-8) as a failure.
 pub fn encoded<T>(v: serde_json::Result<T>) -> Result<T, Failure> {
     v.map_err(|e| Failure::new(crate::exit::Class::Other, format!("encoding JSON: {e}")))

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
-use crate::output::{encoded, human_bytes, human_rate, human_secs};
+use crate::output::{encoded, human_bytes, human_rate, human_secs, nonzero};
 
 /// A usage failure when the source held nothing to send, lest `run` start a job over a
 /// batch that does not exist.
@@ -29,18 +29,17 @@ pub fn nothing_found(
         [one] => one.display().to_string(),
         _ => format!("the {} files given", paths.len()),
     };
-    let mut message = format!("found no {noun} to upload in {place}");
-    if let Some(first) = r.skipped.first() {
+    let skipped = r.skipped.first().map(|first| {
         let n = r.skipped.len();
-        message.push_str(&format!("; {n} skipped, the first: {first}"));
-    }
-    let has_subfolders = |p: &PathBuf| {
-        std::fs::read_dir(p)
-            .map(|d| d.flatten().any(|e| e.path().is_dir()))
-            .unwrap_or(false)
-    };
+        format!("; {n} skipped, the first: {first}")
+    });
+    let message = format!(
+        "found no {noun} to upload in {place}{}",
+        skipped.unwrap_or_default()
+    );
+    let subfolders = |p| std::fs::read_dir(p).is_ok_and(|d| d.flatten().any(|e| e.path().is_dir()));
     let hint = match paths {
-        [one] if !recursive && has_subfolders(one) => {
+        [one] if !recursive && subfolders(one) => {
             "it has subfolders: add --recursive to take the files in them".to_string()
         }
         _ => {
@@ -172,18 +171,9 @@ pub fn summary(r: &IngestReport) -> String {
 /// Files found but not sent for what they are (too large, empty, unreadable, not UTF-8),
 /// unlike those left out by choice or kind.
 pub fn not_sent(r: &IngestReport) -> Vec<&SkippedFile> {
-    r.skipped
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.reason,
-                SkipReason::TooLarge
-                    | SkipReason::Empty
-                    | SkipReason::Unreadable
-                    | SkipReason::NotUtf8
-            )
-        })
-        .collect()
+    use SkipReason::{Empty, NotUtf8, TooLarge, Unreadable};
+    let lost = |s: &&SkippedFile| matches!(s.reason, TooLarge | Empty | Unreadable | NotUtf8);
+    r.skipped.iter().filter(lost).collect()
 }
 
 /// A partial failure for files that were skipped as [`not_sent`] (the report names them).
@@ -242,13 +232,10 @@ pub fn print_export(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
         v["requests"] = json!(requests);
         return ctx.out.json(&v);
     }
-    let mut extra = String::new();
-    if r.skipped > 0 {
-        extra.push_str(&format!(", {} already there", r.skipped));
-    }
-    if r.unpacked > 0 {
-        extra.push_str(&format!(", {} unpacked from archives", r.unpacked));
-    }
+    let extra = nonzero(&[
+        (r.skipped, "already there"),
+        (r.unpacked, "unpacked from archives"),
+    ]);
     ctx.out.line(format_args!(
         "{} files downloaded ({}) into {}{extra}; {} requests",
         r.downloaded,
