@@ -193,6 +193,7 @@ fn job_commands_in_text_and_json() {
     let def = &done.job.as_ref().unwrap().job_definition;
     assert_eq!(def["computeConfiguration"]["machineType"], "gpu");
     assert_eq!(def["processingSpecification"]["aggregationFormat"], "csv");
+    assert_eq!(def["maxImageFailureRate"], 0.5);
     assert_eq!(
         def["processingSpecification"]["workflowParameters"]["note"],
         "from a file"
@@ -303,6 +304,37 @@ fn job_commands_in_text_and_json() {
         .ok()
         .json();
     assert_eq!(aborted["aborted"], true);
+    // Nothing to change: no overrides sent.
+    run_job(&env.api, "job-r", "input");
+    let restarted = rfbatch(&env, &["job", "restart", "job-r", "--json"])
+        .ok()
+        .json();
+    assert!(restarted["overrides"].is_null(), "{restarted}");
+    // Options sent as the service names them.
+    let mut args = vec![
+        "job",
+        "start",
+        "--batch",
+        "input",
+        "--workflow",
+        "image-stats",
+    ];
+    args.extend([
+        "--job-id",
+        "job-m",
+        "--metadata-mapping",
+        " camera = cam_id",
+    ]);
+    rfbatch(
+        &env,
+        &[&args[..], &["--image-outputs-to-save", "crops"]].concat(),
+    )
+    .ok();
+    let job = env.api.job("job-m").unwrap().job.unwrap();
+    let spec = &job.job_definition["processingSpecification"];
+    let mapping = &spec["imagesMetadataInputsMapping"];
+    assert_eq!(mapping, &serde_json::json!({"camera": "cam_id"}));
+    assert_eq!(spec["persistImagesOutputs"], true);
 }
 
 #[test]

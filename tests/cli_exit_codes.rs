@@ -36,6 +36,13 @@ fn usage_errors_exit_2() {
         let run = rfbatch(&env, args).expect_code(2);
         assert!(run.stderr.contains("error"), "{args:?}: {}", run.stderr);
     }
+    // A mapping without both sides, named as given.
+    for bad in ["nokey", "=key", "input=", " = "] {
+        let args = ["job", "start", "--batch", "b", "--workflow", "w"];
+        let run = rfbatch(&env, &[&args[..], &["--metadata-mapping", bad]].concat());
+        let run = run.expect_code(2);
+        assert!(run.stderr.contains(&format!("{bad:?}")), "{}", run.stderr);
+    }
     // Values the library rejects before sending anything.
     let run = rfbatch(&env, &["batch", "count", "Not A Batch"]).expect_code(2);
     assert!(run.stderr.contains("batch_id"), "{}", run.stderr);

@@ -90,6 +90,17 @@ pub struct Limit {
     pub limit: Option<usize>,
 }
 
+/// A value parser of the library's known values of a string enum, as that type.
+macro_rules! known {
+    ($t:ty) => {
+        clap::builder::TypedValueParser::map(
+            clap::builder::PossibleValuesParser::new(<$t>::KNOWN.iter().copied()),
+            |s| <$t>::parse(&s),
+        )
+    };
+}
+pub(crate) use known;
+
 /// `builder.maybe(opt, Builder::setter)`: calls the setter only for an option given.
 pub trait Maybe: Sized {
     fn maybe<T>(self, value: Option<T>, set: impl FnOnce(Self, T) -> Self) -> Self {

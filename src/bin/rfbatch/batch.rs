@@ -133,7 +133,7 @@ fn show(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
         let n = ctx.api.batch_count(batch_id, Some(&p.part_name))?;
         parts.push((p, n));
     }
-    if ctx.out.is_json() {
+    if ctx.out.json {
         let parts = parts.iter().map(|(p, n)| {
             let mut v = json!(p);
             v["count"] = json!(n);

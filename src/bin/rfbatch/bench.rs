@@ -105,7 +105,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
     for i in 0..a.runs {
         let batch = format!("bench-{stamp}-{}-{i}", std::process::id());
         let r = once(&ctx, &dir, &batch, a.parallel, images)?;
-        if !out.is_json() {
+        if !out.json {
             if i == 0 {
                 out.line(" run  images/s     MB/s   p50 ms   p99 ms   max ms  peak RSS retries  req/1000")?;
             }
@@ -122,7 +122,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
         }
         runs.push(r);
     }
-    if out.is_json() {
+    if out.json {
         out.json(&json!({
             "target": target,
             "images": images,

@@ -46,8 +46,8 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
     let inner = UreqTransport::builder()
         .timeouts(timeouts_from_env()?)
         .build();
-    let detail = out.verbose() > 1;
-    let api = match out.verbose() {
+    let detail = out.verbose > 1;
+    let api = match out.verbose {
         0 => builder.transport(inner),
         _ => builder.transport(Logged { inner, detail }),
     }

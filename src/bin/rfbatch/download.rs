@@ -53,7 +53,7 @@ pub enum Source<'a> {
 
 /// Exports with a progress bar of files, stopping cleanly on Ctrl-C.
 pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<ExportReport, Failure> {
-    let bars = Bars::new(ctx.out.progress());
+    let bars = Bars::new(ctx.out.progress);
     let bar = bars.count("download", "files");
     let (bytes, skipped) = (AtomicU64::new(0), AtomicU64::new(0));
     // `3 already there, 12.5 MiB at 4.1 MiB/s`.

@@ -45,7 +45,7 @@ pub struct IngestProgress {
 
 impl IngestProgress {
     pub fn new(out: &Output) -> IngestProgress {
-        let bars = Bars::new(out.progress());
+        let bars = Bars::new(out.progress);
         let upload = bars.bytes("upload");
         IngestProgress {
             bars,
@@ -58,7 +58,7 @@ impl IngestProgress {
 
     /// Notes only where no bar is drawn.
     fn note(&self, text: impl std::fmt::Display) {
-        if !self.out.progress() {
+        if !self.out.progress {
             self.out.note(text);
         }
     }

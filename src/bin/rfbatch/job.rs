@@ -1,7 +1,6 @@
 //! `rfbatch job …`: jobs (Batch Processing).
 
 use clap::Subcommand;
-use clap::builder::PossibleValuesParser;
 use roboflow_batch::model::{
     CompilationDevice, JobLog, JobMetadata, JobStage, LogSeverity, TaskStatus,
     TrtCompilationRequest,
@@ -10,7 +9,7 @@ use serde_json::json;
 
 use roboflow_batch::jobs::Job;
 
-use crate::args::{Limit, Maybe};
+use crate::args::{Limit, Maybe, known};
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
 use crate::exit::Failure;
@@ -67,8 +66,8 @@ pub enum JobCommand {
         /// The job id.
         job: String,
         /// Only lines of this severity.
-        #[arg(long, value_parser = PossibleValuesParser::new(LogSeverity::KNOWN.iter().copied()))]
-        severity: Option<String>,
+        #[arg(long, value_parser = known!(LogSeverity))]
+        severity: Option<LogSeverity>,
         #[command(flatten)]
         limit: Limit,
     },
@@ -83,8 +82,8 @@ pub enum JobCommand {
         model_id: String,
         /// A GPU to compile for (repeatable).
         #[arg(long = "device", value_name = "DEVICE", required = true,
-              value_parser = PossibleValuesParser::new(CompilationDevice::KNOWN.iter().copied()))]
-        devices: Vec<String>,
+              value_parser = known!(CompilationDevice))]
+        devices: Vec<CompilationDevice>,
         /// The job id [default: generated].
         #[arg(long, value_name = "ID")]
         job_id: Option<String>,
@@ -131,9 +130,7 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
             severity,
             limit,
         } => {
-            let lines = ctx
-                .api
-                .logs(&job, severity.as_deref().map(LogSeverity::parse), None);
+            let lines = ctx.api.logs(&job, severity, None);
             let json = |l: &JobLog| serde_json::to_value(l).unwrap_or_default();
             let text = |l: &JobLog| {
                 let (at, module, kind) = (&l.created_at, &l.reporting_module, &l.log_type);
@@ -153,8 +150,7 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
             job_name,
             notifications_url,
         } => {
-            let devices = devices.iter().map(|d| CompilationDevice::parse(d));
-            let req = TrtCompilationRequest::new(model_id.as_str(), devices.collect())
+            let req = TrtCompilationRequest::new(model_id.as_str(), devices)
                 .maybe(notifications_url, TrtCompilationRequest::notifications_url);
             let id = job_id.unwrap_or_else(|| roboflow_batch::JobId::generate().to_string());
             let api = &ctx.api;
@@ -183,7 +179,7 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
     let job = Job::new(&ctx.api, job_id)?;
     let status = job.status()?;
     let progress = job.progress()?;
-    if ctx.out.is_json() {
+    if ctx.out.json {
         let mut v = serde_json::to_value(&progress).unwrap_or_default();
         v["job"] = serde_json::to_value(&status.job).unwrap_or_default();
         return ctx.out.json(&v);

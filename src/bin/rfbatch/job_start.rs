@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use clap::builder::PossibleValuesParser;
 use roboflow_batch::BatchApi;
 use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::{AggregationFormat, InferenceBackend, MachineType, RestartOverrides};
 use serde_json::json;
 
-use crate::args::Maybe;
+use crate::args::{Maybe, known};
 use crate::context::Ctx;
 use crate::exit::Failure;
 
@@ -29,8 +28,8 @@ pub struct JobOptions {
     #[command(flatten)]
     pub limits: Limits,
     /// The format of the aggregated results.
-    #[arg(long, value_name = "FORMAT", value_parser = PossibleValuesParser::new(AggregationFormat::KNOWN.iter().copied()))]
-    pub aggregation_format: Option<String>,
+    #[arg(long, value_name = "FORMAT", value_parser = known!(AggregationFormat))]
+    pub aggregation_format: Option<AggregationFormat>,
     /// The Workflow input that receives the image.
     #[arg(long, value_name = "NAME")]
     pub image_input_name: Option<String>,
@@ -50,16 +49,16 @@ pub struct JobOptions {
     #[arg(long, value_name = "INPUT=KEY")]
     pub metadata_mapping: Vec<String>,
     /// The inference engine.
-    #[arg(long, value_name = "BACKEND", value_parser = PossibleValuesParser::new(InferenceBackend::KNOWN.iter().copied()))]
-    pub inference_backend: Option<String>,
+    #[arg(long, value_name = "BACKEND", value_parser = known!(InferenceBackend))]
+    pub inference_backend: Option<InferenceBackend>,
 }
 
 /// The machines and limits of a job: set by `job start` and `run`, changed by `job restart`.
 #[derive(Args, Clone, Debug, Default)]
 pub struct Limits {
     /// CPU or GPU machines.
-    #[arg(long, value_name = "TYPE", value_parser = PossibleValuesParser::new(MachineType::KNOWN.iter().copied()))]
-    pub machine_type: Option<String>,
+    #[arg(long, value_name = "TYPE", value_parser = known!(MachineType))]
+    pub machine_type: Option<MachineType>,
     /// Workers per machine.
     #[arg(long, value_name = "N")]
     pub workers_per_machine: Option<u32>,
@@ -116,36 +115,29 @@ pub fn spec<'a>(
     let l = &o.limits;
     let outputs = o.save_image_outputs || !o.image_outputs_to_save.is_empty();
     let outputs = outputs.then(|| o.image_outputs_to_save.clone());
-    let machine = l.machine_type.as_deref().map(MachineType::parse);
-    let format = o.aggregation_format.as_deref();
-    let backend = o.inference_backend.as_deref().map(InferenceBackend::parse);
-    let mut spec = spec
+    let spec = spec
         .maybe(o.job_id.clone(), JobSpec::job_id)
         .maybe(o.job_name.clone(), JobSpec::name)
-        .maybe(machine, JobSpec::machine_type)
+        .maybe(l.machine_type.clone(), JobSpec::machine_type)
         .maybe(l.workers_per_machine, JobSpec::workers_per_machine)
         .maybe(l.max_runtime_seconds, JobSpec::max_runtime_seconds)
         .maybe(l.max_parallel_tasks, JobSpec::max_parallel_tasks)
         .maybe(l.max_image_failure_rate, JobSpec::max_image_failure_rate)
-        .maybe(
-            format.map(AggregationFormat::parse),
-            JobSpec::aggregation_format,
-        )
+        .maybe(o.aggregation_format.clone(), JobSpec::aggregation_format)
         .maybe(o.image_input_name.clone(), JobSpec::image_input_name)
         .maybe(o.workflow_params.clone(), JobSpec::workflow_parameters_file)
         .maybe(o.notifications_url.clone(), JobSpec::notifications_url)
         .maybe(outputs, JobSpec::persist_image_outputs)
-        .maybe(backend, JobSpec::inference_backend);
-    for m in &o.metadata_mapping {
-        let (input, key) = m
-            .split_once('=')
-            .filter(|(i, k)| !i.trim().is_empty() && !k.trim().is_empty())
+        .maybe(o.inference_backend.clone(), JobSpec::inference_backend);
+    o.metadata_mapping.iter().try_fold(spec, |spec, m| {
+        let pair = m.split_once('=').map(|(i, k)| (i.trim(), k.trim()));
+        let (input, key) = pair
+            .filter(|(i, k)| !i.is_empty() && !k.is_empty())
             .ok_or_else(|| {
                 Failure::usage(format!("--metadata-mapping must be INPUT=KEY, got {m:?}"))
             })?;
-        spec = spec.metadata_mapping(input.trim(), key.trim());
-    }
-    Ok(spec)
+        Ok(spec.metadata_mapping(input, key))
+    })
 }
 
 pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
@@ -193,56 +185,11 @@ pub struct RestartArgs {
 /// The restart overrides, or `None` when nothing changes.
 pub fn overrides(l: &Limits) -> Option<RestartOverrides> {
     type O = RestartOverrides;
-    let machine = l.machine_type.as_deref().map(MachineType::parse);
     let o = O::default()
-        .maybe(machine, O::machine_type)
+        .maybe(l.machine_type.clone(), O::machine_type)
         .maybe(l.workers_per_machine, O::workers_per_machine)
         .maybe(l.max_runtime_seconds, O::processing_timeout_seconds)
         .maybe(l.max_parallel_tasks, O::max_parallel_tasks)
         .maybe(l.max_image_failure_rate, O::max_image_failure_rate);
     (!o.is_empty()).then_some(o)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The rest (machine type, format, parameters file, id, name, overrides given):
-    /// `cli_commands::job_commands_in_text_and_json`.
-    #[test]
-    fn options_become_request_fields() {
-        let api = BatchApi::builder().api_key("k").build().unwrap();
-        let o = JobOptions {
-            workflow: "wf".into(),
-            limits: Limits {
-                max_image_failure_rate: Some(0.2),
-                ..Limits::default()
-            },
-            metadata_mapping: vec!["camera=cam_id".into()],
-            image_outputs_to_save: vec!["crops".into()],
-            ..JobOptions::default()
-        };
-        let json = serde_json::to_value(spec(&api, "b", false, &o).unwrap().request().unwrap());
-        let json = json.unwrap();
-        for (pointer, want) in [
-            ("/maxImageFailureRate", json!(0.2)),
-            (
-                "/processingSpecification/imagesMetadataInputsMapping/camera",
-                json!("cam_id"),
-            ),
-            ("/processingSpecification/persistImagesOutputs", json!(true)),
-        ] {
-            assert_eq!(json.pointer(pointer), Some(&want), "{pointer}");
-        }
-        for bad in ["nokey", "=key", "input=", " = "] {
-            let o = JobOptions {
-                metadata_mapping: vec![bad.into()],
-                ..o.clone()
-            };
-            let err = spec(&api, "b", false, &o).unwrap_err();
-            assert_eq!(err.class, crate::exit::Class::Usage);
-            assert!(err.message.contains(&format!("{bad:?}")), "{}", err.message);
-        }
-        assert!(overrides(&Limits::default()).is_none());
-    }
 }

@@ -49,7 +49,7 @@ pub fn wait(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
 /// Waits and returns the outcome, drawing progress on the way.
 pub fn follow(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
     let opts = options(args);
-    let bars = Bars::new(ctx.out.progress());
+    let bars = Bars::new(ctx.out.progress);
     let bar = bars.fraction("job");
     let last_line = Mutex::new(String::new());
     let outcome = job
@@ -60,7 +60,7 @@ pub fn follow(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Fa
             bar.set_message(stage_line(p));
             // Without a bar, a note each time the picture changes keeps logs informative.
             let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
-            if !ctx.out.progress() && line != *last {
+            if !ctx.out.progress && line != *last {
                 ctx.out.note(format_args!("job {}: {line}", p.job_id));
             }
             *last = line;
@@ -86,7 +86,7 @@ fn stage_line(p: &Progress) -> String {
 }
 
 fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {
-    if ctx.out.is_json() {
+    if ctx.out.json {
         return ctx.out.json(o);
     }
     if let Some(p) = &o.last {

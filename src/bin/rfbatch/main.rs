@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             Command::Sandbox(_) | Command::Completions(_) => Ok(()),
         }),
     };
-    exit::report(result, out.is_json(), &secrets)
+    exit::report(result, out.json, &secrets)
 }
 
 /// An argument error: clap's text, or with `--json` the JSON error object (exit 2).

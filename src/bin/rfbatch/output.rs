@@ -8,13 +8,14 @@ use serde::Serialize;
 
 use crate::exit::Failure;
 
-/// Where and how a command prints.
+/// Where and how a command prints; `progress`: bars may be drawn (a terminal, no `--json`
+/// or `-q`).
 #[derive(Debug, Clone)]
 pub struct Output {
-    json: bool,
-    quiet: bool,
-    verbose: u8,
-    progress: bool,
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub progress: bool,
 }
 
 impl Output {
@@ -26,19 +27,6 @@ impl Output {
             verbose,
             progress,
         }
-    }
-
-    pub fn is_json(&self) -> bool {
-        self.json
-    }
-
-    pub fn verbose(&self) -> u8 {
-        self.verbose
-    }
-
-    /// Whether progress bars may be drawn: on a terminal, without `--json` or `-q`.
-    pub fn progress(&self) -> bool {
-        self.progress
     }
 
     /// One JSON document on stdout.

@@ -52,7 +52,7 @@ pub fn nothing_found(
 
 /// Prints the report: JSON, or a few lines for people.
 pub fn print_ingest(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
-    if ctx.out.is_json() {
+    if ctx.out.json {
         return ctx.out.json(r);
     }
     ctx.out.line(summary(r))?;
@@ -224,7 +224,7 @@ pub fn incomplete(r: &IngestReport) -> Option<Failure> {
 /// (each file's `unpacked` as a count), or a line for people.
 pub fn print_export(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
     let requests = ctx.api.requests();
-    if ctx.out.is_json() {
+    if ctx.out.json {
         let mut v = encoded(serde_json::to_value(r))?;
         for f in v["files"].as_array_mut().into_iter().flatten() {
             f["unpacked"] = json!(f["unpacked"].as_array().map_or(0, Vec::len));

@@ -135,7 +135,7 @@ fn main_job(
     let (images, hooks) = (MediaKind::Images, Hooks::default());
     let report = upload::ingest(ctx, &paths, batch, images, &ingest_args, &hooks)?;
     let dry_run = report.dry_run;
-    if !ctx.out.is_json() && !dry_run {
+    if !ctx.out.json && !dry_run {
         ctx.out.note(report::summary(&report));
     }
     if let Some(f) = report::incomplete(&report).filter(|_| !dry_run) {
@@ -160,7 +160,7 @@ fn main_job(
     let name = spec.display_name();
     if dry_run {
         // The plan: the ingest's, and the job that would follow.
-        if ctx.out.is_json() {
+        if ctx.out.json {
             let plan = json!({"batchId": batch, "jobId": job_id, "ingest": report, "dryRun": true});
             return ctx.out.json(&plan);
         }
@@ -191,7 +191,7 @@ fn main_job(
                     .into(),
             );
         }
-        if ctx.out.is_json() {
+        if ctx.out.json {
             ctx.out.json(&doc)?;
         }
         return Err(f);
@@ -228,7 +228,7 @@ fn main_job(
         .map(|p| args.out.join(p).display().to_string())
         .collect();
 
-    if ctx.out.is_json() {
+    if ctx.out.json {
         let more = json!({
             "export": {
                 "target": exported.target,

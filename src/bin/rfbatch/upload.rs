@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::PossibleValuesParser;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Subcommand};
 use roboflow_batch::cloud::{BucketUrl, CloudSource, CloudSourceBuilder};
 use roboflow_batch::ingest::{Ingest, IngestReport, Source, UploadMode};
 use roboflow_batch::model::{MediaKind, NotificationCategory, RoboQlIngest};
 use serde_json::json;
 
-use crate::args::{Maybe, seconds};
+use crate::args::{Maybe, known, seconds};
 use crate::context::Ctx;
 use crate::exit::Failure;
 use crate::ingest_progress::IngestProgress;
@@ -72,8 +72,8 @@ pub struct RefsOptions {
     #[arg(long, value_name = "N")]
     pub chunk_size: Option<usize>,
     /// Which webhooks the service sends (repeatable).
-    #[arg(long, value_name = "CATEGORY", value_parser = PossibleValuesParser::new(NotificationCategory::KNOWN.iter().copied()))]
-    pub notification_category: Vec<String>,
+    #[arg(long, value_name = "CATEGORY", value_parser = known!(NotificationCategory))]
+    pub notification_category: Vec<NotificationCategory>,
 }
 
 /// How to ingest: shared by `upload` and `run`.
@@ -92,8 +92,8 @@ pub struct IngestArgs {
     #[arg(long, value_name = "N")]
     pub shard_size: Option<u64>,
     /// Shards or single-image uploads [default: shards above 32 images, or as before].
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub mode: Option<Mode>,
+    #[arg(long, value_name = "MODE", value_parser = mode())]
+    pub mode: Option<UploadMode>,
     /// Where the resume journal lives [default: the user's cache folder].
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
@@ -121,11 +121,13 @@ pub struct SendArgs {
     pub dry_run: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Mode {
-    Auto,
-    Shards,
-    Single,
+/// `--mode`: the library's upload modes by their short names.
+fn mode() -> impl TypedValueParser<Value = UploadMode> {
+    PossibleValuesParser::new(["auto", "shards", "single"]).map(|s| match s.as_str() {
+        "shards" => UploadMode::Shards,
+        "single" => UploadMode::SingleImages,
+        _ => UploadMode::Auto,
+    })
 }
 
 #[derive(Args, Debug)]
@@ -167,11 +169,7 @@ pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
         UploadCommand::Images(a) => (files(ctx, &a, MediaKind::Images)?, a.options.send),
         UploadCommand::Videos(a) => (files(ctx, &a, MediaKind::Videos)?, a.options.send),
         UploadCommand::Refs(a) => {
-            let media = if a.videos {
-                MediaKind::Videos
-            } else {
-                MediaKind::Images
-            };
+            let media = [MediaKind::Images, MediaKind::Videos][usize::from(a.videos)];
             let source = match a.source.contains("://") {
                 true => Source::references_url(&a.source),
                 false => Source::references(&a.source),
@@ -229,11 +227,7 @@ fn send(
         .and_then(|v| v.trim().parse().ok())
         .filter(|n| *n > 0 && media == MediaKind::Images);
     ingest = ingest.maybe(refs.chunk_size.or(env_chunk), Ingest::chunk_size);
-    ingest = ingest.notification_categories(
-        refs.notification_category
-            .iter()
-            .map(|c| NotificationCategory::parse(c)),
-    );
+    ingest = ingest.notification_categories(refs.notification_category.iter().cloned());
     ingest = match (send.no_verify, send.verify_timeout) {
         (true, _) => ingest.without_verify(),
         (false, None) => ingest,
@@ -274,14 +268,9 @@ pub fn ingest(
     hooks: &Hooks,
 ) -> Result<IngestReport, Failure> {
     let src = local_source(paths, a.recursive, a.follow_links)?;
-    let mode = match a.mode {
-        None | Some(Mode::Auto) => UploadMode::Auto,
-        Some(Mode::Shards) => UploadMode::Shards,
-        Some(Mode::Single) => UploadMode::SingleImages,
-    };
     let mut ingest = Ingest::new(&ctx.api, batch, src)
         .media(media)
-        .mode(mode)
+        .mode(a.mode.unwrap_or_default())
         .maybe(a.parallel, Ingest::parallelism)
         .maybe(a.shard_size, Ingest::max_images_per_shard)
         .maybe(a.journal_dir.clone(), Ingest::journal_dir);
