@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use roboflow_batch::sandbox::{Sandbox, SandboxConfig};
 use roboflow_batch::testdata::ImageSet;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::args::{Global, temp_dir};
 use crate::context::{self, Ctx};
@@ -20,6 +20,7 @@ use crate::output::{Output, human_bytes, human_rate, human_secs};
 use crate::report;
 use crate::upload::{self, Hooks, IngestArgs};
 use roboflow_batch::ids::stable_id;
+use roboflow_batch::jobs::Progress;
 use roboflow_batch::model::MediaKind;
 
 #[derive(Args, Debug)]
@@ -176,20 +177,11 @@ fn main_job(
     ctx.out
         .note(format_args!("2/3 running job {job_id} ({name}{again})"));
     let outcome = job_wait::follow(ctx, job.job, &args.wait)?;
-    let mut doc = json!({
-        "batchId": batch,
-        "jobId": job_id,
-        "ingest": report,
-        "job": &outcome,
-    });
+    let mut doc = json!({"batchId": batch, "jobId": job_id, "ingest": report, "job": &outcome});
     if let Some(mut f) = job_wait::outcome_failure(&outcome) {
         if args.sandbox {
             // `job logs` cannot reach a sandbox that ends with this command.
-            f.hint = Some(
-                "the sandbox ran inside this command and is gone; its workflows are \
-                 image-stats and fail-fraction"
-                    .into(),
-            );
+            f.hint = Some(SANDBOX_GONE.into());
         }
         if ctx.out.json {
             ctx.out.json(&doc)?;
@@ -200,118 +192,93 @@ fn main_job(
     let job_requests = ctx.api.requests();
 
     // 3. The results.
-    ctx.out.note(format_args!(
-        "3/3 downloading the results into {}",
-        args.out.display()
-    ));
+    let out = args.out.display();
+    ctx.out
+        .note(format_args!("3/3 downloading the results into {out}"));
     let export_args = ExportArgs {
         out: args.out.clone(),
         parallel: args.download_parallel,
         ..ExportArgs::default()
     };
     let stages = Source::Job(&job_id, &["processing", "export"]);
-    let exported = download::export(ctx, &export_args, stages)?;
-    let total = started.elapsed();
-    let requests = ctx.api.requests();
-    let results: Vec<String> = exported
-        .files
-        .iter()
-        .filter_map(|f| f.path.as_ref())
-        .take(20)
-        .map(|p| p.display().to_string())
-        .collect();
-    let unpacked_dirs: BTreeSet<String> = exported
-        .files
-        .iter()
-        .filter(|f| !f.unpacked.is_empty())
-        .filter_map(|f| f.part_name.as_ref())
+    let e = download::export(ctx, &export_args, stages)?;
+    let (total, requests) = (started.elapsed(), ctx.api.requests());
+    let paths = e.files.iter().filter_map(|f| f.path.as_ref());
+    let results: Vec<String> = paths.take(20).map(|p| p.display().to_string()).collect();
+    let unpacked = e.files.iter().filter(|f| !f.unpacked.is_empty());
+    let unpacked = unpacked.filter_map(|f| f.part_name.as_ref());
+    let unpacked: BTreeSet<String> = unpacked
         .map(|p| args.out.join(p).display().to_string())
         .collect();
-
+    let r = &report;
     if ctx.out.json {
-        let more = json!({
-            "export": {
-                "target": exported.target,
-                "downloaded": exported.downloaded,
-                "skipped": exported.skipped,
-                "bytes": exported.bytes,
-                "unpacked": exported.unpacked,
-            },
-            "results": results,
-            "unpackedInto": unpacked_dirs,
-            "durationSecs": total.as_secs_f64(),
-            "phaseSecs": {
-                "ingest": ingest_secs.as_secs_f64(),
-                "job": job_secs.as_secs_f64(),
-                "export": total.saturating_sub(ingest_secs + job_secs).as_secs_f64(),
-            },
-            "requests": requests,
-            "phaseRequests": {
-                "ingest": ingest_requests.total(),
-                "job": job_requests.since(&ingest_requests).total(),
-                "export": requests.since(&job_requests).total(),
-            },
-        });
-        if let (Some(doc), Value::Object(more)) = (doc.as_object_mut(), more) {
-            doc.extend(more);
-        }
+        let export_secs = total.saturating_sub(ingest_secs + job_secs);
+        doc["export"] = json!({"target": e.target, "downloaded": e.downloaded,
+            "skipped": e.skipped, "bytes": e.bytes, "unpacked": e.unpacked});
+        doc["results"] = json!(results);
+        doc["unpackedInto"] = json!(unpacked);
+        doc["durationSecs"] = json!(total.as_secs_f64());
+        doc["phaseSecs"] = json!({"ingest": ingest_secs.as_secs_f64(),
+            "job": job_secs.as_secs_f64(), "export": export_secs.as_secs_f64()});
+        doc["requests"] = json!(requests);
+        doc["phaseRequests"] = json!({"ingest": ingest_requests.total(),
+            "job": job_requests.since(&ingest_requests).total(),
+            "export": requests.since(&job_requests).total()});
         ctx.out.json(&doc)?;
     } else {
-        let r = &report;
-        let tasks: Option<u64> = outcome
+        let tasks = |p: &Progress| p.stages.iter().map(|s| s.tasks.total).sum::<u64>();
+        let tasks = outcome
             .last
             .as_ref()
-            .map(|p| p.stages.iter().map(|s| s.tasks.total).sum());
-        let mut lines = vec![
+            .map(|p| format!(", {} tasks", tasks(p)));
+        let (found, sent, resumed) = (r.files_found, r.files_uploaded, r.files_resumed);
+        let (skipped, failed) = (r.skipped.len(), r.failed.len());
+        let (b, up) = (r.bytes_uploaded, r.upload_duration);
+        let (bytes, rate, up) = (human_bytes(b), human_rate(b, up), human_secs(up));
+        let (all, per_sec) = (human_secs(r.duration), r.files_per_sec());
+        let (job, total) = (job_secs.as_secs_f64(), total.as_secs_f64());
+        let (got, got_bytes, n) = (e.downloaded, human_bytes(e.bytes), requests.total());
+        let lines = [
             "done".to_string(),
             format!(
-                "  images    {} found, {} uploaded, {} already there, {} skipped, {} failed  (batch {batch})",
-                r.files_found,
-                r.files_uploaded,
-                r.files_resumed,
-                r.skipped.len(),
-                r.failed.len()
+                "  images    {found} found, {sent} uploaded, {resumed} already there, {skipped} skipped, {failed} failed  (batch {batch})"
             ),
             format!(
-                "  upload    {} sent in {} ({:.0} images/s, {}); {} with verification",
-                human_bytes(r.bytes_uploaded),
-                human_secs(r.upload_duration),
-                r.files_per_sec(),
-                human_rate(r.bytes_uploaded, r.upload_duration),
-                human_secs(r.duration),
+                "  upload    {bytes} sent in {up} ({per_sec:.0} images/s, {rate}); {all} with verification"
             ),
             format!(
-                "  job       {job_id} completed in {:.1} s{}",
-                job_secs.as_secs_f64(),
-                tasks.map(|t| format!(", {t} tasks")).unwrap_or_default()
+                "  job       {job_id} completed in {job:.1} s{}",
+                tasks.unwrap_or_default()
             ),
             format!(
-                "  results   {} files downloaded ({}), {} already there, {} unpacked",
-                exported.downloaded,
-                human_bytes(exported.bytes),
-                exported.skipped,
-                exported.unpacked
+                "  results   {got} files downloaded ({got_bytes}), {} already there, {} unpacked",
+                e.skipped, e.unpacked
             ),
-            format!(
-                "  total     {:.1} s, {} requests",
-                total.as_secs_f64(),
-                requests.total()
-            ),
-            format!("results in {}", exported.target.display()),
+            format!("  total     {total:.1} s, {n} requests"),
+            format!("results in {}", e.target.display()),
         ];
-        lines.extend(results.iter().map(|p| format!("  {p}")));
-        lines.extend(
-            unpacked_dirs
-                .iter()
-                .map(|d| format!("  {d}/ (one file per image)")),
-        );
-        lines.extend(report::not_sent(r).iter().map(|s| format!("skipped {s}")));
-        for line in lines {
+        let results = results.iter().map(|p| format!("  {p}"));
+        let unpacked = unpacked
+            .iter()
+            .map(|d| format!("  {d}/ (one file per image)"));
+        let not_sent = report::not_sent(r)
+            .into_iter()
+            .map(|s| format!("skipped {s}"));
+        for line in lines
+            .into_iter()
+            .chain(results)
+            .chain(unpacked)
+            .chain(not_sent)
+        {
             ctx.out.line(line)?;
         }
     }
-    report::not_sent_failure(&report).map_or(Ok(()), Err)
+    report::not_sent_failure(r).map_or(Ok(()), Err)
 }
+
+/// The hint of a failed job in the sandbox of `run --sandbox`, which `job logs` cannot reach.
+const SANDBOX_GONE: &str = "the sandbox ran inside this command and is gone; its workflows are \
+                            image-stats and fail-fraction";
 
 /// A batch id for a folder: its name, made safe, and a hash of its absolute path, so that
 /// two folders of the same name never share a batch and a re-run finds the same one.
