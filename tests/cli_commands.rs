@@ -31,8 +31,22 @@ fn batch_commands_in_text_and_json() {
     assert_eq!(lines[0]["batchId"], "photos");
     assert_eq!(lines[0]["batchType"], "simple-batch");
 
+    // Columns as wide as their widest cell, two spaces apart, no trailing spaces.
+    assert!(header.starts_with("BATCH   NAME"), "{}", text.stdout);
+    assert!(text.stdout.lines().nth(1).unwrap().starts_with("photos  "));
+    assert!(
+        text.stdout.lines().all(|l| l == l.trim_end()),
+        "{}",
+        text.stdout
+    );
+    // Values aligned one column after the longest `key:` (`content:`).
     let show = rfbatch(&env, &["batch", "show", "photos"]).ok();
-    assert!(show.stdout.contains("items:"), "{}", show.stdout);
+    assert!(
+        show.stdout.starts_with("batch:    photos\n"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("\nitems:    3"), "{}", show.stdout);
     let show = rfbatch(&env, &["batch", "show", "photos", "--json"])
         .ok()
         .json();
@@ -64,6 +78,12 @@ fn batch_commands_in_text_and_json() {
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["img-0.png", "img-1.png", "img-2.png"]);
+    // No part: `-`.
+    assert!(
+        files.stdout.lines().all(|l| l.starts_with("-\t")),
+        "{}",
+        files.stdout
+    );
     let files = rfbatch(
         &env,
         &["batch", "files", "photos", "--json", "--limit", "2"],
@@ -579,6 +599,8 @@ fn upload_refs_verifies_what_the_service_fetched() {
 
 #[test]
 fn completions_for_every_shell() {
+    // Generating builds the whole command tree, which a debug build of clap checks for
+    // consistency (`Command::debug_assert`) on the way.
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let run = rfbatch_env(&[], &["completions", shell]).ok();
         assert!(run.stdout.contains("rfbatch"), "{shell}");

@@ -751,6 +751,34 @@ fn a_dry_run_makes_one_request_and_prints_the_plan() {
     let p = plan(&["run", d, "--workflow", "image-stats", "--out", o]);
     assert!(p["jobId"].as_str().unwrap().starts_with("run-"), "{p}");
     assert_eq!(p["ingest"]["filesFound"], 40);
+    // The ids stand for what they name: the folder's name and path; the job's request and
+    // files. Two folders of the same name never share a batch.
+    let (one, two) = (
+        tmp.path().join("My Photos!"),
+        tmp.path().join("b/My Photos!"),
+    );
+    images(&one, 3);
+    images(&two, 3);
+    let ids = |dir: &Path, more: &[&str]| {
+        let run = [
+            "run",
+            dir.to_str().unwrap(),
+            "--workflow",
+            "image-stats",
+            "--out",
+            o,
+        ];
+        let p = plan(&[&run[..], more].concat());
+        let id = |k: &str| p[k].as_str().unwrap().to_string();
+        (id("batchId"), id("jobId"))
+    };
+    let (batch, job) = ids(&one, &[]);
+    assert!(batch.starts_with("my-photos-"), "{batch}");
+    assert_eq!((batch.clone(), job.clone()), ids(&one, &[]));
+    assert_ne!(batch, ids(&two, &[]).0);
+    assert_ne!(job, ids(&one, &["--max-parallel-tasks", "3"]).1);
+    images(&one, 4);
+    assert_ne!(job, ids(&one, &[]).1, "a new image, a new job");
     // Nothing was sent: no batch, no job, no results.
     assert!(api.batches(None).next().is_none());
     assert!(!out.exists());

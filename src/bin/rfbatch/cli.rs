@@ -44,11 +44,3 @@ pub enum Command {
     /// Runs the local emulator of the service until stopped (Ctrl-C).
     Sandbox(sandbox::SandboxArgs),
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_command_line_is_consistent() {
-        <super::Cli as clap::CommandFactory>::command().debug_assert();
-    }
-}

@@ -57,14 +57,33 @@ impl Output {
         writeln!(out, "{text}").map_err(Failure::output)
     }
 
-    /// Rows under headers, columns padded to their widest cell.
+    /// Rows under headers, each column as wide as its widest cell, no trailing spaces.
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) -> Result<(), Failure> {
-        self.line(format_table(headers, rows).trim_end())
+        let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+        let all: Vec<&Vec<String>> = std::iter::once(&header).chain(rows).collect();
+        let count = |r: &&Vec<String>, i: usize| r.get(i).map_or(0, |c| c.chars().count());
+        let width = |i| all.iter().map(|r| count(r, i)).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..headers.len()).map(width).collect();
+        let mut text = String::new();
+        for row in all {
+            let mut line = String::new();
+            for (cell, &w) in row.iter().zip(&widths) {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        self.line(text.trim_end())
     }
 
-    /// `key: value` lines with the keys aligned.
+    /// `key: value` lines, the values aligned one column after the longest `key:`.
     pub fn fields(&self, fields: &[(&str, String)]) -> Result<(), Failure> {
-        self.line(format_fields(fields).trim_end())
+        // The width counts the colon, so the longest key is not pushed a column further.
+        let width = fields.iter().map(|(k, _)| k.chars().count() + 1).max();
+        let line = |(k, v): &(&str, String)| {
+            format!("{:<w$}  {v}", format!("{k}:"), w = width.unwrap_or(0))
+        };
+        self.line(fields.iter().map(line).collect::<Vec<_>>().join("\n"))
     }
 
     /// A listing: one JSON object a line, or a table of `row`s (a `note` when empty).
@@ -128,44 +147,6 @@ impl Output {
     }
 }
 
-/// A table as text: a header row and the rows, each column as wide as its widest cell,
-/// no line with trailing spaces.
-pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    let all: Vec<&Vec<String>> = std::iter::once(&header).chain(rows).collect();
-    let width = |i: usize| {
-        all.iter()
-            .filter_map(move |r| r.get(i))
-            .map(|c| c.chars().count())
-    };
-    let widths: Vec<usize> = (0..headers.len())
-        .map(|i| width(i).max().unwrap_or(0))
-        .collect();
-    let mut text = String::new();
-    for row in all {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            let w = widths.get(i).map_or(0, |w| w + 2);
-            line.push_str(&format!("{cell:<w$}"));
-        }
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
-    text
-}
-
-/// `key: value` lines, the values aligned one column after the longest `key:`.
-pub fn format_fields(fields: &[(&str, String)]) -> String {
-    // The width counts the colon, so the longest key is not pushed a column further.
-    let width = fields.iter().map(|(k, _)| k.chars().count() + 1);
-    let width = width.max().unwrap_or(0);
-    let mut text = String::new();
-    for (k, v) in fields {
-        text.push_str(&format!("{:<width$}  {v}\n", format!("{k}:")));
-    }
-    text
-}
-
 /// `1.5 MiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -221,19 +202,11 @@ pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 mod tests {
     use super::*;
 
+    /// Tables, fields and `-`: `cli_commands::batch_commands_in_text_and_json`.
     #[test]
-    fn tables_fields_and_sizes_for_people() {
-        let rows = vec![
-            vec!["a".to_string(), "long value".to_string(), "x".to_string()],
-            vec!["bbbb".to_string(), "v".to_string(), "".to_string()],
-        ];
-        let t = format_table(&["ID", "NAME", "LAST"], &rows);
-        assert_eq!(t, "ID    NAME        LAST\na     long value  x\nbbbb  v\n");
-        let f = [("batch", "b".into()), ("content", "images".into())];
-        assert_eq!(format_fields(&f), "batch:    b\ncontent:  images\n");
+    fn sizes_for_people() {
         for (n, want) in [(512, "512 B"), (1536, "1.5 KiB"), (3 << 20, "3.0 MiB")] {
             assert_eq!(human_bytes(n), want);
         }
-        assert_eq!((opt(None::<u32>), opt(Some(3))), ("-".into(), "3".into()));
     }
 }

@@ -126,10 +126,9 @@ fn main_job(
     started: Instant,
 ) -> Result<(), Failure> {
     // 1. Ingest and verify.
-    ctx.out.note(format_args!(
-        "1/3 uploading {} into batch {batch}",
-        dir.display()
-    ));
+    let (shown, out) = (dir.display(), args.out.display());
+    ctx.out
+        .note(format_args!("1/3 uploading {shown} into batch {batch}"));
     let mut ingest_args = args.ingest.clone();
     ingest_args.send.no_verify = false;
     let paths = [dir.to_path_buf()];
@@ -166,11 +165,9 @@ fn main_job(
             return ctx.out.json(&plan);
         }
         report::print_ingest(ctx, &report)?;
-        let then = format!(
-            "then job {job_id} ({name}), its results into {}",
-            args.out.display()
-        );
-        return ctx.out.line(then);
+        return ctx.out.line(format_args!(
+            "then job {job_id} ({name}), its results into {out}"
+        ));
     }
     let job = spec.start()?;
     let again = if job.created { "" } else { ", started before" };
@@ -192,7 +189,6 @@ fn main_job(
     let job_requests = ctx.api.requests();
 
     // 3. The results.
-    let out = args.out.display();
     ctx.out
         .note(format_args!("3/3 downloading the results into {out}"));
     let export_args = ExportArgs {
@@ -308,28 +304,4 @@ fn derived_job_id(request_json: &str, files: u64, bytes: u64) -> String {
         format!("{request_json}\n{files}\n{bytes}").as_bytes(),
         12,
     )
-}
-
-// Stable ids (a re-run finds the same batch and job) and valid ones (the service takes
-// them): `cli_upload_run::run_does_the_main_job_and_sums_up`.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_differ_with_what_they_stand_for() {
-        let a = derived_job_id("{}", 10, 100);
-        assert_ne!(a, derived_job_id("{}", 11, 100));
-        assert_ne!(a, derived_job_id("{\"x\":1}", 10, 100));
-        let tmp = tempfile::tempdir().unwrap();
-        let (one, two) = (
-            tmp.path().join("My Photos!"),
-            tmp.path().join("b/My Photos!"),
-        );
-        std::fs::create_dir_all(&two).unwrap();
-        std::fs::create_dir(&one).unwrap();
-        let id = batch_for(&one).unwrap();
-        assert!(id.starts_with("my-photos-"), "{id}");
-        assert_ne!(id, batch_for(&two).unwrap());
-    }
 }
