@@ -12,7 +12,7 @@ use crate::context::Ctx;
 use crate::exit::Failure;
 use crate::interrupt;
 use crate::output::{human_bytes, human_rate};
-use crate::progress::Bars;
+use crate::progress::{Bars, FILES};
 
 /// Where and how to download.
 #[derive(Args, Debug, Clone, Default)]
@@ -54,7 +54,7 @@ pub enum Source<'a> {
 /// Exports with a progress bar of files, stopping cleanly on Ctrl-C.
 pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<ExportReport, Failure> {
     let bars = Bars::new(ctx.out.progress);
-    let bar = bars.count("download", "files");
+    let bar = bars.add("download", 0, FILES);
     let (bytes, skipped) = (AtomicU64::new(0), AtomicU64::new(0));
     // `3 already there, 12.5 MiB at 4.1 MiB/s`.
     let message = || {

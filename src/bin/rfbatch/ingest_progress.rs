@@ -1,13 +1,13 @@
 //! Ingest events as bars (bytes sent, then files indexed), or off a terminal a note each.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use indicatif::ProgressBar;
 use roboflow_batch::ingest::IngestMethod;
 use roboflow_batch::progress::Event;
 
 use crate::output::{Output, human_bytes, nonzero};
-use crate::progress::{Bars, Tally};
+use crate::progress::{BYTES, Bars, FILES};
 
 #[derive(Default, Clone, Copy)]
 struct Counts {
@@ -39,19 +39,19 @@ pub struct IngestProgress {
     bars: Bars,
     upload: ProgressBar,
     verify: OnceLock<ProgressBar>,
-    counts: Tally<Counts>,
+    counts: Mutex<Counts>,
     out: Output,
 }
 
 impl IngestProgress {
     pub fn new(out: &Output) -> IngestProgress {
         let bars = Bars::new(out.progress);
-        let upload = bars.bytes("upload");
+        let upload = bars.add("upload", 0, BYTES);
         IngestProgress {
             bars,
             upload,
             verify: OnceLock::new(),
-            counts: Tally::default(),
+            counts: Mutex::default(),
             out: out.clone(),
         }
     }
@@ -63,9 +63,16 @@ impl IngestProgress {
         }
     }
 
+    /// Changes the counts (from any worker thread) and returns them as they are then.
+    fn update(&self, f: impl FnOnce(&mut Counts)) -> Counts {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut counts);
+        *counts
+    }
+
     /// Changes the counts and shows them.
     fn count(&self, f: impl FnOnce(&mut Counts)) {
-        self.upload.set_message(self.counts.update(f).message());
+        self.upload.set_message(self.update(f).message());
     }
 
     /// Handles one event.
@@ -108,7 +115,7 @@ impl IngestProgress {
             Event::BytesSent { bytes } => {
                 // Bytes that repeat a failed try were counted once already.
                 let mut new = 0;
-                self.counts.update(|c| {
+                self.update(|c| {
                     let repeated = c.resend.min(*bytes);
                     c.resend -= repeated;
                     new = bytes - repeated;
@@ -130,13 +137,13 @@ impl IngestProgress {
                 let bar = self.verify.get_or_init(|| {
                     self.upload.finish();
                     self.note(format_args!("waiting for {expected} files to be indexed"));
-                    self.bars.count("index", "files")
+                    self.bars.add("index", 0, FILES)
                 });
                 bar.set_length(*expected);
                 bar.set_position(*indexed);
             }
             Event::IndexFailed(_) => {
-                let c = self.counts.update(|c| c.index_failed += 1);
+                let c = self.update(|c| c.index_failed += 1);
                 if let Some(bar) = self.verify.get() {
                     bar.set_message(format!("{} failed", c.index_failed));
                 }
@@ -159,45 +166,43 @@ mod tests {
     use super::*;
     use roboflow_batch::progress::UnitKind;
 
-    fn hidden() -> IngestProgress {
-        IngestProgress::new(&Output::new(true, false, 0))
-    }
-
     #[test]
     fn the_upload_bar_never_goes_back_nor_past_its_total() {
-        let p = hidden();
+        let p = IngestProgress::new(&Output::new(true, false, 0));
+        let (method, resumed_files, resumed_bytes) = (IngestMethod::Shards, 0, 0);
+        let (files, bytes, units) = (1, 1000, 1);
         p.on_event(&Event::Planned {
-            method: IngestMethod::Shards,
-            files: 1,
-            bytes: 1000,
-            units: 1,
-            resumed_files: 0,
-            resumed_bytes: 0,
+            method,
+            files,
+            bytes,
+            units,
+            resumed_files,
+            resumed_bytes,
         });
         assert_eq!(p.upload.length(), Some(1000 + 768 + 1024));
-        let mut seen = Vec::new();
-        let mut step = |e: Event| {
+        let sent = |bytes| Event::BytesSent { bytes };
+        // The try fails after 1500 bytes and starts over: the bar stays at 1500 while they
+        // are sent again, then moves on; past the estimate, the total grows instead.
+        let (unit, index, attempt, rewound_bytes) = (UnitKind::Shard, 0, 2, 1500);
+        let retry = Event::Retry {
+            unit,
+            index,
+            attempt,
+            rewound_bytes,
+            reason: None,
+        };
+        let steps = [(sent(1500), 1500), (retry, 1500), (sent(1000), 1500)];
+        for (e, want) in steps
+            .into_iter()
+            .chain([(sent(1000), 2000), (sent(2000), 4000)])
+        {
             p.on_event(&e);
             let (pos, len) = (p.upload.position(), p.upload.length().unwrap_or(0));
-            assert!(pos <= len, "{pos} past {len} after {e:?}");
-            seen.push(pos);
-        };
-        step(Event::BytesSent { bytes: 1500 });
-        // The try fails after 1500 bytes and starts over: the bar stays at 1500 while
-        // they are sent again, then moves on.
-        step(Event::Retry {
-            unit: UnitKind::Shard,
-            index: 0,
-            attempt: 2,
-            rewound_bytes: 1500,
-            reason: None,
-        });
-        step(Event::BytesSent { bytes: 1000 });
-        step(Event::BytesSent { bytes: 1000 });
-        // More than estimated: the total grows instead of the bar passing 100%.
-        step(Event::BytesSent { bytes: 2000 });
-        assert_eq!(seen, [1500, 1500, 1500, 2000, 4000]);
-        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+            assert!(
+                pos == want && pos <= len,
+                "{pos} (of {len}) after {e:?}, not {want}"
+            );
+        }
         assert_eq!(p.upload.length(), Some(4000));
     }
 }

@@ -141,8 +141,18 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
-        JobCommand::Abort(j) => abort(ctx, &j.job),
-        JobCommand::Restart(args) => restart(ctx, &args),
+        JobCommand::Abort(JobArg { job }) => {
+            let answer = ctx.api.abort_job(&job)?;
+            let doc = json!({"jobId": job, "aborted": true, "response": answer});
+            ctx.out.answer(doc, format_args!("aborted job {job}"))
+        }
+        JobCommand::Restart(RestartArgs { job, limits }) => {
+            let overrides = job_start::overrides(&limits);
+            let response = ctx.api.restart_job(&job, overrides.as_ref())?;
+            let doc = json!({"jobId": job, "restarted": true, "overrides": overrides,
+                "response": response});
+            ctx.out.answer(doc, format_args!("restarted job {job}"))
+        }
         JobCommand::TrtCompile {
             model_id,
             devices,
@@ -153,8 +163,8 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
             let req = TrtCompilationRequest::new(model_id.as_str(), devices)
                 .maybe(notifications_url, TrtCompilationRequest::notifications_url);
             let id = job_id.unwrap_or_else(|| roboflow_batch::JobId::generate().to_string());
-            let api = &ctx.api;
-            api.start_trt_compilation(&id, &req, job_name.as_deref())?;
+            ctx.api
+                .start_trt_compilation(&id, &req, job_name.as_deref())?;
             let doc = json!({"jobId": id, "modelId": model_id});
             ctx.out.answer(doc, format_args!("started job {id}"))?;
             ctx.out
@@ -180,8 +190,8 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
     let status = job.status()?;
     let progress = job.progress()?;
     if ctx.out.json {
-        let mut v = serde_json::to_value(&progress).unwrap_or_default();
-        v["job"] = serde_json::to_value(&status.job).unwrap_or_default();
+        let mut v = json!(progress);
+        v["job"] = json!(status.job);
         return ctx.out.json(&v);
     }
     let mut fields = vec![
@@ -267,18 +277,4 @@ fn task_row(t: &TaskStatus) -> Vec<String> {
         t.event_timestamp.to_string(),
         crate::exit::one_line(&note),
     ]
-}
-
-fn abort(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
-    let answer = ctx.api.abort_job(job_id)?;
-    let doc = json!({"jobId": job_id, "aborted": true, "response": answer});
-    ctx.out.answer(doc, format_args!("aborted job {job_id}"))
-}
-
-fn restart(ctx: &Ctx, args: &RestartArgs) -> Result<(), Failure> {
-    let (job, overrides) = (&args.job, job_start::overrides(&args.limits));
-    let response = ctx.api.restart_job(job, overrides.as_ref())?;
-    let doc =
-        json!({"jobId": job, "restarted": true, "overrides": overrides, "response": response});
-    ctx.out.answer(doc, format_args!("restarted job {job}"))
 }

@@ -13,7 +13,7 @@ use crate::args::{Maybe, seconds};
 use crate::context::Ctx;
 use crate::exit::{Class, Failure};
 use crate::output::nonzero;
-use crate::progress::{Bars, per_mille};
+use crate::progress::{Bars, PER_MILLE, per_mille};
 
 /// How long and how often to poll.
 #[derive(Args, Debug, Clone, Default)]
@@ -50,7 +50,7 @@ pub fn wait(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
 pub fn follow(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
     let opts = options(args);
     let bars = Bars::new(ctx.out.progress);
-    let bar = bars.fraction("job");
+    let bar = bars.add("job", 1000, PER_MILLE);
     let last_line = Mutex::new(String::new());
     let outcome = job
         .on_progress(|e| {

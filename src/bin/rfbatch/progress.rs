@@ -1,10 +1,16 @@
-//! Progress bars (indicatif) on stderr, drawn only on a terminal and never with `--json` or
-//! `-q`: bytes (rate and ETA), items, and a job's fraction done.
+//! Progress bars (indicatif) on stderr, drawn only on a terminal, never with `--json` or `-q`.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Bytes: `upload [=====>   ] 120 MiB/300 MiB 85 MiB/s ETA 2s  412/1000 files`.
+pub const BYTES: &str =
+    "{spinner} {prefix} [{bar:20}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}";
+/// Files: `index [=====>   ] 412/1000 files  3 failed`.
+pub const FILES: &str = "{spinner} {prefix} [{bar:20}] {pos}/{len} files {msg}";
+/// Per mille of a whole: `job [=====>   ] 41%  processing: 3/8 tasks done`.
+pub const PER_MILLE: &str = "{spinner} {prefix} [{bar:20}] {percent:>3}% {elapsed_precise} {msg}";
 
 /// The bars of one command.
 pub struct Bars {
@@ -26,68 +32,25 @@ impl Bars {
         }
     }
 
-    fn add(&self, bar: ProgressBar) -> ProgressBar {
-        let bar = self.multi.add(bar);
+    /// A bar of `len` drawn as `template` (one of the constants above).
+    pub fn add(&self, prefix: &str, len: u64, template: &str) -> ProgressBar {
+        let style = ProgressStyle::with_template(template);
+        let style = style.unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bar = ProgressBar::new(len).with_prefix(prefix.to_string());
+        let bar = self.multi.add(bar.with_style(style.progress_chars("=> ")));
         if self.visible {
             bar.enable_steady_tick(Duration::from_millis(120));
         }
         bar
     }
-
-    /// A bar of bytes: `upload [=====>   ] 120 MiB/300 MiB 85 MiB/s ETA 2s  412/1000 files`.
-    pub fn bytes(&self, prefix: &str) -> ProgressBar {
-        let bar = ProgressBar::new(0).with_prefix(prefix.to_string()).with_style(style(
-            "{spinner} {prefix} [{bar:20}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
-        ));
-        self.add(bar)
-    }
-
-    /// A bar of items: `indexing [=====>   ] 412/1000 files  3 failed`.
-    pub fn count(&self, prefix: &str, unit: &str) -> ProgressBar {
-        let template =
-            format!("{{spinner}} {{prefix}} [{{bar:20}}] {{pos}}/{{len}} {unit} {{msg}}");
-        let bar = ProgressBar::new(0)
-            .with_prefix(prefix.to_string())
-            .with_style(style(&template));
-        self.add(bar)
-    }
-
-    /// A bar in per mille of a whole: `job [=====>   ] 41%  processing: 3/8 tasks done`.
-    pub fn fraction(&self, prefix: &str) -> ProgressBar {
-        let bar = ProgressBar::new(1000)
-            .with_prefix(prefix.to_string())
-            .with_style(style(
-                "{spinner} {prefix} [{bar:20}] {percent:>3}% {elapsed_precise} {msg}",
-            ));
-        self.add(bar)
-    }
 }
 
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
-}
-
-/// A fraction from 0 to 1 as a position on a [`Bars::fraction`] bar.
+/// A fraction from 0 to 1 as a position on a [`PER_MILLE`] bar of 1000.
 pub fn per_mille(fraction: f64) -> u64 {
     if fraction.is_finite() {
         (fraction.clamp(0.0, 1.0) * 1000.0).round() as u64
     } else {
         0
-    }
-}
-
-/// Counters that several threads add to, shown in a bar's message.
-#[derive(Default)]
-pub struct Tally<T>(Mutex<T>);
-
-impl<T: Copy> Tally<T> {
-    /// Changes the counts and returns them as they are then.
-    pub fn update(&self, f: impl FnOnce(&mut T)) -> T {
-        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut g);
-        *g
     }
 }
 
