@@ -65,28 +65,21 @@ pub fn print_ingest(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
         )),
         None => {}
     }
-    for f in &r.failed {
-        ctx.out.line(format_args!("failed {f}"))?;
-    }
-    for s in &r.skipped {
-        ctx.out.line(format_args!("skipped {s}"))?;
-    }
-    for w in &r.warnings {
-        ctx.out.line(format_args!("warning: {w}"))?;
-    }
-    Ok(())
+    let failed = r.failed.iter().map(|f| format!("failed {f}"));
+    let skipped = r.skipped.iter().map(|s| format!("skipped {s}"));
+    let warnings = r.warnings.iter().map(|w| format!("warning: {w}"));
+    (failed.chain(skipped).chain(warnings)).try_for_each(|l| ctx.out.line(l))
 }
 
 /// `fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)`; and when none made it,
 /// plainly so: `none of the 4 files was fetched and indexed: all 4 failed (…)`.
 fn verification_line(v: &Verification, failed: usize, refs: bool) -> String {
     let verb = format!("{}indexed", if refs { "fetched and " } else { "" });
-    let timed_out = v.timed_out.then_some("; verification timed out");
-    let end = format!(
-        "(the batch holds {}){}",
+    let (count, timed_out) = (
         v.batch_count,
-        timed_out.unwrap_or_default()
+        v.timed_out.then_some("; verification timed out"),
     );
+    let end = format!("(the batch holds {count}){}", timed_out.unwrap_or_default());
     if v.indexed == 0 && failed > 0 && v.expected == 0 {
         return format!(
             "none of the {failed} files was {verb}: all {failed} failed, reasons below {end}"
@@ -103,47 +96,28 @@ fn verification_line(v: &Verification, failed: usize, refs: bool) -> String {
 /// rates; the whole ingest's time apart), what an earlier run had sent.
 pub fn summary(r: &IngestReport) -> String {
     let refs = r.method == IngestMethod::References;
+    let (batch, method, up) = (&r.batch_id, &r.method, r.upload_duration);
     if r.dry_run {
         let what = if refs { "references" } else { "files" };
         let requests: Vec<String> = r.requests.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let (n, size, units) = (r.files_found, human_bytes(r.bytes_found), r.units_planned);
+        let (skipped, requests) = (r.skipped.len(), requests.join(", "));
         return format!(
-            "plan: {} {what} ({}) to batch {} as {} in {} units, {} skipped; requests: {}; nothing sent",
-            r.files_found,
-            human_bytes(r.bytes_found),
-            r.batch_id,
-            r.method,
-            r.units_planned,
-            r.skipped.len(),
-            requests.join(", ")
+            "plan: {n} {what} ({size}) to batch {batch} as {method} in {units} units, {skipped} skipped; requests: {requests}; nothing sent"
         );
     }
-    let mut s = if refs {
+    let (n, size) = (r.files_uploaded, human_bytes(r.bytes_uploaded));
+    let s = if refs {
         let pages = (r.listing_pages > 0).then(|| format!(" ({} listing pages)", r.listing_pages));
-        let (n, batch, requests) = (r.files_uploaded, &r.batch_id, r.units_uploaded);
-        format!(
-            "sent {n} references to batch {batch} in {requests} requests{}",
-            pages.unwrap_or_default()
-        )
-    } else if r.files_uploaded == 0 {
-        format!("nothing new uploaded to batch {}", r.batch_id)
+        let (pages, requests) = (pages.unwrap_or_default(), r.units_uploaded);
+        format!("sent {n} references to batch {batch} in {requests} requests{pages}")
+    } else if n == 0 {
+        format!("nothing new uploaded to batch {batch}")
     } else {
-        let (up, secs) = (r.upload_duration, r.upload_duration.as_secs_f64());
-        let rates = (secs > 0.0).then(|| {
-            let files = r.files_uploaded as f64 / secs;
-            format!(
-                " ({files:.0} files/s, {})",
-                human_rate(r.bytes_uploaded, up)
-            )
-        });
-        format!(
-            "uploaded {} files ({}) to batch {} as {} in {}{}",
-            r.files_uploaded,
-            human_bytes(r.bytes_uploaded),
-            r.batch_id,
-            r.method,
-            human_secs(up),
-            rates.unwrap_or_default()
-        )
+        let (secs, rate) = (up.as_secs_f64(), human_rate(r.bytes_uploaded, up));
+        let rates = (secs > 0.0).then(|| format!(" ({:.0} files/s, {rate})", n as f64 / secs));
+        let (time, rates) = (human_secs(up), rates.unwrap_or_default());
+        format!("uploaded {n} files ({size}) to batch {batch} as {method} in {time}{rates}")
     };
     let verb = if refs { "sent" } else { "uploaded" };
     let what = if r.verification.is_some() {
@@ -161,11 +135,7 @@ pub fn summary(r: &IngestReport) -> String {
         (requests > 0).then(|| format!("{requests} requests")),
         apart.then(|| format!("{all} in all, {what} included")),
     ];
-    for m in more.into_iter().flatten() {
-        s.push_str("; ");
-        s.push_str(&m);
-    }
-    s
+    more.into_iter().flatten().fold(s, |s, m| s + "; " + &m)
 }
 
 /// Files found but not sent for what they are (too large, empty, unreadable, not UTF-8),

@@ -254,20 +254,14 @@ fn main_job(
             format!("results in {}", e.target.display()),
         ];
         let results = results.iter().map(|p| format!("  {p}"));
-        let unpacked = unpacked
+        let dirs = unpacked
             .iter()
             .map(|d| format!("  {d}/ (one file per image)"));
-        let not_sent = report::not_sent(r)
+        let lost = report::not_sent(r)
             .into_iter()
             .map(|s| format!("skipped {s}"));
-        for line in lines
-            .into_iter()
-            .chain(results)
-            .chain(unpacked)
-            .chain(not_sent)
-        {
-            ctx.out.line(line)?;
-        }
+        let mut all = lines.into_iter().chain(results).chain(dirs).chain(lost);
+        all.try_for_each(|line| ctx.out.line(line))?;
     }
     report::not_sent_failure(r).map_or(Ok(()), Err)
 }
