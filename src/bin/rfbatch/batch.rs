@@ -91,12 +91,8 @@ pub fn run(ctx: &Ctx, cmd: BatchCommand) -> Result<(), Failure> {
         } => {
             // Streamed: a batch may hold many thousands of files. Tab-separated, for `cut`.
             let text = |f: &FileMetadata| {
-                let url = if urls {
-                    format!("\t{}", f.download_url)
-                } else {
-                    String::new()
-                };
-                let part = opt(f.part_name.as_deref());
+                let url = urls.then(|| format!("\t{}", f.download_url));
+                let (part, url) = (opt(f.part_name.as_deref()), url.unwrap_or_default());
                 format!("{part}\t{}\t{}{url}", f.file_name, f.content_type)
             };
             let json = |f: &FileMetadata| file_json(f, urls);
@@ -149,13 +145,10 @@ fn show(ctx: &Ctx, batch_id: &str) -> Result<(), Failure> {
     fields.push(("items", count.to_string()));
     ctx.out.fields(&fields)?;
     if multipart {
+        // The listing's columns, its last the count.
         let rows: Vec<Vec<String>> = parts
             .iter()
-            .map(|(p, n)| {
-                let mut row = part_row(p);
-                row[3] = n.to_string();
-                row
-            })
+            .map(|(p, n)| [&part_row(p)[..3], &[n.to_string()]].concat())
             .collect();
         ctx.out.line("")?;
         ctx.out

@@ -60,11 +60,7 @@ fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Fail
     }
     let dir = match &a.dir {
         Some(d) => d.clone(),
-        None => dataset(
-            out,
-            a.synthetic.unwrap_or(2000),
-            parse_range(&a.size_range)?,
-        )?,
+        None => dataset(out, a.synthetic.unwrap_or(2000), &a.size_range)?,
     };
     warm_page_cache(&dir);
     let url = global.api_url.as_deref().unwrap_or_default();
@@ -151,11 +147,9 @@ fn once(
         .run()?;
     let rss = if rss_reset { peak_rss_mib() } else { None };
     let partial = |m: String| Err(Failure::new(Class::Partial, m));
-    if !report.failed.is_empty() {
-        return partial(format!(
-            "{} images failed to upload into {batch}",
-            report.failed.len()
-        ));
+    let failed = report.failed.len();
+    if failed > 0 {
+        return partial(format!("{failed} images failed to upload into {batch}"));
     }
     let wait = WaitOptions::default().poll_interval(Duration::from_millis(200));
     let count = ctx
@@ -195,7 +189,8 @@ fn parse_range(s: &str) -> Result<(u64, u64), Failure> {
 }
 
 /// The generated set, kept in tmpfs (or the temp folder) and reused while it is complete.
-fn dataset(out: &Output, n: usize, (lo, hi): (u64, u64)) -> Result<PathBuf, Failure> {
+fn dataset(out: &Output, n: usize, size_range: &str) -> Result<PathBuf, Failure> {
+    let (lo, hi) = parse_range(size_range)?;
     if n == 0 || n > 1_000_000 {
         return Err(Failure::usage("--synthetic must be 1 to 1000000"));
     }

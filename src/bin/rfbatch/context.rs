@@ -10,7 +10,7 @@ use roboflow_batch::transport::{
 };
 
 use crate::args::{Global, seconds};
-use crate::exit::{Failure, one_line};
+use crate::exit::{Failure, NO_KEY, one_line};
 use crate::output::{Output, human_bytes};
 
 /// What every command that talks to the service gets: the client and the printer.
@@ -22,15 +22,8 @@ pub struct Ctx {
 /// A client for the global options (key, URL, workspace, `ROBOFLOW_API_REQUEST_TIMEOUT`),
 /// logging each request with `-v`.
 pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
-    let key = g
-        .api_key
-        .as_deref()
-        .filter(|k| !k.trim().is_empty())
-        .ok_or_else(|| {
-            Failure::usage("no API key").with_hint(
-                "set --api-key or ROBOFLOW_API_KEY (or try the local sandbox: rfbatch sandbox)",
-            )
-        })?;
+    let key = g.api_key.as_deref().filter(|k| !k.trim().is_empty());
+    let key = key.ok_or_else(|| Failure::usage("no API key").with_hint(NO_KEY))?;
     // The library picks the URL (explicit, else by region and environment) as the
     // official client does; clap has already read API_BASE_URL and ROBOFLOW_WORKSPACE.
     let vars = |name: &str| match name {

@@ -86,19 +86,17 @@ impl Failure {
 
     /// A failure writing to stdout or stderr.
     pub fn output(err: std::io::Error) -> Self {
-        Failure {
-            broken_pipe: err.kind() == std::io::ErrorKind::BrokenPipe,
-            ..Failure::new(Class::Other, format!("writing output: {err}"))
-        }
+        let mut f = Failure::new(Class::Other, format!("writing output: {err}"));
+        f.broken_pipe = err.kind() == std::io::ErrorKind::BrokenPipe;
+        f
     }
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Failure {
-            hint: hint(&e),
-            ..Failure::new(classify(&e), message(&e))
-        }
+        let mut f = Failure::new(classify(&e), message(&e));
+        f.hint = hint(&e);
+        f
     }
 }
 
@@ -155,11 +153,13 @@ pub fn classify(e: &Error) -> Class {
     }
 }
 
+/// The hint when no API key is given.
+pub const NO_KEY: &str =
+    "set --api-key or ROBOFLOW_API_KEY (or try the local sandbox: rfbatch sandbox)";
+
 fn hint(e: &Error) -> Option<String> {
     let h = match e {
-        Error::Config(m) if m.contains("API key") => {
-            "set --api-key or ROBOFLOW_API_KEY (or try the local sandbox: rfbatch sandbox)"
-        }
+        Error::Config(m) if m.contains("API key") => NO_KEY,
         Error::Unauthorized(_) => "check --api-key or ROBOFLOW_API_KEY, and --api-url",
         Error::Forbidden(_) => "the workspace's plan or the key's permissions do not allow this",
         Error::NotFound(_) => "check the id, and --workspace if you set one",

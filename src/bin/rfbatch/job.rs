@@ -12,7 +12,7 @@ use roboflow_batch::jobs::Job;
 use crate::args::{Limit, Maybe, known};
 use crate::context::Ctx;
 use crate::download::{self, ExportArgs, Source};
-use crate::exit::Failure;
+use crate::exit::{Failure, one_line};
 use crate::job_start::{self, RestartArgs, StartArgs};
 use crate::job_wait::{WaitArgs, progress_line};
 use crate::output::opt;
@@ -205,7 +205,7 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
         fields.push(("updated", j.last_update.to_string()));
     }
     if let Some(m) = &progress.message {
-        fields.push(("last message", crate::exit::one_line(m)));
+        fields.push(("last message", one_line(m)));
     }
     ctx.out.fields(&fields)?;
     if !progress.stages.is_empty() {
@@ -232,11 +232,9 @@ fn show(ctx: &Ctx, job_id: &str) -> Result<(), Failure> {
         ctx.out.table(&headers, &rows)?;
     }
     for e in &progress.errors {
-        ctx.out.line(format_args!(
-            "error ({} tasks): {}",
-            e.tasks,
-            crate::exit::one_line(&e.message)
-        ))?;
+        let (tasks, message) = (e.tasks, one_line(&e.message));
+        ctx.out
+            .line(format_args!("error ({tasks} tasks): {message}"))?;
     }
     Ok(())
 }
@@ -275,6 +273,6 @@ fn task_row(t: &TaskStatus) -> Vec<String> {
         t.status_type.clone(),
         opt(t.progress.map(|p| format!("{:.0}%", p * 100.0))),
         t.event_timestamp.to_string(),
-        crate::exit::one_line(&note),
+        one_line(&note),
     ]
 }

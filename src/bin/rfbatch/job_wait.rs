@@ -11,7 +11,7 @@ use roboflow_batch::wait::WaitOptions;
 
 use crate::args::{Maybe, seconds};
 use crate::context::Ctx;
-use crate::exit::{Class, Failure};
+use crate::exit::{Class, Failure, one_line};
 use crate::output::nonzero;
 use crate::progress::{Bars, PER_MILLE, per_mille};
 
@@ -104,11 +104,8 @@ fn print_outcome(ctx: &Ctx, o: &JobOutcome) -> Result<(), Failure> {
     }
     for e in &o.errors {
         let tasks = (e.tasks > 0).then(|| format!(" ({} tasks)", e.tasks));
-        ctx.out.line(format_args!(
-            "  error{}: {}",
-            tasks.unwrap_or_default(),
-            crate::exit::one_line(&e.message)
-        ))?;
+        let (tasks, message) = (tasks.unwrap_or_default(), one_line(&e.message));
+        ctx.out.line(format_args!("  error{tasks}: {message}"))?;
     }
     Ok(())
 }

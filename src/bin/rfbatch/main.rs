@@ -70,8 +70,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
         e.exit();
     }
     let (message, hint) = clap_text(&e.render().to_string());
-    let mut f = Failure::usage(message);
-    f.hint = Some(hint);
+    let f = Failure::usage(message).with_hint(hint);
     exit::report(Err(f), true, &arg_secrets(&args))
 }
 

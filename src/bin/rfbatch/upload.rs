@@ -165,9 +165,9 @@ pub struct RoboqlArgs {
 }
 
 pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
-    let (report, send) = match cmd {
-        UploadCommand::Images(a) => (files(ctx, &a, MediaKind::Images)?, a.options.send),
-        UploadCommand::Videos(a) => (files(ctx, &a, MediaKind::Videos)?, a.options.send),
+    let report = match cmd {
+        UploadCommand::Images(a) => files(ctx, &a, MediaKind::Images)?,
+        UploadCommand::Videos(a) => files(ctx, &a, MediaKind::Videos)?,
         UploadCommand::Refs(a) => {
             let media = [MediaKind::Images, MediaKind::Videos][usize::from(a.videos)];
             let source = match a.source.contains("://") {
@@ -175,18 +175,13 @@ pub fn run(ctx: &Ctx, cmd: UploadCommand) -> Result<(), Failure> {
                 false => Source::references(&a.source),
             };
             let ingest = Ingest::new(&ctx.api, &a.batch, source).media(media);
-            let report = send(ctx, ingest, &a.send, &a.hooks, &a.refs, media)?;
-            (report, a.send)
+            send(ctx, ingest, &a.send, &a.hooks, &a.refs, media)?
         }
         UploadCommand::Roboql(a) => return roboql(ctx, &a),
     };
     report::print_ingest(ctx, &report)?;
-    match send.dry_run {
-        true => Ok(()),
-        false => incomplete(&report)
-            .or_else(|| not_sent_failure(&report))
-            .map_or(Ok(()), Err),
-    }
+    let failure = incomplete(&report).or_else(|| not_sent_failure(&report));
+    failure.filter(|_| !report.dry_run).map_or(Ok(()), Err)
 }
 
 /// `upload images|videos`: a folder or files, or a bucket.
@@ -228,11 +223,10 @@ fn send(
         .filter(|n| *n > 0 && media == MediaKind::Images);
     ingest = ingest.maybe(refs.chunk_size.or(env_chunk), Ingest::chunk_size);
     ingest = ingest.notification_categories(refs.notification_category.iter().cloned());
-    ingest = match (send.no_verify, send.verify_timeout) {
-        (true, _) => ingest.without_verify(),
-        (false, None) => ingest,
-        (false, Some(d)) => ingest.verify_timeout(d),
-    };
+    ingest = ingest.maybe(send.verify_timeout, Ingest::verify_timeout);
+    if send.no_verify {
+        ingest = ingest.without_verify();
+    }
     match send.dry_run {
         true => Ok(ingest.plan()?),
         false => run_ingest(ctx, ingest),
@@ -303,20 +297,15 @@ fn run_ingest(ctx: &Ctx, ingest: Ingest<'_>) -> Result<IngestReport, Failure> {
 }
 
 fn roboql(ctx: &Ctx, a: &RoboqlArgs) -> Result<(), Failure> {
-    let (batch, hooks) = (&a.batch, &a.hooks);
+    let (batch, url) = (&a.batch, a.hooks.notifications_url.clone());
     let mut body = RoboQlIngest::new(a.query.as_str())
-        .maybe(hooks.ingest_id.clone(), RoboQlIngest::ingest_id)
-        .maybe(
-            hooks.notifications_url.clone(),
-            RoboQlIngest::notifications_url,
-        );
+        .maybe(a.hooks.ingest_id.clone(), RoboQlIngest::ingest_id)
+        .maybe(url, RoboQlIngest::notifications_url);
     body.display_name = a.batch_name.clone();
     let response = ctx.api.ingest_roboql(batch, &body)?;
-    let doc = json!({"batchId": batch, "response": response});
-    ctx.out.answer(
-        doc,
-        format_args!("RoboQL ingest into batch {batch} accepted"),
-    )?;
+    let accepted = format!("RoboQL ingest into batch {batch} accepted");
+    ctx.out
+        .answer(json!({"batchId": batch, "response": response}), accepted)?;
     ctx.out
         .note(format_args!("follow it with: rfbatch batch count {batch}"));
     Ok(())
