@@ -1,5 +1,4 @@
-//! What several commands share: the global options, `--limit`, `--parallel`, seconds,
-//! temporary folders, and setting only the options given.
+//! What several commands share: global options, value parsers, temporary folders, `maybe`.
 
 use std::time::Duration;
 
@@ -7,8 +6,7 @@ use clap::{ArgAction, Args};
 
 use crate::exit::{Class, Failure};
 
-/// Options every command takes. `api_key` and `workspace` share their ids with `rfbatch
-/// sandbox`'s own options, so clap keeps the sandbox's there.
+/// Options every command takes (`rfbatch sandbox` keeps its own `api_key` and `workspace`).
 #[derive(Args, Clone)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {

@@ -205,8 +205,7 @@ fn part_row(p: &PartMetadata) -> Vec<String> {
     ]
 }
 
-/// A file's metadata as JSON, without its signed URL unless asked for (shown by
-/// `cli_commands::batch_commands_in_text_and_json`).
+/// A file's metadata as JSON, without its signed URL (a secret) unless asked for.
 fn file_json(file: &FileMetadata, urls: bool) -> Value {
     let mut v = serde_json::to_value(file).unwrap_or(Value::Null);
     if !urls && let Some(o) = v.as_object_mut() {

@@ -1,6 +1,5 @@
-//! `rfbatch bench upload`: how fast images go into a batch, and at what memory cost.
-//! Against `--api-url`, else a sandbox in a child process, so that the peak memory measured
-//! is the client's alone. Each run fills a fresh batch, unverified; the count is checked after.
+//! `rfbatch bench upload`: upload speed and memory, against `--api-url` or a sandbox in a
+//! child process (so that the peak memory is the client's alone); counts checked after.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -49,12 +48,7 @@ pub struct UploadBenchArgs {
 }
 
 pub fn run(global: &Global, out: &Output, cmd: BenchCommand) -> Result<(), Failure> {
-    match cmd {
-        BenchCommand::Upload(a) => upload(global, out, &a),
-    }
-}
-
-fn upload(global: &Global, out: &Output, a: &UploadBenchArgs) -> Result<(), Failure> {
+    let BenchCommand::Upload(a) = cmd;
     if a.runs == 0 || a.runs > 100 {
         return Err(Failure::usage("--runs must be 1 to 100"));
     }

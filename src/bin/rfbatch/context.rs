@@ -19,8 +19,7 @@ pub struct Ctx {
     pub out: Output,
 }
 
-/// A client for the global options (key, URL, workspace, `ROBOFLOW_API_REQUEST_TIMEOUT`),
-/// logging each request with `-v`.
+/// A client for the global options, logging each request with `-v`.
 pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
     let key = g.api_key.as_deref().filter(|k| !k.trim().is_empty());
     let key = key.ok_or_else(|| Failure::usage("no API key").with_hint(NO_KEY))?;
@@ -52,8 +51,7 @@ pub fn connect(g: &Global, out: &Output) -> Result<Ctx, Failure> {
     })
 }
 
-/// The read and write timeout from `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds), as the
-/// official client reads it; here, not in the library, since the transport is our own.
+/// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, as the official client's) for our own transport.
 fn timeouts_from_env() -> Result<Timeouts, Failure> {
     let value = std::env::var("ROBOFLOW_API_REQUEST_TIMEOUT").unwrap_or_default();
     if value.trim().is_empty() {
@@ -68,8 +66,7 @@ fn timeouts_from_env() -> Result<Timeouts, Failure> {
     })
 }
 
-/// Logs each exchange to stderr, query values redacted; with `detail` (`-vv`) sizes, content
-/// type and `Retry-After`, no other header (they can carry credentials).
+/// Logs each exchange, query values redacted; `-vv` adds sizes, type, `Retry-After` only.
 struct Logged {
     inner: UreqTransport,
     detail: bool,

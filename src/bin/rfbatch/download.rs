@@ -59,12 +59,9 @@ pub fn export(ctx: &Ctx, args: &ExportArgs, source: Source<'_>) -> Result<Export
     // `3 already there, 12.5 MiB at 4.1 MiB/s`.
     let message = || {
         let (b, s) = (bytes.load(Relaxed), skipped.load(Relaxed));
-        let m = format!("{} at {}", human_bytes(b), human_rate(b, bar.elapsed()));
-        bar.set_message(if s > 0 {
-            format!("{s} already there, {m}")
-        } else {
-            m
-        });
+        let there = (s > 0).then(|| format!("{s} already there, "));
+        let (got, rate) = (human_bytes(b), human_rate(b, bar.elapsed()));
+        bar.set_message(format!("{}{got} at {rate}", there.unwrap_or_default()));
     };
     let exporter = Exporter::new(&ctx.api, &args.out)
         .parallelism(args.parallel)

@@ -24,8 +24,7 @@ Exit codes:
   10   timed out while waiting
   130  interrupted (Ctrl-C); running the same command again resumes";
 
-/// What kind of failure ended a command; the discriminant is its exit code, the name (in
-/// `--json` errors) its serde form.
+/// A kind of failure: the discriminant is its exit code, the serde form its `--json` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
@@ -100,8 +99,7 @@ impl From<Error> for Failure {
     }
 }
 
-/// One line for a library error. Errors from a response lead with the server's own message
-/// and name the request without its query string; the rest use the library's text.
+/// One line for a library error: the server's own message first, the URL without its query.
 pub fn message(e: &Error) -> String {
     let Some(api) = e.api_error() else {
         return e.to_string();
@@ -193,8 +191,7 @@ fn hint(e: &Error) -> Option<String> {
     Some(h.to_string())
 }
 
-/// Prints a failure (one line, a hint line, or one JSON object with `--json`) to stderr,
-/// with every secret removed, and returns the exit code.
+/// Prints a failure to stderr, every secret removed, and returns the exit code.
 pub fn report(result: Result<(), Failure>, json: bool, secrets: &[String]) -> ExitCode {
     let f = match result {
         Ok(()) => return ExitCode::SUCCESS,

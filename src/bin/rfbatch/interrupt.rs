@@ -1,5 +1,4 @@
-//! Ctrl-C (and SIGTERM): exit 130 at once, except inside a [`Stoppable`] section, where the
-//! first sets the library's cancel flag (no new work starts; a re-run resumes).
+//! Ctrl-C: exit 130 at once, or in a [`Stoppable`] section first a clean stop (resumable).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

@@ -1,5 +1,4 @@
-//! Following a job (`job wait`, `job start --wait`, `run`): the library polls; this draws
-//! the snapshots and turns the outcome into output and an exit code.
+//! Following a job (`job wait`, `job start --wait`, `run`): progress, outcome, exit code.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -29,17 +28,7 @@ pub struct WaitArgs {
     pub max_poll_interval: Option<Duration>,
 }
 
-/// The library's wait options for the flags.
-pub fn options(a: &WaitArgs) -> JobWaitOptions {
-    let polling = WaitOptions::default()
-        .maybe(a.poll_interval, WaitOptions::poll_interval)
-        .maybe(a.max_poll_interval, WaitOptions::max_interval)
-        .maybe(a.timeout, WaitOptions::timeout);
-    JobWaitOptions::default().polling(polling)
-}
-
-/// Waits for `job` with a progress bar (or a note per stage when not on a terminal), prints
-/// the outcome, and fails with `JobFailed` or `Timeout` unless the job succeeded.
+/// Waits for `job`, prints the outcome, and fails unless the job succeeded.
 pub fn wait(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
     let outcome = follow(ctx, job, args)?;
     print_outcome(ctx, &outcome)?;
@@ -48,7 +37,10 @@ pub fn wait(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<(), Failure> {
 
 /// Waits and returns the outcome, drawing progress on the way.
 pub fn follow(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Failure> {
-    let opts = options(args);
+    let polling = WaitOptions::default()
+        .maybe(args.poll_interval, WaitOptions::poll_interval)
+        .maybe(args.max_poll_interval, WaitOptions::max_interval)
+        .maybe(args.timeout, WaitOptions::timeout);
     let bars = Bars::new(ctx.out.progress);
     let bar = bars.add("job", 1000, PER_MILLE);
     let last_line = Mutex::new(String::new());
@@ -65,7 +57,7 @@ pub fn follow(ctx: &Ctx, job: Job<'_>, args: &WaitArgs) -> Result<JobOutcome, Fa
             }
             *last = line;
         })
-        .wait(&opts);
+        .wait(&JobWaitOptions::default().polling(polling));
     bar.finish_and_clear();
     Ok(outcome?)
 }

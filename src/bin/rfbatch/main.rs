@@ -74,8 +74,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
     exit::report(Err(f), true, &arg_secrets(&args))
 }
 
-/// clap's error text as one message (its `error:` line) and a hint (its `tip:` lines, or
-/// where to find the usage).
+/// clap's error text as a message (its `error:` line) and a hint (its `tip:` lines).
 fn clap_text(text: &str) -> (String, String) {
     let after = |p: &'static str| {
         text.lines()

@@ -8,8 +8,7 @@ use serde::Serialize;
 
 use crate::exit::Failure;
 
-/// Where and how a command prints; `progress`: bars may be drawn (a terminal, no `--json`
-/// or `-q`).
+/// Where and how a command prints; `progress`: on a terminal, without `--json` or `-q`.
 #[derive(Debug, Clone)]
 pub struct Output {
     pub json: bool,
@@ -169,8 +168,7 @@ pub fn human_rate(bytes: u64, d: Duration) -> String {
     format!("{}/s", human_bytes(per_sec as u64))
 }
 
-/// A duration with three significant digits or so: `14 ms`, `2.35 s`, `61.2 s`, so that a
-/// rate computed over it can be checked against it.
+/// `14 ms`, `2.35 s`, `61.2 s`: precise enough to check a rate computed over it.
 pub fn human_secs(d: Duration) -> String {
     let secs = d.as_secs_f64();
     if secs < 1.0 {

@@ -1,5 +1,4 @@
-//! Printing what a command did: the one ingest report (of `upload` and `run`), the export
-//! report, and the failures (exit codes) they amount to.
+//! Printing the ingest and export reports, and the failures they amount to.
 
 use std::path::PathBuf;
 
@@ -12,8 +11,7 @@ use crate::context::Ctx;
 use crate::exit::{Class, Failure};
 use crate::output::{encoded, human_bytes, human_rate, human_secs, nonzero};
 
-/// A usage failure when the source held nothing to send, lest `run` start a job over a
-/// batch that does not exist.
+/// A usage failure when there is nothing to send, lest `run` start a job over no batch.
 pub fn nothing_found(
     r: &IngestReport,
     paths: &[PathBuf],
@@ -71,8 +69,7 @@ pub fn print_ingest(ctx: &Ctx, r: &IngestReport) -> Result<(), Failure> {
     (failed.chain(skipped).chain(warnings)).try_for_each(|l| ctx.out.line(l))
 }
 
-/// `fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)`; and when none made it,
-/// plainly so: `none of the 4 files was fetched and indexed: all 4 failed (…)`.
+/// `fetched and indexed 3 of 4 files, 1 failed (the batch holds 3)`, or `none of the…`.
 fn verification_line(v: &Verification, failed: usize, refs: bool) -> String {
     let verb = format!("{}indexed", if refs { "fetched and " } else { "" });
     let (count, timed_out) = (
@@ -92,8 +89,7 @@ fn verification_line(v: &Verification, failed: usize, refs: bool) -> String {
     format!("{verb} {} of {total} files{failed} {end}", v.indexed)
 }
 
-/// One line for people: what was sent, how fast (over the upload time shown next to the
-/// rates; the whole ingest's time apart), what an earlier run had sent.
+/// One line: what was sent, how fast (rates over the upload time shown with them).
 pub fn summary(r: &IngestReport) -> String {
     let refs = r.method == IngestMethod::References;
     let (batch, method, up) = (&r.batch_id, &r.method, r.upload_duration);
@@ -138,8 +134,7 @@ pub fn summary(r: &IngestReport) -> String {
     more.into_iter().flatten().fold(s, |s, m| s + "; " + &m)
 }
 
-/// Files found but not sent for what they are (too large, empty, unreadable, not UTF-8),
-/// unlike those left out by choice or kind.
+/// Files not sent for what they are (too large, empty…), not left out by choice or kind.
 pub fn not_sent(r: &IngestReport) -> Vec<&SkippedFile> {
     use SkipReason::{Empty, NotUtf8, TooLarge, Unreadable};
     let lost = |s: &&SkippedFile| matches!(s.reason, TooLarge | Empty | Unreadable | NotUtf8);
@@ -166,22 +161,15 @@ pub fn incomplete(r: &IngestReport) -> Option<Failure> {
         return None;
     }
     let (batch, failed) = (&r.batch_id, r.failed.len());
-    let (what, hint) = match r.method {
+    let refs = r.method == IngestMethod::References;
+    let what = if refs { "reference" } else { "file" };
+    let hint = match (refs, failed) {
         // A re-run with the same ingest ids is answered as a repeat and fetches nothing.
-        IngestMethod::References if failed == 0 => (
-            "reference",
-            format!(
-                "the service may still be fetching: follow it with: rfbatch batch shards {batch}"
-            ),
+        (true, 0) => format!(
+            "the service may still be fetching: follow it with: rfbatch batch shards {batch}"
         ),
-        IngestMethod::References => (
-            "reference",
-            "fix those references, then send them again with a new --ingest-id".to_string(),
-        ),
-        _ => (
-            "file",
-            "run the same command again: it sends only what is missing".to_string(),
-        ),
+        (true, _) => "fix those references, then send them again with a new --ingest-id".into(),
+        (false, _) => "run the same command again: it sends only what is missing".into(),
     };
     let msg = match failed {
         0 => format!("not every {what} of batch {batch} was confirmed indexed"),
@@ -190,8 +178,7 @@ pub fn incomplete(r: &IngestReport) -> Option<Failure> {
     Some(Failure::new(Class::Partial, msg).with_hint(hint))
 }
 
-/// Prints the report with the requests the command made (its client is its own): JSON
-/// (each file's `unpacked` as a count), or a line for people.
+/// Prints the report with the command's requests (JSON: each file's `unpacked` counted).
 pub fn print_export(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
     let requests = ctx.api.requests();
     if ctx.out.json {

@@ -1,5 +1,4 @@
-//! `rfbatch run`: upload a folder, run a job over it, download its results. A re-run
-//! resumes: the journals skip what was done, and the derived job id finds the same job.
+//! `rfbatch run`: upload a folder, run a job over it, download its results; a re-run resumes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -270,8 +269,7 @@ fn main_job(
 const SANDBOX_GONE: &str = "the sandbox ran inside this command and is gone; its workflows are \
                             image-stats and fail-fraction";
 
-/// A batch id for a folder: its name, made safe, and a hash of its absolute path, so that
-/// two folders of the same name never share a batch and a re-run finds the same one.
+/// The folder's name, made safe, and a hash of its path: found again, never shared.
 fn batch_for(dir: &Path) -> Result<String, Failure> {
     let abs = std::fs::canonicalize(dir)
         .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
@@ -290,8 +288,7 @@ fn batch_for(dir: &Path) -> Result<String, Failure> {
     Ok(stable_id(&slug, abs.to_string_lossy().as_bytes(), 8))
 }
 
-/// `run-` and 12 hex digits of a hash of the job's request and of the folder's contents: the
-/// same folder and options give the same job, and new images a new one.
+/// `run-` and a hash of the job's request and the folder's contents: a re-run finds the job.
 fn derived_job_id(request_json: &str, files: u64, bytes: u64) -> String {
     stable_id(
         "run",

@@ -1,5 +1,4 @@
-//! `rfbatch upload …`: every source (a folder, files, a bucket, references) through the
-//! library's one `Ingest`; `report` prints its report.
+//! `rfbatch upload …`: every source (folder, files, bucket, references) through one `Ingest`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -251,8 +250,7 @@ fn local_source(paths: &[PathBuf], recursive: bool, follow: bool) -> Result<Sour
     Ok(src.follow_links(follow))
 }
 
-/// Ingests local files with progress and returns the report (a failure when there were
-/// none); the caller decides the exit.
+/// Ingests local files with progress (a failure when there were none).
 pub fn ingest(
     ctx: &Ctx,
     paths: &[PathBuf],
