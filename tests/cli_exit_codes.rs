@@ -36,6 +36,26 @@ fn usage_errors_exit_2() {
         let run = rfbatch(&env, args).expect_code(2);
         assert!(run.stderr.contains("error"), "{args:?}: {}", run.stderr);
     }
+    // Sizes of generated images as MIN-MAX KiB, refused before anything is generated.
+    for bad in ["", "5", "250-50", "0-1", "a-b", "1-999999"] {
+        let run = rfbatch(&env, &["bench", "upload", &format!("--size-range={bad}")]);
+        let run = run.expect_code(2);
+        assert!(
+            run.stderr.contains("--size-range takes MIN-MAX"),
+            "{}",
+            run.stderr
+        );
+    }
+    // Seconds: positive and finite.
+    for bad in ["0", "-1", "NaN", "1e30", "x"] {
+        let run = rfbatch(&env, &["job", "wait", "j", &format!("--timeout={bad}")]);
+        let run = run.expect_code(2);
+        assert!(
+            run.stderr.contains("positive number of seconds"),
+            "{}",
+            run.stderr
+        );
+    }
     // A mapping without both sides, named as given.
     for bad in ["nokey", "=key", "input=", " = "] {
         let args = ["job", "start", "--batch", "b", "--workflow", "w"];
@@ -296,6 +316,30 @@ fn server_errors_exit_7() {
     )
     .expect_code(7);
     assert!(run.stderr.contains("HTTP 503"), "{}", run.stderr);
+}
+
+/// A rate limit that outlasts the retries; `-vv` logs each answer's size, type and
+/// `Retry-After`.
+#[test]
+fn rate_limits_exit_7_and_verbose_logs_show_retry_after() {
+    let faults = Faults::seeded(1).api(FaultSettings::default().rate_429(1.0, 3));
+    let sandbox = Sandbox::start(SandboxConfig::default().api_key(KEY).faults(faults)).unwrap();
+    let vars = [
+        ("ROBOFLOW_API_KEY", KEY),
+        ("API_BASE_URL", sandbox.base_url()),
+    ];
+    let run = rfbatch_env(&vars, &["batch", "list", "--retries", "0", "-vv"]).expect_code(7);
+    let log = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(" -> 429 in "))
+        .unwrap_or_default();
+    assert!(log.contains(" ms (sent 0 B, got "), "{}", run.stderr);
+    assert!(
+        log.ends_with(" application/json, Retry-After 3)"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

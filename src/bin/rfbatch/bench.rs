@@ -154,20 +154,15 @@ fn once(
             "batch {batch} holds {count} items, {images} expected"
         ));
     }
-    let lat = report.put_latency.as_ref();
-    Ok(json!({
-        "batchId": batch,
-        "seconds": report.upload_duration.as_secs_f64(),
-        "imagesPerSec": report.files_per_sec(),
-        "mbPerSec": report.megabytes_per_sec(),
-        "putP50Ms": lat.map(|l| l.p50_ms),
-        "putP99Ms": lat.map(|l| l.p99_ms),
-        "putMaxMs": lat.map(|l| l.max_ms),
-        "requests": report.requests,
-        "requestsPer1000Images": report.requests.total() as f64 * 1000.0 / images.max(1) as f64,
-        "retries": report.retries,
-        "peakRssMiB": rss,
-    }))
+    let (r, lat) = (&report, report.put_latency.as_ref());
+    let per_1000 = r.requests.total() as f64 * 1000.0 / images.max(1) as f64;
+    Ok(
+        json!({"batchId": batch, "seconds": r.upload_duration.as_secs_f64(),
+        "imagesPerSec": r.files_per_sec(), "mbPerSec": r.megabytes_per_sec(),
+        "putP50Ms": lat.map(|l| l.p50_ms), "putP99Ms": lat.map(|l| l.p99_ms),
+        "putMaxMs": lat.map(|l| l.max_ms), "requests": r.requests,
+        "requestsPer1000Images": per_1000, "retries": r.retries, "peakRssMiB": rss}),
+    )
 }
 
 /// `50-250` (KiB) as a byte range.
@@ -292,11 +287,9 @@ impl Drop for SandboxChild {
 mod tests {
     use super::*;
 
+    /// Those refused: `cli_exit_codes::usage_errors_exit_2`.
     #[test]
-    fn size_ranges() {
+    fn size_ranges_are_in_kib() {
         assert_eq!(parse_range("50-250").unwrap(), (50 * 1024, 250 * 1024));
-        for bad in ["", "5", "250-50", "0-1", "a-b", "1-999999"] {
-            assert!(parse_range(bad).is_err(), "{bad}");
-        }
     }
 }
