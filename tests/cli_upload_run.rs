@@ -104,6 +104,8 @@ fn upload_images_then_again_sends_nothing() {
         "{}",
         again.stdout
     );
+    let verified = "\nindexed 40 of 40 files (the batch holds 40)";
+    assert!(again.stdout.contains(verified), "{}", again.stdout);
     let counts = env.sandbox.ingest_counts("photos");
     assert_eq!(counts.len(), 40);
     assert!(
