@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::args::{Global, temp_dir};
 use crate::context::{self, Ctx};
 use crate::exit::{Class, Failure};
-use crate::output::{Output, human_bytes};
+use crate::output::{Output, human_bytes, opt};
 use crate::sandbox::Store;
 
 #[derive(Subcommand)]
@@ -100,8 +100,8 @@ pub fn run(global: &Global, out: &Output, cmd: BenchCommand) -> Result<(), Failu
                 out.line(" run  images/s     MB/s   p50 ms   p99 ms   max ms  peak RSS retries  req/1000")?;
             }
             let f = |key: &str| r[key].as_f64().unwrap_or(0.0);
-            let rss = r["peakRssMiB"].as_f64().map(|m| format!("{m:.1} MiB"));
-            let (rss, retries) = (rss.unwrap_or_else(|| "-".into()), f("retries"));
+            let rss = opt(r["peakRssMiB"].as_f64().map(|m| format!("{m:.1} MiB")));
+            let retries = f("retries");
             let (p50, p99, max) = (f("putP50Ms"), f("putP99Ms"), f("putMaxMs"));
             let (rate, mb, per_1000) =
                 (f("imagesPerSec"), f("mbPerSec"), f("requestsPer1000Images"));

@@ -42,12 +42,6 @@ pub enum Class {
     Interrupted = 130,
 }
 
-impl Class {
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-}
-
 /// A command's failure: a class, one line of message, and an optional hint.
 #[derive(Debug)]
 pub struct Failure {
@@ -206,14 +200,14 @@ pub fn report(result: Result<(), Failure>, json: bool, secrets: &[String]) -> Ex
     let hint = f.hint.as_deref().map(clean);
     let text = match (json, &hint) {
         (true, _) => serde_json::json!({"error": {
-            "class": f.class, "code": f.class.code(), "message": message, "hint": hint,
+            "class": f.class, "code": f.class as u8, "message": message, "hint": hint,
         }})
         .to_string(),
         (false, Some(h)) => format!("rfbatch: error: {message}\n  hint: {h}"),
         (false, None) => format!("rfbatch: error: {message}"),
     };
     eprintln!("{text}");
-    ExitCode::from(f.class.code())
+    ExitCode::from(f.class as u8)
 }
 
 /// `s` on one line: line breaks and runs of whitespace become one space.

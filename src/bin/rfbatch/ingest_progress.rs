@@ -106,10 +106,9 @@ impl IngestProgress {
                 }
                 let resumed = (*resumed_files > 0)
                     .then(|| format!(" ({resumed_files} already uploaded by an earlier run)"));
+                let (size, resumed) = (human_bytes(*bytes), resumed.unwrap_or_default());
                 self.note(format_args!(
-                    "uploading {files} files ({}) as {method}, {units} requests{}",
-                    human_bytes(*bytes),
-                    resumed.unwrap_or_default()
+                    "uploading {files} files ({size}) as {method}, {units} requests{resumed}"
                 ));
             }
             Event::BytesSent { bytes } => {

@@ -18,7 +18,7 @@ pub fn install() -> Result<(), Failure> {
             );
         } else {
             eprintln!("\nrfbatch: interrupted");
-            std::process::exit(i32::from(Class::Interrupted.code()));
+            std::process::exit(Class::Interrupted as i32);
         }
     })
     .map_err(|e| Failure::new(Class::Other, format!("installing the Ctrl-C handler: {e}")))

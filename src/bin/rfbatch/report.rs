@@ -193,12 +193,10 @@ pub fn print_export(ctx: &Ctx, r: &ExportReport) -> Result<(), Failure> {
         (r.skipped, "already there"),
         (r.unpacked, "unpacked from archives"),
     ]);
+    let (n, size, total) = (r.downloaded, human_bytes(r.bytes), requests.total());
+    let into = r.target.display();
     ctx.out.line(format_args!(
-        "{} files downloaded ({}) into {}{extra}; {} requests",
-        r.downloaded,
-        human_bytes(r.bytes),
-        r.target.display(),
-        requests.total(),
+        "{n} files downloaded ({size}) into {into}{extra}; {total} requests"
     ))
 }
 
