@@ -84,11 +84,9 @@ pub fn run(global: &Global, out: &Output, cmd: BenchCommand) -> Result<(), Failu
     if images == 0 {
         return Err(Failure::usage(format!("{} holds no images", dir.display())));
     }
+    let (size, from, parallel) = (human_bytes(bytes), dir.display(), a.parallel);
     out.note(format_args!(
-        "{images} images ({}) from {} into {target}, {} in parallel",
-        human_bytes(bytes),
-        dir.display(),
-        a.parallel
+        "{images} images ({size}) from {from} into {target}, {parallel} in parallel"
     ));
     let stamp = UNIX_EPOCH.elapsed().unwrap_or_default().as_secs();
     let mut runs = Vec::new();
@@ -105,23 +103,18 @@ pub fn run(global: &Global, out: &Output, cmd: BenchCommand) -> Result<(), Failu
             let (p50, p99, max) = (f("putP50Ms"), f("putP99Ms"), f("putMaxMs"));
             let (rate, mb, per_1000) =
                 (f("imagesPerSec"), f("mbPerSec"), f("requestsPer1000Images"));
+            let run = i + 1;
             out.line(format!(
-                "{:>4} {rate:>9.0} {mb:>8.1} {p50:>8.1} {p99:>8.1} {max:>8.1} {rss:>9} {retries:>7} {per_1000:>9.1}",
-                i + 1
+                "{run:>4} {rate:>9.0} {mb:>8.1} {p50:>8.1} {p99:>8.1} {max:>8.1} {rss:>9} {retries:>7} {per_1000:>9.1}"
             ))?;
         }
         runs.push(r);
     }
-    if out.json {
-        out.json(&json!({
-            "target": target,
-            "images": images,
-            "bytes": bytes,
-            "parallel": a.parallel,
-            "runs": runs,
-        }))?;
+    match out.json {
+        true => out.json(&json!({"target": target, "images": images, "bytes": bytes,
+            "parallel": a.parallel, "runs": runs})),
+        false => Ok(()),
     }
-    Ok(())
 }
 
 /// One timed ingest into a fresh batch, then an untimed check that every image arrived.

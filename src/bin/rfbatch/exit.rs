@@ -1,6 +1,5 @@
 //! Error classes, their exit codes, and the one line printed for a failure.
 
-use std::fmt;
 use std::process::ExitCode;
 
 use roboflow_batch::Error;
@@ -68,12 +67,6 @@ impl Failure {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
-        self
-    }
-
-    /// Prefixes the message with what was being done, e.g. the batch at fault.
-    pub fn context(mut self, what: impl fmt::Display) -> Self {
-        self.message = format!("{what}: {}", self.message);
         self
     }
 

@@ -137,9 +137,10 @@ fn main_job(
     if !ctx.out.json && !dry_run {
         ctx.out.note(report::summary(&report));
     }
-    if let Some(f) = report::incomplete(&report).filter(|_| !dry_run) {
+    if let Some(mut f) = report::incomplete(&report).filter(|_| !dry_run) {
         report::print_ingest(ctx, &report)?;
-        return Err(f.context("stopping before the job"));
+        f.message = format!("stopping before the job: {}", f.message);
+        return Err(f);
     }
     // Files skipped for what they are do not stop the job over the others; the command
     // ends with exit 8 naming them.
