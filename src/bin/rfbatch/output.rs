@@ -82,7 +82,8 @@ impl Output {
         let line = |(k, v): &(&str, String)| {
             format!("{:<w$}  {v}", format!("{k}:"), w = width.unwrap_or(0))
         };
-        self.line(fields.iter().map(line).collect::<Vec<_>>().join("\n"))
+        let text: Vec<String> = fields.iter().map(line).collect();
+        self.line(text.join("\n").trim_end())
     }
 
     /// A listing: one JSON object a line, or a table of `row`s (a `note` when empty).

@@ -27,10 +27,8 @@ pub fn nothing_found(
         [one] => one.display().to_string(),
         _ => format!("the {} files given", paths.len()),
     };
-    let skipped = r.skipped.first().map(|first| {
-        let n = r.skipped.len();
-        format!("; {n} skipped, the first: {first}")
-    });
+    let (n, first) = (r.skipped.len(), r.skipped.first());
+    let skipped = first.map(|first| format!("; {n} skipped, the first: {first}"));
     let message = format!(
         "found no {noun} to upload in {place}{}",
         skipped.unwrap_or_default()
