@@ -141,12 +141,10 @@ pub fn spec<'a>(
 }
 
 pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
+    let meta = args.images_metadata_part.clone();
     let spec = spec(&ctx.api, &args.batch, args.videos, &args.job)?
         .maybe(args.part.clone(), JobSpec::part_name)
-        .maybe(
-            args.images_metadata_part.clone(),
-            JobSpec::images_metadata_part,
-        )
+        .maybe(meta, JobSpec::images_metadata_part)
         .maybe(args.max_video_fps, JobSpec::max_video_fps);
     let started = spec.start()?;
     let id = started.job.id().as_str().to_string();

@@ -65,16 +65,13 @@ const MAX_SAMPLE: usize = 100_000;
 pub fn run(global: &Global, out: &Output, mut args: RunArgs) -> Result<(), Failure> {
     let started = Instant::now();
     if let Some(n) = args.sample.filter(|n| !(1..=MAX_SAMPLE).contains(n)) {
-        return Err(Failure::usage(format!(
-            "--sample must be 1 to {MAX_SAMPLE}, got {n}"
-        )));
+        let must = format!("--sample must be 1 to {MAX_SAMPLE}, got {n}");
+        return Err(Failure::usage(must));
     }
     let (ctx, _sandbox) = if args.sandbox {
         let sandbox = Sandbox::start(SandboxConfig::default().job_speed(500.0))?;
-        out.note(format_args!(
-            "using a sandbox of the service at {}",
-            sandbox.base_url()
-        ));
+        let url = sandbox.base_url();
+        out.note(format_args!("using a sandbox of the service at {url}"));
         let g = Global {
             api_key: Some(sandbox.api_key().to_string()),
             api_url: Some(sandbox.base_url().to_string()),
@@ -95,10 +92,8 @@ pub fn run(global: &Global, out: &Output, mut args: RunArgs) -> Result<(), Failu
         (None, Some(n)) => {
             let tmp = temp_dir("rfbatch-sample-", &std::env::temp_dir())?;
             ImageSet::new(n).write_to(tmp.path())?;
-            out.note(format_args!(
-                "generated {n} sample images in {}",
-                tmp.path().display()
-            ));
+            let at = tmp.path().display();
+            out.note(format_args!("generated {n} sample images in {at}"));
             (tmp.path().to_path_buf(), Some(tmp))
         }
         (None, None) => return Err(Failure::usage("give a folder of images, or --sample N")),
