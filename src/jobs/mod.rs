@@ -31,6 +31,23 @@ pub use progress::{ErrorReport, Progress, StageProgress, TaskCounts};
 pub use spec::{JobSpec, Started};
 pub use wait::{JobEnd, JobOutcome, JobWaitOptions};
 
+/// `Job` methods that call [`BatchApi`] with the job's id; `$j` names `self` in the body.
+macro_rules! forward {
+    ($($(#[$doc:meta])* $name:ident($j:ident $(, $arg:ident: $t:ty)*) -> $ret:ty = $ex:literal $body:block)*) => {$(
+        $(#[$doc])*
+        ///
+        /// ```no_run
+        /// # let api = roboflow_batch::BatchApi::from_env()?;
+        #[doc = concat!("let _ = roboflow_batch::jobs::Job::new(&api, \"job-1\")?.", stringify!($name), "(", $ex, ");")]
+        /// # Ok::<(), roboflow_batch::Error>(())
+        /// ```
+        pub fn $name(&self $(, $arg: $t)*) -> $ret {
+            let $j = self;
+            $body
+        }
+    )*};
+}
+
 /// One output batch of a job: the stage that wrote it and its id.
 ///
 /// ```no_run
@@ -93,17 +110,6 @@ impl<'a> Job<'a> {
         Ok(Job { api, id, callback })
     }
 
-    /// The job id.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// assert_eq!(roboflow_batch::jobs::Job::new(&api, "job-1")?.id().as_str(), "job-1");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn id(&self) -> &JobId {
-        &self.id
-    }
-
     /// Called with an [`Event::JobPolled`] snapshot after every poll of
     /// [`wait`](Self::wait); it may borrow, as the wait blocks.
     ///
@@ -117,64 +123,51 @@ impl<'a> Job<'a> {
         self
     }
 
-    /// Its status (`GET …/jobs/{id}`).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let state = roboflow_batch::jobs::Job::new(&api, "job-1")?.status()?.state();
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn status(&self) -> Result<JobStatusResponse> {
-        self.api.job(&self.id)
-    }
-
-    /// Its stages (`GET …/stages`).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let stages = roboflow_batch::jobs::Job::new(&api, "job-1")?.stages()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn stages(&self) -> Result<Vec<JobStage>> {
-        self.api.job_stages(&self.id)
-    }
-
-    /// Every task of a stage, following page tokens (lazy).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let tasks = roboflow_batch::jobs::Job::new(&api, "job-1")?.tasks("processing").count();
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn tasks(&self, stage_id: &str) -> Pages<'a, TaskStatus> {
-        self.api.tasks(self.id.clone(), stage_id.to_string(), None)
-    }
-
-    /// Its log lines, optionally of one severity, following page tokens (lazy).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let warnings = roboflow_batch::jobs::Job::new(&api, "job-1")?.logs(Some(roboflow_batch::model::LogSeverity::Warning));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn logs(&self, severity: Option<LogSeverity>) -> Pages<'a, JobLog> {
-        self.api.logs(self.id.clone(), severity, None)
-    }
-
-    /// One progress snapshot: the status, every stage and every task, aggregated.
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let p = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn progress(&self) -> Result<Progress> {
-        let status = self.status()?;
-        Ok(Progress::aggregate(
-            self.id.as_str(),
-            &status,
-            &self.details()?,
-        ))
+    forward! {
+        /// The job id.
+        id(j) -> &JobId = "" { &j.id }
+        /// Its status (`GET …/jobs/{id}`).
+        status(j) -> Result<JobStatusResponse> = "" { j.api.job(&j.id) }
+        /// Its stages (`GET …/stages`).
+        stages(j) -> Result<Vec<JobStage>> = "" { j.api.job_stages(&j.id) }
+        /// Every task of a stage, following page tokens (lazy).
+        tasks(j, stage_id: &str) -> Pages<'a, TaskStatus> = "\"processing\"" {
+            j.api.tasks(j.id.clone(), stage_id.to_string(), None)
+        }
+        /// Its log lines, optionally of one severity, following page tokens (lazy).
+        logs(j, severity: Option<LogSeverity>) -> Pages<'a, JobLog> = "None" {
+            j.api.logs(j.id.clone(), severity, None)
+        }
+        /// One progress snapshot: the status, every stage and every task, aggregated.
+        progress(j) -> Result<Progress> = "" {
+            let status = j.status()?;
+            Ok(Progress::aggregate(j.id.as_str(), &status, &j.details()?))
+        }
+        /// Aborts it (`POST …/abort`) and returns the service's answer.
+        abort(j) -> Result<JobControlResponse> = "" { j.api.abort_job(&j.id) }
+        /// Restarts it (`POST …/restart`), with overrides when given.
+        restart(j, overrides: Option<&RestartOverrides>) -> Result<JobControlResponse> = "None" {
+            j.api.restart_job(&j.id, overrides)
+        }
+        /// Its output batches, stage by stage in start order (typically
+        /// `<job>-processing` with the aggregated results, then `<job>-export` with archives).
+        results(j) -> Result<Vec<OutputBatch>> = "" {
+            let mut stages = j.stages()?;
+            stages.sort_by_key(|s| s.start_timestamp);
+            let mut out: Vec<OutputBatch> = Vec::new();
+            for s in &stages {
+                for b in s.output_batch_ids() {
+                    if !out.iter().any(|o| o.batch_id == b) {
+                        out.push(OutputBatch {
+                            stage_id: s.processing_stage_id.clone(),
+                            stage: s.processing_stage_name.clone(),
+                            batch_id: b.to_string(),
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        }
     }
 
     /// Every stage with all its tasks.
@@ -188,53 +181,5 @@ impl<'a> Job<'a> {
                 Ok((stage, tasks))
             })
             .collect()
-    }
-
-    /// Aborts it (`POST …/abort`) and returns the service's answer.
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// roboflow_batch::jobs::Job::new(&api, "job-1")?.abort()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn abort(&self) -> Result<JobControlResponse> {
-        self.api.abort_job(&self.id)
-    }
-
-    /// Restarts it (`POST …/restart`), with overrides when given.
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// roboflow_batch::jobs::Job::new(&api, "job-1")?.restart(None)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn restart(&self, overrides: Option<&RestartOverrides>) -> Result<JobControlResponse> {
-        self.api.restart_job(&self.id, overrides)
-    }
-
-    /// Its output batches, stage by stage in start order (typically
-    /// `<job>-processing` with the aggregated results, then `<job>-export` with archives).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let outputs = roboflow_batch::jobs::Job::new(&api, "job-1")?.results()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn results(&self) -> Result<Vec<OutputBatch>> {
-        let mut stages = self.stages()?;
-        stages.sort_by_key(|s| s.start_timestamp);
-        let mut out: Vec<OutputBatch> = Vec::new();
-        for s in &stages {
-            for b in s.output_batch_ids() {
-                if !out.iter().any(|o| o.batch_id == b) {
-                    out.push(OutputBatch {
-                        stage_id: s.processing_stage_id.clone(),
-                        stage: s.processing_stage_name.clone(),
-                        batch_id: b.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(out)
     }
 }

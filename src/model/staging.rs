@@ -41,25 +41,16 @@ pub struct SignedUrlDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<String>,
     /// The most images one tar shard may hold (bulk uploads).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::whole::opt_int"
-    )]
+    #[serde(default, deserialize_with = "super::whole::opt_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_number_of_images: Option<u64>,
     /// The largest tar shard allowed, in bytes (bulk uploads).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::whole::opt_int"
-    )]
+    #[serde(default, deserialize_with = "super::whole::opt_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_shard_size: Option<u64>,
     /// The largest file allowed, in bytes (videos).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::whole::opt_int"
-    )]
+    #[serde(default, deserialize_with = "super::whole::opt_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_file_size: Option<u64>,
 }
 
@@ -314,29 +305,19 @@ super::redacted_debug!(FileReference { name, url => url });
 #[serde(rename_all = "camelCase")]
 pub struct ReferencesIngest {
     /// Inline references.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "videoReferences"
-    )]
+    #[serde(alias = "videoReferences")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_references: Option<Vec<FileReference>>,
     /// An `https://` URL of a JSONL file of references.
-    #[serde(
-        rename = "imageReferencesURL",
-        alias = "videoReferencesURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "imageReferencesURL", alias = "videoReferencesURL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_references_url: Option<String>,
     /// An id that makes a repeated request recognisable (and safe to retry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest_id: Option<String>,
     /// Where to send webhooks.
-    #[serde(
-        rename = "notificationsURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationsURL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
     /// Which webhooks to send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -367,11 +348,8 @@ pub struct RoboQlIngest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest_id: Option<String>,
     /// Where to send the ingest webhook.
-    #[serde(
-        rename = "notificationsURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationsURL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
 }
 
