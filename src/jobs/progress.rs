@@ -1,12 +1,7 @@
 //! A job's progress, aggregated from its stages and tasks as the official client's
 //! `show-job-details` does (notes §3.1): pure functions, listings in, a [`Progress`] out.
-//!
-//! A task is worth `1 / tasksNumber` of its stage: an `info` task is running and adds
-//! `progress / tasksNumber`, any other status is finished (succeeded when it contains
-//! `success`, failed when it contains `error`, in any case); unlisted tasks and `info` tasks
-//! with `progress: null` are waiting. Failed tasks' notifications are de-duplicated, most
-//! reported first. Stages go in `startTimestamp` order; the job's fraction is the stages'
-//! sum over the stages planned (`plannedStages`, or those seen), and 1 once completed.
+//! A task is worth `1 / tasksNumber` of its stage; the job's fraction is the stages' sum
+//! over the stages planned (`plannedStages`, or those seen), and 1 once completed.
 
 use std::collections::HashMap;
 
@@ -279,11 +274,7 @@ fn is_error(status_type: &str) -> bool {
 
 /// Clamps to `[0, 1]`; NaN and -0.0 (the sum of no floats) count as 0.
 fn unit(x: f64) -> f64 {
-    if x.is_nan() || x <= 0.0 {
-        0.0
-    } else {
-        x.min(1.0)
-    }
+    if x > 0.0 { x.min(1.0) } else { 0.0 }
 }
 
 /// JSON with object keys sorted, so equal notifications compare equal whatever the key order.

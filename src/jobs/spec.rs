@@ -8,17 +8,16 @@ use serde_json::{Map, Value};
 use super::Job;
 use crate::BatchApi;
 use crate::error::{Error, Result};
+use crate::model::ensure;
 use crate::model::{AggregationFormat, InferenceBackend, JobId, JobStartRequest, MachineType};
 
 /// The largest Workflow parameters file read (1 MiB, the sandbox's body limit).
 const MAX_PARAMS_FILE: u64 = 1 << 20;
 
-/// What to run: a Workflow over a staged batch, with every option the official client has
-/// and its defaults (CPU, no limits, image outputs not persisted). Without
-/// [`job_id`](Self::job_id) the id (`job-` and 12 random `[a-z0-9]`) is drawn when the spec
-/// is made, so that starting the same spec twice is a repeat, not a second job. Nothing is
-/// checked until [`request`](Self::request) or [`start`](Self::start), whose errors name the
-/// field (or the file) at fault.
+/// What to run: a Workflow over a staged batch, with the official client's options and
+/// defaults. The id, unless given, is drawn when the spec is made, so that starting the same
+/// spec twice is a repeat, not a second job. [`request`](Self::request) and
+/// [`start`](Self::start) check it all, naming the field (or file) at fault.
 ///
 /// ```no_run
 /// let api = roboflow_batch::BatchApi::from_env()?;
@@ -211,14 +210,9 @@ impl<'a> JobSpec<'a> {
         }
         request.validate()?;
         JobId::new(self.id.as_str())?;
-        if let Some(n) = &self.name
-            && (n.trim().is_empty() || n.chars().any(char::is_control))
-        {
-            return Err(Error::invalid(
-                "job name",
-                "must not be empty or hold control characters",
-            ));
-        }
+        let bad_name = |n: &String| n.trim().is_empty() || n.chars().any(char::is_control);
+        let rule = "must not be empty or hold control characters";
+        ensure(!self.name.as_ref().is_some_and(bad_name), "job name", rule)?;
         Ok(request)
     }
 
@@ -232,10 +226,8 @@ impl<'a> JobSpec<'a> {
         if let Some(n) = &self.name {
             return n.clone();
         }
-        let (input, spec) = (
-            &self.request.job_input,
-            &self.request.processing_specification,
-        );
+        let r = &self.request;
+        let (input, spec) = (&r.job_input, &r.processing_specification);
         let part = input.part_name.as_ref().map(|p| format!("/{p}"));
         let part = part.unwrap_or_default();
         format!("{} on {}{part}", spec.workflow_id, input.batch_id)
@@ -258,10 +250,8 @@ impl<'a> JobSpec<'a> {
                 Err(Error::NotFound(_)) => false,
                 Err(e) => return Err(e),
             };
-        match self
-            .api
-            .start_job(&self.id, &request, Some(&self.display_name()))
-        {
+        let name = self.display_name();
+        match self.api.start_job(&self.id, &request, Some(&name)) {
             Ok(()) => Ok(Started {
                 job: Job::new(self.api, &self.id)?,
                 created: !existed,
