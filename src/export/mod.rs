@@ -1,9 +1,6 @@
-//! Export: a job's or a batch's files, downloaded in parallel into a folder, archives
-//! unpacked safely, re-runs skipping what is already complete.
-//!
-//! Files land in `<target>/<partName>/<fileName>`, `fileName` from the listing (never the
-//! URL) and a plain name; a log in the target records each finished file for re-runs. Two
-//! exports must not share a target at once. The [jobs guide](crate::guide::jobs) says more.
+//! Export: a job's or a batch's files, downloaded in parallel into
+//! `<target>/<partName>/<fileName>`, archives unpacked safely, re-runs skipping what a log in
+//! the target records as complete. Two exports must not share a target at once.
 //!
 //! ```no_run
 //! # let api = roboflow_batch::BatchApi::from_env()?;
@@ -26,7 +23,7 @@ use crate::BatchApi;
 use crate::api::DownloadOptions;
 use crate::error::{Error, Result};
 use crate::jobs::Job;
-use crate::model::{BatchType, FileMetadata, JobState};
+use crate::model::{BatchType, FileMetadata, JobState, ensure};
 use crate::progress::{Callback, Event};
 
 use log::{ExportLog, Key, Record};
@@ -118,29 +115,22 @@ impl<'a> Exporter<'a> {
         keep_archives(s, on: bool) = "true" {
             s.keep_archives = on;
         }
-        /// The most bytes one archive may unpack to, counted as its uncompressed size (default
-        /// 16 GiB). An archive over it is refused whole: nothing of it is kept, and the export
-        /// fails naming the archive and the limit.
+        /// The most bytes one archive may unpack to (default 16 GiB); an archive over it is
+        /// refused whole, and the export fails naming it.
         max_unpacked_bytes(s, bytes: u64) = "64 << 30" {
             s.limits.bytes = bytes;
         }
-        /// The most entries (files, folders, links) one archive may hold (default 1,000,000);
-        /// an archive over it is refused whole.
+        /// The most entries one archive may hold (default 1,000,000), refused whole over it.
         max_unpacked_entries(s, entries: u64) = "5_000_000" {
             s.limits.entries = entries;
         }
-        /// Exports only this part (repeatable; default every part). For a job's several
-        /// output batches, the filter applies to the batches that have one of the parts asked
-        /// for, and the others are exported whole (so with
-        /// [`include_processing`](Self::include_processing), a part of the export comes with
-        /// the aggregated results); a part that no batch has is an error.
+        /// Exports only this part (repeatable; default every part) of the batches that have
+        /// it, the others whole; a part that no batch has is an error.
         part(s, name: impl Into<String>) = "\"results\"" {
             s.parts.push(name.into());
         }
         /// For [`job`](Self::job): the stages whose output batches to export (default
-        /// `export`). A stage is found by its id, then by its display name ignoring case, then
-        /// by an output batch named `<job>-<stage>`, so `export` finds a stage the service
-        /// calls `Export` with the id `<job>-export`.
+        /// `export`), found by id, display name (any case) or an output batch `<job>-<stage>`.
         stages(s, stages: impl IntoIterator<Item = impl Into<String>>) = "[\"processing\"]" {
             s.stages = stages.into_iter().map(Into::into).collect();
         }
@@ -155,9 +145,7 @@ impl<'a> Exporter<'a> {
             }
         }
         /// A flag that stops the export when set (e.g. on Ctrl-C): no new download starts,
-        /// those running finish, and the report says [`cancelled`](ExportReport::cancelled),
-        /// with the files left in [`files_pending`](ExportReport::files_pending). A re-run
-        /// resumes.
+        /// and the report says [`cancelled`](ExportReport::cancelled); a re-run resumes.
         cancel_flag(s, flag: &'a AtomicBool) = "&std::sync::atomic::AtomicBool::new(false)" {
             s.cancel = Some(flag);
         }
@@ -181,17 +169,10 @@ impl<'a> Exporter<'a> {
         let job = Job::new(self.api, job)?;
         let job_id = job.id().as_str();
         let state = job.status()?.state();
-        if !state.is_terminal() {
-            return Err(Error::invalid(
-                "job",
-                format!("job {job_id} is {state}; wait for it to finish before exporting"),
-            ));
-        }
-        let note = if state == JobState::Failed {
-            " (the job failed)"
-        } else {
-            ""
-        };
+        let rule = format!("job {job_id} is {state}; wait for it to finish before exporting");
+        ensure(state.is_terminal(), "job", rule)?;
+        let failed = state == JobState::Failed;
+        let note = failed.then_some(" (the job failed)").unwrap_or_default();
         let chosen = crate::jobs::output_batches(job_id, &job.stages()?, &self.stages, note)?;
         self.run(&chosen, before)
     }
@@ -214,12 +195,9 @@ impl<'a> Exporter<'a> {
     }
 
     fn run(&self, batches: &[String], before: crate::api::RequestCounts) -> Result<ExportReport> {
-        if !(1..=MAX_PARALLELISM).contains(&self.parallelism) {
-            return Err(Error::invalid(
-                "parallelism",
-                format!("must be 1 to {MAX_PARALLELISM}, got {}", self.parallelism),
-            ));
-        }
+        let n = self.parallelism;
+        let rule = format!("must be 1 to {MAX_PARALLELISM}, got {n}");
+        ensure((1..=MAX_PARALLELISM).contains(&n), "parallelism", rule)?;
         for p in &self.parts {
             check_name("part name", p)?;
         }
@@ -228,20 +206,12 @@ impl<'a> Exporter<'a> {
             self.list(&b, parts, &mut plan)?;
         }
         let mut seen: HashMap<&Path, &Planned> = HashMap::new();
+        let name = |k: &Key| format!("{}/{}", k.batch_id, k.file_name);
         for p in &plan {
             if let Some(other) = seen.insert(&p.rel, p) {
-                let (a, b) = (&other.key, &p.key);
-                return Err(Error::invalid(
-                    "fileName",
-                    format!(
-                        "{}/{} and {}/{} would both be saved as {}",
-                        a.batch_id,
-                        a.file_name,
-                        b.batch_id,
-                        b.file_name,
-                        p.rel.display()
-                    ),
-                ));
+                let (a, b, to) = (name(&other.key), name(&p.key), p.rel.display());
+                let rule = format!("{a} and {b} would both be saved as {to}");
+                return Err(Error::invalid("fileName", rule));
             }
         }
         // Created only once the listing worked: a wrong id leaves no empty folder behind.
@@ -459,17 +429,10 @@ fn rel_string(p: &Path) -> String {
 
 /// A name from the service must be one plain path component.
 pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
-    let bad = name.is_empty()
-        || name == "."
-        || name == ".."
+    let bad = matches!(name, "" | "." | "..")
         || name.contains(['/', '\\', '\0'])
         || name.chars().any(char::is_control)
         || (cfg!(windows) && name.contains(':'));
-    if bad {
-        return Err(Error::invalid(
-            field,
-            format!("{name:?} is not a plain file name (no separators, `.` or `..`)"),
-        ));
-    }
-    Ok(())
+    let rule = format!("{name:?} is not a plain file name (no separators, `.` or `..`)");
+    ensure(!bad, field, rule)
 }

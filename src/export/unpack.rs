@@ -1,21 +1,11 @@
-//! Safe unpacking of `.tar` and `.tar.gz` archives.
-//!
-//! Every entry is checked before anything is written: no absolute path, no `..`, no
-//! backslash, UTF-8 names only; nothing is written through a symbolic link; symbolic links
-//! must be relative, may climb (`../`) only before they descend, and must not climb out of
-//! the folder; hard links must name a file already unpacked; device files and FIFOs are
-//! refused. Entries are unpacked into a fresh hidden folder inside the destination and
-//! moved into place only once the whole archive has been read, so a refused, truncated or
-//! oversized archive leaves nothing behind, and no file ever appears half-written under
-//! its name.
-//!
-//! Why links stay inside by construction, in any order and across archives: a link's
-//! target is resolved from the real folder that holds the link (no folder on the way to
-//! an entry is a link, and a folder is never replaced by a link), so its leading `..`s
-//! stop inside the folder; from there it only descends, and descending from inside, into
-//! a folder or into another link that itself resolves inside, stays inside. A target that
-//! climbs after descending (`self/..`) could climb through a link planted before or after
-//! it, so it is refused.
+//! Safe unpacking of `.tar` and `.tar.gz` archives, into a fresh hidden folder moved into
+//! place only once the whole archive has been read, so a refused, truncated or oversized
+//! archive leaves nothing behind. Refused: absolute paths, `..`, backslashes, non-UTF-8
+//! names, writes through a link, devices and FIFOs, hard links to anything but a file
+//! already unpacked, and symbolic links that are absolute or climb (`..`) after a name or
+//! out of the folder. Such a link stays inside in any order and across archives: it is
+//! resolved from the real folder that holds it (no folder on the way is a link), so its
+//! leading `..`s stop inside, and from there it only descends.
 
 use std::cell::Cell;
 use std::fs;
@@ -75,13 +65,9 @@ pub(crate) fn unpack(
 }
 
 fn archive_error(name: &str, entry: Option<&str>, message: impl Into<String>) -> Error {
-    Error::Archive {
-        context: match entry {
-            Some(e) => format!("{name}, entry {e:?}"),
-            None => name.to_string(),
-        },
-        message: message.into(),
-    }
+    let context = entry.map_or(name.to_string(), |e| format!("{name}, entry {e:?}"));
+    let message = message.into();
+    Error::Archive { context, message }
 }
 
 fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
