@@ -317,19 +317,14 @@ impl Dedup {
             let other = &self.reports.get(i)?.notification;
             (other.is_string() != n.is_string()).then_some(i)
         });
-        match found {
-            Some(i) => {
-                self.index.insert(key, i);
-                if let Some(r) = self.reports.get_mut(i) {
-                    r.tasks += tasks;
-                    if r.notification.is_string() && !n.is_string() {
-                        *r = ErrorReport::new(n.clone(), r.tasks);
-                    }
-                }
+        let i = found.unwrap_or(self.reports.len());
+        self.index.insert(key, i);
+        match self.reports.get_mut(i) {
+            Some(r) if r.notification.is_string() && !n.is_string() => {
+                *r = ErrorReport::new(n.clone(), r.tasks + tasks);
             }
+            Some(r) => r.tasks += tasks,
             None => {
-                let i = self.reports.len();
-                self.index.insert(key, i);
                 self.by_text.entry(text).or_insert(i);
                 self.reports.push(ErrorReport::new(n.clone(), tasks));
             }

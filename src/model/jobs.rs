@@ -93,14 +93,7 @@ impl JobState {
         let JobState::Other(word) = self else {
             return self.clone();
         };
-        let folded: String = word
-            .trim()
-            .chars()
-            .map(|c| match c {
-                '_' | ' ' => '-',
-                c => c.to_ascii_lowercase(),
-            })
-            .collect();
+        let folded = word.trim().to_ascii_lowercase().replace(['_', ' '], "-");
         match folded.as_str() {
             "succeeded" | "success" | "successful" | "complete" | "done" | "finished" => {
                 JobState::Completed
@@ -123,9 +116,7 @@ impl JobState {
     /// ```
     pub fn is_terminal(&self) -> bool {
         match self.normalized() {
-            JobState::Completed | JobState::Failed | JobState::Aborted | JobState::Cancelled => {
-                true
-            }
+            Self::Completed | Self::Failed | Self::Aborted | Self::Cancelled => true,
             JobState::Other(w) => OTHER_TERMINAL_WORDS.contains(&w.as_str()),
             _ => false,
         }
