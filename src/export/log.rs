@@ -40,17 +40,11 @@ pub(crate) struct Record {
 impl Record {
     /// Whether everything it lists is still on disk (and the file has its length).
     pub fn is_complete(&self, target: &Path) -> bool {
-        let file_ok = match &self.path {
-            Some(p) => {
-                fs::metadata(target.join(p)).is_ok_and(|m| m.is_file() && m.len() == self.bytes)
-            }
-            None => true,
+        let file_ok = |p: &String| {
+            fs::metadata(target.join(p)).is_ok_and(|m| m.is_file() && m.len() == self.bytes)
         };
-        file_ok
-            && self
-                .entries
-                .iter()
-                .all(|e| fs::symlink_metadata(target.join(e)).is_ok())
+        let entry_ok = |e: &String| fs::symlink_metadata(target.join(e)).is_ok();
+        self.path.as_ref().is_none_or(file_ok) && self.entries.iter().all(entry_ok)
     }
 }
 

@@ -203,7 +203,9 @@ impl<'a> Exporter<'a> {
         }
         let mut plan = Vec::new();
         for (b, parts) in self.choose_parts(batches)? {
-            self.list(&b, parts, &mut plan)?;
+            for part in parts {
+                self.list(&b, part, &mut plan)?;
+            }
         }
         let mut seen: HashMap<&Path, &Planned> = HashMap::new();
         let name = |k: &Key| format!("{}/{}", k.batch_id, k.file_name);
@@ -313,41 +315,33 @@ impl<'a> Exporter<'a> {
             .collect())
     }
 
-    /// Lists the files of a batch's `parts` into `plan`, part by part.
-    fn list(
-        &self,
-        batch_id: &str,
-        parts: Vec<Option<String>>,
-        plan: &mut Vec<Planned>,
-    ) -> Result<()> {
-        for part in parts {
-            if let Some(p) = &part {
-                check_name("partName", p)?;
-            }
-            let mut n = 0u64;
-            for f in self.api.files(batch_id, part.as_deref(), None) {
-                let f = f?;
-                check_name("fileName", &f.file_name)?;
-                let dir = part.as_ref().map(PathBuf::from).unwrap_or_default();
-                plan.push(Planned {
-                    key: Key {
-                        batch_id: batch_id.to_string(),
-                        part_name: part.clone(),
-                        shard_id: f.shard_id.clone(),
-                        file_name: f.file_name.clone(),
-                    },
-                    rel: dir.join(&f.file_name),
-                    dir,
-                    meta: f,
-                });
-                n += 1;
-            }
-            self.emit(Event::FilesListed {
-                batch_id: batch_id.to_string(),
-                part_name: part,
-                files: n,
+    /// Lists the files of a batch's part (or of a batch without parts) into `plan`.
+    fn list(&self, batch_id: &str, part: Option<String>, plan: &mut Vec<Planned>) -> Result<()> {
+        if let Some(p) = &part {
+            check_name("partName", p)?;
+        }
+        let before = plan.len();
+        for f in self.api.files(batch_id, part.as_deref(), None) {
+            let f = f?;
+            check_name("fileName", &f.file_name)?;
+            let dir = part.as_ref().map(PathBuf::from).unwrap_or_default();
+            plan.push(Planned {
+                key: Key {
+                    batch_id: batch_id.to_string(),
+                    part_name: part.clone(),
+                    shard_id: f.shard_id.clone(),
+                    file_name: f.file_name.clone(),
+                },
+                rel: dir.join(&f.file_name),
+                dir,
+                meta: f,
             });
         }
+        self.emit(Event::FilesListed {
+            batch_id: batch_id.to_string(),
+            part_name: part,
+            files: (plan.len() - before) as u64,
+        });
         Ok(())
     }
 

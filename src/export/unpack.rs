@@ -311,19 +311,12 @@ fn check_no_links(root: &Path, rel: &Path) -> std::result::Result<(), String> {
     let parents: Vec<_> = rel.parent().map(|x| x.iter().collect()).unwrap_or_default();
     for part in parents {
         p.push(part);
+        let at = p.strip_prefix(root).unwrap_or(&p);
         match fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(format!(
-                    "refused: writes through the symbolic link {:?}",
-                    p.strip_prefix(root).unwrap_or(&p)
-                ));
+                return Err(format!("refused: writes through the symbolic link {at:?}"));
             }
-            Ok(m) if !m.is_dir() => {
-                return Err(format!(
-                    "refused: {:?} is a file, not a folder",
-                    p.strip_prefix(root).unwrap_or(&p)
-                ));
-            }
+            Ok(m) if !m.is_dir() => return Err(format!("refused: {at:?} is a file, not a folder")),
             _ => {}
         }
     }

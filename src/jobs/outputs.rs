@@ -64,24 +64,17 @@ fn batches_of<'s>(job_id: &str, stages: &'s [JobStage], wanted: &str) -> Vec<&'s
 
 /// `id "Name" -> batch, batch; …`, or `none`.
 fn describe(stages: &[JobStage]) -> String {
-    if stages.is_empty() {
+    let one = |s: &JobStage| {
+        let mut batches = s.output_batch_ids().join(", ");
+        if batches.is_empty() {
+            batches = "no output batch".into();
+        }
+        let (id, name) = (&s.processing_stage_id, &s.processing_stage_name);
+        format!("{id} ({name:?}) -> {batches}")
+    };
+    let all: Vec<String> = stages.iter().map(one).collect();
+    if all.is_empty() {
         return "none".into();
     }
-    stages
-        .iter()
-        .map(|s| {
-            let batches = s.output_batch_ids();
-            format!(
-                "{} ({:?}) -> {}",
-                s.processing_stage_id,
-                s.processing_stage_name,
-                if batches.is_empty() {
-                    "no output batch".to_string()
-                } else {
-                    batches.join(", ")
-                }
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    all.join("; ")
 }

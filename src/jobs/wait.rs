@@ -166,12 +166,11 @@ impl Job<'_> {
         if !first.is_ok_and(|p| p.is_terminal()) {
             let deadline =
                 std::time::Instant::now() + options.webhook_grace.min(options.polling.timeout);
-            loop {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                match events.recv_timeout(left) {
-                    Ok(e) if e.job_id() == Some(self.id.as_str()) => break,
-                    Ok(_) => continue,
-                    Err(_) => break, // timed out or disconnected: poll instead
+            let left = || deadline.saturating_duration_since(std::time::Instant::now());
+            // Until this job's event; timed out or disconnected: poll instead.
+            while let Ok(e) = events.recv_timeout(left()) {
+                if e.job_id() == Some(self.id.as_str()) {
+                    break;
                 }
             }
             let spent = clock.monotonic().saturating_sub(started);
@@ -208,14 +207,11 @@ impl Job<'_> {
             last = Some(p);
             Ok(terminal.then_some(()))
         });
+        let completed = last
+            .as_ref()
+            .is_some_and(|p| p.state == JobState::Completed);
         let end = match ended {
-            Ok(())
-                if last
-                    .as_ref()
-                    .is_some_and(|p| p.state == JobState::Completed) =>
-            {
-                JobEnd::Succeeded
-            }
+            Ok(()) if completed => JobEnd::Succeeded,
             Ok(()) => JobEnd::Failed,
             Err(Error::WaitTimeout { .. }) => JobEnd::TimedOut,
             Err(e) => return Err(e),

@@ -118,10 +118,7 @@ impl IngestEvent {
     /// assert!(e.is_success());
     /// ```
     pub fn is_success(&self) -> bool {
-        match self {
-            IngestEvent::Status { success, .. } | IngestEvent::FilesStatus { success, .. } => {
-                *success
-            }
-        }
+        let (IngestEvent::Status { success, .. } | IngestEvent::FilesStatus { success, .. }) = self;
+        *success
     }
 }
