@@ -50,10 +50,8 @@ macro_rules! forward {
 
 /// One output batch of a job: the stage that wrote it and its id.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let out = &roboflow_batch::jobs::Job::new(&api, "job-1")?.results()?[0];
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn batch(o: &roboflow_batch::jobs::OutputBatch) -> &str { &o.batch_id }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]

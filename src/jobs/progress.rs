@@ -33,10 +33,8 @@ pub struct TaskCounts {
 
 /// One distinct error notification, with how many failed tasks reported it.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let errors = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.errors;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn shown(e: &roboflow_batch::jobs::ErrorReport) -> String { format!("{} x{}", e.message, e.tasks) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -72,10 +70,8 @@ fn notification_text(n: &Value) -> String {
 
 /// One stage's progress.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let stages = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.stages;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn done(s: &roboflow_batch::jobs::StageProgress) -> bool { s.fraction >= 1.0 }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -39,10 +39,8 @@ pub struct JobSpec<'a> {
 
 /// What [`JobSpec::start`] did: the job, and whether this call created it.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let created = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").start()?.created;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn repeated(s: &roboflow_batch::jobs::Started) -> bool { !s.created }
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -82,10 +82,8 @@ pub enum JobEnd {
 /// What a wait saw: how it ended, the last snapshot, the errors of a failed job, and what
 /// it cost. A wait that times out is an outcome like the others, not an error.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let outcome = roboflow_batch::jobs::Job::new(&api, "job-1")?.wait(&Default::default())?;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn failures(o: &roboflow_batch::jobs::JobOutcome) -> usize { o.errors.len() }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,10 +110,8 @@ pub struct JobOutcome {
 impl JobOutcome {
     /// Whether the job completed.
     ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let ok = roboflow_batch::jobs::Job::new(&api, "job-1")?.wait(&Default::default())?.is_success();
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    /// fn ok(o: &roboflow_batch::jobs::JobOutcome) -> bool { o.is_success() }
     /// ```
     pub fn is_success(&self) -> bool {
         self.end == JobEnd::Succeeded
