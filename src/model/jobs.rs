@@ -136,10 +136,8 @@ pub struct JobMetadata {
     /// The definition it was started with.
     pub job_definition: serde_json::Value,
     /// The stage running now.
-    #[serde(default)]
     pub current_stage: Option<String>,
     /// The stages it will run.
-    #[serde(default)]
     pub planned_stages: Option<Vec<String>>,
     /// Whether it failed.
     #[serde(default)]
@@ -148,7 +146,6 @@ pub struct JobMetadata {
     #[serde(default)]
     pub is_terminal: bool,
     /// The last notification: an object (with `message`, `type`, …) or a string.
-    #[serde(default)]
     pub last_notification: Option<serde_json::Value>,
     /// When it was created.
     pub created_at: Timestamp,
@@ -222,19 +219,15 @@ pub struct JobStatusResponse {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawJobStatusResponse {
-    #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
     job: Option<RawJob>,
-    #[serde(default)]
     job_status: Option<JobState>,
-    #[serde(default)]
     progress: Option<f64>,
 }
 
 #[derive(Deserialize)]
 struct RawJob {
-    #[serde(rename = "isTerminal", default)]
+    #[serde(rename = "isTerminal")]
     is_terminal: Option<bool>,
     #[serde(flatten)]
     job: JobMetadata,
@@ -380,7 +373,6 @@ pub struct TaskStatus {
     /// When it last changed.
     pub event_timestamp: Timestamp,
     /// Progress from 0 to 1; `None` before the task has registered.
-    #[serde(default)]
     pub progress: Option<f64>,
 }
 
@@ -391,10 +383,8 @@ pub struct JobLog {
     /// When it was written.
     pub created_at: Timestamp,
     /// The stage it concerns.
-    #[serde(default)]
     pub processing_stage_id: Option<String>,
     /// The task it concerns.
-    #[serde(default)]
     pub task_id: Option<String>,
     /// `info`, `warning` or `error`.
     pub severity: LogSeverity,

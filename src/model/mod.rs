@@ -143,7 +143,6 @@ macro_rules! listing {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub status: Option<String>,
             pub $field: Vec<$item>,
-            #[serde(default)]
             pub next_page_token: Option<String>,
         }
     )*};

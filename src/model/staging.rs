@@ -216,11 +216,8 @@ pub(crate) struct ListPartsResponse {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawListParts {
-    #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
     batch_parts: Option<Vec<PartMetadata>>,
-    #[serde(default)]
     parts: Option<Vec<PartMetadata>>,
 }
 
@@ -258,13 +255,10 @@ pub struct FileMetadata {
     /// `image`, `video`, `archive`, …
     pub content_type: String,
     /// The part it belongs to.
-    #[serde(default)]
     pub part_name: Option<String>,
     /// The shard it came from.
-    #[serde(default)]
     pub shard_id: Option<String>,
     /// The content type inside an archive.
-    #[serde(default)]
     pub nested_content_type: Option<String>,
 }
 

@@ -25,7 +25,6 @@ pub struct IngestNotification {
     /// The batch.
     pub batch_id: String,
     /// The shard, for per-shard notifications.
-    #[serde(default)]
     pub shard_id: Option<String>,
     /// What happened.
     pub notification: IngestEvent,
