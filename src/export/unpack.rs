@@ -7,11 +7,9 @@
 //! resolved from the real folder that holds it (no folder on the way is a link), so its
 //! leading `..`s stop inside, and from there it only descends.
 
-use std::cell::Cell;
 use std::fs;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
-use std::rc::Rc;
 
 use crate::error::{Error, Result};
 
@@ -85,43 +83,14 @@ fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
     }
 }
 
-/// Fails a read once more than `left` bytes have come through, and says so in `over`, so
-/// that nothing of a bomb beyond the limit is read: not its data, names or padding.
-struct Capped<R> {
-    inner: R,
-    left: u64,
-    over: Rc<Cell<bool>>,
-}
-
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = if self.left == 0 {
-            // At the limit, only the end of the stream is fine.
-            let mut probe = [0u8; 1];
-            self.inner.read(&mut probe)?
-        } else {
-            let max = usize::try_from(self.left).map_or(buf.len(), |l| l.min(buf.len()));
-            self.inner.read(buf.get_mut(..max).unwrap_or_default())?
-        };
-        if n as u64 > self.left {
-            self.over.set(true);
-            return Err(std::io::Error::other("over the unpack limit"));
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-/// Reads the whole archive into `root`, checking every entry, within `limits`.
+/// Reads the whole archive into `root`, checking every entry, within `limits`. At most one
+/// byte past the byte limit is read, so nothing of a bomb beyond it is: not its data, names
+/// or padding.
 fn unpack_into(archive: &Path, name: &str, root: &Path, limits: Limits) -> Result<Vec<PathBuf>> {
-    let over = Rc::new(Cell::new(false));
-    let capped = Capped {
-        inner: open(archive, name)?,
-        left: limits.bytes,
-        over: over.clone(),
-    };
-    let result = read_entries(tar::Archive::new(capped), name, root, limits.entries);
-    if over.get() {
+    let capped = open(archive, name)?.take(limits.bytes.saturating_add(1));
+    let mut tar = tar::Archive::new(capped);
+    let result = read_entries(&mut tar, name, root, limits.entries);
+    if tar.into_inner().limit() == 0 {
         return Err(archive_error(
             name,
             None,
@@ -136,7 +105,7 @@ fn unpack_into(archive: &Path, name: &str, root: &Path, limits: Limits) -> Resul
 }
 
 fn read_entries<R: Read>(
-    mut tar: tar::Archive<R>,
+    tar: &mut tar::Archive<R>,
     name: &str,
     root: &Path,
     max_entries: u64,

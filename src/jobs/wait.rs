@@ -1,6 +1,5 @@
-//! Waiting for a job, ending in a [`JobOutcome`]: [`Job::wait`] with a snapshot of every
-//! stage and task on each poll, [`BatchApi::wait_for_job`] with the status alone, both on
-//! the crate's one poll loop ([`crate::wait`]).
+//! Waiting for a job, ending in a [`JobOutcome`]: [`Job::wait`] and
+//! [`BatchApi::wait_for_job`], both on the crate's one poll loop ([`crate::wait`]).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -25,11 +24,9 @@ use crate::wait::{WaitOptions, poll};
 #[non_exhaustive]
 #[must_use]
 pub struct JobWaitOptions {
-    /// Intervals, timeout and failed polls allowed of the whole wait (the timeout defaults
-    /// to 24 hours, as [`WaitOptions`]).
+    /// Intervals, timeout (default 24 hours) and failed polls allowed of the whole wait.
     pub polling: WaitOptions,
-    /// With a webhook: how long to wait for the job's notification before falling back to
-    /// polling. Default 10 minutes.
+    /// With a webhook: how long to wait for it before polling (default 10 minutes).
     pub webhook_grace: Duration,
 }
 

@@ -83,11 +83,8 @@ pub struct ProcessingSpecification {
     pub images_metadata_inputs_mapping: Option<BTreeMap<String, String>>,
 }
 
-/// The body of `POST /jobs/{job_id}`, with every field the official client can send.
-///
-/// [`JobSpec`](crate::jobs::JobSpec) builds it with the official client's defaults (CPU,
-/// no limits, outputs not persisted) and checks it before it is sent. Its `Debug` output
-/// hides the webhook URL's query values.
+/// The body of `POST /jobs/{job_id}`, with every field the official client can send, as
+/// [`JobSpec`](crate::jobs::JobSpec) builds it. `Debug` hides the webhook URL's query.
 ///
 /// ```
 /// let req = roboflow_batch::model::JobStartRequest::images("my-batch", "my-workflow");
