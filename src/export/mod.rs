@@ -73,8 +73,7 @@ impl std::fmt::Debug for Exporter<'_> {
 }
 
 impl<'a> Exporter<'a> {
-    /// An export into `target` (created if needed): 8 parallel downloads, archives unpacked
-    /// and removed, complete files skipped, every part, and for jobs the `export` stage.
+    /// An export into `target`: 8 downloads at once, archives unpacked, complete files skipped.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
@@ -134,8 +133,7 @@ impl<'a> Exporter<'a> {
         stages(s, stages: impl IntoIterator<Item = impl Into<String>>) = "[\"processing\"]" {
             s.stages = stages.into_iter().map(Into::into).collect();
         }
-        /// For [`job`](Self::job): also exports the `processing` stage's output (the
-        /// aggregated CSV or JSONL).
+        /// For [`job`](Self::job): also exports the aggregated results (`processing` stage).
         include_processing(s, on: bool) = "true" {
             let has = s.stages.iter().any(|st| st == "processing");
             if on && !has {
@@ -149,15 +147,13 @@ impl<'a> Exporter<'a> {
         cancel_flag(s, flag: &'a AtomicBool) = "&std::sync::atomic::AtomicBool::new(false)" {
             s.cancel = Some(flag);
         }
-        /// Called with each [`Event`] ([`Event::FilesListed`], [`Event::BytesReceived`],
-        /// [`Event::Exported`]), from the download threads; it may borrow, as the export blocks.
+        /// Called with each [`Event`] from the download threads; it may borrow.
         on_progress(s, f: impl Fn(&Event) + Sync + 'a) = "|e| println!(\"{e:?}\")" {
             s.progress = Some(Box::new(f));
         }
     }
 
-    /// Exports the output batches of a finished job (an id, or a [`Job`]), from the chosen
-    /// stages.
+    /// Exports the output batches of a finished job (an id, or a [`Job`]) from the stages.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -253,8 +249,7 @@ impl<'a> Exporter<'a> {
         })
     }
 
-    /// The parts to export of each batch (`[None]` for a batch without parts), by the rule
-    /// of [`part`](Self::part).
+    /// The parts to export of each batch (`[None]`: no parts), by the rule of [`part`](Self::part).
     fn choose_parts(&self, batches: &[String]) -> Result<Vec<(String, Vec<Option<String>>)>> {
         // Each batch with its part names (`None`: a batch without parts).
         let mut all: Vec<(String, BatchType, Option<Vec<String>>)> = Vec::new();

@@ -25,8 +25,7 @@ pub(crate) struct Limits {
 }
 
 impl Default for Limits {
-    /// 16 GiB and a million entries: far beyond a job's output archives (MiB to a few GiB),
-    /// yet a bomb stops there instead of filling the disk or exhausting inodes.
+    /// 16 GiB and a million entries: far beyond a job's archives, yet stops a bomb.
     fn default() -> Self {
         Limits {
             bytes: 16 << 30,
@@ -41,8 +40,7 @@ pub(crate) fn is_archive(name: &str) -> bool {
     n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz")
 }
 
-/// Unpacks `archive` into `dest` (which must exist) within `limits`; `name` names it in
-/// errors. Returns the paths of the files and links unpacked, relative to `dest`, sorted.
+/// Unpacks `archive` (`name` in errors) into `dest`; returns what it unpacked, sorted.
 pub(crate) fn unpack(
     archive: &Path,
     name: &str,
@@ -83,9 +81,7 @@ fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
     }
 }
 
-/// Reads the whole archive into `root`, checking every entry, within `limits`. At most one
-/// byte past the byte limit is read, so nothing of a bomb beyond it is: not its data, names
-/// or padding.
+/// Reads the archive into `root`, checking every entry; at most one byte past the limit.
 fn unpack_into(archive: &Path, name: &str, root: &Path, limits: Limits) -> Result<Vec<PathBuf>> {
     let capped = open(archive, name)?.take(limits.bytes.saturating_add(1));
     let mut tar = tar::Archive::new(capped);
@@ -226,9 +222,7 @@ pub(crate) fn safe_relative(raw: &str) -> std::result::Result<Option<PathBuf>, S
     Ok((!out.as_os_str().is_empty()).then_some(out))
 }
 
-/// A symbolic link at `rel` pointing to `target` must stay inside the folder: relative,
-/// climbing (`..`) only before it descends, and never above the folder (see the module
-/// docs for why that holds whatever other links exist).
+/// A symbolic link at `rel` to `target` must climb only first, and never above the folder.
 fn check_symlink(rel: &Path, target: &str) -> std::result::Result<(), String> {
     if target.is_empty() || target.starts_with('/') || target.contains('\\') {
         return Err(format!(
@@ -273,8 +267,7 @@ fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> std::result::Result<String
     String::from_utf8(bytes.into_owned()).map_err(|_| "a link target that is not UTF-8".into())
 }
 
-/// No folder on the way from `root` to `rel` may be a symbolic link (an earlier entry
-/// could have planted one to redirect later writes).
+/// No folder on the way from `root` to `rel` may be a link an earlier entry planted.
 fn check_no_links(root: &Path, rel: &Path) -> std::result::Result<(), String> {
     let mut p = root.to_path_buf();
     let parents: Vec<_> = rel.parent().map(|x| x.iter().collect()).unwrap_or_default();
@@ -292,8 +285,7 @@ fn check_no_links(root: &Path, rel: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Creates `p`'s folder and removes a file or link already at `p` (a later entry of the
-/// same name wins); a folder there is an error.
+/// Creates `p`'s folder and removes a file or link at `p` (the later entry wins).
 fn make_room(p: &Path) -> std::result::Result<(), String> {
     if let Some(dir) = p.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create its folder: {e}"))?;
@@ -315,8 +307,7 @@ fn symlink(_target: &str, _at: &Path) -> std::result::Result<(), String> {
     Err("symbolic links are not unpacked on this platform".into())
 }
 
-/// Moves everything under `from` into `to`, replacing files and links, merging folders,
-/// and never following a link on the destination side.
+/// Moves everything under `from` into `to`, merging folders, never following a link.
 fn merge(from: &Path, to: &Path, name: &str) -> Result<()> {
     let entries = fs::read_dir(from).map_err(|e| Error::io(format!("unpacking {name}"), e))?;
     for entry in entries {

@@ -64,8 +64,7 @@ pub struct OutputBatch {
     pub batch_id: String,
 }
 
-/// A handle on one job: inspect, wait, control, find results. It holds the id and, for
-/// [`wait`](Self::wait), a progress callback; it is also the id itself (`AsRef<str>`).
+/// A handle on one job (and its id, `AsRef<str>`): inspect, wait, control, find results.
 ///
 /// ```no_run
 /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -108,8 +107,7 @@ impl<'a> Job<'a> {
         Ok(Job { api, id, callback })
     }
 
-    /// Called with an [`Event::JobPolled`] snapshot after every poll of
-    /// [`wait`](Self::wait); it may borrow, as the wait blocks.
+    /// Called with an [`Event::JobPolled`] after every poll of [`wait`](Self::wait).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -147,8 +145,7 @@ impl<'a> Job<'a> {
         restart(j, overrides: Option<&RestartOverrides>) -> Result<JobControlResponse> = "None" {
             j.api.restart_job(&j.id, overrides)
         }
-        /// Its output batches, stage by stage in start order (typically
-        /// `<job>-processing` with the aggregated results, then `<job>-export` with archives).
+        /// Its output batches, stage by stage in start order.
         results(j) -> Result<Vec<OutputBatch>> = "" {
             let mut stages = j.stages()?;
             stages.sort_by_key(|s| s.start_timestamp);

@@ -3,11 +3,9 @@
 use crate::error::{Error, Result};
 use crate::model::JobStage;
 
-/// The output batches of the stages `wanted`, in the order asked, without repeats. A
-/// stage's name is a display name (`Export` for the id `<job>-export`), so a stage is found
-/// by its `processingStageId`, then its `processingStageName` ignoring case, then an output
-/// batch named `<job>-<stage>`: the first that yields a batch wins. When none does, the
-/// error lists every stage, with `note` after the job id (e.g. ` (the job failed)`).
+/// The output batches of the stages `wanted`, in order, without repeats: a stage found by
+/// id, by name in any case (`Export`), or by an output batch `<job>-<stage>`, the first rule
+/// that yields one winning. Else an error listing every stage, `note` after the job id.
 pub(crate) fn output_batches(
     job_id: &str,
     stages: &[JobStage],

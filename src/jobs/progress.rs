@@ -93,8 +93,7 @@ pub struct StageProgress {
     pub errors: Vec<ErrorReport>,
 }
 
-/// A snapshot of a job: where it is, how far it got, and what went wrong; built by
-/// [`Progress::aggregate`] from one poll's answers.
+/// A snapshot of a job: where it is, how far it got, and what went wrong.
 ///
 /// ```
 /// let status = serde_json::from_str(r#"{"jobStatus":"pending","progress":0}"#).unwrap();
@@ -294,9 +293,8 @@ fn canonical(v: &Value) -> String {
     sorted(v).to_string()
 }
 
-/// Distinct notifications in first-seen order, with task counts. A message sent as a
-/// plain string in one place and as an object's `message` in another (the models allow
-/// either) is one report, shown in its object form.
+/// Distinct notifications with task counts; a string and an object of the same `message`
+/// are one report, in object form.
 #[derive(Default)]
 struct Dedup {
     index: HashMap<String, usize>,

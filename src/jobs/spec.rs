@@ -47,8 +47,7 @@ pub struct JobSpec<'a> {
 pub struct Started<'a> {
     /// The job.
     pub job: Job<'a>,
-    /// True when this call created the job; false when a job of this id and definition
-    /// was already there (the service took the start as a repeat).
+    /// False when a job of this id and definition was already there (a repeat).
     pub created: bool,
 }
 
@@ -130,8 +129,7 @@ impl<'a> JobSpec<'a> {
         workers_per_machine(s, workers: u32) = "4" {
             s.request.compute_configuration.workers_per_machine = Some(workers);
         }
-        /// Total machine time allowed, across all workers, in seconds
-        /// (`processingTimeoutSeconds`; the official client's `--max-runtime-seconds`).
+        /// Total machine time allowed, across all workers, in seconds (`--max-runtime-seconds`).
         max_runtime_seconds(s, seconds: u64) = "3600" {
             s.request.processing_timeout_seconds = Some(seconds);
         }
@@ -156,9 +154,8 @@ impl<'a> JobSpec<'a> {
             s.params_file = None;
             s.request.processing_specification.workflow_parameters = Some(params);
         }
-        /// Parameters passed to the Workflow, read from a JSON file holding one object (the
-        /// official client's `--workflow-params`) by [`request`](Self::request); a missing file
-        /// or bad JSON is an error naming the file, with the line and column.
+        /// Parameters from a JSON file of one object (`--workflow-params`), read by
+        /// [`request`](Self::request), whose errors name the file.
         workflow_parameters_file(s, path: impl Into<PathBuf>) = "\"params.json\"" {
             s.params_file = Some(path.into());
         }
@@ -192,8 +189,7 @@ impl<'a> JobSpec<'a> {
         }
     }
 
-    /// The body [`start`](Self::start) sends, checked: the parameters file read, the id,
-    /// the name and every field validated. The client fills in the workspace when sent.
+    /// The body [`start`](Self::start) sends, checked (the workspace filled in when sent).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -231,9 +227,8 @@ impl<'a> JobSpec<'a> {
         format!("{} on {}{part}", spec.workflow_id, input.batch_id)
     }
 
-    /// Starts the job. The same id with the same definition again succeeds, with
-    /// [`Started::created`] false; an id taken by a *different* definition is an
-    /// [`Error::Conflict`] that says so. A given id is looked up first to tell the two apart.
+    /// Starts the job; a repeat succeeds with [`Started::created`] false, an id taken by
+    /// another definition is an [`Error::Conflict`].
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;

@@ -76,8 +76,7 @@ pub enum JobEnd {
     TimedOut,
 }
 
-/// What a wait saw: how it ended, the last snapshot, the errors of a failed job, and what
-/// it cost. A wait that times out is an outcome like the others, not an error.
+/// What a wait saw: how it ended (a timeout too), the last snapshot, errors and cost.
 ///
 /// ```
 /// fn failures(o: &roboflow_batch::jobs::JobOutcome) -> usize { o.errors.len() }
@@ -94,8 +93,7 @@ pub struct JobOutcome {
     /// The last snapshot, if a poll succeeded.
     #[serde(rename = "progress")]
     pub last: Option<Progress>,
-    /// A failed job's error notifications, de-duplicated (never empty then; empty
-    /// otherwise).
+    /// A failed job's error notifications, de-duplicated (never empty then; empty otherwise).
     pub errors: Vec<ErrorReport>,
     /// How long the wait lasted.
     #[serde(rename = "waitedSecs", with = "crate::ingest::report::secs")]
@@ -118,12 +116,9 @@ impl JobOutcome {
 type Details = Vec<(JobStage, Vec<TaskStatus>)>;
 
 impl Job<'_> {
-    /// Polls the status, the stages and their tasks until the job is terminal or the timeout
-    /// passes, sending an [`Event::JobPolled`] snapshot to [`on_progress`](Job::on_progress)
-    /// after every poll. Transient errors are borne up to
-    /// [`max_failed_polls`](WaitOptions::max_failed_polls) polls in a row (when only the
-    /// stages or tasks fail, the snapshot keeps the previous ones); any other error ends the
-    /// wait as `Err`, a timeout as [`JobEnd::TimedOut`].
+    /// Polls the status, stages and tasks until the job is terminal or the timeout passes
+    /// ([`JobEnd::TimedOut`]); transient errors are borne up to
+    /// [`max_failed_polls`](WaitOptions::max_failed_polls) in a row, others end it as `Err`.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -134,10 +129,8 @@ impl Job<'_> {
         self.poll_until_done(&options.polling, true)
     }
 
-    /// Waits for the job's webhook on `events` (from a `webhook::Receiver`) instead of
-    /// polling, then confirms the end with a poll; without a notification for this job
-    /// within [`webhook_grace`](JobWaitOptions::webhook_grace), falls back to
-    /// [`wait`](Self::wait). Events about other jobs are dropped.
+    /// Waits for the job's webhook on `events` (other jobs' are dropped), then polls; polls
+    /// only after [`webhook_grace`](JobWaitOptions::webhook_grace) without one.
     ///
     /// ```no_run
     /// # let (api, (_, events)) = (roboflow_batch::BatchApi::from_env()?, std::sync::mpsc::channel());
@@ -175,8 +168,7 @@ impl Job<'_> {
         Ok(outcome)
     }
 
-    /// The one job wait: polls the status (and, with `details`, every stage and task) until
-    /// the job is terminal or the timeout passes.
+    /// The one job wait: polls the status (with `details`, stages and tasks too) to the end.
     fn poll_until_done(&self, polling: &WaitOptions, details: bool) -> Result<JobOutcome> {
         let (api, id) = (self.api, self.id.as_str());
         let (clock, before) = (api.clock(), api.requests());
@@ -230,9 +222,7 @@ impl Job<'_> {
 }
 
 impl BatchApi {
-    /// [`Job::wait`] with one request per poll (the status, no stages or tasks), so the
-    /// [`Event::JobPolled`] snapshots hold the status alone. A failed job and a timeout are
-    /// outcomes, not errors.
+    /// [`Job::wait`] with one request (the status) per poll; a failure is an outcome.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;
