@@ -37,8 +37,7 @@ pub struct ComputeConfiguration {
     /// Always `compute-configuration-v2`.
     #[serde(rename = "type")]
     pub config_type: String,
-    /// CPU or GPU. Always sent (the spec requires it); read as `cpu` when missing, as the
-    /// official client leaves it out.
+    /// CPU or GPU: always sent (the spec requires it), `cpu` when missing.
     #[serde(default)]
     pub machine_type: MachineType,
     /// Parallel workers per machine.
@@ -73,8 +72,7 @@ pub struct ProcessingSpecification {
     /// The results' format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregation_format: Option<AggregationFormat>,
-    /// Frames per second sampled from videos; a whole number is sent as an integer (`5`),
-    /// as the official client sends it.
+    /// Frames per second sampled from videos (a whole number sent as an integer).
     #[serde(rename = "maxVideoFPS", serialize_with = "super::whole::opt_compact")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_video_fps: Option<f64>,
@@ -121,8 +119,7 @@ pub struct JobStartRequest {
 }
 
 impl JobStartRequest {
-    /// The minimal body of a job that runs `workflow_id` over the images of `batch_id`,
-    /// as the official client sends it with no options.
+    /// The minimal body of a job that runs `workflow_id` over the images of `batch_id`.
     ///
     /// ```
     /// let req = roboflow_batch::model::JobStartRequest::images("my-batch", "my-workflow");
@@ -254,11 +251,8 @@ fn limits(rate: Option<f64>, workers: Option<u32>, tasks: Option<u32>) -> Result
 }
 
 fn fixed(field: &str, value: &str, want: &str) -> Result<()> {
-    ensure(
-        value == want,
-        field,
-        format!("must be {want:?}, got {value:?}"),
-    )
+    let rule = format!("must be {want:?}, got {value:?}");
+    ensure(value == want, field, rule)
 }
 
 pub(crate) fn check_http_url(field: &str, url: &str) -> Result<()> {
@@ -294,7 +288,7 @@ pub struct RestartOverrides {
 }
 
 /// `computeConfiguration` in a restart: only what changes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestartCompute {
     /// Always `compute-configuration-v2`.
@@ -322,12 +316,12 @@ impl Default for RestartOverrides {
 
 impl RestartOverrides {
     fn compute(&mut self) -> &mut RestartCompute {
-        self.compute_configuration
-            .get_or_insert_with(|| RestartCompute {
-                config_type: COMPUTE_TYPE.into(),
-                machine_type: None,
-                workers_per_machine: None,
-            })
+        let config_type = COMPUTE_TYPE.into();
+        let fresh = || RestartCompute {
+            config_type,
+            ..Default::default()
+        };
+        self.compute_configuration.get_or_insert_with(fresh)
     }
 
     super::setters! {

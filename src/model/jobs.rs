@@ -106,9 +106,8 @@ impl JobState {
         }
     }
 
-    /// Whether the job will not change any more: `completed`, `failed`, `aborted`,
-    /// `cancelled`, `terminated`, `timed-out`, `expired`, `rejected` and their synonyms
-    /// (`succeeded`, `done`, `error`, `canceled`, …), in any case, with `_` or space for `-`.
+    /// Whether the job will not change any more (`completed`, `timed-out`, `canceled`, …,
+    /// in any case, with `_` or space for `-`).
     ///
     /// ```
     /// use roboflow_batch::model::JobState;
@@ -123,9 +122,8 @@ impl JobState {
     }
 }
 
-/// A job as the official client reads it (`GET /jobs`, `GET /jobs/{id}`): no status
-/// field, the [`state`](Self::state) follows from the flags. `Debug` redacts the secrets of
-/// URLs echoed in the definition and the notification.
+/// A job as the official client reads it, its [`state`](Self::state) from the flags.
+/// `Debug` redacts the URLs echoed in it.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobMetadata {
@@ -162,8 +160,7 @@ super::redacted_debug!(JobMetadata {
 });
 
 impl JobMetadata {
-    /// The state from the flags: terminal is `Failed` with an error, else `Completed`;
-    /// running is `Processing` with a stage, else `Pending`.
+    /// The state from `isTerminal`, `error` and `currentStage`.
     ///
     /// ```
     /// use roboflow_batch::model::{JobMetadata, JobState};
@@ -195,9 +192,8 @@ impl JobMetadata {
     }
 }
 
-/// The answer of `GET /jobs/{id}`: the official client's `job` object, the spec's
-/// `jobStatus` and `progress`, or both (as the sandbox sends). A `job` without
-/// `isTerminal` takes it from `jobStatus` rather than false.
+/// The answer of `GET /jobs/{id}`: the official client's `job`, the spec's `jobStatus` and
+/// `progress`, or both; a `job` without `isTerminal` takes it from `jobStatus`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", from = "RawJobStatusResponse")]
 pub struct JobStatusResponse {
@@ -250,9 +246,8 @@ impl From<RawJobStatusResponse> for JobStatusResponse {
 }
 
 impl JobStatusResponse {
-    /// The state. With a `job`, its `isTerminal` decides whether the job is over, and
-    /// `jobStatus` names the state only when it agrees; without, `jobStatus` decides. Words
-    /// are folded as [`JobState::is_terminal`] says (`running` reads as `processing`).
+    /// The state: `job.isTerminal` decides whether the job is over, `jobStatus` (folded as
+    /// in [`JobState::is_terminal`]) names it when it agrees.
     ///
     /// | `job.isTerminal` | `job.error` | `jobStatus` | state |
     /// |---|---|---|---|
@@ -286,8 +281,7 @@ impl JobStatusResponse {
     }
 }
 
-/// The answer to an abort or a restart: any JSON object (the official client prints it
-/// whole), its `status` and `message` read, the rest kept in `other`.
+/// The answer to an abort or a restart: any JSON object, the rest kept in `other`.
 ///
 /// ```
 /// let r: roboflow_batch::model::JobControlResponse = serde_json::from_str(r#"{"message":"aborted","jobId":"j"}"#).unwrap();

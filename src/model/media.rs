@@ -9,8 +9,7 @@ const VIDEO_EXTENSIONS: &[&str] = &[
     "3gp", "webm", "ogg",
 ];
 
-/// Images or videos: what an ingest carries, and which files it takes (by extension, the
-/// official client's lists, in any case).
+/// Images or videos, and which files it takes (the official client's extensions).
 ///
 /// ```
 /// assert!(roboflow_batch::model::MediaKind::Videos.matches("clip.Mp4"));

@@ -133,8 +133,7 @@ macro_rules! string_enum {
 }
 pub(crate) use string_enum;
 
-/// The wire form of one page of a listing: a status word, the items under `$field`, and
-/// the next page's token.
+/// The wire form of one page of a listing: the items under `$field`, and the next token.
 macro_rules! listing {
     ($($name:ident { $field:ident: $item:ty })*) => {$(
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -170,8 +169,7 @@ macro_rules! setters {
 }
 pub(crate) use setters;
 
-/// A `Debug` impl listing `$t`'s fields, each shown as is or through a function of
-/// [`shown`] (URLs and echoed JSON may carry signatures).
+/// A `Debug` impl listing `$t`'s fields, each as is or through a function of [`shown`].
 macro_rules! redacted_debug {
     ($t:ident { $($field:ident $(=> $show:ident)?),* $(,)? }) => {
         impl std::fmt::Debug for $t {

@@ -178,8 +178,7 @@ impl ShardDetails {
     }
 }
 
-/// One part of a multipart (output) batch (the spec's form has only `partName`, so the
-/// other fields default to empty).
+/// One part of a multipart (output) batch (the spec's form has only `partName`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartMetadata {
@@ -199,8 +198,7 @@ pub struct PartMetadata {
     pub nested_content_type: Option<String>,
 }
 
-/// The answer of `GET …/parts`: the official client reads `batchParts`, the spec says
-/// `parts`; an answer with neither is refused, as the official client refuses it.
+/// The answer of `GET …/parts`: `batchParts` (official client) or `parts` (spec), not none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "RawListParts")]
 pub(crate) struct ListPartsResponse {
@@ -287,9 +285,8 @@ pub struct FileReference {
 
 super::redacted_debug!(FileReference { name, url => url });
 
-/// The body of a references ingest (`POST …/bulk-upload/image-references` or
-/// `…/video-references`), with exactly one of the inline list and the list's URL; image
-/// field names (the client renames them for videos). `Debug` hides every URL's query.
+/// The body of a references ingest: the inline list or its URL, under image field names
+/// (renamed for videos). `Debug` hides every URL's query.
 ///
 /// ```
 /// let url = Some("https://b/refs.jsonl?sig=s3cr3t".into());
@@ -323,8 +320,7 @@ super::redacted_debug!(ReferencesIngest {
     notification_categories,
 });
 
-/// The body of a RoboQL ingest (`POST …/roboql-ingest`): the images an Asset Library query
-/// selects (the answer, undocumented, is returned as JSON). `Debug` hides the webhook's query.
+/// The body of a RoboQL ingest: the images an Asset Library query selects.
 ///
 /// ```
 /// let body = roboflow_batch::model::RoboQlIngest::new("tag:cars").ingest_id("cars-1");

@@ -95,8 +95,7 @@ impl Timestamp {
         Timestamp(OffsetDateTime::now_utc())
     }
 
-    /// A timestamp from a [`SystemTime`], in UTC; a time beyond the representable years
-    /// (-9999 to 9999) is clamped to the nearest end, never a panic.
+    /// A timestamp from a [`SystemTime`], in UTC, clamped to the years -9999 to 9999.
     pub(crate) fn from_system_time(t: SystemTime) -> Self {
         let since = match t.duration_since(SystemTime::UNIX_EPOCH) {
             Ok(d) => time::Duration::try_from(d).unwrap_or(time::Duration::MAX),

@@ -2,8 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A webhook body of a known `type` (the sandbox sends them; a client reads them as
-/// [`webhook::Event`](crate::webhook::Event)).
+/// A webhook body of a known `type`, as the sandbox sends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub(crate) enum WebhookPayload {

@@ -1,7 +1,5 @@
 //! Integer fields that also take whole-number floats (`3.0`), as the official client's
-//! pydantic models do (a service in Python may send a count as a float), refusing a
-//! fraction, a negative or an out-of-range number; and [`opt_compact`], which sends a whole
-//! number as an integer (`5`, not `5.0`), as the official client does.
+//! pydantic models do; and [`opt_compact`], which sends a whole number as an integer.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -27,8 +25,7 @@ where
     d.deserialize_option(Opt(PhantomData))
 }
 
-/// Writes an optional number as an integer when it is whole and exactly representable
-/// (`5`), else as a float (`2.5`). Use with `skip_serializing_if = "Option::is_none"`.
+/// Writes an optional number as an integer when whole and exact (`5`), else as `2.5`.
 pub(crate) fn opt_compact<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match *v {
         // Whole and within ±2^53, where every integer is an exact f64.
