@@ -56,21 +56,9 @@ pub struct Exporter<'a> {
     progress: Option<Callback<'a>>,
 }
 
-impl std::fmt::Debug for Exporter<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Exporter")
-            .field("target", &self.target)
-            .field("parallelism", &self.parallelism)
-            .field("overwrite", &self.overwrite)
-            .field("unpack", &self.unpack)
-            .field("keep_archives", &self.keep_archives)
-            .field("max_unpacked_bytes", &self.limits.bytes)
-            .field("max_unpacked_entries", &self.limits.entries)
-            .field("parts", &self.parts)
-            .field("stages", &self.stages)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(Exporter<'_> {
+    target, parallelism, overwrite, unpack, keep_archives, limits, parts, stages,
+});
 
 impl<'a> Exporter<'a> {
     /// An export into `target`: 8 downloads at once, archives unpacked, complete files skipped.

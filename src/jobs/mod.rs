@@ -79,13 +79,7 @@ pub struct Job<'a> {
     callback: Option<SharedCallback<'a>>,
 }
 
-impl std::fmt::Debug for Job<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(Job<'_> { id });
 
 impl AsRef<str> for Job<'_> {
     fn as_ref(&self) -> &str {

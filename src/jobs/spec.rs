@@ -251,11 +251,10 @@ impl<'a> JobSpec<'a> {
             }),
             Err(Error::Conflict(mut e)) => {
                 let server = e.message.take().map(|m| format!(" (service: {m})"));
+                let (id, server) = (&self.id, server.unwrap_or_default());
                 e.message = Some(format!(
-                    "job id {:?} is already taken by a job with a different definition; \
-                     choose another id, or leave it out to generate one{}",
-                    self.id,
-                    server.unwrap_or_default()
+                    "job id {id:?} is already taken by a job with a different definition; \
+                     choose another id, or leave it out to generate one{server}"
                 ));
                 Err(Error::Conflict(e))
             }
@@ -266,17 +265,12 @@ impl<'a> JobSpec<'a> {
 
 /// Reads a JSON object of Workflow parameters, naming the file in every error.
 fn read_parameters(path: &Path) -> Result<Map<String, Value>> {
-    let field = "workflow parameters file";
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
-    if meta.len() > MAX_PARAMS_FILE {
-        let rule = format!(
-            "{shown} is {} bytes, more than the {MAX_PARAMS_FILE}-byte limit",
-            meta.len()
-        );
-        return Err(Error::invalid(field, rule));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
+    let (field, shown) = ("workflow parameters file", path.display());
+    let io = |e: std::io::Error| Error::io(format!("reading {shown}"), e);
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    let rule = format!("{shown} is {len} bytes, more than the {MAX_PARAMS_FILE}-byte limit");
+    ensure(len <= MAX_PARAMS_FILE, field, rule)?;
+    let bytes = std::fs::read(path).map_err(io)?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => {

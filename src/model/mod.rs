@@ -171,8 +171,8 @@ pub(crate) use setters;
 
 /// A `Debug` impl listing `$t`'s fields, each as is or through a function of [`shown`].
 macro_rules! redacted_debug {
-    ($t:ident { $($field:ident $(=> $show:ident)?),* $(,)? }) => {
-        impl std::fmt::Debug for $t {
+    ($t:ident $(<$lt:lifetime>)? { $($field:ident $(=> $show:ident)?),* $(,)? }) => {
+        impl std::fmt::Debug for $t $(<$lt>)? {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($t))
                     $(.field(stringify!($field), &$crate::model::redacted_debug!(@ self.$field $(, $show)?)))*
