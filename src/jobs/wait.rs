@@ -2,7 +2,7 @@
 //! [`BatchApi::wait_for_job`], both on the crate's one poll loop ([`crate::wait`]).
 
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -41,7 +41,7 @@ impl Default for JobWaitOptions {
 
 impl JobWaitOptions {
     crate::model::setters! {
-        setup: "use std::time::Duration;",
+        setup: "use std::time::{Duration, Instant};",
         on: "roboflow_batch::jobs::JobWaitOptions::default()";
         /// Sets the polling options.
         polling(s, polling: WaitOptions) = "roboflow_batch::wait::WaitOptions::default()" {
@@ -150,9 +150,8 @@ impl Job<'_> {
             f(&Event::JobPolled(p.clone()));
         }
         if !first.is_ok_and(|p| p.is_terminal()) {
-            let deadline =
-                std::time::Instant::now() + options.webhook_grace.min(options.polling.timeout);
-            let left = || deadline.saturating_duration_since(std::time::Instant::now());
+            let deadline = Instant::now() + options.webhook_grace.min(options.polling.timeout);
+            let left = || deadline.saturating_duration_since(Instant::now());
             // Until this job's event; timed out or disconnected: poll instead.
             while let Ok(e) = events.recv_timeout(left()) {
                 if e.job_id() == Some(self.id.as_str()) {
@@ -192,9 +191,7 @@ impl Job<'_> {
             last = Some(p);
             Ok(terminal.then_some(()))
         });
-        let completed = last
-            .as_ref()
-            .is_some_and(|p| p.state == JobState::Completed);
+        let completed = matches!(&last, Some(p) if p.state == JobState::Completed);
         let end = match ended {
             Ok(()) if completed => JobEnd::Succeeded,
             Ok(()) => JobEnd::Failed,
