@@ -186,10 +186,8 @@ impl<'a> Exporter<'a> {
             check_name("part name", p)?;
         }
         let mut plan = Vec::new();
-        for (b, parts) in self.choose_parts(batches)? {
-            for part in parts {
-                self.list(&b, part, &mut plan)?;
-            }
+        for (b, part) in self.choose_parts(batches)? {
+            self.list(&b, part, &mut plan)?;
         }
         let mut seen: HashMap<&Path, &Planned> = HashMap::new();
         let name = |k: &Key| format!("{}/{}", k.batch_id, k.file_name);
@@ -237,25 +235,24 @@ impl<'a> Exporter<'a> {
         })
     }
 
-    /// The parts to export of each batch (`[None]`: no parts), by the rule of [`part`](Self::part).
-    fn choose_parts(&self, batches: &[String]) -> Result<Vec<(String, Vec<Option<String>>)>> {
+    /// The (batch, part) pairs to export (`None`: a batch without parts), by the rule of
+    /// [`part`](Self::part).
+    fn choose_parts(&self, batches: &[String]) -> Result<Vec<(String, Option<String>)>> {
         // Each batch with its part names (`None`: a batch without parts).
         let mut all: Vec<(String, BatchType, Option<Vec<String>>)> = Vec::new();
         for b in batches {
-            let meta = self.api.batch(b)?;
-            let parts = if meta.batch_type == BatchType::Multipart {
+            let (t, mut names) = (self.api.batch(b)?.batch_type, None);
+            if t == BatchType::Multipart {
                 let ps = self.api.list_parts(b)?;
-                Some(ps.into_iter().map(|p| p.part_name).collect())
-            } else {
-                None
-            };
-            all.push((b.clone(), meta.batch_type, parts));
-        }
-        for want in &self.parts {
-            let has = |ps: &Option<Vec<String>>| ps.as_ref().is_some_and(|ps| ps.contains(want));
-            if all.iter().any(|(_, _, ps)| has(ps)) {
-                continue;
+                names = Some(ps.into_iter().map(|p| p.part_name).collect());
             }
+            all.push((b.clone(), t, names));
+        }
+        let has = |w: &String| {
+            all.iter()
+                .any(|(_, _, ps)| ps.iter().flatten().any(|p| p == w))
+        };
+        if let Some(want) = self.parts.iter().find(|w| !has(w)) {
             let rule = match all.as_slice() {
                 [(b, t, None)] => format!("batch {b} is a {t} and has no parts"),
                 [(b, _, Some(ps))] => {
@@ -280,22 +277,18 @@ impl<'a> Exporter<'a> {
             };
             return Err(Error::invalid("part", rule));
         }
-        Ok(all
-            .into_iter()
-            .map(|(b, _, ps)| {
-                let chosen = match ps {
-                    None => vec![None],
-                    Some(ps) => {
-                        let filter = ps.iter().any(|p| self.parts.contains(p));
-                        ps.into_iter()
-                            .filter(|p| !filter || self.parts.contains(p))
-                            .map(Some)
-                            .collect()
-                    }
-                };
-                (b, chosen)
-            })
-            .collect())
+        let mut chosen = Vec::new();
+        for (b, _, ps) in all {
+            let filter = ps.iter().flatten().any(|p| self.parts.contains(p));
+            let keep = |p: &String| !filter || self.parts.contains(p);
+            match ps {
+                None => chosen.push((b, None)),
+                Some(ps) => {
+                    chosen.extend(ps.into_iter().filter(keep).map(|p| (b.clone(), Some(p))))
+                }
+            }
+        }
+        Ok(chosen)
     }
 
     /// Lists the files of a batch's part (or of a batch without parts) into `plan`.

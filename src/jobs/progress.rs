@@ -59,13 +59,8 @@ impl ErrorReport {
 
 /// The text of a notification: its `message`, the string itself, or its JSON.
 fn notification_text(n: &Value) -> String {
-    match n {
-        Value::String(s) => s.clone(),
-        v => match v.get("message").and_then(Value::as_str) {
-            Some(m) => m.to_string(),
-            None => canonical(v),
-        },
-    }
+    let message = n.as_str().or_else(|| n.get("message")?.as_str());
+    message.map_or_else(|| canonical(n), str::to_string)
 }
 
 /// One stage's progress.

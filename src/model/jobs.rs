@@ -185,10 +185,8 @@ impl JobMetadata {
     /// assert_eq!(job.last_message(), Some("stage done"));
     /// ```
     pub fn last_message(&self) -> Option<&str> {
-        match self.last_notification.as_ref()? {
-            serde_json::Value::String(s) => Some(s),
-            v => v.get("message").and_then(|m| m.as_str()),
-        }
+        let n = self.last_notification.as_ref()?;
+        n.as_str().or_else(|| n.get("message")?.as_str())
     }
 }
 
