@@ -22,7 +22,10 @@ where
     D: Deserializer<'de>,
     T: TryFrom<u64>,
 {
-    d.deserialize_option(Opt(PhantomData))
+    #[derive(serde::Deserialize)]
+    #[serde(bound = "T: TryFrom<u64>")]
+    struct Int<T>(#[serde(deserialize_with = "int")] T);
+    Ok(<Option<Int<T>> as serde::Deserialize>::deserialize(d)?.map(|Int(t)| t))
 }
 
 /// Writes an optional number as an integer when whole and exact (`5`), else as `2.5`.
@@ -64,28 +67,6 @@ impl<T: TryFrom<u64>> Visitor<'_> for Whole<T> {
         } else {
             Err(E::invalid_value(de::Unexpected::Float(v), &self))
         }
-    }
-}
-
-struct Opt<T>(PhantomData<T>);
-
-impl<'de, T: TryFrom<u64>> Visitor<'de> for Opt<T> {
-    type Value = Option<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a whole number or null")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        int(d).map(Some)
     }
 }
 
