@@ -187,32 +187,21 @@ impl JobStartRequest {
         ] {
             fixed(field, value, want)?;
         }
-        let workflow_set = !spec.workflow_id.trim().is_empty();
-        ensure(
-            workflow_set,
-            "processingSpecification.workflowId",
-            "must not be empty",
-        )?;
+        let (workflow_set, rule) = (!spec.workflow_id.trim().is_empty(), "must not be empty");
+        ensure(workflow_set, "processingSpecification.workflowId", rule)?;
         if self.job_type == JobType::SimpleVideoProcessing {
             // The service refuses these on a video job; the official client offers them
             // for images only.
-            let mapping = spec.images_metadata_inputs_mapping.is_some();
+            let part = input.images_metadata_part.is_some();
+            let m = spec.images_metadata_inputs_mapping.is_some();
             let image_only = [
                 ("maxImageFailureRate", self.max_image_failure_rate.is_some()),
-                (
-                    "jobInput.imagesMetadataPart",
-                    input.images_metadata_part.is_some(),
-                ),
-                (
-                    "processingSpecification.imagesMetadataInputsMapping",
-                    mapping,
-                ),
+                ("jobInput.imagesMetadataPart", part),
+                ("processingSpecification.imagesMetadataInputsMapping", m),
             ];
             if let Some((field, _)) = image_only.iter().find(|(_, set)| *set) {
-                let rule = format!(
-                    "is for image jobs only; a video job ({}) cannot take it",
-                    self.job_type
-                );
+                let kind = &self.job_type;
+                let rule = format!("is for image jobs only; a video job ({kind}) cannot take it");
                 return Err(Error::invalid(*field, rule));
             }
         }
@@ -222,11 +211,8 @@ impl JobStartRequest {
         ensure(timeout_ok, "processingTimeoutSeconds", "must be at least 1")?;
         if let Some(fps) = spec.max_video_fps {
             let rule = format!("must be a positive number, got {fps}");
-            ensure(
-                fps > 0.0 && fps.is_finite(),
-                "processingSpecification.maxVideoFPS",
-                rule,
-            )?;
+            let ok = fps > 0.0 && fps.is_finite();
+            ensure(ok, "processingSpecification.maxVideoFPS", rule)?;
         }
         match &self.notifications_url {
             Some(url) => check_http_url("notificationsURL", url),
