@@ -65,10 +65,8 @@ impl ExportLog {
                 records.insert(r.key.clone(), r);
             }
         })?;
-        Ok(ExportLog {
-            records,
-            file: JsonLines::new(path),
-        })
+        let file = JsonLines::new(path);
+        Ok(ExportLog { records, file })
     }
 
     /// The record of a file, when it is complete on disk.

@@ -163,11 +163,9 @@ impl<'a> Job<'a> {
     fn details(&self) -> Result<Vec<(JobStage, Vec<TaskStatus>)>> {
         self.stages()?
             .into_iter()
-            .map(|stage| {
-                let tasks = self
-                    .tasks(&stage.processing_stage_id)
-                    .collect::<Result<_>>()?;
-                Ok((stage, tasks))
+            .map(|s| {
+                let tasks = self.tasks(&s.processing_stage_id).collect::<Result<_>>()?;
+                Ok((s, tasks))
             })
             .collect()
     }

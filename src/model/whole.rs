@@ -54,10 +54,8 @@ impl<T: TryFrom<u64>> Visitor<'_> for Whole<T> {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        match u64::try_from(v) {
-            Ok(v) => self.visit_u64(v),
-            Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
-        }
+        let u = u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self));
+        self.visit_u64(u?)
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
