@@ -1,6 +1,5 @@
-//! The export log: one JSON line per file exported, written once the file (or every entry
-//! of its archive) is in place, so that a re-run skips what is complete. A line cut short
-//! by a crash is ignored; a later line wins over an earlier one for the same file.
+//! The export log: one JSON line per file once it (or its archive's every entry) is in
+//! place, so a re-run skips what is complete; a cut line is ignored, a later one wins.
 
 use std::collections::HashMap;
 use std::fs;

@@ -13,8 +13,6 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
 /// What one archive may unpack to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
@@ -73,8 +71,8 @@ fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
     let mut file = BufReader::new(file);
     let head = file.fill_buf();
     let head = head.map_err(|e| Error::io(format!("reading archive {name}"), e))?;
-    // Sniffed, not trusted from the name: a transparently decompressed `.tar.gz` is a tar.
-    if head.starts_with(&GZIP_MAGIC) {
+    // gzip's magic, sniffed, not trusted from the name: a decompressed `.tar.gz` is a tar.
+    if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
     } else {
         Ok(Box::new(file))

@@ -96,8 +96,7 @@ impl<'a> Job<'a> {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn new(api: &'a BatchApi, id: impl AsRef<str>) -> Result<Self> {
-        let id = JobId::new(id.as_ref())?;
-        let callback = None;
+        let (id, callback) = (JobId::new(id.as_ref())?, None);
         Ok(Job { api, id, callback })
     }
 

@@ -10,7 +10,7 @@ use super::{ErrorReport, Job, Progress};
 use crate::BatchApi;
 use crate::api::RequestCounts;
 use crate::error::{Error, Result};
-use crate::model::{JobStage, JobState, TaskStatus};
+use crate::model::JobState;
 use crate::progress::Event;
 use crate::wait::{WaitOptions, poll};
 
@@ -61,8 +61,7 @@ impl JobWaitOptions {
 /// How a wait ended.
 ///
 /// ```
-/// use roboflow_batch::jobs::JobEnd;
-/// assert_eq!(serde_json::to_string(&JobEnd::TimedOut).unwrap(), r#""timed_out""#);
+/// assert_eq!(serde_json::to_string(&roboflow_batch::jobs::JobEnd::TimedOut).unwrap(), r#""timed_out""#);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,8 +111,6 @@ impl JobOutcome {
         self.end == JobEnd::Succeeded
     }
 }
-
-type Details = Vec<(JobStage, Vec<TaskStatus>)>;
 
 impl Job<'_> {
     /// Polls the status, stages and tasks until the job is terminal or the timeout passes
@@ -172,7 +169,7 @@ impl Job<'_> {
         let (api, id) = (self.api, self.id.as_str());
         let (clock, before) = (api.clock(), api.requests());
         let started = clock.monotonic();
-        let mut stages: Option<Details> = None;
+        let mut stages = None;
         let mut last: Option<Progress> = None;
         let ended = poll(clock, polling, &format!("job {id}"), |_| {
             let status = api.job(id)?;

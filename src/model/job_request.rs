@@ -377,8 +377,8 @@ super::string_enum! {
 /// The body of `POST /jobs/{job_id}` for a TensorRT compilation, as `trt-compile` sends it.
 ///
 /// ```
-/// use roboflow_batch::model::{CompilationDevice, TrtCompilationRequest};
-/// let req = TrtCompilationRequest::new("my-project/3", vec![CompilationDevice::NvidiaT4]);
+/// use roboflow_batch::model::{CompilationDevice as D, TrtCompilationRequest as R};
+/// let req = R::new("my-project/3", vec![D::NvidiaT4]);
 /// assert_eq!(serde_json::to_value(&req).unwrap()["type"], "trt-compilation-v1");
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

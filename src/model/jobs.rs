@@ -110,8 +110,7 @@ impl JobState {
     /// in any case, with `_` or space for `-`).
     ///
     /// ```
-    /// use roboflow_batch::model::JobState;
-    /// assert!(JobState::parse("Timed_Out").is_terminal() && !JobState::Processing.is_terminal());
+    /// assert!(roboflow_batch::model::JobState::parse("Timed_Out").is_terminal());
     /// ```
     pub fn is_terminal(&self) -> bool {
         match self.normalized() {
@@ -163,10 +162,9 @@ impl JobMetadata {
     /// The state from `isTerminal`, `error` and `currentStage`.
     ///
     /// ```
-    /// use roboflow_batch::model::{JobMetadata, JobState};
-    /// let job: JobMetadata = serde_json::from_str(r#"{"jobId":"j","name":"j","jobDefinition":{},"isTerminal":true,"error":true,
-    ///   "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#).unwrap();
-    /// assert_eq!(job.state(), JobState::Failed);
+    /// let job: roboflow_batch::model::JobMetadata = serde_json::from_str(r#"{"jobId":"j","name":"j","jobDefinition":{},
+    ///   "isTerminal":true,"error":true,"createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#).unwrap();
+    /// assert_eq!(job.state(), roboflow_batch::model::JobState::Failed);
     /// ```
     pub fn state(&self) -> JobState {
         match (self.is_terminal, self.error) {

@@ -21,8 +21,7 @@ pub struct WorkspaceInfo {
 /// Where and how to `PUT` an upload: a signed URL and the headers it requires.
 ///
 /// ```
-/// let d: roboflow_batch::model::SignedUrlDetails =
-///     serde_json::from_str(r#"{"uploadURL":"https://s/x?sig=1","maxShardSize":1024}"#).unwrap();
+/// let d: roboflow_batch::model::SignedUrlDetails = serde_json::from_str(r#"{"uploadURL":"https://s/x?sig=1","maxShardSize":1024}"#).unwrap();
 /// assert_eq!(d.max_shard_size, Some(1024));
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
