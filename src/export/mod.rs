@@ -156,7 +156,7 @@ impl<'a> Exporter<'a> {
         let rule = format!("job {job_id} is {state}; wait for it to finish before exporting");
         ensure(state.is_terminal(), "job", rule)?;
         let failed = state == JobState::Failed;
-        let note = failed.then_some(" (the job failed)").unwrap_or_default();
+        let note = if failed { " (the job failed)" } else { "" };
         let chosen = crate::jobs::output_batches(job_id, &job.stages()?, &self.stages, note)?;
         self.run(&chosen, before)
     }
