@@ -184,16 +184,6 @@ impl Progress {
         }
     }
 
-    /// Whether the job will not change any more.
-    ///
-    /// ```
-    /// let status = serde_json::from_str(r#"{"jobStatus":"failed"}"#).unwrap();
-    /// assert!(roboflow_batch::jobs::Progress::aggregate("j", &status, &[]).is_terminal());
-    /// ```
-    pub fn is_terminal(&self) -> bool {
-        self.state.is_terminal()
-    }
-
     /// The output batches of the stages so far.
     ///
     /// ```

@@ -146,7 +146,7 @@ impl Job<'_> {
         if let (Ok(p), Some(f)) = (&first, &self.callback) {
             f(&Event::JobPolled(p.clone()));
         }
-        if !first.is_ok_and(|p| p.is_terminal()) {
+        if !first.is_ok_and(|p| p.state.is_terminal()) {
             let deadline = Instant::now() + options.webhook_grace.min(options.polling.timeout);
             let left = || deadline.saturating_duration_since(Instant::now());
             // Until this job's event; timed out or disconnected: poll instead.
@@ -184,7 +184,7 @@ impl Job<'_> {
             if let Some(f) = &self.callback {
                 f(&Event::JobPolled(p.clone()));
             }
-            let terminal = p.is_terminal();
+            let terminal = p.state.is_terminal();
             last = Some(p);
             Ok(terminal.then_some(()))
         });
