@@ -85,15 +85,12 @@ fn unpack_into(archive: &Path, name: &str, root: &Path, limits: Limits) -> Resul
     let mut tar = tar::Archive::new(capped);
     let result = read_entries(&mut tar, name, root, limits.entries);
     if tar.into_inner().limit() == 0 {
-        return Err(archive_error(
-            name,
-            None,
-            format!(
-                "refused: it unpacks to more than {} bytes, the limit for one archive \
-                 (Exporter::max_unpacked_bytes; rfbatch --max-unpacked-bytes)",
-                limits.bytes
-            ),
-        ));
+        let max = limits.bytes;
+        let msg = format!(
+            "refused: it unpacks to more than {max} bytes, the limit for one archive \
+             (Exporter::max_unpacked_bytes; rfbatch --max-unpacked-bytes)"
+        );
+        return Err(archive_error(name, None, msg));
     }
     result
 }
@@ -113,14 +110,11 @@ fn read_entries<R: Read>(
     for entry in entries {
         count += 1;
         if count > max_entries {
-            return Err(archive_error(
-                name,
-                None,
-                format!(
-                    "refused: it holds more than {max_entries} entries, the limit for one \
-                     archive (Exporter::max_unpacked_entries; rfbatch --max-unpacked-entries)"
-                ),
-            ));
+            let msg = format!(
+                "refused: it holds more than {max_entries} entries, the limit for one \
+                 archive (Exporter::max_unpacked_entries; rfbatch --max-unpacked-entries)"
+            );
+            return Err(archive_error(name, None, msg));
         }
         let mut entry = entry.map_err(|e| {
             let after = previous
@@ -318,14 +312,9 @@ fn merge(from: &Path, to: &Path, name: &str) -> Result<()> {
         match dst_meta {
             Some(m) if m.is_dir() && src_is_dir => merge(&src, &dst, name)?,
             Some(m) if m.is_dir() => {
-                return Err(archive_error(
-                    name,
-                    None,
-                    format!(
-                        "{} is a folder; it would be replaced by a file",
-                        dst.display()
-                    ),
-                ));
+                let at = dst.display();
+                let msg = format!("{at} is a folder; it would be replaced by a file");
+                return Err(archive_error(name, None, msg));
             }
             Some(_) if src_is_dir => {
                 fs::remove_file(&dst).map_err(io)?;
