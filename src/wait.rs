@@ -50,54 +50,26 @@ impl WaitOptions {
     /// The shortest wait between two polls, whatever the options say.
     pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-    /// Sets the first interval (and raises the longest to match if needed; see
-    /// [`WaitOptions`]).
-    ///
-    /// ```
-    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-    /// let o = WaitOptions::default().poll_interval(D::from_secs(1));
-    /// ```
-    #[must_use]
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
-        self.max_interval = self.max_interval.max(interval);
-        self
-    }
-
-    /// Sets the longest interval (see [`WaitOptions`]).
-    ///
-    /// ```
-    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-    /// let o = WaitOptions::default().max_interval(D::from_secs(5));
-    /// ```
-    #[must_use]
-    pub fn max_interval(mut self, interval: Duration) -> Self {
-        self.max_interval = interval;
-        self
-    }
-
-    /// Sets the timeout (see [`WaitOptions`]).
-    ///
-    /// ```
-    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-    /// let o = WaitOptions::default().timeout(D::from_secs(60));
-    /// ```
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Sets how many polls in a row may fail with a transient error (see [`WaitOptions`]).
-    ///
-    /// ```
-    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-    /// let o = WaitOptions::default().max_failed_polls(0);
-    /// ```
-    #[must_use]
-    pub fn max_failed_polls(mut self, n: u32) -> Self {
-        self.max_failed_polls = n;
-        self
+    crate::model::setters! {
+        setup: "use std::time::Duration;",
+        on: "roboflow_batch::wait::WaitOptions::default()";
+        /// Sets the first interval (and raises the longest to match if needed).
+        poll_interval(s, interval: Duration) = "Duration::from_secs(1)" {
+            s.poll_interval = interval;
+            s.max_interval = s.max_interval.max(interval);
+        }
+        /// Sets the longest interval.
+        max_interval(s, interval: Duration) = "Duration::from_secs(5)" {
+            s.max_interval = interval;
+        }
+        /// Sets the timeout.
+        timeout(s, timeout: Duration) = "Duration::from_secs(60)" {
+            s.timeout = timeout;
+        }
+        /// Sets how many polls in a row may fail with a transient error.
+        max_failed_polls(s, n: u32) = "0" {
+            s.max_failed_polls = n;
+        }
     }
 
     pub(crate) fn first(&self) -> Duration {

@@ -28,6 +28,16 @@ fn builder_settings_and_defaults() {
         .unwrap();
     assert_eq!(api.base_url(), "http://localhost:8080/v1");
     assert!(format!("{api:?}").contains("max_retries: 0"));
+    let api = BatchApi::builder().api_key("s3cret-key").workspace("acme");
+    assert!(!format!("{api:?}").contains("s3cret-key"));
+    let api = api.transport(json("{}")).build().unwrap();
+    assert!(!format!("{api:?}").contains("s3cret-key"));
+    assert_eq!(api.workspace().unwrap(), "acme"); // no lookup needed
+    assert_eq!(api.requests().total(), 0);
+    let looked_up = BatchApi::builder()
+        .api_key("k")
+        .transport(json(r#"{"workspace":"acme"}"#));
+    assert_eq!(looked_up.build().unwrap().workspace().unwrap(), "acme"); // `GET /` through it
     let bad = BatchApi::builder().api_key("k").workspace("not a slug");
     assert!(bad.build().is_err());
     let p = RetryPolicy::default();

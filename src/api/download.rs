@@ -54,55 +54,32 @@ impl std::fmt::Debug for DownloadOptions<'_> {
 }
 
 impl<'a> DownloadOptions<'a> {
-    /// The length the file must have, when known in advance: a server that declares another
-    /// length, or a body of another length, fails the download. Without it, the length the
-    /// server declares is checked.
-    ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().expected_len(1024);
-    /// ```
-    #[must_use]
-    pub fn expected_len(mut self, len: u64) -> Self {
-        self.expected_len = Some(len);
-        self
-    }
-
-    /// Whether a file already at the target is replaced (default `true`). When `false`, an
-    /// existing file fails the download and is left as it is, even if it appears while the
-    /// download runs.
-    ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().overwrite(false);
-    /// ```
-    #[must_use]
-    pub fn overwrite(mut self, overwrite: bool) -> Self {
-        self.overwrite = overwrite;
-        self
-    }
-
-    /// The most bytes written before the download fails (default 64 GiB), so that a server
-    /// that never stops sending cannot fill the disk.
-    ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().max_len(1 << 20);
-    /// ```
-    #[must_use]
-    pub fn max_len(mut self, max: u64) -> Self {
-        self.max_len = max;
-        self
-    }
-
-    /// Called with an [`Event::BytesReceived`] as each chunk is written (for progress bars);
-    /// it may borrow, as the download blocks. Bytes received again after a restart from
-    /// zero are reported again.
-    ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().on_progress(|e| println!("{e:?}"));
-    /// ```
-    #[must_use]
-    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
-        self.on_progress = Some(Arc::new(f));
-        self
+    crate::model::setters! {
+        setup: "",
+        on: "roboflow_batch::api::DownloadOptions::default()";
+        /// The length the file must have, when known in advance: a server that declares
+        /// another length, or a body of another length, fails the download. Without it, the
+        /// length the server declares is checked.
+        expected_len(s, len: u64) = "1024" {
+            s.expected_len = Some(len);
+        }
+        /// Whether a file already at the target is replaced (default `true`). When `false`,
+        /// an existing file fails the download and is left as it is, even if it appears
+        /// while the download runs.
+        overwrite(s, overwrite: bool) = "false" {
+            s.overwrite = overwrite;
+        }
+        /// The most bytes written before the download fails (default 64 GiB), so that a
+        /// server that never stops sending cannot fill the disk.
+        max_len(s, max: u64) = "1 << 20" {
+            s.max_len = max;
+        }
+        /// Called with an [`Event::BytesReceived`] as each chunk is written (for progress
+        /// bars); it may borrow, as the download blocks. Bytes received again after a
+        /// restart from zero are reported again.
+        on_progress(s, f: impl Fn(&Event) + Sync + 'a) = "|e| println!(\"{e:?}\")" {
+            s.on_progress = Some(Arc::new(f));
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 pub use call::UploadSource;
 pub use clock::Clock;
 pub use download::DownloadOptions;
-pub use paging::{ListOptions, Pages};
+pub use paging::Pages;
 pub use requests::RequestCounts;
 pub(crate) use requests::RequestKind;
 pub use retry::RetryPolicy;
@@ -127,91 +127,40 @@ impl std::fmt::Debug for BatchApiBuilder {
 }
 
 impl BatchApiBuilder {
-    /// The service's base URL (default `https://api.roboflow.com`); a user name or password
-    /// in it is refused.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://127.0.0.1:9001/").build()?;
-    /// assert_eq!(api.base_url(), "http://127.0.0.1:9001"); // the trailing slash is dropped
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The API key (required). It is sent as the `api_key` query parameter and never shown.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("s3cret-key").build()?;
-    /// assert!(!format!("{api:?}").contains("s3cret-key"));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// The workspace slug. When not set, it is looked up once with `GET /`.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
-    /// assert_eq!(api.workspace()?, "acme"); // no lookup needed
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
-        self.workspace = Some(workspace.into());
-        self
-    }
-
-    /// How failures are retried (default [`RetryPolicy::default`]; its `Debug` shows it).
-    ///
-    /// ```
-    /// # use roboflow_batch::{api::RetryPolicy, BatchApi};
-    /// let b = BatchApi::builder().api_key("k").retry_policy(RetryPolicy::never());
-    /// ```
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
-
-    /// The transport (default: a [`UreqTransport`] with its default timeouts and pool
-    /// limits; configure another with [`UreqTransport::builder`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
-    /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#)) };
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(fake).build()?;
-    /// assert_eq!(api.workspace()?, "acme"); // looked up with `GET /` through `fake`
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
-        self.transport = Some(Arc::new(transport));
-        self
-    }
-
-    /// A transport shared with other clients (one connection pool for all).
-    ///
-    /// ```
-    /// # use roboflow_batch::{transport::{Transport, UreqTransport}, BatchApi};
-    /// let shared: std::sync::Arc<dyn Transport> = std::sync::Arc::new(UreqTransport::new());
-    /// let a = BatchApi::builder().api_key("a").shared_transport(shared.clone());
-    /// ```
-    pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// The sources of time and randomness for retries and polling (default
-    /// [`Clock::system`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::{api::Clock, BatchApi};
-    /// let b = BatchApi::builder().api_key("k").clock(Clock::system().jitter_fn(|| 0.0));
-    /// ```
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = Some(clock);
-        self
+    crate::model::setters! {
+        setup: "use roboflow_batch::{api::*, transport::*};",
+        on: "roboflow_batch::BatchApi::builder()";
+        /// The service's base URL (default `https://api.roboflow.com`; a trailing slash is
+        /// dropped); a user name or password in it is refused.
+        base_url(s, url: impl Into<String>) = "\"http://127.0.0.1:9001/\"" {
+            s.base_url = Some(url.into());
+        }
+        /// The API key (required). It is sent as the `api_key` query parameter and never shown.
+        api_key(s, key: impl Into<String>) = "\"s3cret-key\"" {
+            s.api_key = Some(key.into());
+        }
+        /// The workspace slug. When not set, it is looked up once with `GET /`.
+        workspace(s, workspace: impl Into<String>) = "\"acme\"" {
+            s.workspace = Some(workspace.into());
+        }
+        /// How failures are retried (default [`RetryPolicy::default`]; its `Debug` shows it).
+        retry_policy(s, policy: RetryPolicy) = "RetryPolicy::never()" {
+            s.retry = Some(policy);
+        }
+        /// The transport (default: a [`UreqTransport`] with its default timeouts and pool
+        /// limits; configure another with [`UreqTransport::builder`]).
+        transport(s, transport: impl Transport + 'static) = "UreqTransport::new()" {
+            s.transport = Some(Arc::new(transport));
+        }
+        /// A transport shared with other clients (one connection pool for all).
+        shared_transport(s, transport: Arc<dyn Transport>) = "std::sync::Arc::new(UreqTransport::new())" {
+            s.transport = Some(transport);
+        }
+        /// The sources of time and randomness for retries and polling (default
+        /// [`Clock::system`]).
+        clock(s, clock: Clock) = "Clock::system().jitter_fn(|| 0.0)" {
+            s.clock = Some(clock);
+        }
     }
 
     /// Checks the settings and builds the client.

@@ -75,67 +75,29 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets how many times a failed request is retried (0: never; see [`RetryPolicy`]).
-    ///
-    /// ```
-    /// let p = roboflow_batch::api::RetryPolicy::default().max_retries(2);
-    /// ```
-    #[must_use]
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// Sets the ceiling of the first wait (see [`RetryPolicy`]).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use roboflow_batch::api::RetryPolicy;
-    /// let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
-    /// ```
-    #[must_use]
-    pub fn initial_backoff(mut self, d: Duration) -> Self {
-        self.initial_backoff = d;
-        self
-    }
-
-    /// Sets the largest ceiling of a wait (see [`RetryPolicy`]).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use roboflow_batch::api::RetryPolicy;
-    /// let p = RetryPolicy::default().max_backoff(Duration::from_secs(9));
-    /// ```
-    #[must_use]
-    pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
-        self
-    }
-
-    /// Sets how fast the ceiling grows from one try to the next (at least 1; see
-    /// [`RetryPolicy`]).
-    ///
-    /// ```
-    /// let p = roboflow_batch::api::RetryPolicy::default().multiplier(3.0);
-    /// ```
-    #[must_use]
-    pub fn multiplier(mut self, m: f64) -> Self {
-        self.multiplier = m;
-        self
-    }
-
-    /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries (see
-    /// [`RetryPolicy`]).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use roboflow_batch::api::RetryPolicy;
-    /// let p = RetryPolicy::default().max_retry_after(Duration::from_secs(10));
-    /// ```
-    #[must_use]
-    pub fn max_retry_after(mut self, d: Duration) -> Self {
-        self.max_retry_after = d;
-        self
+    crate::model::setters! {
+        setup: "use std::time::Duration;",
+        on: "roboflow_batch::api::RetryPolicy::default()";
+        /// Sets how many times a failed request is retried (0: never).
+        max_retries(s, n: u32) = "2" {
+            s.max_retries = n;
+        }
+        /// Sets the ceiling of the first wait.
+        initial_backoff(s, d: Duration) = "Duration::from_millis(100)" {
+            s.initial_backoff = d;
+        }
+        /// Sets the largest ceiling of a wait.
+        max_backoff(s, d: Duration) = "Duration::from_secs(9)" {
+            s.max_backoff = d;
+        }
+        /// Sets how fast the ceiling grows from one try to the next (at least 1).
+        multiplier(s, m: f64) = "3.0" {
+            s.multiplier = m;
+        }
+        /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries.
+        max_retry_after(s, d: Duration) = "Duration::from_secs(10)" {
+            s.max_retry_after = d;
+        }
     }
 
     /// The ceiling of the wait after failed try number `attempt` (0-based).

@@ -184,40 +184,21 @@ impl HttpRequest {
         Self::new(Method::Get, url)
     }
 
-    /// Adds a header (as [`HttpResponse::with_header`] does; [`header`](Self::header) reads) (see [`HttpRequest`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::HttpRequest;
-    /// let r = HttpRequest::get("http://h/").with_header("X-A", "1");
-    /// ```
-    #[must_use]
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the body (see [`HttpRequest`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{Body, HttpRequest, Method};
-    /// let r = HttpRequest::new(Method::Post, "http://h/").body(Body::Bytes(b"{}".to_vec()));
-    /// ```
-    #[must_use]
-    pub fn body(mut self, body: Body) -> Self {
-        self.body = body;
-        self
-    }
-
-    /// Lets each read wait `factor` times the transport's read timeout (at least 1) (see [`HttpRequest`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::HttpRequest;
-    /// let r = HttpRequest::get("http://h/").read_timeout_factor(2);
-    /// ```
-    #[must_use]
-    pub fn read_timeout_factor(mut self, factor: u32) -> Self {
-        self.read_timeout_factor = factor.max(1);
-        self
+    crate::model::setters! {
+        setup: "use roboflow_batch::transport::{Body, HttpRequest};",
+        on: "HttpRequest::get(\"http://h/\")";
+        /// Adds a header ([`header`](Self::header) reads it).
+        with_header(s, name: impl Into<String>, value: impl Into<String>) = "\"X-A\", \"1\"" {
+            s.headers.push((name.into(), value.into()));
+        }
+        /// Sets the body.
+        body(s, body: Body) = "Body::Bytes(b\"{}\".to_vec())" {
+            s.body = body;
+        }
+        /// Lets each read wait `factor` times the transport's read timeout (at least 1).
+        read_timeout_factor(s, factor: u32) = "2" {
+            s.read_timeout_factor = factor.max(1);
+        }
     }
 
     /// The first value of a header, matched case-insensitively (see [`HttpRequest`]).
@@ -325,16 +306,13 @@ impl HttpResponse {
         Self::new(status, json.into().into_bytes()).with_header("Content-Type", "application/json")
     }
 
-    /// Adds a header (see [`HttpResponse`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::HttpResponse;
-    /// let r = HttpResponse::new(429, "").with_header("Retry-After", "2");
-    /// ```
-    #[must_use]
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
+    crate::model::setters! {
+        setup: "",
+        on: "roboflow_batch::transport::HttpResponse::new(429, \"\")";
+        /// Adds a header.
+        with_header(s, name: impl Into<String>, value: impl Into<String>) = "\"Retry-After\", \"2\"" {
+            s.headers.push((name.into(), value.into()));
+        }
     }
 
     /// The first value of a header, matched case-insensitively (see [`HttpResponse`]).

@@ -100,39 +100,24 @@ impl Default for UreqTransportBuilder {
 }
 
 impl UreqTransportBuilder {
-    /// The network timeouts (default [`Timeouts::default`]; see [`UreqTransportBuilder`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{Timeouts, UreqTransport};
-    /// let b = UreqTransport::builder().timeouts(Timeouts::default());
-    /// ```
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
-        self
-    }
-
-    /// The most idle connections kept open in total (default 256). 0 turns reuse off (see
-    /// [`UreqTransportBuilder`]).
-    ///
-    /// ```
-    /// let b = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(512);
-    /// ```
-    pub fn max_idle_connections(mut self, n: usize) -> Self {
-        self.max_idle = n;
-        self
-    }
-
-    /// The most idle connections kept open to one host (default 64). Set it to at least the
-    /// number of requests you run in parallel against one host, or connections are closed
-    /// and opened again. Capped by [`max_idle_connections`](Self::max_idle_connections) (see
-    /// [`UreqTransportBuilder`]).
-    ///
-    /// ```
-    /// let b = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(128);
-    /// ```
-    pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
-        self.max_idle_per_host = n;
-        self
+    crate::model::setters! {
+        setup: "use roboflow_batch::transport::{Timeouts, UreqTransport};",
+        on: "UreqTransport::builder()";
+        /// The network timeouts (default [`Timeouts::default`]).
+        timeouts(s, timeouts: Timeouts) = "Timeouts::default()" {
+            s.timeouts = timeouts;
+        }
+        /// The most idle connections kept open in total (default 256). 0 turns reuse off.
+        max_idle_connections(s, n: usize) = "512" {
+            s.max_idle = n;
+        }
+        /// The most idle connections kept open to one host (default 64). Set it to at least
+        /// the number of requests you run in parallel against one host, or connections are
+        /// closed and opened again. Capped by
+        /// [`max_idle_connections`](Self::max_idle_connections).
+        max_idle_connections_per_host(s, n: usize) = "128" {
+            s.max_idle_per_host = n;
+        }
     }
 
     /// Builds the transport and its connection pool (see [`UreqTransportBuilder`]).
