@@ -3,7 +3,6 @@
 //! Every variant keeps the context of a failure (method, redacted URL, status, body snippet)
 //! and no secret: URLs are redacted and snippets scrubbed before an error is built.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::redact::redact_text;
@@ -13,7 +12,11 @@ use crate::transport::{Method, TransportError, TransportErrorKind};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The context of an HTTP error response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{method} {url} returned HTTP {status}{}",
+    detail(message, body_snippet)
+)]
 pub struct ApiError {
     /// The request's method.
     pub method: Method,
@@ -27,20 +30,14 @@ pub struct ApiError {
     pub body_snippet: String,
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} returned HTTP {}",
-            self.method, self.url, self.status
-        )?;
-        match &self.message {
-            Some(m) => write!(f, ": {}", redact_text(m)),
-            None if !self.body_snippet.is_empty() => {
-                write!(f, ": {}", redact_text(&self.body_snippet))
-            }
-            None => Ok(()),
-        }
+/// `: ` and the server's message, or else the body's start, redacted.
+fn detail(message: &Option<String>, snippet: &str) -> String {
+    match message
+        .as_deref()
+        .or(Some(snippet).filter(|s| !s.is_empty()))
+    {
+        Some(m) => format!(": {}", redact_text(m)),
+        None => String::new(),
     }
 }
 

@@ -55,24 +55,16 @@
 //! file that cannot be written). [`BatchApi::wait_for_ingest`] has no report, so its
 //! timeout is [`Error::WaitTimeout`].
 //!
-//! # Errors and retries
+//! # Errors, retries and limits
 //!
-//! A response with a status of 400 or more becomes an [`Error`] variant by status (401
-//! `Unauthorized`, 402/403 `Forbidden`, 404 `NotFound`, 409 `Conflict`, 429 `RateLimited`,
-//! 5xx `Server`, others `Api`), keeping the method, a redacted URL, the server's message
-//! and a body snippet. A [`api::RetryPolicy`] retries 408, 429, 500, 502, 503, 504, failed
-//! connections, and timeouts or dropped connections of requests that are safe to repeat,
-//! with exponential backoff, full jitter and `Retry-After`; sleep, clock and jitter are
-//! injected through [`api::Clock`].
-//!
-//! # Uploads and limits
-//!
-//! Streamed bodies always carry `Content-Length` (never chunked), and a source shorter or
-//! longer than declared fails at once. JSON answers are buffered up to 16 MiB; downloads
-//! stream to disk up to 64 GiB each ([`api::DownloadOptions::max_len`]).
-//! [`transport::UreqTransport`] has connect, per-read and per-write timeouts (10 s, 60 s,
-//! 60 s by default) and no whole-request budget, so large shards are not cut off; it keeps
-//! up to 64 idle connections per host, so parallel uploads reuse their connections.
+//! A status of 400 or more becomes an [`Error`] variant by status, keeping the method, a
+//! redacted URL, the server's message and a body snippet. A [`api::RetryPolicy`] retries
+//! what [`Error::is_retryable`] names (timeouts and dropped connections only where safe to
+//! repeat), with exponential backoff, full jitter and `Retry-After`, on an injected
+//! [`api::Clock`]. Uploads always carry `Content-Length`; JSON answers are buffered up to
+//! 16 MiB, downloads stream to disk ([`api::DownloadOptions::max_len`]); the transport's
+//! timeouts are per read and write ([`transport::Timeouts`]), so large shards are not cut
+//! off.
 //!
 //! # Features
 //!

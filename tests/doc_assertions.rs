@@ -144,6 +144,32 @@ fn bodies_sources_and_transport_errors() {
     assert_eq!(e.to_string(), "connect error: connection refused");
     let e = TransportError::new(K::Other, "GET http://h/?api_key=k1 failed");
     assert_eq!(e.message(), "GET http://h/?api_key=REDACTED failed");
+    assert_eq!(e.kind(), K::Other);
+    let reset = TransportError::from_io(&std::io::ErrorKind::ConnectionReset.into());
+    assert_eq!(reset.kind(), K::Interrupted);
+    let body = Body::sized(&b"0123456789"[..], 10);
+    assert!(body.len() == 10 && !body.is_empty());
+    assert!(Body::sized(&b"abc"[..], 5).into_bytes().is_err());
+    let r = HttpRequest::new(Method::Post, "http://h:1/a/b?x=y%20z")
+        .with_header("X-A", "1")
+        .body(Body::Empty);
+    let r = HttpRequest::get(r.url).read_timeout_factor(0);
+    assert_eq!(r.read_timeout_factor, 1, "at least 1");
+    let r = r.with_header("X-A", "1");
+    assert_eq!(
+        (r.header("x-a"), r.path(), r.query()[0].1.as_str()),
+        (Some("1"), "/a/b", "y z")
+    );
+    let r = HttpResponse::json(200, "{}").with_header("Retry-After", "2");
+    assert_eq!(
+        (r.header("content-type"), r.header("retry-after")),
+        (Some("application/json"), Some("2"))
+    );
+    assert_eq!(
+        HttpResponse::new(200, "hello").read_body(16).unwrap(),
+        b"hello"
+    );
+    assert!(HttpResponse::new(200, "hello").read_body(4).is_err());
     let fake = |req: HttpRequest| -> Result<HttpResponse, TransportError> {
         assert!(req.url.contains("api_key="));
         Ok(HttpResponse::json(200, "{}"))
