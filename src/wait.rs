@@ -106,7 +106,7 @@ impl BatchApi {
             self.clock(),
             options,
             &format!("{expected} items in batch {batch_id}"),
-            |_| {
+            || {
                 let count = self.batch_count(batch_id, None)?;
                 if count >= expected {
                     return Ok(Some(count));
@@ -147,105 +147,33 @@ impl BatchApi {
     }
 }
 
-/// One poll of [`poll`]: how long the wait has lasted so far.
-pub(crate) struct Poll<'a> {
-    clock: &'a Clock,
-    start: Duration,
-    timeout: Duration,
-}
-
-impl Poll<'_> {
-    /// The time since the wait began, read now.
-    pub(crate) fn waited(&self) -> Duration {
-        self.clock.monotonic().saturating_sub(self.start)
-    }
-
-    /// Whether the deadline has passed: no other poll follows.
-    pub(crate) fn deadline_passed(&self) -> bool {
-        self.waited() >= self.timeout
-    }
-}
-
-/// Calls `check` until it returns a value (which at the deadline is no error), as
-/// [`WaitOptions`] say; a timeout names `what`.
+/// Calls `check` until it returns a value, as [`WaitOptions`] say; the last call is at the
+/// deadline, and a timeout names `what`.
 pub(crate) fn poll<T>(
     clock: &Clock,
     options: &WaitOptions,
     what: &str,
-    mut check: impl FnMut(&Poll<'_>) -> Result<Option<T>>,
+    mut check: impl FnMut() -> Result<Option<T>>,
 ) -> Result<T> {
-    let p = Poll {
-        clock,
-        start: clock.monotonic(),
-        timeout: options.timeout,
-    };
+    let start = clock.monotonic();
+    let waited = || clock.monotonic().saturating_sub(start);
     let mut interval = options.first();
     let mut failed = 0u32;
     loop {
-        match check(&p) {
+        match check() {
             Ok(Some(done)) => return Ok(done),
             Ok(None) => failed = 0,
             Err(e) if e.is_retryable() && failed < options.max_failed_polls => failed += 1,
             Err(e) => return Err(e),
         }
-        if p.deadline_passed() {
-            return Err(Error::WaitTimeout {
-                what: what.to_string(),
-                waited: p.waited(),
-            });
+        let waited = waited();
+        if waited >= options.timeout {
+            let what = what.to_string();
+            return Err(Error::WaitTimeout { what, waited });
         }
         // Never less than the floor, even at the deadline: no tight loop.
-        let left = options.timeout.saturating_sub(p.waited());
+        let left = options.timeout.saturating_sub(waited);
         clock.sleep(interval.min(left).max(WaitOptions::MIN_POLL_INTERVAL));
         interval = options.next(interval);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// A clock whose monotonic time is the sum of what was slept.
-    fn fake_clock() -> (Clock, Arc<Mutex<Vec<Duration>>>) {
-        let slept = Arc::new(Mutex::new(Vec::new()));
-        let (log, elapsed) = (slept.clone(), slept.clone());
-        let clock = Clock::system()
-            .sleep_fn(move |d| {
-                let mut log = log.lock().unwrap();
-                assert!(log.len() < 10_000, "the loop never ends");
-                log.push(d);
-            })
-            .monotonic_fn(move || elapsed.lock().unwrap().iter().sum());
-        (clock, slept)
-    }
-
-    fn options(first: u64, max: u64, timeout: u64) -> WaitOptions {
-        WaitOptions {
-            poll_interval: Duration::from_secs(first),
-            max_interval: Duration::from_secs(max),
-            timeout: Duration::from_secs(timeout),
-            max_failed_polls: 0,
-        }
-    }
-
-    #[test]
-    fn the_last_poll_happens_at_the_deadline() {
-        // Polls at 0, 10 and 25 s, the last one told the deadline passed (the timeout's
-        // error itself: tests/wait.rs, times_out_without_waiting_past_the_limit).
-        let (clock, _) = fake_clock();
-        let mut seen = Vec::new();
-        let _ = poll(&clock, &options(10, 60, 25), "the thing", |p| {
-            seen.push((p.waited().as_secs(), p.deadline_passed()));
-            Ok(None::<()>)
-        });
-        assert_eq!(seen, [(0, false), (10, false), (25, true)]);
-        // A check that answers at the deadline (a verification's final tally) is not an
-        // error.
-        let (clock, _) = fake_clock();
-        let got = poll(&clock, &options(10, 60, 25), "x", |p| {
-            Ok(p.deadline_passed().then(|| p.waited()))
-        });
-        assert_eq!(got.unwrap(), Duration::from_secs(25));
     }
 }
