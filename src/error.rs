@@ -32,13 +32,10 @@ pub struct ApiError {
 
 /// `: ` and the server's message, or else the body's start, redacted.
 fn detail(message: &Option<String>, snippet: &str) -> String {
-    match message
-        .as_deref()
-        .or(Some(snippet).filter(|s| !s.is_empty()))
-    {
-        Some(m) => format!(": {}", redact_text(m)),
-        None => String::new(),
-    }
+    let m = message.as_deref().unwrap_or(snippet);
+    (!m.is_empty())
+        .then(|| format!(": {}", redact_text(m)))
+        .unwrap_or_default()
 }
 
 /// Everything that can go wrong.

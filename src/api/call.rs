@@ -36,27 +36,16 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// A POST for the kinds that create or act, else a GET. Every POST but a restart may be
-    /// repeated: the service de-duplicates the others (references carry an ingest id).
+    /// A call of `kind`'s method. Every POST but a restart may be repeated: the service
+    /// de-duplicates the others (references carry an ingest id).
     pub fn new(kind: RequestKind, path: String) -> Self {
-        use RequestKind as K;
-        let post = matches!(
-            kind,
-            K::UploadUrl
-                | K::SingleUpload
-                | K::ReferencesIngest
-                | K::RoboqlIngest
-                | K::StartJob
-                | K::AbortJob
-                | K::RestartJob
-        );
         Call {
             kind,
-            method: if post { Method::Post } else { Method::Get },
+            method: kind.method(),
             path,
             query: Vec::new(),
             body: None,
-            idempotency: if kind == K::RestartJob {
+            idempotency: if kind == RequestKind::RestartJob {
                 Idempotency::NotIdempotent
             } else {
                 Idempotency::Idempotent

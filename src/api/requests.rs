@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Defines [`RequestKind`] and its labels together, so that they cannot drift apart.
+use crate::transport::Method;
+
+/// Defines [`RequestKind`], its labels and the method of its API calls together, so that
+/// they cannot drift apart.
 macro_rules! request_kinds {
-    ($($kind:ident => $label:literal,)*) => {
+    ($($kind:ident => $label:literal $method:ident,)*) => {
         /// What a request is for. Its label (in [`LABELS`]) is stable: reports and scripts
         /// key on it.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,31 +17,38 @@ macro_rules! request_kinds {
 
         /// The label of each [`RequestKind`], by its position.
         const LABELS: &[&str] = &[$($label,)*];
+
+        impl RequestKind {
+            /// POST for the kinds that create or act, else GET.
+            pub(crate) fn method(self) -> Method {
+                match self { $(RequestKind::$kind => Method::$method,)* }
+            }
+        }
     };
 }
 
 request_kinds! {
-    Workspace => "workspace",
-    ListBatches => "list-batches",
-    Batch => "batch",
-    BatchCount => "batch-count",
-    ListParts => "list-parts",
-    ListFiles => "list-files",
-    ListShards => "list-shards",
-    UploadUrl => "upload-url", // a signed URL for a shard or a video
-    UploadPut => "upload-put", // a PUT (or POST) to a signed URL
-    SingleUpload => "single-upload",
-    ReferencesIngest => "references-ingest",
-    RoboqlIngest => "roboql-ingest",
-    StartJob => "start-job",
-    JobStatus => "job-status",
-    ListJobs => "list-jobs",
-    JobStages => "job-stages",
-    ListTasks => "list-tasks",
-    AbortJob => "abort-job",
-    RestartJob => "restart-job",
-    JobLogs => "job-logs",
-    Download => "download", // a GET of a signed download URL
+    Workspace => "workspace" Get,
+    ListBatches => "list-batches" Get,
+    Batch => "batch" Get,
+    BatchCount => "batch-count" Get,
+    ListParts => "list-parts" Get,
+    ListFiles => "list-files" Get,
+    ListShards => "list-shards" Get,
+    UploadUrl => "upload-url" Post, // a signed URL for a shard or a video
+    UploadPut => "upload-put" Put, // a PUT (or POST) to a signed URL
+    SingleUpload => "single-upload" Post,
+    ReferencesIngest => "references-ingest" Post,
+    RoboqlIngest => "roboql-ingest" Post,
+    StartJob => "start-job" Post,
+    JobStatus => "job-status" Get,
+    ListJobs => "list-jobs" Get,
+    JobStages => "job-stages" Get,
+    ListTasks => "list-tasks" Get,
+    AbortJob => "abort-job" Post,
+    RestartJob => "restart-job" Post,
+    JobLogs => "job-logs" Get,
+    Download => "download" Get, // a GET of a signed download URL
 }
 
 /// The live counters of one client (shared by its clones), one per kind.

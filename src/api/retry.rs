@@ -160,21 +160,14 @@ impl RetryPolicy {
 
 /// Why a request is about to be tried again, as told to a retry callback: nothing secret,
 /// only a status or a kind of failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum RetryCause {
     /// The server answered with this status.
+    #[error("HTTP {0}")]
     Status(u16),
     /// No response: the exchange failed this way.
+    #[error("transport error ({0})")]
     Transport(TransportErrorKind),
-}
-
-impl std::fmt::Display for RetryCause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RetryCause::Status(s) => write!(f, "HTTP {s}"),
-            RetryCause::Transport(k) => write!(f, "transport error ({k})"),
-        }
-    }
 }
 
 /// How one request is retried.
