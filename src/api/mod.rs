@@ -1,8 +1,6 @@
-//! [`BatchApi`]: one blocking method per endpoint, with retries and pagination.
-//!
-//! Each method checks its input, builds a call (method, path, query, body), sends it through
-//! the [`Transport`] under the [`RetryPolicy`], and decodes the answer. Nothing is sent when
-//! a check fails.
+//! [`BatchApi`]: one blocking method per endpoint. Each checks its input (nothing is sent
+//! when a check fails), builds a call, sends it under the [`RetryPolicy`], and decodes the
+//! answer.
 
 mod call;
 mod clock;
@@ -35,18 +33,13 @@ use retry::RetryCause;
 /// The production service.
 const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
 
-/// A blocking client for the Batch Processing API.
-///
-/// It is `Send + Sync` and cheap to clone: clones share one transport (and its
-/// connections), the workspace looked up, the settings and the [`requests`](Self::requests)
-/// counted. Its `Debug` output never shows the API key. Batch, job and stage ids are taken
-/// as `impl AsRef<str>`: a `&str`, a `String`, a [`BatchId`](crate::BatchId) or a
-/// [`JobId`](crate::JobId).
+/// A blocking client for the Batch Processing API: `Send + Sync`, and cheap to clone (clones
+/// share the transport, the workspace, the settings and the [`requests`](Self::requests)
+/// counted). Its `Debug` output never shows the API key. Ids are taken as `impl AsRef<str>`.
 ///
 /// ```no_run
 /// let api = roboflow_batch::BatchApi::builder().api_key("my-key").build()?;
-/// let for_a_thread = api.clone(); // shares the connections and the workspace
-/// println!("{} images staged", for_a_thread.batch_count("my-batch", None)?);
+/// println!("{} images staged", api.clone().batch_count("my-batch", None)?);
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Clone)]
@@ -238,10 +231,9 @@ impl BatchApiBuilder {
     }
 }
 
-/// The base URL for a region and environment, as the official client resolves them:
-/// `ROBOFLOW_ENVIRONMENT` means prod only when `prod`; without it, `PROJECT` only when
-/// `roboflow-platform`; with neither, prod (`Some("")`, set empty, is staging). An unknown
-/// region is an error, not the official client's fall-back to `us`.
+/// The base URL for a region and environment, as the official client resolves them
+/// (environment `prod`, or else project `roboflow-platform` or unset, is prod), but an
+/// unknown region is an error, not `us`.
 fn regional_base_url(
     region: Option<&str>,
     environment: Option<&str>,
@@ -301,13 +293,10 @@ impl BatchApi {
         BatchApiBuilder::default()
     }
 
-    /// A builder preset from environment variables, as the official client reads them:
-    /// `ROBOFLOW_API_KEY` (required), `API_BASE_URL`, `ROBOFLOW_WORKSPACE` and
-    /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read). Without `API_BASE_URL`, the base
-    /// URL follows `ROBOFLOW_REGION` (`us` or `eu`), `ROBOFLOW_ENVIRONMENT` and `PROJECT`, as
-    /// the official client resolves them; an unknown region is an error.
-    /// Each is read through `vars`, so that callers (and tests) need not change the
-    /// process environment; [`from_env`](Self::from_env) reads the process's own.
+    /// A builder preset from environment variables read through `vars`, as the official
+    /// client reads them: `ROBOFLOW_API_KEY` (required), `API_BASE_URL`,
+    /// `ROBOFLOW_WORKSPACE` and `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read); without
+    /// `API_BASE_URL`, `ROBOFLOW_REGION` (`us` or `eu`), `ROBOFLOW_ENVIRONMENT` and `PROJECT`.
     ///
     /// ```
     /// let vars = |name: &str| (name == "ROBOFLOW_API_KEY").then(|| "k".to_string());
@@ -382,8 +371,7 @@ impl BatchApi {
         &self.shared.clock
     }
 
-    /// How many requests this client (with its clones) has made so far, by kind; see
-    /// [`RequestCounts`].
+    /// How many requests this client (with its clones) has made so far, by kind.
     ///
     /// ```
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
@@ -405,9 +393,8 @@ impl BatchApi {
         }
     }
 
-    /// The workspace slug: as configured, or looked up with `GET /` and remembered. The
-    /// lookup happens at most once, even when many threads ask at the same time (they wait
-    /// for the first); a failed lookup is tried again on the next call.
+    /// The workspace slug: as configured, or looked up once with `GET /` (threads asking at
+    /// once wait for the first lookup; a failed one is tried again on the next call).
     ///
     /// ```no_run
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;

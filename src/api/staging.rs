@@ -123,9 +123,8 @@ impl BatchApi {
         })
     }
 
-    /// Uploads one image as multipart form data (`POST …/upload/image`). Best for small
-    /// batches; a batch filled this way cannot also take bulk uploads. `display_name`
-    /// defaults to the batch id.
+    /// Uploads one image as multipart form data (`POST …/upload/image`); a batch filled this
+    /// way cannot also take bulk uploads. `display_name` defaults to the batch id.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -174,9 +173,8 @@ impl BatchApi {
             .signed_url_details)
     }
 
-    /// Asks for a signed URL to upload one tar shard of images
+    /// Asks for a signed URL to upload one tar shard of images, with the shard limits
     /// (`POST …/bulk-upload/image-files`); then [`put_signed`](Self::put_signed) the tar.
-    /// The answer carries the shard limits (`max_number_of_images`, `max_shard_size`).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -197,12 +195,9 @@ impl BatchApi {
             .signed_url_details)
     }
 
-    /// Ingests images by reference (`POST …/bulk-upload/image-references`).
-    ///
-    /// Always safe to retry after a timeout: without an `ingest_id`, one derived from the
-    /// batch and the body is sent (`rfbatch-…`; the official client sends none), so a repeat
-    /// is answered as `duplicated` rather than ingested twice. Each read may take twice the
-    /// transport's read timeout, as the official client allows these requests.
+    /// Ingests images by reference (`POST …/bulk-upload/image-references`). Without an
+    /// `ingest_id`, one derived from the batch and the body is sent, so a retry is answered
+    /// as `duplicated`. Each read may take twice the read timeout, as in the official client.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -277,11 +272,8 @@ impl BatchApi {
     }
 
     /// Ingests the Asset Library images a RoboQL query selects (`POST …/roboql-ingest`) and
-    /// returns the service's answer, whose shape is not documented.
-    ///
-    /// Without an ingest id, a try that timed out is not repeated (unlike references, no id
-    /// is derived: the same query run later may rightly select new images); set one to make
-    /// retries safe.
+    /// returns the service's undocumented answer. Without an ingest id, a try that timed out
+    /// is not repeated (the same query run later may rightly select new images).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -311,10 +303,9 @@ impl BatchApi {
     }
 }
 
-/// A multipart/form-data body with one file part, in the official client's form (notes
-/// §4.3): the part's field name and file name are both the file's name, and the part has
-/// no `Content-Type`. Quotes and line breaks in the name are percent-escaped, as
-/// `requests` (urllib3) escapes them.
+/// A multipart/form-data body with one file part in the official client's form (notes
+/// §4.3): field and file name both the file's name, no part `Content-Type`, quotes and line
+/// breaks percent-escaped as urllib3 does.
 fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = format!("rfbatch-{}", crate::rand::hex(12));
     let name = file_name
