@@ -1,5 +1,4 @@
-//! Polling until something is done (an ingest indexed here, a job in [`jobs`](crate::jobs)):
-//! the crate's one poll loop, under [`WaitOptions`] and the client's [`Clock`].
+//! The crate's one poll loop, under [`WaitOptions`] and the client's [`Clock`].
 
 use std::time::Duration;
 
@@ -7,20 +6,13 @@ use crate::BatchApi;
 use crate::api::Clock;
 use crate::error::{Error, Result};
 
-/// How often to poll, for how long, and how many failed polls a wait survives.
-///
-/// The interval starts at `poll_interval` and grows by half after each poll, up to
-/// `max_interval`, never under 100 ms. After `timeout` on the client's monotonic clock
-/// (24 hours unless set) the wait ends: a job's with
-/// [`JobEnd::TimedOut`](crate::jobs::JobEnd::TimedOut), an ingest's with
-/// [`Error::WaitTimeout`]; the last poll happens at the deadline. Up to `max_failed_polls`
-/// polls in a row may fail with a transient error ([`Error::is_retryable`]); any other
-/// error ends the wait at once.
+/// How often to poll, for how long, and how many failed polls a wait survives: the
+/// interval grows by half after each poll up to `max_interval`, never under 100 ms; the last
+/// poll is at `timeout` on the monotonic clock; up to `max_failed_polls` in a row may fail
+/// with a transient error ([`Error::is_retryable`]).
 ///
 /// ```
-/// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-/// let o = WaitOptions::default().poll_interval(D::from_secs(1)).max_interval(D::from_secs(5));
-/// let o = o.timeout(D::from_secs(60)).max_failed_polls(0);
+/// let o = roboflow_batch::wait::WaitOptions::default().max_failed_polls(0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitOptions {
@@ -84,11 +76,8 @@ impl WaitOptions {
 
 impl BatchApi {
     /// Polls a bulk-upload batch until at least `expected` items are indexed and returns
-    /// the count.
-    ///
-    /// A failed shard alone does not end the wait (its files may be in another shard): it
-    /// fails with [`Error::ShardFailed`] only when the count is short, a shard failed and
-    /// none is still being indexed (the count read again after the shard listing).
+    /// the count; [`Error::ShardFailed`] when it is short, a shard failed and none is still
+    /// being indexed (a failed shard's files may be in another).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;

@@ -6,13 +6,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::rand::FastRng;
 
-/// The sources of time and randomness used by retries and polling: `sleep`; `now`, the wall
-/// clock (only for `Retry-After` dates and bucket signatures); `monotonic`, on which every
-/// deadline is measured, so a wall clock that jumps cannot change a wait; and `jitter`.
-/// Replace them in tests so that waits take no real time and are repeatable.
+/// The sources of time and randomness of retries and polling: `sleep`, `now` (the wall
+/// clock, for `Retry-After` dates and bucket signatures), `monotonic` (for every deadline)
+/// and `jitter`. Replace them in tests so that waits take no time and repeat.
 ///
 /// ```
-/// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {}).jitter_fn(|| 0.5);
+/// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {});
 /// ```
 #[derive(Clone)]
 pub struct Clock {

@@ -1,6 +1,5 @@
-//! Downloads from signed URLs. A file is written to a unique temporary file beside its
-//! target, resumed with `Range` after a dropped connection, and moved into place only when
-//! complete, so the target never holds part of a download. The API key is never sent.
+//! Downloads from signed URLs (the API key is never sent), to a temporary file resumed with
+//! `Range` and moved into place only when complete.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -84,9 +83,9 @@ impl<'a> DownloadOptions<'a> {
 }
 
 impl BatchApi {
-    /// Starts a download from a signed URL and returns the streaming response. Connection
-    /// failures and error statuses are retried; a failure while reading the body is the
-    /// caller's to handle ([`download_to_file`](Self::download_to_file) does).
+    /// Starts a download from a signed URL and returns the streaming response; a failure
+    /// while reading the body is the caller's ([`download_to_file`](Self::download_to_file)
+    /// resumes).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -115,15 +114,11 @@ impl BatchApi {
         self.download_to_file_with(url, path, &DownloadOptions::default())
     }
 
-    /// Downloads a signed URL to `path` and returns the number of bytes written.
-    ///
-    /// The bytes go to a uniquely named temporary file (`.<name>.<random>.part`) in `path`'s
-    /// folder, which must exist, and are renamed to `path` only once complete (the length
-    /// declared, and the expected one when set): whatever fails, `path` never holds part of
-    /// a download. A connection dropped mid-body is resumed with `Range: bytes=N-` when the
-    /// server answers `206` from `N`, else started over, within the client's
-    /// [`RetryPolicy`](crate::api::RetryPolicy). `Accept-Encoding: identity` keeps offsets
-    /// valid. Safe to call from many threads at once.
+    /// Downloads a signed URL to `path` and returns the number of bytes written: to a unique
+    /// `.<name>.<random>.part` beside it (the folder must exist), renamed to `path` only once
+    /// complete, so `path` never holds part of a download. A connection dropped mid-body is
+    /// resumed with `Range` when the server answers `206`, else started over, within the
+    /// client's [`RetryPolicy`](crate::api::RetryPolicy). Safe from many threads at once.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -278,14 +273,10 @@ impl Progress<'_> {
         let (start, total) = if resp.status == 206 {
             let range = resp.header("content-range").and_then(parse_content_range);
             match range {
-                Some(r)
-                    if r.start == self.asked_from
-                        && self.total.is_none_or(|t| r.total == Some(t)) =>
+                Some((start, total))
+                    if start == self.asked_from && self.total.is_none_or(|t| total == Some(t)) =>
                 {
-                    (
-                        r.start,
-                        r.total.or(declared.map(|l| r.start.saturating_add(l))),
-                    )
+                    (start, total.or(declared.map(|l| start.saturating_add(l))))
                 }
                 _ => {
                     // Not the range asked for (or the file changed): start over without.
@@ -379,15 +370,9 @@ fn length_error(got: u64, want: u64) -> io::Error {
     )
 }
 
-/// A `Content-Range: bytes START-END/TOTAL` header (`TOTAL` may be `*`).
-#[derive(Debug, PartialEq, Eq)]
-struct ContentRange {
-    start: u64,
-    end: u64,
-    total: Option<u64>,
-}
-
-fn parse_content_range(v: &str) -> Option<ContentRange> {
+/// The start and total of a `Content-Range: bytes START-END/TOTAL` header (`TOTAL` may be
+/// `*`).
+fn parse_content_range(v: &str) -> Option<(u64, Option<u64>)> {
     let rest = v.trim().strip_prefix("bytes")?.trim_start();
     let (range, total) = rest.split_once('/')?;
     let (start, end) = range.trim().split_once('-')?;
@@ -398,7 +383,7 @@ fn parse_content_range(v: &str) -> Option<ContentRange> {
         t => Some(t.parse::<u64>().ok()?),
     };
     let valid = start <= end && total.is_none_or(|t| end < t);
-    valid.then_some(ContentRange { start, end, total })
+    valid.then_some((start, total))
 }
 
 #[cfg(test)]
@@ -408,11 +393,10 @@ mod tests {
     #[test]
     #[rustfmt::skip]
     fn content_range_table() {
-        let r = |start, end, total| Some(ContentRange { start, end, total });
         for (v, want) in [
-            ("bytes 0-9/10", r(0, 9, Some(10))),
-            ("bytes 400-1048575/1048576", r(400, 1_048_575, Some(1_048_576))),
-            (" bytes  5-9/* ", r(5, 9, None)),
+            ("bytes 0-9/10", Some((0, Some(10)))),
+            ("bytes 400-1048575/1048576", Some((400, Some(1_048_576)))),
+            (" bytes  5-9/* ", Some((5, None))),
             ("bytes 5-9/9", None), ("bytes 9-5/10", None), ("bytes */10", None),
             ("items 0-9/10", None), ("bytes 0-9", None), ("bytes -1-9/10", None), ("", None),
         ] {

@@ -18,15 +18,10 @@ const MAX_CONSECUTIVE_EMPTY_PAGES: usize = 16;
 type FetchPage<'a, T> =
     Box<dyn FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>)> + Send + 'a>;
 
-/// An iterator over every item of a paginated listing, fetching pages lazily.
-///
-/// The listing methods of [`BatchApi`] return it ([`jobs`](BatchApi::jobs),
-/// [`files`](BatchApi::files), …). They ask for pages of the size given, or of 1,000 items
-/// (at a real distance a request costs tens of milliseconds; the service may grant fewer,
-/// and its tokens are followed whatever it grants). It stops after a page with a missing or
-/// empty `nextPageToken`, and never follows a listing for ever: a token returned before
-/// yields [`Error::RepeatedPageToken`], and 16 empty pages in a row that still carry a new
-/// token, [`Error::TooManyEmptyPages`]. After any error it yields nothing more.
+/// Every item of a listing ([`BatchApi::jobs`], [`BatchApi::files`], …), its pages fetched
+/// lazily, of the size given or 1,000 (the service may grant fewer). It stops after a page
+/// without `nextPageToken`, and at a repeated token ([`Error::RepeatedPageToken`]) or 16
+/// empty pages in a row ([`Error::TooManyEmptyPages`]); after an error it yields nothing.
 ///
 /// ```no_run
 /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;

@@ -1,5 +1,5 @@
-//! Requests counted by kind: at a real distance the number of requests decides the time, so
-//! every request the client sends is counted under one stable label per endpoint.
+//! Requests counted by kind, under one stable label per endpoint: at a real distance the
+//! number of requests decides the time.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,13 +73,9 @@ impl RequestCounter {
     }
 }
 
-/// How many requests a client made, by kind: each try counts, so a request retried twice
-/// counts three times. Kinds are stable kebab-case labels, one per endpoint (`workspace`,
-/// `list-files`, `list-shards`, `upload-url`, `upload-put`, `job-status`, `download`, …);
-/// a kind with no request is absent. It serializes as a JSON object `{"kind": n}`.
-///
-/// Take one from [`BatchApi::requests`](crate::BatchApi::requests) before and after some
-/// work: [`since`](Self::since) gives what the work cost.
+/// How many requests a client made (each try counts), by stable kebab-case label, one per
+/// endpoint (`list-files`, `upload-put`, `job-status`, …); it serializes as `{"kind": n}`.
+/// [`since`](Self::since) an earlier snapshot gives what some work cost.
 ///
 /// ```
 /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -110,8 +106,7 @@ impl RequestCounts {
         self.0.values().sum()
     }
 
-    /// What was counted after `earlier` (a snapshot of the same client taken before):
-    /// kinds whose count did not change are left out.
+    /// What was counted after `earlier`, a snapshot of the same client taken before.
     ///
     /// ```
     /// # let (later, earlier) = (roboflow_batch::api::RequestCounts::default(), Default::default());

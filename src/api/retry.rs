@@ -1,8 +1,5 @@
-//! The crate's one retry loop, and its rules as data: which failures are repeated, and how
-//! long to wait between tries.
-//!
-//! The decisions are pure functions (tested as tables); [`send_with_retry`] runs them over
-//! any [`Transport`] for the API client and the bucket listings alike.
+//! The crate's one retry loop ([`send_with_retry`], for the API and bucket listings alike),
+//! and its decisions as pure functions: which failures are repeated, and how long to wait.
 
 use std::io;
 use std::time::{Duration, SystemTime};
@@ -24,17 +21,12 @@ pub(crate) enum Idempotency {
     NotIdempotent,
 }
 
-/// How failures are retried.
-///
-/// Waits grow exponentially from `initial_backoff` by `multiplier` up to `max_backoff`, with
-/// full jitter (a uniform random fraction of the ceiling). A server's `Retry-After` (seconds
-/// or an HTTP date) replaces the computed wait; one longer than `max_retry_after` is not
-/// waited out, and the error is returned at once with the delay in it.
+/// How failures are retried: waits grow from `initial_backoff` by `multiplier` up to
+/// `max_backoff`, with full jitter. A server's `Retry-After` (seconds or an HTTP date)
+/// replaces the wait; one longer than `max_retry_after` ends the retries at once.
 ///
 /// ```
-/// # use {std::time::Duration as D, roboflow_batch::api::RetryPolicy};
-/// let p = RetryPolicy::never().max_retries(9).initial_backoff(D::from_millis(100)).max_backoff(D::from_secs(9));
-/// let p = p.multiplier(3.0).max_retry_after(D::from_secs(10));
+/// let p = roboflow_batch::api::RetryPolicy::never().max_retries(9);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
