@@ -1,6 +1,5 @@
-//! Files and folders that only their owner may read: journals, export logs, the sandbox's
-//! data (its `state.json` holds the key that signs its URLs). On Unix they are created with
-//! mode 0600 (files) and 0700 (folders); elsewhere the platform's defaults apply.
+//! Files (0600) and folders (0700) only their owner may read, on Unix: journals, export
+//! logs, the sandbox's data (which holds its URL signing key).
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;

@@ -1,9 +1,5 @@
-//! Keeping API keys and signed-URL signatures out of every message.
-//!
-//! The API key and signatures travel in query strings, so a URL is never printed whole:
-//! [`redact_url`] redacts every query value and any user name and password of a URL the
-//! client sent; [`redact_text`] the secret-bearing parameters of URLs in free text; and
-//! [`scrub`] known secrets (the API key) wherever they stand as a value or a whole token.
+//! Keeping API keys and signed-URL signatures out of every message: [`redact_url`] for a
+//! URL the client sent, [`redact_text`] for URLs in free text, [`scrub`] for known secrets.
 
 /// What a secret is replaced with.
 pub(crate) const REDACTED: &str = "REDACTED";
@@ -15,10 +11,8 @@ pub(crate) fn without_query(url: &str) -> &str {
     url.get(..end).unwrap_or(url)
 }
 
-/// A URL with every query value replaced by `REDACTED`.
-///
-/// Parameter names stay, so a reader still sees which were sent. Fragments are dropped,
-/// and so are a user name and password (`https://REDACTED@host/`).
+/// A URL with every query value, and any user name and password, replaced by `REDACTED`
+/// (parameter names stay); the fragment is dropped.
 ///
 /// ```
 /// let url = roboflow_batch::redact::redact_url("https://h/b?api_key=s3cret&pageSize=5");
@@ -71,11 +65,9 @@ pub(crate) const SECRET_QUERY_PARAMS: &str = "\
     api_key api-key apikey key token access_token refresh_token id_token client_secret \
     secret password";
 
-/// `text` with the value of every secret-bearing query parameter replaced by `REDACTED`
-/// (the names are in `SECRET_QUERY_PARAMS`: `X-Amz-Signature`, `X-Goog-Signature`, `sig`,
-/// `signature`, `token`, `api_key`, …). Parameters are found after `?` or `&`, also in the
-/// forms that bodies quote URLs in: `&amp;` (HTML), `\u0026` (JSON) and `%3F`, `%26`,
-/// `%3D` (a URL inside another URL's query). Other text and other parameters are kept.
+/// `text` with the value of every secret-bearing query parameter (`X-Amz-Signature`, `sig`,
+/// `token`, `api_key`, …) replaced by `REDACTED`, after `?` or `&` and their quoted forms
+/// (`&amp;`, `\u0026`, `%3F`, `%26`, `%3D`); other text is kept.
 ///
 /// ```
 /// let text = roboflow_batch::redact::redact_text("fetch https://b/a.jpg?X-Amz-Date=1&X-Amz-Signature=9f8e7d");
@@ -196,11 +188,9 @@ pub(crate) fn query_secrets(url: &str) -> Vec<String> {
     out
 }
 
-/// `text` with each non-empty secret replaced by `REDACTED` wherever it stands as a value
-/// or a whole token: not where it is only part of a longer word (letters, digits and `_`),
-/// so that a short key `K` leaves `AWS_ACCESS_KEY_ID` alone, while `api_key=K`, `"K"`,
-/// `/K/` and `K` alone are redacted. A secret of 8 characters or more is removed wherever
-/// it stands, glued to other text too.
+/// `text` with each non-empty secret replaced by `REDACTED` where it stands as a whole
+/// token (a short key `K` leaves `AWS_ACCESS_KEY_ID` alone), or anywhere when it is at
+/// least 8 characters long.
 ///
 /// ```
 /// let text = roboflow_batch::redact::scrub("set AWS_ACCESS_KEY_ID, key K", &["K"]);
@@ -225,10 +215,8 @@ pub fn scrub<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
     out
 }
 
-/// At most `max` characters of text from a server, with every secret gone: the known
-/// `secrets` scrubbed and secret-bearing URL parameters redacted in the whole text
-/// *before* the cut, so that no cut leaves a piece of a secret that neither would still
-/// recognise. Every place that shortens a server's text goes through here.
+/// At most `max` characters of a server's text, every secret gone *before* the cut, so that
+/// no cut leaves a piece of one; every place that shortens a server's text comes here.
 pub(crate) fn clean_snippet<S: AsRef<str>>(text: &str, max: usize, secrets: &[S]) -> String {
     snippet(&redact_text(&scrub(text, secrets)), max)
 }

@@ -18,6 +18,9 @@ fn json(body: &'static str) -> impl Fn(HttpRequest) -> Result<HttpResponse, Tran
 
 #[test]
 fn builder_settings_and_defaults() {
+    // Shared across threads (rayon uploads, parallel downloads): keep it so.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<BatchApi>();
     let api = BatchApi::builder().api_key("k").build().unwrap();
     assert_eq!(api.base_url(), "https://api.roboflow.com");
     let api = BatchApi::builder()

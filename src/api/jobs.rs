@@ -174,7 +174,6 @@ impl BatchApi {
             o.validate()?;
         }
         let call = self.jobs_call(K::RestartJob, Some(job_id.as_ref()), "/restart")?;
-        // Without overrides no body is sent, as the official client does.
         match overrides.filter(|o| !o.is_empty()) {
             Some(o) => self.execute_json(&call.json(o)?),
             None => self.execute_json(&call),

@@ -65,12 +65,6 @@ struct Shared {
     requests: RequestCounter,
 }
 
-// `BatchApi` is shared across threads (rayon uploads, parallel downloads): keep it so.
-const _: () = {
-    const fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<BatchApi>();
-};
-
 impl std::fmt::Debug for BatchApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchApi")

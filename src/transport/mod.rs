@@ -341,7 +341,7 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
-/// What went wrong in a failed exchange; each kind documents whether it is retried.
+/// What went wrong in a failed exchange, and whether it is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
@@ -478,10 +478,8 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
-/// Sends one request and returns one response, whatever its status.
-///
-/// Implementations must return `Ok` for every HTTP status and keep secrets out of their
-/// errors. A streamed [`Body::Reader`] must be sent with `Content-Length` set to its `len`.
+/// Sends one request and returns one response, `Ok` whatever its status. Implementations
+/// keep secrets out of their errors and send a [`Body::Reader`] with `Content-Length`.
 ///
 /// ```
 /// # use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, TransportError};

@@ -5,10 +5,8 @@ use super::{
     TransportError, TransportErrorKind,
 };
 
-/// Network timeouts of a [`UreqTransport`].
-///
-/// No whole-request budget by default, so a large shard on a slow link is not cut off:
-/// instead each read and write must make progress in time, which catches a stalled one.
+/// Network timeouts of a [`UreqTransport`]: per read and write, and no whole-request budget
+/// by default, so a large shard on a slow link is not cut off but a stalled one is.
 ///
 /// ```
 /// # use {std::time::Duration, roboflow_batch::transport::Timeouts};
@@ -18,8 +16,7 @@ use super::{
 pub struct Timeouts {
     /// Budget for resolving the host, and again for connecting (TCP, TLS). Default 10 s.
     pub connect: Duration,
-    /// Budget for each read, waiting for the response included. Default 60 s, as the
-    /// official client's `ROBOFLOW_API_REQUEST_TIMEOUT`.
+    /// Budget for each read, waiting for the response included. Default 60 s.
     pub read: Duration,
     /// Budget for each write to the socket. Default 60 s.
     pub write: Duration,
@@ -38,13 +35,9 @@ impl Default for Timeouts {
     }
 }
 
-/// The real [`Transport`], on one shared ureq 3 agent (connection pool).
-///
-/// Every HTTP status is a response. Streamed bodies go with `Content-Length`, never
-/// chunked, and a reader shorter or longer than declared fails at once (ureq 3.5 would hang
-/// on a short one). Error messages are scrubbed of the URL's query values. Idle connections
-/// are kept: up to 64 per host and 256 in all by default (ureq's 3 is fewer than a
-/// parallel upload uses). Clones share the pool.
+/// The real [`Transport`], on one ureq 3 agent whose connection pool clones share (64 idle
+/// connections per host, 256 in all by default). A streamed body shorter or longer than
+/// declared fails at once; error messages are scrubbed of the URL's query values.
 ///
 /// ```no_run
 /// # use roboflow_batch::transport::{HttpRequest, Transport, UreqTransport};
@@ -77,9 +70,7 @@ impl Default for UreqTransport {
 /// Configures a [`UreqTransport`]: timeouts and the idle-connection pool.
 ///
 /// ```
-/// # use roboflow_batch::transport::{Timeouts, UreqTransport};
-/// let b = UreqTransport::builder().timeouts(Timeouts::default()).max_idle_connections(512);
-/// let t = b.max_idle_connections_per_host(128).build();
+/// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(512);
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until .build() is called"]
@@ -120,7 +111,7 @@ impl UreqTransportBuilder {
         }
     }
 
-    /// Builds the transport and its connection pool (see [`UreqTransportBuilder`]).
+    /// Builds the transport and its connection pool.
     ///
     /// ```
     /// let t = roboflow_batch::transport::UreqTransport::builder().build();
@@ -154,8 +145,7 @@ impl UreqTransportBuilder {
 }
 
 impl UreqTransport {
-    /// A transport with [`Timeouts::default`] and the default pool limits (see
-    /// [`UreqTransport`]).
+    /// A transport with [`Timeouts::default`] and the default pool limits.
     ///
     /// ```
     /// let t = roboflow_batch::transport::UreqTransport::new();
@@ -164,7 +154,7 @@ impl UreqTransport {
         Self::builder().build()
     }
 
-    /// A builder for timeouts and pool limits (see [`UreqTransportBuilder`]).
+    /// A builder for timeouts and pool limits.
     ///
     /// ```
     /// let b = roboflow_batch::transport::UreqTransport::builder();
@@ -174,13 +164,8 @@ impl UreqTransport {
     }
 
     fn exchange(&self, req: HttpRequest) -> Result<HttpResponse, ureq::Error> {
-        let method = match req.method {
-            Method::Get => ureq::http::Method::GET,
-            Method::Post => ureq::http::Method::POST,
-            Method::Put => ureq::http::Method::PUT,
-        };
         let mut builder = ureq::http::Request::builder()
-            .method(method)
+            .method(req.method.to_string().as_str())
             .uri(req.url.as_str());
         let has_length = req
             .headers
@@ -211,16 +196,9 @@ impl UreqTransport {
         }
         let response = self.agent.run(request)?;
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let text = |v: &ureq::http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
+        let headers = response.headers().iter();
+        let headers = headers.map(|(k, v)| (k.to_string(), text(v))).collect();
         let body = Box::new(ReaderErrors(response.into_body().into_reader()));
         Ok(HttpResponse {
             status,
