@@ -302,11 +302,6 @@ impl Error {
 }
 
 /// `?` on an I/O error gives an [`Error::Io`] whose context only says it was I/O.
-///
-/// ```
-/// let read = |p| -> roboflow_batch::Result<String> { Ok(std::fs::read_to_string(p)?) };
-/// assert!(read("/no/such/file").unwrap_err().to_string().starts_with("I/O error: "));
-/// ```
 impl From<std::io::Error> for Error {
     fn from(source: std::io::Error) -> Self {
         Error::Io {

@@ -3,23 +3,19 @@
 //!
 //! # From the top
 //!
-//! - [`BatchApi`] is the client: one blocking method per endpoint (data staging and batch
-//!   processing), with validation before anything is sent, retries, and pagination
-//!   iterators. Build it with [`BatchApi::builder`] or [`BatchApi::from_env`].
+//! - [`BatchApi`] is the client: one blocking method per endpoint, with validation before
+//!   anything is sent, retries, and pagination ([`BatchApi::builder`], [`BatchApi::from_env`]).
 //! - [`transport::Transport`] is the one seam under it: a request in, a response out, every
-//!   HTTP status returned as `Ok`. [`transport::UreqTransport`] is the real one; any closure
-//!   is one too, which is how tests fake the network.
+//!   status `Ok`; [`transport::UreqTransport`] is the real one, any closure a fake.
 //! - [`model`] holds the wire types (camelCase, tolerant decoding), shared with the sandbox.
-//! - [`ingest`] gets files into a batch from any [`ingest::Source`] (a folder, a JSONL file
-//!   of references, a bucket) through one pipeline: streamed tar shards or chunks of
-//!   references in parallel, resume after a crash, verification ([`ingest::Ingest`]).
-//!   [`progress`] holds the one event type long operations report through.
+//! - [`ingest`] gets files into a batch from a folder, a JSONL file of references or a bucket,
+//!   in parallel, resuming after a crash, verified ([`ingest::Ingest`]); [`progress`] holds
+//!   the one event type long operations report through.
 //! - [`wait`] polls until a job is terminal or an ingest is indexed
 //!   ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]).
-//! - [`jobs`] starts a job ([`jobs::JobSpec`]), follows it with real progress and a clear
-//!   outcome ([`jobs::Job::wait`]), and controls it; [`export`] downloads a job's or a
-//!   batch's files in parallel, unpacking archives safely and resuming; [`webhook`] types
-//!   the service's notifications and receives them.
+//! - [`jobs`] starts, follows ([`jobs::Job::wait`]) and controls a job; [`export`] downloads
+//!   a job's or a batch's files, unpacking safely and resuming; [`webhook`] receives the
+//!   service's notifications.
 //! - [`Error`] is the one error type, with [`Error::is_retryable`] and [`Error::status`]; no
 //!   error ever shows the API key or a signed URL's signature.
 //! - `sandbox` (feature `sandbox`) serves the whole API on `127.0.0.1` for offline use and

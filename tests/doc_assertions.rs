@@ -139,6 +139,9 @@ fn ids_are_taken_as_any_string_form() {
 
 #[test]
 fn bodies_sources_and_transport_errors() {
+    let read = |p| -> roboflow_batch::Result<String> { Ok(std::fs::read_to_string(p)?) };
+    let e = read("/no/such/file").unwrap_err().to_string();
+    assert!(e.starts_with("I/O error: "), "{e}");
     assert_eq!(Method::Put.to_string(), "PUT");
     assert_eq!(Body::Bytes(b"hi".to_vec()).into_bytes().unwrap(), b"hi");
     assert_eq!(UploadSource::bytes(b"tar bytes".to_vec()).len().unwrap(), 9);

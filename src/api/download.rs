@@ -189,13 +189,8 @@ impl BatchApi {
             progress.borrow_mut().resumable = false;
             result = attempt();
         }
-        let Progress {
-            file,
-            written,
-            fatal,
-            ..
-        } = progress.into_inner();
-        if let Some(e) = fatal {
+        let p = progress.into_inner();
+        if let Some(e) = p.fatal {
             return Err(e);
         }
         result.map_err(|e| match e {
@@ -204,21 +199,22 @@ impl BatchApi {
             other => other,
         })?;
         if let Some(want) = options.expected_len
-            && written != want
+            && p.written != want
         {
-            return Err(Error::io(context(), length_error(written, want)));
+            return Err(Error::io(context(), length_error(p.written, want)));
         }
-        file.as_file()
+        p.file
+            .as_file()
             .sync_all()
             .map_err(|e| Error::io(context(), e))?;
         let persisted = if options.overwrite {
-            file.persist(path)
+            p.file.persist(path)
         } else {
-            file.persist_noclobber(path)
+            p.file.persist_noclobber(path)
         };
         // On failure the temporary file is dropped, which removes it.
         persisted.map_err(|e| Error::io(context(), e.error))?;
-        Ok(written)
+        Ok(p.written)
     }
 }
 

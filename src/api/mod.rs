@@ -205,10 +205,7 @@ impl BatchApiBuilder {
                 );
             }
         };
-        let workspace = OnceLock::new();
-        if let Some(ws) = self.workspace {
-            let _ = workspace.set(ws);
-        }
+        let workspace = self.workspace.map_or_else(OnceLock::new, OnceLock::from);
         Ok(BatchApi {
             shared: Arc::new(Shared {
                 transport,
