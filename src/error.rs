@@ -29,10 +29,10 @@ pub struct ApiError {
 
 /// `: ` and the server's message, or else the body's start, redacted.
 fn detail(message: &Option<String>, snippet: &str) -> String {
-    let m = message.as_deref().unwrap_or(snippet);
-    (!m.is_empty())
-        .then(|| format!(": {}", redact_text(m)))
-        .unwrap_or_default()
+    match message.as_deref().unwrap_or(snippet) {
+        "" => String::new(),
+        m => format!(": {}", redact_text(m)),
+    }
 }
 
 /// Everything that can go wrong. `Display` and `Debug` never show the API key or a signed
