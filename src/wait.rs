@@ -100,33 +100,26 @@ impl BatchApi {
                 if count >= expected {
                     return Ok(Some(count));
                 }
-                let (mut failed, mut in_progress, mut total) = (Vec::new(), 0usize, 0usize);
-                for shard in self.shards(batch_id, None) {
-                    let shard = shard?;
-                    total += 1;
-                    if shard.is_failed() {
-                        failed.push(shard);
-                    } else if shard.is_in_progress() {
-                        in_progress += 1;
-                    }
-                }
-                if failed.is_empty() || in_progress > 0 {
+                let shards = self.shards(batch_id, None).collect::<Result<Vec<_>>>()?;
+                let failed: Vec<_> = shards.iter().filter(|s| s.is_failed()).collect();
+                let in_progress = shards.iter().any(|s| s.is_in_progress());
+                let Some(first) = failed.first().filter(|_| !in_progress) else {
                     return Ok(None);
-                }
+                };
                 let count = self.batch_count(batch_id, None)?;
                 if count >= expected {
                     return Ok(Some(count));
                 }
-                let n_failed = failed.len();
-                let first = failed.swap_remove(0);
+                let (n_failed, total) = (failed.len(), shards.len());
                 let metadata = first
                     .status_metadata
+                    .as_ref()
                     .map(|m| crate::redact::clean_snippet(&m.to_string(), 512, &self.secrets("")))
                     .unwrap_or_default();
                 Err(Error::ShardFailed {
                     batch_id: batch_id.to_string(),
-                    shard_id: first.shard_id,
-                    status: first.status_name,
+                    shard_id: first.shard_id.clone(),
+                    status: first.status_name.clone(),
                     details: format!(
                         "{n_failed} of {total} shards failed, none in progress, {count} of {expected} items indexed; {metadata}"
                     ),

@@ -46,18 +46,13 @@ impl Default for Timeouts {
 #[derive(Clone)]
 pub struct UreqTransport {
     agent: ureq::Agent,
-    timeouts: Timeouts,
-    max_idle: usize,
-    max_idle_per_host: usize,
+    /// As built, the idle connections per host capped by those in all.
+    config: UreqTransportBuilder,
 }
 
 impl std::fmt::Debug for UreqTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UreqTransport")
-            .field("timeouts", &self.timeouts)
-            .field("max_idle_connections", &self.max_idle)
-            .field("max_idle_connections_per_host", &self.max_idle_per_host)
-            .finish_non_exhaustive()
+        write!(f, "UreqTransport({:?})", self.config)
     }
 }
 
@@ -76,16 +71,16 @@ impl Default for UreqTransport {
 #[must_use = "a builder does nothing until .build() is called"]
 pub struct UreqTransportBuilder {
     timeouts: Timeouts,
-    max_idle: usize,
-    max_idle_per_host: usize,
+    max_idle_connections: usize,
+    max_idle_connections_per_host: usize,
 }
 
 impl Default for UreqTransportBuilder {
     fn default() -> Self {
         UreqTransportBuilder {
             timeouts: Timeouts::default(),
-            max_idle: 256,
-            max_idle_per_host: 64,
+            max_idle_connections: 256,
+            max_idle_connections_per_host: 64,
         }
     }
 }
@@ -100,14 +95,14 @@ impl UreqTransportBuilder {
         }
         /// The most idle connections kept open in total (default 256). 0 turns reuse off.
         max_idle_connections(s, n: usize) = "512" {
-            s.max_idle = n;
+            s.max_idle_connections = n;
         }
         /// The most idle connections kept open to one host (default 64). Set it to at least
         /// the number of requests you run in parallel against one host, or connections are
         /// closed and opened again. Capped by
         /// [`max_idle_connections`](Self::max_idle_connections).
         max_idle_connections_per_host(s, n: usize) = "128" {
-            s.max_idle_per_host = n;
+            s.max_idle_connections_per_host = n;
         }
     }
 
@@ -116,9 +111,10 @@ impl UreqTransportBuilder {
     /// ```
     /// let t = roboflow_batch::transport::UreqTransport::builder().build();
     /// ```
-    pub fn build(self) -> UreqTransport {
+    pub fn build(mut self) -> UreqTransport {
         let timeouts = self.timeouts;
-        let max_idle_per_host = self.max_idle_per_host.min(self.max_idle);
+        let max_idle = self.max_idle_connections;
+        self.max_idle_connections_per_host = self.max_idle_connections_per_host.min(max_idle);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_resolve(Some(timeouts.connect))
@@ -126,8 +122,8 @@ impl UreqTransportBuilder {
             .timeout_per_read(Some(timeouts.read))
             .timeout_per_write(Some(timeouts.write))
             .timeout_global(timeouts.total)
-            .max_idle_connections(self.max_idle)
-            .max_idle_connections_per_host(max_idle_per_host)
+            .max_idle_connections(max_idle)
+            .max_idle_connections_per_host(self.max_idle_connections_per_host)
             .user_agent(concat!("roboflow-batch/", env!("CARGO_PKG_VERSION")))
             .build();
         let agent = ureq::Agent::with_parts(
@@ -137,9 +133,7 @@ impl UreqTransportBuilder {
         );
         UreqTransport {
             agent,
-            timeouts,
-            max_idle: self.max_idle,
-            max_idle_per_host,
+            config: self,
         }
     }
 }
@@ -187,7 +181,11 @@ impl UreqTransport {
         };
         let mut request = builder.body(body)?;
         if req.read_timeout_factor > 1 {
-            let read = self.timeouts.read.saturating_mul(req.read_timeout_factor);
+            let read = self
+                .config
+                .timeouts
+                .read
+                .saturating_mul(req.read_timeout_factor);
             request = self
                 .agent
                 .configure_request(request)
