@@ -134,6 +134,7 @@ impl BatchApi {
     ) -> Result<u64> {
         check_http_url("downloadURL", url)?;
         let context = || format!("downloading to {}", path.display());
+        let fail = |e| Error::io(context(), e);
         let Some(name) = path.file_name() else {
             return Err(Error::invalid(
                 "path",
@@ -146,10 +147,7 @@ impl BatchApi {
         };
         if !options.overwrite && path.exists() {
             let exists = "the file exists and overwriting is off";
-            return Err(Error::io(
-                context(),
-                io::Error::new(io::ErrorKind::AlreadyExists, exists),
-            ));
+            return Err(fail(io::Error::new(io::ErrorKind::AlreadyExists, exists)));
         }
         let mut prefix = OsString::from(".");
         prefix.push(name);
@@ -173,12 +171,7 @@ impl BatchApi {
             self.send(
                 RequestKind::Download,
                 Idempotency::Idempotent,
-                || {
-                    progress
-                        .borrow_mut()
-                        .request(url)
-                        .map_err(|e| Error::io(context(), e))
-                },
+                || progress.borrow_mut().request(url).map_err(fail),
                 |resp| progress.borrow_mut().receive(resp),
             )
         };
@@ -195,25 +188,22 @@ impl BatchApi {
         }
         result.map_err(|e| match e {
             // Keep which file was being written; the transport error keeps why.
-            Error::Transport { source, .. } => Error::io(context(), io::Error::other(source)),
+            Error::Transport { source, .. } => fail(io::Error::other(source)),
             other => other,
         })?;
         if let Some(want) = options.expected_len
             && p.written != want
         {
-            return Err(Error::io(context(), length_error(p.written, want)));
+            return Err(fail(length_error(p.written, want)));
         }
-        p.file
-            .as_file()
-            .sync_all()
-            .map_err(|e| Error::io(context(), e))?;
+        p.file.as_file().sync_all().map_err(fail)?;
         let persisted = if options.overwrite {
             p.file.persist(path)
         } else {
             p.file.persist_noclobber(path)
         };
         // On failure the temporary file is dropped, which removes it.
-        persisted.map_err(|e| Error::io(context(), e.error))?;
+        persisted.map_err(|e| fail(e.error))?;
         Ok(p.written)
     }
 }
