@@ -91,12 +91,12 @@ pub fn redact_text(text: &str) -> String {
             .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
             .count();
         let name_end = name_start + name_len;
-        let eq = equals_len(bytes.get(name_end..).unwrap_or_default());
+        let eq = prefix_len(bytes.get(name_end..).unwrap_or_default(), &[b"=", b"%3d"]);
         let name = text.get(name_start..name_end).unwrap_or_default();
         let secret = SECRET_QUERY_PARAMS
             .split_whitespace()
             .any(|p| p.eq_ignore_ascii_case(name));
-        if name_len > 0 && eq > 0 && secret {
+        if let Some(eq) = eq.filter(|_| name_len > 0 && secret) {
             let value_start = name_end + eq;
             let value_end = value_start + value_len(bytes.get(value_start..).unwrap_or_default());
             if value_end > value_start {
@@ -116,28 +116,16 @@ pub fn redact_text(text: &str) -> String {
 /// The length of a parameter separator at the start of `b`: `?`, `&` and their quoted
 /// forms, or white space, or nothing at the very start of the text (a bare `name=value`).
 fn separator_len(b: &[u8], at_start: bool) -> Option<usize> {
-    const SEPARATORS: &[&[u8]] = &[b"&amp;", b"\\u0026", b"%26", b"%3f", b"?", b"&"];
-    if let Some(sep) = SEPARATORS
-        .iter()
-        .find(|s| b.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)))
-    {
-        return Some(sep.len());
-    }
-    match b.first() {
+    prefix_len(b, &[b"&amp;", b"\\u0026", b"%26", b"%3f", b"?", b"&"]).or(match b.first() {
         Some(c) if c.is_ascii_whitespace() => Some(1),
-        _ if at_start => Some(0),
-        _ => None,
-    }
+        _ => at_start.then_some(0),
+    })
 }
 
-fn equals_len(b: &[u8]) -> usize {
-    if b.first() == Some(&b'=') {
-        1
-    } else if b.len() >= 3 && b.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"%3d")) {
-        3
-    } else {
-        0
-    }
+/// The length of the first of `prefixes` that `b` starts with, ignoring ASCII case.
+fn prefix_len(b: &[u8], prefixes: &[&[u8]]) -> Option<usize> {
+    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    prefixes.iter().find(|p| starts(p)).map(|p| p.len())
 }
 
 /// How far a parameter's value runs: up to a delimiter of URLs or of the text around them.
@@ -146,8 +134,7 @@ fn value_len(b: &[u8]) -> usize {
     while let Some(&c) = b.get(n) {
         let ends = c.is_ascii_whitespace()
             || b"&#\"'<>\\`)]},;".contains(&c)
-            || b.get(n..n + 3)
-                .is_some_and(|p| p.eq_ignore_ascii_case(b"%26"));
+            || prefix_len(b.get(n..).unwrap_or_default(), &[b"%26"]).is_some();
         if ends {
             break;
         }
