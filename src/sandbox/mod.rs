@@ -22,7 +22,6 @@ mod paging;
 mod record;
 mod request;
 mod router;
-mod setters;
 mod signing;
 mod staging;
 mod state;
