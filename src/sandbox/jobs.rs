@@ -10,11 +10,10 @@ use serde_json::json;
 
 use super::job_records::{JobKind, JobRecord, StageRecord};
 use super::paging::{Page, nth};
-use super::request::{Answer, Req, bad, fail, ok, ok_with};
+use super::request::{Answer, Req, bad, fail, ok, ok_page, ok_with};
 use super::state::{Data, State};
 use crate::model::{
-    JobId, JobLog, JobNotification, JobStartRequest, JobStatusResponse, ListJobsResponse,
-    ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity, WebhookPayload,
+    JobId, JobLog, JobNotification, JobStartRequest, JobStatusResponse, LogSeverity, WebhookPayload,
 };
 use crate::server::Reply;
 
@@ -38,12 +37,10 @@ pub(crate) fn list(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let key = |seq: u64| format!("{:020}", u64::MAX - seq);
     let mut jobs: Vec<_> = data.jobs.jobs.values().map(|j| (key(j.seq), j)).collect();
     jobs.sort_by(|a, b| a.0.cmp(&b.0));
-    let (jobs, next_page_token) = page.cut(jobs.into_iter().map(|(k, j)| (k, j.metadata())));
-    ok(&ListJobsResponse {
-        status: Some("ok".into()),
-        jobs,
-        next_page_token,
-    })
+    ok_page(
+        "jobs",
+        page.cut(jobs.into_iter().map(|(k, j)| (k, j.metadata()))),
+    )
 }
 
 pub(crate) fn get(state: &State, req: &mut Req<'_, '_>) -> Answer {
@@ -102,10 +99,8 @@ fn check_input(state: &State, req: &JobStartRequest) -> Result<(), Reply> {
 
 pub(crate) fn stages(state: &State, req: &mut Req<'_, '_>) -> Answer {
     with_job(state, req, |job| {
-        ok(&ListStagesResponse {
-            status: Some("ok".into()),
-            stages: job.stages.iter().map(StageRecord::wire).collect(),
-        })
+        let stages: Vec<_> = job.stages.iter().map(StageRecord::wire).collect();
+        ok_with(json!({ "stages": stages }))
     })
 }
 
@@ -117,12 +112,7 @@ pub(crate) fn tasks(state: &State, req: &mut Req<'_, '_>) -> Answer {
             return fail(404, format!("job {:?} has no stage {stage:?}", job.id));
         };
         let tasks = s.tasks.iter().enumerate().map(|(i, t)| (nth(i), t.wire()));
-        let (tasks, next_page_token) = page.cut(tasks);
-        ok(&ListTasksResponse {
-            status: Some("ok".into()),
-            tasks,
-            next_page_token,
-        })
+        ok_page("tasks", page.cut(tasks))
     })
 }
 
@@ -141,12 +131,7 @@ pub(crate) fn logs(state: &State, req: &mut Req<'_, '_>) -> Answer {
     with_job(state, req, |job| {
         let wanted = |l: &&JobLog| severity.as_ref().is_none_or(|s| &l.severity == s);
         let logs = job.logs.iter().enumerate().filter(|(_, l)| wanted(l));
-        let (logs, next_page_token) = page.cut(logs.map(|(i, l)| (nth(i), l.clone())));
-        ok(&ListLogsResponse {
-            status: Some("ok".into()),
-            logs,
-            next_page_token,
-        })
+        ok_page("logs", page.cut(logs.map(|(i, l)| (nth(i), l.clone()))))
     })
 }
 

@@ -30,6 +30,14 @@ pub(crate) fn ok_with(mut fields: serde_json::Value) -> Answer {
     ok(&fields)
 }
 
+/// A page of a listing: `{"status": "ok", key: items, "nextPageToken": token or null}`.
+pub(crate) fn ok_page<T: serde::Serialize>(
+    key: &str,
+    (items, token): (Vec<T>, Option<String>),
+) -> Answer {
+    ok_with(json!({ key: items, "nextPageToken": token }))
+}
+
 /// The endpoint of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Route {

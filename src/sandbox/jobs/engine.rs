@@ -85,15 +85,12 @@ struct Engine {
 
 /// Starts the engine.
 pub(crate) fn start(state: &Arc<State>, stopping: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
-    let mut engine = Engine {
-        state: state.clone(),
-        cache: HashMap::new(),
-    };
+    let (state, cache) = (state.clone(), HashMap::new());
+    let mut engine = Engine { state, cache };
     let (stop, mut last) = (stopping.clone(), Instant::now());
     background("sandbox-jobs", stopping, TICK, move || {
-        let dt = last.elapsed().as_secs_f64();
-        last = Instant::now();
-        engine.tick(dt, &stop);
+        let dt = std::mem::replace(&mut last, Instant::now()).elapsed();
+        engine.tick(dt.as_secs_f64(), &stop);
         false
     })
 }
@@ -117,10 +114,7 @@ impl Engine {
             }
             let c = self.cache.entry(s.id.clone()).or_default();
             if c.run != s.run {
-                *c = Cache {
-                    run: s.run,
-                    ..Cache::default()
-                };
+                (c.run, c.files, c.carry) = (s.run, None, 0.0);
             }
             c.carry = (c.carry + dt * speed).min(MAX_PER_TICK);
             let n = c.carry.floor();
@@ -414,7 +408,6 @@ impl Engine {
                 let mut h = tar::Header::new_gnu();
                 h.set_size(data.len() as u64);
                 h.set_mode(0o644);
-                h.set_cksum();
                 let path = format!("{}.json", name.replace(['/', '\\'], "_"));
                 b.append_data(&mut h, path, &data[..])?;
             }

@@ -119,18 +119,8 @@ pub(crate) fn decode_roboql(body: &[u8]) -> Result<RoboQlIngest, Reply> {
     Ok(ingest)
 }
 
-/// `POST …/bulk-upload/image-references`.
-pub(crate) fn images(state: &State, req: &mut Req<'_, '_>) -> Answer {
-    references(state, req, false)
-}
-
-/// `POST …/bulk-upload/video-references`.
-pub(crate) fn videos(state: &State, req: &mut Req<'_, '_>) -> Answer {
-    references(state, req, true)
-}
-
-/// Records a references ingest as one shard that the fetch workers pull.
-fn references(state: &State, req: &mut Req<'_, '_>, videos: bool) -> Answer {
+/// Records a references ingest (of videos, or images) as one shard that the fetch workers pull.
+pub(crate) fn references(state: &State, req: &mut Req<'_, '_>, videos: bool) -> Answer {
     let batch = req.param("batchId").to_string();
     let display = req.query("displayName").unwrap_or(&batch).to_string();
     let (refs, ingest_id, mut source) = decode_references(&req.read_json_body(MAX_BODY)?, videos)?;
