@@ -10,11 +10,9 @@ use serde_json::json;
 
 use super::job_records::{JobKind, JobRecord, StageRecord};
 use super::paging::{Page, nth};
-use super::request::{Answer, Req, bad, fail, ok, ok_page, ok_with};
+use super::request::{Answer, Req, bad, fail, ok_page, ok_with};
 use super::state::{Data, State};
-use crate::model::{
-    JobId, JobLog, JobNotification, JobStartRequest, JobStatusResponse, LogSeverity, WebhookPayload,
-};
+use crate::model::{JobId, JobLog, JobNotification, JobStartRequest, LogSeverity, WebhookPayload};
 use crate::server::Reply;
 
 /// The largest job body accepted.
@@ -44,13 +42,9 @@ pub(crate) fn list(state: &State, req: &mut Req<'_, '_>) -> Answer {
 }
 
 pub(crate) fn get(state: &State, req: &mut Req<'_, '_>) -> Answer {
-    with_job(state, req, |job| {
-        ok(&JobStatusResponse {
-            status: Some("ok".into()),
-            job: Some(job.metadata()),
-            job_status: Some(job.state()),
-            progress: Some(job.progress.clamp(0.0, 1.0)),
-        })
+    with_job(state, req, |j| {
+        let progress = j.progress.clamp(0.0, 1.0);
+        ok_with(json!({ "job": j.metadata(), "jobStatus": j.state(), "progress": progress }))
     })
 }
 

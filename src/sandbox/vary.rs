@@ -123,15 +123,13 @@ impl Variation {
             reply.status = 400;
             return reply;
         }
-        let ReplyBody::Bytes(bytes) = &reply.body else {
+        let ok = (200..300).contains(&reply.status);
+        let (true, ReplyBody::Bytes(bytes)) = (ok, &reply.body) else {
             return reply;
         };
         let Ok(mut v) = serde_json::from_slice::<Value>(bytes) else {
             return reply;
         };
-        if !(200..300).contains(&reply.status) {
-            return reply;
-        }
         let body = match v
             .as_object_mut()
             .map(|top| self.vary_json(head, route, top))
@@ -253,14 +251,10 @@ impl Variation {
     /// An optional field kept, set to `null`, or left out.
     fn optional(&self, o: &mut Obj, key: &str, id: &str) {
         match self.pick(&format!("optional {key} {id}"), 3) {
-            1 => {
-                o.insert(key.into(), Value::Null);
-            }
-            2 => {
-                o.remove(key);
-            }
-            _ => {}
-        }
+            1 => o.insert(key.into(), Value::Null),
+            2 => o.remove(key),
+            _ => None,
+        };
     }
 
     /// A field left out where its value is the model's default (`false`, `[]`).
