@@ -61,15 +61,9 @@ impl State {
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
         data.staging.reopen_uploads();
-        let key = match unhex(&data.staging.signing_key).and_then(|k| <[u8; 32]>::try_from(k).ok())
-        {
-            Some(k) => k,
-            None => {
-                let k = crate::rand::secret32();
-                data.staging.signing_key = hex(&k);
-                k
-            }
-        };
+        let stored = unhex(&data.staging.signing_key).and_then(|k| <[u8; 32]>::try_from(k).ok());
+        let key = stored.unwrap_or_else(crate::rand::secret32);
+        data.staging.signing_key = hex(&key);
         // Uploads cut short by a previous run are never resumed.
         let _ = std::fs::remove_dir_all(data_dir.join(super::store::layout::TMP));
         Ok(State {

@@ -33,11 +33,10 @@ pub(super) fn check_kind(b: Option<&Batch>, want: &BatchType, what: &str) -> Res
     match b {
         Some(b) if &b.batch_type != want => {
             let (id, is) = (&b.id, &b.batch_type);
+            let why = "single-image and bulk uploads cannot be combined in one batch";
             fail(
                 409,
-                format!(
-                    "batch {id:?} is a {is}; {what} needs a {want} (single-image and bulk uploads cannot be combined in one batch)"
-                ),
+                format!("batch {id:?} is a {is}; {what} needs a {want} ({why})"),
             )
         }
         _ => Ok(()),

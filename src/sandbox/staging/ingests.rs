@@ -84,12 +84,8 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References,
                 check_reference(noun, &format!("[{i}]"), r).map_err(bad)?;
                 if !seen.insert(r.name.as_str()) {
                     let name = &r.name;
-                    return fail(
-                        400,
-                        format!(
-                            "{noun}References[{i}].name {name:?} repeats; names must be unique"
-                        ),
-                    );
+                    let msg = format!("{noun}References[{i}].name {name:?} repeats");
+                    return fail(400, msg + "; names must be unique");
                 }
             }
             (list.clone(), None)

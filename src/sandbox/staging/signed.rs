@@ -14,6 +14,7 @@ use super::super::state::State;
 use super::super::store::{FileRec, file_key};
 use super::upload::UPLOAD_HEADER;
 use crate::server::{Reply, ReplyBody};
+use crate::urls::encode;
 
 /// Serves a signed URL, once its signature and expiry are checked.
 pub(crate) fn serve(state: &State, req: &mut Req<'_, '_>) -> Answer {
@@ -57,11 +58,7 @@ pub(crate) fn upload_url(
         ("limit", limit.to_string()),
         ("token", state.signer.sign(&grant)),
     ];
-    let base = format!(
-        "{}/signed/upload/{}",
-        state.base_url,
-        crate::urls::encode(id)
-    );
+    let base = format!("{}/signed/upload/{}", state.base_url, encode(id));
     let headers = BTreeMap::from([(UPLOAD_HEADER.to_string(), id.to_string())]);
     (crate::urls::with_query(&base, &query), headers)
 }
@@ -82,7 +79,7 @@ pub(crate) fn download_url(state: &State, batch: &str, f: &FileRec) -> String {
         ("token", state.signer.sign(&grant)),
     ];
     query.extend(f.part.clone().map(|p| ("part", p)));
-    let (b, n) = (crate::urls::encode(batch), crate::urls::encode(&f.name));
+    let (b, n) = (encode(batch), encode(&f.name));
     let base = format!("{}/signed/download/{b}/{n}", state.base_url);
     crate::urls::with_query(&base, &query)
 }

@@ -15,14 +15,8 @@ const NOTIFICATION_CONFIG: &str = "notification_config.json";
 pub(crate) fn index_file(dir: &Path, rel: &str, shard: &str, cfg: &SandboxConfig) -> Indexed {
     let mut out = Indexed::default();
     let result = std::fs::File::open(dir.join(rel)).and_then(|f| {
-        let mut archive = tar::Archive::new(f);
-        index_entries(
-            archive.entries_with_seek()?,
-            shard,
-            Some(rel),
-            cfg,
-            &mut out,
-        )
+        let mut tar = tar::Archive::new(f);
+        index_entries(tar.entries_with_seek()?, shard, Some(rel), cfg, &mut out)
     });
     judge(&mut out, result, cfg);
     out
