@@ -1,6 +1,5 @@
-//! One request as the sandbox's handlers see it: its head and body, the endpoint it was
-//! routed to with the values of its parameters, and what the handler saw of its body, for
-//! the request recorder. Handlers answer `Ok(reply)`, or `Err(reply)` for an error.
+//! One request as handlers see it: head, body, route and parameters, and notes of its body
+//! for the recorder. Handlers answer `Ok(reply)`, or `Err(reply)` for an error.
 
 use serde_json::json;
 
@@ -41,9 +40,8 @@ pub(crate) fn ok_page<T: serde::Serialize>(
 /// The endpoint of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Route {
-    /// The path template as the notes name it, e.g.
-    /// `/data-staging/v1/external/{workspace}/batches/{batchId}`; `{signedUpload}` or
-    /// `{signedDownload}` for signed URLs; the literal path for a path that is no endpoint.
+    /// The path template as the notes name it; `{signedUpload}` or `{signedDownload}` for
+    /// signed URLs; the literal path for a path that is no endpoint.
     pub template: String,
     /// The values of the template's parameters, e.g. `("batchId", "photos")`.
     pub params: Vec<(&'static str, String)>,

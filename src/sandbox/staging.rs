@@ -1,6 +1,5 @@
-//! Data staging: the batch endpoints, uploads (single, sharded, video, references), signed
-//! URLs, background indexing of shards and fetching of references, and the output batches
-//! that jobs write.
+//! Data staging: batch endpoints, uploads, signed URLs, background indexing and fetching,
+//! and the output batches that jobs write.
 
 pub(crate) mod batches;
 pub(crate) mod ingests;

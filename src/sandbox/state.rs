@@ -1,7 +1,6 @@
-//! The sandbox's shared state: its configuration, the persisted data behind one lock
-//! (held for bookkeeping, never while moving bytes), and the background threads' loop.
-//! Handlers mark the data changed and the saver writes `state.json` within
-//! [`SAVE_INTERVAL`]: saving on every request would rewrite the whole state per upload.
+//! The shared state: configuration, the persisted data behind one lock (never held while
+//! moving bytes), and the background threads' loop. A saver writes `state.json` within
+//! [`SAVE_INTERVAL`] of a change: saving per request would rewrite it per upload.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,7 +1,5 @@
-//! The staged data as persisted in `state.json`: batches, their files, shards, pending
-//! signed uploads and references ingests; the data directory's layout; and writing a new
-//! file into it. Paths are relative to the data directory, so a data directory can be
-//! moved and reopened.
+//! The staged data as persisted in `state.json`, the data directory's layout, and writing
+//! a new file into it. Paths are relative, so a data directory can be moved and reopened.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -402,9 +400,8 @@ pub(crate) mod layout {
     pub const TMP: &str = "staging/tmp";
 }
 
-/// A new file being written under a temporary name in the data directory; removed when
-/// dropped unless [`place`](Self::place)d, so a failed write never replaces (or deletes)
-/// the file it was meant to replace.
+/// A new file under a temporary name, removed on drop unless [`place`](Self::place)d: a
+/// failed write never replaces (or deletes) the file it was meant to replace.
 pub(crate) struct NewFile {
     tmp: PathBuf,
     pub out: BufWriter<File>,

@@ -1,7 +1,6 @@
-//! The job engine: one thread that advances every running job a little on each tick.
-//! Work is planned under the state lock, done (reading images, writing results) without
-//! it, then committed under the lock again, but only if the job is still in the same run,
-//! phase and place: an abort or restart in between simply discards the work.
+//! The job engine: one thread advancing every running job a little per tick. Work is done
+//! outside the state lock, then committed only if the job is still in the same run, phase
+//! and place: an abort or restart in between discards it.
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};

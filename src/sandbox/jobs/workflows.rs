@@ -1,10 +1,6 @@
-//! The built-in Workflows. Each reads the whole file and yields one result row.
-//!
-//! - `image-stats`: width, height, format and byte size, from the image header.
-//! - `fail-fraction`: like `image-stats`, but fails the images whose name hashes below
-//!   `workflowParameters.fraction` (default 0.5), so that `maxImageFailureRate` matters.
-//!
-//! An image that cannot be read or decoded is a failed image.
+//! The built-in Workflows, one result row per file: `image-stats` (size and format from the
+//! header) and `fail-fraction` (fails names hashing below `fraction`, default 0.5, so that
+//! `maxImageFailureRate` matters). An image that cannot be read or decoded fails.
 
 use std::io::Read;
 use std::path::Path;

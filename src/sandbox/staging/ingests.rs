@@ -163,9 +163,8 @@ pub(crate) fn roboql(state: &State, req: &mut Req<'_, '_>) -> Answer {
     ok(&answer)
 }
 
-/// Records an ingest into `(batch, display name)` as shard `shard_id`, indexed after the
-/// indexing delay; a repeated ingest id answers the first ingest with `duplicated: true`
-/// and records nothing. Returns the answer, and whether the shard was recorded.
+/// Records an ingest as shard `shard_id`; a repeated ingest id records nothing and answers
+/// the first ingest, `duplicated: true`. Returns the answer and whether it was recorded.
 fn register(
     state: &State,
     (batch, display): (&str, &str),

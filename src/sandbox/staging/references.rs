@@ -1,7 +1,6 @@
-//! Pulling references: a few workers fetch each referenced URL (and a `…ReferencesURL`
-//! list) round-robin across ingests, one at a time, so a large ingest holds up neither the
-//! API nor other ingests; each file gets a tar member's checks. Fetches go only to allowed
-//! hosts and follow no redirect; a pending ingest starts over on restart.
+//! Pulling references: a few workers fetch URLs round-robin across ingests, so a large one
+//! holds up neither the API nor others; each file gets a tar member's checks. Only allowed
+//! hosts, no redirects; a pending ingest starts over on restart.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

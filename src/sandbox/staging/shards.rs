@@ -81,9 +81,8 @@ fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
     })
 }
 
-/// Records the outcome of shard `shard_id`: with no shard-wide error, its files join the
-/// batch; its status and metadata say what happened; and its webhooks are queued (a tar
-/// shard carries its settings in `notification_config.json`).
+/// Records a shard's outcome: its files join the batch (unless it failed whole), its
+/// status says what happened, and its webhooks are queued.
 pub(crate) fn conclude(state: &State, batch: &str, shard: &str, src: &ShardSource, out: Indexed) {
     let ok = out.error.is_none();
     let ingested: Vec<String> = out.files.iter().map(|f| f.name.clone()).collect();

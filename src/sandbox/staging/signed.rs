@@ -1,7 +1,5 @@
-//! Signed URLs: issuing and checking them, and serving their PUTs (`upload.rs`) and GETs
-//! (with one byte range). The `token` is the HMAC of the method, path, part, `expires` and
-//! `limit`, so no part can be altered; uploads also need the `x-rfbatch-upload` header, as
-//! real signed URLs need theirs.
+//! Signed URLs: issuing and checking them (the `token` signs every other part), serving
+//! their PUTs (`upload.rs`, which also need an extension header) and GETs (one byte range).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
