@@ -115,39 +115,3 @@ fn param(line: &str, key: &str) -> Option<String> {
             .then(|| v.trim().trim_matches('"').to_string())
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_file_part_by_any_name() {
-        let b = "--xx\r\nContent-Disposition: form-data; name=\"a.jpg\"; filename=\"a.jpg\"\r\n\r\nDATA\r\n--xx--\r\n";
-        assert_eq!(single_file(b.as_bytes(), "xx", "a.jpg").unwrap(), b"DATA");
-        let b = "--xx\r\nContent-Disposition: form-data; name=\"file\"\r\nContent-Type: image/png\r\n\r\nD\r\n--x\r\n--xx--";
-        assert_eq!(
-            single_file(b.as_bytes(), "xx", "b.png").unwrap(),
-            b"D\r\n--x"
-        );
-        assert!(single_file(b"garbage", "xx", "a").is_err());
-        assert_eq!(
-            boundary("multipart/form-data; boundary=\"q1\"").as_deref(),
-            Some("q1")
-        );
-        assert_eq!(boundary("text/plain"), None);
-    }
-
-    #[test]
-    fn describe_names_parts_without_their_bytes() {
-        let b = "--xx\r\nContent-Disposition: form-data; name=\"a.jpg\"; filename=\"a.jpg\"\r\n\r\nSECRET\r\n\
-                 --xx\r\nContent-Disposition: form-data; name=\"file\"\r\nContent-Type: Image/PNG\r\nX-Extra: 1\r\n\r\nD\r\n--xx--\r\n";
-        let parts = describe(b.as_bytes(), "xx");
-        assert_eq!(
-            serde_json::Value::Array(parts),
-            serde_json::json!([
-                { "name": "a.jpg", "filename": "a.jpg", "headers": [] },
-                { "name": "file", "headers": ["content-type: image/png", "x-extra"] },
-            ])
-        );
-    }
-}
