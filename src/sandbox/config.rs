@@ -20,10 +20,8 @@ pub enum StoreMode {
     /// Keep every upload in the data directory (jobs and downloads read it).
     #[default]
     Disk,
-    /// A benchmark mode: index each tar shard from its headers while it streams in, and
-    /// discard the bytes (never written to disk); videos and single images are recorded and
-    /// discarded too. Counts, listings and shard statuses are as usual; jobs over such a
-    /// batch fail ("images were discarded"), and downloads of its files are a 410.
+    /// A benchmark mode: uploads are indexed as they stream in and never written; listings
+    /// are as usual, but jobs over such a batch fail and its downloads are a 410.
     Discard,
 }
 
@@ -115,9 +113,8 @@ impl Default for SandboxConfig {
 impl SandboxConfig {
     crate::model::setters! {
         setup: "", on: "roboflow_batch::sandbox::SandboxConfig::default()";
-        /// Where to listen (default `127.0.0.1:0`; port 0 picks a free port). An address
-        /// beyond loopback also needs [`allow_remote`](Self::allow_remote) and an explicit
-        /// API key.
+        /// Where to listen (default `127.0.0.1:0`, a free port); beyond loopback, see
+        /// [`allow_remote`](Self::allow_remote).
         addr(s, addr: SocketAddr) = "([127, 0, 0, 1], 9001).into()" { s.addr = addr; }
         /// Allows listening beyond loopback, with an API key that is not the default and has
         /// at least 16 characters.
@@ -126,13 +123,11 @@ impl SandboxConfig {
         workspace(s, slug: impl Into<String>) = "\"acme\"" { s.workspace = slug.into(); }
         /// What happens to uploaded bytes (default [`StoreMode::Disk`]).
         store(s, mode: StoreMode) = "roboflow_batch::sandbox::StoreMode::Discard" { s.store = mode; }
-        /// Requests handled at the same time (default 16); more wait their turn. A request
-        /// holds its turn only while its handler works, not while it waits for the
-        /// client's body nor while its answer is written.
+        /// Requests handled at the same time (default 16), not counting bodies read or
+        /// answers written; more wait their turn.
         threads(s, n: usize) = "4" { s.threads = n; }
-        /// Delays every answer, signed uploads and downloads included, as if the service
-        /// were that far away: each reply waits this long outside its request's turn, so
-        /// requests in parallel wait side by side. Zero by default.
+        /// Delays every answer (signed URLs included) as if the service were far away,
+        /// outside the request's turn, so parallel requests wait side by side (default 0).
         latency(s, d: Duration) = "std::time::Duration::from_millis(40)" { s.latency = d; }
         /// Work items (images) each running job processes per second, in each of its two
         /// stages (default 100). 0 holds every job at the start of its first stage.
@@ -144,9 +139,8 @@ impl SandboxConfig {
         /// How long an uploaded shard or references ingest waits before it is indexed
         /// (default 200 ms), so that counts lag for real.
         indexing_delay(s, d: Duration) = "std::time::Duration::ZERO" { s.indexing_delay = d; }
-        /// How long a received shard stays out of the shard listing (default zero): the
-        /// real service registers shards asynchronously, and a client must not take "not
-        /// listed yet" for "not received".
+        /// How long a received shard stays out of the shard listing (default 0), as the
+        /// service registers shards asynchronously: "not listed yet" is not "not received".
         registration_delay(s, d: Duration) = "std::time::Duration::from_secs(2)" { s.registration_delay = d; }
         /// The largest tar shard a signed PUT accepts, in bytes (`maxShardSize`, 1 GiB).
         max_shard_size(s, bytes: u64) = "1 << 20" { s.max_shard_size = bytes; }
@@ -160,16 +154,12 @@ impl SandboxConfig {
         /// Where state and data live, kept after the sandbox stops (default: a temporary
         /// directory, removed on drop).
         data_dir(s, dir: impl Into<PathBuf>) = "\"/var/tmp/rfbatch\"" { s.data_dir = Some(dir.into()); }
-        /// Records every request received, once answered: one JSON line each, appended to
-        /// the file, with its method and route template, parameters, query keys, the headers
-        /// that matter, and the shape of its body (JSON key paths and types, multipart parts,
-        /// tar members). Never the API key, a signature, or file contents.
+        /// Appends one JSON line per answered request to the file: its route, parameters,
+        /// headers that matter and body's shape, never a key, signature or file contents.
         record(s, file: impl Into<PathBuf>) = "\"requests.jsonl\"" { s.record = Some(file.into()); }
-        /// Varies the answers within what the spec and the official client's models allow,
-        /// each choice following from the seed: small pages, stage names unlike their ids,
-        /// optional fields left out, extra fields, floats for integers, both timestamp forms,
-        /// 404 or 400 for a missing batch, shards listed late. A client that passes against
-        /// several seeds does not lean on the sandbox's own habits.
+        /// Varies the answers within what the service may send, by the seed (page sizes,
+        /// stage names, optional and extra fields, number and timestamp forms, statuses), so
+        /// that a client passing under several seeds does not lean on the sandbox's habits.
         vary(s, seed: u64) = "7" { s.vary = Some(seed); }
         /// Allows webhooks to `host` (a name or an IP address, no port) beyond loopback;
         /// loopback hosts are always allowed.
