@@ -223,3 +223,69 @@ fn injected_faults_are_requests_too_and_failed_puts_are_not_counted() {
     assert_eq!(sb.put_count(), 0);
     assert!(sb.request_count() >= 1);
 }
+
+/// A shard indexed from its stored file (disk) and as it streams in (discard) comes out the
+/// same: members by their base names, non-images failed, the notification config read, and
+/// a stored member's bytes found at its offset; a body that is no tar fails the shard.
+#[test]
+fn disk_and_discard_stores_index_a_shard_alike() {
+    let img = png(4, 4);
+    let config = br#"{"ingestId": "i", "notificationsURL": "http://127.0.0.1:9/h"}"#;
+    let members = [
+        ("a.png", &img[..]),
+        ("dir/b.png", &img[..]),
+        ("notes.txt", b"hello"),
+        ("notification_config.json", config),
+    ];
+    let mut seen = Vec::new();
+    for store in [StoreMode::Disk, StoreMode::Discard] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.jsonl");
+        let config = SandboxConfig::default().store(store).record(&log);
+        let sb = Sandbox::start(config.indexing_delay(Duration::ZERO)).unwrap();
+        let api = client(&sb);
+        for (batch, body) in [("s", tar_of(&members)), ("junk", vec![7u8; 1500])] {
+            let target = api.request_shard_upload(batch, None).unwrap();
+            api.put_signed(&target, &UploadSource::bytes(body)).unwrap();
+        }
+        let shard = |b: &str| api.shards(b, None).next().unwrap().unwrap();
+        wait_until("indexed", 10, || {
+            ["s", "junk"].iter().all(|b| shard(b).status_type != "info")
+        });
+        let (s, junk) = (shard("s"), shard("junk"));
+        let meta = s.status_metadata.unwrap();
+        let files: Vec<_> = api.files("s", None, None).map(Result::unwrap).collect();
+        if store == StoreMode::Disk {
+            assert_eq!(http("GET", &files[0].download_url, &[], None).body, img);
+        }
+        let names: Vec<String> = files.into_iter().map(|f| f.file_name).collect();
+        let record = std::fs::read_to_string(&log).unwrap();
+        let put = record
+            .lines()
+            .find(|l| l.contains("PUT {signedUpload}"))
+            .unwrap();
+        let put: serde_json::Value = serde_json::from_str(put).unwrap();
+        let junk_reason = junk.status_metadata.unwrap()["reason"].clone();
+        assert!(
+            junk_reason.as_str().unwrap().contains("not a readable tar"),
+            "{junk_reason}"
+        );
+        seen.push((
+            names,
+            s.shard_objects_count,
+            meta["failedFiles"].clone(),
+            put["tar"].clone(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    let (names, count, failed, tar) = &seen[0];
+    assert_eq!(
+        (names.as_slice(), *count),
+        (&["a.png".to_string(), "b.png".into()][..], 2)
+    );
+    assert_eq!(failed[0]["type"], "unsupported-file-type", "{failed}");
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    let want: Vec<&str> = members.iter().map(|m| m.0).collect();
+    assert_eq!(tar["members"], serde_json::json!(want));
+    assert_eq!(tar["notificationConfig"]["ingestId"], "string");
+}
