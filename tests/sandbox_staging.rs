@@ -965,3 +965,25 @@ fn single_image_forms_take_the_file_part_by_any_name() {
         serde_json::json!([{ "name": "file", "headers": ["content-type: image/png", "x-extra"] }]);
     assert_eq!((parts(0), parts(1)), (a_part, b_part));
 }
+
+/// Varied answers page small, below the size asked; a bad size is still refused.
+#[test]
+fn varied_pages_are_small_and_capped_below_the_ask() {
+    let ctx = start(SandboxConfig::default().vary(3));
+    let api = api(&ctx);
+    for i in 0..12 {
+        api.upload_image(&format!("b{i}"), "a.png", &png(1, 1), None)
+            .unwrap();
+    }
+    let page = |q: &str| {
+        let (status, v) = raw(&ctx, "GET", &ws_path(&ctx, &format!("/batches{q}")));
+        (status, v["batches"].as_array().map_or(0, Vec::len))
+    };
+    let (status, asked) = page("?pageSize=10");
+    assert!(
+        status == 200 && (2..10).contains(&asked),
+        "{status} {asked}"
+    );
+    assert!(page("").1 <= asked);
+    assert_eq!(page("?pageSize=0").0, 400);
+}

@@ -518,26 +518,4 @@ mod tests {
         assert_eq!(o, "2025-01-02T03:04:05.123456+00:00");
         assert_eq!(o.parse::<Timestamp>().unwrap(), t);
     }
-
-    #[test]
-    fn page_sizes_are_small_and_capped_below_the_ask() {
-        let v = Variation::new(3);
-        let segs = ["batch-processing", "v1", "external", "w", "jobs"].map(String::from);
-        let route =
-            Route::matching("batch-processing/v1/external/{workspace}/jobs", &segs).unwrap();
-        let head = |q: &str| {
-            Head::new(
-                "GET",
-                format!("/batch-processing/v1/external/w/jobs{q}"),
-                true,
-                Vec::new(),
-            )
-        };
-        let size = |h: Head| h.query("pageSize").unwrap().parse::<usize>().unwrap();
-        let n = size(v.request(&head("?pageSize=10"), &route).unwrap());
-        assert!((2..10).contains(&n), "{n}");
-        assert!(size(v.request(&head(""), &route).unwrap()) <= n);
-        // A bad size is the handler's to refuse.
-        assert!(v.request(&head("?pageSize=0"), &route).is_none());
-    }
 }
