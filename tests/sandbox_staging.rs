@@ -633,15 +633,18 @@ fn injected_faults_are_retried_and_deterministic() {
     .unwrap_err();
     assert_eq!(e.status(), Some(503), "{e}");
 
-    // The same seed gives the same sequence of statuses.
+    // The same seed gives the same sequence of statuses, near the rate.
     let statuses = |seed| {
-        let f = Faults::seeded(seed).api(FaultSettings::default().rate_500(0.5));
+        let f = Faults::seeded(seed).api(FaultSettings::default().rate_500(0.3));
         let ctx = start(SandboxConfig::default().faults(f));
-        (0..12).map(|_| raw(&ctx, "GET", "/").0).collect::<Vec<_>>()
+        (0..200)
+            .map(|_| raw(&ctx, "GET", "/").0)
+            .collect::<Vec<_>>()
     };
     let a = statuses(3);
     assert_eq!(a, statuses(3));
-    assert!(a.contains(&500) && a.contains(&200), "{a:?}");
+    let failed = a.iter().filter(|s| **s == 500).count();
+    assert!((30..90).contains(&failed) && a.contains(&200), "{a:?}");
 }
 
 /// A dropped body stalls the client until its read timeout. PUTs are retried through it;

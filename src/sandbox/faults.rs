@@ -164,21 +164,12 @@ impl Injector {
 mod tests {
     use super::*;
 
+    // Determinism and the rate: injected_faults_are_retried_and_deterministic in
+    // tests/sandbox_staging.rs.
     #[test]
-    fn draws_are_deterministic_and_near_the_rate() {
-        let f = Faults::seeded(9).api(FaultSettings::default().rate_503(0.3));
-        let seq = |inj: &Injector| {
-            (0..1000)
-                .map(|_| inj.draw(FaultFamily::Api).1)
-                .collect::<Vec<_>>()
-        };
-        let a = seq(&Injector::new(&f));
-        assert_eq!(a, seq(&Injector::new(&f)));
-        let n = a.iter().filter(|x| x.is_some()).count();
-        assert!((200..400).contains(&n), "{n}");
-        assert_eq!(
-            Injector::new(&f).draw(FaultFamily::Put),
-            (Duration::ZERO, None)
-        );
+    fn a_family_without_faults_draws_none() {
+        let f = Faults::seeded(9).api(FaultSettings::default().rate_503(1.0));
+        let put = Injector::new(&f).draw(FaultFamily::Put);
+        assert_eq!(put, (Duration::ZERO, None));
     }
 }
