@@ -130,19 +130,14 @@ impl Variation {
         let Ok(mut v) = serde_json::from_slice::<Value>(bytes) else {
             return reply;
         };
-        let body = match v
-            .as_object_mut()
-            .map(|top| self.vary_json(head, route, top))
-        {
+        let shape = v.as_object_mut().map(|o| self.vary_json(head, route, o));
+        let body = match shape {
             None | Some(Shape::Json) => serde_json::to_vec(&v).unwrap_or_default(),
             Some(Shape::Other(text)) => {
-                reply
-                    .headers
-                    .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+                let headers = &mut reply.headers;
+                headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
                 if !text.is_empty() {
-                    reply
-                        .headers
-                        .push(("Content-Type".into(), "text/plain".into()));
+                    headers.push(("Content-Type".into(), "text/plain".into()));
                 }
                 text.into()
             }
@@ -158,11 +153,7 @@ impl Variation {
         let get = head.method == "GET";
         match () {
             _ if t.ends_with("{workspace}/batches") => self.listing(top, "batches", Self::batch),
-            _ if t.ends_with("{batchId}") && get => {
-                if let Some(o) = top.get_mut("batch").and_then(Value::as_object_mut) {
-                    self.batch(o, "batch");
-                }
-            }
+            _ if t.ends_with("{batchId}") && get => self.one(top, "batch", Self::batch),
             _ if t.ends_with("/count") => self.float(top, "count", "count"),
             _ if t.ends_with("/parts") => {
                 if self.flip("parts-key".into()) {
@@ -183,12 +174,7 @@ impl Variation {
                 }
             }
             _ if t.ends_with("/upload/video") || t.ends_with("/bulk-upload/image-files") => {
-                if let Some(o) = top
-                    .get_mut("signedURLDetails")
-                    .and_then(Value::as_object_mut)
-                {
-                    self.signed(o, t);
-                }
+                self.one(top, "signedURLDetails", |v, o, _| v.signed(o, t));
             }
             _ if t.ends_with("-references") => {
                 self.optional(top, "shardIds", t);
@@ -204,9 +190,7 @@ impl Variation {
                         top.remove(key);
                     }
                 }
-                if let Some(o) = top.get_mut("job").and_then(Value::as_object_mut) {
-                    self.job(o, "job");
-                }
+                self.one(top, "job", Self::job);
             }
             _ if t.ends_with("{jobId}") => match self.pick("start-reply", 3) {
                 1 => *top = Map::new(),
@@ -236,6 +220,13 @@ impl Variation {
             .flatten();
         for (i, o) in items.filter_map(Value::as_object_mut).enumerate() {
             f(self, o, &format!("{key}#{i}"));
+        }
+    }
+
+    /// Applies `f` to the object at `key`, if any, with `key` as its id.
+    fn one(&self, top: &mut Obj, key: &str, f: impl Fn(&Self, &mut Obj, &str)) {
+        if let Some(o) = top.get_mut(key).and_then(Value::as_object_mut) {
+            f(self, o, key);
         }
     }
 
