@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -44,10 +44,12 @@ struct Snap {
     total: u64,
     results_bytes: u64,
     deadline_passed: bool,
+    /// The run's working directory.
+    dir: PathBuf,
 }
 
 impl Snap {
-    fn of(j: &JobRecord) -> Snap {
+    fn of(j: &JobRecord, state: &State) -> Snap {
         let deadline_passed = match (j.timeout_seconds, j.started_at) {
             // No deadline can be computed past the year 9999: then there is none.
             (Some(t), Some(s)) => s
@@ -64,6 +66,7 @@ impl Snap {
             total: j.total,
             results_bytes: j.results_bytes,
             deadline_passed,
+            dir: run_dir(state, &j.id, j.run),
         }
     }
 }
@@ -98,12 +101,8 @@ impl Engine {
     fn tick(&mut self, dt: f64, stop: &AtomicBool) {
         let snaps: Vec<Snap> = {
             let data = self.state.lock();
-            data.jobs
-                .jobs
-                .values()
-                .filter(|j| !j.phase.is_terminal())
-                .map(Snap::of)
-                .collect()
+            let running = data.jobs.jobs.values().filter(|j| !j.phase.is_terminal());
+            running.map(|j| Snap::of(j, &self.state)).collect()
         };
         self.cache.retain(|id, _| snaps.iter().any(|s| &s.id == id));
         let speed = self.state.config.job_speed.max(0.0);
@@ -264,8 +263,7 @@ impl Engine {
             lines.extend_from_slice(row.to_string().as_bytes());
             lines.push(b'\n');
         }
-        let results = run_dir(&self.state, &s.id, s.run).join("results.jsonl");
-        let bytes = append_at(&results, s.results_bytes, &lines)
+        let bytes = append_at(&s.dir.join("results.jsonl"), s.results_bytes, &lines)
             .map_err(|e| format!("cannot write results: {e}"))?;
         let idx: Vec<u64> = failures.iter().map(|f| f.0).collect();
         self.commit(s, |j| {
@@ -292,9 +290,7 @@ impl Engine {
                 let jsonl = rows.iter().map(|r| format!("{r}\n"));
                 ("results.jsonl", jsonl.collect())
             };
-        let path = run_dir(&self.state, &s.id, s.run)
-            .join("out-processing")
-            .join(file);
+        let path = s.dir.join("out-processing").join(file);
         let written = NewFile::create(&self.state.data_dir, &s.id).and_then(|mut f| {
             f.out.write_all(text.as_bytes())?;
             f.place(&path)
@@ -333,9 +329,7 @@ impl Engine {
         let mut files = Vec::new();
         for (i, (first, count)) in self.tasks(s).into_iter().enumerate() {
             let name = format!("export-{i:05}.tar");
-            let path = run_dir(&self.state, &s.id, s.run)
-                .join("out-export")
-                .join(&name);
+            let path = s.dir.join("out-export").join(&name);
             self.write_tar(&path, &rows, first, count)?;
             files.push((name, path));
         }
@@ -370,8 +364,7 @@ impl Engine {
 
     /// The processed rows, read back from the results file.
     fn rows(&self, s: &Snap) -> Fallible<Vec<Value>> {
-        let path = run_dir(&self.state, &s.id, s.run).join("results.jsonl");
-        let bytes = match std::fs::read(&path) {
+        let bytes = match std::fs::read(s.dir.join("results.jsonl")) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(format!("cannot read results: {e}")),
