@@ -366,17 +366,3 @@ fn fetch_one(state: &State, agent: &ureq::Agent, run: &Run, r: &FileReference) -
         ..FileRec::new(name.to_string(), size, path)
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn video_magic() {
-        assert!(looks_like_video(b"\0\0\0\x18ftypmp42"));
-        assert!(looks_like_video(&[0x1A, 0x45, 0xDF, 0xA3, 1]));
-        assert!(looks_like_video(b"RIFF\0\0\0\0AVI LIST"));
-        assert!(!looks_like_video(b"<html><body>"));
-        assert!(!looks_like_video(b""));
-    }
-}
