@@ -50,7 +50,6 @@ pub(crate) enum JobKind {
 /// A `trt-compilation-v1` job body (official client).
 pub(crate) type TrtJob = crate::model::TrtCompilationRequest;
 
-/// One job, as persisted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct JobRecord {
     pub id: String,
@@ -82,7 +81,6 @@ pub(crate) struct JobRecord {
     pub logs: Vec<JobLog>,
 }
 
-/// One stage, as persisted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StageRecord {
     pub id: String,
@@ -110,7 +108,6 @@ pub(crate) struct TaskRecord {
 }
 
 impl JobRecord {
-    /// A job just accepted.
     pub fn new(id: &str, name: String, seq: u64, kind: JobKind) -> JobRecord {
         let (definition, (max_failure_rate, timeout_seconds)) = match &kind {
             JobKind::Workflow(r) => (

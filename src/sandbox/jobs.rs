@@ -22,7 +22,6 @@ fn not_found(id: &str) -> Reply {
     Reply::error(404, format!("job {id:?} not found"))
 }
 
-/// Answers from the job of the request.
 fn with_job(state: &State, req: &Req<'_, '_>, f: impl FnOnce(&mut JobRecord) -> Answer) -> Answer {
     let (id, mut data) = (req.param("jobId"), state.lock());
     f(data.jobs.jobs.get_mut(id).ok_or_else(|| not_found(id))?)

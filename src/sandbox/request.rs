@@ -8,7 +8,6 @@ use crate::server::{Body, Head, Reply, read_limited};
 /// A handler's answer: errors are replies too, so that `?` answers them.
 pub(crate) type Answer = Result<Reply, Reply>;
 
-/// An error answer.
 pub(crate) fn fail<T>(status: u16, message: impl Into<String>) -> Result<T, Reply> {
     Err(Reply::error(status, message))
 }
@@ -18,7 +17,6 @@ pub(crate) fn bad(e: impl ToString) -> Reply {
     Reply::error(400, e.to_string())
 }
 
-/// A 200 with a JSON body.
 pub(crate) fn ok(value: &impl serde::Serialize) -> Answer {
     Ok(Reply::json(200, value))
 }
@@ -37,7 +35,6 @@ pub(crate) fn ok_page<T: serde::Serialize>(
     ok_with(json!({ key: items, "nextPageToken": token }))
 }
 
-/// The endpoint of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Route {
     /// The path template as the notes name it; `{signedUpload}` or `{signedDownload}` for
@@ -48,7 +45,6 @@ pub(crate) struct Route {
 }
 
 impl Route {
-    /// A route without parameters.
     pub fn literal(template: String) -> Route {
         Route {
             template,
@@ -77,7 +73,6 @@ impl Route {
         })
     }
 
-    /// The value of a parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
@@ -97,7 +92,6 @@ pub(crate) struct Notes {
     pub tar: Option<(Vec<String>, Option<Vec<u8>>)>,
 }
 
-/// One request, routed.
 pub(crate) struct Req<'a, 'b> {
     pub head: &'a Head,
     pub body: &'a mut Body<'b>,

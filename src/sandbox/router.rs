@@ -55,7 +55,6 @@ enum Found {
     Nothing,
 }
 
-/// The route of a request, and its handler.
 fn route(head: &Head) -> (Route, Found) {
     if head.segments.first().is_some_and(|s| s == "signed") {
         let put = head.method == "PUT";
@@ -87,7 +86,6 @@ fn route(head: &Head) -> (Route, Found) {
     }
 }
 
-/// Serves the sandbox's requests.
 pub(crate) struct Router {
     state: Arc<State>,
     recorder: Option<Recorder>,

@@ -21,7 +21,6 @@ use crate::error::{Error, Result};
 /// The longest a change waits before it is written to `state.json`.
 const SAVE_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The persisted data.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct Data {
@@ -30,7 +29,6 @@ pub(crate) struct Data {
     pub webhooks: Outbox,
 }
 
-/// The shared state of a running sandbox.
 pub(crate) struct State {
     pub config: SandboxConfig,
     pub data_dir: PathBuf,
@@ -99,7 +97,6 @@ impl State {
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
-    /// Starts the saver.
     pub fn start_saver(self: &Arc<Self>, stopping: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
         let state = self.clone();
         background("sandbox-saver", stopping, SAVE_INTERVAL, move || {

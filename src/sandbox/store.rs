@@ -21,7 +21,6 @@ const EXPIRY: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600
 /// Why a job cannot read a batch of the discard store.
 pub(crate) const DISCARDED: &str = "images were discarded (--store discard); jobs cannot run";
 
-/// Batches, files and shards.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct StagingData {
@@ -186,7 +185,6 @@ impl Indexed {
     }
 }
 
-/// A failed file of a shard.
 pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
     FailedFile {
         failure_type: kind.into(),
@@ -247,7 +245,6 @@ impl Ingest {
     }
 }
 
-/// The sort key of a file in its batch.
 pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
     format!("{}/{name}", part.unwrap_or(""))
 }

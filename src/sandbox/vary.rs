@@ -112,7 +112,6 @@ impl Variation {
         out
     }
 
-    /// The answer, varied.
     pub fn reply(&self, state: &State, head: &Head, route: &Route, mut reply: Reply) -> Reply {
         if reply.status == 404
             && self.missing_batch == 400

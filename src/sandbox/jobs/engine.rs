@@ -85,7 +85,6 @@ struct Engine {
     cache: HashMap<String, Cache>,
 }
 
-/// Starts the engine.
 pub(crate) fn start(state: &Arc<State>, stopping: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
     let (state, cache) = (state.clone(), HashMap::new());
     let mut engine = Engine { state, cache };

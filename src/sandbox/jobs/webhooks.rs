@@ -12,7 +12,6 @@ use super::super::state::{Data, State, background};
 use crate::error::Result;
 use crate::model::{LogSeverity, WebhookPayload};
 
-/// Starts the delivery thread.
 pub(crate) fn start(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
     let state = state.clone();
     let agent = agent(Duration::from_secs(5), Duration::from_secs(5));

@@ -22,7 +22,6 @@ fn not_found(id: &str) -> Reply {
     Reply::error(404, format!("batch {id:?} not found"))
 }
 
-/// Answers from the batch of the request.
 fn with_batch(state: &State, req: &Req<'_, '_>, f: impl FnOnce(&Batch) -> Answer) -> Answer {
     let (id, data) = (req.param("batchId"), state.lock());
     f(data.staging.batches.get(id).ok_or_else(|| not_found(id))?)

@@ -105,7 +105,6 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References,
     Ok((refs, ingest.ingest_id, source))
 }
 
-/// Decodes and checks a RoboQL ingest body.
 pub(crate) fn decode_roboql(body: &[u8]) -> Result<RoboQlIngest, Reply> {
     let ingest: RoboQlIngest = decode_json("RoboQL ingest", body)?;
     if ingest.query.trim().is_empty() {

@@ -17,7 +17,6 @@ use super::ingests::{check_reference, limits};
 use crate::error::Result;
 use crate::model::{FailedFile, FileReference};
 
-/// Fetch workers.
 const WORKERS: usize = 4;
 /// The largest JSONL list of references fetched.
 const MAX_LIST_BYTES: u64 = 64 << 20;
@@ -221,7 +220,6 @@ fn get(state: &State, agent: &ureq::Agent, url: &str) -> Result<Response, (&'sta
     Err(("file-download-failed", why))
 }
 
-/// Fetches a JSONL list of references.
 fn fetch_list(state: &State, agent: &ureq::Agent, url: &str) -> Result<String, String> {
     let shown = crate::redact::redact_url(url);
     let failed = |(_, why)| format!("the references list {shown}: {why}");

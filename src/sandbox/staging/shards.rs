@@ -33,7 +33,6 @@ pub(crate) fn waiting(state: &State, fetched: bool) -> Waiting {
     out
 }
 
-/// Starts the indexer.
 pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
     // Shards left mid-indexing by a previous run resume after this run's delay.
     let resume_at = ms_after(state.config.indexing_delay);
@@ -63,7 +62,6 @@ pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Resul
     })
 }
 
-/// Indexes a shard of the indexer's.
 fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
     Indexed::failed(match source {
         ShardSource::Tar { path } => {
