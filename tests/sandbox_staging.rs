@@ -975,7 +975,7 @@ fn varied_pages_are_small_and_capped_below_the_ask() {
     let ctx = start(SandboxConfig::default().vary(3));
     let api = api(&ctx);
     for i in 0..12 {
-        api.upload_image(&format!("b{i}"), "a.png", &png(1, 1), None)
+        api.upload_image(format!("b{i}"), "a.png", &png(1, 1), None)
             .unwrap();
     }
     let page = |q: &str| {
