@@ -114,10 +114,7 @@ impl Req<'_, '_> {
     pub fn required(&self, name: &str) -> Result<&str, Reply> {
         match self.query(name) {
             Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(Reply::error(
-                400,
-                format!("query parameter {name} is required"),
-            )),
+            _ => fail(400, format!("query parameter {name} is required")),
         }
     }
 

@@ -151,13 +151,9 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
     if !looks_like_image(&bytes[..bytes.len().min(64)]) {
         return fail(400, format!("file {name:?} is not a recognised image"));
     }
-    let discarded = state.config.store == StoreMode::Discard;
-    let path = if discarded {
-        String::new()
-    } else {
-        layout::file(&batch, &name)
-    };
-    if !discarded {
+    let mut path = String::new();
+    if state.config.store != StoreMode::Discard {
+        path = layout::file(&batch, &name);
         let stored = NewFile::write(&state.data_dir, &path, bytes);
         stored.map_err(|e| Reply::error(500, format!("storing the image failed: {e}")))?;
     }

@@ -35,13 +35,13 @@ pub(crate) fn single_file<'a>(
             found.push(&raw[end + 4..]);
         }
     }
-    let n = found.len();
+    let (none, n) = (
+        "(expected a part named `file` or after the file)",
+        found.len(),
+    );
     match found.as_slice() {
         [one] => Ok(one),
-        [] => Err(
-            "multipart body has no file part (expected a part named `file` or after the file)"
-                .into(),
-        ),
+        [] => Err(format!("multipart body has no file part {none}")),
         _ => Err(format!(
             "multipart body has {n} file parts; send exactly one"
         )),

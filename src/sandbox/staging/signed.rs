@@ -89,10 +89,8 @@ fn verify(state: &State, req: &Req<'_, '_>, segments: &[&str]) -> Result<Option<
         .query("expires")
         .and_then(|e| e.parse::<u64>().ok())
         .ok_or_else(|| bad("expires"))?;
-    let limit = match req.query("limit") {
-        None => None,
-        Some(l) => Some(l.parse::<u64>().map_err(|_| bad("limit"))?),
-    };
+    let limit = req.query("limit").map(str::parse::<u64>).transpose();
+    let limit = limit.map_err(|_| bad("limit"))?;
     let token = req.query("token").ok_or_else(|| bad("token"))?;
     // A HEAD is checked as a GET.
     let method = req.head.method.replace("HEAD", "GET");
