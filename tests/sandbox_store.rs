@@ -289,3 +289,44 @@ fn disk_and_discard_stores_index_a_shard_alike() {
     assert_eq!(tar["members"], serde_json::json!(want));
     assert_eq!(tar["notificationConfig"]["ingestId"], "string");
 }
+
+/// Pages of a part's files list each file once, in order, where part names sort around each
+/// other (`p`, `p-x`, `p/q`, `p2`); the batch is written as a data directory to reopen.
+#[test]
+fn paged_part_listings_list_each_file_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = ["p", "p-x", "p/q", "p2"];
+    let mut files = serde_json::Map::new();
+    let mut add = |part: Option<&str>, name: String| {
+        let key = format!("{}/{name}", part.unwrap_or(""));
+        let file = serde_json::json!({ "name": name, "part": part, "size": 1, "path": "x" });
+        files.insert(key, file);
+    };
+    for part in parts {
+        (0..7).for_each(|i| add(Some(part), format!("{part}-{i}.jpg")));
+    }
+    (0..3).for_each(|i| add(None, format!("plain-{i}.jpg")));
+    let batch = serde_json::json!({ "id": "b", "display_name": "b", "files": files,
+        "batch_type": "multipart-batch", "content_type": "mixed",
+        "created": "2025-01-01T00:00:00Z", "expiry": "2099-01-01T00:00:00Z" });
+    let state = serde_json::json!({ "staging": { "batches": { "b": batch } } });
+    std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
+    let sb = Sandbox::start(SandboxConfig::default().data_dir(dir.path())).unwrap();
+    let api = client(&sb);
+    let names = |part: Option<&str>, size: u32| -> Vec<String> {
+        let files = api.files("b", part, Some(size));
+        files.map(|f| f.unwrap().file_name).collect()
+    };
+    for part in parts {
+        let want: Vec<String> = (0..7).map(|i| format!("{part}-{i}.jpg")).collect();
+        for size in [1, 2, 3, 7, 8, 100] {
+            assert_eq!(names(Some(part), size), want, "{part} by {size}");
+        }
+    }
+    let all = names(None, 1000);
+    assert_eq!(all.len(), 31);
+    for size in [1, 4, 31, 32] {
+        assert_eq!(names(None, size), all, "all by {size}");
+    }
+    assert!(names(Some("missing"), 5).is_empty());
+}
