@@ -236,11 +236,8 @@ impl JobRecord {
         let now = now();
         let note = json!({ "type": kind, "message": message });
         let stage_id = self.current_stage.clone();
-        if let Some(stage) = self
-            .stages
-            .iter_mut()
-            .find(|s| stage_id == Some(s.id.clone()))
-        {
+        let current = |s: &&mut StageRecord| stage_id.as_deref() == Some(&s.id);
+        if let Some(stage) = self.stages.iter_mut().find(current) {
             stage.status_type = "error".into();
             stage.notification = note.clone();
             stage.last_event = now;
