@@ -182,11 +182,7 @@ impl SandboxConfig {
     /// key is explicit: a sandbox reachable from the network must not answer to the
     /// well-known default key.
     pub(crate) fn check_exposure(&self) -> Result<()> {
-        let ip = match self.addr.ip() {
-            std::net::IpAddr::V6(v6) => v6.to_canonical(),
-            v4 => v4,
-        };
-        if ip.is_loopback() {
+        if self.addr.ip().to_canonical().is_loopback() {
             return Ok(());
         }
         let addr = self.addr;
