@@ -16,14 +16,7 @@ use crate::error::{Error, Result};
 use crate::server::Head;
 
 /// Query parameters whose values are recorded: names, sizes and filters, never a secret.
-const PLAIN_QUERY: &[&str] = &[
-    "displayName",
-    "fileName",
-    "name",
-    "pageSize",
-    "partName",
-    "severity",
-];
+const PLAIN_QUERY: &str = "displayName fileName name pageSize partName severity";
 
 /// Appends one line per request to a file.
 #[derive(Debug)]
@@ -68,7 +61,7 @@ fn describe(head: &Head, route: &Route, status: u16, notes: Notes) -> Value {
     let plain = head
         .query
         .iter()
-        .filter(|(k, _)| PLAIN_QUERY.contains(&k.as_str()));
+        .filter(|(k, _)| PLAIN_QUERY.split(' ').any(|q| q == k));
     let values: BTreeMap<&str, &str> = plain.map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Signed URLs carry their ids in the path; only the API's parameters are kept.
     let signed = route.template.starts_with('{');

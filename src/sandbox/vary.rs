@@ -16,14 +16,7 @@ type Obj = Map<String, Value>;
 /// The sandbox's own stage ids.
 const STAGES: &[&str] = &["processing", "export", "compilation"];
 /// The templates of the listings, by their ends.
-const LISTINGS: &[&str] = &[
-    "{workspace}/batches",
-    "/list",
-    "/shards",
-    "{workspace}/jobs",
-    "/tasks",
-    "/logs",
-];
+const LISTINGS: &str = "{workspace}/batches /list /shards {workspace}/jobs /tasks /logs";
 
 /// The choices one seed makes.
 #[derive(Debug, Clone)]
@@ -75,7 +68,7 @@ impl Variation {
     pub fn request(&self, head: &Head, route: &Route) -> Option<Head> {
         let mut out: Option<Head> = None;
         let t = &route.template;
-        if LISTINGS.iter().any(|s| t.ends_with(s)) {
+        if LISTINGS.split(' ').any(|s| t.ends_with(s)) {
             let largest = 2 + self.pick(&format!("page-max {t}"), 6) as usize;
             let default = (2 + self.pick(&format!("page-default {t}"), 5) as usize).min(largest);
             let size = match head.query("pageSize") {
