@@ -219,12 +219,9 @@ fn png(width: u32, height: u32, rng: &mut FastRng, target: Option<u64>) -> Vec<u
     enc.set_compression(png::Compression::NoCompression);
     let written = enc.write_header().and_then(|mut w| {
         w.write_image_data(&pixels)?;
-        match target {
-            Some(t) if t >= size + 12 => {
-                let pad = vec![0u8; (t - size - 12) as usize];
-                w.write_chunk(png::chunk::ChunkType(*b"rbPd"), &pad)?;
-            }
-            _ => {}
+        if let Some(t) = target.filter(|t| *t >= size + 12) {
+            let pad = vec![0u8; (t - size - 12) as usize];
+            w.write_chunk(png::chunk::ChunkType(*b"rbPd"), &pad)?;
         }
         w.finish()
     });
@@ -237,25 +234,17 @@ fn png(width: u32, height: u32, rng: &mut FastRng, target: Option<u64>) -> Vec<u
 fn jpeg(width: u32, height: u32, rng: &mut FastRng, target: Option<u64>) -> Vec<u8> {
     let base: [u8; 3] = std::array::from_fn(|_| rng.next_u64() as u8);
     let mut pixels = Vec::with_capacity(3 * width as usize * height as usize);
-    for y in 0..height {
-        for x in 0..width {
-            // A gradient per component over the blocks.
-            let (bx, by) = (x / 8, y / 8);
-            pixels.extend(
-                (0..3).map(|c| base[c as usize].wrapping_add((bx * (3 + c) + by * (5 - c)) as u8)),
-            );
-        }
+    for (by, bx) in (0..height).flat_map(|y| (0..width).map(move |x| (y / 8, x / 8))) {
+        // A gradient per component over the blocks.
+        let level = |c: u32| base[c as usize].wrapping_add((bx * (3 + c) + by * (5 - c)) as u8);
+        pixels.extend((0..3).map(level));
     }
     let mut out = Vec::new();
     let mut enc = jpeg_encoder::Encoder::new(&mut out, 50);
     enc.set_optimized_huffman_tables(true);
-    enc.encode(
-        &pixels,
-        width as u16,
-        height as u16,
-        jpeg_encoder::ColorType::Rgb,
-    )
-    .expect("a JPEG of 1 to 65535 pixels a side encodes into memory");
+    let (w, h, rgb) = (width as u16, height as u16, jpeg_encoder::ColorType::Rgb);
+    let encoded = enc.encode(&pixels, w, h, rgb);
+    encoded.expect("a JPEG of 1 to 65535 pixels a side encodes into memory");
     let mut pad = target.map_or(0, |t| t.saturating_sub(out.len() as u64));
     let mut segments = Vec::new();
     while pad >= 4 {
