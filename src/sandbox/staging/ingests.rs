@@ -63,15 +63,13 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References,
     let bad = |m: String| Reply::error(400, m);
     let one_of = format!("set exactly one of {noun}References and {noun}ReferencesURL");
     let (refs, list_url) = match (&ingest.image_references, &ingest.image_references_url) {
-        (Some(_), Some(_)) | (None, None) => {
-            return Err(bad(one_of));
-        }
+        (Some(_), Some(_)) | (None, None) => return Err(bad(one_of)),
         (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
             (Vec::new(), Some(url.clone()))
         }
         (None, Some(_)) => return Err(bad(format!("{noun}ReferencesURL must be an http(s) URL"))),
         (Some(list), None) if list.is_empty() => {
-            return Err(bad(format!("{noun}References is empty")));
+            return fail(400, format!("{noun}References is empty"));
         }
         (Some(list), None) if list.len() > max => {
             let n = list.len();
