@@ -143,12 +143,10 @@ fn walk(v: &Value, path: &str, out: &mut BTreeMap<String, String>) {
         let ty = type_name(v);
         // An array's elements of different types list every type once.
         let types = out.entry(path.to_string()).or_default();
-        if !types.split('|').any(|x| x == ty) {
-            *types = if types.is_empty() {
-                ty.to_string()
-            } else {
-                format!("{types}|{ty}")
-            };
+        if types.is_empty() {
+            *types = ty.to_string();
+        } else if !types.split('|').any(|x| x == ty) {
+            *types = format!("{types}|{ty}");
         }
     }
     match v {

@@ -145,12 +145,10 @@ pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, Reply> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            Reply::error(400, format!("invalid {what}: {inner}"))
-        } else {
-            Reply::error(400, format!("invalid {what}: field `{path}`: {inner}"))
-        }
+        let at = match e.path().to_string().as_str() {
+            "." | "" => String::new(),
+            path => format!("field `{path}`: "),
+        };
+        Reply::error(400, format!("invalid {what}: {at}{}", e.into_inner()))
     })
 }
