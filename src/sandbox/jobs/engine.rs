@@ -391,10 +391,7 @@ impl Engine {
             let mut b = tar::Builder::new(&mut file.out);
             let end = ((first + count) as usize).min(rows.len());
             for row in rows.get(first as usize..end).unwrap_or(&[]) {
-                let name = row
-                    .get("file_name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("image");
+                let name = row["file_name"].as_str().unwrap_or("image");
                 let data = serde_json::to_vec_pretty(row).unwrap_or_default();
                 let mut h = tar::Header::new_gnu();
                 h.set_size(data.len() as u64);

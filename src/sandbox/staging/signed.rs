@@ -165,11 +165,8 @@ fn range(header: Option<&str>, size: u64) -> Option<Option<(u64, u64)>> {
     // Several ranges would need multipart/byteranges; a server may send it all.
     let (first, last) = spec.split_once('-').filter(|_| !spec.contains(','))?;
     let num = |s: &str| -> Option<u64> {
-        let s = s.trim();
-        s.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| s.parse().ok())
-            .flatten()
+        let s = Some(s.trim()).filter(|s| s.bytes().all(|b| b.is_ascii_digit()))?;
+        s.parse().ok()
     };
     let (first, last) = (first.trim(), last.trim());
     let (start, end) = match (first.is_empty(), last.is_empty()) {
