@@ -242,13 +242,9 @@ impl Variation {
 
     /// A field left out where its value is the model's default (`false`, `[]`).
     fn default_out(&self, o: &mut Obj, key: &str, id: &str) {
-        let empty = o
-            .get(key)
-            .and_then(Value::as_array)
-            .is_some_and(Vec::is_empty);
-        if (o.get(key) == Some(&Value::Bool(false)) || empty)
-            && self.flip(format!("default {key} {id}"))
-        {
+        let v = o.get(key);
+        let empty = v.and_then(Value::as_array).is_some_and(Vec::is_empty);
+        if (v == Some(&Value::Bool(false)) || empty) && self.flip(format!("default {key} {id}")) {
             o.remove(key);
         }
     }
@@ -264,11 +260,7 @@ impl Variation {
 
     /// A timestamp in one of the service's two forms.
     fn time(&self, o: &mut Obj, key: &str, id: &str) {
-        if let Some(t) = o
-            .get(key)
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Timestamp>().ok())
-        {
+        if let Ok(t) = text(o, key).parse::<Timestamp>() {
             let micros = self.flip(format!("time {key} {id}"));
             o.insert(key.into(), Value::String(timestamp_form(t, micros)));
         }
