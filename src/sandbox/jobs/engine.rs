@@ -252,13 +252,11 @@ impl Engine {
         let (mut lines, mut failures) = (Vec::new(), Vec::new());
         for i in s.cursor..end {
             let f = &files[i as usize];
-            let row = wf
-                .run(f, &self.state.data_dir, video)
-                .unwrap_or_else(|row| {
-                    let error = row.get("error").cloned().unwrap_or(Value::Null);
-                    failures.push((i, f.name.clone(), error));
-                    row
-                });
+            let ran = wf.run(f, &self.state.data_dir, video);
+            let row = ran.unwrap_or_else(|row| {
+                failures.push((i, f.name.clone(), row["error"].clone()));
+                row
+            });
             lines.extend_from_slice(row.to_string().as_bytes());
             lines.push(b'\n');
         }
