@@ -93,11 +93,7 @@ impl Faults {
     }
 
     fn family(&self, f: FaultFamily) -> &FaultSettings {
-        match f {
-            FaultFamily::Api => &self.api,
-            FaultFamily::Put => &self.put,
-            FaultFamily::Download => &self.download,
-        }
+        [&self.api, &self.put, &self.download][f as usize]
     }
 }
 

@@ -57,16 +57,9 @@ enum Found {
 
 fn route(head: &Head) -> (Route, Found) {
     if head.segments.first().is_some_and(|s| s == "signed") {
-        let put = head.method == "PUT";
-        let template = if put {
-            "{signedUpload}"
-        } else {
-            "{signedDownload}"
-        };
-        return (
-            Route::literal(template.into()),
-            Found::Handler(signed::serve),
-        );
+        let template = ["{signedDownload}", "{signedUpload}"][usize::from(head.method == "PUT")];
+        let route = Route::literal(template.into());
+        return (route, Found::Handler(signed::serve));
     }
     let mut other = None;
     for (method, template, handler) in ROUTES {
@@ -77,13 +70,8 @@ fn route(head: &Head) -> (Route, Found) {
             other.get_or_insert(route);
         }
     }
-    match other {
-        Some(route) => (route, Found::OtherMethod),
-        None => (
-            Route::literal(format!("/{}", head.segments.join("/"))),
-            Found::Nothing,
-        ),
-    }
+    let literal = || Route::literal(format!("/{}", head.segments.join("/")));
+    other.map_or_else(|| (literal(), Found::Nothing), |r| (r, Found::OtherMethod))
 }
 
 pub(crate) struct Router {
