@@ -71,11 +71,8 @@ pub(crate) fn files(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let (batch, part) = (req.param("batchId"), req.query("partName"));
     let (files, token): (Vec<(FileRec, String)>, _) = {
         let data = state.lock();
-        let b = data
-            .staging
-            .batches
-            .get(batch)
-            .ok_or_else(|| not_found(batch))?;
+        let b = data.staging.batches.get(batch);
+        let b = b.ok_or_else(|| not_found(batch))?;
         // A part's files have its content type, others the type of their name.
         let content_type = |f: &FileRec| match b
             .parts

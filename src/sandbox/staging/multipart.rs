@@ -75,10 +75,8 @@ pub(crate) fn describe(body: &[u8], boundary: &str) -> Vec<serde_json::Value> {
         part.insert("headers".into(), others.into());
         serde_json::Value::Object(part)
     };
-    split(body, boundary)
-        .into_iter()
-        .map(describe_part)
-        .collect()
+    let parts = split(body, boundary);
+    parts.into_iter().map(describe_part).collect()
 }
 
 /// The parts between boundaries, without the CRLF that precedes each boundary.
