@@ -85,10 +85,8 @@ pub(crate) fn download_url(state: &State, batch: &str, f: &FileRec) -> String {
 /// Checks the URL's signature, then its expiry; returns its size limit.
 fn verify(state: &State, req: &Req<'_, '_>, segments: &[&str]) -> Result<Option<u64>, Reply> {
     let bad = |what: &str| Reply::error(403, format!("signed URL has no valid `{what}` parameter"));
-    let expires = req
-        .query("expires")
-        .and_then(|e| e.parse::<u64>().ok())
-        .ok_or_else(|| bad("expires"))?;
+    let expires = req.query("expires").and_then(|e| e.parse::<u64>().ok());
+    let expires = expires.ok_or_else(|| bad("expires"))?;
     let limit = req.query("limit").map(str::parse::<u64>).transpose();
     let limit = limit.map_err(|_| bad("limit"))?;
     let token = req.query("token").ok_or_else(|| bad("token"))?;
@@ -116,15 +114,11 @@ fn verify(state: &State, req: &Req<'_, '_>, segments: &[&str]) -> Result<Option<
 fn download(state: &State, req: &Req<'_, '_>, batch: &str, name: &str) -> Answer {
     let part = req.query("part").filter(|p| !p.is_empty());
     let data = state.lock();
-    let file = data
-        .staging
-        .batches
-        .get(batch)
-        .and_then(|b| b.files.get(&file_key(part, name)));
-    let rec = file
-        .cloned()
-        .ok_or_else(|| Reply::error(404, format!("file {name:?} not found in batch {batch:?}")))?;
+    let b = data.staging.batches.get(batch);
+    let file = b.and_then(|b| b.files.get(&file_key(part, name))).cloned();
     drop(data);
+    let missing = || Reply::error(404, format!("file {name:?} not found in batch {batch:?}"));
+    let rec = file.ok_or_else(missing)?;
     if rec.discarded {
         let why =
             format!("the bytes of {name:?} were discarded (the sandbox runs with --store discard)");
