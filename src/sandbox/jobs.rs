@@ -152,9 +152,8 @@ pub(crate) fn restart(state: &State, req: &mut Req<'_, '_>) -> Answer {
             let msg = format!("job {id:?} is still running; abort it before restarting");
             return fail(409, msg);
         }
-        let old = job.run;
         job.restart(overrides.as_ref());
-        old
+        job.run - 1
     };
     let _ = std::fs::remove_dir_all(run_dir(state, id, old_run));
     state.save();
