@@ -69,8 +69,7 @@ pub(crate) fn start(state: &State, req: &mut Req<'_, '_>) -> Answer {
     }
     data.jobs.next_seq += 1;
     data.jobs.jobs.insert(id.clone(), job);
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     ok_with(json!({ "jobId": id }))
 }
 
@@ -137,8 +136,7 @@ pub(crate) fn abort(state: &State, req: &mut Req<'_, '_>) -> Answer {
     }
     job.fail("job-aborted", "Job aborted on request");
     ended(state, &mut data, id);
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     ok_with(json!({ "message": format!("job {id:?} aborted") }))
 }
 

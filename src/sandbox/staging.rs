@@ -69,8 +69,7 @@ pub(crate) fn create_output_batch(
     for f in recs {
         b.files.insert(file_key(f.part.as_deref(), &f.name), f);
     }
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     Ok(())
 }
 

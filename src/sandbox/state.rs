@@ -87,6 +87,12 @@ impl State {
         self.changed.store(true, Ordering::SeqCst);
     }
 
+    /// Releases the lock, then marks the data changed.
+    pub fn unlock_changed(&self, data: MutexGuard<'_, Data>) {
+        drop(data);
+        self.save();
+    }
+
     /// Writes `state.json` atomically, now; owner-only, as it holds the key that signs URLs.
     pub fn save_now(&self) -> Result<()> {
         self.changed.store(false, Ordering::SeqCst);

@@ -159,8 +159,7 @@ impl Engine {
         if j.phase.is_terminal() {
             ended(&self.state, &mut data, &s.id);
         }
-        drop(data);
-        self.state.save();
+        self.state.unlock_changed(data);
     }
 
     /// Fails a job whose step panicked, whatever the step left half done: the panic is
@@ -179,8 +178,7 @@ impl Engine {
             j.fail("job-panicked", &msg);
             ended(&self.state, &mut data, &s.id);
         }
-        drop(data);
-        self.state.save();
+        self.state.unlock_changed(data);
     }
 
     /// The input files of a Workflow job, in order.

@@ -160,8 +160,7 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
         .staging
         .batch_for(&batch, &display, simple, BatchContentType::Images);
     b.ingest(FileRec::new(name, bytes.len() as u64, path));
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     ok_with(json!({}))
 }
 
@@ -216,8 +215,7 @@ fn issue_upload(
         done: false,
     };
     data.staging.uploads.insert(id.clone(), upload);
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     Ok(id)
 }
 

@@ -202,7 +202,6 @@ fn register(
     };
     let answer = rec.answer(false);
     data.staging.ingests.insert(key(&rec.ingest_id), rec);
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     Ok((answer, true))
 }

@@ -125,8 +125,7 @@ pub(crate) fn conclude(state: &State, batch: &str, shard: &str, src: &ShardSourc
             _,
         ) => (ingest_id.clone(), u.clone(), *files_status, *ingest_status),
         _ => {
-            drop(data);
-            return state.save();
+            return state.unlock_changed(data);
         }
     };
     let note = |shard_id: Option<&str>, notification| {
@@ -159,6 +158,5 @@ pub(crate) fn conclude(state: &State, batch: &str, shard: &str, src: &ShardSourc
         };
         let _ = data.webhooks.push(&url, &note(None, event), allow);
     }
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
 }
