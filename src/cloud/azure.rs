@@ -4,9 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
-use quick_xml::events::Event;
+use instant_xml::FromXml;
 
-use super::http::{Http, cloud_error, hmac_sha256, resolve_ref};
+use super::http::{Http, cloud_error, hmac_sha256};
 use super::settings::{Settings, parse_connection_string};
 use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
 use crate::transport::HttpRequest;
@@ -242,51 +242,51 @@ impl Store for AzureStore {
     }
 }
 
-/// The blobs and the next marker of a List Blobs answer.
+/// A List Blobs answer: the blobs and the next marker.
+#[derive(FromXml)]
+#[xml(rename = "EnumerationResults")]
+struct ListBlobs {
+    blobs: Option<Blobs>,
+    #[xml(rename = "NextMarker")]
+    next: Option<String>,
+}
+
+#[derive(FromXml)]
+#[xml(rename = "Blobs")]
+struct Blobs {
+    blob: Vec<Blob>,
+}
+
+#[derive(FromXml)]
+#[xml(rename = "Blob")]
+struct Blob {
+    #[xml(rename = "Name")]
+    name: String,
+    properties: Option<Properties>,
+}
+
+#[derive(FromXml)]
+#[xml(rename = "Properties")]
+struct Properties {
+    #[xml(rename = "Content-Length")]
+    size: Option<String>,
+}
+
 fn parse_list_blobs(xml: &[u8]) -> std::result::Result<Page, String> {
     let text = String::from_utf8_lossy(xml);
-    let mut reader = quick_xml::Reader::from_str(text.trim_start_matches('\u{feff}'));
-    let mut page = Page::default();
-    let mut path: Vec<String> = Vec::new();
-    let mut name = String::new();
-    let mut size: Option<u64> = None;
-    let mut text_buf = String::new();
-    loop {
-        match reader.read_event().map_err(|e| e.to_string())? {
-            Event::Start(e) => {
-                path.push(e.local_name().as_ref().to_string());
-                text_buf.clear();
-            }
-            Event::Text(t) => text_buf.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) => text_buf.push_str(&resolve_ref(&r).unwrap_or_default()),
-            Event::CData(t) => text_buf.push_str(&t),
-            Event::End(e) => {
-                let tag = e.local_name().as_ref().to_string();
-                let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
-                match (tag.as_str(), parent.map(String::as_str)) {
-                    ("Name", Some("Blob")) => name = std::mem::take(&mut text_buf),
-                    ("Content-Length", Some("Properties")) => size = text_buf.trim().parse().ok(),
-                    ("Blob", _) => {
-                        let (key, size) = (std::mem::take(&mut name), size.take());
-                        if !key.is_empty() {
-                            page.objects.push(CloudObject { key, size });
-                        }
-                    }
-                    ("NextMarker", _) => {
-                        let m = std::mem::take(&mut text_buf);
-                        page.next = Some(m).filter(|m| !m.trim().is_empty());
-                    }
-                    _ => {}
-                }
-                path.pop();
-                text_buf.clear();
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if !path.is_empty() {
+    let text = text.trim_matches(|c: char| c == '\u{feff}' || c.is_whitespace());
+    // instant-xml takes a document cut at a tag boundary as complete.
+    if !text.ends_with("</EnumerationResults>") {
         return Err("the XML ends early".into());
     }
-    Ok(page)
+    let list = instant_xml::from_str::<ListBlobs>(text).map_err(|e| e.to_string())?;
+    let blobs = list.blobs.map_or(Vec::new(), |b| b.blob);
+    let objects = blobs.into_iter().filter(|b| !b.name.is_empty()).map(|b| {
+        let size = b.properties.and_then(|p| p.size?.trim().parse().ok());
+        CloudObject { key: b.name, size }
+    });
+    Ok(Page {
+        objects: objects.collect(),
+        next: list.next.filter(|m| !m.trim().is_empty()),
+    })
 }

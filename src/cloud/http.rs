@@ -9,6 +9,7 @@ use crate::api::{Clock, RetryPolicy};
 use crate::redact::{clean_snippet, redact_url, scrub};
 use crate::transport::{HttpRequest, Transport};
 use crate::{Error, Result};
+use instant_xml::FromXml;
 
 /// The largest listing or token answer read (a page of 5,000 keys is about 2 MiB).
 const MAX_BODY: u64 = 32 << 20;
@@ -166,7 +167,7 @@ pub(crate) fn cloud_error(
 pub(crate) fn list_objects_v2(store: &'static str, body: &[u8], what: &str) -> Result<Page> {
     let text = String::from_utf8_lossy(body);
     let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
-        let code = xml_text(&text, "Code").map(|c| format!("; its code: {c}"));
+        let code = parse_error_body(body).0.map(|c| format!("; its code: {c}"));
         let message = format!(
             "the listing of {what} could not be decoded: {e}{}",
             code.unwrap_or_default()
@@ -213,6 +214,15 @@ pub(crate) fn canonical_query<K: AsRef<str>>(pairs: &[(K, String)]) -> String {
     joined.join("&")
 }
 
+#[derive(FromXml)]
+#[xml(rename = "Error")]
+struct XmlError {
+    #[xml(rename = "Code")]
+    code: Option<String>,
+    #[xml(rename = "Message")]
+    message: Option<String>,
+}
+
 /// The code and message of an error answer: S3, GCS XML and Azure send
 /// `<Error><Code>…</Code><Message>…</Message></Error>`; GCS JSON and OAuth send
 /// `{"error": {"code", "message"}}` or `{"error", "error_description"}`. Whole: the
@@ -221,9 +231,12 @@ pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
     let text = String::from_utf8_lossy(body);
     let text = text.trim().trim_start_matches('\u{feff}');
     if text.starts_with('<') {
-        let code = xml_text(text, "Code");
-        let message = xml_text(text, "Message").unwrap_or_default();
-        return (code, message);
+        // A store may quote a URL with a bare `&`, which is not XML: then the code alone.
+        let code = || Some(text.split_once("<Code>")?.1.split_once("</Code>")?.0.into());
+        return match instant_xml::from_str::<XmlError>(text) {
+            Ok(e) => (e.code, e.message.unwrap_or_default()),
+            Err(_) => (code(), String::new()),
+        };
     }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         let err = &v["error"];
@@ -239,41 +252,4 @@ pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
         return (code, message);
     }
     (None, text.to_string())
-}
-
-/// The unescaped text of the first `<tag>` element, if any.
-pub(crate) fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut inside = false;
-    let mut out = String::new();
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) if e.local_name().as_ref() == tag => inside = true,
-            Ok(Event::Text(t)) if inside => out.push_str(&t.xml10_content()),
-            Ok(Event::GeneralRef(r)) if inside => out.push_str(&resolve_ref(&r)?),
-            Ok(Event::CData(t)) if inside => out.push_str(&t),
-            Ok(Event::End(e)) if inside && e.local_name().as_ref() == tag => {
-                return Some(out);
-            }
-            Ok(Event::Eof) | Err(_) => return None,
-            _ => {}
-        }
-    }
-}
-
-/// The text of an entity or character reference (`&amp;`, `&#38;`, `&#x26;`).
-pub(crate) fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<String> {
-    if let Ok(Some(c)) = r.resolve_char_ref() {
-        return Some(c.to_string());
-    }
-    let s = match &**r {
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        _ => return None,
-    };
-    Some(s.to_string())
 }

@@ -82,7 +82,7 @@ fn signed_pages<T>(
 
 /// The listing stage: page after page, numbered from 1.
 fn list(source: &CloudSource, tx: SyncSender<(u64, Result<Vec<CloudObject>>)>) {
-    let mut objects = source.objects();
+    let mut objects = source.listing();
     let mut pages = 0u64;
     while let Some(page) = objects.next_page() {
         pages += 1;

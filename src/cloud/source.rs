@@ -128,11 +128,8 @@ impl CloudSource {
     /// The parsed bucket URL (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
     /// assert_eq!((s.url().bucket(), s.url().prefix()), ("b", "in/"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn url(&self) -> &BucketUrl {
         &self.url
@@ -141,11 +138,8 @@ impl CloudSource {
     /// Images or videos (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
     /// assert_eq!(s.media(), roboflow_batch::model::MediaKind::Images);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn media(&self) -> MediaKind {
         self.media
@@ -154,11 +148,8 @@ impl CloudSource {
     /// Where the bucket is reached (endpoint and bucket; never a secret) (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
     /// println!("listing {}", s.describe());
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn describe(&self) -> String {
         self.store.describe()
@@ -174,7 +165,12 @@ impl CloudSource {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     #[must_use = "the listing is lazy: iterate it"]
-    pub fn objects(&self) -> Objects<'_> {
+    pub fn objects(&self) -> impl Iterator<Item = Result<CloudObject>> + '_ {
+        self.listing()
+    }
+
+    /// The listing, page by page (see [`Objects::next_page`]).
+    pub(crate) fn listing(&self) -> Objects<'_> {
         Objects {
             source: self,
             buffer: VecDeque::new(),
@@ -208,11 +204,8 @@ impl CloudSource {
     /// `None` when the name would be longer than the service's 512 bytes (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
     /// assert_eq!(s.name_for("in/a/b.jpg").as_deref(), Some("a%2Fb.jpg"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn name_for(&self, key: &str) -> Option<String> {
         reference_name(self.url.relative(key))
@@ -221,11 +214,8 @@ impl CloudSource {
     /// A GET URL for `key`, valid for the configured expiry from the clock's now (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
-    /// let url = s.sign("in/a.jpg")?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
+    /// assert!(s.sign("in/a.jpg").unwrap().contains("X-Amz-Signature="));
     /// ```
     pub fn sign(&self, key: &str) -> Result<String> {
         if !addressable(key) {
@@ -284,18 +274,8 @@ fn addressable(key: &str) -> bool {
 /// with [`Error::TooManyEmptyPages`] (Azure may send a few; S3 and GCS do not).
 const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
 
-/// The lazy listing of [`CloudSource::objects`] (see its example): it fetches the next page
-/// only when the current one is used up.
-///
-/// ```
-/// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-/// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-/// # let s = b.set("AWS_REGION", "us-east-1").build()?;
-/// let listing: roboflow_batch::cloud::Objects<'_> = s.objects();
-/// # Ok::<(), roboflow_batch::Error>(())
-/// ```
-#[must_use = "the listing is lazy: iterate it"]
-pub struct Objects<'a> {
+/// The lazy listing of [`CloudSource::objects`]: the next page is fetched when this one is used up.
+pub(crate) struct Objects<'a> {
     source: &'a CloudSource,
     buffer: VecDeque<super::CloudObject>,
     token: Option<String>,
@@ -303,16 +283,6 @@ pub struct Objects<'a> {
     /// Pages in a row with no object at all (before filtering) and a next token.
     empty_in_a_row: usize,
     done: bool,
-}
-
-impl fmt::Debug for Objects<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Objects")
-            .field("pages", &self.pages)
-            .field("buffered", &self.buffer.len())
-            .field("done", &self.done)
-            .finish()
-    }
 }
 
 impl Objects<'_> {
@@ -418,58 +388,45 @@ impl fmt::Debug for CloudSourceBuilder {
 }
 
 impl CloudSourceBuilder {
-    /// Images (the default) or videos: the extension filter (the local folder's lists).
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").media(roboflow_batch::model::MediaKind::Videos);
-    /// ```
-    pub fn media(mut self, media: MediaKind) -> Self {
-        self.media = media;
-        self
-    }
-
-    /// How long signed URLs stay valid (default 24 h; S3 and GCS allow at most 7 days).
-    /// A reused Azure SAS token keeps its own expiry.
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").expiry(std::time::Duration::from_secs(3600));
-    /// ```
-    pub fn expiry(mut self, expiry: Duration) -> Self {
-        self.expiry = expiry;
-        self
-    }
-
-    /// Keys asked for per listing request, at most what the store grants (default: the
-    /// most it grants, 1,000 on S3 and GCS, 5,000 on Azure).
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").page_size(100);
-    /// ```
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = n;
-        self
-    }
-
-    /// The most listing pages fetched before giving up (default 1,000,000).
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").max_pages(10);
-    /// ```
-    pub fn max_pages(mut self, n: u64) -> Self {
-        self.max_pages = n;
-        self
-    }
-
-    /// Gives a setting a value that wins over the environment variable of the same name
-    /// (for example `AWS_REGION`; the names are in the [cloud guide](crate::guide::cloud)).
-    /// `Debug` never shows the value.
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").set("AWS_REGION", "eu-west-1");
-    /// ```
-    pub fn set(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.settings.set(name, value.into());
-        self
+    crate::model::setters! {
+        setup: "",
+        on: "roboflow_batch::cloud::CloudSource::builder(\"s3://b/\")";
+        /// Images (the default) or videos: the extension filter (the local folder's lists).
+        media(s, media: MediaKind) = "roboflow_batch::model::MediaKind::Videos" {
+            s.media = media;
+        }
+        /// How long signed URLs stay valid (default 24 h; S3 and GCS allow at most 7 days).
+        /// A reused Azure SAS token keeps its own expiry.
+        expiry(s, expiry: Duration) = "std::time::Duration::from_secs(3600)" {
+            s.expiry = expiry;
+        }
+        /// Keys asked for per listing request, at most what the store grants (default: the
+        /// most it grants, 1,000 on S3 and GCS, 5,000 on Azure).
+        page_size(s, n: u32) = "100" {
+            s.page_size = n;
+        }
+        /// The most listing pages fetched before giving up (default 1,000,000).
+        max_pages(s, n: u64) = "10" {
+            s.max_pages = n;
+        }
+        /// Gives a setting a value that wins over the environment variable of the same name
+        /// (for example `AWS_REGION`; the names are in the [cloud guide](crate::guide::cloud)).
+        /// `Debug` never shows the value.
+        set(s, name: &str, value: impl Into<String>) = "\"AWS_REGION\", \"eu-west-1\"" {
+            s.settings.set(name, value.into());
+        }
+        /// The transport for listing (default: a [`UreqTransport`]).
+        transport(s, transport: impl Transport + 'static) = "roboflow_batch::transport::UreqTransport::new()" {
+            s.transport = Some(Arc::new(transport));
+        }
+        /// Retries of listing requests (default: [`RetryPolicy::default`]).
+        retry_policy(s, policy: RetryPolicy) = "roboflow_batch::api::RetryPolicy::never()" {
+            s.retry = policy;
+        }
+        /// The clock: signing time, and the sleep between retries.
+        clock(s, clock: Clock) = "roboflow_batch::api::Clock::system()" {
+            s.clock = clock;
+        }
     }
 
     /// Reads settings from `env` instead of the process environment (`None`: only the
@@ -484,39 +441,6 @@ impl CloudSourceBuilder {
     {
         self.settings
             .set_env(env.map(|f| Arc::new(f) as super::settings::EnvFn));
-        self
-    }
-
-    /// The transport for listing (default: a [`UreqTransport`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::UreqTransport;
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").transport(UreqTransport::new());
-    /// ```
-    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
-        self.transport = Some(Arc::new(transport));
-        self
-    }
-
-    /// Retries of listing requests (default: [`RetryPolicy::default`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::{api::RetryPolicy, cloud::CloudSource};
-    /// let b = CloudSource::builder("s3://b/").retry_policy(RetryPolicy::never());
-    /// ```
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// The clock: signing time, and the sleep between retries.
-    ///
-    /// ```
-    /// # use roboflow_batch::{api::Clock, cloud::CloudSource};
-    /// let b = CloudSource::builder("s3://b/").clock(Clock::system());
-    /// ```
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
         self
     }
 
