@@ -25,17 +25,7 @@ pub(crate) enum AzureAuth {
     Sas(Secret),
 }
 
-impl std::fmt::Debug for AzureAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            AzureAuth::Key(..) => "Key(REDACTED)",
-            AzureAuth::Sas(_) => "Sas(REDACTED)",
-        })
-    }
-}
-
 /// An Azure container with its account and credentials.
-#[derive(Debug)]
 pub(crate) struct AzureStore {
     account: String,
     container: String,

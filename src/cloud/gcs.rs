@@ -32,19 +32,6 @@ pub(crate) enum GcsKey {
     Hmac { access_id: String, secret: Secret },
 }
 
-impl std::fmt::Debug for GcsKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            GcsKey::ServiceAccount { email, .. } => f
-                .debug_struct("ServiceAccount")
-                .field("email", email)
-                .field("key", &crate::redact::REDACTED)
-                .finish(),
-            GcsKey::Hmac { .. } => f.write_str("Hmac(REDACTED)"),
-        }
-    }
-}
-
 impl GcsKey {
     /// Resolves the key (rules in the module docs); errors name the variable at fault.
     pub(crate) fn resolve(settings: &Settings) -> Result<Self> {
@@ -186,16 +173,6 @@ pub(crate) struct GcsStore {
     emulator: bool,
     http: Http,
     token: Mutex<Option<(Secret, SystemTime)>>,
-}
-
-impl std::fmt::Debug for GcsStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GcsStore")
-            .field("bucket", &self.bucket)
-            .field("key", &self.key)
-            .field("base", &self.base)
-            .finish_non_exhaustive()
-    }
 }
 
 impl GcsStore {

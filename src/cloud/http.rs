@@ -24,31 +24,6 @@ pub(crate) struct Http {
     pub(crate) clock: Clock,
 }
 
-impl std::fmt::Debug for Http {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Http")
-            .field("retry", &self.retry)
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-impl Http {
-    /// For tests of signing and settings: any request it would send is a bug.
-    pub(crate) fn offline() -> Http {
-        Http {
-            transport: Arc::new(
-                |_r: HttpRequest| -> std::result::Result<
-                    crate::transport::HttpResponse,
-                    crate::transport::TransportError,
-                > { unreachable!("this test sends no request") },
-            ),
-            retry: RetryPolicy::never(),
-            clock: Clock::system(),
-        }
-    }
-}
-
 /// A store's refusal: the status and what the store said (scrubbed).
 #[derive(Debug)]
 pub(crate) struct Refusal {
@@ -61,16 +36,14 @@ pub(crate) struct Refusal {
 impl Refusal {
     /// `HTTP 403 SignatureDoesNotMatch: …`
     pub(crate) fn summary(&self) -> String {
-        let mut s = format!("HTTP {}", self.status);
-        if let Some(c) = &self.code {
-            s.push(' ');
-            s.push_str(c);
+        let code = self
+            .code
+            .as_deref()
+            .map_or(String::new(), |c| format!(" {c}"));
+        match self.message.as_str() {
+            "" => format!("HTTP {}{code}", self.status),
+            m => format!("HTTP {}{code}: {m}", self.status),
         }
-        if !self.message.is_empty() {
-            s.push_str(": ");
-            s.push_str(&self.message);
-        }
-        s
     }
 }
 

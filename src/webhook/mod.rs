@@ -120,12 +120,6 @@ fn decode_error(path: &str, message: String, body: &[u8]) -> Error {
     }
 }
 
-/// The bearer token the service sends for `workspace`: `rf_<workspace>`.
-#[cfg(feature = "webhook")]
-fn workspace_token(workspace: &str) -> String {
-    format!("rf_{workspace}")
-}
-
 /// Whether an `Authorization` header value is `Bearer <token>`, the scheme in any case, the
 /// token compared in time that depends only on the lengths.
 ///

@@ -1,11 +1,11 @@
 //! A small synchronous webhook receiver (feature `webhook`) on the crate's HTTP server.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use super::{Event, bearer_matches, workspace_token};
+use super::{Event, bearer_matches};
 use crate::error::{Error, Result};
 use crate::server::{self, Body, Head, Reply, read_limited};
 
@@ -88,7 +88,7 @@ impl ReceiverBuilder {
     /// let b = roboflow_batch::webhook::Receiver::builder().workspace("acme");
     /// ```
     pub fn workspace(self, workspace: &str) -> Self {
-        self.bearer_token(workspace_token(workspace))
+        self.bearer_token(format!("rf_{workspace}"))
     }
 
     /// Starts serving; each accepted event goes to `on_event`, one at a time (calls never
@@ -224,20 +224,7 @@ impl Receiver {
     /// assert!(r.url().ends_with("/h"));
     /// ```
     pub fn url(&self) -> String {
-        match self.addr {
-            SocketAddr::V4(a) => format!("http://{a}{}", self.path),
-            SocketAddr::V6(a) => format!("http://[{}]:{}{}", a.ip(), a.port(), self.path),
-        }
-    }
-
-    /// The address it listens on.
-    ///
-    /// ```
-    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {}).unwrap();
-    /// assert!(r.local_addr().ip().is_loopback());
-    /// ```
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        format!("http://{}{}", self.addr, self.path)
     }
 
     /// Requests answered 200.
@@ -269,23 +256,18 @@ impl Drop for Receiver {
 
 /// Event ids handed over lately, oldest first out.
 #[derive(Default)]
-struct Seen {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-}
+struct Seen(VecDeque<String>);
 
 impl Seen {
     fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
+        self.0.iter().any(|s| s == id)
     }
 
     fn insert(&mut self, id: &str) {
-        if self.set.insert(id.to_string()) {
-            self.order.push_back(id.to_string());
-            if self.order.len() > REMEMBERED_EVENTS
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
+        if !self.contains(id) {
+            self.0.push_back(id.to_string());
+            if self.0.len() > REMEMBERED_EVENTS {
+                self.0.pop_front();
             }
         }
     }
@@ -390,7 +372,7 @@ mod tests {
             ..b.limits
         };
         let (receiver, events) = b.spawn_channel().unwrap();
-        let addr = receiver.local_addr();
+        let addr = receiver.addr;
         let s = raw::send(
             addr,
             b"POST /hook HTTP/1.1\r\nAuthorization: Bearer rf_t\r\nContent-Length: 5000\r\n\r\n{",
