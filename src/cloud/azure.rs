@@ -35,8 +35,8 @@ pub(crate) struct AzureStore {
     http: Http,
 }
 
-fn cloud_err(status: Option<u16>, message: String) -> Error {
-    cloud_error(STORE, status, message)
+fn fail(message: impl Into<String>) -> Error {
+    cloud_error(STORE, None, message)
 }
 
 impl AzureStore {
@@ -56,11 +56,9 @@ impl AzureStore {
             .or_else(|| settings.first(&["AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT"]))
             .or_else(|| cs.get("AccountName").cloned())
             .ok_or_else(|| {
-                cloud_err(
-                    None,
+                fail(
                     "no storage account: set AZURE_STORAGE_ACCOUNT_NAME (or \
-                     AZURE_STORAGE_CONNECTION_STRING), or write az://container@account/…"
-                        .into(),
+                     AZURE_STORAGE_CONNECTION_STRING), or write az://container@account/…",
                 )
             })?;
         let endpoint = match cs.get("BlobEndpoint") {
@@ -87,21 +85,15 @@ impl AzureStore {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(key.trim())
                     .map_err(|_| {
-                        cloud_err(
-                            None,
-                            "the account key (AZURE_STORAGE_ACCOUNT_KEY) is not base64".into(),
-                        )
+                        fail("the account key (AZURE_STORAGE_ACCOUNT_KEY) is not base64")
                     })?;
                 AzureAuth::Key(Secret(key), bytes)
             }
             (None, None) => {
-                return Err(cloud_err(
-                    None,
-                    format!(
-                        "no credentials for account {account:?}: set AZURE_STORAGE_SAS_TOKEN or \
+                return Err(fail(format!(
+                    "no credentials for account {account:?}: set AZURE_STORAGE_SAS_TOKEN or \
                          AZURE_STORAGE_ACCOUNT_KEY, or AZURE_STORAGE_CONNECTION_STRING"
-                    ),
-                ));
+                )));
             }
         };
         Ok(AzureStore {
@@ -199,13 +191,10 @@ impl Store for AzureStore {
             Err(r) => return Err(self.refused(prefix, r)),
         };
         parse_list_blobs(&body).map_err(|why| {
-            cloud_err(
-                None,
-                format!(
-                    "the listing of az://{}/{prefix} could not be decoded: {why}",
-                    self.container
-                ),
-            )
+            fail(format!(
+                "the listing of az://{}/{prefix} could not be decoded: {why}",
+                self.container
+            ))
         })
     }
 

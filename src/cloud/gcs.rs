@@ -47,24 +47,22 @@ impl GcsKey {
         let path = settings
             .get("GOOGLE_APPLICATION_CREDENTIALS")
             .ok_or_else(|| {
-                cloud_err(
-                    None,
+                fail(
                     "no credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key \
                  file, or GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET",
                 )
             })?;
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            cloud_err(
-                None,
-                &format!("cannot read GOOGLE_APPLICATION_CREDENTIALS file {path}: {e}"),
-            )
+            fail(format!(
+                "cannot read GOOGLE_APPLICATION_CREDENTIALS file {path}: {e}"
+            ))
         })?;
         Self::from_service_account_json(&text, &path)
     }
 
     /// Parses a service-account key file; `origin` names it in errors.
     pub(crate) fn from_service_account_json(text: &str, origin: &str) -> Result<Self> {
-        let bad = |why: &str| cloud_err(None, &format!("the key file {origin} {why}"));
+        let bad = |why: &str| fail(format!("the key file {origin} {why}"));
         let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("is not JSON"))?;
         match v["type"].as_str() {
             Some("service_account") => {}
@@ -156,12 +154,12 @@ fn rsa_sign(key: &RsaKeyPair, data: &str) -> Result<Vec<u8>> {
     // aws-lc-rs ignores this generator: AWS-LC blinds with its own, seeded by the OS.
     let rng = aws_lc_rs::rand::SystemRandom::new();
     key.sign(&RSA_PKCS1_SHA256, &rng, data.as_bytes(), &mut sig)
-        .map_err(|_| cloud_err(None, "RSA signing failed"))?;
+        .map_err(|_| fail("RSA signing failed"))?;
     Ok(sig)
 }
 
-fn cloud_err(status: Option<u16>, message: &str) -> Error {
-    cloud_error(STORE, status, message)
+fn fail(message: impl Into<String>) -> Error {
+    cloud_error(STORE, None, message)
 }
 
 /// A GCS bucket with its key.
@@ -283,7 +281,8 @@ impl GcsStore {
         let body = match self.http.fetch(STORE, &make, std::slice::from_ref(&jwt))? {
             Ok(b) => b,
             Err(r) => {
-                return Err(cloud_err(
+                return Err(cloud_error(
+                    STORE,
                     Some(r.status),
                     &format!(
                         "the service account {email} could not get an access token ({}); check \
@@ -293,11 +292,11 @@ impl GcsStore {
                 ));
             }
         };
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|_| cloud_err(None, "the token answer is not JSON"))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| fail("the token answer is not JSON"))?;
         let tok = v["access_token"]
             .as_str()
-            .ok_or_else(|| cloud_err(None, "the token answer has no access_token"))?;
+            .ok_or_else(|| fail("the token answer has no access_token"))?;
         let life = v["expires_in"].as_u64().unwrap_or(3600).saturating_sub(60);
         let tok = Secret(tok.to_string());
         *cached = Some((tok.clone(), now + Duration::from_secs(life)));
@@ -351,13 +350,10 @@ impl GcsStore {
             size: Option<serde_json::Value>,
         }
         let l: Listing = serde_json::from_slice(&body).map_err(|e| {
-            cloud_err(
-                None,
-                &format!(
-                    "the listing of gs://{}/{prefix} could not be decoded: {e}",
-                    self.bucket
-                ),
-            )
+            fail(format!(
+                "the listing of gs://{}/{prefix} could not be decoded: {e}",
+                self.bucket
+            ))
         })?;
         Ok(Page {
             objects: l

@@ -51,13 +51,13 @@ impl S3Config {
             // client (s3fs passes the profile to botocore).
             (Some(p), _) => {
                 let sec = profile(p).ok_or_else(|| {
-                    missing(&format!(
+                    missing(format!(
                         "AWS_PROFILE is {p:?} but no such profile with keys is in {}",
                         files.describe()
                     ))
                 })?;
                 let (k, s, t) = profile_keys(&sec).ok_or_else(|| {
-                    missing(&format!(
+                    missing(format!(
                         "profile {p:?} in {} has no aws_access_key_id and aws_secret_access_key \
                          (SSO, credential_process and role profiles are not supported)",
                         files.describe()
@@ -69,7 +69,7 @@ impl S3Config {
             (None, None) => {
                 let sec = profile("default").and_then(|s| profile_keys(&s));
                 let (k, s, t) = sec.ok_or_else(|| {
-                    missing(&format!(
+                    missing(format!(
                         "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
                          AWS_PROFILE naming a profile in {}",
                         files.describe()
@@ -108,7 +108,7 @@ impl S3Config {
     }
 }
 
-fn missing(what: &str) -> Error {
+fn missing(what: String) -> Error {
     cloud_error(STORE, None, what)
 }
 
