@@ -145,14 +145,11 @@ fn sign_page(
     let mut signed = Vec::with_capacity(results.len());
     for (key, size, r) in results {
         match r? {
-            Some(r) => signed.push(Signed {
+            Ok(r) => signed.push(Signed {
                 reference: r.into_file_reference(),
                 size,
             }),
-            None => {
-                let detail = unusable_reason(source, &key);
-                skipped.push(SkippedFile::new(&key, SkipReason::Unreadable, detail));
-            }
+            Err(why) => skipped.push(SkippedFile::new(&key, SkipReason::Unreadable, why)),
         }
     }
     Ok(Item {
@@ -160,17 +157,6 @@ fn sign_page(
         signed,
         skipped,
     })
-}
-
-fn unusable_reason(source: &CloudSource, key: &str) -> String {
-    if source.name_for(key).is_none() {
-        format!(
-            "its name in the batch would be longer than {} bytes",
-            super::names::MAX_NAME_BYTES
-        )
-    } else {
-        "its key has `.` or `..` segments, which a URL cannot address".into()
-    }
 }
 
 #[cfg(test)]

@@ -193,7 +193,7 @@ impl CloudSource {
     #[must_use = "the listing is lazy: iterate it"]
     pub fn references(&self) -> impl Iterator<Item = Result<SignedReference>> + '_ {
         self.objects().filter_map(move |o| match o {
-            Ok(o) => self.sign_object(o).transpose(),
+            Ok(o) => self.sign_object(o).map(Result::ok).transpose(),
             Err(e) => Some(Err(e)),
         })
     }
@@ -227,20 +227,29 @@ impl CloudSource {
         self.store.sign_get(key, self.expiry, self.clock.now())
     }
 
-    /// `Ok(None)` when the object's name or key cannot be used.
-    pub(crate) fn sign_object(&self, o: CloudObject) -> Result<Option<SignedReference>> {
+    /// The signed reference, or why the object's name or key cannot be used.
+    pub(crate) fn sign_object(
+        &self,
+        o: CloudObject,
+    ) -> Result<std::result::Result<SignedReference, String>> {
         let Some(name) = self.name_for(&o.key) else {
-            return Ok(None);
+            let max = super::names::MAX_NAME_BYTES;
+            return Ok(Err(format!(
+                "its name in the batch would be longer than {max} bytes"
+            )));
         };
         if !addressable(&o.key) {
-            return Ok(None);
+            return Ok(Err(
+                "its key has `.` or `..` segments, which a URL cannot address".into(),
+            ));
         }
         let url = self.store.sign_get(&o.key, self.expiry, self.clock.now())?;
-        Ok(Some(SignedReference {
+        let size = o.size;
+        Ok(Ok(SignedReference {
             key: o.key,
             name,
             url,
-            size: o.size,
+            size,
         }))
     }
 
@@ -291,57 +300,41 @@ impl Objects<'_> {
         if self.done {
             return None;
         }
+        let page = self.fetch();
+        self.done |= page.is_err();
+        Some(page)
+    }
+
+    fn fetch(&mut self) -> Result<Vec<CloudObject>> {
         let s = self.source;
         if self.pages >= s.max_pages {
-            self.done = true;
-            return Some(Err(Error::Cloud {
-                store: s.url.kind().name(),
-                status: None,
-                message: format!(
-                    "listing {} stopped after {} pages (the cap); raise it with max_pages",
-                    s.url, s.max_pages
-                ),
-            }));
+            let message = format!(
+                "listing {} stopped after {} pages (the cap); raise it with max_pages",
+                s.url, s.max_pages
+            );
+            return Err(super::http::cloud_error(s.url.kind().name(), None, message));
         }
+        self.pages += 1;
         let page = s
             .store
-            .list_page(s.url.prefix(), self.token.as_deref(), s.page_size);
-        self.pages += 1;
-        match page {
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-            Ok(page) => {
-                match page.next {
-                    Some(t) if Some(&t) == self.token.as_ref() => {
-                        self.done = true;
-                        return Some(Err(Error::RepeatedPageToken {
-                            url: s.store.describe(),
-                        }));
-                    }
-                    Some(t) => self.token = Some(t),
-                    None => self.done = true,
-                }
-                // Stores may send an empty page with a token now and then; a run of them
-                // is a store that would keep the listing going forever.
-                if page.objects.is_empty() && !self.done {
-                    self.empty_in_a_row += 1;
-                    if self.empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW {
-                        self.done = true;
-                        return Some(Err(Error::TooManyEmptyPages {
-                            listing: s.store.describe(),
-                            pages: self.empty_in_a_row,
-                        }));
-                    }
-                } else {
-                    self.empty_in_a_row = 0;
-                }
-                let mut objects = page.objects;
-                objects.retain(|o| s.wants(&o.key));
-                Some(Ok(objects))
-            }
+            .list_page(s.url.prefix(), self.token.as_deref(), s.page_size)?;
+        if page.next.is_some() && page.next == self.token {
+            let url = s.store.describe();
+            return Err(Error::RepeatedPageToken { url });
         }
+        self.done = page.next.is_none();
+        self.token = page.next;
+        // Stores may send an empty page with a token now and then; a run of them is a
+        // store that would keep the listing going forever.
+        let empty = page.objects.is_empty() && !self.done;
+        self.empty_in_a_row = if empty { self.empty_in_a_row + 1 } else { 0 };
+        if self.empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW {
+            let (listing, pages) = (s.store.describe(), self.empty_in_a_row);
+            return Err(Error::TooManyEmptyPages { listing, pages });
+        }
+        let mut objects = page.objects;
+        objects.retain(|o| s.wants(&o.key));
+        Ok(objects)
     }
 }
 
