@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use instant_xml::FromXml;
 
-use super::http::{Http, cloud_error, hmac_sha256};
+use super::http::{Http, cloud_error, hmac_sha256, undecodable};
 use super::settings::{Settings, parse_connection_string};
 use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
 use crate::transport::HttpRequest;
@@ -190,12 +190,8 @@ impl Store for AzureStore {
             Ok(b) => b,
             Err(r) => return Err(self.refused(prefix, r)),
         };
-        parse_list_blobs(&body).map_err(|why| {
-            fail(format!(
-                "the listing of az://{}/{prefix} could not be decoded: {why}",
-                self.container
-            ))
-        })
+        let what = format!("az://{}/{prefix}", self.container);
+        parse_list_blobs(&body).map_err(|why| undecodable(STORE, &what, why))
     }
 
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {

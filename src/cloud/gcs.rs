@@ -10,7 +10,7 @@ use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::{self, PemObject};
 use sha2::{Digest, Sha256};
 
-use super::http::{Http, canonical_query, cloud_error, list_objects_v2, v4_signature};
+use super::http::{Http, canonical_query, cloud_error, list_objects_v2, undecodable, v4_signature};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
@@ -349,25 +349,16 @@ impl GcsStore {
             name: String,
             size: Option<serde_json::Value>,
         }
-        let l: Listing = serde_json::from_slice(&body).map_err(|e| {
-            fail(format!(
-                "the listing of gs://{}/{prefix} could not be decoded: {e}",
-                self.bucket
-            ))
-        })?;
+        let what = format!("gs://{}/{prefix}", self.bucket);
+        let l: Listing = serde_json::from_slice(&body).map_err(|e| undecodable(STORE, &what, e))?;
+        // The JSON API sends sizes as strings.
+        let size = |s: serde_json::Value| s.as_str().map_or(s.as_u64(), |s| s.parse().ok());
+        let objects = l.items.into_iter().map(|i| CloudObject {
+            key: i.name,
+            size: i.size.and_then(size),
+        });
         Ok(Page {
-            objects: l
-                .items
-                .into_iter()
-                .map(|i| CloudObject {
-                    key: i.name,
-                    // The JSON API sends sizes as strings.
-                    size: i.size.and_then(|s| {
-                        s.as_u64()
-                            .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
-                    }),
-                })
-                .collect(),
+            objects: objects.collect(),
             next: l.next_page_token.filter(|t| !t.is_empty()),
         })
     }

@@ -136,16 +136,18 @@ pub(crate) fn cloud_error(
     }
 }
 
+/// The error for a listing of `what` whose answer could not be decoded.
+pub(crate) fn undecodable(store: &'static str, what: &str, why: impl std::fmt::Display) -> Error {
+    let message = format!("the listing of {what} could not be decoded: {why}");
+    cloud_error(store, None, message)
+}
+
 /// A `ListObjectsV2` answer (S3, and GCS's XML API) as a page; `what` names the listing.
 pub(crate) fn list_objects_v2(store: &'static str, body: &[u8], what: &str) -> Result<Page> {
     let text = String::from_utf8_lossy(body);
     let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
         let code = parse_error_body(body).0.map(|c| format!("; its code: {c}"));
-        let message = format!(
-            "the listing of {what} could not be decoded: {e}{}",
-            code.unwrap_or_default()
-        );
-        cloud_error(store, None, message)
+        undecodable(store, what, format!("{e}{}", code.unwrap_or_default()))
     })?;
     let objects = parsed.contents.into_iter().map(|c| CloudObject {
         key: c.key,

@@ -167,13 +167,8 @@ impl BucketUrl {
         }
     }
 
-    /// `key` relative to the prefix (the part the glob sees), or the whole key when it is
-    /// not below the prefix.
-    ///
-    /// ```
-    /// assert_eq!(roboflow_batch::cloud::BucketUrl::parse("s3://b/in/").unwrap().relative("in/a/b.jpg"), "a/b.jpg");
-    /// ```
-    pub fn relative<'k>(&self, key: &'k str) -> &'k str {
+    /// `key` relative to the prefix (the part the glob sees), or the whole key.
+    pub(crate) fn relative<'k>(&self, key: &'k str) -> &'k str {
         key.strip_prefix(self.prefix.as_str()).unwrap_or(key)
     }
 }
@@ -294,40 +289,28 @@ fn parse_segment(seg: &str) -> std::result::Result<Vec<Token>, &'static str> {
     let mut chars = seg.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '*' => {
-                if out.last() != Some(&Token::Star) {
-                    out.push(Token::Star);
-                }
-            }
+            '*' if out.last() == Some(&Token::Star) => {}
+            '*' => out.push(Token::Star),
             '?' => out.push(Token::One),
             '[' => {
-                let negated = matches!(chars.peek(), Some('!' | '^'));
-                if negated {
-                    chars.next();
-                }
+                let negated = chars.next_if(|c| matches!(c, '!' | '^')).is_some();
                 let mut ranges = Vec::new();
-                let mut closed = false;
-                let mut first = true;
-                while let Some(c) = chars.next() {
-                    if c == ']' && !first {
-                        closed = true;
-                        break;
+                loop {
+                    // A `]` first in the set is one of its characters.
+                    match chars.next() {
+                        None => return Err("an unclosed `[`"),
+                        Some(']') if !ranges.is_empty() => break,
+                        Some(lo) => {
+                            let mut ahead = chars.clone();
+                            match (ahead.next(), ahead.next()) {
+                                (Some('-'), Some(hi)) if hi != ']' => {
+                                    chars = ahead;
+                                    ranges.push((lo, hi));
+                                }
+                                _ => ranges.push((lo, lo)),
+                            }
+                        }
                     }
-                    first = false;
-                    let mut lookahead = chars.clone();
-                    if lookahead.next() == Some('-')
-                        && let Some(hi) = lookahead.next()
-                        && hi != ']'
-                    {
-                        chars.next();
-                        chars.next();
-                        ranges.push((c, hi));
-                    } else {
-                        ranges.push((c, c));
-                    }
-                }
-                if !closed {
-                    return Err("an unclosed `[`");
                 }
                 out.push(Token::Set { negated, ranges });
             }
@@ -385,8 +368,7 @@ fn match_tokens(tokens: &[Token], s: &[char]) -> bool {
 fn token_matches(tok: &Token, c: char) -> bool {
     match tok {
         Token::Literal(l) => *l == c,
-        Token::One => true,
-        Token::Star => true,
+        Token::One | Token::Star => true,
         Token::Set { negated, ranges } => {
             ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated
         }

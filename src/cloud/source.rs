@@ -48,12 +48,7 @@ pub struct SignedReference {
 
 impl SignedReference {
     /// The reference as the ingest request carries it.
-    ///
-    /// ```
-    /// # let r = roboflow_batch::cloud::SignedReference { key: "a/b.jpg".into(), name: "b.jpg".into(), url: "https://h/b.jpg".into(), size: None };
-    /// assert_eq!(r.into_file_reference().name, "b.jpg");
-    /// ```
-    pub fn into_file_reference(self) -> FileReference {
+    pub(crate) fn into_file_reference(self) -> FileReference {
         FileReference {
             name: self.name,
             url: self.url,

@@ -3,14 +3,6 @@
 //! time. With the `webhook` feature, `Receiver` serves both on a local address, and
 //! [`Job::wait_with_webhook`](crate::jobs::Job::wait_with_webhook) can listen instead of
 //! polling.
-//!
-//! ```
-//! let body = br#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"job-1",
-//!                 "job_state":"success","delivery_attempt":1}"#;
-//! let roboflow_batch::webhook::Event::Job(job) = roboflow_batch::webhook::Event::parse(body)? else { panic!() };
-//! assert!(job.is_success());
-//! # Ok::<(), roboflow_batch::Error>(())
-//! ```
 
 #[cfg(feature = "webhook")]
 mod receiver;
