@@ -1,5 +1,6 @@
 //! S3 and S3-compatible stores: SigV4 presigned GETs and `ListObjectsV2` with `rusty-s3`.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use rusty_s3::actions::GetObject;
@@ -14,13 +15,6 @@ use crate::{Error, Result};
 
 const STORE: &str = "S3";
 
-/// Where the keys came from, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum KeySource {
-    Environment,
-    Profile(String),
-}
-
 /// Resolved S3 settings (no I/O but reading the shared credentials files).
 #[derive(Debug)]
 pub(crate) struct S3Config {
@@ -30,15 +24,17 @@ pub(crate) struct S3Config {
     pub(crate) region: String,
     pub(crate) endpoint: String,
     pub(crate) path_style: bool,
-    pub(crate) source: KeySource,
+    /// What to check when the keys are refused: where they came from.
+    pub(crate) check: String,
 }
+
+type Keys = (String, String, Option<String>);
 
 impl S3Config {
     /// Resolves credentials, region and endpoint for `bucket` (rules in the module docs).
     pub(crate) fn resolve(settings: &Settings, bucket: &str) -> Result<Self> {
         let profile_name = settings.get("AWS_PROFILE");
         let files = ProfileFiles::read(settings);
-        let profile = |name: &str| files.profile(name);
         let env_keys = match (
             settings.get("AWS_ACCESS_KEY_ID"),
             settings.get("AWS_SECRET_ACCESS_KEY"),
@@ -46,39 +42,21 @@ impl S3Config {
             (Some(k), Some(s)) => Some((k, s, settings.get("AWS_SESSION_TOKEN"))),
             _ => None,
         };
-        let (key_id, secret, token, source) = match (&profile_name, env_keys) {
-            // An explicit profile wins over keys in the environment, as in the official
-            // client (s3fs passes the profile to botocore).
-            (Some(p), _) => {
-                let sec = profile(p).ok_or_else(|| {
-                    missing(format!(
-                        "AWS_PROFILE is {p:?} but no such profile with keys is in {}",
-                        files.describe()
-                    ))
-                })?;
-                let (k, s, t) = profile_keys(&sec).ok_or_else(|| {
-                    missing(format!(
-                        "profile {p:?} in {} has no aws_access_key_id and aws_secret_access_key \
-                         (SSO, credential_process and role profiles are not supported)",
-                        files.describe()
-                    ))
-                })?;
-                (k, s, t, KeySource::Profile(p.clone()))
+        let profile = profile_name.as_deref().unwrap_or("default");
+        // An explicit profile wins over keys in the environment, as in the official
+        // client (s3fs passes the profile to botocore).
+        let ((key_id, secret, token), check) = match (&profile_name, env_keys) {
+            (None, Some(keys)) => {
+                let check = "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN";
+                (keys, check.to_string())
             }
-            (None, Some((k, s, t))) => (k, s, t, KeySource::Environment),
-            (None, None) => {
-                let sec = profile("default").and_then(|s| profile_keys(&s));
-                let (k, s, t) = sec.ok_or_else(|| {
-                    missing(format!(
-                        "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
-                         AWS_PROFILE naming a profile in {}",
-                        files.describe()
-                    ))
-                })?;
-                (k, s, t, KeySource::Profile("default".into()))
+            (named, _) => {
+                let keys = files.keys(profile, named.is_some())?;
+                (keys, format!("check the keys of AWS profile {profile:?}"))
             }
         };
-        let profile_region = profile(profile_name.as_deref().unwrap_or("default"))
+        let profile_region = files
+            .profile(profile)
             .and_then(|s| s.get("region").cloned());
         let region = settings
             .first(&["AWS_REGION", "AWS_DEFAULT_REGION"])
@@ -103,28 +81,16 @@ impl S3Config {
             region,
             endpoint,
             path_style,
-            source,
+            check,
         })
     }
-}
-
-fn missing(what: String) -> Error {
-    cloud_error(STORE, None, what)
-}
-
-fn profile_keys(
-    sec: &std::collections::BTreeMap<String, String>,
-) -> Option<(String, String, Option<String>)> {
-    let k = sec.get("aws_access_key_id")?.clone();
-    let s = sec.get("aws_secret_access_key")?.clone();
-    Some((k, s, sec.get("aws_session_token").cloned()))
 }
 
 /// The shared credentials file and the config file, read once.
 struct ProfileFiles {
     paths: Vec<String>,
-    credentials: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-    config: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    credentials: BTreeMap<String, BTreeMap<String, String>>,
+    config: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ProfileFiles {
@@ -149,29 +115,50 @@ impl ProfileFiles {
         }
     }
 
-    /// A profile's keys: the credentials file's `[name]` over the config file's
+    /// A profile's settings: the credentials file's `[name]` over the config file's
     /// `[profile name]` (`[default]` in both).
-    fn profile(&self, name: &str) -> Option<std::collections::BTreeMap<String, String>> {
-        let conf_name = if name == "default" {
-            "default".to_string()
-        } else {
-            format!("profile {name}")
+    fn profile(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        let conf_name = match name {
+            "default" => name.to_string(),
+            _ => format!("profile {name}"),
         };
         let mut merged = self.config.get(&conf_name).cloned();
         if let Some(c) = self.credentials.get(name) {
-            merged
-                .get_or_insert_with(Default::default)
-                .extend(c.clone());
+            merged.get_or_insert_default().extend(c.clone());
         }
         merged
     }
 
-    fn describe(&self) -> String {
-        if self.paths.is_empty() {
-            "the shared credentials file (HOME is not set)".into()
+    /// The keys of profile `name`, which the user named (`explicit`) or is the default.
+    fn keys(&self, name: &str, explicit: bool) -> Result<Keys> {
+        let section = self.profile(name);
+        let keys = section.as_ref().and_then(|s| {
+            let k = s.get("aws_access_key_id")?.clone();
+            let secret = s.get("aws_secret_access_key")?.clone();
+            Some((k, secret, s.get("aws_session_token").cloned()))
+        });
+        let files = if self.paths.is_empty() {
+            "the shared credentials file (HOME is not set)".to_string()
         } else {
             self.paths.join(" or ")
-        }
+        };
+        keys.ok_or_else(|| {
+            let message = match (explicit, section) {
+                (false, _) => format!(
+                    "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+                     AWS_PROFILE naming a profile in {files}"
+                ),
+                (true, None) => {
+                    format!("AWS_PROFILE is {name:?} but no such profile with keys is in {files}")
+                }
+                (true, Some(_)) => format!(
+                    "profile {name:?} in {files} has no aws_access_key_id and \
+                     aws_secret_access_key (SSO, credential_process and role profiles are not \
+                     supported)"
+                ),
+            };
+            cloud_error(STORE, None, message)
+        })
     }
 }
 
@@ -284,15 +271,6 @@ impl S3Store {
         }
         req
     }
-
-    fn hint(&self) -> String {
-        match &self.config.source {
-            KeySource::Environment => {
-                "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN".into()
-            }
-            KeySource::Profile(p) => format!("check the keys of AWS profile {p:?}"),
-        }
-    }
 }
 
 impl Store for S3Store {
@@ -324,7 +302,7 @@ impl Store for S3Store {
                 _ => r.listing_error(
                     STORE,
                     &format!("listing {what}"),
-                    &self.hint(),
+                    &self.config.check,
                     &self.describe(),
                 ),
             }),
@@ -365,7 +343,7 @@ mod tests {
             region: "us-east-1".into(),
             endpoint: "https://s3.amazonaws.com".into(),
             path_style: false,
-            source: KeySource::Environment,
+            check: String::new(),
         };
         let http = Http {
             transport: Arc::new(crate::transport::UreqTransport::new()),
