@@ -8,11 +8,9 @@ use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::{self, PemObject};
+use sha2::{Digest, Sha256};
 
-use super::http::{
-    Http, canonical_query, cloud_error, list_objects_v2, undecodable, v4_signature,
-    v4_string_to_sign,
-};
+use super::http::{Http, canonical_query, cloud_error, list_objects_v2, undecodable, v4_signature};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
@@ -224,17 +222,15 @@ impl GcsStore {
         ];
         query.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let canonical_query = canonical_query(&query);
-        let host = [("host", self.host().to_string())];
-        let alg = self.key.algorithm();
-        let payload = "UNSIGNED-PAYLOAD";
-        let to_sign = v4_string_to_sign(
-            [alg, &stamp, &scope],
-            path,
-            &canonical_query,
-            &host,
-            payload,
+        let canonical_request = format!(
+            "GET\n{path}\n{canonical_query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
+            self.host()
         );
-        let string_to_sign = to_sign.0;
+        let string_to_sign = format!(
+            "{}\n{stamp}\n{scope}\n{}",
+            self.key.algorithm(),
+            hex(&Sha256::digest(canonical_request.as_bytes()))
+        );
         let signature = self.key.sign(&string_to_sign, date)?;
         Ok(format!(
             "{}{path}?{canonical_query}&X-Goog-Signature={signature}",

@@ -10,7 +10,6 @@ use crate::redact::{clean_snippet, redact_url, scrub};
 use crate::transport::{HttpRequest, Transport};
 use crate::{Error, Result};
 use instant_xml::FromXml;
-use sha2::{Digest, Sha256};
 
 /// The largest listing or token answer read (a page of 5,000 keys is about 2 MiB).
 const MAX_BODY: u64 = 32 << 20;
@@ -177,26 +176,6 @@ pub(crate) fn v4_signature(secret: &str, date: &str, scope: [&str; 3], to_sign: 
         key = hmac_sha256(&key, part.as_bytes());
     }
     super::hex(&hmac_sha256(&key, to_sign.as_bytes()))
-}
-
-/// The V4 string to sign (SigV4 and GCS V4 alike) of a GET of `path` with a canonical
-/// `query` and `headers` (lowercase, sorted), and the names of the signed headers.
-pub(crate) fn v4_string_to_sign(
-    [algorithm, stamp, scope]: [&str; 3],
-    path: &str,
-    query: &str,
-    headers: &[(&str, String)],
-    payload: &str,
-) -> (String, String) {
-    let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let signed = headers
-        .iter()
-        .map(|(k, _)| *k)
-        .collect::<Vec<_>>()
-        .join(";");
-    let request = format!("GET\n{path}\n{query}\n{canonical_headers}\n{signed}\n{payload}");
-    let hash = super::hex(&Sha256::digest(request.as_bytes()));
-    (format!("{algorithm}\n{stamp}\n{scope}\n{hash}"), signed)
 }
 
 /// A V4 canonical query: each pair percent-encoded, sorted, joined with `&`.

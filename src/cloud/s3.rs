@@ -7,9 +7,7 @@ use rusty_s3::actions::GetObject;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use sha2::{Digest, Sha256};
 
-use super::http::{
-    Http, canonical_query, cloud_error, list_objects_v2, v4_signature, v4_string_to_sign,
-};
+use super::http::{Http, canonical_query, cloud_error, list_objects_v2, v4_signature};
 use super::settings::{Settings, parse_ini};
 use super::{Page, Secret, Store};
 use crate::transport::HttpRequest;
@@ -242,13 +240,20 @@ impl S3Store {
         if let Some(t) = &self.config.token {
             headers.push(("x-amz-security-token", t.expose().to_string()));
         }
+        let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+        let signed_headers = headers
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .join(";");
+        let canonical_request = format!(
+            "GET\n{}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{empty_hash}",
+            base.path()
+        );
         let scope = format!("{date}/{}/s3/aws4_request", self.config.region);
-        let (string_to_sign, signed_headers) = v4_string_to_sign(
-            ["AWS4-HMAC-SHA256", &stamp, &scope],
-            base.path(),
-            &canonical_query,
-            &headers,
-            &empty_hash,
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{}",
+            super::hex(&Sha256::digest(canonical_request.as_bytes()))
         );
         let secret = format!("AWS4{}", self.config.secret.expose());
         let parts = [self.config.region.as_str(), "s3", "aws4_request"];
