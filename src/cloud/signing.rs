@@ -162,7 +162,6 @@ fn sign_page(
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::io::Write;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::{Duration, Instant, SystemTime};
@@ -177,26 +176,19 @@ mod tests {
     const PER_PAGE: usize = 130;
 
     fn bucket() -> Vec<(String, u64)> {
-        let mut objects = Vec::new();
-        for p in 0..PAGES {
-            for i in 0..PER_PAGE {
-                let key = match (p, i) {
-                    (1, 7) => format!("in/p{p}/empty {i:03}.jpg"),
-                    (2, 70) => format!("in/p{p}/big {i:03}.jpg"),
-                    (3, 100) => format!("in/p{p}/../dots {i:03}.jpg"),
-                    (4, 5) => format!("in/p{p}/{}{i:03}.jpg", "x".repeat(600)),
-                    (0, 9) => format!("in/p{p}/notes {i:03}.txt"),
-                    _ => format!("in/p{p}/img {i:03}.jpg"),
-                };
-                let size = match (p, i) {
-                    (1, 7) => 0,
-                    (2, 70) => 5_000,
-                    _ => 10 + i as u64,
-                };
-                objects.push((key, size));
-            }
-        }
-        objects
+        let object = |n: usize| {
+            let (p, i) = (n / PER_PAGE, n % PER_PAGE);
+            let (name, size) = match (p, i) {
+                (1, 7) => ("empty ".into(), 0),
+                (2, 70) => ("big ".into(), 5_000),
+                (3, 100) => ("../dots ".into(), 10),
+                (4, 5) => ("x".repeat(600), 10),
+                _ => ("img ".into(), 10 + i as u64),
+            };
+            let ext = if (p, i) == (0, 9) { "txt" } else { "jpg" };
+            (format!("in/p{p}/{name}{i:03}.{ext}"), size)
+        };
+        (0..PAGES * PER_PAGE).map(object).collect()
     }
 
     /// A GCS emulator's JSON listing of [`bucket`] (the page token is the next index),
@@ -223,28 +215,12 @@ mod tests {
         }
     }
 
-    fn key_file() -> tempfile::NamedTempFile {
-        let json = serde_json::json!({
-            "type": "service_account",
-            "client_email": "signer@test.iam.gserviceaccount.com",
-            "private_key": include_str!("../../tests/data/gcs-test-key.pem"),
-        });
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(json.to_string().as_bytes()).unwrap();
-        f
-    }
-
-    fn source(
-        key: &tempfile::NamedTempFile,
-        served: Arc<AtomicUsize>,
-        clock: Clock,
-    ) -> CloudSource {
+    /// A source on [`fake_gcs`] with HMAC keys (deterministic signatures, as RSA's).
+    fn source(served: Arc<AtomicUsize>, clock: Clock) -> CloudSource {
         CloudSource::builder("gs://bk/in/**/*.jpg")
             .env(None::<fn(&str) -> Option<String>>)
-            .set(
-                "GOOGLE_APPLICATION_CREDENTIALS",
-                key.path().to_str().unwrap(),
-            )
+            .set("GCS_HMAC_ACCESS_ID", "GOOG1EXAMPLE")
+            .set("GCS_HMAC_SECRET", "c2VjcmV0")
             .set("STORAGE_EMULATOR_HOST", "http://gcs.test")
             .page_size(PER_PAGE as u32)
             .retry_policy(RetryPolicy::never())
@@ -261,31 +237,21 @@ mod tests {
     type Seen = Vec<(u64, Vec<(String, String, u64)>, Vec<(String, SkipReason)>)>;
 
     fn run(threads: usize) -> Seen {
-        let key = key_file();
-        let src = source(&key, Arc::default(), fixed_clock());
+        let src = source(Arc::default(), fixed_clock());
+        let page = |item: Item| {
+            let signed = item.signed.into_iter();
+            let signed = signed.map(|s| (s.reference.name, s.reference.url, s.size));
+            let skipped = item.skipped.into_iter().map(|s| (s.path, s.reason));
+            (item.pages, signed.collect(), skipped.collect())
+        };
         signed_pages(&src, 1_000, threads, |rx| {
-            rx.into_iter()
-                .map(|item| {
-                    let item = item?;
-                    Ok((
-                        item.pages,
-                        item.signed
-                            .into_iter()
-                            .map(|s| (s.reference.name, s.reference.url, s.size))
-                            .collect(),
-                        item.skipped
-                            .into_iter()
-                            .map(|s| (s.path, s.reason))
-                            .collect(),
-                    ))
-                })
-                .collect()
+            rx.into_iter().map(|i| i.map(page)).collect()
         })
         .unwrap()
     }
 
     /// Chunks and their ingest ids are cut from this sequence: it must not depend on the
-    /// number of signing threads (RSA signatures are deterministic, so URLs compare too).
+    /// number of signing threads (signatures are deterministic, so URLs compare too).
     #[test]
     fn pages_come_out_in_listing_order_whatever_the_threads() {
         let one = run(1);
@@ -302,7 +268,7 @@ mod tests {
         sorted.sort();
         assert_eq!(names, sorted, "listing order (the keys are listed sorted)");
         assert_eq!(names.len(), PAGES * PER_PAGE - 5);
-        assert!(one[0].1[0].1.contains("X-Goog-Algorithm=GOOG4-RSA-SHA256"));
+        assert!(one[0].1[0].1.contains("X-Goog-Algorithm=GOOG4-HMAC-SHA256"));
         let skipped: Vec<(String, SkipReason)> =
             one.iter().flat_map(|p| p.2.iter().cloned()).collect();
         let reasons: Vec<SkipReason> = skipped.iter().map(|s| s.1).collect();
@@ -336,8 +302,7 @@ mod tests {
             }
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
         });
-        let key = key_file();
-        let src = source(&key, served.clone(), clock);
+        let src = source(served.clone(), clock);
         let pages = signed_pages(&src, 1_000, 2, |rx| Ok(rx.into_iter().count())).unwrap();
         assert_eq!(pages, PAGES);
         assert!(
@@ -351,8 +316,7 @@ mod tests {
     #[test]
     fn the_stages_stay_a_page_apart_and_stop_with_the_consumer() {
         let served = Arc::new(AtomicUsize::new(0));
-        let key = key_file();
-        let src = source(&key, served.clone(), fixed_clock());
+        let src = source(served.clone(), fixed_clock());
         let seen = signed_pages(&src, 1_000, 2, |_rx| {
             // Until the stages are full, then a while longer for any page too many.
             let deadline = Instant::now() + Duration::from_secs(10);
