@@ -105,10 +105,12 @@ impl AzureStore {
         })
     }
 
-    /// A service SAS query string (without `?`) for a blob (`sr=b`) or the container.
-    fn sas(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> Option<String> {
-        let AzureAuth::Key(_, key) = &self.auth else {
-            return None;
+    /// The query that authorises a request: the SAS token as given, or a service SAS the
+    /// key signs for a blob (`sr=b`) or the container.
+    fn auth_query(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> String {
+        let key = match &self.auth {
+            AzureAuth::Sas(token) => return token.expose().to_string(),
+            AzureAuth::Key(_, key) => key,
         };
         let se = iso_seconds(expires_at);
         let spr = if self.endpoint.starts_with("https://") {
@@ -116,38 +118,27 @@ impl AzureStore {
         } else {
             "https,http"
         };
+        let resource = format!("/blob/{}/{}", self.account, self.container);
         let (sr, resource) = match blob {
-            Some(b) => (
-                "b",
-                format!("/blob/{}/{}/{b}", self.account, self.container),
-            ),
-            None => ("c", format!("/blob/{}/{}", self.account, self.container)),
+            Some(b) => ("b", format!("{resource}/{b}")),
+            None => ("c", resource),
         };
         // sp, st, se, resource, si, sip, spr, sv, sr, snapshot, ses, rscc, rscd, rsce, rscl, rsct
         let to_sign =
             format!("{perms}\n\n{se}\n{resource}\n\n\n{spr}\n{SAS_VERSION}\n{sr}\n\n\n\n\n\n\n");
         let sig = hmac_sha256(key, to_sign.as_bytes());
         let sig = base64::engine::general_purpose::STANDARD.encode(sig);
-        Some(format!(
+        format!(
             "sv={SAS_VERSION}&spr={}&se={}&sr={sr}&sp={perms}&sig={}",
             encode(spr),
             encode(&se),
             encode(&sig)
-        ))
-    }
-
-    fn auth_query(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> String {
-        match &self.auth {
-            AzureAuth::Sas(token) => token.expose().to_string(),
-            AzureAuth::Key(..) => self.sas(blob, perms, expires_at).unwrap_or_default(),
-        }
+        )
     }
 
     fn secrets(&self) -> Vec<String> {
-        match &self.auth {
-            AzureAuth::Key(k, _) => vec![k.0.clone()],
-            AzureAuth::Sas(s) => vec![s.0.clone()],
-        }
+        let (AzureAuth::Key(secret, _) | AzureAuth::Sas(secret)) = &self.auth;
+        vec![secret.0.clone()]
     }
 
     fn refused(&self, prefix: &str, r: super::http::Refusal) -> Error {
