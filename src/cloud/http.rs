@@ -1,6 +1,5 @@
 //! Listing requests over the crate's transport: retries, caps, and errors without secrets.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::{CloudObject, Page};
@@ -57,7 +56,6 @@ impl Http {
         make: &dyn Fn() -> HttpRequest,
         secrets: &[String],
     ) -> Result<std::result::Result<Vec<u8>, Refusal>> {
-        let sent_to = RefCell::new(String::new());
         let how = Retrying {
             policy: &self.retry,
             clock: &self.clock,
@@ -65,25 +63,18 @@ impl Http {
             secrets,
             on_retry: &|_| {},
         };
-        let make = || {
-            let req = make();
-            sent_to.replace(req.url.clone());
-            Ok(req)
-        };
-        let url = || sent_to.borrow().clone();
         let all_secrets = |url: &str| {
             let mut all = crate::redact::query_secrets(url);
             all.extend(secrets.iter().cloned());
             all
         };
-        match send_with_retry(&*self.transport, &how, make, Ok)? {
-            Ok(resp) => {
-                let url = url();
-                resp.read_body(MAX_BODY).map(Ok).map_err(|e| {
-                    let message = format!("reading the answer of {} failed: {e}", redact_url(&url));
-                    cloud_error(store, None, scrub(&message, &all_secrets(&url)))
-                })
-            }
+        match send_with_retry(&*self.transport, &how, || Ok(make()), Ok)? {
+            Ok(resp) => resp.read_body(MAX_BODY).map(Ok).map_err(|e| {
+                // The request is built again only to name it.
+                let url = make().url;
+                let message = format!("reading the answer of {} failed: {e}", redact_url(&url));
+                cloud_error(store, None, scrub(&message, &all_secrets(&url)))
+            }),
             Err(Refused { url, response, .. }) => {
                 let status = response.status;
                 let region_hint = response.header("x-amz-bucket-region").map(str::to_string);
