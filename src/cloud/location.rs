@@ -31,12 +31,9 @@ impl StoreKind {
     }
 }
 
-/// A parsed bucket URL: the store, the bucket (or container), the key prefix to list, and
-/// an optional glob that keys below the prefix must match.
-///
-/// As in the official client, the prefix is everything up to the last `/` before the
-/// first segment that holds a glob character (`*`, `?`, `[`); the rest is the glob. A URL
-/// without a glob names a folder: every object below it, at any depth.
+/// A parsed bucket URL: the store, the bucket (or container), the key prefix to list (up
+/// to the first segment with `*`, `?` or `[`, as in the official client), and the glob that
+/// keys below it must match (none: every object below the prefix).
 ///
 /// ```
 /// let u = roboflow_batch::cloud::BucketUrl::parse("s3://photos/2024/**/*.jpg")?;

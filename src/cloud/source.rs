@@ -150,9 +150,8 @@ impl CloudSource {
         self.store.describe()
     }
 
-    /// The matching objects, listed lazily: one page is fetched when the previous one has
-    /// been consumed, so memory stays bounded whatever the bucket's size. Objects outside
-    /// the glob or without an image (video) extension are left out.
+    /// The objects matching the glob and the media's extensions, fetched a page at a time
+    /// as they are consumed, so memory stays bounded whatever the bucket's size.
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
@@ -176,9 +175,8 @@ impl CloudSource {
         }
     }
 
-    /// The matching objects, signed, lazily; objects whose name cannot be used are
-    /// skipped (see [`name_for`](Self::name_for)); an ingest of the source also reports
-    /// them.
+    /// The matching objects, signed, lazily; those whose name or key cannot be used are
+    /// skipped (an ingest reports them).
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
@@ -193,10 +191,8 @@ impl CloudSource {
         })
     }
 
-    /// The name an object gets inside the batch: its key relative to the URL's prefix,
-    /// with `%` written `%25`, `/` written `%2F`, `\` written `%5C` and control characters
-    /// as `%XX`, so top-level files keep their file name and no two keys share a name.
-    /// `None` when the name would be longer than the service's 512 bytes (see [`CloudSource`]).
+    /// The unique name of an object inside the batch: its key below the prefix with `%`,
+    /// `/`, `\` and control characters percent-encoded; `None` when over 512 bytes.
     ///
     /// ```
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
@@ -397,9 +393,8 @@ impl CloudSourceBuilder {
         max_pages(s, n: u64) = "10" {
             s.max_pages = n;
         }
-        /// Gives a setting a value that wins over the environment variable of the same name
-        /// (for example `AWS_REGION`; the names are in the [cloud guide](crate::guide::cloud)).
-        /// `Debug` never shows the value.
+        /// Gives a setting (named in the [cloud guide](crate::guide::cloud)) a value that wins
+        /// over its environment variable; `Debug` never shows the value.
         set(s, name: &str, value: impl Into<String>) = "\"AWS_REGION\", \"eu-west-1\"" {
             s.settings.set(name, value.into());
         }
