@@ -74,13 +74,13 @@ impl GcsKey {
             }
             None => return Err(bad("has no \"type\"")),
         }
-        let email = v["client_email"]
-            .as_str()
-            .ok_or_else(|| bad("has no client_email"))?
-            .to_string();
-        let pem = v["private_key"]
-            .as_str()
-            .ok_or_else(|| bad("has no private_key"))?;
+        let field = |name: &str| {
+            v[name]
+                .as_str()
+                .ok_or_else(|| bad(&format!("has no {name}")))
+        };
+        let email = field("client_email")?.to_string();
+        let pem = field("private_key")?;
         let key = rsa_key(pem).map_err(|why| bad(&format!("has a private_key that {why}")))?;
         let token_uri = v["token_uri"]
             .as_str()
@@ -93,17 +93,11 @@ impl GcsKey {
         })
     }
 
-    fn credential_id(&self) -> &str {
+    /// Who signs, and the algorithm a URL names.
+    fn signer(&self) -> (&str, &'static str) {
         match self {
-            GcsKey::ServiceAccount { email, .. } => email,
-            GcsKey::Hmac { access_id, .. } => access_id,
-        }
-    }
-
-    fn algorithm(&self) -> &'static str {
-        match self {
-            GcsKey::ServiceAccount { .. } => "GOOG4-RSA-SHA256",
-            GcsKey::Hmac { .. } => "GOOG4-HMAC-SHA256",
+            GcsKey::ServiceAccount { email, .. } => (email, "GOOG4-RSA-SHA256"),
+            GcsKey::Hmac { access_id, .. } => (access_id, "GOOG4-HMAC-SHA256"),
         }
     }
 
@@ -123,28 +117,25 @@ impl GcsKey {
 /// The RSA key in a key file's `private_key` PEM: PKCS#8 (`BEGIN PRIVATE KEY`, what Google
 /// issues) or PKCS#1 (`BEGIN RSA PRIVATE KEY`). The error says what is wrong without
 /// showing any of the key.
-fn rsa_key(pem: &str) -> std::result::Result<RsaKeyPair, String> {
+fn rsa_key(pem: &str) -> std::result::Result<RsaKeyPair, &'static str> {
+    const NOT_RSA: &str = "is not an RSA key (GCS signs with RSA keys)";
     let der = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| match e {
         pem::Error::NoItemsFound => {
             "is not a PEM private key (no BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY block)"
-                .to_string()
         }
-        _ => "is not valid PEM".to_string(),
+        _ => "is not valid PEM",
     })?;
     let parsed = match &der {
         PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
         PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
-        _ => return Err("is not an RSA key (GCS signs with RSA keys)".to_string()),
+        _ => return Err(NOT_RSA),
     };
-    parsed.map_err(|e| {
-        let why = match e.description_() {
-            "WrongAlgorithm" => "is not an RSA key (GCS signs with RSA keys)",
-            "TooSmall" => "is an RSA key shorter than 2048 bits",
-            "TooLarge" => "is an RSA key longer than 8192 bits",
-            "InconsistentComponents" => "is an RSA key whose parts do not match",
-            _ => "is not a well-formed PKCS#8 or PKCS#1 RSA key",
-        };
-        why.to_string()
+    parsed.map_err(|e| match e.description_() {
+        "WrongAlgorithm" => NOT_RSA,
+        "TooSmall" => "is an RSA key shorter than 2048 bits",
+        "TooLarge" => "is an RSA key longer than 8192 bits",
+        "InconsistentComponents" => "is an RSA key whose parts do not match",
+        _ => "is not a well-formed PKCS#8 or PKCS#1 RSA key",
     })
 }
 
@@ -192,10 +183,7 @@ impl GcsStore {
     }
 
     fn host(&self) -> &str {
-        let rest = self
-            .base
-            .split_once("://")
-            .map_or(self.base.as_str(), |(_, r)| r);
+        let rest = self.base.split_once("://").map_or(&*self.base, |(_, r)| r);
         rest.split('/').next().unwrap_or(rest)
     }
 
@@ -210,27 +198,22 @@ impl GcsStore {
         let stamp = amz_date(now);
         let date = stamp.get(..8).unwrap_or("");
         let scope = format!("{date}/auto/storage/goog4_request");
-        let mut query: Vec<(String, String)> = vec![
-            ("X-Goog-Algorithm".into(), self.key.algorithm().into()),
-            (
-                "X-Goog-Credential".into(),
-                format!("{}/{scope}", self.key.credential_id()),
-            ),
-            ("X-Goog-Date".into(), stamp.clone()),
-            ("X-Goog-Expires".into(), expires.as_secs().to_string()),
-            ("X-Goog-SignedHeaders".into(), "host".into()),
+        let (signer, algorithm) = self.key.signer();
+        let mut query = vec![
+            ("X-Goog-Algorithm", algorithm.to_string()),
+            ("X-Goog-Credential", format!("{signer}/{scope}")),
+            ("X-Goog-Date", stamp.clone()),
+            ("X-Goog-Expires", expires.as_secs().to_string()),
+            ("X-Goog-SignedHeaders", "host".into()),
         ];
-        query.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        query.extend_from_slice(extra);
         let canonical_query = canonical_query(&query);
         let canonical_request = format!(
             "GET\n{path}\n{canonical_query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
             self.host()
         );
-        let string_to_sign = format!(
-            "{}\n{stamp}\n{scope}\n{}",
-            self.key.algorithm(),
-            hex(&Sha256::digest(canonical_request.as_bytes()))
-        );
+        let hash = hex(&Sha256::digest(canonical_request.as_bytes()));
+        let string_to_sign = format!("{algorithm}\n{stamp}\n{scope}\n{hash}");
         let signature = self.key.sign(&string_to_sign, date)?;
         Ok(format!(
             "{}{path}?{canonical_query}&X-Goog-Signature={signature}",

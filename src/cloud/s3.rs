@@ -224,10 +224,10 @@ impl S3Store {
     /// checks header signatures (moto's IAM mode checks only those).
     fn header_signed_get(&self, query: &[(&str, String)], now: SystemTime) -> HttpRequest {
         let base = self.bucket.base_url();
-        let host = match base.port() {
-            Some(p) => format!("{}:{p}", base.host_str().unwrap_or("")),
-            None => base.host_str().unwrap_or("").to_string(),
-        };
+        let host = base.host_str().unwrap_or("");
+        let host = base
+            .port()
+            .map_or(host.to_string(), |p| format!("{host}:{p}"));
         let canonical_query = canonical_query(query);
         let stamp = super::amz_date(now);
         let date = stamp.get(..8).unwrap_or("");
@@ -241,20 +241,15 @@ impl S3Store {
             headers.push(("x-amz-security-token", t.expose().to_string()));
         }
         let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-        let signed_headers = headers
-            .iter()
-            .map(|(k, _)| *k)
-            .collect::<Vec<_>>()
-            .join(";");
+        let signed_headers: Vec<&str> = headers.iter().map(|(k, _)| *k).collect();
+        let signed_headers = signed_headers.join(";");
         let canonical_request = format!(
             "GET\n{}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{empty_hash}",
             base.path()
         );
         let scope = format!("{date}/{}/s3/aws4_request", self.config.region);
-        let string_to_sign = format!(
-            "AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{}",
-            super::hex(&Sha256::digest(canonical_request.as_bytes()))
-        );
+        let hash = super::hex(&Sha256::digest(canonical_request.as_bytes()));
+        let string_to_sign = format!("AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hash}");
         let secret = format!("AWS4{}", self.config.secret.expose());
         let parts = [self.config.region.as_str(), "s3", "aws4_request"];
         let signature = v4_signature(&secret, date, parts, &string_to_sign);
