@@ -95,24 +95,3 @@ pub(crate) fn parse_connection_string(s: &str) -> BTreeMap<String, String> {
         .filter(|(k, _)| !k.is_empty())
         .collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ini_and_connection_strings_parse() {
-        let ini = parse_ini(
-            "# c\n[default]\naws_access_key_id = AK\n\n[profile dev]\nAWS_Secret_Access_Key=S=x\nregion= eu-west-1\n",
-        );
-        assert_eq!(ini["default"]["aws_access_key_id"], "AK");
-        assert_eq!(ini["profile dev"]["aws_secret_access_key"], "S=x");
-        assert_eq!(ini["profile dev"]["region"], "eu-west-1");
-        let cs = parse_connection_string(
-            "DefaultEndpointsProtocol=http;AccountName=dev;AccountKey=ab==;BlobEndpoint=http://127.0.0.1:10000/dev;",
-        );
-        assert_eq!(cs["AccountKey"], "ab==");
-        assert_eq!(cs["BlobEndpoint"], "http://127.0.0.1:10000/dev");
-        assert_eq!(cs.len(), 4);
-    }
-}

@@ -56,16 +56,7 @@ impl SignedReference {
     }
 }
 
-impl fmt::Debug for SignedReference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignedReference")
-            .field("key", &self.key)
-            .field("name", &self.name)
-            .field("url", &crate::redact::redact_url(&self.url))
-            .field("size", &self.size)
-            .finish()
-    }
-}
+crate::model::redacted_debug!(SignedReference { key, name, url => url, size });
 
 /// A bucket URL with the credentials to list and sign it: the source of a references
 /// ingest. Build it with [`CloudSource::builder`].
@@ -359,17 +350,13 @@ pub struct CloudSourceBuilder {
     clock: Clock,
 }
 
-impl fmt::Debug for CloudSourceBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloudSourceBuilder")
-            .field("url", &self.url)
-            .field("media", &self.media)
-            .field("expiry", &self.expiry)
-            .field("page_size", &self.page_size)
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(CloudSourceBuilder {
+    url,
+    media,
+    expiry,
+    page_size,
+    settings
+});
 
 impl CloudSourceBuilder {
     crate::model::setters! {
