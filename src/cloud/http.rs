@@ -47,9 +47,8 @@ impl Refusal {
 }
 
 impl Http {
-    /// Sends the request `make` builds (once per try) and returns the body of a 2xx answer,
-    /// or the store's refusal. Transport failures and retryable statuses are retried under
-    /// the policy (the crate's one retry loop); `secrets` are scrubbed from everything kept.
+    /// The body of a 2xx answer to `make`'s request (under the crate's one retry loop), or
+    /// the store's refusal; `secrets` are scrubbed from everything kept.
     pub(crate) fn fetch(
         &self,
         store: &'static str,
@@ -189,10 +188,8 @@ struct XmlError {
     message: Option<String>,
 }
 
-/// The code and message of an error answer: S3, GCS XML and Azure send
-/// `<Error><Code>…</Code><Message>…</Message></Error>`; GCS JSON and OAuth send
-/// `{"error": {"code", "message"}}` or `{"error", "error_description"}`. Whole: the
-/// caller cuts it, once secrets are gone.
+/// The code and message of an XML `<Error>` (S3, GCS, Azure) or JSON `{"error": …}` (GCS,
+/// OAuth) answer, whole: the caller cuts it once secrets are gone.
 pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
     let text = String::from_utf8_lossy(body);
     let text = text.trim().trim_start_matches('\u{feff}');

@@ -218,10 +218,8 @@ impl S3Store {
         s
     }
 
-    /// A GET on the bucket with `query`, signed with SigV4 in the `Authorization` header.
-    ///
-    /// Listing is signed in a header rather than presigned: every S3-compatible server
-    /// checks header signatures (moto's IAM mode checks only those).
+    /// A GET on the bucket with `query`, SigV4-signed in the `Authorization` header: every
+    /// S3-compatible server checks those (moto's IAM mode only those), not all presigned ones.
     fn header_signed_get(&self, query: &[(&str, String)], now: SystemTime) -> HttpRequest {
         let base = self.bucket.base_url();
         let host = base.host_str().unwrap_or("");

@@ -31,20 +31,15 @@ pub(crate) struct Item {
 /// on another and the previous stage makes a third.
 const PAGES_IN_A_CHANNEL: usize = 1;
 
-/// The threads that sign: one per core.
-fn signing_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Lists and signs `source` (objects of 0 bytes or over `max_size` skipped), calling
-/// `on_page` with each signed page in listing order until it returns `false`; a listing or
-/// signing error ends it.
+/// Lists and signs `source` on all cores, giving `on_page` each page in listing order until
+/// it returns `false`; a listing or signing error ends it.
 pub(crate) fn list_signed(
     source: &CloudSource,
     max_size: u64,
     mut on_page: impl FnMut(Item) -> bool,
 ) -> Result<()> {
-    signed_pages(source, max_size, signing_threads(), |rx| {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    signed_pages(source, max_size, threads, |rx| {
         for item in rx {
             if !on_page(item?) {
                 break;
@@ -54,11 +49,9 @@ pub(crate) fn list_signed(
     })
 }
 
-/// Lists `source` on one thread and signs its pages on `threads` others while `consume`
-/// takes the signed pages, in order, on the caller's thread. Objects of 0 bytes or over
-/// `max_size`, and those whose key or name cannot be used, are in each page's `skipped`.
-/// A listing or signing error is the last item. When `consume` returns early (it dropped
-/// the receiver), both stages stop after the page in hand.
+/// Lists `source` on one thread and signs on `threads` others while `consume` takes the
+/// pages in order (objects of 0 bytes, over `max_size` or unusable in `skipped`; an error
+/// last). When `consume` drops the receiver, both stages stop after the page in hand.
 fn signed_pages<T>(
     source: &CloudSource,
     max_size: u64,
