@@ -109,7 +109,7 @@ impl AzureStore {
     /// key signs for a blob (`sr=b`) or the container.
     fn auth_query(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> String {
         let key = match &self.auth {
-            AzureAuth::Sas(token) => return token.expose().to_string(),
+            AzureAuth::Sas(token) => return token.0.to_string(),
             AzureAuth::Key(_, key) => key,
         };
         let se = iso_seconds(expires_at);

@@ -106,7 +106,7 @@ impl GcsKey {
         match self {
             GcsKey::ServiceAccount { key, .. } => Ok(hex(&rsa_sign(key, string_to_sign)?)),
             GcsKey::Hmac { secret, .. } => {
-                let secret = format!("GOOG4{}", secret.expose());
+                let secret = format!("GOOG4{}", secret.0);
                 let parts = ["auto", "storage", "goog4_request"];
                 Ok(v4_signature(&secret, date, parts, string_to_sign))
             }
@@ -311,7 +311,7 @@ impl GcsStore {
         let make = || {
             let req = HttpRequest::get(url.as_str()).with_header("Accept", "application/json");
             match &bearer {
-                Some(t) => req.with_header("Authorization", format!("Bearer {}", t.expose())),
+                Some(t) => req.with_header("Authorization", format!("Bearer {}", t.0)),
                 None => req,
             }
         };

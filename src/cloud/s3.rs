@@ -194,13 +194,10 @@ impl S3Store {
                 )
             },
         )?;
+        let (key, secret) = (&config.key_id.0, &config.secret.0);
         let credentials = match &config.token {
-            Some(t) => Credentials::new_with_token(
-                config.key_id.expose(),
-                config.secret.expose(),
-                t.expose(),
-            ),
-            None => Credentials::new(config.key_id.expose(), config.secret.expose()),
+            Some(t) => Credentials::new_with_token(key, secret, &t.0),
+            None => Credentials::new(key, secret),
         };
         Ok(S3Store {
             bucket: b,
@@ -236,7 +233,7 @@ impl S3Store {
             ("x-amz-date", stamp.clone()),
         ];
         if let Some(t) = &self.config.token {
-            headers.push(("x-amz-security-token", t.expose().to_string()));
+            headers.push(("x-amz-security-token", t.0.to_string()));
         }
         let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
         let signed_headers: Vec<&str> = headers.iter().map(|(k, _)| *k).collect();
@@ -248,7 +245,7 @@ impl S3Store {
         let scope = format!("{date}/{}/s3/aws4_request", self.config.region);
         let hash = super::hex(&Sha256::digest(canonical_request.as_bytes()));
         let string_to_sign = format!("AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hash}");
-        let secret = format!("AWS4{}", self.config.secret.expose());
+        let secret = format!("AWS4{}", self.config.secret.0);
         let parts = [self.config.region.as_str(), "s3", "aws4_request"];
         let signature = v4_signature(&secret, date, parts, &string_to_sign);
         let url = format!("{}?{canonical_query}", base.as_str());
@@ -256,7 +253,7 @@ impl S3Store {
             "Authorization",
             format!(
                 "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-                self.config.key_id.expose()
+                self.config.key_id.0
             ),
         );
         for (k, v) in headers.into_iter().skip(1) {

@@ -440,10 +440,9 @@ impl CloudSourceBuilder {
                 ),
             ));
         }
-        let transport = match self.transport {
-            Some(t) => t,
-            None => Arc::new(UreqTransport::new()),
-        };
+        let transport = self
+            .transport
+            .unwrap_or_else(|| Arc::new(UreqTransport::new()));
         let http = Http {
             transport,
             retry: self.retry,
