@@ -301,9 +301,8 @@ impl Store for S3Store {
 
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key);
-        Ok(action
-            .sign_with_time(expires, &super::timestamp(now))
-            .into())
+        let now = super::timestamp(now);
+        Ok(action.sign_with_time(expires, &now).into())
     }
 
     fn describe(&self) -> String {

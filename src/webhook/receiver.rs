@@ -137,15 +137,8 @@ impl ReceiverBuilder {
 /// ```
 pub struct Receiver {
     addr: SocketAddr,
-    path: String,
     server: server::Server,
-    counters: Arc<Counters>,
-}
-
-#[derive(Default)]
-struct Counters {
-    accepted: AtomicU64,
-    rejected: AtomicU64,
+    handler: Arc<Handler>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -188,19 +181,20 @@ impl Receiver {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("reading the receiver's address", e))?;
-        let counters = Arc::new(Counters::default());
         let ctx = Arc::new(Handler {
             token,
-            path: b.path.clone(),
+            path: b.path,
             max_body: b.max_body,
             dedupe: b.dedupe,
             delivery: Mutex::new(Delivery {
                 seen: Seen::default(),
                 on_event,
             }),
-            counters: counters.clone(),
+            accepted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
         });
-        let handler: Arc<server::Handler> = Arc::new(move |head, body| ctx.handle(head, body));
+        let served = ctx.clone();
+        let handler: Arc<server::Handler> = Arc::new(move |head, body| served.handle(head, body));
         let config = server::Config {
             limits: b.limits,
             permits: PERMITS,
@@ -211,9 +205,8 @@ impl Receiver {
             .map_err(|e| Error::io("starting the webhook receiver", e))?;
         Ok(Receiver {
             addr,
-            path: b.path,
             server,
-            counters,
+            handler: ctx,
         })
     }
 
@@ -224,7 +217,7 @@ impl Receiver {
     /// assert!(r.url().ends_with("/h"));
     /// ```
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.addr, self.path)
+        format!("http://{}{}", self.addr, self.handler.path)
     }
 
     /// Requests answered 200.
@@ -234,7 +227,7 @@ impl Receiver {
     /// assert_eq!(r.accepted(), 0);
     /// ```
     pub fn accepted(&self) -> u64 {
-        self.counters.accepted.load(Ordering::SeqCst)
+        self.handler.accepted.load(Ordering::SeqCst)
     }
 
     /// Requests refused (any status but 200).
@@ -244,7 +237,7 @@ impl Receiver {
     /// assert_eq!(r.rejected(), 0);
     /// ```
     pub fn rejected(&self) -> u64 {
-        self.counters.rejected.load(Ordering::SeqCst)
+        self.handler.rejected.load(Ordering::SeqCst)
     }
 }
 
@@ -285,7 +278,9 @@ struct Handler {
     max_body: u64,
     dedupe: bool,
     delivery: Mutex<Delivery>,
-    counters: Arc<Counters>,
+    /// Requests answered 200, and all others.
+    accepted: AtomicU64,
+    rejected: AtomicU64,
 }
 
 impl Handler {
@@ -295,7 +290,7 @@ impl Handler {
     fn handle(&self, head: &Head, body: &mut Body<'_>) -> Reply {
         let (status, message) = self.decide(head, body);
         if status != 200 {
-            self.counters.rejected.fetch_add(1, Ordering::SeqCst);
+            self.rejected.fetch_add(1, Ordering::SeqCst);
         }
         let reply = Reply::json(status, &serde_json::json!({ "message": message }));
         match status {
@@ -333,7 +328,7 @@ impl Handler {
         };
         let id = event.event_id().map(str::to_string);
         let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
-        let accepted = &self.counters.accepted;
+        let accepted = &self.accepted;
         accepted.fetch_add(1, Ordering::SeqCst);
         if self.dedupe
             && let Some(id) = &id
