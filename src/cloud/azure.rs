@@ -8,7 +8,7 @@ use instant_xml::FromXml;
 
 use super::http::{Http, cloud_error, hmac_sha256, undecodable};
 use super::settings::{Settings, parse_connection_string};
-use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
+use super::{CloudObject, Page, Secret, Store, encode_path, timestamp};
 use crate::transport::HttpRequest;
 use crate::urls::encode;
 use crate::{Error, Result};
@@ -112,7 +112,7 @@ impl AzureStore {
             AzureAuth::Sas(token) => return token.0.to_string(),
             AzureAuth::Key(_, key) => key,
         };
-        let se = iso_seconds(expires_at);
+        let se = timestamp(expires_at).to_string(); // YYYY-MM-DDTHH:MM:SSZ
         let spr = if self.endpoint.starts_with("https://") {
             "https"
         } else {

@@ -80,14 +80,9 @@ pub(crate) fn timestamp(t: SystemTime) -> jiff::Timestamp {
     jiff::Timestamp::from_second(unix_seconds(t)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
-/// `t` as `YYYY-MM-DDTHH:MM:SSZ` (Azure SAS times).
-pub(crate) fn iso_seconds(t: SystemTime) -> String {
-    timestamp(t).to_string()
-}
-
 /// `t` as `YYYYMMDDTHHMMSSZ` (SigV4 and GCS V4 timestamps).
 pub(crate) fn amz_date(t: SystemTime) -> String {
-    iso_seconds(t).replace(['-', ':'], "")
+    timestamp(t).to_string().replace(['-', ':'], "")
 }
 
 /// Lowercase hex of `bytes`.

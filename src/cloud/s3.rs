@@ -95,7 +95,7 @@ struct ProfileFiles {
 
 impl ProfileFiles {
     fn read(settings: &Settings) -> Self {
-        let home = settings.home();
+        let home = settings.first(&["HOME", "USERPROFILE"]);
         let cred_path = settings
             .get("AWS_SHARED_CREDENTIALS_FILE")
             .or_else(|| home.as_ref().map(|h| format!("{h}/.aws/credentials")));

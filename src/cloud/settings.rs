@@ -11,8 +11,8 @@ pub(crate) type EnvFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// Explicit settings first, then the environment; empty or blank values count as unset.
 #[derive(Clone)]
 pub(crate) struct Settings {
-    explicit: BTreeMap<String, String>,
-    env: Option<EnvFn>,
+    pub(crate) explicit: BTreeMap<String, String>,
+    pub(crate) env: Option<EnvFn>,
 }
 
 impl Default for Settings {
@@ -35,14 +35,6 @@ impl fmt::Debug for Settings {
 }
 
 impl Settings {
-    pub(crate) fn set(&mut self, name: &str, value: String) {
-        self.explicit.insert(name.to_string(), value);
-    }
-
-    pub(crate) fn set_env(&mut self, env: Option<EnvFn>) {
-        self.env = env;
-    }
-
     /// The value of `name`, explicit first, then from the environment.
     pub(crate) fn get(&self, name: &str) -> Option<String> {
         self.explicit
@@ -55,11 +47,6 @@ impl Settings {
     /// The first of `names` that is set.
     pub(crate) fn first(&self, names: &[&str]) -> Option<String> {
         names.iter().find_map(|n| self.get(n))
-    }
-
-    /// The user's home folder (`HOME`, or `USERPROFILE` on Windows).
-    pub(crate) fn home(&self) -> Option<String> {
-        self.first(&["HOME", "USERPROFILE"])
     }
 }
 

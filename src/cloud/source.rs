@@ -383,7 +383,7 @@ impl CloudSourceBuilder {
         /// Gives a setting (named in the [cloud guide](crate::guide::cloud)) a value that wins
         /// over its environment variable; `Debug` never shows the value.
         set(s, name: &str, value: impl Into<String>) = "\"AWS_REGION\", \"eu-west-1\"" {
-            s.settings.set(name, value.into());
+            s.settings.explicit.insert(name.to_string(), value.into());
         }
         /// The transport for listing (default: a [`UreqTransport`]).
         transport(s, transport: impl Transport + 'static) = "roboflow_batch::transport::UreqTransport::new()" {
@@ -409,8 +409,7 @@ impl CloudSourceBuilder {
     where
         F: Fn(&str) -> Option<String> + Send + Sync + 'static,
     {
-        self.settings
-            .set_env(env.map(|f| Arc::new(f) as super::settings::EnvFn));
+        self.settings.env = env.map(|f| Arc::new(f) as super::settings::EnvFn);
         self
     }
 
