@@ -1,7 +1,6 @@
 //! The cloud source: a bucket URL, a store with its credentials, and a lazy listing.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,17 +78,13 @@ pub struct CloudSource {
     clock: Clock,
 }
 
-impl fmt::Debug for CloudSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloudSource")
-            .field("url", &self.url)
-            .field("store", &self.store.describe())
-            .field("media", &self.media)
-            .field("expiry", &self.expiry)
-            .field("page_size", &self.page_size)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(CloudSource {
+    url,
+    media,
+    expiry,
+    page_size,
+    max_pages
+});
 
 impl CloudSource {
     /// A builder for the source at `url` (`s3://…`, `gs://…`, `az://…`).
