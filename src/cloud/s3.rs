@@ -172,28 +172,16 @@ pub(crate) struct S3Store {
 
 impl S3Store {
     pub(crate) fn new(config: S3Config, bucket: &str, http: Http) -> Result<Self> {
-        let endpoint: url::Url = config.endpoint.parse().map_err(|e| {
-            Error::invalid(
-                "AWS_ENDPOINT_URL",
-                format!("{:?} is not a URL: {e}", config.endpoint),
-            )
+        let at = &config.endpoint;
+        let endpoint: url::Url = at
+            .parse()
+            .map_err(|e| Error::invalid("AWS_ENDPOINT_URL", format!("{at:?} is not a URL: {e}")))?;
+        let style = [UrlStyle::VirtualHost, UrlStyle::Path][usize::from(config.path_style)];
+        let region = config.region.clone();
+        let b = Bucket::new(endpoint, style, bucket.to_string(), region).map_err(|e| {
+            let why = format!("cannot address bucket {bucket:?} at {at}: {e:?}");
+            Error::invalid("bucket URL", why)
         })?;
-        let style = if config.path_style {
-            UrlStyle::Path
-        } else {
-            UrlStyle::VirtualHost
-        };
-        let b = Bucket::new(endpoint, style, bucket.to_string(), config.region.clone()).map_err(
-            |e| {
-                Error::invalid(
-                    "bucket URL",
-                    format!(
-                        "cannot address bucket {bucket:?} at {}: {e:?}",
-                        config.endpoint
-                    ),
-                )
-            },
-        )?;
         let (key, secret) = (&config.key_id.0, &config.secret.0);
         let credentials = match &config.token {
             Some(t) => Credentials::new_with_token(key, secret, &t.0),
