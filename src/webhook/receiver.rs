@@ -108,9 +108,7 @@ impl ReceiverBuilder {
     /// ```
     pub fn spawn_channel(self) -> Result<(Receiver, mpsc::Receiver<Event>)> {
         let (tx, rx) = mpsc::channel();
-        let r = self.spawn(move |e| {
-            let _ = tx.send(e);
-        })?;
+        let r = self.spawn(move |e| drop(tx.send(e)))?;
         Ok((r, rx))
     }
 }
@@ -187,7 +185,7 @@ impl Receiver {
             max_body: b.max_body,
             dedupe: b.dedupe,
             delivery: Mutex::new(Delivery {
-                seen: Seen::default(),
+                seen: VecDeque::new(),
                 on_event,
             }),
             accepted: AtomicU64::new(0),
@@ -247,28 +245,9 @@ impl Drop for Receiver {
     }
 }
 
-/// Event ids handed over lately, oldest first out.
-#[derive(Default)]
-struct Seen(VecDeque<String>);
-
-impl Seen {
-    fn contains(&self, id: &str) -> bool {
-        self.0.iter().any(|s| s == id)
-    }
-
-    fn insert(&mut self, id: &str) {
-        if !self.contains(id) {
-            self.0.push_back(id.to_string());
-            if self.0.len() > REMEMBERED_EVENTS {
-                self.0.pop_front();
-            }
-        }
-    }
-}
-
-/// What hands events over, one at a time.
+/// What hands events over, one at a time, and the ids of those handed over lately.
 struct Delivery {
-    seen: Seen,
+    seen: VecDeque<String>,
     on_event: Callback,
 }
 
@@ -326,12 +305,11 @@ impl Handler {
             Ok(e) => e,
             Err(e) => return (400, e.to_string()),
         };
-        let id = event.event_id().map(str::to_string);
+        let id = event.event_id().filter(|_| self.dedupe).map(str::to_string);
         let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
         let accepted = &self.accepted;
         accepted.fetch_add(1, Ordering::SeqCst);
-        if self.dedupe
-            && let Some(id) = &id
+        if let Some(id) = &id
             && delivery.seen.contains(id)
         {
             return (200, "already received".into());
@@ -340,10 +318,11 @@ impl Handler {
             accepted.fetch_sub(1, Ordering::SeqCst);
             return (500, "the event handler failed".into());
         }
-        if self.dedupe
-            && let Some(id) = &id
-        {
-            delivery.seen.insert(id);
+        if let Some(id) = id {
+            delivery.seen.push_back(id);
+            if delivery.seen.len() > REMEMBERED_EVENTS {
+                delivery.seen.pop_front();
+            }
         }
         (200, "ok".into())
     }
