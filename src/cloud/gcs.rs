@@ -267,7 +267,7 @@ impl GcsStore {
                 return Err(cloud_error(
                     STORE,
                     Some(r.status),
-                    &format!(
+                    format!(
                         "the service account {email} could not get an access token ({}); check \
                          GOOGLE_APPLICATION_CREDENTIALS",
                         r.summary()

@@ -233,7 +233,8 @@ mod tests {
         let long = format!("{}\r\n", "0".repeat(MAX_CHUNK_LINE + 10));
         let chunked = Framing::Chunked;
         // What is read (`None`: an error), and whether the body ended.
-        let cases: &[(&[u8], Framing, Option<&[u8]>, bool)] = &[
+        type Case<'a> = (&'a [u8], Framing, Option<&'a [u8]>, bool);
+        let cases: &[Case<'_>] = &[
             (b"hello world", Framing::Length(5), Some(b"hello"), true),
             (b"hel", Framing::Length(5), Some(b"hel"), false),
             (b"", Framing::Length(0), Some(b""), true),
