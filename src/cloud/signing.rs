@@ -27,8 +27,7 @@ pub(crate) struct Item {
     pub(crate) skipped: Vec<SkippedFile>,
 }
 
-/// Pages in a channel between two stages. One page waits there while the next stage works
-/// on another and the previous stage makes a third.
+/// Pages waiting between two stages, while the next works on one and the previous makes one.
 const PAGES_IN_A_CHANNEL: usize = 1;
 
 /// Lists and signs `source` on all cores, giving `on_page` each page in listing order until

@@ -256,8 +256,7 @@ fn addressable(key: &str) -> bool {
     !key.is_empty() && !key.split('/').any(|s| s == "." || s == "..")
 }
 
-/// Empty listing pages in a row, each with a new token, after which a listing stops
-/// with [`Error::TooManyEmptyPages`] (Azure may send a few; S3 and GCS do not).
+/// Empty pages in a row (each with a new token) that stop a listing (Azure sends a few).
 const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
 
 /// The lazy listing of [`CloudSource::objects`]: the next page is fetched when this one is used up.

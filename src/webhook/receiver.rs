@@ -263,9 +263,8 @@ struct Handler {
 }
 
 impl Handler {
-    /// Answers one request, counting it first so that a sender who sees the answer also
-    /// sees the count (an accepted one is counted before it is handed over, so that whoever
-    /// gets the event sees it too).
+    /// Answers one request, counted before the answer (an accepted one before it is handed
+    /// over), so that whoever sees the answer or the event sees the count too.
     fn handle(&self, head: &Head, body: &mut Body<'_>) -> Reply {
         let (status, message) = self.decide(head, body);
         if status != 200 {
