@@ -111,8 +111,13 @@ pub fn run(global: &Global, out: &Output, cmd: BenchCommand) -> Result<(), Failu
         runs.push(r);
     }
     match out.json {
-        true => out.json(&json!({"target": target, "images": images, "bytes": bytes,
-            "parallel": a.parallel, "runs": runs})),
+        true => out.json(&json!({
+            "target": target,
+            "images": images,
+            "bytes": bytes,
+            "parallel": a.parallel,
+            "runs": runs,
+        })),
         false => Ok(()),
     }
 }
@@ -149,13 +154,19 @@ fn once(
     }
     let (r, lat) = (&report, report.put_latency.as_ref());
     let per_1000 = r.requests.total() as f64 * 1000.0 / images.max(1) as f64;
-    Ok(
-        json!({"batchId": batch, "seconds": r.upload_duration.as_secs_f64(),
-        "imagesPerSec": r.files_per_sec(), "mbPerSec": r.megabytes_per_sec(),
-        "putP50Ms": lat.map(|l| l.p50_ms), "putP99Ms": lat.map(|l| l.p99_ms),
-        "putMaxMs": lat.map(|l| l.max_ms), "requests": r.requests,
-        "requestsPer1000Images": per_1000, "retries": r.retries, "peakRssMiB": rss}),
-    )
+    Ok(json!({
+        "batchId": batch,
+        "seconds": r.upload_duration.as_secs_f64(),
+        "imagesPerSec": r.files_per_sec(),
+        "mbPerSec": r.megabytes_per_sec(),
+        "putP50Ms": lat.map(|l| l.p50_ms),
+        "putP99Ms": lat.map(|l| l.p99_ms),
+        "putMaxMs": lat.map(|l| l.max_ms),
+        "requests": r.requests,
+        "requestsPer1000Images": per_1000,
+        "retries": r.retries,
+        "peakRssMiB": rss,
+    }))
 }
 
 /// `50-250` (KiB) as a byte range.

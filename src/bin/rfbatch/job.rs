@@ -149,8 +149,12 @@ pub fn run(ctx: &Ctx, cmd: JobCommand) -> Result<(), Failure> {
         JobCommand::Restart(RestartArgs { job, limits }) => {
             let overrides = job_start::overrides(&limits);
             let response = ctx.api.restart_job(&job, overrides.as_ref())?;
-            let doc = json!({"jobId": job, "restarted": true, "overrides": overrides,
-                "response": response});
+            let doc = json!({
+                "jobId": job,
+                "restarted": true,
+                "overrides": overrides,
+                "response": response,
+            });
             ctx.out.answer(doc, format_args!("restarted job {job}"))
         }
         JobCommand::TrtCompile {

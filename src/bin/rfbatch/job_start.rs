@@ -154,8 +154,13 @@ pub fn start(ctx: &Ctx, args: StartArgs) -> Result<(), Failure> {
         "found the same job already started:"
     };
     if !args.wait {
-        let doc = json!({"jobId": id, "name": spec.display_name(), "created": started.created,
-            "batchId": args.batch, "workflowId": args.job.workflow});
+        let doc = json!({
+            "jobId": id,
+            "name": spec.display_name(),
+            "created": started.created,
+            "batchId": args.batch,
+            "workflowId": args.job.workflow,
+        });
         ctx.out.answer(doc, format_args!("{what} job {id}"))?;
         ctx.out.note(format_args!(
             "follow it with: rfbatch job wait {id}  (or rfbatch job show {id})"

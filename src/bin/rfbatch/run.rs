@@ -169,7 +169,12 @@ fn main_job(
     ctx.out
         .note(format_args!("2/3 running job {job_id} ({name}{again})"));
     let outcome = job_wait::follow(ctx, job.job, &args.wait)?;
-    let mut doc = json!({"batchId": batch, "jobId": job_id, "ingest": report, "job": &outcome});
+    let mut doc = json!({
+        "batchId": batch,
+        "jobId": job_id,
+        "ingest": report,
+        "job": &outcome,
+    });
     if let Some(mut f) = job_wait::outcome_failure(&outcome) {
         if args.sandbox {
             // `job logs` cannot reach a sandbox that ends with this command.
@@ -204,17 +209,27 @@ fn main_job(
     let r = &report;
     if ctx.out.json {
         let export_secs = total.saturating_sub(ingest_secs + job_secs);
-        doc["export"] = json!({"target": e.target, "downloaded": e.downloaded,
-            "skipped": e.skipped, "bytes": e.bytes, "unpacked": e.unpacked});
+        doc["export"] = json!({
+            "target": e.target,
+            "downloaded": e.downloaded,
+            "skipped": e.skipped,
+            "bytes": e.bytes,
+            "unpacked": e.unpacked,
+        });
         doc["results"] = json!(results);
         doc["unpackedInto"] = json!(unpacked);
         doc["durationSecs"] = json!(total.as_secs_f64());
-        doc["phaseSecs"] = json!({"ingest": ingest_secs.as_secs_f64(),
-            "job": job_secs.as_secs_f64(), "export": export_secs.as_secs_f64()});
+        doc["phaseSecs"] = json!({
+            "ingest": ingest_secs.as_secs_f64(),
+            "job": job_secs.as_secs_f64(),
+            "export": export_secs.as_secs_f64(),
+        });
         doc["requests"] = json!(requests);
-        doc["phaseRequests"] = json!({"ingest": ingest_requests.total(),
+        doc["phaseRequests"] = json!({
+            "ingest": ingest_requests.total(),
             "job": job_requests.since(&ingest_requests).total(),
-            "export": requests.since(&job_requests).total()});
+            "export": requests.since(&job_requests).total(),
+        });
         ctx.out.json(&doc)?;
     } else {
         let tasks = |p: &Progress| p.stages.iter().map(|s| s.tasks.total).sum::<u64>();
