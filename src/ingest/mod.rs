@@ -164,229 +164,102 @@ impl<'a> Ingest<'a> {
         }
     }
 
-    /// Images (the default) or videos: which files are taken, and how they are sent
-    /// (videos one signed upload each). A bucket source lists its own media kind, which
-    /// must agree.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let ingest = Ingest::new(&api, "clips", Source::folder("videos")).media(MediaKind::Videos);
-    /// assert!(format!("{ingest:?}").contains("Videos"));
-    /// ```
-    pub fn media(mut self, media: MediaKind) -> Self {
-        self.media = Some(media);
-        self
-    }
-
-    /// The batch's display name (default: the batch id), sent with each upload.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).display_name("Nightly photos");
-    /// ```
-    pub fn display_name(mut self, name: impl Into<String>) -> Self {
-        self.display_name = Some(name.into());
-        self
-    }
-
-    /// How many uploads run at once (default [`DEFAULT_PARALLELISM`]); single-image
-    /// uploads use at most 8, chunks of references go one at a time.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).parallelism(16);
-    /// ```
-    pub fn parallelism(mut self, n: usize) -> Self {
-        self.parallelism = n.max(1);
-        self
-    }
-
-    /// How images are sent (default [`UploadMode::Auto`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).mode(UploadMode::Shards);
-    /// assert!(format!("{ingest:?}").contains("Shards"));
-    /// ```
-    pub fn mode(mut self, mode: UploadMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// At most this many images go as single uploads in [`UploadMode::Auto`] (default 32,
-    /// the official client's threshold).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).single_upload_threshold(0); // always shards
-    /// ```
-    pub fn single_upload_threshold(mut self, n: usize) -> Self {
-        self.single_threshold = n;
-        self
-    }
-
-    /// At most this many images per shard (the service's `maxNumberOfImages`, or 500,
-    /// still applies).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).max_images_per_shard(256);
-    /// ```
-    pub fn max_images_per_shard(mut self, n: u64) -> Self {
-        self.max_images_per_shard = Some(n.max(1));
-        self
-    }
-
-    /// Files over this many bytes are skipped (default 20 MiB for images, the service's
-    /// limit, and no limit for videos; the service's own limits also apply). A bucket's
-    /// objects are checked against the sizes its listing gives.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).max_file_size(5 << 20);
-    /// ```
-    pub fn max_file_size(mut self, bytes: u64) -> Self {
-        self.max_file_size = Some(bytes);
-        self
-    }
-
-    /// References per request (default 20,000 images or 5,000 videos).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::references("refs.jsonl")).chunk_size(1000);
-    /// ```
-    pub fn chunk_size(mut self, n: usize) -> Self {
-        self.chunk_size = Some(n);
-        self
-    }
-
-    /// Where the service sends ingest webhooks. Shards carry it in
-    /// `notification_config.json`, with the ingest id (random when not set); references
-    /// carry it in each request; single-image and video uploads cannot (the report warns).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).notifications_url("https://example.com/hook");
-    /// ```
-    pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
-        self.notifications_url = Some(url.into());
-        self
-    }
-
-    /// Which webhooks a references ingest asks for (`ingest-status`, `files-status`;
-    /// default: the service's).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::references("refs.jsonl"))
-    ///     .notification_categories([NotificationCategory::FilesStatus]);
-    /// ```
-    pub fn notification_categories(
-        mut self,
-        categories: impl IntoIterator<Item = NotificationCategory>,
-    ) -> Self {
-        self.categories = categories.into_iter().collect();
-        self
-    }
-
-    /// The ingest id. Shards carry it with a [`notifications_url`](Self::notifications_url)
-    /// only, as the official client does. Chunks of references carry it as it is when
-    /// there is one chunk, else `<id>-<n>`; without it they carry ids derived from the
-    /// batch and the source, the same on every run.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).ingest_id("nightly-2025-01-02");
-    /// ```
-    pub fn ingest_id(mut self, id: impl Into<String>) -> Self {
-        self.ingest_id = Some(id.into());
-        self
-    }
-
-    /// Keeps the resume journal under `dir` instead of the user's cache folder.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).journal_dir("/var/tmp/rfbatch-journals");
-    /// ```
-    pub fn journal_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.journal = JournalSetting::Dir(dir.into());
-        self
-    }
-
-    /// Keeps no journal: a second run sends everything again.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).without_journal();
-    /// ```
-    pub fn without_journal(mut self) -> Self {
-        self.journal = JournalSetting::Off;
-        self
-    }
-
-    /// How verification polls once the uploads are done (default: every 0.1 s, growing
-    /// to 5 s, for at most 10 minutes). A wait that times out is not an error: the report
-    /// says so, and names the files not confirmed.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let wait = roboflow_batch::wait::WaitOptions::default().timeout(std::time::Duration::from_secs(60));
-    /// Ingest::new(&api, "b", Source::folder("d")).verify(wait);
-    /// ```
-    pub fn verify(mut self, options: WaitOptions) -> Self {
-        self.verify = Some(options);
-        self
-    }
-
-    /// Verification as by default, for at most `timeout`.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).verify_timeout(std::time::Duration::from_secs(60));
-    /// ```
-    pub fn verify_timeout(self, timeout: Duration) -> Self {
-        self.verify(verify::default_options().timeout(timeout))
-    }
-
-    /// Skips verification: the report then counts uploads, not files in the batch.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).without_verify();
-    /// ```
-    pub fn without_verify(mut self) -> Self {
-        self.verify = None;
-        self
-    }
-
-    /// Sends progress events to `f`, which may borrow: [`run`](Self::run) returns once
-    /// every event has reached it.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let skipped = std::sync::atomic::AtomicU64::new(0);
-    /// Ingest::new(&api, "b", Source::folder("d"))
-    ///     .on_progress(|e| if let Event::Skipped(_) = e { skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed); });
-    /// ```
-    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
-        self.progress = Some(Box::new(f));
-        self
-    }
-
-    /// A flag that stops the ingest when set (e.g. on Ctrl-C): no new upload starts, those
-    /// running finish (and are journaled), verification is skipped, and the report says
-    /// `cancelled`, with the files left for the next run in `files_pending`.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let stop = std::sync::atomic::AtomicBool::new(false); // set it on Ctrl-C
-    /// Ingest::new(&api, "b", Source::folder("d")).cancel_flag(&stop);
-    /// ```
-    pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {
-        self.cancel = Some(flag);
-        self
+    crate::model::setters! {
+        setup: "# use roboflow_batch::{BatchApi, ingest::*, model::*}; let api = BatchApi::builder().api_key(\"k\").build().unwrap();",
+        on: "Ingest::new(&api, \"b\", Source::folder(\"d\"))";
+        /// Images (the default) or videos: which files are taken, and how they are sent
+        /// (videos one signed upload each). A bucket source lists its own media kind, which
+        /// must agree.
+        media(s, media: MediaKind) = "MediaKind::Videos" {
+            s.media = Some(media);
+        }
+        /// The batch's display name (default: the batch id), sent with each upload.
+        display_name(s, name: impl Into<String>) = "\"Nightly photos\"" {
+            s.display_name = Some(name.into());
+        }
+        /// How many uploads run at once (default [`DEFAULT_PARALLELISM`]); single-image
+        /// uploads use at most 8, chunks of references go one at a time.
+        parallelism(s, n: usize) = "16" {
+            s.parallelism = n.max(1);
+        }
+        /// How images are sent (default [`UploadMode::Auto`]).
+        mode(s, mode: UploadMode) = "UploadMode::Shards" {
+            s.mode = mode;
+        }
+        /// At most this many images go as single uploads in [`UploadMode::Auto`] (default 32,
+        /// the official client's threshold).
+        single_upload_threshold(s, n: usize) = "0" {
+            s.single_threshold = n;
+        }
+        /// At most this many images per shard (the service's `maxNumberOfImages`, or 500,
+        /// still applies).
+        max_images_per_shard(s, n: u64) = "256" {
+            s.max_images_per_shard = Some(n.max(1));
+        }
+        /// Files over this many bytes are skipped (default 20 MiB for images, the service's
+        /// limit, and no limit for videos; the service's own limits also apply). A bucket's
+        /// objects are checked against the sizes its listing gives.
+        max_file_size(s, bytes: u64) = "5 << 20" {
+            s.max_file_size = Some(bytes);
+        }
+        /// References per request (default 20,000 images or 5,000 videos).
+        chunk_size(s, n: usize) = "1000" {
+            s.chunk_size = Some(n);
+        }
+        /// Where the service sends ingest webhooks. Shards carry it in
+        /// `notification_config.json`, with the ingest id (random when not set); references
+        /// carry it in each request; single-image and video uploads cannot (the report warns).
+        notifications_url(s, url: impl Into<String>) = "\"https://example.com/hook\"" {
+            s.notifications_url = Some(url.into());
+        }
+        /// Which webhooks a references ingest asks for (`ingest-status`, `files-status`;
+        /// default: the service's).
+        notification_categories(
+            s,
+            categories: impl IntoIterator<Item = NotificationCategory>
+        ) = "[NotificationCategory::FilesStatus]" {
+            s.categories = categories.into_iter().collect();
+        }
+        /// The ingest id. Shards carry it with a [`notifications_url`](Self::notifications_url)
+        /// only, as the official client does. Chunks of references carry it as it is when
+        /// there is one chunk, else `<id>-<n>`; without it they carry ids derived from the
+        /// batch and the source, the same on every run.
+        ingest_id(s, id: impl Into<String>) = "\"nightly-2025-01-02\"" {
+            s.ingest_id = Some(id.into());
+        }
+        /// Keeps the resume journal under `dir` instead of the user's cache folder.
+        journal_dir(s, dir: impl Into<PathBuf>) = "\"/var/tmp/rfbatch-journals\"" {
+            s.journal = JournalSetting::Dir(dir.into());
+        }
+        /// Keeps no journal: a second run sends everything again.
+        without_journal(s) = "" {
+            s.journal = JournalSetting::Off;
+        }
+        /// How verification polls once the uploads are done (default: every 0.1 s, growing
+        /// to 5 s, for at most 10 minutes). A wait that times out is not an error: the report
+        /// says so, and names the files not confirmed.
+        verify(s, options: WaitOptions) = "roboflow_batch::wait::WaitOptions::default()" {
+            s.verify = Some(options);
+        }
+        /// Verification as by default, for at most `timeout`.
+        verify_timeout(s, timeout: Duration) = "std::time::Duration::from_secs(60)" {
+            s.verify = Some(verify::default_options().timeout(timeout));
+        }
+        /// Skips verification: the report then counts uploads, not files in the batch.
+        without_verify(s) = "" {
+            s.verify = None;
+        }
+        /// Sends progress events to `f`, which may borrow: [`run`](Self::run) returns once
+        /// every event has reached it.
+        on_progress(s, f: impl Fn(&Event) + Sync + 'a) = "|e| println!(\"{e:?}\")" {
+            s.progress = Some(Box::new(f));
+        }
+        /// A flag that stops the ingest when set (e.g. on Ctrl-C): no new upload starts, those
+        /// running finish (and are journaled), verification is skipped, and the report says
+        /// `cancelled`, with the files left for the next run in `files_pending`.
+        cancel_flag(s, flag: &'a AtomicBool) = "&std::sync::atomic::AtomicBool::new(false)" {
+            s.cancel = Some(flag);
+        }
     }
 
     /// Runs the ingest: discovery, uploads, verification.

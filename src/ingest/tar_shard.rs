@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -126,51 +126,38 @@ impl TarEntry {
         tar_entry_size(self.name.len(), self.len)
     }
 
-    /// The long-name header (if needed) and the member's own header.
-    fn headers(&self) -> (Option<[u8; 512]>, [u8; 512]) {
+    /// The member's headers (a `././@LongLink` entry first for a long name), as
+    /// `tar::Builder` writes them.
+    fn headers(&self) -> io::Result<Vec<u8>> {
         let mut h = tar::Header::new_gnu();
         h.set_size(self.len);
         h.set_mode(0o644);
         h.set_mtime(self.mtime);
         h.set_entry_type(tar::EntryType::Regular);
-        let name = self.name.as_bytes();
-        let long = if name.len() > HEADER_NAME_LEN {
-            // As tar::Builder does: a `././@LongLink` entry, then the name cut to 100
-            // bytes (at a character boundary) in the member's own header.
-            let cut = self.name.floor_char_boundary_compat(HEADER_NAME_LEN);
-            h.as_old_mut().name[..cut].copy_from_slice(&name[..cut]);
-            let mut l = tar::Header::new_gnu();
-            let link = b"././@LongLink";
-            l.as_old_mut().name[..link.len()].copy_from_slice(link);
-            l.set_mode(0o644);
-            l.set_uid(0);
-            l.set_gid(0);
-            l.set_mtime(0);
-            l.set_size(name.len() as u64 + 1);
-            l.set_entry_type(tar::EntryType::new(b'L'));
-            l.set_cksum();
-            Some(*l.as_bytes())
-        } else {
-            h.as_old_mut().name[..name.len()].copy_from_slice(name);
-            None
-        };
-        h.set_cksum();
-        (long, *h.as_bytes())
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_data(&mut h, &self.name, io::empty())?;
+        Ok(std::mem::take(b.get_mut()))
     }
-}
 
-/// `str::floor_char_boundary` is not stable on the crate's MSRV.
-trait FloorCharBoundary {
-    fn floor_char_boundary_compat(&self, index: usize) -> usize;
-}
-
-impl FloorCharBoundary for str {
-    fn floor_char_boundary_compat(&self, index: usize) -> usize {
-        let mut i = index.min(self.len());
-        while !self.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
+    /// The member's bytes: headers, data (a file checked as it ends) and padding.
+    fn reader(&self) -> io::Result<Box<dyn Read + Send>> {
+        let data: Box<dyn Read + Send> = match &self.data {
+            Data::Bytes(b) => Box::new(io::Cursor::new(b.clone())),
+            _ if self.len == 0 => Box::new(io::empty()),
+            Data::File { path, modified } => Box::new(Checked {
+                file: File::open(path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("opening {}: {e}", path.display()))
+                })?,
+                path: path.clone(),
+                len: self.len,
+                left: self.len,
+                modified: *modified,
+            }),
+        };
+        let padding = io::repeat(0).take(pad512(self.len) - self.len);
+        Ok(Box::new(
+            io::Cursor::new(self.headers()?).chain(data).chain(padding),
+        ))
     }
 }
 
@@ -250,160 +237,44 @@ impl TarShard {
         ShardReader {
             entries: self.entries.clone(),
             next: 0,
-            blocks: Vec::with_capacity(1536),
-            at: 0,
-            data: None,
-            ended: false,
+            current: None,
             failed: None,
         }
     }
 }
 
-/// A member's bytes as they are read.
-enum Source {
-    File(File),
-    Memory(io::Cursor<Arc<[u8]>>),
-}
-
-/// Reads a [`TarShard`] as tar bytes, with one open file at a time; the blocks around each
-/// member's data (headers, long name, padding, the end marker) go through one small buffer.
+/// Reads a [`TarShard`] member after member, with one open file at a time; the first
+/// error sticks.
 struct ShardReader {
     entries: Arc<[TarEntry]>,
-    /// The next member to start.
+    /// The next member to start (`entries.len()`: the end marker).
     next: usize,
-    /// Blocks to send before anything else, from `at`.
-    blocks: Vec<u8>,
-    at: usize,
-    /// The data of member `next - 1` being sent, and how many bytes of it are to come.
-    data: Option<(Source, u64)>,
-    /// The end marker was queued.
-    ended: bool,
+    current: Option<Box<dyn Read + Send>>,
     failed: Option<(io::ErrorKind, String)>,
 }
 
 impl ShardReader {
-    fn fail(&mut self, kind: io::ErrorKind, msg: String) -> io::Error {
-        self.failed = Some((kind, msg.clone()));
-        io::Error::new(kind, msg)
-    }
-
-    /// The member whose data is being sent.
-    fn current(&self) -> TarEntry {
-        self.entries[self.next - 1].clone()
-    }
-
-    fn path(entry: &TarEntry) -> String {
-        match &entry.data {
-            Data::File { path, .. } => path.display().to_string(),
-            Data::Bytes(_) => "member data".into(),
-        }
-    }
-
-    /// Queues the next member's headers and opens its data, or queues the end marker;
-    /// `false` when everything was sent.
-    fn start_next(&mut self) -> io::Result<bool> {
-        self.blocks.clear();
-        self.at = 0;
-        let Some(entry) = self.entries.get(self.next).cloned() else {
-            if self.ended {
-                return Ok(false);
-            }
-            self.ended = true;
-            self.blocks.resize(1024, 0);
-            return Ok(true);
-        };
-        self.next += 1;
-        let (long, header) = entry.headers();
-        if let Some(long) = long {
-            // The name, its NUL and padding, after the long-name header.
-            self.blocks.extend_from_slice(&long);
-            self.blocks.extend_from_slice(entry.name.as_bytes());
-            self.blocks
-                .resize(512 + pad512(entry.name.len() as u64 + 1) as usize, 0);
-        }
-        self.blocks.extend_from_slice(&header);
-        if entry.len > 0 {
-            let source = match &entry.data {
-                Data::Bytes(b) => Source::Memory(io::Cursor::new(b.clone())),
-                // Its size and modification time are checked once read (one fstat): a
-                // file that shrank ends early, one that grew or changed shows then.
-                Data::File { path, .. } => Source::File(File::open(path).map_err(|e| {
-                    self.fail(e.kind(), format!("opening {}: {e}", path.display()))
-                })?),
+    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let current = match &mut self.current {
+                Some(r) => r,
+                None => {
+                    let next = match self.entries.get(self.next) {
+                        Some(e) => e.reader()?,
+                        None if self.next == self.entries.len() => {
+                            Box::new(io::repeat(0).take(1024))
+                        }
+                        None => return Ok(0),
+                    };
+                    self.next += 1;
+                    self.current.insert(next)
+                }
             };
-            self.data = Some((source, entry.len));
-        }
-        Ok(true)
-    }
-
-    /// Reads member data into `out` (not empty); queues the padding after its last byte.
-    fn read_data(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let Some((mut source, left)) = self.data.take() else {
-            return Ok(0);
-        };
-        let want = (out.len() as u64).min(left) as usize;
-        let read = match &mut source {
-            Source::File(f) => f.read(&mut out[..want]),
-            Source::Memory(c) => c.read(&mut out[..want]),
-        };
-        let n = match read {
-            Ok(0) => {
-                let path = Self::path(&self.current());
-                let msg = format!("{path} ended {left} bytes early: it shrank during the upload");
-                return Err(self.fail(io::ErrorKind::InvalidData, msg));
+            match current.read(buf)? {
+                0 if !buf.is_empty() => self.current = None,
+                n => return Ok(n),
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(e) => {
-                let msg = format!("reading {}: {e}", Self::path(&self.current()));
-                return Err(self.fail(e.kind(), msg));
-            }
-        };
-        let left = left - n as u64;
-        if left > 0 {
-            self.data = Some((source, left));
-            return Ok(n);
         }
-        let entry = self.current();
-        if let (Source::File(f), Data::File { path, modified }) = (&source, &entry.data) {
-            // A file that grew, shrank or was rewritten shows in its metadata now.
-            self.check_unchanged(f, path, entry.len, *modified)?;
-        }
-        self.blocks.clear();
-        self.blocks
-            .resize((pad512(entry.len) - entry.len) as usize, 0);
-        self.at = 0;
-        Ok(n)
-    }
-
-    fn check_unchanged(
-        &mut self,
-        file: &File,
-        path: &Path,
-        len: u64,
-        modified: Option<SystemTime>,
-    ) -> io::Result<()> {
-        let meta = file.metadata().map_err(|e| {
-            let kind = e.kind();
-            self.fail(kind, format!("reading metadata of {}: {e}", path.display()))
-        })?;
-        if meta.len() != len {
-            return Err(self.fail(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{} changed size during the upload ({len} bytes planned, now {})",
-                    path.display(),
-                    meta.len()
-                ),
-            ));
-        }
-        if modified.is_some() && meta.modified().ok() != modified {
-            return Err(self.fail(
-                io::ErrorKind::InvalidData,
-                format!("{} was modified during the upload", path.display()),
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -412,20 +283,59 @@ impl Read for ShardReader {
         if let Some((kind, msg)) = &self.failed {
             return Err(io::Error::new(*kind, msg.clone()));
         }
-        let mut written = 0;
-        while written < buf.len() {
-            let out = &mut buf[written..];
-            if self.at < self.blocks.len() {
-                let n = out.len().min(self.blocks.len() - self.at);
-                out[..n].copy_from_slice(&self.blocks[self.at..self.at + n]);
-                self.at += n;
-                written += n;
-            } else if self.data.is_some() {
-                written += self.read_data(out)?;
-            } else if !self.start_next()? {
-                break;
+        self.read_some(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failed = Some((e.kind(), e.to_string()));
+            }
+        })
+    }
+}
+
+/// A member's file: `len` bytes, its size and modification time checked (one fstat) once
+/// they are read, so a file that shrank ends early and one that grew or changed shows then.
+struct Checked {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    left: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Read for Checked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = (buf.len() as u64).min(self.left) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let path = self.path.display();
+        let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
+        let n = match self.file.read(&mut buf[..want]) {
+            Ok(0) => {
+                let left = self.left;
+                return Err(bad(format!(
+                    "{path} ended {left} bytes early: it shrank during the upload"
+                )));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("reading {path}: {e}"))),
+        };
+        self.left -= n as u64;
+        if self.left == 0 {
+            let meta = self.file.metadata().map_err(|e| {
+                io::Error::new(e.kind(), format!("reading metadata of {path}: {e}"))
+            })?;
+            let len = self.len;
+            if meta.len() != len {
+                let now = meta.len();
+                return Err(bad(format!(
+                    "{path} changed size during the upload ({len} bytes planned, now {now})"
+                )));
+            }
+            if self.modified.is_some() && meta.modified().ok() != self.modified {
+                return Err(bad(format!("{path} was modified during the upload")));
             }
         }
-        Ok(written)
+        Ok(n)
     }
 }
