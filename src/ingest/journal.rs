@@ -120,7 +120,7 @@ pub(crate) struct UnitInfo {
     pub same_url: bool,
 }
 
-/// A `pending` line without its files, which serde skips.
+/// A line as read back: a `pending` line's files by name only.
 #[derive(Deserialize)]
 #[serde(tag = "t", rename_all = "kebab-case")]
 enum LineHead {
@@ -133,18 +133,14 @@ enum LineHead {
         unit: UnitType,
         #[serde(default)]
         shard: Option<String>,
+        #[serde(default)]
+        files: Vec<NameOnly>,
     },
     Done {
         seq: u64,
         #[serde(default)]
         at: Option<u64>,
     },
-}
-
-/// Just the names of a pending line's files.
-#[derive(Deserialize)]
-struct NamesOnly {
-    files: Vec<NameOnly>,
 }
 
 #[derive(Deserialize)]
@@ -233,7 +229,10 @@ impl Journal {
                 .map_err(|e| Error::io(ctx("creating the folder of"), e))?;
         }
         let lock = lock(path, batch)?;
-        let mut reading = Reading::new(base_url);
+        let mut reading = Reading {
+            base_url,
+            ..Reading::default()
+        };
         let good = crate::jsonl::read(path, |l| reading.line(l))?;
         let Reading {
             history,
@@ -342,6 +341,7 @@ impl Journal {
 
 /// The journal as its lines are read: the units, the highest sequence number seen, and
 /// the base URL of the last `start` line.
+#[derive(Default)]
 struct Reading<'a> {
     base_url: &'a str,
     history: History,
@@ -350,17 +350,7 @@ struct Reading<'a> {
     url: Option<String>,
 }
 
-impl<'a> Reading<'a> {
-    fn new(base_url: &'a str) -> Self {
-        Reading {
-            base_url,
-            history: History::default(),
-            by_seq: HashMap::new(),
-            max_seq: 0,
-            url: None,
-        }
-    }
-
+impl Reading<'_> {
     fn line(&mut self, buf: &[u8]) {
         let history = &mut self.history;
         match serde_json::from_slice::<LineHead>(buf) {
@@ -368,21 +358,17 @@ impl<'a> Reading<'a> {
             Ok(LineHead::Pending { seq, .. } | LineHead::Done { seq, .. }) if seq > MAX_SEQ => {
                 history.bad_lines += 1;
             }
-            Ok(LineHead::Pending { seq, unit, shard }) => {
+            Ok(LineHead::Pending {
+                seq,
+                unit,
+                shard,
+                files,
+            }) => {
                 self.max_seq = self.max_seq.max(seq);
-                let (names, files) = match unit {
-                    UnitType::Single => {
-                        let names: Vec<String> = serde_json::from_slice::<NamesOnly>(buf)
-                            .map(|n| n.files.into_iter().map(|f| f.name).collect())
-                            .unwrap_or_default();
-                        let n = names.len() as u32;
-                        (names, n)
-                    }
-                    UnitType::Shard => {
-                        let n = serde_json::from_slice::<FileCount>(buf)
-                            .map_or(0, |c| u32::try_from(c.files.len()).unwrap_or(u32::MAX));
-                        (Vec::new(), n)
-                    }
+                let count = u32::try_from(files.len()).unwrap_or(u32::MAX);
+                let names = match unit {
+                    UnitType::Single => files.into_iter().map(|f| f.name).collect(),
+                    UnitType::Shard => Vec::new(),
                 };
                 self.by_seq.insert(seq, history.units.len());
                 history.units.push(UnitInfo {
@@ -392,7 +378,7 @@ impl<'a> Reading<'a> {
                     done: false,
                     done_at: None,
                     names,
-                    files,
+                    files: count,
                     same_url: self.url.as_deref() == Some(self.base_url),
                 });
             }
@@ -407,13 +393,6 @@ impl<'a> Reading<'a> {
             Err(_) => history.bad_lines += 1,
         }
     }
-}
-
-/// How many files a `pending` line lists, without keeping them (`IgnoredAny` is zero-sized:
-/// the vector never allocates).
-#[derive(Deserialize)]
-struct FileCount {
-    files: Vec<serde::de::IgnoredAny>,
 }
 
 #[cfg(test)]
@@ -478,7 +457,23 @@ mod tests {
         };
         assert_eq!(files, names(&[(a, "a.jpg"), (a, "b.jpg"), (b, "c.jpg")]));
         drop(j);
-        let (_, h) = Journal::open(&path, "http://x:2", "ws", "b").unwrap();
-        assert_eq!((h.units[2].same_url, h.bad_lines), (true, 0));
+        // Corrupt sequence numbers and a torn last line (a crash mid-write) are dropped:
+        // the next number follows the last good line.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        for seq in [u64::MAX, MAX_SEQ + 1] {
+            writeln!(
+                f,
+                r#"{{"t":"pending","seq":{seq},"unit":"shard","files":[]}}"#
+            )
+            .unwrap();
+        }
+        f.write_all(br#"{"t":"done","se"#).unwrap();
+        drop(f);
+        let (j, h) = Journal::open(&path, "http://x:2", "ws", "b").unwrap();
+        assert_eq!((h.units[2].same_url, h.bad_lines), (true, 2));
+        assert_eq!(j.pending(UnitType::Single, None, vec![]).unwrap(), c + 1);
     }
 }

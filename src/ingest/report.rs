@@ -26,11 +26,12 @@ pub(crate) mod secs {
 /// ```
 /// assert_eq!(roboflow_batch::ingest::IngestMethod::Shards.to_string(), "tar shards");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum IngestMethod {
     /// Tar shards PUT to signed URLs (`bulk-upload/image-files`): a `sharded-batch`.
+    #[default]
     Shards,
     /// One multipart upload per image (`upload/image`): a `simple-batch`.
     SingleImages,
@@ -246,7 +247,7 @@ pub struct Verification {
 /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
 /// println!("{}", serde_json::to_string(&IngestReport::new("b", IngestMethod::Shards)).unwrap());
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct IngestReport {
@@ -342,32 +343,11 @@ impl IngestReport {
     /// let r = roboflow_batch::ingest::IngestReport::new("b", roboflow_batch::ingest::IngestMethod::Videos);
     /// ```
     pub fn new(batch_id: impl Into<String>, method: IngestMethod) -> IngestReport {
+        let batch_id = batch_id.into();
         IngestReport {
-            batch_id: batch_id.into(),
+            batch_id,
             method,
-            files_found: 0,
-            bytes_found: 0,
-            files_uploaded: 0,
-            bytes_uploaded: 0,
-            wire_bytes: 0,
-            files_resumed: 0,
-            files_pending: 0,
-            cancelled: false,
-            units_planned: 0,
-            units_uploaded: 0,
-            retries: 0,
-            requests: Default::default(),
-            duration: Duration::ZERO,
-            upload_duration: Duration::ZERO,
-            put_latency: None,
-            skipped: Vec::new(),
-            failed: Vec::new(),
-            verification: None,
-            warnings: Vec::new(),
-            journal: None,
-            ingest_ids: Vec::new(),
-            listing_pages: 0,
-            dry_run: false,
+            ..Default::default()
         }
     }
 
@@ -382,6 +362,19 @@ impl IngestReport {
         self.failed.is_empty()
             && !self.cancelled
             && self.verification.as_ref().is_none_or(|v| v.complete)
+    }
+
+    /// Files found but not sent for what they are (too large, empty, unreadable, not
+    /// UTF-8): unlike those left out by choice or kind, they need the user's attention.
+    ///
+    /// ```
+    /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
+    /// assert!(IngestReport::new("b", IngestMethod::Shards).not_sent().is_empty());
+    /// ```
+    pub fn not_sent(&self) -> Vec<&SkippedFile> {
+        use SkipReason::{Empty, NotUtf8, TooLarge, Unreadable};
+        let lost = |s: &&SkippedFile| matches!(s.reason, TooLarge | Empty | Unreadable | NotUtf8);
+        self.skipped.iter().filter(lost).collect()
     }
 
     /// Files per second over the upload time (files sent by this run).

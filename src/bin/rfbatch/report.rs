@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use roboflow_batch::export::ExportReport;
-use roboflow_batch::ingest::{IngestMethod, IngestReport, SkipReason, SkippedFile, Verification};
+use roboflow_batch::ingest::{IngestMethod, IngestReport, SkipReason, Verification};
 use roboflow_batch::model::MediaKind;
 use serde_json::json;
 
@@ -130,7 +130,7 @@ pub fn summary(r: &IngestReport) -> String {
     } else {
         let (up, secs) = (r.upload_duration, r.upload_duration.as_secs_f64());
         let rates = (secs > 0.0).then(|| {
-            let files = r.files_uploaded as f64 / secs;
+            let files = r.files_per_sec();
             format!(
                 " ({files:.0} files/s, {})",
                 human_rate(r.bytes_uploaded, up)
@@ -169,26 +169,10 @@ pub fn summary(r: &IngestReport) -> String {
     s
 }
 
-/// Files found but not sent for what they are (too large, empty, unreadable, not UTF-8),
-/// unlike those left out by choice or kind.
-pub fn not_sent(r: &IngestReport) -> Vec<&SkippedFile> {
-    r.skipped
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.reason,
-                SkipReason::TooLarge
-                    | SkipReason::Empty
-                    | SkipReason::Unreadable
-                    | SkipReason::NotUtf8
-            )
-        })
-        .collect()
-}
-
-/// A partial failure for files that were skipped as [`not_sent`] (the report names them).
+/// A partial failure for files that were skipped as [`IngestReport::not_sent`] (the report
+/// names them).
 pub fn not_sent_failure(r: &IngestReport) -> Option<Failure> {
-    let lost = not_sent(r);
+    let lost = r.not_sent();
     let first = lost.first()?;
     let hint = if lost.iter().any(|s| s.reason == SkipReason::TooLarge) {
         "the service takes images up to 20 MiB: shrink or leave out the files over the limit"

@@ -305,7 +305,7 @@ fn main_job(
                 .iter()
                 .map(|d| format!("  {d}/ (one file per image)")),
         );
-        lines.extend(report::not_sent(r).iter().map(|s| format!("skipped {s}")));
+        lines.extend(r.not_sent().iter().map(|s| format!("skipped {s}")));
         for line in lines {
             ctx.out.line(line)?;
         }
