@@ -1,6 +1,5 @@
-//! Finding the local files to ingest: a folder (optionally recursive) or an explicit list,
-//! filtered by extension, in a deterministic order, with every file left out reported by
-//! name and reason.
+//! Finding the local files to ingest, in a deterministic order, each file left out
+//! reported with its reason.
 
 use std::path::Path;
 

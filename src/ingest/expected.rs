@@ -1,8 +1,5 @@
-//! What verification waits for: every file the batch should hold after the ingest, with the
-//! unit that carried it, in memory that does not grow with the number of files. A file is
-//! a record of the key of its name, its unit and where its name is, sorted by key on disk
-//! past a few megabytes (to be merged with the batch listing when one is needed); names
-//! and origins go to a tape, read back only for the files that fail.
+//! What verification waits for: each expected file's name key, unit and name, sorted on
+//! disk past a few megabytes, so memory does not grow with the files.
 
 use super::sorted::{Sorted, Sorter, Tape, record};
 use crate::error::{Error, Result};

@@ -1,6 +1,5 @@
-//! The one pool every source's units go through: a feeder thread forms units (tar shards,
-//! single files, chunks of references) and hands them over at most a few ahead, and the
-//! workers of a rayon pool send them. What every worker shares is the [`Ctx`].
+//! The one pool every source's units go through: a feeder thread forms units and hands
+//! them, a few ahead, to the workers; the [`Ctx`] is what they share.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;

@@ -1,7 +1,5 @@
-//! The local files of an ingest, in the order discovery found them, kept on a [`Tape`] (in
-//! a temporary file when many) rather than in memory: with their final names (collisions
-//! resolved) and, once resume has looked, which ones an earlier run already uploaded.
-//! Every later step reads them from the start.
+//! The local files of an ingest, in discovery's order, on a [`Tape`] rather than in memory,
+//! with their final names and which ones an earlier run uploaded.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
@@ -36,7 +34,7 @@ pub(crate) struct Entry {
     /// The path relative to the folder with `/` separators (for a list: the path's own
     /// components so joined).
     pub relative: String,
-    /// Its name before collisions are resolved (rules 1 to 4 of the naming rule).
+    /// Its name before collisions are resolved.
     pub candidate: String,
     /// The path as listed, for an explicit list (a folder's files are found below it).
     pub listed: Option<String>,
@@ -64,7 +62,7 @@ pub(crate) struct FileList {
     tape: Tape<Entry>,
     /// The source folder, for a folder source.
     root: Option<PathBuf>,
-    /// Final names that differ from the candidate (rule 5), by position.
+    /// Final names that differ from the candidate (collisions), by position.
     renamed: HashMap<u64, String>,
     resumed: Resumed,
 }
@@ -136,7 +134,7 @@ impl FileList {
         })
     }
 
-    /// Rule 5 of the naming rule, given the sorted [`names::collision_key`]s of the
+    /// Tells colliding names apart, given the sorted [`names::collision_key`]s of the
     /// candidates. Only files whose keys repeat are held in memory, so this costs nothing
     /// per file when names do not collide.
     pub fn resolve_names(&mut self, mut keys: Sorted<[u8; 16]>) -> Result<()> {

@@ -1,13 +1,6 @@
-//! The resume journal: one synced JSON line per event, one file per workspace and batch.
-//!
-//! A `pending` line names a unit and its files (path, size, modification time) before its
-//! upload; a `done` line says when the service accepted it; a `start` line names the base
-//! URL the lines after it went to. It is only a hint: `resume` checks every unit against
-//! the service, so another URL to the same batch still resumes. A torn last line is
-//! dropped. Memory holds one entry per unit, never the files.
-//!
-//! One run at a time: an exclusive OS lock on `<journal>.lock`, naming its process, which
-//! the OS releases however the process ends.
+//! The resume journal: one synced JSON line per event (`start`, `pending` with a unit's
+//! files, `done`), one file per workspace and batch, under an exclusive OS lock. Only a
+//! hint: `resume` checks every unit against the service.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

@@ -1,5 +1,4 @@
-//! One ingest from start to end, whatever its source: plan the units, hand them to the one
-//! pool (after the journal has said what an earlier run sent), verify, report.
+//! One ingest from start to end, whatever its source: plan, resume, send, verify, report.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -160,20 +159,17 @@ fn finish(ctx: Ctx<'_>, report: &mut IngestReport, upload: Instant) -> Result<()
 /// A folder or a list of files: discovered, resumed, sent as shards, images or videos.
 fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: bool) -> Report {
     let (api, batch) = (ing.api, ing.batch_id.as_str());
-    let mut warnings = Vec::new();
-    let journal = match (&ing.journal, plan) {
+    let mut warnings: Vec<String> = Vec::new();
+    let dir = match (&ing.journal, plan) {
         (_, true) | (JournalSetting::Off, _) => None,
-        (JournalSetting::Dir(d), _) => Some(resume::open(api, d.clone(), batch)?),
-        (JournalSetting::Default, _) => match default_journal_dir() {
-            Some(d) => Some(resume::open(api, d, batch)?),
-            None => {
-                warnings.push(
-                    "no cache folder (HOME is not set): running without a resume journal".into(),
-                );
-                None
-            }
-        },
+        (JournalSetting::Dir(d), _) => Some(d.clone()),
+        (JournalSetting::Default, _) => default_journal_dir().or_else(|| {
+            let why = "no cache folder (HOME is not set): running without a resume journal";
+            warnings.push(why.into());
+            None
+        }),
     };
+    let journal = dir.map(|d| resume::open(api, d, batch)).transpose()?;
     if let Some((j, h)) = &journal
         && h.bad_lines > 0
     {
@@ -243,12 +239,8 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
         categories: Vec::new(),
     };
     let upload = Instant::now();
-    let todo = Todo {
-        files: &mut files,
-        resumed: (report.files_resumed, resumed_bytes),
-        dry_run: plan,
-    };
-    let sent = send_files(&ctx, ing, method, &settings, todo);
+    let resumed = (report.files_resumed, resumed_bytes);
+    let sent = send_files(&ctx, ing, method, &settings, &mut files, resumed, plan);
     let refused = matches!(sent, Err(Error::Conflict(_))) || ctx.refused();
     let other = if !plan && refused && ing.mode == UploadMode::Auto && confirmed.kind.is_none() {
         // The batch exists and holds the other kind of upload: ask which (the only time
@@ -267,12 +259,8 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
             report.method = other;
             ctx.take_fatal();
             *ctx.out() = Outcome::default();
-            let todo = Todo {
-                files: &mut files,
-                resumed: (report.files_resumed, resumed_bytes),
-                dry_run: plan,
-            };
-            report.units_planned = send_files(&ctx, ing, other, &settings, todo)?;
+            report.units_planned =
+                send_files(&ctx, ing, other, &settings, &mut files, resumed, plan)?;
         }
     }
     if plan {
@@ -283,21 +271,16 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
     Ok(report)
 }
 
-/// The files left to send, read in order from the list.
-struct Todo<'f> {
-    files: &'f mut FileList,
-    /// `(files, bytes)` an earlier run sent.
-    resumed: (u64, u64),
-    dry_run: bool,
-}
-
-/// Sends the files left by `method` (or only plans it); returns the units planned.
+/// Sends the files left by `method` (or only plans it; `resumed`: the files and bytes an
+/// earlier run sent); returns the units planned.
 fn send_files(
     ctx: &Ctx<'_>,
     ing: &Ingest<'_>,
     method: IngestMethod,
     settings: &Settings,
-    todo: Todo<'_>,
+    files: &mut FileList,
+    resumed: (u64, u64),
+    dry_run: bool,
 ) -> Result<u64> {
     let planned = |files, bytes, units| {
         ctx.events.emit(Event::Planned {
@@ -305,14 +288,13 @@ fn send_files(
             files,
             bytes,
             units,
-            resumed_files: todo.resumed.0,
-            resumed_bytes: todo.resumed.1,
+            resumed_files: resumed.0,
+            resumed_bytes: resumed.1,
         })
     };
-    let files = todo.files;
     let verifier = ctx.verifier.as_ref();
     // Resumed files go to verification as they go by.
-    let resumed = |n: &super::files::Next| {
+    let was_resumed = |n: &super::files::Next| {
         if let (Some(unit), Some(v)) = (n.resumed, verifier) {
             v.file(&n.file.name, &n.file.path.to_string_lossy(), unit);
         }
@@ -326,7 +308,7 @@ fn send_files(
             bytes += size;
         })?;
         planned(n, bytes, n);
-        if todo.dry_run {
+        if dry_run {
             return Ok(n);
         }
         let workers = match method {
@@ -338,7 +320,7 @@ fn send_files(
             workers,
             |feed| {
                 files.each(|n| {
-                    if resumed(&n) {
+                    if was_resumed(&n) {
                         return Ok(true);
                     }
                     Ok(feed.send(match method {
@@ -352,7 +334,7 @@ fn send_files(
         return Ok(n);
     }
     // Shards: the first signed URL says the service's limits (a plan assumes the defaults).
-    let first = match todo.dry_run {
+    let first = match dry_run {
         true => None,
         false => Some(ask_url(ctx, 0)?),
     };
@@ -387,13 +369,13 @@ fn send_files(
     })?;
     shards += u64::from(planner.finish().is_some());
     planned(n, bytes, shards);
-    if todo.dry_run {
+    if dry_run {
         return Ok(shards);
     }
     if n == 0 {
         // Nothing to send: the resumed files still go to verification.
         files.each(|n| {
-            resumed(&n);
+            was_resumed(&n);
             Ok(true)
         })?;
         return Ok(0);
@@ -405,7 +387,7 @@ fn send_files(
             let mut targets = Targets { first, error: None };
             let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
             files.each(|next| {
-                if resumed(&next) {
+                if was_resumed(&next) {
                     return Ok(true);
                 }
                 let f = next.file;

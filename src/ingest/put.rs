@@ -1,6 +1,5 @@
-//! One unit's signed-URL PUT: streamed with `Content-Length`, retried under the client's
-//! retry policy (the stream is reopened for each try), and given a fresh signed URL when
-//! the one it has is rejected (expired, unknown, refused).
+//! One unit's signed-URL PUT: streamed, retried (the stream reopened for each try), and
+//! given a fresh signed URL when its own is rejected.
 
 use std::io::{self, Read};
 use std::sync::Arc;

@@ -1,7 +1,5 @@
-//! References the service fetches itself, from a JSONL file or a bucket, cut into chunks by
-//! one rule for every such source: 20,000 images or 5,000 videos per request, and ingest
-//! ids that a re-run repeats, so that the service answers what it already has as
-//! `duplicated` and nothing is ingested twice.
+//! References the service fetches itself, cut into chunks whose ingest ids a re-run
+//! repeats, so that the service answers `duplicated` and nothing is ingested twice.
 
 use std::io::BufRead;
 use std::path::Path;

@@ -1,8 +1,5 @@
-//! Resuming: the journal of earlier runs, checked against the service (a unit counts only
-//! when the service holds it), and the files found now that those units carried with the
-//! same identity. Neither list is held in memory: both are sorted by path on disk and
-//! merged. A file counts as uploaded when the latest journal record for its path has the
-//! same name, size and modification time.
+//! Resuming: the journal's units checked against the service, and the files found now
+//! that those units carried with the same identity (both sorted on disk, then merged).
 
 use std::collections::{HashMap, HashSet};
 use std::io;

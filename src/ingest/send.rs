@@ -1,6 +1,5 @@
-//! Sending one unit: a tar shard PUT to its signed URL, a single-image upload, a video (a
-//! signed URL, then a PUT streamed from the file), or a chunk of references. Each is
-//! journaled before it goes (local files), and recorded when the service accepts it.
+//! Sending one unit (a shard, an image, a video, a chunk of references): journaled before
+//! it goes, recorded when the service accepts it.
 
 use std::io;
 use std::sync::{Arc, Mutex};

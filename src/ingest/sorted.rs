@@ -1,11 +1,5 @@
-//! What the pipeline keeps per file, in memory that does not grow with the number of
-//! files: a [`Tape`] gives values back in the order they were written (or one by position),
-//! a [`Sorter`] in sorted order. Both stay in memory up to a limit and then spill to unnamed
-//! temporary files (which the OS deletes even when the process is killed).
-//!
-//! A value is kept as a [`Record`], whose bytes sort as the value does (big-endian
-//! numbers, byte strings ended by `0 0` with each `0` inside written `0 1`), so the rest of
-//! the pipeline speaks in types and only this module in bytes.
+//! Per-file lists that spill to unnamed temporary files past a limit: a [`Tape`] (in
+//! order, or by position) and a [`Sorter`]. A [`Record`]'s bytes sort as its value does.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -1,7 +1,5 @@
-//! Tar shards produced on the fly, with their exact length known before the first byte:
-//! the bytes `tar::Builder` writes (GNU headers, `././@LongLink` for long names), which
-//! tests compare. A file that changes while read fails the reader before the archive is
-//! complete, so a PUT with `Content-Length` is cut short rather than wrong.
+//! Tar shards produced on the fly, of known length, byte-identical to `tar::Builder`'s; a
+//! file that changes while read fails the reader before the archive is complete.
 
 use std::fs::File;
 use std::io::{self, Read};

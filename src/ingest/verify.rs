@@ -1,8 +1,5 @@
-//! Verification: the service's word, for every file, that it is in the batch or why not,
-//! with requests that grow with the units, not the files. A unit counts once its answer
-//! (single uploads) or its shards' object counts and named failures add up to its files,
-//! looked at while later units upload; only where they do not is the batch's file listing
-//! read and merged with the expected files on disk. Polling uses the crate's poll loop.
+//! Verification: the service's word for every file, with requests that grow with the
+//! units, not the files; the batch listing is read only where the shards do not add up.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;

@@ -1,6 +1,5 @@
-//! A folder walked depth first in walkdir's `sort_by_file_name` order, each folder's names
-//! sorted through a [`Sorter`] so that a huge folder costs sorted runs on disk, not memory.
-//! Links are followed only when asked; a link back to an ancestor is reported, not followed.
+//! A folder walked in walkdir's `sort_by_file_name` order, each folder's names sorted
+//! through a [`Sorter`] (a huge folder costs runs on disk, not memory).
 
 use std::ffi::OsStr;
 use std::fs;
