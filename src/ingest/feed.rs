@@ -1,17 +1,19 @@
 //! The one pool every source's units go through: a feeder thread forms units and hands
 //! them, a few ahead, to the workers; the [`Ctx`] is what they share.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::Ingest;
 use super::files::LocalFile;
 use super::journal::Journal;
-use super::put::counting_retries;
+use super::put::retried;
 use super::report::{FailedFile, FailureStage, SkipReason, SkippedFile};
 use super::verify::Verifier;
 use crate::BatchApi;
+use crate::api::retry::RetryCause;
 use crate::error::{Error, Result};
 use crate::model::{FileReference, SignedUrlDetails};
 use crate::progress::{Emitter, Event, Relay, UnitKind};
@@ -126,6 +128,22 @@ pub(crate) struct Accepted<'u> {
     pub repeat: bool,
 }
 
+impl<'u> Accepted<'u> {
+    /// Accepted at the first try, its files stored by the answer.
+    pub fn new(index: u64, unit: &'u Unit, wire: u64, latency: Duration) -> Self {
+        let (attempts, shards, repeat) = (1, None, false);
+        Accepted {
+            index,
+            unit,
+            wire,
+            latency,
+            attempts,
+            shards,
+            repeat,
+        }
+    }
+}
+
 /// What every worker shares.
 pub(crate) struct Ctx<'a> {
     pub api: &'a BatchApi,
@@ -146,38 +164,36 @@ pub(crate) struct Ctx<'a> {
     cancel: Option<&'a AtomicBool>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// The lock, even if a thread panicked holding it (what it guards stays consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(
-        api: &'a BatchApi,
-        batch: &'a str,
-        parallelism: usize,
-        events: Emitter<'a>,
-        cancel: Option<&'a AtomicBool>,
-    ) -> Result<Ctx<'a>> {
+    /// The context of a run of `ing`: its pool, and verification unless it only plans.
+    pub fn new(ing: &'a Ingest<'_>, events: &Emitter<'a>, dry_run: bool) -> Result<Ctx<'a>> {
+        let parallelism = ing.parallelism.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(parallelism.max(1))
+            .num_threads(parallelism)
             .thread_name(|i| format!("rfbatch-upload-{i}"))
             .build()
             .map_err(|e| Error::Config(format!("cannot start the upload threads: {e}")))?;
+        let verify = ing.verify.clone().filter(|_| !dry_run);
         Ok(Ctx {
-            api,
-            batch,
-            display_name: None,
+            api: ing.api,
+            batch: &ing.batch_id,
+            display_name: ing.display_name.as_deref(),
             relay: events.relay(),
-            events,
+            events: events.clone(),
             pool,
-            parallelism: parallelism.max(1),
+            parallelism,
             retries: Arc::new(AtomicU64::new(0)),
             journal: None,
-            verifier: None,
+            verifier: verify.map(|w| Verifier::new(ing.api, &ing.batch_id, w, events.clone())),
             out: Mutex::new(Outcome::default()),
             stop: AtomicBool::new(false),
             fatal: Mutex::new(None),
-            cancel,
+            cancel: ing.cancel,
         })
     }
 
@@ -190,7 +206,14 @@ impl<'a> Ctx<'a> {
         what: &'static str,
         f: impl FnOnce(&BatchApi) -> R,
     ) -> R {
-        counting_retries(self.api, &self.retries, &self.relay, (unit, index), what, f)
+        let (retries, events) = (self.retries.clone(), self.relay.clone());
+        let tries = AtomicU32::new(1);
+        let observer = move |cause: RetryCause| {
+            let at = tries.fetch_add(1, Ordering::Relaxed);
+            let why = format!("{what}: {cause}");
+            retried(&retries, &events, (unit, index), at + 1, 0, why);
+        };
+        f(&self.api.reporting_retries(observer))
     }
 
     pub fn out(&self) -> MutexGuard<'_, Outcome> {

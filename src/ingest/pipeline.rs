@@ -15,7 +15,6 @@ use super::report::{IngestMethod, IngestReport, LatencySummary};
 use super::resume::{self, Confirmed};
 use super::send::{self, Settings, over_max_file};
 use super::source::Kind;
-use super::verify::Verifier;
 use super::{Ingest, JournalSetting, UploadMode};
 use crate::error::{Error, Result};
 use crate::model::{BatchType, MediaKind, SignedUrlDetails};
@@ -108,24 +107,6 @@ fn max_size(ing: &Ingest<'_>, media: MediaKind) -> u64 {
     })
 }
 
-/// The context of a run: its pool, and verification when asked.
-fn context<'a>(ing: &'a Ingest<'_>, events: &Emitter<'a>, dry_run: bool) -> Result<Ctx<'a>> {
-    let mut ctx = Ctx::new(
-        ing.api,
-        &ing.batch_id,
-        ing.parallelism,
-        events.clone(),
-        ing.cancel,
-    )?;
-    ctx.display_name = ing.display_name.as_deref();
-    ctx.verifier = ing
-        .verify
-        .clone()
-        .filter(|_| !dry_run)
-        .map(|w| Verifier::new(ing.api, &ing.batch_id, w, events.clone()));
-    Ok(ctx)
-}
-
 /// What a run's uploads achieved, into the report; then verification.
 fn finish(ctx: Ctx<'_>, report: &mut IngestReport, upload: Instant) -> Result<()> {
     report.upload_duration = upload.elapsed();
@@ -180,7 +161,7 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
     }
     let found = discover(&ing.source, media, max_size(ing, media), &events)?;
     let mut files = found.files;
-    let mut ctx = context(ing, &events, plan)?;
+    let mut ctx = Ctx::new(ing, &events, plan)?;
     let (journal, confirmed) = match journal {
         Some((j, history)) => {
             let c = resume::confirm(api, batch, &j, history)?;
@@ -235,8 +216,7 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
     let settings = Settings {
         media,
         notification: notification_config(ing)?,
-        notifications_url: None,
-        categories: Vec::new(),
+        ..Settings::default()
     };
     let upload = Instant::now();
     let resumed = (report.files_resumed, resumed_bytes);
@@ -571,22 +551,24 @@ fn references<'a>(
         ));
     }
     let mut report = IngestReport::new(batch, IngestMethod::References);
-    let mut ctx = context(ing, &events, plan)?;
+    let mut ctx = Ctx::new(ing, &events, plan)?;
     let settings = Settings {
         media,
-        notification: None,
         notifications_url: ing.notifications_url.clone(),
         categories: ing.categories.clone(),
+        ..Settings::default()
     };
     let send = |ctx: &Ctx<'_>, index, unit| send::unit(ctx, &settings, index, unit);
-    let planned = |report: &IngestReport, units| {
+    let planned = |files, bytes, units| {
+        let method = IngestMethod::References;
+        let (resumed_files, resumed_bytes) = (0, 0);
         events.emit(Event::Planned {
-            method: IngestMethod::References,
-            files: report.files_found,
-            bytes: report.bytes_found,
+            method,
+            files,
+            bytes,
             units,
-            resumed_files: 0,
-            resumed_bytes: 0,
+            resumed_files,
+            resumed_bytes,
         })
     };
     let upload = Instant::now();
@@ -603,7 +585,7 @@ fn references<'a>(
                 files: file.references,
                 bytes: 0,
             });
-            planned(&report, report.units_planned);
+            planned(file.references, 0, report.units_planned);
             if !plan {
                 feed::run(
                     &ctx,
@@ -623,7 +605,7 @@ fn references<'a>(
             // Its names are not known here: nothing to verify.
             ctx.verifier = None;
             report.units_planned = 1;
-            planned(&report, 1);
+            planned(0, 0, 1);
             if !plan {
                 let chunk = Chunk {
                     url: Some(url.clone()),
@@ -679,9 +661,7 @@ fn references<'a>(
                     1,
                     |feed| {
                         list(&mut listed, Some(&mut *feed), &mut chunker)?;
-                        let mut totals = IngestReport::new(batch, IngestMethod::References);
-                        (totals.files_found, totals.bytes_found) = (listed.files, listed.bytes);
-                        planned(&totals, chunker.chunks());
+                        planned(listed.files, listed.bytes, chunker.chunks());
                         chunker.finish(feed);
                         Ok(())
                     },

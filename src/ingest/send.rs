@@ -5,7 +5,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::feed::{Accepted, Chunk, Ctx, Unit};
+use super::feed::{Accepted, Chunk, Ctx, Unit, lock};
 use super::files::LocalFile;
 use super::journal::{FileRecord, UnitType};
 use super::plan::DEFAULT_MAX_SHARD_BYTES;
@@ -22,6 +22,7 @@ use crate::transport::ExactLengthReader;
 pub(crate) const NOTIFICATION_CONFIG: &str = "notification_config.json";
 
 /// What sending needs beyond the shared context.
+#[derive(Default)]
 pub(crate) struct Settings {
     pub media: MediaKind,
     /// The bytes of `notification_config.json`, when a shard carries webhook settings.
@@ -146,19 +147,19 @@ fn shard(
     let Unit::Shard { files: members, .. } = &unit else {
         return;
     };
-    let mut entries = Vec::with_capacity(members.len() + 1);
-    for (_, f) in members {
-        match TarEntry::file(f.name.clone(), f.path.clone(), f.size, f.modified) {
-            Ok(e) => entries.push(e),
-            Err(e) => return ctx.fail(index, &unit, &e.to_string()),
-        }
-    }
-    if let Some(bytes) = &settings.notification {
-        match TarEntry::bytes(NOTIFICATION_CONFIG, bytes.clone(), 0) {
-            Ok(e) => entries.push(e),
-            Err(e) => return ctx.fail(index, &unit, &e.to_string()),
-        }
-    }
+    let files = members.iter().map(|(_, f)| f);
+    let entries = (files.map(|f| TarEntry::file(&f.name, &f.path, f.size, f.modified)))
+        .chain(
+            settings
+                .notification
+                .iter()
+                .map(|b| TarEntry::bytes(NOTIFICATION_CONFIG, b.clone(), 0)),
+        )
+        .collect::<Result<Vec<_>>>();
+    let entries = match entries {
+        Ok(entries) => entries,
+        Err(e) => return ctx.fail(index, &unit, &e.to_string()),
+    };
     if let Some(max) = target.max_number_of_images
         && members.len() as u64 > max
     {
@@ -177,8 +178,7 @@ fn shard(
     // The first reader error (a file that changed mid-upload) says more than the transport's.
     let reader_error: Arc<Mutex<Option<String>>> = Arc::default();
     let job = PutJob {
-        api: ctx.api,
-        events: &ctx.relay,
+        ctx,
         unit: UnitKind::Shard,
         index,
         len: shard.len(),
@@ -191,7 +191,6 @@ fn shard(
                 }) as Box<dyn io::Read + Send>)
             })
         },
-        retries: &ctx.retries,
     };
     let fresh = |api: &BatchApi| api.request_shard_upload(ctx.batch, ctx.display_name);
     let result = job.run(target, fresh, |t| {
@@ -202,22 +201,14 @@ fn shard(
     match result {
         Ok(done) => {
             let accepted = Accepted {
-                index,
-                unit: &unit,
-                wire: job.len,
-                latency: done.latency,
                 attempts: done.attempts,
                 shards: Some(current.1.into_iter().collect()),
-                repeat: false,
+                ..Accepted::new(index, &unit, job.len, done.latency)
             };
             ctx.accepted(accepted, current.0);
         }
         Err(e) => {
-            let noted = reader_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            let why = noted.unwrap_or_else(|| e.to_string());
+            let why = lock(&reader_error).clone().unwrap_or_else(|| e.to_string());
             ctx.fail(index, &unit, &format!("shard not uploaded: {why}"));
         }
     }
@@ -232,7 +223,7 @@ struct Noting<R> {
 impl<R: io::Read> io::Read for Noting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).inspect_err(|e| {
-            let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slot = lock(&self.slot);
             if slot.is_none() {
                 *slot = Some(e.to_string());
             }
@@ -262,16 +253,8 @@ fn image(ctx: &Ctx<'_>, index: u64, mut f: LocalFile) {
     let unit = Unit::Image(f);
     match sent {
         Ok(()) => {
-            let accepted = Accepted {
-                index,
-                wire: bytes.len() as u64,
-                unit: &unit,
-                latency: started.elapsed(),
-                attempts: 1,
-                shards: None,
-                repeat: false,
-            };
-            ctx.accepted(accepted, seq);
+            let wire = bytes.len() as u64;
+            ctx.accepted(Accepted::new(index, &unit, wire, started.elapsed()), seq);
         }
         // The batch holds bulk uploads: nothing more can go this way.
         Err(e @ Error::Conflict(_)) => ctx.fatal(e),
@@ -301,8 +284,7 @@ fn video(ctx: &Ctx<'_>, index: u64, f: LocalFile) {
     };
     let (path, len, modified) = (f.path.clone(), f.size, f.modified);
     let job = PutJob {
-        api: ctx.api,
-        events: &ctx.relay,
+        ctx,
         unit: UnitKind::Video,
         index,
         len,
@@ -317,18 +299,12 @@ fn video(ctx: &Ctx<'_>, index: u64, f: LocalFile) {
             }
             Ok(Box::new(ExactLengthReader::new(file, len)) as Box<dyn io::Read + Send>)
         }),
-        retries: &ctx.retries,
     };
     match job.run(target, ask, |_| Ok(())) {
         Ok(d) => {
             let accepted = Accepted {
-                index,
-                unit: &unit,
-                wire: len,
-                latency: d.latency,
                 attempts: d.attempts,
-                shards: None,
-                repeat: false,
+                ..Accepted::new(index, &unit, len, d.latency)
             };
             ctx.accepted(accepted, seq);
         }
@@ -366,13 +342,9 @@ fn references(ctx: &Ctx<'_>, settings: &Settings, index: u64, mut chunk: Chunk) 
         Ok(r) => {
             ctx.out().ingest_ids.push((index, r.ingest_id));
             let accepted = Accepted {
-                index,
-                unit: &unit,
-                wire: 0,
-                latency: started.elapsed(),
-                attempts: 1,
                 shards: Some(r.shard_ids.unwrap_or_default()),
                 repeat: r.duplicated == Some(true),
+                ..Accepted::new(index, &unit, 0, started.elapsed())
             };
             ctx.accepted(accepted, None);
         }

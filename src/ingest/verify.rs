@@ -110,7 +110,7 @@ impl<'a> Verifier<'a> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        super::feed::lock(&self.state)
     }
 
     /// A unit the service accepted, carrying `files` files: `confirmed` when its answer
