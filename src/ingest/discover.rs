@@ -13,9 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::MediaKind;
 use crate::progress::{Emitter, Event};
 
-/// Finds the files of `media` kind in a local source, leaving out (and reporting)
-/// unreadable, empty and non-UTF-8 ones, links unless followed, and files over
-/// `max_size` bytes; resolves their names. Fails only when the folder itself cannot be read.
+/// Finds a local source's files of `media` kind, reporting those left out, and names them.
 pub(crate) fn discover(
     source: &Source,
     media: MediaKind,
@@ -55,8 +53,7 @@ pub(crate) fn discover(
     Ok(out)
 }
 
-/// Bytes of name keys sorted in memory before they spill (16 bytes and 8 of bookkeeping a
-/// file: about 170,000 files).
+/// Bytes of name keys sorted in memory before they spill (about 170,000 files).
 const NAME_KEYS_MEMORY: usize = 4 << 20;
 
 /// `Discovered` goes out every this many files during discovery (and at the end).

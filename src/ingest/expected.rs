@@ -5,8 +5,7 @@ use super::sorted::{Sorted, Sorter, Tape, record};
 use crate::error::{Error, Result};
 use crate::ids::fnv1a128;
 
-/// Bytes of records sorted in memory before they spill (28 bytes and 8 of bookkeeping a
-/// file: about 115,000 files).
+/// Bytes of records sorted in memory before they spill (about 115,000 files).
 const RECORDS_MEMORY: usize = 4 << 20;
 /// Bytes of names held in memory before they spill.
 const NAMES_MEMORY: usize = 2 << 20;
@@ -47,8 +46,7 @@ impl Expected {
         self.records.len()
     }
 
-    /// Expects `name` (from `origin`: a local path, or a URL without its query), carried
-    /// by `unit`.
+    /// Expects `name` (from `origin`: a path, or a URL without its query) in `unit`.
     pub fn add(&mut self, name: &str, origin: &str, unit: u32) {
         if self.broken.is_some() {
             return;

@@ -18,8 +18,7 @@ use crate::error::{Error, Result};
 use crate::model::{FileReference, SignedUrlDetails};
 use crate::progress::{Emitter, Event, Relay, UnitKind};
 
-/// A chunk of references, sent in one request (or the URL of a list of them, which the
-/// service reads itself).
+/// A chunk of references for one request (or the URL of a list the service reads).
 #[derive(Default)]
 pub(crate) struct Chunk {
     pub refs: Vec<FileReference>,
@@ -32,8 +31,7 @@ pub(crate) struct Chunk {
 
 /// What one request (or one signed upload) carries.
 pub(crate) enum Unit {
-    /// Files of one tar shard with their positions, and its signed URL, asked for ahead
-    /// (or why there is none; `None` when the ingest stopped before asking).
+    /// A shard's files and positions, and its signed URL, asked ahead (or why none).
     Shard {
         files: Vec<(u64, LocalFile)>,
         target: Option<std::result::Result<SignedUrlDetails, String>>,
@@ -121,8 +119,7 @@ pub(crate) struct Accepted<'u> {
     pub wire: u64,
     pub latency: Duration,
     pub attempts: u32,
-    /// The shards the service made of it (none named: the listing will tell), or
-    /// `None` when its answer stored its files.
+    /// The shards the service made of it (none: the listing tells); `None`: stored.
     pub shards: Option<Vec<String>>,
     /// The service already had it.
     pub repeat: bool,
@@ -197,8 +194,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// Runs `f` on a handle of the api whose retries are counted and reported as retries of
-    /// unit `index`, their reason starting with `what`.
+    /// Runs `f` on an api that counts and reports its retries as unit `index`'s (`what`).
     pub fn retrying<R>(
         &self,
         unit: UnitKind,
@@ -235,8 +231,7 @@ impl<'a> Ctx<'a> {
         lock(&self.fatal).take()
     }
 
-    /// Whether the fatal error is a conflict (409): the batch holds the other kind of
-    /// upload.
+    /// Whether the fatal error is a 409: the batch holds the other kind of upload.
     pub fn refused(&self) -> bool {
         matches!(*lock(&self.fatal), Some(Error::Conflict(_)))
     }
@@ -282,8 +277,7 @@ impl<'a> Ctx<'a> {
             }));
     }
 
-    /// Records an accepted unit: the journal's `done` line, what verification will wait
-    /// for, the event and the counts.
+    /// Records an accepted unit: journal, verification, event and counts.
     pub fn accepted(&self, a: Accepted<'_>, journal_seq: Option<u64>) {
         if let (Some(j), Some(seq)) = (&self.journal, journal_seq)
             && let Err(e) = j.done(seq)
@@ -358,9 +352,8 @@ impl Feed<'_> {
     }
 }
 
-/// Runs `produce` on a thread of its own, handing units to `workers` threads of the pool
-/// (at most `workers` ahead of them), which pass each to `send` unless the ingest stopped.
-/// An error of `produce` is fatal.
+/// Runs `produce` on a thread of its own, handing units (a few ahead) to `workers` that
+/// `send` each unless the ingest stopped; an error of `produce` is fatal.
 pub(crate) fn run(
     ctx: &Ctx<'_>,
     workers: usize,

@@ -14,8 +14,7 @@ use crate::error::{Error, Result};
 /// Bytes of the list held in memory before it moves to a temporary file.
 const MEMORY: usize = 2 << 20;
 
-/// One file to upload: where it is, its name in the batch, and its identity (size and
-/// modification time) as found.
+/// One file to upload: its path, name in the batch, size and modification time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LocalFile {
     pub path: PathBuf,
@@ -31,8 +30,7 @@ pub(crate) struct Entry {
     pub modified: Option<SystemTime>,
     /// Folders between the source folder and the file (0 for a listed file).
     pub depth: u32,
-    /// The path relative to the folder with `/` separators (for a list: the path's own
-    /// components so joined).
+    /// The path relative to the folder (or a list's path) joined with `/`.
     pub relative: String,
     /// Its name before collisions are resolved.
     pub candidate: String,
@@ -49,8 +47,7 @@ record!(Entry {
     listed
 });
 
-/// A file as the pipeline reads it: its position in the list, the file, and the unit an
-/// earlier run uploaded it in (`None`: to upload).
+/// A file as the pipeline reads it, with the unit an earlier run uploaded it in.
 pub(crate) struct Next {
     pub index: u64,
     pub file: LocalFile,
@@ -90,8 +87,7 @@ impl FileList {
         self.tape.push(e).map(drop)
     }
 
-    /// Calls `f` with each file in order, marked when an earlier run uploaded it, until
-    /// `f` returns `false`.
+    /// Calls `f` with each file in order until it returns `false`.
     pub fn each(&mut self, mut f: impl FnMut(Next) -> Result<bool>) -> Result<()> {
         let (root, renamed, resumed) = (&self.root, &self.renamed, &mut self.resumed);
         resumed.rewind().map_err(io_err)?;
@@ -118,8 +114,7 @@ impl FileList {
         })
     }
 
-    /// Calls `f` with the size and final name length of each file not yet uploaded,
-    /// without building the files (for totals and plans).
+    /// Calls `f` with the size and name length of each file not yet uploaded.
     pub fn each_size(&mut self, mut f: impl FnMut(u64, usize)) -> Result<()> {
         let (renamed, resumed) = (&self.renamed, &mut self.resumed);
         resumed.rewind().map_err(io_err)?;
@@ -134,9 +129,8 @@ impl FileList {
         })
     }
 
-    /// Tells colliding names apart, given the sorted [`names::collision_key`]s of the
-    /// candidates. Only files whose keys repeat are held in memory, so this costs nothing
-    /// per file when names do not collide.
+    /// Tells colliding names apart, given the candidates' sorted collision keys (only
+    /// files whose keys repeat are held in memory).
     pub fn resolve_names(&mut self, mut keys: Sorted<[u8; 16]>) -> Result<()> {
         let io = |e: io::Error| Error::io("resolving name collisions", e);
         let mut repeated = HashSet::new();
@@ -236,8 +230,7 @@ impl Resumed {
         Ok(())
     }
 
-    /// Whether position `index` was uploaded (and in which unit); positions are asked in
-    /// increasing order after a rewind.
+    /// The unit position `index` was uploaded in (asked in increasing order).
     fn take(&mut self, index: u64) -> io::Result<Option<u32>> {
         while let Some((i, unit)) = self.next {
             match i.cmp(&index) {

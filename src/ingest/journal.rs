@@ -17,9 +17,8 @@ use crate::jsonl::JsonLines;
 
 const VERSION: u32 = 1;
 
-/// The largest sequence number a line may carry (2^53, the largest integer every JSON
-/// reader keeps exactly). A larger one is a corrupt line: it must not push the next
-/// number past `u64::MAX`, where it would wrap to 0 and match older units.
+/// The largest sequence number (2^53, exact in every JSON reader); a larger one is a
+/// corrupt line, lest the next number wrap to 0 and match older units.
 const MAX_SEQ: u64 = 1 << 53;
 
 /// A file's identity as recorded.
@@ -208,8 +207,7 @@ impl Journal {
         dir.join(workspace).join(format!("{batch}.jsonl"))
     }
 
-    /// Locks and opens (or creates) the journal at `path`, and reads what it holds; units
-    /// sent to another base URL than `base_url` are marked so.
+    /// Locks, opens (or creates) and reads the journal at `path`.
     pub fn open(
         path: &Path,
         base_url: &str,
@@ -266,8 +264,7 @@ impl Journal {
         self.file.path()
     }
 
-    /// Calls `f` with each file of the units whose sequence numbers are in `units`, read
-    /// from the file (nothing is kept).
+    /// Calls `f` with each file of `units`, read from the file (nothing is kept).
     pub fn files_of(
         &self,
         units: &HashSet<u64>,
@@ -332,8 +329,7 @@ impl Journal {
     }
 }
 
-/// The journal as its lines are read: the units, the highest sequence number seen, and
-/// the base URL of the last `start` line.
+/// The journal as its lines are read.
 #[derive(Default)]
 struct Reading<'a> {
     base_url: &'a str,

@@ -10,8 +10,8 @@ fn hash8(key: &str) -> String {
     format!("{:08x}", fnv1a64(key.as_bytes()) as u32)
 }
 
-/// The candidate name of a file from its relative path components (`/` as `__`, refused characters as `_`, long names cut).
-/// Empty, `.` and `..` components are dropped, so a name can never climb out of a folder.
+/// A file's name before collisions, from its relative path's components (never `.` or
+/// `..`, so a name cannot climb out of a folder).
 pub(crate) fn candidate(components: &[&str]) -> String {
     let parts: Vec<&str> = components
         .iter()

@@ -24,8 +24,7 @@ use crate::progress::{Emitter, Event, UnitKind};
 const MAX_SINGLE_IMAGE_WORKERS: usize = 8;
 
 #[cfg(feature = "cloud")]
-/// At most this many skipped objects of a bucket are kept by name in the report (a warning
-/// counts the rest), so that a bucket of a million unusable keys cannot fill memory.
+/// Skipped objects of a bucket kept by name, lest a million unusable keys fill memory.
 const MAX_SKIPPED_KEPT: usize = 1_000;
 
 /// The default per-image size limit: 20 MiB, the service's documented limit.
@@ -62,8 +61,7 @@ pub(crate) fn run(mut ing: Ingest<'_>, dry_run: bool) -> Result<IngestReport> {
     Ok(report)
 }
 
-/// The requests a run of `plan` would make: the workspace lookup, each unit's, and at
-/// the least one look at the shards and one count for verification.
+/// The requests a run of `plan` would make, verification's at the least.
 fn planned_requests(plan: &IngestReport, verify: bool) -> crate::api::RequestCounts {
     use crate::api::RequestKind as K;
     let units = plan.units_planned;
@@ -251,8 +249,7 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
     Ok(report)
 }
 
-/// Sends the files left by `method` (or only plans it; `resumed`: the files and bytes an
-/// earlier run sent); returns the units planned.
+/// Sends (or plans) the files left by `method`; returns the units planned.
 fn send_files(
     ctx: &Ctx<'_>,
     ing: &Ingest<'_>,
@@ -440,8 +437,7 @@ impl Targets {
     }
 }
 
-/// Picks how to send: videos one by one; images as the existing batch was filled, else in
-/// shards above the threshold (the official client's rule: more than 32 images).
+/// Picks how to send: as the batch was filled, else shards above the threshold.
 fn choose(
     ing: &Ingest<'_>,
     media: MediaKind,
@@ -496,9 +492,8 @@ fn choose(
     }
 }
 
-/// The bytes of `notification_config.json`, only when webhooks are asked for, and then
-/// always with both keys, the official client's only form: `{"ingestId", "notificationsURL"}`
-/// (the ingest id random when not given, one for every shard of the run).
+/// `notification_config.json` when webhooks are asked for, always with both keys, the
+/// official client's only form (the ingest id random when not given).
 fn notification_config(ing: &Ingest<'_>) -> Result<Option<Arc<[u8]>>> {
     let Some(url) = &ing.notifications_url else {
         return Ok(None);
@@ -513,9 +508,7 @@ fn notification_config(ing: &Ingest<'_>) -> Result<Option<Arc<[u8]>>> {
     Ok(Some(bytes.into()))
 }
 
-/// The default folder of resume journals: `roboflow-batch/journals` in the user's cache
-/// folder (`$XDG_CACHE_HOME`, else `~/.cache` on Linux, `~/Library/Caches` on macOS,
-/// `%LOCALAPPDATA%` on Windows). `None` when none of these is set.
+/// `roboflow-batch/journals` in the user's cache folder, if there is one.
 fn default_journal_dir() -> Option<std::path::PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)

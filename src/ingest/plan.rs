@@ -8,8 +8,7 @@ pub(crate) const DEFAULT_MAX_IMAGES_PER_SHARD: u64 = 500;
 /// The largest shard when the service does not say: 1 GiB.
 pub(crate) const DEFAULT_MAX_SHARD_BYTES: u64 = 1 << 30;
 
-/// Balanced shards never go below this many images (unless the limit is lower), so a small
-/// ingest does not turn into many tiny shards.
+/// Balanced shards keep at least this many images: no swarm of tiny shards.
 const MIN_BALANCED_IMAGES: u64 = 100;
 
 /// The limits a shard must respect.
@@ -48,13 +47,9 @@ pub(crate) enum Step<T> {
     Full(PlannedShard<T>),
 }
 
-/// Cuts files, given one at a time in order, into shards within the limits, holding only
-/// the shard being filled.
-///
-/// `extra` is the size one more member adds to every shard (`notification_config.json`),
-/// and `workers` the number of parallel uploads: the shard count is rounded up to a
-/// multiple of it where that keeps shards of at least 100 images, so the last wave of
-/// uploads is not half empty. `files` is how many will be given (the balance needs it).
+/// Cuts files, one at a time, into shards within the limits (`extra`: a member every
+/// shard adds), rounding the shard count up to a multiple of `workers` where shards
+/// keep 100 images, so the last wave of uploads is not half empty.
 #[derive(Debug)]
 pub(crate) struct Planner<T> {
     max_bytes: u64,

@@ -71,8 +71,8 @@ pub(crate) fn url_rejected(e: &Error) -> bool {
 }
 
 impl PutJob<'_, '_> {
-    /// PUTs to `target`; on a rejected URL asks `fresh` for another (after `on_new` has
-    /// recorded it) up to [`MAX_FRESH_URLS`] times.
+    /// PUTs to `target`, asking `fresh` for another when it is rejected (at most
+    /// [`MAX_FRESH_URLS`] times, each recorded by `on_new`).
     pub fn run(
         &self,
         mut target: SignedUrlDetails,

@@ -9,8 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids;
 use crate::model::{FileReference, MediaKind};
 
-/// References per request: the official client's limit for images, the service's for
-/// videos.
+/// References per request: the official client's limit for images, the service's for videos.
 pub(crate) fn default_chunk(media: MediaKind) -> usize {
     match media {
         MediaKind::Images => 20_000,
@@ -18,9 +17,8 @@ pub(crate) fn default_chunk(media: MediaKind) -> usize {
     }
 }
 
-/// Cuts references, in order, into chunks: `<base>` for the only chunk, else
-/// `<base>-<n>`. A full chunk waits for the next reference: only then is it known not to
-/// be the only one.
+/// Cuts references into chunks `<base>` (the only one) or `<base>-<n>`; a full chunk
+/// waits for the next reference, which says it is not the only one.
 pub(crate) struct Chunker {
     size: usize,
     base: String,
@@ -79,15 +77,12 @@ impl Chunker {
     }
 }
 
-/// The ingest id base of a JSONL file when none is given: derived from the batch, the
-/// media kind and the file's references.
+/// The ingest id base of a JSONL file, from the batch, media and references.
 pub(crate) fn file_base(batch: &str, media: MediaKind, digest: &[u8]) -> String {
     ids::references_base("refs", batch, media, digest)
 }
 
-/// A JSONL file of references, checked whole before anything is sent and then read a
-/// chunk at a time, so memory holds a chunk whatever the file's length. Blank lines are
-/// skipped; any other line that is not a reference is an error naming the file and line.
+/// A JSONL file of references, checked whole first, then read a chunk at a time.
 pub(crate) struct ReferencesFile<'a> {
     path: &'a Path,
     pub references: u64,

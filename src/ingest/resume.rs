@@ -16,15 +16,11 @@ use crate::model::BatchType;
 /// Bytes each side of the merge sorts in memory before spilling.
 const JOIN_MEMORY: usize = 4 << 20;
 
-/// How long a shard the service accepted (a `done` line) may stay out of the shard
-/// listing and still count as received: the service registers shards asynchronously
-/// after their PUT, so a run started right after another must not send them again.
-/// Verification then waits for them to be listed.
+/// How long an accepted shard may stay unlisted and count as received: the service
+/// registers shards asynchronously, so a run right after another must not resend them.
 pub(crate) const REGISTRATION_GRACE_SECS: u64 = 15 * 60;
 
-/// Opens and locks the journal of `batch` under `dir`, before anything else is done, so
-/// that a second run fails at once. A journal of an earlier version (named after the
-/// service's URL) is taken over.
+/// Opens and locks `batch`'s journal first, so that a second run fails at once.
 pub(crate) fn open(api: &BatchApi, dir: PathBuf, batch: &str) -> Result<(Journal, History)> {
     let ws = api.workspace()?;
     let path = Journal::path_for(&dir, &ws, batch);
@@ -49,19 +45,15 @@ pub(crate) struct Held {
     pub files: u32,
 }
 
-/// What the journal's units turned out to be: those the service holds, and the kind of
-/// batch they show it to be (none when the journal records nothing, or the batch is gone).
+/// The journal's units the service holds, and the kind of batch they show.
 #[derive(Debug, Default)]
 pub(crate) struct Confirmed {
     pub units: Vec<Held>,
     pub kind: Option<BatchType>,
 }
 
-/// Whether a journaled shard was received, given the listing (`Some(failed)`, or `None`
-/// when it is not listed) at `now` (Unix seconds). A shard the service failed is sent
-/// again; one it does not list counts as received only when this service accepted it
-/// within [`REGISTRATION_GRACE_SECS`] (later, or through another URL, it is sent again; a
-/// `pending` line without `done` may or may not have arrived: sent again).
+/// Whether a journaled shard was received, given the listing (`Some(failed)`) at `now`:
+/// an unlisted one only when this URL accepted it within [`REGISTRATION_GRACE_SECS`].
 fn shard_received(u: &UnitInfo, listed: Option<bool>, now: u64) -> bool {
     match listed {
         Some(failed) => !failed,
@@ -74,10 +66,8 @@ fn shard_received(u: &UnitInfo, listed: Option<bool>, now: u64) -> bool {
     }
 }
 
-/// Whether `err`, from listing the batch, means the batch no longer exists: a 404, or a
-/// 400 (which some services answer for a missing batch) when the workspace's batch listing
-/// confirms that it is gone. Any other 400 stays an error, so that a journal is never
-/// emptied (and its files sent again) on a mere refusal.
+/// Whether `err` means the batch is gone: a 404, or a 400 the workspace's listing
+/// confirms (a mere refusal must not empty the journal).
 fn is_gone(api: &BatchApi, batch: &str, err: &Error) -> Result<bool> {
     match err {
         Error::NotFound(_) => Ok(true),
@@ -93,10 +83,7 @@ fn is_gone(api: &BatchApi, batch: &str, err: &Error) -> Result<bool> {
     }
 }
 
-/// Checks the journal against the service: shards it lists (and has not failed) were
-/// received, and so were shards it accepted moments ago ([`REGISTRATION_GRACE_SECS`]);
-/// single uploads are in the batch listing. A batch that no longer exists (a 404, or a
-/// 400 for a batch the workspace does not list) empties the journal.
+/// Checks the journal against the service; a batch that is gone empties it.
 pub(crate) fn confirm(
     api: &BatchApi,
     batch: &str,
@@ -172,16 +159,14 @@ pub(crate) fn confirm(
     Ok(out)
 }
 
-/// A file as the join sorts it: its path, a number (a journal sequence, or a position in
-/// the list of files), and its identity (size, modification time, name).
+/// A file as the join sorts it: path, sequence or position, identity.
 type Joined = (String, u64, (u64, Option<u64>, String));
 
 fn joined(rec: FileRecord, number: u64) -> Joined {
     (rec.path, number, (rec.size, rec.mtime_ns, rec.name))
 }
 
-/// Marks the files that the journal's confirmed `units` (sequence number → the unit they
-/// count as in verification) carried with the same identity.
+/// Marks the files that confirmed `units` (seq → verification unit) carried as they are.
 pub(crate) fn mark(
     journal: &Journal,
     units: &HashMap<u64, u32>,

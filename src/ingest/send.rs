@@ -90,9 +90,8 @@ fn failed(f: &LocalFile, reason: &str) -> FailedFile {
     }
 }
 
-/// Takes each file's size and modification time as they are now, so that a file changed
-/// since discovery is sent (and journaled) as it is; drops files that vanished, emptied or
-/// outgrew the shard.
+/// Takes each file as it is now (sent and journaled so); drops those that vanished,
+/// emptied or outgrew the shard.
 fn refresh(
     files: Vec<(u64, LocalFile)>,
     max_bytes: u64,

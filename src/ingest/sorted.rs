@@ -10,8 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Buffer of each reader and writer of a temporary file.
 const IO_BUF: usize = 32 * 1024;
-/// The most sorted runs kept on disk: past that they are merged into one, so a merge
-/// never holds more than this many open files and buffers.
+/// The most sorted runs on disk before they are merged: a bound on open files.
 const MAX_RUNS: usize = 32;
 
 /// A value kept on a [`Tape`] or in a [`Sorter`]; its bytes sort as it does.
@@ -345,8 +344,7 @@ impl<T: Record> TapeReader<'_, T> {
     }
 }
 
-/// Sorts values by their records: up to `limit` bytes are sorted in memory, and each time
-/// that fills up it is written out as a sorted run; the runs are merged as they are read.
+/// Sorts values: `limit` bytes at a time in memory, spilled as sorted runs, merged on read.
 pub(crate) struct Sorter<T> {
     arena: Vec<u8>,
     spans: Vec<(u32, u32)>,

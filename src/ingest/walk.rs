@@ -90,8 +90,7 @@ fn type_byte(t: io::Result<fs::FileType>) -> u8 {
     }
 }
 
-/// The names of `dir`, sorted (a name before its extensions: `a` before `a.b`), each with
-/// its type.
+/// The names of `dir` with their types, sorted (`a` before `a.b`).
 fn list(dir: &Path) -> io::Result<Sorted<(Vec<u8>, u8)>> {
     let mut names = Sorter::new(FOLDER_SORT_BYTES);
     for entry in fs::read_dir(dir)? {
