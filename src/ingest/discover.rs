@@ -76,7 +76,7 @@ struct Finder<'e> {
     /// An explicit list (files are named after their file names).
     listed: bool,
     out: Found,
-    keys: Sorter<[u8; 16]>,
+    keys: Sorter<u128>,
     events: &'e Emitter<'e>,
 }
 

@@ -11,13 +11,13 @@ const RECORDS_MEMORY: usize = 4 << 20;
 const NAMES_MEMORY: usize = 2 << 20;
 
 /// The key of a name in the sorted lists verification merges (128 bits).
-pub(crate) fn name_key(name: &str) -> [u8; 16] {
-    fnv1a128(name.as_bytes()).to_be_bytes()
+pub(crate) fn name_key(name: &str) -> u128 {
+    fnv1a128(name.as_bytes())
 }
 
 /// One expected file as verification reads it, sorted by the key of its name.
 pub(crate) struct File {
-    pub key: [u8; 16],
+    pub key: u128,
     pub unit: u32,
     /// Where its name is, for [`Files::describe`].
     pub at: u64,

@@ -131,7 +131,7 @@ impl FileList {
 
     /// Tells colliding names apart, given the candidates' sorted collision keys (only
     /// files whose keys repeat are held in memory).
-    pub fn resolve_names(&mut self, mut keys: Sorted<[u8; 16]>) -> Result<()> {
+    pub fn resolve_names(&mut self, mut keys: Sorted<u128>) -> Result<()> {
         let io = |e: io::Error| Error::io("resolving name collisions", e);
         let mut repeated = HashSet::new();
         let mut prev = None;

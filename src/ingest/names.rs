@@ -54,8 +54,8 @@ pub(crate) fn disambiguate(name: &str, key: &str) -> String {
 }
 
 /// The key under which candidate names collide (ignoring case).
-pub(crate) fn collision_key(candidate: &str) -> [u8; 16] {
-    fnv1a128(candidate.to_lowercase().as_bytes()).to_be_bytes()
+pub(crate) fn collision_key(candidate: &str) -> u128 {
+    fnv1a128(candidate.to_lowercase().as_bytes())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Cutting files into tar shards within the service's limits.
 
-use super::tar_shard::{tar_entry_size, tar_size};
+use super::tar_shard::{TAR_END, tar_entry_size};
 
 /// The most images per shard when the service does not say (its documented limit).
 pub(crate) const DEFAULT_MAX_IMAGES_PER_SHARD: u64 = 500;
@@ -61,7 +61,7 @@ pub(crate) struct Planner<T> {
 impl<T> Planner<T> {
     pub fn new(files: u64, limits: ShardLimits, extra: u64, workers: usize) -> Planner<T> {
         let max_images = limits.max_images.max(1);
-        let empty = tar_size([]) + extra;
+        let empty = TAR_END + extra;
         Planner {
             max_bytes: limits.max_bytes,
             per: balanced_per_shard(files, max_images, workers.max(1) as u64),
@@ -182,7 +182,8 @@ mod tests {
             let got: Vec<&[usize]> = shards.iter().map(|s| s.files.as_slice()).collect();
             assert_eq!((&got[..], &big[..]), (want, too_big), "{extra}");
             for s in &shards {
-                let want = tar_size(s.files.iter().map(|&i| (5, sizes[i]))) + extra;
+                let members = s.files.iter().map(|&i| tar_entry_size(5, sizes[i]));
+                let want = TAR_END + members.sum::<u64>() + extra;
                 assert_eq!(s.tar_len, want);
                 assert!(s.tar_len <= max_bytes);
             }

@@ -11,7 +11,7 @@ use super::journal::{FileRecord, UnitType};
 use super::plan::DEFAULT_MAX_SHARD_BYTES;
 use super::put::PutJob;
 use super::report::{FailedFile, FailureStage};
-use super::tar_shard::{TarEntry, TarShard, tar_entry_size, tar_size};
+use super::tar_shard::{TAR_END, TarEntry, TarShard, tar_entry_size};
 use crate::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::{MediaKind, NotificationCategory, ReferencesIngest, SignedUrlDetails};
@@ -99,7 +99,7 @@ fn refresh(
 ) -> (Vec<(u64, LocalFile)>, Vec<FailedFile>) {
     let mut keep = Vec::with_capacity(files.len());
     let mut lost = Vec::new();
-    let mut total = tar_size([]) + extra;
+    let mut total = TAR_END + extra;
     for (i, mut f) in files {
         match std::fs::metadata(&f.path) {
             Err(e) => lost.push(failed(

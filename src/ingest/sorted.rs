@@ -48,16 +48,7 @@ macro_rules! numbers {
         }
     )*};
 }
-numbers!(u8, u32, u64);
-
-impl Record for [u8; 16] {
-    fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self);
-    }
-    fn get(r: &mut &[u8]) -> io::Result<Self> {
-        take(r, 16)?.try_into().map_err(|_| short())
-    }
-}
+numbers!(u8, u32, u64, u128);
 
 fn put_escaped(b: &[u8], out: &mut Vec<u8>) {
     for (i, part) in b.split(|&x| x == 0).enumerate() {
@@ -160,10 +151,6 @@ macro_rules! record {
 }
 pub(crate) use record;
 
-fn tempfile() -> io::Result<File> {
-    tempfile::tempfile()
-}
-
 fn write_record(w: &mut impl Write, rec: &[u8]) -> io::Result<()> {
     let len = u32::try_from(rec.len()).map_err(|_| io::Error::other("record over 4 GiB"))?;
     w.write_all(&len.to_le_bytes())?;
@@ -250,7 +237,7 @@ impl<T: Record> Tape<T> {
         self.records += 1;
         self.bytes += 4 + rec.len() as u64;
         if self.file.is_none() && self.mem.len() + rec.len() + 4 > self.limit {
-            let mut w = BufWriter::with_capacity(IO_BUF, tempfile()?);
+            let mut w = BufWriter::with_capacity(IO_BUF, tempfile::tempfile()?);
             w.write_all(&self.mem)?;
             self.mem = Vec::new();
             self.file = Some(w);
@@ -289,14 +276,14 @@ impl<T: Record> Tape<T> {
 
     /// Reads the values from the first; the tape cannot be written while this is alive.
     pub fn reader(&mut self) -> io::Result<TapeReader<'_, T>> {
-        let src = match &mut self.file {
-            None => Src::Mem(&self.mem),
+        let src: Box<dyn Read + '_> = match &mut self.file {
+            None => Box::new(&self.mem[..]),
             Some(w) => {
                 w.flush()?;
                 self.rewound = true;
                 let f = w.get_mut();
                 f.seek(SeekFrom::Start(0))?;
-                Src::File(BufReader::with_capacity(IO_BUF, f))
+                Box::new(BufReader::with_capacity(IO_BUF, f))
             }
         };
         Ok(TapeReader {
@@ -311,7 +298,7 @@ impl<T: Record> Tape<T> {
         let mut f = match self.file.take() {
             Some(w) => w.into_inner().map_err(|e| e.into_error())?,
             None => {
-                let mut f = tempfile()?;
+                let mut f = tempfile::tempfile()?;
                 f.write_all(&self.mem)?;
                 f
             }
@@ -321,14 +308,9 @@ impl<T: Record> Tape<T> {
     }
 }
 
-enum Src<'a> {
-    Mem(&'a [u8]),
-    File(BufReader<&'a mut File>),
-}
-
 /// Reads a [`Tape`] from its first value.
 pub(crate) struct TapeReader<'a, T> {
-    src: Src<'a>,
+    src: Box<dyn Read + 'a>,
     rec: Vec<u8>,
     _t: PhantomData<T>,
 }
@@ -336,10 +318,7 @@ pub(crate) struct TapeReader<'a, T> {
 impl<T: Record> TapeReader<'_, T> {
     /// The next value; `None` at the end.
     pub fn next(&mut self) -> io::Result<Option<T>> {
-        let found = match &mut self.src {
-            Src::Mem(m) => read_record(m, &mut self.rec),
-            Src::File(r) => read_record(r, &mut self.rec),
-        }?;
+        let found = read_record(&mut self.src, &mut self.rec)?;
         decode(found, &self.rec)
     }
 }
@@ -554,10 +533,10 @@ mod tests {
             assert_eq!(t.read_at(at[517]).unwrap(), want[517]);
             // Writing after reading appends.
             t.push(&"last".into()).unwrap();
+            assert_eq!(t.in_memory() == 0, limit == 64, "spilled");
             let mut r = t.reader().unwrap();
             let all: Vec<String> = std::iter::from_fn(|| r.next().unwrap()).collect();
             assert_eq!((all.len(), all[1000].as_str()), (1001, "last"));
-            assert_eq!(t.in_memory() == 0, limit == 64, "spilled");
         }
     }
 

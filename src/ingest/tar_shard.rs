@@ -29,13 +29,8 @@ pub(crate) fn tar_entry_size(name_len: usize, data_len: u64) -> u64 {
     long + BLOCK + pad512(data_len)
 }
 
-/// The size of a whole archive of members `(name_len, data_len)`, end marker included.
-pub(crate) fn tar_size(entries: impl IntoIterator<Item = (usize, u64)>) -> u64 {
-    1024 + entries
-        .into_iter()
-        .map(|(n, d)| tar_entry_size(n, d))
-        .sum::<u64>()
-}
+/// The bytes of the end marker, all an empty archive holds.
+pub(crate) const TAR_END: u64 = 1024;
 
 /// Where a member's bytes come from.
 #[derive(Clone)]
@@ -74,12 +69,10 @@ impl std::fmt::Debug for TarEntry {
 }
 
 impl TarEntry {
-    /// A member read from the file at `path`, which must have `len` bytes and, when
-    /// `modified` is given, that modification time, while it is read.
+    /// A member read from the file at `path`, which must keep `len` bytes (and `modified`).
     ///
     /// ```
-    /// let e = roboflow_batch::ingest::TarEntry::file("a.jpg", "photos/a.jpg", 5, None)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert!(roboflow_batch::ingest::TarEntry::file("a.jpg", "photos/a.jpg", 5, None).is_ok());
     /// ```
     pub fn file(
         name: impl Into<String>,
@@ -89,7 +82,8 @@ impl TarEntry {
     ) -> Result<TarEntry> {
         let name = name.into();
         check_member_name(&name)?;
-        let mtime = modified.map_or(0, unix_secs);
+        let since = |t: SystemTime| t.duration_since(std::time::UNIX_EPOCH).ok();
+        let mtime = modified.and_then(since).map_or(0, |d| d.as_secs());
         Ok(TarEntry {
             name,
             len,
@@ -104,8 +98,7 @@ impl TarEntry {
     /// A member holding `bytes`, with modification time `mtime` (Unix seconds).
     ///
     /// ```
-    /// let e = roboflow_batch::ingest::TarEntry::bytes("x.json", b"{}".to_vec(), 0)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert!(roboflow_batch::ingest::TarEntry::bytes("x.json", b"{}".to_vec(), 0).is_ok());
     /// ```
     pub fn bytes(name: impl Into<String>, bytes: impl Into<Arc<[u8]>>, mtime: u64) -> Result<Self> {
         let name = name.into();
@@ -117,11 +110,6 @@ impl TarEntry {
             mtime,
             data: Data::Bytes(bytes),
         })
-    }
-
-    /// The bytes this member takes in the archive.
-    fn archive_size(&self) -> u64 {
-        tar_entry_size(self.name.len(), self.len)
     }
 
     /// The member's headers (a `././@LongLink` entry first for a long name), as
@@ -159,8 +147,7 @@ impl TarEntry {
     }
 }
 
-/// A member name must be a plain file name: it can never carry a path, `..`, or bytes a
-/// tar header cannot hold.
+/// A member name is a plain file name: never a path, `..`, or bytes a header cannot hold.
 fn check_member_name(name: &str) -> Result<()> {
     let bad = name.is_empty()
         || name == "."
@@ -178,19 +165,10 @@ fn check_member_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A tar archive described by its members and produced on demand by
-/// [`reader`](TarShard::reader); cloning it is cheap.
+/// A tar archive of members, produced on demand by [`reader`](TarShard::reader).
 ///
 /// ```
-/// # use roboflow_batch::ingest::{TarEntry, TarShard};
-/// let shard = TarShard::new(vec![TarEntry::bytes("a.png", vec![7u8; 10], 0)?]);
-/// # Ok::<(), roboflow_batch::Error>(())
+/// let shard = roboflow_batch::ingest::TarShard::new(Vec::new());
 /// ```
 #[derive(Debug, Clone)]
 pub struct TarShard {
@@ -205,7 +183,8 @@ impl TarShard {
     /// let shard = roboflow_batch::ingest::TarShard::new(Vec::new());
     /// ```
     pub fn new(entries: Vec<TarEntry>) -> TarShard {
-        let len = 1024 + entries.iter().map(TarEntry::archive_size).sum::<u64>();
+        let sizes = entries.iter().map(|e| tar_entry_size(e.name.len(), e.len));
+        let len = TAR_END + sizes.sum::<u64>();
         TarShard {
             entries: entries.into(),
             len,
@@ -222,10 +201,8 @@ impl TarShard {
         self.len
     }
 
-    /// A fresh reader of the whole archive; files are opened one at a time as they are
-    /// reached. A file found shorter, longer or modified since its [`TarEntry`] was made
-    /// makes every later read fail (kind [`io::ErrorKind::InvalidData`]), before the end
-    /// marker is produced.
+    /// A fresh reader of the archive, one file open at a time; a file changed since its
+    /// [`TarEntry`] was made fails every later read ([`io::ErrorKind::InvalidData`]).
     ///
     /// ```
     /// # use std::io::Read; let shard = roboflow_batch::ingest::TarShard::new(Vec::new());
@@ -260,7 +237,7 @@ impl ShardReader {
                     let next = match self.entries.get(self.next) {
                         Some(e) => e.reader()?,
                         None if self.next == self.entries.len() => {
-                            Box::new(io::repeat(0).take(1024))
+                            Box::new(io::repeat(0).take(TAR_END))
                         }
                         None => return Ok(0),
                     };

@@ -58,8 +58,8 @@ struct State {
     units: Vec<Unit>,
     expected: Expected,
     /// Failures named by the units' shards, and by others (for units that named none).
-    named: HashMap<[u8; 16], String>,
-    unwatched: HashMap<[u8; 16], String>,
+    named: HashMap<u128, String>,
+    unwatched: HashMap<u128, String>,
     /// The last look at the shards during the uploads, and the wait before the next one.
     last_look: Duration,
     interval: Duration,
@@ -341,7 +341,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// The names in the batch listing, as sorted keys (on disk when many).
-    fn listing(&self) -> Result<Sorted<[u8; 16]>> {
+    fn listing(&self) -> Result<Sorted<u128>> {
         let mut keys = Sorter::new(LISTING_MEMORY);
         for f in self.api.files(self.batch, None, None) {
             keys.push(&name_key(&f?.file_name)).map_err(sort_err)?;

@@ -57,12 +57,6 @@ pub(crate) struct Walk {
 }
 
 #[cfg(unix)]
-fn name_bytes(name: &OsStr) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    name.as_bytes().to_vec()
-}
-
-#[cfg(unix)]
 fn name_from(bytes: &[u8]) -> Option<&OsStr> {
     use std::os::unix::ffi::OsStrExt;
     Some(OsStr::from_bytes(bytes))
@@ -70,11 +64,6 @@ fn name_from(bytes: &[u8]) -> Option<&OsStr> {
 
 // Elsewhere names that are not Unicode cannot be rebuilt from bytes without `unsafe`;
 // such an entry is reported as unreadable (it could not be named in a batch anyway).
-#[cfg(not(unix))]
-fn name_bytes(name: &OsStr) -> Vec<u8> {
-    name.as_encoded_bytes().to_vec()
-}
-
 #[cfg(not(unix))]
 fn name_from(bytes: &[u8]) -> Option<&OsStr> {
     std::str::from_utf8(bytes).ok().map(OsStr::new)
@@ -95,7 +84,10 @@ fn list(dir: &Path) -> io::Result<Sorted<(Vec<u8>, u8)>> {
     let mut names = Sorter::new(FOLDER_SORT_BYTES);
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        names.push(&(name_bytes(&entry.file_name()), type_byte(entry.file_type())))?;
+        names.push(&(
+            entry.file_name().as_encoded_bytes().to_vec(),
+            type_byte(entry.file_type()),
+        ))?;
     }
     names.finish()
 }
