@@ -267,14 +267,11 @@ impl<'a> Ctx<'a> {
             files: names.len() as u64,
             reason: reason.to_string(),
         });
-        self.out()
-            .failed
-            .extend(names.into_iter().map(|(name, origin)| FailedFile {
-                name: name.to_string(),
-                path: Some(origin).filter(|o| !o.is_empty()),
-                stage: FailureStage::Upload,
-                reason: reason.to_string(),
-            }));
+        self.out().failed.extend(
+            names
+                .into_iter()
+                .map(|(name, origin)| FailedFile::new(name, origin, FailureStage::Upload, reason)),
+        );
     }
 
     /// Records an accepted unit: journal, verification, event and counts.

@@ -1,11 +1,5 @@
-//! Getting files into a batch in one call, from any [`Source`]: fast, in memory that does
-//! not grow with the number of files, and with nothing lost or duplicated when the network
-//! or the process fails.
-//!
-//! One pipeline serves every source: a folder's files go as tar shards, single images or
-//! videos, references (a JSONL file, a bucket) as chunks; one pool sends them, a journal
-//! lets a re-run send only what is missing, and [verification](Ingest::verify) asks the
-//! service about every file. The outcome is one [`IngestReport`].
+//! Getting files into a batch in one call, from any [`Source`], in memory that does not
+//! grow with the files, nothing lost or duplicated when the network or the process fails.
 //!
 //! ```no_run
 //! # use roboflow_batch::{BatchApi, ingest::{Ingest, Source}}; let api = BatchApi::from_env()?;
@@ -14,8 +8,7 @@
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 //!
-//! Names in the batch, resume, verification and memory: the [ingest
-//! guide](crate::guide::ingest) (and the [cloud guide](crate::guide::cloud) for buckets).
+//! How: the [ingest guide](crate::guide::ingest) (and the [cloud guide](crate::guide::cloud)).
 
 mod discover;
 mod expected;
@@ -262,34 +255,25 @@ impl<'a> Ingest<'a> {
         }
     }
 
-    /// Runs the ingest: discovery, uploads, verification.
-    ///
-    /// Files that fail are listed in the report, with reasons; so are files not confirmed
-    /// when verification times out, and a cancelled ingest says so in the report. An
-    /// error means the ingest could not go on: an unreadable folder or file of
-    /// references, a bucket that cannot be listed, a bad batch id, a batch of the wrong
-    /// type, no signed URL for the first shard, a journal that cannot be written.
+    /// Runs the ingest: discovery, uploads, verification. Files that fail (or are not
+    /// confirmed) are in the report with reasons; an error means the ingest could not go on
+    /// (an unreadable source, a bad batch id or type, no first signed URL, no journal).
     ///
     /// ```no_run
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
+    /// # use roboflow_batch::{BatchApi, ingest::*}; let api = BatchApi::builder().api_key("k").build()?;
     /// let report = Ingest::new(&api, "b", Source::folder("d")).run()?;
-    /// println!("{}", serde_json::to_string_pretty(&report).unwrap());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn run(self) -> Result<IngestReport> {
         pipeline::run(self, false)
     }
 
-    /// The plan, without sending anything but the workspace lookup: the files found and
-    /// skipped (with reasons), their bytes, the units a run would send (shards at the
-    /// service's default limits, single uploads, chunks of references) and the requests
-    /// it would make, by kind. The journal is not read: this is a first run's plan.
+    /// A first run's plan (the journal is not read), sending nothing but the workspace
+    /// lookup: the files found and skipped, the units and the requests a run would send.
     ///
     /// ```no_run
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let plan = Ingest::new(&api, "b", Source::folder("d")).plan()?;
-    /// assert!(plan.dry_run);
-    /// println!("{} files in {} units", plan.files_found, plan.units_planned);
+    /// # use roboflow_batch::{BatchApi, ingest::*}; let api = BatchApi::builder().api_key("k").build()?;
+    /// assert!(Ingest::new(&api, "b", Source::folder("d")).plan()?.dry_run);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn plan(self) -> Result<IngestReport> {

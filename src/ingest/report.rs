@@ -165,6 +165,20 @@ pub struct FailedFile {
     pub reason: String,
 }
 
+impl FailedFile {
+    /// A failure at `stage` of the file `name` from `origin` (none when empty).
+    pub(crate) fn new(name: &str, origin: String, stage: FailureStage, reason: &str) -> Self {
+        let (name, reason) = (name.to_string(), reason.to_string());
+        let path = Some(origin).filter(|o| !o.is_empty());
+        FailedFile {
+            name,
+            path,
+            stage,
+            reason,
+        }
+    }
+}
+
 impl std::fmt::Display for FailedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.name)?;

@@ -82,12 +82,8 @@ fn pending(
 }
 
 fn failed(f: &LocalFile, reason: &str) -> FailedFile {
-    FailedFile {
-        name: f.name.clone(),
-        path: Some(f.path.to_string_lossy().into_owned()),
-        stage: FailureStage::Upload,
-        reason: reason.to_string(),
-    }
+    let origin = f.path.to_string_lossy().into_owned();
+    FailedFile::new(&f.name, origin, FailureStage::Upload, reason)
 }
 
 /// Takes each file as it is now (sent and journaled so); drops those that vanished,

@@ -208,11 +208,9 @@ impl<'a> Verifier<'a> {
     /// Polls until every file is accounted for or time is up; which failed, and why.
     pub fn finish(self) -> Result<(Verification, Vec<FailedFile>)> {
         let start = self.api.clock().monotonic();
-        let total = self.lock().expected.len();
-        let mut files = {
-            let mut st = self.lock();
-            std::mem::replace(&mut st.expected, Expected::new()).finish()?
-        };
+        let expected = std::mem::replace(&mut self.lock().expected, Expected::new());
+        let total = expected.len();
+        let mut files = expected.finish()?;
         let what = format!("the files of batch {} to be indexed", self.batch);
         let clock = self.api.clock();
         // The last shards were PUT a moment ago, and the service indexes a shard after its
@@ -263,12 +261,7 @@ impl<'a> Verifier<'a> {
         let mut failed = Vec::with_capacity(t.failed.len());
         for (at, reason) in t.failed {
             let (name, origin) = files.describe(at)?;
-            let f = FailedFile {
-                name,
-                path: (!origin.is_empty()).then_some(origin),
-                stage: FailureStage::Indexing,
-                reason,
-            };
+            let f = FailedFile::new(&name, origin, FailureStage::Indexing, &reason);
             self.events.emit(Event::IndexFailed(f.clone()));
             failed.push(f);
         }
