@@ -112,34 +112,6 @@ pub(crate) struct UnitInfo {
     pub same_url: bool,
 }
 
-/// A line as read back: a `pending` line's files by name only.
-#[derive(Deserialize)]
-#[serde(tag = "t", rename_all = "kebab-case")]
-enum LineHead {
-    Start {
-        #[serde(default)]
-        base_url: String,
-    },
-    Pending {
-        seq: u64,
-        unit: UnitType,
-        #[serde(default)]
-        shard: Option<String>,
-        #[serde(default)]
-        files: Vec<NameOnly>,
-    },
-    Done {
-        seq: u64,
-        #[serde(default)]
-        at: Option<u64>,
-    },
-}
-
-#[derive(Deserialize)]
-struct NameOnly {
-    name: String,
-}
-
 /// An open journal, shared by the upload workers.
 #[derive(Debug)]
 pub(crate) struct Journal {
@@ -275,11 +247,8 @@ impl Journal {
             if out.is_err() {
                 return;
             }
-            let Ok(LineHead::Pending { seq, .. }) = serde_json::from_slice(line) else {
-                return;
-            };
-            if let (true, Ok(Line::Pending { files, .. })) =
-                (units.contains(&seq), serde_json::from_slice(line))
+            if let Ok(Line::Pending { seq, files, .. }) = serde_json::from_slice(line)
+                && units.contains(&seq)
             {
                 out = files.into_iter().try_for_each(|rec| f(seq, rec));
             }
@@ -342,12 +311,12 @@ struct Reading<'a> {
 impl Reading<'_> {
     fn line(&mut self, buf: &[u8]) {
         let history = &mut self.history;
-        match serde_json::from_slice::<LineHead>(buf) {
-            Ok(LineHead::Start { base_url }) => self.url = Some(base_url),
-            Ok(LineHead::Pending { seq, .. } | LineHead::Done { seq, .. }) if seq > MAX_SEQ => {
+        match serde_json::from_slice::<Line>(buf) {
+            Ok(Line::Start { base_url, .. }) => self.url = Some(base_url),
+            Ok(Line::Pending { seq, .. } | Line::Done { seq, .. }) if seq > MAX_SEQ => {
                 history.bad_lines += 1;
             }
-            Ok(LineHead::Pending {
+            Ok(Line::Pending {
                 seq,
                 unit,
                 shard,
@@ -371,7 +340,7 @@ impl Reading<'_> {
                     same_url: self.url.as_deref() == Some(self.base_url),
                 });
             }
-            Ok(LineHead::Done { seq, at }) => {
+            Ok(Line::Done { seq, at }) => {
                 if let Some(&i) = self.by_seq.get(&seq)
                     && let Some(u) = history.units.get_mut(i)
                 {
