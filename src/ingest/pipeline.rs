@@ -292,22 +292,18 @@ fn send_files(
             IngestMethod::SingleImages => ctx.parallelism.min(MAX_SINGLE_IMAGE_WORKERS),
             _ => ctx.parallelism,
         };
-        feed::run(
-            ctx,
-            workers,
-            |feed| {
-                files.each(|n| {
-                    if was_resumed(&n) {
-                        return Ok(true);
-                    }
-                    Ok(feed.send(match method {
-                        IngestMethod::Videos => Unit::Video(n.file),
-                        _ => Unit::Image(n.file),
-                    }))
-                })
-            },
-            send,
-        );
+        let produce = |feed: &mut Feed<'_>| {
+            files.each(|n| {
+                if was_resumed(&n) {
+                    return Ok(true);
+                }
+                Ok(feed.send(match method {
+                    IngestMethod::Videos => Unit::Video(n.file),
+                    _ => Unit::Image(n.file),
+                }))
+            })
+        };
+        feed::run(ctx, workers, produce, send);
         return Ok(n);
     }
     // Shards: the first signed URL says the service's limits (a plan assumes the defaults).
@@ -357,42 +353,38 @@ fn send_files(
         })?;
         return Ok(0);
     }
-    feed::run(
-        ctx,
-        ctx.parallelism,
-        |feed| {
-            let mut targets = Targets { first, error: None };
-            let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
-            files.each(|next| {
-                if was_resumed(&next) {
-                    return Ok(true);
-                }
-                let f = next.file;
-                if f.size > max_file {
-                    ctx.too_large(&f, over_max_file(f.size, max_file));
-                    return Ok(true);
-                }
-                let (len, size) = (f.name.len(), f.size);
-                match planner.push((next.index, f), len, size) {
-                    Step::Added => Ok(true),
-                    Step::TooBig((_, f)) => {
-                        let max = limits.max_bytes;
-                        let why = format!(
-                            "{size} bytes: a shard holding it alone would exceed maxShardSize ({max} bytes)"
-                        );
-                        ctx.too_large(&f, why);
-                        Ok(true)
-                    }
-                    Step::Full(s) => Ok(targets.hand(ctx, feed, s.files)),
-                }
-            })?;
-            if let Some(s) = planner.finish() {
-                targets.hand(ctx, feed, s.files);
+    let produce = |feed: &mut Feed<'_>| {
+        let mut targets = Targets { first, error: None };
+        let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
+        files.each(|next| {
+            if was_resumed(&next) {
+                return Ok(true);
             }
-            Ok(())
-        },
-        send,
-    );
+            let f = next.file;
+            if f.size > max_file {
+                ctx.too_large(&f, over_max_file(f.size, max_file));
+                return Ok(true);
+            }
+            let (len, size) = (f.name.len(), f.size);
+            match planner.push((next.index, f), len, size) {
+                Step::Added => Ok(true),
+                Step::TooBig((_, f)) => {
+                    let max = limits.max_bytes;
+                    let why = format!(
+                        "{size} bytes: a shard holding it alone would exceed maxShardSize ({max} bytes)"
+                    );
+                    ctx.too_large(&f, why);
+                    Ok(true)
+                }
+                Step::Full(s) => Ok(targets.hand(ctx, feed, s.files)),
+            }
+        })?;
+        if let Some(s) = planner.finish() {
+            targets.hand(ctx, feed, s.files);
+        }
+        Ok(())
+    };
+    feed::run(ctx, ctx.parallelism, produce, send);
     Ok(shards)
 }
 
@@ -580,17 +572,13 @@ fn references<'a>(
             });
             planned(file.references, 0, report.units_planned);
             if !plan {
-                feed::run(
-                    &ctx,
-                    1,
-                    |feed| {
-                        let mut chunker = Chunker::new(size, base);
-                        file.feed(&mut chunker, feed)?;
-                        chunker.finish(feed);
-                        Ok(())
-                    },
-                    send,
-                );
+                let produce = |feed: &mut Feed<'_>| {
+                    let mut chunker = Chunker::new(size, base);
+                    file.feed(&mut chunker, feed)?;
+                    chunker.finish(feed);
+                    Ok(())
+                };
+                feed::run(&ctx, 1, produce, send);
             }
         }
         Kind::ReferencesUrl(url) => {
@@ -605,15 +593,11 @@ fn references<'a>(
                     ingest_id: ing.ingest_id.clone(),
                     ..Chunk::default()
                 };
-                feed::run(
-                    &ctx,
-                    1,
-                    |feed| {
-                        feed.send(Unit::References(chunk));
-                        Ok(())
-                    },
-                    send,
-                );
+                let produce = |feed: &mut Feed<'_>| {
+                    feed.send(Unit::References(chunk));
+                    Ok(())
+                };
+                feed::run(&ctx, 1, produce, send);
             }
         }
         #[cfg(feature = "cloud")]
@@ -649,17 +633,13 @@ fn references<'a>(
                 list(&mut listed, None, &mut chunker)?;
                 report.units_planned = listed.files.div_ceil(size as u64);
             } else {
-                feed::run(
-                    &ctx,
-                    1,
-                    |feed| {
-                        list(&mut listed, Some(&mut *feed), &mut chunker)?;
-                        planned(listed.files, listed.bytes, chunker.chunks());
-                        chunker.finish(feed);
-                        Ok(())
-                    },
-                    send,
-                );
+                let produce = |feed: &mut Feed<'_>| {
+                    list(&mut listed, Some(&mut *feed), &mut chunker)?;
+                    planned(listed.files, listed.bytes, chunker.chunks());
+                    chunker.finish(feed);
+                    Ok(())
+                };
+                feed::run(&ctx, 1, produce, send);
                 report.units_planned = listed.files.div_ceil(size as u64);
             }
             (report.files_found, report.bytes_found) = (listed.files, listed.bytes);
