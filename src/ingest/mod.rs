@@ -46,8 +46,7 @@ use crate::model::{MediaKind, NotificationCategory};
 use crate::progress::{Callback, Event};
 use crate::wait::WaitOptions;
 
-/// Parallel uploads by default, as the official client's 8 upload processes: enough in
-/// flight for a service farther away than loopback.
+/// Parallel uploads by default, as the official client's 8 upload processes.
 ///
 /// ```
 /// assert_eq!(roboflow_batch::ingest::DEFAULT_PARALLELISM, 8);
@@ -57,7 +56,7 @@ pub const DEFAULT_PARALLELISM: usize = 8;
 /// How images are sent.
 ///
 /// ```
-/// assert_eq!(roboflow_batch::ingest::UploadMode::default(), roboflow_batch::ingest::UploadMode::Auto);
+/// let mode = roboflow_batch::ingest::UploadMode::Shards;
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum UploadMode {

@@ -198,11 +198,8 @@ impl<'a> Verifier<'a> {
 
     /// Units still waiting for their shards.
     fn waiting(&self) -> usize {
-        let st = self.lock();
-        st.units
-            .iter()
-            .filter(|u| u.status == Status::Waiting)
-            .count()
+        let waiting = |u: &&Unit| u.status == Status::Waiting;
+        self.lock().units.iter().filter(waiting).count()
     }
 
     /// Polls until every file is accounted for or time is up; which failed, and why.
