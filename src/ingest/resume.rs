@@ -105,32 +105,26 @@ pub(crate) fn confirm(
         journal.reset(api.base_url(), &api.workspace()?, batch)?;
         Ok(Confirmed::default())
     };
-    // Shard id → whether it failed.
-    let mut shards: HashMap<String, bool> = HashMap::new();
-    if any(UnitType::Shard) {
-        for s in api.shards(batch, None) {
-            match s {
-                Ok(s) => {
-                    shards.insert(s.shard_id.clone(), s.is_failed());
-                }
-                Err(e) if is_gone(api, batch, &e)? => return gone(),
-                Err(e) => return Err(e),
-            }
+    // Shard id → whether it failed; keys of the names in the batch (for single uploads).
+    let listed = || -> Result<(HashMap<String, bool>, HashSet<u128>)> {
+        let (mut shards, mut names) = (HashMap::new(), HashSet::new());
+        if any(UnitType::Shard) {
+            shards = (api.shards(batch, None))
+                .map(|s| s.map(|s| (s.shard_id.clone(), s.is_failed())))
+                .collect::<Result<_>>()?;
         }
-    }
-    // Keys of the names in the batch, only to check single uploads.
-    let mut names: HashSet<u128> = HashSet::new();
-    if any(UnitType::Single) {
-        for f in api.files(batch, None, None) {
-            match f {
-                Ok(f) => {
-                    names.insert(fnv1a128(f.file_name.as_bytes()));
-                }
-                Err(e) if is_gone(api, batch, &e)? => return gone(),
-                Err(e) => return Err(e),
-            }
+        if any(UnitType::Single) {
+            names = (api.files(batch, None, None))
+                .map(|f| f.map(|f| fnv1a128(f.file_name.as_bytes())))
+                .collect::<Result<_>>()?;
         }
-    }
+        Ok((shards, names))
+    };
+    let (shards, names) = match listed() {
+        Ok(listed) => listed,
+        Err(e) if is_gone(api, batch, &e)? => return gone(),
+        Err(e) => return Err(e),
+    };
     let now = unix_now();
     for u in history.units {
         let received = match (u.unit, &u.shard) {
