@@ -81,15 +81,16 @@ impl<T> Planner<T> {
         }
         let full =
             self.cur.files.len() as u64 >= self.per || self.cur.tar_len + add > self.max_bytes;
-        let done = if full && !self.cur.files.is_empty() {
-            let next = PlannedShard {
-                files: Vec::new(),
-                tar_len: self.empty,
-            };
-            Some(std::mem::replace(&mut self.cur, next))
-        } else {
-            None
-        };
+        let done = (full && !self.cur.files.is_empty()).then(|| {
+            let files = Vec::new();
+            std::mem::replace(
+                &mut self.cur,
+                PlannedShard {
+                    files,
+                    tar_len: self.empty,
+                },
+            )
+        });
         self.cur.files.push(file);
         self.cur.tar_len += add;
         match done {
@@ -108,15 +109,9 @@ fn balanced_per_shard(n: u64, max_images: u64, workers: u64) -> u64 {
     if n == 0 {
         return max_images;
     }
-    let shards = n.div_ceil(max_images);
-    let rounded = shards.div_ceil(workers) * workers;
-    let per = n.div_ceil(rounded);
+    let rounded = n.div_ceil(max_images).div_ceil(workers) * workers;
     let floor = MIN_BALANCED_IMAGES.min(max_images);
-    if per < floor {
-        floor.min(max_images)
-    } else {
-        per.min(max_images)
-    }
+    n.div_ceil(rounded).max(floor).min(max_images)
 }
 
 #[cfg(test)]

@@ -216,50 +216,37 @@ impl Iterator for Walk {
 mod tests {
     use super::*;
 
-    /// The walk as (path relative to the root, kind) or an error.
+    /// `path kind` (or `path error`) relative to `root`.
+    fn line(root: &Path, path: &Path, kind: Option<Kind>) -> String {
+        let kind = kind.map_or("error".into(), |k| format!("{k:?}"));
+        format!("{} {kind}", path.strip_prefix(root).unwrap().display())
+    }
+
     fn walk(root: &Path, depth: usize, follow: bool) -> Vec<String> {
-        Walk::new(root, depth, follow)
-            .unwrap()
+        let items = Walk::new(root, depth, follow).unwrap();
+        items
             .map(|i| match i {
-                Item::Entry { path, kind } => {
-                    format!("{} {kind:?}", path.strip_prefix(root).unwrap().display())
-                }
-                Item::Error { path, .. } => {
-                    format!("{} error", path.strip_prefix(root).unwrap().display())
-                }
+                Item::Entry { path, kind } => line(root, &path, Some(kind)),
+                Item::Error { path, .. } => line(root, &path, None),
             })
             .collect()
     }
 
     /// walkdir's order for the same options, files and links only.
     fn walkdir_order(root: &Path, depth: usize, follow: bool) -> Vec<String> {
-        walkdir::WalkDir::new(root)
-            .min_depth(1)
-            .max_depth(depth)
-            .follow_links(follow)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_map(|e| match e {
-                Ok(e) if e.file_type().is_dir() => None,
-                Ok(e) => {
-                    let kind = if e.file_type().is_symlink() {
-                        Kind::Symlink
-                    } else if e.file_type().is_file() {
-                        Kind::File
-                    } else {
-                        Kind::Other
-                    };
-                    Some(format!(
-                        "{} {kind:?}",
-                        e.path().strip_prefix(root).unwrap().display()
-                    ))
-                }
-                Err(e) => Some(format!(
-                    "{} error",
-                    e.path().unwrap().strip_prefix(root).unwrap().display()
-                )),
-            })
-            .collect()
+        let walk = walkdir::WalkDir::new(root).min_depth(1).max_depth(depth);
+        let walk = walk.follow_links(follow).sort_by_file_name().into_iter();
+        walk.filter_map(|e| match e {
+            Ok(e) if e.file_type().is_dir() => None,
+            Ok(e) => {
+                let t = e.file_type();
+                let kind = [(t.is_symlink(), Kind::Symlink), (t.is_file(), Kind::File)];
+                let kind = kind.into_iter().find(|k| k.0).map_or(Kind::Other, |k| k.1);
+                Some(line(root, e.path(), Some(kind)))
+            }
+            Err(e) => Some(line(root, e.path().unwrap(), None)),
+        })
+        .collect()
     }
 
     #[test]
