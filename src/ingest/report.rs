@@ -1,5 +1,4 @@
-//! What an ingest did: [`IngestReport`], with the files left out and the files that failed,
-//! each with its reason. Serializable, so a CLI can print it as JSON.
+//! What an ingest did: [`IngestReport`], serializable for a CLI to print as JSON.
 
 use std::time::Duration;
 
@@ -254,12 +253,10 @@ pub struct Verification {
     pub waited: Duration,
 }
 
-/// The outcome of an ingest: counts, bytes, time, retries, and every file that was left
-/// out or failed, with its reason.
+/// The outcome of an ingest: counts, bytes, time, and every file left out or failed, and why.
 ///
 /// ```
-/// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-/// println!("{}", serde_json::to_string(&IngestReport::new("b", IngestMethod::Shards)).unwrap());
+/// println!("{}", serde_json::to_string(&roboflow_batch::ingest::IngestReport::default()).unwrap());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -289,12 +286,10 @@ pub struct IngestReport {
     pub units_planned: u64,
     /// Units sent and accepted.
     pub units_uploaded: u64,
-    /// Requests repeated: PUTs and single-image uploads retried, signed-URL requests
-    /// retried, and fresh signed URLs after a rejected one (each also sent as an
-    /// [`Event::Retry`](crate::progress::Event::Retry) with its cause).
+    /// Requests repeated, fresh signed URLs after a rejected one included (each also an
+    /// [`Event::Retry`](crate::progress::Event::Retry)).
     pub retries: u64,
-    /// Requests made to the service, by kind (each try counts); for a plan, the requests a
-    /// run would make (verification at the least: one look at the shards, one count).
+    /// Requests made to the service, by kind (each try counts), or a plan's estimate.
     pub requests: crate::api::RequestCounts,
     /// Wall time of the whole ingest, verification included.
     #[serde(rename = "durationSecs", with = "secs")]
@@ -330,8 +325,7 @@ pub struct IngestReport {
 }
 
 impl IngestReport {
-    /// Takes verification's outcome: its confirmation and failed files, or, when it
-    /// stopped, a warning and a verification that confirmed nothing.
+    /// Takes verification's outcome (stopped: a warning, and nothing confirmed).
     pub(crate) fn add_verification(
         &mut self,
         result: crate::Result<(Verification, Vec<FailedFile>)>,
@@ -369,8 +363,7 @@ impl IngestReport {
     /// confirmed every file.
     ///
     /// ```
-    /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-    /// assert!(IngestReport::new("b", IngestMethod::Shards).is_success());
+    /// assert!(roboflow_batch::ingest::IngestReport::default().is_success());
     /// ```
     pub fn is_success(&self) -> bool {
         self.failed.is_empty()
@@ -382,8 +375,7 @@ impl IngestReport {
     /// UTF-8): unlike those left out by choice or kind, they need the user's attention.
     ///
     /// ```
-    /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-    /// assert!(IngestReport::new("b", IngestMethod::Shards).not_sent().is_empty());
+    /// assert!(roboflow_batch::ingest::IngestReport::default().not_sent().is_empty());
     /// ```
     pub fn not_sent(&self) -> Vec<&SkippedFile> {
         use SkipReason::{Empty, NotUtf8, TooLarge, Unreadable};
@@ -394,8 +386,7 @@ impl IngestReport {
     /// Files per second over the upload time (files sent by this run).
     ///
     /// ```
-    /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-    /// assert_eq!(IngestReport::new("b", IngestMethod::Shards).files_per_sec(), 0.0);
+    /// assert_eq!(roboflow_batch::ingest::IngestReport::default().files_per_sec(), 0.0);
     /// ```
     pub fn files_per_sec(&self) -> f64 {
         per_sec(self.files_uploaded as f64, self.upload_duration)
@@ -404,8 +395,7 @@ impl IngestReport {
     /// Payload megabytes (10^6 bytes) per second over the upload time.
     ///
     /// ```
-    /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-    /// assert_eq!(IngestReport::new("b", IngestMethod::Shards).megabytes_per_sec(), 0.0);
+    /// assert_eq!(roboflow_batch::ingest::IngestReport::default().megabytes_per_sec(), 0.0);
     /// ```
     pub fn megabytes_per_sec(&self) -> f64 {
         per_sec(self.bytes_uploaded as f64 / 1e6, self.upload_duration)
