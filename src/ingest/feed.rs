@@ -70,16 +70,13 @@ impl Unit {
         match self {
             Unit::Shard { files, .. } => files.iter().map(|(_, f)| local(f)).collect(),
             Unit::Image(f) | Unit::Video(f) => vec![local(f)],
-            Unit::References(c) => c
-                .refs
-                .iter()
-                .map(|r| {
-                    (
-                        r.name.as_str(),
-                        crate::redact::without_query(&r.url).to_string(),
-                    )
-                })
-                .collect(),
+            Unit::References(c) => {
+                let origin = |r: &FileReference| crate::redact::without_query(&r.url).to_string();
+                c.refs
+                    .iter()
+                    .map(|r| (r.name.as_str(), origin(r)))
+                    .collect()
+            }
         }
     }
 }

@@ -105,8 +105,12 @@ fn max_size(ing: &Ingest<'_>, media: MediaKind) -> u64 {
     })
 }
 
-/// What a run's uploads achieved, into the report; then verification.
-fn finish(ctx: Ctx<'_>, report: &mut IngestReport, upload: Instant) -> Result<()> {
+/// What a run's uploads achieved (a plan's: the files too large), then verification.
+fn finish(ctx: Ctx<'_>, mut report: IngestReport, upload: Instant, plan: bool) -> Report {
+    if plan {
+        report.skipped.append(&mut ctx.out().skipped);
+        return Ok(report);
+    }
     report.upload_duration = upload.elapsed();
     report.cancelled = ctx.cancelled();
     report.retries = ctx.retries.load(std::sync::atomic::Ordering::Relaxed);
@@ -132,7 +136,7 @@ fn finish(ctx: Ctx<'_>, report: &mut IngestReport, upload: Instant) -> Result<()
     {
         report.add_verification(v.finish());
     }
-    Ok(())
+    Ok(report)
 }
 
 /// A folder or a list of files: discovered, resumed, sent as shards, images or videos.
@@ -160,12 +164,10 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
     let found = discover(&ing.source, media, max_size(ing, media), &events)?;
     let mut files = found.files;
     let mut ctx = Ctx::new(ing, &events, plan)?;
-    let (journal, confirmed) = match journal {
-        Some((j, history)) => {
-            let c = resume::confirm(api, batch, &j, history)?;
-            (Some(j), c)
-        }
-        None => (None, Confirmed::default()),
+    let (journal, history) = journal.unzip();
+    let confirmed = match (&journal, history) {
+        (Some(j), Some(h)) => resume::confirm(api, batch, j, h)?,
+        _ => Confirmed::default(),
     };
     // No `GET /batches/{id}` first (the official client makes none, and a service may
     // answer a batch that does not exist yet with 400 as well as 404): the journal says
@@ -241,12 +243,7 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
                 send_files(&ctx, ing, other, &settings, &mut files, resumed, plan)?;
         }
     }
-    if plan {
-        report.skipped.append(&mut ctx.out().skipped);
-        return Ok(report);
-    }
-    finish(ctx, &mut report, upload)?;
-    Ok(report)
+    finish(ctx, report, upload, plan)
 }
 
 /// Sends (or plans) the files left by `method`; returns the units planned.
@@ -669,11 +666,7 @@ fn references<'a>(
         }
         Kind::Folder { .. } | Kind::Files(_) => {}
     }
-    if plan {
-        return Ok(report);
-    }
-    finish(ctx, &mut report, upload)?;
-    Ok(report)
+    finish(ctx, report, upload, plan)
 }
 
 /// What a bucket's listing found so far.

@@ -157,12 +157,8 @@ impl<'a> Verifier<'a> {
     fn look(&self) -> Result<u64> {
         let (wanted, unnamed) = {
             let st = self.lock();
-            let wanted: HashSet<String> = st
-                .units
-                .iter()
-                .filter(|u| u.status == Status::Waiting)
-                .flat_map(|u| u.shards.iter().cloned())
-                .collect();
+            let waiting = st.units.iter().filter(|u| u.status == Status::Waiting);
+            let wanted: HashSet<String> = waiting.flat_map(|u| u.shards.clone()).collect();
             let unnamed = st.units.iter().any(|u| u.status == Status::Listing(None));
             (wanted, unnamed)
         };
