@@ -24,7 +24,7 @@ pub(crate) struct LocalFile {
 }
 
 /// One file as discovery found it, before collisions between names are resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub size: u64,
     pub modified: Option<SystemTime>,
@@ -78,7 +78,6 @@ impl FileList {
         }
     }
 
-    /// How many files.
     pub fn len(&self) -> u64 {
         self.tape.len()
     }

@@ -197,12 +197,6 @@ impl Journal {
             ..Reading::default()
         };
         let good = crate::jsonl::read(path, |l| reading.line(l))?;
-        let Reading {
-            history,
-            max_seq,
-            url: last_url,
-            ..
-        } = reading;
         let file = JsonLines::new(path);
         file.create()?;
         if std::fs::metadata(path).is_ok_and(|m| m.len() > good) {
@@ -210,17 +204,17 @@ impl Journal {
         }
         let journal = Journal {
             file,
-            next_seq: AtomicU64::new(max_seq + 1), // max_seq <= MAX_SEQ: no overflow
+            next_seq: AtomicU64::new(reading.max_seq + 1), // <= MAX_SEQ + 1: no overflow
             _lock: lock,
         };
-        if last_url.as_deref() != Some(base_url) {
+        if reading.url.as_deref() != Some(base_url) {
             journal.start(base_url, workspace, batch)?;
             if let Some(dir) = path.parent() {
                 // Make a new file's directory entry durable too (best effort).
                 let _ = File::open(dir).and_then(|d| d.sync_all());
             }
         }
-        Ok((journal, history))
+        Ok((journal, reading.history))
     }
 
     fn start(&self, base_url: &str, workspace: &str, batch: &str) -> Result<()> {

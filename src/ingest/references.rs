@@ -67,9 +67,9 @@ impl Chunker {
 
     /// Sends the chunks still held.
     pub fn finish(&mut self, feed: &mut Feed<'_>) {
-        let rest = std::mem::take(&mut self.chunk);
-        let last: Vec<Chunk> = self.held.take().into_iter().chain(Some(rest)).collect();
-        let last: Vec<Chunk> = last.into_iter().filter(|c| !c.refs.is_empty()).collect();
+        let rest = Some(std::mem::take(&mut self.chunk));
+        let last = self.held.take().into_iter().chain(rest);
+        let last: Vec<Chunk> = last.filter(|c| !c.refs.is_empty()).collect();
         let only = self.sent == 0 && last.len() == 1;
         for c in last {
             self.hand(feed, c, only);

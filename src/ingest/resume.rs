@@ -273,13 +273,12 @@ mod tests {
         let (s1, s2, _s3) = (s1.unwrap(), s2.unwrap(), s3.unwrap());
         let mut files = FileList::new(Some(root.clone()));
         for (rel, size) in [("a.jpg", 10), ("b.jpg", 5), ("c.jpg", 1), ("d.jpg", 2)] {
+            let (relative, candidate) = (rel.into(), rel.into());
             let e = Entry {
                 size,
-                modified: None,
-                depth: 0,
-                relative: rel.into(),
-                candidate: rel.into(),
-                listed: None,
+                relative,
+                candidate,
+                ..Entry::default()
             };
             files.push(&e).unwrap();
         }

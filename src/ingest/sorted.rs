@@ -197,7 +197,6 @@ pub(crate) struct Tape<T> {
 }
 
 impl<T: Record> Tape<T> {
-    /// A tape that keeps up to `limit` bytes in memory.
     pub fn new(limit: usize) -> Tape<T> {
         Tape {
             mem: Vec::new(),
@@ -211,12 +210,10 @@ impl<T: Record> Tape<T> {
         }
     }
 
-    /// How many values were written.
     pub fn len(&self) -> u64 {
         self.records
     }
 
-    /// Bytes held in memory.
     #[cfg(test)]
     pub fn in_memory(&self) -> usize {
         self.mem.len()
@@ -316,7 +313,6 @@ pub(crate) struct TapeReader<'a, T> {
 }
 
 impl<T: Record> TapeReader<'_, T> {
-    /// The next value; `None` at the end.
     pub fn next(&mut self) -> io::Result<Option<T>> {
         let found = read_record(&mut self.src, &mut self.rec)?;
         decode(found, &self.rec)
@@ -346,7 +342,6 @@ impl<T: Record> Sorter<T> {
         }
     }
 
-    /// How many values were pushed.
     pub fn len(&self) -> u64 {
         self.records
     }
@@ -444,7 +439,6 @@ impl<T: Record> Sorted<T> {
         Ok(s)
     }
 
-    /// How many values there are.
     pub fn len(&self) -> u64 {
         self.records
     }
@@ -476,7 +470,6 @@ impl<T: Record> Sorted<T> {
         Ok(())
     }
 
-    /// Starts again from the first value.
     pub fn rewind(&mut self) -> io::Result<()> {
         self.pos = 0;
         for r in &mut self.runs {
@@ -497,7 +490,6 @@ impl<T: Record> Sorted<T> {
         Ok(true)
     }
 
-    /// The next value; `None` at the end.
     pub fn next(&mut self) -> io::Result<Option<T>> {
         let mut rec = std::mem::take(&mut self.rec);
         let found = self.next_bytes(&mut rec);
