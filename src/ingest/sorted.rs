@@ -252,37 +252,28 @@ impl<T: Record> Tape<T> {
         Ok(at)
     }
 
+    /// The records from position `at`; the tape cannot be written while this is alive.
+    fn from(&mut self, at: u64, buffer: usize) -> io::Result<Box<dyn Read + '_>> {
+        let Some(w) = &mut self.file else {
+            return Ok(Box::new(self.mem.get(at as usize..).unwrap_or_default()));
+        };
+        w.flush()?;
+        self.rewound = true;
+        let f = w.get_mut();
+        f.seek(SeekFrom::Start(at))?;
+        Ok(Box::new(BufReader::with_capacity(buffer, f)))
+    }
+
     /// The value at position `at`, as [`push`](Self::push) returned it.
     pub fn read_at(&mut self, at: u64) -> io::Result<T> {
         let mut rec = Vec::new();
-        let found = match &mut self.file {
-            None => read_record(
-                &mut self.mem.get(at as usize..).unwrap_or_default(),
-                &mut rec,
-            ),
-            Some(w) => {
-                w.flush()?;
-                self.rewound = true;
-                let f = w.get_mut();
-                f.seek(SeekFrom::Start(at))?;
-                read_record(&mut BufReader::with_capacity(4096, f), &mut rec)
-            }
-        }?;
+        let found = read_record(&mut self.from(at, 4096)?, &mut rec)?;
         decode(found, &rec)?.ok_or_else(short)
     }
 
-    /// Reads the values from the first; the tape cannot be written while this is alive.
+    /// Reads the values from the first.
     pub fn reader(&mut self) -> io::Result<TapeReader<'_, T>> {
-        let src: Box<dyn Read + '_> = match &mut self.file {
-            None => Box::new(&self.mem[..]),
-            Some(w) => {
-                w.flush()?;
-                self.rewound = true;
-                let f = w.get_mut();
-                f.seek(SeekFrom::Start(0))?;
-                Box::new(BufReader::with_capacity(IO_BUF, f))
-            }
-        };
+        let src = self.from(0, IO_BUF)?;
         Ok(TapeReader {
             src,
             rec: Vec::new(),
