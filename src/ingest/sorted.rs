@@ -373,7 +373,10 @@ impl<T: Record> Sorter<T> {
         self.spans.clear();
         if self.runs.len() >= MAX_RUNS {
             let runs = std::mem::take(&mut self.runs);
-            let mut merged = Sorted::<T>::new(Vec::new(), Vec::new(), runs, 0)?;
+            let mut merged = Sorted::<T>::new(Sorter {
+                runs,
+                ..Sorter::new(0)
+            })?;
             let mut out = Tape::<T>::new(0);
             let mut rec = Vec::new();
             while merged.next_bytes(&mut rec)? {
@@ -387,7 +390,7 @@ impl<T: Record> Sorter<T> {
     /// The values in sorted order.
     pub fn finish(mut self) -> io::Result<Sorted<T>> {
         self.sort_spans();
-        Sorted::new(self.arena, self.spans, self.runs, self.records)
+        Sorted::new(self)
     }
 }
 
@@ -406,23 +409,17 @@ pub(crate) struct Sorted<T> {
 }
 
 impl<T: Record> Sorted<T> {
-    fn new(
-        arena: Vec<u8>,
-        spans: Vec<(u32, u32)>,
-        runs: Vec<File>,
-        records: u64,
-    ) -> io::Result<Sorted<T>> {
-        let runs = runs
-            .into_iter()
-            .map(|f| BufReader::with_capacity(IO_BUF, f))
-            .collect();
+    /// The values of `s`, whose spans are sorted.
+    fn new(s: Sorter<T>) -> io::Result<Sorted<T>> {
         let mut s = Sorted {
-            arena,
-            spans,
+            runs: (s.runs.into_iter())
+                .map(|f| BufReader::with_capacity(IO_BUF, f))
+                .collect(),
+            arena: s.arena,
+            spans: s.spans,
+            records: s.records,
             pos: 0,
-            runs,
             heap: BinaryHeap::new(),
-            records,
             rec: Vec::new(),
             _t: PhantomData,
         };

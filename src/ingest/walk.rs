@@ -113,45 +113,26 @@ impl Walk {
     }
 
     /// Descends into `path`, or says why not.
-    fn enter(&mut self, path: PathBuf) -> Option<Item> {
-        let canonical = if self.follow {
-            match fs::canonicalize(&path) {
-                Ok(c) => {
-                    let ancestor = self.stack.iter().find(|l| l.canonical.as_ref() == Some(&c));
-                    if let Some(a) = ancestor {
-                        let message = format!(
-                            "file system loop: {} points to an ancestor {}",
-                            path.display(),
-                            a.path.display()
-                        );
-                        return Some(Item::Error { path, message });
-                    }
-                    Some(c)
-                }
-                Err(e) => {
-                    return Some(Item::Error {
-                        message: e.to_string(),
-                        path,
-                    });
-                }
-            }
-        } else {
-            None
+    fn enter(&mut self, path: &Path) -> Result<(), String> {
+        let canonical = match self.follow {
+            true => Some(fs::canonicalize(path).map_err(|e| e.to_string())?),
+            false => None,
         };
-        match list(&path) {
-            Ok(names) => {
-                self.stack.push(Level {
-                    path,
-                    names,
-                    canonical,
-                });
-                None
-            }
-            Err(e) => Some(Item::Error {
-                message: format!("listing {}: {e}", path.display()),
-                path,
-            }),
+        let looped = |l: &&Level| canonical.is_some() && l.canonical == canonical;
+        if let Some(a) = self.stack.iter().find(looped) {
+            let (path, a) = (path.display(), a.path.display());
+            return Err(format!(
+                "file system loop: {path} points to an ancestor {a}"
+            ));
         }
+        let names = list(path).map_err(|e| format!("listing {}: {e}", path.display()))?;
+        let path = path.to_path_buf();
+        self.stack.push(Level {
+            path,
+            names,
+            canonical,
+        });
+        Ok(())
     }
 }
 
@@ -198,8 +179,8 @@ impl Iterator for Walk {
             };
             let kind = match ty {
                 DIR => {
-                    if descend && let Some(err) = self.enter(path) {
-                        return Some(err);
+                    if descend && let Err(message) = self.enter(&path) {
+                        return Some(Item::Error { path, message });
                     }
                     continue;
                 }
