@@ -11,7 +11,7 @@ use super::plan::{
     DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, Planner, ShardLimits, Step,
 };
 use super::references::{Chunker, ReferencesFile, default_chunk, file_base};
-use super::report::{IngestMethod, IngestReport, LatencySummary};
+use super::report::{IngestMethod, IngestReport, LatencySummary, Verification};
 use super::resume::{self, Confirmed};
 use super::send::{self, Settings, over_max_file};
 use super::source::Kind;
@@ -134,7 +134,21 @@ fn finish(ctx: Ctx<'_>, mut report: IngestReport, upload: Instant, plan: bool) -
     if let Some(v) = ctx.verifier
         && !report.cancelled
     {
-        report.add_verification(v.finish());
+        match v.finish() {
+            Ok((v, failed)) => {
+                report.failed.extend(failed);
+                report.verification = Some(v);
+            }
+            Err(e) => {
+                // Stopped: nothing is confirmed.
+                report.warnings.push(format!("verification stopped: {e}"));
+                let expected = report.files_uploaded + report.files_resumed;
+                report.verification = Some(Verification {
+                    expected,
+                    ..Verification::default()
+                });
+            }
+        }
     }
     Ok(report)
 }
@@ -542,15 +556,13 @@ fn references<'a>(
     };
     let send = |ctx: &Ctx<'_>, index, unit| send::unit(ctx, &settings, index, unit);
     let planned = |files, bytes, units| {
-        let method = IngestMethod::References;
-        let (resumed_files, resumed_bytes) = (0, 0);
         events.emit(Event::Planned {
-            method,
+            method: IngestMethod::References,
             files,
             bytes,
             units,
-            resumed_files,
-            resumed_bytes,
+            resumed_files: 0,
+            resumed_bytes: 0,
         })
     };
     let upload = Instant::now();

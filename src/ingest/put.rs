@@ -84,23 +84,20 @@ impl PutJob<'_, '_> {
         let this_try = Arc::new(AtomicU64::new(0));
         let (ctx, unit) = (self.ctx, (self.unit, self.index));
         // Counts and reports a retry of the try `attempts` counts, rewinding its bytes.
-        let note = move |retries: &AtomicU64,
-                         events: &Relay,
-                         attempts: &AtomicU32,
-                         this_try: &AtomicU64,
-                         why| {
-            let (at, rewound) = (
-                attempts.load(Ordering::Relaxed),
-                this_try.swap(0, Ordering::Relaxed),
-            );
-            retried(retries, events, unit, at + 1, rewound, why);
+        let note = {
+            let (retries, events) = (ctx.retries.clone(), ctx.relay.clone());
+            let (attempts, this_try) = (attempts.clone(), this_try.clone());
+            move |why: String| {
+                let at = attempts.load(Ordering::Relaxed);
+                let rewound = this_try.swap(0, Ordering::Relaxed);
+                retried(&retries, &events, unit, at + 1, rewound, why);
+            }
         };
         let mut fresh_urls = 0;
         loop {
             let source = self.source(attempts.clone(), this_try.clone());
-            let (retries, events) = (ctx.retries.clone(), ctx.relay.clone());
-            let (a, t) = (attempts.clone(), this_try.clone());
-            let observer = move |cause| note(&retries, &events, &a, &t, format!("upload: {cause}"));
+            let upload = note.clone();
+            let observer = move |cause| upload(format!("upload: {cause}"));
             let api = ctx.api.reporting_retries(observer);
             match api.put_signed(&target, &source) {
                 Ok(()) => {
@@ -112,7 +109,7 @@ impl PutJob<'_, '_> {
                 Err(e) if url_rejected(&e) && fresh_urls < MAX_FRESH_URLS => {
                     fresh_urls += 1;
                     let why = format!("signed URL rejected, asking for a fresh one: {e}");
-                    note(&ctx.retries, &ctx.relay, &attempts, &this_try, why);
+                    note(why);
                     target =
                         ctx.retrying(self.unit, self.index, "signed URL request", &mut fresh)?;
                     on_new(&target)?;

@@ -325,26 +325,6 @@ pub struct IngestReport {
 }
 
 impl IngestReport {
-    /// Takes verification's outcome (stopped: a warning, and nothing confirmed).
-    pub(crate) fn add_verification(
-        &mut self,
-        result: crate::Result<(Verification, Vec<FailedFile>)>,
-    ) {
-        match result {
-            Ok((v, failed)) => {
-                self.failed.extend(failed);
-                self.verification = Some(v);
-            }
-            Err(e) => {
-                self.warnings.push(format!("verification stopped: {e}"));
-                self.verification = Some(Verification {
-                    expected: self.files_uploaded + self.files_resumed,
-                    ..Verification::default()
-                });
-            }
-        }
-    }
-
     /// An empty report.
     ///
     /// ```

@@ -96,11 +96,7 @@ impl Walk {
     /// A walk of `root`, `max_depth` folders deep (1: only the root's own entries).
     pub fn new(root: &Path, max_depth: usize, follow: bool) -> io::Result<Walk> {
         let names = list(root)?;
-        let canonical = if follow {
-            Some(fs::canonicalize(root)?)
-        } else {
-            None
-        };
+        let canonical = follow.then(|| fs::canonicalize(root)).transpose()?;
         Ok(Walk {
             follow,
             max_depth,
@@ -114,10 +110,8 @@ impl Walk {
 
     /// Descends into `path`, or says why not.
     fn enter(&mut self, path: &Path) -> Result<(), String> {
-        let canonical = match self.follow {
-            true => Some(fs::canonicalize(path).map_err(|e| e.to_string())?),
-            false => None,
-        };
+        let canonical = self.follow.then(|| fs::canonicalize(path)).transpose();
+        let canonical = canonical.map_err(|e| e.to_string())?;
         let looped = |l: &&Level| canonical.is_some() && l.canonical == canonical;
         if let Some(a) = self.stack.iter().find(looped) {
             let (path, a) = (path.display(), a.path.display());
@@ -150,8 +144,7 @@ impl Iterator for Walk {
                     continue;
                 }
                 Err(e) => {
-                    let path = level.path.clone();
-                    self.stack.pop();
+                    let path = self.stack.pop()?.path;
                     let message = format!("listing {}: {e}", path.display());
                     return Some(Item::Error { path, message });
                 }
