@@ -20,15 +20,6 @@ pub(crate) struct ShardLimits {
     pub max_bytes: u64,
 }
 
-impl Default for ShardLimits {
-    fn default() -> Self {
-        ShardLimits {
-            max_images: DEFAULT_MAX_IMAGES_PER_SHARD,
-            max_bytes: DEFAULT_MAX_SHARD_BYTES,
-        }
-    }
-}
-
 /// A planned shard: its members, and its exact tar size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PlannedShard<T> {
@@ -144,7 +135,11 @@ mod tests {
 
     #[test]
     fn respects_the_image_count_and_balances_waves() {
-        let (shards, _) = plan(&[1000; 10_000], ShardLimits::default(), 0, 8);
+        let limits = ShardLimits {
+            max_images: DEFAULT_MAX_IMAGES_PER_SHARD,
+            max_bytes: DEFAULT_MAX_SHARD_BYTES,
+        };
+        let (shards, _) = plan(&[1000; 10_000], limits, 0, 8);
         // 20 at 500, rounded up to 3 full waves of 8.
         assert_eq!(
             (shards.len(), counts(&shards).into_iter().max()),
@@ -153,7 +148,7 @@ mod tests {
         let all: Vec<usize> = shards.iter().flat_map(|s| s.files.clone()).collect();
         assert_eq!(all, (0..10_000).collect::<Vec<_>>());
         // Small sets are not cut below 100 images per shard.
-        let (shards, _) = plan(&[10; 150], ShardLimits::default(), 0, 8);
+        let (shards, _) = plan(&[10; 150], limits, 0, 8);
         assert_eq!(counts(&shards), [100, 50]);
     }
 
