@@ -69,14 +69,10 @@ impl Expected {
                 "the list of files to verify could not be kept: {e}"
             )));
         }
-        let records = self
-            .records
-            .finish()
-            .map_err(|e| Error::io("sorting the files to verify", e))?;
-        Ok(Files {
-            records,
-            names: self.names,
-        })
+        let records = self.records.finish();
+        let records = records.map_err(|e| Error::io("sorting the files to verify", e))?;
+        let names = self.names;
+        Ok(Files { records, names })
     }
 }
 
