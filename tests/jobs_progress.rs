@@ -260,7 +260,7 @@ fn completed_job_is_whole_and_failed_job_reports_its_notification_once() {
         &[(stage(failed_stage), tasks(TWO_DONE))],
     );
     assert_eq!(p.state, JobState::Failed);
-    assert!(p.is_terminal());
+    assert!(p.state.is_terminal());
     assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
     assert_eq!(p.errors[0].message, "30 of 100 images failed");
     assert_eq!(p.errors[0].tasks, 0);

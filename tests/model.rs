@@ -90,6 +90,7 @@ fn job_state_from_flags_and_words() {
         ("errored", true),
         ("queued", false),
         ("paused", false),
+        ("processing", false),
     ] {
         assert_eq!(JobState::parse(word).is_terminal(), terminal, "{word}");
     }

@@ -1,6 +1,5 @@
-//! The export log: one JSON line per file exported, written once the file (or every entry
-//! of its archive) is in place, so that a re-run skips what is complete. A line cut short
-//! by a crash is ignored; a later line wins over an earlier one for the same file.
+//! The export log: one JSON line per file once it (or its archive's every entry) is in
+//! place, so a re-run skips what is complete; a cut line is ignored, a later one wins.
 
 use std::collections::HashMap;
 use std::fs;
@@ -40,17 +39,11 @@ pub(crate) struct Record {
 impl Record {
     /// Whether everything it lists is still on disk (and the file has its length).
     pub fn is_complete(&self, target: &Path) -> bool {
-        let file_ok = match &self.path {
-            Some(p) => {
-                fs::metadata(target.join(p)).is_ok_and(|m| m.is_file() && m.len() == self.bytes)
-            }
-            None => true,
+        let file_ok = |p: &String| {
+            fs::metadata(target.join(p)).is_ok_and(|m| m.is_file() && m.len() == self.bytes)
         };
-        file_ok
-            && self
-                .entries
-                .iter()
-                .all(|e| fs::symlink_metadata(target.join(e)).is_ok())
+        let entry_ok = |e: &String| fs::symlink_metadata(target.join(e)).is_ok();
+        self.path.as_ref().is_none_or(file_ok) && self.entries.iter().all(entry_ok)
     }
 }
 
@@ -71,10 +64,8 @@ impl ExportLog {
                 records.insert(r.key.clone(), r);
             }
         })?;
-        Ok(ExportLog {
-            records,
-            file: JsonLines::new(path),
-        })
+        let file = JsonLines::new(path);
+        Ok(ExportLog { records, file })
     }
 
     /// The record of a file, when it is complete on disk.

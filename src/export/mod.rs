@@ -1,9 +1,6 @@
-//! Export: a job's or a batch's files, downloaded in parallel into a folder, archives
-//! unpacked safely, re-runs skipping what is already complete.
-//!
-//! Files land in `<target>/<partName>/<fileName>`, `fileName` from the listing (never the
-//! URL) and a plain name; a log in the target records each finished file for re-runs. Two
-//! exports must not share a target at once. The [jobs guide](crate::guide::jobs) says more.
+//! Export: a job's or a batch's files, downloaded in parallel into
+//! `<target>/<partName>/<fileName>`, archives unpacked safely, re-runs skipping what a log in
+//! the target records as complete. Two exports must not share a target at once.
 //!
 //! ```no_run
 //! # let api = roboflow_batch::BatchApi::from_env()?;
@@ -26,7 +23,7 @@ use crate::BatchApi;
 use crate::api::DownloadOptions;
 use crate::error::{Error, Result};
 use crate::jobs::Job;
-use crate::model::{BatchType, FileMetadata, JobState};
+use crate::model::{BatchType, FileMetadata, JobState, ensure};
 use crate::progress::{Callback, Event};
 
 use log::{ExportLog, Key, Record};
@@ -59,25 +56,12 @@ pub struct Exporter<'a> {
     progress: Option<Callback<'a>>,
 }
 
-impl std::fmt::Debug for Exporter<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Exporter")
-            .field("target", &self.target)
-            .field("parallelism", &self.parallelism)
-            .field("overwrite", &self.overwrite)
-            .field("unpack", &self.unpack)
-            .field("keep_archives", &self.keep_archives)
-            .field("max_unpacked_bytes", &self.limits.bytes)
-            .field("max_unpacked_entries", &self.limits.entries)
-            .field("parts", &self.parts)
-            .field("stages", &self.stages)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(Exporter<'_> {
+    target, parallelism, overwrite, unpack, keep_archives, limits, parts, stages,
+});
 
 impl<'a> Exporter<'a> {
-    /// An export into `target` (created if needed): 8 parallel downloads, archives unpacked
-    /// and removed, complete files skipped, every part, and for jobs the `export` stage.
+    /// An export into `target`: 8 downloads at once, archives unpacked, complete files skipped.
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build().unwrap();
@@ -118,34 +102,26 @@ impl<'a> Exporter<'a> {
         keep_archives(s, on: bool) = "true" {
             s.keep_archives = on;
         }
-        /// The most bytes one archive may unpack to, counted as its uncompressed size (default
-        /// 16 GiB). An archive over it is refused whole: nothing of it is kept, and the export
-        /// fails naming the archive and the limit.
+        /// The most bytes one archive may unpack to (default 16 GiB); an archive over it is
+        /// refused whole, and the export fails naming it.
         max_unpacked_bytes(s, bytes: u64) = "64 << 30" {
             s.limits.bytes = bytes;
         }
-        /// The most entries (files, folders, links) one archive may hold (default 1,000,000);
-        /// an archive over it is refused whole.
+        /// The most entries one archive may hold (default 1,000,000), refused whole over it.
         max_unpacked_entries(s, entries: u64) = "5_000_000" {
             s.limits.entries = entries;
         }
-        /// Exports only this part (repeatable; default every part). For a job's several
-        /// output batches, the filter applies to the batches that have one of the parts asked
-        /// for, and the others are exported whole (so with
-        /// [`include_processing`](Self::include_processing), a part of the export comes with
-        /// the aggregated results); a part that no batch has is an error.
+        /// Exports only this part (repeatable; default every part) of the batches that have
+        /// it, the others whole; a part that no batch has is an error.
         part(s, name: impl Into<String>) = "\"results\"" {
             s.parts.push(name.into());
         }
         /// For [`job`](Self::job): the stages whose output batches to export (default
-        /// `export`). A stage is found by its id, then by its display name ignoring case, then
-        /// by an output batch named `<job>-<stage>`, so `export` finds a stage the service
-        /// calls `Export` with the id `<job>-export`.
+        /// `export`), found by id, display name (any case) or an output batch `<job>-<stage>`.
         stages(s, stages: impl IntoIterator<Item = impl Into<String>>) = "[\"processing\"]" {
             s.stages = stages.into_iter().map(Into::into).collect();
         }
-        /// For [`job`](Self::job): also exports the `processing` stage's output (the
-        /// aggregated CSV or JSONL).
+        /// For [`job`](Self::job): also exports the aggregated results (`processing` stage).
         include_processing(s, on: bool) = "true" {
             let has = s.stages.iter().any(|st| st == "processing");
             if on && !has {
@@ -155,21 +131,17 @@ impl<'a> Exporter<'a> {
             }
         }
         /// A flag that stops the export when set (e.g. on Ctrl-C): no new download starts,
-        /// those running finish, and the report says [`cancelled`](ExportReport::cancelled),
-        /// with the files left in [`files_pending`](ExportReport::files_pending). A re-run
-        /// resumes.
+        /// and the report says [`cancelled`](ExportReport::cancelled); a re-run resumes.
         cancel_flag(s, flag: &'a AtomicBool) = "&std::sync::atomic::AtomicBool::new(false)" {
             s.cancel = Some(flag);
         }
-        /// Called with each [`Event`] ([`Event::FilesListed`], [`Event::BytesReceived`],
-        /// [`Event::Exported`]), from the download threads; it may borrow, as the export blocks.
+        /// Called with each [`Event`] from the download threads; it may borrow.
         on_progress(s, f: impl Fn(&Event) + Sync + 'a) = "|e| println!(\"{e:?}\")" {
             s.progress = Some(Box::new(f));
         }
     }
 
-    /// Exports the output batches of a finished job (an id, or a [`Job`]), from the chosen
-    /// stages.
+    /// Exports the output batches of a finished job (an id, or a [`Job`]) from the stages.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -181,17 +153,10 @@ impl<'a> Exporter<'a> {
         let job = Job::new(self.api, job)?;
         let job_id = job.id().as_str();
         let state = job.status()?.state();
-        if !state.is_terminal() {
-            return Err(Error::invalid(
-                "job",
-                format!("job {job_id} is {state}; wait for it to finish before exporting"),
-            ));
-        }
-        let note = if state == JobState::Failed {
-            " (the job failed)"
-        } else {
-            ""
-        };
+        let rule = format!("job {job_id} is {state}; wait for it to finish before exporting");
+        ensure(state.is_terminal(), "job", rule)?;
+        let failed = state == JobState::Failed;
+        let note = if failed { " (the job failed)" } else { "" };
         let chosen = crate::jobs::output_batches(job_id, &job.stages()?, &self.stages, note)?;
         self.run(&chosen, before)
     }
@@ -214,34 +179,23 @@ impl<'a> Exporter<'a> {
     }
 
     fn run(&self, batches: &[String], before: crate::api::RequestCounts) -> Result<ExportReport> {
-        if !(1..=MAX_PARALLELISM).contains(&self.parallelism) {
-            return Err(Error::invalid(
-                "parallelism",
-                format!("must be 1 to {MAX_PARALLELISM}, got {}", self.parallelism),
-            ));
-        }
+        let n = self.parallelism;
+        let rule = format!("must be 1 to {MAX_PARALLELISM}, got {n}");
+        ensure((1..=MAX_PARALLELISM).contains(&n), "parallelism", rule)?;
         for p in &self.parts {
             check_name("part name", p)?;
         }
         let mut plan = Vec::new();
-        for (b, parts) in self.choose_parts(batches)? {
-            self.list(&b, parts, &mut plan)?;
+        for (b, part) in self.choose_parts(batches)? {
+            self.list(&b, part, &mut plan)?;
         }
         let mut seen: HashMap<&Path, &Planned> = HashMap::new();
+        let name = |k: &Key| format!("{}/{}", k.batch_id, k.file_name);
         for p in &plan {
             if let Some(other) = seen.insert(&p.rel, p) {
-                let (a, b) = (&other.key, &p.key);
-                return Err(Error::invalid(
-                    "fileName",
-                    format!(
-                        "{}/{} and {}/{} would both be saved as {}",
-                        a.batch_id,
-                        a.file_name,
-                        b.batch_id,
-                        b.file_name,
-                        p.rel.display()
-                    ),
-                ));
+                let (a, b, to) = (name(&other.key), name(&p.key), p.rel.display());
+                let rule = format!("{a} and {b} would both be saved as {to}");
+                return Err(Error::invalid("fileName", rule));
             }
         }
         // Created only once the listing worked: a wrong id leaves no empty folder behind.
@@ -281,26 +235,24 @@ impl<'a> Exporter<'a> {
         })
     }
 
-    /// The parts to export of each batch (`[None]` for a batch without parts), by the rule
-    /// of [`part`](Self::part).
-    fn choose_parts(&self, batches: &[String]) -> Result<Vec<(String, Vec<Option<String>>)>> {
+    /// The (batch, part) pairs to export (`None`: a batch without parts), by the rule of
+    /// [`part`](Self::part).
+    fn choose_parts(&self, batches: &[String]) -> Result<Vec<(String, Option<String>)>> {
         // Each batch with its part names (`None`: a batch without parts).
         let mut all: Vec<(String, BatchType, Option<Vec<String>>)> = Vec::new();
         for b in batches {
-            let meta = self.api.batch(b)?;
-            let parts = if meta.batch_type == BatchType::Multipart {
+            let (t, mut names) = (self.api.batch(b)?.batch_type, None);
+            if t == BatchType::Multipart {
                 let ps = self.api.list_parts(b)?;
-                Some(ps.into_iter().map(|p| p.part_name).collect())
-            } else {
-                None
-            };
-            all.push((b.clone(), meta.batch_type, parts));
-        }
-        for want in &self.parts {
-            let has = |ps: &Option<Vec<String>>| ps.as_ref().is_some_and(|ps| ps.contains(want));
-            if all.iter().any(|(_, _, ps)| has(ps)) {
-                continue;
+                names = Some(ps.into_iter().map(|p| p.part_name).collect());
             }
+            all.push((b.clone(), t, names));
+        }
+        let has = |w: &String| {
+            all.iter()
+                .any(|(_, _, ps)| ps.iter().flatten().any(|p| p == w))
+        };
+        if let Some(want) = self.parts.iter().find(|w| !has(w)) {
             let rule = match all.as_slice() {
                 [(b, t, None)] => format!("batch {b} is a {t} and has no parts"),
                 [(b, _, Some(ps))] => {
@@ -325,59 +277,47 @@ impl<'a> Exporter<'a> {
             };
             return Err(Error::invalid("part", rule));
         }
-        Ok(all
-            .into_iter()
-            .map(|(b, _, ps)| {
-                let chosen = match ps {
-                    None => vec![None],
-                    Some(ps) => {
-                        let filter = ps.iter().any(|p| self.parts.contains(p));
-                        ps.into_iter()
-                            .filter(|p| !filter || self.parts.contains(p))
-                            .map(Some)
-                            .collect()
-                    }
-                };
-                (b, chosen)
-            })
-            .collect())
+        let mut chosen = Vec::new();
+        for (b, _, ps) in all {
+            let filter = ps.iter().flatten().any(|p| self.parts.contains(p));
+            let keep = |p: &String| !filter || self.parts.contains(p);
+            match ps {
+                None => chosen.push((b, None)),
+                Some(ps) => {
+                    chosen.extend(ps.into_iter().filter(keep).map(|p| (b.clone(), Some(p))))
+                }
+            }
+        }
+        Ok(chosen)
     }
 
-    /// Lists the files of a batch's `parts` into `plan`, part by part.
-    fn list(
-        &self,
-        batch_id: &str,
-        parts: Vec<Option<String>>,
-        plan: &mut Vec<Planned>,
-    ) -> Result<()> {
-        for part in parts {
-            if let Some(p) = &part {
-                check_name("partName", p)?;
-            }
-            let mut n = 0u64;
-            for f in self.api.files(batch_id, part.as_deref(), None) {
-                let f = f?;
-                check_name("fileName", &f.file_name)?;
-                let dir = part.as_ref().map(PathBuf::from).unwrap_or_default();
-                plan.push(Planned {
-                    key: Key {
-                        batch_id: batch_id.to_string(),
-                        part_name: part.clone(),
-                        shard_id: f.shard_id.clone(),
-                        file_name: f.file_name.clone(),
-                    },
-                    rel: dir.join(&f.file_name),
-                    dir,
-                    meta: f,
-                });
-                n += 1;
-            }
-            self.emit(Event::FilesListed {
-                batch_id: batch_id.to_string(),
-                part_name: part,
-                files: n,
+    /// Lists the files of a batch's part (or of a batch without parts) into `plan`.
+    fn list(&self, batch_id: &str, part: Option<String>, plan: &mut Vec<Planned>) -> Result<()> {
+        if let Some(p) = &part {
+            check_name("partName", p)?;
+        }
+        let before = plan.len();
+        for f in self.api.files(batch_id, part.as_deref(), None) {
+            let f = f?;
+            check_name("fileName", &f.file_name)?;
+            let dir = part.as_ref().map(PathBuf::from).unwrap_or_default();
+            plan.push(Planned {
+                key: Key {
+                    batch_id: batch_id.to_string(),
+                    part_name: part.clone(),
+                    shard_id: f.shard_id.clone(),
+                    file_name: f.file_name.clone(),
+                },
+                rel: dir.join(&f.file_name),
+                dir,
+                meta: f,
             });
         }
+        self.emit(Event::FilesListed {
+            batch_id: batch_id.to_string(),
+            part_name: part,
+            files: (plan.len() - before) as u64,
+        });
         Ok(())
     }
 
@@ -459,17 +399,10 @@ fn rel_string(p: &Path) -> String {
 
 /// A name from the service must be one plain path component.
 pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
-    let bad = name.is_empty()
-        || name == "."
-        || name == ".."
+    let bad = matches!(name, "" | "." | "..")
         || name.contains(['/', '\\', '\0'])
         || name.chars().any(char::is_control)
         || (cfg!(windows) && name.contains(':'));
-    if bad {
-        return Err(Error::invalid(
-            field,
-            format!("{name:?} is not a plain file name (no separators, `.` or `..`)"),
-        ));
-    }
-    Ok(())
+    let rule = format!("{name:?} is not a plain file name (no separators, `.` or `..`)");
+    ensure(!bad, field, rule)
 }

@@ -8,10 +8,8 @@ use crate::api::RequestCounts;
 
 /// One file of an export.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let files = roboflow_batch::export::Exporter::new(&api, "out").batch("b")?.files;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn fresh(f: &roboflow_batch::export::ExportedFile) -> bool { !f.skipped }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -35,10 +33,8 @@ pub struct ExportedFile {
 
 /// What an export did: counts, every file, and whether it stopped early.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let r = roboflow_batch::export::Exporter::new(&api, "out").batch("b")?;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// assert!(!roboflow_batch::export::ExportReport::default().cancelled);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,31 +1,17 @@
-//! Safe unpacking of `.tar` and `.tar.gz` archives.
-//!
-//! Every entry is checked before anything is written: no absolute path, no `..`, no
-//! backslash, UTF-8 names only; nothing is written through a symbolic link; symbolic links
-//! must be relative, may climb (`../`) only before they descend, and must not climb out of
-//! the folder; hard links must name a file already unpacked; device files and FIFOs are
-//! refused. Entries are unpacked into a fresh hidden folder inside the destination and
-//! moved into place only once the whole archive has been read, so a refused, truncated or
-//! oversized archive leaves nothing behind, and no file ever appears half-written under
-//! its name.
-//!
-//! Why links stay inside by construction, in any order and across archives: a link's
-//! target is resolved from the real folder that holds the link (no folder on the way to
-//! an entry is a link, and a folder is never replaced by a link), so its leading `..`s
-//! stop inside the folder; from there it only descends, and descending from inside, into
-//! a folder or into another link that itself resolves inside, stays inside. A target that
-//! climbs after descending (`self/..`) could climb through a link planted before or after
-//! it, so it is refused.
+//! Safe unpacking of `.tar` and `.tar.gz` archives, into a fresh hidden folder moved into
+//! place only once the whole archive has been read, so a refused, truncated or oversized
+//! archive leaves nothing behind. Refused: absolute paths, `..`, backslashes, non-UTF-8
+//! names, writes through a link, devices and FIFOs, hard links to anything but a file
+//! already unpacked, and symbolic links that are absolute or climb (`..`) after a name or
+//! out of the folder. Such a link stays inside in any order and across archives: it is
+//! resolved from the real folder that holds it (no folder on the way is a link), so its
+//! leading `..`s stop inside, and from there it only descends.
 
-use std::cell::Cell;
 use std::fs;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
-use std::rc::Rc;
 
 use crate::error::{Error, Result};
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// What one archive may unpack to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +23,7 @@ pub(crate) struct Limits {
 }
 
 impl Default for Limits {
-    /// 16 GiB and a million entries: far beyond a job's output archives (MiB to a few GiB),
-    /// yet a bomb stops there instead of filling the disk or exhausting inodes.
+    /// 16 GiB and a million entries: far beyond a job's archives, yet stops a bomb.
     fn default() -> Self {
         Limits {
             bytes: 16 << 30,
@@ -53,8 +38,7 @@ pub(crate) fn is_archive(name: &str) -> bool {
     n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz")
 }
 
-/// Unpacks `archive` into `dest` (which must exist) within `limits`; `name` names it in
-/// errors. Returns the paths of the files and links unpacked, relative to `dest`, sorted.
+/// Unpacks `archive` (`name` in errors) into `dest`; returns what it unpacked, sorted.
 pub(crate) fn unpack(
     archive: &Path,
     name: &str,
@@ -75,13 +59,9 @@ pub(crate) fn unpack(
 }
 
 fn archive_error(name: &str, entry: Option<&str>, message: impl Into<String>) -> Error {
-    Error::Archive {
-        context: match entry {
-            Some(e) => format!("{name}, entry {e:?}"),
-            None => name.to_string(),
-        },
-        message: message.into(),
-    }
+    let context = entry.map_or(name.to_string(), |e| format!("{name}, entry {e:?}"));
+    let message = message.into();
+    Error::Archive { context, message }
 }
 
 fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
@@ -91,66 +71,32 @@ fn open(archive: &Path, name: &str) -> Result<Box<dyn Read>> {
     let mut file = BufReader::new(file);
     let head = file.fill_buf();
     let head = head.map_err(|e| Error::io(format!("reading archive {name}"), e))?;
-    // Sniffed, not trusted from the name: a transparently decompressed `.tar.gz` is a tar.
-    if head.starts_with(&GZIP_MAGIC) {
+    // gzip's magic, sniffed, not trusted from the name: a decompressed `.tar.gz` is a tar.
+    if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
     } else {
         Ok(Box::new(file))
     }
 }
 
-/// Fails a read once more than `left` bytes have come through, and says so in `over`, so
-/// that nothing of a bomb beyond the limit is read: not its data, names or padding.
-struct Capped<R> {
-    inner: R,
-    left: u64,
-    over: Rc<Cell<bool>>,
-}
-
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = if self.left == 0 {
-            // At the limit, only the end of the stream is fine.
-            let mut probe = [0u8; 1];
-            self.inner.read(&mut probe)?
-        } else {
-            let max = usize::try_from(self.left).map_or(buf.len(), |l| l.min(buf.len()));
-            self.inner.read(buf.get_mut(..max).unwrap_or_default())?
-        };
-        if n as u64 > self.left {
-            self.over.set(true);
-            return Err(std::io::Error::other("over the unpack limit"));
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-/// Reads the whole archive into `root`, checking every entry, within `limits`.
+/// Reads the archive into `root`, checking every entry; at most one byte past the limit.
 fn unpack_into(archive: &Path, name: &str, root: &Path, limits: Limits) -> Result<Vec<PathBuf>> {
-    let over = Rc::new(Cell::new(false));
-    let capped = Capped {
-        inner: open(archive, name)?,
-        left: limits.bytes,
-        over: over.clone(),
-    };
-    let result = read_entries(tar::Archive::new(capped), name, root, limits.entries);
-    if over.get() {
-        return Err(archive_error(
-            name,
-            None,
-            format!(
-                "refused: it unpacks to more than {} bytes, the limit for one archive \
-                 (Exporter::max_unpacked_bytes; rfbatch --max-unpacked-bytes)",
-                limits.bytes
-            ),
-        ));
+    let capped = open(archive, name)?.take(limits.bytes.saturating_add(1));
+    let mut tar = tar::Archive::new(capped);
+    let result = read_entries(&mut tar, name, root, limits.entries);
+    if tar.into_inner().limit() == 0 {
+        let max = limits.bytes;
+        let msg = format!(
+            "refused: it unpacks to more than {max} bytes, the limit for one archive \
+             (Exporter::max_unpacked_bytes; rfbatch --max-unpacked-bytes)"
+        );
+        return Err(archive_error(name, None, msg));
     }
     result
 }
 
 fn read_entries<R: Read>(
-    mut tar: tar::Archive<R>,
+    tar: &mut tar::Archive<R>,
     name: &str,
     root: &Path,
     max_entries: u64,
@@ -164,14 +110,11 @@ fn read_entries<R: Read>(
     for entry in entries {
         count += 1;
         if count > max_entries {
-            return Err(archive_error(
-                name,
-                None,
-                format!(
-                    "refused: it holds more than {max_entries} entries, the limit for one \
-                     archive (Exporter::max_unpacked_entries; rfbatch --max-unpacked-entries)"
-                ),
-            ));
+            let msg = format!(
+                "refused: it holds more than {max_entries} entries, the limit for one \
+                 archive (Exporter::max_unpacked_entries; rfbatch --max-unpacked-entries)"
+            );
+            return Err(archive_error(name, None, msg));
         }
         let mut entry = entry.map_err(|e| {
             let after = previous
@@ -271,9 +214,7 @@ pub(crate) fn safe_relative(raw: &str) -> std::result::Result<Option<PathBuf>, S
     Ok((!out.as_os_str().is_empty()).then_some(out))
 }
 
-/// A symbolic link at `rel` pointing to `target` must stay inside the folder: relative,
-/// climbing (`..`) only before it descends, and never above the folder (see the module
-/// docs for why that holds whatever other links exist).
+/// A symbolic link at `rel` to `target` must climb only first, and never above the folder.
 fn check_symlink(rel: &Path, target: &str) -> std::result::Result<(), String> {
     if target.is_empty() || target.starts_with('/') || target.contains('\\') {
         return Err(format!(
@@ -318,34 +259,25 @@ fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> std::result::Result<String
     String::from_utf8(bytes.into_owned()).map_err(|_| "a link target that is not UTF-8".into())
 }
 
-/// No folder on the way from `root` to `rel` may be a symbolic link (an earlier entry
-/// could have planted one to redirect later writes).
+/// No folder on the way from `root` to `rel` may be a link an earlier entry planted.
 fn check_no_links(root: &Path, rel: &Path) -> std::result::Result<(), String> {
     let mut p = root.to_path_buf();
     let parents: Vec<_> = rel.parent().map(|x| x.iter().collect()).unwrap_or_default();
     for part in parents {
         p.push(part);
+        let at = p.strip_prefix(root).unwrap_or(&p);
         match fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(format!(
-                    "refused: writes through the symbolic link {:?}",
-                    p.strip_prefix(root).unwrap_or(&p)
-                ));
+                return Err(format!("refused: writes through the symbolic link {at:?}"));
             }
-            Ok(m) if !m.is_dir() => {
-                return Err(format!(
-                    "refused: {:?} is a file, not a folder",
-                    p.strip_prefix(root).unwrap_or(&p)
-                ));
-            }
+            Ok(m) if !m.is_dir() => return Err(format!("refused: {at:?} is a file, not a folder")),
             _ => {}
         }
     }
     Ok(())
 }
 
-/// Creates `p`'s folder and removes a file or link already at `p` (a later entry of the
-/// same name wins); a folder there is an error.
+/// Creates `p`'s folder and removes a file or link at `p` (the later entry wins).
 fn make_room(p: &Path) -> std::result::Result<(), String> {
     if let Some(dir) = p.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create its folder: {e}"))?;
@@ -367,8 +299,7 @@ fn symlink(_target: &str, _at: &Path) -> std::result::Result<(), String> {
     Err("symbolic links are not unpacked on this platform".into())
 }
 
-/// Moves everything under `from` into `to`, replacing files and links, merging folders,
-/// and never following a link on the destination side.
+/// Moves everything under `from` into `to`, merging folders, never following a link.
 fn merge(from: &Path, to: &Path, name: &str) -> Result<()> {
     let entries = fs::read_dir(from).map_err(|e| Error::io(format!("unpacking {name}"), e))?;
     for entry in entries {
@@ -381,14 +312,9 @@ fn merge(from: &Path, to: &Path, name: &str) -> Result<()> {
         match dst_meta {
             Some(m) if m.is_dir() && src_is_dir => merge(&src, &dst, name)?,
             Some(m) if m.is_dir() => {
-                return Err(archive_error(
-                    name,
-                    None,
-                    format!(
-                        "{} is a folder; it would be replaced by a file",
-                        dst.display()
-                    ),
-                ));
+                let at = dst.display();
+                let msg = format!("{at} is a folder; it would be replaced by a file");
+                return Err(archive_error(name, None, msg));
             }
             Some(_) if src_is_dir => {
                 fs::remove_file(&dst).map_err(io)?;

@@ -31,12 +31,27 @@ pub use progress::{ErrorReport, Progress, StageProgress, TaskCounts};
 pub use spec::{JobSpec, Started};
 pub use wait::{JobEnd, JobOutcome, JobWaitOptions};
 
+/// `Job` methods that call [`BatchApi`] with the job's id; `$j` names `self` in the body.
+macro_rules! forward {
+    ($($(#[$doc:meta])* $name:ident($j:ident $(, $arg:ident: $t:ty)*) -> $ret:ty = $ex:literal $body:block)*) => {$(
+        $(#[$doc])*
+        ///
+        /// ```no_run
+        /// # let api = roboflow_batch::BatchApi::from_env()?;
+        #[doc = concat!("let _ = roboflow_batch::jobs::Job::new(&api, \"job-1\")?.", stringify!($name), "(", $ex, ");")]
+        /// # Ok::<(), roboflow_batch::Error>(())
+        /// ```
+        pub fn $name(&self $(, $arg: $t)*) -> $ret {
+            let $j = self;
+            $body
+        }
+    )*};
+}
+
 /// One output batch of a job: the stage that wrote it and its id.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let out = &roboflow_batch::jobs::Job::new(&api, "job-1")?.results()?[0];
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn batch(o: &roboflow_batch::jobs::OutputBatch) -> &str { &o.batch_id }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
@@ -49,8 +64,7 @@ pub struct OutputBatch {
     pub batch_id: String,
 }
 
-/// A handle on one job: inspect, wait, control, find results. It holds the id and, for
-/// [`wait`](Self::wait), a progress callback; it is also the id itself (`AsRef<str>`).
+/// A handle on one job (and its id, `AsRef<str>`): inspect, wait, control, find results.
 ///
 /// ```no_run
 /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -65,13 +79,7 @@ pub struct Job<'a> {
     callback: Option<SharedCallback<'a>>,
 }
 
-impl std::fmt::Debug for Job<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(Job<'_> { id });
 
 impl AsRef<str> for Job<'_> {
     fn as_ref(&self) -> &str {
@@ -88,24 +96,11 @@ impl<'a> Job<'a> {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn new(api: &'a BatchApi, id: impl AsRef<str>) -> Result<Self> {
-        let id = JobId::new(id.as_ref())?;
-        let callback = None;
+        let (id, callback) = (JobId::new(id.as_ref())?, None);
         Ok(Job { api, id, callback })
     }
 
-    /// The job id.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
-    /// assert_eq!(roboflow_batch::jobs::Job::new(&api, "job-1")?.id().as_str(), "job-1");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn id(&self) -> &JobId {
-        &self.id
-    }
-
-    /// Called with an [`Event::JobPolled`] snapshot after every poll of
-    /// [`wait`](Self::wait); it may borrow, as the wait blocks.
+    /// Called with an [`Event::JobPolled`] after every poll of [`wait`](Self::wait).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -117,124 +112,60 @@ impl<'a> Job<'a> {
         self
     }
 
-    /// Its status (`GET …/jobs/{id}`).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let state = roboflow_batch::jobs::Job::new(&api, "job-1")?.status()?.state();
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn status(&self) -> Result<JobStatusResponse> {
-        self.api.job(&self.id)
-    }
-
-    /// Its stages (`GET …/stages`).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let stages = roboflow_batch::jobs::Job::new(&api, "job-1")?.stages()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn stages(&self) -> Result<Vec<JobStage>> {
-        self.api.job_stages(&self.id)
-    }
-
-    /// Every task of a stage, following page tokens (lazy).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let tasks = roboflow_batch::jobs::Job::new(&api, "job-1")?.tasks("processing").count();
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn tasks(&self, stage_id: &str) -> Pages<'a, TaskStatus> {
-        self.api.tasks(self.id.clone(), stage_id.to_string(), None)
-    }
-
-    /// Its log lines, optionally of one severity, following page tokens (lazy).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let warnings = roboflow_batch::jobs::Job::new(&api, "job-1")?.logs(Some(roboflow_batch::model::LogSeverity::Warning));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn logs(&self, severity: Option<LogSeverity>) -> Pages<'a, JobLog> {
-        self.api.logs(self.id.clone(), severity, None)
-    }
-
-    /// One progress snapshot: the status, every stage and every task, aggregated.
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let p = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn progress(&self) -> Result<Progress> {
-        let status = self.status()?;
-        Ok(Progress::aggregate(
-            self.id.as_str(),
-            &status,
-            &self.details()?,
-        ))
+    forward! {
+        /// The job id.
+        id(j) -> &JobId = "" { &j.id }
+        /// Its status (`GET …/jobs/{id}`).
+        status(j) -> Result<JobStatusResponse> = "" { j.api.job(&j.id) }
+        /// Its stages (`GET …/stages`).
+        stages(j) -> Result<Vec<JobStage>> = "" { j.api.job_stages(&j.id) }
+        /// Every task of a stage, following page tokens (lazy).
+        tasks(j, stage_id: &str) -> Pages<'a, TaskStatus> = "\"processing\"" {
+            j.api.tasks(j.id.clone(), stage_id.to_string(), None)
+        }
+        /// Its log lines, optionally of one severity, following page tokens (lazy).
+        logs(j, severity: Option<LogSeverity>) -> Pages<'a, JobLog> = "None" {
+            j.api.logs(j.id.clone(), severity, None)
+        }
+        /// One progress snapshot: the status, every stage and every task, aggregated.
+        progress(j) -> Result<Progress> = "" {
+            let status = j.status()?;
+            Ok(Progress::aggregate(j.id.as_str(), &status, &j.details()?))
+        }
+        /// Aborts it (`POST …/abort`) and returns the service's answer.
+        abort(j) -> Result<JobControlResponse> = "" { j.api.abort_job(&j.id) }
+        /// Restarts it (`POST …/restart`), with overrides when given.
+        restart(j, overrides: Option<&RestartOverrides>) -> Result<JobControlResponse> = "None" {
+            j.api.restart_job(&j.id, overrides)
+        }
+        /// Its output batches, stage by stage in start order.
+        results(j) -> Result<Vec<OutputBatch>> = "" {
+            let mut stages = j.stages()?;
+            stages.sort_by_key(|s| s.start_timestamp);
+            let mut out: Vec<OutputBatch> = Vec::new();
+            for s in &stages {
+                for b in s.output_batch_ids() {
+                    if !out.iter().any(|o| o.batch_id == b) {
+                        out.push(OutputBatch {
+                            stage_id: s.processing_stage_id.clone(),
+                            stage: s.processing_stage_name.clone(),
+                            batch_id: b.to_string(),
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        }
     }
 
     /// Every stage with all its tasks.
     fn details(&self) -> Result<Vec<(JobStage, Vec<TaskStatus>)>> {
         self.stages()?
             .into_iter()
-            .map(|stage| {
-                let tasks = self
-                    .tasks(&stage.processing_stage_id)
-                    .collect::<Result<_>>()?;
-                Ok((stage, tasks))
+            .map(|s| {
+                let tasks = self.tasks(&s.processing_stage_id).collect::<Result<_>>()?;
+                Ok((s, tasks))
             })
             .collect()
-    }
-
-    /// Aborts it (`POST …/abort`) and returns the service's answer.
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// roboflow_batch::jobs::Job::new(&api, "job-1")?.abort()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn abort(&self) -> Result<JobControlResponse> {
-        self.api.abort_job(&self.id)
-    }
-
-    /// Restarts it (`POST …/restart`), with overrides when given.
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// roboflow_batch::jobs::Job::new(&api, "job-1")?.restart(None)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn restart(&self, overrides: Option<&RestartOverrides>) -> Result<JobControlResponse> {
-        self.api.restart_job(&self.id, overrides)
-    }
-
-    /// Its output batches, stage by stage in start order (typically
-    /// `<job>-processing` with the aggregated results, then `<job>-export` with archives).
-    ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let outputs = roboflow_batch::jobs::Job::new(&api, "job-1")?.results()?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn results(&self) -> Result<Vec<OutputBatch>> {
-        let mut stages = self.stages()?;
-        stages.sort_by_key(|s| s.start_timestamp);
-        let mut out: Vec<OutputBatch> = Vec::new();
-        for s in &stages {
-            for b in s.output_batch_ids() {
-                if !out.iter().any(|o| o.batch_id == b) {
-                    out.push(OutputBatch {
-                        stage_id: s.processing_stage_id.clone(),
-                        stage: s.processing_stage_name.clone(),
-                        batch_id: b.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(out)
     }
 }

@@ -3,11 +3,9 @@
 use crate::error::{Error, Result};
 use crate::model::JobStage;
 
-/// The output batches of the stages `wanted`, in the order asked, without repeats. A
-/// stage's name is a display name (`Export` for the id `<job>-export`), so a stage is found
-/// by its `processingStageId`, then its `processingStageName` ignoring case, then an output
-/// batch named `<job>-<stage>`: the first that yields a batch wins. When none does, the
-/// error lists every stage, with `note` after the job id (e.g. ` (the job failed)`).
+/// The output batches of the stages `wanted`, in order, without repeats: a stage found by
+/// id, by name in any case (`Export`), or by an output batch `<job>-<stage>`, the first rule
+/// that yields one winning. Else an error listing every stage, `note` after the job id.
 pub(crate) fn output_batches(
     job_id: &str,
     stages: &[JobStage],
@@ -64,24 +62,17 @@ fn batches_of<'s>(job_id: &str, stages: &'s [JobStage], wanted: &str) -> Vec<&'s
 
 /// `id "Name" -> batch, batch; …`, or `none`.
 fn describe(stages: &[JobStage]) -> String {
-    if stages.is_empty() {
+    let one = |s: &JobStage| {
+        let mut batches = s.output_batch_ids().join(", ");
+        if batches.is_empty() {
+            batches = "no output batch".into();
+        }
+        let (id, name) = (&s.processing_stage_id, &s.processing_stage_name);
+        format!("{id} ({name:?}) -> {batches}")
+    };
+    let all: Vec<String> = stages.iter().map(one).collect();
+    if all.is_empty() {
         return "none".into();
     }
-    stages
-        .iter()
-        .map(|s| {
-            let batches = s.output_batch_ids();
-            format!(
-                "{} ({:?}) -> {}",
-                s.processing_stage_id,
-                s.processing_stage_name,
-                if batches.is_empty() {
-                    "no output batch".to_string()
-                } else {
-                    batches.join(", ")
-                }
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    all.join("; ")
 }

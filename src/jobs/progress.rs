@@ -1,12 +1,7 @@
 //! A job's progress, aggregated from its stages and tasks as the official client's
 //! `show-job-details` does (notes §3.1): pure functions, listings in, a [`Progress`] out.
-//!
-//! A task is worth `1 / tasksNumber` of its stage: an `info` task is running and adds
-//! `progress / tasksNumber`, any other status is finished (succeeded when it contains
-//! `success`, failed when it contains `error`, in any case); unlisted tasks and `info` tasks
-//! with `progress: null` are waiting. Failed tasks' notifications are de-duplicated, most
-//! reported first. Stages go in `startTimestamp` order; the job's fraction is the stages'
-//! sum over the stages planned (`plannedStages`, or those seen), and 1 once completed.
+//! A task is worth `1 / tasksNumber` of its stage; the job's fraction is the stages' sum
+//! over the stages planned (`plannedStages`, or those seen), and 1 once completed.
 
 use std::collections::HashMap;
 
@@ -38,10 +33,8 @@ pub struct TaskCounts {
 
 /// One distinct error notification, with how many failed tasks reported it.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let errors = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.errors;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn shown(e: &roboflow_batch::jobs::ErrorReport) -> String { format!("{} x{}", e.message, e.tasks) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -66,21 +59,14 @@ impl ErrorReport {
 
 /// The text of a notification: its `message`, the string itself, or its JSON.
 fn notification_text(n: &Value) -> String {
-    match n {
-        Value::String(s) => s.clone(),
-        v => match v.get("message").and_then(Value::as_str) {
-            Some(m) => m.to_string(),
-            None => canonical(v),
-        },
-    }
+    let message = n.as_str().or_else(|| n.get("message")?.as_str());
+    message.map_or_else(|| canonical(n), str::to_string)
 }
 
 /// One stage's progress.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let stages = roboflow_batch::jobs::Job::new(&api, "job-1")?.progress()?.stages;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn done(s: &roboflow_batch::jobs::StageProgress) -> bool { s.fraction >= 1.0 }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,8 +88,7 @@ pub struct StageProgress {
     pub errors: Vec<ErrorReport>,
 }
 
-/// A snapshot of a job: where it is, how far it got, and what went wrong; built by
-/// [`Progress::aggregate`] from one poll's answers.
+/// A snapshot of a job: where it is, how far it got, and what went wrong.
 ///
 /// ```
 /// let status = serde_json::from_str(r#"{"jobStatus":"pending","progress":0}"#).unwrap();
@@ -199,16 +184,6 @@ impl Progress {
         }
     }
 
-    /// Whether the job will not change any more.
-    ///
-    /// ```
-    /// let status = serde_json::from_str(r#"{"jobStatus":"failed"}"#).unwrap();
-    /// assert!(roboflow_batch::jobs::Progress::aggregate("j", &status, &[]).is_terminal());
-    /// ```
-    pub fn is_terminal(&self) -> bool {
-        self.state.is_terminal()
-    }
-
     /// The output batches of the stages so far.
     ///
     /// ```
@@ -279,11 +254,7 @@ fn is_error(status_type: &str) -> bool {
 
 /// Clamps to `[0, 1]`; NaN and -0.0 (the sum of no floats) count as 0.
 fn unit(x: f64) -> f64 {
-    if x.is_nan() || x <= 0.0 {
-        0.0
-    } else {
-        x.min(1.0)
-    }
+    if x > 0.0 { x.min(1.0) } else { 0.0 }
 }
 
 /// JSON with object keys sorted, so equal notifications compare equal whatever the key order.
@@ -307,9 +278,8 @@ fn canonical(v: &Value) -> String {
     sorted(v).to_string()
 }
 
-/// Distinct notifications in first-seen order, with task counts. A message sent as a
-/// plain string in one place and as an object's `message` in another (the models allow
-/// either) is one report, shown in its object form.
+/// Distinct notifications with task counts; a string and an object of the same `message`
+/// are one report, in object form.
 #[derive(Default)]
 struct Dedup {
     index: HashMap<String, usize>,
@@ -326,19 +296,14 @@ impl Dedup {
             let other = &self.reports.get(i)?.notification;
             (other.is_string() != n.is_string()).then_some(i)
         });
-        match found {
-            Some(i) => {
-                self.index.insert(key, i);
-                if let Some(r) = self.reports.get_mut(i) {
-                    r.tasks += tasks;
-                    if r.notification.is_string() && !n.is_string() {
-                        *r = ErrorReport::new(n.clone(), r.tasks);
-                    }
-                }
+        let i = found.unwrap_or(self.reports.len());
+        self.index.insert(key, i);
+        match self.reports.get_mut(i) {
+            Some(r) if r.notification.is_string() && !n.is_string() => {
+                *r = ErrorReport::new(n.clone(), r.tasks + tasks);
             }
+            Some(r) => r.tasks += tasks,
             None => {
-                let i = self.reports.len();
-                self.index.insert(key, i);
                 self.by_text.entry(text).or_insert(i);
                 self.reports.push(ErrorReport::new(n.clone(), tasks));
             }

@@ -8,17 +8,16 @@ use serde_json::{Map, Value};
 use super::Job;
 use crate::BatchApi;
 use crate::error::{Error, Result};
+use crate::model::ensure;
 use crate::model::{AggregationFormat, InferenceBackend, JobId, JobStartRequest, MachineType};
 
 /// The largest Workflow parameters file read (1 MiB, the sandbox's body limit).
 const MAX_PARAMS_FILE: u64 = 1 << 20;
 
-/// What to run: a Workflow over a staged batch, with every option the official client has
-/// and its defaults (CPU, no limits, image outputs not persisted). Without
-/// [`job_id`](Self::job_id) the id (`job-` and 12 random `[a-z0-9]`) is drawn when the spec
-/// is made, so that starting the same spec twice is a repeat, not a second job. Nothing is
-/// checked until [`request`](Self::request) or [`start`](Self::start), whose errors name the
-/// field (or the file) at fault.
+/// What to run: a Workflow over a staged batch, with the official client's options and
+/// defaults. The id, unless given, is drawn when the spec is made, so that starting the same
+/// spec twice is a repeat, not a second job. [`request`](Self::request) and
+/// [`start`](Self::start) check it all, naming the field (or file) at fault.
 ///
 /// ```no_run
 /// let api = roboflow_batch::BatchApi::from_env()?;
@@ -40,18 +39,15 @@ pub struct JobSpec<'a> {
 
 /// What [`JobSpec::start`] did: the job, and whether this call created it.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let created = roboflow_batch::jobs::JobSpec::images(&api, "b", "wf").start()?.created;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn repeated(s: &roboflow_batch::jobs::Started) -> bool { !s.created }
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Started<'a> {
     /// The job.
     pub job: Job<'a>,
-    /// True when this call created the job; false when a job of this id and definition
-    /// was already there (the service took the start as a repeat).
+    /// False when a job of this id and definition was already there (a repeat).
     pub created: bool,
 }
 
@@ -133,8 +129,7 @@ impl<'a> JobSpec<'a> {
         workers_per_machine(s, workers: u32) = "4" {
             s.request.compute_configuration.workers_per_machine = Some(workers);
         }
-        /// Total machine time allowed, across all workers, in seconds
-        /// (`processingTimeoutSeconds`; the official client's `--max-runtime-seconds`).
+        /// Total machine time allowed, across all workers, in seconds (`--max-runtime-seconds`).
         max_runtime_seconds(s, seconds: u64) = "3600" {
             s.request.processing_timeout_seconds = Some(seconds);
         }
@@ -159,9 +154,8 @@ impl<'a> JobSpec<'a> {
             s.params_file = None;
             s.request.processing_specification.workflow_parameters = Some(params);
         }
-        /// Parameters passed to the Workflow, read from a JSON file holding one object (the
-        /// official client's `--workflow-params`) by [`request`](Self::request); a missing file
-        /// or bad JSON is an error naming the file, with the line and column.
+        /// Parameters from a JSON file of one object (`--workflow-params`), read by
+        /// [`request`](Self::request), whose errors name the file.
         workflow_parameters_file(s, path: impl Into<PathBuf>) = "\"params.json\"" {
             s.params_file = Some(path.into());
         }
@@ -195,8 +189,7 @@ impl<'a> JobSpec<'a> {
         }
     }
 
-    /// The body [`start`](Self::start) sends, checked: the parameters file read, the id,
-    /// the name and every field validated. The client fills in the workspace when sent.
+    /// The body [`start`](Self::start) sends, checked (the workspace filled in when sent).
     ///
     /// ```
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -211,14 +204,9 @@ impl<'a> JobSpec<'a> {
         }
         request.validate()?;
         JobId::new(self.id.as_str())?;
-        if let Some(n) = &self.name
-            && (n.trim().is_empty() || n.chars().any(char::is_control))
-        {
-            return Err(Error::invalid(
-                "job name",
-                "must not be empty or hold control characters",
-            ));
-        }
+        let bad_name = |n: &String| n.trim().is_empty() || n.chars().any(char::is_control);
+        let rule = "must not be empty or hold control characters";
+        ensure(!self.name.as_ref().is_some_and(bad_name), "job name", rule)?;
         Ok(request)
     }
 
@@ -232,18 +220,15 @@ impl<'a> JobSpec<'a> {
         if let Some(n) = &self.name {
             return n.clone();
         }
-        let (input, spec) = (
-            &self.request.job_input,
-            &self.request.processing_specification,
-        );
+        let r = &self.request;
+        let (input, spec) = (&r.job_input, &r.processing_specification);
         let part = input.part_name.as_ref().map(|p| format!("/{p}"));
         let part = part.unwrap_or_default();
         format!("{} on {}{part}", spec.workflow_id, input.batch_id)
     }
 
-    /// Starts the job. The same id with the same definition again succeeds, with
-    /// [`Started::created`] false; an id taken by a *different* definition is an
-    /// [`Error::Conflict`] that says so. A given id is looked up first to tell the two apart.
+    /// Starts the job; a repeat succeeds with [`Started::created`] false, an id taken by
+    /// another definition is an [`Error::Conflict`].
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -258,21 +243,18 @@ impl<'a> JobSpec<'a> {
                 Err(Error::NotFound(_)) => false,
                 Err(e) => return Err(e),
             };
-        match self
-            .api
-            .start_job(&self.id, &request, Some(&self.display_name()))
-        {
+        let name = self.display_name();
+        match self.api.start_job(&self.id, &request, Some(&name)) {
             Ok(()) => Ok(Started {
                 job: Job::new(self.api, &self.id)?,
                 created: !existed,
             }),
             Err(Error::Conflict(mut e)) => {
                 let server = e.message.take().map(|m| format!(" (service: {m})"));
+                let (id, server) = (&self.id, server.unwrap_or_default());
                 e.message = Some(format!(
-                    "job id {:?} is already taken by a job with a different definition; \
-                     choose another id, or leave it out to generate one{}",
-                    self.id,
-                    server.unwrap_or_default()
+                    "job id {id:?} is already taken by a job with a different definition; \
+                     choose another id, or leave it out to generate one{server}"
                 ));
                 Err(Error::Conflict(e))
             }
@@ -283,17 +265,12 @@ impl<'a> JobSpec<'a> {
 
 /// Reads a JSON object of Workflow parameters, naming the file in every error.
 fn read_parameters(path: &Path) -> Result<Map<String, Value>> {
-    let field = "workflow parameters file";
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
-    if meta.len() > MAX_PARAMS_FILE {
-        let rule = format!(
-            "{shown} is {} bytes, more than the {MAX_PARAMS_FILE}-byte limit",
-            meta.len()
-        );
-        return Err(Error::invalid(field, rule));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
+    let (field, shown) = ("workflow parameters file", path.display());
+    let io = |e: std::io::Error| Error::io(format!("reading {shown}"), e);
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    let rule = format!("{shown} is {len} bytes, more than the {MAX_PARAMS_FILE}-byte limit");
+    ensure(len <= MAX_PARAMS_FILE, field, rule)?;
+    let bytes = std::fs::read(path).map_err(io)?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => {

@@ -1,9 +1,8 @@
-//! Waiting for a job, ending in a [`JobOutcome`]: [`Job::wait`] with a snapshot of every
-//! stage and task on each poll, [`BatchApi::wait_for_job`] with the status alone, both on
-//! the crate's one poll loop ([`crate::wait`]).
+//! Waiting for a job, ending in a [`JobOutcome`]: [`Job::wait`] and
+//! [`BatchApi::wait_for_job`], both on the crate's one poll loop ([`crate::wait`]).
 
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -11,7 +10,7 @@ use super::{ErrorReport, Job, Progress};
 use crate::BatchApi;
 use crate::api::RequestCounts;
 use crate::error::{Error, Result};
-use crate::model::{JobStage, JobState, TaskStatus};
+use crate::model::JobState;
 use crate::progress::Event;
 use crate::wait::{WaitOptions, poll};
 
@@ -25,11 +24,9 @@ use crate::wait::{WaitOptions, poll};
 #[non_exhaustive]
 #[must_use]
 pub struct JobWaitOptions {
-    /// Intervals, timeout and failed polls allowed of the whole wait (the timeout defaults
-    /// to 24 hours, as [`WaitOptions`]).
+    /// Intervals, timeout (default 24 hours) and failed polls allowed of the whole wait.
     pub polling: WaitOptions,
-    /// With a webhook: how long to wait for the job's notification before falling back to
-    /// polling. Default 10 minutes.
+    /// With a webhook: how long to wait for it before polling (default 10 minutes).
     pub webhook_grace: Duration,
 }
 
@@ -44,7 +41,7 @@ impl Default for JobWaitOptions {
 
 impl JobWaitOptions {
     crate::model::setters! {
-        setup: "use std::time::Duration;",
+        setup: "use std::time::{Duration, Instant};",
         on: "roboflow_batch::jobs::JobWaitOptions::default()";
         /// Sets the polling options.
         polling(s, polling: WaitOptions) = "roboflow_batch::wait::WaitOptions::default()" {
@@ -64,8 +61,7 @@ impl JobWaitOptions {
 /// How a wait ended.
 ///
 /// ```
-/// use roboflow_batch::jobs::JobEnd;
-/// assert_eq!(serde_json::to_string(&JobEnd::TimedOut).unwrap(), r#""timed_out""#);
+/// assert_eq!(serde_json::to_string(&roboflow_batch::jobs::JobEnd::TimedOut).unwrap(), r#""timed_out""#);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,13 +75,10 @@ pub enum JobEnd {
     TimedOut,
 }
 
-/// What a wait saw: how it ended, the last snapshot, the errors of a failed job, and what
-/// it cost. A wait that times out is an outcome like the others, not an error.
+/// What a wait saw: how it ended (a timeout too), the last snapshot, errors and cost.
 ///
-/// ```no_run
-/// # let api = roboflow_batch::BatchApi::from_env()?;
-/// let outcome = roboflow_batch::jobs::Job::new(&api, "job-1")?.wait(&Default::default())?;
-/// # Ok::<(), roboflow_batch::Error>(())
+/// ```
+/// fn failures(o: &roboflow_batch::jobs::JobOutcome) -> usize { o.errors.len() }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -99,8 +92,7 @@ pub struct JobOutcome {
     /// The last snapshot, if a poll succeeded.
     #[serde(rename = "progress")]
     pub last: Option<Progress>,
-    /// A failed job's error notifications, de-duplicated (never empty then; empty
-    /// otherwise).
+    /// A failed job's error notifications, de-duplicated (never empty then; empty otherwise).
     pub errors: Vec<ErrorReport>,
     /// How long the wait lasted.
     #[serde(rename = "waitedSecs", with = "crate::ingest::report::secs")]
@@ -112,25 +104,18 @@ pub struct JobOutcome {
 impl JobOutcome {
     /// Whether the job completed.
     ///
-    /// ```no_run
-    /// # let api = roboflow_batch::BatchApi::from_env()?;
-    /// let ok = roboflow_batch::jobs::Job::new(&api, "job-1")?.wait(&Default::default())?.is_success();
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// ```
+    /// fn ok(o: &roboflow_batch::jobs::JobOutcome) -> bool { o.is_success() }
     /// ```
     pub fn is_success(&self) -> bool {
         self.end == JobEnd::Succeeded
     }
 }
 
-type Details = Vec<(JobStage, Vec<TaskStatus>)>;
-
 impl Job<'_> {
-    /// Polls the status, the stages and their tasks until the job is terminal or the timeout
-    /// passes, sending an [`Event::JobPolled`] snapshot to [`on_progress`](Job::on_progress)
-    /// after every poll. Transient errors are borne up to
-    /// [`max_failed_polls`](WaitOptions::max_failed_polls) polls in a row (when only the
-    /// stages or tasks fail, the snapshot keeps the previous ones); any other error ends the
-    /// wait as `Err`, a timeout as [`JobEnd::TimedOut`].
+    /// Polls the status, stages and tasks until the job is terminal or the timeout passes
+    /// ([`JobEnd::TimedOut`]); transient errors are borne up to
+    /// [`max_failed_polls`](WaitOptions::max_failed_polls) in a row, others end it as `Err`.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;
@@ -141,10 +126,8 @@ impl Job<'_> {
         self.poll_until_done(&options.polling, true)
     }
 
-    /// Waits for the job's webhook on `events` (from a `webhook::Receiver`) instead of
-    /// polling, then confirms the end with a poll; without a notification for this job
-    /// within [`webhook_grace`](JobWaitOptions::webhook_grace), falls back to
-    /// [`wait`](Self::wait). Events about other jobs are dropped.
+    /// Waits for the job's webhook on `events` (other jobs' are dropped), then polls; polls
+    /// only after [`webhook_grace`](JobWaitOptions::webhook_grace) without one.
     ///
     /// ```no_run
     /// # let (api, (_, events)) = (roboflow_batch::BatchApi::from_env()?, std::sync::mpsc::channel());
@@ -163,15 +146,13 @@ impl Job<'_> {
         if let (Ok(p), Some(f)) = (&first, &self.callback) {
             f(&Event::JobPolled(p.clone()));
         }
-        if !first.is_ok_and(|p| p.is_terminal()) {
-            let deadline =
-                std::time::Instant::now() + options.webhook_grace.min(options.polling.timeout);
-            loop {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                match events.recv_timeout(left) {
-                    Ok(e) if e.job_id() == Some(self.id.as_str()) => break,
-                    Ok(_) => continue,
-                    Err(_) => break, // timed out or disconnected: poll instead
+        if !first.is_ok_and(|p| p.state.is_terminal()) {
+            let deadline = Instant::now() + options.webhook_grace.min(options.polling.timeout);
+            let left = || deadline.saturating_duration_since(Instant::now());
+            // Until this job's event; timed out or disconnected: poll instead.
+            while let Ok(e) = events.recv_timeout(left()) {
+                if e.job_id() == Some(self.id.as_str()) {
+                    break;
                 }
             }
             let spent = clock.monotonic().saturating_sub(started);
@@ -183,13 +164,12 @@ impl Job<'_> {
         Ok(outcome)
     }
 
-    /// The one job wait: polls the status (and, with `details`, every stage and task) until
-    /// the job is terminal or the timeout passes.
+    /// The one job wait: polls the status (with `details`, stages and tasks too) to the end.
     fn poll_until_done(&self, polling: &WaitOptions, details: bool) -> Result<JobOutcome> {
         let (api, id) = (self.api, self.id.as_str());
         let (clock, before) = (api.clock(), api.requests());
         let started = clock.monotonic();
-        let mut stages: Option<Details> = None;
+        let mut stages = None;
         let mut last: Option<Progress> = None;
         let ended = poll(clock, polling, &format!("job {id}"), |_| {
             let status = api.job(id)?;
@@ -204,18 +184,13 @@ impl Job<'_> {
             if let Some(f) = &self.callback {
                 f(&Event::JobPolled(p.clone()));
             }
-            let terminal = p.is_terminal();
+            let terminal = p.state.is_terminal();
             last = Some(p);
             Ok(terminal.then_some(()))
         });
+        let completed = matches!(&last, Some(p) if p.state == JobState::Completed);
         let end = match ended {
-            Ok(())
-                if last
-                    .as_ref()
-                    .is_some_and(|p| p.state == JobState::Completed) =>
-            {
-                JobEnd::Succeeded
-            }
+            Ok(()) if completed => JobEnd::Succeeded,
             Ok(()) => JobEnd::Failed,
             Err(Error::WaitTimeout { .. }) => JobEnd::TimedOut,
             Err(e) => return Err(e),
@@ -241,9 +216,7 @@ impl Job<'_> {
 }
 
 impl BatchApi {
-    /// [`Job::wait`] with one request per poll (the status, no stages or tasks), so the
-    /// [`Event::JobPolled`] snapshots hold the status alone. A failed job and a timeout are
-    /// outcomes, not errors.
+    /// [`Job::wait`] with one request (the status) per poll; a failure is an outcome.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::from_env()?;

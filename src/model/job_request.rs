@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AggregationFormat, InferenceBackend, JobType, MachineType};
+use super::{AggregationFormat, InferenceBackend, JobType, MachineType, ensure};
 use crate::error::{Error, Result};
 
 /// The fixed `type` of each part of a job request.
@@ -37,8 +37,7 @@ pub struct ComputeConfiguration {
     /// Always `compute-configuration-v2`.
     #[serde(rename = "type")]
     pub config_type: String,
-    /// CPU or GPU. Always sent (the spec requires it); read as `cpu` when missing, as the
-    /// official client leaves it out.
+    /// CPU or GPU: always sent (the spec requires it), `cpu` when missing.
     #[serde(default)]
     pub machine_type: MachineType,
     /// Parallel workers per machine.
@@ -73,25 +72,17 @@ pub struct ProcessingSpecification {
     /// The results' format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregation_format: Option<AggregationFormat>,
-    /// Frames per second sampled from videos; a whole number is sent as an integer (`5`),
-    /// as the official client sends it.
-    #[serde(
-        rename = "maxVideoFPS",
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "super::whole::opt_compact"
-    )]
+    /// Frames per second sampled from videos (a whole number sent as an integer).
+    #[serde(rename = "maxVideoFPS", serialize_with = "super::whole::opt_compact")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_video_fps: Option<f64>,
     /// Workflow input name → image metadata key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images_metadata_inputs_mapping: Option<BTreeMap<String, String>>,
 }
 
-/// The body of `POST /jobs/{job_id}`, with every field the official client can send.
-///
-/// [`JobSpec`](crate::jobs::JobSpec) builds it with the official client's defaults (CPU,
-/// no limits, outputs not persisted) and checks it before it is sent. Its `Debug` output
-/// hides the webhook URL's query values.
+/// The body of `POST /jobs/{job_id}`, with every field the official client can send, as
+/// [`JobSpec`](crate::jobs::JobSpec) builds it. `Debug` hides the webhook URL's query.
 ///
 /// ```
 /// let req = roboflow_batch::model::JobStartRequest::images("my-batch", "my-workflow");
@@ -119,11 +110,8 @@ pub struct JobStartRequest {
     /// The Workflow.
     pub processing_specification: ProcessingSpecification,
     /// Where to send the completion webhook.
-    #[serde(
-        rename = "notificationsURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationsURL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
     /// The inference engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,8 +119,7 @@ pub struct JobStartRequest {
 }
 
 impl JobStartRequest {
-    /// The minimal body of a job that runs `workflow_id` over the images of `batch_id`,
-    /// as the official client sends it with no options.
+    /// The minimal body of a job that runs `workflow_id` over the images of `batch_id`.
     ///
     /// ```
     /// let req = roboflow_batch::model::JobStartRequest::images("my-batch", "my-workflow");
@@ -177,158 +164,87 @@ impl JobStartRequest {
         }
     }
 
-    /// Checks the request before it is sent: the batch id, every enum value, and the
-    /// ranges of the numbers.
+    /// Checks the batch id, every enum value and the ranges of the numbers before sending.
     pub(crate) fn validate(&self) -> Result<()> {
-        super::BatchId::new(self.job_input.batch_id.as_str()).map_err(|e| match e {
+        let (input, c) = (&self.job_input, &self.compute_configuration);
+        let spec = &self.processing_specification;
+        super::BatchId::new(input.batch_id.as_str()).map_err(|e| match e {
             Error::InvalidInput { rule, .. } => Error::invalid("jobInput.batchId", rule),
             other => other,
         })?;
-        known("type", &self.job_type, JobType::KNOWN)?;
-        known(
-            "computeConfiguration.machineType",
-            &self.compute_configuration.machine_type,
-            MachineType::KNOWN,
-        )?;
-        if let Some(f) = &self.processing_specification.aggregation_format {
-            known(
-                "processingSpecification.aggregationFormat",
-                f,
-                AggregationFormat::KNOWN,
-            )?;
+        self.job_type.check("type")?;
+        c.machine_type.check("computeConfiguration.machineType")?;
+        if let Some(f) = &spec.aggregation_format {
+            f.check("processingSpecification.aggregationFormat")?;
         }
         if let Some(b) = &self.inference_backend {
-            known("inferenceBackend", b, InferenceBackend::KNOWN)?;
+            b.check("inferenceBackend")?;
         }
         for (field, value, want) in [
-            ("jobInput.type", &self.job_input.input_type, INPUT_TYPE),
-            (
-                "computeConfiguration.type",
-                &self.compute_configuration.config_type,
-                COMPUTE_TYPE,
-            ),
-            (
-                "processingSpecification.type",
-                &self.processing_specification.spec_type,
-                SPEC_TYPE,
-            ),
+            ("jobInput.type", &input.input_type, INPUT_TYPE),
+            ("computeConfiguration.type", &c.config_type, COMPUTE_TYPE),
+            ("processingSpecification.type", &spec.spec_type, SPEC_TYPE),
         ] {
             fixed(field, value, want)?;
         }
-        if self.processing_specification.workflow_id.trim().is_empty() {
-            return Err(Error::invalid(
-                "processingSpecification.workflowId",
-                "must not be empty",
-            ));
-        }
+        let (workflow_set, rule) = (!spec.workflow_id.trim().is_empty(), "must not be empty");
+        ensure(workflow_set, "processingSpecification.workflowId", rule)?;
         if self.job_type == JobType::SimpleVideoProcessing {
             // The service refuses these on a video job; the official client offers them
             // for images only.
+            let part = input.images_metadata_part.is_some();
+            let m = spec.images_metadata_inputs_mapping.is_some();
             let image_only = [
                 ("maxImageFailureRate", self.max_image_failure_rate.is_some()),
-                (
-                    "jobInput.imagesMetadataPart",
-                    self.job_input.images_metadata_part.is_some(),
-                ),
-                (
-                    "processingSpecification.imagesMetadataInputsMapping",
-                    self.processing_specification
-                        .images_metadata_inputs_mapping
-                        .is_some(),
-                ),
+                ("jobInput.imagesMetadataPart", part),
+                ("processingSpecification.imagesMetadataInputsMapping", m),
             ];
             if let Some((field, _)) = image_only.iter().find(|(_, set)| *set) {
-                return Err(Error::invalid(
-                    *field,
-                    format!(
-                        "is for image jobs only; a video job ({}) cannot take it",
-                        self.job_type
-                    ),
-                ));
+                let kind = &self.job_type;
+                let rule = format!("is for image jobs only; a video job ({kind}) cannot take it");
+                return Err(Error::invalid(*field, rule));
             }
         }
-        limits(
-            self.max_image_failure_rate,
-            self.compute_configuration.workers_per_machine,
-            self.max_parallel_tasks,
-        )?;
-        if self.processing_timeout_seconds == Some(0) {
-            return Err(Error::invalid(
-                "processingTimeoutSeconds",
-                "must be at least 1",
-            ));
+        let rate = self.max_image_failure_rate;
+        limits(rate, c.workers_per_machine, self.max_parallel_tasks)?;
+        let timeout_ok = self.processing_timeout_seconds != Some(0);
+        ensure(timeout_ok, "processingTimeoutSeconds", "must be at least 1")?;
+        if let Some(fps) = spec.max_video_fps {
+            let rule = format!("must be a positive number, got {fps}");
+            let ok = fps > 0.0 && fps.is_finite();
+            ensure(ok, "processingSpecification.maxVideoFPS", rule)?;
         }
-        if let Some(fps) = self.processing_specification.max_video_fps
-            && !(fps > 0.0 && fps.is_finite())
-        {
-            return Err(Error::invalid(
-                "processingSpecification.maxVideoFPS",
-                format!("must be a positive number, got {fps}"),
-            ));
+        match &self.notifications_url {
+            Some(url) => check_http_url("notificationsURL", url),
+            None => Ok(()),
         }
-        if let Some(url) = &self.notifications_url {
-            check_http_url("notificationsURL", url)?;
-        }
-        Ok(())
-    }
-}
-
-fn known<T: std::fmt::Display + PartialEq>(field: &str, value: &T, allowed: &[&str]) -> Result<()> {
-    let v = value.to_string();
-    if allowed.contains(&v.as_str()) {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("must be one of {}, got {v:?}", allowed.join(", ")),
-        ))
     }
 }
 
 /// The ranges a start and a restart share.
 fn limits(rate: Option<f64>, workers: Option<u32>, tasks: Option<u32>) -> Result<()> {
-    if let Some(rate) = rate
-        && !(0.0..=1.0).contains(&rate)
-    {
-        return Err(Error::invalid(
-            "maxImageFailureRate",
-            format!("must be between 0 and 1, got {rate}"),
-        ));
+    if let Some(rate) = rate {
+        let rule = format!("must be between 0 and 1, got {rate}");
+        ensure((0.0..=1.0).contains(&rate), "maxImageFailureRate", rule)?;
     }
-    if workers == Some(0) {
-        return Err(Error::invalid(
-            "computeConfiguration.workersPerMachine",
-            "must be at least 1",
-        ));
-    }
-    if tasks == Some(0) {
-        return Err(Error::invalid("maxParallelTasks", "must be at least 1"));
-    }
-    Ok(())
+    let workers_ok = workers != Some(0);
+    ensure(
+        workers_ok,
+        "computeConfiguration.workersPerMachine",
+        "must be at least 1",
+    )?;
+    ensure(tasks != Some(0), "maxParallelTasks", "must be at least 1")
 }
 
 fn fixed(field: &str, value: &str, want: &str) -> Result<()> {
-    if value == want {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("must be {want:?}, got {value:?}"),
-        ))
-    }
+    let rule = format!("must be {want:?}, got {value:?}");
+    ensure(value == want, field, rule)
 }
 
 pub(crate) fn check_http_url(field: &str, url: &str) -> Result<()> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            "must be an http:// or https:// URL".to_string(),
-        ))
-    }
+    ensure(ok, field, "must be an http:// or https:// URL")
 }
 
 /// The body of `POST /jobs/{job_id}/restart`: parameters to change for the new run.
@@ -358,7 +274,7 @@ pub struct RestartOverrides {
 }
 
 /// `computeConfiguration` in a restart: only what changes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestartCompute {
     /// Always `compute-configuration-v2`.
@@ -386,12 +302,12 @@ impl Default for RestartOverrides {
 
 impl RestartOverrides {
     fn compute(&mut self) -> &mut RestartCompute {
-        self.compute_configuration
-            .get_or_insert_with(|| RestartCompute {
-                config_type: COMPUTE_TYPE.into(),
-                machine_type: None,
-                workers_per_machine: None,
-            })
+        let config_type = COMPUTE_TYPE.into();
+        let fresh = || RestartCompute {
+            config_type,
+            ..Default::default()
+        };
+        self.compute_configuration.get_or_insert_with(fresh)
     }
 
     super::setters! {
@@ -435,7 +351,7 @@ impl RestartOverrides {
     pub(crate) fn validate(&self) -> Result<()> {
         let compute = self.compute_configuration.as_ref();
         if let Some(m) = compute.and_then(|c| c.machine_type.as_ref()) {
-            known("computeConfiguration.machineType", m, MachineType::KNOWN)?;
+            m.check("computeConfiguration.machineType")?;
         }
         let workers = compute.and_then(|c| c.workers_per_machine);
         limits(
@@ -461,8 +377,8 @@ super::string_enum! {
 /// The body of `POST /jobs/{job_id}` for a TensorRT compilation, as `trt-compile` sends it.
 ///
 /// ```
-/// use roboflow_batch::model::{CompilationDevice, TrtCompilationRequest};
-/// let req = TrtCompilationRequest::new("my-project/3", vec![CompilationDevice::NvidiaT4]);
+/// use roboflow_batch::model::{CompilationDevice as D, TrtCompilationRequest as R};
+/// let req = R::new("my-project/3", vec![D::NvidiaT4]);
 /// assert_eq!(serde_json::to_value(&req).unwrap()["type"], "trt-compilation-v1");
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -476,11 +392,8 @@ pub struct TrtCompilationRequest {
     /// The GPUs to compile for (at least one; repeats are dropped).
     pub compilation_devices: Vec<CompilationDevice>,
     /// Where to send the completion webhook.
-    #[serde(
-        rename = "notificationsURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationsURL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
 }
 
@@ -521,22 +434,24 @@ impl TrtCompilationRequest {
     /// Checks the request before it is sent.
     pub(crate) fn validate(&self) -> Result<()> {
         fixed("type", self.job_type.as_str(), "trt-compilation-v1")?;
-        if self.model_id.trim().is_empty() {
-            return Err(Error::invalid("modelId", "must not be empty"));
+        ensure(
+            !self.model_id.trim().is_empty(),
+            "modelId",
+            "must not be empty",
+        )?;
+        let devices = &self.compilation_devices;
+        ensure(
+            !devices.is_empty(),
+            "compilationDevices",
+            "must name at least one device",
+        )?;
+        for d in devices {
+            d.check("compilationDevices")?;
         }
-        if self.compilation_devices.is_empty() {
-            return Err(Error::invalid(
-                "compilationDevices",
-                "must name at least one device",
-            ));
+        match &self.notifications_url {
+            Some(url) => check_http_url("notificationsURL", url),
+            None => Ok(()),
         }
-        for d in &self.compilation_devices {
-            known("compilationDevices", d, CompilationDevice::KNOWN)?;
-        }
-        if let Some(url) = &self.notifications_url {
-            check_http_url("notificationsURL", url)?;
-        }
-        Ok(())
     }
 }
 

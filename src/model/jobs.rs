@@ -93,14 +93,7 @@ impl JobState {
         let JobState::Other(word) = self else {
             return self.clone();
         };
-        let folded: String = word
-            .trim()
-            .chars()
-            .map(|c| match c {
-                '_' | ' ' => '-',
-                c => c.to_ascii_lowercase(),
-            })
-            .collect();
+        let folded = word.trim().to_ascii_lowercase().replace(['_', ' '], "-");
         match folded.as_str() {
             "succeeded" | "success" | "successful" | "complete" | "done" | "finished" => {
                 JobState::Completed
@@ -113,28 +106,23 @@ impl JobState {
         }
     }
 
-    /// Whether the job will not change any more: `completed`, `failed`, `aborted`,
-    /// `cancelled`, `terminated`, `timed-out`, `expired`, `rejected` and their synonyms
-    /// (`succeeded`, `done`, `error`, `canceled`, …), in any case, with `_` or space for `-`.
+    /// Whether the job will not change any more (`completed`, `timed-out`, `canceled`, …,
+    /// in any case, with `_` or space for `-`).
     ///
     /// ```
-    /// use roboflow_batch::model::JobState;
-    /// assert!(JobState::parse("Timed_Out").is_terminal() && !JobState::Processing.is_terminal());
+    /// assert!(roboflow_batch::model::JobState::parse("Timed_Out").is_terminal());
     /// ```
     pub fn is_terminal(&self) -> bool {
         match self.normalized() {
-            JobState::Completed | JobState::Failed | JobState::Aborted | JobState::Cancelled => {
-                true
-            }
+            Self::Completed | Self::Failed | Self::Aborted | Self::Cancelled => true,
             JobState::Other(w) => OTHER_TERMINAL_WORDS.contains(&w.as_str()),
             _ => false,
         }
     }
 }
 
-/// A job as the official client reads it (`GET /jobs`, `GET /jobs/{id}`): no status
-/// field, the [`state`](Self::state) follows from the flags. `Debug` redacts the secrets of
-/// URLs echoed in the definition and the notification.
+/// A job as the official client reads it, its [`state`](Self::state) from the flags.
+/// `Debug` redacts the URLs echoed in it.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobMetadata {
@@ -145,10 +133,8 @@ pub struct JobMetadata {
     /// The definition it was started with.
     pub job_definition: serde_json::Value,
     /// The stage running now.
-    #[serde(default)]
     pub current_stage: Option<String>,
     /// The stages it will run.
-    #[serde(default)]
     pub planned_stages: Option<Vec<String>>,
     /// Whether it failed.
     #[serde(default)]
@@ -157,7 +143,6 @@ pub struct JobMetadata {
     #[serde(default)]
     pub is_terminal: bool,
     /// The last notification: an object (with `message`, `type`, …) or a string.
-    #[serde(default)]
     pub last_notification: Option<serde_json::Value>,
     /// When it was created.
     pub created_at: Timestamp,
@@ -174,14 +159,12 @@ super::redacted_debug!(JobMetadata {
 });
 
 impl JobMetadata {
-    /// The state from the flags: terminal is `Failed` with an error, else `Completed`;
-    /// running is `Processing` with a stage, else `Pending`.
+    /// The state from `isTerminal`, `error` and `currentStage`.
     ///
     /// ```
-    /// use roboflow_batch::model::{JobMetadata, JobState};
-    /// let job: JobMetadata = serde_json::from_str(r#"{"jobId":"j","name":"j","jobDefinition":{},"isTerminal":true,"error":true,
-    ///   "createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#).unwrap();
-    /// assert_eq!(job.state(), JobState::Failed);
+    /// let job: roboflow_batch::model::JobMetadata = serde_json::from_str(r#"{"jobId":"j","name":"j","jobDefinition":{},
+    ///   "isTerminal":true,"error":true,"createdAt":"2025-01-02T03:04:05Z","lastUpdate":"2025-01-02T03:04:05Z"}"#).unwrap();
+    /// assert_eq!(job.state(), roboflow_batch::model::JobState::Failed);
     /// ```
     pub fn state(&self) -> JobState {
         match (self.is_terminal, self.error) {
@@ -200,16 +183,13 @@ impl JobMetadata {
     /// assert_eq!(job.last_message(), Some("stage done"));
     /// ```
     pub fn last_message(&self) -> Option<&str> {
-        match self.last_notification.as_ref()? {
-            serde_json::Value::String(s) => Some(s),
-            v => v.get("message").and_then(|m| m.as_str()),
-        }
+        let n = self.last_notification.as_ref()?;
+        n.as_str().or_else(|| n.get("message")?.as_str())
     }
 }
 
-/// The answer of `GET /jobs/{id}`: the official client's `job` object, the spec's
-/// `jobStatus` and `progress`, or both (as the sandbox sends). A `job` without
-/// `isTerminal` takes it from `jobStatus` rather than false.
+/// The answer of `GET /jobs/{id}`: the official client's `job`, the spec's `jobStatus` and
+/// `progress`, or both; a `job` without `isTerminal` takes it from `jobStatus`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", from = "RawJobStatusResponse")]
 pub struct JobStatusResponse {
@@ -231,19 +211,15 @@ pub struct JobStatusResponse {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawJobStatusResponse {
-    #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
     job: Option<RawJob>,
-    #[serde(default)]
     job_status: Option<JobState>,
-    #[serde(default)]
     progress: Option<f64>,
 }
 
 #[derive(Deserialize)]
 struct RawJob {
-    #[serde(rename = "isTerminal", default)]
+    #[serde(rename = "isTerminal")]
     is_terminal: Option<bool>,
     #[serde(flatten)]
     job: JobMetadata,
@@ -266,9 +242,8 @@ impl From<RawJobStatusResponse> for JobStatusResponse {
 }
 
 impl JobStatusResponse {
-    /// The state. With a `job`, its `isTerminal` decides whether the job is over, and
-    /// `jobStatus` names the state only when it agrees; without, `jobStatus` decides. Words
-    /// are folded as [`JobState::is_terminal`] says (`running` reads as `processing`).
+    /// The state: `job.isTerminal` decides whether the job is over, `jobStatus` (folded as
+    /// in [`JobState::is_terminal`]) names it when it agrees.
     ///
     /// | `job.isTerminal` | `job.error` | `jobStatus` | state |
     /// |---|---|---|---|
@@ -302,8 +277,7 @@ impl JobStatusResponse {
     }
 }
 
-/// The answer to an abort or a restart: any JSON object (the official client prints it
-/// whole), its `status` and `message` read, the rest kept in `other`.
+/// The answer to an abort or a restart: any JSON object, the rest kept in `other`.
 ///
 /// ```
 /// let r: roboflow_batch::model::JobControlResponse = serde_json::from_str(r#"{"message":"aborted","jobId":"j"}"#).unwrap();
@@ -389,7 +363,6 @@ pub struct TaskStatus {
     /// When it last changed.
     pub event_timestamp: Timestamp,
     /// Progress from 0 to 1; `None` before the task has registered.
-    #[serde(default)]
     pub progress: Option<f64>,
 }
 
@@ -400,10 +373,8 @@ pub struct JobLog {
     /// When it was written.
     pub created_at: Timestamp,
     /// The stage it concerns.
-    #[serde(default)]
     pub processing_stage_id: Option<String>,
     /// The task it concerns.
-    #[serde(default)]
     pub task_id: Option<String>,
     /// `info`, `warning` or `error`.
     pub severity: LogSeverity,

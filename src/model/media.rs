@@ -1,16 +1,6 @@
 use std::path::Path;
 
-/// Image extensions the official client takes.
-const IMAGE_EXTENSIONS: &[&str] = &["bmp", "dib", "jpeg", "jpg", "jpe", "jp2", "png", "webp"];
-
-/// Video extensions the official client takes.
-const VIDEO_EXTENSIONS: &[&str] = &[
-    "mp4", "m4a", "m4p", "m4b", "m4r", "m4v", "avi", "mov", "mkv", "flv", "wmv", "mpeg", "mpg",
-    "3gp", "webm", "ogg",
-];
-
-/// Images or videos: what an ingest carries, and which files it takes (by extension, the
-/// official client's lists, in any case).
+/// Images or videos, and which files it takes (the official client's extensions).
 ///
 /// ```
 /// assert!(roboflow_batch::model::MediaKind::Videos.matches("clip.Mp4"));
@@ -35,8 +25,11 @@ impl MediaKind {
     /// ```
     pub fn extensions(self) -> &'static [&'static str] {
         match self {
-            MediaKind::Images => IMAGE_EXTENSIONS,
-            MediaKind::Videos => VIDEO_EXTENSIONS,
+            MediaKind::Images => &["bmp", "dib", "jpeg", "jpg", "jpe", "jp2", "png", "webp"],
+            MediaKind::Videos => &[
+                "mp4", "m4a", "m4p", "m4b", "m4r", "m4v", "avi", "mov", "mkv", "flv", "wmv",
+                "mpeg", "mpg", "3gp", "webm", "ogg",
+            ],
         }
     }
 

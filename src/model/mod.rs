@@ -1,8 +1,5 @@
-//! The wire types of the Batch Processing API, shared by the client and the sandbox.
-//!
-//! Field names are the service's camelCase names (webhook payloads are snake_case).
-//! Decoding is tolerant: unknown fields are ignored, enum values this version does not know
-//! are kept in an `Other` variant, and timestamps keep their time zone.
+//! The wire types of the Batch Processing API, shared by the client and the sandbox. Decoding
+//! is tolerant: unknown fields are ignored, unknown enum values kept in `Other`.
 
 mod ids;
 pub(crate) mod job_request;
@@ -30,6 +27,12 @@ where
     Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
 }
 
+/// `Ok` when `ok`, else an `InvalidInput` error naming `field` and `rule`.
+pub(crate) fn ensure(ok: bool, field: &str, rule: impl Into<String>) -> crate::Result<()> {
+    ok.then_some(())
+        .ok_or_else(|| crate::Error::invalid(field, rule))
+}
+
 /// Defines a string enum that keeps unknown values in `Other(String)`.
 macro_rules! string_enum {
     (
@@ -54,14 +57,13 @@ macro_rules! string_enum {
             #[doc = concat!("use roboflow_batch::model::", stringify!($name), " as E;")]
             /// assert!(E::KNOWN.iter().all(|s| E::parse(s).is_known()));
             /// ```
-            #[allow(dead_code)]
             pub const KNOWN: &'static [&'static str] = &[$($text),+];
 
             /// The value as sent on the wire.
             ///
             /// ```
-            #[doc = concat!("use roboflow_batch::model::", stringify!($name), " as E;")]
-            /// assert_eq!(E::Other("new-value".into()).as_str(), "new-value");
+            #[doc = concat!("let v = roboflow_batch::model::", stringify!($name), "::Other(\"new\".into());")]
+            /// assert_eq!(v.as_str(), "new");
             /// ```
             pub fn as_str(&self) -> &str {
                 match self {
@@ -73,11 +75,18 @@ macro_rules! string_enum {
             /// Whether this is one of the [`KNOWN`](Self::KNOWN) values.
             ///
             /// ```
-            #[doc = concat!("use roboflow_batch::model::", stringify!($name), " as E;")]
-            /// assert!(!E::parse("no-such-value").is_known());
+            #[doc = concat!("assert!(!roboflow_batch::model::", stringify!($name), "::parse(\"x\").is_known());")]
             /// ```
             pub fn is_known(&self) -> bool {
                 !matches!(self, $name::Other(_))
+            }
+
+            /// Refuses a value this version does not know, naming `field`.
+            #[allow(dead_code)]
+            pub(crate) fn check(&self, field: &str) -> crate::Result<()> {
+                let (v, known) = (self.as_str(), Self::KNOWN);
+                let rule = format!("must be one of {}, got {v:?}", known.join(", "));
+                $crate::model::ensure(known.contains(&v), field, rule)
             }
 
             /// Parses a wire value; unknown values become `Other`.
@@ -124,8 +133,7 @@ macro_rules! string_enum {
 }
 pub(crate) use string_enum;
 
-/// The wire form of one page of a listing: a status word, the items under `$field`, and
-/// the next page's token.
+/// The wire form of one page of a listing: the items under `$field`, and the next token.
 macro_rules! listing {
     ($($name:ident { $field:ident: $item:ty })*) => {$(
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -134,7 +142,6 @@ macro_rules! listing {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub status: Option<String>,
             pub $field: Vec<$item>,
-            #[serde(default)]
             pub next_page_token: Option<String>,
         }
     )*};
@@ -162,11 +169,10 @@ macro_rules! setters {
 }
 pub(crate) use setters;
 
-/// A `Debug` impl listing `$t`'s fields, each shown as is or through a function of
-/// [`shown`] (URLs and echoed JSON may carry signatures).
+/// A `Debug` impl listing `$t`'s fields, each as is or through a function of [`shown`].
 macro_rules! redacted_debug {
-    ($t:ident { $($field:ident $(=> $show:ident)?),* $(,)? }) => {
-        impl std::fmt::Debug for $t {
+    ($t:ident $(<$lt:lifetime>)? { $($field:ident $(=> $show:ident)?),* $(,)? }) => {
+        impl std::fmt::Debug for $t $(<$lt>)? {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($t))
                     $(.field(stringify!($field), &$crate::model::redacted_debug!(@ self.$field $(, $show)?)))*
@@ -183,21 +189,11 @@ pub(crate) use redacted_debug;
 pub(crate) mod shown {
     use std::collections::BTreeMap;
 
-    use crate::redact::{RedactedDebug, redact_url};
+    pub(crate) use crate::redact::{RedactedDebug as json, redact_url as url};
 
-    /// A URL with every query value redacted.
-    pub fn url(u: &str) -> String {
-        redact_url(u)
-    }
-
-    /// An optional URL, the same.
+    /// An optional URL, with every query value redacted.
     pub fn opt_url(u: &Option<String>) -> Option<String> {
-        u.as_deref().map(redact_url)
-    }
-
-    /// JSON echoed by the service, with secret parameters of the URLs it quotes redacted.
-    pub fn json<T: std::fmt::Debug>(v: &T) -> RedactedDebug<'_, T> {
-        RedactedDebug(v)
+        u.as_deref().map(url)
     }
 
     /// Whether a secret is set, not what it is.

@@ -21,8 +21,7 @@ pub struct WorkspaceInfo {
 /// Where and how to `PUT` an upload: a signed URL and the headers it requires.
 ///
 /// ```
-/// let d: roboflow_batch::model::SignedUrlDetails =
-///     serde_json::from_str(r#"{"uploadURL":"https://s/x?sig=1","maxShardSize":1024}"#).unwrap();
+/// let d: roboflow_batch::model::SignedUrlDetails = serde_json::from_str(r#"{"uploadURL":"https://s/x?sig=1","maxShardSize":1024}"#).unwrap();
 /// assert_eq!(d.max_shard_size, Some(1024));
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -41,25 +40,16 @@ pub struct SignedUrlDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<String>,
     /// The most images one tar shard may hold (bulk uploads).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::whole::opt_int"
-    )]
+    #[serde(default, deserialize_with = "super::whole::opt_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_number_of_images: Option<u64>,
     /// The largest tar shard allowed, in bytes (bulk uploads).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::whole::opt_int"
-    )]
+    #[serde(default, deserialize_with = "super::whole::opt_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_shard_size: Option<u64>,
     /// The largest file allowed, in bytes (videos).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::whole::opt_int"
-    )]
+    #[serde(default, deserialize_with = "super::whole::opt_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_file_size: Option<u64>,
 }
 
@@ -187,8 +177,7 @@ impl ShardDetails {
     }
 }
 
-/// One part of a multipart (output) batch (the spec's form has only `partName`, so the
-/// other fields default to empty).
+/// One part of a multipart (output) batch (the spec's form has only `partName`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartMetadata {
@@ -208,8 +197,7 @@ pub struct PartMetadata {
     pub nested_content_type: Option<String>,
 }
 
-/// The answer of `GET …/parts`: the official client reads `batchParts`, the spec says
-/// `parts`; an answer with neither is refused, as the official client refuses it.
+/// The answer of `GET …/parts`: `batchParts` (official client) or `parts` (spec), not none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "RawListParts")]
 pub(crate) struct ListPartsResponse {
@@ -225,11 +213,8 @@ pub(crate) struct ListPartsResponse {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawListParts {
-    #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
     batch_parts: Option<Vec<PartMetadata>>,
-    #[serde(default)]
     parts: Option<Vec<PartMetadata>>,
 }
 
@@ -267,13 +252,10 @@ pub struct FileMetadata {
     /// `image`, `video`, `archive`, …
     pub content_type: String,
     /// The part it belongs to.
-    #[serde(default)]
     pub part_name: Option<String>,
     /// The shard it came from.
-    #[serde(default)]
     pub shard_id: Option<String>,
     /// The content type inside an archive.
-    #[serde(default)]
     pub nested_content_type: Option<String>,
 }
 
@@ -302,9 +284,8 @@ pub struct FileReference {
 
 super::redacted_debug!(FileReference { name, url => url });
 
-/// The body of a references ingest (`POST …/bulk-upload/image-references` or
-/// `…/video-references`), with exactly one of the inline list and the list's URL; image
-/// field names (the client renames them for videos). `Debug` hides every URL's query.
+/// The body of a references ingest: the inline list or its URL, under image field names
+/// (renamed for videos). `Debug` hides every URL's query.
 ///
 /// ```
 /// let url = Some("https://b/refs.jsonl?sig=s3cr3t".into());
@@ -314,29 +295,19 @@ super::redacted_debug!(FileReference { name, url => url });
 #[serde(rename_all = "camelCase")]
 pub struct ReferencesIngest {
     /// Inline references.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "videoReferences"
-    )]
+    #[serde(alias = "videoReferences")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_references: Option<Vec<FileReference>>,
     /// An `https://` URL of a JSONL file of references.
-    #[serde(
-        rename = "imageReferencesURL",
-        alias = "videoReferencesURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "imageReferencesURL", alias = "videoReferencesURL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_references_url: Option<String>,
     /// An id that makes a repeated request recognisable (and safe to retry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest_id: Option<String>,
     /// Where to send webhooks.
-    #[serde(
-        rename = "notificationsURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationsURL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
     /// Which webhooks to send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,8 +319,7 @@ super::redacted_debug!(ReferencesIngest {
     notification_categories,
 });
 
-/// The body of a RoboQL ingest (`POST …/roboql-ingest`): the images an Asset Library query
-/// selects (the answer, undocumented, is returned as JSON). `Debug` hides the webhook's query.
+/// The body of a RoboQL ingest: the images an Asset Library query selects.
 ///
 /// ```
 /// let body = roboflow_batch::model::RoboQlIngest::new("tag:cars").ingest_id("cars-1");
@@ -367,11 +337,8 @@ pub struct RoboQlIngest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest_id: Option<String>,
     /// Where to send the ingest webhook.
-    #[serde(
-        rename = "notificationsURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationsURL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 use time::format_description::well_known::{Iso8601, Rfc3339};
-use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// A timezone-aware point in time in RFC 3339, in both of the service's forms
 /// (`…05.123Z`, `…05.123456+00:00`); one without a zone is read as UTC, not refused.
@@ -43,16 +43,11 @@ impl std::str::FromStr for Timestamp {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-            return Ok(Timestamp(t));
-        }
-        if let Ok(t) = OffsetDateTime::parse(s, &Iso8601::DEFAULT) {
-            return Ok(Timestamp(t));
-        }
-        match PrimitiveDateTime::parse(s, &Iso8601::DEFAULT) {
-            Ok(t) => Ok(Timestamp(t.assume_offset(UtcOffset::UTC))),
-            Err(_) => Err(format!("`{s}` is not an ISO 8601 / RFC 3339 timestamp")),
-        }
+        let iso = &Iso8601::DEFAULT;
+        let t = OffsetDateTime::parse(s, &Rfc3339).or_else(|_| OffsetDateTime::parse(s, iso));
+        let t = t.or_else(|_| PrimitiveDateTime::parse(s, iso).map(|t| t.assume_utc()));
+        let err = |_| format!("`{s}` is not an ISO 8601 / RFC 3339 timestamp");
+        t.map(Timestamp).map_err(err)
     }
 }
 
@@ -100,8 +95,7 @@ impl Timestamp {
         Timestamp(OffsetDateTime::now_utc())
     }
 
-    /// A timestamp from a [`SystemTime`], in UTC; a time beyond the representable years
-    /// (-9999 to 9999) is clamped to the nearest end, never a panic.
+    /// A timestamp from a [`SystemTime`], in UTC, clamped to the years -9999 to 9999.
     pub(crate) fn from_system_time(t: SystemTime) -> Self {
         let since = match t.duration_since(SystemTime::UNIX_EPOCH) {
             Ok(d) => time::Duration::try_from(d).unwrap_or(time::Duration::MAX),

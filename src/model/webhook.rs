@@ -2,8 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A webhook body of a known `type` (the sandbox sends them; a client reads them as
-/// [`webhook::Event`](crate::webhook::Event)).
+/// A webhook body of a known `type`, as the sandbox sends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub(crate) enum WebhookPayload {
@@ -25,7 +24,6 @@ pub struct IngestNotification {
     /// The batch.
     pub batch_id: String,
     /// The shard, for per-shard notifications.
-    #[serde(default)]
     pub shard_id: Option<String>,
     /// What happened.
     pub notification: IngestEvent,
@@ -118,10 +116,7 @@ impl IngestEvent {
     /// assert!(e.is_success());
     /// ```
     pub fn is_success(&self) -> bool {
-        match self {
-            IngestEvent::Status { success, .. } | IngestEvent::FilesStatus { success, .. } => {
-                *success
-            }
-        }
+        let (IngestEvent::Status { success, .. } | IngestEvent::FilesStatus { success, .. }) = self;
+        *success
     }
 }

@@ -1,7 +1,5 @@
 //! Integer fields that also take whole-number floats (`3.0`), as the official client's
-//! pydantic models do (a service in Python may send a count as a float), refusing a
-//! fraction, a negative or an out-of-range number; and [`opt_compact`], which sends a whole
-//! number as an integer (`5`, not `5.0`), as the official client does.
+//! pydantic models do; and [`opt_compact`], which sends a whole number as an integer.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -24,11 +22,13 @@ where
     D: Deserializer<'de>,
     T: TryFrom<u64>,
 {
-    d.deserialize_option(Opt(PhantomData))
+    #[derive(serde::Deserialize)]
+    #[serde(bound = "T: TryFrom<u64>")]
+    struct Int<T>(#[serde(deserialize_with = "int")] T);
+    Ok(<Option<Int<T>> as serde::Deserialize>::deserialize(d)?.map(|Int(t)| t))
 }
 
-/// Writes an optional number as an integer when it is whole and exactly representable
-/// (`5`), else as a float (`2.5`). Use with `skip_serializing_if = "Option::is_none"`.
+/// Writes an optional number as an integer when whole and exact (`5`), else as `2.5`.
 pub(crate) fn opt_compact<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match *v {
         // Whole and within ±2^53, where every integer is an exact f64.
@@ -54,10 +54,8 @@ impl<T: TryFrom<u64>> Visitor<'_> for Whole<T> {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        match u64::try_from(v) {
-            Ok(v) => self.visit_u64(v),
-            Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
-        }
+        let u = u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self));
+        self.visit_u64(u?)
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
@@ -67,28 +65,6 @@ impl<T: TryFrom<u64>> Visitor<'_> for Whole<T> {
         } else {
             Err(E::invalid_value(de::Unexpected::Float(v), &self))
         }
-    }
-}
-
-struct Opt<T>(PhantomData<T>);
-
-impl<'de, T: TryFrom<u64>> Visitor<'de> for Opt<T> {
-    type Value = Option<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a whole number or null")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        int(d).map(Some)
     }
 }
 

@@ -157,5 +157,9 @@ pub fn run_job(api: &BatchApi, job: &str, batch: &str) {
             |_| {},
         )
         .expect("job ends");
-    assert!(done.last.expect("a poll").is_terminal(), "{:?}", done.end);
+    assert!(
+        done.last.expect("a poll").state.is_terminal(),
+        "{:?}",
+        done.end
+    );
 }
