@@ -109,20 +109,9 @@ pub struct Ingest<'a> {
     cancel: Option<&'a AtomicBool>,
 }
 
-impl std::fmt::Debug for Ingest<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ingest")
-            .field("batch_id", &self.batch_id)
-            .field("source", &self.source)
-            .field("media", &self.media)
-            .field("parallelism", &self.parallelism)
-            .field("mode", &self.mode)
-            .field("max_images_per_shard", &self.max_images_per_shard)
-            .field("journal", &self.journal)
-            .field("verify", &self.verify)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(Ingest<'_> {
+    batch_id, source, media, parallelism, mode, max_images_per_shard, journal, verify
+});
 
 impl<'a> Ingest<'a> {
     /// An ingest of `source` into `batch_id` (images, unless the source or
