@@ -1,9 +1,5 @@
-//! The crate's one error type.
-//!
-//! Every variant keeps the context of a failure (method, redacted URL, status, body snippet)
-//! and no secret: URLs are redacted and snippets scrubbed before an error is built.
+//! The crate's one error type: the context of a failure, and no secret.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::redact::redact_text;
@@ -13,7 +9,11 @@ use crate::transport::{Method, TransportError, TransportErrorKind};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The context of an HTTP error response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{method} {url} returned HTTP {status}{}",
+    detail(message, body_snippet)
+)]
 pub struct ApiError {
     /// The request's method.
     pub method: Method,
@@ -27,29 +27,17 @@ pub struct ApiError {
     pub body_snippet: String,
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} returned HTTP {}",
-            self.method, self.url, self.status
-        )?;
-        match &self.message {
-            Some(m) => write!(f, ": {}", redact_text(m)),
-            None if !self.body_snippet.is_empty() => {
-                write!(f, ": {}", redact_text(&self.body_snippet))
-            }
-            None => Ok(()),
-        }
+/// `: ` and the server's message, or else the body's start, redacted.
+fn detail(message: &Option<String>, snippet: &str) -> String {
+    match message.as_deref().unwrap_or(snippet) {
+        "" => String::new(),
+        m => format!(": {}", redact_text(m)),
     }
 }
 
-/// Everything that can go wrong.
-///
-/// Match on the variant, or ask [`is_retryable`](Error::is_retryable) and
-/// [`status`](Error::status). `Display` and `Debug` never show the API key or a signed URL's
-/// secrets: URLs the client sent have every query value redacted, and URLs quoted in other
-/// text their secret-bearing parameters (see [`redact_text`]).
+/// Everything that can go wrong. `Display` and `Debug` never show the API key or a signed
+/// URL's secrets: URLs sent have every query value redacted, URLs quoted in other text
+/// their secret-bearing parameters (see [`redact_text`]).
 ///
 /// ```
 /// let err = roboflow_batch::BatchId::new("Not Valid").unwrap_err();
@@ -119,8 +107,7 @@ pub enum Error {
         /// The start of the body, scrubbed of secrets.
         snippet: String,
     },
-    /// A local file or stream failed. Build it with [`Error::io`], which names the file;
-    /// `?` on an [`std::io::Error`] converts to it too.
+    /// A local file or stream failed (see [`Error::io`]).
     #[error("{}: {}", redact_text(context), redact_text(&source.to_string()))]
     Io {
         /// What was being done, naming the file.
@@ -143,8 +130,8 @@ pub enum Error {
         /// The listing's URL with every query value redacted.
         url: String,
     },
-    /// A paginated listing kept returning empty pages with new tokens, more of them in a
-    /// row than 16 (the service's listings) or 100 (a cloud bucket's listing).
+    /// A paginated listing returned more empty pages with new tokens in a row than 16 (the
+    /// service's) or 100 (a bucket's).
     #[error(
         "pagination of {listing} returned {pages} empty pages in a row, each with a new token; stopping"
     )]
@@ -172,8 +159,7 @@ pub enum Error {
     /// The client is misconfigured (missing API key, bad base URL).
     #[error("configuration: {}", redact_text(.0))]
     Config(String),
-    /// A cloud store (S3, GCS, Azure) refused a listing, or its credentials are missing or
-    /// unusable. The message names the bucket and the settings to check, never a secret.
+    /// A cloud store refused a listing, or its credentials are missing or unusable.
     #[error("{store}: {message}")]
     Cloud {
         /// `S3`, `GCS` or `Azure`.
@@ -191,8 +177,8 @@ pub enum Error {
         /// How long.
         waited: Duration,
     },
-    /// Another run holds the lock of something only one run may use at a time (such as an
-    /// ingest's resume journal). The lock goes away with the process that holds it.
+    /// Another run holds the lock of something only one run may use at a time (an ingest's
+    /// journal); the lock goes with the process.
     #[error(
         "{what} is in use by another run{} (lock file {}); wait for it to finish, or stop it",
         holder.map(|p| format!(" (process {p})")).unwrap_or_default(),
@@ -222,8 +208,8 @@ impl Error {
         }
     }
 
-    /// An [`Error::Io`] naming what was being done: better than `?` on an [`std::io::Error`]
-    /// (which says only "I/O error") wherever the file or the step can be named.
+    /// An [`Error::Io`] naming what was being done (`?` on an I/O error says only "I/O
+    /// error").
     ///
     /// ```
     /// let e = roboflow_batch::Error::io("reading img.jpg", std::io::ErrorKind::NotFound.into());
@@ -259,10 +245,8 @@ impl Error {
         }
     }
 
-    /// Whether the failure is transient, so that trying again later may succeed.
-    ///
-    /// True for 408, 429, 500, 502, 503 and 504 and for connect, timeout and interrupted
-    /// transport errors (the retry loop repeats the last two only where safe).
+    /// Whether trying again later may succeed: for 408, 429, 500, 502, 503 and 504, and
+    /// connect, timeout and interrupted transport errors.
     ///
     /// ```
     /// assert!(!roboflow_batch::Error::invalid("x", "y").is_retryable());
@@ -317,13 +301,7 @@ impl Error {
     }
 }
 
-/// `?` on an I/O error, in a function that returns this crate's [`Result`], gives an
-/// [`Error::Io`] whose context only says it was I/O; [`Error::io`] names the file.
-///
-/// ```
-/// let read = |p| -> roboflow_batch::Result<String> { Ok(std::fs::read_to_string(p)?) };
-/// assert!(read("/no/such/file").unwrap_err().to_string().starts_with("I/O error: "));
-/// ```
+/// `?` on an I/O error gives an [`Error::Io`] whose context only says it was I/O.
 impl From<std::io::Error> for Error {
     fn from(source: std::io::Error) -> Self {
         Error::Io {

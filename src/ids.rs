@@ -1,7 +1,5 @@
-//! Ids derived from what they name, so that the same work run again gets the same id: the
-//! service answers a repeated references ingest as `duplicated`, and `rfbatch run` finds
-//! its batch and its job again. The hashes behind them are stable across runs and machines
-//! and are not for secrets (those come from `rand`).
+//! Ids derived from what they name, stable across runs and machines, so that work run again
+//! gets the same ids (a repeated ingest is `duplicated`); not for secrets.
 
 use crate::model::MediaKind;
 
@@ -34,8 +32,7 @@ pub fn stable_id(prefix: &str, key: &[u8], digits: usize) -> String {
 }
 
 /// The base of a references ingest's ids when none is given: `prefix-` and 20 hex digits
-/// of a SHA-256 of the batch, the media kind and what names the source (a bucket URL, or
-/// the digest of a file's references), so that a re-run sends the same ids.
+/// of a SHA-256 of the batch, the media kind and what names the source.
 pub(crate) fn references_base(
     prefix: &str,
     batch: &str,

@@ -1,6 +1,5 @@
-//! Append-only JSON-lines files (the ingest journal, the export log): each line is written
-//! whole and synced to disk before `append` returns, and a line cut short by a crash is
-//! ignored on reading. They are owner-only: they name the user's files.
+//! Append-only, owner-only JSON-lines files (the ingest journal, the export log): each line
+//! synced on `append`; a line cut short by a crash is ignored on reading.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};

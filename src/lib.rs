@@ -3,23 +3,19 @@
 //!
 //! # From the top
 //!
-//! - [`BatchApi`] is the client: one blocking method per endpoint (data staging and batch
-//!   processing), with validation before anything is sent, retries, and pagination
-//!   iterators. Build it with [`BatchApi::builder`] or [`BatchApi::from_env`].
+//! - [`BatchApi`] is the client: one blocking method per endpoint, with validation before
+//!   anything is sent, retries, and pagination ([`BatchApi::builder`], [`BatchApi::from_env`]).
 //! - [`transport::Transport`] is the one seam under it: a request in, a response out, every
-//!   HTTP status returned as `Ok`. [`transport::UreqTransport`] is the real one; any closure
-//!   is one too, which is how tests fake the network.
+//!   status `Ok`; [`transport::UreqTransport`] is the real one, any closure a fake.
 //! - [`model`] holds the wire types (camelCase, tolerant decoding), shared with the sandbox.
-//! - [`ingest`] gets files into a batch from any [`ingest::Source`] (a folder, a JSONL file
-//!   of references, a bucket) through one pipeline: streamed tar shards or chunks of
-//!   references in parallel, resume after a crash, verification ([`ingest::Ingest`]).
-//!   [`progress`] holds the one event type long operations report through.
+//! - [`ingest`] gets files into a batch from a folder, a JSONL file of references or a bucket,
+//!   in parallel, resuming after a crash, verified ([`ingest::Ingest`]); [`progress`] holds
+//!   the one event type long operations report through.
 //! - [`wait`] polls until a job is terminal or an ingest is indexed
 //!   ([`BatchApi::wait_for_job`], [`BatchApi::wait_for_ingest`]).
-//! - [`jobs`] starts a job ([`jobs::JobSpec`]), follows it with real progress and a clear
-//!   outcome ([`jobs::Job::wait`]), and controls it; [`export`] downloads a job's or a
-//!   batch's files in parallel, unpacking archives safely and resuming; [`webhook`] types
-//!   the service's notifications and receives them.
+//! - [`jobs`] starts, follows ([`jobs::Job::wait`]) and controls a job; [`export`] downloads
+//!   a job's or a batch's files, unpacking safely and resuming; [`webhook`] receives the
+//!   service's notifications.
 //! - [`Error`] is the one error type, with [`Error::is_retryable`] and [`Error::status`]; no
 //!   error ever shows the API key or a signed URL's signature.
 //! - `sandbox` (feature `sandbox`) serves the whole API on `127.0.0.1` for offline use and
@@ -55,24 +51,16 @@
 //! file that cannot be written). [`BatchApi::wait_for_ingest`] has no report, so its
 //! timeout is [`Error::WaitTimeout`].
 //!
-//! # Errors and retries
+//! # Errors, retries and limits
 //!
-//! A response with a status of 400 or more becomes an [`Error`] variant by status (401
-//! `Unauthorized`, 402/403 `Forbidden`, 404 `NotFound`, 409 `Conflict`, 429 `RateLimited`,
-//! 5xx `Server`, others `Api`), keeping the method, a redacted URL, the server's message
-//! and a body snippet. A [`api::RetryPolicy`] retries 408, 429, 500, 502, 503, 504, failed
-//! connections, and timeouts or dropped connections of requests that are safe to repeat,
-//! with exponential backoff, full jitter and `Retry-After`; sleep, clock and jitter are
-//! injected through [`api::Clock`].
-//!
-//! # Uploads and limits
-//!
-//! Streamed bodies always carry `Content-Length` (never chunked), and a source shorter or
-//! longer than declared fails at once. JSON answers are buffered up to 16 MiB; downloads
-//! stream to disk up to 64 GiB each ([`api::DownloadOptions::max_len`]).
-//! [`transport::UreqTransport`] has connect, per-read and per-write timeouts (10 s, 60 s,
-//! 60 s by default) and no whole-request budget, so large shards are not cut off; it keeps
-//! up to 64 idle connections per host, so parallel uploads reuse their connections.
+//! A status of 400 or more becomes an [`Error`] variant by status, keeping the method, a
+//! redacted URL, the server's message and a body snippet. A [`api::RetryPolicy`] retries
+//! what [`Error::is_retryable`] names (timeouts and dropped connections only where safe to
+//! repeat), with exponential backoff, full jitter and `Retry-After`, on an injected
+//! [`api::Clock`]. Uploads always carry `Content-Length`; JSON answers are buffered up to
+//! 16 MiB, downloads stream to disk ([`api::DownloadOptions::max_len`]); the transport's
+//! timeouts are per read and write ([`transport::Timeouts`]), so large shards are not cut
+//! off.
 //!
 //! # Features
 //!

@@ -1,6 +1,5 @@
-//! Files and folders that only their owner may read: journals, export logs, the sandbox's
-//! data (its `state.json` holds the key that signs its URLs). On Unix they are created with
-//! mode 0600 (files) and 0700 (folders); elsewhere the platform's defaults apply.
+//! Files (0600) and folders (0700) only their owner may read, on Unix: journals, export
+//! logs, the sandbox's data (which holds its URL signing key).
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
@@ -26,19 +25,6 @@ pub(crate) fn create_dir_all(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     b.mode(0o700);
     b.create(path)
-}
-
-/// Writes `bytes` to a new owner-only file at `path` (replacing any file there).
-#[cfg(test)]
-pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let mut f = open_options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
-    restrict(&f)?;
-    f.write_all(bytes)
 }
 
 /// Makes an open file owner-only (for a file created before this rule, or by others).
@@ -84,16 +70,15 @@ mod tests {
         create_dir_all(&deep).unwrap();
         assert_eq!(mode(&dir.path().join("a")), 0o700);
         assert_eq!(mode(&deep), 0o700);
+        // A new file is owner-only; an existing world-readable one is made so.
+        let open = |p: &Path| open_options().write(true).create(true).open(p).unwrap();
         let f = deep.join("f");
-        write(&f, b"x").unwrap();
+        open(&f);
         assert_eq!(mode(&f), 0o600);
         let g = deep.join("g");
         std::fs::write(&g, b"y").unwrap();
         std::fs::set_permissions(&g, std::fs::Permissions::from_mode(0o644)).unwrap();
-        restrict(&File::open(&g).unwrap()).unwrap();
-        assert_eq!(mode(&g), 0o600);
-        // Replacing a world-readable file leaves an owner-only one.
-        write(&g, b"z").unwrap();
+        restrict(&open(&g)).unwrap();
         assert_eq!(mode(&g), 0o600);
     }
 }

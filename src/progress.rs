@@ -1,20 +1,7 @@
-//! Progress of long operations as a stream of [`Event`]s, sent to the callback given to
-//! their `on_progress`.
-//!
-//! The library draws nothing: a CLI maps events to progress bars, a service to logs or
-//! metrics. The callback may borrow (a plain counter works): the operation blocks until it
-//! is done, and every event has reached the callback by the time it returns. It is called
-//! from the operation's threads, possibly at once: most events on the thread where they
-//! happen, before the work goes on; bytes sent and retries from a thread of their own.
-//!
-//! ```no_run
-//! # use roboflow_batch::{ingest::{Ingest, Source}, progress::Event};
-//! # let api = roboflow_batch::BatchApi::from_env()?;
-//! let mut sent = std::sync::atomic::AtomicU64::new(0);
-//! let on = |e: &Event| if let Event::BytesSent { bytes } = e { sent.fetch_add(*bytes, std::sync::atomic::Ordering::Relaxed); };
-//! Ingest::new(&api, "my-batch", Source::folder("photos")).on_progress(on).run()?;
-//! # Ok::<(), roboflow_batch::Error>(())
-//! ```
+//! Progress of long operations as [`Event`]s, sent to the callback given to their
+//! `on_progress`; the library draws nothing. The callback may borrow: the operation blocks,
+//! and every event has reached it by the time the operation returns. It is called from the
+//! operation's threads, possibly at once (bytes sent and retries from a thread of their own).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -44,9 +31,7 @@ pub enum UnitKind {
     References,
 }
 
-/// Something that happened during a long operation.
-///
-/// Counts are deltas unless said otherwise, so a progress bar can add them up.
+/// Something that happened during a long operation. Counts are deltas unless said otherwise.
 ///
 /// ```
 /// let json = serde_json::to_string(&roboflow_batch::progress::Event::BytesSent { bytes: 1 }).unwrap();
@@ -56,8 +41,7 @@ pub enum UnitKind {
 #[serde(tag = "event", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Event {
-    /// Files found so far and their size (running totals: a listing sends this again as it
-    /// goes).
+    /// Files found so far and their size (running totals, sent again as a listing goes).
     Discovered {
         /// Files found so far that qualify.
         files: u64,
@@ -81,8 +65,7 @@ pub enum Event {
         /// Their size.
         resumed_bytes: u64,
     },
-    /// Bytes went out on the wire (a delta). Bytes of an attempt that is then retried are
-    /// counted again; see [`Event::Retry::rewound_bytes`].
+    /// Bytes went out on the wire; a retried attempt's count again (see `Retry`).
     BytesSent {
         /// How many.
         bytes: u64,
@@ -136,9 +119,7 @@ pub enum Event {
         /// Bytes of the failed try already reported by `BytesSent`, to be sent again.
         #[serde(rename = "rewoundBytes")]
         rewound_bytes: u64,
-        /// Which request and why (`upload: HTTP 503`, `signed URL request: transport
-        /// error (interrupted)`, `signed URL rejected, asking for a fresh one: …`); never a
-        /// URL's secret parts.
+        /// Which request and why (`upload: HTTP 503`); never a URL's secret parts.
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
@@ -162,14 +143,12 @@ pub enum Event {
         /// How many files it has.
         files: u64,
     },
-    /// Bytes came in from a download (a delta); bytes received again after a download
-    /// started over are counted again.
+    /// Bytes came in from a download; received again after a restart, counted again.
     BytesReceived {
         /// How many.
         bytes: u64,
     },
-    /// An export has a file: downloaded (and unpacked), or found complete on disk
-    /// ([`ExportedFile::skipped`]).
+    /// An export has a file: downloaded (and unpacked), or found complete on disk.
     Exported(ExportedFile),
     /// A wait polled a job: its snapshot.
     JobPolled(Progress),

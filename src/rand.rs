@@ -1,16 +1,8 @@
-//! The crate's one source of randomness.
-//!
-//! Secrets and ids come from the operating system's random source (`getrandom`), never
-//! from a seeded generator that could be run backwards from one output. [`FastRng`] is for
-//! what needs speed, not secrecy (retry jitter, the sandbox's seeded faults); its default
-//! seed also comes from the OS source.
+//! The crate's one source of randomness: secrets and ids from the operating system's
+//! (`getrandom`); [`FastRng`] for speed, not secrecy (jitter, seeded faults).
 
-/// Fills `buf` from the operating system's random source.
-///
-/// # Panics
-///
-/// If the operating system has no working random source. Supported platforms always have
-/// one once booted, and a secret must never come from a weaker fallback.
+/// Fills `buf` from the operating system's random source; panics without one (booted
+/// platforms have one, and a secret must never come from a weaker fallback).
 pub(crate) fn fill(buf: &mut [u8]) {
     if let Err(e) = getrandom::fill(buf) {
         panic!("the operating system's random source failed: {e}");

@@ -1,9 +1,5 @@
-//! Keeping API keys and signed-URL signatures out of every message.
-//!
-//! The API key and signatures travel in query strings, so a URL is never printed whole:
-//! [`redact_url`] redacts every query value and any user name and password of a URL the
-//! client sent; [`redact_text`] the secret-bearing parameters of URLs in free text; and
-//! [`scrub`] known secrets (the API key) wherever they stand as a value or a whole token.
+//! Keeping API keys and signed-URL signatures out of every message: [`redact_url`] for a
+//! URL the client sent, [`redact_text`] for URLs in free text, [`scrub`] for known secrets.
 
 /// What a secret is replaced with.
 pub(crate) const REDACTED: &str = "REDACTED";
@@ -15,10 +11,8 @@ pub(crate) fn without_query(url: &str) -> &str {
     url.get(..end).unwrap_or(url)
 }
 
-/// A URL with every query value replaced by `REDACTED`.
-///
-/// Parameter names stay, so a reader still sees which were sent. Fragments are dropped,
-/// and so are a user name and password (`https://REDACTED@host/`).
+/// A URL with every query value, and any user name and password, replaced by `REDACTED`
+/// (parameter names stay); the fragment is dropped.
 ///
 /// ```
 /// let url = roboflow_batch::redact::redact_url("https://h/b?api_key=s3cret&pageSize=5");
@@ -58,50 +52,22 @@ pub(crate) fn userinfo(url: &str) -> Option<std::ops::Range<usize>> {
     Some(start..start + at)
 }
 
-/// Query parameters whose values are secrets, matched ignoring ASCII case: signatures,
-/// credentials and tokens of S3 (SigV4 and SigV2), Google Cloud Storage, Azure SAS
-/// (`sig`; the user-delegation key ids `skoid`, `sktid`), Roboflow (`api_key`) and common
-/// token names. Not listed, as they are not secret: expiry times, permissions, versions
-/// and algorithms (`X-Amz-Date`, `se`, `sp`, `sv`, …).
-///
-/// Add a store's names here; [`redact_text`] and every `Display` and `Debug` use them.
-pub(crate) const SECRET_QUERY_PARAMS: &[&str] = &[
-    // Amazon S3 and S3-compatible stores.
-    "x-amz-signature",
-    "x-amz-credential",
-    "x-amz-security-token",
-    "awsaccesskeyid",
-    "signature",
-    // Google Cloud Storage.
-    "x-goog-signature",
-    "x-goog-credential",
-    "googleaccessid",
-    // Azure SAS.
-    "sig",
-    "skoid",
-    "sktid",
-    // OAuth JWT-bearer grants (a GCS service account's signed assertion).
-    "assertion",
-    "client_assertion",
-    // Roboflow, and common names for keys and tokens.
-    "api_key",
-    "api-key",
-    "apikey",
-    "key",
-    "token",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "secret",
-    "password",
-];
+/// Query parameters whose values are secrets, matched ignoring ASCII case, by store: S3
+/// (SigV4, SigV2), GCS, Azure SAS (`sig`, the user-delegation key ids), OAuth JWT-bearer
+/// grants, Roboflow (`api_key`) and common names of keys and tokens. Expiry times,
+/// permissions, versions and algorithms are not secret. Add a store's names here;
+/// [`redact_text`] and every `Display` and `Debug` use them.
+pub(crate) const SECRET_QUERY_PARAMS: &str = "\
+    x-amz-signature x-amz-credential x-amz-security-token awsaccesskeyid signature \
+    x-goog-signature x-goog-credential googleaccessid \
+    sig skoid sktid \
+    assertion client_assertion \
+    api_key api-key apikey key token access_token refresh_token id_token client_secret \
+    secret password";
 
-/// `text` with the value of every secret-bearing query parameter replaced by `REDACTED`
-/// (the names are in `SECRET_QUERY_PARAMS`: `X-Amz-Signature`, `X-Goog-Signature`, `sig`,
-/// `signature`, `token`, `api_key`, …). Parameters are found after `?` or `&`, also in the
-/// forms that bodies quote URLs in: `&amp;` (HTML), `\u0026` (JSON) and `%3F`, `%26`,
-/// `%3D` (a URL inside another URL's query). Other text and other parameters are kept.
+/// `text` with the value of every secret-bearing query parameter (`X-Amz-Signature`, `sig`,
+/// `token`, `api_key`, …) replaced by `REDACTED`, after `?` or `&` and their quoted forms
+/// (`&amp;`, `\u0026`, `%3F`, `%26`, `%3D`); other text is kept.
 ///
 /// ```
 /// let text = roboflow_batch::redact::redact_text("fetch https://b/a.jpg?X-Amz-Date=1&X-Amz-Signature=9f8e7d");
@@ -125,12 +91,12 @@ pub fn redact_text(text: &str) -> String {
             .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
             .count();
         let name_end = name_start + name_len;
-        let eq = equals_len(bytes.get(name_end..).unwrap_or_default());
+        let eq = prefix_len(bytes.get(name_end..).unwrap_or_default(), &[b"=", b"%3d"]);
         let name = text.get(name_start..name_end).unwrap_or_default();
         let secret = SECRET_QUERY_PARAMS
-            .iter()
+            .split_whitespace()
             .any(|p| p.eq_ignore_ascii_case(name));
-        if name_len > 0 && eq > 0 && secret {
+        if let Some(eq) = eq.filter(|_| name_len > 0 && secret) {
             let value_start = name_end + eq;
             let value_end = value_start + value_len(bytes.get(value_start..).unwrap_or_default());
             if value_end > value_start {
@@ -150,28 +116,16 @@ pub fn redact_text(text: &str) -> String {
 /// The length of a parameter separator at the start of `b`: `?`, `&` and their quoted
 /// forms, or white space, or nothing at the very start of the text (a bare `name=value`).
 fn separator_len(b: &[u8], at_start: bool) -> Option<usize> {
-    const SEPARATORS: &[&[u8]] = &[b"&amp;", b"\\u0026", b"%26", b"%3f", b"?", b"&"];
-    if let Some(sep) = SEPARATORS
-        .iter()
-        .find(|s| b.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)))
-    {
-        return Some(sep.len());
-    }
-    match b.first() {
+    prefix_len(b, &[b"&amp;", b"\\u0026", b"%26", b"%3f", b"?", b"&"]).or(match b.first() {
         Some(c) if c.is_ascii_whitespace() => Some(1),
-        _ if at_start => Some(0),
-        _ => None,
-    }
+        _ => at_start.then_some(0),
+    })
 }
 
-fn equals_len(b: &[u8]) -> usize {
-    if b.first() == Some(&b'=') {
-        1
-    } else if b.len() >= 3 && b.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"%3d")) {
-        3
-    } else {
-        0
-    }
+/// The length of the first of `prefixes` that `b` starts with, ignoring ASCII case.
+fn prefix_len(b: &[u8], prefixes: &[&[u8]]) -> Option<usize> {
+    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    prefixes.iter().find(|p| starts(p)).map(|p| p.len())
 }
 
 /// How far a parameter's value runs: up to a delimiter of URLs or of the text around them.
@@ -180,8 +134,7 @@ fn value_len(b: &[u8]) -> usize {
     while let Some(&c) = b.get(n) {
         let ends = c.is_ascii_whitespace()
             || b"&#\"'<>\\`)]},;".contains(&c)
-            || b.get(n..n + 3)
-                .is_some_and(|p| p.eq_ignore_ascii_case(b"%26"));
+            || prefix_len(b.get(n..).unwrap_or_default(), &[b"%26"]).is_some();
         if ends {
             break;
         }
@@ -222,11 +175,9 @@ pub(crate) fn query_secrets(url: &str) -> Vec<String> {
     out
 }
 
-/// `text` with each non-empty secret replaced by `REDACTED` wherever it stands as a value
-/// or a whole token: not where it is only part of a longer word (letters, digits and `_`),
-/// so that a short key `K` leaves `AWS_ACCESS_KEY_ID` alone, while `api_key=K`, `"K"`,
-/// `/K/` and `K` alone are redacted. A secret of 8 characters or more is removed wherever
-/// it stands, glued to other text too.
+/// `text` with each non-empty secret replaced by `REDACTED` where it stands as a whole
+/// token (a short key `K` leaves `AWS_ACCESS_KEY_ID` alone), or anywhere when it is at
+/// least 8 characters long.
 ///
 /// ```
 /// let text = roboflow_batch::redact::scrub("set AWS_ACCESS_KEY_ID, key K", &["K"]);
@@ -251,10 +202,8 @@ pub fn scrub<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
     out
 }
 
-/// At most `max` characters of text from a server, with every secret gone: the known
-/// `secrets` scrubbed and secret-bearing URL parameters redacted in the whole text
-/// *before* the cut, so that no cut leaves a piece of a secret that neither would still
-/// recognise. Every place that shortens a server's text goes through here.
+/// At most `max` characters of a server's text, every secret gone *before* the cut, so that
+/// no cut leaves a piece of one; every place that shortens a server's text comes here.
 pub(crate) fn clean_snippet<S: AsRef<str>>(text: &str, max: usize, secrets: &[S]) -> String {
     snippet(&redact_text(&scrub(text, secrets)), max)
 }
@@ -311,7 +260,7 @@ mod tests {
 
     #[test]
     fn every_listed_parameter_is_redacted() {
-        for name in SECRET_QUERY_PARAMS {
+        for name in SECRET_QUERY_PARAMS.split_whitespace() {
             for form in [name.to_string(), name.to_ascii_uppercase()] {
                 let got = redact_text(&format!("https://h/p?a=1&{form}=s3cr3tvalue&b=2"));
                 assert!(!got.contains("s3cr3tvalue"), "{got}");

@@ -1,6 +1,5 @@
-//! Percent-encoding of path segments and query strings (on the `percent-encoding` crate),
-//! and the test for dot segments in a path. Errors are the callers' (this module names no
-//! crate type, so that redaction and the transport can use it).
+//! Percent-encoding of path segments and query strings, and dot segments in a path; no
+//! crate type, so that redaction and the transport can use it.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 

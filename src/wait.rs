@@ -1,5 +1,4 @@
-//! Polling until something is done (an ingest indexed here, a job in [`jobs`](crate::jobs)):
-//! the crate's one poll loop, under [`WaitOptions`] and the client's [`Clock`].
+//! The crate's one poll loop, under [`WaitOptions`] and the client's [`Clock`].
 
 use std::time::Duration;
 
@@ -7,20 +6,13 @@ use crate::BatchApi;
 use crate::api::Clock;
 use crate::error::{Error, Result};
 
-/// How often to poll, for how long, and how many failed polls a wait survives.
-///
-/// The interval starts at `poll_interval` and grows by half after each poll, up to
-/// `max_interval`, never under 100 ms. After `timeout` on the client's monotonic clock
-/// (24 hours unless set) the wait ends: a job's with
-/// [`JobEnd::TimedOut`](crate::jobs::JobEnd::TimedOut), an ingest's with
-/// [`Error::WaitTimeout`]; the last poll happens at the deadline. Up to `max_failed_polls`
-/// polls in a row may fail with a transient error ([`Error::is_retryable`]); any other
-/// error ends the wait at once.
+/// How often to poll, for how long, and how many failed polls a wait survives: the
+/// interval grows by half after each poll up to `max_interval`, never under 100 ms; the last
+/// poll is at `timeout` on the monotonic clock; up to `max_failed_polls` in a row may fail
+/// with a transient error ([`Error::is_retryable`]).
 ///
 /// ```
-/// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-/// let o = WaitOptions::default().poll_interval(D::from_secs(1)).max_interval(D::from_secs(5));
-/// let o = o.timeout(D::from_secs(60)).max_failed_polls(0);
+/// let o = roboflow_batch::wait::WaitOptions::default().max_failed_polls(0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitOptions {
@@ -50,54 +42,26 @@ impl WaitOptions {
     /// The shortest wait between two polls, whatever the options say.
     pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-    /// Sets the first interval (and raises the longest to match if needed; see
-    /// [`WaitOptions`]).
-    ///
-    /// ```
-    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-    /// let o = WaitOptions::default().poll_interval(D::from_secs(1));
-    /// ```
-    #[must_use]
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
-        self.max_interval = self.max_interval.max(interval);
-        self
-    }
-
-    /// Sets the longest interval (see [`WaitOptions`]).
-    ///
-    /// ```
-    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-    /// let o = WaitOptions::default().max_interval(D::from_secs(5));
-    /// ```
-    #[must_use]
-    pub fn max_interval(mut self, interval: Duration) -> Self {
-        self.max_interval = interval;
-        self
-    }
-
-    /// Sets the timeout (see [`WaitOptions`]).
-    ///
-    /// ```
-    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-    /// let o = WaitOptions::default().timeout(D::from_secs(60));
-    /// ```
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Sets how many polls in a row may fail with a transient error (see [`WaitOptions`]).
-    ///
-    /// ```
-    /// # use {std::time::Duration as D, roboflow_batch::wait::WaitOptions};
-    /// let o = WaitOptions::default().max_failed_polls(0);
-    /// ```
-    #[must_use]
-    pub fn max_failed_polls(mut self, n: u32) -> Self {
-        self.max_failed_polls = n;
-        self
+    crate::model::setters! {
+        setup: "use std::time::Duration;",
+        on: "roboflow_batch::wait::WaitOptions::default()";
+        /// Sets the first interval (and raises the longest to match if needed).
+        poll_interval(s, interval: Duration) = "Duration::from_secs(1)" {
+            s.poll_interval = interval;
+            s.max_interval = s.max_interval.max(interval);
+        }
+        /// Sets the longest interval.
+        max_interval(s, interval: Duration) = "Duration::from_secs(5)" {
+            s.max_interval = interval;
+        }
+        /// Sets the timeout.
+        timeout(s, timeout: Duration) = "Duration::from_secs(60)" {
+            s.timeout = timeout;
+        }
+        /// Sets how many polls in a row may fail with a transient error.
+        max_failed_polls(s, n: u32) = "0" {
+            s.max_failed_polls = n;
+        }
     }
 
     pub(crate) fn first(&self) -> Duration {
@@ -112,11 +76,8 @@ impl WaitOptions {
 
 impl BatchApi {
     /// Polls a bulk-upload batch until at least `expected` items are indexed and returns
-    /// the count.
-    ///
-    /// A failed shard alone does not end the wait (its files may be in another shard): it
-    /// fails with [`Error::ShardFailed`] only when the count is short, a shard failed and
-    /// none is still being indexed (the count read again after the shard listing).
+    /// the count; [`Error::ShardFailed`] when it is short, a shard failed and none is still
+    /// being indexed (a failed shard's files may be in another).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -134,38 +95,31 @@ impl BatchApi {
             self.clock(),
             options,
             &format!("{expected} items in batch {batch_id}"),
-            |_| {
+            || {
                 let count = self.batch_count(batch_id, None)?;
                 if count >= expected {
                     return Ok(Some(count));
                 }
-                let (mut failed, mut in_progress, mut total) = (Vec::new(), 0usize, 0usize);
-                for shard in self.shards(batch_id, None) {
-                    let shard = shard?;
-                    total += 1;
-                    if shard.is_failed() {
-                        failed.push(shard);
-                    } else if shard.is_in_progress() {
-                        in_progress += 1;
-                    }
-                }
-                if failed.is_empty() || in_progress > 0 {
+                let shards = self.shards(batch_id, None).collect::<Result<Vec<_>>>()?;
+                let failed: Vec<_> = shards.iter().filter(|s| s.is_failed()).collect();
+                let in_progress = shards.iter().any(|s| s.is_in_progress());
+                let Some(first) = failed.first().filter(|_| !in_progress) else {
                     return Ok(None);
-                }
+                };
                 let count = self.batch_count(batch_id, None)?;
                 if count >= expected {
                     return Ok(Some(count));
                 }
-                let n_failed = failed.len();
-                let first = failed.swap_remove(0);
+                let (n_failed, total) = (failed.len(), shards.len());
                 let metadata = first
                     .status_metadata
+                    .as_ref()
                     .map(|m| crate::redact::clean_snippet(&m.to_string(), 512, &self.secrets("")))
                     .unwrap_or_default();
                 Err(Error::ShardFailed {
                     batch_id: batch_id.to_string(),
-                    shard_id: first.shard_id,
-                    status: first.status_name,
+                    shard_id: first.shard_id.clone(),
+                    status: first.status_name.clone(),
                     details: format!(
                         "{n_failed} of {total} shards failed, none in progress, {count} of {expected} items indexed; {metadata}"
                     ),
@@ -175,105 +129,33 @@ impl BatchApi {
     }
 }
 
-/// One poll of [`poll`]: how long the wait has lasted so far.
-pub(crate) struct Poll<'a> {
-    clock: &'a Clock,
-    start: Duration,
-    timeout: Duration,
-}
-
-impl Poll<'_> {
-    /// The time since the wait began, read now.
-    pub(crate) fn waited(&self) -> Duration {
-        self.clock.monotonic().saturating_sub(self.start)
-    }
-
-    /// Whether the deadline has passed: no other poll follows.
-    pub(crate) fn deadline_passed(&self) -> bool {
-        self.waited() >= self.timeout
-    }
-}
-
-/// Calls `check` until it returns a value (which at the deadline is no error), as
-/// [`WaitOptions`] say; a timeout names `what`.
+/// Calls `check` until it returns a value, as [`WaitOptions`] say; the last call is at the
+/// deadline, and a timeout names `what`.
 pub(crate) fn poll<T>(
     clock: &Clock,
     options: &WaitOptions,
     what: &str,
-    mut check: impl FnMut(&Poll<'_>) -> Result<Option<T>>,
+    mut check: impl FnMut() -> Result<Option<T>>,
 ) -> Result<T> {
-    let p = Poll {
-        clock,
-        start: clock.monotonic(),
-        timeout: options.timeout,
-    };
+    let start = clock.monotonic();
+    let waited = || clock.monotonic().saturating_sub(start);
     let mut interval = options.first();
     let mut failed = 0u32;
     loop {
-        match check(&p) {
+        match check() {
             Ok(Some(done)) => return Ok(done),
             Ok(None) => failed = 0,
             Err(e) if e.is_retryable() && failed < options.max_failed_polls => failed += 1,
             Err(e) => return Err(e),
         }
-        if p.deadline_passed() {
-            return Err(Error::WaitTimeout {
-                what: what.to_string(),
-                waited: p.waited(),
-            });
+        let waited = waited();
+        if waited >= options.timeout {
+            let what = what.to_string();
+            return Err(Error::WaitTimeout { what, waited });
         }
         // Never less than the floor, even at the deadline: no tight loop.
-        let left = options.timeout.saturating_sub(p.waited());
+        let left = options.timeout.saturating_sub(waited);
         clock.sleep(interval.min(left).max(WaitOptions::MIN_POLL_INTERVAL));
         interval = options.next(interval);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// A clock whose monotonic time is the sum of what was slept.
-    fn fake_clock() -> (Clock, Arc<Mutex<Vec<Duration>>>) {
-        let slept = Arc::new(Mutex::new(Vec::new()));
-        let (log, elapsed) = (slept.clone(), slept.clone());
-        let clock = Clock::system()
-            .sleep_fn(move |d| {
-                let mut log = log.lock().unwrap();
-                assert!(log.len() < 10_000, "the loop never ends");
-                log.push(d);
-            })
-            .monotonic_fn(move || elapsed.lock().unwrap().iter().sum());
-        (clock, slept)
-    }
-
-    fn options(first: u64, max: u64, timeout: u64) -> WaitOptions {
-        WaitOptions {
-            poll_interval: Duration::from_secs(first),
-            max_interval: Duration::from_secs(max),
-            timeout: Duration::from_secs(timeout),
-            max_failed_polls: 0,
-        }
-    }
-
-    #[test]
-    fn the_last_poll_happens_at_the_deadline() {
-        // Polls at 0, 10 and 25 s, the last one told the deadline passed (the timeout's
-        // error itself: tests/wait.rs, times_out_without_waiting_past_the_limit).
-        let (clock, _) = fake_clock();
-        let mut seen = Vec::new();
-        let _ = poll(&clock, &options(10, 60, 25), "the thing", |p| {
-            seen.push((p.waited().as_secs(), p.deadline_passed()));
-            Ok(None::<()>)
-        });
-        assert_eq!(seen, [(0, false), (10, false), (25, true)]);
-        // A check that answers at the deadline (a verification's final tally) is not an
-        // error.
-        let (clock, _) = fake_clock();
-        let got = poll(&clock, &options(10, 60, 25), "x", |p| {
-            Ok(p.deadline_passed().then(|| p.waited()))
-        });
-        assert_eq!(got.unwrap(), Duration::from_secs(25));
     }
 }

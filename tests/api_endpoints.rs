@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use roboflow_batch::api::{ListOptions, UploadSource};
+use roboflow_batch::api::UploadSource;
 use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::*;
 use roboflow_batch::transport::{HttpRequest, HttpResponse, Method, TransportError};
@@ -66,20 +66,34 @@ fn fetch_workspace_decodes() {
 }
 
 #[test]
-fn list_batches_page_sends_paging_and_decodes() {
-    let body: &'static str =
-        Box::leak(format!(r#"{{"batches":[{BATCH_JSON}],"nextPageToken":"p2"}}"#).into_boxed_str());
-    let (mock, s) = one_call(200, body);
-    let api = api_with(mock);
-    let page = api
-        .list_batches_page(&ListOptions::default().page_size(5).page_token("p1"))
-        .unwrap();
-    let s = seen(&s);
-    assert_api_request(&s, Method::Get, &format!("{STAGING}/batches"));
-    assert_eq!(s.q("pageSize"), Some("5"));
-    assert_eq!(s.q("nextPageToken"), Some("p1"));
-    assert_eq!(page.items[0].batch_type, BatchType::Sharded);
-    assert_eq!(page.next_page_token.as_deref(), Some("p2"));
+fn batches_send_paging_and_decode() {
+    // The first page names the next; the second is the last.
+    let first = format!(r#"{{"batches":[{BATCH_JSON}],"nextPageToken":"p1"}}"#);
+    let last = format!(r#"{{"batches":[{BATCH_JSON}],"nextPageToken":null}}"#);
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = sent.clone();
+    let t = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+        let s = Seen::from(req);
+        let body = if s.q("nextPageToken").is_some() {
+            &last
+        } else {
+            &first
+        };
+        log.lock().unwrap().push(s);
+        Ok(HttpResponse::json(200, body.clone()))
+    };
+    let api = api_with(t);
+    let batches: Vec<_> = api.batches(Some(5)).collect::<Result<_, _>>().unwrap();
+    assert_eq!(batches.len(), 2);
+    assert_eq!(batches[0].batch_type, BatchType::Sharded);
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 2);
+    for s in sent.iter() {
+        assert_api_request(s, Method::Get, &format!("{STAGING}/batches"));
+        assert_eq!(s.q("pageSize"), Some("5"));
+    }
+    assert_eq!(sent[0].q("nextPageToken"), None);
+    assert_eq!(sent[1].q("nextPageToken"), Some("p1"));
 }
 
 #[test]
@@ -128,10 +142,8 @@ fn integer_fields_take_whole_number_floats_and_refuse_fractions() {
         200,
         r#"{"shards":[{"shardId":"s","statusName":"indexed","statusType":"success","eventTimestamp":"2025-06-01T10:00:00.123Z","shardObjectsCount":256.0}],"nextPageToken":null}"#,
     );
-    let page = api_with(mock)
-        .list_shards_page("b", &ListOptions::default())
-        .unwrap();
-    assert_eq!(page.items[0].shard_objects_count, 256);
+    let shard = api_with(mock).shards("b", None).next().unwrap().unwrap();
+    assert_eq!(shard.shard_objects_count, 256);
     let (mock, _) = one_call(
         200,
         r#"{"stages":[{"processingStageId":"p","processingStageName":"Processing","tasksNumber":2.0,"outputBatches":[],"startTimestamp":"2025-06-01T10:00:00.123456+00:00","notification":"x","statusType":"info","lastEventTimestamp":"2025-06-01T10:00:00.123456+00:00"}]}"#,
@@ -208,18 +220,15 @@ fn a_parts_answer_without_parts_is_a_decode_error_not_zero_parts() {
 }
 
 #[test]
-fn list_files_page_sends_part_and_decodes() {
+fn files_send_part_and_decode() {
     let (mock, s) = one_call(
         200,
         r#"{"status":"ok","filesMetadata":[{"downloadURL":"https://storage.test/f?X-Goog-Signature=abc","fileName":"results.jsonl","partName":"results","shardId":null,"contentType":"metadata","nestedContentType":null}],"nextPageToken":null}"#,
     );
-    let page = api_with(mock)
-        .list_files_page(
-            "j-processing",
-            Some("results"),
-            &ListOptions::default().page_size(100),
-        )
-        .unwrap();
+    let api = api_with(mock);
+    let files: Vec<_> = api
+        .files("j-processing", Some("results"), Some(100))
+        .collect();
     let s = seen(&s);
     assert_api_request(
         &s,
@@ -228,26 +237,26 @@ fn list_files_page_sends_part_and_decodes() {
     );
     assert_eq!(s.q("partName"), Some("results"));
     assert_eq!(s.q("pageSize"), Some("100"));
-    assert_eq!(page.items[0].file_name, "results.jsonl");
-    assert!(page.is_last());
+    // One request: the page is the last.
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].as_ref().unwrap().file_name, "results.jsonl");
 }
 
 #[test]
-fn list_shards_page_decodes_statuses() {
+fn shards_decode_statuses() {
     let (mock, s) = one_call(
         200,
         r#"{"shards":[{"shardId":"4b6c","statusName":"indexing-failed","statusType":"error","eventTimestamp":"2025-06-01T10:00:00.123Z","shardObjectsCount":256,"statusMetadata":{"failedFiles":1}}],"nextPageToken":"n"}"#,
     );
-    let page = api_with(mock)
-        .list_shards_page("big", &ListOptions::default())
-        .unwrap();
+    // Only the first page is fetched (the iterator is lazy), though it names a next one.
+    let shard = api_with(mock).shards("big", None).next().unwrap().unwrap();
     assert_api_request(
         &seen(&s),
         Method::Get,
         &format!("{STAGING}/batches/big/shards"),
     );
-    assert!(page.items[0].is_failed());
-    assert_eq!(page.items[0].shard_objects_count, 256);
+    assert!(shard.is_failed());
+    assert_eq!(shard.shard_objects_count, 256);
 }
 
 #[test]
@@ -496,18 +505,17 @@ fn job_decodes_spec_form() {
 }
 
 #[test]
-fn list_jobs_page_decodes() {
+fn jobs_decode() {
     let body: &'static str =
         Box::leak(format!(r#"{{"jobs":[{JOB_JSON}],"nextPageToken":null}}"#).into_boxed_str());
     let (mock, s) = one_call(200, body);
-    let page = api_with(mock)
-        .list_jobs_page(&ListOptions::default().page_size(10))
-        .unwrap();
+    let api = api_with(mock);
+    let jobs: Vec<_> = api.jobs(Some(10)).collect::<Result<_, _>>().unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Get, &format!("{JOBS}/jobs"));
     assert_eq!(s.q("pageSize"), Some("10"));
-    assert_eq!(page.items[0].planned_stages.as_ref().unwrap().len(), 2);
-    assert!(page.is_last());
+    assert_eq!(jobs[0].planned_stages.as_ref().unwrap().len(), 2);
+    assert_eq!(jobs.len(), 1);
 }
 
 #[test]
@@ -523,21 +531,23 @@ fn job_stages_decode() {
 }
 
 #[test]
-fn list_tasks_page_decodes() {
+fn tasks_decode() {
     let (mock, s) = one_call(
         200,
         r#"{"tasks":[{"taskId":"t0","notification":"started","statusType":"info","eventTimestamp":"2025-06-01T10:00:00+00:00","progress":0.5},{"taskId":"t1","notification":{},"statusType":"info","eventTimestamp":"2025-06-01T10:00:00+00:00","progress":null}],"nextPageToken":null}"#,
     );
-    let page = api_with(mock)
-        .list_tasks_page("job-1", "processing", &ListOptions::default())
+    let api = api_with(mock);
+    let tasks: Vec<_> = api
+        .tasks("job-1", "processing", None)
+        .collect::<Result<_, _>>()
         .unwrap();
     assert_api_request(
         &seen(&s),
         Method::Get,
         &format!("{JOBS}/jobs/job-1/stages/processing/tasks"),
     );
-    assert_eq!(page.items[0].progress, Some(0.5));
-    assert_eq!(page.items[1].progress, None);
+    assert_eq!(tasks[0].progress, Some(0.5));
+    assert_eq!(tasks[1].progress, None);
 }
 
 #[test]
@@ -593,18 +603,20 @@ fn restart_job_with_overrides_sends_them() {
 }
 
 #[test]
-fn list_logs_page_filters_severity() {
+fn logs_filter_severity() {
     let (mock, s) = one_call(
         200,
         r#"{"logs":[{"createdAt":"2025-06-01T10:00:00.1+00:00","processingStageId":"processing","taskId":"t0","severity":"error","reportingModule":"worker","logType":"image-failed","payload":{"file":"a.jpg"}}],"nextPageToken":null}"#,
     );
-    let page = api_with(mock)
-        .list_logs_page("job-1", Some(&LogSeverity::Error), &ListOptions::default())
+    let api = api_with(mock);
+    let logs: Vec<_> = api
+        .logs("job-1", Some(LogSeverity::Error), None)
+        .collect::<Result<_, _>>()
         .unwrap();
     let s = seen(&s);
     assert_api_request(&s, Method::Get, &format!("{JOBS}/jobs/job-1/logs"));
     assert_eq!(s.q("severity"), Some("error"));
-    assert_eq!(page.items[0].severity, LogSeverity::Error);
+    assert_eq!(logs[0].severity, LogSeverity::Error);
 }
 
 #[test]
@@ -671,6 +683,14 @@ fn download_to_file_writes_complete_file_only() {
 
 #[test]
 fn invalid_ids_send_nothing() {
+    // The first item of a listing: its error, the listing ends.
+    fn first<T: std::fmt::Debug>(
+        mut pages: roboflow_batch::api::Pages<'_, T>,
+    ) -> roboflow_batch::Result<()> {
+        let item = pages.next().expect("an item").map(drop);
+        assert!(pages.next().is_none());
+        item
+    }
     let mut mock = MockTransport::new();
     mock.expect_send().times(0);
     let api = api_with(mock);
@@ -693,25 +713,12 @@ fn invalid_ids_send_nothing() {
             "job_id",
         ),
         (
-            api.list_logs_page(
-                "j",
-                Some(&LogSeverity::Other("debug".into())),
-                &ListOptions::default(),
-            )
-            .map(drop),
+            first(api.logs("j", Some(LogSeverity::Other("debug".into())), None)),
             "severity",
         ),
-        (
-            api.list_jobs_page(&ListOptions::default().page_size(0))
-                .map(drop),
-            "page_size",
-        ),
+        (first(api.jobs(Some(0))), "page_size"),
         (api.upload_image("b", "../x.jpg", b"x", None), "file_name"),
-        (
-            api.list_tasks_page("j", "", &ListOptions::default())
-                .map(drop),
-            "stage_id",
-        ),
+        (first(api.tasks("j", "", None)), "stage_id"),
         (
             api.restart_job(
                 "j",
@@ -735,7 +742,7 @@ fn invalid_ids_send_nothing() {
 #[test]
 fn decode_errors_name_the_json_path() {
     let (mock, _) = one_call(200, r#"{"jobs":[{"jobId":"j"}],"nextPageToken":null}"#);
-    match api_with(mock).list_jobs_page(&ListOptions::default()) {
+    match api_with(mock).jobs(None).next().unwrap() {
         Err(Error::Decode { path, snippet, .. }) => {
             assert_eq!(path, "jobs[0]");
             assert!(snippet.contains("jobId"));
@@ -863,15 +870,12 @@ fn dot_segments_are_refused_by_name_before_sending() {
     mock.expect_send().times(0);
     let api = api_with(mock);
     for stage in [".", ".."] {
-        match api.list_tasks_page("j1", stage, &ListOptions::default()) {
-            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "stage_id"),
+        let mut tasks = api.tasks("j1", stage, None);
+        match tasks.next() {
+            Some(Err(Error::InvalidInput { field, .. })) => assert_eq!(field, "stage_id"),
             other => panic!("{stage}: {other:?}"),
         }
-        let first = api.tasks("j1", stage, None).next();
-        assert!(
-            matches!(first, Some(Err(Error::InvalidInput { .. }))),
-            "{first:?}"
-        );
+        assert!(tasks.next().is_none(), "one error, then nothing");
     }
 }
 
@@ -1020,8 +1024,7 @@ fn odd_names_are_escaped_where_they_are_sent() {
     // A quote in a file name is percent-escaped in the part, as urllib3 does.
     api.upload_image("b", "a\"b.jpg", b"x", None).unwrap();
     // A stage id is one path segment.
-    api.list_tasks_page("j1", "st/1", &ListOptions::default())
-        .unwrap();
+    assert_eq!(api.tasks("j1", "st/1", None).count(), 0);
     // Overrides that override nothing send no body.
     api.restart_job("j1", Some(&RestartOverrides::default()))
         .unwrap();

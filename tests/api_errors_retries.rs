@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use roboflow_batch::api::{ListOptions, RetryPolicy, UploadSource};
+use roboflow_batch::api::{RetryPolicy, UploadSource};
 use roboflow_batch::model::SignedUrlDetails;
 use roboflow_batch::redact::{redact_text, redact_url, scrub};
 use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
@@ -482,7 +482,6 @@ fn builder_and_env_config_errors() {
         .build()
         .unwrap();
     assert_eq!(api.base_url(), "http://h:1");
-    let _ = ListOptions::default();
 }
 
 /// A body that yields `data`, then fails with `kind`.

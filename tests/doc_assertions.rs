@@ -18,6 +18,9 @@ fn json(body: &'static str) -> impl Fn(HttpRequest) -> Result<HttpResponse, Tran
 
 #[test]
 fn builder_settings_and_defaults() {
+    // Shared across threads (rayon uploads, parallel downloads): keep it so.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<BatchApi>();
     let api = BatchApi::builder().api_key("k").build().unwrap();
     assert_eq!(api.base_url(), "https://api.roboflow.com");
     let api = BatchApi::builder()
@@ -28,6 +31,16 @@ fn builder_settings_and_defaults() {
         .unwrap();
     assert_eq!(api.base_url(), "http://localhost:8080/v1");
     assert!(format!("{api:?}").contains("max_retries: 0"));
+    let api = BatchApi::builder().api_key("s3cret-key").workspace("acme");
+    assert!(!format!("{api:?}").contains("s3cret-key"));
+    let api = api.transport(json("{}")).build().unwrap();
+    assert!(!format!("{api:?}").contains("s3cret-key"));
+    assert_eq!(api.workspace().unwrap(), "acme"); // no lookup needed
+    assert_eq!(api.requests().total(), 0);
+    let looked_up = BatchApi::builder()
+        .api_key("k")
+        .transport(json(r#"{"workspace":"acme"}"#));
+    assert_eq!(looked_up.build().unwrap().workspace().unwrap(), "acme"); // `GET /` through it
     let bad = BatchApi::builder().api_key("k").workspace("not a slug");
     assert!(bad.build().is_err());
     let p = RetryPolicy::default();
@@ -126,6 +139,9 @@ fn ids_are_taken_as_any_string_form() {
 
 #[test]
 fn bodies_sources_and_transport_errors() {
+    let read = |p| -> roboflow_batch::Result<String> { Ok(std::fs::read_to_string(p)?) };
+    let e = read("/no/such/file").unwrap_err().to_string();
+    assert!(e.starts_with("I/O error: "), "{e}");
     assert_eq!(Method::Put.to_string(), "PUT");
     assert_eq!(Body::Bytes(b"hi".to_vec()).into_bytes().unwrap(), b"hi");
     assert_eq!(UploadSource::bytes(b"tar bytes".to_vec()).len().unwrap(), 9);
@@ -134,6 +150,32 @@ fn bodies_sources_and_transport_errors() {
     assert_eq!(e.to_string(), "connect error: connection refused");
     let e = TransportError::new(K::Other, "GET http://h/?api_key=k1 failed");
     assert_eq!(e.message(), "GET http://h/?api_key=REDACTED failed");
+    assert_eq!(e.kind(), K::Other);
+    let reset = TransportError::from_io(&std::io::ErrorKind::ConnectionReset.into());
+    assert_eq!(reset.kind(), K::Interrupted);
+    let body = Body::sized(&b"0123456789"[..], 10);
+    assert!(body.len() == 10 && !body.is_empty());
+    assert!(Body::sized(&b"abc"[..], 5).into_bytes().is_err());
+    let r = HttpRequest::new(Method::Post, "http://h:1/a/b?x=y%20z")
+        .with_header("X-A", "1")
+        .body(Body::Empty);
+    let r = HttpRequest::get(r.url).read_timeout_factor(0);
+    assert_eq!(r.read_timeout_factor, 1, "at least 1");
+    let r = r.with_header("X-A", "1");
+    assert_eq!(
+        (r.header("x-a"), r.path(), r.query()[0].1.as_str()),
+        (Some("1"), "/a/b", "y z")
+    );
+    let r = HttpResponse::json(200, "{}").with_header("Retry-After", "2");
+    assert_eq!(
+        (r.header("content-type"), r.header("retry-after")),
+        (Some("application/json"), Some("2"))
+    );
+    assert_eq!(
+        HttpResponse::new(200, "hello").read_body(16).unwrap(),
+        b"hello"
+    );
+    assert!(HttpResponse::new(200, "hello").read_body(4).is_err());
     let fake = |req: HttpRequest| -> Result<HttpResponse, TransportError> {
         assert!(req.url.contains("api_key="));
         Ok(HttpResponse::json(200, "{}"))

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::sandbox::png;
 use roboflow_batch::BatchApi;
-use roboflow_batch::api::ListOptions;
 use roboflow_batch::jobs::JobSpec;
 use roboflow_batch::model::{
     AggregationFormat, CompilationDevice, JobStartRequest, JobState, JobStatusResponse,
@@ -446,17 +445,16 @@ fn scenario_logs_and_severity(sb: &Sandbox, api: &BatchApi) {
     )
     .unwrap();
     wait_terminal(api, "logs");
+    let before = api.requests();
     let all: Vec<_> = api
         .logs("logs", None, Some(2))
         .map(Result::unwrap)
         .collect();
     assert!(all.len() >= 5, "{all:?}");
     assert!(all.iter().all(|l| l.severity == LogSeverity::Info));
-    let page = api
-        .list_logs_page("logs", None, &ListOptions::default().page_size(2))
-        .unwrap();
-    assert_eq!(page.items.len(), 2);
-    assert!(page.next_page_token.is_some());
+    // Pages of 2, each but the last naming the next.
+    let pages = api.requests().since(&before).get("job-logs");
+    assert_eq!(pages, all.len().div_ceil(2) as u64);
     assert_eq!(api.logs("logs", Some(LogSeverity::Error), None).count(), 0);
     let (code, body) = raw(sb, "GET", "jobs/logs/logs?severity=debug", None);
     assert_eq!(code, 400);
@@ -480,13 +478,18 @@ fn scenario_list_jobs_pagination(sb: &Sandbox, api: &BatchApi) {
         )
         .unwrap();
     }
-    let first = api
-        .list_jobs_page(&ListOptions::default().page_size(2))
-        .unwrap();
-    assert_eq!(first.items.len(), 2);
-    assert_eq!(first.items[0].job_id, "list-4", "newest first");
+    let before = api.requests();
     let ids: Vec<String> = api.jobs(Some(2)).map(|j| j.unwrap().job_id).collect();
-    assert_eq!(ids, ["list-4", "list-3", "list-2", "list-1", "list-0"]);
+    assert_eq!(
+        ids,
+        ["list-4", "list-3", "list-2", "list-1", "list-0"],
+        "newest first"
+    );
+    assert_eq!(
+        api.requests().since(&before).get("list-jobs"),
+        3,
+        "pages of 2"
+    );
     // The key is present, null, on the last page (the official client requires it).
     let (code, body) = raw(sb, "GET", "jobs?pageSize=10", None);
     assert_eq!(code, 200);
@@ -513,7 +516,9 @@ fn scenario_not_found(sb: &Sandbox, api: &BatchApi) {
         Some(404)
     );
     assert_eq!(
-        api.list_logs_page("nope", None, &ListOptions::default())
+        api.logs("nope", None, None)
+            .next()
+            .unwrap()
             .unwrap_err()
             .status(),
         Some(404)

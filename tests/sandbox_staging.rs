@@ -8,9 +8,10 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use roboflow_batch::api::{Clock, ListOptions, RetryPolicy, UploadSource};
+use roboflow_batch::api::{Clock, RetryPolicy, UploadSource};
 use roboflow_batch::model::{
-    BatchContentType, BatchType, FileReference, ReferencesIngest, RoboQlIngest,
+    BatchContentType, BatchType, FileMetadata, FileReference, ReferencesIngest, RoboQlIngest,
+    ShardDetails,
 };
 use roboflow_batch::sandbox::{FaultSettings, Faults, Sandbox, SandboxConfig};
 use roboflow_batch::transport::{Timeouts, UreqTransport};
@@ -53,6 +54,16 @@ fn api_timeout(ctx: &Ctx, retry: RetryPolicy, read: Duration) -> BatchApi {
         )
         .build()
         .expect("client builds")
+}
+
+/// Every shard of `batch`, in one page of the client's default size.
+fn shards(api: &BatchApi, batch: &str) -> Vec<ShardDetails> {
+    api.shards(batch, None).collect::<Result<_, _>>().unwrap()
+}
+
+/// The first file of `batch`.
+fn first_file(api: &BatchApi, batch: &str) -> FileMetadata {
+    api.files(batch, None, None).next().unwrap().unwrap()
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -131,10 +142,9 @@ fn scenario_workspace_and_auth(api: &BatchApi, ctx: &Ctx) {
         .retry_policy(RetryPolicy::never())
         .build()
         .unwrap();
-    assert!(matches!(
-        bad_ws.list_batches_page(&ListOptions::default()),
-        Err(Error::NotFound(_))
-    ));
+    let mut listing = bad_ws.batches(None);
+    assert!(matches!(listing.next(), Some(Err(Error::NotFound(_)))));
+    assert!(listing.next().is_none());
 }
 
 fn scenario_simple_upload(api: &BatchApi, _ctx: &Ctx) {
@@ -156,25 +166,17 @@ fn scenario_simple_upload(api: &BatchApi, _ctx: &Ctx) {
     assert_eq!(api.batch_count("simple-1", None).unwrap(), 3);
     assert!(api.list_parts("simple-1").unwrap().is_empty());
 
-    let first = api
-        .list_files_page("simple-1", None, &ListOptions::default().page_size(2))
-        .unwrap();
-    assert_eq!(first.items.len(), 2);
-    let token = first.next_page_token.clone().expect("a second page");
-    let second = api
-        .list_files_page(
-            "simple-1",
-            None,
-            &ListOptions::default().page_size(2).page_token(token),
-        )
-        .unwrap();
-    assert_eq!(second.items.len(), 1);
-    assert!(second.is_last());
+    // Pages of 2: the first names the second, the last names none.
+    let before = api.requests();
+    assert_eq!(api.files("simple-1", None, Some(2)).count(), 3);
+    assert_eq!(api.requests().since(&before).get("list-files"), 2);
+    let before = api.requests();
     let all: Vec<_> = api
         .files("simple-1", None, Some(1))
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(all.len(), 3);
+    assert_eq!(api.requests().since(&before).get("list-files"), 3);
     for f in &all {
         assert_eq!(f.content_type, "image/png");
         let want = &images.iter().find(|(n, _)| n == &f.file_name).unwrap().1;
@@ -205,24 +207,16 @@ fn scenario_sharded_upload(api: &BatchApi, _ctx: &Ctx) {
         .unwrap();
     // Indexing lags: nothing is counted yet, and the shard is in progress.
     assert_eq!(api.batch_count("bulk-1", None).unwrap(), 0);
-    let shards = api
-        .list_shards_page("bulk-1", &ListOptions::default())
-        .unwrap();
-    assert_eq!(shards.items.len(), 1);
-    assert_eq!(shards.items[0].status_type, "info");
-    assert!(shards.is_last());
+    let before = api.requests();
+    let listed = shards(api, "bulk-1");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status_type, "info");
+    assert_eq!(api.requests().since(&before).get("list-shards"), 1);
 
     wait_for("the shard to be indexed", || {
-        api.list_shards_page("bulk-1", &ListOptions::default())
-            .unwrap()
-            .items[0]
-            .status_type
-            != "info"
+        shards(api, "bulk-1")[0].status_type != "info"
     });
-    let s = &api
-        .list_shards_page("bulk-1", &ListOptions::default())
-        .unwrap()
-        .items[0];
+    let s = &shards(api, "bulk-1")[0];
     assert_eq!(s.status_type, "success", "{s:?}");
     assert_eq!(s.shard_objects_count, 3);
     let meta = s
@@ -265,16 +259,11 @@ fn scenario_bad_shards(api: &BatchApi, _ctx: &Ctx) {
     api.put_signed(&junk, &UploadSource::bytes(vec![7u8; 1500]))
         .unwrap();
     wait_for("both shards to finish", || {
-        let p = api
-            .list_shards_page("bulk-bad", &ListOptions::default())
-            .unwrap();
-        p.items.len() == 2 && p.items.iter().all(|s| s.status_type != "info")
+        let p = shards(api, "bulk-bad");
+        p.len() == 2 && p.iter().all(|s| s.status_type != "info")
     });
-    let p = api
-        .list_shards_page("bulk-bad", &ListOptions::default().page_size(1))
-        .unwrap();
-    assert_eq!(p.items.len(), 1);
-    assert!(p.next_page_token.is_some());
+    // Pages of 1: the first names the second.
+    let before = api.requests();
     let all: Vec<_> = api
         .shards("bulk-bad", Some(1))
         .collect::<Result<_, _>>()
@@ -288,6 +277,7 @@ fn scenario_bad_shards(api: &BatchApi, _ctx: &Ctx) {
         meta.contains("file-size-limit-exceeded") && meta.contains("big.png"),
         "{meta}"
     );
+    assert_eq!(api.requests().since(&before).get("list-shards"), 2);
     let bad = all
         .iter()
         .find(|s| s.shard_id == junk.shard_id.clone().unwrap())
@@ -344,8 +334,8 @@ fn scenario_validation(api: &BatchApi, ctx: &Ctx) {
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
-        api.list_shards_page("no-such-batch", &ListOptions::default()),
-        Err(Error::NotFound(_))
+        api.shards("no-such-batch", None).next(),
+        Some(Err(Error::NotFound(_)))
     ));
     let (s, body) = raw(ctx, "GET", &ws_path(ctx, "/nowhere"));
     assert_eq!(s, 404, "{body}");
@@ -362,11 +352,9 @@ fn scenario_video_upload(api: &BatchApi, _ctx: &Ctx) {
     assert_eq!(api.batch_count("videos-1", None).unwrap(), 1);
     let b = api.batch("videos-1").unwrap();
     assert_eq!(b.batch_content_type, BatchContentType::Videos);
-    let files = api
-        .list_files_page("videos-1", None, &ListOptions::default())
-        .unwrap();
-    assert_eq!(files.items[0].file_name, "clip.mp4");
-    assert_eq!(download(api, &files.items[0].download_url), bytes);
+    let file = first_file(api, "videos-1");
+    assert_eq!(file.file_name, "clip.mp4");
+    assert_eq!(download(api, &file.download_url), bytes);
 }
 
 fn scenario_references(api: &BatchApi, _ctx: &Ctx) {
@@ -386,15 +374,9 @@ fn scenario_references(api: &BatchApi, _ctx: &Ctx) {
     assert_eq!(again.duplicated, Some(true));
     assert_eq!(again.shard_ids, first.shard_ids);
     wait_for("the references shard to fail", || {
-        api.list_shards_page("refs-1", &ListOptions::default())
-            .unwrap()
-            .items[0]
-            .is_failed()
+        shards(api, "refs-1")[0].is_failed()
     });
-    let s = &api
-        .list_shards_page("refs-1", &ListOptions::default())
-        .unwrap()
-        .items[0];
+    let s = &shards(api, "refs-1")[0];
     // example.com is not loopback, and the sandbox fetches nothing from it.
     let meta = s.status_metadata.as_ref().unwrap();
     assert_eq!(
@@ -412,10 +394,7 @@ fn scenario_references(api: &BatchApi, _ctx: &Ctx) {
         true
     );
     wait_for("the RoboQL shard to fail", || {
-        api.list_shards_page("roboql-1", &ListOptions::default())
-            .unwrap()
-            .items[0]
-            .is_failed()
+        shards(api, "roboql-1")[0].is_failed()
     });
     let s = &api.shards("roboql-1", None).next().unwrap().unwrap();
     assert!(
@@ -479,12 +458,7 @@ fn scenario_truncated_put(api: &BatchApi, ctx: &Ctx) {
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("truncated"), "{reply}");
     std::thread::sleep(Duration::from_millis(400));
-    assert!(
-        api.list_shards_page("trunc-1", &ListOptions::default())
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(shards(api, "trunc-1").is_empty());
     assert_eq!(api.batch_count("trunc-1", None).unwrap(), 0);
     // The same URL still takes a complete upload.
     api.put_signed(&target, &UploadSource::bytes(shard))
@@ -560,10 +534,9 @@ fn expired_download_url_is_refused() {
     let api = api(&ctx);
     api.upload_image("exp-2", "a.png", &png(1, 1), None)
         .unwrap();
-    let f = api
-        .list_files_page("exp-2", None, &ListOptions::default())
-        .unwrap();
-    let e = api.download(&f.items[0].download_url).unwrap_err();
+    let e = api
+        .download(&first_file(&api, "exp-2").download_url)
+        .unwrap_err();
     assert!(matches!(e, Error::Forbidden(_)), "{e}");
     assert!(e.to_string().contains("expired"), "{e}");
 }
@@ -579,12 +552,7 @@ fn oversize_put_is_refused() {
         .unwrap_err();
     assert_eq!(e.status(), Some(413), "{e}");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        api.list_shards_page("big-1", &ListOptions::default())
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(shards(&api, "big-1").is_empty());
 }
 
 #[test]
@@ -658,10 +626,7 @@ fn dropped_bodies() {
     let api = api_timeout(&ctx, retry, Duration::from_millis(300));
     api.upload_image("drops", "d.png", &png(7, 3), None)
         .unwrap();
-    let f = api
-        .list_files_page("drops", None, &ListOptions::default())
-        .unwrap();
-    let url = &f.items[0].download_url;
+    let url = &first_file(&api, "drops").download_url;
     let outcomes: Vec<bool> = (0..8)
         .map(|_| {
             let mut v = Vec::new();
@@ -685,10 +650,8 @@ fn dropped_bodies() {
         .unwrap();
     }
     wait_for("the shards", || {
-        let p = api
-            .list_shards_page("drops-bulk", &ListOptions::default())
-            .unwrap();
-        p.items.len() == 3 && p.items.iter().all(|s| s.status_type == "success")
+        let p = shards(&api, "drops-bulk");
+        p.len() == 3 && p.iter().all(|s| s.status_type == "success")
     });
 }
 
@@ -724,19 +687,13 @@ fn state_survives_a_restart() {
         vec!["keep-bulk".to_string(), "keep-simple".to_string()]
     );
     assert_eq!(api.batch_count("keep-simple", None).unwrap(), 1);
-    let simple = api
-        .list_files_page("keep-simple", None, &ListOptions::default())
-        .unwrap();
-    assert_eq!(download(&api, &simple.items[0].download_url), png(4, 4));
+    let simple = first_file(&api, "keep-simple");
+    assert_eq!(download(&api, &simple.download_url), png(4, 4));
     wait_for("the interrupted shard to resume", || {
         api.batch_count("keep-bulk", None).unwrap() == 2
     });
-    let shards = api
-        .list_shards_page("keep-bulk", &ListOptions::default())
-        .unwrap();
     assert!(
-        shards
-            .items
+        shards(&api, "keep-bulk")
             .iter()
             .any(|s| s.shard_id == shard_id && s.status_type == "success")
     );

@@ -111,6 +111,8 @@ fn times_out_without_waiting_past_the_limit() {
     assert_eq!(outcome.end, JobEnd::TimedOut);
     assert_eq!(outcome.job_id, "j1");
     assert_eq!(outcome.waited, Duration::from_secs(25));
+    // Polls at 0, 10 and 25 s: the last one at the deadline.
+    assert_eq!(outcome.requests.get("job-status"), 3);
     // 10 s, then 15 s reaches the 25 s limit; the next 22.5 s would pass it, so it stops.
     assert_eq!(
         *slept.lock().unwrap(),
@@ -137,6 +139,26 @@ fn ingest_wait_ends_at_the_count() {
         api1.wait_for_ingest("b", 3, &WaitOptions::default())
             .unwrap(),
         3
+    );
+}
+
+#[test]
+fn a_count_that_arrives_at_the_deadline_poll_is_no_timeout() {
+    let (clock, slept) = fake_clock();
+    let short = [r#"{"count":0}"#, shards(&[SHARD_INFO])];
+    let script = [&short[..], &short[..], &[r#"{"count":3}"#]].concat();
+    let opts = WaitOptions::default()
+        .poll_interval(Duration::from_secs(10))
+        .timeout(Duration::from_secs(25));
+    assert_eq!(
+        api(script, clock).wait_for_ingest("b", 3, &opts).unwrap(),
+        3
+    );
+    let secs = [Duration::from_secs(10), Duration::from_secs(15)];
+    assert_eq!(
+        *slept.lock().unwrap(),
+        secs,
+        "the third poll is at the deadline"
     );
 }
 

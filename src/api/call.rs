@@ -36,27 +36,16 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// A POST for the kinds that create or act, else a GET. Every POST but a restart may be
-    /// repeated: the service de-duplicates the others (references carry an ingest id).
+    /// A call of `kind`'s method. Every POST but a restart may be repeated: the service
+    /// de-duplicates the others (references carry an ingest id).
     pub fn new(kind: RequestKind, path: String) -> Self {
-        use RequestKind as K;
-        let post = matches!(
-            kind,
-            K::UploadUrl
-                | K::SingleUpload
-                | K::ReferencesIngest
-                | K::RoboqlIngest
-                | K::StartJob
-                | K::AbortJob
-                | K::RestartJob
-        );
         Call {
             kind,
-            method: if post { Method::Post } else { Method::Get },
+            method: kind.method(),
             path,
             query: Vec::new(),
             body: None,
-            idempotency: if kind == K::RestartJob {
+            idempotency: if kind == RequestKind::RestartJob {
                 Idempotency::NotIdempotent
             } else {
                 Idempotency::Idempotent
@@ -306,27 +295,22 @@ impl BatchApi {
     /// The error of a refused request: its status, the server's message and a body
     /// snippet, secrets gone.
     fn error_from_response(&self, refused: Refused) -> Error {
-        let Refused {
-            method,
-            url,
-            response,
-            retry_after,
-        } = refused;
-        let secrets = self.secrets(&url);
+        let (url, status) = (&refused.url, refused.response.status);
+        let secrets = self.secrets(url);
         // A prefix only: a proxy's 502 page can be any size.
-        let body = read_prefix(response.body, ERROR_BODY_PREFIX);
+        let body = read_prefix(refused.response.body, ERROR_BODY_PREFIX);
         let text = String::from_utf8_lossy(&body);
         // Bodies may echo signed URLs (a reference that could not be fetched); secrets go
         // from the whole text before it is cut.
         let clean = |t: &str| clean_snippet(t, SNIPPET_CHARS, &secrets);
         let api = ApiError {
-            method,
-            url: redact_url(&url),
-            status: response.status,
+            method: refused.method,
+            url: redact_url(url),
+            status,
             message: error_message(&text).map(|m| clean(&m)),
             body_snippet: clean(text.trim()),
         };
-        Error::from_status(api, retry_after)
+        Error::from_status(api, refused.retry_after)
     }
 }
 

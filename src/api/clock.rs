@@ -6,13 +6,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::rand::FastRng;
 
-/// The sources of time and randomness used by retries and polling: `sleep`; `now`, the wall
-/// clock (only for `Retry-After` dates and bucket signatures); `monotonic`, on which every
-/// deadline is measured, so a wall clock that jumps cannot change a wait; and `jitter`.
-/// Replace them in tests so that waits take no real time and are repeatable.
+/// The sources of time and randomness of retries and polling: `sleep`, `now` (the wall
+/// clock, for `Retry-After` dates and bucket signatures), `monotonic` (for every deadline)
+/// and `jitter`. Replace them in tests so that waits take no time and repeat.
 ///
 /// ```
-/// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {}).jitter_fn(|| 0.5);
+/// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {});
 /// ```
 #[derive(Clone)]
 pub struct Clock {
@@ -52,50 +51,27 @@ impl Clock {
         }
     }
 
-    /// Replaces sleeping (see [`Clock`]).
-    ///
-    /// ```
-    /// let clock = roboflow_batch::api::Clock::system().sleep_fn(|_| {});
-    /// ```
-    #[must_use]
-    pub fn sleep_fn(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
-        self.sleep = Arc::new(sleep);
-        self
-    }
-
-    /// Replaces the wall clock, which reads `Retry-After` dates (a date 10 s ahead of it is a
-    /// wait of 10 s) and dates bucket signatures.
-    ///
-    /// ```
-    /// let clock = roboflow_batch::api::Clock::system().now_fn(|| std::time::UNIX_EPOCH);
-    /// ```
-    #[must_use]
-    pub fn now_fn(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        self.now = Arc::new(now);
-        self
-    }
-
-    /// Replaces the monotonic clock: a function returning the time elapsed since any fixed
-    /// start, which must never decrease. Deadlines are measured on it.
-    ///
-    /// ```
-    /// let clock = roboflow_batch::api::Clock::system().monotonic_fn(|| std::time::Duration::ZERO);
-    /// ```
-    #[must_use]
-    pub fn monotonic_fn(mut self, elapsed: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
-        self.monotonic = Arc::new(elapsed);
-        self
-    }
-
-    /// Replaces the jitter source; it must return fractions in `[0, 1)` (see [`Clock`]).
-    ///
-    /// ```
-    /// let clock = roboflow_batch::api::Clock::system().jitter_fn(|| 0.5);
-    /// ```
-    #[must_use]
-    pub fn jitter_fn(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
-        self.jitter = Arc::new(jitter);
-        self
+    crate::model::setters! {
+        setup: "use std::time::{Duration, UNIX_EPOCH};",
+        on: "roboflow_batch::api::Clock::system()";
+        /// Replaces sleeping.
+        sleep_fn(s, sleep: impl Fn(Duration) + Send + Sync + 'static) = "|_| {}" {
+            s.sleep = Arc::new(sleep);
+        }
+        /// Replaces the wall clock, which reads `Retry-After` dates (a date 10 s ahead of it is
+        /// a wait of 10 s) and dates bucket signatures.
+        now_fn(s, now: impl Fn() -> SystemTime + Send + Sync + 'static) = "|| UNIX_EPOCH" {
+            s.now = Arc::new(now);
+        }
+        /// Replaces the monotonic clock: the time elapsed since any fixed start, which must
+        /// never decrease. Deadlines are measured on it.
+        monotonic_fn(s, f: impl Fn() -> Duration + Send + Sync + 'static) = "|| Duration::ZERO" {
+            s.monotonic = Arc::new(f);
+        }
+        /// Replaces the jitter source; it must return fractions in `[0, 1)`.
+        jitter_fn(s, jitter: impl Fn() -> f64 + Send + Sync + 'static) = "|| 0.5" {
+            s.jitter = Arc::new(jitter);
+        }
     }
 
     pub(crate) fn sleep(&self, d: Duration) {

@@ -1,6 +1,5 @@
-//! Downloads from signed URLs. A file is written to a unique temporary file beside its
-//! target, resumed with `Range` after a dropped connection, and moved into place only when
-//! complete, so the target never holds part of a download. The API key is never sent.
+//! Downloads from signed URLs (the API key is never sent), to a temporary file resumed with
+//! `Range` and moved into place only when complete.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -54,62 +53,39 @@ impl std::fmt::Debug for DownloadOptions<'_> {
 }
 
 impl<'a> DownloadOptions<'a> {
-    /// The length the file must have, when known in advance: a server that declares another
-    /// length, or a body of another length, fails the download. Without it, the length the
-    /// server declares is checked.
-    ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().expected_len(1024);
-    /// ```
-    #[must_use]
-    pub fn expected_len(mut self, len: u64) -> Self {
-        self.expected_len = Some(len);
-        self
-    }
-
-    /// Whether a file already at the target is replaced (default `true`). When `false`, an
-    /// existing file fails the download and is left as it is, even if it appears while the
-    /// download runs.
-    ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().overwrite(false);
-    /// ```
-    #[must_use]
-    pub fn overwrite(mut self, overwrite: bool) -> Self {
-        self.overwrite = overwrite;
-        self
-    }
-
-    /// The most bytes written before the download fails (default 64 GiB), so that a server
-    /// that never stops sending cannot fill the disk.
-    ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().max_len(1 << 20);
-    /// ```
-    #[must_use]
-    pub fn max_len(mut self, max: u64) -> Self {
-        self.max_len = max;
-        self
-    }
-
-    /// Called with an [`Event::BytesReceived`] as each chunk is written (for progress bars);
-    /// it may borrow, as the download blocks. Bytes received again after a restart from
-    /// zero are reported again.
-    ///
-    /// ```
-    /// let o = roboflow_batch::api::DownloadOptions::default().on_progress(|e| println!("{e:?}"));
-    /// ```
-    #[must_use]
-    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
-        self.on_progress = Some(Arc::new(f));
-        self
+    crate::model::setters! {
+        setup: "",
+        on: "roboflow_batch::api::DownloadOptions::default()";
+        /// The length the file must have, when known in advance: a server that declares
+        /// another length, or a body of another length, fails the download. Without it, the
+        /// length the server declares is checked.
+        expected_len(s, len: u64) = "1024" {
+            s.expected_len = Some(len);
+        }
+        /// Whether a file already at the target is replaced (default `true`). When `false`,
+        /// an existing file fails the download and is left as it is, even if it appears
+        /// while the download runs.
+        overwrite(s, overwrite: bool) = "false" {
+            s.overwrite = overwrite;
+        }
+        /// The most bytes written before the download fails (default 64 GiB), so that a
+        /// server that never stops sending cannot fill the disk.
+        max_len(s, max: u64) = "1 << 20" {
+            s.max_len = max;
+        }
+        /// Called with an [`Event::BytesReceived`] as each chunk is written (for progress
+        /// bars); it may borrow, as the download blocks. Bytes received again after a
+        /// restart from zero are reported again.
+        on_progress(s, f: impl Fn(&Event) + Sync + 'a) = "|e| println!(\"{e:?}\")" {
+            s.on_progress = Some(Arc::new(f));
+        }
     }
 }
 
 impl BatchApi {
-    /// Starts a download from a signed URL and returns the streaming response. Connection
-    /// failures and error statuses are retried; a failure while reading the body is the
-    /// caller's to handle ([`download_to_file`](Self::download_to_file) does).
+    /// Starts a download from a signed URL and returns the streaming response; a failure
+    /// while reading the body is the caller's ([`download_to_file`](Self::download_to_file)
+    /// resumes).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -138,15 +114,11 @@ impl BatchApi {
         self.download_to_file_with(url, path, &DownloadOptions::default())
     }
 
-    /// Downloads a signed URL to `path` and returns the number of bytes written.
-    ///
-    /// The bytes go to a uniquely named temporary file (`.<name>.<random>.part`) in `path`'s
-    /// folder, which must exist, and are renamed to `path` only once complete (the length
-    /// declared, and the expected one when set): whatever fails, `path` never holds part of
-    /// a download. A connection dropped mid-body is resumed with `Range: bytes=N-` when the
-    /// server answers `206` from `N`, else started over, within the client's
-    /// [`RetryPolicy`](crate::api::RetryPolicy). `Accept-Encoding: identity` keeps offsets
-    /// valid. Safe to call from many threads at once.
+    /// Downloads a signed URL to `path` and returns the number of bytes written: to a unique
+    /// `.<name>.<random>.part` beside it (the folder must exist), renamed to `path` only once
+    /// complete, so `path` never holds part of a download. A connection dropped mid-body is
+    /// resumed with `Range` when the server answers `206`, else started over, within the
+    /// client's [`RetryPolicy`](crate::api::RetryPolicy). Safe from many threads at once.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -162,6 +134,7 @@ impl BatchApi {
     ) -> Result<u64> {
         check_http_url("downloadURL", url)?;
         let context = || format!("downloading to {}", path.display());
+        let fail = |e| Error::io(context(), e);
         let Some(name) = path.file_name() else {
             return Err(Error::invalid(
                 "path",
@@ -174,10 +147,7 @@ impl BatchApi {
         };
         if !options.overwrite && path.exists() {
             let exists = "the file exists and overwriting is off";
-            return Err(Error::io(
-                context(),
-                io::Error::new(io::ErrorKind::AlreadyExists, exists),
-            ));
+            return Err(fail(io::Error::new(io::ErrorKind::AlreadyExists, exists)));
         }
         let mut prefix = OsString::from(".");
         prefix.push(name);
@@ -201,12 +171,7 @@ impl BatchApi {
             self.send(
                 RequestKind::Download,
                 Idempotency::Idempotent,
-                || {
-                    progress
-                        .borrow_mut()
-                        .request(url)
-                        .map_err(|e| Error::io(context(), e))
-                },
+                || progress.borrow_mut().request(url).map_err(fail),
                 |resp| progress.borrow_mut().receive(resp),
             )
         };
@@ -217,36 +182,29 @@ impl BatchApi {
             progress.borrow_mut().resumable = false;
             result = attempt();
         }
-        let Progress {
-            file,
-            written,
-            fatal,
-            ..
-        } = progress.into_inner();
-        if let Some(e) = fatal {
+        let p = progress.into_inner();
+        if let Some(e) = p.fatal {
             return Err(e);
         }
         result.map_err(|e| match e {
             // Keep which file was being written; the transport error keeps why.
-            Error::Transport { source, .. } => Error::io(context(), io::Error::other(source)),
+            Error::Transport { source, .. } => fail(io::Error::other(source)),
             other => other,
         })?;
         if let Some(want) = options.expected_len
-            && written != want
+            && p.written != want
         {
-            return Err(Error::io(context(), length_error(written, want)));
+            return Err(fail(length_error(p.written, want)));
         }
-        file.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(context(), e))?;
+        p.file.as_file().sync_all().map_err(fail)?;
         let persisted = if options.overwrite {
-            file.persist(path)
+            p.file.persist(path)
         } else {
-            file.persist_noclobber(path)
+            p.file.persist_noclobber(path)
         };
         // On failure the temporary file is dropped, which removes it.
-        persisted.map_err(|e| Error::io(context(), e.error))?;
-        Ok(written)
+        persisted.map_err(|e| fail(e.error))?;
+        Ok(p.written)
     }
 }
 
@@ -301,14 +259,10 @@ impl Progress<'_> {
         let (start, total) = if resp.status == 206 {
             let range = resp.header("content-range").and_then(parse_content_range);
             match range {
-                Some(r)
-                    if r.start == self.asked_from
-                        && self.total.is_none_or(|t| r.total == Some(t)) =>
+                Some((start, total))
+                    if start == self.asked_from && self.total.is_none_or(|t| total == Some(t)) =>
                 {
-                    (
-                        r.start,
-                        r.total.or(declared.map(|l| r.start.saturating_add(l))),
-                    )
+                    (start, total.or(declared.map(|l| start.saturating_add(l))))
                 }
                 _ => {
                     // Not the range asked for (or the file changed): start over without.
@@ -402,15 +356,9 @@ fn length_error(got: u64, want: u64) -> io::Error {
     )
 }
 
-/// A `Content-Range: bytes START-END/TOTAL` header (`TOTAL` may be `*`).
-#[derive(Debug, PartialEq, Eq)]
-struct ContentRange {
-    start: u64,
-    end: u64,
-    total: Option<u64>,
-}
-
-fn parse_content_range(v: &str) -> Option<ContentRange> {
+/// The start and total of a `Content-Range: bytes START-END/TOTAL` header (`TOTAL` may be
+/// `*`).
+fn parse_content_range(v: &str) -> Option<(u64, Option<u64>)> {
     let rest = v.trim().strip_prefix("bytes")?.trim_start();
     let (range, total) = rest.split_once('/')?;
     let (start, end) = range.trim().split_once('-')?;
@@ -421,7 +369,7 @@ fn parse_content_range(v: &str) -> Option<ContentRange> {
         t => Some(t.parse::<u64>().ok()?),
     };
     let valid = start <= end && total.is_none_or(|t| end < t);
-    valid.then_some(ContentRange { start, end, total })
+    valid.then_some((start, total))
 }
 
 #[cfg(test)]
@@ -431,11 +379,10 @@ mod tests {
     #[test]
     #[rustfmt::skip]
     fn content_range_table() {
-        let r = |start, end, total| Some(ContentRange { start, end, total });
         for (v, want) in [
-            ("bytes 0-9/10", r(0, 9, Some(10))),
-            ("bytes 400-1048575/1048576", r(400, 1_048_575, Some(1_048_576))),
-            (" bytes  5-9/* ", r(5, 9, None)),
+            ("bytes 0-9/10", Some((0, Some(10)))),
+            ("bytes 400-1048575/1048576", Some((400, Some(1_048_576)))),
+            (" bytes  5-9/* ", Some((5, None))),
             ("bytes 5-9/9", None), ("bytes 9-5/10", None), ("bytes */10", None),
             ("items 0-9/10", None), ("bytes 0-9", None), ("bytes -1-9/10", None), ("", None),
         ] {

@@ -2,7 +2,7 @@
 
 use super::BatchApi;
 use super::call::Call;
-use super::paging::{ListOptions, Pages};
+use super::paging::Pages;
 use super::requests::RequestKind as K;
 use crate::error::{Error, Result};
 use crate::model::*;
@@ -95,21 +95,7 @@ impl BatchApi {
         Ok(r)
     }
 
-    /// One page of the workspace's jobs (`GET …/jobs`).
-    ///
-    /// ```no_run
-    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
-    /// let page = api.list_jobs_page(&opts)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn list_jobs_page(&self, opts: &ListOptions) -> Result<Page<JobMetadata>> {
-        let call = || self.jobs_call(K::ListJobs, None, "");
-        self.page(opts, call, |r: ListJobsResponse| {
-            (r.jobs, r.next_page_token)
-        })
-    }
-
-    /// Every job of the workspace, (see [`Pages`] for the page size).
+    /// Every job of the workspace (`GET …/jobs`; see [`Pages`] for the page size).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -117,7 +103,10 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn jobs(&self, page_size: Option<u32>) -> Pages<'_, JobMetadata> {
-        Pages::listing(Ok(()), "jobs", page_size, move |o| self.list_jobs_page(o))
+        let call = || self.jobs_call(K::ListJobs, None, "");
+        self.listing("jobs", page_size, call, |r: ListJobsResponse| {
+            (r.jobs, r.next_page_token)
+        })
     }
 
     /// A job's stages (`GET …/jobs/{job_id}/stages`), typically `processing` then `export`.
@@ -132,31 +121,7 @@ impl BatchApi {
         Ok(self.execute_json::<ListStagesResponse>(&call)?.stages)
     }
 
-    /// One page of a stage's tasks (`GET …/stages/{stage_id}/tasks`).
-    ///
-    /// ```no_run
-    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
-    /// let page = api.list_tasks_page("cars-2026-11", "processing", &opts)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn list_tasks_page(
-        &self,
-        job_id: impl AsRef<str>,
-        stage_id: impl AsRef<str>,
-        opts: &ListOptions,
-    ) -> Result<Page<TaskStatus>> {
-        let call = || {
-            let stage = stage_id.as_ref();
-            check_stage_id(stage)?;
-            let rest = format!("/stages/{}/tasks", encode(stage));
-            self.jobs_call(K::ListTasks, Some(job_id.as_ref()), &rest)
-        };
-        self.page(opts, call, |r: ListTasksResponse| {
-            (r.tasks, r.next_page_token)
-        })
-    }
-
-    /// Every task of a stage, (see [`Pages`] for the page size).
+    /// Every task of a stage (`GET …/stages/{stage_id}/tasks`; see [`Pages`]).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -169,14 +134,16 @@ impl BatchApi {
         stage_id: impl AsRef<str> + Send + 'a,
         page_size: Option<u32>,
     ) -> Pages<'a, TaskStatus> {
-        let (job, stage) = (job_id.as_ref(), stage_id.as_ref());
-        let check = JobId::new(job).and_then(|_| check_stage_id(stage));
-        Pages::listing(
-            check,
-            format!("tasks of {job}/{stage}"),
-            page_size,
-            move |o| self.list_tasks_page(job_id.as_ref(), stage_id.as_ref(), o),
-        )
+        let what = format!("tasks of {}/{}", job_id.as_ref(), stage_id.as_ref());
+        let call = move || {
+            let (job, stage) = (JobId::new(job_id.as_ref())?, stage_id.as_ref());
+            check_stage_id(stage)?;
+            let rest = format!("/stages/{}/tasks", encode(stage));
+            self.jobs_call(K::ListTasks, Some(job.as_str()), &rest)
+        };
+        self.listing(what, page_size, call, |r: ListTasksResponse| {
+            (r.tasks, r.next_page_token)
+        })
     }
 
     /// Aborts a job (`POST …/jobs/{job_id}/abort`) and returns the service's answer.
@@ -207,46 +174,14 @@ impl BatchApi {
             o.validate()?;
         }
         let call = self.jobs_call(K::RestartJob, Some(job_id.as_ref()), "/restart")?;
-        // Without overrides no body is sent, as the official client does.
         match overrides.filter(|o| !o.is_empty()) {
             Some(o) => self.execute_json(&call.json(o)?),
             None => self.execute_json(&call),
         }
     }
 
-    /// One page of a job's logs (`GET …/jobs/{job_id}/logs`), optionally of one severity.
-    ///
-    /// ```no_run
-    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
-    /// let page = api.list_logs_page("cars-2026-11", None, &opts)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn list_logs_page(
-        &self,
-        job_id: impl AsRef<str>,
-        severity: Option<&LogSeverity>,
-        opts: &ListOptions,
-    ) -> Result<Page<JobLog>> {
-        if let Some(s) = severity.filter(|s| !s.is_known()) {
-            return Err(Error::invalid(
-                "severity",
-                format!(
-                    "must be one of {}, got {:?}",
-                    LogSeverity::KNOWN.join(", "),
-                    s.as_str()
-                ),
-            ));
-        }
-        let call = || {
-            let c = self.jobs_call(K::JobLogs, Some(job_id.as_ref()), "/logs")?;
-            Ok(c.query_opt("severity", severity.map(|s| s.as_str().to_string())))
-        };
-        self.page(opts, call, |r: ListLogsResponse| {
-            (r.logs, r.next_page_token)
-        })
-    }
-
-    /// Every log line of a job, (see [`Pages`] for the page size).
+    /// Every log line of a job, optionally of one severity (`GET …/jobs/{job_id}/logs`; see
+    /// [`Pages`]).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -260,8 +195,21 @@ impl BatchApi {
         page_size: Option<u32>,
     ) -> Pages<'a, JobLog> {
         let what = format!("logs of {}", job_id.as_ref());
-        Pages::listing(JobId::new(job_id.as_ref()), what, page_size, move |o| {
-            self.list_logs_page(job_id.as_ref(), severity.as_ref(), o)
+        let call = move || {
+            let job = JobId::new(job_id.as_ref())?;
+            if let Some(s) = severity.as_ref().filter(|s| !s.is_known()) {
+                let known = LogSeverity::KNOWN.join(", ");
+                let rule = format!("must be one of {known}, got {:?}", s.as_str());
+                return Err(Error::invalid("severity", rule));
+            }
+            let c = self.jobs_call(K::JobLogs, Some(job.as_str()), "/logs")?;
+            Ok(c.query_opt(
+                "severity",
+                severity.as_ref().map(|s| s.as_str().to_string()),
+            ))
+        };
+        self.listing(what, page_size, call, |r: ListLogsResponse| {
+            (r.logs, r.next_page_token)
         })
     }
 }

@@ -1,8 +1,6 @@
-//! [`BatchApi`]: one blocking method per endpoint, with retries and pagination.
-//!
-//! Each method checks its input, builds a call (method, path, query, body), sends it through
-//! the [`Transport`] under the [`RetryPolicy`], and decodes the answer. Nothing is sent when
-//! a check fails.
+//! [`BatchApi`]: one blocking method per endpoint. Each checks its input (nothing is sent
+//! when a check fails), builds a call, sends it under the [`RetryPolicy`], and decodes the
+//! answer.
 
 mod call;
 mod clock;
@@ -22,7 +20,7 @@ use std::time::Duration;
 pub use call::UploadSource;
 pub use clock::Clock;
 pub use download::DownloadOptions;
-pub use paging::{ListOptions, Pages};
+pub use paging::Pages;
 pub use requests::RequestCounts;
 pub(crate) use requests::RequestKind;
 pub use retry::RetryPolicy;
@@ -35,18 +33,13 @@ use retry::RetryCause;
 /// The production service.
 const DEFAULT_BASE_URL: &str = "https://api.roboflow.com";
 
-/// A blocking client for the Batch Processing API.
-///
-/// It is `Send + Sync` and cheap to clone: clones share one transport (and its
-/// connections), the workspace looked up, the settings and the [`requests`](Self::requests)
-/// counted. Its `Debug` output never shows the API key. Batch, job and stage ids are taken
-/// as `impl AsRef<str>`: a `&str`, a `String`, a [`BatchId`](crate::BatchId) or a
-/// [`JobId`](crate::JobId).
+/// A blocking client for the Batch Processing API: `Send + Sync`, and cheap to clone (clones
+/// share the transport, the workspace, the settings and the [`requests`](Self::requests)
+/// counted). Its `Debug` output never shows the API key. Ids are taken as `impl AsRef<str>`.
 ///
 /// ```no_run
 /// let api = roboflow_batch::BatchApi::builder().api_key("my-key").build()?;
-/// let for_a_thread = api.clone(); // shares the connections and the workspace
-/// println!("{} images staged", for_a_thread.batch_count("my-batch", None)?);
+/// println!("{} images staged", api.clone().batch_count("my-batch", None)?);
 /// # Ok::<(), roboflow_batch::Error>(())
 /// ```
 #[derive(Clone)]
@@ -71,12 +64,6 @@ struct Shared {
     clock: Clock,
     requests: RequestCounter,
 }
-
-// `BatchApi` is shared across threads (rayon uploads, parallel downloads): keep it so.
-const _: () = {
-    const fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<BatchApi>();
-};
 
 impl std::fmt::Debug for BatchApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,91 +114,40 @@ impl std::fmt::Debug for BatchApiBuilder {
 }
 
 impl BatchApiBuilder {
-    /// The service's base URL (default `https://api.roboflow.com`); a user name or password
-    /// in it is refused.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").base_url("http://127.0.0.1:9001/").build()?;
-    /// assert_eq!(api.base_url(), "http://127.0.0.1:9001"); // the trailing slash is dropped
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The API key (required). It is sent as the `api_key` query parameter and never shown.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("s3cret-key").build()?;
-    /// assert!(!format!("{api:?}").contains("s3cret-key"));
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// The workspace slug. When not set, it is looked up once with `GET /`.
-    ///
-    /// ```
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
-    /// assert_eq!(api.workspace()?, "acme"); // no lookup needed
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
-        self.workspace = Some(workspace.into());
-        self
-    }
-
-    /// How failures are retried (default [`RetryPolicy::default`]; its `Debug` shows it).
-    ///
-    /// ```
-    /// # use roboflow_batch::{api::RetryPolicy, BatchApi};
-    /// let b = BatchApi::builder().api_key("k").retry_policy(RetryPolicy::never());
-    /// ```
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
-
-    /// The transport (default: a [`UreqTransport`] with its default timeouts and pool
-    /// limits; configure another with [`UreqTransport::builder`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{HttpRequest, HttpResponse, TransportError};
-    /// let fake = |_: HttpRequest| -> Result<HttpResponse, TransportError> { Ok(HttpResponse::json(200, r#"{"workspace":"acme"}"#)) };
-    /// let api = roboflow_batch::BatchApi::builder().api_key("k").transport(fake).build()?;
-    /// assert_eq!(api.workspace()?, "acme"); // looked up with `GET /` through `fake`
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
-        self.transport = Some(Arc::new(transport));
-        self
-    }
-
-    /// A transport shared with other clients (one connection pool for all).
-    ///
-    /// ```
-    /// # use roboflow_batch::{transport::{Transport, UreqTransport}, BatchApi};
-    /// let shared: std::sync::Arc<dyn Transport> = std::sync::Arc::new(UreqTransport::new());
-    /// let a = BatchApi::builder().api_key("a").shared_transport(shared.clone());
-    /// ```
-    pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// The sources of time and randomness for retries and polling (default
-    /// [`Clock::system`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::{api::Clock, BatchApi};
-    /// let b = BatchApi::builder().api_key("k").clock(Clock::system().jitter_fn(|| 0.0));
-    /// ```
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = Some(clock);
-        self
+    crate::model::setters! {
+        setup: "use roboflow_batch::{api::*, transport::*};",
+        on: "roboflow_batch::BatchApi::builder()";
+        /// The service's base URL (default `https://api.roboflow.com`; a trailing slash is
+        /// dropped); a user name or password in it is refused.
+        base_url(s, url: impl Into<String>) = "\"http://127.0.0.1:9001/\"" {
+            s.base_url = Some(url.into());
+        }
+        /// The API key (required). It is sent as the `api_key` query parameter and never shown.
+        api_key(s, key: impl Into<String>) = "\"s3cret-key\"" {
+            s.api_key = Some(key.into());
+        }
+        /// The workspace slug. When not set, it is looked up once with `GET /`.
+        workspace(s, workspace: impl Into<String>) = "\"acme\"" {
+            s.workspace = Some(workspace.into());
+        }
+        /// How failures are retried (default [`RetryPolicy::default`]; its `Debug` shows it).
+        retry_policy(s, policy: RetryPolicy) = "RetryPolicy::never()" {
+            s.retry = Some(policy);
+        }
+        /// The transport (default: a [`UreqTransport`] with its default timeouts and pool
+        /// limits; configure another with [`UreqTransport::builder`]).
+        transport(s, transport: impl Transport + 'static) = "UreqTransport::new()" {
+            s.transport = Some(Arc::new(transport));
+        }
+        /// A transport shared with other clients (one connection pool for all).
+        shared_transport(s, transport: Arc<dyn Transport>) = "std::sync::Arc::new(UreqTransport::new())" {
+            s.transport = Some(transport);
+        }
+        /// The sources of time and randomness for retries and polling (default
+        /// [`Clock::system`]).
+        clock(s, clock: Clock) = "Clock::system().jitter_fn(|| 0.0)" {
+            s.clock = Some(clock);
+        }
     }
 
     /// Checks the settings and builds the client.
@@ -269,10 +205,7 @@ impl BatchApiBuilder {
                 );
             }
         };
-        let workspace = OnceLock::new();
-        if let Some(ws) = self.workspace {
-            let _ = workspace.set(ws);
-        }
+        let workspace = self.workspace.map_or_else(OnceLock::new, OnceLock::from);
         Ok(BatchApi {
             shared: Arc::new(Shared {
                 transport,
@@ -289,10 +222,9 @@ impl BatchApiBuilder {
     }
 }
 
-/// The base URL for a region and environment, as the official client resolves them:
-/// `ROBOFLOW_ENVIRONMENT` means prod only when `prod`; without it, `PROJECT` only when
-/// `roboflow-platform`; with neither, prod (`Some("")`, set empty, is staging). An unknown
-/// region is an error, not the official client's fall-back to `us`.
+/// The base URL for a region and environment, as the official client resolves them
+/// (environment `prod`, or else project `roboflow-platform` or unset, is prod), but an
+/// unknown region is an error, not `us`.
 fn regional_base_url(
     region: Option<&str>,
     environment: Option<&str>,
@@ -352,13 +284,10 @@ impl BatchApi {
         BatchApiBuilder::default()
     }
 
-    /// A builder preset from environment variables, as the official client reads them:
-    /// `ROBOFLOW_API_KEY` (required), `API_BASE_URL`, `ROBOFLOW_WORKSPACE` and
-    /// `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read). Without `API_BASE_URL`, the base
-    /// URL follows `ROBOFLOW_REGION` (`us` or `eu`), `ROBOFLOW_ENVIRONMENT` and `PROJECT`, as
-    /// the official client resolves them; an unknown region is an error.
-    /// Each is read through `vars`, so that callers (and tests) need not change the
-    /// process environment; [`from_env`](Self::from_env) reads the process's own.
+    /// A builder preset from environment variables read through `vars`, as the official
+    /// client reads them: `ROBOFLOW_API_KEY` (required), `API_BASE_URL`,
+    /// `ROBOFLOW_WORKSPACE` and `ROBOFLOW_API_REQUEST_TIMEOUT` (seconds, per read); without
+    /// `API_BASE_URL`, `ROBOFLOW_REGION` (`us` or `eu`), `ROBOFLOW_ENVIRONMENT` and `PROJECT`.
     ///
     /// ```
     /// let vars = |name: &str| (name == "ROBOFLOW_API_KEY").then(|| "k".to_string());
@@ -433,8 +362,7 @@ impl BatchApi {
         &self.shared.clock
     }
 
-    /// How many requests this client (with its clones) has made so far, by kind; see
-    /// [`RequestCounts`].
+    /// How many requests this client (with its clones) has made so far, by kind.
     ///
     /// ```
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").workspace("acme").build()?;
@@ -456,9 +384,8 @@ impl BatchApi {
         }
     }
 
-    /// The workspace slug: as configured, or looked up with `GET /` and remembered. The
-    /// lookup happens at most once, even when many threads ask at the same time (they wait
-    /// for the first); a failed lookup is tried again on the next call.
+    /// The workspace slug: as configured, or looked up once with `GET /` (threads asking at
+    /// once wait for the first lookup; a failed one is tried again on the next call).
     ///
     /// ```no_run
     /// let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;

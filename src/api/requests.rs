@@ -1,12 +1,15 @@
-//! Requests counted by kind: at a real distance the number of requests decides the time, so
-//! every request the client sends is counted under one stable label per endpoint.
+//! Requests counted by kind, under one stable label per endpoint: at a real distance the
+//! number of requests decides the time.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Defines [`RequestKind`] and its labels together, so that they cannot drift apart.
+use crate::transport::Method;
+
+/// Defines [`RequestKind`], its labels and the method of its API calls together, so that
+/// they cannot drift apart.
 macro_rules! request_kinds {
-    ($($kind:ident => $label:literal,)*) => {
+    ($($kind:ident => $label:literal $method:ident,)*) => {
         /// What a request is for. Its label (in [`LABELS`]) is stable: reports and scripts
         /// key on it.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,31 +17,38 @@ macro_rules! request_kinds {
 
         /// The label of each [`RequestKind`], by its position.
         const LABELS: &[&str] = &[$($label,)*];
+
+        impl RequestKind {
+            /// POST for the kinds that create or act, else GET.
+            pub(crate) fn method(self) -> Method {
+                match self { $(RequestKind::$kind => Method::$method,)* }
+            }
+        }
     };
 }
 
 request_kinds! {
-    Workspace => "workspace",
-    ListBatches => "list-batches",
-    Batch => "batch",
-    BatchCount => "batch-count",
-    ListParts => "list-parts",
-    ListFiles => "list-files",
-    ListShards => "list-shards",
-    UploadUrl => "upload-url", // a signed URL for a shard or a video
-    UploadPut => "upload-put", // a PUT (or POST) to a signed URL
-    SingleUpload => "single-upload",
-    ReferencesIngest => "references-ingest",
-    RoboqlIngest => "roboql-ingest",
-    StartJob => "start-job",
-    JobStatus => "job-status",
-    ListJobs => "list-jobs",
-    JobStages => "job-stages",
-    ListTasks => "list-tasks",
-    AbortJob => "abort-job",
-    RestartJob => "restart-job",
-    JobLogs => "job-logs",
-    Download => "download", // a GET of a signed download URL
+    Workspace => "workspace" Get,
+    ListBatches => "list-batches" Get,
+    Batch => "batch" Get,
+    BatchCount => "batch-count" Get,
+    ListParts => "list-parts" Get,
+    ListFiles => "list-files" Get,
+    ListShards => "list-shards" Get,
+    UploadUrl => "upload-url" Post, // a signed URL for a shard or a video
+    UploadPut => "upload-put" Put, // a PUT (or POST) to a signed URL
+    SingleUpload => "single-upload" Post,
+    ReferencesIngest => "references-ingest" Post,
+    RoboqlIngest => "roboql-ingest" Post,
+    StartJob => "start-job" Post,
+    JobStatus => "job-status" Get,
+    ListJobs => "list-jobs" Get,
+    JobStages => "job-stages" Get,
+    ListTasks => "list-tasks" Get,
+    AbortJob => "abort-job" Post,
+    RestartJob => "restart-job" Post,
+    JobLogs => "job-logs" Get,
+    Download => "download" Get, // a GET of a signed download URL
 }
 
 /// The live counters of one client (shared by its clones), one per kind.
@@ -63,13 +73,9 @@ impl RequestCounter {
     }
 }
 
-/// How many requests a client made, by kind: each try counts, so a request retried twice
-/// counts three times. Kinds are stable kebab-case labels, one per endpoint (`workspace`,
-/// `list-files`, `list-shards`, `upload-url`, `upload-put`, `job-status`, `download`, …);
-/// a kind with no request is absent. It serializes as a JSON object `{"kind": n}`.
-///
-/// Take one from [`BatchApi::requests`](crate::BatchApi::requests) before and after some
-/// work: [`since`](Self::since) gives what the work cost.
+/// How many requests a client made (each try counts), by stable kebab-case label, one per
+/// endpoint (`list-files`, `upload-put`, `job-status`, …); it serializes as `{"kind": n}`.
+/// [`since`](Self::since) an earlier snapshot gives what some work cost.
 ///
 /// ```
 /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -100,8 +106,7 @@ impl RequestCounts {
         self.0.values().sum()
     }
 
-    /// What was counted after `earlier` (a snapshot of the same client taken before):
-    /// kinds whose count did not change are left out.
+    /// What was counted after `earlier`, a snapshot of the same client taken before.
     ///
     /// ```
     /// # let (later, earlier) = (roboflow_batch::api::RequestCounts::default(), Default::default());

@@ -1,8 +1,5 @@
-//! The crate's one retry loop, and its rules as data: which failures are repeated, and how
-//! long to wait between tries.
-//!
-//! The decisions are pure functions (tested as tables); [`send_with_retry`] runs them over
-//! any [`Transport`] for the API client and the bucket listings alike.
+//! The crate's one retry loop ([`send_with_retry`], for the API and bucket listings alike),
+//! and its decisions as pure functions: which failures are repeated, and how long to wait.
 
 use std::io;
 use std::time::{Duration, SystemTime};
@@ -24,17 +21,12 @@ pub(crate) enum Idempotency {
     NotIdempotent,
 }
 
-/// How failures are retried.
-///
-/// Waits grow exponentially from `initial_backoff` by `multiplier` up to `max_backoff`, with
-/// full jitter (a uniform random fraction of the ceiling). A server's `Retry-After` (seconds
-/// or an HTTP date) replaces the computed wait; one longer than `max_retry_after` is not
-/// waited out, and the error is returned at once with the delay in it.
+/// How failures are retried: waits grow from `initial_backoff` by `multiplier` up to
+/// `max_backoff`, with full jitter. A server's `Retry-After` (seconds or an HTTP date)
+/// replaces the wait; one longer than `max_retry_after` ends the retries at once.
 ///
 /// ```
-/// # use {std::time::Duration as D, roboflow_batch::api::RetryPolicy};
-/// let p = RetryPolicy::never().max_retries(9).initial_backoff(D::from_millis(100)).max_backoff(D::from_secs(9));
-/// let p = p.multiplier(3.0).max_retry_after(D::from_secs(10));
+/// let p = roboflow_batch::api::RetryPolicy::never().max_retries(9);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -75,67 +67,29 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets how many times a failed request is retried (0: never; see [`RetryPolicy`]).
-    ///
-    /// ```
-    /// let p = roboflow_batch::api::RetryPolicy::default().max_retries(2);
-    /// ```
-    #[must_use]
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// Sets the ceiling of the first wait (see [`RetryPolicy`]).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use roboflow_batch::api::RetryPolicy;
-    /// let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
-    /// ```
-    #[must_use]
-    pub fn initial_backoff(mut self, d: Duration) -> Self {
-        self.initial_backoff = d;
-        self
-    }
-
-    /// Sets the largest ceiling of a wait (see [`RetryPolicy`]).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use roboflow_batch::api::RetryPolicy;
-    /// let p = RetryPolicy::default().max_backoff(Duration::from_secs(9));
-    /// ```
-    #[must_use]
-    pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
-        self
-    }
-
-    /// Sets how fast the ceiling grows from one try to the next (at least 1; see
-    /// [`RetryPolicy`]).
-    ///
-    /// ```
-    /// let p = roboflow_batch::api::RetryPolicy::default().multiplier(3.0);
-    /// ```
-    #[must_use]
-    pub fn multiplier(mut self, m: f64) -> Self {
-        self.multiplier = m;
-        self
-    }
-
-    /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries (see
-    /// [`RetryPolicy`]).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use roboflow_batch::api::RetryPolicy;
-    /// let p = RetryPolicy::default().max_retry_after(Duration::from_secs(10));
-    /// ```
-    #[must_use]
-    pub fn max_retry_after(mut self, d: Duration) -> Self {
-        self.max_retry_after = d;
-        self
+    crate::model::setters! {
+        setup: "use std::time::Duration;",
+        on: "roboflow_batch::api::RetryPolicy::default()";
+        /// Sets how many times a failed request is retried (0: never).
+        max_retries(s, n: u32) = "2" {
+            s.max_retries = n;
+        }
+        /// Sets the ceiling of the first wait.
+        initial_backoff(s, d: Duration) = "Duration::from_millis(100)" {
+            s.initial_backoff = d;
+        }
+        /// Sets the largest ceiling of a wait.
+        max_backoff(s, d: Duration) = "Duration::from_secs(9)" {
+            s.max_backoff = d;
+        }
+        /// Sets how fast the ceiling grows from one try to the next (at least 1).
+        multiplier(s, m: f64) = "3.0" {
+            s.multiplier = m;
+        }
+        /// Sets the longest `Retry-After` that is waited out; a longer one ends the retries.
+        max_retry_after(s, d: Duration) = "Duration::from_secs(10)" {
+            s.max_retry_after = d;
+        }
     }
 
     /// The ceiling of the wait after failed try number `attempt` (0-based).
@@ -198,21 +152,14 @@ impl RetryPolicy {
 
 /// Why a request is about to be tried again, as told to a retry callback: nothing secret,
 /// only a status or a kind of failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum RetryCause {
     /// The server answered with this status.
+    #[error("HTTP {0}")]
     Status(u16),
     /// No response: the exchange failed this way.
+    #[error("transport error ({0})")]
     Transport(TransportErrorKind),
-}
-
-impl std::fmt::Display for RetryCause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RetryCause::Status(s) => write!(f, "HTTP {s}"),
-            RetryCause::Transport(k) => write!(f, "transport error ({k})"),
-        }
-    }
 }
 
 /// How one request is retried.

@@ -2,7 +2,7 @@
 
 use super::BatchApi;
 use super::call::Call;
-use super::paging::{ListOptions, Pages};
+use super::paging::Pages;
 use super::requests::RequestKind as K;
 use super::retry::Idempotency;
 use crate::error::{Error, Result};
@@ -28,21 +28,7 @@ impl BatchApi {
         self.execute_json(&Call::new(K::Workspace, "/".into()))
     }
 
-    /// One page of the workspace's batches (`GET …/batches`).
-    ///
-    /// ```no_run
-    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
-    /// let page = api.list_batches_page(&opts)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn list_batches_page(&self, opts: &ListOptions) -> Result<Page<BatchMetadata>> {
-        let call = || self.staging_call(K::ListBatches, None, "");
-        self.page(opts, call, |r: ListBatchesResponse| {
-            (r.batches, r.next_page_token)
-        })
-    }
-
-    /// Every batch of the workspace (see [`Pages`] for the page size).
+    /// Every batch of the workspace (`GET …/batches`; see [`Pages`] for the page size).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -50,8 +36,9 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn batches(&self, page_size: Option<u32>) -> Pages<'_, BatchMetadata> {
-        Pages::listing(Ok(()), "batches", page_size, move |o| {
-            self.list_batches_page(o)
+        let call = || self.staging_call(K::ListBatches, None, "");
+        self.listing("batches", page_size, call, |r: ListBatchesResponse| {
+            (r.batches, r.next_page_token)
         })
     }
 
@@ -93,29 +80,7 @@ impl BatchApi {
         Ok(self.execute_json::<ListPartsResponse>(&call)?.into_parts())
     }
 
-    /// One page of a batch's files with their download URLs (`GET …/list`).
-    ///
-    /// ```no_run
-    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
-    /// let page = api.list_files_page("job-1-export", None, &opts)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn list_files_page(
-        &self,
-        batch_id: impl AsRef<str>,
-        part_name: Option<&str>,
-        opts: &ListOptions,
-    ) -> Result<Page<FileMetadata>> {
-        let call = || {
-            let c = self.staging_call(K::ListFiles, Some(batch_id.as_ref()), "/list")?;
-            Ok(c.query_opt("partName", part_name))
-        };
-        self.page(opts, call, |r: ListFilesResponse| {
-            (r.files_metadata, r.next_page_token)
-        })
-    }
-
-    /// Every file of a batch (or part) (see [`Pages`] for the page size).
+    /// Every file of a batch (or part) with its download URL (`GET …/list`; see [`Pages`]).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -129,30 +94,17 @@ impl BatchApi {
         page_size: Option<u32>,
     ) -> Pages<'a, FileMetadata> {
         let what = format!("files of {}", batch_id.as_ref());
-        Pages::listing(BatchId::new(batch_id.as_ref()), what, page_size, move |o| {
-            self.list_files_page(batch_id.as_ref(), part_name, o)
+        let call = move || {
+            let c = self.staging_call(K::ListFiles, Some(batch_id.as_ref()), "/list")?;
+            Ok(c.query_opt("partName", part_name))
+        };
+        self.listing(what, page_size, call, |r: ListFilesResponse| {
+            (r.files_metadata, r.next_page_token)
         })
     }
 
-    /// One page of a bulk-upload batch's shards and their indexing status (`GET …/shards`).
-    ///
-    /// ```no_run
-    /// # let (api, opts) = (roboflow_batch::BatchApi::builder().api_key("k").build()?, Default::default());
-    /// let page = api.list_shards_page("my-batch", &opts)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn list_shards_page(
-        &self,
-        batch_id: impl AsRef<str>,
-        opts: &ListOptions,
-    ) -> Result<Page<ShardDetails>> {
-        let call = || self.staging_call(K::ListShards, Some(batch_id.as_ref()), "/shards");
-        self.page(opts, call, |r: ListShardsResponse| {
-            (r.shards, r.next_page_token)
-        })
-    }
-
-    /// Every shard of a batch (see [`Pages`] for the page size).
+    /// Every shard of a bulk-upload batch with its indexing status (`GET …/shards`; see
+    /// [`Pages`] for the page size).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -165,14 +117,14 @@ impl BatchApi {
         page_size: Option<u32>,
     ) -> Pages<'a, ShardDetails> {
         let what = format!("shards of {}", batch_id.as_ref());
-        Pages::listing(BatchId::new(batch_id.as_ref()), what, page_size, move |o| {
-            self.list_shards_page(batch_id.as_ref(), o)
+        let call = move || self.staging_call(K::ListShards, Some(batch_id.as_ref()), "/shards");
+        self.listing(what, page_size, call, |r: ListShardsResponse| {
+            (r.shards, r.next_page_token)
         })
     }
 
-    /// Uploads one image as multipart form data (`POST …/upload/image`). Best for small
-    /// batches; a batch filled this way cannot also take bulk uploads. `display_name`
-    /// defaults to the batch id.
+    /// Uploads one image as multipart form data (`POST …/upload/image`); a batch filled this
+    /// way cannot also take bulk uploads. `display_name` defaults to the batch id.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -221,9 +173,8 @@ impl BatchApi {
             .signed_url_details)
     }
 
-    /// Asks for a signed URL to upload one tar shard of images
+    /// Asks for a signed URL to upload one tar shard of images, with the shard limits
     /// (`POST …/bulk-upload/image-files`); then [`put_signed`](Self::put_signed) the tar.
-    /// The answer carries the shard limits (`max_number_of_images`, `max_shard_size`).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -244,12 +195,9 @@ impl BatchApi {
             .signed_url_details)
     }
 
-    /// Ingests images by reference (`POST …/bulk-upload/image-references`).
-    ///
-    /// Always safe to retry after a timeout: without an `ingest_id`, one derived from the
-    /// batch and the body is sent (`rfbatch-…`; the official client sends none), so a repeat
-    /// is answered as `duplicated` rather than ingested twice. Each read may take twice the
-    /// transport's read timeout, as the official client allows these requests.
+    /// Ingests images by reference (`POST …/bulk-upload/image-references`). Without an
+    /// `ingest_id`, one derived from the batch and the body is sent, so a retry is answered
+    /// as `duplicated`. Each read may take twice the read timeout, as in the official client.
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -324,11 +272,8 @@ impl BatchApi {
     }
 
     /// Ingests the Asset Library images a RoboQL query selects (`POST …/roboql-ingest`) and
-    /// returns the service's answer, whose shape is not documented.
-    ///
-    /// Without an ingest id, a try that timed out is not repeated (unlike references, no id
-    /// is derived: the same query run later may rightly select new images); set one to make
-    /// retries safe.
+    /// returns the service's undocumented answer. Without an ingest id, a try that timed out
+    /// is not repeated (the same query run later may rightly select new images).
     ///
     /// ```no_run
     /// # let api = roboflow_batch::BatchApi::builder().api_key("k").build()?;
@@ -358,10 +303,9 @@ impl BatchApi {
     }
 }
 
-/// A multipart/form-data body with one file part, in the official client's form (notes
-/// §4.3): the part's field name and file name are both the file's name, and the part has
-/// no `Content-Type`. Quotes and line breaks in the name are percent-escaped, as
-/// `requests` (urllib3) escapes them.
+/// A multipart/form-data body with one file part in the official client's form (notes
+/// §4.3): field and file name both the file's name, no part `Content-Type`, quotes and line
+/// breaks percent-escaped as urllib3 does.
 fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = format!("rfbatch-{}", crate::rand::hex(12));
     let name = file_name

@@ -20,12 +20,8 @@ impl BatchApi {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn put_signed(&self, target: &SignedUrlDetails, source: &UploadSource) -> Result<()> {
-        let method = match target
-            .method
-            .as_deref()
-            .map(str::to_ascii_uppercase)
-            .as_deref()
-        {
+        let method = target.method.as_deref().map(str::to_ascii_uppercase);
+        let method = match method.as_deref() {
             None | Some("PUT") => Method::Put,
             Some("POST") => Method::Post,
             Some(other) => {

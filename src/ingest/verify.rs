@@ -212,7 +212,7 @@ impl<'a> Verifier<'a> {
             clock.sleep(self.wait.first());
         }
         let (api, batch) = (self.api, self.batch);
-        let polled = crate::wait::poll(clock, &self.wait, &what, |_| {
+        let polled = crate::wait::poll(clock, &self.wait, &what, || {
             // Near the end the count goes beside the look, saving a round trip after it.
             let beside = self.waiting() <= COUNT_BESIDE;
             let (indexed, early) = std::thread::scope(|s| {

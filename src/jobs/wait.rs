@@ -171,7 +171,7 @@ impl Job<'_> {
         let started = clock.monotonic();
         let mut stages = None;
         let mut last: Option<Progress> = None;
-        let ended = poll(clock, polling, &format!("job {id}"), |_| {
+        let ended = poll(clock, polling, &format!("job {id}"), || {
             let status = api.job(id)?;
             if details {
                 match self.details() {

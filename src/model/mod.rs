@@ -207,27 +207,3 @@ pub(crate) mod shown {
         h.keys().collect()
     }
 }
-
-/// One page of a paginated listing.
-///
-/// ```
-/// assert!(roboflow_batch::model::Page { items: vec![1], next_page_token: None }.is_last());
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// The items on this page.
-    pub items: Vec<T>,
-    /// The token of the next page; `None` (or an empty string) on the last page.
-    pub next_page_token: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// Whether there is no next page (an empty token counts as none).
-    ///
-    /// ```
-    /// assert!(roboflow_batch::model::Page { items: vec![1], next_page_token: Some("".into()) }.is_last());
-    /// ```
-    pub fn is_last(&self) -> bool {
-        self.next_page_token.as_deref().is_none_or(str::is_empty)
-    }
-}

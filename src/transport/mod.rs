@@ -1,14 +1,9 @@
 //! The request/response seam between [`BatchApi`](crate::BatchApi) and the network.
 //!
-//! A [`Transport`] sends one [`HttpRequest`] and returns one [`HttpResponse`]. **Every HTTP
-//! status comes back as `Ok`**: a 404 or a 503 is a response, and only the API layer decides
-//! what it means. A [`TransportError`] is returned only when the exchange itself failed
-//! (no connection, a timeout, a dropped connection, a protocol violation), and its
-//! [`TransportErrorKind`] decides whether it is worth retrying.
-//!
-//! [`UreqTransport`] is the real implementation. Any closure
-//! `Fn(HttpRequest) -> Result<HttpResponse, TransportError>` is a transport too (see
-//! [`Transport`]), which makes test doubles one line long.
+//! A [`Transport`] sends one [`HttpRequest`] and returns one [`HttpResponse`], **whatever
+//! its status**: only the API layer decides what a 404 means. A [`TransportError`] is an
+//! exchange that failed; its [`TransportErrorKind`] decides retries. [`UreqTransport`] is
+//! the real one; any closure is one too, which makes test doubles one line long.
 
 mod exact;
 mod ureq_impl;
@@ -42,15 +37,11 @@ impl fmt::Display for Method {
     }
 }
 
-/// A request body: nothing, bytes in memory, or a stream of known length.
-///
-/// A streamed body always carries its length, so uploads go out with `Content-Length` and
-/// never with chunked encoding (some storage services refuse chunked uploads).
+/// A request body: nothing, bytes in memory, or a stream of known length, which goes out
+/// with `Content-Length`, never chunked (some storage services refuse chunked uploads).
 ///
 /// ```
-/// # use roboflow_batch::transport::Body;
-/// let body = Body::sized(&b"0123456789"[..], 10);
-/// assert!(body.len() == 10 && !body.is_empty() && Body::sized(&b"abc"[..], 5).into_bytes().is_err());
+/// let body = roboflow_batch::transport::Body::Bytes(b"{}".to_vec());
 /// ```
 pub enum Body {
     /// No body; a `POST` with this body sends `Content-Length: 0`.
@@ -67,7 +58,7 @@ pub enum Body {
 }
 
 impl Body {
-    /// A streamed body of exactly `len` bytes (see [`Body`]).
+    /// A streamed body of exactly `len` bytes.
     ///
     /// ```
     /// let body = roboflow_batch::transport::Body::sized(&b"0123456789"[..], 10);
@@ -79,7 +70,7 @@ impl Body {
         }
     }
 
-    /// The body's length in bytes (see [`Body`]).
+    /// The body's length in bytes.
     ///
     /// ```
     /// assert_eq!(roboflow_batch::transport::Body::Bytes(b"abc".to_vec()).len(), 3);
@@ -92,7 +83,7 @@ impl Body {
         }
     }
 
-    /// Whether the body has no bytes (see [`Body`]).
+    /// Whether the body has no bytes.
     ///
     /// ```
     /// assert!(roboflow_batch::transport::Body::Empty.is_empty());
@@ -102,11 +93,10 @@ impl Body {
     }
 
     /// Reads the whole body into memory (for tests and small bodies); a stream shorter or
-    /// longer than its length is an error (see [`Body`]).
+    /// longer than its length is an error.
     ///
     /// ```
-    /// # use roboflow_batch::transport::Body;
-    /// assert!(Body::sized(&b"abc"[..], 5).into_bytes().is_err());
+    /// assert!(roboflow_batch::transport::Body::sized(&b"abc"[..], 5).into_bytes().is_err());
     /// ```
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
         match self {
@@ -131,16 +121,11 @@ impl fmt::Debug for Body {
     }
 }
 
-/// One HTTP request, as handed to a [`Transport`].
-///
-/// Its `Debug` output redacts every query value and every header value but
-/// `Content-Type` and `Content-Length`, because the URL carries the API key or a signature.
+/// One HTTP request, as handed to a [`Transport`]. Its `Debug` output redacts every query
+/// value and every header value but `Content-Type`, `Content-Length` and `Accept`.
 ///
 /// ```
-/// # use roboflow_batch::transport::{Body, HttpRequest, Method};
-/// let r = HttpRequest::new(Method::Post, "http://h:1/a/b?x=y%20z").with_header("X-A", "1").body(Body::Empty);
-/// let r = HttpRequest::get(r.url).read_timeout_factor(2).with_header("X-A", "1");
-/// assert_eq!((r.header("x-a"), r.path(), r.query()[0].1.as_str()), (Some("1"), "/a/b", "y z"));
+/// let r = roboflow_batch::transport::HttpRequest::get("http://h:1/a/b?x=y%20z");
 /// ```
 pub struct HttpRequest {
     /// The method.
@@ -151,15 +136,13 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Body,
-    /// How many times the transport's read timeout this request may wait for each read: 1
-    /// by default; 2 for references ingests, which the service may be slow to answer (the
-    /// official client allows them twice its timeout). A transport without timeouts
-    /// ignores it.
+    /// How many times the transport's read timeout each read may take: 1, or 2 for
+    /// references ingests (as the official client allows them).
     pub read_timeout_factor: u32,
 }
 
 impl HttpRequest {
-    /// A request with no headers and no body (see [`HttpRequest`]).
+    /// A request with no headers and no body.
     ///
     /// ```
     /// # use roboflow_batch::transport::{HttpRequest, Method};
@@ -175,7 +158,7 @@ impl HttpRequest {
         }
     }
 
-    /// A `GET` request (see [`HttpRequest`]).
+    /// A `GET` request.
     ///
     /// ```
     /// let r = roboflow_batch::transport::HttpRequest::get("http://h:1/a");
@@ -184,43 +167,24 @@ impl HttpRequest {
         Self::new(Method::Get, url)
     }
 
-    /// Adds a header (as [`HttpResponse::with_header`] does; [`header`](Self::header) reads) (see [`HttpRequest`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::HttpRequest;
-    /// let r = HttpRequest::get("http://h/").with_header("X-A", "1");
-    /// ```
-    #[must_use]
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
+    crate::model::setters! {
+        setup: "use roboflow_batch::transport::{Body, HttpRequest};",
+        on: "HttpRequest::get(\"http://h/\")";
+        /// Adds a header ([`header`](Self::header) reads it).
+        with_header(s, name: impl Into<String>, value: impl Into<String>) = "\"X-A\", \"1\"" {
+            s.headers.push((name.into(), value.into()));
+        }
+        /// Sets the body.
+        body(s, body: Body) = "Body::Bytes(b\"{}\".to_vec())" {
+            s.body = body;
+        }
+        /// Lets each read wait `factor` times the transport's read timeout (at least 1).
+        read_timeout_factor(s, factor: u32) = "2" {
+            s.read_timeout_factor = factor.max(1);
+        }
     }
 
-    /// Sets the body (see [`HttpRequest`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{Body, HttpRequest, Method};
-    /// let r = HttpRequest::new(Method::Post, "http://h/").body(Body::Bytes(b"{}".to_vec()));
-    /// ```
-    #[must_use]
-    pub fn body(mut self, body: Body) -> Self {
-        self.body = body;
-        self
-    }
-
-    /// Lets each read wait `factor` times the transport's read timeout (at least 1) (see [`HttpRequest`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::HttpRequest;
-    /// let r = HttpRequest::get("http://h/").read_timeout_factor(2);
-    /// ```
-    #[must_use]
-    pub fn read_timeout_factor(mut self, factor: u32) -> Self {
-        self.read_timeout_factor = factor.max(1);
-        self
-    }
-
-    /// The first value of a header, matched case-insensitively (see [`HttpRequest`]).
+    /// The first value of a header, matched case-insensitively.
     ///
     /// ```
     /// # let r = roboflow_batch::transport::HttpRequest::get("http://h/").with_header("X-A", "1");
@@ -230,7 +194,7 @@ impl HttpRequest {
         find_header(&self.headers, name)
     }
 
-    /// The decoded query parameters of the URL (see [`HttpRequest`]).
+    /// The decoded query parameters of the URL.
     ///
     /// ```
     /// let r = roboflow_batch::transport::HttpRequest::get("http://h/a?x=y%20z");
@@ -240,7 +204,7 @@ impl HttpRequest {
         crate::urls::query_pairs(&self.url)
     }
 
-    /// The URL's path, without scheme, host or query (see [`HttpRequest`]).
+    /// The URL's path, without scheme, host or query.
     ///
     /// ```
     /// # use roboflow_batch::transport::HttpRequest;
@@ -288,10 +252,7 @@ impl fmt::Debug for RedactedHeaders<'_> {
 /// One HTTP response, with a body that can be streamed.
 ///
 /// ```
-/// # use roboflow_batch::transport::HttpResponse;
-/// let r = HttpResponse::json(200, "{}").with_header("Retry-After", "2");
-/// assert_eq!((r.header("content-type"), r.header("retry-after")), (Some("application/json"), Some("2")));
-/// assert_eq!(HttpResponse::new(200, "hello").read_body(16).unwrap(), b"hello");
+/// let r = roboflow_batch::transport::HttpResponse::json(200, "{}");
 /// ```
 pub struct HttpResponse {
     /// The status code, whatever it is.
@@ -303,7 +264,7 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    /// A response whose body is `bytes` (see [`HttpResponse`]).
+    /// A response whose body is `bytes`.
     ///
     /// ```
     /// let r = roboflow_batch::transport::HttpResponse::new(200, "hello");
@@ -316,7 +277,7 @@ impl HttpResponse {
         }
     }
 
-    /// A JSON response (sets `Content-Type: application/json`) (see [`HttpResponse`]).
+    /// A JSON response (with `Content-Type: application/json`).
     ///
     /// ```
     /// let r = roboflow_batch::transport::HttpResponse::json(200, "{}");
@@ -325,19 +286,16 @@ impl HttpResponse {
         Self::new(status, json.into().into_bytes()).with_header("Content-Type", "application/json")
     }
 
-    /// Adds a header (see [`HttpResponse`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::HttpResponse;
-    /// let r = HttpResponse::new(429, "").with_header("Retry-After", "2");
-    /// ```
-    #[must_use]
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
+    crate::model::setters! {
+        setup: "",
+        on: "roboflow_batch::transport::HttpResponse::new(429, \"\")";
+        /// Adds a header.
+        with_header(s, name: impl Into<String>, value: impl Into<String>) = "\"Retry-After\", \"2\"" {
+            s.headers.push((name.into(), value.into()));
+        }
     }
 
-    /// The first value of a header, matched case-insensitively (see [`HttpResponse`]).
+    /// The first value of a header, matched case-insensitively.
     ///
     /// ```
     /// # let r = roboflow_batch::transport::HttpResponse::json(200, "{}");
@@ -347,14 +305,10 @@ impl HttpResponse {
         find_header(&self.headers, name)
     }
 
-    /// Reads at most `limit` bytes of the body; more than that is an error of kind
-    /// [`io::ErrorKind::InvalidData`] (see [`HttpResponse`]).
+    /// Reads at most `limit` bytes of the body; more is an [`io::ErrorKind::InvalidData`].
     ///
     /// ```
-    /// # use roboflow_batch::transport::HttpResponse;
-    /// assert_eq!(HttpResponse::new(200, "hello").read_body(16)?, b"hello");
-    /// assert!(HttpResponse::new(200, "hello").read_body(4).is_err());
-    /// # Ok::<(), std::io::Error>(())
+    /// assert!(roboflow_batch::transport::HttpResponse::new(200, "hello").read_body(4).is_err());
     /// ```
     pub fn read_body(self, limit: u64) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
@@ -387,7 +341,7 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
-/// What went wrong in a failed exchange; each kind documents whether it is retried.
+/// What went wrong in a failed exchange, and whether it is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
@@ -438,15 +392,11 @@ impl fmt::Display for TransportErrorKind {
     }
 }
 
-/// A failed exchange: no HTTP response was received.
-///
-/// The message is free of secrets: transports scrub the URL's query values from it.
+/// A failed exchange: no HTTP response was received. Its message is free of secrets.
 ///
 /// ```
 /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as K};
 /// let e = TransportError::new(K::Other, "GET http://h/?api_key=k1 failed");
-/// assert_eq!((e.kind(), e.message()), (K::Other, "GET http://h/?api_key=REDACTED failed"));
-/// assert_eq!(TransportError::from_io(&std::io::ErrorKind::ConnectionReset.into()).kind(), K::Interrupted);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
@@ -455,9 +405,8 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    /// A transport error of `kind`. The values of secret-bearing query parameters of any
-    /// URL in `message` are redacted (see [`redact_text`](crate::redact::redact_text)).
-    /// See [`TransportError`].
+    /// A transport error of `kind`, the secret-bearing query parameters of any URL in
+    /// `message` redacted (see [`redact_text`](crate::redact::redact_text)).
     ///
     /// ```
     /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as Kind};
@@ -470,7 +419,7 @@ impl TransportError {
         }
     }
 
-    /// Classifies an I/O error by its kind (see [`TransportError`]).
+    /// Classifies an I/O error by its kind.
     ///
     /// ```
     /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as Kind};
@@ -493,7 +442,7 @@ impl TransportError {
         TransportError::new(kind, err.to_string())
     }
 
-    /// The kind, which decides retries (see [`TransportError`]).
+    /// The kind, which decides retries.
     ///
     /// ```
     /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as Kind};
@@ -504,7 +453,7 @@ impl TransportError {
         self.kind
     }
 
-    /// The message, without the kind (see [`TransportError`]).
+    /// The message, without the kind.
     ///
     /// ```
     /// # use roboflow_batch::transport::{TransportError, TransportErrorKind as Kind};
@@ -529,10 +478,8 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
-/// Sends one request and returns one response, whatever its status.
-///
-/// Implementations must return `Ok` for every HTTP status and keep secrets out of their
-/// errors. A streamed [`Body::Reader`] must be sent with `Content-Length` set to its `len`.
+/// Sends one request and returns one response, `Ok` whatever its status. Implementations
+/// keep secrets out of their errors and send a [`Body::Reader`] with `Content-Length`.
 ///
 /// ```
 /// # use roboflow_batch::transport::{HttpRequest, HttpResponse, Transport, TransportError};

@@ -5,10 +5,8 @@ use super::{
     TransportError, TransportErrorKind,
 };
 
-/// Network timeouts of a [`UreqTransport`].
-///
-/// No whole-request budget by default, so a large shard on a slow link is not cut off:
-/// instead each read and write must make progress in time, which catches a stalled one.
+/// Network timeouts of a [`UreqTransport`]: per read and write, and no whole-request budget
+/// by default, so a large shard on a slow link is not cut off but a stalled one is.
 ///
 /// ```
 /// # use {std::time::Duration, roboflow_batch::transport::Timeouts};
@@ -18,8 +16,7 @@ use super::{
 pub struct Timeouts {
     /// Budget for resolving the host, and again for connecting (TCP, TLS). Default 10 s.
     pub connect: Duration,
-    /// Budget for each read, waiting for the response included. Default 60 s, as the
-    /// official client's `ROBOFLOW_API_REQUEST_TIMEOUT`.
+    /// Budget for each read, waiting for the response included. Default 60 s.
     pub read: Duration,
     /// Budget for each write to the socket. Default 60 s.
     pub write: Duration,
@@ -38,13 +35,9 @@ impl Default for Timeouts {
     }
 }
 
-/// The real [`Transport`], on one shared ureq 3 agent (connection pool).
-///
-/// Every HTTP status is a response. Streamed bodies go with `Content-Length`, never
-/// chunked, and a reader shorter or longer than declared fails at once (ureq 3.5 would hang
-/// on a short one). Error messages are scrubbed of the URL's query values. Idle connections
-/// are kept: up to 64 per host and 256 in all by default (ureq's 3 is fewer than a
-/// parallel upload uses). Clones share the pool.
+/// The real [`Transport`], on one ureq 3 agent whose connection pool clones share (64 idle
+/// connections per host, 256 in all by default). A streamed body shorter or longer than
+/// declared fails at once; error messages are scrubbed of the URL's query values.
 ///
 /// ```no_run
 /// # use roboflow_batch::transport::{HttpRequest, Transport, UreqTransport};
@@ -53,18 +46,13 @@ impl Default for Timeouts {
 #[derive(Clone)]
 pub struct UreqTransport {
     agent: ureq::Agent,
-    timeouts: Timeouts,
-    max_idle: usize,
-    max_idle_per_host: usize,
+    /// As built, the idle connections per host capped by those in all.
+    config: UreqTransportBuilder,
 }
 
 impl std::fmt::Debug for UreqTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UreqTransport")
-            .field("timeouts", &self.timeouts)
-            .field("max_idle_connections", &self.max_idle)
-            .field("max_idle_connections_per_host", &self.max_idle_per_host)
-            .finish_non_exhaustive()
+        write!(f, "UreqTransport({:?})", self.config)
     }
 }
 
@@ -77,72 +65,56 @@ impl Default for UreqTransport {
 /// Configures a [`UreqTransport`]: timeouts and the idle-connection pool.
 ///
 /// ```
-/// # use roboflow_batch::transport::{Timeouts, UreqTransport};
-/// let b = UreqTransport::builder().timeouts(Timeouts::default()).max_idle_connections(512);
-/// let t = b.max_idle_connections_per_host(128).build();
+/// let t = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(512);
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until .build() is called"]
 pub struct UreqTransportBuilder {
     timeouts: Timeouts,
-    max_idle: usize,
-    max_idle_per_host: usize,
+    max_idle_connections: usize,
+    max_idle_connections_per_host: usize,
 }
 
 impl Default for UreqTransportBuilder {
     fn default() -> Self {
         UreqTransportBuilder {
             timeouts: Timeouts::default(),
-            max_idle: 256,
-            max_idle_per_host: 64,
+            max_idle_connections: 256,
+            max_idle_connections_per_host: 64,
         }
     }
 }
 
 impl UreqTransportBuilder {
-    /// The network timeouts (default [`Timeouts::default`]; see [`UreqTransportBuilder`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::{Timeouts, UreqTransport};
-    /// let b = UreqTransport::builder().timeouts(Timeouts::default());
-    /// ```
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
-        self
+    crate::model::setters! {
+        setup: "use roboflow_batch::transport::{Timeouts, UreqTransport};",
+        on: "UreqTransport::builder()";
+        /// The network timeouts (default [`Timeouts::default`]).
+        timeouts(s, timeouts: Timeouts) = "Timeouts::default()" {
+            s.timeouts = timeouts;
+        }
+        /// The most idle connections kept open in total (default 256). 0 turns reuse off.
+        max_idle_connections(s, n: usize) = "512" {
+            s.max_idle_connections = n;
+        }
+        /// The most idle connections kept open to one host (default 64). Set it to at least
+        /// the number of requests you run in parallel against one host, or connections are
+        /// closed and opened again. Capped by
+        /// [`max_idle_connections`](Self::max_idle_connections).
+        max_idle_connections_per_host(s, n: usize) = "128" {
+            s.max_idle_connections_per_host = n;
+        }
     }
 
-    /// The most idle connections kept open in total (default 256). 0 turns reuse off (see
-    /// [`UreqTransportBuilder`]).
-    ///
-    /// ```
-    /// let b = roboflow_batch::transport::UreqTransport::builder().max_idle_connections(512);
-    /// ```
-    pub fn max_idle_connections(mut self, n: usize) -> Self {
-        self.max_idle = n;
-        self
-    }
-
-    /// The most idle connections kept open to one host (default 64). Set it to at least the
-    /// number of requests you run in parallel against one host, or connections are closed
-    /// and opened again. Capped by [`max_idle_connections`](Self::max_idle_connections) (see
-    /// [`UreqTransportBuilder`]).
-    ///
-    /// ```
-    /// let b = roboflow_batch::transport::UreqTransport::builder().max_idle_connections_per_host(128);
-    /// ```
-    pub fn max_idle_connections_per_host(mut self, n: usize) -> Self {
-        self.max_idle_per_host = n;
-        self
-    }
-
-    /// Builds the transport and its connection pool (see [`UreqTransportBuilder`]).
+    /// Builds the transport and its connection pool.
     ///
     /// ```
     /// let t = roboflow_batch::transport::UreqTransport::builder().build();
     /// ```
-    pub fn build(self) -> UreqTransport {
+    pub fn build(mut self) -> UreqTransport {
         let timeouts = self.timeouts;
-        let max_idle_per_host = self.max_idle_per_host.min(self.max_idle);
+        let max_idle = self.max_idle_connections;
+        self.max_idle_connections_per_host = self.max_idle_connections_per_host.min(max_idle);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_resolve(Some(timeouts.connect))
@@ -150,8 +122,8 @@ impl UreqTransportBuilder {
             .timeout_per_read(Some(timeouts.read))
             .timeout_per_write(Some(timeouts.write))
             .timeout_global(timeouts.total)
-            .max_idle_connections(self.max_idle)
-            .max_idle_connections_per_host(max_idle_per_host)
+            .max_idle_connections(max_idle)
+            .max_idle_connections_per_host(self.max_idle_connections_per_host)
             .user_agent(concat!("roboflow-batch/", env!("CARGO_PKG_VERSION")))
             .build();
         let agent = ureq::Agent::with_parts(
@@ -161,16 +133,13 @@ impl UreqTransportBuilder {
         );
         UreqTransport {
             agent,
-            timeouts,
-            max_idle: self.max_idle,
-            max_idle_per_host,
+            config: self,
         }
     }
 }
 
 impl UreqTransport {
-    /// A transport with [`Timeouts::default`] and the default pool limits (see
-    /// [`UreqTransport`]).
+    /// A transport with [`Timeouts::default`] and the default pool limits.
     ///
     /// ```
     /// let t = roboflow_batch::transport::UreqTransport::new();
@@ -179,7 +148,7 @@ impl UreqTransport {
         Self::builder().build()
     }
 
-    /// A builder for timeouts and pool limits (see [`UreqTransportBuilder`]).
+    /// A builder for timeouts and pool limits.
     ///
     /// ```
     /// let b = roboflow_batch::transport::UreqTransport::builder();
@@ -189,13 +158,8 @@ impl UreqTransport {
     }
 
     fn exchange(&self, req: HttpRequest) -> Result<HttpResponse, ureq::Error> {
-        let method = match req.method {
-            Method::Get => ureq::http::Method::GET,
-            Method::Post => ureq::http::Method::POST,
-            Method::Put => ureq::http::Method::PUT,
-        };
         let mut builder = ureq::http::Request::builder()
-            .method(method)
+            .method(req.method.to_string().as_str())
             .uri(req.url.as_str());
         let has_length = req
             .headers
@@ -217,7 +181,11 @@ impl UreqTransport {
         };
         let mut request = builder.body(body)?;
         if req.read_timeout_factor > 1 {
-            let read = self.timeouts.read.saturating_mul(req.read_timeout_factor);
+            let read = self
+                .config
+                .timeouts
+                .read
+                .saturating_mul(req.read_timeout_factor);
             request = self
                 .agent
                 .configure_request(request)
@@ -226,16 +194,9 @@ impl UreqTransport {
         }
         let response = self.agent.run(request)?;
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let text = |v: &ureq::http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
+        let headers = response.headers().iter();
+        let headers = headers.map(|(k, v)| (k.to_string(), text(v))).collect();
         let body = Box::new(ReaderErrors(response.into_body().into_reader()));
         Ok(HttpResponse {
             status,
@@ -426,57 +387,46 @@ mod tests {
     fn classification_is_by_type_not_text() {
         let local = ExactLengthReader::new(&b"ab"[..], 4).read_to_end(&mut Vec::new()).unwrap_err();
         let not_tls = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        let tls = |c| io(IoKind::InvalidData, cert(c));
+        // (error, kind, what its message says)
         let cases = [
             // Our own reader's error: a bad local body, whatever the kind says.
-            (E::Io(local), K::Body),
+            (E::Io(local), K::Body, ""),
             // A peer's early EOF whose text looks like ours is still a dropped connection.
-            (io(IoKind::UnexpectedEof, "body ended 2 bytes early (declared 4 bytes)"), K::Interrupted),
-            (E::Io(IoKind::ConnectionRefused.into()), K::Connect),
-            (E::Io(IoKind::ConnectionReset.into()), K::Interrupted),
-            (E::Io(IoKind::TimedOut.into()), K::Timeout),
-            (E::Io(io::Error::other("declared")), K::Other),
-            (E::Timeout(ureq::Timeout::Connect), K::Connect),
-            (E::Timeout(ureq::Timeout::RecvBody), K::Timeout),
-            (E::HostNotFound, K::Dns),
-            (E::Timeout(ureq::Timeout::Resolve), K::Dns),
+            (io(IoKind::UnexpectedEof, "body ended 2 bytes early (declared 4 bytes)"), K::Interrupted, ""),
+            (E::Io(IoKind::ConnectionRefused.into()), K::Connect, ""),
+            (E::Io(IoKind::ConnectionReset.into()), K::Interrupted, ""),
+            (E::Io(IoKind::TimedOut.into()), K::Timeout, ""),
+            (E::Io(io::Error::other("declared")), K::Other, ""),
+            (E::Timeout(ureq::Timeout::Connect), K::Connect, ""),
+            (E::Timeout(ureq::Timeout::RecvBody), K::Timeout, ""),
+            (E::HostNotFound, K::Dns, ""),
+            (E::Timeout(ureq::Timeout::Resolve), K::Dns, ""),
             // What ureq 3.5 returns for an unresolvable host, once our resolver marked it;
             // std's own lookup error, unmarked, is not taken for DNS by its text.
-            (lookup("nonexistent.invalid", "failed to lookup address information"), K::Dns),
-            (E::Io(io::Error::other("failed to lookup address information")), K::Other),
-            (E::ConnectionFailed, K::Connect),
-            (E::Tls("no provider"), K::Tls),
+            (lookup("api.example.invalid", "Name or service not known"), K::Dns,
+             r#"cannot resolve host "api.example.invalid": Name or service not known"#),
+            (E::Io(io::Error::other("failed to lookup address information")), K::Other, ""),
+            (E::ConnectionFailed, K::Connect, ""),
+            (E::Tls("no provider"), K::Tls, ""),
             // What ureq 3.5 returns for a handshake against a plain-HTTP listener.
-            (io(IoKind::InvalidData, not_tls), K::Tls),
-            (io(IoKind::InvalidData, cert(C::UnknownIssuer)), K::Tls),
-            (E::Rustls(cert(C::Expired)), K::Tls),
+            (io(IoKind::InvalidData, not_tls), K::Tls, "did not answer in TLS"),
+            (E::Rustls(cert(C::Expired)), K::Tls, "certificate has expired"),
+            (tls(C::NotValidYet), K::Tls, "is not valid yet"),
+            (tls(C::UnknownIssuer), K::Tls, "not signed by a trusted authority"),
+            (tls(C::NotValidForName), K::Tls, "for another host name"),
+            (tls(C::Revoked), K::Tls, "was revoked"),
+            (tls(C::BadSignature), K::Tls, "bad signature"),
+            (tls(C::BadEncoding), K::Tls, "certificate was refused"),
+            (io(IoKind::InvalidData, rustls::Error::NoCertificatesPresented), K::Tls, "no certificate"),
             // A peer that hangs up mid-handshake is a dropped connection.
-            (io(IoKind::UnexpectedEof, "Peer disconnected"), K::Interrupted),
-            (E::BodyExceedsLimit(1), K::Protocol),
+            (io(IoKind::UnexpectedEof, "Peer disconnected"), K::Interrupted, ""),
+            (E::BodyExceedsLimit(1), K::Protocol, ""),
         ];
-        for (err, want) in cases {
-            assert_eq!(classify(&err).kind(), want, "{err}");
-        }
-    }
-
-    #[test]
-    #[rustfmt::skip]
-    fn tls_messages_say_what_was_wrong_with_the_certificate() {
-        for (e, says) in [
-            (cert(C::Expired), "certificate has expired"),
-            (cert(C::NotValidYet), "is not valid yet"),
-            (cert(C::UnknownIssuer), "not signed by a trusted authority"),
-            (cert(C::NotValidForName), "for another host name"),
-            (cert(C::Revoked), "was revoked"),
-            (cert(C::BadSignature), "bad signature"),
-            (cert(C::BadEncoding), "certificate was refused"),
-            (rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType), "did not answer in TLS"),
-            (rustls::Error::NoCertificatesPresented, "no certificate"),
-        ] {
-            let t = classify(&io(IoKind::InvalidData, e));
-            assert_eq!(t.kind(), K::Tls);
+        for (err, want, says) in cases {
+            let t = classify(&err);
+            assert_eq!(t.kind(), want, "{err}");
             assert!(t.message().contains(says), "{says}: {t}");
         }
-        let dns = classify(&lookup("api.example.invalid", "Name or service not known"));
-        assert_eq!(dns.message(), r#"cannot resolve host "api.example.invalid": Name or service not known"#);
     }
 }
