@@ -1,10 +1,9 @@
 //! Deterministic test images (feature `sandbox`): valid PNG and JPEG files of chosen
 //! dimensions and file sizes, written into a folder, for tests, examples and benchmarks.
 //!
-//! The same settings always give the same bytes. PNGs hold random RGB pixels (stored,
-//! uncompressed deflate blocks); JPEGs are baseline YCbCr images made of flat 8x8 blocks.
-//! A file size target is met exactly by a padding chunk (PNG) or comment segments (JPEG),
-//! which decoders skip.
+//! The same settings always give the same bytes: random RGB pixels in uncompressed PNGs,
+//! smooth gradients in baseline JPEGs (encoded by the `png` and `jpeg-encoder` crates). A
+//! file size target is met exactly by a padding chunk (PNG) or comment segments (JPEG).
 //!
 //! ```
 //! # use roboflow_batch::testdata::{ImageFormat, ImageSet};
@@ -96,66 +95,28 @@ impl ImageSet {
         }
     }
 
-    /// The seed: different seeds give different images (see the [module](self) example).
-    ///
-    /// ```
-    /// let set = roboflow_batch::testdata::ImageSet::new(3).seed(7);
-    /// ```
-    pub fn seed(mut self, seed: u64) -> ImageSet {
-        self.seed = seed;
-        self
-    }
-
-    /// Width and height ranges, in pixels (each at least 1; see the [module](self) example).
-    ///
-    /// ```
-    /// let set = roboflow_batch::testdata::ImageSet::new(3).dimensions(20..=40, 10..=30);
-    /// ```
-    pub fn dimensions(
-        mut self,
-        width: RangeInclusive<u32>,
-        height: RangeInclusive<u32>,
-    ) -> ImageSet {
-        self.width = (*width.start()).max(1)..=(*width.end()).max(1);
-        self.height = (*height.start()).max(1)..=(*height.end()).max(1);
-        self
-    }
-
-    /// File sizes in bytes: each file's size is drawn from the range and met exactly (by
-    /// padding that decoders skip). PNG pixels fill most of it, so PNG heights may come
-    /// out below the height range for small sizes. A file is never smaller than its
-    /// image needs (see the [module](self) example).
-    ///
-    /// ```
-    /// let set = roboflow_batch::testdata::ImageSet::new(3).file_size(900..=1000);
-    /// ```
-    pub fn file_size(mut self, bytes: RangeInclusive<u64>) -> ImageSet {
-        self.file_size = Some(bytes);
-        self
-    }
-
-    /// Formats used in turn (image `i` gets `formats[i % len]`; default PNG only; see the
-    /// [module](self) example).
-    ///
-    /// ```
-    /// # use roboflow_batch::testdata::{ImageFormat, ImageSet};
-    /// let set = ImageSet::new(2).formats(&[ImageFormat::Png, ImageFormat::Jpeg]);
-    /// ```
-    pub fn formats(mut self, formats: &[ImageFormat]) -> ImageSet {
-        if !formats.is_empty() {
-            self.formats = formats.to_vec();
+    crate::model::setters! {
+        setup: "let set = roboflow_batch::testdata::ImageSet::new(3);", on: "set";
+        /// The seed: different seeds give different images.
+        seed(s, seed: u64) = "7" { s.seed = seed; }
+        /// Width and height ranges, in pixels (each at least 1).
+        dimensions(s, width: RangeInclusive<u32>, height: RangeInclusive<u32>) = "20..=40, 10..=30" {
+            s.width = (*width.start()).max(1)..=(*width.end()).max(1);
+            s.height = (*height.start()).max(1)..=(*height.end()).max(1);
         }
-        self
-    }
-
-    /// The file name prefix (default `img-`; see the [module](self) example).
-    ///
-    /// ```
-    /// let set = roboflow_batch::testdata::ImageSet::new(3).prefix("cat-");
-    /// ```
-    pub fn prefix(mut self, prefix: impl Into<String>) -> ImageSet {
-        self.prefix = prefix.into();
-        self
+        /// File sizes in bytes: each file's size is drawn from the range and met exactly (by
+        /// padding that decoders skip). PNG pixels fill most of it, so PNG heights may come
+        /// out below the height range for small sizes. A file is never smaller than its
+        /// image needs.
+        file_size(s, bytes: RangeInclusive<u64>) = "900..=1000" { s.file_size = Some(bytes); }
+        /// Formats used in turn (image `i` gets `formats[i % len]`; default PNG only).
+        formats(s, formats: &[ImageFormat]) = "&[roboflow_batch::testdata::ImageFormat::Jpeg]" {
+            if !formats.is_empty() {
+                s.formats = formats.to_vec();
+            }
+        }
+        /// The file name prefix (default `img-`).
+        prefix(s, prefix: impl Into<String>) = "\"cat-\"" { s.prefix = prefix.into(); }
     }
 
     /// The bytes of image `i`.
@@ -239,241 +200,67 @@ fn draw(rng: &mut FastRng, r: &RangeInclusive<u32>) -> u32 {
     lo + (rng.next_u64() % (u64::from(hi - lo) + 1)) as u32
 }
 
-// ---------------------------------------------------------------- PNG
-
 /// Signature, IHDR, the zlib header and checksum inside IDAT, IDAT's and IEND's framing.
 const PNG_OVERHEAD: u64 = 8 + 25 + 12 + 2 + 4 + 12;
 
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    // PNG's CRC is gzip's CRC-32, over the chunk's type and data.
-    let mut crc = flate2::Crc::new();
-    crc.update(kind);
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_be_bytes());
-}
-
-/// A PNG of random RGB pixels, padded to `target` bytes when given (and large enough).
+/// A PNG of random RGB pixels in stored deflate blocks (so its size is known beforehand),
+/// padded by a private ancillary chunk to `target` bytes when given (and large enough).
 fn png(width: u32, height: u32, rng: &mut FastRng, target: Option<u64>) -> Vec<u8> {
-    let row = 3 * width as usize + 1;
-    let mut raw = Vec::with_capacity(row * height as usize);
-    for _ in 0..height {
-        // Filter byte 0 (none), then random pixels.
-        let start = raw.len();
-        raw.resize(start + row, 0);
-        for px in raw[start + 1..].chunks_mut(8) {
-            let word = rng.next_u64().to_le_bytes();
-            px.copy_from_slice(&word[..px.len()]);
+    let mut pixels = vec![0u8; 3 * width as usize * height as usize];
+    for px in pixels.chunks_mut(8) {
+        px.copy_from_slice(&rng.next_u64().to_le_bytes()[..px.len()]);
+    }
+    // Each row gains a filter byte; each stored block of at most 65535 bytes, a 5-byte header.
+    let raw = u64::from(height) * (3 * u64::from(width) + 1);
+    let size = PNG_OVERHEAD + raw + 5 * raw.div_ceil(65_535).max(1);
+    let mut out = Vec::with_capacity(target.unwrap_or(size) as usize);
+    let mut enc = png::Encoder::new(&mut out, width, height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_compression(png::Compression::NoCompression);
+    let written = enc.write_header().and_then(|mut w| {
+        w.write_image_data(&pixels)?;
+        if let Some(t) = target.filter(|t| *t >= size + 12) {
+            let pad = vec![0u8; (t - size - 12) as usize];
+            w.write_chunk(png::chunk::ChunkType(*b"rbPd"), &pad)?;
         }
-    }
-    // zlib: header, stored deflate blocks of at most 65535 bytes, Adler-32.
-    let mut z = Vec::with_capacity(raw.len() + raw.len() / 65_535 * 5 + 16);
-    z.extend_from_slice(&[0x78, 0x01]);
-    let blocks: Vec<&[u8]> = if raw.is_empty() {
-        vec![&[][..]]
-    } else {
-        raw.chunks(65_535).collect()
-    };
-    for (i, b) in blocks.iter().enumerate() {
-        z.push(u8::from(i + 1 == blocks.len()));
-        let len = b.len() as u16;
-        z.extend_from_slice(&len.to_le_bytes());
-        z.extend_from_slice(&(!len).to_le_bytes());
-        z.extend_from_slice(b);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in &raw {
-        a = (a + u32::from(x)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
-
-    let mut out = Vec::new();
-    out.extend_from_slice(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &z);
-    if let Some(t) = target {
-        let now = out.len() as u64 + 12; // IEND
-        if t >= now + 12 {
-            // A private ancillary chunk that decoders skip.
-            chunk(&mut out, b"rbPd", &vec![0u8; (t - now - 12) as usize]);
-        }
-    }
-    chunk(&mut out, b"IEND", &[]);
+        w.finish()
+    });
+    written.expect("a PNG of at least one pixel encodes into memory");
     out
 }
 
-// ---------------------------------------------------------------- JPEG
-
-/// The standard luminance DC table (ITU T.81, K.3): code lengths, then the symbols.
-const DC_BITS: [u8; 16] = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
-const DC_VALUES: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-/// An AC table with one symbol, end-of-block: every block is flat.
-const AC_BITS: [u8; 16] = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-const AC_VALUES: [u8; 1] = [0x00];
-/// Every coefficient quantized by 8, so a flat block's DC value is its level minus 128.
-const QUANT: u8 = 8;
-
-/// Canonical Huffman codes (code, length) for the symbols of a table.
-fn huffman_codes(bits: &[u8; 16], values: &[u8]) -> [(u16, u8); 256] {
-    let mut table = [(0u16, 0u8); 256];
-    let mut code = 0u16;
-    let mut k = 0;
-    for (len, &count) in bits.iter().enumerate() {
-        for _ in 0..count {
-            if let Some(&sym) = values.get(k) {
-                table[sym as usize] = (code, len as u8 + 1);
-            }
-            code += 1;
-            k += 1;
-        }
-        code <<= 1;
-    }
-    table
-}
-
-struct BitWriter {
-    out: Vec<u8>,
-    acc: u32,
-    n: u32,
-}
-
-impl BitWriter {
-    fn put(&mut self, code: u32, len: u32) {
-        for i in (0..len).rev() {
-            self.acc = (self.acc << 1) | ((code >> i) & 1);
-            self.n += 1;
-            if self.n == 8 {
-                let byte = self.acc as u8;
-                self.out.push(byte);
-                if byte == 0xFF {
-                    self.out.push(0x00); // byte stuffing
-                }
-                self.acc = 0;
-                self.n = 0;
-            }
-        }
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        while self.n != 0 {
-            self.put(1, 1);
-        }
-        self.out
-    }
-}
-
-fn segment(out: &mut Vec<u8>, marker: u8, data: &[u8]) {
-    out.extend_from_slice(&[0xFF, marker]);
-    out.extend_from_slice(&((data.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(data);
-}
-
-/// A baseline JPEG of flat 8x8 blocks in smooth colours, padded with comment segments to
-/// `target` bytes when given (and large enough).
+/// A baseline JPEG of flat 8x8 blocks in smooth colours, padded by comment segments (after
+/// the JFIF header) to `target` bytes when given (and large enough).
 fn jpeg(width: u32, height: u32, rng: &mut FastRng, target: Option<u64>) -> Vec<u8> {
-    let (bw, bh) = (width.div_ceil(8), height.div_ceil(8));
-    let base = [
-        rng.next_u64() as u8,
-        rng.next_u64() as u8,
-        rng.next_u64() as u8,
-    ];
-    let dc = huffman_codes(&DC_BITS, &DC_VALUES);
-    let ac = huffman_codes(&AC_BITS, &AC_VALUES);
-    let mut bits = BitWriter {
-        out: Vec::new(),
-        acc: 0,
-        n: 0,
-    };
-    let mut prev = [0i32; 3];
-    for by in 0..bh {
-        for bx in 0..bw {
-            for (c, p) in prev.iter_mut().enumerate() {
-                // A gradient per component, plus a little noise.
-                let level = u32::from(base[c])
-                    + bx * (3 + c as u32)
-                    + by * (5 - c as u32)
-                    + (rng.next_u64() % 8) as u32;
-                let value = (level % 256) as i32 - 128;
-                let diff = value - *p;
-                *p = value;
-                let size = 32 - diff.unsigned_abs().leading_zeros();
-                let (code, len) = dc[size as usize];
-                bits.put(u32::from(code), u32::from(len));
-                if size > 0 {
-                    let v = if diff < 0 { diff - 1 } else { diff };
-                    bits.put((v as u32) & ((1 << size) - 1), size);
-                }
-                let (code, len) = ac[0];
-                bits.put(u32::from(code), u32::from(len));
-            }
+    let base: [u8; 3] = std::array::from_fn(|_| rng.next_u64() as u8);
+    let mut pixels = Vec::with_capacity(3 * width as usize * height as usize);
+    for (by, bx) in (0..height).flat_map(|y| (0..width).map(move |x| (y / 8, x / 8))) {
+        // A gradient per component over the blocks.
+        let level = |c: u32| base[c as usize].wrapping_add((bx * (3 + c) + by * (5 - c)) as u8);
+        pixels.extend((0..3).map(level));
+    }
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, 50);
+    enc.set_optimized_huffman_tables(true);
+    let (w, h, rgb) = (width as u16, height as u16, jpeg_encoder::ColorType::Rgb);
+    let encoded = enc.encode(&pixels, w, h, rgb);
+    encoded.expect("a JPEG of 1 to 65535 pixels a side encodes into memory");
+    let mut pad = target.map_or(0, |t| t.saturating_sub(out.len() as u64));
+    let mut segments = Vec::new();
+    while pad >= 4 {
+        // One comment segment carries at most 65533 bytes; never leave 1 to 3 over.
+        let mut body = (pad - 4).min(65_533);
+        let rest = pad - 4 - body;
+        if (1..4).contains(&rest) {
+            body -= 4 - rest;
         }
+        segments.extend_from_slice(&[0xFF, 0xFE]);
+        segments.extend_from_slice(&((body + 2) as u16).to_be_bytes());
+        segments.resize(segments.len() + body as usize, b' ');
+        pad -= body + 4;
     }
-    let scan = bits.finish();
-
-    let mut head = Vec::new();
-    head.extend_from_slice(&[0xFF, 0xD8]);
-    segment(
-        &mut head,
-        0xE0,
-        b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00",
-    );
-    let mut tail = Vec::new();
-    let mut dqt = vec![0u8];
-    dqt.extend_from_slice(&[QUANT; 64]);
-    segment(&mut tail, 0xDB, &dqt);
-    let mut sof = vec![8];
-    sof.extend_from_slice(&(height as u16).to_be_bytes());
-    sof.extend_from_slice(&(width as u16).to_be_bytes());
-    sof.extend_from_slice(&[3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]);
-    segment(&mut tail, 0xC0, &sof);
-    for (class, bits_, values) in [
-        (0x00u8, &DC_BITS, &DC_VALUES[..]),
-        (0x10, &AC_BITS, &AC_VALUES[..]),
-    ] {
-        let mut dht = vec![class];
-        dht.extend_from_slice(bits_);
-        dht.extend_from_slice(values);
-        segment(&mut tail, 0xC4, &dht);
-    }
-    segment(&mut tail, 0xDA, &[3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 63, 0]);
-    tail.extend_from_slice(&scan);
-    tail.extend_from_slice(&[0xFF, 0xD9]);
-
-    let mut out = head;
-    if let Some(t) = target {
-        let mut pad = t.saturating_sub((out.len() + tail.len()) as u64);
-        while pad >= 4 {
-            // One comment segment carries at most 65533 bytes; never leave 1 to 3 over.
-            let mut body = (pad - 4).min(65_533);
-            let rest = pad - 4 - body;
-            if (1..4).contains(&rest) {
-                body -= 4 - rest;
-            }
-            segment(&mut out, 0xFE, &vec![b' '; body as usize]);
-            pad -= body + 4;
-        }
-    }
-    out.extend_from_slice(&tail);
+    // SOI, then the JFIF segment, whose length follows its marker.
+    let at = 4 + usize::from(u16::from_be_bytes([out[4], out[5]]));
+    out.splice(at..at, segments);
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jpeg_huffman_codes_are_canonical() {
-        let dc = huffman_codes(&DC_BITS, &DC_VALUES);
-        assert_eq!(dc[0], (0b00, 2));
-        assert_eq!(dc[1], (0b010, 3));
-        assert_eq!(dc[11], (0b1_1111_1110, 9));
-        assert_eq!(huffman_codes(&AC_BITS, &AC_VALUES)[0], (0, 1));
-    }
 }

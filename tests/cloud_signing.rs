@@ -268,7 +268,8 @@ fn s3_profiles_from_the_shared_files() {
     let conf = dir.path().join("config");
     std::fs::write(
         &creds,
-        "[default]\naws_access_key_id=DEFKEY\naws_secret_access_key=DEFSECRET\n[dev]\naws_access_key_id=DEVKEY\naws_secret_access_key=DEVSECRET\naws_session_token=TOK\n",
+        // Comments, blank lines, spaces, keys in any case, values holding `=`.
+        "# shared\n[default]\naws_access_key_id=DEFKEY\naws_secret_access_key=DEFSECRET\n\n; dev\n[dev]\naws_access_key_id = DEVKEY\nAWS_Secret_Access_Key=DEV=SECRET\naws_session_token=TOK\n",
     )
     .unwrap();
     std::fs::write(

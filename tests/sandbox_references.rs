@@ -287,8 +287,17 @@ fn a_jsonl_list_of_references_is_fetched_too() {
 #[test]
 fn video_references_are_fetched() {
     let mp4 = [b"\0\0\0\x18ftypmp42".to_vec(), vec![7u8; 3000]].concat();
+    // Recognised by their first bytes, whatever their Content-Type says.
+    let bytes = "application/octet-stream";
+    let (mkv, avi) = (
+        vec![0x1A, 0x45, 0xDF, 0xA3, 1],
+        b"RIFF\0\0\0\0AVI LIST".to_vec(),
+    );
     let files = FileServer::loopback(vec![
         ("/clip.mp4", Served::ok("video/mp4", mp4.clone())),
+        ("/a.mkv", Served::ok(bytes, mkv)),
+        ("/b.avi", Served::ok(bytes, avi)),
+        ("/empty.mp4", Served::ok(bytes, Vec::new())),
         (
             "/page.mp4",
             Served::ok("text/html", b"<html></html>".to_vec()),
@@ -298,16 +307,21 @@ fn video_references_are_fetched() {
     let body = json!({"videoReferences": [
         {"name": "clip.mp4", "url": files.url("/clip.mp4")},
         {"name": "page.mp4", "url": files.url("/page.mp4")},
+        {"name": "a.mkv", "url": files.url("/a.mkv")},
+        {"name": "b.avi", "url": files.url("/b.avi")},
+        {"name": "empty.mp4", "url": files.url("/empty.mp4")},
     ]});
     assert_eq!(ingest(&sb, "clips", "video", &body).status, 200);
     let s = &settled_shards(&sb, "clips")[0];
-    assert_eq!(s["shardObjectsCount"], 1, "{s}");
-    assert_eq!(
-        s["statusMetadata"]["failedFiles"][0]["type"],
-        "unsupported-file-type"
+    assert_eq!(s["shardObjectsCount"], 3, "{s}");
+    let failed = s["statusMetadata"]["failedFiles"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{s}");
+    assert!(
+        failed.iter().all(|f| f["type"] == "unsupported-file-type"),
+        "{s}"
     );
     let api = client(&sb);
-    let f = api.files("clips", None, None).next().unwrap().unwrap();
+    let f = api.files("clips", None, None).nth(2).unwrap().unwrap();
     assert_eq!(http("GET", &f.download_url, &[], None).body, mp4);
     assert_eq!(
         api.batch("clips").unwrap().batch_content_type.to_string(),

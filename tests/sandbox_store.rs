@@ -223,3 +223,110 @@ fn injected_faults_are_requests_too_and_failed_puts_are_not_counted() {
     assert_eq!(sb.put_count(), 0);
     assert!(sb.request_count() >= 1);
 }
+
+/// A shard indexed from its stored file (disk) and as it streams in (discard) comes out the
+/// same: members by their base names, non-images failed, the notification config read, and
+/// a stored member's bytes found at its offset; a body that is no tar fails the shard.
+#[test]
+fn disk_and_discard_stores_index_a_shard_alike() {
+    let img = png(4, 4);
+    let config = br#"{"ingestId": "i", "notificationsURL": "http://127.0.0.1:9/h"}"#;
+    let members = [
+        ("a.png", &img[..]),
+        ("dir/b.png", &img[..]),
+        ("notes.txt", b"hello"),
+        ("notification_config.json", config),
+    ];
+    let mut seen = Vec::new();
+    for store in [StoreMode::Disk, StoreMode::Discard] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.jsonl");
+        let config = SandboxConfig::default().store(store).record(&log);
+        let sb = Sandbox::start(config.indexing_delay(Duration::ZERO)).unwrap();
+        let api = client(&sb);
+        for (batch, body) in [("s", tar_of(&members)), ("junk", vec![7u8; 1500])] {
+            let target = api.request_shard_upload(batch, None).unwrap();
+            api.put_signed(&target, &UploadSource::bytes(body)).unwrap();
+        }
+        let shard = |b: &str| api.shards(b, None).next().unwrap().unwrap();
+        wait_until("indexed", 10, || {
+            ["s", "junk"].iter().all(|b| shard(b).status_type != "info")
+        });
+        let (s, junk) = (shard("s"), shard("junk"));
+        let meta = s.status_metadata.unwrap();
+        let files: Vec<_> = api.files("s", None, None).map(Result::unwrap).collect();
+        if store == StoreMode::Disk {
+            assert_eq!(http("GET", &files[0].download_url, &[], None).body, img);
+        }
+        let names: Vec<String> = files.into_iter().map(|f| f.file_name).collect();
+        let record = std::fs::read_to_string(&log).unwrap();
+        let put = record
+            .lines()
+            .find(|l| l.contains("PUT {signedUpload}"))
+            .unwrap();
+        let put: serde_json::Value = serde_json::from_str(put).unwrap();
+        let junk_reason = junk.status_metadata.unwrap()["reason"].clone();
+        assert!(
+            junk_reason.as_str().unwrap().contains("not a readable tar"),
+            "{junk_reason}"
+        );
+        seen.push((
+            names,
+            s.shard_objects_count,
+            meta["failedFiles"].clone(),
+            put["tar"].clone(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    let (names, count, failed, tar) = &seen[0];
+    assert_eq!(
+        (names.as_slice(), *count),
+        (&["a.png".to_string(), "b.png".into()][..], 2)
+    );
+    assert_eq!(failed[0]["type"], "unsupported-file-type", "{failed}");
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    let want: Vec<&str> = members.iter().map(|m| m.0).collect();
+    assert_eq!(tar["members"], serde_json::json!(want));
+    assert_eq!(tar["notificationConfig"]["ingestId"], "string");
+}
+
+/// Pages of a part's files list each file once, in order, where part names sort around each
+/// other (`p`, `p-x`, `p/q`, `p2`); the batch is written as a data directory to reopen.
+#[test]
+fn paged_part_listings_list_each_file_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = ["p", "p-x", "p/q", "p2"];
+    let mut files = serde_json::Map::new();
+    let mut add = |part: Option<&str>, name: String| {
+        let key = format!("{}/{name}", part.unwrap_or(""));
+        let file = serde_json::json!({ "name": name, "part": part, "size": 1, "path": "x" });
+        files.insert(key, file);
+    };
+    for part in parts {
+        (0..7).for_each(|i| add(Some(part), format!("{part}-{i}.jpg")));
+    }
+    (0..3).for_each(|i| add(None, format!("plain-{i}.jpg")));
+    let batch = serde_json::json!({ "id": "b", "display_name": "b", "files": files,
+        "batch_type": "multipart-batch", "content_type": "mixed",
+        "created": "2025-01-01T00:00:00Z", "expiry": "2099-01-01T00:00:00Z" });
+    let state = serde_json::json!({ "staging": { "batches": { "b": batch } } });
+    std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
+    let sb = Sandbox::start(SandboxConfig::default().data_dir(dir.path())).unwrap();
+    let api = client(&sb);
+    let names = |part: Option<&str>, size: u32| -> Vec<String> {
+        let files = api.files("b", part, Some(size));
+        files.map(|f| f.unwrap().file_name).collect()
+    };
+    for part in parts {
+        let want: Vec<String> = (0..7).map(|i| format!("{part}-{i}.jpg")).collect();
+        for size in [1, 2, 3, 7, 8, 100] {
+            assert_eq!(names(Some(part), size), want, "{part} by {size}");
+        }
+    }
+    let all = names(None, 1000);
+    assert_eq!(all.len(), 31);
+    for size in [1, 4, 31, 32] {
+        assert_eq!(names(None, size), all, "all by {size}");
+    }
+    assert!(names(Some("missing"), 5).is_empty());
+}

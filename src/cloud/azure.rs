@@ -4,11 +4,11 @@
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
-use quick_xml::events::Event;
+use instant_xml::FromXml;
 
-use super::http::{Http, cloud_error, hmac_sha256, resolve_ref};
+use super::http::{Http, cloud_error, hmac_sha256, undecodable};
 use super::settings::{Settings, parse_connection_string};
-use super::{CloudObject, Page, Secret, Store, encode_path, iso_seconds};
+use super::{CloudObject, Page, Secret, Store, encode_path, timestamp};
 use crate::transport::HttpRequest;
 use crate::urls::encode;
 use crate::{Error, Result};
@@ -25,17 +25,7 @@ pub(crate) enum AzureAuth {
     Sas(Secret),
 }
 
-impl std::fmt::Debug for AzureAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            AzureAuth::Key(..) => "Key(REDACTED)",
-            AzureAuth::Sas(_) => "Sas(REDACTED)",
-        })
-    }
-}
-
 /// An Azure container with its account and credentials.
-#[derive(Debug)]
 pub(crate) struct AzureStore {
     account: String,
     container: String,
@@ -45,8 +35,8 @@ pub(crate) struct AzureStore {
     http: Http,
 }
 
-fn cloud_err(status: Option<u16>, message: String) -> Error {
-    cloud_error(STORE, status, message)
+fn fail(message: impl Into<String>) -> Error {
+    cloud_error(STORE, None, message)
 }
 
 impl AzureStore {
@@ -66,11 +56,9 @@ impl AzureStore {
             .or_else(|| settings.first(&["AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT"]))
             .or_else(|| cs.get("AccountName").cloned())
             .ok_or_else(|| {
-                cloud_err(
-                    None,
+                fail(
                     "no storage account: set AZURE_STORAGE_ACCOUNT_NAME (or \
-                     AZURE_STORAGE_CONNECTION_STRING), or write az://container@account/…"
-                        .into(),
+                     AZURE_STORAGE_CONNECTION_STRING), or write az://container@account/…",
                 )
             })?;
         let endpoint = match cs.get("BlobEndpoint") {
@@ -97,21 +85,15 @@ impl AzureStore {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(key.trim())
                     .map_err(|_| {
-                        cloud_err(
-                            None,
-                            "the account key (AZURE_STORAGE_ACCOUNT_KEY) is not base64".into(),
-                        )
+                        fail("the account key (AZURE_STORAGE_ACCOUNT_KEY) is not base64")
                     })?;
                 AzureAuth::Key(Secret(key), bytes)
             }
             (None, None) => {
-                return Err(cloud_err(
-                    None,
-                    format!(
-                        "no credentials for account {account:?}: set AZURE_STORAGE_SAS_TOKEN or \
+                return Err(fail(format!(
+                    "no credentials for account {account:?}: set AZURE_STORAGE_SAS_TOKEN or \
                          AZURE_STORAGE_ACCOUNT_KEY, or AZURE_STORAGE_CONNECTION_STRING"
-                    ),
-                ));
+                )));
             }
         };
         Ok(AzureStore {
@@ -123,49 +105,40 @@ impl AzureStore {
         })
     }
 
-    /// A service SAS query string (without `?`) for a blob (`sr=b`) or the container.
-    fn sas(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> Option<String> {
-        let AzureAuth::Key(_, key) = &self.auth else {
-            return None;
+    /// The query that authorises a request: the SAS token as given, or a service SAS the
+    /// key signs for a blob (`sr=b`) or the container.
+    fn auth_query(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> String {
+        let key = match &self.auth {
+            AzureAuth::Sas(token) => return token.0.to_string(),
+            AzureAuth::Key(_, key) => key,
         };
-        let se = iso_seconds(expires_at);
+        let se = timestamp(expires_at).to_string(); // YYYY-MM-DDTHH:MM:SSZ
         let spr = if self.endpoint.starts_with("https://") {
             "https"
         } else {
             "https,http"
         };
+        let resource = format!("/blob/{}/{}", self.account, self.container);
         let (sr, resource) = match blob {
-            Some(b) => (
-                "b",
-                format!("/blob/{}/{}/{b}", self.account, self.container),
-            ),
-            None => ("c", format!("/blob/{}/{}", self.account, self.container)),
+            Some(b) => ("b", format!("{resource}/{b}")),
+            None => ("c", resource),
         };
         // sp, st, se, resource, si, sip, spr, sv, sr, snapshot, ses, rscc, rscd, rsce, rscl, rsct
         let to_sign =
             format!("{perms}\n\n{se}\n{resource}\n\n\n{spr}\n{SAS_VERSION}\n{sr}\n\n\n\n\n\n\n");
         let sig = hmac_sha256(key, to_sign.as_bytes());
         let sig = base64::engine::general_purpose::STANDARD.encode(sig);
-        Some(format!(
+        format!(
             "sv={SAS_VERSION}&spr={}&se={}&sr={sr}&sp={perms}&sig={}",
             encode(spr),
             encode(&se),
             encode(&sig)
-        ))
-    }
-
-    fn auth_query(&self, blob: Option<&str>, perms: &str, expires_at: SystemTime) -> String {
-        match &self.auth {
-            AzureAuth::Sas(token) => token.expose().to_string(),
-            AzureAuth::Key(..) => self.sas(blob, perms, expires_at).unwrap_or_default(),
-        }
+        )
     }
 
     fn secrets(&self) -> Vec<String> {
-        match &self.auth {
-            AzureAuth::Key(k, _) => vec![k.0.clone()],
-            AzureAuth::Sas(s) => vec![s.0.clone()],
-        }
+        let (AzureAuth::Key(secret, _) | AzureAuth::Sas(secret)) = &self.auth;
+        vec![secret.0.clone()]
     }
 
     fn refused(&self, prefix: &str, r: super::http::Refusal) -> Error {
@@ -208,15 +181,8 @@ impl Store for AzureStore {
             Ok(b) => b,
             Err(r) => return Err(self.refused(prefix, r)),
         };
-        parse_list_blobs(&body).map_err(|why| {
-            cloud_err(
-                None,
-                format!(
-                    "the listing of az://{}/{prefix} could not be decoded: {why}",
-                    self.container
-                ),
-            )
-        })
+        let what = format!("az://{}/{prefix}", self.container);
+        parse_list_blobs(&body).map_err(|why| undecodable(STORE, &what, why))
     }
 
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
@@ -242,51 +208,51 @@ impl Store for AzureStore {
     }
 }
 
-/// The blobs and the next marker of a List Blobs answer.
+/// A List Blobs answer: the blobs and the next marker.
+#[derive(FromXml)]
+#[xml(rename = "EnumerationResults")]
+struct ListBlobs {
+    blobs: Option<Blobs>,
+    #[xml(rename = "NextMarker")]
+    next: Option<String>,
+}
+
+#[derive(FromXml)]
+#[xml(rename = "Blobs")]
+struct Blobs {
+    blob: Vec<Blob>,
+}
+
+#[derive(FromXml)]
+#[xml(rename = "Blob")]
+struct Blob {
+    #[xml(rename = "Name")]
+    name: String,
+    properties: Option<Properties>,
+}
+
+#[derive(FromXml)]
+#[xml(rename = "Properties")]
+struct Properties {
+    #[xml(rename = "Content-Length")]
+    size: Option<String>,
+}
+
 fn parse_list_blobs(xml: &[u8]) -> std::result::Result<Page, String> {
     let text = String::from_utf8_lossy(xml);
-    let mut reader = quick_xml::Reader::from_str(text.trim_start_matches('\u{feff}'));
-    let mut page = Page::default();
-    let mut path: Vec<String> = Vec::new();
-    let mut name = String::new();
-    let mut size: Option<u64> = None;
-    let mut text_buf = String::new();
-    loop {
-        match reader.read_event().map_err(|e| e.to_string())? {
-            Event::Start(e) => {
-                path.push(e.local_name().as_ref().to_string());
-                text_buf.clear();
-            }
-            Event::Text(t) => text_buf.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) => text_buf.push_str(&resolve_ref(&r).unwrap_or_default()),
-            Event::CData(t) => text_buf.push_str(&t),
-            Event::End(e) => {
-                let tag = e.local_name().as_ref().to_string();
-                let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
-                match (tag.as_str(), parent.map(String::as_str)) {
-                    ("Name", Some("Blob")) => name = std::mem::take(&mut text_buf),
-                    ("Content-Length", Some("Properties")) => size = text_buf.trim().parse().ok(),
-                    ("Blob", _) => {
-                        let (key, size) = (std::mem::take(&mut name), size.take());
-                        if !key.is_empty() {
-                            page.objects.push(CloudObject { key, size });
-                        }
-                    }
-                    ("NextMarker", _) => {
-                        let m = std::mem::take(&mut text_buf);
-                        page.next = Some(m).filter(|m| !m.trim().is_empty());
-                    }
-                    _ => {}
-                }
-                path.pop();
-                text_buf.clear();
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if !path.is_empty() {
+    let text = text.trim_matches(|c: char| c == '\u{feff}' || c.is_whitespace());
+    // instant-xml takes a document cut at a tag boundary as complete.
+    if !text.ends_with("</EnumerationResults>") {
         return Err("the XML ends early".into());
     }
-    Ok(page)
+    let list = instant_xml::from_str::<ListBlobs>(text).map_err(|e| e.to_string())?;
+    let blobs = list.blobs.map_or(Vec::new(), |b| b.blob);
+    let objects = blobs.into_iter().filter(|b| !b.name.is_empty()).map(|b| {
+        let size = b.properties.and_then(|p| p.size?.trim().parse().ok());
+        CloudObject { key: b.name, size }
+    });
+    Ok(Page {
+        objects: objects.collect(),
+        next: list.next.filter(|m| !m.trim().is_empty()),
+    })
 }

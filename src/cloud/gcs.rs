@@ -10,7 +10,7 @@ use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::{self, PemObject};
 use sha2::{Digest, Sha256};
 
-use super::http::{Http, canonical_query, cloud_error, list_objects_v2, v4_signature};
+use super::http::{Http, canonical_query, cloud_error, list_objects_v2, undecodable, v4_signature};
 use super::settings::Settings;
 use super::{CloudObject, Page, Secret, Store, amz_date, encode_path, hex};
 use crate::transport::{Body, HttpRequest, Method};
@@ -32,19 +32,6 @@ pub(crate) enum GcsKey {
     Hmac { access_id: String, secret: Secret },
 }
 
-impl std::fmt::Debug for GcsKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            GcsKey::ServiceAccount { email, .. } => f
-                .debug_struct("ServiceAccount")
-                .field("email", email)
-                .field("key", &crate::redact::REDACTED)
-                .finish(),
-            GcsKey::Hmac { .. } => f.write_str("Hmac(REDACTED)"),
-        }
-    }
-}
-
 impl GcsKey {
     /// Resolves the key (rules in the module docs); errors name the variable at fault.
     pub(crate) fn resolve(settings: &Settings) -> Result<Self> {
@@ -60,24 +47,22 @@ impl GcsKey {
         let path = settings
             .get("GOOGLE_APPLICATION_CREDENTIALS")
             .ok_or_else(|| {
-                cloud_err(
-                    None,
+                fail(
                     "no credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key \
                  file, or GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET",
                 )
             })?;
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            cloud_err(
-                None,
-                &format!("cannot read GOOGLE_APPLICATION_CREDENTIALS file {path}: {e}"),
-            )
+            fail(format!(
+                "cannot read GOOGLE_APPLICATION_CREDENTIALS file {path}: {e}"
+            ))
         })?;
         Self::from_service_account_json(&text, &path)
     }
 
     /// Parses a service-account key file; `origin` names it in errors.
     pub(crate) fn from_service_account_json(text: &str, origin: &str) -> Result<Self> {
-        let bad = |why: &str| cloud_err(None, &format!("the key file {origin} {why}"));
+        let bad = |why: &str| fail(format!("the key file {origin} {why}"));
         let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("is not JSON"))?;
         match v["type"].as_str() {
             Some("service_account") => {}
@@ -89,13 +74,13 @@ impl GcsKey {
             }
             None => return Err(bad("has no \"type\"")),
         }
-        let email = v["client_email"]
-            .as_str()
-            .ok_or_else(|| bad("has no client_email"))?
-            .to_string();
-        let pem = v["private_key"]
-            .as_str()
-            .ok_or_else(|| bad("has no private_key"))?;
+        let field = |name: &str| {
+            v[name]
+                .as_str()
+                .ok_or_else(|| bad(&format!("has no {name}")))
+        };
+        let email = field("client_email")?.to_string();
+        let pem = field("private_key")?;
         let key = rsa_key(pem).map_err(|why| bad(&format!("has a private_key that {why}")))?;
         let token_uri = v["token_uri"]
             .as_str()
@@ -108,17 +93,11 @@ impl GcsKey {
         })
     }
 
-    fn credential_id(&self) -> &str {
+    /// Who signs, and the algorithm a URL names.
+    fn signer(&self) -> (&str, &'static str) {
         match self {
-            GcsKey::ServiceAccount { email, .. } => email,
-            GcsKey::Hmac { access_id, .. } => access_id,
-        }
-    }
-
-    fn algorithm(&self) -> &'static str {
-        match self {
-            GcsKey::ServiceAccount { .. } => "GOOG4-RSA-SHA256",
-            GcsKey::Hmac { .. } => "GOOG4-HMAC-SHA256",
+            GcsKey::ServiceAccount { email, .. } => (email, "GOOG4-RSA-SHA256"),
+            GcsKey::Hmac { access_id, .. } => (access_id, "GOOG4-HMAC-SHA256"),
         }
     }
 
@@ -127,7 +106,7 @@ impl GcsKey {
         match self {
             GcsKey::ServiceAccount { key, .. } => Ok(hex(&rsa_sign(key, string_to_sign)?)),
             GcsKey::Hmac { secret, .. } => {
-                let secret = format!("GOOG4{}", secret.expose());
+                let secret = format!("GOOG4{}", secret.0);
                 let parts = ["auto", "storage", "goog4_request"];
                 Ok(v4_signature(&secret, date, parts, string_to_sign))
             }
@@ -138,28 +117,25 @@ impl GcsKey {
 /// The RSA key in a key file's `private_key` PEM: PKCS#8 (`BEGIN PRIVATE KEY`, what Google
 /// issues) or PKCS#1 (`BEGIN RSA PRIVATE KEY`). The error says what is wrong without
 /// showing any of the key.
-fn rsa_key(pem: &str) -> std::result::Result<RsaKeyPair, String> {
+fn rsa_key(pem: &str) -> std::result::Result<RsaKeyPair, &'static str> {
+    const NOT_RSA: &str = "is not an RSA key (GCS signs with RSA keys)";
     let der = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| match e {
         pem::Error::NoItemsFound => {
             "is not a PEM private key (no BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY block)"
-                .to_string()
         }
-        _ => "is not valid PEM".to_string(),
+        _ => "is not valid PEM",
     })?;
     let parsed = match &der {
         PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
         PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
-        _ => return Err("is not an RSA key (GCS signs with RSA keys)".to_string()),
+        _ => return Err(NOT_RSA),
     };
-    parsed.map_err(|e| {
-        let why = match e.description_() {
-            "WrongAlgorithm" => "is not an RSA key (GCS signs with RSA keys)",
-            "TooSmall" => "is an RSA key shorter than 2048 bits",
-            "TooLarge" => "is an RSA key longer than 8192 bits",
-            "InconsistentComponents" => "is an RSA key whose parts do not match",
-            _ => "is not a well-formed PKCS#8 or PKCS#1 RSA key",
-        };
-        why.to_string()
+    parsed.map_err(|e| match e.description_() {
+        "WrongAlgorithm" => NOT_RSA,
+        "TooSmall" => "is an RSA key shorter than 2048 bits",
+        "TooLarge" => "is an RSA key longer than 8192 bits",
+        "InconsistentComponents" => "is an RSA key whose parts do not match",
+        _ => "is not a well-formed PKCS#8 or PKCS#1 RSA key",
     })
 }
 
@@ -169,12 +145,12 @@ fn rsa_sign(key: &RsaKeyPair, data: &str) -> Result<Vec<u8>> {
     // aws-lc-rs ignores this generator: AWS-LC blinds with its own, seeded by the OS.
     let rng = aws_lc_rs::rand::SystemRandom::new();
     key.sign(&RSA_PKCS1_SHA256, &rng, data.as_bytes(), &mut sig)
-        .map_err(|_| cloud_err(None, "RSA signing failed"))?;
+        .map_err(|_| fail("RSA signing failed"))?;
     Ok(sig)
 }
 
-fn cloud_err(status: Option<u16>, message: &str) -> Error {
-    cloud_error(STORE, status, message)
+fn fail(message: impl Into<String>) -> Error {
+    cloud_error(STORE, None, message)
 }
 
 /// A GCS bucket with its key.
@@ -186,16 +162,6 @@ pub(crate) struct GcsStore {
     emulator: bool,
     http: Http,
     token: Mutex<Option<(Secret, SystemTime)>>,
-}
-
-impl std::fmt::Debug for GcsStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GcsStore")
-            .field("bucket", &self.bucket)
-            .field("key", &self.key)
-            .field("base", &self.base)
-            .finish_non_exhaustive()
-    }
 }
 
 impl GcsStore {
@@ -217,10 +183,7 @@ impl GcsStore {
     }
 
     fn host(&self) -> &str {
-        let rest = self
-            .base
-            .split_once("://")
-            .map_or(self.base.as_str(), |(_, r)| r);
+        let rest = self.base.split_once("://").map_or(&*self.base, |(_, r)| r);
         rest.split('/').next().unwrap_or(rest)
     }
 
@@ -235,27 +198,22 @@ impl GcsStore {
         let stamp = amz_date(now);
         let date = stamp.get(..8).unwrap_or("");
         let scope = format!("{date}/auto/storage/goog4_request");
-        let mut query: Vec<(String, String)> = vec![
-            ("X-Goog-Algorithm".into(), self.key.algorithm().into()),
-            (
-                "X-Goog-Credential".into(),
-                format!("{}/{scope}", self.key.credential_id()),
-            ),
-            ("X-Goog-Date".into(), stamp.clone()),
-            ("X-Goog-Expires".into(), expires.as_secs().to_string()),
-            ("X-Goog-SignedHeaders".into(), "host".into()),
+        let (signer, algorithm) = self.key.signer();
+        let mut query = vec![
+            ("X-Goog-Algorithm", algorithm.to_string()),
+            ("X-Goog-Credential", format!("{signer}/{scope}")),
+            ("X-Goog-Date", stamp.clone()),
+            ("X-Goog-Expires", expires.as_secs().to_string()),
+            ("X-Goog-SignedHeaders", "host".into()),
         ];
-        query.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        query.extend_from_slice(extra);
         let canonical_query = canonical_query(&query);
         let canonical_request = format!(
             "GET\n{path}\n{canonical_query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
             self.host()
         );
-        let string_to_sign = format!(
-            "{}\n{stamp}\n{scope}\n{}",
-            self.key.algorithm(),
-            hex(&Sha256::digest(canonical_request.as_bytes()))
-        );
+        let hash = hex(&Sha256::digest(canonical_request.as_bytes()));
+        let string_to_sign = format!("{algorithm}\n{stamp}\n{scope}\n{hash}");
         let signature = self.key.sign(&string_to_sign, date)?;
         Ok(format!(
             "{}{path}?{canonical_query}&X-Goog-Signature={signature}",
@@ -306,9 +264,10 @@ impl GcsStore {
         let body = match self.http.fetch(STORE, &make, std::slice::from_ref(&jwt))? {
             Ok(b) => b,
             Err(r) => {
-                return Err(cloud_err(
+                return Err(cloud_error(
+                    STORE,
                     Some(r.status),
-                    &format!(
+                    format!(
                         "the service account {email} could not get an access token ({}); check \
                          GOOGLE_APPLICATION_CREDENTIALS",
                         r.summary()
@@ -316,11 +275,11 @@ impl GcsStore {
                 ));
             }
         };
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|_| cloud_err(None, "the token answer is not JSON"))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| fail("the token answer is not JSON"))?;
         let tok = v["access_token"]
             .as_str()
-            .ok_or_else(|| cloud_err(None, "the token answer has no access_token"))?;
+            .ok_or_else(|| fail("the token answer has no access_token"))?;
         let life = v["expires_in"].as_u64().unwrap_or(3600).saturating_sub(60);
         let tok = Secret(tok.to_string());
         *cached = Some((tok.clone(), now + Duration::from_secs(life)));
@@ -352,7 +311,7 @@ impl GcsStore {
         let make = || {
             let req = HttpRequest::get(url.as_str()).with_header("Accept", "application/json");
             match &bearer {
-                Some(t) => req.with_header("Authorization", format!("Bearer {}", t.expose())),
+                Some(t) => req.with_header("Authorization", format!("Bearer {}", t.0)),
                 None => req,
             }
         };
@@ -373,28 +332,16 @@ impl GcsStore {
             name: String,
             size: Option<serde_json::Value>,
         }
-        let l: Listing = serde_json::from_slice(&body).map_err(|e| {
-            cloud_err(
-                None,
-                &format!(
-                    "the listing of gs://{}/{prefix} could not be decoded: {e}",
-                    self.bucket
-                ),
-            )
-        })?;
+        let what = format!("gs://{}/{prefix}", self.bucket);
+        let l: Listing = serde_json::from_slice(&body).map_err(|e| undecodable(STORE, &what, e))?;
+        // The JSON API sends sizes as strings.
+        let size = |s: serde_json::Value| s.as_str().map_or(s.as_u64(), |s| s.parse().ok());
+        let objects = l.items.into_iter().map(|i| CloudObject {
+            key: i.name,
+            size: i.size.and_then(size),
+        });
         Ok(Page {
-            objects: l
-                .items
-                .into_iter()
-                .map(|i| CloudObject {
-                    key: i.name,
-                    // The JSON API sends sizes as strings.
-                    size: i.size.and_then(|s| {
-                        s.as_u64()
-                            .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
-                    }),
-                })
-                .collect(),
+            objects: objects.collect(),
             next: l.next_page_token.filter(|t| !t.is_empty()),
         })
     }

@@ -1,6 +1,5 @@
 //! Listing requests over the crate's transport: retries, caps, and errors without secrets.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::{CloudObject, Page};
@@ -9,6 +8,7 @@ use crate::api::{Clock, RetryPolicy};
 use crate::redact::{clean_snippet, redact_url, scrub};
 use crate::transport::{HttpRequest, Transport};
 use crate::{Error, Result};
+use instant_xml::FromXml;
 
 /// The largest listing or token answer read (a page of 5,000 keys is about 2 MiB).
 const MAX_BODY: u64 = 32 << 20;
@@ -23,31 +23,6 @@ pub(crate) struct Http {
     pub(crate) clock: Clock,
 }
 
-impl std::fmt::Debug for Http {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Http")
-            .field("retry", &self.retry)
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-impl Http {
-    /// For tests of signing and settings: any request it would send is a bug.
-    pub(crate) fn offline() -> Http {
-        Http {
-            transport: Arc::new(
-                |_r: HttpRequest| -> std::result::Result<
-                    crate::transport::HttpResponse,
-                    crate::transport::TransportError,
-                > { unreachable!("this test sends no request") },
-            ),
-            retry: RetryPolicy::never(),
-            clock: Clock::system(),
-        }
-    }
-}
-
 /// A store's refusal: the status and what the store said (scrubbed).
 #[derive(Debug)]
 pub(crate) struct Refusal {
@@ -60,30 +35,26 @@ pub(crate) struct Refusal {
 impl Refusal {
     /// `HTTP 403 SignatureDoesNotMatch: …`
     pub(crate) fn summary(&self) -> String {
-        let mut s = format!("HTTP {}", self.status);
-        if let Some(c) = &self.code {
-            s.push(' ');
-            s.push_str(c);
+        let code = self
+            .code
+            .as_deref()
+            .map_or(String::new(), |c| format!(" {c}"));
+        match self.message.as_str() {
+            "" => format!("HTTP {}{code}", self.status),
+            m => format!("HTTP {}{code}: {m}", self.status),
         }
-        if !self.message.is_empty() {
-            s.push_str(": ");
-            s.push_str(&self.message);
-        }
-        s
     }
 }
 
 impl Http {
-    /// Sends the request `make` builds (once per try) and returns the body of a 2xx answer,
-    /// or the store's refusal. Transport failures and retryable statuses are retried under
-    /// the policy (the crate's one retry loop); `secrets` are scrubbed from everything kept.
+    /// The body of a 2xx answer to `make`'s request (under the crate's one retry loop), or
+    /// the store's refusal; `secrets` are scrubbed from everything kept.
     pub(crate) fn fetch(
         &self,
         store: &'static str,
         make: &dyn Fn() -> HttpRequest,
         secrets: &[String],
     ) -> Result<std::result::Result<Vec<u8>, Refusal>> {
-        let sent_to = RefCell::new(String::new());
         let how = Retrying {
             policy: &self.retry,
             clock: &self.clock,
@@ -91,25 +62,18 @@ impl Http {
             secrets,
             on_retry: &|_| {},
         };
-        let make = || {
-            let req = make();
-            sent_to.replace(req.url.clone());
-            Ok(req)
-        };
-        let url = || sent_to.borrow().clone();
         let all_secrets = |url: &str| {
             let mut all = crate::redact::query_secrets(url);
             all.extend(secrets.iter().cloned());
             all
         };
-        match send_with_retry(&*self.transport, &how, make, Ok)? {
-            Ok(resp) => {
-                let url = url();
-                resp.read_body(MAX_BODY).map(Ok).map_err(|e| {
-                    let message = format!("reading the answer of {} failed: {e}", redact_url(&url));
-                    cloud_error(store, None, scrub(&message, &all_secrets(&url)))
-                })
-            }
+        match send_with_retry(&*self.transport, &how, || Ok(make()), Ok)? {
+            Ok(resp) => resp.read_body(MAX_BODY).map(Ok).map_err(|e| {
+                // The request is built again only to name it.
+                let url = make().url;
+                let message = format!("reading the answer of {} failed: {e}", redact_url(&url));
+                cloud_error(store, None, scrub(&message, &all_secrets(&url)))
+            }),
             Err(Refused { url, response, .. }) => {
                 let status = response.status;
                 let region_hint = response.header("x-amz-bucket-region").map(str::to_string);
@@ -162,16 +126,18 @@ pub(crate) fn cloud_error(
     }
 }
 
+/// The error for a listing of `what` whose answer could not be decoded.
+pub(crate) fn undecodable(store: &'static str, what: &str, why: impl std::fmt::Display) -> Error {
+    let message = format!("the listing of {what} could not be decoded: {why}");
+    cloud_error(store, None, message)
+}
+
 /// A `ListObjectsV2` answer (S3, and GCS's XML API) as a page; `what` names the listing.
 pub(crate) fn list_objects_v2(store: &'static str, body: &[u8], what: &str) -> Result<Page> {
     let text = String::from_utf8_lossy(body);
     let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
-        let code = xml_text(&text, "Code").map(|c| format!("; its code: {c}"));
-        let message = format!(
-            "the listing of {what} could not be decoded: {e}{}",
-            code.unwrap_or_default()
-        );
-        cloud_error(store, None, message)
+        let code = parse_error_body(body).0.map(|c| format!("; its code: {c}"));
+        undecodable(store, what, format!("{e}{}", code.unwrap_or_default()))
     })?;
     let objects = parsed.contents.into_iter().map(|c| CloudObject {
         key: c.key,
@@ -213,17 +179,27 @@ pub(crate) fn canonical_query<K: AsRef<str>>(pairs: &[(K, String)]) -> String {
     joined.join("&")
 }
 
-/// The code and message of an error answer: S3, GCS XML and Azure send
-/// `<Error><Code>…</Code><Message>…</Message></Error>`; GCS JSON and OAuth send
-/// `{"error": {"code", "message"}}` or `{"error", "error_description"}`. Whole: the
-/// caller cuts it, once secrets are gone.
+#[derive(FromXml)]
+#[xml(rename = "Error")]
+struct XmlError {
+    #[xml(rename = "Code")]
+    code: Option<String>,
+    #[xml(rename = "Message")]
+    message: Option<String>,
+}
+
+/// The code and message of an XML `<Error>` (S3, GCS, Azure) or JSON `{"error": …}` (GCS,
+/// OAuth) answer, whole: the caller cuts it once secrets are gone.
 pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
     let text = String::from_utf8_lossy(body);
     let text = text.trim().trim_start_matches('\u{feff}');
     if text.starts_with('<') {
-        let code = xml_text(text, "Code");
-        let message = xml_text(text, "Message").unwrap_or_default();
-        return (code, message);
+        // A store may quote a URL with a bare `&`, which is not XML: then the code alone.
+        let code = || Some(text.split_once("<Code>")?.1.split_once("</Code>")?.0.into());
+        return match instant_xml::from_str::<XmlError>(text) {
+            Ok(e) => (e.code, e.message.unwrap_or_default()),
+            Err(_) => (code(), String::new()),
+        };
     }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         let err = &v["error"];
@@ -239,41 +215,4 @@ pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
         return (code, message);
     }
     (None, text.to_string())
-}
-
-/// The unescaped text of the first `<tag>` element, if any.
-pub(crate) fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut inside = false;
-    let mut out = String::new();
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) if e.local_name().as_ref() == tag => inside = true,
-            Ok(Event::Text(t)) if inside => out.push_str(&t.xml10_content()),
-            Ok(Event::GeneralRef(r)) if inside => out.push_str(&resolve_ref(&r)?),
-            Ok(Event::CData(t)) if inside => out.push_str(&t),
-            Ok(Event::End(e)) if inside && e.local_name().as_ref() == tag => {
-                return Some(out);
-            }
-            Ok(Event::Eof) | Err(_) => return None,
-            _ => {}
-        }
-    }
-}
-
-/// The text of an entity or character reference (`&amp;`, `&#38;`, `&#x26;`).
-pub(crate) fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<String> {
-    if let Ok(Some(c)) = r.resolve_char_ref() {
-        return Some(c.to_string());
-    }
-    let s = match &**r {
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        _ => return None,
-    };
-    Some(s.to_string())
 }

@@ -31,12 +31,9 @@ impl StoreKind {
     }
 }
 
-/// A parsed bucket URL: the store, the bucket (or container), the key prefix to list, and
-/// an optional glob that keys below the prefix must match.
-///
-/// As in the official client, the prefix is everything up to the last `/` before the
-/// first segment that holds a glob character (`*`, `?`, `[`); the rest is the glob. A URL
-/// without a glob names a folder: every object below it, at any depth.
+/// A parsed bucket URL: the store, the bucket (or container), the key prefix to list (up
+/// to the first segment with `*`, `?` or `[`, as in the official client), and the glob that
+/// keys below it must match (none: every object below the prefix).
 ///
 /// ```
 /// let u = roboflow_batch::cloud::BucketUrl::parse("s3://photos/2024/**/*.jpg")?;
@@ -64,12 +61,7 @@ impl BucketUrl {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| bad("must look like s3://bucket/prefix, gs://… or az://…"))?;
-        let kind = match scheme.to_ascii_lowercase().as_str() {
-            "s3" | "s3a" => StoreKind::S3,
-            "gs" | "gcs" => StoreKind::Gcs,
-            "az" | "azure" | "abfs" | "abfss" => StoreKind::Azure,
-            _ => return Err(bad("the scheme must be s3, gs or az")),
-        };
+        let kind = scheme_kind(scheme).ok_or_else(|| bad("the scheme must be s3, gs or az"))?;
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (bucket, account) = match host.split_once('@') {
             Some((container, acct_host)) if kind == StoreKind::Azure => {
@@ -110,20 +102,15 @@ impl BucketUrl {
     /// assert!(!roboflow_batch::cloud::BucketUrl::looks_like("./images"));
     /// ```
     pub fn looks_like(s: &str) -> bool {
-        s.split_once("://").is_some_and(|(scheme, _)| {
-            matches!(
-                scheme.to_ascii_lowercase().as_str(),
-                "s3" | "s3a" | "gs" | "gcs" | "az" | "azure" | "abfs" | "abfss"
-            )
-        })
+        s.split_once("://")
+            .is_some_and(|(scheme, _)| scheme_kind(scheme).is_some())
     }
 
     /// The store.
     ///
     /// ```
     /// # use roboflow_batch::cloud::{BucketUrl, StoreKind};
-    /// assert_eq!(BucketUrl::parse("az://c/")?.kind(), StoreKind::Azure);
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert_eq!(BucketUrl::parse("az://c/").unwrap().kind(), StoreKind::Azure);
     /// ```
     pub fn kind(&self) -> StoreKind {
         self.kind
@@ -132,9 +119,7 @@ impl BucketUrl {
     /// The bucket (Azure: the container).
     ///
     /// ```
-    /// # use roboflow_batch::cloud::BucketUrl;
-    /// assert_eq!(BucketUrl::parse("gs://b/x")?.bucket(), "b");
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert_eq!(roboflow_batch::cloud::BucketUrl::parse("gs://b/x").unwrap().bucket(), "b");
     /// ```
     pub fn bucket(&self) -> &str {
         &self.bucket
@@ -143,9 +128,7 @@ impl BucketUrl {
     /// The Azure storage account named in the URL (`container@account.…`), if any.
     ///
     /// ```
-    /// # use roboflow_batch::cloud::BucketUrl;
-    /// assert_eq!(BucketUrl::parse("az://c@acct.blob.core.windows.net/")?.account(), Some("acct"));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert_eq!(roboflow_batch::cloud::BucketUrl::parse("az://c@acct.blob.core.windows.net/").unwrap().account(), Some("acct"));
     /// ```
     pub fn account(&self) -> Option<&str> {
         self.account.as_deref()
@@ -154,9 +137,7 @@ impl BucketUrl {
     /// The key prefix to list: empty (the whole bucket) or ending in `/`.
     ///
     /// ```
-    /// # use roboflow_batch::cloud::BucketUrl;
-    /// assert_eq!(BucketUrl::parse("s3://b/a/b/*.png")?.prefix(), "a/b/");
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert_eq!(roboflow_batch::cloud::BucketUrl::parse("s3://b/a/b/*.png").unwrap().prefix(), "a/b/");
     /// ```
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -165,9 +146,7 @@ impl BucketUrl {
     /// The glob that keys below the prefix must match, if the URL has one.
     ///
     /// ```
-    /// # use roboflow_batch::cloud::BucketUrl;
-    /// assert_eq!(BucketUrl::parse("s3://b/*.png")?.glob(), Some("*.png"));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert_eq!(roboflow_batch::cloud::BucketUrl::parse("s3://b/*.png").unwrap().glob(), Some("*.png"));
     /// ```
     pub fn glob(&self) -> Option<&str> {
         self.glob.as_ref().map(|g| g.source.as_str())
@@ -176,9 +155,7 @@ impl BucketUrl {
     /// Whether `key` is below the prefix and matches the glob (if any).
     ///
     /// ```
-    /// # use roboflow_batch::cloud::BucketUrl;
-    /// assert!(!BucketUrl::parse("s3://b/in/*/x?.jpg")?.matches("in/cats/deep/x1.jpg"));
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert!(!roboflow_batch::cloud::BucketUrl::parse("s3://b/in/*/x?.jpg").unwrap().matches("in/cats/deep/x1.jpg"));
     /// ```
     pub fn matches(&self, key: &str) -> bool {
         match key.strip_prefix(self.prefix.as_str()) {
@@ -187,26 +164,18 @@ impl BucketUrl {
         }
     }
 
-    /// `key` relative to the prefix (the part the glob sees), or the whole key when it is
-    /// not below the prefix.
-    ///
-    /// ```
-    /// # use roboflow_batch::cloud::BucketUrl;
-    /// assert_eq!(BucketUrl::parse("s3://b/in/")?.relative("in/a/b.jpg"), "a/b.jpg");
-    /// # Ok::<(), roboflow_batch::Error>(())
-    /// ```
-    pub fn relative<'k>(&self, key: &'k str) -> &'k str {
+    /// `key` relative to the prefix (the part the glob sees), or the whole key.
+    pub(crate) fn relative<'k>(&self, key: &'k str) -> &'k str {
         key.strip_prefix(self.prefix.as_str()).unwrap_or(key)
     }
 }
 
 impl fmt::Display for BucketUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = match self.kind {
-            StoreKind::S3 => "s3",
-            StoreKind::Gcs => "gs",
-            StoreKind::Azure => "az",
-        };
+        let scheme = SCHEMES
+            .iter()
+            .find(|(_, k)| *k == self.kind)
+            .map_or("", |(s, _)| s);
         write!(f, "{scheme}://{}", self.bucket)?;
         if let Some(a) = &self.account {
             write!(f, "@{a}")?;
@@ -219,6 +188,23 @@ impl fmt::Debug for BucketUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "BucketUrl({self})")
     }
+}
+
+/// The URL schemes of each store, the first the one written back.
+const SCHEMES: [(&str, StoreKind); 8] = [
+    ("s3", StoreKind::S3),
+    ("s3a", StoreKind::S3),
+    ("gs", StoreKind::Gcs),
+    ("gcs", StoreKind::Gcs),
+    ("az", StoreKind::Azure),
+    ("azure", StoreKind::Azure),
+    ("abfs", StoreKind::Azure),
+    ("abfss", StoreKind::Azure),
+];
+
+fn scheme_kind(scheme: &str) -> Option<StoreKind> {
+    let found = SCHEMES.iter().find(|(s, _)| s.eq_ignore_ascii_case(scheme));
+    found.map(|(_, k)| *k)
 }
 
 /// Splits a path into the folder prefix (empty or ending in `/`) and the glob.
@@ -300,40 +286,28 @@ fn parse_segment(seg: &str) -> std::result::Result<Vec<Token>, &'static str> {
     let mut chars = seg.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '*' => {
-                if out.last() != Some(&Token::Star) {
-                    out.push(Token::Star);
-                }
-            }
+            '*' if out.last() == Some(&Token::Star) => {}
+            '*' => out.push(Token::Star),
             '?' => out.push(Token::One),
             '[' => {
-                let negated = matches!(chars.peek(), Some('!' | '^'));
-                if negated {
-                    chars.next();
-                }
+                let negated = chars.next_if(|c| matches!(c, '!' | '^')).is_some();
                 let mut ranges = Vec::new();
-                let mut closed = false;
-                let mut first = true;
-                while let Some(c) = chars.next() {
-                    if c == ']' && !first {
-                        closed = true;
-                        break;
+                loop {
+                    // A `]` first in the set is one of its characters.
+                    match chars.next() {
+                        None => return Err("an unclosed `[`"),
+                        Some(']') if !ranges.is_empty() => break,
+                        Some(lo) => {
+                            let mut ahead = chars.clone();
+                            match (ahead.next(), ahead.next()) {
+                                (Some('-'), Some(hi)) if hi != ']' => {
+                                    chars = ahead;
+                                    ranges.push((lo, hi));
+                                }
+                                _ => ranges.push((lo, lo)),
+                            }
+                        }
                     }
-                    first = false;
-                    let mut lookahead = chars.clone();
-                    if lookahead.next() == Some('-')
-                        && let Some(hi) = lookahead.next()
-                        && hi != ']'
-                    {
-                        chars.next();
-                        chars.next();
-                        ranges.push((c, hi));
-                    } else {
-                        ranges.push((c, c));
-                    }
-                }
-                if !closed {
-                    return Err("an unclosed `[`");
                 }
                 out.push(Token::Set { negated, ranges });
             }
@@ -391,8 +365,7 @@ fn match_tokens(tokens: &[Token], s: &[char]) -> bool {
 fn token_matches(tok: &Token, c: char) -> bool {
     match tok {
         Token::Literal(l) => *l == c,
-        Token::One => true,
-        Token::Star => true,
+        Token::One | Token::Star => true,
         Token::Set { negated, ranges } => {
             ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated
         }

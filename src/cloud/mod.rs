@@ -1,19 +1,8 @@
 //! Ingest straight from S3, GCS and Azure buckets: list, sign locally, send references.
 //!
-//! A [`CloudSource`] lists a bucket page by page, keeps the keys that match the URL's glob
-//! and the media's extensions, and signs a GET URL for each **locally**, so credentials
-//! never leave the machine. As a [`Source`](crate::ingest::Source) its URLs go as chunks of
-//! references with ingest ids that a re-run repeats, so nothing is ingested twice. Requests
-//! go through the crate's [`Transport`](crate::transport::Transport), signing time comes
-//! from a [`Clock`](crate::api::Clock); the [cloud guide](crate::guide::cloud) tells more.
-//!
-//! Each setting is read from its environment variable (listed in the
-//! [cloud guide](crate::guide::cloud)) unless [`CloudSourceBuilder::set`] gave it a value.
-//!
-//! # Secrets
-//!
-//! Keys, SAS tokens, session tokens and signed URLs never appear in `Debug` output or in
-//! an error: they are redacted, and a store's messages scrubbed, before an error is built.
+//! A [`CloudSource`] lists a bucket page by page, keeps the keys matching the URL's glob and
+//! the media's extensions, and signs a GET URL for each locally, so credentials never leave
+//! the machine; settings and secrets are in the [cloud guide](crate::guide::cloud).
 //!
 //! # Example
 //!
@@ -39,7 +28,7 @@ use std::time::{Duration, SystemTime};
 
 pub use location::{BucketUrl, StoreKind};
 pub(crate) use signing::list_signed;
-pub use source::{CloudObject, CloudSource, CloudSourceBuilder, Objects, SignedReference};
+pub use source::{CloudObject, CloudSource, CloudSourceBuilder, SignedReference};
 
 use crate::Result;
 
@@ -73,12 +62,6 @@ pub(crate) trait Store: Send + Sync {
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Secret(pub(crate) String);
 
-impl Secret {
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(crate::redact::REDACTED)
@@ -97,25 +80,14 @@ pub(crate) fn timestamp(t: SystemTime) -> jiff::Timestamp {
     jiff::Timestamp::from_second(unix_seconds(t)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
-/// `t` as `YYYY-MM-DDTHH:MM:SSZ` (Azure SAS times).
-pub(crate) fn iso_seconds(t: SystemTime) -> String {
-    timestamp(t).to_string()
-}
-
 /// `t` as `YYYYMMDDTHHMMSSZ` (SigV4 and GCS V4 timestamps).
 pub(crate) fn amz_date(t: SystemTime) -> String {
-    iso_seconds(t).replace(['-', ':'], "")
+    timestamp(t).to_string().replace(['-', ':'], "")
 }
 
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Percent-encodes a key for a URL path: RFC 3986 unreserved characters and `/` stay.

@@ -3,11 +3,9 @@
 /// The longest name the service takes for a file in a batch.
 pub(crate) const MAX_NAME_BYTES: usize = 512;
 
-/// The name of an object inside the batch: its key relative to the listed prefix, with
-/// `%` written `%25`, `/` written `%2F`, `\` written `%5C` and control characters as
-/// `%XX`. Objects at the top of the prefix keep their plain file name; nested ones stay
-/// readable (`cats%2Fa.jpg`) and two different keys never share a name, so nothing is
-/// overwritten. `None` when the name would exceed the service's 512 bytes.
+/// The name of an object in the batch: its key below the prefix with `%`, `/`, `\` and
+/// control characters as `%XX`, so top-level files keep their name, nested ones stay
+/// readable (`cats%2Fa.jpg`) and no two keys share one. `None` over 512 bytes.
 pub(crate) fn reference_name(relative_key: &str) -> Option<String> {
     let mut out = String::with_capacity(relative_key.len());
     for c in relative_key.chars() {

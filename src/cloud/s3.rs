@@ -1,5 +1,6 @@
 //! S3 and S3-compatible stores: SigV4 presigned GETs and `ListObjectsV2` with `rusty-s3`.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use rusty_s3::actions::GetObject;
@@ -14,13 +15,6 @@ use crate::{Error, Result};
 
 const STORE: &str = "S3";
 
-/// Where the keys came from, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum KeySource {
-    Environment,
-    Profile(String),
-}
-
 /// Resolved S3 settings (no I/O but reading the shared credentials files).
 #[derive(Debug)]
 pub(crate) struct S3Config {
@@ -30,15 +24,17 @@ pub(crate) struct S3Config {
     pub(crate) region: String,
     pub(crate) endpoint: String,
     pub(crate) path_style: bool,
-    pub(crate) source: KeySource,
+    /// What to check when the keys are refused: where they came from.
+    pub(crate) check: String,
 }
+
+type Keys = (String, String, Option<String>);
 
 impl S3Config {
     /// Resolves credentials, region and endpoint for `bucket` (rules in the module docs).
     pub(crate) fn resolve(settings: &Settings, bucket: &str) -> Result<Self> {
         let profile_name = settings.get("AWS_PROFILE");
         let files = ProfileFiles::read(settings);
-        let profile = |name: &str| files.profile(name);
         let env_keys = match (
             settings.get("AWS_ACCESS_KEY_ID"),
             settings.get("AWS_SECRET_ACCESS_KEY"),
@@ -46,39 +42,21 @@ impl S3Config {
             (Some(k), Some(s)) => Some((k, s, settings.get("AWS_SESSION_TOKEN"))),
             _ => None,
         };
-        let (key_id, secret, token, source) = match (&profile_name, env_keys) {
-            // An explicit profile wins over keys in the environment, as in the official
-            // client (s3fs passes the profile to botocore).
-            (Some(p), _) => {
-                let sec = profile(p).ok_or_else(|| {
-                    missing(&format!(
-                        "AWS_PROFILE is {p:?} but no such profile with keys is in {}",
-                        files.describe()
-                    ))
-                })?;
-                let (k, s, t) = profile_keys(&sec).ok_or_else(|| {
-                    missing(&format!(
-                        "profile {p:?} in {} has no aws_access_key_id and aws_secret_access_key \
-                         (SSO, credential_process and role profiles are not supported)",
-                        files.describe()
-                    ))
-                })?;
-                (k, s, t, KeySource::Profile(p.clone()))
+        let profile = profile_name.as_deref().unwrap_or("default");
+        // An explicit profile wins over keys in the environment, as in the official
+        // client (s3fs passes the profile to botocore).
+        let ((key_id, secret, token), check) = match (&profile_name, env_keys) {
+            (None, Some(keys)) => {
+                let check = "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN";
+                (keys, check.to_string())
             }
-            (None, Some((k, s, t))) => (k, s, t, KeySource::Environment),
-            (None, None) => {
-                let sec = profile("default").and_then(|s| profile_keys(&s));
-                let (k, s, t) = sec.ok_or_else(|| {
-                    missing(&format!(
-                        "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
-                         AWS_PROFILE naming a profile in {}",
-                        files.describe()
-                    ))
-                })?;
-                (k, s, t, KeySource::Profile("default".into()))
+            (named, _) => {
+                let keys = files.keys(profile, named.is_some())?;
+                (keys, format!("check the keys of AWS profile {profile:?}"))
             }
         };
-        let profile_region = profile(profile_name.as_deref().unwrap_or("default"))
+        let profile_region = files
+            .profile(profile)
             .and_then(|s| s.get("region").cloned());
         let region = settings
             .first(&["AWS_REGION", "AWS_DEFAULT_REGION"])
@@ -103,33 +81,21 @@ impl S3Config {
             region,
             endpoint,
             path_style,
-            source,
+            check,
         })
     }
-}
-
-fn missing(what: &str) -> Error {
-    cloud_error(STORE, None, what)
-}
-
-fn profile_keys(
-    sec: &std::collections::BTreeMap<String, String>,
-) -> Option<(String, String, Option<String>)> {
-    let k = sec.get("aws_access_key_id")?.clone();
-    let s = sec.get("aws_secret_access_key")?.clone();
-    Some((k, s, sec.get("aws_session_token").cloned()))
 }
 
 /// The shared credentials file and the config file, read once.
 struct ProfileFiles {
     paths: Vec<String>,
-    credentials: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-    config: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    credentials: BTreeMap<String, BTreeMap<String, String>>,
+    config: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ProfileFiles {
     fn read(settings: &Settings) -> Self {
-        let home = settings.home();
+        let home = settings.first(&["HOME", "USERPROFILE"]);
         let cred_path = settings
             .get("AWS_SHARED_CREDENTIALS_FILE")
             .or_else(|| home.as_ref().map(|h| format!("{h}/.aws/credentials")));
@@ -149,29 +115,50 @@ impl ProfileFiles {
         }
     }
 
-    /// A profile's keys: the credentials file's `[name]` over the config file's
+    /// A profile's settings: the credentials file's `[name]` over the config file's
     /// `[profile name]` (`[default]` in both).
-    fn profile(&self, name: &str) -> Option<std::collections::BTreeMap<String, String>> {
-        let conf_name = if name == "default" {
-            "default".to_string()
-        } else {
-            format!("profile {name}")
+    fn profile(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        let conf_name = match name {
+            "default" => name.to_string(),
+            _ => format!("profile {name}"),
         };
         let mut merged = self.config.get(&conf_name).cloned();
         if let Some(c) = self.credentials.get(name) {
-            merged
-                .get_or_insert_with(Default::default)
-                .extend(c.clone());
+            merged.get_or_insert_default().extend(c.clone());
         }
         merged
     }
 
-    fn describe(&self) -> String {
-        if self.paths.is_empty() {
-            "the shared credentials file (HOME is not set)".into()
+    /// The keys of profile `name`, which the user named (`explicit`) or is the default.
+    fn keys(&self, name: &str, explicit: bool) -> Result<Keys> {
+        let section = self.profile(name);
+        let keys = section.as_ref().and_then(|s| {
+            let k = s.get("aws_access_key_id")?.clone();
+            let secret = s.get("aws_secret_access_key")?.clone();
+            Some((k, secret, s.get("aws_session_token").cloned()))
+        });
+        let files = if self.paths.is_empty() {
+            "the shared credentials file (HOME is not set)".to_string()
         } else {
             self.paths.join(" or ")
-        }
+        };
+        keys.ok_or_else(|| {
+            let message = match (explicit, section) {
+                (false, _) => format!(
+                    "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+                     AWS_PROFILE naming a profile in {files}"
+                ),
+                (true, None) => {
+                    format!("AWS_PROFILE is {name:?} but no such profile with keys is in {files}")
+                }
+                (true, Some(_)) => format!(
+                    "profile {name:?} in {files} has no aws_access_key_id and \
+                     aws_secret_access_key (SSO, credential_process and role profiles are not \
+                     supported)"
+                ),
+            };
+            cloud_error(STORE, None, message)
+        })
     }
 }
 
@@ -183,46 +170,22 @@ pub(crate) struct S3Store {
     http: Http,
 }
 
-impl std::fmt::Debug for S3Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Store")
-            .field("bucket", &self.bucket.name())
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
 impl S3Store {
     pub(crate) fn new(config: S3Config, bucket: &str, http: Http) -> Result<Self> {
-        let endpoint: url::Url = config.endpoint.parse().map_err(|e| {
-            Error::invalid(
-                "AWS_ENDPOINT_URL",
-                format!("{:?} is not a URL: {e}", config.endpoint),
-            )
+        let at = &config.endpoint;
+        let endpoint: url::Url = at
+            .parse()
+            .map_err(|e| Error::invalid("AWS_ENDPOINT_URL", format!("{at:?} is not a URL: {e}")))?;
+        let style = [UrlStyle::VirtualHost, UrlStyle::Path][usize::from(config.path_style)];
+        let region = config.region.clone();
+        let b = Bucket::new(endpoint, style, bucket.to_string(), region).map_err(|e| {
+            let why = format!("cannot address bucket {bucket:?} at {at}: {e:?}");
+            Error::invalid("bucket URL", why)
         })?;
-        let style = if config.path_style {
-            UrlStyle::Path
-        } else {
-            UrlStyle::VirtualHost
-        };
-        let b = Bucket::new(endpoint, style, bucket.to_string(), config.region.clone()).map_err(
-            |e| {
-                Error::invalid(
-                    "bucket URL",
-                    format!(
-                        "cannot address bucket {bucket:?} at {}: {e:?}",
-                        config.endpoint
-                    ),
-                )
-            },
-        )?;
+        let (key, secret) = (&config.key_id.0, &config.secret.0);
         let credentials = match &config.token {
-            Some(t) => Credentials::new_with_token(
-                config.key_id.expose(),
-                config.secret.expose(),
-                t.expose(),
-            ),
-            None => Credentials::new(config.key_id.expose(), config.secret.expose()),
+            Some(t) => Credentials::new_with_token(key, secret, &t.0),
+            None => Credentials::new(key, secret),
         };
         Ok(S3Store {
             bucket: b,
@@ -240,16 +203,14 @@ impl S3Store {
         s
     }
 
-    /// A GET on the bucket with `query`, signed with SigV4 in the `Authorization` header.
-    ///
-    /// Listing is signed in a header rather than presigned: every S3-compatible server
-    /// checks header signatures (moto's IAM mode checks only those).
+    /// A GET on the bucket with `query`, SigV4-signed in the `Authorization` header: every
+    /// S3-compatible server checks those (moto's IAM mode only those), not all presigned ones.
     fn header_signed_get(&self, query: &[(&str, String)], now: SystemTime) -> HttpRequest {
         let base = self.bucket.base_url();
-        let host = match base.port() {
-            Some(p) => format!("{}:{p}", base.host_str().unwrap_or("")),
-            None => base.host_str().unwrap_or("").to_string(),
-        };
+        let host = base.host_str().unwrap_or("");
+        let host = base
+            .port()
+            .map_or(host.to_string(), |p| format!("{host}:{p}"));
         let canonical_query = canonical_query(query);
         let stamp = super::amz_date(now);
         let date = stamp.get(..8).unwrap_or("");
@@ -260,24 +221,19 @@ impl S3Store {
             ("x-amz-date", stamp.clone()),
         ];
         if let Some(t) = &self.config.token {
-            headers.push(("x-amz-security-token", t.expose().to_string()));
+            headers.push(("x-amz-security-token", t.0.to_string()));
         }
         let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-        let signed_headers = headers
-            .iter()
-            .map(|(k, _)| *k)
-            .collect::<Vec<_>>()
-            .join(";");
+        let signed_headers: Vec<&str> = headers.iter().map(|(k, _)| *k).collect();
+        let signed_headers = signed_headers.join(";");
         let canonical_request = format!(
             "GET\n{}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{empty_hash}",
             base.path()
         );
         let scope = format!("{date}/{}/s3/aws4_request", self.config.region);
-        let string_to_sign = format!(
-            "AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{}",
-            super::hex(&Sha256::digest(canonical_request.as_bytes()))
-        );
-        let secret = format!("AWS4{}", self.config.secret.expose());
+        let hash = super::hex(&Sha256::digest(canonical_request.as_bytes()));
+        let string_to_sign = format!("AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hash}");
+        let secret = format!("AWS4{}", self.config.secret.0);
         let parts = [self.config.region.as_str(), "s3", "aws4_request"];
         let signature = v4_signature(&secret, date, parts, &string_to_sign);
         let url = format!("{}?{canonical_query}", base.as_str());
@@ -285,22 +241,13 @@ impl S3Store {
             "Authorization",
             format!(
                 "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-                self.config.key_id.expose()
+                self.config.key_id.0
             ),
         );
         for (k, v) in headers.into_iter().skip(1) {
             req = req.with_header(k, v);
         }
         req
-    }
-
-    fn hint(&self) -> String {
-        match &self.config.source {
-            KeySource::Environment => {
-                "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN".into()
-            }
-            KeySource::Profile(p) => format!("check the keys of AWS profile {p:?}"),
-        }
     }
 }
 
@@ -333,7 +280,7 @@ impl Store for S3Store {
                 _ => r.listing_error(
                     STORE,
                     &format!("listing {what}"),
-                    &self.hint(),
+                    &self.config.check,
                     &self.describe(),
                 ),
             }),
@@ -342,9 +289,8 @@ impl Store for S3Store {
 
     fn sign_get(&self, key: &str, expires: Duration, now: SystemTime) -> Result<String> {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key);
-        Ok(action
-            .sign_with_time(expires, &super::timestamp(now))
-            .into())
+        let now = super::timestamp(now);
+        Ok(action.sign_with_time(expires, &now).into())
     }
 
     fn describe(&self) -> String {
@@ -364,6 +310,7 @@ impl Store for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn example_store() -> S3Store {
         let config = S3Config {
@@ -373,9 +320,13 @@ mod tests {
             region: "us-east-1".into(),
             endpoint: "https://s3.amazonaws.com".into(),
             path_style: false,
-            source: KeySource::Environment,
+            check: String::new(),
         };
-        let http = Http::offline();
+        let http = Http {
+            transport: Arc::new(crate::transport::UreqTransport::new()),
+            retry: crate::api::RetryPolicy::never(),
+            clock: crate::api::Clock::system(),
+        };
         S3Store::new(config, "examplebucket", http).unwrap()
     }
 
@@ -409,6 +360,5 @@ mod tests {
             ),
             "{url}"
         );
-        assert!(!format!("{:?}", example_store()).contains("wJalr"));
     }
 }

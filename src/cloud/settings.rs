@@ -11,8 +11,8 @@ pub(crate) type EnvFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// Explicit settings first, then the environment; empty or blank values count as unset.
 #[derive(Clone)]
 pub(crate) struct Settings {
-    explicit: BTreeMap<String, String>,
-    env: Option<EnvFn>,
+    pub(crate) explicit: BTreeMap<String, String>,
+    pub(crate) env: Option<EnvFn>,
 }
 
 impl Default for Settings {
@@ -35,14 +35,6 @@ impl fmt::Debug for Settings {
 }
 
 impl Settings {
-    pub(crate) fn set(&mut self, name: &str, value: String) {
-        self.explicit.insert(name.to_string(), value);
-    }
-
-    pub(crate) fn set_env(&mut self, env: Option<EnvFn>) {
-        self.env = env;
-    }
-
     /// The value of `name`, explicit first, then from the environment.
     pub(crate) fn get(&self, name: &str) -> Option<String> {
         self.explicit
@@ -55,11 +47,6 @@ impl Settings {
     /// The first of `names` that is set.
     pub(crate) fn first(&self, names: &[&str]) -> Option<String> {
         names.iter().find_map(|n| self.get(n))
-    }
-
-    /// The user's home folder (`HOME`, or `USERPROFILE` on Windows).
-    pub(crate) fn home(&self) -> Option<String> {
-        self.first(&["HOME", "USERPROFILE"])
     }
 }
 
@@ -94,25 +81,4 @@ pub(crate) fn parse_connection_string(s: &str) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .filter(|(k, _)| !k.is_empty())
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ini_and_connection_strings_parse() {
-        let ini = parse_ini(
-            "# c\n[default]\naws_access_key_id = AK\n\n[profile dev]\nAWS_Secret_Access_Key=S=x\nregion= eu-west-1\n",
-        );
-        assert_eq!(ini["default"]["aws_access_key_id"], "AK");
-        assert_eq!(ini["profile dev"]["aws_secret_access_key"], "S=x");
-        assert_eq!(ini["profile dev"]["region"], "eu-west-1");
-        let cs = parse_connection_string(
-            "DefaultEndpointsProtocol=http;AccountName=dev;AccountKey=ab==;BlobEndpoint=http://127.0.0.1:10000/dev;",
-        );
-        assert_eq!(cs["AccountKey"], "ab==");
-        assert_eq!(cs["BlobEndpoint"], "http://127.0.0.1:10000/dev");
-        assert_eq!(cs.len(), 4);
-    }
 }

@@ -27,24 +27,18 @@ pub(crate) struct Item {
     pub(crate) skipped: Vec<SkippedFile>,
 }
 
-/// Pages in a channel between two stages. One page waits there while the next stage works
-/// on another and the previous stage makes a third.
+/// Pages waiting between two stages, while the next works on one and the previous makes one.
 const PAGES_IN_A_CHANNEL: usize = 1;
 
-/// The threads that sign: one per core.
-fn signing_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Lists and signs `source` (objects of 0 bytes or over `max_size` skipped), calling
-/// `on_page` with each signed page in listing order until it returns `false`; a listing or
-/// signing error ends it.
+/// Lists and signs `source` on all cores, giving `on_page` each page in listing order until
+/// it returns `false`; a listing or signing error ends it.
 pub(crate) fn list_signed(
     source: &CloudSource,
     max_size: u64,
     mut on_page: impl FnMut(Item) -> bool,
 ) -> Result<()> {
-    signed_pages(source, max_size, signing_threads(), |rx| {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    signed_pages(source, max_size, threads, |rx| {
         for item in rx {
             if !on_page(item?) {
                 break;
@@ -54,11 +48,9 @@ pub(crate) fn list_signed(
     })
 }
 
-/// Lists `source` on one thread and signs its pages on `threads` others while `consume`
-/// takes the signed pages, in order, on the caller's thread. Objects of 0 bytes or over
-/// `max_size`, and those whose key or name cannot be used, are in each page's `skipped`.
-/// A listing or signing error is the last item. When `consume` returns early (it dropped
-/// the receiver), both stages stop after the page in hand.
+/// Lists `source` on one thread and signs on `threads` others while `consume` takes the
+/// pages in order (objects of 0 bytes, over `max_size` or unusable in `skipped`; an error
+/// last). When `consume` drops the receiver, both stages stop after the page in hand.
 fn signed_pages<T>(
     source: &CloudSource,
     max_size: u64,
@@ -82,7 +74,7 @@ fn signed_pages<T>(
 
 /// The listing stage: page after page, numbered from 1.
 fn list(source: &CloudSource, tx: SyncSender<(u64, Result<Vec<CloudObject>>)>) {
-    let mut objects = source.objects();
+    let mut objects = source.listing();
     let mut pages = 0u64;
     while let Some(page) = objects.next_page() {
         pages += 1;
@@ -145,14 +137,11 @@ fn sign_page(
     let mut signed = Vec::with_capacity(results.len());
     for (key, size, r) in results {
         match r? {
-            Some(r) => signed.push(Signed {
+            Ok(r) => signed.push(Signed {
                 reference: r.into_file_reference(),
                 size,
             }),
-            None => {
-                let detail = unusable_reason(source, &key);
-                skipped.push(SkippedFile::new(&key, SkipReason::Unreadable, detail));
-            }
+            Err(why) => skipped.push(SkippedFile::new(&key, SkipReason::Unreadable, why)),
         }
     }
     Ok(Item {
@@ -162,21 +151,9 @@ fn sign_page(
     })
 }
 
-fn unusable_reason(source: &CloudSource, key: &str) -> String {
-    if source.name_for(key).is_none() {
-        format!(
-            "its name in the batch would be longer than {} bytes",
-            super::names::MAX_NAME_BYTES
-        )
-    } else {
-        "its key has `.` or `..` segments, which a URL cannot address".into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::io::Write;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::{Duration, Instant, SystemTime};
@@ -191,26 +168,19 @@ mod tests {
     const PER_PAGE: usize = 130;
 
     fn bucket() -> Vec<(String, u64)> {
-        let mut objects = Vec::new();
-        for p in 0..PAGES {
-            for i in 0..PER_PAGE {
-                let key = match (p, i) {
-                    (1, 7) => format!("in/p{p}/empty {i:03}.jpg"),
-                    (2, 70) => format!("in/p{p}/big {i:03}.jpg"),
-                    (3, 100) => format!("in/p{p}/../dots {i:03}.jpg"),
-                    (4, 5) => format!("in/p{p}/{}{i:03}.jpg", "x".repeat(600)),
-                    (0, 9) => format!("in/p{p}/notes {i:03}.txt"),
-                    _ => format!("in/p{p}/img {i:03}.jpg"),
-                };
-                let size = match (p, i) {
-                    (1, 7) => 0,
-                    (2, 70) => 5_000,
-                    _ => 10 + i as u64,
-                };
-                objects.push((key, size));
-            }
-        }
-        objects
+        let object = |n: usize| {
+            let (p, i) = (n / PER_PAGE, n % PER_PAGE);
+            let (name, size) = match (p, i) {
+                (1, 7) => ("empty ".into(), 0),
+                (2, 70) => ("big ".into(), 5_000),
+                (3, 100) => ("../dots ".into(), 10),
+                (4, 5) => ("x".repeat(600), 10),
+                _ => ("img ".into(), 10 + i as u64),
+            };
+            let ext = if (p, i) == (0, 9) { "txt" } else { "jpg" };
+            (format!("in/p{p}/{name}{i:03}.{ext}"), size)
+        };
+        (0..PAGES * PER_PAGE).map(object).collect()
     }
 
     /// A GCS emulator's JSON listing of [`bucket`] (the page token is the next index),
@@ -237,28 +207,12 @@ mod tests {
         }
     }
 
-    fn key_file() -> tempfile::NamedTempFile {
-        let json = serde_json::json!({
-            "type": "service_account",
-            "client_email": "signer@test.iam.gserviceaccount.com",
-            "private_key": include_str!("../../tests/data/gcs-test-key.pem"),
-        });
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(json.to_string().as_bytes()).unwrap();
-        f
-    }
-
-    fn source(
-        key: &tempfile::NamedTempFile,
-        served: Arc<AtomicUsize>,
-        clock: Clock,
-    ) -> CloudSource {
+    /// A source on [`fake_gcs`] with HMAC keys (deterministic signatures, as RSA's).
+    fn source(served: Arc<AtomicUsize>, clock: Clock) -> CloudSource {
         CloudSource::builder("gs://bk/in/**/*.jpg")
             .env(None::<fn(&str) -> Option<String>>)
-            .set(
-                "GOOGLE_APPLICATION_CREDENTIALS",
-                key.path().to_str().unwrap(),
-            )
+            .set("GCS_HMAC_ACCESS_ID", "GOOG1EXAMPLE")
+            .set("GCS_HMAC_SECRET", "c2VjcmV0")
             .set("STORAGE_EMULATOR_HOST", "http://gcs.test")
             .page_size(PER_PAGE as u32)
             .retry_policy(RetryPolicy::never())
@@ -275,31 +229,21 @@ mod tests {
     type Seen = Vec<(u64, Vec<(String, String, u64)>, Vec<(String, SkipReason)>)>;
 
     fn run(threads: usize) -> Seen {
-        let key = key_file();
-        let src = source(&key, Arc::default(), fixed_clock());
+        let src = source(Arc::default(), fixed_clock());
+        let page = |item: Item| {
+            let signed = item.signed.into_iter();
+            let signed = signed.map(|s| (s.reference.name, s.reference.url, s.size));
+            let skipped = item.skipped.into_iter().map(|s| (s.path, s.reason));
+            (item.pages, signed.collect(), skipped.collect())
+        };
         signed_pages(&src, 1_000, threads, |rx| {
-            rx.into_iter()
-                .map(|item| {
-                    let item = item?;
-                    Ok((
-                        item.pages,
-                        item.signed
-                            .into_iter()
-                            .map(|s| (s.reference.name, s.reference.url, s.size))
-                            .collect(),
-                        item.skipped
-                            .into_iter()
-                            .map(|s| (s.path, s.reason))
-                            .collect(),
-                    ))
-                })
-                .collect()
+            rx.into_iter().map(|i| i.map(page)).collect()
         })
         .unwrap()
     }
 
     /// Chunks and their ingest ids are cut from this sequence: it must not depend on the
-    /// number of signing threads (RSA signatures are deterministic, so URLs compare too).
+    /// number of signing threads (signatures are deterministic, so URLs compare too).
     #[test]
     fn pages_come_out_in_listing_order_whatever_the_threads() {
         let one = run(1);
@@ -316,7 +260,7 @@ mod tests {
         sorted.sort();
         assert_eq!(names, sorted, "listing order (the keys are listed sorted)");
         assert_eq!(names.len(), PAGES * PER_PAGE - 5);
-        assert!(one[0].1[0].1.contains("X-Goog-Algorithm=GOOG4-RSA-SHA256"));
+        assert!(one[0].1[0].1.contains("X-Goog-Algorithm=GOOG4-HMAC-SHA256"));
         let skipped: Vec<(String, SkipReason)> =
             one.iter().flat_map(|p| p.2.iter().cloned()).collect();
         let reasons: Vec<SkipReason> = skipped.iter().map(|s| s.1).collect();
@@ -350,8 +294,7 @@ mod tests {
             }
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
         });
-        let key = key_file();
-        let src = source(&key, served.clone(), clock);
+        let src = source(served.clone(), clock);
         let pages = signed_pages(&src, 1_000, 2, |rx| Ok(rx.into_iter().count())).unwrap();
         assert_eq!(pages, PAGES);
         assert!(
@@ -365,8 +308,7 @@ mod tests {
     #[test]
     fn the_stages_stay_a_page_apart_and_stop_with_the_consumer() {
         let served = Arc::new(AtomicUsize::new(0));
-        let key = key_file();
-        let src = source(&key, served.clone(), fixed_clock());
+        let src = source(served.clone(), fixed_clock());
         let seen = signed_pages(&src, 1_000, 2, |_rx| {
             // Until the stages are full, then a while longer for any page too many.
             let deadline = Instant::now() + Duration::from_secs(10);

@@ -1,7 +1,6 @@
 //! The cloud source: a bucket URL, a store with its credentials, and a lazy listing.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,12 +47,7 @@ pub struct SignedReference {
 
 impl SignedReference {
     /// The reference as the ingest request carries it.
-    ///
-    /// ```
-    /// # let r = roboflow_batch::cloud::SignedReference { key: "a/b.jpg".into(), name: "b.jpg".into(), url: "https://h/b.jpg".into(), size: None };
-    /// assert_eq!(r.into_file_reference().name, "b.jpg");
-    /// ```
-    pub fn into_file_reference(self) -> FileReference {
+    pub(crate) fn into_file_reference(self) -> FileReference {
         FileReference {
             name: self.name,
             url: self.url,
@@ -61,16 +55,7 @@ impl SignedReference {
     }
 }
 
-impl fmt::Debug for SignedReference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignedReference")
-            .field("key", &self.key)
-            .field("name", &self.name)
-            .field("url", &crate::redact::redact_url(&self.url))
-            .field("size", &self.size)
-            .finish()
-    }
-}
+crate::model::redacted_debug!(SignedReference { key, name, url => url, size });
 
 /// A bucket URL with the credentials to list and sign it: the source of a references
 /// ingest. Build it with [`CloudSource::builder`].
@@ -93,17 +78,13 @@ pub struct CloudSource {
     clock: Clock,
 }
 
-impl fmt::Debug for CloudSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloudSource")
-            .field("url", &self.url)
-            .field("store", &self.store.describe())
-            .field("media", &self.media)
-            .field("expiry", &self.expiry)
-            .field("page_size", &self.page_size)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(CloudSource {
+    url,
+    media,
+    expiry,
+    page_size,
+    max_pages
+});
 
 impl CloudSource {
     /// A builder for the source at `url` (`s3://…`, `gs://…`, `az://…`).
@@ -128,11 +109,8 @@ impl CloudSource {
     /// The parsed bucket URL (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
     /// assert_eq!((s.url().bucket(), s.url().prefix()), ("b", "in/"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn url(&self) -> &BucketUrl {
         &self.url
@@ -141,11 +119,8 @@ impl CloudSource {
     /// Images or videos (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
     /// assert_eq!(s.media(), roboflow_batch::model::MediaKind::Images);
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn media(&self) -> MediaKind {
         self.media
@@ -154,19 +129,15 @@ impl CloudSource {
     /// Where the bucket is reached (endpoint and bucket; never a secret) (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
     /// println!("listing {}", s.describe());
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn describe(&self) -> String {
         self.store.describe()
     }
 
-    /// The matching objects, listed lazily: one page is fetched when the previous one has
-    /// been consumed, so memory stays bounded whatever the bucket's size. Objects outside
-    /// the glob or without an image (video) extension are left out.
+    /// The objects matching the glob and the media's extensions, fetched a page at a time
+    /// as they are consumed, so memory stays bounded whatever the bucket's size.
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
@@ -174,7 +145,12 @@ impl CloudSource {
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     #[must_use = "the listing is lazy: iterate it"]
-    pub fn objects(&self) -> Objects<'_> {
+    pub fn objects(&self) -> impl Iterator<Item = Result<CloudObject>> + '_ {
+        self.listing()
+    }
+
+    /// The listing, page by page (see [`Objects::next_page`]).
+    pub(crate) fn listing(&self) -> Objects<'_> {
         Objects {
             source: self,
             buffer: VecDeque::new(),
@@ -185,9 +161,8 @@ impl CloudSource {
         }
     }
 
-    /// The matching objects, signed, lazily; objects whose name cannot be used are
-    /// skipped (see [`name_for`](Self::name_for)); an ingest of the source also reports
-    /// them.
+    /// The matching objects, signed, lazily; those whose name or key cannot be used are
+    /// skipped (an ingest reports them).
     ///
     /// ```no_run
     /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/x/").build()?;
@@ -197,22 +172,17 @@ impl CloudSource {
     #[must_use = "the listing is lazy: iterate it"]
     pub fn references(&self) -> impl Iterator<Item = Result<SignedReference>> + '_ {
         self.objects().filter_map(move |o| match o {
-            Ok(o) => self.sign_object(o).transpose(),
+            Ok(o) => self.sign_object(o).map(Result::ok).transpose(),
             Err(e) => Some(Err(e)),
         })
     }
 
-    /// The name an object gets inside the batch: its key relative to the URL's prefix,
-    /// with `%` written `%25`, `/` written `%2F`, `\` written `%5C` and control characters
-    /// as `%XX`, so top-level files keep their file name and no two keys share a name.
-    /// `None` when the name would be longer than the service's 512 bytes (see [`CloudSource`]).
+    /// The unique name of an object inside the batch: its key below the prefix with `%`,
+    /// `/`, `\` and control characters percent-encoded; `None` when over 512 bytes.
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
     /// assert_eq!(s.name_for("in/a/b.jpg").as_deref(), Some("a%2Fb.jpg"));
-    /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn name_for(&self, key: &str) -> Option<String> {
         reference_name(self.url.relative(key))
@@ -221,11 +191,8 @@ impl CloudSource {
     /// A GET URL for `key`, valid for the configured expiry from the clock's now (see [`CloudSource`]).
     ///
     /// ```
-    /// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-    /// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-    /// # let s = b.set("AWS_REGION", "us-east-1").build()?;
-    /// let url = s.sign("in/a.jpg")?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// # let s = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None)).set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk").build().unwrap();
+    /// assert!(s.sign("in/a.jpg").unwrap().contains("X-Amz-Signature="));
     /// ```
     pub fn sign(&self, key: &str) -> Result<String> {
         if !addressable(key) {
@@ -237,20 +204,29 @@ impl CloudSource {
         self.store.sign_get(key, self.expiry, self.clock.now())
     }
 
-    /// `Ok(None)` when the object's name or key cannot be used.
-    pub(crate) fn sign_object(&self, o: CloudObject) -> Result<Option<SignedReference>> {
+    /// The signed reference, or why the object's name or key cannot be used.
+    pub(crate) fn sign_object(
+        &self,
+        o: CloudObject,
+    ) -> Result<std::result::Result<SignedReference, String>> {
         let Some(name) = self.name_for(&o.key) else {
-            return Ok(None);
+            let max = super::names::MAX_NAME_BYTES;
+            return Ok(Err(format!(
+                "its name in the batch would be longer than {max} bytes"
+            )));
         };
         if !addressable(&o.key) {
-            return Ok(None);
+            return Ok(Err(
+                "its key has `.` or `..` segments, which a URL cannot address".into(),
+            ));
         }
         let url = self.store.sign_get(&o.key, self.expiry, self.clock.now())?;
-        Ok(Some(SignedReference {
+        let size = o.size;
+        Ok(Ok(SignedReference {
             key: o.key,
             name,
             url,
-            size: o.size,
+            size,
         }))
     }
 
@@ -280,22 +256,11 @@ fn addressable(key: &str) -> bool {
     !key.is_empty() && !key.split('/').any(|s| s == "." || s == "..")
 }
 
-/// Empty listing pages in a row, each with a new token, after which a listing stops
-/// with [`Error::TooManyEmptyPages`] (Azure may send a few; S3 and GCS do not).
+/// Empty pages in a row (each with a new token) that stop a listing (Azure sends a few).
 const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
 
-/// The lazy listing of [`CloudSource::objects`] (see its example): it fetches the next page
-/// only when the current one is used up.
-///
-/// ```
-/// # let b = roboflow_batch::cloud::CloudSource::builder("s3://b/in/").env(Some(|_: &str| None));
-/// # let b = b.set("AWS_ACCESS_KEY_ID", "AKID").set("AWS_SECRET_ACCESS_KEY", "sk");
-/// # let s = b.set("AWS_REGION", "us-east-1").build()?;
-/// let listing: roboflow_batch::cloud::Objects<'_> = s.objects();
-/// # Ok::<(), roboflow_batch::Error>(())
-/// ```
-#[must_use = "the listing is lazy: iterate it"]
-pub struct Objects<'a> {
+/// The lazy listing of [`CloudSource::objects`]: the next page is fetched when this one is used up.
+pub(crate) struct Objects<'a> {
     source: &'a CloudSource,
     buffer: VecDeque<super::CloudObject>,
     token: Option<String>,
@@ -305,73 +270,47 @@ pub struct Objects<'a> {
     done: bool,
 }
 
-impl fmt::Debug for Objects<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Objects")
-            .field("pages", &self.pages)
-            .field("buffered", &self.buffer.len())
-            .field("done", &self.done)
-            .finish()
-    }
-}
-
 impl Objects<'_> {
     /// The next page of matching objects (possibly empty), or `None` at the end.
     pub(crate) fn next_page(&mut self) -> Option<Result<Vec<CloudObject>>> {
         if self.done {
             return None;
         }
+        let page = self.fetch();
+        self.done |= page.is_err();
+        Some(page)
+    }
+
+    fn fetch(&mut self) -> Result<Vec<CloudObject>> {
         let s = self.source;
         if self.pages >= s.max_pages {
-            self.done = true;
-            return Some(Err(Error::Cloud {
-                store: s.url.kind().name(),
-                status: None,
-                message: format!(
-                    "listing {} stopped after {} pages (the cap); raise it with max_pages",
-                    s.url, s.max_pages
-                ),
-            }));
+            let message = format!(
+                "listing {} stopped after {} pages (the cap); raise it with max_pages",
+                s.url, s.max_pages
+            );
+            return Err(super::http::cloud_error(s.url.kind().name(), None, message));
         }
+        self.pages += 1;
         let page = s
             .store
-            .list_page(s.url.prefix(), self.token.as_deref(), s.page_size);
-        self.pages += 1;
-        match page {
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-            Ok(page) => {
-                match page.next {
-                    Some(t) if Some(&t) == self.token.as_ref() => {
-                        self.done = true;
-                        return Some(Err(Error::RepeatedPageToken {
-                            url: s.store.describe(),
-                        }));
-                    }
-                    Some(t) => self.token = Some(t),
-                    None => self.done = true,
-                }
-                // Stores may send an empty page with a token now and then; a run of them
-                // is a store that would keep the listing going forever.
-                if page.objects.is_empty() && !self.done {
-                    self.empty_in_a_row += 1;
-                    if self.empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW {
-                        self.done = true;
-                        return Some(Err(Error::TooManyEmptyPages {
-                            listing: s.store.describe(),
-                            pages: self.empty_in_a_row,
-                        }));
-                    }
-                } else {
-                    self.empty_in_a_row = 0;
-                }
-                let mut objects = page.objects;
-                objects.retain(|o| s.wants(&o.key));
-                Some(Ok(objects))
-            }
+            .list_page(s.url.prefix(), self.token.as_deref(), s.page_size)?;
+        if page.next.is_some() && page.next == self.token {
+            let url = s.store.describe();
+            return Err(Error::RepeatedPageToken { url });
         }
+        self.done = page.next.is_none();
+        self.token = page.next;
+        // Stores may send an empty page with a token now and then; a run of them is a
+        // store that would keep the listing going forever.
+        let empty = page.objects.is_empty() && !self.done;
+        self.empty_in_a_row = if empty { self.empty_in_a_row + 1 } else { 0 };
+        if self.empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW {
+            let (listing, pages) = (s.store.describe(), self.empty_in_a_row);
+            return Err(Error::TooManyEmptyPages { listing, pages });
+        }
+        let mut objects = page.objects;
+        objects.retain(|o| s.wants(&o.key));
+        Ok(objects)
     }
 }
 
@@ -405,71 +344,53 @@ pub struct CloudSourceBuilder {
     clock: Clock,
 }
 
-impl fmt::Debug for CloudSourceBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloudSourceBuilder")
-            .field("url", &self.url)
-            .field("media", &self.media)
-            .field("expiry", &self.expiry)
-            .field("page_size", &self.page_size)
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(CloudSourceBuilder {
+    url,
+    media,
+    expiry,
+    page_size,
+    settings
+});
 
 impl CloudSourceBuilder {
-    /// Images (the default) or videos: the extension filter (the local folder's lists).
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").media(roboflow_batch::model::MediaKind::Videos);
-    /// ```
-    pub fn media(mut self, media: MediaKind) -> Self {
-        self.media = media;
-        self
-    }
-
-    /// How long signed URLs stay valid (default 24 h; S3 and GCS allow at most 7 days).
-    /// A reused Azure SAS token keeps its own expiry.
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").expiry(std::time::Duration::from_secs(3600));
-    /// ```
-    pub fn expiry(mut self, expiry: Duration) -> Self {
-        self.expiry = expiry;
-        self
-    }
-
-    /// Keys asked for per listing request, at most what the store grants (default: the
-    /// most it grants, 1,000 on S3 and GCS, 5,000 on Azure).
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").page_size(100);
-    /// ```
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = n;
-        self
-    }
-
-    /// The most listing pages fetched before giving up (default 1,000,000).
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").max_pages(10);
-    /// ```
-    pub fn max_pages(mut self, n: u64) -> Self {
-        self.max_pages = n;
-        self
-    }
-
-    /// Gives a setting a value that wins over the environment variable of the same name
-    /// (for example `AWS_REGION`; the names are in the [cloud guide](crate::guide::cloud)).
-    /// `Debug` never shows the value.
-    ///
-    /// ```
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").set("AWS_REGION", "eu-west-1");
-    /// ```
-    pub fn set(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.settings.set(name, value.into());
-        self
+    crate::model::setters! {
+        setup: "",
+        on: "roboflow_batch::cloud::CloudSource::builder(\"s3://b/\")";
+        /// Images (the default) or videos: the extension filter (the local folder's lists).
+        media(s, media: MediaKind) = "roboflow_batch::model::MediaKind::Videos" {
+            s.media = media;
+        }
+        /// How long signed URLs stay valid (default 24 h; S3 and GCS allow at most 7 days).
+        /// A reused Azure SAS token keeps its own expiry.
+        expiry(s, expiry: Duration) = "std::time::Duration::from_secs(3600)" {
+            s.expiry = expiry;
+        }
+        /// Keys asked for per listing request, at most what the store grants (default: the
+        /// most it grants, 1,000 on S3 and GCS, 5,000 on Azure).
+        page_size(s, n: u32) = "100" {
+            s.page_size = n;
+        }
+        /// The most listing pages fetched before giving up (default 1,000,000).
+        max_pages(s, n: u64) = "10" {
+            s.max_pages = n;
+        }
+        /// Gives a setting (named in the [cloud guide](crate::guide::cloud)) a value that wins
+        /// over its environment variable; `Debug` never shows the value.
+        set(s, name: &str, value: impl Into<String>) = "\"AWS_REGION\", \"eu-west-1\"" {
+            s.settings.explicit.insert(name.to_string(), value.into());
+        }
+        /// The transport for listing (default: a [`UreqTransport`]).
+        transport(s, transport: impl Transport + 'static) = "roboflow_batch::transport::UreqTransport::new()" {
+            s.transport = Some(Arc::new(transport));
+        }
+        /// Retries of listing requests (default: [`RetryPolicy::default`]).
+        retry_policy(s, policy: RetryPolicy) = "roboflow_batch::api::RetryPolicy::never()" {
+            s.retry = policy;
+        }
+        /// The clock: signing time, and the sleep between retries.
+        clock(s, clock: Clock) = "roboflow_batch::api::Clock::system()" {
+            s.clock = clock;
+        }
     }
 
     /// Reads settings from `env` instead of the process environment (`None`: only the
@@ -482,41 +403,7 @@ impl CloudSourceBuilder {
     where
         F: Fn(&str) -> Option<String> + Send + Sync + 'static,
     {
-        self.settings
-            .set_env(env.map(|f| Arc::new(f) as super::settings::EnvFn));
-        self
-    }
-
-    /// The transport for listing (default: a [`UreqTransport`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::transport::UreqTransport;
-    /// let b = roboflow_batch::cloud::CloudSource::builder("s3://b/").transport(UreqTransport::new());
-    /// ```
-    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
-        self.transport = Some(Arc::new(transport));
-        self
-    }
-
-    /// Retries of listing requests (default: [`RetryPolicy::default`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::{api::RetryPolicy, cloud::CloudSource};
-    /// let b = CloudSource::builder("s3://b/").retry_policy(RetryPolicy::never());
-    /// ```
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// The clock: signing time, and the sleep between retries.
-    ///
-    /// ```
-    /// # use roboflow_batch::{api::Clock, cloud::CloudSource};
-    /// let b = CloudSource::builder("s3://b/").clock(Clock::system());
-    /// ```
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+        self.settings.env = env.map(|f| Arc::new(f) as super::settings::EnvFn);
         self
     }
 
@@ -546,10 +433,9 @@ impl CloudSourceBuilder {
                 ),
             ));
         }
-        let transport = match self.transport {
-            Some(t) => t,
-            None => Arc::new(UreqTransport::new()),
-        };
+        let transport = self
+            .transport
+            .unwrap_or_else(|| Arc::new(UreqTransport::new()));
         let http = Http {
             transport,
             retry: self.retry,

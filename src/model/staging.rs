@@ -68,14 +68,6 @@ pub(crate) struct SignedUrlResponse {
     pub signed_url_details: SignedUrlDetails,
 }
 
-/// A body-less answer: `{"status": "..."}`.
-#[cfg(feature = "sandbox")]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct StatusResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
 /// The answer of `GET …/count`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CountResponse {

@@ -1,14 +1,12 @@
 //! The sandbox's wall clock, with saturating arithmetic (no configured delay and no number
 //! from a request can overflow it), and the service's two timestamp precisions.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::Timestamp;
 
 fn since_epoch() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
+    UNIX_EPOCH.elapsed().unwrap_or_default()
 }
 
 fn saturating_u64(n: u128) -> u64 {

@@ -20,10 +20,8 @@ pub enum StoreMode {
     /// Keep every upload in the data directory (jobs and downloads read it).
     #[default]
     Disk,
-    /// A benchmark mode: index each tar shard from its headers while it streams in, and
-    /// discard the bytes (never written to disk); videos and single images are recorded and
-    /// discarded too. Counts, listings and shard statuses are as usual; jobs over such a
-    /// batch fail ("images were discarded"), and downloads of its files are a 410.
+    /// A benchmark mode: uploads are indexed as they stream in and never written; listings
+    /// are as usual, but jobs over such a batch fail and its downloads are a 410.
     Discard,
 }
 
@@ -113,117 +111,78 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
-    super::setters::setters! { SandboxConfig;
-        /// Where to listen (default `127.0.0.1:0`; port 0 picks a free port). An address
-        /// beyond loopback also needs [`allow_remote`](Self::allow_remote) and an explicit
-        /// API key.
-        addr: SocketAddr = ([127, 0, 0, 1], 9001).into();
+    crate::model::setters! {
+        setup: "", on: "roboflow_batch::sandbox::SandboxConfig::default()";
+        /// Where to listen (default `127.0.0.1:0`, a free port); beyond loopback, see
+        /// [`allow_remote`](Self::allow_remote).
+        addr(s, addr: SocketAddr) = "([127, 0, 0, 1], 9001).into()" { s.addr = addr; }
         /// Allows listening beyond loopback, with an API key that is not the default and has
         /// at least 16 characters.
-        allow_remote: bool = true;
+        allow_remote(s, on: bool) = "true" { s.allow_remote = on; }
         /// The workspace slug (default `sandbox`).
-        workspace: impl Into<String> = "acme";
+        workspace(s, slug: impl Into<String>) = "\"acme\"" { s.workspace = slug.into(); }
         /// What happens to uploaded bytes (default [`StoreMode::Disk`]).
-        store: StoreMode = roboflow_batch::sandbox::StoreMode::Discard;
-        /// Requests handled at the same time (default 16); more wait their turn. A request
-        /// holds its turn only while its handler works, not while it waits for the
-        /// client's body nor while its answer is written.
-        threads: usize = 4;
-        /// Delays every answer, signed uploads and downloads included, as if the service
-        /// were that far away: each reply waits this long outside its request's turn, so
-        /// requests in parallel wait side by side. Zero by default.
-        latency: Duration = std::time::Duration::from_millis(40);
+        store(s, mode: StoreMode) = "roboflow_batch::sandbox::StoreMode::Discard" { s.store = mode; }
+        /// Requests handled at the same time (default 16), not counting bodies read or
+        /// answers written; more wait their turn.
+        threads(s, n: usize) = "4" { s.threads = n; }
+        /// Delays every answer (signed URLs included) as if the service were far away,
+        /// outside the request's turn, so parallel requests wait side by side (default 0).
+        latency(s, d: Duration) = "std::time::Duration::from_millis(40)" { s.latency = d; }
         /// Work items (images) each running job processes per second, in each of its two
         /// stages (default 100). 0 holds every job at the start of its first stage.
-        job_speed: f64 = 20.0;
+        job_speed(s, per_sec: f64) = "20.0" { s.job_speed = per_sec; }
         /// How many images one job task covers (default 100; `tasksNumber` = images / this).
-        job_images_per_task: u64 = 10;
+        job_images_per_task(s, n: u64) = "10" { s.job_images_per_task = n; }
         /// How long signed upload and download URLs stay valid (default a day).
-        signed_url_ttl: Duration = std::time::Duration::from_secs(60);
+        signed_url_ttl(s, d: Duration) = "std::time::Duration::from_secs(60)" { s.signed_url_ttl = d; }
         /// How long an uploaded shard or references ingest waits before it is indexed
         /// (default 200 ms), so that counts lag for real.
-        indexing_delay: Duration = std::time::Duration::ZERO;
-        /// How long a received shard stays out of the shard listing (default zero): the
-        /// real service registers shards asynchronously, and a client must not take "not
-        /// listed yet" for "not received".
-        registration_delay: Duration = std::time::Duration::from_secs(2);
+        indexing_delay(s, d: Duration) = "std::time::Duration::ZERO" { s.indexing_delay = d; }
+        /// How long a received shard stays out of the shard listing (default 0), as the
+        /// service registers shards asynchronously: "not listed yet" is not "not received".
+        registration_delay(s, d: Duration) = "std::time::Duration::from_secs(2)" { s.registration_delay = d; }
         /// The largest tar shard a signed PUT accepts, in bytes (`maxShardSize`, 1 GiB).
-        max_shard_size: u64 = 1 << 20;
+        max_shard_size(s, bytes: u64) = "1 << 20" { s.max_shard_size = bytes; }
         /// The largest single image (simple upload, shard member or reference), in bytes
         /// (default 20 MiB).
-        max_image_size: u64 = 1024;
+        max_image_size(s, bytes: u64) = "1024" { s.max_image_size = bytes; }
         /// Seeded faults injected on demand (none by default).
-        faults: Faults = roboflow_batch::sandbox::Faults::seeded(7);
+        faults(s, f: Faults) = "roboflow_batch::sandbox::Faults::seeded(7)" { s.faults = f; }
         /// The one valid API key (default `sandbox-key`, accepted on loopback only).
-        api_key: impl Into<String> => ApiKey = "test-key";
+        api_key(s, key: impl Into<String>) = "\"test-key\"" { s.api_key = ApiKey(key.into()); }
         /// Where state and data live, kept after the sandbox stops (default: a temporary
         /// directory, removed on drop).
-        data_dir: impl Into<PathBuf> => Some = "/var/tmp/rfbatch";
-        /// Records every request received, once answered: one JSON line each, appended to
-        /// the file, with its method and route template, parameters, query keys, the headers
-        /// that matter, and the shape of its body (JSON key paths and types, multipart parts,
-        /// tar members). Never the API key, a signature, or file contents.
-        record: impl Into<PathBuf> => Some = "requests.jsonl";
-        /// Varies the answers within what the spec and the official client's models allow,
-        /// each choice following from the seed: small pages, stage names unlike their ids,
-        /// optional fields left out, extra fields, floats for integers, both timestamp forms,
-        /// 404 or 400 for a missing batch, shards listed late. A client that passes against
-        /// several seeds does not lean on the sandbox's own habits.
-        vary: u64 => Some = 7;
-    }
-
-    /// Allows webhooks to `host` (a name or an IP address, no port) beyond loopback;
-    /// loopback hosts are always allowed.
-    ///
-    /// ```
-    /// let config = roboflow_batch::sandbox::SandboxConfig::default().webhook_allow("10.0.0.7");
-    /// ```
-    pub fn webhook_allow(mut self, host: impl Into<String>) -> Self {
-        self.webhook_allow.push(host.into());
-        self
-    }
-
-    /// Allows fetching references from `host` beyond loopback (as
-    /// [`webhook_allow`](Self::webhook_allow)).
-    ///
-    /// ```
-    /// let config = roboflow_batch::sandbox::SandboxConfig::default().fetch_allow("storage.example.com");
-    /// ```
-    pub fn fetch_allow(mut self, host: impl Into<String>) -> Self {
-        self.fetch_allow.push(host.into());
-        self
-    }
-
-    /// The webhook retry policy: attempts in all (default 5), and the wait before the
-    /// second (default 200 ms), doubling after each failure.
-    ///
-    /// ```
-    /// # use std::time::Duration; use roboflow_batch::sandbox::*;
-    /// let config = SandboxConfig::default().webhook_retries(3, Duration::from_millis(10));
-    /// ```
-    pub fn webhook_retries(mut self, max_attempts: u32, first_delay: Duration) -> Self {
-        self.webhook_max_attempts = max_attempts;
-        self.webhook_retry_delay = first_delay;
-        self
-    }
-
-    /// Test-only hooks: the `panic-test` Workflow (panics on every image) and
-    /// `GET /__test/panic` (panics in its handler), for tests of panic containment.
-    #[doc(hidden)]
-    pub fn test_hooks(mut self, on: bool) -> Self {
-        self.test_hooks = on;
-        self
+        data_dir(s, dir: impl Into<PathBuf>) = "\"/var/tmp/rfbatch\"" { s.data_dir = Some(dir.into()); }
+        /// Appends one JSON line per answered request to the file: its route, parameters,
+        /// headers that matter and body's shape, never a key, signature or file contents.
+        record(s, file: impl Into<PathBuf>) = "\"requests.jsonl\"" { s.record = Some(file.into()); }
+        /// Varies the answers within what the service may send, by the seed (page sizes,
+        /// stage names, optional and extra fields, number and timestamp forms, statuses), so
+        /// that a client passing under several seeds does not lean on the sandbox's habits.
+        vary(s, seed: u64) = "7" { s.vary = Some(seed); }
+        /// Allows webhooks to `host` (a name or an IP address, no port) beyond loopback;
+        /// loopback hosts are always allowed.
+        webhook_allow(s, host: impl Into<String>) = "\"10.0.0.7\"" { s.webhook_allow.push(host.into()); }
+        /// Allows fetching references from `host` beyond loopback (as
+        /// [`webhook_allow`](Self::webhook_allow)).
+        fetch_allow(s, host: impl Into<String>) = "\"storage.example.com\"" { s.fetch_allow.push(host.into()); }
+        /// The webhook retry policy: attempts in all (default 5), and the wait before the
+        /// second (default 200 ms), doubling after each failure.
+        webhook_retries(s, max_attempts: u32, first_delay: Duration) = "3, std::time::Duration::from_millis(10)" {
+            (s.webhook_max_attempts, s.webhook_retry_delay) = (max_attempts, first_delay);
+        }
+        /// Test-only hooks: the `panic-test` Workflow (panics on every image) and
+        /// `GET /__test/panic` (panics in its handler), for tests of panic containment.
+        #[doc(hidden)]
+        test_hooks(s, on: bool) = "true" { s.test_hooks = on; }
     }
 
     /// Refuses an address beyond loopback unless remote access is allowed and the API
     /// key is explicit: a sandbox reachable from the network must not answer to the
     /// well-known default key.
     pub(crate) fn check_exposure(&self) -> Result<()> {
-        let ip = match self.addr.ip() {
-            std::net::IpAddr::V6(v6) => v6.to_canonical(),
-            v4 => v4,
-        };
-        if ip.is_loopback() {
+        if self.addr.ip().to_canonical().is_loopback() {
             return Ok(());
         }
         let addr = self.addr;

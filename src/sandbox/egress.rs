@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-/// Whether the sandbox may send a request to `url`: an `http(s)` URL whose host is
-/// loopback (`localhost`, `127.0.0.0/8`, `::1`) or in `allow` (exact, case-insensitive).
-/// The error says why not. Names are not resolved, so a name that points at loopback
-/// still needs allowing.
+/// Whether the sandbox may send to `url`: `http(s)` to a loopback host or one in `allow`
+/// (exact, case-insensitive; names are not resolved). The error says why not.
 pub(crate) fn check_host(url: &str, allow: &[String]) -> Result<(), String> {
     let (scheme, host) = crate::urls::scheme_and_host(url)
         .ok_or_else(|| "not a valid URL with a host".to_string())?;

@@ -50,7 +50,6 @@ pub(crate) enum JobKind {
 /// A `trt-compilation-v1` job body (official client).
 pub(crate) type TrtJob = crate::model::TrtCompilationRequest;
 
-/// One job, as persisted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct JobRecord {
     pub id: String,
@@ -82,7 +81,6 @@ pub(crate) struct JobRecord {
     pub logs: Vec<JobLog>,
 }
 
-/// One stage, as persisted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StageRecord {
     pub id: String,
@@ -110,18 +108,16 @@ pub(crate) struct TaskRecord {
 }
 
 impl JobRecord {
-    /// A job just accepted.
     pub fn new(id: &str, name: String, seq: u64, kind: JobKind) -> JobRecord {
-        let definition = match &kind {
-            JobKind::Workflow(r) => serde_json::to_value(r),
-            JobKind::Trt(t) => serde_json::to_value(t),
+        let (definition, (max_failure_rate, timeout_seconds)) = match &kind {
+            JobKind::Workflow(r) => (
+                serde_json::to_value(r),
+                (r.max_image_failure_rate, r.processing_timeout_seconds),
+            ),
+            JobKind::Trt(t) => (serde_json::to_value(t), (None, None)),
         };
-        let (max_failure_rate, timeout_seconds) = match &kind {
-            JobKind::Workflow(r) => (r.max_image_failure_rate, r.processing_timeout_seconds),
-            JobKind::Trt(_) => (None, None),
-        };
-        let now = now();
-        let accepted = json!({ "type": "job-accepted", "message": "Job accepted" });
+        let (now, msg) = (now(), "Job accepted");
+        let accepted = json!({ "type": "job-accepted", "message": msg });
         let mut job = JobRecord {
             id: id.to_string(),
             name,
@@ -150,7 +146,7 @@ impl JobRecord {
             LogSeverity::Info,
             None,
             "job-accepted",
-            json!({ "message": "Job accepted" }),
+            json!({ "message": msg }),
         );
         job
     }
@@ -240,11 +236,8 @@ impl JobRecord {
         let now = now();
         let note = json!({ "type": kind, "message": message });
         let stage_id = self.current_stage.clone();
-        if let Some(stage) = self
-            .stages
-            .iter_mut()
-            .find(|s| stage_id == Some(s.id.clone()))
-        {
+        let current = |s: &&mut StageRecord| stage_id.as_deref() == Some(&s.id);
+        if let Some(stage) = self.stages.iter_mut().find(current) {
             stage.status_type = "error".into();
             stage.notification = note.clone();
             stage.last_event = now;
@@ -309,10 +302,8 @@ impl StageRecord {
 
 impl TaskRecord {
     pub fn wire(&self) -> TaskStatus {
-        let progress = match self.count {
-            0 => 1.0,
-            n => self.done as f64 / n as f64,
-        };
+        // An empty task is done: 0/0 is NaN, and NaN.min(1.0) is 1.0.
+        let progress = (self.done as f64 / self.count as f64).min(1.0);
         TaskStatus {
             task_id: self.id.clone(),
             notification: self.notification.clone(),

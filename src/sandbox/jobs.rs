@@ -10,12 +10,9 @@ use serde_json::json;
 
 use super::job_records::{JobKind, JobRecord, StageRecord};
 use super::paging::{Page, nth};
-use super::request::{Answer, Req, bad, fail, ok, ok_with};
+use super::request::{Answer, Req, bad, fail, ok_page, ok_with};
 use super::state::{Data, State};
-use crate::model::{
-    JobId, JobLog, JobNotification, JobStartRequest, JobStatusResponse, ListJobsResponse,
-    ListLogsResponse, ListStagesResponse, ListTasksResponse, LogSeverity, WebhookPayload,
-};
+use crate::model::{JobId, JobLog, JobNotification, JobStartRequest, LogSeverity, WebhookPayload};
 use crate::server::Reply;
 
 /// The largest job body accepted.
@@ -25,7 +22,6 @@ fn not_found(id: &str) -> Reply {
     Reply::error(404, format!("job {id:?} not found"))
 }
 
-/// Answers from the job of the request.
 fn with_job(state: &State, req: &Req<'_, '_>, f: impl FnOnce(&mut JobRecord) -> Answer) -> Answer {
     let (id, mut data) = (req.param("jobId"), state.lock());
     f(data.jobs.jobs.get_mut(id).ok_or_else(|| not_found(id))?)
@@ -38,22 +34,16 @@ pub(crate) fn list(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let key = |seq: u64| format!("{:020}", u64::MAX - seq);
     let mut jobs: Vec<_> = data.jobs.jobs.values().map(|j| (key(j.seq), j)).collect();
     jobs.sort_by(|a, b| a.0.cmp(&b.0));
-    let (jobs, next_page_token) = page.cut(jobs.into_iter().map(|(k, j)| (k, j.metadata())));
-    ok(&ListJobsResponse {
-        status: Some("ok".into()),
-        jobs,
-        next_page_token,
-    })
+    ok_page(
+        "jobs",
+        page.cut(jobs.into_iter().map(|(k, j)| (k, j.metadata()))),
+    )
 }
 
 pub(crate) fn get(state: &State, req: &mut Req<'_, '_>) -> Answer {
-    with_job(state, req, |job| {
-        ok(&JobStatusResponse {
-            status: Some("ok".into()),
-            job: Some(job.metadata()),
-            job_status: Some(job.state()),
-            progress: Some(job.progress.clamp(0.0, 1.0)),
-        })
+    with_job(state, req, |j| {
+        let progress = j.progress.clamp(0.0, 1.0);
+        ok_with(json!({ "job": j.metadata(), "jobStatus": j.state(), "progress": progress }))
     })
 }
 
@@ -79,8 +69,7 @@ pub(crate) fn start(state: &State, req: &mut Req<'_, '_>) -> Answer {
     }
     data.jobs.next_seq += 1;
     data.jobs.jobs.insert(id.clone(), job);
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     ok_with(json!({ "jobId": id }))
 }
 
@@ -102,10 +91,8 @@ fn check_input(state: &State, req: &JobStartRequest) -> Result<(), Reply> {
 
 pub(crate) fn stages(state: &State, req: &mut Req<'_, '_>) -> Answer {
     with_job(state, req, |job| {
-        ok(&ListStagesResponse {
-            status: Some("ok".into()),
-            stages: job.stages.iter().map(StageRecord::wire).collect(),
-        })
+        let stages: Vec<_> = job.stages.iter().map(StageRecord::wire).collect();
+        ok_with(json!({ "stages": stages }))
     })
 }
 
@@ -117,12 +104,7 @@ pub(crate) fn tasks(state: &State, req: &mut Req<'_, '_>) -> Answer {
             return fail(404, format!("job {:?} has no stage {stage:?}", job.id));
         };
         let tasks = s.tasks.iter().enumerate().map(|(i, t)| (nth(i), t.wire()));
-        let (tasks, next_page_token) = page.cut(tasks);
-        ok(&ListTasksResponse {
-            status: Some("ok".into()),
-            tasks,
-            next_page_token,
-        })
+        ok_page("tasks", page.cut(tasks))
     })
 }
 
@@ -141,12 +123,7 @@ pub(crate) fn logs(state: &State, req: &mut Req<'_, '_>) -> Answer {
     with_job(state, req, |job| {
         let wanted = |l: &&JobLog| severity.as_ref().is_none_or(|s| &l.severity == s);
         let logs = job.logs.iter().enumerate().filter(|(_, l)| wanted(l));
-        let (logs, next_page_token) = page.cut(logs.map(|(i, l)| (nth(i), l.clone())));
-        ok(&ListLogsResponse {
-            status: Some("ok".into()),
-            logs,
-            next_page_token,
-        })
+        ok_page("logs", page.cut(logs.map(|(i, l)| (nth(i), l.clone()))))
     })
 }
 
@@ -159,8 +136,7 @@ pub(crate) fn abort(state: &State, req: &mut Req<'_, '_>) -> Answer {
     }
     job.fail("job-aborted", "Job aborted on request");
     ended(state, &mut data, id);
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     ok_with(json!({ "message": format!("job {id:?} aborted") }))
 }
 
@@ -174,9 +150,8 @@ pub(crate) fn restart(state: &State, req: &mut Req<'_, '_>) -> Answer {
             let msg = format!("job {id:?} is still running; abort it before restarting");
             return fail(409, msg);
         }
-        let old = job.run;
         job.restart(overrides.as_ref());
-        old
+        job.run - 1
     };
     let _ = std::fs::remove_dir_all(run_dir(state, id, old_run));
     state.save();

@@ -22,7 +22,6 @@ mod paging;
 mod record;
 mod request;
 mod router;
-mod setters;
 mod signing;
 mod staging;
 mod state;
@@ -116,17 +115,12 @@ impl Sandbox {
             threads: Vec::new(),
         };
         // Stopped by the sandbox's drop, even if one fails to start.
-        sandbox.threads = staging::references::start(&state, &stopping)?;
-        type Start = fn(&Arc<State>, &Arc<AtomicBool>) -> Result<JoinHandle<()>>;
-        let starts: [Start; 4] = [
-            State::start_saver,
-            staging::shards::start_indexer,
-            jobs::engine::start,
-            jobs::webhooks::start,
-        ];
-        for start in starts {
-            sandbox.threads.push(start(&state, &stopping)?);
-        }
+        let threads = &mut sandbox.threads;
+        *threads = staging::references::start(&state, &stopping)?;
+        threads.push(State::start_saver(&state, &stopping)?);
+        threads.push(staging::shards::start_indexer(&state, &stopping)?);
+        threads.push(jobs::engine::start(&state, &stopping)?);
+        threads.push(jobs::webhooks::start(&state, &stopping)?);
         Ok(sandbox)
     }
 

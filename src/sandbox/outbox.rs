@@ -96,17 +96,12 @@ impl Outbox {
 
     /// Drops a delivered (or exhausted) webhook, or schedules its next attempt after
     /// `first_delay`, doubled for each attempt made.
-    pub fn settle(
-        &mut self,
-        id: u64,
-        delivered: bool,
-        (max_attempts, first_delay): (u32, Duration),
-    ) {
+    pub fn settle(&mut self, id: u64, delivered: bool, (max, first_delay): (u32, Duration)) {
         let Some(pos) = self.pending.iter().position(|w| w.id == id) else {
             return;
         };
         let w = &mut self.pending[pos];
-        if delivered || w.attempt >= max_attempts.max(1) {
+        if delivered || w.attempt >= max.max(1) {
             self.pending.remove(pos);
             return;
         }

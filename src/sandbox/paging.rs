@@ -1,6 +1,5 @@
-//! Paging of every listing: `pageSize`, and a `nextPageToken` that names the key of the
-//! last item listed (in hex), so that a page costs its size however deep it is, and an
-//! item added meanwhile neither repeats nor hides another.
+//! Paging of every listing: the `nextPageToken` names the last key listed, so a page costs
+//! its size however deep, and an item added meanwhile neither repeats nor hides another.
 
 use super::request::fail;
 use super::signing::{hex, unhex};

@@ -16,14 +16,7 @@ use crate::error::{Error, Result};
 use crate::server::Head;
 
 /// Query parameters whose values are recorded: names, sizes and filters, never a secret.
-const PLAIN_QUERY: &[&str] = &[
-    "displayName",
-    "fileName",
-    "name",
-    "pageSize",
-    "partName",
-    "severity",
-];
+const PLAIN_QUERY: &str = "displayName fileName name pageSize partName severity";
 
 /// Appends one line per request to a file.
 #[derive(Debug)]
@@ -68,7 +61,7 @@ fn describe(head: &Head, route: &Route, status: u16, notes: Notes) -> Value {
     let plain = head
         .query
         .iter()
-        .filter(|(k, _)| PLAIN_QUERY.contains(&k.as_str()));
+        .filter(|(k, _)| PLAIN_QUERY.split(' ').any(|q| q == k));
     let values: BTreeMap<&str, &str> = plain.map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Signed URLs carry their ids in the path; only the API's parameters are kept.
     let signed = route.template.starts_with('{');
@@ -150,12 +143,10 @@ fn walk(v: &Value, path: &str, out: &mut BTreeMap<String, String>) {
         let ty = type_name(v);
         // An array's elements of different types list every type once.
         let types = out.entry(path.to_string()).or_default();
-        if !types.split('|').any(|x| x == ty) {
-            *types = if types.is_empty() {
-                ty.to_string()
-            } else {
-                format!("{types}|{ty}")
-            };
+        if types.is_empty() {
+            *types = ty.to_string();
+        } else if !types.split('|').any(|x| x == ty) {
+            *types = format!("{types}|{ty}");
         }
     }
     match v {

@@ -1,6 +1,5 @@
-//! One request as the sandbox's handlers see it: its head and body, the endpoint it was
-//! routed to with the values of its parameters, and what the handler saw of its body, for
-//! the request recorder. Handlers answer `Ok(reply)`, or `Err(reply)` for an error.
+//! One request as handlers see it: head, body, route and parameters, and notes of its body
+//! for the recorder. Handlers answer `Ok(reply)`, or `Err(reply)` for an error.
 
 use serde_json::json;
 
@@ -9,7 +8,6 @@ use crate::server::{Body, Head, Reply, read_limited};
 /// A handler's answer: errors are replies too, so that `?` answers them.
 pub(crate) type Answer = Result<Reply, Reply>;
 
-/// An error answer.
 pub(crate) fn fail<T>(status: u16, message: impl Into<String>) -> Result<T, Reply> {
     Err(Reply::error(status, message))
 }
@@ -19,7 +17,6 @@ pub(crate) fn bad(e: impl ToString) -> Reply {
     Reply::error(400, e.to_string())
 }
 
-/// A 200 with a JSON body.
 pub(crate) fn ok(value: &impl serde::Serialize) -> Answer {
     Ok(Reply::json(200, value))
 }
@@ -30,19 +27,24 @@ pub(crate) fn ok_with(mut fields: serde_json::Value) -> Answer {
     ok(&fields)
 }
 
-/// The endpoint of one request.
+/// A page of a listing: `{"status": "ok", key: items, "nextPageToken": token or null}`.
+pub(crate) fn ok_page<T: serde::Serialize>(
+    key: &str,
+    (items, token): (Vec<T>, Option<String>),
+) -> Answer {
+    ok_with(json!({ key: items, "nextPageToken": token }))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Route {
-    /// The path template as the notes name it, e.g.
-    /// `/data-staging/v1/external/{workspace}/batches/{batchId}`; `{signedUpload}` or
-    /// `{signedDownload}` for signed URLs; the literal path for a path that is no endpoint.
+    /// The path template as the notes name it; `{signedUpload}` or `{signedDownload}` for
+    /// signed URLs; the literal path for a path that is no endpoint.
     pub template: String,
     /// The values of the template's parameters, e.g. `("batchId", "photos")`.
     pub params: Vec<(&'static str, String)>,
 }
 
 impl Route {
-    /// A route without parameters.
     pub fn literal(template: String) -> Route {
         Route {
             template,
@@ -71,7 +73,6 @@ impl Route {
         })
     }
 
-    /// The value of a parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
@@ -91,7 +92,6 @@ pub(crate) struct Notes {
     pub tar: Option<(Vec<String>, Option<Vec<u8>>)>,
 }
 
-/// One request, routed.
 pub(crate) struct Req<'a, 'b> {
     pub head: &'a Head,
     pub body: &'a mut Body<'b>,
@@ -114,10 +114,7 @@ impl Req<'_, '_> {
     pub fn required(&self, name: &str) -> Result<&str, Reply> {
         match self.query(name) {
             Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(Reply::error(
-                400,
-                format!("query parameter {name} is required"),
-            )),
+            _ => fail(400, format!("query parameter {name} is required")),
         }
     }
 
@@ -148,12 +145,10 @@ pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, Reply> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            Reply::error(400, format!("invalid {what}: {inner}"))
-        } else {
-            Reply::error(400, format!("invalid {what}: field `{path}`: {inner}"))
-        }
+        let at = match e.path().to_string().as_str() {
+            "." | "" => String::new(),
+            path => format!("field `{path}`: "),
+        };
+        Reply::error(400, format!("invalid {what}: {at}{}", e.into_inner()))
     })
 }

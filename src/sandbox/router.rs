@@ -33,8 +33,8 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("POST", "data-staging/v1/external/{workspace}/batches/{batchId}/upload/image", batches::upload_image),
     ("POST", "data-staging/v1/external/{workspace}/batches/{batchId}/upload/video", batches::request_video),
     ("POST", "data-staging/v1/external/{workspace}/batches/{batchId}/bulk-upload/image-files", batches::request_shard),
-    ("POST", "data-staging/v1/external/{workspace}/batches/{batchId}/bulk-upload/image-references", ingests::images),
-    ("POST", "data-staging/v1/external/{workspace}/batches/{batchId}/bulk-upload/video-references", ingests::videos),
+    ("POST", "data-staging/v1/external/{workspace}/batches/{batchId}/bulk-upload/image-references", |s, r| ingests::references(s, r, false)),
+    ("POST", "data-staging/v1/external/{workspace}/batches/{batchId}/bulk-upload/video-references", |s, r| ingests::references(s, r, true)),
     ("POST", "data-staging/v1/external/{workspace}/batches/{batchId}/roboql-ingest", ingests::roboql),
     ("GET", "batch-processing/v1/external/{workspace}/jobs", jobs::list),
     ("GET", "batch-processing/v1/external/{workspace}/jobs/{jobId}", jobs::get),
@@ -55,19 +55,11 @@ enum Found {
     Nothing,
 }
 
-/// The route of a request, and its handler.
 fn route(head: &Head) -> (Route, Found) {
     if head.segments.first().is_some_and(|s| s == "signed") {
-        let put = head.method == "PUT";
-        let template = if put {
-            "{signedUpload}"
-        } else {
-            "{signedDownload}"
-        };
-        return (
-            Route::literal(template.into()),
-            Found::Handler(signed::serve),
-        );
+        let template = ["{signedDownload}", "{signedUpload}"][usize::from(head.method == "PUT")];
+        let route = Route::literal(template.into());
+        return (route, Found::Handler(signed::serve));
     }
     let mut other = None;
     for (method, template, handler) in ROUTES {
@@ -78,16 +70,10 @@ fn route(head: &Head) -> (Route, Found) {
             other.get_or_insert(route);
         }
     }
-    match other {
-        Some(route) => (route, Found::OtherMethod),
-        None => (
-            Route::literal(format!("/{}", head.segments.join("/"))),
-            Found::Nothing,
-        ),
-    }
+    let literal = || Route::literal(format!("/{}", head.segments.join("/")));
+    other.map_or_else(|| (literal(), Found::Nothing), |r| (r, Found::OtherMethod))
 }
 
-/// Serves the sandbox's requests.
 pub(crate) struct Router {
     state: Arc<State>,
     recorder: Option<Recorder>,

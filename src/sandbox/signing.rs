@@ -1,6 +1,5 @@
-//! Signing URLs: HMAC-SHA256 under a 32-byte key from the OS random source, over the
-//! method, the path, the part, the expiry and the size limit, checked in constant time;
-//! and the hex that keys, tokens and page tokens are written in.
+//! Signing URLs: HMAC-SHA256 (key from the OS random source) over method, path, part,
+//! expiry and size limit, checked in constant time; and the hex that tokens are written in.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;

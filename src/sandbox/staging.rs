@@ -1,6 +1,5 @@
-//! Data staging: the batch endpoints, uploads (single, sharded, video, references), signed
-//! URLs, background indexing of shards and fetching of references, and the output batches
-//! that jobs write.
+//! Data staging: batch endpoints, uploads, signed URLs, background indexing and fetching,
+//! and the output batches that jobs write.
 
 pub(crate) mod batches;
 pub(crate) mod ingests;
@@ -70,8 +69,7 @@ pub(crate) fn create_output_batch(
     for f in recs {
         b.files.insert(file_key(f.part.as_deref(), &f.name), f);
     }
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     Ok(())
 }
 

@@ -1,7 +1,6 @@
-//! The sandbox's shared state: its configuration, the persisted data behind one lock
-//! (held for bookkeeping, never while moving bytes), and the background threads' loop.
-//! Handlers mark the data changed and the saver writes `state.json` within
-//! [`SAVE_INTERVAL`]: saving on every request would rewrite the whole state per upload.
+//! The shared state: configuration, the persisted data behind one lock (never held while
+//! moving bytes), and the background threads' loop. A saver writes `state.json` within
+//! [`SAVE_INTERVAL`] of a change: saving per request would rewrite it per upload.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,7 +21,6 @@ use crate::error::{Error, Result};
 /// The longest a change waits before it is written to `state.json`.
 const SAVE_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The persisted data.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct Data {
@@ -31,7 +29,6 @@ pub(crate) struct Data {
     pub webhooks: Outbox,
 }
 
-/// The shared state of a running sandbox.
 pub(crate) struct State {
     pub config: SandboxConfig,
     pub data_dir: PathBuf,
@@ -61,15 +58,9 @@ impl State {
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
         data.staging.reopen_uploads();
-        let key = match unhex(&data.staging.signing_key).and_then(|k| <[u8; 32]>::try_from(k).ok())
-        {
-            Some(k) => k,
-            None => {
-                let k = crate::rand::secret32();
-                data.staging.signing_key = hex(&k);
-                k
-            }
-        };
+        let stored = unhex(&data.staging.signing_key).and_then(|k| <[u8; 32]>::try_from(k).ok());
+        let key = stored.unwrap_or_else(crate::rand::secret32);
+        data.staging.signing_key = hex(&key);
         // Uploads cut short by a previous run are never resumed.
         let _ = std::fs::remove_dir_all(data_dir.join(super::store::layout::TMP));
         Ok(State {
@@ -96,6 +87,12 @@ impl State {
         self.changed.store(true, Ordering::SeqCst);
     }
 
+    /// Releases the lock, then marks the data changed.
+    pub fn unlock_changed(&self, data: MutexGuard<'_, Data>) {
+        drop(data);
+        self.save();
+    }
+
     /// Writes `state.json` atomically, now; owner-only, as it holds the key that signs URLs.
     pub fn save_now(&self) -> Result<()> {
         self.changed.store(false, Ordering::SeqCst);
@@ -106,7 +103,6 @@ impl State {
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
-    /// Starts the saver.
     pub fn start_saver(self: &Arc<Self>, stopping: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
         let state = self.clone();
         background("sandbox-saver", stopping, SAVE_INTERVAL, move || {

@@ -1,7 +1,5 @@
-//! The staged data as persisted in `state.json`: batches, their files, shards, pending
-//! signed uploads and references ingests; the data directory's layout; and writing a new
-//! file into it. Paths are relative to the data directory, so a data directory can be
-//! moved and reopened.
+//! The staged data as persisted in `state.json`, the data directory's layout, and writing
+//! a new file into it. Paths are relative, so a data directory can be moved and reopened.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -23,7 +21,6 @@ const EXPIRY: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600
 /// Why a job cannot read a batch of the discard store.
 pub(crate) const DISCARDED: &str = "images were discarded (--store discard); jobs cannot run";
 
-/// Batches, files and shards.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct StagingData {
@@ -188,7 +185,6 @@ impl Indexed {
     }
 }
 
-/// A failed file of a shard.
 pub(crate) fn failed(kind: &str, name: &str, reason: impl Into<String>) -> FailedFile {
     FailedFile {
         failure_type: kind.into(),
@@ -249,7 +245,6 @@ impl Ingest {
     }
 }
 
-/// The sort key of a file in its batch.
 pub(crate) fn file_key(part: Option<&str>, name: &str) -> String {
     format!("{}/{name}", part.unwrap_or(""))
 }
@@ -402,9 +397,8 @@ pub(crate) mod layout {
     pub const TMP: &str = "staging/tmp";
 }
 
-/// A new file being written under a temporary name in the data directory; removed when
-/// dropped unless [`place`](Self::place)d, so a failed write never replaces (or deletes)
-/// the file it was meant to replace.
+/// A new file under a temporary name, removed on drop unless [`place`](Self::place)d: a
+/// failed write never replaces (or deletes) the file it was meant to replace.
 pub(crate) struct NewFile {
     tmp: PathBuf,
     pub out: BufWriter<File>,
@@ -453,54 +447,4 @@ impl Drop for NewFile {
 /// The client's file name rule, its error as the sandbox's message.
 pub(crate) fn check_file_name(field: &str, name: &str) -> Result<(), String> {
     crate::api::check_file_name(field, name).map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_from_a_key_list_each_file_of_a_part_once_in_order() {
-        let mut data = StagingData::default();
-        let b = data.batch_for("b", "b", BatchType::Multipart, BatchContentType::Mixed);
-        let rec = |part: Option<&str>, name: String| FileRec {
-            part: part.map(str::to_string),
-            ..FileRec::new(name, 1, String::new())
-        };
-        // Parts whose names sort around each other, and one holding a `/`.
-        let parts = ["p", "p-x", "p/q", "p2"];
-        for part in parts {
-            for i in 0..7 {
-                b.ingest(rec(Some(part), format!("{part}-{i}.jpg")));
-            }
-        }
-        for i in 0..3 {
-            b.ingest(rec(None, format!("plain-{i}.jpg")));
-        }
-        // Follows the keys to the end, `size` at a time.
-        let walk = |part: Option<&str>, size: usize| {
-            let (mut after, mut seen) = (None::<String>, Vec::new());
-            loop {
-                let page: Vec<_> = b.files_after(part, after.as_deref()).take(size).collect();
-                seen.extend(page.iter().map(|(_, f)| f.name.clone()));
-                match page.last() {
-                    Some((k, _)) if page.len() == size => after = Some(k.to_string()),
-                    _ => return seen,
-                }
-            }
-        };
-        for part in parts {
-            let want: Vec<String> = b.files_in(Some(part)).map(|f| f.name.clone()).collect();
-            assert_eq!(want.len(), 7);
-            for size in [1, 2, 3, 7, 8, 100] {
-                assert_eq!(walk(Some(part), size), want, "{part} by {size}");
-            }
-        }
-        let all: Vec<String> = b.files_in(None).map(|f| f.name.clone()).collect();
-        assert_eq!(all.len(), 31);
-        for size in [1, 4, 31, 32] {
-            assert_eq!(walk(None, size), all, "all by {size}");
-        }
-        assert!(walk(Some("missing"), 5).is_empty());
-    }
 }

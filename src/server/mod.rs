@@ -118,11 +118,6 @@ impl Conns {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.lock().len()
-    }
-
     fn remove(&self, id: u64) {
         self.lock().remove(&id);
         self.ended.notify_all();
@@ -179,12 +174,6 @@ impl Server {
             shared,
             accept: Some(accept),
         })
-    }
-
-    /// The address it listens on.
-    #[cfg(test)]
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// Stops accepting, closes every connection, and waits (a few seconds at most) for

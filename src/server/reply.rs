@@ -88,35 +88,25 @@ impl Reply {
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("Unknown");
-        let mut head = format!("HTTP/1.1 {} {reason}\r\n", self.status);
-        head.push_str(&format!(
-            "Date: {}\r\nServer: {server}\r\nContent-Length: {len}\r\n",
-            httpdate::fmt_http_date(std::time::SystemTime::now())
-        ));
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let mut head = format!(
+            "HTTP/1.1 {} {reason}\r\nDate: {date}\r\nServer: {server}\r\nContent-Length: {len}\r\n",
+            self.status
+        );
         for (k, v) in &self.headers {
             let clean = |s: &str| !s.contains(['\r', '\n']);
             if clean(k) && clean(v) && !k.eq_ignore_ascii_case("connection") {
                 head.push_str(&format!("{k}: {v}\r\n"));
             }
         }
-        head.push_str(if keep_alive {
-            "Connection: keep-alive\r\n\r\n"
-        } else {
-            "Connection: close\r\n\r\n"
-        });
+        let connection = if keep_alive { "keep-alive" } else { "close" };
+        head.push_str(&format!("Connection: {connection}\r\n\r\n"));
         if w.write_all(head.as_bytes()).is_err() {
             return false;
         }
-        if !head_only {
-            match std::io::copy(&mut body, w) {
-                Ok(n) if n == len => {}
-                _ => {
-                    let _ = w.flush();
-                    return false;
-                }
-            }
-        }
-        w.flush().is_ok()
+        // A body cut short leaves the connection unusable.
+        let whole = head_only || std::io::copy(&mut body, w).is_ok_and(|n| n == len);
+        w.flush().is_ok() && whole
     }
 }
 

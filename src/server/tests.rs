@@ -93,11 +93,11 @@ const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 /// Waits until the server holds `n` connections or fewer.
 fn wait_for_connections(server: &Server, n: usize, within: Duration) {
     let deadline = Instant::now() + within;
-    while server.shared.conns.len() > n {
+    while server.shared.conns.lock().len() > n {
         assert!(
             Instant::now() < deadline,
             "{} connections still live",
-            server.shared.conns.len()
+            server.shared.conns.lock().len()
         );
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -107,7 +107,7 @@ fn wait_for_connections(server: &Server, n: usize, within: Duration) {
 fn a_panic_while_writing_a_reply_frees_its_connection_slot() {
     let server = start_with(short(), 4).0;
     for _ in 0..3 {
-        let mut c = TcpStream::connect(server.addr()).unwrap();
+        let mut c = TcpStream::connect(server.addr).unwrap();
         c.write_all(b"GET /panic-body HTTP/1.1\r\nHost: h\r\n\r\n")
             .unwrap();
         assert!(closed_within(&c, Duration::from_secs(10)));
@@ -123,7 +123,7 @@ fn a_head_trickled_byte_by_byte_is_cut_at_its_deadline() {
         ..short()
     };
     let server = start_with(limits, 4).0;
-    let s = raw::send(server.addr(), b"GET / HTTP/1.1\r\nX-Slow: ");
+    let s = raw::send(server.addr, b"GET / HTTP/1.1\r\nX-Slow: ");
     let (got, took) = trickle(&s, b"a", Duration::from_millis(100), Duration::from_secs(5));
     assert_eq!(got, Some((408, true)));
     assert!(took < Duration::from_secs(3), "{took:?}");
@@ -137,9 +137,9 @@ fn a_silent_new_connection_and_an_idle_kept_alive_one_are_closed() {
         ..short()
     };
     let server = start_with(limits, 4).0;
-    let silent = TcpStream::connect(server.addr()).unwrap();
+    let silent = TcpStream::connect(server.addr).unwrap();
     assert!(closed_within(&silent, Duration::from_secs(3)));
-    let mut kept = TcpStream::connect(server.addr()).unwrap();
+    let mut kept = TcpStream::connect(server.addr).unwrap();
     kept.write_all(GET).unwrap();
     assert_eq!(answer(&kept), Some((200, false)));
     assert!(closed_within(&kept, Duration::from_secs(3)));
@@ -155,12 +155,12 @@ fn a_client_that_never_reads_holds_no_permit_and_is_cut_off() {
         ..short()
     };
     let server = start_with(limits, 1).0;
-    let mut stuck = TcpStream::connect(server.addr()).unwrap();
+    let mut stuck = TcpStream::connect(server.addr).unwrap();
     stuck
         .write_all(b"GET /big?n=1073741824 HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(exchange(server.addr(), GET), Some((200, false)));
+    assert_eq!(exchange(server.addr, GET), Some((200, false)));
     // The writer gives up on the reader that never reads, and its slot is freed.
     wait_for_connections(&server, 0, Duration::from_secs(8));
     drop(stuck);
@@ -175,14 +175,14 @@ fn at_the_cap_with_every_connection_busy_a_newcomer_gets_503() {
     let (server, release) = start_with(limits, 4);
     let held: Vec<TcpStream> = (0..2)
         .map(|_| {
-            let mut s = TcpStream::connect(server.addr()).unwrap();
+            let mut s = TcpStream::connect(server.addr).unwrap();
             s.write_all(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
                 .unwrap();
             s
         })
         .collect();
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(exchange(server.addr(), GET), Some((503, true)));
+    assert_eq!(exchange(server.addr, GET), Some((503, true)));
     release.store(true, Ordering::SeqCst);
     for s in &held {
         assert_eq!(answer(s), Some((200, false)));

@@ -3,14 +3,6 @@
 //! time. With the `webhook` feature, `Receiver` serves both on a local address, and
 //! [`Job::wait_with_webhook`](crate::jobs::Job::wait_with_webhook) can listen instead of
 //! polling.
-//!
-//! ```
-//! let body = br#"{"type":"roboflow-batch-job-notification-v1","event_id":"e1","job_id":"job-1",
-//!                 "job_state":"success","delivery_attempt":1}"#;
-//! let roboflow_batch::webhook::Event::Job(job) = roboflow_batch::webhook::Event::parse(body)? else { panic!() };
-//! assert!(job.is_success());
-//! # Ok::<(), roboflow_batch::Error>(())
-//! ```
 
 #[cfg(feature = "webhook")]
 mod receiver;
@@ -118,12 +110,6 @@ fn decode_error(path: &str, message: String, body: &[u8]) -> Error {
         message,
         snippet: crate::redact::clean_snippet(&String::from_utf8_lossy(body), 120, &[] as &[&str]),
     }
-}
-
-/// The bearer token the service sends for `workspace`: `rf_<workspace>`.
-#[cfg(feature = "webhook")]
-fn workspace_token(workspace: &str) -> String {
-    format!("rf_{workspace}")
 }
 
 /// Whether an `Authorization` header value is `Bearer <token>`, the scheme in any case, the

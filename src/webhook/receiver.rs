@@ -1,11 +1,11 @@
 //! A small synchronous webhook receiver (feature `webhook`) on the crate's HTTP server.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use super::{Event, bearer_matches, workspace_token};
+use super::{Event, bearer_matches};
 use crate::error::{Error, Result};
 use crate::server::{self, Body, Head, Reply, read_limited};
 
@@ -88,7 +88,7 @@ impl ReceiverBuilder {
     /// let b = roboflow_batch::webhook::Receiver::builder().workspace("acme");
     /// ```
     pub fn workspace(self, workspace: &str) -> Self {
-        self.bearer_token(workspace_token(workspace))
+        self.bearer_token(format!("rf_{workspace}"))
     }
 
     /// Starts serving; each accepted event goes to `on_event`, one at a time (calls never
@@ -108,9 +108,7 @@ impl ReceiverBuilder {
     /// ```
     pub fn spawn_channel(self) -> Result<(Receiver, mpsc::Receiver<Event>)> {
         let (tx, rx) = mpsc::channel();
-        let r = self.spawn(move |e| {
-            let _ = tx.send(e);
-        })?;
+        let r = self.spawn(move |e| drop(tx.send(e)))?;
         Ok((r, rx))
     }
 }
@@ -137,15 +135,8 @@ impl ReceiverBuilder {
 /// ```
 pub struct Receiver {
     addr: SocketAddr,
-    path: String,
     server: server::Server,
-    counters: Arc<Counters>,
-}
-
-#[derive(Default)]
-struct Counters {
-    accepted: AtomicU64,
-    rejected: AtomicU64,
+    handler: Arc<Handler>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -188,19 +179,20 @@ impl Receiver {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("reading the receiver's address", e))?;
-        let counters = Arc::new(Counters::default());
         let ctx = Arc::new(Handler {
             token,
-            path: b.path.clone(),
+            path: b.path,
             max_body: b.max_body,
             dedupe: b.dedupe,
             delivery: Mutex::new(Delivery {
-                seen: Seen::default(),
+                seen: VecDeque::new(),
                 on_event,
             }),
-            counters: counters.clone(),
+            accepted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
         });
-        let handler: Arc<server::Handler> = Arc::new(move |head, body| ctx.handle(head, body));
+        let served = ctx.clone();
+        let handler: Arc<server::Handler> = Arc::new(move |head, body| served.handle(head, body));
         let config = server::Config {
             limits: b.limits,
             permits: PERMITS,
@@ -211,9 +203,8 @@ impl Receiver {
             .map_err(|e| Error::io("starting the webhook receiver", e))?;
         Ok(Receiver {
             addr,
-            path: b.path,
             server,
-            counters,
+            handler: ctx,
         })
     }
 
@@ -224,20 +215,7 @@ impl Receiver {
     /// assert!(r.url().ends_with("/h"));
     /// ```
     pub fn url(&self) -> String {
-        match self.addr {
-            SocketAddr::V4(a) => format!("http://{a}{}", self.path),
-            SocketAddr::V6(a) => format!("http://[{}]:{}{}", a.ip(), a.port(), self.path),
-        }
-    }
-
-    /// The address it listens on.
-    ///
-    /// ```
-    /// let r = roboflow_batch::webhook::Receiver::builder().workspace("w").spawn(|_| {}).unwrap();
-    /// assert!(r.local_addr().ip().is_loopback());
-    /// ```
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        format!("http://{}{}", self.addr, self.handler.path)
     }
 
     /// Requests answered 200.
@@ -247,7 +225,7 @@ impl Receiver {
     /// assert_eq!(r.accepted(), 0);
     /// ```
     pub fn accepted(&self) -> u64 {
-        self.counters.accepted.load(Ordering::SeqCst)
+        self.handler.accepted.load(Ordering::SeqCst)
     }
 
     /// Requests refused (any status but 200).
@@ -257,7 +235,7 @@ impl Receiver {
     /// assert_eq!(r.rejected(), 0);
     /// ```
     pub fn rejected(&self) -> u64 {
-        self.counters.rejected.load(Ordering::SeqCst)
+        self.handler.rejected.load(Ordering::SeqCst)
     }
 }
 
@@ -267,33 +245,9 @@ impl Drop for Receiver {
     }
 }
 
-/// Event ids handed over lately, oldest first out.
-#[derive(Default)]
-struct Seen {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Seen {
-    fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
-    }
-
-    fn insert(&mut self, id: &str) {
-        if self.set.insert(id.to_string()) {
-            self.order.push_back(id.to_string());
-            if self.order.len() > REMEMBERED_EVENTS
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
-            }
-        }
-    }
-}
-
-/// What hands events over, one at a time.
+/// What hands events over, one at a time, and the ids of those handed over lately.
 struct Delivery {
-    seen: Seen,
+    seen: VecDeque<String>,
     on_event: Callback,
 }
 
@@ -303,17 +257,18 @@ struct Handler {
     max_body: u64,
     dedupe: bool,
     delivery: Mutex<Delivery>,
-    counters: Arc<Counters>,
+    /// Requests answered 200, and all others.
+    accepted: AtomicU64,
+    rejected: AtomicU64,
 }
 
 impl Handler {
-    /// Answers one request, counting it first so that a sender who sees the answer also
-    /// sees the count (an accepted one is counted before it is handed over, so that whoever
-    /// gets the event sees it too).
+    /// Answers one request, counted before the answer (an accepted one before it is handed
+    /// over), so that whoever sees the answer or the event sees the count too.
     fn handle(&self, head: &Head, body: &mut Body<'_>) -> Reply {
         let (status, message) = self.decide(head, body);
         if status != 200 {
-            self.counters.rejected.fetch_add(1, Ordering::SeqCst);
+            self.rejected.fetch_add(1, Ordering::SeqCst);
         }
         let reply = Reply::json(status, &serde_json::json!({ "message": message }));
         match status {
@@ -349,12 +304,11 @@ impl Handler {
             Ok(e) => e,
             Err(e) => return (400, e.to_string()),
         };
-        let id = event.event_id().map(str::to_string);
+        let id = event.event_id().filter(|_| self.dedupe).map(str::to_string);
         let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
-        let accepted = &self.counters.accepted;
+        let accepted = &self.accepted;
         accepted.fetch_add(1, Ordering::SeqCst);
-        if self.dedupe
-            && let Some(id) = &id
+        if let Some(id) = &id
             && delivery.seen.contains(id)
         {
             return (200, "already received".into());
@@ -363,10 +317,11 @@ impl Handler {
             accepted.fetch_sub(1, Ordering::SeqCst);
             return (500, "the event handler failed".into());
         }
-        if self.dedupe
-            && let Some(id) = &id
-        {
-            delivery.seen.insert(id);
+        if let Some(id) = id {
+            delivery.seen.push_back(id);
+            if delivery.seen.len() > REMEMBERED_EVENTS {
+                delivery.seen.pop_front();
+            }
         }
         (200, "ok".into())
     }
@@ -390,7 +345,7 @@ mod tests {
             ..b.limits
         };
         let (receiver, events) = b.spawn_channel().unwrap();
-        let addr = receiver.local_addr();
+        let addr = receiver.addr;
         let s = raw::send(
             addr,
             b"POST /hook HTTP/1.1\r\nAuthorization: Bearer rf_t\r\nContent-Length: 5000\r\n\r\n{",

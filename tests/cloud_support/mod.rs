@@ -43,6 +43,20 @@ fn find(var: &str, default: PathBuf, what: &str) -> Option<PathBuf> {
     }
 }
 
+/// Whether whatever listens on `port` answers a GET with an HTTP status line (any status).
+fn answers_http(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+    let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut status_line = [0u8; 9];
+    s.write_all(request).is_ok()
+        && std::io::Read::read_exact(&mut s, &mut status_line).is_ok()
+        && status_line.starts_with(b"HTTP/1.")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -66,31 +80,68 @@ impl Drop for Emulator {
 }
 
 impl Emulator {
-    fn start(mut cmd: Command, port: u16, dir: Option<tempfile::TempDir>, what: &str) -> Emulator {
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-        let mut emu = Emulator {
-            child,
-            port,
-            _dir: dir,
-        };
-        // Bounded: an emulator that is not up in 60 s on a loaded machine fails the test.
+    /// Starts the emulator that `command` makes for a port, and waits until it answers HTTP
+    /// there (a TCP connect alone can come before it serves). `free_port` gives a port that
+    /// was free a moment ago: an emulator that exits at start (another process took the
+    /// port) is started again on another one.
+    fn start(
+        command: impl Fn(u16) -> Command,
+        dir: Option<tempfile::TempDir>,
+        what: &str,
+    ) -> Emulator {
+        const ATTEMPTS: u32 = 3;
+        let mut attempt = 1;
+        loop {
+            let port = free_port();
+            let child = command(port)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+            let mut emu = Emulator {
+                child,
+                port,
+                _dir: None,
+            };
+            match emu.wait_until_serving(what) {
+                Ok(()) => {
+                    emu._dir = dir;
+                    return emu;
+                }
+                Err(status) if attempt < ATTEMPTS => {
+                    eprintln!(
+                        "{what} exited at start on port {port} ({status}): trying another port"
+                    );
+                    attempt += 1;
+                }
+                Err(status) => panic!("{what} exited at start {ATTEMPTS} times, last: {status}"),
+            }
+        }
+    }
+
+    /// Waits until the emulator answers an HTTP request, or for its exit status if it
+    /// exits first. Bounded: an emulator not up in 60 s on a loaded machine fails the test.
+    fn wait_until_serving(&mut self, what: &str) -> Result<(), std::process::ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = emu.child.try_wait() {
-                panic!("{what} exited at start: {status}");
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(status);
+            }
+            if answers_http(self.port) {
+                // Answered while still running: it is ours that serves the port.
+                return match self.child.try_wait() {
+                    Ok(Some(status)) => Err(status),
+                    _ => Ok(()),
+                };
             }
             assert!(
                 Instant::now() < deadline,
-                "{what} did not listen on port {port} within 60 s"
+                "{what} did not answer HTTP on port {} within 60 s",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        emu
     }
 
     /// moto's server; `iam` makes it check every request's signature against its IAM.
@@ -100,13 +151,15 @@ impl Emulator {
             venv().join("bin/moto_server"),
             "moto (S3 emulator)",
         )?;
-        let port = free_port();
-        let mut cmd = Command::new(exe);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-        if iam {
-            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
-        }
-        Some(Self::start(cmd, port, None, "moto_server"))
+        let command = |port: u16| {
+            let mut cmd = Command::new(&exe);
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            if iam {
+                cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+            }
+            cmd
+        };
+        Some(Self::start(command, None, "moto_server"))
     }
 
     /// gcp-storage-emulator, in memory.
@@ -116,18 +169,21 @@ impl Emulator {
             venv().join("bin/gcp-storage-emulator"),
             "gcp-storage-emulator (GCS emulator)",
         )?;
-        let port = free_port();
-        let mut cmd = Command::new(exe);
-        cmd.args([
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--in-memory",
-            "-q",
-        ]);
-        Some(Self::start(cmd, port, None, "gcp-storage-emulator"))
+        let command = |port: u16| {
+            let mut cmd = Command::new(&exe);
+            let port = port.to_string();
+            cmd.args([
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--in-memory",
+                "-q",
+            ]);
+            cmd
+        };
+        Some(Self::start(command, None, "gcp-storage-emulator"))
     }
 
     /// Azurite's blob service, in memory, accepting any API version.
@@ -140,21 +196,24 @@ impl Emulator {
             dir.join("node_modules/.bin/azurite-blob"),
             "azurite (Azure Blob emulator)",
         )?;
-        let port = free_port();
         let tmp = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(exe);
-        cmd.args([
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            &port.to_string(),
-            "--inMemoryPersistence",
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--silent",
-        ]);
-        cmd.current_dir(tmp.path());
-        Some(Self::start(cmd, port, Some(tmp), "azurite-blob"))
+        let cwd = tmp.path().to_path_buf();
+        let command = |port: u16| {
+            let mut cmd = Command::new(&exe);
+            cmd.args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port.to_string(),
+                "--inMemoryPersistence",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent",
+            ]);
+            cmd.current_dir(&cwd);
+            cmd
+        };
+        Some(Self::start(command, Some(tmp), "azurite-blob"))
     }
 
     pub fn port(&self) -> u16 {

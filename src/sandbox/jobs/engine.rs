@@ -1,11 +1,10 @@
-//! The job engine: one thread that advances every running job a little on each tick.
-//! Work is planned under the state lock, done (reading images, writing results) without
-//! it, then committed under the lock again, but only if the job is still in the same run,
-//! phase and place: an abort or restart in between simply discards the work.
+//! The job engine: one thread advancing every running job a little per tick. Work is done
+//! outside the state lock, then committed only if the job is still in the same run, phase
+//! and place: an abort or restart in between discards it.
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -45,10 +44,12 @@ struct Snap {
     total: u64,
     results_bytes: u64,
     deadline_passed: bool,
+    /// The run's working directory.
+    dir: PathBuf,
 }
 
 impl Snap {
-    fn of(j: &JobRecord) -> Snap {
+    fn of(j: &JobRecord, state: &State) -> Snap {
         let deadline_passed = match (j.timeout_seconds, j.started_at) {
             // No deadline can be computed past the year 9999: then there is none.
             (Some(t), Some(s)) => s
@@ -65,6 +66,7 @@ impl Snap {
             total: j.total,
             results_bytes: j.results_bytes,
             deadline_passed,
+            dir: run_dir(state, &j.id, j.run),
         }
     }
 }
@@ -83,17 +85,13 @@ struct Engine {
     cache: HashMap<String, Cache>,
 }
 
-/// Starts the engine.
 pub(crate) fn start(state: &Arc<State>, stopping: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
-    let mut engine = Engine {
-        state: state.clone(),
-        cache: HashMap::new(),
-    };
+    let (state, cache) = (state.clone(), HashMap::new());
+    let mut engine = Engine { state, cache };
     let (stop, mut last) = (stopping.clone(), Instant::now());
     background("sandbox-jobs", stopping, TICK, move || {
-        let dt = last.elapsed().as_secs_f64();
-        last = Instant::now();
-        engine.tick(dt, &stop);
+        let dt = std::mem::replace(&mut last, Instant::now()).elapsed();
+        engine.tick(dt.as_secs_f64(), &stop);
         false
     })
 }
@@ -102,12 +100,8 @@ impl Engine {
     fn tick(&mut self, dt: f64, stop: &AtomicBool) {
         let snaps: Vec<Snap> = {
             let data = self.state.lock();
-            data.jobs
-                .jobs
-                .values()
-                .filter(|j| !j.phase.is_terminal())
-                .map(Snap::of)
-                .collect()
+            let running = data.jobs.jobs.values().filter(|j| !j.phase.is_terminal());
+            running.map(|j| Snap::of(j, &self.state)).collect()
         };
         self.cache.retain(|id, _| snaps.iter().any(|s| &s.id == id));
         let speed = self.state.config.job_speed.max(0.0);
@@ -117,10 +111,7 @@ impl Engine {
             }
             let c = self.cache.entry(s.id.clone()).or_default();
             if c.run != s.run {
-                *c = Cache {
-                    run: s.run,
-                    ..Cache::default()
-                };
+                (c.run, c.files, c.carry) = (s.run, None, 0.0);
             }
             c.carry = (c.carry + dt * speed).min(MAX_PER_TICK);
             let n = c.carry.floor();
@@ -168,8 +159,7 @@ impl Engine {
         if j.phase.is_terminal() {
             ended(&self.state, &mut data, &s.id);
         }
-        drop(data);
-        self.state.save();
+        self.state.unlock_changed(data);
     }
 
     /// Fails a job whose step panicked, whatever the step left half done: the panic is
@@ -188,8 +178,7 @@ impl Engine {
             j.fail("job-panicked", &msg);
             ended(&self.state, &mut data, &s.id);
         }
-        drop(data);
-        self.state.save();
+        self.state.unlock_changed(data);
     }
 
     /// The input files of a Workflow job, in order.
@@ -261,18 +250,15 @@ impl Engine {
         let (mut lines, mut failures) = (Vec::new(), Vec::new());
         for i in s.cursor..end {
             let f = &files[i as usize];
-            let row = wf
-                .run(f, &self.state.data_dir, video)
-                .unwrap_or_else(|row| {
-                    let error = row.get("error").cloned().unwrap_or(Value::Null);
-                    failures.push((i, f.name.clone(), error));
-                    row
-                });
+            let ran = wf.run(f, &self.state.data_dir, video);
+            let row = ran.unwrap_or_else(|row| {
+                failures.push((i, f.name.clone(), row["error"].clone()));
+                row
+            });
             lines.extend_from_slice(row.to_string().as_bytes());
             lines.push(b'\n');
         }
-        let results = run_dir(&self.state, &s.id, s.run).join("results.jsonl");
-        let bytes = append_at(&results, s.results_bytes, &lines)
+        let bytes = append_at(&s.dir.join("results.jsonl"), s.results_bytes, &lines)
             .map_err(|e| format!("cannot write results: {e}"))?;
         let idx: Vec<u64> = failures.iter().map(|f| f.0).collect();
         self.commit(s, |j| {
@@ -299,9 +285,7 @@ impl Engine {
                 let jsonl = rows.iter().map(|r| format!("{r}\n"));
                 ("results.jsonl", jsonl.collect())
             };
-        let path = run_dir(&self.state, &s.id, s.run)
-            .join("out-processing")
-            .join(file);
+        let path = s.dir.join("out-processing").join(file);
         let written = NewFile::create(&self.state.data_dir, &s.id).and_then(|mut f| {
             f.out.write_all(text.as_bytes())?;
             f.place(&path)
@@ -340,9 +324,7 @@ impl Engine {
         let mut files = Vec::new();
         for (i, (first, count)) in self.tasks(s).into_iter().enumerate() {
             let name = format!("export-{i:05}.tar");
-            let path = run_dir(&self.state, &s.id, s.run)
-                .join("out-export")
-                .join(&name);
+            let path = s.dir.join("out-export").join(&name);
             self.write_tar(&path, &rows, first, count)?;
             files.push((name, path));
         }
@@ -377,8 +359,7 @@ impl Engine {
 
     /// The processed rows, read back from the results file.
     fn rows(&self, s: &Snap) -> Fallible<Vec<Value>> {
-        let path = run_dir(&self.state, &s.id, s.run).join("results.jsonl");
-        let bytes = match std::fs::read(&path) {
+        let bytes = match std::fs::read(s.dir.join("results.jsonl")) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(format!("cannot read results: {e}")),
@@ -406,15 +387,11 @@ impl Engine {
             let mut b = tar::Builder::new(&mut file.out);
             let end = ((first + count) as usize).min(rows.len());
             for row in rows.get(first as usize..end).unwrap_or(&[]) {
-                let name = row
-                    .get("file_name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("image");
+                let name = row["file_name"].as_str().unwrap_or("image");
                 let data = serde_json::to_vec_pretty(row).unwrap_or_default();
                 let mut h = tar::Header::new_gnu();
                 h.set_size(data.len() as u64);
                 h.set_mode(0o644);
-                h.set_cksum();
                 let path = format!("{}.json", name.replace(['/', '\\'], "_"));
                 b.append_data(&mut h, path, &data[..])?;
             }

@@ -12,12 +12,9 @@ use super::super::state::{Data, State, background};
 use crate::error::Result;
 use crate::model::{LogSeverity, WebhookPayload};
 
-/// Starts the delivery thread.
 pub(crate) fn start(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
-    let (state, agent) = (
-        state.clone(),
-        agent(Duration::from_secs(5), Duration::from_secs(5)),
-    );
+    let state = state.clone();
+    let agent = agent(Duration::from_secs(5), Duration::from_secs(5));
     let c = &state.config;
     let retries = (c.webhook_max_attempts, c.webhook_retry_delay);
     let idle = Duration::from_millis(10);

@@ -4,7 +4,9 @@
 use super::super::clock::now_ms;
 use super::super::config::StoreMode;
 use super::super::paging::{Page, nth};
-use super::super::request::{Answer, Req, bad, fail, ok};
+use serde_json::json;
+
+use super::super::request::{Answer, Req, bad, fail, ok_page, ok_with};
 use super::super::state::State;
 use super::super::store::{Batch, FileRec, NewFile, Upload, UploadKind, UploadState};
 use super::super::store::{check_file_name, layout, new_id};
@@ -20,7 +22,6 @@ fn not_found(id: &str) -> Reply {
     Reply::error(404, format!("batch {id:?} not found"))
 }
 
-/// Answers from the batch of the request.
 fn with_batch(state: &State, req: &Req<'_, '_>, f: impl FnOnce(&Batch) -> Answer) -> Answer {
     let (id, data) = (req.param("batchId"), state.lock());
     f(data.staging.batches.get(id).ok_or_else(|| not_found(id))?)
@@ -31,11 +32,10 @@ pub(super) fn check_kind(b: Option<&Batch>, want: &BatchType, what: &str) -> Res
     match b {
         Some(b) if &b.batch_type != want => {
             let (id, is) = (&b.id, &b.batch_type);
+            let why = "single-image and bulk uploads cannot be combined in one batch";
             fail(
                 409,
-                format!(
-                    "batch {id:?} is a {is}; {what} needs a {want} (single-image and bulk uploads cannot be combined in one batch)"
-                ),
+                format!("batch {id:?} is a {is}; {what} needs a {want} ({why})"),
             )
         }
         _ => Ok(()),
@@ -46,54 +46,33 @@ pub(crate) fn list(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let page = Page::of(req.head, PAGE)?;
     let data = state.lock();
     let batches = data.staging.batches.iter().map(|(k, b)| (k, b.metadata()));
-    let (batches, next_page_token) = page.cut(batches);
-    let status = Some("ok".into());
-    ok(&ListBatchesResponse {
-        status,
-        batches,
-        next_page_token,
-    })
+    ok_page("batches", page.cut(batches))
 }
 
 pub(crate) fn get(state: &State, req: &mut Req<'_, '_>) -> Answer {
-    with_batch(state, req, |b| {
-        let status = Some("ok".into());
-        ok(&BatchResponse {
-            status,
-            batch: b.metadata(),
-        })
-    })
+    with_batch(state, req, |b| ok_with(json!({ "batch": b.metadata() })))
 }
 
 pub(crate) fn count(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let part = req.query("partName");
     with_batch(state, req, |b| {
-        let (status, count) = (Some("ok".into()), b.files_in(part).count() as u64);
-        ok(&CountResponse { status, count })
+        ok_with(json!({ "count": b.files_in(part).count() }))
     })
 }
 
 pub(crate) fn parts(state: &State, req: &mut Req<'_, '_>) -> Answer {
     with_batch(state, req, |b| {
-        let (status, parts) = (Some("ok".into()), Some(b.parts.clone()));
-        ok(&ListPartsResponse {
-            status,
-            batch_parts: parts.clone(),
-            parts,
-        })
+        ok_with(json!({ "batchParts": b.parts, "parts": b.parts }))
     })
 }
 
 pub(crate) fn files(state: &State, req: &mut Req<'_, '_>) -> Answer {
     let page = Page::of(req.head, PAGE)?;
     let (batch, part) = (req.param("batchId"), req.query("partName"));
-    let (files, next_page_token): (Vec<(FileRec, String)>, _) = {
+    let (files, token): (Vec<(FileRec, String)>, _) = {
         let data = state.lock();
-        let b = data
-            .staging
-            .batches
-            .get(batch)
-            .ok_or_else(|| not_found(batch))?;
+        let b = data.staging.batches.get(batch);
+        let b = b.ok_or_else(|| not_found(batch))?;
         // A part's files have its content type, others the type of their name.
         let content_type = |f: &FileRec| match b
             .parts
@@ -106,7 +85,7 @@ pub(crate) fn files(state: &State, req: &mut Req<'_, '_>) -> Answer {
         let listed = b.files_after(part, page.after.as_deref());
         page.cut(listed.map(|(k, f)| (k, (f.clone(), content_type(f)))))
     };
-    let files_metadata = files
+    let files = files
         .into_iter()
         .map(|(f, content_type)| FileMetadata {
             download_url: super::signed::download_url(state, batch, &f),
@@ -116,13 +95,8 @@ pub(crate) fn files(state: &State, req: &mut Req<'_, '_>) -> Answer {
             shard_id: f.shard_id,
             nested_content_type: None,
         })
-        .collect();
-    let status = Some("ok".into());
-    ok(&ListFilesResponse {
-        status,
-        files_metadata,
-        next_page_token,
-    })
+        .collect::<Vec<_>>();
+    ok_page("filesMetadata", (files, token))
 }
 
 pub(crate) fn shards(state: &State, req: &mut Req<'_, '_>) -> Answer {
@@ -134,23 +108,20 @@ pub(crate) fn shards(state: &State, req: &mut Req<'_, '_>) -> Answer {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.listed_at_ms <= now);
-        let (shards, next_page_token) = page.cut(listed.map(|(i, s)| {
-            let details = ShardDetails {
-                shard_id: s.id.clone(),
-                status_name: s.status_name.clone(),
-                status_type: s.status_type.clone(),
-                event_timestamp: s.event,
-                shard_objects_count: s.objects,
-                status_metadata: s.metadata.clone(),
-            };
-            (nth(i), details)
-        }));
-        let status = Some("ok".into());
-        ok(&ListShardsResponse {
-            status,
-            shards,
-            next_page_token,
-        })
+        ok_page(
+            "shards",
+            page.cut(listed.map(|(i, s)| {
+                let details = ShardDetails {
+                    shard_id: s.id.clone(),
+                    status_name: s.status_name.clone(),
+                    status_type: s.status_type.clone(),
+                    event_timestamp: s.event,
+                    shard_objects_count: s.objects,
+                    status_metadata: s.metadata.clone(),
+                };
+                (nth(i), details)
+            })),
+        )
     })
 }
 
@@ -177,13 +148,9 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
     if !looks_like_image(&bytes[..bytes.len().min(64)]) {
         return fail(400, format!("file {name:?} is not a recognised image"));
     }
-    let discarded = state.config.store == StoreMode::Discard;
-    let path = if discarded {
-        String::new()
-    } else {
-        layout::file(&batch, &name)
-    };
-    if !discarded {
+    let mut path = String::new();
+    if state.config.store != StoreMode::Discard {
+        path = layout::file(&batch, &name);
         let stored = NewFile::write(&state.data_dir, &path, bytes);
         stored.map_err(|e| Reply::error(500, format!("storing the image failed: {e}")))?;
     }
@@ -193,11 +160,8 @@ pub(crate) fn upload_image(state: &State, req: &mut Req<'_, '_>) -> Answer {
         .staging
         .batch_for(&batch, &display, simple, BatchContentType::Images);
     b.ingest(FileRec::new(name, bytes.len() as u64, path));
-    drop(data);
-    state.save();
-    ok(&StatusResponse {
-        status: Some("ok".into()),
-    })
+    state.unlock_changed(data);
+    ok_with(json!({}))
 }
 
 pub(crate) fn request_video(state: &State, req: &mut Req<'_, '_>) -> Answer {
@@ -251,8 +215,7 @@ fn issue_upload(
         done: false,
     };
     data.staging.uploads.insert(id.clone(), upload);
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     Ok(id)
 }
 
@@ -275,8 +238,5 @@ fn signed_reply(
         max_shard_size: shard.map(|s| s.1),
         max_file_size: max_file,
     };
-    ok(&SignedUrlResponse {
-        status: Some("ok".into()),
-        signed_url_details,
-    })
+    ok_with(json!({ "signedURLDetails": signed_url_details }))
 }

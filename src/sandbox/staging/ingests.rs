@@ -63,15 +63,13 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References,
     let bad = |m: String| Reply::error(400, m);
     let one_of = format!("set exactly one of {noun}References and {noun}ReferencesURL");
     let (refs, list_url) = match (&ingest.image_references, &ingest.image_references_url) {
-        (Some(_), Some(_)) | (None, None) => {
-            return Err(bad(one_of));
-        }
+        (Some(_), Some(_)) | (None, None) => return Err(bad(one_of)),
         (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
             (Vec::new(), Some(url.clone()))
         }
         (None, Some(_)) => return Err(bad(format!("{noun}ReferencesURL must be an http(s) URL"))),
         (Some(list), None) if list.is_empty() => {
-            return Err(bad(format!("{noun}References is empty")));
+            return fail(400, format!("{noun}References is empty"));
         }
         (Some(list), None) if list.len() > max => {
             let n = list.len();
@@ -84,12 +82,8 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References,
                 check_reference(noun, &format!("[{i}]"), r).map_err(bad)?;
                 if !seen.insert(r.name.as_str()) {
                     let name = &r.name;
-                    return fail(
-                        400,
-                        format!(
-                            "{noun}References[{i}].name {name:?} repeats; names must be unique"
-                        ),
-                    );
+                    let msg = format!("{noun}References[{i}].name {name:?} repeats");
+                    return fail(400, msg + "; names must be unique");
                 }
             }
             (list.clone(), None)
@@ -109,7 +103,6 @@ pub(crate) fn decode_references(body: &[u8], videos: bool) -> Result<References,
     Ok((refs, ingest.ingest_id, source))
 }
 
-/// Decodes and checks a RoboQL ingest body.
 pub(crate) fn decode_roboql(body: &[u8]) -> Result<RoboQlIngest, Reply> {
     let ingest: RoboQlIngest = decode_json("RoboQL ingest", body)?;
     if ingest.query.trim().is_empty() {
@@ -119,18 +112,8 @@ pub(crate) fn decode_roboql(body: &[u8]) -> Result<RoboQlIngest, Reply> {
     Ok(ingest)
 }
 
-/// `POST …/bulk-upload/image-references`.
-pub(crate) fn images(state: &State, req: &mut Req<'_, '_>) -> Answer {
-    references(state, req, false)
-}
-
-/// `POST …/bulk-upload/video-references`.
-pub(crate) fn videos(state: &State, req: &mut Req<'_, '_>) -> Answer {
-    references(state, req, true)
-}
-
-/// Records a references ingest as one shard that the fetch workers pull.
-fn references(state: &State, req: &mut Req<'_, '_>, videos: bool) -> Answer {
+/// Records a references ingest (of videos, or images) as one shard that the fetch workers pull.
+pub(crate) fn references(state: &State, req: &mut Req<'_, '_>, videos: bool) -> Answer {
     let batch = req.param("batchId").to_string();
     let display = req.query("displayName").unwrap_or(&batch).to_string();
     let (refs, ingest_id, mut source) = decode_references(&req.read_json_body(MAX_BODY)?, videos)?;
@@ -177,9 +160,8 @@ pub(crate) fn roboql(state: &State, req: &mut Req<'_, '_>) -> Answer {
     ok(&answer)
 }
 
-/// Records an ingest into `(batch, display name)` as shard `shard_id`, indexed after the
-/// indexing delay; a repeated ingest id answers the first ingest with `duplicated: true`
-/// and records nothing. Returns the answer, and whether the shard was recorded.
+/// Records an ingest as shard `shard_id`; a repeated ingest id records nothing and answers
+/// the first ingest, `duplicated: true`. Returns the answer and whether it was recorded.
 fn register(
     state: &State,
     (batch, display): (&str, &str),
@@ -220,7 +202,6 @@ fn register(
     };
     let answer = rec.answer(false);
     data.staging.ingests.insert(key(&rec.ingest_id), rec);
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     Ok((answer, true))
 }

@@ -1,7 +1,6 @@
-//! Pulling references: a few workers fetch each referenced URL (and a `…ReferencesURL`
-//! list) round-robin across ingests, one at a time, so a large ingest holds up neither the
-//! API nor other ingests; each file gets a tar member's checks. Fetches go only to allowed
-//! hosts and follow no redirect; a pending ingest starts over on restart.
+//! Pulling references: a few workers fetch URLs round-robin across ingests, so a large one
+//! holds up neither the API nor others; each file gets a tar member's checks. Only allowed
+//! hosts, no redirects; a pending ingest starts over on restart.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -18,7 +17,6 @@ use super::ingests::{check_reference, limits};
 use crate::error::Result;
 use crate::model::{FailedFile, FileReference};
 
-/// Fetch workers.
 const WORKERS: usize = 4;
 /// The largest JSONL list of references fetched.
 const MAX_LIST_BYTES: u64 = 64 << 20;
@@ -222,7 +220,6 @@ fn get(state: &State, agent: &ureq::Agent, url: &str) -> Result<Response, (&'sta
     Err(("file-download-failed", why))
 }
 
-/// Fetches a JSONL list of references.
 fn fetch_list(state: &State, agent: &ureq::Agent, url: &str) -> Result<String, String> {
     let shown = crate::redact::redact_url(url);
     let failed = |(_, why)| format!("the references list {shown}: {why}");
@@ -366,18 +363,4 @@ fn fetch_one(state: &State, agent: &ureq::Agent, run: &Run, r: &FileReference) -
         shard_id,
         ..FileRec::new(name.to_string(), size, path)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn video_magic() {
-        assert!(looks_like_video(b"\0\0\0\x18ftypmp42"));
-        assert!(looks_like_video(&[0x1A, 0x45, 0xDF, 0xA3, 1]));
-        assert!(looks_like_video(b"RIFF\0\0\0\0AVI LIST"));
-        assert!(!looks_like_video(b"<html><body>"));
-        assert!(!looks_like_video(b""));
-    }
 }

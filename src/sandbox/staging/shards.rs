@@ -33,18 +33,15 @@ pub(crate) fn waiting(state: &State, fetched: bool) -> Waiting {
     out
 }
 
-/// Starts the indexer.
 pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
     // Shards left mid-indexing by a previous run resume after this run's delay.
     let resume_at = ms_after(state.config.indexing_delay);
     for b in state.lock().staging.batches.values_mut() {
-        for s in b
+        let indexing = b
             .shards
             .iter_mut()
-            .filter(|s| s.state == ShardState::Indexing)
-        {
-            s.ready_at_ms = s.ready_at_ms.min(resume_at);
-        }
+            .filter(|s| s.state == ShardState::Indexing);
+        indexing.for_each(|s| s.ready_at_ms = s.ready_at_ms.min(resume_at));
     }
     let (st, stopping) = (state.clone(), stop.clone());
     let idle = Duration::from_millis(20);
@@ -65,7 +62,6 @@ pub(crate) fn start_indexer(state: &Arc<State>, stop: &Arc<AtomicBool>) -> Resul
     })
 }
 
-/// Indexes a shard of the indexer's.
 fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
     Indexed::failed(match source {
         ShardSource::Tar { path } => {
@@ -81,9 +77,8 @@ fn index(state: &State, shard: &str, source: &ShardSource) -> Indexed {
     })
 }
 
-/// Records the outcome of shard `shard_id`: with no shard-wide error, its files join the
-/// batch; its status and metadata say what happened; and its webhooks are queued (a tar
-/// shard carries its settings in `notification_config.json`).
+/// Records a shard's outcome: its files join the batch (unless it failed whole), its
+/// status says what happened, and its webhooks are queued.
 pub(crate) fn conclude(state: &State, batch: &str, shard: &str, src: &ShardSource, out: Indexed) {
     let ok = out.error.is_none();
     let ingested: Vec<String> = out.files.iter().map(|f| f.name.clone()).collect();
@@ -102,15 +97,11 @@ pub(crate) fn conclude(state: &State, batch: &str, shard: &str, src: &ShardSourc
     let s = &mut b.shards[i];
     s.event = stamp_ms();
     s.objects = if ok { ingested.len() as u64 } else { 0 };
-    (s.state, s.status_type, s.status_name) = if ok {
-        (ShardState::Done, "success".into(), "shard-ingested".into())
-    } else {
-        (
-            ShardState::Failed,
-            "error".into(),
-            "shard-ingest-failed".into(),
-        )
-    };
+    let (st, kind, name) = [
+        (ShardState::Failed, "error", "shard-ingest-failed"),
+        (ShardState::Done, "success", "shard-ingested"),
+    ][usize::from(ok)];
+    (s.state, s.status_type, s.status_name) = (st, kind.into(), name.into());
     let failed = out.failed.iter();
     let failed: Vec<_> = failed
         .map(|f| json!({ "fileName": f.file_name, "type": f.failure_type, "reason": f.reason }))
@@ -134,8 +125,7 @@ pub(crate) fn conclude(state: &State, batch: &str, shard: &str, src: &ShardSourc
             _,
         ) => (ingest_id.clone(), u.clone(), *files_status, *ingest_status),
         _ => {
-            drop(data);
-            return state.save();
+            return state.unlock_changed(data);
         }
     };
     let note = |shard_id: Option<&str>, notification| {
@@ -157,21 +147,16 @@ pub(crate) fn conclude(state: &State, batch: &str, shard: &str, src: &ShardSourc
             failed_files: out.failed,
             content_truncated: false,
         };
-        let hook = note(Some(shard), event);
-        let _ = data.webhooks.push(&url, &hook, allow);
+        let _ = data.webhooks.push(&url, &note(Some(shard), event), allow);
     }
     if ingest_status {
         let error_type = "ingest-failed".to_string();
         let error_details = out.error.map(|reason| ErrorDetails { error_type, reason });
-        let hook = note(
-            None,
-            IngestEvent::Status {
-                success: ok,
-                error_details,
-            },
-        );
-        let _ = data.webhooks.push(&url, &hook, allow);
+        let event = IngestEvent::Status {
+            success: ok,
+            error_details,
+        };
+        let _ = data.webhooks.push(&url, &note(None, event), allow);
     }
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
 }

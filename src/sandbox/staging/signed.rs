@@ -1,7 +1,5 @@
-//! Signed URLs: issuing and checking them, and serving their PUTs (`upload.rs`) and GETs
-//! (with one byte range). The `token` is the HMAC of the method, path, part, `expires` and
-//! `limit`, so no part can be altered; uploads also need the `x-rfbatch-upload` header, as
-//! real signed URLs need theirs.
+//! Signed URLs: issuing and checking them (the `token` signs every other part), serving
+//! their PUTs (`upload.rs`, which also need an extension header) and GETs (one byte range).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,6 +12,7 @@ use super::super::state::State;
 use super::super::store::{FileRec, file_key};
 use super::upload::UPLOAD_HEADER;
 use crate::server::{Reply, ReplyBody};
+use crate::urls::encode;
 
 /// Serves a signed URL, once its signature and expiry are checked.
 pub(crate) fn serve(state: &State, req: &mut Req<'_, '_>) -> Answer {
@@ -57,11 +56,7 @@ pub(crate) fn upload_url(
         ("limit", limit.to_string()),
         ("token", state.signer.sign(&grant)),
     ];
-    let base = format!(
-        "{}/signed/upload/{}",
-        state.base_url,
-        crate::urls::encode(id)
-    );
+    let base = format!("{}/signed/upload/{}", state.base_url, encode(id));
     let headers = BTreeMap::from([(UPLOAD_HEADER.to_string(), id.to_string())]);
     (crate::urls::with_query(&base, &query), headers)
 }
@@ -82,7 +77,7 @@ pub(crate) fn download_url(state: &State, batch: &str, f: &FileRec) -> String {
         ("token", state.signer.sign(&grant)),
     ];
     query.extend(f.part.clone().map(|p| ("part", p)));
-    let (b, n) = (crate::urls::encode(batch), crate::urls::encode(&f.name));
+    let (b, n) = (encode(batch), encode(&f.name));
     let base = format!("{}/signed/download/{b}/{n}", state.base_url);
     crate::urls::with_query(&base, &query)
 }
@@ -90,14 +85,10 @@ pub(crate) fn download_url(state: &State, batch: &str, f: &FileRec) -> String {
 /// Checks the URL's signature, then its expiry; returns its size limit.
 fn verify(state: &State, req: &Req<'_, '_>, segments: &[&str]) -> Result<Option<u64>, Reply> {
     let bad = |what: &str| Reply::error(403, format!("signed URL has no valid `{what}` parameter"));
-    let expires = req
-        .query("expires")
-        .and_then(|e| e.parse::<u64>().ok())
-        .ok_or_else(|| bad("expires"))?;
-    let limit = match req.query("limit") {
-        None => None,
-        Some(l) => Some(l.parse::<u64>().map_err(|_| bad("limit"))?),
-    };
+    let expires = req.query("expires").and_then(|e| e.parse::<u64>().ok());
+    let expires = expires.ok_or_else(|| bad("expires"))?;
+    let limit = req.query("limit").map(str::parse::<u64>).transpose();
+    let limit = limit.map_err(|_| bad("limit"))?;
     let token = req.query("token").ok_or_else(|| bad("token"))?;
     // A HEAD is checked as a GET.
     let method = req.head.method.replace("HEAD", "GET");
@@ -123,15 +114,11 @@ fn verify(state: &State, req: &Req<'_, '_>, segments: &[&str]) -> Result<Option<
 fn download(state: &State, req: &Req<'_, '_>, batch: &str, name: &str) -> Answer {
     let part = req.query("part").filter(|p| !p.is_empty());
     let data = state.lock();
-    let file = data
-        .staging
-        .batches
-        .get(batch)
-        .and_then(|b| b.files.get(&file_key(part, name)));
-    let rec = file
-        .cloned()
-        .ok_or_else(|| Reply::error(404, format!("file {name:?} not found in batch {batch:?}")))?;
+    let b = data.staging.batches.get(batch);
+    let file = b.and_then(|b| b.files.get(&file_key(part, name))).cloned();
     drop(data);
+    let missing = || Reply::error(404, format!("file {name:?} not found in batch {batch:?}"));
+    let rec = file.ok_or_else(missing)?;
     if rec.discarded {
         let why =
             format!("the bytes of {name:?} were discarded (the sandbox runs with --store discard)");
@@ -172,11 +159,8 @@ fn range(header: Option<&str>, size: u64) -> Option<Option<(u64, u64)>> {
     // Several ranges would need multipart/byteranges; a server may send it all.
     let (first, last) = spec.split_once('-').filter(|_| !spec.contains(','))?;
     let num = |s: &str| -> Option<u64> {
-        let s = s.trim();
-        s.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| s.parse().ok())
-            .flatten()
+        let s = Some(s.trim()).filter(|s| s.bytes().all(|b| b.is_ascii_digit()))?;
+        s.parse().ok()
     };
     let (first, last) = (first.trim(), last.trim());
     let (start, end) = match (first.is_empty(), last.is_empty()) {

@@ -15,14 +15,8 @@ const NOTIFICATION_CONFIG: &str = "notification_config.json";
 pub(crate) fn index_file(dir: &Path, rel: &str, shard: &str, cfg: &SandboxConfig) -> Indexed {
     let mut out = Indexed::default();
     let result = std::fs::File::open(dir.join(rel)).and_then(|f| {
-        let mut archive = tar::Archive::new(f);
-        index_entries(
-            archive.entries_with_seek()?,
-            shard,
-            Some(rel),
-            cfg,
-            &mut out,
-        )
+        let mut tar = tar::Archive::new(f);
+        index_entries(tar.entries_with_seek()?, shard, Some(rel), cfg, &mut out)
     });
     judge(&mut out, result, cfg);
     out
@@ -112,54 +106,4 @@ fn parse_notification_config(bytes: &[u8]) -> Option<(String, String)> {
     let ingest = v.get("ingestId")?.as_str()?.to_string();
     let url = v.get("notificationsURL")?.as_str()?.to_string();
     Some((ingest, url))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_and_file_indexing_agree() {
-        let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x02\0\0\0\x03\x08\x02\0\0\0\0\0\0\0";
-        let config = br#"{"ingestId": "i", "notificationsURL": "http://127.0.0.1/h"}"#;
-        let members = [
-            "a.png",
-            "dir/b.png",
-            "notes.txt",
-            "notification_config.json",
-        ];
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in members.iter().zip([&png[..], png, b"hello", config]) {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            b.append_data(&mut h, name, data).unwrap();
-        }
-        let tar = b.into_inner().unwrap();
-        let (cfg, dir) = (SandboxConfig::default(), tempfile::tempdir().unwrap());
-        std::fs::write(dir.path().join("s.tar"), &tar).unwrap();
-        let stored = index_file(dir.path(), "s.tar", "s1", &cfg);
-        let mut cursor = io::Cursor::new(&tar);
-        let streamed = index_stream(&mut cursor, "s1", &cfg);
-        assert_eq!(cursor.position(), tar.len() as u64, "read to the end");
-        for (out, path) in [(&stored, "s.tar"), (&streamed, "")] {
-            let names: Vec<&str> = out.files.iter().map(|f| f.name.as_str()).collect();
-            assert_eq!(names, ["a.png", "b.png"]);
-            assert_eq!(out.failed[0].failure_type, "unsupported-file-type");
-            assert_eq!(
-                (out.failed.len(), out.notify.as_ref().unwrap().0.as_str()),
-                (1, "i")
-            );
-            assert_eq!(out.members, members);
-            assert!(out.error.is_none() && out.notification_config.is_some());
-            assert!(
-                out.files
-                    .iter()
-                    .all(|f| f.path == path && f.discarded == path.is_empty())
-            );
-            assert_eq!(out.files[0].offset, 512);
-        }
-        let garbage = index_stream(&mut io::Cursor::new(vec![7u8; 1500]), "s2", &cfg);
-        assert!(garbage.error.is_some());
-    }
 }

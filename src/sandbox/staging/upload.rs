@@ -130,8 +130,7 @@ pub(super) fn put(state: &State, req: &mut Req<'_, '_>, id: &str, limit: Option<
     if let Some(u) = staging.uploads.get_mut(id) {
         u.state = UploadState::Done;
     }
-    drop(data);
-    state.save();
+    state.unlock_changed(data);
     state.put_count.fetch_add(1, Ordering::Relaxed);
     ok(&json!({ "status": "ok" }))
 }
