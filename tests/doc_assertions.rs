@@ -206,6 +206,26 @@ fn stable_ids_are_stable_and_differ_by_key() {
     assert_ne!(id, stable_id("run", b"other files", 12));
 }
 
+#[test]
+fn ingests_and_sources_show_their_settings() {
+    use roboflow_batch::ingest::{Ingest, Source, UploadMode};
+    use roboflow_batch::model::MediaKind;
+    let api = BatchApi::builder().api_key("k").build().unwrap();
+    let ingest = Ingest::new(&api, "b", Source::folder("photos").recursive(true))
+        .media(MediaKind::Videos)
+        .mode(UploadMode::Shards);
+    let files = Source::files(["a/x.jpg", "b/y.jpg"]).follow_links(true);
+    let shown = format!(
+        "{ingest:?} {files:?} {:?}",
+        Source::references("refs.jsonl")
+    );
+    for want in ["photos", "recursive: true", "Videos", "Shards", "b/y.jpg"] {
+        assert!(shown.contains(want), "{want} in {shown}");
+    }
+    assert!(shown.contains("follow_links: true") && shown.contains("refs.jsonl"));
+    assert_eq!(UploadMode::default(), UploadMode::Auto);
+}
+
 #[cfg(feature = "cloud")]
 #[test]
 fn bucket_urls_and_sources() {

@@ -1,6 +1,5 @@
-//! Finding the local files to ingest: a folder (optionally recursive) or an explicit list,
-//! filtered by extension, in a deterministic order, with every file left out reported by
-//! name and reason.
+//! Finding the local files to ingest, in a deterministic order, each file left out
+//! reported with its reason.
 
 use std::path::Path;
 
@@ -10,19 +9,17 @@ use super::report::{SkipReason, SkippedFile};
 use super::sorted::Sorter;
 use super::source::{Kind, Source};
 use super::walk::{self, Item, Walk};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::model::MediaKind;
 use crate::progress::{Emitter, Event};
 
-/// Finds the files of `media` kind in a local source, leaving out (and reporting)
-/// unreadable, empty and non-UTF-8 ones, links unless followed, and files over
-/// `max_size` bytes; resolves their names. Fails only when the folder itself cannot be read.
+/// Finds a local source's files of `media` kind, reporting those left out, and names them.
 pub(crate) fn discover(
     source: &Source,
     media: MediaKind,
     max_size: u64,
     events: &Emitter<'_>,
-) -> Result<Found> {
+) -> crate::Result<Found> {
     let mut found = Finder {
         media,
         max_size,
@@ -56,8 +53,7 @@ pub(crate) fn discover(
     Ok(out)
 }
 
-/// Bytes of name keys sorted in memory before they spill (16 bytes and 8 of bookkeeping a
-/// file: about 170,000 files).
+/// Bytes of name keys sorted in memory before they spill (about 170,000 files).
 const NAME_KEYS_MEMORY: usize = 4 << 20;
 
 /// `Discovered` goes out every this many files during discovery (and at the end).
@@ -80,7 +76,7 @@ struct Finder<'e> {
     /// An explicit list (files are named after their file names).
     listed: bool,
     out: Found,
-    keys: Sorter<[u8; 16]>,
+    keys: Sorter<u128>,
     events: &'e Emitter<'e>,
 }
 
@@ -91,7 +87,7 @@ impl Finder<'_> {
         self.out.skipped.push(s);
     }
 
-    fn walk(&mut self, root: &Path, recursive: bool) -> Result<()> {
+    fn walk(&mut self, root: &Path, recursive: bool) -> crate::Result<()> {
         let meta = std::fs::metadata(root)
             .map_err(|e| Error::io(format!("reading the folder {}", root.display()), e))?;
         if !meta.is_dir() {
@@ -125,33 +121,55 @@ impl Finder<'_> {
         Ok(())
     }
 
-    fn listed(&mut self, path: &Path) -> Result<()> {
-        let link = std::fs::symlink_metadata(path);
-        match link {
-            Err(e) => {
-                self.skip(path, SkipReason::Unreadable, e.to_string());
-                return Ok(());
-            }
+    fn listed(&mut self, path: &Path) -> crate::Result<()> {
+        let skip = match std::fs::symlink_metadata(path) {
+            Err(e) => Some((SkipReason::Unreadable, e.to_string())),
             Ok(m) if m.file_type().is_symlink() && !self.follow => {
-                self.skip(path, SkipReason::Symlink, "use follow_links to include it");
-                return Ok(());
+                Some((SkipReason::Symlink, "use follow_links to include it".into()))
             }
-            Ok(_) => {}
-        }
-        if !self.media.matches(path) {
-            let ext = self.media.extensions().join(", ");
-            self.skip(path, SkipReason::Unsupported, format!("not one of: {ext}"));
+            _ if !self.media.matches(path) => {
+                let ext = self.media.extensions().join(", ");
+                Some((SkipReason::Unsupported, format!("not one of: {ext}")))
+            }
+            _ => None,
+        };
+        if let Some((reason, detail)) = skip {
+            self.skip(path, reason, detail);
             return Ok(());
         }
         let is_file = std::fs::metadata(path).map(|m| m.is_file()).unwrap_or(true);
         self.consider(path, path, is_file)
     }
 
-    /// Checks one file whose extension matched, and records it if it qualifies.
-    fn consider(&mut self, path: &Path, rel: &Path, is_file: bool) -> Result<()> {
+    /// Records one file whose extension matched if it qualifies, else says why not.
+    fn consider(&mut self, path: &Path, rel: &Path, is_file: bool) -> crate::Result<()> {
+        let entry = match self.entry(path, rel, is_file) {
+            Ok(entry) => entry,
+            Err((reason, detail)) => {
+                self.skip(path, reason, detail);
+                return Ok(());
+            }
+        };
+        let io = |e| Error::io("keeping the list of files found", e);
+        self.keys
+            .push(&names::collision_key(&entry.candidate))
+            .map_err(io)?;
+        self.out.files.push(&entry).map_err(io)?;
+        self.out.bytes += entry.size;
+        let n = self.out.files.len();
+        if n.is_multiple_of(DISCOVERED_EVERY) {
+            self.events.emit(Event::Discovered {
+                files: n,
+                bytes: self.out.bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The entry of a file whose extension matched, or why it is left out.
+    fn entry(&self, path: &Path, rel: &Path, is_file: bool) -> Result<Entry, (SkipReason, String)> {
         if !is_file {
-            self.skip(path, SkipReason::NotAFile, "");
-            return Ok(());
+            return Err((SkipReason::NotAFile, String::new()));
         }
         let components: Option<Vec<&str>> = rel
             .components()
@@ -162,65 +180,34 @@ impl Finder<'_> {
             .collect();
         // A listed path is kept as text, so all of it must be UTF-8.
         let (Some(components), true) = (components, !self.listed || path.to_str().is_some()) else {
-            self.skip(path, SkipReason::NotUtf8, "rename it to valid UTF-8");
-            return Ok(());
+            return Err((SkipReason::NotUtf8, "rename it to valid UTF-8".into()));
         };
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) => {
-                self.skip(path, SkipReason::Unreadable, e.to_string());
-                return Ok(());
-            }
-        };
+        let unreadable = |e: std::io::Error| (SkipReason::Unreadable, e.to_string());
+        let meta = std::fs::metadata(path).map_err(unreadable)?;
         let size = meta.len();
         if size == 0 {
-            self.skip(path, SkipReason::Empty, "0 bytes");
-            return Ok(());
+            return Err((SkipReason::Empty, "0 bytes".into()));
         }
         if size > self.max_size {
             let detail = format!("{size} bytes, limit {}", self.max_size);
-            self.skip(path, SkipReason::TooLarge, detail);
-            return Ok(());
+            return Err((SkipReason::TooLarge, detail));
         }
-        if let Err(e) = std::fs::File::open(path) {
-            self.skip(path, SkipReason::Unreadable, e.to_string());
-            return Ok(());
-        }
+        std::fs::File::open(path).map_err(unreadable)?;
         // A listed file is named after its file name; a found one after its path.
-        let parts: &[&str] = if self.listed {
-            components
+        let parts: &[&str] = match self.listed {
+            true => components
                 .last()
                 .map(std::slice::from_ref)
-                .unwrap_or_default()
-        } else {
-            &components
+                .unwrap_or_default(),
+            false => &components,
         };
-        let candidate = names::candidate(parts);
-        let entry = Entry {
+        Ok(Entry {
             size,
             modified: meta.modified().ok(),
             depth: parts.len().saturating_sub(1) as u32,
             relative: components.join("/"),
-            listed: if self.listed {
-                path.to_str().map(str::to_string)
-            } else {
-                None
-            },
-            candidate,
-        };
-        let io = |e| Error::io("keeping the list of files found", e);
-        self.keys
-            .push(&names::collision_key(&entry.candidate))
-            .map_err(io)?;
-        self.out.files.push(&entry).map_err(io)?;
-        self.out.bytes += size;
-        let n = self.out.files.len();
-        if n.is_multiple_of(DISCOVERED_EVERY) {
-            self.events.emit(Event::Discovered {
-                files: n,
-                bytes: self.out.bytes,
-            });
-        }
-        Ok(())
+            listed: path.to_str().map(str::to_string).filter(|_| self.listed),
+            candidate: names::candidate(parts),
+        })
     }
 }

@@ -1,27 +1,23 @@
-//! What verification waits for: every file the batch should hold after the ingest, with the
-//! unit that carried it, in memory that does not grow with the number of files. A file is
-//! a record of the key of its name, its unit and where its name is, sorted by key on disk
-//! past a few megabytes (to be merged with the batch listing when one is needed); names
-//! and origins go to a tape, read back only for the files that fail.
+//! What verification waits for: each expected file's name key, unit and name, sorted on
+//! disk past a few megabytes, so memory does not grow with the files.
 
 use super::sorted::{Sorted, Sorter, Tape, record};
 use crate::error::{Error, Result};
 use crate::ids::fnv1a128;
 
-/// Bytes of records sorted in memory before they spill (28 bytes and 8 of bookkeeping a
-/// file: about 115,000 files).
+/// Bytes of records sorted in memory before they spill (about 115,000 files).
 const RECORDS_MEMORY: usize = 4 << 20;
 /// Bytes of names held in memory before they spill.
 const NAMES_MEMORY: usize = 2 << 20;
 
 /// The key of a name in the sorted lists verification merges (128 bits).
-pub(crate) fn name_key(name: &str) -> [u8; 16] {
-    fnv1a128(name.as_bytes()).to_be_bytes()
+pub(crate) fn name_key(name: &str) -> u128 {
+    fnv1a128(name.as_bytes())
 }
 
 /// One expected file as verification reads it, sorted by the key of its name.
 pub(crate) struct File {
-    pub key: [u8; 16],
+    pub key: u128,
     pub unit: u32,
     /// Where its name is, for [`Files::describe`].
     pub at: u64,
@@ -50,8 +46,7 @@ impl Expected {
         self.records.len()
     }
 
-    /// Expects `name` (from `origin`: a local path, or a URL without its query), carried
-    /// by `unit`.
+    /// Expects `name` (from `origin`: a path, or a URL without its query) in `unit`.
     pub fn add(&mut self, name: &str, origin: &str, unit: u32) {
         if self.broken.is_some() {
             return;
@@ -74,14 +69,10 @@ impl Expected {
                 "the list of files to verify could not be kept: {e}"
             )));
         }
-        let records = self
-            .records
-            .finish()
-            .map_err(|e| Error::io("sorting the files to verify", e))?;
-        Ok(Files {
-            records,
-            names: self.names,
-        })
+        let records = self.records.finish();
+        let records = records.map_err(|e| Error::io("sorting the files to verify", e))?;
+        let names = self.names;
+        Ok(Files { records, names })
     }
 }
 

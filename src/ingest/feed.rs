@@ -1,24 +1,24 @@
-//! The one pool every source's units go through: a feeder thread forms units (tar shards,
-//! single files, chunks of references) and hands them over at most a few ahead, and the
-//! workers of a rayon pool send them. What every worker shares is the [`Ctx`].
+//! The one pool every source's units go through: a feeder thread forms units and hands
+//! them, a few ahead, to the workers; the [`Ctx`] is what they share.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::Ingest;
 use super::files::LocalFile;
 use super::journal::Journal;
-use super::put::counting_retries;
+use super::put::retried;
 use super::report::{FailedFile, FailureStage, SkipReason, SkippedFile};
 use super::verify::Verifier;
 use crate::BatchApi;
+use crate::api::retry::RetryCause;
 use crate::error::{Error, Result};
 use crate::model::{FileReference, SignedUrlDetails};
 use crate::progress::{Emitter, Event, Relay, UnitKind};
 
-/// A chunk of references, sent in one request (or the URL of a list of them, which the
-/// service reads itself).
+/// A chunk of references for one request (or the URL of a list the service reads).
 #[derive(Default)]
 pub(crate) struct Chunk {
     pub refs: Vec<FileReference>,
@@ -31,8 +31,7 @@ pub(crate) struct Chunk {
 
 /// What one request (or one signed upload) carries.
 pub(crate) enum Unit {
-    /// Files of one tar shard with their positions, and its signed URL, asked for ahead
-    /// (or why there is none; `None` when the ingest stopped before asking).
+    /// A shard's files and positions, and its signed URL, asked ahead (or why none).
     Shard {
         files: Vec<(u64, LocalFile)>,
         target: Option<std::result::Result<SignedUrlDetails, String>>,
@@ -71,16 +70,13 @@ impl Unit {
         match self {
             Unit::Shard { files, .. } => files.iter().map(|(_, f)| local(f)).collect(),
             Unit::Image(f) | Unit::Video(f) => vec![local(f)],
-            Unit::References(c) => c
-                .refs
-                .iter()
-                .map(|r| {
-                    (
-                        r.name.as_str(),
-                        crate::redact::without_query(&r.url).to_string(),
-                    )
-                })
-                .collect(),
+            Unit::References(c) => {
+                let origin = |r: &FileReference| crate::redact::without_query(&r.url).to_string();
+                c.refs
+                    .iter()
+                    .map(|r| (r.name.as_str(), origin(r)))
+                    .collect()
+            }
         }
     }
 }
@@ -120,11 +116,26 @@ pub(crate) struct Accepted<'u> {
     pub wire: u64,
     pub latency: Duration,
     pub attempts: u32,
-    /// The shards the service made of it (none named: the listing will tell), or
-    /// `None` when its answer stored its files.
+    /// The shards the service made of it (none: the listing tells); `None`: stored.
     pub shards: Option<Vec<String>>,
     /// The service already had it.
     pub repeat: bool,
+}
+
+impl<'u> Accepted<'u> {
+    /// Accepted at the first try, its files stored by the answer.
+    pub fn new(index: u64, unit: &'u Unit, wire: u64, latency: Duration) -> Self {
+        let (attempts, shards, repeat) = (1, None, false);
+        Accepted {
+            index,
+            unit,
+            wire,
+            latency,
+            attempts,
+            shards,
+            repeat,
+        }
+    }
 }
 
 /// What every worker shares.
@@ -147,43 +158,40 @@ pub(crate) struct Ctx<'a> {
     cancel: Option<&'a AtomicBool>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// The lock, even if a thread panicked holding it (what it guards stays consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(
-        api: &'a BatchApi,
-        batch: &'a str,
-        parallelism: usize,
-        events: Emitter<'a>,
-        cancel: Option<&'a AtomicBool>,
-    ) -> Result<Ctx<'a>> {
+    /// The context of a run of `ing`: its pool, and verification unless it only plans.
+    pub fn new(ing: &'a Ingest<'_>, events: &Emitter<'a>, dry_run: bool) -> Result<Ctx<'a>> {
+        let parallelism = ing.parallelism.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(parallelism.max(1))
+            .num_threads(parallelism)
             .thread_name(|i| format!("rfbatch-upload-{i}"))
             .build()
             .map_err(|e| Error::Config(format!("cannot start the upload threads: {e}")))?;
+        let verify = ing.verify.clone().filter(|_| !dry_run);
         Ok(Ctx {
-            api,
-            batch,
-            display_name: None,
+            api: ing.api,
+            batch: &ing.batch_id,
+            display_name: ing.display_name.as_deref(),
             relay: events.relay(),
-            events,
+            events: events.clone(),
             pool,
-            parallelism: parallelism.max(1),
+            parallelism,
             retries: Arc::new(AtomicU64::new(0)),
             journal: None,
-            verifier: None,
+            verifier: verify.map(|w| Verifier::new(ing.api, &ing.batch_id, w, events.clone())),
             out: Mutex::new(Outcome::default()),
             stop: AtomicBool::new(false),
             fatal: Mutex::new(None),
-            cancel,
+            cancel: ing.cancel,
         })
     }
 
-    /// Runs `f` on a handle of the api whose retries are counted and reported as retries of
-    /// unit `index`, their reason starting with `what`.
+    /// Runs `f` on an api that counts and reports its retries as unit `index`'s (`what`).
     pub fn retrying<R>(
         &self,
         unit: UnitKind,
@@ -191,7 +199,14 @@ impl<'a> Ctx<'a> {
         what: &'static str,
         f: impl FnOnce(&BatchApi) -> R,
     ) -> R {
-        counting_retries(self.api, &self.retries, &self.relay, (unit, index), what, f)
+        let (retries, events) = (self.retries.clone(), self.relay.clone());
+        let tries = AtomicU32::new(1);
+        let observer = move |cause: RetryCause| {
+            let at = tries.fetch_add(1, Ordering::Relaxed);
+            let why = format!("{what}: {cause}");
+            retried(&retries, &events, (unit, index), at + 1, 0, why);
+        };
+        f(&self.api.reporting_retries(observer))
     }
 
     pub fn out(&self) -> MutexGuard<'_, Outcome> {
@@ -213,8 +228,7 @@ impl<'a> Ctx<'a> {
         lock(&self.fatal).take()
     }
 
-    /// Whether the fatal error is a conflict (409): the batch holds the other kind of
-    /// upload.
+    /// Whether the fatal error is a 409: the batch holds the other kind of upload.
     pub fn refused(&self) -> bool {
         matches!(*lock(&self.fatal), Some(Error::Conflict(_)))
     }
@@ -250,18 +264,14 @@ impl<'a> Ctx<'a> {
             files: names.len() as u64,
             reason: reason.to_string(),
         });
-        self.out()
-            .failed
-            .extend(names.into_iter().map(|(name, origin)| FailedFile {
-                name: name.to_string(),
-                path: Some(origin).filter(|o| !o.is_empty()),
-                stage: FailureStage::Upload,
-                reason: reason.to_string(),
-            }));
+        self.out().failed.extend(
+            names
+                .into_iter()
+                .map(|(name, origin)| FailedFile::new(name, origin, FailureStage::Upload, reason)),
+        );
     }
 
-    /// Records an accepted unit: the journal's `done` line, what verification will wait
-    /// for, the event and the counts.
+    /// Records an accepted unit: journal, verification, event and counts.
     pub fn accepted(&self, a: Accepted<'_>, journal_seq: Option<u64>) {
         if let (Some(j), Some(seq)) = (&self.journal, journal_seq)
             && let Err(e) = j.done(seq)
@@ -336,9 +346,8 @@ impl Feed<'_> {
     }
 }
 
-/// Runs `produce` on a thread of its own, handing units to `workers` threads of the pool
-/// (at most `workers` ahead of them), which pass each to `send` unless the ingest stopped.
-/// An error of `produce` is fatal.
+/// Runs `produce` on a thread of its own, handing units (a few ahead) to `workers` that
+/// `send` each unless the ingest stopped; an error of `produce` is fatal.
 pub(crate) fn run(
     ctx: &Ctx<'_>,
     workers: usize,

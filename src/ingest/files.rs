@@ -1,7 +1,5 @@
-//! The local files of an ingest, in the order discovery found them, kept on a [`Tape`] (in
-//! a temporary file when many) rather than in memory: with their final names (collisions
-//! resolved) and, once resume has looked, which ones an earlier run already uploaded.
-//! Every later step reads them from the start.
+//! The local files of an ingest, in discovery's order, on a [`Tape`] rather than in memory,
+//! with their final names and which ones an earlier run uploaded.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
@@ -16,8 +14,7 @@ use crate::error::{Error, Result};
 /// Bytes of the list held in memory before it moves to a temporary file.
 const MEMORY: usize = 2 << 20;
 
-/// One file to upload: where it is, its name in the batch, and its identity (size and
-/// modification time) as found.
+/// One file to upload: its path, name in the batch, size and modification time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LocalFile {
     pub path: PathBuf,
@@ -27,16 +24,15 @@ pub(crate) struct LocalFile {
 }
 
 /// One file as discovery found it, before collisions between names are resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub size: u64,
     pub modified: Option<SystemTime>,
     /// Folders between the source folder and the file (0 for a listed file).
     pub depth: u32,
-    /// The path relative to the folder with `/` separators (for a list: the path's own
-    /// components so joined).
+    /// The path relative to the folder (or a list's path) joined with `/`.
     pub relative: String,
-    /// Its name before collisions are resolved (rules 1 to 4 of the naming rule).
+    /// Its name before collisions are resolved.
     pub candidate: String,
     /// The path as listed, for an explicit list (a folder's files are found below it).
     pub listed: Option<String>,
@@ -51,8 +47,7 @@ record!(Entry {
     listed
 });
 
-/// A file as the pipeline reads it: its position in the list, the file, and the unit an
-/// earlier run uploaded it in (`None`: to upload).
+/// A file as the pipeline reads it, with the unit an earlier run uploaded it in.
 pub(crate) struct Next {
     pub index: u64,
     pub file: LocalFile,
@@ -64,7 +59,7 @@ pub(crate) struct FileList {
     tape: Tape<Entry>,
     /// The source folder, for a folder source.
     root: Option<PathBuf>,
-    /// Final names that differ from the candidate (rule 5), by position.
+    /// Final names that differ from the candidate (collisions), by position.
     renamed: HashMap<u64, String>,
     resumed: Resumed,
 }
@@ -83,7 +78,6 @@ impl FileList {
         }
     }
 
-    /// How many files.
     pub fn len(&self) -> u64 {
         self.tape.len()
     }
@@ -92,8 +86,7 @@ impl FileList {
         self.tape.push(e).map(drop)
     }
 
-    /// Calls `f` with each file in order, marked when an earlier run uploaded it, until
-    /// `f` returns `false`.
+    /// Calls `f` with each file in order until it returns `false`.
     pub fn each(&mut self, mut f: impl FnMut(Next) -> Result<bool>) -> Result<()> {
         let (root, renamed, resumed) = (&self.root, &self.renamed, &mut self.resumed);
         resumed.rewind().map_err(io_err)?;
@@ -120,8 +113,7 @@ impl FileList {
         })
     }
 
-    /// Calls `f` with the size and final name length of each file not yet uploaded,
-    /// without building the files (for totals and plans).
+    /// Calls `f` with the size and name length of each file not yet uploaded.
     pub fn each_size(&mut self, mut f: impl FnMut(u64, usize)) -> Result<()> {
         let (renamed, resumed) = (&self.renamed, &mut self.resumed);
         resumed.rewind().map_err(io_err)?;
@@ -136,10 +128,9 @@ impl FileList {
         })
     }
 
-    /// Rule 5 of the naming rule, given the sorted [`names::collision_key`]s of the
-    /// candidates. Only files whose keys repeat are held in memory, so this costs nothing
-    /// per file when names do not collide.
-    pub fn resolve_names(&mut self, mut keys: Sorted<[u8; 16]>) -> Result<()> {
+    /// Tells colliding names apart, given the candidates' sorted collision keys (only
+    /// files whose keys repeat are held in memory).
+    pub fn resolve_names(&mut self, mut keys: Sorted<u128>) -> Result<()> {
         let io = |e: io::Error| Error::io("resolving name collisions", e);
         let mut repeated = HashSet::new();
         let mut prev = None;
@@ -238,8 +229,7 @@ impl Resumed {
         Ok(())
     }
 
-    /// Whether position `index` was uploaded (and in which unit); positions are asked in
-    /// increasing order after a rewind.
+    /// The unit position `index` was uploaded in (asked in increasing order).
     fn take(&mut self, index: u64) -> io::Result<Option<u32>> {
         while let Some((i, unit)) = self.next {
             match i.cmp(&index) {
@@ -323,11 +313,9 @@ mod tests {
 
     #[test]
     fn collisions_get_a_stable_hash_and_the_shallowest_file_keeps_its_name() {
+        // Names in subfolders: `tests/ingest_inputs.rs`
+        // (`duplicate_base_names_in_subfolders_get_distinct_stable_names`).
         let names = |p: &[&str]| names_of(p).unwrap();
-        assert_eq!(
-            names(&["a.jpg", "cats/a.jpg", "dogs/2024/a.jpg"]),
-            ["a.jpg", "cats__a.jpg", "dogs__2024__a.jpg"]
-        );
         let got = names(&["x/a__b.jpg", "a__b__c.jpg", "a/b__c.jpg", "a__b/c.jpg"]);
         assert_eq!(got[1], "a__b__c.jpg"); // top level wins
         assert_eq!(got[0], "x__a__b.jpg");

@@ -1,13 +1,6 @@
-//! The resume journal: one synced JSON line per event, one file per workspace and batch.
-//!
-//! A `pending` line names a unit and its files (path, size, modification time) before its
-//! upload; a `done` line says when the service accepted it; a `start` line names the base
-//! URL the lines after it went to. It is only a hint: `resume` checks every unit against
-//! the service, so another URL to the same batch still resumes. A torn last line is
-//! dropped. Memory holds one entry per unit, never the files.
-//!
-//! One run at a time: an exclusive OS lock on `<journal>.lock`, naming its process, which
-//! the OS releases however the process ends.
+//! The resume journal: one synced JSON line per event (`start`, `pending` with a unit's
+//! files, `done`), one file per workspace and batch, under an exclusive OS lock. Only a
+//! hint: `resume` checks every unit against the service.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -24,9 +17,8 @@ use crate::jsonl::JsonLines;
 
 const VERSION: u32 = 1;
 
-/// The largest sequence number a line may carry (2^53, the largest integer every JSON
-/// reader keeps exactly). A larger one is a corrupt line: it must not push the next
-/// number past `u64::MAX`, where it would wrap to 0 and match older units.
+/// The largest sequence number (2^53, exact in every JSON reader); a larger one is a
+/// corrupt line, lest the next number wrap to 0 and match older units.
 const MAX_SEQ: u64 = 1 << 53;
 
 /// A file's identity as recorded.
@@ -120,38 +112,6 @@ pub(crate) struct UnitInfo {
     pub same_url: bool,
 }
 
-/// A `pending` line without its files, which serde skips.
-#[derive(Deserialize)]
-#[serde(tag = "t", rename_all = "kebab-case")]
-enum LineHead {
-    Start {
-        #[serde(default)]
-        base_url: String,
-    },
-    Pending {
-        seq: u64,
-        unit: UnitType,
-        #[serde(default)]
-        shard: Option<String>,
-    },
-    Done {
-        seq: u64,
-        #[serde(default)]
-        at: Option<u64>,
-    },
-}
-
-/// Just the names of a pending line's files.
-#[derive(Deserialize)]
-struct NamesOnly {
-    files: Vec<NameOnly>,
-}
-
-#[derive(Deserialize)]
-struct NameOnly {
-    name: String,
-}
-
 /// An open journal, shared by the upload workers.
 #[derive(Debug)]
 pub(crate) struct Journal {
@@ -219,8 +179,7 @@ impl Journal {
         dir.join(workspace).join(format!("{batch}.jsonl"))
     }
 
-    /// Locks and opens (or creates) the journal at `path`, and reads what it holds; units
-    /// sent to another base URL than `base_url` are marked so.
+    /// Locks, opens (or creates) and reads the journal at `path`.
     pub fn open(
         path: &Path,
         base_url: &str,
@@ -233,14 +192,11 @@ impl Journal {
                 .map_err(|e| Error::io(ctx("creating the folder of"), e))?;
         }
         let lock = lock(path, batch)?;
-        let mut reading = Reading::new(base_url);
+        let mut reading = Reading {
+            base_url,
+            ..Reading::default()
+        };
         let good = crate::jsonl::read(path, |l| reading.line(l))?;
-        let Reading {
-            history,
-            max_seq,
-            url: last_url,
-            ..
-        } = reading;
         let file = JsonLines::new(path);
         file.create()?;
         if std::fs::metadata(path).is_ok_and(|m| m.len() > good) {
@@ -248,17 +204,17 @@ impl Journal {
         }
         let journal = Journal {
             file,
-            next_seq: AtomicU64::new(max_seq + 1), // max_seq <= MAX_SEQ: no overflow
+            next_seq: AtomicU64::new(reading.max_seq + 1), // <= MAX_SEQ + 1: no overflow
             _lock: lock,
         };
-        if last_url.as_deref() != Some(base_url) {
+        if reading.url.as_deref() != Some(base_url) {
             journal.start(base_url, workspace, batch)?;
             if let Some(dir) = path.parent() {
                 // Make a new file's directory entry durable too (best effort).
                 let _ = File::open(dir).and_then(|d| d.sync_all());
             }
         }
-        Ok((journal, history))
+        Ok((journal, reading.history))
     }
 
     fn start(&self, base_url: &str, workspace: &str, batch: &str) -> Result<()> {
@@ -274,8 +230,7 @@ impl Journal {
         self.file.path()
     }
 
-    /// Calls `f` with each file of the units whose sequence numbers are in `units`, read
-    /// from the file (nothing is kept).
+    /// Calls `f` with each file of `units`, read from the file (nothing is kept).
     pub fn files_of(
         &self,
         units: &HashSet<u64>,
@@ -286,11 +241,8 @@ impl Journal {
             if out.is_err() {
                 return;
             }
-            let Ok(LineHead::Pending { seq, .. }) = serde_json::from_slice(line) else {
-                return;
-            };
-            if let (true, Ok(Line::Pending { files, .. })) =
-                (units.contains(&seq), serde_json::from_slice(line))
+            if let Ok(Line::Pending { seq, files, .. }) = serde_json::from_slice(line)
+                && units.contains(&seq)
             {
                 out = files.into_iter().try_for_each(|rec| f(seq, rec));
             }
@@ -340,8 +292,8 @@ impl Journal {
     }
 }
 
-/// The journal as its lines are read: the units, the highest sequence number seen, and
-/// the base URL of the last `start` line.
+/// The journal as its lines are read.
+#[derive(Default)]
 struct Reading<'a> {
     base_url: &'a str,
     history: History,
@@ -350,39 +302,25 @@ struct Reading<'a> {
     url: Option<String>,
 }
 
-impl<'a> Reading<'a> {
-    fn new(base_url: &'a str) -> Self {
-        Reading {
-            base_url,
-            history: History::default(),
-            by_seq: HashMap::new(),
-            max_seq: 0,
-            url: None,
-        }
-    }
-
+impl Reading<'_> {
     fn line(&mut self, buf: &[u8]) {
         let history = &mut self.history;
-        match serde_json::from_slice::<LineHead>(buf) {
-            Ok(LineHead::Start { base_url }) => self.url = Some(base_url),
-            Ok(LineHead::Pending { seq, .. } | LineHead::Done { seq, .. }) if seq > MAX_SEQ => {
+        match serde_json::from_slice::<Line>(buf) {
+            Ok(Line::Start { base_url, .. }) => self.url = Some(base_url),
+            Ok(Line::Pending { seq, .. } | Line::Done { seq, .. }) if seq > MAX_SEQ => {
                 history.bad_lines += 1;
             }
-            Ok(LineHead::Pending { seq, unit, shard }) => {
+            Ok(Line::Pending {
+                seq,
+                unit,
+                shard,
+                files,
+            }) => {
                 self.max_seq = self.max_seq.max(seq);
-                let (names, files) = match unit {
-                    UnitType::Single => {
-                        let names: Vec<String> = serde_json::from_slice::<NamesOnly>(buf)
-                            .map(|n| n.files.into_iter().map(|f| f.name).collect())
-                            .unwrap_or_default();
-                        let n = names.len() as u32;
-                        (names, n)
-                    }
-                    UnitType::Shard => {
-                        let n = serde_json::from_slice::<FileCount>(buf)
-                            .map_or(0, |c| u32::try_from(c.files.len()).unwrap_or(u32::MAX));
-                        (Vec::new(), n)
-                    }
+                let count = u32::try_from(files.len()).unwrap_or(u32::MAX);
+                let names = match unit {
+                    UnitType::Single => files.into_iter().map(|f| f.name).collect(),
+                    UnitType::Shard => Vec::new(),
                 };
                 self.by_seq.insert(seq, history.units.len());
                 history.units.push(UnitInfo {
@@ -392,11 +330,11 @@ impl<'a> Reading<'a> {
                     done: false,
                     done_at: None,
                     names,
-                    files,
+                    files: count,
                     same_url: self.url.as_deref() == Some(self.base_url),
                 });
             }
-            Ok(LineHead::Done { seq, at }) => {
+            Ok(Line::Done { seq, at }) => {
                 if let Some(&i) = self.by_seq.get(&seq)
                     && let Some(u) = history.units.get_mut(i)
                 {
@@ -407,13 +345,6 @@ impl<'a> Reading<'a> {
             Err(_) => history.bad_lines += 1,
         }
     }
-}
-
-/// How many files a `pending` line lists, without keeping them (`IgnoredAny` is zero-sized:
-/// the vector never allocates).
-#[derive(Deserialize)]
-struct FileCount {
-    files: Vec<serde::de::IgnoredAny>,
 }
 
 #[cfg(test)]
@@ -478,7 +409,23 @@ mod tests {
         };
         assert_eq!(files, names(&[(a, "a.jpg"), (a, "b.jpg"), (b, "c.jpg")]));
         drop(j);
-        let (_, h) = Journal::open(&path, "http://x:2", "ws", "b").unwrap();
-        assert_eq!((h.units[2].same_url, h.bad_lines), (true, 0));
+        // Corrupt sequence numbers and a torn last line (a crash mid-write) are dropped:
+        // the next number follows the last good line.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        for seq in [u64::MAX, MAX_SEQ + 1] {
+            writeln!(
+                f,
+                r#"{{"t":"pending","seq":{seq},"unit":"shard","files":[]}}"#
+            )
+            .unwrap();
+        }
+        f.write_all(br#"{"t":"done","se"#).unwrap();
+        drop(f);
+        let (j, h) = Journal::open(&path, "http://x:2", "ws", "b").unwrap();
+        assert_eq!((h.units[2].same_url, h.bad_lines), (true, 2));
+        assert_eq!(j.pending(UnitType::Single, None, vec![]).unwrap(), c + 1);
     }
 }

@@ -1,11 +1,5 @@
-//! Getting files into a batch in one call, from any [`Source`]: fast, in memory that does
-//! not grow with the number of files, and with nothing lost or duplicated when the network
-//! or the process fails.
-//!
-//! One pipeline serves every source: a folder's files go as tar shards, single images or
-//! videos, references (a JSONL file, a bucket) as chunks; one pool sends them, a journal
-//! lets a re-run send only what is missing, and [verification](Ingest::verify) asks the
-//! service about every file. The outcome is one [`IngestReport`].
+//! Getting files into a batch in one call, from any [`Source`], in memory that does not
+//! grow with the files, nothing lost or duplicated when the network or the process fails.
 //!
 //! ```no_run
 //! # use roboflow_batch::{BatchApi, ingest::{Ingest, Source}}; let api = BatchApi::from_env()?;
@@ -14,8 +8,7 @@
 //! # Ok::<(), roboflow_batch::Error>(())
 //! ```
 //!
-//! Names in the batch, resume, verification and memory: the [ingest
-//! guide](crate::guide::ingest) (and the [cloud guide](crate::guide::cloud) for buckets).
+//! How: the [ingest guide](crate::guide::ingest) (and the [cloud guide](crate::guide::cloud)).
 
 mod discover;
 mod expected;
@@ -53,8 +46,7 @@ use crate::model::{MediaKind, NotificationCategory};
 use crate::progress::{Callback, Event};
 use crate::wait::WaitOptions;
 
-/// Parallel uploads by default, as the official client's 8 upload processes: enough in
-/// flight for a service farther away than loopback.
+/// Parallel uploads by default, as the official client's 8 upload processes.
 ///
 /// ```
 /// assert_eq!(roboflow_batch::ingest::DEFAULT_PARALLELISM, 8);
@@ -64,7 +56,7 @@ pub const DEFAULT_PARALLELISM: usize = 8;
 /// How images are sent.
 ///
 /// ```
-/// assert_eq!(roboflow_batch::ingest::UploadMode::default(), roboflow_batch::ingest::UploadMode::Auto);
+/// let mode = roboflow_batch::ingest::UploadMode::Shards;
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum UploadMode {
@@ -117,20 +109,9 @@ pub struct Ingest<'a> {
     cancel: Option<&'a AtomicBool>,
 }
 
-impl std::fmt::Debug for Ingest<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ingest")
-            .field("batch_id", &self.batch_id)
-            .field("source", &self.source)
-            .field("media", &self.media)
-            .field("parallelism", &self.parallelism)
-            .field("mode", &self.mode)
-            .field("max_images_per_shard", &self.max_images_per_shard)
-            .field("journal", &self.journal)
-            .field("verify", &self.verify)
-            .finish_non_exhaustive()
-    }
-}
+crate::model::redacted_debug!(Ingest<'_> {
+    batch_id, source, media, parallelism, mode, max_images_per_shard, journal, verify
+});
 
 impl<'a> Ingest<'a> {
     /// An ingest of `source` into `batch_id` (images, unless the source or
@@ -164,259 +145,123 @@ impl<'a> Ingest<'a> {
         }
     }
 
-    /// Images (the default) or videos: which files are taken, and how they are sent
-    /// (videos one signed upload each). A bucket source lists its own media kind, which
-    /// must agree.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let ingest = Ingest::new(&api, "clips", Source::folder("videos")).media(MediaKind::Videos);
-    /// assert!(format!("{ingest:?}").contains("Videos"));
-    /// ```
-    pub fn media(mut self, media: MediaKind) -> Self {
-        self.media = Some(media);
-        self
+    crate::model::setters! {
+        setup: "# use roboflow_batch::{BatchApi, ingest::*, model::*}; let api = BatchApi::builder().api_key(\"k\").build().unwrap();",
+        on: "Ingest::new(&api, \"b\", Source::folder(\"d\"))";
+        /// Images (the default) or videos: which files are taken, and how they are sent
+        /// (videos one signed upload each). A bucket source lists its own media kind, which
+        /// must agree.
+        media(s, media: MediaKind) = "MediaKind::Videos" {
+            s.media = Some(media);
+        }
+        /// The batch's display name (default: the batch id), sent with each upload.
+        display_name(s, name: impl Into<String>) = "\"Nightly photos\"" {
+            s.display_name = Some(name.into());
+        }
+        /// How many uploads run at once (default [`DEFAULT_PARALLELISM`]); single-image
+        /// uploads use at most 8, chunks of references go one at a time.
+        parallelism(s, n: usize) = "16" {
+            s.parallelism = n.max(1);
+        }
+        /// How images are sent (default [`UploadMode::Auto`]).
+        mode(s, mode: UploadMode) = "UploadMode::Shards" {
+            s.mode = mode;
+        }
+        /// At most this many images go as single uploads in [`UploadMode::Auto`] (default 32,
+        /// the official client's threshold).
+        single_upload_threshold(s, n: usize) = "0" {
+            s.single_threshold = n;
+        }
+        /// At most this many images per shard (the service's `maxNumberOfImages`, or 500,
+        /// still applies).
+        max_images_per_shard(s, n: u64) = "256" {
+            s.max_images_per_shard = Some(n.max(1));
+        }
+        /// Files over this many bytes are skipped (default 20 MiB for images, the service's
+        /// limit, and no limit for videos; the service's own limits also apply). A bucket's
+        /// objects are checked against the sizes its listing gives.
+        max_file_size(s, bytes: u64) = "5 << 20" {
+            s.max_file_size = Some(bytes);
+        }
+        /// References per request (default 20,000 images or 5,000 videos).
+        chunk_size(s, n: usize) = "1000" {
+            s.chunk_size = Some(n);
+        }
+        /// Where the service sends ingest webhooks. Shards carry it in
+        /// `notification_config.json`, with the ingest id (random when not set); references
+        /// carry it in each request; single-image and video uploads cannot (the report warns).
+        notifications_url(s, url: impl Into<String>) = "\"https://example.com/hook\"" {
+            s.notifications_url = Some(url.into());
+        }
+        /// Which webhooks a references ingest asks for (`ingest-status`, `files-status`;
+        /// default: the service's).
+        notification_categories(
+            s,
+            categories: impl IntoIterator<Item = NotificationCategory>
+        ) = "[NotificationCategory::FilesStatus]" {
+            s.categories = categories.into_iter().collect();
+        }
+        /// The ingest id. Shards carry it with a [`notifications_url`](Self::notifications_url)
+        /// only, as the official client does. Chunks of references carry it as it is when
+        /// there is one chunk, else `<id>-<n>`; without it they carry ids derived from the
+        /// batch and the source, the same on every run.
+        ingest_id(s, id: impl Into<String>) = "\"nightly-2025-01-02\"" {
+            s.ingest_id = Some(id.into());
+        }
+        /// Keeps the resume journal under `dir` instead of the user's cache folder.
+        journal_dir(s, dir: impl Into<PathBuf>) = "\"/var/tmp/rfbatch-journals\"" {
+            s.journal = JournalSetting::Dir(dir.into());
+        }
+        /// Keeps no journal: a second run sends everything again.
+        without_journal(s) = "" {
+            s.journal = JournalSetting::Off;
+        }
+        /// How verification polls once the uploads are done (default: every 0.1 s, growing
+        /// to 5 s, for at most 10 minutes). A wait that times out is not an error: the report
+        /// says so, and names the files not confirmed.
+        verify(s, options: WaitOptions) = "roboflow_batch::wait::WaitOptions::default()" {
+            s.verify = Some(options);
+        }
+        /// Verification as by default, for at most `timeout`.
+        verify_timeout(s, timeout: Duration) = "std::time::Duration::from_secs(60)" {
+            s.verify = Some(verify::default_options().timeout(timeout));
+        }
+        /// Skips verification: the report then counts uploads, not files in the batch.
+        without_verify(s) = "" {
+            s.verify = None;
+        }
+        /// Sends progress events to `f`, which may borrow: [`run`](Self::run) returns once
+        /// every event has reached it.
+        on_progress(s, f: impl Fn(&Event) + Sync + 'a) = "|e| println!(\"{e:?}\")" {
+            s.progress = Some(Box::new(f));
+        }
+        /// A flag that stops the ingest when set (e.g. on Ctrl-C): no new upload starts, those
+        /// running finish (and are journaled), verification is skipped, and the report says
+        /// `cancelled`, with the files left for the next run in `files_pending`.
+        cancel_flag(s, flag: &'a AtomicBool) = "&std::sync::atomic::AtomicBool::new(false)" {
+            s.cancel = Some(flag);
+        }
     }
 
-    /// The batch's display name (default: the batch id), sent with each upload.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).display_name("Nightly photos");
-    /// ```
-    pub fn display_name(mut self, name: impl Into<String>) -> Self {
-        self.display_name = Some(name.into());
-        self
-    }
-
-    /// How many uploads run at once (default [`DEFAULT_PARALLELISM`]); single-image
-    /// uploads use at most 8, chunks of references go one at a time.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).parallelism(16);
-    /// ```
-    pub fn parallelism(mut self, n: usize) -> Self {
-        self.parallelism = n.max(1);
-        self
-    }
-
-    /// How images are sent (default [`UploadMode::Auto`]).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let ingest = Ingest::new(&api, "b", Source::folder("d")).mode(UploadMode::Shards);
-    /// assert!(format!("{ingest:?}").contains("Shards"));
-    /// ```
-    pub fn mode(mut self, mode: UploadMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// At most this many images go as single uploads in [`UploadMode::Auto`] (default 32,
-    /// the official client's threshold).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).single_upload_threshold(0); // always shards
-    /// ```
-    pub fn single_upload_threshold(mut self, n: usize) -> Self {
-        self.single_threshold = n;
-        self
-    }
-
-    /// At most this many images per shard (the service's `maxNumberOfImages`, or 500,
-    /// still applies).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).max_images_per_shard(256);
-    /// ```
-    pub fn max_images_per_shard(mut self, n: u64) -> Self {
-        self.max_images_per_shard = Some(n.max(1));
-        self
-    }
-
-    /// Files over this many bytes are skipped (default 20 MiB for images, the service's
-    /// limit, and no limit for videos; the service's own limits also apply). A bucket's
-    /// objects are checked against the sizes its listing gives.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).max_file_size(5 << 20);
-    /// ```
-    pub fn max_file_size(mut self, bytes: u64) -> Self {
-        self.max_file_size = Some(bytes);
-        self
-    }
-
-    /// References per request (default 20,000 images or 5,000 videos).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::references("refs.jsonl")).chunk_size(1000);
-    /// ```
-    pub fn chunk_size(mut self, n: usize) -> Self {
-        self.chunk_size = Some(n);
-        self
-    }
-
-    /// Where the service sends ingest webhooks. Shards carry it in
-    /// `notification_config.json`, with the ingest id (random when not set); references
-    /// carry it in each request; single-image and video uploads cannot (the report warns).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).notifications_url("https://example.com/hook");
-    /// ```
-    pub fn notifications_url(mut self, url: impl Into<String>) -> Self {
-        self.notifications_url = Some(url.into());
-        self
-    }
-
-    /// Which webhooks a references ingest asks for (`ingest-status`, `files-status`;
-    /// default: the service's).
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::references("refs.jsonl"))
-    ///     .notification_categories([NotificationCategory::FilesStatus]);
-    /// ```
-    pub fn notification_categories(
-        mut self,
-        categories: impl IntoIterator<Item = NotificationCategory>,
-    ) -> Self {
-        self.categories = categories.into_iter().collect();
-        self
-    }
-
-    /// The ingest id. Shards carry it with a [`notifications_url`](Self::notifications_url)
-    /// only, as the official client does. Chunks of references carry it as it is when
-    /// there is one chunk, else `<id>-<n>`; without it they carry ids derived from the
-    /// batch and the source, the same on every run.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).ingest_id("nightly-2025-01-02");
-    /// ```
-    pub fn ingest_id(mut self, id: impl Into<String>) -> Self {
-        self.ingest_id = Some(id.into());
-        self
-    }
-
-    /// Keeps the resume journal under `dir` instead of the user's cache folder.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).journal_dir("/var/tmp/rfbatch-journals");
-    /// ```
-    pub fn journal_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.journal = JournalSetting::Dir(dir.into());
-        self
-    }
-
-    /// Keeps no journal: a second run sends everything again.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).without_journal();
-    /// ```
-    pub fn without_journal(mut self) -> Self {
-        self.journal = JournalSetting::Off;
-        self
-    }
-
-    /// How verification polls once the uploads are done (default: every 0.1 s, growing
-    /// to 5 s, for at most 10 minutes). A wait that times out is not an error: the report
-    /// says so, and names the files not confirmed.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let wait = roboflow_batch::wait::WaitOptions::default().timeout(std::time::Duration::from_secs(60));
-    /// Ingest::new(&api, "b", Source::folder("d")).verify(wait);
-    /// ```
-    pub fn verify(mut self, options: WaitOptions) -> Self {
-        self.verify = Some(options);
-        self
-    }
-
-    /// Verification as by default, for at most `timeout`.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).verify_timeout(std::time::Duration::from_secs(60));
-    /// ```
-    pub fn verify_timeout(self, timeout: Duration) -> Self {
-        self.verify(verify::default_options().timeout(timeout))
-    }
-
-    /// Skips verification: the report then counts uploads, not files in the batch.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// Ingest::new(&api, "b", Source::folder("d")).without_verify();
-    /// ```
-    pub fn without_verify(mut self) -> Self {
-        self.verify = None;
-        self
-    }
-
-    /// Sends progress events to `f`, which may borrow: [`run`](Self::run) returns once
-    /// every event has reached it.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let skipped = std::sync::atomic::AtomicU64::new(0);
-    /// Ingest::new(&api, "b", Source::folder("d"))
-    ///     .on_progress(|e| if let Event::Skipped(_) = e { skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed); });
-    /// ```
-    pub fn on_progress(mut self, f: impl Fn(&Event) + Sync + 'a) -> Self {
-        self.progress = Some(Box::new(f));
-        self
-    }
-
-    /// A flag that stops the ingest when set (e.g. on Ctrl-C): no new upload starts, those
-    /// running finish (and are journaled), verification is skipped, and the report says
-    /// `cancelled`, with the files left for the next run in `files_pending`.
-    ///
-    /// ```
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let stop = std::sync::atomic::AtomicBool::new(false); // set it on Ctrl-C
-    /// Ingest::new(&api, "b", Source::folder("d")).cancel_flag(&stop);
-    /// ```
-    pub fn cancel_flag(mut self, flag: &'a AtomicBool) -> Self {
-        self.cancel = Some(flag);
-        self
-    }
-
-    /// Runs the ingest: discovery, uploads, verification.
-    ///
-    /// Files that fail are listed in the report, with reasons; so are files not confirmed
-    /// when verification times out, and a cancelled ingest says so in the report. An
-    /// error means the ingest could not go on: an unreadable folder or file of
-    /// references, a bucket that cannot be listed, a bad batch id, a batch of the wrong
-    /// type, no signed URL for the first shard, a journal that cannot be written.
+    /// Runs the ingest: discovery, uploads, verification. Files that fail (or are not
+    /// confirmed) are in the report with reasons; an error means the ingest could not go on
+    /// (an unreadable source, a bad batch id or type, no first signed URL, no journal).
     ///
     /// ```no_run
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
+    /// # use roboflow_batch::{BatchApi, ingest::*}; let api = BatchApi::builder().api_key("k").build()?;
     /// let report = Ingest::new(&api, "b", Source::folder("d")).run()?;
-    /// println!("{}", serde_json::to_string_pretty(&report).unwrap());
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn run(self) -> Result<IngestReport> {
         pipeline::run(self, false)
     }
 
-    /// The plan, without sending anything but the workspace lookup: the files found and
-    /// skipped (with reasons), their bytes, the units a run would send (shards at the
-    /// service's default limits, single uploads, chunks of references) and the requests
-    /// it would make, by kind. The journal is not read: this is a first run's plan.
+    /// A first run's plan (the journal is not read), sending nothing but the workspace
+    /// lookup: the files found and skipped, the units and the requests a run would send.
     ///
     /// ```no_run
-    /// # use roboflow_batch::{BatchApi, ingest::*, model::*, progress::Event}; let api = BatchApi::builder().api_key("k").build().unwrap();
-    /// let plan = Ingest::new(&api, "b", Source::folder("d")).plan()?;
-    /// assert!(plan.dry_run);
-    /// println!("{} files in {} units", plan.files_found, plan.units_planned);
+    /// # use roboflow_batch::{BatchApi, ingest::*}; let api = BatchApi::builder().api_key("k").build()?;
+    /// assert!(Ingest::new(&api, "b", Source::folder("d")).plan()?.dry_run);
     /// # Ok::<(), roboflow_batch::Error>(())
     /// ```
     pub fn plan(self) -> Result<IngestReport> {

@@ -1,21 +1,5 @@
-//! Names inside a batch: unique, stable, readable, and always plain file names.
-//!
-//! The rule, applied to the files of one ingest:
-//!
-//! 1. A file directly in the source folder (or given in a list) keeps its file name, as
-//!    the official client names it: `a.jpg`.
-//! 2. A file in a subfolder gets its path relative to the source folder with each `/`
-//!    written as `__`: `cats/2024/a.jpg` becomes `cats__2024__a.jpg`.
-//! 3. Characters the service refuses in a name (`\`, control characters) become `_`.
-//! 4. A name over 200 bytes keeps its end (where the file name and extension are) behind a
-//!    hash of the whole path: `<hash8>~…tail.jpg`.
-//! 5. Names that still collide, ignoring case, are told apart by a hash of each file's
-//!    relative path before the extension (`a~1b2c3d4e.jpg`), except for the first of them
-//!    in the order (fewest folders, then path), which keeps its name.
-//!
-//! The hash is FNV-1a of the path, so the same folder gives the same names on every run.
-//! Rule 5 compares by name only the files whose 128-bit lowercase keys repeat in a sorted
-//! list that spills to disk.
+//! Names inside a batch: unique, stable, readable plain file names, by the rule of the
+//! [ingest guide](crate::guide::ingest); hashes are FNV-1a of the path, the same every run.
 
 use crate::ids::{fnv1a64, fnv1a128};
 
@@ -26,8 +10,8 @@ fn hash8(key: &str) -> String {
     format!("{:08x}", fnv1a64(key.as_bytes()) as u32)
 }
 
-/// The candidate name of a file from its relative path components (rules 2 to 4).
-/// Empty, `.` and `..` components are dropped, so a name can never climb out of a folder.
+/// A file's name before collisions, from its relative path's components (never `.` or
+/// `..`, so a name cannot climb out of a folder).
 pub(crate) fn candidate(components: &[&str]) -> String {
     let parts: Vec<&str> = components
         .iter()
@@ -58,7 +42,7 @@ fn shorten(name: &str, key: &str) -> String {
     format!("{}~{}", hash8(key), &name[start..])
 }
 
-/// `stem~hash.ext` (rule 5), `key` being the relative path.
+/// `stem~hash.ext` for a name that collides, `key` being the relative path.
 pub(crate) fn disambiguate(name: &str, key: &str) -> String {
     let tag = hash8(key);
     let dot = name.rfind('.').filter(|&i| i > 0);
@@ -69,9 +53,9 @@ pub(crate) fn disambiguate(name: &str, key: &str) -> String {
     shorten(&out, &format!("{key}~"))
 }
 
-/// The key under which candidate names collide (rule 5 ignores case).
-pub(crate) fn collision_key(candidate: &str) -> [u8; 16] {
-    fnv1a128(candidate.to_lowercase().as_bytes()).to_be_bytes()
+/// The key under which candidate names collide (ignoring case).
+pub(crate) fn collision_key(candidate: &str) -> u128 {
+    fnv1a128(candidate.to_lowercase().as_bytes())
 }
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
-//! One ingest from start to end, whatever its source: plan the units, hand them to the one
-//! pool (after the journal has said what an earlier run sent), verify, report.
+//! One ingest from start to end, whatever its source: plan, resume, send, verify, report.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,11 +11,10 @@ use super::plan::{
     DEFAULT_MAX_IMAGES_PER_SHARD, DEFAULT_MAX_SHARD_BYTES, Planner, ShardLimits, Step,
 };
 use super::references::{Chunker, ReferencesFile, default_chunk, file_base};
-use super::report::{IngestMethod, IngestReport, LatencySummary};
+use super::report::{IngestMethod, IngestReport, LatencySummary, Verification};
 use super::resume::{self, Confirmed};
 use super::send::{self, Settings, over_max_file};
 use super::source::Kind;
-use super::verify::Verifier;
 use super::{Ingest, JournalSetting, UploadMode};
 use crate::error::{Error, Result};
 use crate::model::{BatchType, MediaKind, SignedUrlDetails};
@@ -26,8 +24,7 @@ use crate::progress::{Emitter, Event, UnitKind};
 const MAX_SINGLE_IMAGE_WORKERS: usize = 8;
 
 #[cfg(feature = "cloud")]
-/// At most this many skipped objects of a bucket are kept by name in the report (a warning
-/// counts the rest), so that a bucket of a million unusable keys cannot fill memory.
+/// Skipped objects of a bucket kept by name, lest a million unusable keys fill memory.
 const MAX_SKIPPED_KEPT: usize = 1_000;
 
 /// The default per-image size limit: 20 MiB, the service's documented limit.
@@ -64,8 +61,7 @@ pub(crate) fn run(mut ing: Ingest<'_>, dry_run: bool) -> Result<IngestReport> {
     Ok(report)
 }
 
-/// The requests a run of `plan` would make: the workspace lookup, each unit's, and at
-/// the least one look at the shards and one count for verification.
+/// The requests a run of `plan` would make, verification's at the least.
 fn planned_requests(plan: &IngestReport, verify: bool) -> crate::api::RequestCounts {
     use crate::api::RequestKind as K;
     let units = plan.units_planned;
@@ -109,26 +105,12 @@ fn max_size(ing: &Ingest<'_>, media: MediaKind) -> u64 {
     })
 }
 
-/// The context of a run: its pool, and verification when asked.
-fn context<'a>(ing: &'a Ingest<'_>, events: &Emitter<'a>, dry_run: bool) -> Result<Ctx<'a>> {
-    let mut ctx = Ctx::new(
-        ing.api,
-        &ing.batch_id,
-        ing.parallelism,
-        events.clone(),
-        ing.cancel,
-    )?;
-    ctx.display_name = ing.display_name.as_deref();
-    ctx.verifier = ing
-        .verify
-        .clone()
-        .filter(|_| !dry_run)
-        .map(|w| Verifier::new(ing.api, &ing.batch_id, w, events.clone()));
-    Ok(ctx)
-}
-
-/// What a run's uploads achieved, into the report; then verification.
-fn finish(ctx: Ctx<'_>, report: &mut IngestReport, upload: Instant) -> Result<()> {
+/// What a run's uploads achieved (a plan's: the files too large), then verification.
+fn finish(ctx: Ctx<'_>, mut report: IngestReport, upload: Instant, plan: bool) -> Report {
+    if plan {
+        report.skipped.append(&mut ctx.out().skipped);
+        return Ok(report);
+    }
     report.upload_duration = upload.elapsed();
     report.cancelled = ctx.cancelled();
     report.retries = ctx.retries.load(std::sync::atomic::Ordering::Relaxed);
@@ -152,28 +134,39 @@ fn finish(ctx: Ctx<'_>, report: &mut IngestReport, upload: Instant) -> Result<()
     if let Some(v) = ctx.verifier
         && !report.cancelled
     {
-        report.add_verification(v.finish());
+        match v.finish() {
+            Ok((v, failed)) => {
+                report.failed.extend(failed);
+                report.verification = Some(v);
+            }
+            Err(e) => {
+                // Stopped: nothing is confirmed.
+                report.warnings.push(format!("verification stopped: {e}"));
+                let expected = report.files_uploaded + report.files_resumed;
+                report.verification = Some(Verification {
+                    expected,
+                    ..Verification::default()
+                });
+            }
+        }
     }
-    Ok(())
+    Ok(report)
 }
 
 /// A folder or a list of files: discovered, resumed, sent as shards, images or videos.
 fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: bool) -> Report {
     let (api, batch) = (ing.api, ing.batch_id.as_str());
-    let mut warnings = Vec::new();
-    let journal = match (&ing.journal, plan) {
+    let mut warnings: Vec<String> = Vec::new();
+    let dir = match (&ing.journal, plan) {
         (_, true) | (JournalSetting::Off, _) => None,
-        (JournalSetting::Dir(d), _) => Some(resume::open(api, d.clone(), batch)?),
-        (JournalSetting::Default, _) => match default_journal_dir() {
-            Some(d) => Some(resume::open(api, d, batch)?),
-            None => {
-                warnings.push(
-                    "no cache folder (HOME is not set): running without a resume journal".into(),
-                );
-                None
-            }
-        },
+        (JournalSetting::Dir(d), _) => Some(d.clone()),
+        (JournalSetting::Default, _) => default_journal_dir().or_else(|| {
+            let why = "no cache folder (HOME is not set): running without a resume journal";
+            warnings.push(why.into());
+            None
+        }),
     };
+    let journal = dir.map(|d| resume::open(api, d, batch)).transpose()?;
     if let Some((j, h)) = &journal
         && h.bad_lines > 0
     {
@@ -184,13 +177,11 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
     }
     let found = discover(&ing.source, media, max_size(ing, media), &events)?;
     let mut files = found.files;
-    let mut ctx = context(ing, &events, plan)?;
-    let (journal, confirmed) = match journal {
-        Some((j, history)) => {
-            let c = resume::confirm(api, batch, &j, history)?;
-            (Some(j), c)
-        }
-        None => (None, Confirmed::default()),
+    let mut ctx = Ctx::new(ing, &events, plan)?;
+    let (journal, history) = journal.unzip();
+    let confirmed = match (&journal, history) {
+        (Some(j), Some(h)) => resume::confirm(api, batch, j, h)?,
+        _ => Confirmed::default(),
     };
     // No `GET /batches/{id}` first (the official client makes none, and a service may
     // answer a batch that does not exist yet with 400 as well as 404): the journal says
@@ -239,16 +230,11 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
     let settings = Settings {
         media,
         notification: notification_config(ing)?,
-        notifications_url: None,
-        categories: Vec::new(),
+        ..Settings::default()
     };
     let upload = Instant::now();
-    let todo = Todo {
-        files: &mut files,
-        resumed: (report.files_resumed, resumed_bytes),
-        dry_run: plan,
-    };
-    let sent = send_files(&ctx, ing, method, &settings, todo);
+    let resumed = (report.files_resumed, resumed_bytes);
+    let sent = send_files(&ctx, ing, method, &settings, &mut files, resumed, plan);
     let refused = matches!(sent, Err(Error::Conflict(_))) || ctx.refused();
     let other = if !plan && refused && ing.mode == UploadMode::Auto && confirmed.kind.is_none() {
         // The batch exists and holds the other kind of upload: ask which (the only time
@@ -267,37 +253,22 @@ fn local<'a>(ing: &'a Ingest<'_>, media: MediaKind, events: Emitter<'a>, plan: b
             report.method = other;
             ctx.take_fatal();
             *ctx.out() = Outcome::default();
-            let todo = Todo {
-                files: &mut files,
-                resumed: (report.files_resumed, resumed_bytes),
-                dry_run: plan,
-            };
-            report.units_planned = send_files(&ctx, ing, other, &settings, todo)?;
+            report.units_planned =
+                send_files(&ctx, ing, other, &settings, &mut files, resumed, plan)?;
         }
     }
-    if plan {
-        report.skipped.append(&mut ctx.out().skipped);
-        return Ok(report);
-    }
-    finish(ctx, &mut report, upload)?;
-    Ok(report)
+    finish(ctx, report, upload, plan)
 }
 
-/// The files left to send, read in order from the list.
-struct Todo<'f> {
-    files: &'f mut FileList,
-    /// `(files, bytes)` an earlier run sent.
-    resumed: (u64, u64),
-    dry_run: bool,
-}
-
-/// Sends the files left by `method` (or only plans it); returns the units planned.
+/// Sends (or plans) the files left by `method`; returns the units planned.
 fn send_files(
     ctx: &Ctx<'_>,
     ing: &Ingest<'_>,
     method: IngestMethod,
     settings: &Settings,
-    todo: Todo<'_>,
+    files: &mut FileList,
+    resumed: (u64, u64),
+    dry_run: bool,
 ) -> Result<u64> {
     let planned = |files, bytes, units| {
         ctx.events.emit(Event::Planned {
@@ -305,14 +276,13 @@ fn send_files(
             files,
             bytes,
             units,
-            resumed_files: todo.resumed.0,
-            resumed_bytes: todo.resumed.1,
+            resumed_files: resumed.0,
+            resumed_bytes: resumed.1,
         })
     };
-    let files = todo.files;
     let verifier = ctx.verifier.as_ref();
     // Resumed files go to verification as they go by.
-    let resumed = |n: &super::files::Next| {
+    let was_resumed = |n: &super::files::Next| {
         if let (Some(unit), Some(v)) = (n.resumed, verifier) {
             v.file(&n.file.name, &n.file.path.to_string_lossy(), unit);
         }
@@ -326,33 +296,29 @@ fn send_files(
             bytes += size;
         })?;
         planned(n, bytes, n);
-        if todo.dry_run {
+        if dry_run {
             return Ok(n);
         }
         let workers = match method {
             IngestMethod::SingleImages => ctx.parallelism.min(MAX_SINGLE_IMAGE_WORKERS),
             _ => ctx.parallelism,
         };
-        feed::run(
-            ctx,
-            workers,
-            |feed| {
-                files.each(|n| {
-                    if resumed(&n) {
-                        return Ok(true);
-                    }
-                    Ok(feed.send(match method {
-                        IngestMethod::Videos => Unit::Video(n.file),
-                        _ => Unit::Image(n.file),
-                    }))
-                })
-            },
-            send,
-        );
+        let produce = |feed: &mut Feed<'_>| {
+            files.each(|n| {
+                if was_resumed(&n) {
+                    return Ok(true);
+                }
+                Ok(feed.send(match method {
+                    IngestMethod::Videos => Unit::Video(n.file),
+                    _ => Unit::Image(n.file),
+                }))
+            })
+        };
+        feed::run(ctx, workers, produce, send);
         return Ok(n);
     }
     // Shards: the first signed URL says the service's limits (a plan assumes the defaults).
-    let first = match todo.dry_run {
+    let first = match dry_run {
         true => None,
         false => Some(ask_url(ctx, 0)?),
     };
@@ -387,53 +353,49 @@ fn send_files(
     })?;
     shards += u64::from(planner.finish().is_some());
     planned(n, bytes, shards);
-    if todo.dry_run {
+    if dry_run {
         return Ok(shards);
     }
     if n == 0 {
         // Nothing to send: the resumed files still go to verification.
         files.each(|n| {
-            resumed(&n);
+            was_resumed(&n);
             Ok(true)
         })?;
         return Ok(0);
     }
-    feed::run(
-        ctx,
-        ctx.parallelism,
-        |feed| {
-            let mut targets = Targets { first, error: None };
-            let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
-            files.each(|next| {
-                if resumed(&next) {
-                    return Ok(true);
-                }
-                let f = next.file;
-                if f.size > max_file {
-                    ctx.too_large(&f, over_max_file(f.size, max_file));
-                    return Ok(true);
-                }
-                let (len, size) = (f.name.len(), f.size);
-                match planner.push((next.index, f), len, size) {
-                    Step::Added => Ok(true),
-                    Step::TooBig((_, f)) => {
-                        let max = limits.max_bytes;
-                        let why = format!(
-                            "{size} bytes: a shard holding it alone would exceed maxShardSize ({max} bytes)"
-                        );
-                        ctx.too_large(&f, why);
-                        Ok(true)
-                    }
-                    Step::Full(s) => Ok(targets.hand(ctx, feed, s.files)),
-                }
-            })?;
-            if let Some(s) = planner.finish() {
-                targets.hand(ctx, feed, s.files);
+    let produce = |feed: &mut Feed<'_>| {
+        let mut targets = Targets { first, error: None };
+        let mut planner = Planner::new(candidates, limits, extra, ctx.parallelism);
+        files.each(|next| {
+            if was_resumed(&next) {
+                return Ok(true);
             }
-            Ok(())
-        },
-        send,
-    );
+            let f = next.file;
+            if f.size > max_file {
+                ctx.too_large(&f, over_max_file(f.size, max_file));
+                return Ok(true);
+            }
+            let (len, size) = (f.name.len(), f.size);
+            match planner.push((next.index, f), len, size) {
+                Step::Added => Ok(true),
+                Step::TooBig((_, f)) => {
+                    let max = limits.max_bytes;
+                    let why = format!(
+                        "{size} bytes: a shard holding it alone would exceed maxShardSize ({max} bytes)"
+                    );
+                    ctx.too_large(&f, why);
+                    Ok(true)
+                }
+                Step::Full(s) => Ok(targets.hand(ctx, feed, s.files)),
+            }
+        })?;
+        if let Some(s) = planner.finish() {
+            targets.hand(ctx, feed, s.files);
+        }
+        Ok(())
+    };
+    feed::run(ctx, ctx.parallelism, produce, send);
     Ok(shards)
 }
 
@@ -478,8 +440,7 @@ impl Targets {
     }
 }
 
-/// Picks how to send: videos one by one; images as the existing batch was filled, else in
-/// shards above the threshold (the official client's rule: more than 32 images).
+/// Picks how to send: as the batch was filled, else shards above the threshold.
 fn choose(
     ing: &Ingest<'_>,
     media: MediaKind,
@@ -534,9 +495,8 @@ fn choose(
     }
 }
 
-/// The bytes of `notification_config.json`, only when webhooks are asked for, and then
-/// always with both keys, the official client's only form: `{"ingestId", "notificationsURL"}`
-/// (the ingest id random when not given, one for every shard of the run).
+/// `notification_config.json` when webhooks are asked for, always with both keys, the
+/// official client's only form (the ingest id random when not given).
 fn notification_config(ing: &Ingest<'_>) -> Result<Option<Arc<[u8]>>> {
     let Some(url) = &ing.notifications_url else {
         return Ok(None);
@@ -551,9 +511,7 @@ fn notification_config(ing: &Ingest<'_>) -> Result<Option<Arc<[u8]>>> {
     Ok(Some(bytes.into()))
 }
 
-/// The default folder of resume journals: `roboflow-batch/journals` in the user's cache
-/// folder (`$XDG_CACHE_HOME`, else `~/.cache` on Linux, `~/Library/Caches` on macOS,
-/// `%LOCALAPPDATA%` on Windows). `None` when none of these is set.
+/// `roboflow-batch/journals` in the user's cache folder, if there is one.
 fn default_journal_dir() -> Option<std::path::PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
@@ -589,19 +547,19 @@ fn references<'a>(
         ));
     }
     let mut report = IngestReport::new(batch, IngestMethod::References);
-    let mut ctx = context(ing, &events, plan)?;
+    let mut ctx = Ctx::new(ing, &events, plan)?;
     let settings = Settings {
         media,
-        notification: None,
         notifications_url: ing.notifications_url.clone(),
         categories: ing.categories.clone(),
+        ..Settings::default()
     };
     let send = |ctx: &Ctx<'_>, index, unit| send::unit(ctx, &settings, index, unit);
-    let planned = |report: &IngestReport, units| {
+    let planned = |files, bytes, units| {
         events.emit(Event::Planned {
             method: IngestMethod::References,
-            files: report.files_found,
-            bytes: report.bytes_found,
+            files,
+            bytes,
             units,
             resumed_files: 0,
             resumed_bytes: 0,
@@ -621,19 +579,15 @@ fn references<'a>(
                 files: file.references,
                 bytes: 0,
             });
-            planned(&report, report.units_planned);
+            planned(file.references, 0, report.units_planned);
             if !plan {
-                feed::run(
-                    &ctx,
-                    1,
-                    |feed| {
-                        let mut chunker = Chunker::new(size, base);
-                        file.feed(&mut chunker, feed)?;
-                        chunker.finish(feed);
-                        Ok(())
-                    },
-                    send,
-                );
+                let produce = |feed: &mut Feed<'_>| {
+                    let mut chunker = Chunker::new(size, base);
+                    file.feed(&mut chunker, feed)?;
+                    chunker.finish(feed);
+                    Ok(())
+                };
+                feed::run(&ctx, 1, produce, send);
             }
         }
         Kind::ReferencesUrl(url) => {
@@ -641,22 +595,18 @@ fn references<'a>(
             // Its names are not known here: nothing to verify.
             ctx.verifier = None;
             report.units_planned = 1;
-            planned(&report, 1);
+            planned(0, 0, 1);
             if !plan {
                 let chunk = Chunk {
                     url: Some(url.clone()),
                     ingest_id: ing.ingest_id.clone(),
                     ..Chunk::default()
                 };
-                feed::run(
-                    &ctx,
-                    1,
-                    |feed| {
-                        feed.send(Unit::References(chunk));
-                        Ok(())
-                    },
-                    send,
-                );
+                let produce = |feed: &mut Feed<'_>| {
+                    feed.send(Unit::References(chunk));
+                    Ok(())
+                };
+                feed::run(&ctx, 1, produce, send);
             }
         }
         #[cfg(feature = "cloud")]
@@ -692,19 +642,13 @@ fn references<'a>(
                 list(&mut listed, None, &mut chunker)?;
                 report.units_planned = listed.files.div_ceil(size as u64);
             } else {
-                feed::run(
-                    &ctx,
-                    1,
-                    |feed| {
-                        list(&mut listed, Some(&mut *feed), &mut chunker)?;
-                        let mut totals = IngestReport::new(batch, IngestMethod::References);
-                        (totals.files_found, totals.bytes_found) = (listed.files, listed.bytes);
-                        planned(&totals, chunker.chunks());
-                        chunker.finish(feed);
-                        Ok(())
-                    },
-                    send,
-                );
+                let produce = |feed: &mut Feed<'_>| {
+                    list(&mut listed, Some(&mut *feed), &mut chunker)?;
+                    planned(listed.files, listed.bytes, chunker.chunks());
+                    chunker.finish(feed);
+                    Ok(())
+                };
+                feed::run(&ctx, 1, produce, send);
                 report.units_planned = listed.files.div_ceil(size as u64);
             }
             (report.files_found, report.bytes_found) = (listed.files, listed.bytes);
@@ -734,11 +678,7 @@ fn references<'a>(
         }
         Kind::Folder { .. } | Kind::Files(_) => {}
     }
-    if plan {
-        return Ok(report);
-    }
-    finish(ctx, &mut report, upload)?;
-    Ok(report)
+    finish(ctx, report, upload, plan)
 }
 
 /// What a bucket's listing found so far.

@@ -1,6 +1,6 @@
 //! Cutting files into tar shards within the service's limits.
 
-use super::tar_shard::{tar_entry_size, tar_size};
+use super::tar_shard::{TAR_END, tar_entry_size};
 
 /// The most images per shard when the service does not say (its documented limit).
 pub(crate) const DEFAULT_MAX_IMAGES_PER_SHARD: u64 = 500;
@@ -8,8 +8,7 @@ pub(crate) const DEFAULT_MAX_IMAGES_PER_SHARD: u64 = 500;
 /// The largest shard when the service does not say: 1 GiB.
 pub(crate) const DEFAULT_MAX_SHARD_BYTES: u64 = 1 << 30;
 
-/// Balanced shards never go below this many images (unless the limit is lower), so a small
-/// ingest does not turn into many tiny shards.
+/// Balanced shards keep at least this many images: no swarm of tiny shards.
 const MIN_BALANCED_IMAGES: u64 = 100;
 
 /// The limits a shard must respect.
@@ -19,15 +18,6 @@ pub(crate) struct ShardLimits {
     pub max_images: u64,
     /// The largest shard in bytes, tar overhead included (`maxShardSize`).
     pub max_bytes: u64,
-}
-
-impl Default for ShardLimits {
-    fn default() -> Self {
-        ShardLimits {
-            max_images: DEFAULT_MAX_IMAGES_PER_SHARD,
-            max_bytes: DEFAULT_MAX_SHARD_BYTES,
-        }
-    }
 }
 
 /// A planned shard: its members, and its exact tar size.
@@ -48,13 +38,9 @@ pub(crate) enum Step<T> {
     Full(PlannedShard<T>),
 }
 
-/// Cuts files, given one at a time in order, into shards within the limits, holding only
-/// the shard being filled.
-///
-/// `extra` is the size one more member adds to every shard (`notification_config.json`),
-/// and `workers` the number of parallel uploads: the shard count is rounded up to a
-/// multiple of it where that keeps shards of at least 100 images, so the last wave of
-/// uploads is not half empty. `files` is how many will be given (the balance needs it).
+/// Cuts files, one at a time, into shards within the limits (`extra`: a member every
+/// shard adds), rounding the shard count up to a multiple of `workers` where shards
+/// keep 100 images, so the last wave of uploads is not half empty.
 #[derive(Debug)]
 pub(crate) struct Planner<T> {
     max_bytes: u64,
@@ -66,7 +52,7 @@ pub(crate) struct Planner<T> {
 impl<T> Planner<T> {
     pub fn new(files: u64, limits: ShardLimits, extra: u64, workers: usize) -> Planner<T> {
         let max_images = limits.max_images.max(1);
-        let empty = tar_size([]) + extra;
+        let empty = TAR_END + extra;
         Planner {
             max_bytes: limits.max_bytes,
             per: balanced_per_shard(files, max_images, workers.max(1) as u64),
@@ -86,15 +72,16 @@ impl<T> Planner<T> {
         }
         let full =
             self.cur.files.len() as u64 >= self.per || self.cur.tar_len + add > self.max_bytes;
-        let done = if full && !self.cur.files.is_empty() {
-            let next = PlannedShard {
-                files: Vec::new(),
-                tar_len: self.empty,
-            };
-            Some(std::mem::replace(&mut self.cur, next))
-        } else {
-            None
-        };
+        let done = (full && !self.cur.files.is_empty()).then(|| {
+            let files = Vec::new();
+            std::mem::replace(
+                &mut self.cur,
+                PlannedShard {
+                    files,
+                    tar_len: self.empty,
+                },
+            )
+        });
         self.cur.files.push(file);
         self.cur.tar_len += add;
         match done {
@@ -113,15 +100,9 @@ fn balanced_per_shard(n: u64, max_images: u64, workers: u64) -> u64 {
     if n == 0 {
         return max_images;
     }
-    let shards = n.div_ceil(max_images);
-    let rounded = shards.div_ceil(workers) * workers;
-    let per = n.div_ceil(rounded);
+    let rounded = n.div_ceil(max_images).div_ceil(workers) * workers;
     let floor = MIN_BALANCED_IMAGES.min(max_images);
-    if per < floor {
-        floor.min(max_images)
-    } else {
-        per.min(max_images)
-    }
+    n.div_ceil(rounded).max(floor).min(max_images)
 }
 
 #[cfg(test)]
@@ -154,7 +135,11 @@ mod tests {
 
     #[test]
     fn respects_the_image_count_and_balances_waves() {
-        let (shards, _) = plan(&[1000; 10_000], ShardLimits::default(), 0, 8);
+        let limits = ShardLimits {
+            max_images: DEFAULT_MAX_IMAGES_PER_SHARD,
+            max_bytes: DEFAULT_MAX_SHARD_BYTES,
+        };
+        let (shards, _) = plan(&[1000; 10_000], limits, 0, 8);
         // 20 at 500, rounded up to 3 full waves of 8.
         assert_eq!(
             (shards.len(), counts(&shards).into_iter().max()),
@@ -163,7 +148,7 @@ mod tests {
         let all: Vec<usize> = shards.iter().flat_map(|s| s.files.clone()).collect();
         assert_eq!(all, (0..10_000).collect::<Vec<_>>());
         // Small sets are not cut below 100 images per shard.
-        let (shards, _) = plan(&[10; 150], ShardLimits::default(), 0, 8);
+        let (shards, _) = plan(&[10; 150], limits, 0, 8);
         assert_eq!(counts(&shards), [100, 50]);
     }
 
@@ -187,7 +172,8 @@ mod tests {
             let got: Vec<&[usize]> = shards.iter().map(|s| s.files.as_slice()).collect();
             assert_eq!((&got[..], &big[..]), (want, too_big), "{extra}");
             for s in &shards {
-                let want = tar_size(s.files.iter().map(|&i| (5, sizes[i]))) + extra;
+                let members = s.files.iter().map(|&i| tar_entry_size(5, sizes[i]));
+                let want = TAR_END + members.sum::<u64>() + extra;
                 assert_eq!(s.tar_len, want);
                 assert!(s.tar_len <= max_bytes);
             }

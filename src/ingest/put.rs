@@ -1,15 +1,14 @@
-//! One unit's signed-URL PUT: streamed with `Content-Length`, retried under the client's
-//! retry policy (the stream is reopened for each try), and given a fresh signed URL when
-//! the one it has is rejected (expired, unknown, refused).
+//! One unit's signed-URL PUT: streamed, retried (the stream reopened for each try), and
+//! given a fresh signed URL when its own is rejected.
 
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::feed::Ctx;
 use crate::BatchApi;
 use crate::api::UploadSource;
-use crate::api::retry::RetryCause;
 use crate::error::{Error, Result};
 use crate::model::SignedUrlDetails;
 use crate::progress::{Event, Relay, UnitKind};
@@ -51,17 +50,13 @@ impl<R: Read> Read for Counting<R> {
 /// Opens a fresh reader of the unit's bytes for each try.
 pub(crate) type Opener = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
 
-/// A unit to PUT. Every retry is counted in `retries` and reported as an
-/// [`Event::Retry`] with its cause (a status or a kind of transport failure; never a URL).
-pub(crate) struct PutJob<'a> {
-    pub api: &'a BatchApi,
-    pub events: &'a Relay,
+/// A unit to PUT; every retry is counted and reported as an [`Event::Retry`] with its cause.
+pub(crate) struct PutJob<'c, 'a> {
+    pub ctx: &'c Ctx<'a>,
     pub unit: UnitKind,
     pub index: u64,
     pub len: u64,
     pub open: Opener,
-    /// Counts every repeated try, shared by the whole ingest.
-    pub retries: &'a Arc<AtomicU64>,
 }
 
 /// A successful PUT.
@@ -75,9 +70,9 @@ pub(crate) fn url_rejected(e: &Error) -> bool {
     matches!(e.status(), Some(400 | 401 | 403 | 404 | 410))
 }
 
-impl PutJob<'_> {
-    /// PUTs to `target`; on a rejected URL asks `fresh` for another (after `on_new` has
-    /// recorded it) up to [`MAX_FRESH_URLS`] times.
+impl PutJob<'_, '_> {
+    /// PUTs to `target`, asking `fresh` for another when it is rejected (at most
+    /// [`MAX_FRESH_URLS`] times, each recorded by `on_new`).
     pub fn run(
         &self,
         mut target: SignedUrlDetails,
@@ -87,12 +82,23 @@ impl PutJob<'_> {
         let started = Instant::now();
         let attempts = Arc::new(AtomicU32::new(0));
         let this_try = Arc::new(AtomicU64::new(0));
+        let (ctx, unit) = (self.ctx, (self.unit, self.index));
+        // Counts and reports a retry of the try `attempts` counts, rewinding its bytes.
+        let note = {
+            let (retries, events) = (ctx.retries.clone(), ctx.relay.clone());
+            let (attempts, this_try) = (attempts.clone(), this_try.clone());
+            move |why: String| {
+                let at = attempts.load(Ordering::Relaxed);
+                let rewound = this_try.swap(0, Ordering::Relaxed);
+                retried(&retries, &events, unit, at + 1, rewound, why);
+            }
+        };
         let mut fresh_urls = 0;
         loop {
             let source = self.source(attempts.clone(), this_try.clone());
-            let api = self
-                .api
-                .reporting_retries(self.observer(attempts.clone(), this_try.clone()));
+            let upload = note.clone();
+            let observer = move |cause| upload(format!("upload: {cause}"));
+            let api = ctx.api.reporting_retries(observer);
             match api.put_signed(&target, &source) {
                 Ok(()) => {
                     return Ok(PutDone {
@@ -102,27 +108,10 @@ impl PutJob<'_> {
                 }
                 Err(e) if url_rejected(&e) && fresh_urls < MAX_FRESH_URLS => {
                     fresh_urls += 1;
-                    let (at, rewound) = (
-                        attempts.load(Ordering::Relaxed),
-                        this_try.swap(0, Ordering::Relaxed),
-                    );
                     let why = format!("signed URL rejected, asking for a fresh one: {e}");
-                    retried(
-                        self.retries,
-                        self.events,
-                        (self.unit, self.index),
-                        at + 1,
-                        rewound,
-                        why,
-                    );
-                    target = counting_retries(
-                        self.api,
-                        self.retries,
-                        self.events,
-                        (self.unit, self.index),
-                        "signed URL request",
-                        |api| fresh(api),
-                    )?;
+                    note(why);
+                    target =
+                        ctx.retrying(self.unit, self.index, "signed URL request", &mut fresh)?;
                     on_new(&target)?;
                 }
                 Err(e) => return Err(e),
@@ -130,35 +119,10 @@ impl PutJob<'_> {
         }
     }
 
-    /// Counts and reports each retry `put_signed` decides on, with its cause.
-    fn observer(
-        &self,
-        attempts: Arc<AtomicU32>,
-        this_try: Arc<AtomicU64>,
-    ) -> impl Fn(RetryCause) + Send + Sync + 'static {
-        let events = self.events.clone();
-        let retries = self.retries.clone();
-        let (unit, index) = (self.unit, self.index);
-        move |cause| {
-            let (at, rewound) = (
-                attempts.load(Ordering::Relaxed),
-                this_try.swap(0, Ordering::Relaxed),
-            );
-            retried(
-                &retries,
-                &events,
-                (unit, index),
-                at + 1,
-                rewound,
-                format!("upload: {cause}"),
-            );
-        }
-    }
-
     /// The upload source of one `put_signed` call, reopened for each try.
     fn source(&self, attempts: Arc<AtomicU32>, this_try: Arc<AtomicU64>) -> UploadSource {
         let open = self.open.clone();
-        let events = self.events.clone();
+        let events = self.ctx.relay.clone();
         let len = self.len;
         UploadSource::Stream {
             open: Arc::new(move || {
@@ -178,36 +142,8 @@ impl PutJob<'_> {
     }
 }
 
-/// Runs `f` (requests for one unit other than its PUT: a signed URL, a single-image
-/// upload, a chunk of references) on a handle of `api` that counts each retry in `retries`
-/// and reports it as an [`Event::Retry`] of `unit` whose reason starts with `what`.
-pub(crate) fn counting_retries<R>(
-    api: &BatchApi,
-    retries: &Arc<AtomicU64>,
-    events: &Relay,
-    (unit, index): (UnitKind, u64),
-    what: &'static str,
-    f: impl FnOnce(&BatchApi) -> R,
-) -> R {
-    let retries = retries.clone();
-    let events = events.clone();
-    let tries = Arc::new(AtomicU32::new(1));
-    let observer = move |cause: RetryCause| {
-        let at = tries.fetch_add(1, Ordering::Relaxed);
-        retried(
-            &retries,
-            &events,
-            (unit, index),
-            at + 1,
-            0,
-            format!("{what}: {cause}"),
-        );
-    };
-    f(&api.reporting_retries(observer))
-}
-
 /// Counts a retry of a unit's request and reports it, with its cause.
-fn retried(
+pub(crate) fn retried(
     retries: &AtomicU64,
     events: &Relay,
     (unit, index): (UnitKind, u64),

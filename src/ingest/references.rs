@@ -1,7 +1,5 @@
-//! References the service fetches itself, from a JSONL file or a bucket, cut into chunks by
-//! one rule for every such source: 20,000 images or 5,000 videos per request, and ingest
-//! ids that a re-run repeats, so that the service answers what it already has as
-//! `duplicated` and nothing is ingested twice.
+//! References the service fetches itself, cut into chunks whose ingest ids a re-run
+//! repeats, so that the service answers `duplicated` and nothing is ingested twice.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -11,8 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids;
 use crate::model::{FileReference, MediaKind};
 
-/// References per request: the official client's limit for images, the service's for
-/// videos.
+/// References per request: the official client's limit for images, the service's for videos.
 pub(crate) fn default_chunk(media: MediaKind) -> usize {
     match media {
         MediaKind::Images => 20_000,
@@ -20,9 +17,8 @@ pub(crate) fn default_chunk(media: MediaKind) -> usize {
     }
 }
 
-/// Cuts references, in order, into chunks: `<base>` for the only chunk, else
-/// `<base>-<n>`. A full chunk waits for the next reference: only then is it known not to
-/// be the only one.
+/// Cuts references into chunks `<base>` (the only one) or `<base>-<n>`; a full chunk
+/// waits for the next reference, which says it is not the only one.
 pub(crate) struct Chunker {
     size: usize,
     base: String,
@@ -71,9 +67,9 @@ impl Chunker {
 
     /// Sends the chunks still held.
     pub fn finish(&mut self, feed: &mut Feed<'_>) {
-        let rest = std::mem::take(&mut self.chunk);
-        let last: Vec<Chunk> = self.held.take().into_iter().chain(Some(rest)).collect();
-        let last: Vec<Chunk> = last.into_iter().filter(|c| !c.refs.is_empty()).collect();
+        let rest = Some(std::mem::take(&mut self.chunk));
+        let last = self.held.take().into_iter().chain(rest);
+        let last: Vec<Chunk> = last.filter(|c| !c.refs.is_empty()).collect();
         let only = self.sent == 0 && last.len() == 1;
         for c in last {
             self.hand(feed, c, only);
@@ -81,15 +77,12 @@ impl Chunker {
     }
 }
 
-/// The ingest id base of a JSONL file when none is given: derived from the batch, the
-/// media kind and the file's references.
+/// The ingest id base of a JSONL file, from the batch, media and references.
 pub(crate) fn file_base(batch: &str, media: MediaKind, digest: &[u8]) -> String {
     ids::references_base("refs", batch, media, digest)
 }
 
-/// A JSONL file of references, checked whole before anything is sent and then read a
-/// chunk at a time, so memory holds a chunk whatever the file's length. Blank lines are
-/// skipped; any other line that is not a reference is an error naming the file and line.
+/// A JSONL file of references, checked whole first, then read a chunk at a time.
 pub(crate) struct ReferencesFile<'a> {
     path: &'a Path,
     pub references: u64,

@@ -1,5 +1,4 @@
-//! What an ingest did: [`IngestReport`], with the files left out and the files that failed,
-//! each with its reason. Serializable, so a CLI can print it as JSON.
+//! What an ingest did: [`IngestReport`], serializable for a CLI to print as JSON.
 
 use std::time::Duration;
 
@@ -26,11 +25,12 @@ pub(crate) mod secs {
 /// ```
 /// assert_eq!(roboflow_batch::ingest::IngestMethod::Shards.to_string(), "tar shards");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum IngestMethod {
     /// Tar shards PUT to signed URLs (`bulk-upload/image-files`): a `sharded-batch`.
+    #[default]
     Shards,
     /// One multipart upload per image (`upload/image`): a `simple-batch`.
     SingleImages,
@@ -164,6 +164,20 @@ pub struct FailedFile {
     pub reason: String,
 }
 
+impl FailedFile {
+    /// A failure at `stage` of the file `name` from `origin` (none when empty).
+    pub(crate) fn new(name: &str, origin: String, stage: FailureStage, reason: &str) -> Self {
+        let (name, reason) = (name.to_string(), reason.to_string());
+        let path = Some(origin).filter(|o| !o.is_empty());
+        FailedFile {
+            name,
+            path,
+            stage,
+            reason,
+        }
+    }
+}
+
 impl std::fmt::Display for FailedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.name)?;
@@ -239,14 +253,12 @@ pub struct Verification {
     pub waited: Duration,
 }
 
-/// The outcome of an ingest: counts, bytes, time, retries, and every file that was left
-/// out or failed, with its reason.
+/// The outcome of an ingest: counts, bytes, time, and every file left out or failed, and why.
 ///
 /// ```
-/// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-/// println!("{}", serde_json::to_string(&IngestReport::new("b", IngestMethod::Shards)).unwrap());
+/// println!("{}", serde_json::to_string(&roboflow_batch::ingest::IngestReport::default()).unwrap());
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct IngestReport {
@@ -274,12 +286,10 @@ pub struct IngestReport {
     pub units_planned: u64,
     /// Units sent and accepted.
     pub units_uploaded: u64,
-    /// Requests repeated: PUTs and single-image uploads retried, signed-URL requests
-    /// retried, and fresh signed URLs after a rejected one (each also sent as an
-    /// [`Event::Retry`](crate::progress::Event::Retry) with its cause).
+    /// Requests repeated, fresh signed URLs after a rejected one included (each also an
+    /// [`Event::Retry`](crate::progress::Event::Retry)).
     pub retries: u64,
-    /// Requests made to the service, by kind (each try counts); for a plan, the requests a
-    /// run would make (verification at the least: one look at the shards, one count).
+    /// Requests made to the service, by kind (each try counts), or a plan's estimate.
     pub requests: crate::api::RequestCounts,
     /// Wall time of the whole ingest, verification included.
     #[serde(rename = "durationSecs", with = "secs")]
@@ -315,59 +325,17 @@ pub struct IngestReport {
 }
 
 impl IngestReport {
-    /// Takes verification's outcome: its confirmation and failed files, or, when it
-    /// stopped, a warning and a verification that confirmed nothing.
-    pub(crate) fn add_verification(
-        &mut self,
-        result: crate::Result<(Verification, Vec<FailedFile>)>,
-    ) {
-        match result {
-            Ok((v, failed)) => {
-                self.failed.extend(failed);
-                self.verification = Some(v);
-            }
-            Err(e) => {
-                self.warnings.push(format!("verification stopped: {e}"));
-                self.verification = Some(Verification {
-                    expected: self.files_uploaded + self.files_resumed,
-                    ..Verification::default()
-                });
-            }
-        }
-    }
-
     /// An empty report.
     ///
     /// ```
     /// let r = roboflow_batch::ingest::IngestReport::new("b", roboflow_batch::ingest::IngestMethod::Videos);
     /// ```
     pub fn new(batch_id: impl Into<String>, method: IngestMethod) -> IngestReport {
+        let batch_id = batch_id.into();
         IngestReport {
-            batch_id: batch_id.into(),
+            batch_id,
             method,
-            files_found: 0,
-            bytes_found: 0,
-            files_uploaded: 0,
-            bytes_uploaded: 0,
-            wire_bytes: 0,
-            files_resumed: 0,
-            files_pending: 0,
-            cancelled: false,
-            units_planned: 0,
-            units_uploaded: 0,
-            retries: 0,
-            requests: Default::default(),
-            duration: Duration::ZERO,
-            upload_duration: Duration::ZERO,
-            put_latency: None,
-            skipped: Vec::new(),
-            failed: Vec::new(),
-            verification: None,
-            warnings: Vec::new(),
-            journal: None,
-            ingest_ids: Vec::new(),
-            listing_pages: 0,
-            dry_run: false,
+            ..Default::default()
         }
     }
 
@@ -375,8 +343,7 @@ impl IngestReport {
     /// confirmed every file.
     ///
     /// ```
-    /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-    /// assert!(IngestReport::new("b", IngestMethod::Shards).is_success());
+    /// assert!(roboflow_batch::ingest::IngestReport::default().is_success());
     /// ```
     pub fn is_success(&self) -> bool {
         self.failed.is_empty()
@@ -384,11 +351,22 @@ impl IngestReport {
             && self.verification.as_ref().is_none_or(|v| v.complete)
     }
 
+    /// Files found but not sent for what they are (too large, empty, unreadable, not
+    /// UTF-8): unlike those left out by choice or kind, they need the user's attention.
+    ///
+    /// ```
+    /// assert!(roboflow_batch::ingest::IngestReport::default().not_sent().is_empty());
+    /// ```
+    pub fn not_sent(&self) -> Vec<&SkippedFile> {
+        use SkipReason::{Empty, NotUtf8, TooLarge, Unreadable};
+        let lost = |s: &&SkippedFile| matches!(s.reason, TooLarge | Empty | Unreadable | NotUtf8);
+        self.skipped.iter().filter(lost).collect()
+    }
+
     /// Files per second over the upload time (files sent by this run).
     ///
     /// ```
-    /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-    /// assert_eq!(IngestReport::new("b", IngestMethod::Shards).files_per_sec(), 0.0);
+    /// assert_eq!(roboflow_batch::ingest::IngestReport::default().files_per_sec(), 0.0);
     /// ```
     pub fn files_per_sec(&self) -> f64 {
         per_sec(self.files_uploaded as f64, self.upload_duration)
@@ -397,8 +375,7 @@ impl IngestReport {
     /// Payload megabytes (10^6 bytes) per second over the upload time.
     ///
     /// ```
-    /// # use roboflow_batch::ingest::{IngestMethod, IngestReport};
-    /// assert_eq!(IngestReport::new("b", IngestMethod::Shards).megabytes_per_sec(), 0.0);
+    /// assert_eq!(roboflow_batch::ingest::IngestReport::default().megabytes_per_sec(), 0.0);
     /// ```
     pub fn megabytes_per_sec(&self) -> f64 {
         per_sec(self.bytes_uploaded as f64 / 1e6, self.upload_duration)

@@ -1,8 +1,5 @@
-//! Resuming: the journal of earlier runs, checked against the service (a unit counts only
-//! when the service holds it), and the files found now that those units carried with the
-//! same identity. Neither list is held in memory: both are sorted by path on disk and
-//! merged. A file counts as uploaded when the latest journal record for its path has the
-//! same name, size and modification time.
+//! Resuming: the journal's units checked against the service, and the files found now
+//! that those units carried with the same identity (both sorted on disk, then merged).
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -19,15 +16,11 @@ use crate::model::BatchType;
 /// Bytes each side of the merge sorts in memory before spilling.
 const JOIN_MEMORY: usize = 4 << 20;
 
-/// How long a shard the service accepted (a `done` line) may stay out of the shard
-/// listing and still count as received: the service registers shards asynchronously
-/// after their PUT, so a run started right after another must not send them again.
-/// Verification then waits for them to be listed.
+/// How long an accepted shard may stay unlisted and count as received: the service
+/// registers shards asynchronously, so a run right after another must not resend them.
 pub(crate) const REGISTRATION_GRACE_SECS: u64 = 15 * 60;
 
-/// Opens and locks the journal of `batch` under `dir`, before anything else is done, so
-/// that a second run fails at once. A journal of an earlier version (named after the
-/// service's URL) is taken over.
+/// Opens and locks `batch`'s journal first, so that a second run fails at once.
 pub(crate) fn open(api: &BatchApi, dir: PathBuf, batch: &str) -> Result<(Journal, History)> {
     let ws = api.workspace()?;
     let path = Journal::path_for(&dir, &ws, batch);
@@ -52,19 +45,15 @@ pub(crate) struct Held {
     pub files: u32,
 }
 
-/// What the journal's units turned out to be: those the service holds, and the kind of
-/// batch they show it to be (none when the journal records nothing, or the batch is gone).
+/// The journal's units the service holds, and the kind of batch they show.
 #[derive(Debug, Default)]
 pub(crate) struct Confirmed {
     pub units: Vec<Held>,
     pub kind: Option<BatchType>,
 }
 
-/// Whether a journaled shard was received, given the listing (`Some(failed)`, or `None`
-/// when it is not listed) at `now` (Unix seconds). A shard the service failed is sent
-/// again; one it does not list counts as received only when this service accepted it
-/// within [`REGISTRATION_GRACE_SECS`] (later, or through another URL, it is sent again; a
-/// `pending` line without `done` may or may not have arrived: sent again).
+/// Whether a journaled shard was received, given the listing (`Some(failed)`) at `now`:
+/// an unlisted one only when this URL accepted it within [`REGISTRATION_GRACE_SECS`].
 fn shard_received(u: &UnitInfo, listed: Option<bool>, now: u64) -> bool {
     match listed {
         Some(failed) => !failed,
@@ -77,10 +66,8 @@ fn shard_received(u: &UnitInfo, listed: Option<bool>, now: u64) -> bool {
     }
 }
 
-/// Whether `err`, from listing the batch, means the batch no longer exists: a 404, or a
-/// 400 (which some services answer for a missing batch) when the workspace's batch listing
-/// confirms that it is gone. Any other 400 stays an error, so that a journal is never
-/// emptied (and its files sent again) on a mere refusal.
+/// Whether `err` means the batch is gone: a 404, or a 400 the workspace's listing
+/// confirms (a mere refusal must not empty the journal).
 fn is_gone(api: &BatchApi, batch: &str, err: &Error) -> Result<bool> {
     match err {
         Error::NotFound(_) => Ok(true),
@@ -96,10 +83,7 @@ fn is_gone(api: &BatchApi, batch: &str, err: &Error) -> Result<bool> {
     }
 }
 
-/// Checks the journal against the service: shards it lists (and has not failed) were
-/// received, and so were shards it accepted moments ago ([`REGISTRATION_GRACE_SECS`]);
-/// single uploads are in the batch listing. A batch that no longer exists (a 404, or a
-/// 400 for a batch the workspace does not list) empties the journal.
+/// Checks the journal against the service; a batch that is gone empties it.
 pub(crate) fn confirm(
     api: &BatchApi,
     batch: &str,
@@ -121,32 +105,26 @@ pub(crate) fn confirm(
         journal.reset(api.base_url(), &api.workspace()?, batch)?;
         Ok(Confirmed::default())
     };
-    // Shard id → whether it failed.
-    let mut shards: HashMap<String, bool> = HashMap::new();
-    if any(UnitType::Shard) {
-        for s in api.shards(batch, None) {
-            match s {
-                Ok(s) => {
-                    shards.insert(s.shard_id.clone(), s.is_failed());
-                }
-                Err(e) if is_gone(api, batch, &e)? => return gone(),
-                Err(e) => return Err(e),
-            }
+    // Shard id → whether it failed; keys of the names in the batch (for single uploads).
+    let listed = || -> Result<(HashMap<String, bool>, HashSet<u128>)> {
+        let (mut shards, mut names) = (HashMap::new(), HashSet::new());
+        if any(UnitType::Shard) {
+            shards = (api.shards(batch, None))
+                .map(|s| s.map(|s| (s.shard_id.clone(), s.is_failed())))
+                .collect::<Result<_>>()?;
         }
-    }
-    // Keys of the names in the batch, only to check single uploads.
-    let mut names: HashSet<u128> = HashSet::new();
-    if any(UnitType::Single) {
-        for f in api.files(batch, None, None) {
-            match f {
-                Ok(f) => {
-                    names.insert(fnv1a128(f.file_name.as_bytes()));
-                }
-                Err(e) if is_gone(api, batch, &e)? => return gone(),
-                Err(e) => return Err(e),
-            }
+        if any(UnitType::Single) {
+            names = (api.files(batch, None, None))
+                .map(|f| f.map(|f| fnv1a128(f.file_name.as_bytes())))
+                .collect::<Result<_>>()?;
         }
-    }
+        Ok((shards, names))
+    };
+    let (shards, names) = match listed() {
+        Ok(listed) => listed,
+        Err(e) if is_gone(api, batch, &e)? => return gone(),
+        Err(e) => return Err(e),
+    };
     let now = unix_now();
     for u in history.units {
         let received = match (u.unit, &u.shard) {
@@ -175,16 +153,14 @@ pub(crate) fn confirm(
     Ok(out)
 }
 
-/// A file as the join sorts it: its path, a number (a journal sequence, or a position in
-/// the list of files), and its identity (size, modification time, name).
+/// A file as the join sorts it: path, sequence or position, identity.
 type Joined = (String, u64, (u64, Option<u64>, String));
 
 fn joined(rec: FileRecord, number: u64) -> Joined {
     (rec.path, number, (rec.size, rec.mtime_ns, rec.name))
 }
 
-/// Marks the files that the journal's confirmed `units` (sequence number → the unit they
-/// count as in verification) carried with the same identity.
+/// Marks the files that confirmed `units` (seq → verification unit) carried as they are.
 pub(crate) fn mark(
     journal: &Journal,
     units: &HashMap<u64, u32>,
@@ -297,13 +273,12 @@ mod tests {
         let (s1, s2, _s3) = (s1.unwrap(), s2.unwrap(), s3.unwrap());
         let mut files = FileList::new(Some(root.clone()));
         for (rel, size) in [("a.jpg", 10), ("b.jpg", 5), ("c.jpg", 1), ("d.jpg", 2)] {
+            let (relative, candidate) = (rel.into(), rel.into());
             let e = Entry {
                 size,
-                modified: None,
-                depth: 0,
-                relative: rel.into(),
-                candidate: rel.into(),
-                listed: None,
+                relative,
+                candidate,
+                ..Entry::default()
             };
             files.push(&e).unwrap();
         }

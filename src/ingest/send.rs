@@ -1,18 +1,17 @@
-//! Sending one unit: a tar shard PUT to its signed URL, a single-image upload, a video (a
-//! signed URL, then a PUT streamed from the file), or a chunk of references. Each is
-//! journaled before it goes (local files), and recorded when the service accepts it.
+//! Sending one unit (a shard, an image, a video, a chunk of references): journaled before
+//! it goes, recorded when the service accepts it.
 
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::feed::{Accepted, Chunk, Ctx, Unit};
+use super::feed::{Accepted, Chunk, Ctx, Unit, lock};
 use super::files::LocalFile;
 use super::journal::{FileRecord, UnitType};
 use super::plan::DEFAULT_MAX_SHARD_BYTES;
 use super::put::PutJob;
 use super::report::{FailedFile, FailureStage};
-use super::tar_shard::{TarEntry, TarShard, tar_entry_size, tar_size};
+use super::tar_shard::{TAR_END, TarEntry, TarShard, tar_entry_size};
 use crate::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::{MediaKind, NotificationCategory, ReferencesIngest, SignedUrlDetails};
@@ -23,6 +22,7 @@ use crate::transport::ExactLengthReader;
 pub(crate) const NOTIFICATION_CONFIG: &str = "notification_config.json";
 
 /// What sending needs beyond the shared context.
+#[derive(Default)]
 pub(crate) struct Settings {
     pub media: MediaKind,
     /// The bytes of `notification_config.json`, when a shard carries webhook settings.
@@ -82,17 +82,12 @@ fn pending(
 }
 
 fn failed(f: &LocalFile, reason: &str) -> FailedFile {
-    FailedFile {
-        name: f.name.clone(),
-        path: Some(f.path.to_string_lossy().into_owned()),
-        stage: FailureStage::Upload,
-        reason: reason.to_string(),
-    }
+    let origin = f.path.to_string_lossy().into_owned();
+    FailedFile::new(&f.name, origin, FailureStage::Upload, reason)
 }
 
-/// Takes each file's size and modification time as they are now, so that a file changed
-/// since discovery is sent (and journaled) as it is; drops files that vanished, emptied or
-/// outgrew the shard.
+/// Takes each file as it is now (sent and journaled so); drops those that vanished,
+/// emptied or outgrew the shard.
 fn refresh(
     files: Vec<(u64, LocalFile)>,
     max_bytes: u64,
@@ -100,7 +95,7 @@ fn refresh(
 ) -> (Vec<(u64, LocalFile)>, Vec<FailedFile>) {
     let mut keep = Vec::with_capacity(files.len());
     let mut lost = Vec::new();
-    let mut total = tar_size([]) + extra;
+    let mut total = TAR_END + extra;
     for (i, mut f) in files {
         match std::fs::metadata(&f.path) {
             Err(e) => lost.push(failed(
@@ -147,19 +142,19 @@ fn shard(
     let Unit::Shard { files: members, .. } = &unit else {
         return;
     };
-    let mut entries = Vec::with_capacity(members.len() + 1);
-    for (_, f) in members {
-        match TarEntry::file(f.name.clone(), f.path.clone(), f.size, f.modified) {
-            Ok(e) => entries.push(e),
-            Err(e) => return ctx.fail(index, &unit, &e.to_string()),
-        }
-    }
-    if let Some(bytes) = &settings.notification {
-        match TarEntry::bytes(NOTIFICATION_CONFIG, bytes.clone(), 0) {
-            Ok(e) => entries.push(e),
-            Err(e) => return ctx.fail(index, &unit, &e.to_string()),
-        }
-    }
+    let files = members.iter().map(|(_, f)| f);
+    let entries = (files.map(|f| TarEntry::file(&f.name, &f.path, f.size, f.modified)))
+        .chain(
+            settings
+                .notification
+                .iter()
+                .map(|b| TarEntry::bytes(NOTIFICATION_CONFIG, b.clone(), 0)),
+        )
+        .collect::<Result<Vec<_>>>();
+    let entries = match entries {
+        Ok(entries) => entries,
+        Err(e) => return ctx.fail(index, &unit, &e.to_string()),
+    };
     if let Some(max) = target.max_number_of_images
         && members.len() as u64 > max
     {
@@ -178,8 +173,7 @@ fn shard(
     // The first reader error (a file that changed mid-upload) says more than the transport's.
     let reader_error: Arc<Mutex<Option<String>>> = Arc::default();
     let job = PutJob {
-        api: ctx.api,
-        events: &ctx.relay,
+        ctx,
         unit: UnitKind::Shard,
         index,
         len: shard.len(),
@@ -192,7 +186,6 @@ fn shard(
                 }) as Box<dyn io::Read + Send>)
             })
         },
-        retries: &ctx.retries,
     };
     let fresh = |api: &BatchApi| api.request_shard_upload(ctx.batch, ctx.display_name);
     let result = job.run(target, fresh, |t| {
@@ -203,22 +196,14 @@ fn shard(
     match result {
         Ok(done) => {
             let accepted = Accepted {
-                index,
-                unit: &unit,
-                wire: job.len,
-                latency: done.latency,
                 attempts: done.attempts,
                 shards: Some(current.1.into_iter().collect()),
-                repeat: false,
+                ..Accepted::new(index, &unit, job.len, done.latency)
             };
             ctx.accepted(accepted, current.0);
         }
         Err(e) => {
-            let noted = reader_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            let why = noted.unwrap_or_else(|| e.to_string());
+            let why = lock(&reader_error).clone().unwrap_or_else(|| e.to_string());
             ctx.fail(index, &unit, &format!("shard not uploaded: {why}"));
         }
     }
@@ -233,7 +218,7 @@ struct Noting<R> {
 impl<R: io::Read> io::Read for Noting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).inspect_err(|e| {
-            let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slot = lock(&self.slot);
             if slot.is_none() {
                 *slot = Some(e.to_string());
             }
@@ -263,16 +248,8 @@ fn image(ctx: &Ctx<'_>, index: u64, mut f: LocalFile) {
     let unit = Unit::Image(f);
     match sent {
         Ok(()) => {
-            let accepted = Accepted {
-                index,
-                wire: bytes.len() as u64,
-                unit: &unit,
-                latency: started.elapsed(),
-                attempts: 1,
-                shards: None,
-                repeat: false,
-            };
-            ctx.accepted(accepted, seq);
+            let wire = bytes.len() as u64;
+            ctx.accepted(Accepted::new(index, &unit, wire, started.elapsed()), seq);
         }
         // The batch holds bulk uploads: nothing more can go this way.
         Err(e @ Error::Conflict(_)) => ctx.fatal(e),
@@ -302,8 +279,7 @@ fn video(ctx: &Ctx<'_>, index: u64, f: LocalFile) {
     };
     let (path, len, modified) = (f.path.clone(), f.size, f.modified);
     let job = PutJob {
-        api: ctx.api,
-        events: &ctx.relay,
+        ctx,
         unit: UnitKind::Video,
         index,
         len,
@@ -318,18 +294,12 @@ fn video(ctx: &Ctx<'_>, index: u64, f: LocalFile) {
             }
             Ok(Box::new(ExactLengthReader::new(file, len)) as Box<dyn io::Read + Send>)
         }),
-        retries: &ctx.retries,
     };
     match job.run(target, ask, |_| Ok(())) {
         Ok(d) => {
             let accepted = Accepted {
-                index,
-                unit: &unit,
-                wire: len,
-                latency: d.latency,
                 attempts: d.attempts,
-                shards: None,
-                repeat: false,
+                ..Accepted::new(index, &unit, len, d.latency)
             };
             ctx.accepted(accepted, seq);
         }
@@ -367,13 +337,9 @@ fn references(ctx: &Ctx<'_>, settings: &Settings, index: u64, mut chunk: Chunk) 
         Ok(r) => {
             ctx.out().ingest_ids.push((index, r.ingest_id));
             let accepted = Accepted {
-                index,
-                unit: &unit,
-                wire: 0,
-                latency: started.elapsed(),
-                attempts: 1,
                 shards: Some(r.shard_ids.unwrap_or_default()),
                 repeat: r.duplicated == Some(true),
+                ..Accepted::new(index, &unit, 0, started.elapsed())
             };
             ctx.accepted(accepted, None);
         }

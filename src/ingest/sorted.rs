@@ -1,11 +1,5 @@
-//! What the pipeline keeps per file, in memory that does not grow with the number of
-//! files: a [`Tape`] gives values back in the order they were written (or one by position),
-//! a [`Sorter`] in sorted order. Both stay in memory up to a limit and then spill to unnamed
-//! temporary files (which the OS deletes even when the process is killed).
-//!
-//! A value is kept as a [`Record`], whose bytes sort as the value does (big-endian
-//! numbers, byte strings ended by `0 0` with each `0` inside written `0 1`), so the rest of
-//! the pipeline speaks in types and only this module in bytes.
+//! Per-file lists that spill to unnamed temporary files past a limit: a [`Tape`] (in
+//! order, or by position) and a [`Sorter`]. A [`Record`]'s bytes sort as its value does.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -16,8 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Buffer of each reader and writer of a temporary file.
 const IO_BUF: usize = 32 * 1024;
-/// The most sorted runs kept on disk: past that they are merged into one, so a merge
-/// never holds more than this many open files and buffers.
+/// The most sorted runs on disk before they are merged: a bound on open files.
 const MAX_RUNS: usize = 32;
 
 /// A value kept on a [`Tape`] or in a [`Sorter`]; its bytes sort as it does.
@@ -55,16 +48,7 @@ macro_rules! numbers {
         }
     )*};
 }
-numbers!(u8, u32, u64);
-
-impl Record for [u8; 16] {
-    fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self);
-    }
-    fn get(r: &mut &[u8]) -> io::Result<Self> {
-        take(r, 16)?.try_into().map_err(|_| short())
-    }
-}
+numbers!(u8, u32, u64, u128);
 
 fn put_escaped(b: &[u8], out: &mut Vec<u8>) {
     for (i, part) in b.split(|&x| x == 0).enumerate() {
@@ -167,10 +151,6 @@ macro_rules! record {
 }
 pub(crate) use record;
 
-fn tempfile() -> io::Result<File> {
-    tempfile::tempfile()
-}
-
 fn write_record(w: &mut impl Write, rec: &[u8]) -> io::Result<()> {
     let len = u32::try_from(rec.len()).map_err(|_| io::Error::other("record over 4 GiB"))?;
     w.write_all(&len.to_le_bytes())?;
@@ -217,7 +197,6 @@ pub(crate) struct Tape<T> {
 }
 
 impl<T: Record> Tape<T> {
-    /// A tape that keeps up to `limit` bytes in memory.
     pub fn new(limit: usize) -> Tape<T> {
         Tape {
             mem: Vec::new(),
@@ -231,12 +210,10 @@ impl<T: Record> Tape<T> {
         }
     }
 
-    /// How many values were written.
     pub fn len(&self) -> u64 {
         self.records
     }
 
-    /// Bytes held in memory.
     #[cfg(test)]
     pub fn in_memory(&self) -> usize {
         self.mem.len()
@@ -257,7 +234,7 @@ impl<T: Record> Tape<T> {
         self.records += 1;
         self.bytes += 4 + rec.len() as u64;
         if self.file.is_none() && self.mem.len() + rec.len() + 4 > self.limit {
-            let mut w = BufWriter::with_capacity(IO_BUF, tempfile()?);
+            let mut w = BufWriter::with_capacity(IO_BUF, tempfile::tempfile()?);
             w.write_all(&self.mem)?;
             self.mem = Vec::new();
             self.file = Some(w);
@@ -275,37 +252,28 @@ impl<T: Record> Tape<T> {
         Ok(at)
     }
 
+    /// The records from position `at`; the tape cannot be written while this is alive.
+    fn from(&mut self, at: u64, buffer: usize) -> io::Result<Box<dyn Read + '_>> {
+        let Some(w) = &mut self.file else {
+            return Ok(Box::new(self.mem.get(at as usize..).unwrap_or_default()));
+        };
+        w.flush()?;
+        self.rewound = true;
+        let f = w.get_mut();
+        f.seek(SeekFrom::Start(at))?;
+        Ok(Box::new(BufReader::with_capacity(buffer, f)))
+    }
+
     /// The value at position `at`, as [`push`](Self::push) returned it.
     pub fn read_at(&mut self, at: u64) -> io::Result<T> {
         let mut rec = Vec::new();
-        let found = match &mut self.file {
-            None => read_record(
-                &mut self.mem.get(at as usize..).unwrap_or_default(),
-                &mut rec,
-            ),
-            Some(w) => {
-                w.flush()?;
-                self.rewound = true;
-                let f = w.get_mut();
-                f.seek(SeekFrom::Start(at))?;
-                read_record(&mut BufReader::with_capacity(4096, f), &mut rec)
-            }
-        }?;
+        let found = read_record(&mut self.from(at, 4096)?, &mut rec)?;
         decode(found, &rec)?.ok_or_else(short)
     }
 
-    /// Reads the values from the first; the tape cannot be written while this is alive.
+    /// Reads the values from the first.
     pub fn reader(&mut self) -> io::Result<TapeReader<'_, T>> {
-        let src = match &mut self.file {
-            None => Src::Mem(&self.mem),
-            Some(w) => {
-                w.flush()?;
-                self.rewound = true;
-                let f = w.get_mut();
-                f.seek(SeekFrom::Start(0))?;
-                Src::File(BufReader::with_capacity(IO_BUF, f))
-            }
-        };
+        let src = self.from(0, IO_BUF)?;
         Ok(TapeReader {
             src,
             rec: Vec::new(),
@@ -318,7 +286,7 @@ impl<T: Record> Tape<T> {
         let mut f = match self.file.take() {
             Some(w) => w.into_inner().map_err(|e| e.into_error())?,
             None => {
-                let mut f = tempfile()?;
+                let mut f = tempfile::tempfile()?;
                 f.write_all(&self.mem)?;
                 f
             }
@@ -328,31 +296,21 @@ impl<T: Record> Tape<T> {
     }
 }
 
-enum Src<'a> {
-    Mem(&'a [u8]),
-    File(BufReader<&'a mut File>),
-}
-
 /// Reads a [`Tape`] from its first value.
 pub(crate) struct TapeReader<'a, T> {
-    src: Src<'a>,
+    src: Box<dyn Read + 'a>,
     rec: Vec<u8>,
     _t: PhantomData<T>,
 }
 
 impl<T: Record> TapeReader<'_, T> {
-    /// The next value; `None` at the end.
     pub fn next(&mut self) -> io::Result<Option<T>> {
-        let found = match &mut self.src {
-            Src::Mem(m) => read_record(m, &mut self.rec),
-            Src::File(r) => read_record(r, &mut self.rec),
-        }?;
+        let found = read_record(&mut self.src, &mut self.rec)?;
         decode(found, &self.rec)
     }
 }
 
-/// Sorts values by their records: up to `limit` bytes are sorted in memory, and each time
-/// that fills up it is written out as a sorted run; the runs are merged as they are read.
+/// Sorts values: `limit` bytes at a time in memory, spilled as sorted runs, merged on read.
 pub(crate) struct Sorter<T> {
     arena: Vec<u8>,
     spans: Vec<(u32, u32)>,
@@ -375,7 +333,6 @@ impl<T: Record> Sorter<T> {
         }
     }
 
-    /// How many values were pushed.
     pub fn len(&self) -> u64 {
         self.records
     }
@@ -416,7 +373,10 @@ impl<T: Record> Sorter<T> {
         self.spans.clear();
         if self.runs.len() >= MAX_RUNS {
             let runs = std::mem::take(&mut self.runs);
-            let mut merged = Sorted::<T>::new(Vec::new(), Vec::new(), runs, 0)?;
+            let mut merged = Sorted::<T>::new(Sorter {
+                runs,
+                ..Sorter::new(0)
+            })?;
             let mut out = Tape::<T>::new(0);
             let mut rec = Vec::new();
             while merged.next_bytes(&mut rec)? {
@@ -430,7 +390,7 @@ impl<T: Record> Sorter<T> {
     /// The values in sorted order.
     pub fn finish(mut self) -> io::Result<Sorted<T>> {
         self.sort_spans();
-        Sorted::new(self.arena, self.spans, self.runs, self.records)
+        Sorted::new(self)
     }
 }
 
@@ -449,23 +409,17 @@ pub(crate) struct Sorted<T> {
 }
 
 impl<T: Record> Sorted<T> {
-    fn new(
-        arena: Vec<u8>,
-        spans: Vec<(u32, u32)>,
-        runs: Vec<File>,
-        records: u64,
-    ) -> io::Result<Sorted<T>> {
-        let runs = runs
-            .into_iter()
-            .map(|f| BufReader::with_capacity(IO_BUF, f))
-            .collect();
+    /// The values of `s`, whose spans are sorted.
+    fn new(s: Sorter<T>) -> io::Result<Sorted<T>> {
         let mut s = Sorted {
-            arena,
-            spans,
+            runs: (s.runs.into_iter())
+                .map(|f| BufReader::with_capacity(IO_BUF, f))
+                .collect(),
+            arena: s.arena,
+            spans: s.spans,
+            records: s.records,
             pos: 0,
-            runs,
             heap: BinaryHeap::new(),
-            records,
             rec: Vec::new(),
             _t: PhantomData,
         };
@@ -473,7 +427,6 @@ impl<T: Record> Sorted<T> {
         Ok(s)
     }
 
-    /// How many values there are.
     pub fn len(&self) -> u64 {
         self.records
     }
@@ -505,7 +458,6 @@ impl<T: Record> Sorted<T> {
         Ok(())
     }
 
-    /// Starts again from the first value.
     pub fn rewind(&mut self) -> io::Result<()> {
         self.pos = 0;
         for r in &mut self.runs {
@@ -526,7 +478,6 @@ impl<T: Record> Sorted<T> {
         Ok(true)
     }
 
-    /// The next value; `None` at the end.
     pub fn next(&mut self) -> io::Result<Option<T>> {
         let mut rec = std::mem::take(&mut self.rec);
         let found = self.next_bytes(&mut rec);
@@ -562,10 +513,10 @@ mod tests {
             assert_eq!(t.read_at(at[517]).unwrap(), want[517]);
             // Writing after reading appends.
             t.push(&"last".into()).unwrap();
+            assert_eq!(t.in_memory() == 0, limit == 64, "spilled");
             let mut r = t.reader().unwrap();
             let all: Vec<String> = std::iter::from_fn(|| r.next().unwrap()).collect();
             assert_eq!((all.len(), all[1000].as_str()), (1001, "last"));
-            assert_eq!(t.in_memory() == 0, limit == 64, "spilled");
         }
     }
 

@@ -1,11 +1,9 @@
-//! Tar shards produced on the fly, with their exact length known before the first byte:
-//! the bytes `tar::Builder` writes (GNU headers, `././@LongLink` for long names), which
-//! tests compare. A file that changes while read fails the reader before the archive is
-//! complete, so a PUT with `Content-Length` is cut short rather than wrong.
+//! Tar shards produced on the fly, of known length, byte-identical to `tar::Builder`'s; a
+//! file that changes while read fails the reader before the archive is complete.
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -31,13 +29,8 @@ pub(crate) fn tar_entry_size(name_len: usize, data_len: u64) -> u64 {
     long + BLOCK + pad512(data_len)
 }
 
-/// The size of a whole archive of members `(name_len, data_len)`, end marker included.
-pub(crate) fn tar_size(entries: impl IntoIterator<Item = (usize, u64)>) -> u64 {
-    1024 + entries
-        .into_iter()
-        .map(|(n, d)| tar_entry_size(n, d))
-        .sum::<u64>()
-}
+/// The bytes of the end marker, all an empty archive holds.
+pub(crate) const TAR_END: u64 = 1024;
 
 /// Where a member's bytes come from.
 #[derive(Clone)]
@@ -76,12 +69,10 @@ impl std::fmt::Debug for TarEntry {
 }
 
 impl TarEntry {
-    /// A member read from the file at `path`, which must have `len` bytes and, when
-    /// `modified` is given, that modification time, while it is read.
+    /// A member read from the file at `path`, which must keep `len` bytes (and `modified`).
     ///
     /// ```
-    /// let e = roboflow_batch::ingest::TarEntry::file("a.jpg", "photos/a.jpg", 5, None)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert!(roboflow_batch::ingest::TarEntry::file("a.jpg", "photos/a.jpg", 5, None).is_ok());
     /// ```
     pub fn file(
         name: impl Into<String>,
@@ -91,7 +82,8 @@ impl TarEntry {
     ) -> Result<TarEntry> {
         let name = name.into();
         check_member_name(&name)?;
-        let mtime = modified.map_or(0, unix_secs);
+        let since = |t: SystemTime| t.duration_since(std::time::UNIX_EPOCH).ok();
+        let mtime = modified.and_then(since).map_or(0, |d| d.as_secs());
         Ok(TarEntry {
             name,
             len,
@@ -106,8 +98,7 @@ impl TarEntry {
     /// A member holding `bytes`, with modification time `mtime` (Unix seconds).
     ///
     /// ```
-    /// let e = roboflow_batch::ingest::TarEntry::bytes("x.json", b"{}".to_vec(), 0)?;
-    /// # Ok::<(), roboflow_batch::Error>(())
+    /// assert!(roboflow_batch::ingest::TarEntry::bytes("x.json", b"{}".to_vec(), 0).is_ok());
     /// ```
     pub fn bytes(name: impl Into<String>, bytes: impl Into<Arc<[u8]>>, mtime: u64) -> Result<Self> {
         let name = name.into();
@@ -121,61 +112,42 @@ impl TarEntry {
         })
     }
 
-    /// The bytes this member takes in the archive.
-    fn archive_size(&self) -> u64 {
-        tar_entry_size(self.name.len(), self.len)
-    }
-
-    /// The long-name header (if needed) and the member's own header.
-    fn headers(&self) -> (Option<[u8; 512]>, [u8; 512]) {
+    /// The member's headers (a `././@LongLink` entry first for a long name), as
+    /// `tar::Builder` writes them.
+    fn headers(&self) -> io::Result<Vec<u8>> {
         let mut h = tar::Header::new_gnu();
         h.set_size(self.len);
         h.set_mode(0o644);
         h.set_mtime(self.mtime);
         h.set_entry_type(tar::EntryType::Regular);
-        let name = self.name.as_bytes();
-        let long = if name.len() > HEADER_NAME_LEN {
-            // As tar::Builder does: a `././@LongLink` entry, then the name cut to 100
-            // bytes (at a character boundary) in the member's own header.
-            let cut = self.name.floor_char_boundary_compat(HEADER_NAME_LEN);
-            h.as_old_mut().name[..cut].copy_from_slice(&name[..cut]);
-            let mut l = tar::Header::new_gnu();
-            let link = b"././@LongLink";
-            l.as_old_mut().name[..link.len()].copy_from_slice(link);
-            l.set_mode(0o644);
-            l.set_uid(0);
-            l.set_gid(0);
-            l.set_mtime(0);
-            l.set_size(name.len() as u64 + 1);
-            l.set_entry_type(tar::EntryType::new(b'L'));
-            l.set_cksum();
-            Some(*l.as_bytes())
-        } else {
-            h.as_old_mut().name[..name.len()].copy_from_slice(name);
-            None
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_data(&mut h, &self.name, io::empty())?;
+        Ok(std::mem::take(b.get_mut()))
+    }
+
+    /// The member's bytes: headers, data (a file checked as it ends) and padding.
+    fn reader(&self) -> io::Result<Box<dyn Read + Send>> {
+        let data: Box<dyn Read + Send> = match &self.data {
+            Data::Bytes(b) => Box::new(io::Cursor::new(b.clone())),
+            _ if self.len == 0 => Box::new(io::empty()),
+            Data::File { path, modified } => Box::new(Checked {
+                file: File::open(path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("opening {}: {e}", path.display()))
+                })?,
+                path: path.clone(),
+                len: self.len,
+                left: self.len,
+                modified: *modified,
+            }),
         };
-        h.set_cksum();
-        (long, *h.as_bytes())
+        let padding = io::repeat(0).take(pad512(self.len) - self.len);
+        Ok(Box::new(
+            io::Cursor::new(self.headers()?).chain(data).chain(padding),
+        ))
     }
 }
 
-/// `str::floor_char_boundary` is not stable on the crate's MSRV.
-trait FloorCharBoundary {
-    fn floor_char_boundary_compat(&self, index: usize) -> usize;
-}
-
-impl FloorCharBoundary for str {
-    fn floor_char_boundary_compat(&self, index: usize) -> usize {
-        let mut i = index.min(self.len());
-        while !self.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    }
-}
-
-/// A member name must be a plain file name: it can never carry a path, `..`, or bytes a
-/// tar header cannot hold.
+/// A member name is a plain file name: never a path, `..`, or bytes a header cannot hold.
 fn check_member_name(name: &str) -> Result<()> {
     let bad = name.is_empty()
         || name == "."
@@ -193,19 +165,10 @@ fn check_member_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A tar archive described by its members and produced on demand by
-/// [`reader`](TarShard::reader); cloning it is cheap.
+/// A tar archive of members, produced on demand by [`reader`](TarShard::reader).
 ///
 /// ```
-/// # use roboflow_batch::ingest::{TarEntry, TarShard};
-/// let shard = TarShard::new(vec![TarEntry::bytes("a.png", vec![7u8; 10], 0)?]);
-/// # Ok::<(), roboflow_batch::Error>(())
+/// let shard = roboflow_batch::ingest::TarShard::new(Vec::new());
 /// ```
 #[derive(Debug, Clone)]
 pub struct TarShard {
@@ -220,7 +183,8 @@ impl TarShard {
     /// let shard = roboflow_batch::ingest::TarShard::new(Vec::new());
     /// ```
     pub fn new(entries: Vec<TarEntry>) -> TarShard {
-        let len = 1024 + entries.iter().map(TarEntry::archive_size).sum::<u64>();
+        let sizes = entries.iter().map(|e| tar_entry_size(e.name.len(), e.len));
+        let len = TAR_END + sizes.sum::<u64>();
         TarShard {
             entries: entries.into(),
             len,
@@ -237,10 +201,8 @@ impl TarShard {
         self.len
     }
 
-    /// A fresh reader of the whole archive; files are opened one at a time as they are
-    /// reached. A file found shorter, longer or modified since its [`TarEntry`] was made
-    /// makes every later read fail (kind [`io::ErrorKind::InvalidData`]), before the end
-    /// marker is produced.
+    /// A fresh reader of the archive, one file open at a time; a file changed since its
+    /// [`TarEntry`] was made fails every later read ([`io::ErrorKind::InvalidData`]).
     ///
     /// ```
     /// # use std::io::Read; let shard = roboflow_batch::ingest::TarShard::new(Vec::new());
@@ -250,160 +212,44 @@ impl TarShard {
         ShardReader {
             entries: self.entries.clone(),
             next: 0,
-            blocks: Vec::with_capacity(1536),
-            at: 0,
-            data: None,
-            ended: false,
+            current: None,
             failed: None,
         }
     }
 }
 
-/// A member's bytes as they are read.
-enum Source {
-    File(File),
-    Memory(io::Cursor<Arc<[u8]>>),
-}
-
-/// Reads a [`TarShard`] as tar bytes, with one open file at a time; the blocks around each
-/// member's data (headers, long name, padding, the end marker) go through one small buffer.
+/// Reads a [`TarShard`] member after member, with one open file at a time; the first
+/// error sticks.
 struct ShardReader {
     entries: Arc<[TarEntry]>,
-    /// The next member to start.
+    /// The next member to start (`entries.len()`: the end marker).
     next: usize,
-    /// Blocks to send before anything else, from `at`.
-    blocks: Vec<u8>,
-    at: usize,
-    /// The data of member `next - 1` being sent, and how many bytes of it are to come.
-    data: Option<(Source, u64)>,
-    /// The end marker was queued.
-    ended: bool,
+    current: Option<Box<dyn Read + Send>>,
     failed: Option<(io::ErrorKind, String)>,
 }
 
 impl ShardReader {
-    fn fail(&mut self, kind: io::ErrorKind, msg: String) -> io::Error {
-        self.failed = Some((kind, msg.clone()));
-        io::Error::new(kind, msg)
-    }
-
-    /// The member whose data is being sent.
-    fn current(&self) -> TarEntry {
-        self.entries[self.next - 1].clone()
-    }
-
-    fn path(entry: &TarEntry) -> String {
-        match &entry.data {
-            Data::File { path, .. } => path.display().to_string(),
-            Data::Bytes(_) => "member data".into(),
-        }
-    }
-
-    /// Queues the next member's headers and opens its data, or queues the end marker;
-    /// `false` when everything was sent.
-    fn start_next(&mut self) -> io::Result<bool> {
-        self.blocks.clear();
-        self.at = 0;
-        let Some(entry) = self.entries.get(self.next).cloned() else {
-            if self.ended {
-                return Ok(false);
-            }
-            self.ended = true;
-            self.blocks.resize(1024, 0);
-            return Ok(true);
-        };
-        self.next += 1;
-        let (long, header) = entry.headers();
-        if let Some(long) = long {
-            // The name, its NUL and padding, after the long-name header.
-            self.blocks.extend_from_slice(&long);
-            self.blocks.extend_from_slice(entry.name.as_bytes());
-            self.blocks
-                .resize(512 + pad512(entry.name.len() as u64 + 1) as usize, 0);
-        }
-        self.blocks.extend_from_slice(&header);
-        if entry.len > 0 {
-            let source = match &entry.data {
-                Data::Bytes(b) => Source::Memory(io::Cursor::new(b.clone())),
-                // Its size and modification time are checked once read (one fstat): a
-                // file that shrank ends early, one that grew or changed shows then.
-                Data::File { path, .. } => Source::File(File::open(path).map_err(|e| {
-                    self.fail(e.kind(), format!("opening {}: {e}", path.display()))
-                })?),
+    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let current = match &mut self.current {
+                Some(r) => r,
+                None => {
+                    let next = match self.entries.get(self.next) {
+                        Some(e) => e.reader()?,
+                        None if self.next == self.entries.len() => {
+                            Box::new(io::repeat(0).take(TAR_END))
+                        }
+                        None => return Ok(0),
+                    };
+                    self.next += 1;
+                    self.current.insert(next)
+                }
             };
-            self.data = Some((source, entry.len));
-        }
-        Ok(true)
-    }
-
-    /// Reads member data into `out` (not empty); queues the padding after its last byte.
-    fn read_data(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let Some((mut source, left)) = self.data.take() else {
-            return Ok(0);
-        };
-        let want = (out.len() as u64).min(left) as usize;
-        let read = match &mut source {
-            Source::File(f) => f.read(&mut out[..want]),
-            Source::Memory(c) => c.read(&mut out[..want]),
-        };
-        let n = match read {
-            Ok(0) => {
-                let path = Self::path(&self.current());
-                let msg = format!("{path} ended {left} bytes early: it shrank during the upload");
-                return Err(self.fail(io::ErrorKind::InvalidData, msg));
+            match current.read(buf)? {
+                0 if !buf.is_empty() => self.current = None,
+                n => return Ok(n),
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(e) => {
-                let msg = format!("reading {}: {e}", Self::path(&self.current()));
-                return Err(self.fail(e.kind(), msg));
-            }
-        };
-        let left = left - n as u64;
-        if left > 0 {
-            self.data = Some((source, left));
-            return Ok(n);
         }
-        let entry = self.current();
-        if let (Source::File(f), Data::File { path, modified }) = (&source, &entry.data) {
-            // A file that grew, shrank or was rewritten shows in its metadata now.
-            self.check_unchanged(f, path, entry.len, *modified)?;
-        }
-        self.blocks.clear();
-        self.blocks
-            .resize((pad512(entry.len) - entry.len) as usize, 0);
-        self.at = 0;
-        Ok(n)
-    }
-
-    fn check_unchanged(
-        &mut self,
-        file: &File,
-        path: &Path,
-        len: u64,
-        modified: Option<SystemTime>,
-    ) -> io::Result<()> {
-        let meta = file.metadata().map_err(|e| {
-            let kind = e.kind();
-            self.fail(kind, format!("reading metadata of {}: {e}", path.display()))
-        })?;
-        if meta.len() != len {
-            return Err(self.fail(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{} changed size during the upload ({len} bytes planned, now {})",
-                    path.display(),
-                    meta.len()
-                ),
-            ));
-        }
-        if modified.is_some() && meta.modified().ok() != modified {
-            return Err(self.fail(
-                io::ErrorKind::InvalidData,
-                format!("{} was modified during the upload", path.display()),
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -412,20 +258,59 @@ impl Read for ShardReader {
         if let Some((kind, msg)) = &self.failed {
             return Err(io::Error::new(*kind, msg.clone()));
         }
-        let mut written = 0;
-        while written < buf.len() {
-            let out = &mut buf[written..];
-            if self.at < self.blocks.len() {
-                let n = out.len().min(self.blocks.len() - self.at);
-                out[..n].copy_from_slice(&self.blocks[self.at..self.at + n]);
-                self.at += n;
-                written += n;
-            } else if self.data.is_some() {
-                written += self.read_data(out)?;
-            } else if !self.start_next()? {
-                break;
+        self.read_some(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failed = Some((e.kind(), e.to_string()));
+            }
+        })
+    }
+}
+
+/// A member's file: `len` bytes, its size and modification time checked (one fstat) once
+/// they are read, so a file that shrank ends early and one that grew or changed shows then.
+struct Checked {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    left: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Read for Checked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = (buf.len() as u64).min(self.left) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let path = self.path.display();
+        let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
+        let n = match self.file.read(&mut buf[..want]) {
+            Ok(0) => {
+                let left = self.left;
+                return Err(bad(format!(
+                    "{path} ended {left} bytes early: it shrank during the upload"
+                )));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("reading {path}: {e}"))),
+        };
+        self.left -= n as u64;
+        if self.left == 0 {
+            let meta = self.file.metadata().map_err(|e| {
+                io::Error::new(e.kind(), format!("reading metadata of {path}: {e}"))
+            })?;
+            let len = self.len;
+            if meta.len() != len {
+                let now = meta.len();
+                return Err(bad(format!(
+                    "{path} changed size during the upload ({len} bytes planned, now {now})"
+                )));
+            }
+            if self.modified.is_some() && meta.modified().ok() != self.modified {
+                return Err(bad(format!("{path} was modified during the upload")));
             }
         }
-        Ok(written)
+        Ok(n)
     }
 }

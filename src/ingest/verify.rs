@@ -1,8 +1,5 @@
-//! Verification: the service's word, for every file, that it is in the batch or why not,
-//! with requests that grow with the units, not the files. A unit counts once its answer
-//! (single uploads) or its shards' object counts and named failures add up to its files,
-//! looked at while later units upload; only where they do not is the batch's file listing
-//! read and merged with the expected files on disk. Polling uses the crate's poll loop.
+//! Verification: the service's word for every file, with requests that grow with the
+//! units, not the files; the batch listing is read only where the shards do not add up.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -17,8 +14,7 @@ use crate::model::ShardDetails;
 use crate::progress::{Emitter, Event};
 use crate::wait::WaitOptions;
 
-/// The default polling of verification after the uploads: every 0.1 s at first (the last
-/// shards are often moments from indexed), growing to 5 s, for at most 10 minutes.
+/// Every 0.1 s at first (the last shards are often moments from indexed), up to 5 s, 10 min.
 pub(crate) fn default_options() -> WaitOptions {
     WaitOptions::default()
         .poll_interval(Duration::from_millis(100))
@@ -26,13 +22,10 @@ pub(crate) fn default_options() -> WaitOptions {
         .timeout(Duration::from_secs(600))
 }
 
-/// The shortest interval between looks at the shards during the uploads: looking more
-/// often there only costs requests, since later shards are still on their way.
+/// The shortest interval between looks during the uploads (later shards are on their way).
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 
-/// After the uploads, a look that leaves at most this many units waiting has the batch's
-/// count asked beside it: the round trip it would cost after the look is hidden, and a wasted
-/// count is at most one a poll at the tail.
+/// At most this many units waiting: the batch count goes beside the look, hiding a trip.
 const COUNT_BESIDE: usize = 2;
 
 /// Bytes of the batch listing's keys sorted in memory before they spill.
@@ -47,8 +40,7 @@ enum Status {
     Indexed,
     /// Its one shard failed whole, for this reason.
     Failed(String),
-    /// What the service says does not account for its files: the listing decides (and
-    /// says why, for a file that is missing).
+    /// Its shards do not account for its files: the listing decides (the reason why).
     Listing(Option<String>),
 }
 
@@ -65,10 +57,9 @@ struct Unit {
 struct State {
     units: Vec<Unit>,
     expected: Expected,
-    /// Per-file failures named by the units' shards, and by other shards of the batch
-    /// (which explain only files whose unit named no shard).
-    named: HashMap<[u8; 16], String>,
-    unwatched: HashMap<[u8; 16], String>,
+    /// Failures named by the units' shards, and by others (for units that named none).
+    named: HashMap<u128, String>,
+    unwatched: HashMap<u128, String>,
     /// The last look at the shards during the uploads, and the wait before the next one.
     last_look: Duration,
     interval: Duration,
@@ -113,12 +104,11 @@ impl<'a> Verifier<'a> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        super::feed::lock(&self.state)
     }
 
-    /// A unit the service accepted, carrying `files` files: `confirmed` when its answer
-    /// itself stores them (a single upload), else by the shards it names (none: only the
-    /// listing can tell). Returns its number, for [`file`](Self::file).
+    /// An accepted unit of `files` files, `confirmed` by its answer, else by its shards
+    /// (none: by the listing); returns its number.
     pub fn unit(&self, shards: Vec<String>, files: u64, confirmed: bool) -> u32 {
         let status = match (confirmed, shards.is_empty()) {
             (true, _) => Status::Indexed,
@@ -145,9 +135,7 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// During the uploads: looks at the shards when the interval has passed and a unit
-    /// waits for them, on whichever thread calls (one at a time). Errors wait for the next
-    /// look.
+    /// During the uploads: a look at the shards when due and a unit waits (one at a time).
     pub fn look_now(&self) {
         let now = self.api.clock().monotonic();
         {
@@ -165,17 +153,12 @@ impl<'a> Verifier<'a> {
         st.interval = self.wait.next(st.interval);
     }
 
-    /// Lists the batch's shards when a unit waits for its shards or named none, and
-    /// updates what the service has said; the files of units accounted for so far.
+    /// Looks at the shards for waiting units; the files accounted for so far.
     fn look(&self) -> Result<u64> {
         let (wanted, unnamed) = {
             let st = self.lock();
-            let wanted: HashSet<String> = st
-                .units
-                .iter()
-                .filter(|u| u.status == Status::Waiting)
-                .flat_map(|u| u.shards.iter().cloned())
-                .collect();
+            let waiting = st.units.iter().filter(|u| u.status == Status::Waiting);
+            let wanted: HashSet<String> = waiting.flat_map(|u| u.shards.clone()).collect();
             let unnamed = st.units.iter().any(|u| u.status == Status::Listing(None));
             (wanted, unnamed)
         };
@@ -211,22 +194,16 @@ impl<'a> Verifier<'a> {
 
     /// Units still waiting for their shards.
     fn waiting(&self) -> usize {
-        let st = self.lock();
-        st.units
-            .iter()
-            .filter(|u| u.status == Status::Waiting)
-            .count()
+        let waiting = |u: &&Unit| u.status == Status::Waiting;
+        self.lock().units.iter().filter(waiting).count()
     }
 
-    /// After the uploads: polls until every expected file is accounted for (or the
-    /// timeout passes), then says which are in the batch and which failed, and why.
+    /// Polls until every file is accounted for or time is up; which failed, and why.
     pub fn finish(self) -> Result<(Verification, Vec<FailedFile>)> {
         let start = self.api.clock().monotonic();
-        let total = self.lock().expected.len();
-        let mut files = {
-            let mut st = self.lock();
-            std::mem::replace(&mut st.expected, Expected::new()).finish()?
-        };
+        let expected = std::mem::replace(&mut self.lock().expected, Expected::new());
+        let total = expected.len();
+        let mut files = expected.finish()?;
         let what = format!("the files of batch {} to be indexed", self.batch);
         let clock = self.api.clock();
         // The last shards were PUT a moment ago, and the service indexes a shard after its
@@ -277,12 +254,7 @@ impl<'a> Verifier<'a> {
         let mut failed = Vec::with_capacity(t.failed.len());
         for (at, reason) in t.failed {
             let (name, origin) = files.describe(at)?;
-            let f = FailedFile {
-                name,
-                path: (!origin.is_empty()).then_some(origin),
-                stage: FailureStage::Indexing,
-                reason,
-            };
+            let f = FailedFile::new(&name, origin, FailureStage::Indexing, &reason);
             self.events.emit(Event::IndexFailed(f.clone()));
             failed.push(f);
         }
@@ -298,10 +270,8 @@ impl<'a> Verifier<'a> {
         Ok((v, failed))
     }
 
-    /// Every expected file: in the batch, failed (and why), or not accounted for yet.
-    /// The listing is read when a unit's status leaves it to the listing, or when the
-    /// batch holds fewer files than the units account for; `timeout` is the reason for
-    /// the files still missing when time is up (units still waiting are then listed too).
+    /// Every expected file: in the batch, failed (why), or missing (`timeout`: why, at the
+    /// end); the listing is read only when the units' statuses cannot tell.
     fn tally(&self, files: &mut Files, count: u64, timeout: Option<&str>) -> Result<Tally> {
         let st = self.lock();
         let trusted = st.accounted() <= count;
@@ -357,7 +327,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// The names in the batch listing, as sorted keys (on disk when many).
-    fn listing(&self) -> Result<Sorted<[u8; 16]>> {
+    fn listing(&self) -> Result<Sorted<u128>> {
         let mut keys = Sorter::new(LISTING_MEMORY);
         for f in self.api.files(self.batch, None, None) {
             keys.push(&name_key(&f?.file_name)).map_err(sort_err)?;
@@ -370,8 +340,7 @@ fn sort_err(e: std::io::Error) -> Error {
     Error::io("sorting the batch listing", e)
 }
 
-/// One look at the batch: expected files in it, failed (where their names are, and
-/// why), and missing with no reason yet.
+/// One look at the batch: expected files in it, failed (where, why), unexplained.
 #[derive(Default)]
 struct Tally {
     indexed: u64,
@@ -379,8 +348,7 @@ struct Tally {
     failed: Vec<(u64, String)>,
 }
 
-/// What a waiting unit's shards say, once each is listed and no longer in progress;
-/// per-file failures go to `named`.
+/// What a waiting unit's shards say once all are done; per-file failures to `named`.
 fn account(
     u: &Unit,
     listed: &HashMap<String, ShardDetails>,
@@ -427,8 +395,7 @@ fn shard_reason(s: &ShardDetails) -> String {
     }
 }
 
-/// Per-file failures in a shard's metadata: `failedFiles` (or `failed_files`) entries with
-/// a `fileName` and a `reason` or `type`.
+/// Per-file failures in a shard's metadata (`failedFiles` or `failed_files`).
 fn file_failures(s: &ShardDetails) -> Vec<(String, String)> {
     let Some(meta) = &s.status_metadata else {
         return Vec::new();

@@ -1,6 +1,5 @@
-//! A folder walked depth first in walkdir's `sort_by_file_name` order, each folder's names
-//! sorted through a [`Sorter`] so that a huge folder costs sorted runs on disk, not memory.
-//! Links are followed only when asked; a link back to an ancestor is reported, not followed.
+//! A folder walked in walkdir's `sort_by_file_name` order, each folder's names sorted
+//! through a [`Sorter`] (a huge folder costs runs on disk, not memory).
 
 use std::ffi::OsStr;
 use std::fs;
@@ -58,12 +57,6 @@ pub(crate) struct Walk {
 }
 
 #[cfg(unix)]
-fn name_bytes(name: &OsStr) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    name.as_bytes().to_vec()
-}
-
-#[cfg(unix)]
 fn name_from(bytes: &[u8]) -> Option<&OsStr> {
     use std::os::unix::ffi::OsStrExt;
     Some(OsStr::from_bytes(bytes))
@@ -71,11 +64,6 @@ fn name_from(bytes: &[u8]) -> Option<&OsStr> {
 
 // Elsewhere names that are not Unicode cannot be rebuilt from bytes without `unsafe`;
 // such an entry is reported as unreadable (it could not be named in a batch anyway).
-#[cfg(not(unix))]
-fn name_bytes(name: &OsStr) -> Vec<u8> {
-    name.as_encoded_bytes().to_vec()
-}
-
 #[cfg(not(unix))]
 fn name_from(bytes: &[u8]) -> Option<&OsStr> {
     std::str::from_utf8(bytes).ok().map(OsStr::new)
@@ -91,13 +79,15 @@ fn type_byte(t: io::Result<fs::FileType>) -> u8 {
     }
 }
 
-/// The names of `dir`, sorted (a name before its extensions: `a` before `a.b`), each with
-/// its type.
+/// The names of `dir` with their types, sorted (`a` before `a.b`).
 fn list(dir: &Path) -> io::Result<Sorted<(Vec<u8>, u8)>> {
     let mut names = Sorter::new(FOLDER_SORT_BYTES);
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        names.push(&(name_bytes(&entry.file_name()), type_byte(entry.file_type())))?;
+        names.push(&(
+            entry.file_name().as_encoded_bytes().to_vec(),
+            type_byte(entry.file_type()),
+        ))?;
     }
     names.finish()
 }
@@ -106,11 +96,7 @@ impl Walk {
     /// A walk of `root`, `max_depth` folders deep (1: only the root's own entries).
     pub fn new(root: &Path, max_depth: usize, follow: bool) -> io::Result<Walk> {
         let names = list(root)?;
-        let canonical = if follow {
-            Some(fs::canonicalize(root)?)
-        } else {
-            None
-        };
+        let canonical = follow.then(|| fs::canonicalize(root)).transpose()?;
         Ok(Walk {
             follow,
             max_depth,
@@ -123,45 +109,24 @@ impl Walk {
     }
 
     /// Descends into `path`, or says why not.
-    fn enter(&mut self, path: PathBuf) -> Option<Item> {
-        let canonical = if self.follow {
-            match fs::canonicalize(&path) {
-                Ok(c) => {
-                    let ancestor = self.stack.iter().find(|l| l.canonical.as_ref() == Some(&c));
-                    if let Some(a) = ancestor {
-                        let message = format!(
-                            "file system loop: {} points to an ancestor {}",
-                            path.display(),
-                            a.path.display()
-                        );
-                        return Some(Item::Error { path, message });
-                    }
-                    Some(c)
-                }
-                Err(e) => {
-                    return Some(Item::Error {
-                        message: e.to_string(),
-                        path,
-                    });
-                }
-            }
-        } else {
-            None
-        };
-        match list(&path) {
-            Ok(names) => {
-                self.stack.push(Level {
-                    path,
-                    names,
-                    canonical,
-                });
-                None
-            }
-            Err(e) => Some(Item::Error {
-                message: format!("listing {}: {e}", path.display()),
-                path,
-            }),
+    fn enter(&mut self, path: &Path) -> Result<(), String> {
+        let canonical = self.follow.then(|| fs::canonicalize(path)).transpose();
+        let canonical = canonical.map_err(|e| e.to_string())?;
+        let looped = |l: &&Level| canonical.is_some() && l.canonical == canonical;
+        if let Some(a) = self.stack.iter().find(looped) {
+            let (path, a) = (path.display(), a.path.display());
+            return Err(format!(
+                "file system loop: {path} points to an ancestor {a}"
+            ));
         }
+        let names = list(path).map_err(|e| format!("listing {}: {e}", path.display()))?;
+        let path = path.to_path_buf();
+        self.stack.push(Level {
+            path,
+            names,
+            canonical,
+        });
+        Ok(())
     }
 }
 
@@ -179,8 +144,7 @@ impl Iterator for Walk {
                     continue;
                 }
                 Err(e) => {
-                    let path = level.path.clone();
-                    self.stack.pop();
+                    let path = self.stack.pop()?.path;
                     let message = format!("listing {}: {e}", path.display());
                     return Some(Item::Error { path, message });
                 }
@@ -208,8 +172,8 @@ impl Iterator for Walk {
             };
             let kind = match ty {
                 DIR => {
-                    if descend && let Some(err) = self.enter(path) {
-                        return Some(err);
+                    if descend && let Err(message) = self.enter(&path) {
+                        return Some(Item::Error { path, message });
                     }
                     continue;
                 }
@@ -226,50 +190,37 @@ impl Iterator for Walk {
 mod tests {
     use super::*;
 
-    /// The walk as (path relative to the root, kind) or an error.
+    /// `path kind` (or `path error`) relative to `root`.
+    fn line(root: &Path, path: &Path, kind: Option<Kind>) -> String {
+        let kind = kind.map_or("error".into(), |k| format!("{k:?}"));
+        format!("{} {kind}", path.strip_prefix(root).unwrap().display())
+    }
+
     fn walk(root: &Path, depth: usize, follow: bool) -> Vec<String> {
-        Walk::new(root, depth, follow)
-            .unwrap()
+        let items = Walk::new(root, depth, follow).unwrap();
+        items
             .map(|i| match i {
-                Item::Entry { path, kind } => {
-                    format!("{} {kind:?}", path.strip_prefix(root).unwrap().display())
-                }
-                Item::Error { path, .. } => {
-                    format!("{} error", path.strip_prefix(root).unwrap().display())
-                }
+                Item::Entry { path, kind } => line(root, &path, Some(kind)),
+                Item::Error { path, .. } => line(root, &path, None),
             })
             .collect()
     }
 
     /// walkdir's order for the same options, files and links only.
     fn walkdir_order(root: &Path, depth: usize, follow: bool) -> Vec<String> {
-        walkdir::WalkDir::new(root)
-            .min_depth(1)
-            .max_depth(depth)
-            .follow_links(follow)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_map(|e| match e {
-                Ok(e) if e.file_type().is_dir() => None,
-                Ok(e) => {
-                    let kind = if e.file_type().is_symlink() {
-                        Kind::Symlink
-                    } else if e.file_type().is_file() {
-                        Kind::File
-                    } else {
-                        Kind::Other
-                    };
-                    Some(format!(
-                        "{} {kind:?}",
-                        e.path().strip_prefix(root).unwrap().display()
-                    ))
-                }
-                Err(e) => Some(format!(
-                    "{} error",
-                    e.path().unwrap().strip_prefix(root).unwrap().display()
-                )),
-            })
-            .collect()
+        let walk = walkdir::WalkDir::new(root).min_depth(1).max_depth(depth);
+        let walk = walk.follow_links(follow).sort_by_file_name().into_iter();
+        walk.filter_map(|e| match e {
+            Ok(e) if e.file_type().is_dir() => None,
+            Ok(e) => {
+                let t = e.file_type();
+                let kind = [(t.is_symlink(), Kind::Symlink), (t.is_file(), Kind::File)];
+                let kind = kind.into_iter().find(|k| k.0).map_or(Kind::Other, |k| k.1);
+                Some(line(root, e.path(), Some(kind)))
+            }
+            Err(e) => Some(line(root, e.path().unwrap(), None)),
+        })
+        .collect()
     }
 
     #[test]

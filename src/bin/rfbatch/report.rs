@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use roboflow_batch::export::ExportReport;
-use roboflow_batch::ingest::{IngestMethod, IngestReport, SkipReason, SkippedFile, Verification};
+use roboflow_batch::ingest::{IngestMethod, IngestReport, SkipReason, Verification};
 use roboflow_batch::model::MediaKind;
 use serde_json::json;
 
@@ -109,7 +109,7 @@ pub fn summary(r: &IngestReport) -> String {
         format!("nothing new uploaded to batch {batch}")
     } else {
         let (secs, rate) = (up.as_secs_f64(), human_rate(r.bytes_uploaded, up));
-        let rates = (secs > 0.0).then(|| format!(" ({:.0} files/s, {rate})", n as f64 / secs));
+        let rates = (secs > 0.0).then(|| format!(" ({:.0} files/s, {rate})", r.files_per_sec()));
         let (time, rates) = (human_secs(up), rates.unwrap_or_default());
         format!("uploaded {n} files ({size}) to batch {batch} as {method} in {time}{rates}")
     };
@@ -132,16 +132,10 @@ pub fn summary(r: &IngestReport) -> String {
     more.into_iter().flatten().fold(s, |s, m| s + "; " + &m)
 }
 
-/// Files not sent for what they are (too large, empty…), not left out by choice or kind.
-pub fn not_sent(r: &IngestReport) -> Vec<&SkippedFile> {
-    use SkipReason::{Empty, NotUtf8, TooLarge, Unreadable};
-    let lost = |s: &&SkippedFile| matches!(s.reason, TooLarge | Empty | Unreadable | NotUtf8);
-    r.skipped.iter().filter(lost).collect()
-}
-
-/// A partial failure for files that were skipped as [`not_sent`] (the report names them).
+/// A partial failure for files that were skipped as [`IngestReport::not_sent`] (the report
+/// names them).
 pub fn not_sent_failure(r: &IngestReport) -> Option<Failure> {
-    let lost = not_sent(r);
+    let lost = r.not_sent();
     let first = lost.first()?;
     let hint = if lost.iter().any(|s| s.reason == SkipReason::TooLarge) {
         "the service takes images up to 20 MiB: shrink or leave out the files over the limit"

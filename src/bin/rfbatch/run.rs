@@ -267,9 +267,7 @@ fn main_job(
         let dirs = unpacked
             .iter()
             .map(|d| format!("  {d}/ (one file per image)"));
-        let lost = report::not_sent(r)
-            .into_iter()
-            .map(|s| format!("skipped {s}"));
+        let lost = r.not_sent().into_iter().map(|s| format!("skipped {s}"));
         let mut all = lines.into_iter().chain(results).chain(dirs).chain(lost);
         all.try_for_each(|line| ctx.out.line(line))?;
     }
