@@ -258,11 +258,23 @@ impl Read for ShardReader {
         if let Some((kind, msg)) = &self.failed {
             return Err(io::Error::new(*kind, msg.clone()));
         }
-        self.read_some(buf).inspect_err(|e| {
-            if e.kind() != io::ErrorKind::Interrupted {
-                self.failed = Some((e.kind(), e.to_string()));
+        // Fills `buf` across members: a PUT writes what each read returns, so a short read
+        // at every small member's boundary would cost a write (and a syscall) each.
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.read_some(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && filled > 0 => break,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        self.failed = Some((e.kind(), e.to_string()));
+                    }
+                    return Err(e);
+                }
             }
-        })
+        }
+        Ok(filled)
     }
 }
 
