@@ -94,6 +94,7 @@ mod rand;
 pub mod redact;
 #[cfg(any(feature = "sandbox", feature = "webhook"))]
 mod server;
+mod sync;
 pub mod transport;
 mod urls;
 pub mod wait;

@@ -9,7 +9,6 @@ use std::time::Duration;
 use super::Ingest;
 use super::files::LocalFile;
 use super::journal::Journal;
-use super::put::retried;
 use super::report::{FailedFile, FailureStage, SkipReason, SkippedFile};
 use super::verify::Verifier;
 use crate::BatchApi;
@@ -17,6 +16,7 @@ use crate::api::retry::RetryCause;
 use crate::error::{Error, Result};
 use crate::model::{FileReference, SignedUrlDetails};
 use crate::progress::{Emitter, Event, Relay, UnitKind};
+use crate::sync::lock;
 
 /// A chunk of references for one request (or the URL of a list the service reads).
 #[derive(Default)]
@@ -156,11 +156,6 @@ pub(crate) struct Ctx<'a> {
     stop: AtomicBool,
     fatal: Mutex<Option<Error>>,
     cancel: Option<&'a AtomicBool>,
-}
-
-/// The lock, even if a thread panicked holding it (what it guards stays consistent).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl<'a> Ctx<'a> {
@@ -395,4 +390,24 @@ pub(crate) fn run(
             "the thread forming the units panicked".into(),
         )),
     }
+}
+
+/// Counts a retry of a unit's request and reports it, with its cause.
+pub(crate) fn retried(
+    retries: &AtomicU64,
+    events: &Relay,
+    (unit, index): (UnitKind, u64),
+    attempt: u32,
+    rewound_bytes: u64,
+    reason: String,
+) {
+    retries.fetch_add(1, Ordering::Relaxed);
+    let reason = Some(reason);
+    events.emit(Event::Retry {
+        unit,
+        index,
+        attempt,
+        rewound_bytes,
+        reason,
+    });
 }

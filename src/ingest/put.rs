@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::feed::Ctx;
+use super::feed::{Ctx, retried};
 use crate::BatchApi;
 use crate::api::UploadSource;
 use crate::error::{Error, Result};
@@ -140,24 +140,4 @@ impl PutJob<'_, '_> {
             len: self.len,
         }
     }
-}
-
-/// Counts a retry of a unit's request and reports it, with its cause.
-pub(crate) fn retried(
-    retries: &AtomicU64,
-    events: &Relay,
-    (unit, index): (UnitKind, u64),
-    attempt: u32,
-    rewound_bytes: u64,
-    reason: String,
-) {
-    retries.fetch_add(1, Ordering::Relaxed);
-    let reason = Some(reason);
-    events.emit(Event::Retry {
-        unit,
-        index,
-        attempt,
-        rewound_bytes,
-        reason,
-    });
 }

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::feed::{Accepted, Chunk, Ctx, Unit, lock};
+use super::feed::{Accepted, Chunk, Ctx, Unit};
 use super::files::LocalFile;
 use super::journal::{FileRecord, UnitType};
 use super::plan::DEFAULT_MAX_SHARD_BYTES;
@@ -16,6 +16,7 @@ use crate::BatchApi;
 use crate::error::{Error, Result};
 use crate::model::{MediaKind, NotificationCategory, ReferencesIngest, SignedUrlDetails};
 use crate::progress::UnitKind;
+use crate::sync::lock;
 use crate::transport::ExactLengthReader;
 
 /// The member that carries webhook settings in every shard.

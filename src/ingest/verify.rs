@@ -104,7 +104,7 @@ impl<'a> Verifier<'a> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        super::feed::lock(&self.state)
+        crate::sync::lock(&self.state)
     }
 
     /// An accepted unit of `files` files, `confirmed` by its answer, else by its shards

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use super::super::store::{FileRec, Indexed, NewFile, ShardSource, failed, layout
 use super::ingests::{check_reference, limits};
 use crate::error::Result;
 use crate::model::{FailedFile, FileReference};
+use crate::sync::lock;
 
 const WORKERS: usize = 4;
 /// The largest JSONL list of references fetched.
@@ -60,10 +61,6 @@ struct Pool {
     runs: Mutex<Vec<Arc<Run>>>,
     turn: AtomicUsize,
     scanned: Mutex<Option<Instant>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Pool {
